@@ -1,0 +1,1 @@
+"""The CRM desktop app office staff install."""

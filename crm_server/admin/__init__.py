@@ -1,0 +1,1 @@
+"""Settings, the audit log, system health (and later backups)."""

@@ -1,0 +1,98 @@
+"""The settings admins change at run time, with their types and defaults in one table here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server.admin.models import Setting
+from crm_server.db import utcnow
+from crm_server.errors import ValidationFailed
+
+
+@dataclass(frozen=True)
+class Definition:
+    type: type
+    default: Any
+    label: str
+    secret: bool = False
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] | None = None
+
+
+DEFINITIONS: dict[str, Definition] = {
+    "company.name": Definition(str, "My Company", "Company name"),
+    "company.address": Definition(str, "", "Address"),
+    "company.vat_number": Definition(str, "", "VAT number"),
+    "company.email": Definition(str, "", "Email"),
+    "company.phone": Definition(str, "", "Phone"),
+    "company.logo_png": Definition(str, "", "Logo (PNG, base64)"),
+    "company.default_country": Definition(str, "RO", "Default phone country (ISO code)"),
+    "smtp.host": Definition(str, "", "SMTP host"),
+    "smtp.port": Definition(int, 587, "SMTP port", minimum=1, maximum=65535),
+    "smtp.security": Definition(str, "starttls", "SMTP security", choices=("none", "starttls", "tls")),
+    "smtp.user": Definition(str, "", "SMTP user"),
+    "smtp.password": Definition(str, "", "SMTP password", secret=True),
+    "smtp.sender": Definition(str, "crm@localhost", "Sender address"),
+    "security.session_idle_minutes": Definition(int, 30, "Session idle timeout (minutes)", minimum=5,
+                                                maximum=720),
+    "security.password_min_length": Definition(int, 12, "Minimum password length", minimum=12, maximum=64),
+    "security.require_2fa_for_all": Definition(bool, False, "Require 2FA for everyone"),
+    "app.public_url": Definition(str, "", "How users reach this server (for links in emails)"),
+}
+
+
+def coerce(key: str, value: Any) -> Any:
+    definition = DEFINITIONS.get(key)
+    if definition is None:
+        raise ValidationFailed(f"Unknown setting {key!r}", field=key, code="unknown_setting")
+    try:
+        if definition.type is bool and isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ValueError(value)
+            value = value.lower() in ("true", "1", "yes", "on")
+        else:
+            value = definition.type(value)
+    except (TypeError, ValueError):
+        kind = {int: "a whole number", bool: "true or false"}.get(definition.type, "text")
+        raise ValidationFailed(f"{definition.label} must be {kind}", field=key) from None
+    if definition.minimum is not None and value < definition.minimum:
+        raise ValidationFailed(f"{definition.label} must be at least {definition.minimum}", field=key)
+    if definition.maximum is not None and value > definition.maximum:
+        raise ValidationFailed(f"{definition.label} must be at most {definition.maximum}", field=key)
+    if definition.choices and value not in definition.choices:
+        raise ValidationFailed(f"{definition.label} must be one of {', '.join(definition.choices)}", field=key)
+    return value
+
+
+async def get_all(session: AsyncSession) -> dict[str, Any]:
+    stored = dict((await session.execute(select(Setting.key, Setting.value))).tuples().all())
+    return {key: stored.get(key, d.default) for key, d in DEFINITIONS.items()}
+
+
+async def get(session: AsyncSession, key: str) -> Any:
+    if key not in DEFINITIONS:
+        raise ValidationFailed(f"Unknown setting {key!r}", field=key, code="unknown_setting")
+    value = await session.scalar(select(Setting.value).where(Setting.key == key))
+    return DEFINITIONS[key].default if value is None else value
+
+
+async def put(session: AsyncSession, key: str, value: Any, actor_id: int | None) -> tuple[Any, Any]:
+    """Store one setting; returns (old, new) for the audit row."""
+    new = coerce(key, value)
+    old = await get(session, key)
+    stmt = insert(Setting).values(key=key, value=new, updated_by=actor_id, updated_at=utcnow())
+    await session.execute(stmt.on_conflict_do_update(
+        index_elements=[Setting.key], set_={"value": new, "updated_by": actor_id, "updated_at": utcnow()}
+    ))
+    return old, new
+
+
+def public_view(values: dict[str, Any]) -> dict[str, Any]:
+    """Secrets are write-only: reads say whether one is set, never what it is."""
+    return {k: (bool(v) if DEFINITIONS[k].secret else v) for k, v in values.items()}

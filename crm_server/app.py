@@ -1,0 +1,50 @@
+"""Builds the ASGI app: API routers, webhook routers, live events, the job worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from crm_server import __version__, events, events_api, health
+from crm_server.admin import api as admin_api
+from crm_server.auth import api as auth_api
+from crm_server.config import Config, to_libpq_url
+from crm_server.db import Database
+from crm_server.errors import install_error_handlers
+from crm_server.jobs import runner
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config) -> FastAPI:
+    """`config.database_url` must be resolved (see crm_server.cli) before the app is built."""
+    assert config.database_url, "resolve the database URL first"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(config.async_url(), config.db_pool_size)
+        hub = events.EventHub(to_libpq_url(config.database_url or ""), db.sessions)
+        app.state.db, app.state.hub = db, hub
+        await hub.start()
+        jobs = runner.JobRunner(config.database_url or "", db)
+        app.state.jobs = jobs
+        if config.worker:
+            await jobs.start()
+        try:
+            yield
+        finally:
+            await jobs.stop()
+            await hub.stop()
+            await db.dispose()
+
+    app = FastAPI(title="CRM server", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(auth_api.router)
+    app.include_router(admin_api.router)
+    app.include_router(runner.router)
+    app.include_router(events_api.router)
+    return app

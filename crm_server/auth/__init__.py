@@ -1,0 +1,1 @@
+"""Users, roles, teams, sessions, 2FA, and the login and security logs."""

@@ -1,0 +1,109 @@
+"""Session tokens: issued at login, checked on every request, ended by logout, idle time,
+12 hours of age, deactivation or a password change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server.admin import settings
+from crm_server.auth import tokens
+from crm_server.auth.models import AuthSession, Role, SecurityEvent, User
+from crm_server.auth.permissions import Principal
+from crm_server.db import utcnow
+from crm_server.errors import Forbidden, Unauthorized
+
+MAX_AGE = timedelta(hours=12)
+TOUCH_EVERY = timedelta(seconds=30)
+
+
+class Denied(Forbidden):
+    keep_changes = True  # the denial is logged even though the request fails
+
+
+class SessionEnded(Unauthorized):
+    code = "session_expired"
+    keep_changes = True
+
+
+def log_security(session: AsyncSession, kind: str, *, actor_id: int | None = None,
+                 target_user_id: int | None = None, address: str | None = None,
+                 **detail: Any) -> None:
+    session.add(SecurityEvent(kind=kind, actor_id=actor_id, target_user_id=target_user_id,
+                              address=address, detail=detail))
+
+
+async def start(session: AsyncSession, user: User, address: str | None, client: str | None) -> tuple[str, AuthSession]:
+    token = tokens.new_token()
+    now = utcnow()
+    row = AuthSession(user_id=user.id, token_hash=tokens.digest(token), created_at=now, last_seen_at=now,
+                      expires_at=now + MAX_AGE, address=address, client=client)
+    session.add(row)
+    await session.flush()
+    return token, row
+
+
+async def authenticate(session: AsyncSession, token: str, address: str | None) -> Principal:
+    row = (await session.execute(
+        select(AuthSession, User, Role)
+        .join(User, User.id == AuthSession.user_id)
+        .join(Role, Role.id == User.role_id)
+        .where(AuthSession.token_hash == tokens.digest(token))
+    )).first()
+    if row is None:
+        raise Unauthorized("Your session is not valid; sign in again.", code="session_invalid")
+    auth, user, role = row
+    now = utcnow()
+    if auth.ended_at is not None:
+        raise Unauthorized("Your session has ended; sign in again.", code="session_expired")
+    idle = timedelta(minutes=await settings.get(session, "security.session_idle_minutes"))
+    reason = None
+    if now >= auth.expires_at:
+        reason = "expired"
+    elif now - auth.last_seen_at > idle:
+        reason = "idle"
+    elif not user.active:
+        reason = "deactivated"
+    if reason:
+        auth.ended_at, auth.end_reason = now, reason
+        raise SessionEnded("Your session has ended; sign in again.")
+    if now - auth.last_seen_at > TOUCH_EVERY:
+        auth.last_seen_at = now
+    pending = None
+    if user.must_change_password:
+        pending = "password_change_required"
+    elif not user.totp_enabled and (role.require_2fa or await settings.get(session, "security.require_2fa_for_all")):
+        pending = "totp_setup_required"
+    return Principal(user_id=user.id, team_id=user.team_id, role_id=role.id, permissions=role.permissions,
+                     session_id=auth.id, address=address, pending=pending)
+
+
+async def end(session: AsyncSession, session_id: int, reason: str) -> None:
+    await session.execute(
+        update(AuthSession).where(AuthSession.id == session_id, AuthSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason)
+    )
+
+
+async def end_all(session: AsyncSession, user_id: int, reason: str, keep: int | None = None) -> None:
+    stmt = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(AuthSession.id != keep)
+    await session.execute(stmt.values(ended_at=utcnow(), end_reason=reason))
+
+
+async def ensure_allowed(session: AsyncSession, principal: Principal, module: str, action: str,
+                         where: str) -> None:
+    if principal.pending == "password_change_required":
+        raise Forbidden("Change your temporary password first.", code=principal.pending)
+    if principal.pending == "totp_setup_required":
+        raise Forbidden("Your role requires two-factor sign-in: set it up first.", code=principal.pending)
+    if principal.can(module, action):
+        return
+    log_security(session, "permission_denied", actor_id=principal.user_id, address=principal.address,
+                 module=module, action=action, path=where)
+    raise Denied(f"You need the '{action}' permission on '{module}' for this.", code="permission_denied",
+                 extra={"permission": f"{module}.{action}"})

@@ -1,0 +1,192 @@
+"""crm-server: serve, migrate, create-admin, settings get|set (so IT can run a headless server)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from crm_server import __version__, migrate
+from crm_server.config import Config, get_config
+from crm_server.embedded_db import EmbeddedPostgres
+
+log = logging.getLogger("crm_server")
+
+
+def resolve_database(config: Config, *, auto_migrate: bool) -> EmbeddedPostgres | None:
+    """Fill in config.database_url; without CRM_DATABASE_URL start the embedded PostgreSQL.
+
+    The embedded database is migrated automatically (it has one owner); a production database is
+    migrated by IT with `crm-server migrate`, and serving refuses an outdated schema."""
+    embedded = None
+    if not config.database_url:
+        embedded = EmbeddedPostgres(config.data_dir)
+        config.database_url = embedded.start()
+        auto_migrate = True
+    if auto_migrate:
+        migrate.upgrade(config.database_url)
+    else:
+        current, head = migrate.current_and_head(config.database_url)
+        if current != head:
+            raise SystemExit(f"The database schema is at {current or 'nothing'}, this server needs {head}: "
+                             "run `crm-server migrate` first.")
+    return embedded
+
+
+def _run_in_db(config: Config, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    from crm_server.db import Database
+
+    async def main() -> Any:
+        db = Database(config.async_url(), pool_size=2)
+        try:
+            async with db.transaction() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    import uvicorn
+
+    from crm_server.app import create_app
+
+    config.host, config.port = args.host or config.host, args.port or config.port
+    embedded = resolve_database(config, auto_migrate=args.migrate)
+    try:
+        uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=config.log_level,
+                    proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
+    finally:
+        if embedded:
+            embedded.stop()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    embedded = resolve_database(config, auto_migrate=False) if not config.database_url else None
+    assert config.database_url
+    if args.revision.startswith("-") or args.downgrade:
+        migrate.downgrade(config.database_url, args.revision if args.revision != "head" else "-1")
+    else:
+        migrate.upgrade(config.database_url, args.revision)
+    print("schema at", migrate.current_and_head(config.database_url)[0])
+    if embedded:
+        embedded.stop()
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat password: "):
+        raise SystemExit("The passwords differ.")
+    return first
+
+
+def cmd_create_admin(args: argparse.Namespace, config: Config) -> int:
+    from crm_server.auth import users
+
+    embedded = resolve_database(config, auto_migrate=False)
+    password = _read_password(args)
+
+    async def work(session: Any) -> int:
+        user = await users.create_first_admin(session, args.email, args.name, password)
+        return user.id
+
+    try:
+        user_id = _run_in_db(config, work)
+    except Exception as exc:
+        from crm_server.errors import AppError
+
+        if isinstance(exc, AppError):
+            raise SystemExit(f"{exc.field or 'error'}: {exc.message}") from None
+        raise
+    finally:
+        if embedded:
+            embedded.stop()
+    print(f"admin user #{user_id} {args.email} created")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace, config: Config) -> int:
+    from crm_server.admin import settings
+
+    embedded = resolve_database(config, auto_migrate=False)
+
+    async def work(session: Any) -> Any:
+        if args.action == "get":
+            if args.key:
+                return {args.key: await settings.get(session, args.key)}
+            return settings.public_view(await settings.get_all(session))
+        if args.value is None:
+            raise SystemExit("settings set needs KEY and VALUE")
+        from crm_server.admin import audit
+
+        old, new = await settings.put(session, args.key, args.value, None)
+        audit.record(session, actor_id=None, entity="settings", entity_id=0, action="updated",
+                     changes=audit.diff({args.key: old}, {args.key: new}))
+        return {args.key: new if not settings.DEFINITIONS[args.key].secret else "(set)"}
+
+    try:
+        result = _run_in_db(config, work)
+    except Exception as exc:
+        from crm_server.errors import AppError
+
+        if isinstance(exc, AppError):
+            raise SystemExit(f"{exc.field or 'error'}: {exc.message}") from None
+        raise
+    finally:
+        if embedded:
+            embedded.stop()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crm-server", description="The CRM's shared server.")
+    parser.add_argument("--version", action="version", version=f"crm-server {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API, live events and the job worker")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8400)")
+    serve.add_argument("--migrate", action="store_true", help="upgrade the schema before serving")
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                       help="proxies whose X-Forwarded-For is trusted (the TLS reverse proxy)")
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="upgrade the database schema (or --downgrade one step)")
+    mig.add_argument("revision", nargs="?", default="head")
+    mig.add_argument("--downgrade", action="store_true", help="go back one revision (or to REVISION)")
+    mig.set_defaults(func=cmd_migrate)
+
+    admin = sub.add_parser("create-admin", help="create an admin user")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Administrator")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    admin.set_defaults(func=cmd_create_admin)
+
+    st = sub.add_parser("settings", help="read or change a setting")
+    st.add_argument("action", choices=["get", "set"])
+    st.add_argument("key", nargs="?")
+    st.add_argument("value", nargs="?")
+    st.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = get_config()
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return int(args.func(args, config))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Admin panel on the wire: settings, audit log, notifications, system health, jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, EmailStr, Field
+
+from crm_server.contract.common import Model
+
+
+class SettingsOut(Model):
+    """All settings; secret ones read as true/false (set or not), never their value."""
+
+    values: dict[str, Any]
+    labels: dict[str, str]
+    secrets: list[str]
+
+
+class SettingsUpdate(BaseModel):
+    values: dict[str, Any] = Field(description="only the keys to change")
+
+
+class TestEmailRequest(BaseModel):
+    to: EmailStr
+
+
+class AuditChange(Model):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class AuditEntryOut(Model):
+    id: int
+    at: datetime
+    actor_id: int | None
+    entity: str
+    entity_id: int
+    action: str
+    changes: list[AuditChange]
+
+
+class NotificationOut(Model):
+    id: int
+    kind: str
+    title: str
+    body: str
+    entity: str | None
+    entity_id: int | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+class MarkRead(BaseModel):
+    ids: list[int] | None = Field(default=None, description="None marks all as read")
+
+
+class UnreadCount(Model):
+    unread: int
+
+
+class JobRun(Model):
+    id: int
+    task: str
+    status: str
+    queue: str
+    attempts: int
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None = None
+
+
+class ComponentHealth(Model):
+    status: str  # ok, down, not_configured
+    detail: str = ""
+
+
+class Health(Model):
+    status: str
+    version: str
+    database: ComponentHealth
+    jobs: ComponentHealth
+    events: ComponentHealth
+    integrations: ComponentHealth
+    backups: ComponentHealth
+    recent_failures: list[JobRun] = Field(default_factory=list)

@@ -1,0 +1,208 @@
+"""Auth, users, roles, teams and sessions on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, EmailStr, Field
+
+from crm_server.contract.common import Model
+
+MODULES = (
+    "leads", "clients", "activities", "tickets", "proposals", "invoices", "payments",
+    "products", "stock", "purchasing", "reports", "integrations", "admin",
+)
+ACTIONS = ("view", "create", "edit", "delete", "export")
+
+
+class Scope(StrEnum):
+    own = "own"
+    team = "team"
+    all = "all"
+
+
+class ModuleGrant(Model):
+    """What a role may do in one module, and on which records."""
+
+    actions: list[str] = Field(default_factory=list)
+    scope: Scope = Scope.own
+
+
+Permissions = dict[str, ModuleGrant]
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+class LoginRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+    otp: str | None = Field(default=None, max_length=32, description="TOTP or recovery code")
+    client: str | None = Field(default=None, max_length=200)
+
+
+class LoginResponse(Model):
+    token: str
+    expires_at: datetime
+    user: Me
+
+
+class Me(Model):
+    id: int
+    email: str
+    full_name: str
+    phone: str | None
+    team_id: int | None
+    role_id: int
+    role_name: str
+    permissions: Permissions
+    must_change_password: bool
+    totp_enabled: bool
+    totp_required: bool
+
+
+class ChangePasswordRequest(BaseModel):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class ForgotPasswordRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+
+
+class ResetPasswordRequest(BaseModel):
+    token: str = Field(min_length=10, max_length=200)
+    new_password: str = Field(max_length=1024)
+
+
+class TotpSetup(Model):
+    secret: str
+    uri: str
+    qr_svg: str
+
+
+class TotpConfirm(BaseModel):
+    code: str = Field(min_length=6, max_length=8)
+
+
+class RecoveryCodes(Model):
+    codes: list[str]
+
+
+# --- users, roles, teams -------------------------------------------------------------------------
+
+class UserOut(Model):
+    id: int
+    email: str
+    full_name: str
+    phone: str | None
+    team_id: int | None
+    role_id: int
+    active: bool
+    must_change_password: bool
+    totp_enabled: bool
+    locked_until: datetime | None
+    last_login_at: datetime | None
+    created_at: datetime
+    version: int
+
+
+class UserCreate(BaseModel):
+    email: EmailStr
+    full_name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=50)
+    team_id: int | None = None
+    role_id: int
+    password: str | None = Field(default=None, max_length=1024,
+                                 description="initial password; leave empty to email a set-password link")
+
+
+class UserUpdate(BaseModel):
+    version: int
+    email: EmailStr | None = None
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=50)
+    team_id: int | None = None
+    role_id: int | None = None
+
+
+class DeactivateRequest(BaseModel):
+    version: int
+    reassign_to: int | None = Field(default=None, description="who receives the user's open records")
+
+
+class SetPasswordRequest(BaseModel):
+    password: str = Field(max_length=1024)
+
+
+class RoleOut(Model):
+    id: int
+    name: str
+    description: str
+    builtin: bool
+    require_2fa: bool
+    permissions: Permissions
+    user_count: int = 0
+    version: int
+
+
+class RoleIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=500)
+    require_2fa: bool = False
+    permissions: Permissions = Field(default_factory=dict)
+
+
+class RoleUpdate(RoleIn):
+    version: int
+
+
+class TeamOut(Model):
+    id: int
+    name: str
+    lead_user_id: int | None
+    member_ids: list[int] = Field(default_factory=list)
+    version: int
+
+
+class TeamIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    lead_user_id: int | None = None
+    member_ids: list[int] | None = None
+
+
+class TeamUpdate(TeamIn):
+    version: int
+
+
+class LoginRecord(Model):
+    id: int
+    at: datetime
+    user_id: int | None
+    email: str
+    address: str | None
+    client: str | None
+    result: str
+
+
+class SecurityEventOut(Model):
+    id: int
+    at: datetime
+    kind: str
+    actor_id: int | None
+    target_user_id: int | None
+    address: str | None
+    detail: dict[str, object]
+
+
+class LoginResult(StrEnum):
+    success = "success"
+    bad_credentials = "bad_credentials"
+    locked = "locked"
+    inactive = "inactive"
+    otp_required = "otp_required"
+    bad_otp = "bad_otp"
+    throttled = "throttled"
+
+
+LoginResponse.model_rebuild()

@@ -1,0 +1,35 @@
+"""Shapes shared by every area."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+T = TypeVar("T")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable code, a sentence for people, and the field it is about."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str
+    message: str
+    field: str | None = None
+
+
+class Page(Model, Generic[T]):
+    """One page of a server-side list; `total` lets a view size its scroll bar."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+class Ok(Model):
+    ok: bool = True

@@ -1,0 +1,96 @@
+"""Engine, sessions and the one transaction shape every request, job and command uses."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, func
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from crm_server.config import Config, get_config
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class IdMixin:
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+
+
+class TimestampsMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class VersionedMixin:
+    """Optimistic concurrency: every update bumps `version`; a write based on an older one is refused
+    by the service with 409 (and by the mapper, should two writers race inside the same instant)."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Database:
+    """Owns the engine of one server process (or one test) and hands out sessions."""
+
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+
+    @classmethod
+    def from_config(cls, config: Config | None = None) -> Database:
+        config = config or get_config()
+        return cls(config.async_url(), config.db_pool_size)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commit on success (with its pending live events), roll back on error.
+
+        An error that says `keep_changes` (a failed login that must still be counted, a logged
+        permission denial) commits what was written before it and is raised all the same."""
+        from crm_server import events
+        from crm_server.errors import AppError
+
+        async with self.sessions() as session:
+            try:
+                yield session
+            except AppError as exc:
+                if exc.keep_changes:
+                    await events.publish_pending(session)
+                    await session.commit()
+                else:
+                    await session.rollback()
+                raise
+            except BaseException:
+                await session.rollback()
+                raise
+            await events.publish_pending(session)
+            await session.commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,98 @@
+"""Errors the server answers with: always {"code", "message", "field"} and the right status."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crm_server.contract.common import ErrorBody
+
+log = logging.getLogger(__name__)
+
+
+class AppError(Exception):
+    status = 400
+    code = "bad_request"
+    # Commit what the request wrote before failing (a counted failed login, a logged denial).
+    keep_changes = False
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None, extra: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.headers = headers
+        self.extra = extra or {}
+        if code:
+            self.code = code
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(code=self.code, message=self.message, field=self.field, **self.extra)
+
+
+class ValidationFailed(AppError):
+    status = 422
+    code = "invalid"
+
+
+class NotFound(AppError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status = 409
+    code = "conflict"
+
+
+class StaleVersion(Conflict):
+    code = "stale_version"
+
+
+class Unauthorized(AppError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "forbidden"
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "too_many_requests"
+
+
+def _json(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(_: Request, exc: AppError) -> JSONResponse:
+        return _json(exc.status, exc.body(), exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        field = ".".join(loc) or None
+        message = str(first.get("msg", "Invalid value"))
+        if field:
+            message = f"{field}: {message}"
+        return _json(422, ErrorBody(code="invalid", message=message, field=field))
+
+    @app.exception_handler(StaleDataError)
+    async def stale(_: Request, exc: StaleDataError) -> JSONResponse:
+        return _json(409, ErrorBody(code="stale_version", message="Someone else changed this record; reload it."))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _json(exc.status_code, ErrorBody(code=code, message=str(exc.detail)))

@@ -1,0 +1,8 @@
+"""Scheduled and queued work, run by procrastinate workers inside the server processes.
+
+Tasks register on `blueprint`; each gets the process's Database through its job context
+(`context.additional_context["db"]`) and runs its work in one transaction."""
+
+import procrastinate
+
+blueprint = procrastinate.Blueprint()

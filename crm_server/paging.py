@@ -1,0 +1,20 @@
+"""Server-side paging: every list answers one page and the total."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server.contract.common import Page
+
+T = TypeVar("T")
+
+
+async def page(session: AsyncSession, stmt: Select[Any], offset: int, limit: int,
+               convert: Callable[[Any], T], order_by: tuple[Any, ...]) -> Page[T]:
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = (await session.scalars(stmt.order_by(*order_by).offset(offset).limit(limit))).all()
+    return Page[T](items=[convert(r) for r in rows], total=total or 0, offset=offset, limit=limit)

@@ -1,0 +1,89 @@
+"""How a request meets the database: every API route runs in one transaction that the request
+owns (services never commit), and every route knows who is asking."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server import idempotency
+from crm_server.auth import sessions
+from crm_server.auth.permissions import Principal
+from crm_server.db import Database
+from crm_server.errors import Unauthorized
+
+
+class _Replay(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        self.status, self.body = status, body
+
+
+class TxRoute(APIRoute):
+    """Wraps the endpoint in a unit of work: commit after success, roll back on error."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            db: Database = request.app.state.db
+            async with db.transaction() as session:
+                request.state.session = session
+                try:
+                    response = await handler(request)
+                except _Replay as replay:
+                    return JSONResponse(replay.body, status_code=replay.status,
+                                        headers={"Idempotent-Replayed": "true"})
+                claimed = getattr(request.state, "idempotency", None)
+                if claimed and response.status_code < 400:
+                    body = json.loads(bytes(response.body)) if response.body else None
+                    await idempotency.remember(session, claimed[0], claimed[1], response.status_code, body)
+            return response
+
+        return run
+
+
+def get_session(request: Request) -> AsyncSession:
+    return request.state.session  # type: ignore[no-any-return]
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def current_principal(request: Request, session: Session) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Sign in first.", code="not_signed_in")
+    principal = await sessions.authenticate(session, token.strip(), client_address(request))
+    key = request.headers.get("idempotency-key")
+    if key is not None and request.method == "POST":
+        body = await request.body()
+        fingerprint = idempotency.request_fingerprint(request.method, request.url.path, body)
+        earlier = await idempotency.claim(session, principal.user_id, key, fingerprint)
+        if earlier is not None:
+            raise _Replay(earlier.status_code or 200, earlier.body)
+        request.state.idempotency = (principal.user_id, key)
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def require(module: str, action: str) -> Any:
+    """Dependency: the signed-in user, who must hold `action` on `module` (else 403, logged)."""
+
+    async def check(principal: CurrentUser, session: Session, request: Request) -> Principal:
+        await sessions.ensure_allowed(session, principal, module, action, request.url.path)
+        return principal
+
+    return Depends(check)
