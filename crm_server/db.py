@@ -56,6 +56,8 @@ class Database:
     """Owns the engine of one server process (or one test) and hands out sessions."""
 
     def __init__(self, url: str, pool_size: int = 10) -> None:
+        import crm_server.models  # noqa: F401  (every table known before the first query)
+
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True

@@ -9,8 +9,8 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -141,7 +141,7 @@ class Smtp:
 
     host: str
     port: int
-    messages: list[Message] = field(default_factory=list)
+    messages: list[EmailMessage] = field(default_factory=list)
 
     @classmethod
     @contextmanager
@@ -150,7 +150,8 @@ class Smtp:
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-                box.messages.append(message_from_bytes(envelope.original_content or envelope.content))
+                raw = envelope.original_content or envelope.content
+                box.messages.append(message_from_bytes(raw, policy=policy.default))  # type: ignore[arg-type]
                 return "250 OK"
 
         controller = Controller(Handler(), hostname=box.host, port=box.port)
@@ -164,7 +165,7 @@ class Smtp:
         return {"smtp.host": self.host, "smtp.port": self.port, "smtp.security": "none",
                 "smtp.sender": "crm@example.com"}
 
-    async def wait_for(self, count: int = 1, timeout: float = 10) -> list[Message]:
+    async def wait_for(self, count: int = 1, timeout: float = 10) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout
         while len(self.messages) < count:
             if time.monotonic() > deadline:

@@ -213,9 +213,9 @@ async def request_reset(session: AsyncSession, email: str, address: str | None) 
     user = await session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None or not user.active:
         return
-    token = tokens.new_token()
-    session.add(PasswordResetToken(user_id=user.id, token_hash=tokens.digest(token),
-                                   expires_at=utcnow() + RESET_VALID))
+    token, now = tokens.new_token(), utcnow()
+    session.add(PasswordResetToken(user_id=user.id, token_hash=tokens.digest(token), created_at=now,
+                                   expires_at=now + RESET_VALID))
     sessions.log_security(session, "password_reset_requested", target_user_id=user.id, address=address)
     body = (
         f"Hello {user.full_name},\n\nSomeone asked to reset your CRM password. In the CRM sign-in window "

@@ -180,7 +180,7 @@ async def admin_set_password(session: AsyncSession, actor: Principal, user_id: i
 async def list_roles(session: AsyncSession) -> list[RoleOut]:
     counts = dict((await session.execute(
         select(User.role_id, func.count()).where(User.active.is_(True)).group_by(User.role_id)
-    )).tuples().all())
+    )).all())
     roles = (await session.scalars(select(Role).order_by(Role.id))).all()
     return [RoleOut.model_validate(r).model_copy(update={"user_count": counts.get(r.id, 0)}) for r in roles]
 
@@ -259,16 +259,21 @@ async def list_teams(session: AsyncSession) -> list[TeamOut]:
     members: dict[int, list[int]] = {}
     for user_id, team_id in (await session.execute(
         select(User.id, User.team_id).where(User.team_id.is_not(None)).order_by(User.id)
-    )).tuples():
+    )).all():
         members.setdefault(team_id, []).append(user_id)  # type: ignore[arg-type]
     return [TeamOut(id=t.id, name=t.name, lead_user_id=t.lead_user_id, member_ids=members.get(t.id, []),
                     version=t.version) for t in teams]
 
 
-async def _apply_team(session: AsyncSession, team: Team, data: TeamIn) -> None:
-    if await session.scalar(select(Team.id).where(func.lower(Team.name) == data.name.strip().lower(),
-                                                  Team.id != (team.id or -1))):
+async def _team_name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
+    stmt = select(Team.id).where(func.lower(Team.name) == name.strip().lower())
+    if except_id is not None:
+        stmt = stmt.where(Team.id != except_id)
+    if await session.scalar(stmt):
         raise ValidationFailed("A team with this name exists.", field="name", code="name_taken")
+
+
+async def _apply_team(session: AsyncSession, team: Team, data: TeamIn) -> None:
     team.name = data.name.strip()
     if data.member_ids is not None:
         await session.flush()
@@ -284,6 +289,7 @@ async def _apply_team(session: AsyncSession, team: Team, data: TeamIn) -> None:
 
 
 async def create_team(session: AsyncSession, actor: Principal, data: TeamIn) -> Team:
+    await _team_name_free(session, data.name)
     team = Team(name=data.name.strip())
     session.add(team)
     await _apply_team(session, team, data)
@@ -299,6 +305,7 @@ async def update_team(session: AsyncSession, actor: Principal, team_id: int, dat
     if team is None:
         raise NotFound("No such team.")
     check_version(team, data.version)
+    await _team_name_free(session, data.name, team.id)
     before = (await team_out(session, team)).model_dump(exclude={"id", "version"})
     await _apply_team(session, team, data)
     await session.flush()
