@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, func, select, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, func, insert, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -76,7 +76,7 @@ async def publish_pending(session: AsyncSession) -> None:
     if not pending:
         return
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEQ_LOCK})
-    result = await session.execute(Event.__table__.insert().returning(Event.seq), pending)
+    result = await session.execute(insert(Event).returning(Event.seq), pending)
     last = max(row[0] for row in result)
     await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": str(last)})
 

@@ -68,16 +68,16 @@ async def live_events(ws: WebSocket, since: int | None = None) -> None:
                 await ws.send_text('{"type":"reset"}')
                 sent = backlog[-1].seq
             else:
-                for event in backlog:
-                    if visible(principal, event):
-                        await ws.send_text(_frame(event))
-                    sent = event.seq
+                for old in backlog:
+                    if visible(principal, old):
+                        await ws.send_text(_frame(old))
+                    sent = old.seq
         receiver = asyncio.create_task(_drain_incoming(ws))
         loop = asyncio.get_running_loop()
         next_check = loop.time() + RECHECK_SESSION
         while not receiver.done():
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=5)
+                event: events.Event | None = await asyncio.wait_for(queue.get(), timeout=5)
             except TimeoutError:
                 event = None
             if loop.time() > next_check:

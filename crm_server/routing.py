@@ -4,7 +4,7 @@ owns (services never commit), and every route knows who is asking."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -27,7 +27,7 @@ class _Replay(Exception):
 class TxRoute(APIRoute):
     """Wraps the endpoint in a unit of work: commit after success, roll back on error."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:

@@ -47,7 +47,7 @@ async def send_test_email(session: AsyncSession, to: str) -> None:
 
 
 def _audit_query(actor_id: int | None, entity: str | None, entity_id: int | None, since: datetime | None,
-                 until: datetime | None) -> Select[tuple[AuditEntry]]:
+                 until: datetime | None) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
     if actor_id is not None:
         stmt = stmt.where(AuditEntry.actor_id == actor_id)

@@ -71,7 +71,7 @@ def coerce(key: str, value: Any) -> Any:
 
 
 async def get_all(session: AsyncSession) -> dict[str, Any]:
-    stored = dict((await session.execute(select(Setting.key, Setting.value))).all())
+    stored: dict[str, Any] = dict((await session.execute(select(Setting.key, Setting.value))).all())
     return {key: stored.get(key, d.default) for key, d in DEFINITIONS.items()}
 
 
