@@ -1,5 +1,158 @@
-"""Entry point of crm-desktop (built out by the desktop foundation)."""
+"""crm-desktop: the office app (QApplication + qasync loop).
+
+    crm-desktop                     sign in to the remembered server (see crm_desktop/config.py)
+    crm-desktop --server URL        use this server (remembered after a successful sign-in)
+    crm-desktop --demo              a local demo server on the embedded PostgreSQL, signed in as
+                                    admin@demo.local (password: crm_server.demo.DEMO_PASSWORD)
+    crm-desktop --self-test         start offscreen, open the main window, exit 0 (installer check)
+    crm-desktop --version
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+STARTED = time.perf_counter()
+log = logging.getLogger("crm_desktop")
 
 
-def main() -> int:
-    raise SystemExit("crm-desktop is not built yet")
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="crm-desktop", description="The CRM desktop app.")
+    parser.add_argument("--server", metavar="URL", help="server address, e.g. https://crm.example.com")
+    parser.add_argument("--demo", action="store_true",
+                        help="run a local demo server with sample data and sign in as the demo admin")
+    parser.add_argument("--self-test", action="store_true",
+                        help="start offscreen, open the main window and exit (0 = works). Uses --server with "
+                             "CRM_SELF_TEST_EMAIL/CRM_SELF_TEST_PASSWORD, or a temporary demo server")
+    parser.add_argument("--theme", choices=("light", "dark"), help="override the system color scheme")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--debug", action="store_true", help="log more")
+    parser.add_argument("--local-server", metavar="ARGS", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("crm")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.local_server is not None:  # the child process of --demo in a frozen build
+        from crm_desktop import local_server
+
+        return local_server.main(args.local_server)
+    if args.version:
+        print(f"crm-desktop {version()}")
+        return 0
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("QT_API", "pyside6")
+    if args.self_test:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+    # isort: off
+    from PySide6.QtWidgets import QApplication  # before qasync, which picks the first binding it finds
+    import qasync
+    # isort: on
+
+    from crm_desktop import config, icons, theme
+
+    app = QApplication(sys.argv[:1])
+    app.setOrganizationName(config.ORGANIZATION)
+    app.setApplicationName(config.APPLICATION)
+    app.setApplicationDisplayName("CRM")
+    app.setApplicationVersion(version())
+    app.setDesktopFileName("crm-desktop")
+    app.setQuitOnLastWindowClosed(False)
+    theme.install(app, args.theme)
+    app.setWindowIcon(icons.app_icon())
+    from crm_desktop.gc_guard import MainThreadGarbageCollector
+
+    collector = MainThreadGarbageCollector(parent=app)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        if args.self_test:
+            from crm_desktop.self_test import run_self_test
+
+            return loop.run_until_complete(run_self_test(args.server, STARTED))
+        return loop.run_until_complete(_run(args))
+    finally:
+        collector.stop()
+        loop.close()
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from crm_desktop import config
+    from crm_desktop.controller import DesktopApp
+
+    local = None
+    email = password = None
+    if args.demo:
+        from crm_desktop.local_server import LocalServer, demo_data_dir
+        from crm_desktop.views.splash import Splash
+        from crm_server.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+
+        splash = Splash("Preparing the demo…", "Starting a local server with sample data. The first time "
+                        "takes a few seconds.")
+        splash.show()
+        local = LocalServer(demo_data_dir())
+        try:
+            server_url = await asyncio.to_thread(local.start)
+        except Exception as exc:
+            log.exception("the demo server did not start")
+            splash.fail(f"The demo could not start: {exc}")
+            await splash.closed_event.wait()
+            return 1
+        finally:
+            splash.close()
+        email, password = DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+    else:
+        server_url = config.resolve_server_url(args.server)
+    desktop = DesktopApp(server_url)
+    _quit_on_signals(desktop.finished.set)
+    try:
+        await desktop.start(email, password)
+        await desktop.run()
+    finally:
+        if local is not None:
+            await asyncio.to_thread(local.stop)
+    return 0
+
+
+def _quit_on_signals(quit_now: Callable[[], None]) -> None:
+    """Ctrl+C in a terminal and SIGTERM close the app cleanly (and with it a demo server).
+
+    Qt's event loop runs in C++, so a small timer lets Python look at pending signals."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    loop = asyncio.get_event_loop()
+
+    def handler(_signum: int, _frame: object) -> None:
+        loop.call_soon_threadsafe(quit_now)
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
+    ticker = QTimer(QApplication.instance())
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,12 +9,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from crm_server import __version__, events, events_api, health
+from crm_server.activities import api as activities_api
 from crm_server.admin import api as admin_api
 from crm_server.auth import api as auth_api
+from crm_server.clients import api as clients_api
 from crm_server.config import Config, to_libpq_url
 from crm_server.db import Database
 from crm_server.errors import install_error_handlers
 from crm_server.jobs import runner
+from crm_server.leads import api as leads_api
+from crm_server.search import api as search_api
 
 log = logging.getLogger(__name__)
 
@@ -47,4 +51,8 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(runner.router)
     app.include_router(events_api.router)
+    app.include_router(leads_api.router)
+    app.include_router(clients_api.router)
+    app.include_router(activities_api.router)
+    app.include_router(search_api.router)
     return app

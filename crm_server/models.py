@@ -1,8 +1,12 @@
 """Every area's tables, imported in one place so alembic and the tests see the whole schema."""
 
 from crm_server import events, idempotency  # noqa: F401
+from crm_server.activities import models as activities_models  # noqa: F401
 from crm_server.admin import models as admin_models  # noqa: F401
 from crm_server.auth import models as auth_models  # noqa: F401
+from crm_server.clients import models as clients_models  # noqa: F401
 from crm_server.db import Base
+from crm_server.jobs import models as jobs_models  # noqa: F401
+from crm_server.leads import models as leads_models  # noqa: F401
 
 metadata = Base.metadata

@@ -44,6 +44,9 @@ DEFINITIONS: dict[str, Definition] = {
     "security.password_min_length": Definition(int, 12, "Minimum password length", minimum=12, maximum=64),
     "security.require_2fa_for_all": Definition(bool, False, "Require 2FA for everyone"),
     "app.public_url": Definition(str, "", "How users reach this server (for links in emails)"),
+    "leads.default_currency": Definition(str, "EUR", "Default currency of lead values (ISO 4217)"),
+    "leads.default_team_id": Definition(int, 0, "Team that shares new leads no rule matches (0: none)",
+                                        minimum=0),
 }
 
 

@@ -70,7 +70,9 @@ class JobRun(Model):
     scheduled_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
-    error: str | None = None
+    error: str | None = None  # the last attempt's "ExceptionType: message", cut to 2,000 characters
+    duration_ms: int | None = None  # how long the last attempt ran
+    worker: str | None = None  # which server process ran the last attempt (host:pid)
 
 
 class ComponentHealth(Model):

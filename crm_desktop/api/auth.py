@@ -1,0 +1,48 @@
+"""Typed calls for signing in and one's own account; the wire models come from crm_server.contract."""
+
+from __future__ import annotations
+
+from crm_desktop.api.client import ApiClient
+from crm_server.contract.auth import LoginResponse, Me, RecoveryCodes, TotpSetup
+
+CLIENT_NAME = "CRM desktop"
+
+
+async def login(api: ApiClient, email: str, password: str, otp: str | None = None) -> LoginResponse:
+    """Sign in; on success the client carries the new token. Raises ApiError (otp_required, ...)."""
+    body = await api.request("POST", "/api/auth/login", retry=False, json={
+        "email": email, "password": password, "otp": otp or None, "client": CLIENT_NAME})
+    response = LoginResponse.model_validate(body)
+    api.token = response.token
+    return response
+
+
+async def logout(api: ApiClient) -> None:
+    try:
+        await api.request("POST", "/api/auth/logout", retry=False)
+    finally:
+        api.token = None
+
+
+async def me(api: ApiClient) -> Me:
+    return Me.model_validate(await api.get("/api/auth/me"))
+
+
+async def change_password(api: ApiClient, current: str, new: str) -> None:
+    await api.post("/api/auth/change-password", {"current_password": current, "new_password": new})
+
+
+async def forgot_password(api: ApiClient, email: str) -> None:
+    await api.post("/api/auth/forgot-password", {"email": email})
+
+
+async def reset_password(api: ApiClient, token: str, new_password: str) -> None:
+    await api.post("/api/auth/reset-password", {"token": token, "new_password": new_password})
+
+
+async def begin_totp(api: ApiClient) -> TotpSetup:
+    return TotpSetup.model_validate(await api.post("/api/auth/totp/begin"))
+
+
+async def confirm_totp(api: ApiClient, code: str) -> RecoveryCodes:
+    return RecoveryCodes.model_validate(await api.post("/api/auth/totp/confirm", {"code": code}))

@@ -1,0 +1,166 @@
+"""One async HTTP client (httpx) for the whole app; server errors become ApiError in one place.
+
+Network loss: the client reports "offline" through `state_changed`, retries safe requests with
+backoff (GETs, and POSTs that carry an Idempotency-Key, which the server de-duplicates), and
+reports "online" once the server answers again. A 401 asks the app to sign in again
+(`reauth_handler`) and the request is retried once with the new token; nothing on screen is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from PySide6.QtCore import QObject, Signal
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
+
+
+class ApiError(Exception):
+    """A refusal by the server: {"code", "message", "field"} plus the HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+        self.extra = extra or {}
+
+    @property
+    def is_conflict(self) -> bool:
+        return self.status == 409 and self.code == "stale_version"
+
+    @classmethod
+    def from_response(cls, response: httpx.Response) -> ApiError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
+        extra = {k: v for k, v in body.items() if k not in ("code", "message", "field")}
+        return cls(response.status_code, str(body.get("code", "http_error")),
+                   str(body.get("message") or f"The server answered {response.status_code}."),
+                   body.get("field"), extra)
+
+
+class Offline(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(0, "offline", f"Cannot reach the server ({detail}).")
+
+
+SESSION_ENDED = ("session_expired", "session_invalid")
+
+
+class ApiClient(QObject):
+    """Thin async wrapper over httpx with the app's error, retry and re-login rules.
+
+    ``state`` is the app's one view of the connection: requests set it, and so does the live
+    event stream (``note_reachable`` / ``note_unreachable``), which notices a lost server first."""
+
+    state_changed = Signal(str)  # "online", "offline", "reconnecting"
+    signed_out = Signal()  # the session ended and signing in again did not happen
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 20) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.state = "online"
+        # Set by the app: shows the password prompt, returns True once signed in again.
+        self.reauth_handler: Callable[[], Awaitable[bool]] | None = None
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        self._reauth_lock = asyncio.Lock()
+
+    @property
+    def online(self) -> bool:
+        return self.state == "online"
+
+    @property
+    def events_url(self) -> str:
+        scheme, _, rest = self.base_url.partition("://")
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/api/events"
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+
+    def note_reachable(self) -> None:
+        """The server answered on another channel (the event stream)."""
+        self._set_state("online")
+
+    def note_unreachable(self) -> None:
+        """Another channel lost the server; requests will retry until it is back."""
+        self._set_state("reconnecting")
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _sign_in_again(self, used_token: str | None) -> bool:
+        """One prompt for all requests that hit an ended session at the same time."""
+        async with self._reauth_lock:
+            if self.token and self.token != used_token:
+                return True  # another request already signed in again
+            if self.reauth_handler is not None and await self.reauth_handler():
+                return True
+        self.signed_out.emit()
+        return False
+
+    async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                      retry: bool | None = None, raw: bool = False) -> Any:
+        """Send one request; returns parsed JSON (or the raw response); raises ApiError."""
+        headers: dict[str, str] = {}
+        if method == "POST":
+            headers["Idempotency-Key"] = uuid.uuid4().hex  # a retry of this call is the same call
+        if retry is None:
+            retry = method in ("GET", "POST")
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        reauthed = False
+        attempt = 0
+        while True:
+            used_token = self.token
+            if used_token:
+                headers["Authorization"] = f"Bearer {used_token}"
+            else:
+                headers.pop("Authorization", None)
+            try:
+                response = await self._http.request(method, path, json=json, params=params, headers=headers)
+            except (httpx.TransportError, OSError) as exc:
+                if not retry or attempt >= len(RETRY_DELAYS):
+                    self._set_state("offline")
+                    raise Offline(type(exc).__name__) from exc
+                self._set_state("reconnecting")
+                await asyncio.sleep(RETRY_DELAYS[attempt])
+                attempt += 1
+                continue
+            self._set_state("online")
+            if response.status_code == 401 and used_token and not reauthed:
+                error = ApiError.from_response(response)
+                if error.code in SESSION_ENDED and await self._sign_in_again(used_token):
+                    reauthed = True
+                    continue
+                raise error
+            if response.status_code >= 400:
+                raise ApiError.from_response(response)
+            if raw:
+                return response
+            return response.json() if response.content else None
+
+    async def get(self, path: str, **params: Any) -> Any:
+        return await self.request("GET", path, params=params)
+
+    async def post(self, path: str, json: Any = None) -> Any:
+        return await self.request("POST", path, json=json)
+
+    async def patch(self, path: str, json: Any) -> Any:
+        return await self.request("PATCH", path, json=json)
+
+    async def put(self, path: str, json: Any) -> Any:
+        return await self.request("PUT", path, json=json)
+
+    async def delete(self, path: str) -> Any:
+        return await self.request("DELETE", path)

@@ -1,0 +1,164 @@
+"""A CRM server on this computer, for ``--demo``, ``--self-test`` and screenshots.
+
+The server runs in a child process (``python -m crm_desktop.local_server``, or ``crm-desktop
+--local-server`` in a frozen build): it starts the embedded PostgreSQL in a data folder, migrates
+it, fills the demo data once (crm_server/demo.py), serves the real app on a loopback port and prints
+``READY <url>``. It stops when its stdin closes: when the desktop asks, or when the desktop dies.
+Running it apart keeps the server's threads and the UI's Qt objects out of each other's way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+READY = "READY "
+
+
+def demo_data_dir() -> Path:
+    """The demo's own embedded database, apart from a real local server's."""
+    return Path(platformdirs.user_data_dir("crm", appauthor=False)) / "demo"
+
+
+class LocalServer:
+    """The desktop's handle on the child process. ``start()`` blocks: call it off the UI thread."""
+
+    def __init__(self, data_dir: Path, worker: bool = True, seed: bool = True) -> None:
+        self.data_dir, self.worker, self.seed = data_dir, worker, seed
+        self.base_url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def command(self) -> list[str]:
+        flags = ["--data-dir", str(self.data_dir)]
+        if not self.worker:
+            flags.append("--no-worker")
+        if not self.seed:
+            flags.append("--no-seed")
+        if getattr(sys, "frozen", False):  # a PyInstaller build: the app binary serves too
+            return [sys.executable, "--local-server", *flags]
+        return [sys.executable, "-m", "crm_desktop.local_server", *flags]
+
+    def start(self, timeout: float = 180) -> str:
+        # Its own process group: Ctrl+C reaches the desktop, which then stops the server in order.
+        group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32"  # type: ignore[attr-defined]
+                 else {"start_new_session": True})
+        self._process = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         text=True, encoding="utf-8", **group)
+        assert self._process.stdout is not None
+        seen: deque[str] = deque(maxlen=20)
+        deadline = time.monotonic() + timeout
+        for line in self._process.stdout:
+            if line.startswith(READY):
+                self.base_url = line[len(READY):].strip()
+                threading.Thread(target=self._drain, daemon=True, name="local-server-output").start()
+                return self.base_url
+            seen.append(line.rstrip())
+            if time.monotonic() > deadline:
+                break
+        self.stop()
+        raise RuntimeError("the local server did not start: " + (" / ".join(seen) or "no output"))
+
+    def _drain(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for _line in self._process.stdout:
+            pass
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        try:
+            if process.stdin is not None:
+                process.stdin.close()  # the child's signal to shut down cleanly
+            process.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+# --- the child process ---------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _seed(database_url: str) -> bool:
+    from crm_server import demo
+    from crm_server.config import to_sqlalchemy_url
+    from crm_server.db import Database
+
+    db = Database(to_sqlalchemy_url(database_url), pool_size=1)
+    try:
+        async with db.transaction() as session:
+            return await demo.seed(session)
+    finally:
+        await db.dispose()
+
+
+def serve(data_dir: Path, worker: bool = True, seed: bool = True) -> int:
+    import uvicorn
+
+    from crm_server import migrate
+    from crm_server.app import create_app
+    from crm_server.config import Config
+    from crm_server.embedded_db import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(data_dir)
+    database_url = embedded.start()
+    try:
+        migrate.upgrade(database_url)
+        if seed:
+            log.info("demo data %s", "created" if asyncio.run(_seed(database_url)) else "already there")
+        port = _free_port()
+        config = Config(database_url=database_url, data_dir=data_dir, worker=worker, db_pool_size=5,
+                        log_level="warning", port=port)
+        server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
+                                               log_level="warning", lifespan="on"))
+
+        def announce_when_ready() -> None:
+            while not server.started and not server.should_exit:
+                time.sleep(0.02)
+            if server.started:
+                print(f"{READY}http://127.0.0.1:{port}", flush=True)
+
+        def stop_when_stdin_closes() -> None:
+            for _line in sys.stdin:
+                pass
+            server.should_exit = True
+
+        threading.Thread(target=announce_when_ready, daemon=True).start()
+        threading.Thread(target=stop_when_stdin_closes, daemon=True).start()
+        server.run()
+    finally:
+        embedded.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crm_desktop.local_server")
+    parser.add_argument("--data-dir", type=Path, default=demo_data_dir())
+    parser.add_argument("--no-worker", action="store_true")
+    parser.add_argument("--no-seed", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    return serve(args.data_dir, worker=not args.no_worker, seed=not args.no_seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

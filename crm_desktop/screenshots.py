@@ -1,0 +1,316 @@
+"""``python -m crm_desktop.screenshots OUT_DIR [--theme light|dark|both]``: every main screen to PNG.
+
+Runs offscreen against a temporary embedded database filled with the demo data (crm_server/demo.py),
+signed in as the demo admin. Popups and dialogs are drawn onto their window's picture.
+
+Hook for other views: a module under ``crm_desktop.views`` may define
+
+    def screenshot_states(ctx: ScreenshotContext) -> Iterator[tuple[str, QWidget]]:
+        page = MyPage(ctx.api, ctx.me)         # or ctx.main.open_module("admin") and find it
+        yield "my-page", page                  # grabbed once loading has settled
+        page.select_tab(2)
+        yield "my-page-tab-2", page
+
+After each ``yield`` the runner waits until background loads and operations are done (and a short
+settle time), then saves ``OUT_DIR/<theme>-<name>.png`` of the widget's window. Widgets without a
+parent are shown at ``ctx.size`` first. ``ctx.run(coro)`` schedules a coroutine (it runs while the
+runner settles).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import pkgutil
+import shutil
+import sys
+import tempfile
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+
+# isort: off
+from PySide6.QtCore import QPoint, QSize, Qt
+from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QWidget
+import qasync
+# isort: on
+
+log = logging.getLogger("crm_desktop.screenshots")
+
+
+@dataclass
+class ScreenshotContext:
+    api: Any  # ApiClient
+    session: Any  # Session
+    me: Any  # Me
+    main: Any  # MainWindow
+    server_url: str
+    size: QSize = field(default_factory=lambda: QSize(1280, 800))
+    _pending: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._pending.append(task)
+        return task
+
+
+class Shooter:
+    def __init__(self, out: Path, theme_name: str) -> None:
+        self.out = out
+        self.theme_name = theme_name
+        self.saved: list[Path] = []
+
+    async def settle(self, extra: float = 0.35) -> None:
+        from crm_desktop import operations, tasks
+
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if tasks.running() == 0 and operations.pending() == 0:
+                break
+        await asyncio.sleep(extra)
+
+    def shoot(self, name: str, widget: QWidget, overlays: list[QWidget] | None = None) -> Path:
+        window = widget.window()
+        picture = window.grab()
+        if overlays is None:
+            overlays = [w for w in QApplication.topLevelWidgets()
+                        if w.isVisible() and w is not window and _belongs_to(w, window)]
+        if overlays:
+            canvas = QPixmap(picture.size())
+            canvas.setDevicePixelRatio(picture.devicePixelRatio())
+            painter = QPainter(canvas)
+            painter.drawPixmap(0, 0, picture)
+            for overlay in overlays:
+                offset = overlay.mapToGlobal(QPoint(0, 0)) - window.mapToGlobal(QPoint(0, 0))
+                if overlay.isWindow() and overlay.parentWidget() is not None and _is_dialog(overlay):
+                    painter.fillRect(canvas.rect(), _scrim())
+                    offset = QPoint((window.width() - overlay.width()) // 2, (window.height() - overlay.height()) // 3)
+                    _frame(painter, offset, overlay.size())
+                painter.drawPixmap(offset, overlay.grab())
+            painter.end()
+            picture = canvas
+        path = self.out / f"{self.theme_name}-{name}.png"
+        picture.save(str(path))
+        self.saved.append(path)
+        print(path, flush=True)
+        return path
+
+
+def _frame(painter: QPainter, at: QPoint, size: QSize) -> None:
+    """A soft shadow and hairline around a dialog (offscreen windows have no decorations)."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor, QPen
+
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    for spread, alpha in ((10, 10), (6, 18), (3, 28)):
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, alpha))
+        painter.drawRoundedRect(QRectF(at.x() - spread, at.y() - spread + 3, size.width() + 2 * spread,
+                                       size.height() + 2 * spread), 10 + spread, 10 + spread)
+    painter.setPen(QPen(QColor(0, 0, 0, 40), 1))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawRect(QRectF(at.x() - 0.5, at.y() - 0.5, size.width() + 1, size.height() + 1))
+
+
+def _scrim() -> Any:
+    from PySide6.QtGui import QColor
+
+    return QColor(15, 20, 30, 70)
+
+
+def _is_dialog(widget: QWidget) -> bool:
+    from PySide6.QtWidgets import QDialog
+
+    return isinstance(widget, QDialog)
+
+
+def _belongs_to(widget: QWidget, window: QWidget) -> bool:
+    parent = widget.parentWidget()
+    while parent is not None:
+        if parent is window:
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+def _hook_modules() -> Iterator[Any]:
+    import crm_desktop.views as views
+
+    for info in pkgutil.walk_packages(views.__path__, "crm_desktop.views."):
+        if info.name.endswith(("screenshots", "__main__")):
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except Exception:
+            log.exception("skipping %s", info.name)
+            continue
+        if callable(getattr(module, "screenshot_states", None)):
+            yield module
+
+
+async def shoot_all(out: Path, theme_name: str, server_url: str) -> list[Path]:
+    from crm_desktop import theme
+    from crm_desktop.api import auth
+    from crm_desktop.api.client import ApiClient, ApiError
+    from crm_desktop.controller import DesktopApp
+    from crm_desktop.views.login.window import LoginWindow
+    from crm_server.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    theme.install(app, theme_name)
+    shots = Shooter(out, theme_name)
+
+    # --- login steps -------------------------------------------------------------------------------
+    login = LoginWindow(server_url, DEMO_ADMIN_EMAIL)
+    login.resize(940, 620)
+    login.show()
+    await shots.settle()
+    shots.shoot("login", login)
+    login.sign_in.password.setText("not the password")
+    login.sign_in.submitted.emit()
+    await shots.settle()
+    shots.shoot("login-wrong-password", login)
+    probe = ApiClient(server_url)
+    try:
+        await auth.login(probe, "nobody@demo.local", "x")
+    except ApiError:
+        pass
+    await probe.close()
+    login.show_page(login.otp)
+    shots.shoot("login-2fa-code", login)
+    login.show_page(login.forgot)
+    shots.shoot("login-forgot-password", login)
+    login.show_page(login.reset)
+    login.reset.info.say("If admin@demo.local has an account, a reset code is on its way. It is valid for 30 minutes.")
+    shots.shoot("login-reset-password", login)
+    api = ApiClient(server_url)
+    await auth.login(api, DEMO_ADMIN_EMAIL, DEMO_PASSWORD)
+    login.api = api
+    from crm_desktop.views.login.pages import MustChangePage, TotpSetupPage
+
+    must = MustChangePage(api, DEMO_PASSWORD)
+    login.stack.addWidget(must)
+    login.show_page(must)
+    shots.shoot("login-must-change-password", login)
+    setup = TotpSetupPage(api)
+    login.stack.addWidget(setup)
+    login.show_page(setup)
+    setup.form.begin()
+    await shots.settle()
+    shots.shoot("login-2fa-setup", login)
+    login.api = None
+    login.close()
+    login.deleteLater()
+
+    # --- main window -------------------------------------------------------------------------------
+    desktop = DesktopApp(server_url)
+    await desktop.start(DEMO_ADMIN_EMAIL, DEMO_PASSWORD)
+    main = desktop.main
+    assert main is not None and desktop.session is not None
+    main.resize(1280, 800)
+    await shots.settle(0.8)
+    shots.shoot("main", main)
+    main.open_module("tickets")
+    await shots.settle()
+    shots.shoot("module-empty-state", main)
+    main.open_module("leads")
+    main.show_notifications()
+    await shots.settle()
+    shots.shoot("notifications", main)
+    assert main.popup is not None
+    main.popup.hide()
+    main.user_menu.popup(main.user_button.mapToGlobal(QPoint(0, main.user_button.height() + 4)))
+    await shots.settle(0.2)
+    main.user_menu.move(main.user_button.mapToGlobal(QPoint(main.user_button.width() - main.user_menu.width(),
+                                                            main.user_button.height() + 4)))
+    shots.shoot("user-menu", main, [main.user_menu])
+    main.user_menu.hide()
+    for name, opener in (("profile", main.show_profile), ("change-password", main.show_change_password),
+                         ("2fa-setup", main.show_totp_setup)):
+        dialog = opener()
+        await shots.settle()
+        shots.shoot(name, main, [dialog])
+        dialog.close()
+    dialog = main.show_change_password()
+    dialog.form.current.setText("wrong")
+    dialog.form.new.setText("short")
+    dialog.form.repeat.setText("short")
+    dialog.form.submit()
+    await shots.settle()
+    shots.shoot("change-password-error", main, [dialog])
+    dialog.close()
+    main.api._set_state("reconnecting")
+    await shots.settle(0.1)
+    shots.shoot("offline", main)
+    main.api._set_state("online")
+
+    # --- views that offer screenshot_states (the admin panel...) ----------------------------------------
+    session = desktop.session
+    ctx = ScreenshotContext(api=session.api, session=session, me=session.me, main=main, server_url=server_url)
+    for module in _hook_modules():
+        try:
+            for name, widget in module.screenshot_states(ctx):
+                if widget.parentWidget() is None and not widget.isVisible():
+                    widget.resize(ctx.size)
+                    widget.show()
+                await shots.settle()
+                shots.shoot(name, widget)
+        except Exception:
+            log.exception("screenshot_states of %s failed", module.__name__)
+    await desktop.shutdown()
+    return shots.saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crm_desktop.screenshots")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--theme", choices=("light", "dark", "both"), default="both")
+    parser.add_argument("--server", help="use this server (with the demo data) instead of a temporary one")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    from crm_desktop.local_server import LocalServer
+
+    QCoreApplication.setOrganizationName("crm-screenshots")
+    app = QApplication(sys.argv[:1])
+    app.setQuitOnLastWindowClosed(False)
+    settings_dir = Path(tempfile.mkdtemp(prefix="crm-shots-settings-"))
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    temp_dir = None
+    local = None
+    try:
+        server_url = args.server
+        if not server_url:
+            temp_dir = Path(tempfile.mkdtemp(prefix="crm-shots-"))
+            local = LocalServer(temp_dir, worker=False)
+            server_url = local.start()
+        themes = ("light", "dark") if args.theme == "both" else (args.theme,)
+        for name in themes:
+            loop.run_until_complete(shoot_all(args.out_dir, name, server_url))
+    finally:
+        if local is not None:
+            local.stop()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        shutil.rmtree(settings_dir, ignore_errors=True)
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

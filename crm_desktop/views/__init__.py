@@ -1,0 +1,1 @@
+"""One module per screen; admin/ holds the admin panel."""

@@ -1,0 +1,1 @@
+"""One's own account: change password, two-factor set-up, profile."""

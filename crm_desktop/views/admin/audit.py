@@ -1,0 +1,252 @@
+"""The audit log: who changed what and when, filtered by user, record type, record and period, with
+the changed fields of the selected entry and "Export CSV" of exactly what the filters select."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QIntValidator
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHeaderView,
+    QLineEdit,
+    QProgressDialog,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from crm_desktop.api.client import ApiClient, ApiError, Offline
+from crm_desktop.operations import handle_error
+from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, UserNames, can, local_time, title_label
+from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_desktop.widgets.user_picker import UserPicker
+
+# Record types the server audits (crm_server: audit.record(entity=...)); the server has no list of them.
+RECORD_TYPES = {
+    "lead": "Lead", "client": "Client", "contact": "Contact", "follow_up": "Follow-up", "note": "Note",
+    "pipeline": "Pipeline", "pipeline_status": "Pipeline status", "assignment_rule": "Assignment rule",
+    "ticket": "Ticket", "proposal": "Proposal", "invoice": "Invoice", "payment": "Payment",
+    "product": "Product", "stock_move": "Stock move", "purchase_order": "Purchase order",
+    "user": "User", "role": "Role", "team": "Team", "settings": "Settings", "job": "Job",
+}
+ACTION_LABELS = {"created": "Created", "updated": "Changed", "deleted": "Deleted", "deactivated": "Deactivated",
+                 "reactivated": "Reactivated", "password_set": "Password set", "archived": "Archived",
+                 "restored": "Restored", "reassigned": "Handed over"}
+PAGE_SIZE = 100
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _summary(row: dict[str, Any]) -> str:
+    parts = [f"{c['field']}: {_value(c.get('old'))} → {_value(c.get('new'))}" for c in row.get("changes", [])]
+    text = "; ".join(parts)
+    return text if len(text) < 200 else text[:197] + "…"
+
+
+class AuditPage(AdminPage):
+    """Audit entries newest first; details of the selected one below."""
+
+    title = "Audit log"
+
+    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(api, me, parent)
+        self.names = UserNames(api)
+        self.export_task: asyncio.Task[None] | None = None
+        self.progress: QProgressDialog | None = None
+
+        self.filters = FilterBar()
+        self.user = UserPicker(api, active_only=False)
+        self.user.setPlaceholderText("Anyone")
+        self.user.setMinimumWidth(150)
+        self.filters.add_widget("actor_id", self.user, self.user.value, "User")
+        self.user.user_changed.connect(lambda _: self.filters.changed.emit())
+        self.entity = self.filters.add_choice("entity", "Record type",
+                                              sorted(((v, k) for k, v in RECORD_TYPES.items())))
+        self.entity_id = QLineEdit()
+        self.entity_id.setPlaceholderText("Any")
+        self.entity_id.setValidator(QIntValidator(1, 2_000_000_000, self))
+        self.entity_id.setFixedWidth(80)
+        self.entity_id.setAccessibleName("Record number")
+        self.entity_id.textChanged.connect(lambda _: self.filters.changed.emit())
+        self.filters.add_widget("entity_id", self.entity_id,
+                                lambda: int(self.entity_id.text()) if self.entity_id.text() else None, "Record #")
+        self.period = self.filters.add_period()
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setToolTip("Save the entries these filters select as a CSV file")
+        self.export_button.setEnabled(can(me, "export"))
+        self.export_button.clicked.connect(self.ask_export)
+        self.filters.add_stretch()
+
+        n = self.names
+        columns = [
+            Column("When", lambda r: local_time(r["at"], with_seconds=True)),
+            Column("User", lambda r: n.name(r["actor_id"], "system")),
+            Column("Record", lambda r: f"{RECORD_TYPES.get(r['entity'], r['entity'])} #{r['entity_id']}"
+                   if r["entity"] != "settings" else "Settings"),
+            Column("Action", lambda r: str(ACTION_LABELS.get(r["action"], r["action"]))),
+            Column("Changes", _summary, tooltip=_summary),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
+        self.table = PagedTable(self.model, "Changes appear here as people work. Try a wider period.",
+                                icon="inbox", empty_title="No audit entries match")
+        self.table.set_noun("entry", "entries")
+        self.table.view.setColumnWidth(0, 150)
+        self.table.view.setColumnWidth(1, 160)
+        self.table.view.setColumnWidth(2, 150)
+        self.table.view.setColumnWidth(3, 110)
+        self.table.view.selectionModel().selectionChanged.connect(lambda *_: self._show_details())
+        self.filters.changed.connect(self.model.reload)
+        self._live_reload = QTimer(self)
+        self._live_reload.setSingleShot(True)
+        self._live_reload.setInterval(1000)
+        self._live_reload.timeout.connect(self._reload_if_at_top)
+
+        self.details = QTableWidget(0, 3)
+        self.details.setObjectName("auditDetails")
+        self.details.setHorizontalHeaderLabels(["Field", "Before", "After"])
+        self.details.verticalHeader().setVisible(False)
+        self.details.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.details.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.details.setAccessibleName("Changed fields")
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+
+        self.root.addWidget(title_label("Audit log", "Every change: who, when, and each field's old and new value.",
+                                        self.export_button))
+        self.root.addWidget(self.filters)
+        self.root.addWidget(self.notice)
+        self.root.addWidget(splitter, 1)
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        page = dict(await self.api.get("/api/audit", offset=offset, limit=limit, **self.filters.values()))
+        await self.names.ensure(row["actor_id"] for row in page["items"])
+        return page
+
+    def reload(self) -> None:
+        self.model.reload()
+
+    def on_live_event(self, event: Event) -> None:
+        """Every audited change also sends an event; new entries go on top, so start over (at
+        most once a second, however busy the office) only while the person looks at the top."""
+        if self.loaded and not self._live_reload.isActive():
+            self._live_reload.start()
+
+    def _reload_if_at_top(self) -> None:
+        if self.table.view.verticalScrollBar().value() == 0 and not self.model.loading:
+            self.model.reload()
+
+    def is_busy(self) -> bool:
+        return super().is_busy() or self.model.loading or (self.export_task is not None
+                                                             and not self.export_task.done())
+
+    def _show_details(self) -> None:
+        row = self.table.current_row()
+        changes = row.get("changes", []) if row else []
+        self.details.setRowCount(len(changes))
+        for i, change in enumerate(changes):
+            for j, value in enumerate((change["field"], _value(change.get("old")), _value(change.get("new")))):
+                item = QTableWidgetItem(value)
+                item.setToolTip(value)
+                self.details.setItem(i, j, item)
+
+    # --- export --------------------------------------------------------------------------------
+
+    def ask_export(self) -> None:
+        """The save dialog, opened without a nested event loop; its choice starts the download."""
+        dialog = QFileDialog(self, "Export the audit log")
+        dialog.setObjectName("auditExportDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter("CSV files (*.csv)")
+        dialog.setDefaultSuffix("csv")
+        dialog.selectFile(f"audit-log-{date.today().isoformat()}.csv")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.fileSelected.connect(self.export_to)
+        dialog.open()
+
+    def export_to(self, path: str) -> asyncio.Task[None]:
+        """Download /api/audit.csv with the current filters into `path`, with a progress dialog."""
+        progress = QProgressDialog("Downloading the audit log…", "Cancel", 0, 0, self)
+        progress.setObjectName("auditExportProgress")
+        progress.setWindowTitle("Export CSV")
+        progress.setMinimumDuration(0)
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setAutoClose(False)
+        progress.setAutoReset(False)
+        self.progress = progress
+        self.export_button.setEnabled(False)
+        task = asyncio.ensure_future(self._download(Path(path), self.filters.values(), progress))
+        self.export_task = task
+        progress.canceled.connect(task.cancel)
+        progress.show()
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _download(self, target: Path, params: dict[str, Any], progress: QProgressDialog) -> None:
+        # Written next to the target and renamed at the end: a failed or cancelled export leaves
+        # no half file behind under the chosen name.
+        partial = target.with_name(target.name + ".part")
+        received = 0
+        try:
+            headers = {"Authorization": f"Bearer {self.api.token}"} if self.api.token else {}
+            async with httpx.AsyncClient(base_url=self.api.base_url, headers=headers, timeout=60) as http:
+                async with http.stream("GET", "/api/audit.csv", params=params) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise ApiError.from_response(response)
+                    length = int(response.headers.get("content-length") or 0)
+                    if length:
+                        progress.setMaximum(length)
+                    with partial.open("wb") as out:
+                        async for chunk in response.aiter_bytes():
+                            out.write(chunk)
+                            received += len(chunk)
+                            progress.setLabelText(f"Downloading the audit log… {received / 1024:,.0f} KB")
+                            if length:
+                                progress.setValue(received)
+            os.replace(partial, target)
+            self.say(f"Exported the audit log to {target} ({received / 1024:,.0f} KB).")
+        except asyncio.CancelledError:
+            partial.unlink(missing_ok=True)
+            self.say("The export was cancelled.")
+        except httpx.TransportError as exc:
+            partial.unlink(missing_ok=True)
+            handle_error(self, Offline(type(exc).__name__))
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            self.say(f"Could not write {target}: {exc}", error=True)
+        except ApiError as exc:
+            partial.unlink(missing_ok=True)
+            handle_error(self, exc)
+        finally:
+            progress.close()
+            self.progress = None
+            self.export_button.setEnabled(can(self.me, "export"))
+
+    def screenshot_states(self) -> list[ScreenshotState]:
+        def details() -> None:
+            if self.model.rowCount():
+                self.table.view.selectRow(0)
+
+        return [("admin-audit", lambda: None), ("admin-audit-details", details)]

@@ -1,0 +1,328 @@
+"""What every admin page shares: the page base class, form helpers, a name cache, time formatting.
+
+Pages load lazily (the first time they are shown), reload on F5 and on the change bus, and take
+live events through `on_live_event`. Changes go through `crm_desktop.operations.run` only; reads go
+straight to the ApiClient, and a failed read goes to the same one error handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import tasks, theme
+from crm_desktop.api.client import ApiClient
+from crm_desktop.operations import handle_error
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Event = dict[str, Any]
+# A named state for screenshots: the setter puts the page in that state and returns a dialog it
+# opened (closed again after the picture), or None.
+ScreenshotState = tuple[str, Callable[[], QWidget | None]]
+
+
+def me_dict(me: Any) -> dict[str, Any]:
+    """The signed-in user as a plain dict, whether we were given the contract's Me or JSON."""
+    if hasattr(me, "model_dump"):
+        return dict(me.model_dump(mode="json"))
+    return dict(me)
+
+
+def can(me: dict[str, Any], action: str, module: str = "admin") -> bool:
+    """Hide what the role cannot use (the server still decides)."""
+    return action in (me.get("permissions", {}).get(module) or {}).get("actions", [])
+
+
+def local_time(value: str | datetime | None, with_seconds: bool = False) -> str:
+    """A server timestamp (UTC) in the user's local time, or a dash."""
+    if not value:
+        return "—"
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+
+
+def tone(token: str) -> str:
+    """A colour of the current theme ("danger", "success", "muted", "accent"), for status text."""
+    return theme.current().token(token)
+
+
+def in_future(value: str | None) -> bool:
+    if not value:
+        return False
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) > datetime.now().astimezone()
+
+
+def set_danger(button: QWidget, enabled: bool) -> None:
+    """Enable a destructive button; it is drawn red only while it can be pressed (the theme's
+    danger colour would otherwise hide that it is disabled)."""
+    button.setEnabled(enabled)
+    role = "danger" if enabled else ""
+    if button.property("role") != role:
+        button.setProperty("role", role)
+        button.style().unpolish(button)
+        button.style().polish(button)
+
+
+def busy_while(button: QWidget, task: asyncio.Task[Any]) -> None:
+    """Disable a button until the operation finishes (no double submit); the dialog may be gone by then."""
+    button.setEnabled(False)
+    task.add_done_callback(lambda _: button.setEnabled(True) if shiboken6.isValid(button) else None)
+
+
+def field(widget: QWidget, hint: str = "") -> QWidget:
+    """Wrap a form field in its own column, so the error handler can put the server's message
+    right under it (it inserts a label into the field's box layout)."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    layout.addWidget(widget)
+    if hint:
+        note = QLabel(hint)
+        note.setWordWrap(True)
+        note.setProperty("role", "caption")
+        layout.addWidget(note)
+    return box
+
+
+def title_label(text: str, subtitle: str = "", *actions: QWidget) -> QWidget:
+    """The page's title and one line on what it is for; page-wide buttons sit on the right."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 4)
+    row.setSpacing(8)
+    words = QVBoxLayout()
+    words.setSpacing(2)
+    title = QLabel(text)
+    title.setObjectName("pageTitle")
+    title.setProperty("role", "title")
+    words.addWidget(title)
+    if subtitle:
+        sub = QLabel(subtitle)
+        sub.setWordWrap(True)
+        sub.setProperty("role", "muted")
+        words.addWidget(sub)
+    row.addLayout(words, 1)
+    for action in actions:
+        row.addWidget(action, 0, Qt.AlignmentFlag.AlignBottom)
+    return box
+
+
+LIST_STYLE = """
+QListWidget#{name} {{ padding: 4px; }}
+QListWidget#{name}::item {{ padding: 6px 8px; margin: 1px 0; border-radius: 6px; }}
+QListWidget#{name}::item:hover {{ background: {hover}; }}
+QListWidget#{name}::item:selected {{ background: {accent_soft}; color: {text}; }}
+"""
+
+
+def style_list(widget: QWidget) -> None:
+    """Roomy, rounded rows for the admin's side lists (roles, teams, members), in theme colours
+    (and again when the system switches between light and dark)."""
+
+    def apply(*_: object) -> None:
+        if shiboken6.isValid(widget):
+            widget.setStyleSheet(LIST_STYLE.format(name=widget.objectName(), **theme.TOKENS[theme.current().name]))
+
+    apply()
+    theme.current().changed.connect(apply)
+
+
+def confirm(parent: QWidget, title: str, text: str, yes: str, on_yes: Callable[[], None],
+            destructive: bool = True) -> QMessageBox:
+    """A non-blocking question (open(), never exec(): a nested loop would stall the qasync tasks)."""
+    box = QMessageBox(QMessageBox.Icon.Warning if destructive else QMessageBox.Icon.Question, title, text,
+                      QMessageBox.StandardButton.NoButton, parent)
+    box.setObjectName("adminConfirm")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+    ok = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(cancel if destructive else ok)
+    box.setEscapeButton(cancel)
+    box.buttonClicked.connect(lambda button: on_yes() if button is ok else None)
+    box.open()
+    return box
+
+
+class NameDialog(QDialog):
+    """Ask for one name (new role, copy of a role, new team, rename); `submit` does the saving."""
+
+    def __init__(self, parent: QWidget, title: str, label: str, text: str,
+                 submit: Callable[[NameDialog, str], None]) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setObjectName("nameDialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.name = QLineEdit(text)
+        self.name.selectAll()
+        self.name.setMinimumWidth(320)
+        form = QFormLayout()
+        form.addRow(label, field(self.name))
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(lambda: submit(self, self.name.text().strip()))
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(12)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+
+class UserNames:
+    """Names of users by id, for log and audit rows that carry only ids. Filled by the page
+    fetchers before rows reach the model, so data() never waits for the network."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+        self._names: dict[int, str] = {}
+
+    def name(self, user_id: int | None, empty: str = "—") -> str:
+        if user_id is None:
+            return empty
+        return self._names.get(user_id, f"user #{user_id}")
+
+    def remember(self, user: dict[str, Any]) -> None:
+        self._names[int(user["id"])] = str(user["full_name"])
+
+    async def ensure(self, ids: Iterable[int | None]) -> None:
+        missing = {i for i in ids if i is not None and i not in self._names}
+        if not missing:
+            return
+
+        async def one(user_id: int) -> None:
+            try:
+                self.remember(await self.api.get(f"/api/users/{user_id}"))
+            except Exception as exc:  # a deleted user stays "user #id"
+                log.info("no name for user %s: %s", user_id, exc)
+                self._names[user_id] = f"user #{user_id}"
+
+        await asyncio.gather(*(one(i) for i in sorted(missing)))
+
+
+class AdminPage(QWidget):
+    """One page of the admin panel."""
+
+    title = ""
+    areas: frozenset[str] = frozenset()  # change-bus areas that make this page reload
+
+    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.me = me
+        self.loaded = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.root = QVBoxLayout(self)
+        self.root.setContentsMargins(20, 16, 20, 16)
+        self.root.setSpacing(12)
+        self.notice = QFrame()
+        self.notice.setObjectName("pageNotice")
+        self.notice.setProperty("role", "info")
+        self.notice.setVisible(False)
+        self.notice_text = QLabel("")
+        self.notice_text.setWordWrap(True)
+        self.notice_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        notice_layout = QHBoxLayout(self.notice)
+        notice_layout.setContentsMargins(12, 8, 12, 8)
+        notice_layout.addWidget(self.notice_text, 1)
+
+    # --- life cycle ----------------------------------------------------------------------------
+
+    def activate(self) -> None:
+        """Shown for the first time: load."""
+        if not self.loaded:
+            self.loaded = True
+            self.reload()
+
+    def reload(self) -> None:
+        """Ask the server again (F5: the main window's F5 announces "*", which lands here)."""
+
+    def on_reset(self) -> None:
+        """Everything may have changed (F5 in the main window, or the event stream started over)."""
+        if self.loaded:
+            self.reload()
+
+    def on_live_event(self, event: Event) -> None:
+        """An admin event from the server (another desktop's change, or ours coming back)."""
+
+    def on_changed(self, areas: frozenset[str]) -> None:
+        if self.loaded and areas & self.areas:
+            self.reload()
+
+    def screenshot_states(self) -> list[ScreenshotState]:
+        return [("admin-" + self.title.lower().replace(" ", "-").replace("&", "and"), lambda: None)]
+
+    def is_busy(self) -> bool:
+        return any(not t.done() for t in self._tasks)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def shortcut(self, key: QKeySequence | QKeySequence.StandardKey | str, handler: Callable[[], Any],
+                 widget: QWidget | None = None) -> QShortcut:
+        """A key for this page only (or only for `widget`, e.g. Del on the table)."""
+        target = widget or self
+        sc = QShortcut(QKeySequence(key), target)
+        sc.setContext(Qt.ShortcutContext.WidgetShortcut if widget is not None
+                      else Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        sc.activated.connect(handler)
+        return sc
+
+    def load(self, coro: Awaitable[T], done: Callable[[T], None]) -> asyncio.Task[None]:
+        """Read something in the background; `done` runs with the answer if the page still exists."""
+
+        async def body() -> None:
+            try:
+                result = await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the app's one error handler shows it
+                if shiboken6.isValid(self):
+                    handle_error(self, exc)
+                return
+            if shiboken6.isValid(self):
+                done(result)
+
+        task = tasks.spawn(body())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        close = getattr(coro, "close", None)
+        if close is not None:  # cancelled before it started (page closed): no "never awaited" warning
+            task.add_done_callback(lambda t: close() if t.cancelled() else None)
+        return task
+
+    def say(self, text: str, error: bool = False) -> None:
+        """A calm one-line result ("Reset email sent"), shown at the top of the page."""
+        self.notice_text.setText(text)
+        self.notice.setProperty("role", "alert" if error else "info")
+        self.notice.style().unpolish(self.notice)
+        self.notice.style().polish(self.notice)
+        self.notice.setVisible(bool(text))
+
+
+def toolbar(*widgets: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    row.setSpacing(8)
+    for w in widgets:
+        row.addWidget(w)
+    row.addStretch(1)
+    return row

@@ -1,0 +1,178 @@
+"""System health: database, job runner, live events, integrations, backups, and the last job runs
+with their errors. Refreshed every 30 seconds while the page is on screen, and on F5."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop.api.client import ApiClient
+from crm_desktop.views.admin.common import AdminPage, ScreenshotState, local_time, title_label, tone
+
+REFRESH_MS = 30_000
+COMPONENTS = (("database", "Database"), ("jobs", "Job runner"), ("events", "Live events"),
+              ("integrations", "Integrations"), ("backups", "Backups"))
+# Status word and theme colour token of each component state.
+STATUS = {"ok": ("OK", "success"), "down": ("Down", "danger"), "not_configured": ("Not configured", "muted"),
+          "degraded": ("Degraded", "warning_text")}
+JOB_COLORS = {"failed": "danger", "succeeded": "success", "doing": "accent"}
+
+
+class _Card(QFrame):
+    """One component: a coloured status word and the server's detail."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.setObjectName("healthCard")
+        self.setProperty("role", "card")
+        self.setMinimumWidth(200)
+        self.title = QLabel(title)
+        self.title.setProperty("role", "section")
+        self.status = QLabel("…")
+        self.status.setObjectName("healthStatus")
+        self.detail = QLabel("")
+        self.detail.setWordWrap(True)
+        self.detail.setProperty("role", "muted")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(4)
+        layout.addWidget(self.title)
+        layout.addWidget(self.status)
+        layout.addWidget(self.detail)
+        layout.addStretch(1)
+
+    def set(self, component: dict[str, Any]) -> None:
+        text, token = STATUS.get(component.get("status", ""), (component.get("status", "?"), "muted"))
+        self.status.setText(f"● {text}")
+        self.status.setStyleSheet(f"color: {tone(token)}; font-size: 12pt; font-weight: 600;")
+        self.detail.setText(component.get("detail") or "")
+        self.setAccessibleDescription(f"{self.title.text()}: {text}. {component.get('detail') or ''}")
+
+
+class HealthPage(AdminPage):
+    """Component cards on top, the job runs below."""
+
+    title = "System health"
+
+    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(api, me, parent)
+        self.health: dict[str, Any] = {}
+        self.overall = QLabel("Checking…")
+        self.overall.setObjectName("healthOverall")
+        self.overall.setProperty("role", "heading")
+        refresh = QPushButton("Refresh")
+        refresh.setToolTip("Check again (F5)")
+        refresh.clicked.connect(self.reload)
+        top = QHBoxLayout()
+        top.addWidget(self.overall)
+        top.addStretch(1)
+        top.addWidget(refresh)
+
+        self.cards: dict[str, _Card] = {}
+        grid = QGridLayout()
+        grid.setSpacing(10)
+        for i, (key, label) in enumerate(COMPONENTS):
+            card = _Card(label)
+            self.cards[key] = card
+            grid.addWidget(card, i // 3, i % 3)
+
+        self.failed_only = QCheckBox("Failures only")
+        self.failed_only.toggled.connect(lambda _: self._load_jobs())
+        jobs_title = QLabel("Last job runs")
+        jobs_title.setProperty("role", "heading")
+        jobs_head = QHBoxLayout()
+        jobs_head.addWidget(jobs_title)
+        jobs_head.addStretch(1)
+        jobs_head.addWidget(self.failed_only)
+        self.jobs = QTableWidget(0, 7)
+        self.jobs.setObjectName("jobRuns")
+        self.jobs.setHorizontalHeaderLabels(["Task", "Status", "Started", "Took", "Attempts", "Server", "Error"])
+        self.jobs.verticalHeader().setVisible(False)
+        self.jobs.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.jobs.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.jobs.setAlternatingRowColors(True)
+        self.jobs.horizontalHeader().setStretchLastSection(True)
+        self.jobs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.jobs.setColumnWidth(0, 200)
+        self.jobs.setColumnWidth(2, 140)
+        self.jobs_empty = QLabel("No job has run yet.")
+        self.jobs_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.jobs_empty.setProperty("role", "muted")
+        self.jobs_empty.setVisible(False)
+
+        self.root.addWidget(title_label("System health", "Is everything the CRM depends on working?"))
+        self.root.addLayout(top)
+        self.root.addLayout(grid)
+        self.root.addLayout(jobs_head)
+        self.root.addWidget(self.jobs, 1)
+        self.root.addWidget(self.jobs_empty)
+        self.root.addStretch(0)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.reload)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.timer.start()
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self.timer.stop()
+
+    def reload(self) -> None:
+        if self.is_busy():
+            return
+        self.load(self.api.get("/api/admin/health"), self._health_arrived)
+        self._load_jobs()
+
+    def _load_jobs(self) -> None:
+        self.load(self.api.get("/api/admin/jobs", limit=50, failed_only=self.failed_only.isChecked()),
+                  self._jobs_arrived)
+
+    def _health_arrived(self, health: dict[str, Any]) -> None:
+        self.health = health
+        text, token = STATUS.get(health["status"], (health["status"], "muted"))
+        color = tone(token)
+        failures = len(health.get("recent_failures") or [])
+        note = f" · {failures} recent job failure{'s' if failures != 1 else ''}" if failures else ""
+        self.overall.setText(f"<span style='color:{color}'>● {text}</span> · server {health['version']}{note}")
+        for key, card in self.cards.items():
+            card.set(health.get(key) or {"status": "not_configured"})
+
+    def _jobs_arrived(self, runs: list[dict[str, Any]]) -> None:
+        self.jobs.setRowCount(len(runs))
+        for i, run in enumerate(runs):
+            took = run.get("duration_ms")
+            cells = [run["task"], run["status"], local_time(run.get("started_at") or run.get("scheduled_at")),
+                     "—" if took is None else (f"{took} ms" if took < 10_000 else f"{took / 1000:.0f} s"),
+                     str(run.get("attempts", 0)), run.get("worker") or "—", run.get("error") or ""]
+            for j, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if j == 1 and run["status"] in JOB_COLORS:
+                    item.setForeground(QColor(tone(JOB_COLORS[run["status"]])))
+                if j == 6 and text:
+                    item.setToolTip(text)
+                self.jobs.setItem(i, j, item)
+        self.jobs_empty.setVisible(not runs)
+        self.jobs.setVisible(bool(runs))
+        self.jobs_empty.setText("No failed job runs." if self.failed_only.isChecked() else "No job has run yet.")
+
+    def screenshot_states(self) -> list[ScreenshotState]:
+        return [("admin-health", lambda: None)]

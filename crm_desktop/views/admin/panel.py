@@ -1,0 +1,210 @@
+"""The admin panel: one page per job (users, roles, teams, logs, audit, settings, health), picked
+from a list on the left. Pages load the first time they are shown, reload on F5, refresh when an
+operation announces their area on the change bus, and take live events through `on_live_event`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast
+
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QStackedWidget, QWidget
+
+from crm_desktop import icons, theme
+from crm_desktop.api.client import ApiClient
+from crm_desktop.operations import change_bus
+from crm_desktop.views.admin.audit import AuditPage
+from crm_desktop.views.admin.common import AdminPage, Event, can, me_dict
+from crm_desktop.views.admin.health import HealthPage
+from crm_desktop.views.admin.logs import LogsPage
+from crm_desktop.views.admin.roles import RolesPage
+from crm_desktop.views.admin.settings import SettingsPage
+from crm_desktop.views.admin.teams import TeamsPage
+from crm_desktop.views.admin.users import UsersPage
+
+PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
+    ("users", UsersPage), ("roles", RolesPage), ("teams", TeamsPage), ("logs", LogsPage),
+    ("audit", AuditPage), ("settings", SettingsPage), ("health", HealthPage),
+)
+ICONS = {"users": "user", "roles": "shield-check", "teams": "team", "logs": "lock", "audit": "inbox",
+         "settings": "settings", "health": "server"}
+NAV_STYLE = """
+QListWidget#adminNav {{ background: {sidebar}; border: 0; border-right: 1px solid {border}; border-radius: 0;
+    padding: 10px 8px; }}
+QListWidget#adminNav::item {{ padding: 8px 10px; margin: 1px 0; border-radius: 8px; color: {text}; }}
+QListWidget#adminNav::item:hover {{ background: {hover}; }}
+QListWidget#adminNav::item:selected {{ background: {accent_soft}; color: {accent_text}; font-weight: 600; }}
+"""
+# Which pages a live event of the admin module concerns, by entity.
+EVENT_PAGES = {
+    "user": ("users", "roles", "teams", "logs", "audit"),
+    "role": ("users", "roles", "audit"),
+    "team": ("users", "teams", "audit"),
+    "settings": ("settings", "audit"),
+}
+
+
+class AdminPanel(QWidget):
+    """For users with the admin permission; `pages[name]` gives each page (for the shell and tests)."""
+
+    def __init__(self, api: ApiClient, me: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("adminPanel")
+        self.api = api
+        self.me = me_dict(me)
+        self.nav = QListWidget()
+        self.nav.setObjectName("adminNav")
+        self.nav.setAccessibleName("Admin sections")
+        self.nav.setFixedWidth(196)
+        self.stack = QStackedWidget()
+        self.pages: dict[str, AdminPage] = {}
+        self._live_wired = False  # set once the shell passes live events to on_live_event
+        self._f5: QShortcut | None = None
+        for name, cls in PAGES:
+            page = cls(api, self.me)
+            page.setObjectName(f"admin-{name}")
+            self.pages[name] = page
+            self.stack.addWidget(page)
+            item = QListWidgetItem(icons.icon(ICONS[name]), page.title)
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            self.nav.addItem(item)
+        self.nav.currentRowChanged.connect(self._show_row)
+        self._style_nav()
+        theme.current().changed.connect(self._style_nav)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        change_bus().changed.connect(self._on_changed)
+        self.setEnabled(can(self.me, "view"))
+        self.nav.setCurrentRow(0)
+
+    def _style_nav(self, *_: object) -> None:
+        """The section list looks like the app's sidebar, in the theme's current colours."""
+        self.nav.setStyleSheet(NAV_STYLE.format(**theme.TOKENS[theme.current().name]))
+
+    def _show_row(self, row: int) -> None:
+        if row < 0:
+            return
+        self.stack.setCurrentIndex(row)
+        page = self.stack.currentWidget()
+        assert isinstance(page, AdminPage)
+        if self.isVisible():
+            page.activate()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.isWindow() and self._f5 is None:
+            # On its own (not inside the main window, whose F5 reloads everything): F5 reloads the
+            # page. Inside the main window a second F5 would make the key ambiguous, so none there.
+            self._f5 = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
+            self._f5.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self._f5.activated.connect(lambda: self.current_page().reload())
+        self.current_page().activate()
+
+    def current_page(self) -> AdminPage:
+        page = self.stack.currentWidget()
+        assert isinstance(page, AdminPage)
+        return page
+
+    def show_page(self, name: str) -> AdminPage:
+        """Switch to a page by name ("users", "roles", ...) and load it if it is new."""
+        row = [n for n, _ in PAGES].index(name)
+        self.nav.setCurrentRow(row)
+        page = self.pages[name]
+        page.activate()
+        return page
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        """Our own operations name what they changed ("admin.users"); "*" means the event stream
+        was reset (everything may have changed). Single live events come through on_live_event;
+        until the shell calls it, the session's per-entity areas ("admin.user") stand in for it."""
+        for page in self.pages.values():
+            if "*" in areas:
+                page.on_reset()
+            else:
+                page.on_changed(areas)
+        if not self._live_wired and "*" not in areas:
+            for area in areas:
+                module, _, entity = area.partition(".")
+                if module == "admin" and entity in EVENT_PAGES:
+                    self._dispatch({"module": "admin", "entity": entity, "entity_id": None, "action": "changed"})
+
+    def on_live_event(self, event: Event | Any) -> None:
+        """A live event (dict or the contract's LiveEvent): refresh only the pages that show it.
+
+        The shell connects its event stream here. Events of other modules only reach the audit
+        page (new audit rows)."""
+        self._live_wired = True
+        if hasattr(event, "model_dump"):
+            event = event.model_dump(mode="json")
+        self._dispatch(event)
+
+    def _dispatch(self, event: Event) -> None:
+        if event.get("module") != "admin":
+            if event.get("module") != "notifications":  # the bell writes no audit rows
+                self.pages["audit"].on_live_event(event)
+            return
+        for name in EVENT_PAGES.get(str(event.get("entity")), ()):
+            self.pages[name].on_live_event(event)
+
+    # Typed access to each page (for the shell, the screenshot runner and tests).
+    @property
+    def users_page(self) -> UsersPage:
+        return cast(UsersPage, self.pages["users"])
+
+    @property
+    def roles_page(self) -> RolesPage:
+        return cast(RolesPage, self.pages["roles"])
+
+    @property
+    def teams_page(self) -> TeamsPage:
+        return cast(TeamsPage, self.pages["teams"])
+
+    @property
+    def logs_page(self) -> LogsPage:
+        return cast(LogsPage, self.pages["logs"])
+
+    @property
+    def audit_page(self) -> AuditPage:
+        return cast(AuditPage, self.pages["audit"])
+
+    @property
+    def settings_page(self) -> SettingsPage:
+        return cast(SettingsPage, self.pages["settings"])
+
+    @property
+    def health_page(self) -> HealthPage:
+        return cast(HealthPage, self.pages["health"])
+
+    def is_busy(self) -> bool:
+        """True while a page is still loading (the screenshot tool waits for False)."""
+        return any(page.is_busy() for page in self.pages.values())
+
+    def screenshot_states(self) -> Iterator[tuple[str, AdminPanel]]:
+        """Put the panel in each state worth a picture, one at a time; dialogs a state opened are
+        closed before the next one."""
+        for name, _ in PAGES:
+            page = self.show_page(name)
+            for state, setter in page.screenshot_states():
+                opened = setter()
+                yield state, self
+                if opened is not None and shiboken6.isValid(opened):
+                    opened.close()
+
+
+def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """Hook of ``python -m crm_desktop.screenshots``: the panel inside the main window when the
+    shell can open it, else on its own."""
+    panel: AdminPanel | None = None
+    main = getattr(ctx, "main", None)
+    if main is not None:
+        main.open_module("admin")
+        panel = main.findChild(AdminPanel)
+    if panel is None:
+        panel = AdminPanel(ctx.api, ctx.me)
+    yield from panel.screenshot_states()

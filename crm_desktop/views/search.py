@@ -1,0 +1,117 @@
+"""Global search: the top bar's box asks GET /api/search as you type and lists the hits below it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtWidgets import QFrame, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from crm_desktop import icons
+from crm_desktop.api.client import ApiClient, ApiError
+from crm_desktop.tasks import spawn
+from crm_desktop.widgets.search_box import SearchBox
+from crm_server.contract.search import SearchHit, SearchResults
+
+TYPE_MODULE = {"lead": "leads", "client": "clients", "contact": "clients", "ticket": "tickets",
+               "invoice": "invoices", "product": "products"}
+
+
+class SearchController(QObject):
+    """Debounces typing, asks the server, fills the popup; ``opened(module, hit)`` on a choice."""
+
+    opened = Signal(str, object)
+
+    def __init__(self, api: ApiClient, box: SearchBox) -> None:
+        super().__init__(box)
+        self.api = api
+        self.box = box
+        self.popup = SearchPopup(box)
+        self.popup.chosen.connect(self._chosen)
+        self._timer = QTimer(self, singleShot=True, interval=250, timeout=self._search)
+        self._task: asyncio.Task[None] | None = None
+        box.textEdited.connect(lambda _text: self._timer.start())
+        box.submitted.connect(lambda _text: self._search())
+
+    def _search(self) -> None:
+        query = self.box.text().strip()
+        if len(query) < 2:
+            self.popup.hide()
+            return
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = spawn(self._fetch(query))
+
+    async def _fetch(self, query: str) -> None:
+        try:
+            results = SearchResults.model_validate(await self.api.get("/api/search", q=query, limit=5))
+        except ApiError as error:
+            note = ("Search is not available on this server yet." if error.status == 404
+                    else f"Search did not answer: {error.message}")
+            self.popup.show_note(note)
+        else:
+            self.popup.show_results(results)
+        if self.box.hasFocus() or self.popup.isVisible():
+            self.popup.show_under(self.box)
+
+    def _chosen(self, hit: SearchHit) -> None:
+        self.popup.hide()
+        self.opened.emit(TYPE_MODULE.get(hit.type, ""), hit)
+
+
+class SearchPopup(QFrame):
+    chosen = Signal(object)
+
+    def __init__(self, anchor: QWidget) -> None:
+        super().__init__(anchor, Qt.WindowType.ToolTip)
+        self.setObjectName("notificationsPopup")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground, True)  # rounded corners stay round
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self.note = QLabel()
+        self.note.setProperty("role", "muted")
+        self.note.setContentsMargins(10, 8, 10, 8)
+        self.note.setWordWrap(True)
+        self.list = QListWidget()
+        self.list.setObjectName("notificationList")
+        self.list.itemActivated.connect(self._choose)
+        self.list.itemClicked.connect(self._choose)
+        layout.addWidget(self.note)
+        layout.addWidget(self.list)
+
+    def show_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.show()
+        self.list.hide()
+
+    def show_results(self, results: SearchResults) -> None:
+        self.list.clear()
+        for group in results.groups:
+            if not group.items:
+                continue
+            header = QListWidgetItem(group.label.upper())
+            header.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.list.addItem(header)
+            for hit in group.items:
+                text = hit.title + (f"  ·  {hit.subtitle}" if hit.subtitle else "")
+                item = QListWidgetItem(icons.icon(TYPE_MODULE.get(hit.type, "search")), text)
+                item.setData(Qt.ItemDataRole.UserRole, hit)
+                self.list.addItem(item)
+        if not self.list.count():
+            self.show_note(f"Nothing matches “{results.q}”.")
+            return
+        self.note.hide()
+        self.list.show()
+        self.list.setFixedHeight(min(360, self.list.count() * 30 + 8))
+
+    def _choose(self, item: QListWidgetItem) -> None:
+        hit = item.data(Qt.ItemDataRole.UserRole)
+        if hit is not None:
+            self.chosen.emit(hit)
+
+    def show_under(self, anchor: QWidget) -> None:
+        self.setFixedWidth(max(anchor.width(), 360))
+        self.adjustSize()
+        self.move(anchor.mapToGlobal(QPoint(0, anchor.height() + 4)))
+        self.show()

@@ -1,0 +1,1 @@
+"""Shared widgets: banners, empty states, search box, notification bell, sidebar, QR view."""

@@ -1,0 +1,39 @@
+"""A round avatar with the person's initials (no pictures are stored on the server)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
+
+PALETTE = ("#3563d0", "#7a4fc4", "#1d8457", "#c0562a", "#2a8ca0", "#b0397a", "#5b6b2a")
+
+
+def initials(name: str) -> str:
+    parts = [p for p in name.replace("@", " ").split() if p[:1].isalnum()]
+    if not parts:
+        return "?"
+    return (parts[0][0] + (parts[-1][0] if len(parts) > 1 else "")).upper()
+
+
+def avatar_icon(name: str, size: int = 28, scale: float = 2.0) -> QIcon:
+    color = PALETTE[int(hashlib.md5(name.encode()).hexdigest(), 16) % len(PALETTE)]
+    image = QImage(int(size * scale), int(size * scale), QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(color))
+    rect = QRectF(0, 0, image.width(), image.height())
+    painter.drawEllipse(rect)
+    font = QFont()
+    font.setPixelSize(int(size * scale * 0.4))
+    font.setBold(True)
+    painter.setFont(font)
+    painter.setPen(QColor("#ffffff"))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, initials(name))
+    painter.end()
+    pixmap = QPixmap.fromImage(image)
+    pixmap.setDevicePixelRatio(scale)
+    return QIcon(pixmap)

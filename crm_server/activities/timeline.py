@@ -1,0 +1,99 @@
+"""The timeline of a lead or a client: notes, follow-ups and what the audit log says happened
+(status changes, edits, reschedules, merges, the conversion), newest first, with who and when.
+
+A lead's timeline includes the leads merged into it; a client's includes the leads converted into
+it, so the history of a deal is never lost by merging or winning it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import String, and_, func, literal, null, or_, select, union_all
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server.activities.models import FollowUp, Note
+from crm_server.admin.models import AuditEntry
+from crm_server.auth.models import User
+from crm_server.auth.permissions import Principal
+from crm_server.clients import service as clients
+from crm_server.contract.activities import TimelineItem
+from crm_server.contract.admin import AuditChange
+from crm_server.contract.common import Page
+from crm_server.leads import service as leads
+from crm_server.leads.duplicates import merged_ids
+from crm_server.leads.models import Lead
+
+
+def _parts(note_where: Any, follow_up_where: Any, audit_where: Any) -> Any:
+    nothing = null().cast(JSONB)
+    notes = select(Note.created_at.label("at"), literal("note").label("entity"), Note.id.label("entity_id"),
+                   literal("created", String).label("action"), Note.author_id.label("actor_id"),
+                   Note.body.label("text"), nothing.label("changes"), nothing.label("data")).where(note_where)
+    follow_ups = select(
+        FollowUp.created_at, literal("follow_up"), FollowUp.id, literal("created", String), FollowUp.created_by,
+        FollowUp.notes, nothing,
+        func.jsonb_build_object("kind", FollowUp.kind, "due_at", FollowUp.due_at, "status", FollowUp.status,
+                                "outcome", FollowUp.outcome, "completed_at", FollowUp.completed_at),
+    ).where(follow_up_where)
+    history = select(AuditEntry.at, AuditEntry.entity, AuditEntry.entity_id, AuditEntry.action, AuditEntry.actor_id,
+                     null().cast(String), AuditEntry.changes, nothing).where(audit_where)
+    return union_all(notes, follow_ups, history).subquery()
+
+
+def _kind(entity: str, action: str, changes: list[dict[str, Any]]) -> tuple[str, str | None]:
+    if entity == "note":
+        return "note", None
+    if entity == "follow_up":
+        return ("follow_up" if action == "created" else f"follow_up_{action}"), None
+    status = next((c for c in changes if c.get("field") == "status"), None)
+    if status is not None and action in ("status_changed", "merged", "updated"):
+        return "status_change", f"{status.get('old') or '—'} → {status.get('new')}"
+    return action, None
+
+
+async def _page(session: AsyncSession, parts: Any, offset: int, limit: int) -> Page[TimelineItem]:
+    total = await session.scalar(select(func.count()).select_from(parts))
+    rows = (await session.execute(select(parts).order_by(parts.c.at.desc(), parts.c.entity_id.desc())
+                                  .offset(offset).limit(limit))).all()
+    actor_ids = {r.actor_id for r in rows if r.actor_id is not None}
+    names = dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(actor_ids)))).all()
+                 ) if actor_ids else {}
+    items = []
+    for r in rows:
+        changes = r.changes or []
+        kind, summary = _kind(r.entity, r.action, changes)
+        items.append(TimelineItem(at=r.at, kind=kind, entity=r.entity, entity_id=r.entity_id, actor_id=r.actor_id,
+                                  actor_name=names.get(r.actor_id), text=r.text or summary,
+                                  changes=[AuditChange.model_validate(c) for c in changes], data=r.data or {}))
+    return Page[TimelineItem](items=items, total=total or 0, offset=offset, limit=limit)
+
+
+async def lead_timeline(session: AsyncSession, principal: Principal, lead_id: int, offset: int,
+                        limit: int) -> Page[TimelineItem]:
+    lead = await leads.visible_lead(session, principal, lead_id)
+    history = merged_ids(lead.id)
+    follow_up_ids = select(FollowUp.id).where(FollowUp.lead_id.in_(history))
+    parts = _parts(
+        Note.lead_id.in_(history), FollowUp.lead_id.in_(history),
+        or_(and_(AuditEntry.entity == "lead", AuditEntry.entity_id.in_(history)),
+            and_(AuditEntry.entity == "follow_up", AuditEntry.action != "created",
+                 AuditEntry.entity_id.in_(follow_up_ids))),
+    )
+    return await _page(session, parts, offset, limit)
+
+
+async def client_timeline(session: AsyncSession, principal: Principal, client_id: int, offset: int,
+                          limit: int) -> Page[TimelineItem]:
+    client = await clients.visible_client(session, principal, client_id)
+    converted = select(Lead.id).where(Lead.converted_client_id == client.id)
+    deals = converted.union_all(select(Lead.id).where(Lead.merged_into_id.in_(converted)))
+    follow_up_ids = select(FollowUp.id).where(FollowUp.client_id == client.id)
+    parts = _parts(
+        Note.client_id == client.id, FollowUp.client_id == client.id,
+        or_(and_(AuditEntry.entity == "client", AuditEntry.entity_id == client.id),
+            and_(AuditEntry.entity == "lead", AuditEntry.entity_id.in_(deals)),
+            and_(AuditEntry.entity == "follow_up", AuditEntry.action != "created",
+                 AuditEntry.entity_id.in_(follow_up_ids))),
+    )
+    return await _page(session, parts, offset, limit)

@@ -1,0 +1,1 @@
+"""Clients (companies we sell to or buy from) and their contacts."""

@@ -1,0 +1,77 @@
+"""Sample data for `crm-desktop --demo` and screenshots: teams, a few people in every built-in role,
+and the sales side (clients, leads in every status, notes, follow-ups; crm_server.leads.demo).
+
+Idempotent: `seed()` does nothing when the demo admin exists already. Every demo account signs in
+with DEMO_PASSWORD; the admin is DEMO_ADMIN_EMAIL."""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server.admin import service as admin_service
+from crm_server.auth import passwords, users
+from crm_server.auth.models import Role, Team, User
+from crm_server.leads.demo import seed_leads
+
+DEMO_ADMIN_EMAIL = "admin@demo.local"
+DEMO_PASSWORD = "Demo-CRM-sunflower-42"
+
+TEAMS = ("Sales North", "Sales South", "Customer Support", "Back Office")
+
+# (email, full name, role, team, phone)
+PEOPLE = (
+    ("maria.manager@demo.local", "Maria Lindqvist", "Manager", "Sales North", "+46 70 123 45 01"),
+    ("omar.manager@demo.local", "Omar Haddad", "Manager", "Sales South", "+46 70 123 45 02"),
+    ("sam.sales@demo.local", "Sam Okafor", "Salesperson", "Sales North", "+46 70 123 45 11"),
+    ("lena.sales@demo.local", "Lena Novak", "Salesperson", "Sales North", None),
+    ("tomas.sales@demo.local", "Tomás Ortega", "Salesperson", "Sales South", "+46 70 123 45 13"),
+    ("priya.support@demo.local", "Priya Raman", "Support agent", "Customer Support", None),
+    ("jon.support@demo.local", "Jon Berg", "Support agent", "Customer Support", "+46 70 123 45 22"),
+    ("ana.accounts@demo.local", "Ana Kowalska", "Accountant", "Back Office", None),
+    ("felix.stock@demo.local", "Felix Brandt", "Warehouse", "Back Office", "+46 70 123 45 31"),
+)
+
+ADMIN_NOTIFICATIONS = (
+    ("welcome", "Welcome to the demo", "Everyone here signs in with the demo password; try another role."),
+    ("security", "Two-factor sign-in is available", "Protect your account from the user menu."),
+    ("user", "Sam Okafor joined Sales North", ""),
+)
+
+
+async def seed(session: AsyncSession) -> bool:
+    """Fill an empty, migrated database with the demo; False when it was there already."""
+    exists = await session.scalar(select(User.id).where(func.lower(User.email) == DEMO_ADMIN_EMAIL))
+    if exists is not None:
+        return False
+    admin = await users.create_first_admin(session, DEMO_ADMIN_EMAIL, "Alex Admin", DEMO_PASSWORD)
+    admin.phone = "+46 70 123 45 00"
+    team_ids: dict[str, int] = {}
+    for name in TEAMS:
+        team = await session.scalar(select(Team).where(Team.name == name))
+        if team is None:
+            team = Team(name=name)
+            session.add(team)
+            await session.flush()
+        team_ids[name] = team.id
+    roles = {name.lower(): role_id for role_id, name in (await session.execute(select(Role.id, Role.name))).all()}
+    password_hash = passwords.hash_password(DEMO_PASSWORD)
+    people: dict[str, User] = {}
+    for email, full_name, role, team, phone in PEOPLE:
+        person = User(email=email, full_name=full_name, role_id=roles[role.lower()], team_id=team_ids[team],
+                      phone=phone, password_hash=password_hash)
+        session.add(person)
+        people[email] = person
+    await session.flush()
+    for name, lead in (("Sales North", "maria.manager@demo.local"), ("Sales South", "omar.manager@demo.local")):
+        team = await session.get(Team, team_ids[name])
+        assert team is not None
+        team.lead_user_id = people[lead].id
+    await session.flush()
+    sellers = [p for p in people.values() if p.role_id in (roles["manager"], roles["salesperson"])]
+    await seed_leads(session, sellers, random.Random(2026))
+    for kind, title, body in ADMIN_NOTIFICATIONS:
+        admin_service.notify(session, admin.id, kind, title, body)
+    return True

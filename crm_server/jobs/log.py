@@ -1,0 +1,59 @@
+"""Writes every attempt of every job to the job log (a procrastinate worker middleware), because
+procrastinate records that a job failed but not why; admins read the why in the admin panel."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from procrastinate import JobContext, exceptions
+from procrastinate.middleware import AsyncCallNext
+
+from crm_server.db import Database
+from crm_server.jobs.models import JobLogEntry
+
+log = logging.getLogger(__name__)
+
+ERROR_LIMIT = 2000
+
+
+def describe(exc: BaseException) -> str:
+    """"Type: message", cut to what fits in a list cell and a tooltip."""
+    message = str(exc).strip()
+    described = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return described if len(described) <= ERROR_LIMIT else described[: ERROR_LIMIT - 1] + "…"
+
+
+async def record_attempt(call_next: AsyncCallNext, context: JobContext, worker: Any) -> Any:
+    """Run the job and log how it ended; the log write never changes the job's outcome."""
+    started = time.time()
+    try:
+        result = await call_next()
+    except asyncio.CancelledError:
+        raise  # the worker is shutting down; procrastinate puts the job back, nothing to explain
+    except exceptions.JobAborted as exc:
+        await _write(context, started, "aborted", describe(exc))
+        raise
+    except Exception as exc:
+        await _write(context, started, "failed", describe(exc))
+        raise
+    await _write(context, started, "succeeded", None)
+    return result
+
+
+async def _write(context: JobContext, started: float, status: str, error: str | None) -> None:
+    db: Database | None = context.additional_context.get("db")
+    job = context.job
+    if db is None or job.id is None:
+        return
+    entry = JobLogEntry(job_id=job.id, task=job.task_name, attempt=job.attempts, worker=context.worker_name,
+                        status=status, started_at=datetime.fromtimestamp(started, UTC),
+                        duration_ms=round((time.time() - started) * 1000), error=error)
+    try:
+        async with db.transaction() as session:
+            session.add(entry)
+    except Exception:
+        log.exception("could not write the job log for job %s (%s)", job.id, job.task_name)

@@ -1,0 +1,89 @@
+"""Which tasks exist, and a fresh procrastinate App per worker that knows them.
+
+procrastinate's `App.add_tasks_from` renames the blueprint's Task objects in place and binds them
+to that one App, so a second App in the same process (a second JobRunner, every test server) would
+get "crm:crm:..." names and defer through the first App's connector (procrastinate issue #521).
+So the blueprints here are never handed to procrastinate: each App gets copies of their tasks."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from typing import Any
+
+import procrastinate
+from procrastinate.tasks import Task
+
+from crm_server.jobs import blueprint
+
+NAMESPACE = "crm"
+# Modules whose import registers tasks on the blueprint.
+TASK_MODULES = ["crm_server.jobs.maintenance"]
+TASK_MODULES.append("crm_server.activities.scheduled")
+# namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
+BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
+
+
+class UnknownTask(LookupError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def load_task_modules() -> None:
+    for module in TASK_MODULES:
+        importlib.import_module(module)
+
+
+def full_name(name: str) -> str:
+    """"maintenance.purge" and "crm:maintenance.purge" both name the same task."""
+    return name if ":" in name else f"{NAMESPACE}:{name}"
+
+
+def registered() -> dict[str, Task[Any, Any, Any]]:
+    """Every task by its procrastinate name (the name stored in procrastinate_jobs.task_name)."""
+    load_task_modules()
+    return {f"{namespace}:{name}": task
+            for namespace, bp in BLUEPRINTS.items() for name, task in bp.tasks.items()}
+
+
+def find(name: str) -> tuple[str, Task[Any, Any, Any]]:
+    full = full_name(name)
+    task = registered().get(full)
+    if task is None:
+        raise UnknownTask(name)
+    return full, task
+
+
+def is_periodic(name: str) -> bool:
+    namespace, _, short = full_name(name).partition(":")
+    bp = BLUEPRINTS.get(namespace)
+    return bp is not None and any(key[0] == short for key in bp.periodic_registry.periodic_tasks)
+
+
+def build_app(database_url: str) -> procrastinate.App:
+    """A procrastinate App with its own copies of every registered task (periodic ones included)."""
+    load_task_modules()
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=database_url))
+    for namespace, bp in BLUEPRINTS.items():
+        app.add_tasks_from(_copy(bp), namespace=namespace)
+    return app
+
+
+def _copy(source: procrastinate.Blueprint) -> procrastinate.Blueprint:
+    target = procrastinate.Blueprint()
+    clones: dict[int, Task[Any, Any, Any]] = {}
+    for name, task in source.tasks.items():
+        clone = clones.get(id(task))
+        if clone is None:
+            clone = clones[id(task)] = copy.copy(task)
+            clone.aliases = list(task.aliases)
+            clone.blueprint = target
+        target.tasks[name] = clone
+    for periodic in source.periodic_registry.periodic_tasks.values():
+        # The deferrer writes the timestamp into configure_kwargs: each App needs its own.
+        target.periodic_registry.register_task(
+            task=clones[id(periodic.task)], cron=periodic.cron, periodic_id=periodic.periodic_id,
+            configure_kwargs=copy.deepcopy(periodic.configure_kwargs),
+        )
+    return target

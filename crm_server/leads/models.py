@@ -1,0 +1,162 @@
+"""Tables of the leads area: pipelines and their statuses, leads, and the admin lists around them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_server.clients.models import Versioned
+from crm_server.db import Base, IdMixin, TimestampsMixin
+
+STATUS_KINDS = ("open", "won", "lost", "junk")
+LEAD_SEARCH = ("lower(person_name || ' ' || coalesce(company, '') || ' ' || coalesce(email, '') || ' '"
+               " || coalesce(phone, ''))")
+
+
+class Pipeline(IdMixin, TimestampsMixin, Versioned, Base):
+    __tablename__ = "pipelines"
+    name: Mapped[str] = mapped_column(String(100))
+    is_default: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    __table_args__ = (
+        Index("uq_pipelines_name_lower", func.lower(name), unique=True),
+        # At most one default pipeline: where new leads go when none is named.
+        Index("uq_pipelines_default", "is_default", unique=True, postgresql_where=text("is_default")),
+    )
+
+
+class PipelineStatus(IdMixin, TimestampsMixin, Versioned, Base):
+    """A column of the board. `kind` says what reaching it means (won converts, lost needs a reason)."""
+
+    __tablename__ = "pipeline_statuses"
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10), server_default="open")
+    __table_args__ = (
+        Index("uq_pipeline_statuses_name", "pipeline_id", func.lower(name), unique=True),
+        CheckConstraint("kind IN ('open', 'won', 'lost', 'junk')", name="kind"),
+    )
+
+
+class LostReason(IdMixin, TimestampsMixin, Versioned, Base):
+    """Why deals are lost (reports analyse them); "Other" asks for the reason in words."""
+
+    __tablename__ = "lost_reasons"
+    name: Mapped[str] = mapped_column(String(100))
+    requires_text: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    __table_args__ = (Index("uq_lost_reasons_name_lower", func.lower(name), unique=True),)
+
+
+class LeadSource(IdMixin, TimestampsMixin, Versioned, Base):
+    """The sources offered in pickers; a lead's source is text, so an integration may bring a new one."""
+
+    __tablename__ = "lead_sources"
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    __table_args__ = (Index("uq_lead_sources_name_lower", func.lower(name), unique=True),)
+
+
+class Lead(IdMixin, TimestampsMixin, Versioned, Base):
+    __tablename__ = "leads"
+    person_name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(20))  # E.164
+    source: Mapped[str | None] = mapped_column(String(100))
+    partner_name: Mapped[str | None] = mapped_column(String(200))
+    partner_client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
+    status_id: Mapped[int] = mapped_column(ForeignKey("pipeline_statuses.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    expected_close_date: Mapped[date | None] = mapped_column(Date)
+    territory: Mapped[str | None] = mapped_column(String(100))
+    product_interest: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    lost_reason_id: Mapped[int | None] = mapped_column(ForeignKey("lost_reasons.id"))
+    lost_reason_text: Mapped[str | None] = mapped_column(Text)
+    # When the lead entered its current status: the card's "in this column since".
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    converted_client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    search_text: Mapped[str] = mapped_column(Text, Computed(LEAD_SEARCH, persisted=True))
+    company_key: Mapped[str | None] = mapped_column(String(300), Computed("lower(btrim(company))", persisted=True))
+    __table_args__ = (
+        # The board: one column's page is an index range scan in card order.
+        Index("ix_leads_board", "pipeline_id", "status_id", text("status_changed_at DESC"), text("id DESC"),
+              postgresql_where=text("archived_at IS NULL")),
+        # The board's counts and totals: an index-only scan (scope columns included).
+        Index("ix_leads_summary", "pipeline_id", "status_id", "currency",
+              postgresql_include=["value", "owner_id", "team_id"], postgresql_where=text("archived_at IS NULL")),
+        Index("ix_leads_owner", "owner_id", "status_id", postgresql_where=text("archived_at IS NULL")),
+        Index("ix_leads_team", "team_id", "status_id", postgresql_where=text("archived_at IS NULL")),
+        # The list's usual sorts (the other sortable columns sort the filtered rows).
+        Index("ix_leads_created_at", "created_at"),
+        Index("ix_leads_updated_at", "updated_at"),
+        Index("ix_leads_person_name", "person_name"),
+        Index("ix_leads_email_lower", func.lower(email)),
+        Index("ix_leads_phone", "phone"),
+        Index("ix_leads_converted_client_id", "converted_client_id"),
+        Index("ix_leads_merged_into_id", "merged_into_id"),
+        Index("ix_leads_tags", "tags", postgresql_using="gin"),
+        Index("ix_leads_search_trgm", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        Index("ix_leads_company_trgm", "company_key", postgresql_using="gin",
+              postgresql_ops={"company_key": "gin_trgm_ops"}),
+        CheckConstraint("value IS NULL OR value >= 0", name="value"),
+    )
+
+
+class AssignmentRule(IdMixin, TimestampsMixin, Versioned, Base):
+    """Who gets a new lead nobody owns: the first active rule (by position) whose criteria all match
+    gives it to `user_id`, or round-robin among the active members of `team_id`."""
+
+    __tablename__ = "assignment_rules"
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    source: Mapped[str | None] = mapped_column(String(100))
+    territory: Mapped[str | None] = mapped_column(String(100))
+    product_interest: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (team_id IS NULL)", name="target"),
+    )
+
+
+class AssignmentCursor(Base):
+    """Round-robin state per team: the member who got the last lead. Locked (FOR UPDATE) while the
+    next one is chosen, so two leads arriving together go to two different people."""
+
+    __tablename__ = "assignment_cursors"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    last_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,240 @@
+"""Desktop tests: real Qt widgets offscreen, driven on a qasync loop, against the real server.
+
+How to write a desktop test
+---------------------------
+Write a plain (sync) test function; pytest-asyncio's auto mode only touches ``async def`` tests,
+so it never competes with the Qt loop. Ask for ``desk`` (a :class:`Desk`) and ``qtbot``:
+
+    def test_something(desk: Desk, qtbot: QtBot) -> None:
+        api = desk.signed_in_api()                          # ApiClient signed in as an admin
+        window = MainWindow(Session(api, desk.run(auth.me(api))))
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.keyClicks(widget, "text")                     # type like a person
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        desk.wait_until(lambda: label.text() == "Saved")    # runs the qasync loop meanwhile
+
+- ``desk.run(coro)`` runs a desktop coroutine to completion on the test's qasync loop.
+- ``desk.wait_until(predicate)`` spins the same loop (Qt events and asyncio callbacks both run)
+  until the predicate holds. Use it instead of ``qtbot.waitUntil``: the latter only pumps Qt
+  events, outside a running asyncio loop, so coroutines would not advance.
+- ``desk.on_server(coro)`` runs server-side set-up (``server.create_user``, ``server.session()``)
+  on its own asyncio loop in a worker thread, away from the desktop's loop, as another process would.
+- ``desk.server`` is the LiveServer (real app over HTTP on a fresh, migrated database).
+- The OS keyring is an in-memory backend per test; QSettings write to the test's tmp folder;
+  the change bus is new per test.
+- Right after the test body its coroutines are cancelled and finished on the loop, and at the end
+  every top-level window is closed: only ``qtbot.addWidget`` widgets the test itself owns (not
+  windows the app deletes itself, e.g. DesktopApp's login and main windows).
+- Garbage is collected on the GUI thread only (the live server runs in a thread of this process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import itertools
+import os
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+
+import httpx
+import keyring
+import pyotp
+import PySide6.QtWidgets  # noqa: F401  (before qasync: it picks the first Qt binding it finds)
+import pytest
+import qasync
+from keyring.backend import KeyringBackend
+from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtWidgets import QApplication
+
+from crm_desktop.api import auth
+from crm_desktop.api.client import ApiClient
+from crm_desktop.operations.bus import reset_change_bus
+from tests.support import ADMIN_EMAIL, PASSWORD, LiveServer
+
+T = TypeVar("T")
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that lives for one test."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.secrets.pop((service, username), None)
+
+
+@dataclass
+class Desk:
+    """The test's qasync loop, its live server and helpers to drive both."""
+
+    loop: qasync.QEventLoop
+    server: LiveServer
+    keyring: MemoryKeyring
+    clients: list[ApiClient] = field(default_factory=list)
+
+    def run(self, coro: Coroutine[Any, Any, T] | asyncio.Future[T], timeout: float = 30) -> T:
+        return self.loop.run_until_complete(asyncio.wait_for(coro, timeout))
+
+    def wait_until(self, predicate: Callable[[], object], timeout: float = 15, message: str = "") -> None:
+        async def poll() -> None:
+            while True:
+                if predicate():
+                    return
+                await asyncio.sleep(0.02)
+
+        try:
+            self.run(poll(), timeout)
+        except TimeoutError:
+            raise AssertionError(message or f"condition not met within {timeout} s") from None
+
+    def wait(self, seconds: float) -> None:
+        self.run(asyncio.sleep(seconds), seconds + 5)
+
+    def on_server(self, coro: Coroutine[Any, Any, T]) -> T:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result(timeout=60)
+
+    def api(self, token: str | None = None) -> ApiClient:
+        client = ApiClient(self.server.base_url, token)
+        self.clients.append(client)
+        return client
+
+    def create_user(self, email: str, role: str = "Salesperson", **fields: Any) -> int:
+        return self.on_server(self.server.create_user(email, role=role, **fields))
+
+    def signed_in_api(self, email: str = ADMIN_EMAIL, role: str = "Admin", password: str = PASSWORD) -> ApiClient:
+        """An ApiClient signed in as a new user of ``role`` (an admin by default)."""
+        self.create_user(email, role=role, full_name=email.split("@")[0].title())
+        client = self.api()
+        self.run(auth.login(client, email, password))
+        return client
+
+
+    def enroll_totp(self, email: str, password: str = PASSWORD) -> str:
+        """Turn on two-factor sign-in for ``email`` through the API; returns the TOTP secret.
+
+        The confirming code is the previous time step's, so the current code is still fresh for
+        a sign-in right after (the server accepts each step once, one step of drift either way)."""
+
+        async def enroll() -> str:
+            async with self.server.client() as http:
+                await self.server.login(http, email, password)
+                setup = (await http.post("/api/auth/totp/begin")).json()
+                code = pyotp.TOTP(setup["secret"]).at(time.time() - 30)
+                response = await http.post("/api/auth/totp/confirm", json={"code": code})
+                assert response.status_code == 200, response.text
+                return str(setup["secret"])
+
+        return self.on_server(enroll())
+
+    def admin_http(self, coro_factory: Callable[[httpx.AsyncClient], Coroutine[Any, Any, T]]) -> T:
+        """Run ``coro_factory(http)`` with an httpx client signed in as a fresh admin, off the Qt loop."""
+
+        async def work() -> T:
+            async with self.server.client() as http:
+                email = f"boss{next(_admins)}@example.com"
+                await self.server.create_user(email, role="Admin", full_name="Boss")
+                await self.server.login(http, email)
+                return await coro_factory(http)
+
+        return self.on_server(work())
+
+
+_admins = itertools.count(1)
+
+
+@pytest.fixture
+def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
+    """A fresh qasync loop per test; stray tasks are cancelled before it closes."""
+    qapp.setQuitOnLastWindowClosed(False)  # closing a window must not stop the loop mid-test
+    loop = qasync.QEventLoop(qapp, already_running=False)
+    asyncio.set_event_loop(loop)
+    yield loop
+    _cancel_pending(loop)
+    asyncio.set_event_loop(None)
+    loop.close()
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_on_the_gui_thread() -> Iterator[None]:
+    """Python collects garbage on whichever thread allocates; the live server's thread must not
+    free the test's Qt objects (Qt crashes). The app does the same with gc_guard."""
+    gc.collect()
+    gc.disable()
+    yield
+    gc.collect()
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def isolated_desktop_state(tmp_path: Path) -> Iterator[MemoryKeyring]:
+    """Per test: an in-memory keyring and QSettings under tmp_path (nothing leaks between tests)."""
+    memory = MemoryKeyring()
+    previous = keyring.get_keyring()
+    keyring.set_keyring(memory)
+    QCoreApplication.setOrganizationName("crm-tests")
+    QCoreApplication.setApplicationName("crm-desktop-tests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    os.environ.pop("CRM_SERVER_URL", None)
+    reset_change_bus()
+    yield memory
+    keyring.set_keyring(previous)
+    reset_change_bus()
+
+
+@pytest.fixture
+def desk(qloop: qasync.QEventLoop, server: LiveServer, isolated_desktop_state: MemoryKeyring,
+         qtbot: object) -> Iterator[Desk]:
+    """Depends on qtbot so that its teardown (closing the test's widgets) runs after this one:
+    the test's coroutines are cancelled while the widgets they touch still exist."""
+    d = Desk(qloop, server, isolated_desktop_state)
+    yield d
+    _cancel_pending(qloop)
+    for widget in QApplication.topLevelWidgets():
+        widget.close()
+    _cancel_pending(qloop)
+    for client in d.clients:
+        qloop.run_until_complete(client.close())
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Right after a desktop test's body: finish its coroutines on the loop. (pytest-qt then
+    processes Qt events outside any running loop; a coroutine step run there would fail.)"""
+    try:
+        return (yield)
+    finally:
+        desk = getattr(item, "funcargs", {}).get("desk")
+        if isinstance(desk, Desk) and not desk.loop.is_closed():
+            _cancel_pending(desk.loop)
+
+
+def _cancel_pending(loop: qasync.QEventLoop) -> None:
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+__all__ = ["ADMIN_EMAIL", "PASSWORD", "Desk", "MemoryKeyring"]

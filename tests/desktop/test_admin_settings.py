@@ -1,0 +1,115 @@
+"""Admin panel, settings page: SMTP set up through the form, "Send test email" really delivers to
+the loopback SMTP server, and a wrong port shows the SMTP error exactly as the server reports it.
+The SMTP password is write-only; the logo is stored as base64 PNG."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import QLineEdit
+from pytestqt.qtbot import QtBot
+
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations import errors
+from crm_desktop.views.admin.settings import SET_PLACEHOLDER, SettingsPage
+from tests.desktop.conftest import ADMIN_EMAIL, Desk
+from tests.desktop.test_admin_panel import (
+    focus,
+    no_task_steps_outside_the_loop,
+    open_panel,
+    settle,
+)
+from tests.support import Smtp, free_port
+
+__all__ = ["no_task_steps_outside_the_loop"]
+
+
+def retype(qtbot: QtBot, edit: QLineEdit, text: str) -> None:
+    edit.selectAll()
+    qtbot.keyClick(edit, Qt.Key.Key_Backspace)
+    qtbot.keyClicks(edit, text)
+
+
+def fill_smtp(qtbot: QtBot, page: SettingsPage, host: str, port: int) -> None:
+    retype(qtbot, page.smtp_host, host)
+    page.smtp_port.setValue(port)
+    page.smtp_security.setCurrentIndex(page.smtp_security.findData("none"))
+    retype(qtbot, page.smtp_sender, "crm@example.com")
+
+
+def test_send_test_email_arrives(desk: Desk, qtbot: QtBot, smtp: Smtp) -> None:
+    api, panel, page = open_panel(desk, qtbot, "settings")
+    assert isinstance(page, SettingsPage)
+    assert page.test_to.text() == ADMIN_EMAIL
+    fill_smtp(qtbot, page, smtp.host, smtp.port)
+    assert page.dirty_note.text() == "4 unsaved changes"
+    qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
+    settle(desk, panel)
+
+    messages = desk.run(smtp.wait_for(1))
+    assert messages[0]["To"] == ADMIN_EMAIL and messages[0]["Subject"] == "CRM test email"
+    assert messages[0]["From"] == "crm@example.com"
+    assert page.test_result.text() == f"Sent to {ADMIN_EMAIL}. Check that inbox."
+    # The test saved the form first: the server holds what was typed, nothing is left unsaved.
+    values = desk.run(api.get("/api/settings"))["values"]
+    assert (values["smtp.host"], values["smtp.port"], values["smtp.security"]) == (smtp.host, smtp.port, "none")
+    assert page.pending() == {} and not page.save_button.isEnabled()
+
+
+def test_wrong_port_shows_the_exact_smtp_error(desk: Desk, qtbot: QtBot, smtp: Smtp) -> None:
+    api, panel, page = open_panel(desk, qtbot, "settings")
+    closed = free_port()  # nothing listens there
+    fill_smtp(qtbot, page, smtp.host, closed)
+    qtbot.mouseClick(page.test_button, Qt.MouseButton.LeftButton)
+    settle(desk, panel)
+
+    try:
+        desk.run(api.post("/api/settings/test-email", {"to": ADMIN_EMAIL}))
+    except ApiError as exc:
+        expected = exc.message
+    else:
+        raise AssertionError("the server sent mail through a closed port")
+    assert expected.startswith("SMTP error: ") and "refused" in expected.lower()
+    assert page.test_result.text() == expected
+    assert smtp.messages == []
+
+
+def test_smtp_password_is_write_only_and_logo_is_stored(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    api, panel, page = open_panel(desk, qtbot, "settings")
+    assert page.smtp_password.placeholderText() == "not set"
+    qtbot.keyClicks(page.smtp_password, "s3cret-pass")
+    logo = QPixmap(40, 20)
+    logo.fill(QColor("#3563d0"))
+    path = tmp_path / "logo.png"
+    assert logo.save(str(path), "PNG")
+    page.load_logo(str(path))
+    assert page.remove_logo.isEnabled()
+    focus(desk, page.smtp_password)
+    qtbot.keyClick(page.smtp_password, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # Ctrl+S
+    settle(desk, panel)
+
+    assert page.smtp_password.text() == ""  # never shown back
+    assert page.smtp_password.placeholderText() == SET_PLACEHOLDER
+    values = desk.run(api.get("/api/settings"))["values"]
+    assert values["smtp.password"] is True  # the server says "set", never the value
+    assert base64.b64decode(values["company.logo_png"]) == path.read_bytes()
+    assert "Saved 2 settings." in page.notice_text.text()
+
+
+def test_out_of_range_value_is_shown_next_to_its_field(desk: Desk, qtbot: QtBot) -> None:
+    """The server's limit (session idle at most 720 minutes) comes back next to the field."""
+    api, panel, page = open_panel(desk, qtbot, "settings")
+    retype(qtbot, page.company_country, "DE")
+    page.idle_minutes.setMaximum(10_000)  # the form's own limit is lifted, so the server's is tested
+    page.idle_minutes.setValue(9_999)
+    page.save_button.click()
+    settle(desk, panel)
+
+    assert errors.is_marked(page.idle_minutes)
+    label = page.idle_minutes.property("_fieldErrorLabel")
+    assert label is not None and label.text() == "Session idle timeout (minutes) must be at most 720"
+    values = desk.run(api.get("/api/settings"))["values"]
+    assert values["company.default_country"] == "RO"  # all or nothing: the valid change was not saved
