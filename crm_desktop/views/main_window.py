@@ -11,6 +11,7 @@ import time
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -38,6 +39,7 @@ from crm_desktop.widgets.banner import NoticeBanner, OfflineBanner
 from crm_desktop.widgets.notification_bell import NotificationBell
 from crm_desktop.widgets.search_box import SearchBox
 from crm_server.contract.auth import Me
+from crm_server.contract.search import SearchHit
 
 MODULE_ROLE = Qt.ItemDataRole.UserRole
 ME_RECHECK_SECONDS = 60
@@ -213,7 +215,7 @@ class MainWindow(QMainWindow):
         layout.setSpacing(8)
         self.search = SearchBox()
         self.search_controller = SearchController(self.api, self.search)
-        self.search_controller.opened.connect(lambda module, _hit: module and self.open_module(module))
+        self.search_controller.opened.connect(self.open_record)
         layout.addWidget(self.search, 1)
         layout.addStretch(0)
         self.bell = NotificationBell()
@@ -262,6 +264,8 @@ class MainWindow(QMainWindow):
         totp_text = "Two-factor sign-in: on" if me.totp_enabled else "Set up two-factor sign-in…"
         self.totp_action = menu.addAction(icons.icon("shield-check"), totp_text, self.show_totp_setup)
         self.totp_action.setEnabled(not me.totp_enabled)
+        self.notification_prefs_action = menu.addAction(icons.icon("bell"), "Notification settings…",
+                                                        self.show_notification_preferences)
         menu.addSeparator()
         self.logout_action: QAction = menu.addAction(icons.icon("logout"), "Sign out", self.sign_out_requested.emit)
 
@@ -302,6 +306,17 @@ class MainWindow(QMainWindow):
         if self.sidebar.current_key() != key:
             self.sidebar.select(key)
         self.setWindowTitle(f"{BY_KEY[key].title} - CRM")
+
+    def open_record(self, module: str, hit: SearchHit) -> None:
+        """A search hit chosen: open its module, then the record itself where the page can
+        (a module view offers ``open_record(type, id, parent_id)``)."""
+        if not module:
+            return
+        self.open_module(module)
+        page = self.pages.get(module)
+        opener = getattr(page.content, "open_record", None) if page is not None else None
+        if callable(opener):
+            opener(hit.type, hit.id, hit.parent_id)
 
     def open_nth_module(self, n: int) -> None:
         keys = self.sidebar.keys()
@@ -374,6 +389,14 @@ class MainWindow(QMainWindow):
 
     def show_totp_setup(self) -> TotpSetupDialog:
         dialog = TotpSetupDialog(self.api, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_notification_preferences(self) -> QDialog:
+        from crm_desktop.views.account.notification_prefs import NotificationPrefsDialog
+
+        dialog = NotificationPrefsDialog(self.api, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

@@ -118,7 +118,8 @@ async def create_user(body: UserCreate, session: Session, actor: Principal = req
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-async def update_user(user_id: int, body: UserUpdate, session: Session, actor: Principal = require("admin", "edit")) -> UserOut:
+async def update_user(user_id: int, body: UserUpdate, session: Session,
+                      actor: Principal = require("admin", "edit")) -> UserOut:
     return UserOut.model_validate(await users.update_user(session, actor, user_id, body))
 
 
@@ -173,7 +174,8 @@ async def create_role(body: RoleIn, session: Session, actor: Principal = require
 
 
 @router.put("/roles/{role_id}", response_model=RoleOut)
-async def update_role(role_id: int, body: RoleUpdate, session: Session, actor: Principal = require("admin", "edit")) -> RoleOut:
+async def update_role(role_id: int, body: RoleUpdate, session: Session,
+                      actor: Principal = require("admin", "edit")) -> RoleOut:
     return RoleOut.model_validate(await users.update_role(session, actor, role_id, body))
 
 
@@ -194,7 +196,8 @@ async def create_team(body: TeamIn, session: Session, actor: Principal = require
 
 
 @router.put("/teams/{team_id}", response_model=TeamOut)
-async def update_team(team_id: int, body: TeamUpdate, session: Session, actor: Principal = require("admin", "edit")) -> TeamOut:
+async def update_team(team_id: int, body: TeamUpdate, session: Session,
+                      actor: Principal = require("admin", "edit")) -> TeamOut:
     return await users.team_out(session, await users.update_team(session, actor, team_id, body))
 
 

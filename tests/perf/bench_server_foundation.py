@@ -11,8 +11,8 @@ import time
 from websockets.asyncio.client import connect
 
 from crm_server import events
-from tests.perf.common import live_server, percentiles
 from crm_server.db import Database
+from tests.perf.common import live_server, percentiles
 from tests.support import ADMIN_EMAIL, PASSWORD, LiveServer
 
 LOGINS = 200
