@@ -98,37 +98,17 @@ async def _run(args: argparse.Namespace) -> int:
     from crm_desktop import config
     from crm_desktop.controller import DesktopApp
 
-    local = None
-    email = password = None
-    if args.demo:
-        from crm_desktop.local_server import LocalServer, demo_data_dir
-        from crm_desktop.views.splash import Splash
-        from crm_server.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
-
-        splash = Splash("Preparing the demo…", "Starting a local server with sample data. The first time "
-                        "takes a few seconds.")
-        splash.show()
-        local = LocalServer(demo_data_dir())
-        try:
-            server_url = await asyncio.to_thread(local.start)
-        except Exception as exc:
-            log.exception("the demo server did not start")
-            splash.fail(f"The demo could not start: {exc}")
-            await splash.closed_event.wait()
-            return 1
-        finally:
-            splash.close()
-        email, password = DEMO_ADMIN_EMAIL, DEMO_PASSWORD
-    else:
-        server_url = config.resolve_server_url(args.server)
-    desktop = DesktopApp(server_url)
+    desktop = DesktopApp(config.resolve_server_url(args.server))
     _quit_on_signals(desktop.finished.set)
     try:
-        await desktop.start(email, password)
+        if args.demo:
+            if not await desktop.start_demo():
+                return 1
+        else:
+            await desktop.start()
         await desktop.run()
     finally:
-        if local is not None:
-            await asyncio.to_thread(local.stop)
+        await desktop.shutdown()
     return 0
 
 

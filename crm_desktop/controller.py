@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from crm_desktop import config
 from crm_desktop.api import auth, credentials
 from crm_desktop.api.client import ApiClient, ApiError
+from crm_desktop.local_server import LocalServer
 from crm_desktop.session import Session
 from crm_desktop.tasks import spawn
 from crm_desktop.views.login.reauth_dialog import ReauthDialog
@@ -33,6 +34,7 @@ class DesktopApp(QObject):
         self.session: Session | None = None
         self.finished = asyncio.Event()
         self._switching = False
+        self.local: LocalServer | None = None  # the demo's server on this computer, when it runs
 
     # --- start -----------------------------------------------------------------------------------
 
@@ -67,6 +69,41 @@ class DesktopApp(QObject):
             await api.close()
         self.show_login(email or "")
 
+    async def start_demo(self) -> bool:
+        """Start a local server on the embedded database with sample data and sign in as the demo
+        admin (``--demo``, or "Try the demo" on the login window). False if it could not start."""
+        from crm_desktop.local_server import LocalServer, demo_data_dir
+        from crm_desktop.views.splash import Splash
+        from crm_server.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
+
+        splash = Splash("Preparing the demo…", "Starting a local server with sample data. The first time "
+                        "takes a few seconds.")
+        splash.show()
+        local = LocalServer(demo_data_dir())
+        try:
+            self.server_url = await asyncio.to_thread(local.start)
+        except Exception as exc:
+            log.exception("the demo server did not start")
+            splash.fail(f"The demo could not start: {exc}")
+            await splash.closed_event.wait()
+            return False
+        finally:
+            if not splash.close_button.isVisible():
+                splash.close()
+        self.local = local
+        await self.start(DEMO_ADMIN_EMAIL, DEMO_PASSWORD)
+        return True
+
+    async def _demo_from_login(self) -> None:
+        login, self.login = self.login, None
+        if login is not None:
+            self._switching = True
+            login.close()
+            login.deleteLater()
+            self._switching = False
+        if not await self.start_demo():
+            self.show_login(config.remembered_email() or "")
+
     async def run(self) -> None:
         await self.finished.wait()
         await self.shutdown()
@@ -76,6 +113,7 @@ class DesktopApp(QObject):
     def show_login(self, email: str = "", notice: str = "") -> LoginWindow:
         self.login = LoginWindow(self.server_url, email, notice)
         self.login.signed_in.connect(self._signed_in)
+        self.login.demo_requested.connect(lambda: spawn(self._demo_from_login()))
         self.login.closed.connect(self._login_closed)
         self.login.show()
         return self.login
@@ -153,3 +191,6 @@ class DesktopApp(QObject):
                 self._switching = True
                 window.close()
         self._switching = False
+        if self.local is not None:
+            local, self.local = self.local, None
+            await asyncio.to_thread(local.stop)

@@ -81,6 +81,7 @@ class Page(QWidget):
 class SignInPage(Page):
     submitted = Signal()
     forgot = Signal()
+    demo = Signal()
 
     def __init__(self) -> None:
         super().__init__("Sign in", "Welcome back. Sign in to your CRM.")
@@ -102,6 +103,11 @@ class SignInPage(Page):
         self.button = primary("Sign in")
         self.button.clicked.connect(self.submitted)
         self.box.addWidget(self.button)
+        # First run, no server yet: the whole product on this computer with sample data.
+        self.demo_link = link("No server yet? Try the demo")
+        self.demo_link.setToolTip("Starts a local server with sample data on this computer")
+        self.demo_link.clicked.connect(self.demo)
+        self.box.addWidget(self.demo_link, 0, Qt.AlignmentFlag.AlignHCenter)
         self.finish()
 
     def first_field(self) -> QWidget:

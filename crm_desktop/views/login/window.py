@@ -48,6 +48,7 @@ class SignedIn:
 class LoginWindow(QWidget):
     signed_in = Signal(object)  # SignedIn
     closed = Signal()
+    demo_requested = Signal()
 
     def __init__(self, server_url: str, email: str = "", notice: str = "") -> None:
         super().__init__()
@@ -84,6 +85,7 @@ class LoginWindow(QWidget):
         self.sign_in.email.setText(email)
         self.sign_in.submitted.connect(self._submit_password)
         self.sign_in.forgot.connect(self._show_forgot)
+        self.sign_in.demo.connect(self.demo_requested)
         self.otp.submitted.connect(self._submit_otp)
         self.otp.back.connect(lambda: self.show_page(self.sign_in))
         self.forgot.submitted.connect(self._send_reset)
