@@ -118,7 +118,8 @@ class ApiClient(QObject):
             headers["Idempotency-Key"] = uuid.uuid4().hex  # a retry of this call is the same call
         if retry is None:
             retry = method in ("GET", "POST")
-        params = {k: v for k, v in (params or {}).items() if v is not None}
+        # None, not {}: httpx would drop a query string written into the path.
+        params = {k: v for k, v in (params or {}).items() if v is not None} or None
         reauthed = False
         attempt = 0
         while True:

@@ -1,4 +1,7 @@
-"""Global search: the top bar's box asks GET /api/search as you type and lists the hits below it."""
+"""Global search: the top bar's box asks GET /api/search as you type and lists the hits below it.
+
+By keyboard: type, Down / Up to pick a hit, Enter to open it, Escape to close the list. Enter with no
+hit picked searches at once."""
 
 from __future__ import annotations
 
@@ -31,7 +34,25 @@ class SearchController(QObject):
         self._timer = QTimer(self, singleShot=True, interval=250, timeout=self._search)
         self._task: asyncio.Task[None] | None = None
         box.textEdited.connect(lambda _text: self._timer.start())
-        box.submitted.connect(lambda _text: self._search())
+        box.submitted.connect(self._submitted)
+        box.moved.connect(self._moved)
+        box.dismissed.connect(self.popup.hide)
+        self._shown_for: str | None = None  # the query whose results the popup shows
+
+    def _submitted(self, text: str) -> None:
+        """Enter: open the hit picked with the arrows (for the query on screen), else search now."""
+        hit = self.popup.current_hit() if self.popup.isVisible() else None
+        if hit is not None and text == self._shown_for:
+            self._timer.stop()
+            self._chosen(hit)
+        else:
+            self._search()
+
+    def _moved(self, step: int) -> None:
+        if self.popup.isVisible():
+            self.popup.move_current(step)
+        elif self._shown_for is not None and self._shown_for == self.box.text().strip():
+            self.popup.show_under(self.box)  # Down after Escape: the same results again
 
     def _search(self) -> None:
         query = self.box.text().strip()
@@ -51,6 +72,7 @@ class SearchController(QObject):
             self.popup.show_note(note)
         else:
             self.popup.show_results(results)
+            self._shown_for = query
         if self.box.hasFocus() or self.popup.isVisible():
             self.popup.show_under(self.box)
 
@@ -101,9 +123,33 @@ class SearchPopup(QFrame):
         if not self.list.count():
             self.show_note(f"Nothing matches “{results.q}”.")
             return
+        self.list.setCurrentRow(-1)  # nothing picked until Down is pressed
         self.note.hide()
         self.list.show()
         self.list.setFixedHeight(min(360, self.list.count() * 30 + 8))
+
+    def current_hit(self) -> SearchHit | None:
+        item = self.list.currentItem()
+        if item is None or not self.list.isVisible() or not item.isSelected():
+            return None
+        hit = item.data(Qt.ItemDataRole.UserRole)
+        return hit if isinstance(hit, SearchHit) else None
+
+    def move_current(self, step: int) -> None:
+        """Select the next (or previous) hit, skipping the group headings; stops at either end."""
+        if self.list.isHidden():
+            return
+        rows = [r for r in range(self.list.count()) if self.list.item(r).data(Qt.ItemDataRole.UserRole) is not None]
+        if not rows:
+            return
+        current = self.list.currentRow() if self.current_hit() is not None else -1
+        if current < 0:
+            target = rows[0] if step > 0 else rows[-1]
+        else:
+            later = [r for r in rows if (r > current if step > 0 else r < current)]
+            target = (later[0] if step > 0 else later[-1]) if later else current
+        self.list.setCurrentRow(target)
+        self.list.scrollToItem(self.list.item(target))
 
     def _choose(self, item: QListWidgetItem) -> None:
         hit = item.data(Qt.ItemDataRole.UserRole)

@@ -1,6 +1,7 @@
-"""The admin panel: one page per job (users, roles, teams, logs, audit, settings, health), picked
-from a list on the left. Pages load the first time they are shown, reload on F5, refresh when an
-operation announces their area on the change bus, and take live events through `on_live_event`.
+"""The admin panel: one page per job (users, roles, teams, the sales setup: pipelines, sales lists
+and assignment rules, then logs, audit, settings, health), picked from a list on the left. Pages
+load the first time they are shown, reload on F5, refresh when an operation announces their area
+on the change bus, and take live events through `on_live_event`.
 """
 
 from __future__ import annotations
@@ -16,21 +17,25 @@ from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QStacke
 from crm_desktop import icons, theme
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import change_bus
+from crm_desktop.views.admin.assignment import AssignmentPage
 from crm_desktop.views.admin.audit import AuditPage
 from crm_desktop.views.admin.common import AdminPage, Event, can, me_dict
 from crm_desktop.views.admin.health import HealthPage
 from crm_desktop.views.admin.logs import LogsPage
+from crm_desktop.views.admin.pipelines import PipelinesPage
 from crm_desktop.views.admin.roles import RolesPage
+from crm_desktop.views.admin.sales_lists import SalesListsPage
 from crm_desktop.views.admin.settings import SettingsPage
 from crm_desktop.views.admin.teams import TeamsPage
 from crm_desktop.views.admin.users import UsersPage
 
 PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
-    ("users", UsersPage), ("roles", RolesPage), ("teams", TeamsPage), ("logs", LogsPage),
+    ("users", UsersPage), ("roles", RolesPage), ("teams", TeamsPage), ("pipelines", PipelinesPage),
+    ("sales_lists", SalesListsPage), ("assignment", AssignmentPage), ("logs", LogsPage),
     ("audit", AuditPage), ("settings", SettingsPage), ("health", HealthPage),
 )
-ICONS = {"users": "user", "roles": "shield-check", "teams": "team", "logs": "lock", "audit": "inbox",
-         "settings": "settings", "health": "server"}
+ICONS = {"users": "user", "roles": "shield-check", "teams": "team", "pipelines": "leads", "sales_lists": "tickets",
+         "assignment": "integrations", "logs": "lock", "audit": "inbox", "settings": "settings", "health": "server"}
 NAV_STYLE = """
 QListWidget#adminNav {{ background: {sidebar}; border: 0; border-right: 1px solid {border}; border-radius: 0;
     padding: 10px 8px; }}
@@ -40,10 +45,14 @@ QListWidget#adminNav::item:selected {{ background: {accent_soft}; color: {accent
 """
 # Which pages a live event of the admin module concerns, by entity.
 EVENT_PAGES = {
-    "user": ("users", "roles", "teams", "logs", "audit"),
+    "user": ("users", "roles", "teams", "assignment", "logs", "audit"),
     "role": ("users", "roles", "audit"),
-    "team": ("users", "teams", "audit"),
-    "settings": ("settings", "audit"),
+    "team": ("users", "teams", "assignment", "audit"),
+    "settings": ("settings", "assignment", "audit"),
+    "pipeline": ("pipelines", "audit"),
+    "lost_reason": ("sales_lists", "audit"),
+    "lead_source": ("sales_lists", "assignment", "audit"),
+    "assignment_rule": ("assignment", "audit"),
 }
 
 
@@ -164,6 +173,18 @@ class AdminPanel(QWidget):
     @property
     def teams_page(self) -> TeamsPage:
         return cast(TeamsPage, self.pages["teams"])
+
+    @property
+    def pipelines_page(self) -> PipelinesPage:
+        return cast(PipelinesPage, self.pages["pipelines"])
+
+    @property
+    def sales_lists_page(self) -> SalesListsPage:
+        return cast(SalesListsPage, self.pages["sales_lists"])
+
+    @property
+    def assignment_page(self) -> AssignmentPage:
+        return cast(AssignmentPage, self.pages["assignment"])
 
     @property
     def logs_page(self) -> LogsPage:

@@ -1,0 +1,375 @@
+"""Lost reasons and lead sources: the short lists salespeople pick from (why a lead was lost, where
+it came from). Admins add, rename, reorder and (de)activate entries; entries are never deleted,
+because old leads still point at them, so "Deactivate" only hides them from new choices.
+
+Also home of `OrderedList`, the reorderable list (drag, Alt+Up/Alt+Down) the pipelines and
+assignment-rule pages use too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations
+from crm_desktop.api.client import ApiClient
+from crm_desktop.views.admin.common import (
+    AdminPage,
+    Event,
+    NameDialog,
+    ScreenshotState,
+    can,
+    field,
+    style_list,
+    title_label,
+)
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+LISTS = frozenset({"admin.lost_reason", "admin.lead_source"})
+
+
+def failed(task: asyncio.Task[Any]) -> bool:
+    """An operation's task ended without a result (the error was shown): put the screen back."""
+    return not task.cancelled() and task.result() is None
+
+
+class OrderedList(QListWidget):
+    """A list whose order means something. Drag a row, or press Alt+Up / Alt+Down, and
+    `reordered(ids, moved_id)` says the new order; the page then tells the server."""
+
+    reordered = Signal(list, int)
+
+    def __init__(self, name: str, accessible: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(name)
+        self.setAccessibleName(accessible)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.movable = True
+        style_list(self)
+
+    def ids(self) -> list[int]:
+        return [int(self.item(i).data(ID_ROLE)) for i in range(self.count())]
+
+    def current_id(self) -> int | None:
+        item = self.currentItem()
+        return None if item is None else int(item.data(ID_ROLE))
+
+    def fill(self, rows: list[tuple[int, str]], select: int | None = None) -> None:
+        """Show `rows` (id, text), keeping the selection on `select` (default: the same id as before)."""
+        keep = select if select is not None else self.current_id()
+        self.blockSignals(True)
+        self.clear()
+        for row_id, text in rows:
+            item = QListWidgetItem(text)
+            item.setData(ID_ROLE, row_id)
+            self.addItem(item)
+        self.blockSignals(False)
+        target = next((i for i, (row_id, _) in enumerate(rows) if row_id == keep), 0 if rows else -1)
+        self.setCurrentRow(target)
+        self.currentItemChanged.emit(self.currentItem(), None)
+
+    def item_of(self, row_id: int) -> QListWidgetItem | None:
+        return next((self.item(i) for i in range(self.count()) if self.item(i).data(ID_ROLE) == row_id), None)
+
+    def move_current(self, delta: int) -> None:
+        """Move the selected row up (-1) or down (+1) one place."""
+        row = self.currentRow()
+        target = row + delta
+        if not self.movable or row < 0 or not 0 <= target < self.count():
+            return
+        item = self.takeItem(row)
+        self.insertItem(target, item)
+        self.setCurrentRow(target)
+        self.reordered.emit(self.ids(), int(item.data(ID_ROLE)))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.modifiers() == Qt.KeyboardModifier.AltModifier and event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            self.move_current(-1 if event.key() == Qt.Key.Key_Up else 1)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def dropEvent(self, event: Any) -> None:
+        before = self.ids()
+        moved = self.current_id()
+        super().dropEvent(event)
+        after = self.ids()
+        if after != before and moved is not None:
+            self.setCurrentItem(self.item_of(moved))
+            self.reordered.emit(after, moved)
+
+
+class ItemDialog(QDialog):
+    """New lost reason or lead source: a name, and for lost reasons whether to ask for words."""
+
+    def __init__(self, parent: QWidget, title: str, with_text_flag: bool,
+                 submit: Callable[[ItemDialog], None]) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setObjectName("itemDialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.name = QLineEdit()
+        self.name.setMinimumWidth(320)
+        self.name.setAccessibleName("Name")
+        self.requires_text = QCheckBox("Ask the salesperson to describe the reason in words")
+        self.requires_text.setVisible(with_text_flag)
+        form = QFormLayout()
+        form.addRow("&Name", field(self.name))
+        if with_text_flag:
+            form.addRow("", self.requires_text)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(lambda: submit(self))
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(12)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+
+class ItemList(QWidget):
+    """One editable list (lost reasons or lead sources) with its own buttons and keys."""
+
+    def __init__(self, page: SalesListsPage, name: str, path: str, title: str, noun: str, area: str,
+                 with_text_flag: bool) -> None:
+        super().__init__()
+        self.page = page
+        self.path = path
+        self.noun = noun
+        self.area = frozenset({area})
+        self.with_text_flag = with_text_flag
+        self.items: dict[int, dict[str, Any]] = {}
+        self.order: list[int] = []
+
+        heading = QLabel(title)
+        heading.setProperty("role", "heading")
+        self.list = OrderedList(name, title)
+        self.list.reordered.connect(self._reordered)
+        self.list.currentItemChanged.connect(lambda *_: self._update_actions())
+        self.list.itemActivated.connect(lambda _: self.rename())
+        self.empty = QLabel(f"No {noun}s yet. Add one with “Add…” (Ins).")
+        self.empty.setProperty("role", "muted")
+        self.empty.setWordWrap(True)
+        self.add_button = QPushButton("Add…")
+        self.add_button.setToolTip(f"Add a {noun} (Ins)")
+        self.add_button.clicked.connect(self.add)
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.setToolTip(f"Rename the selected {noun} (F2)")
+        self.rename_button.clicked.connect(self.rename)
+        self.active_button = QPushButton("Deactivate")
+        self.active_button.setToolTip("Hidden from new choices; leads that have it keep it (Ctrl+D)")
+        self.active_button.clicked.connect(self.toggle_active)
+        self.text_flag = QCheckBox("Ask for text")
+        self.text_flag.setToolTip("When a lead is lost for this reason, the salesperson must describe it")
+        self.text_flag.setVisible(with_text_flag)
+        self.text_flag.clicked.connect(self.set_requires_text)
+        self.up_button = QPushButton("Up")
+        self.up_button.setToolTip("Move up (Alt+Up)")
+        self.up_button.clicked.connect(lambda: self.list.move_current(-1))
+        self.down_button = QPushButton("Down")
+        self.down_button.setToolTip("Move down (Alt+Down)")
+        self.down_button.clicked.connect(lambda: self.list.move_current(1))
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addWidget(heading)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.empty)
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.rename_button, self.active_button, self.text_flag):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.up_button)
+        buttons.addWidget(self.down_button)
+        layout.addLayout(buttons)
+        page.shortcut(QKeySequence(Qt.Key.Key_Insert), self.add, widget=self.list)
+        page.shortcut(QKeySequence(Qt.Key.Key_F2), self.rename, widget=self.list)
+        page.shortcut(QKeySequence("Ctrl+D"), self.toggle_active, widget=self.list)
+        self._update_actions()
+
+    def reload(self) -> None:
+        self.page.load(self.page.api.get(self.path, include_inactive=True), self._arrived)
+
+    def _arrived(self, items: list[dict[str, Any]], select: int | None = None) -> None:
+        self.items = {i["id"]: i for i in items}
+        self.order = [i["id"] for i in items]
+        self.list.fill([(i["id"], self._text(i)) for i in items], select)
+        self.empty.setVisible(not items)
+        self.list.setVisible(bool(items))
+        self._update_actions()
+
+    def _text(self, item: dict[str, Any]) -> str:
+        notes = []
+        if item.get("requires_text") and self.with_text_flag:
+            notes.append("asks for text")
+        if not item["active"]:
+            notes.append("inactive")
+        return item["name"] + (f"  ({', '.join(notes)})" if notes else "")
+
+    def current(self) -> dict[str, Any] | None:
+        row_id = self.list.current_id()
+        return None if row_id is None else self.items.get(row_id)
+
+    def _update_actions(self) -> None:
+        item = self.current()
+        edit = can(self.page.me, "edit")
+        self.add_button.setEnabled(edit)
+        self.rename_button.setEnabled(edit and item is not None)
+        self.active_button.setEnabled(edit and item is not None)
+        self.active_button.setText("Activate" if item is not None and not item["active"] else "Deactivate")
+        self.text_flag.setEnabled(edit and item is not None)
+        self.text_flag.setChecked(bool(item and item.get("requires_text")))
+        row, count = self.list.currentRow(), self.list.count()
+        self.up_button.setEnabled(edit and item is not None and row > 0)
+        self.down_button.setEnabled(edit and item is not None and row < count - 1)
+        self.list.movable = edit
+        self.list.setDragEnabled(edit)
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def _saved(self, item: dict[str, Any], message: str) -> None:
+        self.items[item["id"]] = item
+        if item["id"] not in self.order:
+            self.order.append(item["id"])
+        self._arrived([self.items[i] for i in self.order], select=item["id"])
+        self.page.say(message)
+
+    def add(self) -> None:
+        if not can(self.page.me, "edit"):
+            return
+
+        def submit(dialog: ItemDialog) -> None:
+            body = {"name": dialog.name.text().strip(), "requires_text": dialog.requires_text.isChecked()}
+
+            def created(item: dict[str, Any]) -> None:
+                dialog.accept()
+                self._saved(item, f"The {self.noun} {item['name']} is added.")
+
+            operations.run(dialog, self.page.api.post(self.path, body), success=created, changed=self.area,
+                           fields={"name": dialog.name}, busy=dialog.buttons)
+
+        ItemDialog(self, f"New {self.noun}", self.with_text_flag, submit).open()
+
+    def _patch(self, item: dict[str, Any], changes: dict[str, Any], message: str,
+               parent: QWidget | None = None, fields: dict[str, QWidget] | None = None,
+               after: Callable[[], None] | None = None) -> None:
+        def saved(result: dict[str, Any]) -> None:
+            if after is not None:
+                after()
+            self._saved(result, message)
+
+        task = operations.run(parent or self.page, self.page.api.patch(f"{self.path}/{item['id']}",
+                                                                       {**changes, "version": item["version"]}),
+                              success=saved, changed=self.area, fields=fields, reload=self.reload)
+        task.add_done_callback(lambda t: self._update_actions() if failed(t) else None)
+
+    def rename(self) -> None:
+        item = self.current()
+        if item is None or not can(self.page.me, "edit"):
+            return
+
+        def submit(dialog: NameDialog, name: str) -> None:
+            self._patch(item, {"name": name}, f"The {self.noun} is now called {name}.", parent=dialog,
+                        fields={"name": dialog.name}, after=dialog.accept)
+
+        NameDialog(self, f"Rename {self.noun}", "New name", item["name"], submit).open()
+
+    def toggle_active(self) -> None:
+        item = self.current()
+        if item is None or not can(self.page.me, "edit"):
+            return
+        active = not item["active"]
+        verb = "active again" if active else "inactive: hidden from new choices, kept on old leads"
+        self._patch(item, {"active": active}, f"The {self.noun} {item['name']} is {verb}.")
+
+    def set_requires_text(self, checked: bool) -> None:
+        item = self.current()
+        if item is None:
+            return
+        what = "asks" if checked else "no longer asks"
+        self._patch(item, {"requires_text": checked}, f"The reason {item['name']} {what} for text.")
+
+    def _reordered(self, ids: list[int], moved: int) -> None:
+        """Lists have no order endpoint: renumber by PATCHing each entry whose place changed."""
+        old = {i: self.items[i] for i in ids}
+
+        async def renumber() -> list[dict[str, Any]]:
+            saved = []
+            for position, row_id in enumerate(ids):
+                item = old[row_id]
+                if item["position"] != position:
+                    item = await self.page.api.patch(f"{self.path}/{row_id}",
+                                                     {"position": position, "version": item["version"]})
+                saved.append(item)
+            return saved
+
+        def done(items: list[dict[str, Any]]) -> None:
+            self._arrived(items, select=moved)
+            self.page.say(f"The {self.noun}s are in the new order.")
+
+        task = operations.run(self.page, renumber(), success=done, changed=self.area, reload=self.reload)
+        task.add_done_callback(lambda t: self.reload() if failed(t) else None)
+
+
+class SalesListsPage(AdminPage):
+    """Lost reasons on the left, lead sources on the right."""
+
+    title = "Sales lists"
+    areas = LISTS
+
+    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(api, me, parent)
+        self.reasons = ItemList(self, "lostReasonList", "/api/lost-reasons", "Lost reasons", "lost reason",
+                                "admin.lost_reason", True)
+        self.sources = ItemList(self, "leadSourceList", "/api/lead-sources", "Lead sources", "lead source",
+                                "admin.lead_source", False)
+        lists = QHBoxLayout()
+        lists.setSpacing(24)
+        lists.addWidget(self.reasons, 1)
+        lists.addWidget(self.sources, 1)
+        self.root.addWidget(title_label(
+            "Sales lists", "What salespeople choose from: why a lead was lost and where it came from, in "
+            "this order. Inactive entries stay on old leads but are no longer offered."))
+        self.root.addWidget(self.notice)
+        self.root.addLayout(lists, 1)
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(0)
+        self._soon.timeout.connect(self.reload)
+
+    def reload(self) -> None:
+        self.reasons.reload()
+        self.sources.reload()
+
+    def on_changed(self, areas: frozenset[str]) -> None:
+        if self.loaded and areas & self.areas:
+            self._soon.start()  # one reload, however many announcements arrive together
+
+    def on_live_event(self, event: Event) -> None:
+        if self.loaded and event.get("entity") in ("lost_reason", "lead_source"):
+            self._soon.start()
+
+    def screenshot_states(self) -> list[ScreenshotState]:
+        return [("admin-sales-lists", lambda: None)]

@@ -1,0 +1,690 @@
+"""One lead: its fields as an editable form, its history, follow-ups and likely duplicates; and the
+dialog that makes a new lead.
+
+    open_lead(parent, session, lead_id)     # a window per lead; a second call raises the open one
+    NewLeadDialog(session, parent).open()   # `created(dict)` once the server made it
+
+Saving sends only what changed, with the version that was read (409: someone saved first, and
+"Reload" fetches theirs). Refusals land next to their field. Status moves belong to the board.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations, tasks
+from crm_desktop.views.admin.common import UserNames, confirm, field
+from crm_desktop.views.leads.lookups import sales_lookups
+from crm_desktop.widgets.timeline import TimelineView, when
+from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.events import LiveEvent
+
+log = logging.getLogger(__name__)
+
+Lead = dict[str, Any]
+LEADS = frozenset({"leads", "leads.lead"})
+NO_DATE = QDate(2000, 1, 1)  # the date edit's minimum, shown as "No date"
+TEXT_FIELDS = ("person_name", "company", "email", "phone", "territory", "product_interest")
+
+_open: dict[tuple[int, int], LeadDetail] = {}  # (session, lead) -> its window
+
+
+def _section(text: str) -> QLabel:
+    label = QLabel(text.upper())
+    label.setProperty("role", "section")
+    return label
+
+
+class LeadForm(QWidget):
+    """The lead's fields; `values()` is the LeadIn/LeadUpdate body, `fields` maps names to widgets."""
+
+    def __init__(self, session: Any, parent: QWidget | None = None, with_note: bool = False) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.lookups = sales_lookups(session)
+        self.person_name = QLineEdit()
+        self.person_name.setPlaceholderText("Who you talk to")
+        self.company = QLineEdit()
+        self.email = QLineEdit()
+        self.email.setPlaceholderText("name@company.com")
+        self.phone = QLineEdit()
+        self.phone.setPlaceholderText("+40 722 123 456")
+        self.source = QComboBox()
+        self.source.setEditable(True)
+        self.value = QLineEdit()
+        self.value.setPlaceholderText("0.00")
+        self.currency = QLineEdit()
+        self.currency.setMaxLength(3)
+        self.currency.setPlaceholderText("EUR")
+        self.currency.setFixedWidth(64)
+        self.expected_close_date = QDateEdit()
+        self.expected_close_date.setCalendarPopup(True)
+        self.expected_close_date.setMinimumDate(NO_DATE)
+        self.expected_close_date.setSpecialValueText("No date")
+        self.expected_close_date.setDisplayFormat("yyyy-MM-dd")
+        self.expected_close_date.setDate(NO_DATE)
+        self.territory = QLineEdit()
+        self.product_interest = QLineEdit()
+        self.owner = UserPicker(session.api, active_only=True)
+        self.owner.setPlaceholderText("Unassigned: the assignment rules choose")
+        self.tags = QLineEdit()
+        self.tags.setPlaceholderText("hot, vip")
+        self.note = QPlainTextEdit()
+        self.note.setPlaceholderText("What you know so far")
+        self.note.setFixedHeight(72)
+
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setHorizontalSpacing(14)
+        form.setVerticalSpacing(10)
+        money = QWidget()
+        money_row = QHBoxLayout(money)
+        money_row.setContentsMargins(0, 0, 0, 0)
+        money_row.setSpacing(6)
+        money_row.addWidget(field(self.value), 1)
+        money_row.addWidget(field(self.currency))
+        rows: list[tuple[str, QWidget]] = [
+            ("&Name", field(self.person_name)), ("&Company", field(self.company)), ("&Email", field(self.email)),
+            ("&Phone", field(self.phone)), ("&Source", field(self.source)), ("&Value", money),
+            ("Expected c&lose", field(self.expected_close_date)), ("&Territory", field(self.territory)),
+            ("Product &interest", field(self.product_interest)), ("&Owner", field(self.owner)),
+            ("Ta&gs", field(self.tags, "Separate tags with commas.")),
+        ]
+        if with_note:
+            rows.append(("First &note", field(self.note)))
+        for label, widget in rows:
+            form.addRow(label, widget)
+        names = {"person_name": "Name", "company": "Company", "email": "Email", "phone": "Phone",
+                 "source": "Source", "value": "Value", "currency": "Currency",
+                 "expected_close_date": "Expected close date", "territory": "Territory",
+                 "product_interest": "Product interest", "owner_id": "Owner", "tags": "Tags", "note": "First note"}
+        self.fields: dict[str, QWidget] = {
+            "person_name": self.person_name, "company": self.company, "email": self.email, "phone": self.phone,
+            "source": self.source, "value": self.value, "currency": self.currency,
+            "expected_close_date": self.expected_close_date, "territory": self.territory,
+            "product_interest": self.product_interest, "owner_id": self.owner, "tags": self.tags,
+        }
+        if with_note:
+            self.fields["note"] = self.note
+        for name, widget in self.fields.items():
+            widget.setAccessibleName(names[name])
+        self._fill_sources()
+        self.lookups.changed.connect(self._fill_sources)
+
+    def _fill_sources(self) -> None:
+        if not shiboken6.isValid(self):
+            return
+        current = self.source.currentText()
+        self.source.blockSignals(True)
+        self.source.clear()
+        self.source.addItem("")
+        self.source.addItems([s.name for s in self.lookups.sources if s.active])
+        self.source.setCurrentText(current)
+        self.source.blockSignals(False)
+
+    def values(self) -> dict[str, Any]:
+        def text(widget: QLineEdit) -> str | None:
+            return widget.text().strip() or None
+
+        close = self.expected_close_date.date()
+        values: dict[str, Any] = {name: text(getattr(self, name)) for name in TEXT_FIELDS}
+        values.update({
+            "person_name": self.person_name.text().strip(),
+            "source": self.source.currentText().strip() or None,
+            "value": text(self.value),
+            "currency": (text(self.currency) or "").upper() or None,
+            "expected_close_date": None if close <= NO_DATE else close.toString("yyyy-MM-dd"),
+            "owner_id": self.owner.user_id,
+            "tags": [t.strip().lower() for t in self.tags.text().split(",") if t.strip()],
+        })
+        return values
+
+    def fill(self, lead: Lead, owner_name: str = "") -> None:
+        for name in TEXT_FIELDS:
+            getattr(self, name).setText(lead.get(name) or "")
+        self.source.setCurrentText(lead.get("source") or "")
+        self.value.setText(str(lead["value"]) if lead.get("value") is not None else "")
+        self.currency.setText(lead.get("currency") or "")
+        close = lead.get("expected_close_date")
+        self.expected_close_date.setDate(QDate.fromString(close, "yyyy-MM-dd") if close else NO_DATE)
+        self.owner.set_user(lead.get("owner_id"), owner_name if lead.get("owner_id") else "")
+        self.tags.setText(", ".join(lead.get("tags") or []))
+
+    def changes(self, lead: Lead) -> dict[str, Any]:
+        """What differs from the stored lead (the PATCH body without the version)."""
+        changed: dict[str, Any] = {}
+        for name, value in self.values().items():
+            stored = lead.get(name)
+            if name == "value" and value is not None and stored is not None:
+                same = _decimal(value) == _decimal(stored)
+            elif name == "tags":
+                same = sorted(value) == sorted(stored or [])
+            else:
+                same = (value or None) == (stored or None)
+            if not same:
+                changed[name] = value
+        return changed
+
+
+def _decimal(value: Any) -> Any:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return value
+
+
+class LeadDetail(QDialog):
+    """A lead's own window: form, duplicates, follow-ups, and the timeline with a note box."""
+
+    loaded = Signal(dict)  # the lead as last read or saved
+
+    def __init__(self, session: Any, lead_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("leadDetail")
+        self.setWindowTitle("Lead")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setWindowFlag(Qt.WindowType.WindowMinMaxButtonsHint, True)
+        self.resize(1080, 720)
+        self.session = session
+        self.api = session.api
+        self.lead_id = lead_id
+        self.lead: Lead | None = None
+        self.names = UserNames(self.api)
+        self.lookups = sales_lookups(session)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+        self.title = QLabel("Loading…")
+        self.title.setProperty("role", "title")
+        self.subtitle = QLabel("")
+        self.subtitle.setProperty("role", "muted")
+        self.archived_note = QFrame()
+        self.archived_note.setProperty("role", "alert")
+        self.archived_text = QLabel("")
+        self.archived_text.setWordWrap(True)
+        QHBoxLayout(self.archived_note).addWidget(self.archived_text)
+        self.archived_note.hide()
+
+        self.save_button = QPushButton("Save")
+        self.save_button.setProperty("role", "primary")
+        self.save_button.setToolTip("Save the changes (Ctrl+S)")
+        self.save_button.clicked.connect(self.save)
+        self.follow_up_button = QPushButton("Schedule follow-up…")
+        self.follow_up_button.clicked.connect(self.schedule_follow_up)
+        self.archive_button = QPushButton("Archive")
+        self.archive_button.clicked.connect(self.toggle_archived)
+        try:
+            from crm_desktop.views.activities.schedule import ScheduleFollowUpDialog  # noqa: F401
+        except ImportError:
+            self.follow_up_button.hide()
+
+        head = QHBoxLayout()
+        words = QVBoxLayout()
+        words.setSpacing(2)
+        words.addWidget(self.title)
+        words.addWidget(self.subtitle)
+        head.addLayout(words, 1)
+        for button in (self.follow_up_button, self.archive_button, self.save_button):
+            head.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
+
+        self.form = LeadForm(session)
+        self.form.setEnabled(False)
+        form_scroll = QScrollArea()
+        form_scroll.setWidgetResizable(True)
+        form_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        form_holder = QWidget()
+        form_column = QVBoxLayout(form_holder)
+        form_column.setContentsMargins(0, 0, 12, 0)
+        form_column.addWidget(_section("Details"))
+        form_column.addWidget(self.form)
+        form_column.addWidget(self._build_duplicates())
+        form_column.addWidget(self._build_follow_ups())
+        form_column.addStretch(1)
+        form_scroll.setWidget(form_holder)
+
+        self.timeline = TimelineView(self.api, f"/api/leads/{lead_id}/timeline")
+        self.note = QPlainTextEdit()
+        self.note.setObjectName("leadNoteBox")
+        self.note.setAccessibleName("New note")
+        self.note.setPlaceholderText("Add a note… (Ctrl+Enter adds it)")
+        self.note.setFixedHeight(70)
+        self.add_note_button = QPushButton("Add note")
+        self.add_note_button.clicked.connect(self.add_note)
+        note_row = QHBoxLayout()
+        note_row.addWidget(field(self.note), 1)
+        note_row.addWidget(self.add_note_button, 0, Qt.AlignmentFlag.AlignTop)
+        history = QWidget()
+        history_column = QVBoxLayout(history)
+        history_column.setContentsMargins(12, 0, 0, 0)
+        history_column.addWidget(_section("History"))
+        history_column.addLayout(note_row)
+        history_column.addWidget(self.timeline, 1)
+
+        split = QSplitter()
+        split.addWidget(form_scroll)
+        split.addWidget(history)
+        split.setSizes([520, 560])
+        split.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 16, 20, 16)
+        layout.setSpacing(12)
+        layout.addLayout(head)
+        layout.addWidget(self.archived_note)
+        layout.addWidget(split, 1)
+
+        self._shortcut(QKeySequence.StandardKey.Save, self.save)
+        note_key = QShortcut(QKeySequence("Ctrl+Return"), self.note)
+        note_key.setContext(Qt.ShortcutContext.WidgetShortcut)
+        note_key.activated.connect(self.add_note)
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(300)
+        self._refresh.timeout.connect(self._refresh_from_server)
+        session.events.event.connect(self._on_event)
+        operations.change_bus().changed.connect(self._on_changed)
+        self.lookups.changed.connect(self._show_header)
+        self.reload()
+
+    def _shortcut(self, key: QKeySequence | QKeySequence.StandardKey, handler: Any) -> None:
+        shortcut = QShortcut(QKeySequence(key), self)
+        shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        shortcut.activated.connect(handler)
+
+    def _build_duplicates(self) -> QWidget:
+        self.duplicates_box = QFrame()
+        self.duplicates_box.setObjectName("leadDuplicates")
+        self.duplicates_box.setProperty("role", "info")
+        self.duplicates_list = QVBoxLayout(self.duplicates_box)
+        self.duplicates_list.setContentsMargins(12, 10, 12, 10)
+        self.duplicates_list.setSpacing(6)
+        self.duplicates_box.hide()
+        self.duplicates: list[dict[str, Any]] = []
+        return self.duplicates_box
+
+    def _build_follow_ups(self) -> QWidget:
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 12, 0, 0)
+        column.setSpacing(6)
+        column.addWidget(_section("Open follow-ups"))
+        self.follow_ups_list = QVBoxLayout()
+        self.follow_ups_list.setSpacing(4)
+        column.addLayout(self.follow_ups_list)
+        self.follow_ups_empty = QLabel("Nothing planned. Schedule the next step so it is not forgotten.")
+        self.follow_ups_empty.setProperty("role", "muted")
+        self.follow_ups_empty.setWordWrap(True)
+        column.addWidget(self.follow_ups_empty)
+        self.follow_ups: list[dict[str, Any]] = []
+        self.follow_ups_box = box
+        return box
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = tasks.spawn(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def is_busy(self) -> bool:
+        return any(not t.done() for t in self._tasks) or self.timeline.loading
+
+    def reload(self) -> None:
+        """Everything again: the lead, its duplicates, follow-ups and history."""
+        self._spawn(self._load_lead(replace_edits=True))
+        self._spawn(self._load_side())
+        self.timeline.reload()
+
+    def _refresh_from_server(self) -> None:
+        """Someone changed the lead: keep my unsaved edits, update the rest."""
+        self._spawn(self._load_lead(replace_edits=not self.has_edits()))
+        self._spawn(self._load_side())
+        self.timeline.reload()
+
+    async def _load_lead(self, replace_edits: bool) -> None:
+        try:
+            lead = await self.api.get(f"/api/leads/{self.lead_id}")
+            await self.names.ensure([lead.get("owner_id")])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if shiboken6.isValid(self):
+                self.title.setText("This lead could not be opened")
+                self.subtitle.setText(getattr(exc, "message", None) or str(exc))
+            return
+        if shiboken6.isValid(self):
+            self.show_lead(lead, replace_edits)
+
+    async def _load_side(self) -> None:
+        duplicates: list[dict[str, Any]] = []
+        follow_ups: list[dict[str, Any]] | None = None
+        try:
+            duplicates = list(await self.api.get(f"/api/leads/{self.lead_id}/duplicates"))
+        except Exception as exc:  # the strip stays hidden; the lead itself still shows
+            log.info("duplicates of lead %s: %s", self.lead_id, exc)
+        if self.session.can("activities", "view"):
+            try:
+                page = await self.api.get("/api/follow-ups", lead_id=self.lead_id, status="open", limit=50)
+                follow_ups = list(page["items"])
+            except Exception as exc:
+                log.info("follow-ups of lead %s: %s", self.lead_id, exc)
+        await self.names.ensure(d.get("owner_id") for d in duplicates)
+        if shiboken6.isValid(self):
+            self._show_duplicates(duplicates)
+            self._show_follow_ups(follow_ups)
+
+    def show_lead(self, lead: Lead, replace_edits: bool = True) -> None:
+        self.lead = lead
+        if replace_edits:
+            self.form.fill(lead, self.names.name(lead.get("owner_id"), ""))
+        self.form.setEnabled(self.session.can("leads", "edit"))
+        self._show_header()
+        self.loaded.emit(lead)
+
+    def _show_header(self) -> None:
+        lead = self.lead
+        if lead is None or not shiboken6.isValid(self):
+            return
+        self.setWindowTitle(f"Lead: {lead['person_name']}")
+        self.title.setText(lead["person_name"])
+        parts = [lead.get("company") or "", self.lookups.status_name(lead["status_id"]),
+                 f"Owner: {self.names.name(lead.get('owner_id'), 'unassigned')}"]
+        self.subtitle.setText(" · ".join(p for p in parts if p))
+        archived = bool(lead.get("archived_at"))
+        if lead.get("merged_into_id"):
+            self.archived_text.setText(f"This lead was merged into lead #{lead['merged_into_id']}.")
+        else:
+            self.archived_text.setText(f"Archived {when(lead.get('archived_at'))}. Restore it to work on it again.")
+        self.archived_note.setVisible(archived)
+        can_edit = self.session.can("leads", "edit")
+        self.save_button.setEnabled(can_edit and not archived)
+        self.archive_button.setText("Restore" if archived else "Archive")
+        self.archive_button.setToolTip("Bring the lead back" if archived else "Put the lead away (it can be restored)")
+        self.archive_button.setEnabled(can_edit and not lead.get("merged_into_id"))
+        self.add_note_button.setEnabled(can_edit)
+        self.follow_up_button.setEnabled(not archived and self.session.can("activities", "create"))
+
+    def _show_duplicates(self, duplicates: list[dict[str, Any]]) -> None:
+        while self.duplicates_list.count():
+            item = self.duplicates_list.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.duplicates = [d for d in duplicates if not d.get("archived_at")]
+        if not self.duplicates:
+            self.duplicates_box.hide()
+            return
+        heading = QLabel(f"Possible duplicates ({len(self.duplicates)})")
+        heading.setStyleSheet("font-weight: 600;")
+        self.duplicates_list.addWidget(heading)
+        for dup in self.duplicates:
+            row = QWidget()
+            line = QHBoxLayout(row)
+            line.setContentsMargins(0, 0, 0, 0)
+            who = dup["person_name"] + (f" ({dup['company']})" if dup.get("company") else "")
+            text = QLabel(f"{who} — same {', '.join(dup.get('reasons') or [])}")
+            text.setWordWrap(True)
+            open_button = QPushButton("Open")
+            open_button.setProperty("role", "link")
+            open_button.clicked.connect(lambda _=False, i=dup["id"]: open_lead(self, self.session, i))
+            merge_button = QPushButton("Merge…")
+            merge_button.setObjectName(f"mergeDuplicate{dup['id']}")
+            merge_button.setEnabled(self.session.can("leads", "edit"))
+            merge_button.clicked.connect(lambda _=False, i=dup["id"]: self.merge_with(i))
+            line.addWidget(text, 1)
+            line.addWidget(open_button)
+            line.addWidget(merge_button)
+            self.duplicates_list.addWidget(row)
+        self.duplicates_box.show()
+
+    def _show_follow_ups(self, follow_ups: list[dict[str, Any]] | None) -> None:
+        while self.follow_ups_list.count():
+            item = self.follow_ups_list.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.follow_ups_box.setVisible(follow_ups is not None)
+        self.follow_ups = follow_ups or []
+        for follow_up in self.follow_ups:
+            kind = str(follow_up["kind"]).capitalize()
+            notes = f" — {follow_up['notes']}" if follow_up.get("notes") else ""
+            label = QLabel(f"{kind} · due {when(follow_up['due_at'])}{notes}")
+            label.setWordWrap(True)
+            self.follow_ups_list.addWidget(label)
+        self.follow_ups_empty.setVisible(not self.follow_ups)
+
+    # --- live ------------------------------------------------------------------------------------
+
+    def _on_event(self, event: LiveEvent) -> None:
+        if not shiboken6.isValid(self):
+            return
+        mine = event.module == "leads" and event.entity == "lead" and event.entity_id == self.lead_id
+        about_me = event.module == "activities" and event.data.get("lead_id") == self.lead_id
+        if mine or about_me:
+            self._refresh.start()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if "*" in areas and shiboken6.isValid(self):
+            self._refresh.start()
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def has_edits(self) -> bool:
+        return self.lead is not None and bool(self.form.changes(self.lead))
+
+    def save(self) -> None:
+        """Ctrl+S: send what changed, with the version that was read."""
+        if self.lead is None or not self.save_button.isEnabled():
+            return
+        changes = self.form.changes(self.lead)
+        if not changes:
+            return
+        call = self.api.patch(f"/api/leads/{self.lead_id}", {"version": self.lead["version"], **changes})
+        operations.run(self, call, success=self._saved, changed=LEADS, fields=self.form.fields,
+                       reload=self.reload, busy=self.save_button)
+
+    def _saved(self, lead: Lead) -> None:
+        self.show_lead(lead)
+        self.timeline.reload()
+        self._spawn(self._load_side())
+
+    def add_note(self) -> None:
+        body = self.note.toPlainText().strip()
+        if not body or not self.add_note_button.isEnabled():
+            return
+        call = self.api.post(f"/api/leads/{self.lead_id}/notes", {"body": body})
+        operations.run(self, call, success=self._note_added, changed=LEADS, fields={"body": self.note},
+                       busy=self.add_note_button)
+
+    def _note_added(self, _note: dict[str, Any]) -> None:
+        self.note.clear()
+        self.timeline.reload()
+
+    def toggle_archived(self) -> None:
+        lead = self.lead
+        if lead is None:
+            return
+        if lead.get("archived_at"):
+            self._archive("restore")
+            return
+        confirm(self, "Archive lead", f"Archive {lead['person_name']}? It leaves the lists and the board, "
+                "and can be restored at any time.", "Archive", lambda: self._archive("archive"))
+
+    def _archive(self, action: str) -> None:
+        assert self.lead is not None
+        call = self.api.post(f"/api/leads/{self.lead_id}/{action}", {"version": self.lead["version"]})
+        operations.run(self, call, success=self._saved, changed=LEADS, reload=self.reload, busy=self.archive_button)
+
+    def schedule_follow_up(self) -> QDialog | None:
+        try:
+            from crm_desktop.views.activities.schedule import ScheduleFollowUpDialog
+        except ImportError:
+            return None
+        dialog = ScheduleFollowUpDialog(self.api, lead_id=self.lead_id, parent=self)
+        dialog.finished.connect(lambda _: self._follow_up_done())
+        dialog.open()
+        return dialog
+
+    def _follow_up_done(self) -> None:
+        if shiboken6.isValid(self):
+            self._spawn(self._load_side())
+            self.timeline.reload()
+
+    def merge_with(self, other_id: int) -> QDialog:
+        from crm_desktop.views.leads.merge import MergeDialog
+
+        dialog = MergeDialog(self.session, self.lead_id, other_id, self)
+        dialog.merged.connect(lambda _lead: self.reload())
+        dialog.open()
+        return dialog
+
+
+def open_lead(parent: QWidget | None, session: Any, lead_id: int) -> LeadDetail:
+    """Show the lead's window (one per lead: a second call raises the open one)."""
+    key = (id(session), lead_id)
+    window = _open.get(key)
+    if window is not None and shiboken6.isValid(window):
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        return window
+    owner = parent.window() if parent is not None else None
+    window = LeadDetail(session, lead_id, owner)
+    _open[key] = window
+    window.destroyed.connect(lambda *_: _open.pop(key, None))
+    window.show()
+    return window
+
+
+class NewLeadDialog(QDialog):
+    """A new lead. After it is made, likely duplicates are shown (the lead stays made) with a way to
+    open them."""
+
+    created = Signal(dict)
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("newLeadDialog")
+        self.setWindowTitle("New lead")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setMinimumWidth(520)
+        self.session = session
+        self.lead: Lead | None = None
+        self.form = LeadForm(session, with_note=True)
+        self.warning = QFrame()
+        self.warning.setObjectName("duplicateWarning")
+        self.warning.setProperty("role", "info")
+        self.warning_column = QVBoxLayout(self.warning)
+        self.warning_column.setContentsMargins(12, 10, 12, 10)
+        self.warning.hide()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText("Create lead")
+        self.ok.setProperty("role", "primary")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        heading = QLabel("New lead")
+        heading.setProperty("role", "heading")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 18, 20, 16)
+        layout.setSpacing(12)
+        layout.addWidget(heading)
+        layout.addWidget(self.form)
+        layout.addWidget(self.warning)
+        layout.addWidget(self.buttons)
+        self.form.person_name.setFocus()
+
+    def submit(self) -> None:
+        if self.lead is not None:  # already made: the button now says "Done"
+            self.accept()
+            return
+        body = {k: v for k, v in self.form.values().items() if v not in (None, [])}
+        note = self.form.note.toPlainText().strip()
+        if note:
+            body["note"] = note
+        operations.run(self, self.session.api.post("/api/leads", body), success=self._created, changed=LEADS,
+                       fields=self.form.fields, busy=self.ok)
+
+    def _created(self, lead: Lead) -> None:
+        self.lead = lead
+        self.created.emit(lead)
+        duplicates = [w for w in lead.get("warnings") or [] if w.get("lead_id") and w["lead_id"] != lead["id"]]
+        if not duplicates:
+            self.accept()
+            return
+        self.form.setEnabled(False)
+        title = QLabel(f"{lead['person_name']} is saved. It looks like a lead you may already have:")
+        title.setWordWrap(True)
+        self.warning_column.addWidget(title)
+        self.duplicate_buttons: list[QPushButton] = []
+        for warning in duplicates:
+            row = QHBoxLayout()
+            text = QLabel(warning.get("message") or f"Lead #{warning['lead_id']}")
+            text.setWordWrap(True)
+            button = QPushButton(f"Open lead #{warning['lead_id']}")
+            button.setProperty("role", "link")
+            button.clicked.connect(lambda _=False, i=warning["lead_id"]: self._open_duplicate(i))
+            self.duplicate_buttons.append(button)
+            row.addWidget(text, 1)
+            row.addWidget(button)
+            self.warning_column.addLayout(row)
+        self.warning.show()
+        self.ok.setText("Done")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).hide()
+
+    def _open_duplicate(self, lead_id: int) -> None:
+        parent = self.parentWidget()
+        open_lead(parent, self.session, lead_id)
+        self.accept()
+
+
+def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """The new-lead dialog, then the demo lead with the longest recent history."""
+    found: dict[str, int] = {}
+
+    async def pick() -> None:
+        page = await ctx.api.get("/api/leads", limit=20, sort="-updated_at")
+        most = -1
+        for lead in page["items"]:
+            total = (await ctx.api.get(f"/api/leads/{lead['id']}/timeline", limit=1))["total"]
+            if total > most:
+                found["id"], most = lead["id"], total
+
+    tasks.spawn(pick())  # the runner settles (waits for it) while the first picture is taken
+    host = QWidget()
+    host.resize(ctx.size)
+    host.show()
+    dialog = NewLeadDialog(ctx.session, host)
+    dialog.open()
+    yield "lead-new", host
+    dialog.close()
+    host.close()
+    if "id" in found:
+        window = open_lead(None, ctx.session, found["id"])
+        window.resize(ctx.size)
+        yield "lead-detail", window
+        window.close()

@@ -1,0 +1,311 @@
+"""The filter bar shared by the leads board and list (the server's LeadFilters), with saved views.
+
+`values()` gives the query parameters with "any" left out, so switching between board and list
+keeps the same filters. Choices report at once; typing (search, tag) is debounced. Saved views are
+named sets of values kept in QSettings per user, so each colleague has their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, timedelta
+from typing import Any, cast
+
+import shiboken6
+from PySide6.QtCore import QDate, QSettings, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.session import Session
+from crm_desktop.views.leads.lookups import sales_lookups
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_MS = 300
+PERIODS: tuple[tuple[str, int | None], ...] = (
+    ("Created any time", None), ("Created today", 0), ("Created in the last 7 days", 6),
+    ("Created in the last 30 days", 29), ("Created in the last 90 days", 89), ("Created between…", -1),
+)
+# Keys that narrow what is shown (pipeline and "show closed" choose what to show, not narrow it).
+NARROWING = ("owner_id", "team_id", "source", "tag", "created_from", "created_to", "q")
+
+
+def _combo(name: str, any_label: str) -> QComboBox:
+    combo = QComboBox()
+    combo.setAccessibleName(name)
+    combo.setMinimumContentsLength(10)
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    combo.addItem(any_label, None)
+    return combo
+
+
+def _refill(combo: QComboBox, items: list[tuple[str, Any]]) -> None:
+    """New choices, keeping the current one (a saved view may name an item not loaded yet)."""
+    current = combo.currentData()
+    combo.blockSignals(True)
+    while combo.count() > 1:
+        combo.removeItem(1)
+    for text, value in items:
+        combo.addItem(text, value)
+    if current is not None and combo.findData(current) < 0:
+        combo.addItem(f"#{current}", current)
+    combo.setCurrentIndex(max(combo.findData(current), 0) if current is not None else 0)
+    combo.blockSignals(False)
+
+
+def _select(combo: QComboBox, value: Any) -> None:
+    if value is not None and combo.findData(value) < 0:
+        combo.addItem(f"#{value}", value)
+    combo.setCurrentIndex(max(combo.findData(value), 0) if value is not None else 0)
+
+
+class LeadFilterBar(QWidget):
+    changed = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("leadFilterBar")
+        self.session = session
+        self.lookups = sales_lookups(session)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.changed)
+        self._build()
+        self.lookups.changed.connect(self._fill_lookups)
+        self._fill_lookups()
+        self._refill_views()
+        tasks.spawn(self._load_people())
+
+    # --- building --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.search = QLineEdit()
+        self.search.setObjectName("leadSearch")
+        self.search.setPlaceholderText("Search name, company, email or phone…")
+        self.search.setAccessibleName("Search leads")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(260)
+        self.owner = _combo("Owner", "Any owner")
+        self.team = _combo("Team", "Any team")
+        self.source = _combo("Source", "Any source")
+        self.tag = QLineEdit()
+        self.tag.setPlaceholderText("Tag")
+        self.tag.setAccessibleName("Tag")
+        self.tag.setClearButtonEnabled(True)
+        self.tag.setMaximumWidth(140)
+        self.period = QComboBox()
+        self.period.setAccessibleName("Created")
+        for label, days in PERIODS:
+            self.period.addItem(label, days)
+        today = QDate.currentDate()
+        self.created_from = QDateEdit(today.addDays(-30))
+        self.created_to = QDateEdit(today)
+        for edit, name in ((self.created_from, "Created from"), (self.created_to, "Created to")):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setAccessibleName(name)
+            edit.setVisible(False)
+            edit.dateChanged.connect(self._now)
+        self.pipeline = _combo("Pipeline", "Default pipeline")
+        self.pipeline.setVisible(False)
+        self.include_closed = QCheckBox("Show lost and junk")
+        self.views = _combo("Saved views", "Saved views")
+        self.save_view = QPushButton("Save view…")
+        self.save_view.setToolTip("Keep these filters under a name")
+        self.clear = QPushButton("Clear all filters")
+        self.clear.setObjectName("clearFilters")
+        self.clear.setProperty("role", "link")
+
+        first = QHBoxLayout()
+        first.setSpacing(8)
+        first.addWidget(self.search, 2)
+        for widget in (self.owner, self.team, self.source, self.tag):
+            first.addWidget(widget)
+        second = QHBoxLayout()
+        second.setSpacing(8)
+        for widget in (self.period, self.created_from, self.created_to, self.pipeline, self.include_closed):
+            second.addWidget(widget)
+        second.addStretch(1)
+        for widget in (self.clear, self.views, self.save_view):
+            second.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addLayout(first)
+        layout.addLayout(second)
+
+        self.search.textChanged.connect(self._soon)
+        self.tag.textChanged.connect(self._soon)
+        for combo in (self.owner, self.team, self.source, self.pipeline):
+            combo.currentIndexChanged.connect(self._now)
+        self.period.currentIndexChanged.connect(self._on_period)
+        self.include_closed.toggled.connect(self._now)
+        self.clear.clicked.connect(self.clear_all)
+        self.views.activated.connect(self._pick_view)
+        self.save_view.clicked.connect(self._ask_view_name)
+        self._update_clear()
+
+    def _soon(self) -> None:
+        self._update_clear()
+        self._debounce.start()
+
+    def _now(self) -> None:
+        self._debounce.stop()
+        self._update_clear()
+        self.changed.emit()
+
+    def _on_period(self) -> None:
+        custom = self.period.currentData() == -1
+        self.created_from.setVisible(custom)
+        self.created_to.setVisible(custom)
+        self._now()
+
+    def _update_clear(self) -> None:
+        self.clear.setEnabled(self.is_narrowed() or self.include_closed.isChecked())
+
+    # --- choices from the server -----------------------------------------------------------------
+
+    def _fill_lookups(self) -> None:
+        _refill(self.source, [(s.name, s.name) for s in self.lookups.sources])
+        pipelines = self.lookups.pipelines
+        _refill(self.pipeline, [(p.name, p.id) for p in pipelines if not p.is_default])
+        default = self.lookups.default_pipeline()
+        self.pipeline.setItemText(0, default.name if default is not None else "Default pipeline")
+        self.pipeline.setVisible(len(pipelines) > 1)
+
+    async def _load_people(self) -> None:
+        api = self.session.api
+        try:
+            users = await api.get("/api/users", active=True, limit=100)
+            teams = await api.get("/api/teams")
+        except ApiError as exc:
+            log.info("owners and teams did not load: %s", exc.message)
+            return
+        if not shiboken6.isValid(self):
+            return
+        me = self.session.me.id
+        people = sorted(users["items"], key=lambda u: (u["id"] != me, u["full_name"].lower()))
+        _refill(self.owner, [("Me" if u["id"] == me else u["full_name"], u["id"]) for u in people])
+        _refill(self.team, [(t["name"], t["id"]) for t in teams])
+
+    # --- values ----------------------------------------------------------------------------------
+
+    def _dates(self) -> tuple[date | None, date | None]:
+        days = self.period.currentData()
+        if days is None:
+            return None, None
+        if days == -1:
+            return (cast(date, self.created_from.date().toPython()), cast(date, self.created_to.date().toPython()))
+        today = date.today()
+        return today - timedelta(days=int(days)), today
+
+    def values(self) -> dict[str, Any]:
+        """The LeadFilters query parameters, "any" left out."""
+        first, last = self._dates()
+        out: dict[str, Any] = {
+            "pipeline_id": self.pipeline.currentData(),
+            "owner_id": self.owner.currentData(),
+            "team_id": self.team.currentData(),
+            "source": self.source.currentData(),
+            "tag": self.tag.text().strip() or None,
+            "created_from": first.isoformat() if first else None,
+            "created_to": last.isoformat() if last else None,
+            "include_closed": True if self.include_closed.isChecked() else None,
+            "q": self.search.text().strip() or None,
+        }
+        return {key: value for key, value in out.items() if value is not None}
+
+    def is_narrowed(self) -> bool:
+        """Does any filter hide leads (so an empty board means "nothing matches", not "no leads")?"""
+        values = self.values()
+        return any(key in values for key in NARROWING)
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Show ``values`` (a saved view) and report one change."""
+        widgets: list[QWidget] = [self.search, self.tag, self.owner, self.team, self.source, self.pipeline,
+                                  self.period, self.include_closed, self.created_from, self.created_to]
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.search.setText(values.get("q") or "")
+            self.tag.setText(values.get("tag") or "")
+            _select(self.owner, values.get("owner_id"))
+            _select(self.team, values.get("team_id"))
+            _select(self.source, values.get("source"))
+            _select(self.pipeline, values.get("pipeline_id"))
+            self.include_closed.setChecked(bool(values.get("include_closed")))
+            first, last = values.get("created_from"), values.get("created_to")
+            self.period.setCurrentIndex(self.period.findData(-1 if first or last else None))
+            if first:
+                self.created_from.setDate(QDate.fromString(first, "yyyy-MM-dd"))
+            if last:
+                self.created_to.setDate(QDate.fromString(last, "yyyy-MM-dd"))
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        custom = self.period.currentData() == -1
+        self.created_from.setVisible(custom)
+        self.created_to.setVisible(custom)
+        self._now()
+
+    def clear_all(self) -> None:
+        self.views.setCurrentIndex(0)
+        self.set_values({})
+
+    # --- saved views -----------------------------------------------------------------------------
+
+    def _settings_key(self) -> str:
+        return f"leads/saved_views/{self.session.me.id}"
+
+    def saved_views(self) -> dict[str, dict[str, Any]]:
+        raw = QSettings().value(self._settings_key(), "{}")
+        try:
+            views = json.loads(str(raw))
+        except ValueError:
+            return {}
+        return views if isinstance(views, dict) else {}
+
+    def save_current(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            return
+        views = self.saved_views()
+        views[name] = self.values()
+        QSettings().setValue(self._settings_key(), json.dumps(views))
+        self._refill_views()
+        self.views.setCurrentIndex(self.views.findText(name))
+
+    def apply_view(self, name: str) -> None:
+        values = self.saved_views().get(name)
+        if values is not None:
+            self.set_values(values)
+
+    def _refill_views(self) -> None:
+        _refill(self.views, [(name, name) for name in sorted(self.saved_views(), key=str.lower)])
+        self.views.setEnabled(self.views.count() > 1)
+
+    def _pick_view(self, index: int) -> None:
+        name = self.views.itemData(index)
+        if name:
+            self.apply_view(str(name))
+
+    def _ask_view_name(self) -> None:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Save view")
+        dialog.setLabelText("Name of this view")
+        dialog.setObjectName("saveViewDialog")
+        dialog.textValueSelected.connect(self.save_current)
+        dialog.open()

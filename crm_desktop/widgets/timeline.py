@@ -1,0 +1,309 @@
+"""The history of a record (a lead, a client): notes, follow-ups, status changes and edits, newest first.
+
+    timeline = TimelineView(api, "/api/leads/5/timeline")
+    timeline.reload()                 # after adding a note, or when a live event names the record
+
+It reads Page[TimelineItem] a page at a time ("Show more" asks for the next one) in the background;
+nothing waits for the network. Each entry says what happened, who did it and when (local time), with
+an icon per kind and field changes as "field: old → new".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import icons, tasks, theme
+from crm_desktop.api.client import ApiClient
+
+log = logging.getLogger(__name__)
+
+Item = dict[str, Any]
+PAGE_SIZE = 50
+
+# kind -> (what to call it, icon)
+KINDS: dict[str, tuple[str, str]] = {
+    "note": ("Note", "info"),
+    "follow_up": ("Follow-up scheduled", "bell"),
+    "follow_up_completed": ("Follow-up done", "check"),
+    "follow_up_done": ("Follow-up done", "check"),
+    "follow_up_rescheduled": ("Follow-up rescheduled", "bell"),
+    "follow_up_cancelled": ("Follow-up cancelled", "close"),
+    "follow_up_updated": ("Follow-up edited", "bell"),
+    "status_change": ("Status changed", "leads"),
+    "created": ("Created", "check"),
+    "updated": ("Edited", "settings"),
+    "archived": ("Archived", "lock"),
+    "restored": ("Restored", "refresh"),
+    "merged": ("Merged", "copy"),
+    "converted": ("Converted to a client", "clients"),
+    "reassigned": ("Reassigned", "user"),
+}
+FOLLOW_UP_ICONS = {"call": "phone", "email": "mail", "whatsapp": "phone", "meeting": "team"}
+MAX_CHANGES = 8  # a creation lists every field; show the first few
+
+STYLE = """
+#timelineScroll, #timelineBody {{ background: transparent; border: 0; }}
+QFrame#timelineItem {{ background: {surface}; border: 1px solid {border}; border-radius: 10px; }}
+QLabel#timelineIcon {{ background: {accent_soft}; border-radius: 14px; }}
+QLabel#timelineWhat {{ font-weight: 600; }}
+QLabel#timelineChanges {{ color: {muted}; }}
+"""
+
+
+def when(value: str | datetime | None) -> str:
+    """A server timestamp (UTC) in the user's local time."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment.astimezone().strftime("%d %b %Y, %H:%M")
+
+
+def shown(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def change_line(change: dict[str, Any]) -> str:
+    """One field change as people read it: "field: old → new"."""
+    name = str(change.get("field", "")).replace("_", " ")
+    return f"{name}: {shown(change.get('old'))} → {shown(change.get('new'))}"
+
+
+def describe(item: Item) -> tuple[str, str]:
+    """(title, icon name) of one timeline entry."""
+    kind = str(item.get("kind", ""))
+    title, icon = KINDS.get(kind, (kind.replace("_", " ").capitalize() or "Activity", "activities"))
+    if kind.startswith("follow_up"):
+        icon = FOLLOW_UP_ICONS.get(str((item.get("data") or {}).get("kind")), icon)
+    return title, icon
+
+
+class TimelineEntry(QFrame):
+    """One entry: an icon, what happened, who and when, and the details."""
+
+    def __init__(self, item: Item, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.item = item
+        self.setObjectName("timelineItem")
+        title, icon_name = describe(item)
+        badge = QLabel()
+        badge.setObjectName("timelineIcon")
+        badge.setFixedSize(28, 28)
+        badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        badge.setPixmap(icons.icon(icon_name, theme.current().token("accent_text")).pixmap(QSize(16, 16)))
+
+        what = QLabel(title)
+        what.setObjectName("timelineWhat")
+        who = QLabel(" · ".join(p for p in (item.get("actor_name") or "System", when(item.get("at"))) if p))
+        who.setObjectName("timelineWho")
+        who.setProperty("role", "caption")
+        head = QHBoxLayout()
+        head.setSpacing(8)
+        head.addWidget(what)
+        head.addWidget(who)
+        head.addStretch(1)
+
+        column = QVBoxLayout()
+        column.setSpacing(4)
+        column.addLayout(head)
+        self.text = QLabel(self._body())
+        self.text.setObjectName("timelineText")
+        self.text.setWordWrap(True)
+        self.text.setTextFormat(Qt.TextFormat.PlainText)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setVisible(bool(self.text.text()))
+        column.addWidget(self.text)
+        self.changes = QLabel(self._changes())
+        self.changes.setObjectName("timelineChanges")
+        self.changes.setWordWrap(True)
+        self.changes.setTextFormat(Qt.TextFormat.PlainText)
+        self.changes.setVisible(bool(self.changes.text()))
+        column.addWidget(self.changes)
+
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 8, 12, 8)
+        row.setSpacing(10)
+        row.addWidget(badge, 0, Qt.AlignmentFlag.AlignTop)
+        row.addLayout(column, 1)
+
+    def _body(self) -> str:
+        item = self.item
+        text = str(item.get("text") or "")
+        data = item.get("data") or {}
+        if str(item.get("kind", "")).startswith("follow_up") and data.get("due_at"):
+            due = f"{str(data.get('kind', '')).capitalize()} due {when(data['due_at'])}".strip()
+            text = f"{due}\n{text}".strip() if text else due
+        return text
+
+    def _changes(self) -> str:
+        if self.item.get("kind") == "status_change":
+            return ""  # the text already says "old → new"
+        changes = [c for c in self.item.get("changes") or [] if isinstance(c, dict)]
+        if self.item.get("kind") == "created":
+            # A new record: what it was given, not "— → value" for every column (ids and empty ones left out).
+            changes = [c for c in changes if c.get("new") not in (None, False, "", [])
+                       and not str(c.get("field", "")).endswith("_id")]
+            lines = [f"{str(c.get('field', '')).replace('_', ' ')}: {shown(c.get('new'))}"
+                     for c in changes[:MAX_CHANGES]]
+        else:
+            lines = [change_line(c) for c in changes[:MAX_CHANGES]]
+        if len(changes) > MAX_CHANGES:
+            lines.append(f"… and {len(changes) - MAX_CHANGES} more")
+        return "\n".join(lines)
+
+    def plain_text(self) -> str:
+        """Everything the entry says, for tests and for copying."""
+        title, _ = describe(self.item)
+        parts = [title, self.text.text(), self.changes.text()]
+        return "\n".join(p for p in parts if p)
+
+
+class TimelineView(QWidget):
+    """A record's history, paged from ``path`` (Page[TimelineItem]), newest first."""
+
+    loaded = Signal(int)  # the total, after each page arrives
+
+    def __init__(self, api: ApiClient, path: str, parent: QWidget | None = None, page_size: int = PAGE_SIZE) -> None:
+        super().__init__(parent)
+        self.setObjectName("timelineView")
+        self.api = api
+        self.path = path
+        self.page_size = page_size
+        self.items: list[Item] = []
+        self._entries: list[TimelineEntry] = []
+        self.total: int | None = None
+        self.error: str | None = None
+        self._generation = 0
+        self._pending: asyncio.Task[None] | None = None
+
+        self.body = QWidget()
+        self.body.setObjectName("timelineBody")
+        self.list = QVBoxLayout(self.body)
+        self.list.setContentsMargins(0, 0, 4, 0)
+        self.list.setSpacing(8)
+        self.status = QLabel("Loading…")
+        self.status.setObjectName("timelineStatus")
+        self.status.setProperty("role", "muted")
+        self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.status.setWordWrap(True)
+        self.more = QPushButton("Show more")
+        self.more.setObjectName("timelineMore")
+        self.more.setProperty("role", "link")
+        self.more.clicked.connect(self.show_more)
+        self.more.hide()
+        self.list.addWidget(self.status)
+        self.list.addWidget(self.more, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.list.addStretch(1)
+
+        self.scroll = QScrollArea()
+        self.scroll.setObjectName("timelineScroll")
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.body)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.scroll)
+
+        self._style()
+        theme.current().changed.connect(self._style)
+        self.reload()
+
+    def _style(self, *_: object) -> None:
+        if shiboken6.isValid(self):
+            self.setStyleSheet(STYLE.format(**theme.TOKENS[theme.current().name]))
+
+    # --- loading -------------------------------------------------------------------------------
+
+    @property
+    def loading(self) -> bool:
+        return self._pending is not None and not self._pending.done()
+
+    def reload(self) -> None:
+        """Ask for the newest page again (a note was added, the record changed)."""
+        self._generation += 1
+        if self.loading and self._pending is not None:
+            self._pending.cancel()
+        self._start(0, replace=True)
+
+    def show_more(self) -> None:
+        if not self.loading and self.total is not None and len(self.items) < self.total:
+            self._start(len(self.items), replace=False)
+
+    def _start(self, offset: int, replace: bool) -> None:
+        self.more.setEnabled(False)
+        if replace and not self.items:
+            self.status.setText("Loading…")
+            self.status.show()
+        self._pending = tasks.spawn(self._load(offset, replace, self._generation))
+
+    async def _load(self, offset: int, replace: bool, generation: int) -> None:
+        try:
+            page = await self.api.get(self.path, offset=offset, limit=self.page_size)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # shown in place; reload() tries again
+            if shiboken6.isValid(self) and generation == self._generation:
+                self.error = getattr(exc, "message", None) or str(exc)
+                self.status.setText(f"The history could not be loaded: {self.error}")
+                self.status.show()
+                self.more.setEnabled(True)
+            return
+        if not shiboken6.isValid(self) or generation != self._generation:
+            return
+        self.error = None
+        if replace:
+            self._clear()
+        items: list[Item] = list(page.get("items", []))
+        for item in items:
+            entry = TimelineEntry(item, self.body)
+            self.list.insertWidget(self.list.indexOf(self.status), entry)
+            self._entries.append(entry)
+        self.items.extend(items)
+        self.total = int(page.get("total", len(self.items)))
+        self.status.setText("Nothing has happened here yet.")
+        self.status.setVisible(not self.items)
+        left = self.total - len(self.items)
+        self.more.setText(f"Show more ({left} older)")
+        self.more.setVisible(left > 0 and bool(items))
+        self.more.setEnabled(True)
+        self.loaded.emit(self.total)
+
+    def _clear(self) -> None:
+        for entry in self._entries:
+            self.list.removeWidget(entry)
+            entry.deleteLater()
+        self._entries = []
+        self.items = []
+
+    async def wait_loaded(self) -> None:
+        """Await the page in flight (tests, screenshots)."""
+        while self._pending is not None and not self._pending.done():
+            await asyncio.shield(self._pending)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def entries(self) -> list[TimelineEntry]:
+        return list(self._entries)
+
+    def texts(self) -> list[str]:
+        """What each shown entry says, newest first."""
+        return [e.plain_text() for e in self.entries()]
