@@ -167,11 +167,27 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """A fresh qasync loop per test; stray tasks are cancelled before it closes."""
     qapp.setQuitOnLastWindowClosed(False)  # closing a window must not stop the loop mid-test
     loop = qasync.QEventLoop(qapp, already_running=False)
+    loop.run_until_complete = _stopping_at_the_end(loop)  # type: ignore[method-assign]
     asyncio.set_event_loop(loop)
     yield loop
     _cancel_pending(loop)
     asyncio.set_event_loop(None)
     loop.close()
+
+
+def _stopping_at_the_end(loop: qasync.QEventLoop) -> Callable[[Any], Any]:
+    """qasync's run_until_complete processes Qt events once more after it has cleared the running
+    loop; a task stepped there (a view reloading on a live event) finds no running loop, anyio
+    raises and httpx's connection pool stays locked, so later requests hang. This one stops with
+    the loop instead. (The app itself runs one loop for its whole life and never meets this.)"""
+
+    def run_until_complete(future: Any) -> Any:
+        future = asyncio.ensure_future(future, loop=loop)
+        future.add_done_callback(lambda _: loop.stop())
+        loop.run_forever()
+        return future.result()
+
+    return run_until_complete
 
 
 @pytest.fixture(autouse=True)

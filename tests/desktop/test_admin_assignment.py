@@ -15,14 +15,12 @@ from crm_desktop.views.admin.assignment import AssignmentPage, RuleDialog
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import (
     focus,
-    no_task_steps_outside_the_loop,
     open_panel,
     settle,
     the_dialog,
 )
 from tests.desktop.test_admin_pipelines import click_row, rows
 
-__all__ = ["no_task_steps_outside_the_loop"]
 _people = itertools.count(1)
 
 

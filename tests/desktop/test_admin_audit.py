@@ -12,13 +12,10 @@ from pytestqt.qtbot import QtBot
 from crm_desktop.views.admin.audit import AuditPage
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import (
-    no_task_steps_outside_the_loop,
     open_panel,
     settle,
     the_dialog,
 )
-
-__all__ = ["no_task_steps_outside_the_loop"]
 
 
 def test_filter_and_export_csv(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:

@@ -10,12 +10,9 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.views.admin.logs import LogsPage
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import (
-    no_task_steps_outside_the_loop,
     open_panel,
     settle,
 )
-
-__all__ = ["no_task_steps_outside_the_loop"]
 
 
 def test_filter_sign_ins_and_security_events(desk: Desk, qtbot: QtBot) -> None:

@@ -4,12 +4,8 @@ test_admin_* modules import."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-import qasync
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 from pytestqt.qtbot import QtBot
@@ -19,23 +15,6 @@ from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin import AdminPanel
 from tests.desktop.conftest import Desk
-
-
-@pytest.fixture(autouse=True)
-def no_task_steps_outside_the_loop(qloop: qasync.QEventLoop, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """qasync's run_until_complete processes Qt events once more after it has cleared the running
-    loop; a task stepped there finds no running loop (anyio raises) and leaves httpx's connection
-    pool locked. Desk.run goes through this copy, which stops at the end of the loop instead.
-    (To move into tests/desktop/conftest.py; then this fixture can go.)"""
-
-    def run_until_complete(future: Any) -> Any:
-        future = asyncio.ensure_future(future, loop=qloop)
-        future.add_done_callback(lambda _: qloop.stop())
-        qloop.run_forever()
-        return future.result()
-
-    monkeypatch.setattr(qloop, "run_until_complete", run_until_complete)
-    yield
 
 
 def open_panel(desk: Desk, qtbot: QtBot, page: str, api: ApiClient | None = None) -> tuple[ApiClient, AdminPanel, Any]:

@@ -18,13 +18,10 @@ from crm_desktop.views.admin.sales_lists import ItemDialog, SalesListsPage
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import (
     focus,
-    no_task_steps_outside_the_loop,
     open_panel,
     settle,
     the_dialog,
 )
-
-__all__ = ["no_task_steps_outside_the_loop"]
 
 
 def click_row(qtbot: QtBot, widget: QListWidget, text: str) -> None:

@@ -13,13 +13,10 @@ from crm_desktop.views.admin.roles import RolesPage
 from tests.desktop.conftest import PASSWORD, Desk
 from tests.desktop.test_admin_panel import (
     focus,
-    no_task_steps_outside_the_loop,
     open_panel,
     settle,
     the_dialog,
 )
-
-__all__ = ["no_task_steps_outside_the_loop"]
 
 
 def role_item(page: RolesPage, name: str) -> QListWidgetItem:

@@ -18,13 +18,10 @@ from crm_desktop.views.admin.settings import SET_PLACEHOLDER, SettingsPage
 from tests.desktop.conftest import ADMIN_EMAIL, Desk
 from tests.desktop.test_admin_panel import (
     focus,
-    no_task_steps_outside_the_loop,
     open_panel,
     settle,
 )
 from tests.support import Smtp, free_port
-
-__all__ = ["no_task_steps_outside_the_loop"]
 
 
 def retype(qtbot: QtBot, edit: QLineEdit, text: str) -> None:

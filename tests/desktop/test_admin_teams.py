@@ -11,13 +11,10 @@ from crm_desktop.views.admin.teams import TeamsPage
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import (
     focus,
-    no_task_steps_outside_the_loop,
     open_panel,
     settle,
     the_dialog,
 )
-
-__all__ = ["no_task_steps_outside_the_loop"]
 
 
 def test_create_team_with_members_and_lead(desk: Desk, qtbot: QtBot) -> None:

@@ -18,13 +18,10 @@ from crm_desktop.views.admin.users import DeactivateDialog, PasswordDialog, User
 from tests.desktop.conftest import ADMIN_EMAIL, PASSWORD, Desk
 from tests.desktop.test_admin_panel import (
     focus,
-    no_task_steps_outside_the_loop,
     open_panel,
     the_dialog,
 )
 from tests.support import Smtp
-
-__all__ = ["no_task_steps_outside_the_loop"]
 
 
 def open_users(desk: Desk, qtbot: QtBot) -> tuple[ApiClient, AdminPanel, UsersPage]:

@@ -20,9 +20,7 @@ from crm_desktop.views.clients.detail import ClientWindow, open_client
 from crm_desktop.views.clients.dialogs import ClientDialog, ContactDialog
 from crm_desktop.views.clients.list import ClientsPage
 from tests.desktop.conftest import Desk
-from tests.desktop.test_admin_panel import focus, no_task_steps_outside_the_loop, the_dialog
-
-__all__ = ["no_task_steps_outside_the_loop"]
+from tests.desktop.test_admin_panel import focus, the_dialog
 
 
 def open_clients(desk: Desk, qtbot: QtBot, live: bool = False) -> tuple[ApiClient, Session, ClientsPage]:

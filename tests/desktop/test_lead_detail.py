@@ -16,9 +16,7 @@ from crm_desktop.operations import errors
 from crm_desktop.session import Session
 from crm_desktop.views.leads.detail import LeadDetail, NewLeadDialog, open_lead
 from tests.desktop.conftest import Desk
-from tests.desktop.test_admin_panel import focus, no_task_steps_outside_the_loop
-
-__all__ = ["no_task_steps_outside_the_loop"]
+from tests.desktop.test_admin_panel import focus
 
 
 def session_of(desk: Desk, api: ApiClient) -> Session:

@@ -17,9 +17,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.session import Session
 from crm_desktop.views.leads.list import BulkDialog, LeadList
 from tests.desktop.conftest import Desk
-from tests.desktop.test_admin_panel import focus, no_task_steps_outside_the_loop
-
-__all__ = ["no_task_steps_outside_the_loop"]
+from tests.desktop.test_admin_panel import focus
 
 
 def make_leads(desk: Desk, api: ApiClient, people: list[dict[str, Any]], at_once: int = 20

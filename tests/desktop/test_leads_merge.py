@@ -13,9 +13,6 @@ from crm_desktop.session import Session
 from crm_desktop.views.leads.detail import open_lead
 from crm_desktop.views.leads.merge import MergeDialog
 from tests.desktop.conftest import Desk
-from tests.desktop.test_admin_panel import no_task_steps_outside_the_loop
-
-__all__ = ["no_task_steps_outside_the_loop"]
 
 
 def test_merge_taking_the_other_phone(desk: Desk, qtbot: QtBot) -> None:

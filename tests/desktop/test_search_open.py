@@ -12,10 +12,7 @@ from pytestqt.qtbot import QtBot
 from crm_desktop.views.clients.detail import ClientWindow
 from crm_desktop.views.main_window import MainWindow
 from tests.desktop.conftest import Desk
-from tests.desktop.test_admin_panel import no_task_steps_outside_the_loop
 from tests.desktop.test_main_window import open_main
-
-__all__ = ["no_task_steps_outside_the_loop"]
 
 
 def popup_texts(window: MainWindow) -> list[str]:

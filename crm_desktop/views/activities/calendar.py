@@ -1,0 +1,297 @@
+"""The week calendar: seven day columns, Monday to Sunday in local time, each follow-up placed on its
+day in time order. Previous/next week with Alt+Left/Alt+Right, back to this week with Ctrl+T; a click
+(or Enter) on a follow-up offers Complete, Reschedule and Open record.
+
+The server is asked for exactly the shown week ([local Monday 00:00, next Monday 00:00) as UTC), so
+a week of any size loads in one request; done follow-ups stay visible, struck through.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QPoint, QSize, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QKeySequence, QShortcut, QShowEvent, QTransform
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import icons, theme
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations import change_bus, handle_error
+from crm_desktop.session import Session
+from crm_desktop.tasks import spawn
+from crm_desktop.views.activities.my_day import (
+    RELOAD_DELAY_MS,
+    open_complete,
+    open_reschedule,
+    record_opener,
+    touches_activities,
+)
+from crm_desktop.views.activities.schedule import kind_icon, kind_label, parse_time, utc_iso
+
+FollowUp = dict[str, Any]
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def week_start(day: date) -> date:
+    """The Monday of ``day``'s week."""
+    return day - timedelta(days=day.weekday())
+
+
+def local_midnight(day: date) -> datetime:
+    """00:00 of ``day`` in local time, as an aware datetime (right across a DST change, too)."""
+    return datetime.combine(day, time()).astimezone()
+
+
+class DayColumn(QFrame):
+    """One day: its name over the follow-ups due that day."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setProperty("role", "card")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 8, 6, 6)
+        layout.setSpacing(6)
+        self.title = QLabel()
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setProperty("role", "muted")
+        layout.addWidget(self.title)
+        self.list = QListWidget()
+        self.list.setFrameShape(QFrame.Shape.NoFrame)
+        self.list.setWordWrap(True)
+        self.list.setIconSize(QSize(14, 14))
+        self.list.setSpacing(2)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout.addWidget(self.list, 1)
+        self.empty = QLabel("Free")
+        self.empty.setProperty("role", "caption")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        layout.addWidget(self.empty, 1)
+        self.empty.hide()  # until the week has loaded
+
+    def show_day(self, day: date, today: bool) -> None:
+        self.title.setText(day.strftime("%a %d"))
+        self.title.setAccessibleName(day.strftime("%A %d %B"))
+        self.title.setStyleSheet(
+            f"color: {theme.current().token('accent_text')}; font-weight: 600;" if today else "")
+
+    def texts(self) -> list[str]:
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+
+class WeekView(QWidget):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.api = session.api
+        self.monday = week_start(datetime.now().astimezone().date())
+        self.items: list[FollowUp] = []
+        self.loaded = False
+        self.menu: QMenu | None = None
+        self._generation = 0
+        self._stale = True
+        self._loading = 0
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 16, 0, 0)
+        layout.setSpacing(12)
+        bar = QHBoxLayout()
+        bar.setSpacing(6)
+        self.previous_button = QPushButton(icons.icon("chevron-left"), "")
+        self.previous_button.setToolTip("Previous week (Alt+Left)")
+        self.previous_button.setAccessibleName("Previous week")
+        self.next_button = QPushButton(_mirrored("chevron-left"), "")
+        self.next_button.setToolTip("Next week (Alt+Right)")
+        self.next_button.setAccessibleName("Next week")
+        self.today_button = QPushButton("Today")
+        self.today_button.setToolTip("This week (Ctrl+T)")
+        self.range_label = QLabel()
+        self.range_label.setProperty("role", "heading")
+        self.owner = QComboBox()
+        self.owner.setAccessibleName("Whose follow-ups")
+        self.owner.addItem("My follow-ups", session.me.id)
+        self.owner.addItem("Everyone I can see", None)
+        self.owner.currentIndexChanged.connect(lambda _i: self.reload())
+        self.previous_button.clicked.connect(lambda: self.go(-1))
+        self.next_button.clicked.connect(lambda: self.go(1))
+        self.today_button.clicked.connect(self.this_week)
+        bar.addWidget(self.today_button)
+        bar.addWidget(self.previous_button)
+        bar.addWidget(self.next_button)
+        bar.addSpacing(8)
+        bar.addWidget(self.range_label)
+        bar.addStretch(1)
+        bar.addWidget(self.owner)
+        layout.addLayout(bar)
+
+        grid = QHBoxLayout()
+        grid.setSpacing(8)
+        self.columns = [DayColumn() for _ in range(7)]
+        for column in self.columns:
+            column.list.itemClicked.connect(self._chosen)
+            column.list.itemActivated.connect(self._chosen)
+            grid.addWidget(column, 1)
+        layout.addLayout(grid, 1)
+
+        for keys, slot in (("Alt+Left", lambda: self.go(-1)), ("Alt+Right", lambda: self.go(1)),
+                           ("Ctrl+T", self.this_week)):
+            QShortcut(QKeySequence(keys), self, activated=slot)
+        self._soon = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS)
+        self._soon.timeout.connect(self.reload)
+        change_bus().changed.connect(self._on_changed)
+        self._show_range()
+
+    # --- moving through weeks --------------------------------------------------------------------
+
+    def go(self, weeks: int) -> None:
+        self.monday += timedelta(weeks=weeks)
+        self._show_range()
+        self.reload()
+
+    def this_week(self) -> None:
+        self.monday = week_start(datetime.now().astimezone().date())
+        self._show_range()
+        self.reload()
+
+    def days(self) -> list[date]:
+        return [self.monday + timedelta(days=i) for i in range(7)]
+
+    def _show_range(self) -> None:
+        sunday = self.monday + timedelta(days=6)
+        if self.monday.month == sunday.month:
+            text = f"{self.monday.day} – {sunday.strftime('%d %B %Y').lstrip('0')}"
+        else:
+            text = f"{self.monday.strftime('%d %b').lstrip('0')} – {sunday.strftime('%d %b %Y').lstrip('0')}"
+        self.range_label.setText(text)
+        today = datetime.now().astimezone().date()
+        for column, day in zip(self.columns, self.days(), strict=True):
+            column.show_day(day, day == today)
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if not touches_activities(areas):
+            return
+        if self.isVisible():
+            self._soon.start()  # my change and its live echo arrive together: load once
+        else:
+            self._stale = True
+
+    def is_busy(self) -> bool:
+        """A load is on its way or about to start (tests and the screenshot tool wait for False)."""
+        return self._soon.isActive() or self._loading > 0
+
+    def reload(self) -> None:
+        self._stale = False
+        self._generation += 1
+        spawn(self._load(self._generation, self.monday))
+
+    async def _load(self, generation: int, monday: date) -> None:
+        params: dict[str, Any] = {"start": utc_iso(local_midnight(monday)),
+                                  "end": utc_iso(local_midnight(monday + timedelta(days=7))),
+                                  "owner_id": self.owner.currentData()}
+        self._loading += 1
+        try:
+            items = await self.api.get("/api/follow-ups/calendar", **params)
+        except ApiError as exc:
+            if generation == self._generation and shiboken6.isValid(self):
+                handle_error(self, exc)
+            return
+        finally:
+            self._loading -= 1
+        if generation != self._generation or not shiboken6.isValid(self):
+            return  # a newer load is on its way, or the page is gone
+        self.items = list(items)
+        self.loaded = True
+        self._render()
+
+    # --- showing ---------------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        now = datetime.now().astimezone()
+        for column in self.columns:
+            column.list.clear()
+        for follow_up in sorted(self.items, key=lambda f: parse_time(f["due_at"])):
+            due = parse_time(follow_up["due_at"])
+            index = (due.date() - self.monday).days
+            if 0 <= index < 7:
+                self.columns[index].list.addItem(self._item(follow_up, due, now))
+        for column in self.columns:
+            free = column.list.count() == 0
+            column.list.setVisible(not free)
+            column.empty.setVisible(free)
+
+    def _item(self, follow_up: FollowUp, due: datetime, now: datetime) -> QListWidgetItem:
+        kind = follow_up["kind"]
+        item = QListWidgetItem(icons.icon(kind_icon(kind)),
+                               f"{due.strftime('%H:%M')} {kind_label(kind)}\n{follow_up.get('subject') or '—'}")
+        item.setData(ID_ROLE, follow_up["id"])
+        notes = str(follow_up.get("notes") or "")
+        item.setToolTip(f"{kind_label(kind)} at {due.strftime('%H:%M')}" + (f"\n{notes}" if notes else ""))
+        if follow_up["status"] == "done":
+            font = QFont(item.font())
+            font.setStrikeOut(True)
+            item.setFont(font)
+            item.setForeground(QBrush(QColor(theme.current().token("muted"))))
+            item.setToolTip(f"Done. {follow_up.get('outcome') or ''}".strip())
+        elif due < now:
+            item.setForeground(QBrush(QColor(theme.current().token("warning_text"))))
+            item.setBackground(QBrush(QColor(theme.current().token("warning_bg"))))
+        return item
+
+    def follow_up(self, follow_up_id: int) -> FollowUp | None:
+        return next((f for f in self.items if f["id"] == follow_up_id), None)
+
+    # --- acting on a follow-up -------------------------------------------------------------------
+
+    def _chosen(self, item: QListWidgetItem) -> None:
+        if self.menu is not None and self.menu.isVisible():
+            return  # a click that is also an activation: one menu is enough
+        follow_up = self.follow_up(int(item.data(ID_ROLE)))
+        if follow_up is None:
+            return
+        source = item.listWidget()
+        self.menu = self.actions_menu(follow_up)
+        self.menu.popup(source.viewport().mapToGlobal(source.visualItemRect(item).bottomLeft() + QPoint(8, 0)))
+
+    def actions_menu(self, follow_up: FollowUp) -> QMenu:
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        is_open = follow_up["status"] == "open" and self.session.can("activities", "edit")
+        complete = menu.addAction(icons.icon("check"), "Complete…", lambda: open_complete(self, self.session,
+                                                                                           follow_up))
+        complete.setEnabled(is_open)
+        reschedule = menu.addAction(icons.icon("refresh"), "Reschedule…",
+                                    lambda: open_reschedule(self, self.session, follow_up))
+        reschedule.setEnabled(is_open)
+        opener = record_opener(follow_up)
+        record = menu.addAction(icons.icon("leads"), "Open record",
+                                lambda: opener(self, self.session) if opener is not None else None)
+        record.setEnabled(opener is not None)
+        return menu
+
+
+def _mirrored(name: str) -> QIcon:
+    """The left chevron turned to the right (the icon set has one direction only)."""
+    pixmap = icons.icon(name).pixmap(QSize(16, 16))
+    return QIcon(pixmap.transformed(QTransform().scale(-1, 1)))

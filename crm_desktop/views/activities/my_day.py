@@ -1,0 +1,330 @@
+"""My day: the signed-in user's overdue follow-ups (in a warning tone) and the rest of today's, with
+Complete (Ctrl+Enter), Reschedule (Ctrl+R) and Open record (Ctrl+O).
+
+"Today" is the server's answer for the user's time zone, so a late-evening call never slips into the
+wrong day. The list reloads on the "activities" change-bus areas (my changes and other desktops'),
+and once a minute while it is shown, so what just became due moves up to Overdue on its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import icons, theme
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations import change_bus, handle_error
+from crm_desktop.session import Session
+from crm_desktop.tasks import spawn
+from crm_desktop.views.activities.schedule import (
+    CompleteDialog,
+    RescheduleDialog,
+    kind_icon,
+    kind_label,
+    local_zone_name,
+    parse_time,
+)
+from crm_desktop.widgets.empty_state import EmptyState
+
+log = logging.getLogger(__name__)
+FollowUp = dict[str, Any]
+ID_ROLE = Qt.ItemDataRole.UserRole
+REFRESH_MS = 60_000
+RELOAD_DELAY_MS = 120
+
+
+# --- what every follow-up view offers (the week calendar uses these too) -------------------------
+
+def record_opener(follow_up: FollowUp) -> Callable[[QWidget, Session], None] | None:
+    """How to open the lead or client a follow-up is about; None while that screen is not built."""
+    targets = (("client_id", "crm_desktop.views.clients.detail", "open_client"),
+               ("lead_id", "crm_desktop.views.leads.detail", "open_lead"))
+    for key, module_name, function in targets:
+        record_id = follow_up.get(key)
+        if not record_id:
+            continue
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        opener = getattr(module, function, None)
+        if callable(opener):
+            return lambda parent, session, _open=opener, _id=record_id: _open(parent, session, _id)
+    return None
+
+
+def open_complete(parent: QWidget, session: Session, follow_up: FollowUp) -> CompleteDialog:
+    dialog = CompleteDialog(session.api, follow_up, parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+    return dialog
+
+
+def open_reschedule(parent: QWidget, session: Session, follow_up: FollowUp) -> RescheduleDialog:
+    dialog = RescheduleDialog(session.api, follow_up, parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+    return dialog
+
+
+def touches_activities(areas: frozenset[str]) -> bool:
+    return "*" in areas or any(area == "activities" or area.startswith("activities.") for area in areas)
+
+
+# --- the view ------------------------------------------------------------------------------------
+
+class MyDayView(QWidget):
+    COLUMNS = ("Time", "Kind", "About", "Notes")
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.api = session.api
+        self.overdue: list[FollowUp] = []
+        self.today: list[FollowUp] = []
+        self.loaded = False
+        self._generation = 0
+        self._stale = True
+        self._loading = 0
+        self._shown: list[int] = []
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 16, 0, 0)
+        layout.setSpacing(12)
+        head = QHBoxLayout()
+        head.setSpacing(8)
+        words = QVBoxLayout()
+        words.setSpacing(2)
+        self.date_label = QLabel(datetime.now().astimezone().strftime("%A %d %B"))
+        self.date_label.setProperty("role", "heading")
+        self.summary = QLabel("Loading…")
+        self.summary.setProperty("role", "muted")
+        words.addWidget(self.date_label)
+        words.addWidget(self.summary)
+        head.addLayout(words, 1)
+        self.complete_button = self._button("Complete", "check", "Ctrl+Enter", self.complete_selected, primary=True)
+        self.reschedule_button = self._button("Reschedule", "refresh", "Ctrl+R", self.reschedule_selected)
+        self.open_button = self._button("Open record", "leads", "Ctrl+O", self.open_selected)
+        for button in (self.open_button, self.reschedule_button, self.complete_button):
+            head.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout.addLayout(head)
+
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("myDayList")
+        self.tree.setColumnCount(len(self.COLUMNS))
+        self.tree.setHeaderLabels(list(self.COLUMNS))
+        self.tree.setRootIsDecorated(False)
+        self.tree.setItemsExpandable(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setIconSize(QSize(16, 16))
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setAllColumnsShowFocus(True)
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(2, 280)
+        self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.tree.itemDoubleClicked.connect(lambda *_: self.complete_selected())
+        self.empty = EmptyState("check", "Nothing due today", "No follow-ups are due today and none are overdue. "
+                                "Schedule one from a lead or a client and it shows up here on its day.")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.tree)
+        self.stack.addWidget(self.empty)
+        layout.addWidget(self.stack, 1)
+
+        for keys, slot in (("Ctrl+Return", self.complete_selected), ("Ctrl+Enter", self.complete_selected),
+                           ("Ctrl+R", self.reschedule_selected), ("Ctrl+O", self.open_selected)):
+            QShortcut(QKeySequence(keys), self, activated=slot)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(lambda: self.reload() if self.isVisible() else None)
+        self.timer.start()
+        self._soon = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS)
+        self._soon.timeout.connect(self.reload)
+        change_bus().changed.connect(self._on_changed)
+        self._update_buttons()
+
+    def _button(self, text: str, icon: str, keys: str, slot: Callable[[], None], primary: bool = False) -> QPushButton:
+        button = QPushButton(icons.icon(icon), text)
+        button.setToolTip(f"{text} ({keys})")
+        if primary:
+            button.setProperty("role", "primary")
+            button.setIcon(icons.icon(icon, theme.current().token("on_accent")))
+        button.clicked.connect(slot)
+        return button
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if not touches_activities(areas):
+            return
+        if self.isVisible():
+            self._soon.start()  # my change and its live echo arrive together: load once
+        else:
+            self._stale = True
+
+    def is_busy(self) -> bool:
+        """A load is on its way or about to start (tests and the screenshot tool wait for False)."""
+        return self._soon.isActive() or self._loading > 0
+
+    def reload(self) -> None:
+        self._stale = False
+        self._generation += 1
+        spawn(self._load(self._generation))
+
+    async def _load(self, generation: int) -> None:
+        self._loading += 1
+        try:
+            day = await self.api.get("/api/follow-ups/my-day", tz=local_zone_name())
+        except ApiError as exc:
+            if generation == self._generation and shiboken6.isValid(self):
+                self.summary.setText("Could not load your day.")
+                handle_error(self, exc)
+            return
+        finally:
+            self._loading -= 1
+        if generation != self._generation or not shiboken6.isValid(self):
+            return  # a newer load is on its way, or the page is gone
+        self.overdue = list(day["overdue"])
+        self.today = list(day["today"])
+        self.loaded = True
+        self._render()
+
+    # --- showing ---------------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        keep = self.selected_id()
+        keep_row = self._shown.index(keep) if keep in self._shown else 0  # where the finished one was
+        self._shown = [f["id"] for f in self.overdue + self.today]
+        self.tree.clear()
+        self.date_label.setText(datetime.now().astimezone().strftime("%A %d %B"))
+        groups = (("Overdue", self.overdue, True), ("Today", self.today, False))
+        chosen: QTreeWidgetItem | None = None
+        rows: list[QTreeWidgetItem] = []
+        for title, items, late in groups:
+            if not items:
+                continue
+            group = QTreeWidgetItem([f"{title} · {len(items)}"])
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            font = QFont(self.tree.font())
+            font.setBold(True)
+            group.setFont(0, font)
+            if late:
+                group.setForeground(0, QBrush(QColor(theme.current().token("danger"))))
+            self.tree.addTopLevelItem(group)
+            group.setFirstColumnSpanned(True)
+            for follow_up in items:
+                row = self._row(follow_up, late)
+                group.addChild(row)
+                rows.append(row)
+                if follow_up["id"] == keep:
+                    chosen = row
+            group.setExpanded(True)
+        if chosen is None and rows:
+            chosen = rows[min(keep_row, len(rows) - 1)]
+        if chosen is not None:
+            self.tree.setCurrentItem(chosen)
+        count = len(self.overdue) + len(self.today)
+        self.stack.setCurrentWidget(self.tree if count else self.empty)
+        parts = []
+        if self.overdue:
+            parts.append(f"{len(self.overdue)} overdue")
+        if self.today:
+            parts.append(f"{len(self.today)} due today")
+        self.summary.setText(", ".join(parts) if parts else "All clear.")
+        self._update_buttons()
+
+    def _row(self, follow_up: FollowUp, late: bool) -> QTreeWidgetItem:
+        due = parse_time(follow_up["due_at"])
+        today = datetime.now().astimezone().date()
+        when = due.strftime("%H:%M") if due.date() == today else due.strftime("%a %d %b, %H:%M")
+        notes = " ".join(str(follow_up.get("notes") or "").split())
+        row = QTreeWidgetItem([when, kind_label(follow_up["kind"]), follow_up.get("subject") or "—", notes])
+        row.setData(0, ID_ROLE, follow_up["id"])
+        row.setIcon(1, icons.icon(kind_icon(follow_up["kind"])))
+        row.setToolTip(3, str(follow_up.get("notes") or ""))
+        row.setData(0, Qt.ItemDataRole.AccessibleTextRole,
+                    f"{'Overdue: ' if late else ''}{when} {kind_label(follow_up['kind'])} {follow_up.get('subject')}")
+        if late:
+            tone = QBrush(QColor(theme.current().token("warning_text")))
+            shade = QBrush(QColor(theme.current().token("warning_bg")))
+            for column in range(len(self.COLUMNS)):
+                row.setForeground(column, tone)
+                row.setBackground(column, shade)
+        return row
+
+    # --- acting on the selection -----------------------------------------------------------------
+
+    def selected_id(self) -> int | None:
+        item = self.tree.currentItem()
+        value = item.data(0, ID_ROLE) if item is not None else None
+        return int(value) if value is not None else None
+
+    def selected(self) -> FollowUp | None:
+        wanted = self.selected_id()
+        return next((f for f in self.overdue + self.today if f["id"] == wanted), None)
+
+    def select(self, follow_up_id: int) -> bool:
+        for index in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(index)
+            for child in range(group.childCount()):
+                if group.child(child).data(0, ID_ROLE) == follow_up_id:
+                    self.tree.setCurrentItem(group.child(child))
+                    return True
+        return False
+
+    def _update_buttons(self) -> None:
+        follow_up = self.selected()
+        may_edit = self.session.can("activities", "edit")
+        self.complete_button.setEnabled(follow_up is not None and may_edit)
+        self.reschedule_button.setEnabled(follow_up is not None and may_edit)
+        opener = record_opener(follow_up) if follow_up is not None else None
+        self.open_button.setEnabled(opener is not None)
+        self.open_button.setToolTip("Open record (Ctrl+O)" if opener is not None or follow_up is None
+                                    else "This record's screen is not available in this version")
+
+    def complete_selected(self) -> CompleteDialog | None:
+        follow_up = self.selected()
+        if follow_up is None or not self.complete_button.isEnabled():
+            return None
+        return open_complete(self, self.session, follow_up)
+
+    def reschedule_selected(self) -> RescheduleDialog | None:
+        follow_up = self.selected()
+        if follow_up is None or not self.reschedule_button.isEnabled():
+            return None
+        return open_reschedule(self, self.session, follow_up)
+
+    def open_selected(self) -> None:
+        follow_up = self.selected()
+        opener = record_opener(follow_up) if follow_up is not None else None
+        if opener is not None:
+            opener(self, self.session)
