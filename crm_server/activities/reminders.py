@@ -36,6 +36,9 @@ OVERDUE = Stage(REMIND_OVERDUE, REMIND_BEFORE | REMIND_DUE | REMIND_OVERDUE, "fo
                 "A day overdue")
 
 
+KIND_WORDS = {"call": "call", "email": "email", "whatsapp": "WhatsApp message to", "meeting": "meeting with"}
+
+
 def _window(stage: Stage, now: datetime) -> ColumnElement[bool]:
     if stage is BEFORE:
         return and_(FollowUp.due_at > now, FollowUp.due_at <= now + timedelta(hours=1))
@@ -64,8 +67,11 @@ async def _send_stage(session: AsyncSession, stage: Stage, now: datetime) -> int
         if r.owner_id is None or r.owner_id in muted:
             continue
         subject = subjects.get(("lead", r.lead_id)) if r.lead_id else subjects.get(("client", r.client_id))
-        notify(session, r.owner_id, stage.kind, f"{stage.title}: {r.kind} {subject or ''}".strip(),
-               f"Due {r.due_at.isoformat(timespec='minutes')}. {r.notes}".strip(), "follow_up", r.id)
+        # The title says when relative to now (the server does not know the reader's time zone;
+        # the notification's own time is shown in local time by the desktop).
+        what = KIND_WORDS.get(r.kind, r.kind)
+        notify(session, r.owner_id, stage.kind, f"{stage.title}: {what} {subject or ''}".strip(),
+               r.notes or "", "follow_up", r.id)
         sent += 1
     return sent
 

@@ -18,7 +18,16 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QDrag, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QMouseEvent
+from PySide6.QtGui import (
+    QDrag,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -396,6 +405,7 @@ class LeadBoard(QWidget):
         self._seq = 0
         self._moving = 0
         self._build()
+        self._stale = True  # nothing loaded yet, or changes came while hidden
         self._reload_timer = QTimer(self)
         self._reload_timer.setSingleShot(True)
         self._reload_timer.setInterval(RELOAD_MS)
@@ -474,8 +484,18 @@ class LeadBoard(QWidget):
 
     def reload(self) -> None:
         self._reload_timer.stop()
+        if not self.isVisible():
+            # A hidden board (the List tab, a closed window) asks the server nothing; it loads when shown.
+            self._stale = True
+            return
+        self._stale = False
         self._seq += 1
         tasks.spawn(self._load(self._seq))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         if areas & AREAS:
