@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -33,7 +33,6 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.views.admin.common import (
     AdminPage,
-    Event,
     ScreenshotState,
     UserNames,
     can,
@@ -160,6 +159,7 @@ class AssignmentPage(AdminPage):
 
     title = "Assignment rules"
     areas = RULES | SETTINGS | frozenset({"admin.teams", "admin.lead_source"})
+    live_entities = frozenset({"assignment_rule", "lead_source", "team", "user", "settings"})
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
@@ -226,10 +226,6 @@ class AssignmentPage(AdminPage):
         self.shortcut(QKeySequence.StandardKey.New, self.new_rule)
         self.shortcut(QKeySequence(Qt.Key.Key_F2), self.edit_rule, widget=self.list)
         self.shortcut(QKeySequence(Qt.Key.Key_Delete), self.delete_rule, widget=self.list)
-        self._soon = QTimer(self)
-        self._soon.setSingleShot(True)
-        self._soon.setInterval(0)
-        self._soon.timeout.connect(self.reload)
         self._update_actions()
 
     # --- loading -------------------------------------------------------------------------------
@@ -243,14 +239,6 @@ class AssignmentPage(AdminPage):
             self.api.get("/api/lead-sources"), self.api.get("/api/settings"))
         await self.names.ensure(r["user_id"] for r in rules)
         return {"rules": rules, "teams": teams, "sources": sources, "settings": settings}
-
-    def on_changed(self, areas: frozenset[str]) -> None:
-        if self.loaded and areas & self.areas:
-            self._soon.start()  # one reload, however many announcements arrive together
-
-    def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.get("entity") in ("assignment_rule", "lead_source", "team", "user", "settings"):
-            self._soon.start()
 
     def _arrived(self, data: dict[str, Any], select: int | None = None) -> None:
         self.teams = {t["id"]: t["name"] for t in data["teams"]}

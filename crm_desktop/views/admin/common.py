@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDialog,
@@ -225,6 +225,7 @@ class AdminPage(QWidget):
 
     title = ""
     areas: frozenset[str] = frozenset()  # change-bus areas that make this page reload
+    live_entities: frozenset[str] = frozenset()  # admin live events (by entity) that make it reload
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -232,6 +233,8 @@ class AdminPage(QWidget):
         self.me = me
         self.loaded = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # One reload however many announcements arrive together (a save's own event and its echo).
+        self._reload_soon = QTimer(self, singleShot=True, interval=0, timeout=self.reload)
         self.root = QVBoxLayout(self)
         self.root.setContentsMargins(20, 16, 20, 16)
         self.root.setSpacing(12)
@@ -262,12 +265,18 @@ class AdminPage(QWidget):
         if self.loaded:
             self.reload()
 
+    def reload_soon(self) -> None:
+        if self.loaded:
+            self._reload_soon.start()
+
     def on_live_event(self, event: Event) -> None:
         """An admin event from the server (another desktop's change, or ours coming back)."""
+        if event.get("entity") in self.live_entities:
+            self.reload_soon()
 
     def on_changed(self, areas: frozenset[str]) -> None:
-        if self.loaded and areas & self.areas:
-            self.reload()
+        if areas & self.areas:
+            self.reload_soon()
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-" + self.title.lower().replace(" ", "-").replace("&", "and"), lambda: None)]

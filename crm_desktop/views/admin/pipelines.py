@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
@@ -32,7 +32,6 @@ from crm_desktop import operations
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
-    Event,
     NameDialog,
     ScreenshotState,
     can,
@@ -163,6 +162,7 @@ class PipelinesPage(AdminPage):
 
     title = "Pipelines"
     areas = PIPELINE
+    live_entities = frozenset({"pipeline"})
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
@@ -246,24 +246,12 @@ class PipelinesPage(AdminPage):
         self.shortcut(QKeySequence(Qt.Key.Key_Insert), self.add_status, widget=self.list)
         self.shortcut(QKeySequence(Qt.Key.Key_F2), self.rename_status, widget=self.list)
         self.shortcut(QKeySequence(Qt.Key.Key_Delete), self.remove_status, widget=self.list)
-        self._soon = QTimer(self)
-        self._soon.setSingleShot(True)
-        self._soon.setInterval(0)
-        self._soon.timeout.connect(self.reload)
         self._show()
 
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
         self.load(self.api.get("/api/pipelines"), self._arrived)
-
-    def on_changed(self, areas: frozenset[str]) -> None:
-        if self.loaded and areas & self.areas:
-            self._soon.start()  # one reload, however many announcements arrive together
-
-    def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.get("entity") == "pipeline":
-            self._soon.start()
 
     def _arrived(self, pipelines: list[dict[str, Any]]) -> None:
         self.pipelines = {p["id"]: p for p in pipelines}

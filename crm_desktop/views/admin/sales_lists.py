@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,7 +34,6 @@ from crm_desktop import operations
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
-    Event,
     NameDialog,
     ScreenshotState,
     can,
@@ -338,6 +337,7 @@ class SalesListsPage(AdminPage):
 
     title = "Sales lists"
     areas = LISTS
+    live_entities = frozenset({"lost_reason", "lead_source"})
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
@@ -354,22 +354,10 @@ class SalesListsPage(AdminPage):
             "this order. Inactive entries stay on old leads but are no longer offered."))
         self.root.addWidget(self.notice)
         self.root.addLayout(lists, 1)
-        self._soon = QTimer(self)
-        self._soon.setSingleShot(True)
-        self._soon.setInterval(0)
-        self._soon.timeout.connect(self.reload)
 
     def reload(self) -> None:
         self.reasons.reload()
         self.sources.reload()
-
-    def on_changed(self, areas: frozenset[str]) -> None:
-        if self.loaded and areas & self.areas:
-            self._soon.start()  # one reload, however many announcements arrive together
-
-    def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.get("entity") in ("lost_reason", "lead_source"):
-            self._soon.start()
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-sales-lists", lambda: None)]
