@@ -15,10 +15,12 @@ from crm_server.auth import api as auth_api
 from crm_server.clients import api as clients_api
 from crm_server.config import Config, to_libpq_url
 from crm_server.db import Database
+from crm_server.email_pipe import api as email_pipe_api
 from crm_server.errors import install_error_handlers
 from crm_server.jobs import runner
 from crm_server.leads import api as leads_api
 from crm_server.search import api as search_api
+from crm_server.tickets import api as tickets_api
 
 log = logging.getLogger(__name__)
 
@@ -55,4 +57,7 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(clients_api.router)
     app.include_router(activities_api.router)
     app.include_router(search_api.router)
+    app.include_router(tickets_api.router)
+    app.include_router(email_pipe_api.webhooks)
+    app.include_router(email_pipe_api.router)
     return app

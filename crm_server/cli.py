@@ -149,6 +149,30 @@ def cmd_settings(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+# sysexits.h: what a mail server's pipe (Postfix, Exim) understands when it bounces a message.
+EX_DATAERR, EX_NOPERM, EX_TEMPFAIL = 65, 77, 75
+
+
+def cmd_pipe_email(args: argparse.Namespace, config: Config) -> int:
+    """One raw message on standard input, through the same service as the webhook."""
+    from crm_server.email_pipe import service
+
+    raw = sys.stdin.buffer.read()
+    embedded = resolve_database(config, auto_migrate=False)
+    try:
+        answer = _run_in_db(config, lambda session: service.receive(session, raw, source="cli"))
+    except Exception:  # the database is down or broken: the mail server keeps the message and retries
+        log.exception("pipe-email: the message could not be stored")
+        return EX_TEMPFAIL
+    finally:
+        if embedded:
+            embedded.stop()
+    print(f"{answer.outcome}: {answer.message}" + (" (already received)" if answer.duplicate else ""))
+    if answer.outcome in ("created", "appended"):
+        return 0
+    return {"malformed": EX_DATAERR, "rejected": EX_DATAERR, "failed": EX_TEMPFAIL}.get(answer.outcome, EX_NOPERM)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-server", description="The CRM's shared server.")
     parser.add_argument("--version", action="version", version=f"crm-server {__version__}")
@@ -178,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("key", nargs="?")
     st.add_argument("value", nargs="?")
     st.set_defaults(func=cmd_settings)
+
+    pipe = sub.add_parser("pipe-email", help="take one email on standard input (a mail server's pipe)")
+    pipe.set_defaults(func=cmd_pipe_email)
     return parser
 
 

@@ -10,8 +10,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.admin.models import AuditEntry
+from crm_server.admin.settings import DEFINITIONS
 
-SECRET_FIELDS = frozenset({"password_hash", "totp_secret", "token_hash", "smtp.password"})
+# Never written to the audit log in clear: credentials, and every setting marked secret.
+SECRET_FIELDS = frozenset({"password_hash", "totp_secret", "token_hash"}
+                          | {key for key, definition in DEFINITIONS.items() if definition.secret})
 
 
 def _plain(value: Any) -> Any:

@@ -14,6 +14,8 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    func,
+    text,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
@@ -60,6 +62,7 @@ class Client(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_clients_name_key", "name_key"),
         Index("ix_clients_owner_id", "owner_id"),
         Index("ix_clients_team_id", "team_id"),
+        Index("ix_clients_email_lower", func.lower(text("email"))),  # who sent an inbound email
         Index("ix_clients_search_trgm", "search_text", postgresql_using="gin",
               postgresql_ops={"search_text": "gin_trgm_ops"}),
     )
@@ -77,6 +80,7 @@ class Contact(IdMixin, TimestampsMixin, Versioned, Base):
     search_text: Mapped[str] = mapped_column(Text, Computed(CONTACT_SEARCH, persisted=True))
     __table_args__ = (
         Index("ix_contacts_client_id", "client_id"),
+        Index("ix_contacts_email_lower", func.lower(text("email"))),
         Index("ix_contacts_search_trgm", "search_text", postgresql_using="gin",
               postgresql_ops={"search_text": "gin_trgm_ops"}),
     )

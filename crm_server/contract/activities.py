@@ -19,6 +19,9 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "follow_up_soon": "A follow-up is due in an hour",
     "follow_up_due": "A follow-up is due now",
     "follow_up_overdue": "A follow-up is a day overdue",
+    "ticket_assigned": "A ticket is assigned to me",
+    "ticket_sla_breached": "A ticket of my team is past its first-response time",
+    "ticket_reply": "A customer writes on a ticket that is already done",
 }
 
 

@@ -20,6 +20,7 @@ NAMESPACE = "crm"
 # Modules whose import registers tasks on the blueprint.
 TASK_MODULES = ["crm_server.jobs.maintenance"]
 TASK_MODULES.append("crm_server.activities.scheduled")
+TASK_MODULES.append("crm_server.tickets.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 

@@ -13,6 +13,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.contract.search import SearchHit
 
 PROVIDER_MODULES = ["crm_server.leads.search", "crm_server.clients.search"]
+PROVIDER_MODULES.append("crm_server.tickets.search")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Support tickets: the queue, the conversation with the customer, routing to teams, the SLA."""

@@ -1,0 +1,34 @@
+"""The tickets board: per status a count (one grouped query) and the first cards of each column."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server.auth.permissions import Principal
+from crm_server.contract.tickets import Board, BoardCard, BoardColumn, TicketFilters, TicketStatus
+from crm_server.db import utcnow
+from crm_server.tickets import queries
+from crm_server.tickets.models import Ticket
+
+CARD_COLUMNS = (Ticket.id, Ticket.number, Ticket.subject, Ticket.priority, Ticket.assignee_id, Ticket.team_id,
+                Ticket.first_response_due_at, Ticket.first_responded_at, Ticket.created_at, Ticket.version)
+
+
+async def board(session: AsyncSession, principal: Principal, filters: TicketFilters, per_column: int) -> Board:
+    now = utcnow()
+    where = queries.conditions(principal, filters, now, with_status=False)
+    counts = dict((await session.execute(select(Ticket.status, func.count()).where(*where)
+                                         .group_by(Ticket.status))).all())
+    statuses = [filters.status] if filters.status is not None else list(TicketStatus)
+    columns = []
+    for status in statuses:
+        count = int(counts.get(status.value, 0))
+        cards: list[BoardCard] = []
+        if count:
+            rows = (await session.execute(
+                select(*CARD_COLUMNS).where(*where, Ticket.status == status.value)
+                .order_by(*queries.order_by("priority"), Ticket.created_at).limit(per_column))).all()
+            cards = [BoardCard.model_validate(r._asdict()) for r in rows]
+        columns.append(BoardColumn(status=status, count=count, cards=cards))
+    return Board(columns=columns)
