@@ -52,6 +52,13 @@ KINDS: dict[str, tuple[str, str]] = {
     "merged": ("Merged", "copy"),
     "converted": ("Converted to a client", "clients"),
     "reassigned": ("Reassigned", "user"),
+    # tickets
+    "comment": ("Comment", "inbox"),
+    "email": ("Email to the customer", "mail"),
+    "assigned": ("Assigned", "user"),
+    "attachment_added": ("File attached", "copy"),
+    "first_response": ("First response", "check"),
+    "sla_breached": ("First-response time passed", "alert"),
 }
 FOLLOW_UP_ICONS = {"call": "phone", "email": "mail", "whatsapp": "phone", "meeting": "team"}
 MAX_CHANGES = 8  # a creation lists every field; show the first few

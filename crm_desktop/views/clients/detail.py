@@ -125,6 +125,11 @@ class ClientWindow(QWidget):
         self.schedule_button.setToolTip("Plan the next call or meeting (Ctrl+Shift+F)")
         self.schedule_button.clicked.connect(self.schedule_follow_up)
         self.schedule_button.setVisible(self._schedule_dialog() is not None and session.can("activities", "create"))
+        self.ticket_button = QPushButton("New ticket…")
+        self.ticket_button.setObjectName("newTicketButton")
+        self.ticket_button.setToolTip("Open a support ticket for this client (Ctrl+Shift+T)")
+        self.ticket_button.clicked.connect(self.new_ticket)
+        self.ticket_button.setVisible(session.can("tickets", "create") and self._ticket_dialog() is not None)
         self.archive_button = QPushButton("Archive")
         self.archive_button.setToolTip("Hide this client from the lists; Restore brings it back")
         self.archive_button.clicked.connect(self.archive)
@@ -143,7 +148,8 @@ class ClientWindow(QWidget):
         words.addWidget(self.title)
         words.addWidget(self.state)
         head.addLayout(words, 1)
-        for button in (self.schedule_button, self.archive_button, self.restore_button, self.save_button):
+        for button in (self.schedule_button, self.ticket_button, self.archive_button, self.restore_button,
+                       self.save_button):
             head.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
 
         self.notice = QLabel("")
@@ -256,6 +262,7 @@ class ClientWindow(QWidget):
         QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save)
         QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload)
         QShortcut(QKeySequence("Ctrl+Shift+F"), self, activated=self.schedule_follow_up)
+        QShortcut(QKeySequence("Ctrl+Shift+T"), self, activated=self.new_ticket)
         QShortcut(QKeySequence(Qt.Key.Key_Delete), self.contacts, activated=self.remove_contact,
                   context=Qt.ShortcutContext.WidgetShortcut)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.close)
@@ -537,6 +544,28 @@ class ClientWindow(QWidget):
         if shiboken6.isValid(self):
             self.say("Follow-up scheduled.")
             self.reload_follow_ups()
+            if self.timeline is not None:
+                self.timeline.reload()
+
+    @staticmethod
+    def _ticket_dialog() -> Any:
+        return _lazy("crm_desktop.views.tickets.new_ticket", "NewTicketDialog")
+
+    def new_ticket(self) -> QWidget | None:
+        """A ticket for this client (on the selected contact, if one is selected)."""
+        dialog_class = self._ticket_dialog()
+        if dialog_class is None or self.client is None or not self.ticket_button.isVisible():
+            return None
+        contact = self.selected_contact()
+        dialog = dialog_class(self.session, client_id=self.client_id,
+                              contact_id=contact["id"] if contact else None, parent=self)
+        dialog.created.connect(self._ticket_created)
+        dialog.open()
+        return dialog  # type: ignore[no-any-return]
+
+    def _ticket_created(self, ticket: Row) -> None:
+        if shiboken6.isValid(self):
+            self.say(f"Ticket #{ticket['number']} is created.")
             if self.timeline is not None:
                 self.timeline.reload()
 

@@ -1,0 +1,790 @@
+"""One ticket in its own window: header with status, priority and the first-response clock; the
+fields (Ctrl+S saves what changed, with the version that was read); the status moves the graph
+allows from where the ticket is; Assign…; the conversation, the files and the history.
+
+    open_ticket(parent, session, ticket_id)   # one window per ticket; a second call raises it
+
+The server decides every move: buttons only offer what TRANSITIONS allows, and a refusal (no
+resolution note, no assignee, someone moved it meanwhile) shows the server's own words. Live events
+naming the ticket refresh the window without dropping edits typed but not yet saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import icons, operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations.errors import mark_field
+from crm_desktop.views.admin.common import UserNames, field
+from crm_desktop.views.tickets.conversation import TICKETS, AttachmentList, ConversationView, themed
+from crm_desktop.views.tickets.new_ticket import (
+    Lookups,
+    NewTicketDialog,
+    fill_categories,
+    fill_priorities,
+    tag_list,
+)
+from crm_desktop.widgets.timeline import TimelineView, when
+from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.events import LiveEvent
+from crm_server.contract.tickets import OPEN_STATUSES, TRANSITIONS, TicketStatus
+
+log = logging.getLogger(__name__)
+
+Ticket = dict[str, Any]
+ORDER = [s.value for s in TicketStatus]
+STATUS_LABELS = {"new": "New", "assigned": "Assigned", "in_process": "In process",
+                 "pending_customer": "Waiting for customer", "resolved": "Resolved", "deployed": "Deployed",
+                 "closed": "Closed"}
+STATUS_TONES = {"new": "accent", "assigned": "accent", "in_process": "accent", "pending_customer": "warning",
+                "resolved": "success", "deployed": "success", "closed": "muted"}
+PRIORITY_TONES = {"normal": "muted", "high": "warning", "critical": "danger"}
+MOVE_LABELS = {"assigned": "Mark assigned", "in_process": "Start work", "pending_customer": "Wait for customer",
+               "resolved": "Resolve…", "deployed": "Mark deployed", "closed": "Close"}
+REOPEN_LABELS = {"in_process": "Reopen", "assigned": "Reopen to assignee"}
+STYLE = """
+QLabel#ticketBadge {{ border-radius: 9px; padding: 2px 10px; font-weight: 600; }}
+QLabel#ticketBadge[tone="accent"] {{ background: {accent_soft}; color: {accent_text}; }}
+QLabel#ticketBadge[tone="warning"] {{ background: {warning_bg}; color: {warning_text}; }}
+QLabel#ticketBadge[tone="danger"] {{ background: {danger_soft}; color: {danger}; }}
+QLabel#ticketBadge[tone="success"] {{ background: {alt_row}; color: {success}; border: 1px solid {border}; }}
+QLabel#ticketBadge[tone="muted"] {{ background: {hover}; color: {muted}; }}
+QLabel#slaClock[tone="danger"] {{ color: {danger}; font-weight: 600; }}
+QLabel#slaClock[tone="warning"] {{ color: {warning_text}; font-weight: 600; }}
+QLabel#slaClock[tone="success"] {{ color: {success}; }}
+QLabel#slaClock[tone="muted"] {{ color: {muted}; }}
+"""
+
+_open: dict[tuple[int, int], TicketWindow] = {}  # (session, ticket) -> its window
+
+
+def open_ticket(parent: QWidget | None, session: Any, ticket_id: int) -> QWidget:
+    """Show the ticket's window (one per ticket: a second call raises the open one)."""
+    key = (id(session), ticket_id)
+    window = _open.get(key)
+    if window is None or not shiboken6.isValid(window):
+        window = TicketWindow(session, ticket_id, parent.window() if parent is not None else None)
+        _open[key] = window
+        window.destroyed.connect(lambda *_: _open.pop(key, None))
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
+
+
+# --- small pieces --------------------------------------------------------------------------------
+
+def duration(delta: timedelta) -> str:
+    """"40 min", "3 h 5 min", "2 d 4 h": how long, roughly, for a person."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def sla_text(ticket: Ticket, now: datetime) -> tuple[str, str]:
+    """The first-response clock and its tone: answered in…, due in…, or overdue by…."""
+    created, answered = _time(ticket["created_at"]), _time(ticket.get("first_responded_at"))
+    due = _time(ticket.get("first_response_due_at"))
+    if answered is not None and created is not None:
+        return f"Answered in {duration(answered - created)}", "success"
+    if ticket["status"] not in OPEN_STATUSES or due is None:
+        return "No first response", "muted"
+    if due <= now:
+        return f"First response overdue by {duration(now - due)}", "danger"
+    left = due - now
+    return f"First response due in {duration(left)}", "warning" if left <= timedelta(minutes=30) else "muted"
+
+
+def set_tone(label: QLabel, tone: str) -> None:
+    if label.property("tone") != tone:
+        label.setProperty("tone", tone)
+        label.style().unpolish(label)
+        label.style().polish(label)
+
+
+def badge(name: str) -> QLabel:
+    label = QLabel("")
+    label.setObjectName("ticketBadge")
+    label.setAccessibleName(name)
+    return label
+
+
+def move_label(current: str, target: str) -> str:
+    if current in ("resolved", "closed") and target in REOPEN_LABELS:
+        return REOPEN_LABELS[target]
+    if current == "pending_customer" and target == "in_process":
+        return "Customer replied"
+    return MOVE_LABELS.get(target, STATUS_LABELS.get(target, target))
+
+
+class TeamUsers:
+    """The colleague search narrowed to one team: the picker's GET /api/users gets a team_id."""
+
+    def __init__(self, api: Any, team_id: int | None = None) -> None:
+        self.api = api
+        self.team_id = team_id
+
+    async def get(self, path: str, **params: Any) -> Any:
+        if self.team_id is not None:
+            params["team_id"] = self.team_id
+        return await self.api.get(path, **params)
+
+
+def assignee_picker(session: Any) -> tuple[UserPicker, TeamUsers, QCheckBox]:
+    """A user picker limited to the ticket's team; "Everyone" widens it for who may assign anyone."""
+    search = TeamUsers(session.api)
+    picker = UserPicker(search, active_only=True)
+    picker.setPlaceholderText("Unassigned: type a colleague's name")
+    everyone = QCheckBox("Every team")
+    everyone.setToolTip("Show people of every team, not only the ticket's team")
+    grant = session.me.permissions.get("tickets")
+    everyone.setVisible(grant is not None and str(getattr(grant.scope, "value", grant.scope)) == "all")
+    return picker, search, everyone
+
+
+# --- the form ------------------------------------------------------------------------------------
+
+class TicketForm(QWidget):
+    """Subject, priority, category (with where it routes), team, assignee, tags, description."""
+
+    def __init__(self, session: Any, lookups: Lookups, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.lookups = lookups
+        self.subject = QLineEdit()
+        self.priority = QComboBox()
+        fill_priorities(self.priority)
+        self.category = QComboBox()
+        self.category.currentIndexChanged.connect(self._show_route)
+        self.route = QLabel("")
+        self.route.setProperty("role", "caption")
+        self.route.setWordWrap(True)
+        self.team = QComboBox()
+        self.assignee, self.search, self.everyone = assignee_picker(session)
+        self.everyone.toggled.connect(lambda on: self._limit(None if on else self.team.currentData()))
+        self.tags = QLineEdit()
+        self.tags.setPlaceholderText("login, urgent")
+        self.description = QPlainTextEdit()
+        self.description.setFixedHeight(100)
+        category_box = field(self.category)
+        category_box.layout().addWidget(self.route)
+        assignee_box = field(self.assignee)
+        assignee_box.layout().addWidget(self.everyone)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setHorizontalSpacing(14)
+        form.setVerticalSpacing(10)
+        for label, widget in (("&Subject", field(self.subject)), ("&Priority", field(self.priority)),
+                              ("Ca&tegory", category_box), ("T&eam", field(self.team)),
+                              ("Assi&gnee", assignee_box), ("Ta&gs", field(self.tags, "Separate tags with commas.")),
+                              ("&Description", field(self.description))):
+            form.addRow(label, widget)
+        self.fields: dict[str, QWidget] = {
+            "subject": self.subject, "priority": self.priority, "category_id": self.category, "team_id": self.team,
+            "assignee_id": self.assignee, "tags": self.tags, "description": self.description}
+        self.team.currentIndexChanged.connect(lambda _i: self._limit(self.team.currentData()))
+
+    def _limit(self, team_id: int | None) -> None:
+        self.search.team_id = None if self.everyone.isChecked() else team_id
+
+    def _show_route(self, *_: object) -> None:
+        self.route.setText(self.lookups.route_text(self.category.currentData()))
+
+    def fill(self, ticket: Ticket, assignee_name: str) -> None:
+        self.subject.setText(ticket["subject"])
+        self.priority.setCurrentIndex(max(self.priority.findData(ticket["priority"]), 0))
+        fill_categories(self.category, self.lookups, ticket.get("category_id"))
+        self._show_route()
+        self.team.blockSignals(True)
+        self.team.clear()
+        self.team.addItem("No team", None)
+        for team_id, name in sorted(self.lookups.teams.items(), key=lambda t: t[1].lower()):
+            self.team.addItem(name, team_id)
+        self.team.setCurrentIndex(max(self.team.findData(ticket.get("team_id")), 0))
+        self.team.blockSignals(False)
+        self._limit(ticket.get("team_id"))
+        self.assignee.set_user(ticket.get("assignee_id"), assignee_name if ticket.get("assignee_id") else "")
+        self.tags.setText(", ".join(ticket.get("tags") or []))
+        self.description.setPlainText(ticket.get("description") or "")
+
+    def changes(self, ticket: Ticket) -> dict[str, Any]:
+        """The PATCH body (without the version): only what differs from the stored ticket."""
+        values = {"subject": " ".join(self.subject.text().split()), "priority": self.priority.currentData(),
+                  "category_id": self.category.currentData(), "team_id": self.team.currentData(),
+                  "tags": tag_list(self.tags.text()), "description": self.description.toPlainText().strip()}
+        changed = {}
+        for name, value in values.items():
+            stored = ticket.get(name)
+            same = sorted(value) == sorted(stored or []) if name == "tags" else (value or None) == (stored or None)
+            if not same:
+                changed[name] = value
+        if changed.get("category_id") is not None and "team_id" not in changed:
+            changed.pop("team_id", None)  # the server routes a re-classified ticket to its category's team
+        return changed
+
+    def assignee_change(self, ticket: Ticket) -> tuple[bool, int | None]:
+        """(whether to send /assign, to whom). Typed text that is nobody yet is no change."""
+        chosen = self.assignee.user_id
+        if chosen is None and self.assignee.text().strip():
+            return False, None
+        return chosen != ticket.get("assignee_id"), chosen
+
+    def dirty(self, ticket: Ticket) -> bool:
+        return bool(self.changes(ticket)) or self.assignee_change(ticket)[0]
+
+
+# --- dialogs -------------------------------------------------------------------------------------
+
+class ResolveDialog(QDialog):
+    """Ask how the ticket was resolved (the customer reads it); the server insists on a note."""
+
+    def __init__(self, window: TicketWindow) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.setObjectName("resolveDialog")
+        self.setWindowTitle("Resolve ticket")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setMinimumWidth(460)
+        self.note = QPlainTextEdit()
+        self.note.setAccessibleName("Resolution")
+        self.note.setPlaceholderText("What was wrong and what fixed it (the customer receives this)")
+        self.note.setFixedHeight(120)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText("Resolve")
+        self.ok.setProperty("role", "primary")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 16, 18, 14)
+        layout.addWidget(QLabel("How was it resolved?"))
+        layout.addWidget(field(self.note))
+        layout.addWidget(self.buttons)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.submit)
+        self.note.setFocus()
+
+    def submit(self) -> None:
+        self.window_.move_to("resolved", resolution=self.note.toPlainText(), fields={"resolution": self.note},
+                             done=self.accept, busy=self.ok)
+
+
+class AssignDialog(QDialog):
+    """Pick who works on the ticket: people of its team first; "Assign to me" in one click."""
+
+    def __init__(self, window: TicketWindow) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.setObjectName("assignDialog")
+        self.setWindowTitle("Assign ticket")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setMinimumWidth(440)
+        self.picker, self.search, self.everyone = assignee_picker(window.session)
+        ticket = window.ticket or {}
+        self.search.team_id = ticket.get("team_id")
+        self.everyone.toggled.connect(lambda on: setattr(self.search, "team_id",
+                                                         None if on else ticket.get("team_id")))
+        team = window.lookups.team_name(ticket.get("team_id"), "")
+        hint = f"People of the {team} team." if team else "Anyone active."
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText("Assign")
+        self.ok.setProperty("role", "primary")
+        self.me_button = self.buttons.addButton("Assign to me", QDialogButtonBox.ButtonRole.ActionRole)
+        self.me_button.clicked.connect(lambda: self.submit(window.session.me.id))
+        self.buttons.accepted.connect(lambda: self.submit(self.picker.user_id))
+        self.buttons.rejected.connect(self.reject)
+        box = field(self.picker, hint)
+        box.layout().addWidget(self.everyone)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 16, 18, 14)
+        layout.addWidget(QLabel(f"Assign #{ticket.get('number', '')} to"))
+        layout.addWidget(box)
+        layout.addWidget(self.buttons)
+        self.picker.setFocus()
+        self.picker.search_now()
+
+    def submit(self, user_id: int | None) -> None:
+        if user_id is None:
+            mark_field(self.picker, "Pick someone from the list.")
+            return
+        self.window_.assign(user_id, fields={"assignee_id": self.picker}, done=self.accept, busy=self.ok)
+
+
+# --- the window ----------------------------------------------------------------------------------
+
+def _card(title: str, body: QWidget) -> QFrame:
+    frame = QFrame()
+    frame.setProperty("role", "card")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(16, 12, 16, 14)
+    layout.setSpacing(10)
+    label = QLabel(title.upper())
+    label.setProperty("role", "section")
+    layout.addWidget(label)
+    layout.addWidget(body)
+    return frame
+
+
+class TicketWindow(QWidget):
+    """The detail window of one ticket."""
+
+    def __init__(self, session: Any, ticket_id: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.session = session
+        self.api = session.api
+        self.ticket_id = ticket_id
+        self.ticket: Ticket | None = None
+        self.client_text = ""
+        self.lookups = Lookups()
+        self.names = UserNames(self.api)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.setObjectName("ticketWindow")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setWindowTitle("Ticket - CRM")
+        self.setWindowIcon(icons.app_icon())
+        self.resize(1180, 780)
+        can_edit = session.can("tickets", "edit")
+
+        # --- header ------------------------------------------------------------------------------
+        self.title = QLabel("Loading…")
+        self.title.setProperty("role", "title")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status_badge = badge("Status")
+        self.priority_badge = badge("Priority")
+        self.sla = QLabel("")
+        self.sla.setObjectName("slaClock")
+        self.subtitle = QLabel("")
+        self.subtitle.setProperty("role", "muted")
+        self.open_client_button = QPushButton("Open client")
+        self.open_client_button.setProperty("role", "link")
+        self.open_client_button.clicked.connect(self.open_client)
+        self.open_client_button.hide()
+        self.save_button = QPushButton("Save")
+        self.save_button.setProperty("role", "primary")
+        self.save_button.setToolTip("Save the changes (Ctrl+S)")
+        self.save_button.clicked.connect(self.save)
+        self.save_button.setVisible(can_edit)
+        badges = QHBoxLayout()
+        badges.setSpacing(8)
+        for widget in (self.status_badge, self.priority_badge, self.sla):
+            badges.addWidget(widget)
+        badges.addStretch(1)
+        words = QVBoxLayout()
+        words.setSpacing(4)
+        words.addWidget(self.title)
+        words.addLayout(badges)
+        client_row = QHBoxLayout()
+        client_row.addWidget(self.subtitle)
+        client_row.addWidget(self.open_client_button)
+        client_row.addStretch(1)
+        words.addLayout(client_row)
+        head = QHBoxLayout()
+        head.addLayout(words, 1)
+        head.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignTop)
+
+        # --- moves -------------------------------------------------------------------------------
+        self.moves = QWidget()
+        self.moves_row = QHBoxLayout(self.moves)
+        self.moves_row.setContentsMargins(0, 0, 0, 0)
+        self.moves_row.setSpacing(8)
+        self.move_buttons: dict[str, QPushButton] = {}
+        self.assign_button = QPushButton("Assign…")
+        self.assign_button.setToolTip("Hand the ticket to a colleague (Ctrl+Shift+A)")
+        self.assign_button.clicked.connect(self.ask_assign)
+        actions = QHBoxLayout()
+        actions.setSpacing(8)
+        actions.addWidget(self.moves)
+        actions.addStretch(1)
+        actions.addWidget(self.assign_button)
+        self.moves.setVisible(can_edit)
+        self.assign_button.setVisible(can_edit)
+
+        self.notice = QLabel("")
+        self.notice.setObjectName("ticketNotice")
+        self.notice.setProperty("role", "muted")
+        self.notice.setWordWrap(True)
+        self.notice.hide()
+
+        # --- left: fields, resolution, files -----------------------------------------------------
+        self.form = TicketForm(session, self.lookups)
+        self.form.setEnabled(False)
+        self.resolution = QLabel("")
+        self.resolution.setObjectName("resolutionText")
+        self.resolution.setWordWrap(True)
+        self.resolution.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.resolution_card = _card("Resolution", self.resolution)
+        self.resolution_card.hide()
+        self.files = AttachmentList(session, ticket_id)
+        self.files.attached.connect(lambda _a: self.timeline.reload())
+        left = QWidget()
+        left_column = QVBoxLayout(left)
+        left_column.setContentsMargins(0, 0, 10, 0)
+        left_column.setSpacing(12)
+        left_column.addWidget(_card("Details", self.form))
+        left_column.addWidget(self.resolution_card)
+        left_column.addWidget(_card("Files", self.files))
+        left_column.addStretch(1)
+        left_scroll = QScrollArea()
+        left_scroll.setWidgetResizable(True)
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        left_scroll.setWidget(left)
+
+        # --- right: conversation and history -----------------------------------------------------
+        self.conversation = ConversationView(session, ticket_id, self.names)
+        self.conversation.sent.connect(self._commented)
+        self.timeline = TimelineView(self.api, f"/api/tickets/{ticket_id}/timeline")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.conversation, "Conversation")
+        self.tabs.addTab(self.timeline, "History")
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setChildrenCollapsible(False)
+        split.addWidget(left_scroll)
+        split.addWidget(self.tabs)
+        split.setSizes([500, 680])
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 18, 24, 18)
+        root.setSpacing(12)
+        root.addLayout(head)
+        root.addLayout(actions)
+        root.addWidget(self.notice)
+        root.addWidget(split, 1)
+
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save)
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload)
+        QShortcut(QKeySequence("Ctrl+Shift+A"), self, activated=self.ask_assign)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.close)
+        self._live = QTimer(self, singleShot=True, interval=200, timeout=self._refresh_from_server)
+        self._clock = QTimer(self, interval=30_000, timeout=self._show_clock)
+        self._clock.start()
+        session.events.event.connect(self._on_event)
+        operations.change_bus().changed.connect(self._on_changed)
+        themed(self, STYLE)
+        self.reload()
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = tasks.spawn(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def is_busy(self) -> bool:
+        parts = (self.conversation.loading, self.files.loading, self.timeline.loading)
+        return any(not t.done() for t in self._tasks) or any(parts)
+
+    def reload(self) -> None:
+        """Everything again (F5, "Reload" after a conflict): unsaved edits are replaced."""
+        self._spawn(self._load(replace_edits=True))
+        self._reload_parts()
+
+    def _refresh_from_server(self) -> None:
+        """Someone changed the ticket: keep my unsaved edits, update the rest."""
+        if shiboken6.isValid(self):
+            dirty = self.ticket is not None and self.form.dirty(self.ticket)
+            self._spawn(self._load(replace_edits=not dirty))
+            self._reload_parts()
+
+    def _reload_parts(self) -> None:
+        self.conversation.reload()
+        self.files.reload()
+        self.timeline.reload()
+
+    async def _load(self, replace_edits: bool) -> None:
+        try:
+            if not self.lookups.categories:
+                await self.lookups.load(self.api)
+            ticket = await self.api.get(f"/api/tickets/{self.ticket_id}")
+            await self._learn_names(ticket)
+            client_text = await self._client_text(ticket)
+        except asyncio.CancelledError:
+            raise
+        except ApiError as exc:
+            if shiboken6.isValid(self):
+                self.title.setText("This ticket cannot be opened")
+                self.say("It does not exist, or your role does not let you see it." if exc.status == 404
+                         else exc.message, error=True)
+            return
+        if shiboken6.isValid(self):
+            self.client_text = client_text
+            self.show_ticket(ticket, replace_edits)
+
+    async def _learn_names(self, ticket: Ticket) -> None:
+        """The assignee's name: the team's list (anyone may read it), else the admin lookup."""
+        if ticket.get("team_id") is not None:
+            try:
+                page = await self.api.get("/api/users", team_id=ticket["team_id"], limit=200)
+                for user in page["items"]:
+                    self.names.remember(user)
+            except ApiError as exc:
+                log.info("team members did not load: %s", exc.message)
+        await self.names.ensure([ticket.get("assignee_id")])
+
+    async def _client_text(self, ticket: Ticket) -> str:
+        if ticket.get("client_id") is None:
+            return f"From {ticket['requester_email']}" if ticket.get("requester_email") else "No client"
+        try:
+            client = await self.api.get(f"/api/clients/{ticket['client_id']}")
+        except ApiError:
+            return f"Client #{ticket['client_id']}"
+        contact = next((c for c in client.get("contacts") or [] if c["id"] == ticket.get("contact_id")), None)
+        parts = [f"Client: {client['name']}"]
+        if contact is not None:
+            parts.append(f"Contact: {contact['name']}" + (f" <{contact['email']}>" if contact.get("email") else ""))
+        return "  ·  ".join(parts)
+
+    def show_ticket(self, ticket: Ticket, replace_edits: bool = True) -> None:
+        self.ticket = ticket
+        if replace_edits:
+            self.form.fill(ticket, self._assignee_label(ticket))
+        archived = ticket.get("archived_at") is not None
+        can_edit = self.session.can("tickets", "edit")
+        self.form.setEnabled(can_edit and not archived)
+        self.save_button.setEnabled(can_edit and not archived)
+        self.assign_button.setEnabled(can_edit and not archived)
+        self._show_header()
+        self._show_moves()
+
+    def _assignee_label(self, ticket: Ticket) -> str:
+        assignee = ticket.get("assignee_id")
+        if assignee is None:
+            return ""
+        return self.names.name(assignee)
+
+    def _show_header(self) -> None:
+        ticket = self.ticket
+        if ticket is None:
+            return
+        self.setWindowTitle(f"#{ticket['number']} {ticket['subject']} - CRM")
+        self.title.setText(f"#{ticket['number']} {ticket['subject']}")
+        self.status_badge.setText(STATUS_LABELS.get(ticket["status"], ticket["status"]))
+        set_tone(self.status_badge, STATUS_TONES.get(ticket["status"], "muted"))
+        self.priority_badge.setText(f"{str(ticket['priority']).capitalize()} priority")
+        set_tone(self.priority_badge, PRIORITY_TONES.get(ticket["priority"], "muted"))
+        assignee = self.names.name(ticket.get("assignee_id"), "Unassigned")
+        team = self.lookups.team_name(ticket.get("team_id"))
+        self.subtitle.setText(f"{self.client_text}  ·  {team}  ·  {assignee}  ·  opened {when(ticket['created_at'])}")
+        self.open_client_button.setVisible(ticket.get("client_id") is not None)
+        self.resolution.setText(ticket.get("resolution") or "")
+        self.resolution_card.setVisible(bool(ticket.get("resolution")))
+        if ticket.get("archived_at"):
+            self.say(f"Archived {when(ticket['archived_at'])}. Reopen it to work on it again.")
+        self._show_clock()
+
+    def _show_clock(self) -> None:
+        if self.ticket is not None and shiboken6.isValid(self):
+            text, tone = sla_text(self.ticket, datetime.now().astimezone())
+            self.sla.setText(text)
+            set_tone(self.sla, tone)
+
+    def _show_moves(self) -> None:
+        """One button per move the status graph allows from here."""
+        assert self.ticket is not None
+        for button in self.move_buttons.values():
+            button.setParent(None)
+            button.deleteLater()
+        self.move_buttons = {}
+        current = self.ticket["status"]
+        archived = self.ticket.get("archived_at") is not None
+        targets = sorted((t.value for t in TRANSITIONS[TicketStatus(current)]), key=ORDER.index)
+        for target in targets:
+            if archived and target not in REOPEN_LABELS:
+                continue
+            button = QPushButton(move_label(current, target))
+            button.setObjectName(f"move_{target}")
+            button.setToolTip(f"Move to {STATUS_LABELS[target]}")
+            if target in ("resolved", "closed") or (current in ("resolved", "closed") and target == "in_process"):
+                button.setProperty("role", "primary")
+            button.clicked.connect(lambda _=False, t=target: self.ask_move(t))
+            self.moves_row.addWidget(button)
+            self.move_buttons[target] = button
+
+    # --- live ------------------------------------------------------------------------------------
+
+    def _on_event(self, event: LiveEvent) -> None:
+        if (shiboken6.isValid(self) and event.module == "tickets" and event.entity == "ticket"
+                and event.entity_id == self.ticket_id):
+            self._live.start()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if "*" in areas and shiboken6.isValid(self):
+            self._live.start()
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setProperty("role", "error" if error else "muted")
+        self.notice.style().unpolish(self.notice)
+        self.notice.style().polish(self.notice)
+        self.notice.setVisible(bool(text))
+
+    def save(self) -> None:
+        """Ctrl+S: the changed fields (PATCH), then the assignee when it changed (/assign)."""
+        ticket = self.ticket
+        if ticket is None or not self.save_button.isVisible() or not self.save_button.isEnabled():
+            return
+        changes = self.form.changes(ticket)
+        assign, assignee = self.form.assignee_change(ticket)
+        if self.form.assignee.text().strip() and self.form.assignee.user_id is None:
+            mark_field(self.form.assignee, "Pick someone from the list, or clear the box to unassign.")
+            return
+        if not changes and not assign:
+            self.say("Nothing to save: the ticket is as stored.")
+            return
+
+        async def call() -> Ticket:
+            saved = ticket
+            if changes:
+                saved = await self.api.patch(f"/api/tickets/{self.ticket_id}", {"version": saved["version"], **changes})
+            if assign:
+                saved = await self.api.post(f"/api/tickets/{self.ticket_id}/assign",
+                                            {"version": saved["version"], "assignee_id": assignee})
+            return saved
+
+        operations.run(self, call(), success=lambda t: self._changed(t, "Saved."), changed=TICKETS,
+                       fields=self.form.fields, reload=self.reload, busy=self.save_button)
+
+    def _changed(self, ticket: Ticket, message: str) -> None:
+        self._spawn(self._after_change(ticket, message))
+
+    async def _after_change(self, ticket: Ticket, message: str) -> None:
+        await self._learn_names(ticket)
+        if shiboken6.isValid(self):
+            self.show_ticket(ticket)
+            self.say(message)
+            self.timeline.reload()
+
+    def ask_move(self, target: str) -> QDialog | None:
+        if target == "assigned" and self.ticket is not None and self.ticket.get("assignee_id") is None:
+            return self.ask_assign()  # assigning someone is what moves a new ticket on
+        if target == "resolved":
+            dialog = ResolveDialog(self)
+            dialog.open()
+            return dialog
+        self.move_to(target)
+        return None
+
+    def move_to(self, target: str, resolution: str | None = None, fields: dict[str, QWidget] | None = None,
+                done: Any = None, busy: QWidget | None = None) -> asyncio.Task[Any] | None:
+        """Ask the server for a move; its refusal (graph, missing note or assignee) is shown as said."""
+        if self.ticket is None:
+            return None
+        body: dict[str, Any] = {"version": self.ticket["version"], "status": target}
+        if resolution is not None:
+            body["resolution"] = resolution
+
+        def moved(ticket: Ticket) -> None:
+            if done is not None:
+                done()
+            self._changed(ticket, f"Moved to {STATUS_LABELS.get(ticket['status'], ticket['status'])}.")
+
+        return operations.run(self, self.api.post(f"/api/tickets/{self.ticket_id}/move", body), success=moved,
+                              changed=TICKETS, fields=fields, reload=self.reload, busy=busy or self.moves)
+
+    def ask_assign(self) -> AssignDialog | None:
+        if self.ticket is None or not self.assign_button.isVisible() or not self.assign_button.isEnabled():
+            return None
+        dialog = AssignDialog(self)
+        dialog.open()
+        return dialog
+
+    def assign(self, user_id: int | None, fields: dict[str, QWidget] | None = None, done: Any = None,
+               busy: QWidget | None = None) -> asyncio.Task[Any] | None:
+        if self.ticket is None:
+            return None
+        body = {"version": self.ticket["version"], "assignee_id": user_id}
+
+        def assigned(ticket: Ticket) -> None:
+            if done is not None:
+                done()
+            self._changed(ticket, f"Assigned to {self.names.name(ticket.get('assignee_id'), 'nobody')}.")
+
+        return operations.run(self, self.api.post(f"/api/tickets/{self.ticket_id}/assign", body), success=assigned,
+                              changed=TICKETS, fields=fields, reload=self.reload, busy=busy or self.assign_button)
+
+    def _commented(self, comment: dict[str, Any]) -> None:
+        self.say("Reply sent to the customer." if comment["public"] else "Internal note added.")
+        self._refresh_from_server()  # the first reply stops the clock; the version moved
+
+    def open_client(self) -> None:
+        if self.ticket is None or self.ticket.get("client_id") is None:
+            return
+        from crm_desktop.views.clients.detail import open_client
+
+        open_client(self, self.session, int(self.ticket["client_id"]))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        key = (id(self.session), self.ticket_id)
+        if _open.get(key) is self:
+            del _open[key]
+        super().closeEvent(event)
+
+
+
+def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """The new-ticket dialog, then the demo ticket with the longest conversation among recent ones."""
+    found: dict[str, int] = {}
+
+    async def pick() -> None:
+        page = await ctx.api.get("/api/tickets", limit=20, sort="-updated_at")
+        most = -1
+        for ticket in page["items"]:
+            comments = len(await ctx.api.get(f"/api/tickets/{ticket['id']}/comments"))
+            if comments > most:
+                found["id"], most = ticket["id"], comments
+
+    tasks.spawn(pick())  # the runner settles (waits for it) while the first picture is taken
+    host = QWidget()
+    host.resize(ctx.size)
+    host.show()
+    dialog = NewTicketDialog(ctx.session, parent=host)
+    dialog.open()
+    yield "ticket-new", host
+    dialog.close()
+    host.close()
+    if "id" in found:
+        window = open_ticket(None, ctx.session, found["id"])
+        window.resize(ctx.size)
+        yield "ticket-detail", window
+        window.close()
