@@ -14,7 +14,9 @@ T = TypeVar("T")
 
 
 async def page(session: AsyncSession, stmt: Select[Any], offset: int, limit: int,
-               convert: Callable[[Any], T], order_by: tuple[Any, ...]) -> Page[T]:
+               convert: Callable[[Any], T], order_by: tuple[Any, ...], *, whole_rows: bool = False) -> Page[T]:
+    """`convert` gets each row's first column (an entity), or with `whole_rows` the row itself."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = (await session.scalars(stmt.order_by(*order_by).offset(offset).limit(limit))).all()
+    ordered = stmt.order_by(*order_by).offset(offset).limit(limit)
+    rows = (await session.execute(ordered)).all() if whole_rows else (await session.scalars(ordered)).all()
     return Page[T](items=[convert(r) for r in rows], total=total or 0, offset=offset, limit=limit)

@@ -120,12 +120,14 @@ class TicketOut(Model):
     subject: str
     description: str
     client_id: int | None
+    client_name: str | None = None
     contact_id: int | None
     requester_email: str | None
     priority: Priority
     category_id: int | None
     team_id: int | None
     assignee_id: int | None
+    assignee_name: str | None = None
     status: TicketStatus
     tags: list[str]
     created_by: int | None
@@ -147,7 +149,8 @@ TicketSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "
 
 
 class TicketFilters(BaseModel):
-    status: TicketStatus | None = None
+    status: TicketStatus | Literal["open"] | None = Field(
+        default=None, description='one status, or "open": new, assigned, in process or pending the customer')
     priority: Priority | None = None
     team_id: int | None = None
     assignee_id: int | None = None
@@ -155,6 +158,7 @@ class TicketFilters(BaseModel):
     client_id: int | None = None
     breaching: bool = Field(default=False, description="open, not answered, due within 30 minutes or past")
     mine: bool = Field(default=False, description="assigned to me")
+    urgent: bool = Field(default=False, description="high or critical priority, or breaching")
     archived: bool = Field(default=False, description="true lists archived tickets instead")
     q: str | None = Field(default=None, max_length=200, description="a number (#1234) or words of the subject")
 
@@ -203,7 +207,10 @@ class BoardCard(Model):
     subject: str
     priority: Priority
     assignee_id: int | None
+    assignee_name: str | None = None
     team_id: int | None
+    client_id: int | None = None
+    client_name: str | None = None
     first_response_due_at: datetime | None
     first_responded_at: datetime | None
     created_at: datetime

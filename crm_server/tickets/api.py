@@ -57,7 +57,7 @@ async def ticket_board(session: Session, filters: Annotated[TicketFilters, Query
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
 async def get_ticket(ticket_id: int, session: Session, principal: Principal = require("tickets", "view")) -> TicketOut:
-    return out(await service.visible_ticket(session, principal, ticket_id))
+    return await service.named_out(session, await service.visible_ticket(session, principal, ticket_id))
 
 
 @router.patch("/tickets/{ticket_id}", response_model=TicketOut)

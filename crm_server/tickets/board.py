@@ -6,12 +6,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.auth.permissions import Principal
-from crm_server.contract.tickets import Board, BoardCard, BoardColumn, TicketFilters, TicketStatus
+from crm_server.contract.tickets import OPEN_STATUSES, Board, BoardCard, BoardColumn, TicketFilters, TicketStatus
 from crm_server.db import utcnow
 from crm_server.tickets import queries
 from crm_server.tickets.models import Ticket
 
 CARD_COLUMNS = (Ticket.id, Ticket.number, Ticket.subject, Ticket.priority, Ticket.assignee_id, Ticket.team_id,
+                Ticket.client_id, queries.CLIENT_NAME, queries.ASSIGNEE_NAME,
                 Ticket.first_response_due_at, Ticket.first_responded_at, Ticket.created_at, Ticket.version)
 
 
@@ -20,7 +21,10 @@ async def board(session: AsyncSession, principal: Principal, filters: TicketFilt
     where = queries.conditions(principal, filters, now, with_status=False)
     counts = dict((await session.execute(select(Ticket.status, func.count()).where(*where)
                                          .group_by(Ticket.status))).all())
-    statuses = [filters.status] if filters.status is not None else list(TicketStatus)
+    if filters.status == "open":
+        statuses = [s for s in TicketStatus if s in OPEN_STATUSES]
+    else:
+        statuses = [TicketStatus(filters.status)] if filters.status is not None else list(TicketStatus)
     columns = []
     for status in statuses:
         count = int(counts.get(status.value, 0))

@@ -6,13 +6,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, or_, true
+from sqlalchemy import ColumnElement, and_, case, false, or_, select, true
 
+from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
+from crm_server.clients.models import Client
 from crm_server.clients.service import like_pattern
 from crm_server.contract.auth import Scope
 from crm_server.contract.tickets import OPEN_STATUSES, TicketFilters
 from crm_server.tickets.models import Ticket
+
+# Names the queue and the board show, read with the rows (one indexed lookup each), so no client asks
+# for them row by row.
+CLIENT_NAME = (select(Client.name).where(Client.id == Ticket.client_id).correlate(Ticket)
+               .scalar_subquery().label("client_name"))
+ASSIGNEE_NAME = (select(User.full_name).where(User.id == Ticket.assignee_id).correlate(Ticket)
+                 .scalar_subquery().label("assignee_name"))
 
 MODULE = "tickets"
 BREACH_WARNING = timedelta(minutes=30)
@@ -67,8 +76,10 @@ def conditions(principal: Principal, filters: TicketFilters, now: datetime, *,
                with_status: bool = True) -> list[ColumnElement[bool]]:
     where = [scope_filter(principal),
              Ticket.archived_at.is_not(None) if filters.archived else Ticket.archived_at.is_(None)]
-    if with_status and filters.status is not None:
-        where.append(Ticket.status == filters.status.value)
+    if with_status and filters.status == "open":
+        where.append(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+    elif with_status and filters.status is not None:
+        where.append(Ticket.status == filters.status)
     for name in ("priority", "team_id", "assignee_id", "category_id", "client_id"):
         value = getattr(filters, name)
         if value is not None:
@@ -77,6 +88,8 @@ def conditions(principal: Principal, filters: TicketFilters, now: datetime, *,
         where.append(Ticket.assignee_id == principal.user_id)
     if filters.breaching:
         where.append(breaching(now))
+    if filters.urgent:
+        where.append(or_(Ticket.priority.in_(("high", "critical")), breaching(now)))
     if filters.q and filters.q.strip():
         where.append(text_match(filters.q))
     return where

@@ -1,7 +1,8 @@
 """The admin panel: one page per job (users, roles, teams, the sales setup: pipelines, sales lists
-and assignment rules, then logs, audit, settings, health), picked from a list on the left. Pages
-load the first time they are shown, reload on F5, refresh when an operation announces their area
-on the change bus, and take live events through `on_live_event`.
+and assignment rules, the support setup and the email log, then logs, audit, settings, health),
+picked from a list on the left. Pages load the first time they are shown, reload on F5, refresh
+when an operation announces their area on the change bus, and take live events through
+`on_live_event`.
 """
 
 from __future__ import annotations
@@ -20,22 +21,26 @@ from crm_desktop.operations import change_bus
 from crm_desktop.views.admin.assignment import AssignmentPage
 from crm_desktop.views.admin.audit import AuditPage
 from crm_desktop.views.admin.common import AdminPage, Event, can, me_dict
+from crm_desktop.views.admin.email_log import EmailLogPage
 from crm_desktop.views.admin.health import HealthPage
 from crm_desktop.views.admin.logs import LogsPage
 from crm_desktop.views.admin.pipelines import PipelinesPage
 from crm_desktop.views.admin.roles import RolesPage
 from crm_desktop.views.admin.sales_lists import SalesListsPage
 from crm_desktop.views.admin.settings import SettingsPage
+from crm_desktop.views.admin.support import SupportPage
 from crm_desktop.views.admin.teams import TeamsPage
 from crm_desktop.views.admin.users import UsersPage
 
 PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("users", UsersPage), ("roles", RolesPage), ("teams", TeamsPage), ("pipelines", PipelinesPage),
-    ("sales_lists", SalesListsPage), ("assignment", AssignmentPage), ("logs", LogsPage),
-    ("audit", AuditPage), ("settings", SettingsPage), ("health", HealthPage),
+    ("sales_lists", SalesListsPage), ("assignment", AssignmentPage), ("support", SupportPage),
+    ("email_log", EmailLogPage), ("logs", LogsPage), ("audit", AuditPage), ("settings", SettingsPage),
+    ("health", HealthPage),
 )
 ICONS = {"users": "user", "roles": "shield-check", "teams": "team", "pipelines": "leads", "sales_lists": "tickets",
-         "assignment": "integrations", "logs": "lock", "audit": "inbox", "settings": "settings", "health": "server"}
+         "assignment": "integrations", "support": "tickets", "email_log": "mail", "logs": "lock", "audit": "inbox",
+         "settings": "settings", "health": "server"}
 NAV_STYLE = """
 QListWidget#adminNav {{ background: {sidebar}; border: 0; border-right: 1px solid {border}; border-radius: 0;
     padding: 10px 8px; }}
@@ -47,13 +52,16 @@ QListWidget#adminNav::item:selected {{ background: {accent_soft}; color: {accent
 EVENT_PAGES = {
     "user": ("users", "roles", "teams", "assignment", "logs", "audit"),
     "role": ("users", "roles", "audit"),
-    "team": ("users", "teams", "assignment", "audit"),
-    "settings": ("settings", "assignment", "audit"),
+    "team": ("users", "teams", "assignment", "support", "audit"),
+    "settings": ("settings", "assignment", "support", "audit"),
     "pipeline": ("pipelines", "audit"),
     "lost_reason": ("sales_lists", "audit"),
     "lead_source": ("sales_lists", "assignment", "audit"),
     "assignment_rule": ("assignment", "audit"),
+    "email_pipe_log": ("email_log", "audit"),
 }
+# Live events of other modules that a page shows, by (module, entity).
+OTHER_EVENT_PAGES = {("tickets", "ticket_category"): ("support",)}
 
 
 class AdminPanel(QWidget):
@@ -155,6 +163,8 @@ class AdminPanel(QWidget):
 
     def _dispatch(self, event: Event) -> None:
         if event.get("module") != "admin":
+            for name in OTHER_EVENT_PAGES.get((str(event.get("module")), str(event.get("entity"))), ()):
+                self.pages[name].on_live_event(event)
             if event.get("module") != "notifications":  # the bell writes no audit rows
                 self.pages["audit"].on_live_event(event)
             return
@@ -185,6 +195,14 @@ class AdminPanel(QWidget):
     @property
     def assignment_page(self) -> AssignmentPage:
         return cast(AssignmentPage, self.pages["assignment"])
+
+    @property
+    def support_page(self) -> SupportPage:
+        return cast(SupportPage, self.pages["support"])
+
+    @property
+    def email_log_page(self) -> EmailLogPage:
+        return cast(EmailLogPage, self.pages["email_log"])
 
     @property
     def logs_page(self) -> LogsPage:

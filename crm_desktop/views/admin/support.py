@@ -1,0 +1,736 @@
+"""Support setup: the ticket categories and the team each one routes to, the service levels
+(first-response hours per priority, counted in business hours only) and the inbound email pipe.
+
+Categories are never deleted (old tickets point at them); "Deactivate" only hides one from new
+tickets. A category's team decides where *new* tickets of it land, so a change here re-routes
+nothing already in a queue. The settings below are the server's `tickets.*` and `email_pipe.*`
+keys; only changed keys are sent, like on the Settings page. The pipe's token is write-only: the
+server only says whether one is set, so "Generate" saves a fresh one at once and shows it this
+one time, for IT to paste into the mail provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt, QTime, QTimer
+from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTimeEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations
+from crm_desktop.api.client import ApiClient
+from crm_desktop.operations.errors import mark_field
+from crm_desktop.views.admin.common import (
+    AdminPage,
+    Event,
+    NameDialog,
+    ScreenshotState,
+    can,
+    confirm,
+    field,
+    title_label,
+    tone,
+)
+from crm_desktop.views.admin.sales_lists import OrderedList, failed
+
+CATEGORIES = frozenset({"tickets.ticket_category"})
+SETTINGS = frozenset({"admin.settings"})
+TEAMS = frozenset({"admin.teams", "admin.team"})
+TOKEN_KEY = "email_pipe.token"
+NO_TEAM = "No team (only people who see all tickets)"
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+# --- business days as the server stores them ("1-5", "1-3,6") -------------------------------------
+
+def parse_days(text: str) -> set[int]:
+    """ISO weekdays (1 = Monday) of "1-5" / "1,2,3" / "1-3,6"; an unreadable value gives none."""
+    days: set[int] = set()
+    try:
+        for part in text.replace(" ", "").split(","):
+            first, _, last = part.partition("-")
+            days.update(range(int(first), int(last or first) + 1))
+    except ValueError:
+        return set()
+    return {d for d in days if 1 <= d <= 7}
+
+
+def format_days(days: set[int]) -> str:
+    """The shortest text for `days`: runs of three or more become "a-b"."""
+    parts: list[str] = []
+    run: list[int] = []
+    for day in [*sorted(days), 99]:
+        if run and day == run[-1] + 1:
+            run.append(day)
+            continue
+        if run:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 2 else ",".join(map(str, run)))
+        run = [day]
+    return ",".join(parts)
+
+
+def team_choices(combo: QComboBox, teams: dict[int, str], selected: int | None) -> None:
+    """Fill a team combo (no team first, then by name) and select `selected`."""
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItem(NO_TEAM, None)
+    for team_id, name in sorted(teams.items(), key=lambda t: t[1].lower()):
+        combo.addItem(name, team_id)
+    if selected is not None and combo.findData(selected) < 0:
+        combo.addItem(f"team #{selected} (deleted)", selected)
+    combo.setCurrentIndex(max(combo.findData(selected), 0))
+    combo.blockSignals(False)
+
+
+# --- categories ------------------------------------------------------------------------------------
+
+class CategoryDialog(QDialog):
+    """New category: its name and the team its tickets go to."""
+
+    def __init__(self, parent: QWidget, teams: dict[int, str], submit: Callable[[CategoryDialog], None]) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New ticket category")
+        self.setObjectName("categoryDialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.name = QLineEdit()
+        self.name.setMinimumWidth(320)
+        self.name.setAccessibleName("Name")
+        self.team = QComboBox()
+        self.team.setAccessibleName("Routes to team")
+        team_choices(self.team, teams, None)
+        form = QFormLayout()
+        form.addRow("&Name", field(self.name))
+        form.addRow("Routes to &team", field(self.team))
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(lambda: submit(self))
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(12)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+
+class CategoryList(QWidget):
+    """The categories in the order agents see them, with the team of the selected one."""
+
+    PATH = "/api/ticket-categories"
+
+    def __init__(self, page: SupportPage) -> None:
+        super().__init__()
+        self.page = page
+        self.items: dict[int, dict[str, Any]] = {}
+        self.order: list[int] = []
+        self.teams: dict[int, str] = {}
+
+        heading = QLabel("Ticket categories")
+        heading.setProperty("role", "heading")
+        self.list = OrderedList("ticketCategoryList", "Ticket categories")
+        self.list.reordered.connect(self._reordered)
+        self.list.currentItemChanged.connect(lambda *_: self._update_actions())
+        self.list.itemActivated.connect(lambda _: self.rename())
+        self.empty = QLabel("No categories yet. Add one with “Add…” (Ins).")
+        self.empty.setProperty("role", "muted")
+        self.empty.setWordWrap(True)
+        self.team = QComboBox()
+        self.team.setObjectName("categoryTeam")
+        self.team.setAccessibleName("Team of the selected category")
+        self.team.setToolTip("New tickets of this category go to this team's queue")
+        self.team.activated.connect(lambda _: self.set_team(self.team.currentData()))
+        team_row = QFormLayout()
+        team_row.addRow("Routes to &team", field(self.team, "New tickets only: tickets already in a queue stay."))
+
+        self.add_button = QPushButton("Add…")
+        self.add_button.setToolTip("Add a category (Ins)")
+        self.add_button.clicked.connect(self.add)
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.setToolTip("Rename the selected category (F2)")
+        self.rename_button.clicked.connect(self.rename)
+        self.active_button = QPushButton("Deactivate")
+        self.active_button.setToolTip("Not offered for new tickets; old tickets keep it (Ctrl+D)")
+        self.active_button.clicked.connect(self.toggle_active)
+        self.up_button = QPushButton("Up")
+        self.up_button.setToolTip("Move up (Alt+Up)")
+        self.up_button.clicked.connect(lambda: self.list.move_current(-1))
+        self.down_button = QPushButton("Down")
+        self.down_button.setToolTip("Move down (Alt+Down)")
+        self.down_button.clicked.connect(lambda: self.list.move_current(1))
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addWidget(heading)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.empty)
+        layout.addLayout(team_row)
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.rename_button, self.active_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.up_button)
+        buttons.addWidget(self.down_button)
+        layout.addLayout(buttons)
+        page.shortcut(QKeySequence(Qt.Key.Key_Insert), self.add, widget=self.list)
+        page.shortcut(QKeySequence(Qt.Key.Key_F2), self.rename, widget=self.list)
+        page.shortcut(QKeySequence("Ctrl+D"), self.toggle_active, widget=self.list)
+        self._update_actions()
+
+    def reload(self) -> None:
+        async def both() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            categories, teams = await asyncio.gather(self.page.api.get(self.PATH, include_inactive=True),
+                                                     self.page.api.get("/api/teams"))
+            return categories, teams
+
+        def arrived(answer: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+            categories, teams = answer
+            self.teams = {t["id"]: t["name"] for t in teams}
+            self._arrived(categories)
+
+        self.page.load(both(), arrived)
+
+    def _arrived(self, items: list[dict[str, Any]], select: int | None = None) -> None:
+        self.items = {i["id"]: i for i in items}
+        self.order = [i["id"] for i in items]
+        self.list.fill([(i["id"], self._text(i)) for i in items], select)
+        self.empty.setVisible(not items)
+        self.list.setVisible(bool(items))
+        self._update_actions()
+
+    def _text(self, item: dict[str, Any]) -> str:
+        team = self.team_name(item["team_id"])
+        return f"{item['name']}  →  {team}" + ("" if item["active"] else "  (inactive)")
+
+    def team_name(self, team_id: int | None) -> str:
+        if team_id is None:
+            return "no team"
+        return self.teams.get(team_id, f"team #{team_id}")
+
+    def current(self) -> dict[str, Any] | None:
+        row_id = self.list.current_id()
+        return None if row_id is None else self.items.get(row_id)
+
+    def _update_actions(self) -> None:
+        item = self.current()
+        edit = can(self.page.me, "edit")
+        self.add_button.setEnabled(can(self.page.me, "create"))
+        for button in (self.rename_button, self.active_button):
+            button.setEnabled(edit and item is not None)
+        self.active_button.setText("Activate" if item is not None and not item["active"] else "Deactivate")
+        team_choices(self.team, self.teams, item["team_id"] if item else None)
+        self.team.setEnabled(edit and item is not None)
+        row, count = self.list.currentRow(), self.list.count()
+        self.up_button.setEnabled(edit and item is not None and row > 0)
+        self.down_button.setEnabled(edit and item is not None and row < count - 1)
+        self.list.movable = edit
+        self.list.setDragEnabled(edit)
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def _saved(self, item: dict[str, Any], message: str) -> None:
+        self.items[item["id"]] = item
+        if item["id"] not in self.order:
+            self.order.append(item["id"])
+        self._arrived([self.items[i] for i in self.order], select=item["id"])
+        self.page.say(message)
+
+    def add(self) -> None:
+        if not can(self.page.me, "create"):
+            return
+
+        def submit(dialog: CategoryDialog) -> None:
+            body = {"name": dialog.name.text().strip(), "team_id": dialog.team.currentData()}
+
+            def created(item: dict[str, Any]) -> None:
+                dialog.accept()
+                self._saved(item, f"The category {item['name']} is added; its tickets go to "
+                                  f"{self.team_name(item['team_id'])}.")
+
+            operations.run(dialog, self.page.api.post(self.PATH, body), success=created, changed=CATEGORIES,
+                           fields={"name": dialog.name, "team_id": dialog.team}, busy=dialog.buttons)
+
+        CategoryDialog(self, self.teams, submit).open()
+
+    def _patch(self, item: dict[str, Any], changes: dict[str, Any], message: str,
+               parent: QWidget | None = None, fields: dict[str, QWidget] | None = None,
+               after: Callable[[], None] | None = None) -> None:
+        def saved(result: dict[str, Any]) -> None:
+            if after is not None:
+                after()
+            self._saved(result, message)
+
+        call = self.page.api.patch(f"{self.PATH}/{item['id']}", {**changes, "version": item["version"]})
+        task = operations.run(parent or self.page, call, success=saved, changed=CATEGORIES, fields=fields,
+                              reload=self.reload)
+        task.add_done_callback(lambda t: self._update_actions() if failed(t) else None)
+
+    def rename(self) -> None:
+        item = self.current()
+        if item is None or not can(self.page.me, "edit"):
+            return
+
+        def submit(dialog: NameDialog, name: str) -> None:
+            self._patch(item, {"name": name}, f"The category is now called {name}.", parent=dialog,
+                        fields={"name": dialog.name}, after=dialog.accept)
+
+        NameDialog(self, "Rename category", "New name", item["name"], submit).open()
+
+    def set_team(self, team_id: int | None) -> None:
+        item = self.current()
+        if item is None or team_id == item["team_id"] or not can(self.page.me, "edit"):
+            return
+        self._patch(item, {"team_id": team_id}, f"New {item['name']} tickets now go to {self.team_name(team_id)}.",
+                    fields={"team_id": self.team})
+
+    def toggle_active(self) -> None:
+        item = self.current()
+        if item is None or not can(self.page.me, "edit"):
+            return
+        active = not item["active"]
+        verb = "offered again" if active else "inactive: not offered for new tickets, kept on old ones"
+        self._patch(item, {"active": active}, f"The category {item['name']} is {verb}.")
+
+    def _reordered(self, ids: list[int], moved: int) -> None:
+        """No order endpoint: renumber by PATCHing each category whose place changed."""
+        old = {i: self.items[i] for i in ids}
+
+        async def renumber() -> list[dict[str, Any]]:
+            saved = []
+            for position, row_id in enumerate(ids):
+                item = old[row_id]
+                if item["position"] != position:
+                    item = await self.page.api.patch(f"{self.PATH}/{row_id}",
+                                                     {"position": position, "version": item["version"]})
+                saved.append(item)
+            return saved
+
+        def done(items: list[dict[str, Any]]) -> None:
+            self._arrived(items, select=moved)
+            self.page.say("The categories are in the new order.")
+
+        task = operations.run(self.page, renumber(), success=done, changed=CATEGORIES, reload=self.reload)
+        task.add_done_callback(lambda t: self.reload() if failed(t) else None)
+
+
+# --- settings --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Input:
+    """One setting on the form: the widget a server error points at, and how to read and fill it."""
+
+    widget: QWidget
+    get: Callable[[], Any]
+    put: Callable[[Any], None]
+
+
+def _spin(low: int, high: int, suffix: str, name: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSuffix(suffix)
+    spin.setMaximumWidth(170)
+    spin.setAccessibleName(name)
+    return spin
+
+
+class SupportSettings(QWidget):
+    """Service levels and the email pipe's rules, saved together with Save (Ctrl+S)."""
+
+    def __init__(self, page: SupportPage) -> None:
+        super().__init__()
+        self.page = page
+        self.stored: dict[str, Any] = {}
+        self.inputs: dict[str, Input] = {}
+        self._loading = False
+
+        # --- service levels
+        self.sla_critical = self._spin_input("tickets.sla_critical_hours", 1, 200, " h", "Critical first response")
+        self.sla_high = self._spin_input("tickets.sla_high_hours", 1, 200, " h", "High first response")
+        self.sla_normal = self._spin_input("tickets.sla_normal_hours", 1, 200, " h", "Normal first response")
+        self.opens = QTimeEdit()
+        self.closes = QTimeEdit()
+        hours_row = QHBoxLayout()
+        hours_row.setContentsMargins(0, 0, 0, 0)
+        for edit, name in ((self.opens, "Opens at"), (self.closes, "Closes at")):
+            edit.setDisplayFormat("HH:mm")
+            edit.setAccessibleName(name)
+            edit.timeChanged.connect(self._changed)
+        hours_row.addWidget(self.opens)
+        hours_row.addWidget(QLabel("to"))
+        hours_row.addWidget(self.closes)
+        hours_row.addStretch(1)
+        hours = QWidget()
+        hours.setLayout(hours_row)
+        self.inputs["tickets.business_hours"] = Input(hours, self._hours, self._put_hours)
+        self.days = [QCheckBox(name) for name in WEEKDAYS]
+        days_row = QHBoxLayout()
+        days_row.setContentsMargins(0, 0, 0, 0)
+        for box in self.days:
+            box.toggled.connect(self._changed)
+            days_row.addWidget(box)
+        days_row.addStretch(1)
+        days = QWidget()
+        days.setLayout(days_row)
+        self.inputs["tickets.business_days"] = Input(days, self._days, self._put_days)
+        self.zones = sorted(zoneinfo.available_timezones())
+        self.time_zone = QComboBox()
+        self.time_zone.setEditable(True)
+        self.time_zone.addItems(self.zones)
+        self.time_zone.setAccessibleName("Time zone")
+        self.time_zone.setMinimumWidth(240)
+        self.time_zone.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        completer = self.time_zone.completer()
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.time_zone.currentTextChanged.connect(self._changed)
+        self.inputs["tickets.time_zone"] = Input(self.time_zone, lambda: self.time_zone.currentText().strip(),
+                                                 lambda v: self.time_zone.setCurrentText(str(v)))
+        self.archive_days = self._spin_input("tickets.archive_after_days", 1, 3650, " days", "Archive after")
+        levels = self._group("Service levels", [
+            ("Critical", field(self.sla_critical)), ("High", field(self.sla_high)),
+            ("Normal", field(self.sla_normal, "Hours to the first answer, counted in business hours only.")),
+            ("Business hours", field(hours)), ("Business days", field(days)),
+            ("Time zone", field(self.time_zone, "Business hours are in this zone's local time.")),
+            ("Archive closed tickets", field(self.archive_days, "after they have been closed this long.")),
+        ])
+
+        # --- email pipe
+        self.token_state = QLabel("")
+        self.token_state.setObjectName("tokenState")
+        self.generate_button = QPushButton("Generate…")
+        self.generate_button.setToolTip("Make a new random token and save it (the old one stops working)")
+        self.generate_button.clicked.connect(self.ask_generate)
+        self.off_button = QPushButton("Turn off")
+        self.off_button.setToolTip("Forget the token: the email webhook refuses every message")
+        self.off_button.clicked.connect(self.ask_turn_off)
+        token_row = QHBoxLayout()
+        token_row.setContentsMargins(0, 0, 0, 0)
+        token_row.addWidget(self.token_state, 1)
+        token_row.addWidget(self.generate_button)
+        token_row.addWidget(self.off_button)
+        token_box = QWidget()
+        token_box.setLayout(token_row)
+        self.new_token = QLineEdit()
+        self.new_token.setObjectName("newToken")
+        self.new_token.setReadOnly(True)
+        self.new_token.setAccessibleName("The new token")
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.clicked.connect(self.copy_token)
+        shown_row = QHBoxLayout()
+        shown_row.setContentsMargins(0, 0, 0, 0)
+        shown_row.addWidget(self.new_token, 1)
+        shown_row.addWidget(self.copy_button)
+        self.token_shown = QWidget()
+        self.token_shown.setLayout(shown_row)
+        self.token_shown.setVisible(False)
+        self.registered_only = self._check_input("email_pipe.registered_only",
+                                                 "Only registered contacts and clients may open tickets")
+        self.replies_only = self._check_input("email_pipe.replies_only",
+                                              "Only replies to existing tickets (no new tickets by email)")
+        self.max_per_window = self._spin_input("email_pipe.max_per_window", 1, 10000, " messages", "Limit")
+        self.window_minutes = self._spin_input("email_pipe.window_minutes", 1, 1440, " minutes", "Limit window")
+        limit_row = QHBoxLayout()
+        limit_row.setContentsMargins(0, 0, 0, 0)
+        limit_row.addWidget(field(self.max_per_window))
+        limit_row.addWidget(QLabel("per address within"))
+        limit_row.addWidget(field(self.window_minutes))
+        limit_row.addStretch(1)
+        limit = QWidget()
+        limit.setLayout(limit_row)
+        pipe = self._group("Inbound email", [
+            ("Token", field(token_box, f"Sent as the X-CRM-Token header with each POST to "
+                                       f"{page.api.base_url}/webhooks/email.")),
+            ("", self.token_shown),
+            ("", field(self.registered_only)), ("", field(self.replies_only, "Refused messages stay in the "
+                                                                            "Email log and can be replayed.")),
+            ("At most", limit),
+        ])
+
+        self.save_button = QPushButton("Save")
+        self.save_button.setProperty("role", "primary")
+        self.save_button.setToolTip("Save the changed settings (Ctrl+S)")
+        self.save_button.clicked.connect(self.save)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.clicked.connect(lambda: self.show_values(self.stored))
+        self.dirty_note = QLabel("")
+        self.dirty_note.setProperty("role", "muted")
+
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 8, 0)
+        body_layout.setSpacing(14)
+        body_layout.addWidget(levels)
+        body_layout.addWidget(pipe)
+        body_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(body)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.dirty_note)
+        bottom.addStretch(1)
+        bottom.addWidget(self.revert_button)
+        bottom.addWidget(self.save_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(bottom)
+        page.shortcut(QKeySequence.StandardKey.Save, self.save)
+        self.setEnabled(False)  # until the first answer
+        self._update_actions()
+
+    # --- building ------------------------------------------------------------------------------
+
+    def _spin_input(self, key: str, low: int, high: int, suffix: str, name: str) -> QSpinBox:
+        spin = _spin(low, high, suffix, name)
+        spin.valueChanged.connect(self._changed)
+        self.inputs[key] = Input(spin, spin.value, lambda v: spin.setValue(int(v or 0)))
+        return spin
+
+    def _check_input(self, key: str, text: str) -> QCheckBox:
+        box = QCheckBox(text)
+        box.toggled.connect(self._changed)
+        self.inputs[key] = Input(box, box.isChecked, lambda v: box.setChecked(bool(v)))
+        return box
+
+    @staticmethod
+    def _group(title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
+        group = QGroupBox(title)
+        form = QFormLayout(group)
+        form.setSpacing(10)
+        form.setContentsMargins(14, 14, 14, 14)
+        for label, widget in rows:
+            form.addRow(label, widget)
+        return group
+
+    def _hours(self) -> str:
+        return f"{self.opens.time().toString('HH:mm')}-{self.closes.time().toString('HH:mm')}"
+
+    def _days(self) -> str:
+        return format_days({i + 1 for i, box in enumerate(self.days) if box.isChecked()})
+
+    def _put_days(self, value: Any) -> None:
+        chosen = parse_days(str(value))
+        for i, box in enumerate(self.days):
+            box.setChecked(i + 1 in chosen)
+
+    def _put_hours(self, value: Any) -> None:
+        start, _, end = str(value).replace(" ", "").partition("-")
+        self.opens.setTime(QTime.fromString(start, "HH:mm"))
+        self.closes.setTime(QTime.fromString(end, "HH:mm"))
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.page.load(self.page.api.get("/api/settings"), lambda s: self.show_values(s["values"]))
+
+    def show_values(self, values: dict[str, Any]) -> None:
+        self.stored = dict(values)
+        self._loading = True
+        try:
+            for key, one in self.inputs.items():
+                if key in values:
+                    one.put(values[key])
+        finally:
+            self._loading = False
+        self.setEnabled(True)
+        editable = can(self.page.me, "edit")
+        for one in self.inputs.values():
+            one.widget.setEnabled(editable)
+        self._show_token_state(bool(values.get(TOKEN_KEY)))
+        self._update_actions()
+
+    def _show_token_state(self, is_set: bool) -> None:
+        if is_set:
+            self.token_state.setText("● Set: the email webhook accepts messages")
+            self.token_state.setStyleSheet(f"color: {tone('success')};")
+        else:
+            self.token_state.setText("● Not set: the email webhook is off")
+            self.token_state.setStyleSheet(f"color: {tone('muted')};")
+        editable = can(self.page.me, "edit")
+        self.generate_button.setEnabled(editable)
+        self.off_button.setEnabled(editable and is_set)
+
+    # --- editing -------------------------------------------------------------------------------
+
+    def _changed(self, *_: Any) -> None:
+        if not self._loading:
+            self._update_actions()
+
+    def pending(self) -> dict[str, Any]:
+        """The settings that differ from what the server last said (none before its first answer)."""
+        if not self.stored:
+            return {}
+        return {key: value for key, one in self.inputs.items()
+                if (value := one.get()) != self.stored.get(key)}
+
+    def _update_actions(self) -> None:
+        changes = self.pending()
+        self.save_button.setEnabled(can(self.page.me, "edit") and bool(changes))
+        self.revert_button.setEnabled(bool(changes))
+        n = len(changes)
+        self.dirty_note.setText(f"{n} unsaved change{'s' if n != 1 else ''}" if n else "")
+
+    def _check(self, changes: dict[str, Any]) -> bool:
+        """What the server stores as free text but reads as hours, days and a zone: refuse nonsense here,
+        where the admin can still fix it (the server would fall back to its defaults quietly)."""
+        if "tickets.business_hours" in changes and self.opens.time() >= self.closes.time():
+            mark_field(self.inputs["tickets.business_hours"].widget, "The desk must open before it closes.")
+            return False
+        if "tickets.business_days" in changes and not changes["tickets.business_days"]:
+            mark_field(self.inputs["tickets.business_days"].widget, "Pick at least one business day.")
+            return False
+        if "tickets.time_zone" in changes and self.zones and changes["tickets.time_zone"] not in self.zones:
+            mark_field(self.time_zone, "Pick a time zone from the list, e.g. Europe/Bucharest.")
+            return False
+        return True
+
+    def save(self) -> asyncio.Task[Any] | None:
+        changes = self.pending()
+        if not changes or not can(self.page.me, "edit") or not self._check(changes):
+            return None
+        self.save_button.setEnabled(False)
+
+        def saved(result: dict[str, Any]) -> None:
+            self.show_values(result["values"])
+            self.page.say(f"Saved {len(changes)} support setting{'s' if len(changes) != 1 else ''}.")
+
+        task = operations.run(self, self.page.api.patch("/api/settings", {"values": changes}), success=saved,
+                              changed=SETTINGS, fields={k: v.widget for k, v in self.inputs.items()})
+        task.add_done_callback(lambda _: self._update_actions())
+        return task
+
+    # --- the token -----------------------------------------------------------------------------
+
+    def ask_generate(self) -> None:
+        if not self.stored.get(TOKEN_KEY):
+            self.generate()
+            return
+        confirm(self, "Replace the token?", "The mail provider keeps sending the old token until IT pastes the "
+                "new one there; until then its messages are refused (and kept in the Email log).",
+                "Generate a new token", self.generate)
+
+    def generate(self) -> None:
+        """A fresh random token, saved at once and shown this one time."""
+        token = secrets.token_urlsafe(32)
+
+        def saved(result: dict[str, Any]) -> None:
+            self.stored[TOKEN_KEY] = result["values"].get(TOKEN_KEY)
+            self._show_token_state(bool(self.stored[TOKEN_KEY]))
+            self.new_token.setText(token)
+            self.token_shown.setVisible(True)
+            self.new_token.setFocus()
+            self.new_token.selectAll()
+            self.page.say("New token saved. Copy it into the mail provider now: it is shown only this once.")
+
+        operations.run(self, self.page.api.patch("/api/settings", {"values": {TOKEN_KEY: token}}), success=saved,
+                       changed=SETTINGS, busy=self.generate_button)
+
+    def ask_turn_off(self) -> None:
+        def off() -> None:
+            def saved(result: dict[str, Any]) -> None:
+                self.stored[TOKEN_KEY] = result["values"].get(TOKEN_KEY)
+                self._show_token_state(False)
+                self.forget_shown_token()
+                self.page.say("The email webhook is off; messages sent to it are refused.")
+
+            operations.run(self, self.page.api.patch("/api/settings", {"values": {TOKEN_KEY: ""}}), success=saved,
+                           changed=SETTINGS, busy=self.off_button)
+
+        confirm(self, "Turn the email webhook off?", "Messages the mail provider sends from now on are refused "
+                "until a new token is generated.", "Turn off", off)
+
+    def copy_token(self) -> None:
+        QGuiApplication.clipboard().setText(self.new_token.text())
+        self.page.say("The token is on the clipboard.")
+
+    def forget_shown_token(self) -> None:
+        self.new_token.clear()
+        self.token_shown.setVisible(False)
+
+
+# --- the page --------------------------------------------------------------------------------------
+
+class SupportPage(AdminPage):
+    """Categories on the left; service levels and the email pipe on the right."""
+
+    title = "Support"
+    areas = CATEGORIES | SETTINGS | TEAMS
+    live_entities = frozenset({"settings", "team"})
+
+    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(api, me, parent)
+        self.categories = CategoryList(self)
+        self.settings = SupportSettings(self)
+        columns = QHBoxLayout()
+        columns.setSpacing(24)
+        columns.addWidget(self.categories, 2)
+        columns.addWidget(self.settings, 3)
+        self.root.addWidget(title_label(
+            "Support", "Where tickets of each category go, how fast they must be answered, and what the inbound "
+                       "email pipe accepts."))
+        self.root.addWidget(self.notice)
+        self.root.addLayout(columns, 1)
+        # One reload of each half however many announcements come together; deferred, so our own
+        # save's announcement lands after its success callback has shown the saved values.
+        self._categories_soon = QTimer(self, singleShot=True, interval=0, timeout=self.categories.reload)
+        self._settings_soon = QTimer(self, singleShot=True, interval=0, timeout=self._reload_settings)
+
+    def reload(self) -> None:
+        self.categories.reload()
+        self._reload_settings()
+
+    def _reload_settings(self) -> None:
+        """Fresh settings, unless that would throw away the admin's unsaved edits."""
+        if self.settings.pending():
+            self.say("Settings have changed; save or revert your edits to see the latest.")
+        else:
+            self.settings.reload()
+
+    def on_changed(self, areas: frozenset[str]) -> None:
+        if not self.loaded:
+            return
+        if areas & (CATEGORIES | TEAMS):
+            self._categories_soon.start()
+        if areas & SETTINGS:
+            self._settings_soon.start()
+
+    def on_live_event(self, event: Event) -> None:
+        if not self.loaded:
+            return
+        if event.get("entity") in ("ticket_category", "team"):
+            self._categories_soon.start()
+        elif event.get("entity") == "settings":
+            self._settings_soon.start()
+
+    def is_busy(self) -> bool:
+        return super().is_busy() or self._categories_soon.isActive() or self._settings_soon.isActive()
+
+    def hideEvent(self, event: Any) -> None:
+        """A token is shown once: going to another page forgets it (minimizing the window does not)."""
+        if not event.spontaneous():
+            self.settings.forget_shown_token()
+        super().hideEvent(event)
+
+    def screenshot_states(self) -> list[ScreenshotState]:
+        return [("admin-support", lambda: None)]

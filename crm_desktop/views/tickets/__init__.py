@@ -1,0 +1,167 @@
+"""The Tickets page: the support queue as a list or a board, under one filter bar.
+
+    create_page(session) -> TicketsPage      # the sidebar's "Tickets" (see views/modules.py)
+
+Queue and board share the filters, so switching (Ctrl+Shift+L / Ctrl+Shift+B) keeps them. The
+new-ticket dialog (views/tickets/new_ticket.py) and the ticket's window (views/tickets/detail.py)
+are imported when first used; until they are part of the build the page says so calmly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+
+from crm_desktop.session import Session
+from crm_desktop.views.tickets.board import TicketBoard
+from crm_desktop.views.tickets.filters import TicketFilterBar, TicketLookups
+from crm_desktop.views.tickets.queue import TICK_MS, TicketQueue, open_ticket
+from crm_desktop.widgets import kanban
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TicketsPage", "create_page", "screenshot_states"]
+
+
+class TicketsPage(QWidget):
+    QUEUE, BOARD = 0, 1
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ticketsPage")
+        self.session = session
+        self.lookups = TicketLookups(session.api)
+        root = QVBoxLayout(self)
+        root.setContentsMargins(32, 26, 32, 16)
+        root.setSpacing(14)
+        root.addWidget(self._header())
+        self.filters = TicketFilterBar(session, self.lookups)
+        root.addWidget(self.filters)
+        self.queue = TicketQueue(session, self.lookups)
+        self.board = TicketBoard(session, self.lookups)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.queue)
+        self.stack.addWidget(self.board)
+        root.addWidget(self.stack, 1)
+
+        self.filters.changed.connect(self._filters_changed)
+        self.board.new_requested.connect(self.new_ticket)
+        self.board.clear_filters_requested.connect(self.filters.clear_all)
+        self._filters_changed()
+        self._clock = QTimer(self)
+        self._clock.setInterval(TICK_MS)
+        self._clock.timeout.connect(self.board.tick)
+        self._clock.start()
+        for keys, slot in (("Ctrl+Shift+L", self.show_queue), ("Ctrl+Shift+B", self.show_board)):
+            QShortcut(QKeySequence(keys), self, activated=slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        if session.can("tickets", "create"):
+            QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_ticket,
+                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+
+    def _header(self) -> QWidget:
+        header = QWidget()
+        header.setObjectName("pageHeader")
+        row = QHBoxLayout(header)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(10)
+        words = QVBoxLayout()
+        words.setSpacing(2)
+        title = QLabel("Tickets")
+        title.setProperty("role", "title")
+        subtitle = QLabel("Support requests and who is on them")
+        subtitle.setProperty("role", "muted")
+        words.addWidget(title)
+        words.addWidget(subtitle)
+        row.addLayout(words, 1)
+        switch = QWidget()
+        switch.setObjectName("viewSwitch")
+        segments = QHBoxLayout(switch)
+        segments.setContentsMargins(3, 3, 3, 3)
+        segments.setSpacing(2)
+        self.queue_button = QPushButton("Queue")
+        self.queue_button.setToolTip("Queue (Ctrl+Shift+L)")
+        self.board_button = QPushButton("Board")
+        self.board_button.setToolTip("Board (Ctrl+Shift+B)")
+        self.views = QButtonGroup(self)
+        for index, button in enumerate((self.queue_button, self.board_button)):
+            button.setCheckable(True)
+            button.setProperty("role", "segment")
+            self.views.addButton(button, index)
+            segments.addWidget(button)
+        self.queue_button.setChecked(True)
+        self.views.idClicked.connect(self.show_view)
+        row.addWidget(switch, 0, Qt.AlignmentFlag.AlignBottom)
+        self.new_button = QPushButton("New ticket")
+        self.new_button.setProperty("role", "primary")
+        self.new_button.setToolTip("New ticket (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_ticket)
+        self.new_button.setVisible(self.session.can("tickets", "create"))
+        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
+        return header
+
+    # --- views -----------------------------------------------------------------------------------
+
+    def show_view(self, index: int) -> None:
+        self.stack.setCurrentIndex(index)
+        button = self.views.button(index)
+        if button is not None and not button.isChecked():
+            button.setChecked(True)
+
+    def show_queue(self) -> None:
+        self.show_view(self.QUEUE)
+
+    def show_board(self) -> None:
+        self.show_view(self.BOARD)
+
+    @property
+    def current_view(self) -> str:
+        return "board" if self.stack.currentIndex() == self.BOARD else "queue"
+
+    def _filters_changed(self) -> None:
+        values, narrowed = self.filters.values(), self.filters.is_narrowed()
+        self.queue.set_filters(values, narrowed)
+        self.board.set_filters(values, narrowed)
+
+    # --- records ---------------------------------------------------------------------------------
+
+    def new_ticket(self) -> QWidget | None:
+        if not self.session.can("tickets", "create"):
+            return None
+        try:
+            module = importlib.import_module("crm_desktop.views.tickets.new_ticket")
+        except ModuleNotFoundError as exc:
+            if exc.name != "crm_desktop.views.tickets.new_ticket":
+                raise
+            kanban.show_notice(self, "Adding a ticket from the desktop is not part of this build yet.", "Tickets")
+            return None
+        dialog: QWidget = module.NewTicketDialog(self.session, client_id=None, contact_id=None, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        getattr(dialog, "open", dialog.show)()
+        return dialog
+
+    def open_record(self, type_: str, record_id: int, parent_id: int | None = None) -> None:
+        """A search hit (main window): a ticket opens in its own window."""
+        if type_ == "ticket":
+            open_ticket(self, self.session, record_id)
+
+
+def create_page(session: Session) -> TicketsPage:
+    return TicketsPage(session)
+
+
+def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """The queue and the board with the demo data (python -m crm_desktop.screenshots)."""
+    ctx.main.open_module("tickets")
+    page = ctx.main.pages["tickets"].content
+    if not isinstance(page, TicketsPage):
+        page = TicketsPage(ctx.session)
+    page.show_queue()
+    yield "tickets-queue", page
+    page.show_board()
+    yield "tickets-board", page

@@ -1,0 +1,338 @@
+"""The filter bar of the Tickets page (the server's TicketFilters), quick views and saved views.
+
+`values()` gives what the user chose, "any" left out, shared by the queue and the board: the
+server's TicketFilters, including status "open" (new, assigned, in process or pending the customer)
+and "urgent" (high or critical priority, or breaching).
+Saved views are named sets of values kept in QSettings per user, like the leads filters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import tasks
+from crm_desktop.api.client import ApiClient, ApiError
+from crm_desktop.session import Session
+from crm_desktop.views.admin.common import UserNames
+from crm_server.contract.tickets import OPEN_STATUSES, TicketStatus
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_MS = 300
+OPEN = "open"  # the status choice "Open tickets": new, assigned, in process or pending the customer
+STATUS_NAMES: dict[str, str] = {
+    "new": "New", "assigned": "Assigned", "in_process": "In process", "pending_customer": "Pending customer",
+    "resolved": "Resolved", "deployed": "Deployed", "closed": "Closed",
+}
+PRIORITY_NAMES: dict[str, str] = {"normal": "Normal", "high": "High", "critical": "Critical"}
+OPEN_ORDER = [s.value for s in TicketStatus if s in OPEN_STATUSES]
+# Quick views: a name and the values it stands for.
+QUICK_VIEWS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("All open", {"status": OPEN}),
+    ("My tickets", {"status": OPEN, "mine": True}),
+    ("High priority and breaching", {"status": OPEN, "urgent": True}),
+)
+NOT_NARROWING = ("status", "archived")
+ANY_STATUS = 1  # the status combo's "Any status" (the first is "Open tickets")
+
+
+class TicketLookups:
+    """The choices of the filter bar (people, teams, categories) and team names, loaded once per page."""
+
+    def __init__(self, api: ApiClient) -> None:
+        self.api = api
+        self.users = UserNames(api)
+        self.teams: dict[int, str] = {}
+        self.categories: dict[int, str] = {}
+        self.people: list[dict[str, Any]] = []
+        self.loaded = False
+
+    async def load(self) -> None:
+        users = await self.api.get("/api/users", active=True, limit=200)
+        self.people = list(users["items"])
+        for user in self.people:
+            self.users.remember(user)
+        self.teams = {t["id"]: t["name"] for t in await self.api.get("/api/teams")}
+        self.categories = {c["id"]: c["name"] for c in await self.api.get("/api/ticket-categories")}
+        self.loaded = True
+
+    def person(self, user_id: int | None) -> str:
+        return self.users.name(user_id, "Unassigned")
+
+    def team(self, team_id: int | None) -> str:
+        return "" if team_id is None else self.teams.get(team_id, f"team #{team_id}")
+
+
+def _combo(name: str, items: list[tuple[str, Any]]) -> QComboBox:
+    combo = QComboBox()
+    combo.setAccessibleName(name)
+    combo.setMinimumContentsLength(8)  # long team names must not push the search box off the row
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    for text, value in items:
+        combo.addItem(text, value)
+    return combo
+
+
+def _refill(combo: QComboBox, items: list[tuple[str, Any]]) -> None:
+    """New choices after the first ("any"), keeping the current one."""
+    current = combo.currentData()
+    combo.blockSignals(True)
+    while combo.count() > 1:
+        combo.removeItem(1)
+    for text, value in items:
+        combo.addItem(text, value)
+    _select(combo, current)
+    combo.blockSignals(False)
+
+
+def _select(combo: QComboBox, value: Any) -> None:
+    if value is not None and combo.findData(value) < 0:
+        combo.addItem(f"#{value}", value)
+    combo.setCurrentIndex(max(combo.findData(value), 0) if value is not None else 0)
+
+
+class TicketFilterBar(QWidget):
+    """Quick views over a row of filters; `changed` fires once per change (typing is debounced)."""
+
+    changed = Signal()
+
+    def __init__(self, session: Session, lookups: TicketLookups, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ticketFilterBar")
+        self.session = session
+        self.lookups = lookups
+        self._hidden: dict[str, Any] = {}  # "mine" / "urgent": set by quick and saved views only
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.changed)
+        self._build()
+        self.changed.connect(self._mark_quick_view)
+        self._refill_views()
+        self._mark_quick_view()
+        tasks.spawn(self._load_lookups())
+
+    # --- building --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        quick = QWidget()
+        quick.setObjectName("viewSwitch")
+        row = QHBoxLayout(quick)
+        row.setContentsMargins(3, 3, 3, 3)
+        row.setSpacing(2)
+        self.quick = QButtonGroup(self)
+        self.quick.setExclusive(False)  # none is checked when the filters match no quick view
+        self.quick_buttons: list[QPushButton] = []
+        for index, (name, _values) in enumerate(QUICK_VIEWS):
+            button = QPushButton(name)
+            button.setCheckable(True)
+            button.setProperty("role", "segment")
+            bold = button.font()
+            bold.setBold(True)  # checked segments are bold: room for that from the start
+            width = QFontMetrics(bold).horizontalAdvance(name) + 4  # the theme's min-width wins over
+            button.setStyleSheet(f"QPushButton {{ min-width: {width}px; }}")  # setMinimumWidth
+            self.quick.addButton(button, index)
+            self.quick_buttons.append(button)
+            row.addWidget(button)
+        self.quick.idClicked.connect(self.apply_quick_view)
+
+        self.search = QLineEdit()
+        self.search.setObjectName("ticketSearch")
+        self.search.setPlaceholderText("Search #number or subject…")
+        self.search.setAccessibleName("Search tickets")
+        self.search.setClearButtonEnabled(True)
+        self.search.setMinimumWidth(170)
+        self.status = _combo("Status", [("Open tickets", OPEN), ("Any status", None),
+                                        *((name, key) for key, name in STATUS_NAMES.items())])
+        self.priority = _combo("Priority", [("Priority", None),
+                                            *((name, key) for key, name in PRIORITY_NAMES.items())])
+        self.team = _combo("Team", [("Team", None)])
+        self.assignee = _combo("Assignee", [("Assignee", None)])
+        self.category = _combo("Category", [("Category", None)])
+        self.breaching = QCheckBox("Breaching SLA")
+        self.breaching.setToolTip("Open, not answered yet, and due within 30 minutes or late")
+        self.archived = QCheckBox("Archived")
+        self.archived.setToolTip("Tickets closed long ago, kept out of the queue")
+        self.views = _combo("Saved views", [("Saved views", None)])
+        self.save_view = QPushButton("Save view…")
+        self.save_view.setToolTip("Keep these filters under a name")
+        self.clear = QPushButton("Clear all filters")
+        self.clear.setObjectName("clearFilters")
+        self.clear.setProperty("role", "link")
+
+        first = QHBoxLayout()
+        first.setSpacing(8)
+        first.addWidget(quick)
+        first.addSpacing(6)
+        for widget in (self.breaching, self.archived):
+            first.addWidget(widget)
+        first.addStretch(1)
+        for widget in (self.views, self.save_view):
+            first.addWidget(widget)
+        second = QHBoxLayout()
+        second.setSpacing(8)
+        second.addWidget(self.search, 2)
+        for widget in (self.status, self.priority, self.team, self.assignee, self.category, self.clear):
+            second.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addLayout(first)
+        layout.addLayout(second)
+
+        self.search.textChanged.connect(self._soon)
+        for combo in (self.status, self.priority, self.team, self.assignee, self.category):
+            combo.currentIndexChanged.connect(self._now)
+        self.breaching.toggled.connect(self._now)
+        self.archived.toggled.connect(self._now)
+        self.clear.clicked.connect(self.clear_all)
+        self.views.activated.connect(self._pick_view)
+        self.save_view.clicked.connect(self._ask_view_name)
+
+    def _soon(self) -> None:
+        self._debounce.start()
+
+    def _now(self) -> None:
+        self._debounce.stop()
+        self.changed.emit()
+
+    async def _load_lookups(self) -> None:
+        try:
+            await self.lookups.load()
+        except ApiError as exc:
+            log.info("teams, people and categories did not load: %s", exc.message)
+            return
+        if not shiboken6.isValid(self):
+            return
+        me = self.session.me.id
+        people = sorted(self.lookups.people, key=lambda u: (u["id"] != me, u["full_name"].lower()))
+        _refill(self.assignee, [("Me" if u["id"] == me else u["full_name"], u["id"]) for u in people])
+        _refill(self.team, sorted(((name, key) for key, name in self.lookups.teams.items()),
+                                  key=lambda t: t[0].lower()))
+        _refill(self.category, [(name, key) for key, name in self.lookups.categories.items()])
+
+    # --- values ----------------------------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        """What the user chose, "any" left out (see server_queries for the server's queries)."""
+        out: dict[str, Any] = {
+            "status": self.status.currentData(),
+            "priority": self.priority.currentData(),
+            "team_id": self.team.currentData(),
+            "assignee_id": self.assignee.currentData(),
+            "category_id": self.category.currentData(),
+            "breaching": True if self.breaching.isChecked() else None,
+            "archived": True if self.archived.isChecked() else None,
+            "q": self.search.text().strip() or None,
+            **self._hidden,
+        }
+        return {key: value for key, value in out.items() if value is not None}
+
+    def is_narrowed(self) -> bool:
+        """Does any filter hide tickets (so an empty queue means "nothing matches")?"""
+        return any(key not in NOT_NARROWING for key in self.values())
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Show ``values`` (a quick or saved view) and report one change."""
+        widgets: list[QWidget] = [self.search, self.status, self.priority, self.team, self.assignee,
+                                  self.category, self.breaching, self.archived]
+        for widget in widgets:
+            widget.blockSignals(True)
+        try:
+            self.search.setText(values.get("q") or "")
+            status = values.get("status")
+            self.status.setCurrentIndex(ANY_STATUS if status is None else max(self.status.findData(status), 0))
+            _select(self.priority, values.get("priority"))
+            _select(self.team, values.get("team_id"))
+            _select(self.assignee, values.get("assignee_id"))
+            _select(self.category, values.get("category_id"))
+            self.breaching.setChecked(bool(values.get("breaching")))
+            self.archived.setChecked(bool(values.get("archived")))
+            self._hidden = {k: True for k in ("mine", "urgent") if values.get(k)}
+        finally:
+            for widget in widgets:
+                widget.blockSignals(False)
+        self._now()
+
+    def clear_all(self) -> None:
+        self.views.setCurrentIndex(0)
+        self.set_values(dict(QUICK_VIEWS[0][1]))
+
+    # --- quick views -----------------------------------------------------------------------------
+
+    def apply_quick_view(self, index: int) -> None:
+        self.views.setCurrentIndex(0)
+        self.set_values(dict(QUICK_VIEWS[index][1]))
+
+    def quick_view(self) -> str | None:
+        """The quick view the filters show exactly, if any."""
+        values = self.values()
+        return next((name for name, preset in QUICK_VIEWS if preset == values), None)
+
+    def _mark_quick_view(self) -> None:
+        current = self.quick_view()
+        for button in self.quick_buttons:
+            button.setChecked(button.text() == current)
+        self.clear.setEnabled(self.values() != QUICK_VIEWS[0][1])
+
+    # --- saved views -----------------------------------------------------------------------------
+
+    def _settings_key(self) -> str:
+        return f"tickets/saved_views/{self.session.me.id}"
+
+    def saved_views(self) -> dict[str, dict[str, Any]]:
+        raw = QSettings().value(self._settings_key(), "{}")
+        try:
+            views = json.loads(str(raw))
+        except ValueError:
+            return {}
+        return views if isinstance(views, dict) else {}
+
+    def save_current(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            return
+        views = self.saved_views()
+        views[name] = self.values()
+        QSettings().setValue(self._settings_key(), json.dumps(views))
+        self._refill_views()
+        self.views.setCurrentIndex(self.views.findText(name))
+
+    def apply_view(self, name: str) -> None:
+        values = self.saved_views().get(name)
+        if values is not None:
+            self.set_values(values)
+
+    def _refill_views(self) -> None:
+        _refill(self.views, [(name, name) for name in sorted(self.saved_views(), key=str.lower)])
+        self.views.setEnabled(self.views.count() > 1)
+
+    def _pick_view(self, index: int) -> None:
+        name = self.views.itemData(index)
+        if name:
+            self.apply_view(str(name))
+
+    def _ask_view_name(self) -> None:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle("Save view")
+        dialog.setLabelText("Name of this view")
+        dialog.setObjectName("saveViewDialog")
+        dialog.textValueSelected.connect(self.save_current)
+        dialog.open()
