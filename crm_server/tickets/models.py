@@ -81,6 +81,8 @@ class Ticket(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_tickets_assignee", "assignee_id", "status", "created_at", postgresql_where=text(_OPEN)),
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_client_id", "client_id"),
+        Index("ix_tickets_live_updated", "updated_at", postgresql_where=text("archived_at IS NULL")),
+        Index("ix_tickets_live_created_by", "created_by", postgresql_where=text("archived_at IS NULL")),
         Index("ix_tickets_first_response_due", "first_response_due_at",
               postgresql_where=text("first_responded_at IS NULL AND archived_at IS NULL")),
         Index("ix_tickets_closed_at", "closed_at", postgresql_where=text("status = 'closed' AND archived_at IS NULL")),

@@ -92,6 +92,11 @@ def upgrade() -> None:
                     postgresql_where=sa.text('archived_at IS NULL'))
     op.create_index('ix_tickets_created_at', 'tickets', ['created_at'], unique=False)
     op.create_index('ix_tickets_client_id', 'tickets', ['client_id'], unique=False)
+    # The queue sorted by last change, and the team scope's "or created by me" (bench_tickets plans).
+    op.create_index('ix_tickets_live_updated', 'tickets', ['updated_at'], unique=False,
+                    postgresql_where=sa.text('archived_at IS NULL'))
+    op.create_index('ix_tickets_live_created_by', 'tickets', ['created_by'], unique=False,
+                    postgresql_where=sa.text('archived_at IS NULL'))
     op.create_index('ix_tickets_first_response_due', 'tickets', ['first_response_due_at'], unique=False,
                     postgresql_where=sa.text('first_responded_at IS NULL AND archived_at IS NULL'))
     op.create_index('ix_tickets_closed_at', 'tickets', ['closed_at'], unique=False,
@@ -159,6 +164,8 @@ def downgrade() -> None:
     op.drop_index('ix_tickets_closed_at', table_name='tickets', postgresql_where=sa.text("status = 'closed' AND archived_at IS NULL"))
     op.drop_index('ix_tickets_first_response_due', table_name='tickets',
                   postgresql_where=sa.text('first_responded_at IS NULL AND archived_at IS NULL'))
+    op.drop_index('ix_tickets_live_created_by', table_name='tickets')
+    op.drop_index('ix_tickets_live_updated', table_name='tickets')
     op.drop_index('ix_tickets_client_id', table_name='tickets')
     op.drop_index('ix_tickets_created_at', table_name='tickets')
     op.drop_index('ix_tickets_assignee', table_name='tickets', postgresql_where=sa.text('archived_at IS NULL'))

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 from crm_desktop import tasks
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.session import Session
-from crm_desktop.views.admin.common import UserNames
 from crm_server.contract.tickets import OPEN_STATUSES, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,6 @@ class TicketLookups:
 
     def __init__(self, api: ApiClient) -> None:
         self.api = api
-        self.users = UserNames(api)
         self.teams: dict[int, str] = {}
         self.categories: dict[int, str] = {}
         self.people: list[dict[str, Any]] = []
@@ -67,14 +65,9 @@ class TicketLookups:
     async def load(self) -> None:
         users = await self.api.get("/api/users", active=True, limit=200)
         self.people = list(users["items"])
-        for user in self.people:
-            self.users.remember(user)
         self.teams = {t["id"]: t["name"] for t in await self.api.get("/api/teams")}
         self.categories = {c["id"]: c["name"] for c in await self.api.get("/api/ticket-categories")}
         self.loaded = True
-
-    def person(self, user_id: int | None) -> str:
-        return self.users.name(user_id, "Unassigned")
 
     def team(self, team_id: int | None) -> str:
         return "" if team_id is None else self.teams.get(team_id, f"team #{team_id}")
