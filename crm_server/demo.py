@@ -60,8 +60,8 @@ async def seed(session: AsyncSession) -> bool:
     roles = {name.lower(): role_id for role_id, name in (await session.execute(select(Role.id, Role.name))).all()}
     password_hash = passwords.hash_password(DEMO_PASSWORD)
     people: dict[str, User] = {}
-    for email, full_name, role, team, phone in PEOPLE:
-        person = User(email=email, full_name=full_name, role_id=roles[role.lower()], team_id=team_ids[team],
+    for email, full_name, role, team_name, phone in PEOPLE:
+        person = User(email=email, full_name=full_name, role_id=roles[role.lower()], team_id=team_ids[team_name],
                       phone=phone, password_hash=password_hash)
         session.add(person)
         people[email] = person

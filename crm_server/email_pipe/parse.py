@@ -200,7 +200,8 @@ def _body_and_attachments(msg: EmailMessage) -> tuple[str, list[Attachment]]:
     for index, part in enumerate(attached, start=1):
         if part.get_content_type() == "message/rfc822":
             inner = part.get_payload()
-            data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
+            data = inner[0].as_bytes() if isinstance(inner, list) and inner and not isinstance(inner[0], str) \
+                else b""
         else:
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""

@@ -221,7 +221,7 @@ def _announce(session: AsyncSession, entry: PipeMessage, action: str, actor_id: 
                 actor_id=actor_id, data={"outcome": entry.outcome})
 
 
-def _log_query(outcome: str | None, q: str | None) -> Select[tuple[PipeMessage]]:
+def _log_query(outcome: str | None, q: str | None) -> Select[PipeMessage]:
     stmt = select(PipeMessage)
     if outcome:
         stmt = stmt.where(PipeMessage.outcome == outcome)

@@ -317,9 +317,10 @@ async def create_ticket_from_email(session: AsyncSession, *, client_id: int | No
     from crm_server.tickets import comments  # comments builds on this module
 
     client_id, contact_id = await _client_and_contact(session, client_id, contact_id)
-    values = {"subject": (" ".join(subject.split()) or "(no subject)")[:300], "description": body.strip(),
-              "client_id": client_id, "contact_id": contact_id, "requester_email": sender.strip()[:320] or None,
-              "priority": "normal", "tags": []}
+    values: dict[str, Any] = {
+        "subject": (" ".join(subject.split()) or "(no subject)")[:300], "description": body.strip(),
+        "client_id": client_id, "contact_id": contact_id, "requester_email": sender.strip()[:320] or None,
+        "priority": "normal", "tags": []}
     ticket = await _new_ticket(session, None, values, None)
     for filename, content_type, data in attachments:
         await comments.store_attachment(session, ticket, None, None, filename, content_type, data)

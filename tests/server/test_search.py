@@ -18,9 +18,9 @@ async def test_results_are_grouped_and_found_every_way(server: LiveServer, admin
         "name": "Zephyr Logistics SRL", "vat_number": "RO 4455667",
         "contacts": [{"name": "Mihai Zephyrescu", "email": "mihai@zephyr.ro"}]})).json()
     found = (await admin.get("/api/search", params={"q": "zephyr"})).json()
-    assert [g["type"] for g in found["groups"]] == ["lead", "client", "contact"]
+    assert [g["type"] for g in found["groups"]] == ["lead", "client", "contact", "ticket"]
     assert _groups(found) == {"lead": [lead["id"]], "client": [client["id"]],
-                              "contact": [client["contacts"][0]["id"]]}
+                              "contact": [client["contacts"][0]["id"]], "ticket": []}
     contact = found["groups"][2]["items"][0]
     assert contact["parent_id"] == client["id"] and "Zephyr Logistics SRL" in contact["subtitle"]
     for q in ("0744555666", "+40 744 555 666", "744 555", "IOANA@ZEPHYR", str(lead["id"]), f"#{lead['id']}"):
