@@ -19,6 +19,7 @@ from crm_server.email_pipe import api as email_pipe_api
 from crm_server.errors import install_error_handlers
 from crm_server.jobs import runner
 from crm_server.leads import api as leads_api
+from crm_server.products import api as products_api
 from crm_server.search import api as search_api
 from crm_server.tickets import api as tickets_api
 
@@ -60,4 +61,5 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(tickets_api.router)
     app.include_router(email_pipe_api.webhooks)
     app.include_router(email_pipe_api.router)
+    app.include_router(products_api.router)
     return app

@@ -15,6 +15,7 @@ from crm_server.admin import service as admin_service
 from crm_server.auth import passwords, users
 from crm_server.auth.models import Role, Team, User
 from crm_server.leads.demo import seed_leads
+from crm_server.products.demo import seed_products
 from crm_server.tickets.demo import seed_tickets
 
 DEMO_ADMIN_EMAIL = "admin@demo.local"
@@ -74,6 +75,7 @@ async def seed(session: AsyncSession) -> bool:
     sellers = [p for p in people.values() if p.role_id in (roles["manager"], roles["salesperson"])]
     await seed_leads(session, sellers, random.Random(2026))
     await seed_tickets(session, random.Random(2027), password_hash)
+    await seed_products(session, random.Random(2028))
     for kind, title, body in ADMIN_NOTIFICATIONS:
         admin_service.notify(session, admin.id, kind, title, body)
     return True

@@ -1,0 +1,249 @@
+"""The products page: search and filters, the server-paged catalogue, New product (Ctrl+N), Enter
+edits, Deactivate / Reactivate (products are never deleted: documents point at them).
+
+The list follows the change bus: a save here or on another desktop ("products" areas) reloads it
+and keeps the selected product selected."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from crm_desktop import operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.session import Session
+from crm_desktop.views.products.editor import PRODUCTS, ProductDialog
+from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+PAGE_SIZE = 100
+REFRESH_AREAS = frozenset({"*", "products", "products.product", "products.tax_rate"})
+SORTABLE = {0: "sku", 1: "name", 3: "unit_price"}  # column -> the server's sort key
+MUTED = "#8a8f98"
+
+
+def price_text(row: Row) -> str:
+    return f"{row['unit_price']} {row['currency']}"
+
+
+def _muted(row: Row) -> str | None:
+    return None if row.get("active", True) else MUTED
+
+
+class ProductsPage(QWidget):
+    """Everything of the Products module; the editor is a dialog (editor.ProductDialog)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.api = session.api
+        self.sort = "name"
+        self.tax_rates: list[Row] = []
+        self._select_after_load: int | None = None
+
+        self.filters = FilterBar()
+        self.search = self.filters.add_search("q", "Search SKU or name…")
+        self.status = self.filters.add_choice("status", "Status", [("Inactive", "inactive"), ("All", "all")],
+                                              any_label="Active")
+        self.tracked = self.filters.add_choice("stock_tracked", "Stock",
+                                               [("Stock tracked", True), ("Not tracked", False)],
+                                               any_label="Tracked or not")
+        self.filters.changed.connect(self.reload)
+
+        columns = [
+            Column("SKU", lambda r: r["sku"], color=_muted),
+            Column("Name", lambda r: r["name"], color=_muted, tooltip=lambda r: r.get("description")),
+            Column("Unit", lambda r: r["unit"], color=_muted),
+            Column("Price", price_text, color=_muted, align_right=True),
+            Column("VAT", lambda r: r.get("tax_rate_name") or "—", color=_muted),
+            Column("Tracked", lambda r: "Yes" if r["stock_tracked"] else "—", color=_muted),
+            Column("Active", lambda r: "Yes" if r["active"] else "Inactive", color=_muted),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
+        self.table = PagedTable(self.model, "Press Ctrl+N to add your first product.", icon="products",
+                                empty_title="No products yet")
+        self.table.set_noun("product", "products")
+        view = self.table.view
+        view.setAccessibleName("Products")
+        for column, width in enumerate((120, 300, 70, 130, 140, 80, 80)):
+            view.setColumnWidth(column, width)
+        header = view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self.sort_by_column)
+        view.activated.connect(lambda _: self.edit_selected())
+        self.model.rowsInserted.connect(self._select_pending)
+
+        can_create = session.can("products", "create")
+        can_edit = session.can("products", "edit")
+        self.new_button = QPushButton("New product")
+        self.new_button.setProperty("role", "primary")
+        self.new_button.setToolTip("New product (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_product)
+        self.new_button.setVisible(can_create)
+        self.edit_button = QPushButton("Edit")
+        self.edit_button.setToolTip("Edit the selected product (Enter)")
+        self.edit_button.clicked.connect(self.edit_selected)
+        self.edit_button.setVisible(can_edit)
+        self.active_button = QPushButton("Deactivate")
+        self.active_button.clicked.connect(self.toggle_active)
+        self.active_button.setVisible(can_edit)
+        view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        self.model.modelReset.connect(self._update_actions)
+        self.notice = QLabel()
+        self.notice.setObjectName("pageNotice")
+        self.notice.setProperty("role", "info")
+        self.notice.setVisible(False)
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(32, 24, 32, 16)
+        root.setSpacing(12)
+        root.addWidget(self._title())
+        self.filters.add_trailing(self.active_button)
+        self.filters.add_trailing(self.edit_button)
+        root.addWidget(self.filters)
+        root.addWidget(self.notice)
+        root.addWidget(self.table, 1)
+
+        new = QShortcut(QKeySequence(QKeySequence.StandardKey.New), self)
+        new.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        new.activated.connect(self.new_product)
+        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
+        reload.setContext(Qt.ShortcutContext.WidgetShortcut)
+        reload.activated.connect(self.reload)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(200)  # a burst of events (an import) reloads once
+        self._refresh_timer.timeout.connect(self.reload)
+        operations.change_bus().changed.connect(self._on_changed)
+        self._rates_task = tasks.spawn(self._load_rates())
+        self._update_actions()
+        self.reload()
+
+    def _title(self) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 4)
+        words = QVBoxLayout()
+        words.setSpacing(2)
+        title = QLabel("Products")
+        title.setProperty("role", "title")
+        sub = QLabel("What you sell, with prices and VAT. Enter edits one; Ctrl+N adds one.")
+        sub.setProperty("role", "muted")
+        words.addWidget(title)
+        words.addWidget(sub)
+        row.addLayout(words, 1)
+        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
+        return box
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    async def _load_rates(self) -> None:
+        try:
+            self.tax_rates = list(await self.api.get("/api/tax-rates"))
+        except ApiError as exc:
+            log.info("VAT rates did not load: %s", exc.message)
+
+    def query(self) -> dict[str, Any]:
+        return {**self.filters.values(), "sort": self.sort}
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        return dict(await self.api.get("/api/products", offset=offset, limit=limit, **self.query()))
+
+    def reload(self) -> None:
+        """From the top with the filters as they are now, keeping the selected product selected."""
+        if any(k not in ("sort",) for k in self.query()):
+            self.table.empty_title = "No products match"
+            self.table.empty_text = "Try another search, or clear the filters."
+        else:
+            self.table.empty_title = "No products yet"
+            self.table.empty_text = "Press Ctrl+N to add your first product."
+        selected = self.table.current_row()
+        if selected is not None and self._select_after_load is None:
+            self._select_after_load = selected["id"]
+        self.model.reload()
+
+    def sort_by_column(self, column: int) -> None:
+        header = self.table.view.horizontalHeader()
+        key = SORTABLE.get(column)
+        if key is None:  # keep showing the sort in force
+            current = next(c for c, k in SORTABLE.items() if k == self.sort.lstrip("-"))
+            header.setSortIndicator(current, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
+                                    else Qt.SortOrder.AscendingOrder)
+            return
+        descending = key == self.sort.lstrip("-") and not self.sort.startswith("-")
+        self.sort = f"-{key}" if descending else key
+        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        self.reload()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if areas & REFRESH_AREAS:
+            if areas & {"*", "products.tax_rate"}:
+                self._rates_task = tasks.spawn(self._load_rates())
+            self._refresh_timer.start()
+
+    def _select_pending(self, *_: Any) -> None:
+        if self._select_after_load is not None and self.table.select_key(self._select_after_load):
+            self._select_after_load = None
+            self._update_actions()
+
+    def _update_actions(self) -> None:
+        row = self.table.current_row()
+        self.edit_button.setEnabled(row is not None)
+        self.active_button.setEnabled(row is not None)
+        active = row is None or row["active"]
+        self.active_button.setText("Deactivate" if active else "Reactivate")
+        self.active_button.setToolTip("Hide it from new documents; it stays on old ones" if active
+                                      else "Offer it again on new documents")
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def new_product(self) -> ProductDialog | None:
+        if not self.session.can("products", "create"):
+            return None
+        dialog = ProductDialog(self.session, self.tax_rates, parent=self)
+        dialog.saved.connect(lambda p: self._saved(p, "created"))
+        dialog.open()
+        return dialog
+
+    def edit_selected(self) -> ProductDialog | None:
+        row = self.table.current_row()
+        if row is None or not self.session.can("products", "edit"):
+            return None
+        dialog = ProductDialog(self.session, self.tax_rates, product=row, parent=self)
+        dialog.saved.connect(lambda p: self._saved(p, "saved"))
+        dialog.open()
+        return dialog
+
+    def _saved(self, product: Row, what: str) -> None:
+        self._select_after_load = product["id"]
+        self.say(f"{product['sku']} {product['name']} is {what}.")
+
+    def toggle_active(self) -> None:
+        row = self.table.current_row()
+        if row is None or not self.session.can("products", "edit"):
+            return
+        action = "deactivate" if row["active"] else "reactivate"
+
+        def done(product: Row) -> None:
+            self.say(f"{product['sku']} {product['name']} is {action}d.")
+
+        operations.run(self, self.api.post(f"/api/products/{row['id']}/{action}", {"version": row["version"]}),
+                       success=done, changed=PRODUCTS, busy=self.active_button)
+
+    def is_busy(self) -> bool:
+        return self.model.loading or not self._rates_task.done()
