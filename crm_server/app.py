@@ -17,6 +17,7 @@ from crm_server.config import Config, to_libpq_url
 from crm_server.db import Database
 from crm_server.email_pipe import api as email_pipe_api
 from crm_server.errors import install_error_handlers
+from crm_server.invoices import api as invoices_api
 from crm_server.jobs import runner
 from crm_server.leads import api as leads_api
 from crm_server.products import api as products_api
@@ -62,4 +63,5 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(email_pipe_api.webhooks)
     app.include_router(email_pipe_api.router)
     app.include_router(products_api.router)
+    app.include_router(invoices_api.router)
     return app

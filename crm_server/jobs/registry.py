@@ -21,6 +21,7 @@ NAMESPACE = "crm"
 TASK_MODULES = ["crm_server.jobs.maintenance"]
 TASK_MODULES.append("crm_server.activities.scheduled")
 TASK_MODULES.append("crm_server.tickets.scheduled")
+TASK_MODULES.append("crm_server.invoices.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 

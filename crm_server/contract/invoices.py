@@ -1,0 +1,164 @@
+"""Invoices, credit notes and payments on the wire. Amounts are Decimal (strings in JSON)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field, computed_field
+
+from crm_server.contract.common import Model
+
+Money = Decimal
+
+
+class InvoiceStatus(StrEnum):
+    draft = "draft"
+    unpaid = "unpaid"
+    partially_paid = "partially_paid"
+    paid = "paid"
+    overdue = "overdue"
+    cancelled = "cancelled"
+
+
+# Issued and still waiting for money: what payments and the overdue job work on.
+OPEN_STATUSES = (InvoiceStatus.unpaid, InvoiceStatus.partially_paid, InvoiceStatus.overdue)
+
+
+class InvoiceKind(StrEnum):
+    invoice = "invoice"
+    credit_note = "credit_note"
+
+
+class PaymentMethod(StrEnum):
+    transfer = "transfer"
+    card = "card"
+    cash = "cash"
+    stripe = "stripe"
+    other = "other"
+
+
+class LineIn(BaseModel):
+    """A product line (price, VAT rate and description default from the product) or free text."""
+
+    product_id: int | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    quantity: Decimal = Field(gt=0, max_digits=14, decimal_places=3)
+    unit_price: Money | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    discount_percent: Decimal = Field(default=Decimal(0), ge=0, le=100, max_digits=5, decimal_places=2)
+    tax_rate_id: int | None = None
+
+
+class InvoiceIn(BaseModel):
+    client_id: int
+    currency: str | None = Field(default=None, description="ISO 4217; defaults to sales.base_currency")
+    issue_date: date | None = None
+    due_date: date | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+    lines: list[LineIn] = Field(default_factory=list, max_length=500)
+
+
+class InvoiceUpdate(BaseModel):
+    """A draft's changes; `lines`, when given, replace all lines. An issued invoice takes notes only."""
+
+    version: int
+    client_id: int | None = None
+    currency: str | None = None
+    issue_date: date | None = None
+    due_date: date | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+    lines: list[LineIn] | None = Field(default=None, max_length=500)
+
+
+class VersionIn(BaseModel):
+    version: int
+
+
+class IssueIn(VersionIn):
+    issue_date: date | None = Field(default=None, description="defaults to the draft's date, else today")
+
+
+class LineOut(Model):
+    id: int
+    position: int
+    product_id: int | None
+    description: str
+    quantity: Decimal
+    unit_price: Money
+    discount_percent: Decimal
+    tax_rate_id: int
+    tax_percent: Decimal
+    net: Money
+    tax: Money
+    gross: Money
+
+
+class InvoiceOut(Model):
+    id: int
+    kind: InvoiceKind
+    number: str | None
+    status: InvoiceStatus
+    client_id: int
+    client_name: str = ""
+    currency: str
+    issue_date: date | None
+    due_date: date | None
+    notes: str | None
+    net_total: Money
+    tax_total: Money
+    gross_total: Money
+    paid_total: Money
+    credited_invoice_id: int | None
+    owner_id: int | None
+    team_id: int | None
+    issued_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    lines: list[LineOut] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def open_amount(self) -> Money:
+        """What is still to be paid (0 for drafts, cancelled invoices and credit notes)."""
+        if self.status in OPEN_STATUSES or self.status is InvoiceStatus.paid:
+            return self.gross_total - self.paid_total
+        return Decimal("0.00")
+
+
+InvoiceSort = Literal["number", "-number", "issue_date", "-issue_date", "due_date", "-due_date", "gross_total",
+                      "-gross_total", "created_at", "-created_at"]
+
+
+class InvoiceQuery(BaseModel):
+    status: InvoiceStatus | None = None
+    kind: InvoiceKind | None = None
+    client_id: int | None = None
+    overdue: bool = Field(default=False, description="open and past its due date")
+    issued_from: date | None = None
+    issued_to: date | None = None
+    q: str | None = Field(default=None, max_length=200, description="part of the number or the client's name")
+    sort: InvoiceSort = "-created_at"
+    offset: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class PaymentIn(BaseModel):
+    amount: Money = Field(gt=0, max_digits=14, decimal_places=2)
+    paid_on: date | None = Field(default=None, description="defaults to today")
+    method: PaymentMethod = PaymentMethod.transfer
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class PaymentOut(Model):
+    id: int
+    invoice_id: int
+    amount: Money
+    paid_on: date
+    method: PaymentMethod
+    reference: str | None
+    created_by: int | None
+    created_at: datetime

@@ -1,0 +1,1 @@
+"""Invoices, credit notes and payments: drafts, gapless numbering on issue, payments, cancellation."""

@@ -1,0 +1,100 @@
+"""Tables of the invoices area: invoices and credit notes, their lines, payments and number series."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_server.clients.models import Versioned
+from crm_server.db import Base, IdMixin, TimestampsMixin
+
+MONEY = Numeric(14, 2)
+
+
+class InvoiceSeries(IdMixin, Base):
+    """A gapless counter per series ("invoice", "credit_note") and year, locked FOR UPDATE by the
+    issuing transaction: a rolled-back issue gives its number back, which a sequence would not."""
+
+    __tablename__ = "invoice_series"
+    series: Mapped[str] = mapped_column(String(20))
+    year: Mapped[int] = mapped_column(Integer)
+    next_value: Mapped[int] = mapped_column(Integer, server_default="1")
+    __table_args__ = (Index("uq_invoice_series_series_year", "series", "year", unique=True),)
+
+
+class Invoice(IdMixin, TimestampsMixin, Versioned, Base):
+    """An invoice or a credit note. Totals are stored so lists never recompute them. Issued ones are
+    never deleted: they are cancelled by a credit note (credited_invoice_id points at the original)."""
+
+    __tablename__ = "invoices"
+    kind: Mapped[str] = mapped_column(String(20), server_default="invoice")
+    number: Mapped[str | None] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20), server_default="draft")
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"))
+    currency: Mapped[str] = mapped_column(String(3))
+    issue_date: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+    net_total: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    tax_total: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    gross_total: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    paid_total: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
+    credited_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"))
+    # Copied from the client: whoever owns the client sees its invoices (own / team scope).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind"),
+        CheckConstraint("status IN ('draft', 'unpaid', 'partially_paid', 'paid', 'overdue', 'cancelled')",
+                        name="status"),
+        Index("uq_invoices_number", "number", unique=True),
+        Index("ix_invoices_client_id", "client_id"),
+        Index("ix_invoices_owner_id", "owner_id"),
+        Index("ix_invoices_team_id", "team_id"),
+        Index("ix_invoices_status_due", "status", "due_date"),
+        Index("ix_invoices_issue_date", "issue_date"),
+        Index("ix_invoices_created_at", "created_at"),
+        Index("ix_invoices_credited_invoice_id", "credited_invoice_id"),
+    )
+
+
+class InvoiceLine(IdMixin, Base):
+    """One line; the VAT percent is copied at the time, so a later rate change leaves it alone."""
+
+    __tablename__ = "invoice_lines"
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    description: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
+    unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    discount_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), server_default="0")
+    tax_rate_id: Mapped[int] = mapped_column(ForeignKey("tax_rates.id", ondelete="RESTRICT"))
+    tax_percent: Mapped[Decimal] = mapped_column(Numeric(6, 3))
+    net: Mapped[Decimal] = mapped_column(MONEY)
+    tax: Mapped[Decimal] = mapped_column(MONEY)
+    gross: Mapped[Decimal] = mapped_column(MONEY)
+    __table_args__ = (Index("ix_invoice_lines_invoice", "invoice_id", "position"),)
+
+
+class Payment(IdMixin, TimestampsMixin, Base):
+    """Money received against an invoice; several may settle one invoice."""
+
+    __tablename__ = "payments"
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    paid_on: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("method IN ('transfer', 'card', 'cash', 'stripe', 'other')", name="method"),
+        Index("ix_payments_invoice", "invoice_id", "paid_on"),
+    )
