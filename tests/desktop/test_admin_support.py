@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox
 from pytestqt.qtbot import QtBot
 
 from crm_desktop.views.admin.email_log import EmailLogPage
-from crm_desktop.views.admin.support import CategoryDialog, SupportPage, format_days, parse_days
+from crm_desktop.views.admin.support import SupportPage, format_days, parse_days
+from crm_desktop.views.admin.ticket_categories import CategoryDialog
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import focus, open_panel, settle, the_dialog
 from tests.desktop.test_admin_pipelines import click_row, rows
