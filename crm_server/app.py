@@ -21,6 +21,7 @@ from crm_server.invoices import api as invoices_api
 from crm_server.jobs import runner
 from crm_server.leads import api as leads_api
 from crm_server.products import api as products_api
+from crm_server.proposals import api as proposals_api
 from crm_server.search import api as search_api
 from crm_server.tickets import api as tickets_api
 
@@ -64,4 +65,5 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(email_pipe_api.router)
     app.include_router(products_api.router)
     app.include_router(invoices_api.router)
+    app.include_router(proposals_api.router)
     return app

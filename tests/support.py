@@ -66,7 +66,7 @@ class LiveServer:
         config = Config(database_url=self.database_url, worker=worker, db_pool_size=5)
         uv = uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning",
                             lifespan="on", ws="websockets-sansio",
-                            timeout_graceful_shutdown=0.5)  # an open desktop WebSocket must not hold it 5 s
+                            timeout_graceful_shutdown=0.5)  # type: ignore[arg-type]  # an open WebSocket must not hold it 5 s
         self._server = _Server(uv)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="crm-server")
         self._thread.start()

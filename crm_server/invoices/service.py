@@ -123,7 +123,7 @@ async def list_invoices(session: AsyncSession, principal: Principal, query: Invo
 
 # --- drafts --------------------------------------------------------------------------------------
 
-def _currency(value: str) -> str:
+def checked_currency(value: str) -> str:
     code = value.strip().upper()
     if len(code) != 3 or not code.isalpha():
         raise ValidationFailed("Currency must be a 3-letter ISO 4217 code, e.g. EUR.", field="currency")
@@ -132,7 +132,7 @@ def _currency(value: str) -> str:
     return code
 
 
-async def _client(session: AsyncSession, client_id: int) -> Client:
+async def billable_client(session: AsyncSession, client_id: int) -> Client:
     client = await session.get(Client, client_id)
     if client is None:
         raise ValidationFailed("No such client.", field="client_id")
@@ -141,7 +141,7 @@ async def _client(session: AsyncSession, client_id: int) -> Client:
     return client
 
 
-async def _line(session: AsyncSession, i: int, data: LineIn, currency: str) -> dict[str, Any]:
+async def priced_line(session: AsyncSession, i: int, data: LineIn, currency: str) -> dict[str, Any]:
     """A line's stored values before totals: product defaults filled in, VAT percent copied."""
     at = f"lines.{i}"
     product = None
@@ -173,7 +173,7 @@ async def _line(session: AsyncSession, i: int, data: LineIn, currency: str) -> d
 
 async def _replace_lines(session: AsyncSession, invoice: Invoice, lines: list[LineIn]) -> None:
     """Drop the draft's lines, write the new ones and store their totals as money.py gives them."""
-    values = [await _line(session, i, line, invoice.currency) for i, line in enumerate(lines)]
+    values = [await priced_line(session, i, line, invoice.currency) for i, line in enumerate(lines)]
     rounding = str(await settings.get(session, "sales.tax_rounding"))
     totals = money.document_totals(
         [money.Line(quantity=v["quantity"], unit_price=v["unit_price"], tax_rate=v["tax_percent"],
@@ -191,8 +191,8 @@ def _check_dates(issue_date: date | None, due_date: date | None) -> None:
 
 
 async def create_draft(session: AsyncSession, actor: Principal, data: InvoiceIn) -> Invoice:
-    client = await _client(session, data.client_id)
-    currency = _currency(data.currency or str(await settings.get(session, "sales.base_currency")))
+    client = await billable_client(session, data.client_id)
+    currency = checked_currency(data.currency or str(await settings.get(session, "sales.base_currency")))
     _check_dates(data.issue_date, data.due_date)
     invoice = Invoice(kind="invoice", status="draft", client_id=client.id, currency=currency,
                       issue_date=data.issue_date, due_date=data.due_date, notes=(data.notes or "").strip() or None,
@@ -225,10 +225,10 @@ async def update_invoice(session: AsyncSession, actor: Principal, invoice_id: in
     if "notes" in changes:
         invoice.notes = (changes["notes"] or "").strip() or None
     if changes.get("client_id") is not None:
-        client = await _client(session, changes["client_id"])
+        client = await billable_client(session, changes["client_id"])
         invoice.client_id, invoice.owner_id, invoice.team_id = client.id, client.owner_id, client.team_id
     if changes.get("currency") is not None:
-        invoice.currency = _currency(changes["currency"])
+        invoice.currency = checked_currency(changes["currency"])
     for key in ("issue_date", "due_date"):
         if key in changes:
             setattr(invoice, key, changes[key])

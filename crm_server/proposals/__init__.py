@@ -1,0 +1,1 @@
+"""Proposals: priced offers to a lead or a client that, once accepted, become invoice drafts."""
