@@ -52,8 +52,8 @@ def the_dialog(kind: type[Any]) -> Any:
 def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot) -> None:
     _api, panel, users = open_panel(desk, qtbot, "users")
     names = list(panel.pages)
-    assert names == ["users", "roles", "teams", "pipelines", "sales_lists", "assignment", "support", "email_log",
-                     "logs", "audit", "settings", "health"]
+    assert names == ["users", "roles", "teams", "pipelines", "sales_lists", "tax_rates", "assignment", "support",
+                     "email_log", "logs", "audit", "settings", "health"]
     focus(desk, panel.nav)
     for row, name in enumerate(names):
         if row:
@@ -78,7 +78,7 @@ def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot)
         settle(desk, panel)
         shots.append((name, panel.current_page().title, widget is panel))
     assert ("admin-users-new", "Users", True) in shots and ("admin-health", "System health", True) in shots
-    assert len(shots) == 17
+    assert len(shots) == 18
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog) and w.isVisible()]
 
 

@@ -5,6 +5,7 @@ The SMTP password is write-only; the logo is stored as base64 PNG."""
 from __future__ import annotations
 
 import base64
+from datetime import date
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -110,3 +111,31 @@ def test_out_of_range_value_is_shown_next_to_its_field(desk: Desk, qtbot: QtBot)
     assert label is not None and label.text() == "Session idle timeout (minutes) must be at most 720"
     values = desk.run(api.get("/api/settings"))["values"]
     assert values["company.default_country"] == "RO"  # all or nothing: the valid change was not saved
+
+
+def test_sales_and_invoice_settings_are_stored(desk: Desk, qtbot: QtBot) -> None:
+    """VAT rounding per document and longer payment terms: chosen in the form, saved with Ctrl+S."""
+    api, panel, page = open_panel(desk, qtbot, "settings")
+    assert page.tax_rounding.currentText() == "Per line"
+    assert page.payment_terms.value() == 14
+    assert page.format_examples[page.invoice_format].text() == f"Example: INV-{date.today().year}-000123"
+    assert page.format_examples[page.credit_note_format].text() == f"Example: CN-{date.today().year}-000123"
+
+    focus(desk, page.tax_rounding)
+    qtbot.keyClick(page.tax_rounding, Qt.Key.Key_Down)  # Per line -> Per document
+    assert page.tax_rounding.currentText() == "Per document"
+    page.payment_terms.selectAll()
+    qtbot.keyClicks(page.payment_terms, "30")
+    retype(qtbot, page.invoice_format, "F{year}/{seq:05d}")
+    assert page.format_examples[page.invoice_format].text() == f"Example: F{date.today().year}/00123"
+    assert page.dirty_note.text() == "3 unsaved changes"
+    focus(desk, page.payment_terms)
+    qtbot.keyClick(page.payment_terms, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # Ctrl+S
+    settle(desk, panel)
+
+    values = desk.run(api.get("/api/settings"))["values"]
+    assert values["sales.tax_rounding"] == "document"
+    assert values["invoices.payment_terms_days"] == 30
+    assert values["invoices.number_format"] == "F{year}/{seq:05d}"
+    assert values["sales.base_currency"] == "EUR"  # untouched
+    assert "Saved 3 settings." in page.notice_text.text() and page.pending() == {}

@@ -29,16 +29,19 @@ from crm_desktop.views.admin.roles import RolesPage
 from crm_desktop.views.admin.sales_lists import SalesListsPage
 from crm_desktop.views.admin.settings import SettingsPage
 from crm_desktop.views.admin.support import SupportPage
+from crm_desktop.views.admin.tax_rates import TaxRatesPage
 from crm_desktop.views.admin.teams import TeamsPage
 from crm_desktop.views.admin.users import UsersPage
 
 PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("users", UsersPage), ("roles", RolesPage), ("teams", TeamsPage), ("pipelines", PipelinesPage),
-    ("sales_lists", SalesListsPage), ("assignment", AssignmentPage), ("support", SupportPage),
+    ("sales_lists", SalesListsPage), ("tax_rates", TaxRatesPage), ("assignment", AssignmentPage),
+    ("support", SupportPage),
     ("email_log", EmailLogPage), ("logs", LogsPage), ("audit", AuditPage), ("settings", SettingsPage),
     ("health", HealthPage),
 )
 ICONS = {"users": "user", "roles": "shield-check", "teams": "team", "pipelines": "leads", "sales_lists": "tickets",
+         "tax_rates": "invoices",
          "assignment": "integrations", "support": "tickets", "email_log": "mail", "logs": "lock", "audit": "inbox",
          "settings": "settings", "health": "server"}
 NAV_STYLE = """
@@ -61,7 +64,7 @@ EVENT_PAGES = {
     "email_pipe_log": ("email_log", "audit"),
 }
 # Live events of other modules that a page shows, by (module, entity).
-OTHER_EVENT_PAGES = {("tickets", "ticket_category"): ("support",)}
+OTHER_EVENT_PAGES = {("tickets", "ticket_category"): ("support",), ("products", "tax_rate"): ("tax_rates",)}
 
 
 class AdminPanel(QWidget):
@@ -191,6 +194,10 @@ class AdminPanel(QWidget):
     @property
     def sales_lists_page(self) -> SalesListsPage:
         return cast(SalesListsPage, self.pages["sales_lists"])
+
+    @property
+    def tax_rates_page(self) -> TaxRatesPage:
+        return cast(TaxRatesPage, self.pages["tax_rates"])
 
     @property
     def assignment_page(self) -> AssignmentPage:

@@ -1,4 +1,5 @@
-"""Settings: company details and logo, outgoing email (SMTP) with a test button, security policy.
+"""Settings: company details and logo, outgoing email (SMTP) with a test button, security policy,
+sales and invoices (base currency, VAT rounding, payment terms, document number formats).
 
 Only changed keys are sent (PATCH /api/settings), so two admins editing different settings do not
 overwrite each other. The SMTP password is write-only: the server says whether one is set, never
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QKeySequence, QPixmap
+from PySide6.QtCore import QByteArray, QRegularExpression, Qt
+from PySide6.QtGui import QKeySequence, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -162,6 +164,40 @@ class SettingsPage(AdminPage):
             ("", field(self.require_2fa, "Everyone sets up an authenticator app at their next sign-in.")),
         ])
 
+        # --- sales and invoices
+        self.base_currency = self._text("sales.base_currency")
+        self.base_currency.setMaxLength(3)
+        self.base_currency.setMaximumWidth(80)
+        self.base_currency.setValidator(QRegularExpressionValidator(QRegularExpression("[A-Za-z]{0,3}"),
+                                                                    self.base_currency))
+        self.base_currency.textEdited.connect(self._upper_currency)
+        self.tax_rounding = QComboBox()
+        self.tax_rounding.setAccessibleName("VAT rounding")
+        self.tax_rounding.setMaximumWidth(200)
+        for value, label in (("line", "Per line"), ("document", "Per document")):
+            self.tax_rounding.addItem(label, value)
+        self.tax_rounding.currentIndexChanged.connect(self._changed)
+        self.inputs["sales.tax_rounding"] = self.tax_rounding
+        self.payment_terms = QSpinBox()
+        self.payment_terms.setRange(0, 365)
+        self.payment_terms.setMaximumWidth(160)
+        self.payment_terms.setSuffix(" days")
+        self.payment_terms.setAccessibleName("Payment terms")
+        self.payment_terms.valueChanged.connect(self._changed)
+        self.inputs["invoices.payment_terms_days"] = self.payment_terms
+        self.invoice_format = self._text("invoices.number_format")
+        self.credit_note_format = self._text("invoices.credit_note_format")
+        self.format_examples: dict[QLineEdit, QLabel] = {}
+        sales = self._group("Sales and invoices", [
+            ("Base currency", field(self.base_currency, "Three-letter code, e.g. EUR, USD, RON.")),
+            ("VAT rounding", field(self.tax_rounding, (
+                "Per line rounds the VAT of every line to the cent; per document adds up the lines of each "
+                "rate and rounds their VAT once, which can differ by a cent or two."))),
+            ("Payment terms", field(self.payment_terms, "Due date of new invoices, counted from the issue date.")),
+            ("Invoice numbers", self._format_field(self.invoice_format)),
+            ("Credit note numbers", self._format_field(self.credit_note_format)),
+        ])
+
         self.save_button = QPushButton("Save")
         self.save_button.setProperty("role", "primary")
         self.save_button.setToolTip("Save the changed settings (Ctrl+S)")
@@ -175,7 +211,7 @@ class SettingsPage(AdminPage):
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(0, 0, 8, 0)
         body_layout.setSpacing(14)
-        for group in (company, smtp, security):
+        for group in (company, smtp, security, sales):
             body_layout.addWidget(group)
         body_layout.addStretch(1)
         scroll = QScrollArea()
@@ -188,7 +224,8 @@ class SettingsPage(AdminPage):
         bottom.addWidget(self.revert_button)
         bottom.addWidget(self.save_button)
 
-        self.root.addWidget(title_label("Settings", "Company details, outgoing email and the security policy."))
+        self.root.addWidget(title_label(
+            "Settings", "Company details, outgoing email, the security policy, sales and invoices."))
         self.root.addWidget(self.notice)
         self.root.addWidget(scroll, 1)
         self.root.addLayout(bottom)
@@ -204,6 +241,35 @@ class SettingsPage(AdminPage):
         edit.textEdited.connect(self._changed)
         self.inputs[key] = edit
         return edit
+
+    def _format_field(self, edit: QLineEdit) -> QWidget:
+        """A number format with a live example of the number it makes ("INV-2026-000123")."""
+        box = field(edit, "{year} is the year, {seq:06d} the running number with six digits.")
+        example = QLabel("")
+        example.setProperty("role", "caption")
+        example.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = box.layout()
+        assert layout is not None
+        layout.addWidget(example)
+        self.format_examples[edit] = example
+        edit.textChanged.connect(lambda _: self._show_example(edit))
+        return box
+
+    def _show_example(self, edit: QLineEdit) -> None:
+        text = edit.text().strip()
+        try:
+            number = text.format(year=date.today().year, seq=123) if "{seq" in text else ""
+        except (KeyError, IndexError, ValueError, AttributeError):
+            number = ""
+        self.format_examples[edit].setText(
+            f"Example: {number}" if number else "Not a valid format: it needs {seq}, e.g. INV-{year}-{seq:06d}.")
+
+    def _upper_currency(self, text: str) -> None:
+        if text != text.upper():
+            position = self.base_currency.cursorPosition()
+            self.base_currency.setText(text.upper())
+            self.base_currency.setCursorPosition(position)
+            self._changed()
 
     @staticmethod
     def _group(title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
