@@ -7,19 +7,17 @@ named sets of values kept in QSettings per user, so each colleague has their own
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, timedelta
 from typing import Any, cast
 
 import shiboken6
-from PySide6.QtCore import QDate, QSettings, QTimer, Signal
+from PySide6.QtCore import QDate, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,
     QHBoxLayout,
-    QInputDialog,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -30,6 +28,7 @@ from crm_desktop import tasks
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.leads.lookups import sales_lookups
+from crm_desktop.widgets.saved_views import SavedViewsMixin, refill, select
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +50,8 @@ def _combo(name: str, any_label: str) -> QComboBox:
     return combo
 
 
-def _refill(combo: QComboBox, items: list[tuple[str, Any]]) -> None:
-    """New choices, keeping the current one (a saved view may name an item not loaded yet)."""
-    current = combo.currentData()
-    combo.blockSignals(True)
-    while combo.count() > 1:
-        combo.removeItem(1)
-    for text, value in items:
-        combo.addItem(text, value)
-    if current is not None and combo.findData(current) < 0:
-        combo.addItem(f"#{current}", current)
-    combo.setCurrentIndex(max(combo.findData(current), 0) if current is not None else 0)
-    combo.blockSignals(False)
-
-
-def _select(combo: QComboBox, value: Any) -> None:
-    if value is not None and combo.findData(value) < 0:
-        combo.addItem(f"#{value}", value)
-    combo.setCurrentIndex(max(combo.findData(value), 0) if value is not None else 0)
-
-
-class LeadFilterBar(QWidget):
+class LeadFilterBar(SavedViewsMixin, QWidget):
+    saved_views_area = "leads"
     changed = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
@@ -179,9 +159,9 @@ class LeadFilterBar(QWidget):
     # --- choices from the server -----------------------------------------------------------------
 
     def _fill_lookups(self) -> None:
-        _refill(self.source, [(s.name, s.name) for s in self.lookups.sources])
+        refill(self.source, [(s.name, s.name) for s in self.lookups.sources])
         pipelines = self.lookups.pipelines
-        _refill(self.pipeline, [(p.name, p.id) for p in pipelines if not p.is_default])
+        refill(self.pipeline, [(p.name, p.id) for p in pipelines if not p.is_default])
         default = self.lookups.default_pipeline()
         self.pipeline.setItemText(0, default.name if default is not None else "Default pipeline")
         self.pipeline.setVisible(len(pipelines) > 1)
@@ -198,8 +178,8 @@ class LeadFilterBar(QWidget):
             return
         me = self.session.me.id
         people = sorted(users["items"], key=lambda u: (u["id"] != me, u["full_name"].lower()))
-        _refill(self.owner, [("Me" if u["id"] == me else u["full_name"], u["id"]) for u in people])
-        _refill(self.team, [(t["name"], t["id"]) for t in teams])
+        refill(self.owner, [("Me" if u["id"] == me else u["full_name"], u["id"]) for u in people])
+        refill(self.team, [(t["name"], t["id"]) for t in teams])
 
     # --- values ----------------------------------------------------------------------------------
 
@@ -242,10 +222,10 @@ class LeadFilterBar(QWidget):
         try:
             self.search.setText(values.get("q") or "")
             self.tag.setText(values.get("tag") or "")
-            _select(self.owner, values.get("owner_id"))
-            _select(self.team, values.get("team_id"))
-            _select(self.source, values.get("source"))
-            _select(self.pipeline, values.get("pipeline_id"))
+            select(self.owner, values.get("owner_id"))
+            select(self.team, values.get("team_id"))
+            select(self.source, values.get("source"))
+            select(self.pipeline, values.get("pipeline_id"))
             self.include_closed.setChecked(bool(values.get("include_closed")))
             first, last = values.get("created_from"), values.get("created_to")
             self.period.setCurrentIndex(self.period.findData(-1 if first or last else None))
@@ -264,48 +244,3 @@ class LeadFilterBar(QWidget):
     def clear_all(self) -> None:
         self.views.setCurrentIndex(0)
         self.set_values({})
-
-    # --- saved views -----------------------------------------------------------------------------
-
-    def _settings_key(self) -> str:
-        return f"leads/saved_views/{self.session.me.id}"
-
-    def saved_views(self) -> dict[str, dict[str, Any]]:
-        raw = QSettings().value(self._settings_key(), "{}")
-        try:
-            views = json.loads(str(raw))
-        except ValueError:
-            return {}
-        return views if isinstance(views, dict) else {}
-
-    def save_current(self, name: str) -> None:
-        name = name.strip()
-        if not name:
-            return
-        views = self.saved_views()
-        views[name] = self.values()
-        QSettings().setValue(self._settings_key(), json.dumps(views))
-        self._refill_views()
-        self.views.setCurrentIndex(self.views.findText(name))
-
-    def apply_view(self, name: str) -> None:
-        values = self.saved_views().get(name)
-        if values is not None:
-            self.set_values(values)
-
-    def _refill_views(self) -> None:
-        _refill(self.views, [(name, name) for name in sorted(self.saved_views(), key=str.lower)])
-        self.views.setEnabled(self.views.count() > 1)
-
-    def _pick_view(self, index: int) -> None:
-        name = self.views.itemData(index)
-        if name:
-            self.apply_view(str(name))
-
-    def _ask_view_name(self) -> None:
-        dialog = QInputDialog(self)
-        dialog.setWindowTitle("Save view")
-        dialog.setLabelText("Name of this view")
-        dialog.setObjectName("saveViewDialog")
-        dialog.textValueSelected.connect(self.save_current)
-        dialog.open()

@@ -8,19 +8,17 @@ Saved views are named sets of values kept in QSettings per user, like the leads 
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QSettings, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QInputDialog,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -30,6 +28,7 @@ from PySide6.QtWidgets import (
 from crm_desktop import tasks
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.session import Session
+from crm_desktop.widgets.saved_views import SavedViewsMixin, refill, select
 from crm_server.contract.tickets import OPEN_STATUSES, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -83,27 +82,10 @@ def _combo(name: str, items: list[tuple[str, Any]]) -> QComboBox:
     return combo
 
 
-def _refill(combo: QComboBox, items: list[tuple[str, Any]]) -> None:
-    """New choices after the first ("any"), keeping the current one."""
-    current = combo.currentData()
-    combo.blockSignals(True)
-    while combo.count() > 1:
-        combo.removeItem(1)
-    for text, value in items:
-        combo.addItem(text, value)
-    _select(combo, current)
-    combo.blockSignals(False)
-
-
-def _select(combo: QComboBox, value: Any) -> None:
-    if value is not None and combo.findData(value) < 0:
-        combo.addItem(f"#{value}", value)
-    combo.setCurrentIndex(max(combo.findData(value), 0) if value is not None else 0)
-
-
-class TicketFilterBar(QWidget):
+class TicketFilterBar(SavedViewsMixin, QWidget):
     """Quick views over a row of filters; `changed` fires once per change (typing is debounced)."""
 
+    saved_views_area = "tickets"
     changed = Signal()
 
     def __init__(self, session: Session, lookups: TicketLookups, parent: QWidget | None = None) -> None:
@@ -216,10 +198,10 @@ class TicketFilterBar(QWidget):
             return
         me = self.session.me.id
         people = sorted(self.lookups.people, key=lambda u: (u["id"] != me, u["full_name"].lower()))
-        _refill(self.assignee, [("Me" if u["id"] == me else u["full_name"], u["id"]) for u in people])
-        _refill(self.team, sorted(((name, key) for key, name in self.lookups.teams.items()),
+        refill(self.assignee, [("Me" if u["id"] == me else u["full_name"], u["id"]) for u in people])
+        refill(self.team, sorted(((name, key) for key, name in self.lookups.teams.items()),
                                   key=lambda t: t[0].lower()))
-        _refill(self.category, [(name, key) for key, name in self.lookups.categories.items()])
+        refill(self.category, [(name, key) for key, name in self.lookups.categories.items()])
 
     # --- values ----------------------------------------------------------------------------------
 
@@ -252,10 +234,10 @@ class TicketFilterBar(QWidget):
             self.search.setText(values.get("q") or "")
             status = values.get("status")
             self.status.setCurrentIndex(ANY_STATUS if status is None else max(self.status.findData(status), 0))
-            _select(self.priority, values.get("priority"))
-            _select(self.team, values.get("team_id"))
-            _select(self.assignee, values.get("assignee_id"))
-            _select(self.category, values.get("category_id"))
+            select(self.priority, values.get("priority"))
+            select(self.team, values.get("team_id"))
+            select(self.assignee, values.get("assignee_id"))
+            select(self.category, values.get("category_id"))
             self.breaching.setChecked(bool(values.get("breaching")))
             self.archived.setChecked(bool(values.get("archived")))
             self._hidden = {k: True for k in ("mine", "urgent") if values.get(k)}
@@ -284,48 +266,3 @@ class TicketFilterBar(QWidget):
         for button in self.quick_buttons:
             button.setChecked(button.text() == current)
         self.clear.setEnabled(self.values() != QUICK_VIEWS[0][1])
-
-    # --- saved views -----------------------------------------------------------------------------
-
-    def _settings_key(self) -> str:
-        return f"tickets/saved_views/{self.session.me.id}"
-
-    def saved_views(self) -> dict[str, dict[str, Any]]:
-        raw = QSettings().value(self._settings_key(), "{}")
-        try:
-            views = json.loads(str(raw))
-        except ValueError:
-            return {}
-        return views if isinstance(views, dict) else {}
-
-    def save_current(self, name: str) -> None:
-        name = name.strip()
-        if not name:
-            return
-        views = self.saved_views()
-        views[name] = self.values()
-        QSettings().setValue(self._settings_key(), json.dumps(views))
-        self._refill_views()
-        self.views.setCurrentIndex(self.views.findText(name))
-
-    def apply_view(self, name: str) -> None:
-        values = self.saved_views().get(name)
-        if values is not None:
-            self.set_values(values)
-
-    def _refill_views(self) -> None:
-        _refill(self.views, [(name, name) for name in sorted(self.saved_views(), key=str.lower)])
-        self.views.setEnabled(self.views.count() > 1)
-
-    def _pick_view(self, index: int) -> None:
-        name = self.views.itemData(index)
-        if name:
-            self.apply_view(str(name))
-
-    def _ask_view_name(self) -> None:
-        dialog = QInputDialog(self)
-        dialog.setWindowTitle("Save view")
-        dialog.setLabelText("Name of this view")
-        dialog.setObjectName("saveViewDialog")
-        dialog.textValueSelected.connect(self.save_current)
-        dialog.open()
