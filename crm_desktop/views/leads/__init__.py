@@ -17,12 +17,13 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
 from crm_desktop.session import Session
 from crm_desktop.views.leads.board import LeadBoard, open_lead, show_notice
 from crm_desktop.views.leads.filters import LeadFilterBar
 from crm_desktop.widgets.empty_state import EmptyState
+from crm_desktop.widgets.page_header import PageHeader
 
 log = logging.getLogger(__name__)
 
@@ -74,44 +75,14 @@ class LeadsPage(QWidget):
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     def _header(self) -> QWidget:
-        header = QWidget()
-        header.setObjectName("pageHeader")
-        row = QHBoxLayout(header)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(10)
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        title = QLabel("Leads")
-        title.setProperty("role", "title")
-        subtitle = QLabel("New enquiries and where they stand")
-        subtitle.setProperty("role", "muted")
-        words.addWidget(title)
-        words.addWidget(subtitle)
-        row.addLayout(words, 1)
-        switch = QWidget()
-        switch.setObjectName("viewSwitch")
-        segments = QHBoxLayout(switch)
-        segments.setContentsMargins(3, 3, 3, 3)
-        segments.setSpacing(2)
-        self.board_button = QPushButton("Board")
-        self.board_button.setToolTip("Board (Ctrl+Shift+B)")
-        self.list_button = QPushButton("List")
-        self.list_button.setToolTip("List (Ctrl+Shift+L)")
-        self.views = QButtonGroup(self)
-        for index, button in enumerate((self.board_button, self.list_button)):
-            button.setCheckable(True)
-            button.setProperty("role", "segment")
-            self.views.addButton(button, index)
-            segments.addWidget(button)
-        self.board_button.setChecked(True)
-        self.views.idClicked.connect(self.show_view)
-        row.addWidget(switch, 0, Qt.AlignmentFlag.AlignBottom)
-        self.new_button = QPushButton("New lead")
-        self.new_button.setProperty("role", "primary")
-        self.new_button.setToolTip("New lead (Ctrl+N)")
+        header = PageHeader("Leads", "New enquiries and where they stand",
+                            [("Board", "Ctrl+Shift+B"), ("List", "Ctrl+Shift+L")], "New lead",
+                            self.session.can("leads", "create"))
+        self.views = header.views
+        self.board_button, self.list_button = header.buttons
+        self.new_button = header.new_button
         self.new_button.clicked.connect(self.new_lead)
-        self.new_button.setVisible(self.session.can("leads", "create"))
-        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
+        self.views.idClicked.connect(self.show_view)
         return header
 
     # --- views -----------------------------------------------------------------------------------

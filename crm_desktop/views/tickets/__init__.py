@@ -16,13 +16,14 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
 
 from crm_desktop.session import Session
 from crm_desktop.views.tickets.board import TicketBoard
 from crm_desktop.views.tickets.filters import TicketFilterBar, TicketLookups
 from crm_desktop.views.tickets.queue import TICK_MS, TicketQueue, open_ticket
 from crm_desktop.widgets import kanban
+from crm_desktop.widgets.page_header import PageHeader
 
 log = logging.getLogger(__name__)
 
@@ -65,44 +66,14 @@ class TicketsPage(QWidget):
                       context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
 
     def _header(self) -> QWidget:
-        header = QWidget()
-        header.setObjectName("pageHeader")
-        row = QHBoxLayout(header)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(10)
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        title = QLabel("Tickets")
-        title.setProperty("role", "title")
-        subtitle = QLabel("Support requests and who is on them")
-        subtitle.setProperty("role", "muted")
-        words.addWidget(title)
-        words.addWidget(subtitle)
-        row.addLayout(words, 1)
-        switch = QWidget()
-        switch.setObjectName("viewSwitch")
-        segments = QHBoxLayout(switch)
-        segments.setContentsMargins(3, 3, 3, 3)
-        segments.setSpacing(2)
-        self.queue_button = QPushButton("Queue")
-        self.queue_button.setToolTip("Queue (Ctrl+Shift+L)")
-        self.board_button = QPushButton("Board")
-        self.board_button.setToolTip("Board (Ctrl+Shift+B)")
-        self.views = QButtonGroup(self)
-        for index, button in enumerate((self.queue_button, self.board_button)):
-            button.setCheckable(True)
-            button.setProperty("role", "segment")
-            self.views.addButton(button, index)
-            segments.addWidget(button)
-        self.queue_button.setChecked(True)
-        self.views.idClicked.connect(self.show_view)
-        row.addWidget(switch, 0, Qt.AlignmentFlag.AlignBottom)
-        self.new_button = QPushButton("New ticket")
-        self.new_button.setProperty("role", "primary")
-        self.new_button.setToolTip("New ticket (Ctrl+N)")
+        header = PageHeader("Tickets", "Support requests and who is on them",
+                            [("Queue", "Ctrl+Shift+L"), ("Board", "Ctrl+Shift+B")], "New ticket",
+                            self.session.can("tickets", "create"))
+        self.views = header.views
+        self.queue_button, self.board_button = header.buttons
+        self.new_button = header.new_button
         self.new_button.clicked.connect(self.new_ticket)
-        self.new_button.setVisible(self.session.can("tickets", "create"))
-        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
+        self.views.idClicked.connect(self.show_view)
         return header
 
     # --- views -----------------------------------------------------------------------------------
