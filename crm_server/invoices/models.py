@@ -64,11 +64,10 @@ class Invoice(IdMixin, TimestampsMixin, Versioned, Base):
     )
 
 
-class InvoiceLine(IdMixin, Base):
-    """One line; the VAT percent is copied at the time, so a later rate change leaves it alone."""
+class LineColumns:
+    """A priced line of a document (invoices, proposals); the VAT percent is copied at the time, so
+    a later rate change leaves it alone."""
 
-    __tablename__ = "invoice_lines"
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
     description: Mapped[str] = mapped_column(Text)
@@ -80,6 +79,11 @@ class InvoiceLine(IdMixin, Base):
     net: Mapped[Decimal] = mapped_column(MONEY)
     tax: Mapped[Decimal] = mapped_column(MONEY)
     gross: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class InvoiceLine(LineColumns, IdMixin, Base):
+    __tablename__ = "invoice_lines"
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"))
     __table_args__ = (Index("ix_invoice_lines_invoice", "invoice_id", "position"),)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.clients.models import Versioned
 from crm_server.db import Base, IdMixin, TimestampsMixin
+from crm_server.invoices.models import LineColumns
 
 MONEY = Numeric(14, 2)
 
@@ -55,20 +56,7 @@ class Proposal(IdMixin, TimestampsMixin, Versioned, Base):
     )
 
 
-class ProposalLine(IdMixin, Base):
-    """One line; the VAT percent is copied at the time, as on invoices."""
-
+class ProposalLine(LineColumns, IdMixin, Base):
     __tablename__ = "proposal_lines"
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
-    position: Mapped[int] = mapped_column(Integer)
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
-    description: Mapped[str] = mapped_column(Text)
-    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3))
-    unit_price: Mapped[Decimal] = mapped_column(MONEY)
-    discount_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), server_default="0")
-    tax_rate_id: Mapped[int] = mapped_column(ForeignKey("tax_rates.id", ondelete="RESTRICT"))
-    tax_percent: Mapped[Decimal] = mapped_column(Numeric(6, 3))
-    net: Mapped[Decimal] = mapped_column(MONEY)
-    tax: Mapped[Decimal] = mapped_column(MONEY)
-    gross: Mapped[Decimal] = mapped_column(MONEY)
     __table_args__ = (Index("ix_proposal_lines_proposal", "proposal_id", "position"),)
