@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QPoint, QSize, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QKeySequence, QShortcut, QShowEvent, QTransform
+from PySide6.QtCore import QPoint, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QKeySequence, QShortcut, QTransform
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -29,17 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import icons, theme
-from crm_desktop.api.client import ApiError
-from crm_desktop.operations import change_bus, handle_error
 from crm_desktop.session import Session
-from crm_desktop.tasks import spawn
-from crm_desktop.views.activities.my_day import (
-    RELOAD_DELAY_MS,
-    open_complete,
-    open_reschedule,
-    record_opener,
-    touches_activities,
-)
+from crm_desktop.views.activities.live_view import LiveFollowUpsView
+from crm_desktop.views.activities.my_day import open_complete, open_reschedule, record_opener
 from crm_desktop.views.activities.schedule import kind_icon, kind_label, parse_time, utc_iso
 
 FollowUp = dict[str, Any]
@@ -94,18 +85,12 @@ class DayColumn(QFrame):
         return [self.list.item(i).text() for i in range(self.list.count())]
 
 
-class WeekView(QWidget):
+class WeekView(LiveFollowUpsView):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
-        self.api = session.api
+        super().__init__(session, parent)
         self.monday = week_start(datetime.now().astimezone().date())
         self.items: list[FollowUp] = []
-        self.loaded = False
         self.menu: QMenu | None = None
-        self._generation = 0
-        self._stale = True
-        self._loading = 0
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 16, 0, 0)
@@ -151,9 +136,6 @@ class WeekView(QWidget):
         for keys, slot in (("Alt+Left", lambda: self.go(-1)), ("Alt+Right", lambda: self.go(1)),
                            ("Ctrl+T", self.this_week)):
             QShortcut(QKeySequence(keys), self, activated=slot)
-        self._soon = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS)
-        self._soon.timeout.connect(self.reload)
-        change_bus().changed.connect(self._on_changed)
         self._show_range()
 
     # --- moving through weeks --------------------------------------------------------------------
@@ -184,45 +166,14 @@ class WeekView(QWidget):
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.reload()
+    async def fetch(self) -> Any:
+        monday = self.monday
+        return await self.api.get("/api/follow-ups/calendar", start=utc_iso(local_midnight(monday)),
+                                  end=utc_iso(local_midnight(monday + timedelta(days=7))),
+                                  owner_id=self.owner.currentData())
 
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if not touches_activities(areas):
-            return
-        if self.isVisible():
-            self._soon.start()  # my change and its live echo arrive together: load once
-        else:
-            self._stale = True
-
-    def is_busy(self) -> bool:
-        """A load is on its way or about to start (tests and the screenshot tool wait for False)."""
-        return self._soon.isActive() or self._loading > 0
-
-    def reload(self) -> None:
-        self._stale = False
-        self._generation += 1
-        spawn(self._load(self._generation, self.monday))
-
-    async def _load(self, generation: int, monday: date) -> None:
-        params: dict[str, Any] = {"start": utc_iso(local_midnight(monday)),
-                                  "end": utc_iso(local_midnight(monday + timedelta(days=7))),
-                                  "owner_id": self.owner.currentData()}
-        self._loading += 1
-        try:
-            items = await self.api.get("/api/follow-ups/calendar", **params)
-        except ApiError as exc:
-            if generation == self._generation and shiboken6.isValid(self):
-                handle_error(self, exc)
-            return
-        finally:
-            self._loading -= 1
-        if generation != self._generation or not shiboken6.isValid(self):
-            return  # a newer load is on its way, or the page is gone
+    def show_data(self, items: Any) -> None:
         self.items = list(items)
-        self.loaded = True
         self._render()
 
     # --- showing ---------------------------------------------------------------------------------

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -32,9 +31,8 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import icons, theme
 from crm_desktop.api.client import ApiError
-from crm_desktop.operations import change_bus, handle_error
 from crm_desktop.session import Session
-from crm_desktop.tasks import spawn
+from crm_desktop.views.activities.live_view import LiveFollowUpsView
 from crm_desktop.views.activities.schedule import (
     CompleteDialog,
     RescheduleDialog,
@@ -49,7 +47,6 @@ log = logging.getLogger(__name__)
 FollowUp = dict[str, Any]
 ID_ROLE = Qt.ItemDataRole.UserRole
 REFRESH_MS = 60_000
-RELOAD_DELAY_MS = 120
 
 
 # --- what every follow-up view offers (the week calendar uses these too) -------------------------
@@ -88,25 +85,15 @@ def open_reschedule(parent: QWidget, session: Session, follow_up: FollowUp) -> R
     return dialog
 
 
-def touches_activities(areas: frozenset[str]) -> bool:
-    return "*" in areas or any(area == "activities" or area.startswith("activities.") for area in areas)
-
-
 # --- the view ------------------------------------------------------------------------------------
 
-class MyDayView(QWidget):
+class MyDayView(LiveFollowUpsView):
     COLUMNS = ("Time", "Kind", "About", "Notes")
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.session = session
-        self.api = session.api
+        super().__init__(session, parent)
         self.overdue: list[FollowUp] = []
         self.today: list[FollowUp] = []
-        self.loaded = False
-        self._generation = 0
-        self._stale = True
-        self._loading = 0
         self._shown: list[int] = []
 
         layout = QVBoxLayout(self)
@@ -162,9 +149,6 @@ class MyDayView(QWidget):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(lambda: self.reload() if self.isVisible() else None)
         self.timer.start()
-        self._soon = QTimer(self, singleShot=True, interval=RELOAD_DELAY_MS)
-        self._soon.timeout.connect(self.reload)
-        change_bus().changed.connect(self._on_changed)
         self._update_buttons()
 
     def _button(self, text: str, icon: str, keys: str, slot: Callable[[], None], primary: bool = False) -> QPushButton:
@@ -178,44 +162,16 @@ class MyDayView(QWidget):
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.reload()
+    async def fetch(self) -> Any:
+        return await self.api.get("/api/follow-ups/my-day", tz=local_zone_name())
 
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if not touches_activities(areas):
-            return
-        if self.isVisible():
-            self._soon.start()  # my change and its live echo arrive together: load once
-        else:
-            self._stale = True
+    def load_failed(self, error: ApiError) -> None:
+        self.summary.setText("Could not load your day.")
+        super().load_failed(error)
 
-    def is_busy(self) -> bool:
-        """A load is on its way or about to start (tests and the screenshot tool wait for False)."""
-        return self._soon.isActive() or self._loading > 0
-
-    def reload(self) -> None:
-        self._stale = False
-        self._generation += 1
-        spawn(self._load(self._generation))
-
-    async def _load(self, generation: int) -> None:
-        self._loading += 1
-        try:
-            day = await self.api.get("/api/follow-ups/my-day", tz=local_zone_name())
-        except ApiError as exc:
-            if generation == self._generation and shiboken6.isValid(self):
-                self.summary.setText("Could not load your day.")
-                handle_error(self, exc)
-            return
-        finally:
-            self._loading -= 1
-        if generation != self._generation or not shiboken6.isValid(self):
-            return  # a newer load is on its way, or the page is gone
+    def show_data(self, day: Any) -> None:
         self.overdue = list(day["overdue"])
         self.today = list(day["today"])
-        self.loaded = True
         self._render()
 
     # --- showing ---------------------------------------------------------------------------------
