@@ -40,6 +40,20 @@ class PaymentMethod(StrEnum):
     other = "other"
 
 
+class SendStatus(StrEnum):
+    unsent = "unsent"
+    queued = "queued"  # a send job is waiting for the SMTP server
+    sent = "sent"
+    failed = "failed"
+
+
+class RecurUnit(StrEnum):
+    day = "day"
+    week = "week"
+    month = "month"
+    year = "year"
+
+
 class LineIn(BaseModel):
     """A product line (price, VAT rate and description default from the product) or free text."""
 
@@ -80,6 +94,54 @@ class IssueIn(VersionIn):
     issue_date: date | None = Field(default=None, description="defaults to the draft's date, else today")
 
 
+class RecurrenceIn(BaseModel):
+    """Repeat an issued invoice every `every` units, for `cycles` more invoices (None: forever)."""
+
+    every: int = Field(ge=1, le=999)
+    unit: RecurUnit = RecurUnit.month
+    cycles: int | None = Field(default=None, ge=1, le=1000)
+
+
+class RecurrenceUpdate(VersionIn):
+    """`recurrence` None stops it."""
+
+    recurrence: RecurrenceIn | None
+
+
+class RecurrenceOut(Model):
+    every: int
+    unit: RecurUnit
+    cycles: int | None
+    done: int = Field(description="invoices made from this one so far")
+    next_on: date | None = Field(description="date of the next one; None when the cycles are done")
+    last_skip: str | None = Field(default=None, description="why the last due generation was skipped")
+
+
+class SendIn(BaseModel):
+    """An email with the invoice's PDF attached; subject and message default to a sentence naming
+    the invoice (what GET .../send-draft proposes)."""
+
+    to: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    subject: str | None = Field(default=None, max_length=400)
+    message: str | None = Field(default=None, max_length=10000)
+
+
+class InvoiceEmailOut(Model):
+    """One send of an invoice (the invoices' email log)."""
+
+    id: int
+    invoice_id: int
+    invoice_number: str | None = None
+    recipient: str
+    subject: str
+    status: str  # queued, sent, failed
+    error: str | None
+    attempts: int
+    sent_at: datetime | None
+    created_by: int | None
+    created_at: datetime
+
+
 class LineOut(Model):
     id: int
     position: int
@@ -115,6 +177,11 @@ class InvoiceOut(Model):
     team_id: int | None
     issued_at: datetime | None
     cancelled_at: datetime | None
+    send_status: SendStatus = SendStatus.unsent
+    sent_at: datetime | None = None
+    send_error: str | None = None
+    recurrence: RecurrenceOut | None = None
+    recurred_from_id: int | None = None
     created_at: datetime
     updated_at: datetime
     version: int

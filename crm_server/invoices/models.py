@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.clients.models import Versioned
@@ -49,8 +49,25 @@ class Invoice(IdMixin, TimestampsMixin, Versioned, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sending by email: the last send's outcome (every attempt is an InvoiceEmail row).
+    send_status: Mapped[str] = mapped_column(String(10), server_default="unsent")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    send_error: Mapped[str | None] = mapped_column(Text)
+    # Recurrence, kept on the issued source invoice: every N units, for `recur_cycles` cycles (None:
+    # forever); `recur_done` counts the invoices made so far, `recur_next_on` is the next one's date.
+    recur_every: Mapped[int | None] = mapped_column(Integer)
+    recur_unit: Mapped[str | None] = mapped_column(String(5))
+    recur_cycles: Mapped[int | None] = mapped_column(Integer)
+    recur_done: Mapped[int] = mapped_column(Integer, server_default="0")
+    recur_next_on: Mapped[date | None] = mapped_column(Date)
+    recur_last_skip: Mapped[str | None] = mapped_column(Text)
+    recurred_from_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"))
     __table_args__ = (
         CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind"),
+        CheckConstraint("send_status IN ('unsent', 'queued', 'sent', 'failed')", name="send_status"),
+        CheckConstraint("recur_unit IN ('day', 'week', 'month', 'year')", name="recur_unit"),
+        CheckConstraint("(recur_every IS NULL) = (recur_unit IS NULL) AND (recur_every IS NULL OR recur_every > 0)",
+                        name="recur_rule"),
         CheckConstraint("status IN ('draft', 'unpaid', 'partially_paid', 'paid', 'overdue', 'cancelled')",
                         name="status"),
         Index("uq_invoices_number", "number", unique=True),
@@ -61,6 +78,8 @@ class Invoice(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_invoices_issue_date", "issue_date"),
         Index("ix_invoices_created_at", "created_at"),
         Index("ix_invoices_credited_invoice_id", "credited_invoice_id"),
+        Index("ix_invoices_recurred_from_id", "recurred_from_id"),
+        Index("ix_invoices_recur_next_on", "recur_next_on", postgresql_where=text("recur_every IS NOT NULL")),
     )
 
 
@@ -101,4 +120,25 @@ class Payment(IdMixin, TimestampsMixin, Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("method IN ('transfer', 'card', 'cash', 'stripe', 'other')", name="method"),
         Index("ix_payments_invoice", "invoice_id", "paid_on"),
+    )
+
+
+class InvoiceEmail(IdMixin, TimestampsMixin, Base):
+    """One send of an invoice by email (the invoices' email log): queued by the user or the recurring
+    job, sent by a job after commit; a failure keeps the SMTP server's words."""
+
+    __tablename__ = "invoice_emails"
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(400))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), server_default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'sent', 'failed')", name="status"),
+        Index("ix_invoice_emails_invoice", "invoice_id", "id"),
+        Index("ix_invoice_emails_created_at", "created_at"),
     )

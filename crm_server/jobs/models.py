@@ -24,6 +24,8 @@ class JobLogEntry(IdMixin, Base):
     finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     duration_ms: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    # What a succeeded job says it did (its return value when a string), e.g. why it skipped something.
+    result: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
         Index("ix_job_log_job_id", "job_id", "id"),
         Index("ix_job_log_finished_at", "finished_at"),
