@@ -146,16 +146,28 @@ class ItemDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.buttons)
 
+    def body(self) -> dict[str, Any]:
+        return {"name": self.name.text().strip(), "requires_text": self.requires_text.isChecked()}
+
+    def fields(self) -> dict[str, QWidget]:
+        return {"name": self.name}
+
 
 class ItemList(QWidget):
-    """One editable list (lost reasons or lead sources) with its own buttons and keys."""
+    """One editable list (lost reasons, lead sources; ticket categories subclass it) with its own
+    buttons and keys."""
 
-    def __init__(self, page: SalesListsPage, name: str, path: str, title: str, noun: str, area: str,
-                 with_text_flag: bool) -> None:
+    # What (de)activating says; a subclass for another kind of entry words it its own way.
+    ACTIVE_AGAIN = "active again"
+    INACTIVE = "inactive: hidden from new choices, kept on old leads"
+
+    def __init__(self, page: AdminPage, name: str, path: str, title: str, noun: str, area: str,
+                 with_text_flag: bool, plural: str | None = None) -> None:
         super().__init__()
         self.page = page
         self.path = path
         self.noun = noun
+        self.plural = plural or f"{noun}s"
         self.area = frozenset({area})
         self.with_text_flag = with_text_flag
         self.items: dict[int, dict[str, Any]] = {}
@@ -167,7 +179,7 @@ class ItemList(QWidget):
         self.list.reordered.connect(self._reordered)
         self.list.currentItemChanged.connect(lambda *_: self._update_actions())
         self.list.itemActivated.connect(lambda _: self.rename())
-        self.empty = QLabel(f"No {noun}s yet. Add one with “Add…” (Ins).")
+        self.empty = QLabel(f"No {self.plural} yet. Add one with “Add…” (Ins).")
         self.empty.setProperty("role", "muted")
         self.empty.setWordWrap(True)
         self.add_button = QPushButton("Add…")
@@ -190,7 +202,8 @@ class ItemList(QWidget):
         self.down_button.setToolTip("Move down (Alt+Down)")
         self.down_button.clicked.connect(lambda: self.list.move_current(1))
 
-        layout = QVBoxLayout(self)
+        self.body = QVBoxLayout(self)
+        layout = self.body
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
         layout.addWidget(heading)
@@ -234,7 +247,7 @@ class ItemList(QWidget):
     def _update_actions(self) -> None:
         item = self.current()
         edit = can(self.page.me, "edit")
-        self.add_button.setEnabled(edit)
+        self.add_button.setEnabled(can(self.page.me, "create"))
         self.rename_button.setEnabled(edit and item is not None)
         self.active_button.setEnabled(edit and item is not None)
         self.active_button.setText("Activate" if item is not None and not item["active"] else "Deactivate")
@@ -255,21 +268,26 @@ class ItemList(QWidget):
         self._arrived([self.items[i] for i in self.order], select=item["id"])
         self.page.say(message)
 
+    def new_dialog(self, submit: Callable[[Any], None]) -> Any:
+        """The "Add…" dialog; it has `name` and `buttons`, and `body()` gives what to POST."""
+        return ItemDialog(self, f"New {self.noun}", self.with_text_flag, submit)
+
+    def added_message(self, item: dict[str, Any]) -> str:
+        return f"The {self.noun} {item['name']} is added."
+
     def add(self) -> None:
-        if not can(self.page.me, "edit"):
+        if not can(self.page.me, "create"):
             return
 
-        def submit(dialog: ItemDialog) -> None:
-            body = {"name": dialog.name.text().strip(), "requires_text": dialog.requires_text.isChecked()}
-
+        def submit(dialog: Any) -> None:
             def created(item: dict[str, Any]) -> None:
                 dialog.accept()
-                self._saved(item, f"The {self.noun} {item['name']} is added.")
+                self._saved(item, self.added_message(item))
 
-            operations.run(dialog, self.page.api.post(self.path, body), success=created, changed=self.area,
-                           fields={"name": dialog.name}, busy=dialog.buttons)
+            operations.run(dialog, self.page.api.post(self.path, dialog.body()), success=created,
+                           changed=self.area, fields=dialog.fields(), busy=dialog.buttons)
 
-        ItemDialog(self, f"New {self.noun}", self.with_text_flag, submit).open()
+        self.new_dialog(submit).open()
 
     def _patch(self, item: dict[str, Any], changes: dict[str, Any], message: str,
                parent: QWidget | None = None, fields: dict[str, QWidget] | None = None,
@@ -300,7 +318,7 @@ class ItemList(QWidget):
         if item is None or not can(self.page.me, "edit"):
             return
         active = not item["active"]
-        verb = "active again" if active else "inactive: hidden from new choices, kept on old leads"
+        verb = self.ACTIVE_AGAIN if active else self.INACTIVE
         self._patch(item, {"active": active}, f"The {self.noun} {item['name']} is {verb}.")
 
     def set_requires_text(self, checked: bool) -> None:
@@ -326,7 +344,7 @@ class ItemList(QWidget):
 
         def done(items: list[dict[str, Any]]) -> None:
             self._arrived(items, select=moved)
-            self.page.say(f"The {self.noun}s are in the new order.")
+            self.page.say(f"The {self.plural} are in the new order.")
 
         task = operations.run(self.page, renumber(), success=done, changed=self.area, reload=self.reload)
         task.add_done_callback(lambda t: self.reload() if failed(t) else None)
