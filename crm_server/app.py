@@ -20,8 +20,10 @@ from crm_server.errors import install_error_handlers
 from crm_server.invoices import api as invoices_api
 from crm_server.jobs import runner
 from crm_server.leads import api as leads_api
+from crm_server.payments import api as payments_api
 from crm_server.products import api as products_api
 from crm_server.proposals import api as proposals_api
+from crm_server.reports import api as reports_api
 from crm_server.search import api as search_api
 from crm_server.tickets import api as tickets_api
 
@@ -66,4 +68,6 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(products_api.router)
     app.include_router(invoices_api.router)
     app.include_router(proposals_api.router)
+    app.include_router(reports_api.router)
+    app.include_router(payments_api.router)
     return app

@@ -63,16 +63,20 @@ class PeriodPicker(QWidget):
         self.end.setVisible(custom)
         self.changed.emit()
 
-    def range(self) -> tuple[datetime | None, datetime | None]:
+    def days(self) -> tuple[date | None, date | None]:
+        """The first and last local day chosen (both included), or (None, None) for any time."""
         days = self.preset.currentData()
         if days is None:
             return None, None
         if days == -1:
-            first = cast(date, self.start.date().toPython())
-            last = cast(date, self.end.date().toPython())
-        else:
-            last = date.today()
-            first = last - timedelta(days=int(days))
+            return cast(date, self.start.date().toPython()), cast(date, self.end.date().toPython())
+        last = date.today()
+        return last - timedelta(days=int(days)), last
+
+    def range(self) -> tuple[datetime | None, datetime | None]:
+        first, last = self.days()
+        if first is None or last is None:
+            return None, None
         # The server's `until` is exclusive: the day after the last one shown.
         return local_day_start_utc(first), local_day_start_utc(last + timedelta(days=1))
 
@@ -162,6 +166,15 @@ class FilterBar(QWidget):
         self._add("period", period, label)
         return period
 
+    def add_day_period(self, first_key: str, last_key: str, label: str = "Period") -> PeriodPicker:
+        """A period sent as two calendar dates (both included), for lists of dated documents."""
+        period = PeriodPicker()
+        period.changed.connect(self.changed)
+        self._getters[first_key] = lambda: period.days()[0]
+        self._getters[last_key] = lambda: period.days()[1]
+        self._add(first_key, period, label)
+        return period
+
     def add_stretch(self) -> None:
         self._layout.addStretch(1)
         self._stretch_added = True
@@ -179,5 +192,5 @@ class FilterBar(QWidget):
             value = get()
             if value is None:
                 continue
-            out[key] = value.isoformat() if isinstance(value, datetime) else value
+            out[key] = value.isoformat() if isinstance(value, date) else value  # datetimes too
         return out
