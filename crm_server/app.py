@@ -23,8 +23,10 @@ from crm_server.leads import api as leads_api
 from crm_server.payments import api as payments_api
 from crm_server.products import api as products_api
 from crm_server.proposals import api as proposals_api
+from crm_server.purchasing import api as purchasing_api
 from crm_server.reports import api as reports_api
 from crm_server.search import api as search_api
+from crm_server.stock import api as stock_api
 from crm_server.tickets import api as tickets_api
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(products_api.router)
     app.include_router(invoices_api.router)
     app.include_router(proposals_api.router)
+    app.include_router(stock_api.router)
+    app.include_router(purchasing_api.router)
     app.include_router(reports_api.router)
     app.include_router(payments_api.router)
     return app

@@ -1,5 +1,7 @@
 """Sample data for `crm-desktop --demo` and screenshots: teams, a few people in every built-in role,
-and the sales side (clients, leads in every status, notes, follow-ups; crm_server.leads.demo).
+and the sales side (clients, leads in every status, notes, follow-ups; crm_server.leads.demo),
+products, stock in three warehouses with purchase orders in every status (crm_server.stock.demo), and
+invoices and proposals in every status (crm_server.invoices.demo).
 
 Idempotent: `seed()` does nothing when the demo admin exists already. Every demo account signs in
 with DEMO_PASSWORD; the admin is DEMO_ADMIN_EMAIL."""
@@ -14,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server.admin import service as admin_service
 from crm_server.auth import passwords, users
 from crm_server.auth.models import Role, Team, User
+from crm_server.invoices.demo import seed_invoices
 from crm_server.leads.demo import seed_leads
 from crm_server.products.demo import seed_products
+from crm_server.stock.demo import seed_stock
 from crm_server.tickets.demo import seed_tickets
 
 DEMO_ADMIN_EMAIL = "admin@demo.local"
@@ -76,6 +80,8 @@ async def seed(session: AsyncSession) -> bool:
     await seed_leads(session, sellers, random.Random(2026))
     await seed_tickets(session, random.Random(2027), password_hash)
     await seed_products(session, random.Random(2028))
+    await seed_stock(session, admin.id, random.Random(2030))
+    await seed_invoices(session, admin.id, random.Random(2029))
     for kind, title, body in ADMIN_NOTIFICATIONS:
         admin_service.notify(session, admin.id, kind, title, body)
     return True

@@ -12,6 +12,8 @@ from crm_server.jobs import models as jobs_models  # noqa: F401
 from crm_server.leads import models as leads_models  # noqa: F401
 from crm_server.products import models as products_models  # noqa: F401
 from crm_server.proposals import models as proposals_models  # noqa: F401
+from crm_server.purchasing import models as purchasing_models  # noqa: F401
+from crm_server.stock import models as stock_models  # noqa: F401
 from crm_server.tickets import models as tickets_models  # noqa: F401
 
 metadata = Base.metadata

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +13,7 @@ from crm_server.contract.common import Page
 T = TypeVar("T")
 
 
-async def page(session: AsyncSession, stmt: Select[Unpack[tuple[Any, ...]]], offset: int, limit: int,
+async def page(session: AsyncSession, stmt: Select[*tuple[Any, ...]], offset: int, limit: int,
                convert: Callable[[Any], T], order_by: tuple[Any, ...], *, whole_rows: bool = False) -> Page[T]:
     """`convert` gets each row's first column (an entity), or with `whole_rows` the row itself."""
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

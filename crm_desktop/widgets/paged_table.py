@@ -74,6 +74,7 @@ class PagedTableModel(QAbstractTableModel):
         self.key = key
         self._rows: list[Row] = []
         self.total: int | None = None  # None until the first page answered
+        self.total_exact = True  # False: the server stopped counting, `total` is a lower bound
         self._generation = 0
         self._pending: asyncio.Task[None] | None = None
         self.error: Exception | None = None
@@ -173,6 +174,7 @@ class PagedTableModel(QAbstractTableModel):
             self._rows.extend(items)
             self.endInsertRows()
         total = int(page.get("total", len(self._rows)))
+        self.total_exact = bool(page.get("total_exact", True))
         # Rows deleted on the server meanwhile: stop asking once a page comes back short.
         self.total = total if len(items) == self.page_size else len(self._rows)
         self.total_changed.emit(total)
@@ -297,7 +299,8 @@ class PagedTable(QWidget):
         elif m.total is not None:
             one, many = self.noun
             shown = m.rowCount()
-            count = f"{m.total} {one if m.total == 1 else many}"
+            count = (f"{m.total:,} {one if m.total == 1 else many}" if m.total_exact
+                     else f"more than {m.total - 1:,} {many}")
             self.status.setText(count if shown >= m.total else f"{count} (showing {shown}, scroll for more)")
 
     def current_row(self) -> Row | None:

@@ -22,6 +22,7 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "ticket_assigned": "A ticket is assigned to me",
     "ticket_sla_breached": "A ticket of my team is past its first-response time",
     "ticket_reply": "A customer writes on a ticket that is already done",
+    "stock_low": "A product's available stock falls below its low-stock threshold",
 }
 
 

@@ -71,6 +71,7 @@ class JobRun(Model):
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None = None  # the last attempt's "ExceptionType: message", cut to 2,000 characters
+    result: str | None = None  # what a succeeded job said it did (its returned text), cut to 2,000 characters
     duration_ms: int | None = None  # how long the last attempt ran
     worker: str | None = None  # which server process ran the last attempt (host:pid)
 

@@ -23,12 +23,16 @@ class ErrorBody(BaseModel):
 
 
 class Page(Model, Generic[T]):
-    """One page of a server-side list; `total` lets a view size its scroll bar."""
+    """One page of a server-side list; `total` lets a view size its scroll bar. A list that may
+    stop counting (invoices: a million rows cannot be counted in a page's time) says so with
+    `total_exact` False; `total` is then a lower bound ("more than 10,100"), exact for every
+    other list."""
 
     items: list[T]
     total: int
     offset: int
     limit: int
+    total_exact: bool = True
 
 
 class Ok(Model):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
 from crm_server.auth.permissions import Principal
 from crm_server.contract.common import Page
 from crm_server.contract.invoices import (
+    InvoiceEmailOut,
     InvoiceIn,
     InvoiceOut,
     InvoiceQuery,
@@ -16,9 +18,12 @@ from crm_server.contract.invoices import (
     IssueIn,
     PaymentIn,
     PaymentOut,
+    RecurrenceUpdate,
+    SendIn,
     VersionIn,
 )
-from crm_server.invoices import service
+from crm_server.documents.sources import render_invoice
+from crm_server.invoices import recurring, sending, service
 from crm_server.routing import Session, TxRoute, require
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["invoices"])
@@ -62,6 +67,13 @@ async def cancel_invoice(invoice_id: int, body: VersionIn, session: Session,
     return await service.invoice_out(session, credit or invoice)
 
 
+@router.put("/invoices/{invoice_id}/recurrence", response_model=InvoiceOut)
+async def set_recurrence(invoice_id: int, body: RecurrenceUpdate, session: Session,
+                         actor: Principal = require("invoices", "edit")) -> InvoiceOut:
+    """Set, change or stop (recurrence null) how an issued invoice recurs."""
+    return await service.invoice_out(session, await recurring.set_recurrence(session, actor, invoice_id, body))
+
+
 @router.get("/invoices/{invoice_id}/payments", response_model=list[PaymentOut])
 async def list_payments(invoice_id: int, session: Session,
                         principal: Principal = require("payments", "view")) -> list[PaymentOut]:
@@ -72,3 +84,49 @@ async def list_payments(invoice_id: int, session: Session,
 async def add_payment(invoice_id: int, body: PaymentIn, session: Session,
                       actor: Principal = require("payments", "create")) -> PaymentOut:
     return await service.add_payment(session, actor, invoice_id, body)
+
+
+# --- PDF and sending by email --------------------------------------------------------------------
+
+def pdf_response(filename: str, data: bytes) -> Response:
+    """A PDF shown in place by browsers and viewers, saved under its number."""
+    return Response(content=data, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"})
+
+
+@router.get("/invoices/{invoice_id}/pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def invoice_pdf(invoice_id: int, session: Session,
+                      principal: Principal = require("invoices", "view")) -> Response:
+    """The invoice or credit note as a PDF (drafts as draft-<id>.pdf, marked DRAFT)."""
+    return pdf_response(*await render_invoice(session, await service.visible_invoice(session, principal,
+                                                                                       invoice_id)))
+
+
+@router.get("/invoices/{invoice_id}/send-draft", response_model=SendIn)
+async def send_draft(invoice_id: int, session: Session,
+                     principal: Principal = require("invoices", "view")) -> Response:
+    """What the send dialog starts from; `to` is "" when the client has no address."""
+    return JSONResponse(await sending.send_draft(session, principal, invoice_id))
+
+
+@router.post("/invoices/{invoice_id}/send", response_model=InvoiceOut)
+async def send_invoice(invoice_id: int, body: SendIn, session: Session,
+                       actor: Principal = require("invoices", "edit")) -> InvoiceOut:
+    """Queue the email with the PDF attached; the invoice answers send_status "queued"."""
+    return await service.invoice_out(session, await sending.send(session, actor, invoice_id, body))
+
+
+@router.get("/invoices/{invoice_id}/emails", response_model=list[InvoiceEmailOut])
+async def invoice_emails(invoice_id: int, session: Session,
+                         principal: Principal = require("invoices", "view")) -> list[InvoiceEmailOut]:
+    return await sending.invoice_emails(session, principal, invoice_id)
+
+
+@router.get("/invoice-emails", response_model=Page[InvoiceEmailOut])
+async def email_log(session: Session, status: Annotated[str | None, Query(pattern="^(queued|sent|failed)$")] = None,
+                    invoice_id: int | None = None, offset: Annotated[int, Query(ge=0)] = 0,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                    principal: Principal = require("invoices", "view")) -> Page[InvoiceEmailOut]:
+    """The outgoing email log of the invoices this user sees, newest first."""
+    return await sending.email_log(session, principal, status, invoice_id, offset, limit)

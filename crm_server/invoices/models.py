@@ -72,14 +72,19 @@ class Invoice(IdMixin, TimestampsMixin, Versioned, Base):
                         name="status"),
         Index("uq_invoices_number", "number", unique=True),
         Index("ix_invoices_client_id", "client_id"),
-        Index("ix_invoices_owner_id", "owner_id"),
+        Index("ix_invoices_owner_created", "owner_id", "created_at"),  # own scope, newest first
+        Index("ix_invoices_owner_status", "owner_id", "status", "created_at"),  # own scope by status
         Index("ix_invoices_team_id", "team_id"),
         Index("ix_invoices_status_due", "status", "due_date"),
-        Index("ix_invoices_issue_date", "issue_date"),
+        Index("ix_invoices_issue_created", "issue_date", "created_at", "id"),  # date ranges, newest first
         Index("ix_invoices_created_at", "created_at"),
         Index("ix_invoices_credited_invoice_id", "credited_invoice_id"),
         Index("ix_invoices_recurred_from_id", "recurred_from_id"),
         Index("ix_invoices_recur_next_on", "recur_next_on", postgresql_where=text("recur_every IS NOT NULL")),
+        # The list on a million invoices (migration 0010, tests/perf/bench_invoices.py).
+        Index("ix_invoices_gross_total", "gross_total"),
+        Index("ix_invoices_number_trgm", "number", postgresql_using="gin", postgresql_ops={"number": "gin_trgm_ops"}),
+        Index("ix_invoices_number_prefix", "number", postgresql_ops={"number": "varchar_pattern_ops"}),
     )
 
 

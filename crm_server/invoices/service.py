@@ -4,13 +4,14 @@ is audited and announced in the caller's transaction; nothing here commits."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, any_, delete, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_server import events, money, paging
+from crm_server import events, money
 from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
 from crm_server.auth.users import check_version
@@ -29,6 +30,8 @@ from crm_server.contract.invoices import (
     LineOut,
     PaymentIn,
     PaymentOut,
+    RecurrenceOut,
+    RecurUnit,
     VersionIn,
 )
 from crm_server.db import utcnow
@@ -43,6 +46,15 @@ FIELDS = ("status", "number", "client_id", "currency", "issue_date", "due_date",
 OPEN = tuple(s.value for s in OPEN_STATUSES)
 CLIENT_NAME = (select(Client.name).where(Client.id == Invoice.client_id).correlate(Invoice)
                .scalar_subquery().label("client_name"))
+# Rows counted past the page's end before the total becomes "at least" (see list_invoices).
+COUNT_CAP = 10_000
+# An issue-date range at most this long is sorted whole (see list_invoices).
+SHORT_RANGE = timedelta(days=92)
+NUMBER_START = re.compile(r"[A-Z]{1,10}-\d{4}(-\d*)?")  # a series, its year, and maybe digits
+# The list's sorts as expressions no index provides (see list_invoices: a small set is sorted whole).
+UNINDEXED: dict[str, Any] = {"number": Invoice.number.concat(""), "issue_date": Invoice.issue_date + 0,
+                             "due_date": Invoice.due_date + 0, "gross_total": Invoice.gross_total + 0,
+                             "created_at": Invoice.created_at + timedelta(0)}
 SORTS: dict[str, Any] = {"number": Invoice.number, "issue_date": Invoice.issue_date, "due_date": Invoice.due_date,
                          "gross_total": Invoice.gross_total, "created_at": Invoice.created_at}
 
@@ -66,11 +78,12 @@ def _record(session: AsyncSession, actor_id: int | None, invoice: Invoice, actio
 
 # --- reading -------------------------------------------------------------------------------------
 
-async def visible_invoice(session: AsyncSession, principal: Principal, invoice_id: int, *,
+async def visible_invoice(session: AsyncSession, principal: Principal | None, invoice_id: int, *,
                           lock: bool = False) -> Invoice:
-    """The invoice, if this user may see it; otherwise 404 (whether it exists is not told)."""
+    """The invoice, if this user may see it; otherwise 404 (whether it exists is not told). The
+    system (`principal` None: the recurring job) sees every invoice."""
     invoice = await session.get(Invoice, invoice_id, with_for_update=lock, populate_existing=lock)
-    if invoice is None or not principal.sees(MODULE, invoice.owner_id, invoice.team_id):
+    if invoice is None or (principal is not None and not principal.sees(MODULE, invoice.owner_id, invoice.team_id)):
         raise NotFound("No such invoice.")
     return invoice
 
@@ -82,7 +95,16 @@ async def invoice_out(session: AsyncSession, invoice: Invoice) -> InvoiceOut:
     lines = (await session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
                                    .order_by(InvoiceLine.position))).all()
     return InvoiceOut.model_validate(invoice).model_copy(
-        update={"client_name": name or "", "lines": [LineOut.model_validate(line) for line in lines]})
+        update={"client_name": name or "", "lines": [LineOut.model_validate(line) for line in lines],
+                "recurrence": recurrence_out(invoice)})
+
+
+def recurrence_out(invoice: Invoice) -> RecurrenceOut | None:
+    """The invoice's recurrence rule as the desktop shows it (None: it does not recur)."""
+    if invoice.recur_every is None or invoice.recur_unit is None:
+        return None
+    return RecurrenceOut(every=invoice.recur_every, unit=RecurUnit(invoice.recur_unit), cycles=invoice.recur_cycles,
+                         done=invoice.recur_done, next_on=invoice.recur_next_on, last_skip=invoice.recur_last_skip)
 
 
 def _conditions(principal: Principal, query: InvoiceQuery, today: date) -> list[ColumnElement[bool]]:
@@ -101,24 +123,65 @@ def _conditions(principal: Principal, query: InvoiceQuery, today: date) -> list[
         where.append(Invoice.issue_date <= query.issued_to)
     if query.q and query.q.strip():
         pattern = like_pattern(query.q)
-        where.append(or_(Invoice.number.ilike(pattern, escape="\\"),
-                         Invoice.client_id.in_(select(Client.id).where(Client.search_text.like(pattern,
-                                                                                                escape="\\")))))
+        # client_id = ANY(ARRAY(...)) rather than IN (subquery): the OR then becomes a BitmapOr of
+        # the number's trigram index and the client_id index instead of a scan of every invoice.
+        clients = func.array(select(Client.id).where(Client.search_text.like(pattern, escape="\\"))
+                             .scalar_subquery())
+        # The start of a number (INV-2026-0001...) is a prefix search on the number's pattern index:
+        # its common trigrams ("inv", "-20") would make the trigram search read most of that index.
+        start = query.q.strip().upper()
+        by_number = (Invoice.number.like(f"{start}%") if NUMBER_START.fullmatch(start)
+                     else Invoice.number.ilike(pattern, escape="\\"))
+        where.append(or_(by_number, Invoice.client_id == any_(clients)))
     return where
 
 
+def order_by(sort: str, *, unindexed: bool = False) -> tuple[Any, ...]:
+    """The ORDER BY of a list sort. NULLS LAST only on nullable columns: on NOT NULL ones it changes
+    nothing but would keep PostgreSQL from reading a DESC order off the column's index."""
+    name = sort.lstrip("-")
+    column = UNINDEXED[name] if unindexed else SORTS[name]
+    nullable = SORTS[name].nullable
+    if sort.startswith("-"):
+        return (column.desc().nulls_last() if nullable else column.desc()), Invoice.id.desc()
+    return (column.asc().nulls_last() if nullable else column.asc()), Invoice.id.asc()
+
+
 async def list_invoices(session: AsyncSession, principal: Principal, query: InvoiceQuery) -> Page[InvoiceOut]:
-    """A page of invoices, without their lines (stored totals, nothing recomputed)."""
-    column = SORTS[query.sort.lstrip("-")]
-    descending = query.sort.startswith("-")
-    order = ((column.desc().nulls_last(), Invoice.id.desc()) if descending
-             else (column.asc().nulls_last(), Invoice.id.asc()))
+    """A page of invoices, without their lines (stored totals, nothing recomputed).
+
+    The total is counted up to COUNT_CAP rows past the page (a million invoices take longer to count
+    than a page may); beyond that it is a lower bound and `total_exact` says so. A short issue-date
+    range (SHORT_RANGE, a quarter: tens of thousands of rows at most) is sorted whole: walking the
+    created_at index backwards to a range months ago (the planner's choice, as it cannot know the
+    two dates go together) would read every newer invoice first."""
 
     def named(row: Any) -> InvoiceOut:
-        return InvoiceOut.model_validate(row[0]).model_copy(update={"client_name": row[1] or ""})
+        return InvoiceOut.model_validate(row[0]).model_copy(update={"client_name": row[1] or "",
+                                                                    "recurrence": recurrence_out(row[0])})
 
-    stmt = select(Invoice, CLIENT_NAME).where(*_conditions(principal, query, date.today()))
-    return await paging.page(session, stmt, query.offset, query.limit, named, order, whole_rows=True)
+    # Plan with this call's values: psycopg prepares a statement run five times, and PostgreSQL's
+    # generic plan for it (no owner, status or limit known) scans the whole table for an own-scope
+    # overdue list (150 ms instead of 12 on a million invoices). For this transaction only.
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    where = _conditions(principal, query, date.today())
+    cap = query.offset + query.limit + COUNT_CAP
+    counted = await session.scalar(select(func.count()).select_from(
+        select(Invoice.id).where(*where).limit(cap + 1).subquery())) or 0
+    exact = counted <= cap
+    ranged = (query.issued_from is not None and query.issued_to is not None
+              and query.issued_to - query.issued_from <= SHORT_RANGE)
+    if ranged:  # the page's ids sorted off the (issue_date, created_at, id) index, then their rows
+        ids = (select(Invoice.id).where(*where).order_by(*order_by(query.sort, unindexed=True))
+               .offset(query.offset).limit(query.limit))
+        stmt = select(Invoice, CLIENT_NAME).where(Invoice.id.in_(ids.scalar_subquery())).order_by(
+            *order_by(query.sort))
+    else:
+        stmt = (select(Invoice, CLIENT_NAME).where(*where).order_by(*order_by(query.sort))
+                .offset(query.offset).limit(query.limit))
+    rows = (await session.execute(stmt)).all()
+    return Page[InvoiceOut](items=[named(r) for r in rows], total=counted, offset=query.offset, limit=query.limit,
+                            total_exact=exact)
 
 
 # --- drafts --------------------------------------------------------------------------------------
@@ -190,22 +253,24 @@ def _check_dates(issue_date: date | None, due_date: date | None) -> None:
         raise ValidationFailed("The due date cannot be before the issue date.", field="due_date")
 
 
-async def create_draft(session: AsyncSession, actor: Principal, data: InvoiceIn) -> Invoice:
+async def create_draft(session: AsyncSession, actor: Principal | None, data: InvoiceIn) -> Invoice:
+    """A new draft; `actor` None is the system (the recurring job), audited with no user."""
+    actor_id = actor.user_id if actor is not None else None
     client = await billable_client(session, data.client_id)
     currency = checked_currency(data.currency or str(await settings.get(session, "sales.base_currency")))
     _check_dates(data.issue_date, data.due_date)
     invoice = Invoice(kind="invoice", status="draft", client_id=client.id, currency=currency,
                       issue_date=data.issue_date, due_date=data.due_date, notes=(data.notes or "").strip() or None,
-                      owner_id=client.owner_id, team_id=client.team_id, created_by=actor.user_id)
+                      owner_id=client.owner_id, team_id=client.team_id, created_by=actor_id)
     session.add(invoice)
     await session.flush()
     await _replace_lines(session, invoice, data.lines)
     await session.flush()
-    _record(session, actor.user_id, invoice, "created", {})
+    _record(session, actor_id, invoice, "created", {})
     return invoice
 
 
-async def _locked(session: AsyncSession, actor: Principal, invoice_id: int, version: int) -> Invoice:
+async def _locked(session: AsyncSession, actor: Principal | None, invoice_id: int, version: int) -> Invoice:
     invoice = await visible_invoice(session, actor, invoice_id, lock=True)
     check_version(invoice, version)
     return invoice
@@ -234,7 +299,7 @@ async def update_invoice(session: AsyncSession, actor: Principal, invoice_id: in
             setattr(invoice, key, changes[key])
     _check_dates(invoice.issue_date, invoice.due_date)
     if data.lines is not None or "currency" in changes:
-        lines = data.lines if data.lines is not None else await _current_lines(session, invoice)
+        lines = data.lines if data.lines is not None else await current_lines(session, invoice)
         await _replace_lines(session, invoice, lines)
         invoice.updated_at = utcnow()  # lines live in their own table: the invoice's version moves too
     await session.flush()
@@ -243,7 +308,7 @@ async def update_invoice(session: AsyncSession, actor: Principal, invoice_id: in
     return invoice
 
 
-async def _current_lines(session: AsyncSession, invoice: Invoice) -> list[LineIn]:
+async def current_lines(session: AsyncSession, invoice: Invoice) -> list[LineIn]:
     rows = (await session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
                                   .order_by(InvoiceLine.position))).all()
     return [LineIn(product_id=r.product_id, description=r.description, quantity=r.quantity, unit_price=r.unit_price,
@@ -261,8 +326,9 @@ def payment_status(invoice: Invoice, today: date) -> str:
     return (InvoiceStatus.partially_paid if invoice.paid_total > 0 else InvoiceStatus.unpaid).value
 
 
-async def issue_invoice(session: AsyncSession, actor: Principal, invoice_id: int, data: IssueIn) -> Invoice:
-    """Give the draft the next number of its series (gapless: see numbering) and freeze it."""
+async def issue_invoice(session: AsyncSession, actor: Principal | None, invoice_id: int, data: IssueIn) -> Invoice:
+    """Give the draft the next number of its series (gapless: see numbering) and freeze it. `actor`
+    None is the system (the recurring job)."""
     invoice = await _locked(session, actor, invoice_id, data.version)
     if invoice.status != InvoiceStatus.draft:
         raise Conflict(f"Invoice {invoice.number} is issued already.", code="issued")
@@ -281,7 +347,7 @@ async def issue_invoice(session: AsyncSession, actor: Principal, invoice_id: int
     invoice.issued_at = utcnow()
     invoice.status = payment_status(invoice, today)
     await session.flush()
-    _record(session, actor.user_id, invoice, "issued", before)
+    _record(session, actor.user_id if actor is not None else None, invoice, "issued", before)
     return invoice
 
 

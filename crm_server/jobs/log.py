@@ -4,6 +4,7 @@ procrastinate records that a job failed but not why; admins read the why in the 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from datetime import UTC, datetime
@@ -18,13 +19,35 @@ from crm_server.jobs.models import JobLogEntry
 log = logging.getLogger(__name__)
 
 ERROR_LIMIT = 2000
+RESULT_LIMIT = 2000
 
 
 def describe(exc: BaseException) -> str:
     """"Type: message", cut to what fits in a list cell and a tooltip."""
     message = str(exc).strip()
     described = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    return described if len(described) <= ERROR_LIMIT else described[: ERROR_LIMIT - 1] + "…"
+    return _cut(described, ERROR_LIMIT)
+
+
+def summarize(result: Any) -> str | None:
+    """What a succeeded job said it did: a returned string as is, a dict or list as JSON, a count as
+    its number (so "skipped INV-... : not paid" reaches the admin panel); anything else says nothing."""
+    if isinstance(result, str):
+        text = result.strip()
+    elif isinstance(result, dict | list):
+        try:
+            text = json.dumps(result, default=str, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return None
+    elif isinstance(result, int) and not isinstance(result, bool):
+        text = str(result)
+    else:
+        return None
+    return _cut(text, RESULT_LIMIT) if text else None
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def record_attempt(call_next: AsyncCallNext, context: JobContext, worker: Any) -> Any:
@@ -40,18 +63,20 @@ async def record_attempt(call_next: AsyncCallNext, context: JobContext, worker: 
     except Exception as exc:
         await _write(context, started, "failed", describe(exc))
         raise
-    await _write(context, started, "succeeded", None)
+    await _write(context, started, "succeeded", None, summarize(result))
     return result
 
 
-async def _write(context: JobContext, started: float, status: str, error: str | None) -> None:
+async def _write(context: JobContext, started: float, status: str, error: str | None,
+                 result: str | None = None) -> None:
     db: Database | None = context.additional_context.get("db")
     job = context.job
     if db is None or job.id is None:
         return
     entry = JobLogEntry(job_id=job.id, task=job.task_name, attempt=job.attempts, worker=context.worker_name,
                         status=status, started_at=datetime.fromtimestamp(started, UTC),
-                        duration_ms=round((time.time() - started) * 1000), error=error)
+                        duration_ms=round((time.time() - started) * 1000), error=error,
+                        result=result)
     try:
         async with db.transaction() as session:
             session.add(entry)

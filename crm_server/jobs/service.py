@@ -23,10 +23,10 @@ _RECENT = text("""
                AS started_at,
            (SELECT max(at) FROM procrastinate_events e WHERE e.job_id = j.id
                AND e.type IN ('succeeded', 'failed', 'cancelled', 'aborted')) AS finished_at,
-           l.error, l.duration_ms, l.worker
+           l.error, l.result, l.duration_ms, l.worker
     FROM procrastinate_jobs j
     LEFT JOIN LATERAL (
-        SELECT error, duration_ms, worker FROM job_log WHERE job_log.job_id = j.id ORDER BY id DESC LIMIT 1
+        SELECT error, result, duration_ms, worker FROM job_log WHERE job_log.job_id = j.id ORDER BY id DESC LIMIT 1
     ) l ON true
     WHERE (:failed_only = false OR j.status = 'failed')
       AND (CAST(:task AS varchar) IS NULL OR j.task_name = :task)
@@ -36,17 +36,19 @@ _RECENT = text("""
 
 async def recent_runs(session: AsyncSession, failed_only: bool = False, limit: int = 50,
                       task: str | None = None) -> list[JobRun]:
-    """Newest jobs first, each with its last attempt's error, duration and worker (from the job log)."""
+    """Newest jobs first, each with its last attempt's error or result, duration and worker (from the
+    job log)."""
     rows = await session.execute(_RECENT, {"failed_only": failed_only, "limit": limit,
                                            "task": registry.full_name(task) if task else None})
     return [JobRun(id=r.id, task=r.task_name, status=r.status, queue=r.queue_name, attempts=r.attempts,
                    scheduled_at=r.scheduled_at, started_at=r.started_at, finished_at=r.finished_at,
-                   error=r.error, duration_ms=r.duration_ms, worker=r.worker)
+                   error=r.error, result=r.result, duration_ms=r.duration_ms, worker=r.worker)
             for r in rows]
 
 
 async def run_now(session: AsyncSession, actor: Principal, task_name: str) -> JobRun:
-    """Queue a registered task to run as soon as a worker is free (audited as who asked for it)."""
+    """Queue a registered task to run as soon as a worker is free (audited as who asked for it). A task
+    with a `manual` parameter is told so: it then skips its own "only at hour X" check."""
     try:
         name, task = registry.find(task_name)
     except registry.UnknownTask:
@@ -56,6 +58,8 @@ async def run_now(session: AsyncSession, actor: Principal, task_name: str) -> Jo
     kwargs: dict[str, Any] = {}
     if registry.is_periodic(name):
         kwargs["timestamp"] = int(time.time())  # what the scheduler passes to a periodic task
+    if "manual" in inspect.signature(task.func).parameters:
+        kwargs["manual"] = True  # an admin's "run now" ignores the hour a task is set to run at
     if _required_arguments(task, skip=set(kwargs)):
         raise ValidationFailed(f"{name} needs arguments and cannot be run from the admin panel.",
                                code="task_needs_arguments", field="task")

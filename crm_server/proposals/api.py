@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from crm_server.auth.permissions import Principal
 from crm_server.contract.common import Page
@@ -17,7 +17,9 @@ from crm_server.contract.proposals import (
     ProposalUpdate,
     StatusIn,
 )
+from crm_server.documents.sources import render_proposal
 from crm_server.invoices import service as invoices
+from crm_server.invoices.api import pdf_response
 from crm_server.proposals import service
 from crm_server.routing import Session, TxRoute, require
 
@@ -66,3 +68,12 @@ async def convert(proposal_id: int, session: Session,
     """The invoice draft made from the proposal (invoices.create is checked by the service, so the
     refusal names it)."""
     return await invoices.invoice_out(session, await service.convert(session, actor, proposal_id))
+
+
+@router.get("/proposals/{proposal_id}/pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})
+async def proposal_pdf(proposal_id: int, session: Session,
+                       principal: Principal = require("proposals", "view")) -> Response:
+    """The proposal as a PDF, with its valid-until date."""
+    return pdf_response(*await render_proposal(session, await service.visible_proposal(session, principal,
+                                                                                         proposal_id)))

@@ -53,7 +53,7 @@ def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot)
     _api, panel, users = open_panel(desk, qtbot, "users")
     names = list(panel.pages)
     assert names == ["users", "roles", "teams", "pipelines", "sales_lists", "tax_rates", "assignment", "support",
-                     "email_log", "logs", "audit", "settings", "health"]
+                     "email_log", "invoice_emails", "logs", "audit", "settings", "health"]
     focus(desk, panel.nav)
     for row, name in enumerate(names):
         if row:
@@ -78,7 +78,7 @@ def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot)
         settle(desk, panel)
         shots.append((name, panel.current_page().title, widget is panel))
     assert ("admin-users-new", "Users", True) in shots and ("admin-health", "System health", True) in shots
-    assert len(shots) == 18
+    assert len(shots) == 19 and ("admin-sent-invoices", "Sent invoices", True) in shots
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog) and w.isVisible()]
 
 
@@ -131,3 +131,61 @@ def test_session_change_areas_refresh_the_panel_until_live_events_are_wired(desk
     assert users.model.find(other) is None  # created elsewhere, not shown yet
     operations.change_bus().announce(frozenset({"admin", "admin.user"}))
     desk.wait_until(lambda: users.model.find(other) is not None, message="the list did not refresh")
+
+
+def test_sent_invoices_and_what_a_job_said(desk: Desk, qtbot: QtBot) -> None:
+    """The outgoing email log lists each send with its status and the SMTP error in full, filtered
+    by status; the health page shows a job's result beside its error column."""
+    from datetime import UTC, datetime
+
+    from crm_server.invoices.models import InvoiceEmail
+    from crm_server.jobs.models import JobLogEntry
+
+    api = desk.signed_in_api()
+    client = desk.run(api.post("/api/clients", {"name": "Fabrikam", "email": "ap@fabrikam.example"}))
+    rate = next(r["id"] for r in desk.run(api.get("/api/tax-rates")) if r["name"] == "Standard 19%")
+    draft = desk.run(api.post("/api/invoices", {"client_id": client["id"], "lines": [
+        {"description": "Support", "quantity": "1", "unit_price": "80.00", "tax_rate_id": rate}]}))
+    invoice = desk.run(api.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"]}))
+    job = desk.run(api.post("/api/admin/jobs/invoices.recur/run"))
+    error = "SMTPRecipientsRefused: 550 5.1.1 <ap@fabrikam.example>: mailbox unavailable\n(second line)"
+
+    async def seed() -> None:
+        async with desk.server.session() as s:
+            s.add(InvoiceEmail(invoice_id=invoice["id"], recipient="ap@fabrikam.example", subject="Invoice 1",
+                               body="Hello", status="sent", attempts=1, sent_at=datetime.now(UTC)))
+            await s.flush()
+            s.add(InvoiceEmail(invoice_id=invoice["id"], recipient="ap@fabrikam.example", subject="Invoice 1",
+                               body="Hello", status="failed", attempts=3, error=error))
+            s.add(JobLogEntry(job_id=job["id"], task=job["task"], attempt=1, worker="test:1", status="succeeded",
+                              started_at=datetime.now(UTC), duration_ms=12,
+                              result=f"Skipped {invoice['number']}: the source invoice is not paid."))
+
+    desk.on_server(seed())
+    _api, panel, page = open_panel(desk, qtbot, "invoice_emails", api)
+    assert page is panel.invoice_emails_page and page.title == "Sent invoices"
+    rows = page.model.rows()
+    assert [r["status"] for r in rows] == ["failed", "sent"] and rows[0]["invoice_number"] == invoice["number"]
+    view = page.table.view
+    assert page.model.index(0, 6).data() == error.split("\n")[0]
+    assert page.model.index(0, 2).data() == "Failed" and page.model.index(1, 2).data() == "Sent"
+    page.status.setCurrentIndex(page.status.findData("failed"))
+    settle(desk, panel)
+    assert [r["status"] for r in page.model.rows()] == ["failed"]
+    view.selectRow(0)
+    assert "failed after 3 attempts" in page.detail.text() and "(second line)" in page.detail.text()
+    page.status.setCurrentIndex(0)  # any status again; the screenshot state picks the failed one
+    settle(desk, panel)
+    view.selectRow(1)
+    assert page.detail.text().startswith(f"Invoice {invoice['number']} was sent to ap@fabrikam.example")
+    page.select_failed()
+    assert page.table.current_row()["status"] == "failed"  # type: ignore[index]
+
+    health = panel.show_page("health")
+    settle(desk, panel)
+    assert health.jobs.horizontalHeaderItem(7).text() == "Result"
+    row = next(i for i, run in enumerate(health.runs) if run["id"] == job["id"])
+    assert health.jobs.item(row, 7).text() == f"Skipped {invoice['number']}: the source invoice is not paid."
+    assert health.jobs.item(row, 6).text() == ""
+    health.jobs.selectRow(row)
+    assert health.job_detail.text().endswith("the source invoice is not paid.")

@@ -139,3 +139,29 @@ def test_sales_and_invoice_settings_are_stored(desk: Desk, qtbot: QtBot) -> None
     assert values["invoices.number_format"] == "F{year}/{seq:05d}"
     assert values["sales.base_currency"] == "EUR"  # untouched
     assert "Saved 3 settings." in page.notice_text.text() and page.pending() == {}
+
+    # Recurring invoices: the hour (server time) and the two switches, saved the same way.
+    assert (page.recurring_hour.value(), page.recurring_send.isChecked()) == (6, False)
+    page.recurring_hour.selectAll()
+    qtbot.keyClicks(page.recurring_hour, "22")
+    page.recurring_only_paid.click()
+    assert page.pending() == {"invoices.recurring_hour": 22, "invoices.recurring_only_paid": True}
+    qtbot.keyClick(page.recurring_hour, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    settle(desk, panel)
+    values = desk.run(api.get("/api/settings"))["values"]
+    assert (values["invoices.recurring_hour"], values["invoices.recurring_only_paid"]) == (22, True)
+    assert values["invoices.recurring_send"] is False
+
+
+def test_allow_negative_stock_is_a_box_in_the_stock_group(desk: Desk, qtbot: QtBot) -> None:
+    """Off by default (deliveries beyond the available stock refused); ticked and saved with Ctrl+S."""
+    api, panel, page = open_panel(desk, qtbot, "settings")
+    assert page.allow_negative.text() == "Allow negative stock" and not page.allow_negative.isChecked()
+    assert page.allow_negative.isEnabled()
+    page.allow_negative.click()
+    assert page.pending() == {"stock.allow_negative": True}
+    focus(desk, page.allow_negative)
+    qtbot.keyClick(page.allow_negative, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    settle(desk, panel)
+    assert desk.run(api.get("/api/settings"))["values"]["stock.allow_negative"] is True
+    assert page.pending() == {} and "Saved 1 setting." in page.notice_text.text()

@@ -197,3 +197,37 @@ async def test_validation_errors_name_the_field(server: LiveServer, admin: Any) 
     issue = await admin.post(f"/api/invoices/{empty.json()['id']}/issue", json={"version": empty.json()["version"]})
     assert issue.status_code == 422 and issue.json()["field"] == "lines"
     assert (await admin.get("/api/invoices")).json()["total"] == 1
+
+
+async def test_list_search_sort_and_capped_total(server: LiveServer, admin: Any, monkeypatch: Any) -> None:
+    """Search by part of the number or the client's name, a sort on a NOT NULL column, and the
+    total counted only so far past the page (then a lower bound, said by total_exact)."""
+    acme, zeta = await _client(admin), await _client(admin, "Zeta Works")
+    rate = await _rate(admin)
+    small = await _issued(admin, acme["id"], rate)
+    big = await _issued(admin, zeta["id"], rate, lines=[{"description": "Big", "quantity": "1",
+                                                         "unit_price": "500", "tax_rate_id": rate}])
+    await _draft(admin, zeta["id"], rate, lines=[{"description": "Small", "quantity": "1", "unit_price": "1",
+                                                  "tax_rate_id": rate}])
+    by_number = (await admin.get("/api/invoices", params={"q": big["number"][-4:]})).json()
+    assert [i["id"] for i in by_number["items"]] == [big["id"]] and by_number["total_exact"] is True
+    whole = (await admin.get("/api/invoices", params={"q": big["number"].lower()})).json()
+    assert [i["id"] for i in whole["items"]] == [big["id"]]
+    started = (await admin.get("/api/invoices", params={"q": big["number"][:-1].lower()})).json()  # as typed
+    assert {i["id"] for i in started["items"]} == {small["id"], big["id"]}
+    by_client = (await admin.get("/api/invoices", params={"q": "zeta"})).json()
+    assert by_client["total"] == 2 and {i["client_name"] for i in by_client["items"]} == {"Zeta Works"}
+    largest = (await admin.get("/api/invoices", params={"sort": "-gross_total"})).json()
+    assert [i["id"] for i in largest["items"][:2]] == [big["id"], small["id"]]
+    newest = (await admin.get("/api/invoices")).json()
+    assert newest["total"] == 3 and newest["items"][-1]["id"] == small["id"]
+    ranged = (await admin.get("/api/invoices", params={"issued_from": small["issue_date"],
+                                                         "issued_to": small["issue_date"],
+                                                         "sort": "-gross_total"})).json()
+    assert [i["id"] for i in ranged["items"]] == [big["id"], small["id"]]  # the small-set sort, same order
+
+    monkeypatch.setattr(service, "COUNT_CAP", 0)
+    capped = (await admin.get("/api/invoices", params={"limit": 1})).json()
+    assert capped["total_exact"] is False and capped["total"] == 2 and len(capped["items"]) == 1
+    exact = (await admin.get("/api/invoices", params={"limit": 3})).json()
+    assert exact["total_exact"] is True and exact["total"] == 3

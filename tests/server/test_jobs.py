@@ -5,11 +5,12 @@ enqueues nothing, and admins can run a task now."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import procrastinate
@@ -43,6 +44,22 @@ async def count(context: JobContext, mark: str) -> None:
 @test_tasks.task(name="fail")
 async def fail() -> None:
     raise RuntimeError(FAILURE)
+
+
+SAID = {"text": "  made 2; skipped 1: INV-1 is not paid  ", "long": "y" * 5000,
+        "dict": {"made": 2, "on": date(2027, 1, 1)}, "none": None}
+
+
+@test_tasks.task(name="say")
+async def say(kind: str = "text") -> Any:
+    """Returns what the job log keeps as a succeeded job's result."""
+    return SAID[kind]
+
+
+@test_tasks.task(name="hourly")
+async def hourly(manual: bool = False) -> str:
+    """A task that acts only at a set hour unless an admin runs it now (`manual`)."""
+    return f"manual={manual}"
 
 
 # Kept apart: a task due every second must only exist in the test that wants it.
@@ -167,6 +184,27 @@ async def test_failed_job_shows_its_error_to_admins_only(
         await server.login(sales, "sam@example.com", PASSWORD)
         assert (await sales.get("/api/admin/jobs")).status_code == 403
         assert (await sales.post("/api/admin/jobs/maintenance.purge/run")).status_code == 403
+
+
+async def test_job_log_keeps_what_a_succeeded_job_says(server: LiveServer, admin: Any, database_url: str,
+                                                      tasks: None) -> None:
+    async with database(database_url) as db:
+        async with db.transaction() as s:
+            ids = {kind: await queue.defer(s, "test:say", kind=kind) for kind in SAID}
+    manual = (await admin.post("/api/admin/jobs/test:hourly/run")).json()["id"]
+    plain = (await admin.post("/api/admin/jobs/test:say/run")).json()["id"]
+    args = dict(await rows(database_url, "SELECT id, args FROM procrastinate_jobs WHERE id IN (%(a)s, %(b)s)",
+                           a=manual, b=plain))
+    assert args == {manual: {"manual": True}, plain: {}}  # only a task that takes `manual` is told
+    async with workers(database_url, n=1):
+        await eventually(lambda: all_finished(database_url, "test:say", len(SAID) + 1), what="the jobs to finish")
+        await eventually(lambda: all_finished(database_url, "test:hourly", 1), what="the manual run")
+    runs = {r["id"]: r for r in (await admin.get("/api/admin/jobs")).json()}
+    assert runs[ids["text"]]["result"] == runs[plain]["result"] == "made 2; skipped 1: INV-1 is not paid"
+    assert len(runs[ids["long"]]["result"]) == 2000 and runs[ids["long"]]["result"].endswith("y…")
+    assert json.loads(runs[ids["dict"]]["result"]) == {"made": 2, "on": "2027-01-01"}
+    assert runs[ids["none"]]["result"] is None and runs[ids["none"]]["status"] == "succeeded"
+    assert runs[manual]["result"] == "manual=True" and runs[manual]["error"] is None
 
 
 async def test_defer_belongs_to_the_callers_transaction(database_url: str, tasks: None) -> None:

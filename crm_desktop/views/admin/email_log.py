@@ -1,6 +1,9 @@
-"""The inbound email pipe's log: every message that reached the server, newest first, with what became
-of it (a new ticket, a reply on one, or why it was refused). The selected message is shown below as
-it arrived, so an admin can see why; a refused or failed one can be replayed once the cause is fixed
+"""The inbound email pipe's log (EmailLogPage), and its outgoing sibling, the invoices sent by
+email (InvoiceEmailsPage, "Sent invoices").
+
+The inbound log: every message that reached the server, newest first, with what became of it (a
+new ticket, a reply on one, or why it was refused). The selected message is shown below as it
+arrived, so an admin can see why; a refused or failed one can be replayed once the cause is fixed
 (a contact added, a setting changed). Nothing that reached the server is lost: this is where it is.
 """
 
@@ -253,3 +256,116 @@ class EmailLogPage(AdminPage):
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-email-log", lambda: None)]
+
+
+# --- outgoing: invoices sent by email -----------------------------------------------------------
+
+INVOICE_EMAILS = frozenset({"invoices", "invoices.invoice", "invoices.email"})
+SEND_STATUSES = (("Queued", "queued"), ("Sent", "sent"), ("Failed", "failed"))
+SEND_LABELS: dict[str, str] = {key: label for label, key in SEND_STATUSES}
+
+
+def send_color(row: dict[str, Any]) -> str:
+    return tone({"sent": "success", "failed": "danger"}.get(row["status"], "muted"))
+
+
+class InvoiceEmailsPage(AdminPage):
+    """The outgoing email log (GET /api/invoice-emails): every send of an invoice, newest first, with
+    the SMTP server's words when it failed. Re-sending is done from the invoice itself."""
+
+    title = "Sent invoices"
+    areas = INVOICE_EMAILS
+
+    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(api, me, parent)
+        self.filters = FilterBar()
+        self.status = self.filters.add_choice("status", "Status", list(SEND_STATUSES))
+        columns = [
+            Column("Queued", lambda r: local_time(r["created_at"], with_seconds=True) or "—"),
+            Column("Invoice", lambda r: r.get("invoice_number") or f"#{r['invoice_id']}"),
+            Column("Status", lambda r: SEND_LABELS.get(r["status"], str(r["status"])), color=send_color),
+            Column("To", lambda r: r["recipient"]),
+            Column("Sent", lambda r: local_time(r.get("sent_at"), with_seconds=True) or "—"),
+            Column("Attempts", lambda r: str(r["attempts"]), align_right=True),
+            Column("Error", lambda r: (r.get("error") or "").split("\n")[0], tooltip=lambda r: r.get("error") or None,
+                   color=lambda r: tone("danger") if r.get("error") else None),
+            Column("Subject", lambda r: r["subject"], tooltip=lambda r: r["subject"] or None),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
+        self.table = PagedTable(self.model, "Invoices sent by email from the invoice editor or the recurring "
+                                            "job appear here with how each send went.",
+                                icon="mail", empty_title="No invoice emails yet")
+        self.table.set_noun("email", "emails")
+        view = self.table.view
+        for column, width in enumerate((140, 130, 70, 210, 140, 70, 300)):
+            view.setColumnWidth(column, width)
+        view.setAccessibleName("Invoices sent by email")
+        view.selectionModel().selectionChanged.connect(lambda *_: self._show_selected())
+        self._want_failed = False  # select the first failed send once the rows are in (screenshots)
+        self.model.loading_changed.connect(self._loaded)
+        self.filters.changed.connect(self.model.reload)
+        self.detail = QLabel("Select an email to read the whole error of a failed send.")
+        self.detail.setObjectName("invoiceEmailDetail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.root.addWidget(title_label("Sent invoices", "Every invoice sent by email and how it went. A failed "
+                                                         "one keeps the mail server's answer; send it again from "
+                                                         "the invoice once the cause is fixed."))
+        self.root.addWidget(self.filters)
+        self.root.addWidget(self.notice)
+        self.root.addWidget(self.table, 1)
+        self.root.addWidget(self.detail)
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        return dict(await self.api.get("/api/invoice-emails", offset=offset, limit=limit, **self.filters.values()))
+
+    def reload(self) -> None:
+        self.model.reload()
+
+    def on_live_event(self, event: Event) -> None:
+        # A send's outcome arrives as an invoice "updated" event (send_status sent / failed).
+        if self.loaded and event.get("module") == "invoices":
+            self.reload_soon()
+
+    def is_busy(self) -> bool:
+        return super().is_busy() or self.model.loading
+
+    def _show_selected(self) -> None:
+        row = self.table.current_row()
+        if row is None:
+            self.detail.setText("Select an email to read the whole error of a failed send.")
+            self.detail.setStyleSheet("")
+            return
+        number = row.get("invoice_number") or f"#{row['invoice_id']}"
+        if row["status"] == "failed":
+            tries = f"{row['attempts']} attempt{'s' if row['attempts'] != 1 else ''}"
+            self.detail.setText(f"Invoice {number} to {row['recipient']} failed after {tries}: "
+                                f"{row.get('error') or 'no reason given'}")
+        elif row["status"] == "sent":
+            self.detail.setText(f"Invoice {number} was sent to {row['recipient']} on "
+                                f"{local_time(row['sent_at'], with_seconds=True)}.")
+        else:
+            self.detail.setText(f"Invoice {number} to {row['recipient']} is waiting to be sent.")
+        self.detail.setStyleSheet(f"color: {send_color(row)};")
+
+    def _loaded(self, loading: bool) -> None:
+        if loading:
+            return
+        if self._want_failed:
+            self._want_failed = False
+            self.select_failed()
+        self._show_selected()
+
+    def select_failed(self) -> None:
+        """Select the first failed send listed (now, or once the rows arrive), so its whole error
+        shows below: the screenshot's state."""
+        if not self.loaded or self.model.loading:
+            self._want_failed = True
+            return
+        failed = next((r for r in self.model.rows() if r["status"] == "failed"), None)
+        if failed is not None:
+            self.table.select_key(failed["id"])
+
+    def screenshot_states(self) -> list[ScreenshotState]:
+        return [("admin-sent-invoices", lambda: self.select_failed())]

@@ -1,5 +1,6 @@
 """System health: database, job runner, live events, integrations, backups, and the last job runs
-with their errors. Refreshed every 30 seconds while the page is on screen, and on F5."""
+with their errors and results (what a job said it did, e.g. why the recurring invoices skipped
+one). Refreshed every 30 seconds while the page is on screen, and on F5."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ COMPONENTS = (("database", "Database"), ("jobs", "Job runner"), ("events", "Live
 STATUS = {"ok": ("OK", "success"), "down": ("Down", "danger"), "not_configured": ("Not configured", "muted"),
           "degraded": ("Degraded", "warning_text")}
 JOB_COLORS = {"failed": "danger", "succeeded": "success", "doing": "accent"}
+JOB_COLUMNS = ("Task", "Status", "Started", "Took", "Attempts", "Server", "Error", "Result")
 
 
 class _Card(QFrame):
@@ -100,9 +102,9 @@ class HealthPage(AdminPage):
         jobs_head.addWidget(jobs_title)
         jobs_head.addStretch(1)
         jobs_head.addWidget(self.failed_only)
-        self.jobs = QTableWidget(0, 7)
+        self.jobs = QTableWidget(0, len(JOB_COLUMNS))
         self.jobs.setObjectName("jobRuns")
-        self.jobs.setHorizontalHeaderLabels(["Task", "Status", "Started", "Took", "Attempts", "Server", "Error"])
+        self.jobs.setHorizontalHeaderLabels(list(JOB_COLUMNS))
         self.jobs.verticalHeader().setVisible(False)
         self.jobs.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.jobs.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -111,6 +113,15 @@ class HealthPage(AdminPage):
         self.jobs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.jobs.setColumnWidth(0, 200)
         self.jobs.setColumnWidth(2, 140)
+        self.jobs.setColumnWidth(6, 260)
+        self.jobs.itemSelectionChanged.connect(self._show_job)
+        # The selected run's whole error or result (the cells cut long text).
+        self.job_detail = QLabel("Select a job run to read its whole error or result.")
+        self.job_detail.setObjectName("jobDetail")
+        self.job_detail.setProperty("role", "muted")
+        self.job_detail.setWordWrap(True)
+        self.job_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.runs: list[dict[str, Any]] = []
         self.jobs_empty = QLabel("No job has run yet.")
         self.jobs_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.jobs_empty.setProperty("role", "muted")
@@ -121,6 +132,7 @@ class HealthPage(AdminPage):
         self.root.addLayout(grid)
         self.root.addLayout(jobs_head)
         self.root.addWidget(self.jobs, 1)
+        self.root.addWidget(self.job_detail)
         self.root.addWidget(self.jobs_empty)
         self.root.addStretch(0)
 
@@ -162,17 +174,36 @@ class HealthPage(AdminPage):
             took = run.get("duration_ms")
             cells = [run["task"], run["status"], local_time(run.get("started_at") or run.get("scheduled_at")),
                      "—" if took is None else (f"{took} ms" if took < 10_000 else f"{took / 1000:.0f} s"),
-                     str(run.get("attempts", 0)), run.get("worker") or "—", run.get("error") or ""]
+                     str(run.get("attempts", 0)), run.get("worker") or "—",
+                     run.get("error") or "", run.get("result") or ""]  # a failure's why; what a job did
             for j, text in enumerate(cells):
-                item = QTableWidgetItem(text)
+                item = QTableWidgetItem(text.splitlines()[0] if text and j >= 6 else text)
                 if j == 1 and run["status"] in JOB_COLORS:
                     item.setForeground(QColor(tone(JOB_COLORS[run["status"]])))
                 if j == 6 and text:
+                    item.setForeground(QColor(tone("danger")))
+                if j >= 6 and text:
                     item.setToolTip(text)
                 self.jobs.setItem(i, j, item)
+        self.runs = runs
         self.jobs_empty.setVisible(not runs)
         self.jobs.setVisible(bool(runs))
+        self.job_detail.setVisible(bool(runs))
+        self._show_job()
         self.jobs_empty.setText("No failed job runs." if self.failed_only.isChecked() else "No job has run yet.")
+
+    def _show_job(self) -> None:
+        row = self.jobs.currentRow() if self.jobs.selectedItems() else -1
+        if not 0 <= row < len(self.runs):
+            self.job_detail.setText("Select a job run to read its whole error or result.")
+            return
+        run = self.runs[row]
+        if run.get("error"):
+            self.job_detail.setText(f"{run['task']} failed: {run['error']}")
+        elif run.get("result"):
+            self.job_detail.setText(f"{run['task']}: {run['result']}")
+        else:
+            self.job_detail.setText(f"{run['task']} said nothing ({run['status']}).")
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-health", lambda: None)]

@@ -1,8 +1,8 @@
 """The admin panel: one page per job (users, roles, teams, the sales setup: pipelines, sales lists
-and assignment rules, the support setup and the email log, then logs, audit, settings, health),
-picked from a list on the left. Pages load the first time they are shown, reload on F5, refresh
-when an operation announces their area on the change bus, and take live events through
-`on_live_event`.
+and assignment rules, the support setup, the email log and the invoices sent by email, then logs,
+audit, settings, health), picked from a list on the left. Pages load the first time they are
+shown, reload on F5, refresh when an operation announces their area on the change bus, and take
+live events through `on_live_event`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from crm_desktop.operations import change_bus
 from crm_desktop.views.admin.assignment import AssignmentPage
 from crm_desktop.views.admin.audit import AuditPage
 from crm_desktop.views.admin.common import AdminPage, Event, can, me_dict
-from crm_desktop.views.admin.email_log import EmailLogPage
+from crm_desktop.views.admin.email_log import EmailLogPage, InvoiceEmailsPage
 from crm_desktop.views.admin.health import HealthPage
 from crm_desktop.views.admin.logs import LogsPage
 from crm_desktop.views.admin.pipelines import PipelinesPage
@@ -37,12 +37,14 @@ PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("users", UsersPage), ("roles", RolesPage), ("teams", TeamsPage), ("pipelines", PipelinesPage),
     ("sales_lists", SalesListsPage), ("tax_rates", TaxRatesPage), ("assignment", AssignmentPage),
     ("support", SupportPage),
-    ("email_log", EmailLogPage), ("logs", LogsPage), ("audit", AuditPage), ("settings", SettingsPage),
+    ("email_log", EmailLogPage), ("invoice_emails", InvoiceEmailsPage),
+    ("logs", LogsPage), ("audit", AuditPage), ("settings", SettingsPage),
     ("health", HealthPage),
 )
 ICONS = {"users": "user", "roles": "shield-check", "teams": "team", "pipelines": "leads", "sales_lists": "tickets",
          "tax_rates": "invoices",
-         "assignment": "integrations", "support": "tickets", "email_log": "mail", "logs": "lock", "audit": "inbox",
+         "assignment": "integrations", "support": "tickets", "email_log": "mail",
+         "invoice_emails": "invoices", "logs": "lock", "audit": "inbox",
          "settings": "settings", "health": "server"}
 NAV_STYLE = """
 QListWidget#adminNav {{ background: {sidebar}; border: 0; border-right: 1px solid {border}; border-radius: 0;
@@ -64,7 +66,8 @@ EVENT_PAGES = {
     "email_pipe_log": ("email_log", "audit"),
 }
 # Live events of other modules that a page shows, by (module, entity).
-OTHER_EVENT_PAGES = {("tickets", "ticket_category"): ("support",), ("products", "tax_rate"): ("tax_rates",)}
+OTHER_EVENT_PAGES = {("tickets", "ticket_category"): ("support",), ("products", "tax_rate"): ("tax_rates",),
+                     ("invoices", "invoice"): ("invoice_emails",)}
 
 
 class AdminPanel(QWidget):
@@ -210,6 +213,10 @@ class AdminPanel(QWidget):
     @property
     def email_log_page(self) -> EmailLogPage:
         return cast(EmailLogPage, self.pages["email_log"])
+
+    @property
+    def invoice_emails_page(self) -> InvoiceEmailsPage:
+        return cast(InvoiceEmailsPage, self.pages["invoice_emails"])
 
     @property
     def logs_page(self) -> LogsPage:

@@ -1,5 +1,6 @@
 """Settings: company details and logo, outgoing email (SMTP) with a test button, security policy,
-sales and invoices (base currency, VAT rounding, payment terms, document number formats).
+sales and invoices (base currency, VAT rounding, payment terms, document number formats), stock
+(whether negative stock is allowed).
 
 Only changed keys are sent (PATCH /api/settings), so two admins editing different settings do not
 overwrite each other. The SMTP password is write-only: the server says whether one is set, never
@@ -188,6 +189,20 @@ class SettingsPage(AdminPage):
         self.invoice_format = self._text("invoices.number_format")
         self.credit_note_format = self._text("invoices.credit_note_format")
         self.format_examples: dict[QLineEdit, QLabel] = {}
+        self.recurring_hour = QSpinBox()
+        self.recurring_hour.setRange(0, 23)
+        self.recurring_hour.setMaximumWidth(160)
+        self.recurring_hour.setPrefix("at ")
+        self.recurring_hour.setSuffix(":00")
+        self.recurring_hour.setAccessibleName("Hour recurring invoices are made")
+        self.recurring_hour.valueChanged.connect(self._changed)
+        self.inputs["invoices.recurring_hour"] = self.recurring_hour
+        self.recurring_send = QCheckBox("Email recurring invoices to the client when made")
+        self.recurring_send.toggled.connect(self._changed)
+        self.inputs["invoices.recurring_send"] = self.recurring_send
+        self.recurring_only_paid = QCheckBox("Recur only from paid invoices")
+        self.recurring_only_paid.toggled.connect(self._changed)
+        self.inputs["invoices.recurring_only_paid"] = self.recurring_only_paid
         sales = self._group("Sales and invoices", [
             ("Base currency", field(self.base_currency, "Three-letter code, e.g. EUR, USD, RON.")),
             ("VAT rounding", field(self.tax_rounding, (
@@ -196,6 +211,20 @@ class SettingsPage(AdminPage):
             ("Payment terms", field(self.payment_terms, "Due date of new invoices, counted from the issue date.")),
             ("Invoice numbers", self._format_field(self.invoice_format)),
             ("Credit note numbers", self._format_field(self.credit_note_format)),
+            ("Recurring invoices", field(self.recurring_hour, "Server time; an admin's \"Run now\" ignores it.")),
+            ("", field(self.recurring_send, "Needs the client's email address and the SMTP settings above.")),
+            ("", field(self.recurring_only_paid, "An unpaid source invoice is skipped; the job log says why.")),
+        ])
+
+        # --- stock
+        self.allow_negative = QCheckBox("Allow negative stock")
+        self.allow_negative.setObjectName("allowNegativeStock")
+        self.allow_negative.toggled.connect(self._changed)
+        self.inputs["stock.allow_negative"] = self.allow_negative
+        stock = self._group("Stock", [
+            ("", field(self.allow_negative, (
+                "Off: a delivery or reservation beyond what is available is refused, naming the product. "
+                "On: it goes through and the stock shows below zero until goods arrive."))),
         ])
 
         self.save_button = QPushButton("Save")
@@ -211,7 +240,7 @@ class SettingsPage(AdminPage):
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(0, 0, 8, 0)
         body_layout.setSpacing(14)
-        for group in (company, smtp, security, sales):
+        for group in (company, smtp, security, sales, stock):
             body_layout.addWidget(group)
         body_layout.addStretch(1)
         scroll = QScrollArea()
@@ -225,7 +254,7 @@ class SettingsPage(AdminPage):
         bottom.addWidget(self.save_button)
 
         self.root.addWidget(title_label(
-            "Settings", "Company details, outgoing email, the security policy, sales and invoices."))
+            "Settings", "Company details, outgoing email, the security policy, sales and invoices, stock."))
         self.root.addWidget(self.notice)
         self.root.addWidget(scroll, 1)
         self.root.addLayout(bottom)

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from crm_desktop import operations, tasks
 from crm_desktop.views.admin.common import UserNames, field, local_time
 from crm_desktop.views.leads.lookups import sales_lookups
+from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel, Row
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.events import LiveEvent
@@ -397,15 +398,7 @@ class LeadList(QWidget):
         """Ctrl+E: ask where, then save the leads of the current filters as .xlsx."""
         if not self.session.can("leads", "export"):
             return None
-        dialog = QFileDialog(self, "Export leads to Excel", "leads.xlsx", "Excel workbook (*.xlsx)")
-        dialog.setObjectName("leadExportDialog")
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setDefaultSuffix("xlsx")
-        dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        dialog.fileSelected.connect(self.export_to)
-        dialog.open()
-        return dialog
+        return ask_save_path(self, "Export leads to Excel", "leads.xlsx", self.export_to, "leadExportDialog")
 
     def export_to(self, path: str) -> None:
         params = self.query()

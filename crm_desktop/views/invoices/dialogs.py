@@ -1,0 +1,264 @@
+"""The invoice editor's small dialogs: record a payment, send by email, repeat (recurrence).
+
+Each sends one call through ``operations.run``; the server's field errors land under the field they
+name (an overpayment under the amount, naming the open amount)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations.errors import describe, mark_field
+from crm_desktop.widgets.form import field
+from crm_desktop.widgets.line_grid import parse_decimal
+
+Row = dict[str, Any]
+INVOICES = frozenset({"invoices", "invoices.invoice"})
+METHODS = (("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"),
+           ("Other", "other"))
+UNITS = (("days", "day"), ("weeks", "week"), ("months", "month"), ("years", "year"))
+
+
+def qdate(value: date) -> QDate:
+    return QDate(value.year, value.month, value.day)
+
+
+def _buttons(dialog: QDialog, ok_text: str) -> tuple[QDialogButtonBox, QPushButton]:
+    box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    ok = box.button(QDialogButtonBox.StandardButton.Ok)
+    ok.setText(ok_text)
+    ok.setProperty("role", "primary")
+    box.rejected.connect(dialog.reject)
+    return box, ok
+
+
+class PaymentDialog(QDialog):
+    """Record a payment: amount (the open amount by default), date, method, reference."""
+
+    saved = Signal(dict)
+
+    def __init__(self, api: Any, invoice: Row, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.invoice = invoice
+        self.setObjectName("paymentDialog")
+        self.setWindowTitle(f"Record payment - {invoice.get('number') or 'invoice'}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setMinimumWidth(420)
+        currency = invoice["currency"]
+        self.open_label = QLabel(f"Open: {invoice['open_amount']} {currency} of {invoice['gross_total']} {currency}")
+        self.open_label.setProperty("role", "muted")
+        self.amount = QLineEdit(str(invoice["open_amount"]))
+        self.amount.selectAll()
+        self.paid_on = QDateEdit(qdate(date.today()))
+        self.paid_on.setCalendarPopup(True)
+        self.paid_on.setDisplayFormat("yyyy-MM-dd")
+        self.method = QComboBox()
+        for label, value in METHODS:
+            self.method.addItem(label, value)
+        self.reference = QLineEdit()
+        self.reference.setPlaceholderText("Bank reference, receipt number…")
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(self.open_label)
+        field(layout, f"&Amount ({currency})", self.amount)
+        field(layout, "&Date", self.paid_on)
+        field(layout, "&Method", self.method)
+        field(layout, "&Reference", self.reference)
+        self.buttons, self.ok = _buttons(self, "Record payment")
+        self.buttons.accepted.connect(self.submit)
+        layout.addWidget(self.buttons)
+        self.fields: dict[str, QWidget] = {"amount": self.amount, "paid_on": self.paid_on, "method": self.method,
+                                           "reference": self.reference}
+        self.amount.setFocus()
+
+    def submit(self) -> None:
+        amount = parse_decimal(self.amount.text())
+        if amount is None or amount <= 0:
+            mark_field(self.amount, "Amount: a number above 0, e.g. 120.50.")
+            return
+        body = {"amount": format(amount, "f"), "paid_on": self.paid_on.date().toString("yyyy-MM-dd"),
+                "method": self.method.currentData(), "reference": self.reference.text().strip() or None}
+        operations.run(self, self.api.post(f"/api/invoices/{self.invoice['id']}/payments", body),
+                       success=self._done, changed=INVOICES, fields=self.fields, busy=self.ok)
+
+    def _done(self, payment: Row) -> None:
+        self.saved.emit(payment)
+        self.accept()
+
+
+class SendDialog(QDialog):
+    """Send the invoice by email with its PDF: to, subject and message prefilled by the server."""
+
+    sent = Signal(dict)
+
+    def __init__(self, api: Any, invoice: Row, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.invoice = invoice
+        self.setObjectName("sendDialog")
+        self.setWindowTitle(f"Send {invoice.get('number') or 'invoice'} by email")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setMinimumWidth(560)
+        self.to = QLineEdit()
+        self.to.setPlaceholderText("client@example.com")
+        self.subject = QLineEdit()
+        self.message = QPlainTextEdit()
+        self.message.setMinimumHeight(160)
+        self.note = QLabel("Loading the proposed email…")
+        self.note.setProperty("role", "muted")
+        self.note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        field(layout, "&To", self.to)
+        field(layout, "&Subject", self.subject)
+        field(layout, "&Message", self.message, "The invoice's PDF is attached.")
+        layout.addWidget(self.note)
+        self.buttons, self.ok = _buttons(self, "Send")
+        self.buttons.accepted.connect(self.submit)
+        layout.addWidget(self.buttons)
+        self.fields: dict[str, QWidget] = {"to": self.to, "subject": self.subject, "message": self.message}
+        self._task = tasks.spawn(self._load())
+
+    def is_busy(self) -> bool:
+        return not self._task.done()
+
+    async def _load(self) -> None:
+        try:
+            draft = await self.api.get(f"/api/invoices/{self.invoice['id']}/send-draft")
+        except ApiError as exc:
+            if shiboken6.isValid(self):
+                self.note.setText(f"No proposed email: {describe(exc)}")
+            return
+        if not shiboken6.isValid(self):
+            return
+        if not self.to.text():
+            self.to.setText(draft.get("to") or "")
+        if not self.subject.text():
+            self.subject.setText(draft.get("subject") or "")
+        if not self.message.toPlainText():
+            self.message.setPlainText(draft.get("message") or "")
+        self.note.setText("" if draft.get("to") else "The client has no email address: type one.")
+        (self.subject if self.to.text() else self.to).setFocus()
+
+    def submit(self) -> None:
+        to = self.to.text().strip()
+        if "@" not in to:
+            mark_field(self.to, "To: an email address, e.g. billing@client.com.")
+            return
+        body = {"to": to, "subject": self.subject.text().strip() or None,
+                "message": self.message.toPlainText().strip() or None}
+        operations.run(self, self.api.post(f"/api/invoices/{self.invoice['id']}/send", body),
+                       success=self._done, changed=INVOICES, fields=self.fields, busy=self.ok)
+
+    def _done(self, invoice: Row) -> None:
+        self.sent.emit(invoice)
+        self.accept()
+
+
+def recurrence_text(recurrence: Row | None) -> str:
+    """"Every 1 month, 3 more times; next on 2026-12-27; 1 made" as the editor shows it."""
+    if not recurrence:
+        return "Does not repeat."
+    every, unit = recurrence["every"], recurrence["unit"]
+    parts = [f"Every {every} {unit}{'s' if every != 1 else ''}",
+             "forever" if recurrence.get("cycles") is None else f"{recurrence['cycles']} cycles"]
+    parts.append(f"next on {recurrence['next_on']}" if recurrence.get("next_on") else "all cycles done")
+    parts.append(f"{recurrence.get('done', 0)} made")
+    text = ", ".join(parts) + "."
+    if recurrence.get("last_skip"):
+        text += f" Last skipped: {recurrence['last_skip']}"
+    return text
+
+
+class RecurrenceDialog(QDialog):
+    """Repeat an issued invoice every N days / weeks / months / years, for some cycles or forever."""
+
+    saved = Signal(dict)
+
+    def __init__(self, api: Any, invoice: Row, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.invoice = invoice
+        current = invoice.get("recurrence") or {}
+        self.setObjectName("recurrenceDialog")
+        self.setWindowTitle(f"Repeat {invoice.get('number') or 'invoice'}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setMinimumWidth(440)
+        self.every = QSpinBox()
+        self.every.setRange(1, 999)
+        self.every.setValue(int(current.get("every", 1)))
+        self.unit = QComboBox()
+        for label, value in UNITS:
+            self.unit.addItem(label, value)
+        self.unit.setCurrentIndex(max(self.unit.findData(current.get("unit", "month")), 0))
+        self.forever = QCheckBox("Forever")
+        self.cycles = QSpinBox()
+        self.cycles.setRange(1, 1000)
+        self.cycles.setSuffix(" invoices")
+        self.cycles.setValue(int(current.get("cycles") or 12))
+        self.forever.setChecked(bool(current) and current.get("cycles") is None)
+        self.forever.toggled.connect(lambda on: self.cycles.setEnabled(not on))
+        self.cycles.setEnabled(not self.forever.isChecked())
+        self.state = QLabel(recurrence_text(invoice.get("recurrence")))
+        self.state.setObjectName("recurrenceState")
+        self.state.setWordWrap(True)
+        self.state.setProperty("role", "muted")
+        every_row = QHBoxLayout()
+        every_row.addWidget(QLabel("Every"))
+        every_row.addWidget(self.every)
+        every_row.addWidget(self.unit, 1)
+        cycles_row = QHBoxLayout()
+        cycles_row.addWidget(QLabel("For"))
+        cycles_row.addWidget(self.cycles, 1)
+        cycles_row.addWidget(self.forever)
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(self.state)
+        layout.addLayout(every_row)
+        layout.addLayout(cycles_row)
+        self.buttons, self.ok = _buttons(self, "Repeat")
+        self.stop_button = self.buttons.addButton("Stop repeating", QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.stop_button.setVisible(bool(current))
+        self.stop_button.clicked.connect(lambda: self.submit(stop=True))
+        self.buttons.accepted.connect(self.submit)
+        layout.addWidget(self.buttons)
+        self.fields: dict[str, QWidget] = {"recurrence.every": self.every, "recurrence.unit": self.unit,
+                                           "recurrence.cycles": self.cycles, "every": self.every,
+                                           "cycles": self.cycles}
+
+    def submit(self, stop: bool = False) -> None:
+        recurrence = None if stop else {"every": self.every.value(), "unit": self.unit.currentData(),
+                                        "cycles": None if self.forever.isChecked() else self.cycles.value()}
+        body = {"version": self.invoice["version"], "recurrence": recurrence}
+        operations.run(self, self.api.put(f"/api/invoices/{self.invoice['id']}/recurrence", body),
+                       success=self._done, changed=INVOICES, fields=self.fields, busy=self.ok)
+
+    def _done(self, invoice: Row) -> None:
+        self.saved.emit(invoice)
+        self.accept()
+
+
+def money_text(value: Any, currency: str) -> str:
+    """An amount as the server sent it (a string with its cents), with the currency."""
+    return "" if value is None else f"{value} {currency}"

@@ -1,0 +1,743 @@
+"""The invoice editor: one window per invoice (or a new draft), with what can be done in its state.
+
+- Draft: client, currency, dates, notes and lines can change; Save draft (Ctrl+S), Issue (asks).
+- Issued: amounts are frozen (lines read-only, notes only); Record payment, Cancel with a credit
+  note (asks; the credit note opens after), Preview PDF, Send…, Repeat…
+- The header says the status, number, open amount and how the last send went (Unsent / Queued /
+  Sent when / Failed with the SMTP error); the tabs list payments and every email sent.
+
+Field errors from the server are shown at the field they name (a line's at its cell). A live event
+about this invoice (another desktop, the send job) reloads it; typed but unsaved edits are kept."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QDate, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateEdit,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import icons, operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations import change_bus
+from crm_desktop.operations.errors import describe, handle_error, local_time, mark_field
+from crm_desktop.session import Session
+from crm_desktop.views.invoices.dialogs import (
+    INVOICES,
+    METHODS,
+    PaymentDialog,
+    RecurrenceDialog,
+    SendDialog,
+    money_text,
+    qdate,
+    recurrence_text,
+)
+from crm_desktop.views.proposals.party import PartyPicker
+from crm_desktop.widgets.form import field
+from crm_desktop.widgets.line_grid import LineGrid
+from crm_desktop.widgets.pdf_preview import PdfPreviewDialog
+from crm_server.contract.events import LiveEvent
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+STATUS_LABELS = {"draft": "Draft", "unpaid": "Unpaid", "partially_paid": "Partially paid", "paid": "Paid",
+                 "overdue": "Overdue", "cancelled": "Cancelled"}
+STATUS_COLORS = {"draft": "#6b7280", "unpaid": "#b45309", "partially_paid": "#2563eb", "paid": "#15803d",
+                 "overdue": "#b91c1c", "cancelled": "#6b7280"}
+SEND_LABELS = {"unsent": "Unsent", "queued": "Queued for sending…", "sent": "Sent", "failed": "Failed"}
+NO_DATE = QDate(2000, 1, 1)  # the date edits' "not set" value (shown as their special text)
+DUE_DAYS = 14
+_open: dict[int, InvoiceWindow] = {}
+
+
+def status_label(invoice: Row) -> str:
+    if invoice.get("kind") == "credit_note":
+        return "Credit note"
+    return STATUS_LABELS.get(invoice["status"], str(invoice["status"]))
+
+
+def send_label(invoice: Row) -> str:
+    status = invoice.get("send_status") or "unsent"
+    if status == "sent":
+        return f"Sent {local_time(invoice.get('sent_at')) or ''}".strip()
+    if status == "failed":
+        return f"Failed: {invoice.get('send_error') or 'no reason given'}"
+    return SEND_LABELS.get(status, status)
+
+
+def open_invoice(parent: QWidget | None, session: Session, invoice_id: int | None, *,
+                 client_id: int | None = None) -> QWidget:
+    """The invoice's window (raised when open already), or a new draft's (for `client_id` if given)."""
+    window = _open.get(invoice_id) if invoice_id is not None else None
+    if window is None or not shiboken6.isValid(window) or window.session is not session:
+        window = InvoiceWindow(session, invoice_id, parent.window() if parent is not None else None,
+                               client_id=client_id)
+        if invoice_id is not None:
+            _open[invoice_id] = window
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
+
+
+def _date_edit() -> QDateEdit:
+    edit = QDateEdit()
+    edit.setCalendarPopup(True)
+    edit.setDisplayFormat("yyyy-MM-dd")
+    edit.setMinimumDate(NO_DATE)
+    edit.setSpecialValueText("Not set")
+    edit.setDate(NO_DATE)
+    return edit
+
+
+def _date_value(edit: QDateEdit) -> str | None:
+    return None if edit.date() == NO_DATE else edit.date().toString("yyyy-MM-dd")
+
+
+def _set_date(edit: QDateEdit, value: str | None) -> None:
+    edit.setDate(qdate(date.fromisoformat(value)) if value else NO_DATE)
+
+
+class InvoiceWindow(QWidget):
+    """One invoice, draft or issued (see the module's docstring)."""
+
+    def __init__(self, session: Session, invoice_id: int | None, parent: QWidget | None = None, *,
+                 client_id: int | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.session = session
+        self.api = session.api
+        self.invoice_id = invoice_id
+        self.invoice: Row | None = None
+        self.payments: list[Row] = []
+        self.emails: list[Row] = []
+        self.dirty = False
+        self._filling = False
+        self._related_seq = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.setObjectName("invoiceWindow")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setWindowIcon(icons.app_icon())
+        self.resize(1180, 820)
+
+        # --- header ------------------------------------------------------------------------------
+        self.title = QLabel("New invoice")
+        self.title.setProperty("role", "title")
+        self.badge = QLabel("Draft")
+        self.badge.setObjectName("statusBadge")
+        self.open_label = QLabel()
+        self.open_label.setObjectName("openAmount")
+        self.send_state = QLabel()
+        self.send_state.setObjectName("sendState")
+        self.send_state.setWordWrap(True)
+        self.notice = QLabel()
+        self.notice.setObjectName("pageNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+
+        # --- form --------------------------------------------------------------------------------
+        self.client = PartyPicker(self.api, kinds=("client",))
+        self.client.setPlaceholderText("Type a client's name…")
+        self.currency = QLineEdit()
+        self.currency.setMaxLength(3)
+        self.currency.setPlaceholderText("Base currency")
+        self.currency.setMaximumWidth(90)
+        self.issue_date = _date_edit()
+        self.issue_date.setToolTip("Left empty, the invoice is dated the day it is issued")
+        self.due_date = _date_edit()
+        self.notes = QPlainTextEdit()
+        self.notes.setFixedHeight(60)
+        self.notes.setPlaceholderText("Payment terms, a thank-you…")
+        self.grid = LineGrid(session, self)
+
+        form = QHBoxLayout()
+        form.setSpacing(14)
+        left, middle, right = QVBoxLayout(), QVBoxLayout(), QVBoxLayout()
+        field(left, "C&lient", self.client)
+        field(middle, "C&urrency", self.currency)
+        field(middle, "&Issue date", self.issue_date)
+        field(middle, "&Due date", self.due_date)
+        field(right, "&Notes", self.notes)
+        form.addLayout(left, 2)
+        form.addLayout(middle, 1)
+        form.addLayout(right, 3)
+        for column in (left, middle, right):
+            column.addStretch(1)
+        lines_box = QWidget()
+        lines_layout = QVBoxLayout(lines_box)
+        lines_layout.setContentsMargins(0, 0, 0, 0)
+        lines_layout.addWidget(self.grid)
+        self.fields: dict[str, QWidget] = {"client_id": self.client, "currency": self.currency,
+                                           "issue_date": self.issue_date, "due_date": self.due_date,
+                                           "notes": self.notes, "lines": self.grid}
+
+        # --- actions -----------------------------------------------------------------------------
+        self.save_button = self._button("Save draft", "Save (Ctrl+S)", self.save, primary=True)
+        self.issue_button = self._button("Issue…", "Give it its number; its amounts are frozen after",
+                                         self.issue)
+        self.pay_button = self._button("Record payment…", "A payment received (Ctrl+P)", self.record_payment)
+        self.send_button = self._button("Send…", "Email it with its PDF attached", self.send)
+        self.pdf_button = self._button("Preview PDF", "The PDF as the client gets it", self.preview_pdf)
+        self.repeat_button = self._button("Repeat…", "Make it a recurring invoice", self.repeat)
+        self.cancel_button = self._button("Cancel invoice…", "Cancel it (issued: with a credit note)",
+                                          self.cancel_invoice)
+        actions = QHBoxLayout()
+        for button in (self.save_button, self.issue_button, self.pay_button, self.send_button, self.pdf_button,
+                       self.repeat_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        actions.addWidget(self.cancel_button)
+
+        # --- payments, emails, recurrence ---------------------------------------------------------
+        self.payments_table = self._table(["Date", "Amount", "Method", "Reference"])
+        self.payments_table.setObjectName("paymentsTable")
+        self.emails_table = self._table(["When", "To", "Subject", "Status", "Error"])
+        self.emails_table.setObjectName("emailsTable")
+        self.recurrence_label = QLabel("Does not repeat.")
+        self.recurrence_label.setObjectName("recurrenceLabel")
+        self.recurrence_label.setWordWrap(True)
+        self.recurrence_label.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.related = QLabel()
+        self.related.setObjectName("relatedLabel")
+        self.related.setTextFormat(Qt.TextFormat.RichText)
+        self.related.linkActivated.connect(self._open_related)
+        repeat_box = QWidget()
+        repeat_layout = QVBoxLayout(repeat_box)
+        repeat_layout.addWidget(self.recurrence_label)
+        repeat_layout.addWidget(self.related)
+        repeat_layout.addStretch(1)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.payments_table, "Payments")
+        self.tabs.addTab(self.emails_table, "Emails")
+        self.tabs.addTab(repeat_box, "Repeat")
+        self.tabs.setMaximumHeight(200)
+
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.badge)
+        head.addStretch(1)
+        head.addWidget(self.send_state)
+        head.addSpacing(16)
+        head.addWidget(self.open_label)
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 18, 24, 16)
+        root.setSpacing(12)
+        root.addLayout(head)
+        root.addWidget(self.notice)
+        root.addLayout(actions)
+        root.addLayout(form)
+        root.addWidget(lines_box, 1)
+        root.addWidget(self.tabs)
+
+        for keys, slot in ((QKeySequence(QKeySequence.StandardKey.Save), self.save),
+                           (QKeySequence("Ctrl+P"), self.record_payment), (QKeySequence(Qt.Key.Key_F5), self.reload),
+                           (QKeySequence(Qt.Key.Key_Escape), self.close)):
+            QShortcut(keys, self).activated.connect(slot)
+
+        for signal in (self.currency.textEdited, self.notes.textChanged, self.issue_date.dateChanged,
+                       self.due_date.dateChanged, self.grid.changed, self.client.party_changed):
+            signal.connect(self._touched)
+        self.currency.textEdited.connect(lambda text: self.grid.set_currency(text if len(text) == 3 else "EUR"))
+
+        self._live = QTimer(self)
+        self._live.setSingleShot(True)
+        self._live.setInterval(150)
+        self._live.timeout.connect(self._refresh_from_server)
+        self._poll = QTimer(self)  # while a send is queued
+        self._poll.setInterval(1000)
+        self._poll.timeout.connect(self._poll_send)
+        session.events.event.connect(self._on_event)
+        change_bus().changed.connect(self._on_changed)
+
+        if invoice_id is None:
+            self._new_draft(client_id)
+        else:
+            self.reload()
+        self._update_actions()
+
+    # --- building --------------------------------------------------------------------------------
+
+    def _button(self, text: str, tip: str, slot: Any, primary: bool = False) -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(tip)
+        if primary:
+            button.setProperty("role", "primary")
+        button.clicked.connect(slot)
+        return button
+
+    @staticmethod
+    def _table(headers: list[str]) -> QTableWidget:
+        table = QTableWidget(0, len(headers))
+        table.setHorizontalHeaderLabels(headers)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
+        return table
+
+    def _new_draft(self, client_id: int | None) -> None:
+        self.setWindowTitle("New invoice - CRM")
+        today = date.today()
+        self._filling = True
+        self.issue_date.setDate(qdate(today))
+        self.due_date.setDate(qdate(today + timedelta(days=DUE_DAYS)))
+        self._filling = False
+        if client_id is not None:
+            self.client.load("client", client_id)
+        self.badge.setText("Draft")
+        self._style_badge("draft")
+        self.send_state.setText("")
+        self.open_label.setText("")
+        self.client.setFocus()
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = tasks.spawn(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def is_busy(self) -> bool:
+        return any(not t.done() for t in self._tasks) or self.grid.is_busy() or self.client.is_busy()
+
+    def reload(self) -> None:
+        """Everything again from the server (F5, after a conflict): unsaved edits are replaced."""
+        if self.invoice_id is not None:
+            self._spawn(self._load(replace_edits=True))
+
+    def _refresh_from_server(self) -> None:
+        """Someone (or the send job) changed it: keep my unsaved edits, update the rest."""
+        if shiboken6.isValid(self) and self.invoice_id is not None:
+            self._spawn(self._load(replace_edits=not self.dirty))
+
+    async def _load(self, replace_edits: bool) -> None:
+        invoice_id = self.invoice_id
+        try:
+            invoice = await self.api.get(f"/api/invoices/{invoice_id}")
+        except ApiError as exc:
+            if shiboken6.isValid(self):
+                if exc.status == 404:
+                    self.title.setText("This invoice cannot be opened")
+                    self.say("It does not exist, or your role does not let you see it.", error=True)
+                    self.setEnabled(True)
+                else:
+                    handle_error(self, exc)
+            return
+        if not shiboken6.isValid(self):
+            return
+        shown = self.invoice
+        if shown is not None and shown["id"] == invoice["id"] and invoice["version"] < shown["version"]:
+            return  # an answer that left before a newer save or issue of ours: keep the newer one
+        self.show_invoice(invoice, replace_edits=replace_edits)
+        await self._load_related(invoice)
+
+    async def _load_related(self, invoice: Row) -> None:
+        """Payments and the email history; a part the server does not offer says so in its tab.
+        Only the latest of overlapping loads is shown (an older answer may arrive last)."""
+        self._related_seq += 1
+        seq = self._related_seq
+        payments: list[Row] = []
+        emails: list[Row] = []
+        emails_error = None
+        if invoice["status"] != "draft" and self.session.can("payments", "view"):
+            try:
+                payments = list(await self.api.get(f"/api/invoices/{invoice['id']}/payments"))
+            except ApiError as exc:
+                log.info("payments did not load: %s", exc.message)
+        if invoice["status"] != "draft":
+            try:
+                emails = list(await self.api.get(f"/api/invoices/{invoice['id']}/emails"))
+            except ApiError as exc:
+                emails_error = describe(exc)
+        if shiboken6.isValid(self) and seq == self._related_seq:
+            self.payments, self.emails = payments, emails
+            self._fill_payments()
+            self._fill_emails(emails_error)
+
+    def show_invoice(self, invoice: Row, *, replace_edits: bool = True) -> None:
+        """Show what the server has; typed but unsaved details stay unless `replace_edits`."""
+        keep = not replace_edits and self.dirty and self.invoice is not None
+        if keep and self.invoice is not None:
+            invoice = {**invoice, "version": self.invoice["version"]}  # a save over newer changes: 409
+        self.invoice = invoice
+        self.invoice_id = invoice["id"]
+        _open[invoice["id"]] = self
+        draft = invoice["status"] == "draft"
+        if not keep:
+            self._filling = True
+            try:
+                self.client.set_party("client", invoice["client_id"], invoice.get("client_name") or "")
+                self.currency.setText(invoice["currency"])
+                _set_date(self.issue_date, invoice.get("issue_date"))
+                _set_date(self.due_date, invoice.get("due_date"))
+                self.notes.setPlainText(invoice.get("notes") or "")
+                self.grid.set_currency(invoice["currency"])
+                self.grid.set_read_only(not draft)
+                self.grid.set_lines(invoice.get("lines") or [])
+                if invoice.get("lines"):
+                    self.grid.match_rounding(invoice["tax_total"])
+            finally:
+                self._filling = False
+            self.dirty = False
+        credit = invoice.get("kind") == "credit_note"
+        name = invoice.get("number") or f"draft #{invoice['id']}"
+        self.title.setText(f"{'Credit note' if credit else 'Invoice'} {name}")
+        self.setWindowTitle(f"{'Credit note' if credit else 'Invoice'} {name} - CRM")
+        self.badge.setText(status_label(invoice))
+        self._style_badge("cancelled" if credit else invoice["status"])
+        currency = invoice["currency"]
+        if draft:
+            self.open_label.setText(f"Total {money_text(invoice['gross_total'], currency)}")
+        else:
+            self.open_label.setText(f"Open {money_text(invoice['open_amount'], currency)}  ·  "
+                                    f"paid {money_text(invoice['paid_total'], currency)} of "
+                                    f"{money_text(invoice['gross_total'], currency)}")
+        self.send_state.setText("" if draft else send_label(invoice))
+        self.send_state.setProperty("role", "error" if invoice.get("send_status") == "failed" else "muted")
+        self._repolish(self.send_state)
+        self.recurrence_label.setText(recurrence_text(invoice.get("recurrence")))
+        links = []
+        if invoice.get("credited_invoice_id"):
+            links.append(f'<a href="{invoice["credited_invoice_id"]}">The invoice it credits</a>')
+        if invoice.get("recurred_from_id"):
+            links.append(f'<a href="{invoice["recurred_from_id"]}">The invoice it repeats</a>')
+        self.related.setText("  ·  ".join(links))
+        if invoice.get("send_status") == "queued":
+            self._poll.start()
+        else:
+            self._poll.stop()
+        self._update_actions()
+
+    def _fill_payments(self) -> None:
+        currency = self.invoice["currency"] if self.invoice else ""
+        self.payments_table.setRowCount(len(self.payments))
+        for i, payment in enumerate(self.payments):
+            cells = (payment["paid_on"], money_text(payment["amount"], currency),
+                     dict((v, k) for k, v in METHODS).get(payment["method"], payment["method"]),
+                     payment.get("reference") or "")
+            for j, text in enumerate(cells):
+                self.payments_table.setItem(i, j, QTableWidgetItem(str(text)))
+        self.tabs.setTabText(0, f"Payments ({len(self.payments)})")
+
+    def _fill_emails(self, error: str | None = None) -> None:
+        self.emails_table.setRowCount(len(self.emails) if error is None else 1)
+        if error is not None:
+            self.emails_table.setItem(0, 0, QTableWidgetItem(f"Email history not available: {error}"))
+            self.emails_table.setSpan(0, 0, 1, 5)
+            return
+        self.emails_table.clearSpans()
+        for i, email in enumerate(self.emails):
+            cells = (local_time(email.get("sent_at") or email.get("created_at")) or "", email["recipient"],
+                     email["subject"], email["status"], email.get("error") or "")
+            for j, text in enumerate(cells):
+                self.emails_table.setItem(i, j, QTableWidgetItem(str(text)))
+        self.tabs.setTabText(1, f"Emails ({len(self.emails)})")
+
+    def _style_badge(self, status: str) -> None:
+        color = STATUS_COLORS.get(status, "#6b7280")
+        self.badge.setStyleSheet(f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;"
+                                 "font-weight: 600;")
+
+    @staticmethod
+    def _repolish(widget: QWidget) -> None:
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def _touched(self, *_: Any) -> None:
+        if not self._filling:
+            self.dirty = True
+            self._update_actions()
+
+    def _update_actions(self) -> None:
+        invoice = self.invoice or {}
+        status = invoice.get("status", "draft")
+        is_invoice = invoice.get("kind", "invoice") == "invoice"
+        draft = status == "draft"
+        issued = not draft and status != "cancelled"
+        saved = self.invoice is not None
+        can_edit = self.session.can("invoices", "edit") if saved else self.session.can("invoices", "create")
+        for widget in (self.client, self.currency, self.issue_date, self.due_date):
+            widget.setEnabled(draft and can_edit)
+        self.notes.setReadOnly(not can_edit or status == "cancelled")
+        self.save_button.setVisible(can_edit and (draft or (issued and is_invoice)))
+        self.save_button.setText("Save draft" if draft else "Save notes")
+        self.issue_button.setVisible(draft and is_invoice and self.session.can("invoices", "edit"))
+        payable = status in ("unpaid", "partially_paid", "overdue") and is_invoice
+        self.pay_button.setVisible(payable and self.session.can("payments", "create"))
+        self.send_button.setVisible(saved and not draft and status != "cancelled"
+                                    and self.session.can("invoices", "edit"))
+        self.send_button.setText("Send again…" if invoice.get("send_status") in ("sent", "failed") else "Send…")
+        self.pdf_button.setVisible(saved)
+        self.repeat_button.setVisible(issued and is_invoice and self.session.can("invoices", "edit"))
+        self.cancel_button.setVisible(saved and is_invoice and status != "cancelled"
+                                      and self.session.can("invoices", "edit"))
+        self.cancel_button.setText("Cancel draft…" if draft else "Cancel with credit note…")
+        paid = str(invoice.get("paid_total") or "0")
+        has_payments = not draft and Decimal(paid) > 0
+        self.cancel_button.setEnabled(not has_payments)
+        self.cancel_button.setToolTip(
+            f"It has payments of {paid} {invoice.get('currency', '')}: those must be refunded before it can be "
+            "cancelled." if has_payments else "Cancel it (issued: with a credit note)")
+        self.tabs.setVisible(saved and not draft)
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setProperty("role", "error" if error else "info")
+        self._repolish(self.notice)
+        self.notice.setVisible(bool(text))
+
+    # --- saving ----------------------------------------------------------------------------------
+
+    def _body(self) -> Row:
+        body: Row = {"client_id": self.client.client_id,
+                     "currency": self.currency.text().strip().upper() or None,
+                     "issue_date": _date_value(self.issue_date), "due_date": _date_value(self.due_date),
+                     "notes": self.notes.toPlainText().strip() or None, "lines": self.grid.lines_in()}
+        return body
+
+    def check(self) -> bool:
+        """What can be told without the server, first field first."""
+        if self.invoice is None or self.invoice["status"] == "draft":
+            if self.client.client_id is None:
+                mark_field(self.client, "Client: choose one from the list (type part of the name).")
+                return False
+            problem = self.grid.problem()
+            if problem is not None:
+                mark_field(self.grid, problem)
+                return False
+        return True
+
+    async def _send_save(self) -> Row:
+        """POST a new draft, PATCH a changed one (or an issued one's notes); field errors of lines
+        are shown at their cell and named under the grid."""
+        api = self.api
+        try:
+            if self.invoice is None:
+                body = {k: v for k, v in self._body().items() if v is not None}
+                return dict(await api.post("/api/invoices", body))
+            if self.invoice["status"] != "draft":
+                return dict(await api.patch(f"/api/invoices/{self.invoice['id']}",
+                                            {"version": self.invoice["version"],
+                                             "notes": self.notes.toPlainText().strip() or None}))
+            body = {**self._body(), "version": self.invoice["version"]}
+            return dict(await api.patch(f"/api/invoices/{self.invoice['id']}", body))
+        except ApiError as exc:
+            if exc.field and exc.field.startswith("lines.") and self.grid.show_error(exc.field, exc.message):
+                raise ApiError(exc.status, exc.code, self._line_message(exc), "lines", exc.extra) from exc
+            raise
+
+    def _line_message(self, exc: ApiError) -> str:
+        """"lines.1.quantity: Input should be greater than 0" -> "Line 2, quantity: …"."""
+        parts = (exc.field or "").split(".")
+        index = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+        row = self.grid.sent_rows[index] if index < len(self.grid.sent_rows) else index
+        name = {"product_id": "product", "unit_price": "unit price", "discount_percent": "discount",
+                "tax_rate_id": "VAT rate"}.get(parts[2] if len(parts) > 2 else "", parts[2] if len(parts) > 2 else "")
+        message = exc.message.split(": ", 1)[1] if exc.message.startswith(f"{exc.field}: ") else exc.message
+        return f"Line {row + 1}, {name}: {message}" if name else f"Line {row + 1}: {message}"
+
+    def save(self) -> asyncio.Task[Any] | None:
+        if self.invoice is not None and not self.dirty:
+            self.say("Nothing to save.")
+            return None
+        if not self.check():
+            return None
+        return operations.run(self, self._send_save(), success=self._saved, changed=INVOICES, fields=self.fields,
+                              busy=self.save_button, reload=self.reload)
+
+    def _saved(self, invoice: Row) -> None:
+        self.dirty = False
+        self.show_invoice(invoice)
+        self.say("Draft saved." if invoice["status"] == "draft" else "Notes saved.")
+
+    # --- issuing ---------------------------------------------------------------------------------
+
+    def issue(self) -> QMessageBox | None:
+        if not self.check():
+            return None
+        box = QMessageBox(QMessageBox.Icon.Question, "Issue this invoice?",
+                          "Issuing gives it the next number. Its lines and amounts cannot be changed after; "
+                          "a mistake is undone with a credit note.", QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("issueConfirm")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        yes = box.addButton("Issue", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: button is yes and self._issue_now())
+        box.open()
+        return box
+
+    def _issue_now(self) -> asyncio.Task[Any]:
+        async def save_then_issue() -> Row:
+            invoice = self.invoice
+            if invoice is None or self.dirty:
+                invoice = await self._send_save()
+                if shiboken6.isValid(self):
+                    self.dirty = False
+                    self.show_invoice(invoice)
+            return dict(await self.api.post(f"/api/invoices/{invoice['id']}/issue", {"version": invoice["version"]}))
+
+        def issued(invoice: Row) -> None:
+            self.show_invoice(invoice)
+            self._spawn(self._load_related(invoice))
+            self.say(f"Issued as {invoice['number']}.")
+
+        return operations.run(self, save_then_issue(), success=issued, changed=INVOICES, fields=self.fields,
+                              busy=self.issue_button, reload=self.reload)
+
+    # --- payments, cancelling --------------------------------------------------------------------
+
+    def record_payment(self) -> PaymentDialog | None:
+        if self.invoice is None or not self.pay_button.isVisible():
+            return None
+        dialog = PaymentDialog(self.api, self.invoice, self)
+        dialog.saved.connect(self._paid)
+        dialog.open()
+        return dialog
+
+    def _paid(self, payment: Row) -> None:
+        currency = self.invoice["currency"] if self.invoice else ""
+        self.say(f"Payment of {money_text(payment['amount'], currency)} recorded.")
+        self.reload()
+
+    def cancel_invoice(self) -> QMessageBox | None:
+        if self.invoice is None or not self.cancel_button.isVisible():
+            return None
+        draft = self.invoice["status"] == "draft"
+        text = ("The draft is cancelled; it never gets a number." if draft else
+                f"Invoice {self.invoice['number']} is cancelled and a credit note of "
+                f"{money_text(self.invoice['gross_total'], self.invoice['currency'])} is made for it.")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Cancel this invoice?", text,
+                          QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("cancelConfirm")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        yes = box.addButton("Cancel draft" if draft else "Cancel with credit note",
+                            QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep it", QMessageBox.ButtonRole.RejectRole)
+        box.buttonClicked.connect(lambda button: button is yes and self._cancel_now())
+        box.open()
+        return box
+
+    def _cancel_now(self) -> asyncio.Task[Any] | None:
+        if self.invoice is None:
+            return None
+        invoice = self.invoice
+
+        def done(result: Row) -> None:
+            self.reload()
+            if result.get("kind") == "credit_note":
+                self.say(f"Cancelled; credit note {result['number']} made.")
+                self.credit_window = open_invoice(self, self.session, result["id"])
+            else:
+                self.say("The draft is cancelled.")
+
+        return operations.run(self, self.api.post(f"/api/invoices/{invoice['id']}/cancel",
+                                                  {"version": invoice["version"]}),
+                              success=done, changed=INVOICES, busy=self.cancel_button, reload=self.reload)
+
+    # --- PDF, sending, repeating -----------------------------------------------------------------
+
+    def preview_pdf(self) -> PdfPreviewDialog | None:
+        if self.invoice is None:
+            return None
+        name = self.invoice.get("number") or f"draft {self.invoice['id']}"
+        kind = "Credit note" if self.invoice.get("kind") == "credit_note" else "Invoice"
+        dialog = PdfPreviewDialog(self, self.api, f"/api/invoices/{self.invoice['id']}/pdf", f"{kind} {name}")
+        dialog.open()
+        return dialog
+
+    def send(self) -> SendDialog | None:
+        if self.invoice is None or not self.send_button.isVisible():
+            return None
+        dialog = SendDialog(self.api, self.invoice, self)
+        dialog.sent.connect(self._queued)
+        dialog.open()
+        return dialog
+
+    def _queued(self, invoice: Row) -> None:
+        self.show_invoice(invoice, replace_edits=not self.dirty)
+        self.say("Queued for sending; this window shows when it has gone.")
+        self._spawn(self._load_related(invoice))
+
+    def _poll_send(self) -> None:
+        """While a send is queued: ask again (the live event does the same when the stream is on)."""
+        if self.invoice is None or self.invoice.get("send_status") != "queued":
+            self._poll.stop()
+            return
+        if not any(not t.done() for t in self._tasks):
+            self._refresh_from_server()
+
+    def repeat(self) -> RecurrenceDialog | None:
+        if self.invoice is None or not self.repeat_button.isVisible():
+            return None
+        dialog = RecurrenceDialog(self.api, self.invoice, self)
+        dialog.saved.connect(self._repeated)
+        dialog.open()
+        return dialog
+
+    def _repeated(self, invoice: Row) -> None:
+        self.show_invoice(invoice, replace_edits=not self.dirty)
+        self.tabs.setCurrentIndex(2)
+
+    def _open_related(self, link: str) -> None:
+        open_invoice(self, self.session, int(link))
+
+    # --- live ------------------------------------------------------------------------------------
+
+    def _on_event(self, event: LiveEvent) -> None:
+        if (shiboken6.isValid(self) and event.module == "invoices" and self.invoice_id is not None
+                and event.entity_id == self.invoice_id):
+            self._live.start()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if "*" in areas and shiboken6.isValid(self):
+            self._live.start()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.dirty and self.invoice is not None and self.invoice["status"] == "draft" \
+                and not getattr(self, "_closing_anyway", False):
+            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
+                              "This draft has changes that are not saved.", QMessageBox.StandardButton.NoButton,
+                              self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+            save = box.addButton("Save", QMessageBox.ButtonRole.AcceptRole)
+            discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+            box.addButton(QMessageBox.StandardButton.Cancel)
+
+            def clicked(button: object) -> None:
+                if button is save:
+                    self.save()
+                elif button is discard:
+                    self._closing_anyway = True
+                    self.close()
+
+            box.buttonClicked.connect(clicked)
+            box.open()
+            event.ignore()
+            return
+        self._poll.stop()
+        if self.invoice_id is not None and _open.get(self.invoice_id) is self:
+            del _open[self.invoice_id]
+        super().closeEvent(event)

@@ -1,0 +1,266 @@
+"""The invoices page: filters (status, client, issued between, overdue only, search), the server-paged
+list with what is paid and open and how the sending went, New invoice (Ctrl+N), Enter opens one,
+Export to Excel (Ctrl+E) of the filtered list.
+
+The list follows the change bus ("invoices" areas: our own saves and, through the live stream,
+every other desktop's and the jobs'): it reloads and keeps the selected invoice selected."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from crm_desktop import operations
+from crm_desktop.session import Session
+from crm_desktop.views.invoices.editor import STATUS_COLORS, STATUS_LABELS, open_invoice, send_label
+from crm_desktop.views.proposals.party import PartyPicker
+from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+PAGE_SIZE = 100
+EXPORT_PAGE = 500  # the server's largest page
+REFRESH_AREAS = frozenset({"*", "invoices", "invoices.invoice"})
+SORTABLE = {0: "number", 2: "issue_date", 3: "due_date", 5: "gross_total"}  # column -> the server's sort key
+EXPORT_HEADERS = ("Number", "Kind", "Client", "Issue date", "Due date", "Status", "Currency", "Net", "VAT",
+                  "Total", "Paid", "Open", "Sent")
+
+
+def number_text(row: Row) -> str:
+    if row.get("number"):
+        return str(row["number"])
+    return f"Draft #{row['id']}"
+
+
+def status_text(row: Row) -> str:
+    text = STATUS_LABELS.get(row["status"], str(row["status"]))
+    return f"Credit note ({text.lower()})" if row.get("kind") == "credit_note" else text
+
+
+def amount(key: str) -> Any:
+    return lambda row: f"{row[key]} {row['currency']}"
+
+
+def open_text(row: Row) -> str:
+    return f"{row['open_amount']} {row['currency']}"
+
+
+def sent_text(row: Row) -> str:
+    return "—" if row["status"] == "draft" else send_label(row)
+
+
+class InvoicesPage(QWidget):
+    """Everything of the Invoices module but the editor windows (editor.open_invoice)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.api = session.api
+        self.sort = "-created_at"
+        self._select_after_load: int | None = None
+
+        self.filters = FilterBar()
+        self.search = self.filters.add_search("q", "Search number or client…")
+        self.status = self.filters.add_choice("status", "Status",
+                                              [(label, key) for key, label in STATUS_LABELS.items()],
+                                              any_label="Any status")
+        self.client = PartyPicker(self.api, kinds=("client",))
+        self.client.setMinimumWidth(200)
+        self.client.party_changed.connect(lambda _: self.filters.changed.emit())
+        self.filters.add_widget("client_id", self.client, lambda: self.client.client_id, "Client")
+        self.period = self.filters.add_day_period("issued_from", "issued_to", "Issued")
+        self.overdue = QCheckBox("Overdue only")
+        self.overdue.toggled.connect(lambda _: self.filters.changed.emit())
+        self.filters.add_widget("overdue", self.overdue, lambda: True if self.overdue.isChecked() else None)
+        self.filters.changed.connect(self.reload)
+
+        columns = [
+            Column("Number", number_text),
+            Column("Client", lambda r: r.get("client_name") or f"Client #{r['client_id']}"),
+            Column("Issue date", lambda r: r.get("issue_date") or "—"),
+            Column("Due date", lambda r: r.get("due_date") or "—"),
+            Column("Status", status_text, color=lambda r: STATUS_COLORS.get(r["status"])),
+            Column("Total", amount("gross_total"), align_right=True),
+            Column("Paid", amount("paid_total"), align_right=True),
+            Column("Open", open_text, align_right=True),
+            Column("Sent", sent_text, tooltip=lambda r: r.get("send_error")),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
+        self.table = PagedTable(self.model, "Press Ctrl+N to write your first invoice.", icon="invoices",
+                                empty_title="No invoices yet")
+        self.table.set_noun("invoice", "invoices")
+        view = self.table.view
+        view.setAccessibleName("Invoices")
+        for column, width in enumerate((150, 240, 100, 100, 150, 130, 130, 130, 200)):
+            view.setColumnWidth(column, width)
+        header = view.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicatorShown(False)  # newest first until a column is chosen
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self.sort_by_column)
+        view.activated.connect(lambda _: self.open_selected())
+        self.model.rowsInserted.connect(self._select_pending)
+
+        self.new_button = QPushButton("New invoice")
+        self.new_button.setProperty("role", "primary")
+        self.new_button.setToolTip("New invoice (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_invoice)
+        self.new_button.setVisible(session.can("invoices", "create"))
+        self.export_button = QPushButton("Export to Excel")
+        self.export_button.setToolTip("Export the invoices of these filters (Ctrl+E)")
+        self.export_button.clicked.connect(self.export)
+        self.export_button.setVisible(session.can("invoices", "export"))
+        self.notice = QLabel()
+        self.notice.setObjectName("pageNotice")
+        self.notice.setProperty("role", "info")
+        self.notice.setVisible(False)
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(32, 24, 32, 16)
+        root.setSpacing(12)
+        root.addWidget(self._title())
+        self.filters.add_trailing(self.export_button)
+        root.addWidget(self.filters)
+        root.addWidget(self.notice)
+        root.addWidget(self.table, 1)
+
+        for keys, slot in ((QKeySequence.StandardKey.New, self.new_invoice), ("Ctrl+E", self.export)):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
+        reload.setContext(Qt.ShortcutContext.WidgetShortcut)
+        reload.activated.connect(self.reload)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(200)  # a burst of events (a batch job) reloads once
+        self._refresh_timer.timeout.connect(self.reload)
+        operations.change_bus().changed.connect(self._on_changed)
+        self.reload()
+
+    def _title(self) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 4)
+        words = QVBoxLayout()
+        words.setSpacing(2)
+        title = QLabel("Invoices")
+        title.setProperty("role", "title")
+        sub = QLabel("What is billed, paid and still open. Enter opens one; Ctrl+N writes a new one.")
+        sub.setProperty("role", "muted")
+        words.addWidget(title)
+        words.addWidget(sub)
+        row.addLayout(words, 1)
+        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
+        return box
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def query(self) -> dict[str, Any]:
+        values = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in self.filters.values().items()}
+        return {**values, "sort": self.sort}
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        return dict(await self.api.get("/api/invoices", offset=offset, limit=limit, **self.query()))
+
+    def is_busy(self) -> bool:
+        return self.model.loading or self.client.is_busy()
+
+    def reload(self) -> None:
+        """From the top with the filters as they are now, keeping the selected invoice selected."""
+        if any(k != "sort" for k in self.query()):
+            self.table.empty_title = "No invoices match"
+            self.table.empty_text = "Try another search, or clear the filters."
+        else:
+            self.table.empty_title = "No invoices yet"
+            self.table.empty_text = "Press Ctrl+N to write your first invoice."
+        selected = self.table.current_row()
+        if selected is not None and self._select_after_load is None:
+            self._select_after_load = selected["id"]
+        self.model.reload()
+
+    def sort_by_column(self, column: int) -> None:
+        header = self.table.view.horizontalHeader()
+        key = SORTABLE.get(column)
+        if key is None:
+            header.setSortIndicatorShown(False)
+            return
+        header.setSortIndicatorShown(True)
+        descending = key == self.sort.lstrip("-") and not self.sort.startswith("-")
+        self.sort = f"-{key}" if descending else key
+        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        self.reload()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if areas & REFRESH_AREAS:
+            self._refresh_timer.start()
+
+    def _select_pending(self, *_: Any) -> None:
+        if self._select_after_load is not None and self.table.select_key(self._select_after_load):
+            self._select_after_load = None
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def new_invoice(self) -> QWidget | None:
+        if not self.session.can("invoices", "create"):
+            return None
+        return open_invoice(self, self.session, None, client_id=self.client.client_id)
+
+    def open_selected(self) -> QWidget | None:
+        row = self.table.current_row()
+        if row is None:
+            return None
+        self._select_after_load = row["id"]
+        return open_invoice(self, self.session, row["id"])
+
+    def open_record(self, type_: str, record_id: int, parent_id: int | None = None) -> None:
+        """A search hit (main window): an invoice opens in its own window."""
+        if type_ in ("invoice", "credit_note"):
+            open_invoice(self, self.session, record_id)
+
+    # --- export ----------------------------------------------------------------------------------
+
+    def export(self) -> QWidget | None:
+        """Ctrl+E: ask where, then save the invoices of the current filters as .xlsx."""
+        if not self.session.can("invoices", "export"):
+            return None
+        return ask_save_path(self, "Export invoices to Excel", "invoices.xlsx", self.export_to,
+                             "invoiceExportDialog")
+
+    async def _all_rows(self) -> list[Row]:
+        """Every invoice of the filters, a server page at a time."""
+        rows: list[Row] = []
+        query = self.query()
+        while True:
+            page = await self.api.get("/api/invoices", offset=len(rows), limit=EXPORT_PAGE, **query)
+            rows.extend(page["items"])
+            if not page["items"] or len(rows) >= page["total"]:
+                return rows
+
+    def export_to(self, path: str) -> None:
+        async def export() -> int:
+            rows = await self._all_rows()
+            table = [(r.get("number") or "", "Credit note" if r.get("kind") == "credit_note" else "Invoice",
+                      r.get("client_name") or "", r.get("issue_date") or "", r.get("due_date") or "",
+                      STATUS_LABELS.get(r["status"], r["status"]), r["currency"], Decimal(r["net_total"]),
+                      Decimal(r["tax_total"]), Decimal(r["gross_total"]), Decimal(r["paid_total"]),
+                      Decimal(r["open_amount"]), "" if r["status"] == "draft" else send_label(r))
+                     for r in rows]
+            return await write_workbook(path, "Invoices", EXPORT_HEADERS, table)
+
+        self.say("Exporting…")
+        operations.run(self, export(), busy=self.export_button,
+                       success=lambda n: self.say(f"Exported {n} invoice{'s' if n != 1 else ''} to {path}."))

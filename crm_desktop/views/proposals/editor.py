@@ -1,0 +1,723 @@
+"""One proposal in its own window: who it is for (a client or a lead), title, currency, valid-until,
+notes and the lines (widgets/line_grid.LineGrid, with live totals); the status with its revision and
+the moves ALLOWED_MOVES permits from it (Mark sent, Open, Accept, Decline...); who accepted or
+declined it and when; Save (Ctrl+S), Preview PDF, and Convert to invoice.
+
+Conversion is never a silently missing button: the server says whether it is possible now
+(GET /api/proposals/{id}/conversion) and, when it is not, why; the reason is the button's tooltip
+and a line of text under it. Once converted, the button opens the invoice instead.
+
+Live events naming this proposal reload it; edits typed but not yet saved are kept (and the version
+they were read at), so saving over someone else's change gets the usual "Changed elsewhere - Reload".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from datetime import date, timedelta
+from typing import Any, cast
+
+import shiboken6
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDateEdit,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import icons, operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations import change_bus
+from crm_desktop.operations.errors import mark_field
+from crm_desktop.session import Session
+from crm_desktop.views.admin.common import UserNames
+from crm_desktop.views.proposals.common import (
+    BADGE_STYLE,
+    INVOICES,
+    MOVE_LABELS,
+    MOVE_TIPS,
+    PROPOSALS,
+    STATUS_LABELS,
+    STATUS_TONES,
+    Row,
+    amount,
+    badge,
+    moment,
+    set_tone,
+    themed,
+)
+from crm_desktop.views.proposals.party import PartyPicker
+from crm_desktop.widgets.form import field
+from crm_desktop.widgets.line_grid import LineGrid
+from crm_server.contract.events import LiveEvent
+from crm_server.contract.proposals import ALLOWED_MOVES, ProposalStatus
+
+log = logging.getLogger(__name__)
+
+S = ProposalStatus
+VALID_DAYS = 30  # what the server gives a new proposal when no date is chosen
+FINAL = (S.accepted, S.declined)
+LINE_FIELDS = {"product_id": "product", "description": "description", "quantity": "quantity",
+               "unit_price": "unit_price", "discount_percent": "discount_percent", "tax_rate_id": "tax_rate_id"}
+_open: dict[tuple[int, int], ProposalWindow] = {}  # (session, proposal) -> its window
+
+
+def open_proposal(parent: QWidget | None, session: Session, proposal_id: int | None, *,
+                  client_id: int | None = None, lead_id: int | None = None) -> ProposalWindow:
+    """The proposal's window (made, or raised when it is open already); None makes a new proposal,
+    optionally for a client or a lead."""
+    window = _open.get((id(session), proposal_id)) if proposal_id is not None else None
+    if window is None or not shiboken6.isValid(window):
+        window = ProposalWindow(session, proposal_id, parent.window() if parent is not None else None,
+                                client_id=client_id, lead_id=lead_id)
+        if proposal_id is not None:
+            window.remember()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
+
+
+def qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+def _lazy(module: str, name: str) -> Any:
+    """A function another part of the app provides, or None while it is not in this build."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            return None
+        raise
+    except AttributeError:
+        return None
+
+
+class ProposalWindow(QWidget):
+    """The editor of one proposal (or of a new one until its first save)."""
+
+    created = Signal(dict)  # the ProposalOut of a new proposal, once saved
+    loaded = Signal(dict)  # whenever the proposal shown changes (load, save, move, live event)
+
+    def __init__(self, session: Session, proposal_id: int | None, parent: QWidget | None = None, *,
+                 client_id: int | None = None, lead_id: int | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.session = session
+        self.api = session.api
+        self.proposal_id = proposal_id
+        self.proposal: Row | None = None
+        self.conversion: Row | None = None
+        self.invoice_number: str | None = None
+        self._clean: dict[str, Any] = {}
+        self._lines_edited = False
+        self._after_save: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.names = UserNames(self.api)
+        self.names.remember({"id": session.me.id, "full_name": session.me.full_name})
+        self.setObjectName("proposalWindow")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setWindowIcon(icons.app_icon())
+        self.setWindowTitle("New proposal - CRM")
+        self.resize(1180, 780)
+        themed(self, BADGE_STYLE)
+
+        # --- header: number, title, status, decision ---------------------------------------------
+        self.heading = QLabel("New proposal" if proposal_id is None else "Loading…")
+        self.heading.setProperty("role", "title")
+        self.status_badge = badge("Status")
+        self.expired_badge = badge("Expired")
+        set_tone(self.expired_badge, "danger")
+        self.expired_badge.setVisible(False)
+        self.subtitle = QLabel("")
+        self.subtitle.setProperty("role", "muted")
+        self.decision = QLabel("")
+        self.decision.setObjectName("proposalDecision")
+        self.decision.setVisible(False)
+        badges = QHBoxLayout()
+        badges.setSpacing(8)
+        badges.addWidget(self.status_badge)
+        badges.addWidget(self.expired_badge)
+        badges.addWidget(self.decision)
+        badges.addStretch(1)
+        words = QVBoxLayout()
+        words.setSpacing(4)
+        words.addWidget(self.heading)
+        words.addLayout(badges)
+        words.addWidget(self.subtitle)
+
+        can_edit = session.can("proposals", "edit")
+        self.move_buttons: dict[ProposalStatus, QPushButton] = {}
+        moves = QHBoxLayout()
+        moves.setSpacing(6)
+        for status in (S.sent, S.open, S.revised, S.accepted, S.declined):
+            button = QPushButton(MOVE_LABELS[status])
+            button.setObjectName(f"move_{status.value}")
+            button.setToolTip(MOVE_TIPS[status])
+            button.clicked.connect(lambda _=False, s=status: self.set_status(s))
+            button.setVisible(False)
+            self.move_buttons[status] = button
+            moves.addWidget(button)
+        self.move_buttons[S.declined].setProperty("role", "danger")
+        self.pdf_button = QPushButton("Preview PDF")
+        self.pdf_button.setToolTip("The proposal as the client gets it (Ctrl+P)")
+        self.pdf_button.clicked.connect(self.preview_pdf)
+        self.save_button = QPushButton("Save")
+        self.save_button.setProperty("role", "primary")
+        self.save_button.setToolTip("Save the proposal (Ctrl+S)")
+        self.save_button.clicked.connect(lambda: self.save())
+        self.save_button.setVisible(can_edit or proposal_id is None)
+        moves.addStretch(1)
+        moves.addWidget(self.pdf_button)
+        moves.addWidget(self.save_button)
+
+        head = QHBoxLayout()
+        head.addLayout(words, 1)
+
+        # --- conversion ---------------------------------------------------------------------------
+        self.convert_button = QPushButton("Convert to invoice")
+        self.convert_button.setObjectName("convertButton")
+        self.convert_button.clicked.connect(self.convert)
+        self.conversion_reason = QLabel("")
+        self.conversion_reason.setObjectName("conversionReason")
+        self.conversion_reason.setWordWrap(True)
+        self.open_lead_button = QPushButton("Open the lead…")
+        self.open_lead_button.setProperty("role", "link")
+        self.open_lead_button.setToolTip("Convert the lead to a client from its window")
+        self.open_lead_button.clicked.connect(self.open_lead)
+        conversion = QHBoxLayout()
+        conversion.setSpacing(10)
+        conversion.addWidget(self.convert_button)
+        conversion.addWidget(self.conversion_reason)
+        conversion.addWidget(self.open_lead_button)
+        conversion.addStretch(1)
+        self.conversion_row = QWidget()
+        self.conversion_row.setLayout(conversion)
+        self.conversion_row.setVisible(False)
+
+        self.notice = QFrame()
+        self.notice.setObjectName("proposalNotice")
+        self.notice.setProperty("role", "info")
+        self.notice_text = QLabel("")
+        self.notice_text.setWordWrap(True)
+        self.notice_reload = QPushButton("Reload")
+        self.notice_reload.setProperty("role", "link")
+        self.notice_reload.clicked.connect(self.reload)
+        self.notice_reload.setVisible(False)
+        notice_row = QHBoxLayout(self.notice)
+        notice_row.setContentsMargins(12, 8, 12, 8)
+        notice_row.addWidget(self.notice_text, 1)
+        notice_row.addWidget(self.notice_reload)
+        self.notice.setVisible(False)
+
+        # --- the form -----------------------------------------------------------------------------
+        self.party = PartyPicker(self.api)
+        self.title_edit = QLineEdit()
+        self.title_edit.setPlaceholderText("Website redesign")
+        self.title_edit.setMaxLength(300)
+        self.currency = QLineEdit()
+        self.currency.setMaxLength(3)
+        self.currency.setPlaceholderText("Base currency")
+        self.valid_until = QDateEdit(qdate(date.today() + timedelta(days=VALID_DAYS)))
+        self.valid_until.setCalendarPopup(True)
+        self.valid_until.setDisplayFormat("yyyy-MM-dd")
+        self.notes = QPlainTextEdit()
+        self.notes.setPlaceholderText("Terms, what is included, delivery…")
+        self.notes.setFixedHeight(64)
+        self.grid = LineGrid(session)
+        self.form = QWidget()
+        top = QHBoxLayout()
+        top.setSpacing(14)
+        columns = [QVBoxLayout() for _ in range(3)]
+        for column, stretch in zip(columns, (3, 3, 2), strict=True):
+            column.setSpacing(8)
+            top.addLayout(column, stretch)
+        field(columns[0], "&For (client or lead)", self.party)
+        field(columns[0], "&Title", self.title_edit)
+        field(columns[1], "&Notes", self.notes)
+        field(columns[2], "&Valid until", self.valid_until)
+        field(columns[2], "C&urrency", self.currency)
+        for column in columns:
+            column.addStretch(1)
+        form_layout = QVBoxLayout(self.form)
+        form_layout.setContentsMargins(0, 0, 0, 0)
+        form_layout.setSpacing(10)
+        form_layout.addLayout(top)
+        lines_label = QLabel("LINES")
+        lines_label.setProperty("role", "section")
+        form_layout.addWidget(lines_label)
+        form_layout.addWidget(self.grid, 1)
+        self.fields: dict[str, QWidget] = {
+            "client_id": self.party, "lead_id": self.party, "title": self.title_edit, "currency": self.currency,
+            "valid_until": self.valid_until, "notes": self.notes, "lines": self.grid}
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 18, 24, 16)
+        root.setSpacing(10)
+        root.addLayout(head)
+        root.addLayout(moves)
+        root.addWidget(self.conversion_row)
+        root.addWidget(self.notice)
+        root.addWidget(self.form, 1)
+
+        self.grid.changed.connect(self._on_lines_edited)
+        self.currency.textEdited.connect(lambda t: self.grid.set_currency(t) if len(t) == 3 else None)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=lambda: self.save(),
+                  context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_pdf,
+                  context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload,
+                  context=Qt.ShortcutContext.WindowShortcut)
+        self._refresh = QTimer(self, singleShot=True, interval=150, timeout=self._refresh_from_server)
+        session.events.event.connect(self._on_event)
+        change_bus().changed.connect(self._on_changed)
+
+        if proposal_id is None:
+            if client_id is not None:
+                self.party.load("client", client_id)
+            elif lead_id is not None:
+                self.party.load("lead", lead_id)
+            self._show_actions()
+            self._clean = self.values()
+            self.party.setFocus()
+        else:
+            self.reload()
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def remember(self) -> None:
+        key = (id(self.session), self.proposal_id)
+        _open[key] = self  # type: ignore[index]
+        self.destroyed.connect(lambda *_: _open.pop(key, None))  # type: ignore[arg-type]
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = tasks.spawn(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def is_busy(self) -> bool:
+        return (any(not t.done() for t in self._tasks) or self.grid.is_busy() or self.party.is_busy()
+                or operations.pending() > 0)
+
+    @property
+    def status(self) -> ProposalStatus | None:
+        return None if self.proposal is None else S(self.proposal["status"])
+
+    @property
+    def editable(self) -> bool:
+        if self.proposal is None:
+            return self.session.can("proposals", "create")
+        return self.session.can("proposals", "edit") and self.status not in FINAL
+
+    def values(self) -> dict[str, Any]:
+        """The form as the server's fields (lines apart: they are compared by `_lines_edited`)."""
+        party = self.party.party
+        return {"client_id": self.party.client_id, "lead_id": self.party.lead_id, "party": party,
+                "title": self.title_edit.text().strip() or None,
+                "currency": self.currency.text().strip().upper() or None,
+                "valid_until": cast(date, self.valid_until.date().toPython()).isoformat(),
+                "notes": self.notes.toPlainText().strip() or None}
+
+    def has_edits(self) -> bool:
+        if self.proposal is None:  # a new one: only what was typed counts (a preset party is not an edit)
+            values = self.values()
+            return self._lines_edited or values["title"] is not None or values["notes"] is not None
+        return self._lines_edited or self.values() != self._clean
+
+    def _on_lines_edited(self) -> None:
+        self._lines_edited = True
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Everything again from the server (F5, Reload); unsaved edits are replaced."""
+        if self.proposal_id is not None:
+            self.say("")
+            self._spawn(self._load(replace_edits=True))
+
+    def _refresh_from_server(self) -> None:
+        """Someone changed the proposal: keep my unsaved edits, update the rest."""
+        if self.proposal_id is not None:
+            self._spawn(self._load(replace_edits=not self.has_edits()))
+
+    async def _load(self, replace_edits: bool) -> None:
+        try:
+            proposal = await self.api.get(f"/api/proposals/{self.proposal_id}")
+        except asyncio.CancelledError:
+            raise
+        except ApiError as exc:
+            if shiboken6.isValid(self):
+                self.heading.setText("This proposal could not be opened")
+                self.subtitle.setText(exc.message)
+                self.form.setEnabled(False)
+            return
+        if shiboken6.isValid(self):
+            await self._show_after_loading(proposal, replace_edits)
+
+    async def _show_after_loading(self, proposal: Row, replace_edits: bool) -> None:
+        """Names of who decided, then the proposal, then what the server says about converting it."""
+        await self.names.ensure([proposal.get("accepted_by"), proposal.get("declined_by")])
+        if not shiboken6.isValid(self):
+            return
+        if not replace_edits and self.proposal is not None and proposal["version"] != self.proposal["version"]:
+            self.say("Someone else changed this proposal. Your edits are kept; Reload shows their version.",
+                     reload=True)
+            self._show_header(proposal)  # the status and decision are theirs; the form stays mine
+            return
+        self.show_proposal(proposal)
+        await self._load_conversion()
+
+    async def _load_conversion(self) -> None:
+        if self.proposal_id is None:
+            return
+        try:
+            conversion = await self.api.get(f"/api/proposals/{self.proposal_id}/conversion")
+        except ApiError as exc:
+            conversion = {"possible": False, "reason": exc.message, "code": exc.code, "invoice_id": None}
+        invoice_id = conversion.get("invoice_id")
+        number: str | None = None
+        if invoice_id is not None:
+            try:
+                invoice = await self.api.get(f"/api/invoices/{invoice_id}")
+                number = invoice.get("number")
+            except ApiError as exc:  # no invoices.view: the button still names the invoice by id
+                log.info("invoice %s: %s", invoice_id, exc.message)
+        if shiboken6.isValid(self):
+            self.conversion, self.invoice_number = conversion, number
+            self._show_conversion()
+
+    def show_proposal(self, proposal: Row) -> None:
+        """The proposal as the server has it, edits replaced."""
+        self.proposal = proposal
+        self.proposal_id = int(proposal["id"])
+        if proposal.get("lead_id") is not None:
+            self.party.set_party("lead", int(proposal["lead_id"]), proposal.get("party_name") or "")
+        else:
+            self.party.set_party("client", int(proposal["client_id"]), proposal.get("party_name") or "")
+        self.title_edit.setText(proposal.get("title") or "")
+        self.currency.setText(proposal["currency"])
+        self.valid_until.setDate(qdate(date.fromisoformat(proposal["valid_until"])))
+        self.notes.setPlainText(proposal.get("notes") or "")
+        self.grid.set_currency(proposal["currency"])
+        self.grid.set_read_only(not self.editable)
+        self.grid.set_lines(list(proposal.get("lines") or []))
+        self._match_rounding(proposal)
+        self._lines_edited = False
+        self._clean = self.values()
+        self._show_header(proposal)
+        self.loaded.emit(proposal)
+
+    def _match_rounding(self, proposal: Row) -> None:
+        """The live totals round VAT as the server does (the sales.tax_rounding setting, which only
+        admins may read): the mode under which the grid gives the server's stored VAT is the one."""
+        if not proposal.get("lines") or not shiboken6.isValid(self) or proposal is not self.proposal:
+            return
+        if self.grid.is_busy():  # the VAT rates are still on their way
+            QTimer.singleShot(100, lambda: self._match_rounding(proposal))
+            return
+        for mode in ("line", "document"):
+            self.grid.set_tax_rounding(mode)
+            if str(self.grid.totals().tax) == str(proposal["tax_total"]):
+                return
+        self.grid.set_tax_rounding("line")
+
+    def _show_header(self, proposal: Row) -> None:
+        status = S(proposal["status"])
+        number = proposal.get("number") or f"#{proposal['id']}"
+        self.setWindowTitle(f"{number} {proposal.get('title') or 'Proposal'} - CRM")
+        self.heading.setText(f"{number}  {proposal.get('title') or ''}".strip())
+        revision = int(proposal.get("revision") or 1)
+        self.status_badge.setText(f"{STATUS_LABELS[status]} · revision {revision}" if revision > 1
+                                  else STATUS_LABELS[status])
+        set_tone(self.status_badge, STATUS_TONES[status])
+        expired = bool(proposal.get("expired"))
+        self.expired_badge.setVisible(expired)
+        if expired:
+            self.expired_badge.setText(f"Expired {proposal['valid_until']}")
+            self.expired_badge.setToolTip("Past its valid-until date. Setting it back to Open gives it 7 more days.")
+        party = proposal.get("party_name") or "—"
+        kind = "lead" if proposal.get("lead_id") is not None else "client"
+        parts = [f"For {party} ({kind})", f"valid until {proposal['valid_until']}",
+                 f"total {amount(proposal['gross_total'], proposal['currency'])}"]
+        if proposal.get("sent_at"):
+            parts.append(f"sent {moment(proposal['sent_at'])}")
+        self.subtitle.setText("  ·  ".join(parts))
+        self.decision.setText(self.decision_text(proposal))
+        self.decision.setVisible(bool(self.decision.text()))
+        self.form.setEnabled(True)
+        for widget in (self.party, self.title_edit, self.currency, self.valid_until, self.notes):
+            widget.setEnabled(self.editable)
+        self._show_actions()
+
+    def decision_text(self, proposal: Row) -> str:
+        """"Accepted by Ana Pop on 27 Nov 2026, 14:05" (who as a name when the user list shows them)."""
+        if proposal.get("accepted_at"):
+            return f"Accepted by {self.names.name(proposal.get('accepted_by'), 'someone')} on " \
+                   f"{moment(proposal['accepted_at'])}"
+        if proposal.get("declined_at"):
+            return f"Declined by {self.names.name(proposal.get('declined_by'), 'someone')} on " \
+                   f"{moment(proposal['declined_at'])}"
+        return ""
+
+    def _show_actions(self) -> None:
+        saved = self.proposal is not None
+        allowed = ALLOWED_MOVES[self.status] if self.status is not None else frozenset()
+        can_edit = self.session.can("proposals", "edit")
+        for status, button in self.move_buttons.items():
+            button.setVisible(saved and can_edit and status in allowed)
+        self.save_button.setVisible(self.editable)
+        self.pdf_button.setVisible(saved)
+        self.conversion_row.setVisible(saved)
+        if not saved:
+            self.status_badge.setText("New · not saved yet")
+            set_tone(self.status_badge, "muted")
+
+    def _show_conversion(self) -> None:
+        """Convert to invoice, or Open invoice INV-…, or the reason it cannot be converted now."""
+        conversion = self.conversion or {}
+        invoice_id = conversion.get("invoice_id")
+        reason = "" if conversion.get("possible") else str(conversion.get("reason") or "")
+        button = self.convert_button
+        if invoice_id is not None:
+            button.setText(f"Open invoice {self.invoice_number or f'#{invoice_id}'}")
+            button.setEnabled(True)
+            button.setToolTip("This proposal is converted; open its invoice")
+            button.setProperty("role", "")
+            reason = ""
+        else:
+            button.setText("Convert to invoice")
+            possible = bool(conversion.get("possible"))
+            button.setEnabled(possible)
+            button.setProperty("role", "primary" if possible else "")
+            button.setToolTip("Make an invoice draft with these lines" if possible else reason)
+        button.style().unpolish(button)
+        button.style().polish(button)
+        self.conversion_reason.setText(reason)
+        self.conversion_reason.setVisible(bool(reason))
+        self.open_lead_button.setVisible(conversion.get("code") == "lead_not_client"
+                                         and self.proposal is not None and self.proposal.get("lead_id") is not None)
+
+    def say(self, text: str, reload: bool = False) -> None:
+        self.notice_text.setText(text)
+        self.notice.setVisible(bool(text))
+        self.notice_reload.setVisible(reload)
+
+    def show_notice(self, text: str) -> None:
+        """What the app's error handler and notices call on a window (offline, a calm message)."""
+        self.say(text)
+
+    # --- live ------------------------------------------------------------------------------------
+
+    def _on_event(self, event: LiveEvent) -> None:
+        if not shiboken6.isValid(self) or self.proposal_id is None:
+            return
+        if event.module == "proposals" and event.entity == "proposal" and event.entity_id == self.proposal_id:
+            if self.proposal is not None and event.data.get("version") == self.proposal.get("version"):
+                return  # our own change, already shown
+            self._refresh.start()
+        elif (event.module == "invoices" and self.conversion is not None
+              and event.entity_id == self.conversion.get("invoice_id")):
+            self._spawn(self._load_conversion())  # the invoice was issued: its number changed
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if not shiboken6.isValid(self):
+            return
+        if "*" in areas:
+            self._refresh.start()
+        elif areas & INVOICES and self.proposal is not None:
+            self._spawn(self._load_conversion())
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def _payload(self) -> tuple[dict[str, Any], dict[str, QWidget]] | None:
+        """What to send (all of a new proposal, only the changes of a saved one) and the widgets its
+        field errors land on; None when something can be told wrong here already."""
+        values = self.values()
+        if values["party"] is None:
+            mark_field(self.party, "Choose the client or lead this proposal is for.")
+            return None
+        if values["currency"] is not None and len(values["currency"]) != 3:
+            mark_field(self.currency, "Currency: a 3-letter code such as EUR.")
+            return None
+        problem = self.grid.problem()
+        if problem is not None:
+            self.say(problem)
+            return None
+        lines = self.grid.lines_in()
+        fields = dict(self.fields)
+        for k, row in enumerate(self.grid.sent_rows):
+            for name, key in LINE_FIELDS.items():
+                fields[f"lines.{k}.{name}"] = self.grid.cell(row, key)
+        body = {k: v for k, v in values.items() if k != "party"}
+        if self.proposal is None:
+            body = {k: v for k, v in body.items() if v is not None}
+            body["lines"] = lines
+            return body, fields
+        changes = {k: v for k, v in body.items() if v != self._clean.get(k)}
+        if "client_id" in changes or "lead_id" in changes:  # the party moved: name the new one only
+            changes.pop("client_id" if values["client_id"] is None else "lead_id", None)
+            changes.update({k: values[k] for k in ("client_id", "lead_id") if values[k] is not None})
+        for key in ("title", "notes"):  # cleared: the server takes "" as "no title"
+            if key in changes and changes[key] is None:
+                changes[key] = ""
+        if self._lines_edited:
+            changes["lines"] = lines
+        return changes, fields
+
+    def save(self, then: Any = None) -> bool:
+        """Ctrl+S: create, or send what changed with the version that was read. `then` runs after
+        a successful save (a move or the PDF preview that needed the edits saved first)."""
+        if not self.editable or not self.save_button.isVisible():
+            return False
+        payload = self._payload()
+        if payload is None:
+            return False
+        body, fields = payload
+        self.say("")
+        if self.proposal is None:
+            call = self.api.post("/api/proposals", body)
+        elif not body:
+            if then is not None:
+                then()
+            return True
+        else:
+            call = self.api.patch(f"/api/proposals/{self.proposal_id}", {**body, "version": self.proposal["version"]})
+        self._after_save = then
+        operations.run(self, call, success=self._saved, changed=PROPOSALS, fields=fields, reload=self.reload,
+                       busy=self.save_button)
+        return True
+
+    def _saved(self, proposal: Row) -> None:
+        new = self.proposal is None
+        before = self.proposal
+        self.show_proposal(proposal)
+        if new:
+            self.remember()
+            self.created.emit(proposal)
+            self.say(f"{proposal['number']} is saved as a draft. Mark it sent once the client has it.")
+        elif before is not None and before["status"] != proposal["status"] and proposal["status"] == S.revised:
+            self.say(f"The offer changed, so this is revision {proposal['revision']} now: send it again.")
+        else:
+            self.say("Saved.")
+        self._spawn(self._load_conversion())
+        then, self._after_save = self._after_save, None
+        if then is not None:
+            then()
+
+    def set_status(self, target: ProposalStatus) -> None:
+        """A status move; unsaved edits are saved first (the move is about the offer as shown)."""
+        if self.proposal is None or target not in ALLOWED_MOVES[S(self.proposal["status"])]:
+            return
+        if self.has_edits() and self.editable:
+            self.save(then=lambda: self.set_status(target))
+            return
+        before = self.proposal
+        call = self.api.post(f"/api/proposals/{self.proposal_id}/status",
+                             {"version": before["version"], "status": target.value})
+        operations.run(self, call, success=lambda p: self._moved(before, p), changed=PROPOSALS,
+                       reload=self.reload, busy=self.move_buttons[target])
+
+    def _moved(self, before: Row, proposal: Row) -> None:
+        self._spawn(self._show_moved(before, proposal))
+
+    async def _show_moved(self, before: Row, proposal: Row) -> None:
+        await self.names.ensure([proposal.get("accepted_by"), proposal.get("declined_by")])
+        if not shiboken6.isValid(self):
+            return
+        self.show_proposal(proposal)
+        status = S(proposal["status"])
+        if status == S.open and proposal["valid_until"] != before["valid_until"]:
+            self.say(f"It had expired: it is valid until {proposal['valid_until']} now (7 more days).")
+        elif status in FINAL:
+            self.say(f"{self.decision_text(proposal)}.")
+        else:
+            self.say(f"{proposal['number']} is {STATUS_LABELS[status].lower()} now.")
+        await self._load_conversion()
+
+    def convert(self) -> None:
+        """Convert to invoice, or (once converted) open the invoice."""
+        conversion = self.conversion or {}
+        if conversion.get("invoice_id") is not None:
+            self.open_invoice(int(conversion["invoice_id"]))
+            return
+        if not conversion.get("possible") or self.proposal_id is None:
+            return
+        operations.run(self, self.api.post(f"/api/proposals/{self.proposal_id}/convert"),
+                       success=self._converted, changed=PROPOSALS | INVOICES, busy=self.convert_button)
+
+    def _converted(self, invoice: Row) -> None:
+        self.say("The invoice draft is made from this proposal. Check it and issue it from its window.")
+        self.reload()
+        self.open_invoice(int(invoice["id"]))
+
+    def open_invoice(self, invoice_id: int) -> QWidget | None:
+        opener = _lazy("crm_desktop.views.invoices.editor", "open_invoice")
+        if opener is None:
+            self.say(f"The invoice (#{invoice_id}) is made; the invoice window is not part of this build yet.")
+            return None
+        window: QWidget = opener(self, self.session, invoice_id)
+        return window
+
+    def open_lead(self) -> QWidget | None:
+        if self.proposal is None or self.proposal.get("lead_id") is None:
+            return None
+        opener = _lazy("crm_desktop.views.leads.board", "open_lead")
+        return opener(self, self.session, int(self.proposal["lead_id"])) if opener is not None else None
+
+    def preview_pdf(self) -> QWidget | None:
+        """The PDF the server makes (saved figures only: unsaved edits are saved first)."""
+        if self.proposal is None:
+            return None
+        if self.has_edits() and self.editable:
+            self.save(then=self.preview_pdf)
+            return None
+        dialog_class = _lazy("crm_desktop.widgets.pdf_preview", "PdfPreviewDialog")
+        if dialog_class is None:
+            self.say("The PDF preview is not part of this build yet.")
+            return None
+        number = self.proposal.get("number") or f"#{self.proposal_id}"
+        dialog: QWidget = dialog_class(self, self.api, f"/api/proposals/{self.proposal_id}/pdf",
+                                       f"Proposal {number}")
+        opener = getattr(dialog, "open", None) or dialog.show
+        opener()
+        return dialog
+
+    # --- closing ---------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Unsaved edits are not lost by a stray click: ask once."""
+        if self.has_edits() and self.editable and self.isVisible() and not getattr(self, "_closing", False):
+            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
+                              "This proposal has changes that are not saved.",
+                              QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                              | QMessageBox.StandardButton.Cancel, self)
+            box.setObjectName("unsavedBox")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+
+            def answered(button: Any) -> None:
+                role = box.standardButton(button)
+                if role == QMessageBox.StandardButton.Save:
+                    self.save(then=self._close_now)
+                elif role == QMessageBox.StandardButton.Discard:
+                    self._close_now()
+
+            box.buttonClicked.connect(answered)
+            box.open()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+    def _close_now(self) -> None:
+        self._closing = True
+        self.close()

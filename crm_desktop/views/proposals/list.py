@@ -1,0 +1,335 @@
+"""The proposals page: filters (status, client, lead, search), the server-paged list, New proposal
+(Ctrl+N), Enter or a double click opens one in its own window (editor.open_proposal).
+
+An expired proposal (still undecided, past its valid-until date) is shown in red with "expired" in
+its status. The list follows the change bus: a change here or on another desktop ("proposals"
+areas) reloads it and keeps the selected proposal selected."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from crm_desktop import operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.session import Session
+from crm_desktop.views.proposals.common import (
+    EXPIRED_COLOR,
+    INVOICES,
+    MUTED_COLOR,
+    PROPOSALS,
+    STATUS_LABELS,
+    Row,
+    amount,
+    day,
+    status_text,
+)
+from crm_desktop.views.proposals.party import PartyPicker
+from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+REFRESH_AREAS = PROPOSALS | {"*"}
+SORTABLE = {0: "number", 3: "valid_until", 5: "gross_total"}  # column -> the server's sort key
+EXPORT_PAGE = 500
+EXPORT_HEADERS = ("Number", "Title", "Client / lead", "Party kind", "Valid until", "Status", "Expired", "Revision",
+                  "Currency", "Net", "VAT", "Total", "Invoice")
+
+
+def _color(row: Row) -> str | None:
+    if row.get("expired"):
+        return EXPIRED_COLOR
+    return MUTED_COLOR if row["status"] == "declined" else None
+
+
+class InvoiceNumbers(QObject):
+    """The number of each converted proposal's invoice ("INV-2026-000123", or "draft #12"), asked
+    once per invoice and kept; `changed` repaints the list when one arrives."""
+
+    changed = Signal()
+
+    def __init__(self, api: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self._known: dict[int, str] = {}
+        self._asked: set[int] = set()
+
+    def text(self, invoice_id: int | None) -> str:
+        if invoice_id is None:
+            return "—"
+        if invoice_id not in self._asked:
+            self._asked.add(invoice_id)
+            tasks.spawn(self._fetch(invoice_id))
+        return self._known.get(invoice_id, f"Invoice #{invoice_id}")
+
+    def forget(self) -> None:
+        """Invoices changed (a draft was issued and got its number): ask again when shown."""
+        self._asked.clear()
+
+    async def _fetch(self, invoice_id: int) -> None:
+        try:
+            invoice = await self.api.get(f"/api/invoices/{invoice_id}")
+        except ApiError as exc:  # no invoices.view: the id is all we can show
+            log.info("invoice %s did not load: %s", invoice_id, exc.message)
+            return
+        if not shiboken6.isValid(self):
+            return
+        number = invoice.get("number")
+        self._known[invoice_id] = str(number) if number else f"Draft invoice #{invoice_id}"
+        self.changed.emit()
+
+
+class ProposalsPage(QWidget):
+    """Everything of the Proposals module but the editor windows (see editor.open_proposal)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("proposalsPage")
+        self.session = session
+        self.api = session.api
+        self.sort = "-created_at"
+        self._select_after_load: int | None = None
+        self.invoices = InvoiceNumbers(self.api, self)
+        self.invoices.changed.connect(self._repaint)
+
+        self.filters = FilterBar()
+        self.search = self.filters.add_search("q", "Search number, title, client or lead…")
+        self.status = self.filters.add_choice("status", "Status",
+                                              [(label, status.value) for status, label in STATUS_LABELS.items()],
+                                              any_label="Any status")
+        self.client = PartyPicker(self.api, kinds=("client",))
+        self.client.setPlaceholderText("Any client")
+        self.client.setMinimumWidth(180)
+        self.client.party_changed.connect(lambda _: self.filters.changed.emit())
+        self.filters.add_widget("client_id", self.client, lambda: self.client.client_id, "Client")
+        self.lead = PartyPicker(self.api, kinds=("lead",))
+        self.lead.setPlaceholderText("Any lead")
+        self.lead.setMinimumWidth(160)
+        self.lead.party_changed.connect(lambda _: self.filters.changed.emit())
+        self.filters.add_widget("lead_id", self.lead, lambda: self.lead.lead_id, "Lead")
+        self.filters.changed.connect(self.reload)
+
+        columns = [
+            Column("Number", lambda r: r.get("number") or "—", color=_color),
+            Column("Title", lambda r: r.get("title") or "—", color=_color, tooltip=lambda r: r.get("notes")),
+            Column("Client / lead", self._party_text, color=_color),
+            Column("Valid until", lambda r: day(r.get("valid_until")), color=_color,
+                   tooltip=lambda r: "Expired: set it back to Open to give 7 more days" if r.get("expired")
+                   else None),
+            Column("Status", status_text, color=_color),
+            Column("Total", lambda r: amount(r["gross_total"], r["currency"]), color=_color, align_right=True),
+            Column("Invoice", lambda r: self.invoices.text(r.get("converted_invoice_id")), color=_color),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
+        self.table = PagedTable(self.model, "Press Ctrl+N to write your first quote.", icon="proposals",
+                                empty_title="No proposals yet")
+        self.table.set_noun("proposal", "proposals")
+        view = self.table.view
+        view.setAccessibleName("Proposals")
+        for column, width in enumerate((90, 260, 220, 100, 140, 130, 150)):
+            view.setColumnWidth(column, width)
+        header = view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self.sort_by_column)
+        view.activated.connect(lambda _: self.open_selected())  # Enter, and a double click
+        self.model.rowsInserted.connect(self._select_pending)
+
+        self.new_button = QPushButton("New proposal")
+        self.new_button.setProperty("role", "primary")
+        self.new_button.setToolTip("New proposal (Ctrl+N)")
+        self.new_button.clicked.connect(self.new_proposal)
+        self.new_button.setVisible(session.can("proposals", "create"))
+        self.export_button = QPushButton("Export to Excel")
+        self.export_button.setToolTip("Export the proposals of these filters (Ctrl+E)")
+        self.export_button.clicked.connect(self.export)
+        self.export_button.setVisible(session.can("proposals", "export"))
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Open the selected proposal (Enter)")
+        self.open_button.clicked.connect(self.open_selected)
+        view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        self.model.modelReset.connect(self._update_actions)
+        self.notice = QLabel()
+        self.notice.setObjectName("pageNotice")
+        self.notice.setProperty("role", "info")
+        self.notice.setVisible(False)
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(32, 24, 32, 16)
+        root.setSpacing(12)
+        root.addWidget(self._title())
+        self.filters.add_trailing(self.export_button)
+        self.filters.add_trailing(self.open_button)
+        root.addWidget(self.filters)
+        root.addWidget(self.notice)
+        root.addWidget(self.table, 1)
+
+        new = QShortcut(QKeySequence(QKeySequence.StandardKey.New), self)
+        new.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        new.activated.connect(self.new_proposal)
+        export = QShortcut(QKeySequence("Ctrl+E"), self)
+        export.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        export.activated.connect(self.export)
+        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
+        reload.setContext(Qt.ShortcutContext.WidgetShortcut)
+        reload.activated.connect(self.reload)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=200, timeout=self.reload)
+        operations.change_bus().changed.connect(self._on_changed)
+        self._update_actions()
+        self.reload()
+
+    def _title(self) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 4)
+        words = QVBoxLayout()
+        words.setSpacing(2)
+        title = QLabel("Proposals")
+        title.setProperty("role", "title")
+        sub = QLabel("Quotes for clients and leads, from draft to accepted. Enter opens one; Ctrl+N writes one.")
+        sub.setProperty("role", "muted")
+        words.addWidget(title)
+        words.addWidget(sub)
+        row.addLayout(words, 1)
+        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
+        return box
+
+    @staticmethod
+    def _party_text(row: Row) -> str:
+        name = row.get("party_name") or "—"
+        return f"{name} (lead)" if row.get("lead_id") is not None else name
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def query(self) -> dict[str, Any]:
+        return {**self.filters.values(), "sort": self.sort}
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        return dict(await self.api.get("/api/proposals", offset=offset, limit=limit, **self.query()))
+
+    def reload(self) -> None:
+        """From the top with the filters as they are now, keeping the selected proposal selected."""
+        if any(k != "sort" for k in self.query()):
+            self.table.empty_title = "No proposals match"
+            self.table.empty_text = "Try another search, or clear the filters."
+        else:
+            self.table.empty_title = "No proposals yet"
+            self.table.empty_text = "Press Ctrl+N to write your first quote."
+        selected = self.table.current_row()
+        if selected is not None and self._select_after_load is None:
+            self._select_after_load = selected["id"]
+        self.model.reload()
+
+    def sort_by_column(self, column: int) -> None:
+        header = self.table.view.horizontalHeader()
+        key = SORTABLE.get(column)
+        current = self.sort.lstrip("-")
+        if key is None:  # keep showing the sort in force
+            shown = next((c for c, k in SORTABLE.items() if k == current), 0)
+            header.setSortIndicator(shown, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
+                                    else Qt.SortOrder.AscendingOrder)
+            return
+        descending = key == current and not self.sort.startswith("-")
+        self.sort = f"-{key}" if descending else key
+        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        self.reload()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if areas & (INVOICES | {"*"}):
+            self.invoices.forget()
+            self._repaint()
+        if areas & REFRESH_AREAS:
+            self._refresh_timer.start()
+
+    def _repaint(self) -> None:
+        rows = self.model.rowCount()
+        if rows:
+            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(rows - 1, 6))
+
+    def _select_pending(self, *_: Any) -> None:
+        if self._select_after_load is not None and self.table.select_key(self._select_after_load):
+            self._select_after_load = None
+            self._update_actions()
+
+    def _update_actions(self) -> None:
+        self.open_button.setEnabled(self.table.current_row() is not None)
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def new_proposal(self, *, client_id: int | None = None, lead_id: int | None = None) -> QWidget | None:
+        if not self.session.can("proposals", "create"):
+            return None
+        return self.open_proposal(None, client_id=client_id, lead_id=lead_id)
+
+    def open_selected(self) -> QWidget | None:
+        row = self.table.current_row()
+        return self.open_proposal(row["id"]) if row is not None else None
+
+    def open_proposal(self, proposal_id: int | None, *, client_id: int | None = None,
+                      lead_id: int | None = None) -> QWidget:
+        from crm_desktop.views.proposals.editor import open_proposal
+
+        window = open_proposal(self, self.session, proposal_id, client_id=client_id, lead_id=lead_id)
+        if proposal_id is None:  # a new window: its first save selects it here
+            window.created.connect(self._created)
+        return window
+
+    def _created(self, proposal: Row) -> None:
+        self._select_after_load = proposal["id"]
+        self.say(f"{proposal['number']} is created.")
+
+    def export(self) -> QWidget | None:
+        """Ctrl+E: ask where, then save the proposals of the current filters as .xlsx."""
+        if not self.session.can("proposals", "export"):
+            return None
+        return ask_save_path(self, "Export proposals to Excel", "proposals.xlsx", self.export_to,
+                             "proposalExportDialog")
+
+    async def _all_rows(self) -> list[Row]:
+        """Every proposal of the filters, a server page at a time (the server has no export of them)."""
+        rows: list[Row] = []
+        query = self.query()
+        while True:
+            page = await self.api.get("/api/proposals", offset=len(rows), limit=EXPORT_PAGE, **query)
+            rows.extend(page["items"])
+            if not page["items"] or len(rows) >= page["total"]:
+                return rows
+
+    def export_to(self, path: str) -> None:
+        async def export() -> int:
+            rows = await self._all_rows()
+            table = [(r.get("number") or "", r.get("title") or "", r.get("party_name") or "",
+                      "lead" if r.get("lead_id") is not None else "client", date.fromisoformat(r["valid_until"]),
+                      STATUS_LABELS[r["status"]], "yes" if r.get("expired") else "", int(r.get("revision") or 1),
+                      r["currency"], Decimal(r["net_total"]), Decimal(r["tax_total"]), Decimal(r["gross_total"]),
+                      self.invoices.text(r.get("converted_invoice_id")) if r.get("converted_invoice_id") else "")
+                     for r in rows]
+            return await write_workbook(path, "Proposals", EXPORT_HEADERS, table)
+
+        self.say("Exporting…")
+        operations.run(self, export(), busy=self.export_button,
+                       success=lambda n: self.say(f"Exported {n} proposal{'s' if n != 1 else ''} to {path}."))
+
+    def open_record(self, record_type: str, record_id: int, parent_id: int | None = None) -> QWidget | None:
+        """A global-search hit (or a link from another window) names a proposal: open it."""
+        return self.open_proposal(record_id) if record_type == "proposal" else None
+
+    def is_busy(self) -> bool:
+        return self.model.loading or self.client.is_busy() or self.lead.is_busy()

@@ -1,0 +1,176 @@
+"""What the purchase order list, editor and receive dialog share: change-bus areas, status words and
+tones, how quantities and money are shown, and the vendor picker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QCompleter, QLineEdit, QWidget
+
+from crm_desktop import tasks
+from crm_server.contract.purchasing import PurchaseStatus
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+S = PurchaseStatus
+# Announced after a change of ours; live events of other desktops arrive as the same names.
+PURCHASING = frozenset({"purchasing", "purchasing.purchase_order"})
+STOCK = frozenset({"stock", "stock.stock_document"})
+
+STATUS_LABELS = {S.draft: "Draft", S.confirmed: "Confirmed", S.partially_received: "Partially received",
+                 S.received: "Received", S.cancelled: "Cancelled"}
+STATUS_TONES = {S.draft: "muted", S.confirmed: "accent", S.partially_received: "warning", S.received: "success",
+                S.cancelled: "danger"}
+OPEN = (S.confirmed, S.partially_received)
+LATE_COLOR = "#c0392b"
+MUTED_COLOR = "#8a8f98"
+CENT = Decimal("0.01")
+
+BADGE_STYLE = """
+QLabel#purchaseBadge {{ border-radius: 9px; padding: 2px 10px; font-weight: 600; }}
+QLabel#purchaseBadge[tone="accent"] {{ background: {accent_soft}; color: {accent_text}; }}
+QLabel#purchaseBadge[tone="warning"] {{ background: {warning_bg}; color: {warning_text}; }}
+QLabel#purchaseBadge[tone="danger"] {{ background: {danger_soft}; color: {danger}; }}
+QLabel#purchaseBadge[tone="success"] {{ background: {alt_row}; color: {success}; border: 1px solid {border}; }}
+QLabel#purchaseBadge[tone="muted"] {{ background: {hover}; color: {muted}; }}
+"""
+
+
+def status_label(value: str) -> str:
+    return STATUS_LABELS[S(value)]
+
+
+def is_late(order: Row) -> bool:
+    """Still expected (open) and its delivery date has passed."""
+    expected = order.get("expected_on")
+    return S(order["status"]) in OPEN and bool(expected) and date.fromisoformat(str(expected)) < date.today()
+
+
+def day(value: Any) -> str:
+    return str(value)[:10] if value else "—"
+
+
+def money(value: Any, currency: str | None) -> str:
+    """An amount with its cents ("0" from the server shows as "0.00") and the currency."""
+    try:
+        text = format(Decimal(str(value)).quantize(CENT), "f")
+    except InvalidOperation:
+        text = str(value)
+    return f"{text} {currency}" if currency else text
+
+
+def qty(value: Any) -> str:
+    """A quantity without trailing zeros: "10.000" -> "10", "2.500" -> "2.5"."""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    text = format(number.normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
+def parse_decimal(text: str) -> Decimal | None:
+    """A number as typed ("1 200,50" or "3"); None when it is not a number at all."""
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
+    if not cleaned:
+        return None
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def progress(order: Row) -> str:
+    """"3 of 5 lines received" from an order with its lines; "" when nothing is expected."""
+    lines = order.get("lines") or []
+    if not lines or S(order["status"]) == S.draft:
+        return ""
+    done = sum(1 for line in lines if Decimal(str(line["received"])) >= Decimal(str(line["quantity"])))
+    return f"{done} of {len(lines)} line{'s' if len(lines) != 1 else ''} received"
+
+
+ID_ROLE = Qt.ItemDataRole.UserRole + 1
+NAME_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+class VendorPicker(QLineEdit):
+    """Type part of a vendor's name; the completer offers clients flagged as vendors
+    (GET /api/clients?is_vendor=true&q=). `vendor_id` is the chosen one, or None."""
+
+    vendor_changed = Signal(object)  # int | None
+    results_arrived = Signal(int)
+
+    def __init__(self, api: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.vendor_id: int | None = None
+        self._chosen_text = ""
+        self._seq = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.setPlaceholderText("Type a vendor's name…")
+        self.setClearButtonEnabled(True)
+        self.matches = QStandardItemModel(self)
+        completer = QCompleter(self.matches, self)
+        completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.activated[QModelIndex].connect(self._on_activated)  # type: ignore[index]
+        self.setCompleter(completer)
+        self._debounce = QTimer(self, singleShot=True, interval=250, timeout=self.search_now)
+        self.textEdited.connect(self._on_edited)
+
+    def is_busy(self) -> bool:
+        return any(not t.done() for t in self._tasks)
+
+    def _on_edited(self, text: str) -> None:
+        if self.vendor_id is not None and text != self._chosen_text:
+            self.vendor_id = None
+            self.vendor_changed.emit(None)
+        self._debounce.start()
+
+    def search_now(self) -> None:
+        self._seq += 1
+        task = tasks.spawn(self._search(self.text().strip(), self._seq))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _search(self, text: str, seq: int) -> None:
+        try:
+            page = await self.api.get("/api/clients", is_vendor=True, q=text or None, limit=10)
+        except Exception as exc:  # a failed suggestion list is not worth a dialog
+            log.info("vendor search failed: %s", exc)
+            return
+        if seq != self._seq or not shiboken6.isValid(self):
+            return
+        self.matches.clear()
+        for row in page["items"]:
+            item = QStandardItem(row["name"])
+            item.setData(int(row["id"]), ID_ROLE)
+            item.setData(row["name"], NAME_ROLE)
+            self.matches.appendRow(item)
+        self.results_arrived.emit(self.matches.rowCount())
+        if self.hasFocus() and self.matches.rowCount():
+            self.completer().complete()
+
+    def _on_activated(self, index: QModelIndex) -> None:
+        self.set_vendor(int(index.data(ID_ROLE)), str(index.data(NAME_ROLE)))
+
+    def choose(self, row: int) -> None:
+        """Take the row-th match (what Enter in the popup does)."""
+        item = self.matches.item(row)
+        self.set_vendor(int(item.data(ID_ROLE)), str(item.data(NAME_ROLE)))
+
+    def set_vendor(self, vendor_id: int | None, name: str = "") -> None:
+        self._chosen_text = name if vendor_id is not None else ""
+        self.setText(name if vendor_id is not None else "")
+        if vendor_id != self.vendor_id:
+            self.vendor_id = vendor_id
+            self.vendor_changed.emit(vendor_id)

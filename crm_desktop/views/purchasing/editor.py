@@ -1,0 +1,763 @@
+"""One purchase order in its own window: vendor, expected delivery date, destination warehouse,
+reference, notes and the lines (lines.PurchaseLines, scanner-friendly, live total); the status badge
+and the actions the status allows:
+
+- Draft: Save draft (Ctrl+S), Confirm, Cancel order. Confirm saves what was typed first; the server
+  names every missing field at once (vendor, lines, expected date) and each is marked at its field.
+- Confirmed / Partially received: Save (date, warehouse, reference, notes only), Receive… (the
+  receive dialog; the receipt's number and the new status are said after), Cancel order.
+- Received / Cancelled: read-only.
+
+The receipts of the order are listed under the lines; Enter or a double click opens one in the
+stock document window (crm_desktop/views/stock/document_editor.py, imported when asked). Live
+events naming this order reload it; edits typed but not saved are kept (with the version they were
+read at), so saving over a colleague's change gets the usual "Changed elsewhere - Reload"."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from datetime import date, timedelta
+from typing import Any, cast
+
+import shiboken6
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import icons, operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations import change_bus
+from crm_desktop.operations.errors import mark_field
+from crm_desktop.session import Session
+from crm_desktop.views.proposals.common import set_tone, themed
+from crm_desktop.views.purchasing.common import (
+    BADGE_STYLE,
+    OPEN,
+    PURCHASING,
+    STATUS_LABELS,
+    STATUS_TONES,
+    STOCK,
+    Row,
+    S,
+    VendorPicker,
+    day,
+    is_late,
+    money,
+    progress,
+)
+from crm_desktop.views.purchasing.lines import PurchaseLines
+from crm_desktop.widgets.form import field
+from crm_server.contract.events import LiveEvent
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEAD_DAYS = 7  # what the date picker offers first once a date is wanted
+CONFIRMED_FIELDS = ("expected_on", "warehouse_id", "reference", "notes")  # what an ordered order takes
+MISSING_TEXT = {"vendor_id": "Choose the vendor to order from.",
+                "lines": "Add at least one line (scan or type a SKU above the grid).",
+                "expected_on": "Set the expected delivery date."}
+_open: dict[tuple[int, int], PurchaseOrderWindow] = {}  # (session, order) -> its window
+
+
+def open_purchase_order(parent: QWidget | None, session: Session, order_id: int | None) -> PurchaseOrderWindow:
+    """The order's window (made, or raised when it is open already); None makes a new order."""
+    window = _open.get((id(session), order_id)) if order_id is not None else None
+    if window is None or not shiboken6.isValid(window):
+        window = PurchaseOrderWindow(session, order_id, parent.window() if parent is not None else None)
+        if order_id is not None:
+            window.remember()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
+
+
+def qdate(value: date) -> QDate:
+    return QDate(value.year, value.month, value.day)
+
+
+def _lazy(module: str, name: str) -> Any:
+    """A function another part of the app provides, or None while it is not in this build."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            return None
+        raise
+    except AttributeError:
+        return None
+
+
+class OptionalDate(QWidget):
+    """A date that may be not set yet: a check box "Known" and the date picker."""
+
+    valueChanged = Signal()  # (the name operations.errors listens to, to clear a mark)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.known = QCheckBox("Known")
+        self.known.setToolTip("Tick when the vendor has said when the goods arrive")
+        self.edit = QDateEdit(qdate(date.today() + timedelta(days=DEFAULT_LEAD_DAYS)))
+        self.edit.setCalendarPopup(True)
+        self.edit.setDisplayFormat("yyyy-MM-dd")
+        self.edit.setEnabled(False)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(6)
+        row.addWidget(self.known)
+        row.addWidget(self.edit, 1)
+        self.setFocusProxy(self.known)
+        self.known.toggled.connect(self._toggled)
+        self.edit.dateChanged.connect(lambda _: self.valueChanged.emit())
+
+    def _toggled(self, on: bool) -> None:
+        self.edit.setEnabled(on and self.isEnabled())
+        if on:
+            self.edit.setFocus()
+        self.valueChanged.emit()
+
+    def value(self) -> date | None:
+        return cast(date, self.edit.date().toPython()) if self.known.isChecked() else None
+
+    def set_value(self, value: date | None) -> None:
+        for widget in (self, self.known, self.edit):  # shown, not typed: no focus moves, no "edited"
+            widget.blockSignals(True)
+        self.known.setChecked(value is not None)
+        if value is not None:
+            self.edit.setDate(qdate(value))
+        self.edit.setEnabled(value is not None and self.known.isEnabled())
+        for widget in (self, self.known, self.edit):
+            widget.blockSignals(False)
+
+    def set_editable(self, on: bool) -> None:
+        self.known.setEnabled(on)
+        self.edit.setEnabled(on and self.known.isChecked())
+
+
+class PurchaseOrderWindow(QWidget):
+    """The editor of one purchase order (or of a new one until its first save)."""
+
+    created = Signal(dict)  # the PurchaseOrderOut of a new order, once saved
+    loaded = Signal(dict)  # whenever the order shown changes (load, save, move, live event)
+
+    def __init__(self, session: Session, order_id: int | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.session = session
+        self.api = session.api
+        self.order_id = order_id
+        self.order: Row | None = None
+        self.receipts: list[Row] = []
+        self.warehouses: list[Row] = []
+        self.last_receipt: Row | None = None
+        self._clean: dict[str, Any] = {}
+        self._lines_edited = False
+        self._after_save: Any = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.setObjectName("purchaseOrderWindow")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setWindowIcon(icons.app_icon())
+        self.setWindowTitle("New purchase order - CRM")
+        self.resize(1120, 800)
+        themed(self, BADGE_STYLE)
+
+        # --- header ----------------------------------------------------------------------------
+        self.heading = QLabel("New purchase order" if order_id is None else "Loading…")
+        self.heading.setProperty("role", "title")
+        self.status_badge = QLabel("")
+        self.status_badge.setObjectName("purchaseBadge")
+        self.status_badge.setAccessibleName("Status")
+        self.progress_label = QLabel("")
+        self.progress_label.setObjectName("receivedProgress")
+        self.subtitle = QLabel("")
+        self.subtitle.setProperty("role", "muted")
+        badges = QHBoxLayout()
+        badges.setSpacing(8)
+        badges.addWidget(self.status_badge)
+        badges.addWidget(self.progress_label)
+        badges.addStretch(1)
+        words = QVBoxLayout()
+        words.setSpacing(4)
+        words.addWidget(self.heading)
+        words.addLayout(badges)
+        words.addWidget(self.subtitle)
+
+        self.save_button = QPushButton("Save draft")
+        self.save_button.setToolTip("Save the order (Ctrl+S)")
+        self.save_button.clicked.connect(lambda: self.save())
+        self.confirm_button = QPushButton("Confirm")
+        self.confirm_button.setObjectName("confirmButton")
+        self.confirm_button.setProperty("role", "primary")
+        self.confirm_button.setToolTip("The vendor has the order: its quantities count as incoming stock")
+        self.confirm_button.clicked.connect(self.confirm)
+        self.receive_button = QPushButton("Receive…")
+        self.receive_button.setObjectName("receiveButton")
+        self.receive_button.setProperty("role", "primary")
+        self.receive_button.setToolTip("Goods arrived: receive all or part of the open quantities (Ctrl+R)")
+        self.receive_button.clicked.connect(lambda: self.receive())
+        self.cancel_button = QPushButton("Cancel order")
+        self.cancel_button.setObjectName("cancelOrderButton")
+        self.cancel_button.setProperty("role", "danger")
+        self.cancel_button.setToolTip("The order is off: what was received stays, the rest is no longer incoming")
+        self.cancel_button.clicked.connect(lambda: self.cancel_order())
+        actions = QHBoxLayout()
+        actions.setSpacing(6)
+        actions.addStretch(1)
+        for button in (self.cancel_button, self.save_button, self.confirm_button, self.receive_button):
+            actions.addWidget(button)
+
+        self.notice = QFrame()
+        self.notice.setObjectName("purchaseNotice")
+        self.notice.setProperty("role", "info")
+        self.notice_text = QLabel("")
+        self.notice_text.setWordWrap(True)
+        self.notice_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice_reload = QPushButton("Reload")
+        self.notice_reload.setProperty("role", "link")
+        self.notice_reload.clicked.connect(self.reload)
+        self.notice_reload.setVisible(False)
+        notice_row = QHBoxLayout(self.notice)
+        notice_row.setContentsMargins(12, 8, 12, 8)
+        notice_row.addWidget(self.notice_text, 1)
+        notice_row.addWidget(self.notice_reload)
+        self.notice.setVisible(False)
+
+        # --- the form --------------------------------------------------------------------------
+        self.vendor = VendorPicker(self.api)
+        self.expected = OptionalDate()
+        self.warehouse = QComboBox()
+        self.warehouse.addItem("Not chosen yet", None)
+        self.reference = QLineEdit()
+        self.reference.setPlaceholderText("The vendor's order or quote number")
+        self.reference.setMaxLength(200)
+        self.notes = QPlainTextEdit()
+        self.notes.setPlaceholderText("Delivery instructions, contact at the vendor…")
+        self.notes.setFixedHeight(64)
+        self.lines = PurchaseLines(self.api)
+        self.form = QWidget()
+        top = QHBoxLayout()
+        top.setSpacing(14)
+        columns = [QVBoxLayout() for _ in range(3)]
+        for column, stretch in zip(columns, (3, 2, 3), strict=True):
+            column.setSpacing(8)
+            top.addLayout(column, stretch)
+        field(columns[0], "&Vendor", self.vendor)
+        field(columns[0], "&Reference", self.reference)
+        field(columns[1], "&Expected delivery", self.expected)
+        field(columns[1], "&Destination warehouse", self.warehouse)
+        field(columns[2], "&Notes", self.notes)
+        for column in columns:
+            column.addStretch(1)
+        form_layout = QVBoxLayout(self.form)
+        form_layout.setContentsMargins(0, 0, 0, 0)
+        form_layout.setSpacing(10)
+        form_layout.addLayout(top)
+        lines_label = QLabel("LINES")
+        lines_label.setProperty("role", "section")
+        form_layout.addWidget(lines_label)
+        form_layout.addWidget(self.lines, 3)
+        self.receipts_label = QLabel("RECEIPTS")
+        self.receipts_label.setProperty("role", "section")
+        self.receipts_table = QTableWidget(0, 5)
+        self.receipts_table.setObjectName("receiptsTable")
+        self.receipts_table.setAccessibleName("Receipts")
+        self.receipts_table.setHorizontalHeaderLabels(["Receipt", "Status", "Validated", "Warehouse",
+                                                       "Delivery note"])
+        for column, width in enumerate((170, 110, 110, 260)):
+            self.receipts_table.setColumnWidth(column, width)
+        self.receipts_table.horizontalHeader().setStretchLastSection(True)
+        self.receipts_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.receipts_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.receipts_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.receipts_table.verticalHeader().setVisible(False)
+        self.receipts_table.setMaximumHeight(150)
+        self.receipts_table.activated.connect(lambda index: self.open_receipt_row(index.row()))
+        self.receipts_table.doubleClicked.connect(lambda index: self.open_receipt_row(index.row()))
+        form_layout.addWidget(self.receipts_label)
+        form_layout.addWidget(self.receipts_table, 1)
+        self.fields: dict[str, QWidget] = {
+            "vendor_id": self.vendor, "expected_on": self.expected, "warehouse_id": self.warehouse,
+            "reference": self.reference, "notes": self.notes, "lines": self.lines}
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 18, 24, 16)
+        root.setSpacing(10)
+        root.addLayout(words)
+        root.addLayout(actions)
+        root.addWidget(self.notice)
+        root.addWidget(self.form, 1)
+
+        self.lines.changed.connect(self._on_lines_edited)
+        QShortcut(QKeySequence.StandardKey.Save, self, activated=lambda: self.save(),
+                  context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=lambda: self.receive(),
+                  context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload,
+                  context=Qt.ShortcutContext.WindowShortcut)
+        self._refresh = QTimer(self, singleShot=True, interval=150, timeout=self._refresh_from_server)
+        session.events.event.connect(self._on_event)
+        change_bus().changed.connect(self._on_changed)
+        self._spawn(self._load_warehouses())
+
+        if order_id is None:
+            self._show_actions()
+            self._clean = self.values()
+            self.vendor.setFocus()
+        else:
+            self.reload()
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def remember(self) -> None:
+        key = (id(self.session), self.order_id)
+        _open[key] = self  # type: ignore[index]
+        self.destroyed.connect(lambda *_: _open.pop(key, None))  # type: ignore[arg-type]
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = tasks.spawn(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def is_busy(self) -> bool:
+        return (any(not t.done() for t in self._tasks) or self.lines.is_busy() or self.vendor.is_busy()
+                or operations.pending() > 0 or self._refresh.isActive())
+
+    @property
+    def status(self) -> S | None:
+        return None if self.order is None else S(self.order["status"])
+
+    def values(self) -> dict[str, Any]:
+        """The form as the server's fields (lines apart: they are compared by `_lines_edited`)."""
+        expected = self.expected.value()
+        return {"vendor_id": self.vendor.vendor_id, "warehouse_id": self.warehouse.currentData(),
+                "expected_on": expected.isoformat() if expected else None,
+                "reference": self.reference.text().strip() or None,
+                "notes": self.notes.toPlainText().strip() or None}
+
+    def has_edits(self) -> bool:
+        return self._lines_edited or self.values() != self._clean
+
+    def _on_lines_edited(self) -> None:
+        self._lines_edited = True
+
+    def say(self, text: str, reload: bool = False) -> None:
+        self.notice_text.setText(text)
+        self.notice.setVisible(bool(text))
+        self.notice_reload.setVisible(reload)
+
+    def show_notice(self, text: str) -> None:
+        """What the app's error handler calls on a window (offline, a calm message)."""
+        self.say(text)
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    async def _load_warehouses(self) -> None:
+        """The destination choices; a role without stock view sees only the order's warehouse."""
+        try:
+            warehouses = list(await self.api.get("/api/warehouses"))
+        except ApiError as exc:
+            log.info("warehouses did not load: %s", exc.message)
+            warehouses = []
+        if not shiboken6.isValid(self):
+            return
+        self.warehouses = warehouses
+        self._fill_warehouses()
+
+    def _fill_warehouses(self) -> None:
+        current = self.order.get("warehouse_id") if self.order is not None else self.warehouse.currentData()
+        was_clean = self.order is None or self._clean.get("warehouse_id") == self.warehouse.currentData()
+        self.warehouse.blockSignals(True)
+        self.warehouse.clear()
+        self.warehouse.addItem("Not chosen yet", None)
+        for warehouse in self.warehouses:
+            if warehouse.get("active", True) or warehouse["id"] == current:
+                self.warehouse.addItem(warehouse["name"], int(warehouse["id"]))
+        if current is not None and self.warehouse.findData(current) < 0 and self.order is not None:
+            self.warehouse.addItem(self.order.get("warehouse_name") or f"Warehouse #{current}", int(current))
+        if current is None and self.order is None and len(self.warehouses) == 1:
+            current = int(self.warehouses[0]["id"])  # one warehouse: the obvious destination
+        self.warehouse.setCurrentIndex(max(self.warehouse.findData(current), 0) if current is not None else 0)
+        self.warehouse.blockSignals(False)
+        if was_clean:
+            self._clean["warehouse_id"] = self.warehouse.currentData()
+
+    def reload(self) -> None:
+        """Everything again from the server (F5, Reload); unsaved edits are replaced."""
+        if self.order_id is not None:
+            self.say("")
+            self._spawn(self._load(replace_edits=True))
+
+    def _refresh_from_server(self) -> None:
+        """Someone changed the order: keep my unsaved edits, update the rest."""
+        if self.order_id is not None:
+            self._spawn(self._load(replace_edits=not self.has_edits()))
+
+    async def _load(self, replace_edits: bool) -> None:
+        try:
+            order = await self.api.get(f"/api/purchase-orders/{self.order_id}")
+        except asyncio.CancelledError:
+            raise
+        except ApiError as exc:
+            if shiboken6.isValid(self):
+                self.heading.setText("This purchase order could not be opened")
+                self.subtitle.setText(exc.message)
+                self.form.setEnabled(False)
+            return
+        if not shiboken6.isValid(self):
+            return
+        if not replace_edits and self.order is not None and order["version"] != self.order["version"]:
+            self.say("Someone else changed this order. Your edits are kept; Reload shows their version.",
+                     reload=True)
+            self._show_header(order)
+        else:
+            self.show_order(order)
+        await self._load_receipts()
+
+    async def _load_receipts(self) -> None:
+        if self.order_id is None:
+            return
+        try:
+            page = await self.api.get(f"/api/purchase-orders/{self.order_id}/receipts")
+        except ApiError as exc:
+            log.info("receipts of %s did not load: %s", self.order_id, exc.message)
+            return
+        if shiboken6.isValid(self):
+            self.show_receipts(list(page["items"]))
+
+    def show_order(self, order: Row) -> None:
+        """The order as the server has it, edits replaced."""
+        self.order = order
+        self.order_id = int(order["id"])
+        self.vendor.set_vendor(order.get("vendor_id"), order.get("vendor_name") or "")
+        self.expected.set_value(date.fromisoformat(order["expected_on"]) if order.get("expected_on") else None)
+        self.reference.setText(order.get("reference") or "")
+        self.notes.setPlainText(order.get("notes") or "")
+        self._fill_warehouses()
+        status = S(order["status"])
+        self.lines.set_currency(order["currency"])
+        self.lines.set_lines(list(order.get("lines") or []))
+        self.lines.set_mode(read_only=status != S.draft or not self.session.can("purchasing", "edit"),
+                            show_received=status != S.draft)
+        self._lines_edited = False
+        self._clean = self.values()
+        self._show_header(order)
+        self.loaded.emit(order)
+
+    def _show_header(self, order: Row) -> None:
+        status = S(order["status"])
+        self.setWindowTitle(f"{order['number']} {order.get('vendor_name') or ''} - CRM".replace("  ", " "))
+        self.heading.setText(f"{order['number']}  {order.get('vendor_name') or ''}".strip())
+        self.status_badge.setText(STATUS_LABELS[status])
+        set_tone(self.status_badge, STATUS_TONES[status])
+        self.progress_label.setText(progress(order))
+        parts = [f"Total {money(order['total'], order['currency'])}"]
+        if order.get("expected_on"):
+            late = " (late)" if is_late(order) else ""
+            parts.append(f"expected {day(order['expected_on'])}{late}")
+        if order.get("warehouse_name"):
+            parts.append(f"into {order['warehouse_name']}")
+        if order.get("confirmed_at"):
+            parts.append(f"confirmed {day(order['confirmed_at'])}")
+        if order.get("received_at"):
+            parts.append(f"received {day(order['received_at'])}")
+        if order.get("cancelled_at"):
+            parts.append(f"cancelled {day(order['cancelled_at'])}")
+        self.subtitle.setText("  ·  ".join(parts))
+        self.form.setEnabled(True)
+        editable = self.session.can("purchasing", "edit") and status not in (S.received, S.cancelled)
+        self.vendor.setReadOnly(not (editable and status == S.draft))
+        self.vendor.setClearButtonEnabled(editable and status == S.draft)
+        self.expected.set_editable(editable)
+        self.warehouse.setEnabled(editable)
+        self.reference.setReadOnly(not editable)
+        self.notes.setReadOnly(not editable)
+        self._show_actions()
+
+    def _show_actions(self) -> None:
+        status = self.status
+        can_edit = self.session.can("purchasing", "edit")
+        if status is None:
+            self.status_badge.setText("New · not saved yet")
+            set_tone(self.status_badge, "muted")
+            self.save_button.setText("Save draft")
+            self.save_button.setVisible(self.session.can("purchasing", "create"))
+            self.confirm_button.setVisible(self.session.can("purchasing", "create") and can_edit)
+            self.receive_button.setVisible(False)
+            self.cancel_button.setVisible(False)
+            self.receipts_label.setVisible(False)
+            self.receipts_table.setVisible(False)
+            return
+        self.save_button.setText("Save draft" if status == S.draft else "Save")
+        self.save_button.setVisible(can_edit and status not in (S.received, S.cancelled))
+        self.confirm_button.setVisible(can_edit and status == S.draft)
+        self.receive_button.setVisible(can_edit and status in OPEN and self.session.can("stock", "edit"))
+        self.cancel_button.setVisible(can_edit and status not in (S.received, S.cancelled))
+        shown = status != S.draft
+        self.receipts_label.setVisible(shown)
+        self.receipts_table.setVisible(shown)
+
+    def show_receipts(self, receipts: list[Row]) -> None:
+        self.receipts = receipts
+        table = self.receipts_table
+        table.setRowCount(len(receipts))
+        for i, receipt in enumerate(receipts):
+            status = str(receipt["status"]).replace("_", " ").capitalize()
+            if receipt.get("reverses_id") is not None:
+                status = "Reversal"
+            texts = (receipt["number"], status, day(receipt.get("validated_at")), receipt.get("warehouse_name") or "—",
+                     receipt.get("reference") or "")
+            for column, text in enumerate(texts):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, int(receipt["id"]))
+                table.setItem(i, column, item)
+        if not receipts:
+            self.receipts_label.setText("RECEIPTS  ·  nothing received yet")
+        else:
+            self.receipts_label.setText(f"RECEIPTS  ·  {len(receipts)}  (Enter opens one)")
+
+    # --- live ------------------------------------------------------------------------------------
+
+    def _on_event(self, event: LiveEvent) -> None:
+        if not shiboken6.isValid(self) or self.order_id is None:
+            return
+        if event.module == "purchasing" and event.entity == "purchase_order" and event.entity_id == self.order_id:
+            if self.order is not None and event.data.get("version") == self.order.get("version"):
+                return  # our own change, already shown
+            self._refresh.start()
+        elif event.module == "stock" and event.entity == "stock_document" and any(
+                r["id"] == event.entity_id for r in self.receipts):
+            self._spawn(self._load_receipts())  # one of our receipts was reversed
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if shiboken6.isValid(self) and "*" in areas:
+            self._refresh.start()
+
+    # --- saving ----------------------------------------------------------------------------------
+
+    def _payload(self) -> tuple[dict[str, Any], dict[str, QWidget]] | None:
+        """What to send (all of a new order, only the changes of a saved one) and the widgets its
+        field errors land on; None when something can be told wrong here already."""
+        if self.vendor.text().strip() and self.vendor.vendor_id is None:
+            mark_field(self.vendor, "Choose the vendor from the list (type part of the name).")
+            return None
+        problem = self.lines.problem()
+        if problem is not None:
+            self.say(problem)
+            return None
+        values = self.values()
+        fields = dict(self.fields)
+        if self.order is None:
+            body = {k: v for k, v in values.items() if v is not None}
+            body["lines"] = self.lines.lines_in()
+            fields.update(self.lines.field_widgets())
+            return body, fields
+        changes = {k: v for k, v in values.items() if v != self._clean.get(k)}
+        if self.status != S.draft:
+            changes = {k: v for k, v in changes.items() if k in CONFIRMED_FIELDS}
+        for key in ("reference", "notes"):  # cleared: the server takes "" as "none"
+            if key in changes and changes[key] is None:
+                changes[key] = ""
+        if self._lines_edited and self.status == S.draft:
+            changes["lines"] = self.lines.lines_in()
+            fields.update(self.lines.field_widgets())
+        return changes, fields
+
+    def save(self, then: Any = None) -> bool:
+        """Ctrl+S: create, or send what changed with the version that was read. `then` runs after
+        a successful save (Confirm or Receive that needed the edits saved first)."""
+        if not self.save_button.isVisible():
+            return False
+        payload = self._payload()
+        if payload is None:
+            return False
+        body, fields = payload
+        self.say("")
+        if self.order is None:
+            call = self.api.post("/api/purchase-orders", body)
+        elif not body:
+            self._lines_edited = False
+            if then is not None:
+                then()
+            return True
+        else:
+            call = self.api.patch(f"/api/purchase-orders/{self.order_id}", {**body, "version": self.order["version"]})
+        self._after_save = then
+        operations.run(self, call, success=self._saved, changed=PURCHASING, fields=fields, reload=self.reload,
+                       busy=self.save_button)
+        return True
+
+    def _saved(self, order: Row) -> None:
+        new = self.order is None
+        self.show_order(order)
+        if new:
+            self.remember()
+            self.created.emit(order)
+            self.say(f"{order['number']} is saved as a draft. Confirm it once the vendor has the order.")
+        else:
+            self.say("Saved.")
+        self._spawn(self._load_receipts())
+        then, self._after_save = self._after_save, None
+        if then is not None:
+            then()
+
+    # --- status moves ----------------------------------------------------------------------------
+
+    def confirm(self) -> None:
+        """Confirm (saving what was typed first); every missing field is marked at once."""
+        if not self.confirm_button.isVisible():
+            return
+        if self.order is None or self.has_edits():
+            self.save(then=self.confirm)
+            return
+        if self.status != S.draft:
+            return
+        operations.run(self, self._confirm_call(int(self.order["version"])), success=self._confirmed,
+                       changed=PURCHASING | STOCK, fields=self.fields, reload=self.reload, busy=self.confirm_button)
+
+    async def _confirm_call(self, version: int) -> Row | None:
+        try:
+            return dict(await self.api.post(f"/api/purchase-orders/{self.order_id}/confirm", {"version": version}))
+        except ApiError as exc:
+            if exc.code != "incomplete" or not shiboken6.isValid(self):
+                raise
+            self.mark_missing([str(f) for f in exc.extra.get("fields") or [exc.field]], exc.message)
+            return None
+
+    def mark_missing(self, names: list[str], message: str) -> None:
+        """The server's list of what confirming needs: each one at its field, the first focused."""
+        for name in reversed(names):
+            widget = self.fields.get(name)
+            if widget is not None:
+                mark_field(widget, MISSING_TEXT.get(name, message))
+        self.say(message)
+
+    def _confirmed(self, order: Row | None) -> None:
+        if order is None:  # refused: the missing fields are marked
+            return
+        self.show_order(order)
+        self.say(f"{order['number']} is confirmed: its quantities count as incoming stock now.")
+        self._spawn(self._load_receipts())
+
+    def receive(self) -> QWidget | None:
+        """Receive… : the dialog with the open quantities (unsaved edits are saved first)."""
+        if self.order is None or self.status not in OPEN or not self.receive_button.isVisible():
+            return None
+        if self.has_edits():
+            self.save(then=self.receive)
+            return None
+        from crm_desktop.views.purchasing.receive_dialog import ReceiveDialog
+
+        dialog = ReceiveDialog(self.api, self.order, self.warehouses, self)
+        dialog.received.connect(self._received)
+        dialog.open()
+        return dialog
+
+    def _received(self, result: Row) -> None:
+        if not shiboken6.isValid(self):
+            return
+        order, receipt = result["order"], result["receipt"]
+        self.last_receipt = receipt
+        self.show_order(order)
+        lines = len(receipt.get("lines") or [])
+        rest = ("The rest stays on order." if order["status"] == S.partially_received
+                else "Everything ordered has arrived.")
+        self.say(f"Receipt {receipt['number']} is made and validated ({lines} line{'s' if lines != 1 else ''} "
+                 f"into {receipt.get('warehouse_name') or 'the warehouse'}). {order['number']} is "
+                 f"{STATUS_LABELS[S(order['status'])]} now. {rest}")
+        self._spawn(self._load_receipts())
+
+    def cancel_order(self) -> QMessageBox | None:
+        """Cancel order, after a question (what was received stays received)."""
+        if self.order is None or self.status in (S.received, S.cancelled):
+            return None
+        order = self.order
+        box = QMessageBox(QMessageBox.Icon.Question, "Cancel the order?",
+                          f"Cancel {order['number']}? What was received stays in stock; the rest is no longer "
+                          "expected.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("cancelOrderBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        box.button(QMessageBox.StandardButton.Yes).setText("Cancel order")
+        box.button(QMessageBox.StandardButton.No).setText("Keep it")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+
+        def answered(button: Any) -> None:
+            if box.standardButton(button) == QMessageBox.StandardButton.Yes:
+                self._cancel_now(int(order["version"]))
+
+        box.buttonClicked.connect(answered)
+        box.open()
+        return box
+
+    def _cancel_now(self, version: int) -> None:
+        call = self.api.post(f"/api/purchase-orders/{self.order_id}/cancel", {"version": version})
+        operations.run(self, call, success=self._cancelled, changed=PURCHASING | STOCK, reload=self.reload,
+                       busy=self.cancel_button)
+
+    def _cancelled(self, order: Row) -> None:
+        self.show_order(order)
+        self.say(f"{order['number']} is cancelled.")
+
+    # --- receipts --------------------------------------------------------------------------------
+
+    def open_receipt_row(self, row: int) -> QWidget | None:
+        if not 0 <= row < len(self.receipts):
+            return None
+        return self.open_receipt(int(self.receipts[row]["id"]))
+
+    def open_receipt(self, document_id: int) -> QWidget | None:
+        """The receipt in the stock document window (written by the Stock module)."""
+        opener = _lazy("crm_desktop.views.stock.document_editor", "open_stock_document")
+        if opener is None:
+            number = next((r["number"] for r in self.receipts if r["id"] == document_id), f"#{document_id}")
+            self.say(f"Receipt {number}: the stock document window is not part of this build yet.")
+            return None
+        window: QWidget = opener(self, self.session, document_id)
+        return window
+
+    # --- closing ---------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Unsaved edits are not lost by a stray click: ask once."""
+        editable = self.save_button.isVisible()
+        if self.has_edits() and editable and self.isVisible() and not getattr(self, "_closing", False):
+            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
+                              "This purchase order has changes that are not saved.",
+                              QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                              | QMessageBox.StandardButton.Cancel, self)
+            box.setObjectName("unsavedBox")
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+
+            def answered(button: Any) -> None:
+                role = box.standardButton(button)
+                if role == QMessageBox.StandardButton.Save:
+                    self.save(then=self._close_now)
+                elif role == QMessageBox.StandardButton.Discard:
+                    self._close_now()
+
+            box.buttonClicked.connect(answered)
+            box.open()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+    def _close_now(self) -> None:
+        self._closing = True
+        self.close()

@@ -1,0 +1,368 @@
+"""The purchasing page: filters (status, vendor, search), the server-paged list of purchase orders,
+New order (Ctrl+N), Enter or a double click opens one in its own window (editor.open_purchase_order),
+Export to Excel (Ctrl+E).
+
+The list endpoint answers orders without their lines, so the "Lines" and "Received" columns are
+filled from each shown order's details, asked once per order version and kept (OrderDetails). An
+open order past its expected delivery date is shown in red. The list follows the change bus: a
+change here or on another desktop ("purchasing" and "stock" areas) reloads it and keeps the selected
+order selected."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from crm_desktop import operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.session import Session
+from crm_desktop.views.purchasing.common import (
+    LATE_COLOR,
+    MUTED_COLOR,
+    PURCHASING,
+    STATUS_LABELS,
+    STOCK,
+    Row,
+    S,
+    VendorPicker,
+    day,
+    is_late,
+    money,
+    progress,
+    status_label,
+)
+from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 100
+REFRESH_AREAS = PURCHASING | STOCK | {"*"}
+SORTABLE = {0: "number", 3: "expected_on", 4: "total"}  # column -> the server's sort key
+EXPORT_PAGE = 500
+EXPORT_HEADERS = ("Number", "Vendor", "Status", "Expected delivery", "Late", "Currency", "Total", "Lines",
+                  "Lines received", "Reference")
+
+
+def _color(row: Row) -> str | None:
+    if is_late(row):
+        return LATE_COLOR
+    return MUTED_COLOR if row["status"] == S.cancelled else None
+
+
+class OrderDetails(QObject):
+    """Each listed order with its lines (GET /api/purchase-orders/{id}), asked when the row arrives
+    and again only when its version changes, a few at a time; `changed` repaints the list when one
+    arrives. The model's data() only reads what is here."""
+
+    changed = Signal()
+    PARALLEL = 6
+
+    def __init__(self, api: Any, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self._known: dict[int, Row] = {}
+        self._asked: dict[int, int] = {}  # order id -> version asked for
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._gate = asyncio.Semaphore(self.PARALLEL)
+
+    def get(self, row: Row) -> Row | None:
+        """The order with its lines when known (an older version while the new one is on its way)."""
+        return self._known.get(int(row["id"]))
+
+    def request(self, row: Row) -> None:
+        order_id, version = int(row["id"]), int(row["version"])
+        if self._asked.get(order_id) != version:
+            self._asked[order_id] = version
+            task = tasks.spawn(self._fetch(order_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def is_busy(self) -> bool:
+        return any(not t.done() for t in self._tasks)
+
+    async def _fetch(self, order_id: int) -> None:
+        async with self._gate:
+            try:
+                order = await self.api.get(f"/api/purchase-orders/{order_id}")
+            except ApiError as exc:
+                log.info("purchase order %s did not load: %s", order_id, exc.message)
+                self._asked.pop(order_id, None)
+                return
+        if not shiboken6.isValid(self):
+            return
+        self._known[order_id] = order
+        self.changed.emit()
+
+
+class PurchaseOrdersPage(QWidget):
+    """Everything of the Purchasing module but the order windows (see editor.open_purchase_order)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("purchaseOrdersPage")
+        self.session = session
+        self.api = session.api
+        self.sort = "-created_at"
+        self._select_after_load: int | None = None
+        self.details = OrderDetails(self.api, self)
+        self.details.changed.connect(self._repaint)
+
+        self.filters = FilterBar()
+        self.search = self.filters.add_search("q", "Search number, reference or vendor…")
+        self.status = self.filters.add_choice("status", "Status",
+                                              [(label, status.value) for status, label in STATUS_LABELS.items()],
+                                              any_label="Any status")
+        self.vendor = VendorPicker(self.api)
+        self.vendor.setPlaceholderText("Any vendor")
+        self.vendor.setMinimumWidth(200)
+        self.vendor.vendor_changed.connect(lambda _: self.filters.changed.emit())
+        self.filters.add_widget("vendor_id", self.vendor, lambda: self.vendor.vendor_id, "Vendor")
+        self.filters.changed.connect(self.reload)
+
+        columns = [
+            Column("Number", lambda r: r.get("number") or "—", color=_color),
+            Column("Vendor", lambda r: r.get("vendor_name") or "—", color=_color),
+            Column("Status", lambda r: status_label(r["status"]), color=_color),
+            Column("Expected delivery", lambda r: day(r.get("expected_on")), color=_color,
+                   tooltip=lambda r: "Late: the expected delivery date has passed" if is_late(r) else None),
+            Column("Total", lambda r: money(r["total"], r["currency"]), color=_color, align_right=True),
+            Column("Lines", self._lines_text, color=_color, align_right=True),
+            Column("Received", self._received_text, color=_color),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
+        self.table = PagedTable(self.model, "Press Ctrl+N to order from a vendor.", icon="purchasing",
+                                empty_title="No purchase orders yet")
+        self.table.set_noun("purchase order", "purchase orders")
+        view = self.table.view
+        view.setAccessibleName("Purchase orders")
+        for column, width in enumerate((130, 260, 150, 150, 130, 70, 180)):
+            view.setColumnWidth(column, width)
+        header = view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self.sort_by_column)
+        view.activated.connect(lambda _: self.open_selected())  # Enter, and a double click
+        self.model.rowsInserted.connect(self._select_pending)
+        self.model.rowsInserted.connect(self._ask_details)
+
+        self.new_button = QPushButton("New order")
+        self.new_button.setProperty("role", "primary")
+        self.new_button.setToolTip("New purchase order (Ctrl+N)")
+        self.new_button.clicked.connect(lambda: self.new_order())
+        self.new_button.setVisible(session.can("purchasing", "create"))
+        self.export_button = QPushButton("Export to Excel")
+        self.export_button.setToolTip("Export the purchase orders of these filters (Ctrl+E)")
+        self.export_button.clicked.connect(self.export)
+        self.export_button.setVisible(session.can("purchasing", "export"))
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Open the selected purchase order (Enter)")
+        self.open_button.clicked.connect(self.open_selected)
+        view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        self.model.modelReset.connect(self._update_actions)
+        self.notice = QLabel()
+        self.notice.setObjectName("pageNotice")
+        self.notice.setProperty("role", "info")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(32, 24, 32, 16)
+        root.setSpacing(12)
+        root.addWidget(self._title())
+        self.filters.add_trailing(self.export_button)
+        self.filters.add_trailing(self.open_button)
+        root.addWidget(self.filters)
+        root.addWidget(self.notice)
+        root.addWidget(self.table, 1)
+
+        new = QShortcut(QKeySequence(QKeySequence.StandardKey.New), self)
+        new.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        new.activated.connect(lambda: self.new_order())
+        export = QShortcut(QKeySequence("Ctrl+E"), self)
+        export.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        export.activated.connect(self.export)
+        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
+        reload.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        reload.activated.connect(self.reload)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=200, timeout=self.reload)
+        operations.change_bus().changed.connect(self._on_changed)
+        self._update_actions()
+        self.reload()
+
+    def _title(self) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 4)
+        words = QVBoxLayout()
+        words.setSpacing(2)
+        title = QLabel("Purchase orders")
+        title.setProperty("role", "title")
+        sub = QLabel("Orders to vendors, from draft to received. Enter opens one; Ctrl+N writes one; "
+                     "late deliveries are red.")
+        sub.setProperty("role", "muted")
+        words.addWidget(title)
+        words.addWidget(sub)
+        row.addLayout(words, 1)
+        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
+        return box
+
+    def _lines_text(self, row: Row) -> str:
+        order = self.details.get(row)
+        return str(len(order.get("lines") or [])) if order is not None else "…"
+
+    def _received_text(self, row: Row) -> str:
+        """"2 of 3 lines received"; a draft expects nothing yet, a cancelled order shows what came."""
+        if row["status"] == S.draft:
+            return "—"
+        order = self.details.get(row)
+        if order is None:
+            return "…"
+        text = progress({**order, "status": S.confirmed.value})
+        if row["status"] == S.cancelled and text.startswith("0 of"):
+            return "—"
+        return text or "—"
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def query(self) -> dict[str, Any]:
+        return {**self.filters.values(), "sort": self.sort}
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        return dict(await self.api.get("/api/purchase-orders", offset=offset, limit=limit, **self.query()))
+
+    def reload(self) -> None:
+        """From the top with the filters as they are now, keeping the selected order selected."""
+        if any(k != "sort" for k in self.query()):
+            self.table.empty_title = "No purchase orders match"
+            self.table.empty_text = "Try another search, or clear the filters."
+        else:
+            self.table.empty_title = "No purchase orders yet"
+            self.table.empty_text = "Press Ctrl+N to order from a vendor."
+        selected = self.table.current_row()
+        if selected is not None and self._select_after_load is None:
+            self._select_after_load = selected["id"]
+        self.model.reload()
+
+    def sort_by_column(self, column: int) -> None:
+        header = self.table.view.horizontalHeader()
+        key = SORTABLE.get(column)
+        current = self.sort.lstrip("-")
+        if key is None:  # keep showing the sort in force
+            shown = next((c for c, k in SORTABLE.items() if k == current), 0)
+            header.setSortIndicator(shown, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
+                                    else Qt.SortOrder.AscendingOrder)
+            return
+        descending = key == current and not self.sort.startswith("-")
+        self.sort = f"-{key}" if descending else key
+        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        self.reload()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if areas & REFRESH_AREAS:
+            self._refresh_timer.start()
+
+    def _repaint(self) -> None:
+        rows = self.model.rowCount()
+        if rows:
+            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(rows - 1, len(self.model.columns) - 1))
+
+    def _ask_details(self, _parent: Any, first: int, last: int) -> None:
+        for i in range(first, last + 1):
+            self.details.request(self.model.row(i))
+
+    def _select_pending(self, *_: Any) -> None:
+        if self._select_after_load is not None and self.table.select_key(self._select_after_load):
+            self._select_after_load = None
+            self._update_actions()
+
+    def _update_actions(self) -> None:
+        self.open_button.setEnabled(self.table.current_row() is not None)
+
+    def is_busy(self) -> bool:
+        return self.model.loading or self.vendor.is_busy() or self.details.is_busy()
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+
+    def new_order(self) -> QWidget | None:
+        if not self.session.can("purchasing", "create"):
+            return None
+        return self.open_order(None)
+
+    def open_selected(self) -> QWidget | None:
+        row = self.table.current_row()
+        return self.open_order(row["id"]) if row is not None else None
+
+    def open_order(self, order_id: int | None) -> QWidget:
+        from crm_desktop.views.purchasing.editor import open_purchase_order
+
+        window = open_purchase_order(self, self.session, order_id)
+        if order_id is None:  # a new window: its first save selects it here
+            window.created.connect(self._created)
+        return window
+
+    def _created(self, order: Row) -> None:
+        self._select_after_load = order["id"]
+        self.say(f"{order['number']} is created.")
+
+    def open_record(self, record_type: str, record_id: int, parent_id: int | None = None) -> QWidget | None:
+        """A global-search hit (or a link from another window) names a purchase order: open it."""
+        return self.open_order(record_id) if record_type == "purchase_order" else None
+
+    def export(self) -> QWidget | None:
+        """Ctrl+E: ask where, then save the purchase orders of the current filters as .xlsx."""
+        if not self.session.can("purchasing", "export"):
+            return None
+        return ask_save_path(self, "Export purchase orders to Excel", "purchase-orders.xlsx", self.export_to,
+                             "purchaseExportDialog")
+
+    async def _all_rows(self) -> list[Row]:
+        """Every order of the filters with its lines, a server page at a time (the server has no
+        export of them); details are asked a few at a time."""
+        rows: list[Row] = []
+        query = self.query()
+        while True:
+            page = await self.api.get("/api/purchase-orders", offset=len(rows), limit=EXPORT_PAGE, **query)
+            rows.extend(page["items"])
+            if not page["items"] or len(rows) >= page["total"]:
+                break
+        gate = asyncio.Semaphore(6)
+
+        async def full(row: Row) -> Row:
+            async with gate:
+                return dict(await self.api.get(f"/api/purchase-orders/{row['id']}"))
+
+        return list(await asyncio.gather(*(full(r) for r in rows)))
+
+    def export_to(self, path: str) -> None:
+        async def export() -> int:
+            orders = await self._all_rows()
+            table = []
+            for o in orders:
+                lines = o.get("lines") or []
+                received = sum(1 for ln in lines if Decimal(ln["received"]) >= Decimal(ln["quantity"]))
+                table.append((o["number"], o.get("vendor_name") or "", status_label(o["status"]),
+                              date.fromisoformat(o["expected_on"]) if o.get("expected_on") else None,
+                              "yes" if is_late(o) else "", o["currency"], Decimal(o["total"]), len(lines),
+                              received, o.get("reference") or ""))
+            return await write_workbook(path, "Purchase orders", EXPORT_HEADERS, table)
+
+        self.say("Exporting…")
+        operations.run(self, export(), busy=self.export_button,
+                       success=lambda n: self.say(f"Exported {n} purchase order{'s' if n != 1 else ''} to {path}."))

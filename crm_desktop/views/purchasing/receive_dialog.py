@@ -1,0 +1,160 @@
+"""Receive goods on a purchase order: per open line the remaining quantity pre-filled (edit it for a
+partial delivery, 0 or empty skips the line), the warehouse they go into (the order's by default)
+and the vendor's delivery note. The server makes and validates a receipt document; what is not
+received stays open on the order (POST /api/purchase-orders/{id}/receive)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations
+from crm_desktop.operations.errors import mark_field
+from crm_desktop.views.purchasing.common import PURCHASING, STOCK, Row, parse_decimal, qty
+from crm_desktop.widgets.form import field
+
+
+class ReceiveDialog(QDialog):
+    """One delivery from the vendor; `received` carries the server's {order, receipt}."""
+
+    received = Signal(dict)
+
+    def __init__(self, api: Any, order: Row, warehouses: list[Row], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.order = order
+        self.setObjectName("receiveDialog")
+        self.setWindowTitle(f"Receive goods - {order['number']}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setMinimumWidth(720)
+        self.lines = [line for line in order.get("lines") or [] if Decimal(str(line["remaining"])) > 0]
+
+        intro = QLabel(f"{order['number']} from {order.get('vendor_name') or 'the vendor'}: the quantities still "
+                       "open are filled in. Change them to what actually arrived; the rest stays on order.")
+        intro.setWordWrap(True)
+        intro.setProperty("role", "muted")
+        self.table = QTableWidget(len(self.lines), 6)
+        self.table.setObjectName("receiveLines")
+        self.table.setHorizontalHeaderLabels(["SKU", "Product", "Ordered", "Received", "Remaining", "Receive now"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(40)
+        self.table.setMinimumHeight(min(48 + 40 * len(self.lines), 400))
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.quantities: list[QLineEdit] = []
+        for i, line in enumerate(self.lines):
+            texts = (line.get("sku") or "", line.get("product_name") or line.get("description") or "",
+                     qty(line["quantity"]), qty(line["received"]), qty(line["remaining"]))
+            for column, text in enumerate(texts):
+                item = QTableWidgetItem(text)
+                if column >= 2:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, column, item)
+            edit = QLineEdit(qty(line["remaining"]))
+            edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+            edit.setAccessibleName(f"Receive now, line {i + 1}")
+            self.table.setCellWidget(i, 5, edit)
+            self.quantities.append(edit)
+
+        self.warehouse = QComboBox()
+        for warehouse in warehouses:
+            if warehouse.get("active", True) or warehouse["id"] == order.get("warehouse_id"):
+                self.warehouse.addItem(warehouse["name"], int(warehouse["id"]))
+        if order.get("warehouse_id") is not None and self.warehouse.findData(order["warehouse_id"]) < 0:
+            self.warehouse.addItem(order.get("warehouse_name") or f"Warehouse #{order['warehouse_id']}",
+                                   int(order["warehouse_id"]))
+        if order.get("warehouse_id") is not None:
+            self.warehouse.setCurrentIndex(self.warehouse.findData(order["warehouse_id"]))
+        elif self.warehouse.count() > 1:
+            self.warehouse.insertItem(0, "Choose a warehouse…", None)
+            self.warehouse.setCurrentIndex(0)
+        self.reference = QLineEdit()
+        self.reference.setPlaceholderText("The vendor's delivery note number")
+        self.reference.setMaxLength(200)
+        self.note = QLabel("")
+        self.note.setObjectName("receiveNote")
+        self.note.setWordWrap(True)
+        self.note.setVisible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(intro)
+        layout.addWidget(self.table, 1)
+        field(layout, "Into &warehouse", self.warehouse)
+        field(layout, "Delivery &note", self.reference)
+        layout.addWidget(self.note)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText("Receive")
+        self.ok.setProperty("role", "primary")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.resize(780, 330 + min(40 * len(self.lines), 352))
+        if self.quantities:
+            self.quantities[0].setFocus()
+            self.quantities[0].selectAll()
+
+    def say(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+
+    def submit(self) -> None:
+        """Send the lines with a quantity above 0; each bad one is marked at its cell."""
+        body_lines: list[Row] = []
+        fields: dict[str, QWidget] = {"warehouse_id": self.warehouse, "reference": self.reference}
+        problem = ""
+        for i, (line, edit) in enumerate(zip(self.lines, self.quantities, strict=True)):
+            text = edit.text().strip()
+            value = parse_decimal(text) if text else Decimal(0)
+            remaining = Decimal(str(line["remaining"]))
+            if value is None or value < 0 or value.as_tuple().exponent < -3:  # type: ignore[operator]
+                problem = problem or f"Line {i + 1}: a quantity of 0 or more, with at most 3 decimals."
+                mark_field(edit, f"Line {i + 1}: a quantity of 0 or more, with at most 3 decimals.")
+                continue
+            if value > remaining:
+                message = f"Only {qty(remaining)} of {line.get('sku') or line['description']} remain to be received."
+                problem = problem or message
+                mark_field(edit, message)
+                continue
+            if value > 0:
+                fields[f"lines.{len(body_lines)}.quantity"] = edit
+                fields[f"lines.{len(body_lines)}.line_id"] = edit
+                body_lines.append({"line_id": int(line["id"]), "quantity": format(value, "f")})
+        if problem:
+            self.say(problem)
+            return
+        if not body_lines:
+            self.say("Nothing to receive: enter the quantity that arrived on at least one line.")
+            if self.quantities:
+                mark_field(self.quantities[0], "Enter the quantity that arrived.")
+            return
+        warehouse_id = self.warehouse.currentData()
+        if warehouse_id is None:
+            mark_field(self.warehouse, "Choose the warehouse the goods go into.")
+            return
+        self.say("")
+        body = {"version": self.order["version"], "warehouse_id": warehouse_id,
+                "reference": self.reference.text().strip() or None, "lines": body_lines}
+        operations.run(self, self.api.post(f"/api/purchase-orders/{self.order['id']}/receive", body),
+                       success=self._done, changed=PURCHASING | STOCK, fields=fields, busy=self.ok)
+
+    def _done(self, result: Row) -> None:
+        self.received.emit(result)
+        self.accept()

@@ -1,0 +1,436 @@
+"""The sales report: totals per month, week or day from GET /api/reports/sales, on the basis the
+user chooses (accrual: by invoice date; cash: by payment date; the choice is remembered), with the
+other basis's total beside it and the server's sentence that explains the difference in figures.
+
+A bar chart of the periods, the table under it (exported to Excel as shown), an empty state when
+nothing was invoiced or paid in the range. Reloads when invoices or payments change."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QValueAxis
+from PySide6.QtCore import QDate, QSettings, Qt, QTimer
+from PySide6.QtGui import QKeySequence, QPainter, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.session import Session
+from crm_desktop.widgets.empty_state import EmptyState
+from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+BASES = (("accrual", "Accrual", "By invoice date: what was billed, paid or not"),
+         ("cash", "Cash", "By payment date: what came in"))
+PRESETS = ("This month", "Last 3 months", "This year", "Last year", "Custom")
+DEFAULT_PRESET = "This year"
+GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))
+CURRENCIES = ("EUR", "USD", "GBP", "SEK", "RON", "PLN", "CHF")
+BASIS_KEY = "reports/sales/basis"
+REFRESH_AREAS = frozenset({"*", "invoices", "invoices.invoice", "invoices.payment", "payments"})
+
+
+def preset_range(name: str, today: date) -> tuple[date, date]:
+    """The dates of a preset; every range ends today except last year's."""
+    if name == "This month":
+        return today.replace(day=1), today
+    if name == "Last 3 months":
+        first = today.replace(day=1)
+        for _ in range(2):
+            first = (first - timedelta(days=1)).replace(day=1)
+        return first, today
+    if name == "Last year":
+        return date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)
+    return date(today.year, 1, 1), today
+
+
+def money_text(value: str | Decimal, currency: str) -> str:
+    """An exact amount with thousands separators: 12,345.60 EUR (never through float)."""
+    return f"{Decimal(value):,} {currency}"
+
+
+def period_label(start: date, group: str) -> str:
+    if group == "month":
+        return start.strftime("%b %Y")
+    if group == "week":
+        return f"Week of {start.day} {start.strftime('%b %Y')}"
+    return start.isoformat()
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+def _pydate(value: QDate) -> date:
+    return date(value.year(), value.month(), value.day())
+
+
+class SalesReportPage(QWidget):
+    """The Sales report; `report` is the last answer of the server (None until the first one)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("salesReport")
+        self.session = session
+        self.api = session.api
+        self.report: Row | None = None
+        self.loads = 0  # answers received: lets a test wait for the next one
+        self._task: Any = None
+        self._applying_preset = False
+
+        self.basis = QButtonGroup(self)
+        switch = QWidget()
+        switch.setObjectName("viewSwitch")
+        segments = QHBoxLayout(switch)
+        segments.setContentsMargins(3, 3, 3, 3)
+        segments.setSpacing(2)
+        self.basis_buttons: dict[str, QPushButton] = {}
+        for index, (key, text, tip) in enumerate(BASES):
+            button = QPushButton(text)
+            button.setCheckable(True)
+            button.setProperty("role", "segment")
+            button.setToolTip(f"{tip} (Ctrl+{index + 1})")
+            button.setObjectName(f"basis_{key}")
+            button.setMinimumWidth(110)
+            self.basis.addButton(button, index)
+            segments.addWidget(button)
+            self.basis_buttons[key] = button
+        remembered = str(QSettings().value(BASIS_KEY, "accrual"))
+        self.basis_buttons.get(remembered, self.basis_buttons["accrual"]).setChecked(True)
+        self.basis.idClicked.connect(self._basis_chosen)
+
+        self.preset = QComboBox()
+        self.preset.setAccessibleName("Date range")
+        self.preset.addItems(PRESETS)
+        self.preset.setMinimumWidth(140)
+        self.date_from = QDateEdit()
+        self.date_to = QDateEdit()
+        for edit, name in ((self.date_from, "From"), (self.date_to, "To")):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setAccessibleName(name)
+            edit.setMinimumWidth(130)
+        self.group = QComboBox()
+        self.group.setAccessibleName("Group by")
+        for text, key in GROUPS:
+            self.group.addItem(text, key)
+        self.currency = QComboBox()
+        self.currency.setAccessibleName("Currency")
+        self.currency.setEditable(True)
+        self.currency.setMinimumWidth(90)
+        self.currency.setToolTip("Only documents in this currency count; amounts are never converted")
+        self.currency.addItem("")  # the server's base currency until the first answer names it
+        self.currency.addItems(CURRENCIES)
+        self.export_button = QPushButton("Export to Excel")
+        self.export_button.setToolTip("Export the table (Ctrl+E)")
+        self.export_button.clicked.connect(self.export)
+        self.export_button.setVisible(session.can("reports", "export"))
+
+        self.total_card, self.total_title, self.total_value = self._card("total")
+        self.other_card, self.other_title, self.other_value = self._card("other")
+        self.explanation = QLabel()
+        self.explanation.setObjectName("reportExplanation")
+        self.explanation.setWordWrap(True)
+        self.explanation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice = QLabel()
+        self.notice.setProperty("role", "error")
+        self.notice.setVisible(False)
+
+        self.chart = QChart()
+        self.chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
+        self.chart.legend().setVisible(False)
+        self.chart.setBackgroundVisible(False)
+        self.chart_view = QChartView(self.chart)
+        self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart_view.setMinimumHeight(240)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Period", "Documents", "Total"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAccessibleName("Sales per period")
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumHeight(160)
+        self.figures = figures = QWidget()
+        fig = QVBoxLayout(figures)
+        fig.setContentsMargins(0, 0, 0, 0)
+        fig.addWidget(self.chart_view, 3)
+        fig.addWidget(self.table, 2)
+        self.empty = EmptyState("reports", "Nothing in this range",
+                                "No invoices were issued and no payments came in between these dates. "
+                                "Choose another range or currency.")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(figures)
+        self.stack.addWidget(self.empty)
+
+        # The basis first, on its own line with the export; the range and grouping under it.
+        top = QHBoxLayout()
+        top.setSpacing(8)
+        top.addWidget(switch)
+        top.addStretch(1)
+        top.addWidget(self.export_button)
+        controls = QHBoxLayout()
+        controls.setSpacing(8)
+        for label, widget in (("Range", self.preset), ("From", self.date_from), ("To", self.date_to),
+                              ("Group by", self.group), ("Currency", self.currency)):
+            caption = QLabel(label)
+            caption.setProperty("role", "muted")
+            caption.setBuddy(widget)
+            controls.addWidget(caption)
+            controls.addWidget(widget)
+            if label in ("To", "Currency"):
+                controls.addSpacing(12)
+        controls.addStretch(1)
+        cards = QHBoxLayout()
+        cards.setSpacing(12)
+        cards.addWidget(self.total_card, 1)
+        cards.addWidget(self.other_card, 1)
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(32, 24, 32, 16)
+        root.setSpacing(12)
+        title = QLabel("Sales")
+        title.setProperty("role", "title")
+        subtitle = QLabel("Invoiced (accrual) or received (cash) per period. The two totals side by side "
+                          "show what is billed but not yet paid.")
+        subtitle.setProperty("role", "muted")
+        subtitle.setWordWrap(True)
+        root.addWidget(title)
+        root.addWidget(subtitle)
+        root.addLayout(top)
+        root.addLayout(controls)
+        root.addLayout(cards)
+        root.addWidget(self.explanation)
+        root.addWidget(self.notice)
+        root.addWidget(self.stack, 1)
+
+        self._reload_timer = QTimer(self)
+        self._reload_timer.setSingleShot(True)
+        self._reload_timer.setInterval(150)  # several controls changed at once load once
+        self._reload_timer.timeout.connect(self.reload)
+        self.preset.setCurrentText(DEFAULT_PRESET)
+        self._apply_preset(DEFAULT_PRESET)
+        self.preset.currentTextChanged.connect(self._apply_preset)
+        self.date_from.dateChanged.connect(self._dates_edited)
+        self.date_to.dateChanged.connect(self._dates_edited)
+        self.group.currentIndexChanged.connect(lambda _: self._reload_timer.start())
+        self.currency.currentTextChanged.connect(self._currency_edited)
+        for index, key in enumerate(self.basis_buttons):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda k=key: self.set_basis(k))
+        export = QShortcut(QKeySequence("Ctrl+E"), self)
+        export.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        export.activated.connect(self.export)
+        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
+        reload.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        reload.activated.connect(self.reload)
+        operations.change_bus().changed.connect(self._on_changed)
+        self.reload()
+
+    def _card(self, name: str) -> tuple[QFrame, QLabel, QLabel]:
+        card = QFrame()
+        card.setObjectName(f"{name}Card")
+        card.setFrameShape(QFrame.Shape.StyledPanel)
+        box = QVBoxLayout(card)
+        box.setContentsMargins(16, 12, 16, 12)
+        title = QLabel()
+        title.setProperty("role", "muted")
+        value = QLabel("…")
+        value.setObjectName(f"{name}Value")
+        value.setProperty("role", "heading" if name == "total" else "subheading")
+        value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.addWidget(title)
+        box.addWidget(value)
+        return card, title, value
+
+    # --- the choices ---------------------------------------------------------------------------
+
+    def current_basis(self) -> str:
+        return BASES[max(self.basis.checkedId(), 0)][0]
+
+    def set_basis(self, key: str) -> None:
+        self.basis_buttons[key].setChecked(True)
+        self._basis_chosen(self.basis.checkedId())
+
+    def _basis_chosen(self, _: int) -> None:
+        QSettings().setValue(BASIS_KEY, self.current_basis())
+        self.reload()
+
+    def _apply_preset(self, name: str) -> None:
+        if name == "Custom":
+            return
+        start, end = preset_range(name, date.today())
+        self._applying_preset = True
+        try:
+            self.date_from.setDate(_qdate(start))
+            self.date_to.setDate(_qdate(end))
+        finally:
+            self._applying_preset = False
+        self._reload_timer.start()
+
+    def _dates_edited(self, _: QDate) -> None:
+        if self._applying_preset:
+            return
+        if self.preset.currentText() != "Custom":
+            self.preset.blockSignals(True)
+            self.preset.setCurrentText("Custom")
+            self.preset.blockSignals(False)
+        self._reload_timer.start()
+
+    def _currency_edited(self, text: str) -> None:
+        if not text.strip() or len(text.strip()) == 3:
+            self._reload_timer.start()
+
+    def set_range(self, start: date, end: date) -> None:
+        """A custom range (the preset shows Custom)."""
+        self.preset.setCurrentText("Custom")
+        self.date_from.setDate(_qdate(start))
+        self.date_to.setDate(_qdate(end))
+
+    def query(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"basis": self.current_basis(),
+                                  "date_from": _pydate(self.date_from.date()).isoformat(),
+                                  "date_to": _pydate(self.date_to.date()).isoformat(),
+                                  "group": self.group.currentData()}
+        currency = self.currency.currentText().strip().upper()
+        if currency:
+            params["currency"] = currency
+        return params
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._reload_timer.stop()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = tasks.spawn(self._load(self.query()))
+
+    async def _load(self, params: dict[str, Any]) -> None:
+        try:
+            report = dict(await self.api.get("/api/reports/sales", **params))
+        except ApiError as exc:
+            self.say(exc.message)
+            return
+        self.say("")
+        self.show_report(report)
+
+    def show_report(self, report: Row) -> None:
+        self.report = report
+        currency = report["currency"]
+        if not self.currency.currentText().strip():
+            self.currency.blockSignals(True)
+            self.currency.setCurrentText(currency)
+            self.currency.blockSignals(False)
+        basis = report["basis"]
+        other = "cash" if basis == "accrual" else "accrual"
+        names = {"accrual": "Accrual (by invoice date)", "cash": "Cash (by payment date)"}
+        self.total_title.setText(names[basis])
+        self.total_value.setText(money_text(report["total"], currency))
+        self.other_title.setText(f"{names[other]}, for comparison")
+        self.other_value.setText(money_text(report["other_basis_total"], currency))
+        self.explanation.setText(report["explanation"])
+        periods = report["periods"]
+        empty = all(Decimal(p["total"]) == 0 and p["count"] == 0 for p in periods)
+        empty = empty and Decimal(report["other_basis_total"]) == 0
+        self.stack.setCurrentWidget(self.empty if empty else self.figures)
+        self.export_button.setEnabled(not empty)
+        self._fill_table(periods, report["group"], currency, basis)
+        self._fill_chart(periods, report["group"], currency, names[basis])
+        self.loads += 1
+
+    def _fill_table(self, periods: list[Row], group: str, currency: str, basis: str) -> None:
+        self.table.setHorizontalHeaderLabels(["Period", "Invoices" if basis == "accrual" else "Payments",
+                                              f"Total ({currency})"])
+        self.table.setRowCount(len(periods))
+        for row, period in enumerate(periods):
+            start = date.fromisoformat(period["period_start"])
+            cells = (period_label(start, group), str(period["count"]), f"{Decimal(period['total']):,}")
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, column, item)
+
+    def _fill_chart(self, periods: list[Row], group: str, currency: str, name: str) -> None:
+        """Bars per period. QtCharts draws doubles; the figures people read are the exact ones in the
+        cards and the table."""
+        self.chart.removeAllSeries()
+        for axis in self.chart.axes():
+            self.chart.removeAxis(axis)
+        bars = QBarSet(name)
+        values = [float(Decimal(p["total"])) for p in periods]
+        bars.append(values)
+        series = QBarSeries()
+        series.append(bars)
+        self.chart.addSeries(series)
+        categories = QBarCategoryAxis()
+        categories.append([period_label(date.fromisoformat(p["period_start"]), group) for p in periods])
+        if len(periods) > 16:
+            categories.setLabelsAngle(-60)
+        self.chart.addAxis(categories, Qt.AlignmentFlag.AlignBottom)
+        series.attachAxis(categories)
+        amounts = QValueAxis()
+        amounts.setLabelFormat("%.0f")
+        amounts.setTitleText(currency)
+        low, high = min([0.0, *values]), max([0.0, *values])
+        amounts.setRange(low, high if high > low else low + 1)
+        amounts.applyNiceNumbers()
+        self.chart.addAxis(amounts, Qt.AlignmentFlag.AlignLeft)
+        series.attachAxis(amounts)
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if areas & REFRESH_AREAS:
+            self._reload_timer.start()
+
+    def is_busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    # --- export --------------------------------------------------------------------------------
+
+    def export(self) -> QFileDialog | None:
+        if self.report is None or not self.session.can("reports", "export"):
+            return None
+        return ask_save_path(self, "Export the sales report to Excel", f"sales-{self.report['basis']}.xlsx",
+                             self.export_to, "salesReportExportDialog")
+
+    def export_to(self, path: str) -> None:
+        report = self.report
+        if report is None:
+            return
+        basis = report["basis"]
+        headers = ["Period start", "Invoices" if basis == "accrual" else "Payments",
+                   f"Total {report['currency']} ({basis})"]
+        rows = [[date.fromisoformat(p["period_start"]), p["count"], Decimal(p["total"])] for p in report["periods"]]
+        rows.append(["Total", sum(p["count"] for p in report["periods"]), Decimal(report["total"])])
+        operations.run(self, write_workbook(path, "Sales", headers, rows), busy=self.export_button,
+                       success=lambda _: self.say(f"Exported the report to {path}.", "info"))
+
+    def say(self, text: str, role: str = "error") -> None:
+        self.notice.setProperty("role", role)
+        self.notice.style().unpolish(self.notice)
+        self.notice.style().polish(self.notice)
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))

@@ -1,0 +1,761 @@
+"""The stock document window: a receipt, delivery, transfer or inventory adjustment, draft or done.
+
+- Draft: warehouse(s), reference, reason (adjustments need one), notes and the lines change; Save
+  draft (Ctrl+S), Validate (asks; moves the stock), Cancel draft (asks).
+- Validated: read-only; Reverse (asks) makes the opposite, validated document and opens it.
+- Lines are entered the way a barcode scanner types: a SKU and Enter. The SKU is looked up
+  (GET /api/stock/lookup) and added with quantity 1, or the line of that product goes up by one; an
+  unknown SKU is said next to the field, which keeps the focus for the next scan. Quantities are
+  edited in the grid; Delete removes the selected lines.
+
+A refusal names its field: a warehouse's next to its box, a line's at its row (red, with the
+message) and in the banner, e.g. "Not enough Widget (W-1) in Main: 2 available, 5 needed."
+
+    open_stock_document(parent, session, document_id) -> QWidget   # an existing document
+    new_stock_document(parent, session, kind) -> QWidget            # a new draft of that kind
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QBrush, QCloseEvent, QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import icons, operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations.errors import clear_field, handle_error, local_time, mark_field
+from crm_desktop.session import Session
+from crm_desktop.views.stock.common import (
+    KIND_LABELS,
+    STATUS_COLORS,
+    Row,
+    document_title,
+    parse_qty,
+    qty,
+    status_label,
+    warehouse_choices,
+)
+from crm_desktop.widgets.form import field
+from crm_server.contract.events import LiveEvent
+
+STOCK = frozenset({"stock", "stock.stock_document"})
+COL_SKU, COL_PRODUCT, COL_UNIT, COL_QTY, COL_NOTE = range(5)
+ERROR_BACKGROUND = QColor("#fde8e8")
+_open: dict[int, StockDocumentWindow] = {}
+
+
+def open_stock_document(parent: QWidget | None, session: Session, document_id: int) -> QWidget:
+    """The document's window (raised when it is open already)."""
+    window = _open.get(document_id)
+    if window is None or not shiboken6.isValid(window) or window.session is not session:
+        window = StockDocumentWindow(session, document_id=document_id,
+                                     parent=parent.window() if parent is not None else None)
+        _open[document_id] = window
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
+
+
+def new_stock_document(parent: QWidget | None, session: Session, kind: str, *,
+                       warehouse_id: int | None = None) -> StockDocumentWindow:
+    """A new, unsaved draft of `kind` (receipt, delivery, transfer, adjustment)."""
+    window = StockDocumentWindow(session, kind=kind, warehouse_id=warehouse_id,
+                                 parent=parent.window() if parent is not None else None)
+    window.show()
+    window.raise_()
+    window.activateWindow()
+    return window
+
+
+class StockDocumentWindow(QWidget):
+    """One stock document (see the module's docstring)."""
+
+    def __init__(self, session: Session, *, document_id: int | None = None, kind: str = "receipt",
+                 warehouse_id: int | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.session = session
+        self.api = session.api
+        self.document_id = document_id
+        self.document: Row | None = None
+        self.kind = kind
+        self.lines: list[Row] = []  # {product_id, sku, product_name, unit, quantity: Decimal, moved}
+        self.dirty = False
+        self._filling = False
+        self._line_error: tuple[int, str] | None = None
+        self._scan_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.confirm_box: QMessageBox | None = None
+        self.setObjectName("stockDocumentWindow")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setWindowIcon(icons.app_icon())
+        self.resize(980, 720)
+
+        self.title = QLabel(f"New {KIND_LABELS.get(kind, kind).lower()}")
+        self.title.setProperty("role", "title")
+        self.badge = QLabel("Draft")
+        self.badge.setObjectName("statusBadge")
+        self.when = QLabel()
+        self.when.setProperty("role", "muted")
+        self.notice = QLabel()
+        self.notice.setObjectName("pageNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
+
+        self.warehouse = QComboBox()
+        self.warehouse.setObjectName("warehouse")
+        self.to_warehouse = QComboBox()
+        self.to_warehouse.setObjectName("toWarehouse")
+        self.reference = QLineEdit()
+        self.reference.setPlaceholderText("e.g. the supplier's delivery note")
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText("Why the count differs: yearly count, damaged goods…")
+        self.notes = QPlainTextEdit()
+        self.notes.setFixedHeight(54)
+
+        self.sku = QLineEdit()
+        self.sku.setObjectName("skuEntry")
+        self.sku.setPlaceholderText("Type or scan a SKU, then Enter")
+        self.sku.returnPressed.connect(self.scan)
+        self.sku_message = QLabel()
+        self.sku_message.setObjectName("skuMessage")
+        self.sku_message.setProperty("role", "error")
+        self.sku_message.setVisible(False)
+        self.add_button = QPushButton("Add")
+        self.add_button.setToolTip("Add the product with this SKU (Enter)")
+        self.add_button.clicked.connect(self.scan)
+        self.grid = QTableWidget(0, 5)
+        self.grid.setObjectName("stockLines")
+        self.grid.setAccessibleName("Lines")
+        self.grid.setHorizontalHeaderLabels(["SKU", "Product", "Unit", "Quantity", ""])
+        self.grid.verticalHeader().setVisible(False)
+        self.grid.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed
+                                  | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        header = self.grid.horizontalHeader()
+        for column, width in ((COL_SKU, 130), (COL_PRODUCT, 280), (COL_UNIT, 70), (COL_QTY, 110)):
+            self.grid.setColumnWidth(column, width)
+        header.setSectionResizeMode(COL_NOTE, QHeaderView.ResizeMode.Stretch)
+        self.grid.itemChanged.connect(self._quantity_edited)
+        delete = QShortcut(QKeySequence(Qt.Key.Key_Delete), self.grid)
+        delete.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        delete.activated.connect(self.remove_selected)
+        self.remove_button = QPushButton("Remove line")
+        self.remove_button.setToolTip("Remove the selected lines (Delete)")
+        self.remove_button.clicked.connect(self.remove_selected)
+
+        form = QHBoxLayout()
+        form.setSpacing(14)
+        left, middle, right = QVBoxLayout(), QVBoxLayout(), QVBoxLayout()
+        field(left, "&Warehouse", self.warehouse)
+        self.to_box = QWidget()
+        to_layout = QVBoxLayout(self.to_box)
+        to_layout.setContentsMargins(0, 0, 0, 0)
+        field(to_layout, "&To warehouse", self.to_warehouse)
+        left.addWidget(self.to_box)
+        field(middle, "&Reference", self.reference)
+        self.reason_box = QWidget()
+        reason_layout = QVBoxLayout(self.reason_box)
+        reason_layout.setContentsMargins(0, 0, 0, 0)
+        field(reason_layout, "R&eason", self.reason)
+        middle.addWidget(self.reason_box)
+        field(right, "&Notes", self.notes)
+        for part in (left, middle, right):
+            part.addStretch(1)
+            form.addLayout(part, 1)
+
+        self.scan_box = QWidget()
+        scan_row = QHBoxLayout(self.scan_box)
+        scan_row.setContentsMargins(0, 0, 0, 0)
+        scan_label = QLabel("&SKU")
+        scan_label.setBuddy(self.sku)
+        scan_row.addWidget(scan_label)
+        scan_row.addWidget(self.sku, 1)
+        scan_row.addWidget(self.add_button)
+        scan_row.addWidget(self.remove_button)
+        self.lines_box = QWidget()
+        lines_layout = QVBoxLayout(self.lines_box)
+        lines_layout.setContentsMargins(0, 0, 0, 0)
+        lines_layout.addWidget(self.scan_box)
+        lines_layout.addWidget(self.sku_message)
+        lines_layout.addWidget(self.grid, 1)
+        self.fields: dict[str, QWidget] = {"warehouse_id": self.warehouse, "to_warehouse_id": self.to_warehouse,
+                                           "reference": self.reference, "reason": self.reason,
+                                           "notes": self.notes, "lines": self.grid}
+
+        self.save_button = self._button("Save draft", "Save the draft (Ctrl+S)", self.save, primary=True)
+        self.validate_button = self._button("Validate…", "Move the stock; the document is final after",
+                                            self.ask_validate)
+        self.reverse_button = self._button("Reverse…", "Undo it with an opposite document", self.ask_reverse)
+        self.cancel_button = self._button("Cancel draft…", "Give up this draft (nothing moved)", self.ask_cancel)
+        self.source_link = QLabel()
+        self.source_link.setObjectName("sourceLink")
+        self.source_link.setTextFormat(Qt.TextFormat.RichText)
+        self.source_link.linkActivated.connect(self._open_link)
+        actions = QHBoxLayout()
+        for button in (self.save_button, self.validate_button, self.reverse_button):
+            actions.addWidget(button)
+        actions.addWidget(self.source_link)
+        actions.addStretch(1)
+        actions.addWidget(self.cancel_button)
+
+        head = QHBoxLayout()
+        head.addWidget(self.title)
+        head.addWidget(self.badge)
+        head.addStretch(1)
+        head.addWidget(self.when)
+        root = QVBoxLayout(self)
+        root.setContentsMargins(24, 18, 24, 16)
+        root.setSpacing(12)
+        root.addLayout(head)
+        root.addWidget(self.notice)
+        root.addLayout(actions)
+        root.addLayout(form)
+        root.addWidget(self.lines_box, 1)
+
+        for keys, slot in ((QKeySequence(QKeySequence.StandardKey.Save), self.save),
+                           (QKeySequence(Qt.Key.Key_F5), self.reload), (QKeySequence(Qt.Key.Key_Escape), self.close)):
+            QShortcut(keys, self).activated.connect(slot)
+        for signal in (self.reference.textEdited, self.reason.textEdited, self.notes.textChanged,
+                       self.warehouse.currentIndexChanged, self.to_warehouse.currentIndexChanged):
+            signal.connect(self._touched)
+
+        self._live = QTimer(self)
+        self._live.setSingleShot(True)
+        self._live.setInterval(150)
+        self._live.timeout.connect(self._refresh_from_server)
+        session.events.event.connect(self._on_event)
+
+        self._spawn(self._load_warehouses(warehouse_id))
+        if document_id is None:
+            self.setWindowTitle(f"New {KIND_LABELS.get(kind, kind).lower()} - CRM")
+            self._show_kind()
+            self._style_badge("draft")
+            self.sku.setFocus()
+        else:
+            self.setWindowTitle("Stock document - CRM")
+            self.reload()
+        self._update_actions()
+
+    # --- building --------------------------------------------------------------------------------
+
+    def _button(self, text: str, tip: str, slot: Any, primary: bool = False) -> QPushButton:
+        button = QPushButton(text)
+        button.setToolTip(tip)
+        if primary:
+            button.setProperty("role", "primary")
+        button.clicked.connect(slot)
+        return button
+
+    def _show_kind(self) -> None:
+        transfer, count = self.kind == "transfer", self.kind == "adjustment"
+        self.to_box.setVisible(transfer)
+        self.reason_box.setVisible(count or bool(self.reason.text()))
+        caption = {"receipt": "To warehouse", "delivery": "From warehouse", "transfer": "From warehouse",
+                   "adjustment": "Warehouse counted"}.get(self.kind, "Warehouse")
+        self.warehouse.setAccessibleName(caption)
+        holder = self.warehouse.parentWidget()
+        label = holder.findChild(QLabel) if holder is not None else None
+        if label is not None:
+            label.setText(f"&{caption}")
+        header_item = self.grid.horizontalHeaderItem(COL_QTY)
+        if header_item is not None:
+            header_item.setText("Counted" if count else "Quantity")
+        self.sku.setPlaceholderText("Type or scan a SKU, then Enter" + (" (each scan counts one)" if count else ""))
+
+    def _style_badge(self, status: str) -> None:
+        self.badge.setText(status_label(status))
+        color = STATUS_COLORS.get(status, "#6b7280")
+        self.badge.setStyleSheet(f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;"
+                                 "font-weight: 600;")
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = tasks.spawn(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def is_busy(self) -> bool:
+        return any(not t.done() for t in self._tasks) or operations.pending() > 0
+
+    async def _load_warehouses(self, preferred: int | None) -> None:
+        try:
+            warehouses = list(await self.api.get("/api/warehouses"))
+        except ApiError as exc:
+            if shiboken6.isValid(self):
+                self.say(f"The warehouses did not load: {exc.message}", error=True)
+            return
+        if not shiboken6.isValid(self):
+            return
+        self._filling = True
+        try:
+            for combo in (self.warehouse, self.to_warehouse):
+                current = combo.currentData()
+                combo.clear()
+                combo.addItem("Choose a warehouse…", None)
+                for text, value in warehouse_choices(warehouses, active_only=True):
+                    combo.addItem(text, value)
+                if current is not None:
+                    self._select(combo, current, warehouses)
+            if self.document is not None:
+                self._select(self.warehouse, self.document.get("warehouse_id"), warehouses)
+                self._select(self.to_warehouse, self.document.get("to_warehouse_id"), warehouses)
+            elif self.warehouse.currentData() is None:
+                active = [w for w in warehouses if w["active"]]
+                first = preferred if preferred is not None else (active[0]["id"] if len(active) == 1 else None)
+                self._select(self.warehouse, first, warehouses)
+        finally:
+            self._filling = False
+        self._warehouses = warehouses
+
+    @staticmethod
+    def _select(combo: QComboBox, warehouse_id: int | None, warehouses: list[Row]) -> None:
+        if warehouse_id is None:
+            combo.setCurrentIndex(0)
+            return
+        i = combo.findData(warehouse_id)
+        if i < 0:  # an inactive warehouse named by an old document: shown, not offered
+            name = next((w["name"] for w in warehouses if w["id"] == warehouse_id), f"#{warehouse_id}")
+            combo.addItem(f"{name} (inactive)", warehouse_id)
+            i = combo.count() - 1
+        combo.setCurrentIndex(i)
+
+    def reload(self) -> None:
+        """The document again from the server (F5): unsaved edits are replaced."""
+        if self.document_id is not None:
+            self._spawn(self._load(replace_edits=True))
+
+    def _refresh_from_server(self) -> None:
+        if shiboken6.isValid(self) and self.document_id is not None:
+            self._spawn(self._load(replace_edits=not self.dirty))
+
+    async def _load(self, replace_edits: bool) -> None:
+        try:
+            document = await self.api.get(f"/api/stock/documents/{self.document_id}")
+        except ApiError as exc:
+            if shiboken6.isValid(self):
+                if exc.status == 404:
+                    self.title.setText("This document cannot be opened")
+                    self.say("It does not exist, or your role does not let you see it.", error=True)
+                else:
+                    handle_error(self, exc)
+            return
+        if not shiboken6.isValid(self):
+            return
+        shown = self.document
+        if shown is not None and shown["id"] == document["id"] and document["version"] < shown["version"]:
+            return  # an older answer than what a save of ours already showed
+        self.show_document(document, replace_edits=replace_edits)
+
+    def show_document(self, document: Row, *, replace_edits: bool = True) -> None:
+        """Show what the server has; typed but unsaved details stay unless `replace_edits`."""
+        keep = not replace_edits and self.dirty and self.document is not None and document["status"] == "draft"
+        if keep and self.document is not None:
+            document = {**document, "version": self.document["version"]}  # a save over newer changes: 409
+        self.document = document
+        self.document_id = document["id"]
+        self.kind = document["kind"]
+        _open[document["id"]] = self
+        if not keep:
+            self._filling = True
+            try:
+                warehouses = getattr(self, "_warehouses", [])
+                self._select(self.warehouse, document.get("warehouse_id"), warehouses)
+                self._select(self.to_warehouse, document.get("to_warehouse_id"), warehouses)
+                self.reference.setText(document.get("reference") or "")
+                self.reason.setText(document.get("reason") or "")
+                self.notes.setPlainText(document.get("notes") or "")
+                self.lines = [{"product_id": ln["product_id"], "sku": ln.get("sku") or "",
+                               "product_name": ln.get("product_name") or "", "unit": ln.get("unit") or "",
+                               "quantity": Decimal(str(ln["quantity"])), "moved": ln.get("moved")}
+                              for ln in document.get("lines") or []]
+                self._line_error = None
+                self._fill_grid()
+            finally:
+                self._filling = False
+            self.dirty = False
+        self._show_kind()
+        self.title.setText(document_title(document))
+        self.setWindowTitle(f"{document_title(document)} - CRM")
+        self._style_badge(document["status"])
+        when = local_time(document.get("validated_at"))
+        self.when.setText(f"Validated {when}" if when else f"Created {local_time(document.get('created_at')) or ''}")
+        links = []
+        if document.get("reverses_id"):
+            links.append(f'<a href="doc:{document["reverses_id"]}">the document it reverses</a>')
+        if document.get("reversed_by_id"):
+            links.append(f'<a href="doc:{document["reversed_by_id"]}">its reversal</a>')
+        if document.get("purchase_order_id") and self.session.can("purchasing", "view"):
+            links.append(f'<a href="po:{document["purchase_order_id"]}">the purchase order</a>')
+        self.source_link.setText("Open " + " · ".join(links) if links else "")
+        self._update_actions()
+
+    def _open_link(self, link: str) -> None:
+        if link.startswith("doc:"):
+            open_stock_document(self, self.session, int(link[4:]))
+        elif link.startswith("po:"):
+            import importlib  # purchasing builds on stock: looked up when asked, no import cycle
+
+            purchasing = importlib.import_module("crm_desktop.views.purchasing")
+            purchasing.open_record(self, self.session, "purchase_order", int(link[3:]))
+
+    # --- lines -----------------------------------------------------------------------------------
+
+    def _fill_grid(self) -> None:
+        editable = self.editable()
+        self.grid.blockSignals(True)
+        try:
+            self.grid.setRowCount(len(self.lines))
+            for i, line in enumerate(self.lines):
+                texts = [line["sku"], line["product_name"], line["unit"], qty(line["quantity"]), self._note(i, line)]
+                for column, text in enumerate(texts):
+                    item = QTableWidgetItem(text)
+                    flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
+                    if column == COL_QTY and editable:
+                        flags |= Qt.ItemFlag.ItemIsEditable
+                    item.setFlags(flags)
+                    if column == COL_QTY:
+                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    if self._line_error is not None and self._line_error[0] == i:
+                        item.setBackground(QBrush(ERROR_BACKGROUND))
+                        item.setToolTip(self._line_error[1])
+                    self.grid.setItem(i, column, item)
+        finally:
+            self.grid.blockSignals(False)
+
+    def _note(self, i: int, line: Row) -> str:
+        if self._line_error is not None and self._line_error[0] == i:
+            return self._line_error[1]
+        if line.get("moved") is not None and self.kind == "adjustment":
+            moved = Decimal(str(line["moved"]))
+            return f"Moved {'+' if moved > 0 else ''}{qty(moved)}"
+        return ""
+
+    def line_quantities(self) -> list[tuple[str, str]]:
+        """(SKU, quantity) per line as shown (for tests and screenshots)."""
+        return [(line["sku"], qty(line["quantity"])) for line in self.lines]
+
+    def scan(self) -> None:
+        """The SKU field's Enter: look it up and add a line (or one more of that product's line)."""
+        code = self.sku.text().strip()
+        if not code or not self.editable():
+            return
+        self.sku.clear()
+        self.sku.setFocus()
+        self._spawn(self._add_sku(code))
+
+    async def _add_sku(self, code: str) -> None:
+        async with self._scan_lock:  # a scanner types fast: lines are added in the order scanned
+            try:
+                product = await self.api.get("/api/stock/lookup", sku=code)
+            except ApiError as exc:
+                if shiboken6.isValid(self):
+                    text = exc.message if exc.status in (404, 422) else f"The lookup failed: {exc.message}"
+                    self._sku_says(text)
+                return
+            if not shiboken6.isValid(self):
+                return
+            if not product.get("stock_tracked", True):
+                self._sku_says(f"{product['name']} ({product['sku']}) is not stock-tracked.")
+                return
+            self._sku_says("")
+            self.add_product(product)
+
+    def _sku_says(self, text: str) -> None:
+        self.sku_message.setText(text)
+        self.sku_message.setVisible(bool(text))
+        if text:
+            self.sku.setFocus()
+
+    def add_product(self, product: Row, quantity: Decimal = Decimal(1)) -> None:
+        product_id = product.get("product_id", product.get("id"))
+        for i, line in enumerate(self.lines):  # noqa: B007  (i is the row to select after)
+            if line["product_id"] == product_id:
+                line["quantity"] += quantity
+                break
+        else:
+            self.lines.append({"product_id": product_id, "sku": product["sku"],
+                               "product_name": product.get("name") or product.get("product_name") or "",
+                               "unit": product.get("unit") or "", "quantity": quantity, "moved": None})
+            i = len(self.lines) - 1
+        self._line_error = None
+        self._fill_grid()
+        self.grid.selectRow(i)
+        self.sku.setFocus()
+        self._touched()
+
+    def _quantity_edited(self, item: QTableWidgetItem) -> None:
+        if self._filling or item.column() != COL_QTY or not 0 <= item.row() < len(self.lines):
+            return
+        value = parse_qty(item.text())
+        i = item.row()
+        if value is None or value < 0:
+            self._line_error = (i, "Type a quantity, e.g. 3 or 2.5.")
+        else:
+            self.lines[i]["quantity"] = value
+            self._line_error = None
+            self._touched()
+        self._fill_grid()
+
+    def remove_selected(self) -> None:
+        if not self.editable():
+            return
+        rows = sorted({index.row() for index in self.grid.selectionModel().selectedRows()}, reverse=True)
+        if not rows and self.grid.currentRow() >= 0:
+            rows = [self.grid.currentRow()]
+        for row in rows:
+            if 0 <= row < len(self.lines):
+                del self.lines[row]
+        if rows:
+            self._line_error = None
+            self._fill_grid()
+            self._touched()
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def is_draft(self) -> bool:
+        return self.document is None or self.document["status"] == "draft"
+
+    def editable(self) -> bool:
+        """A draft, and the role may change it (create for a new one, edit for a saved one)."""
+        new = self.document is None
+        return self.is_draft() and self.session.can("stock", "create" if new else "edit")
+
+    def _touched(self, *_: Any) -> None:
+        if not self._filling:
+            self.dirty = True
+            self._update_actions()
+
+    def _update_actions(self) -> None:
+        draft = self.is_draft()
+        can_edit = self.session.can("stock", "edit")
+        can_create = self.session.can("stock", "create")
+        status = self.document["status"] if self.document else "draft"
+        new = self.document is None
+        self.save_button.setVisible(draft and (can_create if new else can_edit))
+        self.validate_button.setVisible(draft and can_edit)
+        self.cancel_button.setVisible(draft and not new and can_edit)
+        self.reverse_button.setVisible(status == "validated" and can_edit
+                                       and not (self.document or {}).get("reverses_id"))
+        editable = self.editable()
+        for widget in (self.warehouse, self.to_warehouse, self.reference, self.reason, self.sku, self.add_button,
+                       self.remove_button):
+            widget.setEnabled(editable)
+        self.notes.setReadOnly(not editable)
+        self.scan_box.setVisible(editable)  # a done document is read, not scanned into
+        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed
+                                  | QAbstractItemView.EditTrigger.AnyKeyPressed if editable
+                                  else QAbstractItemView.EditTrigger.NoEditTriggers)
+
+    def say(self, text: str, error: bool = False) -> None:
+        self.notice.setText(text)
+        self.notice.setProperty("role", "error" if error else "info")
+        self.notice.style().unpolish(self.notice)
+        self.notice.style().polish(self.notice)
+        self.notice.setVisible(bool(text))
+
+    # --- saving ----------------------------------------------------------------------------------
+
+    def _body(self) -> Row:
+        body: Row = {"warehouse_id": self.warehouse.currentData(),
+                     "to_warehouse_id": self.to_warehouse.currentData() if self.kind == "transfer" else None,
+                     "reference": self.reference.text().strip() or None,
+                     "reason": self.reason.text().strip() or None,
+                     "notes": self.notes.toPlainText().strip() or None,
+                     "lines": [{"product_id": ln["product_id"], "quantity": str(ln["quantity"])}
+                               for ln in self.lines]}
+        return body
+
+    async def _save(self) -> Row:
+        """Create or update the draft; the document shown is the server's answer."""
+        if self.document is None:
+            document = await self.api.post("/api/stock/documents", {"kind": self.kind, **self._body()})
+        elif self.dirty:
+            document = await self.api.patch(f"/api/stock/documents/{self.document['id']}",
+                                            {"version": self.document["version"], **self._body()})
+        else:
+            return self.document
+        if shiboken6.isValid(self):
+            self.show_document(document)
+        return dict(document)
+
+    async def _noting_line_errors(self, call: Awaitable[Any]) -> Any:
+        """Run a call; a refusal that names a line ("lines.2.quantity") is shown at that row and in
+        the banner before the one error handler shows it at the grid."""
+        try:
+            return await call
+        except ApiError as exc:
+            if shiboken6.isValid(self):
+                self._show_refusal(exc)
+            raise
+
+    def _show_refusal(self, exc: ApiError) -> None:
+        field_name = exc.field or ""
+        if field_name.startswith("lines.") and len(field_name.split(".")) >= 2:
+            try:
+                i = int(field_name.split(".")[1])
+            except ValueError:
+                i = -1
+            if 0 <= i < len(self.lines):
+                self._line_error = (i, exc.message)
+                self._fill_grid()
+        if exc.status == 422 or exc.code == "insufficient_stock":
+            self.say(exc.message, error=True)
+
+    def _field_map(self) -> dict[str, QWidget]:
+        out = dict(self.fields)
+        for i in range(len(self.lines)):
+            out[f"lines.{i}.quantity"] = self.grid
+            out[f"lines.{i}.product_id"] = self.grid
+        return out
+
+    def save(self) -> asyncio.Task[Any] | None:
+        if not self.is_draft():
+            return None
+        self.say("")
+
+        def saved(document: Row) -> None:
+            self.say(f"Saved {document['number']}.")
+
+        return operations.run(self, self._noting_line_errors(self._save()), success=saved, changed=STOCK,
+                              fields=self._field_map(), busy=self.save_button, reload=self.reload)
+
+    def _confirm(self, title: str, text: str, yes: str, then: Callable[[], object]) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self)
+        box.setObjectName("stockConfirm")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        ok = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(ok)
+        box.buttonClicked.connect(lambda button: then() if button is ok else None)
+        self.confirm_box = box
+        box.open()
+        return box
+
+    def ask_validate(self) -> None:
+        if not self.is_draft():
+            return
+        name = self.document["number"] if self.document else f"this {KIND_LABELS.get(self.kind, '').lower()}"
+        what = {"receipt": "adds the goods to", "delivery": "takes the goods out of",
+                "transfer": "moves the goods between", "adjustment": "sets the counted quantities in"}[self.kind]
+        self._confirm("Validate", f"Validate {name}? It {what} the warehouse stock and cannot be edited after; "
+                                  "a mistake is undone by reversing it.", "Validate", self.validate)
+
+    def validate(self) -> asyncio.Task[Any]:
+        """Save pending edits, then validate; a refusal (e.g. not enough stock) moves nothing."""
+        self.say("")
+
+        async def save_and_validate() -> Row:
+            document = await self._save()
+            return dict(await self.api.post(f"/api/stock/documents/{document['id']}/validate",
+                                            {"version": document["version"]}))
+
+        def validated(document: Row) -> None:
+            self.show_document(document)
+            self.say(f"{document['number']} is validated: the stock has moved.")
+
+        return operations.run(self, self._noting_line_errors(save_and_validate()), success=validated,
+                              changed=STOCK, fields=self._field_map(), busy=self.validate_button, reload=self.reload)
+
+    def ask_reverse(self) -> None:
+        if self.document is None or self.document["status"] != "validated":
+            return
+        self._confirm("Reverse", f"Reverse {self.document['number']}? An opposite document is made and validated "
+                                 "at once; this one stays as it was, marked reversed.", "Reverse", self.reverse)
+
+    def reverse(self) -> asyncio.Task[Any] | None:
+        document = self.document
+        if document is None:
+            return None
+
+        def reversed_(reversal: Row) -> None:
+            self.reload()
+            open_stock_document(self, self.session, reversal["id"])
+
+        return operations.run(self, self._noting_line_errors(self.api.post(
+            f"/api/stock/documents/{document['id']}/reverse", {"version": document["version"]})),
+            success=reversed_, changed=STOCK, fields=self._field_map(), busy=self.reverse_button,
+            reload=self.reload)
+
+    def ask_cancel(self) -> None:
+        if self.document is None or self.document["status"] != "draft":
+            return
+        self._confirm("Cancel draft", f"Cancel {self.document['number']}? Nothing has moved; the draft is kept, "
+                                      "marked cancelled.", "Cancel draft", self.cancel_draft)
+
+    def cancel_draft(self) -> asyncio.Task[Any] | None:
+        document = self.document
+        if document is None:
+            return None
+        return operations.run(self, self.api.post(f"/api/stock/documents/{document['id']}/cancel",
+                                                  {"version": document["version"]}),
+                              success=lambda d: self.show_document(d), changed=STOCK, busy=self.cancel_button,
+                              reload=self.reload)
+
+    # --- live ------------------------------------------------------------------------------------
+
+    def _on_event(self, event: LiveEvent) -> None:
+        if (event.module == "stock" and event.entity == "stock_document" and self.document_id is not None
+                and event.entity_id == self.document_id):
+            self._live.start()
+
+    def mark(self, name: str, message: str) -> None:
+        """Show a message at a field by its server name (used by the purchasing screens too)."""
+        widget = self.fields.get(name)
+        if widget is not None:
+            mark_field(widget, message)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.dirty and self.is_draft() and not getattr(self, "_closing_anyway", False) and (
+                self.lines or self.document is not None):
+            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
+                              "This draft has changes that are not saved.", QMessageBox.StandardButton.NoButton,
+                              self)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+            save = box.addButton("Save", QMessageBox.ButtonRole.AcceptRole)
+            discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+            box.addButton(QMessageBox.StandardButton.Cancel)
+
+            def clicked(button: object) -> None:
+                if button is save:
+                    self.save()
+                elif button is discard:
+                    self._closing_anyway = True
+                    self.close()
+
+            box.buttonClicked.connect(clicked)
+            box.open()
+            event.ignore()
+            return
+        for widget in self.fields.values():
+            clear_field(widget)
+        if self.document_id is not None and _open.get(self.document_id) is self:
+            del _open[self.document_id]
+        super().closeEvent(event)
+
+
+__all__ = ["StockDocumentWindow", "new_stock_document", "open_stock_document"]

@@ -1,0 +1,140 @@
+"""The stock documents tab: receipts, deliveries, transfers and adjustments, newest first, filtered
+by kind, status, warehouse and a search on number or reference (all on the server). Enter or a
+double click opens the document's window; stock changes anywhere reload the list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QHeaderView, QVBoxLayout, QWidget
+
+from crm_desktop import operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.session import Session
+from crm_desktop.views.stock.common import (
+    KIND_LABELS,
+    STATUS_COLORS,
+    STATUS_LABELS,
+    STOCK_AREAS,
+    document_date,
+    kind_label,
+    status_label,
+    warehouse_choices,
+    warehouses_text,
+)
+from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+
+PAGE_SIZE = 100
+SORTABLE = {0: "number", 4: "created_at"}
+
+
+class DocumentsPanel(QWidget):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.api = session.api
+        self.sort = "-created_at"
+
+        self.filters = FilterBar()
+        self.search = self.filters.add_search("q", "Search number or reference…")
+        self.kind = self.filters.add_choice("kind", "Kind", [(v, k) for k, v in KIND_LABELS.items()],
+                                            any_label="Any kind")
+        self.status = self.filters.add_choice("status", "Status", [(v, k) for k, v in STATUS_LABELS.items()],
+                                              any_label="Any status")
+        self.warehouse = self.filters.add_choice("warehouse_id", "Warehouse", [], any_label="All warehouses")
+        self.filters.changed.connect(self.reload)
+
+        columns = [
+            Column("Number", lambda r: r["number"]),
+            Column("Kind", lambda r: kind_label(r["kind"])),
+            Column("Status", lambda r: status_label(r["status"]), color=lambda r: STATUS_COLORS.get(r["status"])),
+            Column("Warehouses", warehouses_text),
+            Column("Date", document_date),
+            Column("Reference", lambda r: r.get("reference") or "—"),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
+        self.table = PagedTable(self.model, "Receipts, deliveries, transfers and counts you make show up here.",
+                                icon="stock", empty_title="No stock documents yet")
+        self.table.set_noun("document", "documents")
+        view = self.table.view
+        view.setObjectName("stockDocuments")
+        view.setAccessibleName("Stock documents")
+        for column, width in enumerate((170, 110, 100, 260, 170, 200)):
+            view.setColumnWidth(column, width)
+        header = view.horizontalHeader()
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(4, Qt.SortOrder.DescendingOrder)
+        header.setSectionsClickable(True)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        header.sectionClicked.connect(self.sort_by_column)
+        view.activated.connect(lambda _: self.open_selected())
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(0, 8, 0, 0)
+        root.setSpacing(10)
+        root.addWidget(self.filters)
+        root.addWidget(self.table, 1)
+
+        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
+        reload.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        reload.activated.connect(self.reload)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(200)
+        self._refresh_timer.timeout.connect(self.reload)
+        operations.change_bus().changed.connect(self._on_changed)
+        tasks.spawn(self.load_warehouses())
+        self.reload()
+
+    async def load_warehouses(self) -> None:
+        try:
+            warehouses = list(await self.api.get("/api/warehouses"))
+        except ApiError:
+            return
+        self.filters.set_choices("warehouse_id", warehouse_choices(warehouses), any_label="All warehouses")
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        return dict(await self.api.get("/api/stock/documents", offset=offset, limit=limit, **self.query()))
+
+    def query(self) -> dict[str, Any]:
+        return {**self.filters.values(), "sort": self.sort}
+
+    def reload(self) -> None:
+        filtered = any(k != "sort" for k in self.query())
+        self.table.empty_title = "No documents match" if filtered else "No stock documents yet"
+        self.table.empty_text = ("Try another search, or clear the filters." if filtered
+                                 else "Receipts, deliveries, transfers and counts you make show up here.")
+        self.model.reload()
+
+    def sort_by_column(self, column: int) -> None:
+        header = self.table.view.horizontalHeader()
+        key = SORTABLE.get(column)
+        if key is None:
+            current = next(c for c, k in SORTABLE.items() if k == self.sort.lstrip("-"))
+            header.setSortIndicator(current, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
+                                    else Qt.SortOrder.AscendingOrder)
+            return
+        descending = not (key == self.sort.lstrip("-") and self.sort.startswith("-"))
+        self.sort = f"-{key}" if descending else key
+        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        self.reload()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if areas & STOCK_AREAS:
+            self._refresh_timer.start()
+        if areas & {"*", "stock.warehouse"}:
+            tasks.spawn(self.load_warehouses())
+
+    def open_selected(self) -> QWidget | None:
+        row = self.table.current_row()
+        if row is None:
+            return None
+        from crm_desktop.views.stock.document_editor import open_stock_document
+
+        return open_stock_document(self, self.session, row["id"])
+
+    def is_busy(self) -> bool:
+        return self.model.loading

@@ -1,0 +1,328 @@
+"""The Stock page: the overview of levels per product and warehouse (this file) and the documents
+tab (documents.py), with the "New …" documents and the "Warehouses…" manager.
+
+The overview is paged, filtered and sorted on the server (GET /api/stock/levels): on hand,
+reserved, available (= on hand - reserved), incoming (ordered on open purchase orders) and the
+product's low-stock threshold; rows of a product below its threshold are tinted red. Enter, a
+double click, "History" or Ctrl+H open the product's stock history. Export writes the filtered list
+(every page of it) to Excel. Stock and purchasing changes, here or on another desktop, reload it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations, tasks
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations import handle_error
+from crm_desktop.session import Session
+from crm_desktop.views.stock.common import (
+    KIND_NEW,
+    LOW_BACKGROUND,
+    LOW_TEXT,
+    STOCK_AREAS,
+    Row,
+    qty,
+    warehouse_choices,
+)
+from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+
+PAGE_SIZE = 100
+EXPORT_PAGE = 1000
+SORTABLE = {0: "sku", 1: "name", 2: "warehouse", 3: "on_hand", 4: "reserved", 5: "available"}
+HEADERS = ["SKU", "Product", "Warehouse", "On hand", "Reserved", "Available", "Incoming", "Low threshold"]
+
+
+def _low_color(row: Row) -> str | None:
+    return LOW_TEXT if row.get("low") else None
+
+
+class LevelsModel(PagedTableModel):
+    """The levels, each row keyed by product and warehouse; a low product's rows are tinted."""
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.BackgroundRole and index.isValid() and 0 <= index.row() < self.rowCount():
+            return QColor(LOW_BACKGROUND) if self.row(index.row()).get("low") else None
+        return super().data(index, role)
+
+
+class OverviewPanel(QWidget):
+    """Levels per product and warehouse (see the module's docstring)."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.api = session.api
+        self.sort = "name"
+        self.export_task: asyncio.Task[Any] | None = None
+
+        self.filters = FilterBar()
+        self.search = self.filters.add_search("q", "Search SKU or product…")
+        self.warehouse = self.filters.add_choice("warehouse_id", "Warehouse", [], any_label="All warehouses")
+        self.low_only = QCheckBox("Low stock only")
+        self.low_only.setObjectName("lowOnly")
+        self.low_only.toggled.connect(lambda _: self.filters.changed.emit())
+        self.filters.add_widget("low_only", self.low_only, lambda: True if self.low_only.isChecked() else None)
+        self.nonzero_only = QCheckBox("Non-zero only")
+        self.nonzero_only.setObjectName("nonzeroOnly")
+        self.nonzero_only.setToolTip("Hide rows with nothing on hand, reserved or incoming")
+        self.nonzero_only.toggled.connect(lambda _: self.filters.changed.emit())
+        self.filters.add_widget("nonzero_only", self.nonzero_only,
+                                lambda: True if self.nonzero_only.isChecked() else None)
+        self.history_button = QPushButton("History")
+        self.history_button.setToolTip("Every move of the selected product (Ctrl+H)")
+        self.history_button.clicked.connect(self.open_history)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("The filtered list as an Excel workbook")
+        self.export_button.clicked.connect(self.ask_export)
+        self.export_button.setVisible(session.can("stock", "export"))
+        self.filters.add_trailing(self.history_button)
+        self.filters.add_trailing(self.export_button)
+        self.filters.changed.connect(self.reload)
+
+        columns = [
+            Column("SKU", lambda r: r["sku"]),
+            Column("Product", lambda r: r["product_name"]),
+            Column("Warehouse", lambda r: r["warehouse_name"]),
+            Column("On hand", lambda r: qty(r["on_hand"]), color=_low_color, align_right=True),
+            Column("Reserved", lambda r: qty(r["reserved"]), align_right=True),
+            Column("Available", lambda r: qty(r["available"]), color=_low_color, align_right=True,
+                   tooltip=lambda r: "Below the low-stock threshold (all warehouses together)" if r.get("low")
+                   else None),
+            Column("Incoming", lambda r: qty(r["incoming"]), align_right=True),
+            Column("Low threshold", lambda r: qty(r.get("low_threshold")) or "—", align_right=True),
+        ]
+        self.model = LevelsModel(columns, self._fetch, page_size=PAGE_SIZE, key="key", parent=self)
+        self.table = PagedTable(self.model, "Stock appears here once a receipt is validated.", icon="stock",
+                                empty_title="No stock yet")
+        self.table.set_noun("row", "rows")
+        view = self.table.view
+        view.setObjectName("stockLevels")
+        view.setAccessibleName("Stock levels")
+        for column, width in enumerate((120, 260, 150, 90, 90, 90, 90, 110)):
+            view.setColumnWidth(column, width)
+        header = view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)
+        header.setSectionsClickable(True)
+        header.sectionClicked.connect(self.sort_by_column)
+        view.activated.connect(lambda _: self.open_history())
+        view.doubleClicked.connect(lambda _: self.open_history())
+
+        self.export_note = QLabel()
+        self.export_note.setObjectName("exportNote")
+        self.export_note.setProperty("role", "muted")
+        root = QVBoxLayout(self)
+        root.setContentsMargins(0, 8, 0, 0)
+        root.setSpacing(10)
+        root.addWidget(self.filters)
+        root.addWidget(self.table, 1)
+        root.addWidget(self.export_note)
+
+        for keys, slot in ((QKeySequence(Qt.Key.Key_F5), self.reload), (QKeySequence("Ctrl+H"), self.open_history)):
+            shortcut = QShortcut(keys, self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(slot)
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(200)
+        self._refresh_timer.timeout.connect(self.reload)
+        operations.change_bus().changed.connect(self._on_changed)
+        self._warehouses_task = tasks.spawn(self.load_warehouses())
+        self.reload()
+
+    async def load_warehouses(self) -> None:
+        try:
+            warehouses = list(await self.api.get("/api/warehouses"))
+        except ApiError:
+            return
+        self.filters.set_choices("warehouse_id", warehouse_choices(warehouses), any_label="All warehouses")
+
+    @staticmethod
+    def _keyed(row: Row) -> Row:
+        return {**row, "key": f"{row['product_id']}:{row['warehouse_id']}"}
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        page = dict(await self.api.get("/api/stock/levels", offset=offset, limit=limit, **self.query()))
+        page["items"] = [self._keyed(r) for r in page.get("items", [])]
+        return page
+
+    def query(self) -> dict[str, Any]:
+        return {**self.filters.values(), "sort": self.sort}
+
+    def reload(self) -> None:
+        filtered = any(k != "sort" for k in self.query())
+        self.table.empty_title = "No stock matches" if filtered else "No stock yet"
+        self.table.empty_text = ("Try another search, or clear the filters." if filtered
+                                 else "Stock appears here once a receipt is validated.")
+        self.model.reload()
+
+    def sort_by_column(self, column: int) -> None:
+        header = self.table.view.horizontalHeader()
+        key = SORTABLE.get(column)
+        if key is None:  # the server does not sort by this column: keep the indicator where it was
+            current = next(c for c, k in SORTABLE.items() if k == self.sort.lstrip("-"))
+            header.setSortIndicator(current, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
+                                    else Qt.SortOrder.AscendingOrder)
+            return
+        descending = key == self.sort  # a second click on the same column flips it
+        self.sort = f"-{key}" if descending else key
+        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        self.reload()
+
+    def _on_changed(self, areas: frozenset[str]) -> None:
+        if areas & STOCK_AREAS:
+            self._refresh_timer.start()
+        if areas & {"*", "stock.warehouse"}:
+            tasks.spawn(self.load_warehouses())
+
+    def open_history(self) -> QWidget | None:
+        row = self.table.current_row()
+        if row is None:
+            return None
+        from crm_desktop.views.stock.history import open_history
+
+        return open_history(self, self.session, row["product_id"], warehouse_id=row["warehouse_id"]
+                            if self.filters.values().get("warehouse_id") else None)
+
+    # --- export ----------------------------------------------------------------------------------
+
+    def ask_export(self) -> None:
+        ask_save_path(self, "Export stock to Excel", "stock.xlsx", self.export_to, "stockExportDialog")
+
+    def export_to(self, path: str) -> None:
+        """Start writing the workbook (the task is kept in `export_task`)."""
+        self.export_note.setText("Exporting…")
+        self.export_button.setEnabled(False)
+        self.export_task = tasks.spawn(self._export(path, self.query()))
+
+    async def _export(self, path: str, query: dict[str, Any]) -> int:
+        """Every page of the filtered list (the server pages, never the whole table at once)."""
+        rows: list[list[Any]] = []
+        try:
+            offset = 0
+            while True:
+                page = await self.api.get("/api/stock/levels", offset=offset, limit=EXPORT_PAGE, **query)
+                for r in page["items"]:
+                    rows.append([r["sku"], r["product_name"], r["warehouse_name"], _number(r["on_hand"]),
+                                 _number(r["reserved"]), _number(r["available"]), _number(r["incoming"]),
+                                 _number(r.get("low_threshold")), "low" if r.get("low") else ""])
+                offset += len(page["items"])
+                if not page["items"] or offset >= page["total"]:
+                    break
+            written = await write_workbook(path, "Stock", [*HEADERS, "Low"], rows)
+        except (ApiError, OSError) as exc:
+            self.export_note.setText("")
+            self.export_button.setEnabled(True)
+            handle_error(self, exc)
+            return 0
+        self.export_note.setText(f"Exported {written} row{'s' if written != 1 else ''} to {path}.")
+        self.export_button.setEnabled(True)
+        return written
+
+    def is_busy(self) -> bool:
+        return self.model.loading or (self.export_task is not None and not self.export_task.done())
+
+
+def _number(value: Any) -> Any:
+    """Decimals stay exact numbers in the workbook (the wire sends them as strings)."""
+    from decimal import Decimal
+
+    if value is None:
+        return None
+    number = Decimal(str(value)).normalize()
+    return int(number) if number == number.to_integral_value() else number
+
+
+class StockPage(QWidget):
+    """The Stock module: Levels and Documents tabs, New … documents, Warehouses…."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        title = QLabel("Stock")
+        title.setProperty("role", "title")
+        sub = QLabel("What is on the shelf, promised and on its way.")
+        sub.setToolTip("Enter, a double click or Ctrl+H opens a product's stock history.")
+        sub.setProperty("role", "muted")
+        words = QVBoxLayout()
+        words.setSpacing(2)
+        words.addWidget(title)
+        words.addWidget(sub)
+        head = QHBoxLayout()
+        head.addLayout(words, 1)
+        self.new_buttons: dict[str, QPushButton] = {}
+        can_create = session.can("stock", "create")
+        for kind, text in KIND_NEW.items():
+            button = QPushButton(text)
+            button.setObjectName(f"new_{kind}")
+            button.setVisible(can_create)
+            button.clicked.connect(lambda _=False, k=kind: self.new_document(k))
+            head.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
+            self.new_buttons[kind] = button
+        self.new_buttons["receipt"].setProperty("role", "primary")
+        self.new_buttons["receipt"].setToolTip("New receipt (Ctrl+N)")
+        self.warehouses_button = QPushButton("Warehouses…")
+        self.warehouses_button.setObjectName("warehousesButton")
+        # Admins hold every permission; the server refuses anyone else without stock edit anyway.
+        self.warehouses_button.setVisible(session.can("stock", "edit"))
+        self.warehouses_button.clicked.connect(self.open_warehouses)
+        head.addWidget(self.warehouses_button, 0, Qt.AlignmentFlag.AlignBottom)
+
+        from crm_desktop.views.stock.documents import DocumentsPanel
+
+        self.overview = OverviewPanel(session)
+        self.documents = DocumentsPanel(session)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("stockTabs")
+        self.tabs.addTab(self.overview, "Levels")
+        self.tabs.addTab(self.documents, "Documents")
+
+        root = QVBoxLayout(self)
+        root.setContentsMargins(32, 24, 32, 16)
+        root.setSpacing(12)
+        root.addLayout(head)
+        root.addWidget(self.tabs, 1)
+        new = QShortcut(QKeySequence("Ctrl+N"), self)
+        new.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        new.activated.connect(lambda: self.new_document("receipt") if can_create else None)
+        self.warehouses_dialog: QWidget | None = None
+
+    def new_document(self, kind: str) -> QWidget:
+        from crm_desktop.views.stock.document_editor import new_stock_document
+
+        return new_stock_document(self, self.session, kind,
+                                  warehouse_id=self.overview.filters.values().get("warehouse_id"))
+
+    def open_warehouses(self) -> QWidget:
+        from crm_desktop.views.stock.warehouses import WarehousesDialog
+
+        dialog = WarehousesDialog(self.session, self)
+        dialog.open()
+        self.warehouses_dialog = dialog
+        return dialog
+
+    def open_record(self, record_type: str, record_id: int, parent_id: int | None = None) -> QWidget | None:
+        from crm_desktop.views.stock import open_record
+
+        return open_record(self, self.session, record_type, record_id)
+
+    def is_busy(self) -> bool:
+        return self.overview.is_busy() or self.documents.is_busy()

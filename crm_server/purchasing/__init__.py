@@ -1,0 +1,1 @@
+"""Purchasing: purchase orders from vendors, received into stock by receipt documents."""

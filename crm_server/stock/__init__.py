@@ -1,0 +1,1 @@
+"""Stock: warehouses, the ledger of moves, balances, documents and reservations."""

@@ -1,0 +1,1 @@
+"""The declarative template of invoice, credit note and proposal PDFs (document.json)."""
