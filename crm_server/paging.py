@@ -20,3 +20,13 @@ async def page(session: AsyncSession, stmt: Select[*tuple[Any, ...]], offset: in
     ordered = stmt.order_by(*order_by).offset(offset).limit(limit)
     rows = (await session.execute(ordered)).all() if whole_rows else (await session.scalars(ordered)).all()
     return Page[T](items=[convert(r) for r in rows], total=total or 0, offset=offset, limit=limit)
+
+
+def sort_order(column: Any, tie: Any, descending: bool, nullable: bool | None = None) -> tuple[Any, ...]:
+    """ORDER BY `column`, then `tie` (the id) the same way. NULLS LAST only on a nullable column: on
+    a NOT NULL one it would keep PostgreSQL from reading the column's index backwards (a whole-table
+    sort instead of a page). `nullable` is read off a mapped column unless given."""
+    if nullable is None:
+        nullable = getattr(getattr(column, "expression", column), "nullable", True)
+    first = column.desc() if descending else column.asc()
+    return (first.nulls_last() if nullable else first, tie.desc() if descending else tie.asc())

@@ -115,7 +115,9 @@ class PurchaseOrderOut(Model):
     version: int
     created_at: datetime
     updated_at: datetime
-    lines: list[PurchaseLineOut] = Field(default_factory=list)
+    line_count: int = Field(default=0, description="how many lines the order has")
+    lines_received: int = Field(default=0, description="how many of them are received in full")
+    lines: list[PurchaseLineOut] = Field(default_factory=list, description="empty in a list page")
 
 
 class ReceiveOut(Model):

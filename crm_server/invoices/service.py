@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, any_, delete, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_server import events, money
+from crm_server import events, money, paging
 from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
 from crm_server.auth.users import check_version
@@ -137,14 +137,10 @@ def _conditions(principal: Principal, query: InvoiceQuery, today: date) -> list[
 
 
 def order_by(sort: str, *, unindexed: bool = False) -> tuple[Any, ...]:
-    """The ORDER BY of a list sort. NULLS LAST only on nullable columns: on NOT NULL ones it changes
-    nothing but would keep PostgreSQL from reading a DESC order off the column's index."""
+    """The ORDER BY of a list sort (`unindexed`: on `column + 0`, which no index serves)."""
     name = sort.lstrip("-")
     column = UNINDEXED[name] if unindexed else SORTS[name]
-    nullable = SORTS[name].nullable
-    if sort.startswith("-"):
-        return (column.desc().nulls_last() if nullable else column.desc()), Invoice.id.desc()
-    return (column.asc().nulls_last() if nullable else column.asc()), Invoice.id.asc()
+    return paging.sort_order(column, Invoice.id, sort.startswith("-"), nullable=SORTS[name].nullable)
 
 
 async def list_invoices(session: AsyncSession, principal: Principal, query: InvoiceQuery) -> Page[InvoiceOut]:

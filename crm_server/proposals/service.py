@@ -112,8 +112,7 @@ def _conditions(principal: Principal, query: ProposalQuery) -> list[ColumnElemen
 async def list_proposals(session: AsyncSession, principal: Principal, query: ProposalQuery) -> Page[ProposalOut]:
     """A page of proposals, without their lines (stored totals, nothing recomputed)."""
     column = SORTS[query.sort.lstrip("-")]
-    order = ((column.desc().nulls_last(), Proposal.id.desc()) if query.sort.startswith("-")
-             else (column.asc().nulls_last(), Proposal.id.asc()))
+    order = paging.sort_order(column, Proposal.id, query.sort.startswith("-"))
 
     def named(row: Any) -> ProposalOut:
         return ProposalOut.model_validate(row[0]).model_copy(update={"party_name": row[1] or ""})

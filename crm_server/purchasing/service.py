@@ -89,14 +89,36 @@ async def order_out(session: AsyncSession, order: PurchaseOrder) -> PurchaseOrde
     lines = [PurchaseLineOut.model_validate(line).model_copy(update={
         "sku": sku, "product_name": name, "unit": unit, "remaining": line.quantity - line.received,
         "total": (line.quantity * line.unit_cost).quantize(CENT)}) for line, sku, name, unit in rows]
-    return PurchaseOrderOut.model_validate(order).model_copy(update={"vendor_name": vendor,
-                                                                     "warehouse_name": warehouse, "lines": lines})
+    # the same figures list_orders counts in SQL (RECEIVED_IN_FULL), here from the lines at hand
+    received = sum(1 for line, *_ in rows if line.received >= line.quantity)
+    return PurchaseOrderOut.model_validate(order).model_copy(update={
+        "vendor_name": vendor, "warehouse_name": warehouse, "line_count": len(lines), "lines_received": received,
+        "lines": lines})
+
+
+RECEIVED_IN_FULL = PurchaseOrderLine.received >= PurchaseOrderLine.quantity
+
+
+def _list_columns() -> tuple[Any, ...]:
+    """What a list row shows besides the order, as correlated scalar subqueries. PostgreSQL runs
+    them only for the rows of the page (after the top-N sort; lines by ix_purchase_order_lines_order)
+    and drops them from the page's count query, so a page costs its count and one query however many
+    orders it shows."""
+
+    def per_order(stmt: Any, label: str) -> Any:
+        return stmt.correlate(PurchaseOrder).scalar_subquery().label(label)
+
+    lines = select(func.count()).where(PurchaseOrderLine.order_id == PurchaseOrder.id)
+    return (per_order(select(Client.name).where(Client.id == PurchaseOrder.vendor_id), "vendor_name"),
+            per_order(select(Warehouse.name).where(Warehouse.id == PurchaseOrder.warehouse_id), "warehouse_name"),
+            per_order(lines, "line_count"),
+            per_order(lines.where(RECEIVED_IN_FULL), "lines_received"))
 
 
 async def list_orders(session: AsyncSession, query: PurchaseOrderQuery) -> Page[PurchaseOrderOut]:
-    vendor_name = (select(Client.name).where(Client.id == PurchaseOrder.vendor_id).correlate(PurchaseOrder)
-                   .scalar_subquery().label("vendor_name"))
-    stmt = select(PurchaseOrder, vendor_name)
+    """A page of orders without their lines, but with the vendor's and warehouse's names and the
+    line counts the list shows ("1 of 2 lines received"), so a client never asks order by order."""
+    stmt = select(PurchaseOrder, *_list_columns())
     if query.status is not None:
         stmt = stmt.where(PurchaseOrder.status == query.status.value)
     if query.open_only:
@@ -113,11 +135,12 @@ async def list_orders(session: AsyncSession, query: PurchaseOrderQuery) -> Page[
                               PurchaseOrder.vendor_id.in_(select(Client.id).where(
                                   Client.search_text.like(pattern, escape="\\")))))
     column = SORTS[query.sort.lstrip("-")]
-    order = ((column.desc().nulls_last(), PurchaseOrder.id.desc()) if query.sort.startswith("-")
-             else (column.asc().nulls_last(), PurchaseOrder.id.asc()))
+    order = paging.sort_order(column, PurchaseOrder.id, query.sort.startswith("-"))
 
     def named(row: Any) -> PurchaseOrderOut:
-        return PurchaseOrderOut.model_validate(row[0]).model_copy(update={"vendor_name": row[1]})
+        return PurchaseOrderOut.model_validate(row[0]).model_copy(update={
+            "vendor_name": row.vendor_name, "warehouse_name": row.warehouse_name,
+            "line_count": row.line_count or 0, "lines_received": row.lines_received or 0})
 
     return await paging.page(session, stmt, query.offset, query.limit, named, order, whole_rows=True)
 

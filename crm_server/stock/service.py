@@ -192,8 +192,7 @@ async def list_documents(session: AsyncSession, query: DocumentQuery) -> Page[St
         stmt = stmt.where(or_(func.lower(StockDocument.number).like(pattern, escape="\\"),
                               func.lower(StockDocument.reference).like(pattern, escape="\\")))
     column = DOC_SORTS[query.sort.lstrip("-")]
-    order = ((column.desc().nulls_last(), StockDocument.id.desc()) if query.sort.startswith("-")
-             else (column.asc().nulls_last(), StockDocument.id.asc()))
+    order = paging.sort_order(column, StockDocument.id, query.sort.startswith("-"))
     page = await paging.page(session, stmt, query.offset, query.limit, lambda d: d, order)
     warehouse_ids = {w for d in page.items for w in (d.warehouse_id, d.to_warehouse_id) if w is not None}
     names: dict[int | None, str] = dict((await session.execute(
@@ -349,7 +348,7 @@ def _require_warehouses(document: StockDocument) -> None:
     kind = document.kind
     for field, what in missing:
         if getattr(document, field) is None:
-            raise ValidationFailed(f"A {kind} needs {what} ({field}) to be validated.", field=field,
+            raise ValidationFailed(f"A {kind} needs {what} to be validated.", field=field,
                                    code="missing_warehouse")
     if kind == DocumentKind.transfer and document.warehouse_id == document.to_warehouse_id:
         raise ValidationFailed("A transfer needs two different warehouses.", field="to_warehouse_id")

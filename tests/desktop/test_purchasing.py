@@ -215,7 +215,8 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     assert [(ln["sku"], ln["quantity"], ln["unit_cost"]) for ln in stored["lines"]] == [
         ("A-100", "10.000", "2.50"), ("B-200", "4.000", "1.25")]
     assert window.status_badge.text() == "Confirmed" and window.lines.read_only
-    assert window.lines.table.item(0, 2).text() == "10" and not window.lines.cell(0, "quantity").isVisible()
+    quantity = window.lines.cell(0, "quantity")
+    assert isinstance(quantity, QLineEdit) and quantity.text() == "10" and quantity.isReadOnly()
     assert not window.lines.entry.isVisible() and window.vendor.isReadOnly()
     assert not window.confirm_button.isVisible() and window.receive_button.isVisible()
     assert window.progress_label.text() == "0 of 2 lines received"
@@ -312,6 +313,14 @@ def test_cancel_an_open_order_after_a_question(desk: Desk, qtbot: QtBot) -> None
 def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, qtbot: QtBot,
                                                                     tmp_path: Path) -> None:
     api, _session, page = open_page(desk, qtbot)
+    asked: list[str] = []
+    real_get = api.get
+
+    async def get(path: str, **params: Any) -> Any:  # what the list asks the server
+        asked.append(path)
+        return await real_get(path, **params)
+
+    api.get = get  # type: ignore[method-assign]
     main = warehouse(desk, api, "Main")
     parts, paper = vendor(desk, api, "Parts Ltd"), vendor(desk, api, "Paper & Labels")
     a, b = product(desk, api, "A-100", "Hex bolts"), product(desk, api, "B-200", "Labels")
@@ -334,6 +343,8 @@ def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, q
     assert page.model.index(row, 5).data() == "2" and page.model.index(row, 1).data() == "Parts Ltd"
     assert page.model.index(row, 3).data(Qt.ItemDataRole.ForegroundRole) == QColor(LATE_COLOR)  # late
     assert page.model.index(numbers().index(draft["number"]), 6).data() == "—"
+    assert page.model.index(numbers().index(done["number"]), 6).data() == "1 of 1 line received"
+    assert page.model.index(numbers().index(done["number"]), 5).data() == "1"
 
     page.status.setCurrentIndex(page.status.findData("confirmed"))
     desk.wait_until(lambda: numbers() == [late["number"]] and not page.model.loading)
@@ -363,6 +374,10 @@ def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, q
     assert page.table.empty.title.text() == "No purchase orders match"
     page.status.setCurrentIndex(0)
     desk.wait_until(lambda: len(numbers()) == 3 and not page.model.loading)
+
+    # The list and its export come from list pages alone, never order by order.
+    assert "/api/purchase-orders" in asked
+    assert not [p for p in asked if p.startswith("/api/purchase-orders/")], asked
 
     # A colleague confirms the draft and writes a new order: the list and the open window follow.
     window = open_window(desk, page, draft["id"])

@@ -336,7 +336,7 @@ def test_low_stock_highlight_live_colleague_export_and_warehouses(desk: Desk, qt
     assert receipt.line_quantities() == [("N-3", "1")]
     validate(desk, qtbot, receipt)
     assert errors.is_marked(receipt.warehouse)
-    assert receipt.warehouse.toolTip() == "A receipt needs a destination warehouse (warehouse_id) to be validated."
+    assert receipt.warehouse.toolTip() == "A receipt needs a destination warehouse to be validated."
     assert receipt.document is not None and receipt.document["status"] == "draft"
     assert on_hand(desk, api, nut["id"], main["id"]) == Decimal(50)
 

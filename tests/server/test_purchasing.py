@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from crm_server.admin.models import AuditEntry
+from crm_server.contract.purchasing import PurchaseOrderQuery
+from crm_server.purchasing import service
 from tests.server.test_stock import done, level, product, warehouse
 from tests.support import LiveServer
 
@@ -84,6 +86,7 @@ async def test_receive_in_two_parts_with_incoming_figures(server: LiveServer, ad
     assert first.status_code == 200, first.text
     po, receipt = first.json()["order"], first.json()["receipt"]
     assert po["status"] == "partially_received"
+    assert (po["line_count"], po["lines_received"]) == (2, 0)  # 6 of 10 is not a received line
     assert [(ln["received"], ln["remaining"]) for ln in po["lines"]] == [("6.000", "4.000"), ("0.000", "4.000")]
     assert receipt["kind"] == "receipt" and receipt["status"] == "validated"
     assert receipt["purchase_order_id"] == po["id"] and receipt["reference"] == "DN-1"
@@ -107,6 +110,7 @@ async def test_receive_in_two_parts_with_incoming_figures(server: LiveServer, ad
     assert second.status_code == 200, second.text
     po = second.json()["order"]
     assert po["status"] == "received" and po["received_at"]
+    assert (po["line_count"], po["lines_received"]) == (2, 2)
     assert (await level(admin, a["id"], shop["id"]))["on_hand"] == "4.000"
     assert (await level(admin, a["id"], main["id"]))["incoming"] == "0.000"
     receipts = (await admin.get(f"/api/purchase-orders/{po['id']}/receipts")).json()
@@ -124,13 +128,78 @@ async def test_receive_in_two_parts_with_incoming_figures(server: LiveServer, ad
     assert [ln["remaining"] for ln in po["lines"]] == ["4.000", "4.000"]
     assert (await level(admin, a["id"], shop["id"]))["on_hand"] == "0.000"
 
+    assert (po["line_count"], po["lines_received"]) == (2, 0)
     listed = (await admin.get("/api/purchase-orders", params={"q": "parts", "open_only": True})).json()
     assert listed["total"] == 1 and listed["items"][0]["vendor_name"] == "Parts Ltd"
+    assert (listed["items"][0]["line_count"], listed["items"][0]["lines_received"]) == (2, 0)
     async with server.session() as s:
         actions = (await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "purchase_order",
                                                                    AuditEntry.entity_id == po["id"])
                                    .order_by(AuditEntry.id))).all()
     assert actions == ["created", "confirmed", "received", "received", "receipt_reversed"]
+
+
+async def test_the_list_counts_lines_and_received_lines_in_one_query(server: LiveServer, admin: Any) -> None:
+    main = await warehouse(admin, "Main")
+    parts, paper = await vendor(admin), await vendor(admin, "Paper Co")
+    a, b, c = await product(admin, "A-1"), await product(admin, "B-1"), await product(admin, "C-1")
+    empty = await order(admin, vendor_id=paper["id"])
+    draft = await order(admin, vendor_id=paper["id"], warehouse_id=main["id"],
+                        lines=[{"product_id": a["id"], "quantity": "1"}])
+    po = (await confirm(admin, await order(admin, vendor_id=parts["id"], warehouse_id=main["id"],
+                                           expected_on=str(date.today()),
+                                           lines=[{"product_id": a["id"], "quantity": "5"},
+                                                  {"product_id": b["id"], "quantity": "2"},
+                                                  {"product_id": c["id"], "quantity": "1"}]))).json()
+    assert (po["line_count"], po["lines_received"]) == (3, 0)
+    assert (draft["line_count"], draft["lines_received"], draft["warehouse_name"]) == (1, 0, "Main")
+    assert (empty["line_count"], empty["lines_received"], empty["warehouse_name"]) == (0, 0, None)
+
+    async def receive(quantities: list[tuple[int, str]]) -> dict[str, Any]:
+        got = await admin.post(f"/api/purchase-orders/{po['id']}/receive", json={
+            "version": po["version"], "lines": [{"line_id": po["lines"][i]["id"], "quantity": q}
+                                                for i, q in quantities]})
+        assert got.status_code == 200, got.text
+        return got.json()["order"]  # type: ignore[no-any-return]
+
+    po = await receive([(1, "2"), (0, "3")])  # line 2 in full, line 1 in part
+    assert (po["status"], po["line_count"], po["lines_received"]) == ("partially_received", 3, 1)
+
+    async def listed(**params: Any) -> dict[int, tuple[Any, ...]]:
+        page = (await admin.get("/api/purchase-orders", params=params)).json()
+        assert all(item["lines"] == [] for item in page["items"])
+        return {item["id"]: (item["line_count"], item["lines_received"], item["vendor_name"], item["warehouse_name"])
+                for item in page["items"]}
+
+    assert await listed() == {empty["id"]: (0, 0, "Paper Co", None), draft["id"]: (1, 0, "Paper Co", "Main"),
+                              po["id"]: (3, 1, "Parts Ltd", "Main")}
+    assert await listed(product_id=b["id"]) == {po["id"]: (3, 1, "Parts Ltd", "Main")}
+    assert await listed(sort="-total", limit=1, offset=0) == {po["id"]: (3, 1, "Parts Ltd", "Main")}
+
+    po = await receive([(0, "2"), (2, "1")])
+    assert (po["status"], po["line_count"], po["lines_received"]) == ("received", 3, 3)
+    # Both shapes agree: a list row is the single order without its lines.
+    page = (await admin.get("/api/purchase-orders")).json()["items"]
+    for item in page:
+        single = (await admin.get(f"/api/purchase-orders/{item['id']}")).json()
+        assert {**single, "lines": []} == item
+
+    # However many orders a page shows, it is two statements: the count and the page.
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    async with server.session() as s:
+        engine = s.sync_session.get_bind()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            result = await service.list_orders(s, PurchaseOrderQuery())
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    assert result.total == 3 and len(statements) == 2, statements
+    assert {(o.id, o.line_count, o.lines_received) for o in result.items} == {
+        (empty["id"], 0, 0), (draft["id"], 1, 0), (po["id"], 3, 3)}
 
 
 async def test_cancel_stops_incoming(server: LiveServer, admin: Any) -> None:

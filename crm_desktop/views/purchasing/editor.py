@@ -583,7 +583,7 @@ class PurchaseOrderWindow(QWidget):
     def save(self, then: Any = None) -> bool:
         """Ctrl+S: create, or send what changed with the version that was read. `then` runs after
         a successful save (Confirm or Receive that needed the edits saved first)."""
-        if not self.save_button.isVisible():
+        if self.save_button.isHidden():
             return False
         payload = self._payload()
         if payload is None:
@@ -622,7 +622,7 @@ class PurchaseOrderWindow(QWidget):
 
     def confirm(self) -> None:
         """Confirm (saving what was typed first); every missing field is marked at once."""
-        if not self.confirm_button.isVisible():
+        if self.confirm_button.isHidden():
             return
         if self.order is None or self.has_edits():
             self.save(then=self.confirm)
@@ -658,7 +658,7 @@ class PurchaseOrderWindow(QWidget):
 
     def receive(self) -> QWidget | None:
         """Receive… : the dialog with the open quantities (unsaved edits are saved first)."""
-        if self.order is None or self.status not in OPEN or not self.receive_button.isVisible():
+        if self.order is None or self.status not in OPEN or self.receive_button.isHidden():
             return None
         if self.has_edits():
             self.save(then=self.receive)
@@ -736,7 +736,7 @@ class PurchaseOrderWindow(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Unsaved edits are not lost by a stray click: ask once."""
-        editable = self.save_button.isVisible()
+        editable = not self.save_button.isHidden()
         if self.has_edits() and editable and self.isVisible() and not getattr(self, "_closing", False):
             box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
                               "This purchase order has changes that are not saved.",

@@ -42,6 +42,7 @@ COLUMNS = (("sku", "SKU", 110), ("product", "Product", 260), ("quantity", "Quant
            ("unit_cost", "Unit cost", 100), ("total", "Line total", 110), ("received", "Received", 90),
            ("remaining", "Remaining", 90))
 KEYS = [c[0] for c in COLUMNS]
+READ_ONLY_CELL = "QLineEdit { border: none; background: transparent; padding-right: 4px; }"
 
 
 def _plain(value: Decimal) -> str:
@@ -377,7 +378,7 @@ class PurchaseLines(QWidget):
         cost_edit.setAccessibleName(f"Line {i + 1} unit cost")
         self.table.setCellWidget(i, 2, quantity_edit)
         self.table.setCellWidget(i, 3, cost_edit)
-        for column in (2, 3, 4, 5, 6):
+        for column in (4, 5, 6):
             item = QTableWidgetItem("")
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(i, column, item)
@@ -400,12 +401,11 @@ class PurchaseLines(QWidget):
         self.remove_button.setVisible(not self.read_only)
         self.table.setColumnHidden(5, not self.show_received)
         self.table.setColumnHidden(6, not self.show_received)
-        for i, row in enumerate(self._rows):  # fixed lines read as plain text, not as fields
-            for column, key in ((2, "quantity"), (3, "unit_cost")):
-                edit = row["widgets"][key]
+        for row in self._rows:  # fixed lines read as plain text, not as fields
+            for edit in row["widgets"].values():
                 edit.setReadOnly(self.read_only)
-                edit.setVisible(not self.read_only)
-                self.table.item(i, column).setText(edit.text() if self.read_only else "")
+                edit.setFocusPolicy(Qt.FocusPolicy.NoFocus if self.read_only else Qt.FocusPolicy.StrongFocus)
+                edit.setStyleSheet(READ_ONLY_CELL if self.read_only else "")
 
     def _line_total(self, row: dict[str, Any]) -> Decimal | None:
         quantity = parse_decimal(row["widgets"]["quantity"].text())

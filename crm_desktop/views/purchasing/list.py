@@ -2,27 +2,23 @@
 New order (Ctrl+N), Enter or a double click opens one in its own window (editor.open_purchase_order),
 Export to Excel (Ctrl+E).
 
-The list endpoint answers orders without their lines, so the "Lines" and "Received" columns are
-filled from each shown order's details, asked once per order version and kept (OrderDetails). An
-open order past its expected delivery date is shown in red. The list follows the change bus: a
-change here or on another desktop ("purchasing" and "stock" areas) reloads it and keeps the selected
-order selected."""
+The list endpoint answers each order with its line counts (line_count, lines_received), so the
+"Lines" and "Received" columns and the export come straight from the list pages, never order by
+order. An open order past its expected delivery date is shown in red. The list follows the change
+bus: a change here or on another desktop ("purchasing" and "stock" areas) reloads it and keeps the
+selected order selected."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import operations, tasks
-from crm_desktop.api.client import ApiError
+from crm_desktop import operations
 from crm_desktop.session import Session
 from crm_desktop.views.purchasing.common import (
     LATE_COLOR,
@@ -36,14 +32,11 @@ from crm_desktop.views.purchasing.common import (
     day,
     is_late,
     money,
-    progress,
     status_label,
 )
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-
-log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 REFRESH_AREAS = PURCHASING | STOCK | {"*"}
@@ -59,49 +52,16 @@ def _color(row: Row) -> str | None:
     return MUTED_COLOR if row["status"] == S.cancelled else None
 
 
-class OrderDetails(QObject):
-    """Each listed order with its lines (GET /api/purchase-orders/{id}), asked when the row arrives
-    and again only when its version changes, a few at a time; `changed` repaints the list when one
-    arrives. The model's data() only reads what is here."""
+def _line_count(row: Row) -> int:
+    return int(row.get("line_count") or 0)
 
-    changed = Signal()
-    PARALLEL = 6
 
-    def __init__(self, api: Any, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.api = api
-        self._known: dict[int, Row] = {}
-        self._asked: dict[int, int] = {}  # order id -> version asked for
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._gate = asyncio.Semaphore(self.PARALLEL)
-
-    def get(self, row: Row) -> Row | None:
-        """The order with its lines when known (an older version while the new one is on its way)."""
-        return self._known.get(int(row["id"]))
-
-    def request(self, row: Row) -> None:
-        order_id, version = int(row["id"]), int(row["version"])
-        if self._asked.get(order_id) != version:
-            self._asked[order_id] = version
-            task = tasks.spawn(self._fetch(order_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    def is_busy(self) -> bool:
-        return any(not t.done() for t in self._tasks)
-
-    async def _fetch(self, order_id: int) -> None:
-        async with self._gate:
-            try:
-                order = await self.api.get(f"/api/purchase-orders/{order_id}")
-            except ApiError as exc:
-                log.info("purchase order %s did not load: %s", order_id, exc.message)
-                self._asked.pop(order_id, None)
-                return
-        if not shiboken6.isValid(self):
-            return
-        self._known[order_id] = order
-        self.changed.emit()
+def _received_text(row: Row) -> str:
+    """"2 of 3 lines received"; a draft expects nothing yet, a cancelled order shows what came."""
+    count, done = _line_count(row), int(row.get("lines_received") or 0)
+    if row["status"] == S.draft or not count or (row["status"] == S.cancelled and not done):
+        return "—"
+    return f"{done} of {count} line{'s' if count != 1 else ''} received"
 
 
 class PurchaseOrdersPage(QWidget):
@@ -114,8 +74,6 @@ class PurchaseOrdersPage(QWidget):
         self.api = session.api
         self.sort = "-created_at"
         self._select_after_load: int | None = None
-        self.details = OrderDetails(self.api, self)
-        self.details.changed.connect(self._repaint)
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search number, reference or vendor…")
@@ -136,8 +94,8 @@ class PurchaseOrdersPage(QWidget):
             Column("Expected delivery", lambda r: day(r.get("expected_on")), color=_color,
                    tooltip=lambda r: "Late: the expected delivery date has passed" if is_late(r) else None),
             Column("Total", lambda r: money(r["total"], r["currency"]), color=_color, align_right=True),
-            Column("Lines", self._lines_text, color=_color, align_right=True),
-            Column("Received", self._received_text, color=_color),
+            Column("Lines", lambda r: str(_line_count(r)), color=_color, align_right=True),
+            Column("Received", _received_text, color=_color),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, "Press Ctrl+N to order from a vendor.", icon="purchasing",
@@ -156,7 +114,6 @@ class PurchaseOrdersPage(QWidget):
         header.sectionClicked.connect(self.sort_by_column)
         view.activated.connect(lambda _: self.open_selected())  # Enter, and a double click
         self.model.rowsInserted.connect(self._select_pending)
-        self.model.rowsInserted.connect(self._ask_details)
 
         self.new_button = QPushButton("New order")
         self.new_button.setProperty("role", "primary")
@@ -219,22 +176,6 @@ class PurchaseOrdersPage(QWidget):
         row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
         return box
 
-    def _lines_text(self, row: Row) -> str:
-        order = self.details.get(row)
-        return str(len(order.get("lines") or [])) if order is not None else "…"
-
-    def _received_text(self, row: Row) -> str:
-        """"2 of 3 lines received"; a draft expects nothing yet, a cancelled order shows what came."""
-        if row["status"] == S.draft:
-            return "—"
-        order = self.details.get(row)
-        if order is None:
-            return "…"
-        text = progress({**order, "status": S.confirmed.value})
-        if row["status"] == S.cancelled and text.startswith("0 of"):
-            return "—"
-        return text or "—"
-
     # --- loading ---------------------------------------------------------------------------------
 
     def query(self) -> dict[str, Any]:
@@ -274,15 +215,6 @@ class PurchaseOrdersPage(QWidget):
         if areas & REFRESH_AREAS:
             self._refresh_timer.start()
 
-    def _repaint(self) -> None:
-        rows = self.model.rowCount()
-        if rows:
-            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(rows - 1, len(self.model.columns) - 1))
-
-    def _ask_details(self, _parent: Any, first: int, last: int) -> None:
-        for i in range(first, last + 1):
-            self.details.request(self.model.row(i))
-
     def _select_pending(self, *_: Any) -> None:
         if self._select_after_load is not None and self.table.select_key(self._select_after_load):
             self._select_after_load = None
@@ -292,7 +224,7 @@ class PurchaseOrdersPage(QWidget):
         self.open_button.setEnabled(self.table.current_row() is not None)
 
     def is_busy(self) -> bool:
-        return self.model.loading or self.vendor.is_busy() or self.details.is_busy()
+        return self.model.loading or self.vendor.is_busy()
 
     # --- actions ---------------------------------------------------------------------------------
 
@@ -333,8 +265,8 @@ class PurchaseOrdersPage(QWidget):
                              "purchaseExportDialog")
 
     async def _all_rows(self) -> list[Row]:
-        """Every order of the filters with its lines, a server page at a time (the server has no
-        export of them); details are asked a few at a time."""
+        """Every order of the filters, a server page at a time (the server has no export of them);
+        the list rows carry everything the export writes."""
         rows: list[Row] = []
         query = self.query()
         while True:
@@ -342,25 +274,15 @@ class PurchaseOrdersPage(QWidget):
             rows.extend(page["items"])
             if not page["items"] or len(rows) >= page["total"]:
                 break
-        gate = asyncio.Semaphore(6)
-
-        async def full(row: Row) -> Row:
-            async with gate:
-                return dict(await self.api.get(f"/api/purchase-orders/{row['id']}"))
-
-        return list(await asyncio.gather(*(full(r) for r in rows)))
+        return rows
 
     def export_to(self, path: str) -> None:
         async def export() -> int:
-            orders = await self._all_rows()
-            table = []
-            for o in orders:
-                lines = o.get("lines") or []
-                received = sum(1 for ln in lines if Decimal(ln["received"]) >= Decimal(ln["quantity"]))
-                table.append((o["number"], o.get("vendor_name") or "", status_label(o["status"]),
-                              date.fromisoformat(o["expected_on"]) if o.get("expected_on") else None,
-                              "yes" if is_late(o) else "", o["currency"], Decimal(o["total"]), len(lines),
-                              received, o.get("reference") or ""))
+            table = [(o["number"], o.get("vendor_name") or "", status_label(o["status"]),
+                      date.fromisoformat(o["expected_on"]) if o.get("expected_on") else None,
+                      "yes" if is_late(o) else "", o["currency"], Decimal(o["total"]), _line_count(o),
+                      int(o.get("lines_received") or 0), o.get("reference") or "")
+                     for o in await self._all_rows()]
             return await write_workbook(path, "Purchase orders", EXPORT_HEADERS, table)
 
         self.say("Exporting…")

@@ -57,6 +57,8 @@ class ReceiveDialog(QDialog):
         self.table.verticalHeader().setDefaultSectionSize(40)
         self.table.setMinimumHeight(min(48 + 40 * len(self.lines), 400))
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column, width in ((0, 100), (2, 80), (3, 80), (4, 90), (5, 120)):
+            self.table.setColumnWidth(column, width)
         self.quantities: list[QLineEdit] = []
         for i, line in enumerate(self.lines):
             texts = (line.get("sku") or "", line.get("product_name") or line.get("description") or "",
