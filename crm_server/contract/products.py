@@ -92,3 +92,12 @@ class ProductQuery(BaseModel):
     sort: ProductSort = "name"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+
+
+class SalesSettingsOut(Model):
+    """What every document editor needs to total lines as the server will (readable by anyone who
+    works with products; the settings page itself is for admins)."""
+
+    base_currency: str
+    tax_rounding: str  # "line" or "document"
+    payment_terms_days: int

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from crm_server.admin import settings
 from crm_server.auth.permissions import Principal
 from crm_server.contract.common import Page
 from crm_server.contract.products import (
@@ -13,6 +14,7 @@ from crm_server.contract.products import (
     ProductOut,
     ProductQuery,
     ProductUpdate,
+    SalesSettingsOut,
     TaxRateIn,
     TaxRateOut,
     TaxRateUpdate,
@@ -27,6 +29,13 @@ router = APIRouter(prefix="/api", route_class=TxRoute, tags=["products"])
 @router.get("/tax-rates", response_model=list[TaxRateOut], dependencies=[require("products", "view")])
 async def list_tax_rates(session: Session, include_inactive: bool = True) -> list[TaxRateOut]:
     return await service.list_tax_rates(session, include_inactive)
+
+
+@router.get("/sales-settings", response_model=SalesSettingsOut, dependencies=[require("products", "view")])
+async def sales_settings(session: Session) -> SalesSettingsOut:
+    values = await settings.get_all(session)
+    return SalesSettingsOut(base_currency=values["sales.base_currency"], tax_rounding=values["sales.tax_rounding"],
+                            payment_terms_days=values["invoices.payment_terms_days"])
 
 
 @router.post("/tax-rates", response_model=TaxRateOut, status_code=201)

@@ -129,6 +129,10 @@ async def test_salesperson_views_but_cannot_change(server: LiveServer, admin) ->
         await server.login(wes, "wes@example.com")
         assert (await sam.get("/api/products")).json()["total"] == 1
         assert len((await sam.get("/api/tax-rates")).json()) == 4
+        # Document editors total lines as the server does: the rounding is readable, not only by admins.
+        await admin.patch("/api/settings", json={"values": {"sales.tax_rounding": "document"}})
+        assert (await sam.get("/api/sales-settings")).json() == {
+            "base_currency": "EUR", "tax_rounding": "document", "payment_terms_days": 14}
         made = await sam.post("/api/products", json={"sku": "S-1", "name": "No", "unit_price": "1",
                                                      "tax_rate_id": product["tax_rate_id"]})
         assert made.status_code == 403
