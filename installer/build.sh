@@ -37,7 +37,7 @@ DEPENDS=(
   "libgl1" "libegl1" "libx11-6" "libx11-xcb1" "libxcb1" "libxcb-cursor0" "libxcb-glx0"
   "libxcb-icccm4" "libxcb-image0" "libxcb-keysyms1" "libxcb-randr0" "libxcb-render0"
   "libxcb-render-util0" "libxcb-shape0" "libxcb-shm0" "libxcb-sync1" "libxcb-util1"
-  "libxcb-xfixes0" "libxcb-xkb1" "libxkbcommon0" "libxkbcommon-x11-0"
+  "libxcb-xfixes0" "libxcb-xkb1" "libxkbcommon0" "libxkbcommon-x11-0" "libbrotli1" "libgssapi-krb5-2"
 )
 
 say() { printf '\n== %s\n' "$*"; }
