@@ -3,11 +3,9 @@ quantity, unit price, discount, VAT rate) with live totals under it.
 
 API (keep it small; proposals and invoices both build on it):
 
-    grid = LineGrid(session, parent)      # loads the VAT rates itself (GET /api/tax-rates)
+    grid = LineGrid(session, parent)      # loads the VAT rates and the VAT rounding rule itself
+                                          # (GET /api/tax-rates, GET /api/sales-settings)
     grid.set_currency("EUR")              # minor unit used for the live figures
-    grid.set_tax_rounding("line")         # or "document" (the sales.tax_rounding setting)
-    grid.match_rounding(doc["tax_total"]) # or: take the mode under which the saved lines give the
-                                          # server's VAT (the setting is admin-only); call after set_lines
     grid.set_lines(invoice["lines"])      # list of LineOut dicts; leaves one empty line if none
     grid.lines_in() -> list[dict]         # LineIn dicts for the server, Decimals as strings,
                                           # blank lines left out (see `sent_rows`)
@@ -106,7 +104,6 @@ class LineGrid(QWidget):
         self._quiet = False
         self._products: dict[str, Row] = {}  # completer text -> product
         self._search_task: asyncio.Task[None] | None = None
-        self._rounding_target: str | None = None
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("lineGrid")
@@ -169,23 +166,6 @@ class LineGrid(QWidget):
     def set_currency(self, code: str) -> None:
         self.currency = (code or "EUR").upper()
         self._recalc()
-
-    def set_tax_rounding(self, mode: str) -> None:
-        self.tax_rounding = "document" if mode == "document" else "line"
-        self._recalc()
-
-    def match_rounding(self, tax_total: Any) -> None:
-        """Round VAT as the server did for these lines: "line" or "document", whichever gives the
-        server's `tax_total` (sales.tax_rounding is readable by admins only). Re-checked once the
-        VAT rates have loaded."""
-        self._rounding_target = str(tax_total)
-        if not self.tax_rates:
-            return
-        for mode in ("line", "document"):
-            self.set_tax_rounding(mode)
-            if str(self.totals().tax) == self._rounding_target:
-                return
-        self.set_tax_rounding("line")
 
     def set_lines(self, lines: list[Row]) -> None:
         """Show lines as the server has them (LineOut dicts); not a change by the person."""
@@ -536,13 +516,14 @@ class LineGrid(QWidget):
 
     async def _load_rates(self) -> None:
         try:
-            rates = list(await self.api.get("/api/tax-rates"))
+            rates, sales = await asyncio.gather(self.api.get("/api/tax-rates"), self.api.get("/api/sales-settings"))
         except ApiError as exc:
             log.info("VAT rates did not load: %s", exc.message)
             return
         if not shiboken6.isValid(self):
             return
-        self.tax_rates = rates
+        self.tax_rates = list(rates)
+        self.tax_rounding = "document" if sales["tax_rounding"] == "document" else "line"
         self._quiet = True
         try:
             for row in self._rows:
@@ -550,8 +531,6 @@ class LineGrid(QWidget):
                 self._fill_rates(combo, combo.currentData())
         finally:
             self._quiet = False
-        if self._rounding_target is not None:
-            self.match_rounding(self._rounding_target)
         self._recalc()
 
     def _fill_rates(self, combo: QComboBox, selected: int | None) -> None:

@@ -395,8 +395,6 @@ class InvoiceWindow(QWidget):
                 self.grid.set_currency(invoice["currency"])
                 self.grid.set_read_only(not draft)
                 self.grid.set_lines(invoice.get("lines") or [])
-                if invoice.get("lines"):
-                    self.grid.match_rounding(invoice["tax_total"])
             finally:
                 self._filling = False
             self.dirty = False

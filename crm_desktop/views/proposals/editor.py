@@ -412,25 +412,10 @@ class ProposalWindow(QWidget):
         self.grid.set_currency(proposal["currency"])
         self.grid.set_read_only(not self.editable)
         self.grid.set_lines(list(proposal.get("lines") or []))
-        self._match_rounding(proposal)
         self._lines_edited = False
         self._clean = self.values()
         self._show_header(proposal)
         self.loaded.emit(proposal)
-
-    def _match_rounding(self, proposal: Row) -> None:
-        """The live totals round VAT as the server does (the sales.tax_rounding setting, which only
-        admins may read): the mode under which the grid gives the server's stored VAT is the one."""
-        if not proposal.get("lines") or not shiboken6.isValid(self) or proposal is not self.proposal:
-            return
-        if self.grid.is_busy():  # the VAT rates are still on their way
-            QTimer.singleShot(100, lambda: self._match_rounding(proposal))
-            return
-        for mode in ("line", "document"):
-            self.grid.set_tax_rounding(mode)
-            if str(self.grid.totals().tax) == str(proposal["tax_total"]):
-                return
-        self.grid.set_tax_rounding("line")
 
     def _show_header(self, proposal: Row) -> None:
         status = S(proposal["status"])
