@@ -65,6 +65,8 @@ DEFINITIONS: dict[str, Definition] = {
                                           maximum=23),
     "invoices.recurring_send": Definition(bool, False, "Email recurring invoices when made"),
     "invoices.recurring_only_paid": Definition(bool, False, "Recur only from paid invoices"),
+    "stock.invoice_warehouse_id": Definition(int, 0, "Warehouse issued invoices reserve stock in (0: the first "
+                                             "active one)", minimum=0),
     "stock.allow_negative": Definition(bool, False, "Allow deliveries and reservations beyond the available stock"),
     "tickets.sla_critical_hours": Definition(int, 1, "First response for critical tickets (business hours)",
                                              minimum=1, maximum=200),

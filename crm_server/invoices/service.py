@@ -36,7 +36,7 @@ from crm_server.contract.invoices import (
 )
 from crm_server.db import utcnow
 from crm_server.errors import Conflict, NotFound, ValidationFailed
-from crm_server.invoices import numbering
+from crm_server.invoices import numbering, reservations
 from crm_server.invoices.models import Invoice, InvoiceLine, Payment
 from crm_server.products.models import Product, TaxRate
 
@@ -343,6 +343,7 @@ async def issue_invoice(session: AsyncSession, actor: Principal | None, invoice_
     invoice.issued_at = utcnow()
     invoice.status = payment_status(invoice, today)
     await session.flush()
+    await reservations.reserve_for(session, actor, invoice)
     _record(session, actor.user_id if actor is not None else None, invoice, "issued", before)
     return invoice
 
@@ -394,6 +395,8 @@ async def cancel_invoice(session: AsyncSession, actor: Principal, invoice_id: in
                        "it cannot be cancelled.", code="has_payments")
     before = fields(invoice)
     credit = None if invoice.status == InvoiceStatus.draft else await _credit_note(session, actor, invoice)
+    if credit is not None:
+        await reservations.release_for(session, actor, invoice)
     invoice.status, invoice.cancelled_at = InvoiceStatus.cancelled.value, utcnow()
     await session.flush()
     _record(session, actor.user_id, invoice, "cancelled", before)

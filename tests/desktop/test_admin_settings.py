@@ -165,3 +165,21 @@ def test_allow_negative_stock_is_a_box_in_the_stock_group(desk: Desk, qtbot: QtB
     settle(desk, panel)
     assert desk.run(api.get("/api/settings"))["values"]["stock.allow_negative"] is True
     assert page.pending() == {} and "Saved 1 setting." in page.notice_text.text()
+
+
+def test_invoices_reserve_in_the_warehouse_chosen_by_name(desk: Desk, qtbot: QtBot) -> None:
+    """The warehouse of issued invoices is picked by name among the active ones (default: the first)."""
+    api, panel, page = open_panel(desk, qtbot, "settings")
+    desk.run(api.post("/api/warehouses", {"name": "Main"}))
+    shop = desk.run(api.post("/api/warehouses", {"name": "Shop"}))
+    page.reload()
+    desk.wait_until(lambda: page.invoice_warehouse.count() == 3, message="the warehouses did not load")
+    names = [page.invoice_warehouse.itemText(i) for i in range(page.invoice_warehouse.count())]
+    assert names == ["The first active warehouse", "Main", "Shop"]
+    assert page.invoice_warehouse.currentData() == 0
+    page.invoice_warehouse.setCurrentIndex(page.invoice_warehouse.findText("Shop"))
+    assert page.pending() == {"stock.invoice_warehouse_id": shop["id"]}
+    focus(desk, page.invoice_warehouse)
+    qtbot.keyClick(page.invoice_warehouse, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    settle(desk, panel)
+    assert desk.run(api.get("/api/settings"))["values"]["stock.invoice_warehouse_id"] == shop["id"]

@@ -408,3 +408,35 @@ async def test_demo_stock_is_made_through_the_services(server: LiveServer, admin
               USING (product_id, warehouse_id)
             WHERE l.on_hand <> coalesce(m.q, 0)"""))
     assert drift == 0
+
+
+async def test_issued_invoices_reserve_their_tracked_lines_and_cancel_gives_them_back(server: LiveServer,
+                                                                                    admin: Any) -> None:
+    main = await warehouse(admin)
+    kept, service = await product(admin, "K-1"), await product(admin, "SRV-1", tracked=False)
+    await done(admin, "receipt", [(kept["id"], "5")], warehouse_id=main["id"])
+    client = (await admin.post("/api/clients", json={"name": "Acme"})).json()
+
+    async def issue(quantity: str) -> Any:
+        made = (await admin.post("/api/invoices", json={"client_id": client["id"], "lines": [
+            {"product_id": service["id"], "quantity": "1"}, {"product_id": kept["id"], "quantity": quantity}]})).json()
+        return await admin.post(f"/api/invoices/{made['id']}/issue", json={"version": made["version"]})
+
+    first = await issue("3")
+    assert first.status_code == 200, first.text
+    row = await level(admin, kept["id"], main["id"])
+    assert (row["on_hand"], row["reserved"], row["available"]) == ("5.000", "3.000", "2.000")
+    too_many = await issue("4")  # only 2 left to promise: refused, and that draft stays a draft
+    assert too_many.status_code == 422 and too_many.json()["available"] == "2.000"
+    assert "K-1" in too_many.json()["message"]
+    assert (await admin.get("/api/invoices", params={"status": "draft"})).json()["total"] == 1
+
+    # The delivery note of the invoice consumes its hold; cancelling a second one gives its hold back.
+    await done(admin, "delivery", [(kept["id"], "3")], warehouse_id=main["id"], source_type="invoice",
+               source_id=first.json()["id"])
+    second = (await issue("2")).json()
+    assert (await level(admin, kept["id"], main["id"]))["available"] == "0.000"
+    cancelled = await admin.post(f"/api/invoices/{second['id']}/cancel", json={"version": second["version"]})
+    assert cancelled.status_code == 200, cancelled.text
+    row = await level(admin, kept["id"], main["id"])
+    assert (row["on_hand"], row["reserved"], row["available"]) == ("2.000", "0.000", "2.000")

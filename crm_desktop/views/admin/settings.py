@@ -221,7 +221,17 @@ class SettingsPage(AdminPage):
         self.allow_negative.setObjectName("allowNegativeStock")
         self.allow_negative.toggled.connect(self._changed)
         self.inputs["stock.allow_negative"] = self.allow_negative
+        self.invoice_warehouse = QComboBox()
+        self.invoice_warehouse.setObjectName("invoiceWarehouse")
+        self.invoice_warehouse.setAccessibleName("Warehouse of issued invoices")
+        self.invoice_warehouse.setMinimumWidth(240)
+        self.invoice_warehouse.addItem("The first active warehouse", 0)
+        self.invoice_warehouse.currentIndexChanged.connect(self._changed)
+        self.inputs["stock.invoice_warehouse_id"] = self.invoice_warehouse
         stock = self._group("Stock", [
+            ("Invoices reserve in", field(self.invoice_warehouse, (
+                "Issuing an invoice holds its stock-tracked lines there until they are delivered or the "
+                "invoice is cancelled."))),
             ("", field(self.allow_negative, (
                 "Off: a delivery or reservation beyond what is available is refused, naming the product. "
                 "On: it goes through and the stock shows below zero until goods arrive."))),
@@ -313,7 +323,26 @@ class SettingsPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(self.api.get("/api/settings"), lambda s: self._show(s["values"]))
+        async def both() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            values = await self.api.get("/api/settings")
+            warehouses = await self.api.get("/api/warehouses", include_inactive=False) if can_view_stock else []
+            return values["values"], warehouses
+
+        def arrived(answer: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+            values, warehouses = answer
+            self.invoice_warehouse.blockSignals(True)
+            while self.invoice_warehouse.count() > 1:
+                self.invoice_warehouse.removeItem(1)
+            for warehouse in warehouses:
+                self.invoice_warehouse.addItem(warehouse["name"], warehouse["id"])
+            chosen = values.get("stock.invoice_warehouse_id") or 0
+            if self.invoice_warehouse.findData(chosen) < 0:
+                self.invoice_warehouse.addItem(f"warehouse #{chosen} (inactive)", chosen)
+            self.invoice_warehouse.blockSignals(False)
+            self._show(values)
+
+        can_view_stock = can(self.me, "view", "stock")
+        self.load(both(), arrived)
 
     def on_reset(self) -> None:
         if self.loaded and self.pending():
