@@ -1,7 +1,11 @@
-"""Small building blocks for forms: a labelled field column and a password field with show/hide."""
+"""Small building blocks for forms: a labelled field column, a password field with show/hide and
+the date conversion date edits need."""
 
 from __future__ import annotations
 
+from datetime import date
+
+from PySide6.QtCore import QDate
 from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from crm_desktop import icons
@@ -56,3 +60,8 @@ class CodeEdit(QLineEdit):
 
     def code(self) -> str:
         return self.text().replace(" ", "").strip()
+
+
+def qdate(day: date) -> QDate:
+    """A Python date as the QDate that date edits take."""
+    return QDate(day.year, day.month, day.day)

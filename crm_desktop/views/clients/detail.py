@@ -9,7 +9,6 @@ loaded at, so saving over someone else's change gets the usual "Changed elsewher
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from typing import Any
 
@@ -34,35 +33,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations, tasks
+from crm_desktop import icons, operations
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus, handle_error
 from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import CLIENTS, ClientForm, ContactDialog, warning_text
+from crm_desktop.widgets.record_window import WindowRegistry, ask_unsaved, closing_anyway, lazy, show_window, spawn_into
 from crm_server.contract.events import LiveEvent
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 ID_ROLE = Qt.ItemDataRole.UserRole
-_open: dict[int, ClientWindow] = {}
+_open: WindowRegistry[ClientWindow] = WindowRegistry()  # client id -> its window
 
 
 def open_client(parent: QWidget | None, session: Session, client_id: int,
                 contact_id: int | None = None) -> ClientWindow:
     """The client's window (made, or raised when it is open already), optionally on one contact."""
-    window = _open.get(client_id)
-    if window is not None and shiboken6.isValid(window) and window.session is session:
+    window = _open.live(client_id, session)
+    if window is not None:
         if contact_id is not None:
             window.select_contact(contact_id)
     else:
         window = ClientWindow(session, client_id, parent.window() if parent is not None else None,
                               contact_id=contact_id)
         _open[client_id] = window
-    window.show()
-    window.raise_()
-    window.activateWindow()
-    return window
+    return show_window(window)
 
 
 def card(title: str, *actions: QWidget) -> tuple[QFrame, QVBoxLayout]:
@@ -81,14 +78,6 @@ def card(title: str, *actions: QWidget) -> tuple[QFrame, QVBoxLayout]:
         head.addWidget(action)
     layout.addLayout(head)
     return frame, layout
-
-
-def _lazy(module: str, name: str) -> Any:
-    """A class another part of the app provides, or None while it is not there."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ModuleNotFoundError, AttributeError):
-        return None
 
 
 def _when(value: str) -> str:
@@ -227,7 +216,7 @@ class ClientWindow(QWidget):
         follow_card.setVisible(session.can("activities", "view"))
 
         timeline_card, timeline_layout = card("Timeline")
-        timeline_class = _lazy("crm_desktop.widgets.timeline", "TimelineView")
+        timeline_class = lazy("crm_desktop.widgets.timeline", "TimelineView")
         self.timeline: Any = None
         if timeline_class is not None:
             self.timeline = timeline_class(self.api, f"/api/clients/{client_id}/timeline")
@@ -275,10 +264,7 @@ class ClientWindow(QWidget):
     # --- loading ---------------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = tasks.spawn(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn_into(self._tasks, coro)
 
     def is_busy(self) -> bool:
         return any(not t.done() for t in self._tasks) or bool(self.timeline is not None and self.timeline.loading)
@@ -528,7 +514,7 @@ class ClientWindow(QWidget):
 
     @staticmethod
     def _schedule_dialog() -> Any:
-        return _lazy("crm_desktop.views.activities.schedule", "ScheduleFollowUpDialog")
+        return lazy("crm_desktop.views.activities.schedule", "ScheduleFollowUpDialog")
 
     def schedule_follow_up(self) -> QWidget | None:
         dialog_class = self._schedule_dialog()
@@ -549,7 +535,7 @@ class ClientWindow(QWidget):
 
     @staticmethod
     def _ticket_dialog() -> Any:
-        return _lazy("crm_desktop.views.tickets.new_ticket", "NewTicketDialog")
+        return lazy("crm_desktop.views.tickets.new_ticket", "NewTicketDialog")
 
     def new_ticket(self) -> QWidget | None:
         """A ticket for this client (on the selected contact, if one is selected)."""
@@ -571,28 +557,11 @@ class ClientWindow(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         with_edits = self.form.dirty and self.client is not None
-        if with_edits and not getattr(self, "_discard", False):
-            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
-                              "The details have changes that are not saved.", QMessageBox.StandardButton.NoButton,
-                              self)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-            save = box.addButton("Save", QMessageBox.ButtonRole.AcceptRole)
-            discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-            box.addButton(QMessageBox.StandardButton.Cancel)
-
-            def clicked(button: object) -> None:
-                if button is save:
-                    self.save()
-                elif button is discard:
-                    self._discard = True
-                    self.close()
-
-            box.buttonClicked.connect(clicked)
-            box.open()
+        if with_edits and not closing_anyway(self):
+            ask_unsaved(self, "The details have changes that are not saved.", self.save)
             event.ignore()
             return
         for task in list(self._tasks):
             task.cancel()
-        if _open.get(self.client_id) is self:
-            del _open[self.client_id]
+        _open.forget(self.client_id, self)
         super().closeEvent(event)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import tasks
 from crm_desktop.api.client import ApiError
-from crm_desktop.operations import change_bus
 from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import ClientDialog, owner_names, warning_text
 from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
 
@@ -59,7 +59,6 @@ class ClientsPage(QWidget):
         self.names = owner_names(session)
         self.sort = "name"
         self._refresh_task: asyncio.Task[None] | None = None
-        self._select_after_load: int | None = None
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search name, VAT, phone, email…")
@@ -82,6 +81,7 @@ class ClientsPage(QWidget):
             Column("Owner", lambda c: self.names.name(c.get("owner_id"))),
             Column("Created", lambda c: local_day(c.get("created_at"))),
         ]
+        self._fetch = fetch_page(self.api, "/api/clients", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, "Press Ctrl+N to add your first client.", icon="clients",
                                 empty_title="No clients yet")
@@ -93,12 +93,9 @@ class ClientsPage(QWidget):
         header = view.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(0, Qt.SortOrder.AscendingOrder)
-        header.setSectionsClickable(True)
-        header.sectionClicked.connect(self.sort_by_column)
+        self.header_sort = HeaderSort(self, SORTABLE)
         view.activated.connect(lambda _: self.open_selected())
-        self.model.rowsInserted.connect(self._select_pending)
+        self.keep = KeepSelected(self.table, self._update_actions)
         self.names.changed.connect(self._repaint)
 
         self.new_button = QPushButton("New client")
@@ -141,8 +138,7 @@ class ClientsPage(QWidget):
         new.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view, activated=self.reload)
         reload.setContext(Qt.ShortcutContext.WidgetShortcut)
-        self._refresh_timer = QTimer(self, singleShot=True, interval=200, timeout=self.refresh)
-        change_bus().changed.connect(self._on_changed)
+        self.live = LiveReload(self, (), self.refresh, on_change=self._on_changed)  # "*" reloads at once
         self._update_actions()
         self.reload()
 
@@ -167,50 +163,30 @@ class ClientsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/clients", offset=offset, limit=limit, **self.query()))
-
     def reload(self) -> None:
         """From the top, with the filters as they are now (F5, a new filter)."""
-        filtered = any(k != "sort" for k in self.query())
         if self.archived.isChecked() and len(self.filters.values()) == 1:
             self.table.empty_title, self.table.empty_text = "No archived clients", "Archived clients show here."
-        elif filtered:
-            self.table.empty_title = "No clients match"
-            self.table.empty_text = "Try another search, or clear the filters."
         else:
-            self.table.empty_title = "No clients yet"
-            self.table.empty_text = "Press Ctrl+N to add your first client."
-        selected = self.table.current_row()
-        if selected is not None and self._select_after_load is None:
-            self._select_after_load = selected["id"]
+            show_empty_state(self.table, self.query(), "No clients yet", "Press Ctrl+N to add your first client.",
+                             "No clients match")
+        self.keep.remember()
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:
-        key = SORTABLE.get(column)
-        header = self.table.view.horizontalHeader()
-        current = self.sort.lstrip("-")
-        if key is None:  # keep showing the sort in force
-            col = next(c for c, k in SORTABLE.items() if k == current)
-            header.setSortIndicator(col, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
-                                    else Qt.SortOrder.AscendingOrder)
-            return
-        descending = key == current and not self.sort.startswith("-")
-        self.sort = f"-{key}" if descending else key
-        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
-        self.reload()
+        self.header_sort.click(column)
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         if "*" in areas:
             self.names.reload()
             self.reload()
         elif areas & REFRESH_AREAS:
-            self._refresh_timer.start()
+            self.live.later()
 
     def refresh(self) -> None:
         """Fetch the rows held again; patch them in place, or start over if rows came or went."""
         if self.model.loading or (self._refresh_task is not None and not self._refresh_task.done()):
-            self._refresh_timer.start()  # after the page in flight
+            self.live.later()  # after the page in flight
             return
         self._refresh_task = tasks.spawn(self._refresh())
 
@@ -238,11 +214,6 @@ class ClientsPage(QWidget):
         if rows:
             self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(rows - 1, 4))
 
-    def _select_pending(self, *_: Any) -> None:
-        if self._select_after_load is not None and self.table.select_key(self._select_after_load):
-            self._select_after_load = None
-            self._update_actions()
-
     def _update_actions(self) -> None:
         self.open_button.setEnabled(self.table.current_row() is not None)
 
@@ -266,7 +237,7 @@ class ClientsPage(QWidget):
         return dialog
 
     def _created(self, client: Row) -> None:
-        self._select_after_load = client["id"]
+        self.keep.select(client["id"])
         warning = warning_text(client)
         text = f"{client['name']} is created."
         self.say(f"{text} {warning}" if warning else text, link_to=client)

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from crm_desktop import operations, tasks
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import describe, mark_field
-from crm_desktop.widgets.form import field
+from crm_desktop.widgets.form import field, qdate
 from crm_desktop.widgets.line_grid import parse_decimal
 
 Row = dict[str, Any]
@@ -37,10 +37,6 @@ INVOICES = frozenset({"invoices", "invoices.invoice"})
 METHODS = (("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"),
            ("Other", "other"))
 UNITS = (("days", "day"), ("weeks", "week"), ("months", "month"), ("years", "year"))
-
-
-def qdate(value: date) -> QDate:
-    return QDate(value.year, value.month, value.day)
 
 
 def _buttons(dialog: QDialog, ok_text: str) -> tuple[QDialogButtonBox, QPushButton]:

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -37,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations, tasks
+from crm_desktop import icons, operations
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.operations.errors import describe, handle_error, local_time, mark_field
@@ -49,13 +48,20 @@ from crm_desktop.views.invoices.dialogs import (
     RecurrenceDialog,
     SendDialog,
     money_text,
-    qdate,
     recurrence_text,
 )
 from crm_desktop.views.proposals.party import PartyPicker
-from crm_desktop.widgets.form import field
+from crm_desktop.widgets.form import field, qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.pdf_preview import PdfPreviewDialog
+from crm_desktop.widgets.record_window import (
+    WindowRegistry,
+    action_button,
+    ask_unsaved,
+    closing_anyway,
+    show_window,
+    spawn_into,
+)
 from crm_server.contract.events import LiveEvent
 
 log = logging.getLogger(__name__)
@@ -68,7 +74,7 @@ STATUS_COLORS = {"draft": "#6b7280", "unpaid": "#b45309", "partially_paid": "#25
 SEND_LABELS = {"unsent": "Unsent", "queued": "Queued for sending…", "sent": "Sent", "failed": "Failed"}
 NO_DATE = QDate(2000, 1, 1)  # the date edits' "not set" value (shown as their special text)
 DUE_DAYS = 14
-_open: dict[int, InvoiceWindow] = {}
+_open: WindowRegistry[InvoiceWindow] = WindowRegistry()  # invoice id -> its window
 
 
 def status_label(invoice: Row) -> str:
@@ -89,16 +95,13 @@ def send_label(invoice: Row) -> str:
 def open_invoice(parent: QWidget | None, session: Session, invoice_id: int | None, *,
                  client_id: int | None = None) -> QWidget:
     """The invoice's window (raised when open already), or a new draft's (for `client_id` if given)."""
-    window = _open.get(invoice_id) if invoice_id is not None else None
-    if window is None or not shiboken6.isValid(window) or window.session is not session:
+    window = _open.live(invoice_id, session)
+    if window is None:
         window = InvoiceWindow(session, invoice_id, parent.window() if parent is not None else None,
                                client_id=client_id)
         if invoice_id is not None:
             _open[invoice_id] = window
-    window.show()
-    window.raise_()
-    window.activateWindow()
-    return window
+    return show_window(window)
 
 
 def _date_edit() -> QDateEdit:
@@ -192,14 +195,14 @@ class InvoiceWindow(QWidget):
                                            "notes": self.notes, "lines": self.grid}
 
         # --- actions -----------------------------------------------------------------------------
-        self.save_button = self._button("Save draft", "Save (Ctrl+S)", self.save, primary=True)
-        self.issue_button = self._button("Issue…", "Give it its number; its amounts are frozen after",
+        self.save_button = action_button("Save draft", "Save (Ctrl+S)", self.save, primary=True)
+        self.issue_button = action_button("Issue…", "Give it its number; its amounts are frozen after",
                                          self.issue)
-        self.pay_button = self._button("Record payment…", "A payment received (Ctrl+P)", self.record_payment)
-        self.send_button = self._button("Send…", "Email it with its PDF attached", self.send)
-        self.pdf_button = self._button("Preview PDF", "The PDF as the client gets it", self.preview_pdf)
-        self.repeat_button = self._button("Repeat…", "Make it a recurring invoice", self.repeat)
-        self.cancel_button = self._button("Cancel invoice…", "Cancel it (issued: with a credit note)",
+        self.pay_button = action_button("Record payment…", "A payment received (Ctrl+P)", self.record_payment)
+        self.send_button = action_button("Send…", "Email it with its PDF attached", self.send)
+        self.pdf_button = action_button("Preview PDF", "The PDF as the client gets it", self.preview_pdf)
+        self.repeat_button = action_button("Repeat…", "Make it a recurring invoice", self.repeat)
+        self.cancel_button = action_button("Cancel invoice…", "Cancel it (issued: with a credit note)",
                                           self.cancel_invoice)
         actions = QHBoxLayout()
         for button in (self.save_button, self.issue_button, self.pay_button, self.send_button, self.pdf_button,
@@ -277,14 +280,6 @@ class InvoiceWindow(QWidget):
 
     # --- building --------------------------------------------------------------------------------
 
-    def _button(self, text: str, tip: str, slot: Any, primary: bool = False) -> QPushButton:
-        button = QPushButton(text)
-        button.setToolTip(tip)
-        if primary:
-            button.setProperty("role", "primary")
-        button.clicked.connect(slot)
-        return button
-
     @staticmethod
     def _table(headers: list[str]) -> QTableWidget:
         table = QTableWidget(0, len(headers))
@@ -313,10 +308,7 @@ class InvoiceWindow(QWidget):
     # --- loading ---------------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = tasks.spawn(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn_into(self._tasks, coro)
 
     def is_busy(self) -> bool:
         return any(not t.done() for t in self._tasks) or self.grid.is_busy() or self.client.is_busy()
@@ -715,27 +707,10 @@ class InvoiceWindow(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.dirty and self.invoice is not None and self.invoice["status"] == "draft" \
-                and not getattr(self, "_closing_anyway", False):
-            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
-                              "This draft has changes that are not saved.", QMessageBox.StandardButton.NoButton,
-                              self)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-            save = box.addButton("Save", QMessageBox.ButtonRole.AcceptRole)
-            discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-            box.addButton(QMessageBox.StandardButton.Cancel)
-
-            def clicked(button: object) -> None:
-                if button is save:
-                    self.save()
-                elif button is discard:
-                    self._closing_anyway = True
-                    self.close()
-
-            box.buttonClicked.connect(clicked)
-            box.open()
+                and not closing_anyway(self):
+            ask_unsaved(self, "This draft has changes that are not saved.", self.save)
             event.ignore()
             return
         self._poll.stop()
-        if self.invoice_id is not None and _open.get(self.invoice_id) is self:
-            del _open[self.invoice_id]
+        _open.forget(self.invoice_id, self)
         super().closeEvent(event)

@@ -11,7 +11,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -21,6 +21,7 @@ from crm_desktop.views.invoices.editor import STATUS_COLORS, STATUS_LABELS, open
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,6 @@ class InvoicesPage(QWidget):
         self.session = session
         self.api = session.api
         self.sort = "-created_at"
-        self._select_after_load: int | None = None
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search number or client…")
@@ -93,6 +93,7 @@ class InvoicesPage(QWidget):
             Column("Open", open_text, align_right=True),
             Column("Sent", sent_text, tooltip=lambda r: r.get("send_error")),
         ]
+        self._fetch = fetch_page(self.api, "/api/invoices", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, "Press Ctrl+N to write your first invoice.", icon="invoices",
                                 empty_title="No invoices yet")
@@ -104,11 +105,9 @@ class InvoicesPage(QWidget):
         header = view.horizontalHeader()
         header.setStretchLastSection(True)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSortIndicatorShown(False)  # newest first until a column is chosen
-        header.setSectionsClickable(True)
-        header.sectionClicked.connect(self.sort_by_column)
+        self.header_sort = HeaderSort(self, SORTABLE, unsorted_column=None)
         view.activated.connect(lambda _: self.open_selected())
-        self.model.rowsInserted.connect(self._select_pending)
+        self.keep = KeepSelected(self.table)
 
         self.new_button = QPushButton("New invoice")
         self.new_button.setProperty("role", "primary")
@@ -140,11 +139,7 @@ class InvoicesPage(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
         reload.setContext(Qt.ShortcutContext.WidgetShortcut)
         reload.activated.connect(self.reload)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(200)  # a burst of events (a batch job) reloads once
-        self._refresh_timer.timeout.connect(self.reload)
-        operations.change_bus().changed.connect(self._on_changed)
+        self.live = LiveReload(self, REFRESH_AREAS, self.reload)
         self.reload()
 
     def _title(self) -> QWidget:
@@ -169,44 +164,18 @@ class InvoicesPage(QWidget):
         values = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in self.filters.values().items()}
         return {**values, "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/invoices", offset=offset, limit=limit, **self.query()))
-
     def is_busy(self) -> bool:
         return self.model.loading or self.client.is_busy()
 
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected invoice selected."""
-        if any(k != "sort" for k in self.query()):
-            self.table.empty_title = "No invoices match"
-            self.table.empty_text = "Try another search, or clear the filters."
-        else:
-            self.table.empty_title = "No invoices yet"
-            self.table.empty_text = "Press Ctrl+N to write your first invoice."
-        selected = self.table.current_row()
-        if selected is not None and self._select_after_load is None:
-            self._select_after_load = selected["id"]
+        show_empty_state(self.table, self.query(), "No invoices yet", "Press Ctrl+N to write your first invoice.",
+                         "No invoices match")
+        self.keep.remember()
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:
-        header = self.table.view.horizontalHeader()
-        key = SORTABLE.get(column)
-        if key is None:
-            header.setSortIndicatorShown(False)
-            return
-        header.setSortIndicatorShown(True)
-        descending = key == self.sort.lstrip("-") and not self.sort.startswith("-")
-        self.sort = f"-{key}" if descending else key
-        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
-        self.reload()
-
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & REFRESH_AREAS:
-            self._refresh_timer.start()
-
-    def _select_pending(self, *_: Any) -> None:
-        if self._select_after_load is not None and self.table.select_key(self._select_after_load):
-            self._select_after_load = None
+        self.header_sort.click(column)
 
     # --- actions ---------------------------------------------------------------------------------
 
@@ -223,7 +192,7 @@ class InvoicesPage(QWidget):
         row = self.table.current_row()
         if row is None:
             return None
-        self._select_after_load = row["id"]
+        self.keep.select(row["id"])
         return open_invoice(self, self.session, row["id"])
 
     def open_record(self, type_: str, record_id: int, parent_id: int | None = None) -> None:

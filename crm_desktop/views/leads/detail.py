@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 from crm_desktop import operations, tasks
 from crm_desktop.views.admin.common import UserNames, confirm, field
 from crm_desktop.views.leads.lookups import sales_lookups
+from crm_desktop.widgets.record_window import WindowRegistry, show_window, spawn_into
 from crm_desktop.widgets.timeline import TimelineView, when
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.events import LiveEvent
@@ -50,7 +51,7 @@ LEADS = frozenset({"leads", "leads.lead"})
 NO_DATE = QDate(2000, 1, 1)  # the date edit's minimum, shown as "No date"
 TEXT_FIELDS = ("person_name", "company", "email", "phone", "territory", "product_interest")
 
-_open: dict[tuple[int, int], LeadDetail] = {}  # (session, lead) -> its window
+_open: WindowRegistry[LeadDetail] = WindowRegistry()  # (session, lead) -> its window
 
 
 def _section(text: str) -> QLabel:
@@ -347,10 +348,7 @@ class LeadDetail(QDialog):
     # --- loading ---------------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = tasks.spawn(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn_into(self._tasks, coro)
 
     def is_busy(self) -> bool:
         return any(not t.done() for t in self._tasks) or self.timeline.loading
@@ -566,18 +564,11 @@ class LeadDetail(QDialog):
 def open_lead(parent: QWidget | None, session: Any, lead_id: int) -> LeadDetail:
     """Show the lead's window (one per lead: a second call raises the open one)."""
     key = (id(session), lead_id)
-    window = _open.get(key)
-    if window is not None and shiboken6.isValid(window):
-        window.show()
-        window.raise_()
-        window.activateWindow()
-        return window
-    owner = parent.window() if parent is not None else None
-    window = LeadDetail(session, lead_id, owner)
-    _open[key] = window
-    window.destroyed.connect(lambda *_: _open.pop(key, None))
-    window.show()
-    return window
+    window = _open.live(key)
+    if window is None:
+        window = LeadDetail(session, lead_id, parent.window() if parent is not None else None)
+        _open.keep(key, window)
+    return show_window(window)
 
 
 class NewLeadDialog(QDialog):

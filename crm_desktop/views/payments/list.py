@@ -9,13 +9,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QVBoxLayout, QWidget
 
-from crm_desktop import operations
 from crm_desktop.session import Session
 from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.list_page import HeaderSort, LiveReload, fetch_page, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 Row = dict[str, Any]
@@ -52,6 +52,7 @@ class PaymentsPage(QWidget):
             Column("Invoice", lambda r: r.get("invoice_number") or f"#{r['invoice_id']}"),
             Column("Client", lambda r: r.get("client_name") or "—"),
         ]
+        self._fetch = fetch_page(self.api, "/api/payments", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, "Payments recorded on invoices show up here.", icon="payments",
                                 empty_title="No payments yet")
@@ -63,10 +64,7 @@ class PaymentsPage(QWidget):
         header = view.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
-        header.setSectionsClickable(True)
-        header.sectionClicked.connect(self.sort_by_column)
+        self.header_sort = HeaderSort(self, SORTABLE, first_descending=True)
         view.activated.connect(lambda _: self.open_selected())
 
         title = QLabel("Payments")
@@ -84,42 +82,19 @@ class PaymentsPage(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
         reload.setContext(Qt.ShortcutContext.WidgetShortcut)
         reload.activated.connect(self.reload)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(200)
-        self._refresh_timer.timeout.connect(self.reload)
-        operations.change_bus().changed.connect(self._on_changed)
+        self.live = LiveReload(self, REFRESH_AREAS, self.reload)
         self.reload()
-
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/payments", offset=offset, limit=limit, **self.query()))
 
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
     def reload(self) -> None:
-        filtered = any(k != "sort" for k in self.query())
-        self.table.empty_title = "No payments match" if filtered else "No payments yet"
-        self.table.empty_text = ("Try another search, or clear the filters." if filtered
-                                 else "Payments recorded on invoices show up here.")
+        show_empty_state(self.table, self.query(), "No payments yet", "Payments recorded on invoices show up here.",
+                         "No payments match")
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:
-        header = self.table.view.horizontalHeader()
-        key = SORTABLE.get(column)
-        if key is None:
-            current = next(c for c, k in SORTABLE.items() if k == self.sort.lstrip("-"))
-            header.setSortIndicator(current, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
-                                    else Qt.SortOrder.AscendingOrder)
-            return
-        descending = not (key == self.sort.lstrip("-") and self.sort.startswith("-"))
-        self.sort = f"-{key}" if descending else key
-        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
-        self.reload()
-
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & REFRESH_AREAS:
-            self._refresh_timer.start()
+        self.header_sort.click(column)
 
     def open_selected(self) -> QWidget | None:
         row = self.table.current_row()

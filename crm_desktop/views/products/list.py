@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -18,6 +18,7 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.products.editor import PRODUCTS, ProductDialog
 from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ class ProductsPage(QWidget):
         self.api = session.api
         self.sort = "name"
         self.tax_rates: list[Row] = []
-        self._select_after_load: int | None = None
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search SKU or name…")
@@ -66,6 +66,7 @@ class ProductsPage(QWidget):
             Column("Tracked", lambda r: "Yes" if r["stock_tracked"] else "—", color=_muted),
             Column("Active", lambda r: "Yes" if r["active"] else "Inactive", color=_muted),
         ]
+        self._fetch = fetch_page(self.api, "/api/products", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, "Press Ctrl+N to add your first product.", icon="products",
                                 empty_title="No products yet")
@@ -77,12 +78,9 @@ class ProductsPage(QWidget):
         header = view.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)
-        header.setSectionsClickable(True)
-        header.sectionClicked.connect(self.sort_by_column)
+        self.header_sort = HeaderSort(self, SORTABLE)
         view.activated.connect(lambda _: self.edit_selected())
-        self.model.rowsInserted.connect(self._select_pending)
+        self.keep = KeepSelected(self.table, self._update_actions)
 
         can_create = session.can("products", "create")
         can_edit = session.can("products", "edit")
@@ -121,11 +119,7 @@ class ProductsPage(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
         reload.setContext(Qt.ShortcutContext.WidgetShortcut)
         reload.activated.connect(self.reload)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(200)  # a burst of events (an import) reloads once
-        self._refresh_timer.timeout.connect(self.reload)
-        operations.change_bus().changed.connect(self._on_changed)
+        self.live = LiveReload(self, REFRESH_AREAS, self.reload, on_change=self._on_changed)
         self._rates_task = tasks.spawn(self._load_rates())
         self._update_actions()
         self.reload()
@@ -157,45 +151,20 @@ class ProductsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/products", offset=offset, limit=limit, **self.query()))
-
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected product selected."""
-        if any(k not in ("sort",) for k in self.query()):
-            self.table.empty_title = "No products match"
-            self.table.empty_text = "Try another search, or clear the filters."
-        else:
-            self.table.empty_title = "No products yet"
-            self.table.empty_text = "Press Ctrl+N to add your first product."
-        selected = self.table.current_row()
-        if selected is not None and self._select_after_load is None:
-            self._select_after_load = selected["id"]
+        show_empty_state(self.table, self.query(), "No products yet", "Press Ctrl+N to add your first product.",
+                         "No products match")
+        self.keep.remember()
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:
-        header = self.table.view.horizontalHeader()
-        key = SORTABLE.get(column)
-        if key is None:  # keep showing the sort in force
-            current = next(c for c, k in SORTABLE.items() if k == self.sort.lstrip("-"))
-            header.setSortIndicator(current, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
-                                    else Qt.SortOrder.AscendingOrder)
-            return
-        descending = key == self.sort.lstrip("-") and not self.sort.startswith("-")
-        self.sort = f"-{key}" if descending else key
-        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
-        self.reload()
+        self.header_sort.click(column)
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & REFRESH_AREAS:
-            if areas & {"*", "products.tax_rate"}:
-                self._rates_task = tasks.spawn(self._load_rates())
-            self._refresh_timer.start()
-
-    def _select_pending(self, *_: Any) -> None:
-        if self._select_after_load is not None and self.table.select_key(self._select_after_load):
-            self._select_after_load = None
-            self._update_actions()
+        """A VAT rate changed: the rate names shown come again (the reload is LiveReload's)."""
+        if areas & {"*", "products.tax_rate"}:
+            self._rates_task = tasks.spawn(self._load_rates())
 
     def _update_actions(self) -> None:
         row = self.table.current_row()
@@ -230,7 +199,7 @@ class ProductsPage(QWidget):
         return dialog
 
     def _saved(self, product: Row, what: str) -> None:
-        self._select_after_load = product["id"]
+        self.keep.select(product["id"])
         self.say(f"{product['sku']} {product['name']} is {what}.")
 
     def toggle_active(self) -> None:

@@ -62,13 +62,6 @@ def badge(name: str) -> QLabel:
     return label
 
 
-def set_tone(label: QLabel, tone: str) -> None:
-    if label.property("tone") != tone:
-        label.setProperty("tone", tone)
-        label.style().unpolish(label)
-        label.style().polish(label)
-
-
 def status_text(row: Row) -> str:
     """"Sent", "Revised (rev 3)", "Open · expired"."""
     status = S(row["status"])

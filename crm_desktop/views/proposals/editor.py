@@ -14,13 +14,12 @@ they were read at), so saving over someone else's change gets the usual "Changed
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from datetime import date, timedelta
 from typing import Any, cast
 
 import shiboken6
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDateEdit,
@@ -28,14 +27,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from crm_desktop import icons, operations, tasks
+from crm_desktop import icons, operations
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.operations.errors import mark_field
@@ -53,12 +51,21 @@ from crm_desktop.views.proposals.common import (
     amount,
     badge,
     moment,
-    set_tone,
     themed,
 )
 from crm_desktop.views.proposals.party import PartyPicker
-from crm_desktop.widgets.form import field
+from crm_desktop.widgets.form import field, qdate
 from crm_desktop.widgets.line_grid import LineGrid
+from crm_desktop.widgets.record_window import (
+    WindowRegistry,
+    ask_unsaved,
+    close_anyway,
+    closing_anyway,
+    lazy,
+    set_tone,
+    show_window,
+    spawn_into,
+)
 from crm_server.contract.events import LiveEvent
 from crm_server.contract.proposals import ALLOWED_MOVES, ProposalStatus
 
@@ -69,39 +76,21 @@ VALID_DAYS = 30  # what the server gives a new proposal when no date is chosen
 FINAL = (S.accepted, S.declined)
 LINE_FIELDS = {"product_id": "product", "description": "description", "quantity": "quantity",
                "unit_price": "unit_price", "discount_percent": "discount_percent", "tax_rate_id": "tax_rate_id"}
-_open: dict[tuple[int, int], ProposalWindow] = {}  # (session, proposal) -> its window
+_open: WindowRegistry[ProposalWindow] = WindowRegistry()  # (session, proposal) -> its window
 
 
 def open_proposal(parent: QWidget | None, session: Session, proposal_id: int | None, *,
                   client_id: int | None = None, lead_id: int | None = None) -> ProposalWindow:
     """The proposal's window (made, or raised when it is open already); None makes a new proposal,
     optionally for a client or a lead."""
-    window = _open.get((id(session), proposal_id)) if proposal_id is not None else None
-    if window is None or not shiboken6.isValid(window):
+    window = _open.live((id(session), proposal_id)) if proposal_id is not None else None
+    if window is None:
         window = ProposalWindow(session, proposal_id, parent.window() if parent is not None else None,
                                 client_id=client_id, lead_id=lead_id)
         if proposal_id is not None:
             window.remember()
-    window.show()
-    window.raise_()
-    window.activateWindow()
-    return window
+    return show_window(window)
 
-
-def qdate(day: date) -> QDate:
-    return QDate(day.year, day.month, day.day)
-
-
-def _lazy(module: str, name: str) -> Any:
-    """A function another part of the app provides, or None while it is not in this build."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
-            return None
-        raise
-    except AttributeError:
-        return None
 
 
 class ProposalWindow(QWidget):
@@ -297,14 +286,10 @@ class ProposalWindow(QWidget):
 
     def remember(self) -> None:
         key = (id(self.session), self.proposal_id)
-        _open[key] = self  # type: ignore[index]
-        self.destroyed.connect(lambda *_: _open.pop(key, None))  # type: ignore[arg-type]
+        _open.keep(key, self)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = tasks.spawn(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn_into(self._tasks, coro)
 
     def is_busy(self) -> bool:
         return (any(not t.done() for t in self._tasks) or self.grid.is_busy() or self.party.is_busy()
@@ -647,7 +632,7 @@ class ProposalWindow(QWidget):
         self.open_invoice(int(invoice["id"]))
 
     def open_invoice(self, invoice_id: int) -> QWidget | None:
-        opener = _lazy("crm_desktop.views.invoices.editor", "open_invoice")
+        opener = lazy("crm_desktop.views.invoices.editor", "open_invoice")
         if opener is None:
             self.say(f"The invoice (#{invoice_id}) is made; the invoice window is not part of this build yet.")
             return None
@@ -657,7 +642,7 @@ class ProposalWindow(QWidget):
     def open_lead(self) -> QWidget | None:
         if self.proposal is None or self.proposal.get("lead_id") is None:
             return None
-        opener = _lazy("crm_desktop.views.leads.board", "open_lead")
+        opener = lazy("crm_desktop.views.leads.board", "open_lead")
         return opener(self, self.session, int(self.proposal["lead_id"])) if opener is not None else None
 
     def preview_pdf(self) -> QWidget | None:
@@ -667,7 +652,7 @@ class ProposalWindow(QWidget):
         if self.has_edits() and self.editable:
             self.save(then=self.preview_pdf)
             return None
-        dialog_class = _lazy("crm_desktop.widgets.pdf_preview", "PdfPreviewDialog")
+        dialog_class = lazy("crm_desktop.widgets.pdf_preview", "PdfPreviewDialog")
         if dialog_class is None:
             self.say("The PDF preview is not part of this build yet.")
             return None
@@ -682,27 +667,9 @@ class ProposalWindow(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Unsaved edits are not lost by a stray click: ask once."""
-        if self.has_edits() and self.editable and self.isVisible() and not getattr(self, "_closing", False):
-            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
-                              "This proposal has changes that are not saved.",
-                              QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                              | QMessageBox.StandardButton.Cancel, self)
-            box.setObjectName("unsavedBox")
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-
-            def answered(button: Any) -> None:
-                role = box.standardButton(button)
-                if role == QMessageBox.StandardButton.Save:
-                    self.save(then=self._close_now)
-                elif role == QMessageBox.StandardButton.Discard:
-                    self._close_now()
-
-            box.buttonClicked.connect(answered)
-            box.open()
+        if self.has_edits() and self.editable and self.isVisible() and not closing_anyway(self):
+            ask_unsaved(self, "This proposal has changes that are not saved.",
+                        lambda: self.save(then=lambda: close_anyway(self)))
             event.ignore()
             return
         super().closeEvent(event)
-
-    def _close_now(self) -> None:
-        self._closing = True
-        self.close()

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -34,6 +34,7 @@ from crm_desktop.views.proposals.common import (
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,6 @@ class ProposalsPage(QWidget):
         self.session = session
         self.api = session.api
         self.sort = "-created_at"
-        self._select_after_load: int | None = None
         self.invoices = InvoiceNumbers(self.api, self)
         self.invoices.changed.connect(self._repaint)
 
@@ -130,6 +130,7 @@ class ProposalsPage(QWidget):
             Column("Total", lambda r: amount(r["gross_total"], r["currency"]), color=_color, align_right=True),
             Column("Invoice", lambda r: self.invoices.text(r.get("converted_invoice_id")), color=_color),
         ]
+        self._fetch = fetch_page(self.api, "/api/proposals", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, "Press Ctrl+N to write your first quote.", icon="proposals",
                                 empty_title="No proposals yet")
@@ -141,12 +142,9 @@ class ProposalsPage(QWidget):
         header = view.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
-        header.setSectionsClickable(True)
-        header.sectionClicked.connect(self.sort_by_column)
+        self.header_sort = HeaderSort(self, SORTABLE)
         view.activated.connect(lambda _: self.open_selected())  # Enter, and a double click
-        self.model.rowsInserted.connect(self._select_pending)
+        self.keep = KeepSelected(self.table, self._update_actions)
 
         self.new_button = QPushButton("New proposal")
         self.new_button.setProperty("role", "primary")
@@ -186,8 +184,7 @@ class ProposalsPage(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
         reload.setContext(Qt.ShortcutContext.WidgetShortcut)
         reload.activated.connect(self.reload)
-        self._refresh_timer = QTimer(self, singleShot=True, interval=200, timeout=self.reload)
-        operations.change_bus().changed.connect(self._on_changed)
+        self.live = LiveReload(self, REFRESH_AREAS, self.reload, on_change=self._on_changed)
         self._update_actions()
         self.reload()
 
@@ -217,52 +214,26 @@ class ProposalsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/proposals", offset=offset, limit=limit, **self.query()))
-
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected proposal selected."""
-        if any(k != "sort" for k in self.query()):
-            self.table.empty_title = "No proposals match"
-            self.table.empty_text = "Try another search, or clear the filters."
-        else:
-            self.table.empty_title = "No proposals yet"
-            self.table.empty_text = "Press Ctrl+N to write your first quote."
-        selected = self.table.current_row()
-        if selected is not None and self._select_after_load is None:
-            self._select_after_load = selected["id"]
+        show_empty_state(self.table, self.query(), "No proposals yet", "Press Ctrl+N to write your first quote.",
+                         "No proposals match")
+        self.keep.remember()
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:
-        header = self.table.view.horizontalHeader()
-        key = SORTABLE.get(column)
-        current = self.sort.lstrip("-")
-        if key is None:  # keep showing the sort in force
-            shown = next((c for c, k in SORTABLE.items() if k == current), 0)
-            header.setSortIndicator(shown, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
-                                    else Qt.SortOrder.AscendingOrder)
-            return
-        descending = key == current and not self.sort.startswith("-")
-        self.sort = f"-{key}" if descending else key
-        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
-        self.reload()
+        self.header_sort.click(column)
 
     def _on_changed(self, areas: frozenset[str]) -> None:
+        """Converted proposals show their invoice's number: ask again when invoices change."""
         if areas & (INVOICES | {"*"}):
             self.invoices.forget()
             self._repaint()
-        if areas & REFRESH_AREAS:
-            self._refresh_timer.start()
 
     def _repaint(self) -> None:
         rows = self.model.rowCount()
         if rows:
             self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(rows - 1, 6))
-
-    def _select_pending(self, *_: Any) -> None:
-        if self._select_after_load is not None and self.table.select_key(self._select_after_load):
-            self._select_after_load = None
-            self._update_actions()
 
     def _update_actions(self) -> None:
         self.open_button.setEnabled(self.table.current_row() is not None)
@@ -292,7 +263,7 @@ class ProposalsPage(QWidget):
         return window
 
     def _created(self, proposal: Row) -> None:
-        self._select_after_load = proposal["id"]
+        self.keep.select(proposal["id"])
         self.say(f"{proposal['number']} is created.")
 
     def export(self) -> QWidget | None:

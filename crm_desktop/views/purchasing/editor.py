@@ -16,13 +16,12 @@ read at), so saving over a colleague's change gets the usual "Changed elsewhere 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from datetime import date, timedelta
 from typing import Any, cast
 
 import shiboken6
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,12 +41,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations, tasks
+from crm_desktop import icons, operations
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
-from crm_desktop.views.proposals.common import set_tone, themed
+from crm_desktop.views.proposals.common import themed
 from crm_desktop.views.purchasing.common import (
     BADGE_STYLE,
     OPEN,
@@ -64,7 +63,17 @@ from crm_desktop.views.purchasing.common import (
     progress,
 )
 from crm_desktop.views.purchasing.lines import PurchaseLines
-from crm_desktop.widgets.form import field
+from crm_desktop.widgets.form import field, qdate
+from crm_desktop.widgets.record_window import (
+    WindowRegistry,
+    ask_unsaved,
+    close_anyway,
+    closing_anyway,
+    lazy,
+    set_tone,
+    show_window,
+    spawn_into,
+)
 from crm_server.contract.events import LiveEvent
 
 log = logging.getLogger(__name__)
@@ -74,36 +83,18 @@ CONFIRMED_FIELDS = ("expected_on", "warehouse_id", "reference", "notes")  # what
 MISSING_TEXT = {"vendor_id": "Choose the vendor to order from.",
                 "lines": "Add at least one line (scan or type a SKU above the grid).",
                 "expected_on": "Set the expected delivery date."}
-_open: dict[tuple[int, int], PurchaseOrderWindow] = {}  # (session, order) -> its window
+_open: WindowRegistry[PurchaseOrderWindow] = WindowRegistry()  # (session, order) -> its window
 
 
 def open_purchase_order(parent: QWidget | None, session: Session, order_id: int | None) -> PurchaseOrderWindow:
     """The order's window (made, or raised when it is open already); None makes a new order."""
-    window = _open.get((id(session), order_id)) if order_id is not None else None
-    if window is None or not shiboken6.isValid(window):
+    window = _open.live((id(session), order_id)) if order_id is not None else None
+    if window is None:
         window = PurchaseOrderWindow(session, order_id, parent.window() if parent is not None else None)
         if order_id is not None:
             window.remember()
-    window.show()
-    window.raise_()
-    window.activateWindow()
-    return window
+    return show_window(window)
 
-
-def qdate(value: date) -> QDate:
-    return QDate(value.year, value.month, value.day)
-
-
-def _lazy(module: str, name: str) -> Any:
-    """A function another part of the app provides, or None while it is not in this build."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
-            return None
-        raise
-    except AttributeError:
-        return None
 
 
 class OptionalDate(QWidget):
@@ -327,14 +318,10 @@ class PurchaseOrderWindow(QWidget):
 
     def remember(self) -> None:
         key = (id(self.session), self.order_id)
-        _open[key] = self  # type: ignore[index]
-        self.destroyed.connect(lambda *_: _open.pop(key, None))  # type: ignore[arg-type]
+        _open.keep(key, self)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = tasks.spawn(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn_into(self._tasks, coro)
 
     def is_busy(self) -> bool:
         return (any(not t.done() for t in self._tasks) or self.lines.is_busy() or self.vendor.is_busy()
@@ -724,7 +711,7 @@ class PurchaseOrderWindow(QWidget):
 
     def open_receipt(self, document_id: int) -> QWidget | None:
         """The receipt in the stock document window (written by the Stock module)."""
-        opener = _lazy("crm_desktop.views.stock.document_editor", "open_stock_document")
+        opener = lazy("crm_desktop.views.stock.document_editor", "open_stock_document")
         if opener is None:
             number = next((r["number"] for r in self.receipts if r["id"] == document_id), f"#{document_id}")
             self.say(f"Receipt {number}: the stock document window is not part of this build yet.")
@@ -737,27 +724,9 @@ class PurchaseOrderWindow(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Unsaved edits are not lost by a stray click: ask once."""
         editable = not self.save_button.isHidden()
-        if self.has_edits() and editable and self.isVisible() and not getattr(self, "_closing", False):
-            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
-                              "This purchase order has changes that are not saved.",
-                              QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                              | QMessageBox.StandardButton.Cancel, self)
-            box.setObjectName("unsavedBox")
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-
-            def answered(button: Any) -> None:
-                role = box.standardButton(button)
-                if role == QMessageBox.StandardButton.Save:
-                    self.save(then=self._close_now)
-                elif role == QMessageBox.StandardButton.Discard:
-                    self._close_now()
-
-            box.buttonClicked.connect(answered)
-            box.open()
+        if self.has_edits() and editable and self.isVisible() and not closing_anyway(self):
+            ask_unsaved(self, "This purchase order has changes that are not saved.",
+                        lambda: self.save(then=lambda: close_anyway(self)))
             event.ignore()
             return
         super().closeEvent(event)
-
-    def _close_now(self) -> None:
-        self._closing = True
-        self.close()

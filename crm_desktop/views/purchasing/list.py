@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -36,6 +36,7 @@ from crm_desktop.views.purchasing.common import (
 )
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 PAGE_SIZE = 100
@@ -73,7 +74,6 @@ class PurchaseOrdersPage(QWidget):
         self.session = session
         self.api = session.api
         self.sort = "-created_at"
-        self._select_after_load: int | None = None
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search number, reference or vendor…")
@@ -97,6 +97,7 @@ class PurchaseOrdersPage(QWidget):
             Column("Lines", lambda r: str(_line_count(r)), color=_color, align_right=True),
             Column("Received", _received_text, color=_color),
         ]
+        self._fetch = fetch_page(self.api, "/api/purchase-orders", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, "Press Ctrl+N to order from a vendor.", icon="purchasing",
                                 empty_title="No purchase orders yet")
@@ -108,12 +109,9 @@ class PurchaseOrdersPage(QWidget):
         header = view.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(0, Qt.SortOrder.DescendingOrder)
-        header.setSectionsClickable(True)
-        header.sectionClicked.connect(self.sort_by_column)
+        self.header_sort = HeaderSort(self, SORTABLE)
         view.activated.connect(lambda _: self.open_selected())  # Enter, and a double click
-        self.model.rowsInserted.connect(self._select_pending)
+        self.keep = KeepSelected(self.table, self._update_actions)
 
         self.new_button = QPushButton("New order")
         self.new_button.setProperty("role", "primary")
@@ -154,8 +152,7 @@ class PurchaseOrdersPage(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
         reload.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         reload.activated.connect(self.reload)
-        self._refresh_timer = QTimer(self, singleShot=True, interval=200, timeout=self.reload)
-        operations.change_bus().changed.connect(self._on_changed)
+        self.live = LiveReload(self, REFRESH_AREAS, self.reload)
         self._update_actions()
         self.reload()
 
@@ -181,44 +178,15 @@ class PurchaseOrdersPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/purchase-orders", offset=offset, limit=limit, **self.query()))
-
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected order selected."""
-        if any(k != "sort" for k in self.query()):
-            self.table.empty_title = "No purchase orders match"
-            self.table.empty_text = "Try another search, or clear the filters."
-        else:
-            self.table.empty_title = "No purchase orders yet"
-            self.table.empty_text = "Press Ctrl+N to order from a vendor."
-        selected = self.table.current_row()
-        if selected is not None and self._select_after_load is None:
-            self._select_after_load = selected["id"]
+        show_empty_state(self.table, self.query(), "No purchase orders yet", "Press Ctrl+N to order from a vendor.",
+                         "No purchase orders match")
+        self.keep.remember()
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:
-        header = self.table.view.horizontalHeader()
-        key = SORTABLE.get(column)
-        current = self.sort.lstrip("-")
-        if key is None:  # keep showing the sort in force
-            shown = next((c for c, k in SORTABLE.items() if k == current), 0)
-            header.setSortIndicator(shown, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
-                                    else Qt.SortOrder.AscendingOrder)
-            return
-        descending = key == current and not self.sort.startswith("-")
-        self.sort = f"-{key}" if descending else key
-        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
-        self.reload()
-
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & REFRESH_AREAS:
-            self._refresh_timer.start()
-
-    def _select_pending(self, *_: Any) -> None:
-        if self._select_after_load is not None and self.table.select_key(self._select_after_load):
-            self._select_after_load = None
-            self._update_actions()
+        self.header_sort.click(column)
 
     def _update_actions(self) -> None:
         self.open_button.setEnabled(self.table.current_row() is not None)
@@ -250,7 +218,7 @@ class PurchaseOrdersPage(QWidget):
         return window
 
     def _created(self, order: Row) -> None:
-        self._select_after_load = order["id"]
+        self.keep.select(order["id"])
         self.say(f"{order['number']} is created.")
 
     def open_record(self, record_type: str, record_id: int, parent_id: int | None = None) -> QWidget | None:

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations, tasks
+from crm_desktop import icons, operations
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import clear_field, handle_error, local_time, mark_field
 from crm_desktop.session import Session
@@ -56,25 +56,30 @@ from crm_desktop.views.stock.common import (
     warehouse_choices,
 )
 from crm_desktop.widgets.form import field
+from crm_desktop.widgets.record_window import (
+    WindowRegistry,
+    action_button,
+    ask_unsaved,
+    closing_anyway,
+    show_window,
+    spawn_into,
+)
 from crm_server.contract.events import LiveEvent
 
 STOCK = frozenset({"stock", "stock.stock_document"})
 COL_SKU, COL_PRODUCT, COL_UNIT, COL_QTY, COL_NOTE = range(5)
 ERROR_BACKGROUND = QColor("#fde8e8")
-_open: dict[int, StockDocumentWindow] = {}
+_open: WindowRegistry[StockDocumentWindow] = WindowRegistry()  # document id -> its window
 
 
 def open_stock_document(parent: QWidget | None, session: Session, document_id: int) -> QWidget:
     """The document's window (raised when it is open already)."""
-    window = _open.get(document_id)
-    if window is None or not shiboken6.isValid(window) or window.session is not session:
+    window = _open.live(document_id, session)
+    if window is None:
         window = StockDocumentWindow(session, document_id=document_id,
                                      parent=parent.window() if parent is not None else None)
         _open[document_id] = window
-    window.show()
-    window.raise_()
-    window.activateWindow()
-    return window
+    return show_window(window)
 
 
 def new_stock_document(parent: QWidget | None, session: Session, kind: str, *,
@@ -82,10 +87,7 @@ def new_stock_document(parent: QWidget | None, session: Session, kind: str, *,
     """A new, unsaved draft of `kind` (receipt, delivery, transfer, adjustment)."""
     window = StockDocumentWindow(session, kind=kind, warehouse_id=warehouse_id,
                                  parent=parent.window() if parent is not None else None)
-    window.show()
-    window.raise_()
-    window.activateWindow()
-    return window
+    return show_window(window)
 
 
 class StockDocumentWindow(QWidget):
@@ -204,11 +206,11 @@ class StockDocumentWindow(QWidget):
                                            "reference": self.reference, "reason": self.reason,
                                            "notes": self.notes, "lines": self.grid}
 
-        self.save_button = self._button("Save draft", "Save the draft (Ctrl+S)", self.save, primary=True)
-        self.validate_button = self._button("Validate…", "Move the stock; the document is final after",
+        self.save_button = action_button("Save draft", "Save the draft (Ctrl+S)", self.save, primary=True)
+        self.validate_button = action_button("Validate…", "Move the stock; the document is final after",
                                             self.ask_validate)
-        self.reverse_button = self._button("Reverse…", "Undo it with an opposite document", self.ask_reverse)
-        self.cancel_button = self._button("Cancel draft…", "Give up this draft (nothing moved)", self.ask_cancel)
+        self.reverse_button = action_button("Reverse…", "Undo it with an opposite document", self.ask_reverse)
+        self.cancel_button = action_button("Cancel draft…", "Give up this draft (nothing moved)", self.ask_cancel)
         self.source_link = QLabel()
         self.source_link.setObjectName("sourceLink")
         self.source_link.setTextFormat(Qt.TextFormat.RichText)
@@ -260,14 +262,6 @@ class StockDocumentWindow(QWidget):
 
     # --- building --------------------------------------------------------------------------------
 
-    def _button(self, text: str, tip: str, slot: Any, primary: bool = False) -> QPushButton:
-        button = QPushButton(text)
-        button.setToolTip(tip)
-        if primary:
-            button.setProperty("role", "primary")
-        button.clicked.connect(slot)
-        return button
-
     def _show_kind(self) -> None:
         transfer, count = self.kind == "transfer", self.kind == "adjustment"
         self.to_box.setVisible(transfer)
@@ -293,10 +287,7 @@ class StockDocumentWindow(QWidget):
     # --- loading ---------------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = tasks.spawn(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn_into(self._tasks, coro)
 
     def is_busy(self) -> bool:
         return any(not t.done() for t in self._tasks) or operations.pending() > 0
@@ -730,31 +721,14 @@ class StockDocumentWindow(QWidget):
             mark_field(widget, message)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.dirty and self.is_draft() and not getattr(self, "_closing_anyway", False) and (
+        if self.dirty and self.is_draft() and not closing_anyway(self) and (
                 self.lines or self.document is not None):
-            box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes",
-                              "This draft has changes that are not saved.", QMessageBox.StandardButton.NoButton,
-                              self)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-            save = box.addButton("Save", QMessageBox.ButtonRole.AcceptRole)
-            discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-            box.addButton(QMessageBox.StandardButton.Cancel)
-
-            def clicked(button: object) -> None:
-                if button is save:
-                    self.save()
-                elif button is discard:
-                    self._closing_anyway = True
-                    self.close()
-
-            box.buttonClicked.connect(clicked)
-            box.open()
+            ask_unsaved(self, "This draft has changes that are not saved.", self.save)
             event.ignore()
             return
         for widget in self.fields.values():
             clear_field(widget)
-        if self.document_id is not None and _open.get(self.document_id) is self:
-            del _open[self.document_id]
+        _open.forget(self.document_id, self)
         super().closeEvent(event)
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QVBoxLayout, QWidget
 
-from crm_desktop import operations, tasks
+from crm_desktop import tasks
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.stock.common import (
@@ -25,6 +25,7 @@ from crm_desktop.views.stock.common import (
     warehouses_text,
 )
 from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.list_page import HeaderSort, LiveReload, fetch_page, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 PAGE_SIZE = 100
@@ -55,6 +56,7 @@ class DocumentsPanel(QWidget):
             Column("Date", document_date),
             Column("Reference", lambda r: r.get("reference") or "—"),
         ]
+        self._fetch = fetch_page(self.api, "/api/stock/documents", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, "Receipts, deliveries, transfers and counts you make show up here.",
                                 icon="stock", empty_title="No stock documents yet")
@@ -65,11 +67,8 @@ class DocumentsPanel(QWidget):
         for column, width in enumerate((170, 110, 100, 260, 170, 200)):
             view.setColumnWidth(column, width)
         header = view.horizontalHeader()
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(4, Qt.SortOrder.DescendingOrder)
-        header.setSectionsClickable(True)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
-        header.sectionClicked.connect(self.sort_by_column)
+        self.header_sort = HeaderSort(self, SORTABLE, first_descending=True)
         view.activated.connect(lambda _: self.open_selected())
 
         root = QVBoxLayout(self)
@@ -81,11 +80,7 @@ class DocumentsPanel(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
         reload.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         reload.activated.connect(self.reload)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(200)
-        self._refresh_timer.timeout.connect(self.reload)
-        operations.change_bus().changed.connect(self._on_changed)
+        self.live = LiveReload(self, STOCK_AREAS, self.reload, on_change=self._on_changed)
         tasks.spawn(self.load_warehouses())
         self.reload()
 
@@ -96,35 +91,18 @@ class DocumentsPanel(QWidget):
             return
         self.filters.set_choices("warehouse_id", warehouse_choices(warehouses), any_label="All warehouses")
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/stock/documents", offset=offset, limit=limit, **self.query()))
-
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
     def reload(self) -> None:
-        filtered = any(k != "sort" for k in self.query())
-        self.table.empty_title = "No documents match" if filtered else "No stock documents yet"
-        self.table.empty_text = ("Try another search, or clear the filters." if filtered
-                                 else "Receipts, deliveries, transfers and counts you make show up here.")
+        show_empty_state(self.table, self.query(), "No stock documents yet",
+                         "Receipts, deliveries, transfers and counts you make show up here.", "No documents match")
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:
-        header = self.table.view.horizontalHeader()
-        key = SORTABLE.get(column)
-        if key is None:
-            current = next(c for c, k in SORTABLE.items() if k == self.sort.lstrip("-"))
-            header.setSortIndicator(current, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
-                                    else Qt.SortOrder.AscendingOrder)
-            return
-        descending = not (key == self.sort.lstrip("-") and self.sort.startswith("-"))
-        self.sort = f"-{key}" if descending else key
-        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
-        self.reload()
+        self.header_sort.click(column)
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & STOCK_AREAS:
-            self._refresh_timer.start()
         if areas & {"*", "stock.warehouse"}:
             tasks.spawn(self.load_warehouses())
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations, tasks
+from crm_desktop import tasks
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import handle_error
 from crm_desktop.session import Session
@@ -40,6 +40,7 @@ from crm_desktop.views.stock.common import (
 )
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 PAGE_SIZE = 100
@@ -119,10 +120,7 @@ class OverviewPanel(QWidget):
         header = view.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSortIndicatorShown(True)
-        header.setSortIndicator(1, Qt.SortOrder.AscendingOrder)
-        header.setSectionsClickable(True)
-        header.sectionClicked.connect(self.sort_by_column)
+        self.header_sort = HeaderSort(self, SORTABLE)
         view.activated.connect(lambda _: self.open_history())
         view.doubleClicked.connect(lambda _: self.open_history())
 
@@ -140,11 +138,7 @@ class OverviewPanel(QWidget):
             shortcut = QShortcut(keys, self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(200)
-        self._refresh_timer.timeout.connect(self.reload)
-        operations.change_bus().changed.connect(self._on_changed)
+        self.live = LiveReload(self, STOCK_AREAS, self.reload, on_change=self._on_changed)
         self._warehouses_task = tasks.spawn(self.load_warehouses())
         self.reload()
 
@@ -168,28 +162,14 @@ class OverviewPanel(QWidget):
         return {**self.filters.values(), "sort": self.sort}
 
     def reload(self) -> None:
-        filtered = any(k != "sort" for k in self.query())
-        self.table.empty_title = "No stock matches" if filtered else "No stock yet"
-        self.table.empty_text = ("Try another search, or clear the filters." if filtered
-                                 else "Stock appears here once a receipt is validated.")
+        show_empty_state(self.table, self.query(), "No stock yet", "Stock appears here once a receipt is validated.",
+                         "No stock matches")
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:
-        header = self.table.view.horizontalHeader()
-        key = SORTABLE.get(column)
-        if key is None:  # the server does not sort by this column: keep the indicator where it was
-            current = next(c for c, k in SORTABLE.items() if k == self.sort.lstrip("-"))
-            header.setSortIndicator(current, Qt.SortOrder.DescendingOrder if self.sort.startswith("-")
-                                    else Qt.SortOrder.AscendingOrder)
-            return
-        descending = key == self.sort  # a second click on the same column flips it
-        self.sort = f"-{key}" if descending else key
-        header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
-        self.reload()
+        self.header_sort.click(column)
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & STOCK_AREAS:
-            self._refresh_timer.start()
         if areas & {"*", "stock.warehouse"}:
             tasks.spawn(self.load_warehouses())
 

@@ -51,6 +51,7 @@ from crm_desktop.views.tickets.new_ticket import (
     fill_priorities,
     tag_list,
 )
+from crm_desktop.widgets.record_window import WindowRegistry, set_tone, show_window, spawn_into
 from crm_desktop.widgets.timeline import TimelineView, when
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.events import LiveEvent
@@ -82,21 +83,17 @@ QLabel#slaClock[tone="success"] {{ color: {success}; }}
 QLabel#slaClock[tone="muted"] {{ color: {muted}; }}
 """
 
-_open: dict[tuple[int, int], TicketWindow] = {}  # (session, ticket) -> its window
+_open: WindowRegistry[TicketWindow] = WindowRegistry()  # (session, ticket) -> its window
 
 
 def open_ticket(parent: QWidget | None, session: Any, ticket_id: int) -> QWidget:
     """Show the ticket's window (one per ticket: a second call raises the open one)."""
     key = (id(session), ticket_id)
-    window = _open.get(key)
-    if window is None or not shiboken6.isValid(window):
+    window = _open.live(key)
+    if window is None:
         window = TicketWindow(session, ticket_id, parent.window() if parent is not None else None)
-        _open[key] = window
-        window.destroyed.connect(lambda *_: _open.pop(key, None))
-    window.show()
-    window.raise_()
-    window.activateWindow()
-    return window
+        _open.keep(key, window)
+    return show_window(window)
 
 
 # --- small pieces --------------------------------------------------------------------------------
@@ -129,13 +126,6 @@ def sla_text(ticket: Ticket, now: datetime) -> tuple[str, str]:
         return f"First response overdue by {duration(now - due)}", "danger"
     left = due - now
     return f"First response due in {duration(left)}", "warning" if left <= timedelta(minutes=30) else "muted"
-
-
-def set_tone(label: QLabel, tone: str) -> None:
-    if label.property("tone") != tone:
-        label.setProperty("tone", tone)
-        label.style().unpolish(label)
-        label.style().polish(label)
 
 
 def badge(name: str) -> QLabel:
@@ -502,10 +492,7 @@ class TicketWindow(QWidget):
     # --- loading ---------------------------------------------------------------------------------
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = tasks.spawn(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return spawn_into(self._tasks, coro)
 
     def is_busy(self) -> bool:
         parts = (self.conversation.loading, self.files.loading, self.timeline.loading)
@@ -755,9 +742,7 @@ class TicketWindow(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         for task in list(self._tasks):
             task.cancel()
-        key = (id(self.session), self.ticket_id)
-        if _open.get(key) is self:
-            del _open[key]
+        _open.forget((id(self.session), self.ticket_id), self)
         super().closeEvent(event)
 
 
