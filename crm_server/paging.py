@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.contract.common import Page
@@ -14,12 +14,22 @@ T = TypeVar("T")
 
 
 async def page(session: AsyncSession, stmt: Select[*tuple[Any, ...]], offset: int, limit: int,
-               convert: Callable[[Any], T], order_by: tuple[Any, ...], *, whole_rows: bool = False) -> Page[T]:
-    """`convert` gets each row's first column (an entity), or with `whole_rows` the row itself."""
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+               convert: Callable[[Any], T], order_by: tuple[Any, ...], *, whole_rows: bool = False,
+               count_cap: int | None = None) -> Page[T]:
+    """`convert` gets each row's first column (an entity), or with `whole_rows` the row itself.
+
+    With `count_cap`, the total is counted only up to that many rows past the page (a list of a
+    million rows takes longer to count than to page): beyond it `total` is a lower bound and
+    `total_exact` is false."""
+    counted = stmt.order_by(None)
+    cap = None if count_cap is None else offset + limit + count_cap
+    if cap is not None:  # count rows, not the columns' subqueries (client names...), and stop early
+        counted = counted.with_only_columns(literal_column("1"), maintain_column_froms=True).limit(cap + 1)
+    total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     ordered = stmt.order_by(*order_by).offset(offset).limit(limit)
     rows = (await session.execute(ordered)).all() if whole_rows else (await session.scalars(ordered)).all()
-    return Page[T](items=[convert(r) for r in rows], total=total or 0, offset=offset, limit=limit)
+    return Page[T](items=[convert(r) for r in rows], total=total, offset=offset, limit=limit,
+                   total_exact=cap is None or total <= cap)
 
 
 def sort_order(column: Any, tie: Any, descending: bool, nullable: bool | None = None) -> tuple[Any, ...]:

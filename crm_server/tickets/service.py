@@ -41,6 +41,8 @@ MODULE = queries.MODULE
 FIELDS = ("subject", "description", "client_id", "contact_id", "requester_email", "priority", "category_id",
           "team_id", "assignee_id", "status", "tags", "first_response_due_at", "resolution")
 REOPEN_FROM = frozenset({TicketStatus.resolved, TicketStatus.closed})
+# Rows counted past the page before the total becomes "more than" (the archive holds ~1M tickets).
+COUNT_CAP = 10_000
 
 
 def fields(ticket: Ticket) -> dict[str, Any]:
@@ -77,7 +79,7 @@ async def list_tickets(session: AsyncSession, principal: Principal, query: Ticke
 
     stmt = select(Ticket, queries.CLIENT_NAME, queries.ASSIGNEE_NAME).where(*where)
     return await paging.page(session, stmt, query.offset, query.limit, named, queries.order_by(query.sort),
-                             whole_rows=True)
+                             whole_rows=True, count_cap=COUNT_CAP)
 
 
 async def named_out(session: AsyncSession, ticket: Ticket) -> TicketOut:
