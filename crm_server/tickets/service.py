@@ -41,7 +41,8 @@ MODULE = queries.MODULE
 FIELDS = ("subject", "description", "client_id", "contact_id", "requester_email", "priority", "category_id",
           "team_id", "assignee_id", "status", "tags", "first_response_due_at", "resolution")
 REOPEN_FROM = frozenset({TicketStatus.resolved, TicketStatus.closed})
-# Rows counted past the page before the total becomes "more than" (the archive holds ~1M tickets).
+# Rows counted past the page before the total becomes "more than": counting the archive's ~1M tickets
+# took longer than the page itself.
 COUNT_CAP = 10_000
 
 
