@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from crm_desktop.operations.bus import change_bus
 from crm_desktop.widgets.paged_table import Fetch, PagedTable
@@ -144,3 +145,30 @@ def fetch_page(api: Any, path: str, query: Callable[[], dict[str, Any]]) -> Fetc
         return dict(await api.get(path, offset=offset, limit=limit, **query()))
 
     return fetch
+
+
+def title_bar(title: str, subtitle: str, button: QWidget) -> QWidget:
+    """A list page's title and one-line help on the left, its "New …" button at the bottom right."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 4)
+    words = QVBoxLayout()
+    words.setSpacing(2)
+    heading = QLabel(title)
+    heading.setProperty("role", "title")
+    caption = QLabel(subtitle)
+    caption.setProperty("role", "muted")
+    words.addWidget(heading)
+    words.addWidget(caption)
+    row.addLayout(words, 1)
+    row.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
+    return box
+
+
+def notice_label() -> QLabel:
+    """The line under a list page's filters that says what the last action did (hidden until then)."""
+    notice = QLabel()
+    notice.setObjectName("pageNotice")
+    notice.setProperty("role", "info")
+    notice.setVisible(False)
+    return notice

@@ -31,7 +31,14 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import ClientDialog, owner_names, warning_text
 from crm_desktop.widgets.filter_bar import FilterBar
-from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
+from crm_desktop.widgets.list_page import (
+    HeaderSort,
+    KeepSelected,
+    LiveReload,
+    fetch_page,
+    show_empty_state,
+    title_bar,
+)
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
 
@@ -128,7 +135,10 @@ class ClientsPage(QWidget):
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(self._title())
+        root.addWidget(title_bar(
+            "Clients",
+            "Companies and people you work with. Enter opens one; Ctrl+N adds one.",
+            self.new_button))
         self.filters.add_trailing(self.open_button)
         root.addWidget(self.filters)
         root.addWidget(self.notice)
@@ -142,21 +152,6 @@ class ClientsPage(QWidget):
         self._update_actions()
         self.reload()
 
-    def _title(self) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 4)
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        title = QLabel("Clients")
-        title.setProperty("role", "title")
-        sub = QLabel("Companies and people you work with. Enter opens one; Ctrl+N adds one.")
-        sub.setProperty("role", "muted")
-        words.addWidget(title)
-        words.addWidget(sub)
-        row.addLayout(words, 1)
-        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
-        return box
 
     # --- loading ---------------------------------------------------------------------------------
 

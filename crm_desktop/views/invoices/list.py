@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHeaderView, QPushButton, QVBoxLayout, QWidget
 
 from crm_desktop import operations
 from crm_desktop.session import Session
@@ -21,7 +21,15 @@ from crm_desktop.views.invoices.editor import STATUS_COLORS, STATUS_LABELS, open
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
-from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
+from crm_desktop.widgets.list_page import (
+    HeaderSort,
+    KeepSelected,
+    LiveReload,
+    fetch_page,
+    notice_label,
+    show_empty_state,
+    title_bar,
+)
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 log = logging.getLogger(__name__)
@@ -118,15 +126,15 @@ class InvoicesPage(QWidget):
         self.export_button.setToolTip("Export the invoices of these filters (Ctrl+E)")
         self.export_button.clicked.connect(self.export)
         self.export_button.setVisible(session.can("invoices", "export"))
-        self.notice = QLabel()
-        self.notice.setObjectName("pageNotice")
-        self.notice.setProperty("role", "info")
-        self.notice.setVisible(False)
+        self.notice = notice_label()
 
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(self._title())
+        root.addWidget(title_bar(
+            "Invoices",
+            "What is billed, paid and still open. Enter opens one; Ctrl+N writes a new one.",
+            self.new_button))
         self.filters.add_trailing(self.export_button)
         root.addWidget(self.filters)
         root.addWidget(self.notice)
@@ -142,21 +150,6 @@ class InvoicesPage(QWidget):
         self.live = LiveReload(self, REFRESH_AREAS, self.reload)
         self.reload()
 
-    def _title(self) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 4)
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        title = QLabel("Invoices")
-        title.setProperty("role", "title")
-        sub = QLabel("What is billed, paid and still open. Enter opens one; Ctrl+N writes a new one.")
-        sub.setProperty("role", "muted")
-        words.addWidget(title)
-        words.addWidget(sub)
-        row.addLayout(words, 1)
-        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
-        return box
 
     # --- loading ---------------------------------------------------------------------------------
 

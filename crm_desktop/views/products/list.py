@@ -11,14 +11,22 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
 from crm_desktop import operations, tasks
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.products.editor import PRODUCTS, ProductDialog
 from crm_desktop.widgets.filter_bar import FilterBar
-from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
+from crm_desktop.widgets.list_page import (
+    HeaderSort,
+    KeepSelected,
+    LiveReload,
+    fetch_page,
+    notice_label,
+    show_empty_state,
+    title_bar,
+)
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 log = logging.getLogger(__name__)
@@ -98,15 +106,15 @@ class ProductsPage(QWidget):
         self.active_button.setVisible(can_edit)
         view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         self.model.modelReset.connect(self._update_actions)
-        self.notice = QLabel()
-        self.notice.setObjectName("pageNotice")
-        self.notice.setProperty("role", "info")
-        self.notice.setVisible(False)
+        self.notice = notice_label()
 
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(self._title())
+        root.addWidget(title_bar(
+            "Products",
+            "What you sell, with prices and VAT. Enter edits one; Ctrl+N adds one.",
+            self.new_button))
         self.filters.add_trailing(self.active_button)
         self.filters.add_trailing(self.edit_button)
         root.addWidget(self.filters)
@@ -124,21 +132,6 @@ class ProductsPage(QWidget):
         self._update_actions()
         self.reload()
 
-    def _title(self) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 4)
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        title = QLabel("Products")
-        title.setProperty("role", "title")
-        sub = QLabel("What you sell, with prices and VAT. Enter edits one; Ctrl+N adds one.")
-        sub.setProperty("role", "muted")
-        words.addWidget(title)
-        words.addWidget(sub)
-        row.addLayout(words, 1)
-        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
-        return box
 
     # --- loading ---------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
 from crm_desktop import operations, tasks
 from crm_desktop.api.client import ApiError
@@ -34,7 +34,15 @@ from crm_desktop.views.proposals.common import (
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
-from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
+from crm_desktop.widgets.list_page import (
+    HeaderSort,
+    KeepSelected,
+    LiveReload,
+    fetch_page,
+    notice_label,
+    show_empty_state,
+    title_bar,
+)
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 log = logging.getLogger(__name__)
@@ -160,15 +168,15 @@ class ProposalsPage(QWidget):
         self.open_button.clicked.connect(self.open_selected)
         view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         self.model.modelReset.connect(self._update_actions)
-        self.notice = QLabel()
-        self.notice.setObjectName("pageNotice")
-        self.notice.setProperty("role", "info")
-        self.notice.setVisible(False)
+        self.notice = notice_label()
 
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(self._title())
+        root.addWidget(title_bar(
+            "Proposals",
+            "Quotes for clients and leads, from draft to accepted. Enter opens one; Ctrl+N writes one.",
+            self.new_button))
         self.filters.add_trailing(self.export_button)
         self.filters.add_trailing(self.open_button)
         root.addWidget(self.filters)
@@ -188,21 +196,6 @@ class ProposalsPage(QWidget):
         self._update_actions()
         self.reload()
 
-    def _title(self) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 4)
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        title = QLabel("Proposals")
-        title.setProperty("role", "title")
-        sub = QLabel("Quotes for clients and leads, from draft to accepted. Enter opens one; Ctrl+N writes one.")
-        sub.setProperty("role", "muted")
-        words.addWidget(title)
-        words.addWidget(sub)
-        row.addLayout(words, 1)
-        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
-        return box
 
     @staticmethod
     def _party_text(row: Row) -> str:

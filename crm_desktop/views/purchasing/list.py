@@ -16,7 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from crm_desktop import operations
 from crm_desktop.session import Session
@@ -36,7 +36,14 @@ from crm_desktop.views.purchasing.common import (
 )
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
-from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
+from crm_desktop.widgets.list_page import (
+    HeaderSort,
+    KeepSelected,
+    LiveReload,
+    fetch_page,
+    show_empty_state,
+    title_bar,
+)
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 PAGE_SIZE = 100
@@ -136,7 +143,11 @@ class PurchaseOrdersPage(QWidget):
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(self._title())
+        root.addWidget(title_bar(
+            "Purchase orders",
+            "Orders to vendors, from draft to received. Enter opens one; Ctrl+N writes one; "
+            "late deliveries are red.",
+            self.new_button))
         self.filters.add_trailing(self.export_button)
         self.filters.add_trailing(self.open_button)
         root.addWidget(self.filters)
@@ -156,22 +167,6 @@ class PurchaseOrdersPage(QWidget):
         self._update_actions()
         self.reload()
 
-    def _title(self) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(0, 0, 0, 4)
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        title = QLabel("Purchase orders")
-        title.setProperty("role", "title")
-        sub = QLabel("Orders to vendors, from draft to received. Enter opens one; Ctrl+N writes one; "
-                     "late deliveries are red.")
-        sub.setProperty("role", "muted")
-        words.addWidget(title)
-        words.addWidget(sub)
-        row.addLayout(words, 1)
-        row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
-        return box
 
     # --- loading ---------------------------------------------------------------------------------
 
