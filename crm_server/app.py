@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -17,9 +18,12 @@ from crm_server.config import Config, to_libpq_url
 from crm_server.db import Database
 from crm_server.email_pipe import api as email_pipe_api
 from crm_server.errors import install_error_handlers
+from crm_server.integrations import api as integrations_api
+from crm_server.integrations import inbox
 from crm_server.invoices import api as invoices_api
 from crm_server.jobs import runner
 from crm_server.leads import api as leads_api
+from crm_server.orders import api as orders_api
 from crm_server.payments import api as payments_api
 from crm_server.products import api as products_api
 from crm_server.proposals import api as proposals_api
@@ -28,6 +32,7 @@ from crm_server.reports import api as reports_api
 from crm_server.search import api as search_api
 from crm_server.stock import api as stock_api
 from crm_server.tickets import api as tickets_api
+from crm_server.webforms import api as webforms_api
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,8 @@ def create_app(config: Config) -> FastAPI:
         app.state.jobs = jobs
         if config.worker:
             await jobs.start()
+            async with db.transaction() as session:  # what a killed predecessor acknowledged, at once
+                await inbox.requeue(session, stale_after=timedelta(0))
         try:
             yield
         finally:
@@ -55,6 +62,11 @@ def create_app(config: Config) -> FastAPI:
 
     app = FastAPI(title="CRM server", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    # Webhooks first: providers call them most, and routes are matched in order. The doors with
+    # fixed paths (/webhooks/email, /webhooks/forms/<key>) before /webhooks/{provider}.
+    app.include_router(email_pipe_api.webhooks)
+    app.include_router(webforms_api.webhooks)
+    app.include_router(integrations_api.webhooks)
     app.include_router(health.router)
     app.include_router(auth_api.router)
     app.include_router(admin_api.router)
@@ -65,7 +77,6 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(activities_api.router)
     app.include_router(search_api.router)
     app.include_router(tickets_api.router)
-    app.include_router(email_pipe_api.webhooks)
     app.include_router(email_pipe_api.router)
     app.include_router(products_api.router)
     app.include_router(invoices_api.router)
@@ -74,4 +85,7 @@ def create_app(config: Config) -> FastAPI:
     app.include_router(purchasing_api.router)
     app.include_router(reports_api.router)
     app.include_router(payments_api.router)
+    app.include_router(orders_api.router)
+    app.include_router(integrations_api.router)
+    app.include_router(webforms_api.router)
     return app

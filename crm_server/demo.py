@@ -1,7 +1,8 @@
 """Sample data for `crm-desktop --demo` and screenshots: teams, a few people in every built-in role,
 and the sales side (clients, leads in every status, notes, follow-ups; crm_server.leads.demo),
 products, stock in three warehouses with purchase orders in every status (crm_server.stock.demo), and
-invoices and proposals in every status (crm_server.invoices.demo).
+invoices and proposals in every status (crm_server.invoices.demo), website forms (crm_server.webforms.demo),
+web shop orders (crm_server.orders.demo) and the integrations inbox's history (crm_server.integrations.demo).
 
 Idempotent: `seed()` does nothing when the demo admin exists already. Every demo account signs in
 with DEMO_PASSWORD; the admin is DEMO_ADMIN_EMAIL."""
@@ -16,11 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server.admin import service as admin_service
 from crm_server.auth import passwords, users
 from crm_server.auth.models import Role, Team, User
-from crm_server.invoices.demo import seed_invoices
+from crm_server.integrations.demo import seed_integrations
+from crm_server.invoices.demo import principal_of, seed_invoices
 from crm_server.leads.demo import seed_leads
+from crm_server.orders.demo import seed_orders
 from crm_server.products.demo import seed_products
 from crm_server.stock.demo import seed_stock
 from crm_server.tickets.demo import seed_tickets
+from crm_server.webforms.demo import seed_web_forms
 
 DEMO_ADMIN_EMAIL = "admin@demo.local"
 DEMO_PASSWORD = "Demo-CRM-sunflower-42"
@@ -82,6 +86,10 @@ async def seed(session: AsyncSession) -> bool:
     await seed_products(session, random.Random(2028))
     await seed_stock(session, admin.id, random.Random(2030))
     await seed_invoices(session, admin.id, random.Random(2029))
+    # Integrations (after products, stock, leads and invoices, which their events touch).
+    await seed_web_forms(session, await principal_of(session, admin.id))
+    await seed_orders(session, random.Random(2031))
+    await seed_integrations(session, admin.id, random.Random(2032))
     for kind, title, body in ADMIN_NOTIFICATIONS:
         admin_service.notify(session, admin.id, kind, title, body)
     return True

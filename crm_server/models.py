@@ -7,13 +7,16 @@ from crm_server.auth import models as auth_models  # noqa: F401
 from crm_server.clients import models as clients_models  # noqa: F401
 from crm_server.db import Base
 from crm_server.email_pipe import models as email_pipe_models  # noqa: F401
+from crm_server.integrations import models as integrations_models  # noqa: F401
 from crm_server.invoices import models as invoices_models  # noqa: F401
 from crm_server.jobs import models as jobs_models  # noqa: F401
 from crm_server.leads import models as leads_models  # noqa: F401
+from crm_server.orders import models as orders_models  # noqa: F401
 from crm_server.products import models as products_models  # noqa: F401
 from crm_server.proposals import models as proposals_models  # noqa: F401
 from crm_server.purchasing import models as purchasing_models  # noqa: F401
 from crm_server.stock import models as stock_models  # noqa: F401
 from crm_server.tickets import models as tickets_models  # noqa: F401
+from crm_server.webforms import models as webforms_models  # noqa: F401
 
 metadata = Base.metadata

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -134,6 +137,29 @@ class LiveServer:
             s.add(user)
             await s.flush()
             return user.id
+
+
+@contextmanager
+def server_process(database_url: str, port: int, pool_size: int = 8) -> Iterator[subprocess.Popen[bytes]]:
+    """`crm-server serve` as a process of its own (with its job worker): one a test can kill."""
+    env = {**os.environ, "CRM_DATABASE_URL": database_url, "CRM_WORKER": "true", "CRM_DB_POOL_SIZE": str(pool_size),
+           "CRM_LOG_LEVEL": "warning"}
+    process = subprocess.Popen([sys.executable, "-m", "crm_server.cli", "serve", "--port", str(port)], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)  # any answer: it serves
+                break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.1)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
 
 
 @dataclass

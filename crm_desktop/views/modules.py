@@ -43,6 +43,9 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ModuleInfo("proposals", "Proposals", "proposals", "Sales", "Quotes sent to clients",
                "Quotes for your clients", "Quotes you prepare and send are kept here with their status, from draft "
                "to accepted."),
+    ModuleInfo("orders", "Sales orders", "invoices", "Sales", "Orders from the web shop",
+               "Orders from the web shop", "Orders placed in your WooCommerce store arrive here with their client, "
+               "lines and stock."),
     ModuleInfo("tickets", "Tickets", "tickets", "Support", "Support requests",
                "Support in one queue", "Support requests from email and the website line up here for your team."),
     ModuleInfo("invoices", "Invoices", "invoices", "Finance", "Issued and recurring invoices",

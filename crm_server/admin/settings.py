@@ -79,6 +79,24 @@ DEFINITIONS: dict[str, Definition] = {
     "tickets.time_zone": Definition(str, "Europe/Bucharest", "Time zone of the support business hours"),
     "tickets.archive_after_days": Definition(int, 30, "Archive tickets closed this many days ago", minimum=1,
                                              maximum=3650),
+    # Facebook Lead Ads (crm_server/integrations/facebook.py)
+    "facebook.app_secret": Definition(str, "", "Facebook app secret (signs webhooks)", secret=True),
+    "facebook.verify_token": Definition(str, "", "Facebook webhook verify token", secret=True),
+    "facebook.page_token": Definition(str, "", "Facebook page access token (reads leads)", secret=True),
+    "facebook.graph_url": Definition(str, "https://graph.facebook.com/v19.0", "Facebook Graph API base URL"),
+    # WooCommerce (crm_server/integrations/woocommerce.py, crm_server/orders/)
+    "woocommerce.store_url": Definition(str, "", "WooCommerce store URL (https://shop.example.com)"),
+    "woocommerce.consumer_key": Definition(str, "", "WooCommerce REST API consumer key (ck_…)"),
+    "woocommerce.consumer_secret": Definition(str, "", "WooCommerce REST API consumer secret (cs_…)", secret=True),
+    "woocommerce.webhook_secret": Definition(str, "", "WooCommerce webhook secret (signs webhooks)", secret=True),
+    "woocommerce.reconcile_hours": Definition(int, 48, "Orders changed in the last hours the reconciliation "
+                                              "reads from the store", minimum=1, maximum=2160),
+    # Stripe (crm_server/integrations/stripe.py)
+    "stripe.endpoint_secret": Definition(str, "", "Stripe webhook signing secret (whsec_…)", secret=True),
+    # Website forms (crm_server/webforms/, crm_server/integrations/forms.py)
+    "forms.max_per_window": Definition(int, 10, "Most website form posts from one address", minimum=1,
+                                       maximum=10000),
+    "forms.window_minutes": Definition(int, 10, "Window of that limit (minutes)", minimum=1, maximum=1440),
 }
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, EmailStr, Field
 from crm_server.contract.common import Model
 
 MODULES = (
-    "leads", "clients", "activities", "tickets", "proposals", "invoices", "payments",
+    "leads", "clients", "activities", "tickets", "proposals", "invoices", "orders", "payments",
     "products", "stock", "purchasing", "reports", "integrations", "admin",
 )
 ACTIONS = ("view", "create", "edit", "delete", "export")

@@ -220,6 +220,26 @@ class PaymentIn(BaseModel):
     reference: str | None = Field(default=None, max_length=200)
 
 
+class RefundIn(BaseModel):
+    """Money given back from a payment (at most what is left of it); the reason is kept in the audit."""
+
+    amount: Money = Field(gt=0, max_digits=14, decimal_places=2)
+    reason: str = Field(max_length=500)
+    refunded_on: date | None = Field(default=None, description="defaults to today")
+    reference: str | None = Field(default=None, max_length=200)
+
+
+class RefundOut(Model):
+    id: int
+    payment_id: int
+    amount: Money
+    refunded_on: date
+    reason: str
+    reference: str | None
+    created_by: int | None
+    created_at: datetime
+
+
 class PaymentOut(Model):
     id: int
     invoice_id: int
@@ -227,5 +247,14 @@ class PaymentOut(Model):
     paid_on: date
     method: PaymentMethod
     reference: str | None
+    external_ref: str | None = Field(default=None, description="the provider's id of the money, e.g. pi_...")
+    refunded_total: Money = Decimal("0.00")
+    refunds: list[RefundOut] = Field(default_factory=list, description="filled by an invoice's payment list")
     created_by: int | None
     created_at: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def refundable(self) -> Money:
+        """What can still be given back."""
+        return self.amount - self.refunded_total

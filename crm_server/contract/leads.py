@@ -13,6 +13,7 @@ from crm_server.contract.clients import ClientOut, RecordWarning, Versioned
 from crm_server.contract.common import Model
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+SourceDetails = dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]]
 
 
 class StatusKind(StrEnum):
@@ -99,6 +100,8 @@ class LeadIn(BaseModel):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=50)
     source: str | None = Field(default=None, max_length=100)
+    source_details: SourceDetails = Field(default_factory=dict, max_length=10,
+                                          description="where an integration found it, e.g. Facebook page/form/ad ids")
     partner_name: str | None = Field(default=None, max_length=200)
     partner_client_id: int | None = None
     pipeline_id: int | None = Field(default=None, description="default: the default pipeline")
@@ -141,6 +144,7 @@ class LeadOut(Model):
     email: str | None
     phone: str | None
     source: str | None
+    source_details: dict[str, str] = Field(default_factory=dict)
     partner_name: str | None
     partner_client_id: int | None
     pipeline_id: int

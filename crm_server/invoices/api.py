@@ -19,6 +19,7 @@ from crm_server.contract.invoices import (
     PaymentIn,
     PaymentOut,
     RecurrenceUpdate,
+    RefundIn,
     SendIn,
     VersionIn,
 )
@@ -84,6 +85,13 @@ async def list_payments(invoice_id: int, session: Session,
 async def add_payment(invoice_id: int, body: PaymentIn, session: Session,
                       actor: Principal = require("payments", "create")) -> PaymentOut:
     return await service.add_payment(session, actor, invoice_id, body)
+
+
+@router.post("/invoices/{invoice_id}/payments/{payment_id}/refunds", response_model=PaymentOut, status_code=201)
+async def refund_payment(invoice_id: int, payment_id: int, body: RefundIn, session: Session,
+                         actor: Principal = require("payments", "edit")) -> PaymentOut:
+    """Record money given back from a payment; answers the payment with its refunds."""
+    return await service.refund_payment(session, actor, payment_id, body, invoice_id=invoice_id)
 
 
 # --- PDF and sending by email --------------------------------------------------------------------

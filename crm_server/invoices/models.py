@@ -112,7 +112,10 @@ class InvoiceLine(LineColumns, IdMixin, Base):
 
 
 class Payment(IdMixin, TimestampsMixin, Base):
-    """Money received against an invoice; several may settle one invoice."""
+    """Money received against an invoice; several may settle one invoice. `amount` is what came in
+    and stays so; refunds (PaymentRefund rows) add up in `refunded_total`, and the invoice's paid total
+    counts only what was kept. `external_ref` is the payment provider's id of the money (a Stripe
+    payment intent): unique per method, so a provider's retried or twin events record it once."""
 
     __tablename__ = "payments"
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"))
@@ -120,11 +123,33 @@ class Payment(IdMixin, TimestampsMixin, Base):
     paid_on: Mapped[date] = mapped_column(Date)
     method: Mapped[str] = mapped_column(String(20))
     reference: Mapped[str | None] = mapped_column(String(200))
+    external_ref: Mapped[str | None] = mapped_column(String(200))
+    refunded_total: Mapped[Decimal] = mapped_column(MONEY, server_default="0")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("refunded_total >= 0 AND refunded_total <= amount", name="refunded_range"),
         CheckConstraint("method IN ('transfer', 'card', 'cash', 'stripe', 'other')", name="method"),
         Index("ix_payments_invoice", "invoice_id", "paid_on"),
+        Index("uq_payments_method_external_ref", "method", "external_ref", unique=True,
+              postgresql_where=text("external_ref IS NOT NULL")),
+    )
+
+
+class PaymentRefund(IdMixin, TimestampsMixin, Base):
+    """Money given back from a payment, by a person or a provider's refund event; the payment's
+    `refunded_total` is the sum of its rows (kept under the invoice's lock, bounded by a check)."""
+
+    __tablename__ = "payment_refunds"
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="RESTRICT"))
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    refunded_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_payment_refunds_payment", "payment_id", "id"),
     )
 
 

@@ -5,6 +5,7 @@ is audited and announced in the caller's transaction; nothing here commits."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -32,12 +33,14 @@ from crm_server.contract.invoices import (
     PaymentOut,
     RecurrenceOut,
     RecurUnit,
+    RefundIn,
+    RefundOut,
     VersionIn,
 )
 from crm_server.db import utcnow
 from crm_server.errors import Conflict, NotFound, ValidationFailed
 from crm_server.invoices import numbering, reservations
-from crm_server.invoices.models import Invoice, InvoiceLine, Payment
+from crm_server.invoices.models import Invoice, InvoiceLine, Payment, PaymentRefund
 from crm_server.products.models import Product, TaxRate
 
 MODULE = "invoices"
@@ -349,15 +352,30 @@ async def issue_invoice(session: AsyncSession, actor: Principal | None, invoice_
 
 
 async def list_payments(session: AsyncSession, principal: Principal, invoice_id: int) -> list[PaymentOut]:
+    """The invoice's payments, each with its refunds."""
     await visible_invoice(session, principal, invoice_id)
     rows = (await session.scalars(select(Payment).where(Payment.invoice_id == invoice_id)
                                   .order_by(Payment.paid_on, Payment.id))).all()
-    return [PaymentOut.model_validate(r) for r in rows]
+    refunds = (await session.scalars(select(PaymentRefund).where(PaymentRefund.payment_id.in_([r.id for r in rows]))
+                                     .order_by(PaymentRefund.id))).all() if rows else []
+    return [payment_out(r, [f for f in refunds if f.payment_id == r.id]) for r in rows]
+
+
+def payment_out(payment: Payment, refunds: Sequence[PaymentRefund] = ()) -> PaymentOut:
+    return PaymentOut.model_validate(payment).model_copy(
+        update={"refunds": [RefundOut.model_validate(f) for f in refunds]})
 
 
 async def add_payment(session: AsyncSession, actor: Principal, invoice_id: int, data: PaymentIn) -> PaymentOut:
     """Record money received; more than the open amount is refused, naming the open amount."""
     invoice = await visible_invoice(session, actor, invoice_id, lock=True)
+    return payment_out(await receive_payment(session, actor.user_id, invoice, data))
+
+
+async def receive_payment(session: AsyncSession, actor_id: int | None, invoice: Invoice, data: PaymentIn, *,
+                          external_ref: str | None = None) -> Payment:
+    """Record a payment on `invoice` (locked by the caller): a person's (add_payment) or a payment
+    provider's (`actor_id` None, `external_ref` its id of the money; see payment_by_external_ref)."""
     if invoice.status not in OPEN:
         raise Conflict(f"Payments can be recorded only on issued, unpaid invoices (this one is {invoice.status}).",
                        field="invoice_id", code="not_payable")
@@ -369,30 +387,95 @@ async def add_payment(session: AsyncSession, actor: Principal, invoice_id: int, 
                                field="amount", code="overpayment", extra={"open_amount": str(open_amount)})
     payment = Payment(invoice_id=invoice.id, amount=data.amount, paid_on=data.paid_on or date.today(),
                       method=data.method.value, reference=(data.reference or "").strip() or None,
-                      created_by=actor.user_id)
+                      external_ref=external_ref, created_by=actor_id)
     session.add(payment)
     before = fields(invoice)
     invoice.paid_total += data.amount
     invoice.status = payment_status(invoice, date.today())
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="payment", entity_id=payment.id, action="created",
+    audit.record(session, actor_id=actor_id, entity="payment", entity_id=payment.id, action="created",
                  changes=audit.diff({}, {"invoice_id": invoice.id, "amount": payment.amount,
                                          "paid_on": payment.paid_on, "method": payment.method,
-                                         "reference": payment.reference}))
-    _record(session, actor.user_id, invoice, "paid", before)
-    return PaymentOut.model_validate(payment)
+                                         "reference": payment.reference, "external_ref": external_ref}))
+    _record(session, actor_id, invoice, "paid", before)
+    return payment
+
+
+async def payment_by_external_ref(session: AsyncSession, method: str, external_ref: str) -> Payment | None:
+    """The payment a provider already reported under this id (unique per method), if any."""
+    return (await session.scalars(select(Payment).where(Payment.method == method,
+                                                        Payment.external_ref == external_ref))).first()
+
+
+async def invoice_by_number(session: AsyncSession, number: str, *, lock: bool = False) -> Invoice | None:
+    """An issued invoice by its number (what outside systems know it by), for the system."""
+    stmt = select(Invoice).where(Invoice.number == number.strip())
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.scalars(stmt)).first()
+
+
+async def locked_payment(session: AsyncSession, principal: Principal | None, payment_id: int,
+                         invoice_id: int | None = None) -> tuple[Invoice, Payment]:
+    """The payment and its invoice, both locked (invoice first, as every payment change does); a
+    payment of an invoice this user cannot see is not found. `principal` None is the system."""
+    payment = await session.get(Payment, payment_id)
+    if payment is None or (invoice_id is not None and payment.invoice_id != invoice_id):
+        raise NotFound("No such payment.")
+    invoice = await visible_invoice(session, principal, payment.invoice_id, lock=True)
+    locked = await session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+    assert locked is not None  # payments are never deleted
+    return invoice, locked
+
+
+async def refund_payment(session: AsyncSession, actor: Principal | None, payment_id: int, data: RefundIn, *,
+                         invoice_id: int | None = None) -> PaymentOut:
+    """Give back part or all of a payment: the invoice's paid total goes down and its status follows
+    (a fully refunded paid invoice is unpaid or overdue again, and may then be cancelled). `actor`
+    None is a payment provider's refund event. Refunding more than is left is refused, naming it."""
+    actor_id = actor.user_id if actor is not None else None
+    invoice, payment = await locked_payment(session, actor, payment_id, invoice_id)
+    if invoice.status not in (*OPEN, InvoiceStatus.paid.value):
+        raise Conflict(f"Invoice {invoice.number} is {invoice.status}; its payments cannot be refunded.",
+                       code="not_refundable")
+    reason = data.reason.strip()
+    if not reason:
+        raise ValidationFailed("Say why the money is given back.", field="reason")
+    if money.round_money(data.amount, invoice.currency) != data.amount:
+        raise ValidationFailed(f"{invoice.currency} has no amounts this small.", field="amount")
+    refundable = payment.amount - payment.refunded_total
+    if data.amount > refundable:
+        raise ValidationFailed(f"The refund is more than the {refundable} {invoice.currency} left of this payment.",
+                               field="amount", code="over_refund", extra={"refundable": str(refundable)})
+    refund = PaymentRefund(payment_id=payment.id, amount=data.amount, refunded_on=data.refunded_on or date.today(),
+                           reason=reason, reference=(data.reference or "").strip() or None, created_by=actor_id)
+    session.add(refund)
+    before = fields(invoice)
+    old_refunded = payment.refunded_total
+    payment.refunded_total += data.amount
+    invoice.paid_total -= data.amount
+    invoice.status = payment_status(invoice, date.today())
+    await session.flush()
+    audit.record(session, actor_id=actor_id, entity="payment", entity_id=payment.id, action="refunded",
+                 changes=audit.diff({"refunded_total": old_refunded},
+                                    {"refunded_total": payment.refunded_total, "refund_amount": refund.amount,
+                                     "reason": reason, "reference": refund.reference}))
+    _record(session, actor_id, invoice, "refunded", before)
+    refunds = (await session.scalars(select(PaymentRefund).where(PaymentRefund.payment_id == payment.id)
+                                     .order_by(PaymentRefund.id))).all()
+    return payment_out(payment, refunds)
 
 
 async def cancel_invoice(session: AsyncSession, actor: Principal, invoice_id: int,
                          data: VersionIn) -> tuple[Invoice, Invoice | None]:
     """Cancel: a draft simply; an issued invoice by a credit note mirroring it line by line. An
-    invoice with payments is refused (those must be refunded first; refunds are not built yet)."""
+    invoice with money kept on it is refused: its payments must be refunded first (refund_payment)."""
     invoice = await _locked(session, actor, invoice_id, data.version)
     if invoice.kind != "invoice" or invoice.status == InvoiceStatus.cancelled:
         raise Conflict("Only a draft or an issued invoice can be cancelled.", code="not_cancellable")
     if invoice.paid_total > 0:
         raise Conflict(f"Invoice {invoice.number} has payments of {invoice.paid_total} {invoice.currency}; "
-                       "it cannot be cancelled.", code="has_payments")
+                       "refund them first, then cancel it.", code="has_payments")
     before = fields(invoice)
     credit = None if invoice.status == InvoiceStatus.draft else await _credit_note(session, actor, invoice)
     if credit is not None:

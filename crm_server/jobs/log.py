@@ -50,6 +50,11 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Tasks that run once per item of a table that keeps its own outcome (the integration inbox): their
+# successes would bury the other jobs in the log; their failures are still written.
+QUIET_TASKS = frozenset({"crm:integrations.process"})
+
+
 async def record_attempt(call_next: AsyncCallNext, context: JobContext, worker: Any) -> Any:
     """Run the job and log how it ended; the log write never changes the job's outcome."""
     started = time.time()
@@ -71,7 +76,7 @@ async def _write(context: JobContext, started: float, status: str, error: str | 
                  result: str | None = None) -> None:
     db: Database | None = context.additional_context.get("db")
     job = context.job
-    if db is None or job.id is None:
+    if db is None or job.id is None or (status == "succeeded" and job.task_name in QUIET_TASKS):
         return
     entry = JobLogEntry(job_id=job.id, task=job.task_name, attempt=job.attempts, worker=context.worker_name,
                         status=status, started_at=datetime.fromtimestamp(started, UTC),

@@ -45,6 +45,10 @@ async def defer(session: AsyncSession, task_name: str, /, *, queueing_lock: str 
     lock = queueing_lock if queueing_lock is not None else task.queueing_lock
     params = {"queue": task.queue, "task": name, "priority": task.priority, "lock": task.lock,
               "queueing_lock": lock, "args": json.dumps(task_kwargs), "scheduled_at": scheduled_at}
+    if lock is None:  # nothing unique to refuse it: no savepoint needed (the inbox defers one per event)
+        job_id = await session.scalar(_DEFER, params)
+        assert job_id is not None
+        return int(job_id)
     try:
         async with session.begin_nested():  # a refused insert must not doom the caller's transaction
             job_id = await session.scalar(_DEFER, params)

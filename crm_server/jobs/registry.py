@@ -22,6 +22,8 @@ TASK_MODULES = ["crm_server.jobs.maintenance"]
 TASK_MODULES.append("crm_server.activities.scheduled")
 TASK_MODULES.append("crm_server.tickets.scheduled")
 TASK_MODULES.append("crm_server.invoices.scheduled")
+TASK_MODULES.append("crm_server.integrations.scheduled")
+TASK_MODULES.append("crm_server.orders.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.clients.models import Versioned
@@ -85,6 +85,8 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(20))  # E.164
     source: Mapped[str | None] = mapped_column(String(100))
+    # Where an integration found the lead (Facebook: page_id, form_id, ad_id, leadgen_id), shown on it.
+    source_details: Mapped[dict[str, str]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     partner_name: Mapped[str | None] = mapped_column(String(200))
     partner_client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
@@ -123,6 +125,9 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_leads_person_name", "person_name"),
         Index("ix_leads_email_lower", func.lower(email)),
         Index("ix_leads_phone", "phone"),
+        # One lead per Facebook lead: a replayed leadgen event finds it instead of making a second.
+        Index("uq_leads_leadgen_id", text("(source_details ->> 'leadgen_id')"), unique=True,
+              postgresql_where=text("(source_details ->> 'leadgen_id') IS NOT NULL")),
         Index("ix_leads_converted_client_id", "converted_client_id"),
         Index("ix_leads_merged_into_id", "merged_into_id"),
         Index("ix_leads_tags", "tags", postgresql_using="gin"),

@@ -108,6 +108,9 @@ async def clean(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any]
         out["currency"] = normalise.currency(out["currency"])
     if "tags" in out:
         out["tags"] = normalise.tags(out["tags"])
+    if "source_details" in out:  # ids an integration noted; empty ones say nothing
+        out["source_details"] = {k.strip(): v.strip() for k, v in (out["source_details"] or {}).items()
+                                 if k.strip() and v.strip()}
     if out.get("partner_client_id") is not None and await session.get(Client, out["partner_client_id"]) is None:
         raise ValidationFailed("No such partner client.", field="partner_client_id")
     return out

@@ -264,21 +264,23 @@ async def _new_number(session: AsyncSession, kind: str) -> tuple[int, str]:
     return new_id, f"{PREFIX[kind]}-{utcnow().year}-{new_id:06d}"
 
 
-async def create_document(session: AsyncSession, actor: Principal, data: StockDocumentIn, *,
+async def create_document(session: AsyncSession, actor: Principal | None, data: StockDocumentIn, *,
                           purchase_order_id: int | None = None,
                           extras: list[dict[str, Any]] | None = None) -> StockDocument:
+    """A draft document; `actor` None for one the system makes (a web shop order's delivery)."""
+    actor_id = actor.user_id if actor else None
     new_id, number = await _new_number(session, data.kind.value)
     document = StockDocument(id=new_id, number=number, kind=data.kind.value, status=DocumentStatus.draft.value,
                              warehouse_id=data.warehouse_id, to_warehouse_id=data.to_warehouse_id,
                              reference=_clean(data.reference), reason=_clean(data.reason), notes=_clean(data.notes),
                              source_type=_clean(data.source_type), source_id=data.source_id,
-                             purchase_order_id=purchase_order_id, created_by=actor.user_id)
+                             purchase_order_id=purchase_order_id, created_by=actor_id)
     await _check_warehouses(session, document)
     session.add(document)
     await session.flush()
     await _replace_lines(session, document, data.lines, extras)
     await session.flush()
-    _record(session, actor.user_id, document, "created", {})
+    _record(session, actor_id, document, "created", {})
     return document
 
 

@@ -53,7 +53,8 @@ def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot)
     _api, panel, users = open_panel(desk, qtbot, "users")
     names = list(panel.pages)
     assert names == ["users", "roles", "teams", "pipelines", "sales_lists", "tax_rates", "assignment", "support",
-                     "email_log", "invoice_emails", "logs", "audit", "settings", "health"]
+                     "email_log", "invoice_emails", "integrations", "web_forms", "logs", "audit", "settings",
+                     "health"]
     focus(desk, panel.nav)
     for row, name in enumerate(names):
         if row:
@@ -78,7 +79,8 @@ def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot)
         settle(desk, panel)
         shots.append((name, panel.current_page().title, widget is panel))
     assert ("admin-users-new", "Users", True) in shots and ("admin-health", "System health", True) in shots
-    assert len(shots) == 19 and ("admin-sent-invoices", "Sent invoices", True) in shots
+    assert len(shots) == 21 and ("admin-sent-invoices", "Sent invoices", True) in shots
+    assert ("admin-website-forms", "Website forms", True) in shots
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog) and w.isVisible()]
 
 

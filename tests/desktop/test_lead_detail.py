@@ -137,3 +137,16 @@ def test_new_lead_refused_field_stays_in_the_dialog(desk: Desk, qtbot: QtBot) ->
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: errors.is_marked(dialog.form.phone), message="the phone was not marked")
     assert desk.run(api.get("/api/leads"))["total"] == 0
+
+
+def test_source_details_show_where_an_integration_found_the_lead(desk: Desk, qtbot: QtBot) -> None:
+    details = {"leadgen_id": "999", "ad_id": "789", "page_id": "123", "form_id": "456"}
+    api, session, lead, window = open_detail(desk, qtbot, source="Facebook", source_details=details)
+    assert lead["source_details"] == details
+    assert window.source_details.isVisibleTo(window)
+    assert window.source_details.text() == "Facebook: page 123, form 456, ad 789, lead 999"
+    typed_in = desk.run(api.post("/api/leads", {"person_name": "Dan Pop", "source": "Phone"}))
+    typed = open_lead(None, session, typed_in["id"])
+    qtbot.addWidget(typed)
+    desk.wait_until(lambda: typed.lead is not None and not typed.is_busy(), message="the lead did not load")
+    assert not typed.source_details.isVisibleTo(typed) and typed.source_details.text() == ""

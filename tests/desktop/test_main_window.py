@@ -43,7 +43,7 @@ def notify(desk: Desk, user_id: int, title: str) -> None:
 
 def test_sidebar_lists_only_what_the_role_may_view(desk: Desk, qtbot: QtBot) -> None:
     window = open_main(desk, qtbot, "sam@example.com", role="Salesperson")
-    assert window.sidebar.keys() == ["leads", "clients", "activities", "proposals", "invoices", "products",
+    assert window.sidebar.keys() == ["leads", "clients", "activities", "proposals", "orders", "invoices", "products",
                                      "stock", "reports"]
     assert window.current_module == "leads"
     qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
@@ -56,7 +56,7 @@ def test_sidebar_lists_only_what_the_role_may_view(desk: Desk, qtbot: QtBot) -> 
 
 def test_admin_sees_every_module_and_the_admin_panel(desk: Desk, qtbot: QtBot) -> None:
     window = open_main(desk, qtbot)
-    assert window.sidebar.keys()[-1] == "admin" and len(window.sidebar.keys()) == 13
+    assert window.sidebar.keys()[-1] == "admin" and len(window.sidebar.keys()) == 14
     window.open_module("admin")
     page = window.stack.currentWidget()
     assert isinstance(page, ModulePage) and page.module.key == "admin"

@@ -23,6 +23,7 @@ from crm_desktop.views.admin.audit import AuditPage
 from crm_desktop.views.admin.common import AdminPage, Event, can, me_dict
 from crm_desktop.views.admin.email_log import EmailLogPage, InvoiceEmailsPage
 from crm_desktop.views.admin.health import HealthPage
+from crm_desktop.views.admin.integrations import IntegrationsPage
 from crm_desktop.views.admin.logs import LogsPage
 from crm_desktop.views.admin.pipelines import PipelinesPage
 from crm_desktop.views.admin.roles import RolesPage
@@ -32,19 +33,22 @@ from crm_desktop.views.admin.support import SupportPage
 from crm_desktop.views.admin.tax_rates import TaxRatesPage
 from crm_desktop.views.admin.teams import TeamsPage
 from crm_desktop.views.admin.users import UsersPage
+from crm_desktop.views.admin.web_forms import WebFormsPage
 
 PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("users", UsersPage), ("roles", RolesPage), ("teams", TeamsPage), ("pipelines", PipelinesPage),
     ("sales_lists", SalesListsPage), ("tax_rates", TaxRatesPage), ("assignment", AssignmentPage),
     ("support", SupportPage),
-    ("email_log", EmailLogPage), ("invoice_emails", InvoiceEmailsPage),
+    ("email_log", EmailLogPage), ("invoice_emails", InvoiceEmailsPage), ("integrations", IntegrationsPage),
+    ("web_forms", WebFormsPage),
     ("logs", LogsPage), ("audit", AuditPage), ("settings", SettingsPage),
     ("health", HealthPage),
 )
 ICONS = {"users": "user", "roles": "shield-check", "teams": "team", "pipelines": "leads", "sales_lists": "tickets",
          "tax_rates": "invoices",
          "assignment": "integrations", "support": "tickets", "email_log": "mail",
-         "invoice_emails": "invoices", "logs": "lock", "audit": "inbox",
+         "invoice_emails": "invoices", "integrations": "integrations", "web_forms": "leads",
+         "logs": "lock", "audit": "inbox",
          "settings": "settings", "health": "server"}
 NAV_STYLE = """
 QListWidget#adminNav {{ background: {sidebar}; border: 0; border-right: 1px solid {border}; border-radius: 0;
@@ -57,9 +61,10 @@ QListWidget#adminNav::item:selected {{ background: {accent_soft}; color: {accent
 EVENT_PAGES = {
     "user": ("users", "roles", "teams", "assignment", "logs", "audit"),
     "role": ("users", "roles", "audit"),
-    "team": ("users", "teams", "assignment", "support", "audit"),
-    "settings": ("settings", "assignment", "support", "audit"),
-    "pipeline": ("pipelines", "audit"),
+    "team": ("users", "teams", "assignment", "support", "web_forms", "audit"),
+    "settings": ("settings", "assignment", "support", "integrations", "audit"),
+    "pipeline": ("pipelines", "web_forms", "audit"),
+    "web_form": ("web_forms", "audit"),
     "lost_reason": ("sales_lists", "audit"),
     "lead_source": ("sales_lists", "assignment", "audit"),
     "assignment_rule": ("assignment", "audit"),
@@ -67,7 +72,9 @@ EVENT_PAGES = {
 }
 # Live events of other modules that a page shows, by (module, entity).
 OTHER_EVENT_PAGES = {("tickets", "ticket_category"): ("support",), ("products", "tax_rate"): ("tax_rates",),
-                     ("invoices", "invoice"): ("invoice_emails",)}
+                     ("invoices", "invoice"): ("invoice_emails",),
+                     ("integrations", "integration"): ("integrations",),
+                     ("integrations", "integration_event"): ("integrations",)}
 
 
 class AdminPanel(QWidget):
@@ -217,6 +224,14 @@ class AdminPanel(QWidget):
     @property
     def invoice_emails_page(self) -> InvoiceEmailsPage:
         return cast(InvoiceEmailsPage, self.pages["invoice_emails"])
+
+    @property
+    def integrations_page(self) -> IntegrationsPage:
+        return cast(IntegrationsPage, self.pages["integrations"])
+
+    @property
+    def web_forms_page(self) -> WebFormsPage:
+        return cast(WebFormsPage, self.pages["web_forms"])
 
     @property
     def logs_page(self) -> LogsPage:

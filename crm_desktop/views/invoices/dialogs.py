@@ -103,6 +103,75 @@ class PaymentDialog(QDialog):
         self.accept()
 
 
+def payment_label(payment: Row, currency: str) -> str:
+    method = str(dict((v, k) for k, v in METHODS).get(payment["method"]) or payment["method"])
+    return f"{money_text(payment['amount'], currency)} by {method.lower()} on {payment['paid_on']}"
+
+
+class RefundDialog(QDialog):
+    """Record money given back from a payment: amount (what is left of it by default) and why. A
+    Stripe payment is refunded in Stripe too; its refund event then finds the refund recorded."""
+
+    saved = Signal(dict)
+
+    def __init__(self, api: Any, invoice: Row, payment: Row, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.invoice = invoice
+        self.payment = payment
+        self.setObjectName("refundDialog")
+        self.setWindowTitle(f"Refund payment - {invoice.get('number') or 'invoice'}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setMinimumWidth(440)
+        currency = invoice["currency"]
+        refunded = payment.get("refunded_total") or "0.00"
+        text = f"Payment of {payment_label(payment, currency)}"
+        if payment.get("external_ref"):
+            text += f" ({payment['external_ref']})"
+        text += f". Refunded so far: {money_text(refunded, currency)}."
+        self.about = QLabel(text)
+        self.about.setProperty("role", "muted")
+        self.about.setWordWrap(True)
+        self.amount = QLineEdit(str(payment["refundable"]))
+        self.amount.selectAll()
+        self.reason = QLineEdit()
+        self.reason.setMaxLength(500)
+        self.reason.setPlaceholderText("Returned goods, a double payment, a goodwill gesture…")
+        layout = QVBoxLayout(self)
+        layout.setSpacing(10)
+        layout.addWidget(self.about)
+        field(layout, f"&Amount ({currency})", self.amount)
+        field(layout, "&Reason", self.reason)
+        if payment.get("method") == "stripe":
+            note = QLabel("This records the refund in the CRM. Give the money back in Stripe as well; "
+                          "Stripe's refund event then finds it recorded and adds nothing.")
+            note.setProperty("role", "muted")
+            note.setWordWrap(True)
+            layout.addWidget(note)
+        self.buttons, self.ok = _buttons(self, "Refund")
+        self.buttons.accepted.connect(self.submit)
+        layout.addWidget(self.buttons)
+        self.fields: dict[str, QWidget] = {"amount": self.amount, "reason": self.reason}
+        self.amount.setFocus()
+
+    def submit(self) -> None:
+        amount = parse_decimal(self.amount.text())
+        if amount is None or amount <= 0:
+            mark_field(self.amount, "Amount: a number above 0, e.g. 20.00.")
+            return
+        if not self.reason.text().strip():
+            mark_field(self.reason, "Reason: say why the money is given back.")
+            return
+        body = {"amount": format(amount, "f"), "reason": self.reason.text().strip()}
+        url = f"/api/invoices/{self.invoice['id']}/payments/{self.payment['id']}/refunds"
+        operations.run(self, self.api.post(url, body), success=self._done, changed=INVOICES, fields=self.fields,
+                       busy=self.ok)
+
+    def _done(self, payment: Row) -> None:
+        self.saved.emit(payment)
+        self.accept()
+
+
 class SendDialog(QDialog):
     """Send the invoice by email with its PDF: to, subject and message prefilled by the server."""
 

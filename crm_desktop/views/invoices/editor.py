@@ -1,8 +1,9 @@
 """The invoice editor: one window per invoice (or a new draft), with what can be done in its state.
 
 - Draft: client, currency, dates, notes and lines can change; Save draft (Ctrl+S), Issue (asks).
-- Issued: amounts are frozen (lines read-only, notes only); Record payment, Cancel with a credit
-  note (asks; the credit note opens after), Preview PDF, Send…, Repeat…
+- Issued: amounts are frozen (lines read-only, notes only); Record payment, Refund… (the payment
+  chosen in the Payments tab, which lists each refund under its payment), Cancel with a credit
+  note (asks; the credit note opens after; only once no money is kept), Preview PDF, Send…, Repeat…
 - The header says the status, number, open amount and how the last send went (Unsent / Queued /
   Sent when / Failed with the SMTP error); the tabs list payments and every email sent.
 
@@ -46,6 +47,7 @@ from crm_desktop.views.invoices.dialogs import (
     METHODS,
     PaymentDialog,
     RecurrenceDialog,
+    RefundDialog,
     SendDialog,
     money_text,
     recurrence_text,
@@ -199,21 +201,25 @@ class InvoiceWindow(QWidget):
         self.issue_button = action_button("Issue…", "Give it its number; its amounts are frozen after",
                                          self.issue)
         self.pay_button = action_button("Record payment…", "A payment received (Ctrl+P)", self.record_payment)
+        self.refund_button = action_button("Refund…", "Give back money of the payment chosen in the Payments tab "
+                                           "(Ctrl+R)", self.refund_payment)
         self.send_button = action_button("Send…", "Email it with its PDF attached", self.send)
         self.pdf_button = action_button("Preview PDF", "The PDF as the client gets it", self.preview_pdf)
         self.repeat_button = action_button("Repeat…", "Make it a recurring invoice", self.repeat)
         self.cancel_button = action_button("Cancel invoice…", "Cancel it (issued: with a credit note)",
                                           self.cancel_invoice)
         actions = QHBoxLayout()
-        for button in (self.save_button, self.issue_button, self.pay_button, self.send_button, self.pdf_button,
-                       self.repeat_button):
+        for button in (self.save_button, self.issue_button, self.pay_button, self.refund_button, self.send_button,
+                       self.pdf_button, self.repeat_button):
             actions.addWidget(button)
         actions.addStretch(1)
         actions.addWidget(self.cancel_button)
 
         # --- payments, emails, recurrence ---------------------------------------------------------
-        self.payments_table = self._table(["Date", "Amount", "Method", "Reference"])
+        self.payments_table = self._table(["Date", "Amount", "Method", "Refunded", "Reference"])
         self.payments_table.setObjectName("paymentsTable")
+        self.payments_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.payment_rows: list[Row] = []  # table row -> its payment (a refund's row: the payment refunded)
         self.emails_table = self._table(["When", "To", "Subject", "Status", "Error"])
         self.emails_table.setObjectName("emailsTable")
         self.recurrence_label = QLabel("Does not repeat.")
@@ -253,7 +259,8 @@ class InvoiceWindow(QWidget):
         root.addWidget(self.tabs)
 
         for keys, slot in ((QKeySequence(QKeySequence.StandardKey.Save), self.save),
-                           (QKeySequence("Ctrl+P"), self.record_payment), (QKeySequence(Qt.Key.Key_F5), self.reload),
+                           (QKeySequence("Ctrl+P"), self.record_payment), (QKeySequence("Ctrl+R"), self.refund_payment),
+                           (QKeySequence(Qt.Key.Key_F5), self.reload),
                            (QKeySequence(Qt.Key.Key_Escape), self.close)):
             QShortcut(keys, self).activated.connect(slot)
 
@@ -420,15 +427,37 @@ class InvoiceWindow(QWidget):
         self._update_actions()
 
     def _fill_payments(self) -> None:
+        """Each payment (with the provider's id of the money, e.g. a Stripe payment intent), then its
+        refunds in rows of their own, so what was kept reads off the table."""
         currency = self.invoice["currency"] if self.invoice else ""
-        self.payments_table.setRowCount(len(self.payments))
-        for i, payment in enumerate(self.payments):
-            cells = (payment["paid_on"], money_text(payment["amount"], currency),
-                     dict((v, k) for k, v in METHODS).get(payment["method"], payment["method"]),
-                     payment.get("reference") or "")
+        methods = dict((v, k) for k, v in METHODS)
+        rows: list[tuple[Row, tuple[Any, ...], bool]] = []
+        for payment in self.payments:
+            refunded = Decimal(str(payment.get("refunded_total") or "0"))
+            reference = "  ·  ".join(x for x in (payment.get("reference"), payment.get("external_ref")) if x)
+            rows.append((payment, (payment["paid_on"], money_text(payment["amount"], currency),
+                                   methods.get(payment["method"], payment["method"]),
+                                   money_text(payment["refunded_total"], currency) if refunded else "",
+                                   reference), False))
+            for refund in payment.get("refunds") or []:
+                note = "  ·  ".join(x for x in (refund.get("reason"), refund.get("reference")) if x)
+                rows.append((payment, (f"  ↳ {refund['refunded_on']}", f"−{money_text(refund['amount'], currency)}",
+                                       "Refund", "", note), True))
+        self.payments_table.clearSelection()
+        self.payments_table.setRowCount(len(rows))
+        self.payment_rows = [payment for payment, _, _ in rows]
+        for i, (_, cells, is_refund) in enumerate(rows):
             for j, text in enumerate(cells):
-                self.payments_table.setItem(i, j, QTableWidgetItem(str(text)))
-        self.tabs.setTabText(0, f"Payments ({len(self.payments)})")
+                item = QTableWidgetItem(str(text))
+                if is_refund:
+                    font = item.font()
+                    font.setItalic(True)
+                    item.setFont(font)
+                self.payments_table.setItem(i, j, item)
+        refunds = sum(len(p.get("refunds") or []) for p in self.payments)
+        self.tabs.setTabText(0, f"Payments ({len(self.payments)})" if not refunds else
+                             f"Payments ({len(self.payments)}, {refunds} refund{'s' if refunds > 1 else ''})")
+        self._update_actions()
 
     def _fill_emails(self, error: str | None = None) -> None:
         self.emails_table.setRowCount(len(self.emails) if error is None else 1)
@@ -477,6 +506,8 @@ class InvoiceWindow(QWidget):
         self.issue_button.setVisible(draft and is_invoice and self.session.can("invoices", "edit"))
         payable = status in ("unpaid", "partially_paid", "overdue") and is_invoice
         self.pay_button.setVisible(payable and self.session.can("payments", "create"))
+        self.refund_button.setVisible((payable or status == "paid") and bool(self.refundable_payments())
+                                      and self.session.can("payments", "edit"))
         self.send_button.setVisible(saved and not draft and status != "cancelled"
                                     and self.session.can("invoices", "edit"))
         self.send_button.setText("Send again…" if invoice.get("send_status") in ("sent", "failed") else "Send…")
@@ -610,6 +641,39 @@ class InvoiceWindow(QWidget):
     def _paid(self, payment: Row) -> None:
         currency = self.invoice["currency"] if self.invoice else ""
         self.say(f"Payment of {money_text(payment['amount'], currency)} recorded.")
+        self.reload()
+
+    def refundable_payments(self) -> list[Row]:
+        return [p for p in self.payments if Decimal(str(p.get("refundable") or "0")) > 0]
+
+    def selected_payment(self) -> Row | None:
+        row = self.payments_table.currentRow()
+        selected = self.payments_table.selectionModel().hasSelection()
+        return self.payment_rows[row] if selected and 0 <= row < len(self.payment_rows) else None
+
+    def refund_payment(self, payment: Row | None = None) -> RefundDialog | None:
+        """Refund the given payment, else the one chosen in the Payments tab, else the only one left."""
+        if self.invoice is None or not self.refund_button.isVisible():
+            return None
+        refundable = self.refundable_payments()
+        payment = payment or self.selected_payment() or (refundable[0] if len(refundable) == 1 else None)
+        if payment is None:
+            self.tabs.setCurrentIndex(0)
+            self.payments_table.setFocus()
+            self.say("Choose the payment to refund in the Payments tab, then press Refund again.")
+            return None
+        if payment not in refundable:
+            self.say("That payment is refunded in full already.", error=True)
+            return None
+        dialog = RefundDialog(self.api, self.invoice, payment, self)
+        dialog.saved.connect(self._refunded)
+        dialog.open()
+        return dialog
+
+    def _refunded(self, payment: Row) -> None:
+        currency = self.invoice["currency"] if self.invoice else ""
+        refund = (payment.get("refunds") or [{}])[-1]
+        self.say(f"Refund of {money_text(refund.get('amount'), currency)} recorded.")
         self.reload()
 
     def cancel_invoice(self) -> QMessageBox | None:

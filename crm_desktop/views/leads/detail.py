@@ -54,6 +54,19 @@ TEXT_FIELDS = ("person_name", "company", "email", "phone", "territory", "product
 _open: WindowRegistry[LeadDetail] = WindowRegistry()  # (session, lead) -> its window
 
 
+DETAIL_LABELS = {"page_id": "page", "form_id": "form", "ad_id": "ad", "leadgen_id": "lead"}
+
+
+def source_text(lead: Lead) -> str:
+    """Where an integration found the lead, e.g. "Facebook: page 123, form 456, ad 789"; "" if nothing."""
+    details: dict[str, str] = lead.get("source_details") or {}
+    if not details:
+        return ""
+    keys = [k for k in DETAIL_LABELS if k in details] + sorted(k for k in details if k not in DETAIL_LABELS)
+    parts = [f"{DETAIL_LABELS.get(k, k.removesuffix('_id').replace('_', ' '))} {details[k]}" for k in keys]
+    return f"{lead.get('source') or 'Source'}: {', '.join(parts)}"
+
+
 def _section(text: str) -> QLabel:
     label = QLabel(text.upper())
     label.setProperty("role", "section")
@@ -224,6 +237,12 @@ class LeadDetail(QDialog):
         self.title.setProperty("role", "title")
         self.subtitle = QLabel("")
         self.subtitle.setProperty("role", "muted")
+        self.source_details = QLabel("")
+        self.source_details.setObjectName("leadSourceDetails")
+        self.source_details.setProperty("role", "muted")
+        self.source_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.source_details.setToolTip("Where the lead came from (ids to look it up there)")
+        self.source_details.hide()
         self.archived_note = QFrame()
         self.archived_note.setProperty("role", "alert")
         self.archived_text = QLabel("")
@@ -249,6 +268,7 @@ class LeadDetail(QDialog):
         words.setSpacing(2)
         words.addWidget(self.title)
         words.addWidget(self.subtitle)
+        words.addWidget(self.source_details)
         head.addLayout(words, 1)
         for button in (self.follow_up_button, self.archive_button, self.save_button):
             head.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
@@ -414,6 +434,8 @@ class LeadDetail(QDialog):
         parts = [lead.get("company") or "", self.lookups.status_name(lead["status_id"]),
                  f"Owner: {self.names.name(lead.get('owner_id'), 'unassigned')}"]
         self.subtitle.setText(" · ".join(p for p in parts if p))
+        self.source_details.setText(source_text(lead))
+        self.source_details.setVisible(bool(self.source_details.text()))
         archived = bool(lead.get("archived_at"))
         if lead.get("merged_into_id"):
             self.archived_text.setText(f"This lead was merged into lead #{lead['merged_into_id']}.")

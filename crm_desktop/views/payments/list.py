@@ -1,6 +1,7 @@
 """The payments page: every payment the user may see (through its invoice), newest first, with
 search, method and period filters; Enter or a double click opens the invoice it settles.
 
+Refunds show in their payment's row (what was given back, "in full" when all of it was).
 The list follows the change bus: a payment recorded here or on another desktop announces its
 invoice ("invoices" areas), which reloads the list."""
 
@@ -31,6 +32,15 @@ def amount_text(row: Row) -> str:
     return f"{Decimal(row['amount']):,.2f} {row['currency']}"
 
 
+def refunded_text(row: Row) -> str:
+    """What was given back of the payment: "—", an amount, or the amount "in full"."""
+    refunded = Decimal(str(row.get("refunded_total") or "0"))
+    if not refunded:
+        return "—"
+    text = f"{refunded:,.2f} {row['currency']}"
+    return f"{text}, in full" if refunded >= Decimal(row["amount"]) else text
+
+
 class PaymentsPage(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -47,7 +57,8 @@ class PaymentsPage(QWidget):
         columns = [
             Column("Paid on", lambda r: r["paid_on"]),
             Column("Amount", amount_text, align_right=True),
-            Column("Method", lambda r: METHOD_LABELS.get(r["method"], r["method"])),
+            Column("Refunded", refunded_text, align_right=True),
+            Column("Method", lambda r: str(METHOD_LABELS.get(r["method"]) or r["method"])),
             Column("Reference", lambda r: r.get("reference") or "—"),
             Column("Invoice", lambda r: r.get("invoice_number") or f"#{r['invoice_id']}"),
             Column("Client", lambda r: r.get("client_name") or "—"),
@@ -59,17 +70,18 @@ class PaymentsPage(QWidget):
         self.table.set_noun("payment", "payments")
         view = self.table.view
         view.setAccessibleName("Payments")
-        for column, width in enumerate((110, 140, 120, 200, 170, 260)):
+        for column, width in enumerate((110, 140, 150, 120, 200, 170, 260)):
             view.setColumnWidth(column, width)
         header = view.horizontalHeader()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
         self.header_sort = HeaderSort(self, SORTABLE, first_descending=True)
         view.activated.connect(lambda _: self.open_selected())
 
         title = QLabel("Payments")
         title.setProperty("role", "title")
-        sub = QLabel("Money received on invoices. Enter opens the invoice; record a payment from its invoice.")
+        sub = QLabel("Money received on invoices and what was refunded of it. Enter opens the invoice; record or "
+                     "refund a payment there.")
         sub.setProperty("role", "muted")
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)

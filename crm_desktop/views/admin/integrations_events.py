@@ -1,0 +1,333 @@
+"""The webhook inbox's event browser for one provider (IntegrationsPage's lower half) and the window
+of one event.
+
+The browser is a server-paged table of the provider's events, newest first, filtered by status and
+searched on the server. Enter or a double click opens an event as it arrived: headers (signatures
+masked by the server), the raw body and the part of it the event is about, pretty-printed when it
+is JSON, with what processing made of it. A failed event, or one waiting for a person (an unknown
+invoice, an expired token), can be replayed once the cause is fixed; the list and an open window
+follow the replay live as the job processes it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import shiboken6
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations
+from crm_desktop.views.admin.common import can, local_time, tone
+from crm_desktop.widgets.filter_bar import FilterBar
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_desktop.widgets.record_window import WindowRegistry, show_window
+from crm_server.contract.integrations import EVENT_STATUSES
+
+if TYPE_CHECKING:
+    from crm_desktop.views.admin.integrations import IntegrationsPage
+
+EVENTS = frozenset({"integrations.integration_event"})
+PAGE_SIZE = 100
+REPLAYABLE = frozenset({"failed", "needs_attention"})
+STATUS_LABELS = {"pending": "Pending", "processed": "Processed", "ignored": "Ignored", "failed": "Failed",
+                 "needs_attention": "Needs attention", "rejected": "Rejected"}
+STATUS_TONES = {"processed": "success", "failed": "danger", "rejected": "danger",
+                "needs_attention": "warning_text"}
+SHOWN_CHARS = 256 * 1024  # a huge body is shown up to here
+
+
+def status_text(row: dict[str, Any]) -> str:
+    return STATUS_LABELS.get(row["status"], str(row["status"]))
+
+
+def status_color(row: dict[str, Any]) -> str:
+    return tone(STATUS_TONES.get(row["status"], "muted"))
+
+
+def result_text(row: dict[str, Any]) -> str:
+    """What became of the event in a few words: the error while it is not done, else the outcome."""
+    if row.get("error") and row["status"] != "processed":
+        return str(row["error"])
+    if row.get("outcome"):
+        return str(row["outcome"])
+    if row["status"] == "pending":
+        when = row.get("next_attempt_at")
+        return f"Next attempt {local_time(when, with_seconds=True)}" if when else "Waiting to be processed"
+    return ""
+
+
+def pretty(text: str) -> str:
+    """JSON indented (a form post or other text as it is), cut at SHOWN_CHARS."""
+    try:
+        shown = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        shown = text
+    if len(shown) > SHOWN_CHARS:
+        shown = shown[:SHOWN_CHARS] + f"\n\n[… {len(shown) - SHOWN_CHARS:,} more characters not shown]"
+    return shown
+
+
+def _mono(name: str, placeholder: str) -> QPlainTextEdit:
+    edit = QPlainTextEdit()
+    edit.setObjectName(name)
+    edit.setReadOnly(True)
+    edit.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+    edit.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    edit.setPlaceholderText(placeholder)
+    edit.setAccessibleName(placeholder)
+    return edit
+
+
+class EventBrowser(QWidget):
+    """The selected provider's events; `set_provider` switches the list to another one."""
+
+    def __init__(self, page: IntegrationsPage) -> None:
+        super().__init__()
+        self.page = page
+        self.provider: str | None = None
+        self.provider_label = ""
+        self._reselect: int | None = None
+        self.windows: WindowRegistry[EventDialog] = WindowRegistry()
+
+        self.filters = FilterBar()
+        self.search = self.filters.add_search("q", "Search event id, type, outcome or error…")
+        self.status = self.filters.add_choice("status", "Status", [(STATUS_LABELS[s], s) for s in EVENT_STATUSES])
+        self.open_button = QPushButton("Open…")
+        self.open_button.setToolTip("Show the selected event as it arrived (Enter)")
+        self.open_button.clicked.connect(self.open_selected)
+        self.replay_button = QPushButton("Replay")
+        self.replay_button.setObjectName("replayEvent")
+        self.replay_button.setToolTip("Process the selected failed event again, once its cause is fixed (Ctrl+R)")
+        self.replay_button.clicked.connect(self.replay_selected)
+        self.filters.add_trailing(self.open_button)
+        self.filters.add_trailing(self.replay_button)
+
+        columns = [
+            Column("Received", lambda r: local_time(r["received_at"], with_seconds=True)),
+            Column("Type", lambda r: r["event_type"], tooltip=lambda r: r.get("event_id") or None),
+            Column("Status", status_text, color=status_color),
+            Column("Attempts", lambda r: str(r["attempts"]), align_right=True),
+            Column("Outcome / error", result_text, tooltip=lambda r: result_text(r) or None,
+                   color=lambda r: tone("danger") if r.get("error") and r["status"] != "processed" else None),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
+        self.table = PagedTable(self.model, icon="integrations")
+        self.table.set_noun("event", "events")
+        view = self.table.view
+        for column, width in enumerate((150, 230, 120, 70)):
+            view.setColumnWidth(column, width)
+        view.setAccessibleName("Webhook events")
+        view.activated.connect(lambda _: self.open_selected())
+        view.selectionModel().selectionChanged.connect(lambda *_: self.update_actions())
+        self.model.loading_changed.connect(self._loaded)
+        self.model.dataChanged.connect(lambda *_: self.update_actions())
+        self.filters.changed.connect(self.reload)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.table, 1)
+        page.shortcut(QKeySequence("Ctrl+R"), self.replay_selected)
+        page.shortcut(QKeySequence.StandardKey.Find, self.search.setFocus)
+        self.update_actions()
+
+    # --- loading -------------------------------------------------------------------------------
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        if self.provider is None:
+            return {"items": [], "total": 0, "offset": offset, "limit": limit}
+        return dict(await self.page.api.get("/api/integrations/events", provider=self.provider, offset=offset,
+                                            limit=limit, **self.filters.values()))
+
+    def set_provider(self, provider: str, label: str) -> None:
+        if provider == self.provider:
+            return
+        self.provider, self.provider_label = provider, label
+        self._reselect = None
+        self.reload()
+
+    def reload(self, select: int | None = None) -> None:
+        """Start over, keeping the selected event (or `select`) selected when it is still listed."""
+        current = self.table.current_row()
+        self._reselect = select if select is not None else (current["id"] if current else self._reselect)
+        filtered = bool(self.filters.values())
+        self.table.empty_title = "No events match" if filtered else "No events yet"
+        self.table.empty_text = ("Try clearing the filters." if filtered else
+                                 f"Send a test event, or give {self.provider_label or 'the provider'} the webhook "
+                                 "URL above: every request it sends is listed here with what became of it.")
+        self.model.reload()
+
+    def refresh_live(self) -> None:
+        """Something arrived or changed: reload when the admin looks at the newest events."""
+        if self.provider is None:
+            return
+        if self.table.view.verticalScrollBar().value() == 0 and not self.model.loading:
+            self.reload()
+        else:
+            self.page.say("New events arrived; press F5 to see them.")
+        for window in list(self.windows.values()):
+            if shiboken6.isValid(window):
+                window.refresh()
+
+    def _loaded(self, loading: bool) -> None:
+        if loading:
+            return
+        wanted, self._reselect = self._reselect, None
+        if wanted is not None:
+            self.table.select_key(wanted)
+        self.update_actions()
+
+    def is_busy(self) -> bool:
+        return self.model.loading or any(w.is_busy() for w in self.windows.values() if shiboken6.isValid(w))
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def can_replay(self, row: dict[str, Any] | None) -> bool:
+        return row is not None and row["status"] in REPLAYABLE and can(self.page.me, "edit", "integrations")
+
+    def update_actions(self) -> None:
+        row = self.table.current_row()
+        self.open_button.setEnabled(row is not None)
+        self.replay_button.setEnabled(self.can_replay(row))
+
+    def open_selected(self) -> EventDialog | None:
+        row = self.table.current_row()
+        if row is None:
+            return None
+        window = self.windows.live(row["id"])
+        if window is None:
+            window = EventDialog(self, row)
+            self.windows.keep(row["id"], window)
+        return show_window(window)
+
+    def replay_selected(self) -> None:
+        row = self.table.current_row()
+        if self.can_replay(row):
+            assert row is not None
+            self.replay(row["id"], busy=self.replay_button)
+
+    def replay(self, event_id: int, busy: QWidget) -> None:
+        """Queue the event again; the job processes it and live events show how it went."""
+
+        def replayed(event: dict[str, Any]) -> None:
+            self.model.replace_row(event)
+            self.update_actions()
+            window = self.windows.live(event_id)
+            if window is not None:
+                window.show_row(event)
+                window.refresh()
+            self.page.say(f"Replayed {event['event_type']}: it is {status_text(event).lower()} now.")
+
+        operations.run(self, self.page.api.post(f"/api/integrations/events/{event_id}/replay"), success=replayed,
+                       changed=EVENTS, busy=busy)
+
+
+class EventDialog(QDialog):
+    """One event as it arrived and what became of it (non-modal: several can be open)."""
+
+    SUMMARY = (("event_type", "Type"), ("event_id", "Event id"), ("status", "Status"), ("received_at", "Received"),
+               ("processed_at", "Processed"), ("attempts", "Attempts"), ("outcome", "Outcome"), ("error", "Error"),
+               ("remote", "From"))
+
+    def __init__(self, browser: EventBrowser, row: dict[str, Any]) -> None:
+        super().__init__(browser.page)
+        self.browser = browser
+        self.event_id = int(row["id"])
+        self.row = row
+        self.detail: dict[str, Any] | None = None
+        self._task: Any = None
+        self.setObjectName("integrationEvent")
+        self.setWindowFlag(Qt.WindowType.Window, True)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setWindowTitle(f"{browser.provider_label} event #{self.event_id}")
+        self.resize(760, 620)
+
+        summary = QFormLayout()
+        summary.setSpacing(6)
+        self.info: dict[str, QLabel] = {}
+        for key, label in self.SUMMARY:
+            value = QLabel("—")
+            value.setObjectName(f"event_{key}")
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.info[key] = value
+            summary.addRow(label, value)
+        self.payload = _mono("eventPayload", "The part of the body this event is about")
+        self.body = _mono("eventBody", "The raw request body")
+        self.headers = _mono("eventHeaders", "The request headers")
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.payload, "&Payload")
+        self.tabs.addTab(self.body, "Raw &body")
+        self.tabs.addTab(self.headers, "&Headers")
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.replay_button = self.buttons.addButton("&Replay", QDialogButtonBox.ButtonRole.ActionRole)
+        self.replay_button.setObjectName("replayEventWindow")
+        self.replay_button.setToolTip("Process this event again, once its cause is fixed (Ctrl+R)")
+        self.replay_button.clicked.connect(self.replay)
+        self.buttons.rejected.connect(self.close)
+        QShortcut(QKeySequence("Ctrl+R"), self).activated.connect(self.replay)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(12)
+        layout.addLayout(summary)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.buttons)
+        self.show_row(row)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Ask for the whole event again (headers, body, payload and its current state)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = self.browser.page.load(self.browser.page.api.get(f"/api/integrations/events/{self.event_id}"),
+                                            self.show_detail)
+
+    def is_busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def show_row(self, row: dict[str, Any]) -> None:
+        self.row = row
+        for key, value in self.info.items():
+            raw = row.get(key)
+            if key == "status":
+                value.setText(status_text(row))
+                value.setStyleSheet(f"color: {status_color(row)};")
+            elif key in ("received_at", "processed_at"):
+                value.setText(local_time(raw, with_seconds=True))
+            elif key == "attempts":
+                due = row.get("next_attempt_at") if row["status"] == "pending" else None
+                value.setText(str(raw or 0) + (f" (next {local_time(due, with_seconds=True)})" if due else ""))
+            else:
+                value.setText(str(raw) if raw not in (None, "") else "—")
+        self.info["error"].setStyleSheet(f"color: {tone('danger')};" if row.get("error") else "")
+        self.replay_button.setEnabled(self.browser.can_replay(row))
+
+    def show_detail(self, detail: dict[str, Any]) -> None:
+        if not shiboken6.isValid(self):
+            return
+        self.detail = detail
+        self.show_row(detail)
+        self.payload.setPlainText(json.dumps(detail.get("payload") or {}, indent=2, ensure_ascii=False))
+        self.body.setPlainText(pretty(detail.get("body") or ""))
+        headers = detail.get("headers") or {}
+        self.headers.setPlainText("\n".join(f"{name}: {value}" for name, value in headers.items()))
+
+    def replay(self) -> None:
+        if self.browser.can_replay(self.row):
+            self.browser.replay(self.event_id, busy=self.replay_button)

@@ -1,0 +1,131 @@
+"""What the admin panel asks of the integrations: each provider's state, the event browser, replay,
+and "Send test event". Never commits (the request owns the transaction)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server import paging
+from crm_server.admin import audit, settings
+from crm_server.auth.permissions import Principal
+from crm_server.contract.common import Page
+from crm_server.contract.integrations import (
+    PROVIDER_LABELS,
+    PROVIDERS,
+    EventQuery,
+    InboxEventDetail,
+    InboxEventOut,
+    ProviderState,
+)
+from crm_server.errors import Conflict, NotFound
+from crm_server.integrations import inbox, registry
+from crm_server.integrations.models import InboxEvent, ProviderProblem
+from crm_server.integrations.providers import NeedsAttention
+
+
+def module_of(provider: str) -> ModuleType:
+    module = registry.provider(provider)
+    if module is None:
+        raise NotFound(f"No integration called {provider!r}.", code="unknown_provider")
+    return module
+
+
+async def is_configured(session: AsyncSession, module: ModuleType, values: dict[str, Any]) -> bool:
+    """Its REQUIRED settings are filled in; a provider with none says itself (`configured(session)`:
+    website forms count once a form is active)."""
+    required = getattr(module, "REQUIRED", ())
+    if required:
+        return all(values.get(key) for key in required)
+    check = getattr(module, "configured", None)
+    return True if check is None else bool(await check(session))
+
+
+async def provider_states(session: AsyncSession) -> list[ProviderState]:
+    values = await settings.get_all(session)
+    counts = {row.provider: row for row in (await session.execute(
+        select(InboxEvent.provider,
+               func.max(InboxEvent.received_at).filter(InboxEvent.status != "rejected").label("last"),
+               func.count().filter(InboxEvent.status.in_(("failed", "needs_attention"))).label("errors"),
+               func.count().filter(InboxEvent.status == "pending").label("pending"))
+        .group_by(InboxEvent.provider))).all()}
+    problems = {p.provider: p for p in (await session.scalars(select(ProviderProblem))).all()}
+    states = []
+    for provider in PROVIDERS:
+        module = module_of(provider)
+        row, problem = counts.get(provider), problems.get(provider)
+        errors = int(row.errors) if row else 0
+        state, reason = "connected", None
+        if not await is_configured(session, module, values):
+            state = "not_configured"
+        elif problem is not None:
+            state = "needs_reauthorization" if problem.reauthorize else "needs_attention"
+            reason = problem.reason
+        elif errors:
+            state = "needs_attention"
+            reason = f"{errors} event{'s' if errors != 1 else ''} failed or wait for a person: see the events below."
+        states.append(ProviderState(
+            provider=provider, label=PROVIDER_LABELS[provider], state=state, reason=reason,  # type: ignore[arg-type]
+            webhook_path=getattr(module, "WEBHOOK_PATH", f"/webhooks/{provider}"),
+            settings=list(getattr(module, "SETTINGS", ())), last_event_at=row.last if row else None,
+            error_count=errors, pending_count=int(row.pending) if row else 0))
+    return states
+
+
+async def list_events(session: AsyncSession, query: EventQuery) -> Page[InboxEventOut]:
+    stmt = select(InboxEvent)
+    if query.provider:
+        stmt = stmt.where(InboxEvent.provider == query.provider)
+    if query.status:
+        stmt = stmt.where(InboxEvent.status == query.status)
+    if query.q and query.q.strip():
+        pattern = f"%{query.q.strip()}%"
+        stmt = stmt.where(or_(InboxEvent.event_id.ilike(pattern), InboxEvent.event_type.ilike(pattern),
+                              InboxEvent.outcome.ilike(pattern), InboxEvent.error.ilike(pattern),
+                              cast(InboxEvent.id, String) == query.q.strip()))
+    return await paging.page(session, stmt, query.offset, query.limit, inbox.event_out, (InboxEvent.id.desc(),),
+                             count_cap=10_000)
+
+
+async def event_detail(session: AsyncSession, event_id: int) -> InboxEventDetail:
+    event = await session.get(InboxEvent, event_id)
+    if event is None:
+        raise NotFound("No such event in the integration inbox.", code="event_not_found")
+    body = await session.scalar(select(InboxEvent.body).where(InboxEvent.id == event_id)) or b""
+    return InboxEventDetail.model_validate({**inbox.event_out(event).model_dump(), "headers": event.headers,
+                                            "payload": event.payload, "body": body.decode("utf-8", "replace")})
+
+
+async def replay(session: AsyncSession, actor: Principal, event_id: int) -> InboxEventOut:
+    """Work on a failed or waiting event now, once its cause is fixed; the answer says how it went."""
+    event = await inbox.locked(session, event_id)
+    if event is None:
+        raise NotFound("No such event in the integration inbox.", code="event_not_found")
+    if event.status not in inbox.REPLAYABLE:
+        what = {"rejected": "was refused at the door and was never work",
+                "pending": "is waiting for its first try"}.get(event.status, f"is already {event.status}")
+        raise Conflict(f"This event {what}; only failed events and events that need attention can be replayed.",
+                       code="not_replayable")
+    before = {"status": event.status, "error": event.error}
+    await inbox.process(session, event, actor_id=actor.user_id)
+    audit.record(session, actor_id=actor.user_id, entity="integration_event", entity_id=event.id, action="replayed",
+                 changes=audit.diff(before, {"status": event.status, "error": event.error}))
+    return inbox.event_out(event)
+
+
+async def check_connection(session: AsyncSession, provider: str) -> str | None:
+    """The provider's own connection check, if it has one; a problem is remembered and returned."""
+    check = getattr(module_of(provider), "check_connection", None)
+    if check is None:
+        return None
+    try:
+        await check(session)
+    except NeedsAttention as exc:
+        await inbox.set_problem(session, provider, exc.reason, reauthorize=exc.reauthorize)
+        return exc.reason
+    await inbox.clear_problem(session, provider)
+    return None
+

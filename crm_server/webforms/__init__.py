@@ -1,0 +1,1 @@
+"""Website forms: admin-defined lead forms a website embeds and posts to (/webhooks/forms/<key>)."""
