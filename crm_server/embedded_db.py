@@ -126,7 +126,10 @@ class EmbeddedPostgres:
         password = self.password_file.read_text().strip()
         return f"postgresql://{DB_USER}:{password}@127.0.0.1:{port}/{database}"
 
-    def start(self, database: str = DB_NAME) -> str:
+    def start(self, database: str = DB_NAME, *, durable: bool = True) -> str:
+        """Start (or adopt) the cluster and return the URL of `database`. `durable` False is for
+        throwaway clusters (tests, benchmarks): no fsync, so creating a database from a template
+        does not wait for a checkpoint to reach the disk."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.pgdata.mkdir(exist_ok=True)
         self.pgdata.chmod(0o700)
@@ -139,7 +142,8 @@ class EmbeddedPostgres:
             port = _free_port()
             self._run(
                 "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.pgdata / "server.log"),
-                "-o", f"-h 127.0.0.1 -p {port} -c max_connections=200 -c fsync=on", "start",
+                "-o", f"-h 127.0.0.1 -p {port} -c max_connections=200 -c fsync={'on' if durable else 'off'}"
+                      + ("" if durable else " -c full_page_writes=off -c synchronous_commit=off"), "start",
             )
             log.info("embedded PostgreSQL started on 127.0.0.1:%s (%s)", port, self.pgdata)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import subprocess
@@ -45,6 +46,14 @@ def free_port() -> int:
 class _Server(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # the test process keeps its own handlers
         pass
+
+
+@functools.cache
+def _hashed(password: str) -> str:
+    """argon2id is slow on purpose; the tests' few passwords are hashed once per session."""
+    from crm_server.auth import passwords
+
+    return passwords.hash_password(password)
 
 
 @dataclass
@@ -118,7 +127,6 @@ class LiveServer:
 
     async def create_user(self, email: str, role: str = "Salesperson", full_name: str = "Test User",
                           password: str = PASSWORD, team: str | None = None, **fields: Any) -> int:
-        from crm_server.auth import passwords
         from crm_server.auth.models import Role, Team, User
 
         async with self.session() as s:
@@ -133,7 +141,7 @@ class LiveServer:
                     await s.flush()
                     team_id = new_team.id
             user = User(email=email, full_name=full_name, role_id=role_id, team_id=team_id,
-                        password_hash=passwords.hash_password(password), **fields)
+                        password_hash=_hashed(password), **fields)
             s.add(user)
             await s.flush()
             return user.id

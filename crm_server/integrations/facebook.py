@@ -25,7 +25,7 @@ from crm_server.admin import settings
 from crm_server.clients import normalise
 from crm_server.contract.leads import LeadIn
 from crm_server.errors import ValidationFailed
-from crm_server.integrations.providers import BadSignature, Handler, Incoming, Malformed, NeedsAttention
+from crm_server.integrations.providers import BadSignature, Handler, Incoming, Malformed, NeedsAttention, header
 from crm_server.leads import service as leads
 from crm_server.leads.models import Lead
 
@@ -43,13 +43,6 @@ _GRAPH_ID = re.compile(r"^\d{1,30}$")
 # Form answers that become lead fields; everything else goes into the first note.
 NAME_KEYS = ("full_name",)
 TERRITORY_KEYS = ("state", "province", "region", "city")
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -73,7 +66,7 @@ async def verify(session: AsyncSession, headers: Mapping[str, str], body: bytes)
     secret = str(await settings.get(session, "facebook.app_secret") or "")
     if not secret:
         raise BadSignature("The Facebook app secret is not set.")
-    given = _header(headers, SIGNATURE_HEADER) or ""
+    given = header(headers, SIGNATURE_HEADER) or ""
     if not given.startswith("sha256="):
         raise BadSignature("Missing X-Hub-Signature-256.")
     if not hmac.compare_digest(given.encode(), signature(secret, body).encode()):

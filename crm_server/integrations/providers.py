@@ -10,7 +10,7 @@ An event type in neither is an explicit error on the event ("unknown event type"
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,3 +49,11 @@ class NeedsAttention(Exception):
 # returns what it did in words for the event browser, e.g. "Created lead #12". Any other exception
 # is a transient failure: the inbox keeps the error and retries with backoff.
 Handler = Callable[[AsyncSession, dict[str, Any]], Awaitable[str]]
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by its lower-case name, whatever case the caller's mapping keeps."""
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None

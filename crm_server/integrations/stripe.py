@@ -27,7 +27,7 @@ from crm_server import money
 from crm_server.admin import settings
 from crm_server.contract.invoices import PaymentIn, PaymentMethod, RefundIn
 from crm_server.errors import Conflict, ValidationFailed
-from crm_server.integrations.providers import BadSignature, Handler, Incoming, Malformed, NeedsAttention
+from crm_server.integrations.providers import BadSignature, Handler, Incoming, Malformed, NeedsAttention, header
 from crm_server.invoices import service as invoices
 
 SETTINGS = ("stripe.endpoint_secret",)
@@ -56,13 +56,6 @@ TWO_DECIMAL = frozenset({"ISK"})  # zero-decimal in use, still "100 = 1 ISK" in 
 
 
 # --- the door ------------------------------------------------------------------------------------
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     """Hex HMAC-SHA256 of "{t}.{body}" with the endpoint secret (whsec_... used as it is)."""
@@ -103,7 +96,7 @@ async def verify(session: AsyncSession, headers: Mapping[str, str], body: bytes)
     secret = str(await settings.get(session, "stripe.endpoint_secret") or "")
     if not secret:
         raise BadSignature("Stripe is not configured (no endpoint secret).")
-    check_signature(_header(headers, SIGNATURE_HEADER), body, secret)
+    check_signature(header(headers, SIGNATURE_HEADER), body, secret)
 
 
 def events(headers: Mapping[str, str], body: bytes) -> list[Incoming]:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.admin import settings
 from crm_server.contract.orders import OrderStatus
-from crm_server.integrations.providers import BadSignature, Handler, Incoming, Malformed, NeedsAttention
+from crm_server.integrations.providers import BadSignature, Handler, Incoming, Malformed, NeedsAttention, header
 from crm_server.orders import service as orders
 from crm_server.orders.matching import StoreCustomer, StoreLine
 
@@ -52,13 +52,6 @@ TIMEOUT = httpx.Timeout(15.0)
 _PING = re.compile(rb"^webhook_id=\d+$")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
 def signature(secret: str, body: bytes) -> str:
     """The X-WC-Webhook-Signature WooCommerce sends: base64 of HMAC-SHA256 of the raw body."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
@@ -75,7 +68,7 @@ async def verify(session: AsyncSession, headers: Mapping[str, str], body: bytes)
     secret = str(await settings.get(session, "woocommerce.webhook_secret") or "")
     if not secret:
         raise BadSignature("The WooCommerce webhook secret is not set.")
-    given = (_header(headers, SIGNATURE_HEADER) or "").strip()
+    given = (header(headers, SIGNATURE_HEADER) or "").strip()
     if not given:
         raise BadSignature("Missing X-WC-Webhook-Signature.")
     if not hmac.compare_digest(given.encode(), signature(secret, body).encode()):
@@ -104,7 +97,7 @@ def order_event(order: Any, topic: str = "order.updated") -> Incoming:
 def events(headers: Mapping[str, str], body: bytes) -> list[Incoming]:
     if is_ping(body):
         return []
-    topic = (_header(headers, TOPIC_HEADER) or "").strip()
+    topic = (header(headers, TOPIC_HEADER) or "").strip()
     if not topic:
         raise Malformed("Missing X-WC-Webhook-Topic.")
     try:
@@ -115,7 +108,7 @@ def events(headers: Mapping[str, str], body: bytes) -> list[Incoming]:
         raise Malformed("The body is not a JSON object.")
     if topic in ORDER_TOPICS:
         return [order_event(payload, topic)]
-    delivery = (_header(headers, "x-wc-webhook-delivery-id") or "").strip() or hashlib.sha256(body).hexdigest()
+    delivery = (header(headers, "x-wc-webhook-delivery-id") or "").strip() or hashlib.sha256(body).hexdigest()
     return [Incoming(event_id=f"{topic}:{delivery}", event_type=topic, payload=payload)]
 
 

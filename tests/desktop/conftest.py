@@ -32,7 +32,6 @@ so it never competes with the Qt loop. Ask for ``desk`` (a :class:`Desk`) and ``
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import os
 import sys
@@ -190,17 +189,6 @@ def _stopping_at_the_end(loop: qasync.QEventLoop) -> Callable[[Any], Any]:
         return future.result()
 
     return run_until_complete
-
-
-@pytest.fixture(autouse=True)
-def collect_garbage_on_the_gui_thread() -> Iterator[None]:
-    """Python collects garbage on whichever thread allocates; the live server's thread must not
-    free the test's Qt objects (Qt crashes). The app does the same with gc_guard."""
-    gc.collect()
-    gc.disable()
-    yield
-    gc.collect()
-    gc.enable()
 
 
 @pytest.fixture(autouse=True)

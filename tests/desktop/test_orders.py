@@ -106,3 +106,30 @@ def test_orders_arrive_live_and_open_with_lines_skips_and_stock(desk: Desk, qtbo
     assert window.stock.text() == "Delivered" and not window.held.isVisibleTo(window)
     desk.wait_until(lambda: page.model.rows() and page.model.rows()[0]["status"] == "completed")
     window.close()
+
+
+def test_the_module_opens_from_the_sidebar_and_its_screenshot_states(desk: Desk, qtbot: QtBot) -> None:
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QSize
+
+    from crm_desktop.views import orders
+    from crm_desktop.views.main_window import MainWindow
+
+    api = desk.signed_in_api()
+    desk.run(api.patch("/api/settings", {"values": {"woocommerce.webhook_secret": SECRET}}))
+    stocked_hoodie(desk, api)
+    shop_sends(desk, "order.created.json", "order.created")
+    session = Session(api, desk.run(auth.me(api)))
+    main = MainWindow(session)
+    qtbot.addWidget(main)
+    main.show()
+    ctx = SimpleNamespace(main=main, session=session, api=api, me=session.me, size=QSize(1280, 800))
+    states = orders.screenshot_states(ctx)
+    name, page = next(states)
+    assert name == "orders" and isinstance(page, OrdersPage)
+    desk.wait_until(lambda: not page.is_busy() and page.model.total == 1)
+    name, window = next(states)
+    assert name == "order-detail" and isinstance(window, OrderWindow)
+    desk.wait_until(lambda: window.order is not None, message="the order did not load")
+    assert list(states) == []

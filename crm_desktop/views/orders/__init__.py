@@ -18,5 +18,18 @@ def create_page(session: Session) -> QWidget:
 
 
 def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """The list with the demo's orders, and an order that had a line without SKU skipped."""
+    from crm_desktop.views.orders.detail import open_order
+    from crm_desktop.views.orders.list import OrdersPage
+
     ctx.main.open_module("orders")
-    yield "orders", ctx.main.pages["orders"].content
+    page = ctx.main.pages["orders"].content
+    yield "orders", page
+    rows = page.model.rows() if isinstance(page, OrdersPage) else []
+    if not rows:
+        return
+    row = next((r for r in rows if r.get("skipped_lines")), rows[0])
+    window = open_order(page, ctx.session, row["id"])
+    window.resize(ctx.size)
+    yield "order-detail", window
+    window.close()
