@@ -37,8 +37,10 @@ class InboxEvent(IdMixin, Base):
     __table_args__ = (
         Index("uq_integration_events_provider_event", "provider", "event_id", unique=True,
               postgresql_where=text("event_id IS NOT NULL")),
-        Index("ix_integration_events_provider_id", "provider", "id"),
-        Index("ix_integration_events_status_id", "status", "id"),
+        # The event browser: newest first, by provider or status or neither.
+        Index("ix_integration_events_received", "received_at", "id"),
+        Index("ix_integration_events_provider_received", "provider", "received_at", "id"),
+        Index("ix_integration_events_status_received", "status", "received_at", "id"),
         Index("ix_integration_events_due", "next_attempt_at",
               postgresql_where=text("status IN ('pending', 'failed')")),
         Index("ix_integration_events_remote_at", "provider", "remote", "received_at"),

@@ -86,7 +86,8 @@ async def list_events(session: AsyncSession, query: EventQuery) -> Page[InboxEve
         stmt = stmt.where(or_(InboxEvent.event_id.ilike(pattern), InboxEvent.event_type.ilike(pattern),
                               InboxEvent.outcome.ilike(pattern), InboxEvent.error.ilike(pattern),
                               cast(InboxEvent.id, String) == query.q.strip()))
-    return await paging.page(session, stmt, query.offset, query.limit, inbox.event_out, (InboxEvent.id.desc(),),
+    newest_first = (InboxEvent.received_at.desc(), InboxEvent.id.desc())
+    return await paging.page(session, stmt, query.offset, query.limit, inbox.event_out, newest_first,
                              count_cap=10_000)
 
 

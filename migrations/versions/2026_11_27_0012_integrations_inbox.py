@@ -40,8 +40,11 @@ def upgrade() -> None:
     )
     op.create_index('uq_integration_events_provider_event', 'integration_events', ['provider', 'event_id'],
                     unique=True, postgresql_where=sa.text('event_id IS NOT NULL'))
-    op.create_index('ix_integration_events_provider_id', 'integration_events', ['provider', 'id'], unique=False)
-    op.create_index('ix_integration_events_status_id', 'integration_events', ['status', 'id'], unique=False)
+    op.create_index('ix_integration_events_received', 'integration_events', ['received_at', 'id'], unique=False)
+    op.create_index('ix_integration_events_provider_received', 'integration_events',
+                    ['provider', 'received_at', 'id'], unique=False)
+    op.create_index('ix_integration_events_status_received', 'integration_events', ['status', 'received_at', 'id'],
+                    unique=False)
     op.create_index('ix_integration_events_due', 'integration_events', ['next_attempt_at'], unique=False,
                     postgresql_where=sa.text("status IN ('pending', 'failed')"))
     op.create_index('ix_integration_events_remote_at', 'integration_events', ['provider', 'remote', 'received_at'],

@@ -26,6 +26,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.session import Session
 from crm_desktop.views.admin.integrations import IntegrationsPage
 from crm_desktop.views.admin.integrations_events import EventDialog
+from crm_desktop.views.admin.panel import AdminPanel
 from crm_server.integrations import facebook, stripe
 from crm_server.leads.models import Lead
 from tests.desktop.conftest import Desk
@@ -281,3 +282,28 @@ def test_without_edit_rights_nothing_can_be_changed(desk: Desk, qtbot: QtBot) ->
     assert not any(w.isEnabled() for w in page.inputs.values())
     assert not page.test_button.isEnabled() and not page.save_button.isEnabled()
 
+
+def test_the_sidebar_module_serves_whoever_looks_after_integrations(desk: Desk, qtbot: QtBot) -> None:
+    """Not an admin: the Integrations module shows the providers' states and events and the website
+    forms, and says the settings are an administrator's."""
+    from crm_desktop.views.main_window import MainWindow
+    from crm_desktop.views.modules import ModulePage
+
+    admin = desk.signed_in_api()
+    desk.run(admin.post("/api/roles", {"name": "Web team", "permissions": {
+        "integrations": {"actions": ["view", "edit"], "scope": "all"}}}))
+    api = desk.signed_in_api("web@example.com", role="Web team")
+    session = Session(api, desk.run(auth.me(api)))
+    main = MainWindow(session)
+    qtbot.addWidget(main)
+    main.show()
+    assert "admin" not in main.sidebar.keys() and "integrations" in main.sidebar.keys()
+    main.open_module("integrations")
+    page = main.pages["integrations"]
+    assert isinstance(page, ModulePage) and isinstance(page.content, AdminPanel)
+    assert page.content.page_names == ["integrations", "web_forms"] and page.content.isEnabled()
+    integrations = page.content.integrations_page
+    desk.wait_until(lambda: integrations.loaded and not integrations.is_busy() and integrations.providers.count() == 4)
+    assert integrations.settings_box.title() == "Settings (an administrator sets these)"
+    forms = page.content.show_page("web_forms")
+    desk.wait_until(lambda: forms.loaded and not forms.is_busy())

@@ -252,8 +252,9 @@ class IntegrationsPage(AdminPage):
         self.right_split = right_split = QSplitter(Qt.Orientation.Vertical)
         right_split.addWidget(scroll)
         right_split.addWidget(events_box)
-        right_split.setStretchFactor(0, 0)
+        right_split.setStretchFactor(0, 1)  # the settings and the events share the height
         right_split.setStretchFactor(1, 1)
+        scroll.setMinimumHeight(180)
         right_split.setChildrenCollapsible(False)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -283,7 +284,7 @@ class IntegrationsPage(AdminPage):
     def reload(self) -> None:
         async def both() -> tuple[list[dict[str, Any]], dict[str, Any]]:
             states = await self.api.get("/api/integrations")
-            return list(states), dict(await self.api.get("/api/settings"))
+            return list(states), await self._read_settings()
 
         def arrived(answer: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
             states, settings = answer
@@ -313,13 +314,21 @@ class IntegrationsPage(AdminPage):
             if not self._live.isActive():
                 self._live.start()
 
+    async def _read_settings(self) -> dict[str, Any]:
+        """The providers' settings are admin settings: others (the sidebar's Integrations module)
+        see the states and events, and a note instead of the settings."""
+        if not can(self.me, "view"):
+            self.settings_box.setTitle("Settings (an administrator sets these)")
+            return {"values": {}, "labels": {}, "secrets": []}
+        return dict(await self.api.get("/api/settings"))
+
     def _refresh_live(self) -> None:
         """States and counts always; the settings when they changed and nothing is being edited; the events."""
         settings_too, self._settings_stale = self._settings_stale and not self.pending(), False
 
         async def fresh() -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
             states = await self.api.get("/api/integrations")
-            return list(states), dict(await self.api.get("/api/settings")) if settings_too else None
+            return list(states), await self._read_settings() if settings_too else None
 
         def arrived(answer: tuple[list[dict[str, Any]], dict[str, Any] | None]) -> None:
             states, settings = answer

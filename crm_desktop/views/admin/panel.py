@@ -80,9 +80,13 @@ OTHER_EVENT_PAGES = {("tickets", "ticket_category"): ("support",), ("products", 
 class AdminPanel(QWidget):
     """For users with the admin permission; `pages[name]` gives each page (for the shell and tests)."""
 
-    def __init__(self, api: ApiClient, me: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Any, parent: QWidget | None = None, *,
+                 only: tuple[str, ...] | None = None, module: str = "admin") -> None:
+        """`only` some of the pages, for a sidebar module of its own that shares them (Integrations:
+        providers and website forms), shown to those who may view `module`."""
         super().__init__(parent)
         self.setObjectName("adminPanel")
+        self.page_names = [name for name, _ in PAGES if only is None or name in only]
         self.api = api
         self.me = me_dict(me)
         self.nav = QListWidget()
@@ -94,6 +98,8 @@ class AdminPanel(QWidget):
         self._live_wired = False  # set once the shell passes live events to on_live_event
         self._f5: QShortcut | None = None
         for name, cls in PAGES:
+            if name not in self.page_names:
+                continue
             page = cls(api, self.me)
             page.setObjectName(f"admin-{name}")
             self.pages[name] = page
@@ -110,7 +116,7 @@ class AdminPanel(QWidget):
         layout.addWidget(self.nav)
         layout.addWidget(self.stack, 1)
         change_bus().changed.connect(self._on_changed)
-        self.setEnabled(can(self.me, "view"))
+        self.setEnabled(can(self.me, "view", module))
         self.nav.setCurrentRow(0)
 
     def _style_nav(self, *_: object) -> None:
@@ -143,7 +149,7 @@ class AdminPanel(QWidget):
 
     def show_page(self, name: str) -> AdminPage:
         """Switch to a page by name ("users", "roles", ...) and load it if it is new."""
-        row = [n for n, _ in PAGES].index(name)
+        row = self.page_names.index(name)
         self.nav.setCurrentRow(row)
         page = self.pages[name]
         page.activate()
@@ -177,12 +183,14 @@ class AdminPanel(QWidget):
     def _dispatch(self, event: Event) -> None:
         if event.get("module") != "admin":
             for name in OTHER_EVENT_PAGES.get((str(event.get("module")), str(event.get("entity"))), ()):
-                self.pages[name].on_live_event(event)
-            if event.get("module") != "notifications":  # the bell writes no audit rows
+                if name in self.pages:
+                    self.pages[name].on_live_event(event)
+            if event.get("module") != "notifications" and "audit" in self.pages:  # the bell writes no audit rows
                 self.pages["audit"].on_live_event(event)
             return
         for name in EVENT_PAGES.get(str(event.get("entity")), ()):
-            self.pages[name].on_live_event(event)
+            if name in self.pages:
+                self.pages[name].on_live_event(event)
 
     # Typed access to each page (for the shell, the screenshot runner and tests).
     @property
@@ -256,7 +264,7 @@ class AdminPanel(QWidget):
     def screenshot_states(self) -> Iterator[tuple[str, AdminPanel]]:
         """Put the panel in each state worth a picture, one at a time; dialogs a state opened are
         closed before the next one."""
-        for name, _ in PAGES:
+        for name in self.page_names:
             page = self.show_page(name)
             for state, setter in page.screenshot_states():
                 opened = setter()
