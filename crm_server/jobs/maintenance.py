@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 # Finished jobs stay visible to admins this long; failures longer, so they can be looked into.
 KEEP_FINISHED_HOURS = 30 * 24
 KEEP_FAILED_HOURS = 90 * 24
+# Webhook events that need nothing more, after three months (failed and waiting ones stay for a person).
+SETTLED_EVENTS = ("DELETE FROM integration_events WHERE status IN ('processed', 'ignored', 'rejected')"
+                  " AND received_at < now() - interval '90 days'")
 # A worker that has not beaten its heart for this long is gone (workers beat every 10 s).
 STALLED_AFTER_SECONDS = 60
 
@@ -34,6 +37,7 @@ async def purge(context: JobContext, timestamp: int) -> dict[str, int]:
             "password_reset_tokens": "DELETE FROM password_reset_tokens WHERE expires_at < now() - interval '1 day'",
             "job_log": f"DELETE FROM job_log WHERE finished_at < now() - interval '{KEEP_FAILED_HOURS} hours'"
                        f" OR (status = 'succeeded' AND finished_at < now() - interval '{KEEP_FINISHED_HOURS} hours')",
+            "integration_events": SETTLED_EVENTS,
         }.items():
             result = await session.execute(text(sql))
             counts[name] = result.rowcount  # type: ignore[attr-defined]

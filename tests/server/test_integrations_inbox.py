@@ -160,3 +160,22 @@ def test_retries_back_off_then_wait_for_a_person() -> None:
     seconds = [d.total_seconds() for d in delays if d is not None]
     assert seconds == [30 * 2 ** i for i in range(inbox.MAX_ATTEMPTS - 1)]
     assert delays[-1] is None
+
+
+async def test_the_nightly_purge_forgets_settled_events_after_three_months(server: LiveServer) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from crm_server.db import utcnow
+    from crm_server.jobs.maintenance import SETTLED_EVENTS
+
+    old, recent = utcnow() - timedelta(days=91), utcnow() - timedelta(days=89)
+    async with server.session() as session:
+        for n, (status, at) in enumerate([("processed", old), ("ignored", old), ("rejected", old), ("failed", old),
+                                          ("needs_attention", old), ("processed", recent)]):
+            session.add(InboxEvent(provider="stripe", event_id=None if status == "rejected" else f"evt_{n}",
+                                   event_type="customer.created", status=status, received_at=at))
+    async with server.session() as session:
+        await session.execute(text(SETTLED_EVENTS))
+    assert sorted(r.status for r in await _rows(server)) == ["failed", "needs_attention", "processed"]
