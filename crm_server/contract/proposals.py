@@ -95,6 +95,7 @@ class ProposalOut(Model):
     declined_by: int | None
     declined_at: datetime | None
     converted_invoice_id: int | None
+    converted_invoice_number: str | None = None  # none while that invoice is a draft
     created_at: datetime
     updated_at: datetime
     version: int

@@ -48,6 +48,9 @@ PARTY_NAME: Any = type_coerce(func.coalesce(
     select(func.concat_ws(", ", Lead.person_name, Lead.company)).where(Lead.id == Proposal.lead_id)
     .correlate(Proposal).scalar_subquery(),
 ), String).label("party_name")
+# The number of the invoice a converted proposal became (none while that invoice is a draft).
+INVOICE_NUMBER: Any = (select(Invoice.number).where(Invoice.id == Proposal.converted_invoice_id)
+                       .correlate(Proposal).scalar_subquery().label("converted_invoice_number"))
 SORTS: dict[str, Any] = {"number": Proposal.id, "valid_until": Proposal.valid_until,
                          "gross_total": Proposal.gross_total, "created_at": Proposal.created_at,
                          "updated_at": Proposal.updated_at}
@@ -84,11 +87,13 @@ async def visible_proposal(session: AsyncSession, principal: Principal, proposal
 async def proposal_out(session: AsyncSession, proposal: Proposal) -> ProposalOut:
     """One proposal with its client's or lead's name and its lines."""
     await session.flush()
-    name = await session.scalar(select(PARTY_NAME).where(Proposal.id == proposal.id))
+    name, invoice_number = (await session.execute(select(PARTY_NAME, INVOICE_NUMBER)
+                                                  .where(Proposal.id == proposal.id))).one()
     lines = (await session.scalars(select(ProposalLine).where(ProposalLine.proposal_id == proposal.id)
                                    .order_by(ProposalLine.position))).all()
     return ProposalOut.model_validate(proposal).model_copy(
-        update={"party_name": name or "", "lines": [LineOut.model_validate(line) for line in lines]})
+        update={"party_name": name or "", "converted_invoice_number": invoice_number,
+                "lines": [LineOut.model_validate(line) for line in lines]})
 
 
 def _conditions(principal: Principal, query: ProposalQuery) -> list[ColumnElement[bool]]:
@@ -115,9 +120,10 @@ async def list_proposals(session: AsyncSession, principal: Principal, query: Pro
     order = paging.sort_order(column, Proposal.id, query.sort.startswith("-"))
 
     def named(row: Any) -> ProposalOut:
-        return ProposalOut.model_validate(row[0]).model_copy(update={"party_name": row[1] or ""})
+        return ProposalOut.model_validate(row[0]).model_copy(
+            update={"party_name": row[1] or "", "converted_invoice_number": row[2]})
 
-    stmt = select(Proposal, PARTY_NAME).where(*_conditions(principal, query))
+    stmt = select(Proposal, PARTY_NAME, INVOICE_NUMBER).where(*_conditions(principal, query))
     return await paging.page(session, stmt, query.offset, query.limit, named, order, whole_rows=True)
 
 

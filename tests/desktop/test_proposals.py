@@ -202,6 +202,11 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
                         message="the invoice window did not open")
     desk.wait_until(lambda: page.model.rowCount() == 1 and page.model.index(0, 6).data() != "—")
     assert page.model.index(0, 4).data() == "Accepted"
+    assert page.model.index(0, 6).data() == f"Draft invoice #{invoice_id}"
+    # Issued elsewhere: the list shows the invoice's number as soon as it has one.
+    issued = desk.run(api.post(f"/api/invoices/{invoice_id}/issue", {"version": invoice["version"]}))
+    desk.wait_until(lambda: page.model.index(0, 6).data() == issued["number"],
+                    message="the list did not show the invoice's number")
 
 
 def test_a_proposal_on_a_lead_says_to_convert_the_lead_first(desk: Desk, qtbot: QtBot) -> None:

@@ -12,13 +12,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import operations, tasks
-from crm_desktop.api.client import ApiError
+from crm_desktop import operations
 from crm_desktop.session import Session
 from crm_desktop.views.proposals.common import (
     EXPIRED_COLOR,
@@ -61,41 +59,12 @@ def _color(row: Row) -> str | None:
     return MUTED_COLOR if row["status"] == "declined" else None
 
 
-class InvoiceNumbers(QObject):
-    """The number of each converted proposal's invoice ("INV-2026-000123", or "draft #12"), asked
-    once per invoice and kept; `changed` repaints the list when one arrives."""
-
-    changed = Signal()
-
-    def __init__(self, api: Any, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.api = api
-        self._known: dict[int, str] = {}
-        self._asked: set[int] = set()
-
-    def text(self, invoice_id: int | None) -> str:
-        if invoice_id is None:
-            return "—"
-        if invoice_id not in self._asked:
-            self._asked.add(invoice_id)
-            tasks.spawn(self._fetch(invoice_id))
-        return self._known.get(invoice_id, f"Invoice #{invoice_id}")
-
-    def forget(self) -> None:
-        """Invoices changed (a draft was issued and got its number): ask again when shown."""
-        self._asked.clear()
-
-    async def _fetch(self, invoice_id: int) -> None:
-        try:
-            invoice = await self.api.get(f"/api/invoices/{invoice_id}")
-        except ApiError as exc:  # no invoices.view: the id is all we can show
-            log.info("invoice %s did not load: %s", invoice_id, exc.message)
-            return
-        if not shiboken6.isValid(self):
-            return
-        number = invoice.get("number")
-        self._known[invoice_id] = str(number) if number else f"Draft invoice #{invoice_id}"
-        self.changed.emit()
+def invoice_text(row: Row) -> str:
+    """The invoice a converted proposal became: its number, or which draft it is."""
+    invoice_id = row.get("converted_invoice_id")
+    if invoice_id is None:
+        return "—"
+    return str(row.get("converted_invoice_number") or f"Draft invoice #{invoice_id}")
 
 
 class ProposalsPage(QWidget):
@@ -107,8 +76,6 @@ class ProposalsPage(QWidget):
         self.session = session
         self.api = session.api
         self.sort = "-created_at"
-        self.invoices = InvoiceNumbers(self.api, self)
-        self.invoices.changed.connect(self._repaint)
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search number, title, client or lead…")
@@ -136,7 +103,7 @@ class ProposalsPage(QWidget):
                    else None),
             Column("Status", status_text, color=_color),
             Column("Total", lambda r: amount(r["gross_total"], r["currency"]), color=_color, align_right=True),
-            Column("Invoice", lambda r: self.invoices.text(r.get("converted_invoice_id")), color=_color),
+            Column("Invoice", invoice_text, color=_color),
         ]
         self._fetch = fetch_page(self.api, "/api/proposals", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
@@ -196,7 +163,6 @@ class ProposalsPage(QWidget):
         self._update_actions()
         self.reload()
 
-
     @staticmethod
     def _party_text(row: Row) -> str:
         name = row.get("party_name") or "—"
@@ -218,15 +184,10 @@ class ProposalsPage(QWidget):
         self.header_sort.click(column)
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        """Converted proposals show their invoice's number: ask again when invoices change."""
-        if areas & (INVOICES | {"*"}):
-            self.invoices.forget()
-            self._repaint()
-
-    def _repaint(self) -> None:
-        rows = self.model.rowCount()
-        if rows:
-            self.model.dataChanged.emit(self.model.index(0, 0), self.model.index(rows - 1, 6))
+        """A draft invoice made from a proposal got its number: show it."""
+        if areas & INVOICES and any(r.get("converted_invoice_id") and not r.get("converted_invoice_number")
+                                    for r in self.model.rows()):
+            self.reload()
 
     def _update_actions(self) -> None:
         self.open_button.setEnabled(self.table.current_row() is not None)
@@ -283,7 +244,7 @@ class ProposalsPage(QWidget):
                       "lead" if r.get("lead_id") is not None else "client", date.fromisoformat(r["valid_until"]),
                       STATUS_LABELS[r["status"]], "yes" if r.get("expired") else "", int(r.get("revision") or 1),
                       r["currency"], Decimal(r["net_total"]), Decimal(r["tax_total"]), Decimal(r["gross_total"]),
-                      self.invoices.text(r.get("converted_invoice_id")) if r.get("converted_invoice_id") else "")
+                      invoice_text(r) if r.get("converted_invoice_id") else "")
                      for r in rows]
             return await write_workbook(path, "Proposals", EXPORT_HEADERS, table)
 
