@@ -87,8 +87,12 @@ async def handshake(provider: str, request: Request, session: Session) -> str:
 async def receive(provider: str, request: Request, session: Session) -> WebhookAnswer:
     module = _door(provider)
     remote = client_address(request)
-    body = await read_body(request)
     headers = dict(request.headers)
+    try:
+        body = await read_body(request)
+    except Refused as exc:
+        inbox.reject(session, provider, reason=exc.message, headers=headers, body=b"", remote=remote)
+        raise
     try:
         await module.verify(session, headers, body)
     except BadSignature as exc:

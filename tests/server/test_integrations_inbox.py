@@ -179,3 +179,14 @@ async def test_the_nightly_purge_forgets_settled_events_after_three_months(serve
     async with server.session() as session:
         await session.execute(text(SETTLED_EVENTS))
     assert sorted(r.status for r in await _rows(server)) == ["failed", "needs_attention", "processed"]
+
+
+async def test_a_body_too_large_for_an_event_is_refused_and_logged(server: LiveServer, admin: Any) -> None:
+    from crm_server.integrations.api import MAX_BODY_BYTES
+
+    await _configure(admin)
+    huge = b"{" + b" " * MAX_BODY_BYTES + b"}"
+    refused = await admin.post("/webhooks/stripe", content=huge, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 413 and refused.json()["code"] == "too_large"
+    rows = await _rows(server)
+    assert [(r.status, r.provider) for r in rows] == [("rejected", "stripe")] and "larger" in (rows[0].error or "")
