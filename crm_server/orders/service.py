@@ -18,7 +18,15 @@ from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client
 from crm_server.clients.service import like_pattern
 from crm_server.contract.common import Page
-from crm_server.contract.orders import STATUS_LABELS, HeldOut, OrderLineOut, OrderOut, OrderQuery, OrderStatus
+from crm_server.contract.orders import (
+    STATUS_LABELS,
+    HeldOut,
+    OrderLineOut,
+    OrderOut,
+    OrderQuery,
+    OrderStatus,
+    StockState,
+)
 from crm_server.errors import NotFound
 from crm_server.orders import fulfilment, matching
 from crm_server.orders.matching import StoreCustomer, StoreLine
@@ -184,3 +192,25 @@ async def apply_store_order(session: AsyncSession, data: StoreOrder) -> str:
         said.append(stock_done)
     verb = "Created" if created else "Updated"
     return f"{verb} {order.number} ({STATUS_LABELS[order.status]}; {'; '.join(said)})"
+
+
+async def retry_short(session: AsyncSession, limit: int = 200) -> list[str]:
+    """Orders that could not hold or deliver their stock try again (stock may have arrived since);
+    returns the numbers of those that now could. The store's next change would do it too, but a
+    store may not change a paid order for days."""
+    waiting = (await session.scalars(
+        select(SalesOrder).where(SalesOrder.stock_state == StockState.short.value,
+                                 SalesOrder.status.in_((OrderStatus.processing.value, OrderStatus.completed.value)))
+        .order_by(SalesOrder.id).limit(limit).with_for_update(skip_locked=True))).all()
+    settled = []
+    for order in waiting:
+        before = _fields(order)
+        await fulfilment.settle(session, order)
+        if order.stock_state == StockState.short.value:
+            continue
+        await session.flush()
+        audit.record(session, actor_id=None, entity=ENTITY, entity_id=order.id, action="updated",
+                     changes=audit.diff(before, _fields(order)))
+        _announce(session, order, "updated")
+        settled.append(order.number)
+    return settled

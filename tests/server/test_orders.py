@@ -172,6 +172,22 @@ async def test_not_enough_stock_keeps_the_order_and_says_why(server: LiveServer,
     assert (await the_order(server)).stock_state == "none"
 
 
+async def test_an_order_short_of_stock_holds_it_once_a_receipt_comes_in(server: LiveServer, admin: Any) -> None:
+    from crm_server.orders import service
+
+    hoodie, main = await stocked(admin, quantity="1")
+    await apply(server, store_order())
+    async with server.session() as s:
+        assert await service.retry_short(s) == []  # still one hoodie for an order of two
+    assert (await the_order(server)).stock_state == "short"
+    await done(admin, "receipt", [(hoodie, "4")], warehouse_id=main)
+    async with server.session() as s:
+        assert await service.retry_short(s) == ["WC-727"]
+    order = await the_order(server)
+    assert (order.stock_state, order.stock_note) == ("reserved", None)
+    assert (await level(admin, hoodie, main))["reserved"] == "2.000"
+
+
 async def test_unknown_sku_makes_the_product_and_a_line_without_sku_is_skipped(server: LiveServer,
                                                                                admin: Any) -> None:
     payload = store_order()
