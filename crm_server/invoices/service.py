@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, any_, delete, func, or_, select, text
@@ -372,6 +373,12 @@ async def add_payment(session: AsyncSession, actor: Principal, invoice_id: int, 
     return payment_out(await receive_payment(session, actor.user_id, invoice, data))
 
 
+def _check_minor_units(amount: Decimal, currency: str) -> None:
+    """A payment or refund amount the currency can express (no cents of a yen)."""
+    if money.round_money(amount, currency) != amount:
+        raise ValidationFailed(f"{currency} has no amounts this small.", field="amount")
+
+
 async def receive_payment(session: AsyncSession, actor_id: int | None, invoice: Invoice, data: PaymentIn, *,
                           external_ref: str | None = None) -> Payment:
     """Record a payment on `invoice` (locked by the caller): a person's (add_payment) or a payment
@@ -379,8 +386,7 @@ async def receive_payment(session: AsyncSession, actor_id: int | None, invoice: 
     if invoice.status not in OPEN:
         raise Conflict(f"Payments can be recorded only on issued, unpaid invoices (this one is {invoice.status}).",
                        field="invoice_id", code="not_payable")
-    if money.round_money(data.amount, invoice.currency) != data.amount:
-        raise ValidationFailed(f"{invoice.currency} has no amounts this small.", field="amount")
+    _check_minor_units(data.amount, invoice.currency)
     open_amount = invoice.gross_total - invoice.paid_total
     if data.amount > open_amount:
         raise ValidationFailed(f"The payment is more than the open amount of {open_amount} {invoice.currency}.",
@@ -441,8 +447,7 @@ async def refund_payment(session: AsyncSession, actor: Principal | None, payment
     reason = data.reason.strip()
     if not reason:
         raise ValidationFailed("Say why the money is given back.", field="reason")
-    if money.round_money(data.amount, invoice.currency) != data.amount:
-        raise ValidationFailed(f"{invoice.currency} has no amounts this small.", field="amount")
+    _check_minor_units(data.amount, invoice.currency)
     refundable = payment.amount - payment.refunded_total
     if data.amount > refundable:
         raise ValidationFailed(f"The refund is more than the {refundable} {invoice.currency} left of this payment.",
