@@ -52,6 +52,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """A savepoint whose rollback also forgets the live events queued inside it.
+
+    Rows written inside roll back with the savepoint, but live events wait in the session until
+    commit: without this, desktops would hear of a record that never was."""
+    queued = list(session.info.get("pending_events", []))
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        session.info["pending_events"] = queued
+        raise
+
+
 class Database:
     """Owns the engine of one server process (or one test) and hands out sessions."""
 

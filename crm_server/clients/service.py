@@ -27,7 +27,7 @@ from crm_server.contract.clients import (
     RecordWarning,
 )
 from crm_server.contract.common import Page
-from crm_server.db import utcnow
+from crm_server.db import savepoint, utcnow
 from crm_server.errors import Conflict, NotFound, ValidationFailed
 
 MODULE = "clients"
@@ -147,7 +147,7 @@ async def _clean(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any
 async def _flush_vat(session: AsyncSession, client: Client) -> None:
     """Save; a twin created concurrently with the same VAT becomes the same clear error."""
     try:
-        async with session.begin_nested():  # a refused insert is forgotten, the transaction lives on
+        async with savepoint(session):  # a refused insert is forgotten, the transaction lives on
             session.add(client)
             await session.flush()
     except IntegrityError as exc:

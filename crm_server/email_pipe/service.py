@@ -21,7 +21,7 @@ from crm_server.clients.models import Client, Contact
 from crm_server.contract.common import Page
 from crm_server.contract.email_pipe import PROCESSED, PipeLogEntry, PipeResult
 from crm_server.contract.tickets import MAX_ATTACHMENT_BYTES
-from crm_server.db import utcnow
+from crm_server.db import savepoint, utcnow
 from crm_server.email_pipe import parse
 from crm_server.email_pipe.models import PipeMessage
 from crm_server.errors import AppError, Conflict, NotFound
@@ -134,11 +134,8 @@ async def _hand_over(session: AsyncSession, entry: PipeMessage, mail: parse.Pars
     """Call the tickets service inside a savepoint: if it fails, its half-work is undone while the
     log row (written before) stays, with the error, for the admin to see and replay."""
     body, files = _keepable(mail)
-    # Live events are queued on the session, not in the database: a rolled-back savepoint must
-    # take back the ones queued inside it, or desktops would hear of a ticket that never was.
-    queued = list(session.info.get("pending_events", []))
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             if number is not None:
                 ticket = await tickets.add_public_comment_from_email(
                     session, number, sender=mail.sender, body=body, attachments=files)
@@ -147,11 +144,9 @@ async def _hand_over(session: AsyncSession, entry: PipeMessage, mail: parse.Pars
                     session, client_id=client_id, contact_id=contact_id, sender=mail.sender,
                     subject=mail.subject, body=body, attachments=files)
     except AppError as exc:
-        session.info["pending_events"] = queued
         entry.outcome, entry.error = "rejected", exc.message
         return
     except Exception as exc:  # a fault of ours: kept, retried on redelivery, replayable
-        session.info["pending_events"] = queued
         log.exception("email pipe: processing message %s failed", entry.id)
         entry.outcome, entry.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
         return

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
 from crm_server.contract.integrations import InboxEventOut, WebhookAnswer
-from crm_server.db import utcnow
+from crm_server.db import savepoint, utcnow
 from crm_server.integrations import registry
 from crm_server.integrations.models import InboxEvent, ProviderProblem
 from crm_server.integrations.providers import Incoming, NeedsAttention
@@ -102,7 +102,7 @@ async def process(session: AsyncSession, event: InboxEvent, *, actor_id: int | N
     else:
         await session.flush()  # the attempt counts even if the handler's savepoint is rolled back
         try:
-            async with session.begin_nested():
+            async with savepoint(session):
                 outcome = await handler(session, dict(event.payload))
         except NeedsAttention as exc:
             await session.refresh(event)

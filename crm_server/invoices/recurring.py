@@ -42,7 +42,7 @@ from crm_server.contract.invoices import (
     RecurUnit,
     SendIn,
 )
-from crm_server.db import Database
+from crm_server.db import Database, savepoint
 from crm_server.errors import AppError, Conflict, ValidationFailed
 from crm_server.invoices import sending, service
 from crm_server.invoices.models import Invoice
@@ -265,7 +265,7 @@ async def _send(session: AsyncSession, invoice: Invoice, report: RunReport) -> N
         report.not_sent.append(f"{invoice.number}: the client's email address {email!r} is not valid")
         return
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             await sending.queue_send(session, None, invoice, body)
     except AppError as exc:
         report.not_sent.append(f"{invoice.number}: {exc.message}")

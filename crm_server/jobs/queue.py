@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_server.db import savepoint
 from crm_server.errors import Conflict
 from crm_server.jobs import registry
 
@@ -50,7 +51,7 @@ async def defer(session: AsyncSession, task_name: str, /, *, queueing_lock: str 
         assert job_id is not None
         return int(job_id)
     try:
-        async with session.begin_nested():  # a refused insert must not doom the caller's transaction
+        async with savepoint(session):  # a refused insert must not doom the caller's transaction
             job_id = await session.scalar(_DEFER, params)
     except IntegrityError as exc:
         if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == QUEUEING_LOCK_INDEX:

@@ -14,6 +14,7 @@ from crm_server.admin import audit
 from crm_server.auth.permissions import Principal
 from crm_server.clients import normalise
 from crm_server.contract.leads import BulkRequest, BulkResult, BulkSkip, StatusKind
+from crm_server.db import savepoint
 from crm_server.errors import AppError, ValidationFailed
 from crm_server.leads import pipelines
 from crm_server.leads.models import Lead
@@ -43,7 +44,7 @@ async def bulk(session: AsyncSession, actor: Principal, data: BulkRequest) -> Bu
             continue
         before = fields(lead)
         try:
-            async with session.begin_nested():  # one lead's refusal leaves the others' changes alone
+            async with savepoint(session):  # one lead's refusal leaves the others' changes alone
                 if data.action == "reassign":
                     await apply_owner(session, actor, lead, data.owner_id, None, False)
                     action = "reassigned"

@@ -22,6 +22,7 @@ from crm_server.contract.stock import (
     ReserveIn,
     StockDocumentIn,
 )
+from crm_server.db import savepoint
 from crm_server.errors import ValidationFailed
 from crm_server.invoices.reservations import invoice_warehouse
 from crm_server.orders.models import SalesOrder, SalesOrderLine
@@ -75,7 +76,7 @@ async def _hold(session: AsyncSession, order: SalesOrder) -> str | None:
         _set(order, StockState.none, "No active warehouse: stock is not kept, nothing was reserved.")
         return None
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             await stock.reserve(session, None, ReserveIn(
                 source_type=SOURCE, source_id=order.id, warehouse_id=warehouse_id,
                 lines=[ReservationLineIn(product_id=p, quantity=q) for p, q in sorted(wanted.items())]))
@@ -99,7 +100,7 @@ async def _deliver(session: AsyncSession, order: SalesOrder) -> str | None:
         _set(order, StockState.none, "No active warehouse: stock is not kept, nothing was delivered.")
         return None
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             document = await stock.create_document(session, None, StockDocumentIn(
                 kind=DocumentKind.delivery, warehouse_id=warehouse_id, source_type=SOURCE, source_id=order.id,
                 reference=order.number, notes=f"Web shop order {order.number}.",

@@ -16,6 +16,7 @@ from crm_server.clients import service as clients
 from crm_server.clients.models import Client, Contact
 from crm_server.contract.clients import ClientIn
 from crm_server.contract.products import ProductIn
+from crm_server.db import savepoint
 from crm_server.errors import ValidationFailed
 from crm_server.integrations.providers import NeedsAttention
 from crm_server.products import service as products
@@ -85,7 +86,7 @@ async def client_for(session: AsyncSession, customer: StoreCustomer) -> tuple[Cl
             return found, False
     data = ClientIn(name=customer.name[:300], email=email, phone=(customer.phone or None))
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             made = await clients.create_client(session, None, data, guard=False)
     except ValidationFailed as exc:
         if exc.field != "phone":

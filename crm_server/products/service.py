@@ -26,6 +26,7 @@ from crm_server.contract.products import (
     TaxRateOut,
     TaxRateUpdate,
 )
+from crm_server.db import savepoint
 from crm_server.errors import Conflict, NotFound, ValidationFailed
 from crm_server.products.models import Product, TaxRate
 
@@ -53,7 +54,7 @@ def _announce(session: AsyncSession, actor_id: int | None, entity: str, record: 
 async def _save(session: AsyncSession, record: Product | TaxRate) -> None:
     """Flush; a twin saved concurrently (same SKU or rate name) becomes the same clear error."""
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             session.add(record)
             await session.flush()
     except IntegrityError as exc:

@@ -38,7 +38,7 @@ from crm_server.contract.stock import (
     WarehouseOut,
     WarehouseUpdate,
 )
-from crm_server.db import utcnow
+from crm_server.db import savepoint, utcnow
 from crm_server.errors import Conflict, NotFound, ValidationFailed
 from crm_server.products.models import Product
 from crm_server.stock import ledger
@@ -85,7 +85,7 @@ async def list_warehouses(session: AsyncSession, include_inactive: bool = True) 
 
 async def _save_warehouse(session: AsyncSession) -> None:
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             await session.flush()
     except IntegrityError as exc:
         if "uq_warehouses_name_lower" in str(exc.orig):

@@ -15,6 +15,7 @@ from crm_server.auth.models import Team
 from crm_server.auth.permissions import Principal
 from crm_server.auth.users import check_version
 from crm_server.contract.tickets import CategoryIn, CategoryOut, CategoryUpdate
+from crm_server.db import savepoint
 from crm_server.errors import Conflict, NotFound, ValidationFailed
 from crm_server.tickets.models import TicketCategory
 
@@ -56,7 +57,7 @@ def _announce(session: AsyncSession, actor_id: int, category: TicketCategory, ac
 
 async def _flush_unique(session: AsyncSession) -> None:
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             await session.flush()
     except IntegrityError as exc:
         raise Conflict("A category with this name exists already.", field="name", code="duplicate") from exc

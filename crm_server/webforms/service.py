@@ -26,7 +26,7 @@ from crm_server.clients import normalise
 from crm_server.clients.service import removed
 from crm_server.contract.leads import StatusKind
 from crm_server.contract.webforms import SINGLE_TARGETS, EmbedSnippet, FormField, WebFormIn, WebFormOut, WebFormUpdate
-from crm_server.db import utcnow
+from crm_server.db import savepoint, utcnow
 from crm_server.errors import NotFound, TooManyRequests, ValidationFailed
 from crm_server.integrations.models import InboxEvent
 from crm_server.integrations.providers import Malformed
@@ -146,7 +146,7 @@ def _announce(session: AsyncSession, actor: Principal, form_id: int, action: str
 async def _flush_named(session: AsyncSession) -> None:
     """Flush; a second form of the same name is a clear error rather than a 500."""
     try:
-        async with session.begin_nested():
+        async with savepoint(session):
             await session.flush()
     except IntegrityError as exc:
         if "uq_web_forms_name_lower" in str(exc.orig):
