@@ -4,9 +4,10 @@ provider's standing problem (an expired token), if any."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, String, Text, func, text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, Numeric, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -56,3 +57,34 @@ class ProviderProblem(Base):
     reason: Mapped[str] = mapped_column(Text)
     reauthorize: Mapped[bool] = mapped_column(Boolean, server_default="false")
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class StripeCustomer(Base):
+    """A Stripe customer id known to be a CRM client (learnt from a payment matched by its invoice
+    number or by a person): a later payment of that customer that names no invoice is looked for
+    among the client's open invoices (crm_server/integrations/stripe.py)."""
+
+    __tablename__ = "stripe_customers"
+    customer_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_stripe_customers_client_id", "client_id"),)
+
+
+class StripeCheckout(IdMixin, Base):
+    """A Stripe Checkout Session made for an invoice's "Pay online" link: reused while it is open and
+    asks for what is still open on the invoice; its metadata names the invoice."""
+
+    __tablename__ = "stripe_checkout_sessions"
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="RESTRICT"))
+    session_id: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        Index("uq_stripe_checkout_sessions_session_id", "session_id", unique=True),
+        Index("ix_stripe_checkout_sessions_invoice", "invoice_id", "id"),
+    )
