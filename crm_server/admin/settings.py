@@ -93,10 +93,17 @@ DEFINITIONS: dict[str, Definition] = {
                                               "reads from the store", minimum=1, maximum=2160),
     # Stripe (crm_server/integrations/stripe.py)
     "stripe.endpoint_secret": Definition(str, "", "Stripe webhook signing secret (whsec_…)", secret=True),
+    "stripe.secret_key": Definition(str, "", "Stripe secret API key (sk_… or rk_…: Pay online links, invoice "
+                                    "payments)", secret=True),
+    "stripe.api_url": Definition(str, "https://api.stripe.com", "Stripe API base URL"),
+    "stripe.success_url": Definition(str, "", "Page a client sees after paying online (empty: Stripe's own)"),
     # Website forms (crm_server/webforms/, crm_server/integrations/forms.py)
     "forms.max_per_window": Definition(int, 10, "Most website form posts from one address", minimum=1,
                                        maximum=10000),
     "forms.window_minutes": Definition(int, 10, "Window of that limit (minutes)", minimum=1, maximum=1440),
+    # Every webhook door (crm_server/integrations/inbox.py): refusals kept per address, then 429
+    "integrations.max_rejects_per_hour": Definition(int, 60, "Most refused webhook requests kept from one "
+                                                    "address per hour (more get 429)", minimum=1, maximum=100000),
 }
 
 

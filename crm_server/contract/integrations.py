@@ -83,3 +83,9 @@ class WebhookAnswer(Model):
     accepted: int  # events stored now
     duplicates: int = 0  # events seen before (changed nothing)
     ids: list[int] = Field(default_factory=list)  # the inbox's ids of the events stored now
+
+
+class MatchIn(BaseModel):
+    """"Match to invoice…": the CRM invoice a waiting payment event is for."""
+
+    invoice_id: int = Field(ge=1, le=2**63 - 1)

@@ -258,3 +258,15 @@ class PaymentOut(Model):
     def refundable(self) -> Money:
         """What can still be given back."""
         return self.amount - self.refunded_total
+
+
+class PayOnlineOut(Model):
+    """An invoice's "Pay online" link: a Stripe Checkout Session for what is open on it."""
+
+    invoice_id: int
+    url: str
+    session_id: str
+    amount: Money
+    currency: str
+    expires_at: datetime
+    reused: bool = False  # an open session asking the same amount was handed out again

@@ -21,6 +21,7 @@ from crm_server.contract.integrations import (
     EventQuery,
     InboxEventDetail,
     InboxEventOut,
+    MatchIn,
     ProviderState,
     TestResult,
     WebhookAnswer,
@@ -91,18 +92,20 @@ async def receive(provider: str, request: Request, session: Session) -> WebhookA
     try:
         body = await read_body(request)
     except Refused as exc:
-        inbox.reject(session, provider, reason=exc.message, headers=headers, body=b"", remote=remote)
+        await inbox.reject(session, provider, reason=exc.message, headers=headers, body=b"", remote=remote)
         raise
     try:
         await module.verify(session, headers, body)
     except BadSignature as exc:
-        inbox.reject(session, provider, reason=f"Bad signature: {exc}", headers=headers, body=body, remote=remote)
+        await inbox.reject(session, provider, reason=f"Bad signature: {exc}", headers=headers, body=body,
+                           remote=remote)
         log_security(session, "webhook_bad_signature", address=remote, provider=provider, reason=str(exc))
         raise Refused("The signature does not match.", code="bad_signature", status=401) from None
     try:
         incoming = module.events(headers, body)
     except Malformed as exc:
-        inbox.reject(session, provider, reason=f"Malformed: {exc}", headers=headers, body=body, remote=remote)
+        await inbox.reject(session, provider, reason=f"Malformed: {exc}", headers=headers, body=body,
+                           remote=remote)
         raise Refused(f"The body cannot be read: {exc}", code="malformed") from None
     return await inbox.accept(session, provider, incoming, headers=headers, body=body, remote=remote)
 
@@ -127,6 +130,13 @@ async def replay(event_id: int, session: Session, actor: Principal = require("in
     return await service.replay(session, actor, event_id)
 
 
+@router.post("/events/{event_id}/match", response_model=InboxEventOut)
+async def match(event_id: int, body: MatchIn, session: Session,
+                actor: Principal = require("integrations", "edit")) -> InboxEventOut:
+    """"Match to invoice…": record a waiting Stripe payment on the invoice a person picked."""
+    return await service.match(session, actor, event_id, body)
+
+
 @router.post("/{provider}/test", response_model=TestResult, dependencies=[require("integrations", "edit")])
 async def send_test_event(provider: str, request: Request, session: Session) -> TestResult:
     """Check the connection, then push a signed sample event through the provider's real door (in
@@ -140,6 +150,8 @@ async def send_test_event(provider: str, request: Request, session: Session) -> 
         return TestResult(ok=False, message="Fill in the settings first: the test event is signed with them.")
     headers, body = module.test_request(values)
     door = getattr(module, "WEBHOOK_PATH", f"/webhooks/{provider}")
+    if getattr(module, "TEST_DOOR_SIGNED_IN", False):  # a door only an admin may use (website forms' test)
+        headers = {**headers, "Authorization": request.headers.get("authorization", "")}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=request.app, client=("127.0.0.1", 0)),
                                  base_url="http://crm-server") as client:
         answer = await client.post(door, content=body, headers=headers)

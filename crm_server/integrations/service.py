@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_server import paging
+from crm_server import events, paging
 from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
 from crm_server.contract.common import Page
@@ -19,9 +19,11 @@ from crm_server.contract.integrations import (
     EventQuery,
     InboxEventDetail,
     InboxEventOut,
+    MatchIn,
     ProviderState,
 )
-from crm_server.errors import Conflict, NotFound
+from crm_server.db import savepoint, utcnow
+from crm_server.errors import Conflict, Forbidden, NotFound
 from crm_server.integrations import inbox, registry
 from crm_server.integrations.models import InboxEvent, ProviderProblem
 from crm_server.integrations.providers import NeedsAttention
@@ -130,3 +132,43 @@ async def check_connection(session: AsyncSession, provider: str) -> str | None:
     await inbox.clear_problem(session, provider)
     return None
 
+
+
+async def match(session: AsyncSession, actor: Principal, event_id: int, data: MatchIn) -> InboxEventOut:
+    """"Match to invoice…": a person says which invoice a waiting payment event is for. The money is
+    recorded on it (audited as theirs), the provider's customer is remembered on the invoice's client,
+    and the event is processed; or the answer says why not and the event stays as it was."""
+    from crm_server.integrations import stripe
+    from crm_server.invoices import service as invoices
+
+    if not actor.can("payments", "create"):
+        raise Forbidden("Recording a payment needs the right to create payments.")
+    event = await inbox.locked(session, event_id)
+    if event is None:
+        raise NotFound("No such event in the integration inbox.", code="event_not_found")
+    if event.provider != "stripe" or event.event_type not in stripe.MATCHABLE:
+        raise Conflict("Only a Stripe payment (payment_intent.succeeded, invoice.paid) can be matched to an invoice.",
+                       code="not_matchable")
+    if event.status not in inbox.REPLAYABLE:
+        raise Conflict(f"This event is {event.status}; only events that wait for a person can be matched.",
+                       code="not_matchable")
+    invoice = await invoices.visible_invoice(session, actor, data.invoice_id, lock=True)
+    if invoice.kind != "invoice" or invoice.number is None:
+        raise Conflict("Pick an issued invoice.", field="invoice_id", code="not_payable")
+    try:
+        async with savepoint(session):
+            outcome = await stripe.match(session, actor.user_id, event.event_type, dict(event.payload), invoice)
+    except stripe.NeedsAttention as exc:
+        raise Conflict(exc.reason, field="invoice_id", code="not_matched") from None
+    except stripe.StripeUnavailable as exc:
+        raise Conflict(f"{exc} Try again in a moment.", code="stripe_unavailable") from None
+    before = {"status": event.status, "error": event.error}
+    event.status, event.error, event.next_attempt_at = "processed", None, None
+    event.outcome, event.processed_at = f"Matched to {invoice.number} by a person. {outcome}", utcnow()
+    audit.record(session, actor_id=actor.user_id, entity="integration_event", entity_id=event.id, action="matched",
+                 changes=audit.diff({**before, "invoice": None},
+                                    {"status": event.status, "error": None, "invoice": invoice.number}))
+    events.emit(session, module="integrations", entity="integration_event", entity_id=event.id, action="updated",
+                actor_id=actor.user_id, data={"provider": event.provider, "status": event.status})
+    await session.flush()
+    return inbox.event_out(event)

@@ -1,36 +1,60 @@
 """Stripe: the webhook endpoint's signature (Stripe-Signature, checked as stripe-python's
-WebhookSignature.verify_header does), one event per request, and the handlers that record or reverse
-a payment on the CRM invoice named in the object's metadata (`invoice_number`).
+WebhookSignature.verify_header does), one event per request, the handlers that record or reverse a
+payment on a CRM invoice, Stripe's REST API (form-encoded, the secret key as Basic auth), and the
+"Pay online" Checkout Sessions of issued invoices.
 
-The money is keyed by its payment intent id (Payment.external_ref, unique per method), so
-payment_intent.succeeded and invoice.paid for the same money, or any retry of either, record one
-payment. charge.refunded carries the charge's cumulative `amount_refunded`: the handler records only
-what is not yet refunded on the payment, so a retry (or a refund a person already recorded) adds
-nothing. An unknown invoice, another currency or more than is open waits in the inbox for a person."""
+Which CRM invoice a payment is for, in this order: `metadata.invoice_number` (what our Checkout
+Sessions put on the session and its PaymentIntent); the Stripe invoice's metadata, `number` or
+description when the CRM's numbering is used there; a Stripe customer id remembered on a CRM client
+(StripeCustomer) with exactly one open invoice in the currency, or exactly one whose open amount is
+the payment's. Never by the amount alone. Money that finds no invoice is not recorded and waits in
+the inbox as needs attention with the reason; a person resolves it with "Match to invoice…"
+(`match`, called by integrations/service.py).
+
+One real payment is recorded once, keyed by its PaymentIntent id (Payment.external_ref, unique per
+method), whichever events arrive in whatever order and API version. Before 2025-03-31 ("basil") a
+Stripe Invoice names its `payment_intent`; since, its payments are InvoicePayment objects: the
+invoice's `payments` when expanded, else `GET /v1/invoice_payments?invoice=in_…`. A PaymentIntent
+that names no CRM invoice is looked up the other way (its `invoice` in old versions, else
+`GET /v1/invoice_payments?payment[type]=payment_intent&payment[payment_intent]=pi_…`) so its Stripe
+invoice's hints apply to it too. charge.refunded carries the charge's cumulative `amount_refunded`:
+the handler records only what is not yet refunded on the payment, so a retry adds nothing. An
+unknown invoice, another currency or more than is open waits in the inbox for a person."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
+import uuid
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import money
-from crm_server.admin import settings
-from crm_server.contract.invoices import PaymentIn, PaymentMethod, RefundIn
+from crm_server.admin import audit, settings
+from crm_server.auth.permissions import Principal
+from crm_server.clients.models import Client
+from crm_server.contract.invoices import OPEN_STATUSES, PaymentIn, PaymentMethod, PayOnlineOut, RefundIn
+from crm_server.db import utcnow
 from crm_server.errors import Conflict, ValidationFailed
+from crm_server.integrations.models import StripeCheckout, StripeCustomer
 from crm_server.integrations.providers import BadSignature, Handler, Incoming, Malformed, NeedsAttention, header
 from crm_server.invoices import service as invoices
+from crm_server.invoices.models import Invoice
 
-SETTINGS = ("stripe.endpoint_secret",)
+SETTINGS = ("stripe.endpoint_secret", "stripe.secret_key", "stripe.api_url", "stripe.success_url")
 REQUIRED = ("stripe.endpoint_secret",)
 SIGNATURE_HEADER = "stripe-signature"
 SCHEME = "v1"
@@ -49,6 +73,11 @@ IGNORED = frozenset({
     "checkout.session.completed", "checkout.session.expired",
 })
 TEST_EVENT_TYPE = "payment_intent.created"
+# Events that carry money a person may match to an invoice ("Match to invoice…").
+MATCHABLE = frozenset({"payment_intent.succeeded", "invoice.paid"})
+TIMEOUT = httpx.Timeout(20.0)
+CHECKOUT_REUSE_MARGIN = timedelta(minutes=30)  # a session closer than this to its end is not handed out
+NUMBER_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{1,48}[A-Za-z0-9]")
 # Stripe's amounts are in its minor units, which are ISO 4217's (money.minor_unit) except for these.
 ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
                           "VUV", "XAF", "XOF", "XPF"})
@@ -190,62 +219,301 @@ def _stripe_invoice_intent(obj: dict[str, Any]) -> str | None:
     return None
 
 
-# --- recording -----------------------------------------------------------------------------------
+# --- Stripe's REST API -----------------------------------------------------------------------------
 
-async def _record(session: AsyncSession, *, number: str | None, external_ref: str, minor: Any, currency: str,
-                  paid_on: date, reference: str | None, what: str) -> str:
-    """Record the money once on invoice `number` (see the module's docstring)."""
-    if number is None:
-        return f"{what} names no CRM invoice (no metadata.invoice_number): nothing recorded."
-    invoice = await invoices.invoice_by_number(session, number, lock=True)
-    if invoice is None or invoice.kind != "invoice":
-        raise NeedsAttention(f"No invoice {number} in the CRM ({what}). Correct the number in Stripe's metadata "
-                             "or issue the invoice, then replay.")
-    existing = await invoices.payment_by_external_ref(session, METHOD, external_ref)
-    if existing is not None:
-        if existing.invoice_id != invoice.id:
-            raise NeedsAttention(f"{external_ref} is recorded on another invoice than {number}.")
-        return f"Payment {external_ref} is recorded on {number} already (payment #{existing.id}); nothing changed."
-    if currency != invoice.currency:
-        raise NeedsAttention(f"{what} is in {currency}, invoice {number} in {invoice.currency}.")
-    paid = amount(minor, currency)
-    if paid <= 0:
-        return f"{what} has no money received: nothing recorded."
+class StripeUnavailable(RuntimeError):
+    """Stripe is down or throttling us: a transient failure the inbox retries."""
+
+
+def form(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """Stripe's form encoding of nested parameters: a[b][0][c]=v (booleans as true/false)."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        name = f"{prefix}[{key}]" if prefix else str(key)
+        if value is None:
+            continue
+        if isinstance(value, Mapping):
+            pairs += form(value, name)
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                pairs += form(item, f"{name}[{i}]") if isinstance(item, Mapping) else [(f"{name}[{i}]", str(item))]
+        elif isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        else:
+            pairs.append((name, str(value)))
+    return pairs
+
+
+async def _api(session: AsyncSession, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+               data: Mapping[str, Any] | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+    """One call to Stripe's API with the secret key. Stripe's refusals become NeedsAttention (a wrong
+    key also marks the provider for re-authorization); its outages raise StripeUnavailable."""
+    key = str(await settings.get(session, "stripe.secret_key") or "")
+    if not key:
+        raise NeedsAttention("The Stripe secret API key is not set (Integrations, Stripe): the CRM cannot ask "
+                             "Stripe about this payment.")
+    base = str(await settings.get(session, "stripe.api_url") or "").rstrip("/")
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     try:
-        payment = await invoices.receive_payment(
-            session, None, invoice, PaymentIn(amount=paid, paid_on=paid_on, method=PaymentMethod.stripe,
-                                              reference=reference), external_ref=external_ref)
-    except (ValidationFailed, Conflict) as exc:  # more than is open, not an open invoice...
-        raise NeedsAttention(f"Invoice {number}: {exc.message}") from None
-    except ValidationError as exc:  # an amount no invoice can hold
-        raise NeedsAttention(f"Invoice {number}: the amount {paid} {currency} is not valid ({exc}).") from None
-    return f"Recorded payment #{payment.id} of {paid} {currency} on {number} ({external_ref})."
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            response = await client.request(method, f"{base}{path}", params=form(params) if params else None,
+                                            data=dict(form(data)) if data else None, auth=(key, ""),
+                                            headers=headers)
+    except httpx.HTTPError as exc:
+        raise StripeUnavailable(f"Stripe's API at {base} cannot be reached: {exc or type(exc).__name__}") from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.status_code < 400 and isinstance(body, dict):
+        return body
+    error = body.get("error") if isinstance(body, dict) else None
+    message = str(error.get("message") or "") if isinstance(error, dict) else ""
+    message = message or f"HTTP {response.status_code}"
+    if response.status_code in (429,) or response.status_code >= 500:
+        raise StripeUnavailable(f"Stripe answered {response.status_code}: {message}")
+    if response.status_code in (401, 403):
+        raise NeedsAttention(f"Stripe refused the secret API key ({response.status_code}): {message}",
+                             reauthorize=True)
+    raise NeedsAttention(f"Stripe refused {method} {path} ({response.status_code}): {message}")
 
 
-async def payment_intent_succeeded(session: AsyncSession, event: dict[str, Any]) -> str:
-    intent = _object(event)
+def _rows(listing: Any) -> list[dict[str, Any]]:
+    rows = listing.get("data") if isinstance(listing, dict) else None
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+async def invoice_payments(session: AsyncSession, stripe_invoice: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Stripe invoice's InvoicePayment objects: its expanded `payments` when complete, else the list
+    call, page by page."""
+    payments = stripe_invoice.get("payments")
+    if isinstance(payments, dict) and not payments.get("has_more") and _rows(payments):
+        return _rows(payments)
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"invoice": stripe_invoice.get("id"), "limit": 100}
+    while True:
+        page = await _api(session, "GET", "/v1/invoice_payments", params=params)
+        rows = _rows(page)
+        found += rows
+        if not page.get("has_more") or not rows:
+            return found
+        params["starting_after"] = rows[-1].get("id")
+
+
+# --- reading an event: the money and the hints of its invoice ------------------------------------
+
+@dataclass
+class Money:
+    """One payment as Stripe reports it, and what may name its CRM invoice."""
+
+    external_ref: str  # the PaymentIntent's id (or a charge's / invoice's when there is none)
+    minor: Any
+    currency: str
+    paid_on: date
+    reference: str | None
+    what: str
+    number: str | None = None  # an explicit metadata.invoice_number
+    hints: list[str] = field(default_factory=list)  # texts that may hold a CRM invoice number
+    customer: str | None = None
+
+
+def _intent_money(event: dict[str, Any], intent: dict[str, Any]) -> Money:
     intent_id = _id(intent.get("id"))
     if intent_id is None:
         raise NeedsAttention("The payment intent has no id.")
-    return await _record(session, number=_invoice_number(intent), external_ref=intent_id,
-                         minor=intent.get("amount_received"), currency=_currency(intent),
-                         paid_on=_day(event), reference=_id(intent.get("latest_charge")),
-                         what=f"Payment intent {intent_id}")
+    return Money(external_ref=intent_id, minor=intent.get("amount_received"), currency=_currency(intent),
+                 paid_on=_day(event), reference=_id(intent.get("latest_charge")), what=f"Payment intent {intent_id}",
+                 number=_invoice_number(intent), hints=[str(intent.get("description") or "")],
+                 customer=_id(intent.get("customer")))
 
 
-async def invoice_paid(session: AsyncSession, event: dict[str, Any]) -> str:
-    stripe_invoice = _object(event)
+def _invoice_hints(stripe_invoice: dict[str, Any]) -> tuple[str | None, list[str]]:
+    number = _invoice_number(stripe_invoice)
+    return number, [str(stripe_invoice.get(k) or "") for k in ("number", "description")]
+
+
+async def _invoice_money(session: AsyncSession, event: dict[str, Any], stripe_invoice: dict[str, Any]) -> list[Money]:
+    """Each payment of a paid Stripe invoice, keyed by its PaymentIntent in either API shape."""
     invoice_id = _id(stripe_invoice.get("id"))
     if invoice_id is None:
         raise NeedsAttention("The Stripe invoice has no id.")
-    number = stripe_invoice.get("number")
+    currency = _currency(stripe_invoice)
+    number, hints = _invoice_hints(stripe_invoice)
+    label = stripe_invoice.get("number") or invoice_id
     transitions = stripe_invoice.get("status_transitions")
     paid_at = transitions.get("paid_at") if isinstance(transitions, dict) else None
-    return await _record(session, number=_invoice_number(stripe_invoice),
-                         external_ref=_stripe_invoice_intent(stripe_invoice) or invoice_id,
-                         minor=stripe_invoice.get("amount_paid"), currency=_currency(stripe_invoice),
-                         paid_on=_day(event, paid_at),
-                         reference=f"Stripe invoice {number or invoice_id}", what=f"Stripe invoice {invoice_id}")
+    common = {"currency": currency, "number": number, "hints": hints, "customer": _id(stripe_invoice.get("customer")),
+              "reference": f"Stripe invoice {label}"}
+    intent = _id(stripe_invoice.get("payment_intent"))
+    expanded = isinstance(stripe_invoice.get("payments"), dict)
+    if not expanded and "payment_intent" in stripe_invoice:
+        # Before 2025-03-31: one payment intent (none: paid by balance or out of band, keyed by the invoice).
+        return [Money(external_ref=intent or invoice_id, minor=stripe_invoice.get("amount_paid"),
+                      paid_on=_day(event, paid_at), what=f"Stripe invoice {invoice_id}", **common)]
+    found = []
+    for row in await invoice_payments(session, stripe_invoice):
+        if row.get("status") != "paid":
+            continue
+        payment = row.get("payment") if isinstance(row.get("payment"), dict) else {}
+        ref = (_id(payment.get("payment_intent")) or _id(payment.get("charge")) or _id(payment.get("payment_record"))
+               or _id(row.get("payment_intent")) or _id(row.get("charge")) or _id(row.get("id")) or invoice_id)
+        row_transitions = row.get("status_transitions")
+        row_paid = row_transitions.get("paid_at") if isinstance(row_transitions, dict) else None
+        found.append(Money(external_ref=ref, minor=row.get("amount_paid"), paid_on=_day(event, row_paid or paid_at),
+                           what=f"Stripe invoice {invoice_id} ({ref})", **common))
+    if not found:
+        raise NeedsAttention(f"Stripe invoice {invoice_id} is paid but Stripe lists no paid payment for it.")
+    return found
+
+
+async def _stripe_invoice_of(session: AsyncSession, intent: dict[str, Any]) -> dict[str, Any] | None:
+    """The Stripe invoice a payment intent paid, if any and if the API may be asked."""
+    if not await settings.get(session, "stripe.secret_key"):
+        return None
+    invoice_id = _id(intent.get("invoice"))  # API versions before 2025-03-31
+    if invoice_id is None:
+        listing = await _api(session, "GET", "/v1/invoice_payments", params={
+            "payment": {"type": "payment_intent", "payment_intent": intent.get("id")}, "limit": 1})
+        rows = _rows(listing)
+        invoice_id = _id(rows[0].get("invoice")) if rows else None
+    if invoice_id is None:
+        return None
+    return await _api(session, "GET", f"/v1/invoices/{invoice_id}")
+
+
+# --- finding the invoice and recording -----------------------------------------------------------
+
+async def _by_hints(session: AsyncSession, hints: list[str]) -> Invoice | None:
+    """The one CRM invoice whose number appears in these texts (a Stripe invoice's number or
+    description when the CRM's numbering is used there)."""
+    tokens = {t for text in hints for t in NUMBER_TOKEN.findall(text or "")}
+    if not tokens:
+        return None
+    found = (await session.scalars(select(Invoice).where(Invoice.number.in_(tokens), Invoice.kind == "invoice")
+                                   .limit(2))).all()
+    return found[0] if len(found) == 1 else None
+
+
+async def _by_customer(session: AsyncSession, money_in: Money) -> tuple[Invoice | None, str | None]:
+    """The invoice of a remembered Stripe customer: their client's one open invoice in the currency,
+    or the one whose open amount is exactly the payment's; else why not (None: unknown customer)."""
+    if money_in.customer is None:
+        return None, None
+    client_id = await session.scalar(select(StripeCustomer.client_id).where(
+        StripeCustomer.customer_id == money_in.customer))
+    if client_id is None:
+        return None, None
+    name = await session.scalar(select(Client.name).where(Client.id == client_id))
+    open_ = (await session.scalars(select(Invoice).where(
+        Invoice.client_id == client_id, Invoice.kind == "invoice", Invoice.currency == money_in.currency,
+        Invoice.status.in_([s.value for s in OPEN_STATUSES])).order_by(Invoice.id))).all()
+    if len(open_) == 1:
+        return open_[0], None
+    if not open_:
+        return None, (f"Stripe customer {money_in.customer} is client {name}, who has no open {money_in.currency} "
+                      "invoice.")
+    paid = amount(money_in.minor, money_in.currency)
+    exact = [i for i in open_ if i.gross_total - i.paid_total == paid]
+    if len(exact) == 1:
+        return exact[0], None
+    numbers = ", ".join(str(i.number) for i in open_[:10])
+    return None, (f"Stripe customer {money_in.customer} is client {name}, who has {len(open_)} open "
+                  f"{money_in.currency} invoices ({numbers}); the payment does not say which.")
+
+
+async def remember_customer(session: AsyncSession, customer: str | None, client_id: int) -> None:
+    """Remember that this Stripe customer is this client (the first client it was matched to stays)."""
+    if customer:
+        await session.execute(insert(StripeCustomer).values(customer_id=customer[:255], client_id=client_id)
+                              .on_conflict_do_nothing(index_elements=[StripeCustomer.customer_id]))
+
+
+async def _find(session: AsyncSession, money_in: Money) -> Invoice:
+    if money_in.number is not None:
+        invoice = await invoices.invoice_by_number(session, money_in.number, lock=True)
+        if invoice is None or invoice.kind != "invoice":
+            raise NeedsAttention(f"No invoice {money_in.number} in the CRM ({money_in.what}). Correct the number in "
+                                 "Stripe's metadata or issue the invoice, then replay; or use Match to invoice….")
+        return invoice
+    invoice = await _by_hints(session, money_in.hints)
+    why = None
+    if invoice is None:
+        invoice, why = await _by_customer(session, money_in)
+    if invoice is None:
+        paid = amount(money_in.minor, money_in.currency)
+        raise NeedsAttention(why or (
+            f"{money_in.what} of {paid} {money_in.currency} names no CRM invoice (no metadata.invoice_number, no "
+            "CRM invoice number in its Stripe invoice, no known Stripe customer): nothing recorded. Pick the "
+            "invoice with Match to invoice…."))
+    locked = await invoices.invoice_by_number(session, str(invoice.number), lock=True)
+    assert locked is not None
+    return locked
+
+
+async def _record(session: AsyncSession, money_in: Money, invoice: Invoice | None = None,
+                  actor_id: int | None = None) -> str:
+    """Record the money once, on `invoice` (a person's choice) or the one the event names."""
+    existing = await invoices.payment_by_external_ref(session, METHOD, money_in.external_ref)
+    if existing is not None:
+        target = invoice or (await invoices.invoice_by_number(session, money_in.number) if money_in.number else None)
+        if target is not None and existing.invoice_id != target.id:
+            raise NeedsAttention(f"{money_in.external_ref} is recorded on another invoice than {target.number}.")
+        return f"Payment {money_in.external_ref} is recorded already (payment #{existing.id}); nothing changed."
+    paid = amount(money_in.minor, money_in.currency)
+    if paid <= 0:
+        return f"{money_in.what} has no money received: nothing recorded."
+    if invoice is None:
+        invoice = await _find(session, money_in)
+    number = invoice.number
+    if money_in.currency != invoice.currency:
+        raise NeedsAttention(f"{money_in.what} is in {money_in.currency}, invoice {number} in {invoice.currency}.")
+    try:
+        payment = await invoices.receive_payment(
+            session, actor_id, invoice, PaymentIn(amount=paid, paid_on=money_in.paid_on, method=PaymentMethod.stripe,
+                                                  reference=money_in.reference), external_ref=money_in.external_ref)
+    except (ValidationFailed, Conflict) as exc:  # more than is open, not an open invoice...
+        raise NeedsAttention(f"Invoice {number}: {exc.message}") from None
+    except ValidationError as exc:  # an amount no invoice can hold
+        raise NeedsAttention(f"Invoice {number}: the amount {paid} {money_in.currency} is not valid ({exc}).") from None
+    await remember_customer(session, money_in.customer, invoice.client_id)
+    return f"Recorded payment #{payment.id} of {paid} {money_in.currency} on {number} ({money_in.external_ref})."
+
+
+async def _intent_moneys(session: AsyncSession, event: dict[str, Any]) -> list[Money]:
+    intent = _object(event)
+    found = _intent_money(event, intent)
+    if found.number is None and await invoices.payment_by_external_ref(session, METHOD, found.external_ref) is None:
+        stripe_invoice = await _stripe_invoice_of(session, intent)
+        if stripe_invoice is not None:  # the money of a Stripe invoice: its hints name the CRM invoice
+            found.number, found.hints = _invoice_hints(stripe_invoice)
+            found.hints.append(str(intent.get("description") or ""))
+            found.customer = found.customer or _id(stripe_invoice.get("customer"))
+            found.reference = found.reference or f"Stripe invoice {stripe_invoice.get('number') or ''}".strip()
+    return [found]
+
+
+async def payment_intent_succeeded(session: AsyncSession, event: dict[str, Any]) -> str:
+    return " ".join([await _record(session, m) for m in await _intent_moneys(session, event)])
+
+
+async def invoice_paid(session: AsyncSession, event: dict[str, Any]) -> str:
+    moneys = await _invoice_money(session, event, _object(event))
+    return " ".join([await _record(session, m) for m in moneys])
+
+
+async def match(session: AsyncSession, actor_id: int, event_type: str, event: dict[str, Any], invoice: Invoice) -> str:
+    """Record a waiting payment event's money on the invoice a person picked (and remember its Stripe
+    customer on the invoice's client). NeedsAttention says why it cannot be."""
+    if event_type == "payment_intent.succeeded":
+        moneys = [_intent_money(event, _object(event))]
+    elif event_type == "invoice.paid":
+        moneys = await _invoice_money(session, event, _object(event))
+    else:
+        raise NeedsAttention(f"A {event_type} event carries no payment to match to an invoice.")
+    outcomes = [await _record(session, m, invoice, actor_id) for m in moneys]
+    for m in moneys:
+        await remember_customer(session, m.customer, invoice.client_id)
+    return " ".join(outcomes)
 
 
 async def charge_refunded(session: AsyncSession, event: dict[str, Any]) -> str:
@@ -292,3 +560,85 @@ HANDLERS: dict[str, Handler] = {
     "invoice.paid": invoice_paid,
     "charge.refunded": charge_refunded,
 }
+
+
+# --- "Pay online": a Checkout Session per invoice ------------------------------------------------
+
+def minor_units(value: Decimal, currency: str) -> int:
+    """The inverse of `amount`: 119.00 EUR -> 11900, 500 JPY -> 500, 500 ISK -> 50000."""
+    code = currency.upper()
+    exponent = 0 if code in ZERO_DECIMAL else 2 if code in TWO_DECIMAL else money.minor_unit(code)
+    return int(value.scaleb(exponent).to_integral_value())
+
+
+def _out(row: StripeCheckout, reused: bool) -> PayOnlineOut:
+    return PayOnlineOut(invoice_id=row.invoice_id, url=row.url, session_id=row.session_id, amount=row.amount,
+                        currency=row.currency, expires_at=row.expires_at, reused=reused)
+
+
+async def live_checkout(session: AsyncSession, invoice: Invoice) -> StripeCheckout | None:
+    """The invoice's latest Checkout Session if it asks what is open now and has time left (what the
+    invoice e-mail links to); its state in Stripe is not asked."""
+    row = (await session.scalars(select(StripeCheckout).where(StripeCheckout.invoice_id == invoice.id)
+                                 .order_by(StripeCheckout.id.desc()).limit(1))).first()
+    if row is None or row.currency != invoice.currency or row.amount != invoice.gross_total - invoice.paid_total:
+        return None
+    return row if row.expires_at > utcnow() + CHECKOUT_REUSE_MARGIN else None
+
+
+async def checkout_link(session: AsyncSession, actor: Principal, invoice_id: int) -> PayOnlineOut:
+    """The invoice's "Pay online" link: its open Checkout Session for the open amount, else a new one
+    whose session and PaymentIntent metadata carry the invoice number (so the payment always matches)."""
+    invoice = await invoices.visible_invoice(session, actor, invoice_id, lock=True)
+    if invoice.kind != "invoice" or invoice.status not in [s.value for s in OPEN_STATUSES]:
+        raise Conflict(f"Only an issued invoice with money open can be paid online (this one is {invoice.status}).",
+                       code="not_payable")
+    try:
+        existing = await live_checkout(session, invoice)
+        if existing is not None:
+            current = await _api(session, "GET", f"/v1/checkout/sessions/{existing.session_id}")
+            if current.get("status") == "open":
+                return _out(existing, True)
+        return _out(await _new_checkout(session, actor, invoice), False)
+    except NeedsAttention as exc:
+        raise Conflict(exc.reason, code="stripe_refused") from None
+    except StripeUnavailable as exc:
+        raise Conflict(f"{exc} Try again in a moment.", code="stripe_unavailable") from None
+
+
+async def _new_checkout(session: AsyncSession, actor: Principal, invoice: Invoice) -> StripeCheckout:
+    number = str(invoice.number)
+    open_amount = invoice.gross_total - invoice.paid_total
+    client = await session.get(Client, invoice.client_id)
+    customer = await session.scalar(select(StripeCustomer.customer_id).where(
+        StripeCustomer.client_id == invoice.client_id).order_by(StripeCustomer.created_at.desc()).limit(1))
+    company = str(await settings.get(session, "company.name") or "")
+    metadata = {"invoice_number": number, "crm_invoice_id": str(invoice.id)}
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [{"quantity": 1, "price_data": {
+            "currency": invoice.currency.lower(), "unit_amount": minor_units(open_amount, invoice.currency),
+            "product_data": {"name": f"Invoice {number}" + (f" from {company}" if company else "")}}}],
+        "client_reference_id": number,
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata, "description": f"Invoice {number}"},
+        "success_url": str(await settings.get(session, "stripe.success_url") or "") or None,
+    }
+    email = client.email if client is not None else None
+    if customer:
+        params["customer"] = customer
+    elif email:
+        params["customer_email"] = email
+    made = await _api(session, "POST", "/v1/checkout/sessions", data=params, idempotency_key=str(uuid.uuid4()))
+    session_id, url, expires = made.get("id"), made.get("url"), made.get("expires_at")
+    if not isinstance(session_id, str) or not isinstance(url, str) or not isinstance(expires, int):
+        raise NeedsAttention("Stripe's answer has no Checkout Session id, url or expires_at.")
+    row = StripeCheckout(invoice_id=invoice.id, session_id=session_id, url=url, amount=open_amount,
+                         currency=invoice.currency, expires_at=datetime.fromtimestamp(expires, UTC),
+                         created_by=actor.user_id)
+    session.add(row)
+    await session.flush()
+    audit.record(session, actor_id=actor.user_id, entity="invoice", entity_id=invoice.id, action="payment_link",
+                 changes=[{"field": "checkout_session", "old": None, "new": session_id},
+                          {"field": "amount", "old": None, "new": str(open_amount)}])
+    return row

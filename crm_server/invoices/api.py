@@ -18,12 +18,14 @@ from crm_server.contract.invoices import (
     IssueIn,
     PaymentIn,
     PaymentOut,
+    PayOnlineOut,
     RecurrenceUpdate,
     RefundIn,
     SendIn,
     VersionIn,
 )
 from crm_server.documents.sources import render_invoice
+from crm_server.integrations import stripe
 from crm_server.invoices import recurring, sending, service
 from crm_server.routing import Session, TxRoute, require
 
@@ -92,6 +94,13 @@ async def refund_payment(invoice_id: int, payment_id: int, body: RefundIn, sessi
                          actor: Principal = require("payments", "edit")) -> PaymentOut:
     """Record money given back from a payment; answers the payment with its refunds."""
     return await service.refund_payment(session, actor, payment_id, body, invoice_id=invoice_id)
+
+
+@router.post("/invoices/{invoice_id}/pay-online", response_model=PayOnlineOut)
+async def pay_online(invoice_id: int, session: Session,
+                     actor: Principal = require("invoices", "edit")) -> PayOnlineOut:
+    """The invoice's "Pay online" link: its open Stripe Checkout Session for the open amount, or a new one."""
+    return await stripe.checkout_link(session, actor, invoice_id)
 
 
 # --- PDF and sending by email --------------------------------------------------------------------

@@ -71,6 +71,11 @@ async def _defaults(session: AsyncSession, invoice: Invoice) -> tuple[str, str, 
     lines = [f"Dear {client.name}," if client else "Hello,", "",
              f"Please find attached {tpl.label(invoice.kind).lower()} {invoice.number} of {total}{due}.",
              "", "Kind regards,", company]
+    from crm_server.integrations.stripe import live_checkout  # the invoices area does not need Stripe to load
+
+    link = await live_checkout(session, invoice) if invoice.kind == "invoice" else None
+    if link is not None:  # its "Pay online" link, made in the invoice window
+        lines[4:4] = [f"You can pay it online: {link.url}", ""]
     return (client.email or "") if client else "", subject, "\n".join(lines).rstrip()
 
 
