@@ -453,11 +453,12 @@ async def _find(session: AsyncSession, money_in: Money) -> Invoice:
 async def _record(session: AsyncSession, money_in: Money, invoice: Invoice | None = None,
                   actor_id: int | None = None) -> str:
     """Record the money once, on `invoice` (a person's choice) or the one the event names."""
+    if invoice is None and money_in.number is not None:  # an explicit number must be a CRM invoice
+        invoice = await _find(session, money_in)
     existing = await invoices.payment_by_external_ref(session, METHOD, money_in.external_ref)
     if existing is not None:
-        target = invoice or (await invoices.invoice_by_number(session, money_in.number) if money_in.number else None)
-        if target is not None and existing.invoice_id != target.id:
-            raise NeedsAttention(f"{money_in.external_ref} is recorded on another invoice than {target.number}.")
+        if invoice is not None and existing.invoice_id != invoice.id:
+            raise NeedsAttention(f"{money_in.external_ref} is recorded on another invoice than {invoice.number}.")
         return f"Payment {money_in.external_ref} is recorded already (payment #{existing.id}); nothing changed."
     paid = amount(money_in.minor, money_in.currency)
     if paid <= 0:

@@ -104,6 +104,34 @@ def test_signature_as_stripe_python_checks_it() -> None:
             stripe.check_signature(garbled, body, SECRET)
 
 
+# Stripe's own published example: stripe-dotnet's EventUtilityTest signs its fixture
+# Resources/event_test_signature.json (kept byte for byte in fixtures/webhooks/stripe/published/) with
+# the secret "webhook_secret" at t=1533204620 and gives the header below. (stripe-python's tests compute
+# their headers with the library's own signer, so they publish no fixed triple.)
+PUBLISHED_BODY = FIXTURES / "published" / "stripe-dotnet_event_test_signature.json"
+PUBLISHED_SECRET = "webhook_secret"
+PUBLISHED_TIME = 1533204620
+PUBLISHED_HEADER = ("t=1533204620,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7,"
+                    "v0=63f3a72374a733066c4be69ed7f8e5ac85c22c9f0a6a612ab9a025a9e4ee7eef")
+
+
+def test_signature_check_accepts_stripes_published_example() -> None:
+    body = PUBLISHED_BODY.read_bytes()
+    stripe.check_signature(PUBLISHED_HEADER, body, PUBLISHED_SECRET, now=PUBLISHED_TIME + 100)
+    assert stripe.signature_header(PUBLISHED_SECRET, body, PUBLISHED_TIME) == PUBLISHED_HEADER.rsplit(",", 1)[0]
+    with pytest.raises(BadSignature, match="tolerance"):  # as their RejectOutdatedTimestamp: 300 + 100 s late
+        stripe.check_signature(PUBLISHED_HEADER, body, PUBLISHED_SECRET, now=PUBLISHED_TIME + 400)
+    with pytest.raises(BadSignature, match="matches"):  # as their RejectIncorrectSignature
+        stripe.check_signature(PUBLISHED_HEADER, body + b"this_changes_the_json", PUBLISHED_SECRET,
+                               now=PUBLISHED_TIME)
+    with pytest.raises(BadSignature, match="matches"):
+        stripe.check_signature(PUBLISHED_HEADER, body, "whsec_other", now=PUBLISHED_TIME)
+    for garbled in ("t=,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7", "t,v1=,v0=",
+                    "t,v1=,v0", "t,v1=,", "t,,", ",,", "t"):  # their ValidateSignatureHandlesIncorrectHeaderValues
+        with pytest.raises(BadSignature):
+            stripe.check_signature(garbled, b"{}", PUBLISHED_SECRET, now=PUBLISHED_TIME)
+
+
 def test_events_one_per_body_and_malformed_bodies() -> None:
     [incoming] = stripe.events({}, fixture("charge.refunded"))
     assert (incoming.event_id, incoming.event_type) == ("evt_3QaHq2EXa3mPLe0A1Rf5sKp8", "charge.refunded")
@@ -169,10 +197,13 @@ async def test_invoice_paid_alone_records_the_payment_under_its_intent(server: L
 
     # API versions since 2025-03-31 name the intent in the invoice's payments list instead.
     other = await issued(admin)
-    basil = event("invoice.paid", other["number"], id="in_1QbBasil", payment_intent=None, payments={
-        "object": "list", "has_more": False, "data": [{"id": "inpay_1QbBasil", "object": "invoice_payment",
-                                                       "payment": {"type": "payment_intent",
-                                                                   "payment_intent": "pi_3QbBasilIntent"}}]})
+    basil = event("invoice.paid", other["number"], id="in_1QbBasil", payments={
+        "object": "list", "has_more": False, "data": [{
+            "id": "inpay_1QbBasil", "object": "invoice_payment", "amount_paid": 11900, "amount_requested": 11900,
+            "currency": "eur", "invoice": "in_1QbBasil", "status": "paid",
+            "payment": {"type": "payment_intent", "payment_intent": "pi_3QbBasilIntent"}}]})
+    for gone in ("payment_intent", "charge", "paid"):  # removed from the Invoice in 2025-03-31.basil
+        del basil["data"]["object"][gone]
     assert "Recorded payment" in await handle(server, basil)
     assert (await state(server, other["id"]))[2] == [(Decimal("119.00"), 0, "pi_3QbBasilIntent")]
 
@@ -210,7 +241,8 @@ async def test_refund_before_its_payment_is_retried_and_foreign_charges_are_left
         await handle(server, event("charge.refunded", invoice["number"]))
     foreign = event("charge.refunded", payment_intent="pi_NotOurs", metadata={})
     assert "nothing to reverse" in await handle(server, foreign)
-    assert "nothing recorded" in await handle(server, event("payment_intent.succeeded", metadata={}))
+    with pytest.raises(NeedsAttention, match="names no CRM invoice"):  # money arrived: a person must say where
+        await handle(server, event("payment_intent.succeeded", metadata={}, description=None))
     assert await state(server, invoice["id"]) == ("unpaid", Decimal("0.00"), [])
 
 
