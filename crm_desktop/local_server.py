@@ -3,7 +3,8 @@
 The server runs in a child process (``python -m crm_desktop.local_server``, or ``crm-desktop
 --local-server`` in a frozen build): it starts the embedded PostgreSQL in a data folder, migrates
 it, fills the demo data once (crm_server/demo.py), serves the real app on a loopback port and prints
-``READY <url>``. It stops when its stdin closes: when the desktop asks, or when the desktop dies.
+``READY <url>``. It stops when its stdin closes (when the desktop asks, or when the desktop dies) or
+on SIGTERM/SIGINT, and then stops the embedded PostgreSQL it started.
 Running it apart keeps the server's threads and the UI's Qt objects out of each other's way.
 """
 
@@ -112,41 +113,48 @@ async def _seed(database_url: str) -> bool:
 
 
 def serve(data_dir: Path, worker: bool = True, seed: bool = True) -> int:
+    """Serve until stdin closes, SIGTERM or SIGINT; then stop the embedded cluster this process owns
+    (one it found running under a live owner is left to that owner)."""
     import uvicorn
 
     from crm_server import migrate
     from crm_server.app import create_app
+    from crm_server.cli import StopSignals
     from crm_server.config import Config
     from crm_server.embedded_db import EmbeddedPostgres
 
-    embedded = EmbeddedPostgres(data_dir)
-    database_url = embedded.start()
-    try:
-        migrate.upgrade(database_url)
-        if seed:
-            log.info("demo data %s", "created" if asyncio.run(_seed(database_url)) else "already there")
-        port = _free_port()
-        config = Config(database_url=database_url, data_dir=data_dir, worker=worker, db_pool_size=5,
-                        log_level="warning", port=port)
-        server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="on"))
+    with StopSignals() as stop:
+        embedded = EmbeddedPostgres(data_dir)
+        database_url = embedded.start()
+        try:
+            migrate.upgrade(database_url)
+            if seed and stop.received is None:
+                log.info("demo data %s", "created" if asyncio.run(_seed(database_url)) else "already there")
+            port = _free_port()
+            config = Config(database_url=database_url, data_dir=data_dir, worker=worker, db_pool_size=5,
+                            log_level="warning", port=port)
+            server = uvicorn.Server(uvicorn.Config(create_app(config, embedded=embedded), host="127.0.0.1",
+                                                   port=port, log_level="warning", lifespan="on",
+                                                   timeout_graceful_shutdown=5))
 
-        def announce_when_ready() -> None:
-            while not server.started and not server.should_exit:
-                time.sleep(0.02)
-            if server.started:
-                print(f"{READY}http://127.0.0.1:{port}", flush=True)
+            def announce_when_ready() -> None:
+                while not server.started and not server.should_exit:
+                    time.sleep(0.02)
+                if server.started:
+                    print(f"{READY}http://127.0.0.1:{port}", flush=True)
 
-        def stop_when_stdin_closes() -> None:
-            for _line in sys.stdin:
-                pass
-            server.should_exit = True
+            def stop_when_stdin_closes() -> None:
+                for _line in sys.stdin:
+                    pass
+                server.should_exit = True
 
-        threading.Thread(target=announce_when_ready, daemon=True).start()
-        threading.Thread(target=stop_when_stdin_closes, daemon=True).start()
-        server.run()
-    finally:
-        embedded.stop()
+            stop.server = server
+            if stop.received is None:
+                threading.Thread(target=announce_when_ready, daemon=True).start()
+                threading.Thread(target=stop_when_stdin_closes, daemon=True).start()
+                server.run()
+        finally:
+            embedded.stop()
     return 0
 
 

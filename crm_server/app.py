@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -34,11 +35,15 @@ from crm_server.stock import api as stock_api
 from crm_server.tickets import api as tickets_api
 from crm_server.webforms import api as webforms_api
 
+if TYPE_CHECKING:
+    from crm_server.embedded_db import EmbeddedPostgres
+
 log = logging.getLogger(__name__)
 
 
-def create_app(config: Config) -> FastAPI:
-    """`config.database_url` must be resolved (see crm_server.cli) before the app is built."""
+def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> FastAPI:
+    """`config.database_url` must be resolved (see crm_server.cli) before the app is built.
+    `embedded`: the embedded cluster the server runs on, which its watchdog restarts if it stops."""
     assert config.database_url, "resolve the database URL first"
 
     @asynccontextmanager
@@ -53,9 +58,12 @@ def create_app(config: Config) -> FastAPI:
             await jobs.start()
             async with db.transaction() as session:  # what a killed predecessor acknowledged, at once
                 await inbox.requeue(session, stale_after=timedelta(0))
+        watchdog = health.Watchdog(app, embedded, worker=config.worker)
+        watchdog.start()
         try:
             yield
         finally:
+            await watchdog.stop()
             await jobs.stop()
             await hub.stop()
             await db.dispose()

@@ -7,7 +7,9 @@ import asyncio
 import getpass
 import json
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,24 +20,77 @@ from crm_server.embedded_db import EmbeddedPostgres
 log = logging.getLogger("crm_server")
 
 
-def resolve_database(config: Config, *, auto_migrate: bool) -> EmbeddedPostgres | None:
-    """Fill in config.database_url; without CRM_DATABASE_URL start the embedded PostgreSQL.
+def resolve_database(config: Config, *, auto_migrate: bool, adopt: bool = False) -> EmbeddedPostgres | None:
+    """Fill in config.database_url; without CRM_DATABASE_URL use the embedded PostgreSQL.
 
-    The embedded database is migrated automatically (it has one owner); a production database is
-    migrated by IT with `crm-server migrate`, and serving refuses an outdated schema."""
+    A command run beside a serving server uses the cluster that server runs and leaves it running;
+    it starts (and on exit stops) the cluster only when none runs. `adopt` (serve) also takes over a
+    cluster whose owner died. The embedded database is migrated automatically; a production database
+    is migrated by IT with `crm-server migrate`, and serving refuses an outdated schema."""
     embedded = None
     if not config.database_url:
         embedded = EmbeddedPostgres(config.data_dir)
-        config.database_url = embedded.start()
+        config.database_url = embedded.start(adopt=adopt)
         auto_migrate = True
-    if auto_migrate:
-        migrate.upgrade(config.database_url)
-    else:
-        current, head = migrate.current_and_head(config.database_url)
-        if current != head:
-            raise SystemExit(f"The database schema is at {current or 'nothing'}, this server needs {head}: "
-                             "run `crm-server migrate` first.")
+    try:
+        if auto_migrate:
+            migrate.upgrade(config.database_url)
+        else:
+            current, head = migrate.current_and_head(config.database_url)
+            if current != head:
+                raise SystemExit(f"The database schema is at {current or 'nothing'}, this server needs {head}: "
+                                 "run `crm-server migrate` first.")
+    except BaseException:
+        if embedded:
+            embedded.stop()
+        raise
     return embedded
+
+
+class StopSignals:
+    """SIGTERM (what systemd's stop sends) and SIGINT (Ctrl+C) stop a serving process in order: the
+    HTTP server shuts down, then the embedded cluster this process owns is stopped.
+
+    uvicorn catches both while it serves and raises them again once it has shut down; with Python's
+    default action that second delivery killed the process before it could stop its cluster, which
+    then stayed running. Under this guard the signal only asks the server to exit. Use it from the
+    main thread (elsewhere signals cannot be handled: the embedding program stops the server)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._server: Any = None
+        self._before: dict[int, Any] = {}
+
+    @property
+    def server(self) -> Any:
+        return self._server
+
+    @server.setter
+    def server(self, server: Any) -> None:  # a uvicorn.Server: told to exit if a signal came first
+        self._server = server
+        if self.received is not None and server is not None:
+            server.should_exit = True
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            wanted = [signal.SIGINT, signal.SIGTERM]
+            if hasattr(signal, "SIGBREAK"):  # Ctrl+Break in a Windows console
+                wanted.append(signal.SIGBREAK)
+            for sig in wanted:
+                self._before[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._before.items():
+            signal.signal(sig, handler)
+        self._before.clear()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.received is None:
+            log.info("%s received: stopping", signal.Signals(signum).name)
+        self.received = signum
+        if self._server is not None:
+            self._server.should_exit = True
 
 
 def _run_in_db(config: Config, work: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -58,13 +113,18 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from crm_server.app import create_app
 
     config.host, config.port = args.host or config.host, args.port or config.port
-    embedded = resolve_database(config, auto_migrate=args.migrate)
-    try:
-        uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=config.log_level,
-                    proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips)
-    finally:
-        if embedded:
-            embedded.stop()
+    with StopSignals() as stop:
+        embedded = resolve_database(config, auto_migrate=args.migrate, adopt=True)
+        try:
+            if stop.received is None:
+                stop.server = uvicorn.Server(uvicorn.Config(
+                    create_app(config, embedded=embedded), host=config.host, port=config.port,
+                    log_level=config.log_level, proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
+                    timeout_graceful_shutdown=5))  # open WebSockets must not hold a stop for long
+                stop.server.run()
+        finally:
+            if embedded:
+                embedded.stop()
     return 0
 
 
@@ -212,6 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = get_config()
     logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.func is not cmd_serve and threading.current_thread() is threading.main_thread():
+        # A short command stopped by SIGTERM still runs its clean-up (a cluster it started is stopped);
+        # a mail server's pipe gets "try again later".
+        code = EX_TEMPFAIL if args.func is cmd_pipe_email else 128 + signal.SIGTERM
+
+        def _exit(signum: int, frame: object) -> None:
+            raise SystemExit(code)
+
+        signal.signal(signal.SIGTERM, _exit)
     return int(args.func(args, config))
 
 

@@ -74,8 +74,11 @@ class Database:
         import crm_server.models  # noqa: F401  (every table known before the first query)
 
         self.url = url
+        # Reconnects by itself: a pooled connection is pinged before use and replaced if the
+        # database restarted; a new connection gives up after 10 s instead of hanging a request.
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+            connect_args={"connect_timeout": 10},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
 

@@ -1,41 +1,144 @@
-"""GET /health for load balancers and IT; GET /api/admin/health for the admin panel."""
+"""GET /health for load balancers and IT; GET /api/admin/health for the admin panel; and the
+watchdog that brings a server back by itself after its database went away.
+
+/health never depends on the database to answer: it probes it with a short timeout and answers 200
+when everything is up, else 503 with the same JSON, `down` naming what is down (database, job
+runner, event listener)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 
 from crm_server import __version__
 from crm_server.contract.admin import ComponentHealth, Health
+from crm_server.db import Database
 from crm_server.routing import Session, TxRoute, require
+
+if TYPE_CHECKING:
+    from crm_server.embedded_db import EmbeddedPostgres
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=TxRoute, tags=["health"])
 
+# How long a probe may take before the database counts as down.
+PROBE_TIMEOUT = 5.0
+# The watchdog looks this often; it restarts an embedded cluster after two failed looks in a row.
+WATCH_INTERVAL = 2.0
 
-async def _health(request: Request, session: Session) -> Health:
+_NAMES = {"database": "database", "jobs": "job runner", "events": "event listener"}
+
+
+async def probe_database(db: Database) -> str | None:
+    """None when the database answers `SELECT 1` in time, else what went wrong."""
     try:
-        await session.execute(text("SELECT 1"))
-        database = ComponentHealth(status="ok")
+        async with asyncio.timeout(PROBE_TIMEOUT), db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return None
+    except TimeoutError:
+        return f"no answer within {PROBE_TIMEOUT:g} s"
     except Exception as exc:  # a health check reports, it does not fail
-        database = ComponentHealth(status="down", detail=str(exc)[:200])
-    jobs = await request.app.state.jobs.health(session)
-    hub = request.app.state.hub
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+async def _health(request: Request) -> Health:
+    state = request.app.state
+    db: Database = state.db
+    problem = await probe_database(db)
+    database = ComponentHealth(status="ok") if problem is None else ComponentHealth(status="down", detail=problem)
+    jobs = ComponentHealth(status="down", detail="unknown: the database is unreachable")
+    if problem is None:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT), db.sessions() as session:
+                jobs = await state.jobs.health(session)
+        except Exception as exc:
+            jobs = ComponentHealth(status="down", detail=f"unknown: {type(exc).__name__}")
+    hub = state.hub
     live = ComponentHealth(status="ok" if hub.connected else "down", detail=f"last event #{hub.last_seq}")
-    status = "ok" if database.status == "ok" and jobs.status != "down" and live.status == "ok" else "degraded"
-    return Health(status=status, version=__version__, database=database, jobs=jobs, events=live,
-                  integrations=ComponentHealth(status="not_configured"),
-                  backups=ComponentHealth(status="not_configured"))
+    parts = {"database": database, "jobs": jobs, "events": live}
+    down = [_NAMES[name] for name, part in parts.items() if part.status == "down"]
+    return Health(status="degraded" if down else "ok", version=__version__, database=database, jobs=jobs,
+                  events=live, integrations=ComponentHealth(status="not_configured"),
+                  backups=ComponentHealth(status="not_configured"), down=down)
 
 
-@router.get("/health", response_model=Health)
-async def health(request: Request, session: Session) -> JSONResponse:
-    result = await _health(request, session)
+async def _public_health(request: Request) -> JSONResponse:
+    try:
+        result = await _health(request)
+    except Exception as exc:  # never a bare 500 from the health check itself
+        log.exception("health check failed")
+        return JSONResponse({"status": "degraded", "version": __version__, "down": ["server"],
+                             "detail": type(exc).__name__}, status_code=503)
     return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.status == "ok" else 503)
+
+
+# Not a TxRoute: a request transaction would need the database before the check could report on it.
+router.add_api_route("/health", _public_health, methods=["GET"], response_model=Health,
+                     route_class_override=APIRoute,
+                     responses={503: {"model": Health, "description": "something is down (see `down`)"}})
 
 
 @router.get("/api/admin/health", response_model=Health, dependencies=[require("admin", "view")])
 async def admin_health(request: Request, session: Session) -> Health:
-    result = await _health(request, session)
+    result = await _health(request)
     result.recent_failures = await request.app.state.jobs.recent_runs(session, failed_only=True, limit=20)
     return result
+
+
+class Watchdog:
+    """One per server process. Every WATCH_INTERVAL it probes the database. Down twice in a row: if
+    the server runs on the embedded cluster, the cluster is started again (when this process owns
+    it, or its owner is gone). Up, but this process's job worker should run and does not: the
+    worker is started again. The engine's pool pre-pings (stale connections are replaced) and the
+    event listener reconnects by itself."""
+
+    def __init__(self, app: FastAPI, embedded: EmbeddedPostgres | None, worker: bool) -> None:
+        self.app, self.embedded, self.worker = app, embedded, worker
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="watchdog")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                failures = await self._look(failures)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("watchdog: could not bring the server back yet")
+
+    async def _look(self, failures: int) -> int:
+        state = self.app.state
+        problem = await probe_database(state.db)
+        if problem is not None:
+            failures += 1
+            if failures == 1:
+                log.warning("the database is unreachable: %s", problem)
+            if self.embedded is not None and failures >= 2:
+                await asyncio.to_thread(self.embedded.ensure_running)
+            return failures
+        if failures:
+            log.info("the database answers again")
+        if self.worker and not state.jobs.running:
+            log.warning("restarting the job worker")
+            await state.jobs.stop()
+            await state.jobs.start()
+        return 0

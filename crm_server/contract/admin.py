@@ -89,4 +89,6 @@ class Health(Model):
     events: ComponentHealth
     integrations: ComponentHealth
     backups: ComponentHealth
+    # What is down, in words ("database", "job runner", "event listener"); empty when status is ok.
+    down: list[str] = Field(default_factory=list)
     recent_failures: list[JobRun] = Field(default_factory=list)
