@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
-from crm_server import __version__, events, events_api, health
+from crm_server import __version__, events, events_api, health, log_redaction
 from crm_server.activities import api as activities_api
 from crm_server.admin import api as admin_api
 from crm_server.auth import api as auth_api
@@ -46,6 +46,7 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     `embedded`: the embedded cluster the server runs on, which its watchdog restarts if it stops."""
     assert config.database_url, "resolve the database URL first"
 
+    log_redaction.install()  # no token or secret from a URL in the log (httpx, uvicorn, any handler)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(config.async_url(), config.db_pool_size)

@@ -229,7 +229,7 @@ async def _stripe(session: AsyncSession, rng: random.Random) -> int:
     return made + 2
 
 
-def _rejected(session: AsyncSession) -> None:
+async def _rejected(session: AsyncSession) -> None:
     """A request signed with an old secret, refused at the door (and in the security log)."""
     body = json.dumps({"id": "evt_1QforgedAAAAAAAAAAAAAAA", "object": "event", "type": "payment_intent.succeeded",
                        "data": {"object": {"id": "pi_forged", "object": "payment_intent", "amount_received": 990000,
@@ -239,8 +239,8 @@ def _rejected(session: AsyncSession) -> None:
     headers = {"content-type": "application/json", "user-agent": "curl/8.5.0",
                "stripe-signature": stripe.signature_header("whsec_old_rotated", body, stamp)}
     reason = "No signature matches the body (is the endpoint secret right?)."
-    inbox.reject(session, "stripe", reason=f"Bad signature: {reason}", headers=headers, body=body,
-                 remote="192.0.2.77")
+    await inbox.reject(session, "stripe", reason=f"Bad signature: {reason}", headers=headers, body=body,
+                       remote="192.0.2.77")
     log_security(session, "webhook_bad_signature", address="192.0.2.77", provider="stripe", reason=reason)
 
 
@@ -250,7 +250,7 @@ async def seed_integrations(session: AsyncSession, admin_id: int, rng: random.Ra
         await settings.put(session, key, value, admin_id)
     made = {"facebook": await _facebook(session), "forms": await _forms(session, rng),
             "stripe": await _stripe(session, rng)}
-    _rejected(session)
+    await _rejected(session)
     made["rejected"] = 1
     await session.flush()
     return made

@@ -135,30 +135,50 @@ class GraphUnavailable(RuntimeError):
 
 
 async def _graph(session: AsyncSession, path: str) -> dict[str, Any]:
-    """GET a Graph object with the page token. Graph's refusals become NeedsAttention (190:
-    re-authorize); its outages and throttling raise ordinary errors for the inbox to retry."""
+    """GET a Graph object with the page token. The token and its appsecret_proof travel in the body
+    of a batch request (`POST /` with `batch=[{"method": "GET", "relative_url": path}]`, the form
+    Graph documents for appsecret_proof), never in a URL: URLs are logged (httpx, proxies, Graph's
+    own access logs). Graph's refusals become NeedsAttention (190: re-authorize); its outages and
+    throttling raise ordinary errors for the inbox to retry."""
     token = str(await settings.get(session, "facebook.page_token") or "")
     if not token:
         raise NeedsAttention("The Facebook page access token is not set.", reauthorize=True)
     base = str(await settings.get(session, "facebook.graph_url") or "").rstrip("/")
-    params = {"access_token": token}
+    form = {"access_token": token, "include_headers": "false",
+            "batch": json.dumps([{"method": "GET", "relative_url": path}])}
     app_secret = str(await settings.get(session, "facebook.app_secret") or "")
     if app_secret:  # Graph's "appsecret_proof": a stolen token alone is not enough
-        params["appsecret_proof"] = hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+        form["appsecret_proof"] = hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-        response = await client.get(f"{base}/{path}", params=params)
+        response = await client.post(f"{base}/", data=form)
     try:
         data = response.json()
     except ValueError:
         data = None
+    if response.status_code < 400 and isinstance(data, list) and data:
+        answer = data[0]  # one logical response: {"code": 200, "body": "<JSON text>"}
+        if not isinstance(answer, dict):  # null: Graph did not finish this operation in time
+            raise GraphUnavailable("Graph API did not finish the request; it will be tried again.")
+        status = answer.get("code") if isinstance(answer.get("code"), int) else 500
+        try:
+            data = json.loads(answer.get("body") or "null")
+        except (TypeError, ValueError):
+            data = None
+    else:
+        status = response.status_code if response.status_code >= 400 else 500
+    return _answer(status, data)
+
+
+def _answer(status: int, data: Any) -> dict[str, Any]:
+    """Graph's answer to one request: the object, or the error as the inbox should treat it."""
     error = data.get("error") if isinstance(data, dict) else None
-    if response.status_code < 400 and isinstance(data, dict) and error is None:
+    if status < 400 and isinstance(data, dict) and error is None:
         return data
     if not isinstance(error, dict):
         error = {}
-    code, message = error.get("code"), str(error.get("message") or f"HTTP {response.status_code}")
-    if response.status_code >= 500 or code in TRANSIENT_CODES or error.get("is_transient"):
-        raise GraphUnavailable(f"Graph API answered {response.status_code}: {message}")
+    code, message = error.get("code"), str(error.get("message") or f"HTTP {status}")
+    if status >= 500 or code in TRANSIENT_CODES or error.get("is_transient"):
+        raise GraphUnavailable(f"Graph API answered {status}: {message}")
     if code == 190:
         raise NeedsAttention(f"The Facebook page access token is expired or revoked: {message}", reauthorize=True)
     raise NeedsAttention(f"The Graph API refused the request (code {code}): {message}")

@@ -6,17 +6,20 @@ Never commits: the webhook request or the job owns the transaction."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
+from crm_server.admin import settings
 from crm_server.contract.integrations import InboxEventOut, WebhookAnswer
 from crm_server.db import savepoint, utcnow
+from crm_server.errors import TooManyRequests
 from crm_server.integrations import registry
 from crm_server.integrations.models import InboxEvent, ProviderProblem
 from crm_server.integrations.providers import Incoming, NeedsAttention
@@ -28,7 +31,12 @@ PROCESS_TASK = "integrations.process"
 # Headers that prove who sent the request: kept out of the inbox (the admin panel shows the rest).
 MASKED_HEADERS = frozenset({"authorization", "cookie", "x-hub-signature", "x-hub-signature-256",
                             "x-wc-webhook-signature", "stripe-signature", "x-crm-token"})
-KEEP_REJECTED_BYTES = 64 * 1024
+# A refused request is kept compactly: its headers (each cut short), the first 4 KB of its body, the
+# body's size and SHA-256; a forged flood cannot fill the database (and rejects are purged after 7 days).
+KEEP_REJECTED_BYTES = 4 * 1024
+KEEP_REJECTED_HEADERS = 50
+KEEP_HEADER_CHARS = 500
+REJECTS_WINDOW = timedelta(hours=1)  # `integrations.max_rejects_per_hour` refusals kept per address
 MAX_ATTEMPTS = 8  # 30 s, 1, 2, 4, 8, 16, 32 min... then it waits for a replay
 FIRST_RETRY_SECONDS = 30
 # Statuses a job may work on, and those a person may replay.
@@ -72,12 +80,36 @@ async def accept(session: AsyncSession, provider: str, incoming: list[Incoming],
     return WebhookAnswer(accepted=len(ids), duplicates=duplicates, ids=ids)
 
 
-def reject(session: AsyncSession, provider: str, *, reason: str, headers: Mapping[str, str], body: bytes,
-           remote: str | None) -> None:
-    """Log a request refused at the door, with no event id: it takes no slot a real event needs."""
-    event = InboxEvent(provider=provider, event_type="", status="rejected", error=reason, remote=remote,
-                       headers=masked(headers), body=body[:KEEP_REJECTED_BYTES], processed_at=utcnow())
+async def reject(session: AsyncSession, provider: str, *, reason: str, headers: Mapping[str, str], body: bytes,
+                 remote: str | None) -> None:
+    """Log a request refused at the door, with no event id (it takes no slot a real event needs), in
+    little room. Past `integrations.max_rejects_per_hour` refusals from one address: 429 and nothing
+    is stored (the request's transaction is rolled back)."""
+    await _limit_rejects(session, remote)
+    kept = dict(list(masked(headers).items())[:KEEP_REJECTED_HEADERS])
+    event = InboxEvent(provider=provider, event_type="", status="rejected", error=reason[:2000], remote=remote,
+                       headers={k[:100]: v[:KEEP_HEADER_CHARS] for k, v in kept.items()},
+                       body=body[:KEEP_REJECTED_BYTES], body_size=len(body),
+                       body_sha256=hashlib.sha256(body).hexdigest(), processed_at=utcnow())
     session.add(event)
+
+
+async def _limit_rejects(session: AsyncSession, remote: str | None) -> None:
+    if not remote:
+        return
+    limit = int(await settings.get(session, "integrations.max_rejects_per_hour"))
+    # One refusal at a time per address, so simultaneous forgeries are counted one after the other.
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"rejects:{remote}"})
+    now = utcnow()
+    recent = (select(InboxEvent.received_at)
+              .where(InboxEvent.status == "rejected", InboxEvent.remote == remote,
+                     InboxEvent.received_at >= now - REJECTS_WINDOW)
+              .order_by(InboxEvent.received_at).limit(limit).subquery())
+    count, oldest = (await session.execute(select(func.count(), func.min(recent.c.received_at)))).one()
+    if count >= limit:
+        wait = max(1, int((oldest + REJECTS_WINDOW - now).total_seconds()) + 1)
+        raise TooManyRequests("Too many refused requests from this address; try again later.",
+                              code="too_many_rejects", headers={"Retry-After": str(wait)})
 
 
 def retry_delay(attempts: int) -> timedelta | None:

@@ -18,7 +18,8 @@ class InboxEvent(IdMixin, Base):
     """One event from an outside system, stored before the provider got its 2xx, so nothing
     acknowledged is lost. Unique by (provider, event_id): a provider's retry finds the first one and
     changes nothing. A request refused at the door (bad signature, malformed) is kept as `rejected`
-    with no event id: logged for the admin, never worked on."""
+    with no event id: logged for the admin, never worked on, in little room (headers, the body's first
+    4 KB, its size and SHA-256), limited per address and purged after 7 days."""
 
     __tablename__ = "integration_events"
     provider: Mapped[str] = mapped_column(String(30))
@@ -35,6 +36,9 @@ class InboxEvent(IdMixin, Base):
     headers: Mapped[dict[str, str]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     body: Mapped[bytes] = mapped_column(LargeBinary, server_default=text("''::bytea"), deferred=True)
+    # A rejected request's whole body: how big it was and its SHA-256 (only its start is kept).
+    body_size: Mapped[int | None] = mapped_column(Integer)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
         Index("uq_integration_events_provider_event", "provider", "event_id", unique=True,
               postgresql_where=text("event_id IS NOT NULL")),
@@ -45,6 +49,9 @@ class InboxEvent(IdMixin, Base):
         Index("ix_integration_events_due", "next_attempt_at",
               postgresql_where=text("status IN ('pending', 'failed')")),
         Index("ix_integration_events_remote_at", "provider", "remote", "received_at"),
+        # Refusals per address (the limit) and by age (the purge).
+        Index("ix_integration_events_rejected_remote", "remote", "received_at",
+              postgresql_where=text("status = 'rejected'")),
     )
 
 

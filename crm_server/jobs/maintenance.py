@@ -16,9 +16,11 @@ log = logging.getLogger(__name__)
 # Finished jobs stay visible to admins this long; failures longer, so they can be looked into.
 KEEP_FINISHED_HOURS = 30 * 24
 KEEP_FAILED_HOURS = 90 * 24
-# Webhook events that need nothing more, after three months (failed and waiting ones stay for a person).
-SETTLED_EVENTS = ("DELETE FROM integration_events WHERE status IN ('processed', 'ignored', 'rejected')"
-                  " AND received_at < now() - interval '90 days'")
+# Webhook events that need nothing more, after three months (failed and waiting ones stay for a person);
+# requests refused at the door after a week (a forged flood must not stay for months).
+SETTLED_EVENTS = ("DELETE FROM integration_events WHERE (status IN ('processed', 'ignored')"
+                  " AND received_at < now() - interval '90 days')"
+                  " OR (status = 'rejected' AND received_at < now() - interval '7 days')")
 # A worker that has not beaten its heart for this long is gone (workers beat every 10 s).
 STALLED_AFTER_SECONDS = 60
 

@@ -6,7 +6,10 @@ down then up; an expired token needing re-authorization; a replay making no seco
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,7 +43,7 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
 
 @pytest.fixture
 def graph() -> Iterator[GraphStandIn]:
-    with GraphStandIn.run() as stand_in:
+    with GraphStandIn.run(app_secret=SECRET) as stand_in:  # "Require App Secret" on, as we recommend
         stand_in.leads[LEADGEN_ID] = json.loads(fixture("graph_lead.json"))
         yield stand_in
 
@@ -159,6 +162,24 @@ async def test_test_request_is_validly_signed_and_harmless(server: LiveServer) -
     assert again[0].event_id != first[0].event_id  # each press is a new event
 
 
+async def test_the_published_x_hub_signature_256_example_passes_the_door(server: LiveServer,
+                                                                        admin: httpx.AsyncClient) -> None:
+    """Meta documents the scheme (HMAC-SHA256 of the raw body with the app secret, hex, "sha256="
+    prefix) but publishes no worked example; GitHub publishes one for the same X-Hub-Signature-256
+    header (docs "Validating webhook deliveries": secret "It's a Secret to Everybody", payload
+    "Hello, World!"). Our check must accept exactly that signature at the door."""
+    published = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    await configure(server, **{"facebook.app_secret": "It's a Secret to Everybody"})
+    assert facebook.signature("It's a Secret to Everybody", b"Hello, World!") == published
+    passed = await admin.post("/webhooks/facebook", content=b"Hello, World!", headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": published})
+    # The signature is good; the body is not a Page webhook: refused as malformed (400), not forged (401).
+    assert (passed.status_code, passed.json()["code"]) == (400, "malformed"), passed.text
+    forged = await admin.post("/webhooks/facebook", content=b"Hello, World!", headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": published[:-1] + "8"})
+    assert (forged.status_code, forged.json()["code"]) == (401, "bad_signature")
+
+
 # --- the leadgen handler -----------------------------------------------------------------------
 
 async def test_leadgen_makes_a_lead_with_answers_source_details_and_an_owner(
@@ -182,10 +203,12 @@ async def test_leadgen_makes_a_lead_with_answers_source_details_and_an_owner(
                          "which modules interest you?: fleet, invoicing"]
         bell = (await s.scalars(select(Notification).where(Notification.user_id == ann))).all()
         assert [(n.kind, n.entity_id) for n in bell] == [("lead_assigned", lead.id)]
-    # The Graph call carried the page token and its appsecret_proof.
+    # The Graph call carried the page token and its appsecret_proof (the stand-in checks the proof)...
     [(path, query)] = graph.requests
     assert path == f"/v19.0/{LEADGEN_ID}" and query["access_token"] == graph.token
-    assert len(query["appsecret_proof"]) == 64
+    assert query["appsecret_proof"] == hmac.new(SECRET.encode(), graph.token.encode(), hashlib.sha256).hexdigest()
+    # ... in the body of a batch request, never in a URL (URLs are logged).
+    assert graph.urls == ["POST /v19.0/"]
     # The API shows where the lead came from.
     shown = (await admin.get(f"/api/leads/{lead.id}")).json()
     assert shown["source_details"]["form_id"] == "444444444444"
@@ -303,3 +326,42 @@ async def test_webhook_to_lead_through_the_inbox(database_url: str, graph: Graph
             test = (await api.post("/api/integrations/facebook/test")).json()
             assert test["ok"] and test["event"]["status"] == "ignored", test
             assert len((await api.get("/api/leads")).json()["items"]) == 1
+
+
+async def test_secrets_stay_out_of_the_log(database_url: str, graph: GraphStandIn,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A real webhook -> job -> Graph call, logged at INFO: httpx logs the Graph URL, uvicorn each
+    request line; neither holds the page token, its appsecret_proof or the verify token."""
+    caplog.set_level(logging.INFO)
+    access = logging.getLogger("uvicorn.access")  # uvicorn's own handler, not propagated to the root
+    with LiveServer.run(database_url, worker=True) as live:
+        access.addHandler(caplog.handler)
+        level = access.level
+        access.setLevel(logging.INFO)
+        try:
+            await configure(live, graph)
+            async with live.client() as api:
+                await live.login_admin(api)
+                challenge = await api.get("/webhooks/facebook", params={
+                    "hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "42"})
+                assert challenge.text == "42"
+                body = fixture("leadgen.json")
+                [event_id] = (await api.post("/webhooks/facebook", content=body, headers=signed(body))).json()["ids"]
+
+                async def settled() -> dict[str, Any] | None:
+                    event = (await api.get(f"/api/integrations/events/{event_id}")).json()
+                    return event if event["status"] not in ("pending", "failed") else None
+
+                assert (await wait_for(settled))["status"] == "processed"
+        finally:
+            access.removeHandler(caplog.handler)
+            access.setLevel(level)
+    lines = [record.getMessage() for record in caplog.records]
+    graph_calls = [line for line in lines if f"127.0.0.1:{graph.port}" in line]
+    assert graph_calls, "the Graph call was logged (httpx, INFO)"
+    handshakes = [line for line in lines if "/webhooks/facebook?" in line]
+    assert handshakes and all("hub.verify_token=(hidden)" in line for line in handshakes), handshakes
+    proof = hmac.new(SECRET.encode(), graph.token.encode(), hashlib.sha256).hexdigest()
+    written = "\n".join(lines) + caplog.text
+    for secret in (graph.token, proof, VERIFY, SECRET):
+        assert secret not in written

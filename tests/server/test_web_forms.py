@@ -273,8 +273,8 @@ async def test_send_test_event_reaches_the_inbox_and_changes_nothing(server: Liv
     result = (await admin.post("/api/integrations/forms/test")).json()
     assert result["ok"] is True, result
     assert (result["event"]["event_type"], result["event"]["status"]) == ("test", "ignored")
-    async with httpx.AsyncClient() as stranger:  # the shared door takes nothing but the test event
-        assert (await stranger.post(f"{server.base_url}/webhooks/forms", data=GOOD)).status_code == 404
+    async with httpx.AsyncClient() as stranger:  # the shared test door is an admin's only
+        assert (await stranger.post(f"{server.base_url}/webhooks/forms", data=GOOD)).status_code == 401
     assert await leads(server) == []
 
 

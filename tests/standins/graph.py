@@ -1,10 +1,19 @@
 """A stand-in for the Facebook Graph API on a loopback port, answering in Graph's documented format:
 `GET /v19.0/{lead-id}` (a lead's field_data), `GET /v19.0/me` (the page the token belongs to), and
-Graph's error bodies. Switches: the token expires (error 190, HTTP 400), Graph has a hiccup
+Graph's error bodies; the same through a batch request (`POST /v19.0/` with a form body holding
+`batch=[{"method": "GET", "relative_url": ...}]`, `access_token`, `appsecret_proof`, as Graph's
+"Securing requests" page shows), answered as a list of {"code", "body": "<JSON text>"}.
+
+Like Graph, it takes the token from the query, the form body or `Authorization: Bearer`, and the
+appsecret_proof from the query or the form body; with `app_secret` set ("Require App Secret" on),
+a call without a right proof is refused. Every request line is kept in `urls` (a test can check that
+no secret was in a URL). Switches: the token expires (error 190, HTTP 400), Graph has a hiccup
 (HTTP 500, error 2, is_transient), Graph is down (the port refuses connections) and up again."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import threading
@@ -34,7 +43,10 @@ class GraphStandIn:
     leads: dict[str, dict[str, Any]] = field(default_factory=dict)
     expired: bool = False
     hiccup: bool = False  # answer 500 with a transient error
+    app_secret: str | None = None  # set: every call needs a right appsecret_proof
+    # Each Graph call (a batch's each operation) as (path, the parameters it was made with, secrets too).
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)  # every request line as sent (method and URL)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -91,6 +103,14 @@ class GraphStandIn:
         if len(parts) != 2 or parts[0] != VERSION:
             return 400, _error("Unknown path components: /" + "/".join(parts[1:]), "OAuthException", 2500)
         token = query.get("access_token")
+        if self.app_secret is not None and token:
+            expected = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+            proof = query.get("appsecret_proof")
+            if not proof:
+                return 400, _error("API calls from the server require an appsecret_proof argument",
+                                   "GraphMethodException", 100)
+            if not hmac.compare_digest(proof, expected):
+                return 400, _error("Invalid appsecret_proof provided in the API argument", "GraphMethodException", 100)
         if not token:
             return 400, _error("An active access token must be used to query information about the current user.",
                                "OAuthException", 2500)
@@ -110,20 +130,73 @@ class GraphStandIn:
                            "Graph API documentation at https://developers.facebook.com/docs/graph-api",
                            "GraphMethodException", 100, error_subcode=33)
 
+    def batch(self, base: dict[str, str], operations: Any, include_headers: bool) -> tuple[int, Any]:
+        """A batch request: each operation answered as its own call would be, in order."""
+        if self.hiccup:
+            return 500, _error("An unexpected error has occurred. Please retry your request later.",
+                               "OAuthException", 2, is_transient=True)
+        if not isinstance(operations, list) or not operations or len(operations) > 50:
+            return 400, _error("The parameter batch is required and takes 1 to 50 operations", "OAuthException", 100)
+        answers = []
+        for op in operations:
+            if not isinstance(op, dict) or str(op.get("method", "GET")).upper() != "GET" \
+                    or not isinstance(op.get("relative_url"), str):
+                return 400, _error("Each batch operation needs a method and a relative_url", "OAuthException", 100)
+            relative = urlsplit(op["relative_url"].lstrip("/"))
+            path = relative.path if relative.path.startswith(VERSION + "/") else f"{VERSION}/{relative.path}"
+            params = {**base, **{k: v[-1] for k, v in parse_qs(relative.query).items()}}
+            status, body = self.answer(f"/{path}", params)
+            one: dict[str, Any] = {"code": status, "body": json.dumps(body)}
+            if include_headers:
+                one["headers"] = [{"name": "Content-Type", "value": "application/json; charset=UTF-8"}]
+            answers.append(one)
+        return 200, answers
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         graph = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # http.server calls it by this name
-                url = urlsplit(self.path)
-                query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-                status, body = graph.answer(url.path, query)
+            def _params(self, query: str, body: str = "") -> dict[str, str]:
+                """Graph's parameters from the query, then the form body; the token from the
+                Authorization header too ("Bearer <token>")."""
+                params = {k: v[-1] for k, v in parse_qs(query).items()}
+                params.update({k: v[-1] for k, v in parse_qs(body).items()})
+                scheme, _, bearer = (self.headers.get("Authorization") or "").partition(" ")
+                if scheme.lower() in ("bearer", "oauth") and bearer.strip():
+                    params.setdefault("access_token", bearer.strip())
+                return params
+
+            def _send(self, status: int, body: Any) -> None:
                 raw = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
+
+            def do_GET(self) -> None:  # http.server calls it by this name
+                graph.urls.append(f"GET {self.path}")
+                url = urlsplit(self.path)
+                self._send(*graph.answer(url.path, self._params(url.query)))
+
+            def do_POST(self) -> None:
+                graph.urls.append(f"POST {self.path}")
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace")
+                if "urlencoded" not in (self.headers.get("Content-Type") or "") and body:
+                    self._send(400, _error("Send the parameters form-encoded", "OAuthException", 100))
+                    return
+                params = self._params(url.query, body)
+                if url.path.rstrip("/") != f"/{VERSION}" or "batch" not in params:
+                    self._send(400, _error("Unsupported post request.", "GraphMethodException", 100))
+                    return
+                try:
+                    operations = json.loads(params.pop("batch"))
+                except ValueError:
+                    operations = None
+                include_headers = params.pop("include_headers", "true") != "false"
+                self._send(*graph.batch(params, operations, include_headers))
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet in tests
                 pass
