@@ -12,6 +12,7 @@ follow the replay live as the job processes it.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
@@ -22,6 +23,9 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
     QTabWidget,
@@ -30,6 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api.client import ApiError
+from crm_desktop.operations.errors import describe
 from crm_desktop.views.admin.common import can, local_time, tone
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
@@ -40,8 +46,12 @@ if TYPE_CHECKING:
     from crm_desktop.views.admin.integrations import IntegrationsPage
 
 EVENTS = frozenset({"integrations.integration_event"})
+INVOICE_EVENTS = frozenset({"invoices", "invoices.invoice"})
 PAGE_SIZE = 100
 REPLAYABLE = frozenset({"failed", "needs_attention"})
+# Payment events a person may match to an invoice when they wait (server: stripe.MATCHABLE).
+MATCHABLE = {"stripe": frozenset({"payment_intent.succeeded", "invoice.paid"})}
+OPEN_INVOICE_STATUSES = ("unpaid", "partially_paid", "overdue")
 STATUS_LABELS = {"pending": "Pending", "processed": "Processed", "ignored": "Ignored", "failed": "Failed",
                  "needs_attention": "Needs attention", "rejected": "Rejected"}
 STATUS_TONES = {"processed": "success", "failed": "danger", "rejected": "danger",
@@ -112,8 +122,13 @@ class EventBrowser(QWidget):
         self.replay_button.setObjectName("replayEvent")
         self.replay_button.setToolTip("Process the selected failed event again, once its cause is fixed (Ctrl+R)")
         self.replay_button.clicked.connect(self.replay_selected)
+        self.match_button = QPushButton("Match to invoice…")
+        self.match_button.setObjectName("matchEvent")
+        self.match_button.setToolTip("Record this waiting payment on the invoice you pick")
+        self.match_button.clicked.connect(self.match_selected)
         self.filters.add_trailing(self.open_button)
         self.filters.add_trailing(self.replay_button)
+        self.filters.add_trailing(self.match_button)
 
         columns = [
             Column("Received", lambda r: local_time(r["received_at"], with_seconds=True)),
@@ -199,10 +214,38 @@ class EventBrowser(QWidget):
     def can_replay(self, row: dict[str, Any] | None) -> bool:
         return row is not None and row["status"] in REPLAYABLE and can(self.page.me, "edit", "integrations")
 
+    def can_match(self, row: dict[str, Any] | None) -> bool:
+        return (row is not None and row["status"] in REPLAYABLE
+                and row["event_type"] in MATCHABLE.get(row["provider"], frozenset())
+                and can(self.page.me, "edit", "integrations") and can(self.page.me, "create", "payments"))
+
     def update_actions(self) -> None:
         row = self.table.current_row()
         self.open_button.setEnabled(row is not None)
         self.replay_button.setEnabled(self.can_replay(row))
+        self.match_button.setVisible(self.provider in MATCHABLE)
+        self.match_button.setEnabled(self.can_match(row))
+
+    def match_selected(self) -> MatchDialog | None:
+        row = self.table.current_row()
+        return self.match(row) if self.can_match(row) else None
+
+    def match(self, row: dict[str, Any] | None, parent: QWidget | None = None) -> MatchDialog | None:
+        """Ask which invoice the waiting payment is for; the server records it there."""
+        if row is None or not self.can_match(row):
+            return None
+        dialog = MatchDialog(self, row, parent or self.page)
+        dialog.open()
+        return dialog
+
+    def matched(self, event: dict[str, Any], number: str) -> None:
+        self.model.replace_row(event)
+        self.update_actions()
+        window = self.windows.live(event["id"])
+        if window is not None:
+            window.show_row(event)
+            window.refresh()
+        self.page.say(f"Matched {event['event_type']} to {number}: the payment is recorded.")
 
     def open_selected(self) -> EventDialog | None:
         row = self.table.current_row()
@@ -279,6 +322,10 @@ class EventDialog(QDialog):
         self.replay_button.setObjectName("replayEventWindow")
         self.replay_button.setToolTip("Process this event again, once its cause is fixed (Ctrl+R)")
         self.replay_button.clicked.connect(self.replay)
+        self.match_button = self.buttons.addButton("&Match to invoice…", QDialogButtonBox.ButtonRole.ActionRole)
+        self.match_button.setObjectName("matchEventWindow")
+        self.match_button.setToolTip("Record this waiting payment on the invoice you pick")
+        self.match_button.clicked.connect(lambda: self.browser.match(self.row, self))
         self.buttons.rejected.connect(self.close)
         QShortcut(QKeySequence("Ctrl+R"), self).activated.connect(self.replay)
 
@@ -317,6 +364,8 @@ class EventDialog(QDialog):
                 value.setText(str(raw) if raw not in (None, "") else "—")
         self.info["error"].setStyleSheet(f"color: {tone('danger')};" if row.get("error") else "")
         self.replay_button.setEnabled(self.browser.can_replay(row))
+        self.match_button.setVisible(row["event_type"] in MATCHABLE.get(row["provider"], frozenset()))
+        self.match_button.setEnabled(self.browser.can_match(row))
 
     def show_detail(self, detail: dict[str, Any]) -> None:
         if not shiboken6.isValid(self):
@@ -331,3 +380,107 @@ class EventDialog(QDialog):
     def replay(self) -> None:
         if self.browser.can_replay(self.row):
             self.browser.replay(self.event_id, busy=self.replay_button)
+
+
+class MatchDialog(QDialog):
+    """"Match to invoice…": the open invoices, searched on the server by number or client; the one
+    picked gets the waiting payment (the server records it, audits it and settles the event)."""
+
+    def __init__(self, browser: EventBrowser, row: dict[str, Any], parent: QWidget) -> None:
+        super().__init__(parent)
+        self.browser = browser
+        self.row = row
+        self._task: Any = None
+        self.setObjectName("matchInvoiceDialog")
+        self.setWindowTitle(f"Match {row['event_type']} to an invoice")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.resize(520, 420)
+        about = QLabel(f"{result_text(row)}\n\nPick the invoice this payment is for. It is recorded there as "
+                       "yours; the amount alone never decides it.")
+        about.setWordWrap(True)
+        self.search = QLineEdit()
+        self.search.setObjectName("matchSearch")
+        self.search.setPlaceholderText("Search invoice number or client…")
+        self.search.setAccessibleName("Search invoices")
+        self.search.textChanged.connect(lambda _: self.load())
+        self.list = QListWidget()
+        self.list.setObjectName("matchInvoices")
+        self.list.setAccessibleName("Open invoices")
+        self.list.itemDoubleClicked.connect(lambda _: self.accept_choice())
+        self.list.currentItemChanged.connect(lambda *_: self._update())
+        self.error = QLabel()
+        self.error.setObjectName("matchError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(f"color: {tone('danger')};")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.ok = self.buttons.addButton("&Record on this invoice", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.ok.setObjectName("matchOk")
+        self.buttons.accepted.connect(self.accept_choice)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(about)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self._update()
+        self.load()
+
+    def is_busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def load(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        query: dict[str, Any] = {"kind": "invoice", "limit": 100}
+        if self.search.text().strip():
+            query["q"] = self.search.text().strip()
+        self._task = self.browser.page.load(self.browser.page.api.get("/api/invoices", **query), self.show_invoices)
+
+    def show_invoices(self, page: dict[str, Any]) -> None:
+        if not shiboken6.isValid(self):
+            return
+        self.list.clear()
+        for invoice in page.get("items", []):
+            if invoice.get("status") not in OPEN_INVOICE_STATUSES:
+                continue
+            open_amount = Decimal(str(invoice["gross_total"])) - Decimal(str(invoice["paid_total"]))
+            item = QListWidgetItem(f"{invoice['number']}  ·  {invoice.get('client_name') or ''}  ·  "
+                                   f"{open_amount} {invoice['currency']} open")
+            item.setData(Qt.ItemDataRole.UserRole, invoice)
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+        self._update()
+
+    def _update(self) -> None:
+        self.ok.setEnabled(self.list.currentItem() is not None)
+
+    def accept_choice(self) -> None:
+        item = self.list.currentItem()
+        if item is None:
+            return
+        invoice = item.data(Qt.ItemDataRole.UserRole)
+
+        def done(event: dict[str, Any]) -> None:
+            self.browser.matched(event, str(invoice["number"]))
+            if shiboken6.isValid(self):
+                self.accept()
+
+        def failed(message: str) -> None:
+            if shiboken6.isValid(self):
+                self.error.setText(message)
+
+        async def post() -> Any:
+            try:
+                return await self.browser.page.api.post(f"/api/integrations/events/{self.row['id']}/match",
+                                                        {"invoice_id": invoice["id"]})
+            except ApiError as exc:
+                failed(describe(exc))
+                return None
+
+        def maybe_done(event: Any) -> None:
+            if event is not None:
+                done(event)
+
+        operations.run(self, post(), success=maybe_done, changed=EVENTS | INVOICE_EVENTS, busy=self.ok)

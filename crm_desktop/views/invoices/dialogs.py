@@ -327,3 +327,40 @@ class RecurrenceDialog(QDialog):
 def money_text(value: Any, currency: str) -> str:
     """An amount as the server sent it (a string with its cents), with the currency."""
     return "" if value is None else f"{value} {currency}"
+
+
+class PayOnlineDialog(QDialog):
+    """The invoice's "Pay online" link (a Stripe Checkout page for what is open), ready to copy and send."""
+
+    def __init__(self, link: dict[str, Any], number: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("payOnlineDialog")
+        self.setWindowTitle(f"Pay online: {number}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.link = link
+        self.url = QLineEdit(str(link["url"]))
+        self.url.setObjectName("payOnlineUrl")
+        self.url.setReadOnly(True)
+        self.url.setAccessibleName("Pay online link")
+        self.url.setMinimumWidth(520)
+        expires = str(link.get("expires_at") or "")[:16].replace("T", " ")
+        about = QLabel(f"The client pays {money_text(link['amount'], link['currency'])} by card on Stripe's page; "
+                       f"the payment is recorded on {number} by itself. The link works until {expires} (UTC)"
+                       + (" and was made before." if link.get("reused") else "."))
+        about.setWordWrap(True)
+        self.copy_button = QPushButton("&Copy link")
+        self.copy_button.setObjectName("copyPayOnline")
+        self.copy_button.clicked.connect(self.copy)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.copy_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(about)
+        layout.addWidget(self.url)
+        layout.addWidget(buttons)
+
+    def copy(self) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        QGuiApplication.clipboard().setText(self.url.text())
+        self.copy_button.setText("Copied")

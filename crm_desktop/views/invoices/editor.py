@@ -46,6 +46,7 @@ from crm_desktop.views.invoices.dialogs import (
     INVOICES,
     METHODS,
     PaymentDialog,
+    PayOnlineDialog,
     RecurrenceDialog,
     RefundDialog,
     SendDialog,
@@ -138,6 +139,7 @@ class InvoiceWindow(QWidget):
         self.emails: list[Row] = []
         self.dirty = False
         self._filling = False
+        self.online_dialog: PayOnlineDialog | None = None
         self._related_seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self.setObjectName("invoiceWindow")
@@ -201,6 +203,9 @@ class InvoiceWindow(QWidget):
         self.issue_button = action_button("Issue…", "Give it its number; its amounts are frozen after",
                                          self.issue)
         self.pay_button = action_button("Record payment…", "A payment received (Ctrl+P)", self.record_payment)
+        self.online_button = action_button("Pay online…", "A Stripe Checkout link for what is open, to send the "
+                                           "client; the payment is recorded by itself", self.pay_online)
+        self.online_button.setObjectName("payOnline")
         self.refund_button = action_button("Refund…", "Give back money of the payment chosen in the Payments tab "
                                            "(Ctrl+R)", self.refund_payment)
         self.send_button = action_button("Send…", "Email it with its PDF attached", self.send)
@@ -209,8 +214,8 @@ class InvoiceWindow(QWidget):
         self.cancel_button = action_button("Cancel invoice…", "Cancel it (issued: with a credit note)",
                                           self.cancel_invoice)
         actions = QHBoxLayout()
-        for button in (self.save_button, self.issue_button, self.pay_button, self.refund_button, self.send_button,
-                       self.pdf_button, self.repeat_button):
+        for button in (self.save_button, self.issue_button, self.pay_button, self.online_button, self.refund_button,
+                       self.send_button, self.pdf_button, self.repeat_button):
             actions.addWidget(button)
         actions.addStretch(1)
         actions.addWidget(self.cancel_button)
@@ -506,6 +511,7 @@ class InvoiceWindow(QWidget):
         self.issue_button.setVisible(draft and is_invoice and self.session.can("invoices", "edit"))
         payable = status in ("unpaid", "partially_paid", "overdue") and is_invoice
         self.pay_button.setVisible(payable and self.session.can("payments", "create"))
+        self.online_button.setVisible(payable and self.session.can("invoices", "edit"))
         self.refund_button.setVisible((payable or status == "paid") and bool(self.refundable_payments())
                                       and self.session.can("payments", "edit"))
         self.send_button.setVisible(saved and not draft and status != "cancelled"
@@ -637,6 +643,20 @@ class InvoiceWindow(QWidget):
         dialog.saved.connect(self._paid)
         dialog.open()
         return dialog
+
+    def pay_online(self) -> asyncio.Task[Any] | None:
+        """Ask the server for the invoice's Stripe Checkout link (made or reused) and show it to copy."""
+        if self.invoice is None or not self.online_button.isVisible():
+            return None
+        invoice = self.invoice
+
+        def ready(link: Row) -> None:
+            self.online_dialog = PayOnlineDialog(link, str(invoice.get("number") or ""), self)
+            self.online_dialog.open()
+            self.say("Pay online link ready: copy it into a message, or Send… includes it.")
+
+        return operations.run(self, self.api.post(f"/api/invoices/{invoice['id']}/pay-online"), success=ready,
+                              busy=self.online_button)
 
     def _paid(self, payment: Row) -> None:
         currency = self.invoice["currency"] if self.invoice else ""
