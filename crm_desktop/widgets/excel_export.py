@@ -17,6 +17,8 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from crm_server.contract import spreadsheet
+
 
 def ask_save_path(parent: QWidget, title: str, file_name: str, on_path: Callable[[str], None],
                   object_name: str = "exportDialog") -> QFileDialog:
@@ -37,14 +39,15 @@ def _write(path: str, title: str, headers: Sequence[str], rows: Sequence[Sequenc
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title[:31] or "Sheet")
-    sheet.append(list(headers))
+    sheet.append(spreadsheet.xlsx_row(sheet, headers))
     for row in rows:
-        sheet.append(list(row))
+        sheet.append(spreadsheet.xlsx_row(sheet, row))  # text as text (crm_server/contract/spreadsheet.py)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
 
 
 async def write_workbook(path: str, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
-    """One sheet with a header row; Decimals stay exact numbers. Returns the rows written."""
+    """One sheet with a header row; Decimals stay exact numbers; text stays text (never a formula).
+    Returns the rows written."""
     await asyncio.to_thread(_write, path, title, headers, rows)  # the UI keeps going
     return len(rows)

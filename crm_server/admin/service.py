@@ -16,6 +16,7 @@ from crm_server import events, mail, paging
 from crm_server.admin import audit, settings
 from crm_server.admin.models import AuditEntry, Notification
 from crm_server.auth.permissions import Principal
+from crm_server.contract import spreadsheet
 from crm_server.contract.admin import AuditEntryOut, NotificationOut, SettingsOut
 from crm_server.contract.common import Page
 from crm_server.db import utcnow
@@ -79,7 +80,8 @@ async def audit_csv(session: AsyncSession, actor_id: int | None, entity: str | N
     async for entry in result:
         base = [entry.id, entry.at.isoformat(), entry.actor_id or "", entry.entity, entry.entity_id, entry.action]
         for change in entry.changes or [{"field": "", "old": "", "new": ""}]:
-            writer.writerow([*base, change.get("field", ""), _cell(change.get("old")), _cell(change.get("new"))])
+            writer.writerow(spreadsheet.csv_row([*base, change.get("field", ""), _cell(change.get("old")),
+                                                 _cell(change.get("new"))]))
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)

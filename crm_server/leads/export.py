@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 
 from crm_server.auth.models import Team, User
 from crm_server.auth.permissions import Principal
+from crm_server.contract import spreadsheet
 from crm_server.contract.leads import LeadQuery
 from crm_server.leads import queries
 from crm_server.leads.models import Lead, LostReason, PipelineStatus
@@ -43,7 +44,7 @@ def _row(r: Any) -> list[Any]:
 
 def _append(sheet: Any, rows: list[list[Any]]) -> None:
     for row in rows:
-        sheet.append(row)
+        sheet.append(spreadsheet.xlsx_row(sheet, row))  # text as text: never a formula
 
 
 async def export_xlsx(session: AsyncSession, principal: Principal, query: LeadQuery) -> str:
