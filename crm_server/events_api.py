@@ -47,12 +47,16 @@ async def live_events(ws: WebSocket, since: int | None = None) -> None:
 
     async def principal_now() -> Principal:
         async with db.transaction() as session:
-            return await sessions.authenticate(session, token, address)
+            principal = await sessions.authenticate(session, token, address)
+        # A pending password change or 2FA set-up gets no live stream either (checked on every
+        # re-check too, so a role that starts requiring 2FA ends an open stream).
+        sessions.ensure_not_pending(principal)
+        return principal
 
     try:
         principal = await principal_now()
     except AppError as exc:
-        await ws.close(code=4401, reason=exc.code)
+        await ws.close(code=4403 if exc.status == 403 else 4401, reason=exc.code)
         return
     await ws.accept()
 
@@ -94,9 +98,9 @@ async def live_events(ws: WebSocket, since: int | None = None) -> None:
             if visible(principal, event):
                 await ws.send_text(_frame(event))
         receiver.cancel()
-    except AppError as exc:  # the session ended while connected
+    except AppError as exc:  # the session ended (or must first finish signing in) while connected
         with contextlib.suppress(Exception):
-            await ws.close(code=4401, reason=exc.code)
+            await ws.close(code=4403 if exc.status == 403 else 4401, reason=exc.code)
     except (WebSocketDisconnect, RuntimeError, OSError):
         pass  # the client went away mid-send
     finally:

@@ -59,12 +59,15 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-async def current_principal(request: Request, session: Session) -> Principal:
+async def _authenticated(request: Request, session: AsyncSession, finishing: frozenset[str]) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Sign in first.", code="not_signed_in")
     principal = await sessions.authenticate(session, token.strip(), client_address(request))
+    # Every authenticated route passes here: a pending password change or 2FA set-up refuses all
+    # of them (new ones too) but the few declared with signed_in(...) that finish it.
+    sessions.ensure_not_pending(principal, finishing)
     key = request.headers.get("idempotency-key")
     if key is not None and request.method == "POST":
         body = await request.body()
@@ -74,6 +77,21 @@ async def current_principal(request: Request, session: Session) -> Principal:
             raise _Replay(earlier.status_code or 200, earlier.body)
         request.state.idempotency = (principal.user_id, key)
     return principal
+
+
+async def current_principal(request: Request, session: Session) -> Principal:
+    return await _authenticated(request, session, frozenset())
+
+
+def signed_in(*finishing: str) -> Any:
+    """Dependency for the few routes a session may use while its sign-in is still pending
+    (sessions.PASSWORD_CHANGE, sessions.TOTP_SETUP): the ones that finish it, `me` and logout."""
+    allowed = frozenset(finishing)
+
+    async def principal(request: Request, session: Session) -> Principal:
+        return await _authenticated(request, session, allowed)
+
+    return Depends(principal)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -17,6 +17,7 @@ from crm_server.contract.auth import (
     LoginRequest,
     LoginResponse,
     Me,
+    PasswordConfirm,
     RecoveryCodes,
     ResetPasswordRequest,
     RoleIn,
@@ -34,7 +35,7 @@ from crm_server.contract.auth import (
     UserUpdate,
 )
 from crm_server.contract.common import Ok, Page
-from crm_server.routing import CurrentUser, Session, TxRoute, client_address, require
+from crm_server.routing import CurrentUser, Session, TxRoute, client_address, require, signed_in
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["auth"])
 
@@ -51,20 +52,27 @@ async def login(body: LoginRequest, request: Request, session: Session) -> Login
     return LoginResponse(token=token, expires_at=expires_at, user=me)
 
 
+# Usable while signing in is still pending (a temporary password, 2FA the role requires); every
+# other route refuses such a session (routing.current_principal).
+AnyStep = Annotated[Principal, signed_in(sessions.PASSWORD_CHANGE, sessions.TOTP_SETUP)]
+ChangingPassword = Annotated[Principal, signed_in(sessions.PASSWORD_CHANGE)]
+SettingUpTotp = Annotated[Principal, signed_in(sessions.TOTP_SETUP)]
+
+
 @router.post("/auth/logout", response_model=Ok)
-async def logout(principal: CurrentUser, session: Session) -> Ok:
+async def logout(principal: AnyStep, session: Session) -> Ok:
     assert principal.session_id is not None
     await sessions.end(session, principal.session_id, "logout")
     return Ok()
 
 
 @router.get("/auth/me", response_model=Me)
-async def me(principal: CurrentUser, session: Session) -> Me:
+async def me(principal: AnyStep, session: Session) -> Me:
     return await service.me(session, principal.user_id)
 
 
 @router.post("/auth/change-password", response_model=Ok)
-async def change_password(body: ChangePasswordRequest, principal: CurrentUser, session: Session) -> Ok:
+async def change_password(body: ChangePasswordRequest, principal: ChangingPassword, session: Session) -> Ok:
     await service.change_password(session, principal, body.current_password, body.new_password)
     return Ok()
 
@@ -82,18 +90,26 @@ async def reset_password(body: ResetPasswordRequest, session: Session) -> Ok:
 
 
 @router.post("/auth/totp/begin", response_model=TotpSetup)
-async def totp_begin(principal: CurrentUser, session: Session) -> TotpSetup:
+async def totp_begin(principal: SettingUpTotp, session: Session) -> TotpSetup:
     return await service.begin_totp(session, principal)
 
 
 @router.post("/auth/totp/confirm", response_model=RecoveryCodes)
-async def totp_confirm(body: TotpConfirm, principal: CurrentUser, session: Session) -> RecoveryCodes:
+async def totp_confirm(body: TotpConfirm, principal: SettingUpTotp, session: Session) -> RecoveryCodes:
     return RecoveryCodes(codes=await service.confirm_totp(session, principal, body.code))
 
 
 @router.post("/auth/totp/recovery-codes", response_model=RecoveryCodes)
-async def recovery_codes(principal: CurrentUser, session: Session) -> RecoveryCodes:
-    return RecoveryCodes(codes=await service.regenerate_recovery_codes(session, principal))
+async def recovery_codes(body: PasswordConfirm, principal: CurrentUser, session: Session) -> RecoveryCodes:
+    """New recovery codes (the unused old ones stop working); asks for the password again."""
+    return RecoveryCodes(codes=await service.regenerate_recovery_codes(session, principal, body.password))
+
+
+@router.post("/auth/totp/disable", response_model=Ok)
+async def totp_disable(body: PasswordConfirm, principal: CurrentUser, session: Session) -> Ok:
+    """Turn one's own two-factor sign-in off, unless the role requires it; asks for the password again."""
+    await service.disable_totp(session, principal, body.password)
+    return Ok()
 
 
 # --- users ---------------------------------------------------------------------------------------
@@ -137,7 +153,7 @@ async def reactivate_user(user_id: int, body: DeactivateRequest, session: Sessio
 
 @router.post("/users/{user_id}/unlock", response_model=Ok)
 async def unlock_user(user_id: int, session: Session, actor: Principal = require("admin", "edit")) -> Ok:
-    await service.unlock(session, actor, user_id)
+    await users.unlock_user(session, actor, user_id)
     return Ok()
 
 
@@ -157,7 +173,7 @@ async def send_reset(user_id: int, session: Session, actor: Principal = require(
 
 @router.post("/users/{user_id}/reset-2fa", response_model=Ok)
 async def reset_2fa(user_id: int, session: Session, actor: Principal = require("admin", "edit")) -> Ok:
-    await service.reset_totp(session, actor, user_id)
+    await users.reset_2fa(session, actor, user_id)
     return Ok()
 
 

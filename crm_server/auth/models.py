@@ -65,10 +65,15 @@ class User(IdMixin, TimestampsMixin, VersionedMixin, Base):
 
 
 class RecoveryCode(IdMixin, Base):
+    """A 2FA recovery code: its first characters (not secret) find the row, the whole code is
+    checked against a salted argon2 hash. Codes of the old unsalted kind were retired (used_at) in 0020."""
+
     __tablename__ = "recovery_codes"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    code_hash: Mapped[str] = mapped_column(String(64))
+    lookup: Mapped[str | None] = mapped_column(String(8))
+    code_hash: Mapped[str] = mapped_column(Text)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
 
 
 class AuthSession(IdMixin, Base):

@@ -87,13 +87,18 @@ def _check_otp(session: AsyncSession, user: User, code: str, now: datetime) -> b
 
 
 async def _use_recovery_code(session: AsyncSession, user: User, code: str) -> bool:
-    row = await session.scalar(
-        select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
-                                   RecoveryCode.code_hash == tokens.digest(tokens.normalise_recovery_code(code)))
-        .with_for_update()
-    )
-    if row is None:
+    """The code's first characters find the row (no plaintext is stored); the salted hash decides."""
+    clean = tokens.normalise_recovery_code(code)
+    row = None
+    if clean is not None:
+        row = await session.scalar(
+            select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
+                                       RecoveryCode.lookup == tokens.recovery_lookup(clean))
+            .with_for_update()
+        )
+    if not tokens.verify_recovery_code(row.code_hash if row else None, clean or ""):
         return False
+    assert row is not None
     row.used_at = utcnow()
     sessions.log_security(session, "recovery_code_used", actor_id=user.id, target_user_id=user.id)
     return True
@@ -271,30 +276,76 @@ async def confirm_totp(session: AsyncSession, principal: Principal, code: str) -
     return await _new_recovery_codes(session, user)
 
 
-async def regenerate_recovery_codes(session: AsyncSession, principal: Principal) -> list[str]:
-    user = await session.get(User, principal.user_id)
+def confirm_password(user: User, password: str | None) -> None:
+    """A change a stolen session must not make alone asks for the account's password again."""
+    if not password or not passwords.verify_password(user.password_hash, password):
+        raise ValidationFailed("Your password is not right." if password else "Enter your password.",
+                               field="password", code="password_wrong" if password else "password_required")
+
+
+async def regenerate_recovery_codes(session: AsyncSession, principal: Principal, password: str) -> list[str]:
+    user = await session.get(User, principal.user_id, with_for_update=True)
     assert user is not None
+    confirm_password(user, password)
     if not user.totp_enabled:
         raise AppError("Turn on two-factor sign-in first.", code="totp_not_enabled")
-    return await _new_recovery_codes(session, user)
-
-
-async def _new_recovery_codes(session: AsyncSession, user: User) -> list[str]:
-    await session.execute(update(RecoveryCode).where(RecoveryCode.user_id == user.id,
-                                                     RecoveryCode.used_at.is_(None)).values(used_at=utcnow()))
-    codes = [tokens.new_recovery_code() for _ in range(RECOVERY_CODES)]
-    session.add_all(RecoveryCode(user_id=user.id, code_hash=tokens.digest(c)) for c in codes)
+    codes = await _new_recovery_codes(session, user)
+    sessions.log_security(session, "recovery_codes_regenerated", actor_id=user.id, target_user_id=user.id,
+                          address=principal.address)
     return codes
 
 
-async def reset_totp(session: AsyncSession, actor: Principal, user_id: int) -> None:
-    user = await session.get(User, user_id, with_for_update=True)
-    if user is None:
-        raise NotFound("No such user.")
+async def _new_recovery_codes(session: AsyncSession, user: User) -> list[str]:
+    await _retire_recovery_codes(session, user)
+    codes: list[str] = []
+    lookups: set[str] = set()
+    while len(codes) < RECOVERY_CODES:
+        code = tokens.new_recovery_code()
+        clean = tokens.normalise_recovery_code(code)
+        assert clean is not None
+        if tokens.recovery_lookup(clean) in lookups:
+            continue  # each unused code of a user has its own lookup id, so one hash check decides
+        lookups.add(tokens.recovery_lookup(clean))
+        codes.append(code)
+        session.add(RecoveryCode(user_id=user.id, lookup=tokens.recovery_lookup(clean),
+                                 code_hash=tokens.hash_recovery_code(clean)))
+    return codes
+
+
+async def _retire_recovery_codes(session: AsyncSession, user: User) -> None:
+    await session.execute(update(RecoveryCode).where(RecoveryCode.user_id == user.id,
+                                                     RecoveryCode.used_at.is_(None)).values(used_at=utcnow()))
+
+
+def _totp_off(user: User) -> None:
     user.totp_enabled = False
     user.totp_secret = None
     user.totp_last_step = None
-    await session.execute(update(RecoveryCode).where(RecoveryCode.user_id == user.id,
-                                                     RecoveryCode.used_at.is_(None)).values(used_at=utcnow()))
+
+
+async def disable_totp(session: AsyncSession, principal: Principal, password: str) -> None:
+    """Turn one's own two-factor sign-in off (not while the role or the settings require it)."""
+    user, role = (await session.execute(
+        select(User, Role).join(Role, Role.id == User.role_id).where(User.id == principal.user_id)
+        .with_for_update(of=User)
+    )).one()
+    confirm_password(user, password)
+    if not user.totp_enabled:
+        raise AppError("Two-factor sign-in is off already.", code="totp_not_enabled")
+    if role.require_2fa or await settings.get(session, "security.require_2fa_for_all"):
+        raise AppError("Your role requires two-factor sign-in, so it stays on.", code="totp_required")
+    _totp_off(user)
+    await _retire_recovery_codes(session, user)
+    sessions.log_security(session, "totp_disabled", actor_id=user.id, target_user_id=user.id,
+                          address=principal.address)
+
+
+async def reset_totp(session: AsyncSession, actor: Principal, user_id: int) -> User:
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        raise NotFound("No such user.")
+    _totp_off(user)
+    await _retire_recovery_codes(session, user)
     sessions.log_security(session, "totp_reset", actor_id=actor.user_id, target_user_id=user.id)
+    return user
 

@@ -74,9 +74,9 @@ async def authenticate(session: AsyncSession, token: str, address: str | None) -
         auth.last_seen_at = now
     pending = None
     if user.must_change_password:
-        pending = "password_change_required"
+        pending = PASSWORD_CHANGE
     elif not user.totp_enabled and (role.require_2fa or await settings.get(session, "security.require_2fa_for_all")):
-        pending = "totp_setup_required"
+        pending = TOTP_SETUP
     return Principal(user_id=user.id, team_id=user.team_id, role_id=role.id, permissions=role.permissions,
                      session_id=auth.id, address=address, pending=pending)
 
@@ -95,12 +95,32 @@ async def end_all(session: AsyncSession, user_id: int, reason: str, keep: int | 
     await session.execute(stmt.values(ended_at=utcnow(), end_reason=reason))
 
 
+# A sign-in is pending while the user must change a temporary password or set up 2FA their role
+# requires: the session may then only finish it (routes that say so with routing.signed_in(...)).
+PASSWORD_CHANGE = "password_change_required"
+TOTP_SETUP = "totp_setup_required"
+PENDING_MESSAGES = {
+    PASSWORD_CHANGE: "Change your temporary password first.",
+    TOTP_SETUP: "Your role requires two-factor sign-in: set it up first.",
+}
+
+
+class SignInPending(Forbidden):
+    code = "sign_in_pending"
+
+
+def ensure_not_pending(principal: Principal, allowed: frozenset[str] = frozenset()) -> None:
+    """The one gate for a pending password change or 2FA set-up, called where a request's (or the
+    live stream's) session is authenticated; `allowed`: the pending steps this route finishes."""
+    if principal.pending is None or principal.pending in allowed:
+        return
+    raise SignInPending(PENDING_MESSAGES.get(principal.pending, "Finish signing in first."),
+                        code=principal.pending)
+
+
 async def ensure_allowed(session: AsyncSession, principal: Principal, module: str, action: str,
                          where: str) -> None:
-    if principal.pending == "password_change_required":
-        raise Forbidden("Change your temporary password first.", code=principal.pending)
-    if principal.pending == "totp_setup_required":
-        raise Forbidden("Your role requires two-factor sign-in: set it up first.", code=principal.pending)
+    ensure_not_pending(principal)  # routing.current_principal refused it already
     if principal.can(module, action):
         return
     log_security(session, "permission_denied", actor_id=principal.user_id, address=principal.address,

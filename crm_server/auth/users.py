@@ -116,9 +116,12 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
     user = await get_user(session, user_id, lock=True)
     check_version(user, data.version)
     before = _fields(user, USER_FIELDS)
-    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    changes = data.model_dump(exclude_unset=True, exclude={"version", "password"})
     if "email" in changes:
         changes["email"] = str(changes["email"]).strip()
+        if user.id == actor.user_id and changes["email"].lower() != user.email.lower():
+            # One's own email leads to password resets: a stolen session must not move it alone.
+            service.confirm_password(user, data.password)
         await _email_free(session, changes["email"], user.id)
     await _refs_exist(session, changes.get("role_id"), changes.get("team_id"))
     for key, value in changes.items():
@@ -173,6 +176,29 @@ async def admin_set_password(session: AsyncSession, actor: Principal, user_id: i
     audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="password_set",
                  changes=[{"field": "password_hash", "old": "***", "new": "***"}])
     sessions.log_security(session, "password_set_by_admin", actor_id=actor.user_id, target_user_id=user.id)
+
+
+async def unlock_user(session: AsyncSession, actor: Principal, user_id: int) -> None:
+    user = await get_user(session, user_id, lock=True)
+    names = ("locked_until", "lockout_count")
+    before = _fields(user, names)
+    await service.unlock(session, actor, user.id)
+    await session.flush()
+    audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="unlocked",
+                 changes=audit.diff(before, _fields(user, names)))
+    _announce(session, actor, "user", user.id, "updated")
+
+
+async def reset_2fa(session: AsyncSession, actor: Principal, user_id: int) -> None:
+    """Two-factor sign-in off and the recovery codes void: the user sets it up again."""
+    user = await get_user(session, user_id, lock=True)
+    before = user.totp_enabled
+    await service.reset_totp(session, actor, user.id)
+    await session.flush()
+    audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="totp_reset",
+                 changes=[{"field": "totp_enabled", "old": before, "new": False},
+                          {"field": "totp_secret", "old": "***", "new": "***"}])
+    _announce(session, actor, "user", user.id, "updated")
 
 
 # --- roles ---------------------------------------------------------------------------------------

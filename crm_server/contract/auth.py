@@ -89,6 +89,13 @@ class RecoveryCodes(Model):
     codes: list[str]
 
 
+class PasswordConfirm(BaseModel):
+    """The account's password once more, for a change a stolen session must not make alone
+    (new recovery codes, two-factor sign-in off)."""
+
+    password: str = Field(max_length=1024)
+
+
 # --- users, roles, teams -------------------------------------------------------------------------
 
 class UserOut(Model):
@@ -124,6 +131,8 @@ class UserUpdate(BaseModel):
     phone: str | None = Field(default=None, max_length=50)
     team_id: int | None = None
     role_id: int | None = None
+    password: str | None = Field(default=None, max_length=1024,
+                                 description="your own password: needed to change your own email")
 
 
 class DeactivateRequest(BaseModel):
