@@ -140,7 +140,8 @@ async def test_states_and_the_test_event(server: LiveServer, admin: Any) -> None
     states = {s["provider"]: s for s in (await admin.get("/api/integrations")).json()}
     assert set(states) == {"facebook", "forms", "woocommerce", "stripe"}
     assert states["stripe"]["state"] == "not_configured"
-    assert states["stripe"]["settings"] == ["stripe.endpoint_secret"]
+    assert states["stripe"]["settings"] == ["stripe.endpoint_secret", "stripe.secret_key", "stripe.api_url",
+                                            "stripe.success_url"]
     refused = (await admin.post("/api/integrations/stripe/test")).json()
     assert refused["ok"] is False and "settings" in refused["message"]
     await _configure(admin)
