@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -33,6 +33,17 @@ class Page(Model, Generic[T]):
     offset: int
     limit: int
     total_exact: bool = True
+
+
+FieldValue = str | int | float | bool | list[str] | None
+
+
+class Guarded(BaseModel):
+    """What each field being saved held when the person began editing it. A field someone else has
+    changed since is refused with 409 `field_changed` naming it (and their value); edits of other
+    fields merge with theirs. Without it, the version alone decides."""
+
+    expected: dict[str, FieldValue] | None = Field(default=None, max_length=100)
 
 
 class Ok(Model):

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from crm_server.contract.clients import ClientOut, RecordWarning, Versioned
-from crm_server.contract.common import Model
+from crm_server.contract.common import Guarded, Model
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 SourceDetails = dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]]
@@ -117,7 +117,7 @@ class LeadIn(BaseModel):
     note: str | None = Field(default=None, max_length=20000, description="a first note")
 
 
-class LeadUpdate(Versioned):
+class LeadUpdate(Versioned, Guarded):
     """Fields to change (status changes go through /move)."""
 
     person_name: str | None = Field(default=None, min_length=1, max_length=200)

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from crm_server.contract.clients import Versioned
-from crm_server.contract.common import Model
+from crm_server.contract.common import Guarded, Model
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
@@ -91,7 +91,7 @@ class TicketIn(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=30)
 
 
-class TicketUpdate(Versioned):
+class TicketUpdate(Versioned, Guarded):
     """Fields to change (status through /move, the assignee through /assign)."""
 
     subject: str | None = Field(default=None, min_length=1, max_length=300)

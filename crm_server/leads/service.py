@@ -21,6 +21,7 @@ from crm_server.auth.users import check_version
 from crm_server.clients import double_submit, normalise
 from crm_server.clients.models import Client
 from crm_server.clients.ownership import owner_and_team
+from crm_server.concurrency import check_unchanged
 from crm_server.contract.clients import RecordWarning
 from crm_server.contract.common import Page
 from crm_server.contract.leads import LeadIn, LeadOut, LeadQuery, LeadUpdate, MoveRequest, MoveResult, StatusKind
@@ -195,7 +196,8 @@ async def apply_owner(session: AsyncSession, actor: Principal | None, lead: Lead
 async def update_lead(session: AsyncSession, actor: Principal, lead_id: int, data: LeadUpdate) -> LeadOut:
     lead = await visible_lead(session, actor, lead_id, lock=True)
     check_version(lead, data.version)
-    changes = await clean(session, data.model_dump(exclude_unset=True, exclude={"version"}))
+    check_unchanged(lead, data)
+    changes = await clean(session, data.model_dump(exclude_unset=True, exclude={"version", "expected"}))
     if "tags" in changes and changes["tags"] is None:
         changes["tags"] = []
     before = fields(lead)

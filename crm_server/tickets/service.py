@@ -19,6 +19,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.auth.users import check_version
 from crm_server.clients import normalise
 from crm_server.clients.models import Client, Contact
+from crm_server.concurrency import check_unchanged
 from crm_server.contract.auth import Scope
 from crm_server.contract.common import Page
 from crm_server.contract.tickets import (
@@ -169,7 +170,8 @@ def not_archived(ticket: Ticket) -> None:
 async def update_ticket(session: AsyncSession, actor: Principal, ticket_id: int, data: TicketUpdate) -> Ticket:
     ticket = await _locked(session, actor, ticket_id, data.version)
     not_archived(ticket)
-    changes = _clean(data.model_dump(exclude_unset=True, exclude={"version"}))
+    check_unchanged(ticket, data)
+    changes = _clean(data.model_dump(exclude_unset=True, exclude={"version", "expected"}))
     for key in ("subject", "priority"):
         if key in changes and changes[key] is None:
             raise ValidationFailed(f"{key.capitalize()} cannot be empty.", field=key)

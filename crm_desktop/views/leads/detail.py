@@ -39,6 +39,8 @@ from PySide6.QtWidgets import (
 from crm_desktop import operations, tasks
 from crm_desktop.views.admin.common import UserNames, confirm, field
 from crm_desktop.views.leads.lookups import sales_lookups
+from crm_desktop.widgets.edit_buffer import EditBuffer
+from crm_desktop.widgets.field_conflict import Conflicted, ask_which, save_guarded, shown
 from crm_desktop.widgets.record_window import WindowRegistry, show_window, spawn_into
 from crm_desktop.widgets.timeline import TimelineView, when
 from crm_desktop.widgets.user_picker import UserPicker
@@ -71,6 +73,14 @@ def _section(text: str) -> QLabel:
     label = QLabel(text.upper())
     label.setProperty("role", "section")
     return label
+
+
+FIELD_LABELS = {
+    "person_name": "Name", "company": "Company", "email": "Email", "phone": "Phone",
+    "source": "Source", "value": "Value", "currency": "Currency",
+    "expected_close_date": "Expected close date", "territory": "Territory",
+    "product_interest": "Product interest", "owner_id": "Owner", "tags": "Tags", "note": "First note",
+}
 
 
 class LeadForm(QWidget):
@@ -132,10 +142,7 @@ class LeadForm(QWidget):
             rows.append(("First &note", field(self.note)))
         for label, widget in rows:
             form.addRow(label, widget)
-        names = {"person_name": "Name", "company": "Company", "email": "Email", "phone": "Phone",
-                 "source": "Source", "value": "Value", "currency": "Currency",
-                 "expected_close_date": "Expected close date", "territory": "Territory",
-                 "product_interest": "Product interest", "owner_id": "Owner", "tags": "Tags", "note": "First note"}
+        names = FIELD_LABELS
         self.fields: dict[str, QWidget] = {
             "person_name": self.person_name, "company": self.company, "email": self.email, "phone": self.phone,
             "source": self.source, "value": self.value, "currency": self.currency,
@@ -274,6 +281,8 @@ class LeadDetail(QDialog):
             head.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
 
         self.form = LeadForm(session)
+
+        self.buffer = EditBuffer(self.form.changes)
         self.form.setEnabled(False)
         form_scroll = QScrollArea()
         form_scroll.setWidgetResizable(True)
@@ -418,9 +427,15 @@ class LeadDetail(QDialog):
             self._show_follow_ups(follow_ups)
 
     def show_lead(self, lead: Lead, replace_edits: bool = True) -> None:
+        """The server's lead; unless `replace_edits`, the fields I am editing keep my values."""
+        shown = self.buffer.load(lead, keep_edits=not replace_edits)
+        if shown is None:  # an answer older than what is shown
+            return
+        self._show(lead, shown)
+
+    def _show(self, lead: Lead, shown: Lead) -> None:
         self.lead = lead
-        if replace_edits:
-            self.form.fill(lead, self.names.name(lead.get("owner_id"), ""))
+        self.form.fill(shown, self.names.name(shown.get("owner_id"), ""))
         self.form.setEnabled(self.session.can("leads", "edit"))
         self._show_header()
         self.loaded.emit(lead)
@@ -514,23 +529,29 @@ class LeadDetail(QDialog):
     # --- actions ---------------------------------------------------------------------------------
 
     def has_edits(self) -> bool:
-        return self.lead is not None and bool(self.form.changes(self.lead))
+        return self.buffer.has_edits()
 
     def save(self) -> None:
-        """Ctrl+S: send what changed, with the version that was read."""
-        if self.lead is None or not self.save_button.isEnabled():
+        """Ctrl+S: send what I changed, with what each field held when I began (a field someone else
+        changed meanwhile comes back as a choice between their value and mine)."""
+        if self.lead is None or not self.save_button.isEnabled() or not self.buffer.has_edits():
             return
-        changes = self.form.changes(self.lead)
-        if not changes:
-            return
-        call = self.api.patch(f"/api/leads/{self.lead_id}", {"version": self.lead["version"], **changes})
+        call = save_guarded(self.api, f"/api/leads/{self.lead_id}", self.buffer.body())
         operations.run(self, call, success=self._saved, changed=LEADS, fields=self.form.fields,
                        reload=self.reload, busy=self.save_button)
 
-    def _saved(self, lead: Lead) -> None:
-        self.show_lead(lead)
+    def _saved(self, answer: Lead | Conflicted) -> None:
+        if isinstance(answer, Conflicted):
+            ask_which(self, answer, self.buffer, FIELD_LABELS, self._settled,
+                      lambda name, value: self.names.name(value, "Unassigned") if name == "owner_id" else shown(value))
+            return
+        self.show_lead(answer)
         self.timeline.reload()
         self._spawn(self._load_side())
+
+    def _settled(self, newest: Lead, shown: Lead) -> None:
+        self._show(newest, shown)
+        self.save()
 
     def add_note(self) -> None:
         body = self.note.toPlainText().strip()

@@ -51,6 +51,8 @@ from crm_desktop.views.tickets.new_ticket import (
     fill_priorities,
     tag_list,
 )
+from crm_desktop.widgets.edit_buffer import EditBuffer
+from crm_desktop.widgets.field_conflict import Conflicted, ask_which, save_guarded, shown
 from crm_desktop.widgets.record_window import WindowRegistry, set_tone, show_window, spawn_into
 from crm_desktop.widgets.timeline import TimelineView, when
 from crm_desktop.widgets.user_picker import UserPicker
@@ -169,6 +171,10 @@ def assignee_picker(session: Any) -> tuple[UserPicker, TeamUsers, QCheckBox]:
 
 
 # --- the form ------------------------------------------------------------------------------------
+
+FIELD_LABELS = {"subject": "Subject", "priority": "Priority", "category_id": "Category", "team_id": "Team",
+                "tags": "Tags", "description": "Description"}
+
 
 class TicketForm(QWidget):
     """Subject, priority, category (with where it routes), team, assignee, tags, description."""
@@ -432,6 +438,7 @@ class TicketWindow(QWidget):
 
         # --- left: fields, resolution, files -----------------------------------------------------
         self.form = TicketForm(session, self.lookups)
+        self.buffer = EditBuffer(self.form.changes)
         self.form.setEnabled(False)
         self.resolution = QLabel("")
         self.resolution.setObjectName("resolutionText")
@@ -506,7 +513,7 @@ class TicketWindow(QWidget):
     def _refresh_from_server(self) -> None:
         """Someone changed the ticket: keep my unsaved edits, update the rest."""
         if shiboken6.isValid(self):
-            dirty = self.ticket is not None and self.form.dirty(self.ticket)
+            dirty = self.ticket is not None and (self.buffer.has_edits() or self.form.assignee_change(self.ticket)[0])
             self._spawn(self._load(replace_edits=not dirty))
             self._reload_parts()
 
@@ -559,9 +566,19 @@ class TicketWindow(QWidget):
         return "  ·  ".join(parts)
 
     def show_ticket(self, ticket: Ticket, replace_edits: bool = True) -> None:
+        """The server's ticket; unless `replace_edits`, the fields I am editing keep my values."""
+        keep_assignee = not replace_edits and self.ticket is not None and self.form.assignee_change(self.ticket)[0]
+        mine = self.form.assignee.user_id, self.form.assignee.text()
+        shown = self.buffer.load(ticket, keep_edits=not replace_edits)
+        if shown is None:  # an answer older than what is shown
+            return
+        self._show(ticket, shown)
+        if keep_assignee:
+            self.form.assignee.set_user(*mine)
+
+    def _show(self, ticket: Ticket, shown: Ticket) -> None:
         self.ticket = ticket
-        if replace_edits:
-            self.form.fill(ticket, self._assignee_label(ticket))
+        self.form.fill(shown, self._assignee_label(shown))
         archived = ticket.get("archived_at") is not None
         can_edit = self.session.can("tickets", "edit")
         self.form.setEnabled(can_edit and not archived)
@@ -649,7 +666,7 @@ class TicketWindow(QWidget):
         ticket = self.ticket
         if ticket is None or not self.save_button.isVisible() or not self.save_button.isEnabled():
             return
-        changes = self.form.changes(ticket)
+        changes = self.buffer.edits()
         assign, assignee = self.form.assignee_change(ticket)
         if self.form.assignee.text().strip() and self.form.assignee.user_id is None:
             mark_field(self.form.assignee, "Pick someone from the list, or clear the box to unassign.")
@@ -658,17 +675,42 @@ class TicketWindow(QWidget):
             self.say("Nothing to save: the ticket is as stored.")
             return
 
-        async def call() -> Ticket:
+        async def call() -> Ticket | Conflicted:
             saved = ticket
             if changes:
-                saved = await self.api.patch(f"/api/tickets/{self.ticket_id}", {"version": saved["version"], **changes})
+                answer = await save_guarded(self.api, f"/api/tickets/{self.ticket_id}", self.buffer.body())
+                if isinstance(answer, Conflicted):
+                    return answer
+                saved = answer
             if assign:
                 saved = await self.api.post(f"/api/tickets/{self.ticket_id}/assign",
                                             {"version": saved["version"], "assignee_id": assignee})
             return saved
 
-        operations.run(self, call(), success=lambda t: self._changed(t, "Saved."), changed=TICKETS,
-                       fields=self.form.fields, reload=self.reload, busy=self.save_button)
+        operations.run(self, call(), success=self._saved, changed=TICKETS, fields=self.form.fields,
+                       reload=self.reload, busy=self.save_button)
+
+    def _saved(self, answer: Ticket | Conflicted) -> None:
+        if isinstance(answer, Conflicted):
+            ask_which(self, answer, self.buffer, FIELD_LABELS, self._settled, self._describe)
+        else:
+            self._changed(answer, "Saved.")
+
+    def _describe(self, name: str, value: Any) -> str:
+        if name == "team_id":
+            return self.lookups.team_name(value)
+        if name == "category_id":
+            category = self.lookups.category(value) if value is not None else None
+            return category["name"] if category else "No category"
+        if name == "priority" and value:
+            return f"{str(value).capitalize()} priority"
+        return shown(value)
+
+    def _settled(self, newest: Ticket, shown: Ticket) -> None:
+        mine = self.form.assignee.user_id, self.form.assignee.text()
+        self._show(newest, shown)
+        self.form.assignee.set_user(*mine)
+        self.save()
 
     def _changed(self, ticket: Ticket, message: str) -> None:
         self._spawn(self._after_change(ticket, message))
