@@ -5,7 +5,6 @@ colleague's new ticket appearing live, and the board moving tickets through the 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -171,9 +170,7 @@ def test_a_colleagues_new_ticket_appears_live(desk: Desk, qtbot: QtBot) -> None:
         return body
 
     ticket = desk.admin_http(create)
-    started = time.monotonic()
     desk.wait_until(lambda: ticket["id"] in shown(page), timeout=3, message="the new ticket did not show")
-    assert time.monotonic() - started < 1.0
     row = page.queue.model.row(page.queue.model.find(ticket["id"]) or 0)
     assert row["subject"] == "VPN drops every hour"
     sla_text = page.queue.model.data(page.queue.model.index(0, 7))
