@@ -7,6 +7,8 @@ import gc
 import itertools
 import os
 import queue
+import shutil
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -89,9 +91,12 @@ class Clones:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    chosen = os.environ.get("CRM_TEST_PG_DIR")  # one cluster per pytest process (xdist's gw0, gw1...)
-    root = Path(chosen) / os.environ.get("PYTEST_XDIST_WORKER", "main") if chosen else tmp_path_factory.mktemp("pg")
+def pg_cluster() -> Iterator[EmbeddedPostgres]:
+    """One cluster per pytest process (xdist's gw0, gw1...). Not under pytest's tmp folder: run as
+    root, the cluster runs as another user, and every pytest that starts closes that folder (0700)."""
+    chosen = os.environ.get("CRM_TEST_PG_DIR")
+    made = None if chosen else tempfile.mkdtemp(prefix="crm-test-pg-")
+    root = Path(chosen) / os.environ.get("PYTEST_XDIST_WORKER", "main") if chosen else Path(made or "")
     cluster = EmbeddedPostgres(root)
     admin_url = cluster.start("postgres", durable=False)
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -101,6 +106,8 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPos
     cluster.admin_url = admin_url  # type: ignore[attr-defined]
     yield cluster
     cluster.stop()
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
