@@ -58,7 +58,8 @@ async def test_the_later_edit_of_the_same_ticket_field_is_refused(server: LiveSe
         assert theirs.status_code == 200, theirs.text
         newest = theirs.json()["version"]
         mine = await admin.patch(f"/api/tickets/{ticket['id']}", json={
-            "version": newest, "priority": "critical", "tags": ["paper"], "expected": {"priority": "normal", "tags": []}})
+            "version": newest, "priority": "critical", "tags": ["paper"],
+            "expected": {"priority": "normal", "tags": []}})
         assert mine.status_code == 409 and mine.json()["code"] == "field_changed", mine.text
         assert {c["field"]: c["theirs"] for c in mine.json()["conflicts"]} == {"priority": "high", "tags": ["printer"]}
         subject = await admin.patch(f"/api/tickets/{ticket['id']}", json={
