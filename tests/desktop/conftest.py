@@ -166,11 +166,23 @@ _admins = itertools.count(1)
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """A fresh qasync loop per test; stray tasks are cancelled before it closes."""
+    loop = open_qloop(qapp)
+    yield loop
+    close_qloop(loop)
+
+
+def open_qloop(qapp: QApplication) -> qasync.QEventLoop:
+    """A qasync loop on ``qapp``, set as the current loop, whose run_until_complete stops with its
+    future (the tests and tests/perf/bench_live.py drive the desktop on it)."""
     qapp.setQuitOnLastWindowClosed(False)  # closing a window must not stop the loop mid-test
     loop = qasync.QEventLoop(qapp, already_running=False)
     loop.run_until_complete = _stopping_at_the_end(loop)  # type: ignore[method-assign]
     asyncio.set_event_loop(loop)
-    yield loop
+    return loop
+
+
+def close_qloop(loop: qasync.QEventLoop) -> None:
+    """Cancel and finish the loop's stray tasks, then close it."""
     _cancel_pending(loop)
     asyncio.set_event_loop(None)
     loop.close()
@@ -247,4 +259,4 @@ def _cancel_pending(loop: qasync.QEventLoop) -> None:
             print(f"\nA task did not finish after being cancelled: {task!r}", file=sys.stderr)
 
 
-__all__ = ["ADMIN_EMAIL", "PASSWORD", "Desk", "MemoryKeyring"]
+__all__ = ["ADMIN_EMAIL", "PASSWORD", "Desk", "MemoryKeyring", "close_qloop", "open_qloop"]
