@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, and_, func, literal, null, or_, select, union_all
+from sqlalchemy import String, and_, false, func, literal, null, or_, select, true, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,12 +85,23 @@ async def lead_timeline(session: AsyncSession, principal: Principal, lead_id: in
 
 async def client_timeline(session: AsyncSession, principal: Principal, client_id: int, offset: int,
                           limit: int) -> Page[TimelineItem]:
+    """The client's own history for whoever sees the client; its sales side only for who may see
+    it: notes need the client in the user's activities scope (a note belongs to its client),
+    follow-ups their own activities scope, and the history and notes of the leads it came from
+    those leads in leads scope. Whoever only reads clients (accounts, the warehouse, support for
+    another team's client) sees the client's edits, not what sales wrote."""
     client = await clients.visible_client(session, principal, client_id)
-    converted = select(Lead.id).where(Lead.converted_client_id == client.id)
+    converted = select(Lead.id).where(Lead.converted_client_id == client.id,
+                                      principal.scope_filter("leads", Lead.owner_id, Lead.team_id))
     deals = converted.union_all(select(Lead.id).where(Lead.merged_into_id.in_(converted)))
-    follow_up_ids = select(FollowUp.id).where(FollowUp.client_id == client.id)
+    # Notes have no owner of their own: they are the client's, in activities scope.
+    notes = principal.sees("activities", client.owner_id, client.team_id)
+    mine = principal.scope_filter("activities", FollowUp.owner_id, FollowUp.team_id)
+    follow_up_ids = select(FollowUp.id).where(FollowUp.client_id == client.id, mine)
     parts = _parts(
-        Note.client_id == client.id, FollowUp.client_id == client.id,
+        and_(Note.client_id == client.id, true() if notes else false(),
+             or_(Note.lead_id.is_(None), Note.lead_id.in_(deals))),
+        and_(FollowUp.client_id == client.id, mine),
         or_(and_(AuditEntry.entity == "client", AuditEntry.entity_id == client.id),
             and_(AuditEntry.entity == "lead", AuditEntry.entity_id.in_(deals)),
             and_(AuditEntry.entity == "follow_up", AuditEntry.action != "created",

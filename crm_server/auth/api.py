@@ -11,6 +11,7 @@ from crm_server.auth import logs, service, sessions, users
 from crm_server.auth.permissions import Principal
 from crm_server.contract.auth import (
     ChangePasswordRequest,
+    Colleague,
     DeactivateRequest,
     ForgotPasswordRequest,
     LoginRecord,
@@ -114,13 +115,14 @@ async def totp_disable(body: PasswordConfirm, principal: CurrentUser, session: S
 
 # --- users ---------------------------------------------------------------------------------------
 
-@router.get("/users", response_model=Page[UserOut])
-async def list_users(session: Session, _: CurrentUser,
+@router.get("/users", response_model=Page[UserOut] | Page[Colleague])
+async def list_users(session: Session, principal: CurrentUser,
                      search: str | None = None, role_id: int | None = None, team_id: int | None = None,
                      active: bool | None = None, offset: Annotated[int, Query(ge=0)] = 0,
-                     limit: Limit = 100) -> Page[UserOut]:
-    # Every signed-in user may list colleagues (owner pickers); editing needs the admin permission.
-    return await users.list_users(session, search, role_id, team_id, active, offset, limit)
+                     limit: Limit = 100) -> Page[UserOut] | Page[Colleague]:
+    """Every signed-in user may list colleagues (owner pickers): id, name, email, team. Admins
+    (admin.view) get each user's whole record (UserOut) for the users page; editing needs admin.edit."""
+    return await users.list_users(session, principal, search, role_id, team_id, active, offset, limit)
 
 
 @router.get("/users/{user_id}", response_model=UserOut, dependencies=[require("admin", "view")])

@@ -90,6 +90,21 @@ class Principal:
             return True
         return scope is Scope.team and team_id is not None and team_id == self.team_id
 
+    def reaches(self, module: str, owner_id: int | None, team_id: int | None) -> bool:
+        """Would a record of `module` with this owner and team be within this user's scope? Asked
+        of where a change puts a record (a new team, a new owner): a change that takes a record
+        out of one's scope needs the scope that covers where it goes. Scope all reaches anywhere;
+        team scope their team's records and their own; own scope only their own, in their team or
+        in none (so a salesperson cannot hand their lead to another team)."""
+        scope = self.scope(module)
+        if scope is Scope.all:
+            return True
+        if team_id is not None and team_id != self.team_id:
+            return False
+        if scope is Scope.team:
+            return team_id is not None or owner_id == self.user_id
+        return owner_id == self.user_id
+
     def scope_filter(self, module: str, owner_col: Any, team_col: Any | None = None) -> ColumnElement[bool]:
         """A WHERE clause that keeps only the records this user may see in a list."""
         if not self.can(module, "view"):

@@ -14,6 +14,7 @@ from crm_server.auth import service, sessions
 from crm_server.auth.models import Role, Team, User
 from crm_server.auth.permissions import Principal, normalise_permissions
 from crm_server.contract.auth import (
+    Colleague,
     RoleIn,
     RoleOut,
     RoleUpdate,
@@ -25,7 +26,7 @@ from crm_server.contract.auth import (
     UserUpdate,
 )
 from crm_server.contract.common import Page
-from crm_server.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from crm_server.errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 
 # Areas that own records register here, so deactivating a user can hand their open work on.
 Reassigner = Callable[[AsyncSession, int, int, int], Awaitable[int]]
@@ -57,8 +58,14 @@ def _announce(session: AsyncSession, actor: Principal, entity: str, entity_id: i
 
 # --- users ---------------------------------------------------------------------------------------
 
-async def list_users(session: AsyncSession, search: str | None, role_id: int | None, team_id: int | None,
-                     active: bool | None, offset: int, limit: int) -> Page[UserOut]:
+async def list_users(session: AsyncSession, principal: Principal, search: str | None, role_id: int | None,
+                     team_id: int | None, active: bool | None, offset: int,
+                     limit: int) -> Page[UserOut] | Page[Colleague]:
+    """Users as an admin (admin.view) sees them, with their sign-in details; as colleagues
+    (id, name, email, team) for everyone else, who may not filter by role either."""
+    full = principal.can("admin", "view")
+    if role_id is not None and not full:
+        raise Forbidden("Only admins may list users by role.", field="role_id", code="permission_denied")
     stmt = select(User)
     if search:
         like = f"%{search.strip().lower()}%"
@@ -69,7 +76,11 @@ async def list_users(session: AsyncSession, search: str | None, role_id: int | N
         stmt = stmt.where(User.team_id == team_id)
     if active is not None:
         stmt = stmt.where(User.active.is_(active))
-    return await paging.page(session, stmt, offset, limit, UserOut.model_validate, (User.full_name, User.id))
+    order = (User.full_name, User.id)
+    # Typed pages (paging.page's is generic): the route's answer is one of two shapes, told by type.
+    if full:
+        return Page[UserOut](**dict(await paging.page(session, stmt, offset, limit, UserOut.model_validate, order)))
+    return Page[Colleague](**dict(await paging.page(session, stmt, offset, limit, Colleague.model_validate, order)))
 
 
 async def _email_free(session: AsyncSession, email: str, except_id: int | None = None) -> None:

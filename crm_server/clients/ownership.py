@@ -42,5 +42,16 @@ async def owner_and_team(session: AsyncSession, actor: Principal | None, module:
     if team_id is not None:
         if await session.get(Team, team_id) is None:
             raise ValidationFailed("No such team.", field="team_id")
-        return owner_id, team_id
-    return owner_id, owner.team_id if owner is not None else None
+    else:
+        team_id = owner.team_id if owner is not None else None
+    check_reach(actor, module, owner_id, team_id)
+    return owner_id, team_id
+
+
+def check_reach(actor: Principal | None, module: str, owner_id: int | None, team_id: int | None,
+                field: str = "team_id") -> None:
+    """A person may put a record only where their scope reaches (see Principal.reaches): moving it to
+    another team needs scope all on the module. The system (`actor` None) puts records anywhere."""
+    if actor is not None and not actor.reaches(module, owner_id, team_id):
+        raise ValidationFailed("This would move the record out of what you may see: only someone who sees "
+                               "that team's records can move it there.", field=field, code="team_not_allowed")

@@ -110,18 +110,31 @@ async def by_vat(session: AsyncSession, key: str | None, except_id: int | None =
     return (await session.scalars(stmt)).first()
 
 
-def _duplicate_vat(client_id: int) -> ValidationFailed:
-    return ValidationFailed("A client with this VAT number exists already.", field="vat_number",
-                            code="duplicate_vat", extra={"client_id": client_id})
+def _duplicate_vat(actor: Principal | None, twin: Client | None) -> ValidationFailed:
+    """The same VAT exists: the twin is named (its id, to open it) only to whoever may see it."""
+    if twin is not None and (actor is None or actor.sees(MODULE, twin.owner_id, twin.team_id)):
+        return ValidationFailed("A client with this VAT number exists already.", field="vat_number",
+                                code="duplicate_vat", extra={"client_id": twin.id})
+    return ValidationFailed("A record you cannot see has this VAT number; ask a manager to share it with you.",
+                            field="vat_number", code="duplicate_vat")
 
 
-async def similar_names(session: AsyncSession, name: str, except_id: int | None = None) -> list[RecordWarning]:
-    stmt = select(Client.id, Client.name).where(Client.name_key == normalise.name_key(name)).limit(5)
+async def similar_names(session: AsyncSession, actor: Principal | None, name: str,
+                        except_id: int | None = None) -> list[RecordWarning]:
+    """Clients with the same name: named to whoever may see them, unnamed otherwise."""
+    stmt = (select(Client.id, Client.name, Client.owner_id, Client.team_id)
+            .where(Client.name_key == normalise.name_key(name)).limit(5))
     if except_id is not None:
         stmt = stmt.where(Client.id != except_id)
-    return [RecordWarning(code="similar_name", message=f"Another client is called {other_name!r}.",
-                          client_id=other_id, reasons=["name"])
-            for other_id, other_name in (await session.execute(stmt)).all()]
+    warnings = []
+    for other_id, other_name, owner_id, team_id in (await session.execute(stmt)).all():
+        if actor is None or actor.sees(MODULE, owner_id, team_id):
+            warnings.append(RecordWarning(code="similar_name", message=f"Another client is called {other_name!r}.",
+                                          client_id=other_id, reasons=["name"]))
+        else:
+            warnings.append(RecordWarning(code="similar_name", reasons=["name"],
+                                          message="A client you cannot see has a similar name."))
+    return warnings
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -144,7 +157,7 @@ async def _clean(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any
     return clean
 
 
-async def _flush_vat(session: AsyncSession, client: Client) -> None:
+async def _flush_vat(session: AsyncSession, actor: Principal | None, client: Client) -> None:
     """Save; a twin created concurrently with the same VAT becomes the same clear error."""
     try:
         async with savepoint(session):  # a refused insert is forgotten, the transaction lives on
@@ -153,8 +166,7 @@ async def _flush_vat(session: AsyncSession, client: Client) -> None:
     except IntegrityError as exc:
         if "uq_clients_vat_key" not in str(exc.orig):
             raise
-        other = await by_vat(session, client.vat_key)
-        raise _duplicate_vat(other.id if other else 0) from None
+        raise _duplicate_vat(actor, await by_vat(session, client.vat_key)) from None
 
 
 async def create_client(session: AsyncSession, actor: Principal | None, data: ClientIn,
@@ -172,13 +184,13 @@ async def create_client(session: AsyncSession, actor: Principal | None, data: Cl
     values = await _clean(session, data.model_dump(exclude={"contacts"}))
     key = normalise.vat_key(values["vat_number"])
     if (twin := await by_vat(session, key)) is not None:
-        raise _duplicate_vat(twin.id)
+        raise _duplicate_vat(actor, twin)
     owner_id = values["owner_id"] if values["owner_id"] is not None else actor_id
     owner_id, team_id = await owner_and_team(session, actor if check_owner else None, MODULE, owner_id,
                                              values["team_id"])
-    warnings = await similar_names(session, values["name"])
+    warnings = await similar_names(session, actor, values["name"])
     client = Client(**{**values, "owner_id": owner_id, "team_id": team_id}, vat_key=key, created_by=actor_id)
-    await _flush_vat(session, client)
+    await _flush_vat(session, actor, client)
     audit.record(session, actor_id=actor_id, entity="client", entity_id=client.id, action="created",
                  changes=audit.diff({}, _fields(client, CLIENT_FIELDS)))
     announce(session, actor_id, client, "created")
@@ -203,13 +215,13 @@ async def update_client(session: AsyncSession, actor: Principal, client_id: int,
     if "vat_number" in changes:
         key = normalise.vat_key(changes["vat_number"])
         if (twin := await by_vat(session, key, except_id=client.id)) is not None:
-            raise _duplicate_vat(twin.id)
+            raise _duplicate_vat(actor, twin)
         client.vat_key = key
     before = _fields(client, CLIENT_FIELDS)
     for key, value in changes.items():
         setattr(client, key, value)
-    await _flush_vat(session, client)
-    warnings = await similar_names(session, client.name, client.id) if "name" in changes else []
+    await _flush_vat(session, actor, client)
+    warnings = await similar_names(session, actor, client.name, client.id) if "name" in changes else []
     diff = audit.diff(before, _fields(client, CLIENT_FIELDS))
     if diff:
         audit.record(session, actor_id=actor.user_id, entity="client", entity_id=client.id, action="updated",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from crm_server.contract.common import Model
 
@@ -97,6 +97,20 @@ class PasswordConfirm(BaseModel):
 
 
 # --- users, roles, teams -------------------------------------------------------------------------
+
+class Colleague(Model):
+    """Another user as any colleague sees them (owner pickers, assignee names): who they are and
+    their team; the avatar is drawn from the name (no pictures are stored). Their sign-in details
+    (phone, 2FA, locks, last sign-in) are for admins only, in UserOut. No other field is allowed:
+    GET /api/users answers one shape or the other, never a colleague with more."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+    id: int
+    full_name: str
+    email: str
+    team_id: int | None
+    active: bool
+
 
 class UserOut(Model):
     id: int

@@ -195,9 +195,11 @@ def checked_currency(value: str) -> str:
     return code
 
 
-async def billable_client(session: AsyncSession, client_id: int) -> Client:
+async def billable_client(session: AsyncSession, client_id: int, actor: Principal | None = None) -> Client:
+    """The client a document is for: existing, not archived and, for a person (`actor` given),
+    one they may see; one they may not is "No such client", as if it did not exist."""
     client = await session.get(Client, client_id)
-    if client is None:
+    if client is None or (actor is not None and not actor.sees("clients", client.owner_id, client.team_id)):
         raise ValidationFailed("No such client.", field="client_id")
     if client.archived_at is not None:
         raise ValidationFailed("This client is archived; restore it first.", field="client_id")
@@ -256,7 +258,7 @@ def _check_dates(issue_date: date | None, due_date: date | None) -> None:
 async def create_draft(session: AsyncSession, actor: Principal | None, data: InvoiceIn) -> Invoice:
     """A new draft; `actor` None is the system (the recurring job), audited with no user."""
     actor_id = actor.user_id if actor is not None else None
-    client = await billable_client(session, data.client_id)
+    client = await billable_client(session, data.client_id, actor)
     currency = checked_currency(data.currency or str(await settings.get(session, "sales.base_currency")))
     _check_dates(data.issue_date, data.due_date)
     invoice = Invoice(kind="invoice", status="draft", client_id=client.id, currency=currency,
@@ -290,7 +292,7 @@ async def update_invoice(session: AsyncSession, actor: Principal, invoice_id: in
     if "notes" in changes:
         invoice.notes = (changes["notes"] or "").strip() or None
     if changes.get("client_id") is not None:
-        client = await billable_client(session, changes["client_id"])
+        client = await billable_client(session, changes["client_id"], actor)
         invoice.client_id, invoice.owner_id, invoice.team_id = client.id, client.owner_id, client.team_id
     if changes.get("currency") is not None:
         invoice.currency = checked_currency(changes["currency"])

@@ -50,11 +50,19 @@ async def _candidates(session: AsyncSession, lead: Lead, extra: ColumnElement[bo
     return [(row[0], [name for name, i in names if row[i]]) for row in rows]
 
 
-async def duplicate_warnings(session: AsyncSession, lead: Lead) -> list[RecordWarning]:
-    """Said on create: ids and reasons only (the other lead may belong to someone else)."""
-    return [RecordWarning(code="possible_duplicate", lead_id=other.id, reasons=reasons,
-                          message=f"Lead #{other.id} has the same {' and '.join(reasons)}.")
-            for other, reasons in await _candidates(session, lead, limit=10)]
+async def duplicate_warnings(session: AsyncSession, actor: Principal | None, lead: Lead) -> list[RecordWarning]:
+    """Said on create and edit: a likely twin the user may see is named by its id; one they may not
+    (another's lead) only by what matched, so nobody learns another's records through it."""
+    warnings = []
+    for other, reasons in await _candidates(session, lead, limit=10):
+        same = " and ".join(reasons)
+        if actor is None or actor.sees("leads", other.owner_id, other.team_id):
+            warnings.append(RecordWarning(code="possible_duplicate", lead_id=other.id, reasons=reasons,
+                                          message=f"Lead #{other.id} has the same {same}."))
+        else:
+            warnings.append(RecordWarning(code="possible_duplicate", reasons=reasons,
+                                          message=f"A lead you cannot see has the same {same}."))
+    return warnings
 
 
 async def duplicates_of(session: AsyncSession, principal: Principal, lead: Lead) -> list[DuplicateOut]:

@@ -20,7 +20,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.auth.users import check_version
 from crm_server.clients import double_submit, normalise
 from crm_server.clients.models import Client
-from crm_server.clients.ownership import owner_and_team
+from crm_server.clients.ownership import check_reach, owner_and_team
 from crm_server.concurrency import check_unchanged
 from crm_server.contract.clients import RecordWarning
 from crm_server.contract.common import Page
@@ -166,6 +166,8 @@ async def create_lead(session: AsyncSession, actor: Principal | None, data: Lead
             team_id = rule_team
         elif await session.get(Team, team_id) is None:
             raise ValidationFailed("No such team.", field="team_id")
+        if values["team_id"] is not None:  # a team the person chose, whoever the rules give it to
+            check_reach(actor, MODULE, None, team_id)
     lead = Lead(**{**values, "owner_id": owner_id, "team_id": team_id}, pipeline_id=pipeline.id,
                 status_id=status.id, created_by=actor_id)
     session.add(lead)
@@ -176,7 +178,7 @@ async def create_lead(session: AsyncSession, actor: Principal | None, data: Lead
     if data.note and data.note.strip():
         session.add(Note(lead_id=lead.id, author_id=actor_id, body=data.note.strip()))
     await _notify_owner(session, actor_id, lead, f"Source: {lead.source or 'not given'}")
-    warnings = await duplicate_warnings(session, lead)
+    warnings = await duplicate_warnings(session, actor, lead)
     if fp is not None and actor is not None:
         await double_submit.remember(session, actor.user_id, fp, lead.id)
     return lead_out(lead, warnings)
@@ -186,8 +188,11 @@ async def apply_owner(session: AsyncSession, actor: Principal | None, lead: Lead
                       team_id: int | None, team_given: bool) -> None:
     """A new owner brings their team unless a team is given."""
     if owner_id is None:
-        lead.owner_id = None
-        lead.team_id = team_id if team_given else lead.team_id
+        if team_given and team_id is not None and await session.get(Team, team_id) is None:
+            raise ValidationFailed("No such team.", field="team_id")
+        new_team = team_id if team_given else lead.team_id
+        check_reach(actor, MODULE, None, new_team)
+        lead.owner_id, lead.team_id = None, new_team
         return
     lead.owner_id, lead.team_id = await owner_and_team(session, actor, MODULE, owner_id,
                                                        team_id if team_given else None)
@@ -220,7 +225,7 @@ async def update_lead(session: AsyncSession, actor: Principal, lead_id: int, dat
         if owner_changed:
             await _notify_owner(session, actor.user_id, lead, "Reassigned to you.")
         if {"email", "phone", "company"} & {c["field"] for c in diff}:
-            warnings = await duplicate_warnings(session, lead)
+            warnings = await duplicate_warnings(session, actor, lead)
     return lead_out(lead, warnings)
 
 

@@ -19,6 +19,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.auth.users import check_version
 from crm_server.clients import normalise
 from crm_server.clients.models import Client, Contact
+from crm_server.clients.ownership import check_reach
 from crm_server.concurrency import check_unchanged
 from crm_server.contract.auth import Scope
 from crm_server.contract.common import Page
@@ -187,6 +188,9 @@ async def update_ticket(session: AsyncSession, actor: Principal, ticket_id: int,
             changes["team_id"] = category.team_id  # re-classified: re-routed to that category's team
     if "team_id" in changes:
         await routing.check_team(session, changes["team_id"])
+        if changes["team_id"] != ticket.team_id:  # out of the team: only for who sees where it goes
+            check_reach(actor, MODULE, ticket.assignee_id, changes["team_id"],
+                        "team_id" if "team_id" in data.model_fields_set else "category_id")
     before = fields(ticket)
     for key, value in changes.items():
         setattr(ticket, key, value)
