@@ -46,3 +46,12 @@ async def begin_totp(api: ApiClient) -> TotpSetup:
 
 async def confirm_totp(api: ApiClient, code: str) -> RecoveryCodes:
     return RecoveryCodes.model_validate(await api.post("/api/auth/totp/confirm", {"code": code}))
+
+
+async def regenerate_recovery_codes(api: ApiClient, password: str) -> RecoveryCodes:
+    """New recovery codes (the old unused ones stop working); the password is asked again."""
+    return RecoveryCodes.model_validate(await api.post("/api/auth/totp/recovery-codes", {"password": password}))
+
+
+async def disable_totp(api: ApiClient, password: str) -> None:
+    await api.post("/api/auth/totp/disable", {"password": password})

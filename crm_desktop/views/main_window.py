@@ -30,7 +30,7 @@ from crm_desktop import icons, theme
 from crm_desktop.operations import change_bus
 from crm_desktop.session import Session
 from crm_desktop.tasks import spawn
-from crm_desktop.views.account.dialogs import ChangePasswordDialog, ProfileDialog, TotpSetupDialog
+from crm_desktop.views.account.dialogs import ChangePasswordDialog, ProfileDialog, TotpManageDialog, TotpSetupDialog
 from crm_desktop.views.modules import BY_KEY, ModuleInfo, ModulePage, create_page, visible_modules
 from crm_desktop.views.notifications import NotificationCenter, NotificationsPopup
 from crm_desktop.views.search import SearchController
@@ -264,6 +264,9 @@ class MainWindow(QMainWindow):
         totp_text = "Two-factor sign-in: on" if me.totp_enabled else "Set up two-factor sign-in…"
         self.totp_action = menu.addAction(icons.icon("shield-check"), totp_text, self.show_totp_setup)
         self.totp_action.setEnabled(not me.totp_enabled)
+        self.totp_manage_action = menu.addAction(icons.icon("key"), "Recovery codes, turn off two-factor…",
+                                                 self.show_totp_manage)
+        self.totp_manage_action.setVisible(me.totp_enabled)
         self.notification_prefs_action = menu.addAction(icons.icon("bell"), "Notification settings…",
                                                         self.show_notification_preferences)
         menu.addSeparator()
@@ -389,6 +392,12 @@ class MainWindow(QMainWindow):
 
     def show_totp_setup(self) -> TotpSetupDialog:
         dialog = TotpSetupDialog(self.api, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_totp_manage(self) -> TotpManageDialog:
+        dialog = TotpManageDialog(self.api, self.session.me, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

@@ -36,7 +36,6 @@ class TotpSetupForm(QWidget):
         super().__init__(parent)
         self.api = api
         self.setup: TotpSetup | None = None
-        self.codes: list[str] = []
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         self.stack = QStackedWidget()
@@ -118,11 +117,33 @@ class TotpSetupForm(QWidget):
     # --- step 2: recovery codes ------------------------------------------------------------------
 
     def _codes_page(self) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
+        self.codes_panel = RecoveryCodesPanel("Two-factor sign-in is on.")
+        self.codes_panel.finished.connect(self.finished)
+        self.done_button = self.codes_panel.done_button
+        return self.codes_panel
+
+    @property
+    def codes(self) -> list[str]:
+        return self.codes_panel.codes
+
+    def _show_codes(self, codes: RecoveryCodes) -> None:
+        self.codes_panel.show_codes(codes)
+        self.stack.setCurrentIndex(1)
+        self.done_button.setFocus()
+
+
+class RecoveryCodesPanel(QWidget):
+    """Recovery codes shown once, to copy or write down (after set-up, or when made anew)."""
+
+    finished = Signal()
+
+    def __init__(self, heading: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.codes: list[str] = []
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(12)
-        done = QLabel("Two-factor sign-in is on.")
+        done = QLabel(heading)
         done.setProperty("role", "heading")
         layout.addWidget(done)
         text = QLabel("Keep these recovery codes somewhere safe. Each one signs you in once if your "
@@ -150,17 +171,14 @@ class TotpSetupForm(QWidget):
         buttons.addWidget(self.done_button)
         layout.addStretch(1)
         layout.addLayout(buttons)
-        return page
 
-    def _show_codes(self, codes: RecoveryCodes) -> None:
+    def show_codes(self, codes: RecoveryCodes) -> None:
         self.codes = list(codes.codes)
         for index, code in enumerate(self.codes):
             label = QLabel(code)
             label.setProperty("role", "code")
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.codes_grid.addWidget(label, index // 2, index % 2)
-        self.stack.setCurrentIndex(1)
-        self.done_button.setFocus()
 
     def copy_codes(self) -> None:
         QGuiApplication.clipboard().setText("\n".join(self.codes))
