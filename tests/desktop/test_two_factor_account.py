@@ -87,3 +87,29 @@ def test_turning_two_factor_off_asks_for_the_password(desk: Desk, qtbot: QtBot) 
     desk.wait_until(lambda: window.totp_action.isEnabled(), message="the menu still says 2FA is on")
     assert not window.totp_manage_action.isVisible()
     assert desk.run(auth.login(desk.api(), EMAIL, PASSWORD)).user.totp_enabled is False  # no code asked
+
+
+def test_an_admin_changing_their_own_email_is_asked_for_their_password(desk: Desk, qtbot: QtBot) -> None:
+    from crm_desktop.operations import errors
+    from crm_desktop.views.admin.users import UserDialog
+    from tests.desktop.conftest import ADMIN_EMAIL
+    from tests.desktop.test_admin_panel import the_dialog
+    from tests.desktop.test_admin_users import open_users
+
+    api, _panel, page = open_users(desk, qtbot)
+    me = page.me["id"]
+    desk.wait_until(lambda: page.model.find(me) is not None and not page.model.loading)
+    page.table.select_key(me)
+    page.edit_button.click()
+    dialog = the_dialog(UserDialog)
+    assert dialog.password.isVisible()  # "Your password", for one's own record only
+    dialog.email.clear()
+    qtbot.keyClicks(dialog.email, "ada.new@example.com")
+    dialog.ok.click()
+    desk.wait_until(lambda: errors.is_marked(dialog.password), message="the password was not asked for")
+    assert dialog.password.accessibleDescription() == "Enter your password."
+    assert desk.run(api.get(f"/api/users/{me}"))["email"] == ADMIN_EMAIL
+    qtbot.keyClicks(dialog.password, PASSWORD)
+    dialog.ok.click()
+    desk.wait_until(lambda: not shiboken6.isValid(dialog), message="the save did not go through")
+    assert desk.run(api.get(f"/api/users/{me}"))["email"] == "ada.new@example.com"

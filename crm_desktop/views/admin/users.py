@@ -127,6 +127,13 @@ class UserDialog(QDialog):
             self.fields["password"] = self.password
         else:
             self._fill(user)
+            if user["id"] == page.me.get("id"):
+                # One's own email leads to password resets: the server wants one's password to move it.
+                self.password.setEchoMode(QLineEdit.EchoMode.Password)
+                self.password.setAccessibleName("Your password")
+                self.password.setPlaceholderText("Needed only to change your own email")
+                form.addRow("Your pass&word", field(self.password))
+                self.fields["password"] = self.password
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -152,6 +159,8 @@ class UserDialog(QDialog):
             return values
         # Send only what changed, with the version we read (409 if someone saved in between).
         changed = {k: v for k, v in values.items() if v != self.user.get(k)}
+        if "email" in changed and self.password.text():
+            changed["password"] = self.password.text()
         return {"version": self.user["version"], **changed}
 
     def submit(self) -> None:
