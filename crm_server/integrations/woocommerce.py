@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import re
 import uuid
@@ -57,6 +58,36 @@ def signature(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
+# wp_specialchars_decode($secret, ENT_QUOTES) in WordPress: numeric entities lose their zero padding,
+# then one strtr pass over this table (so "&amp;amp;" becomes "&amp;", once, as in PHP).
+_WP_PADDING = ((re.compile(r"&#0*39;"), "&#039;"), (re.compile(r"&#x0*27;", re.IGNORECASE), "&#x27;"),
+               (re.compile(r"&#0*34;"), "&#034;"), (re.compile(r"&#x0*22;", re.IGNORECASE), "&#x22;"),
+               (re.compile(r"&#0*60;"), "&#060;"), (re.compile(r"&#0*62;"), "&#062;"),
+               (re.compile(r"&#0*38;"), "&#038;"), (re.compile(r"&#x0*26;", re.IGNORECASE), "&#x26;"))
+_WP_ENTITIES = {"&#039;": "'", "&#x27;": "'", "&quot;": '"', "&#034;": '"', "&#x22;": '"', "&lt;": "<",
+                "&#060;": "<", "&gt;": ">", "&#062;": ">", "&amp;": "&", "&#038;": "&", "&#x26;": "&"}
+_WP_TABLE = re.compile("|".join(re.escape(k) for k in sorted(_WP_ENTITIES, key=len, reverse=True)))
+
+
+def wp_specialchars_decode(text: str) -> str:
+    """WordPress's wp_specialchars_decode(text, ENT_QUOTES): what WC_Webhook::generate_signature
+    does to the stored secret before signing. WordPress stores a secret typed with & < > " ' in its
+    escaped form (sanitize_text_field turns a stray "<…&" into "&lt;…&amp;"), so the key WooCommerce
+    signs with is this decoding of the stored text."""
+    if "&" not in text:
+        return text
+    for pattern, padded in _WP_PADDING:
+        text = pattern.sub(padded, text)
+    return _WP_TABLE.sub(lambda m: _WP_ENTITIES[m.group(0)], text)
+
+
+def signing_keys(secret: str) -> list[str]:
+    """The keys a delivery may be signed with: WooCommerce's decoding of the secret as pasted (the
+    stored form, "a&amp;b", signs as "a&b"), and the secret exactly as pasted (a store whose secret
+    really is "a&amp;b" keeps it as "a&amp;amp;b" and signs with "a&amp;b")."""
+    return list(dict.fromkeys((wp_specialchars_decode(secret), secret)))
+
+
 def is_ping(body: bytes) -> bool:
     """The request WooCommerce sends once when a webhook is saved (form-encoded, unsigned)."""
     return bool(_PING.match(body.strip()))
@@ -71,7 +102,9 @@ async def verify(session: AsyncSession, headers: Mapping[str, str], body: bytes)
     given = (header(headers, SIGNATURE_HEADER) or "").strip()
     if not given:
         raise BadSignature("Missing X-WC-Webhook-Signature.")
-    if not hmac.compare_digest(given.encode(), signature(secret, body).encode()):
+    # Every key is compared (no early exit), so the time taken does not tell which one came close.
+    matches = [hmac.compare_digest(given.encode(), signature(key, body).encode()) for key in signing_keys(secret)]
+    if not any(matches):
         raise BadSignature("X-WC-Webhook-Signature does not match the body.")
 
 
@@ -120,7 +153,8 @@ def test_request(values: dict[str, Any]) -> tuple[dict[str, str], bytes]:
     return {"Content-Type": "application/json", "X-WC-Webhook-Source": str(values.get("woocommerce.store_url") or ""),
             "X-WC-Webhook-Topic": TEST_TOPIC, "X-WC-Webhook-Resource": "action",
             "X-WC-Webhook-Event": TEST_TOPIC.removeprefix("action."), "X-WC-Webhook-ID": "0",
-            "X-WC-Webhook-Delivery-ID": delivery, "X-WC-Webhook-Signature": signature(secret, body)}, body
+            "X-WC-Webhook-Delivery-ID": delivery,
+            "X-WC-Webhook-Signature": signature(signing_keys(secret)[0], body)}, body
 
 
 # --- the handler ---------------------------------------------------------------------------------
@@ -132,19 +166,58 @@ def _money(value: Any) -> Decimal:
         raise Malformed(f"{value!r} is not an amount.") from None
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _text(value: Any) -> str:
+    """Store text as a person reads it: WooCommerce keeps names HTML-escaped ("Hoodie &ndash; Blue",
+    "Fish &amp; Chips"), so entities are decoded; control characters (NUL too) are dropped."""
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return _CONTROL.sub("", html.unescape(str(value))).strip()
+
+
 def _line(item: dict[str, Any]) -> StoreLine:
     quantity = Decimal(str(item.get("quantity") or 0))
     total = _money(item.get("total"))
     price = item.get("price")
     unit = _money(price) if price not in (None, "") else (total / quantity if quantity else total).quantize(
         Decimal("0.01"))
-    return StoreLine(sku=str(item.get("sku") or "").strip() or None, name=str(item.get("name") or ""),
+    return StoreLine(sku=_text(item.get("sku")) or None, name=_text(item.get("name")),
                      quantity=quantity, unit_price=unit, line_total=total)
+
+
+def _country_name(code: str) -> str:
+    """"US" -> "United States" (phonenumbers' region names); an unknown code stays as written."""
+    try:
+        from phonenumbers.geocoder import _region_display_name
+
+        return str(_region_display_name(code.upper(), "en") or code) if len(code) == 2 else code
+    except Exception:
+        return code
+
+
+def billing_address(billing: dict[str, Any]) -> str:
+    """The billing address as lines: street, street 2, "city, state postcode", country."""
+    city = ", ".join(p for p in (_text(billing.get("city")), _text(billing.get("state"))) if p)
+    place = " ".join(p for p in (city, _text(billing.get("postcode"))) if p)
+    country = _text(billing.get("country"))
+    lines = [_text(billing.get("address_1")), _text(billing.get("address_2")), place,
+             _country_name(country) if country else ""]
+    return "\n".join(" ".join(line.split()) for line in lines if line.strip())[:2000]
+
+
+def store_customer(billing: Any) -> StoreCustomer:
+    """The buyer from the order's billing block: person, company, email, phone, address, country."""
+    billing = billing if isinstance(billing, dict) else {}
+    return StoreCustomer(email=_text(billing.get("email")) or None, first_name=_text(billing.get("first_name")),
+                         last_name=_text(billing.get("last_name")), company=_text(billing.get("company")),
+                         phone=_text(billing.get("phone")) or None, address=billing_address(billing),
+                         country=_text(billing.get("country")).upper()[:2])
 
 
 def store_order(order: dict[str, Any], currency: str) -> orders.StoreOrder:
     """The store's order in the CRM's neutral shape (status map: unknown statuses are Draft)."""
-    billing = order.get("billing") or {}
     status = str(order.get("status") or "").removeprefix("wc-")
     return orders.StoreOrder(
         source=PROVIDER, external_id=str(order["id"]), external_number=str(order.get("number") or order["id"]),
@@ -152,9 +225,7 @@ def store_order(order: dict[str, Any], currency: str) -> orders.StoreOrder:
         modified_at=_gmt(order["date_modified_gmt"]), total=_money(order.get("total")),
         total_tax=_money(order.get("total_tax")), shipping_total=_money(order.get("shipping_total")),
         discount_total=_money(order.get("discount_total")),
-        customer=StoreCustomer(email=billing.get("email") or None, first_name=billing.get("first_name") or "",
-                               last_name=billing.get("last_name") or "", company=billing.get("company") or "",
-                               phone=billing.get("phone") or None),
+        customer=store_customer(order.get("billing")),
         lines=[_line(item) for item in order.get("line_items") or [] if isinstance(item, dict)])
 
 

@@ -207,3 +207,75 @@ async def test_reconciliation_with_refused_keys_marks_the_provider(server: LiveS
         states = {p["provider"]: p for p in (await api.get("/api/integrations")).json()}
     assert states["woocommerce"]["state"] == "needs_attention"
     assert "401" in (states["woocommerce"]["reason"] or "")
+
+
+# --- hardening (#15): what WooCommerce really sends ----------------------------------------------
+
+def test_signature_is_wooCommerces_own_example() -> None:
+    """WooCommerce's unit test (tests/legacy/unit-tests/webhooks/crud.php, test_generate_signature):
+    a new WC_Webhook (empty secret) signs the payload "secret" as this base64 HMAC-SHA256."""
+    assert woocommerce.signature("", b"secret") == "GBDo00G55h6IiV+6CxqivQPLbI//KzaOZm747971tPs="
+
+
+def wc_signed(key: str, body: bytes) -> str:
+    """WC_Webhook::generate_signature, written out: base64(hash_hmac('sha256', body, key, true))."""
+    import base64
+    import hashlib
+    import hmac
+
+    return base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
+
+
+async def test_a_secret_pasted_in_its_stored_form_verifies(server: LiveServer) -> None:
+    """The shop owner typed `p&ss<word"1` as the secret; WordPress stores it escaped and that stored
+    text is what one copies and pastes. WooCommerce signs with wp_specialchars_decode(stored)."""
+    stored_form = "p&amp;ss&lt;word&quot;1"
+    await configure(server, **{"woocommerce.webhook_secret": stored_form})
+    body = fixture("order.created.json")
+    hdrs = headers("order.created", body) | {"X-WC-Webhook-Signature": wc_signed('p&ss<word"1', body)}
+    answer = await post(server, body, hdrs)
+    assert answer.status_code == 200, answer.text
+    # A store whose secret really is the text "p&amp;ss…" signs with that text: also accepted.
+    hdrs = headers("order.created", body) | {"X-WC-Webhook-Signature": wc_signed(stored_form, body),
+                                             "X-WC-Webhook-Delivery-ID": "b2"}
+    assert (await post(server, body, hdrs)).status_code == 200
+    wrong = headers("order.created", body) | {"X-WC-Webhook-Signature": wc_signed("p&ss<word", body)}
+    assert (await post(server, body, wrong)).status_code == 401
+    assert woocommerce.wp_specialchars_decode("a&amp;amp;b&#0039;&#X26;") == "a&amp;b'&"  # one pass, as PHP
+
+
+async def test_entities_decoded_and_the_billing_person_kept(server: LiveServer, admin: Any) -> None:
+    await configure(server)
+    body = fixture("order.created.billing_entities.json")
+    assert (await post(server, body, headers("order.created", body))).json()["accepted"] == 1
+    [event] = await work_all(server)
+    assert event.status == "processed", event.error
+    assert "new client Müller & Söhne GmbH" in (event.outcome or "")
+    async with server.session() as s:
+        order_id = await s.scalar(select(SalesOrder.id).where(SalesOrder.external_id == "731"))
+    order = (await admin.get(f"/api/orders/{order_id}")).json()
+    assert [line["name"] for line in order["lines"]] == ["Hoodie – Blue", "Fish & Chips – Poster"]
+    products = (await admin.get("/api/products", params={"q": "WOO-POSTER-FISH"})).json()["items"]
+    assert [p["name"] for p in products] == ["Fish & Chips – Poster"]
+    client = (await admin.get(f"/api/clients/{order['client_id']}")).json()
+    assert client["name"] == "Müller & Söhne GmbH" and client["email"] == "j.mueller@mueller-soehne.example"
+    assert client["address"] == "Hauptstraße 5\n2. OG\nBerlin, BE 10115\nGermany"
+    assert client["phone"] == "+4930901820"  # "030 901820" read in Germany, not in the office's Romania
+    assert [(c["name"], c["email"], c["phone"]) for c in client["contacts"]] == [
+        ("Jürgen Müller", "j.mueller@mueller-soehne.example", "+4930901820")]
+
+
+async def test_an_existing_client_gets_what_it_lacks(server: LiveServer, admin: Any) -> None:
+    made = await admin.post("/api/clients", json={"name": "Doe Family", "email": "John.Doe@example.com",
+                                                  "phone": "+40722123456"})
+    assert made.status_code == 201, made.text
+    await configure(server)
+    created = fixture("order.created.json")
+    await post(server, created, headers("order.created", created))
+    updated = fixture("order.updated.json")
+    await post(server, updated, headers("order.updated", updated))
+    assert {e.status for e in await work_all(server)} == {"processed"}
+    client = (await admin.get(f"/api/clients/{made.json()['id']}")).json()
+    assert client["name"] == "Doe Family" and client["phone"] == "+40722123456"  # what the office typed stays
+    assert client["address"] == "969 Market\nSan Francisco, CA 94103\nUnited States"
+    assert [(c["name"], c["phone"]) for c in client["contacts"]] == [("John Doe", "+14155550132")]  # once
