@@ -61,6 +61,11 @@ class InboxEventDetail(InboxEventOut):
     headers: dict[str, str] = Field(default_factory=dict)  # as received, signatures masked
     body: str = ""  # the raw request body (UTF-8, undecodable bytes replaced)
     payload: dict[str, Any] = Field(default_factory=dict)  # the part of the body this event is about
+    # A refused request (only its first 4 KB are kept as `body`): the whole body's size in bytes and
+    # SHA-256 (hex). No SHA-256 beside a size: the body was never read (too large) and the size is
+    # the one the sender declared in its Content-Length (the error says so too).
+    body_size: int | None = None
+    body_sha256: str | None = None
 
 
 class EventQuery(BaseModel):

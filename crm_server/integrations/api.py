@@ -6,6 +6,7 @@ answers 2xx; the work happens in a job (`integrations.process`). A refusal is lo
 
 from __future__ import annotations
 
+import hashlib
 from types import ModuleType
 from typing import Annotated
 
@@ -50,16 +51,32 @@ class Refused(AppError):
         self.status = status
 
 
+class TooLarge(Refused):
+    """A body over a door's cap (413), with what is known of it for the inbox's log."""
+
+    def __init__(self, limit: int, unkept: inbox.Unkept) -> None:
+        super().__init__(f"The body is larger than {limit} bytes.", code="too_large", status=413)
+        self.unkept = unkept
+
+
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, up to `limit` bytes. Past it: TooLarge, refused unread when the Content-Length says
+    so; a body without one is measured and hashed to its end (BodyLimit caps that), keeping its start."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise Refused(f"The body is larger than {limit} bytes.", code="too_large", status=413)
+        raise TooLarge(limit, inbox.Unkept(b"", int(declared), None))
     chunks, size = [], 0
-    async for chunk in request.stream():
+    stream = request.stream()
+    async for chunk in stream:
         size += len(chunk)
-        if size > limit:
-            raise Refused(f"The body is larger than {limit} bytes.", code="too_large", status=413)
         chunks.append(chunk)
+        if size > limit:
+            head, digest = b"".join(chunks), hashlib.sha256()
+            digest.update(head)
+            async for rest in stream:
+                size += len(rest)
+                digest.update(rest)
+            raise TooLarge(limit, inbox.Unkept(head[:inbox.KEEP_REJECTED_BYTES], size, digest.hexdigest()))
     return b"".join(chunks)
 
 
@@ -91,8 +108,8 @@ async def receive(provider: str, request: Request, session: Session) -> WebhookA
     headers = dict(request.headers)
     try:
         body = await read_body(request)
-    except Refused as exc:
-        await inbox.reject(session, provider, reason=exc.message, headers=headers, body=b"", remote=remote)
+    except TooLarge as exc:
+        await inbox.reject(session, provider, reason=exc.message, headers=headers, body=exc.unkept, remote=remote)
         raise
     try:
         await module.verify(session, headers, body)

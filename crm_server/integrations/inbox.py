@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, text
@@ -80,17 +81,32 @@ async def accept(session: AsyncSession, provider: str, incoming: list[Incoming],
     return WebhookAnswer(accepted=len(ids), duplicates=duplicates, ids=ids)
 
 
-async def reject(session: AsyncSession, provider: str, *, reason: str, headers: Mapping[str, str], body: bytes,
-                 remote: str | None) -> None:
+@dataclass(frozen=True)
+class Unkept:
+    """A refused body the door did not keep whole (too large): its start, its size and SHA-256 as far
+    as they are known. `sha256` None: the body was never read and `size` is the sender's word."""
+
+    head: bytes
+    size: int
+    sha256: str | None
+
+
+async def reject(session: AsyncSession, provider: str, *, reason: str, headers: Mapping[str, str],
+                 body: bytes | Unkept, remote: str | None) -> None:
     """Log a request refused at the door, with no event id (it takes no slot a real event needs), in
     little room. Past `integrations.max_rejects_per_hour` refusals from one address: 429 and nothing
     is stored (the request's transaction is rolled back)."""
     await _limit_rejects(session, remote)
+    if not isinstance(body, Unkept):
+        body = Unkept(body, len(body), hashlib.sha256(body).hexdigest())
+    if body.sha256 is None:
+        reason += (f" Its size, {body.size:,} bytes, is the one the sender declared (Content-Length);"
+                   " the body was not read, so neither its content nor its SHA-256 is known.")
     kept = dict(list(masked(headers).items())[:KEEP_REJECTED_HEADERS])
     event = InboxEvent(provider=provider, event_type="", status="rejected", error=reason[:2000], remote=remote,
                        headers={k[:100]: v[:KEEP_HEADER_CHARS] for k, v in kept.items()},
-                       body=body[:KEEP_REJECTED_BYTES], body_size=len(body),
-                       body_sha256=hashlib.sha256(body).hexdigest(), processed_at=utcnow())
+                       body=body.head[:KEEP_REJECTED_BYTES], body_size=body.size, body_sha256=body.sha256,
+                       processed_at=utcnow())
     session.add(event)
 
 

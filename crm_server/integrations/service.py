@@ -99,7 +99,8 @@ async def event_detail(session: AsyncSession, event_id: int) -> InboxEventDetail
         raise NotFound("No such event in the integration inbox.", code="event_not_found")
     body = await session.scalar(select(InboxEvent.body).where(InboxEvent.id == event_id)) or b""
     return InboxEventDetail.model_validate({**inbox.event_out(event).model_dump(), "headers": event.headers,
-                                            "payload": event.payload, "body": body.decode("utf-8", "replace")})
+                                            "payload": event.payload, "body": body.decode("utf-8", "replace"),
+                                            "body_size": event.body_size, "body_sha256": event.body_sha256})
 
 
 async def replay(session: AsyncSession, actor: Principal, event_id: int) -> InboxEventOut:

@@ -8,6 +8,7 @@ page and a replay make the lead. The server and the Graph API stand-in end up ex
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -141,6 +142,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     assert '\n  "object": "page",' in dialog.body.toPlainText()
     assert "x-hub-signature-256: (hidden)" in dialog.headers.toPlainText().splitlines()
     assert dialog.info["status"].text() == "Ignored" and not dialog.replay_button.isEnabled()
+    assert not dialog.body_size.isVisible()  # size and SHA-256 are for refused requests
     dialog.close()
 
     # Facebook sends a real lead while the page token has expired: the job cannot fetch it.
@@ -182,6 +184,31 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     assert page.events.model.row(0)["status"] == "processed"
     desk.wait_until(lambda: state_of(page, "facebook") == "● Connected", message="the problem was not cleared")
     assert page.notice_text.text() == "Replayed leadgen: it is processed now."
+
+    # A forged request is refused at the door; the admin lists the rejected ones and opens it: its
+    # whole size in words and its SHA-256 (only its first 4 KB are kept).
+    dialog.close()
+    forged = b'{"object": "page", "entry": [' + b" " * 12_550 + b"]}"
+
+    async def forge() -> httpx.Response:
+        async with desk.server.client() as stranger:
+            return await stranger.post("/webhooks/facebook", content=forged, headers={
+                "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64})
+
+    assert desk.on_server(forge()).status_code == 401
+    retype(qtbot, desk, page.events.search, "")
+    page.events.status.setCurrentIndex(page.events.status.findText("Rejected"))
+    desk.wait_until(lambda: [r["status"] for r in page.events.model.rows()] == ["rejected"]
+                    and not page.events.model.loading, message="the rejected request is not listed")
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(view.model().index(0, 1)).center())
+    focus(desk, view)
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    dialog = the_dialog(EventDialog)
+    settle(desk, panel)
+    assert dialog.info["status"].text() == "Rejected" and dialog.body_size.isVisible()
+    assert dialog.body_size.text() == "12.3 KB (12,581 bytes); only its first 4.0 KB are kept (Raw body)"
+    assert dialog.body_sha256.text() == hashlib.sha256(forged).hexdigest()
+    dialog.close()
 
     async def leads() -> list[str]:
         async with desk.server.session() as s:

@@ -54,6 +54,43 @@ async def test_a_forged_post_is_kept_compactly(server: LiveServer, admin: httpx.
     assert detail["status"] == "rejected" and len(detail["body"]) == 4096
 
 
+async def test_a_refused_requests_size_and_hash_are_in_the_admins_event_detail(server: LiveServer,
+                                                                             admin: httpx.AsyncClient) -> None:
+    from crm_server.integrations.api import MAX_BODY_BYTES
+
+    await _configure(admin)
+    # Forged: read whole, so its size and SHA-256 are measured.
+    forged_body = b'{"object": "page", "entry": [' + b" " * 12_000 + b"]}"
+    forged = await admin.post("/webhooks/facebook", content=forged_body, headers={
+        "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert forged.status_code == 401
+    # Too large with a Content-Length: refused unread, its size the one the sender declared.
+    huge = b"{" + b" " * (MAX_BODY_BYTES + 500) + b"}"
+    declared = await admin.post("/webhooks/stripe", content=huge, headers={"Content-Type": "application/json"})
+    assert (declared.status_code, declared.json()["code"]) == (413, "too_large")
+
+    # Too large and streamed without a Content-Length: measured and hashed to its end.
+    async def chunks() -> Any:
+        for start in range(0, len(huge), 256 * 1024):
+            yield huge[start:start + 256 * 1024]
+
+    streamed = await admin.post("/webhooks/stripe", content=chunks(), headers={"Content-Type": "application/json"})
+    assert (streamed.status_code, streamed.json()["code"]) == (413, "too_large")
+
+    listed = (await admin.get("/api/integrations/events", params={"status": "rejected"})).json()["items"]
+    details = [(await admin.get(f"/api/integrations/events/{e['id']}")).json()
+               for e in sorted(listed, key=lambda e: e["id"])]
+    assert [(d["provider"], d["status"]) for d in details] == [("facebook", "rejected"), ("stripe", "rejected"),
+                                                              ("stripe", "rejected")]
+    first, unread, measured = details
+    assert first["body_size"] == len(forged_body)
+    assert first["body_sha256"] == hashlib.sha256(forged_body).hexdigest()
+    assert unread["body_size"] == len(huge) and unread["body_sha256"] is None and unread["body"] == ""
+    assert "the sender declared (Content-Length)" in unread["error"] and "not read" in unread["error"]
+    assert measured["body_size"] == len(huge) and measured["body_sha256"] == hashlib.sha256(huge).hexdigest()
+    assert measured["body"] == huge[:4096].decode() and "declared" not in measured["error"]
+
+
 async def test_refusals_past_the_limit_get_429_and_leave_nothing(server: LiveServer,
                                                                  admin: httpx.AsyncClient) -> None:
     await _configure(admin, **{"integrations.max_rejects_per_hour": 3})

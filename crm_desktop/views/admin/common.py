@@ -62,6 +62,18 @@ def local_time(value: str | datetime | None, with_seconds: bool = False) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
 
 
+def size_words(size: int) -> str:
+    """Bytes in words: "512 bytes", "12.3 KB", "4.0 MB"."""
+    if size < 1024:
+        return "1 byte" if size == 1 else f"{size:,} bytes"
+    value = float(size)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1024
+        if value < 1024 or unit == "GB":
+            break
+    return f"{value:,.1f} {unit}"
+
+
 def tone(token: str) -> str:
     """A colour of the current theme ("danger", "success", "muted", "accent"), for status text."""
     return theme.current().token(token)

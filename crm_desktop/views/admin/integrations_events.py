@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from crm_desktop import operations
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import describe
-from crm_desktop.views.admin.common import can, local_time, tone
+from crm_desktop.views.admin.common import can, local_time, size_words, tone
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
@@ -309,6 +309,16 @@ class EventDialog(QDialog):
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.info[key] = value
             summary.addRow(label, value)
+        # A refused request: its whole body's size and SHA-256 (only the body's start is kept).
+        self.body_size, self.body_sha256 = QLabel("—"), QLabel("—")
+        for key, value in (("body_size", self.body_size), ("body_sha256", self.body_sha256)):
+            value.setObjectName(f"event_{key}")
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        summary.addRow("Body size", self.body_size)
+        summary.addRow("Body SHA-256", self.body_sha256)
+        self.summary = summary
+        self._show_body_facts(None, None, 0)
         self.payload = _mono("eventPayload", "The part of the body this event is about")
         self.body = _mono("eventBody", "The raw request body")
         self.headers = _mono("eventHeaders", "The request headers")
@@ -374,8 +384,26 @@ class EventDialog(QDialog):
         self.show_row(detail)
         self.payload.setPlainText(json.dumps(detail.get("payload") or {}, indent=2, ensure_ascii=False))
         self.body.setPlainText(pretty(detail.get("body") or ""))
+        self._show_body_facts(detail.get("body_size"), detail.get("body_sha256"),
+                              len((detail.get("body") or "").encode()))
         headers = detail.get("headers") or {}
         self.headers.setPlainText("\n".join(f"{name}: {value}" for name, value in headers.items()))
+
+    def _show_body_facts(self, size: int | None, sha256: str | None, kept: int) -> None:
+        """Size and SHA-256 rows, for a refused request only. No hash beside a size: the body was
+        too large to read and the size is what the sender declared."""
+        for label in (self.body_size, self.body_sha256):
+            self.summary.setRowVisible(label, size is not None)
+        if size is None:
+            return
+        if sha256 is None:
+            self.body_size.setText(f"{size_words(size)} ({size:,} bytes), as the sender declared it: "
+                                   "the body was too large and was not read")
+            self.body_sha256.setText("Unknown: the body was not read")
+            return
+        start = f"; only its first {size_words(kept)} are kept (Raw body)" if 0 < kept < size else ""
+        self.body_size.setText(f"{size_words(size)} ({size:,} bytes){start}")
+        self.body_sha256.setText(sha256)
 
     def replay(self) -> None:
         if self.browser.can_replay(self.row):
