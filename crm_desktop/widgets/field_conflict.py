@@ -69,6 +69,8 @@ class FieldConflictDialog(QDialog):
             self.keep_mine[conflict.field], self.take_theirs[conflict.field] = mine, theirs
         buttons = QDialogButtonBox()
         self.save_button = buttons.addButton("Save my choice", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.save_button.setProperty("role", "primary")
+        self.save_button.setDefault(True)
         buttons.addButton("Cancel", QDialogButtonBox.ButtonRole.RejectRole)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
