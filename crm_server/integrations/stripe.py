@@ -19,7 +19,8 @@ that names no CRM invoice is looked up the other way (its `invoice` in old versi
 `GET /v1/invoice_payments?payment[type]=payment_intent&payment[payment_intent]=pi_…`) so its Stripe
 invoice's hints apply to it too. charge.refunded carries the charge's cumulative `amount_refunded`:
 the handler records only what is not yet refunded on the payment, so a retry adds nothing. An
-unknown invoice, another currency or more than is open waits in the inbox for a person."""
+unknown invoice, another currency or more than is open waits in the inbox for a person; so does the
+refund of a payment that waits for one (replayed once that payment is matched)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from typing import Any
 
 import httpx
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,7 +50,7 @@ from crm_server.clients.models import Client
 from crm_server.contract.invoices import OPEN_STATUSES, PaymentIn, PaymentMethod, PayOnlineOut, RefundIn
 from crm_server.db import utcnow
 from crm_server.errors import Conflict, ValidationFailed
-from crm_server.integrations.models import StripeCheckout, StripeCustomer
+from crm_server.integrations.models import InboxEvent, StripeCheckout, StripeCustomer
 from crm_server.integrations.providers import BadSignature, Handler, Incoming, Malformed, NeedsAttention, header
 from crm_server.invoices import service as invoices
 from crm_server.invoices.models import Invoice
@@ -370,15 +371,18 @@ async def _stripe_invoice_of(session: AsyncSession, intent: dict[str, Any]) -> d
     """The Stripe invoice a payment intent paid, if any and if the API may be asked."""
     if not await settings.get(session, "stripe.secret_key"):
         return None
-    invoice_id = _id(intent.get("invoice"))  # API versions before 2025-03-31
-    if invoice_id is None:
-        listing = await _api(session, "GET", "/v1/invoice_payments", params={
-            "payment": {"type": "payment_intent", "payment_intent": intent.get("id")}, "limit": 1})
-        rows = _rows(listing)
-        invoice_id = _id(rows[0].get("invoice")) if rows else None
+    invoice_id = _id(intent.get("invoice")) or await _stripe_invoice_id_of(session, intent.get("id"))
     if invoice_id is None:
         return None
     return await _api(session, "GET", f"/v1/invoices/{invoice_id}")
+
+
+async def _stripe_invoice_id_of(session: AsyncSession, intent_id: Any) -> str | None:
+    """Since 2025-03-31 only Stripe's InvoicePayments say which Stripe invoice a payment intent paid."""
+    listing = await _api(session, "GET", "/v1/invoice_payments", params={
+        "payment": {"type": "payment_intent", "payment_intent": intent_id}, "limit": 1})
+    rows = _rows(listing)
+    return _id(rows[0].get("invoice")) if rows else None
 
 
 # --- finding the invoice and recording -----------------------------------------------------------
@@ -526,7 +530,16 @@ async def charge_refunded(session: AsyncSession, event: dict[str, Any]) -> str:
     payment = await invoices.payment_by_external_ref(session, METHOD, intent_id) if intent_id else None
     if payment is None:
         if number is None:
-            return f"Charge {charge_id} is not a payment recorded in the CRM: nothing to reverse."
+            waiting = await _unrecorded_payment_event(session, intent_id, _id(charge.get("invoice")))
+            if waiting is None:
+                return f"Charge {charge_id} is not a payment recorded in the CRM: nothing to reverse."
+            if waiting.status == "needs_attention":
+                raise NeedsAttention(f"Refund of charge {charge_id}: its payment (event #{waiting.id}, "
+                                     f"{waiting.event_type}) waits to be matched to an invoice: match that event "
+                                     "first, then replay this one.")
+            # Its payment's event is not worked on yet (or is being retried): transient, retried.
+            raise LookupError(f"The payment of charge {charge_id} ({waiting.event_type} event #{waiting.id}) is "
+                              "not recorded yet.")
         invoice = await invoices.invoice_by_number(session, number)
         if invoice is None:
             raise NeedsAttention(f"No invoice {number} in the CRM (refund of charge {charge_id}).")
@@ -554,6 +567,30 @@ async def charge_refunded(session: AsyncSession, event: dict[str, Any]) -> str:
         raise NeedsAttention(f"Invoice {invoice.number}: the refund {delta} {currency} is not valid ({exc}).") from None
     return (f"Recorded a refund of {delta} {currency} on payment #{payment.id} of {invoice.number} "
             f"({refunded} {currency} refunded in all).")
+
+
+async def _unrecorded_payment_event(session: AsyncSession, intent_id: str | None,
+                                    stripe_invoice: str | None) -> InboxEvent | None:
+    """The inbox event of a payment that is not recorded because it waits (for a person, or for its
+    job): a payment_intent.succeeded of the intent, or an invoice.paid of the Stripe invoice it paid.
+    One waiting for a person comes first."""
+    if intent_id is None:
+        return None
+    unsettled = (InboxEvent.provider == "stripe", InboxEvent.event_type.in_(MATCHABLE),
+                 InboxEvent.status.in_(("pending", "failed", "needs_attention")))
+    shapes: list[dict[str, Any]] = [
+        {"data": {"object": {"id": intent_id}}},  # payment_intent.succeeded
+        {"data": {"object": {"payment_intent": intent_id}}},  # invoice.paid before 2025-03-31
+        {"data": {"object": {"payments": {"data": [{"payment": {"payment_intent": intent_id}}]}}}},  # expanded
+    ]
+    if stripe_invoice is None and await settings.get(session, "stripe.secret_key") and await session.scalar(
+            select(InboxEvent.id).where(*unsettled, InboxEvent.event_type == "invoice.paid").limit(1)):
+        stripe_invoice = await _stripe_invoice_id_of(session, intent_id)  # a later invoice.paid names no intent
+    if stripe_invoice is not None:
+        shapes.append({"data": {"object": {"id": stripe_invoice}}})
+    found = (await session.scalars(select(InboxEvent).where(
+        *unsettled, or_(*(InboxEvent.payload.contains(shape) for shape in shapes))).order_by(InboxEvent.id))).all()
+    return next((e for e in found if e.status == "needs_attention"), found[0] if found else None)
 
 
 HANDLERS: dict[str, Handler] = {

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from crm_server.admin.models import AuditEntry
 from crm_server.integrations import stripe
 from crm_server.integrations.models import StripeCustomer
-from crm_server.invoices.models import Payment
+from crm_server.invoices.models import Payment, PaymentRefund
 from tests.standins.stripe import StripeStandIn
 from tests.support import LiveServer
 
@@ -206,6 +206,53 @@ async def test_money_naming_no_invoice_waits_until_a_person_matches_it(worker_se
                                                         customer="cus_Stranger"))
         assert stranger["status"] == "needs_attention", stranger
         assert await payments(server, third["id"]) == [] and await payments(server, fourth["id"]) == []
+
+
+async def test_a_refund_of_money_waiting_for_a_person_waits_too_and_replays_once_matched(
+        worker_server: LiveServer) -> None:
+    server = worker_server
+    async with server.client() as api:
+        await server.login_admin(api)
+        await configure(api)
+        invoice = await issue(api)
+        payment = await send(server, api, intent_event(7, OLD, number=None, stripe_invoice=None,
+                                                        customer="cus_Unknown7"))
+        assert payment["status"] == "needs_attention" and "names no CRM invoice" in payment["error"]
+        # Stripe refunds 50.00 of it before anyone matched the payment: nothing to reverse yet, so it waits.
+        refund = fixture("charge.refunded")
+        refund["id"] = "evt_refund_7"
+        refund["data"]["object"].update(payment_intent="pi_7_" + OLD, metadata={}, amount_refunded=5000,
+                                        customer="cus_Unknown7")
+        held = await send(server, api, refund)
+        assert held["status"] == "needs_attention", held
+        assert (f"its payment (event #{payment['id']}, payment_intent.succeeded) waits to be matched to an invoice: "
+                "match that event first, then replay this one.") in held["error"]
+        early = await api.post(f"/api/integrations/events/{held['id']}/replay")
+        assert early.status_code == 200 and early.json()["status"] == "needs_attention", early.text
+
+        matched = await api.post(f"/api/integrations/events/{payment['id']}/match", json={"invoice_id": invoice["id"]})
+        assert matched.status_code == 200 and matched.json()["status"] == "processed", matched.text
+        paid = (await api.get(f"/api/invoices/{invoice['id']}")).json()
+        assert (paid["status"], Decimal(paid["paid_total"])) == ("paid", Decimal("119.00"))
+
+        replayed = await api.post(f"/api/integrations/events/{held['id']}/replay")
+        assert replayed.status_code == 200, replayed.text
+        assert replayed.json()["status"] == "processed" and replayed.json()["error"] is None
+        assert replayed.json()["outcome"].startswith("Recorded a refund of 50.00 EUR")
+        # Stripe sends the refund again (its own retry, and a later event with the same cumulative amount).
+        resent = await api.post("/webhooks/stripe", content=json.dumps(refund).encode(), headers={
+            "Content-Type": "application/json",
+            "Stripe-Signature": stripe.signature_header(SECRET, json.dumps(refund).encode())})
+        assert resent.status_code == 200 and resent.json()["duplicates"] == 1, resent.text
+        later = copy.deepcopy(refund)
+        later["id"] = "evt_refund_7_updated"
+        settled = await send(server, api, later)
+        assert settled["status"] == "processed" and "recorded already" in settled["outcome"], settled
+        after = (await api.get(f"/api/invoices/{invoice['id']}")).json()
+        assert Decimal(after["paid_total"]) == Decimal("69.00") and after["status"] != "paid", after
+        async with server.session() as s:
+            refunds = (await s.scalars(select(PaymentRefund.amount))).all()
+        assert refunds == [Decimal("50.00")]
 
 
 async def test_pay_online_link_carries_the_invoice_number_and_its_payment_matches(
