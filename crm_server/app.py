@@ -19,6 +19,7 @@ from crm_server.config import Config, to_libpq_url
 from crm_server.db import Database
 from crm_server.email_pipe import api as email_pipe_api
 from crm_server.errors import install_error_handlers
+from crm_server.input_guard import BodyLimit
 from crm_server.integrations import api as integrations_api
 from crm_server.integrations import inbox
 from crm_server.invoices import api as invoices_api
@@ -45,8 +46,8 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     """`config.database_url` must be resolved (see crm_server.cli) before the app is built.
     `embedded`: the embedded cluster the server runs on, which its watchdog restarts if it stops."""
     assert config.database_url, "resolve the database URL first"
-
     log_redaction.install()  # no token or secret from a URL in the log (httpx, uvicorn, any handler)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(config.async_url(), config.db_pool_size)
@@ -71,6 +72,8 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
 
     app = FastAPI(title="CRM server", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
+    # Bodies over the cap (413) and JSON nested too deep (422) stop here, before any route reads them.
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
     # Webhooks first: providers call them most, and routes are matched in order. The doors with
     # fixed paths (/webhooks/email, /webhooks/forms/<key>) before /webhooks/{provider}.
     app.include_router(email_pipe_api.webhooks)

@@ -24,6 +24,10 @@ class Config(BaseSettings):
     # How many connections each server process may hold.
     db_pool_size: int = 10
     log_level: str = "info"
+    # The largest request body the server reads (CRM_MAX_BODY_BYTES); larger ones are refused with
+    # 413 before any route reads them. Room for a ticket comment with two 10 MB files (base64) and
+    # a 25 MB inbound email; the webhooks keep their own, smaller caps.
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
     def async_url(self) -> str:
         """SQLAlchemy URL for the psycopg 3 async driver."""

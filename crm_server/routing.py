@@ -12,11 +12,27 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_server import idempotency
+from crm_server import idempotency, input_guard
 from crm_server.auth import sessions
 from crm_server.auth.permissions import Principal
+from crm_server.contract.common import ErrorBody
 from crm_server.db import Database
 from crm_server.errors import Unauthorized
+
+# What any route may answer besides its success (crm_server.errors), declared once for them all so
+# the OpenAPI document lists every status the server gives; a route adds its own with responses=.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in (
+        (400, "The request cannot be carried out as it is"),
+        (401, "Not signed in, or the session has ended"),
+        (403, "Not allowed for this user"),
+        (404, "No such record, or not visible to this user"),
+        (409, "Conflicts with the record's current state (or someone else changed it)"),
+        (413, "The request body is larger than the server takes"),
+        (422, "A value is invalid: `field` names it"),
+        (429, "Too many attempts; try again later"),
+    )
+}
 
 
 class _Replay(Exception):
@@ -25,12 +41,19 @@ class _Replay(Exception):
 
 
 class TxRoute(APIRoute):
-    """Wraps the endpoint in a unit of work: commit after success, roll back on error."""
+    """Wraps the endpoint in a unit of work: commit after success, roll back on error. Before
+    that, the request's path, query and body pass input_guard (integers in range, no control
+    characters), whichever route it is."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["responses"] = {**ERROR_RESPONSES, **(kwargs.get("responses") or {})}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
+            await input_guard.check_request(request, self.path_format)
             db: Database = request.app.state.db
             async with db.transaction() as session:
                 request.state.session = session

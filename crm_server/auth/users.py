@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events, paging
@@ -48,6 +48,14 @@ def _fields(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 USER_FIELDS = ("email", "full_name", "phone", "team_id", "role_id", "active", "must_change_password")
+NOT_EMPTY_USER_FIELDS = ("email", "full_name", "role_id")
+
+
+def same_name(column: Any, name: str) -> Any:
+    """Names (emails, roles, teams) are compared one way only: by the database's lower(), the one
+    its unique indexes use. Python's lower() folds letters the database may not (É, Ä without ICU),
+    so comparing a Python-lowered name would miss the clash the index then refuses."""
+    return func.lower(column) == func.lower(literal(name.strip()))
 
 
 def _announce(session: AsyncSession, actor: Principal, entity: str, entity_id: int, action: str,
@@ -84,7 +92,7 @@ async def list_users(session: AsyncSession, principal: Principal, search: str | 
 
 
 async def _email_free(session: AsyncSession, email: str, except_id: int | None = None) -> None:
-    stmt = select(User.id).where(func.lower(User.email) == email.lower())
+    stmt = select(User.id).where(same_name(User.email, email))
     if except_id is not None:
         stmt = stmt.where(User.id != except_id)
     if await session.scalar(stmt):
@@ -128,6 +136,9 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
     check_version(user, data.version)
     before = _fields(user, USER_FIELDS)
     changes = data.model_dump(exclude_unset=True, exclude={"version", "password"})
+    for name in NOT_EMPTY_USER_FIELDS:  # null would mean "none", which a user cannot be without
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name}: a user must have one; leave it out to keep it as it is.", field=name)
     if "email" in changes:
         changes["email"] = str(changes["email"]).strip()
         if user.id == actor.user_id and changes["email"].lower() != user.email.lower():
@@ -223,7 +234,7 @@ async def list_roles(session: AsyncSession) -> list[RoleOut]:
 
 
 async def _role_name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
-    stmt = select(Role.id).where(func.lower(Role.name) == name.strip().lower())
+    stmt = select(Role.id).where(same_name(Role.name, name))
     if except_id is not None:
         stmt = stmt.where(Role.id != except_id)
     if await session.scalar(stmt):
@@ -303,7 +314,7 @@ async def list_teams(session: AsyncSession) -> list[TeamOut]:
 
 
 async def _team_name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
-    stmt = select(Team.id).where(func.lower(Team.name) == name.strip().lower())
+    stmt = select(Team.id).where(same_name(Team.name, name))
     if except_id is not None:
         stmt = stmt.where(Team.id != except_id)
     if await session.scalar(stmt):

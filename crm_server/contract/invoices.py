@@ -126,6 +126,15 @@ class SendIn(BaseModel):
     message: str | None = Field(default=None, max_length=10000)
 
 
+class SendDraft(BaseModel):
+    """What the send dialog starts from (GET .../send-draft): the client's address, or None when
+    the client has none yet, and the proposed subject and message."""
+
+    to: str | None
+    subject: str
+    message: str
+
+
 class InvoiceEmailOut(Model):
     """One send of an invoice (the invoices' email log)."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 
 from crm_server.auth.permissions import Principal
 from crm_server.contract.common import Page
@@ -21,6 +20,7 @@ from crm_server.contract.invoices import (
     PayOnlineOut,
     RecurrenceUpdate,
     RefundIn,
+    SendDraft,
     SendIn,
     VersionIn,
 )
@@ -120,11 +120,11 @@ async def invoice_pdf(invoice_id: int, session: Session,
                                                                                        invoice_id)))
 
 
-@router.get("/invoices/{invoice_id}/send-draft", response_model=SendIn)
+@router.get("/invoices/{invoice_id}/send-draft", response_model=SendDraft)
 async def send_draft(invoice_id: int, session: Session,
-                     principal: Principal = require("invoices", "view")) -> Response:
-    """What the send dialog starts from; `to` is "" when the client has no address."""
-    return JSONResponse(await sending.send_draft(session, principal, invoice_id))
+                     principal: Principal = require("invoices", "view")) -> SendDraft:
+    """What the send dialog starts from; `to` is null when the client has no address."""
+    return await sending.send_draft(session, principal, invoice_id)
 
 
 @router.post("/invoices/{invoice_id}/send", response_model=InvoiceOut)

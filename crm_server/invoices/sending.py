@@ -18,7 +18,7 @@ from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client
 from crm_server.contract.common import Page
-from crm_server.contract.invoices import InvoiceEmailOut, InvoiceStatus, SendIn, SendStatus
+from crm_server.contract.invoices import InvoiceEmailOut, InvoiceStatus, SendDraft, SendIn, SendStatus
 from crm_server.db import Database, utcnow
 from crm_server.documents import layout
 from crm_server.documents.sources import render_invoice, render_invoice_pdf
@@ -79,12 +79,13 @@ async def _defaults(session: AsyncSession, invoice: Invoice) -> tuple[str, str, 
     return (client.email or "") if client else "", subject, "\n".join(lines).rstrip()
 
 
-async def send_draft(session: AsyncSession, principal: Principal, invoice_id: int) -> dict[str, str]:
-    """What the send dialog starts from. `to` may be "" (a client without an address), which SendIn
-    would refuse, so this answers a plain dict of SendIn's fields."""
+async def send_draft(session: AsyncSession, principal: Principal, invoice_id: int) -> SendDraft:
+    """What the send dialog starts from; `to` is None for a client without an address. A draft or
+    cancelled invoice cannot be sent, so it has no proposal either (409, saying why)."""
     invoice = await service.visible_invoice(session, principal, invoice_id)
+    check_sendable(invoice)
     to, subject, message = await _defaults(session, invoice)
-    return {"to": to, "subject": subject, "message": message}
+    return SendDraft(to=to or None, subject=subject, message=message)
 
 
 async def queue_send(session: AsyncSession, actor_id: int | None, invoice: Invoice, data: SendIn) -> InvoiceEmail:

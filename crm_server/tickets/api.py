@@ -4,7 +4,6 @@ timeline and board, and the admin list of categories. Parse, authorize, call, se
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 
@@ -28,6 +27,7 @@ from crm_server.contract.tickets import (
     TicketQuery,
     TicketUpdate,
 )
+from crm_server.documents import attachments
 from crm_server.routing import Session, TxRoute, require
 from crm_server.tickets import board, comments, routing, service, timeline
 
@@ -106,8 +106,7 @@ async def add_attachment(ticket_id: int, body: AttachmentIn, session: Session,
 async def download_attachment(attachment_id: int, session: Session,
                               principal: Principal = require("tickets", "view")) -> Response:
     found = await comments.get_attachment(session, principal, attachment_id)
-    disposition = f"attachment; filename*=UTF-8''{quote(found.filename)}"
-    return Response(found.data, media_type=found.content_type, headers={"Content-Disposition": disposition})
+    return attachments.download(found.filename, found.content_type, found.data)
 
 
 @router.get("/tickets/{ticket_id}/timeline", response_model=Page[TimelineItem])

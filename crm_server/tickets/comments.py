@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import mimetypes
 from collections import defaultdict
 
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from crm_server.admin import audit
 from crm_server.auth.permissions import Principal
 from crm_server.contract.tickets import MAX_ATTACHMENT_BYTES, AttachmentIn, AttachmentOut, CommentIn, CommentOut
 from crm_server.db import utcnow
+from crm_server.documents import attachments
 from crm_server.errors import AppError, NotFound, ValidationFailed
 from crm_server.tickets import notify, service
 from crm_server.tickets.models import Ticket, TicketAttachment, TicketComment
@@ -43,10 +43,8 @@ async def store_attachment(session: AsyncSession, ticket: Ticket, comment_id: in
     if not data:
         raise ValidationFailed(f"{filename} is empty.", field="data")
     name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()[:255] or "file"
-    mime = (content_type or "").strip().lower()
-    if "/" not in mime or mime == "application/octet-stream":
-        mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    attachment = TicketAttachment(ticket_id=ticket.id, comment_id=comment_id, filename=name, content_type=mime[:200],
+    mime = attachments.safe_content_type(content_type, name)  # never the sender's text as it came
+    attachment = TicketAttachment(ticket_id=ticket.id, comment_id=comment_id, filename=name, content_type=mime,
                                   size=len(data), data=data, uploaded_by=uploader)
     session.add(attachment)
     await session.flush()
