@@ -1,7 +1,12 @@
 """HTTP routes of the email pipe: the provider's inbound webhook and the admin panel's pipe log.
 
-The webhook answers 200 with the outcome, or a structured 4xx for a refusal; either way the message
-and its outcome are committed to the log first (the refusal keeps the request's changes)."""
+The webhook answers 200 with the outcome for every message it read, a refusal included (unregistered
+sender, replies only, too many messages, an unknown [Ticket#N], unreadable, refused by the tickets
+service): the refusal is final and kept in the pipe log with its reason (an admin can replay it), so
+the provider must not deliver it again. A 200 is the one answer every provider takes as "do not
+retry" (Mailgun also stops on 406, Postmark on 403, SendGrid only on a 2xx). Only a failure of
+ours answers 503 with Retry-After, and a redelivery retries it. The door's own refusals stay 4xx:
+a wrong X-CRM-Token (403, nothing kept), a body too large (413) or not a message (415)."""
 
 from __future__ import annotations
 
@@ -24,9 +29,8 @@ router = APIRouter(prefix="/api/email-pipe", route_class=TxRoute, tags=["email p
 
 MAX_MESSAGE_BYTES = 25 * 1024 * 1024  # what common mail servers accept, with room for encoding
 CONTENT_TYPES = frozenset({"message/rfc822", "application/octet-stream"})
-# Outcome -> HTTP status of the webhook's answer (200 for everything processed).
-STATUS = {"unregistered": 403, "replies_only": 403, "bad_token": 403, "limit_exceeded": 429,
-          "ticket_not_found": 422, "malformed": 422, "rejected": 422, "failed": 503}
+# Outcome -> HTTP status of the webhook's answer: 200 (with the outcome) for all others, refusals too.
+STATUS = {"bad_token": 403, "failed": 503}
 
 
 class PipeRefused(AppError):

@@ -37,6 +37,16 @@ class ParsedEmail:
     in_reply_to: list[str] = field(default_factory=list)  # In-Reply-To, then References (newest first)
 
     @property
+    def new_text(self) -> str:
+        """What the sender wrote now, without the earlier messages quoted under it."""
+        return split_reply(self.body)[0]
+
+    @property
+    def quoted(self) -> str:
+        """The quoted history under the new text ("" when there is none); `body` has both."""
+        return split_reply(self.body)[1]
+
+    @property
     def sender_key(self) -> str:
         """How an address is compared: case-insensitively."""
         return self.sender.strip().lower()
@@ -105,9 +115,83 @@ def _decode_text(part: Message) -> str:
         return ""
     charset = part.get_content_charset() or "utf-8"
     try:
-        return payload.decode(charset, errors="replace")
+        text = payload.decode(charset, errors="replace")
     except LookupError:  # an unknown charset name: latin-1 never fails and keeps ASCII intact
-        return payload.decode("latin-1", errors="replace")
+        text = payload.decode("latin-1", errors="replace")
+    if part.get_content_type() == "text/plain" and str(part.get_param("format") or "").lower() == "flowed":
+        text = unflow(text, delsp=str(part.get_param("delsp") or "").lower() == "yes")
+    return text
+
+
+def unflow(text: str, *, delsp: bool = False) -> str:
+    """RFC 3676 format=flowed as the lines the sender typed: a line ending in a space is a soft
+    break and joins the next line of the same quote depth (DelSp=yes: that space was added by the
+    sender's mailer and goes); "-- " (the signature separator) is never soft; the space a mailer
+    stuffs before a line starting with a space, ">" or "From " is removed. Quoted lines keep their
+    depth as "> " (">> " for two levels)."""
+    joined: list[tuple[int, str]] = []
+    soft = False
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        next_soft = content.endswith(" ") and content != "-- "
+        if next_soft and delsp:
+            content = content[:-1]
+        if soft and joined and joined[-1][0] == depth:
+            joined[-1] = (depth, joined[-1][1] + content)
+        else:  # a new paragraph (or a soft break followed by another depth: improperly flowed, kept apart)
+            joined.append((depth, content))
+        soft = next_soft
+    return "\n".join(f"{'>' * depth} {content}".rstrip() if depth else content for depth, content in joined)
+
+
+# Where the quoted history of a reply starts: an attribution line ("On … wrote:", in a few languages
+# the office meets), Outlook's "-----Original Message-----" or its From:/Sent: header block.
+_ATTRIBUTION = re.compile(
+    r"^(on\b.{0,300}\b(wrote|writes)|am\b.{0,300}\bschrieb|le\b.{0,300}\ba [ée]crit|[îi]n\b.{0,300}\ba scris"
+    r"|el\b.{0,300}\bescribi[óo]|il\b.{0,300}\bha scritto|op\b.{0,300}\bschreef)\s*:$", re.IGNORECASE)
+_ORIGINAL = re.compile(r"^-{2,}\s*(original message|ursprüngliche nachricht|mesaj(ul)? original|message d'origine"
+                       r"|mensaje original|messaggio originale)\s*-{2,}$", re.IGNORECASE)
+_HEADER_FROM = re.compile(r"^\*?(from|von|de|da|van)\s*:\*?\s", re.IGNORECASE)
+_HEADER_SENT = re.compile(r"^\*?(sent|date|gesendet|datum|trimis|data|envoy[ée]|enviado|inviato|verzonden)\s*:",
+                          re.IGNORECASE)
+_RULE = re.compile(r"^_{8,}$")
+
+
+def _quoted(line: str) -> bool:
+    return line.lstrip().startswith(">")
+
+
+def _history_starts(lines: list[str], i: int) -> bool:
+    line = lines[i].strip()
+    rest = [x for x in lines[i + 1:] if x.strip()]
+    if _ORIGINAL.match(line):
+        return True
+    if _HEADER_FROM.match(line) and any(_HEADER_SENT.match(x.strip()) for x in rest[:4]):
+        return True
+    for attribution in (line, f"{line} {lines[i + 1].strip()}" if i + 1 < len(lines) else ""):
+        if attribution and _ATTRIBUTION.match(attribution):
+            skip = 1 if attribution == line else 2
+            after = [x for x in lines[i + skip:] if x.strip()]
+            if after and _quoted(after[0]):
+                return True
+    # A block of quoted lines that runs to the end of the message (top-posting without attribution).
+    return _quoted(line) and all(_quoted(x) for x in rest)
+
+
+def split_reply(body: str) -> tuple[str, str]:
+    """(new text, quoted history) of a reply. Only a history *under* the new text is split off: a
+    reply written between the quotes (or under them) is kept whole, as is a message that is only a
+    quote; then the history is "". Nothing is lost: the two parts are the whole body."""
+    lines = body.split("\n")
+    for i in range(len(lines)):
+        if lines[i].strip() and _history_starts(lines, i):
+            cut = i - 1 if i and _RULE.match(lines[i - 1].strip()) else i
+            new, history = "\n".join(lines[:cut]).strip(), "\n".join(lines[cut:]).strip()
+            return (new, history) if new else (body.strip(), "")
+    return body.strip(), ""
 
 
 class _HtmlText(HTMLParser):

@@ -65,6 +65,9 @@ async def receive(session: AsyncSession, raw: bytes, *, source: str, remote: str
         entry = await session.get_one(PipeMessage, new_id)
     await _process(session, entry, raw, enforce_limit=True)
     _announce(session, entry, "created" if new_id else "updated")
+    if entry.outcome not in PROCESSED:
+        log.warning("email pipe: message %s from %r refused (%s): %s", entry.id, entry.sender, entry.outcome,
+                    entry.error)
     return result(entry)
 
 
@@ -133,7 +136,7 @@ async def _hand_over(session: AsyncSession, entry: PipeMessage, mail: parse.Pars
                      contact_id: int | None, client_id: int | None) -> None:
     """Call the tickets service inside a savepoint: if it fails, its half-work is undone while the
     log row (written before) stays, with the error, for the admin to see and replay."""
-    body, files = _keepable(mail)
+    body, files = _keepable(mail, reply=number is not None)
     try:
         async with savepoint(session):
             if number is not None:
@@ -151,21 +154,40 @@ async def _hand_over(session: AsyncSession, entry: PipeMessage, mail: parse.Pars
         entry.outcome, entry.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
         return
     if ticket is None:
-        entry.outcome, entry.error = "ticket_not_found", f"ticket #{number} not found"
+        entry.outcome = "ticket_not_found"
+        entry.error = (f"ticket #{number} not found: the subject's [Ticket#{number}] names no ticket"
+                       if mail.ticket_number == number else f"ticket #{number}, which this message answers, "
+                       "no longer exists")
         entry.ticket_number = number
         return
     entry.outcome = "appended" if number is not None else "created"
     entry.ticket_id, entry.ticket_number = ticket.id, ticket.number
 
 
-def _keepable(mail: parse.ParsedEmail) -> tuple[str, list[parse.Attachment]]:
+FULL_MESSAGE = "full-message.txt"  # a reply's whole text (its new part and the quoted history)
+
+
+def _keepable(mail: parse.ParsedEmail, *, reply: bool = False) -> tuple[str, list[parse.Attachment]]:
     """What the tickets service accepts: a customer's reply is not refused for one file too large
-    (or empty) nor for having no text; the file is left out with a note (the raw message keeps it)."""
+    (or empty) nor for having no text; the file is left out with a note (the raw message keeps it).
+
+    A reply shows what the customer wrote now; the earlier messages it quotes stay available as
+    full-message.txt on the same comment (the raw message is in the pipe log as well). A new
+    ticket keeps its whole text: what it quotes or forwards is what the customer is asking about."""
     files = [a for a in mail.attachments if 0 < len(a[2]) <= MAX_ATTACHMENT_BYTES]
     notes = [f"[Attachment {name} ({len(data) / 1048576:.1f} MB) was not kept: files may be at most "
              f"{MAX_ATTACHMENT_BYTES // 1048576} MB. The original message is in the email pipe log.]"
              for name, _, data in mail.attachments if len(data) > MAX_ATTACHMENT_BYTES]
-    body = "\n\n".join([mail.body, *notes]).strip()
+    text = mail.body
+    if reply and mail.quoted:
+        text = mail.new_text
+        full = mail.body.encode()
+        if len(full) <= MAX_ATTACHMENT_BYTES:
+            files.append((FULL_MESSAGE, "text/plain", full))
+            notes.insert(0, f"[The earlier messages quoted in this email are in {FULL_MESSAGE}.]")
+        else:
+            notes.insert(0, "[The earlier messages quoted in this email are in the email pipe log.]")
+    body = "\n\n".join([text, *notes]).strip()
     if not body:
         body = "(no text)" if not files else "(no text; see the attached files)"
     return body, files
