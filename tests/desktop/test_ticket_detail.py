@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
@@ -304,3 +304,34 @@ def test_files_round_trip_the_size_limit_and_live_changes(desk: Desk, qtbot: QtB
     saved = stored(desk, api, ticket["id"])
     assert saved["subject"] == "Sync stops every night at 02:00" and saved["priority"] == "critical"
     assert window.title.text() == f"#{ticket['number']} Sync stops every night at 02:00"
+
+
+def test_an_emailed_reply_shows_its_new_text_with_the_history_attached(desk: Desk, qtbot: QtBot) -> None:
+    """A customer's reply by email (Thunderbird, format=flowed, quoting the last answer) reads in the
+    conversation as the joined lines they wrote; the quoted history is full-message.txt beside it."""
+    api = desk.signed_in_api()
+    desk.run(api.patch("/api/settings", {"values": {"email_pipe.token": "desk-pipe-token"}}))
+    ticket = desk.run(api.post("/api/tickets", {"subject": "Orders do not sync since this morning"}))
+    fixture = Path(__file__).parents[1] / "server" / "fixtures" / "email" / "reply_flowed.eml"
+    raw = fixture.read_bytes().replace(b"[Ticket#1000]", f"[Ticket#{ticket['number']}]".encode())
+
+    async def mail_provider(http: httpx.AsyncClient) -> None:
+        response = await http.post("/webhooks/email", content=raw, headers={
+            "X-CRM-Token": "desk-pipe-token", "Content-Type": "message/rfc822"})
+        assert response.status_code == 200 and response.json()["outcome"] == "appended", response.text
+
+    desk.admin_http(mail_provider)
+    window = open_ticket(None, session_of(desk, api), ticket["id"])
+    assert isinstance(window, TicketWindow)
+    qtbot.addWidget(window)
+    desk.wait_until(lambda: window.ticket is not None and not window.is_busy() and window.conversation.cards(),
+                    message="the reply did not load")
+    [card] = window.conversation.cards()
+    shown = card.body.text()
+    assert shown.startswith("Hi,\n\nthe sync works again, but the totals in the PDF are still rounded differently "
+                            "from the screen: 10.005 shows as 10.00")
+    assert "wrote:" not in shown and "We restarted" not in shown
+    assert "full-message.txt" in shown
+    attached = [label.text() for label in card.findChildren(QLabel) if label.text().startswith("Attached:")]
+    assert len(attached) == 1 and "full-message.txt" in attached[0]
+    desk.wait_until(lambda: window.files.names() == ["full-message.txt"], message=str(window.files.names()))
