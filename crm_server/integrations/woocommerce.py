@@ -198,13 +198,14 @@ def _country_name(code: str) -> str:
 
 
 def billing_address(billing: dict[str, Any]) -> str:
-    """The billing address as lines: street, street 2, "city, state postcode", country."""
+    """The billing address on one line, as the client's Address field holds it ("Street, number,
+    city"): street, street 2, city, state postcode, country."""
     city = ", ".join(p for p in (_text(billing.get("city")), _text(billing.get("state"))) if p)
     place = " ".join(p for p in (city, _text(billing.get("postcode"))) if p)
     country = _text(billing.get("country"))
     lines = [_text(billing.get("address_1")), _text(billing.get("address_2")), place,
              _country_name(country) if country else ""]
-    return "\n".join(" ".join(line.split()) for line in lines if line.strip())[:2000]
+    return ", ".join(" ".join(line.split()) for line in lines if line.strip())[:2000]
 
 
 def store_customer(billing: Any) -> StoreCustomer:

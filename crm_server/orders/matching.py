@@ -34,7 +34,7 @@ class StoreCustomer:
     last_name: str = ""
     company: str = ""
     phone: str | None = None
-    address: str = ""  # the billing address, one line per part
+    address: str = ""  # the billing address, on one line
     country: str = ""  # ISO 3166 code of the billing address: how a phone without +prefix is read
 
     @property

@@ -259,7 +259,7 @@ async def test_entities_decoded_and_the_billing_person_kept(server: LiveServer, 
     assert [p["name"] for p in products] == ["Fish & Chips – Poster"]
     client = (await admin.get(f"/api/clients/{order['client_id']}")).json()
     assert client["name"] == "Müller & Söhne GmbH" and client["email"] == "j.mueller@mueller-soehne.example"
-    assert client["address"] == "Hauptstraße 5\n2. OG\nBerlin, BE 10115\nGermany"
+    assert client["address"] == "Hauptstraße 5, 2. OG, Berlin, BE 10115, Germany"
     assert client["phone"] == "+4930901820"  # "030 901820" read in Germany, not in the office's Romania
     assert [(c["name"], c["email"], c["phone"]) for c in client["contacts"]] == [
         ("Jürgen Müller", "j.mueller@mueller-soehne.example", "+4930901820")]
@@ -277,5 +277,5 @@ async def test_an_existing_client_gets_what_it_lacks(server: LiveServer, admin: 
     assert {e.status for e in await work_all(server)} == {"processed"}
     client = (await admin.get(f"/api/clients/{made.json()['id']}")).json()
     assert client["name"] == "Doe Family" and client["phone"] == "+40722123456"  # what the office typed stays
-    assert client["address"] == "969 Market\nSan Francisco, CA 94103\nUnited States"
+    assert client["address"] == "969 Market, San Francisco, CA 94103, United States"
     assert [(c["name"], c["phone"]) for c in client["contacts"]] == [("John Doe", "+14155550132")]  # once
