@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, func
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, func, literal
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -50,6 +50,14 @@ class VersionedMixin:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def same_text(column: Any, value: str) -> Any:
+    """`column` holds `value` but for case and surrounding spaces, compared the one way the
+    database's lower() indexes do (uq_*_lower). Python's lower() folds letters the database may
+    not (É, Ä: the embedded PostgreSQL has no ICU), so a Python-lowered name would pass a check
+    whose insert the unique index then refuses."""
+    return func.lower(column) == func.lower(literal(value.strip()))
 
 
 @asynccontextmanager

@@ -19,11 +19,17 @@ class MailError(AppError):
     code = "smtp_failed"
 
 
+class MailNotConfigured(MailError):
+    """Not the mail server's failure but this server's settings: a conflict the admin resolves."""
+
+    status = 409
+    code = "smtp_not_configured"
+
+
 def _send(cfg: dict[str, Any], message: EmailMessage, timeout: float) -> None:
     host, port, security = cfg["smtp.host"], int(cfg["smtp.port"]), cfg["smtp.security"]
     if not host:
-        raise MailError("SMTP is not configured: set the SMTP host in Settings.", field="smtp.host",
-                        code="smtp_not_configured")
+        raise MailNotConfigured("SMTP is not configured: set the SMTP host in Settings.", field="smtp.host")
     try:
         if security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout,

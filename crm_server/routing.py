@@ -8,6 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     )
 }
 
+# A route that answers text or a file still answers its errors in JSON: say so (FastAPI would
+# give a `model` the route's own media type).
+_ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+
+def _error_responses(response_class: Any) -> dict[int | str, dict[str, Any]]:
+    chosen = response_class.value if isinstance(response_class, DefaultPlaceholder) else response_class
+    media = getattr(chosen, "media_type", None)
+    if media in (None, "application/json"):
+        return ERROR_RESPONSES
+    return {status: {"description": answer["description"], "content": _ERROR_JSON}
+            for status, answer in ERROR_RESPONSES.items()}
+
 
 class _Replay(Exception):
     def __init__(self, status: int, body: Any) -> None:
@@ -46,7 +60,7 @@ class TxRoute(APIRoute):
     characters), whichever route it is."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        kwargs["responses"] = {**ERROR_RESPONSES, **(kwargs.get("responses") or {})}
+        kwargs["responses"] = {**_error_responses(kwargs.get("response_class")), **(kwargs.get("responses") or {})}
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:

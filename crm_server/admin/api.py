@@ -19,7 +19,7 @@ from crm_server.contract.admin import (
     TestEmailRequest,
     UnreadCount,
 )
-from crm_server.contract.common import Ok, Page
+from crm_server.contract.common import ErrorBody, Ok, Page
 from crm_server.routing import CurrentUser, Session, TxRoute, require
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["admin"])
@@ -38,7 +38,8 @@ async def change_settings(body: SettingsUpdate, session: Session,
     return await service.change_settings(session, actor, body.values)
 
 
-@router.post("/settings/test-email", response_model=Ok, dependencies=[require("admin", "edit")])
+@router.post("/settings/test-email", response_model=Ok, dependencies=[require("admin", "edit")],
+             responses={502: {"model": ErrorBody, "description": "The SMTP server refused or could not be reached"}})
 async def test_email(body: TestEmailRequest, session: Session) -> Ok:
     await service.send_test_email(session, str(body.to))
     return Ok()
@@ -51,7 +52,8 @@ async def audit_log(session: Session, actor_id: int | None = None, entity: str |
     return await service.audit_log(session, actor_id, entity, entity_id, since, until, offset, limit)
 
 
-@router.get("/audit.csv", dependencies=[require("admin", "export")])
+@router.get("/audit.csv", dependencies=[require("admin", "export")], response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}}, "description": "The audit log as CSV"}})
 async def audit_csv(session: Session, actor_id: int | None = None, entity: str | None = None,
                     entity_id: int | None = None, since: datetime | None = None,
                     until: datetime | None = None) -> StreamingResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events, paging
@@ -26,6 +26,7 @@ from crm_server.contract.auth import (
     UserUpdate,
 )
 from crm_server.contract.common import Page
+from crm_server.db import same_text
 from crm_server.errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
 
 # Areas that own records register here, so deactivating a user can hand their open work on.
@@ -49,13 +50,6 @@ def _fields(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
 
 USER_FIELDS = ("email", "full_name", "phone", "team_id", "role_id", "active", "must_change_password")
 NOT_EMPTY_USER_FIELDS = ("email", "full_name", "role_id")
-
-
-def same_name(column: Any, name: str) -> Any:
-    """Names (emails, roles, teams) are compared one way only: by the database's lower(), the one
-    its unique indexes use. Python's lower() folds letters the database may not (É, Ä without ICU),
-    so comparing a Python-lowered name would miss the clash the index then refuses."""
-    return func.lower(column) == func.lower(literal(name.strip()))
 
 
 def _announce(session: AsyncSession, actor: Principal, entity: str, entity_id: int, action: str,
@@ -92,7 +86,7 @@ async def list_users(session: AsyncSession, principal: Principal, search: str | 
 
 
 async def _email_free(session: AsyncSession, email: str, except_id: int | None = None) -> None:
-    stmt = select(User.id).where(same_name(User.email, email))
+    stmt = select(User.id).where(same_text(User.email, email))
     if except_id is not None:
         stmt = stmt.where(User.id != except_id)
     if await session.scalar(stmt):
@@ -234,7 +228,7 @@ async def list_roles(session: AsyncSession) -> list[RoleOut]:
 
 
 async def _role_name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
-    stmt = select(Role.id).where(same_name(Role.name, name))
+    stmt = select(Role.id).where(same_text(Role.name, name))
     if except_id is not None:
         stmt = stmt.where(Role.id != except_id)
     if await session.scalar(stmt):
@@ -314,7 +308,7 @@ async def list_teams(session: AsyncSession) -> list[TeamOut]:
 
 
 async def _team_name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
-    stmt = select(Team.id).where(same_name(Team.name, name))
+    stmt = select(Team.id).where(same_text(Team.name, name))
     if except_id is not None:
         stmt = stmt.where(Team.id != except_id)
     if await session.scalar(stmt):

@@ -83,7 +83,9 @@ async def bulk_change(body: BulkRequest, session: Session, actor: Principal = re
     return await bulk.bulk(session, actor, body)
 
 
-@router.get("/leads/export.xlsx")
+@router.get("/leads/export.xlsx", response_class=StreamingResponse, responses={200: {
+    "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
+    "description": "The leads as an Excel workbook"}})
 async def export_leads(session: Session, query: Annotated[LeadQuery, Query()],
                        principal: Principal = require("leads", "export")) -> StreamingResponse:
     path = await export.export_xlsx(session, principal, query)

@@ -25,7 +25,7 @@ from crm_server.contract.leads import (
     StatusOut,
     StatusUpdate,
 )
-from crm_server.db import utcnow
+from crm_server.db import same_text, utcnow
 from crm_server.errors import NotFound, ValidationFailed
 from crm_server.leads.models import Lead, LeadSource, LostReason, Pipeline, PipelineStatus
 
@@ -95,7 +95,7 @@ async def list_pipelines(session: AsyncSession) -> list[PipelineOut]:
 # --- pipelines -----------------------------------------------------------------------------------
 
 async def _name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
-    stmt = select(Pipeline.id).where(func.lower(Pipeline.name) == name.strip().lower())
+    stmt = select(Pipeline.id).where(same_text(Pipeline.name, name))
     if except_id is not None:
         stmt = stmt.where(Pipeline.id != except_id)
     if await session.scalar(stmt):
@@ -167,7 +167,7 @@ async def _status_in(session: AsyncSession, pipeline_id: int, status_id: int, *,
 
 async def _status_name_free(session: AsyncSession, pipeline_id: int, name: str, except_id: int | None = None) -> None:
     stmt = select(PipelineStatus.id).where(PipelineStatus.pipeline_id == pipeline_id,
-                                           func.lower(PipelineStatus.name) == name.strip().lower())
+                                           same_text(PipelineStatus.name, name))
     if except_id is not None:
         stmt = stmt.where(PipelineStatus.id != except_id)
     if await session.scalar(stmt):
@@ -297,7 +297,7 @@ async def list_items(session: AsyncSession, model: ListModel, include_inactive: 
 
 
 async def _item_name_free(session: AsyncSession, model: ListModel, name: str, except_id: int | None = None) -> None:
-    stmt = select(model.id).where(func.lower(model.name) == name.strip().lower())
+    stmt = select(model.id).where(same_text(model.name, name))
     if except_id is not None:
         stmt = stmt.where(model.id != except_id)
     if await session.scalar(stmt):

@@ -217,10 +217,11 @@ async def test_a_role_name_taken_is_refused_however_it_is_written(server: LiveSe
     assert refused["code"] == "name_taken"
 
 
-async def test_a_team_name_taken_is_refused_however_it_is_written(server: LiveServer,
-                                                                  admin: httpx.AsyncClient) -> None:
-    assert (await admin.post("/api/teams", json={"name": "Équipe Nord"})).status_code == 201
-    refused = assert_refused(await admin.post("/api/teams", json={"name": "Équipe Nord "}), "name")
+@pytest.mark.parametrize("url", ["/api/teams", "/api/pipelines", "/api/lost-reasons", "/api/lead-sources"])
+async def test_other_unique_names_are_compared_the_same_way(server: LiveServer, admin: httpx.AsyncClient,
+                                                            url: str) -> None:
+    assert (await admin.post(url, json={"name": "Équipe Nord"})).status_code == 201
+    refused = assert_refused(await admin.post(url, json={"name": "Équipe Nord "}), "name")
     assert refused["code"] == "name_taken"
 
 
