@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from crm_server.auth import logs, service, sessions, users
+from crm_server.auth import blocks, logs, service, sessions, throttle, users
 from crm_server.auth.permissions import Principal
 from crm_server.contract.auth import (
+    BlockedAddressIn,
+    BlockedAddressOut,
     ChangePasswordRequest,
     Colleague,
     DeactivateRequest,
+    FailureGroup,
     ForgotPasswordRequest,
     LoginRecord,
     LoginRequest,
@@ -36,6 +39,7 @@ from crm_server.contract.auth import (
     UserUpdate,
 )
 from crm_server.contract.common import Ok, Page
+from crm_server.db import utcnow
 from crm_server.routing import CurrentUser, Session, TxRoute, client_address, require, signed_in
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["auth"])
@@ -48,7 +52,7 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 @router.post("/auth/login", response_model=LoginResponse)
 async def login(body: LoginRequest, request: Request, session: Session) -> LoginResponse:
     client = body.client or request.headers.get("user-agent", "")[:200]
-    token, expires_at, me = await service.login(session, body.email, body.password, body.otp,
+    token, expires_at, me = await service.login(request.app.state.db, session, body.email, body.password, body.otp,
                                                  client_address(request), client)
     return LoginResponse(token=token, expires_at=expires_at, user=me)
 
@@ -80,7 +84,7 @@ async def change_password(body: ChangePasswordRequest, principal: ChangingPasswo
 
 @router.post("/auth/forgot-password", response_model=Ok)
 async def forgot_password(body: ForgotPasswordRequest, request: Request, session: Session) -> Ok:
-    await service.request_reset(session, body.email, client_address(request))
+    await service.request_reset(request.app.state.db, body.email, client_address(request))
     return Ok()
 
 
@@ -169,7 +173,7 @@ async def set_password(user_id: int, body: SetPasswordRequest, session: Session,
 @router.post("/users/{user_id}/send-reset", response_model=Ok)
 async def send_reset(user_id: int, session: Session, actor: Principal = require("admin", "edit")) -> Ok:
     user = await users.get_user(session, user_id)
-    await service.request_reset(session, user.email, actor.address)
+    await service.send_reset(session, user, actor.address)
     return Ok()
 
 
@@ -233,3 +237,30 @@ async def security_log(session: Session, kind: str | None = None, user_id: int |
                        since: datetime | None = None, until: datetime | None = None,
                        offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100) -> Page[SecurityEventOut]:
     return await logs.security_log(session, kind, user_id, since, until, offset, limit)
+
+
+# --- failed sign-ins by address, blocked addresses -------------------------------------------------
+
+@router.get("/security-log/failures", response_model=Page[FailureGroup], dependencies=[require("admin", "view")])
+async def failure_groups(session: Session, since: datetime | None = None, until: datetime | None = None,
+                         min_count: Annotated[int, Query(ge=1, le=1_000_000)] = 2,
+                         offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100) -> Page[FailureGroup]:
+    start = since or utcnow() - timedelta(days=1)
+    return await throttle.failure_groups(session, start, until, min_count, offset, limit)
+
+
+@router.get("/blocked-addresses", response_model=Page[BlockedAddressOut], dependencies=[require("admin", "view")])
+async def blocked_addresses(session: Session, active: bool | None = True, offset: Annotated[int, Query(ge=0)] = 0,
+                            limit: Limit = 100) -> Page[BlockedAddressOut]:
+    return await blocks.list_blocks(session, active, offset, limit)
+
+
+@router.post("/blocked-addresses", response_model=BlockedAddressOut, status_code=201)
+async def block_address(body: BlockedAddressIn, session: Session,
+                        actor: Principal = require("admin", "edit")) -> BlockedAddressOut:
+    return await blocks.block(session, actor, body.address, body.reason)
+
+
+@router.post("/blocked-addresses/{block_id}/lift", response_model=BlockedAddressOut)
+async def lift_block(block_id: int, session: Session, actor: Principal = require("admin", "edit")) -> BlockedAddressOut:
+    return await blocks.lift(session, actor, block_id)

@@ -17,7 +17,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.dialects.postgresql import CIDR, INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.db import Base, IdMixin, TimestampsMixin, VersionedMixin
@@ -75,7 +75,6 @@ class RecoveryCode(IdMixin, Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-
 class AuthSession(IdMixin, Base):
     """A login. Only the SHA-256 of the token is stored."""
 
@@ -114,6 +113,8 @@ class LoginHistory(IdMixin, Base):
         Index("ix_login_history_user_at", "user_id", "at"),
         Index("ix_login_history_address_at", "address", "at"),
         Index("ix_login_history_at", "at"),
+        # Throttling by (email, address) and forgot-password limits per email.
+        Index("ix_login_history_email_at", func.lower(email), "at"),
     )
 
 
@@ -128,3 +129,31 @@ class SecurityEvent(IdMixin, Base):
     address: Mapped[str | None] = mapped_column(INET)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     __table_args__ = (Index("ix_security_log_at", "at"), Index("ix_security_log_kind_at", "kind", "at"))
+
+
+class BlockedNetwork(IdMixin, Base):
+    """An address or range (CIDR) an admin blocked: sign-in and password reset from it are refused
+    before any password check, until the block is lifted."""
+
+    __tablename__ = "blocked_networks"
+    network: Mapped[str] = mapped_column(CIDR)
+    reason: Mapped[str] = mapped_column(Text, server_default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lifted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lifted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    __table_args__ = (
+        Index("uq_blocked_networks_active", "network", unique=True, postgresql_where=text("lifted_at IS NULL")),
+    )
+
+
+class KnownDevice(IdMixin, Base):
+    """An address and client a user signed in from: a sign-in from one not seen before is flagged."""
+
+    __tablename__ = "known_devices"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    address: Mapped[str | None] = mapped_column(INET)
+    client: Mapped[str] = mapped_column(String(200), server_default="")
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_known_devices_user_address", "user_id", "address"),)

@@ -1,8 +1,9 @@
-"""Signing in and one's own account: login with lockout and throttling, 2FA, password change and
-the emailed reset. Nothing here tells whether an email exists."""
+"""Signing in and one's own account: login with throttling and lockout (limits in throttle.py),
+2FA, password change and the emailed reset. Nothing here tells whether an email exists."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pyotp
@@ -10,21 +11,16 @@ import segno
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_server import mail
 from crm_server.admin import settings
-from crm_server.auth import passwords, sessions, tokens
-from crm_server.auth.models import LoginHistory, PasswordResetToken, RecoveryCode, Role, User
+from crm_server.auth import blocks, devices, notify, passwords, sessions, throttle, tokens
+from crm_server.auth.models import PasswordResetToken, RecoveryCode, Role, User
 from crm_server.auth.permissions import Principal
 from crm_server.contract.auth import LoginResult, Me, TotpSetup
-from crm_server.db import utcnow
+from crm_server.db import Database, utcnow
 from crm_server.errors import AppError, NotFound, TooManyRequests, Unauthorized, ValidationFailed
+from crm_server.jobs import queue
 
-FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES = 5
-LOCK_BASE = timedelta(minutes=15)
-ADDRESS_WINDOW = timedelta(minutes=5)
-MAX_ATTEMPTS_PER_ADDRESS = 30
-RESET_VALID = timedelta(minutes=30)
+RESET_VALID = notify.RESET_VALID
 RECOVERY_CODES = 10
 ISSUER = "CRM"
 
@@ -48,29 +44,6 @@ async def me(session: AsyncSession, user_id: int) -> Me:
               role_id=role.id, role_name=role.name, permissions=role.permissions,
               must_change_password=user.must_change_password, totp_enabled=user.totp_enabled,
               totp_required=bool(required))
-
-
-def _record(session: AsyncSession, email: str, user: User | None, address: str | None, client: str | None,
-            result: LoginResult) -> None:
-    session.add(LoginHistory(email=email[:320], user_id=user.id if user else None, address=address,
-                             client=client, result=result.value, at=utcnow()))
-
-
-async def _recent_failures(session: AsyncSession, user: User, now: datetime) -> int:
-    since = now - FAILURE_WINDOW
-    last_success = await session.scalar(
-        select(func.max(LoginHistory.at)).where(LoginHistory.user_id == user.id,
-                                                LoginHistory.result == LoginResult.success.value)
-    )
-    if last_success and last_success > since:
-        since = last_success
-    count = await session.scalar(
-        select(func.count()).select_from(LoginHistory).where(
-            LoginHistory.user_id == user.id, LoginHistory.at > since,
-            LoginHistory.result.in_([LoginResult.bad_credentials.value, LoginResult.bad_otp.value]),
-        )
-    )
-    return int(count or 0)
 
 
 def _check_otp(session: AsyncSession, user: User, code: str, now: datetime) -> bool:
@@ -104,53 +77,63 @@ async def _use_recovery_code(session: AsyncSession, user: User, code: str) -> bo
     return True
 
 
-async def login(session: AsyncSession, email: str, password: str, otp: str | None, address: str | None,
-                client: str | None) -> tuple[str, datetime, Me]:
+def _wrong() -> LoginFailed:
+    return LoginFailed("Wrong email or password.", code="bad_credentials")
+
+
+async def login(db: Database, session: AsyncSession, email: str, password: str, otp: str | None,
+                address: str | None, client: str | None) -> tuple[str, datetime, Me]:
+    """Sign in. The attempt is recorded in a transaction of its own before its password is checked
+    (as "error", given its result after), so it is logged and counted whatever becomes of the
+    request. Past the address checks, every attempt verifies exactly one password whatever the
+    email, and a locked account answers exactly like a wrong password (its owner is told by email)."""
     now = utcnow()
     email = email.strip()
-    if address:
-        attempts = await session.scalar(
-            select(func.count()).select_from(LoginHistory)
-            .where(LoginHistory.address == address, LoginHistory.at > now - ADDRESS_WINDOW,
-                   LoginHistory.result != LoginResult.success.value)
-        )
-        if (attempts or 0) >= MAX_ATTEMPTS_PER_ADDRESS:
-            _record(session, email, None, address, client, LoginResult.throttled)
-            raise LoginThrottled("Too many sign-in attempts from this computer; wait a few minutes.",
-                                 code="login_throttled", headers={"Retry-After": "300"})
+    client = throttle.printable(client, 200)
+    refusal: AppError | None = None
+    found: User | None = None
+    attempt_id = 0
+    async with db.transaction() as s:
+        if await blocks.is_blocked(s, address):
+            throttle.record(s, email, None, address, client, LoginResult.blocked, now)
+            refusal = blocks.refusal()
+        elif (wait := await throttle.wait_needed(s, email, address, now)) > timedelta(0):
+            throttle.record(s, email, None, address, client, LoginResult.throttled, now)
+            refusal = LoginThrottled(
+                f"Too many sign-in attempts from this computer; wait {_minutes(wait)} and try again.",
+                code="login_throttled", headers={"Retry-After": throttle.retry_after(wait)},
+                extra={"retry_after": int(throttle.retry_after(wait))})
+        else:
+            if email == throttle.printable(email, 320):  # an email with control characters has no account
+                found = await s.scalar(select(User).where(func.lower(User.email) == email.lower()))
+            attempt = throttle.record(s, email, found.id if found else None, address, client, LoginResult.error, now)
+            await s.flush()
+            attempt_id = attempt.id
+    if refusal is not None:
+        raise refusal
 
-    user = await session.scalar(
-        select(User).where(func.lower(User.email) == email.lower()).with_for_update()
-    )
-    wrong = LoginFailed("Wrong email or password.", code="bad_credentials")
-
-    if user is not None and user.locked_until and user.locked_until > now:
-        passwords.verify_password(None, password)  # same time as a real check
-        _record(session, email, user, address, client, LoginResult.locked)
-        raise LoginFailed("This account is locked after too many failed sign-ins.", code="account_locked",
-                          extra={"locked_until": user.locked_until.isoformat()})
-
-    if user is None or not passwords.verify_password(user.password_hash, password):
-        _record(session, email, user, address, client, LoginResult.bad_credentials)
-        if user is not None:
-            sessions.log_security(session, "login_failed", target_user_id=user.id, address=address)
-            await _maybe_lock(session, user, now, address)
-        raise wrong
-
-    if not user.active:
-        _record(session, email, user, address, client, LoginResult.inactive)
+    ok = await asyncio.to_thread(passwords.verify_password, found.password_hash if found else None, password)
+    locked = found is not None and found.locked_until is not None and found.locked_until > now
+    if found is None or not ok or locked:
+        result = LoginResult.locked if locked else LoginResult.bad_credentials
+        await _failed(db, email, found, address, attempt_id, result, now, "locked" if locked else "password")
+        raise _wrong()
+    if not found.active:
+        await _finish_alone(db, attempt_id, LoginResult.inactive)
         raise LoginFailed("This account is deactivated; ask an administrator.", code="account_inactive")
 
+    user = await session.get(User, found.id, with_for_update=True, populate_existing=True)
+    assert user is not None
     if user.totp_enabled:
         if not otp:
-            _record(session, email, user, address, client, LoginResult.otp_required)
+            await session.rollback()  # let go of the user row before writing elsewhere
+            await _finish_alone(db, attempt_id, LoginResult.otp_required)
             raise LoginFailed("Enter the code from your authenticator app.", code="otp_required", field="otp")
         otp = otp.strip().replace(" ", "")
         ok = _check_otp(session, user, otp, now) if otp.isdigit() else await _use_recovery_code(session, user, otp)
         if not ok:
-            _record(session, email, user, address, client, LoginResult.bad_otp)
-            sessions.log_security(session, "login_failed", target_user_id=user.id, address=address, reason="otp")
-            await _maybe_lock(session, user, now, address)
+            await session.rollback()
+            await _failed(db, email, found, address, attempt_id, LoginResult.bad_otp, now, "otp")
             raise LoginFailed("That code is not valid (or was used already).", code="bad_otp", field="otp")
 
     if passwords.needs_rehash(user.password_hash or ""):
@@ -158,20 +141,53 @@ async def login(session: AsyncSession, email: str, password: str, otp: str | Non
     user.last_login_at = now
     user.lockout_count = 0
     user.locked_until = None
-    _record(session, email, user, address, client, LoginResult.success)
-    token, row = await sessions.start(session, user, address, client)
+    # The success is written with the session it starts: a request that fails from here on leaves
+    # the attempt as "error".
+    await throttle.finish(session, attempt_id, LoginResult.success)
+    await devices.remember(session, user.id, address, client, now)
+    token, row = await sessions.start(session, user, address, client or None)
     return token, row.expires_at, await me(session, user.id)
 
 
-async def _maybe_lock(session: AsyncSession, user: User, now: datetime, address: str | None) -> None:
-    await session.flush()
-    if await _recent_failures(session, user, now) < MAX_FAILURES:
+def _minutes(wait: timedelta) -> str:
+    seconds = max(1, int(wait.total_seconds()))
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{round(seconds / 60)} minutes"
+
+
+async def _finish_alone(db: Database, attempt_id: int, result: LoginResult) -> None:
+    async with db.transaction() as s:
+        await throttle.finish(s, attempt_id, result)
+
+
+async def _failed(db: Database, email: str, user: User | None, address: str | None, attempt_id: int,
+                  result: LoginResult, now: datetime, reason: str) -> None:
+    """Record a failed attempt in its own transaction; lock the account when many failures came from
+    several addresses. The same queries run for an unknown email."""
+    async with db.transaction() as s:
+        await throttle.finish(s, attempt_id, result)
+        sessions.log_security(s, "login_failed", target_user_id=user.id if user else None, address=address,
+                              email=throttle.printable(email, 320), reason=reason)
+        tally = await throttle.account_failures(s, email, now)
+        if (user is not None and tally.failures >= throttle.ACCOUNT_FAILURES
+                and tally.addresses >= throttle.ACCOUNT_ADDRESSES):
+            await _lock(s, user.id, now, address, tally)
+
+
+async def _lock(session: AsyncSession, user_id: int, now: datetime, address: str | None,
+                tally: throttle.AccountFailures) -> None:
+    user = await session.get(User, user_id, with_for_update=True, populate_existing=True)
+    if user is None or (user.locked_until is not None and user.locked_until > now):
         return
-    minutes = LOCK_BASE * (2 ** min(user.lockout_count, 8))
-    user.locked_until = now + minutes
+    length = throttle.lock_length(user.lockout_count)
+    user.locked_until = now + length
     user.lockout_count += 1
     sessions.log_security(session, "account_locked", target_user_id=user.id, address=address,
-                          minutes=int(minutes.total_seconds() // 60))
+                          minutes=int(length.total_seconds() // 60), failures=tally.failures,
+                          addresses=tally.addresses)
+    await queue.defer(session, notify.NOTIFY_TASK, kind="locked", user_id=user.id, address=address, client=None,
+                      at=now.isoformat(), until=user.locked_until.isoformat())
 
 
 async def unlock(session: AsyncSession, actor: Principal, user_id: int) -> None:
@@ -180,8 +196,8 @@ async def unlock(session: AsyncSession, actor: Principal, user_id: int) -> None:
         raise NotFound("No such user.")
     user.locked_until = None
     user.lockout_count = 0
-    # Failures before the unlock no longer count towards the next lock.
-    _record(session, user.email, user, actor.address, "admin-unlock", LoginResult.success)
+    # Failures before the unlock no longer count towards the next lock or delay.
+    throttle.record(session, user.email, user.id, actor.address, "admin-unlock", LoginResult.unlocked, utcnow())
     sessions.log_security(session, "account_unlocked", actor_id=actor.user_id, target_user_id=user.id)
 
 
@@ -213,24 +229,40 @@ async def change_password(session: AsyncSession, principal: Principal, current: 
     sessions.log_security(session, "password_changed", actor_id=user.id, target_user_id=user.id)
 
 
-async def request_reset(session: AsyncSession, email: str, address: str | None) -> None:
-    """Email a single-use link; answers the same whether or not the email exists."""
-    user = await session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    if user is None or not user.active:
-        return
-    token, now = tokens.new_token(), utcnow()
-    session.add(PasswordResetToken(user_id=user.id, token_hash=tokens.digest(token), created_at=now,
-                                   expires_at=now + RESET_VALID))
-    sessions.log_security(session, "password_reset_requested", target_user_id=user.id, address=address)
-    body = (
-        f"Hello {user.full_name},\n\nSomeone asked to reset your CRM password. In the CRM sign-in window "
-        f"choose \"Forgot password?\" -> \"I have a code\" and enter this code within 30 minutes:\n\n"
-        f"    {token}\n\nIf it was not you, ignore this email; your password stays as it is.\n"
-    )
-    try:
-        await mail.send(session, user.email, "Reset your CRM password", body)
-    except mail.MailError:
-        sessions.log_security(session, "password_reset_mail_failed", target_user_id=user.id)
+async def request_reset(db: Database, email: str, address: str | None) -> None:
+    """Forgot password: the same answer and the same work for any email. The request is recorded in
+    its own transaction with the job that mails the code (the job looks the account up), limited
+    per email (quietly: nothing is sent) and per address (answered 429)."""
+    now = utcnow()
+    email = email.strip()
+    refusal: AppError | None = None
+    async with db.transaction() as s:
+        if await blocks.is_blocked(s, address):
+            throttle.record(s, email, None, address, None, LoginResult.blocked, now)
+            refusal = blocks.refusal()
+        else:
+            per_email, per_address = await throttle.resets_asked(s, email, address, now)
+            if per_address >= throttle.RESETS_PER_ADDRESS or per_email >= throttle.RESETS_PER_EMAIL:
+                throttle.record(s, email, None, address, None, LoginResult.reset_limited, now)
+                by_address = per_address >= throttle.RESETS_PER_ADDRESS
+                sessions.log_security(s, "password_reset_limited", address=address,
+                                      email=throttle.printable(email, 320), per="address" if by_address else "email")
+                if by_address:
+                    refusal = TooManyRequests(
+                        "Too many password reset requests from this computer; try again in an hour.",
+                        code="reset_throttled",
+                        headers={"Retry-After": str(int(throttle.RESET_WINDOW.total_seconds()))})
+            else:
+                row = throttle.record(s, email, None, address, None, LoginResult.reset_requested, now)
+                await s.flush()
+                await queue.defer(s, notify.SEND_RESET_TASK, email=row.email, address=address, attempt_id=row.id)
+    if refusal is not None:
+        raise refusal
+
+
+async def send_reset(session: AsyncSession, user: User, address: str | None) -> None:
+    """An admin sends a user the reset email (queued with the request's transaction)."""
+    await queue.defer(session, notify.SEND_RESET_TASK, email=user.email, address=address)
 
 
 async def reset_password(session: AsyncSession, token: str, new_password: str) -> None:
@@ -249,6 +281,13 @@ async def reset_password(session: AsyncSession, token: str, new_password: str) -
     await session.execute(update(PasswordResetToken).where(
         PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None)).values(used_at=utcnow()))
     sessions.log_security(session, "password_reset", target_user_id=user.id)
+    if user.locked_until is not None or user.lockout_count:
+        # The owner lifts a lock by setting a new password; earlier failures stop counting.
+        user.locked_until = None
+        user.lockout_count = 0
+        throttle.record(session, user.email, user.id, None, "password-reset", LoginResult.unlocked, utcnow())
+        sessions.log_security(session, "account_unlocked", actor_id=user.id, target_user_id=user.id,
+                              by="password_reset")
 
 
 # --- 2FA -----------------------------------------------------------------------------------------

@@ -226,6 +226,40 @@ class LoginResult(StrEnum):
     otp_required = "otp_required"
     bad_otp = "bad_otp"
     throttled = "throttled"
+    blocked = "blocked"  # from an address an admin blocked: refused before any password check
+    error = "error"  # the attempt did not finish (the request failed): still counted
+    unlocked = "unlocked"  # an admin lifted the lock: earlier failures no longer count
+    reset_requested = "reset_requested"  # forgot-password asked (whether or not the email exists)
+    reset_limited = "reset_limited"  # forgot-password asked too often: nothing sent
+
+
+class BlockedAddressIn(BaseModel):
+    address: str = Field(min_length=2, max_length=64,
+                         description="an address (203.0.113.7) or a range (203.0.113.0/24)")
+    reason: str = Field(default="", max_length=500)
+
+
+class BlockedAddressOut(Model):
+    id: int
+    network: str
+    reason: str
+    created_at: datetime
+    created_by: int | None
+    lifted_at: datetime | None
+    lifted_by: int | None
+
+
+class FailureGroup(Model):
+    """Failed sign-ins from one address in a period, taken together."""
+
+    address: str | None
+    count: int
+    first_at: datetime
+    last_at: datetime
+    emails: list[str] = Field(description="the emails tried, lower-cased (at most 10)")
+    email_count: int
+    user_ids: list[int] = Field(default_factory=list, description="accounts that exist among them")
+    blocked: bool = False
 
 
 LoginResponse.model_rebuild()

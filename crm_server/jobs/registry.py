@@ -24,6 +24,7 @@ TASK_MODULES.append("crm_server.tickets.scheduled")
 TASK_MODULES.append("crm_server.invoices.scheduled")
 TASK_MODULES.append("crm_server.integrations.scheduled")
 TASK_MODULES.append("crm_server.orders.scheduled")
+TASK_MODULES.append("crm_server.auth.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 
