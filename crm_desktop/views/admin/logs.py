@@ -1,19 +1,40 @@
 """Sign-in history and the security log, each filtered by user, result or kind, and period, paged
-on the server. Rows carry user ids; their names are looked up (and cached) before a page is shown."""
+on the server. Rows carry user ids; their names are looked up (and cached) before a page is shown.
+
+As the daily check goes ("Reviewing Security Logs"): sign-ins from a new address or device stand
+out in the security events, repeated failures from one address are grouped (how many, first and
+last, which emails), "Block address…" blocks the address of the selected entry (or a range around
+it) and the blocked addresses are listed with "Lift"."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+from crm_desktop import operations
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
     Event,
     ScreenshotState,
     UserNames,
+    busy_while,
+    can,
+    field,
     local_time,
     title_label,
     tone,
@@ -31,6 +52,11 @@ RESULT_LABELS = {
     LoginResult.otp_required.value: "Asked for 2FA code",
     LoginResult.bad_otp.value: "Wrong 2FA code",
     LoginResult.throttled.value: "Too many attempts",
+    LoginResult.blocked.value: "Blocked address",
+    LoginResult.error.value: "Did not finish",
+    LoginResult.unlocked.value: "Unlocked",
+    LoginResult.reset_requested.value: "Password reset asked",
+    LoginResult.reset_limited.value: "Reset asked too often",
 }
 # The kinds the server writes today (crm_server/auth: sessions.log_security calls).
 SECURITY_KINDS = {
@@ -46,7 +72,15 @@ SECURITY_KINDS = {
     "recovery_code_used": "Recovery code used",
     "totp_enabled": "2FA turned on",
     "totp_reset": "2FA reset by admin",
+    "new_device_sign_in": "Sign-in from a new address or device",
+    "address_blocked": "Address blocked",
+    "address_unblocked": "Address block lifted",
+    "password_reset_limited": "Reset asked too often",
+    "locked_mail_failed": "Lock email failed",
+    "new_device_mail_failed": "New sign-in email failed",
 }
+# Security events an admin should look at first.
+FLAGGED = {"new_device_sign_in", "account_locked", "password_reset_limited"}
 PAGE_SIZE = 100
 
 
@@ -93,8 +127,134 @@ class _LogTab(QWidget):
         return page
 
 
+class _FailuresTab(QWidget):
+    """Failed sign-ins grouped by address over a period: the address trying many passwords or
+    many emails stands out at the top."""
+
+    def __init__(self, api: ApiClient, names: UserNames) -> None:
+        super().__init__()
+        self.api = api
+        self.names = names
+        self.filters = FilterBar()
+        self.period = self.filters.add_period()
+        self.filters.add_stretch()
+        columns = [
+            Column("Address", lambda r: r.get("address") or "—",
+                   color=lambda r: tone("danger") if r["count"] >= 10 else None),
+            Column("Failures", lambda r: f"{r['count']:,}", align_right=True),
+            Column("First", lambda r: local_time(r["first_at"], with_seconds=True)),
+            Column("Last", lambda r: local_time(r["last_at"], with_seconds=True)),
+            Column("Emails tried", _emails, tooltip=lambda r: "\n".join(r["emails"])),
+            Column("Accounts", lambda r: ", ".join(names.name(u) for u in r["user_ids"]) or "none exist"),
+            Column("Blocked", lambda r: "Blocked" if r["blocked"] else "—",
+                   color=lambda r: tone("danger") if r["blocked"] else None),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, key="address", parent=self)
+        self.table = PagedTable(self.model, "No address failed more than once in this period.", icon="lock",
+                                empty_title="No repeated failures")
+        self.table.set_noun("address", "addresses")
+        self.filters.changed.connect(self.model.reload)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 8)
+        layout.setSpacing(10)
+        layout.addWidget(self.filters)
+        layout.addWidget(self.table, 1)
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        page = dict(await self.api.get("/api/security-log/failures", offset=offset, limit=limit,
+                                       **self.filters.values()))
+        await self.names.ensure(u for row in page["items"] for u in row["user_ids"])
+        return page
+
+
+def _emails(row: dict[str, Any]) -> str:
+    shown = ", ".join(row["emails"][:3])
+    more = row["email_count"] - min(3, len(row["emails"]))
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+class _BlockedTab(QWidget):
+    """The addresses and ranges blocked now, each liftable."""
+
+    def __init__(self, api: ApiClient, names: UserNames) -> None:
+        super().__init__()
+        self.api = api
+        self.names = names
+        columns = [
+            Column("Address or range", lambda r: _network(r["network"])),
+            Column("Reason", lambda r: r["reason"] or "—", tooltip=lambda r: r["reason"] or None),
+            Column("Blocked by", lambda r: names.name(r["created_by"])),
+            Column("Since", lambda r: local_time(r["created_at"])),
+        ]
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
+        self.table = PagedTable(self.model, "Block an address from a sign-in, a security event or a failure "
+                                            "group with \"Block address…\".", icon="lock",
+                                empty_title="No blocked addresses")
+        self.table.set_noun("blocked address", "blocked addresses")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 12, 12, 8)
+        layout.setSpacing(10)
+        layout.addWidget(self.table, 1)
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        page = dict(await self.api.get("/api/blocked-addresses", offset=offset, limit=limit))
+        await self.names.ensure(row["created_by"] for row in page["items"])
+        return page
+
+
+def _network(network: str) -> str:
+    """203.0.113.7/32 reads as the address it is; a range keeps its prefix."""
+    address, _, prefix = network.partition("/")
+    return address if prefix in ("32", "128") else network
+
+
+class BlockDialog(QDialog):
+    """Block an address, or the range around it (CIDR), with a reason."""
+
+    def __init__(self, page: LogsPage, address: str) -> None:
+        super().__init__(page)
+        self.page = page
+        self.setWindowTitle("Block address")
+        self.setObjectName("blockDialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.address = QLineEdit(address)
+        self.address.setMinimumWidth(300)
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText("e.g. many failed sign-ins to different accounts")
+        intro = QLabel("Sign-in and password reset from this address are refused before any password is "
+                       "checked, until you lift the block. Add /24 (or another prefix) to block a range.")
+        intro.setWordWrap(True)
+        form = QFormLayout()
+        self.fields = {"address": field(self.address, "An address (203.0.113.7) or a range (203.0.113.0/24)"),
+                       "reason": field(self.reason)}
+        form.addRow("Address or range", self.fields["address"])
+        form.addRow("Reason", self.fields["reason"])
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText("Block")
+        self.buttons.accepted.connect(self.submit)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 16, 16, 16)
+        layout.setSpacing(12)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+
+    def submit(self) -> None:
+        body = {"address": self.address.text().strip(), "reason": self.reason.text().strip()}
+
+        def done(row: Any) -> None:
+            self.page.say(f"{_network(row['network'])} is blocked.")
+            self.page.blocked_changed()
+            self.accept()
+
+        busy_while(self.ok, operations.run(self, self.page.api.post("/api/blocked-addresses", body),
+                                           success=done, fields=self.fields))
+
+
 class LogsPage(AdminPage):
-    """Sign-ins and security events, in two tabs."""
+    """Sign-ins, security events, failures by address and blocked addresses, in tabs."""
 
     title = "Sign-ins & security"
 
@@ -115,23 +275,86 @@ class LogsPage(AdminPage):
         self.security = _LogTab(
             api, n, "/api/security-log", "kind", "Kind", SECURITY_KINDS,
             [Column("When", lambda r: local_time(r["at"], with_seconds=True)),
-             Column("Event", lambda r: str(SECURITY_KINDS.get(r["kind"], r["kind"]))),
+             Column("Event", lambda r: str(SECURITY_KINDS.get(r["kind"], r["kind"])),
+                    color=lambda r: tone("danger") if r["kind"] in FLAGGED else None),
              Column("By", lambda r: n.name(r["actor_id"])),
              Column("Concerning", lambda r: n.name(r["target_user_id"])),
              Column("Address", lambda r: r.get("address") or "—"),
              Column("Details", _detail, tooltip=_detail)],
             "No security events match", ("event", "events"),
             lambda r: [r["actor_id"], r["target_user_id"]])
+        self.failures = _FailuresTab(api, n)
+        self.blocked = _BlockedTab(api, n)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.logins, "Sign-ins")
         self.tabs.addTab(self.security, "Security events")
+        self.tabs.addTab(self.failures, "Failures by address")
+        self.tabs.addTab(self.blocked, "Blocked addresses")
+
+        editing = can(me, "edit")
+        self.block_button = QPushButton("Block address…")
+        self.block_button.setToolTip("Block the address of the selected entry (or a range around it)")
+        self.block_button.clicked.connect(self.block_selected)
+        self.block_button.setVisible(editing)
+        self.lift_button = QPushButton("Lift")
+        self.lift_button.setToolTip("Allow sign-in from the selected address again")
+        self.lift_button.clicked.connect(self.lift_selected)
+        self.lift_button.setVisible(editing)
+        for view in (self.logins.table.view, self.security.table.view, self.failures.table.view,
+                     self.blocked.table.view):
+            view.selectionModel().selectionChanged.connect(self._update_actions)
+        self.tabs.currentChanged.connect(self._update_actions)
+        actions = QWidget()
+        row = QHBoxLayout(actions)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.block_button)
+        row.addWidget(self.lift_button)
         self.root.addWidget(title_label("Sign-ins & security", "Who signed in from where, and what happened "
-                                                              "to accounts and passwords."))
+                                                              "to accounts and passwords.", actions))
+        self.root.addWidget(self.notice)
         self.root.addWidget(self.tabs, 1)
+        self._update_actions()
+
+    def _selected_address(self) -> str | None:
+        tab = self.tabs.currentWidget()
+        if tab is self.blocked or not hasattr(tab, "table"):
+            return None
+        row = tab.table.current_row()
+        return (row or {}).get("address") or None
+
+    def _update_actions(self, *_: Any) -> None:
+        on_blocked = self.tabs.currentWidget() is self.blocked
+        self.block_button.setEnabled(not on_blocked and self._selected_address() is not None)
+        self.lift_button.setEnabled(on_blocked and self.blocked.table.current_row() is not None)
+
+    def block_selected(self) -> None:
+        address = self._selected_address()
+        if address is not None:
+            dialog = BlockDialog(self, address)
+            dialog.open()
+
+    def lift_selected(self) -> None:
+        row = self.blocked.table.current_row()
+        if row is None:
+            return
+
+        def done(lifted: Any) -> None:
+            self.say(f"{_network(lifted['network'])} may sign in again.")
+            self.blocked_changed()
+
+        busy_while(self.lift_button, operations.run(self, self.api.post(f"/api/blocked-addresses/{row['id']}/lift"),
+                                                    success=done))
+
+    def blocked_changed(self) -> None:
+        self.blocked.model.reload()
+        self.failures.model.reload()
+        self.security.model.reload()
 
     def reload(self) -> None:
         self.logins.model.reload()
         self.security.model.reload()
+        self.failures.model.reload()
+        self.blocked.model.reload()
 
     def on_live_event(self, event: Event) -> None:
         """Logs have no live events of their own; an account change is worth a fresh look."""
@@ -139,10 +362,15 @@ class LogsPage(AdminPage):
             self.security.model.reload()
 
     def is_busy(self) -> bool:
-        return super().is_busy() or self.logins.model.loading or self.security.model.loading
+        return super().is_busy() or any(t.model.loading for t in (self.logins, self.security, self.failures,
+                                                                 self.blocked))
 
     def screenshot_states(self) -> list[ScreenshotState]:
         def security() -> None:
             self.tabs.setCurrentIndex(1)
 
-        return [("admin-sign-ins", lambda: None), ("admin-security-log", security)]
+        def failures() -> None:
+            self.tabs.setCurrentIndex(2)
+
+        return [("admin-sign-ins", lambda: None), ("admin-security-log", security),
+                ("admin-failures-by-address", failures)]
