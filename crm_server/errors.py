@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -87,6 +88,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if field:
             message = f"{field}: {message}"
         return _json(422, ErrorBody(code="invalid", message=message, field=field))
+
+    @app.exception_handler(DataError)
+    async def unfit(_: Request, exc: DataError) -> JSONResponse:
+        # The last line of defence: a value the database cannot hold (or give back) got past the
+        # door. Never a 500 for it; the log says which, so its door can learn to name the field.
+        detail = str(exc.orig or exc).strip().splitlines()[0]
+        log.warning("a value the database refused got past validation: %s", detail)
+        return _json(422, ErrorBody(code="out_of_range", message=f"A value does not fit: {detail}."))
 
     @app.exception_handler(StaleDataError)
     async def stale(_: Request, exc: StaleDataError) -> JSONResponse:

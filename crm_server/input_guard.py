@@ -4,9 +4,9 @@
   by its Content-Length or while it streams in, before any route reads it; a JSON body nested
   deeper than MAX_DEPTH is refused (422) before anything parses it recursively.
 - `check_request`, which TxRoute runs before every route (so before its own validation): integers
-  outside PostgreSQL's bigint in the path, the query or a JSON body, and control characters (NUL
-  and the like) in any text, answer 422 naming the field. Text in a body may hold tab, line feed
-  and carriage return; the path and the query may not.
+  outside PostgreSQL's bigint in the path, the query or a JSON body, control characters (NUL and
+  the like) in any text, and times that leave the calendar once in UTC answer 422 naming the
+  field. Text in a body may hold tab, line feed and carriage return; the path and the query may not.
 
 Every refusal is the house's {"code", "message", "field"} error."""
 
@@ -16,6 +16,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -32,6 +33,9 @@ MAX_DEPTH = 32  # the deepest body the contract has is 4 levels; 32 leaves room 
 _BODY_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 _STRICT_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _INTEGER = re.compile(r"\s*[+-]?\d[\d_]*\s*")
+# A time at the edge of the calendar whose offset takes it past year 1 or 9999 in UTC: PostgreSQL
+# stores it, but it cannot be read back into Python.
+_EDGE_DATETIME = re.compile(r"\s*(0001|9999)-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-]\d\d(:?\d\d)?)\s*")
 _NOT_JSON = object()
 
 
@@ -183,6 +187,19 @@ def _out_of_range(text: str) -> bool:
     return not INT64_MIN <= number <= INT64_MAX
 
 
+def _out_of_calendar(text: str) -> bool:
+    if not _EDGE_DATETIME.fullmatch(text):
+        return False
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("t", "T").replace("z", "Z"))
+        moment.astimezone(UTC)
+    except ValueError:
+        return False  # not a time after all: the route's validation says what it is
+    except OverflowError:
+        return True
+    return False
+
+
 def _integer_schema(schema: dict[str, Any], components: dict[str, Any]) -> bool:
     if "$ref" in schema:
         schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
@@ -208,6 +225,12 @@ def _refuse_text(field: str | None, strict: bool) -> ValidationFailed:
     where = f"{field}: " if field else ""
     return ValidationFailed(f"{where}the text holds control characters such as NUL that cannot be saved{allowed}.",
                             field=field, code="control_characters")
+
+
+def _refuse_time(field: str | None) -> ValidationFailed:
+    where = f"{field}: " if field else ""
+    return ValidationFailed(f"{where}the time is outside the calendar (years 1 to 9999 in UTC).", field=field,
+                            code="out_of_range")
 
 
 def _refuse_number(field: str | None) -> ValidationFailed:
@@ -238,6 +261,8 @@ def _check_json(data: Any) -> None:
         if isinstance(value, str):
             if _BODY_CONTROL.search(value):
                 raise _refuse_text(name, strict=False)
+            if _out_of_calendar(value):
+                raise _refuse_time(name)
         elif isinstance(value, bool):
             continue
         elif isinstance(value, int):
@@ -263,6 +288,8 @@ async def check_request(request: Request, path_format: str) -> None:
             raise _refuse_text(None, strict=True)
         if _STRICT_CONTROL.search(value):
             raise _refuse_text(name, strict=True)
+        if _out_of_calendar(value):
+            raise _refuse_time(name)
         if _out_of_range(value):
             suspects.append(("query", name))
     if suspects:

@@ -60,6 +60,19 @@ async def test_a_long_number_is_fine_where_the_field_is_text(server: LiveServer,
     assert answer.status_code == 200, answer.text
 
 
+@pytest.mark.parametrize("due_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"])
+async def test_a_time_that_leaves_the_calendar_in_utc_is_refused(server: LiveServer, admin: httpx.AsyncClient,
+                                                                 due_at: str) -> None:
+    """PostgreSQL stores 1 January of year 1 at +01:00 (31 December 1 BC in UTC), but it cannot be
+    read back: today that answered 500 after saving."""
+    lead = (await admin.post("/api/leads", json={"person_name": "Ana"})).json()
+    answer = await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": due_at})
+    assert assert_refused(answer, "due_at")["code"] == "out_of_range"
+    fine = await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call",
+                                                     "due_at": "0001-01-01T00:00:00-01:00"})
+    assert fine.status_code == 201, fine.text
+
+
 # --- NUL and control characters: one check for every string, signed in or not --------------------
 
 async def _form(admin: httpx.AsyncClient) -> dict[str, Any]:
