@@ -121,7 +121,7 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
                  changes=audit.diff({}, _fields(user, USER_FIELDS)))
     _announce(session, actor, "user", user.id, "created")
     if data.password is None:
-        await service.request_reset(session, email, actor.address)
+        await service.send_reset(session, user, actor.address)  # a job mails the code after commit
     return user
 
 
