@@ -61,8 +61,11 @@ async def list_blocks(session: AsyncSession, active: bool | None, offset: int, l
 
 async def block(session: AsyncSession, actor: Principal, address: str, reason: str) -> BlockedAddressOut:
     network = parse(address)
-    if actor.address:
-        own = ipaddress.ip_address(actor.address)
+    try:
+        own = ipaddress.ip_address(actor.address or "")
+    except ValueError:  # not an IP (a unix socket behind a proxy): nothing to compare
+        own = None
+    if own is not None:
         if own.version == network.version and own in network:
             raise ValidationFailed(f"{network} contains your own address ({own}): you would block yourself.",
                                    field="address", code="blocks_yourself")
