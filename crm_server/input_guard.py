@@ -239,30 +239,41 @@ def _refuse_number(field: str | None) -> ValidationFailed:
                             f"{INT64_MAX:,}).", field=field, code="out_of_range")
 
 
-def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """Every scalar of a parsed JSON document with its dotted path; keys come as their own path."""
-    stack: list[tuple[str, Any]] = [(path, value)]
+Path = tuple[str | int, ...]
+
+
+def _dotted(parts: Path) -> str | None:
+    return ".".join(str(p) for p in parts) or None
+
+
+def _walk(value: Any) -> Iterator[tuple[Path, Any]]:
+    """Every scalar of a parsed JSON document with its path; keys come as their own path."""
+    stack: list[tuple[Path, Any]] = [((), value)]
     while stack:
         where, node = stack.pop()
         if isinstance(node, dict):
             for key, child in node.items():
-                here = f"{where}.{key}" if where else str(key)
-                yield here, key
-                stack.append((here, child))
+                yield (*where, key), key
+                stack.append(((*where, key), child))
         elif isinstance(node, list):
-            stack.extend((f"{where}.{i}" if where else str(i), child) for i, child in enumerate(node))
+            stack.extend(((*where, i), child) for i, child in enumerate(node))
         else:
             yield where, node
 
 
-def _check_json(data: Any) -> None:
-    for field, value in _walk(data):
-        name = field or None
+def _check_json(data: Any) -> list[Path]:
+    """Refuse the first hostile value; answer the paths of text that reads as a whole number out
+    of range, which is refused only where the field is an integer (pydantic reads "12" as 12)."""
+    numbers_as_text: list[Path] = []
+    for where, value in _walk(data):
+        name = _dotted(where)
         if isinstance(value, str):
             if _BODY_CONTROL.search(value):
                 raise _refuse_text(name, strict=False)
             if _out_of_calendar(value):
                 raise _refuse_time(name)
+            if _out_of_range(value):
+                numbers_as_text.append(where)
         elif isinstance(value, bool):
             continue
         elif isinstance(value, int):
@@ -271,6 +282,38 @@ def _check_json(data: Any) -> None:
         elif isinstance(value, float) and not math.isfinite(value):
             raise ValidationFailed(f"{name + ': ' if name else ''}the number is not finite.", field=name,
                                    code="out_of_range")
+    return numbers_as_text
+
+
+def _schemas_at(schema: dict[str, Any], parts: Path, components: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The schemas a JSON schema gives the value at `parts` (several through anyOf and the like)."""
+    if "$ref" in schema:
+        schema = components.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, ()):
+            yield from _schemas_at(option, parts, components)
+    if not parts:
+        yield schema
+        return
+    head, rest = parts[0], parts[1:]
+    if isinstance(head, int):
+        items = schema.get("items")
+        if isinstance(items, dict):
+            yield from _schemas_at(items, rest, components)
+        return
+    child = schema.get("properties", {}).get(head, schema.get("additionalProperties"))
+    if isinstance(child, dict):
+        yield from _schemas_at(child, rest, components)
+
+
+def _refuse_integer_text(request: Request, path_format: str, suspects: list[Path]) -> None:
+    spec = request.app.openapi()
+    operation = spec.get("paths", {}).get(path_format, {}).get(request.method.lower(), {})
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    components = spec.get("components", {}).get("schemas", {})
+    for where in suspects:
+        if any(_integer_schema(found, components) for found in _schemas_at(body, where, components)):
+            raise _refuse_number(_dotted(where))
 
 
 async def check_request(request: Request, path_format: str) -> None:
@@ -308,7 +351,9 @@ async def check_request(request: Request, path_format: str) -> None:
         except (ValueError, RecursionError):
             data = _NOT_JSON
         if data is not _NOT_JSON:
-            _check_json(data)
+            numbers_as_text = _check_json(data)
+            if numbers_as_text:
+                _refuse_integer_text(request, path_format, numbers_as_text)
             return
     if media in ("application/x-www-form-urlencoded", ""):
         try:
