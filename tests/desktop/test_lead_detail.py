@@ -7,7 +7,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from crm_desktop.api import auth
@@ -17,6 +17,7 @@ from crm_desktop.session import Session
 from crm_desktop.views.leads.detail import LeadDetail, NewLeadDialog, open_lead
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import focus
+from tests.support import PASSWORD
 
 
 def session_of(desk: Desk, api: ApiClient) -> Session:
@@ -150,3 +151,28 @@ def test_source_details_show_where_an_integration_found_the_lead(desk: Desk, qtb
     qtbot.addWidget(typed)
     desk.wait_until(lambda: typed.lead is not None and not typed.is_busy(), message="the lead did not load")
     assert not typed.source_details.isVisibleTo(typed) and typed.source_details.text() == ""
+
+
+def test_a_duplicate_the_user_cannot_see_is_said_without_naming_it(desk: Desk, qtbot: QtBot) -> None:
+    admin = desk.signed_in_api()
+    desk.create_user("sam@example.com", role="Salesperson", full_name="Sam South", team="South")
+    desk.create_user("nora@example.com", role="Salesperson", full_name="Nora North", team="North")
+    sam = desk.api()
+    desk.run(auth.login(sam, "sam@example.com", PASSWORD))
+    desk.run(sam.post("/api/leads", {"person_name": "Ana Pop", "email": "ana@acme.ro"}))
+    nora = desk.api()
+    desk.run(auth.login(nora, "nora@example.com", PASSWORD))
+    host = QWidget()
+    qtbot.addWidget(host)
+    host.show()
+    dialog = NewLeadDialog(session_of(desk, nora), host)
+    dialog.open()
+    qtbot.keyClicks(dialog.form.person_name, "Ana P.")
+    qtbot.keyClicks(dialog.form.email, "ana@acme.ro")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: dialog.warning.isVisible(), message="no duplicate warning")
+    said = " ".join(label.text() for label in dialog.warning.findChildren(QLabel))
+    assert "A lead you cannot see has the same email" in said
+    assert dialog.duplicate_buttons == []  # nothing to open, no id given away
+    assert "Ana Pop" not in said and "Sam" not in said
+    assert desk.run(admin.get("/api/leads", q="acme.ro"))["total"] == 2

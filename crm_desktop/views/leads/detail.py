@@ -666,7 +666,9 @@ class NewLeadDialog(QDialog):
     def _created(self, lead: Lead) -> None:
         self.lead = lead
         self.created.emit(lead)
-        duplicates = [w for w in lead.get("warnings") or [] if w.get("lead_id") and w["lead_id"] != lead["id"]]
+        # A duplicate the user cannot see comes without its id: said, with nothing to open.
+        duplicates = [w for w in lead.get("warnings") or []
+                      if w.get("code") == "possible_duplicate" and w.get("lead_id") != lead["id"]]
         if not duplicates:
             self.accept()
             return
@@ -679,12 +681,13 @@ class NewLeadDialog(QDialog):
             row = QHBoxLayout()
             text = QLabel(warning.get("message") or f"Lead #{warning['lead_id']}")
             text.setWordWrap(True)
-            button = QPushButton(f"Open lead #{warning['lead_id']}")
-            button.setProperty("role", "link")
-            button.clicked.connect(lambda _=False, i=warning["lead_id"]: self._open_duplicate(i))
-            self.duplicate_buttons.append(button)
             row.addWidget(text, 1)
-            row.addWidget(button)
+            if warning.get("lead_id"):
+                button = QPushButton(f"Open lead #{warning['lead_id']}")
+                button.setProperty("role", "link")
+                button.clicked.connect(lambda _=False, i=warning["lead_id"]: self._open_duplicate(i))
+                self.duplicate_buttons.append(button)
+                row.addWidget(button)
             self.warning_column.addLayout(row)
         self.warning.show()
         self.ok.setText("Done")
