@@ -15,16 +15,19 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_server.errors import ValidationFailed
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_DEPTH = 32  # the deepest body the contract has is 4 levels; 32 leaves room and stops a bomb
@@ -316,9 +319,16 @@ def _refuse_integer_text(request: Request, path_format: str, suspects: list[Path
             raise _refuse_number(_dotted(where))
 
 
-async def check_request(request: Request, path_format: str) -> None:
-    """Raise ValidationFailed for the first hostile value in the path, the query or the body of a
-    request to the route at `path_format`."""
+def raw_body(endpoint: Callable[P, R]) -> Callable[P, R]:
+    """Mark a route whose body is a provider's signed bytes: the route verifies and keeps them as
+    sent (a signed event is never refused for its text); its path and query are still checked."""
+    endpoint.raw_body = True  # type: ignore[attr-defined]
+    return endpoint
+
+
+async def check_request(request: Request, path_format: str, *, body: bool = True) -> None:
+    """Raise ValidationFailed for the first hostile value in the path, the query or (unless `body`
+    is False) the body of a request to the route at `path_format`."""
     suspects: list[tuple[str, str]] = []
     for name, value in request.path_params.items():
         text = str(value)
@@ -340,8 +350,10 @@ async def check_request(request: Request, path_format: str) -> None:
         for where, name in suspects:
             if (where, name) in declared:
                 raise _refuse_number(name)
-    body = await request.body()
     if not body:
+        return
+    raw = await request.body()
+    if not raw:
         return
     content_type = request.headers.get("content-type", "")
     media = content_type.partition(";")[0].strip().lower()
@@ -357,7 +369,7 @@ async def check_request(request: Request, path_format: str) -> None:
             return
     if media in ("application/x-www-form-urlencoded", ""):
         try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True)
         except (UnicodeDecodeError, ValueError):
             return
         for name, value in pairs:

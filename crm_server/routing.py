@@ -67,7 +67,8 @@ class TxRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
-            await input_guard.check_request(request, self.path_format)
+            await input_guard.check_request(request, self.path_format,
+                                            body=not getattr(self.endpoint, "raw_body", False))
             db: Database = request.app.state.db
             async with db.transaction() as session:
                 request.state.session = session

@@ -28,6 +28,7 @@ from crm_server.contract.integrations import (
     WebhookAnswer,
 )
 from crm_server.errors import AppError, NotFound
+from crm_server.input_guard import raw_body
 from crm_server.integrations import inbox, registry, service
 from crm_server.integrations.models import InboxEvent
 from crm_server.integrations.providers import BadSignature, Malformed
@@ -102,6 +103,7 @@ async def handshake(provider: str, request: Request, session: Session) -> str:
 
 
 @webhooks.post("/{provider}", response_model=WebhookAnswer)
+@raw_body
 async def receive(provider: str, request: Request, session: Session) -> WebhookAnswer:
     module = _door(provider)
     remote = client_address(request)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -58,6 +59,18 @@ def _announce(session: AsyncSession, event: InboxEvent, action: str, actor_id: i
                 actor_id=actor_id, data={"provider": event.provider, "status": event.status})
 
 
+def storable(value: Any) -> Any:
+    """The payload as PostgreSQL can keep it: a NUL, which no text column holds, becomes U+FFFD (the
+    raw body keeps the bytes as signed)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
 async def accept(session: AsyncSession, provider: str, incoming: list[Incoming], *, headers: Mapping[str, str],
                  body: bytes, remote: str | None) -> WebhookAnswer:
     """Store each event once and queue its job; an event seen before is counted and left alone."""
@@ -66,7 +79,7 @@ async def accept(session: AsyncSession, provider: str, incoming: list[Incoming],
     for item in incoming:
         stmt = (insert(InboxEvent)
                 .values(provider=provider, event_id=item.event_id, event_type=item.event_type, status="pending",
-                        remote=remote, headers=kept_headers, payload=item.payload, body=body)
+                        remote=remote, headers=kept_headers, payload=storable(item.payload), body=body)
                 .on_conflict_do_nothing(index_elements=[InboxEvent.provider, InboxEvent.event_id],
                                         index_where=InboxEvent.event_id.is_not(None))
                 .returning(InboxEvent.id))
