@@ -1,11 +1,11 @@
 """crm-desktop: the office app (QApplication + qasync loop).
 
-    crm-desktop                     sign in to the remembered server (see crm_desktop/config.py)
-    crm-desktop --server URL        use this server (remembered after a successful sign-in)
-    crm-desktop --demo              a local demo server on the embedded PostgreSQL, signed in as
-                                    admin@demo.local (password: crm_server.demo.DEMO_PASSWORD)
-    crm-desktop --self-test         start offscreen, open the main window, exit 0 (installer check)
-    crm-desktop --version
+crm-desktop                     sign in to the remembered server (see crm_desktop/config.py)
+crm-desktop --server URL        use this server (remembered after a successful sign-in)
+crm-desktop --demo              a local demo server on the embedded PostgreSQL, signed in as
+                                admin@demo.local (password: crm_server.demo.DEMO_PASSWORD)
+crm-desktop --self-test         start offscreen, open the main window, exit 0 (installer check)
+crm-desktop --version
 """
 
 from __future__ import annotations
@@ -25,11 +25,15 @@ log = logging.getLogger("crm_desktop")
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="crm-desktop", description="The CRM desktop app.")
     parser.add_argument("--server", metavar="URL", help="server address, e.g. https://crm.example.com")
-    parser.add_argument("--demo", action="store_true",
-                        help="run a local demo server with sample data and sign in as the demo admin")
-    parser.add_argument("--self-test", action="store_true",
-                        help="start offscreen, open the main window and exit (0 = works). Uses --server with "
-                             "CRM_SELF_TEST_EMAIL/CRM_SELF_TEST_PASSWORD, or a temporary demo server")
+    parser.add_argument(
+        "--demo", action="store_true", help="run a local demo server with sample data and sign in as the demo admin"
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="start offscreen, open the main window and exit (0 = works). Uses --server with "
+        "CRM_SELF_TEST_EMAIL/CRM_SELF_TEST_PASSWORD, or a temporary demo server",
+    )
     parser.add_argument("--theme", choices=("light", "dark"), help="override the system color scheme")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--debug", action="store_true", help="log more")
@@ -56,8 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         print(f"crm-desktop {version()}")
         return 0
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     os.environ.setdefault("QT_API", "pyside6")
     if args.self_test:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"

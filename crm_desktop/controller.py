@@ -76,8 +76,9 @@ class DesktopApp(QObject):
         from crm_desktop.views.splash import Splash
         from crm_server.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 
-        splash = Splash("Preparing the demo…", "Starting a local server with sample data. The first time "
-                        "takes a few seconds.")
+        splash = Splash(
+            "Preparing the demo…", "Starting a local server with sample data. The first time takes a few seconds."
+        )
         splash.show()
         local = LocalServer(demo_data_dir())
         try:

@@ -52,16 +52,20 @@ class LocalServer:
 
     def start(self, timeout: float = 180) -> str:
         # Its own process group: Ctrl+C reaches the desktop, which then stops the server in order.
-        group = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if sys.platform == "win32"  # type: ignore[attr-defined]
-                 else {"start_new_session": True})
-        self._process = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         text=True, encoding="utf-8", **group)
+        group = (
+            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+            if sys.platform == "win32"  # type: ignore[attr-defined]
+            else {"start_new_session": True}
+        )
+        self._process = subprocess.Popen(
+            self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8", **group
+        )
         assert self._process.stdout is not None
         seen: deque[str] = deque(maxlen=20)
         deadline = time.monotonic() + timeout
         for line in self._process.stdout:
             if line.startswith(READY):
-                self.base_url = line[len(READY):].strip()
+                self.base_url = line[len(READY) :].strip()
                 threading.Thread(target=self._drain, daemon=True, name="local-server-output").start()
                 return self.base_url
             seen.append(line.rstrip())
@@ -92,6 +96,7 @@ class LocalServer:
 
 
 # --- the child process ---------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -131,11 +136,24 @@ def serve(data_dir: Path, worker: bool = True, seed: bool = True) -> int:
             if seed and stop.received is None:
                 log.info("demo data %s", "created" if asyncio.run(_seed(database_url)) else "already there")
             port = _free_port()
-            config = Config(database_url=database_url, data_dir=data_dir, worker=worker, db_pool_size=5,
-                            log_level="warning", port=port)
-            server = uvicorn.Server(uvicorn.Config(create_app(config, embedded=embedded), host="127.0.0.1",
-                                                   port=port, log_level="warning", lifespan="on",
-                                                   timeout_graceful_shutdown=5))
+            config = Config(
+                database_url=database_url,
+                data_dir=data_dir,
+                worker=worker,
+                db_pool_size=5,
+                log_level="warning",
+                port=port,
+            )
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(config, embedded=embedded),
+                    host="127.0.0.1",
+                    port=port,
+                    log_level="warning",
+                    lifespan="on",
+                    timeout_graceful_shutdown=5,
+                )
+            )
 
             def announce_when_ready() -> None:
                 while not server.started and not server.should_exit:

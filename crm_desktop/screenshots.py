@@ -81,8 +81,11 @@ class Shooter:
         window = widget.window()
         picture = window.grab()
         if overlays is None:
-            overlays = [w for w in QApplication.topLevelWidgets()
-                        if w.isVisible() and w is not window and _belongs_to(w, window)]
+            overlays = [
+                w
+                for w in QApplication.topLevelWidgets()
+                if w.isVisible() and w is not window and _belongs_to(w, window)
+            ]
         if overlays:
             canvas = QPixmap(picture.size())
             canvas.setDevicePixelRatio(picture.devicePixelRatio())
@@ -113,8 +116,11 @@ def _frame(painter: QPainter, at: QPoint, size: QSize) -> None:
     for spread, alpha in ((10, 10), (6, 18), (3, 28)):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, alpha))
-        painter.drawRoundedRect(QRectF(at.x() - spread, at.y() - spread + 3, size.width() + 2 * spread,
-                                       size.height() + 2 * spread), 10 + spread, 10 + spread)
+        painter.drawRoundedRect(
+            QRectF(at.x() - spread, at.y() - spread + 3, size.width() + 2 * spread, size.height() + 2 * spread),
+            10 + spread,
+            10 + spread,
+        )
     painter.setPen(QPen(QColor(0, 0, 0, 40), 1))
     painter.setBrush(Qt.BrushStyle.NoBrush)
     painter.drawRect(QRectF(at.x() - 0.5, at.y() - 0.5, size.width() + 1, size.height() + 1))
@@ -230,12 +236,18 @@ async def shoot_all(out: Path, theme_name: str, server_url: str) -> list[Path]:
     main.popup.hide()
     main.user_menu.popup(main.user_button.mapToGlobal(QPoint(0, main.user_button.height() + 4)))
     await shots.settle(0.2)
-    main.user_menu.move(main.user_button.mapToGlobal(QPoint(main.user_button.width() - main.user_menu.width(),
-                                                            main.user_button.height() + 4)))
+    main.user_menu.move(
+        main.user_button.mapToGlobal(
+            QPoint(main.user_button.width() - main.user_menu.width(), main.user_button.height() + 4)
+        )
+    )
     shots.shoot("user-menu", main, [main.user_menu])
     main.user_menu.hide()
-    for name, opener in (("profile", main.show_profile), ("change-password", main.show_change_password),
-                         ("2fa-setup", main.show_totp_setup)):
+    for name, opener in (
+        ("profile", main.show_profile),
+        ("change-password", main.show_change_password),
+        ("2fa-setup", main.show_totp_setup),
+    ):
         dialog = opener()
         await shots.settle()
         shots.shoot(name, main, [dialog])

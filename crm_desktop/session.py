@@ -75,8 +75,9 @@ class Session(QObject):
     def affects_me(self, event: LiveEvent) -> bool:
         if event.module != "admin":
             return False
-        return ((event.entity == "role" and event.entity_id == self.me.role_id)
-                or (event.entity == "user" and event.entity_id == self.me.id))
+        return (event.entity == "role" and event.entity_id == self.me.role_id) or (
+            event.entity == "user" and event.entity_id == self.me.id
+        )
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         """An operation of mine changed my account (password, 2FA): fetch Me again."""

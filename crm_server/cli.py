@@ -38,8 +38,10 @@ def resolve_database(config: Config, *, auto_migrate: bool, adopt: bool = False)
         else:
             current, head = migrate.current_and_head(config.database_url)
             if current != head:
-                raise SystemExit(f"The database schema is at {current or 'nothing'}, this server needs {head}: "
-                                 "run `crm-server migrate` first.")
+                raise SystemExit(
+                    f"The database schema is at {current or 'nothing'}, this server needs {head}: "
+                    "run `crm-server migrate` first."
+                )
     except BaseException:
         if embedded:
             embedded.stop()
@@ -117,10 +119,17 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         embedded = resolve_database(config, auto_migrate=args.migrate, adopt=True)
         try:
             if stop.received is None:
-                stop.server = uvicorn.Server(uvicorn.Config(
-                    create_app(config, embedded=embedded), host=config.host, port=config.port,
-                    log_level=config.log_level, proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips,
-                    timeout_graceful_shutdown=5))  # open WebSockets must not hold a stop for long
+                stop.server = uvicorn.Server(
+                    uvicorn.Config(
+                        create_app(config, embedded=embedded),
+                        host=config.host,
+                        port=config.port,
+                        log_level=config.log_level,
+                        proxy_headers=True,
+                        forwarded_allow_ips=args.forwarded_allow_ips,
+                        timeout_graceful_shutdown=5,
+                    )
+                )  # open WebSockets must not hold a stop for long
                 stop.server.run()
         finally:
             if embedded:
@@ -190,8 +199,14 @@ def cmd_settings(args: argparse.Namespace, config: Config) -> int:
         from crm_server.admin import audit
 
         old, new = await settings.put(session, args.key, args.value, None)
-        audit.record(session, actor_id=None, entity="settings", entity_id=0, action="updated",
-                     changes=audit.diff({args.key: old}, {args.key: new}))
+        audit.record(
+            session,
+            actor_id=None,
+            entity="settings",
+            entity_id=0,
+            action="updated",
+            changes=audit.diff({args.key: old}, {args.key: new}),
+        )
         return {args.key: new if not settings.DEFINITIONS[args.key].secret else "(set)"}
 
     try:
@@ -242,8 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8400)")
     serve.add_argument("--migrate", action="store_true", help="upgrade the schema before serving")
-    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
-                       help="proxies whose X-Forwarded-For is trusted (the TLS reverse proxy)")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies whose X-Forwarded-For is trusted (the TLS reverse proxy)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     mig = sub.add_parser("migrate", help="upgrade the database schema (or --downgrade one step)")

@@ -32,8 +32,9 @@ def check_unchanged(record: object, data: Guarded) -> None:
     conflicts: list[dict[str, Any]] = []
     for name, was in sorted(expected.items()):
         if name not in sent or name not in fields:
-            raise ValidationFailed(f"“expected” names {name[:50]!r}, which this save does not change.",
-                                   field="expected")
+            raise ValidationFailed(
+                f"“expected” names {name[:50]!r}, which this save does not change.", field="expected"
+            )
         adapter: TypeAdapter[Any] = TypeAdapter(fields[name].annotation)
         try:
             began = adapter.validate_python(was)
@@ -44,6 +45,8 @@ def check_unchanged(record: object, data: Guarded) -> None:
             conflicts.append({"field": name, "theirs": adapter.dump_python(now, mode="json")})
     if conflicts:
         names = ", ".join(c["field"].replace("_", " ") for c in conflicts)
-        raise FieldChanged(f"Someone else changed {names} while you were editing; choose which value to keep.",
-                           field=conflicts[0]["field"],
-                           extra={"conflicts": conflicts, "current_version": getattr(record, "version", None)})
+        raise FieldChanged(
+            f"Someone else changed {names} while you were editing; choose which value to keep.",
+            field=conflicts[0]["field"],
+            extra={"conflicts": conflicts, "current_version": getattr(record, "version", None)},
+        )

@@ -38,7 +38,7 @@ class Config(BaseSettings):
 def to_sqlalchemy_url(url: str) -> str:
     for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     raise ValueError(f"CRM_DATABASE_URL must be a postgresql:// URL, got {url.split('://')[0]}://")
 
 

@@ -85,7 +85,10 @@ class Database:
         # Reconnects by itself: a pooled connection is pinged before use and replaced if the
         # database restarted; a new connection gives up after 10 s instead of hanging a request.
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
             connect_args={"connect_timeout": 10},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)

@@ -70,8 +70,14 @@ async def seed(session: AsyncSession) -> bool:
     password_hash = passwords.hash_password(DEMO_PASSWORD)
     people: dict[str, User] = {}
     for email, full_name, role, team_name, phone in PEOPLE:
-        person = User(email=email, full_name=full_name, role_id=roles[role.lower()], team_id=team_ids[team_name],
-                      phone=phone, password_hash=password_hash)
+        person = User(
+            email=email,
+            full_name=full_name,
+            role_id=roles[role.lower()],
+            team_id=team_ids[team_name],
+            phone=phone,
+            password_hash=password_hash,
+        )
         session.add(person)
         people[email] = person
     await session.flush()

@@ -118,7 +118,11 @@ class EmbeddedPostgres:
         user = SYSTEM_USER if _is_root() else None
         result = subprocess.run(
             [str(_bin_dir() / tool), *args],
-            check=False, capture_output=True, text=True, timeout=timeout, user=user,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            user=user,
             stdin=subprocess.DEVNULL,
         )
         if result.returncode != 0:
@@ -157,8 +161,16 @@ class EmbeddedPostgres:
                 os.chown(pwfile, entry.pw_uid, entry.pw_gid)
             pwfile.chmod(0o600)
             self._run(
-                "initdb", "-D", str(self.pgdata), "-U", DB_USER, f"--pwfile={pwfile}",
-                "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions",
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                DB_USER,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-instructions",
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -250,9 +262,18 @@ class EmbeddedPostgres:
     def _launch(self, port: int) -> None:
         durable = self.durable
         self._run(
-            "pg_ctl", "-D", str(self.pgdata), "-w", "-t", "60", "-l", str(self.pgdata / "server.log"),
-            "-o", f"-h 127.0.0.1 -p {port} -c max_connections=200 -c fsync={'on' if durable else 'off'}"
-                  + ("" if durable else " -c full_page_writes=off -c synchronous_commit=off"), "start",
+            "pg_ctl",
+            "-D",
+            str(self.pgdata),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.pgdata / "server.log"),
+            "-o",
+            f"-h 127.0.0.1 -p {port} -c max_connections=200 -c fsync={'on' if durable else 'off'}"
+            + ("" if durable else " -c full_page_writes=off -c synchronous_commit=off"),
+            "start",
         )
         log.info("embedded PostgreSQL started on 127.0.0.1:%s (%s)", port, self.pgdata)
 
@@ -283,8 +304,7 @@ class EmbeddedPostgres:
                     log.info("adopting the embedded PostgreSQL on port %s (its owner is gone)", port)
                     self._claim()
                 else:
-                    log.info("using the embedded PostgreSQL on port %s, run by process %s", port,
-                             owner or "(gone)")
+                    log.info("using the embedded PostgreSQL on port %s, run by process %s", port, owner or "(gone)")
         self.port = port
         _wait_ready(self.url(port, "postgres"))
         _ensure_database(self.url(port, "postgres"), database)

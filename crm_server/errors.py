@@ -22,8 +22,15 @@ class AppError(Exception):
     # Commit what the request wrote before failing (a counted failed login, a logged denial).
     keep_changes = False
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
-                 headers: dict[str, str] | None = None, extra: dict[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field

@@ -66,8 +66,17 @@ def emit(
 ) -> None:
     """Queue a live event; it is written and announced when the transaction commits."""
     session.info.setdefault("pending_events", []).append(
-        dict(module=module, entity=entity, entity_id=entity_id, action=action, actor_id=actor_id,
-             owner_id=owner_id, team_id=team_id, user_id=user_id, data=data or {})
+        dict(
+            module=module,
+            entity=entity,
+            entity_id=entity_id,
+            action=action,
+            actor_id=actor_id,
+            owner_id=owner_id,
+            team_id=team_id,
+            user_id=user_id,
+            data=data or {},
+        )
     )
 
 
@@ -83,8 +92,14 @@ async def publish_pending(session: AsyncSession) -> None:
 
 def to_live(event: Event) -> LiveEvent:
     return LiveEvent(
-        seq=event.seq, at=event.at, module=event.module, entity=event.entity, entity_id=event.entity_id,
-        action=event.action, actor_id=event.actor_id, data=event.data,
+        seq=event.seq,
+        at=event.at,
+        module=event.module,
+        entity=event.entity,
+        entity_id=event.entity_id,
+        action=event.action,
+        actor_id=event.actor_id,
+        data=event.data,
     )
 
 
@@ -145,9 +160,11 @@ class EventHub:
     async def _drain(self) -> None:
         while True:
             async with self._sessions() as s:
-                rows = (await s.execute(
-                    select(Event).where(Event.seq > self._last_seq).order_by(Event.seq).limit(500)
-                )).scalars().all()
+                rows = (
+                    (await s.execute(select(Event).where(Event.seq > self._last_seq).order_by(Event.seq).limit(500)))
+                    .scalars()
+                    .all()
+                )
             for event in rows:
                 self._last_seq = event.seq
                 for callback in list(self._subscribers):

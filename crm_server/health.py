@@ -65,9 +65,16 @@ async def _health(request: Request) -> Health:
     live = ComponentHealth(status="ok" if hub.connected else "down", detail=f"last event #{hub.last_seq}")
     parts = {"database": database, "jobs": jobs, "events": live}
     down = [_NAMES[name] for name, part in parts.items() if part.status == "down"]
-    return Health(status="degraded" if down else "ok", version=__version__, database=database, jobs=jobs,
-                  events=live, integrations=ComponentHealth(status="not_configured"),
-                  backups=ComponentHealth(status="not_configured"), down=down)
+    return Health(
+        status="degraded" if down else "ok",
+        version=__version__,
+        database=database,
+        jobs=jobs,
+        events=live,
+        integrations=ComponentHealth(status="not_configured"),
+        backups=ComponentHealth(status="not_configured"),
+        down=down,
+    )
 
 
 async def _public_health(request: Request) -> JSONResponse:
@@ -75,15 +82,22 @@ async def _public_health(request: Request) -> JSONResponse:
         result = await _health(request)
     except Exception as exc:  # never a bare 500 from the health check itself
         log.exception("health check failed")
-        return JSONResponse({"status": "degraded", "version": __version__, "down": ["server"],
-                             "detail": type(exc).__name__}, status_code=503)
+        return JSONResponse(
+            {"status": "degraded", "version": __version__, "down": ["server"], "detail": type(exc).__name__},
+            status_code=503,
+        )
     return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.status == "ok" else 503)
 
 
 # Not a TxRoute: a request transaction would need the database before the check could report on it.
-router.add_api_route("/health", _public_health, methods=["GET"], response_model=Health,
-                     route_class_override=APIRoute,
-                     responses={503: {"model": Health, "description": "something is down (see `down`)"}})
+router.add_api_route(
+    "/health",
+    _public_health,
+    methods=["GET"],
+    response_model=Health,
+    route_class_override=APIRoute,
+    responses={503: {"model": Health, "description": "something is down (see `down`)"}},
+)
 
 
 @router.get("/api/admin/health", response_model=Health, dependencies=[require("admin", "view")])

@@ -38,8 +38,10 @@ async def claim(session: AsyncSession, user_id: int, key: str, fingerprint: str)
     if not key or len(key) > 200:
         raise ValidationFailed("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
     inserted = await session.execute(
-        insert(IdempotencyKey).values(user_id=user_id, key=key, request_hash=fingerprint)
-        .on_conflict_do_nothing().returning(IdempotencyKey.key)
+        insert(IdempotencyKey)
+        .values(user_id=user_id, key=key, request_hash=fingerprint)
+        .on_conflict_do_nothing()
+        .returning(IdempotencyKey.key)
     )
     if inserted.first() is not None:
         return None
@@ -48,8 +50,11 @@ async def claim(session: AsyncSession, user_id: int, key: str, fingerprint: str)
     )
     assert earlier is not None
     if earlier.request_hash != fingerprint:
-        raise ValidationFailed("This Idempotency-Key was used for a different request",
-                               field="Idempotency-Key", code="idempotency_key_reused")
+        raise ValidationFailed(
+            "This Idempotency-Key was used for a different request",
+            field="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
     return earlier
 
 

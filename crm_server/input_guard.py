@@ -49,6 +49,7 @@ class BodyTooLarge(ValidationFailed):
 
 # --- the middleware: size and nesting ------------------------------------------------------------
 
+
 def _is_json(content_type: str) -> bool:
     media = content_type.partition(";")[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
@@ -166,14 +167,22 @@ class BodyLimit:
     @staticmethod
     async def _refuse(send: Send, error: ValidationFailed) -> None:
         body = json.dumps(error.body().model_dump(exclude_none=True)).encode()
-        await send({"type": "http.response.start", "status": error.status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": error.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
 # --- the route check: integers and control characters --------------------------------------------
+
 
 def _out_of_range(text: str) -> bool:
     """True for text that reads as a whole number outside bigint (as pydantic would read it)."""
@@ -219,27 +228,37 @@ def _integer_params(request: Request, path_format: str) -> set[tuple[str, str]]:
     spec = request.app.openapi()
     operation = spec.get("paths", {}).get(path_format, {}).get(request.method.lower(), {})
     components = spec.get("components", {}).get("schemas", {})
-    return {(p["in"], p["name"]) for p in operation.get("parameters", ())
-            if _integer_schema(p.get("schema", {}), components)}
+    return {
+        (p["in"], p["name"])
+        for p in operation.get("parameters", ())
+        if _integer_schema(p.get("schema", {}), components)
+    }
 
 
 def _refuse_text(field: str | None, strict: bool) -> ValidationFailed:
     allowed = "" if strict else " (tab and line breaks are fine)"
     where = f"{field}: " if field else ""
-    return ValidationFailed(f"{where}the text holds control characters such as NUL that cannot be saved{allowed}.",
-                            field=field, code="control_characters")
+    return ValidationFailed(
+        f"{where}the text holds control characters such as NUL that cannot be saved{allowed}.",
+        field=field,
+        code="control_characters",
+    )
 
 
 def _refuse_time(field: str | None) -> ValidationFailed:
     where = f"{field}: " if field else ""
-    return ValidationFailed(f"{where}the time is outside the calendar (years 1 to 9999 in UTC).", field=field,
-                            code="out_of_range")
+    return ValidationFailed(
+        f"{where}the time is outside the calendar (years 1 to 9999 in UTC).", field=field, code="out_of_range"
+    )
 
 
 def _refuse_number(field: str | None) -> ValidationFailed:
     where = f"{field}: " if field else ""
-    return ValidationFailed(f"{where}the number is out of range (whole numbers go from {INT64_MIN:,} to "
-                            f"{INT64_MAX:,}).", field=field, code="out_of_range")
+    return ValidationFailed(
+        f"{where}the number is out of range (whole numbers go from {INT64_MIN:,} to {INT64_MAX:,}).",
+        field=field,
+        code="out_of_range",
+    )
 
 
 Path = tuple[str | int, ...]
@@ -283,8 +302,9 @@ def _check_json(data: Any) -> list[Path]:
             if not INT64_MIN <= value <= INT64_MAX:
                 raise _refuse_number(name)
         elif isinstance(value, float) and not math.isfinite(value):
-            raise ValidationFailed(f"{name + ': ' if name else ''}the number is not finite.", field=name,
-                                   code="out_of_range")
+            raise ValidationFailed(
+                f"{name + ': ' if name else ''}the number is not finite.", field=name, code="out_of_range"
+            )
     return numbers_as_text
 
 

@@ -15,7 +15,8 @@ MASK = "(hidden)"
 # name=value in a URL's query (or a form body), where the name contains a secret-sounding word.
 _SECRET_PARAM = re.compile(
     r"(?i)(?P<name>(?:^|(?<=[?&;\s\"'(]))[\w.\-\[\]]*(?:token|secret|key|password|passwd|signature|proof)"
-    r"[\w.\-\[\]]*=)(?P<value>[^&;\s\"'#)]+)")
+    r"[\w.\-\[\]]*=)(?P<value>[^&;\s\"'#)]+)"
+)
 # The loggers that write URLs: the HTTP client, and the server's access and error logs.
 LOGGERS = ("httpx", "httpcore", "uvicorn", "uvicorn.access", "uvicorn.error", "procrastinate")
 

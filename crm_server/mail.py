@@ -32,8 +32,7 @@ def _send(cfg: dict[str, Any], message: EmailMessage, timeout: float) -> None:
         raise MailNotConfigured("SMTP is not configured: set the SMTP host in Settings.", field="smtp.host")
     try:
         if security == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout,
-                                                  context=ssl.create_default_context())
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
         else:
             smtp = smtplib.SMTP(host, port, timeout=timeout)
         with smtp:
@@ -46,8 +45,14 @@ def _send(cfg: dict[str, Any], message: EmailMessage, timeout: float) -> None:
         raise MailError(f"SMTP error: {exc}", field="smtp.host") from exc
 
 
-async def send(session: AsyncSession, to: str, subject: str, body: str,
-               attachments: list[tuple[str, str, bytes]] | None = None, timeout: float = 15) -> None:
+async def send(
+    session: AsyncSession,
+    to: str,
+    subject: str,
+    body: str,
+    attachments: list[tuple[str, str, bytes]] | None = None,
+    timeout: float = 15,
+) -> None:
     """Send one message; raises MailError with the SMTP server's own words on failure."""
     cfg = await settings.get_all(session)
     message = EmailMessage()

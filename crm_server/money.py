@@ -17,8 +17,22 @@ ZERO = Decimal(0)
 
 # ISO 4217 minor units that are not 2; every other currency has cents.
 MINOR_UNITS: dict[str, int] = {
-    "JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "XOF": 0, "XAF": 0, "UGX": 0, "PYG": 0,
-    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3, "LYD": 3, "IQD": 3,
+    "JPY": 0,
+    "KRW": 0,
+    "ISK": 0,
+    "CLP": 0,
+    "VND": 0,
+    "XOF": 0,
+    "XAF": 0,
+    "UGX": 0,
+    "PYG": 0,
+    "BHD": 3,
+    "KWD": 3,
+    "OMR": 3,
+    "JOD": 3,
+    "TND": 3,
+    "LYD": 3,
+    "IQD": 3,
 }
 
 
@@ -106,7 +120,7 @@ def allocate(total: Decimal, weights: Sequence[Decimal], currency: str) -> list[
     left = int(((total - sum(floors, ZERO)) / step).to_integral_value())
     sign = 1 if left >= 0 else -1
     order = sorted(range(len(weights)), key=lambda i: abs(exact[i] - floors[i]), reverse=True)
-    for i in order[:abs(left)]:
+    for i in order[: abs(left)]:
         floors[i] += sign * step
     return floors
 

@@ -13,9 +13,17 @@ from crm_server.contract.common import Page
 T = TypeVar("T")
 
 
-async def page(session: AsyncSession, stmt: Select[*tuple[Any, ...]], offset: int, limit: int,
-               convert: Callable[[Any], T], order_by: tuple[Any, ...], *, whole_rows: bool = False,
-               count_cap: int | None = None) -> Page[T]:
+async def page(
+    session: AsyncSession,
+    stmt: Select[*tuple[Any, ...]],
+    offset: int,
+    limit: int,
+    convert: Callable[[Any], T],
+    order_by: tuple[Any, ...],
+    *,
+    whole_rows: bool = False,
+    count_cap: int | None = None,
+) -> Page[T]:
     """`convert` gets each row's first column (an entity), or with `whole_rows` the row itself.
 
     With `count_cap`, the total is counted only up to that many rows past the page (a list of a
@@ -28,8 +36,13 @@ async def page(session: AsyncSession, stmt: Select[*tuple[Any, ...]], offset: in
     total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     ordered = stmt.order_by(*order_by).offset(offset).limit(limit)
     rows = (await session.execute(ordered)).all() if whole_rows else (await session.scalars(ordered)).all()
-    return Page[T](items=[convert(r) for r in rows], total=total, offset=offset, limit=limit,
-                   total_exact=cap is None or total <= cap)
+    return Page[T](
+        items=[convert(r) for r in rows],
+        total=total,
+        offset=offset,
+        limit=limit,
+        total_exact=cap is None or total <= cap,
+    )
 
 
 def sort_order(column: Any, tie: Any, descending: bool, nullable: bool | None = None) -> tuple[Any, ...]:

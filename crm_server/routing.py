@@ -23,7 +23,8 @@ from crm_server.errors import Unauthorized
 # What any route may answer besides its success (crm_server.errors), declared once for them all so
 # the OpenAPI document lists every status the server gives; a route adds its own with responses=.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text} for status, text in (
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
         (400, "The request cannot be carried out as it is"),
         (401, "Not signed in, or the session has ended"),
         (403, "Not allowed for this user"),
@@ -45,8 +46,10 @@ def _error_responses(response_class: Any) -> dict[int | str, dict[str, Any]]:
     media = getattr(chosen, "media_type", None)
     if media in (None, "application/json"):
         return ERROR_RESPONSES
-    return {status: {"description": answer["description"], "content": _ERROR_JSON}
-            for status, answer in ERROR_RESPONSES.items()}
+    return {
+        status: {"description": answer["description"], "content": _ERROR_JSON}
+        for status, answer in ERROR_RESPONSES.items()
+    }
 
 
 class _Replay(Exception):
@@ -67,16 +70,16 @@ class TxRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def run(request: Request) -> Response:
-            await input_guard.check_request(request, self.path_format,
-                                            body=not getattr(self.endpoint, "raw_body", False))
+            await input_guard.check_request(
+                request, self.path_format, body=not getattr(self.endpoint, "raw_body", False)
+            )
             db: Database = request.app.state.db
             async with db.transaction() as session:
                 request.state.session = session
                 try:
                     response = await handler(request)
                 except _Replay as replay:
-                    return JSONResponse(replay.body, status_code=replay.status,
-                                        headers={"Idempotent-Replayed": "true"})
+                    return JSONResponse(replay.body, status_code=replay.status, headers={"Idempotent-Replayed": "true"})
                 claimed = getattr(request.state, "idempotency", None)
                 if claimed and response.status_code < 400:
                     body = json.loads(bytes(response.body)) if response.body else None

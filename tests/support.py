@@ -76,9 +76,15 @@ class LiveServer:
     def start(self, worker: bool = False, port: int | None = None) -> None:
         port = port or free_port()
         config = Config(database_url=self.database_url, worker=worker, db_pool_size=5)
-        uv = uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on", ws="websockets-sansio",
-                            timeout_graceful_shutdown=0.5)  # type: ignore[arg-type]  # an open WebSocket must not hold it 5 s
+        uv = uvicorn.Config(
+            create_app(config),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=0.5,
+        )  # type: ignore[arg-type]  # an open WebSocket must not hold it 5 s
         self._server = _Server(uv)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="crm-server")
         self._thread.start()
@@ -113,8 +119,9 @@ class LiveServer:
         finally:
             await db.dispose()
 
-    async def login(self, api: httpx.AsyncClient, email: str, password: str = PASSWORD,
-                    otp: str | None = None) -> dict[str, Any]:
+    async def login(
+        self, api: httpx.AsyncClient, email: str, password: str = PASSWORD, otp: str | None = None
+    ) -> dict[str, Any]:
         response = await api.post("/api/auth/login", json={"email": email, "password": password, "otp": otp})
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
@@ -125,8 +132,15 @@ class LiveServer:
         await self.create_user(ADMIN_EMAIL, role="Admin", full_name="Ada Admin")
         return await self.login(api, ADMIN_EMAIL)
 
-    async def create_user(self, email: str, role: str = "Salesperson", full_name: str = "Test User",
-                          password: str = PASSWORD, team: str | None = None, **fields: Any) -> int:
+    async def create_user(
+        self,
+        email: str,
+        role: str = "Salesperson",
+        full_name: str = "Test User",
+        password: str = PASSWORD,
+        team: str | None = None,
+        **fields: Any,
+    ) -> int:
         from crm_server.auth.models import Role, Team, User
 
         async with self.session() as s:
@@ -140,8 +154,14 @@ class LiveServer:
                     s.add(new_team)
                     await s.flush()
                     team_id = new_team.id
-            user = User(email=email, full_name=full_name, role_id=role_id, team_id=team_id,
-                        password_hash=_hashed(password), **fields)
+            user = User(
+                email=email,
+                full_name=full_name,
+                role_id=role_id,
+                team_id=team_id,
+                password_hash=_hashed(password),
+                **fields,
+            )
             s.add(user)
             await s.flush()
             return user.id
@@ -150,8 +170,13 @@ class LiveServer:
 @contextmanager
 def server_process(database_url: str, port: int, pool_size: int = 8) -> Iterator[subprocess.Popen[bytes]]:
     """`crm-server serve` as a process of its own (with its job worker): one a test can kill."""
-    env = {**os.environ, "CRM_DATABASE_URL": database_url, "CRM_WORKER": "true", "CRM_DB_POOL_SIZE": str(pool_size),
-           "CRM_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": database_url,
+        "CRM_WORKER": "true",
+        "CRM_DB_POOL_SIZE": str(pool_size),
+        "CRM_LOG_LEVEL": "warning",
+    }
     process = subprocess.Popen([sys.executable, "-m", "crm_server.cli", "serve", "--port", str(port)], env=env)
     try:
         deadline = time.monotonic() + 30
@@ -197,8 +222,12 @@ class Smtp:
             controller.stop()
 
     def settings(self) -> dict[str, Any]:
-        return {"smtp.host": self.host, "smtp.port": self.port, "smtp.security": "none",
-                "smtp.sender": "crm@example.com"}
+        return {
+            "smtp.host": self.host,
+            "smtp.port": self.port,
+            "smtp.security": "none",
+            "smtp.sender": "crm@example.com",
+        }
 
     async def wait_for(self, count: int = 1, timeout: float = 10) -> list[EmailMessage]:
         deadline = time.monotonic() + timeout

@@ -10,8 +10,12 @@ CLIENT_NAME = "CRM desktop"
 
 async def login(api: ApiClient, email: str, password: str, otp: str | None = None) -> LoginResponse:
     """Sign in; on success the client carries the new token. Raises ApiError (otp_required, ...)."""
-    body = await api.request("POST", "/api/auth/login", retry=False, json={
-        "email": email, "password": password, "otp": otp or None, "client": CLIENT_NAME})
+    body = await api.request(
+        "POST",
+        "/api/auth/login",
+        retry=False,
+        json={"email": email, "password": password, "otp": otp or None, "client": CLIENT_NAME},
+    )
     response = LoginResponse.model_validate(body)
     api.token = response.token
     return response

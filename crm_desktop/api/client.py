@@ -24,8 +24,9 @@ RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
 class ApiError(Exception):
     """A refusal by the server: {"code", "message", "field"} plus the HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, field: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
         self.extra = extra or {}
@@ -43,9 +44,13 @@ class ApiError(Exception):
         if not isinstance(body, dict):
             body = {}
         extra = {k: v for k, v in body.items() if k not in ("code", "message", "field")}
-        return cls(response.status_code, str(body.get("code", "http_error")),
-                   str(body.get("message") or f"The server answered {response.status_code}."),
-                   body.get("field"), extra)
+        return cls(
+            response.status_code,
+            str(body.get("code", "http_error")),
+            str(body.get("message") or f"The server answered {response.status_code}."),
+            body.get("field"),
+            extra,
+        )
 
 
 class Offline(ApiError):
@@ -110,8 +115,16 @@ class ApiClient(QObject):
         self.signed_out.emit()
         return False
 
-    async def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-                      retry: bool | None = None, raw: bool = False) -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        retry: bool | None = None,
+        raw: bool = False,
+    ) -> Any:
         """Send one request; returns parsed JSON (or the raw response); raises ApiError."""
         headers: dict[str, str] = {}
         if method == "POST":

@@ -86,8 +86,14 @@ class EventStream(QObject):
             reachable = False
             try:
                 headers = {"Authorization": f"Bearer {self.api.token}"} if self.api.token else {}
-                async with connect(self._url(), additional_headers=headers, open_timeout=10,
-                                   ping_interval=20, ping_timeout=20, max_size=2**22) as ws:
+                async with connect(
+                    self._url(),
+                    additional_headers=headers,
+                    open_timeout=10,
+                    ping_interval=20,
+                    ping_timeout=20,
+                    max_size=2**22,
+                ) as ws:
                     self._ws = ws
                     failures = 0
                     await self._receive(ws, resumed=ever_connected)

@@ -37,12 +37,16 @@ log = logging.getLogger(__name__)
 _running: set[asyncio.Task[object]] = set()  # keeps tasks alive until they finish
 
 
-def run(parent: QWidget | None, coro: Awaitable[T], *,
-        success: Callable[[T], None] | None = None,
-        changed: frozenset[str] = frozenset(),
-        fields: Mapping[str, QWidget] | None = None,
-        reload: Callable[[], None] | None = None,
-        busy: QWidget | None = None) -> asyncio.Task[T | None]:
+def run(
+    parent: QWidget | None,
+    coro: Awaitable[T],
+    *,
+    success: Callable[[T], None] | None = None,
+    changed: frozenset[str] = frozenset(),
+    fields: Mapping[str, QWidget] | None = None,
+    reload: Callable[[], None] | None = None,
+    busy: QWidget | None = None,
+) -> asyncio.Task[T | None]:
     """Run ``coro`` in the background; report success or failure one way; announce ``changed``.
 
     ``reload`` is what "Reload" does after a 409 stale_version (the default re-announces

@@ -73,6 +73,7 @@ def local_time(value: object) -> str | None:
 
 # --- field errors --------------------------------------------------------------------------------
 
+
 def _repolish(widget: QWidget) -> None:
     style = widget.style()
     style.unpolish(widget)
@@ -152,6 +153,7 @@ def is_marked(widget: QWidget) -> bool:
 
 # --- message boxes -------------------------------------------------------------------------------
 
+
 def _box(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
     box = QMessageBox(icon, title, text, QMessageBox.StandardButton.NoButton, parent)
     box.setObjectName("operationErrorBox")
@@ -169,16 +171,19 @@ def _window_notice(parent: QWidget | None, text: str) -> bool:
     return False
 
 
-def handle_error(parent: QWidget | None, error: BaseException, *,
-                 fields: Mapping[str, QWidget] | None = None,
-                 reload: Callable[[], None] | None = None) -> None:
+def handle_error(
+    parent: QWidget | None,
+    error: BaseException,
+    *,
+    fields: Mapping[str, QWidget] | None = None,
+    reload: Callable[[], None] | None = None,
+) -> None:
     """Show ``error`` the one way the app shows errors."""
     if parent is not None and not shiboken6.isValid(parent):
         parent = None
     if not isinstance(error, ApiError):
         log.exception("operation failed", exc_info=error)
-        box = _box(parent, QMessageBox.Icon.Critical, "Something went wrong",
-                   f"The action did not complete: {error}")
+        box = _box(parent, QMessageBox.Icon.Critical, "Something went wrong", f"The action did not complete: {error}")
         box.addButton(QMessageBox.StandardButton.Ok)
         box.open()
         return

@@ -264,11 +264,13 @@ class MainWindow(QMainWindow):
         totp_text = "Two-factor sign-in: on" if me.totp_enabled else "Set up two-factor sign-in…"
         self.totp_action = menu.addAction(icons.icon("shield-check"), totp_text, self.show_totp_setup)
         self.totp_action.setEnabled(not me.totp_enabled)
-        self.totp_manage_action = menu.addAction(icons.icon("key"), "Recovery codes, turn off two-factor…",
-                                                 self.show_totp_manage)
+        self.totp_manage_action = menu.addAction(
+            icons.icon("key"), "Recovery codes, turn off two-factor…", self.show_totp_manage
+        )
         self.totp_manage_action.setVisible(me.totp_enabled)
-        self.notification_prefs_action = menu.addAction(icons.icon("bell"), "Notification settings…",
-                                                        self.show_notification_preferences)
+        self.notification_prefs_action = menu.addAction(
+            icons.icon("bell"), "Notification settings…", self.show_notification_preferences
+        )
         menu.addSeparator()
         self.logout_action: QAction = menu.addAction(icons.icon("logout"), "Sign out", self.sign_out_requested.emit)
 
@@ -292,8 +294,14 @@ class MainWindow(QMainWindow):
 
         if "" not in self.pages:
             info = ModuleInfo("", "Welcome", "user", "", "", "", "")
-            page = ModulePage(info, EmptyState("lock", "Nothing to show yet", "Your role does not include any "
-                                               "module yet. An administrator can give your role access."))
+            page = ModulePage(
+                info,
+                EmptyState(
+                    "lock",
+                    "Nothing to show yet",
+                    "Your role does not include any module yet. An administrator can give your role access.",
+                ),
+            )
             self.pages[""] = page
             self.stack.addWidget(page)
         self.stack.setCurrentWidget(self.pages[""])

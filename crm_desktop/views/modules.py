@@ -31,41 +31,133 @@ class ModuleInfo:
 
 
 CATALOG: tuple[ModuleInfo, ...] = (
-    ModuleInfo("leads", "Leads", "leads", "Sales", "New enquiries and where they stand",
-               "Your pipeline", "New enquiries from web forms, Facebook Lead Ads and your colleagues gather "
-               "here, ready to qualify and follow up."),
-    ModuleInfo("clients", "Clients", "clients", "Sales", "Companies and people you work with",
-               "Your clients", "The companies and people you work with are listed here, each with their "
-               "contacts, history and open work."),
-    ModuleInfo("activities", "Activities", "activities", "Sales", "Calls, meetings and follow-ups",
-               "Your follow-ups", "Calls, meetings and follow-ups you schedule appear here, with what is due "
-               "first at the top."),
-    ModuleInfo("proposals", "Proposals", "proposals", "Sales", "Quotes sent to clients",
-               "Quotes for your clients", "Quotes you prepare and send are kept here with their status, from draft "
-               "to accepted."),
-    ModuleInfo("orders", "Sales orders", "invoices", "Sales", "Orders from the web shop",
-               "Orders from the web shop", "Orders placed in your WooCommerce store arrive here with their client, "
-               "lines and stock."),
-    ModuleInfo("tickets", "Tickets", "tickets", "Support", "Support requests",
-               "Support in one queue", "Support requests from email and the website line up here for your team."),
-    ModuleInfo("invoices", "Invoices", "invoices", "Finance", "Issued and recurring invoices",
-               "Billing at a glance", "Issued and recurring invoices are listed here, with what is paid and "
-               "what is due."),
-    ModuleInfo("payments", "Payments", "payments", "Finance", "Money received",
-               "Money received", "Payments received by transfer, card or Stripe are recorded here."),
-    ModuleInfo("products", "Products", "products", "Inventory", "What you sell",
-               "Your catalogue", "The products and services you sell, with their prices and tax rates."),
-    ModuleInfo("stock", "Stock", "stock", "Inventory", "Levels and moves across warehouses",
-               "Stock across warehouses", "Stock levels and moves across your warehouses are shown here."),
-    ModuleInfo("purchasing", "Purchasing", "purchasing", "Inventory", "Orders to suppliers",
-               "Orders to suppliers", "Orders to suppliers and what has arrived are tracked here."),
-    ModuleInfo("reports", "Reports", "reports", "Insights", "Figures for sales, support and finance",
-               "Figures for the whole office", "Sales, support and finance figures are summarised here as the work "
-               "comes in."),
-    ModuleInfo("integrations", "Integrations", "integrations", "System", "Connections to outside systems",
-               "Connected systems", "Web forms, WooCommerce, Stripe and your mailbox connect here."),
-    ModuleInfo("admin", "Admin", "admin", "System", "Users, roles, settings and logs",
-               "Admin panel", "Users, roles, teams, settings and logs."),
+    ModuleInfo(
+        "leads",
+        "Leads",
+        "leads",
+        "Sales",
+        "New enquiries and where they stand",
+        "Your pipeline",
+        "New enquiries from web forms, Facebook Lead Ads and your colleagues gather "
+        "here, ready to qualify and follow up.",
+    ),
+    ModuleInfo(
+        "clients",
+        "Clients",
+        "clients",
+        "Sales",
+        "Companies and people you work with",
+        "Your clients",
+        "The companies and people you work with are listed here, each with their contacts, history and open work.",
+    ),
+    ModuleInfo(
+        "activities",
+        "Activities",
+        "activities",
+        "Sales",
+        "Calls, meetings and follow-ups",
+        "Your follow-ups",
+        "Calls, meetings and follow-ups you schedule appear here, with what is due first at the top.",
+    ),
+    ModuleInfo(
+        "proposals",
+        "Proposals",
+        "proposals",
+        "Sales",
+        "Quotes sent to clients",
+        "Quotes for your clients",
+        "Quotes you prepare and send are kept here with their status, from draft to accepted.",
+    ),
+    ModuleInfo(
+        "orders",
+        "Sales orders",
+        "invoices",
+        "Sales",
+        "Orders from the web shop",
+        "Orders from the web shop",
+        "Orders placed in your WooCommerce store arrive here with their client, lines and stock.",
+    ),
+    ModuleInfo(
+        "tickets",
+        "Tickets",
+        "tickets",
+        "Support",
+        "Support requests",
+        "Support in one queue",
+        "Support requests from email and the website line up here for your team.",
+    ),
+    ModuleInfo(
+        "invoices",
+        "Invoices",
+        "invoices",
+        "Finance",
+        "Issued and recurring invoices",
+        "Billing at a glance",
+        "Issued and recurring invoices are listed here, with what is paid and what is due.",
+    ),
+    ModuleInfo(
+        "payments",
+        "Payments",
+        "payments",
+        "Finance",
+        "Money received",
+        "Money received",
+        "Payments received by transfer, card or Stripe are recorded here.",
+    ),
+    ModuleInfo(
+        "products",
+        "Products",
+        "products",
+        "Inventory",
+        "What you sell",
+        "Your catalogue",
+        "The products and services you sell, with their prices and tax rates.",
+    ),
+    ModuleInfo(
+        "stock",
+        "Stock",
+        "stock",
+        "Inventory",
+        "Levels and moves across warehouses",
+        "Stock across warehouses",
+        "Stock levels and moves across your warehouses are shown here.",
+    ),
+    ModuleInfo(
+        "purchasing",
+        "Purchasing",
+        "purchasing",
+        "Inventory",
+        "Orders to suppliers",
+        "Orders to suppliers",
+        "Orders to suppliers and what has arrived are tracked here.",
+    ),
+    ModuleInfo(
+        "reports",
+        "Reports",
+        "reports",
+        "Insights",
+        "Figures for sales, support and finance",
+        "Figures for the whole office",
+        "Sales, support and finance figures are summarised here as the work comes in.",
+    ),
+    ModuleInfo(
+        "integrations",
+        "Integrations",
+        "integrations",
+        "System",
+        "Connections to outside systems",
+        "Connected systems",
+        "Web forms, WooCommerce, Stripe and your mailbox connect here.",
+    ),
+    ModuleInfo(
+        "admin",
+        "Admin",
+        "admin",
+        "System",
+        "Users, roles, settings and logs",
+        "Admin panel",
+        "Users, roles, teams, settings and logs.",
+    ),
 )
 
 BY_KEY = {module.key: module for module in CATALOG}
@@ -134,15 +226,28 @@ def create_page(module: ModuleInfo, session: Session) -> ModulePage:
             panel = _admin_panel(session)
             if panel is not None:
                 return ModulePage(module, panel, with_header=False)
-            return ModulePage(module, EmptyState("admin", "Admin panel", "This build does not include the "
-                                                 "admin panel. Administrators can also use crm-server's "
-                                                 "command line."))
+            return ModulePage(
+                module,
+                EmptyState(
+                    "admin",
+                    "Admin panel",
+                    "This build does not include the "
+                    "admin panel. Administrators can also use crm-server's "
+                    "command line.",
+                ),
+            )
         view = _module_view(module, session)
         if view is not None:
             return ModulePage(module, view, with_header=False)
     except Exception:
         log.exception("the %s page failed to open", module.key)
-        return ModulePage(module, EmptyState("alert", "This page could not open",
-                                             "Something went wrong while opening it. Press F5 to try again; "
-                                             "if it keeps happening, tell your administrator."))
+        return ModulePage(
+            module,
+            EmptyState(
+                "alert",
+                "This page could not open",
+                "Something went wrong while opening it. Press F5 to try again; "
+                "if it keeps happening, tell your administrator.",
+            ),
+        )
     return ModulePage(module, EmptyState(module.icon, module.empty_title, module.empty_text))

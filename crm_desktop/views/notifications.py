@@ -90,8 +90,9 @@ class NotificationCenter(QObject):
         self.items_changed.emit()
 
     def mark_read(self, parent: QWidget, ids: list[int] | None) -> None:
-        operations.run(parent, self.api.post("/api/notifications/read", {"ids": ids}),
-                       changed=frozenset({"notifications"}))
+        operations.run(
+            parent, self.api.post("/api/notifications/read", {"ids": ids}), changed=frozenset({"notifications"})
+        )
 
 
 class NotificationRow(QWidget):

@@ -16,8 +16,14 @@ from crm_desktop.tasks import spawn
 from crm_desktop.widgets.search_box import SearchBox
 from crm_server.contract.search import SearchHit, SearchResults
 
-TYPE_MODULE = {"lead": "leads", "client": "clients", "contact": "clients", "ticket": "tickets",
-               "invoice": "invoices", "product": "products"}
+TYPE_MODULE = {
+    "lead": "leads",
+    "client": "clients",
+    "contact": "clients",
+    "ticket": "tickets",
+    "invoice": "invoices",
+    "product": "products",
+}
 
 
 class SearchController(QObject):
@@ -67,8 +73,11 @@ class SearchController(QObject):
         try:
             results = SearchResults.model_validate(await self.api.get("/api/search", q=query, limit=5))
         except ApiError as error:
-            note = ("Search is not available on this server yet." if error.status == 404
-                    else f"Search did not answer: {error.message}")
+            note = (
+                "Search is not available on this server yet."
+                if error.status == 404
+                else f"Search did not answer: {error.message}"
+            )
             self.popup.show_note(note)
         else:
             self.popup.show_results(results)

@@ -9,8 +9,9 @@ from crm_desktop import icons, theme
 
 
 class EmptyState(QWidget):
-    def __init__(self, icon: str, title: str, text: str, action: str | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, icon: str, title: str, text: str, action: str | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("emptyState")
         layout = QVBoxLayout(self)

@@ -20,8 +20,9 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from crm_server.contract import spreadsheet
 
 
-def ask_save_path(parent: QWidget, title: str, file_name: str, on_path: Callable[[str], None],
-                  object_name: str = "exportDialog") -> QFileDialog:
+def ask_save_path(
+    parent: QWidget, title: str, file_name: str, on_path: Callable[[str], None], object_name: str = "exportDialog"
+) -> QFileDialog:
     """Ask where to save a workbook; `on_path` gets the chosen path."""
     dialog = QFileDialog(parent, title, file_name, "Excel workbook (*.xlsx)")
     dialog.setObjectName(object_name)

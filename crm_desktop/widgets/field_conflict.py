@@ -111,18 +111,31 @@ async def save_guarded(api: ApiClient, path: str, body: Row) -> Row | Conflicted
         return Conflicted(dict(await api.get(path)), list(exc.extra.get("conflicts") or []))
 
 
-def ask_which(parent: QWidget, conflicted: Conflicted, buffer: EditBuffer, labels: Mapping[str, str],
-              done: Callable[[Row, Row], None],
-              describe: Callable[[str, Any], str] = lambda _name, value: shown(value)) -> FieldConflictDialog:
+def ask_which(
+    parent: QWidget,
+    conflicted: Conflicted,
+    buffer: EditBuffer,
+    labels: Mapping[str, str],
+    done: Callable[[Row, Row], None],
+    describe: Callable[[str, Any], str] = lambda _name, value: shown(value),
+) -> FieldConflictDialog:
     """Show both values of each conflicting field (`describe` puts a value in words: a name for an
     id); on Save, settle the buffer and hand the window
     the newest record and what its form should show (it then saves again)."""
     edits = buffer.edits()
     names = [str(c.get("field")) for c in conflicted.conflicts]
-    dialog = FieldConflictDialog(parent, [
-        FieldConflict(name, labels.get(name, name.replace("_", " ").capitalize()), describe(name, c.get("theirs")),
-                      describe(name, edits.get(name)))
-        for name, c in zip(names, conflicted.conflicts, strict=True)])
+    dialog = FieldConflictDialog(
+        parent,
+        [
+            FieldConflict(
+                name,
+                labels.get(name, name.replace("_", " ").capitalize()),
+                describe(name, c.get("theirs")),
+                describe(name, edits.get(name)),
+            )
+            for name, c in zip(names, conflicted.conflicts, strict=True)
+        ],
+    )
 
     def chosen(keep: set[str]) -> None:
         latest = buffer.latest or conflicted.newest

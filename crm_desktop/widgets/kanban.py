@@ -100,6 +100,7 @@ def read_card_mime(mime: QMimeData, mime_type: str) -> tuple[int, Key] | None:
 
 # --- a card --------------------------------------------------------------------------------------
 
+
 class KanbanCard(QFrame):
     """One record: focusable, draggable; Ctrl+Left/Right moves it, Enter or a double click opens it.
     Subclasses fill the frame in ``build``."""
@@ -134,9 +135,12 @@ class KanbanCard(QFrame):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if (self._press is not None and event.buttons() & Qt.MouseButton.LeftButton and self.board.can_move
-                and (event.position().toPoint() - self._press).manhattanLength()
-                >= QApplication.startDragDistance()):
+        if (
+            self._press is not None
+            and event.buttons() & Qt.MouseButton.LeftButton
+            and self.board.can_move
+            and (event.position().toPoint() - self._press).manhattanLength() >= QApplication.startDragDistance()
+        ):
             self._drag(self._press)
             self._press = None
             return
@@ -167,6 +171,7 @@ class KanbanCard(QFrame):
 
 
 # --- a column ------------------------------------------------------------------------------------
+
 
 class KanbanColumn(QFrame):
     """One column: header (title, count, caption) over its cards; a drop target."""
@@ -321,6 +326,7 @@ class KanbanColumn(QFrame):
 
 # --- the board -----------------------------------------------------------------------------------
 
+
 class KanbanBoard(QWidget):
     """Columns side by side under a notice line, or an empty state when nothing shows.
 
@@ -364,9 +370,15 @@ class KanbanBoard(QWidget):
     def empty_states(self) -> tuple[EmptyState, EmptyState]:
         """(nothing at all, nothing matches the filters); the buttons emit new/clear requests."""
         many = self.NOUNS[1]
-        return (EmptyState("search", f"No {many} yet", f"New {many} appear here.", action="New"),
-                EmptyState("search", f"No {many} match these filters", "Try fewer filters, or clear them.",
-                           action="Clear all filters"))
+        return (
+            EmptyState("search", f"No {many} yet", f"New {many} appear here.", action="New"),
+            EmptyState(
+                "search",
+                f"No {many} match these filters",
+                "Try fewer filters, or clear them.",
+                action="Clear all filters",
+            ),
+        )
 
     def _build(self) -> None:
         layout = QVBoxLayout(self)
@@ -601,8 +613,15 @@ class KanbanBoard(QWidget):
         target.set_cards(cards)
         self.stack.setCurrentWidget(self.scroll)
 
-    def send(self, card_id: int, key: Key, call: Callable[[Any], Awaitable[Any]], *,
-             changed: frozenset[str], dialog: MoveQuestion | None = None) -> None:
+    def send(
+        self,
+        card_id: int,
+        key: Key,
+        call: Callable[[Any], Awaitable[Any]],
+        *,
+        changed: frozenset[str],
+        dialog: MoveQuestion | None = None,
+    ) -> None:
         """The optimistic move: the card jumps at once, ``call(card)`` asks the server, and a refusal
         (explained by operations' one error handler) puts the card back where it was."""
         source, target = self.column_of(card_id), self.column(key)
@@ -615,9 +634,13 @@ class KanbanBoard(QWidget):
         if had_focus:
             self.focus_card(card_id)
         self._moving += 1
-        task = operations.run(dialog or self, call(card), changed=changed,  # type: ignore[arg-type]
-                              fields=dialog.fields() if dialog is not None else None,
-                              busy=dialog.ok if dialog is not None else None)
+        task = operations.run(
+            dialog or self,
+            call(card),
+            changed=changed,  # type: ignore[arg-type]
+            fields=dialog.fields() if dialog is not None else None,
+            busy=dialog.ok if dialog is not None else None,
+        )
         source_key = source.key
 
         def done(finished: Any) -> None:

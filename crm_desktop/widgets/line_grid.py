@@ -58,13 +58,27 @@ log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 # (key, title, width); net and gross are computed, the rest are editors.
-COLUMNS = (("product", "Product", 190), ("description", "Description", 260), ("quantity", "Qty", 70),
-           ("unit_price", "Unit price", 100), ("discount_percent", "Disc. %", 70), ("tax_rate_id", "VAT", 130),
-           ("net", "Net", 100), ("gross", "Gross", 100))
+COLUMNS = (
+    ("product", "Product", 190),
+    ("description", "Description", 260),
+    ("quantity", "Qty", 70),
+    ("unit_price", "Unit price", 100),
+    ("discount_percent", "Disc. %", 70),
+    ("tax_rate_id", "VAT", 130),
+    ("net", "Net", 100),
+    ("gross", "Gross", 100),
+)
 KEYS = [c[0] for c in COLUMNS]
 EDITABLE = KEYS[:6]
-LABELS = {"product_id": "product", "product": "product", "description": "description", "quantity": "quantity",
-          "unit_price": "unit price", "discount_percent": "discount", "tax_rate_id": "VAT rate"}
+LABELS = {
+    "product_id": "product",
+    "product": "product",
+    "description": "description",
+    "quantity": "quantity",
+    "unit_price": "unit price",
+    "discount_percent": "discount",
+    "tax_rate_id": "VAT rate",
+}
 ERROR_STYLE = "border: 1px solid #d93025; background: #fdecea;"
 
 
@@ -130,8 +144,11 @@ class LineGrid(QWidget):
         self.tax_label = QLabel()
         self.gross_label = QLabel()
         self.gross_label.setProperty("role", "title")
-        for label, name in ((self.net_label, "totalNet"), (self.tax_label, "totalTax"),
-                            (self.gross_label, "totalGross")):
+        for label, name in (
+            (self.net_label, "totalNet"),
+            (self.tax_label, "totalTax"),
+            (self.gross_label, "totalGross"),
+        ):
             label.setObjectName(name)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -210,11 +227,14 @@ class LineGrid(QWidget):
             if self._blank(i):
                 continue
             text = self._texts(i)
-            line: Row = {"product_id": row["product_id"], "description": text["description"] or None,
-                         "quantity": self._number_text(text["quantity"]),
-                         "unit_price": self._number_text(text["unit_price"]),
-                         "discount_percent": self._number_text(text["discount_percent"]) or "0",
-                         "tax_rate_id": row["widgets"]["tax_rate_id"].currentData()}
+            line: Row = {
+                "product_id": row["product_id"],
+                "description": text["description"] or None,
+                "quantity": self._number_text(text["quantity"]),
+                "unit_price": self._number_text(text["unit_price"]),
+                "discount_percent": self._number_text(text["discount_percent"]) or "0",
+                "tax_rate_id": row["widgets"]["tax_rate_id"].currentData(),
+            }
             out.append(line)
             self.sent_rows.append(i)
         return out
@@ -263,8 +283,9 @@ class LineGrid(QWidget):
         self.undo_label.setVisible(not read_only)
 
     def totals(self) -> money.Totals:
-        return money.document_totals([self._money_line(i) for i in self._valid_rows()], self.currency,
-                                     self.tax_rounding)
+        return money.document_totals(
+            [self._money_line(i) for i in self._valid_rows()], self.currency, self.tax_rounding
+        )
 
     def cell(self, row: int, key: str) -> QWidget:
         widget: QWidget = self._rows[row]["widgets"][key]
@@ -293,10 +314,12 @@ class LineGrid(QWidget):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         product.setCompleter(completer)
         widgets["product"] = product
-        texts = {"description": str(line.get("description", "")),
-                 "quantity": self._show_quantity(line.get("quantity", "1")),
-                 "unit_price": str(line.get("unit_price", "")),
-                 "discount_percent": self._show_quantity(line.get("discount_percent", "0"))}
+        texts = {
+            "description": str(line.get("description", "")),
+            "quantity": self._show_quantity(line.get("quantity", "1")),
+            "unit_price": str(line.get("unit_price", "")),
+            "discount_percent": self._show_quantity(line.get("discount_percent", "0")),
+        }
         for key, text in texts.items():
             edit = QLineEdit(text)
             if key != "description":
@@ -372,10 +395,16 @@ class LineGrid(QWidget):
     def _snapshot(self, i: int) -> Row:
         text = self._texts(i)
         row = self._rows[i]
-        return {"product_label": text["product"], "product_id": row["product_id"], "id": row["id"],
-                "description": text["description"], "quantity": text["quantity"],
-                "unit_price": text["unit_price"], "discount_percent": text["discount_percent"],
-                "tax_rate_id": row["widgets"]["tax_rate_id"].currentData()}
+        return {
+            "product_label": text["product"],
+            "product_id": row["product_id"],
+            "id": row["id"],
+            "description": text["description"],
+            "quantity": text["quantity"],
+            "unit_price": text["unit_price"],
+            "discount_percent": text["discount_percent"],
+            "tax_rate_id": row["widgets"]["tax_rate_id"].currentData(),
+        }
 
     def _texts(self, i: int) -> dict[str, str]:
         widgets = self._rows[i]["widgets"]
@@ -457,8 +486,11 @@ class LineGrid(QWidget):
         return bool(self.cell(row, key).property("invalid"))
 
     def _valid_rows(self) -> list[int]:
-        return [i for i in range(len(self._rows)) if not self._blank(i) and not self._row_problems(i)
-                and self._rate_percent(i) is not None]
+        return [
+            i
+            for i in range(len(self._rows))
+            if not self._blank(i) and not self._row_problems(i) and self._rate_percent(i) is not None
+        ]
 
     def _rate_percent(self, i: int) -> Decimal | None:
         rate_id = self._rows[i]["widgets"]["tax_rate_id"].currentData()
@@ -468,9 +500,12 @@ class LineGrid(QWidget):
     def _money_line(self, i: int) -> money.Line:
         text = self._texts(i)
         price = parse_decimal(text["unit_price"])
-        return money.Line(quantity=parse_decimal(text["quantity"]) or Decimal(0), unit_price=price or Decimal(0),
-                          tax_rate=self._rate_percent(i) or Decimal(0),
-                          discount_percent=parse_decimal(text["discount_percent"] or "0") or Decimal(0))
+        return money.Line(
+            quantity=parse_decimal(text["quantity"]) or Decimal(0),
+            unit_price=price or Decimal(0),
+            tax_rate=self._rate_percent(i) or Decimal(0),
+            discount_percent=parse_decimal(text["discount_percent"] or "0") or Decimal(0),
+        )
 
     # --- editing ---------------------------------------------------------------------------------
 
@@ -502,8 +537,10 @@ class LineGrid(QWidget):
         by_row = dict(zip(valid, totals.lines, strict=True))
         for i in range(len(self._rows)):
             line = by_row.get(i)
-            for key, value in (("net", None if line is None else line.net),
-                               ("gross", None if line is None else line.gross)):
+            for key, value in (
+                ("net", None if line is None else line.net),
+                ("gross", None if line is None else line.gross),
+            ):
                 item = self.table.item(i, KEYS.index(key))
                 if item is not None:
                     item.setText("" if value is None else str(value))
@@ -624,8 +661,10 @@ class LineGrid(QWidget):
             self._fill_rates(combo, product["tax_rate_id"])
         combo.setCurrentIndex(combo.findData(product["tax_rate_id"]))
         if product.get("currency") and product["currency"] != self.currency:
-            message = (f"Line {i + 1}, unit price: the product is priced in {product['currency']}; "
-                       f"give the price in {self.currency}.")
+            message = (
+                f"Line {i + 1}, unit price: the product is priced in {product['currency']}; "
+                f"give the price in {self.currency}."
+            )
             self._mark(i, "unit_price", message)
         else:
             for key in ("description", "unit_price", "tax_rate_id", "product"):
@@ -653,9 +692,15 @@ class LineGrid(QWidget):
             if not (isinstance(watched, QLineEdit) and watched.isUndoAvailable()) and self.undo_remove():
                 return True
             return False
-        if key == Qt.Key.Key_Delete and (mods == Qt.KeyboardModifier.ControlModifier or (
-                mods == Qt.KeyboardModifier.NoModifier and self._blank(i) and len(self._rows) > 1
-                and not (isinstance(watched, QLineEdit) and watched.text()))):
+        if key == Qt.Key.Key_Delete and (
+            mods == Qt.KeyboardModifier.ControlModifier
+            or (
+                mods == Qt.KeyboardModifier.NoModifier
+                and self._blank(i)
+                and len(self._rows) > 1
+                and not (isinstance(watched, QLineEdit) and watched.text())
+            )
+        ):
             self.remove_line(i)  # Ctrl+Delete: this line; Delete: a blank line (nothing left to delete in it)
             return True
         completer = watched.completer() if isinstance(watched, QLineEdit) else None
@@ -663,7 +708,8 @@ class LineGrid(QWidget):
         if popup is not None and popup.isVisible():
             return False  # Enter picks the suggestion
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab) and not (
-                mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)):
+            mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
+        ):
             self._move(i, watched, +1, add=key != Qt.Key.Key_Tab)
             return True
         if key == Qt.Key.Key_Backtab:

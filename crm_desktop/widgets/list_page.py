@@ -41,8 +41,14 @@ class HeaderSort:
     largest first). `unsorted_column`: where the indicator stands while the sort is on no column
     (e.g. "-created_at"); None hides it until a column is chosen."""
 
-    def __init__(self, page: SortedPage, sortable: dict[int, str], *, first_descending: bool = False,
-                 unsorted_column: int | None = 0) -> None:
+    def __init__(
+        self,
+        page: SortedPage,
+        sortable: dict[int, str],
+        *,
+        first_descending: bool = False,
+        unsorted_column: int | None = 0,
+    ) -> None:
         self.page = page
         self.sortable = sortable
         self.first_descending = first_descending
@@ -57,8 +63,9 @@ class HeaderSort:
         column = next((c for c, k in self.sortable.items() if k == current), self.unsorted_column)
         self.header.setSortIndicatorShown(column is not None)
         if column is not None:
-            self.header.setSortIndicator(column, Qt.SortOrder.DescendingOrder if self.page.sort.startswith("-")
-                                         else Qt.SortOrder.AscendingOrder)
+            self.header.setSortIndicator(
+                column, Qt.SortOrder.DescendingOrder if self.page.sort.startswith("-") else Qt.SortOrder.AscendingOrder
+            )
 
     def click(self, column: int) -> None:
         """Sort by this column and reload; on an unsortable column keep showing the sort in force."""
@@ -82,8 +89,15 @@ class LiveReload(QObject):
 
     A QObject child of the page, so its bus connection ends with the page."""
 
-    def __init__(self, parent: QObject, areas: Iterable[str], reload: Callable[[], None], *,
-                 on_change: Callable[[frozenset[str]], None] | None = None, interval: int = 200) -> None:
+    def __init__(
+        self,
+        parent: QObject,
+        areas: Iterable[str],
+        reload: Callable[[], None],
+        *,
+        on_change: Callable[[frozenset[str]], None] | None = None,
+        interval: int = 200,
+    ) -> None:
         super().__init__(parent)
         self.areas = frozenset(areas)
         self.on_change = on_change
@@ -129,8 +143,9 @@ class KeepSelected:
                 self.selected()
 
 
-def show_empty_state(table: PagedTable, query: dict[str, Any], title: str, text: str, no_match: str,
-                     no_match_text: str = NO_MATCH_TEXT) -> None:
+def show_empty_state(
+    table: PagedTable, query: dict[str, Any], title: str, text: str, no_match: str, no_match_text: str = NO_MATCH_TEXT
+) -> None:
     """Set what the empty list says: `title`/`text` with no filters, `no_match` when any is on."""
     if any(k != "sort" for k in query):
         table.empty_title, table.empty_text = no_match, no_match_text

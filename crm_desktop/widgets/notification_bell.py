@@ -22,8 +22,11 @@ class NotificationBell(QToolButton):
 
     def set_count(self, count: int) -> None:
         self.count = max(0, count)
-        text = "No unread notifications" if not self.count else f"{self.count} unread notification" + (
-            "s" if self.count != 1 else "")
+        text = (
+            "No unread notifications"
+            if not self.count
+            else f"{self.count} unread notification" + ("s" if self.count != 1 else "")
+        )
         self.setToolTip(text)
         self.setAccessibleName(f"Notifications: {text.lower()}")
         self.update()

@@ -10,8 +10,15 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QV
 class PageHeader(QWidget):
     """`views` is the button group of the switch (ids in the order given); `buttons[i]` the i-th."""
 
-    def __init__(self, title: str, subtitle: str, views: list[tuple[str, str]], new_text: str,
-                 can_create: bool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        subtitle: str,
+        views: list[tuple[str, str]],
+        new_text: str,
+        can_create: bool,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("pageHeader")
         row = QHBoxLayout(self)

@@ -65,8 +65,9 @@ class PagedTableModel(QAbstractTableModel):
 
     ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the whole row dict, for delegates and tests
 
-    def __init__(self, columns: list[Column], fetch: Fetch, page_size: int = 100, key: str = "id",
-                 parent: Any = None) -> None:
+    def __init__(
+        self, columns: list[Column], fetch: Fetch, page_size: int = 100, key: str = "id", parent: Any = None
+    ) -> None:
         super().__init__(parent)
         self.columns = columns
         self._fetch = fetch
@@ -105,8 +106,7 @@ class PagedTableModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return self.columns[section].title
         return None
@@ -224,9 +224,14 @@ class PagedTableModel(QAbstractTableModel):
 class PagedTable(QWidget):
     """A PagedTableModel in a table view, with a count line and a calm empty / error state."""
 
-    def __init__(self, model: PagedTableModel, empty_text: str = "Nothing here yet.",
-                 parent: QWidget | None = None, icon: str = "search",
-                 empty_title: str = "Nothing to show") -> None:
+    def __init__(
+        self,
+        model: PagedTableModel,
+        empty_text: str = "Nothing here yet.",
+        parent: QWidget | None = None,
+        icon: str = "search",
+        empty_title: str = "Nothing to show",
+    ) -> None:
         super().__init__(parent)
         self.model = model
         self.empty_title = empty_title
@@ -299,8 +304,9 @@ class PagedTable(QWidget):
         elif m.total is not None:
             one, many = self.noun
             shown = m.rowCount()
-            count = (f"{m.total:,} {one if m.total == 1 else many}" if m.total_exact
-                     else f"more than {m.total - 1:,} {many}")
+            count = (
+                f"{m.total:,} {one if m.total == 1 else many}" if m.total_exact else f"more than {m.total - 1:,} {many}"
+            )
             self.status.setText(count if shown >= m.total else f"{count} (showing {shown}, scroll for more)")
 
     def current_row(self) -> Row | None:

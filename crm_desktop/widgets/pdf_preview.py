@@ -100,8 +100,7 @@ class PdfPreviewDialog(QDialog):
         layout.addWidget(self.view, 1)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Save), self).activated.connect(self.ask_save)
         QShortcut(QKeySequence(QKeySequence.StandardKey.ZoomIn), self).activated.connect(lambda: self._zoom(1.25))
-        QShortcut(QKeySequence(QKeySequence.StandardKey.ZoomOut), self).activated.connect(
-            lambda: self._zoom(1 / 1.25))
+        QShortcut(QKeySequence(QKeySequence.StandardKey.ZoomOut), self).activated.connect(lambda: self._zoom(1 / 1.25))
         self._task = tasks.spawn(self._load())
 
     def is_busy(self) -> bool:

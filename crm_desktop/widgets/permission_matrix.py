@@ -22,9 +22,18 @@ from PySide6.QtWidgets import (
 from crm_server.contract.auth import ACTIONS, MODULES, Scope
 
 MODULE_LABELS = {
-    "leads": "Leads", "clients": "Clients", "activities": "Activities", "tickets": "Tickets",
-    "proposals": "Proposals", "invoices": "Invoices", "payments": "Payments", "products": "Products",
-    "stock": "Stock", "purchasing": "Purchasing", "reports": "Reports", "integrations": "Integrations",
+    "leads": "Leads",
+    "clients": "Clients",
+    "activities": "Activities",
+    "tickets": "Tickets",
+    "proposals": "Proposals",
+    "invoices": "Invoices",
+    "payments": "Payments",
+    "products": "Products",
+    "stock": "Stock",
+    "purchasing": "Purchasing",
+    "reports": "Reports",
+    "integrations": "Integrations",
     "admin": "Admin panel",
 }
 SCOPE_LABELS = {Scope.own.value: "Own records", Scope.team.value: "Team's records", Scope.all.value: "All records"}

@@ -101,14 +101,19 @@ def closing_anyway(window: QWidget) -> bool:
     return bool(window.property("closingAnyway"))
 
 
-def ask_unsaved(window: QWidget, text: str, save: Callable[[], object],
-                discard: Callable[[], object] | None = None) -> QMessageBox:
+def ask_unsaved(
+    window: QWidget, text: str, save: Callable[[], object], discard: Callable[[], object] | None = None
+) -> QMessageBox:
     """Ask "Save / Discard / Cancel" for edits that are not saved, without blocking (the box is
     window-modal and deletes itself); `save` runs on Save, `discard` (by default: close the window
     anyway) on Discard."""
-    box = QMessageBox(QMessageBox.Icon.Question, "Unsaved changes", text,
-                      QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                      | QMessageBox.StandardButton.Cancel, window)
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Unsaved changes",
+        text,
+        QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        window,
+    )
     box.setObjectName("unsavedBox")
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
 
@@ -124,5 +129,14 @@ def ask_unsaved(window: QWidget, text: str, save: Callable[[], object],
     return box
 
 
-__all__ = ["WindowRegistry", "action_button", "ask_unsaved", "close_anyway", "closing_anyway", "lazy",
-           "set_tone", "show_window", "spawn_into"]
+__all__ = [
+    "WindowRegistry",
+    "action_button",
+    "ask_unsaved",
+    "close_anyway",
+    "closing_anyway",
+    "lazy",
+    "set_tone",
+    "show_window",
+    "spawn_into",
+]

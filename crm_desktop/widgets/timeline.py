@@ -166,10 +166,14 @@ class TimelineEntry(QFrame):
         changes = [c for c in self.item.get("changes") or [] if isinstance(c, dict)]
         if self.item.get("kind") == "created":
             # A new record: what it was given, not "— → value" for every column (ids and empty ones left out).
-            changes = [c for c in changes if c.get("new") not in (None, False, "", [])
-                       and not str(c.get("field", "")).endswith("_id")]
-            lines = [f"{str(c.get('field', '')).replace('_', ' ')}: {shown(c.get('new'))}"
-                     for c in changes[:MAX_CHANGES]]
+            changes = [
+                c
+                for c in changes
+                if c.get("new") not in (None, False, "", []) and not str(c.get("field", "")).endswith("_id")
+            ]
+            lines = [
+                f"{str(c.get('field', '')).replace('_', ' ')}: {shown(c.get('new'))}" for c in changes[:MAX_CHANGES]
+            ]
         else:
             lines = [change_line(c) for c in changes[:MAX_CHANGES]]
         if len(changes) > MAX_CHANGES:

@@ -33,8 +33,9 @@ class UserPicker(QLineEdit):
     user_changed = Signal(object)  # int | None
     results_arrived = Signal(int)  # how many matches the last search returned
 
-    def __init__(self, api: Any, active_only: bool = True, exclude: set[int] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, api: Any, active_only: bool = True, exclude: set[int] | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.api = api
         self.active_only = active_only

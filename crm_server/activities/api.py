@@ -32,60 +32,87 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("/follow-ups", response_model=Page[FollowUpOut])
-async def list_follow_ups(session: Session, lead_id: int | None = None, client_id: int | None = None,
-                          owner_id: int | None = None, status: FollowUpStatus | None = None, offset: Offset = 0,
-                          limit: Limit = 100, principal: Principal = require("activities", "view")
-                          ) -> Page[FollowUpOut]:
-    return await service.list_follow_ups(session, principal, lead_id=lead_id, client_id=client_id,
-                                         owner_id=owner_id, status=status.value if status else None,
-                                         offset=offset, limit=limit)
+async def list_follow_ups(
+    session: Session,
+    lead_id: int | None = None,
+    client_id: int | None = None,
+    owner_id: int | None = None,
+    status: FollowUpStatus | None = None,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    principal: Principal = require("activities", "view"),
+) -> Page[FollowUpOut]:
+    return await service.list_follow_ups(
+        session,
+        principal,
+        lead_id=lead_id,
+        client_id=client_id,
+        owner_id=owner_id,
+        status=status.value if status else None,
+        offset=offset,
+        limit=limit,
+    )
 
 
 @router.post("/follow-ups", response_model=FollowUpOut, status_code=201)
-async def create_follow_up(body: FollowUpIn, session: Session,
-                           actor: Principal = require("activities", "create")) -> FollowUpOut:
+async def create_follow_up(
+    body: FollowUpIn, session: Session, actor: Principal = require("activities", "create")
+) -> FollowUpOut:
     return await service.create_follow_up(session, actor, body)
 
 
 @router.get("/follow-ups/my-day", response_model=MyDay)
-async def my_day(session: Session, tz: Annotated[str, Query(max_length=64, description="IANA zone of the caller")],
-                 principal: Principal = require("activities", "view")) -> MyDay:
+async def my_day(
+    session: Session,
+    tz: Annotated[str, Query(max_length=64, description="IANA zone of the caller")],
+    principal: Principal = require("activities", "view"),
+) -> MyDay:
     return await service.my_day(session, principal, tz)
 
 
 @router.get("/follow-ups/calendar", response_model=list[FollowUpOut])
-async def calendar(session: Session, start: AwareDatetime, end: AwareDatetime, owner_id: int | None = None,
-                   principal: Principal = require("activities", "view")) -> list[FollowUpOut]:
+async def calendar(
+    session: Session,
+    start: AwareDatetime,
+    end: AwareDatetime,
+    owner_id: int | None = None,
+    principal: Principal = require("activities", "view"),
+) -> list[FollowUpOut]:
     return await service.calendar(session, principal, start, end, owner_id)
 
 
 @router.get("/follow-ups/{follow_up_id}", response_model=FollowUpOut)
-async def get_follow_up(follow_up_id: int, session: Session,
-                        principal: Principal = require("activities", "view")) -> FollowUpOut:
+async def get_follow_up(
+    follow_up_id: int, session: Session, principal: Principal = require("activities", "view")
+) -> FollowUpOut:
     return await service.get_follow_up(session, principal, follow_up_id)
 
 
 @router.patch("/follow-ups/{follow_up_id}", response_model=FollowUpOut)
-async def update_follow_up(follow_up_id: int, body: FollowUpUpdate, session: Session,
-                           actor: Principal = require("activities", "edit")) -> FollowUpOut:
+async def update_follow_up(
+    follow_up_id: int, body: FollowUpUpdate, session: Session, actor: Principal = require("activities", "edit")
+) -> FollowUpOut:
     return await service.update_follow_up(session, actor, follow_up_id, body)
 
 
 @router.post("/follow-ups/{follow_up_id}/complete", response_model=CompleteResult)
-async def complete(follow_up_id: int, body: CompleteFollowUp, session: Session,
-                   actor: Principal = require("activities", "edit")) -> CompleteResult:
+async def complete(
+    follow_up_id: int, body: CompleteFollowUp, session: Session, actor: Principal = require("activities", "edit")
+) -> CompleteResult:
     return await service.complete(session, actor, follow_up_id, body)
 
 
 @router.post("/follow-ups/{follow_up_id}/reschedule", response_model=FollowUpOut)
-async def reschedule(follow_up_id: int, body: RescheduleFollowUp, session: Session,
-                     actor: Principal = require("activities", "edit")) -> FollowUpOut:
+async def reschedule(
+    follow_up_id: int, body: RescheduleFollowUp, session: Session, actor: Principal = require("activities", "edit")
+) -> FollowUpOut:
     return await service.reschedule(session, actor, follow_up_id, body)
 
 
 @router.post("/follow-ups/{follow_up_id}/cancel", response_model=FollowUpOut)
-async def cancel(follow_up_id: int, body: CancelFollowUp, session: Session,
-                 actor: Principal = require("activities", "edit")) -> FollowUpOut:
+async def cancel(
+    follow_up_id: int, body: CancelFollowUp, session: Session, actor: Principal = require("activities", "edit")
+) -> FollowUpOut:
     return await service.cancel(session, actor, follow_up_id, body)
 
 
@@ -96,6 +123,7 @@ async def get_preferences(session: Session, principal: CurrentUser) -> list[Noti
 
 
 @router.put("/me/notification-preferences", response_model=list[NotificationPreference])
-async def set_preferences(body: NotificationPreferencesIn, session: Session,
-                          principal: CurrentUser) -> list[NotificationPreference]:
+async def set_preferences(
+    body: NotificationPreferencesIn, session: Session, principal: CurrentUser
+) -> list[NotificationPreference]:
     return await preferences.set_preferences(session, principal.user_id, body.enabled)

@@ -19,14 +19,25 @@ async def switched_off(session: AsyncSession, user_ids: set[int], kind: str) -> 
     """Those of `user_ids` who turned `kind` off (one query for a batch of reminders)."""
     if not user_ids:
         return set()
-    rows = await session.scalars(select(NotificationPreference.user_id).where(
-        NotificationPreference.user_id.in_(user_ids), NotificationPreference.kind == kind,
-        NotificationPreference.enabled.is_(False)))
+    rows = await session.scalars(
+        select(NotificationPreference.user_id).where(
+            NotificationPreference.user_id.in_(user_ids),
+            NotificationPreference.kind == kind,
+            NotificationPreference.enabled.is_(False),
+        )
+    )
     return set(rows)
 
 
-async def notify(session: AsyncSession, user_id: int, kind: str, title: str, body: str = "",
-                 entity: str | None = None, entity_id: int | None = None) -> bool:
+async def notify(
+    session: AsyncSession,
+    user_id: int,
+    kind: str,
+    title: str,
+    body: str = "",
+    entity: str | None = None,
+    entity_id: int | None = None,
+) -> bool:
     """Tell the user, unless they switched this kind off. Returns whether it was sent."""
     if await switched_off(session, {user_id}, kind):
         return False
@@ -35,10 +46,19 @@ async def notify(session: AsyncSession, user_id: int, kind: str, title: str, bod
 
 
 async def preferences(session: AsyncSession, user_id: int) -> list[PreferenceOut]:
-    stored = dict((await session.execute(select(NotificationPreference.kind, NotificationPreference.enabled)
-                                         .where(NotificationPreference.user_id == user_id))).all())
-    return [PreferenceOut(kind=kind, label=label, enabled=stored.get(kind, True))
-            for kind, label in NOTIFICATION_KINDS.items()]
+    stored = dict(
+        (
+            await session.execute(
+                select(NotificationPreference.kind, NotificationPreference.enabled).where(
+                    NotificationPreference.user_id == user_id
+                )
+            )
+        ).all()
+    )
+    return [
+        PreferenceOut(kind=kind, label=label, enabled=stored.get(kind, True))
+        for kind, label in NOTIFICATION_KINDS.items()
+    ]
 
 
 async def set_preferences(session: AsyncSession, user_id: int, enabled: dict[str, bool]) -> list[PreferenceOut]:
@@ -46,7 +66,10 @@ async def set_preferences(session: AsyncSession, user_id: int, enabled: dict[str
         if kind not in NOTIFICATION_KINDS:
             raise ValidationFailed(f"Unknown kind of notification {kind!r}.", field=f"enabled.{kind}")
         stmt = insert(NotificationPreference).values(user_id=user_id, kind=kind, enabled=on, updated_at=utcnow())
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=[NotificationPreference.user_id, NotificationPreference.kind],
-            set_={"enabled": on, "updated_at": utcnow()}))
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[NotificationPreference.user_id, NotificationPreference.kind],
+                set_={"enabled": on, "updated_at": utcnow()},
+            )
+        )
     return await preferences(session, user_id)

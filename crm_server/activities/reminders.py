@@ -32,8 +32,7 @@ class Stage:
 
 BEFORE = Stage(REMIND_BEFORE, REMIND_BEFORE, "follow_up_soon", "In an hour")
 DUE = Stage(REMIND_DUE, REMIND_BEFORE | REMIND_DUE, "follow_up_due", "Due now")
-OVERDUE = Stage(REMIND_OVERDUE, REMIND_BEFORE | REMIND_DUE | REMIND_OVERDUE, "follow_up_overdue",
-                "A day overdue")
+OVERDUE = Stage(REMIND_OVERDUE, REMIND_BEFORE | REMIND_DUE | REMIND_OVERDUE, "follow_up_overdue", "A day overdue")
 
 
 KIND_WORDS = {"call": "call", "email": "email", "whatsapp": "WhatsApp message to", "meeting": "meeting with"}
@@ -49,19 +48,35 @@ def _window(stage: Stage, now: datetime) -> ColumnElement[bool]:
 
 async def _send_stage(session: AsyncSession, stage: Stage, now: datetime) -> int:
     unsent = FollowUp.reminders_sent.op("&")(stage.bit) == 0
-    picked = (select(FollowUp.id).where(FollowUp.status == "open", unsent, _window(stage, now))
-              .order_by(FollowUp.due_at).limit(BATCH).with_for_update(skip_locked=True))
-    rows = (await session.execute(
-        update(FollowUp).where(FollowUp.id.in_(picked.scalar_subquery()), FollowUp.status == "open", unsent)
-        .values(reminders_sent=FollowUp.reminders_sent.op("|")(stage.marks))
-        .returning(FollowUp.id, FollowUp.owner_id, FollowUp.kind, FollowUp.due_at, FollowUp.notes,
-                   FollowUp.lead_id, FollowUp.client_id)
-        .execution_options(synchronize_session=False)
-    )).all()
+    picked = (
+        select(FollowUp.id)
+        .where(FollowUp.status == "open", unsent, _window(stage, now))
+        .order_by(FollowUp.due_at)
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (
+        await session.execute(
+            update(FollowUp)
+            .where(FollowUp.id.in_(picked.scalar_subquery()), FollowUp.status == "open", unsent)
+            .values(reminders_sent=FollowUp.reminders_sent.op("|")(stage.marks))
+            .returning(
+                FollowUp.id,
+                FollowUp.owner_id,
+                FollowUp.kind,
+                FollowUp.due_at,
+                FollowUp.notes,
+                FollowUp.lead_id,
+                FollowUp.client_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
     owners = {r.owner_id for r in rows if r.owner_id is not None}
     muted = await preferences.switched_off(session, owners, stage.kind)
-    subjects = await _subjects(session, {r.lead_id for r in rows if r.lead_id}, {r.client_id for r in rows
-                                                                                 if r.client_id})
+    subjects = await _subjects(
+        session, {r.lead_id for r in rows if r.lead_id}, {r.client_id for r in rows if r.client_id}
+    )
     sent = 0
     for r in rows:
         if r.owner_id is None or r.owner_id in muted:
@@ -70,22 +85,32 @@ async def _send_stage(session: AsyncSession, stage: Stage, now: datetime) -> int
         # The title says when relative to now (the server does not know the reader's time zone;
         # the notification's own time is shown in local time by the desktop).
         what = KIND_WORDS.get(r.kind, r.kind)
-        notify(session, r.owner_id, stage.kind, f"{stage.title}: {what} {subject or ''}".strip(),
-               r.notes or "", "follow_up", r.id)
+        notify(
+            session,
+            r.owner_id,
+            stage.kind,
+            f"{stage.title}: {what} {subject or ''}".strip(),
+            r.notes or "",
+            "follow_up",
+            r.id,
+        )
         sent += 1
     return sent
 
 
-async def _subjects(session: AsyncSession, lead_ids: set[int | None],
-                    client_ids: set[int | None]) -> dict[tuple[str, int], str]:
+async def _subjects(
+    session: AsyncSession, lead_ids: set[int | None], client_ids: set[int | None]
+) -> dict[tuple[str, int], str]:
     out: dict[tuple[str, int], str] = {}
     if lead_ids:
-        for lead_id, person, company in (await session.execute(
-                select(Lead.id, Lead.person_name, Lead.company).where(Lead.id.in_(lead_ids)))).all():
+        for lead_id, person, company in (
+            await session.execute(select(Lead.id, Lead.person_name, Lead.company).where(Lead.id.in_(lead_ids)))
+        ).all():
             out[("lead", lead_id)] = f"{person} ({company})" if company else person
     if client_ids:
-        for client_id, name in (await session.execute(
-                select(Client.id, Client.name).where(Client.id.in_(client_ids)))).all():
+        for client_id, name in (
+            await session.execute(select(Client.id, Client.name).where(Client.id.in_(client_ids)))
+        ).all():
             out[("client", client_id)] = name
     return out
 

@@ -50,16 +50,19 @@ def _fields(follow_up: FollowUp) -> dict[str, Any]:
 
 # --- notes ---------------------------------------------------------------------------------------
 
-async def add_note(session: AsyncSession, actor: Principal, data: NoteIn, *, lead_id: int | None = None,
-                   client_id: int | None = None) -> NoteOut:
+
+async def add_note(
+    session: AsyncSession, actor: Principal, data: NoteIn, *, lead_id: int | None = None, client_id: int | None = None
+) -> NoteOut:
     """A note on a lead or a client the actor may see. Announced under the record's module, so whoever
     sees the record sees its timeline grow."""
     owner_id: int | None
     if lead_id is not None:
         lead = await leads.visible_lead(session, actor, lead_id)
         module, entity, owner_id, team_id = "leads", "lead", lead.owner_id, lead.team_id
-        note = Note(lead_id=lead.id, client_id=lead.converted_client_id, author_id=actor.user_id,
-                    body=data.body.strip())
+        note = Note(
+            lead_id=lead.id, client_id=lead.converted_client_id, author_id=actor.user_id, body=data.body.strip()
+        )
     else:
         assert client_id is not None
         client = await clients.visible_client(session, actor, client_id)
@@ -69,22 +72,41 @@ async def add_note(session: AsyncSession, actor: Principal, data: NoteIn, *, lea
         raise ValidationFailed("Write something first.", field="body")
     session.add(note)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="note", entity_id=note.id, action="created",
-                 changes=[{"field": f"{entity}_id", "old": None, "new": lead_id or client_id}])
-    events.emit(session, module=module, entity="note", entity_id=note.id, action="created", actor_id=actor.user_id,
-                owner_id=owner_id, team_id=team_id, data={f"{entity}_id": lead_id or client_id})
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="note",
+        entity_id=note.id,
+        action="created",
+        changes=[{"field": f"{entity}_id", "old": None, "new": lead_id or client_id}],
+    )
+    events.emit(
+        session,
+        module=module,
+        entity="note",
+        entity_id=note.id,
+        action="created",
+        actor_id=actor.user_id,
+        owner_id=owner_id,
+        team_id=team_id,
+        data={f"{entity}_id": lead_id or client_id},
+    )
     return NoteOut.model_validate(note)
 
 
 # --- follow-ups: reading -------------------------------------------------------------------------
+
 
 def _subject_columns() -> tuple[Any, ...]:
     return (Lead.person_name, Lead.company, Client.name)
 
 
 def _with_subject(stmt: Select[Any]) -> Select[Any]:
-    return (stmt.add_columns(*_subject_columns())
-            .outerjoin(Lead, Lead.id == FollowUp.lead_id).outerjoin(Client, Client.id == FollowUp.client_id))
+    return (
+        stmt.add_columns(*_subject_columns())
+        .outerjoin(Lead, Lead.id == FollowUp.lead_id)
+        .outerjoin(Client, Client.id == FollowUp.client_id)
+    )
 
 
 def _out(row: Any) -> FollowUpOut:
@@ -102,8 +124,9 @@ async def _subject_of(session: AsyncSession, follow_up: FollowUp) -> FollowUpOut
     return _out(row)
 
 
-async def visible_follow_up(session: AsyncSession, principal: Principal, follow_up_id: int, *,
-                            lock: bool = False) -> FollowUp:
+async def visible_follow_up(
+    session: AsyncSession, principal: Principal, follow_up_id: int, *, lock: bool = False
+) -> FollowUp:
     follow_up = await session.get(FollowUp, follow_up_id, with_for_update=lock, populate_existing=lock)
     if follow_up is None or not principal.sees(MODULE, follow_up.owner_id, follow_up.team_id):
         raise NotFound("No such follow-up.")
@@ -114,8 +137,17 @@ async def get_follow_up(session: AsyncSession, principal: Principal, follow_up_i
     return await _subject_of(session, await visible_follow_up(session, principal, follow_up_id))
 
 
-async def list_follow_ups(session: AsyncSession, principal: Principal, *, lead_id: int | None, client_id: int | None,
-                          owner_id: int | None, status: str | None, offset: int, limit: int) -> Page[FollowUpOut]:
+async def list_follow_ups(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    lead_id: int | None,
+    client_id: int | None,
+    owner_id: int | None,
+    status: str | None,
+    offset: int,
+    limit: int,
+) -> Page[FollowUpOut]:
     stmt = _with_subject(select(FollowUp)).where(principal.scope_filter(MODULE, FollowUp.owner_id, FollowUp.team_id))
     if lead_id is not None:
         stmt = stmt.where(FollowUp.lead_id == lead_id)
@@ -145,23 +177,35 @@ async def my_day(session: AsyncSession, principal: Principal, tz: str) -> MyDay:
     end = datetime.combine(today + timedelta(days=1), datetime.min.time(), local)
     stmt = _with_subject(select(FollowUp)).where(FollowUp.owner_id == principal.user_id, FollowUp.status == "open")
     overdue = (await session.execute(stmt.where(FollowUp.due_at < now).order_by(FollowUp.due_at).limit(500))).all()
-    later = (await session.execute(stmt.where(FollowUp.due_at >= now, FollowUp.due_at < end)
-                                   .order_by(FollowUp.due_at).limit(500))).all()
-    return MyDay(date=today.isoformat(), time_zone=tz, overdue=[_out(r) for r in overdue],
-                 today=[_out(r) for r in later])
+    later = (
+        await session.execute(
+            stmt.where(FollowUp.due_at >= now, FollowUp.due_at < end).order_by(FollowUp.due_at).limit(500)
+        )
+    ).all()
+    return MyDay(
+        date=today.isoformat(), time_zone=tz, overdue=[_out(r) for r in overdue], today=[_out(r) for r in later]
+    )
 
 
-async def calendar(session: AsyncSession, principal: Principal, start: datetime, end: datetime,
-                   owner_id: int | None) -> list[FollowUpOut]:
+async def calendar(
+    session: AsyncSession, principal: Principal, start: datetime, end: datetime, owner_id: int | None
+) -> list[FollowUpOut]:
     """Follow-ups due in [start, end) (a week view asks for seven days), cancelled ones left out."""
     if end <= start:
         raise ValidationFailed("The end must be after the start.", field="end")
     if end - start > timedelta(days=MAX_CALENDAR_DAYS):
         raise ValidationFailed(f"Ask for at most {MAX_CALENDAR_DAYS} days at a time.", field="end")
-    stmt = (_with_subject(select(FollowUp))
-            .where(principal.scope_filter(MODULE, FollowUp.owner_id, FollowUp.team_id),
-                   FollowUp.due_at >= start, FollowUp.due_at < end, FollowUp.status != "cancelled")
-            .order_by(FollowUp.due_at, FollowUp.id).limit(5000))
+    stmt = (
+        _with_subject(select(FollowUp))
+        .where(
+            principal.scope_filter(MODULE, FollowUp.owner_id, FollowUp.team_id),
+            FollowUp.due_at >= start,
+            FollowUp.due_at < end,
+            FollowUp.status != "cancelled",
+        )
+        .order_by(FollowUp.due_at, FollowUp.id)
+        .limit(5000)
+    )
     if owner_id is not None:
         stmt = stmt.where(FollowUp.owner_id == owner_id)
     return [_out(r) for r in (await session.execute(stmt)).all()]
@@ -169,15 +213,30 @@ async def calendar(session: AsyncSession, principal: Principal, start: datetime,
 
 # --- follow-ups: writing -------------------------------------------------------------------------
 
+
 def _announce(session: AsyncSession, actor_id: int | None, follow_up: FollowUp, action: str) -> None:
-    events.emit(session, module=MODULE, entity="follow_up", entity_id=follow_up.id, action=action,
-                actor_id=actor_id, owner_id=follow_up.owner_id, team_id=follow_up.team_id,
-                data={"lead_id": follow_up.lead_id, "client_id": follow_up.client_id, "status": follow_up.status,
-                      "due_at": follow_up.due_at.isoformat(), "version": follow_up.version})
+    events.emit(
+        session,
+        module=MODULE,
+        entity="follow_up",
+        entity_id=follow_up.id,
+        action=action,
+        actor_id=actor_id,
+        owner_id=follow_up.owner_id,
+        team_id=follow_up.team_id,
+        data={
+            "lead_id": follow_up.lead_id,
+            "client_id": follow_up.client_id,
+            "status": follow_up.status,
+            "due_at": follow_up.due_at.isoformat(),
+            "version": follow_up.version,
+        },
+    )
 
 
-async def _parent(session: AsyncSession, actor: Principal, lead_id: int | None,
-                  client_id: int | None) -> tuple[int | None, int | None, int | None]:
+async def _parent(
+    session: AsyncSession, actor: Principal, lead_id: int | None, client_id: int | None
+) -> tuple[int | None, int | None, int | None]:
     """(lead_id, client_id, owner) of a record the actor may see; a converted lead's follow-ups are
     the client's too."""
     if lead_id is not None:
@@ -192,15 +251,35 @@ async def _parent(session: AsyncSession, actor: Principal, lead_id: int | None,
     return None, client.id, client.owner_id
 
 
-async def _new(session: AsyncSession, actor: Principal, lead_id: int | None, client_id: int | None,
-               data: NextFollowUp | FollowUpIn, owner_id: int | None) -> FollowUp:
+async def _new(
+    session: AsyncSession,
+    actor: Principal,
+    lead_id: int | None,
+    client_id: int | None,
+    data: NextFollowUp | FollowUpIn,
+    owner_id: int | None,
+) -> FollowUp:
     owner, team = await owner_and_team(session, actor, MODULE, owner_id, None)
-    follow_up = FollowUp(lead_id=lead_id, client_id=client_id, kind=data.kind.value, due_at=data.due_at,
-                         notes=data.notes.strip(), owner_id=owner, team_id=team, created_by=actor.user_id)
+    follow_up = FollowUp(
+        lead_id=lead_id,
+        client_id=client_id,
+        kind=data.kind.value,
+        due_at=data.due_at,
+        notes=data.notes.strip(),
+        owner_id=owner,
+        team_id=team,
+        created_by=actor.user_id,
+    )
     session.add(follow_up)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="follow_up", entity_id=follow_up.id, action="created",
-                 changes=audit.diff({}, {"lead_id": lead_id, "client_id": client_id, **_fields(follow_up)}))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="follow_up",
+        entity_id=follow_up.id,
+        action="created",
+        changes=audit.diff({}, {"lead_id": lead_id, "client_id": client_id, **_fields(follow_up)}),
+    )
     _announce(session, actor.user_id, follow_up, "created")
     return follow_up
 
@@ -222,8 +301,9 @@ async def _open_for_edit(session: AsyncSession, actor: Principal, follow_up_id: 
     return follow_up
 
 
-async def update_follow_up(session: AsyncSession, actor: Principal, follow_up_id: int,
-                           data: FollowUpUpdate) -> FollowUpOut:
+async def update_follow_up(
+    session: AsyncSession, actor: Principal, follow_up_id: int, data: FollowUpUpdate
+) -> FollowUpOut:
     follow_up = await _open_for_edit(session, actor, follow_up_id, data.version)
     before = _fields(follow_up)
     if data.kind is not None:
@@ -235,14 +315,21 @@ async def update_follow_up(session: AsyncSession, actor: Principal, follow_up_id
     await session.flush()
     changes = audit.diff(before, _fields(follow_up))
     if changes:
-        audit.record(session, actor_id=actor.user_id, entity="follow_up", entity_id=follow_up.id, action="updated",
-                     changes=changes)
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="follow_up",
+            entity_id=follow_up.id,
+            action="updated",
+            changes=changes,
+        )
         _announce(session, actor.user_id, follow_up, "updated")
     return await _subject_of(session, follow_up)
 
 
-async def complete(session: AsyncSession, actor: Principal, follow_up_id: int,
-                   data: CompleteFollowUp) -> CompleteResult:
+async def complete(
+    session: AsyncSession, actor: Principal, follow_up_id: int, data: CompleteFollowUp
+) -> CompleteResult:
     """Done, with what came of it; `next` schedules the following one in the same transaction."""
     follow_up = await _open_for_edit(session, actor, follow_up_id, data.version)
     before = _fields(follow_up)
@@ -251,28 +338,45 @@ async def complete(session: AsyncSession, actor: Principal, follow_up_id: int,
     follow_up.completed_at = utcnow()
     follow_up.completed_by = actor.user_id
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="follow_up", entity_id=follow_up.id, action="completed",
-                 changes=audit.diff(before, _fields(follow_up)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="follow_up",
+        entity_id=follow_up.id,
+        action="completed",
+        changes=audit.diff(before, _fields(follow_up)),
+    )
     _announce(session, actor.user_id, follow_up, "updated")
     following = None
     if data.next is not None:
-        following = await _new(session, actor, follow_up.lead_id, follow_up.client_id, data.next,
-                               follow_up.owner_id or actor.user_id)
-    return CompleteResult(done=await _subject_of(session, follow_up),
-                          next=await _subject_of(session, following) if following else None)
+        following = await _new(
+            session, actor, follow_up.lead_id, follow_up.client_id, data.next, follow_up.owner_id or actor.user_id
+        )
+    return CompleteResult(
+        done=await _subject_of(session, follow_up), next=await _subject_of(session, following) if following else None
+    )
 
 
-async def reschedule(session: AsyncSession, actor: Principal, follow_up_id: int,
-                     data: RescheduleFollowUp) -> FollowUpOut:
+async def reschedule(
+    session: AsyncSession, actor: Principal, follow_up_id: int, data: RescheduleFollowUp
+) -> FollowUpOut:
     """A new time, with the reason kept in the audit log; its reminders start over."""
     follow_up = await _open_for_edit(session, actor, follow_up_id, data.version)
     old = follow_up.due_at
     follow_up.due_at = data.due_at
     follow_up.reminders_sent = 0
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="follow_up", entity_id=follow_up.id, action="rescheduled",
-                 changes=[*audit.diff({"due_at": old}, {"due_at": follow_up.due_at}),
-                          {"field": "reason", "old": None, "new": data.reason.strip()}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="follow_up",
+        entity_id=follow_up.id,
+        action="rescheduled",
+        changes=[
+            *audit.diff({"due_at": old}, {"due_at": follow_up.due_at}),
+            {"field": "reason", "old": None, "new": data.reason.strip()},
+        ],
+    )
     _announce(session, actor.user_id, follow_up, "updated")
     return await _subject_of(session, follow_up)
 
@@ -281,9 +385,16 @@ async def cancel(session: AsyncSession, actor: Principal, follow_up_id: int, dat
     follow_up = await _open_for_edit(session, actor, follow_up_id, data.version)
     follow_up.status = "cancelled"
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="follow_up", entity_id=follow_up.id, action="cancelled",
-                 changes=[{"field": "status", "old": "open", "new": "cancelled"},
-                          *([{"field": "reason", "old": None, "new": data.reason.strip()}] if data.reason.strip()
-                            else [])])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="follow_up",
+        entity_id=follow_up.id,
+        action="cancelled",
+        changes=[
+            {"field": "status", "old": "open", "new": "cancelled"},
+            *([{"field": "reason", "old": None, "new": data.reason.strip()}] if data.reason.strip() else []),
+        ],
+    )
     _announce(session, actor.user_id, follow_up, "updated")
     return await _subject_of(session, follow_up)

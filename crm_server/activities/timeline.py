@@ -27,17 +27,47 @@ from crm_server.leads.models import Lead
 
 def _parts(note_where: Any, follow_up_where: Any, audit_where: Any) -> Any:
     nothing = null().cast(JSONB)
-    notes = select(Note.created_at.label("at"), literal("note").label("entity"), Note.id.label("entity_id"),
-                   literal("created", String).label("action"), Note.author_id.label("actor_id"),
-                   Note.body.label("text"), nothing.label("changes"), nothing.label("data")).where(note_where)
+    notes = select(
+        Note.created_at.label("at"),
+        literal("note").label("entity"),
+        Note.id.label("entity_id"),
+        literal("created", String).label("action"),
+        Note.author_id.label("actor_id"),
+        Note.body.label("text"),
+        nothing.label("changes"),
+        nothing.label("data"),
+    ).where(note_where)
     follow_ups = select(
-        FollowUp.created_at, literal("follow_up"), FollowUp.id, literal("created", String), FollowUp.created_by,
-        FollowUp.notes, nothing,
-        func.jsonb_build_object("kind", FollowUp.kind, "due_at", FollowUp.due_at, "status", FollowUp.status,
-                                "outcome", FollowUp.outcome, "completed_at", FollowUp.completed_at),
+        FollowUp.created_at,
+        literal("follow_up"),
+        FollowUp.id,
+        literal("created", String),
+        FollowUp.created_by,
+        FollowUp.notes,
+        nothing,
+        func.jsonb_build_object(
+            "kind",
+            FollowUp.kind,
+            "due_at",
+            FollowUp.due_at,
+            "status",
+            FollowUp.status,
+            "outcome",
+            FollowUp.outcome,
+            "completed_at",
+            FollowUp.completed_at,
+        ),
     ).where(follow_up_where)
-    history = select(AuditEntry.at, AuditEntry.entity, AuditEntry.entity_id, AuditEntry.action, AuditEntry.actor_id,
-                     null().cast(String), AuditEntry.changes, nothing).where(audit_where)
+    history = select(
+        AuditEntry.at,
+        AuditEntry.entity,
+        AuditEntry.entity_id,
+        AuditEntry.action,
+        AuditEntry.actor_id,
+        null().cast(String),
+        AuditEntry.changes,
+        nothing,
+    ).where(audit_where)
     return union_all(notes, follow_ups, history).subquery()
 
 
@@ -54,57 +84,90 @@ def _kind(entity: str, action: str, changes: list[dict[str, Any]]) -> tuple[str,
 
 async def _page(session: AsyncSession, parts: Any, offset: int, limit: int) -> Page[TimelineItem]:
     total = await session.scalar(select(func.count()).select_from(parts))
-    rows = (await session.execute(select(parts).order_by(parts.c.at.desc(), parts.c.entity_id.desc())
-                                  .offset(offset).limit(limit))).all()
+    rows = (
+        await session.execute(
+            select(parts).order_by(parts.c.at.desc(), parts.c.entity_id.desc()).offset(offset).limit(limit)
+        )
+    ).all()
     actor_ids = {r.actor_id for r in rows if r.actor_id is not None}
-    names = dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(actor_ids)))).all()
-                 ) if actor_ids else {}
+    names = (
+        dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(actor_ids)))).all())
+        if actor_ids
+        else {}
+    )
     items = []
     for r in rows:
         changes = r.changes or []
         kind, summary = _kind(r.entity, r.action, changes)
-        items.append(TimelineItem(at=r.at, kind=kind, entity=r.entity, entity_id=r.entity_id, actor_id=r.actor_id,
-                                  actor_name=names.get(r.actor_id), text=r.text or summary,
-                                  changes=[AuditChange.model_validate(c) for c in changes], data=r.data or {}))
+        items.append(
+            TimelineItem(
+                at=r.at,
+                kind=kind,
+                entity=r.entity,
+                entity_id=r.entity_id,
+                actor_id=r.actor_id,
+                actor_name=names.get(r.actor_id),
+                text=r.text or summary,
+                changes=[AuditChange.model_validate(c) for c in changes],
+                data=r.data or {},
+            )
+        )
     return Page[TimelineItem](items=items, total=total or 0, offset=offset, limit=limit)
 
 
-async def lead_timeline(session: AsyncSession, principal: Principal, lead_id: int, offset: int,
-                        limit: int) -> Page[TimelineItem]:
+async def lead_timeline(
+    session: AsyncSession, principal: Principal, lead_id: int, offset: int, limit: int
+) -> Page[TimelineItem]:
     lead = await leads.visible_lead(session, principal, lead_id)
     history = merged_ids(lead.id)
     follow_up_ids = select(FollowUp.id).where(FollowUp.lead_id.in_(history))
     parts = _parts(
-        Note.lead_id.in_(history), FollowUp.lead_id.in_(history),
-        or_(and_(AuditEntry.entity == "lead", AuditEntry.entity_id.in_(history)),
-            and_(AuditEntry.entity == "follow_up", AuditEntry.action != "created",
-                 AuditEntry.entity_id.in_(follow_up_ids))),
+        Note.lead_id.in_(history),
+        FollowUp.lead_id.in_(history),
+        or_(
+            and_(AuditEntry.entity == "lead", AuditEntry.entity_id.in_(history)),
+            and_(
+                AuditEntry.entity == "follow_up",
+                AuditEntry.action != "created",
+                AuditEntry.entity_id.in_(follow_up_ids),
+            ),
+        ),
     )
     return await _page(session, parts, offset, limit)
 
 
-async def client_timeline(session: AsyncSession, principal: Principal, client_id: int, offset: int,
-                          limit: int) -> Page[TimelineItem]:
+async def client_timeline(
+    session: AsyncSession, principal: Principal, client_id: int, offset: int, limit: int
+) -> Page[TimelineItem]:
     """The client's own history for whoever sees the client; its sales side only for who may see
     it: notes need the client in the user's activities scope (a note belongs to its client),
     follow-ups their own activities scope, and the history and notes of the leads it came from
     those leads in leads scope. Whoever only reads clients (accounts, the warehouse, support for
     another team's client) sees the client's edits, not what sales wrote."""
     client = await clients.visible_client(session, principal, client_id)
-    converted = select(Lead.id).where(Lead.converted_client_id == client.id,
-                                      principal.scope_filter("leads", Lead.owner_id, Lead.team_id))
+    converted = select(Lead.id).where(
+        Lead.converted_client_id == client.id, principal.scope_filter("leads", Lead.owner_id, Lead.team_id)
+    )
     deals = converted.union_all(select(Lead.id).where(Lead.merged_into_id.in_(converted)))
     # Notes have no owner of their own: they are the client's, in activities scope.
     notes = principal.sees("activities", client.owner_id, client.team_id)
     mine = principal.scope_filter("activities", FollowUp.owner_id, FollowUp.team_id)
     follow_up_ids = select(FollowUp.id).where(FollowUp.client_id == client.id, mine)
     parts = _parts(
-        and_(Note.client_id == client.id, true() if notes else false(),
-             or_(Note.lead_id.is_(None), Note.lead_id.in_(deals))),
+        and_(
+            Note.client_id == client.id,
+            true() if notes else false(),
+            or_(Note.lead_id.is_(None), Note.lead_id.in_(deals)),
+        ),
         and_(FollowUp.client_id == client.id, mine),
-        or_(and_(AuditEntry.entity == "client", AuditEntry.entity_id == client.id),
+        or_(
+            and_(AuditEntry.entity == "client", AuditEntry.entity_id == client.id),
             and_(AuditEntry.entity == "lead", AuditEntry.entity_id.in_(deals)),
-            and_(AuditEntry.entity == "follow_up", AuditEntry.action != "created",
-                 AuditEntry.entity_id.in_(follow_up_ids))),
+            and_(
+                AuditEntry.entity == "follow_up",
+                AuditEntry.action != "created",
+                AuditEntry.entity_id.in_(follow_up_ids),
+            ),
+        ),
     )
     return await _page(session, parts, offset, limit)

@@ -13,8 +13,10 @@ from crm_server.admin.models import AuditEntry
 from crm_server.admin.settings import DEFINITIONS
 
 # Never written to the audit log in clear: credentials, and every setting marked secret.
-SECRET_FIELDS = frozenset({"password_hash", "totp_secret", "token_hash"}
-                          | {key for key, definition in DEFINITIONS.items() if definition.secret})
+SECRET_FIELDS = frozenset(
+    {"password_hash", "totp_secret", "token_hash"}
+    | {key for key, definition in DEFINITIONS.items() if definition.secret}
+)
 
 
 def _plain(value: Any) -> Any:
@@ -34,12 +36,19 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
         before = old.get(key)
         if before != value:
             hidden = key in SECRET_FIELDS
-            changes.append({"field": key, "old": "***" if hidden else _plain(before),
-                            "new": "***" if hidden else _plain(value)})
+            changes.append(
+                {"field": key, "old": "***" if hidden else _plain(before), "new": "***" if hidden else _plain(value)}
+            )
     return changes
 
 
-def record(session: AsyncSession, *, actor_id: int | None, entity: str, entity_id: int, action: str,
-           changes: list[dict[str, Any]] | None = None) -> None:
-    session.add(AuditEntry(actor_id=actor_id, entity=entity, entity_id=entity_id, action=action,
-                           changes=changes or []))
+def record(
+    session: AsyncSession,
+    *,
+    actor_id: int | None,
+    entity: str,
+    entity_id: int,
+    action: str,
+    changes: list[dict[str, Any]] | None = None,
+) -> None:
+    session.add(AuditEntry(actor_id=actor_id, entity=entity, entity_id=entity_id, action=action, changes=changes or []))

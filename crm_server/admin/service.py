@@ -25,8 +25,11 @@ from crm_server.errors import NotFound
 
 async def read_settings(session: AsyncSession) -> SettingsOut:
     values = settings.public_view(await settings.get_all(session))
-    return SettingsOut(values=values, labels={k: d.label for k, d in settings.DEFINITIONS.items()},
-                       secrets=[k for k, d in settings.DEFINITIONS.items() if d.secret])
+    return SettingsOut(
+        values=values,
+        labels={k: d.label for k, d in settings.DEFINITIONS.items()},
+        secrets=[k for k, d in settings.DEFINITIONS.items() if d.secret],
+    )
 
 
 async def change_settings(session: AsyncSession, actor: Principal, values: dict[str, Any]) -> SettingsOut:
@@ -35,20 +38,28 @@ async def change_settings(session: AsyncSession, actor: Principal, values: dict[
         old, new = await settings.put(session, key, value, actor.user_id)
         changes.extend(audit.diff({key: old}, {key: new}))
     if changes:
-        audit.record(session, actor_id=actor.user_id, entity="settings", entity_id=0, action="updated",
-                     changes=changes)
-        events.emit(session, module="admin", entity="settings", entity_id=0, action="updated",
-                    actor_id=actor.user_id, data={"keys": sorted(values)})
+        audit.record(session, actor_id=actor.user_id, entity="settings", entity_id=0, action="updated", changes=changes)
+        events.emit(
+            session,
+            module="admin",
+            entity="settings",
+            entity_id=0,
+            action="updated",
+            actor_id=actor.user_id,
+            data={"keys": sorted(values)},
+        )
     return await read_settings(session)
 
 
 async def send_test_email(session: AsyncSession, to: str) -> None:
-    await mail.send(session, to, "CRM test email",
-                    "This is a test email from your CRM. If you can read it, outgoing email works.")
+    await mail.send(
+        session, to, "CRM test email", "This is a test email from your CRM. If you can read it, outgoing email works."
+    )
 
 
-def _audit_query(actor_id: int | None, entity: str | None, entity_id: int | None, since: datetime | None,
-                 until: datetime | None) -> Select[AuditEntry]:
+def _audit_query(
+    actor_id: int | None, entity: str | None, entity_id: int | None, since: datetime | None, until: datetime | None
+) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
     if actor_id is not None:
         stmt = stmt.where(AuditEntry.actor_id == actor_id)
@@ -63,14 +74,34 @@ def _audit_query(actor_id: int | None, entity: str | None, entity_id: int | None
     return stmt
 
 
-async def audit_log(session: AsyncSession, actor_id: int | None, entity: str | None, entity_id: int | None,
-                    since: datetime | None, until: datetime | None, offset: int, limit: int) -> Page[AuditEntryOut]:
-    return await paging.page(session, _audit_query(actor_id, entity, entity_id, since, until), offset, limit,
-                             AuditEntryOut.model_validate, (AuditEntry.at.desc(), AuditEntry.id.desc()))
+async def audit_log(
+    session: AsyncSession,
+    actor_id: int | None,
+    entity: str | None,
+    entity_id: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    offset: int,
+    limit: int,
+) -> Page[AuditEntryOut]:
+    return await paging.page(
+        session,
+        _audit_query(actor_id, entity, entity_id, since, until),
+        offset,
+        limit,
+        AuditEntryOut.model_validate,
+        (AuditEntry.at.desc(), AuditEntry.id.desc()),
+    )
 
 
-async def audit_csv(session: AsyncSession, actor_id: int | None, entity: str | None, entity_id: int | None,
-                    since: datetime | None, until: datetime | None) -> AsyncIterator[str]:
+async def audit_csv(
+    session: AsyncSession,
+    actor_id: int | None,
+    entity: str | None,
+    entity_id: int | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> AsyncIterator[str]:
     """The filtered audit log as CSV, one row per changed field, streamed in chunks."""
     stmt = _audit_query(actor_id, entity, entity_id, since, until).order_by(AuditEntry.at, AuditEntry.id)
     buffer = io.StringIO()
@@ -80,8 +111,11 @@ async def audit_csv(session: AsyncSession, actor_id: int | None, entity: str | N
     async for entry in result:
         base = [entry.id, entry.at.isoformat(), entry.actor_id or "", entry.entity, entry.entity_id, entry.action]
         for change in entry.changes or [{"field": "", "old": "", "new": ""}]:
-            writer.writerow(spreadsheet.csv_row([*base, change.get("field", ""), _cell(change.get("old")),
-                                                 _cell(change.get("new"))]))
+            writer.writerow(
+                spreadsheet.csv_row(
+                    [*base, change.get("field", ""), _cell(change.get("old")), _cell(change.get("new"))]
+                )
+            )
         if buffer.tell() > 64_000:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -97,27 +131,51 @@ def _cell(value: Any) -> str:
 
 # --- notifications -------------------------------------------------------------------------------
 
-def notify(session: AsyncSession, user_id: int, kind: str, title: str, body: str = "",
-           entity: str | None = None, entity_id: int | None = None) -> None:
+
+def notify(
+    session: AsyncSession,
+    user_id: int,
+    kind: str,
+    title: str,
+    body: str = "",
+    entity: str | None = None,
+    entity_id: int | None = None,
+) -> None:
     """Tell one user something; their bell updates live."""
-    session.add(Notification(user_id=user_id, kind=kind, title=title, body=body, entity=entity,
-                             entity_id=entity_id))
-    events.emit(session, module="notifications", entity="notification", entity_id=0, action="created",
-                user_id=user_id, data={"kind": kind, "title": title})
+    session.add(Notification(user_id=user_id, kind=kind, title=title, body=body, entity=entity, entity_id=entity_id))
+    events.emit(
+        session,
+        module="notifications",
+        entity="notification",
+        entity_id=0,
+        action="created",
+        user_id=user_id,
+        data={"kind": kind, "title": title},
+    )
 
 
-async def notifications(session: AsyncSession, user_id: int, unread_only: bool, offset: int,
-                        limit: int) -> Page[NotificationOut]:
+async def notifications(
+    session: AsyncSession, user_id: int, unread_only: bool, offset: int, limit: int
+) -> Page[NotificationOut]:
     stmt = select(Notification).where(Notification.user_id == user_id)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    return await paging.page(session, stmt, offset, limit, NotificationOut.model_validate,
-                             (Notification.created_at.desc(), Notification.id.desc()))
+    return await paging.page(
+        session,
+        stmt,
+        offset,
+        limit,
+        NotificationOut.model_validate,
+        (Notification.created_at.desc(), Notification.id.desc()),
+    )
 
 
 async def unread_count(session: AsyncSession, user_id: int) -> int:
-    count = await session.scalar(select(func.count()).select_from(Notification)
-                                 .where(Notification.user_id == user_id, Notification.read_at.is_(None)))
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
     return int(count or 0)
 
 
@@ -129,9 +187,9 @@ async def mark_read(session: AsyncSession, user_id: int, ids: list[int] | None) 
         stmt = stmt.where(Notification.id.in_(ids))
     result = await session.execute(stmt.values(read_at=utcnow()))
     if ids is not None and len(ids) == 1 and result.rowcount == 0:  # type: ignore[attr-defined]
-        exists = await session.scalar(select(Notification.id).where(Notification.id == ids[0],
-                                                                    Notification.user_id == user_id))
+        exists = await session.scalar(
+            select(Notification.id).where(Notification.id == ids[0], Notification.user_id == user_id)
+        )
         if not exists:
             raise NotFound("No such notification.")
-    events.emit(session, module="notifications", entity="notification", entity_id=0, action="read",
-                user_id=user_id)
+    events.emit(session, module="notifications", entity="notification", entity_id=0, action="read", user_id=user_id)

@@ -39,46 +39,52 @@ DEFINITIONS: dict[str, Definition] = {
     "smtp.user": Definition(str, "", "SMTP user"),
     "smtp.password": Definition(str, "", "SMTP password", secret=True),
     "smtp.sender": Definition(str, "crm@localhost", "Sender address"),
-    "security.session_idle_minutes": Definition(int, 30, "Session idle timeout (minutes)", minimum=5,
-                                                maximum=720),
+    "security.session_idle_minutes": Definition(int, 30, "Session idle timeout (minutes)", minimum=5, maximum=720),
     "security.password_min_length": Definition(int, 12, "Minimum password length", minimum=12, maximum=64),
     "security.require_2fa_for_all": Definition(bool, False, "Require 2FA for everyone"),
     "app.public_url": Definition(str, "", "How users reach this server (for links in emails)"),
-    "email_pipe.token": Definition(str, "", "Inbound email webhook token (X-CRM-Token; empty: webhook off)",
-                                   secret=True),
+    "email_pipe.token": Definition(
+        str, "", "Inbound email webhook token (X-CRM-Token; empty: webhook off)", secret=True
+    ),
     "email_pipe.registered_only": Definition(bool, False, "Only registered contacts and clients may open tickets"),
     "email_pipe.replies_only": Definition(bool, False, "Only replies to existing tickets are accepted by email"),
-    "email_pipe.max_per_window": Definition(int, 10, "Most tickets and replies by email from one address",
-                                            minimum=1, maximum=10000),
+    "email_pipe.max_per_window": Definition(
+        int, 10, "Most tickets and replies by email from one address", minimum=1, maximum=10000
+    ),
     "email_pipe.window_minutes": Definition(int, 15, "Window of that limit (minutes)", minimum=1, maximum=1440),
     "leads.default_currency": Definition(str, "EUR", "Default currency of lead values (ISO 4217)"),
-    "leads.default_team_id": Definition(int, 0, "Team that shares new leads no rule matches (0: none)",
-                                        minimum=0),
+    "leads.default_team_id": Definition(int, 0, "Team that shares new leads no rule matches (0: none)", minimum=0),
     "sales.base_currency": Definition(str, "EUR", "Base currency of products and documents (ISO 4217)"),
-    "sales.tax_rounding": Definition(str, "line", "Round VAT per line or once per document and rate",
-                                     choices=("line", "document")),
-    "invoices.payment_terms_days": Definition(int, 14, "Payment terms of new invoices (days)", minimum=0,
-                                              maximum=365),
+    "sales.tax_rounding": Definition(
+        str, "line", "Round VAT per line or once per document and rate", choices=("line", "document")
+    ),
+    "invoices.payment_terms_days": Definition(int, 14, "Payment terms of new invoices (days)", minimum=0, maximum=365),
     "invoices.number_format": Definition(str, "INV-{year}-{seq:06d}", "Invoice number format"),
     "invoices.credit_note_format": Definition(str, "CN-{year}-{seq:06d}", "Credit note number format"),
-    "invoices.recurring_hour": Definition(int, 6, "Hour recurring invoices are made (server time)", minimum=0,
-                                          maximum=23),
+    "invoices.recurring_hour": Definition(
+        int, 6, "Hour recurring invoices are made (server time)", minimum=0, maximum=23
+    ),
     "invoices.recurring_send": Definition(bool, False, "Email recurring invoices when made"),
     "invoices.recurring_only_paid": Definition(bool, False, "Recur only from paid invoices"),
-    "stock.invoice_warehouse_id": Definition(int, 0, "Warehouse issued invoices reserve stock in (0: the first "
-                                             "active one)", minimum=0),
+    "stock.invoice_warehouse_id": Definition(
+        int, 0, "Warehouse issued invoices reserve stock in (0: the first active one)", minimum=0
+    ),
     "stock.allow_negative": Definition(bool, False, "Allow deliveries and reservations beyond the available stock"),
-    "tickets.sla_critical_hours": Definition(int, 1, "First response for critical tickets (business hours)",
-                                             minimum=1, maximum=200),
-    "tickets.sla_high_hours": Definition(int, 2, "First response for high tickets (business hours)", minimum=1,
-                                         maximum=200),
-    "tickets.sla_normal_hours": Definition(int, 8, "First response for normal tickets (business hours)",
-                                           minimum=1, maximum=200),
+    "tickets.sla_critical_hours": Definition(
+        int, 1, "First response for critical tickets (business hours)", minimum=1, maximum=200
+    ),
+    "tickets.sla_high_hours": Definition(
+        int, 2, "First response for high tickets (business hours)", minimum=1, maximum=200
+    ),
+    "tickets.sla_normal_hours": Definition(
+        int, 8, "First response for normal tickets (business hours)", minimum=1, maximum=200
+    ),
     "tickets.business_hours": Definition(str, "09:00-17:00", "Support business hours (HH:MM-HH:MM)"),
     "tickets.business_days": Definition(str, "1-5", "Support business days (1 = Monday ... 7 = Sunday)"),
     "tickets.time_zone": Definition(str, "Europe/Bucharest", "Time zone of the support business hours"),
-    "tickets.archive_after_days": Definition(int, 30, "Archive tickets closed this many days ago", minimum=1,
-                                             maximum=3650),
+    "tickets.archive_after_days": Definition(
+        int, 30, "Archive tickets closed this many days ago", minimum=1, maximum=3650
+    ),
     # Facebook Lead Ads (crm_server/integrations/facebook.py)
     "facebook.app_secret": Definition(str, "", "Facebook app secret (signs webhooks)", secret=True),
     "facebook.verify_token": Definition(str, "", "Facebook webhook verify token", secret=True),
@@ -89,21 +95,27 @@ DEFINITIONS: dict[str, Definition] = {
     "woocommerce.consumer_key": Definition(str, "", "WooCommerce REST API consumer key (ck_…)"),
     "woocommerce.consumer_secret": Definition(str, "", "WooCommerce REST API consumer secret (cs_…)", secret=True),
     "woocommerce.webhook_secret": Definition(str, "", "WooCommerce webhook secret (signs webhooks)", secret=True),
-    "woocommerce.reconcile_hours": Definition(int, 48, "Orders changed in the last hours the reconciliation "
-                                              "reads from the store", minimum=1, maximum=2160),
+    "woocommerce.reconcile_hours": Definition(
+        int, 48, "Orders changed in the last hours the reconciliation reads from the store", minimum=1, maximum=2160
+    ),
     # Stripe (crm_server/integrations/stripe.py)
     "stripe.endpoint_secret": Definition(str, "", "Stripe webhook signing secret (whsec_…)", secret=True),
-    "stripe.secret_key": Definition(str, "", "Stripe secret API key (sk_… or rk_…: Pay online links, invoice "
-                                    "payments)", secret=True),
+    "stripe.secret_key": Definition(
+        str, "", "Stripe secret API key (sk_… or rk_…: Pay online links, invoice payments)", secret=True
+    ),
     "stripe.api_url": Definition(str, "https://api.stripe.com", "Stripe API base URL"),
     "stripe.success_url": Definition(str, "", "Page a client sees after paying online (empty: Stripe's own)"),
     # Website forms (crm_server/webforms/, crm_server/integrations/forms.py)
-    "forms.max_per_window": Definition(int, 10, "Most website form posts from one address", minimum=1,
-                                       maximum=10000),
+    "forms.max_per_window": Definition(int, 10, "Most website form posts from one address", minimum=1, maximum=10000),
     "forms.window_minutes": Definition(int, 10, "Window of that limit (minutes)", minimum=1, maximum=1440),
     # Every webhook door (crm_server/integrations/inbox.py): refusals kept per address, then 429
-    "integrations.max_rejects_per_hour": Definition(int, 60, "Most refused webhook requests kept from one "
-                                                    "address per hour (more get 429)", minimum=1, maximum=100000),
+    "integrations.max_rejects_per_hour": Definition(
+        int,
+        60,
+        "Most refused webhook requests kept from one address per hour (more get 429)",
+        minimum=1,
+        maximum=100000,
+    ),
 }
 
 
@@ -147,9 +159,11 @@ async def put(session: AsyncSession, key: str, value: Any, actor_id: int | None)
     new = coerce(key, value)
     old = await get(session, key)
     stmt = insert(Setting).values(key=key, value=new, updated_by=actor_id, updated_at=utcnow())
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=[Setting.key], set_={"value": new, "updated_by": actor_id, "updated_at": utcnow()}
-    ))
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Setting.key], set_={"value": new, "updated_by": actor_id, "updated_at": utcnow()}
+        )
+    )
     return old, new
 
 

@@ -49,11 +49,13 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 # --- signing in ----------------------------------------------------------------------------------
 
+
 @router.post("/auth/login", response_model=LoginResponse)
 async def login(body: LoginRequest, request: Request, session: Session) -> LoginResponse:
     client = body.client or request.headers.get("user-agent", "")[:200]
-    token, expires_at, me = await service.login(request.app.state.db, session, body.email, body.password, body.otp,
-                                                 client_address(request), client)
+    token, expires_at, me = await service.login(
+        request.app.state.db, session, body.email, body.password, body.otp, client_address(request), client
+    )
     return LoginResponse(token=token, expires_at=expires_at, user=me)
 
 
@@ -119,11 +121,18 @@ async def totp_disable(body: PasswordConfirm, principal: CurrentUser, session: S
 
 # --- users ---------------------------------------------------------------------------------------
 
+
 @router.get("/users", response_model=Page[UserOut] | Page[Colleague])
-async def list_users(session: Session, principal: CurrentUser,
-                     search: str | None = None, role_id: int | None = None, team_id: int | None = None,
-                     active: bool | None = None, offset: Annotated[int, Query(ge=0)] = 0,
-                     limit: Limit = 100) -> Page[UserOut] | Page[Colleague]:
+async def list_users(
+    session: Session,
+    principal: CurrentUser,
+    search: str | None = None,
+    role_id: int | None = None,
+    team_id: int | None = None,
+    active: bool | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+) -> Page[UserOut] | Page[Colleague]:
     """Every signed-in user may list colleagues (owner pickers): id, name, email, team. Admins
     (admin.view) get each user's whole record (UserOut) for the users page; editing needs admin.edit."""
     return await users.list_users(session, principal, search, role_id, team_id, active, offset, limit)
@@ -140,20 +149,23 @@ async def create_user(body: UserCreate, session: Session, actor: Principal = req
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-async def update_user(user_id: int, body: UserUpdate, session: Session,
-                      actor: Principal = require("admin", "edit")) -> UserOut:
+async def update_user(
+    user_id: int, body: UserUpdate, session: Session, actor: Principal = require("admin", "edit")
+) -> UserOut:
     return UserOut.model_validate(await users.update_user(session, actor, user_id, body))
 
 
 @router.post("/users/{user_id}/deactivate", response_model=dict[str, int])
-async def deactivate_user(user_id: int, body: DeactivateRequest, session: Session,
-                          actor: Principal = require("admin", "edit")) -> dict[str, int]:
+async def deactivate_user(
+    user_id: int, body: DeactivateRequest, session: Session, actor: Principal = require("admin", "edit")
+) -> dict[str, int]:
     return await users.deactivate_user(session, actor, user_id, body.version, body.reassign_to)
 
 
 @router.post("/users/{user_id}/reactivate", response_model=UserOut)
-async def reactivate_user(user_id: int, body: DeactivateRequest, session: Session,
-                          actor: Principal = require("admin", "edit")) -> UserOut:
+async def reactivate_user(
+    user_id: int, body: DeactivateRequest, session: Session, actor: Principal = require("admin", "edit")
+) -> UserOut:
     return UserOut.model_validate(await users.reactivate_user(session, actor, user_id, body.version))
 
 
@@ -164,8 +176,9 @@ async def unlock_user(user_id: int, session: Session, actor: Principal = require
 
 
 @router.post("/users/{user_id}/password", response_model=Ok)
-async def set_password(user_id: int, body: SetPasswordRequest, session: Session,
-                       actor: Principal = require("admin", "edit")) -> Ok:
+async def set_password(
+    user_id: int, body: SetPasswordRequest, session: Session, actor: Principal = require("admin", "edit")
+) -> Ok:
     await users.admin_set_password(session, actor, user_id, body.password)
     return Ok()
 
@@ -185,6 +198,7 @@ async def reset_2fa(user_id: int, session: Session, actor: Principal = require("
 
 # --- roles and teams -----------------------------------------------------------------------------
 
+
 @router.get("/roles", response_model=list[RoleOut])
 async def list_roles(session: Session, _: CurrentUser) -> list[RoleOut]:
     return await users.list_roles(session)
@@ -196,8 +210,9 @@ async def create_role(body: RoleIn, session: Session, actor: Principal = require
 
 
 @router.put("/roles/{role_id}", response_model=RoleOut)
-async def update_role(role_id: int, body: RoleUpdate, session: Session,
-                      actor: Principal = require("admin", "edit")) -> RoleOut:
+async def update_role(
+    role_id: int, body: RoleUpdate, session: Session, actor: Principal = require("admin", "edit")
+) -> RoleOut:
     return RoleOut.model_validate(await users.update_role(session, actor, role_id, body))
 
 
@@ -218,46 +233,68 @@ async def create_team(body: TeamIn, session: Session, actor: Principal = require
 
 
 @router.put("/teams/{team_id}", response_model=TeamOut)
-async def update_team(team_id: int, body: TeamUpdate, session: Session,
-                      actor: Principal = require("admin", "edit")) -> TeamOut:
+async def update_team(
+    team_id: int, body: TeamUpdate, session: Session, actor: Principal = require("admin", "edit")
+) -> TeamOut:
     return await users.team_out(session, await users.update_team(session, actor, team_id, body))
 
 
 # --- logs ----------------------------------------------------------------------------------------
 
+
 @router.get("/login-history", response_model=Page[LoginRecord], dependencies=[require("admin", "view")])
-async def login_history(session: Session, user_id: int | None = None, result: str | None = None,
-                        since: datetime | None = None, until: datetime | None = None,
-                        offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100) -> Page[LoginRecord]:
+async def login_history(
+    session: Session,
+    user_id: int | None = None,
+    result: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+) -> Page[LoginRecord]:
     return await logs.login_history(session, user_id, result, since, until, offset, limit)
 
 
 @router.get("/security-log", response_model=Page[SecurityEventOut], dependencies=[require("admin", "view")])
-async def security_log(session: Session, kind: str | None = None, user_id: int | None = None,
-                       since: datetime | None = None, until: datetime | None = None,
-                       offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100) -> Page[SecurityEventOut]:
+async def security_log(
+    session: Session,
+    kind: str | None = None,
+    user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+) -> Page[SecurityEventOut]:
     return await logs.security_log(session, kind, user_id, since, until, offset, limit)
 
 
 # --- failed sign-ins by address, blocked addresses -------------------------------------------------
 
+
 @router.get("/security-log/failures", response_model=Page[FailureGroup], dependencies=[require("admin", "view")])
-async def failure_groups(session: Session, since: datetime | None = None, until: datetime | None = None,
-                         min_count: Annotated[int, Query(ge=1, le=1_000_000)] = 2,
-                         offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100) -> Page[FailureGroup]:
+async def failure_groups(
+    session: Session,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_count: Annotated[int, Query(ge=1, le=1_000_000)] = 2,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+) -> Page[FailureGroup]:
     start = since or utcnow() - timedelta(days=1)
     return await throttle.failure_groups(session, start, until, min_count, offset, limit)
 
 
 @router.get("/blocked-addresses", response_model=Page[BlockedAddressOut], dependencies=[require("admin", "view")])
-async def blocked_addresses(session: Session, active: bool | None = True, offset: Annotated[int, Query(ge=0)] = 0,
-                            limit: Limit = 100) -> Page[BlockedAddressOut]:
+async def blocked_addresses(
+    session: Session, active: bool | None = True, offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100
+) -> Page[BlockedAddressOut]:
     return await blocks.list_blocks(session, active, offset, limit)
 
 
 @router.post("/blocked-addresses", response_model=BlockedAddressOut, status_code=201)
-async def block_address(body: BlockedAddressIn, session: Session,
-                        actor: Principal = require("admin", "edit")) -> BlockedAddressOut:
+async def block_address(
+    body: BlockedAddressIn, session: Session, actor: Principal = require("admin", "edit")
+) -> BlockedAddressOut:
     return await blocks.block(session, actor, body.address, body.reason)
 
 

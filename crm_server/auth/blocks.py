@@ -32,21 +32,36 @@ def refusal() -> AddressBlocked:
 async def is_blocked(session: AsyncSession, address: str | None) -> bool:
     if address is None:
         return False
-    return bool(await session.scalar(select(exists().where(
-        BlockedNetwork.lifted_at.is_(None), BlockedNetwork.network.op(">>=")(cast(address, INET))))))
+    return bool(
+        await session.scalar(
+            select(
+                exists().where(
+                    BlockedNetwork.lifted_at.is_(None), BlockedNetwork.network.op(">>=")(cast(address, INET))
+                )
+            )
+        )
+    )
 
 
 def _out(row: BlockedNetwork) -> BlockedAddressOut:
-    return BlockedAddressOut(id=row.id, network=str(row.network), reason=row.reason, created_at=row.created_at,
-                             created_by=row.created_by, lifted_at=row.lifted_at, lifted_by=row.lifted_by)
+    return BlockedAddressOut(
+        id=row.id,
+        network=str(row.network),
+        reason=row.reason,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        lifted_at=row.lifted_at,
+        lifted_by=row.lifted_by,
+    )
 
 
 def parse(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
-        raise ValidationFailed("Enter an address (203.0.113.7) or a range (203.0.113.0/24).", field="address",
-                               code="invalid_address") from None
+        raise ValidationFailed(
+            "Enter an address (203.0.113.7) or a range (203.0.113.0/24).", field="address", code="invalid_address"
+        ) from None
 
 
 async def list_blocks(session: AsyncSession, active: bool | None, offset: int, limit: int) -> Page[BlockedAddressOut]:
@@ -55,8 +70,9 @@ async def list_blocks(session: AsyncSession, active: bool | None, offset: int, l
         stmt = stmt.where(BlockedNetwork.lifted_at.is_(None))
     elif active is False:
         stmt = stmt.where(BlockedNetwork.lifted_at.is_not(None))
-    return await paging.page(session, stmt, offset, limit, _out,
-                             (BlockedNetwork.created_at.desc(), BlockedNetwork.id.desc()))
+    return await paging.page(
+        session, stmt, offset, limit, _out, (BlockedNetwork.created_at.desc(), BlockedNetwork.id.desc())
+    )
 
 
 async def block(session: AsyncSession, actor: Principal, address: str, reason: str) -> BlockedAddressOut:
@@ -67,17 +83,30 @@ async def block(session: AsyncSession, actor: Principal, address: str, reason: s
         own = None
     if own is not None:
         if own.version == network.version and own in network:
-            raise ValidationFailed(f"{network} contains your own address ({own}): you would block yourself.",
-                                   field="address", code="blocks_yourself")
-    taken = await session.scalar(select(BlockedNetwork).where(
-        BlockedNetwork.lifted_at.is_(None), BlockedNetwork.network == cast(str(network), BlockedNetwork.network.type)))
+            raise ValidationFailed(
+                f"{network} contains your own address ({own}): you would block yourself.",
+                field="address",
+                code="blocks_yourself",
+            )
+    taken = await session.scalar(
+        select(BlockedNetwork).where(
+            BlockedNetwork.lifted_at.is_(None),
+            BlockedNetwork.network == cast(str(network), BlockedNetwork.network.type),
+        )
+    )
     if taken is not None:
         raise Conflict(f"{network} is blocked already.", field="address", code="already_blocked")
     row = BlockedNetwork(network=str(network), reason=reason.strip(), created_by=actor.user_id, created_at=utcnow())
     session.add(row)
     await session.flush()
-    log_security(session, "address_blocked", actor_id=actor.user_id, address=actor.address,
-                 network=str(network), reason=row.reason)
+    log_security(
+        session,
+        "address_blocked",
+        actor_id=actor.user_id,
+        address=actor.address,
+        network=str(network),
+        reason=row.reason,
+    )
     return _out(row)
 
 
@@ -87,6 +116,7 @@ async def lift(session: AsyncSession, actor: Principal, block_id: int) -> Blocke
         raise NotFound("No such blocked address.")
     if row.lifted_at is None:
         row.lifted_at, row.lifted_by = utcnow(), actor.user_id
-        log_security(session, "address_unblocked", actor_id=actor.user_id, address=actor.address,
-                     network=str(row.network))
+        log_security(
+            session, "address_unblocked", actor_id=actor.user_id, address=actor.address, network=str(row.network)
+        )
     return _out(row)

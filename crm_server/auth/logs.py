@@ -14,17 +14,38 @@ from crm_server.contract.common import Page
 
 
 def _login_record(r: LoginHistory) -> LoginRecord:
-    return LoginRecord(id=r.id, at=r.at, user_id=r.user_id, email=r.email,
-                       address=str(r.address) if r.address else None, client=r.client, result=r.result)
+    return LoginRecord(
+        id=r.id,
+        at=r.at,
+        user_id=r.user_id,
+        email=r.email,
+        address=str(r.address) if r.address else None,
+        client=r.client,
+        result=r.result,
+    )
 
 
 def _security_event(r: SecurityEvent) -> SecurityEventOut:
-    return SecurityEventOut(id=r.id, at=r.at, kind=r.kind, actor_id=r.actor_id, target_user_id=r.target_user_id,
-                            address=str(r.address) if r.address else None, detail=r.detail)
+    return SecurityEventOut(
+        id=r.id,
+        at=r.at,
+        kind=r.kind,
+        actor_id=r.actor_id,
+        target_user_id=r.target_user_id,
+        address=str(r.address) if r.address else None,
+        detail=r.detail,
+    )
 
 
-async def login_history(session: AsyncSession, user_id: int | None, result: str | None, since: datetime | None,
-                        until: datetime | None, offset: int, limit: int) -> Page[LoginRecord]:
+async def login_history(
+    session: AsyncSession,
+    user_id: int | None,
+    result: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    offset: int,
+    limit: int,
+) -> Page[LoginRecord]:
     stmt = select(LoginHistory)
     if user_id is not None:
         stmt = stmt.where(LoginHistory.user_id == user_id)
@@ -34,12 +55,20 @@ async def login_history(session: AsyncSession, user_id: int | None, result: str 
         stmt = stmt.where(LoginHistory.at >= since)
     if until:
         stmt = stmt.where(LoginHistory.at < until)
-    return await paging.page(session, stmt, offset, limit, _login_record,
-                             (LoginHistory.at.desc(), LoginHistory.id.desc()))
+    return await paging.page(
+        session, stmt, offset, limit, _login_record, (LoginHistory.at.desc(), LoginHistory.id.desc())
+    )
 
 
-async def security_log(session: AsyncSession, kind: str | None, user_id: int | None, since: datetime | None,
-                       until: datetime | None, offset: int, limit: int) -> Page[SecurityEventOut]:
+async def security_log(
+    session: AsyncSession,
+    kind: str | None,
+    user_id: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    offset: int,
+    limit: int,
+) -> Page[SecurityEventOut]:
     stmt = select(SecurityEvent)
     if kind:
         stmt = stmt.where(SecurityEvent.kind == kind)
@@ -49,5 +78,6 @@ async def security_log(session: AsyncSession, kind: str | None, user_id: int | N
         stmt = stmt.where(SecurityEvent.at >= since)
     if until:
         stmt = stmt.where(SecurityEvent.at < until)
-    return await paging.page(session, stmt, offset, limit, _security_event,
-                             (SecurityEvent.at.desc(), SecurityEvent.id.desc()))
+    return await paging.page(
+        session, stmt, offset, limit, _security_event, (SecurityEvent.at.desc(), SecurityEvent.id.desc())
+    )

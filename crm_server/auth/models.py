@@ -26,9 +26,7 @@ from crm_server.db import Base, IdMixin, TimestampsMixin, VersionedMixin
 class Team(IdMixin, TimestampsMixin, VersionedMixin, Base):
     __tablename__ = "teams"
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    lead_user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", use_alter=True, ondelete="SET NULL")
-    )
+    lead_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", use_alter=True, ondelete="SET NULL"))
 
 
 class Role(IdMixin, TimestampsMixin, VersionedMixin, Base):

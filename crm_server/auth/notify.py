@@ -29,14 +29,19 @@ RESET_VALID = timedelta(minutes=30)
 
 async def _new_code(session: AsyncSession, user: User) -> str:
     token, now = tokens.new_token(), utcnow()
-    session.add(PasswordResetToken(user_id=user.id, token_hash=tokens.digest(token), created_at=now,
-                                   expires_at=now + RESET_VALID))
+    session.add(
+        PasswordResetToken(
+            user_id=user.id, token_hash=tokens.digest(token), created_at=now, expires_at=now + RESET_VALID
+        )
+    )
     return token
 
 
 def _code_lines(token: str) -> str:
-    return (f"In the CRM sign-in window choose \"Forgot password?\" -> \"I have a code\" and enter this code "
-            f"within 30 minutes:\n\n    {token}\n\n")
+    return (
+        f'In the CRM sign-in window choose "Forgot password?" -> "I have a code" and enter this code '
+        f"within 30 minutes:\n\n    {token}\n\n"
+    )
 
 
 async def _send(db: Database, session: AsyncSession, user: User, subject: str, body: str, kind: str) -> None:
@@ -63,14 +68,23 @@ async def send_reset(db: Database, email: str, address: str | None, attempt_id: 
             return "no active account"
         token = await _new_code(session, user)
         log_security(session, "password_reset_requested", target_user_id=user.id, address=address)
-        body = (f"Hello {user.full_name},\n\nSomeone asked to reset your CRM password. {_code_lines(token)}"
-                "If it was not you, ignore this email; your password stays as it is.\n")
+        body = (
+            f"Hello {user.full_name},\n\nSomeone asked to reset your CRM password. {_code_lines(token)}"
+            "If it was not you, ignore this email; your password stays as it is.\n"
+        )
         await _send(db, session, user, "Reset your CRM password", body, "password_reset")
     return "sent"
 
 
-async def send_notice(db: Database, kind: str, user_id: int, address: str | None, client: str | None,
-                      at: str | None, until: str | None = None) -> str:
+async def send_notice(
+    db: Database,
+    kind: str,
+    user_id: int,
+    address: str | None,
+    client: str | None,
+    at: str | None,
+    until: str | None = None,
+) -> str:
     async with db.transaction() as session:
         user = await session.get(User, user_id)
         if user is None or not user.active:
@@ -81,16 +95,20 @@ async def send_notice(db: Database, kind: str, user_id: int, address: str | None
             token = await _new_code(session, user)
             ends = datetime.fromisoformat(until).strftime("%Y-%m-%d %H:%M UTC") if until else "in a while"
             subject = "Your CRM account is locked after failed sign-ins"
-            body = (f"Hello {user.full_name},\n\nThere were many failed sign-ins to your CRM account from several "
-                    f"addresses (the last {where}, {when}), so sign-in is locked until {ends}. It unlocks by itself "
-                    f"then.\n\nTo unlock it now, set a new password: {_code_lines(token)}"
-                    "If you did not try to sign in, someone else may know your email; setting a new password is "
-                    "a good idea. Your administrator sees these attempts in the security log.\n")
+            body = (
+                f"Hello {user.full_name},\n\nThere were many failed sign-ins to your CRM account from several "
+                f"addresses (the last {where}, {when}), so sign-in is locked until {ends}. It unlocks by itself "
+                f"then.\n\nTo unlock it now, set a new password: {_code_lines(token)}"
+                "If you did not try to sign in, someone else may know your email; setting a new password is "
+                "a good idea. Your administrator sees these attempts in the security log.\n"
+            )
         else:
             subject = "New sign-in to your CRM account"
-            body = (f"Hello {user.full_name},\n\nYour CRM account was just signed in to {where}, {when}. We have not "
-                    "seen this address or device for you before.\n\nIf it was you, there is nothing to do. If it "
-                    "was not, change your password now (or choose \"Forgot password?\" in the sign-in window) and "
-                    "tell your administrator.\n")
+            body = (
+                f"Hello {user.full_name},\n\nYour CRM account was just signed in to {where}, {when}. We have not "
+                "seen this address or device for you before.\n\nIf it was you, there is nothing to do. If it "
+                'was not, change your password now (or choose "Forgot password?" in the sign-in window) and '
+                "tell your administrator.\n"
+            )
         await _send(db, session, user, subject, body, kind)
     return "sent"

@@ -22,21 +22,26 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
 
 
-def check_policy(password: str, min_length: int = 12, field: str = "new_password",
-                 personal: tuple[str, ...] = ()) -> None:
+def check_policy(
+    password: str, min_length: int = 12, field: str = "new_password", personal: tuple[str, ...] = ()
+) -> None:
     if len(password) < min_length:
-        raise ValidationFailed(f"The password needs at least {min_length} characters.", field=field,
-                               code="password_too_short")
+        raise ValidationFailed(
+            f"The password needs at least {min_length} characters.", field=field, code="password_too_short"
+        )
     if len(password) > MAX_LENGTH:
-        raise ValidationFailed(f"The password may have at most {MAX_LENGTH} characters.", field=field,
-                               code="password_too_long")
+        raise ValidationFailed(
+            f"The password may have at most {MAX_LENGTH} characters.", field=field, code="password_too_long"
+        )
     if password.lower() in common_passwords():
-        raise ValidationFailed("This password is among the most common ones; choose another.", field=field,
-                               code="password_common")
+        raise ValidationFailed(
+            "This password is among the most common ones; choose another.", field=field, code="password_common"
+        )
     lowered = password.lower()
     if any(p and len(p) >= 4 and p.lower() in lowered for p in personal):
-        raise ValidationFailed("The password must not contain your name or email.", field=field,
-                               code="password_personal")
+        raise ValidationFailed(
+            "The password must not contain your name or email.", field=field, code="password_personal"
+        )
 
 
 def hash_password(password: str) -> str:

@@ -15,14 +15,20 @@ EMAIL_RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=60, exponential_w
 
 
 @blueprint.task(name=notify.SEND_RESET_TASK, pass_context=True, retry=EMAIL_RETRY)
-async def send_reset(context: JobContext, email: str, address: str | None = None,
-                     attempt_id: int | None = None) -> str:
+async def send_reset(context: JobContext, email: str, address: str | None = None, attempt_id: int | None = None) -> str:
     db: Database = context.additional_context["db"]
     return await notify.send_reset(db, email, address, attempt_id)
 
 
 @blueprint.task(name=notify.NOTIFY_TASK, pass_context=True, retry=EMAIL_RETRY)
-async def send_notice(context: JobContext, kind: str, user_id: int, address: str | None = None,
-                      client: str | None = None, at: str | None = None, until: str | None = None) -> str:
+async def send_notice(
+    context: JobContext,
+    kind: str,
+    user_id: int,
+    address: str | None = None,
+    client: str | None = None,
+    at: str | None = None,
+    until: str | None = None,
+) -> str:
     db: Database = context.additional_context["db"]
     return await notify.send_notice(db, kind, user_id, address, client, at, until)

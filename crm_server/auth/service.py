@@ -36,14 +36,23 @@ class LoginThrottled(TooManyRequests):
 
 
 async def me(session: AsyncSession, user_id: int) -> Me:
-    user, role = (await session.execute(
-        select(User, Role).join(Role, Role.id == User.role_id).where(User.id == user_id)
-    )).one()
+    user, role = (
+        await session.execute(select(User, Role).join(Role, Role.id == User.role_id).where(User.id == user_id))
+    ).one()
     required = role.require_2fa or await settings.get(session, "security.require_2fa_for_all")
-    return Me(id=user.id, email=user.email, full_name=user.full_name, phone=user.phone, team_id=user.team_id,
-              role_id=role.id, role_name=role.name, permissions=role.permissions,
-              must_change_password=user.must_change_password, totp_enabled=user.totp_enabled,
-              totp_required=bool(required))
+    return Me(
+        id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        phone=user.phone,
+        team_id=user.team_id,
+        role_id=role.id,
+        role_name=role.name,
+        permissions=role.permissions,
+        must_change_password=user.must_change_password,
+        totp_enabled=user.totp_enabled,
+        totp_required=bool(required),
+    )
 
 
 def _check_otp(session: AsyncSession, user: User, code: str, now: datetime) -> bool:
@@ -65,8 +74,12 @@ async def _use_recovery_code(session: AsyncSession, user: User, code: str) -> bo
     row = None
     if clean is not None:
         row = await session.scalar(
-            select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
-                                       RecoveryCode.lookup == tokens.recovery_lookup(clean))
+            select(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user.id,
+                RecoveryCode.used_at.is_(None),
+                RecoveryCode.lookup == tokens.recovery_lookup(clean),
+            )
             .with_for_update()
         )
     if not tokens.verify_recovery_code(row.code_hash if row else None, clean or ""):
@@ -81,8 +94,15 @@ def _wrong() -> LoginFailed:
     return LoginFailed("Wrong email or password.", code="bad_credentials")
 
 
-async def login(db: Database, session: AsyncSession, email: str, password: str, otp: str | None,
-                address: str | None, client: str | None) -> tuple[str, datetime, Me]:
+async def login(
+    db: Database,
+    session: AsyncSession,
+    email: str,
+    password: str,
+    otp: str | None,
+    address: str | None,
+    client: str | None,
+) -> tuple[str, datetime, Me]:
     """Sign in. The attempt is recorded in a transaction of its own before its password is checked
     (as "error", given its result after), so it is logged and counted whatever becomes of the
     request. Past the address checks, every attempt verifies exactly one password whatever the
@@ -101,8 +121,10 @@ async def login(db: Database, session: AsyncSession, email: str, password: str, 
             throttle.record(s, email, None, address, client, LoginResult.throttled, now)
             refusal = LoginThrottled(
                 f"Too many sign-in attempts from this computer; wait {_minutes(wait)} and try again.",
-                code="login_throttled", headers={"Retry-After": throttle.retry_after(wait)},
-                extra={"retry_after": int(throttle.retry_after(wait))})
+                code="login_throttled",
+                headers={"Retry-After": throttle.retry_after(wait)},
+                extra={"retry_after": int(throttle.retry_after(wait))},
+            )
         else:
             if email == throttle.printable(email, 320):  # an email with control characters has no account
                 found = await s.scalar(select(User).where(func.lower(User.email) == email.lower()))
@@ -161,33 +183,65 @@ async def _finish_alone(db: Database, attempt_id: int, result: LoginResult) -> N
         await throttle.finish(s, attempt_id, result)
 
 
-async def _failed(db: Database, email: str, user: User | None, address: str | None, attempt_id: int,
-                  result: LoginResult, now: datetime, reason: str) -> None:
+async def _failed(
+    db: Database,
+    email: str,
+    user: User | None,
+    address: str | None,
+    attempt_id: int,
+    result: LoginResult,
+    now: datetime,
+    reason: str,
+) -> None:
     """Record a failed attempt in its own transaction; lock the account when many failures came from
     several addresses. The same queries run for an unknown email."""
     async with db.transaction() as s:
         await throttle.finish(s, attempt_id, result)
-        sessions.log_security(s, "login_failed", target_user_id=user.id if user else None, address=address,
-                              email=throttle.printable(email, 320), reason=reason)
+        sessions.log_security(
+            s,
+            "login_failed",
+            target_user_id=user.id if user else None,
+            address=address,
+            email=throttle.printable(email, 320),
+            reason=reason,
+        )
         tally = await throttle.account_failures(s, email, now)
-        if (user is not None and tally.failures >= throttle.ACCOUNT_FAILURES
-                and tally.addresses >= throttle.ACCOUNT_ADDRESSES):
+        if (
+            user is not None
+            and tally.failures >= throttle.ACCOUNT_FAILURES
+            and tally.addresses >= throttle.ACCOUNT_ADDRESSES
+        ):
             await _lock(s, user.id, now, address, tally)
 
 
-async def _lock(session: AsyncSession, user_id: int, now: datetime, address: str | None,
-                tally: throttle.AccountFailures) -> None:
+async def _lock(
+    session: AsyncSession, user_id: int, now: datetime, address: str | None, tally: throttle.AccountFailures
+) -> None:
     user = await session.get(User, user_id, with_for_update=True, populate_existing=True)
     if user is None or (user.locked_until is not None and user.locked_until > now):
         return
     length = throttle.lock_length(user.lockout_count)
     user.locked_until = now + length
     user.lockout_count += 1
-    sessions.log_security(session, "account_locked", target_user_id=user.id, address=address,
-                          minutes=int(length.total_seconds() // 60), failures=tally.failures,
-                          addresses=tally.addresses)
-    await queue.defer(session, notify.NOTIFY_TASK, kind="locked", user_id=user.id, address=address, client=None,
-                      at=now.isoformat(), until=user.locked_until.isoformat())
+    sessions.log_security(
+        session,
+        "account_locked",
+        target_user_id=user.id,
+        address=address,
+        minutes=int(length.total_seconds() // 60),
+        failures=tally.failures,
+        addresses=tally.addresses,
+    )
+    await queue.defer(
+        session,
+        notify.NOTIFY_TASK,
+        kind="locked",
+        user_id=user.id,
+        address=address,
+        client=None,
+        at=now.isoformat(),
+        until=user.locked_until.isoformat(),
+    )
 
 
 async def unlock(session: AsyncSession, actor: Principal, user_id: int) -> None:
@@ -203,14 +257,22 @@ async def unlock(session: AsyncSession, actor: Principal, user_id: int) -> None:
 
 # --- passwords -----------------------------------------------------------------------------------
 
+
 async def _policy(session: AsyncSession, user: User, password: str, field: str) -> None:
     min_length = await settings.get(session, "security.password_min_length")
     personal = (user.email.split("@")[0], *user.full_name.split())
     passwords.check_policy(password, min_length, field=field, personal=personal)
 
 
-async def set_password(session: AsyncSession, user: User, new_password: str, *, temporary: bool,
-                       keep_session: int | None = None, field: str = "new_password") -> None:
+async def set_password(
+    session: AsyncSession,
+    user: User,
+    new_password: str,
+    *,
+    temporary: bool,
+    keep_session: int | None = None,
+    field: str = "new_password",
+) -> None:
     await _policy(session, user, new_password, field)
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
@@ -245,13 +307,19 @@ async def request_reset(db: Database, email: str, address: str | None) -> None:
             if per_address >= throttle.RESETS_PER_ADDRESS or per_email >= throttle.RESETS_PER_EMAIL:
                 throttle.record(s, email, None, address, None, LoginResult.reset_limited, now)
                 by_address = per_address >= throttle.RESETS_PER_ADDRESS
-                sessions.log_security(s, "password_reset_limited", address=address,
-                                      email=throttle.printable(email, 320), per="address" if by_address else "email")
+                sessions.log_security(
+                    s,
+                    "password_reset_limited",
+                    address=address,
+                    email=throttle.printable(email, 320),
+                    per="address" if by_address else "email",
+                )
                 if by_address:
                     refusal = TooManyRequests(
                         "Too many password reset requests from this computer; try again in an hour.",
                         code="reset_throttled",
-                        headers={"Retry-After": str(int(throttle.RESET_WINDOW.total_seconds()))})
+                        headers={"Retry-After": str(int(throttle.RESET_WINDOW.total_seconds()))},
+                    )
             else:
                 row = throttle.record(s, email, None, address, None, LoginResult.reset_requested, now)
                 await s.flush()
@@ -267,30 +335,37 @@ async def send_reset(session: AsyncSession, user: User, address: str | None) -> 
 
 async def reset_password(session: AsyncSession, token: str, new_password: str) -> None:
     row = await session.scalar(
-        select(PasswordResetToken).where(PasswordResetToken.token_hash == tokens.digest(token.strip()))
+        select(PasswordResetToken)
+        .where(PasswordResetToken.token_hash == tokens.digest(token.strip()))
         .with_for_update()
     )
     if row is None or row.used_at is not None or row.expires_at < utcnow():
-        raise ValidationFailed("This reset code is not valid any more; ask for a new one.", field="token",
-                               code="reset_token_invalid")
+        raise ValidationFailed(
+            "This reset code is not valid any more; ask for a new one.", field="token", code="reset_token_invalid"
+        )
     user = await session.get(User, row.user_id, with_for_update=True)
     assert user is not None
     await set_password(session, user, new_password, temporary=False)
     row.used_at = utcnow()
     # Other outstanding codes die with this one.
-    await session.execute(update(PasswordResetToken).where(
-        PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None)).values(used_at=utcnow()))
+    await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
     sessions.log_security(session, "password_reset", target_user_id=user.id)
     if user.locked_until is not None or user.lockout_count:
         # The owner lifts a lock by setting a new password; earlier failures stop counting.
         user.locked_until = None
         user.lockout_count = 0
         throttle.record(session, user.email, user.id, None, "password-reset", LoginResult.unlocked, utcnow())
-        sessions.log_security(session, "account_unlocked", actor_id=user.id, target_user_id=user.id,
-                              by="password_reset")
+        sessions.log_security(
+            session, "account_unlocked", actor_id=user.id, target_user_id=user.id, by="password_reset"
+        )
 
 
 # --- 2FA -----------------------------------------------------------------------------------------
+
 
 async def begin_totp(session: AsyncSession, principal: Principal) -> TotpSetup:
     user = await session.get(User, principal.user_id, with_for_update=True)
@@ -318,8 +393,11 @@ async def confirm_totp(session: AsyncSession, principal: Principal, code: str) -
 def confirm_password(user: User, password: str | None) -> None:
     """A change a stolen session must not make alone asks for the account's password again."""
     if not password or not passwords.verify_password(user.password_hash, password):
-        raise ValidationFailed("Your password is not right." if password else "Enter your password.",
-                               field="password", code="password_wrong" if password else "password_required")
+        raise ValidationFailed(
+            "Your password is not right." if password else "Enter your password.",
+            field="password",
+            code="password_wrong" if password else "password_required",
+        )
 
 
 async def regenerate_recovery_codes(session: AsyncSession, principal: Principal, password: str) -> list[str]:
@@ -329,8 +407,9 @@ async def regenerate_recovery_codes(session: AsyncSession, principal: Principal,
     if not user.totp_enabled:
         raise AppError("Turn on two-factor sign-in first.", code="totp_not_enabled")
     codes = await _new_recovery_codes(session, user)
-    sessions.log_security(session, "recovery_codes_regenerated", actor_id=user.id, target_user_id=user.id,
-                          address=principal.address)
+    sessions.log_security(
+        session, "recovery_codes_regenerated", actor_id=user.id, target_user_id=user.id, address=principal.address
+    )
     return codes
 
 
@@ -346,14 +425,20 @@ async def _new_recovery_codes(session: AsyncSession, user: User) -> list[str]:
             continue  # each unused code of a user has its own lookup id, so one hash check decides
         lookups.add(tokens.recovery_lookup(clean))
         codes.append(code)
-        session.add(RecoveryCode(user_id=user.id, lookup=tokens.recovery_lookup(clean),
-                                 code_hash=tokens.hash_recovery_code(clean)))
+        session.add(
+            RecoveryCode(
+                user_id=user.id, lookup=tokens.recovery_lookup(clean), code_hash=tokens.hash_recovery_code(clean)
+            )
+        )
     return codes
 
 
 async def _retire_recovery_codes(session: AsyncSession, user: User) -> None:
-    await session.execute(update(RecoveryCode).where(RecoveryCode.user_id == user.id,
-                                                     RecoveryCode.used_at.is_(None)).values(used_at=utcnow()))
+    await session.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
 
 
 def _totp_off(user: User) -> None:
@@ -364,10 +449,14 @@ def _totp_off(user: User) -> None:
 
 async def disable_totp(session: AsyncSession, principal: Principal, password: str) -> None:
     """Turn one's own two-factor sign-in off (not while the role or the settings require it)."""
-    user, role = (await session.execute(
-        select(User, Role).join(Role, Role.id == User.role_id).where(User.id == principal.user_id)
-        .with_for_update(of=User)
-    )).one()
+    user, role = (
+        await session.execute(
+            select(User, Role)
+            .join(Role, Role.id == User.role_id)
+            .where(User.id == principal.user_id)
+            .with_for_update(of=User)
+        )
+    ).one()
     confirm_password(user, password)
     if not user.totp_enabled:
         raise AppError("Two-factor sign-in is off already.", code="totp_not_enabled")
@@ -375,8 +464,7 @@ async def disable_totp(session: AsyncSession, principal: Principal, password: st
         raise AppError("Your role requires two-factor sign-in, so it stays on.", code="totp_required")
     _totp_off(user)
     await _retire_recovery_codes(session, user)
-    sessions.log_security(session, "totp_disabled", actor_id=user.id, target_user_id=user.id,
-                          address=principal.address)
+    sessions.log_security(session, "totp_disabled", actor_id=user.id, target_user_id=user.id, address=principal.address)
 
 
 async def reset_totp(session: AsyncSession, actor: Principal, user_id: int) -> User:
@@ -387,4 +475,3 @@ async def reset_totp(session: AsyncSession, actor: Principal, user_id: int) -> U
     await _retire_recovery_codes(session, user)
     sessions.log_security(session, "totp_reset", actor_id=actor.user_id, target_user_id=user.id)
     return user
-

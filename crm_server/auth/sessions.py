@@ -29,30 +29,46 @@ class SessionEnded(Unauthorized):
     keep_changes = True
 
 
-def log_security(session: AsyncSession, kind: str, *, actor_id: int | None = None,
-                 target_user_id: int | None = None, address: str | None = None,
-                 **detail: Any) -> None:
-    session.add(SecurityEvent(kind=kind, actor_id=actor_id, target_user_id=target_user_id,
-                              address=address, detail=detail))
+def log_security(
+    session: AsyncSession,
+    kind: str,
+    *,
+    actor_id: int | None = None,
+    target_user_id: int | None = None,
+    address: str | None = None,
+    **detail: Any,
+) -> None:
+    session.add(
+        SecurityEvent(kind=kind, actor_id=actor_id, target_user_id=target_user_id, address=address, detail=detail)
+    )
 
 
 async def start(session: AsyncSession, user: User, address: str | None, client: str | None) -> tuple[str, AuthSession]:
     token = tokens.new_token()
     now = utcnow()
-    row = AuthSession(user_id=user.id, token_hash=tokens.digest(token), created_at=now, last_seen_at=now,
-                      expires_at=now + MAX_AGE, address=address, client=client)
+    row = AuthSession(
+        user_id=user.id,
+        token_hash=tokens.digest(token),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + MAX_AGE,
+        address=address,
+        client=client,
+    )
     session.add(row)
     await session.flush()
     return token, row
 
 
 async def authenticate(session: AsyncSession, token: str, address: str | None) -> Principal:
-    row = (await session.execute(
-        select(AuthSession, User, Role)
-        .join(User, User.id == AuthSession.user_id)
-        .join(Role, Role.id == User.role_id)
-        .where(AuthSession.token_hash == tokens.digest(token))
-    )).first()
+    row = (
+        await session.execute(
+            select(AuthSession, User, Role)
+            .join(User, User.id == AuthSession.user_id)
+            .join(Role, Role.id == User.role_id)
+            .where(AuthSession.token_hash == tokens.digest(token))
+        )
+    ).first()
     if row is None:
         raise Unauthorized("Your session is not valid; sign in again.", code="session_invalid")
     auth, user, role = row
@@ -77,13 +93,21 @@ async def authenticate(session: AsyncSession, token: str, address: str | None) -
         pending = PASSWORD_CHANGE
     elif not user.totp_enabled and (role.require_2fa or await settings.get(session, "security.require_2fa_for_all")):
         pending = TOTP_SETUP
-    return Principal(user_id=user.id, team_id=user.team_id, role_id=role.id, permissions=role.permissions,
-                     session_id=auth.id, address=address, pending=pending)
+    return Principal(
+        user_id=user.id,
+        team_id=user.team_id,
+        role_id=role.id,
+        permissions=role.permissions,
+        session_id=auth.id,
+        address=address,
+        pending=pending,
+    )
 
 
 async def end(session: AsyncSession, session_id: int, reason: str) -> None:
     await session.execute(
-        update(AuthSession).where(AuthSession.id == session_id, AuthSession.ended_at.is_(None))
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason=reason)
     )
 
@@ -114,16 +138,24 @@ def ensure_not_pending(principal: Principal, allowed: frozenset[str] = frozenset
     live stream's) session is authenticated; `allowed`: the pending steps this route finishes."""
     if principal.pending is None or principal.pending in allowed:
         return
-    raise SignInPending(PENDING_MESSAGES.get(principal.pending, "Finish signing in first."),
-                        code=principal.pending)
+    raise SignInPending(PENDING_MESSAGES.get(principal.pending, "Finish signing in first."), code=principal.pending)
 
 
-async def ensure_allowed(session: AsyncSession, principal: Principal, module: str, action: str,
-                         where: str) -> None:
+async def ensure_allowed(session: AsyncSession, principal: Principal, module: str, action: str, where: str) -> None:
     ensure_not_pending(principal)  # routing.current_principal refused it already
     if principal.can(module, action):
         return
-    log_security(session, "permission_denied", actor_id=principal.user_id, address=principal.address,
-                 module=module, action=action, path=where)
-    raise Denied(f"You need the '{action}' permission on '{module}' for this.", code="permission_denied",
-                 extra={"permission": f"{module}.{action}"})
+    log_security(
+        session,
+        "permission_denied",
+        actor_id=principal.user_id,
+        address=principal.address,
+        module=module,
+        action=action,
+        path=where,
+    )
+    raise Denied(
+        f"You need the '{action}' permission on '{module}' for this.",
+        code="permission_denied",
+        extra={"permission": f"{module}.{action}"},
+    )

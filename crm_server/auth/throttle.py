@@ -52,8 +52,12 @@ RESETS_PER_EMAIL = 3
 RESETS_PER_ADDRESS = 20
 
 # What slows down the next attempt from the same place (answered like a wrong password).
-THROTTLED = (LoginResult.bad_credentials.value, LoginResult.bad_otp.value, LoginResult.locked.value,
-             LoginResult.error.value)
+THROTTLED = (
+    LoginResult.bad_credentials.value,
+    LoginResult.bad_otp.value,
+    LoginResult.locked.value,
+    LoginResult.error.value,
+)
 # What counts towards locking an account: a wrong secret, or an attempt that did not finish.
 ACCOUNT_FAILURES_RESULTS = (LoginResult.bad_credentials.value, LoginResult.bad_otp.value, LoginResult.error.value)
 # Failed sign-ins an admin sees grouped by address.
@@ -70,10 +74,23 @@ def printable(value: str | None, limit: int) -> str:
     return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in value)[:limit]
 
 
-def record(session: AsyncSession, email: str, user_id: int | None, address: str | None, client: str | None,
-           result: LoginResult, at: datetime) -> LoginHistory:
-    row = LoginHistory(email=printable(email, 320), user_id=user_id, address=address,
-                       client=printable(client, 200) or None, result=result.value, at=at)
+def record(
+    session: AsyncSession,
+    email: str,
+    user_id: int | None,
+    address: str | None,
+    client: str | None,
+    result: LoginResult,
+    at: datetime,
+) -> LoginHistory:
+    row = LoginHistory(
+        email=printable(email, 320),
+        user_id=user_id,
+        address=address,
+        client=printable(client, 200) or None,
+        result=result.value,
+        at=at,
+    )
     session.add(row)
     return row
 
@@ -101,20 +118,34 @@ async def wait_needed(session: AsyncSession, email: str, address: str | None, no
         return timedelta(0)
     key = _email_key(email)
     past = aliased(LoginHistory)
-    cleared = (select(func.max(past.at))
-               .where(_email_key(email, past), past.result.in_(CLEARS),
-                      (past.address == address) | (past.result == LoginResult.unlocked.value))
-               .scalar_subquery())
-    pair = (await session.execute(
-        select(func.count(), func.max(LoginHistory.at))
-        .where(key, LoginHistory.address == address, LoginHistory.result.in_(THROTTLED),
-               LoginHistory.at > func.greatest(now - PAIR_WINDOW, func.coalesce(cleared, now - PAIR_WINDOW)))
-    )).one()
-    by_address = (await session.execute(
-        select(func.count(), func.max(LoginHistory.at))
-        .where(LoginHistory.address == address, LoginHistory.result.in_(THROTTLED),
-               LoginHistory.at > now - ADDRESS_WINDOW)
-    )).one()
+    cleared = (
+        select(func.max(past.at))
+        .where(
+            _email_key(email, past),
+            past.result.in_(CLEARS),
+            (past.address == address) | (past.result == LoginResult.unlocked.value),
+        )
+        .scalar_subquery()
+    )
+    pair = (
+        await session.execute(
+            select(func.count(), func.max(LoginHistory.at)).where(
+                key,
+                LoginHistory.address == address,
+                LoginHistory.result.in_(THROTTLED),
+                LoginHistory.at > func.greatest(now - PAIR_WINDOW, func.coalesce(cleared, now - PAIR_WINDOW)),
+            )
+        )
+    ).one()
+    by_address = (
+        await session.execute(
+            select(func.count(), func.max(LoginHistory.at)).where(
+                LoginHistory.address == address,
+                LoginHistory.result.in_(THROTTLED),
+                LoginHistory.at > now - ADDRESS_WINDOW,
+            )
+        )
+    ).one()
     until = now
     if pair[0]:
         until = max(until, pair[1] + _delay(pair[0], PAIR_FREE, PAIR_DELAY, PAIR_MAX_DELAY))
@@ -140,11 +171,15 @@ async def account_failures(session: AsyncSession, email: str, now: datetime) -> 
     past = aliased(LoginHistory)
     cleared = select(func.max(past.at)).where(_email_key(email, past), past.result.in_(CLEARS)).scalar_subquery()
     start = now - ACCOUNT_WINDOW
-    row = (await session.execute(
-        select(func.count(), func.count(LoginHistory.address.distinct()))
-        .where(key, LoginHistory.result.in_(ACCOUNT_FAILURES_RESULTS),
-               LoginHistory.at > func.greatest(start, func.coalesce(cleared, start)))
-    )).one()
+    row = (
+        await session.execute(
+            select(func.count(), func.count(LoginHistory.address.distinct())).where(
+                key,
+                LoginHistory.result.in_(ACCOUNT_FAILURES_RESULTS),
+                LoginHistory.at > func.greatest(start, func.coalesce(cleared, start)),
+            )
+        )
+    ).one()
     return AccountFailures(int(row[0]), int(row[1]))
 
 
@@ -156,20 +191,29 @@ async def resets_asked(session: AsyncSession, email: str, address: str | None, n
     """Forgot-password requests in the last RESET_WINDOW: (sent for this email, asked from this address)."""
     since = now - RESET_WINDOW
     per_email = await session.scalar(
-        select(func.count()).select_from(LoginHistory)
-        .where(_email_key(email), LoginHistory.result == LoginResult.reset_requested.value, LoginHistory.at > since))
+        select(func.count())
+        .select_from(LoginHistory)
+        .where(_email_key(email), LoginHistory.result == LoginResult.reset_requested.value, LoginHistory.at > since)
+    )
     per_address = 0
     if address is not None:
-        per_address = await session.scalar(
-            select(func.count()).select_from(LoginHistory)
-            .where(LoginHistory.address == address, LoginHistory.result.in_(RESETS), LoginHistory.at > since)) or 0
+        per_address = (
+            await session.scalar(
+                select(func.count())
+                .select_from(LoginHistory)
+                .where(LoginHistory.address == address, LoginHistory.result.in_(RESETS), LoginHistory.at > since)
+            )
+            or 0
+        )
     return int(per_email or 0), int(per_address)
 
 
 # --- what admins read --------------------------------------------------------------------------
 
-async def failure_groups(session: AsyncSession, since: datetime, until: datetime | None, min_count: int,
-                         offset: int, limit: int) -> Page[FailureGroup]:
+
+async def failure_groups(
+    session: AsyncSession, since: datetime, until: datetime | None, min_count: int, offset: int, limit: int
+) -> Page[FailureGroup]:
     """Failed sign-ins by address in a period: how many, first and last, which emails, whether the
     address is blocked now. The most active address first."""
     conditions = [LoginHistory.result.in_(GROUPED), LoginHistory.at >= since]
@@ -177,24 +221,41 @@ async def failure_groups(session: AsyncSession, since: datetime, until: datetime
         conditions.append(LoginHistory.at < until)
     count = func.count().label("n")
     last = func.max(LoginHistory.at).label("last_at")
-    blocked = exists().where(BlockedNetwork.lifted_at.is_(None),
-                             BlockedNetwork.network.op(">>=")(LoginHistory.address))
+    blocked = exists().where(BlockedNetwork.lifted_at.is_(None), BlockedNetwork.network.op(">>=")(LoginHistory.address))
     stmt: Select[Any] = (
-        select(LoginHistory.address, count, func.min(LoginHistory.at).label("first_at"), last,
-               array_agg(func.lower(LoginHistory.email).distinct()).label("emails"),
-               func.count(func.lower(LoginHistory.email).distinct()).label("email_count"),
-               array_agg(LoginHistory.user_id.distinct()).filter(LoginHistory.user_id.is_not(None)).label("users"),
-               blocked.label("blocked"))
-        .where(and_(*conditions)).group_by(LoginHistory.address).having(func.count() >= min_count)
+        select(
+            LoginHistory.address,
+            count,
+            func.min(LoginHistory.at).label("first_at"),
+            last,
+            array_agg(func.lower(LoginHistory.email).distinct()).label("emails"),
+            func.count(func.lower(LoginHistory.email).distinct()).label("email_count"),
+            array_agg(LoginHistory.user_id.distinct()).filter(LoginHistory.user_id.is_not(None)).label("users"),
+            blocked.label("blocked"),
+        )
+        .where(and_(*conditions))
+        .group_by(LoginHistory.address)
+        .having(func.count() >= min_count)
     )
 
     def convert(r: Any) -> FailureGroup:
-        return FailureGroup(address=str(r.address) if r.address is not None else None, count=r.n,
-                            first_at=r.first_at, last_at=r.last_at, emails=list(r.emails or [])[:10],
-                            email_count=r.email_count, user_ids=[u for u in (r.users or []) if u is not None],
-                            blocked=bool(r.blocked))
+        return FailureGroup(
+            address=str(r.address) if r.address is not None else None,
+            count=r.n,
+            first_at=r.first_at,
+            last_at=r.last_at,
+            emails=list(r.emails or [])[:10],
+            email_count=r.email_count,
+            user_ids=[u for u in (r.users or []) if u is not None],
+            blocked=bool(r.blocked),
+        )
 
-    return await paging.page(session, stmt, offset, limit, convert, (literal_column("n").desc(),
-                                                                       literal_column("last_at").desc()),
-                             whole_rows=True)
-
+    return await paging.page(
+        session,
+        stmt,
+        offset,
+        limit,
+        convert,
+        (literal_column("n").desc(), literal_column("last_at").desc()),
+        whole_rows=True,
+    )

@@ -31,7 +31,7 @@ def digest(secret: str) -> str:
 def new_recovery_code() -> str:
     """Like ``k7pq-3mzx-…``: five groups of four, typed by hand once."""
     raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_CHARS))
-    return "-".join(raw[i:i + 4] for i in range(0, RECOVERY_CHARS, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, RECOVERY_CHARS, 4))
 
 
 def normalise_recovery_code(code: str) -> str | None:

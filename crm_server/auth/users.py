@@ -40,8 +40,10 @@ def register_reassigner(name: str, reassign: Reassigner) -> None:
 
 def check_version(record: Any, version: int) -> None:
     if record.version != version:
-        raise StaleVersion("Someone else changed this record since you opened it; reload it.",
-                           extra={"current_version": record.version})
+        raise StaleVersion(
+            "Someone else changed this record since you opened it; reload it.",
+            extra={"current_version": record.version},
+        )
 
 
 def _fields(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -52,17 +54,32 @@ USER_FIELDS = ("email", "full_name", "phone", "team_id", "role_id", "active", "m
 NOT_EMPTY_USER_FIELDS = ("email", "full_name", "role_id")
 
 
-def _announce(session: AsyncSession, actor: Principal, entity: str, entity_id: int, action: str,
-              data: dict[str, Any] | None = None) -> None:
-    events.emit(session, module="admin", entity=entity, entity_id=entity_id, action=action,
-                actor_id=actor.user_id, data=data)
+def _announce(
+    session: AsyncSession,
+    actor: Principal,
+    entity: str,
+    entity_id: int,
+    action: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    events.emit(
+        session, module="admin", entity=entity, entity_id=entity_id, action=action, actor_id=actor.user_id, data=data
+    )
 
 
 # --- users ---------------------------------------------------------------------------------------
 
-async def list_users(session: AsyncSession, principal: Principal, search: str | None, role_id: int | None,
-                     team_id: int | None, active: bool | None, offset: int,
-                     limit: int) -> Page[UserOut] | Page[Colleague]:
+
+async def list_users(
+    session: AsyncSession,
+    principal: Principal,
+    search: str | None,
+    role_id: int | None,
+    team_id: int | None,
+    active: bool | None,
+    offset: int,
+    limit: int,
+) -> Page[UserOut] | Page[Colleague]:
     """Users as an admin (admin.view) sees them, with their sign-in details; as colleagues
     (id, name, email, team) for everyone else, who may not filter by role either."""
     full = principal.can("admin", "view")
@@ -111,14 +128,26 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
     email = str(data.email).strip()
     await _email_free(session, email)
     await _refs_exist(session, data.role_id, data.team_id)
-    user = User(email=email, full_name=data.full_name.strip(), phone=data.phone, team_id=data.team_id,
-                role_id=data.role_id, must_change_password=data.password is not None)
+    user = User(
+        email=email,
+        full_name=data.full_name.strip(),
+        phone=data.phone,
+        team_id=data.team_id,
+        role_id=data.role_id,
+        must_change_password=data.password is not None,
+    )
     session.add(user)
     if data.password is not None:
         await service.set_password(session, user, data.password, temporary=True, field="password")
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="created",
-                 changes=audit.diff({}, _fields(user, USER_FIELDS)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="user",
+        entity_id=user.id,
+        action="created",
+        changes=audit.diff({}, _fields(user, USER_FIELDS)),
+    )
     _announce(session, actor, "user", user.id, "created")
     if data.password is None:
         await service.send_reset(session, user, actor.address)  # a job mails the code after commit
@@ -143,14 +172,21 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
     for key, value in changes.items():
         setattr(user, key, value)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="updated",
-                 changes=audit.diff(before, _fields(user, USER_FIELDS)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="user",
+        entity_id=user.id,
+        action="updated",
+        changes=audit.diff(before, _fields(user, USER_FIELDS)),
+    )
     _announce(session, actor, "user", user.id, "updated")
     return user
 
 
-async def deactivate_user(session: AsyncSession, actor: Principal, user_id: int, version: int,
-                          reassign_to: int | None) -> dict[str, int]:
+async def deactivate_user(
+    session: AsyncSession, actor: Principal, user_id: int, version: int, reassign_to: int | None
+) -> dict[str, int]:
     """Deactivate, end their sessions, and hand their open records to `reassign_to`."""
     user = await get_user(session, user_id, lock=True)
     check_version(user, version)
@@ -166,10 +202,17 @@ async def deactivate_user(session: AsyncSession, actor: Principal, user_id: int,
     user.active = False
     await sessions.end_all(session, user.id, "deactivated")
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="deactivated",
-                 changes=[{"field": "active", "old": True, "new": False},
-                          *([{"field": "records_reassigned_to", "old": None, "new": reassign_to}]
-                            if reassign_to else [])])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="user",
+        entity_id=user.id,
+        action="deactivated",
+        changes=[
+            {"field": "active", "old": True, "new": False},
+            *([{"field": "records_reassigned_to", "old": None, "new": reassign_to}] if reassign_to else []),
+        ],
+    )
     _announce(session, actor, "user", user.id, "deactivated", {"reassigned": moved})
     return moved
 
@@ -179,8 +222,14 @@ async def reactivate_user(session: AsyncSession, actor: Principal, user_id: int,
     check_version(user, version)
     user.active = True
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="reactivated",
-                 changes=[{"field": "active", "old": False, "new": True}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="user",
+        entity_id=user.id,
+        action="reactivated",
+        changes=[{"field": "active", "old": False, "new": True}],
+    )
     _announce(session, actor, "user", user.id, "updated")
     return user
 
@@ -189,8 +238,14 @@ async def admin_set_password(session: AsyncSession, actor: Principal, user_id: i
     """A temporary password: the user must change it at next sign-in."""
     user = await get_user(session, user_id, lock=True)
     await service.set_password(session, user, password, temporary=True, field="password")
-    audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="password_set",
-                 changes=[{"field": "password_hash", "old": "***", "new": "***"}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="user",
+        entity_id=user.id,
+        action="password_set",
+        changes=[{"field": "password_hash", "old": "***", "new": "***"}],
+    )
     sessions.log_security(session, "password_set_by_admin", actor_id=actor.user_id, target_user_id=user.id)
 
 
@@ -200,8 +255,14 @@ async def unlock_user(session: AsyncSession, actor: Principal, user_id: int) -> 
     before = _fields(user, names)
     await service.unlock(session, actor, user.id)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="unlocked",
-                 changes=audit.diff(before, _fields(user, names)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="user",
+        entity_id=user.id,
+        action="unlocked",
+        changes=audit.diff(before, _fields(user, names)),
+    )
     _announce(session, actor, "user", user.id, "updated")
 
 
@@ -211,18 +272,31 @@ async def reset_2fa(session: AsyncSession, actor: Principal, user_id: int) -> No
     before = user.totp_enabled
     await service.reset_totp(session, actor, user.id)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="user", entity_id=user.id, action="totp_reset",
-                 changes=[{"field": "totp_enabled", "old": before, "new": False},
-                          {"field": "totp_secret", "old": "***", "new": "***"}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="user",
+        entity_id=user.id,
+        action="totp_reset",
+        changes=[
+            {"field": "totp_enabled", "old": before, "new": False},
+            {"field": "totp_secret", "old": "***", "new": "***"},
+        ],
+    )
     _announce(session, actor, "user", user.id, "updated")
 
 
 # --- roles ---------------------------------------------------------------------------------------
 
+
 async def list_roles(session: AsyncSession) -> list[RoleOut]:
-    counts = dict((await session.execute(
-        select(User.role_id, func.count()).where(User.active.is_(True)).group_by(User.role_id)
-    )).all())
+    counts = dict(
+        (
+            await session.execute(
+                select(User.role_id, func.count()).where(User.active.is_(True)).group_by(User.role_id)
+            )
+        ).all()
+    )
     roles = (await session.scalars(select(Role).order_by(Role.id))).all()
     return [RoleOut.model_validate(r).model_copy(update={"user_count": counts.get(r.id, 0)}) for r in roles]
 
@@ -236,18 +310,32 @@ async def _role_name_free(session: AsyncSession, name: str, except_id: int | Non
 
 
 def _role_dump(role: Role) -> dict[str, Any]:
-    return {"name": role.name, "description": role.description, "require_2fa": role.require_2fa,
-            "permissions": role.permissions}
+    return {
+        "name": role.name,
+        "description": role.description,
+        "require_2fa": role.require_2fa,
+        "permissions": role.permissions,
+    }
 
 
 async def create_role(session: AsyncSession, actor: Principal, data: RoleIn) -> Role:
     await _role_name_free(session, data.name)
-    role = Role(name=data.name.strip(), description=data.description, require_2fa=data.require_2fa,
-                permissions=normalise_permissions(data.model_dump(mode="json")["permissions"]))
+    role = Role(
+        name=data.name.strip(),
+        description=data.description,
+        require_2fa=data.require_2fa,
+        permissions=normalise_permissions(data.model_dump(mode="json")["permissions"]),
+    )
     session.add(role)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="role", entity_id=role.id, action="created",
-                 changes=audit.diff({}, _role_dump(role)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="role",
+        entity_id=role.id,
+        action="created",
+        changes=audit.diff({}, _role_dump(role)),
+    )
     _announce(session, actor, "role", role.id, "created")
     return role
 
@@ -266,8 +354,14 @@ async def update_role(session: AsyncSession, actor: Principal, role_id: int, dat
     if role.builtin and role.name.lower() == "admin" and "admin" not in role.permissions:
         raise ValidationFailed("The Admin role keeps the admin permission.", field="permissions")
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="role", entity_id=role.id, action="updated",
-                 changes=audit.diff(before, _role_dump(role)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="role",
+        entity_id=role.id,
+        action="updated",
+        changes=audit.diff(before, _role_dump(role)),
+    )
     _announce(session, actor, "role", role.id, "updated")
     return role
 
@@ -278,33 +372,42 @@ async def delete_role(session: AsyncSession, actor: Principal, role_id: int) -> 
         raise NotFound("No such role.")
     users = await session.scalar(select(func.count()).select_from(User).where(User.role_id == role_id))
     if users:
-        raise Conflict(f"{users} user(s) still have this role; give them another role first.",
-                       code="role_in_use")
+        raise Conflict(f"{users} user(s) still have this role; give them another role first.", code="role_in_use")
     if role.builtin:
         raise Conflict("Built-in roles cannot be deleted; copy and edit them instead.", code="role_builtin")
-    audit.record(session, actor_id=actor.user_id, entity="role", entity_id=role.id, action="deleted",
-                 changes=audit.diff(_role_dump(role), {}))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="role",
+        entity_id=role.id,
+        action="deleted",
+        changes=audit.diff(_role_dump(role), {}),
+    )
     await session.delete(role)
     _announce(session, actor, "role", role_id, "deleted")
 
 
 # --- teams ---------------------------------------------------------------------------------------
 
+
 async def team_out(session: AsyncSession, team: Team) -> TeamOut:
     members = (await session.scalars(select(User.id).where(User.team_id == team.id).order_by(User.id))).all()
-    return TeamOut(id=team.id, name=team.name, lead_user_id=team.lead_user_id, member_ids=list(members),
-                   version=team.version)
+    return TeamOut(
+        id=team.id, name=team.name, lead_user_id=team.lead_user_id, member_ids=list(members), version=team.version
+    )
 
 
 async def list_teams(session: AsyncSession) -> list[TeamOut]:
     teams = (await session.scalars(select(Team).order_by(Team.name))).all()
     members: dict[int, list[int]] = {}
-    for user_id, team_id in (await session.execute(
-        select(User.id, User.team_id).where(User.team_id.is_not(None)).order_by(User.id)
-    )).all():
+    for user_id, team_id in (
+        await session.execute(select(User.id, User.team_id).where(User.team_id.is_not(None)).order_by(User.id))
+    ).all():
         members.setdefault(team_id, []).append(user_id)  # type: ignore[arg-type]
-    return [TeamOut(id=t.id, name=t.name, lead_user_id=t.lead_user_id, member_ids=members.get(t.id, []),
-                    version=t.version) for t in teams]
+    return [
+        TeamOut(id=t.id, name=t.name, lead_user_id=t.lead_user_id, member_ids=members.get(t.id, []), version=t.version)
+        for t in teams
+    ]
 
 
 async def _team_name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
@@ -319,8 +422,9 @@ async def _apply_team(session: AsyncSession, team: Team, data: TeamIn) -> None:
     team.name = data.name.strip()
     if data.member_ids is not None:
         await session.flush()
-        await session.execute(update(User).where(User.team_id == team.id, User.id.not_in(data.member_ids))
-                              .values(team_id=None))
+        await session.execute(
+            update(User).where(User.team_id == team.id, User.id.not_in(data.member_ids)).values(team_id=None)
+        )
         if data.member_ids:
             await session.execute(update(User).where(User.id.in_(data.member_ids)).values(team_id=team.id))
     if data.lead_user_id is not None:
@@ -336,8 +440,14 @@ async def create_team(session: AsyncSession, actor: Principal, data: TeamIn) -> 
     session.add(team)
     await _apply_team(session, team, data)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="team", entity_id=team.id, action="created",
-                 changes=audit.diff({}, data.model_dump()))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="team",
+        entity_id=team.id,
+        action="created",
+        changes=audit.diff({}, data.model_dump()),
+    )
     _announce(session, actor, "team", team.id, "created")
     return team
 
@@ -352,11 +462,16 @@ async def update_team(session: AsyncSession, actor: Principal, team_id: int, dat
     await _apply_team(session, team, data)
     await session.flush()
     after = (await team_out(session, team)).model_dump(exclude={"id", "version"})
-    audit.record(session, actor_id=actor.user_id, entity="team", entity_id=team.id, action="updated",
-                 changes=audit.diff(before, after))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="team",
+        entity_id=team.id,
+        action="updated",
+        changes=audit.diff(before, after),
+    )
     _announce(session, actor, "team", team.id, "updated")
     return team
-
 
 
 async def create_first_admin(session: AsyncSession, email: str, full_name: str, password: str) -> User:
@@ -370,6 +485,12 @@ async def create_first_admin(session: AsyncSession, email: str, full_name: str, 
     session.add(user)
     await service.set_password(session, user, password, temporary=False, field="password")
     await session.flush()
-    audit.record(session, actor_id=None, entity="user", entity_id=user.id, action="created",
-                 changes=audit.diff({}, _fields(user, USER_FIELDS)))
+    audit.record(
+        session,
+        actor_id=None,
+        entity="user",
+        entity_id=user.id,
+        action="created",
+        changes=audit.diff({}, _fields(user, USER_FIELDS)),
+    )
     return user

@@ -30,8 +30,9 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 
 
 @router.get("/clients", response_model=Page[ClientOut])
-async def list_clients(session: Session, query: Annotated[ClientQuery, Query()],
-                       principal: Principal = require("clients", "view")) -> Page[ClientOut]:
+async def list_clients(
+    session: Session, query: Annotated[ClientQuery, Query()], principal: Principal = require("clients", "view")
+) -> Page[ClientOut]:
     return await service.list_clients(session, principal, query)
 
 
@@ -46,32 +47,37 @@ async def get_client(client_id: int, session: Session, principal: Principal = re
 
 
 @router.patch("/clients/{client_id}", response_model=ClientOut)
-async def update_client(client_id: int, body: ClientUpdate, session: Session,
-                        actor: Principal = require("clients", "edit")) -> ClientOut:
+async def update_client(
+    client_id: int, body: ClientUpdate, session: Session, actor: Principal = require("clients", "edit")
+) -> ClientOut:
     return await service.update_client(session, actor, client_id, body)
 
 
 @router.post("/clients/{client_id}/archive", response_model=ClientOut)
-async def archive_client(client_id: int, body: Versioned, session: Session,
-                         actor: Principal = require("clients", "edit")) -> ClientOut:
+async def archive_client(
+    client_id: int, body: Versioned, session: Session, actor: Principal = require("clients", "edit")
+) -> ClientOut:
     return await service.set_archived(session, actor, client_id, body.version, archived=True)
 
 
 @router.post("/clients/{client_id}/restore", response_model=ClientOut)
-async def restore_client(client_id: int, body: Versioned, session: Session,
-                         actor: Principal = require("clients", "edit")) -> ClientOut:
+async def restore_client(
+    client_id: int, body: Versioned, session: Session, actor: Principal = require("clients", "edit")
+) -> ClientOut:
     return await service.set_archived(session, actor, client_id, body.version, archived=False)
 
 
 @router.post("/clients/{client_id}/contacts", response_model=ContactOut, status_code=201)
-async def add_contact(client_id: int, body: ContactIn, session: Session,
-                      actor: Principal = require("clients", "edit")) -> ContactOut:
+async def add_contact(
+    client_id: int, body: ContactIn, session: Session, actor: Principal = require("clients", "edit")
+) -> ContactOut:
     return await service.add_contact(session, actor, client_id, body)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
-async def update_contact(contact_id: int, body: ContactUpdate, session: Session,
-                         actor: Principal = require("clients", "edit")) -> ContactOut:
+async def update_contact(
+    contact_id: int, body: ContactUpdate, session: Session, actor: Principal = require("clients", "edit")
+) -> ContactOut:
     return await service.update_contact(session, actor, contact_id, body)
 
 
@@ -82,12 +88,18 @@ async def delete_contact(contact_id: int, session: Session, actor: Principal = r
 
 
 @router.post("/clients/{client_id}/notes", response_model=NoteOut, status_code=201)
-async def add_note(client_id: int, body: NoteIn, session: Session,
-                   actor: Principal = require("clients", "edit")) -> NoteOut:
+async def add_note(
+    client_id: int, body: NoteIn, session: Session, actor: Principal = require("clients", "edit")
+) -> NoteOut:
     return await activities.add_note(session, actor, body, client_id=client_id)
 
 
 @router.get("/clients/{client_id}/timeline", response_model=Page[TimelineItem])
-async def client_timeline(client_id: int, session: Session, offset: Offset = 0, limit: Limit = 100,
-                          principal: Principal = require("clients", "view")) -> Page[TimelineItem]:
+async def client_timeline(
+    client_id: int,
+    session: Session,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    principal: Principal = require("clients", "view"),
+) -> Page[TimelineItem]:
     return await timeline.client_timeline(session, principal, client_id, offset, limit)

@@ -38,11 +38,15 @@ async def claim(session: AsyncSession, user_id: int, entity: str, payload: Any) 
     ).returning(RecentSubmit.user_id)
     if (await session.execute(claimed)).first() is not None:
         return fp, None
-    earlier = await session.scalar(select(RecentSubmit.entity_id).where(
-        RecentSubmit.user_id == user_id, RecentSubmit.fingerprint == fp))
+    earlier = await session.scalar(
+        select(RecentSubmit.entity_id).where(RecentSubmit.user_id == user_id, RecentSubmit.fingerprint == fp)
+    )
     return fp, earlier
 
 
 async def remember(session: AsyncSession, user_id: int, fp: str, entity_id: int) -> None:
-    await session.execute(update(RecentSubmit).where(RecentSubmit.user_id == user_id, RecentSubmit.fingerprint == fp)
-                          .values(entity_id=entity_id))
+    await session.execute(
+        update(RecentSubmit)
+        .where(RecentSubmit.user_id == user_id, RecentSubmit.fingerprint == fp)
+        .values(entity_id=entity_id)
+    )

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from crm_server.db import Base, IdMixin, TimestampsMixin, VersionedMixin
 
-CLIENT_SEARCH = ("lower(name || ' ' || coalesce(vat_key, '') || ' ' || coalesce(email, '') || ' '"
-                 " || coalesce(phone, ''))")
+CLIENT_SEARCH = (
+    "lower(name || ' ' || coalesce(vat_key, '') || ' ' || coalesce(email, '') || ' ' || coalesce(phone, ''))"
+)
 CONTACT_SEARCH = "lower(name || ' ' || coalesce(email, '') || ' ' || coalesce(phone, ''))"
 
 
@@ -63,8 +64,12 @@ class Client(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_clients_owner_id", "owner_id"),
         Index("ix_clients_team_id", "team_id"),
         Index("ix_clients_email_lower", func.lower(text("email"))),  # who sent an inbound email
-        Index("ix_clients_search_trgm", "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        Index(
+            "ix_clients_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
 
@@ -81,8 +86,12 @@ class Contact(IdMixin, TimestampsMixin, Versioned, Base):
     __table_args__ = (
         Index("ix_contacts_client_id", "client_id"),
         Index("ix_contacts_email_lower", func.lower(text("email"))),
-        Index("ix_contacts_search_trgm", "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        Index(
+            "ix_contacts_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
 

@@ -17,7 +17,8 @@ _COUNTRY_PREFIX = re.compile(r"^[A-Z]{2}(?=\d)")
 _SPACES = re.compile(r"\s+")
 
 # ISO 4217 active codes (2024). A typo like "EUO" is refused rather than stored.
-CURRENCIES = frozenset("""
+CURRENCIES = frozenset(
+    """
 AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
 CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD
 GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT
@@ -25,11 +26,12 @@ LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN 
 NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP
 STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG
 XOF XPF YER ZAR ZMW ZWG
-""".split())
+""".split()
+)
 
 
 def vat_key(raw: str | None) -> str | None:
-    """"RO 123.456-78" and "12345678" are the same VAT number: strip separators, uppercase, drop a
+    """ "RO 123.456-78" and "12345678" are the same VAT number: strip separators, uppercase, drop a
     two-letter country prefix. None when nothing is left."""
     if not raw:
         return None
@@ -58,8 +60,7 @@ def email(raw: str | None, field: str = "email") -> str | None:
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValidationFailed(f"This email address is not valid: {exc}", field=field,
-                               code="invalid_email") from None
+        raise ValidationFailed(f"This email address is not valid: {exc}", field=field, code="invalid_email") from None
 
 
 def phone(raw: str | None, default_country: str, field: str = "phone") -> str | None:
@@ -72,8 +73,11 @@ def phone(raw: str | None, default_country: str, field: str = "phone") -> str | 
     except phonenumbers.NumberParseException:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
-        raise ValidationFailed("This phone number is not valid; include the country code if it is abroad.",
-                               field=field, code="invalid_phone")
+        raise ValidationFailed(
+            "This phone number is not valid; include the country code if it is abroad.",
+            field=field,
+            code="invalid_phone",
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -91,8 +95,9 @@ def currency(raw: str | None, field: str = "currency") -> str | None:
         return None
     code = raw.upper()
     if code not in CURRENCIES:
-        raise ValidationFailed("Use a three-letter ISO 4217 currency code, such as EUR or RON.", field=field,
-                               code="invalid_currency")
+        raise ValidationFailed(
+            "Use a three-letter ISO 4217 currency code, such as EUR or RON.", field=field, code="invalid_currency"
+        )
     return code
 
 

@@ -10,8 +10,20 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from crm_server.contract.common import Model
 
 MODULES = (
-    "leads", "clients", "activities", "tickets", "proposals", "invoices", "orders", "payments",
-    "products", "stock", "purchasing", "reports", "integrations", "admin",
+    "leads",
+    "clients",
+    "activities",
+    "tickets",
+    "proposals",
+    "invoices",
+    "orders",
+    "payments",
+    "products",
+    "stock",
+    "purchasing",
+    "reports",
+    "integrations",
+    "admin",
 )
 ACTIONS = ("view", "create", "edit", "delete", "export")
 
@@ -33,6 +45,7 @@ Permissions = dict[str, ModuleGrant]
 
 
 # --- login ---------------------------------------------------------------------------------------
+
 
 class LoginRequest(BaseModel):
     email: str = Field(min_length=3, max_length=320)
@@ -98,6 +111,7 @@ class PasswordConfirm(BaseModel):
 
 # --- users, roles, teams -------------------------------------------------------------------------
 
+
 class Colleague(Model):
     """Another user as any colleague sees them (owner pickers, assignee names): who they are and
     their team; the avatar is drawn from the name (no pictures are stored). Their sign-in details
@@ -134,8 +148,9 @@ class UserCreate(BaseModel):
     phone: str | None = Field(default=None, max_length=50)
     team_id: int | None = None
     role_id: int
-    password: str | None = Field(default=None, max_length=1024,
-                                 description="initial password; leave empty to email a set-password link")
+    password: str | None = Field(
+        default=None, max_length=1024, description="initial password; leave empty to email a set-password link"
+    )
 
 
 class UserUpdate(BaseModel):
@@ -145,8 +160,9 @@ class UserUpdate(BaseModel):
     phone: str | None = Field(default=None, max_length=50)
     team_id: int | None = None
     role_id: int | None = None
-    password: str | None = Field(default=None, max_length=1024,
-                                 description="your own password: needed to change your own email")
+    password: str | None = Field(
+        default=None, max_length=1024, description="your own password: needed to change your own email"
+    )
 
 
 class DeactivateRequest(BaseModel):
@@ -234,8 +250,9 @@ class LoginResult(StrEnum):
 
 
 class BlockedAddressIn(BaseModel):
-    address: str = Field(min_length=2, max_length=64,
-                         description="an address (203.0.113.7) or a range (203.0.113.0/24)")
+    address: str = Field(
+        min_length=2, max_length=64, description="an address (203.0.113.7) or a range (203.0.113.0/24)"
+    )
     reason: str = Field(default="", max_length=500)
 
 

@@ -28,4 +28,3 @@ class Hello(Model):
 
     type: str = "hello"
     last_seq: int
-

@@ -12,8 +12,12 @@ from crm_server.contract.common import Model
 
 PROVIDERS = ("facebook", "forms", "woocommerce", "stripe")
 Provider = Literal["facebook", "forms", "woocommerce", "stripe"]
-PROVIDER_LABELS = {"facebook": "Facebook Lead Ads", "forms": "Website forms", "woocommerce": "WooCommerce",
-                   "stripe": "Stripe"}
+PROVIDER_LABELS = {
+    "facebook": "Facebook Lead Ads",
+    "forms": "Website forms",
+    "woocommerce": "WooCommerce",
+    "stripe": "Stripe",
+}
 
 EventStatus = Literal[
     "pending",  # stored, waiting for its job (or for its next retry: see next_attempt_at)
@@ -26,8 +30,12 @@ EventStatus = Literal[
 EVENT_STATUSES: tuple[str, ...] = EventStatus.__args__  # type: ignore[attr-defined]
 
 State = Literal["not_configured", "connected", "needs_attention", "needs_reauthorization"]
-STATE_LABELS = {"not_configured": "Not configured", "connected": "Connected", "needs_attention": "Needs attention",
-                "needs_reauthorization": "Needs re-authorization"}
+STATE_LABELS = {
+    "not_configured": "Not configured",
+    "connected": "Connected",
+    "needs_attention": "Needs attention",
+    "needs_reauthorization": "Needs re-authorization",
+}
 
 
 class ProviderState(Model):
@@ -91,6 +99,6 @@ class WebhookAnswer(Model):
 
 
 class MatchIn(BaseModel):
-    """"Match to invoice…": the CRM invoice a waiting payment event is for."""
+    """ "Match to invoice…": the CRM invoice a waiting payment event is for."""
 
     invoice_id: int = Field(ge=1, le=2**63 - 1)

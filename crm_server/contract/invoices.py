@@ -205,8 +205,18 @@ class InvoiceOut(Model):
         return Decimal("0.00")
 
 
-InvoiceSort = Literal["number", "-number", "issue_date", "-issue_date", "due_date", "-due_date", "gross_total",
-                      "-gross_total", "created_at", "-created_at"]
+InvoiceSort = Literal[
+    "number",
+    "-number",
+    "issue_date",
+    "-issue_date",
+    "due_date",
+    "-due_date",
+    "gross_total",
+    "-gross_total",
+    "created_at",
+    "-created_at",
+]
 
 
 class InvoiceQuery(BaseModel):

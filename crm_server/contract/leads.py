@@ -25,6 +25,7 @@ class StatusKind(StrEnum):
 
 # --- pipelines and admin lists -------------------------------------------------------------------
 
+
 class StatusOut(Model):
     id: int
     pipeline_id: int
@@ -94,14 +95,16 @@ class NamedItemUpdate(Versioned):
 
 # --- leads ---------------------------------------------------------------------------------------
 
+
 class LeadIn(BaseModel):
     person_name: str = Field(min_length=1, max_length=200)
     company: str | None = Field(default=None, max_length=300)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=50)
     source: str | None = Field(default=None, max_length=100)
-    source_details: SourceDetails = Field(default_factory=dict, max_length=10,
-                                          description="where an integration found it, e.g. Facebook page/form/ad ids")
+    source_details: SourceDetails = Field(
+        default_factory=dict, max_length=10, description="where an integration found it, e.g. Facebook page/form/ad ids"
+    )
     partner_name: str | None = Field(default=None, max_length=200)
     partner_client_id: int | None = None
     pipeline_id: int | None = Field(default=None, description="default: the default pipeline")
@@ -171,9 +174,22 @@ class LeadOut(Model):
 
 
 LeadSort = Literal[
-    "created_at", "-created_at", "updated_at", "-updated_at", "person_name", "-person_name", "company",
-    "-company", "value", "-value", "expected_close_date", "-expected_close_date", "status_changed_at",
-    "-status_changed_at", "id", "-id",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "person_name",
+    "-person_name",
+    "company",
+    "-company",
+    "value",
+    "-value",
+    "expected_close_date",
+    "-expected_close_date",
+    "status_changed_at",
+    "-status_changed_at",
+    "id",
+    "-id",
 ]
 
 
@@ -303,8 +319,19 @@ class DuplicateOut(Model):
 
 
 MERGE_FIELDS = (
-    "person_name", "company", "email", "phone", "source", "partner_name", "partner_client_id", "owner_id",
-    "value", "expected_close_date", "territory", "product_interest", "status_id",
+    "person_name",
+    "company",
+    "email",
+    "phone",
+    "source",
+    "partner_name",
+    "partner_client_id",
+    "owner_id",
+    "value",
+    "expected_close_date",
+    "territory",
+    "product_interest",
+    "status_id",
 )
 
 

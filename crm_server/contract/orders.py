@@ -24,8 +24,16 @@ class OrderStatus(StrEnum):
     failed = "failed"
 
 
-STATUS_LABELS = {"draft": "Draft", "pending": "Pending", "processing": "Processing", "on_hold": "On hold",
-                 "completed": "Completed", "cancelled": "Cancelled", "refunded": "Refunded", "failed": "Failed"}
+STATUS_LABELS = {
+    "draft": "Draft",
+    "pending": "Pending",
+    "processing": "Processing",
+    "on_hold": "On hold",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "refunded": "Refunded",
+    "failed": "Failed",
+}
 
 
 class StockState(StrEnum):
@@ -38,8 +46,13 @@ class StockState(StrEnum):
     short = "short"  # holding or delivering was refused (not enough stock): stock_note says what
 
 
-STOCK_LABELS = {"none": "Nothing held", "reserved": "Stock reserved", "delivered": "Delivered",
-                "released": "Released", "short": "Not enough stock"}
+STOCK_LABELS = {
+    "none": "Nothing held",
+    "reserved": "Stock reserved",
+    "delivered": "Delivered",
+    "released": "Released",
+    "short": "Not enough stock",
+}
 
 
 class OrderLineOut(Model):
@@ -108,7 +121,15 @@ class OrderQuery(BaseModel):
     stock_state: StockState | None = None
     client_id: int | None = None
     q: str | None = Field(default=None, max_length=200, description="number, store number or client contains")
-    sort: Literal["created_at", "-created_at", "number", "-number", "total", "-total",
-                  "external_modified_at", "-external_modified_at"] = "-created_at"
+    sort: Literal[
+        "created_at",
+        "-created_at",
+        "number",
+        "-number",
+        "total",
+        "-total",
+        "external_modified_at",
+        "-external_modified_at",
+    ] = "-created_at"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)

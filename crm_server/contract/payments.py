@@ -27,8 +27,9 @@ class PaymentQuery(BaseModel):
     paid_to: date | None = None
     method: PaymentMethod | None = None
     client_id: int | None = None
-    q: str | None = Field(default=None, max_length=200,
-                          description="part of the invoice number, the reference or the client's name")
+    q: str | None = Field(
+        default=None, max_length=200, description="part of the invoice number, the reference or the client's name"
+    )
     sort: PaymentSort = "-paid_on"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)

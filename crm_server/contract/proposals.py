@@ -108,16 +108,27 @@ class ProposalOut(Model):
         return self.status in LIVE_STATUSES and self.valid_until < date.today()
 
 
-ProposalSort = Literal["number", "-number", "valid_until", "-valid_until", "gross_total", "-gross_total",
-                       "created_at", "-created_at", "updated_at", "-updated_at"]
+ProposalSort = Literal[
+    "number",
+    "-number",
+    "valid_until",
+    "-valid_until",
+    "gross_total",
+    "-gross_total",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+]
 
 
 class ProposalQuery(BaseModel):
     status: ProposalStatus | None = None
     client_id: int | None = None
     lead_id: int | None = None
-    q: str | None = Field(default=None, max_length=200,
-                          description="part of the number, the title, or the client's or lead's name")
+    q: str | None = Field(
+        default=None, max_length=200, description="part of the number, the title, or the client's or lead's name"
+    )
     sort: ProposalSort = "-created_at"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)

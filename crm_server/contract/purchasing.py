@@ -29,8 +29,7 @@ OPEN_PURCHASE_STATUSES = (PurchaseStatus.confirmed, PurchaseStatus.partially_rec
 class PurchaseLineIn(BaseModel):
     product_id: int
     quantity: Decimal = Field(gt=0, max_digits=14, decimal_places=3)
-    unit_cost: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2,
-                                      description="defaults to 0")
+    unit_cost: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2, description="defaults to 0")
     description: str | None = Field(default=None, max_length=2000, description="defaults to the product's name")
 
 
@@ -38,8 +37,9 @@ class PurchaseOrderIn(BaseModel):
     """A draft may lack anything; confirming needs a vendor, a line and an expected date."""
 
     vendor_id: int | None = None
-    warehouse_id: int | None = Field(default=None, description="where the goods are expected (receiving may "
-                                                               "choose another)")
+    warehouse_id: int | None = Field(
+        default=None, description="where the goods are expected (receiving may choose another)"
+    )
     expected_on: date | None = None
     currency: str | None = Field(default=None, description="ISO 4217; defaults to sales.base_currency")
     reference: str | None = Field(default=None, max_length=200, description="the vendor's order reference")
@@ -131,7 +131,8 @@ class PurchaseOrderQuery(BaseModel):
     vendor_id: int | None = None
     product_id: int | None = None
     q: str | None = Field(default=None, description="number, reference or vendor name")
-    sort: Literal["number", "-number", "expected_on", "-expected_on", "created_at", "-created_at", "total",
-                  "-total"] = "-created_at"
+    sort: Literal[
+        "number", "-number", "expected_on", "-expected_on", "created_at", "-created_at", "total", "-total"
+    ] = "-created_at"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=50, ge=1, le=500)

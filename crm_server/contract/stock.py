@@ -30,6 +30,7 @@ class DocumentStatus(StrEnum):
 
 # --- warehouses ----------------------------------------------------------------------------------
 
+
 class WarehouseIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     address: str | None = Field(default=None, max_length=2000)
@@ -55,6 +56,7 @@ class WarehouseOut(Model):
 
 # --- documents -----------------------------------------------------------------------------------
 
+
 class DocumentLineIn(BaseModel):
     """For an adjustment `quantity` is the counted quantity (may be 0); otherwise what moves (> 0)."""
 
@@ -64,15 +66,18 @@ class DocumentLineIn(BaseModel):
 
 class StockDocumentIn(BaseModel):
     kind: DocumentKind
-    warehouse_id: int | None = Field(default=None, description="receipt: destination; delivery, transfer: "
-                                                               "source; adjustment: the counted warehouse")
+    warehouse_id: int | None = Field(
+        default=None, description="receipt: destination; delivery, transfer: source; adjustment: the counted warehouse"
+    )
     to_warehouse_id: int | None = Field(default=None, description="transfer destination")
     reference: str | None = Field(default=None, max_length=200, description="e.g. the vendor's delivery note")
     reason: str | None = Field(default=None, max_length=500, description="why (adjustments need one)")
     notes: str | None = Field(default=None, max_length=5000)
-    source_type: str | None = Field(default=None, max_length=30,
-                                    description="what the goods are for (e.g. 'invoice'): a delivery "
-                                                "consumes that document's reservations")
+    source_type: str | None = Field(
+        default=None,
+        max_length=30,
+        description="what the goods are for (e.g. 'invoice'): a delivery consumes that document's reservations",
+    )
     source_id: int | None = None
     lines: list[DocumentLineIn] = Field(default_factory=list, max_length=1000)
 
@@ -148,6 +153,7 @@ class DocumentQuery(BaseModel):
 
 # --- balances, history ---------------------------------------------------------------------------
 
+
 class LevelOut(Model):
     """One product in one warehouse. available = on_hand - reserved; incoming = ordered but not yet
     received on confirmed purchase orders delivering to this warehouse."""
@@ -172,8 +178,20 @@ class LevelQuery(BaseModel):
     q: str | None = Field(default=None, description="SKU or name, anywhere")
     low_only: bool = False
     nonzero_only: bool = Field(default=False, description="hide rows with nothing on hand, reserved or incoming")
-    sort: Literal["sku", "-sku", "name", "-name", "warehouse", "-warehouse", "on_hand", "-on_hand",
-                  "reserved", "-reserved", "available", "-available"] = "name"
+    sort: Literal[
+        "sku",
+        "-sku",
+        "name",
+        "-name",
+        "warehouse",
+        "-warehouse",
+        "on_hand",
+        "-on_hand",
+        "reserved",
+        "-reserved",
+        "available",
+        "-available",
+    ] = "name"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=1000)
 
@@ -253,6 +271,7 @@ class HistoryQuery(BaseModel):
 
 
 # --- reservations --------------------------------------------------------------------------------
+
 
 class ReservationLineIn(BaseModel):
     product_id: int

@@ -37,16 +37,19 @@ TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     TicketStatus.assigned: frozenset({TicketStatus.in_process}),
     TicketStatus.in_process: frozenset({TicketStatus.pending_customer, TicketStatus.resolved}),
     TicketStatus.pending_customer: frozenset({TicketStatus.in_process, TicketStatus.resolved}),
-    TicketStatus.resolved: frozenset({TicketStatus.deployed, TicketStatus.closed, TicketStatus.in_process,
-                                      TicketStatus.assigned}),
+    TicketStatus.resolved: frozenset(
+        {TicketStatus.deployed, TicketStatus.closed, TicketStatus.in_process, TicketStatus.assigned}
+    ),
     TicketStatus.deployed: frozenset({TicketStatus.closed}),
     TicketStatus.closed: frozenset({TicketStatus.in_process, TicketStatus.assigned}),
 }
-OPEN_STATUSES = frozenset({TicketStatus.new, TicketStatus.assigned, TicketStatus.in_process,
-                           TicketStatus.pending_customer})
+OPEN_STATUSES = frozenset(
+    {TicketStatus.new, TicketStatus.assigned, TicketStatus.in_process, TicketStatus.pending_customer}
+)
 
 
 # --- categories ----------------------------------------------------------------------------------
+
 
 class CategoryOut(Model):
     id: int
@@ -72,6 +75,7 @@ class CategoryUpdate(Versioned):
 
 
 # --- tickets -------------------------------------------------------------------------------------
+
 
 class AttachmentIn(BaseModel):
     filename: str = Field(min_length=1, max_length=255)
@@ -144,13 +148,24 @@ class TicketOut(Model):
     version: int
 
 
-TicketSort = Literal["created_at", "-created_at", "updated_at", "-updated_at", "priority", "-priority",
-                     "first_response_due_at", "-first_response_due_at", "number", "-number"]
+TicketSort = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "priority",
+    "-priority",
+    "first_response_due_at",
+    "-first_response_due_at",
+    "number",
+    "-number",
+]
 
 
 class TicketFilters(BaseModel):
     status: TicketStatus | Literal["open"] | None = Field(
-        default=None, description='one status, or "open": new, assigned, in process or pending the customer')
+        default=None, description='one status, or "open": new, assigned, in process or pending the customer'
+    )
     priority: Priority | None = None
     team_id: int | None = None
     assignee_id: int | None = None
@@ -170,6 +185,7 @@ class TicketQuery(TicketFilters):
 
 
 # --- comments and attachments --------------------------------------------------------------------
+
 
 class AttachmentOut(Model):
     id: int
@@ -200,6 +216,7 @@ class CommentOut(Model):
 
 
 # --- the board -----------------------------------------------------------------------------------
+
 
 class BoardCard(Model):
     id: int

@@ -12,16 +12,22 @@ from crm_server.contract.common import Model
 
 FieldType = Literal["text", "email", "phone", "textarea", "select"]
 FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
-FIELD_TYPE_LABELS = {"text": "Text", "email": "Email", "phone": "Phone", "textarea": "Long text",
-                     "select": "Choice"}
+FIELD_TYPE_LABELS = {"text": "Text", "email": "Email", "phone": "Phone", "textarea": "Long text", "select": "Choice"}
 
-MapsTo = Literal["person_name", "company", "email", "phone", "value", "territory", "product_interest", "note",
-                 "none"]
+MapsTo = Literal["person_name", "company", "email", "phone", "value", "territory", "product_interest", "note", "none"]
 MAPS_TO: tuple[str, ...] = MapsTo.__args__  # type: ignore[attr-defined]
 # What each target means to the admin; "note" and "none" both end up in the lead's first note.
-MAPS_TO_LABELS = {"person_name": "Person's name", "company": "Company", "email": "Email", "phone": "Phone",
-                  "value": "Value", "territory": "Territory", "product_interest": "Product interest",
-                  "note": "Note (the message)", "none": "Kept in the note"}
+MAPS_TO_LABELS = {
+    "person_name": "Person's name",
+    "company": "Company",
+    "email": "Email",
+    "phone": "Phone",
+    "value": "Value",
+    "territory": "Territory",
+    "product_interest": "Product interest",
+    "note": "Note (the message)",
+    "none": "Kept in the note",
+}
 # Targets one form may fill only once (a lead has one email); note and none may repeat.
 SINGLE_TARGETS = frozenset(MAPS_TO) - {"note", "none"}
 
@@ -46,16 +52,22 @@ class WebFormIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     active: bool = True
     fields: list[FormField] = Field(min_length=1, max_length=50)
-    allowed_origins: list[str] = Field(default_factory=list, max_length=50,
-                                       description="websites allowed to post from a browser, e.g. https://example.com")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="websites allowed to post from a browser, e.g. https://example.com",
+    )
     pipeline_id: int | None = Field(default=None, description="default: the default pipeline")
     status_id: int | None = Field(default=None, description="default: the pipeline's first open status")
     assignment: Assignment = "rules"
     owner_id: int | None = None
     team_id: int | None = None
     redirect_url: str | None = Field(default=None, max_length=2000, description="thank-you page for form posts")
-    honeypot: str = Field(default=DEFAULT_HONEYPOT, pattern=FIELD_NAME_PATTERN,
-                          description="a hidden field people leave empty and spam robots fill")
+    honeypot: str = Field(
+        default=DEFAULT_HONEYPOT,
+        pattern=FIELD_NAME_PATTERN,
+        description="a hidden field people leave empty and spam robots fill",
+    )
 
 
 class WebFormUpdate(WebFormIn):

@@ -11,18 +11,43 @@ from fastapi import Response
 OCTET_STREAM = "application/octet-stream"
 # Types a viewer may open as what they say they are. Anything else (HTML, SVG, scripts: types that
 # run code when opened by a browser) is kept and served as plain bytes.
-ALLOWED_TYPES = frozenset({
-    "application/pdf", "application/zip", "application/gzip", "application/json", "application/xml",
-    "application/rtf", "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation", "application/x-7z-compressed",
-    "image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff", "image/heic",
-    "text/plain", "text/csv", "text/calendar", "message/rfc822",
-    "audio/mpeg", "audio/ogg", "audio/wav", "video/mp4", "video/quicktime", "video/webm",
-})
+ALLOWED_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/zip",
+        "application/gzip",
+        "application/json",
+        "application/xml",
+        "application/rtf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/x-7z-compressed",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/bmp",
+        "image/tiff",
+        "image/heic",
+        "text/plain",
+        "text/csv",
+        "text/calendar",
+        "message/rfc822",
+        "audio/mpeg",
+        "audio/ogg",
+        "audio/wav",
+        "video/mp4",
+        "video/quicktime",
+        "video/webm",
+    }
+)
 
 
 def safe_content_type(declared: str | None, filename: str) -> str:
@@ -38,6 +63,11 @@ def safe_content_type(declared: str | None, filename: str) -> str:
 def download(filename: str, content_type: str, data: bytes) -> Response:
     """A stored file as a download: the allowed type (re-checked: older rows predate the list),
     its name in the RFC 6266 form, and nosniff so no client guesses a riskier type."""
-    return Response(data, media_type=safe_content_type(content_type, filename), headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-        "X-Content-Type-Options": "nosniff"})
+    return Response(
+        data,
+        media_type=safe_content_type(content_type, filename),
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

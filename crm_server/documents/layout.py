@@ -23,6 +23,7 @@ _fonts_lock = threading.Lock()
 
 # --- the template --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Column:
     key: str  # position, description, quantity, unit_price, discount, tax_percent, net
@@ -69,18 +70,29 @@ def parse_template(raw: dict[str, Any]) -> Template:
     fonts = raw["fonts"]
     for font in fonts.values():
         _register_font(font["name"], font["file"])
-    columns = tuple(Column(key=c["key"], label=c["label"], width=float(c["width"]), align=c.get("align", "left"))
-                    for c in raw["columns"])
+    columns = tuple(
+        Column(key=c["key"], label=c["label"], width=float(c["width"]), align=c.get("align", "left"))
+        for c in raw["columns"]
+    )
     total = sum(c.width for c in columns)
     if not 0.99 <= total <= 1.01:
         raise ValueError(f"the column widths of the PDF template add up to {total}, not 1")
     formats = raw.get("formats", {})
-    return Template(page_size=raw["page"]["size"], margins=raw["page"]["margins"], font=fonts["regular"]["name"],
-                    bold_font=fonts["bold"]["name"], sizes=raw["sizes"], colours=raw["colours"],
-                    logo_max=(float(raw["logo"]["max_width"]), float(raw["logo"]["max_height"])),
-                    date_format=formats.get("date", "%Y-%m-%d"), thousands=formats.get("thousands", ","),
-                    decimal=formats.get("decimal", "."), columns=columns, labels=raw["labels"],
-                    texts=raw["texts"])
+    return Template(
+        page_size=raw["page"]["size"],
+        margins=raw["page"]["margins"],
+        font=fonts["regular"]["name"],
+        bold_font=fonts["bold"]["name"],
+        sizes=raw["sizes"],
+        colours=raw["colours"],
+        logo_max=(float(raw["logo"]["max_width"]), float(raw["logo"]["max_height"])),
+        date_format=formats.get("date", "%Y-%m-%d"),
+        thousands=formats.get("thousands", ","),
+        decimal=formats.get("decimal", "."),
+        columns=columns,
+        labels=raw["labels"],
+        texts=raw["texts"],
+    )
 
 
 @lru_cache(maxsize=1)
@@ -91,6 +103,7 @@ def template() -> Template:
 
 
 # --- the document's data -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Party:
@@ -156,6 +169,7 @@ def tax_rows(lines: list[tuple[Decimal, Decimal, Decimal]]) -> tuple[TaxRow, ...
 
 
 # --- formatting ----------------------------------------------------------------------------------
+
 
 def _grouped(value: Decimal, places: int, tpl: Template) -> str:
     text = f"{value:,.{places}f}"  # exact: Decimal formatting, the value already has its places

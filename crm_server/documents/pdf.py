@@ -49,12 +49,19 @@ def _make_styles(tpl: Template) -> _Styles:
     if found is not None and found[0] is tpl:
         return found[1]
     size, small = tpl.sizes["body"], tpl.sizes["small"]
-    body = ParagraphStyle("body", fontName=tpl.font, fontSize=size, leading=size * 1.3,
-                          textColor=colors.HexColor(tpl.colours["text"]))
+    body = ParagraphStyle(
+        "body", fontName=tpl.font, fontSize=size, leading=size * 1.3, textColor=colors.HexColor(tpl.colours["text"])
+    )
     made = _Styles(
         body=body,
-        muted=ParagraphStyle("muted", parent=body, fontSize=small, leading=small * 1.4, fontName=tpl.bold_font,
-                             textColor=colors.HexColor(tpl.colours["muted"])),
+        muted=ParagraphStyle(
+            "muted",
+            parent=body,
+            fontSize=small,
+            leading=small * 1.4,
+            fontName=tpl.bold_font,
+            textColor=colors.HexColor(tpl.colours["muted"]),
+        ),
         bold=ParagraphStyle("bold", parent=body, fontName=tpl.bold_font),
         cell=ParagraphStyle("cell", parent=body, leading=size * 1.25),
     )
@@ -72,6 +79,7 @@ def _title(doc: Document, tpl: Template) -> str:
 
 
 # --- blocks --------------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=4)
 def _logo_size(png: bytes) -> tuple[int, int] | None:
@@ -97,24 +105,37 @@ def _logo(png: bytes, tpl: Template) -> Flowable | None:
 def _plain(rows: list[list[Any]], widths: list[float], style: list[Any], **kw: Any) -> Table:
     """A table of plain strings (much cheaper than Paragraphs: no markup parsing, no wrapping)."""
     table = Table(rows, colWidths=widths, **kw)
-    table.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                               ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
-                               ("VALIGN", (0, 0), (-1, -1), "TOP"), *style]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                *style,
+            ]
+        )
+    )
     return table
 
 
 def _wrapped(text: str, font: str, size: float, width: float) -> str:
     """`text` broken into lines that fit `width` (kept line breaks too)."""
-    return "\n".join(part for line in text.strip().splitlines() for part in (simpleSplit(line, font, size, width)
-                                                                            or [""]))
+    return "\n".join(
+        part for line in text.strip().splitlines() for part in (simpleSplit(line, font, size, width) or [""])
+    )
 
 
 def _header(doc: Document, tpl: Template, width: float) -> Flowable:
     logo = _logo(doc.logo_png, tpl) if doc.logo_png else None
-    left: Any = logo if logo is not None else _wrapped(doc.company.name, tpl.bold_font, tpl.sizes["company"],
-                                                       width * 0.48)
-    meta: list[tuple[str, str]] = [(tpl.label("number"), doc.number or tpl.label("draft_number")),
-                                   (tpl.label("issue_date"), day(doc.issue_date, tpl))]
+    left: Any = (
+        logo if logo is not None else _wrapped(doc.company.name, tpl.bold_font, tpl.sizes["company"], width * 0.48)
+    )
+    meta: list[tuple[str, str]] = [
+        (tpl.label("number"), doc.number or tpl.label("draft_number")),
+        (tpl.label("issue_date"), day(doc.issue_date, tpl)),
+    ]
     if doc.kind == "proposal":
         meta.append((tpl.label("valid_until"), day(doc.valid_until, tpl)))
     else:
@@ -124,18 +145,30 @@ def _header(doc: Document, tpl: Template, width: float) -> Flowable:
     rows += [["", k, v] for k, v in meta if v]
     muted, accent = colors.HexColor(tpl.colours["muted"]), colors.HexColor(tpl.colours["accent"])
     size, title = tpl.sizes["body"], tpl.sizes["title"]
-    return _plain(rows, [width * 0.55, width * 0.2, width * 0.25], [
-        ("SPAN", (0, 0), (0, -1)), ("SPAN", (1, 0), (2, 0)),
-        ("FONTNAME", (0, 0), (0, 0), tpl.bold_font), ("FONTSIZE", (0, 0), (0, 0), tpl.sizes["company"]),
-        ("LEADING", (0, 0), (0, 0), tpl.sizes["company"] * 1.25),
-        ("FONTNAME", (1, 0), (2, 0), tpl.bold_font), ("FONTSIZE", (1, 0), (2, 0), title),
-        ("LEADING", (1, 0), (2, 0), title * 1.2), ("TEXTCOLOR", (1, 0), (2, 0), accent),
-        ("ALIGN", (1, 0), (2, 0), "RIGHT"), ("BOTTOMPADDING", (1, 0), (2, 0), 3 * mm),
-        ("FONTNAME", (1, 1), (-1, -1), tpl.font), ("FONTSIZE", (1, 1), (-1, -1), size),
-        ("FONTNAME", (1, 1), (1, -1), tpl.bold_font), ("FONTSIZE", (1, 1), (1, -1), tpl.sizes["small"]),
-        ("TEXTCOLOR", (1, 1), (1, -1), muted), ("ALIGN", (2, 1), (2, -1), "RIGHT"),
-        ("VALIGN", (1, 1), (-1, -1), "MIDDLE"),
-    ])
+    return _plain(
+        rows,
+        [width * 0.55, width * 0.2, width * 0.25],
+        [
+            ("SPAN", (0, 0), (0, -1)),
+            ("SPAN", (1, 0), (2, 0)),
+            ("FONTNAME", (0, 0), (0, 0), tpl.bold_font),
+            ("FONTSIZE", (0, 0), (0, 0), tpl.sizes["company"]),
+            ("LEADING", (0, 0), (0, 0), tpl.sizes["company"] * 1.25),
+            ("FONTNAME", (1, 0), (2, 0), tpl.bold_font),
+            ("FONTSIZE", (1, 0), (2, 0), title),
+            ("LEADING", (1, 0), (2, 0), title * 1.2),
+            ("TEXTCOLOR", (1, 0), (2, 0), accent),
+            ("ALIGN", (1, 0), (2, 0), "RIGHT"),
+            ("BOTTOMPADDING", (1, 0), (2, 0), 3 * mm),
+            ("FONTNAME", (1, 1), (-1, -1), tpl.font),
+            ("FONTSIZE", (1, 1), (-1, -1), size),
+            ("FONTNAME", (1, 1), (1, -1), tpl.bold_font),
+            ("FONTSIZE", (1, 1), (1, -1), tpl.sizes["small"]),
+            ("TEXTCOLOR", (1, 1), (1, -1), muted),
+            ("ALIGN", (2, 1), (2, -1), "RIGHT"),
+            ("VALIGN", (1, 1), (-1, -1), "MIDDLE"),
+        ],
+    )
 
 
 def _party(label: str, party: Party, tpl: Template, width: float) -> list[str]:
@@ -153,13 +186,19 @@ def _parties(doc: Document, tpl: Template, width: float) -> Flowable:
     left = _party(tpl.label("from"), doc.company, tpl, width * 0.5)
     right = _party(to_label, doc.client, tpl, width * 0.5)
     size = tpl.sizes["body"]
-    return _plain([list(pair) for pair in zip(left, right, strict=True)], [width * 0.5, width * 0.5], [
-        ("FONTNAME", (0, 0), (-1, -1), tpl.font), ("FONTSIZE", (0, 0), (-1, -1), size),
-        ("LEADING", (0, 0), (-1, -1), size * 1.3),
-        ("TEXTCOLOR", (0, 0), (-1, -1), colors.HexColor(tpl.colours["text"])),
-        ("FONTNAME", (0, 0), (-1, 1), tpl.bold_font), ("FONTSIZE", (0, 0), (-1, 0), tpl.sizes["small"]),
-        ("TEXTCOLOR", (0, 0), (-1, 0), colors.HexColor(tpl.colours["muted"])),
-    ])
+    return _plain(
+        [list(pair) for pair in zip(left, right, strict=True)],
+        [width * 0.5, width * 0.5],
+        [
+            ("FONTNAME", (0, 0), (-1, -1), tpl.font),
+            ("FONTSIZE", (0, 0), (-1, -1), size),
+            ("LEADING", (0, 0), (-1, -1), size * 1.3),
+            ("TEXTCOLOR", (0, 0), (-1, -1), colors.HexColor(tpl.colours["text"])),
+            ("FONTNAME", (0, 0), (-1, 1), tpl.bold_font),
+            ("FONTSIZE", (0, 0), (-1, 0), tpl.sizes["small"]),
+            ("TEXTCOLOR", (0, 0), (-1, 0), colors.HexColor(tpl.colours["muted"])),
+        ],
+    )
 
 
 def _cell(line: Line, key: str, doc: Document, tpl: Template, st: _Styles, width: float) -> Any:
@@ -214,17 +253,26 @@ def _totals(doc: Document, tpl: Template, width: float) -> Flowable:
     vat_rows: list[list[Any]] = [[tpl.label("rate"), tpl.label("base"), tpl.label("tax")]]
     vat_rows += [[percent(t.rate, tpl), amount(t.base, cur, tpl), amount(t.tax, cur, tpl)] for t in doc.taxes]
     vat = Table(vat_rows, colWidths=[width * 0.1, width * 0.15, width * 0.13], hAlign="LEFT")
-    vat.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), tpl.font), ("FONTNAME", (0, 0), (-1, 0), tpl.bold_font),
-        ("FONTSIZE", (0, 0), (-1, -1), tpl.sizes["small"]),
-        ("TEXTCOLOR", (0, 0), (-1, 0), colors.HexColor(tpl.colours["muted"])),
-        ("ALIGN", (0, 0), (-1, -1), "RIGHT"), ("LINEBELOW", (0, 0), (-1, 0), 0.3,
-                                              colors.HexColor(tpl.colours["rule"])),
-        ("LEFTPADDING", (0, 0), (0, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5)]))
-    sums: list[list[str]] = [[tpl.label("subtotal"), amount(doc.net_total, cur, tpl)],
-                             [tpl.label("vat_total"), amount(doc.tax_total, cur, tpl)],
-                             [f"{tpl.label('total')} {cur}", amount(doc.gross_total, cur, tpl)]]
+    vat.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), tpl.font),
+                ("FONTNAME", (0, 0), (-1, 0), tpl.bold_font),
+                ("FONTSIZE", (0, 0), (-1, -1), tpl.sizes["small"]),
+                ("TEXTCOLOR", (0, 0), (-1, 0), colors.HexColor(tpl.colours["muted"])),
+                ("ALIGN", (0, 0), (-1, -1), "RIGHT"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.3, colors.HexColor(tpl.colours["rule"])),
+                ("LEFTPADDING", (0, 0), (0, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ]
+        )
+    )
+    sums: list[list[str]] = [
+        [tpl.label("subtotal"), amount(doc.net_total, cur, tpl)],
+        [tpl.label("vat_total"), amount(doc.tax_total, cur, tpl)],
+        [f"{tpl.label('total')} {cur}", amount(doc.gross_total, cur, tpl)],
+    ]
     due_row = None
     if doc.kind == "invoice" and doc.paid_total:
         sums.append([tpl.label("paid"), amount(doc.paid_total, cur, tpl)])
@@ -233,19 +281,32 @@ def _totals(doc: Document, tpl: Template, width: float) -> Flowable:
     totals = Table(sums, colWidths=[width * 0.2, width * 0.2], hAlign="RIGHT")
     accent = colors.HexColor(tpl.colours["accent"])
     style: list[Any] = [
-        ("FONTNAME", (0, 0), (-1, -1), tpl.font), ("FONTSIZE", (0, 0), (-1, -1), tpl.sizes["body"]),
-        ("ALIGN", (1, 0), (1, -1), "RIGHT"), ("RIGHTPADDING", (-1, 0), (-1, -1), 0),
-        ("FONTNAME", (0, 2), (-1, 2), tpl.bold_font), ("FONTSIZE", (0, 2), (-1, 2), tpl.sizes["body"] + 2),
-        ("LINEABOVE", (0, 2), (-1, 2), 0.8, accent), ("TOPPADDING", (0, 2), (-1, 2), 4),
+        ("FONTNAME", (0, 0), (-1, -1), tpl.font),
+        ("FONTSIZE", (0, 0), (-1, -1), tpl.sizes["body"]),
+        ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+        ("RIGHTPADDING", (-1, 0), (-1, -1), 0),
+        ("FONTNAME", (0, 2), (-1, 2), tpl.bold_font),
+        ("FONTSIZE", (0, 2), (-1, 2), tpl.sizes["body"] + 2),
+        ("LINEABOVE", (0, 2), (-1, 2), 0.8, accent),
+        ("TOPPADDING", (0, 2), (-1, 2), 4),
     ]
     if due_row is not None:
-        style += [("FONTNAME", (0, due_row), (-1, due_row), tpl.bold_font),
-                  ("TEXTCOLOR", (0, due_row), (-1, due_row), accent)]
+        style += [
+            ("FONTNAME", (0, due_row), (-1, due_row), tpl.bold_font),
+            ("TEXTCOLOR", (0, due_row), (-1, due_row), accent),
+        ]
     totals.setStyle(TableStyle(style))
     outer = Table([[vat, totals]], colWidths=[width * 0.5, width * 0.5])
-    outer.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("ALIGN", (1, 0), (1, 0), "RIGHT"),
-                               ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                               ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    outer.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("ALIGN", (1, 0), (1, 0), "RIGHT"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
     return outer
 
 
@@ -263,21 +324,36 @@ def _closing(doc: Document, tpl: Template, st: _Styles) -> list[Flowable]:
         if open_amount <= 0:
             sentences.append(tpl.texts["payment_terms_paid"])
         elif doc.due_date is not None:
-            sentences.append(tpl.texts["payment_terms"].format(
-                amount=amount(open_amount, doc.currency, tpl), currency=doc.currency,
-                due_date=day(doc.due_date, tpl), number=doc.number))
+            sentences.append(
+                tpl.texts["payment_terms"].format(
+                    amount=amount(open_amount, doc.currency, tpl),
+                    currency=doc.currency,
+                    due_date=day(doc.due_date, tpl),
+                    number=doc.number,
+                )
+            )
     out: list[Flowable] = [Paragraph(_text(s), st.body) for s in sentences]
     if doc.notes and doc.notes.strip():
-        out += [Spacer(1, 3 * mm), Paragraph(_text(tpl.label("notes")).upper(), st.muted),
-                Paragraph(_text(doc.notes), st.body)]
+        out += [
+            Spacer(1, 3 * mm),
+            Paragraph(_text(tpl.label("notes")).upper(), st.muted),
+            Paragraph(_text(doc.notes), st.body),
+        ]
     return out
 
 
 def _decorate(doc: Document, tpl: Template) -> Any:
     """The per-page drawing: footer with the company's details and the page number; the mark."""
-    footer = " · ".join(p for p in (doc.company.name, doc.company.vat_number and
-                                    f"{tpl.label('vat_number')} {doc.company.vat_number}",
-                                    doc.company.email, doc.company.phone) if p)
+    footer = " · ".join(
+        p
+        for p in (
+            doc.company.name,
+            doc.company.vat_number and f"{tpl.label('vat_number')} {doc.company.vat_number}",
+            doc.company.email,
+            doc.company.phone,
+        )
+        if p
+    )
 
     def draw(canvas: Canvas, frame_doc: Any) -> None:
         width = canvas._pagesize[0]
@@ -326,16 +402,31 @@ def render(doc: Document, tpl: Template | None = None) -> bytes:
     m = tpl.margins
     buffer = io.BytesIO()
     title = f"{_title(doc, tpl)} {doc.number or tpl.label('draft_number')}"
-    frame = _MarkedDoc(buffer, pagesize=size, leftMargin=m["left"] * mm, rightMargin=m["right"] * mm,
-                              topMargin=m["top"] * mm, bottomMargin=m["bottom"] * mm, title=title,
-                              author=doc.company.name, subject=title, creator="CRM")
+    frame = _MarkedDoc(
+        buffer,
+        pagesize=size,
+        leftMargin=m["left"] * mm,
+        rightMargin=m["right"] * mm,
+        topMargin=m["top"] * mm,
+        bottomMargin=m["bottom"] * mm,
+        title=title,
+        author=doc.company.name,
+        subject=title,
+        creator="CRM",
+    )
     frame.mark, frame.tpl = (tpl.label(doc.mark) if doc.mark else None), tpl
     width = frame.width - 2 * FRAME_PADDING  # platypus frames keep 6 pt inside the margins
     story: list[Flowable] = [_header(doc, tpl, width), Spacer(1, 8 * mm), _parties(doc, tpl, width)]
     if doc.title:
         story += [Spacer(1, 5 * mm), Paragraph(_text(doc.title), st.bold)]
-    story += [Spacer(1, 6 * mm), _lines(doc, tpl, st, width), Spacer(1, 4 * mm), _totals(doc, tpl, width),
-              Spacer(1, 6 * mm), *_closing(doc, tpl, st)]
+    story += [
+        Spacer(1, 6 * mm),
+        _lines(doc, tpl, st, width),
+        Spacer(1, 4 * mm),
+        _totals(doc, tpl, width),
+        Spacer(1, 6 * mm),
+        *_closing(doc, tpl, st),
+    ]
     decorate = _decorate(doc, tpl)
     with _render_lock:
         frame.build(story, onFirstPage=decorate, onLaterPages=decorate)

@@ -49,15 +49,28 @@ def _logo(encoded: str) -> bytes | None:
 
 
 def _company(cfg: dict[str, Any]) -> layout.Party:
-    return layout.Party(name=str(cfg["company.name"] or ""), address=str(cfg["company.address"] or ""),
-                        vat_number=str(cfg["company.vat_number"] or ""), email=str(cfg["company.email"] or ""),
-                        phone=str(cfg["company.phone"] or ""))
+    return layout.Party(
+        name=str(cfg["company.name"] or ""),
+        address=str(cfg["company.address"] or ""),
+        vat_number=str(cfg["company.vat_number"] or ""),
+        email=str(cfg["company.email"] or ""),
+        phone=str(cfg["company.phone"] or ""),
+    )
 
 
 def _lines(rows: list[Any]) -> tuple[tuple[layout.Line, ...], tuple[layout.TaxRow, ...]]:
-    lines = tuple(layout.Line(position=r.position, description=r.description, quantity=r.quantity,
-                              unit_price=r.unit_price, discount_percent=r.discount_percent,
-                              tax_percent=r.tax_percent, net=r.net) for r in rows)
+    lines = tuple(
+        layout.Line(
+            position=r.position,
+            description=r.description,
+            quantity=r.quantity,
+            unit_price=r.unit_price,
+            discount_percent=r.discount_percent,
+            tax_percent=r.tax_percent,
+            net=r.net,
+        )
+        for r in rows
+    )
     return lines, layout.tax_rows([(r.tax_percent, r.net, r.tax) for r in rows])
 
 
@@ -71,8 +84,15 @@ def invoice_filename(invoice: Invoice) -> str:
 
 
 async def _line_rows(session: AsyncSession, model: type[LineColumns], owner: Any, owner_id: int) -> list[Any]:
-    return list((await session.scalars(select(model).where(owner == owner_id)  # type: ignore[arg-type]
-                                       .order_by(model.position))).all())
+    return list(
+        (
+            await session.scalars(
+                select(model)
+                .where(owner == owner_id)  # type: ignore[arg-type]
+                .order_by(model.position)
+            )
+        ).all()
+    )
 
 
 async def company_settings(session: AsyncSession) -> dict[str, Any]:
@@ -92,35 +112,75 @@ async def invoice_document(session: AsyncSession, invoice: Invoice) -> layout.Do
         credited = await session.scalar(select(Invoice.number).where(Invoice.id == invoice.credited_invoice_id))
     mark = "draft_mark" if invoice.status == "draft" else "cancelled_mark" if invoice.status == "cancelled" else None
     return layout.Document(
-        kind="credit_note" if invoice.kind == "credit_note" else "invoice", number=invoice.number,
-        currency=invoice.currency, company=_company(cfg),
-        client=layout.Party(name=client.name, address=client.address or "", vat_number=client.vat_number or "",
-                            email=client.email or "") if client else layout.Party(name=""),
-        lines=lines, taxes=taxes, net_total=invoice.net_total, tax_total=invoice.tax_total,
-        gross_total=invoice.gross_total, paid_total=invoice.paid_total, issue_date=invoice.issue_date,
-        due_date=invoice.due_date, notes=invoice.notes, credited_number=credited, mark=mark,
-        logo_png=_logo(cfg["company.logo_png"]) if cfg["company.logo_png"] else None)
+        kind="credit_note" if invoice.kind == "credit_note" else "invoice",
+        number=invoice.number,
+        currency=invoice.currency,
+        company=_company(cfg),
+        client=layout.Party(
+            name=client.name, address=client.address or "", vat_number=client.vat_number or "", email=client.email or ""
+        )
+        if client
+        else layout.Party(name=""),
+        lines=lines,
+        taxes=taxes,
+        net_total=invoice.net_total,
+        tax_total=invoice.tax_total,
+        gross_total=invoice.gross_total,
+        paid_total=invoice.paid_total,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        notes=invoice.notes,
+        credited_number=credited,
+        mark=mark,
+        logo_png=_logo(cfg["company.logo_png"]) if cfg["company.logo_png"] else None,
+    )
 
 
 async def proposal_document(session: AsyncSession, proposal: Proposal) -> layout.Document:
     cfg = await company_settings(session)
     if proposal.client_id is not None:
         client = await session.get(Client, proposal.client_id)
-        party = (layout.Party(name=client.name, address=client.address or "", vat_number=client.vat_number or "",
-                              email=client.email or "") if client else layout.Party(name=""))
+        party = (
+            layout.Party(
+                name=client.name,
+                address=client.address or "",
+                vat_number=client.vat_number or "",
+                email=client.email or "",
+            )
+            if client
+            else layout.Party(name="")
+        )
     else:
         lead = await session.get(Lead, proposal.lead_id)
-        party = (layout.Party(name=lead.company or lead.person_name,
-                              address=lead.person_name if lead.company else "", email=lead.email or "",
-                              phone=lead.phone or "") if lead else layout.Party(name=""))
+        party = (
+            layout.Party(
+                name=lead.company or lead.person_name,
+                address=lead.person_name if lead.company else "",
+                email=lead.email or "",
+                phone=lead.phone or "",
+            )
+            if lead
+            else layout.Party(name="")
+        )
     rows = await _line_rows(session, ProposalLine, ProposalLine.proposal_id, proposal.id)
     lines, taxes = _lines(rows)
     return layout.Document(
-        kind="proposal", number=proposal.number, currency=proposal.currency, company=_company(cfg), client=party,
-        lines=lines, taxes=taxes, net_total=proposal.net_total, tax_total=proposal.tax_total,
-        gross_total=proposal.gross_total, issue_date=proposal.created_at.date(), valid_until=proposal.valid_until,
-        title=proposal.title, notes=proposal.notes,
-        logo_png=_logo(cfg["company.logo_png"]) if cfg["company.logo_png"] else None)
+        kind="proposal",
+        number=proposal.number,
+        currency=proposal.currency,
+        company=_company(cfg),
+        client=party,
+        lines=lines,
+        taxes=taxes,
+        net_total=proposal.net_total,
+        tax_total=proposal.tax_total,
+        gross_total=proposal.gross_total,
+        issue_date=proposal.created_at.date(),
+        valid_until=proposal.valid_until,
+        title=proposal.title,
+        notes=proposal.notes,
+        logo_png=_logo(cfg["company.logo_png"]) if cfg["company.logo_png"] else None,
+    )
 
 
 async def render_invoice(session: AsyncSession, invoice: Invoice) -> tuple[str, bytes]:

@@ -39,9 +39,16 @@ class PipeRefused(AppError):
     keep_changes = True
 
     def __init__(self, answer: PipeResult, status: int | None = None) -> None:
-        super().__init__(answer.message, code=answer.outcome, extra={
-            "log_id": answer.log_id, "outcome": answer.outcome, "ticket_number": answer.ticket_number,
-            "duplicate": answer.duplicate})
+        super().__init__(
+            answer.message,
+            code=answer.outcome,
+            extra={
+                "log_id": answer.log_id,
+                "outcome": answer.outcome,
+                "ticket_number": answer.ticket_number,
+                "duplicate": answer.duplicate,
+            },
+        )
         self.status = status or STATUS.get(answer.outcome, 422)
         if answer.outcome == "failed":
             self.headers = {"Retry-After": "60"}
@@ -77,33 +84,58 @@ async def inbound_email(request: Request, session: Session) -> PipeResult:
     given = request.headers.get("x-crm-token", "")
     if not hmac.compare_digest(given.encode(), token.encode()):
         size = request.headers.get("content-length", "")
-        raise PipeRefused(await service.log_refused(
-            session, outcome="bad_token", error="wrong or missing X-CRM-Token", source="webhook", remote=remote,
-            size=int(size) if size.isdigit() else 0))
+        raise PipeRefused(
+            await service.log_refused(
+                session,
+                outcome="bad_token",
+                error="wrong or missing X-CRM-Token",
+                source="webhook",
+                remote=remote,
+                size=int(size) if size.isdigit() else 0,
+            )
+        )
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     raw = await _read_body(request)
     if raw is None:
-        refused = await service.log_refused(session, outcome="malformed", source="webhook", remote=remote,
-                                            error=f"the message is larger than {MAX_MESSAGE_BYTES} bytes")
+        refused = await service.log_refused(
+            session,
+            outcome="malformed",
+            source="webhook",
+            remote=remote,
+            error=f"the message is larger than {MAX_MESSAGE_BYTES} bytes",
+        )
         raise PipeRefused(refused, status=413)
     if media not in CONTENT_TYPES:
-        refused = await service.log_refused(session, outcome="malformed", source="webhook", remote=remote, raw=raw,
-                                            error=f"unsupported content type {media or '(none)'!r}")
+        refused = await service.log_refused(
+            session,
+            outcome="malformed",
+            source="webhook",
+            remote=remote,
+            raw=raw,
+            error=f"unsupported content type {media or '(none)'!r}",
+        )
         raise PipeRefused(refused, status=415)
     return _answer(await service.receive(session, raw, source="webhook", remote=remote))
 
 
 @router.get("/log", response_model=Page[PipeLogEntry], dependencies=[require("admin", "view")])
-async def pipe_log(session: Session, outcome: Outcome | None = None, q: str | None = None,
-                   offset: Annotated[int, Query(ge=0)] = 0,
-                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Page[PipeLogEntry]:
+async def pipe_log(
+    session: Session,
+    outcome: Outcome | None = None,
+    q: str | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Page[PipeLogEntry]:
     return await service.pipe_log(session, outcome, q, offset, limit)
 
 
 @router.get("/log/{log_id}/raw", dependencies=[require("admin", "view")])
 async def raw_message(log_id: int, session: Session) -> Response:
-    return Response(await service.raw_message(session, log_id), media_type="message/rfc822",
-                    headers={"Content-Disposition": f'attachment; filename="message-{log_id}.eml"'})
+    return Response(
+        await service.raw_message(session, log_id),
+        media_type="message/rfc822",
+        headers={"Content-Disposition": f'attachment; filename="message-{log_id}.eml"'},
+    )
 
 
 @router.post("/log/{log_id}/replay", response_model=PipeResult)

@@ -35,8 +35,9 @@ class PipeMessage(IdMixin, Base):
     raw_size: Mapped[int] = mapped_column(Integer, server_default="0")
     raw: Mapped[bytes] = mapped_column(LargeBinary, server_default=text("''::bytea"), deferred=True)
     __table_args__ = (
-        Index("uq_email_pipe_log_message_id", "message_id", unique=True,
-              postgresql_where=text("message_id IS NOT NULL")),
+        Index(
+            "uq_email_pipe_log_message_id", "message_id", unique=True, postgresql_where=text("message_id IS NOT NULL")
+        ),
         Index("ix_email_pipe_log_sender_window", "sender_key", "received_at"),
         Index("ix_email_pipe_log_outcome", "outcome", "id"),
         Index("ix_email_pipe_log_received_at", "received_at"),

@@ -151,12 +151,18 @@ def unflow(text: str, *, delsp: bool = False) -> str:
 # the office meets), Outlook's "-----Original Message-----" or its From:/Sent: header block.
 _ATTRIBUTION = re.compile(
     r"^(on\b.{0,300}\b(wrote|writes)|am\b.{0,300}\bschrieb|le\b.{0,300}\ba [ée]crit|[îi]n\b.{0,300}\ba scris"
-    r"|el\b.{0,300}\bescribi[óo]|il\b.{0,300}\bha scritto|op\b.{0,300}\bschreef)\s*:$", re.IGNORECASE)
-_ORIGINAL = re.compile(r"^-{2,}\s*(original message|ursprüngliche nachricht|mesaj(ul)? original|message d'origine"
-                       r"|mensaje original|messaggio originale)\s*-{2,}$", re.IGNORECASE)
+    r"|el\b.{0,300}\bescribi[óo]|il\b.{0,300}\bha scritto|op\b.{0,300}\bschreef)\s*:$",
+    re.IGNORECASE,
+)
+_ORIGINAL = re.compile(
+    r"^-{2,}\s*(original message|ursprüngliche nachricht|mesaj(ul)? original|message d'origine"
+    r"|mensaje original|messaggio originale)\s*-{2,}$",
+    re.IGNORECASE,
+)
 _HEADER_FROM = re.compile(r"^\*?(from|von|de|da|van)\s*:\*?\s", re.IGNORECASE)
-_HEADER_SENT = re.compile(r"^\*?(sent|date|gesendet|datum|trimis|data|envoy[ée]|enviado|inviato|verzonden)\s*:",
-                          re.IGNORECASE)
+_HEADER_SENT = re.compile(
+    r"^\*?(sent|date|gesendet|datum|trimis|data|envoy[ée]|enviado|inviato|verzonden)\s*:", re.IGNORECASE
+)
 _RULE = re.compile(r"^_{8,}$")
 
 
@@ -166,7 +172,7 @@ def _quoted(line: str) -> bool:
 
 def _history_starts(lines: list[str], i: int) -> bool:
     line = lines[i].strip()
-    rest = [x for x in lines[i + 1:] if x.strip()]
+    rest = [x for x in lines[i + 1 :] if x.strip()]
     if _ORIGINAL.match(line):
         return True
     if _HEADER_FROM.match(line) and any(_HEADER_SENT.match(x.strip()) for x in rest[:4]):
@@ -174,7 +180,7 @@ def _history_starts(lines: list[str], i: int) -> bool:
     for attribution in (line, f"{line} {lines[i + 1].strip()}" if i + 1 < len(lines) else ""):
         if attribution and _ATTRIBUTION.match(attribution):
             skip = 1 if attribution == line else 2
-            after = [x for x in lines[i + skip:] if x.strip()]
+            after = [x for x in lines[i + skip :] if x.strip()]
             if after and _quoted(after[0]):
                 return True
     # A block of quoted lines that runs to the end of the message (top-posting without attribution).
@@ -197,8 +203,27 @@ def split_reply(body: str) -> tuple[str, str]:
 class _HtmlText(HTMLParser):
     """HTML to readable text: blocks become lines, scripts and styles vanish, links keep their URL."""
 
-    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-                        "pre", "table", "ul", "ol", "hr"})
+    BLOCKS = frozenset(
+        {
+            "p",
+            "div",
+            "br",
+            "li",
+            "tr",
+            "h1",
+            "h2",
+            "h3",
+            "h4",
+            "h5",
+            "h6",
+            "blockquote",
+            "pre",
+            "table",
+            "ul",
+            "ol",
+            "hr",
+        }
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -267,8 +292,14 @@ def _walk(part: Message, found: list[Message]) -> None:
 def _body_and_attachments(msg: EmailMessage) -> tuple[str, list[Attachment]]:
     leaves: list[Message] = []
     _walk(msg, leaves)
-    attached = [p for p in leaves if p.get_content_disposition() == "attachment"
-                or p.get_content_type() == "message/rfc822" or p.get_param("name") or p.get_filename()]
+    attached = [
+        p
+        for p in leaves
+        if p.get_content_disposition() == "attachment"
+        or p.get_content_type() == "message/rfc822"
+        or p.get_param("name")
+        or p.get_filename()
+    ]
     texts = [p for p in leaves if p not in attached and p.get_content_maintype() == "text"]
     plain = [p for p in texts if p.get_content_subtype() == "plain"]
     rich = [p for p in texts if p.get_content_subtype() == "html"]
@@ -284,8 +315,7 @@ def _body_and_attachments(msg: EmailMessage) -> tuple[str, list[Attachment]]:
     for index, part in enumerate(attached, start=1):
         if part.get_content_type() == "message/rfc822":
             inner = part.get_payload()
-            data = inner[0].as_bytes() if isinstance(inner, list) and inner and not isinstance(inner[0], str) \
-                else b""
+            data = inner[0].as_bytes() if isinstance(inner, list) and inner and not isinstance(inner[0], str) else b""
         else:
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
@@ -310,6 +340,12 @@ def parse(raw: bytes) -> ParsedEmail:
         raise
     except Exception as exc:  # the stdlib can still raise on pathological structure
         raise Malformed(f"The message cannot be read: {exc}") from exc
-    return ParsedEmail(sender=sender, sender_name=name, subject=_header(msg, "Subject")[:1000], body=body,
-                       attachments=attachments, message_id=ids[0] if ids else None,
-                       in_reply_to=list(dict.fromkeys(replies)))
+    return ParsedEmail(
+        sender=sender,
+        sender_name=name,
+        subject=_header(msg, "Subject")[:1000],
+        body=body,
+        attachments=attachments,
+        message_id=ids[0] if ids else None,
+        in_reply_to=list(dict.fromkeys(replies)),
+    )

@@ -40,23 +40,32 @@ def _message(entry: PipeMessage) -> str:
 
 
 def result(entry: PipeMessage, duplicate: bool = False) -> PipeResult:
-    return PipeResult(log_id=entry.id, outcome=entry.outcome, message=_message(entry),  # type: ignore[arg-type]
-                      ticket_id=entry.ticket_id, ticket_number=entry.ticket_number, duplicate=duplicate)
+    return PipeResult(
+        log_id=entry.id,
+        outcome=entry.outcome,
+        message=_message(entry),  # type: ignore[arg-type]
+        ticket_id=entry.ticket_id,
+        ticket_number=entry.ticket_number,
+        duplicate=duplicate,
+    )
 
 
 async def receive(session: AsyncSession, raw: bytes, *, source: str, remote: str | None = None) -> PipeResult:
     """Store one message (once per Message-ID), then process it. A redelivery answers the first
     delivery's outcome and changes nothing, unless that one failed on our side: then it is retried."""
     message_id = parse.message_id_of(raw)
-    stmt = insert(PipeMessage).values(source=source, remote=remote, message_id=message_id, outcome="received",
-                                      raw=raw, raw_size=len(raw))
+    stmt = insert(PipeMessage).values(
+        source=source, remote=remote, message_id=message_id, outcome="received", raw=raw, raw_size=len(raw)
+    )
     if message_id is not None:
-        stmt = stmt.on_conflict_do_nothing(index_elements=[PipeMessage.message_id],
-                                           index_where=PipeMessage.message_id.is_not(None))
+        stmt = stmt.on_conflict_do_nothing(
+            index_elements=[PipeMessage.message_id], index_where=PipeMessage.message_id.is_not(None)
+        )
     new_id = await session.scalar(stmt.returning(PipeMessage.id))
     if new_id is None:
-        earlier = await session.scalar(select(PipeMessage).where(PipeMessage.message_id == message_id)
-                                       .with_for_update())
+        earlier = await session.scalar(
+            select(PipeMessage).where(PipeMessage.message_id == message_id).with_for_update()
+        )
         assert earlier is not None
         if earlier.outcome != "failed":
             return result(earlier, duplicate=True)
@@ -66,17 +75,33 @@ async def receive(session: AsyncSession, raw: bytes, *, source: str, remote: str
     await _process(session, entry, raw, enforce_limit=True)
     _announce(session, entry, "created" if new_id else "updated")
     if entry.outcome not in PROCESSED:
-        log.warning("email pipe: message %s from %r refused (%s): %s", entry.id, entry.sender, entry.outcome,
-                    entry.error)
+        log.warning(
+            "email pipe: message %s from %r refused (%s): %s", entry.id, entry.sender, entry.outcome, entry.error
+        )
     return result(entry)
 
 
-async def log_refused(session: AsyncSession, *, outcome: str, error: str, source: str, remote: str | None,
-                      raw: bytes = b"", size: int | None = None) -> PipeResult:
+async def log_refused(
+    session: AsyncSession,
+    *,
+    outcome: str,
+    error: str,
+    source: str,
+    remote: str | None,
+    raw: bytes = b"",
+    size: int | None = None,
+) -> PipeResult:
     """Log what was refused before it could be read (wrong token, wrong content type). It takes no
     Message-ID slot: an unauthenticated caller must not be able to block a real message's delivery."""
-    entry = PipeMessage(source=source, remote=remote, outcome=outcome, error=error, raw=raw,
-                        raw_size=len(raw) if size is None else size, processed_at=utcnow())
+    entry = PipeMessage(
+        source=source,
+        remote=remote,
+        outcome=outcome,
+        error=error,
+        raw=raw,
+        raw_size=len(raw) if size is None else size,
+        processed_at=utcnow(),
+    )
     session.add(entry)
     await session.flush()
     _announce(session, entry, "created")
@@ -92,14 +117,19 @@ async def replay(session: AsyncSession, actor: Principal, log_id: int) -> PipeRe
     if entry.outcome in PROCESSED:
         raise Conflict(f"This message was already processed ({_message(entry)}).", code="already_processed")
     if entry.outcome == "bad_token":
-        raise Conflict("A message refused for its token was not kept; it cannot be replayed.",
-                       code="nothing_to_replay")
+        raise Conflict("A message refused for its token was not kept; it cannot be replayed.", code="nothing_to_replay")
     before = {"outcome": entry.outcome, "ticket_number": entry.ticket_number, "error": entry.error}
     raw = await session.scalar(select(PipeMessage.raw).where(PipeMessage.id == log_id)) or b""
     await _process(session, entry, raw, enforce_limit=False)
     after = {"outcome": entry.outcome, "ticket_number": entry.ticket_number, "error": entry.error}
-    audit.record(session, actor_id=actor.user_id, entity="email_pipe_log", entity_id=entry.id, action="replayed",
-                 changes=audit.diff(before, after))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="email_pipe_log",
+        entity_id=entry.id,
+        action="replayed",
+        changes=audit.diff(before, after),
+    )
     _announce(session, entry, "updated", actor.user_id)
     return result(entry)
 
@@ -126,14 +156,22 @@ async def _process(session: AsyncSession, entry: PipeMessage, raw: bytes, *, enf
         return
     if enforce_limit and await _over_limit(session, entry, rules):
         entry.outcome = "limit_exceeded"
-        entry.error = (f"more than {rules['email_pipe.max_per_window']} messages from {mail.sender} "
-                       f"within {rules['email_pipe.window_minutes']} minutes")
+        entry.error = (
+            f"more than {rules['email_pipe.max_per_window']} messages from {mail.sender} "
+            f"within {rules['email_pipe.window_minutes']} minutes"
+        )
         return
     await _hand_over(session, entry, mail, number, contact_id, client_id)
 
 
-async def _hand_over(session: AsyncSession, entry: PipeMessage, mail: parse.ParsedEmail, number: int | None,
-                     contact_id: int | None, client_id: int | None) -> None:
+async def _hand_over(
+    session: AsyncSession,
+    entry: PipeMessage,
+    mail: parse.ParsedEmail,
+    number: int | None,
+    contact_id: int | None,
+    client_id: int | None,
+) -> None:
     """Call the tickets service inside a savepoint: if it fails, its half-work is undone while the
     log row (written before) stays, with the error, for the admin to see and replay."""
     body, files = _keepable(mail, reply=number is not None)
@@ -141,11 +179,18 @@ async def _hand_over(session: AsyncSession, entry: PipeMessage, mail: parse.Pars
         async with savepoint(session):
             if number is not None:
                 ticket = await tickets.add_public_comment_from_email(
-                    session, number, sender=mail.sender, body=body, attachments=files)
+                    session, number, sender=mail.sender, body=body, attachments=files
+                )
             else:
                 ticket = await tickets.create_ticket_from_email(
-                    session, client_id=client_id, contact_id=contact_id, sender=mail.sender,
-                    subject=mail.subject, body=body, attachments=files)
+                    session,
+                    client_id=client_id,
+                    contact_id=contact_id,
+                    sender=mail.sender,
+                    subject=mail.subject,
+                    body=body,
+                    attachments=files,
+                )
     except AppError as exc:
         entry.outcome, entry.error = "rejected", exc.message
         return
@@ -155,9 +200,11 @@ async def _hand_over(session: AsyncSession, entry: PipeMessage, mail: parse.Pars
         return
     if ticket is None:
         entry.outcome = "ticket_not_found"
-        entry.error = (f"ticket #{number} not found: the subject's [Ticket#{number}] names no ticket"
-                       if mail.ticket_number == number else f"ticket #{number}, which this message answers, "
-                       "no longer exists")
+        entry.error = (
+            f"ticket #{number} not found: the subject's [Ticket#{number}] names no ticket"
+            if mail.ticket_number == number
+            else f"ticket #{number}, which this message answers, no longer exists"
+        )
         entry.ticket_number = number
         return
     entry.outcome = "appended" if number is not None else "created"
@@ -175,9 +222,12 @@ def _keepable(mail: parse.ParsedEmail, *, reply: bool = False) -> tuple[str, lis
     full-message.txt on the same comment (the raw message is in the pipe log as well). A new
     ticket keeps its whole text: what it quotes or forwards is what the customer is asking about."""
     files = [a for a in mail.attachments if 0 < len(a[2]) <= MAX_ATTACHMENT_BYTES]
-    notes = [f"[Attachment {name} ({len(data) / 1048576:.1f} MB) was not kept: files may be at most "
-             f"{MAX_ATTACHMENT_BYTES // 1048576} MB. The original message is in the email pipe log.]"
-             for name, _, data in mail.attachments if len(data) > MAX_ATTACHMENT_BYTES]
+    notes = [
+        f"[Attachment {name} ({len(data) / 1048576:.1f} MB) was not kept: files may be at most "
+        f"{MAX_ATTACHMENT_BYTES // 1048576} MB. The original message is in the email pipe log.]"
+        for name, _, data in mail.attachments
+        if len(data) > MAX_ATTACHMENT_BYTES
+    ]
     text = mail.body
     if reply and mail.quoted:
         text = mail.new_text
@@ -200,42 +250,70 @@ async def _threaded(session: AsyncSession, mail: parse.ParsedEmail, own_id: int)
         return None
     return await session.scalar(
         select(PipeMessage.ticket_number)
-        .where(PipeMessage.message_id.in_(mail.in_reply_to[:20]), PipeMessage.ticket_number.is_not(None),
-               PipeMessage.outcome.in_(PROCESSED), PipeMessage.id != own_id)
-        .order_by(PipeMessage.id.desc()).limit(1))
+        .where(
+            PipeMessage.message_id.in_(mail.in_reply_to[:20]),
+            PipeMessage.ticket_number.is_not(None),
+            PipeMessage.outcome.in_(PROCESSED),
+            PipeMessage.id != own_id,
+        )
+        .order_by(PipeMessage.id.desc())
+        .limit(1)
+    )
 
 
 async def _match_sender(session: AsyncSession, key: str) -> tuple[int | None, int | None]:
     """(contact id, client id) of the address: a contact first, else a client's own email; active
     clients before archived ones, the oldest record first."""
-    found = (await session.execute(
-        select(Contact.id, Contact.client_id).join(Client, Client.id == Contact.client_id)
-        .where(func.lower(Contact.email) == key)
-        .order_by(Client.archived_at.is_not(None), Contact.id).limit(1))).first()
+    found = (
+        await session.execute(
+            select(Contact.id, Contact.client_id)
+            .join(Client, Client.id == Contact.client_id)
+            .where(func.lower(Contact.email) == key)
+            .order_by(Client.archived_at.is_not(None), Contact.id)
+            .limit(1)
+        )
+    ).first()
     if found is not None:
         return found[0], found[1]
     client_id = await session.scalar(
-        select(Client.id).where(func.lower(Client.email) == key)
-        .order_by(Client.archived_at.is_not(None), Client.id).limit(1))
+        select(Client.id)
+        .where(func.lower(Client.email) == key)
+        .order_by(Client.archived_at.is_not(None), Client.id)
+        .limit(1)
+    )
     return None, client_id
 
 
 async def _over_limit(session: AsyncSession, entry: PipeMessage, rules: dict[str, Any]) -> bool:
     """Counts what one address made (tickets and replies: a mail loop is stopped too) in the window.
     A per-address lock makes two simultaneous messages count one after the other."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                          {"k": f"email_pipe:{entry.sender_key}"})
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"email_pipe:{entry.sender_key}"}
+    )
     since = utcnow() - timedelta(minutes=int(rules["email_pipe.window_minutes"]))
     made = await session.scalar(
-        select(func.count()).select_from(PipeMessage)
-        .where(PipeMessage.sender_key == entry.sender_key, PipeMessage.received_at >= since,
-               PipeMessage.outcome.in_(PROCESSED), PipeMessage.id != entry.id))
+        select(func.count())
+        .select_from(PipeMessage)
+        .where(
+            PipeMessage.sender_key == entry.sender_key,
+            PipeMessage.received_at >= since,
+            PipeMessage.outcome.in_(PROCESSED),
+            PipeMessage.id != entry.id,
+        )
+    )
     return (made or 0) >= int(rules["email_pipe.max_per_window"])
 
 
 def _announce(session: AsyncSession, entry: PipeMessage, action: str, actor_id: int | None = None) -> None:
-    events.emit(session, module="admin", entity="email_pipe_log", entity_id=entry.id, action=action,
-                actor_id=actor_id, data={"outcome": entry.outcome})
+    events.emit(
+        session,
+        module="admin",
+        entity="email_pipe_log",
+        entity_id=entry.id,
+        action=action,
+        actor_id=actor_id,
+        data={"outcome": entry.outcome},
+    )
 
 
 def _log_query(outcome: str | None, q: str | None) -> Select[PipeMessage]:
@@ -244,16 +322,27 @@ def _log_query(outcome: str | None, q: str | None) -> Select[PipeMessage]:
         stmt = stmt.where(PipeMessage.outcome == outcome)
     if q:
         term = q.strip().lower()
-        stmt = stmt.where(or_(PipeMessage.sender_key.contains(term, autoescape=True),
-                              func.lower(PipeMessage.subject).contains(term, autoescape=True),
-                              func.lower(PipeMessage.message_id).contains(term, autoescape=True)))
+        stmt = stmt.where(
+            or_(
+                PipeMessage.sender_key.contains(term, autoescape=True),
+                func.lower(PipeMessage.subject).contains(term, autoescape=True),
+                func.lower(PipeMessage.message_id).contains(term, autoescape=True),
+            )
+        )
     return stmt
 
 
-async def pipe_log(session: AsyncSession, outcome: str | None, q: str | None, offset: int,
-                   limit: int) -> Page[PipeLogEntry]:
-    return await paging.page(session, _log_query(outcome, q), offset, limit, PipeLogEntry.model_validate,
-                             (PipeMessage.received_at.desc(), PipeMessage.id.desc()))
+async def pipe_log(
+    session: AsyncSession, outcome: str | None, q: str | None, offset: int, limit: int
+) -> Page[PipeLogEntry]:
+    return await paging.page(
+        session,
+        _log_query(outcome, q),
+        offset,
+        limit,
+        PipeLogEntry.model_validate,
+        (PipeMessage.received_at.desc(), PipeMessage.id.desc()),
+    )
 
 
 async def raw_message(session: AsyncSession, log_id: int) -> bytes:

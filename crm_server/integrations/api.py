@@ -77,7 +77,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
             async for rest in stream:
                 size += len(rest)
                 digest.update(rest)
-            raise TooLarge(limit, inbox.Unkept(head[:inbox.KEEP_REJECTED_BYTES], size, digest.hexdigest()))
+            raise TooLarge(limit, inbox.Unkept(head[: inbox.KEEP_REJECTED_BYTES], size, digest.hexdigest()))
     return b"".join(chunks)
 
 
@@ -97,8 +97,9 @@ async def handshake(provider: str, request: Request, session: Session) -> str:
     try:
         return str(await answer(session, request.query_params))
     except BadSignature as exc:
-        log_security(session, "webhook_bad_handshake", address=client_address(request), provider=provider,
-                     reason=str(exc))
+        log_security(
+            session, "webhook_bad_handshake", address=client_address(request), provider=provider, reason=str(exc)
+        )
         raise Refused("The verification token does not match.", code="bad_verify_token", status=403) from None
 
 
@@ -116,15 +117,13 @@ async def receive(provider: str, request: Request, session: Session) -> WebhookA
     try:
         await module.verify(session, headers, body)
     except BadSignature as exc:
-        await inbox.reject(session, provider, reason=f"Bad signature: {exc}", headers=headers, body=body,
-                           remote=remote)
+        await inbox.reject(session, provider, reason=f"Bad signature: {exc}", headers=headers, body=body, remote=remote)
         log_security(session, "webhook_bad_signature", address=remote, provider=provider, reason=str(exc))
         raise Refused("The signature does not match.", code="bad_signature", status=401) from None
     try:
         incoming = module.events(headers, body)
     except Malformed as exc:
-        await inbox.reject(session, provider, reason=f"Malformed: {exc}", headers=headers, body=body,
-                           remote=remote)
+        await inbox.reject(session, provider, reason=f"Malformed: {exc}", headers=headers, body=body, remote=remote)
         raise Refused(f"The body cannot be read: {exc}", code="malformed") from None
     return await inbox.accept(session, provider, incoming, headers=headers, body=body, remote=remote)
 
@@ -150,9 +149,10 @@ async def replay(event_id: int, session: Session, actor: Principal = require("in
 
 
 @router.post("/events/{event_id}/match", response_model=InboxEventOut)
-async def match(event_id: int, body: MatchIn, session: Session,
-                actor: Principal = require("integrations", "edit")) -> InboxEventOut:
-    """"Match to invoice…": record a waiting Stripe payment on the invoice a person picked."""
+async def match(
+    event_id: int, body: MatchIn, session: Session, actor: Principal = require("integrations", "edit")
+) -> InboxEventOut:
+    """ "Match to invoice…": record a waiting Stripe payment on the invoice a person picked."""
     return await service.match(session, actor, event_id, body)
 
 
@@ -171,8 +171,9 @@ async def send_test_event(provider: str, request: Request, session: Session) -> 
     door = getattr(module, "WEBHOOK_PATH", f"/webhooks/{provider}")
     if getattr(module, "TEST_DOOR_SIGNED_IN", False):  # a door only an admin may use (website forms' test)
         headers = {**headers, "Authorization": request.headers.get("authorization", "")}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=request.app, client=("127.0.0.1", 0)),
-                                 base_url="http://crm-server") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=request.app, client=("127.0.0.1", 0)), base_url="http://crm-server"
+    ) as client:
         answer = await client.post(door, content=body, headers=headers)
     if answer.status_code >= 400:
         message = answer.json().get("message", answer.text) if answer.content else answer.reason_phrase

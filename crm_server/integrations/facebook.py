@@ -35,8 +35,24 @@ SIGNATURE_HEADER = "x-hub-signature-256"
 SOURCE = "Facebook"
 TIMEOUT = httpx.Timeout(10.0)
 # Other Page fields an app may be subscribed to: acknowledged, not acted on.
-IGNORED = frozenset({"feed", "mention", "ratings", "messages", "conversations", "videos", "live_videos",
-                     "photos", "name", "picture", "website", "email", "phone", "location"})
+IGNORED = frozenset(
+    {
+        "feed",
+        "mention",
+        "ratings",
+        "messages",
+        "conversations",
+        "videos",
+        "live_videos",
+        "photos",
+        "name",
+        "picture",
+        "website",
+        "email",
+        "phone",
+        "location",
+    }
+)
 # Graph error codes that mean "try again later" (temporary issue, throttling), not a person's job.
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 341, 613})
 _GRAPH_ID = re.compile(r"^\d{1,30}$")
@@ -97,8 +113,11 @@ def events(headers: Mapping[str, str], body: bytes) -> list[Incoming]:
         if not isinstance(entry, dict) or not isinstance(entry.get("changes", []), list):
             raise Malformed("Each entry is an object with a changes list.")
         for change in entry.get("changes", []):
-            if not isinstance(change, dict) or not isinstance(change.get("field"), str) \
-                    or not isinstance(change.get("value", {}), dict):
+            if (
+                not isinstance(change, dict)
+                or not isinstance(change.get("field"), str)
+                or not isinstance(change.get("value", {}), dict)
+            ):
                 raise Malformed("Each change has a field name and a value object.")
             field, value = change["field"], change.get("value", {})
             if field == "leadgen":
@@ -110,8 +129,13 @@ def events(headers: Mapping[str, str], body: bytes) -> list[Incoming]:
             else:
                 content = json.dumps([entry.get("id"), entry.get("time"), change], sort_keys=True, default=str)
                 digest = hashlib.sha256(content.encode()).hexdigest()[:40]
-                found.append(Incoming(event_id=f"{field[:50]}:{digest}", event_type=field[:100],
-                                      payload={"page_id": str(entry.get("id", "")), "value": value}))
+                found.append(
+                    Incoming(
+                        event_id=f"{field[:50]}:{digest}",
+                        event_type=field[:100],
+                        payload={"page_id": str(entry.get("id", "")), "value": value},
+                    )
+                )
     return found
 
 
@@ -119,16 +143,35 @@ def test_request(values: dict[str, Any]) -> tuple[dict[str, str], bytes]:
     """A signed Page "feed" change (acknowledged and ignored): proves the secret and the door work
     without making a lead. Each press is a new event."""
     now = int(time.time())
-    body = json.dumps({"object": "page", "entry": [{"id": "0", "time": now, "changes": [{
-        "field": "feed",
-        "value": {"item": "status", "verb": "add", "post_id": f"0_{secrets.token_hex(8)}",
-                  "message": "Test event from the CRM admin panel", "created_time": now},
-    }]}]}).encode()
+    body = json.dumps(
+        {
+            "object": "page",
+            "entry": [
+                {
+                    "id": "0",
+                    "time": now,
+                    "changes": [
+                        {
+                            "field": "feed",
+                            "value": {
+                                "item": "status",
+                                "verb": "add",
+                                "post_id": f"0_{secrets.token_hex(8)}",
+                                "message": "Test event from the CRM admin panel",
+                                "created_time": now,
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    ).encode()
     secret = str(values.get("facebook.app_secret") or "")
     return {"Content-Type": "application/json", "X-Hub-Signature-256": signature(secret, body)}, body
 
 
 # --- the Graph API -------------------------------------------------------------------------------
+
 
 class GraphUnavailable(RuntimeError):
     """Graph is down or throttling us: a transient failure the inbox retries."""
@@ -144,8 +187,11 @@ async def _graph(session: AsyncSession, path: str) -> dict[str, Any]:
     if not token:
         raise NeedsAttention("The Facebook page access token is not set.", reauthorize=True)
     base = str(await settings.get(session, "facebook.graph_url") or "").rstrip("/")
-    form = {"access_token": token, "include_headers": "false",
-            "batch": json.dumps([{"method": "GET", "relative_url": path}])}
+    form = {
+        "access_token": token,
+        "include_headers": "false",
+        "batch": json.dumps([{"method": "GET", "relative_url": path}]),
+    }
     app_secret = str(await settings.get(session, "facebook.app_secret") or "")
     if app_secret:  # Graph's "appsecret_proof": a stolen token alone is not enough
         form["appsecret_proof"] = hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
@@ -193,6 +239,7 @@ async def check_connection(session: AsyncSession) -> None:
 
 
 # --- leadgen ---------------------------------------------------------------------------------------
+
 
 def _answers(field_data: Any) -> dict[str, str]:
     answers: dict[str, str] = {}
@@ -243,13 +290,20 @@ async def lead_from_graph(session: AsyncSession, graph_lead: dict[str, Any], hoo
         phone = cleaned
     company, territory = pop("company_name"), pop(*TERRITORY_KEYS)
     leadgen_id = str(graph_lead.get("id") or hook["leadgen_id"])
-    details = {"page_id": hook.get("page_id"), "form_id": graph_lead.get("form_id") or hook.get("form_id"),
-               "ad_id": graph_lead.get("ad_id") or hook.get("ad_id"), "leadgen_id": leadgen_id}
+    details = {
+        "page_id": hook.get("page_id"),
+        "form_id": graph_lead.get("form_id") or hook.get("form_id"),
+        "ad_id": graph_lead.get("ad_id") or hook.get("ad_id"),
+        "leadgen_id": leadgen_id,
+    }
     lines = [f"{_question(k)}: {v}" for k, v in answers.items() if k not in taken] + refused
     return LeadIn(
         person_name=(name or email or phone or f"Facebook lead {leadgen_id}")[:200],
-        email=email, phone=phone, company=company[:300] if company else None,
-        territory=territory[:100] if territory else None, source=SOURCE,
+        email=email,
+        phone=phone,
+        company=company[:300] if company else None,
+        territory=territory[:100] if territory else None,
+        source=SOURCE,
         source_details={k: str(v)[:200] for k, v in details.items() if v},
         note="\n".join(lines)[:20000] or None,
     )

@@ -31,8 +31,17 @@ log = logging.getLogger(__name__)
 
 PROCESS_TASK = "integrations.process"
 # Headers that prove who sent the request: kept out of the inbox (the admin panel shows the rest).
-MASKED_HEADERS = frozenset({"authorization", "cookie", "x-hub-signature", "x-hub-signature-256",
-                            "x-wc-webhook-signature", "stripe-signature", "x-crm-token"})
+MASKED_HEADERS = frozenset(
+    {
+        "authorization",
+        "cookie",
+        "x-hub-signature",
+        "x-hub-signature-256",
+        "x-wc-webhook-signature",
+        "stripe-signature",
+        "x-crm-token",
+    }
+)
 # A refused request is kept compactly: its headers (each cut short), the first 4 KB of its body, the
 # body's size and SHA-256; a forged flood cannot fill the database (and rejects are purged after 7 days).
 KEEP_REJECTED_BYTES = 4 * 1024
@@ -55,8 +64,15 @@ def event_out(event: InboxEvent) -> InboxEventOut:
 
 
 def _announce(session: AsyncSession, event: InboxEvent, action: str, actor_id: int | None = None) -> None:
-    events.emit(session, module="integrations", entity="integration_event", entity_id=event.id, action=action,
-                actor_id=actor_id, data={"provider": event.provider, "status": event.status})
+    events.emit(
+        session,
+        module="integrations",
+        entity="integration_event",
+        entity_id=event.id,
+        action=action,
+        actor_id=actor_id,
+        data={"provider": event.provider, "status": event.status},
+    )
 
 
 def storable(value: Any) -> Any:
@@ -71,18 +87,36 @@ def storable(value: Any) -> Any:
     return value
 
 
-async def accept(session: AsyncSession, provider: str, incoming: list[Incoming], *, headers: Mapping[str, str],
-                 body: bytes, remote: str | None) -> WebhookAnswer:
+async def accept(
+    session: AsyncSession,
+    provider: str,
+    incoming: list[Incoming],
+    *,
+    headers: Mapping[str, str],
+    body: bytes,
+    remote: str | None,
+) -> WebhookAnswer:
     """Store each event once and queue its job; an event seen before is counted and left alone."""
     kept_headers = masked(headers)
     ids, duplicates = [], 0
     for item in incoming:
-        stmt = (insert(InboxEvent)
-                .values(provider=provider, event_id=item.event_id, event_type=item.event_type, status="pending",
-                        remote=remote, headers=kept_headers, payload=storable(item.payload), body=body)
-                .on_conflict_do_nothing(index_elements=[InboxEvent.provider, InboxEvent.event_id],
-                                        index_where=InboxEvent.event_id.is_not(None))
-                .returning(InboxEvent.id))
+        stmt = (
+            insert(InboxEvent)
+            .values(
+                provider=provider,
+                event_id=item.event_id,
+                event_type=item.event_type,
+                status="pending",
+                remote=remote,
+                headers=kept_headers,
+                payload=storable(item.payload),
+                body=body,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[InboxEvent.provider, InboxEvent.event_id], index_where=InboxEvent.event_id.is_not(None)
+            )
+            .returning(InboxEvent.id)
+        )
         new_id = await session.scalar(stmt)
         if new_id is None:
             duplicates += 1
@@ -104,8 +138,15 @@ class Unkept:
     sha256: str | None
 
 
-async def reject(session: AsyncSession, provider: str, *, reason: str, headers: Mapping[str, str],
-                 body: bytes | Unkept, remote: str | None) -> None:
+async def reject(
+    session: AsyncSession,
+    provider: str,
+    *,
+    reason: str,
+    headers: Mapping[str, str],
+    body: bytes | Unkept,
+    remote: str | None,
+) -> None:
     """Log a request refused at the door, with no event id (it takes no slot a real event needs), in
     little room. Past `integrations.max_rejects_per_hour` refusals from one address: 429 and nothing
     is stored (the request's transaction is rolled back)."""
@@ -113,13 +154,23 @@ async def reject(session: AsyncSession, provider: str, *, reason: str, headers: 
     if not isinstance(body, Unkept):
         body = Unkept(body, len(body), hashlib.sha256(body).hexdigest())
     if body.sha256 is None:
-        reason += (f" Its size, {body.size:,} bytes, is the one the sender declared (Content-Length);"
-                   " the body was not read, so neither its content nor its SHA-256 is known.")
+        reason += (
+            f" Its size, {body.size:,} bytes, is the one the sender declared (Content-Length);"
+            " the body was not read, so neither its content nor its SHA-256 is known."
+        )
     kept = dict(list(masked(headers).items())[:KEEP_REJECTED_HEADERS])
-    event = InboxEvent(provider=provider, event_type="", status="rejected", error=reason[:2000], remote=remote,
-                       headers={k[:100]: v[:KEEP_HEADER_CHARS] for k, v in kept.items()},
-                       body=body.head[:KEEP_REJECTED_BYTES], body_size=body.size, body_sha256=body.sha256,
-                       processed_at=utcnow())
+    event = InboxEvent(
+        provider=provider,
+        event_type="",
+        status="rejected",
+        error=reason[:2000],
+        remote=remote,
+        headers={k[:100]: v[:KEEP_HEADER_CHARS] for k, v in kept.items()},
+        body=body.head[:KEEP_REJECTED_BYTES],
+        body_size=body.size,
+        body_sha256=body.sha256,
+        processed_at=utcnow(),
+    )
     session.add(event)
 
 
@@ -130,15 +181,23 @@ async def _limit_rejects(session: AsyncSession, remote: str | None) -> None:
     # One refusal at a time per address, so simultaneous forgeries are counted one after the other.
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"rejects:{remote}"})
     now = utcnow()
-    recent = (select(InboxEvent.received_at)
-              .where(InboxEvent.status == "rejected", InboxEvent.remote == remote,
-                     InboxEvent.received_at >= now - REJECTS_WINDOW)
-              .order_by(InboxEvent.received_at).limit(limit).subquery())
+    recent = (
+        select(InboxEvent.received_at)
+        .where(
+            InboxEvent.status == "rejected", InboxEvent.remote == remote, InboxEvent.received_at >= now - REJECTS_WINDOW
+        )
+        .order_by(InboxEvent.received_at)
+        .limit(limit)
+        .subquery()
+    )
     count, oldest = (await session.execute(select(func.count(), func.min(recent.c.received_at)))).one()
     if count >= limit:
         wait = max(1, int((oldest + REJECTS_WINDOW - now).total_seconds()) + 1)
-        raise TooManyRequests("Too many refused requests from this address; try again later.",
-                              code="too_many_rejects", headers={"Retry-After": str(wait)})
+        raise TooManyRequests(
+            "Too many refused requests from this address; try again later.",
+            code="too_many_rejects",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def retry_delay(attempts: int) -> timedelta | None:
@@ -171,8 +230,9 @@ async def process(session: AsyncSession, event: InboxEvent, *, actor_id: int | N
             if exc.reauthorize:
                 await set_problem(session, event.provider, exc.reason, reauthorize=True)
         except Exception as exc:  # transient until proven otherwise: keep it, try again later
-            log.warning("integration event %s (%s %s) failed", event.id, event.provider, event.event_type,
-                        exc_info=True)
+            log.warning(
+                "integration event %s (%s %s) failed", event.id, event.provider, event.event_type, exc_info=True
+            )
             await session.refresh(event)
             _finish(event, "failed", error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             delay = retry_delay(event.attempts)
@@ -189,8 +249,13 @@ async def process(session: AsyncSession, event: InboxEvent, *, actor_id: int | N
 
 async def _queue_retry(session: AsyncSession, event: InboxEvent) -> None:
     try:
-        await queue.defer(session, PROCESS_TASK, scheduled_at=event.next_attempt_at,
-                          queueing_lock=f"inbox:{event.id}", event_id=event.id)
+        await queue.defer(
+            session,
+            PROCESS_TASK,
+            scheduled_at=event.next_attempt_at,
+            queueing_lock=f"inbox:{event.id}",
+            event_id=event.id,
+        )
     except queue.AlreadyQueued:  # a retry is already waiting (a replay failed again meanwhile)
         pass
 
@@ -202,18 +267,29 @@ def _finish(event: InboxEvent, status: str, *, outcome: str | None = None, error
 
 async def set_problem(session: AsyncSession, provider: str, reason: str, *, reauthorize: bool = False) -> None:
     stmt = insert(ProviderProblem).values(provider=provider, reason=reason, reauthorize=reauthorize)
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=[ProviderProblem.provider], set_={"reason": reason, "reauthorize": reauthorize}))
-    events.emit(session, module="integrations", entity="integration", entity_id=0, action="updated",
-                data={"provider": provider})
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[ProviderProblem.provider], set_={"reason": reason, "reauthorize": reauthorize}
+        )
+    )
+    events.emit(
+        session, module="integrations", entity="integration", entity_id=0, action="updated", data={"provider": provider}
+    )
 
 
 async def clear_problem(session: AsyncSession, provider: str) -> None:
-    gone = await session.execute(delete(ProviderProblem).where(ProviderProblem.provider == provider)
-                                 .returning(ProviderProblem.provider))
+    gone = await session.execute(
+        delete(ProviderProblem).where(ProviderProblem.provider == provider).returning(ProviderProblem.provider)
+    )
     if gone.first() is not None:
-        events.emit(session, module="integrations", entity="integration", entity_id=0, action="updated",
-                    data={"provider": provider})
+        events.emit(
+            session,
+            module="integrations",
+            entity="integration",
+            entity_id=0,
+            action="updated",
+            data={"provider": provider},
+        )
 
 
 async def locked(session: AsyncSession, event_id: int, *, wait: bool = True) -> InboxEvent | None:
@@ -239,11 +315,19 @@ async def requeue(session: AsyncSession, stale_after: timedelta = timedelta(minu
     (a killed process's job stays "doing" until the stalled-job check, and running an event twice
     is harmless: the second finds it locked or settled). Returns how many were queued."""
     stale = utcnow() - stale_after
-    stmt = (select(InboxEvent.id)
-            .where(((InboxEvent.status == "pending") & InboxEvent.next_attempt_at.is_(None)
-                    & (InboxEvent.received_at <= stale))
-                   | (InboxEvent.status.in_(WORKABLE) & (InboxEvent.next_attempt_at <= stale)))
-            .order_by(InboxEvent.id).limit(limit))
+    stmt = (
+        select(InboxEvent.id)
+        .where(
+            (
+                (InboxEvent.status == "pending")
+                & InboxEvent.next_attempt_at.is_(None)
+                & (InboxEvent.received_at <= stale)
+            )
+            | (InboxEvent.status.in_(WORKABLE) & (InboxEvent.next_attempt_at <= stale))
+        )
+        .order_by(InboxEvent.id)
+        .limit(limit)
+    )
     queued = 0
     for event_id in (await session.scalars(stmt)).all():
         try:

@@ -40,18 +40,26 @@ class InboxEvent(IdMixin, Base):
     body_size: Mapped[int | None] = mapped_column(Integer)
     body_sha256: Mapped[str | None] = mapped_column(String(64))
     __table_args__ = (
-        Index("uq_integration_events_provider_event", "provider", "event_id", unique=True,
-              postgresql_where=text("event_id IS NOT NULL")),
+        Index(
+            "uq_integration_events_provider_event",
+            "provider",
+            "event_id",
+            unique=True,
+            postgresql_where=text("event_id IS NOT NULL"),
+        ),
         # The event browser: newest first, by provider or status or neither.
         Index("ix_integration_events_received", "received_at", "id"),
         Index("ix_integration_events_provider_received", "provider", "received_at", "id"),
         Index("ix_integration_events_status_received", "status", "received_at", "id"),
-        Index("ix_integration_events_due", "next_attempt_at",
-              postgresql_where=text("status IN ('pending', 'failed')")),
+        Index("ix_integration_events_due", "next_attempt_at", postgresql_where=text("status IN ('pending', 'failed')")),
         Index("ix_integration_events_remote_at", "provider", "remote", "received_at"),
         # Refusals per address (the limit) and by age (the purge).
-        Index("ix_integration_events_rejected_remote", "remote", "received_at",
-              postgresql_where=text("status = 'rejected'")),
+        Index(
+            "ix_integration_events_rejected_remote",
+            "remote",
+            "received_at",
+            postgresql_where=text("status = 'rejected'"),
+        ),
     )
 
 

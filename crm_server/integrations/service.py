@@ -48,12 +48,19 @@ async def is_configured(session: AsyncSession, module: ModuleType, values: dict[
 
 async def provider_states(session: AsyncSession) -> list[ProviderState]:
     values = await settings.get_all(session)
-    counts = {row.provider: row for row in (await session.execute(
-        select(InboxEvent.provider,
-               func.max(InboxEvent.received_at).filter(InboxEvent.status != "rejected").label("last"),
-               func.count().filter(InboxEvent.status.in_(("failed", "needs_attention"))).label("errors"),
-               func.count().filter(InboxEvent.status == "pending").label("pending"))
-        .group_by(InboxEvent.provider))).all()}
+    counts = {
+        row.provider: row
+        for row in (
+            await session.execute(
+                select(
+                    InboxEvent.provider,
+                    func.max(InboxEvent.received_at).filter(InboxEvent.status != "rejected").label("last"),
+                    func.count().filter(InboxEvent.status.in_(("failed", "needs_attention"))).label("errors"),
+                    func.count().filter(InboxEvent.status == "pending").label("pending"),
+                ).group_by(InboxEvent.provider)
+            )
+        ).all()
+    }
     problems = {p.provider: p for p in (await session.scalars(select(ProviderProblem))).all()}
     states = []
     for provider in PROVIDERS:
@@ -69,11 +76,19 @@ async def provider_states(session: AsyncSession) -> list[ProviderState]:
         elif errors:
             state = "needs_attention"
             reason = f"{errors} event{'s' if errors != 1 else ''} failed or wait for a person: see the events below."
-        states.append(ProviderState(
-            provider=provider, label=PROVIDER_LABELS[provider], state=state, reason=reason,  # type: ignore[arg-type]
-            webhook_path=getattr(module, "WEBHOOK_PATH", f"/webhooks/{provider}"),
-            settings=list(getattr(module, "SETTINGS", ())), last_event_at=row.last if row else None,
-            error_count=errors, pending_count=int(row.pending) if row else 0))
+        states.append(
+            ProviderState(
+                provider=provider,
+                label=PROVIDER_LABELS[provider],
+                state=state,
+                reason=reason,  # type: ignore[arg-type]
+                webhook_path=getattr(module, "WEBHOOK_PATH", f"/webhooks/{provider}"),
+                settings=list(getattr(module, "SETTINGS", ())),
+                last_event_at=row.last if row else None,
+                error_count=errors,
+                pending_count=int(row.pending) if row else 0,
+            )
+        )
     return states
 
 
@@ -85,12 +100,17 @@ async def list_events(session: AsyncSession, query: EventQuery) -> Page[InboxEve
         stmt = stmt.where(InboxEvent.status == query.status)
     if query.q and query.q.strip():
         pattern = f"%{query.q.strip()}%"
-        stmt = stmt.where(or_(InboxEvent.event_id.ilike(pattern), InboxEvent.event_type.ilike(pattern),
-                              InboxEvent.outcome.ilike(pattern), InboxEvent.error.ilike(pattern),
-                              cast(InboxEvent.id, String) == query.q.strip()))
+        stmt = stmt.where(
+            or_(
+                InboxEvent.event_id.ilike(pattern),
+                InboxEvent.event_type.ilike(pattern),
+                InboxEvent.outcome.ilike(pattern),
+                InboxEvent.error.ilike(pattern),
+                cast(InboxEvent.id, String) == query.q.strip(),
+            )
+        )
     newest_first = (InboxEvent.received_at.desc(), InboxEvent.id.desc())
-    return await paging.page(session, stmt, query.offset, query.limit, inbox.event_out, newest_first,
-                             count_cap=10_000)
+    return await paging.page(session, stmt, query.offset, query.limit, inbox.event_out, newest_first, count_cap=10_000)
 
 
 async def event_detail(session: AsyncSession, event_id: int) -> InboxEventDetail:
@@ -98,9 +118,16 @@ async def event_detail(session: AsyncSession, event_id: int) -> InboxEventDetail
     if event is None:
         raise NotFound("No such event in the integration inbox.", code="event_not_found")
     body = await session.scalar(select(InboxEvent.body).where(InboxEvent.id == event_id)) or b""
-    return InboxEventDetail.model_validate({**inbox.event_out(event).model_dump(), "headers": event.headers,
-                                            "payload": event.payload, "body": body.decode("utf-8", "replace"),
-                                            "body_size": event.body_size, "body_sha256": event.body_sha256})
+    return InboxEventDetail.model_validate(
+        {
+            **inbox.event_out(event).model_dump(),
+            "headers": event.headers,
+            "payload": event.payload,
+            "body": body.decode("utf-8", "replace"),
+            "body_size": event.body_size,
+            "body_sha256": event.body_sha256,
+        }
+    )
 
 
 async def replay(session: AsyncSession, actor: Principal, event_id: int) -> InboxEventOut:
@@ -109,14 +136,24 @@ async def replay(session: AsyncSession, actor: Principal, event_id: int) -> Inbo
     if event is None:
         raise NotFound("No such event in the integration inbox.", code="event_not_found")
     if event.status not in inbox.REPLAYABLE:
-        what = {"rejected": "was refused at the door and was never work",
-                "pending": "is waiting for its first try"}.get(event.status, f"is already {event.status}")
-        raise Conflict(f"This event {what}; only failed events and events that need attention can be replayed.",
-                       code="not_replayable")
+        what = {
+            "rejected": "was refused at the door and was never work",
+            "pending": "is waiting for its first try",
+        }.get(event.status, f"is already {event.status}")
+        raise Conflict(
+            f"This event {what}; only failed events and events that need attention can be replayed.",
+            code="not_replayable",
+        )
     before = {"status": event.status, "error": event.error}
     await inbox.process(session, event, actor_id=actor.user_id)
-    audit.record(session, actor_id=actor.user_id, entity="integration_event", entity_id=event.id, action="replayed",
-                 changes=audit.diff(before, {"status": event.status, "error": event.error}))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="integration_event",
+        entity_id=event.id,
+        action="replayed",
+        changes=audit.diff(before, {"status": event.status, "error": event.error}),
+    )
     return inbox.event_out(event)
 
 
@@ -134,9 +171,8 @@ async def check_connection(session: AsyncSession, provider: str) -> str | None:
     return None
 
 
-
 async def match(session: AsyncSession, actor: Principal, event_id: int, data: MatchIn) -> InboxEventOut:
-    """"Match to invoice…": a person says which invoice a waiting payment event is for. The money is
+    """ "Match to invoice…": a person says which invoice a waiting payment event is for. The money is
     recorded on it (audited as theirs), the provider's customer is remembered on the invoice's client,
     and the event is processed; or the answer says why not and the event stays as it was."""
     from crm_server.integrations import stripe
@@ -148,11 +184,14 @@ async def match(session: AsyncSession, actor: Principal, event_id: int, data: Ma
     if event is None:
         raise NotFound("No such event in the integration inbox.", code="event_not_found")
     if event.provider != "stripe" or event.event_type not in stripe.MATCHABLE:
-        raise Conflict("Only a Stripe payment (payment_intent.succeeded, invoice.paid) can be matched to an invoice.",
-                       code="not_matchable")
+        raise Conflict(
+            "Only a Stripe payment (payment_intent.succeeded, invoice.paid) can be matched to an invoice.",
+            code="not_matchable",
+        )
     if event.status not in inbox.REPLAYABLE:
-        raise Conflict(f"This event is {event.status}; only events that wait for a person can be matched.",
-                       code="not_matchable")
+        raise Conflict(
+            f"This event is {event.status}; only events that wait for a person can be matched.", code="not_matchable"
+        )
     invoice = await invoices.visible_invoice(session, actor, data.invoice_id, lock=True)
     if invoice.kind != "invoice" or invoice.number is None:
         raise Conflict("Pick an issued invoice.", field="invoice_id", code="not_payable")
@@ -166,10 +205,24 @@ async def match(session: AsyncSession, actor: Principal, event_id: int, data: Ma
     before = {"status": event.status, "error": event.error}
     event.status, event.error, event.next_attempt_at = "processed", None, None
     event.outcome, event.processed_at = f"Matched to {invoice.number} by a person. {outcome}", utcnow()
-    audit.record(session, actor_id=actor.user_id, entity="integration_event", entity_id=event.id, action="matched",
-                 changes=audit.diff({**before, "invoice": None},
-                                    {"status": event.status, "error": None, "invoice": invoice.number}))
-    events.emit(session, module="integrations", entity="integration_event", entity_id=event.id, action="updated",
-                actor_id=actor.user_id, data={"provider": event.provider, "status": event.status})
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="integration_event",
+        entity_id=event.id,
+        action="matched",
+        changes=audit.diff(
+            {**before, "invoice": None}, {"status": event.status, "error": None, "invoice": invoice.number}
+        ),
+    )
+    events.emit(
+        session,
+        module="integrations",
+        entity="integration_event",
+        entity_id=event.id,
+        action="updated",
+        actor_id=actor.user_id,
+        data={"provider": event.provider, "status": event.status},
+    )
     await session.flush()
     return inbox.event_out(event)

@@ -63,16 +63,39 @@ TOLERANCE_SECONDS = 300  # stripe-python's DEFAULT_TOLERANCE
 METHOD = PaymentMethod.stripe.value
 # Events an endpoint commonly also receives: acknowledged, not acted on. invoice.payment_succeeded
 # is invoice.paid's twin; refund.* details are covered by charge.refunded's cumulative amount.
-IGNORED = frozenset({
-    "payment_intent.created", "payment_intent.processing", "payment_intent.requires_action",
-    "payment_intent.payment_failed", "payment_intent.canceled", "payment_intent.amount_capturable_updated",
-    "charge.succeeded", "charge.captured", "charge.updated", "charge.failed", "charge.pending",
-    "charge.refund.updated", "refund.created", "refund.updated", "refund.failed",
-    "invoice.created", "invoice.finalized", "invoice.updated", "invoice.sent", "invoice.upcoming",
-    "invoice.payment_succeeded", "invoice.payment_failed", "invoice.payment_action_required",
-    "invoice.voided", "invoice.marked_uncollectible", "customer.created", "customer.updated",
-    "checkout.session.completed", "checkout.session.expired",
-})
+IGNORED = frozenset(
+    {
+        "payment_intent.created",
+        "payment_intent.processing",
+        "payment_intent.requires_action",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+        "payment_intent.amount_capturable_updated",
+        "charge.succeeded",
+        "charge.captured",
+        "charge.updated",
+        "charge.failed",
+        "charge.pending",
+        "charge.refund.updated",
+        "refund.created",
+        "refund.updated",
+        "refund.failed",
+        "invoice.created",
+        "invoice.finalized",
+        "invoice.updated",
+        "invoice.sent",
+        "invoice.upcoming",
+        "invoice.payment_succeeded",
+        "invoice.payment_failed",
+        "invoice.payment_action_required",
+        "invoice.voided",
+        "invoice.marked_uncollectible",
+        "customer.created",
+        "customer.updated",
+        "checkout.session.completed",
+        "checkout.session.expired",
+    }
+)
 TEST_EVENT_TYPE = "payment_intent.created"
 # Events that carry money a person may match to an invoice ("Match to invoice…").
 MATCHABLE = frozenset({"payment_intent.succeeded", "invoice.paid"})
@@ -80,12 +103,14 @@ TIMEOUT = httpx.Timeout(20.0)
 CHECKOUT_REUSE_MARGIN = timedelta(minutes=30)  # a session closer than this to its end is not handed out
 NUMBER_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.-]{1,48}[A-Za-z0-9]")
 # Stripe's amounts are in its minor units, which are ISO 4217's (money.minor_unit) except for these.
-ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
-                          "VUV", "XAF", "XOF", "XPF"})
+ZERO_DECIMAL = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
 TWO_DECIMAL = frozenset({"ISK"})  # zero-decimal in use, still "100 = 1 ISK" in Stripe's API
 
 
 # --- the door ------------------------------------------------------------------------------------
+
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     """Hex HMAC-SHA256 of "{t}.{body}" with the endpoint secret (whsec_... used as it is)."""
@@ -98,8 +123,9 @@ def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> 
     return f"t={t},{SCHEME}={signature(secret, t, body)}"
 
 
-def check_signature(header: str | None, body: bytes, secret: str, *, tolerance: int = TOLERANCE_SECONDS,
-                    now: float | None = None) -> None:
+def check_signature(
+    header: str | None, body: bytes, secret: str, *, tolerance: int = TOLERANCE_SECONDS, now: float | None = None
+) -> None:
     """verify_header's rules: t and every v1 taken from the header, any v1 may match (Stripe sends
     several while a secret is rolled), compared in constant time; then the timestamp within
     `tolerance` seconds of now (either way: a clock far ahead is as suspect as a replay)."""
@@ -147,18 +173,34 @@ def events(headers: Mapping[str, str], body: bytes) -> list[Incoming]:
 
 def test_request(values: dict[str, Any]) -> tuple[dict[str, str], bytes]:
     """A signed payment_intent.created (ignored: it changes nothing), unique each time it is sent."""
-    event = {"id": f"evt_test_{secrets.token_hex(12)}", "object": "event", "api_version": "2024-06-20",
-             "created": int(time.time()), "livemode": False, "pending_webhooks": 1, "type": TEST_EVENT_TYPE,
-             "request": {"id": None, "idempotency_key": None},
-             "data": {"object": {"id": f"pi_test_{secrets.token_hex(12)}", "object": "payment_intent",
-                                 "amount": 100, "amount_received": 0, "currency": "eur",
-                                 "status": "requires_payment_method", "metadata": {"crm_test": "true"}}}}
+    event = {
+        "id": f"evt_test_{secrets.token_hex(12)}",
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": int(time.time()),
+        "livemode": False,
+        "pending_webhooks": 1,
+        "type": TEST_EVENT_TYPE,
+        "request": {"id": None, "idempotency_key": None},
+        "data": {
+            "object": {
+                "id": f"pi_test_{secrets.token_hex(12)}",
+                "object": "payment_intent",
+                "amount": 100,
+                "amount_received": 0,
+                "currency": "eur",
+                "status": "requires_payment_method",
+                "metadata": {"crm_test": "true"},
+            }
+        },
+    }
     body = json.dumps(event).encode()
     secret = str(values.get("stripe.endpoint_secret") or "")
     return {"Content-Type": "application/json", "Stripe-Signature": signature_header(secret, body)}, body
 
 
 # --- reading an event ----------------------------------------------------------------------------
+
 
 def amount(minor: Any, currency: str) -> Decimal:
     """Stripe's integer minor units as a Decimal of the currency (2500 EUR -> 25.00, 500 JPY -> 500)."""
@@ -222,6 +264,7 @@ def _stripe_invoice_intent(obj: dict[str, Any]) -> str | None:
 
 # --- Stripe's REST API -----------------------------------------------------------------------------
 
+
 class StripeUnavailable(RuntimeError):
     """Stripe is down or throttling us: a transient failure the inbox retries."""
 
@@ -245,21 +288,34 @@ def form(params: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     return pairs
 
 
-async def _api(session: AsyncSession, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-               data: Mapping[str, Any] | None = None, idempotency_key: str | None = None) -> dict[str, Any]:
+async def _api(
+    session: AsyncSession,
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
     """One call to Stripe's API with the secret key. Stripe's refusals become NeedsAttention (a wrong
     key also marks the provider for re-authorization); its outages raise StripeUnavailable."""
     key = str(await settings.get(session, "stripe.secret_key") or "")
     if not key:
-        raise NeedsAttention("The Stripe secret API key is not set (Integrations, Stripe): the CRM cannot ask "
-                             "Stripe about this payment.")
+        raise NeedsAttention(
+            "The Stripe secret API key is not set (Integrations, Stripe): the CRM cannot ask Stripe about this payment."
+        )
     base = str(await settings.get(session, "stripe.api_url") or "").rstrip("/")
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-            response = await client.request(method, f"{base}{path}", params=form(params) if params else None,
-                                            data=dict(form(data)) if data else None, auth=(key, ""),
-                                            headers=headers)
+            response = await client.request(
+                method,
+                f"{base}{path}",
+                params=form(params) if params else None,
+                data=dict(form(data)) if data else None,
+                auth=(key, ""),
+                headers=headers,
+            )
     except httpx.HTTPError as exc:
         raise StripeUnavailable(f"Stripe's API at {base} cannot be reached: {exc or type(exc).__name__}") from None
     try:
@@ -274,8 +330,7 @@ async def _api(session: AsyncSession, method: str, path: str, *, params: Mapping
     if response.status_code in (429,) or response.status_code >= 500:
         raise StripeUnavailable(f"Stripe answered {response.status_code}: {message}")
     if response.status_code in (401, 403):
-        raise NeedsAttention(f"Stripe refused the secret API key ({response.status_code}): {message}",
-                             reauthorize=True)
+        raise NeedsAttention(f"Stripe refused the secret API key ({response.status_code}): {message}", reauthorize=True)
     raise NeedsAttention(f"Stripe refused {method} {path} ({response.status_code}): {message}")
 
 
@@ -303,6 +358,7 @@ async def invoice_payments(session: AsyncSession, stripe_invoice: dict[str, Any]
 
 # --- reading an event: the money and the hints of its invoice ------------------------------------
 
+
 @dataclass
 class Money:
     """One payment as Stripe reports it, and what may name its CRM invoice."""
@@ -322,10 +378,17 @@ def _intent_money(event: dict[str, Any], intent: dict[str, Any]) -> Money:
     intent_id = _id(intent.get("id"))
     if intent_id is None:
         raise NeedsAttention("The payment intent has no id.")
-    return Money(external_ref=intent_id, minor=intent.get("amount_received"), currency=_currency(intent),
-                 paid_on=_day(event), reference=_id(intent.get("latest_charge")), what=f"Payment intent {intent_id}",
-                 number=_invoice_number(intent), hints=[str(intent.get("description") or "")],
-                 customer=_id(intent.get("customer")))
+    return Money(
+        external_ref=intent_id,
+        minor=intent.get("amount_received"),
+        currency=_currency(intent),
+        paid_on=_day(event),
+        reference=_id(intent.get("latest_charge")),
+        what=f"Payment intent {intent_id}",
+        number=_invoice_number(intent),
+        hints=[str(intent.get("description") or "")],
+        customer=_id(intent.get("customer")),
+    )
 
 
 def _invoice_hints(stripe_invoice: dict[str, Any]) -> tuple[str | None, list[str]]:
@@ -343,25 +406,51 @@ async def _invoice_money(session: AsyncSession, event: dict[str, Any], stripe_in
     label = stripe_invoice.get("number") or invoice_id
     transitions = stripe_invoice.get("status_transitions")
     paid_at = transitions.get("paid_at") if isinstance(transitions, dict) else None
-    common = {"currency": currency, "number": number, "hints": hints, "customer": _id(stripe_invoice.get("customer")),
-              "reference": f"Stripe invoice {label}"}
+    common = {
+        "currency": currency,
+        "number": number,
+        "hints": hints,
+        "customer": _id(stripe_invoice.get("customer")),
+        "reference": f"Stripe invoice {label}",
+    }
     intent = _id(stripe_invoice.get("payment_intent"))
     expanded = isinstance(stripe_invoice.get("payments"), dict)
     if not expanded and "payment_intent" in stripe_invoice:
         # Before 2025-03-31: one payment intent (none: paid by balance or out of band, keyed by the invoice).
-        return [Money(external_ref=intent or invoice_id, minor=stripe_invoice.get("amount_paid"),
-                      paid_on=_day(event, paid_at), what=f"Stripe invoice {invoice_id}", **common)]
+        return [
+            Money(
+                external_ref=intent or invoice_id,
+                minor=stripe_invoice.get("amount_paid"),
+                paid_on=_day(event, paid_at),
+                what=f"Stripe invoice {invoice_id}",
+                **common,
+            )
+        ]
     found = []
     for row in await invoice_payments(session, stripe_invoice):
         if row.get("status") != "paid":
             continue
         payment = row.get("payment") if isinstance(row.get("payment"), dict) else {}
-        ref = (_id(payment.get("payment_intent")) or _id(payment.get("charge")) or _id(payment.get("payment_record"))
-               or _id(row.get("payment_intent")) or _id(row.get("charge")) or _id(row.get("id")) or invoice_id)
+        ref = (
+            _id(payment.get("payment_intent"))
+            or _id(payment.get("charge"))
+            or _id(payment.get("payment_record"))
+            or _id(row.get("payment_intent"))
+            or _id(row.get("charge"))
+            or _id(row.get("id"))
+            or invoice_id
+        )
         row_transitions = row.get("status_transitions")
         row_paid = row_transitions.get("paid_at") if isinstance(row_transitions, dict) else None
-        found.append(Money(external_ref=ref, minor=row.get("amount_paid"), paid_on=_day(event, row_paid or paid_at),
-                           what=f"Stripe invoice {invoice_id} ({ref})", **common))
+        found.append(
+            Money(
+                external_ref=ref,
+                minor=row.get("amount_paid"),
+                paid_on=_day(event, row_paid or paid_at),
+                what=f"Stripe invoice {invoice_id} ({ref})",
+                **common,
+            )
+        )
     if not found:
         raise NeedsAttention(f"Stripe invoice {invoice_id} is paid but Stripe lists no paid payment for it.")
     return found
@@ -379,13 +468,18 @@ async def _stripe_invoice_of(session: AsyncSession, intent: dict[str, Any]) -> d
 
 async def _stripe_invoice_id_of(session: AsyncSession, intent_id: Any) -> str | None:
     """Since 2025-03-31 only Stripe's InvoicePayments say which Stripe invoice a payment intent paid."""
-    listing = await _api(session, "GET", "/v1/invoice_payments", params={
-        "payment": {"type": "payment_intent", "payment_intent": intent_id}, "limit": 1})
+    listing = await _api(
+        session,
+        "GET",
+        "/v1/invoice_payments",
+        params={"payment": {"type": "payment_intent", "payment_intent": intent_id}, "limit": 1},
+    )
     rows = _rows(listing)
     return _id(rows[0].get("invoice")) if rows else None
 
 
 # --- finding the invoice and recording -----------------------------------------------------------
+
 
 async def _by_hints(session: AsyncSession, hints: list[str]) -> Invoice | None:
     """The one CRM invoice whose number appears in these texts (a Stripe invoice's number or
@@ -393,8 +487,9 @@ async def _by_hints(session: AsyncSession, hints: list[str]) -> Invoice | None:
     tokens = {t for text in hints for t in NUMBER_TOKEN.findall(text or "")}
     if not tokens:
         return None
-    found = (await session.scalars(select(Invoice).where(Invoice.number.in_(tokens), Invoice.kind == "invoice")
-                                   .limit(2))).all()
+    found = (
+        await session.scalars(select(Invoice).where(Invoice.number.in_(tokens), Invoice.kind == "invoice").limit(2))
+    ).all()
     return found[0] if len(found) == 1 else None
 
 
@@ -403,41 +498,59 @@ async def _by_customer(session: AsyncSession, money_in: Money) -> tuple[Invoice 
     or the one whose open amount is exactly the payment's; else why not (None: unknown customer)."""
     if money_in.customer is None:
         return None, None
-    client_id = await session.scalar(select(StripeCustomer.client_id).where(
-        StripeCustomer.customer_id == money_in.customer))
+    client_id = await session.scalar(
+        select(StripeCustomer.client_id).where(StripeCustomer.customer_id == money_in.customer)
+    )
     if client_id is None:
         return None, None
     name = await session.scalar(select(Client.name).where(Client.id == client_id))
-    open_ = (await session.scalars(select(Invoice).where(
-        Invoice.client_id == client_id, Invoice.kind == "invoice", Invoice.currency == money_in.currency,
-        Invoice.status.in_([s.value for s in OPEN_STATUSES])).order_by(Invoice.id))).all()
+    open_ = (
+        await session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.client_id == client_id,
+                Invoice.kind == "invoice",
+                Invoice.currency == money_in.currency,
+                Invoice.status.in_([s.value for s in OPEN_STATUSES]),
+            )
+            .order_by(Invoice.id)
+        )
+    ).all()
     if len(open_) == 1:
         return open_[0], None
     if not open_:
-        return None, (f"Stripe customer {money_in.customer} is client {name}, who has no open {money_in.currency} "
-                      "invoice.")
+        return None, (
+            f"Stripe customer {money_in.customer} is client {name}, who has no open {money_in.currency} invoice."
+        )
     paid = amount(money_in.minor, money_in.currency)
     exact = [i for i in open_ if i.gross_total - i.paid_total == paid]
     if len(exact) == 1:
         return exact[0], None
     numbers = ", ".join(str(i.number) for i in open_[:10])
-    return None, (f"Stripe customer {money_in.customer} is client {name}, who has {len(open_)} open "
-                  f"{money_in.currency} invoices ({numbers}); the payment does not say which.")
+    return None, (
+        f"Stripe customer {money_in.customer} is client {name}, who has {len(open_)} open "
+        f"{money_in.currency} invoices ({numbers}); the payment does not say which."
+    )
 
 
 async def remember_customer(session: AsyncSession, customer: str | None, client_id: int) -> None:
     """Remember that this Stripe customer is this client (the first client it was matched to stays)."""
     if customer:
-        await session.execute(insert(StripeCustomer).values(customer_id=customer[:255], client_id=client_id)
-                              .on_conflict_do_nothing(index_elements=[StripeCustomer.customer_id]))
+        await session.execute(
+            insert(StripeCustomer)
+            .values(customer_id=customer[:255], client_id=client_id)
+            .on_conflict_do_nothing(index_elements=[StripeCustomer.customer_id])
+        )
 
 
 async def _find(session: AsyncSession, money_in: Money) -> Invoice:
     if money_in.number is not None:
         invoice = await invoices.invoice_by_number(session, money_in.number, lock=True)
         if invoice is None or invoice.kind != "invoice":
-            raise NeedsAttention(f"No invoice {money_in.number} in the CRM ({money_in.what}). Correct the number in "
-                                 "Stripe's metadata or issue the invoice, then replay; or use Match to invoice….")
+            raise NeedsAttention(
+                f"No invoice {money_in.number} in the CRM ({money_in.what}). Correct the number in "
+                "Stripe's metadata or issue the invoice, then replay; or use Match to invoice…."
+            )
         return invoice
     invoice = await _by_hints(session, money_in.hints)
     why = None
@@ -445,17 +558,22 @@ async def _find(session: AsyncSession, money_in: Money) -> Invoice:
         invoice, why = await _by_customer(session, money_in)
     if invoice is None:
         paid = amount(money_in.minor, money_in.currency)
-        raise NeedsAttention(why or (
-            f"{money_in.what} of {paid} {money_in.currency} names no CRM invoice (no metadata.invoice_number, no "
-            "CRM invoice number in its Stripe invoice, no known Stripe customer): nothing recorded. Pick the "
-            "invoice with Match to invoice…."))
+        raise NeedsAttention(
+            why
+            or (
+                f"{money_in.what} of {paid} {money_in.currency} names no CRM invoice (no metadata.invoice_number, no "
+                "CRM invoice number in its Stripe invoice, no known Stripe customer): nothing recorded. Pick the "
+                "invoice with Match to invoice…."
+            )
+        )
     locked = await invoices.invoice_by_number(session, str(invoice.number), lock=True)
     assert locked is not None
     return locked
 
 
-async def _record(session: AsyncSession, money_in: Money, invoice: Invoice | None = None,
-                  actor_id: int | None = None) -> str:
+async def _record(
+    session: AsyncSession, money_in: Money, invoice: Invoice | None = None, actor_id: int | None = None
+) -> str:
     """Record the money once, on `invoice` (a person's choice) or the one the event names."""
     if invoice is None and money_in.number is not None:  # an explicit number must be a CRM invoice
         invoice = await _find(session, money_in)
@@ -474,8 +592,12 @@ async def _record(session: AsyncSession, money_in: Money, invoice: Invoice | Non
         raise NeedsAttention(f"{money_in.what} is in {money_in.currency}, invoice {number} in {invoice.currency}.")
     try:
         payment = await invoices.receive_payment(
-            session, actor_id, invoice, PaymentIn(amount=paid, paid_on=money_in.paid_on, method=PaymentMethod.stripe,
-                                                  reference=money_in.reference), external_ref=money_in.external_ref)
+            session,
+            actor_id,
+            invoice,
+            PaymentIn(amount=paid, paid_on=money_in.paid_on, method=PaymentMethod.stripe, reference=money_in.reference),
+            external_ref=money_in.external_ref,
+        )
     except (ValidationFailed, Conflict) as exc:  # more than is open, not an open invoice...
         raise NeedsAttention(f"Invoice {number}: {exc.message}") from None
     except ValidationError as exc:  # an amount no invoice can hold
@@ -534,12 +656,15 @@ async def charge_refunded(session: AsyncSession, event: dict[str, Any]) -> str:
             if waiting is None:
                 return f"Charge {charge_id} is not a payment recorded in the CRM: nothing to reverse."
             if waiting.status == "needs_attention":
-                raise NeedsAttention(f"Refund of charge {charge_id}: its payment (event #{waiting.id}, "
-                                     f"{waiting.event_type}) waits to be matched to an invoice: match that event "
-                                     "first, then replay this one.")
+                raise NeedsAttention(
+                    f"Refund of charge {charge_id}: its payment (event #{waiting.id}, "
+                    f"{waiting.event_type}) waits to be matched to an invoice: match that event "
+                    "first, then replay this one."
+                )
             # Its payment's event is not worked on yet (or is being retried): transient, retried.
-            raise LookupError(f"The payment of charge {charge_id} ({waiting.event_type} event #{waiting.id}) is "
-                              "not recorded yet.")
+            raise LookupError(
+                f"The payment of charge {charge_id} ({waiting.event_type} event #{waiting.id}) is not recorded yet."
+            )
         invoice = await invoices.invoice_by_number(session, number)
         if invoice is None:
             raise NeedsAttention(f"No invoice {number} in the CRM (refund of charge {charge_id}).")
@@ -548,48 +673,73 @@ async def charge_refunded(session: AsyncSession, event: dict[str, Any]) -> str:
     invoice, payment = await invoices.locked_payment(session, None, payment.id)
     currency = _currency(charge)
     if currency != invoice.currency:
-        raise NeedsAttention(f"Refund of charge {charge_id} is in {currency}, invoice {invoice.number} in "
-                             f"{invoice.currency}.")
+        raise NeedsAttention(
+            f"Refund of charge {charge_id} is in {currency}, invoice {invoice.number} in {invoice.currency}."
+        )
     refunded = amount(charge.get("amount_refunded"), currency)
     if refunded > payment.amount:
-        raise NeedsAttention(f"Charge {charge_id} has {refunded} {currency} refunded, more than the "
-                             f"{payment.amount} {currency} recorded as payment #{payment.id}.")
+        raise NeedsAttention(
+            f"Charge {charge_id} has {refunded} {currency} refunded, more than the "
+            f"{payment.amount} {currency} recorded as payment #{payment.id}."
+        )
     delta = refunded - payment.refunded_total
     if delta <= 0:
-        return (f"Refunds of {payment.refunded_total} {currency} on payment #{payment.id} are recorded already; "
-                "nothing changed.")
+        return (
+            f"Refunds of {payment.refunded_total} {currency} on payment #{payment.id} are recorded already; "
+            "nothing changed."
+        )
     try:
-        await invoices.refund_payment(session, None, payment.id, RefundIn(
-            amount=delta, reason="Refunded in Stripe", refunded_on=_day(event), reference=charge_id))
+        await invoices.refund_payment(
+            session,
+            None,
+            payment.id,
+            RefundIn(amount=delta, reason="Refunded in Stripe", refunded_on=_day(event), reference=charge_id),
+        )
     except (ValidationFailed, Conflict) as exc:
         raise NeedsAttention(f"Invoice {invoice.number}: {exc.message}") from None
     except ValidationError as exc:
         raise NeedsAttention(f"Invoice {invoice.number}: the refund {delta} {currency} is not valid ({exc}).") from None
-    return (f"Recorded a refund of {delta} {currency} on payment #{payment.id} of {invoice.number} "
-            f"({refunded} {currency} refunded in all).")
+    return (
+        f"Recorded a refund of {delta} {currency} on payment #{payment.id} of {invoice.number} "
+        f"({refunded} {currency} refunded in all)."
+    )
 
 
-async def _unrecorded_payment_event(session: AsyncSession, intent_id: str | None,
-                                    stripe_invoice: str | None) -> InboxEvent | None:
+async def _unrecorded_payment_event(
+    session: AsyncSession, intent_id: str | None, stripe_invoice: str | None
+) -> InboxEvent | None:
     """The inbox event of a payment that is not recorded because it waits (for a person, or for its
     job): a payment_intent.succeeded of the intent, or an invoice.paid of the Stripe invoice it paid.
     One waiting for a person comes first."""
     if intent_id is None:
         return None
-    unsettled = (InboxEvent.provider == "stripe", InboxEvent.event_type.in_(MATCHABLE),
-                 InboxEvent.status.in_(("pending", "failed", "needs_attention")))
+    unsettled = (
+        InboxEvent.provider == "stripe",
+        InboxEvent.event_type.in_(MATCHABLE),
+        InboxEvent.status.in_(("pending", "failed", "needs_attention")),
+    )
     shapes: list[dict[str, Any]] = [
         {"data": {"object": {"id": intent_id}}},  # payment_intent.succeeded
         {"data": {"object": {"payment_intent": intent_id}}},  # invoice.paid before 2025-03-31
         {"data": {"object": {"payments": {"data": [{"payment": {"payment_intent": intent_id}}]}}}},  # expanded
     ]
-    if stripe_invoice is None and await settings.get(session, "stripe.secret_key") and await session.scalar(
-            select(InboxEvent.id).where(*unsettled, InboxEvent.event_type == "invoice.paid").limit(1)):
+    if (
+        stripe_invoice is None
+        and await settings.get(session, "stripe.secret_key")
+        and await session.scalar(
+            select(InboxEvent.id).where(*unsettled, InboxEvent.event_type == "invoice.paid").limit(1)
+        )
+    ):
         stripe_invoice = await _stripe_invoice_id_of(session, intent_id)  # a later invoice.paid names no intent
     if stripe_invoice is not None:
         shapes.append({"data": {"object": {"id": stripe_invoice}}})
-    found = (await session.scalars(select(InboxEvent).where(
-        *unsettled, or_(*(InboxEvent.payload.contains(shape) for shape in shapes))).order_by(InboxEvent.id))).all()
+    found = (
+        await session.scalars(
+            select(InboxEvent)
+            .where(*unsettled, or_(*(InboxEvent.payload.contains(shape) for shape in shapes)))
+            .order_by(InboxEvent.id)
+        )
+    ).all()
     return next((e for e in found if e.status == "needs_attention"), found[0] if found else None)
 
 
@@ -602,6 +752,7 @@ HANDLERS: dict[str, Handler] = {
 
 # --- "Pay online": a Checkout Session per invoice ------------------------------------------------
 
+
 def minor_units(value: Decimal, currency: str) -> int:
     """The inverse of `amount`: 119.00 EUR -> 11900, 500 JPY -> 500, 500 ISK -> 50000."""
     code = currency.upper()
@@ -610,15 +761,28 @@ def minor_units(value: Decimal, currency: str) -> int:
 
 
 def _out(row: StripeCheckout, reused: bool) -> PayOnlineOut:
-    return PayOnlineOut(invoice_id=row.invoice_id, url=row.url, session_id=row.session_id, amount=row.amount,
-                        currency=row.currency, expires_at=row.expires_at, reused=reused)
+    return PayOnlineOut(
+        invoice_id=row.invoice_id,
+        url=row.url,
+        session_id=row.session_id,
+        amount=row.amount,
+        currency=row.currency,
+        expires_at=row.expires_at,
+        reused=reused,
+    )
 
 
 async def live_checkout(session: AsyncSession, invoice: Invoice) -> StripeCheckout | None:
     """The invoice's latest Checkout Session if it asks what is open now and has time left (what the
     invoice e-mail links to); its state in Stripe is not asked."""
-    row = (await session.scalars(select(StripeCheckout).where(StripeCheckout.invoice_id == invoice.id)
-                                 .order_by(StripeCheckout.id.desc()).limit(1))).first()
+    row = (
+        await session.scalars(
+            select(StripeCheckout)
+            .where(StripeCheckout.invoice_id == invoice.id)
+            .order_by(StripeCheckout.id.desc())
+            .limit(1)
+        )
+    ).first()
     if row is None or row.currency != invoice.currency or row.amount != invoice.gross_total - invoice.paid_total:
         return None
     return row if row.expires_at > utcnow() + CHECKOUT_REUSE_MARGIN else None
@@ -629,8 +793,10 @@ async def checkout_link(session: AsyncSession, actor: Principal, invoice_id: int
     whose session and PaymentIntent metadata carry the invoice number (so the payment always matches)."""
     invoice = await invoices.visible_invoice(session, actor, invoice_id, lock=True)
     if invoice.kind != "invoice" or invoice.status not in [s.value for s in OPEN_STATUSES]:
-        raise Conflict(f"Only an issued invoice with money open can be paid online (this one is {invoice.status}).",
-                       code="not_payable")
+        raise Conflict(
+            f"Only an issued invoice with money open can be paid online (this one is {invoice.status}).",
+            code="not_payable",
+        )
     try:
         existing = await live_checkout(session, invoice)
         if existing is not None:
@@ -648,15 +814,26 @@ async def _new_checkout(session: AsyncSession, actor: Principal, invoice: Invoic
     number = str(invoice.number)
     open_amount = invoice.gross_total - invoice.paid_total
     client = await session.get(Client, invoice.client_id)
-    customer = await session.scalar(select(StripeCustomer.customer_id).where(
-        StripeCustomer.client_id == invoice.client_id).order_by(StripeCustomer.created_at.desc()).limit(1))
+    customer = await session.scalar(
+        select(StripeCustomer.customer_id)
+        .where(StripeCustomer.client_id == invoice.client_id)
+        .order_by(StripeCustomer.created_at.desc())
+        .limit(1)
+    )
     company = str(await settings.get(session, "company.name") or "")
     metadata = {"invoice_number": number, "crm_invoice_id": str(invoice.id)}
     params: dict[str, Any] = {
         "mode": "payment",
-        "line_items": [{"quantity": 1, "price_data": {
-            "currency": invoice.currency.lower(), "unit_amount": minor_units(open_amount, invoice.currency),
-            "product_data": {"name": f"Invoice {number}" + (f" from {company}" if company else "")}}}],
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": invoice.currency.lower(),
+                    "unit_amount": minor_units(open_amount, invoice.currency),
+                    "product_data": {"name": f"Invoice {number}" + (f" from {company}" if company else "")},
+                },
+            }
+        ],
         "client_reference_id": number,
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata, "description": f"Invoice {number}"},
@@ -671,12 +848,26 @@ async def _new_checkout(session: AsyncSession, actor: Principal, invoice: Invoic
     session_id, url, expires = made.get("id"), made.get("url"), made.get("expires_at")
     if not isinstance(session_id, str) or not isinstance(url, str) or not isinstance(expires, int):
         raise NeedsAttention("Stripe's answer has no Checkout Session id, url or expires_at.")
-    row = StripeCheckout(invoice_id=invoice.id, session_id=session_id, url=url, amount=open_amount,
-                         currency=invoice.currency, expires_at=datetime.fromtimestamp(expires, UTC),
-                         created_by=actor.user_id)
+    row = StripeCheckout(
+        invoice_id=invoice.id,
+        session_id=session_id,
+        url=url,
+        amount=open_amount,
+        currency=invoice.currency,
+        expires_at=datetime.fromtimestamp(expires, UTC),
+        created_by=actor.user_id,
+    )
     session.add(row)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="invoice", entity_id=invoice.id, action="payment_link",
-                 changes=[{"field": "checkout_session", "old": None, "new": session_id},
-                          {"field": "amount", "old": None, "new": str(open_amount)}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="invoice",
+        entity_id=invoice.id,
+        action="payment_link",
+        changes=[
+            {"field": "checkout_session", "old": None, "new": session_id},
+            {"field": "amount", "old": None, "new": str(open_amount)},
+        ],
+    )
     return row

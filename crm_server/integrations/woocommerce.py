@@ -29,24 +29,51 @@ from crm_server.orders import service as orders
 from crm_server.orders.matching import StoreCustomer, StoreLine
 
 PROVIDER = "woocommerce"
-SETTINGS = ("woocommerce.store_url", "woocommerce.consumer_key", "woocommerce.consumer_secret",
-            "woocommerce.webhook_secret", "woocommerce.reconcile_hours")
-REQUIRED = ("woocommerce.store_url", "woocommerce.consumer_key", "woocommerce.consumer_secret",
-            "woocommerce.webhook_secret")
+SETTINGS = (
+    "woocommerce.store_url",
+    "woocommerce.consumer_key",
+    "woocommerce.consumer_secret",
+    "woocommerce.webhook_secret",
+    "woocommerce.reconcile_hours",
+)
+REQUIRED = (
+    "woocommerce.store_url",
+    "woocommerce.consumer_key",
+    "woocommerce.consumer_secret",
+    "woocommerce.webhook_secret",
+)
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 TOPIC_HEADER = "x-wc-webhook-topic"
 ORDER_TOPICS = ("order.created", "order.updated")
 TEST_TOPIC = "action.crm_test"  # what "Send test event" sends: acknowledged, changes nothing
-IGNORED = frozenset({
-    TEST_TOPIC, "order.deleted", "order.restored",
-    "product.created", "product.updated", "product.deleted", "product.restored",
-    "customer.created", "customer.updated", "customer.deleted",
-    "coupon.created", "coupon.updated", "coupon.deleted", "coupon.restored",
-})
-STATUSES = {"pending": OrderStatus.pending, "pending-payment": OrderStatus.pending,
-            "processing": OrderStatus.processing, "on-hold": OrderStatus.on_hold,
-            "completed": OrderStatus.completed, "cancelled": OrderStatus.cancelled,
-            "refunded": OrderStatus.refunded, "failed": OrderStatus.failed}
+IGNORED = frozenset(
+    {
+        TEST_TOPIC,
+        "order.deleted",
+        "order.restored",
+        "product.created",
+        "product.updated",
+        "product.deleted",
+        "product.restored",
+        "customer.created",
+        "customer.updated",
+        "customer.deleted",
+        "coupon.created",
+        "coupon.updated",
+        "coupon.deleted",
+        "coupon.restored",
+    }
+)
+STATUSES = {
+    "pending": OrderStatus.pending,
+    "pending-payment": OrderStatus.pending,
+    "processing": OrderStatus.processing,
+    "on-hold": OrderStatus.on_hold,
+    "completed": OrderStatus.completed,
+    "cancelled": OrderStatus.cancelled,
+    "refunded": OrderStatus.refunded,
+    "failed": OrderStatus.failed,
+}
 API = "/wp-json/wc/v3"
 PAGE_SIZE = 100
 TIMEOUT = httpx.Timeout(15.0)
@@ -60,12 +87,30 @@ def signature(secret: str, body: bytes) -> str:
 
 # wp_specialchars_decode($secret, ENT_QUOTES) in WordPress: numeric entities lose their zero padding,
 # then one strtr pass over this table (so "&amp;amp;" becomes "&amp;", once, as in PHP).
-_WP_PADDING = ((re.compile(r"&#0*39;"), "&#039;"), (re.compile(r"&#x0*27;", re.IGNORECASE), "&#x27;"),
-               (re.compile(r"&#0*34;"), "&#034;"), (re.compile(r"&#x0*22;", re.IGNORECASE), "&#x22;"),
-               (re.compile(r"&#0*60;"), "&#060;"), (re.compile(r"&#0*62;"), "&#062;"),
-               (re.compile(r"&#0*38;"), "&#038;"), (re.compile(r"&#x0*26;", re.IGNORECASE), "&#x26;"))
-_WP_ENTITIES = {"&#039;": "'", "&#x27;": "'", "&quot;": '"', "&#034;": '"', "&#x22;": '"', "&lt;": "<",
-                "&#060;": "<", "&gt;": ">", "&#062;": ">", "&amp;": "&", "&#038;": "&", "&#x26;": "&"}
+_WP_PADDING = (
+    (re.compile(r"&#0*39;"), "&#039;"),
+    (re.compile(r"&#x0*27;", re.IGNORECASE), "&#x27;"),
+    (re.compile(r"&#0*34;"), "&#034;"),
+    (re.compile(r"&#x0*22;", re.IGNORECASE), "&#x22;"),
+    (re.compile(r"&#0*60;"), "&#060;"),
+    (re.compile(r"&#0*62;"), "&#062;"),
+    (re.compile(r"&#0*38;"), "&#038;"),
+    (re.compile(r"&#x0*26;", re.IGNORECASE), "&#x26;"),
+)
+_WP_ENTITIES = {
+    "&#039;": "'",
+    "&#x27;": "'",
+    "&quot;": '"',
+    "&#034;": '"',
+    "&#x22;": '"',
+    "&lt;": "<",
+    "&#060;": "<",
+    "&gt;": ">",
+    "&#062;": ">",
+    "&amp;": "&",
+    "&#038;": "&",
+    "&#x26;": "&",
+}
 _WP_TABLE = re.compile("|".join(re.escape(k) for k in sorted(_WP_ENTITIES, key=len, reverse=True)))
 
 
@@ -110,6 +155,7 @@ async def verify(session: AsyncSession, headers: Mapping[str, str], body: bytes)
 
 # --- events --------------------------------------------------------------------------------------
 
+
 def _gmt(value: Any) -> datetime:
     """date_modified_gmt ("2026-11-27T20:15:00", UTC without an offset) as an aware datetime."""
     parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
@@ -150,14 +196,20 @@ def test_request(values: dict[str, Any]) -> tuple[dict[str, str], bytes]:
     delivery = uuid.uuid4().hex
     body = json.dumps({"action": TEST_TOPIC.removeprefix("action."), "arg": delivery}).encode()
     secret = str(values.get("woocommerce.webhook_secret") or "")
-    return {"Content-Type": "application/json", "X-WC-Webhook-Source": str(values.get("woocommerce.store_url") or ""),
-            "X-WC-Webhook-Topic": TEST_TOPIC, "X-WC-Webhook-Resource": "action",
-            "X-WC-Webhook-Event": TEST_TOPIC.removeprefix("action."), "X-WC-Webhook-ID": "0",
-            "X-WC-Webhook-Delivery-ID": delivery,
-            "X-WC-Webhook-Signature": signature(signing_keys(secret)[0], body)}, body
+    return {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Source": str(values.get("woocommerce.store_url") or ""),
+        "X-WC-Webhook-Topic": TEST_TOPIC,
+        "X-WC-Webhook-Resource": "action",
+        "X-WC-Webhook-Event": TEST_TOPIC.removeprefix("action."),
+        "X-WC-Webhook-ID": "0",
+        "X-WC-Webhook-Delivery-ID": delivery,
+        "X-WC-Webhook-Signature": signature(signing_keys(secret)[0], body),
+    }, body
 
 
 # --- the handler ---------------------------------------------------------------------------------
+
 
 def _money(value: Any) -> Decimal:
     try:
@@ -181,14 +233,22 @@ def _line(item: dict[str, Any]) -> StoreLine:
     quantity = Decimal(str(item.get("quantity") or 0))
     total = _money(item.get("total"))
     price = item.get("price")
-    unit = _money(price) if price not in (None, "") else (total / quantity if quantity else total).quantize(
-        Decimal("0.01"))
-    return StoreLine(sku=_text(item.get("sku")) or None, name=_text(item.get("name")),
-                     quantity=quantity, unit_price=unit, line_total=total)
+    unit = (
+        _money(price)
+        if price not in (None, "")
+        else (total / quantity if quantity else total).quantize(Decimal("0.01"))
+    )
+    return StoreLine(
+        sku=_text(item.get("sku")) or None,
+        name=_text(item.get("name")),
+        quantity=quantity,
+        unit_price=unit,
+        line_total=total,
+    )
 
 
 def _country_name(code: str) -> str:
-    """"US" -> "United States" (phonenumbers' region names); an unknown code stays as written."""
+    """ "US" -> "United States" (phonenumbers' region names); an unknown code stays as written."""
     try:
         from phonenumbers.geocoder import _region_display_name
 
@@ -203,31 +263,46 @@ def billing_address(billing: dict[str, Any]) -> str:
     city = ", ".join(p for p in (_text(billing.get("city")), _text(billing.get("state"))) if p)
     place = " ".join(p for p in (city, _text(billing.get("postcode"))) if p)
     country = _text(billing.get("country"))
-    lines = [_text(billing.get("address_1")), _text(billing.get("address_2")), place,
-             _country_name(country) if country else ""]
+    lines = [
+        _text(billing.get("address_1")),
+        _text(billing.get("address_2")),
+        place,
+        _country_name(country) if country else "",
+    ]
     return ", ".join(" ".join(line.split()) for line in lines if line.strip())[:2000]
 
 
 def store_customer(billing: Any) -> StoreCustomer:
     """The buyer from the order's billing block: person, company, email, phone, address, country."""
     billing = billing if isinstance(billing, dict) else {}
-    return StoreCustomer(email=_text(billing.get("email")) or None, first_name=_text(billing.get("first_name")),
-                         last_name=_text(billing.get("last_name")), company=_text(billing.get("company")),
-                         phone=_text(billing.get("phone")) or None, address=billing_address(billing),
-                         country=_text(billing.get("country")).upper()[:2])
+    return StoreCustomer(
+        email=_text(billing.get("email")) or None,
+        first_name=_text(billing.get("first_name")),
+        last_name=_text(billing.get("last_name")),
+        company=_text(billing.get("company")),
+        phone=_text(billing.get("phone")) or None,
+        address=billing_address(billing),
+        country=_text(billing.get("country")).upper()[:2],
+    )
 
 
 def store_order(order: dict[str, Any], currency: str) -> orders.StoreOrder:
     """The store's order in the CRM's neutral shape (status map: unknown statuses are Draft)."""
     status = str(order.get("status") or "").removeprefix("wc-")
     return orders.StoreOrder(
-        source=PROVIDER, external_id=str(order["id"]), external_number=str(order.get("number") or order["id"]),
-        status=STATUSES.get(status, OrderStatus.draft), currency=str(order.get("currency") or currency).upper()[:3],
-        modified_at=_gmt(order["date_modified_gmt"]), total=_money(order.get("total")),
-        total_tax=_money(order.get("total_tax")), shipping_total=_money(order.get("shipping_total")),
+        source=PROVIDER,
+        external_id=str(order["id"]),
+        external_number=str(order.get("number") or order["id"]),
+        status=STATUSES.get(status, OrderStatus.draft),
+        currency=str(order.get("currency") or currency).upper()[:3],
+        modified_at=_gmt(order["date_modified_gmt"]),
+        total=_money(order.get("total")),
+        total_tax=_money(order.get("total_tax")),
+        shipping_total=_money(order.get("shipping_total")),
         discount_total=_money(order.get("discount_total")),
         customer=store_customer(order.get("billing")),
-        lines=[_line(item) for item in order.get("line_items") or [] if isinstance(item, dict)])
+        lines=[_line(item) for item in order.get("line_items") or [] if isinstance(item, dict)],
+    )
 
 
 async def handle_order(session: AsyncSession, payload: dict[str, Any]) -> str:
@@ -241,6 +316,7 @@ HANDLERS: dict[str, Handler] = {topic: handle_order for topic in ORDER_TOPICS}
 
 # --- the REST API --------------------------------------------------------------------------------
 
+
 def _client(values: Mapping[str, Any]) -> httpx.AsyncClient:
     base = str(values.get("woocommerce.store_url") or "").rstrip("/")
     auth = (str(values.get("woocommerce.consumer_key") or ""), str(values.get("woocommerce.consumer_secret") or ""))
@@ -249,16 +325,19 @@ def _client(values: Mapping[str, Any]) -> httpx.AsyncClient:
 
 def _refusal(response: httpx.Response) -> NeedsAttention | None:
     if response.status_code in (401, 403):
-        return NeedsAttention(f"WooCommerce refused the REST API keys ({response.status_code}): check the consumer "
-                              "key and secret, and that the key has Read access.")
+        return NeedsAttention(
+            f"WooCommerce refused the REST API keys ({response.status_code}): check the consumer "
+            "key and secret, and that the key has Read access."
+        )
     if response.status_code >= 400:
         return NeedsAttention(f"The store's REST API answered {response.status_code} to {response.request.url}.")
     return None
 
 
 def configured(values: Mapping[str, Any]) -> bool:
-    return all(values.get(key) for key in ("woocommerce.store_url", "woocommerce.consumer_key",
-                                           "woocommerce.consumer_secret"))
+    return all(
+        values.get(key) for key in ("woocommerce.store_url", "woocommerce.consumer_key", "woocommerce.consumer_secret")
+    )
 
 
 async def check_connection(session: AsyncSession) -> None:
@@ -277,9 +356,13 @@ async def check_connection(session: AsyncSession) -> None:
 
 async def fetch_orders(values: Mapping[str, Any], modified_after: datetime) -> list[dict[str, Any]]:
     """Every order changed since `modified_after` (UTC), page by page as X-WP-TotalPages says."""
-    params: dict[str, Any] = {"modified_after": modified_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-                              "dates_are_gmt": "true", "per_page": PAGE_SIZE, "orderby": "modified",
-                              "order": "asc"}
+    params: dict[str, Any] = {
+        "modified_after": modified_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+        "dates_are_gmt": "true",
+        "per_page": PAGE_SIZE,
+        "orderby": "modified",
+        "order": "asc",
+    }
     found: list[dict[str, Any]] = []
     try:
         async with _client(values) as client:

@@ -47,22 +47,41 @@ from crm_server.proposals import service as proposals
 INVOICE_STATUSES = {"draft": 5, "unpaid": 7, "partially_paid": 4, "paid": 17, "overdue": 6, "cancelled": 1}
 # The proposals, in order: (status, on a lead, expired, converted).
 PROPOSAL_PLAN: tuple[tuple[ProposalStatus, bool, bool, bool], ...] = (
-    (ProposalStatus.draft, False, False, False), (ProposalStatus.draft, True, False, False),
-    (ProposalStatus.draft, False, False, False), (ProposalStatus.sent, False, False, False),
-    (ProposalStatus.sent, False, False, False), (ProposalStatus.sent, False, True, False),
-    (ProposalStatus.open, False, False, False), (ProposalStatus.open, False, False, False),
-    (ProposalStatus.revised, False, False, False), (ProposalStatus.revised, False, False, False),
-    (ProposalStatus.accepted, False, False, False), (ProposalStatus.accepted, False, False, False),
-    (ProposalStatus.accepted, False, False, True), (ProposalStatus.declined, False, False, False),
+    (ProposalStatus.draft, False, False, False),
+    (ProposalStatus.draft, True, False, False),
+    (ProposalStatus.draft, False, False, False),
+    (ProposalStatus.sent, False, False, False),
+    (ProposalStatus.sent, False, False, False),
+    (ProposalStatus.sent, False, True, False),
+    (ProposalStatus.open, False, False, False),
+    (ProposalStatus.open, False, False, False),
+    (ProposalStatus.revised, False, False, False),
+    (ProposalStatus.revised, False, False, False),
+    (ProposalStatus.accepted, False, False, False),
+    (ProposalStatus.accepted, False, False, False),
+    (ProposalStatus.accepted, False, False, True),
+    (ProposalStatus.declined, False, False, False),
     (ProposalStatus.declined, False, False, False),
 )
-TITLES = ("POS rollout", "Support contract renewal", "Warehouse scanners", "CRM licences for the new office",
-          "Training for the sales team", "Network upgrade", "Web shop connector", "Printer refresh")
+TITLES = (
+    "POS rollout",
+    "Support contract renewal",
+    "Warehouse scanners",
+    "CRM licences for the new office",
+    "Training for the sales team",
+    "Network upgrade",
+    "Web shop connector",
+    "Printer refresh",
+)
 S = ProposalStatus
 # The moves from draft that end in each status (set_status checks each one).
 PATHS: dict[ProposalStatus, tuple[ProposalStatus, ...]] = {
-    S.draft: (), S.sent: (S.sent,), S.open: (S.sent, S.open), S.revised: (S.sent, S.revised),
-    S.accepted: (S.sent, S.accepted), S.declined: (S.sent, S.declined),
+    S.draft: (),
+    S.sent: (S.sent,),
+    S.open: (S.sent, S.open),
+    S.revised: (S.sent, S.revised),
+    S.accepted: (S.sent, S.accepted),
+    S.declined: (S.sent, S.declined),
 }
 
 
@@ -74,23 +93,39 @@ async def principal_of(session: AsyncSession, user_id: int) -> Principal:
 
 def _lines(rng: random.Random, products: list[Product]) -> list[LineIn]:
     chosen = rng.sample(products, k=rng.randint(1, 4))
-    return [LineIn(product_id=p.id, quantity=Decimal(rng.choice((1, 1, 2, 3, 5, 10))),
-                   discount_percent=Decimal(rng.choice((0, 0, 0, 5, 10)))) for p in chosen]
+    return [
+        LineIn(
+            product_id=p.id,
+            quantity=Decimal(rng.choice((1, 1, 2, 3, 5, 10))),
+            discount_percent=Decimal(rng.choice((0, 0, 0, 5, 10))),
+        )
+        for p in chosen
+    ]
 
 
-async def _invoice(session: AsyncSession, actor: Principal, rng: random.Random, client_id: int,
-                   products: list[Product], status: str, issued: date | None, today: date) -> Invoice:
+async def _invoice(
+    session: AsyncSession,
+    actor: Principal,
+    rng: random.Random,
+    client_id: int,
+    products: list[Product],
+    status: str,
+    issued: date | None,
+    today: date,
+) -> Invoice:
     """One invoice taken to `status` the way a user would: draft, issue, payments."""
     due = issued + timedelta(days=14 if status == "overdue" else 30) if issued else None
-    invoice = await service.create_draft(session, actor, InvoiceIn(
-        client_id=client_id, issue_date=issued, due_date=due, lines=_lines(rng, products)))
+    invoice = await service.create_draft(
+        session, actor, InvoiceIn(client_id=client_id, issue_date=issued, due_date=due, lines=_lines(rng, products))
+    )
     if status == "draft":
         return invoice
     return await _take(session, actor, rng, invoice, status, today)
 
 
-async def _take(session: AsyncSession, actor: Principal, rng: random.Random, invoice: Invoice, status: str,
-                today: date) -> Invoice:
+async def _take(
+    session: AsyncSession, actor: Principal, rng: random.Random, invoice: Invoice, status: str, today: date
+) -> Invoice:
     """Issue a draft and record what moves it to `status`."""
     invoice = await service.issue_invoice(session, actor, invoice.id, IssueIn(version=invoice.version))
     issued = invoice.issue_date
@@ -103,19 +138,29 @@ async def _take(session: AsyncSession, actor: Principal, rng: random.Random, inv
     method = rng.choice((PaymentMethod.transfer, PaymentMethod.transfer, PaymentMethod.card, PaymentMethod.stripe))
     if status in ("partially_paid", "overdue") and rng.random() < (1.0 if status == "partially_paid" else 0.3):
         part = (gross * Decimal(rng.choice(("0.3", "0.4", "0.5")))).quantize(Decimal("0.01"))
-        await service.add_payment(session, actor, invoice.id, PaymentIn(amount=part, paid_on=paid_on, method=method,
-                                                                        reference=f"Part of {invoice.number}"))
+        await service.add_payment(
+            session,
+            actor,
+            invoice.id,
+            PaymentIn(amount=part, paid_on=paid_on, method=method, reference=f"Part of {invoice.number}"),
+        )
     elif status == "paid":
         if rng.random() < 0.3 and gross > 10:  # paid in two instalments
             first = (gross / 2).quantize(Decimal("0.01"))
-            await service.add_payment(session, actor, invoice.id, PaymentIn(amount=first, paid_on=paid_on,
-                                                                            method=method))
+            await service.add_payment(
+                session, actor, invoice.id, PaymentIn(amount=first, paid_on=paid_on, method=method)
+            )
             second = _not_after(paid_on + timedelta(days=rng.randint(5, 20)), today)
-            await service.add_payment(session, actor, invoice.id, PaymentIn(amount=gross - first, paid_on=second,
-                                                                            method=method))
+            await service.add_payment(
+                session, actor, invoice.id, PaymentIn(amount=gross - first, paid_on=second, method=method)
+            )
         else:
-            await service.add_payment(session, actor, invoice.id, PaymentIn(amount=gross, paid_on=paid_on,
-                                                                            method=method, reference=invoice.number))
+            await service.add_payment(
+                session,
+                actor,
+                invoice.id,
+                PaymentIn(amount=gross, paid_on=paid_on, method=method, reference=invoice.number),
+            )
     return invoice
 
 
@@ -125,8 +170,14 @@ def _not_after(day: date, today: date) -> date:
 
 def _issue_day(status: str, rng: random.Random, today: date) -> date | None:
     """A plausible issue date for an invoice that ends in `status` (unpaid ones are recent)."""
-    days = {"draft": None, "unpaid": (1, 25), "partially_paid": (5, 25), "paid": (20, 180),
-            "overdue": (45, 170), "cancelled": (30, 90)}[status]
+    days = {
+        "draft": None,
+        "unpaid": (1, 25),
+        "partially_paid": (5, 25),
+        "paid": (20, 180),
+        "overdue": (45, 170),
+        "cancelled": (30, 90),
+    }[status]
     return None if days is None else today - timedelta(days=rng.randint(*days))
 
 
@@ -135,17 +186,27 @@ async def seed_invoices(session: AsyncSession, admin_id: int, rng: random.Random
     today = date.today()
     admin = await principal_of(session, admin_id)
     currency = await settings.get(session, "sales.base_currency")
-    products = list((await session.scalars(select(Product).where(Product.active.is_(True),
-                                                                 Product.currency == currency)
-                                           .order_by(Product.id))).all())
-    clients = list((await session.execute(
-        select(Client.id, Client.owner_id, Client.team_id).where(Client.archived_at.is_(None),
-                                                                 Client.is_vendor.is_(False))
-        .order_by(Client.id))).all())
+    products = list(
+        (
+            await session.scalars(
+                select(Product).where(Product.active.is_(True), Product.currency == currency).order_by(Product.id)
+            )
+        ).all()
+    )
+    clients = list(
+        (
+            await session.execute(
+                select(Client.id, Client.owner_id, Client.team_id)
+                .where(Client.archived_at.is_(None), Client.is_vendor.is_(False))
+                .order_by(Client.id)
+            )
+        ).all()
+    )
     if not products or not clients:
         return {"invoices": 0, "proposals": 0}
     dated: list[tuple[date | None, str]] = [
-        (_issue_day(status, rng, today), status) for status, n in INVOICE_STATUSES.items() for _ in range(n)]
+        (_issue_day(status, rng, today), status) for status, n in INVOICE_STATUSES.items() for _ in range(n)
+    ]
     dated.pop(next(i for i, (_, s) in enumerate(dated) if s == "paid"))  # the converted proposal's one
     dated.sort(key=lambda d: d[0] or today)  # oldest first, so ids follow the dates as in real life
     backdate: dict[int, date] = {}
@@ -158,13 +219,22 @@ async def seed_invoices(session: AsyncSession, admin_id: int, rng: random.Random
             recurring = invoice
     if recurring is not None:
         # A monthly service contract: the next one is made by the recurring job on its date.
-        await set_recurrence(session, admin, recurring.id, RecurrenceUpdate(
-            version=recurring.version, recurrence=RecurrenceIn(every=1, unit=RecurUnit.month, cycles=12)))
+        await set_recurrence(
+            session,
+            admin,
+            recurring.id,
+            RecurrenceUpdate(
+                version=recurring.version, recurrence=RecurrenceIn(every=1, unit=RecurUnit.month, cycles=12)
+            ),
+        )
     await service.mark_overdue(session, today)
     made = await _seed_proposals(session, rng, clients, products, today, backdate)
     for invoice_id, day in backdate.items():
-        await session.execute(update(Invoice).where(Invoice.id == invoice_id).values(
-            created_at=datetime.combine(day, time(9, rng.randint(0, 59)), UTC)))
+        await session.execute(
+            update(Invoice)
+            .where(Invoice.id == invoice_id)
+            .values(created_at=datetime.combine(day, time(9, rng.randint(0, 59)), UTC))
+        )
     emails = await _seed_email_log(session, admin_id, rng)
     return {"invoices": len(backdate), "proposals": made, "emails": emails}
 
@@ -172,8 +242,11 @@ async def seed_invoices(session: AsyncSession, admin_id: int, rng: random.Random
 async def _seed_email_log(session: AsyncSession, admin_id: int, rng: random.Random) -> int:
     """The sent-invoices log: most issued invoices went out by email on their day, one bounced (the
     demo has no SMTP server, so these are written as the send job would have left them)."""
-    issued = (await session.scalars(select(Invoice).where(Invoice.kind == "invoice", Invoice.number.is_not(None))
-                                    .order_by(Invoice.id))).all()
+    issued = (
+        await session.scalars(
+            select(Invoice).where(Invoice.kind == "invoice", Invoice.number.is_not(None)).order_by(Invoice.id)
+        )
+    ).all()
     made = 0
     for n, invoice in enumerate(issued[:12]):
         client = await session.get_one(Client, invoice.client_id)
@@ -181,11 +254,22 @@ async def _seed_email_log(session: AsyncSession, admin_id: int, rng: random.Rand
         assert invoice.issue_date is not None
         at = datetime.combine(invoice.issue_date, time(10, rng.randint(0, 59)), UTC)
         failed = n == 3
-        session.add(InvoiceEmail(
-            invoice_id=invoice.id, recipient=to, subject=f"Invoice {invoice.number}", body="Please find the invoice "
-            "attached.", status="failed" if failed else "sent", attempts=3 if failed else 1,
-            error=f"SMTPRecipientsRefused: 550 5.1.1 <{to}>: Recipient address rejected: User unknown"
-            if failed else None, sent_at=None if failed else at, created_by=admin_id, created_at=at))
+        session.add(
+            InvoiceEmail(
+                invoice_id=invoice.id,
+                recipient=to,
+                subject=f"Invoice {invoice.number}",
+                body="Please find the invoice attached.",
+                status="failed" if failed else "sent",
+                attempts=3 if failed else 1,
+                error=f"SMTPRecipientsRefused: 550 5.1.1 <{to}>: Recipient address rejected: User unknown"
+                if failed
+                else None,
+                sent_at=None if failed else at,
+                created_by=admin_id,
+                created_at=at,
+            )
+        )
         invoice.send_status = "failed" if failed else "sent"
         invoice.sent_at = None if failed else at
         invoice.send_error = f"550 5.1.1 <{to}>: Recipient address rejected: User unknown" if failed else None
@@ -194,10 +278,17 @@ async def _seed_email_log(session: AsyncSession, admin_id: int, rng: random.Rand
     return made
 
 
-async def _seed_proposals(session: AsyncSession, rng: random.Random, clients: Sequence[Any],
-                          products: list[Product], today: date, backdate: dict[int, date]) -> int:
-    admin_id = await session.scalar(select(User.id).join(Role, Role.id == User.role_id)
-                                    .where(Role.name == "Admin").order_by(User.id).limit(1))
+async def _seed_proposals(
+    session: AsyncSession,
+    rng: random.Random,
+    clients: Sequence[Any],
+    products: list[Product],
+    today: date,
+    backdate: dict[int, date],
+) -> int:
+    admin_id = await session.scalar(
+        select(User.id).join(Role, Role.id == User.role_id).where(Role.name == "Admin").order_by(User.id).limit(1)
+    )
     assert admin_id is not None
     actors: dict[int, Principal] = {}
     for n, (status, on_lead, expired, converted) in enumerate(PROPOSAL_PLAN):
@@ -206,8 +297,14 @@ async def _seed_proposals(session: AsyncSession, rng: random.Random, clients: Se
         client = rng.choice(clients)
         lead_id, client_id, owner_id = None, client.id, client.owner_id
         if on_lead:
-            lead = (await session.execute(select(Lead.id, Lead.owner_id).where(
-                Lead.archived_at.is_(None), Lead.owner_id.is_not(None)).order_by(Lead.id).limit(1))).first()
+            lead = (
+                await session.execute(
+                    select(Lead.id, Lead.owner_id)
+                    .where(Lead.archived_at.is_(None), Lead.owner_id.is_not(None))
+                    .order_by(Lead.id)
+                    .limit(1)
+                )
+            ).first()
             if lead is not None:
                 lead_id, client_id, owner_id = lead.id, None, lead.owner_id
         if owner_id is None or owner_id not in actors:
@@ -215,21 +312,31 @@ async def _seed_proposals(session: AsyncSession, rng: random.Random, clients: Se
         actor = actors[owner_id or admin_id]
         if not actor.can("proposals", "create") or (converted and not actor.can("invoices", "create")):
             actor = actors.setdefault(admin_id, await principal_of(session, admin_id))
-        valid_until = today - timedelta(days=rng.randint(3, 20)) if expired else today + timedelta(
-            days=rng.randint(5, 40))
-        proposal = await proposals.create_proposal(session, actor, ProposalIn(
-            lead_id=lead_id, client_id=client_id, title=TITLES[n % len(TITLES)], valid_until=valid_until,
-            lines=_lines(rng, products)))
+        valid_until = (
+            today - timedelta(days=rng.randint(3, 20)) if expired else today + timedelta(days=rng.randint(5, 40))
+        )
+        proposal = await proposals.create_proposal(
+            session,
+            actor,
+            ProposalIn(
+                lead_id=lead_id,
+                client_id=client_id,
+                title=TITLES[n % len(TITLES)],
+                valid_until=valid_until,
+                lines=_lines(rng, products),
+            ),
+        )
         for step in PATHS[status]:
             if step == S.revised and n % 2:  # one revised by editing the offer, the other by hand
-                proposal = await proposals.update_proposal(session, actor, proposal.id, ProposalUpdate(
-                    version=proposal.version, lines=_lines(rng, products)))
+                proposal = await proposals.update_proposal(
+                    session, actor, proposal.id, ProposalUpdate(version=proposal.version, lines=_lines(rng, products))
+                )
                 continue
-            proposal = await proposals.set_status(session, actor, proposal.id,
-                                                  StatusIn(version=proposal.version, status=step))
+            proposal = await proposals.set_status(
+                session, actor, proposal.id, StatusIn(version=proposal.version, status=step)
+            )
         if converted:
             draft = await proposals.convert(session, actor, proposal.id)
             invoice = await _take(session, actor, rng, draft, "paid", today)
             backdate[invoice.id] = invoice.issue_date or today
     return len(PROPOSAL_PLAN)
-

@@ -66,10 +66,13 @@ class Invoice(IdMixin, TimestampsMixin, Versioned, Base):
         CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind"),
         CheckConstraint("send_status IN ('unsent', 'queued', 'sent', 'failed')", name="send_status"),
         CheckConstraint("recur_unit IN ('day', 'week', 'month', 'year')", name="recur_unit"),
-        CheckConstraint("(recur_every IS NULL) = (recur_unit IS NULL) AND (recur_every IS NULL OR recur_every > 0)",
-                        name="recur_rule"),
-        CheckConstraint("status IN ('draft', 'unpaid', 'partially_paid', 'paid', 'overdue', 'cancelled')",
-                        name="status"),
+        CheckConstraint(
+            "(recur_every IS NULL) = (recur_unit IS NULL) AND (recur_every IS NULL OR recur_every > 0)",
+            name="recur_rule",
+        ),
+        CheckConstraint(
+            "status IN ('draft', 'unpaid', 'partially_paid', 'paid', 'overdue', 'cancelled')", name="status"
+        ),
         Index("uq_invoices_number", "number", unique=True),
         Index("ix_invoices_client_id", "client_id"),
         Index("ix_invoices_owner_created", "owner_id", "created_at"),  # own scope, newest first
@@ -131,8 +134,13 @@ class Payment(IdMixin, TimestampsMixin, Base):
         CheckConstraint("refunded_total >= 0 AND refunded_total <= amount", name="refunded_range"),
         CheckConstraint("method IN ('transfer', 'card', 'cash', 'stripe', 'other')", name="method"),
         Index("ix_payments_invoice", "invoice_id", "paid_on"),
-        Index("uq_payments_method_external_ref", "method", "external_ref", unique=True,
-              postgresql_where=text("external_ref IS NOT NULL")),
+        Index(
+            "uq_payments_method_external_ref",
+            "method",
+            "external_ref",
+            unique=True,
+            postgresql_where=text("external_ref IS NOT NULL"),
+        ),
     )
 
 

@@ -22,19 +22,28 @@ def render(number_format: str, year: int, seq: int, setting: str) -> str:
     try:
         return number_format.format(year=year, seq=seq)
     except (KeyError, IndexError, ValueError) as exc:
-        raise ValidationFailed(f"The setting {setting} is not a valid number format ({exc}).", field=setting,
-                               code="bad_format") from None
+        raise ValidationFailed(
+            f"The setting {setting} is not a valid number format ({exc}).", field=setting, code="bad_format"
+        ) from None
 
 
 async def next_number(session: AsyncSession, series: str, year: int) -> str:
     """Take the next number of `series` for `year`; the lock is held until the caller commits."""
     setting = FORMAT_SETTINGS[series]
     number_format = str(await settings.get(session, setting))
-    await session.execute(insert(InvoiceSeries).values(series=series, year=year, next_value=1)
-                          .on_conflict_do_nothing(index_elements=["series", "year"]))
-    row = (await session.execute(
-        select(InvoiceSeries).where(InvoiceSeries.series == series, InvoiceSeries.year == year)
-        .with_for_update().execution_options(populate_existing=True))).scalar_one()
+    await session.execute(
+        insert(InvoiceSeries)
+        .values(series=series, year=year, next_value=1)
+        .on_conflict_do_nothing(index_elements=["series", "year"])
+    )
+    row = (
+        await session.execute(
+            select(InvoiceSeries)
+            .where(InvoiceSeries.series == series, InvoiceSeries.year == year)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
     seq = row.next_value
     number = render(number_format, year, seq, setting)
     row.next_value = seq + 1

@@ -54,6 +54,7 @@ RULE_FIELDS = ("recur_every", "recur_unit", "recur_cycles", "recur_done", "recur
 
 # --- dates ---------------------------------------------------------------------------------------
 
+
 def add_units(start: date, n: int, unit: RecurUnit | str) -> date:
     """`start` moved `n` days, weeks, months or years; a day the month lacks becomes its last day."""
     unit = RecurUnit(unit)
@@ -94,6 +95,7 @@ def occurrence_after(issue_date: date, every: int, unit: RecurUnit | str, after:
 
 # --- the rule ------------------------------------------------------------------------------------
 
+
 def _rule(invoice: Invoice) -> dict[str, Any]:
     return {n: getattr(invoice, n) for n in RULE_FIELDS}
 
@@ -116,20 +118,34 @@ async def set_recurrence(session: AsyncSession, actor: Principal, invoice_id: in
         invoice.recur_last_skip = None
     else:
         if invoice.kind != InvoiceKind.invoice:
-            raise Conflict("A credit note cannot recur; set the recurrence on an issued invoice.",
-                           field="recurrence", code="not_recurrable")
+            raise Conflict(
+                "A credit note cannot recur; set the recurrence on an issued invoice.",
+                field="recurrence",
+                code="not_recurrable",
+            )
         if invoice.status == InvoiceStatus.draft or invoice.issue_date is None:
-            raise Conflict("Drafts never recur: issue the invoice first, then set it to recur.",
-                           field="recurrence", code="draft_cannot_recur")
+            raise Conflict(
+                "Drafts never recur: issue the invoice first, then set it to recur.",
+                field="recurrence",
+                code="draft_cannot_recur",
+            )
         if invoice.status == InvoiceStatus.cancelled:
-            raise Conflict(f"Invoice {invoice.number} is cancelled; a cancelled invoice cannot recur.",
-                           field="recurrence", code="not_recurrable")
+            raise Conflict(
+                f"Invoice {invoice.number} is cancelled; a cancelled invoice cannot recur.",
+                field="recurrence",
+                code="not_recurrable",
+            )
         if rule.cycles is not None and rule.cycles <= invoice.recur_done:
-            raise ValidationFailed(f"{invoice.recur_done} invoice(s) were already made from {invoice.number}; "
-                                   f"the number of cycles must be more than {invoice.recur_done}.",
-                                   field="recurrence.cycles")
-        same_dates = (invoice.recur_every == rule.every and invoice.recur_unit == rule.unit.value
-                      and invoice.recur_next_on is not None)
+            raise ValidationFailed(
+                f"{invoice.recur_done} invoice(s) were already made from {invoice.number}; "
+                f"the number of cycles must be more than {invoice.recur_done}.",
+                field="recurrence.cycles",
+            )
+        same_dates = (
+            invoice.recur_every == rule.every
+            and invoice.recur_unit == rule.unit.value
+            and invoice.recur_next_on is not None
+        )
         invoice.recur_every, invoice.recur_unit, invoice.recur_cycles = rule.every, rule.unit.value, rule.cycles
         if not same_dates:
             floor = date.today()
@@ -141,13 +157,20 @@ async def set_recurrence(session: AsyncSession, actor: Principal, invoice_id: in
     await session.flush()
     changes = audit.diff(before, _rule(invoice))
     if changes:
-        audit.record(session, actor_id=actor.user_id, entity="invoice", entity_id=invoice.id, action="recurrence",
-                     changes=changes)
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="invoice",
+            entity_id=invoice.id,
+            action="recurrence",
+            changes=changes,
+        )
         service.announce(session, actor.user_id, invoice, "updated")
     return invoice
 
 
 # --- the run -------------------------------------------------------------------------------------
+
 
 @dataclass
 class RunReport:
@@ -163,9 +186,17 @@ class RunReport:
     def summary(self) -> str:
         if self.idle:
             return self.idle
-        parts = [f"{title} {len(items)}: {', '.join(items) if title == 'made' else '; '.join(items)}"
-                 for title, items in (("made", self.made), ("skipped", self.skipped), ("stopped", self.stopped),
-                                      ("failed", self.failed), ("not emailed", self.not_sent)) if items]
+        parts = [
+            f"{title} {len(items)}: {', '.join(items) if title == 'made' else '; '.join(items)}"
+            for title, items in (
+                ("made", self.made),
+                ("skipped", self.skipped),
+                ("stopped", self.stopped),
+                ("failed", self.failed),
+                ("not emailed", self.not_sent),
+            )
+            if items
+        ]
         return "; ".join(parts) if parts else "no recurring invoice is due"
 
 
@@ -181,9 +212,13 @@ async def run(db: Database, now: datetime, *, manual: bool = False) -> RunReport
             report.idle = f"not the hour: recurring invoices are made at {hour:02d}:00 (server time)"
             return report
         today = now.date()
-        due = (await session.scalars(
-            select(Invoice.id).where(Invoice.recur_every.is_not(None), Invoice.recur_next_on <= today)
-            .order_by(Invoice.recur_next_on, Invoice.id))).all()
+        due = (
+            await session.scalars(
+                select(Invoice.id)
+                .where(Invoice.recur_every.is_not(None), Invoice.recur_next_on <= today)
+                .order_by(Invoice.recur_next_on, Invoice.id)
+            )
+        ).all()
     for source_id in due:
         try:
             async with db.transaction() as session:
@@ -196,13 +231,16 @@ async def run(db: Database, now: datetime, *, manual: bool = False) -> RunReport
     return report
 
 
-async def _one(session: AsyncSession, source_id: int, today: date, *, only_paid: bool, send: bool,
-               report: RunReport) -> None:
+async def _one(
+    session: AsyncSession, source_id: int, today: date, *, only_paid: bool, send: bool, report: RunReport
+) -> None:
     """One due source, locked (another server's run skips it): stop, skip or make one invoice."""
     source = await session.scalar(
-        select(Invoice).where(Invoice.id == source_id, Invoice.recur_every.is_not(None),
-                              Invoice.recur_next_on <= today)
-        .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+        select(Invoice)
+        .where(Invoice.id == source_id, Invoice.recur_every.is_not(None), Invoice.recur_next_on <= today)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
     if source is None or source.recur_next_on is None or source.issue_date is None:
         return  # taken by another run, or no longer due
     before = _rule(source)
@@ -245,8 +283,11 @@ async def _make_copy(session: AsyncSession, source: Invoice, on: date) -> Invoic
     """The source's lines and notes on a new invoice dated `on`, issued by the system (actor None);
     prices are the source's, VAT percents today's rates, the due date from the payment terms."""
     lines = await service.current_lines(session, source)
-    draft = await service.create_draft(session, None, InvoiceIn(client_id=source.client_id, currency=source.currency,
-                                                                issue_date=on, notes=source.notes, lines=lines))
+    draft = await service.create_draft(
+        session,
+        None,
+        InvoiceIn(client_id=source.client_id, currency=source.currency, issue_date=on, notes=source.notes, lines=lines),
+    )
     draft.recurred_from_id = source.id
     await session.flush()
     return await service.issue_invoice(session, None, draft.id, IssueIn(version=draft.version, issue_date=on))
@@ -271,8 +312,9 @@ async def _send(session: AsyncSession, invoice: Invoice, report: RunReport) -> N
         report.not_sent.append(f"{invoice.number}: {exc.message}")
 
 
-async def _changed(session: AsyncSession, source: Invoice, before: dict[str, Any], action: str,
-                   made: str | None = None) -> None:
+async def _changed(
+    session: AsyncSession, source: Invoice, before: dict[str, Any], action: str, made: str | None = None
+) -> None:
     await session.flush()
     changes = audit.diff(before, _rule(source))
     if made is not None:

@@ -32,8 +32,11 @@ async def invoice_warehouse(session: AsyncSession) -> int | None:
 
 async def reserve_for(session: AsyncSession, actor: Principal | None, invoice: Invoice) -> None:
     rows = await session.execute(
-        select(InvoiceLine.product_id, InvoiceLine.quantity).join(Product, Product.id == InvoiceLine.product_id)
-        .where(InvoiceLine.invoice_id == invoice.id, Product.stock_tracked).order_by(InvoiceLine.position))
+        select(InvoiceLine.product_id, InvoiceLine.quantity)
+        .join(Product, Product.id == InvoiceLine.product_id)
+        .where(InvoiceLine.invoice_id == invoice.id, Product.stock_tracked)
+        .order_by(InvoiceLine.position)
+    )
     wanted: dict[int, Decimal] = defaultdict(Decimal)
     for product_id, quantity in rows:
         if product_id is not None:  # the join keeps product lines only
@@ -43,9 +46,16 @@ async def reserve_for(session: AsyncSession, actor: Principal | None, invoice: I
     warehouse_id = await invoice_warehouse(session)
     if warehouse_id is None:
         return
-    await stock.reserve(session, actor, ReserveIn(
-        source_type=SOURCE, source_id=invoice.id, warehouse_id=warehouse_id,
-        lines=[ReservationLineIn(product_id=p, quantity=q) for p, q in wanted.items()]))
+    await stock.reserve(
+        session,
+        actor,
+        ReserveIn(
+            source_type=SOURCE,
+            source_id=invoice.id,
+            warehouse_id=warehouse_id,
+            lines=[ReservationLineIn(product_id=p, quantity=q) for p, q in wanted.items()],
+        ),
+    )
 
 
 async def release_for(session: AsyncSession, actor: Principal | None, invoice: Invoice) -> None:

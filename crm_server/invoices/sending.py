@@ -27,8 +27,7 @@ from crm_server.invoices import service
 from crm_server.invoices.models import Invoice, InvoiceEmail
 from crm_server.jobs import queue
 
-__all__ = ["SEND_TASK", "email_log", "invoice_emails", "queue_send", "render_invoice_pdf", "send_draft",
-           "send_queued"]
+__all__ = ["SEND_TASK", "email_log", "invoice_emails", "queue_send", "render_invoice_pdf", "send_draft", "send_queued"]
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +48,17 @@ def _what(invoice: Invoice) -> str:
 def check_sendable(invoice: Invoice) -> None:
     """Only issued invoices and credit notes go out; the refusal says why."""
     if invoice.status == InvoiceStatus.draft or invoice.number is None:
-        raise Conflict("This invoice is a draft: issue it first, then send it (a draft has no number yet).",
-                       field="invoice_id", code="not_issued")
+        raise Conflict(
+            "This invoice is a draft: issue it first, then send it (a draft has no number yet).",
+            field="invoice_id",
+            code="not_issued",
+        )
     if invoice.status == InvoiceStatus.cancelled:
-        raise Conflict(f"Invoice {invoice.number} is cancelled; send its credit note instead.",
-                       field="invoice_id", code="cancelled")
+        raise Conflict(
+            f"Invoice {invoice.number} is cancelled; send its credit note instead.",
+            field="invoice_id",
+            code="cancelled",
+        )
 
 
 async def _defaults(session: AsyncSession, invoice: Invoice) -> tuple[str, str, str]:
@@ -66,11 +71,15 @@ async def _defaults(session: AsyncSession, invoice: Invoice) -> tuple[str, str, 
     what = _what(invoice)
     subject = f"{what} from {company}" if company else what
     total = f"{layout.amount(invoice.gross_total, invoice.currency, tpl)} {invoice.currency}"
-    due = (f", due on {layout.day(invoice.due_date, tpl)}" if invoice.kind == "invoice" and invoice.due_date
-           else "")
-    lines = [f"Dear {client.name}," if client else "Hello,", "",
-             f"Please find attached {tpl.label(invoice.kind).lower()} {invoice.number} of {total}{due}.",
-             "", "Kind regards,", company]
+    due = f", due on {layout.day(invoice.due_date, tpl)}" if invoice.kind == "invoice" and invoice.due_date else ""
+    lines = [
+        f"Dear {client.name}," if client else "Hello,",
+        "",
+        f"Please find attached {tpl.label(invoice.kind).lower()} {invoice.number} of {total}{due}.",
+        "",
+        "Kind regards,",
+        company,
+    ]
     from crm_server.integrations.stripe import live_checkout  # the invoices area does not need Stripe to load
 
     link = await live_checkout(session, invoice) if invoice.kind == "invoice" else None
@@ -96,14 +105,26 @@ async def queue_send(session: AsyncSession, actor_id: int | None, invoice: Invoi
     if not ADDRESS.match(to) or len(to) > 320:
         raise ValidationFailed("Give one valid email address, e.g. office@client.example.", field="to")
     _, subject, message = await _defaults(session, invoice)
-    email = InvoiceEmail(invoice_id=invoice.id, recipient=to, subject=((data.subject or "").strip() or subject)[:400],
-                         body=(data.message or "").strip() or message, status="queued", created_by=actor_id)
+    email = InvoiceEmail(
+        invoice_id=invoice.id,
+        recipient=to,
+        subject=((data.subject or "").strip() or subject)[:400],
+        body=(data.message or "").strip() or message,
+        status="queued",
+        created_by=actor_id,
+    )
     session.add(email)
     before = _send_fields(invoice)
     invoice.send_status, invoice.send_error = SendStatus.queued.value, None
     await session.flush()
-    audit.record(session, actor_id=actor_id, entity="invoice", entity_id=invoice.id, action="send_queued",
-                 changes=[*audit.diff(before, _send_fields(invoice)), {"field": "recipient", "old": None, "new": to}])
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="invoice",
+        entity_id=invoice.id,
+        action="send_queued",
+        changes=[*audit.diff(before, _send_fields(invoice)), {"field": "recipient", "old": None, "new": to}],
+    )
     service.announce(session, actor_id, invoice, "updated")
     await queue.defer(session, SEND_TASK, email_id=email.id)
     return email
@@ -116,6 +137,7 @@ async def send(session: AsyncSession, actor: Principal, invoice_id: int, data: S
 
 
 # --- the job -------------------------------------------------------------------------------------
+
 
 async def _settle(session: AsyncSession, email: InvoiceEmail, error: str | None) -> Invoice | None:
     """Write the outcome on the email and, when it is the invoice's latest send, on the invoice."""
@@ -136,9 +158,14 @@ async def _settle(session: AsyncSession, email: InvoiceEmail, error: str | None)
     else:
         invoice.send_status, invoice.send_error = SendStatus.failed.value, email.error
     await session.flush()
-    audit.record(session, actor_id=email.created_by, entity="invoice", entity_id=invoice.id,
-                 action="sent" if error is None else "send_failed",
-                 changes=audit.diff(before, _send_fields(invoice)))
+    audit.record(
+        session,
+        actor_id=email.created_by,
+        entity="invoice",
+        entity_id=invoice.id,
+        action="sent" if error is None else "send_failed",
+        changes=audit.diff(before, _send_fields(invoice)),
+    )
     service.announce(session, None, invoice, "updated")
     return invoice
 
@@ -159,8 +186,9 @@ async def send_queued(db: Database, email_id: int) -> str:
         error: str | None = None
         try:
             filename, data = await render_invoice(session, invoice)
-            await mail.send(session, email.recipient, email.subject, email.body,
-                            attachments=[(filename, "application/pdf", data)])
+            await mail.send(
+                session, email.recipient, email.subject, email.body, attachments=[(filename, "application/pdf", data)]
+            )
         except mail.MailError as exc:
             error = exc.message
         except Exception as exc:  # a PDF that cannot be drawn must still end as "failed", not "queued"
@@ -176,6 +204,7 @@ async def send_queued(db: Database, email_id: int) -> str:
 
 # --- the email log -------------------------------------------------------------------------------
 
+
 def _out(email: InvoiceEmail, number: str | None) -> InvoiceEmailOut:
     return InvoiceEmailOut.model_validate(email).model_copy(update={"invoice_number": number})
 
@@ -183,13 +212,17 @@ def _out(email: InvoiceEmail, number: str | None) -> InvoiceEmailOut:
 async def invoice_emails(session: AsyncSession, principal: Principal, invoice_id: int) -> list[InvoiceEmailOut]:
     """Every send of one invoice, newest first."""
     invoice = await service.visible_invoice(session, principal, invoice_id)
-    rows = (await session.scalars(select(InvoiceEmail).where(InvoiceEmail.invoice_id == invoice.id)
-                                  .order_by(InvoiceEmail.id.desc()))).all()
+    rows = (
+        await session.scalars(
+            select(InvoiceEmail).where(InvoiceEmail.invoice_id == invoice.id).order_by(InvoiceEmail.id.desc())
+        )
+    ).all()
     return [_out(r, invoice.number) for r in rows]
 
 
-async def email_log(session: AsyncSession, principal: Principal, status: str | None, invoice_id: int | None,
-                    offset: int, limit: int) -> Page[InvoiceEmailOut]:
+async def email_log(
+    session: AsyncSession, principal: Principal, status: str | None, invoice_id: int | None, offset: int, limit: int
+) -> Page[InvoiceEmailOut]:
     """The outgoing email log of the invoices this user sees, newest first."""
     where: list[ColumnElement[bool]] = [principal.scope_filter(service.MODULE, Invoice.owner_id, Invoice.team_id)]
     if status is not None:
@@ -198,7 +231,7 @@ async def email_log(session: AsyncSession, principal: Principal, status: str | N
         where.append(InvoiceEmail.status == status)
     if invoice_id is not None:
         where.append(InvoiceEmail.invoice_id == invoice_id)
-    stmt = (select(InvoiceEmail, Invoice.number).join(Invoice, Invoice.id == InvoiceEmail.invoice_id)
-            .where(*where))
-    return await paging.page(session, stmt, offset, limit, lambda row: _out(row[0], row[1]),
-                             (InvoiceEmail.id.desc(),), whole_rows=True)
+    stmt = select(InvoiceEmail, Invoice.number).join(Invoice, Invoice.id == InvoiceEmail.invoice_id).where(*where)
+    return await paging.page(
+        session, stmt, offset, limit, lambda row: _out(row[0], row[1]), (InvoiceEmail.id.desc(),), whole_rows=True
+    )

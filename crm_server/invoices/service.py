@@ -45,22 +45,43 @@ from crm_server.invoices.models import Invoice, InvoiceLine, Payment, PaymentRef
 from crm_server.products.models import Product, TaxRate
 
 MODULE = "invoices"
-FIELDS = ("status", "number", "client_id", "currency", "issue_date", "due_date", "notes", "net_total",
-          "tax_total", "gross_total", "paid_total")
+FIELDS = (
+    "status",
+    "number",
+    "client_id",
+    "currency",
+    "issue_date",
+    "due_date",
+    "notes",
+    "net_total",
+    "tax_total",
+    "gross_total",
+    "paid_total",
+)
 OPEN = tuple(s.value for s in OPEN_STATUSES)
-CLIENT_NAME = (select(Client.name).where(Client.id == Invoice.client_id).correlate(Invoice)
-               .scalar_subquery().label("client_name"))
+CLIENT_NAME = (
+    select(Client.name).where(Client.id == Invoice.client_id).correlate(Invoice).scalar_subquery().label("client_name")
+)
 # Rows counted past the page's end before the total becomes "at least" (see list_invoices).
 COUNT_CAP = 10_000
 # An issue-date range at most this long is sorted whole (see list_invoices).
 SHORT_RANGE = timedelta(days=92)
 NUMBER_START = re.compile(r"[A-Z]{1,10}-\d{4}(-\d*)?")  # a series, its year, and maybe digits
 # The list's sorts as expressions no index provides (see list_invoices: a small set is sorted whole).
-UNINDEXED: dict[str, Any] = {"number": Invoice.number.concat(""), "issue_date": Invoice.issue_date + 0,
-                             "due_date": Invoice.due_date + 0, "gross_total": Invoice.gross_total + 0,
-                             "created_at": Invoice.created_at + timedelta(0)}
-SORTS: dict[str, Any] = {"number": Invoice.number, "issue_date": Invoice.issue_date, "due_date": Invoice.due_date,
-                         "gross_total": Invoice.gross_total, "created_at": Invoice.created_at}
+UNINDEXED: dict[str, Any] = {
+    "number": Invoice.number.concat(""),
+    "issue_date": Invoice.issue_date + 0,
+    "due_date": Invoice.due_date + 0,
+    "gross_total": Invoice.gross_total + 0,
+    "created_at": Invoice.created_at + timedelta(0),
+}
+SORTS: dict[str, Any] = {
+    "number": Invoice.number,
+    "issue_date": Invoice.issue_date,
+    "due_date": Invoice.due_date,
+    "gross_total": Invoice.gross_total,
+    "created_at": Invoice.created_at,
+}
 
 
 def fields(invoice: Invoice) -> dict[str, Any]:
@@ -68,22 +89,37 @@ def fields(invoice: Invoice) -> dict[str, Any]:
 
 
 def announce(session: AsyncSession, actor_id: int | None, invoice: Invoice, action: str) -> None:
-    events.emit(session, module=MODULE, entity="invoice", entity_id=invoice.id, action=action, actor_id=actor_id,
-                owner_id=invoice.owner_id, team_id=invoice.team_id,
-                data={"number": invoice.number, "status": invoice.status, "version": invoice.version})
+    events.emit(
+        session,
+        module=MODULE,
+        entity="invoice",
+        entity_id=invoice.id,
+        action=action,
+        actor_id=actor_id,
+        owner_id=invoice.owner_id,
+        team_id=invoice.team_id,
+        data={"number": invoice.number, "status": invoice.status, "version": invoice.version},
+    )
 
 
-def _record(session: AsyncSession, actor_id: int | None, invoice: Invoice, action: str,
-            before: dict[str, Any]) -> None:
-    audit.record(session, actor_id=actor_id, entity="invoice", entity_id=invoice.id, action=action,
-                 changes=audit.diff(before, fields(invoice)))
+def _record(session: AsyncSession, actor_id: int | None, invoice: Invoice, action: str, before: dict[str, Any]) -> None:
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="invoice",
+        entity_id=invoice.id,
+        action=action,
+        changes=audit.diff(before, fields(invoice)),
+    )
     announce(session, actor_id, invoice, "created" if action in ("created", "credit_note") else "updated")
 
 
 # --- reading -------------------------------------------------------------------------------------
 
-async def visible_invoice(session: AsyncSession, principal: Principal | None, invoice_id: int, *,
-                          lock: bool = False) -> Invoice:
+
+async def visible_invoice(
+    session: AsyncSession, principal: Principal | None, invoice_id: int, *, lock: bool = False
+) -> Invoice:
     """The invoice, if this user may see it; otherwise 404 (whether it exists is not told). The
     system (`principal` None: the recurring job) sees every invoice."""
     invoice = await session.get(Invoice, invoice_id, with_for_update=lock, populate_existing=lock)
@@ -96,19 +132,32 @@ async def invoice_out(session: AsyncSession, invoice: Invoice) -> InvoiceOut:
     """One invoice with its client's name and its lines."""
     await session.flush()
     name = await session.scalar(select(Client.name).where(Client.id == invoice.client_id))
-    lines = (await session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
-                                   .order_by(InvoiceLine.position))).all()
+    lines = (
+        await session.scalars(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
+        )
+    ).all()
     return InvoiceOut.model_validate(invoice).model_copy(
-        update={"client_name": name or "", "lines": [LineOut.model_validate(line) for line in lines],
-                "recurrence": recurrence_out(invoice)})
+        update={
+            "client_name": name or "",
+            "lines": [LineOut.model_validate(line) for line in lines],
+            "recurrence": recurrence_out(invoice),
+        }
+    )
 
 
 def recurrence_out(invoice: Invoice) -> RecurrenceOut | None:
     """The invoice's recurrence rule as the desktop shows it (None: it does not recur)."""
     if invoice.recur_every is None or invoice.recur_unit is None:
         return None
-    return RecurrenceOut(every=invoice.recur_every, unit=RecurUnit(invoice.recur_unit), cycles=invoice.recur_cycles,
-                         done=invoice.recur_done, next_on=invoice.recur_next_on, last_skip=invoice.recur_last_skip)
+    return RecurrenceOut(
+        every=invoice.recur_every,
+        unit=RecurUnit(invoice.recur_unit),
+        cycles=invoice.recur_cycles,
+        done=invoice.recur_done,
+        next_on=invoice.recur_next_on,
+        last_skip=invoice.recur_last_skip,
+    )
 
 
 def _conditions(principal: Principal, query: InvoiceQuery, today: date) -> list[ColumnElement[bool]]:
@@ -129,13 +178,15 @@ def _conditions(principal: Principal, query: InvoiceQuery, today: date) -> list[
         pattern = like_pattern(query.q)
         # client_id = ANY(ARRAY(...)) rather than IN (subquery): the OR then becomes a BitmapOr of
         # the number's trigram index and the client_id index instead of a scan of every invoice.
-        clients = func.array(select(Client.id).where(Client.search_text.like(pattern, escape="\\"))
-                             .scalar_subquery())
+        clients = func.array(select(Client.id).where(Client.search_text.like(pattern, escape="\\")).scalar_subquery())
         # The start of a number (INV-2026-0001...) is a prefix search on the number's pattern index:
         # its common trigrams ("inv", "-20") would make the trigram search read most of that index.
         start = query.q.strip().upper()
-        by_number = (Invoice.number.like(f"{start}%") if NUMBER_START.fullmatch(start)
-                     else Invoice.number.ilike(pattern, escape="\\"))
+        by_number = (
+            Invoice.number.like(f"{start}%")
+            if NUMBER_START.fullmatch(start)
+            else Invoice.number.ilike(pattern, escape="\\")
+        )
         where.append(or_(by_number, Invoice.client_id == any_(clients)))
     return where
 
@@ -157,8 +208,9 @@ async def list_invoices(session: AsyncSession, principal: Principal, query: Invo
     two dates go together) would read every newer invoice first."""
 
     def named(row: Any) -> InvoiceOut:
-        return InvoiceOut.model_validate(row[0]).model_copy(update={"client_name": row[1] or "",
-                                                                    "recurrence": recurrence_out(row[0])})
+        return InvoiceOut.model_validate(row[0]).model_copy(
+            update={"client_name": row[1] or "", "recurrence": recurrence_out(row[0])}
+        )
 
     # Plan with this call's values: psycopg prepares a statement run five times, and PostgreSQL's
     # generic plan for it (no owner, status or limit known) scans the whole table for an own-scope
@@ -166,25 +218,43 @@ async def list_invoices(session: AsyncSession, principal: Principal, query: Invo
     await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     where = _conditions(principal, query, date.today())
     cap = query.offset + query.limit + COUNT_CAP
-    counted = await session.scalar(select(func.count()).select_from(
-        select(Invoice.id).where(*where).limit(cap + 1).subquery())) or 0
+    counted = (
+        await session.scalar(
+            select(func.count()).select_from(select(Invoice.id).where(*where).limit(cap + 1).subquery())
+        )
+        or 0
+    )
     exact = counted <= cap
-    ranged = (query.issued_from is not None and query.issued_to is not None
-              and query.issued_to - query.issued_from <= SHORT_RANGE)
+    ranged = (
+        query.issued_from is not None
+        and query.issued_to is not None
+        and query.issued_to - query.issued_from <= SHORT_RANGE
+    )
     if ranged:  # the page's ids sorted off the (issue_date, created_at, id) index, then their rows
-        ids = (select(Invoice.id).where(*where).order_by(*order_by(query.sort, unindexed=True))
-               .offset(query.offset).limit(query.limit))
-        stmt = select(Invoice, CLIENT_NAME).where(Invoice.id.in_(ids.scalar_subquery())).order_by(
-            *order_by(query.sort))
+        ids = (
+            select(Invoice.id)
+            .where(*where)
+            .order_by(*order_by(query.sort, unindexed=True))
+            .offset(query.offset)
+            .limit(query.limit)
+        )
+        stmt = select(Invoice, CLIENT_NAME).where(Invoice.id.in_(ids.scalar_subquery())).order_by(*order_by(query.sort))
     else:
-        stmt = (select(Invoice, CLIENT_NAME).where(*where).order_by(*order_by(query.sort))
-                .offset(query.offset).limit(query.limit))
+        stmt = (
+            select(Invoice, CLIENT_NAME)
+            .where(*where)
+            .order_by(*order_by(query.sort))
+            .offset(query.offset)
+            .limit(query.limit)
+        )
     rows = (await session.execute(stmt)).all()
-    return Page[InvoiceOut](items=[named(r) for r in rows], total=counted, offset=query.offset, limit=query.limit,
-                            total_exact=exact)
+    return Page[InvoiceOut](
+        items=[named(r) for r in rows], total=counted, offset=query.offset, limit=query.limit, total_exact=exact
+    )
 
 
 # --- drafts --------------------------------------------------------------------------------------
+
 
 def checked_currency(value: str) -> str:
     code = value.strip().upper()
@@ -222,8 +292,9 @@ async def priced_line(session: AsyncSession, i: int, data: LineIn, currency: str
         if product is None:
             raise ValidationFailed("A line without a product needs a unit price.", field=f"{at}.unit_price")
         if product.currency != currency:
-            raise ValidationFailed(f"The product is priced in {product.currency}; give the price in {currency}.",
-                                   field=f"{at}.unit_price")
+            raise ValidationFailed(
+                f"The product is priced in {product.currency}; give the price in {currency}.", field=f"{at}.unit_price"
+            )
         unit_price = product.unit_price
     if money.round_money(unit_price, currency) != unit_price:
         raise ValidationFailed(f"{currency} has no amounts this small.", field=f"{at}.unit_price")
@@ -231,9 +302,16 @@ async def priced_line(session: AsyncSession, i: int, data: LineIn, currency: str
     rate = await session.get(TaxRate, rate_id) if rate_id is not None else None
     if rate is None or not rate.active:
         raise ValidationFailed("Choose an active VAT rate.", field=f"{at}.tax_rate_id")
-    return {"position": i + 1, "product_id": data.product_id, "description": description,
-            "quantity": data.quantity, "unit_price": unit_price, "discount_percent": data.discount_percent,
-            "tax_rate_id": rate.id, "tax_percent": rate.rate}
+    return {
+        "position": i + 1,
+        "product_id": data.product_id,
+        "description": description,
+        "quantity": data.quantity,
+        "unit_price": unit_price,
+        "discount_percent": data.discount_percent,
+        "tax_rate_id": rate.id,
+        "tax_percent": rate.rate,
+    }
 
 
 async def _replace_lines(session: AsyncSession, invoice: Invoice, lines: list[LineIn]) -> None:
@@ -241,9 +319,18 @@ async def _replace_lines(session: AsyncSession, invoice: Invoice, lines: list[Li
     values = [await priced_line(session, i, line, invoice.currency) for i, line in enumerate(lines)]
     rounding = str(await settings.get(session, "sales.tax_rounding"))
     totals = money.document_totals(
-        [money.Line(quantity=v["quantity"], unit_price=v["unit_price"], tax_rate=v["tax_percent"],
-                    discount_percent=v["discount_percent"]) for v in values], invoice.currency,
-        rounding)  # type: ignore[arg-type]
+        [
+            money.Line(
+                quantity=v["quantity"],
+                unit_price=v["unit_price"],
+                tax_rate=v["tax_percent"],
+                discount_percent=v["discount_percent"],
+            )
+            for v in values
+        ],
+        invoice.currency,
+        rounding,
+    )  # type: ignore[arg-type]
     await session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
     for v, total in zip(values, totals.lines, strict=True):
         session.add(InvoiceLine(invoice_id=invoice.id, net=total.net, tax=total.tax, gross=total.gross, **v))
@@ -261,9 +348,18 @@ async def create_draft(session: AsyncSession, actor: Principal | None, data: Inv
     client = await billable_client(session, data.client_id, actor)
     currency = checked_currency(data.currency or str(await settings.get(session, "sales.base_currency")))
     _check_dates(data.issue_date, data.due_date)
-    invoice = Invoice(kind="invoice", status="draft", client_id=client.id, currency=currency,
-                      issue_date=data.issue_date, due_date=data.due_date, notes=(data.notes or "").strip() or None,
-                      owner_id=client.owner_id, team_id=client.team_id, created_by=actor_id)
+    invoice = Invoice(
+        kind="invoice",
+        status="draft",
+        client_id=client.id,
+        currency=currency,
+        issue_date=data.issue_date,
+        due_date=data.due_date,
+        notes=(data.notes or "").strip() or None,
+        owner_id=client.owner_id,
+        team_id=client.team_id,
+        created_by=actor_id,
+    )
     session.add(invoice)
     await session.flush()
     await _replace_lines(session, invoice, data.lines)
@@ -285,9 +381,12 @@ async def update_invoice(session: AsyncSession, actor: Principal, invoice_id: in
     if invoice.status != InvoiceStatus.draft:
         frozen = sorted(changes.keys() - {"notes"})
         if frozen:
-            raise Conflict(f"Invoice {invoice.number} is issued: its {frozen[0].replace('_', ' ')} cannot be "
-                           "changed. Cancel it (a credit note is made) and issue a new one.",
-                           field=frozen[0], code="issued")
+            raise Conflict(
+                f"Invoice {invoice.number} is issued: its {frozen[0].replace('_', ' ')} cannot be "
+                "changed. Cancel it (a credit note is made) and issue a new one.",
+                field=frozen[0],
+                code="issued",
+            )
     before = fields(invoice)
     if "notes" in changes:
         invoice.notes = (changes["notes"] or "").strip() or None
@@ -311,13 +410,26 @@ async def update_invoice(session: AsyncSession, actor: Principal, invoice_id: in
 
 
 async def current_lines(session: AsyncSession, invoice: Invoice) -> list[LineIn]:
-    rows = (await session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id)
-                                  .order_by(InvoiceLine.position))).all()
-    return [LineIn(product_id=r.product_id, description=r.description, quantity=r.quantity, unit_price=r.unit_price,
-                   discount_percent=r.discount_percent, tax_rate_id=r.tax_rate_id) for r in rows]
+    rows = (
+        await session.scalars(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.position)
+        )
+    ).all()
+    return [
+        LineIn(
+            product_id=r.product_id,
+            description=r.description,
+            quantity=r.quantity,
+            unit_price=r.unit_price,
+            discount_percent=r.discount_percent,
+            tax_rate_id=r.tax_rate_id,
+        )
+        for r in rows
+    ]
 
 
 # --- issuing, payments, cancelling ---------------------------------------------------------------
+
 
 def payment_status(invoice: Invoice, today: date) -> str:
     """Where an issued invoice stands from its money and its due date."""
@@ -357,16 +469,29 @@ async def issue_invoice(session: AsyncSession, actor: Principal | None, invoice_
 async def list_payments(session: AsyncSession, principal: Principal, invoice_id: int) -> list[PaymentOut]:
     """The invoice's payments, each with its refunds."""
     await visible_invoice(session, principal, invoice_id)
-    rows = (await session.scalars(select(Payment).where(Payment.invoice_id == invoice_id)
-                                  .order_by(Payment.paid_on, Payment.id))).all()
-    refunds = (await session.scalars(select(PaymentRefund).where(PaymentRefund.payment_id.in_([r.id for r in rows]))
-                                     .order_by(PaymentRefund.id))).all() if rows else []
+    rows = (
+        await session.scalars(
+            select(Payment).where(Payment.invoice_id == invoice_id).order_by(Payment.paid_on, Payment.id)
+        )
+    ).all()
+    refunds = (
+        (
+            await session.scalars(
+                select(PaymentRefund)
+                .where(PaymentRefund.payment_id.in_([r.id for r in rows]))
+                .order_by(PaymentRefund.id)
+            )
+        ).all()
+        if rows
+        else []
+    )
     return [payment_out(r, [f for f in refunds if f.payment_id == r.id]) for r in rows]
 
 
 def payment_out(payment: Payment, refunds: Sequence[PaymentRefund] = ()) -> PaymentOut:
     return PaymentOut.model_validate(payment).model_copy(
-        update={"refunds": [RefundOut.model_validate(f) for f in refunds]})
+        update={"refunds": [RefundOut.model_validate(f) for f in refunds]}
+    )
 
 
 async def add_payment(session: AsyncSession, actor: Principal, invoice_id: int, data: PaymentIn) -> PaymentOut:
@@ -381,38 +506,67 @@ def _check_minor_units(amount: Decimal, currency: str) -> None:
         raise ValidationFailed(f"{currency} has no amounts this small.", field="amount")
 
 
-async def receive_payment(session: AsyncSession, actor_id: int | None, invoice: Invoice, data: PaymentIn, *,
-                          external_ref: str | None = None) -> Payment:
+async def receive_payment(
+    session: AsyncSession, actor_id: int | None, invoice: Invoice, data: PaymentIn, *, external_ref: str | None = None
+) -> Payment:
     """Record a payment on `invoice` (locked by the caller): a person's (add_payment) or a payment
     provider's (`actor_id` None, `external_ref` its id of the money; see payment_by_external_ref)."""
     if invoice.status not in OPEN:
-        raise Conflict(f"Payments can be recorded only on issued, unpaid invoices (this one is {invoice.status}).",
-                       field="invoice_id", code="not_payable")
+        raise Conflict(
+            f"Payments can be recorded only on issued, unpaid invoices (this one is {invoice.status}).",
+            field="invoice_id",
+            code="not_payable",
+        )
     _check_minor_units(data.amount, invoice.currency)
     open_amount = invoice.gross_total - invoice.paid_total
     if data.amount > open_amount:
-        raise ValidationFailed(f"The payment is more than the open amount of {open_amount} {invoice.currency}.",
-                               field="amount", code="overpayment", extra={"open_amount": str(open_amount)})
-    payment = Payment(invoice_id=invoice.id, amount=data.amount, paid_on=data.paid_on or date.today(),
-                      method=data.method.value, reference=(data.reference or "").strip() or None,
-                      external_ref=external_ref, created_by=actor_id)
+        raise ValidationFailed(
+            f"The payment is more than the open amount of {open_amount} {invoice.currency}.",
+            field="amount",
+            code="overpayment",
+            extra={"open_amount": str(open_amount)},
+        )
+    payment = Payment(
+        invoice_id=invoice.id,
+        amount=data.amount,
+        paid_on=data.paid_on or date.today(),
+        method=data.method.value,
+        reference=(data.reference or "").strip() or None,
+        external_ref=external_ref,
+        created_by=actor_id,
+    )
     session.add(payment)
     before = fields(invoice)
     invoice.paid_total += data.amount
     invoice.status = payment_status(invoice, date.today())
     await session.flush()
-    audit.record(session, actor_id=actor_id, entity="payment", entity_id=payment.id, action="created",
-                 changes=audit.diff({}, {"invoice_id": invoice.id, "amount": payment.amount,
-                                         "paid_on": payment.paid_on, "method": payment.method,
-                                         "reference": payment.reference, "external_ref": external_ref}))
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="payment",
+        entity_id=payment.id,
+        action="created",
+        changes=audit.diff(
+            {},
+            {
+                "invoice_id": invoice.id,
+                "amount": payment.amount,
+                "paid_on": payment.paid_on,
+                "method": payment.method,
+                "reference": payment.reference,
+                "external_ref": external_ref,
+            },
+        ),
+    )
     _record(session, actor_id, invoice, "paid", before)
     return payment
 
 
 async def payment_by_external_ref(session: AsyncSession, method: str, external_ref: str) -> Payment | None:
     """The payment a provider already reported under this id (unique per method), if any."""
-    return (await session.scalars(select(Payment).where(Payment.method == method,
-                                                        Payment.external_ref == external_ref))).first()
+    return (
+        await session.scalars(select(Payment).where(Payment.method == method, Payment.external_ref == external_ref))
+    ).first()
 
 
 async def invoice_by_number(session: AsyncSession, number: str, *, lock: bool = False) -> Invoice | None:
@@ -423,8 +577,9 @@ async def invoice_by_number(session: AsyncSession, number: str, *, lock: bool = 
     return (await session.scalars(stmt)).first()
 
 
-async def locked_payment(session: AsyncSession, principal: Principal | None, payment_id: int,
-                         invoice_id: int | None = None) -> tuple[Invoice, Payment]:
+async def locked_payment(
+    session: AsyncSession, principal: Principal | None, payment_id: int, invoice_id: int | None = None
+) -> tuple[Invoice, Payment]:
     """The payment and its invoice, both locked (invoice first, as every payment change does); a
     payment of an invoice this user cannot see is not found. `principal` None is the system."""
     payment = await session.get(Payment, payment_id)
@@ -436,26 +591,38 @@ async def locked_payment(session: AsyncSession, principal: Principal | None, pay
     return invoice, locked
 
 
-async def refund_payment(session: AsyncSession, actor: Principal | None, payment_id: int, data: RefundIn, *,
-                         invoice_id: int | None = None) -> PaymentOut:
+async def refund_payment(
+    session: AsyncSession, actor: Principal | None, payment_id: int, data: RefundIn, *, invoice_id: int | None = None
+) -> PaymentOut:
     """Give back part or all of a payment: the invoice's paid total goes down and its status follows
     (a fully refunded paid invoice is unpaid or overdue again, and may then be cancelled). `actor`
     None is a payment provider's refund event. Refunding more than is left is refused, naming it."""
     actor_id = actor.user_id if actor is not None else None
     invoice, payment = await locked_payment(session, actor, payment_id, invoice_id)
     if invoice.status not in (*OPEN, InvoiceStatus.paid.value):
-        raise Conflict(f"Invoice {invoice.number} is {invoice.status}; its payments cannot be refunded.",
-                       code="not_refundable")
+        raise Conflict(
+            f"Invoice {invoice.number} is {invoice.status}; its payments cannot be refunded.", code="not_refundable"
+        )
     reason = data.reason.strip()
     if not reason:
         raise ValidationFailed("Say why the money is given back.", field="reason")
     _check_minor_units(data.amount, invoice.currency)
     refundable = payment.amount - payment.refunded_total
     if data.amount > refundable:
-        raise ValidationFailed(f"The refund is more than the {refundable} {invoice.currency} left of this payment.",
-                               field="amount", code="over_refund", extra={"refundable": str(refundable)})
-    refund = PaymentRefund(payment_id=payment.id, amount=data.amount, refunded_on=data.refunded_on or date.today(),
-                           reason=reason, reference=(data.reference or "").strip() or None, created_by=actor_id)
+        raise ValidationFailed(
+            f"The refund is more than the {refundable} {invoice.currency} left of this payment.",
+            field="amount",
+            code="over_refund",
+            extra={"refundable": str(refundable)},
+        )
+    refund = PaymentRefund(
+        payment_id=payment.id,
+        amount=data.amount,
+        refunded_on=data.refunded_on or date.today(),
+        reason=reason,
+        reference=(data.reference or "").strip() or None,
+        created_by=actor_id,
+    )
     session.add(refund)
     before = fields(invoice)
     old_refunded = payment.refunded_total
@@ -463,26 +630,45 @@ async def refund_payment(session: AsyncSession, actor: Principal | None, payment
     invoice.paid_total -= data.amount
     invoice.status = payment_status(invoice, date.today())
     await session.flush()
-    audit.record(session, actor_id=actor_id, entity="payment", entity_id=payment.id, action="refunded",
-                 changes=audit.diff({"refunded_total": old_refunded},
-                                    {"refunded_total": payment.refunded_total, "refund_amount": refund.amount,
-                                     "reason": reason, "reference": refund.reference}))
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="payment",
+        entity_id=payment.id,
+        action="refunded",
+        changes=audit.diff(
+            {"refunded_total": old_refunded},
+            {
+                "refunded_total": payment.refunded_total,
+                "refund_amount": refund.amount,
+                "reason": reason,
+                "reference": refund.reference,
+            },
+        ),
+    )
     _record(session, actor_id, invoice, "refunded", before)
-    refunds = (await session.scalars(select(PaymentRefund).where(PaymentRefund.payment_id == payment.id)
-                                     .order_by(PaymentRefund.id))).all()
+    refunds = (
+        await session.scalars(
+            select(PaymentRefund).where(PaymentRefund.payment_id == payment.id).order_by(PaymentRefund.id)
+        )
+    ).all()
     return payment_out(payment, refunds)
 
 
-async def cancel_invoice(session: AsyncSession, actor: Principal, invoice_id: int,
-                         data: VersionIn) -> tuple[Invoice, Invoice | None]:
+async def cancel_invoice(
+    session: AsyncSession, actor: Principal, invoice_id: int, data: VersionIn
+) -> tuple[Invoice, Invoice | None]:
     """Cancel: a draft simply; an issued invoice by a credit note mirroring it line by line. An
     invoice with money kept on it is refused: its payments must be refunded first (refund_payment)."""
     invoice = await _locked(session, actor, invoice_id, data.version)
     if invoice.kind != "invoice" or invoice.status == InvoiceStatus.cancelled:
         raise Conflict("Only a draft or an issued invoice can be cancelled.", code="not_cancellable")
     if invoice.paid_total > 0:
-        raise Conflict(f"Invoice {invoice.number} has payments of {invoice.paid_total} {invoice.currency}; "
-                       "refund them first, then cancel it.", code="has_payments")
+        raise Conflict(
+            f"Invoice {invoice.number} has payments of {invoice.paid_total} {invoice.currency}; "
+            "refund them first, then cancel it.",
+            code="has_payments",
+        )
     before = fields(invoice)
     credit = None if invoice.status == InvoiceStatus.draft else await _credit_note(session, actor, invoice)
     if credit is not None:
@@ -497,22 +683,49 @@ async def _credit_note(session: AsyncSession, actor: Principal, original: Invoic
     """The negative twin of `original`, numbered in its own series; its amounts are the original's
     negated exactly (half-up rounding is symmetric, so nothing is recomputed)."""
     today = date.today()
-    credit = Invoice(kind="credit_note", status=InvoiceStatus.paid.value, client_id=original.client_id,
-                     currency=original.currency, issue_date=today, due_date=today,
-                     notes=f"Cancels invoice {original.number}.", net_total=-original.net_total,
-                     tax_total=-original.tax_total, gross_total=-original.gross_total,
-                     paid_total=-original.gross_total, credited_invoice_id=original.id, owner_id=original.owner_id,
-                     team_id=original.team_id, created_by=actor.user_id, issued_at=utcnow(),
-                     number=await numbering.next_number(session, "credit_note", today.year))
+    credit = Invoice(
+        kind="credit_note",
+        status=InvoiceStatus.paid.value,
+        client_id=original.client_id,
+        currency=original.currency,
+        issue_date=today,
+        due_date=today,
+        notes=f"Cancels invoice {original.number}.",
+        net_total=-original.net_total,
+        tax_total=-original.tax_total,
+        gross_total=-original.gross_total,
+        paid_total=-original.gross_total,
+        credited_invoice_id=original.id,
+        owner_id=original.owner_id,
+        team_id=original.team_id,
+        created_by=actor.user_id,
+        issued_at=utcnow(),
+        number=await numbering.next_number(session, "credit_note", today.year),
+    )
     session.add(credit)
     await session.flush()
-    lines = (await session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == original.id)
-                                   .order_by(InvoiceLine.position))).all()
+    lines = (
+        await session.scalars(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == original.id).order_by(InvoiceLine.position)
+        )
+    ).all()
     for line in lines:
-        session.add(InvoiceLine(invoice_id=credit.id, position=line.position, product_id=line.product_id,
-                                description=line.description, quantity=-line.quantity, unit_price=line.unit_price,
-                                discount_percent=line.discount_percent, tax_rate_id=line.tax_rate_id,
-                                tax_percent=line.tax_percent, net=-line.net, tax=-line.tax, gross=-line.gross))
+        session.add(
+            InvoiceLine(
+                invoice_id=credit.id,
+                position=line.position,
+                product_id=line.product_id,
+                description=line.description,
+                quantity=-line.quantity,
+                unit_price=line.unit_price,
+                discount_percent=line.discount_percent,
+                tax_rate_id=line.tax_rate_id,
+                tax_percent=line.tax_percent,
+                net=-line.net,
+                tax=-line.tax,
+                gross=-line.gross,
+            )
+        )
     await session.flush()
     _record(session, actor.user_id, credit, "credit_note", {})
     return credit
@@ -520,9 +733,14 @@ async def _credit_note(session: AsyncSession, actor: Principal, original: Invoic
 
 async def mark_overdue(session: AsyncSession, today: date) -> int:
     """Unpaid and partially paid invoices past their due date become overdue (audited, announced)."""
-    rows = (await session.scalars(
-        select(Invoice).where(Invoice.status.in_(("unpaid", "partially_paid")), Invoice.due_date < today)
-        .order_by(Invoice.id).with_for_update(skip_locked=True))).all()
+    rows = (
+        await session.scalars(
+            select(Invoice)
+            .where(Invoice.status.in_(("unpaid", "partially_paid")), Invoice.due_date < today)
+            .order_by(Invoice.id)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
     for invoice in rows:
         before = fields(invoice)
         invoice.status = InvoiceStatus.overdue.value

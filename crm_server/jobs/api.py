@@ -15,8 +15,12 @@ router = APIRouter(prefix="/api/admin", route_class=TxRoute, tags=["jobs"])
 
 
 @router.get("/jobs", response_model=list[JobRun], dependencies=[require("admin", "view")])
-async def list_jobs(session: Session, failed_only: bool = False, task: str | None = None,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[JobRun]:
+async def list_jobs(
+    session: Session,
+    failed_only: bool = False,
+    task: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[JobRun]:
     return await service.recent_runs(session, failed_only, limit, task)
 
 

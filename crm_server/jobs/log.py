@@ -23,7 +23,7 @@ RESULT_LIMIT = 2000
 
 
 def describe(exc: BaseException) -> str:
-    """"Type: message", cut to what fits in a list cell and a tooltip."""
+    """ "Type: message", cut to what fits in a list cell and a tooltip."""
     message = str(exc).strip()
     described = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return _cut(described, ERROR_LIMIT)
@@ -72,16 +72,24 @@ async def record_attempt(call_next: AsyncCallNext, context: JobContext, worker: 
     return result
 
 
-async def _write(context: JobContext, started: float, status: str, error: str | None,
-                 result: str | None = None) -> None:
+async def _write(
+    context: JobContext, started: float, status: str, error: str | None, result: str | None = None
+) -> None:
     db: Database | None = context.additional_context.get("db")
     job = context.job
     if db is None or job.id is None or (status == "succeeded" and job.task_name in QUIET_TASKS):
         return
-    entry = JobLogEntry(job_id=job.id, task=job.task_name, attempt=job.attempts, worker=context.worker_name,
-                        status=status, started_at=datetime.fromtimestamp(started, UTC),
-                        duration_ms=round((time.time() - started) * 1000), error=error,
-                        result=result)
+    entry = JobLogEntry(
+        job_id=job.id,
+        task=job.task_name,
+        attempt=job.attempts,
+        worker=context.worker_name,
+        status=status,
+        started_at=datetime.fromtimestamp(started, UTC),
+        duration_ms=round((time.time() - started) * 1000),
+        error=error,
+        result=result,
+    )
     try:
         async with db.transaction() as session:
             session.add(entry)

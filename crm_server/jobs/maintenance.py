@@ -18,9 +18,11 @@ KEEP_FINISHED_HOURS = 30 * 24
 KEEP_FAILED_HOURS = 90 * 24
 # Webhook events that need nothing more, after three months (failed and waiting ones stay for a person);
 # requests refused at the door after a week (a forged flood must not stay for months).
-SETTLED_EVENTS = ("DELETE FROM integration_events WHERE (status IN ('processed', 'ignored')"
-                  " AND received_at < now() - interval '90 days')"
-                  " OR (status = 'rejected' AND received_at < now() - interval '7 days')")
+SETTLED_EVENTS = (
+    "DELETE FROM integration_events WHERE (status IN ('processed', 'ignored')"
+    " AND received_at < now() - interval '90 days')"
+    " OR (status = 'rejected' AND received_at < now() - interval '7 days')"
+)
 # A worker that has not beaten its heart for this long is gone (workers beat every 10 s).
 STALLED_AFTER_SECONDS = 60
 
@@ -34,11 +36,11 @@ async def purge(context: JobContext, timestamp: int) -> dict[str, int]:
         for name, sql in {
             "idempotency_keys": "DELETE FROM idempotency_keys WHERE created_at < now() - interval '1 day'",
             "auth_sessions": "DELETE FROM auth_sessions"
-                             " WHERE coalesce(ended_at, expires_at) < now() - interval '90 days'",
+            " WHERE coalesce(ended_at, expires_at) < now() - interval '90 days'",
             "events": "DELETE FROM events WHERE at < now() - interval '30 days'",
             "password_reset_tokens": "DELETE FROM password_reset_tokens WHERE expires_at < now() - interval '1 day'",
             "job_log": f"DELETE FROM job_log WHERE finished_at < now() - interval '{KEEP_FAILED_HOURS} hours'"
-                       f" OR (status = 'succeeded' AND finished_at < now() - interval '{KEEP_FINISHED_HOURS} hours')",
+            f" OR (status = 'succeeded' AND finished_at < now() - interval '{KEEP_FINISHED_HOURS} hours')",
             "integration_events": SETTLED_EVENTS,
         }.items():
             result = await session.execute(text(sql))

@@ -32,8 +32,15 @@ class AlreadyQueued(Conflict):
     code = "already_queued"
 
 
-async def defer(session: AsyncSession, task_name: str, /, *, queueing_lock: str | None = None,
-                scheduled_at: datetime | None = None, **task_kwargs: Any) -> int:
+async def defer(
+    session: AsyncSession,
+    task_name: str,
+    /,
+    *,
+    queueing_lock: str | None = None,
+    scheduled_at: datetime | None = None,
+    **task_kwargs: Any,
+) -> int:
     """Queue `task_name` ("maintenance.purge" or "crm:maintenance.purge") with `task_kwargs`; return
     the job id. The task's own queue, priority, lock and queueing lock apply unless overridden.
 
@@ -44,8 +51,15 @@ async def defer(session: AsyncSession, task_name: str, /, *, queueing_lock: str 
     if scheduled_at is not None and scheduled_at.utcoffset() is None:
         raise ValueError("scheduled_at must carry a time zone")
     lock = queueing_lock if queueing_lock is not None else task.queueing_lock
-    params = {"queue": task.queue, "task": name, "priority": task.priority, "lock": task.lock,
-              "queueing_lock": lock, "args": json.dumps(task_kwargs), "scheduled_at": scheduled_at}
+    params = {
+        "queue": task.queue,
+        "task": name,
+        "priority": task.priority,
+        "lock": task.lock,
+        "queueing_lock": lock,
+        "args": json.dumps(task_kwargs),
+        "scheduled_at": scheduled_at,
+    }
     if lock is None:  # nothing unique to refuse it: no savepoint needed (the inbox defers one per event)
         job_id = await session.scalar(_DEFER, params)
         assert job_id is not None
@@ -55,8 +69,9 @@ async def defer(session: AsyncSession, task_name: str, /, *, queueing_lock: str 
             job_id = await session.scalar(_DEFER, params)
     except IntegrityError as exc:
         if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) == QUEUEING_LOCK_INDEX:
-            raise AlreadyQueued(f"{name} is already queued and has not started yet.",
-                                extra={"queueing_lock": lock}) from exc
+            raise AlreadyQueued(
+                f"{name} is already queued and has not started yet.", extra={"queueing_lock": lock}
+            ) from exc
         raise
     assert job_id is not None
     return int(job_id)

@@ -41,15 +41,14 @@ def load_task_modules() -> None:
 
 
 def full_name(name: str) -> str:
-    """"maintenance.purge" and "crm:maintenance.purge" both name the same task."""
+    """ "maintenance.purge" and "crm:maintenance.purge" both name the same task."""
     return name if ":" in name else f"{NAMESPACE}:{name}"
 
 
 def registered() -> dict[str, Task[Any, Any, Any]]:
     """Every task by its procrastinate name (the name stored in procrastinate_jobs.task_name)."""
     load_task_modules()
-    return {f"{namespace}:{name}": task
-            for namespace, bp in BLUEPRINTS.items() for name, task in bp.tasks.items()}
+    return {f"{namespace}:{name}": task for namespace, bp in BLUEPRINTS.items() for name, task in bp.tasks.items()}
 
 
 def find(name: str) -> tuple[str, Task[Any, Any, Any]]:
@@ -88,7 +87,9 @@ def _copy(source: procrastinate.Blueprint) -> procrastinate.Blueprint:
     for periodic in source.periodic_registry.periodic_tasks.values():
         # The deferrer writes the timestamp into configure_kwargs: each App needs its own.
         target.periodic_registry.register_task(
-            task=clones[id(periodic.task)], cron=periodic.cron, periodic_id=periodic.periodic_id,
+            task=clones[id(periodic.task)],
+            cron=periodic.cron,
+            periodic_id=periodic.periodic_id,
             configure_kwargs=copy.deepcopy(periodic.configure_kwargs),
         )
     return target

@@ -64,11 +64,18 @@ class JobRunner:
     async def start(self) -> None:
         await self.app.open_async()
         self._crash = None
-        self._task = asyncio.create_task(self.app.run_worker_async(
-            name=self.name, install_signal_handlers=False, concurrency=4, additional_context={"db": self.db},
-            fetch_job_polling_interval=2.0, shutdown_graceful_timeout=10,
-            worker_middleware=[job_log.record_attempt],
-        ), name="job-worker")
+        self._task = asyncio.create_task(
+            self.app.run_worker_async(
+                name=self.name,
+                install_signal_handlers=False,
+                concurrency=4,
+                additional_context={"db": self.db},
+                fetch_job_polling_interval=2.0,
+                shutdown_graceful_timeout=10,
+                worker_middleware=[job_log.record_attempt],
+            ),
+            name="job-worker",
+        )
         self._task.add_done_callback(self._on_worker_end)
 
     def _on_worker_end(self, task: asyncio.Task[None]) -> None:

@@ -34,16 +34,31 @@ _RECENT = text("""
 """)
 
 
-async def recent_runs(session: AsyncSession, failed_only: bool = False, limit: int = 50,
-                      task: str | None = None) -> list[JobRun]:
+async def recent_runs(
+    session: AsyncSession, failed_only: bool = False, limit: int = 50, task: str | None = None
+) -> list[JobRun]:
     """Newest jobs first, each with its last attempt's error or result, duration and worker (from the
     job log)."""
-    rows = await session.execute(_RECENT, {"failed_only": failed_only, "limit": limit,
-                                           "task": registry.full_name(task) if task else None})
-    return [JobRun(id=r.id, task=r.task_name, status=r.status, queue=r.queue_name, attempts=r.attempts,
-                   scheduled_at=r.scheduled_at, started_at=r.started_at, finished_at=r.finished_at,
-                   error=r.error, result=r.result, duration_ms=r.duration_ms, worker=r.worker)
-            for r in rows]
+    rows = await session.execute(
+        _RECENT, {"failed_only": failed_only, "limit": limit, "task": registry.full_name(task) if task else None}
+    )
+    return [
+        JobRun(
+            id=r.id,
+            task=r.task_name,
+            status=r.status,
+            queue=r.queue_name,
+            attempts=r.attempts,
+            scheduled_at=r.scheduled_at,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            error=r.error,
+            result=r.result,
+            duration_ms=r.duration_ms,
+            worker=r.worker,
+        )
+        for r in rows
+    ]
 
 
 async def run_now(session: AsyncSession, actor: Principal, task_name: str) -> JobRun:
@@ -53,26 +68,47 @@ async def run_now(session: AsyncSession, actor: Principal, task_name: str) -> Jo
         name, task = registry.find(task_name)
     except registry.UnknownTask:
         known = ", ".join(sorted(registry.registered()))
-        raise NotFound(f"There is no job task named {task_name!r}. Known tasks: {known}.",
-                       code="unknown_task", field="task") from None
+        raise NotFound(
+            f"There is no job task named {task_name!r}. Known tasks: {known}.", code="unknown_task", field="task"
+        ) from None
     kwargs: dict[str, Any] = {}
     if registry.is_periodic(name):
         kwargs["timestamp"] = int(time.time())  # what the scheduler passes to a periodic task
     if "manual" in inspect.signature(task.func).parameters:
         kwargs["manual"] = True  # an admin's "run now" ignores the hour a task is set to run at
     if _required_arguments(task, skip=set(kwargs)):
-        raise ValidationFailed(f"{name} needs arguments and cannot be run from the admin panel.",
-                               code="task_needs_arguments", field="task")
+        raise ValidationFailed(
+            f"{name} needs arguments and cannot be run from the admin panel.", code="task_needs_arguments", field="task"
+        )
     job_id = await queue.defer(session, name, **kwargs)
-    audit.record(session, actor_id=actor.user_id, entity="job", entity_id=job_id, action="run_now",
-                 changes=[{"field": "task", "old": None, "new": name}])
-    return JobRun(id=job_id, task=name, status="todo", queue=task.queue, attempts=0, scheduled_at=None,
-                  started_at=None, finished_at=None)
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="job",
+        entity_id=job_id,
+        action="run_now",
+        changes=[{"field": "task", "old": None, "new": name}],
+    )
+    return JobRun(
+        id=job_id,
+        task=name,
+        status="todo",
+        queue=task.queue,
+        attempts=0,
+        scheduled_at=None,
+        started_at=None,
+        finished_at=None,
+    )
 
 
 def _required_arguments(task: Task[Any, Any, Any], skip: set[str]) -> list[str]:
     params = list(inspect.signature(task.func).parameters.values())
     if task.pass_context:
         params = params[1:]
-    return [p.name for p in params if p.default is inspect.Parameter.empty and p.name not in skip
-            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)]
+    return [
+        p.name
+        for p in params
+        if p.default is inspect.Parameter.empty
+        and p.name not in skip
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]

@@ -54,9 +54,11 @@ ColumnSize = Annotated[int, Query(ge=1, le=200)]
 
 # --- leads ---------------------------------------------------------------------------------------
 
+
 @router.get("/leads", response_model=Page[LeadOut])
-async def list_leads(session: Session, query: Annotated[LeadQuery, Query()],
-                     principal: Principal = require("leads", "view")) -> Page[LeadOut]:
+async def list_leads(
+    session: Session, query: Annotated[LeadQuery, Query()], principal: Principal = require("leads", "view")
+) -> Page[LeadOut]:
     return await service.list_leads(session, principal, query)
 
 
@@ -66,15 +68,24 @@ async def create_lead(body: LeadIn, session: Session, actor: Principal = require
 
 
 @router.get("/leads/board", response_model=Board)
-async def lead_board(session: Session, filters: Annotated[LeadFilters, Query()], per_column: ColumnSize = 50,
-                     principal: Principal = require("leads", "view")) -> Board:
+async def lead_board(
+    session: Session,
+    filters: Annotated[LeadFilters, Query()],
+    per_column: ColumnSize = 50,
+    principal: Principal = require("leads", "view"),
+) -> Board:
     return await board.board(session, principal, filters, per_column)
 
 
 @router.get("/leads/board/columns/{status_id}", response_model=ColumnPage)
-async def board_column(status_id: int, session: Session, filters: Annotated[LeadFilters, Query()],
-                       offset: Offset = 0, limit: ColumnSize = 50,
-                       principal: Principal = require("leads", "view")) -> ColumnPage:
+async def board_column(
+    status_id: int,
+    session: Session,
+    filters: Annotated[LeadFilters, Query()],
+    offset: Offset = 0,
+    limit: ColumnSize = 50,
+    principal: Principal = require("leads", "view"),
+) -> ColumnPage:
     return await board.column_page(session, principal, filters, status_id, offset, limit)
 
 
@@ -83,15 +94,25 @@ async def bulk_change(body: BulkRequest, session: Session, actor: Principal = re
     return await bulk.bulk(session, actor, body)
 
 
-@router.get("/leads/export.xlsx", response_class=StreamingResponse, responses={200: {
-    "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
-    "description": "The leads as an Excel workbook"}})
-async def export_leads(session: Session, query: Annotated[LeadQuery, Query()],
-                       principal: Principal = require("leads", "export")) -> StreamingResponse:
+@router.get(
+    "/leads/export.xlsx",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
+            "description": "The leads as an Excel workbook",
+        }
+    },
+)
+async def export_leads(
+    session: Session, query: Annotated[LeadQuery, Query()], principal: Principal = require("leads", "export")
+) -> StreamingResponse:
     path = await export.export_xlsx(session, principal, query)
-    return StreamingResponse(export.stream_file(path),
-                             media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                             headers={"Content-Disposition": 'attachment; filename="leads.xlsx"'})
+    return StreamingResponse(
+        export.stream_file(path),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="leads.xlsx"'},
+    )
 
 
 @router.get("/leads/{lead_id}", response_model=LeadOut)
@@ -100,54 +121,67 @@ async def get_lead(lead_id: int, session: Session, principal: Principal = requir
 
 
 @router.patch("/leads/{lead_id}", response_model=LeadOut)
-async def update_lead(lead_id: int, body: LeadUpdate, session: Session,
-                      actor: Principal = require("leads", "edit")) -> LeadOut:
+async def update_lead(
+    lead_id: int, body: LeadUpdate, session: Session, actor: Principal = require("leads", "edit")
+) -> LeadOut:
     return await service.update_lead(session, actor, lead_id, body)
 
 
 @router.post("/leads/{lead_id}/move", response_model=MoveResult)
-async def move_lead(lead_id: int, body: MoveRequest, session: Session,
-                    actor: Principal = require("leads", "edit")) -> MoveResult:
+async def move_lead(
+    lead_id: int, body: MoveRequest, session: Session, actor: Principal = require("leads", "edit")
+) -> MoveResult:
     return await service.move_lead(session, actor, lead_id, body)
 
 
 @router.post("/leads/{lead_id}/archive", response_model=LeadOut)
-async def archive_lead(lead_id: int, body: Versioned, session: Session,
-                       actor: Principal = require("leads", "edit")) -> LeadOut:
+async def archive_lead(
+    lead_id: int, body: Versioned, session: Session, actor: Principal = require("leads", "edit")
+) -> LeadOut:
     return await service.set_archived(session, actor, lead_id, body.version, archived=True)
 
 
 @router.post("/leads/{lead_id}/restore", response_model=LeadOut)
-async def restore_lead(lead_id: int, body: Versioned, session: Session,
-                       actor: Principal = require("leads", "edit")) -> LeadOut:
+async def restore_lead(
+    lead_id: int, body: Versioned, session: Session, actor: Principal = require("leads", "edit")
+) -> LeadOut:
     return await service.set_archived(session, actor, lead_id, body.version, archived=False)
 
 
 @router.post("/leads/{lead_id}/notes", response_model=NoteOut, status_code=201)
-async def add_note(lead_id: int, body: NoteIn, session: Session,
-                   actor: Principal = require("leads", "edit")) -> NoteOut:
+async def add_note(
+    lead_id: int, body: NoteIn, session: Session, actor: Principal = require("leads", "edit")
+) -> NoteOut:
     return await activities.add_note(session, actor, body, lead_id=lead_id)
 
 
 @router.get("/leads/{lead_id}/timeline", response_model=Page[TimelineItem])
-async def lead_timeline(lead_id: int, session: Session, offset: Offset = 0, limit: Limit = 100,
-                        principal: Principal = require("leads", "view")) -> Page[TimelineItem]:
+async def lead_timeline(
+    lead_id: int,
+    session: Session,
+    offset: Offset = 0,
+    limit: Limit = 100,
+    principal: Principal = require("leads", "view"),
+) -> Page[TimelineItem]:
     return await timeline.lead_timeline(session, principal, lead_id, offset, limit)
 
 
 @router.get("/leads/{lead_id}/duplicates", response_model=list[DuplicateOut])
-async def lead_duplicates(lead_id: int, session: Session,
-                          principal: Principal = require("leads", "view")) -> list[DuplicateOut]:
+async def lead_duplicates(
+    lead_id: int, session: Session, principal: Principal = require("leads", "view")
+) -> list[DuplicateOut]:
     return await duplicates.duplicates_of_lead(session, principal, lead_id)
 
 
 @router.post("/leads/{lead_id}/merge", response_model=LeadOut)
-async def merge_leads(lead_id: int, body: MergeRequest, session: Session,
-                      actor: Principal = require("leads", "edit")) -> LeadOut:
+async def merge_leads(
+    lead_id: int, body: MergeRequest, session: Session, actor: Principal = require("leads", "edit")
+) -> LeadOut:
     return await duplicates.merge(session, actor, lead_id, body)
 
 
 # --- pipelines -----------------------------------------------------------------------------------
+
 
 @router.get("/pipelines", response_model=list[PipelineOut], dependencies=[require("leads", "view")])
 async def list_pipelines(session: Session) -> list[PipelineOut]:
@@ -155,43 +189,53 @@ async def list_pipelines(session: Session) -> list[PipelineOut]:
 
 
 @router.post("/pipelines", response_model=PipelineOut, status_code=201)
-async def create_pipeline(body: PipelineIn, session: Session,
-                          actor: Principal = require("admin", "create")) -> PipelineOut:
+async def create_pipeline(
+    body: PipelineIn, session: Session, actor: Principal = require("admin", "create")
+) -> PipelineOut:
     return await pipelines.create_pipeline(session, actor, body)
 
 
 @router.patch("/pipelines/{pipeline_id}", response_model=PipelineOut)
-async def update_pipeline(pipeline_id: int, body: PipelineUpdate, session: Session,
-                          actor: Principal = require("admin", "edit")) -> PipelineOut:
+async def update_pipeline(
+    pipeline_id: int, body: PipelineUpdate, session: Session, actor: Principal = require("admin", "edit")
+) -> PipelineOut:
     return await pipelines.update_pipeline(session, actor, pipeline_id, body)
 
 
 @router.post("/pipelines/{pipeline_id}/statuses", response_model=PipelineOut, status_code=201)
-async def add_status(pipeline_id: int, body: StatusIn, session: Session,
-                     actor: Principal = require("admin", "edit")) -> PipelineOut:
+async def add_status(
+    pipeline_id: int, body: StatusIn, session: Session, actor: Principal = require("admin", "edit")
+) -> PipelineOut:
     return await pipelines.add_status(session, actor, pipeline_id, body)
 
 
 @router.patch("/pipelines/{pipeline_id}/statuses/{status_id}", response_model=PipelineOut)
-async def update_status(pipeline_id: int, status_id: int, body: StatusUpdate, session: Session,
-                        actor: Principal = require("admin", "edit")) -> PipelineOut:
+async def update_status(
+    pipeline_id: int, status_id: int, body: StatusUpdate, session: Session, actor: Principal = require("admin", "edit")
+) -> PipelineOut:
     return await pipelines.update_status(session, actor, pipeline_id, status_id, body)
 
 
 @router.put("/pipelines/{pipeline_id}/statuses/order", response_model=PipelineOut)
-async def reorder_statuses(pipeline_id: int, body: StatusOrder, session: Session,
-                           actor: Principal = require("admin", "edit")) -> PipelineOut:
+async def reorder_statuses(
+    pipeline_id: int, body: StatusOrder, session: Session, actor: Principal = require("admin", "edit")
+) -> PipelineOut:
     return await pipelines.reorder_statuses(session, actor, pipeline_id, body.status_ids)
 
 
 @router.delete("/pipelines/{pipeline_id}/statuses/{status_id}", response_model=PipelineOut)
-async def remove_status(pipeline_id: int, status_id: int, session: Session,
-                        move_to: Annotated[int, Query(description="the status its leads go to")],
-                        actor: Principal = require("admin", "edit")) -> PipelineOut:
+async def remove_status(
+    pipeline_id: int,
+    status_id: int,
+    session: Session,
+    move_to: Annotated[int, Query(description="the status its leads go to")],
+    actor: Principal = require("admin", "edit"),
+) -> PipelineOut:
     return await pipelines.remove_status(session, actor, pipeline_id, status_id, move_to)
 
 
 # --- lost reasons and lead sources ---------------------------------------------------------------
+
 
 @router.get("/lost-reasons", response_model=list[NamedItemOut], dependencies=[require("leads", "view")])
 async def list_lost_reasons(session: Session, include_inactive: bool = False) -> list[NamedItemOut]:
@@ -199,14 +243,16 @@ async def list_lost_reasons(session: Session, include_inactive: bool = False) ->
 
 
 @router.post("/lost-reasons", response_model=NamedItemOut, status_code=201)
-async def create_lost_reason(body: NamedItemIn, session: Session,
-                             actor: Principal = require("admin", "edit")) -> NamedItemOut:
+async def create_lost_reason(
+    body: NamedItemIn, session: Session, actor: Principal = require("admin", "edit")
+) -> NamedItemOut:
     return await pipelines.create_item(session, actor, LostReason, body)
 
 
 @router.patch("/lost-reasons/{item_id}", response_model=NamedItemOut)
-async def update_lost_reason(item_id: int, body: NamedItemUpdate, session: Session,
-                             actor: Principal = require("admin", "edit")) -> NamedItemOut:
+async def update_lost_reason(
+    item_id: int, body: NamedItemUpdate, session: Session, actor: Principal = require("admin", "edit")
+) -> NamedItemOut:
     return await pipelines.update_item(session, actor, LostReason, item_id, body)
 
 
@@ -216,18 +262,21 @@ async def list_sources(session: Session, include_inactive: bool = False) -> list
 
 
 @router.post("/lead-sources", response_model=NamedItemOut, status_code=201)
-async def create_source(body: NamedItemIn, session: Session,
-                        actor: Principal = require("admin", "edit")) -> NamedItemOut:
+async def create_source(
+    body: NamedItemIn, session: Session, actor: Principal = require("admin", "edit")
+) -> NamedItemOut:
     return await pipelines.create_item(session, actor, LeadSource, body)
 
 
 @router.patch("/lead-sources/{item_id}", response_model=NamedItemOut)
-async def update_source(item_id: int, body: NamedItemUpdate, session: Session,
-                        actor: Principal = require("admin", "edit")) -> NamedItemOut:
+async def update_source(
+    item_id: int, body: NamedItemUpdate, session: Session, actor: Principal = require("admin", "edit")
+) -> NamedItemOut:
     return await pipelines.update_item(session, actor, LeadSource, item_id, body)
 
 
 # --- assignment rules ----------------------------------------------------------------------------
+
 
 @router.get("/assignment-rules", response_model=list[AssignmentRuleOut], dependencies=[require("admin", "view")])
 async def list_rules(session: Session) -> list[AssignmentRuleOut]:
@@ -235,20 +284,23 @@ async def list_rules(session: Session) -> list[AssignmentRuleOut]:
 
 
 @router.post("/assignment-rules", response_model=AssignmentRuleOut, status_code=201)
-async def create_rule(body: AssignmentRuleIn, session: Session,
-                      actor: Principal = require("admin", "edit")) -> AssignmentRuleOut:
+async def create_rule(
+    body: AssignmentRuleIn, session: Session, actor: Principal = require("admin", "edit")
+) -> AssignmentRuleOut:
     return await assignment.create_rule(session, actor, body)
 
 
 @router.put("/assignment-rules/order", response_model=list[AssignmentRuleOut])
-async def reorder_rules(body: RuleOrder, session: Session,
-                        actor: Principal = require("admin", "edit")) -> list[AssignmentRuleOut]:
+async def reorder_rules(
+    body: RuleOrder, session: Session, actor: Principal = require("admin", "edit")
+) -> list[AssignmentRuleOut]:
     return await assignment.reorder_rules(session, actor, body.rule_ids)
 
 
 @router.put("/assignment-rules/{rule_id}", response_model=AssignmentRuleOut)
-async def update_rule(rule_id: int, body: AssignmentRuleUpdate, session: Session,
-                      actor: Principal = require("admin", "edit")) -> AssignmentRuleOut:
+async def update_rule(
+    rule_id: int, body: AssignmentRuleUpdate, session: Session, actor: Principal = require("admin", "edit")
+) -> AssignmentRuleOut:
     return await assignment.update_rule(session, actor, rule_id, body)
 
 

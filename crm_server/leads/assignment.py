@@ -32,13 +32,28 @@ async def round_robin(session: AsyncSession, team_id: int) -> int | None:
     """The next active member of the team who works leads, after the one who got the last lead.
     The team's cursor row is locked until commit, so concurrent leads go to different people."""
     await session.execute(insert(AssignmentCursor).values(team_id=team_id).on_conflict_do_nothing())
-    cursor = (await session.scalars(select(AssignmentCursor).where(AssignmentCursor.team_id == team_id)
-                                    .with_for_update().execution_options(populate_existing=True))).one()
-    members = list((await session.scalars(
-        select(User.id).join(Role, Role.id == User.role_id)
-        .where(User.team_id == team_id, User.active.is_(True),
-               Role.permissions["leads"]["actions"].contains(["edit"]))
-        .order_by(User.id))).all())
+    cursor = (
+        await session.scalars(
+            select(AssignmentCursor)
+            .where(AssignmentCursor.team_id == team_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    members = list(
+        (
+            await session.scalars(
+                select(User.id)
+                .join(Role, Role.id == User.role_id)
+                .where(
+                    User.team_id == team_id,
+                    User.active.is_(True),
+                    Role.permissions["leads"]["actions"].contains(["edit"]),
+                )
+                .order_by(User.id)
+            )
+        ).all()
+    )
     if not members:
         return None
     after = [m for m in members if cursor.last_user_id is not None and m > cursor.last_user_id]
@@ -49,15 +64,24 @@ async def round_robin(session: AsyncSession, team_id: int) -> int | None:
     return chosen
 
 
-async def choose_owner(session: AsyncSession, source: str | None, territory: str | None,
-                       product_interest: str | None) -> tuple[int | None, int | None]:
+async def choose_owner(
+    session: AsyncSession, source: str | None, territory: str | None, product_interest: str | None
+) -> tuple[int | None, int | None]:
     """(owner, team) for a new lead without an owner: the first matching rule that can give it to
     someone active, else round-robin in the default team, else nobody (managers see it unassigned)."""
-    rules = (await session.scalars(select(AssignmentRule).where(AssignmentRule.active.is_(True))
-                                   .order_by(AssignmentRule.position, AssignmentRule.id))).all()
+    rules = (
+        await session.scalars(
+            select(AssignmentRule)
+            .where(AssignmentRule.active.is_(True))
+            .order_by(AssignmentRule.position, AssignmentRule.id)
+        )
+    ).all()
     for rule in rules:
-        if not (_same(rule.source, source) and _same(rule.territory, territory)
-                and _same(rule.product_interest, product_interest)):
+        if not (
+            _same(rule.source, source)
+            and _same(rule.territory, territory)
+            and _same(rule.product_interest, product_interest)
+        ):
             continue
         if rule.user_id is not None:
             user = await session.get(User, rule.user_id)
@@ -75,13 +99,15 @@ async def choose_owner(session: AsyncSession, source: str | None, territory: str
 
 # --- admin: the rules ----------------------------------------------------------------------------
 
+
 def _fields(rule: AssignmentRule) -> dict[str, Any]:
     return {n: getattr(rule, n) for n in RULE_FIELDS}
 
 
 def _announce(session: AsyncSession, actor: Principal, rule_id: int, action: str) -> None:
-    events.emit(session, module="admin", entity="assignment_rule", entity_id=rule_id, action=action,
-                actor_id=actor.user_id)
+    events.emit(
+        session, module="admin", entity="assignment_rule", entity_id=rule_id, action=action, actor_id=actor.user_id
+    )
 
 
 async def _check_target(session: AsyncSession, data: AssignmentRuleIn) -> None:
@@ -114,8 +140,14 @@ async def create_rule(session: AsyncSession, actor: Principal, data: AssignmentR
     rule = AssignmentRule(**_clean(data), position=position)
     session.add(rule)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="assignment_rule", entity_id=rule.id, action="created",
-                 changes=audit.diff({}, _fields(rule)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="assignment_rule",
+        entity_id=rule.id,
+        action="created",
+        changes=audit.diff({}, _fields(rule)),
+    )
     _announce(session, actor, rule.id, "created")
     return AssignmentRuleOut.model_validate(rule)
 
@@ -127,8 +159,9 @@ async def _get(session: AsyncSession, rule_id: int) -> AssignmentRule:
     return rule
 
 
-async def update_rule(session: AsyncSession, actor: Principal, rule_id: int,
-                      data: AssignmentRuleUpdate) -> AssignmentRuleOut:
+async def update_rule(
+    session: AsyncSession, actor: Principal, rule_id: int, data: AssignmentRuleUpdate
+) -> AssignmentRuleOut:
     rule = await _get(session, rule_id)
     check_version(rule, data.version)
     await _check_target(session, data)
@@ -136,16 +169,28 @@ async def update_rule(session: AsyncSession, actor: Principal, rule_id: int,
     for key, value in _clean(data).items():
         setattr(rule, key, value)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="assignment_rule", entity_id=rule.id, action="updated",
-                 changes=audit.diff(before, _fields(rule)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="assignment_rule",
+        entity_id=rule.id,
+        action="updated",
+        changes=audit.diff(before, _fields(rule)),
+    )
     _announce(session, actor, rule.id, "updated")
     return AssignmentRuleOut.model_validate(rule)
 
 
 async def delete_rule(session: AsyncSession, actor: Principal, rule_id: int) -> None:
     rule = await _get(session, rule_id)
-    audit.record(session, actor_id=actor.user_id, entity="assignment_rule", entity_id=rule.id, action="deleted",
-                 changes=removed(_fields(rule)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="assignment_rule",
+        entity_id=rule.id,
+        action="deleted",
+        changes=removed(_fields(rule)),
+    )
     await session.delete(rule)
     _announce(session, actor, rule_id, "deleted")
 
@@ -158,7 +203,13 @@ async def reorder_rules(session: AsyncSession, actor: Principal, rule_ids: list[
     for position, rule_id in enumerate(rule_ids):
         rules[rule_id].position = position
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="assignment_rule", entity_id=0, action="reordered",
-                 changes=[{"field": "order", "old": before, "new": rule_ids}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="assignment_rule",
+        entity_id=0,
+        action="reordered",
+        changes=[{"field": "order", "old": before, "new": rule_ids}],
+    )
     _announce(session, actor, 0, "reordered")
     return await list_rules(session)

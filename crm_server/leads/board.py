@@ -34,13 +34,17 @@ def _columns(statuses: list[PipelineStatus], filters: LeadFilters) -> list[Pipel
     return [s for s in statuses if filters.include_closed or filters.archived or s.kind not in CLOSED]
 
 
-async def _summary(session: AsyncSession, principal: Principal, filters: LeadFilters, pipeline_id: int,
-                   country: str) -> dict[int, tuple[int, list[MoneyTotal]]]:
+async def _summary(
+    session: AsyncSession, principal: Principal, filters: LeadFilters, pipeline_id: int, country: str
+) -> dict[int, tuple[int, list[MoneyTotal]]]:
     where = queries.conditions(principal, filters, country, pipeline_id=pipeline_id, with_status=False)
-    rows = (await session.execute(
-        select(Lead.status_id, Lead.currency, func.count(), func.sum(Lead.value))
-        .where(*where).group_by(Lead.status_id, Lead.currency)
-    )).all()
+    rows = (
+        await session.execute(
+            select(Lead.status_id, Lead.currency, func.count(), func.sum(Lead.value))
+            .where(*where)
+            .group_by(Lead.status_id, Lead.currency)
+        )
+    ).all()
     out: dict[int, tuple[int, list[MoneyTotal]]] = {}
     for status_id, currency, count, total in rows:
         seen, totals = out.get(status_id, (0, []))
@@ -52,24 +56,59 @@ async def _summary(session: AsyncSession, principal: Principal, filters: LeadFil
 
 def _card(row: Any, now_days: float) -> BoardCard:
     return BoardCard(
-        id=row.id, person_name=row.person_name, company=row.company, value=row.value, currency=row.currency,
-        owner_id=row.owner_id, owner_name=row.owner_name, tags=row.tags, created_at=row.created_at,
-        status_changed_at=row.status_changed_at, age_days=int(now_days - row.created_at.timestamp() // 86400),
-        next_follow_up_at=row.next_follow_up_at, version=row.version,
+        id=row.id,
+        person_name=row.person_name,
+        company=row.company,
+        value=row.value,
+        currency=row.currency,
+        owner_id=row.owner_id,
+        owner_name=row.owner_name,
+        tags=row.tags,
+        created_at=row.created_at,
+        status_changed_at=row.status_changed_at,
+        age_days=int(now_days - row.created_at.timestamp() // 86400),
+        next_follow_up_at=row.next_follow_up_at,
+        version=row.version,
     )
 
 
-async def _cards(session: AsyncSession, principal: Principal, filters: LeadFilters, pipeline_id: int,
-                 status_id: int, offset: int, limit: int, country: str) -> list[BoardCard]:
+async def _cards(
+    session: AsyncSession,
+    principal: Principal,
+    filters: LeadFilters,
+    pipeline_id: int,
+    status_id: int,
+    offset: int,
+    limit: int,
+    country: str,
+) -> list[BoardCard]:
     where = queries.conditions(principal, filters, country, pipeline_id=pipeline_id, with_status=False)
-    next_follow_up = (select(func.min(FollowUp.due_at))
-                      .where(FollowUp.lead_id == Lead.id, FollowUp.status == "open").scalar_subquery())
-    stmt = (select(Lead.id, Lead.person_name, Lead.company, Lead.value, Lead.currency, Lead.owner_id,
-                   User.full_name.label("owner_name"), Lead.tags, Lead.created_at, Lead.status_changed_at,
-                   Lead.version, next_follow_up.label("next_follow_up_at"))
-            .outerjoin(User, User.id == Lead.owner_id)
-            .where(*where, Lead.status_id == status_id)
-            .order_by(Lead.status_changed_at.desc(), Lead.id.desc()).offset(offset).limit(limit))
+    next_follow_up = (
+        select(func.min(FollowUp.due_at))
+        .where(FollowUp.lead_id == Lead.id, FollowUp.status == "open")
+        .scalar_subquery()
+    )
+    stmt = (
+        select(
+            Lead.id,
+            Lead.person_name,
+            Lead.company,
+            Lead.value,
+            Lead.currency,
+            Lead.owner_id,
+            User.full_name.label("owner_name"),
+            Lead.tags,
+            Lead.created_at,
+            Lead.status_changed_at,
+            Lead.version,
+            next_follow_up.label("next_follow_up_at"),
+        )
+        .outerjoin(User, User.id == Lead.owner_id)
+        .where(*where, Lead.status_id == status_id)
+        .order_by(Lead.status_changed_at.desc(), Lead.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
     today = utcnow().timestamp() // 86400
     return [_card(row, today) for row in (await session.execute(stmt)).all()]
 
@@ -82,17 +121,26 @@ async def board(session: AsyncSession, principal: Principal, filters: LeadFilter
     columns = []
     for status in _columns(await pipelines.statuses_of(session, pipeline.id), filters):
         count, totals = summary.get(status.id, (0, []))
-        cards = (await _cards(session, principal, filters, pipeline.id, status.id, 0, per_column, country)
-                 if count else [])
-        columns.append(BoardColumn(status=StatusOut.model_validate(status), count=count,
-                                   totals=sorted(totals, key=lambda t: t.currency or ""), cards=cards))
+        cards = (
+            await _cards(session, principal, filters, pipeline.id, status.id, 0, per_column, country) if count else []
+        )
+        columns.append(
+            BoardColumn(
+                status=StatusOut.model_validate(status),
+                count=count,
+                totals=sorted(totals, key=lambda t: t.currency or ""),
+                cards=cards,
+            )
+        )
     return Board(pipeline_id=pipeline.id, columns=columns)
 
 
-async def column_page(session: AsyncSession, principal: Principal, filters: LeadFilters, status_id: int,
-                      offset: int, limit: int) -> ColumnPage:
+async def column_page(
+    session: AsyncSession, principal: Principal, filters: LeadFilters, status_id: int, offset: int, limit: int
+) -> ColumnPage:
     """More cards of one column, as the user scrolls it."""
     status = await pipelines.get_status(session, status_id)
-    cards = await _cards(session, principal, filters, status.pipeline_id, status.id, offset, limit,
-                         await default_country(session))
+    cards = await _cards(
+        session, principal, filters, status.pipeline_id, status.id, offset, limit, await default_country(session)
+    )
     return ColumnPage(status_id=status.id, offset=offset, cards=cards)

@@ -23,9 +23,17 @@ from crm_server.leads.service import MODULE, announce, apply_owner, apply_status
 
 async def bulk(session: AsyncSession, actor: Principal, data: BulkRequest) -> BulkResult:
     ids = list(dict.fromkeys(data.ids))
-    leads = {lead.id: lead for lead in (await session.scalars(
-        select(Lead).where(Lead.id.in_(ids), actor.scope_filter(MODULE, Lead.owner_id, Lead.team_id))
-        .order_by(Lead.id).with_for_update())).all()}
+    leads = {
+        lead.id: lead
+        for lead in (
+            await session.scalars(
+                select(Lead)
+                .where(Lead.id.in_(ids), actor.scope_filter(MODULE, Lead.owner_id, Lead.team_id))
+                .order_by(Lead.id)
+                .with_for_update()
+            )
+        ).all()
+    }
     skipped = [BulkSkip(id=i, code="not_found", message="No such lead.") for i in ids if i not in leads]
     status = None
     if data.action == "status":
@@ -55,8 +63,11 @@ async def bulk(session: AsyncSession, actor: Principal, data: BulkRequest) -> Bu
                     action = "status_changed"
                 else:
                     assert tag is not None
-                    lead.tags = ([*lead.tags, tag] if tag not in lead.tags else lead.tags) \
-                        if data.action == "tag_add" else [t for t in lead.tags if t != tag]
+                    lead.tags = (
+                        ([*lead.tags, tag] if tag not in lead.tags else lead.tags)
+                        if data.action == "tag_add"
+                        else [t for t in lead.tags if t != tag]
+                    )
                     action = "updated"
                     changes = audit.diff(before, fields(lead))
                 await session.flush()
@@ -66,13 +77,20 @@ async def bulk(session: AsyncSession, actor: Principal, data: BulkRequest) -> Bu
             continue
         if not changes:
             continue
-        audit.record(session, actor_id=actor.user_id, entity="lead", entity_id=lead.id, action=action,
-                     changes=[*changes, {"field": "bulk", "old": None, "new": True}])
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="lead",
+            entity_id=lead.id,
+            action=action,
+            changes=[*changes, {"field": "bulk", "old": None, "new": True}],
+        )
         announce(session, actor.user_id, lead, "updated")
         updated.append(lead.id)
         if data.action == "reassign" and lead.owner_id is not None and lead.owner_id != actor.user_id:
             new_owners[lead.owner_id] += 1
     for owner_id, count in new_owners.items():
-        await preferences.notify(session, owner_id, "lead_assigned", f"{count} leads assigned to you",
-                                 "Reassigned in bulk.")
+        await preferences.notify(
+            session, owner_id, "lead_assigned", f"{count} leads assigned to you", "Reassigned in bulk."
+        )
     return BulkResult(updated=updated, skipped=sorted(skipped, key=lambda s: s.id))

@@ -21,28 +21,40 @@ from crm_server.leads.models import Lead
 
 SIMILAR_COMPANY = 0.6
 # Fields that travel together: a value means nothing without its currency, an owner brings a team.
-COMPANIONS = {"value": ("currency",), "owner_id": ("team_id",), "status_id": ("pipeline_id", "lost_reason_id",
-                                                                               "lost_reason_text", "closed_at")}
+COMPANIONS = {
+    "value": ("currency",),
+    "owner_id": ("team_id",),
+    "status_id": ("pipeline_id", "lost_reason_id", "lost_reason_text", "closed_at"),
+}
 
 
-def _match_terms(email: str | None, phone: str | None, company: str | None
-                 ) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
+def _match_terms(
+    email: str | None, phone: str | None, company: str | None
+) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
     by_email = func.lower(Lead.email) == email.lower() if email else false()
     by_phone = Lead.phone == phone if phone else false()
     key = (company or "").strip().lower()
     # `%` uses the trigram index (threshold 0.3); similarity() then keeps the really close ones.
-    by_company = (and_(Lead.company_key.op("%", return_type=Boolean)(key),
-                       func.similarity(Lead.company_key, key) > SIMILAR_COMPANY)
-                  if len(key) >= 3 else false())
+    by_company = (
+        and_(
+            Lead.company_key.op("%", return_type=Boolean)(key), func.similarity(Lead.company_key, key) > SIMILAR_COMPANY
+        )
+        if len(key) >= 3
+        else false()
+    )
     return by_email, by_phone, by_company
 
 
-async def _candidates(session: AsyncSession, lead: Lead, extra: ColumnElement[bool] | None = None,
-                      limit: int = 20) -> list[tuple[Lead, list[str]]]:
+async def _candidates(
+    session: AsyncSession, lead: Lead, extra: ColumnElement[bool] | None = None, limit: int = 20
+) -> list[tuple[Lead, list[str]]]:
     by_email, by_phone, by_company = _match_terms(lead.email, lead.phone, lead.company)
-    stmt = (select(Lead, by_email.label("e"), by_phone.label("p"), by_company.label("c"))
-            .where(or_(by_email, by_phone, by_company), Lead.id != lead.id, Lead.merged_into_id.is_(None))
-            .order_by(Lead.archived_at.is_not(None), Lead.id.desc()).limit(limit))
+    stmt = (
+        select(Lead, by_email.label("e"), by_phone.label("p"), by_company.label("c"))
+        .where(or_(by_email, by_phone, by_company), Lead.id != lead.id, Lead.merged_into_id.is_(None))
+        .order_by(Lead.archived_at.is_not(None), Lead.id.desc())
+        .limit(limit)
+    )
     if extra is not None:
         stmt = stmt.where(extra)
     rows = (await session.execute(stmt)).all()
@@ -57,20 +69,40 @@ async def duplicate_warnings(session: AsyncSession, actor: Principal | None, lea
     for other, reasons in await _candidates(session, lead, limit=10):
         same = " and ".join(reasons)
         if actor is None or actor.sees("leads", other.owner_id, other.team_id):
-            warnings.append(RecordWarning(code="possible_duplicate", lead_id=other.id, reasons=reasons,
-                                          message=f"Lead #{other.id} has the same {same}."))
+            warnings.append(
+                RecordWarning(
+                    code="possible_duplicate",
+                    lead_id=other.id,
+                    reasons=reasons,
+                    message=f"Lead #{other.id} has the same {same}.",
+                )
+            )
         else:
-            warnings.append(RecordWarning(code="possible_duplicate", reasons=reasons,
-                                          message=f"A lead you cannot see has the same {same}."))
+            warnings.append(
+                RecordWarning(
+                    code="possible_duplicate", reasons=reasons, message=f"A lead you cannot see has the same {same}."
+                )
+            )
     return warnings
 
 
 async def duplicates_of(session: AsyncSession, principal: Principal, lead: Lead) -> list[DuplicateOut]:
     """Likely duplicates of `lead` among the leads this user may see."""
     scope = principal.scope_filter("leads", Lead.owner_id, Lead.team_id)
-    return [DuplicateOut(id=o.id, person_name=o.person_name, company=o.company, email=o.email, phone=o.phone,
-                         owner_id=o.owner_id, status_id=o.status_id, archived_at=o.archived_at, reasons=r)
-            for o, r in await _candidates(session, lead, scope, limit=50)]
+    return [
+        DuplicateOut(
+            id=o.id,
+            person_name=o.person_name,
+            company=o.company,
+            email=o.email,
+            phone=o.phone,
+            owner_id=o.owner_id,
+            status_id=o.status_id,
+            archived_at=o.archived_at,
+            reasons=r,
+        )
+        for o, r in await _candidates(session, lead, scope, limit=50)
+    ]
 
 
 def _values(lead: Lead, names: tuple[str, ...]) -> dict[str, Any]:
@@ -92,8 +124,12 @@ async def merge(session: AsyncSession, actor: Principal, keep_id: int, data: Mer
     keep, other = locked[keep_id], locked[data.other_id]
     check_version(keep, data.version)
     if other.version != data.other_version:
-        raise Conflict("The other lead changed since you opened it; reload it.", code="stale_version",
-                       field="other_version", extra={"current_version": other.version})
+        raise Conflict(
+            "The other lead changed since you opened it; reload it.",
+            code="stale_version",
+            field="other_version",
+            extra={"current_version": other.version},
+        )
     if other.merged_into_id is not None or keep.merged_into_id is not None:
         raise Conflict("One of these leads was merged already.", code="merged")
 
@@ -105,28 +141,58 @@ async def merge(session: AsyncSession, actor: Principal, keep_id: int, data: Mer
     keep.tags = list(dict.fromkeys([*keep.tags, *other.tags]))
     if keep.converted_client_id is None:
         keep.converted_client_id = other.converted_client_id
-    moved_notes = (await session.execute(update(Note).where(Note.lead_id == other.id).values(lead_id=keep.id)
-                                         .execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]
-    moved_follow_ups = (await session.execute(
-        update(FollowUp).where(FollowUp.lead_id == other.id).values(lead_id=keep.id)
-        .execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]
+    moved_notes = (
+        await session.execute(
+            update(Note)
+            .where(Note.lead_id == other.id)
+            .values(lead_id=keep.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    moved_follow_ups = (
+        await session.execute(
+            update(FollowUp)
+            .where(FollowUp.lead_id == other.id)
+            .values(lead_id=keep.id)
+            .execution_options(synchronize_session=False)
+        )
+    ).rowcount  # type: ignore[attr-defined]
     # Leads merged into `other` earlier now point at `keep`: the history stays one hop away.
-    await session.execute(update(Lead).where(Lead.merged_into_id == other.id)
-                          .values(merged_into_id=keep.id, version=Lead.version + 1)
-                          .execution_options(synchronize_session=False))
+    await session.execute(
+        update(Lead)
+        .where(Lead.merged_into_id == other.id)
+        .values(merged_into_id=keep.id, version=Lead.version + 1)
+        .execution_options(synchronize_session=False)
+    )
     now = utcnow()
     other.merged_into_id, other.archived_at = keep.id, now
     await session.flush()
 
     after = fields(keep) | _values(keep, ("status_id", "pipeline_id"))
-    audit.record(session, actor_id=actor.user_id, entity="lead", entity_id=keep.id, action="merged",
-                 changes=[*audit.diff(before, after),
-                          {"field": "merged_lead_id", "old": None, "new": other.id},
-                          {"field": "notes_moved", "old": None, "new": moved_notes},
-                          {"field": "follow_ups_moved", "old": None, "new": moved_follow_ups}])
-    audit.record(session, actor_id=actor.user_id, entity="lead", entity_id=other.id, action="merged_into",
-                 changes=[{"field": "merged_into_id", "old": None, "new": keep.id},
-                          {"field": "archived_at", "old": None, "new": now.isoformat()}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="lead",
+        entity_id=keep.id,
+        action="merged",
+        changes=[
+            *audit.diff(before, after),
+            {"field": "merged_lead_id", "old": None, "new": other.id},
+            {"field": "notes_moved", "old": None, "new": moved_notes},
+            {"field": "follow_ups_moved", "old": None, "new": moved_follow_ups},
+        ],
+    )
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="lead",
+        entity_id=other.id,
+        action="merged_into",
+        changes=[
+            {"field": "merged_into_id", "old": None, "new": keep.id},
+            {"field": "archived_at", "old": None, "new": now.isoformat()},
+        ],
+    )
     announce(session, actor.user_id, keep, "updated", merged_lead_id=other.id)
     announce(session, actor.user_id, other, "archived", merged_into_id=keep.id)
     return lead_out(keep)

@@ -25,9 +25,28 @@ from crm_server.leads.service import default_country, order_by
 
 MAX_ROWS = 1_000_000  # Excel's sheet holds 1,048,576 rows
 BATCH = 2000
-HEADERS = ["ID", "Name", "Company", "Email", "Phone", "Source", "Partner", "Status", "Owner", "Team", "Value",
-           "Currency", "Expected close", "Territory", "Product interest", "Tags", "Lost reason",
-           "Created (UTC)", "Updated (UTC)", "Archived (UTC)"]
+HEADERS = [
+    "ID",
+    "Name",
+    "Company",
+    "Email",
+    "Phone",
+    "Source",
+    "Partner",
+    "Status",
+    "Owner",
+    "Team",
+    "Value",
+    "Currency",
+    "Expected close",
+    "Territory",
+    "Product interest",
+    "Tags",
+    "Lost reason",
+    "Created (UTC)",
+    "Updated (UTC)",
+    "Archived (UTC)",
+]
 
 
 def _naive(value: datetime | None) -> datetime | None:
@@ -37,9 +56,28 @@ def _naive(value: datetime | None) -> datetime | None:
 
 def _row(r: Any) -> list[Any]:
     lost = r.lost_reason if r.lost_reason_text is None else f"{r.lost_reason}: {r.lost_reason_text}"
-    return [r.id, r.person_name, r.company, r.email, r.phone, r.source, r.partner_name, r.status, r.owner,
-            r.team, r.value, r.currency, r.expected_close_date, r.territory, r.product_interest,
-            ", ".join(r.tags), lost, _naive(r.created_at), _naive(r.updated_at), _naive(r.archived_at)]
+    return [
+        r.id,
+        r.person_name,
+        r.company,
+        r.email,
+        r.phone,
+        r.source,
+        r.partner_name,
+        r.status,
+        r.owner,
+        r.team,
+        r.value,
+        r.currency,
+        r.expected_close_date,
+        r.territory,
+        r.product_interest,
+        ", ".join(r.tags),
+        lost,
+        _naive(r.created_at),
+        _naive(r.updated_at),
+        _naive(r.archived_at),
+    ]
 
 
 def _append(sheet: Any, rows: list[list[Any]]) -> None:
@@ -51,15 +89,38 @@ async def export_xlsx(session: AsyncSession, principal: Principal, query: LeadQu
     """Writes the leads the list would show (all pages) to a temporary .xlsx; returns its path."""
     where = queries.conditions(principal, query, await default_country(session))
     owner = aliased(User)
-    stmt = (select(Lead.id, Lead.person_name, Lead.company, Lead.email, Lead.phone, Lead.source, Lead.partner_name,
-                   PipelineStatus.name.label("status"), owner.full_name.label("owner"), Team.name.label("team"),
-                   Lead.value, Lead.currency, Lead.expected_close_date, Lead.territory, Lead.product_interest,
-                   Lead.tags, LostReason.name.label("lost_reason"), Lead.lost_reason_text, Lead.created_at,
-                   Lead.updated_at, Lead.archived_at)
-            .join(PipelineStatus, PipelineStatus.id == Lead.status_id)
-            .outerjoin(owner, owner.id == Lead.owner_id).outerjoin(Team, Team.id == Lead.team_id)
-            .outerjoin(LostReason, LostReason.id == Lead.lost_reason_id)
-            .where(*where).order_by(*order_by(query.sort)).limit(MAX_ROWS))
+    stmt = (
+        select(
+            Lead.id,
+            Lead.person_name,
+            Lead.company,
+            Lead.email,
+            Lead.phone,
+            Lead.source,
+            Lead.partner_name,
+            PipelineStatus.name.label("status"),
+            owner.full_name.label("owner"),
+            Team.name.label("team"),
+            Lead.value,
+            Lead.currency,
+            Lead.expected_close_date,
+            Lead.territory,
+            Lead.product_interest,
+            Lead.tags,
+            LostReason.name.label("lost_reason"),
+            Lead.lost_reason_text,
+            Lead.created_at,
+            Lead.updated_at,
+            Lead.archived_at,
+        )
+        .join(PipelineStatus, PipelineStatus.id == Lead.status_id)
+        .outerjoin(owner, owner.id == Lead.owner_id)
+        .outerjoin(Team, Team.id == Lead.team_id)
+        .outerjoin(LostReason, LostReason.id == Lead.lost_reason_id)
+        .where(*where)
+        .order_by(*order_by(query.sort))
+        .limit(MAX_ROWS)
+    )
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Leads")
     sheet.append(HEADERS)

@@ -28,8 +28,9 @@ from crm_server.clients.models import Versioned
 from crm_server.db import Base, IdMixin, TimestampsMixin
 
 STATUS_KINDS = ("open", "won", "lost", "junk")
-LEAD_SEARCH = ("lower(person_name || ' ' || coalesce(company, '') || ' ' || coalesce(email, '') || ' '"
-               " || coalesce(phone, ''))")
+LEAD_SEARCH = (
+    "lower(person_name || ' ' || coalesce(company, '') || ' ' || coalesce(email, '') || ' ' || coalesce(phone, ''))"
+)
 
 
 class Pipeline(IdMixin, TimestampsMixin, Versioned, Base):
@@ -112,11 +113,23 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
     company_key: Mapped[str | None] = mapped_column(String(300), Computed("lower(btrim(company))", persisted=True))
     __table_args__ = (
         # The board: one column's page is an index range scan in card order.
-        Index("ix_leads_board", "pipeline_id", "status_id", text("status_changed_at DESC"), text("id DESC"),
-              postgresql_where=text("archived_at IS NULL")),
+        Index(
+            "ix_leads_board",
+            "pipeline_id",
+            "status_id",
+            text("status_changed_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("archived_at IS NULL"),
+        ),
         # The board's counts and totals: an index-only scan (scope columns included).
-        Index("ix_leads_summary", "pipeline_id", "status_id", "currency",
-              postgresql_include=["value", "owner_id", "team_id"], postgresql_where=text("archived_at IS NULL")),
+        Index(
+            "ix_leads_summary",
+            "pipeline_id",
+            "status_id",
+            "currency",
+            postgresql_include=["value", "owner_id", "team_id"],
+            postgresql_where=text("archived_at IS NULL"),
+        ),
         Index("ix_leads_owner", "owner_id", "status_id", postgresql_where=text("archived_at IS NULL")),
         Index("ix_leads_team", "team_id", "status_id", postgresql_where=text("archived_at IS NULL")),
         # The list's usual sorts (the other sortable columns sort the filtered rows).
@@ -126,15 +139,27 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_leads_email_lower", func.lower(email)),
         Index("ix_leads_phone", "phone"),
         # One lead per Facebook lead: a replayed leadgen event finds it instead of making a second.
-        Index("uq_leads_leadgen_id", text("(source_details ->> 'leadgen_id')"), unique=True,
-              postgresql_where=text("(source_details ->> 'leadgen_id') IS NOT NULL")),
+        Index(
+            "uq_leads_leadgen_id",
+            text("(source_details ->> 'leadgen_id')"),
+            unique=True,
+            postgresql_where=text("(source_details ->> 'leadgen_id') IS NOT NULL"),
+        ),
         Index("ix_leads_converted_client_id", "converted_client_id"),
         Index("ix_leads_merged_into_id", "merged_into_id"),
         Index("ix_leads_tags", "tags", postgresql_using="gin"),
-        Index("ix_leads_search_trgm", "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}),
-        Index("ix_leads_company_trgm", "company_key", postgresql_using="gin",
-              postgresql_ops={"company_key": "gin_trgm_ops"}),
+        Index(
+            "ix_leads_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_leads_company_trgm",
+            "company_key",
+            postgresql_using="gin",
+            postgresql_ops={"company_key": "gin_trgm_ops"},
+        ),
         CheckConstraint("value IS NULL OR value >= 0", name="value"),
     )
 
@@ -152,9 +177,7 @@ class AssignmentRule(IdMixin, TimestampsMixin, Versioned, Base):
     product_interest: Mapped[str | None] = mapped_column(String(200))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    __table_args__ = (
-        CheckConstraint("(user_id IS NULL) <> (team_id IS NULL)", name="target"),
-    )
+    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (team_id IS NULL)", name="target"),)
 
 
 class AssignmentCursor(Base):

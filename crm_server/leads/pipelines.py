@@ -33,15 +33,16 @@ NEW_PIPELINE_STATUSES = (("Open", "open"), ("Won", "won"), ("Lost", "lost"), ("J
 CLOSED = (StatusKind.won.value, StatusKind.lost.value, StatusKind.junk.value)
 
 
-def _announce(session: AsyncSession, actor: Principal, entity: str, entity_id: int, action: str,
-              **data: Any) -> None:
+def _announce(session: AsyncSession, actor: Principal, entity: str, entity_id: int, action: str, **data: Any) -> None:
     # Configuration, not a scoped record: admins' desktops hear it; others reload pipelines when they
     # open the board.
-    events.emit(session, module="admin", entity=entity, entity_id=entity_id, action=action,
-                actor_id=actor.user_id, data=data)
+    events.emit(
+        session, module="admin", entity=entity, entity_id=entity_id, action=action, actor_id=actor.user_id, data=data
+    )
 
 
 # --- reading -------------------------------------------------------------------------------------
+
 
 async def get_pipeline(session: AsyncSession, pipeline_id: int | None, *, lock: bool = False) -> Pipeline:
     """The pipeline named, or the default one."""
@@ -57,8 +58,15 @@ async def get_pipeline(session: AsyncSession, pipeline_id: int | None, *, lock: 
 
 
 async def statuses_of(session: AsyncSession, pipeline_id: int) -> list[PipelineStatus]:
-    return list((await session.scalars(select(PipelineStatus).where(PipelineStatus.pipeline_id == pipeline_id)
-                                       .order_by(PipelineStatus.position, PipelineStatus.id))).all())
+    return list(
+        (
+            await session.scalars(
+                select(PipelineStatus)
+                .where(PipelineStatus.pipeline_id == pipeline_id)
+                .order_by(PipelineStatus.position, PipelineStatus.id)
+            )
+        ).all()
+    )
 
 
 async def get_status(session: AsyncSession, status_id: int, field: str = "status_id") -> PipelineStatus:
@@ -77,22 +85,29 @@ async def first_open_status(session: AsyncSession, pipeline_id: int) -> Pipeline
 
 async def pipeline_out(session: AsyncSession, pipeline: Pipeline) -> PipelineOut:
     statuses = [StatusOut.model_validate(s) for s in await statuses_of(session, pipeline.id)]
-    return PipelineOut(id=pipeline.id, name=pipeline.name, is_default=pipeline.is_default,
-                       version=pipeline.version, statuses=statuses)
+    return PipelineOut(
+        id=pipeline.id, name=pipeline.name, is_default=pipeline.is_default, version=pipeline.version, statuses=statuses
+    )
 
 
 async def list_pipelines(session: AsyncSession) -> list[PipelineOut]:
     pipelines = (await session.scalars(select(Pipeline).order_by(Pipeline.is_default.desc(), Pipeline.name))).all()
-    statuses = (await session.scalars(select(PipelineStatus).order_by(PipelineStatus.position,
-                                                                      PipelineStatus.id))).all()
+    statuses = (
+        await session.scalars(select(PipelineStatus).order_by(PipelineStatus.position, PipelineStatus.id))
+    ).all()
     by_pipeline: dict[int, list[StatusOut]] = {}
     for status in statuses:
         by_pipeline.setdefault(status.pipeline_id, []).append(StatusOut.model_validate(status))
-    return [PipelineOut(id=p.id, name=p.name, is_default=p.is_default, version=p.version,
-                        statuses=by_pipeline.get(p.id, [])) for p in pipelines]
+    return [
+        PipelineOut(
+            id=p.id, name=p.name, is_default=p.is_default, version=p.version, statuses=by_pipeline.get(p.id, [])
+        )
+        for p in pipelines
+    ]
 
 
 # --- pipelines -----------------------------------------------------------------------------------
+
 
 async def _name_free(session: AsyncSession, name: str, except_id: int | None = None) -> None:
     stmt = select(Pipeline.id).where(same_text(Pipeline.name, name))
@@ -103,8 +118,11 @@ async def _name_free(session: AsyncSession, name: str, except_id: int | None = N
 
 
 async def _make_default(session: AsyncSession, pipeline: Pipeline) -> None:
-    await session.execute(update(Pipeline).where(Pipeline.id != pipeline.id, Pipeline.is_default.is_(True))
-                          .values(is_default=False, version=Pipeline.version + 1))
+    await session.execute(
+        update(Pipeline)
+        .where(Pipeline.id != pipeline.id, Pipeline.is_default.is_(True))
+        .values(is_default=False, version=Pipeline.version + 1)
+    )
     await session.flush()
     pipeline.is_default = True
 
@@ -119,14 +137,21 @@ async def create_pipeline(session: AsyncSession, actor: Principal, data: Pipelin
     for position, (name, kind) in enumerate(NEW_PIPELINE_STATUSES):
         session.add(PipelineStatus(pipeline_id=pipeline.id, name=name, position=position, kind=kind))
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="pipeline", entity_id=pipeline.id, action="created",
-                 changes=audit.diff({}, {"name": pipeline.name, "is_default": pipeline.is_default}))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="pipeline",
+        entity_id=pipeline.id,
+        action="created",
+        changes=audit.diff({}, {"name": pipeline.name, "is_default": pipeline.is_default}),
+    )
     _announce(session, actor, "pipeline", pipeline.id, "created")
     return await pipeline_out(session, pipeline)
 
 
-async def update_pipeline(session: AsyncSession, actor: Principal, pipeline_id: int,
-                          data: PipelineUpdate) -> PipelineOut:
+async def update_pipeline(
+    session: AsyncSession, actor: Principal, pipeline_id: int, data: PipelineUpdate
+) -> PipelineOut:
     pipeline = await get_pipeline(session, pipeline_id, lock=True)
     check_version(pipeline, data.version)
     before = {"name": pipeline.name, "is_default": pipeline.is_default}
@@ -140,34 +165,42 @@ async def update_pipeline(session: AsyncSession, actor: Principal, pipeline_id: 
     await session.flush()
     changes = audit.diff(before, {"name": pipeline.name, "is_default": pipeline.is_default})
     if changes:
-        audit.record(session, actor_id=actor.user_id, entity="pipeline", entity_id=pipeline.id,
-                     action="updated", changes=changes)
+        audit.record(
+            session, actor_id=actor.user_id, entity="pipeline", entity_id=pipeline.id, action="updated", changes=changes
+        )
         _announce(session, actor, "pipeline", pipeline.id, "updated")
     return await pipeline_out(session, pipeline)
 
 
 # --- statuses ------------------------------------------------------------------------------------
 
+
 def _check_kinds(statuses: list[PipelineStatus]) -> None:
     kinds = {s.kind for s in statuses}
     for needed in (StatusKind.open, StatusKind.won, StatusKind.lost):
         if needed.value not in kinds:
-            raise ValidationFailed(f"A pipeline needs at least one {needed.value} status.", field="kind",
-                                   code="status_kind_needed")
+            raise ValidationFailed(
+                f"A pipeline needs at least one {needed.value} status.", field="kind", code="status_kind_needed"
+            )
 
 
-async def _status_in(session: AsyncSession, pipeline_id: int, status_id: int, *, lock: bool = False,
-                     field: str = "status_id") -> PipelineStatus:
+async def _status_in(
+    session: AsyncSession, pipeline_id: int, status_id: int, *, lock: bool = False, field: str = "status_id"
+) -> PipelineStatus:
     status = await session.get(PipelineStatus, status_id, with_for_update=lock)
     if status is None or status.pipeline_id != pipeline_id:
-        raise NotFound("No such status in this pipeline.") if field == "status_id" else ValidationFailed(
-            "Choose a status of the same pipeline.", field=field)
+        raise (
+            NotFound("No such status in this pipeline.")
+            if field == "status_id"
+            else ValidationFailed("Choose a status of the same pipeline.", field=field)
+        )
     return status
 
 
 async def _status_name_free(session: AsyncSession, pipeline_id: int, name: str, except_id: int | None = None) -> None:
-    stmt = select(PipelineStatus.id).where(PipelineStatus.pipeline_id == pipeline_id,
-                                           same_text(PipelineStatus.name, name))
+    stmt = select(PipelineStatus.id).where(
+        PipelineStatus.pipeline_id == pipeline_id, same_text(PipelineStatus.name, name)
+    )
     if except_id is not None:
         stmt = stmt.where(PipelineStatus.id != except_id)
     if await session.scalar(stmt):
@@ -194,14 +227,21 @@ async def add_status(session: AsyncSession, actor: Principal, pipeline_id: int, 
     statuses.insert(position, status)
     await session.flush()
     await _renumber(session, statuses)
-    audit.record(session, actor_id=actor.user_id, entity="pipeline", entity_id=pipeline.id, action="status_added",
-                 changes=[{"field": "status", "old": None, "new": status.name}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="pipeline",
+        entity_id=pipeline.id,
+        action="status_added",
+        changes=[{"field": "status", "old": None, "new": status.name}],
+    )
     _announce(session, actor, "pipeline", pipeline.id, "updated")
     return await pipeline_out(session, pipeline)
 
 
-async def update_status(session: AsyncSession, actor: Principal, pipeline_id: int, status_id: int,
-                        data: StatusUpdate) -> PipelineOut:
+async def update_status(
+    session: AsyncSession, actor: Principal, pipeline_id: int, status_id: int, data: StatusUpdate
+) -> PipelineOut:
     """Rename a status or mark what it means (open, won, lost, junk)."""
     pipeline = await get_pipeline(session, pipeline_id, lock=True)
     status = await _status_in(session, pipeline.id, status_id, lock=True)
@@ -216,28 +256,42 @@ async def update_status(session: AsyncSession, actor: Principal, pipeline_id: in
     await session.flush()
     changes = audit.diff(before, {"name": status.name, "kind": status.kind})
     if changes:
-        audit.record(session, actor_id=actor.user_id, entity="pipeline_status", entity_id=status.id,
-                     action="updated", changes=changes)
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="pipeline_status",
+            entity_id=status.id,
+            action="updated",
+            changes=changes,
+        )
         _announce(session, actor, "pipeline", pipeline.id, "updated")
     return await pipeline_out(session, pipeline)
 
 
-async def reorder_statuses(session: AsyncSession, actor: Principal, pipeline_id: int,
-                           status_ids: list[int]) -> PipelineOut:
+async def reorder_statuses(
+    session: AsyncSession, actor: Principal, pipeline_id: int, status_ids: list[int]
+) -> PipelineOut:
     pipeline = await get_pipeline(session, pipeline_id, lock=True)
     statuses = {s.id: s for s in await statuses_of(session, pipeline.id)}
     if sorted(status_ids) != sorted(statuses):
         raise ValidationFailed("Name every status of the pipeline once.", field="status_ids")
     before = [statuses[i].name for i in sorted(statuses, key=lambda i: statuses[i].position)]
     await _renumber(session, [statuses[i] for i in status_ids])
-    audit.record(session, actor_id=actor.user_id, entity="pipeline", entity_id=pipeline.id, action="reordered",
-                 changes=[{"field": "statuses", "old": before, "new": [statuses[i].name for i in status_ids]}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="pipeline",
+        entity_id=pipeline.id,
+        action="reordered",
+        changes=[{"field": "statuses", "old": before, "new": [statuses[i].name for i in status_ids]}],
+    )
     _announce(session, actor, "pipeline", pipeline.id, "updated")
     return await pipeline_out(session, pipeline)
 
 
-async def remove_status(session: AsyncSession, actor: Principal, pipeline_id: int, status_id: int,
-                        move_to: int) -> PipelineOut:
+async def remove_status(
+    session: AsyncSession, actor: Principal, pipeline_id: int, status_id: int, move_to: int
+) -> PipelineOut:
     """Remove a status; its leads go to `move_to` (each move audited and announced)."""
     pipeline = await get_pipeline(session, pipeline_id, lock=True)
     status = await _status_in(session, pipeline.id, status_id, lock=True)
@@ -245,36 +299,72 @@ async def remove_status(session: AsyncSession, actor: Principal, pipeline_id: in
     if target.id == status.id:
         raise ValidationFailed("Choose another status for its leads.", field="move_to")
     if target.kind == StatusKind.lost.value and status.kind != StatusKind.lost.value:
-        raise ValidationFailed("Leads moved to a lost status each need a reason; choose another status.",
-                               field="move_to")
+        raise ValidationFailed(
+            "Leads moved to a lost status each need a reason; choose another status.", field="move_to"
+        )
     now = utcnow()
     closed_at = None if target.kind == StatusKind.open.value else now
-    moved = (await session.execute(
-        update(Lead).where(Lead.status_id == status.id)
-        .values(status_id=target.id, status_changed_at=now, version=Lead.version + 1,
-                closed_at=func.coalesce(Lead.closed_at, closed_at) if closed_at else None)
-        .returning(Lead.id, Lead.owner_id, Lead.team_id, Lead.version)
-        .execution_options(synchronize_session=False)
-    )).all()
-    change = [{"field": "status", "old": status.name, "new": target.name},
-              {"field": "status_id", "old": status.id, "new": target.id}]
+    moved = (
+        await session.execute(
+            update(Lead)
+            .where(Lead.status_id == status.id)
+            .values(
+                status_id=target.id,
+                status_changed_at=now,
+                version=Lead.version + 1,
+                closed_at=func.coalesce(Lead.closed_at, closed_at) if closed_at else None,
+            )
+            .returning(Lead.id, Lead.owner_id, Lead.team_id, Lead.version)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    change = [
+        {"field": "status", "old": status.name, "new": target.name},
+        {"field": "status_id", "old": status.id, "new": target.id},
+    ]
     if moved:
-        await session.execute(insert(AuditEntry), [
-            {"actor_id": actor.user_id, "entity": "lead", "entity_id": row.id, "action": "status_changed",
-             "changes": [*change, {"field": "reason", "old": None, "new": "status removed"}]} for row in moved])
+        await session.execute(
+            insert(AuditEntry),
+            [
+                {
+                    "actor_id": actor.user_id,
+                    "entity": "lead",
+                    "entity_id": row.id,
+                    "action": "status_changed",
+                    "changes": [*change, {"field": "reason", "old": None, "new": "status removed"}],
+                }
+                for row in moved
+            ],
+        )
         for row in moved:
-            events.emit(session, module="leads", entity="lead", entity_id=row.id, action="updated",
-                        actor_id=actor.user_id, owner_id=row.owner_id, team_id=row.team_id,
-                        data={"status_id": target.id, "version": row.version})
+            events.emit(
+                session,
+                module="leads",
+                entity="lead",
+                entity_id=row.id,
+                action="updated",
+                actor_id=actor.user_id,
+                owner_id=row.owner_id,
+                team_id=row.team_id,
+                data={"status_id": target.id, "version": row.version},
+            )
     await session.delete(status)
     await session.flush()
     remaining = await statuses_of(session, pipeline.id)
     _check_kinds(remaining)
     await _renumber(session, remaining)
-    audit.record(session, actor_id=actor.user_id, entity="pipeline", entity_id=pipeline.id,
-                 action="status_removed", changes=[{"field": "status", "old": status.name, "new": None},
-                                                   {"field": "leads_moved_to", "old": None, "new": target.name},
-                                                   {"field": "leads_moved", "old": None, "new": len(moved)}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="pipeline",
+        entity_id=pipeline.id,
+        action="status_removed",
+        changes=[
+            {"field": "status", "old": status.name, "new": None},
+            {"field": "leads_moved_to", "old": None, "new": target.name},
+            {"field": "leads_moved", "old": None, "new": len(moved)},
+        ],
+    )
     _announce(session, actor, "pipeline", pipeline.id, "updated", leads_moved=len(moved))
     return await pipeline_out(session, pipeline)
 
@@ -285,8 +375,14 @@ ListModel = type[LostReason] | type[LeadSource]
 
 
 def _item_out(item: LostReason | LeadSource) -> NamedItemOut:
-    return NamedItemOut(id=item.id, name=item.name, position=item.position, active=item.active,
-                        requires_text=getattr(item, "requires_text", False), version=item.version)
+    return NamedItemOut(
+        id=item.id,
+        name=item.name,
+        position=item.position,
+        active=item.active,
+        requires_text=getattr(item, "requires_text", False),
+        version=item.version,
+    )
 
 
 async def list_items(session: AsyncSession, model: ListModel, include_inactive: bool) -> list[NamedItemOut]:
@@ -309,8 +405,12 @@ def _entity(model: ListModel) -> str:
 
 
 def _item_fields(item: LostReason | LeadSource) -> dict[str, Any]:
-    return {"name": item.name, "position": item.position, "active": item.active,
-            "requires_text": getattr(item, "requires_text", None)}
+    return {
+        "name": item.name,
+        "position": item.position,
+        "active": item.active,
+        "requires_text": getattr(item, "requires_text", None),
+    }
 
 
 async def create_item(session: AsyncSession, actor: Principal, model: ListModel, data: NamedItemIn) -> NamedItemOut:
@@ -320,20 +420,28 @@ async def create_item(session: AsyncSession, actor: Principal, model: ListModel,
         position = int(await session.scalar(select(func.coalesce(func.max(model.position), -1) + 1)) or 0)
     item: LostReason | LeadSource
     if model is LostReason:
-        item = LostReason(name=data.name.strip(), position=position, active=data.active,
-                          requires_text=data.requires_text)
+        item = LostReason(
+            name=data.name.strip(), position=position, active=data.active, requires_text=data.requires_text
+        )
     else:
         item = LeadSource(name=data.name.strip(), position=position, active=data.active)
     session.add(item)
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity=_entity(model), entity_id=item.id, action="created",
-                 changes=audit.diff({}, _item_fields(item)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity=_entity(model),
+        entity_id=item.id,
+        action="created",
+        changes=audit.diff({}, _item_fields(item)),
+    )
     _announce(session, actor, _entity(model), item.id, "created")
     return _item_out(item)
 
 
-async def update_item(session: AsyncSession, actor: Principal, model: ListModel, item_id: int,
-                      data: NamedItemUpdate) -> NamedItemOut:
+async def update_item(
+    session: AsyncSession, actor: Principal, model: ListModel, item_id: int, data: NamedItemUpdate
+) -> NamedItemOut:
     """Rename, reorder or (de)activate. Items are not deleted: old leads keep pointing at them."""
     item = cast(LostReason | LeadSource | None, await session.get(model, item_id, with_for_update=True))
     if item is None:
@@ -352,8 +460,9 @@ async def update_item(session: AsyncSession, actor: Principal, model: ListModel,
     await session.flush()
     changes = audit.diff(before, _item_fields(item))
     if changes:
-        audit.record(session, actor_id=actor.user_id, entity=_entity(model), entity_id=item.id, action="updated",
-                     changes=changes)
+        audit.record(
+            session, actor_id=actor.user_id, entity=_entity(model), entity_id=item.id, action="updated", changes=changes
+        )
         _announce(session, actor, _entity(model), item.id, "updated")
     return _item_out(item)
 
@@ -367,6 +476,7 @@ async def lost_reason(session: AsyncSession, reason_id: int | None, text: str | 
         raise ValidationFailed("Choose a reason from the list.", field="lost_reason_id")
     text = (text or "").strip() or None
     if reason.requires_text and text is None:
-        raise ValidationFailed(f"Describe the reason ({reason.name}).", field="lost_reason_text",
-                               code="lost_reason_text_required")
+        raise ValidationFailed(
+            f"Describe the reason ({reason.name}).", field="lost_reason_text", code="lost_reason_text_required"
+        )
     return reason, text

@@ -25,8 +25,14 @@ def closed_statuses() -> Any:
     return select(PipelineStatus.id).where(PipelineStatus.kind.in_(("lost", "junk"))).scalar_subquery()
 
 
-def conditions(principal: Principal, filters: LeadFilters, default_country: str, *,
-               pipeline_id: int | None = None, with_status: bool = True) -> list[ColumnElement[bool]]:
+def conditions(
+    principal: Principal,
+    filters: LeadFilters,
+    default_country: str,
+    *,
+    pipeline_id: int | None = None,
+    with_status: bool = True,
+) -> list[ColumnElement[bool]]:
     """WHERE terms for these filters, this user's scope included."""
     where: list[ColumnElement[bool]] = [principal.scope_filter(MODULE, Lead.owner_id, Lead.team_id)]
     where.append(Lead.archived_at.is_not(None) if filters.archived else Lead.archived_at.is_(None))

@@ -29,18 +29,37 @@ def lead_match(terms: Terms) -> ColumnElement[bool]:
 
 
 async def search_leads(session: AsyncSession, principal: Principal, terms: Terms, limit: int) -> list[SearchHit]:
-    candidates = (select(Lead.id, Lead.person_name, Lead.company, Lead.email, Lead.phone, Lead.archived_at,
-                         Lead.search_text)
-                  .where(lead_match(terms), Lead.merged_into_id.is_(None),
-                         principal.scope_filter("leads", Lead.owner_id, Lead.team_id))
-                  .limit(CANDIDATES).subquery())
-    rows = (await session.execute(
-        select(candidates).order_by(candidates.c.archived_at.is_not(None),
-                                    func.similarity(candidates.c.search_text, terms.text.lower()).desc(),
-                                    candidates.c.id.desc()).limit(limit + 1))).all()
-    return [SearchHit(type="lead", id=r.id, title=r.person_name,
-                      subtitle=" · ".join(x for x in (r.company, r.email, r.phone) if x) or None,
-                      archived=r.archived_at is not None) for r in rows]
+    candidates = (
+        select(Lead.id, Lead.person_name, Lead.company, Lead.email, Lead.phone, Lead.archived_at, Lead.search_text)
+        .where(
+            lead_match(terms),
+            Lead.merged_into_id.is_(None),
+            principal.scope_filter("leads", Lead.owner_id, Lead.team_id),
+        )
+        .limit(CANDIDATES)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(candidates)
+            .order_by(
+                candidates.c.archived_at.is_not(None),
+                func.similarity(candidates.c.search_text, terms.text.lower()).desc(),
+                candidates.c.id.desc(),
+            )
+            .limit(limit + 1)
+        )
+    ).all()
+    return [
+        SearchHit(
+            type="lead",
+            id=r.id,
+            title=r.person_name,
+            subtitle=" · ".join(x for x in (r.company, r.email, r.phone) if x) or None,
+            archived=r.archived_at is not None,
+        )
+        for r in rows
+    ]
 
 
 register(Provider(type="lead", label="Leads", module="leads", search=search_leads, order=10))

@@ -16,8 +16,9 @@ router = APIRouter(prefix="/api", route_class=TxRoute, tags=["orders"])
 
 
 @router.get("/orders", response_model=Page[OrderOut])
-async def list_orders(session: Session, query: Annotated[OrderQuery, Query()],
-                      principal: Principal = require("orders", "view")) -> Page[OrderOut]:
+async def list_orders(
+    session: Session, query: Annotated[OrderQuery, Query()], principal: Principal = require("orders", "view")
+) -> Page[OrderOut]:
     return await service.list_orders(session, principal, query)
 
 

@@ -38,7 +38,8 @@ async def _wanted(session: AsyncSession, order: SalesOrder) -> dict[int, Decimal
     rows = await session.execute(
         select(SalesOrderLine.product_id, SalesOrderLine.quantity)
         .join(Product, Product.id == SalesOrderLine.product_id)
-        .where(SalesOrderLine.order_id == order.id, Product.stock_tracked, SalesOrderLine.quantity > 0))
+        .where(SalesOrderLine.order_id == order.id, Product.stock_tracked, SalesOrderLine.quantity > 0)
+    )
     wanted: dict[int, Decimal] = defaultdict(Decimal)
     for product_id, quantity in rows:
         wanted[product_id] += quantity
@@ -46,9 +47,15 @@ async def _wanted(session: AsyncSession, order: SalesOrder) -> dict[int, Decimal
 
 
 async def _held(session: AsyncSession, order: SalesOrder) -> list[StockReservation]:
-    return list((await session.scalars(select(StockReservation).where(
-        StockReservation.source_type == SOURCE, StockReservation.source_id == order.id)
-        .order_by(StockReservation.product_id))).all())
+    return list(
+        (
+            await session.scalars(
+                select(StockReservation)
+                .where(StockReservation.source_type == SOURCE, StockReservation.source_id == order.id)
+                .order_by(StockReservation.product_id)
+            )
+        ).all()
+    )
 
 
 def _set(order: SalesOrder, state: StockState, note: str | None = None) -> None:
@@ -77,9 +84,16 @@ async def _hold(session: AsyncSession, order: SalesOrder) -> str | None:
         return None
     try:
         async with savepoint(session):
-            await stock.reserve(session, None, ReserveIn(
-                source_type=SOURCE, source_id=order.id, warehouse_id=warehouse_id,
-                lines=[ReservationLineIn(product_id=p, quantity=q) for p, q in sorted(wanted.items())]))
+            await stock.reserve(
+                session,
+                None,
+                ReserveIn(
+                    source_type=SOURCE,
+                    source_id=order.id,
+                    warehouse_id=warehouse_id,
+                    lines=[ReservationLineIn(product_id=p, quantity=q) for p, q in sorted(wanted.items())],
+                ),
+            )
     except ValidationFailed as exc:
         _set(order, StockState.short, f"Stock could not be reserved: {exc.message}")
         return "stock short"
@@ -101,10 +115,19 @@ async def _deliver(session: AsyncSession, order: SalesOrder) -> str | None:
         return None
     try:
         async with savepoint(session):
-            document = await stock.create_document(session, None, StockDocumentIn(
-                kind=DocumentKind.delivery, warehouse_id=warehouse_id, source_type=SOURCE, source_id=order.id,
-                reference=order.number, notes=f"Web shop order {order.number}.",
-                lines=[DocumentLineIn(product_id=p, quantity=q) for p, q in sorted(wanted.items())]))
+            document = await stock.create_document(
+                session,
+                None,
+                StockDocumentIn(
+                    kind=DocumentKind.delivery,
+                    warehouse_id=warehouse_id,
+                    source_type=SOURCE,
+                    source_id=order.id,
+                    reference=order.number,
+                    notes=f"Web shop order {order.number}.",
+                    lines=[DocumentLineIn(product_id=p, quantity=q) for p, q in sorted(wanted.items())],
+                ),
+            )
             await stock.validate_document(session, None, document.id, None)
     except ValidationFailed as exc:
         _set(order, StockState.short, f"Stock could not be delivered: {exc.message}")
@@ -121,8 +144,9 @@ async def settle(session: AsyncSession, order: SalesOrder) -> str | None:
     status = OrderStatus(order.status)
     if order.stock_state == StockState.delivered:
         if status in RELEASING and not order.stock_note:
-            order.stock_note = (f"Delivered before it was {status.value}: take returned goods back with a "
-                                "receipt in Stock.")
+            order.stock_note = (
+                f"Delivered before it was {status.value}: take returned goods back with a receipt in Stock."
+            )
         return None
     if status == OrderStatus.processing:
         return await _hold(session, order)

@@ -71,13 +71,25 @@ async def _serialise(session: AsyncSession, key: str) -> None:
 
 async def _by_email(session: AsyncSession, email: str) -> Client | None:
     """The client with this email (active before archived), else the client of a contact with it."""
-    client = (await session.scalars(select(Client).where(func.lower(Client.email) == email.lower())
-                                    .order_by(Client.archived_at.is_not(None), Client.id).limit(1))).first()
+    client = (
+        await session.scalars(
+            select(Client)
+            .where(func.lower(Client.email) == email.lower())
+            .order_by(Client.archived_at.is_not(None), Client.id)
+            .limit(1)
+        )
+    ).first()
     if client is not None:
         return client
-    return (await session.scalars(select(Client).join(Contact, Contact.client_id == Client.id)
-                                  .where(func.lower(Contact.email) == email.lower())
-                                  .order_by(Client.archived_at.is_not(None), Client.id).limit(1))).first()
+    return (
+        await session.scalars(
+            select(Client)
+            .join(Contact, Contact.client_id == Client.id)
+            .where(func.lower(Contact.email) == email.lower())
+            .order_by(Client.archived_at.is_not(None), Client.id)
+            .limit(1)
+        )
+    ).first()
 
 
 async def _phone(session: AsyncSession, customer: StoreCustomer) -> str | None:
@@ -97,8 +109,9 @@ def _contact(customer: StoreCustomer, email: str | None, phone: str | None) -> C
     return ContactIn(name=customer.person[:200], email=email, phone=phone)
 
 
-async def _complete(session: AsyncSession, client: Client, customer: StoreCustomer, email: str | None,
-                    phone: str | None) -> None:
+async def _complete(
+    session: AsyncSession, client: Client, customer: StoreCustomer, email: str | None, phone: str | None
+) -> None:
     """An existing client gets what it lacks: the address and phone when it has none, the billing
     person as a contact when no contact has that address (or, without one, that name). What the
     office typed is never overwritten."""
@@ -112,14 +125,19 @@ async def _complete(session: AsyncSession, client: Client, customer: StoreCustom
         for key, value in changes.items():
             setattr(client, key, value)
         await session.flush()
-        audit.record(session, actor_id=None, entity="client", entity_id=client.id, action="updated",
-                     changes=audit.diff(before, changes))
+        audit.record(
+            session,
+            actor_id=None,
+            entity="client",
+            entity_id=client.id,
+            action="updated",
+            changes=audit.diff(before, changes),
+        )
         clients.announce(session, None, client, "updated")
     contact = _contact(customer, email, phone)
     if contact is None:
         return
-    same = (func.lower(Contact.email) == email.lower()) if email else (
-        func.lower(Contact.name) == contact.name.lower())
+    same = (func.lower(Contact.email) == email.lower()) if email else (func.lower(Contact.name) == contact.name.lower())
     if await session.scalar(select(Contact.id).where(Contact.client_id == client.id, same).limit(1)) is None:
         await clients._add_contact(session, None, client, contact)
 
@@ -138,8 +156,13 @@ async def client_for(session: AsyncSession, customer: StoreCustomer) -> tuple[Cl
             await _complete(session, found, customer, email, phone)
             return found, False
     contact = _contact(customer, email, phone)
-    data = ClientIn(name=customer.name[:300], email=email, phone=phone, address=customer.address or None,
-                    contacts=[contact] if contact is not None else [])
+    data = ClientIn(
+        name=customer.name[:300],
+        email=email,
+        phone=phone,
+        address=customer.address or None,
+        contacts=[contact] if contact is not None else [],
+    )
     made = await clients.create_client(session, None, data, guard=False)
     client = await session.get(Client, made.id)
     assert client is not None
@@ -149,8 +172,10 @@ async def client_for(session: AsyncSession, customer: StoreCustomer) -> tuple[Cl
 async def _default_tax_rate(session: AsyncSession) -> int:
     rate = await session.scalar(select(TaxRate.id).where(TaxRate.active).order_by(TaxRate.id).limit(1))
     if rate is None:
-        raise NeedsAttention("No active VAT rate exists for the products the web shop sells: add one in "
-                             "Products, then replay this event.")
+        raise NeedsAttention(
+            "No active VAT rate exists for the products the web shop sells: add one in "
+            "Products, then replay this event."
+        )
     return int(rate)
 
 
@@ -162,9 +187,17 @@ async def _product(session: AsyncSession, line: StoreLine, currency: str, matche
     if not products.SKU.match(sku) or len(sku) > 64:
         matched.skipped.append(_skip(line, f"SKU {sku!r} is not one the CRM accepts (letters, digits, . _ / -)"))
         return None
-    made = await products.create_product(session, None, ProductIn(
-        sku=sku, name=(line.name.strip() or sku)[:300], unit_price=max(line.unit_price, ZERO).quantize(CENT),
-        currency=currency, tax_rate_id=await _default_tax_rate(session)))
+    made = await products.create_product(
+        session,
+        None,
+        ProductIn(
+            sku=sku,
+            name=(line.name.strip() or sku)[:300],
+            unit_price=max(line.unit_price, ZERO).quantize(CENT),
+            currency=currency,
+            tax_rate_id=await _default_tax_rate(session),
+        ),
+    )
     matched.created.append(made.sku)
     return await session.get(Product, made.id)
 

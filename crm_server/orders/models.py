@@ -42,10 +42,11 @@ class SalesOrder(IdMixin, TimestampsMixin, Versioned, Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'pending', 'processing', 'on_hold', 'completed', 'cancelled', "
-                        "'refunded', 'failed')", name="status"),
-        CheckConstraint("stock_state IN ('none', 'reserved', 'delivered', 'released', 'short')",
-                        name="stock_state"),
+        CheckConstraint(
+            "status IN ('draft', 'pending', 'processing', 'on_hold', 'completed', 'cancelled', 'refunded', 'failed')",
+            name="status",
+        ),
+        CheckConstraint("stock_state IN ('none', 'reserved', 'delivered', 'released', 'short')", name="stock_state"),
         Index("uq_sales_orders_source_external", "source", "external_id", unique=True),
         Index("uq_sales_orders_number", "number", unique=True),
         Index("ix_sales_orders_client_id", "client_id"),

@@ -26,8 +26,10 @@ class Summary:
     unreadable: int = 0
 
     def text(self, since: datetime) -> str:
-        words = (f"WooCommerce: {self.read} orders changed since {since:%Y-%m-%d %H:%M} UTC, {self.queued} new "
-                 f"states queued, {self.known} already known")
+        words = (
+            f"WooCommerce: {self.read} orders changed since {since:%Y-%m-%d %H:%M} UTC, {self.queued} new "
+            f"states queued, {self.known} already known"
+        )
         return words + (f", {self.unreadable} unreadable" if self.unreadable else "")
 
 
@@ -47,14 +49,20 @@ async def run(db: Database, now: datetime | None = None) -> str:
     summary = Summary(read=len(orders))
     for start in range(0, len(orders), BATCH):
         async with db.transaction() as session:
-            for order in orders[start:start + BATCH]:
+            for order in orders[start : start + BATCH]:
                 try:
                     event = woocommerce.order_event(order)
                 except Malformed:
                     summary.unreadable += 1
                     continue
-                answer = await inbox.accept(session, woocommerce.PROVIDER, [event], headers=HEADERS,
-                                            body=json.dumps(order).encode(), remote=None)
+                answer = await inbox.accept(
+                    session,
+                    woocommerce.PROVIDER,
+                    [event],
+                    headers=HEADERS,
+                    body=json.dumps(order).encode(),
+                    remote=None,
+                )
                 summary.queued += answer.accepted
                 summary.known += answer.duplicates
     async with db.transaction() as session:

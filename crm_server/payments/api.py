@@ -16,6 +16,7 @@ router = APIRouter(prefix="/api", route_class=TxRoute, tags=["payments"])
 
 
 @router.get("/payments", response_model=Page[PaymentRow])
-async def list_payments(session: Session, query: Annotated[PaymentQuery, Query()],
-                        principal: Principal = require("payments", "view")) -> Page[PaymentRow]:
+async def list_payments(
+    session: Session, query: Annotated[PaymentQuery, Query()], principal: Principal = require("payments", "view")
+) -> Page[PaymentRow]:
     return await service.list_payments(session, principal, query)

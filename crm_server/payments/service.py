@@ -34,21 +34,34 @@ def _conditions(principal: Principal, query: PaymentQuery) -> list[ColumnElement
         where.append(Invoice.client_id == query.client_id)
     if query.q and query.q.strip():
         pattern = like_pattern(query.q)
-        where.append(or_(Invoice.number.ilike(pattern, escape="\\"), Payment.reference.ilike(pattern, escape="\\"),
-                         Client.name.ilike(pattern, escape="\\")))
+        where.append(
+            or_(
+                Invoice.number.ilike(pattern, escape="\\"),
+                Payment.reference.ilike(pattern, escape="\\"),
+                Client.name.ilike(pattern, escape="\\"),
+            )
+        )
     return where
 
 
 async def list_payments(session: AsyncSession, principal: Principal, query: PaymentQuery) -> Page[PaymentRow]:
     column = SORTS[query.sort.lstrip("-")]
-    order = ((column.desc(), Payment.id.desc()) if query.sort.startswith("-") else (column.asc(), Payment.id.asc()))
+    order = (column.desc(), Payment.id.desc()) if query.sort.startswith("-") else (column.asc(), Payment.id.asc())
 
     def row(r: Any) -> PaymentRow:
         payment, number, currency, client_id, client_name = r
-        return PaymentRow(**PaymentOut.model_validate(payment).model_dump(), invoice_number=number, currency=currency,
-                          client_id=client_id, client_name=client_name or "")
+        return PaymentRow(
+            **PaymentOut.model_validate(payment).model_dump(),
+            invoice_number=number,
+            currency=currency,
+            client_id=client_id,
+            client_name=client_name or "",
+        )
 
-    stmt = (select(Payment, Invoice.number, Invoice.currency, Invoice.client_id, Client.name)
-            .join(Invoice, Invoice.id == Payment.invoice_id).join(Client, Client.id == Invoice.client_id)
-            .where(*_conditions(principal, query)))
+    stmt = (
+        select(Payment, Invoice.number, Invoice.currency, Invoice.client_id, Client.name)
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .join(Client, Client.id == Invoice.client_id)
+        .where(*_conditions(principal, query))
+    )
     return await paging.page(session, stmt, query.offset, query.limit, row, order, whole_rows=True)

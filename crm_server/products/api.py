@@ -34,8 +34,11 @@ async def list_tax_rates(session: Session, include_inactive: bool = True) -> lis
 @router.get("/sales-settings", response_model=SalesSettingsOut, dependencies=[require("products", "view")])
 async def sales_settings(session: Session) -> SalesSettingsOut:
     values = await settings.get_all(session)
-    return SalesSettingsOut(base_currency=values["sales.base_currency"], tax_rounding=values["sales.tax_rounding"],
-                            payment_terms_days=values["invoices.payment_terms_days"])
+    return SalesSettingsOut(
+        base_currency=values["sales.base_currency"],
+        tax_rounding=values["sales.tax_rounding"],
+        payment_terms_days=values["invoices.payment_terms_days"],
+    )
 
 
 @router.post("/tax-rates", response_model=TaxRateOut, status_code=201)
@@ -44,8 +47,9 @@ async def create_tax_rate(body: TaxRateIn, session: Session, actor: Principal = 
 
 
 @router.patch("/tax-rates/{rate_id}", response_model=TaxRateOut)
-async def update_tax_rate(rate_id: int, body: TaxRateUpdate, session: Session,
-                          actor: Principal = require("admin", "edit")) -> TaxRateOut:
+async def update_tax_rate(
+    rate_id: int, body: TaxRateUpdate, session: Session, actor: Principal = require("admin", "edit")
+) -> TaxRateOut:
     return await service.update_tax_rate(session, actor, rate_id, body)
 
 
@@ -55,8 +59,9 @@ async def list_products(session: Session, query: Annotated[ProductQuery, Query()
 
 
 @router.post("/products", response_model=ProductOut, status_code=201)
-async def create_product(body: ProductIn, session: Session,
-                         actor: Principal = require("products", "create")) -> ProductOut:
+async def create_product(
+    body: ProductIn, session: Session, actor: Principal = require("products", "create")
+) -> ProductOut:
     return await service.create_product(session, actor, body)
 
 
@@ -66,18 +71,21 @@ async def get_product(product_id: int, session: Session) -> ProductOut:
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
-async def update_product(product_id: int, body: ProductUpdate, session: Session,
-                         actor: Principal = require("products", "edit")) -> ProductOut:
+async def update_product(
+    product_id: int, body: ProductUpdate, session: Session, actor: Principal = require("products", "edit")
+) -> ProductOut:
     return await service.update_product(session, actor, product_id, body)
 
 
 @router.post("/products/{product_id}/deactivate", response_model=ProductOut)
-async def deactivate_product(product_id: int, body: Versioned, session: Session,
-                             actor: Principal = require("products", "edit")) -> ProductOut:
+async def deactivate_product(
+    product_id: int, body: Versioned, session: Session, actor: Principal = require("products", "edit")
+) -> ProductOut:
     return await service.set_active(session, actor, product_id, body.version, active=False)
 
 
 @router.post("/products/{product_id}/reactivate", response_model=ProductOut)
-async def reactivate_product(product_id: int, body: Versioned, session: Session,
-                             actor: Principal = require("products", "edit")) -> ProductOut:
+async def reactivate_product(
+    product_id: int, body: Versioned, session: Session, actor: Principal = require("products", "edit")
+) -> ProductOut:
     return await service.set_active(session, actor, product_id, body.version, active=True)

@@ -43,6 +43,10 @@ class Product(IdMixin, TimestampsMixin, Versioned, Base):
         Index("uq_products_sku_lower", func.lower(text("sku")), unique=True),
         Index("ix_products_tax_rate_id", "tax_rate_id"),
         Index("ix_products_name", "name"),
-        Index("ix_products_search_trgm", "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        Index(
+            "ix_products_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )

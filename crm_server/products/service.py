@@ -31,11 +31,24 @@ from crm_server.errors import Conflict, NotFound, ValidationFailed
 from crm_server.products.models import Product, TaxRate
 
 MODULE = "products"
-PRODUCT_FIELDS = ("sku", "name", "description", "unit", "unit_price", "currency", "tax_rate_id", "stock_tracked",
-                  "active")
+PRODUCT_FIELDS = (
+    "sku",
+    "name",
+    "description",
+    "unit",
+    "unit_price",
+    "currency",
+    "tax_rate_id",
+    "stock_tracked",
+    "active",
+)
 TAX_FIELDS = ("name", "rate", "active")
-SORTS = {"sku": (func.lower(Product.sku), Product.id), "name": (Product.name, Product.id),
-         "unit_price": (Product.unit_price, Product.id), "updated_at": (Product.updated_at, Product.id)}
+SORTS = {
+    "sku": (func.lower(Product.sku), Product.id),
+    "name": (Product.name, Product.id),
+    "unit_price": (Product.unit_price, Product.id),
+    "updated_at": (Product.updated_at, Product.id),
+}
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 PRICE_STEP, RATE_STEP = Decimal("0.01"), Decimal("0.001")
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
@@ -45,10 +58,16 @@ def _fields(record: Any, names: tuple[str, ...]) -> dict[str, Any]:
     return {n: getattr(record, n) for n in names}
 
 
-def _announce(session: AsyncSession, actor_id: int | None, entity: str, record: Product | TaxRate,
-              action: str) -> None:
-    events.emit(session, module=MODULE, entity=entity, entity_id=record.id, action=action, actor_id=actor_id,
-                data={"version": record.version})
+def _announce(session: AsyncSession, actor_id: int | None, entity: str, record: Product | TaxRate, action: str) -> None:
+    events.emit(
+        session,
+        module=MODULE,
+        entity=entity,
+        entity_id=record.id,
+        action=action,
+        actor_id=actor_id,
+        data={"version": record.version},
+    )
 
 
 async def _save(session: AsyncSession, record: Product | TaxRate) -> None:
@@ -66,6 +85,7 @@ async def _save(session: AsyncSession, record: Product | TaxRate) -> None:
 
 
 # --- tax rates -----------------------------------------------------------------------------------
+
 
 def _duplicate_tax_name() -> ValidationFailed:
     return ValidationFailed("A VAT rate with this name exists already.", field="name", code="duplicate_name")
@@ -92,8 +112,14 @@ def _clean_tax(values: dict[str, Any]) -> dict[str, Any]:
 async def create_tax_rate(session: AsyncSession, actor: Principal, data: TaxRateIn) -> TaxRateOut:
     rate = TaxRate(**_clean_tax(data.model_dump()))
     await _save(session, rate)
-    audit.record(session, actor_id=actor.user_id, entity="tax_rate", entity_id=rate.id, action="created",
-                 changes=audit.diff({}, _fields(rate, TAX_FIELDS)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="tax_rate",
+        entity_id=rate.id,
+        action="created",
+        changes=audit.diff({}, _fields(rate, TAX_FIELDS)),
+    )
     _announce(session, actor.user_id, "tax_rate", rate, "created")
     return TaxRateOut.model_validate(rate)
 
@@ -111,13 +137,15 @@ async def update_tax_rate(session: AsyncSession, actor: Principal, rate_id: int,
     diff = audit.diff(before, _fields(rate, TAX_FIELDS))
     if diff:
         await _save(session, rate)
-        audit.record(session, actor_id=actor.user_id, entity="tax_rate", entity_id=rate.id, action="updated",
-                     changes=diff)
+        audit.record(
+            session, actor_id=actor.user_id, entity="tax_rate", entity_id=rate.id, action="updated", changes=diff
+        )
         _announce(session, actor.user_id, "tax_rate", rate, "updated")
     return TaxRateOut.model_validate(rate)
 
 
 # --- products: reading ---------------------------------------------------------------------------
+
 
 def _out(row: Any) -> ProductOut:
     product, tax = row
@@ -155,6 +183,7 @@ async def list_products(session: AsyncSession, query: ProductQuery) -> Page[Prod
 
 # --- products: writing ---------------------------------------------------------------------------
 
+
 def _duplicate_sku() -> ValidationFailed:
     return ValidationFailed("A product with this SKU exists already.", field="sku", code="duplicate_sku")
 
@@ -184,7 +213,8 @@ async def _clean(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any
         clean["description"] = (clean["description"] or "").strip() or None
     if "currency" in clean:
         clean["currency"] = (clean["currency"] or "").strip().upper() or await settings.get(
-            session, "sales.base_currency")
+            session, "sales.base_currency"
+        )
         if not CURRENCY.match(clean["currency"]):
             raise ValidationFailed("A currency is a three-letter ISO code (EUR, USD, RON).", field="currency")
     if "tax_rate_id" in clean:
@@ -192,8 +222,9 @@ async def _clean(session: AsyncSession, values: dict[str, Any]) -> dict[str, Any
         if rate is None:
             raise ValidationFailed("No such VAT rate.", field="tax_rate_id")
         if not rate.active:
-            raise ValidationFailed(f"The VAT rate {rate.name!r} is not in use any more.", field="tax_rate_id",
-                                   code="inactive_tax_rate")
+            raise ValidationFailed(
+                f"The VAT rate {rate.name!r} is not in use any more.", field="tax_rate_id", code="inactive_tax_rate"
+            )
     return clean
 
 
@@ -204,8 +235,14 @@ async def create_product(session: AsyncSession, actor: Principal | None, data: P
         raise _duplicate_sku()
     product = Product(**values, created_by=actor_id, active=True)
     await _save(session, product)
-    audit.record(session, actor_id=actor_id, entity="product", entity_id=product.id, action="created",
-                 changes=audit.diff({}, _fields(product, PRODUCT_FIELDS)))
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="product",
+        entity_id=product.id,
+        action="created",
+        changes=audit.diff({}, _fields(product, PRODUCT_FIELDS)),
+    )
     _announce(session, actor_id, "product", product, "created")
     return await get_product(session, product.id)
 
@@ -218,8 +255,7 @@ async def _locked(session: AsyncSession, product_id: int, version: int) -> Produ
     return product
 
 
-async def update_product(session: AsyncSession, actor: Principal, product_id: int,
-                         data: ProductUpdate) -> ProductOut:
+async def update_product(session: AsyncSession, actor: Principal, product_id: int, data: ProductUpdate) -> ProductOut:
     product = await _locked(session, product_id, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     for key in ("sku", "name", "unit", "unit_price", "tax_rate_id", "stock_tracked"):
@@ -236,23 +272,33 @@ async def update_product(session: AsyncSession, actor: Principal, product_id: in
     diff = audit.diff(before, _fields(product, PRODUCT_FIELDS))
     if diff:
         await _save(session, product)
-        audit.record(session, actor_id=actor.user_id, entity="product", entity_id=product.id, action="updated",
-                     changes=diff)
+        audit.record(
+            session, actor_id=actor.user_id, entity="product", entity_id=product.id, action="updated", changes=diff
+        )
         _announce(session, actor.user_id, "product", product, "updated")
     return await get_product(session, product.id)
 
 
-async def set_active(session: AsyncSession, actor: Principal, product_id: int, version: int,
-                     active: bool) -> ProductOut:
+async def set_active(
+    session: AsyncSession, actor: Principal, product_id: int, version: int, active: bool
+) -> ProductOut:
     """Deactivate or reactivate: products are never deleted (documents point at them)."""
     product = await _locked(session, product_id, version)
     if product.active == active:
-        raise Conflict("The product is active already." if active else "The product is inactive already.",
-                       code="already_active" if active else "already_inactive")
+        raise Conflict(
+            "The product is active already." if active else "The product is inactive already.",
+            code="already_active" if active else "already_inactive",
+        )
     product.active = active
     await _save(session, product)
     action = "reactivated" if active else "deactivated"
-    audit.record(session, actor_id=actor.user_id, entity="product", entity_id=product.id, action=action,
-                 changes=audit.diff({"active": not active}, {"active": active}))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="product",
+        entity_id=product.id,
+        action=action,
+        changes=audit.diff({"active": not active}, {"active": active}),
+    )
     _announce(session, actor.user_id, "product", product, action)
     return await get_product(session, product.id)

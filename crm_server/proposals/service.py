@@ -38,22 +38,51 @@ from crm_server.proposals.models import Proposal, ProposalLine
 MODULE = "proposals"
 VALID_DAYS = 30  # a new proposal's default validity
 REOPEN_DAYS = 7  # an expired proposal set back to open is valid this much longer
-FIELDS = ("status", "revision", "number", "lead_id", "client_id", "title", "currency", "valid_until", "notes",
-          "net_total", "tax_total", "gross_total", "accepted_by", "declined_by", "converted_invoice_id")
+FIELDS = (
+    "status",
+    "revision",
+    "number",
+    "lead_id",
+    "client_id",
+    "title",
+    "currency",
+    "valid_until",
+    "notes",
+    "net_total",
+    "tax_total",
+    "gross_total",
+    "accepted_by",
+    "declined_by",
+    "converted_invoice_id",
+)
 S = ProposalStatus
 # Changing these on a sent or open proposal changes the offer: it becomes revised.
 OFFER_FIELDS = {"lines", "currency", "lead_id", "client_id"}
-PARTY_NAME: Any = type_coerce(func.coalesce(
-    select(Client.name).where(Client.id == Proposal.client_id).correlate(Proposal).scalar_subquery(),
-    select(func.concat_ws(", ", Lead.person_name, Lead.company)).where(Lead.id == Proposal.lead_id)
-    .correlate(Proposal).scalar_subquery(),
-), String).label("party_name")
+PARTY_NAME: Any = type_coerce(
+    func.coalesce(
+        select(Client.name).where(Client.id == Proposal.client_id).correlate(Proposal).scalar_subquery(),
+        select(func.concat_ws(", ", Lead.person_name, Lead.company))
+        .where(Lead.id == Proposal.lead_id)
+        .correlate(Proposal)
+        .scalar_subquery(),
+    ),
+    String,
+).label("party_name")
 # The number of the invoice a converted proposal became (none while that invoice is a draft).
-INVOICE_NUMBER: Any = (select(Invoice.number).where(Invoice.id == Proposal.converted_invoice_id)
-                       .correlate(Proposal).scalar_subquery().label("converted_invoice_number"))
-SORTS: dict[str, Any] = {"number": Proposal.id, "valid_until": Proposal.valid_until,
-                         "gross_total": Proposal.gross_total, "created_at": Proposal.created_at,
-                         "updated_at": Proposal.updated_at}
+INVOICE_NUMBER: Any = (
+    select(Invoice.number)
+    .where(Invoice.id == Proposal.converted_invoice_id)
+    .correlate(Proposal)
+    .scalar_subquery()
+    .label("converted_invoice_number")
+)
+SORTS: dict[str, Any] = {
+    "number": Proposal.id,
+    "valid_until": Proposal.valid_until,
+    "gross_total": Proposal.gross_total,
+    "created_at": Proposal.created_at,
+    "updated_at": Proposal.updated_at,
+}
 
 
 def fields(proposal: Proposal) -> dict[str, Any]:
@@ -61,22 +90,39 @@ def fields(proposal: Proposal) -> dict[str, Any]:
 
 
 def announce(session: AsyncSession, actor_id: int | None, proposal: Proposal, action: str) -> None:
-    events.emit(session, module=MODULE, entity="proposal", entity_id=proposal.id, action=action, actor_id=actor_id,
-                owner_id=proposal.owner_id, team_id=proposal.team_id,
-                data={"number": proposal.number, "status": proposal.status, "version": proposal.version})
+    events.emit(
+        session,
+        module=MODULE,
+        entity="proposal",
+        entity_id=proposal.id,
+        action=action,
+        actor_id=actor_id,
+        owner_id=proposal.owner_id,
+        team_id=proposal.team_id,
+        data={"number": proposal.number, "status": proposal.status, "version": proposal.version},
+    )
 
 
-def _record(session: AsyncSession, actor_id: int | None, proposal: Proposal, action: str,
-            before: dict[str, Any]) -> None:
-    audit.record(session, actor_id=actor_id, entity="proposal", entity_id=proposal.id, action=action,
-                 changes=audit.diff(before, fields(proposal)))
+def _record(
+    session: AsyncSession, actor_id: int | None, proposal: Proposal, action: str, before: dict[str, Any]
+) -> None:
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="proposal",
+        entity_id=proposal.id,
+        action=action,
+        changes=audit.diff(before, fields(proposal)),
+    )
     announce(session, actor_id, proposal, "created" if action == "created" else "updated")
 
 
 # --- reading -------------------------------------------------------------------------------------
 
-async def visible_proposal(session: AsyncSession, principal: Principal, proposal_id: int, *,
-                           lock: bool = False) -> Proposal:
+
+async def visible_proposal(
+    session: AsyncSession, principal: Principal, proposal_id: int, *, lock: bool = False
+) -> Proposal:
     """The proposal, if this user may see it; otherwise 404 (whether it exists is not told)."""
     proposal = await session.get(Proposal, proposal_id, with_for_update=lock, populate_existing=lock)
     if proposal is None or not principal.sees(MODULE, proposal.owner_id, proposal.team_id):
@@ -87,13 +133,21 @@ async def visible_proposal(session: AsyncSession, principal: Principal, proposal
 async def proposal_out(session: AsyncSession, proposal: Proposal) -> ProposalOut:
     """One proposal with its client's or lead's name and its lines."""
     await session.flush()
-    name, invoice_number = (await session.execute(select(PARTY_NAME, INVOICE_NUMBER)
-                                                  .where(Proposal.id == proposal.id))).one()
-    lines = (await session.scalars(select(ProposalLine).where(ProposalLine.proposal_id == proposal.id)
-                                   .order_by(ProposalLine.position))).all()
+    name, invoice_number = (
+        await session.execute(select(PARTY_NAME, INVOICE_NUMBER).where(Proposal.id == proposal.id))
+    ).one()
+    lines = (
+        await session.scalars(
+            select(ProposalLine).where(ProposalLine.proposal_id == proposal.id).order_by(ProposalLine.position)
+        )
+    ).all()
     return ProposalOut.model_validate(proposal).model_copy(
-        update={"party_name": name or "", "converted_invoice_number": invoice_number,
-                "lines": [LineOut.model_validate(line) for line in lines]})
+        update={
+            "party_name": name or "",
+            "converted_invoice_number": invoice_number,
+            "lines": [LineOut.model_validate(line) for line in lines],
+        }
+    )
 
 
 def _conditions(principal: Principal, query: ProposalQuery) -> list[ColumnElement[bool]]:
@@ -106,11 +160,14 @@ def _conditions(principal: Principal, query: ProposalQuery) -> list[ColumnElemen
         where.append(Proposal.lead_id == query.lead_id)
     if query.q and query.q.strip():
         pattern = like_pattern(query.q)
-        where.append(or_(
-            func.lower(Proposal.number).like(pattern, escape="\\"),
-            func.lower(Proposal.title).like(pattern, escape="\\"),
-            Proposal.client_id.in_(select(Client.id).where(Client.search_text.like(pattern, escape="\\"))),
-            Proposal.lead_id.in_(select(Lead.id).where(Lead.search_text.like(pattern, escape="\\")))))
+        where.append(
+            or_(
+                func.lower(Proposal.number).like(pattern, escape="\\"),
+                func.lower(Proposal.title).like(pattern, escape="\\"),
+                Proposal.client_id.in_(select(Client.id).where(Client.search_text.like(pattern, escape="\\"))),
+                Proposal.lead_id.in_(select(Lead.id).where(Lead.search_text.like(pattern, escape="\\"))),
+            )
+        )
     return where
 
 
@@ -121,7 +178,8 @@ async def list_proposals(session: AsyncSession, principal: Principal, query: Pro
 
     def named(row: Any) -> ProposalOut:
         return ProposalOut.model_validate(row[0]).model_copy(
-            update={"party_name": row[1] or "", "converted_invoice_number": row[2]})
+            update={"party_name": row[1] or "", "converted_invoice_number": row[2]}
+        )
 
     stmt = select(Proposal, PARTY_NAME, INVOICE_NUMBER).where(*_conditions(principal, query))
     return await paging.page(session, stmt, query.offset, query.limit, named, order, whole_rows=True)
@@ -129,12 +187,16 @@ async def list_proposals(session: AsyncSession, principal: Principal, query: Pro
 
 # --- writing -------------------------------------------------------------------------------------
 
-async def _party(session: AsyncSession, actor: Principal, lead_id: int | None,
-                 client_id: int | None) -> tuple[int | None, int | None]:
+
+async def _party(
+    session: AsyncSession, actor: Principal, lead_id: int | None, client_id: int | None
+) -> tuple[int | None, int | None]:
     """Exactly one of a lead and a client, existing, not archived and visible to the user."""
     if (lead_id is None) == (client_id is None):
-        raise ValidationFailed("A proposal is for a lead or for a client: choose exactly one.",
-                               field="client_id" if client_id is not None else "lead_id")
+        raise ValidationFailed(
+            "A proposal is for a lead or for a client: choose exactly one.",
+            field="client_id" if client_id is not None else "lead_id",
+        )
     if client_id is not None:
         client = await invoices.billable_client(session, client_id)
         if not actor.sees("clients", client.owner_id, client.team_id):
@@ -154,9 +216,18 @@ async def _replace_lines(session: AsyncSession, proposal: Proposal, lines: list[
     values = [await invoices.priced_line(session, i, line, proposal.currency) for i, line in enumerate(lines)]
     rounding = str(await settings.get(session, "sales.tax_rounding"))
     totals = money.document_totals(
-        [money.Line(quantity=v["quantity"], unit_price=v["unit_price"], tax_rate=v["tax_percent"],
-                    discount_percent=v["discount_percent"]) for v in values], proposal.currency,
-        rounding)  # type: ignore[arg-type]
+        [
+            money.Line(
+                quantity=v["quantity"],
+                unit_price=v["unit_price"],
+                tax_rate=v["tax_percent"],
+                discount_percent=v["discount_percent"],
+            )
+            for v in values
+        ],
+        proposal.currency,
+        rounding,
+    )  # type: ignore[arg-type]
     await session.execute(delete(ProposalLine).where(ProposalLine.proposal_id == proposal.id))
     for v, total in zip(values, totals.lines, strict=True):
         session.add(ProposalLine(proposal_id=proposal.id, net=total.net, tax=total.tax, gross=total.gross, **v))
@@ -164,10 +235,22 @@ async def _replace_lines(session: AsyncSession, proposal: Proposal, lines: list[
 
 
 async def _current_lines(session: AsyncSession, proposal: Proposal) -> list[LineIn]:
-    rows = (await session.scalars(select(ProposalLine).where(ProposalLine.proposal_id == proposal.id)
-                                  .order_by(ProposalLine.position))).all()
-    return [LineIn(product_id=r.product_id, description=r.description, quantity=r.quantity, unit_price=r.unit_price,
-                   discount_percent=r.discount_percent, tax_rate_id=r.tax_rate_id) for r in rows]
+    rows = (
+        await session.scalars(
+            select(ProposalLine).where(ProposalLine.proposal_id == proposal.id).order_by(ProposalLine.position)
+        )
+    ).all()
+    return [
+        LineIn(
+            product_id=r.product_id,
+            description=r.description,
+            quantity=r.quantity,
+            unit_price=r.unit_price,
+            discount_percent=r.discount_percent,
+            tax_rate_id=r.tax_rate_id,
+        )
+        for r in rows
+    ]
 
 
 def _text(value: str | None) -> str | None:
@@ -178,10 +261,18 @@ async def create_proposal(session: AsyncSession, actor: Principal, data: Proposa
     """A draft owned by its creator (and their team), numbered P-1001, P-1002, ... by its id."""
     lead_id, client_id = await _party(session, actor, data.lead_id, data.client_id)
     currency = invoices.checked_currency(data.currency or str(await settings.get(session, "sales.base_currency")))
-    proposal = Proposal(status=S.draft.value, lead_id=lead_id, client_id=client_id, title=_text(data.title),
-                        currency=currency, valid_until=data.valid_until or date.today() + timedelta(days=VALID_DAYS),
-                        notes=_text(data.notes), owner_id=actor.user_id, team_id=actor.team_id,
-                        created_by=actor.user_id)
+    proposal = Proposal(
+        status=S.draft.value,
+        lead_id=lead_id,
+        client_id=client_id,
+        title=_text(data.title),
+        currency=currency,
+        valid_until=data.valid_until or date.today() + timedelta(days=VALID_DAYS),
+        notes=_text(data.notes),
+        owner_id=actor.user_id,
+        team_id=actor.team_id,
+        created_by=actor.user_id,
+    )
     session.add(proposal)
     await session.flush()
     proposal.number = f"P-{1000 + proposal.id}"
@@ -198,12 +289,12 @@ async def _locked(session: AsyncSession, actor: Principal, proposal_id: int, ver
 
 
 def _closed(proposal: Proposal) -> Conflict:
-    return Conflict(f"Proposal {proposal.number} is {proposal.status}; it can no longer be changed.",
-                    field="status", code="closed")
+    return Conflict(
+        f"Proposal {proposal.number} is {proposal.status}; it can no longer be changed.", field="status", code="closed"
+    )
 
 
-async def update_proposal(session: AsyncSession, actor: Principal, proposal_id: int,
-                          data: ProposalUpdate) -> Proposal:
+async def update_proposal(session: AsyncSession, actor: Principal, proposal_id: int, data: ProposalUpdate) -> Proposal:
     """Edit (lines replaced as a whole). A sent or open proposal whose offer changes becomes revised."""
     proposal = await _locked(session, actor, proposal_id, data.version)
     if proposal.status in (S.accepted, S.declined):
@@ -211,10 +302,16 @@ async def update_proposal(session: AsyncSession, actor: Principal, proposal_id: 
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     before = fields(proposal)
     if "lead_id" in changes or "client_id" in changes:
-        lead_id = changes.get("lead_id") if "lead_id" in changes else (
-            None if changes.get("client_id") is not None else proposal.lead_id)
-        client_id = changes.get("client_id") if "client_id" in changes else (
-            None if changes.get("lead_id") is not None else proposal.client_id)
+        lead_id = (
+            changes.get("lead_id")
+            if "lead_id" in changes
+            else (None if changes.get("client_id") is not None else proposal.lead_id)
+        )
+        client_id = (
+            changes.get("client_id")
+            if "client_id" in changes
+            else (None if changes.get("lead_id") is not None else proposal.client_id)
+        )
         proposal.lead_id, proposal.client_id = await _party(session, actor, lead_id, client_id)
     for key in ("title", "notes"):
         if key in changes:
@@ -243,8 +340,11 @@ async def set_status(session: AsyncSession, actor: Principal, proposal_id: int, 
     current, target = S(proposal.status), data.status
     if target not in ALLOWED_MOVES[current]:
         allowed = ", ".join(sorted(ALLOWED_MOVES[current])) or "none: it is final"
-        raise Conflict(f"A {current} proposal cannot be set to {target} (allowed: {allowed}).",
-                       field="status", code="status_not_allowed")
+        raise Conflict(
+            f"A {current} proposal cannot be set to {target} (allowed: {allowed}).",
+            field="status",
+            code="status_not_allowed",
+        )
     before = fields(proposal)
     today, now = date.today(), utcnow()
     proposal.status = target.value
@@ -265,25 +365,39 @@ async def set_status(session: AsyncSession, actor: Principal, proposal_id: int, 
 
 # --- conversion into an invoice draft ------------------------------------------------------------
 
+
 async def _conversion_refusal(session: AsyncSession, actor: Principal, proposal: Proposal) -> AppError | None:
     """Why this proposal cannot become an invoice draft now (None: it can). Rules in order: not
     twice; the user must hold invoices.create; invoices are for clients, not leads; only an
     accepted proposal is invoiced."""
     if proposal.converted_invoice_id is not None:
         invoice = await session.get(Invoice, proposal.converted_invoice_id)
-        name = f"invoice {invoice.number}" if invoice is not None and invoice.number else (
-            f"draft invoice #{proposal.converted_invoice_id}")
-        return Conflict(f"Proposal {proposal.number} is already converted into {name}.", code="already_converted",
-                        extra={"invoice_id": proposal.converted_invoice_id})
+        name = (
+            f"invoice {invoice.number}"
+            if invoice is not None and invoice.number
+            else (f"draft invoice #{proposal.converted_invoice_id}")
+        )
+        return Conflict(
+            f"Proposal {proposal.number} is already converted into {name}.",
+            code="already_converted",
+            extra={"invoice_id": proposal.converted_invoice_id},
+        )
     if not actor.can("invoices", "create"):
-        return Forbidden("Converting a proposal creates an invoice: you need the invoices.create permission.",
-                         code="forbidden", extra={"permission": "invoices.create"})
+        return Forbidden(
+            "Converting a proposal creates an invoice: you need the invoices.create permission.",
+            code="forbidden",
+            extra={"permission": "invoices.create"},
+        )
     if proposal.client_id is None:
-        return ValidationFailed("This proposal is for a lead. Convert the lead to a client first.",
-                                field="lead_id", code="lead_not_client")
+        return ValidationFailed(
+            "This proposal is for a lead. Convert the lead to a client first.", field="lead_id", code="lead_not_client"
+        )
     if proposal.status != S.accepted:
-        return Conflict(f"Only an accepted proposal can be converted into an invoice (this one is "
-                        f"{proposal.status}).", field="status", code="not_accepted")
+        return Conflict(
+            f"Only an accepted proposal can be converted into an invoice (this one is {proposal.status}).",
+            field="status",
+            code="not_accepted",
+        )
     return None
 
 
@@ -292,8 +406,9 @@ async def conversion(session: AsyncSession, principal: Principal, proposal_id: i
     refusal = await _conversion_refusal(session, principal, proposal)
     if refusal is None:
         return ConversionOut(possible=True, invoice_id=proposal.converted_invoice_id)
-    return ConversionOut(possible=False, reason=refusal.message, code=refusal.code,
-                         invoice_id=proposal.converted_invoice_id)
+    return ConversionOut(
+        possible=False, reason=refusal.message, code=refusal.code, invoice_id=proposal.converted_invoice_id
+    )
 
 
 async def convert(session: AsyncSession, actor: Principal, proposal_id: int) -> Invoice:
@@ -305,9 +420,16 @@ async def convert(session: AsyncSession, actor: Principal, proposal_id: int) -> 
         raise refusal
     assert proposal.client_id is not None
     notes = f"From proposal {proposal.number}" + (f": {proposal.title}" if proposal.title else ".")
-    invoice = await invoices.create_draft(session, actor, InvoiceIn(
-        client_id=proposal.client_id, currency=proposal.currency, notes=notes,
-        lines=await _current_lines(session, proposal)))
+    invoice = await invoices.create_draft(
+        session,
+        actor,
+        InvoiceIn(
+            client_id=proposal.client_id,
+            currency=proposal.currency,
+            notes=notes,
+            lines=await _current_lines(session, proposal),
+        ),
+    )
     before = fields(proposal)
     proposal.converted_invoice_id = invoice.id
     await session.flush()

@@ -31,15 +31,15 @@ class PurchaseOrder(IdMixin, TimestampsMixin, Versioned, Base):
     received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'confirmed', 'partially_received', 'received', 'cancelled')",
-                        name="status"),
+        CheckConstraint(
+            "status IN ('draft', 'confirmed', 'partially_received', 'received', 'cancelled')", name="status"
+        ),
         Index("uq_purchase_orders_number", "number", unique=True),
         Index("ix_purchase_orders_vendor_id", "vendor_id"),
         Index("ix_purchase_orders_warehouse_id", "warehouse_id"),
         Index("ix_purchase_orders_status", "status", "expected_on"),
         Index("ix_purchase_orders_created_at", "created_at"),
-        Index("ix_purchase_orders_open", "id",
-              postgresql_where=text("status IN ('confirmed', 'partially_received')")),
+        Index("ix_purchase_orders_open", "id", postgresql_where=text("status IN ('confirmed', 'partially_received')")),
     )
 
 

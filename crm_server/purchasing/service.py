@@ -41,8 +41,12 @@ from crm_server.stock.models import StockDocument, StockDocumentLine, Warehouse
 MODULE = "purchasing"
 OPEN = tuple(s.value for s in OPEN_PURCHASE_STATUSES)
 FIELDS = ("status", "vendor_id", "warehouse_id", "expected_on", "currency", "reference", "notes", "total")
-SORTS: dict[str, Any] = {"number": PurchaseOrder.id, "expected_on": PurchaseOrder.expected_on,
-                         "created_at": PurchaseOrder.created_at, "total": PurchaseOrder.total}
+SORTS: dict[str, Any] = {
+    "number": PurchaseOrder.id,
+    "expected_on": PurchaseOrder.expected_on,
+    "created_at": PurchaseOrder.created_at,
+    "total": PurchaseOrder.total,
+}
 CENT = Decimal("0.01")
 
 
@@ -50,13 +54,26 @@ def fields(order: PurchaseOrder) -> dict[str, Any]:
     return {n: getattr(order, n) for n in FIELDS}
 
 
-def _record(session: AsyncSession, actor_id: int | None, order: PurchaseOrder, action: str,
-            before: dict[str, Any]) -> None:
-    audit.record(session, actor_id=actor_id, entity="purchase_order", entity_id=order.id, action=action,
-                 changes=audit.diff(before, fields(order)))
-    events.emit(session, module=MODULE, entity="purchase_order", entity_id=order.id,
-                action="created" if action == "created" else "updated", actor_id=actor_id,
-                data={"number": order.number, "status": order.status, "version": order.version, "change": action})
+def _record(
+    session: AsyncSession, actor_id: int | None, order: PurchaseOrder, action: str, before: dict[str, Any]
+) -> None:
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="purchase_order",
+        entity_id=order.id,
+        action=action,
+        changes=audit.diff(before, fields(order)),
+    )
+    events.emit(
+        session,
+        module=MODULE,
+        entity="purchase_order",
+        entity_id=order.id,
+        action="created" if action == "created" else "updated",
+        actor_id=actor_id,
+        data={"number": order.number, "status": order.status, "version": order.version, "change": action},
+    )
 
 
 def _clean(value: str | None) -> str | None:
@@ -64,6 +81,7 @@ def _clean(value: str | None) -> str | None:
 
 
 # --- reading -------------------------------------------------------------------------------------
+
 
 async def get_order(session: AsyncSession, order_id: int, *, lock: bool = False) -> PurchaseOrder:
     order = await session.get(PurchaseOrder, order_id, with_for_update=lock, populate_existing=lock)
@@ -73,27 +91,56 @@ async def get_order(session: AsyncSession, order_id: int, *, lock: bool = False)
 
 
 async def _lines(session: AsyncSession, order_id: int) -> list[PurchaseOrderLine]:
-    return list((await session.scalars(select(PurchaseOrderLine).where(PurchaseOrderLine.order_id == order_id)
-                                       .order_by(PurchaseOrderLine.position))).all())
+    return list(
+        (
+            await session.scalars(
+                select(PurchaseOrderLine)
+                .where(PurchaseOrderLine.order_id == order_id)
+                .order_by(PurchaseOrderLine.position)
+            )
+        ).all()
+    )
 
 
 async def order_out(session: AsyncSession, order: PurchaseOrder) -> PurchaseOrderOut:
     await session.flush()
     vendor = await session.scalar(select(Client.name).where(Client.id == order.vendor_id)) if order.vendor_id else None
-    warehouse = (await session.scalar(select(Warehouse.name).where(Warehouse.id == order.warehouse_id))
-                 if order.warehouse_id else None)
-    rows = (await session.execute(
-        select(PurchaseOrderLine, Product.sku, Product.name, Product.unit)
-        .join(Product, Product.id == PurchaseOrderLine.product_id)
-        .where(PurchaseOrderLine.order_id == order.id).order_by(PurchaseOrderLine.position))).all()
-    lines = [PurchaseLineOut.model_validate(line).model_copy(update={
-        "sku": sku, "product_name": name, "unit": unit, "remaining": line.quantity - line.received,
-        "total": (line.quantity * line.unit_cost).quantize(CENT)}) for line, sku, name, unit in rows]
+    warehouse = (
+        await session.scalar(select(Warehouse.name).where(Warehouse.id == order.warehouse_id))
+        if order.warehouse_id
+        else None
+    )
+    rows = (
+        await session.execute(
+            select(PurchaseOrderLine, Product.sku, Product.name, Product.unit)
+            .join(Product, Product.id == PurchaseOrderLine.product_id)
+            .where(PurchaseOrderLine.order_id == order.id)
+            .order_by(PurchaseOrderLine.position)
+        )
+    ).all()
+    lines = [
+        PurchaseLineOut.model_validate(line).model_copy(
+            update={
+                "sku": sku,
+                "product_name": name,
+                "unit": unit,
+                "remaining": line.quantity - line.received,
+                "total": (line.quantity * line.unit_cost).quantize(CENT),
+            }
+        )
+        for line, sku, name, unit in rows
+    ]
     # the same figures list_orders counts in SQL (RECEIVED_IN_FULL), here from the lines at hand
     received = sum(1 for line, *_ in rows if line.received >= line.quantity)
-    return PurchaseOrderOut.model_validate(order).model_copy(update={
-        "vendor_name": vendor, "warehouse_name": warehouse, "line_count": len(lines), "lines_received": received,
-        "lines": lines})
+    return PurchaseOrderOut.model_validate(order).model_copy(
+        update={
+            "vendor_name": vendor,
+            "warehouse_name": warehouse,
+            "line_count": len(lines),
+            "lines_received": received,
+            "lines": lines,
+        }
+    )
 
 
 RECEIVED_IN_FULL = PurchaseOrderLine.received >= PurchaseOrderLine.quantity
@@ -109,10 +156,12 @@ def _list_columns() -> tuple[Any, ...]:
         return stmt.correlate(PurchaseOrder).scalar_subquery().label(label)
 
     lines = select(func.count()).where(PurchaseOrderLine.order_id == PurchaseOrder.id)
-    return (per_order(select(Client.name).where(Client.id == PurchaseOrder.vendor_id), "vendor_name"),
-            per_order(select(Warehouse.name).where(Warehouse.id == PurchaseOrder.warehouse_id), "warehouse_name"),
-            per_order(lines, "line_count"),
-            per_order(lines.where(RECEIVED_IN_FULL), "lines_received"))
+    return (
+        per_order(select(Client.name).where(Client.id == PurchaseOrder.vendor_id), "vendor_name"),
+        per_order(select(Warehouse.name).where(Warehouse.id == PurchaseOrder.warehouse_id), "warehouse_name"),
+        per_order(lines, "line_count"),
+        per_order(lines.where(RECEIVED_IN_FULL), "lines_received"),
+    )
 
 
 async def list_orders(session: AsyncSession, query: PurchaseOrderQuery) -> Page[PurchaseOrderOut]:
@@ -126,26 +175,38 @@ async def list_orders(session: AsyncSession, query: PurchaseOrderQuery) -> Page[
     if query.vendor_id is not None:
         stmt = stmt.where(PurchaseOrder.vendor_id == query.vendor_id)
     if query.product_id is not None:
-        stmt = stmt.where(PurchaseOrder.id.in_(select(PurchaseOrderLine.order_id)
-                                               .where(PurchaseOrderLine.product_id == query.product_id)))
+        stmt = stmt.where(
+            PurchaseOrder.id.in_(
+                select(PurchaseOrderLine.order_id).where(PurchaseOrderLine.product_id == query.product_id)
+            )
+        )
     if query.q and query.q.strip():
         pattern = like_pattern(query.q)
-        stmt = stmt.where(or_(func.lower(PurchaseOrder.number).like(pattern, escape="\\"),
-                              func.lower(PurchaseOrder.reference).like(pattern, escape="\\"),
-                              PurchaseOrder.vendor_id.in_(select(Client.id).where(
-                                  Client.search_text.like(pattern, escape="\\")))))
+        stmt = stmt.where(
+            or_(
+                func.lower(PurchaseOrder.number).like(pattern, escape="\\"),
+                func.lower(PurchaseOrder.reference).like(pattern, escape="\\"),
+                PurchaseOrder.vendor_id.in_(select(Client.id).where(Client.search_text.like(pattern, escape="\\"))),
+            )
+        )
     column = SORTS[query.sort.lstrip("-")]
     order = paging.sort_order(column, PurchaseOrder.id, query.sort.startswith("-"))
 
     def named(row: Any) -> PurchaseOrderOut:
-        return PurchaseOrderOut.model_validate(row[0]).model_copy(update={
-            "vendor_name": row.vendor_name, "warehouse_name": row.warehouse_name,
-            "line_count": row.line_count or 0, "lines_received": row.lines_received or 0})
+        return PurchaseOrderOut.model_validate(row[0]).model_copy(
+            update={
+                "vendor_name": row.vendor_name,
+                "warehouse_name": row.warehouse_name,
+                "line_count": row.line_count or 0,
+                "lines_received": row.lines_received or 0,
+            }
+        )
 
     return await paging.page(session, stmt, query.offset, query.limit, named, order, whole_rows=True)
 
 
 # --- drafts --------------------------------------------------------------------------------------
+
 
 async def _vendor(session: AsyncSession, vendor_id: int | None) -> None:
     if vendor_id is None:
@@ -184,12 +245,22 @@ async def _replace_lines(session: AsyncSession, order: PurchaseOrder, lines: lis
         if product is None:
             raise ValidationFailed("No such product.", field=f"lines.{i}.product_id")
         if not product.stock_tracked:
-            raise ValidationFailed(f"{product.name} ({product.sku}) is not stock-tracked.",
-                                   field=f"lines.{i}.product_id", code="not_stock_tracked")
+            raise ValidationFailed(
+                f"{product.name} ({product.sku}) is not stock-tracked.",
+                field=f"lines.{i}.product_id",
+                code="not_stock_tracked",
+            )
         cost = line.unit_cost if line.unit_cost is not None else Decimal(0)
-        session.add(PurchaseOrderLine(order_id=order.id, position=i + 1, product_id=product.id,
-                                      description=(line.description or product.name).strip() or product.name,
-                                      quantity=line.quantity, unit_cost=cost))
+        session.add(
+            PurchaseOrderLine(
+                order_id=order.id,
+                position=i + 1,
+                product_id=product.id,
+                description=(line.description or product.name).strip() or product.name,
+                quantity=line.quantity,
+                unit_cost=cost,
+            )
+        )
         total += (line.quantity * cost).quantize(CENT)
     order.total = total
 
@@ -199,10 +270,18 @@ async def create_order(session: AsyncSession, actor: Principal, data: PurchaseOr
     await _warehouse(session, data.warehouse_id)
     currency = _currency(data.currency or str(await settings.get(session, "sales.base_currency")))
     new_id = int(await session.scalar(text("SELECT nextval(pg_get_serial_sequence('purchase_orders', 'id'))")) or 0)
-    order = PurchaseOrder(id=new_id, number=f"PO-{date.today().year}-{new_id:04d}",
-                          status=PurchaseStatus.draft.value, vendor_id=data.vendor_id, warehouse_id=data.warehouse_id,
-                          expected_on=data.expected_on, currency=currency, reference=_clean(data.reference),
-                          notes=_clean(data.notes), created_by=actor.user_id)
+    order = PurchaseOrder(
+        id=new_id,
+        number=f"PO-{date.today().year}-{new_id:04d}",
+        status=PurchaseStatus.draft.value,
+        vendor_id=data.vendor_id,
+        warehouse_id=data.warehouse_id,
+        expected_on=data.expected_on,
+        currency=currency,
+        reference=_clean(data.reference),
+        notes=_clean(data.notes),
+        created_by=actor.user_id,
+    )
     session.add(order)
     await session.flush()
     await _replace_lines(session, order, data.lines)
@@ -217,18 +296,22 @@ async def _locked(session: AsyncSession, order_id: int, version: int) -> Purchas
     return order
 
 
-async def update_order(session: AsyncSession, actor: Principal, order_id: int,
-                       data: PurchaseOrderUpdate) -> PurchaseOrder:
+async def update_order(
+    session: AsyncSession, actor: Principal, order_id: int, data: PurchaseOrderUpdate
+) -> PurchaseOrder:
     order = await _locked(session, order_id, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
     if order.status in (PurchaseStatus.received, PurchaseStatus.cancelled):
-        raise Conflict(f"{order.number} is {order.status.replace('_', ' ')}: it cannot be changed.",
-                       code="closed")
+        raise Conflict(f"{order.number} is {order.status.replace('_', ' ')}: it cannot be changed.", code="closed")
     if order.status != PurchaseStatus.draft:
         frozen = sorted(changes.keys() - {"expected_on", "warehouse_id", "reference", "notes"})
         if frozen:
-            raise Conflict(f"{order.number} is confirmed: its {frozen[0].replace('_', ' ')} cannot be changed "
-                           "(cancel it and make a new order).", field=frozen[0], code="confirmed")
+            raise Conflict(
+                f"{order.number} is confirmed: its {frozen[0].replace('_', ' ')} cannot be changed "
+                "(cancel it and make a new order).",
+                field=frozen[0],
+                code="confirmed",
+            )
         if "expected_on" in changes and changes["expected_on"] is None:
             raise ValidationFailed("A confirmed order needs an expected delivery date.", field="expected_on")
     before = fields(order)
@@ -255,6 +338,7 @@ async def update_order(session: AsyncSession, actor: Principal, order_id: int,
 
 # --- confirming, receiving, cancelling -----------------------------------------------------------
 
+
 async def confirm_order(session: AsyncSession, actor: Principal, order_id: int, version: int) -> PurchaseOrder:
     """A draft becomes an order the vendor has: it needs a vendor, a line and an expected date; all
     the missing ones are named at once (`fields` in the error), the first as `field`."""
@@ -262,13 +346,22 @@ async def confirm_order(session: AsyncSession, actor: Principal, order_id: int, 
     if order.status != PurchaseStatus.draft:
         raise Conflict(f"{order.number} is {order.status.replace('_', ' ')} already.", code="not_draft")
     lines = await _lines(session, order.id)
-    missing = [(name, what) for name, what, absent in (
-        ("vendor_id", "a vendor", order.vendor_id is None),
-        ("lines", "at least one line", not lines),
-        ("expected_on", "an expected delivery date", order.expected_on is None)) if absent]
+    missing = [
+        (name, what)
+        for name, what, absent in (
+            ("vendor_id", "a vendor", order.vendor_id is None),
+            ("lines", "at least one line", not lines),
+            ("expected_on", "an expected delivery date", order.expected_on is None),
+        )
+        if absent
+    ]
     if missing:
-        raise ValidationFailed("To confirm the order it needs " + ", ".join(w for _, w in missing) + ".",
-                               field=missing[0][0], code="incomplete", extra={"fields": [n for n, _ in missing]})
+        raise ValidationFailed(
+            "To confirm the order it needs " + ", ".join(w for _, w in missing) + ".",
+            field=missing[0][0],
+            code="incomplete",
+            extra={"fields": [n for n, _ in missing]},
+        )
     await _vendor(session, order.vendor_id)
     before = fields(order)
     order.status, order.confirmed_at = PurchaseStatus.confirmed.value, utcnow()
@@ -279,20 +372,24 @@ async def confirm_order(session: AsyncSession, actor: Principal, order_id: int, 
     return order
 
 
-async def receive(session: AsyncSession, actor: Principal, order_id: int,
-                  data: ReceiveIn) -> tuple[PurchaseOrder, StockDocument]:
+async def receive(
+    session: AsyncSession, actor: Principal, order_id: int, data: ReceiveIn
+) -> tuple[PurchaseOrder, StockDocument]:
     """Receive quantities now: a receipt document made and validated into the warehouse; the order
     is received when every line is, else partially received (the rest stays incoming)."""
     if not actor.can("stock", "edit"):
         raise Forbidden("Receiving moves stock: it needs the stock edit permission.", code="forbidden")
     order = await _locked(session, order_id, data.version)
     if order.status not in OPEN:
-        raise Conflict(f"Only a confirmed order can be received ({order.number} is "
-                       f"{order.status.replace('_', ' ')}).", code="not_open")
+        raise Conflict(
+            f"Only a confirmed order can be received ({order.number} is {order.status.replace('_', ' ')}).",
+            code="not_open",
+        )
     warehouse_id = data.warehouse_id if data.warehouse_id is not None else order.warehouse_id
     if warehouse_id is None:
-        raise ValidationFailed("Choose the warehouse the goods go into.", field="warehouse_id",
-                               code="missing_warehouse")
+        raise ValidationFailed(
+            "Choose the warehouse the goods go into.", field="warehouse_id", code="missing_warehouse"
+        )
     await _warehouse(session, warehouse_id)
     lines = {line.id: line for line in await _lines(session, order.id)}
     seen: set[int] = set()
@@ -307,17 +404,28 @@ async def receive(session: AsyncSession, actor: Principal, order_id: int,
         seen.add(line.id)
         remaining = line.quantity - line.received
         if item.quantity > remaining:
-            raise ValidationFailed(f"Only {remaining.normalize():f} of {line.description} remain to be received.",
-                                   field=f"lines.{i}.quantity", code="over_receipt",
-                                   extra={"remaining": str(remaining)})
+            raise ValidationFailed(
+                f"Only {remaining.normalize():f} of {line.description} remain to be received.",
+                field=f"lines.{i}.quantity",
+                code="over_receipt",
+                extra={"remaining": str(remaining)},
+            )
         line.received += item.quantity
         doc_lines.append(DocumentLineIn(product_id=line.product_id, quantity=item.quantity))
         extras.append({"purchase_order_line_id": line.id, "unit_cost": line.unit_cost})
     receipt = await stock.create_document(
-        session, actor, StockDocumentIn(kind=DocumentKind.receipt, warehouse_id=warehouse_id,
-                                        reference=_clean(data.reference) or order.number,
-                                        notes=f"Received on {order.number}.", lines=doc_lines),
-        purchase_order_id=order.id, extras=extras)
+        session,
+        actor,
+        StockDocumentIn(
+            kind=DocumentKind.receipt,
+            warehouse_id=warehouse_id,
+            reference=_clean(data.reference) or order.number,
+            notes=f"Received on {order.number}.",
+            lines=doc_lines,
+        ),
+        purchase_order_id=order.id,
+        extras=extras,
+    )
     await stock.validate_document(session, actor, receipt.id, None)
     before = fields(order)
     done = all(line.received >= line.quantity for line in lines.values())
@@ -355,8 +463,9 @@ async def cancel_order(session: AsyncSession, actor: Principal, order_id: int, v
     incoming."""
     order = await _locked(session, order_id, version)
     if order.status in (PurchaseStatus.received, PurchaseStatus.cancelled):
-        raise Conflict(f"{order.number} is {order.status.replace('_', ' ')}: it cannot be cancelled.",
-                       code="not_cancellable")
+        raise Conflict(
+            f"{order.number} is {order.status.replace('_', ' ')}: it cannot be cancelled.", code="not_cancellable"
+        )
     before = fields(order)
     order.status, order.cancelled_at = PurchaseStatus.cancelled.value, utcnow()
     await session.flush()

@@ -15,7 +15,8 @@ router = APIRouter(prefix="/api", route_class=TxRoute, tags=["reports"])
 
 
 @router.get("/reports/sales", response_model=SalesReportOut)
-async def sales_report(session: Session, query: Annotated[SalesQuery, Query()],
-                       principal: Principal = require("reports", "view")) -> SalesReportOut:
+async def sales_report(
+    session: Session, query: Annotated[SalesQuery, Query()], principal: Principal = require("reports", "view")
+) -> SalesReportOut:
     """Sales per period by invoice date (accrual) or payment date (cash), with the other basis's total."""
     return await service.sales_report(session, principal, query)

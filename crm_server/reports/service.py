@@ -61,30 +61,42 @@ def _period(column: Any, group: str) -> ColumnElement[date]:
 
 
 def _scope(principal: Principal) -> list[ColumnElement[bool]]:
-    return [principal.scope_filter("invoices", Invoice.owner_id, Invoice.team_id),
-            principal.scope_filter("reports", Invoice.owner_id, Invoice.team_id)]
+    return [
+        principal.scope_filter("invoices", Invoice.owner_id, Invoice.team_id),
+        principal.scope_filter("reports", Invoice.owner_id, Invoice.team_id),
+    ]
 
 
-async def _accrual(session: AsyncSession, principal: Principal, currency: str, date_from: date, date_to: date,
-                   group: str) -> dict[date, tuple[Decimal, int]]:
+async def _accrual(
+    session: AsyncSession, principal: Principal, currency: str, date_from: date, date_to: date, group: str
+) -> dict[date, tuple[Decimal, int]]:
     start = _period(Invoice.issue_date, group)
     rows = await session.execute(
         select(start, func.sum(Invoice.gross_total), func.count())
-        .where(Invoice.status != "draft", Invoice.currency == currency, Invoice.issue_date >= date_from,
-               Invoice.issue_date <= date_to, *_scope(principal))
-        .group_by(start))
+        .where(
+            Invoice.status != "draft",
+            Invoice.currency == currency,
+            Invoice.issue_date >= date_from,
+            Invoice.issue_date <= date_to,
+            *_scope(principal),
+        )
+        .group_by(start)
+    )
     return {r[0]: (Decimal(r[1]), int(r[2])) for r in rows}
 
 
-async def _cash(session: AsyncSession, principal: Principal, currency: str, date_from: date, date_to: date,
-                group: str) -> dict[date, tuple[Decimal, int]]:
+async def _cash(
+    session: AsyncSession, principal: Principal, currency: str, date_from: date, date_to: date, group: str
+) -> dict[date, tuple[Decimal, int]]:
     start = _period(Payment.paid_on, group)
     rows = await session.execute(
         select(start, func.sum(Payment.amount), func.count())
         .join(Invoice, Invoice.id == Payment.invoice_id)
-        .where(Invoice.currency == currency, Payment.paid_on >= date_from, Payment.paid_on <= date_to,
-               *_scope(principal))
-        .group_by(start))
+        .where(
+            Invoice.currency == currency, Payment.paid_on >= date_from, Payment.paid_on <= date_to, *_scope(principal)
+        )
+        .group_by(start)
+    )
     return {r[0]: (Decimal(r[1]), int(r[2])) for r in rows}
 
 
@@ -96,19 +108,25 @@ def _amount(value: Decimal, currency: str) -> str:
 def explain(basis: ReportBasis, accrual: Decimal, cash: Decimal, currency: str) -> str:
     """What each basis counts, both totals, and where the difference comes from, in one paragraph."""
     said = {
-        ReportBasis.accrual: ("Accrual counts invoices on their invoice date, paid or not "
-                              f"(credit notes take cancelled ones back): {_amount(accrual, currency)}."),
+        ReportBasis.accrual: (
+            "Accrual counts invoices on their invoice date, paid or not "
+            f"(credit notes take cancelled ones back): {_amount(accrual, currency)}."
+        ),
         ReportBasis.cash: f"Cash counts payments on the day they arrived: {_amount(cash, currency)}.",
     }
     other = ReportBasis.cash if basis is ReportBasis.accrual else ReportBasis.accrual
     text = f"{said[basis]} {said[other]}"
     difference = accrual - cash
     if difference > 0:
-        why = (f"The {_amount(difference, currency)} difference is invoiced but not yet paid in this range, "
-               "less payments received in it for earlier invoices.")
+        why = (
+            f"The {_amount(difference, currency)} difference is invoiced but not yet paid in this range, "
+            "less payments received in it for earlier invoices."
+        )
     elif difference < 0:
-        why = (f"Cash is {_amount(-difference, currency)} more: payments received in this range for invoices "
-               "dated before it, beyond what is still unpaid of this range's invoices.")
+        why = (
+            f"Cash is {_amount(-difference, currency)} more: payments received in this range for invoices "
+            "dated before it, beyond what is still unpaid of this range's invoices."
+        )
     else:
         why = "The two agree: everything invoiced in this range was paid in it (or the differences cancel out)."
     return f"{text} {why}"
@@ -120,23 +138,39 @@ async def sales_report(session: AsyncSession, principal: Principal, query: Sales
     date_to = query.date_to or today
     date_from = query.date_from or date(date_to.year, 1, 1)
     if date_from > date_to:
-        raise ValidationFailed(f"The start date {date_from.isoformat()} is after the end date "
-                               f"{date_to.isoformat()}.", field="date_from")
+        raise ValidationFailed(
+            f"The start date {date_from.isoformat()} is after the end date {date_to.isoformat()}.", field="date_from"
+        )
     starts = periods(date_from, date_to, query.group)
     if len(starts) > MAX_PERIODS:
-        raise ValidationFailed(f"That is {len(starts)} {query.group}s; group by a longer period or choose a "
-                               f"shorter range (at most {MAX_PERIODS}).", field="group")
+        raise ValidationFailed(
+            f"That is {len(starts)} {query.group}s; group by a longer period or choose a "
+            f"shorter range (at most {MAX_PERIODS}).",
+            field="group",
+        )
     currency = checked_currency(query.currency or str(await settings.get(session, "sales.base_currency")))
     args: tuple[Any, ...] = (session, principal, currency, date_from, date_to, query.group)
     by_basis = {ReportBasis.accrual: await _accrual(*args), ReportBasis.cash: await _cash(*args)}
     totals = {basis: sum((v[0] for v in found.values()), Decimal(0)) for basis, found in by_basis.items()}
     chosen = by_basis[query.basis]
     zero = money.round_money(0, currency)
-    rows = [SalesPeriod(period_start=start, total=money.round_money(chosen.get(start, (zero, 0))[0], currency),
-                        count=chosen.get(start, (zero, 0))[1]) for start in starts]
+    rows = [
+        SalesPeriod(
+            period_start=start,
+            total=money.round_money(chosen.get(start, (zero, 0))[0], currency),
+            count=chosen.get(start, (zero, 0))[1],
+        )
+        for start in starts
+    ]
     other = ReportBasis.cash if query.basis is ReportBasis.accrual else ReportBasis.accrual
     return SalesReportOut(
-        basis=query.basis, currency=currency, date_from=date_from, date_to=date_to, group=query.group,
-        periods=rows, total=money.round_money(totals[query.basis], currency),
+        basis=query.basis,
+        currency=currency,
+        date_from=date_from,
+        date_to=date_to,
+        group=query.group,
+        periods=rows,
+        total=money.round_money(totals[query.basis], currency),
         other_basis_total=money.round_money(totals[other], currency),
-        explanation=explain(query.basis, totals[ReportBasis.accrual], totals[ReportBasis.cash], currency))
+        explanation=explain(query.basis, totals[ReportBasis.accrual], totals[ReportBasis.cash], currency),
+    )

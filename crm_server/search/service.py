@@ -26,13 +26,18 @@ def make_terms(q: str, default_country: str) -> Terms:
     if _PHONEISH.match(text):
         phone = phone_or_none(text, default_country)
         digits = re.sub(r"\D", "", text)
-    return Terms(text=text, pattern=like_pattern(text), phone=phone,
-                 digits_pattern=like_pattern(digits) if digits and len(digits) >= 4 else None,
-                 number=int(number.group(1)) if number else None)
+    return Terms(
+        text=text,
+        pattern=like_pattern(text),
+        phone=phone,
+        digits_pattern=like_pattern(digits) if digits and len(digits) >= 4 else None,
+        number=int(number.group(1)) if number else None,
+    )
 
 
-async def search(session: AsyncSession, principal: Principal, q: str, limit: int,
-                 types: set[str] | None = None) -> SearchResults:
+async def search(
+    session: AsyncSession, principal: Principal, q: str, limit: int, types: set[str] | None = None
+) -> SearchResults:
     query = make_terms(q, str(await settings.get(session, "company.default_country")))
     if len(query.text) < MIN_LENGTH and query.number is None:
         return SearchResults(q=query.text, groups=[])
@@ -41,6 +46,5 @@ async def search(session: AsyncSession, principal: Principal, q: str, limit: int
         if (types and provider.type not in types) or not principal.can(provider.module, "view"):
             continue
         hits = await provider.search(session, principal, query, limit)
-        groups.append(SearchGroup(type=provider.type, label=provider.label, items=hits[:limit],
-                                  more=len(hits) > limit))
+        groups.append(SearchGroup(type=provider.type, label=provider.label, items=hits[:limit], more=len(hits) > limit))
     return SearchResults(q=query.text, groups=groups)

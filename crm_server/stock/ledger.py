@@ -48,30 +48,49 @@ async def allow_negative(session: AsyncSession) -> bool:
 async def ensure_levels(session: AsyncSession, pairs: set[tuple[int, int]]) -> None:
     """Balance rows exist before they are locked (a first receipt into a new warehouse)."""
     if pairs:
-        await session.execute(insert(StockLevel).values(
-            [{"product_id": p, "warehouse_id": w} for p, w in sorted(pairs)]).on_conflict_do_nothing())
+        await session.execute(
+            insert(StockLevel)
+            .values([{"product_id": p, "warehouse_id": w} for p, w in sorted(pairs)])
+            .on_conflict_do_nothing()
+        )
 
 
 async def lock_level(session: AsyncSession, product_id: int, warehouse_id: int) -> StockLevel:
     await ensure_levels(session, {(product_id, warehouse_id)})
-    return (await session.scalars(select(StockLevel).where(
-        StockLevel.product_id == product_id, StockLevel.warehouse_id == warehouse_id)
-        .with_for_update().execution_options(populate_existing=True))).one()
+    return (
+        await session.scalars(
+            select(StockLevel)
+            .where(StockLevel.product_id == product_id, StockLevel.warehouse_id == warehouse_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one()
 
 
 async def shortage(session: AsyncSession, change: Change, wanted: Decimal) -> ValidationFailed:
     """The refusal, naming the product and what is available of it there."""
-    row = (await session.execute(
-        select(Product.sku, Product.name, Warehouse.name, StockLevel.on_hand - StockLevel.reserved)
-        .select_from(StockLevel).join(Product, Product.id == StockLevel.product_id)
-        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-        .where(StockLevel.product_id == change.product_id, StockLevel.warehouse_id == change.warehouse_id))).one()
+    row = (
+        await session.execute(
+            select(Product.sku, Product.name, Warehouse.name, StockLevel.on_hand - StockLevel.reserved)
+            .select_from(StockLevel)
+            .join(Product, Product.id == StockLevel.product_id)
+            .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+            .where(StockLevel.product_id == change.product_id, StockLevel.warehouse_id == change.warehouse_id)
+        )
+    ).one()
     sku, name, warehouse, available = row
     return ValidationFailed(
         f"Not enough {name} ({sku}) in {warehouse}: {available.normalize():f} available, "
-        f"{wanted.normalize():f} needed.", field=change.field, code="insufficient_stock",
-        extra={"product_id": change.product_id, "sku": sku, "warehouse_id": change.warehouse_id,
-               "available": str(available)})
+        f"{wanted.normalize():f} needed.",
+        field=change.field,
+        code="insufficient_stock",
+        extra={
+            "product_id": change.product_id,
+            "sku": sku,
+            "warehouse_id": change.warehouse_id,
+            "available": str(available),
+        },
+    )
 
 
 async def apply(session: AsyncSession, changes: list[Change], *, check: bool | None = None) -> None:
@@ -81,8 +100,11 @@ async def apply(session: AsyncSession, changes: list[Change], *, check: bool | N
     for c in changes:
         key = (c.product_id, c.warehouse_id)
         old = merged.get(key)
-        merged[key] = c if old is None else Change(c.product_id, c.warehouse_id, old.on_hand + c.on_hand,
-                                                   old.reserved + c.reserved, old.field)
+        merged[key] = (
+            c
+            if old is None
+            else Change(c.product_id, c.warehouse_id, old.on_hand + c.on_hand, old.reserved + c.reserved, old.field)
+        )
     if not merged:
         return
     await ensure_levels(session, set(merged))
@@ -90,11 +112,14 @@ async def apply(session: AsyncSession, changes: list[Change], *, check: bool | N
     for key in sorted(merged):
         c = merged[key]
         available_delta = c.on_hand - c.reserved
-        stmt = (update(StockLevel)
-                .where(StockLevel.product_id == c.product_id, StockLevel.warehouse_id == c.warehouse_id)
-                .values(on_hand=StockLevel.on_hand + c.on_hand, reserved=StockLevel.reserved + c.reserved,
-                        updated_at=utcnow())
-                .returning(StockLevel.product_id))
+        stmt = (
+            update(StockLevel)
+            .where(StockLevel.product_id == c.product_id, StockLevel.warehouse_id == c.warehouse_id)
+            .values(
+                on_hand=StockLevel.on_hand + c.on_hand, reserved=StockLevel.reserved + c.reserved, updated_at=utcnow()
+            )
+            .returning(StockLevel.product_id)
+        )
         if refuse_negative and available_delta < 0:
             stmt = stmt.where(StockLevel.on_hand - StockLevel.reserved + available_delta >= 0)
         if (await session.execute(stmt)).first() is None:
@@ -102,8 +127,11 @@ async def apply(session: AsyncSession, changes: list[Change], *, check: bool | N
 
 
 async def product_available(session: AsyncSession, product_id: int) -> Decimal:
-    total = await session.scalar(select(func.coalesce(func.sum(StockLevel.on_hand - StockLevel.reserved), 0))
-                                 .where(StockLevel.product_id == product_id))
+    total = await session.scalar(
+        select(func.coalesce(func.sum(StockLevel.on_hand - StockLevel.reserved), 0)).where(
+            StockLevel.product_id == product_id
+        )
+    )
     return Decimal(total or 0)
 
 
@@ -114,27 +142,43 @@ async def watch_low(session: AsyncSession, product_ids: set[int]) -> list[int]:
     fallen: list[int] = []
     if not product_ids:
         return fallen
-    watched = (await session.scalars(select(StockProductSettings.product_id).where(
-        StockProductSettings.product_id.in_(product_ids)))).all()
+    watched = (
+        await session.scalars(
+            select(StockProductSettings.product_id).where(StockProductSettings.product_id.in_(product_ids))
+        )
+    ).all()
     for product_id in sorted(watched):
-        available = (select(func.coalesce(func.sum(StockLevel.on_hand - StockLevel.reserved), 0))
-                     .where(StockLevel.product_id == product_id).scalar_subquery())
-        row = (await session.execute(
-            update(StockProductSettings)
-            .where(StockProductSettings.product_id == product_id, StockProductSettings.low_since.is_(None),
-                   StockProductSettings.low_threshold.is_not(None),
-                   available < StockProductSettings.low_threshold)
-            .values(low_since=utcnow(), updated_at=utcnow())
-            .returning(StockProductSettings.low_threshold))).first()
+        available = (
+            select(func.coalesce(func.sum(StockLevel.on_hand - StockLevel.reserved), 0))
+            .where(StockLevel.product_id == product_id)
+            .scalar_subquery()
+        )
+        row = (
+            await session.execute(
+                update(StockProductSettings)
+                .where(
+                    StockProductSettings.product_id == product_id,
+                    StockProductSettings.low_since.is_(None),
+                    StockProductSettings.low_threshold.is_not(None),
+                    available < StockProductSettings.low_threshold,
+                )
+                .values(low_since=utcnow(), updated_at=utcnow())
+                .returning(StockProductSettings.low_threshold)
+            )
+        ).first()
         if row is not None:
             fallen.append(product_id)
             await _notify_low(session, product_id, Decimal(row[0] or 0))
             continue
         await session.execute(
             update(StockProductSettings)
-            .where(StockProductSettings.product_id == product_id, StockProductSettings.low_since.is_not(None),
-                   (StockProductSettings.low_threshold.is_(None)) | (available >= StockProductSettings.low_threshold))
-            .values(low_since=None, updated_at=utcnow()))
+            .where(
+                StockProductSettings.product_id == product_id,
+                StockProductSettings.low_since.is_not(None),
+                (StockProductSettings.low_threshold.is_(None)) | (available >= StockProductSettings.low_threshold),
+            )
+            .values(low_since=None, updated_at=utcnow())
+        )
     return fallen
 
 
@@ -143,10 +187,21 @@ async def _notify_low(session: AsyncSession, product_id: int, threshold: Decimal
     if product is None:
         return
     available = await product_available(session, product_id)
-    users = (await session.scalars(select(User.id).join(Role, Role.id == User.role_id)
-                                   .where(User.active, Role.name == WAREHOUSE_ROLE).order_by(User.id))).all()
+    users = (
+        await session.scalars(
+            select(User.id)
+            .join(Role, Role.id == User.role_id)
+            .where(User.active, Role.name == WAREHOUSE_ROLE)
+            .order_by(User.id)
+        )
+    ).all()
     for user_id in users:
         await preferences.notify(
-            session, user_id, LOW_KIND, f"Low stock: {product.name} ({product.sku})",
-            f"{available.normalize():f} {product.unit} available, below the threshold of "
-            f"{threshold.normalize():f}.", entity="product", entity_id=product_id)
+            session,
+            user_id,
+            LOW_KIND,
+            f"Low stock: {product.name} ({product.sku})",
+            f"{available.normalize():f} {product.unit} available, below the threshold of {threshold.normalize():f}.",
+            entity="product",
+            entity_id=product_id,
+        )

@@ -85,7 +85,8 @@ class StockDocumentLine(IdMixin, Base):
     quantity: Mapped[Decimal] = mapped_column(QTY)
     moved: Mapped[Decimal | None] = mapped_column(QTY)
     purchase_order_line_id: Mapped[int | None] = mapped_column(
-        ForeignKey("purchase_order_lines.id", ondelete="RESTRICT"))
+        ForeignKey("purchase_order_lines.id", ondelete="RESTRICT")
+    )
     unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
     __table_args__ = (
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
@@ -104,8 +105,7 @@ class StockMove(IdMixin, Base):
     quantity: Mapped[Decimal] = mapped_column(QTY)
     document_id: Mapped[int] = mapped_column(ForeignKey("stock_documents.id", ondelete="RESTRICT"))
     document_type: Mapped[str] = mapped_column(String(20))
-    document_line_id: Mapped[int | None] = mapped_column(
-        ForeignKey("stock_document_lines.id", ondelete="RESTRICT"))
+    document_line_id: Mapped[int | None] = mapped_column(ForeignKey("stock_document_lines.id", ondelete="RESTRICT"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (
@@ -147,8 +147,14 @@ class StockReservation(IdMixin, TimestampsMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
-        Index("uq_stock_reservations_source_product", "source_type", "source_id", "product_id", "warehouse_id",
-              unique=True),
+        Index(
+            "uq_stock_reservations_source_product",
+            "source_type",
+            "source_id",
+            "product_id",
+            "warehouse_id",
+            unique=True,
+        ),
         Index("ix_stock_reservations_product", "product_id", "warehouse_id"),
     )
 

@@ -52,11 +52,18 @@ def _open_remaining() -> Any:
 
 def _incoming_here() -> Any:
     """Ordered, not yet received, on open orders delivering to this row's warehouse."""
-    return (select(_open_remaining()).select_from(PurchaseOrderLine)
-            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
-            .where(PurchaseOrderLine.product_id == StockLevel.product_id,
-                   PurchaseOrder.warehouse_id == StockLevel.warehouse_id, PurchaseOrder.status.in_(OPEN))
-            .correlate(StockLevel).scalar_subquery())
+    return (
+        select(_open_remaining())
+        .select_from(PurchaseOrderLine)
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
+        .where(
+            PurchaseOrderLine.product_id == StockLevel.product_id,
+            PurchaseOrder.warehouse_id == StockLevel.warehouse_id,
+            PurchaseOrder.status.in_(OPEN),
+        )
+        .correlate(StockLevel)
+        .scalar_subquery()
+    )
 
 
 def _level_conditions(query: LevelQuery) -> tuple[list[ColumnElement[bool]], bool, bool]:
@@ -74,10 +81,21 @@ def _level_conditions(query: LevelQuery) -> tuple[list[ColumnElement[bool]], boo
         where.append(StockProductSettings.low_since.is_not(None))
         needs_settings = True
     if query.nonzero_only:
-        where.append(or_(StockLevel.on_hand != 0, StockLevel.reserved != 0, exists(
-            select(PurchaseOrderLine.id).join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
-            .where(PurchaseOrderLine.product_id == StockLevel.product_id,
-                   PurchaseOrder.warehouse_id == StockLevel.warehouse_id, PurchaseOrder.status.in_(OPEN)))))
+        where.append(
+            or_(
+                StockLevel.on_hand != 0,
+                StockLevel.reserved != 0,
+                exists(
+                    select(PurchaseOrderLine.id)
+                    .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
+                    .where(
+                        PurchaseOrderLine.product_id == StockLevel.product_id,
+                        PurchaseOrder.warehouse_id == StockLevel.warehouse_id,
+                        PurchaseOrder.status.in_(OPEN),
+                    )
+                ),
+            )
+        )
     return where, needs_product, needs_settings
 
 
@@ -95,77 +113,147 @@ async def levels(session: AsyncSession, query: LevelQuery) -> Page[LevelOut]:
     order = [c.desc() for c in columns] if query.sort.startswith("-") else list(columns)
     # The page's keys first, from narrow rows; then only its rows in full. An OFFSET computes every
     # row it skips, so a deep page must not work out "incoming" for the 250,000 rows before it.
-    keys = (select(StockLevel.product_id, StockLevel.warehouse_id).select_from(StockLevel)
-            .join(Product, Product.id == StockLevel.product_id)
-            .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-            .outerjoin(StockProductSettings, StockProductSettings.product_id == StockLevel.product_id)
-            .where(*where).order_by(*order).offset(query.offset).limit(query.limit)).subquery("page_keys")
-    stmt = (select(StockLevel.product_id, Product.sku, Product.name.label("product_name"), Product.unit,
-                   StockLevel.warehouse_id, Warehouse.name.label("warehouse_name"), StockLevel.on_hand,
-                   StockLevel.reserved, AVAILABLE, _incoming_here().label("incoming"),
-                   StockProductSettings.low_threshold, StockProductSettings.low_since.is_not(None).label("low"))
-            .select_from(keys)
-            .join(StockLevel, and_(StockLevel.product_id == keys.c.product_id,
-                                   StockLevel.warehouse_id == keys.c.warehouse_id))
-            .join(Product, Product.id == StockLevel.product_id)
-            .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-            .outerjoin(StockProductSettings, StockProductSettings.product_id == StockLevel.product_id))
+    keys = (
+        select(StockLevel.product_id, StockLevel.warehouse_id)
+        .select_from(StockLevel)
+        .join(Product, Product.id == StockLevel.product_id)
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .outerjoin(StockProductSettings, StockProductSettings.product_id == StockLevel.product_id)
+        .where(*where)
+        .order_by(*order)
+        .offset(query.offset)
+        .limit(query.limit)
+    ).subquery("page_keys")
+    stmt = (
+        select(
+            StockLevel.product_id,
+            Product.sku,
+            Product.name.label("product_name"),
+            Product.unit,
+            StockLevel.warehouse_id,
+            Warehouse.name.label("warehouse_name"),
+            StockLevel.on_hand,
+            StockLevel.reserved,
+            AVAILABLE,
+            _incoming_here().label("incoming"),
+            StockProductSettings.low_threshold,
+            StockProductSettings.low_since.is_not(None).label("low"),
+        )
+        .select_from(keys)
+        .join(
+            StockLevel, and_(StockLevel.product_id == keys.c.product_id, StockLevel.warehouse_id == keys.c.warehouse_id)
+        )
+        .join(Product, Product.id == StockLevel.product_id)
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .outerjoin(StockProductSettings, StockProductSettings.product_id == StockLevel.product_id)
+    )
     rows = (await session.execute(stmt.order_by(*order))).mappings().all()
     items = [LevelOut.model_validate({**row, "low": bool(row["low"])}) for row in rows]
     return Page[LevelOut](items=items, total=total, offset=query.offset, limit=query.limit)
 
 
 def _product_totals() -> tuple[Any, Any, Any]:
-    on_hand = (select(cast(func.coalesce(func.sum(StockLevel.on_hand), 0), QTY))
-               .where(StockLevel.product_id == StockProductSettings.product_id).scalar_subquery())
-    reserved = (select(cast(func.coalesce(func.sum(StockLevel.reserved), 0), QTY))
-                .where(StockLevel.product_id == StockProductSettings.product_id).scalar_subquery())
-    incoming = (select(_open_remaining()).select_from(PurchaseOrderLine)
-                .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
-                .where(PurchaseOrderLine.product_id == StockProductSettings.product_id,
-                       PurchaseOrder.status.in_(OPEN)).scalar_subquery())
+    on_hand = (
+        select(cast(func.coalesce(func.sum(StockLevel.on_hand), 0), QTY))
+        .where(StockLevel.product_id == StockProductSettings.product_id)
+        .scalar_subquery()
+    )
+    reserved = (
+        select(cast(func.coalesce(func.sum(StockLevel.reserved), 0), QTY))
+        .where(StockLevel.product_id == StockProductSettings.product_id)
+        .scalar_subquery()
+    )
+    incoming = (
+        select(_open_remaining())
+        .select_from(PurchaseOrderLine)
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
+        .where(PurchaseOrderLine.product_id == StockProductSettings.product_id, PurchaseOrder.status.in_(OPEN))
+        .scalar_subquery()
+    )
     return on_hand, reserved, incoming
 
 
 async def low_stock(session: AsyncSession, q: str | None, offset: int, limit: int) -> Page[LowStockOut]:
     """Products below their threshold, longest low first."""
     on_hand, reserved, incoming = _product_totals()
-    stmt = (select(StockProductSettings.product_id, Product.sku, Product.name.label("product_name"), Product.unit,
-                   StockProductSettings.low_threshold, on_hand.label("on_hand"), reserved.label("reserved"),
-                   (on_hand - reserved).label("available"), incoming.label("incoming"),
-                   StockProductSettings.low_since)
-            .join(Product, Product.id == StockProductSettings.product_id)
-            .where(StockProductSettings.low_since.is_not(None)))
+    stmt = (
+        select(
+            StockProductSettings.product_id,
+            Product.sku,
+            Product.name.label("product_name"),
+            Product.unit,
+            StockProductSettings.low_threshold,
+            on_hand.label("on_hand"),
+            reserved.label("reserved"),
+            (on_hand - reserved).label("available"),
+            incoming.label("incoming"),
+            StockProductSettings.low_since,
+        )
+        .join(Product, Product.id == StockProductSettings.product_id)
+        .where(StockProductSettings.low_since.is_not(None))
+    )
     if q and q.strip():
         stmt = stmt.where(Product.search_text.like(like_pattern(q), escape="\\"))
-    return await paging.page(session, stmt, offset, limit, lambda r: LowStockOut.model_validate(dict(r._mapping)),
-                             (StockProductSettings.low_since.asc(), StockProductSettings.product_id.asc()),
-                             whole_rows=True)
+    return await paging.page(
+        session,
+        stmt,
+        offset,
+        limit,
+        lambda r: LowStockOut.model_validate(dict(r._mapping)),
+        (StockProductSettings.low_since.asc(), StockProductSettings.product_id.asc()),
+        whole_rows=True,
+    )
 
 
 async def product_stock(session: AsyncSession, product: Product) -> ProductStockOut:
-    rows = (await session.execute(
-        select(StockLevel.warehouse_id, Warehouse.name, StockLevel.on_hand, StockLevel.reserved)
-        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-        .where(StockLevel.product_id == product.id).order_by(func.lower(Warehouse.name)))).all()
-    incoming_rows: dict[int | None, Decimal] = dict((await session.execute(
-        select(PurchaseOrder.warehouse_id, _open_remaining()).select_from(PurchaseOrderLine)
-        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
-        .where(PurchaseOrderLine.product_id == product.id, PurchaseOrder.status.in_(OPEN))
-        .group_by(PurchaseOrder.warehouse_id))).all())
+    rows = (
+        await session.execute(
+            select(StockLevel.warehouse_id, Warehouse.name, StockLevel.on_hand, StockLevel.reserved)
+            .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+            .where(StockLevel.product_id == product.id)
+            .order_by(func.lower(Warehouse.name))
+        )
+    ).all()
+    incoming_rows: dict[int | None, Decimal] = dict(
+        (
+            await session.execute(
+                select(PurchaseOrder.warehouse_id, _open_remaining())
+                .select_from(PurchaseOrderLine)
+                .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
+                .where(PurchaseOrderLine.product_id == product.id, PurchaseOrder.status.in_(OPEN))
+                .group_by(PurchaseOrder.warehouse_id)
+            )
+        ).all()
+    )
     settings_row = await session.get(StockProductSettings, product.id)
-    warehouses = [WarehouseLevel(warehouse_id=w, warehouse_name=name, on_hand=on_hand, reserved=reserved,
-                                 available=on_hand - reserved, incoming=Decimal(incoming_rows.get(w, ZERO)))
-                  for w, name, on_hand, reserved in rows]
+    warehouses = [
+        WarehouseLevel(
+            warehouse_id=w,
+            warehouse_name=name,
+            on_hand=on_hand,
+            reserved=reserved,
+            available=on_hand - reserved,
+            incoming=Decimal(incoming_rows.get(w, ZERO)),
+        )
+        for w, name, on_hand, reserved in rows
+    ]
     on_hand_total = sum((w.on_hand for w in warehouses), ZERO)
     reserved_total = sum((w.reserved for w in warehouses), ZERO)
     return ProductStockOut(
-        product_id=product.id, sku=product.sku, name=product.name, unit=product.unit,
-        stock_tracked=product.stock_tracked, active=product.active, on_hand=on_hand_total, reserved=reserved_total,
+        product_id=product.id,
+        sku=product.sku,
+        name=product.name,
+        unit=product.unit,
+        stock_tracked=product.stock_tracked,
+        active=product.active,
+        on_hand=on_hand_total,
+        reserved=reserved_total,
         available=on_hand_total - reserved_total,
         incoming=sum((Decimal(v) for v in incoming_rows.values()), ZERO),
         low_threshold=settings_row.low_threshold if settings_row else None,
-        low=bool(settings_row and settings_row.low_since is not None), warehouses=warehouses)
+        low=bool(settings_row and settings_row.low_since is not None),
+        warehouses=warehouses,
+    )
 
 
 async def get_product(session: AsyncSession, product_id: int) -> Product:
@@ -186,8 +274,9 @@ async def lookup(session: AsyncSession, sku: str) -> ProductStockOut:
     return await product_stock(session, product)
 
 
-async def set_product_settings(session: AsyncSession, actor: Principal, product_id: int,
-                               data: ProductStockSettingsIn) -> ProductStockOut:
+async def set_product_settings(
+    session: AsyncSession, actor: Principal, product_id: int, data: ProductStockSettingsIn
+) -> ProductStockOut:
     """Set or clear the low-stock threshold; a product already below a new threshold is low now
     (and the warehouse role is told)."""
     product = await get_product(session, product_id)
@@ -199,12 +288,24 @@ async def set_product_settings(session: AsyncSession, actor: Principal, product_
     row.low_threshold = data.low_threshold
     row.updated_at = utcnow()
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="stock_product_settings", entity_id=product_id,
-                 action="updated", changes=audit.diff({"low_threshold": old}, {"low_threshold": data.low_threshold}))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="stock_product_settings",
+        entity_id=product_id,
+        action="updated",
+        changes=audit.diff({"low_threshold": old}, {"low_threshold": data.low_threshold}),
+    )
     await ledger.watch_low(session, {product_id})
-    events.emit(session, module="stock", entity="stock_product_settings", entity_id=product_id, action="updated",
-                actor_id=actor.user_id, data={"low_threshold": None if data.low_threshold is None
-                                              else str(data.low_threshold)})
+    events.emit(
+        session,
+        module="stock",
+        entity="stock_product_settings",
+        entity_id=product_id,
+        action="updated",
+        actor_id=actor.user_id,
+        data={"low_threshold": None if data.low_threshold is None else str(data.low_threshold)},
+    )
     return await product_stock(session, product)
 
 
@@ -212,21 +313,45 @@ async def history(session: AsyncSession, product_id: int, query: HistoryQuery) -
     """Every move of the product with the running quantities after it, over all warehouses and in
     its own warehouse (windows over the whole ledger of the product, then filtered and paged)."""
     await get_product(session, product_id)
-    ledger_rows = (select(StockMove.id, StockMove.created_at.label("at"), StockMove.product_id,
-                          StockMove.warehouse_id, StockMove.quantity, StockMove.document_id, StockMove.document_type,
-                          StockMove.document_line_id, StockMove.created_by,
-                          func.sum(StockMove.quantity).over(order_by=StockMove.id).label("running_total"),
-                          func.sum(StockMove.quantity).over(partition_by=StockMove.warehouse_id,
-                                                            order_by=StockMove.id).label("running_warehouse"))
-                   .where(StockMove.product_id == product_id).subquery())
-    stmt = (select(ledger_rows, Warehouse.name.label("warehouse_name"),
-                   StockDocument.number.label("document_number"), User.full_name.label("created_by_name"))
-            .join(Warehouse, Warehouse.id == ledger_rows.c.warehouse_id)
-            .join(StockDocument, StockDocument.id == ledger_rows.c.document_id)
-            .outerjoin(User, User.id == ledger_rows.c.created_by))
+    ledger_rows = (
+        select(
+            StockMove.id,
+            StockMove.created_at.label("at"),
+            StockMove.product_id,
+            StockMove.warehouse_id,
+            StockMove.quantity,
+            StockMove.document_id,
+            StockMove.document_type,
+            StockMove.document_line_id,
+            StockMove.created_by,
+            func.sum(StockMove.quantity).over(order_by=StockMove.id).label("running_total"),
+            func.sum(StockMove.quantity)
+            .over(partition_by=StockMove.warehouse_id, order_by=StockMove.id)
+            .label("running_warehouse"),
+        )
+        .where(StockMove.product_id == product_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            ledger_rows,
+            Warehouse.name.label("warehouse_name"),
+            StockDocument.number.label("document_number"),
+            User.full_name.label("created_by_name"),
+        )
+        .join(Warehouse, Warehouse.id == ledger_rows.c.warehouse_id)
+        .join(StockDocument, StockDocument.id == ledger_rows.c.document_id)
+        .outerjoin(User, User.id == ledger_rows.c.created_by)
+    )
     if query.warehouse_id is not None:
         stmt = stmt.where(ledger_rows.c.warehouse_id == query.warehouse_id)
     order = (ledger_rows.c.id.desc(),) if query.newest_first else (ledger_rows.c.id.asc(),)
-    return await paging.page(session, stmt, query.offset, query.limit,
-                             lambda r: MoveOut.model_validate(dict(r._mapping)), order, whole_rows=True)
-
+    return await paging.page(
+        session,
+        stmt,
+        query.offset,
+        query.limit,
+        lambda r: MoveOut.model_validate(dict(r._mapping)),
+        order,
+        whole_rows=True,
+    )

@@ -11,16 +11,29 @@ from crm_server.db import utcnow
 from crm_server.tickets import queries
 from crm_server.tickets.models import Ticket
 
-CARD_COLUMNS = (Ticket.id, Ticket.number, Ticket.subject, Ticket.priority, Ticket.assignee_id, Ticket.team_id,
-                Ticket.client_id, queries.CLIENT_NAME, queries.ASSIGNEE_NAME,
-                Ticket.first_response_due_at, Ticket.first_responded_at, Ticket.created_at, Ticket.version)
+CARD_COLUMNS = (
+    Ticket.id,
+    Ticket.number,
+    Ticket.subject,
+    Ticket.priority,
+    Ticket.assignee_id,
+    Ticket.team_id,
+    Ticket.client_id,
+    queries.CLIENT_NAME,
+    queries.ASSIGNEE_NAME,
+    Ticket.first_response_due_at,
+    Ticket.first_responded_at,
+    Ticket.created_at,
+    Ticket.version,
+)
 
 
 async def board(session: AsyncSession, principal: Principal, filters: TicketFilters, per_column: int) -> Board:
     now = utcnow()
     where = queries.conditions(principal, filters, now, with_status=False)
-    counts = dict((await session.execute(select(Ticket.status, func.count()).where(*where)
-                                         .group_by(Ticket.status))).all())
+    counts = dict(
+        (await session.execute(select(Ticket.status, func.count()).where(*where).group_by(Ticket.status))).all()
+    )
     if filters.status == "open":
         statuses = [s for s in TicketStatus if s in OPEN_STATUSES]
     else:
@@ -30,9 +43,14 @@ async def board(session: AsyncSession, principal: Principal, filters: TicketFilt
         count = int(counts.get(status.value, 0))
         cards: list[BoardCard] = []
         if count:
-            rows = (await session.execute(
-                select(*CARD_COLUMNS).where(*where, Ticket.status == status.value)
-                .order_by(*queries.order_by("priority"), Ticket.created_at).limit(per_column))).all()
+            rows = (
+                await session.execute(
+                    select(*CARD_COLUMNS)
+                    .where(*where, Ticket.status == status.value)
+                    .order_by(*queries.order_by("priority"), Ticket.created_at)
+                    .limit(per_column)
+                )
+            ).all()
             cards = [BoardCard.model_validate(r._asdict()) for r in rows]
         columns.append(BoardColumn(status=status, count=count, cards=cards))
     return Board(columns=columns)

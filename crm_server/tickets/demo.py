@@ -19,8 +19,13 @@ from crm_server.db import utcnow
 from crm_server.tickets import sla
 from crm_server.tickets.models import Ticket, TicketCategory, TicketComment
 
-ROUTES = {"Sync issue": "Technical Integration", "Product bug": "Development", "Feature request": "Product",
-          "Data problem": "Data", "General": "Customer Success"}
+ROUTES = {
+    "Sync issue": "Technical Integration",
+    "Product bug": "Development",
+    "Feature request": "Product",
+    "Data problem": "Data",
+    "General": "Customer Success",
+}
 # (email, full name, role, team)
 AGENTS = (
     ("carla.success@demo.local", "Carla Mendes", "Manager", "Customer Success"),
@@ -30,23 +35,54 @@ AGENTS = (
     ("hana.data@demo.local", "Hana Sato", "Support agent", "Data"),
 )
 SUBJECTS = {
-    "Sync issue": ["Orders stopped syncing from the shop", "Calendar sync duplicates events",
-                   "Stock levels not updated overnight", "Webhook returns 401 since yesterday"],
-    "Product bug": ["Invoice PDF shows the wrong VAT", "Export to Excel crashes", "Search misses recent clients",
-                    "Date picker jumps a month"],
-    "Feature request": ["Bulk edit for contacts", "Dark theme please", "Custom fields on tickets",
-                        "Recurring follow-ups"],
-    "Data problem": ["Duplicate clients after import", "Wrong currency on old invoices",
-                     "Missing contacts for Acme", "Phone numbers lost their prefix"],
-    "General": ["How do I reset my password?", "Question about our licence", "Training session request",
-                "Who is our account manager?"],
+    "Sync issue": [
+        "Orders stopped syncing from the shop",
+        "Calendar sync duplicates events",
+        "Stock levels not updated overnight",
+        "Webhook returns 401 since yesterday",
+    ],
+    "Product bug": [
+        "Invoice PDF shows the wrong VAT",
+        "Export to Excel crashes",
+        "Search misses recent clients",
+        "Date picker jumps a month",
+    ],
+    "Feature request": [
+        "Bulk edit for contacts",
+        "Dark theme please",
+        "Custom fields on tickets",
+        "Recurring follow-ups",
+    ],
+    "Data problem": [
+        "Duplicate clients after import",
+        "Wrong currency on old invoices",
+        "Missing contacts for Acme",
+        "Phone numbers lost their prefix",
+    ],
+    "General": [
+        "How do I reset my password?",
+        "Question about our licence",
+        "Training session request",
+        "Who is our account manager?",
+    ],
 }
 TAGS = ["vip", "urgent", "billing", "mobile", "api"]
-REPLIES = ["Thanks, we are looking into it.", "Could you send a screenshot?", "We reproduced it.",
-           "A fix is on its way.", "Can you confirm it works now?"]
-STATUS_WEIGHTS = {TicketStatus.new: 12, TicketStatus.assigned: 10, TicketStatus.in_process: 18,
-                  TicketStatus.pending_customer: 8, TicketStatus.resolved: 12, TicketStatus.deployed: 5,
-                  TicketStatus.closed: 35}
+REPLIES = [
+    "Thanks, we are looking into it.",
+    "Could you send a screenshot?",
+    "We reproduced it.",
+    "A fix is on its way.",
+    "Can you confirm it works now?",
+]
+STATUS_WEIGHTS = {
+    TicketStatus.new: 12,
+    TicketStatus.assigned: 10,
+    TicketStatus.in_process: 18,
+    TicketStatus.pending_customer: 8,
+    TicketStatus.resolved: 12,
+    TicketStatus.deployed: 5,
+    TicketStatus.closed: 35,
+}
 
 
 async def _teams_and_people(session: AsyncSession, password_hash: str) -> dict[str, list[int]]:
@@ -67,14 +103,22 @@ async def _teams_and_people(session: AsyncSession, password_hash: str) -> dict[s
     for email, full_name, role, team_name in AGENTS:
         user = await session.scalar(select(User).where(func.lower(User.email) == email))
         if user is None:
-            user = User(email=email, full_name=full_name, role_id=roles[role.lower()], team_id=team_ids[team_name],
-                        password_hash=password_hash)
+            user = User(
+                email=email,
+                full_name=full_name,
+                role_id=roles[role.lower()],
+                team_id=team_ids[team_name],
+                password_hash=password_hash,
+            )
             session.add(user)
             await session.flush()
         people[team_name].append(user.id)
     # The demo's existing support agents join Customer Success, where the general questions land.
-    for user in await session.scalars(select(User).join(Role, Role.id == User.role_id)
-                                      .where(Role.name == "Support agent", User.team_id.not_in(team_ids.values()))):
+    for user in await session.scalars(
+        select(User)
+        .join(Role, Role.id == User.role_id)
+        .where(Role.name == "Support agent", User.team_id.not_in(team_ids.values()))
+    ):
         user.team_id = team_ids["Customer Success"]
         people["Customer Success"].append(user.id)
     await session.flush()
@@ -104,26 +148,46 @@ async def seed_tickets(session: AsyncSession, rng: random.Random, password_hash:
         contact = rng.choice(contacts) if contacts and rng.random() < 0.9 else None
         closed = created + timedelta(days=rng.randint(1, 10)) if status is TicketStatus.closed else None
         resolved = status in (TicketStatus.resolved, TicketStatus.deployed, TicketStatus.closed)
-        rows.append({
-            "subject": rng.choice(SUBJECTS[name]), "description": "Reported by the customer.",
-            "client_id": contact.client_id if contact else None, "contact_id": contact.id if contact else None,
-            "priority": priority, "category_id": category.id, "team_id": team, "assignee_id": assignee,
-            "status": status.value, "tags": rng.sample(TAGS, rng.randint(0, 2)), "first_response_due_at": due,
-            "first_responded_at": min(due, created + timedelta(minutes=rng.randint(10, 300))) if answered else None,
-            # Long-late ones were reported already; only the recent ones wait for the alert job.
-            "breach_notified_at": due if not answered and due < now - timedelta(hours=1) else None,
-            "resolution": "Fixed and confirmed with the customer." if resolved else None,
-            "status_changed_at": closed or created, "resolved_at": (closed or now) if resolved else None,
-            "closed_at": closed, "archived_at": now if closed and closed < now - timedelta(days=30) else None,
-            "created_at": created, "updated_at": closed or created,
-        })
+        rows.append(
+            {
+                "subject": rng.choice(SUBJECTS[name]),
+                "description": "Reported by the customer.",
+                "client_id": contact.client_id if contact else None,
+                "contact_id": contact.id if contact else None,
+                "priority": priority,
+                "category_id": category.id,
+                "team_id": team,
+                "assignee_id": assignee,
+                "status": status.value,
+                "tags": rng.sample(TAGS, rng.randint(0, 2)),
+                "first_response_due_at": due,
+                "first_responded_at": min(due, created + timedelta(minutes=rng.randint(10, 300))) if answered else None,
+                # Long-late ones were reported already; only the recent ones wait for the alert job.
+                "breach_notified_at": due if not answered and due < now - timedelta(hours=1) else None,
+                "resolution": "Fixed and confirmed with the customer." if resolved else None,
+                "status_changed_at": closed or created,
+                "resolved_at": (closed or now) if resolved else None,
+                "closed_at": closed,
+                "archived_at": now if closed and closed < now - timedelta(days=30) else None,
+                "created_at": created,
+                "updated_at": closed or created,
+            }
+        )
     ids = list(await session.scalars(insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), rows))
     comments = []
     for ticket_id, row in zip(ids, rows, strict=True):
         for i in range(rng.randint(0, 4)):
             at = row["created_at"] + timedelta(hours=i + 1)
-            comments.append({"ticket_id": ticket_id, "author_id": row["assignee_id"], "body": rng.choice(REPLIES),
-                             "public": rng.random() < 0.7, "created_at": at, "updated_at": at})
+            comments.append(
+                {
+                    "ticket_id": ticket_id,
+                    "author_id": row["assignee_id"],
+                    "body": rng.choice(REPLIES),
+                    "public": rng.random() < 0.7,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
     if comments:
         await session.execute(insert(TicketComment), comments)
     return len(ids)

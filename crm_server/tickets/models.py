@@ -73,8 +73,10 @@ class Ticket(IdMixin, TimestampsMixin, Versioned, Base):
     search_text: Mapped[str] = mapped_column(Text, Computed("lower(subject)", persisted=True))
     __table_args__ = (
         CheckConstraint("priority IN ('normal', 'high', 'critical')", name="priority"),
-        CheckConstraint("status IN ('new', 'assigned', 'in_process', 'pending_customer', 'resolved', "
-                        "'deployed', 'closed')", name="status"),
+        CheckConstraint(
+            "status IN ('new', 'assigned', 'in_process', 'pending_customer', 'resolved', 'deployed', 'closed')",
+            name="status",
+        ),
         Index("uq_tickets_number", "number", unique=True),
         Index("ix_tickets_queue", "status", "priority", "created_at", postgresql_where=text(_OPEN)),
         Index("ix_tickets_team", "team_id", "status", "created_at", postgresql_where=text(_OPEN)),
@@ -83,11 +85,18 @@ class Ticket(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_tickets_client_id", "client_id"),
         Index("ix_tickets_live_updated", "updated_at", postgresql_where=text("archived_at IS NULL")),
         Index("ix_tickets_live_created_by", "created_by", postgresql_where=text("archived_at IS NULL")),
-        Index("ix_tickets_first_response_due", "first_response_due_at",
-              postgresql_where=text("first_responded_at IS NULL AND archived_at IS NULL")),
+        Index(
+            "ix_tickets_first_response_due",
+            "first_response_due_at",
+            postgresql_where=text("first_responded_at IS NULL AND archived_at IS NULL"),
+        ),
         Index("ix_tickets_closed_at", "closed_at", postgresql_where=text("status = 'closed' AND archived_at IS NULL")),
-        Index("ix_tickets_search_trgm", "search_text", postgresql_using="gin",
-              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        Index(
+            "ix_tickets_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
     )
 

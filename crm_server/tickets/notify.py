@@ -22,9 +22,15 @@ from crm_server.tickets.models import Ticket, TicketEmail
 log = logging.getLogger(__name__)
 
 SEND_TASK = "tickets.send_email"
-STATUS_LABELS = {"new": "New", "assigned": "Assigned", "in_process": "In process",
-                 "pending_customer": "Waiting for your reply", "resolved": "Resolved", "deployed": "Deployed",
-                 "closed": "Closed"}
+STATUS_LABELS = {
+    "new": "New",
+    "assigned": "Assigned",
+    "in_process": "In process",
+    "pending_customer": "Waiting for your reply",
+    "resolved": "Resolved",
+    "deployed": "Deployed",
+    "closed": "Closed",
+}
 
 
 def label(status: str) -> str:
@@ -57,8 +63,9 @@ async def email_customer(session: AsyncSession, ticket: Ticket, kind: str, subje
     to = await recipient(session, ticket)
     if to is None:
         return None
-    email = TicketEmail(ticket_id=ticket.id, kind=kind, recipient=to, subject=f"{tag(ticket)} {subject}"[:400],
-                        body=body)
+    email = TicketEmail(
+        ticket_id=ticket.id, kind=kind, recipient=to, subject=f"{tag(ticket)} {subject}"[:400], body=body
+    )
     session.add(email)
     await session.flush()
     await queue.defer(session, SEND_TASK, email_id=email.id)
@@ -66,10 +73,15 @@ async def email_customer(session: AsyncSession, ticket: Ticket, kind: str, subje
 
 
 async def created(session: AsyncSession, ticket: Ticket) -> None:
-    await email_customer(session, ticket, "created", f"We received your request: {ticket.subject}",
-                         f"Thank you for writing to us. Your request is ticket #{ticket.number}.\n\n"
-                         f"Subject: {ticket.subject}\n\nReply to this email to add to it; keep "
-                         f"{tag(ticket)} in the subject.")
+    await email_customer(
+        session,
+        ticket,
+        "created",
+        f"We received your request: {ticket.subject}",
+        f"Thank you for writing to us. Your request is ticket #{ticket.number}.\n\n"
+        f"Subject: {ticket.subject}\n\nReply to this email to add to it; keep "
+        f"{tag(ticket)} in the subject.",
+    )
 
 
 async def status_changed(session: AsyncSession, ticket: Ticket) -> None:
@@ -107,8 +119,16 @@ async def send_queued(db: Database, email_id: int) -> str:
 
 # --- staff ---------------------------------------------------------------------------------------
 
-async def tell(session: AsyncSession, user_id: int | None, actor_id: int | None, kind: str, ticket: Ticket,
-               title: str, body: str = "") -> None:
+
+async def tell(
+    session: AsyncSession,
+    user_id: int | None,
+    actor_id: int | None,
+    kind: str,
+    ticket: Ticket,
+    title: str,
+    body: str = "",
+) -> None:
     if user_id is not None and user_id != actor_id:
         await preferences.notify(session, user_id, kind, title, body, "ticket", ticket.id)
 
@@ -116,36 +136,80 @@ async def tell(session: AsyncSession, user_id: int | None, actor_id: int | None,
 async def managers_of(session: AsyncSession, team_id: int | None) -> list[int]:
     """The team's managers (role Manager in that team); the admins when it has none."""
     if team_id is not None:
-        found = list(await session.scalars(
-            select(User.id).join(Role, Role.id == User.role_id)
-            .where(User.team_id == team_id, User.active, Role.name == "Manager").order_by(User.id)))
+        found = list(
+            await session.scalars(
+                select(User.id)
+                .join(Role, Role.id == User.role_id)
+                .where(User.team_id == team_id, User.active, Role.name == "Manager")
+                .order_by(User.id)
+            )
+        )
         if found:
             return found
-    return list(await session.scalars(select(User.id).join(Role, Role.id == User.role_id)
-                                      .where(User.active, Role.name == "Admin").order_by(User.id)))
+    return list(
+        await session.scalars(
+            select(User.id)
+            .join(Role, Role.id == User.role_id)
+            .where(User.active, Role.name == "Admin")
+            .order_by(User.id)
+        )
+    )
 
 
 async def notify_breaches(session: AsyncSession, now: datetime) -> int:
     """Tell the managers once of each open ticket whose first response is late. Rows are locked and
     skipped when another worker holds them, and the flag is set in the same transaction."""
-    rows = list(await session.scalars(
-        select(Ticket).where(Ticket.first_responded_at.is_(None), Ticket.breach_notified_at.is_(None),
-                             Ticket.archived_at.is_(None), Ticket.first_response_due_at <= now,
-                             or_(*(Ticket.status == s for s in ("new", "assigned", "in_process",
-                                                                "pending_customer"))))
-        .order_by(Ticket.first_response_due_at).limit(500).with_for_update(skip_locked=True)))
+    rows = list(
+        await session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.first_responded_at.is_(None),
+                Ticket.breach_notified_at.is_(None),
+                Ticket.archived_at.is_(None),
+                Ticket.first_response_due_at <= now,
+                or_(*(Ticket.status == s for s in ("new", "assigned", "in_process", "pending_customer"))),
+            )
+            .order_by(Ticket.first_response_due_at)
+            .limit(500)
+            .with_for_update(skip_locked=True)
+        )
+    )
     for ticket in rows:
         ticket.breach_notified_at = now
-        audit.record(session, actor_id=None, entity="ticket", entity_id=ticket.id, action="sla_breached",
-                     changes=[{"field": "first_response_due_at", "old": None,
-                               "new": ticket.first_response_due_at.isoformat() if ticket.first_response_due_at
-                               else None}])
+        audit.record(
+            session,
+            actor_id=None,
+            entity="ticket",
+            entity_id=ticket.id,
+            action="sla_breached",
+            changes=[
+                {
+                    "field": "first_response_due_at",
+                    "old": None,
+                    "new": ticket.first_response_due_at.isoformat() if ticket.first_response_due_at else None,
+                }
+            ],
+        )
         for manager in await managers_of(session, ticket.team_id):
-            await tell(session, manager, None, "ticket_sla_breached", ticket,
-                       f"#{ticket.number} has no first response yet", ticket.subject)
+            await tell(
+                session,
+                manager,
+                None,
+                "ticket_sla_breached",
+                ticket,
+                f"#{ticket.number} has no first response yet",
+                ticket.subject,
+            )
     await session.flush()
     for ticket in rows:
-        events.emit(session, module="tickets", entity="ticket", entity_id=ticket.id, action="updated",
-                    owner_id=ticket.assignee_id, team_id=ticket.team_id,
-                    data={"status": ticket.status, "version": ticket.version, "breached": True})
+        events.emit(
+            session,
+            module="tickets",
+            entity="ticket",
+            entity_id=ticket.id,
+            action="updated",
+            owner_id=ticket.assignee_id,
+            team_id=ticket.team_id,
+            data={"status": ticket.status, "version": ticket.version, "breached": True},
+        )
     return len(rows)

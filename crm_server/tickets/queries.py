@@ -18,17 +18,26 @@ from crm_server.tickets.models import Ticket
 
 # Names the queue and the board show, read with the rows (one indexed lookup each), so no client asks
 # for them row by row.
-CLIENT_NAME = (select(Client.name).where(Client.id == Ticket.client_id).correlate(Ticket)
-               .scalar_subquery().label("client_name"))
-ASSIGNEE_NAME = (select(User.full_name).where(User.id == Ticket.assignee_id).correlate(Ticket)
-                 .scalar_subquery().label("assignee_name"))
+CLIENT_NAME = (
+    select(Client.name).where(Client.id == Ticket.client_id).correlate(Ticket).scalar_subquery().label("client_name")
+)
+ASSIGNEE_NAME = (
+    select(User.full_name)
+    .where(User.id == Ticket.assignee_id)
+    .correlate(Ticket)
+    .scalar_subquery()
+    .label("assignee_name")
+)
 
 MODULE = "tickets"
 BREACH_WARNING = timedelta(minutes=30)
 _PRIORITY_RANK = case({"critical": 0, "high": 1}, value=Ticket.priority, else_=2)
 SORTS: dict[str, Any] = {
-    "created_at": Ticket.created_at, "updated_at": Ticket.updated_at, "priority": _PRIORITY_RANK,
-    "first_response_due_at": Ticket.first_response_due_at, "number": Ticket.number,
+    "created_at": Ticket.created_at,
+    "updated_at": Ticket.updated_at,
+    "priority": _PRIORITY_RANK,
+    "first_response_due_at": Ticket.first_response_due_at,
+    "number": Ticket.number,
 }
 
 
@@ -55,7 +64,7 @@ def scope_filter(principal: Principal) -> ColumnElement[bool]:
 
 
 def number_in(text: str) -> int | None:
-    """"#1234", "1234" or "Ticket#1234" name a ticket number."""
+    """ "#1234", "1234" or "Ticket#1234" name a ticket number."""
     digits = text.strip().lower().removeprefix("ticket").strip().lstrip("#").strip()
     return int(digits) if digits.isdigit() and len(digits) <= 18 else None
 
@@ -68,14 +77,20 @@ def text_match(q: str) -> ColumnElement[bool]:
 
 def breaching(now: datetime) -> ColumnElement[bool]:
     """Open, not answered yet, and due within 30 minutes or already late."""
-    return and_(Ticket.status.in_([s.value for s in OPEN_STATUSES]), Ticket.first_responded_at.is_(None),
-                Ticket.first_response_due_at <= now + BREACH_WARNING)
+    return and_(
+        Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+        Ticket.first_responded_at.is_(None),
+        Ticket.first_response_due_at <= now + BREACH_WARNING,
+    )
 
 
-def conditions(principal: Principal, filters: TicketFilters, now: datetime, *,
-               with_status: bool = True) -> list[ColumnElement[bool]]:
-    where = [scope_filter(principal),
-             Ticket.archived_at.is_not(None) if filters.archived else Ticket.archived_at.is_(None)]
+def conditions(
+    principal: Principal, filters: TicketFilters, now: datetime, *, with_status: bool = True
+) -> list[ColumnElement[bool]]:
+    where = [
+        scope_filter(principal),
+        Ticket.archived_at.is_not(None) if filters.archived else Ticket.archived_at.is_(None),
+    ]
     if with_status and filters.status == "open":
         where.append(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
     elif with_status and filters.status is not None:

@@ -51,8 +51,15 @@ async def list_categories(session: AsyncSession, include_inactive: bool) -> list
 
 
 def _announce(session: AsyncSession, actor_id: int, category: TicketCategory, action: str) -> None:
-    events.emit(session, module="tickets", entity="ticket_category", entity_id=category.id, action=action,
-                actor_id=actor_id, data={"version": category.version})
+    events.emit(
+        session,
+        module="tickets",
+        entity="ticket_category",
+        entity_id=category.id,
+        action=action,
+        actor_id=actor_id,
+        data={"version": category.version},
+    )
 
 
 async def _flush_unique(session: AsyncSession) -> None:
@@ -71,8 +78,14 @@ async def create_category(session: AsyncSession, actor: Principal, data: Categor
     category = TicketCategory(name=data.name.strip(), team_id=data.team_id, position=position, active=data.active)
     session.add(category)
     await _flush_unique(session)
-    audit.record(session, actor_id=actor.user_id, entity="ticket_category", entity_id=category.id,
-                 action="created", changes=audit.diff({}, _fields(category)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="ticket_category",
+        entity_id=category.id,
+        action="created",
+        changes=audit.diff({}, _fields(category)),
+    )
     _announce(session, actor.user_id, category, "created")
     return CategoryOut.model_validate(category)
 
@@ -81,8 +94,9 @@ def _fields(category: TicketCategory) -> dict[str, Any]:
     return {n: getattr(category, n) for n in FIELDS}
 
 
-async def update_category(session: AsyncSession, actor: Principal, category_id: int,
-                          data: CategoryUpdate) -> CategoryOut:
+async def update_category(
+    session: AsyncSession, actor: Principal, category_id: int, data: CategoryUpdate
+) -> CategoryOut:
     category = await session.get(TicketCategory, category_id, with_for_update=True, populate_existing=True)
     if category is None:
         raise NotFound("No such category.")
@@ -99,7 +113,13 @@ async def update_category(session: AsyncSession, actor: Principal, category_id: 
     await _flush_unique(session)
     diff = audit.diff(before, _fields(category))
     if diff:
-        audit.record(session, actor_id=actor.user_id, entity="ticket_category", entity_id=category.id,
-                     action="updated", changes=diff)
+        audit.record(
+            session,
+            actor_id=actor.user_id,
+            entity="ticket_category",
+            entity_id=category.id,
+            action="updated",
+            changes=diff,
+        )
         _announce(session, actor.user_id, category, "updated")
     return CategoryOut.model_validate(category)

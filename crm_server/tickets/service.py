@@ -40,8 +40,21 @@ from crm_server.tickets import notify, queries, routing, sla
 from crm_server.tickets.models import Ticket
 
 MODULE = queries.MODULE
-FIELDS = ("subject", "description", "client_id", "contact_id", "requester_email", "priority", "category_id",
-          "team_id", "assignee_id", "status", "tags", "first_response_due_at", "resolution")
+FIELDS = (
+    "subject",
+    "description",
+    "client_id",
+    "contact_id",
+    "requester_email",
+    "priority",
+    "category_id",
+    "team_id",
+    "assignee_id",
+    "status",
+    "tags",
+    "first_response_due_at",
+    "resolution",
+)
 REOPEN_FROM = frozenset({TicketStatus.resolved, TicketStatus.closed})
 # Rows counted past the page before the total becomes "more than": counting the archive's ~1M tickets
 # took longer than the page itself.
@@ -57,15 +70,23 @@ def ticket_out(ticket: Ticket) -> TicketOut:
 
 
 def announce(session: AsyncSession, actor_id: int | None, ticket: Ticket, action: str, **data: Any) -> None:
-    events.emit(session, module=MODULE, entity="ticket", entity_id=ticket.id, action=action, actor_id=actor_id,
-                owner_id=ticket.assignee_id, team_id=ticket.team_id,
-                data={"number": ticket.number, "status": ticket.status, "version": ticket.version, **data})
+    events.emit(
+        session,
+        module=MODULE,
+        entity="ticket",
+        entity_id=ticket.id,
+        action=action,
+        actor_id=actor_id,
+        owner_id=ticket.assignee_id,
+        team_id=ticket.team_id,
+        data={"number": ticket.number, "status": ticket.status, "version": ticket.version, **data},
+    )
 
 
 # --- reading -------------------------------------------------------------------------------------
 
-async def visible_ticket(session: AsyncSession, principal: Principal, ticket_id: int, *,
-                         lock: bool = False) -> Ticket:
+
+async def visible_ticket(session: AsyncSession, principal: Principal, ticket_id: int, *, lock: bool = False) -> Ticket:
     """The ticket, if this user may see it; otherwise 404 (whether it exists is not told)."""
     ticket = await session.get(Ticket, ticket_id, with_for_update=lock, populate_existing=lock)
     if ticket is None or not queries.sees(principal, ticket):
@@ -81,26 +102,37 @@ async def list_tickets(session: AsyncSession, principal: Principal, query: Ticke
         return ticket_out(ticket).model_copy(update={"client_name": client_name, "assignee_name": assignee_name})
 
     stmt = select(Ticket, queries.CLIENT_NAME, queries.ASSIGNEE_NAME).where(*where)
-    return await paging.page(session, stmt, query.offset, query.limit, named, queries.order_by(query.sort),
-                             whole_rows=True, count_cap=COUNT_CAP)
+    return await paging.page(
+        session,
+        stmt,
+        query.offset,
+        query.limit,
+        named,
+        queries.order_by(query.sort),
+        whole_rows=True,
+        count_cap=COUNT_CAP,
+    )
 
 
 async def named_out(session: AsyncSession, ticket: Ticket) -> TicketOut:
     """One ticket as the queue shows it, with its client's and assignee's names."""
-    names = (await session.execute(select(queries.CLIENT_NAME, queries.ASSIGNEE_NAME)
-                                   .where(Ticket.id == ticket.id))).one()
+    names = (
+        await session.execute(select(queries.CLIENT_NAME, queries.ASSIGNEE_NAME).where(Ticket.id == ticket.id))
+    ).one()
     return ticket_out(ticket).model_copy(update={"client_name": names[0], "assignee_name": names[1]})
 
 
 # --- writing -------------------------------------------------------------------------------------
+
 
 async def first_response_due(session: AsyncSession, created_at: datetime, priority: str) -> datetime:
     values = await settings.get_all(session)
     return sla.due_at(created_at, sla.hours_for(values, priority), sla.schedule_from_settings(values))
 
 
-async def _client_and_contact(session: AsyncSession, client_id: int | None,
-                              contact_id: int | None) -> tuple[int | None, int | None]:
+async def _client_and_contact(
+    session: AsyncSession, client_id: int | None, contact_id: int | None
+) -> tuple[int | None, int | None]:
     """A contact brings its client; a contact of another client is refused."""
     if contact_id is not None:
         contact = await session.get(Contact, contact_id)
@@ -131,21 +163,34 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _new_ticket(session: AsyncSession, actor: Principal | None, values: dict[str, Any],
-                      team_id: int | None) -> Ticket:
+async def _new_ticket(
+    session: AsyncSession, actor: Principal | None, values: dict[str, Any], team_id: int | None
+) -> Ticket:
     """Route, stamp the deadline, save, audit, announce and acknowledge to the customer."""
     category = await routing.category_for_new_ticket(session, values.pop("category_id", None))
     if team_id is None:
         team_id = category.team_id if category and category.team_id else (actor.team_id if actor else None)
     now = utcnow()
-    ticket = Ticket(**values, category_id=category.id if category else None, team_id=team_id,
-                    created_by=actor.user_id if actor else None, created_at=now, status_changed_at=now,
-                    first_response_due_at=await first_response_due(session, now, values.get("priority", "normal")))
+    ticket = Ticket(
+        **values,
+        category_id=category.id if category else None,
+        team_id=team_id,
+        created_by=actor.user_id if actor else None,
+        created_at=now,
+        status_changed_at=now,
+        first_response_due_at=await first_response_due(session, now, values.get("priority", "normal")),
+    )
     session.add(ticket)
     await session.flush()
     actor_id = actor.user_id if actor else None
-    audit.record(session, actor_id=actor_id, entity="ticket", entity_id=ticket.id, action="created",
-                 changes=audit.diff({}, {"number": ticket.number, **fields(ticket)}))
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="ticket",
+        entity_id=ticket.id,
+        action="created",
+        changes=audit.diff({}, {"number": ticket.number, **fields(ticket)}),
+    )
     announce(session, actor_id, ticket, "created")
     await notify.created(session, ticket)
     return ticket
@@ -180,8 +225,10 @@ async def update_ticket(session: AsyncSession, actor: Principal, ticket_id: int,
         changes["tags"] = []
     if {"client_id", "contact_id"} & changes.keys():
         changes["client_id"], changes["contact_id"] = await _client_and_contact(
-            session, changes.get("client_id", ticket.client_id if "contact_id" not in changes else None),
-            changes.get("contact_id", ticket.contact_id if "client_id" not in changes else None))
+            session,
+            changes.get("client_id", ticket.client_id if "contact_id" not in changes else None),
+            changes.get("contact_id", ticket.contact_id if "client_id" not in changes else None),
+        )
     if changes.get("category_id") not in (None, ticket.category_id):
         category = await routing.category_for_new_ticket(session, changes["category_id"])
         if "team_id" not in changes and category is not None and category.team_id is not None:
@@ -189,8 +236,13 @@ async def update_ticket(session: AsyncSession, actor: Principal, ticket_id: int,
     if "team_id" in changes:
         await routing.check_team(session, changes["team_id"])
         if changes["team_id"] != ticket.team_id:  # out of the team: only for who sees where it goes
-            check_reach(actor, MODULE, ticket.assignee_id, changes["team_id"],
-                        "team_id" if "team_id" in data.model_fields_set else "category_id")
+            check_reach(
+                actor,
+                MODULE,
+                ticket.assignee_id,
+                changes["team_id"],
+                "team_id" if "team_id" in data.model_fields_set else "category_id",
+            )
     before = fields(ticket)
     for key, value in changes.items():
         setattr(ticket, key, value)
@@ -201,8 +253,9 @@ async def update_ticket(session: AsyncSession, actor: Principal, ticket_id: int,
     await session.flush()
     diff = audit.diff(before, fields(ticket))
     if diff:
-        audit.record(session, actor_id=actor.user_id, entity="ticket", entity_id=ticket.id, action="updated",
-                     changes=diff)
+        audit.record(
+            session, actor_id=actor.user_id, entity="ticket", entity_id=ticket.id, action="updated", changes=diff
+        )
         announce(session, actor.user_id, ticket, "updated")
     return ticket
 
@@ -213,8 +266,11 @@ def check_move(current: str, target: TicketStatus) -> None:
         allowed = ", ".join(notify.label(s) for s in sorted(TRANSITIONS[TicketStatus(current)]))
         raise ValidationFailed(
             f"A ticket cannot move from {notify.label(current)} to {notify.label(target)} "
-            f"(from {notify.label(current)} it can go to: {allowed}).", field="status", code="invalid_transition",
-            extra={"from_status": current, "to_status": target.value})
+            f"(from {notify.label(current)} it can go to: {allowed}).",
+            field="status",
+            code="invalid_transition",
+            extra={"from_status": current, "to_status": target.value},
+        )
 
 
 def apply_status(ticket: Ticket, target: TicketStatus, resolution: str | None, now: datetime) -> None:
@@ -224,8 +280,11 @@ def apply_status(ticket: Ticket, target: TicketStatus, resolution: str | None, n
     if target is TicketStatus.resolved:
         resolution = (resolution or "").strip()
         if not resolution:
-            raise ValidationFailed("Say how it was resolved: a resolution note is required.", field="resolution",
-                                   code="resolution_required")
+            raise ValidationFailed(
+                "Say how it was resolved: a resolution note is required.",
+                field="resolution",
+                code="resolution_required",
+            )
         ticket.resolution, ticket.resolved_at = resolution, now
     if target is TicketStatus.closed:
         ticket.closed_at = now
@@ -234,15 +293,18 @@ def apply_status(ticket: Ticket, target: TicketStatus, resolution: str | None, n
     ticket.status, ticket.status_changed_at = target.value, now
 
 
-async def _record_move(session: AsyncSession, actor_id: int | None, ticket: Ticket, before: dict[str, Any],
-                       reason: str | None = None) -> None:
+async def _record_move(
+    session: AsyncSession, actor_id: int | None, ticket: Ticket, before: dict[str, Any], reason: str | None = None
+) -> None:
     await session.flush()
-    changes = audit.diff(before, {"status": ticket.status, "resolution": ticket.resolution,
-                                  "archived_at": ticket.archived_at})
+    changes = audit.diff(
+        before, {"status": ticket.status, "resolution": ticket.resolution, "archived_at": ticket.archived_at}
+    )
     if reason:
         changes.append({"field": "reason", "old": None, "new": reason})
-    audit.record(session, actor_id=actor_id, entity="ticket", entity_id=ticket.id, action="status_changed",
-                 changes=changes)
+    audit.record(
+        session, actor_id=actor_id, entity="ticket", entity_id=ticket.id, action="status_changed", changes=changes
+    )
     announce(session, actor_id, ticket, "updated")
     await notify.status_changed(session, ticket)
 
@@ -273,8 +335,9 @@ async def assign_ticket(session: AsyncSession, actor: Principal, ticket_id: int,
         if assignee is None or not assignee.active:
             raise ValidationFailed("No such active user.", field="assignee_id")
         if scope is Scope.team and assignee.team_id != actor.team_id and assignee.id != actor.user_id:
-            raise ValidationFailed("You can assign tickets to people of your team only.", field="assignee_id",
-                                   code="other_team")
+            raise ValidationFailed(
+                "You can assign tickets to people of your team only.", field="assignee_id", code="other_team"
+            )
     if data.assignee_id == ticket.assignee_id:
         return ticket
     before = {"assignee_id": ticket.assignee_id, "status": ticket.status}
@@ -285,12 +348,25 @@ async def assign_ticket(session: AsyncSession, actor: Principal, ticket_id: int,
     elif assignee is None and ticket.status == TicketStatus.assigned.value:
         ticket.status, ticket.status_changed_at = TicketStatus.new.value, now
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="ticket", entity_id=ticket.id, action="assigned",
-                 changes=audit.diff(before, {"assignee_id": ticket.assignee_id, "status": ticket.status}))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="ticket",
+        entity_id=ticket.id,
+        action="assigned",
+        changes=audit.diff(before, {"assignee_id": ticket.assignee_id, "status": ticket.status}),
+    )
     announce(session, actor.user_id, ticket, "updated")
     if assignee is not None:
-        await notify.tell(session, assignee.id, actor.user_id, "ticket_assigned", ticket,
-                          f"Ticket #{ticket.number} assigned to you", ticket.subject)
+        await notify.tell(
+            session,
+            assignee.id,
+            actor.user_id,
+            "ticket_assigned",
+            ticket,
+            f"Ticket #{ticket.number} assigned to you",
+            ticket.subject,
+        )
     if before["status"] != ticket.status:
         await notify.status_changed(session, ticket)
     return ticket
@@ -298,46 +374,84 @@ async def assign_ticket(session: AsyncSession, actor: Principal, ticket_id: int,
 
 async def archive_closed(session: AsyncSession, now: datetime, days: int) -> int:
     """Archive tickets closed more than `days` ago: out of the queues, still searchable."""
-    rows = (await session.execute(
-        update(Ticket).where(Ticket.status == TicketStatus.closed.value, Ticket.archived_at.is_(None),
-                             Ticket.closed_at < now - timedelta(days=days))
-        .values(archived_at=now, version=Ticket.version + 1)
-        .returning(Ticket.id, Ticket.number, Ticket.assignee_id, Ticket.team_id, Ticket.version)
-        .execution_options(synchronize_session=False))).all()
+    rows = (
+        await session.execute(
+            update(Ticket)
+            .where(
+                Ticket.status == TicketStatus.closed.value,
+                Ticket.archived_at.is_(None),
+                Ticket.closed_at < now - timedelta(days=days),
+            )
+            .values(archived_at=now, version=Ticket.version + 1)
+            .returning(Ticket.id, Ticket.number, Ticket.assignee_id, Ticket.team_id, Ticket.version)
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
     if not rows:
         return 0
-    await session.execute(insert(AuditEntry), [
-        {"actor_id": None, "entity": "ticket", "entity_id": r.id, "action": "archived",
-         "changes": [{"field": "archived_at", "old": None, "new": now.isoformat()}]} for r in rows])
+    await session.execute(
+        insert(AuditEntry),
+        [
+            {
+                "actor_id": None,
+                "entity": "ticket",
+                "entity_id": r.id,
+                "action": "archived",
+                "changes": [{"field": "archived_at", "old": None, "new": now.isoformat()}],
+            }
+            for r in rows
+        ],
+    )
     for r in rows:
-        events.emit(session, module=MODULE, entity="ticket", entity_id=r.id, action="archived",
-                    owner_id=r.assignee_id, team_id=r.team_id,
-                    data={"number": r.number, "status": "closed", "version": r.version})
+        events.emit(
+            session,
+            module=MODULE,
+            entity="ticket",
+            entity_id=r.id,
+            action="archived",
+            owner_id=r.assignee_id,
+            team_id=r.team_id,
+            data={"number": r.number, "status": "closed", "version": r.version},
+        )
     return len(rows)
 
 
 # --- the inbound email pipe ----------------------------------------------------------------------
 
-async def create_ticket_from_email(session: AsyncSession, *, client_id: int | None, contact_id: int | None,
-                                   sender: str, subject: str, body: str,
-                                   attachments: list[tuple[str, str, bytes]]) -> Ticket:
+
+async def create_ticket_from_email(
+    session: AsyncSession,
+    *,
+    client_id: int | None,
+    contact_id: int | None,
+    sender: str,
+    subject: str,
+    body: str,
+    attachments: list[tuple[str, str, bytes]],
+) -> Ticket:
     """A ticket from a customer's email (no user acts: the system does). Category General, so it
     goes to General's team; the sender is the reply address and gets the acknowledgement."""
     from crm_server.tickets import comments  # comments builds on this module
 
     client_id, contact_id = await _client_and_contact(session, client_id, contact_id)
     values: dict[str, Any] = {
-        "subject": (" ".join(subject.split()) or "(no subject)")[:300], "description": body.strip(),
-        "client_id": client_id, "contact_id": contact_id, "requester_email": sender.strip()[:320] or None,
-        "priority": "normal", "tags": []}
+        "subject": (" ".join(subject.split()) or "(no subject)")[:300],
+        "description": body.strip(),
+        "client_id": client_id,
+        "contact_id": contact_id,
+        "requester_email": sender.strip()[:320] or None,
+        "priority": "normal",
+        "tags": [],
+    }
     ticket = await _new_ticket(session, None, values, None)
     for filename, content_type, data in attachments:
         await comments.store_attachment(session, ticket, None, None, filename, content_type, data)
     return ticket
 
 
-async def add_public_comment_from_email(session: AsyncSession, ticket_number: int, *, sender: str, body: str,
-                                        attachments: list[tuple[str, str, bytes]]) -> Ticket | None:
+async def add_public_comment_from_email(
+    session: AsyncSession, ticket_number: int, *, sender: str, body: str, attachments: list[tuple[str, str, bytes]]
+) -> Ticket | None:
     """The customer's reply, as a public comment (not emailed back to them). None: no such ticket.
 
     A reply to a ticket waiting for the customer, or to a resolved one, (re)opens it: in process.
@@ -348,8 +462,15 @@ async def add_public_comment_from_email(session: AsyncSession, ticket_number: in
     ticket = await session.scalar(select(Ticket).where(Ticket.number == ticket_number).with_for_update())
     if ticket is None:
         return None
-    comment = await comments.save_comment(session, ticket, None, body, public=True, author_email=sender,
-                                          attachments=[(f, c, d) for f, c, d in attachments])
+    comment = await comments.save_comment(
+        session,
+        ticket,
+        None,
+        body,
+        public=True,
+        author_email=sender,
+        attachments=[(f, c, d) for f, c, d in attachments],
+    )
     status = TicketStatus(ticket.status)
     if ticket.archived_at is None and status in (TicketStatus.pending_customer, TicketStatus.resolved):
         before = {"status": ticket.status, "resolution": ticket.resolution, "archived_at": ticket.archived_at}

@@ -16,8 +16,11 @@ DEFAULT_HOURS = (time(9), time(17))
 DEFAULT_DAYS = frozenset({1, 2, 3, 4, 5})
 DEFAULT_ZONE = "Europe/Bucharest"
 _BUCHAREST = ZoneInfo(DEFAULT_ZONE)
-PRIORITY_SETTINGS = {"critical": "tickets.sla_critical_hours", "high": "tickets.sla_high_hours",
-                     "normal": "tickets.sla_normal_hours"}
+PRIORITY_SETTINGS = {
+    "critical": "tickets.sla_critical_hours",
+    "high": "tickets.sla_high_hours",
+    "normal": "tickets.sla_normal_hours",
+}
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class Schedule:
 
 
 def parse_hours(text: str) -> tuple[time, time]:
-    """"09:00-17:00" -> (09:00, 17:00); the desk must open before it closes."""
+    """ "09:00-17:00" -> (09:00, 17:00); the desk must open before it closes."""
     start, _, end = text.replace(" ", "").partition("-")
     opens, closes = time.fromisoformat(start), time.fromisoformat(end)
     if opens >= closes:
@@ -40,7 +43,7 @@ def parse_hours(text: str) -> tuple[time, time]:
 
 
 def parse_days(text: str) -> frozenset[int]:
-    """"1-5" (Monday to Friday), "1,2,3", "1-3,6"; ISO weekdays 1..7."""
+    """ "1-5" (Monday to Friday), "1,2,3", "1-3,6"; ISO weekdays 1..7."""
     days: set[int] = set()
     for part in text.replace(" ", "").split(","):
         first, _, last = part.partition("-")

@@ -52,14 +52,16 @@ async def public_url(session: Session, request: Request) -> tuple[str, bool]:
 
 # --- admin ---------------------------------------------------------------------------------------
 
+
 @router.get("", response_model=list[WebFormOut], dependencies=[require("integrations", "view")])
 async def list_forms(session: Session, request: Request) -> list[WebFormOut]:
     return await service.list_forms(session, (await public_url(session, request))[0])
 
 
 @router.post("", response_model=WebFormOut, status_code=201)
-async def create_form(body: WebFormIn, session: Session, request: Request,
-                      actor: Principal = require("integrations", "edit")) -> WebFormOut:
+async def create_form(
+    body: WebFormIn, session: Session, request: Request, actor: Principal = require("integrations", "edit")
+) -> WebFormOut:
     return await service.create_form(session, actor, body, (await public_url(session, request))[0])
 
 
@@ -69,14 +71,20 @@ async def get_form(form_id: int, session: Session, request: Request) -> WebFormO
 
 
 @router.put("/{form_id}", response_model=WebFormOut)
-async def update_form(form_id: int, body: WebFormUpdate, session: Session, request: Request,
-                      actor: Principal = require("integrations", "edit")) -> WebFormOut:
+async def update_form(
+    form_id: int,
+    body: WebFormUpdate,
+    session: Session,
+    request: Request,
+    actor: Principal = require("integrations", "edit"),
+) -> WebFormOut:
     return await service.update_form(session, actor, form_id, body, (await public_url(session, request))[0])
 
 
 @router.post("/{form_id}/new-key", response_model=WebFormOut)
-async def new_key(form_id: int, session: Session, request: Request,
-                  actor: Principal = require("integrations", "edit")) -> WebFormOut:
+async def new_key(
+    form_id: int, session: Session, request: Request, actor: Principal = require("integrations", "edit")
+) -> WebFormOut:
     return await service.regenerate_key(session, actor, form_id, (await public_url(session, request))[0])
 
 
@@ -94,13 +102,18 @@ async def embed_snippet(form_id: int, session: Session, request: Request) -> Emb
 
 # --- the public door -----------------------------------------------------------------------------
 
+
 def cors(form: WebForm, origin: str | None) -> dict[str, str]:
     """The CORS answer for a listed origin (echoed, never "*"); nothing for a post without Origin."""
     if origin is None or not service.origin_allowed(form, origin):
         return {}
-    return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": "POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type, Accept", "Access-Control-Max-Age": "600",
-            "Vary": "Origin"}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type, Accept",
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    }
 
 
 async def _door_form(session: Session, request: Request, key: str) -> WebForm:
@@ -134,8 +147,9 @@ async def submit(key: str, request: Request, session: Session) -> Response:
     try:
         raw = service.read_values(media, body)
     except Malformed as exc:
-        await inbox.reject(session, service.PROVIDER, reason=f"Malformed: {exc}", headers=request_headers,
-                           body=body, remote=remote)
+        await inbox.reject(
+            session, service.PROVIDER, reason=f"Malformed: {exc}", headers=request_headers, body=body, remote=remote
+        )
         raise FormRefused(f"The form data cannot be read: {exc}", code="malformed", headers=headers) from None
     if service.honeypot_filled(form, raw):  # a robot: it hears success, the inbox keeps it as ignored
         event = Incoming(event_id=str(uuid.uuid4()), event_type="spam", payload={"form_id": form.id})
@@ -144,11 +158,14 @@ async def submit(key: str, request: Request, session: Session) -> Response:
     values, errors = await service.validate(session, form, raw)
     if errors:
         reason = "Invalid: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
-        await inbox.reject(session, service.PROVIDER, reason=reason, headers=request_headers, body=body,
-                           remote=remote)
+        await inbox.reject(session, service.PROVIDER, reason=reason, headers=request_headers, body=body, remote=remote)
         first = next(iter(errors))
-        raise FormInvalid("Please correct the fields marked." if len(errors) > 1 else errors[first], field=first,
-                          headers=headers, extra={"errors": errors})
+        raise FormInvalid(
+            "Please correct the fields marked." if len(errors) > 1 else errors[first],
+            field=first,
+            headers=headers,
+            extra={"errors": errors},
+        )
     event = Incoming(event_id=str(uuid.uuid4()), event_type="submission", payload=service.payload(form, values))
     await inbox.accept(session, service.PROVIDER, [event], headers=request_headers, body=body, remote=remote)
     return _success(form, request, headers)
@@ -156,8 +173,10 @@ async def submit(key: str, request: Request, session: Session) -> Response:
 
 def _success(form: WebForm, request: Request, headers: dict[str, str]) -> Response:
     """303 to the thank-you page for a browser's plain form post; JSON for scripts and JSON posts."""
-    wants_json = "json" in request.headers.get("content-type", "").lower() \
+    wants_json = (
+        "json" in request.headers.get("content-type", "").lower()
         or "application/json" in request.headers.get("accept", "").lower()
+    )
     if form.redirect_url and not wants_json:
         return RedirectResponse(form.redirect_url, status_code=303, headers=headers)
     return JSONResponse(SubmissionAnswer().model_dump(mode="json"), headers=headers)
@@ -174,8 +193,10 @@ async def test_door(request: Request, session: Session) -> WebhookAnswer:
     except Malformed:
         raw = {}
     if raw.get("event_type") != "test":
-        raise NotFound("Post a website form to /webhooks/forms/<key> (its embed code has the address).",
-                       code="unknown_form")
+        raise NotFound(
+            "Post a website form to /webhooks/forms/<key> (its embed code has the address).", code="unknown_form"
+        )
     event = Incoming(event_id=str(uuid.uuid4()), event_type="test", payload={})
-    return await inbox.accept(session, service.PROVIDER, [event], headers=dict(request.headers), body=body,
-                              remote=client_address(request))
+    return await inbox.accept(
+        session, service.PROVIDER, [event], headers=dict(request.headers), body=body, remote=client_address(request)
+    )

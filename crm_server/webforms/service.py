@@ -34,11 +34,29 @@ from crm_server.leads import pipelines
 from crm_server.webforms.models import WebForm
 
 PROVIDER = "forms"
-FORM_FIELDS = ("name", "active", "fields", "allowed_origins", "pipeline_id", "status_id", "assignment", "owner_id",
-               "team_id", "redirect_url", "honeypot")
+FORM_FIELDS = (
+    "name",
+    "active",
+    "fields",
+    "allowed_origins",
+    "pipeline_id",
+    "status_id",
+    "assignment",
+    "owner_id",
+    "team_id",
+    "redirect_url",
+    "honeypot",
+)
 # Longest value a visitor may send, by where it goes (the lead's column sizes) or by field type.
-TARGET_LIMITS = {"person_name": 200, "company": 300, "email": 320, "phone": 50, "territory": 100,
-                 "product_interest": 200, "value": 30}
+TARGET_LIMITS = {
+    "person_name": 200,
+    "company": 300,
+    "email": 320,
+    "phone": 50,
+    "territory": 100,
+    "product_interest": 200,
+    "value": 30,
+}
 TYPE_LIMITS = {"textarea": 5000}
 TEXT_LIMIT = 500
 _AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
@@ -51,14 +69,24 @@ def new_key() -> str:
 
 # --- admin: defining forms -----------------------------------------------------------------------
 
+
 def clean_origin(raw: str) -> str:
-    """"https://Example.com/" -> "https://example.com": scheme, host and port, as browsers send it."""
+    """ "https://Example.com/" -> "https://example.com": scheme, host and port, as browsers send it."""
     value = raw.strip().rstrip("/")
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment \
-            or parts.username or parts.password:
-        raise ValidationFailed(f"{raw.strip() or 'An empty line'} is not a website origin; write it like "
-                               "https://example.com (no path).", field="allowed_origins")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or parts.password
+    ):
+        raise ValidationFailed(
+            f"{raw.strip() or 'An empty line'} is not a website origin; write it like https://example.com (no path).",
+            field="allowed_origins",
+        )
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname.lower()}{port}"
 
@@ -88,18 +116,25 @@ async def _clean(session: AsyncSession, data: WebFormIn) -> dict[str, Any]:
         seen.add(key)
         if item.maps_to in SINGLE_TARGETS:
             if item.maps_to in targets:
-                raise ValidationFailed(f"Only one field can fill the lead's {item.maps_to.replace('_', ' ')}.",
-                                       field="fields")
+                raise ValidationFailed(
+                    f"Only one field can fill the lead's {item.maps_to.replace('_', ' ')}.", field="fields"
+                )
             targets.add(item.maps_to)
         options = [o.strip() for o in item.options if o.strip()]
         if item.type == "select" and not options:
             raise ValidationFailed(f"The choice field {item.label} needs its options.", field="fields")
-        fields.append(FormField(name=item.name, label=item.label.strip() or item.name, type=item.type,
-                                required=item.required, maps_to=item.maps_to,
-                                options=options if item.type == "select" else []).model_dump())
+        fields.append(
+            FormField(
+                name=item.name,
+                label=item.label.strip() or item.name,
+                type=item.type,
+                required=item.required,
+                maps_to=item.maps_to,
+                options=options if item.type == "select" else [],
+            ).model_dump()
+        )
     if data.honeypot.lower() in seen:
-        raise ValidationFailed("The hidden spam-trap field must not share a name with a real field.",
-                               field="honeypot")
+        raise ValidationFailed("The hidden spam-trap field must not share a name with a real field.", field="honeypot")
     origins = list(dict.fromkeys(clean_origin(o) for o in data.allowed_origins if o.strip()))
     pipeline = await pipelines.get_pipeline(session, data.pipeline_id)
     status_id = data.status_id
@@ -119,10 +154,19 @@ async def _clean(session: AsyncSession, data: WebFormIn) -> dict[str, Any]:
         if data.team_id is None or await session.get(Team, data.team_id) is None:
             raise ValidationFailed("Choose the team that shares the form's leads.", field="team_id")
         team_id = data.team_id
-    return {"name": name, "active": data.active, "fields": fields, "allowed_origins": origins,
-            "pipeline_id": data.pipeline_id, "status_id": status_id, "assignment": data.assignment,
-            "owner_id": owner_id, "team_id": team_id, "redirect_url": _clean_url(data.redirect_url),
-            "honeypot": data.honeypot}
+    return {
+        "name": name,
+        "active": data.active,
+        "fields": fields,
+        "allowed_origins": origins,
+        "pipeline_id": data.pipeline_id,
+        "status_id": status_id,
+        "assignment": data.assignment,
+        "owner_id": owner_id,
+        "team_id": team_id,
+        "redirect_url": _clean_url(data.redirect_url),
+        "honeypot": data.honeypot,
+    }
 
 
 def _values(form: WebForm) -> dict[str, Any]:
@@ -170,14 +214,21 @@ async def create_form(session: AsyncSession, actor: Principal, data: WebFormIn, 
     form = WebForm(**await _clean(session, data), key=new_key())
     session.add(form)
     await _flush_named(session)
-    audit.record(session, actor_id=actor.user_id, entity="web_form", entity_id=form.id, action="created",
-                 changes=audit.diff({}, _values(form)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="web_form",
+        entity_id=form.id,
+        action="created",
+        changes=audit.diff({}, _values(form)),
+    )
     _announce(session, actor, form.id, "created")
     return form_out(form, public_url)
 
 
-async def update_form(session: AsyncSession, actor: Principal, form_id: int, data: WebFormUpdate,
-                      public_url: str) -> WebFormOut:
+async def update_form(
+    session: AsyncSession, actor: Principal, form_id: int, data: WebFormUpdate, public_url: str
+) -> WebFormOut:
     form = await get_form(session, form_id, lock=True)
     check_version(form, data.version)
     before = _values(form)
@@ -186,8 +237,9 @@ async def update_form(session: AsyncSession, actor: Principal, form_id: int, dat
     await _flush_named(session)
     changes = audit.diff(before, _values(form))
     if changes:
-        audit.record(session, actor_id=actor.user_id, entity="web_form", entity_id=form.id, action="updated",
-                     changes=changes)
+        audit.record(
+            session, actor_id=actor.user_id, entity="web_form", entity_id=form.id, action="updated", changes=changes
+        )
         _announce(session, actor, form.id, "updated")
     return form_out(form, public_url)
 
@@ -198,8 +250,14 @@ async def regenerate_key(session: AsyncSession, actor: Principal, form_id: int, 
     form.key = new_key()
     form.updated_at = utcnow()
     await session.flush()
-    audit.record(session, actor_id=actor.user_id, entity="web_form", entity_id=form.id, action="key_changed",
-                 changes=[{"field": "key", "old": "(old key)", "new": "(new key)"}])
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="web_form",
+        entity_id=form.id,
+        action="key_changed",
+        changes=[{"field": "key", "old": "(old key)", "new": "(new key)"}],
+    )
     _announce(session, actor, form.id, "updated")
     return form_out(form, public_url)
 
@@ -207,8 +265,14 @@ async def regenerate_key(session: AsyncSession, actor: Principal, form_id: int, 
 async def delete_form(session: AsyncSession, actor: Principal, form_id: int) -> None:
     """Leads the form made stay; submissions still in the inbox become leads with the defaults."""
     form = await get_form(session, form_id, lock=True)
-    audit.record(session, actor_id=actor.user_id, entity="web_form", entity_id=form.id, action="deleted",
-                 changes=removed(_values(form)))
+    audit.record(
+        session,
+        actor_id=actor.user_id,
+        entity="web_form",
+        entity_id=form.id,
+        action="deleted",
+        changes=removed(_values(form)),
+    )
     await session.delete(form)
     _announce(session, actor, form_id, "deleted")
 
@@ -243,8 +307,9 @@ def _input(item: dict[str, Any], prefix: str) -> str:
         return f'<textarea id="{prefix}-{name}" name="{name}" rows="5"{required}></textarea>'
     if kind == "select":
         choices = "".join(f'<option value="{escape(o)}">{escape(o)}</option>' for o in item["options"])
-        return (f'<select id="{prefix}-{name}" name="{name}"{required}><option value="">Choose…</option>'
-                f"{choices}</select>")
+        return (
+            f'<select id="{prefix}-{name}" name="{name}"{required}><option value="">Choose…</option>{choices}</select>'
+        )
     html_type = {"email": "email", "phone": "tel"}.get(kind, "text")
     return f'<input id="{prefix}-{name}" name="{name}" type="{html_type}"{required}>'
 
@@ -254,26 +319,40 @@ def snippet(form: WebForm, public_url: str, *, public_url_set: bool = True) -> E
     answer); the script only keeps the visitor on the page and shows errors next to the fields."""
     url = post_url(public_url, form.key)
     form_id = f"crm-form-{form.id}"
-    lines = [f"<!-- {escape(form.name).replace('--', '- -')}: website form of the CRM -->",
-             f'<form id="{form_id}" action="{escape(url)}" method="post">']
+    lines = [
+        f"<!-- {escape(form.name).replace('--', '- -')}: website form of the CRM -->",
+        f'<form id="{form_id}" action="{escape(url)}" method="post">',
+    ]
     for item in form.fields:
         star = " *" if item["required"] else ""
         name = escape(item["name"])
-        lines += ["  <p>", f'    <label for="{form_id}-{name}">{escape(item["label"])}{star}</label><br>',
-                  f"    {_input(item, form_id)}", f'    <small data-error="{name}"></small>', "  </p>"]
+        lines += [
+            "  <p>",
+            f'    <label for="{form_id}-{name}">{escape(item["label"])}{star}</label><br>',
+            f"    {_input(item, form_id)}",
+            f'    <small data-error="{name}"></small>',
+            "  </p>",
+        ]
     # Hidden from people (not type=hidden: robots skip those); a robot fills it and is ignored.
-    lines += [f'  <div style="position:absolute;left:-9999px" aria-hidden="true">'
-              f'<input name="{escape(form.honeypot)}" tabindex="-1" autocomplete="off"></div>',
-              '  <p class="crm-form-message" role="status"></p>',
-              '  <button type="submit">Send</button>', "</form>"]
+    lines += [
+        f'  <div style="position:absolute;left:-9999px" aria-hidden="true">'
+        f'<input name="{escape(form.honeypot)}" tabindex="-1" autocomplete="off"></div>',
+        '  <p class="crm-form-message" role="status"></p>',
+        '  <button type="submit">Send</button>',
+        "</form>",
+    ]
     target = json.dumps(form.redirect_url).replace("</", "<\\/")  # never ends the <script> early
-    on_success = (f"window.location.href = {target};" if form.redirect_url
-                  else 'HTMLFormElement.prototype.reset.call(form); box.textContent = a[1].message;')
+    on_success = (
+        f"window.location.href = {target};"
+        if form.redirect_url
+        else "HTMLFormElement.prototype.reset.call(form); box.textContent = a[1].message;"
+    )
     lines.append(SCRIPT.format(form_id=form_id, on_success=on_success))
     return EmbedSnippet(post_url=url, html="\n".join(lines) + "\n", public_url_set=public_url_set)
 
 
 # --- the door: a visitor's post ------------------------------------------------------------------
+
 
 async def active_form(session: AsyncSession, key: str) -> WebForm:
     """The form behind a post URL; unknown and inactive keys look the same (404)."""
@@ -303,14 +382,20 @@ async def check_rate(session: AsyncSession, remote: str | None) -> None:
     window = timedelta(minutes=int(await settings.get(session, "forms.window_minutes")))
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"forms:{remote}"})
     now = utcnow()
-    count, oldest = (await session.execute(
-        select(func.count(), func.min(InboxEvent.received_at))
-        .where(InboxEvent.provider == PROVIDER, InboxEvent.remote == remote, InboxEvent.received_at >= now - window)
-    )).one()
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(InboxEvent.received_at)).where(
+                InboxEvent.provider == PROVIDER, InboxEvent.remote == remote, InboxEvent.received_at >= now - window
+            )
+        )
+    ).one()
     if count >= limit:
         wait = max(1, int((oldest + window - now).total_seconds()) + 1)
-        raise TooManyRequests("Too many forms sent from this address; please try again later.",
-                              code="too_many_submissions", headers={"Retry-After": str(wait)})
+        raise TooManyRequests(
+            "Too many forms sent from this address; please try again later.",
+            code="too_many_submissions",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def read_values(content_type: str, body: bytes) -> dict[str, Any]:
@@ -346,8 +431,7 @@ def _amount(value: str) -> str:
         raise ValueError(value) from None
 
 
-async def validate(session: AsyncSession, form: WebForm, raw: dict[str, Any]) -> tuple[dict[str, str],
-                                                                                       dict[str, str]]:
+async def validate(session: AsyncSession, form: WebForm, raw: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     """(clean values by field name, errors by field name): every field is checked, so a visitor sees
     all that is wrong at once. Emails and phones are normalised the way a typed lead's are."""
     values: dict[str, str] = {}
@@ -381,8 +465,11 @@ async def validate(session: AsyncSession, form: WebForm, raw: dict[str, Any]) ->
             if item["maps_to"] == "value":
                 value = _amount(value)
         except ValidationFailed as exc:
-            errors[name] = ("Enter a valid email address." if exc.code == "invalid_email"
-                            else "Enter a valid phone number, with the country code if it is abroad.")
+            errors[name] = (
+                "Enter a valid email address."
+                if exc.code == "invalid_email"
+                else "Enter a valid phone number, with the country code if it is abroad."
+            )
             continue
         except ValueError:
             errors[name] = "Enter an amount, e.g. 1500 or 1500.50."
@@ -394,6 +481,9 @@ async def validate(session: AsyncSession, form: WebForm, raw: dict[str, Any]) ->
 def payload(form: WebForm, values: dict[str, str]) -> dict[str, Any]:
     """What the inbox keeps for the job: the values and the fields as they were when posted, so a
     later edit (or deletion) of the form does not change what this visitor said."""
-    return {"form_id": form.id, "form_name": form.name, "values": values,
-            "fields": [{"name": f["name"], "label": f["label"], "maps_to": f["maps_to"]} for f in form.fields]}
-
+    return {
+        "form_id": form.id,
+        "form_name": form.name,
+        "values": values,
+        "fields": [{"name": f["name"], "label": f["label"], "maps_to": f["maps_to"]} for f in form.fields],
+    }

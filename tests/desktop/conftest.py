@@ -129,7 +129,6 @@ class Desk:
         self.run(auth.login(client, email, password))
         return client
 
-
     def enroll_totp(self, email: str, password: str = PASSWORD) -> str:
         """Turn on two-factor sign-in for ``email`` through the API; returns the TOTP secret.
 
@@ -221,8 +220,9 @@ def isolated_desktop_state(tmp_path: Path) -> Iterator[MemoryKeyring]:
 
 
 @pytest.fixture
-def desk(qloop: qasync.QEventLoop, server: LiveServer, isolated_desktop_state: MemoryKeyring,
-         qtbot: object) -> Iterator[Desk]:
+def desk(
+    qloop: qasync.QEventLoop, server: LiveServer, isolated_desktop_state: MemoryKeyring, qtbot: object
+) -> Iterator[Desk]:
     """Depends on qtbot so that its teardown (closing the test's widgets) runs after this one:
     the test's coroutines are cancelled while the widgets they touch still exist."""
     d = Desk(qloop, server, isolated_desktop_state)

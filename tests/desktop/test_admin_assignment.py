@@ -58,7 +58,8 @@ def test_a_rule_made_in_the_dialog_assigns_new_leads(desk: Desk, qtbot: QtBot) -
 
     rules = desk.run(api.get("/api/assignment-rules"))
     assert [(r["name"], r["source"], r["user_id"], r["team_id"]) for r in rules] == [
-        ("Facebook leads", "Facebook", xena, None)]
+        ("Facebook leads", "Facebook", xena, None)
+    ]
     assert rows(page.list) == ["1. Facebook leads\nSource Facebook · any territory · any product → Xena Seller"]
     assert new_lead_owner(desk, api, "Facebook") == xena
     assert new_lead_owner(desk, api, "Website form") != xena  # no rule for it
@@ -104,8 +105,9 @@ def test_a_team_rule_round_robins_among_active_members(desk: Desk, qtbot: QtBot)
 
     rule = desk.run(api.get("/api/assignment-rules"))[0]
     assert rule["team_id"] is not None and rule["user_id"] is None and rule["source"] == "Website form"
-    assert rows(page.list) == ["1. Web to North\nSource Website form · any territory · any product "
-                               "→ round-robin in North"]
+    assert rows(page.list) == [
+        "1. Web to North\nSource Website form · any territory · any product → round-robin in North"
+    ]
     owners = [new_lead_owner(desk, api, "Website form") for _ in range(4)]
     assert owners == [ana, ben, ana, ben]
     assert gone not in owners

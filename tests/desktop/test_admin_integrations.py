@@ -61,8 +61,14 @@ def post_webhook(desk: Desk, body: bytes) -> httpx.Response:
 
     async def post() -> httpx.Response:
         async with desk.server.client() as hook:
-            return await hook.post("/webhooks/facebook", content=body, headers={
-                "Content-Type": "application/json", "X-Hub-Signature-256": facebook.signature(APP_SECRET, body)})
+            return await hook.post(
+                "/webhooks/facebook",
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Hub-Signature-256": facebook.signature(APP_SECRET, body),
+                },
+            )
 
     return desk.on_server(post())
 
@@ -88,16 +94,26 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
 
     # Every provider listed with its state; the first one is shown.
     assert [page.rows[p].name.text() for p in ("facebook", "forms", "woocommerce", "stripe")] == [
-        "Facebook Lead Ads", "Website forms", "WooCommerce", "Stripe"]
+        "Facebook Lead Ads",
+        "Website forms",
+        "WooCommerce",
+        "Stripe",
+    ]
     assert state_of(page, "facebook") == "● Not configured"
     assert page.rows["facebook"].activity.text() == "No events yet"
-    qtbot.mouseClick(page.providers.viewport(), Qt.MouseButton.LeftButton,
-                     pos=page.providers.visualItemRect(page.providers.item(0)).center())
+    qtbot.mouseClick(
+        page.providers.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=page.providers.visualItemRect(page.providers.item(0)).center(),
+    )
     assert page.provider == "facebook" and page.heading.text() == "Facebook Lead Ads"
     assert page.webhook_url.text() == desk.server.base_url + "/webhooks/facebook"
     assert list(page.inputs) == list(facebook.SETTINGS)
     assert {k: s.text() for k, s in page.secret_states.items()} == {
-        "facebook.app_secret": "Not set", "facebook.verify_token": "Not set", "facebook.page_token": "Not set"}
+        "facebook.app_secret": "Not set",
+        "facebook.verify_token": "Not set",
+        "facebook.page_token": "Not set",
+    }
     assert page.events.table.empty.title.text() == "No events yet"
     assert page.events.table.empty.isVisible()
 
@@ -113,7 +129,10 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     desk.wait_until(lambda: state_of(page, "facebook") == "● Connected", message="the state did not change")
     settle(desk, panel)
     assert {k: s.text() for k, s in page.secret_states.items()} == {
-        "facebook.app_secret": "Set", "facebook.verify_token": "Set", "facebook.page_token": "Set"}
+        "facebook.app_secret": "Set",
+        "facebook.verify_token": "Set",
+        "facebook.page_token": "Set",
+    }
     assert all(page.inputs[k].text() == "" for k in page.secret_states)  # type: ignore[attr-defined]
     assert page.pending() == {} and not page.save_button.isEnabled()
     values = desk.run(api.get("/api/settings"))["values"]
@@ -125,7 +144,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     settle(desk, panel)
     assert page.test_result.text() == "The test event reached the CRM and was handled."
     assert not page.test_progress.isVisible() and page.test_button.isEnabled()
-    assert ("/v19.0/me", ) == graph.requests[-1][:1]
+    assert ("/v19.0/me",) == graph.requests[-1][:1]
     rows = page.events.model.rows()
     assert [(r["event_type"], r["status"]) for r in rows] == [("feed", "ignored")]
     assert page.events.model.index(0, 2).data() == "Ignored"
@@ -149,11 +168,16 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     graph.expired = True
     answer = post_webhook(desk, (FIXTURES / "leadgen.json").read_bytes())
     assert answer.status_code == 200, answer.text
-    desk.wait_until(lambda: [r["status"] for r in page.events.model.rows()] == ["needs_attention", "ignored"],
-                    message="the failed event did not appear live")
-    desk.wait_until(lambda: state_of(page, "facebook").startswith("● Needs re-authorization: The Facebook page "
-                                                                  "access token is expired or revoked"),
-                    message="the provider's state did not follow")
+    desk.wait_until(
+        lambda: [r["status"] for r in page.events.model.rows()] == ["needs_attention", "ignored"],
+        message="the failed event did not appear live",
+    )
+    desk.wait_until(
+        lambda: state_of(page, "facebook").startswith(
+            "● Needs re-authorization: The Facebook page access token is expired or revoked"
+        ),
+        message="the provider's state did not follow",
+    )
     settle(desk, panel)
     failed = page.events.model.row(0)
     assert failed["event_type"] == "leadgen" and "expired or revoked" in page.events.model.index(0, 4).data()
@@ -192,14 +216,19 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
 
     async def forge() -> httpx.Response:
         async with desk.server.client() as stranger:
-            return await stranger.post("/webhooks/facebook", content=forged, headers={
-                "Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64})
+            return await stranger.post(
+                "/webhooks/facebook",
+                content=forged,
+                headers={"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=" + "0" * 64},
+            )
 
     assert desk.on_server(forge()).status_code == 401
     retype(qtbot, desk, page.events.search, "")
     page.events.status.setCurrentIndex(page.events.status.findText("Rejected"))
-    desk.wait_until(lambda: [r["status"] for r in page.events.model.rows()] == ["rejected"]
-                    and not page.events.model.loading, message="the rejected request is not listed")
+    desk.wait_until(
+        lambda: [r["status"] for r in page.events.model.rows()] == ["rejected"] and not page.events.model.loading,
+        message="the rejected request is not listed",
+    )
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(view.model().index(0, 1)).center())
     focus(desk, view)
     qtbot.keyClick(view, Qt.Key.Key_Return)
@@ -218,7 +247,6 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     desk.run(session.close())
 
 
-
 # --- Stripe: a payment for an invoice the CRM does not have yet ---------------------------------------
 
 STRIPE_SECRET = "whsec_test_5f1c9a7e2b4d8c6a0e3f7b1d9c5a2e8f"
@@ -228,8 +256,17 @@ def issue_invoice(desk: Desk, api: ApiClient) -> dict[str, Any]:
     """An issued invoice of 100.00 + 19% VAT = 119.00 EUR (what the Stripe fixture pays)."""
     client = desk.run(api.post("/api/clients", {"name": "Acme"}))
     rate = next(r["id"] for r in desk.run(api.get("/api/tax-rates")) if r["name"] == "Standard 19%")
-    draft = desk.run(api.post("/api/invoices", {"client_id": client["id"], "lines": [
-        {"description": "Support hours", "quantity": "1", "unit_price": "100.00", "tax_rate_id": rate}]}))
+    draft = desk.run(
+        api.post(
+            "/api/invoices",
+            {
+                "client_id": client["id"],
+                "lines": [
+                    {"description": "Support hours", "quantity": "1", "unit_price": "100.00", "tax_rate_id": rate}
+                ],
+            },
+        )
+    )
     return dict(desk.run(api.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"]})))
 
 
@@ -245,7 +282,8 @@ def test_stripe_payment_waits_for_its_invoice_then_replays(desk: Desk, qtbot: Qt
     qtbot.mouseClick(page.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == "https://crm.example.com/webhooks/stripe"
     assert [page.form.itemAt(0, page.form.ItemRole.LabelRole).widget().text()] == [  # type: ignore[union-attr]
-        "Stripe webhook signing secret (whsec_…)"]
+        "Stripe webhook signing secret (whsec_…)"
+    ]
     retype(qtbot, desk, page.inputs["stripe.endpoint_secret"], STRIPE_SECRET)  # type: ignore[arg-type]
     qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: state_of(page, "stripe") == "● Connected", message="Stripe did not connect")
@@ -260,8 +298,14 @@ def test_stripe_payment_waits_for_its_invoice_then_replays(desk: Desk, qtbot: Qt
 
     async def post() -> httpx.Response:
         async with desk.server.client() as hook:
-            return await hook.post("/webhooks/stripe", content=raw, headers={
-                "Content-Type": "application/json", "Stripe-Signature": stripe.signature_header(STRIPE_SECRET, raw)})
+            return await hook.post(
+                "/webhooks/stripe",
+                content=raw,
+                headers={
+                    "Content-Type": "application/json",
+                    "Stripe-Signature": stripe.signature_header(STRIPE_SECRET, raw),
+                },
+            )
 
     assert desk.on_server(post()).status_code == 200
 
@@ -300,8 +344,18 @@ def test_stripe_payment_waits_for_its_invoice_then_replays(desk: Desk, qtbot: Qt
 def test_without_edit_rights_nothing_can_be_changed(desk: Desk, qtbot: QtBot) -> None:
     """A role that may look at the admin panel and the integrations, but change neither."""
     admin = desk.signed_in_api()
-    desk.run(admin.post("/api/roles", {"name": "Auditor", "permissions": {
-        "admin": {"actions": ["view"], "scope": "all"}, "integrations": {"actions": ["view"], "scope": "all"}}}))
+    desk.run(
+        admin.post(
+            "/api/roles",
+            {
+                "name": "Auditor",
+                "permissions": {
+                    "admin": {"actions": ["view"], "scope": "all"},
+                    "integrations": {"actions": ["view"], "scope": "all"},
+                },
+            },
+        )
+    )
     auditor = desk.signed_in_api("auditor@example.com", role="Auditor")
     _, _panel, page = open_panel(desk, qtbot, "integrations", api=auditor)
     assert isinstance(page, IntegrationsPage)
@@ -317,8 +371,12 @@ def test_the_sidebar_module_serves_whoever_looks_after_integrations(desk: Desk, 
     from crm_desktop.views.modules import ModulePage
 
     admin = desk.signed_in_api()
-    desk.run(admin.post("/api/roles", {"name": "Web team", "permissions": {
-        "integrations": {"actions": ["view", "edit"], "scope": "all"}}}))
+    desk.run(
+        admin.post(
+            "/api/roles",
+            {"name": "Web team", "permissions": {"integrations": {"actions": ["view", "edit"], "scope": "all"}}},
+        )
+    )
     api = desk.signed_in_api("web@example.com", role="Web team")
     session = Session(api, desk.run(auth.me(api)))
     main = MainWindow(session)

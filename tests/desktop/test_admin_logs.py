@@ -34,7 +34,10 @@ def test_filter_sign_ins_and_security_events(desk: Desk, qtbot: QtBot) -> None:
     settle(desk, panel)
     assert logins.model.total == 1
     assert [logins.model.index(0, c).data() for c in (1, 2, 3)] == [
-        "sam@example.com", "Sam Seller", "Wrong email or password"]
+        "sam@example.com",
+        "Sam Seller",
+        "Wrong email or password",
+    ]
 
     logins.period.preset.setCurrentIndex(logins.period.preset.findText("Today"))
     settle(desk, panel)
@@ -60,9 +63,14 @@ async def _sign_in_from(desk: Desk, address: str, password: str, times: int = 1)
     """Sign-in attempts as Sam, from another loopback address (the server sees `address`)."""
     transport = httpx.AsyncHTTPTransport(local_address=address)
     async with httpx.AsyncClient(base_url=desk.server.base_url, transport=transport, timeout=20) as client:
-        return [(await client.post("/api/auth/login", json={"email": "sam@example.com", "password": password,
-                                                             "client": "Sam's phone"})).status_code
-                for _ in range(times)]
+        return [
+            (
+                await client.post(
+                    "/api/auth/login", json={"email": "sam@example.com", "password": password, "client": "Sam's phone"}
+                )
+            ).status_code
+            for _ in range(times)
+        ]
 
 
 def test_block_an_address_from_its_failures_and_lift_it(desk: Desk, qtbot: QtBot) -> None:
@@ -79,14 +87,22 @@ def test_block_an_address_from_its_failures_and_lift_it(desk: Desk, qtbot: QtBot
     settle(desk, panel)
     assert security.model.total == 1
     assert [security.model.index(0, c).data() for c in (1, 3, 4)] == [
-        "Sign-in from a new address or device", "Sam Seller", "127.0.0.3"]
+        "Sign-in from a new address or device",
+        "Sam Seller",
+        "127.0.0.3",
+    ]
 
     page.tabs.setCurrentWidget(page.failures)
     failures = page.failures
     settle(desk, panel)
     assert failures.model.total == 1  # three failures from one address, one group
     assert [failures.model.index(0, c).data() for c in (0, 1, 4, 5, 6)] == [
-        "127.0.0.2", "3", "sam@example.com", "Sam Seller", "—"]
+        "127.0.0.2",
+        "3",
+        "sam@example.com",
+        "Sam Seller",
+        "—",
+    ]
     assert not page.block_button.isEnabled()
     failures.table.view.selectRow(0)
     assert page.block_button.isEnabled()
@@ -95,8 +111,9 @@ def test_block_an_address_from_its_failures_and_lift_it(desk: Desk, qtbot: QtBot
     assert dialog.address.text() == "127.0.0.2"
     qtbot.keyClicks(dialog.reason, "guessing Sam's password")
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible(),
-                    message="the block dialog did not close")
+    desk.wait_until(
+        lambda: not shiboken6.isValid(dialog) or not dialog.isVisible(), message="the block dialog did not close"
+    )
     settle(desk, panel)
     assert "127.0.0.2 is blocked" in page.notice_text.text()
     assert failures.model.index(0, 6).data() == "Blocked"
@@ -105,8 +122,7 @@ def test_block_an_address_from_its_failures_and_lift_it(desk: Desk, qtbot: QtBot
     page.tabs.setCurrentWidget(page.blocked)
     blocked = page.blocked
     settle(desk, panel)
-    assert [blocked.model.index(0, c).data() for c in (0, 1, 2)] == [
-        "127.0.0.2", "guessing Sam's password", "Admin"]
+    assert [blocked.model.index(0, c).data() for c in (0, 1, 2)] == ["127.0.0.2", "guessing Sam's password", "Admin"]
     assert not page.lift_button.isEnabled() and not page.block_button.isEnabled()
     blocked.table.view.selectRow(0)
     qtbot.mouseClick(page.lift_button, Qt.MouseButton.LeftButton)

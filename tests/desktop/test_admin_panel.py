@@ -31,8 +31,10 @@ def open_panel(desk: Desk, qtbot: QtBot, page: str, api: ApiClient | None = None
 
 def settle(desk: Desk, panel: AdminPanel) -> None:
     """Wait until nothing is loading or saving (pages, pickers, operations)."""
-    desk.wait_until(lambda: not panel.is_busy() and operations.pending() == 0 and tasks.running() == 0,
-                    message="the admin panel did not settle")
+    desk.wait_until(
+        lambda: not panel.is_busy() and operations.pending() == 0 and tasks.running() == 0,
+        message="the admin panel did not settle",
+    )
 
 
 def focus(desk: Desk, widget: QWidget) -> None:
@@ -52,9 +54,24 @@ def the_dialog(kind: type[Any]) -> Any:
 def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot) -> None:
     _api, panel, users = open_panel(desk, qtbot, "users")
     names = list(panel.pages)
-    assert names == ["users", "roles", "teams", "pipelines", "sales_lists", "tax_rates", "assignment", "support",
-                     "email_log", "invoice_emails", "integrations", "web_forms", "logs", "audit", "settings",
-                     "health"]
+    assert names == [
+        "users",
+        "roles",
+        "teams",
+        "pipelines",
+        "sales_lists",
+        "tax_rates",
+        "assignment",
+        "support",
+        "email_log",
+        "invoice_emails",
+        "integrations",
+        "web_forms",
+        "logs",
+        "audit",
+        "settings",
+        "health",
+    ]
     focus(desk, panel.nav)
     for row, name in enumerate(names):
         if row:
@@ -108,8 +125,9 @@ def test_pages_are_read_only_without_edit_rights(desk: Desk, qtbot: QtBot) -> No
     """A role with admin view only sees the panel but no buttons that would be refused."""
     api = desk.signed_in_api()
     roles = desk.run(api.get("/api/roles"))
-    viewer = desk.run(api.post("/api/roles", {"name": "Auditor", "permissions": {
-        "admin": {"actions": ["view"], "scope": "all"}}}))
+    viewer = desk.run(
+        api.post("/api/roles", {"name": "Auditor", "permissions": {"admin": {"actions": ["view"], "scope": "all"}}})
+    )
     assert viewer["id"] not in {r["id"] for r in roles}
     desk.create_user("auditor@example.com", role="Auditor", full_name="Ann Auditor")
     auditor = desk.api()
@@ -147,22 +165,56 @@ def test_sent_invoices_and_what_a_job_said(desk: Desk, qtbot: QtBot) -> None:
     api = desk.signed_in_api()
     client = desk.run(api.post("/api/clients", {"name": "Fabrikam", "email": "ap@fabrikam.example"}))
     rate = next(r["id"] for r in desk.run(api.get("/api/tax-rates")) if r["name"] == "Standard 19%")
-    draft = desk.run(api.post("/api/invoices", {"client_id": client["id"], "lines": [
-        {"description": "Support", "quantity": "1", "unit_price": "80.00", "tax_rate_id": rate}]}))
+    draft = desk.run(
+        api.post(
+            "/api/invoices",
+            {
+                "client_id": client["id"],
+                "lines": [{"description": "Support", "quantity": "1", "unit_price": "80.00", "tax_rate_id": rate}],
+            },
+        )
+    )
     invoice = desk.run(api.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"]}))
     job = desk.run(api.post("/api/admin/jobs/invoices.recur/run"))
     error = "SMTPRecipientsRefused: 550 5.1.1 <ap@fabrikam.example>: mailbox unavailable\n(second line)"
 
     async def seed() -> None:
         async with desk.server.session() as s:
-            s.add(InvoiceEmail(invoice_id=invoice["id"], recipient="ap@fabrikam.example", subject="Invoice 1",
-                               body="Hello", status="sent", attempts=1, sent_at=datetime.now(UTC)))
+            s.add(
+                InvoiceEmail(
+                    invoice_id=invoice["id"],
+                    recipient="ap@fabrikam.example",
+                    subject="Invoice 1",
+                    body="Hello",
+                    status="sent",
+                    attempts=1,
+                    sent_at=datetime.now(UTC),
+                )
+            )
             await s.flush()
-            s.add(InvoiceEmail(invoice_id=invoice["id"], recipient="ap@fabrikam.example", subject="Invoice 1",
-                               body="Hello", status="failed", attempts=3, error=error))
-            s.add(JobLogEntry(job_id=job["id"], task=job["task"], attempt=1, worker="test:1", status="succeeded",
-                              started_at=datetime.now(UTC), duration_ms=12,
-                              result=f"Skipped {invoice['number']}: the source invoice is not paid."))
+            s.add(
+                InvoiceEmail(
+                    invoice_id=invoice["id"],
+                    recipient="ap@fabrikam.example",
+                    subject="Invoice 1",
+                    body="Hello",
+                    status="failed",
+                    attempts=3,
+                    error=error,
+                )
+            )
+            s.add(
+                JobLogEntry(
+                    job_id=job["id"],
+                    task=job["task"],
+                    attempt=1,
+                    worker="test:1",
+                    status="succeeded",
+                    started_at=datetime.now(UTC),
+                    duration_ms=12,
+                    result=f"Skipped {invoice['number']}: the source invoice is not paid.",
+                )
+            )
 
     desk.on_server(seed())
     _api, panel, page = open_panel(desk, qtbot, "invoice_emails", api)

@@ -110,8 +110,10 @@ def test_removing_a_status_moves_its_leads_where_the_admin_says(desk: Desk, qtbo
     api = desk.signed_in_api()
     sales = next(p for p in desk.run(api.get("/api/pipelines")) if p["is_default"])
     by_name = {s["name"]: s["id"] for s in sales["statuses"]}
-    leads = [desk.run(api.post("/api/leads", {"person_name": name, "status_id": by_name["Connected"]}))["id"]
-             for name in ("Lia Lane", "Max Moor")]
+    leads = [
+        desk.run(api.post("/api/leads", {"person_name": name, "status_id": by_name["Connected"]}))["id"]
+        for name in ("Lia Lane", "Max Moor")
+    ]
     _, panel, page = open_panel(desk, qtbot, "pipelines", api=api)
 
     click_row(qtbot, page.list, "Connected")

@@ -28,8 +28,11 @@ def deliver(desk: Desk, name: str, token: str) -> httpx.Response:
 
     async def post() -> httpx.Response:
         async with desk.server.client() as hook:
-            return await hook.post("/webhooks/email", content=(EMAILS / name).read_bytes(),
-                                   headers={"X-CRM-Token": token, "Content-Type": "message/rfc822"})
+            return await hook.post(
+                "/webhooks/email",
+                content=(EMAILS / name).read_bytes(),
+                headers={"X-CRM-Token": token, "Content-Type": "message/rfc822"},
+            )
 
     return desk.on_server(post())
 
@@ -71,8 +74,9 @@ def test_a_category_routed_to_a_team_sends_new_tickets_there(desk: Desk, qtbot: 
     assert categories.list.currentItem().text() == "Data problem  →  Billing desk"
     assert "New Data problem tickets now go to Billing desk." in page.notice_text.text()
 
-    ticket = desk.run(api.post("/api/tickets", {"subject": "Totals are wrong",
-                                                "category_id": stored["Data problem"]["id"]}))
+    ticket = desk.run(
+        api.post("/api/tickets", {"subject": "Totals are wrong", "category_id": stored["Data problem"]["id"]})
+    )
     assert ticket["team_id"] == billing["id"]
 
     # A new category (Ins) routed to the team at once; then deactivated (Ctrl+D).
@@ -95,12 +99,18 @@ def test_a_category_routed_to_a_team_sends_new_tickets_there(desk: Desk, qtbot: 
 
     # Another admin renames a category: the live event refreshes the list.
     general = stored["General"]
-    desk.run(desk.signed_in_api("boss@example.com").patch(f"/api/ticket-categories/{general['id']}",
-                                                          {"version": general["version"], "name": "Other"}))
-    panel.on_live_event({"module": "tickets", "entity": "ticket_category", "entity_id": general["id"],
-                         "action": "updated"})
-    desk.wait_until(lambda: any(r.startswith("Other  →") for r in rows(categories.list)),
-                    message="the renamed category did not show")
+    desk.run(
+        desk.signed_in_api("boss@example.com").patch(
+            f"/api/ticket-categories/{general['id']}", {"version": general["version"], "name": "Other"}
+        )
+    )
+    panel.on_live_event(
+        {"module": "tickets", "entity": "ticket_category", "entity_id": general["id"], "action": "updated"}
+    )
+    desk.wait_until(
+        lambda: any(r.startswith("Other  →") for r in rows(categories.list)),
+        message="the renamed category did not show",
+    )
 
 
 def test_service_levels_set_on_the_page_drive_the_due_time(desk: Desk, qtbot: QtBot) -> None:
@@ -162,8 +172,9 @@ def test_a_generated_token_lets_a_message_in_and_the_log_shows_it(desk: Desk, qt
     answer = deliver(desk, "new_ticket.eml", token)
     assert answer.status_code == 200, answer.text
     number = answer.json()["ticket_number"]
-    panel.on_live_event({"module": "admin", "entity": "email_pipe_log", "entity_id": answer.json()["log_id"],
-                         "action": "created"})
+    panel.on_live_event(
+        {"module": "admin", "entity": "email_pipe_log", "entity_id": answer.json()["log_id"], "action": "created"}
+    )
     desk.wait_until(lambda: log.model.total == 1, message="the log did not refresh")
     settle(desk, panel)
     row = log.model.row(0)
@@ -216,8 +227,12 @@ def test_a_refused_message_is_replayed_once_the_sender_is_known(desk: Desk, qtbo
     qtbot.keyClick(log.table.view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     desk.wait_until(lambda: "refused again" in log.notice_text.text())
 
-    desk.run(api.post("/api/clients", {"name": "Newcomer SRL", "contacts": [
-        {"name": "Someone New", "email": "stranger@unknown.example"}]}))
+    desk.run(
+        api.post(
+            "/api/clients",
+            {"name": "Newcomer SRL", "contacts": [{"name": "Someone New", "email": "stranger@unknown.example"}]},
+        )
+    )
     settle(desk, panel)
     focus(desk, log.table.view)
     qtbot.keyClick(log.table.view, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)

@@ -103,8 +103,9 @@ def test_deactivate_hands_open_records_to_a_colleague(desk: Desk, qtbot: QtBot) 
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
 
     desk.wait_until(lambda: not shiboken6.isValid(dialog), message="the deactivate dialog did not close")
-    desk.wait_until(lambda: page.model.find(sam) is None and not page.model.loading,
-                    message="Sam is still listed as active")
+    desk.wait_until(
+        lambda: page.model.find(sam) is None and not page.model.loading, message="Sam is still listed as active"
+    )
     assert "Sam Seller is deactivated; 1 open record(s) went to Rita Receiver" in page.notice_text.text()
 
     user_rows = desk.run(api.get("/api/audit", entity="user", entity_id=sam))["items"]
@@ -119,8 +120,9 @@ def test_deactivate_hands_open_records_to_a_colleague(desk: Desk, qtbot: QtBot) 
 def test_account_actions_unlock_password_reset_role_reactivate(desk: Desk, qtbot: QtBot, smtp: Smtp) -> None:
     api, _panel, page = open_users(desk, qtbot)
     desk.run(api.patch("/api/settings", {"values": smtp.settings()}))
-    sam = desk.create_user("sam@example.com", full_name="Sam Seller",
-                           locked_until=datetime.now(UTC) + timedelta(hours=1))
+    sam = desk.create_user(
+        "sam@example.com", full_name="Sam Seller", locked_until=datetime.now(UTC) + timedelta(hours=1)
+    )
     page.reload_list()
     desk.wait_until(lambda: page.model.find(sam) is not None and not page.model.loading)
     assert page.table.select_key(sam)
@@ -129,8 +131,9 @@ def test_account_actions_unlock_password_reset_role_reactivate(desk: Desk, qtbot
     assert page.unlock_action.isEnabled()
 
     page.unlock_action.trigger()
-    desk.wait_until(lambda: any(r["id"] == sam and r["locked_until"] is None for r in page.model.rows()),
-                    message="not unlocked")
+    desk.wait_until(
+        lambda: any(r["id"] == sam and r["locked_until"] is None for r in page.model.rows()), message="not unlocked"
+    )
     assert desk.run(api.get(f"/api/users/{sam}"))["locked_until"] is None
 
     page.table.select_key(sam)

@@ -69,8 +69,9 @@ def test_empty_list_says_how_to_start_and_create_through_the_dialog(desk: Desk, 
     desk.wait_until(lambda: page.table.current_row() is not None)
     assert page.table.current_row()["phone"] == "+40721000111"  # type: ignore[index]
     stored = desk.run(api.get("/api/clients", q="acme"))["items"]
-    assert [(c["name"], c["vat_number"], c["email"]) for c in stored] == [("Acme SRL", "RO 123 456",
-                                                                          "office@acme.example")]
+    assert [(c["name"], c["vat_number"], c["email"]) for c in stored] == [
+        ("Acme SRL", "RO 123 456", "office@acme.example")
+    ]
     # Enter on the selected row opens its window.
     focus(desk, page.table.view)
     qtbot.keyClick(page.table.view, Qt.Key.Key_Return)
@@ -157,8 +158,11 @@ def test_bad_email_is_shown_next_to_the_email_field_and_nothing_is_saved(desk: D
     assert not errors.is_marked(window.form.name)
     assert window.form.name.text() == "Acme Group"  # what was typed stays
     stored = desk.run(api.get(f"/api/clients/{client['id']}"))
-    assert (stored["name"], stored["email"], stored["version"]) == ("Acme SRL", "office@acme.example",
-                                                                    client["version"])
+    assert (stored["name"], stored["email"], stored["version"]) == (
+        "Acme SRL",
+        "office@acme.example",
+        client["version"],
+    )
     # Fixed, it saves.
     window.form.email.selectAll()
     qtbot.keyClicks(window.form.email, "hello@acme.example")
@@ -189,8 +193,10 @@ def test_archive_and_restore(desk: Desk, qtbot: QtBot) -> None:
     qtbot.mouseClick(window.restore_button, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: window.archive_button.isVisible(), message="not restored")
     assert desk.run(api.get(f"/api/clients/{client['id']}"))["archived_at"] is None
-    desk.wait_until(lambda: names(page) == [] and not page.model.loading and page.model.total == 0,
-                    message="the restored client is still listed as archived")
+    desk.wait_until(
+        lambda: names(page) == [] and not page.model.loading and page.model.total == 0,
+        message="the restored client is still listed as archived",
+    )
     assert page.table.empty.isVisible() and page.table.empty.title.text() == "No archived clients"
 
 
@@ -209,8 +215,9 @@ def test_a_colleagues_change_shows_in_the_open_list(desk: Desk, qtbot: QtBot) ->
     page.model.modelReset.connect(lambda: model_resets.append(1))
 
     async def rename(http: httpx.AsyncClient) -> None:
-        response = await http.patch(f"/api/clients/{delta['id']}", json={"version": delta["version"],
-                                                                         "email": "ops@delta.example"})
+        response = await http.patch(
+            f"/api/clients/{delta['id']}", json={"version": delta["version"], "email": "ops@delta.example"}
+        )
         assert response.status_code == 200, response.text
 
     desk.admin_http(rename)
@@ -233,8 +240,9 @@ def test_note_and_follow_up_from_the_detail_window(desk: Desk, qtbot: QtBot) -> 
     timeline = desk.run(api.get(f"/api/clients/{client['id']}/timeline"))["items"]
     assert any(item["kind"] == "note" and item["text"] == "They want a quote for 40 units." for item in timeline)
     if window.timeline is not None:
-        desk.wait_until(lambda: any("40 units" in t for t in window.timeline.texts()),
-                        message="the note is not on the timeline")
+        desk.wait_until(
+            lambda: any("40 units" in t for t in window.timeline.texts()), message="the note is not on the timeline"
+        )
 
     if not window.schedule_button.isVisible():  # the activities module is not in this build yet
         return
@@ -244,7 +252,8 @@ def test_note_and_follow_up_from_the_detail_window(desk: Desk, qtbot: QtBot) -> 
     dialog = the_dialog(ScheduleFollowUpDialog)
     assert dialog.client_id == client["id"]
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: window.follow_ups.count() == 1 and window.follow_ups.isVisible(),
-                    message="the follow-up is not listed")
+    desk.wait_until(
+        lambda: window.follow_ups.count() == 1 and window.follow_ups.isVisible(), message="the follow-up is not listed"
+    )
     stored = desk.run(api.get("/api/follow-ups", client_id=client["id"]))["items"]
     assert len(stored) == 1 and stored[0]["status"] == "open"

@@ -14,14 +14,22 @@ from tests.support import PASSWORD
 
 
 def test_manager_reassigns_to_a_teammate_found_by_the_colleague_picker(desk: Desk, qtbot: QtBot) -> None:
-    sam = desk.create_user("sam@example.com", role="Salesperson", full_name="Sam Seller", team="North",
-                           phone="+40 721 000 333")
+    sam = desk.create_user(
+        "sam@example.com", role="Salesperson", full_name="Sam Seller", team="North", phone="+40 721 000 333"
+    )
     desk.create_user("mia@example.com", role="Manager", team="North", full_name="Mia Manager")
     api = desk.api()
     desk.run(auth.login(api, "mia@example.com", PASSWORD))
     colleagues = desk.run(api.get("/api/users", search="sam"))["items"]
-    assert colleagues == [{"id": sam, "full_name": "Sam Seller", "email": "sam@example.com",
-                           "team_id": colleagues[0]["team_id"], "active": True}]  # no phone, no sign-in details
+    assert colleagues == [
+        {
+            "id": sam,
+            "full_name": "Sam Seller",
+            "email": "sam@example.com",
+            "team_id": colleagues[0]["team_id"],
+            "active": True,
+        }
+    ]  # no phone, no sign-in details
     made = make_leads(desk, api, [{"person_name": f"Lead {i}"} for i in range(2)])
     leads = open_list(desk, qtbot, api)
     focus(desk, leads.table.view)
@@ -30,8 +38,10 @@ def test_manager_reassigns_to_a_teammate_found_by_the_colleague_picker(desk: Des
     dialog = the_bulk_dialog()
     assert dialog.picker is not None
     qtbot.keyClicks(dialog.picker, "sam")
-    desk.wait_until(lambda: dialog.picker is not None and dialog.picker.matches.rowCount() == 1,
-                    message="the picker found no colleague")
+    desk.wait_until(
+        lambda: dialog.picker is not None and dialog.picker.matches.rowCount() == 1,
+        message="the picker found no colleague",
+    )
     assert dialog.picker.matches.item(0).text() == "Sam Seller <sam@example.com>"
     dialog.picker.choose(0)
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)

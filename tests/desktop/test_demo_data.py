@@ -26,32 +26,62 @@ def test_demo_data_is_filled_once_and_the_admin_signs_in(server: LiveServer) -> 
             assert await seed(s) is True
         async with server.session() as s:
             assert await seed(s) is False
-            per_role = dict((await s.execute(select(Role.name, func.count(User.id)).join(
-                User, User.role_id == Role.id).group_by(Role.name))).all())
+            per_role = dict(
+                (
+                    await s.execute(
+                        select(Role.name, func.count(User.id)).join(User, User.role_id == Role.id).group_by(Role.name)
+                    )
+                ).all()
+            )
             users = await s.scalar(select(func.count()).select_from(User))
             leads = await s.scalar(select(func.count()).select_from(Lead))
             tickets = await s.scalar(select(func.count()).select_from(Ticket))
-            invoices = dict((await s.execute(select(Invoice.status, func.count()).where(Invoice.kind == "invoice")
-                                             .group_by(Invoice.status))).all())
+            invoices = dict(
+                (
+                    await s.execute(
+                        select(Invoice.status, func.count()).where(Invoice.kind == "invoice").group_by(Invoice.status)
+                    )
+                ).all()
+            )
             credit_notes = (await s.scalars(select(Invoice).where(Invoice.kind == "credit_note"))).all()
             recurring = await s.scalar(select(func.count()).where(Invoice.recur_every.is_not(None)))
-            drifting = await s.scalar(select(func.count()).select_from(Invoice).where(
-                Invoice.paid_total != select(func.coalesce(func.sum(Payment.amount), 0)).where(
-                    Payment.invoice_id == Invoice.id).scalar_subquery(), Invoice.kind == "invoice"))
+            drifting = await s.scalar(
+                select(func.count())
+                .select_from(Invoice)
+                .where(
+                    Invoice.paid_total
+                    != select(func.coalesce(func.sum(Payment.amount), 0))
+                    .where(Payment.invoice_id == Invoice.id)
+                    .scalar_subquery(),
+                    Invoice.kind == "invoice",
+                )
+            )
             proposals = dict((await s.execute(select(Proposal.status, func.count()).group_by(Proposal.status))).all())
             on_lead = await s.scalar(select(func.count()).where(Proposal.lead_id.is_not(None)))
             converted = await s.scalar(select(func.count()).where(Proposal.converted_invoice_id.is_not(None)))
-            expired = await s.scalar(select(func.count()).where(Proposal.valid_until < func.current_date(),
-                                                                Proposal.status.in_(("draft", "sent", "open",
-                                                                                     "revised"))))
+            expired = await s.scalar(
+                select(func.count()).where(
+                    Proposal.valid_until < func.current_date(),
+                    Proposal.status.in_(("draft", "sent", "open", "revised")),
+                )
+            )
             numbered = await s.scalar(select(func.count()).where(Invoice.number.is_not(None)))
-            emails = dict((await s.execute(select(InvoiceEmail.status, func.count())
-                                           .group_by(InvoiceEmail.status))).all())
+            emails = dict(
+                (await s.execute(select(InvoiceEmail.status, func.count()).group_by(InvoiceEmail.status))).all()
+            )
             warehouses = set((await s.scalars(select(Warehouse.name))).all())
-            orders = dict((await s.execute(select(PurchaseOrder.status, func.count())
-                                           .group_by(PurchaseOrder.status))).all())
-            documents = dict((await s.execute(select(StockDocument.kind, func.count()).where(
-                StockDocument.status.in_(("validated", "reversed"))).group_by(StockDocument.kind))).all())
+            orders = dict(
+                (await s.execute(select(PurchaseOrder.status, func.count()).group_by(PurchaseOrder.status))).all()
+            )
+            documents = dict(
+                (
+                    await s.execute(
+                        select(StockDocument.kind, func.count())
+                        .where(StockDocument.status.in_(("validated", "reversed")))
+                        .group_by(StockDocument.kind)
+                    )
+                ).all()
+            )
         assert set(per_role) == {"Admin", "Manager", "Salesperson", "Support agent", "Accountant", "Warehouse"}
         assert users == 15 and leads and leads > 1000  # 10 people, and 5 support agents and managers
         assert tickets and tickets > 100

@@ -34,8 +34,9 @@ def make_lead(desk: Desk, api: ApiClient, company: str = "Acme") -> dict[str, An
     return lead
 
 
-def make_follow_up(desk: Desk, api: ApiClient, lead_id: int, due: datetime, kind: str = "call",
-                   notes: str = "") -> dict[str, Any]:
+def make_follow_up(
+    desk: Desk, api: ApiClient, lead_id: int, due: datetime, kind: str = "call", notes: str = ""
+) -> dict[str, Any]:
     body = {"lead_id": lead_id, "kind": kind, "due_at": utc_iso(due), "notes": notes}
     made: dict[str, Any] = desk.run(api.post("/api/follow-ups", body))
     settle(desk, lambda: True)
@@ -151,10 +152,13 @@ def test_schedule_on_a_lead_then_complete_it_with_the_next_one(desk: Desk, qtbot
     assert (done["status"], done["outcome"]) == ("done", "Interested, wants a demo")
     still_open = desk.run(api.get("/api/follow-ups", lead_id=lead["id"], status="open"))["items"]
     assert [(f["kind"], f["notes"]) for f in still_open] == [("email", "Send the demo link")]
-    assert datetime.fromisoformat(still_open[0]["due_at"]).astimezone() == datetime.combine(
-        tomorrow, time(10)).astimezone()
-    settle(desk, lambda: my_day.stack.currentWidget() is my_day.empty,
-                    message="the completed follow-up stayed in My day")
+    assert (
+        datetime.fromisoformat(still_open[0]["due_at"]).astimezone()
+        == datetime.combine(tomorrow, time(10)).astimezone()
+    )
+    settle(
+        desk, lambda: my_day.stack.currentWidget() is my_day.empty, message="the completed follow-up stayed in My day"
+    )
 
 
 def test_reschedule_needs_a_reason_next_to_its_field(desk: Desk, qtbot: QtBot) -> None:
@@ -197,13 +201,15 @@ def test_week_calendar_places_a_follow_up_on_its_day(desk: Desk, qtbot: QtBot) -
     due = datetime.combine(today, time(15, 30)).astimezone()
     made = make_follow_up(desk, api, lead["id"], due, kind="whatsapp")
     page = open_activities(window)
-    qtbot.mouseClick(page.tabs.tabBar(), Qt.MouseButton.LeftButton,
-                     pos=page.tabs.tabBar().tabRect(1).center())
+    qtbot.mouseClick(page.tabs.tabBar(), Qt.MouseButton.LeftButton, pos=page.tabs.tabBar().tabRect(1).center())
     week = page.week
     assert page.tabs.currentWidget() is week
     column = week.columns[today.weekday()]
-    settle(desk, lambda: column.texts() == ["15:30 WhatsApp\nAna Pop (Globex)"],
-                    message=f"the week shows {[c.texts() for c in week.columns]}")
+    settle(
+        desk,
+        lambda: column.texts() == ["15:30 WhatsApp\nAna Pop (Globex)"],
+        message=f"the week shows {[c.texts() for c in week.columns]}",
+    )
     assert all(not c.texts() for i, c in enumerate(week.columns) if i != today.weekday())
     assert column.title.text() == today.strftime("%a %d")
 
@@ -215,8 +221,7 @@ def test_week_calendar_places_a_follow_up_on_its_day(desk: Desk, qtbot: QtBot) -
     settle(desk, lambda: bool(column.texts()))
 
     item = column.list.item(0)
-    qtbot.mouseClick(column.list.viewport(), Qt.MouseButton.LeftButton,
-                     pos=column.list.visualItemRect(item).center())
+    qtbot.mouseClick(column.list.viewport(), Qt.MouseButton.LeftButton, pos=column.list.visualItemRect(item).center())
     menu = week.menu
     assert menu is not None and menu.isVisible()
     complete, reschedule, _record = menu.actions()
@@ -227,8 +232,11 @@ def test_week_calendar_places_a_follow_up_on_its_day(desk: Desk, qtbot: QtBot) -
     qtbot.keyClicks(dialog.outcome, "Sent the offer")
     qtbot.keyClick(dialog.outcome, Qt.Key.Key_Return, CTRL)
     settle(desk, lambda: closed(dialog))
-    settle(desk, lambda: column.list.count() == 1 and column.list.item(0).font().strikeOut(),
-                    message="a done follow-up should stay on its day, struck through")
+    settle(
+        desk,
+        lambda: column.list.count() == 1 and column.list.item(0).font().strikeOut(),
+        message="a done follow-up should stay on its day, struck through",
+    )
 
 
 def test_a_reminder_reaches_the_bell_live(desk: Desk, qtbot: QtBot) -> None:

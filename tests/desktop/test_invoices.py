@@ -42,6 +42,7 @@ def server(database_url: str) -> Iterator[LiveServer]:
 
 # --- helpers (also used by test_sales_flow.py) -----------------------------------------------------
 
+
 def signed_in(desk: Desk, live: bool = True) -> tuple[ApiClient, Session]:
     api = desk.signed_in_api("ada@example.com")
     session = Session(api, desk.run(auth.me(api)))
@@ -70,8 +71,10 @@ def host(qtbot: QtBot) -> QWidget:
 def editor(desk: Desk, parent: QWidget, session: Session, invoice_id: int | None, **kw: Any) -> InvoiceWindow:
     window = open_invoice(parent, session, invoice_id, **kw)
     assert isinstance(window, InvoiceWindow)
-    desk.wait_until(lambda: not window.is_busy() and (invoice_id is None or window.invoice is not None),
-                    message="the invoice did not load")
+    desk.wait_until(
+        lambda: not window.is_busy() and (invoice_id is None or window.invoice is not None),
+        message="the invoice did not load",
+    )
     return window
 
 
@@ -82,8 +85,11 @@ def click(qtbot: QtBot, button: QPushButton) -> None:
 
 def answer(qtbot: QtBot, name: str, text: str) -> None:
     """Press the button called `text` of the visible message box `name`."""
-    box = next(w for w in QApplication.topLevelWidgets()
-               if isinstance(w, QMessageBox) and w.objectName() == name and w.isVisible())
+    box = next(
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, QMessageBox) and w.objectName() == name and w.isVisible()
+    )
     button = next(b for b in box.buttons() if b.text() == text)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
@@ -114,18 +120,29 @@ def pick_product(desk: Desk, qtbot: QtBot, grid: LineGrid, row: int, typed: str)
     desk.wait_until(popup.isVisible, message="the suggestions did not pop up")
     qtbot.keyClick(popup, Qt.Key.Key_Down)
     qtbot.keyClick(popup, Qt.Key.Key_Return)
-    desk.wait_until(lambda: grid.lines_in() and grid.lines_in()[min(row, len(grid.lines_in()) - 1)]["product_id"],
-                    message="choosing the product did not fill the line")
+    desk.wait_until(
+        lambda: grid.lines_in() and grid.lines_in()[min(row, len(grid.lines_in()) - 1)]["product_id"],
+        message="choosing the product did not fill the line",
+    )
 
 
 def make_client(desk: Desk, api: ApiClient, name: str, email: str | None = None) -> dict[str, Any]:
     return dict(desk.run(api.post("/api/clients", {"name": name, "email": email})))
 
 
-def issued_invoice(desk: Desk, api: ApiClient, client_id: int, rate: int, price: str = "100.00",
-                   **fields: Any) -> dict[str, Any]:
-    draft = desk.run(api.post("/api/invoices", {"client_id": client_id, **fields, "lines": [
-        {"description": "Support hours", "quantity": "1", "unit_price": price, "tax_rate_id": rate}]}))
+def issued_invoice(
+    desk: Desk, api: ApiClient, client_id: int, rate: int, price: str = "100.00", **fields: Any
+) -> dict[str, Any]:
+    draft = desk.run(
+        api.post(
+            "/api/invoices",
+            {
+                "client_id": client_id,
+                **fields,
+                "lines": [{"description": "Support hours", "quantity": "1", "unit_price": price, "tax_rate_id": rate}],
+            },
+        )
+    )
     return dict(desk.run(api.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"]})))
 
 
@@ -143,13 +160,18 @@ def pdf_attachments(message: Any) -> list[bytes]:
 
 # --- tests -----------------------------------------------------------------------------------------
 
+
 def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp: Smtp) -> None:
     api, session = signed_in(desk)
     desk.run(api.patch("/api/settings", {"values": smtp.settings()}))
     reduced = rate_id(desk, api, "Reduced 9%")
     standard = rate_id(desk, api, "Standard 19%")
-    desk.run(api.post("/api/products", {"sku": "HW-001", "name": "Barcode scanner", "unit_price": "149.90",
-                                        "tax_rate_id": reduced}))
+    desk.run(
+        api.post(
+            "/api/products",
+            {"sku": "HW-001", "name": "Barcode scanner", "unit_price": "149.90", "tax_rate_id": reduced},
+        )
+    )
     make_client(desk, api, "Acme SRL", "billing@acme-shop.com")
     window = editor(desk, host(qtbot), session, None)
     grid = window.grid
@@ -180,8 +202,11 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
     retype(qtbot, grid.cell(1, "quantity"), "3")
     qtbot.keyClicks(grid.cell(1, "unit_price"), "40")
     grid.cell(1, "tax_rate_id").setCurrentIndex(grid.cell(1, "tax_rate_id").findData(standard))
-    assert (grid.net_label.text(), grid.tax_label.text(), grid.gross_label.text()) == \
-        ("Net 419.80 EUR", "VAT 49.78 EUR", "Total 469.58 EUR")
+    assert (grid.net_label.text(), grid.tax_label.text(), grid.gross_label.text()) == (
+        "Net 419.80 EUR",
+        "VAT 49.78 EUR",
+        "Total 469.58 EUR",
+    )
     # A line removed by mistake comes back with Ctrl+Z.
     focus(desk, grid.cell(1, "unit_price"))
     qtbot.keyClick(grid.cell(1, "unit_price"), Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier)
@@ -195,13 +220,17 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
     assert window.invoice is not None
     saved = desk.run(api.get(f"/api/invoices/{window.invoice['id']}"))
     assert (saved["status"], saved["number"], saved["gross_total"]) == ("draft", None, "469.58")
-    assert [(line["product_id"] is not None, line["description"]) for line in saved["lines"]] == \
-        [(True, "Barcode scanner"), (False, "Installation")]
+    assert [(line["product_id"] is not None, line["description"]) for line in saved["lines"]] == [
+        (True, "Barcode scanner"),
+        (False, "Installation"),
+    ]
 
     click(qtbot, window.issue_button)
     answer(qtbot, "issueConfirm", "Issue")
-    desk.wait_until(lambda: window.invoice is not None and window.invoice["status"] == "unpaid",
-                    message="the invoice was not issued")
+    desk.wait_until(
+        lambda: window.invoice is not None and window.invoice["status"] == "unpaid",
+        message="the invoice was not issued",
+    )
     number = window.invoice["number"]
     assert number is not None, window.invoice
     assert number.startswith("INV-") and number in window.title.text() and window.badge.text() == "Unpaid"
@@ -238,10 +267,14 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
     assert messages[0]["To"] == "billing@acme-shop.com" and number in messages[0]["Subject"]
     attached = pdf_attachments(messages[0])
     assert len(attached) == 1 and attached[0].startswith(b"%PDF")
-    desk.wait_until(lambda: window.invoice["send_status"] == "sent" and window.send_state.text().startswith("Sent"),
-                    message=f"the editor does not show Sent: {window.send_state.text()!r}")
-    desk.wait_until(lambda: window.emails_table.rowCount() == 1 and
-                    window.emails_table.item(0, 3).text() == "sent", message="the email is not in the history")
+    desk.wait_until(
+        lambda: window.invoice["send_status"] == "sent" and window.send_state.text().startswith("Sent"),
+        message=f"the editor does not show Sent: {window.send_state.text()!r}",
+    )
+    desk.wait_until(
+        lambda: window.emails_table.rowCount() == 1 and window.emails_table.item(0, 3).text() == "sent",
+        message="the email is not in the history",
+    )
     assert window.send_button.text() == "Send again…"
 
     # A second, unpaid invoice cancelled with a credit note (a paid one cannot be).
@@ -250,8 +283,13 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
     second = editor(desk, host(qtbot), session, other["id"])
     click(qtbot, second.cancel_button)
     answer(qtbot, "cancelConfirm", "Cancel with credit note")
-    desk.wait_until(lambda: isinstance(getattr(second, "credit_window", None), InvoiceWindow)
-                    and second.credit_window.invoice is not None, message="the credit note did not open")
+    desk.wait_until(
+        lambda: (
+            isinstance(getattr(second, "credit_window", None), InvoiceWindow)
+            and second.credit_window.invoice is not None
+        ),
+        message="the credit note did not open",
+    )
     credit = second.credit_window
     assert credit.invoice["kind"] == "credit_note" and credit.invoice["gross_total"] == "-119.00"
     assert credit.badge.text() == "Credit note" and credit.title.text().startswith("Credit note ")
@@ -294,13 +332,28 @@ def test_list_filters_and_excel_export(desk: Desk, qtbot: QtBot, tmp_path: Path)
     acme = make_client(desk, api, "Acme SRL")
     beta = make_client(desk, api, "Beta GmbH")
     today = date.today()
-    late = issued_invoice(desk, api, acme["id"], standard, "100.00", issue_date=str(today - timedelta(days=40)),
-                          due_date=str(today - timedelta(days=10)))
-    current = issued_invoice(desk, api, beta["id"], standard, "50.00", issue_date=str(today),
-                             due_date=str(today + timedelta(days=14)))
+    late = issued_invoice(
+        desk,
+        api,
+        acme["id"],
+        standard,
+        "100.00",
+        issue_date=str(today - timedelta(days=40)),
+        due_date=str(today - timedelta(days=10)),
+    )
+    current = issued_invoice(
+        desk, api, beta["id"], standard, "50.00", issue_date=str(today), due_date=str(today + timedelta(days=14))
+    )
     desk.run(api.post(f"/api/invoices/{current['id']}/payments", {"amount": "20.00"}))
-    desk.run(api.post("/api/invoices", {"client_id": beta["id"], "lines": [
-        {"description": "Later", "quantity": "1", "unit_price": "5", "tax_rate_id": standard}]}))
+    desk.run(
+        api.post(
+            "/api/invoices",
+            {
+                "client_id": beta["id"],
+                "lines": [{"description": "Later", "quantity": "1", "unit_price": "5", "tax_rate_id": standard}],
+            },
+        )
+    )
 
     page = InvoicesPage(session)
     qtbot.addWidget(page)
@@ -314,8 +367,13 @@ def test_list_filters_and_excel_export(desk: Desk, qtbot: QtBot, tmp_path: Path)
     page.status.setCurrentIndex(page.status.findData("partially_paid"))
     desk.wait_until(lambda: not page.is_busy() and numbers() == [current["number"]])
     row = page.model.rows()[0]
-    assert [page.model.data(page.model.index(0, c)) for c in (1, 4, 5, 6, 7)] == \
-        ["Beta GmbH", "Partially paid", "59.50 EUR", "20.00 EUR", "39.50 EUR"]
+    assert [page.model.data(page.model.index(0, c)) for c in (1, 4, 5, 6, 7)] == [
+        "Beta GmbH",
+        "Partially paid",
+        "59.50 EUR",
+        "20.00 EUR",
+        "39.50 EUR",
+    ]
     assert row["id"] == current["id"]
     page.status.setCurrentIndex(0)
     page.overdue.setChecked(True)
@@ -349,8 +407,13 @@ def test_list_filters_and_excel_export(desk: Desk, qtbot: QtBot, tmp_path: Path)
     assert rows[0][:3] == ("Number", "Kind", "Client") and len(rows) == 3
     part_paid = next(r for r in rows[1:] if r[0] == current["number"])
     assert (part_paid[2], part_paid[5], part_paid[6]) == ("Beta GmbH", "Partially paid", "EUR")
-    assert [Decimal(str(v)) for v in part_paid[7:12]] == \
-        [Decimal("50"), Decimal("9.5"), Decimal("59.5"), Decimal("20"), Decimal("39.5")]
+    assert [Decimal(str(v)) for v in part_paid[7:12]] == [
+        Decimal("50"),
+        Decimal("9.5"),
+        Decimal("59.5"),
+        Decimal("20"),
+        Decimal("39.5"),
+    ]
     assert next(r for r in rows[1:] if r[0] != current["number"])[5] == "Draft"
 
     # Another desktop's invoice appears without a reload (live).
@@ -386,14 +449,22 @@ def test_repeat_an_issued_invoice_and_stop_it(desk: Desk, qtbot: QtBot) -> None:
     api, session = signed_in(desk, live=False)
     standard = rate_id(desk, api, "Standard 19%")
     client = make_client(desk, api, "Gamma Ltd")
-    draft = desk.run(api.post("/api/invoices", {"client_id": client["id"], "lines": [
-        {"description": "Hosting", "quantity": "1", "unit_price": "30", "tax_rate_id": standard}]}))
+    draft = desk.run(
+        api.post(
+            "/api/invoices",
+            {
+                "client_id": client["id"],
+                "lines": [{"description": "Hosting", "quantity": "1", "unit_price": "30", "tax_rate_id": standard}],
+            },
+        )
+    )
     parent = host(qtbot)
     window = editor(desk, parent, session, draft["id"])
     assert window.repeat_button.isHidden()  # drafts never recur
     window.close()
-    issued = desk.run(api.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"],
-                                                                        "issue_date": str(date.today())}))
+    issued = desk.run(
+        api.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"], "issue_date": str(date.today())})
+    )
     window = editor(desk, parent, session, issued["id"])
     assert window.recurrence_label.text() == "Does not repeat."
     click(qtbot, window.repeat_button)
@@ -402,8 +473,10 @@ def test_repeat_an_issued_invoice_and_stop_it(desk: Desk, qtbot: QtBot) -> None:
     dialog.unit.setCurrentIndex(dialog.unit.findData("week"))
     dialog.cycles.setValue(3)
     click(qtbot, dialog.ok)
-    desk.wait_until(lambda: window.invoice is not None and window.invoice.get("recurrence") is not None,
-                    message="the recurrence was not saved")
+    desk.wait_until(
+        lambda: window.invoice is not None and window.invoice.get("recurrence") is not None,
+        message="the recurrence was not saved",
+    )
     recurrence = window.invoice["recurrence"]
     assert (recurrence["every"], recurrence["unit"], recurrence["cycles"], recurrence["done"]) == (2, "week", 3, 0)
     expected_next = str(date.today() + timedelta(weeks=2))
@@ -414,8 +487,10 @@ def test_repeat_an_issued_invoice_and_stop_it(desk: Desk, qtbot: QtBot) -> None:
     again = the_dialog(RecurrenceDialog)
     assert again.every.value() == 2 and again.stop_button.isVisible()
     qtbot.mouseClick(again.stop_button, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: window.invoice is not None and window.invoice.get("recurrence") is None,
-                    message="the recurrence did not stop")
+    desk.wait_until(
+        lambda: window.invoice is not None and window.invoice.get("recurrence") is None,
+        message="the recurrence did not stop",
+    )
     assert window.recurrence_label.text() == "Does not repeat."
     assert desk.run(api.get(f"/api/invoices/{issued['id']}"))["recurrence"] is None
 
@@ -454,16 +529,21 @@ def test_the_module_opens_from_the_sidebar_and_its_screenshot_states(desk: Desk,
     assert list(states) == []
     # A search hit naming an invoice opens it (the main window asks the page).
     page.open_record("invoice", invoice["id"], None)
-    desk.wait_until(lambda: any(isinstance(w, InvoiceWindow) and w.isVisible() and w.invoice_id == invoice["id"]
-                                for w in QApplication.topLevelWidgets()))
+    desk.wait_until(
+        lambda: any(
+            isinstance(w, InvoiceWindow) and w.isVisible() and w.invoice_id == invoice["id"]
+            for w in QApplication.topLevelWidgets()
+        )
+    )
 
 
 def test_live_totals_round_vat_as_the_server_does_in_both_modes(desk: Desk, qtbot: QtBot) -> None:
     api, session = signed_in(desk, live=False)
     standard = rate_id(desk, api, "Standard 19%")
     client = make_client(desk, api, "Epsilon SA")
-    cents = [{"description": f"Part {i}", "quantity": "1", "unit_price": "0.02", "tax_rate_id": standard}
-             for i in range(3)]
+    cents = [
+        {"description": f"Part {i}", "quantity": "1", "unit_price": "0.02", "tax_rate_id": standard} for i in range(3)
+    ]
     parent = host(qtbot)
     for mode, tax in (("line", "0.00"), ("document", "0.01")):  # 3 x 0.0038 -> 0.00; 0.0114 -> 0.01
         desk.run(api.patch("/api/settings", {"values": {"sales.tax_rounding": mode}}))
@@ -496,8 +576,11 @@ def test_a_failed_send_shows_the_smtp_error_and_can_be_sent_again(desk: Desk, qt
     send = the_dialog(SendDialog)
     desk.wait_until(lambda: send.to.text() == "ap@zeta-oy.com")
     click(qtbot, send.ok)
-    desk.wait_until(lambda: window.invoice is not None and window.invoice["send_status"] == "failed",
-                    timeout=30, message=f"the send did not fail: {window.send_state.text()!r}")
+    desk.wait_until(
+        lambda: window.invoice is not None and window.invoice["send_status"] == "failed",
+        timeout=30,
+        message=f"the send did not fail: {window.send_state.text()!r}",
+    )
     assert window.send_state.text().startswith("Failed: ") and len(window.send_state.text()) > len("Failed: ") + 3
     assert window.send_button.text() == "Send again…" and smtp.messages == []
     desk.wait_until(lambda: window.emails_table.rowCount() == 1 and window.emails_table.item(0, 3).text() == "failed")
@@ -508,9 +591,14 @@ def test_a_failed_send_shows_the_smtp_error_and_can_be_sent_again(desk: Desk, qt
     desk.wait_until(lambda: again.to.text() == "ap@zeta-oy.com")
     click(qtbot, again.ok)
     assert pdf_attachments(desk.run(smtp.wait_for(1))[0])
-    desk.wait_until(lambda: window.invoice["send_status"] == "sent" and window.emails_table.rowCount() == 2
-                    and [window.emails_table.item(i, 3).text() for i in range(2)] == ["sent", "failed"],
-                    message=f"not sent again: {window.send_state.text()!r}")  # the history: newest first
+    desk.wait_until(
+        lambda: (
+            window.invoice["send_status"] == "sent"
+            and window.emails_table.rowCount() == 2
+            and [window.emails_table.item(i, 3).text() for i in range(2)] == ["sent", "failed"]
+        ),
+        message=f"not sent again: {window.send_state.text()!r}",
+    )  # the history: newest first
     assert window.send_state.text().startswith("Sent ")
 
 
@@ -537,8 +625,13 @@ def test_the_editor_follows_a_colleagues_change_and_keeps_unsaved_notes(desk: De
     desk.wait_until(lambda: window.payments_table.rowCount() == 1)
     # Saving my notes now is over a version I did not see: the usual "changed elsewhere".
     click(qtbot, window.save_button)
-    desk.wait_until(lambda: any(isinstance(w, QMessageBox) and w.isVisible() and w.objectName() == "operationErrorBox"
-                                for w in QApplication.topLevelWidgets()), message="no conflict shown")
+    desk.wait_until(
+        lambda: any(
+            isinstance(w, QMessageBox) and w.isVisible() and w.objectName() == "operationErrorBox"
+            for w in QApplication.topLevelWidgets()
+        ),
+        message="no conflict shown",
+    )
     answer(qtbot, "operationErrorBox", "Reload")
     desk.wait_until(lambda: not window.dirty and window.notes.toPlainText() == "")
     window.notes.setFocus()

@@ -47,13 +47,16 @@ def test_edit_and_save_shows_the_change_in_the_timeline(desk: Desk, qtbot: QtBot
     focus(desk, window.form.company)
     retype(qtbot, window.form.company, "Beta Industries")
     qtbot.keyClick(window.form.company, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    desk.wait_until(lambda: window.lead is not None and window.lead["company"] == "Beta Industries",
-                    message="not saved")
+    desk.wait_until(
+        lambda: window.lead is not None and window.lead["company"] == "Beta Industries", message="not saved"
+    )
     stored = desk.run(api.get(f"/api/leads/{lead['id']}"))
     assert stored["company"] == "Beta Industries" and stored["version"] == lead["version"] + 1
     assert stored["email"] == "ana@acme.ro"  # only what changed was sent
-    desk.wait_until(lambda: any("company: Acme → Beta Industries" in t for t in window.timeline.texts()),
-                    message=f"no change in the timeline: {window.timeline.texts()}")
+    desk.wait_until(
+        lambda: any("company: Acme → Beta Industries" in t for t in window.timeline.texts()),
+        message=f"no change in the timeline: {window.timeline.texts()}",
+    )
     assert not window.has_edits()
 
 
@@ -77,8 +80,10 @@ def test_a_note_appears_in_the_timeline(desk: Desk, qtbot: QtBot) -> None:
     focus(desk, window.note)
     qtbot.keyClicks(window.note, "Called, wants a demo on Friday")
     qtbot.keyClick(window.note, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    desk.wait_until(lambda: any("Called, wants a demo on Friday" in t for t in window.timeline.texts()),
-                    message=f"note not shown: {window.timeline.texts()}")
+    desk.wait_until(
+        lambda: any("Called, wants a demo on Friday" in t for t in window.timeline.texts()),
+        message=f"note not shown: {window.timeline.texts()}",
+    )
     assert window.note.toPlainText() == ""
     newest = window.timeline.entries()[0]
     assert newest.item["kind"] == "note" and newest.item["actor_name"]

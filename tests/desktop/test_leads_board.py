@@ -56,8 +56,9 @@ def lead(desk: Desk, api: ApiClient, lead_id: int) -> dict[str, Any]:
     return body
 
 
-def wait_for_lead(desk: Desk, api: ApiClient, lead_id: int, check: Callable[[dict[str, Any]], bool],
-                  message: str) -> dict[str, Any]:
+def wait_for_lead(
+    desk: Desk, api: ApiClient, lead_id: int, check: Callable[[dict[str, Any]], bool], message: str
+) -> dict[str, Any]:
     """Poll the server (on the test's loop, so the board keeps running) until the lead passes ``check``."""
 
     async def poll() -> dict[str, Any]:
@@ -145,8 +146,9 @@ def test_dragging_to_lost_asks_why_and_the_server_keeps_the_reason(desk: Desk, q
 def test_dragging_to_won_converts_the_lead_into_a_client(desk: Desk, qtbot: QtBot) -> None:
     api = sign_in(desk)
     ids = statuses(desk, api)
-    ana = make_lead(desk, api, "Ana Pop", company="Globex SRL", email="ana@globex.ro", value="900",
-                    status_id=ids["Negotiation"])
+    ana = make_lead(
+        desk, api, "Ana Pop", company="Globex SRL", email="ana@globex.ro", value="900", status_id=ids["Negotiation"]
+    )
     page = open_page(desk, qtbot, api)
     board = page.board
     won = board.column_named("Won")
@@ -158,8 +160,9 @@ def test_dragging_to_won_converts_the_lead_into_a_client(desk: Desk, qtbot: QtBo
     qtbot.keyClicks(dialog.vat, "RO 123456")
     click(qtbot, dialog.ok)
 
-    saved = wait_for_lead(desk, api, ana["id"], lambda lead: lead["converted_client_id"] is not None,
-                          "the lead was not converted")
+    saved = wait_for_lead(
+        desk, api, ana["id"], lambda lead: lead["converted_client_id"] is not None, "the lead was not converted"
+    )
     assert saved["status_id"] == ids["Won"]
     client = desk.run(api.get(f"/api/clients/{saved['converted_client_id']}"))
     assert client["name"] == "Globex SRL" and client["vat_number"] == "RO 123456"
@@ -182,10 +185,16 @@ def test_a_colleagues_move_shows_up_live_without_a_refresh(desk: Desk, qtbot: Qt
     desk.wait_until(lambda: column_name(board, ana["id"]) == "Open", timeout=3, message="the new lead did not show")
     assert board.stack.currentWidget() is board.scroll
 
-    desk.run(colleague.post(f"/api/leads/{ana['id']}/move",
-                            json={"version": ana["version"], "status_id": ids["Demo Scheduled"]}))
-    desk.wait_until(lambda: column_name(board, ana["id"]) == "Demo Scheduled", timeout=3,
-                    message="the colleague's move did not show")
+    desk.run(
+        colleague.post(
+            f"/api/leads/{ana['id']}/move", json={"version": ana["version"], "status_id": ids["Demo Scheduled"]}
+        )
+    )
+    desk.wait_until(
+        lambda: column_name(board, ana["id"]) == "Demo Scheduled",
+        timeout=3,
+        message="the colleague's move did not show",
+    )
     assert board.column_named("Open").count_label.text() == "0"  # type: ignore[union-attr]
 
 
@@ -288,8 +297,12 @@ def test_a_column_loads_more_cards_when_scrolled_to_its_end(desk: Desk, qtbot: Q
 
     async def many() -> None:
         for start in range(0, 55, 11):  # a few at a time: the server is shared with the board
-            await asyncio.gather(*(api.post("/api/leads", json={"person_name": f"Lead {i:02d}", "value": "10"})
-                                   for i in range(start, start + 11)))
+            await asyncio.gather(
+                *(
+                    api.post("/api/leads", json={"person_name": f"Lead {i:02d}", "value": "10"})
+                    for i in range(start, start + 11)
+                )
+            )
 
     desk.run(many(), timeout=60)
     page = open_page(desk, qtbot, api)
@@ -341,20 +354,25 @@ def test_the_page_in_the_main_window_switches_views_sharing_the_filters(desk: De
 
     page.filters.search.setFocus()
     qtbot.keyClicks(page.filters.search, "globex")
-    qtbot.keyClick(page.filters.search, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier
-                   | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        page.filters.search, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert page.current_view == "list" and page.list_button.isChecked()
-    desk.wait_until(lambda: getattr(page.list, "filters", None) == {"q": "globex"},
-                    message="the list did not get the filters")
+    desk.wait_until(
+        lambda: getattr(page.list, "filters", None) == {"q": "globex"}, message="the list did not get the filters"
+    )
     window.activateWindow()  # (offscreen, the list's first load can leave no window active)
     desk.wait_until(window.isActiveWindow)
     page.filters.search.setFocus()
-    qtbot.keyClick(page.filters.search, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier
-                   | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(
+        page.filters.search, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
     assert page.current_view == "board"
     desk.wait_until(lambda: page.board.filters == {"q": "globex"})
 
     before = set(QApplication.topLevelWidgets())
     window.open_record("leads", SearchHit(type="lead", id=ana["id"], title="Ana Pop"))
-    desk.wait_until(lambda: any(w.isVisible() for w in set(QApplication.topLevelWidgets()) - before),
-                    message="the lead did not open")
+    desk.wait_until(
+        lambda: any(w.isVisible() for w in set(QApplication.topLevelWidgets()) - before),
+        message="the lead did not open",
+    )

@@ -20,12 +20,11 @@ from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import focus
 
 
-def make_leads(desk: Desk, api: ApiClient, people: list[dict[str, Any]], at_once: int = 20
-               ) -> list[dict[str, Any]]:
+def make_leads(desk: Desk, api: ApiClient, people: list[dict[str, Any]], at_once: int = 20) -> list[dict[str, Any]]:
     async def make() -> list[dict[str, Any]]:
         made = []
         for chunk in range(0, len(people), at_once):  # a few at a time: the server has a small pool
-            made += await asyncio.gather(*(api.post("/api/leads", p) for p in people[chunk:chunk + at_once]))
+            made += await asyncio.gather(*(api.post("/api/leads", p) for p in people[chunk : chunk + at_once]))
         return made
 
     return desk.run(make(), timeout=120)
@@ -68,8 +67,12 @@ def click_header(qtbot: QtBot, leads: LeadList, title: str) -> None:
 
 def test_header_click_sorts_on_the_server(desk: Desk, qtbot: QtBot) -> None:
     api = desk.signed_in_api()
-    make_leads(desk, api, [{"person_name": n, "value": v} for n, v in (("Cara", "10"), ("Abe", "300"),
-                                                                        ("Bob", "20"))], at_once=1)
+    make_leads(
+        desk,
+        api,
+        [{"person_name": n, "value": v} for n, v in (("Cara", "10"), ("Abe", "300"), ("Bob", "20"))],
+        at_once=1,
+    )
     leads = open_list(desk, qtbot, api, page_size=2)  # pages of two: the order must come from the server
     desk.wait_until(lambda: leads.model.rowCount() == 3 and not leads.model.loading)
     assert names(leads) == ["Bob", "Abe", "Cara"]  # newest first
@@ -113,13 +116,21 @@ def test_select_all_and_reassign_then_tag(desk: Desk, qtbot: QtBot) -> None:
     desk.wait_until(lambda: "3 leads reassigned" in leads.notice_text.text(), message=leads.notice_text.text())
     stored = [desk.run(api.get(f"/api/leads/{lead['id']}")) for lead in made]
     assert {lead["owner_id"] for lead in stored} == {sam}
-    desk.wait_until(lambda: leads.model.rowCount() == 3 and
-                    {leads.model.data(leads.model.index(i, 3)) for i in range(3)} == {"Sam Seller"})
+    desk.wait_until(
+        lambda: (
+            leads.model.rowCount() == 3
+            and {leads.model.data(leads.model.index(i, 3)) for i in range(3)} == {"Sam Seller"}
+        )
+    )
 
     # Two of them get a tag, then lose it again.
     leads.table.view.selectRow(0)
-    qtbot.mouseClick(leads.table.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
-                     leads.table.view.visualRect(leads.model.index(1, 0)).center())
+    qtbot.mouseClick(
+        leads.table.view.viewport(),
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.ControlModifier,
+        leads.table.view.visualRect(leads.model.index(1, 0)).center(),
+    )
     assert len(leads.selected_ids()) == 2
     tagged = set(leads.selected_ids())
     qtbot.mouseClick(leads.tag_add_button, Qt.MouseButton.LeftButton)
@@ -149,8 +160,14 @@ def test_select_all_and_reassign_then_tag(desk: Desk, qtbot: QtBot) -> None:
 
 def test_export_writes_the_filtered_leads_to_xlsx(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
     api = desk.signed_in_api()
-    make_leads(desk, api, [{"person_name": "Ana Pop", "company": "Acme", "email": "ana@acme.ro"},
-                           {"person_name": "Dan Ionescu", "company": "Beta"}])
+    make_leads(
+        desk,
+        api,
+        [
+            {"person_name": "Ana Pop", "company": "Acme", "email": "ana@acme.ro"},
+            {"person_name": "Dan Ionescu", "company": "Beta"},
+        ],
+    )
     leads = open_list(desk, qtbot, api)
     leads.set_filters({"q": "Acme", "owner_id": None})
     desk.wait_until(lambda: names(leads) == ["Ana Pop"], message=f"filter not applied: {names(leads)}")

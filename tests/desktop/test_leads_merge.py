@@ -17,15 +17,36 @@ from tests.desktop.conftest import Desk
 
 def test_merge_taking_the_other_phone(desk: Desk, qtbot: QtBot) -> None:
     api = desk.signed_in_api()
-    keep = desk.run(api.post("/api/leads", {"person_name": "Ana Pop", "company": "Acme", "email": "ana@acme.ro",
-                                            "phone": "0722 111 111", "note": "Met at the fair"}))
-    other = desk.run(api.post("/api/leads", {"person_name": "Ana P.", "email": "ana@acme.ro",
-                                             "phone": "0733 222 222", "tags": ["vip"], "note": "Asked for prices"}))
+    keep = desk.run(
+        api.post(
+            "/api/leads",
+            {
+                "person_name": "Ana Pop",
+                "company": "Acme",
+                "email": "ana@acme.ro",
+                "phone": "0722 111 111",
+                "note": "Met at the fair",
+            },
+        )
+    )
+    other = desk.run(
+        api.post(
+            "/api/leads",
+            {
+                "person_name": "Ana P.",
+                "email": "ana@acme.ro",
+                "phone": "0733 222 222",
+                "tags": ["vip"],
+                "note": "Asked for prices",
+            },
+        )
+    )
     session = Session(api, desk.run(auth.me(api)))
     window = open_lead(None, session, keep["id"])
     qtbot.addWidget(window)
-    desk.wait_until(lambda: window.lead is not None and not window.is_busy() and window.duplicates,
-                    message="no duplicates shown")
+    desk.wait_until(
+        lambda: window.lead is not None and not window.is_busy() and window.duplicates, message="no duplicates shown"
+    )
     assert [d["id"] for d in window.duplicates] == [other["id"]]
     assert window.duplicates_box.isVisibleTo(window)
 
@@ -61,7 +82,13 @@ def test_merge_taking_the_other_phone(desk: Desk, qtbot: QtBot) -> None:
     assert any(e["action"] == "merged" for e in audit["items"])
 
     # The window shows the merged lead and no duplicate any more.
-    desk.wait_until(lambda: window.lead is not None and window.lead["phone"] == "+40733222222"
-                    and not window.duplicates and not window.is_busy())
+    desk.wait_until(
+        lambda: (
+            window.lead is not None
+            and window.lead["phone"] == "+40733222222"
+            and not window.duplicates
+            and not window.is_busy()
+        )
+    )
     assert window.form.phone.text() == "+40733222222"
     assert any(t.startswith("Merged") for t in window.timeline.texts())

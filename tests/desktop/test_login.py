@@ -16,8 +16,9 @@ from tests.support import free_port
 NEW_PASSWORD = "Granite-meadow-Lantern-77"
 
 
-def open_login(desk: Desk, qtbot: QtBot, email: str = "", server_url: str | None = None) -> tuple[LoginWindow,
-                                                                                                   list[SignedIn]]:
+def open_login(
+    desk: Desk, qtbot: QtBot, email: str = "", server_url: str | None = None
+) -> tuple[LoginWindow, list[SignedIn]]:
     window = LoginWindow(server_url or desk.server.base_url, email)
     qtbot.addWidget(window)
     window.show()

@@ -43,8 +43,17 @@ def notify(desk: Desk, user_id: int, title: str) -> None:
 
 def test_sidebar_lists_only_what_the_role_may_view(desk: Desk, qtbot: QtBot) -> None:
     window = open_main(desk, qtbot, "sam@example.com", role="Salesperson")
-    assert window.sidebar.keys() == ["leads", "clients", "activities", "proposals", "orders", "invoices", "products",
-                                     "stock", "reports"]
+    assert window.sidebar.keys() == [
+        "leads",
+        "clients",
+        "activities",
+        "proposals",
+        "orders",
+        "invoices",
+        "products",
+        "stock",
+        "reports",
+    ]
     assert window.current_module == "leads"
     qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
     assert window.current_module == "activities"
@@ -73,8 +82,9 @@ def test_sidebar_follows_a_live_change_of_my_role(desk: Desk, qtbot: QtBot) -> N
         return {m: {"actions": ["view"], "scope": "all"} for m in modules}
 
     async def make_role(http: httpx.AsyncClient) -> dict[str, Any]:
-        response = await http.post("/api/roles", json={"name": "Office", "permissions": grants("admin", "leads",
-                                                                                                "tickets")})
+        response = await http.post(
+            "/api/roles", json={"name": "Office", "permissions": grants("admin", "leads", "tickets")}
+        )
         assert response.status_code == 201, response.text
         return dict(response.json())
 
@@ -83,14 +93,21 @@ def test_sidebar_follows_a_live_change_of_my_role(desk: Desk, qtbot: QtBot) -> N
     assert window.sidebar.keys() == ["leads", "tickets", "admin"]
 
     async def drop_leads(http: httpx.AsyncClient) -> None:
-        body = {"name": "Office", "description": "", "require_2fa": False,
-                "permissions": grants("admin", "tickets", "reports"), "version": role["version"]}
+        body = {
+            "name": "Office",
+            "description": "",
+            "require_2fa": False,
+            "permissions": grants("admin", "tickets", "reports"),
+            "version": role["version"],
+        }
         response = await http.put(f"/api/roles/{role['id']}", json=body)
         assert response.status_code == 200, response.text
 
     desk.admin_http(drop_leads)
-    desk.wait_until(lambda: window.sidebar.keys() == ["tickets", "reports", "admin"],
-                    message=f"sidebar still {window.sidebar.keys()}")
+    desk.wait_until(
+        lambda: window.sidebar.keys() == ["tickets", "reports", "admin"],
+        message=f"sidebar still {window.sidebar.keys()}",
+    )
     assert "leads" not in window.pages and window.current_module == "tickets"
 
 

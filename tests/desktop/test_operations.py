@@ -26,8 +26,9 @@ def test_success_announces_changed_areas(desk: Desk, qtbot: QtBot) -> None:
     seen: list[frozenset[str]] = []
     results: list[object] = []
     operations.change_bus().changed.connect(seen.append)
-    task = operations.run(form, api.post("/api/teams", {"name": "North"}), success=results.append,
-                          changed=frozenset({"admin.teams"}))
+    task = operations.run(
+        form, api.post("/api/teams", {"name": "North"}), success=results.append, changed=frozenset({"admin.teams"})
+    )
     created = desk.run(task)
     assert isinstance(created, dict) and created["name"] == "North"
     assert results == [created]

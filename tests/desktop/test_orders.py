@@ -48,11 +48,25 @@ def cell(table: QTableWidget, row: int, column: int) -> str:
 
 def stocked_hoodie(desk: Desk, api: ApiClient) -> None:
     rate = desk.run(api.get("/api/tax-rates"))[0]["id"]
-    hoodie = desk.run(api.post("/api/products", {"sku": "WOO-HOODIE-BLUE", "name": "Hoodie - Blue",
-                                                 "unit_price": "45", "tax_rate_id": rate, "stock_tracked": True}))
+    hoodie = desk.run(
+        api.post(
+            "/api/products",
+            {
+                "sku": "WOO-HOODIE-BLUE",
+                "name": "Hoodie - Blue",
+                "unit_price": "45",
+                "tax_rate_id": rate,
+                "stock_tracked": True,
+            },
+        )
+    )
     main = desk.run(api.post("/api/warehouses", {"name": "Main"}))
-    receipt = desk.run(api.post("/api/stock/documents", {"kind": "receipt", "warehouse_id": main["id"],
-                                                         "lines": [{"product_id": hoodie["id"], "quantity": "5"}]}))
+    receipt = desk.run(
+        api.post(
+            "/api/stock/documents",
+            {"kind": "receipt", "warehouse_id": main["id"], "lines": [{"product_id": hoodie["id"], "quantity": "5"}]},
+        )
+    )
     desk.run(api.post(f"/api/stock/documents/{receipt['id']}/validate", {"version": receipt["version"]}))
 
 
@@ -77,7 +91,13 @@ def test_orders_arrive_live_and_open_with_lines_skips_and_stock(desk: Desk, qtbo
     row = page.model.rows()[0]
     assert row["number"] == "WC-727"
     assert [page.model.data(page.model.index(0, c)) for c in range(6)] == [
-        "WC-727", "Processing", "John Doe", "2 (+1 skipped)", "Stock reserved", "166.60 EUR"]
+        "WC-727",
+        "Processing",
+        "John Doe",
+        "2 (+1 skipped)",
+        "Stock reserved",
+        "166.60 EUR",
+    ]
 
     page.status.setCurrentIndex(page.status.findData("completed"))
     desk.wait_until(lambda: not page.is_busy() and page.model.total == 0, message="the status filter did not apply")
@@ -94,8 +114,7 @@ def test_orders_arrive_live_and_open_with_lines_skips_and_stock(desk: Desk, qtbo
     assert window.title.text() == "Order WC-727" and window.badge.text() == "Processing"
     assert window.client.text() == "John Doe <john.doe@example.com>"
     assert "#727 in WooCommerce" in window.store.text()
-    assert [cell(window.lines, r, 0) for r in range(window.lines.rowCount())] == [
-        "WOO-HOODIE-BLUE", "WOO-CAP-RED"]
+    assert [cell(window.lines, r, 0) for r in range(window.lines.rowCount())] == ["WOO-HOODIE-BLUE", "WOO-CAP-RED"]
     assert window.skipped.isVisibleTo(window) and "Gift card" in window.skipped.text()
     assert window.stock.text() == "Stock reserved"
     assert window.held.rowCount() == 1 and cell(window.held, 0, 2) == "2.000"

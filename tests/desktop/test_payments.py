@@ -17,8 +17,15 @@ from tests.desktop.conftest import Desk
 def issued_invoice(desk: Desk, api: ApiClient, client: str, price: str) -> dict[str, Any]:
     made = desk.run(api.post("/api/clients", {"name": client}))
     rate = next(r for r in desk.run(api.get("/api/tax-rates")) if r["name"] == "Standard 19%")
-    draft = desk.run(api.post("/api/invoices", {"client_id": made["id"], "lines": [
-        {"description": "Service", "quantity": "1", "unit_price": price, "tax_rate_id": rate["id"]}]}))
+    draft = desk.run(
+        api.post(
+            "/api/invoices",
+            {
+                "client_id": made["id"],
+                "lines": [{"description": "Service", "quantity": "1", "unit_price": price, "tax_rate_id": rate["id"]}],
+            },
+        )
+    )
     return dict(desk.run(api.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"]})))
 
 
@@ -27,8 +34,10 @@ def pay(desk: Desk, api: ApiClient, invoice: dict[str, Any], amount: str, **fiel
 
 
 def shown(page: PaymentsPage) -> list[tuple[str, str, str]]:
-    return [(r["invoice_number"], r["client_name"], page.model.data(page.model.index(i, 1)))
-            for i, r in enumerate(page.model.rows())]
+    return [
+        (r["invoice_number"], r["client_name"], page.model.data(page.model.index(i, 1)))
+        for i, r in enumerate(page.model.rows())
+    ]
 
 
 def test_payments_list_filters_and_follows_a_colleague(desk: Desk, qtbot: QtBot) -> None:
@@ -46,23 +55,27 @@ def test_payments_list_filters_and_follows_a_colleague(desk: Desk, qtbot: QtBot)
     page.resize(1100, 600)
     page.show()
     desk.wait_until(lambda: not page.is_busy() and page.model.total == 2)
-    assert sorted(shown(page)) == sorted([(acme["number"], "Acme", "190.00 EUR"),
-                                          (globex["number"], "Globex", "119.00 EUR")])
+    assert sorted(shown(page)) == sorted(
+        [(acme["number"], "Acme", "190.00 EUR"), (globex["number"], "Globex", "119.00 EUR")]
+    )
 
     page.method.setCurrentIndex(page.method.findData("card"))
-    desk.wait_until(lambda: [r["client_name"] for r in page.model.rows()] == ["Globex"],
-                    message="the method filter did not apply")
+    desk.wait_until(
+        lambda: [r["client_name"] for r in page.model.rows()] == ["Globex"], message="the method filter did not apply"
+    )
     page.method.setCurrentIndex(0)
     qtbot.keyClicks(page.search, "till")
-    desk.wait_until(lambda: [r["reference"] for r in page.model.rows()] == ["till 4"],
-                    message="the search did not find the reference")
+    desk.wait_until(
+        lambda: [r["reference"] for r in page.model.rows()] == ["till 4"],
+        message="the search did not find the reference",
+    )
     page.search.clear()
     desk.wait_until(lambda: page.model.total == 2)
 
     colleague = desk.signed_in_api("bea@example.com", role="Accountant")
     pay(desk, colleague, acme, "1000.00")  # from another desktop
     desk.wait_until(lambda: page.model.total == 3, message="the colleague's payment did not arrive live")
-    assert ("1,000.00 EUR" in [page.model.data(page.model.index(i, 1)) for i in range(3)])
+    assert "1,000.00 EUR" in [page.model.data(page.model.index(i, 1)) for i in range(3)]
 
     page.method.setCurrentIndex(page.method.findData("other"))
     desk.wait_until(lambda: not page.is_busy() and page.model.total == 0)

@@ -59,15 +59,22 @@ def _env() -> dict[str, str]:
 
 
 def test_a_qt_session_exits_with_code_zero() -> None:
-    result = subprocess.run([sys.executable, "-c", QT_SESSION], capture_output=True, text=True, timeout=120,
-                            env=_env(), cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", QT_SESSION], capture_output=True, text=True, timeout=120, env=_env(), cwd=ROOT
+    )
     assert result.returncode == 0, f"exit code {result.returncode}\n{result.stderr[-3000:]}"
     assert "qt session done" in result.stdout
 
 
 def test_version_flag() -> None:
-    result = subprocess.run([sys.executable, "-m", "crm_desktop.app", "--version"], capture_output=True, text=True,
-                            timeout=60, env=_env(), cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "crm_desktop.app", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        cwd=ROOT,
+    )
     assert result.returncode == 0 and result.stdout.startswith("crm-desktop ")
 
 
@@ -76,7 +83,13 @@ def test_self_test_against_a_running_server(server: LiveServer) -> None:
 
     asyncio.run(server.create_user(ADMIN_EMAIL, role="Admin", full_name="Ada Admin"))
     env = _env() | {"CRM_SELF_TEST_EMAIL": ADMIN_EMAIL, "CRM_SELF_TEST_PASSWORD": PASSWORD}
-    result = subprocess.run([sys.executable, "-m", "crm_desktop.app", "--self-test", "--server", server.base_url],
-                            capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "crm_desktop.app", "--self-test", "--server", server.base_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "main window ready" in result.stdout and "self-test ok" in result.stdout

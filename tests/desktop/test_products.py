@@ -20,8 +20,9 @@ from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import focus, the_dialog
 
 
-def open_products(desk: Desk, qtbot: QtBot, email: str = "ada@example.com",
-                  role: str = "Admin", live: bool = False) -> tuple[ApiClient, ProductsPage]:
+def open_products(
+    desk: Desk, qtbot: QtBot, email: str = "ada@example.com", role: str = "Admin", live: bool = False
+) -> tuple[ApiClient, ProductsPage]:
     api = desk.signed_in_api(email, role=role)
     session = Session(api, desk.run(auth.me(api)))
     if live:
@@ -68,8 +69,12 @@ def test_create_through_the_dialog_and_a_duplicate_sku_is_shown_at_the_field(des
     desk.wait_until(lambda: skus(page) == ["HW-001"], message="the new product is not in the list")
     assert not shiboken6.isValid(dialog)
     row = page.model.rows()[0]
-    assert (row["unit_price"], row["currency"], row["tax_rate_name"], row["stock_tracked"]) == \
-        ("149.90", "EUR", "Reduced 9%", True)
+    assert (row["unit_price"], row["currency"], row["tax_rate_name"], row["stock_tracked"]) == (
+        "149.90",
+        "EUR",
+        "Reduced 9%",
+        True,
+    )
     assert page.model.data(page.model.index(0, 3)) == "149.90 EUR"
     assert "HW-001 Barcode scanner is created." in page.notice.text()
 
@@ -102,8 +107,9 @@ def test_edit_price_then_deactivate_and_reactivate(desk: Desk, qtbot: QtBot) -> 
     qtbot.keyClicks(dialog.unit_price, "65.5")
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible())
-    desk.wait_until(lambda: [r["unit_price"] for r in page.model.rows()] == ["80.00", "65.50"],
-                    message="the new price is not shown")
+    desk.wait_until(
+        lambda: [r["unit_price"] for r in page.model.rows()] == ["80.00", "65.50"], message="the new price is not shown"
+    )
     stored = desk.run(api.get(f"/api/products/{made['id']}"))
     assert stored["unit_price"] == "65.50" and stored["version"] == made["version"] + 1
 

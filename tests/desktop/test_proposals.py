@@ -54,36 +54,51 @@ def rate_id(desk: Desk, api: ApiClient, name: str = "Standard 19%") -> int:
 
 
 def make(desk: Desk, api: ApiClient, **fields: Any) -> Row:
-    body = {"lines": [{"description": "Consulting", "quantity": "3", "unit_price": "100.00",
-                       "tax_rate_id": rate_id(desk, api)}], **fields}
+    body = {
+        "lines": [
+            {"description": "Consulting", "quantity": "3", "unit_price": "100.00", "tax_rate_id": rate_id(desk, api)}
+        ],
+        **fields,
+    }
     return dict(desk.run(api.post("/api/proposals", body)))
 
 
 def move(desk: Desk, api: ApiClient, proposal: Row, status: str) -> Row:
-    return dict(desk.run(api.post(f"/api/proposals/{proposal['id']}/status",
-                                  {"version": proposal["version"], "status": status})))
+    return dict(
+        desk.run(
+            api.post(f"/api/proposals/{proposal['id']}/status", {"version": proposal["version"], "status": status})
+        )
+    )
 
 
 def expire(desk: Desk, proposal_id: int, days: int = 3) -> None:
     async def past() -> None:
         async with desk.server.session() as s:
-            await s.execute(update(Proposal).where(Proposal.id == proposal_id)
-                            .values(valid_until=date.today() - timedelta(days=days)))
+            await s.execute(
+                update(Proposal)
+                .where(Proposal.id == proposal_id)
+                .values(valid_until=date.today() - timedelta(days=days))
+            )
 
     desk.on_server(past())
 
 
 def the_window(proposal_id: int | None = None) -> ProposalWindow:
-    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, ProposalWindow) and w.isVisible()
-               and (proposal_id is None or w.proposal_id == proposal_id)]
+    windows = [
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, ProposalWindow) and w.isVisible() and (proposal_id is None or w.proposal_id == proposal_id)
+    ]
     assert len(windows) == 1, windows
     return windows[0]
 
 
 def open_window(desk: Desk, page: ProposalsPage, proposal_id: int) -> ProposalWindow:
     window = open_proposal(page, page.session, proposal_id)
-    desk.wait_until(lambda: window.proposal is not None and window.conversion is not None and not window.is_busy(),
-                    message="the proposal did not load")
+    desk.wait_until(
+        lambda: window.proposal is not None and window.conversion is not None and not window.is_busy(),
+        message="the proposal did not load",
+    )
     return window
 
 
@@ -108,8 +123,12 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
     assert page.table.empty.isVisible() and "Ctrl+N" in page.table.empty.text.text()
     client = dict(desk.run(api.post("/api/clients", {"name": "Acme SRL"})))
     standard = rate_id(desk, api)
-    desk.run(api.post("/api/products", {"sku": "HW-001", "name": "Barcode scanner", "unit_price": "149.90",
-                                        "tax_rate_id": standard}))
+    desk.run(
+        api.post(
+            "/api/products",
+            {"sku": "HW-001", "name": "Barcode scanner", "unit_price": "149.90", "tax_rate_id": standard},
+        )
+    )
 
     focus(desk, page.search)
     qtbot.keyClick(page.search, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
@@ -147,15 +166,22 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
     desk.wait_until(lambda: grid.gross_label.text() == "Total 519.20 EUR", message=grid.gross_label.text())
 
     qtbot.keyClick(window.title_edit, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    desk.wait_until(lambda: window.proposal is not None and window.conversion is not None,
-                    message="the proposal was not saved")
+    desk.wait_until(
+        lambda: window.proposal is not None and window.conversion is not None, message="the proposal was not saved"
+    )
     proposal = window.proposal
     assert proposal is not None
     stored = desk.run(api.get(f"/api/proposals/{proposal['id']}"))
     assert (stored["status"], stored["client_id"], stored["title"], stored["gross_total"]) == (
-        "draft", client["id"], "Scanners for the warehouse", "519.20")
+        "draft",
+        client["id"],
+        "Scanners for the warehouse",
+        "519.20",
+    )
     assert [(ln["description"], ln["quantity"], ln["unit_price"]) for ln in stored["lines"]] == [
-        ("Barcode scanner", "2.000", "149.90"), ("Installation", "3.000", "45.50")]
+        ("Barcode scanner", "2.000", "149.90"),
+        ("Installation", "3.000", "45.50"),
+    ]
     assert window.status_badge.text() == "Draft" and visible_moves(window) == {"Mark sent"}
     assert not window.has_edits()
     # The list follows: the new proposal is there, selected.
@@ -167,14 +193,22 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
     assert window.convert_button.toolTip() == window.conversion_reason.text()
 
     click(desk, qtbot, window.move_buttons[next(s for s, b in window.move_buttons.items() if b.text() == "Mark sent")])
-    desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "sent",
-                    message="it was not marked sent")
+    desk.wait_until(
+        lambda: window.proposal is not None and window.proposal["status"] == "sent", message="it was not marked sent"
+    )
     assert window.status_badge.text() == "Sent"
     assert visible_moves(window) == {"Open", "Mark revised", "Accept", "Decline"}
     accept = next(b for b in window.move_buttons.values() if b.text() == "Accept")
     click(desk, qtbot, accept)
-    desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "accepted"
-                    and window.conversion is not None and window.conversion["possible"], message="not accepted")
+    desk.wait_until(
+        lambda: (
+            window.proposal is not None
+            and window.proposal["status"] == "accepted"
+            and window.conversion is not None
+            and window.conversion["possible"]
+        ),
+        message="not accepted",
+    )
     accepted = desk.run(api.get(f"/api/proposals/{proposal['id']}"))
     assert accepted["accepted_by"] == _session.me.id
     assert window.decision.isVisible() and window.decision.text().startswith("Accepted by Ada on ")
@@ -184,8 +218,10 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
 
     before = {id(w) for w in QApplication.topLevelWidgets() if w.isVisible()}
     click(desk, qtbot, window.convert_button)
-    desk.wait_until(lambda: window.convert_button.text().startswith("Open invoice"),
-                    message="the button did not turn into Open invoice")
+    desk.wait_until(
+        lambda: window.convert_button.text().startswith("Open invoice"),
+        message="the button did not turn into Open invoice",
+    )
     converted = desk.run(api.get(f"/api/proposals/{proposal['id']}"))
     invoice_id = converted["converted_invoice_id"]
     assert invoice_id is not None
@@ -197,16 +233,21 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
     except ModuleNotFoundError:
         assert "not part of this build" in window.notice_text.text()
     else:
-        desk.wait_until(lambda: any(id(w) not in before and w.isVisible() and "invoices" in type(w).__module__
-                                    for w in QApplication.topLevelWidgets()),
-                        message="the invoice window did not open")
+        desk.wait_until(
+            lambda: any(
+                id(w) not in before and w.isVisible() and "invoices" in type(w).__module__
+                for w in QApplication.topLevelWidgets()
+            ),
+            message="the invoice window did not open",
+        )
     desk.wait_until(lambda: page.model.rowCount() == 1 and page.model.index(0, 6).data() != "—")
     assert page.model.index(0, 4).data() == "Accepted"
     assert page.model.index(0, 6).data() == f"Draft invoice #{invoice_id}"
     # Issued elsewhere: the list shows the invoice's number as soon as it has one.
     issued = desk.run(api.post(f"/api/invoices/{invoice_id}/issue", {"version": invoice["version"]}))
-    desk.wait_until(lambda: page.model.index(0, 6).data() == issued["number"],
-                    message="the list did not show the invoice's number")
+    desk.wait_until(
+        lambda: page.model.index(0, 6).data() == issued["number"], message="the list did not show the invoice's number"
+    )
 
 
 def test_a_proposal_on_a_lead_says_to_convert_the_lead_first(desk: Desk, qtbot: QtBot) -> None:
@@ -225,8 +266,10 @@ def test_a_proposal_on_a_lead_says_to_convert_the_lead_first(desk: Desk, qtbot: 
     click(desk, qtbot, next(b for b in window.move_buttons.values() if b.text() == "Accept"))
     desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "accepted")
     desk.wait_until(lambda: not window.is_busy())
-    assert not window.convert_button.isEnabled() and "Convert the lead to a client first" in \
-        window.conversion_reason.text()
+    assert (
+        not window.convert_button.isEnabled()
+        and "Convert the lead to a client first" in window.conversion_reason.text()
+    )
     assert desk.run(api.get(f"/api/proposals/{proposal['id']}"))["converted_invoice_id"] is None
 
 
@@ -237,8 +280,9 @@ def test_decline_records_who_and_when_and_closes_the_proposal(desk: Desk, qtbot:
     window = open_window(desk, page, proposal["id"])
     assert not window.grid.read_only and window.save_button.isVisible()
     click(desk, qtbot, next(b for b in window.move_buttons.values() if b.text() == "Decline"))
-    desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "declined",
-                    message="not declined")
+    desk.wait_until(
+        lambda: window.proposal is not None and window.proposal["status"] == "declined", message="not declined"
+    )
     desk.wait_until(lambda: not window.is_busy())
     stored = desk.run(api.get(f"/api/proposals/{proposal['id']}"))
     assert stored["declined_by"] == session.me.id and stored["declined_at"] is not None
@@ -248,7 +292,8 @@ def test_decline_records_who_and_when_and_closes_the_proposal(desk: Desk, qtbot:
 
 
 def test_an_edited_sent_proposal_becomes_a_revision_and_a_bad_line_is_shown_at_its_cell(
-        desk: Desk, qtbot: QtBot) -> None:
+    desk: Desk, qtbot: QtBot
+) -> None:
     api, _session, page = open_page(desk, qtbot)
     client = dict(desk.run(api.post("/api/clients", {"name": "Gamma"})))
     proposal = move(desk, api, make(desk, api, client_id=client["id"]), "sent")
@@ -265,8 +310,9 @@ def test_an_edited_sent_proposal_becomes_a_revision_and_a_bad_line_is_shown_at_i
     assert window.grid.is_marked(0, "quantity") and "quantity" in window.notice_text.text()
     type_into(qtbot, window.grid.cell(0, "quantity"), "4")
     qtbot.keyClick(window.title_edit, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    desk.wait_until(lambda: window.proposal is not None and window.proposal["revision"] == 2,
-                    message="the edit was not saved")
+    desk.wait_until(
+        lambda: window.proposal is not None and window.proposal["revision"] == 2, message="the edit was not saved"
+    )
     assert window.status_badge.text() == "Revised · revision 2" and "revision 2" in window.notice_text.text()
     assert visible_moves(window) == {"Mark sent", "Accept", "Decline"}
     assert desk.run(api.get(f"/api/proposals/{proposal['id']}"))["gross_total"] == "476.00"
@@ -276,8 +322,10 @@ def test_an_edited_sent_proposal_becomes_a_revision_and_a_bad_line_is_shown_at_i
     click(desk, qtbot, window.pdf_button)
     from crm_desktop.widgets.pdf_preview import PdfPreviewDialog
 
-    desk.wait_until(lambda: any(isinstance(w, PdfPreviewDialog) and w.isVisible()
-                                for w in QApplication.topLevelWidgets()), message="no PDF preview")
+    desk.wait_until(
+        lambda: any(isinstance(w, PdfPreviewDialog) and w.isVisible() for w in QApplication.topLevelWidgets()),
+        message="no PDF preview",
+    )
     dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, PdfPreviewDialog) and w.isVisible())
     desk.wait_until(lambda: dialog.page_count() > 0, message="the PDF did not show")
     assert dialog.pdf_bytes.startswith(b"%PDF")
@@ -300,19 +348,19 @@ def test_an_expired_proposal_set_back_to_open_gets_seven_more_days(desk: Desk, q
     assert window.expired_badge.isVisible() and past in window.expired_badge.text()
     click(desk, qtbot, next(b for b in window.move_buttons.values() if b.text() == "Open"))
     later = (date.today() + timedelta(days=7)).isoformat()
-    desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "open",
-                    message="not opened")
+    desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "open", message="not opened")
     assert window.valid_until.date().toString("yyyy-MM-dd") == later
     assert f"valid until {later} now" in window.notice_text.text()
     assert not window.expired_badge.isVisible() and window.status_badge.text() == "Open"
     assert desk.run(api.get(f"/api/proposals/{proposal['id']}"))["valid_until"] == later
-    desk.wait_until(lambda: page.model.rowCount() == 1 and page.model.index(0, 4).data() == "Open",
-                    message="the list did not follow")
+    desk.wait_until(
+        lambda: page.model.rowCount() == 1 and page.model.index(0, 4).data() == "Open",
+        message="the list did not follow",
+    )
     assert page.model.index(0, 3).data() == later
 
 
-def test_list_filters_export_and_a_colleagues_change_show_up_live(desk: Desk, qtbot: QtBot,
-                                                                   tmp_path: Path) -> None:
+def test_list_filters_export_and_a_colleagues_change_show_up_live(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
     api, _session, page = open_page(desk, qtbot)
     acme = dict(desk.run(api.post("/api/clients", {"name": "Acme SRL"})))
     beta = dict(desk.run(api.post("/api/clients", {"name": "Beta GmbH"})))
@@ -320,8 +368,10 @@ def test_list_filters_export_and_a_colleagues_change_show_up_live(desk: Desk, qt
     a = make(desk, api, client_id=acme["id"], title="Scanners")
     b = move(desk, api, make(desk, api, client_id=beta["id"], title="Printers"), "sent")
     c = make(desk, api, lead_id=lead["id"], title="Ovens")
-    desk.wait_until(lambda: sorted(numbers(page)) == sorted([a["number"], b["number"], c["number"]]),
-                    message="the list did not follow our own changes")
+    desk.wait_until(
+        lambda: sorted(numbers(page)) == sorted([a["number"], b["number"], c["number"]]),
+        message="the list did not follow our own changes",
+    )
     assert page.model.index(numbers(page).index(c["number"]), 2).data() == "Lee Park (lead)"
 
     page.status.setCurrentIndex(page.status.findData("sent"))
@@ -334,8 +384,14 @@ def test_list_filters_export_and_a_colleagues_change_show_up_live(desk: Desk, qt
     assert sheet is not None
     table = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert table[0][:3] == ["Number", "Title", "Client / lead"] and len(table) == 2
-    assert table[1][:6] == [b["number"], "Printers", "Beta GmbH", "client", datetime.combine(
-        date.fromisoformat(b["valid_until"]), datetime.min.time()), "Sent"]
+    assert table[1][:6] == [
+        b["number"],
+        "Printers",
+        "Beta GmbH",
+        "client",
+        datetime.combine(date.fromisoformat(b["valid_until"]), datetime.min.time()),
+        "Sent",
+    ]
     assert table[1][11] == 357
     page.status.setCurrentIndex(0)
     focus(desk, page.client)
@@ -367,8 +423,9 @@ def test_list_filters_export_and_a_colleagues_change_show_up_live(desk: Desk, qt
     window = open_window(desk, page, b["id"])
 
     async def colleague(http: httpx.AsyncClient) -> Row:
-        moved = await http.post(f"/api/proposals/{b['id']}/status",
-                                json={"version": b["version"], "status": "accepted"})
+        moved = await http.post(
+            f"/api/proposals/{b['id']}/status", json={"version": b["version"], "status": "accepted"}
+        )
         assert moved.status_code == 200, moved.text
         made = await http.post("/api/proposals", json={"client_id": acme["id"], "title": "Spare parts"})
         assert made.status_code == 201, made.text
@@ -376,10 +433,14 @@ def test_list_filters_export_and_a_colleagues_change_show_up_live(desk: Desk, qt
 
     d = desk.admin_http(colleague)
     desk.wait_until(lambda: d["number"] in numbers(page), message="the colleague's proposal did not appear")
-    desk.wait_until(lambda: page.model.index(numbers(page).index(b["number"]), 4).data() == "Accepted",
-                    message="the colleague's accept did not show in the list")
-    desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "accepted",
-                    message="the open window did not follow")
+    desk.wait_until(
+        lambda: page.model.index(numbers(page).index(b["number"]), 4).data() == "Accepted",
+        message="the colleague's accept did not show in the list",
+    )
+    desk.wait_until(
+        lambda: window.proposal is not None and window.proposal["status"] == "accepted",
+        message="the open window did not follow",
+    )
     desk.wait_until(lambda: window.decision.text().startswith("Accepted by Boss on "))
     desk.wait_until(lambda: window.convert_button.isEnabled())
 
@@ -398,8 +459,9 @@ def test_a_colleagues_change_while_i_type_keeps_my_edits(desk: Desk, qtbot: QtBo
     type_into(qtbot, window.title_edit, "My better title")
 
     async def colleague(http: httpx.AsyncClient) -> None:
-        changed = await http.patch(f"/api/proposals/{proposal['id']}",
-                                   json={"version": proposal["version"], "notes": "Call them Friday"})
+        changed = await http.patch(
+            f"/api/proposals/{proposal['id']}", json={"version": proposal["version"], "notes": "Call them Friday"}
+        )
         assert changed.status_code == 200, changed.text
 
     desk.admin_http(colleague)

@@ -49,8 +49,20 @@ def rate_id(desk: Desk, api: ApiClient) -> int:
 
 
 def product(desk: Desk, api: ApiClient, sku: str, name: str) -> Row:
-    return dict(desk.run(api.post("/api/products", {"sku": sku, "name": name, "unit_price": "10",
-                                                    "tax_rate_id": rate_id(desk, api), "stock_tracked": True})))
+    return dict(
+        desk.run(
+            api.post(
+                "/api/products",
+                {
+                    "sku": sku,
+                    "name": name,
+                    "unit_price": "10",
+                    "tax_rate_id": rate_id(desk, api),
+                    "stock_tracked": True,
+                },
+            )
+        )
+    )
 
 
 def vendor(desk: Desk, api: ApiClient, name: str) -> Row:
@@ -68,20 +80,42 @@ def level(desk: Desk, api: ApiClient, product_id: int, warehouse_id: int) -> tup
     return rows[0]["on_hand"], rows[0]["incoming"]
 
 
-def make_order(desk: Desk, api: ApiClient, vendor_id: int, warehouse_id: int, lines: list[tuple[int, str]],
-               *, confirm: bool = True, days: int = 7, **fields: Any) -> Row:
-    order = dict(desk.run(api.post("/api/purchase-orders", {
-        "vendor_id": vendor_id, "warehouse_id": warehouse_id,
-        "expected_on": (date.today() + timedelta(days=days)).isoformat(),
-        "lines": [{"product_id": p, "quantity": q, "unit_cost": "1.00"} for p, q in lines], **fields})))
+def make_order(
+    desk: Desk,
+    api: ApiClient,
+    vendor_id: int,
+    warehouse_id: int,
+    lines: list[tuple[int, str]],
+    *,
+    confirm: bool = True,
+    days: int = 7,
+    **fields: Any,
+) -> Row:
+    order = dict(
+        desk.run(
+            api.post(
+                "/api/purchase-orders",
+                {
+                    "vendor_id": vendor_id,
+                    "warehouse_id": warehouse_id,
+                    "expected_on": (date.today() + timedelta(days=days)).isoformat(),
+                    "lines": [{"product_id": p, "quantity": q, "unit_cost": "1.00"} for p, q in lines],
+                    **fields,
+                },
+            )
+        )
+    )
     if confirm:
         order = dict(desk.run(api.post(f"/api/purchase-orders/{order['id']}/confirm", {"version": order["version"]})))
     return order
 
 
 def the_window(order_id: int | None = None) -> PurchaseOrderWindow:
-    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, PurchaseOrderWindow) and w.isVisible()
-               and (order_id is None or w.order_id == order_id)]
+    windows = [
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, PurchaseOrderWindow) and w.isVisible() and (order_id is None or w.order_id == order_id)
+    ]
     assert len(windows) == 1, windows
     return windows[0]
 
@@ -117,8 +151,10 @@ def scan(desk: Desk, qtbot: QtBot, window: PurchaseOrderWindow, sku: str) -> Non
     focus(desk, entry)
     qtbot.keyClicks(entry, sku)
     qtbot.keyClick(entry, Qt.Key.Key_Return)
-    desk.wait_until(lambda: window.lines.line_count() == before + 1 and not window.lines.is_busy(),
-                    message=f"{sku} was not added: {window.lines.entry_note.text()}")
+    desk.wait_until(
+        lambda: window.lines.line_count() == before + 1 and not window.lines.is_busy(),
+        message=f"{sku} was not added: {window.lines.entry_note.text()}",
+    )
 
 
 def receive(desk: Desk, qtbot: QtBot, window: PurchaseOrderWindow, quantities: list[str]) -> ReceiveDialog:
@@ -145,8 +181,12 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
 
     # Confirm on an empty order: it is saved as a draft, and every missing field is marked at once.
     click(qtbot, window.confirm_button)
-    desk.wait_until(lambda: errors.is_marked(window.vendor) and errors.is_marked(window.lines)
-                    and errors.is_marked(window.expected), message="the missing fields were not all marked")
+    desk.wait_until(
+        lambda: (
+            errors.is_marked(window.vendor) and errors.is_marked(window.lines) and errors.is_marked(window.expected)
+        ),
+        message="the missing fields were not all marked",
+    )
     assert window.order is not None and window.order["status"] == "draft"
     number = window.order["number"]
     assert "vendor" in window.vendor.toolTip() and "line" in window.lines.toolTip()
@@ -159,8 +199,10 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     focus(desk, window.vendor)
     qtbot.keyClicks(window.vendor, "parts")
     window.vendor.search_now()
-    desk.wait_until(lambda: window.vendor.matches.rowCount() == 1 and not window.vendor.is_busy(),
-                    message="the vendor was not suggested")
+    desk.wait_until(
+        lambda: window.vendor.matches.rowCount() == 1 and not window.vendor.is_busy(),
+        message="the vendor was not suggested",
+    )
     assert window.vendor.matches.item(0).text() == "Parts Ltd"
     window.vendor.choose(0)
     assert window.vendor.vendor_id == parts["id"] and not errors.is_marked(window.vendor)
@@ -189,15 +231,22 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     # A bad quantity is told at its cell before anything is sent; Ctrl+S saves the draft.
     type_into(qtbot, window.lines.cell(1, "quantity"), "0")
     qtbot.keyClick(window.reference, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    assert errors.is_marked(window.lines.cell(1, "quantity")) and "Line 2 (B-200), quantity" in \
-        window.notice_text.text()
+    assert (
+        errors.is_marked(window.lines.cell(1, "quantity")) and "Line 2 (B-200), quantity" in window.notice_text.text()
+    )
     type_into(qtbot, window.lines.cell(1, "quantity"), "4")
     qtbot.keyClick(window.reference, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    desk.wait_until(lambda: window.notice_text.text() == "Saved." and not window.has_edits(),
-                    message=f"the draft was not saved: {window.notice_text.text()}")
+    desk.wait_until(
+        lambda: window.notice_text.text() == "Saved." and not window.has_edits(),
+        message=f"the draft was not saved: {window.notice_text.text()}",
+    )
     draft = desk.run(api.get(f"/api/purchase-orders/{window.order_id}"))
     assert (draft["status"], draft["vendor_id"], draft["total"], len(draft["lines"])) == (
-        "draft", parts["id"], "30.00", 2)
+        "draft",
+        parts["id"],
+        "30.00",
+        2,
+    )
 
     window.expected.known.setChecked(True)
     expected = date.today() + timedelta(days=10)
@@ -207,13 +256,21 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
 
     # Confirm: the edits are saved first, then the order is confirmed.
     click(qtbot, window.confirm_button)
-    desk.wait_until(lambda: window.order is not None and window.order["status"] == "confirmed",
-                    message=f"not confirmed: {window.notice_text.text()}")
+    desk.wait_until(
+        lambda: window.order is not None and window.order["status"] == "confirmed",
+        message=f"not confirmed: {window.notice_text.text()}",
+    )
     stored = desk.run(api.get(f"/api/purchase-orders/{window.order_id}"))
     assert (stored["vendor_id"], stored["warehouse_id"], stored["expected_on"], stored["total"]) == (
-        parts["id"], main["id"], expected.isoformat(), "30.00")
+        parts["id"],
+        main["id"],
+        expected.isoformat(),
+        "30.00",
+    )
     assert [(ln["sku"], ln["quantity"], ln["unit_cost"]) for ln in stored["lines"]] == [
-        ("A-100", "10.000", "2.50"), ("B-200", "4.000", "1.25")]
+        ("A-100", "10.000", "2.50"),
+        ("B-200", "4.000", "1.25"),
+    ]
     assert window.status_badge.text() == "Confirmed" and window.lines.read_only
     quantity = window.lines.cell(0, "quantity")
     assert isinstance(quantity, QLineEdit) and quantity.text() == "10" and quantity.isReadOnly()
@@ -235,8 +292,10 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     type_into(qtbot, dialog.quantities[0], "6")
     type_into(qtbot, dialog.reference, "DN 1")
     click(qtbot, dialog.ok)
-    desk.wait_until(lambda: window.order is not None and window.order["status"] == "partially_received",
-                    message="the first delivery was not received")
+    desk.wait_until(
+        lambda: window.order is not None and window.order["status"] == "partially_received",
+        message="the first delivery was not received",
+    )
     receipt = window.last_receipt
     assert receipt is not None and receipt["status"] == "validated" and receipt["reference"] == "DN 1"
     assert f"Receipt {receipt['number']}" in window.notice_text.text()
@@ -252,8 +311,10 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     dialog = receive(desk, qtbot, window, ["4", "4"])
     dialog.warehouse.setCurrentIndex(dialog.warehouse.findData(shop["id"]))
     click(qtbot, dialog.ok)
-    desk.wait_until(lambda: window.order is not None and window.order["status"] == "received",
-                    message="the second delivery was not received")
+    desk.wait_until(
+        lambda: window.order is not None and window.order["status"] == "received",
+        message="the second delivery was not received",
+    )
     assert window.status_badge.text() == "Received" and "Received now" in window.notice_text.text()
     assert window.progress_label.text() == "2 of 2 lines received"
     assert not window.receive_button.isVisible() and not window.cancel_button.isVisible()
@@ -263,8 +324,10 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     assert level(desk, api, b["id"], shop["id"]) == ("4.000", "0.000")
     assert level(desk, api, b["id"], main["id"]) == ("0.000", "0.000")
     desk.wait_until(lambda: len(window.receipts) == 2 and not window.is_busy())
-    desk.wait_until(lambda: page.model.rowCount() == 1 and page.model.index(0, 6).data() == "2 of 2 lines received",
-                    message="the list did not follow")
+    desk.wait_until(
+        lambda: page.model.rowCount() == 1 and page.model.index(0, 6).data() == "2 of 2 lines received",
+        message="the list did not follow",
+    )
     assert page.model.index(0, 2).data() == "Received"
 
     # A receipt opens in the stock document window (the Stock module's), or says it is not built.
@@ -275,9 +338,13 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     except ModuleNotFoundError:
         assert "not part of this build" in window.notice_text.text()
     else:
-        desk.wait_until(lambda: any(id(w) not in before and w.isVisible() and "stock" in type(w).__module__
-                                    for w in QApplication.topLevelWidgets()),
-                        message="the receipt did not open")
+        desk.wait_until(
+            lambda: any(
+                id(w) not in before and w.isVisible() and "stock" in type(w).__module__
+                for w in QApplication.topLevelWidgets()
+            ),
+            message="the receipt did not open",
+        )
 
 
 def test_cancel_an_open_order_after_a_question(desk: Desk, qtbot: QtBot) -> None:
@@ -300,18 +367,18 @@ def test_cancel_an_open_order_after_a_question(desk: Desk, qtbot: QtBot) -> None
     click(qtbot, window.cancel_button)
     box = the_dialog(QMessageBox)
     click(qtbot, box.button(QMessageBox.StandardButton.Yes))
-    desk.wait_until(lambda: window.order is not None and window.order["status"] == "cancelled",
-                    message="not cancelled")
+    desk.wait_until(lambda: window.order is not None and window.order["status"] == "cancelled", message="not cancelled")
     assert window.status_badge.text() == "Cancelled" and f"{order['number']} is cancelled." in window.notice_text.text()
     assert not window.receive_button.isVisible() and not window.cancel_button.isVisible()
     assert not window.save_button.isVisible() and window.reference.isReadOnly()
     assert level(desk, api, a["id"], main["id"]) == ("0.000", "0.000")  # no longer incoming
-    desk.wait_until(lambda: page.model.rowCount() == 1 and page.model.index(0, 2).data() == "Cancelled",
-                    message="the list did not follow")
+    desk.wait_until(
+        lambda: page.model.rowCount() == 1 and page.model.index(0, 2).data() == "Cancelled",
+        message="the list did not follow",
+    )
 
 
-def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, qtbot: QtBot,
-                                                                    tmp_path: Path) -> None:
+def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
     api, _session, page = open_page(desk, qtbot)
     asked: list[str] = []
     real_get = api.get
@@ -324,20 +391,25 @@ def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, q
     main = warehouse(desk, api, "Main")
     parts, paper = vendor(desk, api, "Parts Ltd"), vendor(desk, api, "Paper & Labels")
     a, b = product(desk, api, "A-100", "Hex bolts"), product(desk, api, "B-200", "Labels")
-    late = make_order(desk, api, parts["id"], main["id"], [(a["id"], "5"), (b["id"], "2")], days=-3,
-                      reference="V-77")
+    late = make_order(desk, api, parts["id"], main["id"], [(a["id"], "5"), (b["id"], "2")], days=-3, reference="V-77")
     draft = make_order(desk, api, paper["id"], main["id"], [(b["id"], "100")], confirm=False)
     done = make_order(desk, api, paper["id"], main["id"], [(b["id"], "10")])
-    received = desk.run(api.post(f"/api/purchase-orders/{done['id']}/receive", {
-        "version": done["version"], "lines": [{"line_id": done["lines"][0]["id"], "quantity": "10"}]}))
+    received = desk.run(
+        api.post(
+            f"/api/purchase-orders/{done['id']}/receive",
+            {"version": done["version"], "lines": [{"line_id": done["lines"][0]["id"], "quantity": "10"}]},
+        )
+    )
     assert received["order"]["status"] == "received"
 
     def numbers() -> list[str]:
         return [r["number"] for r in page.model.rows()]
 
     everything = sorted([late["number"], draft["number"], done["number"]])
-    desk.wait_until(lambda: sorted(numbers()) == everything and not page.is_busy(),
-                    message="the list did not follow our own changes")
+    desk.wait_until(
+        lambda: sorted(numbers()) == everything and not page.is_busy(),
+        message="the list did not follow our own changes",
+    )
     row = numbers().index(late["number"])
     desk.wait_until(lambda: page.model.index(row, 6).data() == "0 of 2 lines received")
     assert page.model.index(row, 5).data() == "2" and page.model.index(row, 1).data() == "Parts Ltd"
@@ -392,10 +464,14 @@ def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, q
 
     new = desk.admin_http(colleague)
     desk.wait_until(lambda: new["number"] in numbers(), message="the colleague's order did not appear")
-    desk.wait_until(lambda: page.model.index(numbers().index(draft["number"]), 2).data() == "Confirmed",
-                    message="the colleague's confirmation did not show in the list")
-    desk.wait_until(lambda: window.order is not None and window.order["status"] == "confirmed",
-                    message="the open window did not follow")
+    desk.wait_until(
+        lambda: page.model.index(numbers().index(draft["number"]), 2).data() == "Confirmed",
+        message="the colleague's confirmation did not show in the list",
+    )
+    desk.wait_until(
+        lambda: window.order is not None and window.order["status"] == "confirmed",
+        message="the open window did not follow",
+    )
     assert window.status_badge.text() == "Confirmed" and window.lines.read_only
     assert not window.confirm_button.isVisible() and window.receive_button.isVisible()
 

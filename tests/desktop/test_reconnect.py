@@ -27,8 +27,11 @@ def test_offline_banner_and_event_stream_resume_after_a_server_restart(desk: Des
     restarted = LiveServer(desk.server.database_url, "")
     restarted.start(port=port)
     try:
-        desk.wait_until(lambda: not window.offline_banner.isVisible(), timeout=40,
-                        message="the banner did not clear after the server came back")
+        desk.wait_until(
+            lambda: not window.offline_banner.isVisible(),
+            timeout=40,
+            message="the banner did not clear after the server came back",
+        )
         desk.wait_until(lambda: window.session.events.state == "connected", timeout=20)
         assert window.session.events.last_seq == seq_before  # resumed from where it was, not from scratch
         notify(desk, me.id, "After the restart")

@@ -28,8 +28,10 @@ async def stripe_payment(desk: Desk, number: str) -> str:
 
 def cells(window: InvoiceWindow) -> list[list[str]]:
     table = window.payments_table
-    return [[(table.item(r, c).text() if table.item(r, c) else "") for c in range(table.columnCount())]
-            for r in range(table.rowCount())]
+    return [
+        [(table.item(r, c).text() if table.item(r, c) else "") for c in range(table.columnCount())]
+        for r in range(table.rowCount())
+    ]
 
 
 def refund(desk: Desk, qtbot: QtBot, window: InvoiceWindow, amount: str | None, reason: str) -> RefundDialog:
@@ -46,8 +48,11 @@ def test_refund_part_then_the_rest_from_the_invoice_window(desk: Desk, qtbot: Qt
     api, session = signed_in(desk)
     client = make_client(desk, api, "Acme")
     invoice = issued_invoice(desk, api, client["id"], rate_id(desk, api, "Standard 19%"))  # 119.00 EUR
-    desk.run(api.post(f"/api/invoices/{invoice['id']}/payments",
-                      {"amount": "119.00", "method": "card", "reference": "POS 9"}))
+    desk.run(
+        api.post(
+            f"/api/invoices/{invoice['id']}/payments", {"amount": "119.00", "method": "card", "reference": "POS 9"}
+        )
+    )
     page = PaymentsPage(session)
     qtbot.addWidget(page)
     page.show()
@@ -69,24 +74,40 @@ def test_refund_part_then_the_rest_from_the_invoice_window(desk: Desk, qtbot: Qt
     qtbot.keyClicks(dialog.reason, "Damaged on arrival")
     retype(qtbot, dialog.amount, "40.00")
     click(qtbot, dialog.ok)
-    desk.wait_until(lambda: window.invoice is not None and window.invoice["status"] == "partially_paid"
-                    and window.payments_table.rowCount() == 2, message="the refund did not show")
+    desk.wait_until(
+        lambda: (
+            window.invoice is not None
+            and window.invoice["status"] == "partially_paid"
+            and window.payments_table.rowCount() == 2
+        ),
+        message="the refund did not show",
+    )
     assert cells(window)[0][1:4] == ["119.00 EUR", "Card", "40.00 EUR"]
     assert cells(window)[1][1:] == ["−40.00 EUR", "Refund", "", "Damaged on arrival"]
     assert window.tabs.tabText(0) == "Payments (1, 1 refund)"
     assert "paid 79.00 EUR of 119.00 EUR" in window.open_label.text()
-    desk.wait_until(lambda: page.model.data(page.model.index(0, 2)) == "40.00 EUR",
-                    message="the payments page did not show the refund")
+    desk.wait_until(
+        lambda: page.model.data(page.model.index(0, 2)) == "40.00 EUR",
+        message="the payments page did not show the refund",
+    )
 
     # The rest: the dialog offers what is left; the invoice is unpaid and may be cancelled now.
     dialog = refund(desk, qtbot, window, None, "Order cancelled")
-    desk.wait_until(lambda: window.invoice is not None and window.invoice["status"] == "unpaid"
-                    and window.payments_table.rowCount() == 3, message="the second refund did not show")
+    desk.wait_until(
+        lambda: (
+            window.invoice is not None
+            and window.invoice["status"] == "unpaid"
+            and window.payments_table.rowCount() == 3
+        ),
+        message="the second refund did not show",
+    )
     assert cells(window)[2][1] == "−79.00 EUR"
     assert not window.refund_button.isVisible() and window.pay_button.isVisible()
     assert window.cancel_button.isEnabled()
-    desk.wait_until(lambda: page.model.data(page.model.index(0, 2)) == "119.00 EUR, in full",
-                    message="the payments page did not follow")
+    desk.wait_until(
+        lambda: page.model.data(page.model.index(0, 2)) == "119.00 EUR, in full",
+        message="the payments page did not follow",
+    )
 
 
 def test_over_refund_is_named_at_the_amount_and_a_stripe_payment_shows_its_intent(desk: Desk, qtbot: QtBot) -> None:

@@ -20,16 +20,35 @@ from crm_desktop.views.reports.sales import SalesReportPage, preset_range
 from tests.desktop.conftest import Desk
 
 
-def _invoice(desk: Desk, api: ApiClient, client_id: int, rate_id: int, issued: date,
-             lines: list[tuple[str, str]], payments: list[tuple[str, date]]) -> dict[str, Any]:
-    draft = desk.run(api.post("/api/invoices", {
-        "client_id": client_id, "issue_date": issued.isoformat(),
-        "lines": [{"description": "Work", "quantity": q, "unit_price": p, "tax_rate_id": rate_id}
-                  for q, p in lines]}))
+def _invoice(
+    desk: Desk,
+    api: ApiClient,
+    client_id: int,
+    rate_id: int,
+    issued: date,
+    lines: list[tuple[str, str]],
+    payments: list[tuple[str, date]],
+) -> dict[str, Any]:
+    draft = desk.run(
+        api.post(
+            "/api/invoices",
+            {
+                "client_id": client_id,
+                "issue_date": issued.isoformat(),
+                "lines": [
+                    {"description": "Work", "quantity": q, "unit_price": p, "tax_rate_id": rate_id} for q, p in lines
+                ],
+            },
+        )
+    )
     issued_invoice = dict(desk.run(api.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"]})))
     for amount, paid_on in payments:
-        desk.run(api.post(f"/api/invoices/{draft['id']}/payments",
-                          {"amount": amount, "paid_on": paid_on.isoformat(), "method": "transfer"}))
+        desk.run(
+            api.post(
+                f"/api/invoices/{draft['id']}/payments",
+                {"amount": amount, "paid_on": paid_on.isoformat(), "method": "transfer"},
+            )
+        )
     return issued_invoice
 
 
@@ -45,8 +64,7 @@ def open_report(desk: Desk, qtbot: QtBot, api: ApiClient) -> SalesReportPage:
 def wait_for(desk: Desk, page: SalesReportPage, **expected: str) -> None:
     def ready() -> bool:
         report = page.report
-        return (not page.is_busy() and report is not None
-                and all(report[k] == v for k, v in expected.items()))
+        return not page.is_busy() and report is not None and all(report[k] == v for k, v in expected.items())
 
     desk.wait_until(ready, message=f"the report did not show {expected}")
 
@@ -57,14 +75,23 @@ def test_accrual_and_cash_totals_and_the_difference_explained(desk: Desk, qtbot:
     rate = next(r["id"] for r in desk.run(api.get("/api/tax-rates")) if r["name"] == "Standard 19%")
     last_year = date.today().year - 1
     # 100.00 + 19 % = 119.00, issued in March, half paid in April.
-    a = _invoice(desk, api, client["id"], rate, date(last_year, 3, 10), [("1", "100.00")],
-                 [("50.00", date(last_year, 4, 2))])
+    a = _invoice(
+        desk, api, client["id"], rate, date(last_year, 3, 10), [("1", "100.00")], [("50.00", date(last_year, 4, 2))]
+    )
     # 2 x 33.33 = 66.66 + 12.67 VAT = 79.33, issued and paid in May.
-    b = _invoice(desk, api, client["id"], rate, date(last_year, 5, 20), [("2", "33.33")],
-                 [("79.33", date(last_year, 5, 25))])
+    b = _invoice(
+        desk, api, client["id"], rate, date(last_year, 5, 20), [("2", "33.33")], [("79.33", date(last_year, 5, 25))]
+    )
     # Issued the year before (238.00), paid in January: cash only.
-    _invoice(desk, api, client["id"], rate, date(last_year - 1, 12, 15), [("1", "200.00")],
-             [("238.00", date(last_year, 1, 10))])
+    _invoice(
+        desk,
+        api,
+        client["id"],
+        rate,
+        date(last_year - 1, 12, 15),
+        [("1", "200.00")],
+        [("238.00", date(last_year, 1, 10))],
+    )
     assert (a["gross_total"], b["gross_total"], a["currency"]) == ("119.00", "79.33", "EUR")
 
     page = open_report(desk, qtbot, api)

@@ -47,22 +47,35 @@ def server(database_url: str) -> Iterator[LiveServer]:
 def move(desk: Desk, qtbot: QtBot, window: ProposalWindow, label: str, status: str) -> None:
     button = next(b for b in window.move_buttons.values() if b.text() == label)
     click(qtbot, button)
-    desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == status,
-                    message=f"the proposal did not move to {status}")
+    desk.wait_until(
+        lambda: window.proposal is not None and window.proposal["status"] == status,
+        message=f"the proposal did not move to {status}",
+    )
 
 
 def convert(desk: Desk, qtbot: QtBot, window: ProposalWindow) -> InvoiceWindow:
     """Convert (once the server says it is possible); the invoice editor opens on the draft."""
-    desk.wait_until(lambda: window.conversion is not None and window.conversion.get("possible")
-                    and window.convert_button.isEnabled(), message="conversion is not offered")
+    desk.wait_until(
+        lambda: (
+            window.conversion is not None and window.conversion.get("possible") and window.convert_button.isEnabled()
+        ),
+        message="conversion is not offered",
+    )
     click(qtbot, window.convert_button)
-    desk.wait_until(lambda: window.proposal is not None and window.proposal.get("converted_invoice_id"),
-                    message="the proposal was not converted")
+    desk.wait_until(
+        lambda: window.proposal is not None and window.proposal.get("converted_invoice_id"),
+        message="the proposal was not converted",
+    )
     assert window.proposal is not None
     invoice_id = int(window.proposal["converted_invoice_id"])
-    desk.wait_until(lambda: isinstance(invoice_editor._open.get(invoice_id), InvoiceWindow)
-                    and invoice_editor._open[invoice_id].invoice is not None
-                    and not invoice_editor._open[invoice_id].is_busy(), message="the invoice editor did not open")
+    desk.wait_until(
+        lambda: (
+            isinstance(invoice_editor._open.get(invoice_id), InvoiceWindow)
+            and invoice_editor._open[invoice_id].invoice is not None
+            and not invoice_editor._open[invoice_id].is_busy()
+        ),
+        message="the invoice editor did not open",
+    )
     invoice = invoice_editor._open[invoice_id]
     assert invoice.isVisible() and invoice.badge.text() == "Draft"
     return invoice
@@ -71,8 +84,10 @@ def convert(desk: Desk, qtbot: QtBot, window: ProposalWindow) -> InvoiceWindow:
 def issue(desk: Desk, qtbot: QtBot, window: InvoiceWindow) -> str:
     click(qtbot, window.issue_button)
     answer(qtbot, "issueConfirm", "Issue")
-    desk.wait_until(lambda: window.invoice is not None and window.invoice["status"] == "unpaid",
-                    message="the invoice was not issued")
+    desk.wait_until(
+        lambda: window.invoice is not None and window.invoice["status"] == "unpaid",
+        message="the invoice was not issued",
+    )
     assert window.invoice is not None
     return str(window.invoice["number"])
 
@@ -82,16 +97,22 @@ def test_proposal_to_paid_sent_invoice_and_a_credit_note(desk: Desk, qtbot: QtBo
     desk.run(api.patch("/api/settings", {"values": smtp.settings()}))
     standard = rate_id(desk, api, "Standard 19%")
     reduced = rate_id(desk, api, "Reduced 9%")
-    desk.run(api.post("/api/products", {"sku": "HW-001", "name": "Barcode scanner", "unit_price": "149.90",
-                                        "tax_rate_id": reduced}))
+    desk.run(
+        api.post(
+            "/api/products",
+            {"sku": "HW-001", "name": "Barcode scanner", "unit_price": "149.90", "tax_rate_id": reduced},
+        )
+    )
     client = make_client(desk, api, "Acme SRL", "billing@acme-shop.com")
     parent = host(qtbot)
 
     # --- the proposal ---------------------------------------------------------------------------
     proposal = open_proposal(parent, session, None, client_id=client["id"])
     assert isinstance(proposal, ProposalWindow)
-    desk.wait_until(lambda: proposal.party.client_id == client["id"] and not proposal.is_busy(),
-                    message="the proposal editor did not take the client")
+    desk.wait_until(
+        lambda: proposal.party.client_id == client["id"] and not proposal.is_busy(),
+        message="the proposal editor did not take the client",
+    )
     qtbot.keyClicks(proposal.title_edit, "Scanners for the shop")
     grid = proposal.grid
     pick_product(desk, qtbot, grid, 0, "scan")
@@ -106,8 +127,9 @@ def test_proposal_to_paid_sent_invoice_and_a_credit_note(desk: Desk, qtbot: QtBo
     grid.cell(1, "tax_rate_id").setCurrentIndex(grid.cell(1, "tax_rate_id").findData(standard))
     assert grid.gross_label.text() == "Total 469.58 EUR"
     qtbot.keyClick(proposal, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    desk.wait_until(lambda: proposal.proposal is not None and not proposal.is_busy(),
-                    message="the proposal was not saved")
+    desk.wait_until(
+        lambda: proposal.proposal is not None and not proposal.is_busy(), message="the proposal was not saved"
+    )
     assert proposal.proposal is not None and proposal.proposal["gross_total"] == "469.58"
     move(desk, qtbot, proposal, "Mark sent", "sent")
     move(desk, qtbot, proposal, "Accept", "accepted")
@@ -142,15 +164,28 @@ def test_proposal_to_paid_sent_invoice_and_a_credit_note(desk: Desk, qtbot: QtBo
     assert message["To"] == "billing@acme-shop.com" and number in message["Subject"]
     attached = pdf_attachments(message)
     assert len(attached) == 1 and attached[0].startswith(b"%PDF")
-    desk.wait_until(lambda: window.invoice["send_status"] == "sent" and window.send_state.text().startswith("Sent"),
-                    message=f"the editor does not show Sent: {window.send_state.text()!r}")
+    desk.wait_until(
+        lambda: window.invoice["send_status"] == "sent" and window.send_state.text().startswith("Sent"),
+        message=f"the editor does not show Sent: {window.send_state.text()!r}",
+    )
 
     # --- a second sale, cancelled with a credit note ------------------------------------------------
-    second = desk.run(api.post("/api/proposals", {"client_id": client["id"], "title": "Spare scanner", "lines": [
-        {"description": "Barcode scanner", "quantity": "1", "unit_price": "100.00", "tax_rate_id": standard}]}))
+    second = desk.run(
+        api.post(
+            "/api/proposals",
+            {
+                "client_id": client["id"],
+                "title": "Spare scanner",
+                "lines": [
+                    {"description": "Barcode scanner", "quantity": "1", "unit_price": "100.00", "tax_rate_id": standard}
+                ],
+            },
+        )
+    )
     for status in ("sent", "accepted"):
-        second = desk.run(api.post(f"/api/proposals/{second['id']}/status",
-                                   {"version": second["version"], "status": status}))
+        second = desk.run(
+            api.post(f"/api/proposals/{second['id']}/status", {"version": second["version"], "status": status})
+        )
     proposal_two = open_proposal(parent, session, second["id"])
     assert isinstance(proposal_two, ProposalWindow)
     desk.wait_until(lambda: proposal_two.proposal is not None and not proposal_two.is_busy())
@@ -158,8 +193,12 @@ def test_proposal_to_paid_sent_invoice_and_a_credit_note(desk: Desk, qtbot: QtBo
     other_number = issue(desk, qtbot, other)
     click(qtbot, other.cancel_button)
     answer(qtbot, "cancelConfirm", "Cancel with credit note")
-    desk.wait_until(lambda: isinstance(getattr(other, "credit_window", None), InvoiceWindow)
-                    and other.credit_window.invoice is not None, message="the credit note did not open")
+    desk.wait_until(
+        lambda: (
+            isinstance(getattr(other, "credit_window", None), InvoiceWindow) and other.credit_window.invoice is not None
+        ),
+        message="the credit note did not open",
+    )
     credit: Any = other.credit_window
     assert credit.invoice["kind"] == "credit_note" and credit.invoice["gross_total"] == "-119.00"
     assert credit.invoice["credited_invoice_id"] == other.invoice["id"]

@@ -89,8 +89,10 @@ def test_an_ended_session_asks_for_the_password_and_carries_on(desk: Desk, qtbot
     other = desk.api(old_token)
     desk.run(other.request("POST", "/api/auth/logout", retry=False))  # the session ends elsewhere
     main.reload()  # F5: the next request meets the ended session
-    desk.wait_until(lambda: any(isinstance(w, ReauthDialog) and w.isVisible() for w in QApplication.topLevelWidgets()),
-                    message="no sign-in-again prompt")
+    desk.wait_until(
+        lambda: any(isinstance(w, ReauthDialog) and w.isVisible() for w in QApplication.topLevelWidgets()),
+        message="no sign-in-again prompt",
+    )
     dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ReauthDialog))
     qtbot.keyClicks(dialog.password, PASSWORD)
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)

@@ -31,8 +31,14 @@ from tests.desktop.conftest import Desk
 
 def make_product(desk: Desk, api: ApiClient, sku: str, name: str) -> dict[str, Any]:
     rate = desk.run(api.get("/api/tax-rates"))[0]["id"]
-    return dict(desk.run(api.post("/api/products", {"sku": sku, "name": name, "unit_price": "10",
-                                                    "tax_rate_id": rate, "stock_tracked": True})))
+    return dict(
+        desk.run(
+            api.post(
+                "/api/products",
+                {"sku": sku, "name": name, "unit_price": "10", "tax_rate_id": rate, "stock_tracked": True},
+            )
+        )
+    )
 
 
 def make_warehouse(desk: Desk, api: ApiClient, name: str) -> dict[str, Any]:
@@ -40,8 +46,16 @@ def make_warehouse(desk: Desk, api: ApiClient, name: str) -> dict[str, Any]:
 
 
 def receive(desk: Desk, api: ApiClient, warehouse_id: int, product_id: int, quantity: str) -> dict[str, Any]:
-    draft = desk.run(api.post("/api/stock/documents", {"kind": "receipt", "warehouse_id": warehouse_id,
-                                                       "lines": [{"product_id": product_id, "quantity": quantity}]}))
+    draft = desk.run(
+        api.post(
+            "/api/stock/documents",
+            {
+                "kind": "receipt",
+                "warehouse_id": warehouse_id,
+                "lines": [{"product_id": product_id, "quantity": quantity}],
+            },
+        )
+    )
     return dict(desk.run(api.post(f"/api/stock/documents/{draft['id']}/validate", {"version": draft["version"]})))
 
 
@@ -68,8 +82,11 @@ def open_page(desk: Desk, qtbot: QtBot, api: ApiClient) -> tuple[Session, StockP
 def new_document(desk: Desk, qtbot: QtBot, page: StockPage, kind: str) -> StockDocumentWindow:
     before = QApplication.topLevelWidgets()  # held, so no new wrapper can take an old one's place
     qtbot.mouseClick(page.new_buttons[kind], Qt.MouseButton.LeftButton)
-    window = next(w for w in QApplication.topLevelWidgets()
-                  if isinstance(w, StockDocumentWindow) and all(w is not b for b in before))
+    window = next(
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, StockDocumentWindow) and all(w is not b for b in before)
+    )
     desk.wait_until(lambda: not window.is_busy() and window.warehouse.count() > 1)
     window.activateWindow()
     return window
@@ -111,9 +128,14 @@ def validate(desk: Desk, qtbot: QtBot, window: StockDocumentWindow) -> None:
 def level_rows(page: StockPage) -> dict[tuple[str, str], tuple[str, str, str]]:
     """(SKU, warehouse) -> (on hand, reserved, available) as the overview shows them."""
     m = page.overview.model
-    return {(m.data(m.index(i, 0)), m.data(m.index(i, 2))): (m.data(m.index(i, 3)), m.data(m.index(i, 4)),
-                                                              m.data(m.index(i, 5)))
-            for i in range(m.rowCount())}
+    return {
+        (m.data(m.index(i, 0)), m.data(m.index(i, 2))): (
+            m.data(m.index(i, 3)),
+            m.data(m.index(i, 4)),
+            m.data(m.index(i, 5)),
+        )
+        for i in range(m.rowCount())
+    }
 
 
 def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk: Desk, qtbot: QtBot) -> None:
@@ -140,8 +162,10 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     assert receipt.document is not None and receipt.document["status"] == "validated"
     assert receipt.badge.text() == "Validated" and receipt.reverse_button.isVisible()
     assert not receipt.sku.isEnabled() and not receipt.validate_button.isVisible()
-    desk.wait_until(lambda: level_rows(page) == {("W-1", "Main"): ("10", "0", "10")},
-                    message="the overview did not show the received goods")
+    desk.wait_until(
+        lambda: level_rows(page) == {("W-1", "Main"): ("10", "0", "10")},
+        message="the overview did not show the received goods",
+    )
 
     # A delivery of 15 when 10 are there: refused at its line, naming the product and what is available.
     delivery = new_document(desk, qtbot, page, "delivery")
@@ -169,8 +193,10 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     set_quantity(transfer, 0, "4")
     validate(desk, qtbot, transfer)
     assert transfer.document is not None and transfer.document["status"] == "validated"
-    desk.wait_until(lambda: level_rows(page) == {("W-1", "Main"): ("6", "0", "6"), ("W-1", "Shop"): ("4", "0", "4")},
-                    message="the overview did not follow the transfer")
+    desk.wait_until(
+        lambda: level_rows(page) == {("W-1", "Main"): ("6", "0", "6"), ("W-1", "Shop"): ("4", "0", "4")},
+        message="the overview did not follow the transfer",
+    )
 
     # The shop counts 3: without a reason it is refused at the reason field; with one, 1 is written off.
     count = new_document(desk, qtbot, page, "adjustment")
@@ -224,11 +250,22 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     count.activateWindow()
     qtbot.mouseClick(count.reverse_button, Qt.MouseButton.LeftButton)
     confirm(desk, count)
-    desk.wait_until(lambda: any(isinstance(w, StockDocumentWindow) and w.document is not None
-                                and w.document.get("reverses_id") == count.document["id"]
-                                for w in QApplication.topLevelWidgets()), message="the reversal did not open")
-    reversal = next(w for w in QApplication.topLevelWidgets() if isinstance(w, StockDocumentWindow)
-                    and w.document is not None and w.document.get("reverses_id") == count.document["id"])
+    desk.wait_until(
+        lambda: any(
+            isinstance(w, StockDocumentWindow)
+            and w.document is not None
+            and w.document.get("reverses_id") == count.document["id"]
+            for w in QApplication.topLevelWidgets()
+        ),
+        message="the reversal did not open",
+    )
+    reversal = next(
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, StockDocumentWindow)
+        and w.document is not None
+        and w.document.get("reverses_id") == count.document["id"]
+    )
     assert reversal.document is not None and reversal.document["status"] == "validated"
     assert reversal.title.text().startswith("Adjustment ADJ-")
     desk.wait_until(lambda: count.badge.text() == "Reversed", message="the original did not show it was reversed")
@@ -259,8 +296,10 @@ def test_low_stock_highlight_live_colleague_export_and_warehouses(desk: Desk, qt
     assert history.totals.text().endswith("below its threshold")
 
     def low_rows() -> dict[str, bool]:
-        return {r["sku"]: model.data(model.index(i, 0), Qt.ItemDataRole.BackgroundRole) is not None
-                for i, r in enumerate(model.rows())}
+        return {
+            r["sku"]: model.data(model.index(i, 0), Qt.ItemDataRole.BackgroundRole) is not None
+            for i, r in enumerate(model.rows())
+        }
 
     desk.wait_until(lambda: low_rows() == {"B-7": True, "N-3": False}, message="the low row was not highlighted")
     assert model.data(model.index(0, 6)) == "0" and model.data(model.index(0, 7)) == "8"
@@ -279,10 +318,13 @@ def test_low_stock_highlight_live_colleague_export_and_warehouses(desk: Desk, qt
     # A colleague on another desktop validates a receipt of 2.5 bolts: the overview follows live.
     colleague = desk.signed_in_api("wendy@example.com", role="Warehouse")
     receive(desk, colleague, main["id"], bolt["id"], "2.5")
-    desk.wait_until(lambda: level_rows(page).get(("B-7", "Main")) == ("7.5", "0", "7.5"),
-                    message="the colleague's receipt did not arrive live")
-    desk.wait_until(lambda: history.model.total == 2 and not history.is_busy(),
-                    message="the open history did not follow")
+    desk.wait_until(
+        lambda: level_rows(page).get(("B-7", "Main")) == ("7.5", "0", "7.5"),
+        message="the colleague's receipt did not arrive live",
+    )
+    desk.wait_until(
+        lambda: history.model.total == 2 and not history.is_busy(), message="the open history did not follow"
+    )
     assert history.shown_moves()[-1][1:] == ("+2.5", "7.5", "7.5")
 
     # Export the filtered list (search "bolt") to Excel.
@@ -348,8 +390,12 @@ def test_a_salesperson_reads_stock_but_is_offered_no_changes(desk: Desk, qtbot: 
     main = make_warehouse(desk, admin, "Main")
     gear = make_product(desk, admin, "G-1", "Gear")
     receive(desk, admin, main["id"], gear["id"], "3")
-    draft = desk.run(admin.post("/api/stock/documents", {"kind": "delivery", "warehouse_id": main["id"],
-                                                         "lines": [{"product_id": gear["id"], "quantity": "1"}]}))
+    draft = desk.run(
+        admin.post(
+            "/api/stock/documents",
+            {"kind": "delivery", "warehouse_id": main["id"], "lines": [{"product_id": gear["id"], "quantity": "1"}]},
+        )
+    )
     seller = desk.signed_in_api("sam@example.com", role="Salesperson")
     session, page = open_page(desk, qtbot, seller)
     desk.wait_until(lambda: level_rows(page) == {("G-1", "Main"): ("3", "0", "3")})
@@ -364,8 +410,9 @@ def test_a_salesperson_reads_stock_but_is_offered_no_changes(desk: Desk, qtbot: 
     desk.wait_until(lambda: window.document is not None and not window.is_busy())
     assert window.title.text() == f"Delivery {draft['number']}"
     assert window.line_quantities() == [("G-1", "1")]
-    assert not (window.save_button.isVisible() or window.validate_button.isVisible()
-                or window.cancel_button.isVisible())
+    assert not (
+        window.save_button.isVisible() or window.validate_button.isVisible() or window.cancel_button.isVisible()
+    )
     assert not window.sku.isEnabled() and not window.warehouse.isEnabled()
 
     page.tabs.setCurrentWidget(page.overview)

@@ -44,8 +44,17 @@ def server(database_url: str) -> Iterator[LiveServer]:
 def issue_invoice(desk: Desk, api: ApiClient) -> dict[str, Any]:
     client = desk.run(api.post("/api/clients", {"name": "Acme"}))
     rate = next(r["id"] for r in desk.run(api.get("/api/tax-rates")) if r["name"] == "Standard 19%")
-    draft = desk.run(api.post("/api/invoices", {"client_id": client["id"], "lines": [
-        {"description": "Support hours", "quantity": "1", "unit_price": "100.00", "tax_rate_id": rate}]}))
+    draft = desk.run(
+        api.post(
+            "/api/invoices",
+            {
+                "client_id": client["id"],
+                "lines": [
+                    {"description": "Support hours", "quantity": "1", "unit_price": "100.00", "tax_rate_id": rate}
+                ],
+            },
+        )
+    )
     return dict(desk.run(api.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"]})))
 
 
@@ -57,8 +66,11 @@ def post_payment(desk: Desk, api: ApiClient) -> None:
 
     async def post() -> httpx.Response:
         async with desk.server.client() as hook:
-            return await hook.post("/webhooks/stripe", content=raw, headers={
-                "Content-Type": "application/json", "Stripe-Signature": stripe.signature_header(SECRET, raw)})
+            return await hook.post(
+                "/webhooks/stripe",
+                content=raw,
+                headers={"Content-Type": "application/json", "Stripe-Signature": stripe.signature_header(SECRET, raw)},
+            )
 
     assert desk.on_server(post()).status_code == 200
 
@@ -105,15 +117,18 @@ def test_a_person_matches_a_waiting_payment_to_its_invoice(desk: Desk, qtbot: Qt
     settle(desk, panel)
     assert window.info["outcome"].text().startswith(f"Matched to {invoice['number']} by a person. Recorded payment")
     assert not window.match_button.isEnabled() and not page.events.match_button.isEnabled()
-    assert page.notice_text.text() == (f"Matched payment_intent.succeeded to {invoice['number']}: the payment is "
-                                       "recorded.")
+    assert page.notice_text.text() == (
+        f"Matched payment_intent.succeeded to {invoice['number']}: the payment is recorded."
+    )
 
     # The payment appears on the invoice.
     session = Session(api, desk.run(auth.me(api)))
     editor = open_invoice(None, session, invoice["id"])
     assert isinstance(editor, InvoiceWindow)
-    desk.wait_until(lambda: not editor.is_busy() and editor.payments_table.rowCount() == 1,
-                    message="the payment is not on the invoice")
+    desk.wait_until(
+        lambda: not editor.is_busy() and editor.payments_table.rowCount() == 1,
+        message="the payment is not on the invoice",
+    )
     assert editor.invoice is not None and editor.invoice["status"] == "paid"
     assert "119.00" in editor.payments_table.item(0, 1).text()
     editor.close()
@@ -130,8 +145,10 @@ def test_pay_online_shows_the_checkout_link_to_copy(desk: Desk, qtbot: QtBot) ->
         desk.wait_until(lambda: not editor.is_busy() and editor.invoice is not None, message="not loaded")
         assert editor.online_button.isVisible()
         qtbot.mouseClick(editor.online_button, Qt.MouseButton.LeftButton)
-        desk.wait_until(lambda: editor.online_dialog is not None and editor.online_dialog.isVisible(),
-                        message="the link did not come")
+        desk.wait_until(
+            lambda: editor.online_dialog is not None and editor.online_dialog.isVisible(),
+            message="the link did not come",
+        )
         dialog = the_dialog(PayOnlineDialog)
         [made] = stripe_api.sessions.values()
         assert dialog.url.text() == made["url"] and made["metadata"]["invoice_number"] == invoice["number"]

@@ -51,8 +51,10 @@ def route_bugs_to(desk: Desk, api: ApiClient, team: str) -> tuple[int, int]:
 
 
 def ticket_window(desk: Desk) -> TicketWindow:
-    desk.wait_until(lambda: any(isinstance(w, TicketWindow) and w.isVisible() for w in QApplication.topLevelWidgets()),
-                    message="no ticket window")
+    desk.wait_until(
+        lambda: any(isinstance(w, TicketWindow) and w.isVisible() for w in QApplication.topLevelWidgets()),
+        message="no ticket window",
+    )
     window = the_dialog(TicketWindow)
     desk.wait_until(lambda: window.ticket is not None and not window.is_busy(), message="the ticket did not load")
     return window  # type: ignore[no-any-return]
@@ -63,19 +65,25 @@ def stored(desk: Desk, api: ApiClient, ticket_id: int) -> dict[str, Any]:
 
 
 def click_move(desk: Desk, qtbot: QtBot, window: TicketWindow, target: str) -> None:
-    desk.wait_until(lambda: target in window.move_buttons and window.moves.isEnabled(),
-                    message=f"no {target} move: {list(window.move_buttons)}")
+    desk.wait_until(
+        lambda: target in window.move_buttons and window.moves.isEnabled(),
+        message=f"no {target} move: {list(window.move_buttons)}",
+    )
     qtbot.mouseClick(window.move_buttons[target], LEFT)
 
 
 def wait_status(desk: Desk, window: TicketWindow, status: str) -> None:
-    desk.wait_until(lambda: window.ticket is not None and window.ticket["status"] == status and not window.is_busy(),
-                    message=f"not {status}: {window.ticket and window.ticket['status']}")
+    desk.wait_until(
+        lambda: window.ticket is not None and window.ticket["status"] == status and not window.is_busy(),
+        message=f"not {status}: {window.ticket and window.ticket['status']}",
+    )
 
 
 def error_box(desk: Desk) -> QMessageBox:
-    desk.wait_until(lambda: any(isinstance(w, QMessageBox) and w.isVisible() for w in QApplication.topLevelWidgets()),
-                    message="no error shown")
+    desk.wait_until(
+        lambda: any(isinstance(w, QMessageBox) and w.isVisible() for w in QApplication.topLevelWidgets()),
+        message="no error shown",
+    )
     return the_dialog(QMessageBox)  # type: ignore[no-any-return]
 
 
@@ -85,6 +93,7 @@ def send_queued_emails(desk: Desk, count: int) -> None:
 
     async def run() -> None:
         async with workers(desk.server.database_url, n=1):
+
             async def all_sent() -> bool:
                 async with desk.server.session() as s:
                     found = [e.status for e in await s.scalars(select(TicketEmail))]
@@ -100,8 +109,9 @@ def notifications_of(desk: Desk, user_id: int) -> list[tuple[str, int | None]]:
 
     async def read() -> list[tuple[str, int | None]]:
         async with desk.server.session() as s:
-            rows = await s.scalars(select(Notification).where(Notification.user_id == user_id)
-                                   .order_by(Notification.id))
+            rows = await s.scalars(
+                select(Notification).where(Notification.user_id == user_id).order_by(Notification.id)
+            )
             return [(n.kind, n.entity_id) for n in rows]
 
     return desk.on_server(read())
@@ -111,10 +121,19 @@ def test_a_ticket_from_a_client_through_its_whole_life(desk: Desk, qtbot: QtBot,
     api = desk.signed_in_api()
     desk.run(api.patch("/api/settings", {"values": smtp.settings()}))
     dev_team, bug_category = route_bugs_to(desk, api, "Development")
-    agent_id = desk.create_user("dev.agent@example.com", role="Support agent", full_name="Dev Agent",
-                                team="Development")
-    client = desk.run(api.post("/api/clients", {"name": "Acme SRL", "email": "office@acme.example",
-                                                "contacts": [{"name": "Ana Pop", "email": "ana@acme.example"}]}))
+    agent_id = desk.create_user(
+        "dev.agent@example.com", role="Support agent", full_name="Dev Agent", team="Development"
+    )
+    client = desk.run(
+        api.post(
+            "/api/clients",
+            {
+                "name": "Acme SRL",
+                "email": "office@acme.example",
+                "contacts": [{"name": "Ana Pop", "email": "ana@acme.example"}],
+            },
+        )
+    )
     session = session_of(desk, api)
 
     # From the client's window: New ticket…, with the selected contact.
@@ -125,8 +144,10 @@ def test_a_ticket_from_a_client_through_its_whole_life(desk: Desk, qtbot: QtBot,
     client_window.select_contact(client["contacts"][0]["id"])
     qtbot.mouseClick(client_window.ticket_button, LEFT)
     dialog = the_dialog(NewTicketDialog)
-    desk.wait_until(lambda: not dialog.is_busy() and dialog.client.client_id == client["id"]
-                    and dialog.category.count() > 0, message="the dialog did not fill")
+    desk.wait_until(
+        lambda: not dialog.is_busy() and dialog.client.client_id == client["id"] and dialog.category.count() > 0,
+        message="the dialog did not fill",
+    )
     assert dialog.client.text() == "Acme SRL" and dialog.contact.currentText() == "Ana Pop <ana@acme.example>"
     qtbot.keyClicks(dialog.subject, "Export crashes on large files")
     qtbot.keyClicks(dialog.description, "Exporting 50k rows closes the app.")
@@ -145,7 +166,11 @@ def test_a_ticket_from_a_client_through_its_whole_life(desk: Desk, qtbot: QtBot,
     ticket_id = window.ticket_id
     made = stored(desk, api, ticket_id)
     assert (made["team_id"], made["category_id"], made["client_id"], made["contact_id"]) == (
-        dev_team, bug_category, client["id"], client["contacts"][0]["id"])
+        dev_team,
+        bug_category,
+        client["id"],
+        client["contacts"][0]["id"],
+    )
     assert made["priority"] == "high" and made["tags"] == ["export", "crash"] and made["status"] == "new"
     assert window.title.text() == f"#{number} Export crashes on large files"
     assert window.status_badge.text() == "New" and window.priority_badge.text() == "High priority"
@@ -158,8 +183,9 @@ def test_a_ticket_from_a_client_through_its_whole_life(desk: Desk, qtbot: QtBot,
     assign = the_dialog(AssignDialog)
     focus(desk, assign.picker)
     qtbot.keyClicks(assign.picker, "dev")
-    desk.wait_until(lambda: assign.picker.matches.rowCount() == 1 and not assign.picker.is_busy(),
-                    message="no match for the agent")
+    desk.wait_until(
+        lambda: assign.picker.matches.rowCount() == 1 and not assign.picker.is_busy(), message="no match for the agent"
+    )
     assign.picker.choose(0)
     qtbot.mouseClick(assign.ok, LEFT)
     wait_status(desk, window, "assigned")
@@ -182,8 +208,10 @@ def test_a_ticket_from_a_client_through_its_whole_life(desk: Desk, qtbot: QtBot,
     desk.wait_until(lambda: len(window.conversation.cards()) == 2, message="the reply is not shown")
     note, public = window.conversation.cards()
     assert note.internal and note.objectName() == "internalComment" and not public.internal
-    assert window.conversation.texts() == ["Token expiry in the export worker, see logs",
-                                           "We found the cause and are fixing it."]
+    assert window.conversation.texts() == [
+        "Token expiry in the export worker, see logs",
+        "We found the cause and are fixing it.",
+    ]
     assert reply.toPlainText() == "" and not window.conversation.empty.isVisibleTo(window)
     desk.wait_until(lambda: window.sla.text().startswith("Answered in"), message=window.sla.text())
     comments = desk.run(api.get(f"/api/tickets/{ticket_id}/comments"))
@@ -231,8 +259,10 @@ def test_a_ticket_from_a_client_through_its_whole_life(desk: Desk, qtbot: QtBot,
     final = stored(desk, api, ticket_id)
     assert final["resolution"] is None and final["closed_at"] is None
     assert not window.resolution_card.isVisibleTo(window)
-    desk.wait_until(lambda: any("Closed → In process" in t for t in window.timeline.texts()),
-                    message=f"no reopen in the history: {window.timeline.texts()[:5]}")
+    desk.wait_until(
+        lambda: any("Closed → In process" in t for t in window.timeline.texts()),
+        message=f"no reopen in the history: {window.timeline.texts()[:5]}",
+    )
 
 
 def test_files_round_trip_the_size_limit_and_live_changes(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
@@ -258,8 +288,9 @@ def test_files_round_trip_the_size_limit_and_live_changes(desk: Desk, qtbot: QtB
     desk.wait_until(lambda: files.names() == ["sync log.txt"] and not files.loading, message="not listed")
     assert files.notice.text() == "sync log.txt is attached."
     listed = desk.run(api.get(f"/api/tickets/{ticket['id']}/attachments"))
-    assert [(a["filename"], a["size"], a["content_type"]) for a in listed] == [("sync log.txt", len(payload),
-                                                                                "text/plain")]
+    assert [(a["filename"], a["size"], a["content_type"]) for a in listed] == [
+        ("sync log.txt", len(payload), "text/plain")
+    ]
     files.select("sync log.txt")
     assert files.save_button.isEnabled()
     qtbot.mouseClick(files.save_button, LEFT)
@@ -289,8 +320,10 @@ def test_files_round_trip_the_size_limit_and_live_changes(desk: Desk, qtbot: QtB
         assert response.status_code == 200, response.text
 
     desk.admin_http(colleague)
-    desk.wait_until(lambda: window.conversation.texts() == ["Customer called again"],
-                    message=f"the comment did not arrive: {window.conversation.texts()}")
+    desk.wait_until(
+        lambda: window.conversation.texts() == ["Customer called again"],
+        message=f"the comment did not arrive: {window.conversation.texts()}",
+    )
     desk.wait_until(lambda: window.priority_badge.text() == "Critical priority", message=window.priority_badge.text())
     assert window.form.priority.currentData() == "critical"
 
@@ -299,8 +332,9 @@ def test_files_round_trip_the_size_limit_and_live_changes(desk: Desk, qtbot: QtB
     window.form.subject.selectAll()
     qtbot.keyClicks(window.form.subject, "Sync stops every night at 02:00")
     qtbot.keyClick(window.form.subject, Qt.Key.Key_S, CTRL)
-    desk.wait_until(lambda: window.ticket is not None and window.ticket["subject"].startswith("Sync stops"),
-                    message="not saved")
+    desk.wait_until(
+        lambda: window.ticket is not None and window.ticket["subject"].startswith("Sync stops"), message="not saved"
+    )
     saved = stored(desk, api, ticket["id"])
     assert saved["subject"] == "Sync stops every night at 02:00" and saved["priority"] == "critical"
     assert window.title.text() == f"#{ticket['number']} Sync stops every night at 02:00"
@@ -316,20 +350,25 @@ def test_an_emailed_reply_shows_its_new_text_with_the_history_attached(desk: Des
     raw = fixture.read_bytes().replace(b"[Ticket#1000]", f"[Ticket#{ticket['number']}]".encode())
 
     async def mail_provider(http: httpx.AsyncClient) -> None:
-        response = await http.post("/webhooks/email", content=raw, headers={
-            "X-CRM-Token": "desk-pipe-token", "Content-Type": "message/rfc822"})
+        response = await http.post(
+            "/webhooks/email", content=raw, headers={"X-CRM-Token": "desk-pipe-token", "Content-Type": "message/rfc822"}
+        )
         assert response.status_code == 200 and response.json()["outcome"] == "appended", response.text
 
     desk.admin_http(mail_provider)
     window = open_ticket(None, session_of(desk, api), ticket["id"])
     assert isinstance(window, TicketWindow)
     qtbot.addWidget(window)
-    desk.wait_until(lambda: window.ticket is not None and not window.is_busy() and window.conversation.cards(),
-                    message="the reply did not load")
+    desk.wait_until(
+        lambda: window.ticket is not None and not window.is_busy() and window.conversation.cards(),
+        message="the reply did not load",
+    )
     [card] = window.conversation.cards()
     shown = card.body.text()
-    assert shown.startswith("Hi,\n\nthe sync works again, but the totals in the PDF are still rounded differently "
-                            "from the screen: 10.005 shows as 10.00")
+    assert shown.startswith(
+        "Hi,\n\nthe sync works again, but the totals in the PDF are still rounded differently "
+        "from the screen: 10.005 shows as 10.00"
+    )
     assert "wrote:" not in shown and "We restarted" not in shown
     assert "full-message.txt" in shown
     attached = [label.text() for label in card.findChildren(QLabel) if label.text().startswith("Attached:")]

@@ -37,8 +37,9 @@ def open_page(desk: Desk, qtbot: QtBot, api: ApiClient, board: bool = False) -> 
         page.show_board()
         desk.wait_until(lambda: page.board.has_loaded, message="the board did not load")
     else:
-        desk.wait_until(lambda: page.queue.model.total is not None and not page.queue.is_busy(),
-                        message="the queue did not load")
+        desk.wait_until(
+            lambda: page.queue.model.total is not None and not page.queue.is_busy(), message="the queue did not load"
+        )
     return page
 
 
@@ -48,19 +49,22 @@ def make_ticket(desk: Desk, api: ApiClient, subject: str, **fields: Any) -> dict
 
 
 def assign(desk: Desk, api: ApiClient, ticket: dict[str, Any], user_id: int) -> dict[str, Any]:
-    body: dict[str, Any] = desk.run(api.post(f"/api/tickets/{ticket['id']}/assign",
-                                             json={"version": ticket["version"], "assignee_id": user_id}))
+    body: dict[str, Any] = desk.run(
+        api.post(f"/api/tickets/{ticket['id']}/assign", json={"version": ticket["version"], "assignee_id": user_id})
+    )
     return body
 
 
 def move(desk: Desk, api: ApiClient, ticket: dict[str, Any], status: str) -> dict[str, Any]:
-    body: dict[str, Any] = desk.run(api.post(f"/api/tickets/{ticket['id']}/move",
-                                             json={"version": ticket["version"], "status": status}))
+    body: dict[str, Any] = desk.run(
+        api.post(f"/api/tickets/{ticket['id']}/move", json={"version": ticket["version"], "status": status})
+    )
     return body
 
 
-def wait_for_ticket(desk: Desk, api: ApiClient, ticket_id: int, check: Callable[[dict[str, Any]], bool],
-                    message: str) -> dict[str, Any]:
+def wait_for_ticket(
+    desk: Desk, api: ApiClient, ticket_id: int, check: Callable[[dict[str, Any]], bool], message: str
+) -> dict[str, Any]:
     async def poll() -> dict[str, Any]:
         while True:
             body: dict[str, Any] = await api.get(f"/api/tickets/{ticket_id}")
@@ -116,8 +120,12 @@ def test_quick_views_and_filters_narrow_the_queue(desk: Desk, qtbot: QtBot) -> N
     done = move(desk, api, move(desk, api, mine, "in_process"), "pending_customer")
     closed_one = make_ticket(desk, api, "Old printer issue")
     closed_one = move(desk, api, assign(desk, api, closed_one, me), "in_process")
-    desk.run(api.post(f"/api/tickets/{closed_one['id']}/move",
-                      json={"version": closed_one["version"], "status": "resolved", "resolution": "Toner"}))
+    desk.run(
+        api.post(
+            f"/api/tickets/{closed_one['id']}/move",
+            json={"version": closed_one["version"], "status": "resolved", "resolution": "Toner"},
+        )
+    )
     page = open_page(desk, qtbot, api)
     bar = page.filters
     all_open = {printer["id"], login["id"], outage["id"], done["id"]}
@@ -132,8 +140,10 @@ def test_quick_views_and_filters_narrow_the_queue(desk: Desk, qtbot: QtBot) -> N
 
     breaching = {t["id"] for t in desk.run(api.get("/api/tickets", breaching=True))["items"]}
     click(qtbot, bar.quick_buttons[2])  # High priority and breaching
-    desk.wait_until(lambda: shown(page) == {login["id"], outage["id"]} | breaching,
-                    message="High priority and breaching did not narrow")
+    desk.wait_until(
+        lambda: shown(page) == {login["id"], outage["id"]} | breaching,
+        message="High priority and breaching did not narrow",
+    )
 
     click(qtbot, bar.quick_buttons[0])
     desk.wait_until(lambda: shown(page) == all_open)
@@ -189,10 +199,13 @@ def test_dragging_on_the_board_moves_the_ticket(desk: Desk, qtbot: QtBot) -> Non
     target = board.column("in_process")
     assert card is not None and target is not None and drag(card, target)
     assert column_of(board, ticket["id"]) == "in_process"  # at once
-    saved = wait_for_ticket(desk, api, ticket["id"], lambda t: t["status"] == "in_process",
-                            "the move did not reach the server")
-    desk.wait_until(lambda: getattr(board.card(ticket["id"]), "version", None) == saved["version"],
-                    message="the board did not reload after the move")
+    saved = wait_for_ticket(
+        desk, api, ticket["id"], lambda t: t["status"] == "in_process", "the move did not reach the server"
+    )
+    desk.wait_until(
+        lambda: getattr(board.card(ticket["id"]), "version", None) == saved["version"],
+        message="the board did not reload after the move",
+    )
     assert target.count_label.text() == "1" and board.column("assigned").count_label.text() == "0"  # type: ignore[union-attr]
 
     # Keyboard: Ctrl+Right moves it on to the next column (Pending customer).

@@ -15,8 +15,9 @@ from crm_server.demo import DEMO_ADMIN_EMAIL
 from tests.desktop.conftest import Desk
 
 
-def test_try_the_demo_from_the_login_window(desk: Desk, qtbot: QtBot, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_try_the_demo_from_the_login_window(
+    desk: Desk, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(local_server, "demo_data_dir", lambda: tmp_path / "demo")
     app = DesktopApp("http://127.0.0.1:9")  # nothing listens there: a first run with no server yet
     login = app.show_login()

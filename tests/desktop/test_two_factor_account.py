@@ -52,8 +52,10 @@ def test_new_recovery_codes_ask_for_the_password(desk: Desk, qtbot: QtBot) -> No
     assert dialog.password.accessibleDescription() == "Enter your password."
     qtbot.keyClicks(dialog.password, "not my password at all")
     qtbot.mouseClick(dialog.codes_button, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: "not right" in dialog.password.accessibleDescription(),
-                    message="the wrong password was not shown at the field")
+    desk.wait_until(
+        lambda: "not right" in dialog.password.accessibleDescription(),
+        message="the wrong password was not shown at the field",
+    )
     assert dialog.stack.currentIndex() == 0 and not dialog.codes_panel.codes
 
     dialog.password.clear()

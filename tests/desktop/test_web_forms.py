@@ -80,8 +80,12 @@ def test_a_form_set_up_in_the_admin_panel_brings_a_lead_to_the_open_board(desk: 
     required.setFocus()
     qtbot.keyClick(required, Qt.Key.Key_Space)
     assert [(r["name"], r["maps_to"], r["required"]) for r in table.rows()] == [
-        ("name", "person_name", True), ("email", "email", True), ("company", "company", False),
-        ("message", "note", True), ("how_did_you_hear_of_us", "none", False)]
+        ("name", "person_name", True),
+        ("email", "email", True),
+        ("company", "company", False),
+        ("message", "note", True),
+        ("how_did_you_hear_of_us", "none", False),
+    ]
     choose(qtbot, page.status, second_open)
 
     # A website written without its scheme is named at the field, and nothing is saved.
@@ -111,9 +115,18 @@ def test_a_form_set_up_in_the_admin_panel_brings_a_lead_to_the_open_board(desk: 
     # A visitor's browser on the allowed site posts the form (form-encoded, as a plain <form> does).
     async def visit() -> httpx.Response:
         async with httpx.AsyncClient() as browser:
-            return await browser.post(saved["post_url"], headers={"Origin": SITE}, data={
-                "name": "Maria Ionescu", "email": "maria@example.com", "company": "Globex SRL",
-                "message": "Please call me.", "how_did_you_hear_of_us": "A friend", "website": ""})
+            return await browser.post(
+                saved["post_url"],
+                headers={"Origin": SITE},
+                data={
+                    "name": "Maria Ionescu",
+                    "email": "maria@example.com",
+                    "company": "Globex SRL",
+                    "message": "Please call me.",
+                    "how_did_you_hear_of_us": "A friend",
+                    "website": "",
+                },
+            )
 
     answer = desk.on_server(visit())
     assert answer.status_code == 200, answer.text

@@ -37,8 +37,13 @@ def _crm_server() -> list[str]:
 def serve(database_url: str, log: Path) -> Iterator[str]:
     """One `crm-server serve` process on a free port; yields its base URL once /health answers."""
     port = free_port()
-    env = {**os.environ, "CRM_DATABASE_URL": database_url, "CRM_PORT": str(port), "CRM_DB_POOL_SIZE": "3",
-           "CRM_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": database_url,
+        "CRM_PORT": str(port),
+        "CRM_DB_POOL_SIZE": "3",
+        "CRM_LOG_LEVEL": "warning",
+    }
     with log.open("w") as out:
         proc = subprocess.Popen([*_crm_server(), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -66,9 +71,14 @@ def serve(database_url: str, log: Path) -> Iterator[str]:
 
 
 def test_two_server_processes_share_health_and_live_events(database_url: str, tmp_path: Path) -> None:
-    made = subprocess.run([*_crm_server(), "create-admin", "--email", "it@example.com", "--password-stdin"],
-                          input=PASSWORD + "\n", env={**os.environ, "CRM_DATABASE_URL": database_url},
-                          capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        [*_crm_server(), "create-admin", "--email", "it@example.com", "--password-stdin"],
+        input=PASSWORD + "\n",
+        env={**os.environ, "CRM_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert made.returncode == 0, made.stderr
 
     with serve(database_url, tmp_path / "a.log") as a, serve(database_url, tmp_path / "b.log") as b:

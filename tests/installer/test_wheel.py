@@ -45,16 +45,22 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(ROOT / name, src / name)
     out = tmp_path_factory.mktemp("wheelhouse")
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", ".", "-w", str(out)],
-         cwd=src)
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", ".", "-w", str(out)], cwd=src)
     (built,) = out.glob("crm-*.whl")
     return built
 
 
 def test_wheel_holds_both_apps_migrations_and_resources(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for required in ["crm_server/__init__.py", "crm_server/cli.py", "crm_desktop/__init__.py", "crm_desktop/app.py",
-                     "migrations/env.py", "migrations/script.py.mako", "resources/common-passwords.txt"]:
+    for required in [
+        "crm_server/__init__.py",
+        "crm_server/cli.py",
+        "crm_desktop/__init__.py",
+        "crm_desktop/app.py",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "resources/common-passwords.txt",
+    ]:
         assert required in names, required
     versions = sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py") if p.name != "__init__.py")
     assert versions, "no migration in the source tree"
@@ -73,14 +79,21 @@ def test_installed_wheel_migrates_up_and_down(wheel: Path, pg_cluster: object, t
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     python = venv / "bin" / "python"
-    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
-          str(wheel)])
+    _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)])
     site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     (site / "borrowed-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "PYTHON"))}
-    where = _run([str(python), "-c", "import crm_server, migrations, resources; "
-                  "print(crm_server.__file__, migrations.__file__, resources.__file__)"], env=env, cwd=tmp_path)
+    where = _run(
+        [
+            str(python),
+            "-c",
+            "import crm_server, migrations, resources; "
+            "print(crm_server.__file__, migrations.__file__, resources.__file__)",
+        ],
+        env=env,
+        cwd=tmp_path,
+    )
     assert all(p.startswith(str(venv)) for p in where.stdout.split()), where.stdout
 
     admin_url: str = pg_cluster.admin_url  # type: ignore[attr-defined]
@@ -97,8 +110,12 @@ def test_installed_wheel_migrates_up_and_down(wheel: Path, pg_cluster: object, t
         assert down.stdout.split()[-1] != head
         again = _run([crm_server, "migrate"], env=env, cwd=tmp_path)
         assert again.stdout.split()[-1] == head
-        _run([crm_server, "create-admin", "--email", "it@example.com", "--password-stdin"], env=env, cwd=tmp_path,
-             input="a long admin passphrase\n")
+        _run(
+            [crm_server, "create-admin", "--email", "it@example.com", "--password-stdin"],
+            env=env,
+            cwd=tmp_path,
+            input="a long admin passphrase\n",
+        )
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

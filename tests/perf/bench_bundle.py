@@ -55,8 +55,12 @@ def main() -> None:
 
     if args.build:
         t0 = time.perf_counter()
-        subprocess.run(["bash", "installer/build.sh", "--no-deb"], cwd=ROOT, check=True,
-                       env={**os.environ, "PYTHON": sys.executable})
+        subprocess.run(
+            ["bash", "installer/build.sh", "--no-deb"],
+            cwd=ROOT,
+            check=True,
+            env={**os.environ, "PYTHON": sys.executable},
+        )
         print(f"build (PyInstaller, from clean): {time.perf_counter() - t0:.0f} s")
     exe = args.bundle / "crm-desktop"
     if not exe.exists():
@@ -68,16 +72,23 @@ def main() -> None:
         print(f".deb size: {debs[-1].stat().st_size / 1e6:.0f} MB ({debs[-1].name})")
 
     with tempfile.TemporaryDirectory(prefix="crm-bench-home-") as home:
-        env = {"PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "QT_QPA_PLATFORM": "offscreen",
-               "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": home,
+            "LANG": "C.UTF-8",
+            "QT_QPA_PLATFORM": "offscreen",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
         for label, cmd in (("--version", [str(exe), "--version"]), ("--self-test", [str(exe), "--self-test"])):
             cold = drop_page_cache()
             first, out = timed(cmd, env)
             warm = [timed(cmd, env) for _ in range(args.runs)]
             ready = re.search(r"cold start ms: (\d+)", out)
             note = f"; main window ready at {ready.group(1)} ms" if ready else ""
-            print(f"{label}: {'cold' if cold else 'first (page cache not dropped: not root)'} {first:.2f} s{note}; "
-                  f"warm median {statistics.median(w for w, _ in warm):.2f} s (n={args.runs})")
+            print(
+                f"{label}: {'cold' if cold else 'first (page cache not dropped: not root)'} {first:.2f} s{note}; "
+                f"warm median {statistics.median(w for w, _ in warm):.2f} s (n={args.runs})"
+            )
 
 
 if __name__ == "__main__":

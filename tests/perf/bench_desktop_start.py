@@ -33,11 +33,23 @@ TARGET_MS = 2000
 
 
 def one_run(server_url: str) -> tuple[float, float]:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_API="pyside6", CRM_SELF_TEST_EMAIL=ADMIN_EMAIL,
-               CRM_SELF_TEST_PASSWORD=PASSWORD, CRM_BENCH_T0=repr(time.time()))
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        QT_API="pyside6",
+        CRM_SELF_TEST_EMAIL=ADMIN_EMAIL,
+        CRM_SELF_TEST_PASSWORD=PASSWORD,
+        CRM_BENCH_T0=repr(time.time()),
+    )
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    result = subprocess.run([sys.executable, "-m", "crm_desktop.app", "--self-test", "--server", server_url],
-                            capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "crm_desktop.app", "--self-test", "--server", server_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
     if result.returncode != 0:
         raise SystemExit(f"self-test failed:\n{result.stdout}\n{result.stderr[-2000:]}")
     cold = float(re.search(r"cold start ms: (\d+)", result.stdout).group(1))  # type: ignore[union-attr]
@@ -62,10 +74,14 @@ def main() -> int:
             cluster.stop()
     cold = [c for c, _ in runs]
     inside = [i for _, i in runs]
-    print(f"desktop cold start to usable main window: median {statistics.median(cold):.0f} ms "
-          f"(min {min(cold):.0f}, max {max(cold):.0f}, {len(cold)} runs; target < {TARGET_MS} ms)")
-    print(f"  of which after the interpreter started (imports, Qt, sign-in, window): "
-          f"median {statistics.median(inside):.0f} ms")
+    print(
+        f"desktop cold start to usable main window: median {statistics.median(cold):.0f} ms "
+        f"(min {min(cold):.0f}, max {max(cold):.0f}, {len(cold)} runs; target < {TARGET_MS} ms)"
+    )
+    print(
+        f"  of which after the interpreter started (imports, Qt, sign-in, window): "
+        f"median {statistics.median(inside):.0f} ms"
+    )
     return 0 if statistics.median(cold) < TARGET_MS else 1
 
 

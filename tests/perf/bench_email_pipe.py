@@ -21,8 +21,9 @@ CONCURRENCY = 8
 
 
 def _message(i: int, template: bytes) -> bytes:
-    return (template.replace(b"<20261127091358.11@mail.acme.example>", f"<bench-{i}@mail.acme.example>".encode())
-            .replace(b"Ana.Pop@ACME.example", f"sender{i % 50}@acme.example".encode()))
+    return template.replace(
+        b"<20261127091358.11@mail.acme.example>", f"<bench-{i}@mail.acme.example>".encode()
+    ).replace(b"Ana.Pop@ACME.example", f"sender{i % 50}@acme.example".encode())
 
 
 async def _run(server: LiveServer, batch: list[bytes], concurrency: int) -> tuple[float, list[float]]:
@@ -33,8 +34,9 @@ async def _run(server: LiveServer, batch: list[bytes], concurrency: int) -> tupl
         while queue:
             raw = queue.pop()
             t0 = time.perf_counter()
-            answer = await hook.post("/webhooks/email", content=raw,
-                                     headers={"X-CRM-Token": TOKEN, "Content-Type": "message/rfc822"})
+            answer = await hook.post(
+                "/webhooks/email", content=raw, headers={"X-CRM-Token": TOKEN, "Content-Type": "message/rfc822"}
+            )
             latencies.append((time.perf_counter() - t0) * 1000)
             assert answer.status_code == 200 and answer.json()["outcome"] == "created", answer.text
 
@@ -47,8 +49,9 @@ async def _run(server: LiveServer, batch: list[bytes], concurrency: int) -> tupl
 async def bench(server: LiveServer) -> None:
     async with server.client() as admin:
         await server.login_admin(admin)
-        made = await admin.patch("/api/settings", json={"values": {
-            "email_pipe.token": TOKEN, "email_pipe.max_per_window": 10000}})
+        made = await admin.patch(
+            "/api/settings", json={"values": {"email_pipe.token": TOKEN, "email_pipe.max_per_window": 10000}}
+        )
         assert made.status_code == 200, made.text
     template = (FIXTURES / "new_ticket.eml").read_bytes()
     pdf = (FIXTURES / "pdf_attachment.eml").read_bytes()
@@ -58,8 +61,10 @@ async def bench(server: LiveServer) -> None:
         print(f"email pipe, new tickets, {label}: {MESSAGES / elapsed:.0f} messages/s; {percentiles(latencies)}")
     with_pdf = [pdf.replace(b"<pdf-0117@", f"<pdf-{i}@".encode()) for i in range(MESSAGES)]
     elapsed, latencies = await _run(server, with_pdf, CONCURRENCY)
-    print(f"email pipe, with a PDF attachment, {CONCURRENCY} concurrent: {MESSAGES / elapsed:.0f} messages/s; "
-          f"{percentiles(latencies)}")
+    print(
+        f"email pipe, with a PDF attachment, {CONCURRENCY} concurrent: {MESSAGES / elapsed:.0f} messages/s; "
+        f"{percentiles(latencies)}"
+    )
 
 
 def main() -> None:

@@ -35,9 +35,23 @@ from tests.support import LiveServer
 INVOICES = 1_000
 HTTP_SAMPLE = 200
 TARGET_S = 30.0
-ITEMS = ["Annual licence", "Support hours", "On-site training", "Installation", "Data migration", "Consulting",
-         "Hosting (monthly)", "Barcode scanner", "Receipt printer", "POS terminal", "Custom report",
-         "Integration with the web shop", "Backup service", "Extra user seat", "Travel costs"]
+ITEMS = [
+    "Annual licence",
+    "Support hours",
+    "On-site training",
+    "Installation",
+    "Data migration",
+    "Consulting",
+    "Hosting (monthly)",
+    "Barcode scanner",
+    "Receipt printer",
+    "POS terminal",
+    "Custom report",
+    "Integration with the web shop",
+    "Backup service",
+    "Extra user seat",
+    "Travel costs",
+]
 PLACES = ["Cluj-Napoca", "Brașov", "Iași", "Timișoara", "Łódź", "Kraków", "Győr", "Plzeň", "Bucharest"]
 
 
@@ -52,17 +66,28 @@ def _logo() -> str:
 async def seed(server: LiveServer) -> list[int]:
     rnd = random.Random(6)
     async with server.session() as s:
-        for key, value in {"company.name": "Ștefan & Fiii SRL", "company.address": "Strada Lungă 1\nCluj-Napoca",
-                           "company.vat_number": "RO1234567", "company.email": "billing@stefan.example",
-                           "company.phone": "+40 264 000 000", "company.logo_png": _logo()}.items():
+        for key, value in {
+            "company.name": "Ștefan & Fiii SRL",
+            "company.address": "Strada Lungă 1\nCluj-Napoca",
+            "company.vat_number": "RO1234567",
+            "company.email": "billing@stefan.example",
+            "company.phone": "+40 264 000 000",
+            "company.logo_png": _logo(),
+        }.items():
             await settings.put(s, key, value, None)
-        rates = list((await s.execute(select(TaxRate.id, TaxRate.rate).where(TaxRate.active)
-                                      .order_by(TaxRate.rate.desc()))).all())[:2]
+        rates = list(
+            (
+                await s.execute(select(TaxRate.id, TaxRate.rate).where(TaxRate.active).order_by(TaxRate.rate.desc()))
+            ).all()
+        )[:2]
         clients = []
         for i in range(50):
-            client = Client(name=f"Client {i} {rnd.choice(['Țăranu', 'Müller', 'Øberg', 'Nowak'])} SRL",
-                            address=f"Str. Mare {i}, {rnd.choice(PLACES)}", vat_number=f"RO{9000000 + i}",
-                            email=f"office{i}@client.example")
+            client = Client(
+                name=f"Client {i} {rnd.choice(['Țăranu', 'Müller', 'Øberg', 'Nowak'])} SRL",
+                address=f"Str. Mare {i}, {rnd.choice(PLACES)}",
+                vat_number=f"RO{9000000 + i}",
+                email=f"office{i}@client.example",
+            )
             s.add(client)
             clients.append(client)
         await s.flush()
@@ -72,23 +97,53 @@ async def seed(server: LiveServer) -> list[int]:
             lines = []
             for _ in range(rnd.randint(5, 15)):
                 rate_id, rate = rnd.choice(rates)
-                lines.append((f"{rnd.choice(ITEMS)} – {rnd.choice(PLACES)}", Decimal(rnd.randint(1, 40)),
-                              Decimal(rnd.randint(500, 250000)) / 100,
-                              Decimal(rnd.choice([0, 0, 0, 5, 10, 12.5])), rate_id, rate))
+                lines.append(
+                    (
+                        f"{rnd.choice(ITEMS)} – {rnd.choice(PLACES)}",
+                        Decimal(rnd.randint(1, 40)),
+                        Decimal(rnd.randint(500, 250000)) / 100,
+                        Decimal(rnd.choice([0, 0, 0, 5, 10, 12.5])),
+                        rate_id,
+                        rate,
+                    )
+                )
             totals = money.document_totals([money.Line(q, p, r, d) for _, q, p, d, _, r in lines], "EUR")
             issue = today - timedelta(days=rnd.randint(0, 300))
-            invoice = Invoice(kind="invoice", number=f"INV-{issue.year}-{n:06d}", status="unpaid",
-                              client_id=rnd.choice(clients).id, currency="EUR", issue_date=issue,
-                              due_date=issue + timedelta(days=14), notes="Thank you for your business.",
-                              net_total=totals.net, tax_total=totals.tax, gross_total=totals.gross,
-                              issued_at=utcnow())
+            invoice = Invoice(
+                kind="invoice",
+                number=f"INV-{issue.year}-{n:06d}",
+                status="unpaid",
+                client_id=rnd.choice(clients).id,
+                currency="EUR",
+                issue_date=issue,
+                due_date=issue + timedelta(days=14),
+                notes="Thank you for your business.",
+                net_total=totals.net,
+                tax_total=totals.tax,
+                gross_total=totals.gross,
+                issued_at=utcnow(),
+            )
             s.add(invoice)
             await s.flush()
-            await s.execute(insert(InvoiceLine), [
-                {"invoice_id": invoice.id, "position": i + 1, "description": d, "quantity": q, "unit_price": p,
-                 "discount_percent": disc, "tax_rate_id": rid, "tax_percent": r, "net": t.net, "tax": t.tax,
-                 "gross": t.gross}
-                for i, ((d, q, p, disc, rid, r), t) in enumerate(zip(lines, totals.lines, strict=True))])
+            await s.execute(
+                insert(InvoiceLine),
+                [
+                    {
+                        "invoice_id": invoice.id,
+                        "position": i + 1,
+                        "description": d,
+                        "quantity": q,
+                        "unit_price": p,
+                        "discount_percent": disc,
+                        "tax_rate_id": rid,
+                        "tax_percent": r,
+                        "net": t.net,
+                        "tax": t.tax,
+                        "gross": t.gross,
+                    }
+                    for i, ((d, q, p, disc, rid, r), t) in enumerate(zip(lines, totals.lines, strict=True))
+                ],
+            )
             ids.append(invoice.id)
         return ids
 
@@ -123,13 +178,17 @@ async def bench(server: LiveServer) -> None:
     finally:
         await db.dispose()
     verdict = "OK" if total < TARGET_S else "OVER TARGET"
-    print(f"{len(ids)} invoice PDFs (read + render): {total:.2f} s, {len(ids) / total:.0f} PDFs/s, "
-          f"average {size / len(ids) / 1024:.0f} KiB; target < {TARGET_S:.0f} s: {verdict}")
+    print(
+        f"{len(ids)} invoice PDFs (read + render): {total:.2f} s, {len(ids) / total:.0f} PDFs/s, "
+        f"average {size / len(ids) / 1024:.0f} KiB; target < {TARGET_S:.0f} s: {verdict}"
+    )
     print(f"  per PDF: {percentiles(samples)}")
     print(f"  of which reading it from PostgreSQL: {percentiles(reads)}")
     print(f"  of which drawing it (reportlab, worker thread): {percentiles(renders)}")
-    print(f"  CPU time of this process: {cpu:.2f} s (wall clock above includes waiting for a shared CPU; load "
-          f"average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print(
+        f"  CPU time of this process: {cpu:.2f} s (wall clock above includes waiting for a shared CPU; load "
+        f"average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
 
     http: list[float] = []
     async with server.client() as api:

@@ -62,13 +62,16 @@ SALESPERSON = "seller00@example.com"
 def make_clients(url: str, owners: list[int], teams: list[int]) -> int:
     """CLIENTS clients; client k (1-based) belongs to owners[k mod 20]. Returns the first id."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO clients (name, email, owner_id, team_id)
             SELECT 'Client ' || g || ' ' || (ARRAY['SRL','GmbH','AB','Ltd','SA'])[1 + mod(g, 5)],
                    'billing' || g || '@example.com',
                    (%(owners)s::bigint[])[1 + mod(g - 1, %(n)s)], (%(teams)s::bigint[])[1 + mod(g - 1, %(n)s)]
             FROM generate_series(1, %(clients)s) g
-        """, {"owners": owners, "teams": teams, "n": len(owners), "clients": CLIENTS})
+        """,
+            {"owners": owners, "teams": teams, "n": len(owners), "clients": CLIENTS},
+        )
         first = conn.execute("SELECT min(id) FROM clients").fetchone()
         assert first is not None
         return int(first[0])
@@ -78,7 +81,8 @@ def generate(url: str, start: int, count: int, first_client: int, owners: list[i
     """`count` invoices numbered from `start`, created in order over three years (the table is in
     creation order, as a real one is)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO invoices (kind, number, status, client_id, currency, issue_date, due_date,
                                   net_total, tax_total, gross_total, paid_total, owner_id, team_id, created_by,
                                   issued_at, cancelled_at, send_status, sent_at, created_at, updated_at)
@@ -127,8 +131,18 @@ def generate(url: str, start: int, count: int, first_client: int, owners: list[i
                                    ELSE 'cancelled' END
                        END AS status
             ) s
-        """, {"start": start, "end": start + count - 1, "total": INVOICES, "first": first_client,
-              "clients": CLIENTS, "owners": owners, "teams": teams, "people": len(owners)})
+        """,
+            {
+                "start": start,
+                "end": start + count - 1,
+                "total": INVOICES,
+                "first": first_client,
+                "clients": CLIENTS,
+                "owners": owners,
+                "teams": teams,
+                "people": len(owners),
+            },
+        )
 
 
 async def people(server: LiveServer) -> tuple[list[int], list[int]]:
@@ -138,8 +152,14 @@ async def people(server: LiveServer) -> tuple[list[int], list[int]]:
     for team in range(TEAMS):
         await server.create_user(f"manager{team}@example.com", role="Manager", team=f"Sales {team}")
         for i in range(SELLERS):
-            owners.append(await server.create_user(f"seller{team}{i}@example.com", role="Salesperson",
-                                                   team=f"Sales {team}", full_name=f"Seller {team}{i}"))
+            owners.append(
+                await server.create_user(
+                    f"seller{team}{i}@example.com",
+                    role="Salesperson",
+                    team=f"Sales {team}",
+                    full_name=f"Seller {team}{i}",
+                )
+            )
     with psycopg.connect(server.database_url) as conn:
         for owner in owners:
             row = conn.execute("SELECT team_id FROM users WHERE id = %s", (owner,)).fetchone()
@@ -172,8 +192,7 @@ async def explain(db: Database, url: str, principal: Principal, params: dict[str
         event.remove(db.engine.sync_engine, "before_cursor_execute", capture)
     with psycopg.connect(url) as conn:
         for statement, parameters in captured:
-            plan = [row[0] for row in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}",
-                                                   parameters).fetchall()]
+            plan = [row[0] for row in conn.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters).fetchall()]
             print(f"    plan of: {' '.join(statement.split())[:150]}")
             for line in plan[:18]:
                 print(f"      {line}")
@@ -223,10 +242,16 @@ async def bench(server: LiveServer) -> None:
             await load(server)
         conn.execute("ANALYZE invoices")
         spread = conn.execute("SELECT status, count(*) FROM invoices GROUP BY 1 ORDER BY 2 DESC").fetchall()
-        client = conn.execute("SELECT client_id FROM invoices WHERE owner_id = (SELECT id FROM users"
-                              " WHERE email = %s) LIMIT 1", (SALESPERSON,)).fetchone()
-        numbers = [r[0] for r in conn.execute("SELECT number FROM invoices WHERE number IS NOT NULL"
-                                              " ORDER BY random() LIMIT 200").fetchall()]
+        client = conn.execute(
+            "SELECT client_id FROM invoices WHERE owner_id = (SELECT id FROM users WHERE email = %s) LIMIT 1",
+            (SALESPERSON,),
+        ).fetchone()
+        numbers = [
+            r[0]
+            for r in conn.execute(
+                "SELECT number FROM invoices WHERE number IS NOT NULL ORDER BY random() LIMIT 200"
+            ).fetchall()
+        ]
     assert client is not None
     print("  " + ", ".join(f"{status} {n:,}" for status, n in spread))
     db = Database(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=2)
@@ -234,8 +259,10 @@ async def bench(server: LiveServer) -> None:
     await server.login(admin, "admin@example.com")
     seller = server.client()
     await server.login(seller, SALESPERSON, PASSWORD)
-    who = {"admin": (admin, await principal_of(db, "admin@example.com")),
-           "own": (seller, await principal_of(db, SALESPERSON))}
+    who = {
+        "admin": (admin, await principal_of(db, "admin@example.com")),
+        "own": (seller, await principal_of(db, SALESPERSON)),
+    }
     rng = random.Random(6)
     today = date.today()
 

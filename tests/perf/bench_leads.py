@@ -36,18 +36,132 @@ CHUNK = 100_000
 RUNS = 40
 MOVES = 200
 
-FIRST = ["Ana", "Ioana", "Maria", "Elena", "Andreea", "Cristina", "Mihai", "Andrei", "Alexandru", "Ion", "George",
-         "Radu", "Bogdan", "Vlad", "Sofia", "Lars", "Emma", "Lukas", "Chiara", "Jan", "Marta", "Pierre", "Julia",
-         "Tudor", "Irina", "Dan", "Oana", "Paul", "Raluca", "Stefan"]
-LAST = ["Popescu", "Ionescu", "Popa", "Dumitru", "Stan", "Stoica", "Gheorghe", "Matei", "Ciobanu", "Rusu",
-        "Marin", "Lungu", "Andersson", "Muller", "Rossi", "Novak", "Dubois", "Kowalski", "Nieminen", "Horvat",
-        "Constantin", "Florea", "Barbu", "Nistor", "Tudose", "Cristea", "Enache", "Moldovan", "Preda", "Voicu",
-        "Zamfir", "Neagu", "Lazar", "Mocanu", "Sandu", "Toma", "Vasile", "Olteanu", "Munteanu", "Diaconu"]
-COMPANY_A = ["Nord", "Carpat", "Delta", "Vertex", "Blue", "Danube", "Astra", "Nova", "Orion", "Tera", "Alpin",
-             "Green", "Smart", "Prime", "Urban", "Euro", "Media", "Agro", "Metal", "Trans", "Quantum", "Helios",
-             "Boreal", "Cobalt", "Lumen", "Zenit", "Atlas", "Sigma", "Titan", "Aurora"]
-COMPANY_B = ["Logistics", "Retail", "Foods", "Systems", "Pharma", "Construct", "Textile", "Auto", "Energy",
-             "Software", "Consulting", "Distribution", "Hotels", "Clinic", "Print", "Furniture", "Solar", "Dental"]
+FIRST = [
+    "Ana",
+    "Ioana",
+    "Maria",
+    "Elena",
+    "Andreea",
+    "Cristina",
+    "Mihai",
+    "Andrei",
+    "Alexandru",
+    "Ion",
+    "George",
+    "Radu",
+    "Bogdan",
+    "Vlad",
+    "Sofia",
+    "Lars",
+    "Emma",
+    "Lukas",
+    "Chiara",
+    "Jan",
+    "Marta",
+    "Pierre",
+    "Julia",
+    "Tudor",
+    "Irina",
+    "Dan",
+    "Oana",
+    "Paul",
+    "Raluca",
+    "Stefan",
+]
+LAST = [
+    "Popescu",
+    "Ionescu",
+    "Popa",
+    "Dumitru",
+    "Stan",
+    "Stoica",
+    "Gheorghe",
+    "Matei",
+    "Ciobanu",
+    "Rusu",
+    "Marin",
+    "Lungu",
+    "Andersson",
+    "Muller",
+    "Rossi",
+    "Novak",
+    "Dubois",
+    "Kowalski",
+    "Nieminen",
+    "Horvat",
+    "Constantin",
+    "Florea",
+    "Barbu",
+    "Nistor",
+    "Tudose",
+    "Cristea",
+    "Enache",
+    "Moldovan",
+    "Preda",
+    "Voicu",
+    "Zamfir",
+    "Neagu",
+    "Lazar",
+    "Mocanu",
+    "Sandu",
+    "Toma",
+    "Vasile",
+    "Olteanu",
+    "Munteanu",
+    "Diaconu",
+]
+COMPANY_A = [
+    "Nord",
+    "Carpat",
+    "Delta",
+    "Vertex",
+    "Blue",
+    "Danube",
+    "Astra",
+    "Nova",
+    "Orion",
+    "Tera",
+    "Alpin",
+    "Green",
+    "Smart",
+    "Prime",
+    "Urban",
+    "Euro",
+    "Media",
+    "Agro",
+    "Metal",
+    "Trans",
+    "Quantum",
+    "Helios",
+    "Boreal",
+    "Cobalt",
+    "Lumen",
+    "Zenit",
+    "Atlas",
+    "Sigma",
+    "Titan",
+    "Aurora",
+]
+COMPANY_B = [
+    "Logistics",
+    "Retail",
+    "Foods",
+    "Systems",
+    "Pharma",
+    "Construct",
+    "Textile",
+    "Auto",
+    "Energy",
+    "Software",
+    "Consulting",
+    "Distribution",
+    "Hotels",
+    "Clinic",
+    "Print",
+    "Furniture",
+    "Solar",
+    "Dental",
+]
 
 
 def _array(values: list[str]) -> str:
@@ -58,17 +172,31 @@ def generate(url: str, start: int, count: int) -> None:
     """`count` leads numbered from `start`: weighted statuses, 24 owners in 4 teams, EUR/RON values, tags,
     and an open follow-up for a third of them."""
     with psycopg.connect(url, autocommit=True) as conn:
-        statuses = conn.execute("SELECT s.id, s.name, s.kind FROM pipeline_statuses s JOIN pipelines p"
-                                " ON p.id = s.pipeline_id AND p.is_default ORDER BY s.position").fetchall()
-        weights = {"Open": 18, "First Contact": 12, "Connected": 10, "Demo Scheduled": 8, "Demo Given": 7,
-                   "Proposal Sent": 7, "Negotiation": 5, "On Hold": 4, "Integration Approved": 3, "Won": 10,
-                   "Lost": 12, "Junk": 4}
+        statuses = conn.execute(
+            "SELECT s.id, s.name, s.kind FROM pipeline_statuses s JOIN pipelines p"
+            " ON p.id = s.pipeline_id AND p.is_default ORDER BY s.position"
+        ).fetchall()
+        weights = {
+            "Open": 18,
+            "First Contact": 12,
+            "Connected": 10,
+            "Demo Scheduled": 8,
+            "Demo Given": 7,
+            "Proposal Sent": 7,
+            "Negotiation": 5,
+            "On Hold": 4,
+            "Integration Approved": 3,
+            "Won": 10,
+            "Lost": 12,
+            "Junk": 4,
+        }
         pool = [sid for sid, name, _ in statuses for _ in range(weights.get(name, 3))]
         lost = [sid for sid, _, kind in statuses if kind == "lost"]
         closed = [sid for sid, _, kind in statuses if kind != "open"]
         owners = conn.execute("SELECT id, team_id FROM users WHERE email LIKE 'seller%' ORDER BY id").fetchall()
         reason = conn.execute("SELECT min(id) FROM lost_reasons").fetchone()[0]  # type: ignore[index]
-        conn.execute(f"""
+        conn.execute(
+            f"""
             INSERT INTO leads (person_name, company, email, phone, source, pipeline_id, status_id, owner_id,
                                team_id, value, currency, territory, product_interest, tags, created_at,
                                updated_at, status_changed_at, lost_reason_id, closed_at)
@@ -98,14 +226,27 @@ def generate(url: str, start: int, count: int) -> None:
                        (%(teams)s::bigint[])[1 + mod(g, %(owner_count)s)] AS team_id,
                        now() - random() * interval '365 days' AS created_at
             ) n
-        """, {"start": start, "end": start + count - 1, "pool": pool, "pool_len": len(pool), "lost": lost,
-              "closed": closed, "owners": [o[0] for o in owners], "teams": [o[1] for o in owners],
-              "owner_count": len(owners)})
-        conn.execute("""
+        """,
+            {
+                "start": start,
+                "end": start + count - 1,
+                "pool": pool,
+                "pool_len": len(pool),
+                "lost": lost,
+                "closed": closed,
+                "owners": [o[0] for o in owners],
+                "teams": [o[1] for o in owners],
+                "owner_count": len(owners),
+            },
+        )
+        conn.execute(
+            """
             INSERT INTO follow_ups (lead_id, kind, due_at, owner_id, team_id, status, reminders_sent)
             SELECT l.id, 'call', now() + (mod(l.id, 20) - 5) * interval '1 day', l.owner_id, l.team_id, 'open', 7
             FROM leads l WHERE l.id BETWEEN %(lo)s AND %(hi)s AND mod(l.id, 3) = 0 AND l.closed_at IS NULL
-        """, {"lo": start, "hi": start + count - 1})
+        """,
+            {"lo": start, "hi": start + count - 1},
+        )
         conn.execute("VACUUM ANALYZE leads")
         conn.execute("VACUUM ANALYZE follow_ups")
 
@@ -156,8 +297,11 @@ async def bench(server: LiveServer) -> None:
     generate(url, 1, BOARD_LEADS)
     print(f"generated {BOARD_LEADS:,} leads in {time.perf_counter() - started:.1f} s")
     db = Database(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=2)
-    for who, email in (("admin, scope all", "admin@example.com"), ("manager, scope team", "manager0@example.com"),
-                       ("salesperson, scope own", "seller00@example.com")):
+    for who, email in (
+        ("admin, scope all", "admin@example.com"),
+        ("manager, scope team", "manager0@example.com"),
+        ("salesperson, scope own", "seller00@example.com"),
+    ):
         samples = await server_time(db, await principal_of(db, email), LeadFilters())
         print(f"board open, server time, {BOARD_LEADS:,} leads ({who}): {percentiles(samples)}  [target < 300 ms]")
     await db.dispose()
@@ -165,27 +309,41 @@ async def bench(server: LiveServer) -> None:
     seller = await login(server, "seller00@example.com")
     manager = await login(server, "manager0@example.com")
     try:
-        for who, api in (("admin, scope all", admin), ("manager, scope team", manager),
-                         ("salesperson, scope own", seller)):
+        for who, api in (
+            ("admin, scope all", admin),
+            ("manager, scope team", manager),
+            ("salesperson, scope own", seller),
+        ):
             await timed(api, "/api/leads/board")  # warm
             samples = [await timed(api, "/api/leads/board") for _ in range(RUNS)]
             print(f"board open, HTTP round trip, {BOARD_LEADS:,} leads ({who}): {percentiles(samples)}")
-        filtered = [await timed(admin, "/api/leads/board", {"tag": "hot", "include_closed": True,
-                                                            "source": "Facebook"}) for _ in range(RUNS)]
+        filtered = [
+            await timed(admin, "/api/leads/board", {"tag": "hot", "include_closed": True, "source": "Facebook"})
+            for _ in range(RUNS)
+        ]
         print(f"board open with filters (tag, source, closed columns): {percentiles(filtered)}")
         column = (await admin.get("/api/pipelines")).json()[0]["statuses"][0]["id"]
-        scroll = [await timed(admin, f"/api/leads/board/columns/{column}", {"offset": rng.randrange(0, 5000)})
-                  for _ in range(RUNS)]
+        scroll = [
+            await timed(admin, f"/api/leads/board/columns/{column}", {"offset": rng.randrange(0, 5000)})
+            for _ in range(RUNS)
+        ]
         print(f"board column page (50 cards, deep offsets): {percentiles(scroll)}")
         sorts = ["-created_at", "person_name", "-value", "company", "-updated_at"]
-        pages = [await timed(admin, "/api/leads", {"sort": rng.choice(sorts), "offset": rng.randrange(0, 2000),
-                                                   "limit": 100}) for _ in range(RUNS)]
+        pages = [
+            await timed(
+                admin, "/api/leads", {"sort": rng.choice(sorts), "offset": rng.randrange(0, 2000), "limit": 100}
+            )
+            for _ in range(RUNS)
+        ]
         print(f"lead list page (100 rows, total count, random sort): {percentiles(pages)}")
-        own_pages = [await timed(seller, "/api/leads", {"sort": "-created_at", "offset": rng.randrange(0, 500)})
-                     for _ in range(RUNS)]
+        own_pages = [
+            await timed(seller, "/api/leads", {"sort": "-created_at", "offset": rng.randrange(0, 500)})
+            for _ in range(RUNS)
+        ]
         print(f"lead list page as a salesperson: {percentiles(own_pages)}")
-        searched = [await timed(admin, "/api/leads", {"q": rng.choice(LAST).lower()[:5], "limit": 100})
-                    for _ in range(RUNS)]
+        searched = [
+            await timed(admin, "/api/leads", {"q": rng.choice(LAST).lower()[:5], "limit": 100}) for _ in range(RUNS)
+        ]
         print(f"lead list page with a search term: {percentiles(searched)}")
         await move_latency(admin, manager, server)
 
@@ -194,13 +352,20 @@ async def bench(server: LiveServer) -> None:
             generate(url, start, min(CHUNK, SEARCH_LEADS - start + 1))
         print(f"generated up to {SEARCH_LEADS:,} leads in {time.perf_counter() - started:.1f} s")
         with psycopg.connect(url) as conn:
-            sample = conn.execute("SELECT id, person_name, company, email, phone FROM leads"
-                                  " ORDER BY random() LIMIT 60").fetchall()
+            sample = conn.execute(
+                "SELECT id, person_name, company, email, phone FROM leads ORDER BY random() LIMIT 60"
+            ).fetchall()
         queries = []
         for lead_id, name, company, email, phone in sample:
-            queries += [name.lower(), name.split()[1], company.split()[0] + " " + company.split()[1][:4],
-                        email.split("@")[0], "0" + phone[3:6] + " " + phone[6:9] + " " + phone[9:], phone[-6:],
-                        f"#{lead_id}"]
+            queries += [
+                name.lower(),
+                name.split()[1],
+                company.split()[0] + " " + company.split()[1][:4],
+                email.split("@")[0],
+                "0" + phone[3:6] + " " + phone[6:9] + " " + phone[9:],
+                phone[-6:],
+                f"#{lead_id}",
+            ]
         queries += ["zzqx", "nomatchatall", "popescu ion", "ana"]
         rng.shuffle(queries)
         for who, api in (("admin", admin), ("salesperson", seller)):
@@ -225,11 +390,15 @@ async def move_latency(mover: httpx.AsyncClient, watcher: httpx.AsyncClient, ser
     async with connect(server.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         json.loads(await ws.recv())  # hello
         for i, lead in enumerate(leads):
-            target = statuses[(statuses.index(lead["status_id"]) + 1) % len(statuses)] \
-                if lead["status_id"] in statuses else statuses[i % len(statuses)]
+            target = (
+                statuses[(statuses.index(lead["status_id"]) + 1) % len(statuses)]
+                if lead["status_id"] in statuses
+                else statuses[i % len(statuses)]
+            )
             t0 = time.perf_counter()
-            moved = await mover.post(f"/api/leads/{lead['id']}/move",
-                                     json={"version": lead["version"], "status_id": target})
+            moved = await mover.post(
+                f"/api/leads/{lead['id']}/move", json={"version": lead["version"], "status_id": target}
+            )
             assert moved.status_code == 200, moved.text
             while True:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), 5))

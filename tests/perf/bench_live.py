@@ -76,6 +76,7 @@ async def leads(colleague: httpx.AsyncClient, page: LeadsPage, runs: int) -> tup
         def check() -> bool:
             column = board.column_of(lead["id"])
             return column is not None and column.key == status_id
+
         return check
 
     await until(in_column(lead["status_id"]))
@@ -84,8 +85,9 @@ async def leads(colleague: httpx.AsyncClient, page: LeadsPage, runs: int) -> tup
         target = open_ids[(open_ids.index(lead["status_id"]) + 1) % len(open_ids)]
 
         async def move(target: int = target) -> int:
-            answer = await colleague.post(f"/api/leads/{lead['id']}/move",
-                                          json={"version": lead["version"], "status_id": target})
+            answer = await colleague.post(
+                f"/api/leads/{lead['id']}/move", json={"version": lead["version"], "status_id": target}
+            )
             assert answer.status_code == 200, answer.text
             lead.update(answer.json()["lead"])
             return target
@@ -124,8 +126,10 @@ def bench(desk: Desk, runs: int) -> None:
         page.show()
     desk.wait_until(lambda: session.events.state == "connected", message="the event stream did not connect")
     desk.wait_until(lambda: lead_page.board.has_loaded, message="the board did not load")
-    desk.wait_until(lambda: ticket_page.queue.model.total is not None and not ticket_page.queue.is_busy(),
-                    message="the queue did not load")
+    desk.wait_until(
+        lambda: ticket_page.queue.model.total is not None and not ticket_page.queue.is_busy(),
+        message="the queue did not load",
+    )
     desk.create_user("bob@example.com", role="Admin", full_name="Bob Colleague")
 
     async def colleague_works() -> tuple[tuple[list[float], list[float]], tuple[list[float], list[float]]]:

@@ -45,26 +45,38 @@ def generate(url: str) -> tuple[list[int], list[int]]:
     with psycopg.connect(url, autocommit=True) as conn:
         rate = conn.execute("SELECT min(id) FROM tax_rates").fetchone()[0]  # type: ignore[index]
         user = conn.execute("SELECT min(id) FROM users").fetchone()[0]  # type: ignore[index]
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO products (sku, name, unit, unit_price, currency, tax_rate_id, stock_tracked)
             SELECT 'SKU-' || lpad(g::text, 6, '0'),
                    (ARRAY['Bolt','Nut','Screw','Washer','Hinge','Bracket','Cable','Relay','Switch','Fuse'])
                      [1 + mod(g, 10)] || ' ' || (ARRAY['M4','M6','M8','steel','brass','zinc','black','XL'])
                      [1 + mod(g / 10, 8)] || ' ' || g,
                    'pcs', round((1 + random() * 99)::numeric, 2), 'EUR', %(rate)s, true
-            FROM generate_series(1, %(n)s) g""", {"rate": rate, "n": PRODUCTS})
-        conn.execute("INSERT INTO warehouses (name, address) SELECT 'Warehouse ' || g, 'Street ' || g "
-                     "FROM generate_series(1, %(n)s) g", {"n": WAREHOUSES})
+            FROM generate_series(1, %(n)s) g""",
+            {"rate": rate, "n": PRODUCTS},
+        )
+        conn.execute(
+            "INSERT INTO warehouses (name, address) SELECT 'Warehouse ' || g, 'Street ' || g "
+            "FROM generate_series(1, %(n)s) g",
+            {"n": WAREHOUSES},
+        )
         warehouses = [r[0] for r in conn.execute("SELECT id FROM warehouses ORDER BY id").fetchall()]
-        conn.execute("""
+        conn.execute(
+            """
             INSERT INTO stock_documents (number, kind, status, warehouse_id, reason, created_by, validated_by,
                                          validated_at)
             SELECT 'REC-OPEN-' || w.id, 'receipt', 'validated', w.id, 'Opening stock', %(u)s, %(u)s, now()
-            FROM warehouses w""", {"u": user})
-        conn.execute("""
+            FROM warehouses w""",
+            {"u": user},
+        )
+        conn.execute(
+            """
             INSERT INTO stock_moves (product_id, warehouse_id, quantity, document_id, document_type, created_by)
             SELECT p.id, d.warehouse_id, 1 + floor(random() * 500), d.id, 'receipt', %(u)s
-            FROM products p CROSS JOIN stock_documents d""", {"u": user})
+            FROM products p CROSS JOIN stock_documents d""",
+            {"u": user},
+        )
         conn.execute("""
             INSERT INTO stock_levels (product_id, warehouse_id, on_hand)
             SELECT product_id, warehouse_id, sum(quantity) FROM stock_moves GROUP BY 1, 2""")
@@ -79,8 +91,14 @@ def generate(url: str) -> tuple[list[int], list[int]]:
 async def drafts(api: httpx.AsyncClient, pairs: list[tuple[int, int]]) -> list[dict[str, Any]]:
     made = []
     for product_id, warehouse_id in pairs:
-        answer = await api.post("/api/stock/documents", json={
-            "kind": "delivery", "warehouse_id": warehouse_id, "lines": [{"product_id": product_id, "quantity": "1"}]})
+        answer = await api.post(
+            "/api/stock/documents",
+            json={
+                "kind": "delivery",
+                "warehouse_id": warehouse_id,
+                "lines": [{"product_id": product_id, "quantity": "1"}],
+            },
+        )
         assert answer.status_code == 201, answer.text
         made.append(answer.json())
     return made
@@ -97,8 +115,9 @@ async def validate_all(api: httpx.AsyncClient, documents: list[dict[str, Any]]) 
         while queue:
             document = queue.pop()
             started = time.perf_counter()
-            answer = await api.post(f"/api/stock/documents/{document['id']}/validate",
-                                    json={"version": document["version"]})
+            answer = await api.post(
+                f"/api/stock/documents/{document['id']}/validate", json={"version": document["version"]}
+            )
             latencies.append((time.perf_counter() - started) * 1000)
             if answer.status_code == 422:
                 refused += 1
@@ -110,8 +129,9 @@ async def validate_all(api: httpx.AsyncClient, documents: list[dict[str, Any]]) 
     return time.perf_counter() - started, latencies, refused
 
 
-async def validate_in_service(url: str, user_id: int,
-                              documents: list[dict[str, Any]]) -> tuple[float, list[float], int]:
+async def validate_in_service(
+    url: str, user_id: int, documents: list[dict[str, Any]]
+) -> tuple[float, list[float], int]:
     """The same validations through the service: CONCURRENCY transactions at a time, own pool."""
     db = Database(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=CONCURRENCY)
     actor = Principal(user_id=user_id, team_id=None, role_id=0)
@@ -153,33 +173,45 @@ async def bench(server: LiveServer) -> None:
         await server.login_admin(api)
         started = time.perf_counter()
         products, warehouses = generate(server.database_url)
-        print(f"generated {len(products):,} products x {len(warehouses)} warehouses "
-              f"({len(products) * len(warehouses):,} balance rows and opening moves) in "
-              f"{time.perf_counter() - started:.1f} s")
+        print(
+            f"generated {len(products):,} products x {len(warehouses)} warehouses "
+            f"({len(products) * len(warehouses):,} balance rows and opening moves) in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         rng = random.Random(7)
 
         hot = products[rng.randrange(len(products))]
         with psycopg.connect(server.database_url, autocommit=True) as conn:
-            conn.execute("INSERT INTO stock_moves (product_id, warehouse_id, quantity, document_id, document_type) "
-                         "SELECT %(p)s, %(w)s, %(n)s, min(id), 'receipt' FROM stock_documents",
-                         {"n": 2 * VALIDATIONS, "p": hot, "w": warehouses[0]})
-            conn.execute("UPDATE stock_levels SET on_hand = on_hand + %(n)s WHERE product_id = %(p)s "
-                         "AND warehouse_id = %(w)s", {"n": 2 * VALIDATIONS, "p": hot, "w": warehouses[0]})
+            conn.execute(
+                "INSERT INTO stock_moves (product_id, warehouse_id, quantity, document_id, document_type) "
+                "SELECT %(p)s, %(w)s, %(n)s, min(id), 'receipt' FROM stock_documents",
+                {"n": 2 * VALIDATIONS, "p": hot, "w": warehouses[0]},
+            )
+            conn.execute(
+                "UPDATE stock_levels SET on_hand = on_hand + %(n)s WHERE product_id = %(p)s AND warehouse_id = %(w)s",
+                {"n": 2 * VALIDATIONS, "p": hot, "w": warehouses[0]},
+            )
             user_id = conn.execute("SELECT min(id) FROM users").fetchone()[0]  # type: ignore[index]
         spread = rng.sample(products, 2 * VALIDATIONS)
         for label, pairs in (
-                ("one product (hot row)", [(hot, warehouses[0])] * (2 * VALIDATIONS)),
-                ("many products", [(p, rng.choice(warehouses)) for p in spread])):
+            ("one product (hot row)", [(hot, warehouses[0])] * (2 * VALIDATIONS)),
+            ("many products", [(p, rng.choice(warehouses)) for p in spread]),
+        ):
             documents = await drafts(api, pairs)
             seconds, latencies, refused = await validate_all(api, documents[:VALIDATIONS])
-            print(f"stock moves over HTTP, {label}, {CONCURRENCY} concurrent clients: "
-                  f"{VALIDATIONS / seconds:.0f} validations/s ({VALIDATIONS} in {seconds:.2f} s, {refused} refused);"
-                  f" latency {percentiles(latencies)}")
-            seconds, latencies, refused = await validate_in_service(server.database_url, user_id,
-                                                                    documents[VALIDATIONS:])
-            print(f"stock moves in the service, {label}, {CONCURRENCY} concurrent transactions: "
-                  f"{VALIDATIONS / seconds:.0f} validations/s ({VALIDATIONS} in {seconds:.2f} s, {refused} refused);"
-                  f" latency {percentiles(latencies)}")
+            print(
+                f"stock moves over HTTP, {label}, {CONCURRENCY} concurrent clients: "
+                f"{VALIDATIONS / seconds:.0f} validations/s ({VALIDATIONS} in {seconds:.2f} s, {refused} refused);"
+                f" latency {percentiles(latencies)}"
+            )
+            seconds, latencies, refused = await validate_in_service(
+                server.database_url, user_id, documents[VALIDATIONS:]
+            )
+            print(
+                f"stock moves in the service, {label}, {CONCURRENCY} concurrent transactions: "
+                f"{VALIDATIONS / seconds:.0f} validations/s ({VALIDATIONS} in {seconds:.2f} s, {refused} refused);"
+                f" latency {percentiles(latencies)}"
+            )
 
         with psycopg.connect(server.database_url, autocommit=True) as conn:
             conn.execute("VACUUM ANALYZE stock_levels, stock_moves")

@@ -40,16 +40,71 @@ TARGET_MS = 100.0
 TEAMS = 4
 AGENTS = 5
 
-PRODUCTS = ["POS", "ERP", "web shop", "mobile app", "loyalty card", "invoice module", "stock sync", "printer",
-            "payment terminal", "report", "export", "login", "email", "barcode scanner", "backup"]
-PROBLEMS = ["does not start", "is slow", "shows an error", "crashes", "does not sync", "prints blank pages",
-            "lost the settings", "wrong totals", "cannot connect", "duplicate entries", "missing data",
-            "asks for a licence", "freezes at checkout", "sends nothing", "times out"]
-DETAILS = ["since this morning", "after the update", "in the Cluj store", "on one register", "for all users",
-           "since Friday", "at month end", "with VAT 19%", "in Bucharest", "on Windows 11", "again",
-           "urgent", "for client Delta", "since the new price list", "after a power cut"]
-SEARCHES = ["sync", "printer", "does not start", "vat", "cluj", "timeout", "crashes", "barcode", "licence",
-            "month end", "totals", "web shop"]
+PRODUCTS = [
+    "POS",
+    "ERP",
+    "web shop",
+    "mobile app",
+    "loyalty card",
+    "invoice module",
+    "stock sync",
+    "printer",
+    "payment terminal",
+    "report",
+    "export",
+    "login",
+    "email",
+    "barcode scanner",
+    "backup",
+]
+PROBLEMS = [
+    "does not start",
+    "is slow",
+    "shows an error",
+    "crashes",
+    "does not sync",
+    "prints blank pages",
+    "lost the settings",
+    "wrong totals",
+    "cannot connect",
+    "duplicate entries",
+    "missing data",
+    "asks for a licence",
+    "freezes at checkout",
+    "sends nothing",
+    "times out",
+]
+DETAILS = [
+    "since this morning",
+    "after the update",
+    "in the Cluj store",
+    "on one register",
+    "for all users",
+    "since Friday",
+    "at month end",
+    "with VAT 19%",
+    "in Bucharest",
+    "on Windows 11",
+    "again",
+    "urgent",
+    "for client Delta",
+    "since the new price list",
+    "after a power cut",
+]
+SEARCHES = [
+    "sync",
+    "printer",
+    "does not start",
+    "vat",
+    "cluj",
+    "timeout",
+    "crashes",
+    "barcode",
+    "licence",
+    "month end",
+    "totals",
+    "web shop",
+]
 
 
 def _array(values: list[str]) -> str:
@@ -65,7 +120,8 @@ def generate(url: str, start: int, count: int, agents: list[list[int]]) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         categories = conn.execute("SELECT id, team_id FROM ticket_categories ORDER BY id").fetchall()
         creator = conn.execute("SELECT min(id) FROM users").fetchone()[0]  # type: ignore[index]
-        conn.execute(f"""
+        conn.execute(
+            f"""
             INSERT INTO tickets (subject, description, requester_email, priority, category_id, team_id,
                                  assignee_id, status, tags, created_by, first_response_due_at,
                                  first_responded_at, status_changed_at, resolved_at, closed_at, archived_at,
@@ -119,9 +175,17 @@ def generate(url: str, start: int, count: int, agents: list[list[int]]) -> None:
                 SELECT s0.*, CASE WHEN s0.status = 'closed'
                                   THEN least(s0.created_at + s0.u * interval '10 days', now()) END AS closed_at
             ) s
-        """, {"start": start, "end": start + count - 1, "total": TICKETS, "categories": len(categories),
-              "category_ids": [c[0] for c in categories], "team_ids": [c[1] for c in categories],
-              "agents": [a for i in range(len(categories)) for a in agents[i % len(agents)]]})
+        """,
+            {
+                "start": start,
+                "end": start + count - 1,
+                "total": TICKETS,
+                "categories": len(categories),
+                "category_ids": [c[0] for c in categories],
+                "team_ids": [c[1] for c in categories],
+                "agents": [a for i in range(len(categories)) for a in agents[i % len(agents)]],
+            },
+        )
 
 
 async def principal_of(db: Database, email: str) -> Principal:
@@ -135,8 +199,10 @@ def explain(url: str, principal: Principal, params: dict[str, Any]) -> None:
     """The plans of the two queries a queue page runs (the total, then the page), to name an index."""
     query = TicketQuery(**params)
     stmt = select(Ticket.id).where(*queries.conditions(principal, query, utcnow()))
-    statements = {"total": select(func.count()).select_from(stmt.subquery()),
-                  "page": stmt.order_by(*queries.order_by(query.sort)).offset(query.offset).limit(query.limit)}
+    statements = {
+        "total": select(func.count()).select_from(stmt.subquery()),
+        "page": stmt.order_by(*queries.order_by(query.sort)).offset(query.offset).limit(query.limit),
+    }
     with psycopg.connect(url) as conn:
         for name, one in statements.items():
             # Literal values, "%" doubled for the driver's placeholder syntax (hence the empty params).
@@ -165,20 +231,31 @@ async def people(server: LiveServer) -> list[list[int]]:
     """Four support teams of five agents (and a lead each); returns the agents' ids per team."""
     teams: list[list[int]] = []
     for team in range(TEAMS):
-        teams.append([await server.create_user(f"agent{team}{i}@example.com", role="Support agent",
-                                               team=f"Support {team}", full_name=f"Agent {team}{i}")
-                      for i in range(AGENTS)])
+        teams.append(
+            [
+                await server.create_user(
+                    f"agent{team}{i}@example.com",
+                    role="Support agent",
+                    team=f"Support {team}",
+                    full_name=f"Agent {team}{i}",
+                )
+                for i in range(AGENTS)
+            ]
+        )
     return teams
 
 
 def route_categories(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("""
+        conn.execute(
+            """
             UPDATE ticket_categories c SET team_id = t.id
             FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM teams WHERE name LIKE 'Support %%') t,
                  (SELECT id, row_number() OVER (ORDER BY id) AS n FROM ticket_categories) k
             WHERE k.id = c.id AND t.n = 1 + mod(k.n - 1, %(teams)s)
-        """, {"teams": TEAMS})
+        """,
+            {"teams": TEAMS},
+        )
 
 
 async def bench(server: LiveServer) -> None:
@@ -192,19 +269,24 @@ async def bench(server: LiveServer) -> None:
         generate(url, start, min(CHUNK, TICKETS - start + 1), agents)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE tickets")
-        spread = conn.execute("SELECT archived_at IS NOT NULL, status, count(*) FROM tickets GROUP BY 1, 2"
-                              " ORDER BY 1, 2").fetchall()
+        spread = conn.execute(
+            "SELECT archived_at IS NOT NULL, status, count(*) FROM tickets GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
     print(f"generated {TICKETS:,} tickets in {time.perf_counter() - started:.1f} s")
     live = sum(n for archived, _, n in spread if not archived)
-    print(f"  in the queue (not archived): {live:,}: "
-          + ", ".join(f"{status} {n:,}" for archived, status, n in spread if not archived))
+    print(
+        f"  in the queue (not archived): {live:,}: "
+        + ", ".join(f"{status} {n:,}" for archived, status, n in spread if not archived)
+    )
     print(f"  archived: {TICKETS - live:,}")
 
     db = Database(url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=2)
     admin = await login(server, "admin@example.com")
     agent = await login(server, "agent00@example.com")
-    who = {"admin": (admin, await principal_of(db, "admin@example.com")),
-           "agent": (agent, await principal_of(db, "agent00@example.com"))}
+    who = {
+        "admin": (admin, await principal_of(db, "admin@example.com")),
+        "agent": (agent, await principal_of(db, "agent00@example.com")),
+    }
     rng = random.Random(5)
     cases: list[tuple[str, str, Any]] = [
         ("queue, first page (default: newest first)", "admin", lambda: {}),

@@ -42,10 +42,17 @@ FORM_POSTS = 60
 
 
 def stripe_request() -> tuple[bytes, dict[str, str]]:
-    event = {"id": f"evt_{uuid.uuid4().hex}", "object": "event", "api_version": "2024-06-20",
-             "created": int(time.time()), "livemode": False, "type": "customer.created",
-             "data": {"object": {"id": f"cus_{uuid.uuid4().hex[:14]}", "object": "customer",
-                                 "email": "someone@example.com"}}}
+    event = {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": int(time.time()),
+        "livemode": False,
+        "type": "customer.created",
+        "data": {
+            "object": {"id": f"cus_{uuid.uuid4().hex[:14]}", "object": "customer", "email": "someone@example.com"}
+        },
+    }
     body = json.dumps(event).encode()
     return body, {"Content-Type": "application/json", "Stripe-Signature": stripe.signature_header(SECRET, body)}
 
@@ -71,8 +78,10 @@ async def steady(web: httpx.AsyncClient) -> None:
         tasks.append(asyncio.create_task(post_timed(web, body, headers)))
     results = await asyncio.gather(*tasks)
     ok = [ms for status, ms in results if status == 200]
-    print(f"1. acknowledgement at {RATE} requests/s for {STEADY_SECONDS} s: {percentiles(ok)}"
-          f"  [target p99 < 50 ms]; {len(results) - len(ok)} not 200")
+    print(
+        f"1. acknowledgement at {RATE} requests/s for {STEADY_SECONDS} s: {percentiles(ok)}"
+        f"  [target p99 < 50 ms]; {len(results) - len(ok)} not 200"
+    )
 
 
 async def burst(base: str, live: LiveServer) -> None:
@@ -89,28 +98,41 @@ async def burst(base: str, live: LiveServer) -> None:
     ok = sum(1 for status, _ in results if status == 200)
     async with live.session() as session:
         stored = (await session.scalar(select(func.count()).select_from(InboxEvent)) or 0) - before
-    print(f"2. burst of {BURST} at once: {ok} answered 200 in {took:.2f} s ({BURST / took:.0f} requests/s), "
-          f"{stored} stored; latency {percentiles([ms for _, ms in results])}")
+    print(
+        f"2. burst of {BURST} at once: {ok} answered 200 in {took:.2f} s ({BURST / took:.0f} requests/s), "
+        f"{stored} stored; latency {percentiles([ms for _, ms in results])}"
+    )
     t0 = time.perf_counter()
     while True:
         async with live.session() as session:
-            waiting = await session.scalar(select(func.count()).select_from(InboxEvent)
-                                           .where(InboxEvent.status.in_(("pending", "failed"))))
+            waiting = await session.scalar(
+                select(func.count()).select_from(InboxEvent).where(InboxEvent.status.in_(("pending", "failed")))
+            )
         if not waiting or time.perf_counter() - t0 > 300:
             break
         await asyncio.sleep(0.5)
     async with live.session() as session:
-        settled = await session.scalar(select(func.count()).select_from(InboxEvent)
-                                       .where(InboxEvent.status.in_(("processed", "ignored"))))
+        settled = await session.scalar(
+            select(func.count()).select_from(InboxEvent).where(InboxEvent.status.in_(("processed", "ignored")))
+        )
     lost = BURST - ok + (ok - stored if stored < ok else 0)
-    print(f"   every stored event worked on: {waiting or 0} still waiting after {time.perf_counter() - t0:.1f} s, "
-          f"{settled} settled in all; lost: {lost}")
+    print(
+        f"   every stored event worked on: {waiting or 0} still waiting after {time.perf_counter() - t0:.1f} s, "
+        f"{settled} settled in all; lost: {lost}"
+    )
 
 
 async def form_to_board(api: httpx.AsyncClient, web: httpx.AsyncClient, ws_url: str) -> None:
-    form = await api.post("/api/web-forms", json={"name": "Contact us", "fields": [
-        {"name": "name", "label": "Name", "required": True, "maps_to": "person_name"},
-        {"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"}]})
+    form = await api.post(
+        "/api/web-forms",
+        json={
+            "name": "Contact us",
+            "fields": [
+                {"name": "name", "label": "Name", "required": True, "maps_to": "person_name"},
+                {"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"},
+            ],
+        },
+    )
     assert form.status_code == 201, form.text
     key = form.json()["key"]
     token = api.headers["Authorization"].split()[1]
@@ -128,8 +150,11 @@ async def form_to_board(api: httpx.AsyncClient, web: httpx.AsyncClient, ws_url: 
                     break
             event_ms.append((time.perf_counter() - t0) * 1000)
             status_id = (frame.get("data") or {}).get("status_id")
-            column = await api.get(f"/api/leads/board/columns/{status_id}", params={"limit": 50}) \
-                if status_id else await api.get("/api/leads/board")
+            column = (
+                await api.get(f"/api/leads/board/columns/{status_id}", params={"limit": 50})
+                if status_id
+                else await api.get("/api/leads/board")
+            )
             assert f"Visitor {n}" in column.text, "the lead is not on the board"
             board_ms.append((time.perf_counter() - t0) * 1000)
     print(f"3. form post -> lead event on a desktop: {percentiles(event_ms)}")
@@ -142,9 +167,12 @@ async def bench(url: str) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with server_process(url, port, pool_size=10):
-        async with httpx.AsyncClient(base_url=base, timeout=30) as api, \
-                httpx.AsyncClient(base_url=base, timeout=60,
-                                  limits=httpx.Limits(max_connections=BURST, max_keepalive_connections=200)) as web:
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=30) as api,
+            httpx.AsyncClient(
+                base_url=base, timeout=60, limits=httpx.Limits(max_connections=BURST, max_keepalive_connections=200)
+            ) as web,
+        ):
             token = (await api.post("/api/auth/login", json={"email": ADMIN_EMAIL, "password": PASSWORD})).json()
             api.headers["Authorization"] = f"Bearer {token['token']}"
             settings: dict[str, Any] = {"stripe.endpoint_secret": SECRET, "forms.max_per_window": 10000}

@@ -14,13 +14,22 @@ from tests.support import LiveServer
 
 async def test_user_changes_are_audited_with_old_and_new(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     roles = {r["name"]: r["id"] for r in (await admin.get("/api/roles")).json()}
-    created = await admin.post("/api/users", json={"email": "new@example.com", "full_name": "New Person",
-                                                   "role_id": roles["Salesperson"], "password": "initial words 2026"})
+    created = await admin.post(
+        "/api/users",
+        json={
+            "email": "new@example.com",
+            "full_name": "New Person",
+            "role_id": roles["Salesperson"],
+            "password": "initial words 2026",
+        },
+    )
     assert created.status_code == 201, created.text
     user = created.json()
     assert user["must_change_password"] is True
-    edited = await admin.patch(f"/api/users/{user['id']}", json={"version": user["version"], "full_name": "Renamed",
-                                                               "role_id": roles["Manager"]})
+    edited = await admin.patch(
+        f"/api/users/{user['id']}",
+        json={"version": user["version"], "full_name": "Renamed", "role_id": roles["Manager"]},
+    )
     assert edited.status_code == 200 and edited.json()["version"] == user["version"] + 1
     log = (await admin.get("/api/audit", params={"entity": "user", "entity_id": user["id"]})).json()
     assert [e["action"] for e in log["items"]] == ["updated", "created"]
@@ -33,8 +42,9 @@ async def test_user_changes_are_audited_with_old_and_new(server: LiveServer, adm
 
 
 async def test_settings_changes_are_audited_and_secrets_hidden(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
-    saved = await admin.patch("/api/settings", json={"values": {"smtp.password": "hunter2hunter2",
-                                                                "company.name": "Acme"}})
+    saved = await admin.patch(
+        "/api/settings", json={"values": {"smtp.password": "hunter2hunter2", "company.name": "Acme"}}
+    )
     assert saved.status_code == 200
     assert saved.json()["values"]["smtp.password"] is True  # write-only: says it is set
     entry = (await admin.get("/api/audit", params={"entity": "settings"})).json()["items"][0]

@@ -66,8 +66,9 @@ async def test_sessions_end_by_age_idle_logout_deactivation_and_password_change(
         await server.login(b, EMAIL)
         await server.login(c, EMAIL)
         async with server.session() as s:  # a: older than 12 hours; b: idle for 31 minutes
-            rows = (await s.scalars(select(AuthSession).where(AuthSession.user_id == user_id)
-                                    .order_by(AuthSession.id))).all()
+            rows = (
+                await s.scalars(select(AuthSession).where(AuthSession.user_id == user_id).order_by(AuthSession.id))
+            ).all()
             rows[0].expires_at = utcnow() - timedelta(seconds=1)
             rows[1].last_seen_at = utcnow() - timedelta(minutes=31)
         assert (await a.get("/api/auth/me")).json()["code"] == "session_expired"

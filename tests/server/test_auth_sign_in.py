@@ -30,12 +30,14 @@ WRONG = "not the password at all"
 
 def client_from(server: LiveServer, address: str) -> httpx.AsyncClient:
     """A client whose connections come from `address` (127.0.0.x)."""
-    return httpx.AsyncClient(base_url=server.base_url, timeout=20,
-                             transport=httpx.AsyncHTTPTransport(local_address=address))
+    return httpx.AsyncClient(
+        base_url=server.base_url, timeout=20, transport=httpx.AsyncHTTPTransport(local_address=address)
+    )
 
 
-async def login(api: httpx.AsyncClient, email: str = SAM, password: str = PASSWORD, otp: str | None = None,
-                **extra: Any) -> httpx.Response:
+async def login(
+    api: httpx.AsyncClient, email: str = SAM, password: str = PASSWORD, otp: str | None = None, **extra: Any
+) -> httpx.Response:
     return await api.post("/api/auth/login", json={"email": email, "password": password, "otp": otp, **extra})
 
 
@@ -70,14 +72,17 @@ def code_in(message: Any) -> str:
 
 async def results(server: LiveServer, email: str) -> list[str]:
     async with server.session() as s:
-        return list(await s.scalars(select(LoginHistory.result).where(LoginHistory.email == email)
-                                    .order_by(LoginHistory.id)))
+        return list(
+            await s.scalars(select(LoginHistory.result).where(LoginHistory.email == email).order_by(LoginHistory.id))
+        )
 
 
 # --- which emails exist is not learnable ---------------------------------------------------------
 
+
 async def test_a_locked_account_answers_like_a_wrong_password_with_the_same_work(
-        server: LiveServer, admin: Any, smtp: Smtp, verifications: Verifications) -> None:
+    server: LiveServer, admin: Any, smtp: Smtp, verifications: Verifications
+) -> None:
     await admin.patch("/api/settings", json={"values": smtp.settings()})
     sam = await server.create_user(SAM, full_name="Sam Seller")
     # Twenty failures from four addresses lock the account.
@@ -92,8 +97,11 @@ async def test_a_locked_account_answers_like_a_wrong_password_with_the_same_work
 
     async with server.client() as api:
         answers = {}
-        for name, email, password in (("locked, right password", SAM, PASSWORD), ("locked, wrong", SAM, WRONG),
-                                      ("unknown", NOBODY, PASSWORD)):
+        for name, email, password in (
+            ("locked, right password", SAM, PASSWORD),
+            ("locked, wrong", SAM, WRONG),
+            ("unknown", NOBODY, PASSWORD),
+        ):
             answer = await login(api, email=email, password=password)
             answers[name] = (answer.status_code, answer.json(), answer.headers.get("retry-after"))
             assert verifications.take() == 1, name  # one password verification, whatever the email
@@ -117,7 +125,8 @@ async def test_a_locked_account_answers_like_a_wrong_password_with_the_same_work
 
 
 async def test_forgot_password_answers_alike_is_queued_limited_and_logged(
-        server: LiveServer, admin: Any, smtp: Smtp, verifications: Verifications) -> None:
+    server: LiveServer, admin: Any, smtp: Smtp, verifications: Verifications
+) -> None:
     await admin.patch("/api/settings", json={"values": smtp.settings()})
     await server.create_user(SAM)
     async with server.client() as api:
@@ -126,8 +135,18 @@ async def test_forgot_password_answers_alike_is_queued_limited_and_logged(
         assert (unknown.status_code, unknown.json()) == (known.status_code, known.json()) == (200, {"ok": True})
     assert verifications.take() == 0
     async with server.session() as s:  # the same work: one job queued for each, whatever the email
-        jobs = (await s.execute(text("SELECT args->>'email' FROM procrastinate_jobs WHERE task_name = "
-                                     "'crm:auth.send_reset' ORDER BY id"))).scalars().all()
+        jobs = (
+            (
+                await s.execute(
+                    text(
+                        "SELECT args->>'email' FROM procrastinate_jobs WHERE task_name = "
+                        "'crm:auth.send_reset' ORDER BY id"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert jobs == [NOBODY, SAM]
     assert smtp.messages == []
     async with workers(server.database_url, n=1):
@@ -145,12 +164,15 @@ async def test_forgot_password_answers_alike_is_queued_limited_and_logged(
 
     # Twenty an hour per address, whatever the emails; then 429.
     async with client_from(server, "127.0.0.7") as api:
-        codes = [(await api.post("/api/auth/forgot-password", json={"email": f"p{i}@example.com"})).status_code
-                 for i in range(21)]
+        codes = [
+            (await api.post("/api/auth/forgot-password", json={"email": f"p{i}@example.com"})).status_code
+            for i in range(21)
+        ]
     assert codes == [200] * 20 + [429]
 
 
 # --- lockout is not a weapon ---------------------------------------------------------------------
+
 
 async def test_failures_from_one_address_slow_that_address_not_the_owner(server: LiveServer) -> None:
     await server.create_user(SAM)
@@ -196,8 +218,10 @@ async def test_an_office_behind_one_address_is_not_shut_out_by_2fa_prompts(serve
 
 # --- attempts are recorded apart from the request --------------------------------------------------
 
+
 async def test_an_attempt_is_recorded_and_counted_even_when_its_request_fails(
-        server: LiveServer, admin: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    server: LiveServer, admin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await server.create_user(SAM)
 
     async def broken(*_: Any, **__: Any) -> Any:
@@ -224,14 +248,17 @@ async def test_a_nul_byte_in_the_email_is_no_500_and_is_logged(server: LiveServe
     assert answer.status_code in (401, 422), answer.text
     if answer.status_code == 401:
         history = (await admin.get("/api/login-history", params={"result": "bad_credentials"})).json()
-        assert [(i["email"], i["client"]) for i in history["items"]] == [("sam\ufffd@example.com",
-                                                                         "bad\ufffd[31mclient")]
+        assert [(i["email"], i["client"]) for i in history["items"]] == [
+            ("sam\ufffd@example.com", "bad\ufffd[31mclient")
+        ]
 
 
 # --- the security log as admins use it -----------------------------------------------------------
 
+
 async def test_a_sign_in_from_a_new_address_or_device_is_flagged_and_the_user_told(
-        server: LiveServer, admin: Any, smtp: Smtp) -> None:
+    server: LiveServer, admin: Any, smtp: Smtp
+) -> None:
     await admin.patch("/api/settings", json={"values": smtp.settings()})
     sam = await server.create_user(SAM)
     async with server.client() as api:
@@ -242,12 +269,15 @@ async def test_a_sign_in_from_a_new_address_or_device_is_flagged_and_the_user_to
     async with server.client() as api:
         assert (await login(api, client="Sam's new laptop")).status_code == 200
     flagged = (await admin.get("/api/security-log", params={"kind": "new_device_sign_in"})).json()["items"]
-    assert [(e["target_user_id"], e["address"], e["detail"]["new_address"], e["detail"]["new_device"])
-            for e in reversed(flagged)] == [(sam, "127.0.0.2", True, False), (sam, "127.0.0.1", False, True)]
+    assert [
+        (e["target_user_id"], e["address"], e["detail"]["new_address"], e["detail"]["new_device"])
+        for e in reversed(flagged)
+    ] == [(sam, "127.0.0.2", True, False), (sam, "127.0.0.1", False, True)]
     async with workers(server.database_url, n=1):
         messages = await smtp.wait_for(2)
-    assert {m["To"] for m in messages} == {SAM} and all(m["Subject"] == "New sign-in to your CRM account"
-                                                        for m in messages)
+    assert {m["To"] for m in messages} == {SAM} and all(
+        m["Subject"] == "New sign-in to your CRM account" for m in messages
+    )
     assert any("127.0.0.2" in m.get_content() for m in messages)
 
 
@@ -262,14 +292,20 @@ async def test_failures_from_one_address_are_grouped(server: LiveServer, admin: 
     assert groups["total"] == 1  # one failure is no repetition
     (group,) = groups["items"]
     assert (group["address"], group["count"], group["email_count"], group["user_ids"], group["blocked"]) == (
-        "127.0.0.2", 5, 2, [sam], False)
+        "127.0.0.2",
+        5,
+        2,
+        [sam],
+        False,
+    )
     assert sorted(group["emails"]) == [NOBODY, SAM] and group["first_at"] < group["last_at"]
     everything = (await admin.get("/api/security-log/failures", params={"min_count": 1})).json()
     assert [(g["address"], g["count"]) for g in everything["items"]] == [("127.0.0.2", 5), ("127.0.0.3", 1)]
 
 
 async def test_an_admin_blocks_an_address_or_range_and_lifts_it(
-        server: LiveServer, admin: Any, verifications: Verifications) -> None:
+    server: LiveServer, admin: Any, verifications: Verifications
+) -> None:
     await server.create_user(SAM)
     await server.create_user("rep@example.com", role="Salesperson")
     async with server.client() as rep:

@@ -19,8 +19,14 @@ PASSWORD = "a long admin passphrase"
 
 def _cli(args: list[str], database_url: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CRM_DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "crm_server.cli", *args], input=stdin, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_server.cli", *args],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_create_admin_and_settings(database_url: str) -> None:

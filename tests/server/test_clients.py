@@ -30,12 +30,15 @@ async def test_same_vat_is_refused_with_the_first_clients_id(server: LiveServer,
     assert body["client_id"] == first.json()["id"]
     # An edit that would give another client the same VAT is refused the same way.
     other = (await admin.post("/api/clients", json={"name": "Beta", "vat_number": "RO999"})).json()
-    clash = await admin.patch(f"/api/clients/{other['id']}", json={"version": other["version"],
-                                                                     "vat_number": "ro12345678"})
+    clash = await admin.patch(
+        f"/api/clients/{other['id']}", json={"version": other["version"], "vat_number": "ro12345678"}
+    )
     assert clash.status_code == 422 and clash.json()["client_id"] == first.json()["id"]
     # Two creates racing with the same VAT: one wins, the other gets the same clear error.
-    a, b = await asyncio.gather(admin.post("/api/clients", json={"name": "Race 1", "vat_number": "RO 555"}),
-                                admin.post("/api/clients", json={"name": "Race 2", "vat_number": "555"}))
+    a, b = await asyncio.gather(
+        admin.post("/api/clients", json={"name": "Race 1", "vat_number": "RO 555"}),
+        admin.post("/api/clients", json={"name": "Race 2", "vat_number": "555"}),
+    )
     assert sorted([a.status_code, b.status_code]) == [201, 422]
     assert (b if b.status_code == 422 else a).json()["code"] == "duplicate_vat"
 
@@ -51,8 +54,9 @@ async def test_similar_name_warns_but_saves(server: LiveServer, admin) -> None: 
 
 async def test_double_submit_returns_the_first_record(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     payload = {"name": "Double Click SRL", "phone": "0722 123 456"}
-    first, second = await asyncio.gather(admin.post("/api/clients", json=payload),
-                                         admin.post("/api/clients", json=payload))
+    first, second = await asyncio.gather(
+        admin.post("/api/clients", json=payload), admin.post("/api/clients", json=payload)
+    )
     assert {first.status_code, second.status_code} == {201}
     assert first.json()["id"] == second.json()["id"]
     replay = first if first.json()["warnings"] else second
@@ -70,9 +74,15 @@ async def test_double_submit_returns_the_first_record(server: LiveServer, admin)
 
 
 async def test_phone_and_email_are_validated_and_normalised(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
-    made = await admin.post("/api/clients", json={"name": "Phone Co", "phone": "0722 123 456",
-                                                  "email": "Office@Phone.RO",
-                                                  "contacts": [{"name": "Ana", "phone": "+44 20 7946 0958"}]})
+    made = await admin.post(
+        "/api/clients",
+        json={
+            "name": "Phone Co",
+            "phone": "0722 123 456",
+            "email": "Office@Phone.RO",
+            "contacts": [{"name": "Ana", "phone": "+44 20 7946 0958"}],
+        },
+    )
     assert made.status_code == 201, made.text
     assert made.json()["phone"] == "+40722123456"  # default country RO
     assert made.json()["email"] == "Office@phone.ro"
@@ -88,10 +98,15 @@ async def test_phone_and_email_are_validated_and_normalised(server: LiveServer, 
 
 async def test_contacts_archive_restore_and_audit(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     client = (await admin.post("/api/clients", json={"name": "Vendor Co", "is_vendor": True})).json()
-    contact = (await admin.post(f"/api/clients/{client['id']}/contacts",
-                                json={"name": "Ion Pop", "position": "CFO", "email": "ion@vendor.ro"})).json()
-    changed = await admin.patch(f"/api/contacts/{contact['id']}", json={"version": contact["version"],
-                                                                        "position": "CEO"})
+    contact = (
+        await admin.post(
+            f"/api/clients/{client['id']}/contacts",
+            json={"name": "Ion Pop", "position": "CFO", "email": "ion@vendor.ro"},
+        )
+    ).json()
+    changed = await admin.patch(
+        f"/api/contacts/{contact['id']}", json={"version": contact["version"], "position": "CEO"}
+    )
     assert changed.json()["position"] == "CEO"
     stale = await admin.patch(f"/api/contacts/{contact['id']}", json={"version": contact["version"], "name": "X"})
     assert stale.status_code == 409 and stale.json()["code"] == "stale_version"
@@ -105,10 +120,12 @@ async def test_contacts_archive_restore_and_audit(server: LiveServer, admin) -> 
     restored = await admin.post(f"/api/clients/{client['id']}/restore", json={"version": archived.json()["version"]})
     assert restored.json()["archived_at"] is None
     async with server.session() as s:
-        actions = (await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "client")
-                                   .order_by(AuditEntry.id))).all()
-        deleted = (await s.scalars(select(AuditEntry).where(AuditEntry.entity == "contact",
-                                                            AuditEntry.action == "deleted"))).one()
+        actions = (
+            await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "client").order_by(AuditEntry.id))
+        ).all()
+        deleted = (
+            await s.scalars(select(AuditEntry).where(AuditEntry.entity == "contact", AuditEntry.action == "deleted"))
+        ).one()
     assert actions == ["created", "archived", "restored"]
     assert {"field": "name", "old": "Ion Pop", "new": None} in deleted.changes
 
@@ -125,7 +142,6 @@ async def test_salesperson_sees_own_clients_only(server: LiveServer, admin) -> N
         assert (await sam.get(f"/api/clients/{theirs['id']}")).status_code == 404
         # A salesperson cannot give a client to someone else.
         other_id = theirs["owner_id"]
-        refused = await sam.patch(f"/api/clients/{mine['id']}", json={"version": mine["version"],
-                                                                      "owner_id": other_id})
+        refused = await sam.patch(f"/api/clients/{mine['id']}", json={"version": mine["version"], "owner_id": other_id})
         assert refused.status_code == 422 and refused.json()["code"] == "owner_not_allowed"
     assert (await admin.get("/api/clients")).json()["total"] == 2

@@ -36,10 +36,15 @@ async def test_repeated_idempotency_key_returns_first_result(server: LiveServer,
 
 async def test_concurrent_duplicates_create_one_record(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     roles = {r["name"]: r["id"] for r in (await admin.get("/api/roles")).json()}
-    body = {"email": "twice@example.com", "full_name": "Double Click", "role_id": roles["Salesperson"],
-            "password": "seven green apples 1"}
-    answers = await asyncio.gather(*[admin.post("/api/users", json=body, headers={"Idempotency-Key": "dbl"})
-                                     for _ in range(5)])
+    body = {
+        "email": "twice@example.com",
+        "full_name": "Double Click",
+        "role_id": roles["Salesperson"],
+        "password": "seven green apples 1",
+    }
+    answers = await asyncio.gather(
+        *[admin.post("/api/users", json=body, headers={"Idempotency-Key": "dbl"}) for _ in range(5)]
+    )
     assert [a.status_code for a in answers] == [201] * 5
     assert len({a.json()["id"] for a in answers}) == 1
     async with server.session() as s:

@@ -35,11 +35,13 @@ def with_message_id(raw: bytes, new_id: str) -> bytes:
     return raw.replace(old.encode(), f"<{new_id}>".encode(), 1)
 
 
-async def deliver(server: LiveServer, raw: bytes, token: str = TOKEN,
-                  content_type: str = "message/rfc822") -> httpx.Response:
+async def deliver(
+    server: LiveServer, raw: bytes, token: str = TOKEN, content_type: str = "message/rfc822"
+) -> httpx.Response:
     async with server.client() as hook:
-        return await hook.post("/webhooks/email", content=raw,
-                               headers={"X-CRM-Token": token, "Content-Type": content_type})
+        return await hook.post(
+            "/webhooks/email", content=raw, headers={"X-CRM-Token": token, "Content-Type": content_type}
+        )
 
 
 async def setup(admin: Any, **values: Any) -> None:
@@ -48,9 +50,14 @@ async def setup(admin: Any, **values: Any) -> None:
 
 
 async def acme(admin: Any) -> dict[str, Any]:
-    made = await admin.post("/api/clients", json={
-        "name": "Acme SRL", "email": "office@acme.example",
-        "contacts": [{"name": "Ana Pop", "email": "ana.pop@acme.example"}]})
+    made = await admin.post(
+        "/api/clients",
+        json={
+            "name": "Acme SRL",
+            "email": "office@acme.example",
+            "contacts": [{"name": "Ana Pop", "email": "ana.pop@acme.example"}],
+        },
+    )
     assert made.status_code == 201, made.text
     body: dict[str, Any] = made.json()
     return body
@@ -65,10 +72,10 @@ async def log_entries(admin: Any, **params: Any) -> list[dict[str, Any]]:
 
 # --- parsing -------------------------------------------------------------------------------------
 
+
 def test_parse_fixtures() -> None:
     new = parse.parse(eml("new_ticket.eml"))
-    assert (new.sender, new.sender_key, new.sender_name) == ("Ana.Pop@ACME.example", "ana.pop@acme.example",
-                                                             "Ana Pop")
+    assert (new.sender, new.sender_key, new.sender_name) == ("Ana.Pop@ACME.example", "ana.pop@acme.example", "Ana Pop")
     assert new.subject == "Orders do not sync since this morning" and new.ticket_number is None
     assert new.body.startswith("Hello,\n\nSince 8 o'clock")
     assert new.message_id == "<20261127091358.11@mail.acme.example>"
@@ -88,8 +95,10 @@ def test_parse_fixtures() -> None:
     assert alt.body == "The Excel export of the leads list is empty – plain text part." and alt.attachments == []
     html = parse.parse(eml("html_only.eml"))
     assert "alert" not in html.body and "ignored" not in html.body
-    assert html.body == ("The dashboard shows no charts.\n\n- Chrome\n- Firefox\n\n"
-                         "See the screenshot (https://acme.example/shot.png) & advise.")
+    assert html.body == (
+        "The dashboard shows no charts.\n\n- Chrome\n- Firefox\n\n"
+        "See the screenshot (https://acme.example/shot.png) & advise."
+    )
 
     latin = parse.parse(eml("latin2_encoded_words.eml"))
     assert latin.sender_name == "Ştefan Dobreş" and latin.subject == "Factură greşită – plată"
@@ -104,6 +113,7 @@ def test_parse_fixtures() -> None:
 
 
 # --- the webhook ---------------------------------------------------------------------------------
+
 
 async def test_new_ticket_from_a_registered_contact(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     client = await acme(admin)
@@ -136,8 +146,7 @@ async def test_client_email_and_unknown_sender_open_tickets(server: LiveServer, 
         mine = await s.get_one(Ticket, by_client.json()["ticket_id"])
         theirs = await s.get_one(Ticket, stranger.json()["ticket_id"])
         assert (mine.client_id, mine.contact_id) == (client["id"], None)
-        assert (theirs.client_id, theirs.contact_id, theirs.requester_email) == (None, None,
-                                                                                 "stranger@unknown.example")
+        assert (theirs.client_id, theirs.contact_id, theirs.requester_email) == (None, None, "stranger@unknown.example")
 
 
 async def test_reply_threads_by_ticket_number(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
@@ -146,8 +155,15 @@ async def test_reply_threads_by_ticket_number(server: LiveServer, admin) -> None
     async with server.session() as s:  # replies_only: open the first ticket the way staff would
         from crm_server.tickets import service as tickets
 
-        ticket = await tickets.create_ticket_from_email(s, client_id=None, contact_id=None, subject="Orders",
-                                                        sender="ana.pop@acme.example", body="first", attachments=[])
+        ticket = await tickets.create_ticket_from_email(
+            s,
+            client_id=None,
+            contact_id=None,
+            subject="Orders",
+            sender="ana.pop@acme.example",
+            body="first",
+            attachments=[],
+        )
         number = ticket.number
     reply = eml("reply.eml").replace(b"[Ticket#1000]", f"[Ticket#{number}]".encode())
     answer = await deliver(server, reply)
@@ -159,7 +175,8 @@ async def test_reply_threads_by_ticket_number(server: LiveServer, admin) -> None
         assert comment.body.startswith("It works again after the restart")
     # A reply that lost the tag still threads, by In-Reply-To to a message the pipe processed.
     untagged = with_message_id(eml("alternative.eml"), "alt-reply@mail.acme.example").replace(
-        b"Date:", b"In-Reply-To: <20261127100211.42@mail.acme.example>\r\nDate:", 1)
+        b"Date:", b"In-Reply-To: <20261127100211.42@mail.acme.example>\r\nDate:", 1
+    )
     threaded = await deliver(server, untagged)
     assert threaded.json()["outcome"] == "appended" and threaded.json()["ticket_number"] == number
 
@@ -172,28 +189,39 @@ async def test_a_reply_shows_its_new_text_and_keeps_the_quoted_history(server: L
     async with server.session() as s:
         from crm_server.tickets import service as tickets
 
-        ticket = await tickets.create_ticket_from_email(s, client_id=None, contact_id=None, subject="Orders",
-                                                        sender="ana.pop@acme.example", body="first", attachments=[])
+        ticket = await tickets.create_ticket_from_email(
+            s,
+            client_id=None,
+            contact_id=None,
+            subject="Orders",
+            sender="ana.pop@acme.example",
+            body="first",
+            attachments=[],
+        )
         ticket_id, number = ticket.id, ticket.number
     expected = {
         "reply_flowed.eml": "Hi,\n\nthe sync works again, but the totals in the PDF are still rounded differently "
-                            "from the screen: 10.005 shows as 10.00 on the PDF and as 10.01 in the window.\n\nAna",
+        "from the screen: 10.005 shows as 10.00 on the PDF and as 10.01 in the window.\n\nAna",
         "reply_flowed_delsp.eml": "The export link you sent opens an empty page: https://crm.example/reports/export"
-                                  "?from=2026-11-01&to=2026-11-30&format=pdf\n\nCould you look at it once more?",
+        "?from=2026-11-01&to=2026-11-30&format=pdf\n\nCould you look at it once more?",
         "reply_outlook.eml": "Yes, please close the ticket.\n\nMihai Ionescu\nAcme SRL",
     }
-    history = {"reply_flowed.eml": "> We restarted the sync service. Could you check again and tell us whether the "
-                                   "totals now match?",
-               "reply_flowed_delsp.eml": "> Here is the export you asked for; it covers the whole month of November.",
-               "reply_outlook.eml": "-----Original Message-----\nFrom: CRM Support"}
+    history = {
+        "reply_flowed.eml": "> We restarted the sync service. Could you check again and tell us whether the "
+        "totals now match?",
+        "reply_flowed_delsp.eml": "> Here is the export you asked for; it covers the whole month of November.",
+        "reply_outlook.eml": "-----Original Message-----\nFrom: CRM Support",
+    }
     for name in expected:
         answer = await deliver(server, eml(name).replace(b"[Ticket#1000]", f"[Ticket#{number}]".encode()))
         assert answer.status_code == 200 and answer.json()["outcome"] == "appended", answer.text
     comments = (await admin.get(f"/api/tickets/{ticket_id}/comments")).json()
     assert len(comments) == 3
     for comment, name in zip(comments, expected, strict=True):
-        assert comment["body"] == expected[name] + "\n\n[The earlier messages quoted in this email are in " \
-                                                   "full-message.txt.]"
+        assert (
+            comment["body"] == expected[name] + "\n\n[The earlier messages quoted in this email are in "
+            "full-message.txt.]"
+        )
         assert history[name].split("\n")[0] not in comment["body"]
         [full] = [a for a in comment["attachments"] if a["filename"] == "full-message.txt"]
         text = (await admin.get(f"/api/attachments/{full['id']}")).content.decode()
@@ -201,8 +229,9 @@ async def test_a_reply_shows_its_new_text_and_keeps_the_quoted_history(server: L
     # A message that is only a quote, or a reply written under the quote, keeps all its text.
     under = b"> What is the order number?\r\n\r\nIt is #5512.\r\n"
     raw = with_message_id(eml("reply.eml"), "under-1@mail.acme.example").replace(
-        b"[Ticket#1000]", f"[Ticket#{number}]".encode())
-    raw = raw[:raw.index(b"\r\n\r\n") + 4] + under
+        b"[Ticket#1000]", f"[Ticket#{number}]".encode()
+    )
+    raw = raw[: raw.index(b"\r\n\r\n") + 4] + under
     assert (await deliver(server, raw)).json()["outcome"] == "appended"
     last = (await admin.get(f"/api/tickets/{ticket_id}/comments")).json()[-1]
     assert last["body"] == "> What is the order number?\n\nIt is #5512." and last["attachments"] == []
@@ -247,8 +276,9 @@ async def test_each_refusal_is_logged_with_its_reason(server: LiveServer, admin)
 
 async def test_more_than_ten_messages_in_the_window_are_refused(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     await setup(admin)
-    answers = [await deliver(server, with_message_id(eml("unregistered.eml"), f"flood-{i}@unknown.example"))
-               for i in range(11)]
+    answers = [
+        await deliver(server, with_message_id(eml("unregistered.eml"), f"flood-{i}@unknown.example")) for i in range(11)
+    ]
     assert [a.status_code for a in answers] == [200] * 11  # a refused flood is not delivered again and again
     assert [a.json()["outcome"] for a in answers] == ["created"] * 10 + ["limit_exceeded"]
     other = await deliver(server, eml("new_ticket.eml"))  # another address is not held back
@@ -265,9 +295,13 @@ async def test_attachments_arrive_on_the_ticket(server: LiveServer, admin) -> No
     answer = await deliver(server, eml("pdf_attachment.eml"))
     assert answer.json()["outcome"] == "created", answer.text
     async with server.session() as s:
-        [attachment] = (await s.execute(
-            select(TicketAttachment.filename, TicketAttachment.content_type, TicketAttachment.data)
-            .where(TicketAttachment.ticket_id == answer.json()["ticket_id"]))).all()
+        [attachment] = (
+            await s.execute(
+                select(TicketAttachment.filename, TicketAttachment.content_type, TicketAttachment.data).where(
+                    TicketAttachment.ticket_id == answer.json()["ticket_id"]
+                )
+            )
+        ).all()
         assert tuple(attachment) == parse.parse(eml("pdf_attachment.eml")).attachments[0]
 
 
@@ -295,8 +329,9 @@ async def test_the_token_guards_the_webhook(server: LiveServer, admin) -> None: 
     wrong = await deliver(server, eml("new_ticket.eml"), token="guess")
     assert wrong.status_code == 403 and wrong.json()["code"] == "bad_token"
     async with server.client() as hook:
-        missing = await hook.post("/webhooks/email", content=eml("new_ticket.eml"),
-                                  headers={"Content-Type": "message/rfc822"})
+        missing = await hook.post(
+            "/webhooks/email", content=eml("new_ticket.eml"), headers={"Content-Type": "message/rfc822"}
+        )
     assert missing.status_code == 403
     entries = await log_entries(admin, outcome="bad_token")
     assert len(entries) == 2 and entries[0]["raw_size"] == len(eml("new_ticket.eml"))
@@ -313,8 +348,10 @@ async def test_replay_after_fixing_the_contact(server: LiveServer, admin) -> Non
     refused = await deliver(server, eml("unregistered.eml"))
     log_id = refused.json()["log_id"]
     assert refused.status_code == 200 and refused.json()["outcome"] == "unregistered"
-    made = await admin.post("/api/clients", json={"name": "New Co", "contacts": [
-        {"name": "Someone New", "email": "Stranger@Unknown.example"}]})
+    made = await admin.post(
+        "/api/clients",
+        json={"name": "New Co", "contacts": [{"name": "Someone New", "email": "Stranger@Unknown.example"}]},
+    )
     assert made.status_code == 201
     replayed = await admin.post(f"/api/email-pipe/log/{log_id}/replay")
     assert replayed.status_code == 200, replayed.text
@@ -338,10 +375,12 @@ async def test_replay_after_fixing_the_contact(server: LiveServer, admin) -> Non
 
 # --- the mail server's pipe ----------------------------------------------------------------------
 
+
 def _pipe(database_url: str, raw: bytes) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "CRM_DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "crm_server.cli", "pipe-email"], input=raw, env=env,
-                          capture_output=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_server.cli", "pipe-email"], input=raw, env=env, capture_output=True, timeout=60
+    )
 
 
 async def test_pipe_email_command(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
@@ -362,18 +401,25 @@ async def test_pipe_email_command(server: LiveServer, admin) -> None:  # type: i
 
 # --- robustness ----------------------------------------------------------------------------------
 
+
 async def test_a_file_too_large_is_left_out_not_the_message(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     await setup(admin)
     big = base64.encodebytes(b"\x00" * (11 * 1024 * 1024)).replace(b"\n", b"\r\n")
     raw = with_message_id(eml("pdf_attachment.eml"), "big-1@mail.acme.example").replace(
-        b"--=_mixed_0117--", b"--=_mixed_0117\r\nContent-Type: application/zip\r\n"
-        b"Content-Disposition: attachment; filename=\"dump.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        + big + b"\r\n--=_mixed_0117--")
+        b"--=_mixed_0117--",
+        b"--=_mixed_0117\r\nContent-Type: application/zip\r\n"
+        b'Content-Disposition: attachment; filename="dump.zip"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        + big
+        + b"\r\n--=_mixed_0117--",
+    )
     answer = await deliver(server, raw)
     assert answer.status_code == 200, answer.text
     async with server.session() as s:
-        names = (await s.scalars(select(TicketAttachment.filename)
-                                 .where(TicketAttachment.ticket_id == answer.json()["ticket_id"]))).all()
+        names = (
+            await s.scalars(
+                select(TicketAttachment.filename).where(TicketAttachment.ticket_id == answer.json()["ticket_id"])
+            )
+        ).all()
         assert names == ["invoice-2026-0117.pdf"]
         ticket = await s.get_one(Ticket, answer.json()["ticket_id"])
         assert "dump.zip (11.0 MB) was not kept" in ticket.description

@@ -81,7 +81,10 @@ class Folder:
         with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "crm_server.cli", "serve", "--port", str(self.port)],
-                env=self.env(), stdout=out, stderr=subprocess.STDOUT)
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         self.wait_healthy(self.process, str(log))
         return self.process
 
@@ -101,8 +104,14 @@ class Folder:
         raise AssertionError(f"/health never answered 200; last: {last}")
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "crm_server.cli", *args], input=stdin, env=self.env(),
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "crm_server.cli", *args],
+            input=stdin,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def login(self) -> None:
         answer = httpx.post(self.base + "/api/auth/login", json={"email": ADMIN, "password": PASSWORD}, timeout=20)
@@ -117,8 +126,14 @@ class Folder:
 
 def pg_ctl(pgdata: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """The cluster's own pg_ctl, as the user PostgreSQL runs as."""
-    return subprocess.run([str(_bin_dir() / "pg_ctl"), "-D", str(pgdata), "-w", *args], check=check,
-                          capture_output=True, text=True, timeout=60, user=SYSTEM_USER if _is_root() else None)
+    return subprocess.run(
+        [str(_bin_dir() / "pg_ctl"), "-D", str(pgdata), "-w", *args],
+        check=check,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        user=SYSTEM_USER if _is_root() else None,
+    )
 
 
 @contextmanager

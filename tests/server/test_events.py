@@ -86,6 +86,7 @@ async def test_events_go_only_to_those_who_may_see_the_record(server: LiveServer
         from sqlalchemy import select
 
         from crm_server.auth.models import User
+
         east = await s.scalar(select(User.team_id).where(User.id == own_id))
         events.emit(s, module="leads", entity="lead", entity_id=1, action="updated", owner_id=own_id, team_id=east)
     try:
@@ -96,6 +97,7 @@ async def test_events_go_only_to_those_who_may_see_the_record(server: LiveServer
         # A notification reaches its user only.
         async with server.session() as s:
             from crm_server.admin.service import notify
+
             notify(s, mate_id, "test", "Hello")
         event = await _next(sockets["mate"])
         assert event["module"] == "notifications" and event["data"]["title"] == "Hello"

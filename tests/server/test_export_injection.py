@@ -34,11 +34,19 @@ async def _work_pending(server: LiveServer) -> None:
             assert "processed" in await inbox.work(s, event_id)
 
 
-async def test_a_formula_from_a_website_form_is_text_in_the_leads_export(server: LiveServer,
-                                                                         admin: httpx.AsyncClient) -> None:
-    form = await admin.post("/api/web-forms", json={"name": "Contact", "fields": [
-        {"name": "name", "label": "Name", "required": True, "maps_to": "person_name"},
-        {"name": "company", "label": "Company", "maps_to": "company"}]})
+async def test_a_formula_from_a_website_form_is_text_in_the_leads_export(
+    server: LiveServer, admin: httpx.AsyncClient
+) -> None:
+    form = await admin.post(
+        "/api/web-forms",
+        json={
+            "name": "Contact",
+            "fields": [
+                {"name": "name", "label": "Name", "required": True, "maps_to": "person_name"},
+                {"name": "company", "label": "Company", "maps_to": "company"},
+            ],
+        },
+    )
     assert form.status_code == 201, form.text
     door = f"{server.base_url}/webhooks/forms/{form.json()['key']}"
     async with httpx.AsyncClient() as visitor:
@@ -64,7 +72,10 @@ async def test_a_formula_from_a_website_form_is_text_in_the_leads_export(server:
         for cell in (row[name_at], row[company_at]):
             assert cell.data_type == "s", (cell.value, cell.data_type)  # a string, never a formula ("f")
     assert [rows[n][company_at].value for n in ("'" + FORMULA, "Bell\ufffd Ringer", "Plain Person")] == [
-        "'+40 call me", "'@SUM(A1)", "'-1+1"]
+        "'+40 call me",
+        "'@SUM(A1)",
+        "'-1+1",
+    ]
     # Nothing in the file is a formula: no <f> element in any sheet.
     from zipfile import ZipFile
 

@@ -49,8 +49,12 @@ def graph() -> Iterator[GraphStandIn]:
 
 
 async def configure(server: LiveServer, graph: GraphStandIn | None = None, **overrides: Any) -> None:
-    values = {"facebook.app_secret": SECRET, "facebook.verify_token": VERIFY,
-              "facebook.page_token": graph.token if graph else "page-token", **overrides}
+    values = {
+        "facebook.app_secret": SECRET,
+        "facebook.verify_token": VERIFY,
+        "facebook.page_token": graph.token if graph else "page-token",
+        **overrides,
+    }
     if graph is not None:
         values["facebook.graph_url"] = graph.url
     async with server.session() as s:
@@ -75,6 +79,7 @@ async def lead_count(server: LiveServer) -> int:
 
 # --- the door --------------------------------------------------------------------------------------
 
+
 async def test_handshake_echoes_the_challenge_only_for_our_verify_token(server: LiveServer) -> None:
     query = {"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"}
     async with server.session() as s:
@@ -83,8 +88,11 @@ async def test_handshake_echoes_the_challenge_only_for_our_verify_token(server: 
     await configure(server)
     async with server.session() as s:
         assert await facebook.handshake(s, query) == "1158201444"
-        for bad in ({**query, "hub.verify_token": "guess"}, {**query, "hub.mode": "unsubscribe"},
-                    {k: v for k, v in query.items() if k != "hub.verify_token"}):
+        for bad in (
+            {**query, "hub.verify_token": "guess"},
+            {**query, "hub.mode": "unsubscribe"},
+            {k: v for k, v in query.items() if k != "hub.verify_token"},
+        ):
             with pytest.raises(BadSignature):
                 await facebook.handshake(s, bad)
 
@@ -116,8 +124,11 @@ def test_events_one_per_change_with_the_leadgen_id_as_event_id() -> None:
     [event] = facebook.events(signed(body), body)
     assert (event.event_id, event.event_type) == (LEADGEN_ID, "leadgen")
     assert {k: event.payload[k] for k in ("page_id", "form_id", "ad_id", "adgroup_id")} == {
-        "page_id": "123456789012345", "form_id": "444444444444", "ad_id": "555555555555",
-        "adgroup_id": "666666666666"}
+        "page_id": "123456789012345",
+        "form_id": "444444444444",
+        "ad_id": "555555555555",
+        "adgroup_id": "666666666666",
+    }
     # Facebook batches: two entries, three changes -> three events; a feed change is acknowledged only.
     data = json.loads(body)
     second = json.loads(json.dumps(data["entry"][0]))
@@ -139,13 +150,21 @@ def test_events_one_per_change_with_the_leadgen_id_as_event_id() -> None:
     assert facebook.events({}, b'{"object": "page", "entry": []}') == []
 
 
-@pytest.mark.parametrize("body", [
-    b"not json", b"\xff\xfe", b"[]", b'{"object": "user", "entry": []}', b'{"object": "page"}',
-    b'{"object": "page", "entry": [{"id": "1", "changes": [{"field": "leadgen", "value": {}}]}]}',
-    b'{"object": "page", "entry": [{"id": "1", "changes": [{"field": "leadgen", "value": {"leadgen_id": "../me"}}]}]}',
-    b'{"object": "page", "entry": [{"id": "1", "changes": [{"value": {"leadgen_id": "1"}}]}]}',
-    b'{"object": "page", "entry": ["x"]}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"object": "user", "entry": []}',
+        b'{"object": "page"}',
+        b'{"object": "page", "entry": [{"id": "1", "changes": [{"field": "leadgen", "value": {}}]}]}',
+        b'{"object": "page", "entry": [{"id": "1", "changes": '
+        b'[{"field": "leadgen", "value": {"leadgen_id": "../me"}}]}]}',
+        b'{"object": "page", "entry": [{"id": "1", "changes": [{"value": {"leadgen_id": "1"}}]}]}',
+        b'{"object": "page", "entry": ["x"]}',
+    ],
+)
 def test_malformed_bodies_are_refused(body: bytes) -> None:
     with pytest.raises(Malformed):
         facebook.events(signed(body), body)
@@ -162,8 +181,9 @@ async def test_test_request_is_validly_signed_and_harmless(server: LiveServer) -
     assert again[0].event_id != first[0].event_id  # each press is a new event
 
 
-async def test_the_published_x_hub_signature_256_example_passes_the_door(server: LiveServer,
-                                                                        admin: httpx.AsyncClient) -> None:
+async def test_the_published_x_hub_signature_256_example_passes_the_door(
+    server: LiveServer, admin: httpx.AsyncClient
+) -> None:
     """Meta documents the scheme (HMAC-SHA256 of the raw body with the app secret, hex, "sha256="
     prefix) but publishes no worked example; GitHub publishes one for the same X-Hub-Signature-256
     header (docs "Validating webhook deliveries": secret "It's a Secret to Everybody", payload
@@ -171,19 +191,27 @@ async def test_the_published_x_hub_signature_256_example_passes_the_door(server:
     published = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     await configure(server, **{"facebook.app_secret": "It's a Secret to Everybody"})
     assert facebook.signature("It's a Secret to Everybody", b"Hello, World!") == published
-    passed = await admin.post("/webhooks/facebook", content=b"Hello, World!", headers={
-        "Content-Type": "application/json", "X-Hub-Signature-256": published})
+    passed = await admin.post(
+        "/webhooks/facebook",
+        content=b"Hello, World!",
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": published},
+    )
     # The signature is good; the body is not a Page webhook: refused as malformed (400), not forged (401).
     assert (passed.status_code, passed.json()["code"]) == (400, "malformed"), passed.text
-    forged = await admin.post("/webhooks/facebook", content=b"Hello, World!", headers={
-        "Content-Type": "application/json", "X-Hub-Signature-256": published[:-1] + "8"})
+    forged = await admin.post(
+        "/webhooks/facebook",
+        content=b"Hello, World!",
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": published[:-1] + "8"},
+    )
     assert (forged.status_code, forged.json()["code"]) == (401, "bad_signature")
 
 
 # --- the leadgen handler -----------------------------------------------------------------------
 
+
 async def test_leadgen_makes_a_lead_with_answers_source_details_and_an_owner(
-        server: LiveServer, admin: httpx.AsyncClient, graph: GraphStandIn) -> None:
+    server: LiveServer, admin: httpx.AsyncClient, graph: GraphStandIn
+) -> None:
     await configure(server, graph)
     ann = await server.create_user("ann@example.com", full_name="Ann", team="Inbound")
     rule = await admin.post("/api/assignment-rules", json={"name": "Facebook", "source": "Facebook", "user_id": ann})
@@ -194,13 +222,24 @@ async def test_leadgen_makes_a_lead_with_answers_source_details_and_an_owner(
         assert lead is not None
         assert outcome == f"Created lead #{lead.id} (Maria Ionescu)."
         assert (lead.person_name, lead.email, lead.phone, lead.company, lead.territory, lead.source) == (
-            "Maria Ionescu", "Maria.Ionescu@example.com", "+40722123456", "Ionescu Logistics", "North", "Facebook")
-        assert lead.source_details == {"page_id": "123456789012345", "form_id": "444444444444",
-                                       "ad_id": "555555555555", "leadgen_id": LEADGEN_ID}
+            "Maria Ionescu",
+            "Maria.Ionescu@example.com",
+            "+40722123456",
+            "Ionescu Logistics",
+            "North",
+            "Facebook",
+        )
+        assert lead.source_details == {
+            "page_id": "123456789012345",
+            "form_id": "444444444444",
+            "ad_id": "555555555555",
+            "leadgen_id": LEADGEN_ID,
+        }
         assert lead.owner_id == ann and lead.created_by is None
         notes = list((await s.scalars(select(Note.body).where(Note.lead_id == lead.id))).all())
-        assert notes == ["city: Cluj-Napoca\nhow many trucks do you run?: 10-50\n"
-                         "which modules interest you?: fleet, invoicing"]
+        assert notes == [
+            "city: Cluj-Napoca\nhow many trucks do you run?: 10-50\nwhich modules interest you?: fleet, invoicing"
+        ]
         bell = (await s.scalars(select(Notification).where(Notification.user_id == ann))).all()
         assert [(n.kind, n.entity_id) for n in bell] == [("lead_assigned", lead.id)]
     # The Graph call carried the page token and its appsecret_proof (the stand-in checks the proof)...
@@ -218,17 +257,27 @@ async def test_leadgen_makes_a_lead_with_answers_source_details_and_an_owner(
 
 
 async def test_first_and_last_name_and_refused_answers_go_where_they_fit(
-        server: LiveServer, graph: GraphStandIn) -> None:
+    server: LiveServer, graph: GraphStandIn
+) -> None:
     await configure(server, graph)
-    graph.add_lead("222", {"first_name": "Ion", "last_name": "Popa", "email": "not-an-address",
-                           "phone_number": "12", "job_title": "Fleet manager"})
+    graph.add_lead(
+        "222",
+        {
+            "first_name": "Ion",
+            "last_name": "Popa",
+            "email": "not-an-address",
+            "phone_number": "12",
+            "job_title": "Fleet manager",
+        },
+    )
     await run_leadgen(server, {**leadgen_payload(), "leadgen_id": "222"})
     async with server.session() as s:
         lead = await s.scalar(select(Lead).where(Lead.source_details["leadgen_id"].astext == "222"))
         assert lead is not None and (lead.person_name, lead.email, lead.phone) == ("Ion Popa", None, None)
         note = await s.scalar(select(Note.body).where(Note.lead_id == lead.id))
-    assert note == ("job title: Fleet manager\nemail (not a valid address): not-an-address\n"
-                    "phone (not a valid number): 12")
+    assert note == (
+        "job title: Fleet manager\nemail (not a valid address): not-an-address\nphone (not a valid number): 12"
+    )
 
 
 async def test_graph_down_is_transient_and_up_again_succeeds(server: LiveServer, graph: GraphStandIn) -> None:
@@ -277,6 +326,7 @@ async def test_expired_token_needs_reauthorization(server: LiveServer, graph: Gr
 
 # --- end to end: through the webhook door, the inbox and its job ---------------------------------
 
+
 async def wait_for(check: Any, timeout: float = 20) -> Any:
     deadline = asyncio.get_running_loop().time() + timeout
     while not (result := await check()):
@@ -290,8 +340,10 @@ async def test_webhook_to_lead_through_the_inbox(database_url: str, graph: Graph
         await configure(live, graph)
         async with live.client() as api:
             await live.login_admin(api)
-            challenge = await api.get("/webhooks/facebook", params={
-                "hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "42"})
+            challenge = await api.get(
+                "/webhooks/facebook",
+                params={"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "42"},
+            )
             assert (challenge.status_code, challenge.text) == (200, "42")
             body = fixture("leadgen.json")
             assert (await api.post("/webhooks/facebook", content=body, headers=signed(body, "x"))).status_code == 401
@@ -319,7 +371,8 @@ async def test_webhook_to_lead_through_the_inbox(database_url: str, graph: Graph
             assert replayed.json()["status"] == "processed", replayed.text
             leads = (await api.get("/api/leads", params={"source": "Facebook"})).json()["items"]
             assert [(x["person_name"], x["source_details"]["leadgen_id"]) for x in leads] == [
-                ("Maria Ionescu", LEADGEN_ID)]
+                ("Maria Ionescu", LEADGEN_ID)
+            ]
             states = {s["provider"]: s for s in (await api.get("/api/integrations")).json()}
             assert states["facebook"]["state"] == "connected"
             # The admin's test button: a harmless, validly signed event through the same door.
@@ -328,8 +381,9 @@ async def test_webhook_to_lead_through_the_inbox(database_url: str, graph: Graph
             assert len((await api.get("/api/leads")).json()["items"]) == 1
 
 
-async def test_secrets_stay_out_of_the_log(database_url: str, graph: GraphStandIn,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_secrets_stay_out_of_the_log(
+    database_url: str, graph: GraphStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
     """A real webhook -> job -> Graph call, logged at INFO: httpx logs the Graph URL, uvicorn each
     request line; neither holds the page token, its appsecret_proof or the verify token."""
     caplog.set_level(logging.INFO)
@@ -342,8 +396,10 @@ async def test_secrets_stay_out_of_the_log(database_url: str, graph: GraphStandI
             await configure(live, graph)
             async with live.client() as api:
                 await live.login_admin(api)
-                challenge = await api.get("/webhooks/facebook", params={
-                    "hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "42"})
+                challenge = await api.get(
+                    "/webhooks/facebook",
+                    params={"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "42"},
+                )
                 assert challenge.text == "42"
                 body = fixture("leadgen.json")
                 [event_id] = (await api.post("/webhooks/facebook", content=body, headers=signed(body))).json()["ids"]

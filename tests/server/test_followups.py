@@ -26,37 +26,54 @@ def _iso(moment: datetime) -> str:
 async def test_complete_with_next_and_reschedule_with_reason(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     lead = await make_lead(admin, company="Acme")
     due = utcnow() + timedelta(days=1)
-    made = await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": _iso(due),
-                                                     "notes": "Ask about the budget"})
+    made = await admin.post(
+        "/api/follow-ups",
+        json={"lead_id": lead["id"], "kind": "call", "due_at": _iso(due), "notes": "Ask about the budget"},
+    )
     assert made.status_code == 201, made.text
     follow_up = made.json()
     assert follow_up["subject"] == "Ana Pop (Acme)" and follow_up["status"] == "open"
-    naive = await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call",
-                                                      "due_at": "2030-01-01T10:00:00"})
+    naive = await admin.post(
+        "/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": "2030-01-01T10:00:00"}
+    )
     assert naive.status_code == 422 and naive.json()["field"] == "due_at"
-    both = await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "client_id": 1, "kind": "call",
-                                                     "due_at": _iso(due)})
+    both = await admin.post(
+        "/api/follow-ups", json={"lead_id": lead["id"], "client_id": 1, "kind": "call", "due_at": _iso(due)}
+    )
     assert both.status_code == 422
 
-    no_reason = await admin.post(f"/api/follow-ups/{follow_up['id']}/reschedule",
-                                 json={"version": follow_up["version"], "due_at": _iso(due + timedelta(days=2))})
+    no_reason = await admin.post(
+        f"/api/follow-ups/{follow_up['id']}/reschedule",
+        json={"version": follow_up["version"], "due_at": _iso(due + timedelta(days=2))},
+    )
     assert no_reason.status_code == 422 and no_reason.json()["field"] == "reason"
-    moved = await admin.post(f"/api/follow-ups/{follow_up['id']}/reschedule", json={
-        "version": follow_up["version"], "due_at": _iso(due + timedelta(days=2)), "reason": "Client on holiday"})
+    moved = await admin.post(
+        f"/api/follow-ups/{follow_up['id']}/reschedule",
+        json={"version": follow_up["version"], "due_at": _iso(due + timedelta(days=2)), "reason": "Client on holiday"},
+    )
     assert moved.status_code == 200
-    done = await admin.post(f"/api/follow-ups/{follow_up['id']}/complete", json={
-        "version": moved.json()["version"], "outcome": "Interested, wants a demo",
-        "next": {"kind": "meeting", "due_at": _iso(due + timedelta(days=7)), "notes": "Demo"}})
+    done = await admin.post(
+        f"/api/follow-ups/{follow_up['id']}/complete",
+        json={
+            "version": moved.json()["version"],
+            "outcome": "Interested, wants a demo",
+            "next": {"kind": "meeting", "due_at": _iso(due + timedelta(days=7)), "notes": "Demo"},
+        },
+    )
     assert done.status_code == 200, done.text
     assert done.json()["done"]["status"] == "done" and done.json()["done"]["outcome"] == "Interested, wants a demo"
     following = done.json()["next"]
     assert (following["kind"], following["lead_id"], following["status"]) == ("meeting", lead["id"], "open")
-    again = await admin.post(f"/api/follow-ups/{follow_up['id']}/complete",
-                             json={"version": done.json()["done"]["version"]})
+    again = await admin.post(
+        f"/api/follow-ups/{follow_up['id']}/complete", json={"version": done.json()["done"]["version"]}
+    )
     assert again.status_code == 409 and again.json()["code"] == "not_open"
     async with server.session() as s:
-        entry = (await s.scalars(select(AuditEntry).where(AuditEntry.entity == "follow_up",
-                                                          AuditEntry.action == "rescheduled"))).one()
+        entry = (
+            await s.scalars(
+                select(AuditEntry).where(AuditEntry.entity == "follow_up", AuditEntry.action == "rescheduled")
+            )
+        ).one()
     assert {"field": "reason", "old": None, "new": "Client on holiday"} in entry.changes
     # The lead's timeline tells the story.
     kinds = [i["kind"] for i in (await admin.get(f"/api/leads/{lead['id']}/timeline")).json()["items"]]
@@ -73,12 +90,18 @@ async def test_my_day_in_the_callers_time_zone_and_the_week_calendar(server: Liv
     async with server.client() as sam:
         await server.login(sam, "sam@example.com")
         lead = await make_lead(sam)
-        times = {"overdue": now - timedelta(hours=3), "later today": local_midnight - timedelta(minutes=5),
-                 "tomorrow": local_midnight + timedelta(minutes=5)}
+        times = {
+            "overdue": now - timedelta(hours=3),
+            "later today": local_midnight - timedelta(minutes=5),
+            "tomorrow": local_midnight + timedelta(minutes=5),
+        }
         ids = {}
         for name, due in times.items():
-            ids[name] = (await sam.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call",
-                                                                 "due_at": _iso(due), "notes": name})).json()["id"]
+            ids[name] = (
+                await sam.post(
+                    "/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": _iso(due), "notes": name}
+                )
+            ).json()["id"]
         day = await sam.get("/api/follow-ups/my-day", params={"tz": "Pacific/Kiritimati"})
         assert day.status_code == 200, day.text
         assert [f["id"] for f in day.json()["overdue"]] == [ids["overdue"]]
@@ -86,22 +109,26 @@ async def test_my_day_in_the_callers_time_zone_and_the_week_calendar(server: Liv
         assert day.json()["date"] == now.astimezone(zone).date().isoformat()
         bad = await sam.get("/api/follow-ups/my-day", params={"tz": "Mars/Olympus"})
         assert bad.status_code == 422 and bad.json()["field"] == "tz"
-        week = await sam.get("/api/follow-ups/calendar", params={"start": _iso(now - timedelta(days=1)),
-                                                                 "end": _iso(now + timedelta(days=6))})
+        week = await sam.get(
+            "/api/follow-ups/calendar",
+            params={"start": _iso(now - timedelta(days=1)), "end": _iso(now + timedelta(days=6))},
+        )
         assert [f["id"] for f in week.json()] == [ids["overdue"], ids["later today"], ids["tomorrow"]]
-        too_long = await sam.get("/api/follow-ups/calendar", params={"start": _iso(now),
-                                                                     "end": _iso(now + timedelta(days=90))})
+        too_long = await sam.get(
+            "/api/follow-ups/calendar", params={"start": _iso(now), "end": _iso(now + timedelta(days=90))}
+        )
         assert too_long.status_code == 422
     # Another salesperson sees none of them.
     await server.create_user("sue@example.com")
     async with server.client() as sue:
         await server.login(sue, "sue@example.com")
-        week = await sue.get("/api/follow-ups/calendar", params={"start": _iso(now - timedelta(days=1)),
-                                                                 "end": _iso(now + timedelta(days=6))})
+        week = await sue.get(
+            "/api/follow-ups/calendar",
+            params={"start": _iso(now - timedelta(days=1)), "end": _iso(now + timedelta(days=6))},
+        )
         assert week.json() == []
         assert (await sue.get(f"/api/follow-ups/{ids['overdue']}")).status_code == 404
-        refused = await sue.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call",
-                                                          "due_at": _iso(now)})
+        refused = await sue.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": _iso(now)})
         assert refused.status_code == 404  # she cannot see the lead
 
 
@@ -110,20 +137,39 @@ async def test_reminders_are_sent_once_per_stage_even_with_two_workers(server: L
     muted = await server.create_user("mute@example.com", full_name="Mute")
     lead = await make_lead(admin, company="Acme", owner_id=sam)
     now = utcnow()
-    due = {"soon": now + timedelta(minutes=30), "now": now - timedelta(minutes=1),
-           "late": now - timedelta(days=1, minutes=5), "ancient": now - timedelta(days=30),
-           "far": now + timedelta(hours=5)}
+    due = {
+        "soon": now + timedelta(minutes=30),
+        "now": now - timedelta(minutes=1),
+        "late": now - timedelta(days=1, minutes=5),
+        "ancient": now - timedelta(days=30),
+        "far": now + timedelta(hours=5),
+    }
     ids = {}
     for name, at in due.items():
-        ids[name] = (await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call",
-                                                               "due_at": _iso(at), "notes": name})).json()["id"]
-    muted_fu = (await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "email", "owner_id": muted,
-                                                          "due_at": _iso(now - timedelta(minutes=2))})).json()
+        ids[name] = (
+            await admin.post(
+                "/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": _iso(at), "notes": name}
+            )
+        ).json()["id"]
+    muted_fu = (
+        await admin.post(
+            "/api/follow-ups",
+            json={
+                "lead_id": lead["id"],
+                "kind": "email",
+                "owner_id": muted,
+                "due_at": _iso(now - timedelta(minutes=2)),
+            },
+        )
+    ).json()
     async with server.client() as api:
         await server.login(api, "mute@example.com")
         await api.put("/api/me/notification-preferences", json={"enabled": {"follow_up_due": False}})
-    done = (await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call",
-                                                      "due_at": _iso(now - timedelta(minutes=3))})).json()
+    done = (
+        await admin.post(
+            "/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": _iso(now - timedelta(minutes=3))}
+        )
+    ).json()
     await admin.post(f"/api/follow-ups/{done['id']}/complete", json={"version": done["version"]})
 
     db = Database(server.database_url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=4)
@@ -142,8 +188,13 @@ async def test_reminders_are_sent_once_per_stage_even_with_two_workers(server: L
     finally:
         await db.dispose()
     async with server.session() as s:
-        sent = (await s.execute(select(Notification.entity_id, Notification.kind, Notification.user_id)
-                                .where(Notification.entity == "follow_up"))).all()
+        sent = (
+            await s.execute(
+                select(Notification.entity_id, Notification.kind, Notification.user_id).where(
+                    Notification.entity == "follow_up"
+                )
+            )
+        ).all()
     by_follow_up: dict[int | None, list[str]] = {}
     for entity_id, kind, _ in sent:
         by_follow_up.setdefault(entity_id, []).append(kind)
@@ -157,8 +208,10 @@ async def test_reminders_are_sent_once_per_stage_even_with_two_workers(server: L
     async with server.session() as s:
         await s.execute(update(FollowUp).where(FollowUp.id == ids["now"]).values(reminders_sent=7))
     fu = (await admin.get(f"/api/follow-ups/{ids['now']}")).json()
-    await admin.post(f"/api/follow-ups/{fu['id']}/reschedule", json={
-        "version": fu["version"], "due_at": _iso(utcnow() + timedelta(minutes=10)), "reason": "later"})
+    await admin.post(
+        f"/api/follow-ups/{fu['id']}/reschedule",
+        json={"version": fu["version"], "due_at": _iso(utcnow() + timedelta(minutes=10)), "reason": "later"},
+    )
     async with server.session() as s:
         assert (await s.get(FollowUp, ids["now"])).reminders_sent == 0  # type: ignore[union-attr]
         assert (await reminders.send_due(s, utcnow()))["follow_up_soon"] == 1

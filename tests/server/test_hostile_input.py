@@ -51,7 +51,8 @@ INT_CASES = [
 
 @pytest.mark.parametrize(("method", "url", "body", "field"), INT_CASES, ids=[f"{c[0]} {c[1]}" for c in INT_CASES])
 async def test_integers_past_64_bits_are_refused_naming_the_field(
-        server: LiveServer, admin: httpx.AsyncClient, method: str, url: str, body: Any, field: str) -> None:
+    server: LiveServer, admin: httpx.AsyncClient, method: str, url: str, body: Any, field: str
+) -> None:
     answer = await admin.request(method, url, json=body)
     refused = assert_refused(answer, field)
     assert refused["code"] == "out_of_range" and field in refused["message"]
@@ -66,19 +67,22 @@ async def test_a_long_number_is_fine_where_the_field_is_text(server: LiveServer,
 
 
 @pytest.mark.parametrize("due_at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"])
-async def test_a_time_that_leaves_the_calendar_in_utc_is_refused(server: LiveServer, admin: httpx.AsyncClient,
-                                                                 due_at: str) -> None:
+async def test_a_time_that_leaves_the_calendar_in_utc_is_refused(
+    server: LiveServer, admin: httpx.AsyncClient, due_at: str
+) -> None:
     """PostgreSQL stores 1 January of year 1 at +01:00 (31 December 1 BC in UTC), but it cannot be
     read back: today that answered 500 after saving."""
     lead = (await admin.post("/api/leads", json={"person_name": "Ana"})).json()
     answer = await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": due_at})
     assert assert_refused(answer, "due_at")["code"] == "out_of_range"
-    fine = await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call",
-                                                     "due_at": "0001-01-01T00:00:00-01:00"})
+    fine = await admin.post(
+        "/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": "0001-01-01T00:00:00-01:00"}
+    )
     assert fine.status_code == 201, fine.text
 
 
 # --- NUL and control characters: one check for every string, signed in or not --------------------
+
 
 async def _form(admin: httpx.AsyncClient) -> dict[str, Any]:
     return await make_form(admin, allowed_origins=[])
@@ -94,11 +98,10 @@ NUL_CASES: list[tuple[str, str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("method", "url", "body", "field"), NUL_CASES,
-                         ids=[f"{c[1]} {c[3]}" for c in NUL_CASES])
+@pytest.mark.parametrize(("method", "url", "body", "field"), NUL_CASES, ids=[f"{c[1]} {c[3]}" for c in NUL_CASES])
 async def test_control_characters_in_a_body_are_refused_naming_the_field(
-        server: LiveServer, admin: httpx.AsyncClient, method: str, url: str, body: dict[str, Any],
-        field: str) -> None:
+    server: LiveServer, admin: httpx.AsyncClient, method: str, url: str, body: dict[str, Any], field: str
+) -> None:
     signed_in = url not in ("/api/auth/login", "/api/auth/forgot-password")
     async with server.client() as anonymous:
         api = admin if signed_in else anonymous
@@ -108,20 +111,23 @@ async def test_control_characters_in_a_body_are_refused_naming_the_field(
 
 @pytest.mark.parametrize("where", ["query", "path"])
 async def test_control_characters_in_the_query_or_path_are_refused(
-        server: LiveServer, admin: httpx.AsyncClient, where: str) -> None:
+    server: LiveServer, admin: httpx.AsyncClient, where: str
+) -> None:
     if where == "query":
         answer = await admin.get("/api/leads", params={"search": f"a{NUL}b"})
         assert_refused(answer, "search")
     else:  # an unknown provider's name is looked up as text
         async with server.client() as anonymous:
-            answer = await anonymous.post("/webhooks/fac%00ebook", content=b"{}",
-                                          headers={"content-type": "application/json"})
+            answer = await anonymous.post(
+                "/webhooks/fac%00ebook", content=b"{}", headers={"content-type": "application/json"}
+            )
         assert_refused(answer, "provider")
 
 
 @pytest.mark.parametrize("encoding", ["form", "json"])
 async def test_control_characters_in_a_website_form_post_are_refused(
-        server: LiveServer, admin: httpx.AsyncClient, encoding: str) -> None:
+    server: LiveServer, admin: httpx.AsyncClient, encoding: str
+) -> None:
     form = await _form(admin)
     values = {"name": f"Maria{NUL}", "email": "maria@example.com", "message": "Call me"}
     async with server.client() as visitor:
@@ -137,6 +143,7 @@ async def test_tab_and_line_breaks_are_fine_in_body_text(server: LiveServer, adm
 
 
 # --- nesting and size: the middleware, before any route reads the body ---------------------------
+
 
 def deep(levels: int) -> bytes:
     return b'{"name": ' + b"[" * levels + b"]" * levels + b"}"
@@ -179,20 +186,23 @@ async def _raw_request(base_url: str, head: str, body_parts: list[bytes]) -> tup
 async def test_a_huge_body_is_refused_by_its_length_before_anything_reads_it(server: LiveServer) -> None:
     """200 MB announced, one KB sent: the answer comes at once (today it waited for all of it and
     then said 401)."""
-    head = ("POST /api/teams HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {200 * 1024 * 1024}\r\n\r\n")
+    head = (
+        "POST /api/teams HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {200 * 1024 * 1024}\r\n\r\n"
+    )
     status, rest = await _raw_request(server.base_url, head, [b"[" * 1024])
     assert status == 413
     assert b'"code":"too_large"' in rest.replace(b" ", b"")
 
 
-async def test_a_streamed_body_is_refused_once_past_the_cap(database_url: str,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_streamed_body_is_refused_once_past_the_cap(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """No Content-Length (chunked): counted as it comes; the cap is a setting (CRM_MAX_BODY_BYTES)."""
     monkeypatch.setenv("CRM_MAX_BODY_BYTES", str(64 * 1024))
     with LiveServer.run(database_url) as live:
-        head = ("POST /api/auth/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                "Transfer-Encoding: chunked\r\n\r\n")
+        head = (
+            "POST /api/auth/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n"
+        )
         chunk = b"x" * 16384
         framed = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
         # 80 KB, all sent: the server reads past the cap and refuses, leaving nothing unread (so
@@ -213,13 +223,16 @@ async def test_webhooks_keep_their_own_smaller_cap(server: LiveServer, admin: ht
 
 # --- nulls where a value is required -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("field", ["full_name", "email", "role_id"])
-async def test_a_user_field_that_cannot_be_empty_refuses_null(server: LiveServer, admin: httpx.AsyncClient,
-                                                              field: str) -> None:
+async def test_a_user_field_that_cannot_be_empty_refuses_null(
+    server: LiveServer, admin: httpx.AsyncClient, field: str
+) -> None:
     user_id = await server.create_user("sam@example.com", full_name="Sam Seller")
     user = (await admin.get(f"/api/users/{user_id}")).json()
-    refused = assert_refused(await admin.patch(f"/api/users/{user_id}",
-                                               json={"version": user["version"], field: None}), field)
+    refused = assert_refused(
+        await admin.patch(f"/api/users/{user_id}", json={"version": user["version"], field: None}), field
+    )
     assert refused["code"] == "invalid"
     after = (await admin.get(f"/api/users/{user_id}")).json()
     assert (after["email"], after["full_name"]) == ("sam@example.com", "Sam Seller")
@@ -230,17 +243,20 @@ async def test_a_user_field_that_cannot_be_empty_refuses_null(server: LiveServer
 
 # --- names compared one way ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("first", "second"), [("Ärzte", "Ärzte"), ("Ärzte", " Ärzte "), ("Support", "SUPPORT")])
-async def test_a_role_name_taken_is_refused_however_it_is_written(server: LiveServer, admin: httpx.AsyncClient,
-                                                                  first: str, second: str) -> None:
+async def test_a_role_name_taken_is_refused_however_it_is_written(
+    server: LiveServer, admin: httpx.AsyncClient, first: str, second: str
+) -> None:
     assert (await admin.post("/api/roles", json={"name": first})).status_code == 201
     refused = assert_refused(await admin.post("/api/roles", json={"name": second}), "name")
     assert refused["code"] == "name_taken"
 
 
 @pytest.mark.parametrize("url", ["/api/teams", "/api/pipelines", "/api/lost-reasons", "/api/lead-sources"])
-async def test_other_unique_names_are_compared_the_same_way(server: LiveServer, admin: httpx.AsyncClient,
-                                                            url: str) -> None:
+async def test_other_unique_names_are_compared_the_same_way(
+    server: LiveServer, admin: httpx.AsyncClient, url: str
+) -> None:
     assert (await admin.post(url, json={"name": "Équipe Nord"})).status_code == 201
     refused = assert_refused(await admin.post(url, json={"name": "Équipe Nord "}), "name")
     assert refused["code"] == "name_taken"
@@ -248,12 +264,16 @@ async def test_other_unique_names_are_compared_the_same_way(server: LiveServer, 
 
 # --- attachments: an allow-listed type, never a header of the sender's choosing ------------------
 
-async def test_an_attachment_type_with_line_breaks_cannot_inject_headers(server: LiveServer,
-                                                                         admin: httpx.AsyncClient) -> None:
+
+async def test_an_attachment_type_with_line_breaks_cannot_inject_headers(
+    server: LiveServer, admin: httpx.AsyncClient
+) -> None:
     ticket = (await admin.post("/api/tickets", json={"subject": "Printer"})).json()
     data = base64.b64encode(b"<script>alert(1)</script>").decode()
-    up = await admin.post(f"/api/tickets/{ticket['id']}/attachments", json={
-        "filename": "note.html", "content_type": "text/html\r\nX-Injected: yes", "data": data})
+    up = await admin.post(
+        f"/api/tickets/{ticket['id']}/attachments",
+        json={"filename": "note.html", "content_type": "text/html\r\nX-Injected: yes", "data": data},
+    )
     assert up.status_code == 201, up.text
     assert up.json()["content_type"] == "application/octet-stream"
     down = await admin.get(f"/api/attachments/{up.json()['id']}")
@@ -262,24 +282,39 @@ async def test_an_attachment_type_with_line_breaks_cannot_inject_headers(server:
     assert down.headers["content-type"] == "application/octet-stream"
     assert down.headers["x-content-type-options"] == "nosniff"
     # A type on the list is kept; one off it (HTML runs scripts) is sent as plain bytes.
-    pdf = await admin.post(f"/api/tickets/{ticket['id']}/attachments", json={
-        "filename": "a.pdf", "content_type": "Application/PDF", "data": data})
+    pdf = await admin.post(
+        f"/api/tickets/{ticket['id']}/attachments",
+        json={"filename": "a.pdf", "content_type": "Application/PDF", "data": data},
+    )
     assert pdf.json()["content_type"] == "application/pdf"
-    html = await admin.post(f"/api/tickets/{ticket['id']}/attachments", json={
-        "filename": "a.html", "content_type": "text/html", "data": data})
+    html = await admin.post(
+        f"/api/tickets/{ticket['id']}/attachments",
+        json={"filename": "a.html", "content_type": "text/html", "data": data},
+    )
     assert html.json()["content_type"] == "application/octet-stream"
 
 
 # --- send-draft ----------------------------------------------------------------------------------
 
-async def test_send_draft_of_a_draft_is_refused_and_a_missing_address_is_null(server: LiveServer,
-                                                                             admin: httpx.AsyncClient) -> None:
+
+async def test_send_draft_of_a_draft_is_refused_and_a_missing_address_is_null(
+    server: LiveServer, admin: httpx.AsyncClient
+) -> None:
     from tests.server.test_invoice_sending import issued_invoice
 
     rates = {r["name"]: r["id"] for r in (await admin.get("/api/tax-rates")).json()}
     client = (await admin.post("/api/clients", json={"name": "No Mail Ltd"})).json()
-    draft = (await admin.post("/api/invoices", json={"client_id": client["id"], "lines": [
-        {"description": "Work", "quantity": "1", "unit_price": "10", "tax_rate_id": rates["Standard 19%"]}]})).json()
+    draft = (
+        await admin.post(
+            "/api/invoices",
+            json={
+                "client_id": client["id"],
+                "lines": [
+                    {"description": "Work", "quantity": "1", "unit_price": "10", "tax_rate_id": rates["Standard 19%"]}
+                ],
+            },
+        )
+    ).json()
     refused = await admin.get(f"/api/invoices/{draft['id']}/send-draft")
     assert refused.status_code == 409 and refused.json()["code"] == "not_issued"
     invoice = await issued_invoice(admin, client_email=None)

@@ -31,9 +31,16 @@ async def _set_up(base: str) -> str:
         api.headers["Authorization"] = f"Bearer {token}"
         changed = await api.patch("/api/settings", json={"values": {"forms.max_per_window": 10000}})
         assert changed.status_code == 200, changed.text
-        form = await api.post("/api/web-forms", json={"name": "Contact", "fields": [
-            {"name": "name", "label": "Name", "required": True, "maps_to": "person_name"},
-            {"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"}]})
+        form = await api.post(
+            "/api/web-forms",
+            json={
+                "name": "Contact",
+                "fields": [
+                    {"name": "name", "label": "Name", "required": True, "maps_to": "person_name"},
+                    {"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"},
+                ],
+            },
+        )
         assert form.status_code == 201, form.text
         return str(form.json()["key"])
 
@@ -64,8 +71,13 @@ async def _nothing_locked(live: LiveServer) -> bool:
     """No waiting event is still locked (by a dead process's backend that has not noticed yet)."""
     async with live.session() as session:
         waiting = await session.scalar(text("SELECT count(*) FROM integration_events WHERE status = 'pending'"))
-        free = len((await session.execute(text("SELECT id FROM integration_events WHERE status = 'pending'"
-                                                " FOR UPDATE SKIP LOCKED"))).all())
+        free = len(
+            (
+                await session.execute(
+                    text("SELECT id FROM integration_events WHERE status = 'pending' FOR UPDATE SKIP LOCKED")
+                )
+            ).all()
+        )
     return bool(free == waiting)
 
 
@@ -92,14 +104,17 @@ async def test_every_acknowledged_event_is_processed_after_a_crash(database_url:
         # What the dead process left: acknowledged posts stored in the inbox but not yet leads.
         async with live.session() as session:
             emails = set((await session.scalars(select(Lead.email))).all())
-            waiting = await session.scalar(select(func.count()).select_from(InboxEvent)
-                                           .where(InboxEvent.status.in_(("pending", "failed"))))
+            waiting = await session.scalar(
+                select(func.count()).select_from(InboxEvent).where(InboxEvent.status.in_(("pending", "failed")))
+            )
     finally:
         await locker.rollback()
         await locker.close()
     not_yet = set(acknowledged) - emails
-    print(f"killed after {len(acknowledged)} acknowledged posts; {waiting} events waiting, "
-          f"{len(not_yet)} acknowledged posts not yet leads")
+    print(
+        f"killed after {len(acknowledged)} acknowledged posts; {waiting} events waiting, "
+        f"{len(not_yet)} acknowledged posts not yet leads"
+    )
     assert waiting and waiting >= len(not_yet) >= len(acknowledged) - stuck_from > 0
     await _until_async(lambda: _nothing_locked(live), "the dead process's transactions are gone")
 
@@ -108,16 +123,18 @@ async def test_every_acknowledged_event_is_processed_after_a_crash(database_url:
         while True:
             async with live.session() as session:
                 emails = set((await session.scalars(select(Lead.email))).all())
-                left = await session.scalar(select(func.count()).select_from(InboxEvent)
-                                            .where(InboxEvent.status.in_(("pending", "failed"))))
+                left = await session.scalar(
+                    select(func.count()).select_from(InboxEvent).where(InboxEvent.status.in_(("pending", "failed")))
+                )
             if not left and set(acknowledged) <= emails:
                 break
             assert time.monotonic() < deadline, f"{left} events still waiting, {len(set(acknowledged) - emails)} lost"
             await asyncio.sleep(0.25)
     async with live.session() as session:
         leads = await session.scalar(select(func.count()).select_from(Lead))
-        stored = await session.scalar(select(func.count()).select_from(InboxEvent)
-                                      .where(InboxEvent.status == "processed"))
+        stored = await session.scalar(
+            select(func.count()).select_from(InboxEvent).where(InboxEvent.status == "processed")
+        )
     assert set(acknowledged) <= emails
     assert leads == stored  # one lead per stored submission: none twice
 

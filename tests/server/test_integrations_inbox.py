@@ -30,8 +30,10 @@ def _event(name: str, **changes: Any) -> dict[str, Any]:
 
 def _signed(event: dict[str, Any], secret: str = SECRET, timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(event).encode()
-    return body, {"Content-Type": "application/json",
-                  "Stripe-Signature": stripe.signature_header(secret, body, timestamp)}
+    return body, {
+        "Content-Type": "application/json",
+        "Stripe-Signature": stripe.signature_header(secret, body, timestamp),
+    }
 
 
 async def _configure(api: Any) -> None:
@@ -81,8 +83,9 @@ async def test_refusals_are_logged_and_never_worked_on(server: LiveServer, admin
     unsigned = await admin.post("/webhooks/stripe", content=body, headers={"Content-Type": "application/json"})
     assert unsigned.status_code == 401
     broken = b'{"id": "evt_1", "type": '
-    bad_json = await admin.post("/webhooks/stripe", content=broken,
-                                headers={"Stripe-Signature": stripe.signature_header(SECRET, broken)})
+    bad_json = await admin.post(
+        "/webhooks/stripe", content=broken, headers={"Stripe-Signature": stripe.signature_header(SECRET, broken)}
+    )
     assert bad_json.status_code == 400 and bad_json.json()["code"] == "malformed"
     assert (await admin.post("/webhooks/nosuch", content=b"{}")).status_code == 404
     rows = await _rows(server)
@@ -90,8 +93,9 @@ async def test_refusals_are_logged_and_never_worked_on(server: LiveServer, admin
     assert all(r.event_id is None for r in rows)
     assert "tolerance" in (rows[1].error or "") and "not JSON" in (rows[3].error or "")
     async with server.session() as session:
-        logged = await session.scalar(select(func.count()).select_from(SecurityEvent)
-                                      .where(SecurityEvent.kind == "webhook_bad_signature"))
+        logged = await session.scalar(
+            select(func.count()).select_from(SecurityEvent).where(SecurityEvent.kind == "webhook_bad_signature")
+        )
     assert logged == 3
     # The refused copies took no slot: the genuine delivery of the same event id is accepted.
     genuine = await admin.post("/webhooks/stripe", content=body, headers=headers)
@@ -120,8 +124,9 @@ async def test_a_waiting_event_is_replayed_once_its_cause_is_fixed(server: LiveS
     # The same intent, now for the right amount: the provider's retry carries the same event id, so
     # the inbox keeps the first body; the admin fixes the invoice's amount instead (pays what Stripe got).
     intent["data"]["object"]["amount_received"] = int(gross * 100)
-    assert (await admin.post("/webhooks/stripe", content=_signed(intent)[0], headers=_signed(intent)[1])
-            ).json()["duplicates"] == 1
+    assert (await admin.post("/webhooks/stripe", content=_signed(intent)[0], headers=_signed(intent)[1])).json()[
+        "duplicates"
+    ] == 1
     async with server.session() as session:
         row = await session.get_one(InboxEvent, stored)
         row.payload = intent  # what a corrected redelivery would carry
@@ -140,8 +145,12 @@ async def test_states_and_the_test_event(server: LiveServer, admin: Any) -> None
     states = {s["provider"]: s for s in (await admin.get("/api/integrations")).json()}
     assert set(states) == {"facebook", "forms", "woocommerce", "stripe"}
     assert states["stripe"]["state"] == "not_configured"
-    assert states["stripe"]["settings"] == ["stripe.endpoint_secret", "stripe.secret_key", "stripe.api_url",
-                                            "stripe.success_url"]
+    assert states["stripe"]["settings"] == [
+        "stripe.endpoint_secret",
+        "stripe.secret_key",
+        "stripe.api_url",
+        "stripe.success_url",
+    ]
     refused = (await admin.post("/api/integrations/stripe/test")).json()
     assert refused["ok"] is False and "settings" in refused["message"]
     await _configure(admin)
@@ -159,7 +168,7 @@ async def test_states_and_the_test_event(server: LiveServer, admin: Any) -> None
 def test_retries_back_off_then_wait_for_a_person() -> None:
     delays = [inbox.retry_delay(n) for n in range(1, inbox.MAX_ATTEMPTS + 1)]
     seconds = [d.total_seconds() for d in delays if d is not None]
-    assert seconds == [30 * 2 ** i for i in range(inbox.MAX_ATTEMPTS - 1)]
+    assert seconds == [30 * 2**i for i in range(inbox.MAX_ATTEMPTS - 1)]
     assert delays[-1] is None
 
 
@@ -173,10 +182,25 @@ async def test_the_nightly_purge_forgets_settled_events_after_three_months(serve
 
     old, recent = utcnow() - timedelta(days=91), utcnow() - timedelta(days=89)
     async with server.session() as session:
-        for n, (status, at) in enumerate([("processed", old), ("ignored", old), ("rejected", old), ("failed", old),
-                                          ("needs_attention", old), ("processed", recent)]):
-            session.add(InboxEvent(provider="stripe", event_id=None if status == "rejected" else f"evt_{n}",
-                                   event_type="customer.created", status=status, received_at=at))
+        for n, (status, at) in enumerate(
+            [
+                ("processed", old),
+                ("ignored", old),
+                ("rejected", old),
+                ("failed", old),
+                ("needs_attention", old),
+                ("processed", recent),
+            ]
+        ):
+            session.add(
+                InboxEvent(
+                    provider="stripe",
+                    event_id=None if status == "rejected" else f"evt_{n}",
+                    event_type="customer.created",
+                    status=status,
+                    received_at=at,
+                )
+            )
     async with server.session() as session:
         await session.execute(text(SETTLED_EVENTS))
     assert sorted(r.status for r in await _rows(server)) == ["failed", "needs_attention", "processed"]

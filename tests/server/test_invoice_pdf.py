@@ -17,9 +17,13 @@ from pypdf import PdfReader
 from crm_server.documents import layout, pdf
 from tests.support import LiveServer
 
-COMPANY = {"company.name": "Ștefan & Fiii SRL", "company.address": "Strada Lungă 1\nCluj-Napoca",
-           "company.vat_number": "RO1234567", "company.email": "billing@stefan.example",
-           "company.phone": "+40 264 000 000"}
+COMPANY = {
+    "company.name": "Ștefan & Fiii SRL",
+    "company.address": "Strada Lungă 1\nCluj-Napoca",
+    "company.vat_number": "RO1234567",
+    "company.email": "billing@stefan.example",
+    "company.phone": "+40 264 000 000",
+}
 
 
 def fmt(value: str | Decimal) -> str:
@@ -49,12 +53,21 @@ async def _client(api: Any, name: str, **fields: Any) -> dict[str, Any]:
 
 def _lines(standard: int, reduced: int) -> list[dict[str, Any]]:
     return [
-        {"description": "Annual licence – Łódź branch", "quantity": "3", "unit_price": "1234.56",
-         "discount_percent": "12.5", "tax_rate_id": standard},
+        {
+            "description": "Annual licence – Łódź branch",
+            "quantity": "3",
+            "unit_price": "1234.56",
+            "discount_percent": "12.5",
+            "tax_rate_id": standard,
+        },
         {"description": "On-site training (2 days)", "quantity": "2", "unit_price": "480.00", "tax_rate_id": standard},
         {"description": "Printed manual", "quantity": "7", "unit_price": "0.35", "tax_rate_id": reduced},
-        {"description": "Support hours <priority> & weekend", "quantity": "1.5", "unit_price": "65.00",
-         "tax_rate_id": reduced},
+        {
+            "description": "Support hours <priority> & weekend",
+            "quantity": "1.5",
+            "unit_price": "65.00",
+            "tax_rate_id": reduced,
+        },
     ]
 
 
@@ -70,10 +83,19 @@ def vat_breakdown(lines: list[dict[str, Any]]) -> dict[str, tuple[Decimal, Decim
 async def test_invoice_pdf_carries_the_api_figures(server: LiveServer, admin: Any) -> None:
     assert (await admin.patch("/api/settings", json={"values": COMPANY})).status_code == 200
     standard, reduced = await _rate(admin, "Standard 19%"), await _rate(admin, "Reduced 9%")
-    client = await _client(admin, "Ștefan Țăranu Ăîâ SRL", address="Bd. Eroilor 5, Brașov",
-                           vat_number="RO7654321", email="office@taranu.example")
-    draft = (await admin.post("/api/invoices", json={"client_id": client["id"], "notes": "Thank you, Ștefan!",
-                                                     "lines": _lines(standard, reduced)})).json()
+    client = await _client(
+        admin,
+        "Ștefan Țăranu Ăîâ SRL",
+        address="Bd. Eroilor 5, Brașov",
+        vat_number="RO7654321",
+        email="office@taranu.example",
+    )
+    draft = (
+        await admin.post(
+            "/api/invoices",
+            json={"client_id": client["id"], "notes": "Thank you, Ștefan!", "lines": _lines(standard, reduced)},
+        )
+    ).json()
     invoice = (await admin.post(f"/api/invoices/{draft['id']}/issue", json={"version": draft["version"]})).json()
     assert invoice["number"], invoice
     await admin.post(f"/api/invoices/{invoice['id']}/payments", json={"amount": "100.00"})
@@ -103,8 +125,9 @@ async def test_invoice_pdf_carries_the_api_figures(server: LiveServer, admin: An
         assert fmt(invoice[key]) in text, key
     assert Decimal(invoice["gross_total"]) > 1000  # the thousands separator is exercised
     assert day(invoice["issue_date"]) in text and day(invoice["due_date"]) in text
-    assert (f"Please pay {fmt(invoice['open_amount'])} EUR by {day(invoice['due_date'])}, quoting "
-            f"{invoice['number']}") in " ".join(text.split())
+    assert (
+        f"Please pay {fmt(invoice['open_amount'])} EUR by {day(invoice['due_date'])}, quoting {invoice['number']}"
+    ) in " ".join(text.split())
     assert "DRAFT" not in text
 
 
@@ -113,8 +136,15 @@ async def test_document_rounding_breakdown_matches_the_totals(server: LiveServer
     await admin.patch("/api/settings", json={"values": {"sales.tax_rounding": "document"}})
     standard, reduced = await _rate(admin, "Standard 19%"), await _rate(admin, "Reduced 9%")
     client = await _client(admin, "Rounding Ltd")
-    lines = [{"description": f"Item {i}", "quantity": "1", "unit_price": "0.33",
-              "tax_rate_id": standard if i % 2 else reduced} for i in range(9)]
+    lines = [
+        {
+            "description": f"Item {i}",
+            "quantity": "1",
+            "unit_price": "0.33",
+            "tax_rate_id": standard if i % 2 else reduced,
+        }
+        for i in range(9)
+    ]
     draft = (await admin.post("/api/invoices", json={"client_id": client["id"], "lines": lines})).json()
     text = text_of((await admin.get(f"/api/invoices/{draft['id']}/pdf")).content)
     breakdown = vat_breakdown(draft["lines"])
@@ -127,8 +157,10 @@ async def test_document_rounding_breakdown_matches_the_totals(server: LiveServer
 async def test_draft_and_credit_note_pdfs(server: LiveServer, admin: Any) -> None:
     rate = await _rate(admin, "Standard 19%")
     client = await _client(admin, "Draft Client")
-    body = {"client_id": client["id"], "lines": [{"description": "Work", "quantity": "2", "unit_price": "50",
-                                                  "tax_rate_id": rate}]}
+    body = {
+        "client_id": client["id"],
+        "lines": [{"description": "Work", "quantity": "2", "unit_price": "50", "tax_rate_id": rate}],
+    }
     draft = (await admin.post("/api/invoices", json=body)).json()
     answer = await admin.get(f"/api/invoices/{draft['id']}/pdf")
     assert answer.status_code == 200
@@ -153,8 +185,15 @@ async def test_proposal_pdf(server: LiveServer, admin: Any) -> None:
     standard, reduced = await _rate(admin, "Standard 19%"), await _rate(admin, "Reduced 9%")
     client = await _client(admin, "Zoë Ørsted ApS", address="Nørregade 7, København")
     valid = (date.today() + timedelta(days=20)).isoformat()
-    made = await admin.post("/api/proposals", json={"client_id": client["id"], "title": "Rollout for 2027",
-                                                    "valid_until": valid, "lines": _lines(standard, reduced)})
+    made = await admin.post(
+        "/api/proposals",
+        json={
+            "client_id": client["id"],
+            "title": "Rollout for 2027",
+            "valid_until": valid,
+            "lines": _lines(standard, reduced),
+        },
+    )
     assert made.status_code == 201, made.text
     proposal = made.json()
     answer = await admin.get(f"/api/proposals/{proposal['id']}/pdf")
@@ -196,12 +235,20 @@ async def test_logo_is_drawn_and_a_broken_one_is_ignored(server: LiveServer, adm
 
     buffer = io.BytesIO()
     Image.new("RGB", (2400, 800), (29, 78, 216)).save(buffer, format="PNG")  # larger than it prints
-    await admin.patch("/api/settings", json={"values": {"company.logo_png": base64.b64encode(buffer.getvalue())
-                                                        .decode()}})
+    await admin.patch(
+        "/api/settings", json={"values": {"company.logo_png": base64.b64encode(buffer.getvalue()).decode()}}
+    )
     rate = await _rate(admin, "Standard 19%")
     client = await _client(admin, "Logo Client")
-    draft = (await admin.post("/api/invoices", json={"client_id": client["id"], "lines": [
-        {"description": "Work", "quantity": "1", "unit_price": "10", "tax_rate_id": rate}]})).json()
+    draft = (
+        await admin.post(
+            "/api/invoices",
+            json={
+                "client_id": client["id"],
+                "lines": [{"description": "Work", "quantity": "1", "unit_price": "10", "tax_rate_id": rate}],
+            },
+        )
+    ).json()
     with_logo = await admin.get(f"/api/invoices/{draft['id']}/pdf")
     page = PdfReader(io.BytesIO(with_logo.content)).pages[0]
     [logo] = page.images
@@ -214,16 +261,32 @@ async def test_logo_is_drawn_and_a_broken_one_is_ignored(server: LiveServer, adm
 def test_render_is_fast_and_prints_any_alphabet() -> None:
     """Pure rendering: 15 lines with Romanian, Polish, Greek and Cyrillic text, well under 30 ms."""
     tpl = layout.template()
-    lines = tuple(layout.Line(position=i + 1, description=f"Șțăî Łódź Ελληνικά Кириллица {i}",
-                              quantity=Decimal("2.000"), unit_price=Decimal("1000.00"),
-                              discount_percent=Decimal("0.00"), tax_percent=Decimal("19.000"),
-                              net=Decimal("2000.00")) for i in range(15))
-    doc = layout.Document(kind="invoice", number="INV-2026-000001", currency="EUR",
-                          company=layout.Party(name="Ștefan SRL"), client=layout.Party(name="Jürgen Øberg"),
-                          lines=lines, taxes=layout.tax_rows([(line.tax_percent, line.net, Decimal("380.00"))
-                                                              for line in lines]),
-                          net_total=Decimal("30000.00"), tax_total=Decimal("5700.00"),
-                          gross_total=Decimal("35700.00"), issue_date=date(2026, 1, 2), due_date=date(2026, 1, 16))
+    lines = tuple(
+        layout.Line(
+            position=i + 1,
+            description=f"Șțăî Łódź Ελληνικά Кириллица {i}",
+            quantity=Decimal("2.000"),
+            unit_price=Decimal("1000.00"),
+            discount_percent=Decimal("0.00"),
+            tax_percent=Decimal("19.000"),
+            net=Decimal("2000.00"),
+        )
+        for i in range(15)
+    )
+    doc = layout.Document(
+        kind="invoice",
+        number="INV-2026-000001",
+        currency="EUR",
+        company=layout.Party(name="Ștefan SRL"),
+        client=layout.Party(name="Jürgen Øberg"),
+        lines=lines,
+        taxes=layout.tax_rows([(line.tax_percent, line.net, Decimal("380.00")) for line in lines]),
+        net_total=Decimal("30000.00"),
+        tax_total=Decimal("5700.00"),
+        gross_total=Decimal("35700.00"),
+        issue_date=date(2026, 1, 2),
+        due_date=date(2026, 1, 16),
+    )
     data = pdf.render(doc, tpl)
     text = text_of(data)
     assert "Șțăî Łódź Ελληνικά Кириллица 14" in text and "Jürgen Øberg" in text
@@ -232,14 +295,31 @@ def test_render_is_fast_and_prints_any_alphabet() -> None:
 
 def test_long_invoices_flow_over_pages() -> None:
     """The lines' header repeats on every page and every page carries its number and the mark."""
-    lines = tuple(layout.Line(position=i + 1, description=f"Item {i + 1}", quantity=Decimal(1),
-                              unit_price=Decimal("10.00"), discount_percent=Decimal(0), tax_percent=Decimal(19),
-                              net=Decimal("10.00")) for i in range(150))
-    doc = layout.Document(kind="invoice", number=None, currency="EUR", company=layout.Party(name="Co"),
-                          client=layout.Party(name="Client"), lines=lines,
-                          taxes=(layout.TaxRow(rate=Decimal(19), base=Decimal("1500.00"), tax=Decimal("285.00")),),
-                          net_total=Decimal("1500.00"), tax_total=Decimal("285.00"), gross_total=Decimal("1785.00"),
-                          mark="draft_mark")
+    lines = tuple(
+        layout.Line(
+            position=i + 1,
+            description=f"Item {i + 1}",
+            quantity=Decimal(1),
+            unit_price=Decimal("10.00"),
+            discount_percent=Decimal(0),
+            tax_percent=Decimal(19),
+            net=Decimal("10.00"),
+        )
+        for i in range(150)
+    )
+    doc = layout.Document(
+        kind="invoice",
+        number=None,
+        currency="EUR",
+        company=layout.Party(name="Co"),
+        client=layout.Party(name="Client"),
+        lines=lines,
+        taxes=(layout.TaxRow(rate=Decimal(19), base=Decimal("1500.00"), tax=Decimal("285.00")),),
+        net_total=Decimal("1500.00"),
+        tax_total=Decimal("285.00"),
+        gross_total=Decimal("1785.00"),
+        mark="draft_mark",
+    )
     reader = PdfReader(io.BytesIO(pdf.render(doc)))
     assert len(reader.pages) >= 3
     for n, page in enumerate(reader.pages, start=1):

@@ -34,8 +34,9 @@ async def database(server: LiveServer) -> AsyncIterator[Database]:
 async def queued_jobs(server: LiveServer) -> list[int]:
     """The email ids of the send jobs waiting to run, oldest first."""
     async with server.session() as s:
-        rows = (await s.execute(select(InvoiceEmail.id).where(InvoiceEmail.status == "queued")
-                                .order_by(InvoiceEmail.id))).all()
+        rows = (
+            await s.execute(select(InvoiceEmail.id).where(InvoiceEmail.status == "queued").order_by(InvoiceEmail.id))
+        ).all()
     return [r[0] for r in rows]
 
 
@@ -48,9 +49,22 @@ async def run_send_jobs(server: LiveServer) -> list[str]:
 async def issued_invoice(admin: Any, client_email: str | None = "billing@acme.example") -> dict[str, Any]:
     rates = {r["name"]: r["id"] for r in (await admin.get("/api/tax-rates")).json()}
     client = (await admin.post("/api/clients", json={"name": "Acme Ștefan SRL", "email": client_email})).json()
-    draft = (await admin.post("/api/invoices", json={"client_id": client["id"], "lines": [
-        {"description": "Consulting", "quantity": "3", "unit_price": "33.33",
-         "tax_rate_id": rates["Standard 19%"]}]})).json()
+    draft = (
+        await admin.post(
+            "/api/invoices",
+            json={
+                "client_id": client["id"],
+                "lines": [
+                    {
+                        "description": "Consulting",
+                        "quantity": "3",
+                        "unit_price": "33.33",
+                        "tax_rate_id": rates["Standard 19%"],
+                    }
+                ],
+            },
+        )
+    ).json()
     issued = await admin.post(f"/api/invoices/{draft['id']}/issue", json={"version": draft["version"]})
     assert issued.status_code == 200, issued.text
     return issued.json()  # type: ignore[no-any-return]
@@ -85,14 +99,20 @@ async def test_send_arrives_with_the_pdf_and_is_logged(server: LiveServer, admin
     assert sent["send_status"] == "sent" and sent["sent_at"] is not None and sent["send_error"] is None
     emails = (await admin.get(f"/api/invoices/{invoice['id']}/emails")).json()
     assert [(e["status"], e["recipient"], e["attempts"], e["invoice_number"]) for e in emails] == [
-        ("sent", "billing@acme.example", 1, invoice["number"])]
+        ("sent", "billing@acme.example", 1, invoice["number"])
+    ]
     assert emails[0]["sent_at"] is not None and emails[0]["error"] is None
     log = (await admin.get("/api/invoice-emails", params={"status": "sent"})).json()
     assert log["total"] == 1 and log["items"][0]["invoice_id"] == invoice["id"]
     assert (await admin.get("/api/invoice-emails", params={"status": "failed"})).json()["total"] == 0
     async with server.session() as s:
-        actions = list(await s.scalars(select(AuditEntry.action).where(
-            AuditEntry.entity == "invoice", AuditEntry.entity_id == invoice["id"]).order_by(AuditEntry.id)))
+        actions = list(
+            await s.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.entity == "invoice", AuditEntry.entity_id == invoice["id"])
+                .order_by(AuditEntry.id)
+            )
+        )
     assert actions[-2:] == ["send_queued", "sent"]
     # A job that runs twice sends once.
     async with database(server) as db:
@@ -110,8 +130,9 @@ async def test_smtp_failure_is_shown_and_a_resend_succeeds(server: LiveServer, a
     assert result.startswith(f"failed: {invoice['number']}") and "SMTP error" in result
     failed = (await admin.get(f"/api/invoices/{invoice['id']}")).json()
     assert failed["send_status"] == "failed" and failed["sent_at"] is None
-    assert "SMTP error" in failed["send_error"] and ("refused" in failed["send_error"].lower()
-                                                     or "errno" in failed["send_error"].lower())
+    assert "SMTP error" in failed["send_error"] and (
+        "refused" in failed["send_error"].lower() or "errno" in failed["send_error"].lower()
+    )
     [email] = (await admin.get(f"/api/invoices/{invoice['id']}/emails")).json()
     assert email["status"] == "failed" and email["attempts"] == 1 and email["error"] == failed["send_error"]
     assert (await admin.get("/api/invoice-emails", params={"status": "failed"})).json()["total"] == 1
@@ -156,8 +177,17 @@ async def test_the_worker_runs_the_send_job(server: LiveServer, admin: Any, smtp
 async def test_drafts_cancelled_and_bad_addresses_are_refused(server: LiveServer, admin: Any) -> None:
     rates = {r["name"]: r["id"] for r in (await admin.get("/api/tax-rates")).json()}
     client = (await admin.post("/api/clients", json={"name": "No Mail Ltd"})).json()
-    draft = (await admin.post("/api/invoices", json={"client_id": client["id"], "lines": [
-        {"description": "Work", "quantity": "1", "unit_price": "10", "tax_rate_id": rates["Standard 19%"]}]})).json()
+    draft = (
+        await admin.post(
+            "/api/invoices",
+            json={
+                "client_id": client["id"],
+                "lines": [
+                    {"description": "Work", "quantity": "1", "unit_price": "10", "tax_rate_id": rates["Standard 19%"]}
+                ],
+            },
+        )
+    ).json()
     refused = await admin.post(f"/api/invoices/{draft['id']}/send", json={"to": "a@b.example"})
     assert refused.status_code == 409 and refused.json()["code"] == "not_issued"
     assert "draft" in refused.json()["message"] and "issue it first" in refused.json()["message"]
@@ -185,8 +215,17 @@ async def test_sending_scope_and_permissions(server: LiveServer, admin: Any) -> 
     invoice = await issued_invoice(admin)
     rates = {r["name"]: r["id"] for r in (await admin.get("/api/tax-rates")).json()}
     theirs = (await admin.post("/api/clients", json={"name": "Theirs", "owner_id": sales_id})).json()
-    draft = (await admin.post("/api/invoices", json={"client_id": theirs["id"], "lines": [
-        {"description": "Work", "quantity": "1", "unit_price": "10", "tax_rate_id": rates["Standard 19%"]}]})).json()
+    draft = (
+        await admin.post(
+            "/api/invoices",
+            json={
+                "client_id": theirs["id"],
+                "lines": [
+                    {"description": "Work", "quantity": "1", "unit_price": "10", "tax_rate_id": rates["Standard 19%"]}
+                ],
+            },
+        )
+    ).json()
     mine = (await admin.post(f"/api/invoices/{draft['id']}/issue", json={"version": draft["version"]})).json()
     for target in (invoice, mine):
         assert (await admin.post(f"/api/invoices/{target['id']}/send", json={"to": "x@y.example"})).status_code == 200
@@ -196,7 +235,8 @@ async def test_sending_scope_and_permissions(server: LiveServer, admin: Any) -> 
         assert (await sam.get(f"/api/invoices/{invoice['id']}/send-draft")).status_code == 404
         log = (await sam.get("/api/invoice-emails")).json()
         assert [e["invoice_id"] for e in log["items"]] == [mine["id"]] and log["total"] == 1
-        can_edit = "edit" in (await sam.get("/api/auth/me")).json().get("permissions", {}).get(
-            "invoices", {}).get("actions", [])
+        can_edit = "edit" in (await sam.get("/api/auth/me")).json().get("permissions", {}).get("invoices", {}).get(
+            "actions", []
+        )
         answer = await sam.post(f"/api/invoices/{invoice['id']}/send", json={"to": "x@y.example"})
         assert answer.status_code == (404 if can_edit else 403)

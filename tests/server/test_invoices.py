@@ -30,9 +30,11 @@ async def _rate(api: Any, name: str = "Standard 19%") -> int:
 
 
 async def _draft(api: Any, client_id: int, rate_id: int, **fields: Any) -> dict[str, Any]:
-    body = {"client_id": client_id,
-            "lines": [{"description": "Consulting", "quantity": "3", "unit_price": "33.33",
-                       "tax_rate_id": rate_id}], **fields}
+    body = {
+        "client_id": client_id,
+        "lines": [{"description": "Consulting", "quantity": "3", "unit_price": "33.33", "tax_rate_id": rate_id}],
+        **fields,
+    }
     made = await api.post("/api/invoices", json=body)
     assert made.status_code == 201, made.text
     return made.json()  # type: ignore[no-any-return]
@@ -48,22 +50,40 @@ async def _issued(api: Any, client_id: int, rate_id: int, **fields: Any) -> dict
 async def test_totals_are_money_py_and_drafts_are_edited_as_a_whole(server: LiveServer, admin: Any) -> None:
     client = await _client(admin)
     standard, reduced = await _rate(admin), await _rate(admin, "Reduced 9%")
-    lines = [{"description": "Licence", "quantity": "2.5", "unit_price": "19.99", "discount_percent": "10",
-              "tax_rate_id": standard},
-             {"description": "Book", "quantity": "3", "unit_price": "0.35", "tax_rate_id": reduced}]
+    lines = [
+        {
+            "description": "Licence",
+            "quantity": "2.5",
+            "unit_price": "19.99",
+            "discount_percent": "10",
+            "tax_rate_id": standard,
+        },
+        {"description": "Book", "quantity": "3", "unit_price": "0.35", "tax_rate_id": reduced},
+    ]
     draft = await _draft(admin, client["id"], standard, lines=lines, notes=" Thanks ")
-    expected = money.document_totals([
-        money.Line(Decimal("2.5"), Decimal("19.99"), Decimal(19), Decimal(10)),
-        money.Line(Decimal(3), Decimal("0.35"), Decimal(9))], "EUR")
+    expected = money.document_totals(
+        [
+            money.Line(Decimal("2.5"), Decimal("19.99"), Decimal(19), Decimal(10)),
+            money.Line(Decimal(3), Decimal("0.35"), Decimal(9)),
+        ],
+        "EUR",
+    )
     assert draft["status"] == "draft" and draft["number"] is None and draft["currency"] == "EUR"
     assert (draft["net_total"], draft["tax_total"], draft["gross_total"]) == (
-        str(expected.net), str(expected.tax), str(expected.gross))
+        str(expected.net),
+        str(expected.tax),
+        str(expected.gross),
+    )
     assert [ln["net"] for ln in draft["lines"]] == [str(t.net) for t in expected.lines]
     assert draft["lines"][1]["tax_percent"] == "9.000" and draft["client_name"] == "Acme" and draft["notes"] == "Thanks"
 
-    changed = await admin.patch(f"/api/invoices/{draft['id']}", json={
-        "version": draft["version"], "lines": [{"description": "Only", "quantity": "1", "unit_price": "100",
-                                                "tax_rate_id": standard}]})
+    changed = await admin.patch(
+        f"/api/invoices/{draft['id']}",
+        json={
+            "version": draft["version"],
+            "lines": [{"description": "Only", "quantity": "1", "unit_price": "100", "tax_rate_id": standard}],
+        },
+    )
     assert changed.status_code == 200, changed.text
     body = changed.json()
     assert len(body["lines"]) == 1 and body["gross_total"] == "119.00" and body["version"] > draft["version"]
@@ -77,8 +97,9 @@ async def test_twenty_concurrent_issues_get_numbers_without_gaps(server: LiveSer
     client = await _client(admin)
     rate = await _rate(admin)
     drafts = [await _draft(admin, client["id"], rate) for _ in range(20)]
-    answers = await asyncio.gather(*(admin.post(f"/api/invoices/{d['id']}/issue", json={"version": d["version"]})
-                                     for d in drafts))
+    answers = await asyncio.gather(
+        *(admin.post(f"/api/invoices/{d['id']}/issue", json={"version": d["version"]}) for d in drafts)
+    )
     assert all(a.status_code == 200 for a in answers), [a.text for a in answers if a.status_code != 200]
     year = date.today().year
     assert sorted(a.json()["number"] for a in answers) == [f"INV-{year}-{n:06d}" for n in range(1, 21)]
@@ -93,17 +114,20 @@ async def test_issued_invoice_amounts_cannot_change(server: LiveServer, admin: A
     client = await _client(admin)
     rate = await _rate(admin)
     issued = await _issued(admin, client["id"], rate)
-    refused = await admin.patch(f"/api/invoices/{issued['id']}", json={
-        "version": issued["version"], "lines": [{"description": "x", "quantity": "1", "unit_price": "1",
-                                                 "tax_rate_id": rate}]})
+    refused = await admin.patch(
+        f"/api/invoices/{issued['id']}",
+        json={
+            "version": issued["version"],
+            "lines": [{"description": "x", "quantity": "1", "unit_price": "1", "tax_rate_id": rate}],
+        },
+    )
     assert refused.status_code == 409 and refused.json()["code"] == "issued" and refused.json()["field"] == "lines"
     assert "cannot be changed" in refused.json()["message"]
     notes = await admin.patch(f"/api/invoices/{issued['id']}", json={"version": issued["version"], "notes": "Late"})
     assert notes.status_code == 200 and notes.json()["notes"] == "Late"
 
 
-async def test_payments_move_the_status_and_overpayment_names_the_open_amount(server: LiveServer,
-                                                                              admin: Any) -> None:
+async def test_payments_move_the_status_and_overpayment_names_the_open_amount(server: LiveServer, admin: Any) -> None:
     client = await _client(admin)
     issued = await _issued(admin, client["id"], await _rate(admin))
     assert issued["gross_total"] == "118.99" and issued["open_amount"] == "118.99"
@@ -139,8 +163,9 @@ async def test_cancel_makes_a_credit_note(server: LiveServer, admin: Any) -> Non
     original = (await admin.get(f"/api/invoices/{issued['id']}")).json()
     assert original["status"] == "cancelled" and original["open_amount"] == "0.00"
     async with server.session() as s:
-        actions = (await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "invoice")
-                                   .order_by(AuditEntry.id))).all()
+        actions = (
+            await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "invoice").order_by(AuditEntry.id))
+        ).all()
     assert list(actions) == ["created", "issued", "credit_note", "cancelled"]
 
 
@@ -182,13 +207,16 @@ async def test_validation_errors_name_the_field(server: LiveServer, admin: Any) 
     client = await _client(admin)
     rate = await _rate(admin)
     ok_line = {"description": "A", "quantity": "1", "unit_price": "10", "tax_rate_id": rate}
-    cases = [({"client_id": 999999}, "client_id"), ({"currency": "euro"}, "currency"),
-             ({"lines": [{**ok_line, "quantity": "0"}]}, "lines.0.quantity"),
-             ({"lines": [{**ok_line, "description": " "}]}, "lines.0.description"),
-             ({"lines": [ok_line, {**ok_line, "tax_rate_id": 999999}]}, "lines.1.tax_rate_id"),
-             ({"lines": [{**ok_line, "product_id": 999999}]}, "lines.0.product_id"),
-             ({"lines": [{**ok_line, "discount_percent": "101"}]}, "lines.0.discount_percent"),
-             ({"issue_date": "2026-05-02", "due_date": "2026-05-01"}, "due_date")]
+    cases = [
+        ({"client_id": 999999}, "client_id"),
+        ({"currency": "euro"}, "currency"),
+        ({"lines": [{**ok_line, "quantity": "0"}]}, "lines.0.quantity"),
+        ({"lines": [{**ok_line, "description": " "}]}, "lines.0.description"),
+        ({"lines": [ok_line, {**ok_line, "tax_rate_id": 999999}]}, "lines.1.tax_rate_id"),
+        ({"lines": [{**ok_line, "product_id": 999999}]}, "lines.0.product_id"),
+        ({"lines": [{**ok_line, "discount_percent": "101"}]}, "lines.0.discount_percent"),
+        ({"issue_date": "2026-05-02", "due_date": "2026-05-01"}, "due_date"),
+    ]
     for change, field in cases:
         answer = await admin.post("/api/invoices", json={"client_id": client["id"], "lines": [ok_line], **change})
         assert answer.status_code == 422, (change, answer.text)
@@ -205,10 +233,18 @@ async def test_list_search_sort_and_capped_total(server: LiveServer, admin: Any,
     acme, zeta = await _client(admin), await _client(admin, "Zeta Works")
     rate = await _rate(admin)
     small = await _issued(admin, acme["id"], rate)
-    big = await _issued(admin, zeta["id"], rate, lines=[{"description": "Big", "quantity": "1",
-                                                         "unit_price": "500", "tax_rate_id": rate}])
-    await _draft(admin, zeta["id"], rate, lines=[{"description": "Small", "quantity": "1", "unit_price": "1",
-                                                  "tax_rate_id": rate}])
+    big = await _issued(
+        admin,
+        zeta["id"],
+        rate,
+        lines=[{"description": "Big", "quantity": "1", "unit_price": "500", "tax_rate_id": rate}],
+    )
+    await _draft(
+        admin,
+        zeta["id"],
+        rate,
+        lines=[{"description": "Small", "quantity": "1", "unit_price": "1", "tax_rate_id": rate}],
+    )
     by_number = (await admin.get("/api/invoices", params={"q": big["number"][-4:]})).json()
     assert [i["id"] for i in by_number["items"]] == [big["id"]] and by_number["total_exact"] is True
     whole = (await admin.get("/api/invoices", params={"q": big["number"].lower()})).json()
@@ -221,9 +257,12 @@ async def test_list_search_sort_and_capped_total(server: LiveServer, admin: Any,
     assert [i["id"] for i in largest["items"][:2]] == [big["id"], small["id"]]
     newest = (await admin.get("/api/invoices")).json()
     assert newest["total"] == 3 and newest["items"][-1]["id"] == small["id"]
-    ranged = (await admin.get("/api/invoices", params={"issued_from": small["issue_date"],
-                                                         "issued_to": small["issue_date"],
-                                                         "sort": "-gross_total"})).json()
+    ranged = (
+        await admin.get(
+            "/api/invoices",
+            params={"issued_from": small["issue_date"], "issued_to": small["issue_date"], "sort": "-gross_total"},
+        )
+    ).json()
     assert [i["id"] for i in ranged["items"]] == [big["id"], small["id"]]  # the small-set sort, same order
 
     monkeypatch.setattr(service, "COUNT_CAP", 0)

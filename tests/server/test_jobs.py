@@ -37,8 +37,10 @@ async def count(context: JobContext, mark: str) -> None:
     await asyncio.sleep(0.05)  # long enough for a second worker to try to take the same job
     db: Database = context.additional_context["db"]
     async with db.transaction() as session:
-        await session.execute(text("INSERT INTO job_hits (mark, job_id, worker) VALUES (:m, :j, :w)"),
-                              {"m": mark, "j": context.job.id, "w": context.worker_name})
+        await session.execute(
+            text("INSERT INTO job_hits (mark, job_id, worker) VALUES (:m, :j, :w)"),
+            {"m": mark, "j": context.job.id, "w": context.worker_name},
+        )
 
 
 @test_tasks.task(name="fail")
@@ -46,8 +48,12 @@ async def fail() -> None:
     raise RuntimeError(FAILURE)
 
 
-SAID = {"text": "  made 2; skipped 1: INV-1 is not paid  ", "long": "y" * 5000,
-        "dict": {"made": 2, "on": date(2027, 1, 1)}, "none": None}
+SAID = {
+    "text": "  made 2; skipped 1: INV-1 is not paid  ",
+    "long": "y" * 5000,
+    "dict": {"made": 2, "on": date(2027, 1, 1)},
+    "none": None,
+}
 
 
 @test_tasks.task(name="say")
@@ -83,8 +89,9 @@ def tasks(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
 @asynccontextmanager
 async def workers(database_url: str, n: int = 2) -> AsyncIterator[list[JobRunner]]:
     """`n` independent workers (own procrastinate App, pool and engine each), as `n` server processes."""
-    runners = [JobRunner(database_url, Database(to_sqlalchemy_url(database_url), pool_size=2), name=f"w{i}")
-               for i in range(n)]
+    runners = [
+        JobRunner(database_url, Database(to_sqlalchemy_url(database_url), pool_size=2), name=f"w{i}") for i in range(n)
+    ]
     try:
         await asyncio.gather(*(r.start() for r in runners))
         yield runners
@@ -117,8 +124,12 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15, 
 
 
 async def statuses(database_url: str, task: str) -> list[str]:
-    return [r[0] for r in await rows(database_url, "SELECT status::text FROM procrastinate_jobs"
-                                                   " WHERE task_name = %(t)s ORDER BY id", t=task)]
+    return [
+        r[0]
+        for r in await rows(
+            database_url, "SELECT status::text FROM procrastinate_jobs WHERE task_name = %(t)s ORDER BY id", t=task
+        )
+    ]
 
 
 async def all_finished(database_url: str, task: str, n: int) -> bool:
@@ -137,14 +148,18 @@ async def test_each_deferred_job_runs_once_with_two_workers(database_url: str, t
         hits = await rows(database_url, "SELECT job_id, count(*) FROM job_hits GROUP BY job_id")
         assert sorted(hits) == [(job_id, 1) for job_id in sorted(ids)]
         assert {r.name for r in runners} == {"w0", "w1"}
-        logged = await rows(database_url, "SELECT job_id, count(*), min(status), min(duration_ms)"
-                                          " FROM job_log WHERE task = 'test:count' GROUP BY job_id")
+        logged = await rows(
+            database_url,
+            "SELECT job_id, count(*), min(status), min(duration_ms)"
+            " FROM job_log WHERE task = 'test:count' GROUP BY job_id",
+        )
         assert len(logged) == len(ids)
         assert all(n == 1 and status == "succeeded" and ms >= 50 for _, n, status, ms in logged)
 
 
 async def test_periodic_task_is_deferred_and_run_once_with_two_workers(
-        database_url: str, tasks: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    database_url: str, tasks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(registry.BLUEPRINTS, "tick", every_second)
 
     async def two_ticks() -> bool:
@@ -152,8 +167,10 @@ async def test_periodic_task_is_deferred_and_run_once_with_two_workers(
 
     async with workers(database_url):
         await eventually(two_ticks, what="two periodic runs")
-    jobs = await rows(database_url, "SELECT args->>'timestamp', count(*) FROM procrastinate_jobs"
-                                    " WHERE task_name = 'tick:tick' GROUP BY 1")
+    jobs = await rows(
+        database_url,
+        "SELECT args->>'timestamp', count(*) FROM procrastinate_jobs WHERE task_name = 'tick:tick' GROUP BY 1",
+    )
     assert jobs and all(n == 1 for _, n in jobs), jobs
     hits = await rows(database_url, "SELECT mark, count(*) FROM job_hits GROUP BY mark")
     assert len(hits) >= 2 and all(n == 1 for _, n in hits), hits
@@ -161,7 +178,8 @@ async def test_periodic_task_is_deferred_and_run_once_with_two_workers(
 
 
 async def test_failed_job_shows_its_error_to_admins_only(
-        server: LiveServer, admin: Any, database_url: str, tasks: None) -> None:
+    server: LiveServer, admin: Any, database_url: str, tasks: None
+) -> None:
     async with workers(database_url, n=1), database(database_url) as db:
         async with db.transaction() as s:
             job_id = await queue.defer(s, "test:fail")
@@ -186,15 +204,19 @@ async def test_failed_job_shows_its_error_to_admins_only(
         assert (await sales.post("/api/admin/jobs/maintenance.purge/run")).status_code == 403
 
 
-async def test_job_log_keeps_what_a_succeeded_job_says(server: LiveServer, admin: Any, database_url: str,
-                                                      tasks: None) -> None:
+async def test_job_log_keeps_what_a_succeeded_job_says(
+    server: LiveServer, admin: Any, database_url: str, tasks: None
+) -> None:
     async with database(database_url) as db:
         async with db.transaction() as s:
             ids = {kind: await queue.defer(s, "test:say", kind=kind) for kind in SAID}
     manual = (await admin.post("/api/admin/jobs/test:hourly/run")).json()["id"]
     plain = (await admin.post("/api/admin/jobs/test:say/run")).json()["id"]
-    args = dict(await rows(database_url, "SELECT id, args FROM procrastinate_jobs WHERE id IN (%(a)s, %(b)s)",
-                           a=manual, b=plain))
+    args = dict(
+        await rows(
+            database_url, "SELECT id, args FROM procrastinate_jobs WHERE id IN (%(a)s, %(b)s)", a=manual, b=plain
+        )
+    )
     assert args == {manual: {"manual": True}, plain: {}}  # only a task that takes `manual` is told
     async with workers(database_url, n=1):
         await eventually(lambda: all_finished(database_url, "test:say", len(SAID) + 1), what="the jobs to finish")
@@ -221,10 +243,15 @@ async def test_defer_belongs_to_the_callers_transaction(database_url: str, tasks
             with pytest.raises(queue.AlreadyQueued):
                 await queue.defer(s, "test:count", mark="b", queueing_lock="only-one")
             second = await queue.defer(s, "test:count", mark="c")  # the transaction survived the refusal
-        jobs = await rows(database_url, "SELECT id, task_name, args->>'mark', queueing_lock, scheduled_at, status::text"
-                                        " FROM procrastinate_jobs ORDER BY id")
-        assert jobs == [(first, "test:count", "a", "only-one", later, "todo"),
-                        (second, "test:count", "c", None, None, "todo")]
+        jobs = await rows(
+            database_url,
+            "SELECT id, task_name, args->>'mark', queueing_lock, scheduled_at, status::text"
+            " FROM procrastinate_jobs ORDER BY id",
+        )
+        assert jobs == [
+            (first, "test:count", "a", "only-one", later, "todo"),
+            (second, "test:count", "c", None, None, "todo"),
+        ]
 
         async with db.transaction() as s:
             with pytest.raises(registry.UnknownTask):
@@ -261,6 +288,7 @@ async def test_health_says_whether_any_worker_runs(server: LiveServer, database_
         down = (await api.get("/health")).json()["jobs"]
         assert down["status"] == "down" and "no job worker" in down["detail"], down
         async with workers(database_url, n=1):
+
             async def up() -> bool:  # the worker registers itself a moment after it starts
                 jobs = (await api.get("/health")).json()["jobs"]
                 return bool(jobs["status"] == "ok" and "1 worker(s) elsewhere" in jobs["detail"])
@@ -270,8 +298,11 @@ async def test_health_says_whether_any_worker_runs(server: LiveServer, database_
 
 async def test_job_of_a_dead_process_runs_again(database_url: str, tasks: None) -> None:
     # What a killed server process leaves behind: a job "doing" with no live worker.
-    await rows(database_url, """INSERT INTO procrastinate_jobs (queue_name, task_name, args, status)
-                                VALUES ('default', 'test:count', '{"mark": "stalled"}', 'doing') RETURNING id""")
+    await rows(
+        database_url,
+        """INSERT INTO procrastinate_jobs (queue_name, task_name, args, status)
+                                VALUES ('default', 'test:count', '{"mark": "stalled"}', 'doing') RETURNING id""",
+    )
 
     async def ran() -> bool:
         return bool(await rows(database_url, "SELECT 1 FROM job_hits WHERE mark = 'stalled'"))

@@ -39,13 +39,21 @@ async def make_lead(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
 
 
 async def move(api: httpx.AsyncClient, lead: dict[str, Any], status_id: int, **extra: Any) -> httpx.Response:
-    return await api.post(f"/api/leads/{lead['id']}/move", json={"version": lead["version"], "status_id": status_id,
-                                                                 **extra})
+    return await api.post(
+        f"/api/leads/{lead['id']}/move", json={"version": lead["version"], "status_id": status_id, **extra}
+    )
 
 
 async def test_create_normalises_and_validates_naming_the_field(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
-    lead = await make_lead(admin, company="Acme", email="Ana@Acme.RO", phone="0722 123 456", value="1500.50",
-                           tags=["Hot", " hot ", "VIP"], note="Met at the fair")
+    lead = await make_lead(
+        admin,
+        company="Acme",
+        email="Ana@Acme.RO",
+        phone="0722 123 456",
+        value="1500.50",
+        tags=["Hot", " hot ", "VIP"],
+        note="Met at the fair",
+    )
     assert lead["phone"] == "+40722123456" and lead["email"] == "Ana@acme.ro"
     assert lead["value"] == "1500.50" and lead["currency"] == "EUR"  # the default currency setting
     assert lead["tags"] == ["hot", "vip"]
@@ -125,8 +133,7 @@ async def test_lost_needs_a_reason_and_other_needs_words(server: LiveServer, adm
     assert (refused.json()["field"], refused.json()["code"]) == ("lost_reason_id", "lost_reason_required")
     other = await move(admin, lead, statuses["Lost"], lost_reason_id=reasons["Other"])
     assert (other.json()["field"], other.json()["code"]) == ("lost_reason_text", "lost_reason_text_required")
-    lost = await move(admin, lead, statuses["Lost"], lost_reason_id=reasons["Other"],
-                      lost_reason_text="Moved abroad")
+    lost = await move(admin, lead, statuses["Lost"], lost_reason_id=reasons["Other"], lost_reason_text="Moved abroad")
     assert lost.status_code == 200, lost.text
     body = lost.json()["lead"]
     assert body["lost_reason_text"] == "Moved abroad" and body["closed_at"] is not None
@@ -144,11 +151,15 @@ async def test_lost_needs_a_reason_and_other_needs_words(server: LiveServer, adm
 
 async def test_won_converts_into_a_client_keeping_notes_and_history(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     statuses = await status_ids(admin)
-    lead = await make_lead(admin, company="Globex SRL", email="ana@globex.ro", phone="0722000111",
-                           note="First call went well")
+    lead = await make_lead(
+        admin, company="Globex SRL", email="ana@globex.ro", phone="0722000111", note="First call went well"
+    )
     await admin.post(f"/api/leads/{lead['id']}/notes", json={"body": "Sent the proposal"})
-    follow_up = (await admin.post("/api/follow-ups", json={"lead_id": lead["id"], "kind": "call",
-                                                           "due_at": "2030-01-02T10:00:00Z"})).json()
+    follow_up = (
+        await admin.post(
+            "/api/follow-ups", json={"lead_id": lead["id"], "kind": "call", "due_at": "2030-01-02T10:00:00Z"}
+        )
+    ).json()
     moved = (await move(admin, lead, statuses["Demo Given"])).json()["lead"]
     assert (await move(admin, moved, statuses["Proposal Sent"], convert=True)).status_code == 422  # not a won status
     won = await move(admin, moved, statuses["Won"], convert=True, client={"vat_number": "RO 777"})
@@ -156,7 +167,8 @@ async def test_won_converts_into_a_client_keeping_notes_and_history(server: Live
     client = won.json()["client"]
     assert client["name"] == "Globex SRL" and client["vat_number"] == "RO 777"
     assert [(c["name"], c["email"], c["phone"]) for c in client["contacts"]] == [
-        ("Ana Pop", "ana@globex.ro", "+40722000111")]
+        ("Ana Pop", "ana@globex.ro", "+40722000111")
+    ]
     assert won.json()["lead"]["converted_client_id"] == client["id"]
     # The client's timeline has the lead's notes, follow-up and status history.
     items = (await admin.get(f"/api/clients/{client['id']}/timeline")).json()["items"]
@@ -173,8 +185,10 @@ async def test_won_converts_into_a_client_keeping_notes_and_history(server: Live
         fu = await s.get(FollowUp, follow_up["id"])
         assert fu is not None and fu.client_id == client["id"] and fu.lead_id == lead["id"]
     # A second conversion is refused; converting into an existing client adds a contact there.
-    again = await admin.post(f"/api/leads/{lead['id']}/move", json={
-        "version": won.json()["lead"]["version"], "status_id": statuses["Won"], "convert": True})
+    again = await admin.post(
+        f"/api/leads/{lead['id']}/move",
+        json={"version": won.json()["lead"]["version"], "status_id": statuses["Won"], "convert": True},
+    )
     assert again.status_code == 409 and again.json()["client_id"] == client["id"]
     second = await make_lead(admin, person_name="Bob Ionescu", company="Globex", email="bob@globex.ro")
     joined = await move(admin, second, statuses["Won"], convert=True, client={"existing_client_id": client["id"]})
@@ -191,8 +205,9 @@ async def test_pipeline_status_removal_moves_its_leads(server: LiveServer, admin
     assert names.index("Trial") == names.index("Won") - 1  # before the closed ones
     trial = next(s for s in added.json()["statuses"] if s["name"] == "Trial")
     leads = [await make_lead(admin, status_id=trial["id"], person_name=f"P{i}") for i in range(3)]
-    renamed = await admin.patch(f"/api/pipelines/{pipeline['id']}/statuses/{trial['id']}",
-                                json={"version": trial["version"], "name": "Pilot"})
+    renamed = await admin.patch(
+        f"/api/pipelines/{pipeline['id']}/statuses/{trial['id']}", json={"version": trial["version"], "name": "Pilot"}
+    )
     assert any(s["name"] == "Pilot" for s in renamed.json()["statuses"])
     order = [s["id"] for s in renamed.json()["statuses"]]
     order.remove(trial["id"])
@@ -203,11 +218,13 @@ async def test_pipeline_status_removal_moves_its_leads(server: LiveServer, admin
     # Removing asks where its leads go.
     missing = await admin.delete(f"/api/pipelines/{pipeline['id']}/statuses/{trial['id']}")
     assert missing.status_code == 422 and missing.json()["field"] == "move_to"
-    into_lost = await admin.delete(f"/api/pipelines/{pipeline['id']}/statuses/{trial['id']}",
-                                   params={"move_to": statuses["Lost"]["id"]})
+    into_lost = await admin.delete(
+        f"/api/pipelines/{pipeline['id']}/statuses/{trial['id']}", params={"move_to": statuses["Lost"]["id"]}
+    )
     assert into_lost.status_code == 422
-    removed = await admin.delete(f"/api/pipelines/{pipeline['id']}/statuses/{trial['id']}",
-                                 params={"move_to": statuses["Negotiation"]["id"]})
+    removed = await admin.delete(
+        f"/api/pipelines/{pipeline['id']}/statuses/{trial['id']}", params={"move_to": statuses["Negotiation"]["id"]}
+    )
     assert removed.status_code == 200, removed.text
     assert "Pilot" not in [s["name"] for s in removed.json()["statuses"]]
     for lead in leads:
@@ -218,8 +235,9 @@ async def test_pipeline_status_removal_moves_its_leads(server: LiveServer, admin
     assert sorted(audited) == sorted(lead["id"] for lead in leads)
     # The last won status cannot go, nor become open.
     won = next(s for s in removed.json()["statuses"] if s["name"] == "Won")
-    lone = await admin.patch(f"/api/pipelines/{pipeline['id']}/statuses/{won['id']}",
-                             json={"version": won["version"], "kind": "open"})
+    lone = await admin.patch(
+        f"/api/pipelines/{pipeline['id']}/statuses/{won['id']}", json={"version": won["version"], "kind": "open"}
+    )
     assert lone.status_code == 422 and lone.json()["code"] == "status_kind_needed"
     # Salespeople read pipelines but cannot edit them.
     await server.create_user("sam@example.com")
@@ -238,15 +256,18 @@ async def test_board_counts_totals_per_currency_and_pages(server: LiveServer, ad
     demo = await make_lead(admin, person_name="Demo", value="999.99", status_id=statuses["Demo Scheduled"])
     lost = await make_lead(admin, person_name="Lost one", value="5")
     await move(admin, lost, statuses["Lost"], lost_reason_id=reasons["Feature gaps"])
-    await admin.post("/api/follow-ups", json={"lead_id": demo["id"], "kind": "meeting",
-                                              "due_at": "2031-05-05T09:00:00Z"})
+    await admin.post(
+        "/api/follow-ups", json={"lead_id": demo["id"], "kind": "meeting", "due_at": "2031-05-05T09:00:00Z"}
+    )
     board = (await admin.get("/api/leads/board")).json()
     columns = {c["status"]["name"]: c for c in board["columns"]}
     assert "Lost" not in columns and "Junk" not in columns and "Won" in columns
     open_col = columns["Open"]
     assert open_col["count"] == 57
     assert {t["currency"]: t["amount"] for t in open_col["totals"]} == {
-        "EUR": str(Decimal("10.25") * 55), "RON": "100.00"}
+        "EUR": str(Decimal("10.25") * 55),
+        "RON": "100.00",
+    }
     assert len(open_col["cards"]) == 50
     card = columns["Demo Scheduled"]["cards"][0]
     assert card["next_follow_up_at"].startswith("2031-05-05T09:00") and card["owner_name"] == "Ada Admin"
@@ -264,8 +285,11 @@ async def test_board_counts_totals_per_currency_and_pages(server: LiveServer, ad
 
 
 async def test_list_is_sorted_filtered_and_paged(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
-    for name, value, source in (("Carla", "30", "Facebook"), ("Alin", "10", "Website form"),
-                                ("Bogdan", "20", "Facebook")):
+    for name, value, source in (
+        ("Carla", "30", "Facebook"),
+        ("Alin", "10", "Website form"),
+        ("Bogdan", "20", "Facebook"),
+    ):
         await make_lead(admin, person_name=name, value=value, source=source)
     by_name = (await admin.get("/api/leads", params={"sort": "person_name"})).json()
     assert [i["person_name"] for i in by_name["items"]] == ["Alin", "Bogdan", "Carla"]
@@ -285,8 +309,9 @@ async def test_bulk_reassign_status_and_tags_audited_per_record(server: LiveServ
     token = admin.headers["Authorization"].split()[1]
     async with connect(server.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         await ws.recv()
-        result = await admin.post("/api/leads/bulk", json={"ids": [*ids, 999999], "action": "reassign",
-                                                           "owner_id": sam_id})
+        result = await admin.post(
+            "/api/leads/bulk", json={"ids": [*ids, 999999], "action": "reassign", "owner_id": sam_id}
+        )
         assert result.status_code == 200, result.text
         assert result.json()["updated"] == ids
         assert result.json()["skipped"] == [{"id": 999999, "code": "not_found", "message": "No such lead."}]
@@ -296,17 +321,30 @@ async def test_bulk_reassign_status_and_tags_audited_per_record(server: LiveServ
     assert tagged.json()["updated"] == ids[:2]
     untagged = await admin.post("/api/leads/bulk", json={"ids": ids, "action": "tag_remove", "tag": "expo 2026"})
     assert untagged.json()["updated"] == ids[:2]  # the others had nothing to remove
-    no_reason = await admin.post("/api/leads/bulk", json={"ids": ids, "action": "status",
-                                                          "status_id": statuses["Lost"]})
+    no_reason = await admin.post(
+        "/api/leads/bulk", json={"ids": ids, "action": "status", "status_id": statuses["Lost"]}
+    )
     assert no_reason.status_code == 422 and no_reason.json()["field"] == "lost_reason_id"
-    lost = await admin.post("/api/leads/bulk", json={"ids": ids[:3], "action": "status", "status_id": statuses["Lost"],
-                                                     "lost_reason_id": reasons["Budget constraints"]})
+    lost = await admin.post(
+        "/api/leads/bulk",
+        json={
+            "ids": ids[:3],
+            "action": "status",
+            "status_id": statuses["Lost"],
+            "lost_reason_id": reasons["Budget constraints"],
+        },
+    )
     assert lost.json()["updated"] == ids[:3]
     missing_arg = await admin.post("/api/leads/bulk", json={"ids": ids, "action": "reassign"})
     assert missing_arg.status_code == 422
     async with server.session() as s:
-        rows = (await s.execute(select(AuditEntry.entity_id, AuditEntry.action).where(
-            AuditEntry.entity == "lead", AuditEntry.action != "created"))).all()
+        rows = (
+            await s.execute(
+                select(AuditEntry.entity_id, AuditEntry.action).where(
+                    AuditEntry.entity == "lead", AuditEntry.action != "created"
+                )
+            )
+        ).all()
         owners = set((await s.scalars(select(Lead.owner_id).where(Lead.id.in_(ids)))).all())
     assert sorted(r.entity_id for r in rows if r.action == "reassigned") == ids
     assert sorted(r.entity_id for r in rows if r.action == "status_changed") == ids[:3]
@@ -317,8 +355,9 @@ async def test_bulk_reassign_status_and_tags_audited_per_record(server: LiveServ
         assert [n["title"] for n in bell] == ["4 leads assigned to you"]
         # Sam may not touch leads outside his scope: they are "not found" for him.
         other = await make_lead(admin, person_name="Admin's")
-        answer = (await sam.post("/api/leads/bulk", json={"ids": [other["id"]], "action": "tag_add",
-                                                          "tag": "x"})).json()
+        answer = (
+            await sam.post("/api/leads/bulk", json={"ids": [other["id"]], "action": "tag_add", "tag": "x"})
+        ).json()
         assert answer["updated"] == [] and answer["skipped"][0]["code"] == "not_found"
 
 
@@ -341,10 +380,17 @@ async def test_excel_export_of_a_filtered_list(server: LiveServer, admin) -> Non
 
 async def test_duplicates_are_warned_listed_and_merged(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     statuses = await status_ids(admin)
-    first = await make_lead(admin, person_name="Ana Pop", company="Intelligent Systems SRL",
-                            email="ana@isys.ro", phone="0722 111 222", tags=["fair"])
-    second = await make_lead(admin, person_name="A. Pop", company="Inteligent Systems SRL",
-                             email="ANA@isys.ro", value="300", tags=["web"])
+    first = await make_lead(
+        admin,
+        person_name="Ana Pop",
+        company="Intelligent Systems SRL",
+        email="ana@isys.ro",
+        phone="0722 111 222",
+        tags=["fair"],
+    )
+    second = await make_lead(
+        admin, person_name="A. Pop", company="Inteligent Systems SRL", email="ANA@isys.ro", value="300", tags=["web"]
+    )
     reasons = {w["lead_id"]: w["reasons"] for w in second["warnings"] if w["code"] == "possible_duplicate"}
     assert reasons == {first["id"]: ["email", "company"]}
     third = await make_lead(admin, person_name="Someone", phone="+40 722 111 222")
@@ -355,25 +401,38 @@ async def test_duplicates_are_warned_listed_and_merged(server: LiveServer, admin
     assert {d["id"] for d in listed} == {second["id"], third["id"]}
 
     await admin.post(f"/api/leads/{second['id']}/notes", json={"body": "Note on the twin"})
-    fu = (await admin.post("/api/follow-ups", json={"lead_id": second["id"], "kind": "email",
-                                                    "due_at": "2030-03-03T08:00:00Z"})).json()
+    fu = (
+        await admin.post(
+            "/api/follow-ups", json={"lead_id": second["id"], "kind": "email", "due_at": "2030-03-03T08:00:00Z"}
+        )
+    ).json()
     moved = (await move(admin, second, statuses["Connected"])).json()["lead"]
-    merged = await admin.post(f"/api/leads/{first['id']}/merge", json={
-        "version": first["version"], "other_id": second["id"], "other_version": moved["version"],
-        "take": {"value": "other", "person_name": "keep", "status_id": "other"}})
+    merged = await admin.post(
+        f"/api/leads/{first['id']}/merge",
+        json={
+            "version": first["version"],
+            "other_id": second["id"],
+            "other_version": moved["version"],
+            "take": {"value": "other", "person_name": "keep", "status_id": "other"},
+        },
+    )
     assert merged.status_code == 200, merged.text
     kept = merged.json()
     assert kept["value"] == "300.00" and kept["currency"] == "EUR" and kept["person_name"] == "Ana Pop"
     assert kept["status_id"] == statuses["Connected"] and kept["tags"] == ["fair", "web"]
     other = (await admin.get(f"/api/leads/{second['id']}")).json()
     assert other["merged_into_id"] == first["id"] and other["archived_at"] is not None
-    assert (await admin.post(f"/api/leads/{second['id']}/restore",
-                             json={"version": other["version"]})).json()["code"] == "merged"
+    assert (await admin.post(f"/api/leads/{second['id']}/restore", json={"version": other["version"]})).json()[
+        "code"
+    ] == "merged"
     async with server.session() as s:
         assert (await s.scalars(select(Note.lead_id).where(Note.body == "Note on the twin"))).one() == first["id"]
         assert (await s.get(FollowUp, fu["id"])).lead_id == first["id"]  # type: ignore[union-attr]
-        audit = (await s.scalars(select(AuditEntry).where(AuditEntry.action.in_(["merged", "merged_into"]))
-                                 .order_by(AuditEntry.id))).all()
+        audit = (
+            await s.scalars(
+                select(AuditEntry).where(AuditEntry.action.in_(["merged", "merged_into"])).order_by(AuditEntry.id)
+            )
+        ).all()
     assert [(a.entity_id, a.action) for a in audit] == [(first["id"], "merged"), (second["id"], "merged_into")]
     assert {"field": "merged_lead_id", "old": None, "new": second["id"]} in audit[0].changes
     # The kept lead's timeline shows the other's history and note.
@@ -383,8 +442,10 @@ async def test_duplicates_are_warned_listed_and_merged(server: LiveServer, admin
     assert any(i["kind"] == "merged" for i in items)
     # Merged leads are not offered as duplicates any more; stale versions are refused.
     assert second["id"] not in {d["id"] for d in (await admin.get(f"/api/leads/{first['id']}/duplicates")).json()}
-    stale = await admin.post(f"/api/leads/{first['id']}/merge", json={
-        "version": first["version"], "other_id": third["id"], "other_version": third["version"]})
+    stale = await admin.post(
+        f"/api/leads/{first['id']}/merge",
+        json={"version": first["version"], "other_id": third["id"], "other_version": third["version"]},
+    )
     assert stale.status_code == 409
 
 
@@ -410,8 +471,9 @@ async def test_admins_edit_lost_reasons_and_sources(server: LiveServer, admin) -
     lead = await make_lead(admin)
     needs_words = await move(admin, lead, statuses["Lost"], lost_reason_id=made.json()["id"])
     assert needs_words.json()["code"] == "lost_reason_text_required"
-    off = await admin.patch(f"/api/lost-reasons/{made.json()['id']}", json={"version": made.json()["version"],
-                                                                             "active": False})
+    off = await admin.patch(
+        f"/api/lost-reasons/{made.json()['id']}", json={"version": made.json()["version"], "active": False}
+    )
     assert off.json()["active"] is False
     assert "Merged with another company" not in {r["name"] for r in (await admin.get("/api/lost-reasons")).json()}
     retired = await move(admin, lead, statuses["Lost"], lost_reason_id=made.json()["id"], lost_reason_text="x")
@@ -419,8 +481,9 @@ async def test_admins_edit_lost_reasons_and_sources(server: LiveServer, admin) -
     source = await admin.post("/api/lead-sources", json={"name": "LinkedIn"})
     assert source.status_code == 201
     assert "LinkedIn" in [s["name"] for s in (await admin.get("/api/lead-sources")).json()]
-    renamed = await admin.patch(f"/api/lead-sources/{source.json()['id']}",
-                                json={"version": source.json()["version"], "name": "LinkedIn Ads"})
+    renamed = await admin.patch(
+        f"/api/lead-sources/{source.json()['id']}", json={"version": source.json()["version"], "name": "LinkedIn Ads"}
+    )
     assert renamed.json()["name"] == "LinkedIn Ads"
     await server.create_user("sam@example.com")
     async with server.client() as sam:

@@ -45,8 +45,10 @@ async def test_first_matching_rule_wins_and_the_owner_is_notified(server: LiveSe
     # Reordering puts Facebook first.
     listed = (await admin.get("/api/assignment-rules")).json()
     order = [r["id"] for r in listed][::-1]
-    assert [r["name"] for r in (await admin.put("/api/assignment-rules/order",
-                                                json={"rule_ids": order})).json()] == ["Facebook", "North ERP"]
+    assert [r["name"] for r in (await admin.put("/api/assignment-rules/order", json={"rule_ids": order})).json()] == [
+        "Facebook",
+        "North ERP",
+    ]
     assert (await make_lead(admin, source="Facebook", territory="North", product_interest="ERP"))["owner_id"] == ann
     # A lead from a webhook or import (no signed-in actor) goes through the same rules.
     async with server.session() as s:
@@ -70,8 +72,9 @@ async def test_round_robin_skips_deactivated_users_and_is_safe_under_concurrency
     members = [await server.create_user(f"rr{i}@example.com", full_name=f"RR {i}", team="Inbound") for i in range(3)]
     await server.create_user("support@example.com", role="Support agent", team="Inbound")  # does not work leads
     team_id = (await _user(server, members[0])).team_id
-    rule = await admin.post("/api/assignment-rules", json={"name": "Inbound", "source": "Website form",
-                                                           "team_id": team_id})
+    rule = await admin.post(
+        "/api/assignment-rules", json={"name": "Inbound", "source": "Website form", "team_id": team_id}
+    )
     assert rule.status_code == 201
     owners = [(await make_lead(admin, person_name=f"A{i}", source="Website form"))["owner_id"] for i in range(6)]
     assert owners == [*members, *members]
@@ -120,8 +123,11 @@ async def test_deactivation_hands_open_work_to_the_heir(server: LiveServer, admi
     won = await make_lead(admin, person_name="Won", owner_id=leaver)
     await admin.post(f"/api/leads/{won['id']}/move", json={"version": won["version"], "status_id": statuses["Won"]})
     client = (await admin.post("/api/clients", json={"name": "Leaver's client", "owner_id": leaver})).json()
-    follow_up = (await admin.post("/api/follow-ups", json={"lead_id": open_leads[0]["id"], "kind": "call",
-                                                           "due_at": "2030-01-01T09:00:00Z"})).json()
+    follow_up = (
+        await admin.post(
+            "/api/follow-ups", json={"lead_id": open_leads[0]["id"], "kind": "call", "due_at": "2030-01-01T09:00:00Z"}
+        )
+    ).json()
     assert follow_up["owner_id"] == leaver  # a follow-up goes to the record's owner by default
     version = (await admin.get(f"/api/users/{leaver}")).json()["version"]
     moved = await admin.post(f"/api/users/{leaver}/deactivate", json={"version": version, "reassign_to": heir})
@@ -135,11 +141,18 @@ async def test_deactivation_hands_open_work_to_the_heir(server: LiveServer, admi
     assert (await admin.get(f"/api/clients/{client['id']}")).json()["owner_id"] == heir
     assert (await admin.get(f"/api/follow-ups/{follow_up['id']}")).json()["owner_id"] == heir
     async with server.session() as s:
-        audited = (await s.execute(select(AuditEntry.entity, AuditEntry.entity_id)
-                                   .where(AuditEntry.action == "reassigned"))).all()
+        audited = (
+            await s.execute(select(AuditEntry.entity, AuditEntry.entity_id).where(AuditEntry.action == "reassigned"))
+        ).all()
         told = (await s.scalars(select(Notification.title).where(Notification.user_id == heir))).all()
-    assert sorted(audited) == sorted([("lead", open_leads[0]["id"]), ("lead", open_leads[1]["id"]),
-                                      ("client", client["id"]), ("follow_up", follow_up["id"])])
+    assert sorted(audited) == sorted(
+        [
+            ("lead", open_leads[0]["id"]),
+            ("lead", open_leads[1]["id"]),
+            ("client", client["id"]),
+            ("follow_up", follow_up["id"]),
+        ]
+    )
     assert told == ["4 records handed to you"]
     # A deactivated user cannot be given leads.
     refused = await admin.post("/api/leads", json={"person_name": "X", "owner_id": leaver})

@@ -23,12 +23,22 @@ async def test_seed_leads_fills_every_status(server: LiveServer, admin) -> None:
         counts = await seed_leads(s, users, random.Random(7))
     assert counts["leads"] == 3000 and counts["clients"] > 200 and counts["follow_ups"] > 1000
     async with server.session() as s:
-        per_kind = dict((await s.execute(select(PipelineStatus.kind, func.count()).join(
-            Lead, Lead.status_id == PipelineStatus.id).group_by(PipelineStatus.kind))).all())
+        per_kind = dict(
+            (
+                await s.execute(
+                    select(PipelineStatus.kind, func.count())
+                    .join(Lead, Lead.status_id == PipelineStatus.id)
+                    .group_by(PipelineStatus.kind)
+                )
+            ).all()
+        )
         assert set(per_kind) == {"open", "won", "lost", "junk"}
-        lost_without_reason = await s.scalar(select(func.count()).select_from(Lead).join(
-            PipelineStatus, PipelineStatus.id == Lead.status_id).where(PipelineStatus.kind == "lost",
-                                                                       Lead.lost_reason_id.is_(None)))
+        lost_without_reason = await s.scalar(
+            select(func.count())
+            .select_from(Lead)
+            .join(PipelineStatus, PipelineStatus.id == Lead.status_id)
+            .where(PipelineStatus.kind == "lost", Lead.lost_reason_id.is_(None))
+        )
         assert lost_without_reason == 0
         owners = set((await s.scalars(select(Lead.owner_id).distinct())).all())
         assert owners <= {u.id for u in users}

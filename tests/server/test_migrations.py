@@ -51,10 +51,13 @@ def test_models_match_migrations(pg_cluster) -> None:  # type: ignore[no-untyped
     migrate.upgrade(url)
     engine = create_engine(to_sqlalchemy_url(url), poolclass=pool.NullPool)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={
-            "compare_type": True,
-            "include_object": lambda obj, name, *_: not (name or "").startswith("procrastinate"),
-        })
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_object": lambda obj, name, *_: not (name or "").startswith("procrastinate"),
+            },
+        )
         diff = compare_metadata(context, metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"

@@ -46,11 +46,18 @@ def test_line_and_document_rounding_differ() -> None:
 
 
 def test_taxes_are_grouped_by_rate() -> None:
-    lines = [Line(D(2), D("10.00"), D(19)), Line(D(1), D("5.55"), D(9)), Line(D("1.5"), D("3.33"), D(19)),
-             Line(D(1), D("100"), D(0))]
+    lines = [
+        Line(D(2), D("10.00"), D(19)),
+        Line(D(1), D("5.55"), D(9)),
+        Line(D("1.5"), D("3.33"), D(19)),
+        Line(D(1), D("100"), D(0)),
+    ]
     totals = document_totals(lines, "EUR", "line")
     assert [(t.rate, t.base, t.tax) for t in totals.taxes] == [
-        (D(19), D("25.00"), D("4.75")), (D(9), D("5.55"), D("0.50")), (D(0), D("100.00"), D("0.00"))]
+        (D(19), D("25.00"), D("4.75")),
+        (D(9), D("5.55"), D("0.50")),
+        (D(0), D("100.00"), D("0.00")),
+    ]
     assert totals.net == D("130.55") and totals.tax == D("5.25") and totals.gross == D("135.80")
     # 19.000 and 19 are the same rate.
     same = document_totals([Line(D(1), D(1), D("19.000")), Line(D(1), D(1), D(19))], "EUR")
@@ -76,10 +83,15 @@ def test_totals_never_drift(mode: str) -> None:
     rng = random.Random(6)
     rates = [D(19), D(9), D(5), D(0), D("7.7")]
     for _ in range(300):
-        lines = [Line(quantity=D(rng.randint(1, 5000)) / D(rng.choice([1, 10, 100, 1000])),
-                      unit_price=D(rng.randint(0, 99999)) / D(100), tax_rate=rng.choice(rates),
-                      discount_percent=D(rng.choice([0, 0, 5, 12.5, 33])))
-                 for _ in range(rng.randint(1, 12))]
+        lines = [
+            Line(
+                quantity=D(rng.randint(1, 5000)) / D(rng.choice([1, 10, 100, 1000])),
+                unit_price=D(rng.randint(0, 99999)) / D(100),
+                tax_rate=rng.choice(rates),
+                discount_percent=D(rng.choice([0, 0, 5, 12.5, 33])),
+            )
+            for _ in range(rng.randint(1, 12))
+        ]
         totals = document_totals(lines, "EUR", mode)  # type: ignore[arg-type]
         assert all(t.net + t.tax == t.gross for t in totals.lines)
         assert sum(t.net for t in totals.lines) == totals.net == sum(b.base for b in totals.taxes)

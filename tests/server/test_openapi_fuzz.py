@@ -48,8 +48,13 @@ def no_value_past_the_door(ctx: Any, response: Any, case: Any) -> None:
         raise AssertionError(f"A value reached the database unchecked: {response.text[:500]}")
 
 
-CHECKS = [no_server_error, no_value_past_the_door, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+CHECKS = [
+    no_server_error,
+    no_value_past_the_door,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 # Operations that cannot be fuzzed meaningfully, and why.
 SKIPPED = {
     ("POST", "/api/auth/logout"): "ends the fuzzer's own session, and nothing else",
@@ -85,13 +90,20 @@ ANSWERS: Counter[tuple[str, int]] = Counter()
 
 
 def fuzz(operation: Any, base_url: str, tokens: dict[str, str]) -> None:
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE))
     def run(case: Any) -> None:
         for role, token in tokens.items():
-            answer = case.call_and_validate(base_url=base_url, headers={"Authorization": f"Bearer {token}"},
-                                            checks=CHECKS, timeout=30)
+            answer = case.call_and_validate(
+                base_url=base_url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=30
+            )
             ANSWERS[role, answer.status_code] += 1
 
     run()

@@ -69,8 +69,9 @@ async def stocked(admin: Any, quantity: str = "5") -> tuple[int, int]:
     return hoodie["id"], main["id"]
 
 
-async def test_processing_reserves_completed_delivers_and_repeats_change_nothing(server: LiveServer,
-                                                                                 admin: Any) -> None:
+async def test_processing_reserves_completed_delivers_and_repeats_change_nothing(
+    server: LiveServer, admin: Any
+) -> None:
     hoodie, main = await stocked(admin)
     created = store_order()
     said = await apply(server, created)
@@ -83,12 +84,20 @@ async def test_processing_reserves_completed_delivers_and_repeats_change_nothing
     assert body["total"] == 1
     listed = body["items"][0]
     assert (listed["number"], listed["status"], listed["client_name"], listed["total"], listed["line_count"]) == (
-        "WC-727", "processing", "John Doe", "166.60", 2)
+        "WC-727",
+        "processing",
+        "John Doe",
+        "166.60",
+        2,
+    )
     detail = (await admin.get(f"/api/orders/{listed['id']}")).json()
     assert [(ln["sku"], ln["quantity"], ln["unit_price"], ln["line_total"]) for ln in detail["lines"]] == [
-        (HOODIE, "2.000", "45.00", "90.00"), ("WOO-CAP-RED", "1.000", "40.00", "40.00")]
-    assert detail["skipped_lines"] == [{"name": "Gift card", "quantity": "1", "line_total": "0.00",
-                                        "reason": "no SKU in the store"}]
+        (HOODIE, "2.000", "45.00", "90.00"),
+        ("WOO-CAP-RED", "1.000", "40.00", "40.00"),
+    ]
+    assert detail["skipped_lines"] == [
+        {"name": "Gift card", "quantity": "1", "line_total": "0.00", "reason": "no SKU in the store"}
+    ]
     assert [(h["sku"], h["quantity"], h["warehouse_id"]) for h in detail["held"]] == [(HOODIE, "2.000", main)]
     assert detail["stock_state"] == "reserved" and detail["client_email"] == "john.doe@example.com"
 
@@ -96,7 +105,9 @@ async def test_processing_reserves_completed_delivers_and_repeats_change_nothing
     audits, announced = await count(server, AuditEntry), await count(server, Event, Event.module == "orders")
     assert "unchanged" in await apply(server, created)
     assert (await count(server, AuditEntry), await count(server, Event, Event.module == "orders")) == (
-        audits, announced)
+        audits,
+        announced,
+    )
 
     completed = store_order("order.updated")
     assert "delivered by DEL-" in await apply(server, completed)
@@ -108,7 +119,11 @@ async def test_processing_reserves_completed_delivers_and_repeats_change_nothing
         delivery = await s.get(StockDocument, order.delivery_id)
         assert delivery is not None
         assert (delivery.kind, delivery.status, delivery.source_type, delivery.source_id) == (
-            "delivery", "validated", "sales_order", order.id)
+            "delivery",
+            "validated",
+            "sales_order",
+            order.id,
+        )
 
     # An older state arriving late (the created webhook after the completed one) changes nothing.
     assert "unchanged" in await apply(server, created)
@@ -137,8 +152,9 @@ async def test_cancelled_refunded_failed_give_the_hold_back(server: LiveServer, 
     assert (await level(admin, hoodie, main))["reserved"] == "0.000"
 
 
-async def test_on_hold_keeps_the_hold_pending_holds_nothing_and_lines_follow_the_store(server: LiveServer,
-                                                                                       admin: Any) -> None:
+async def test_on_hold_keeps_the_hold_pending_holds_nothing_and_lines_follow_the_store(
+    server: LiveServer, admin: Any
+) -> None:
     hoodie, main = await stocked(admin)
     pending = store_order(status="pending")
     await apply(server, pending)
@@ -188,8 +204,7 @@ async def test_an_order_short_of_stock_holds_it_once_a_receipt_comes_in(server: 
     assert (await level(admin, hoodie, main))["reserved"] == "2.000"
 
 
-async def test_unknown_sku_makes_the_product_and_a_line_without_sku_is_skipped(server: LiveServer,
-                                                                               admin: Any) -> None:
+async def test_unknown_sku_makes_the_product_and_a_line_without_sku_is_skipped(server: LiveServer, admin: Any) -> None:
     payload = store_order()
     payload["line_items"][0]["sku"] = "NEW-1"
     await apply(server, payload)
@@ -197,7 +212,10 @@ async def test_unknown_sku_makes_the_product_and_a_line_without_sku_is_skipped(s
         made = {p.sku: p for p in (await s.scalars(select(Product).order_by(Product.sku))).all()}
     assert set(made) == {"NEW-1", "WOO-CAP-RED"}  # the gift card has no SKU: no product
     assert (made["NEW-1"].name, str(made["NEW-1"].unit_price), made["NEW-1"].currency) == (
-        "Hoodie - Blue", "45.00", "EUR")
+        "Hoodie - Blue",
+        "45.00",
+        "EUR",
+    )
     assert not made["NEW-1"].stock_tracked
     order = await the_order(server)
     assert order.stock_state == "none"  # nothing stock-tracked to hold
@@ -215,16 +233,22 @@ async def test_client_matched_by_email_or_made(server: LiveServer, admin: Any) -
 
     # A contact's address finds the contact's client.
     other = (await admin.post("/api/clients", json={"name": "Globex"})).json()
-    contact = await admin.post(f"/api/clients/{other['id']}/contacts", json={"name": "Ann Lee",
-                                                                             "email": "ann@globex.example.net"})
+    contact = await admin.post(
+        f"/api/clients/{other['id']}/contacts", json={"name": "Ann Lee", "email": "ann@globex.example.net"}
+    )
     assert contact.status_code == 201, contact.text
-    await apply(server, store_order(id=728, number="728", billing={"email": "ann@globex.example.net",
-                                                                   "first_name": "Ann"}))
+    await apply(
+        server, store_order(id=728, number="728", billing={"email": "ann@globex.example.net", "first_name": "Ann"})
+    )
     assert (await the_order(server, 728)).client_id == other["id"]
 
     # Someone new: a client made from the billing details (the company when there is one).
-    await apply(server, store_order(id=729, number="729", billing={"email": "mia@newco.example.org", "company": "NewCo",
-                                                                   "phone": "not a phone"}))
+    await apply(
+        server,
+        store_order(
+            id=729, number="729", billing={"email": "mia@newco.example.org", "company": "NewCo", "phone": "not a phone"}
+        ),
+    )
     async with server.session() as s:
         made = await s.scalar(select(Client).where(Client.email == "mia@newco.example.org"))
     assert made is not None and made.name == "NewCo" and made.phone is None
@@ -233,19 +257,34 @@ async def test_client_matched_by_email_or_made(server: LiveServer, admin: Any) -
 
 
 def test_status_map() -> None:
-    cases = {"pending": "pending", "pending-payment": "pending", "processing": "processing", "on-hold": "on_hold",
-             "completed": "completed", "cancelled": "cancelled", "refunded": "refunded", "failed": "failed",
-             "checkout-draft": "draft", "wc-shipped": "draft", "": "draft"}
+    cases = {
+        "pending": "pending",
+        "pending-payment": "pending",
+        "processing": "processing",
+        "on-hold": "on_hold",
+        "completed": "completed",
+        "cancelled": "cancelled",
+        "refunded": "refunded",
+        "failed": "failed",
+        "checkout-draft": "draft",
+        "wc-shipped": "draft",
+        "": "draft",
+    }
     for store_status, ours in cases.items():
         assert woocommerce.store_order(store_order(status=store_status), "EUR").status.value == ours, store_status
 
 
 async def test_list_filters_and_who_may_read(server: LiveServer, admin: Any) -> None:
     await apply(server, store_order())
-    await apply(server, store_order(id=800, number="800", status="completed",
-                                    billing={"email": "zed@example.com", "first_name": "Zed"}))
-    assert [o["number"] for o in (await admin.get("/api/orders", params={"status": "completed"})).json()["items"]] \
-        == ["WC-800"]
+    await apply(
+        server,
+        store_order(
+            id=800, number="800", status="completed", billing={"email": "zed@example.com", "first_name": "Zed"}
+        ),
+    )
+    assert [o["number"] for o in (await admin.get("/api/orders", params={"status": "completed"})).json()["items"]] == [
+        "WC-800"
+    ]
     assert [o["number"] for o in (await admin.get("/api/orders", params={"q": "john"})).json()["items"]] == ["WC-727"]
     assert [o["number"] for o in (await admin.get("/api/orders", params={"q": "800"})).json()["items"]] == ["WC-800"]
     assert (await admin.get("/api/orders", params={"sort": "total"})).json()["total"] == 2
@@ -266,15 +305,17 @@ async def test_list_filters_and_who_may_read(server: LiveServer, admin: Any) -> 
         assert (await api.get("/api/orders")).status_code == 403
 
 
-async def test_two_states_of_a_new_order_at_once_make_one_order_in_the_newer_state(server: LiveServer,
-                                                                                   admin: Any) -> None:
+async def test_two_states_of_a_new_order_at_once_make_one_order_in_the_newer_state(
+    server: LiveServer, admin: Any
+) -> None:
     import asyncio
 
     hoodie, main = await stocked(admin)
     created = store_order()
     second = store_order(id=728, number="728")  # same new client, same new SKU, at the same time
-    await asyncio.gather(apply(server, later(created, 10, status="completed")), apply(server, created),
-                         apply(server, second))
+    await asyncio.gather(
+        apply(server, later(created, 10, status="completed")), apply(server, created), apply(server, second)
+    )
     order = await the_order(server)
     assert (order.status, order.stock_state) == ("completed", "delivered")
     assert await count(server, SalesOrder) == 2

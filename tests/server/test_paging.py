@@ -20,8 +20,9 @@ async def test_capped_totals_say_when_they_are_a_lower_bound(server: LiveServer,
 
     async def one_page(offset: int, cap: int | None) -> Any:
         async with server.session() as s:
-            return await paging.page(s, stmt, offset, 2, lambda row: row[1], (Client.name,), whole_rows=True,
-                                     count_cap=cap)
+            return await paging.page(
+                s, stmt, offset, 2, lambda row: row[1], (Client.name,), whole_rows=True, count_cap=cap
+            )
 
     exact = await one_page(0, None)
     assert (exact.items, exact.total, exact.total_exact) == (["Client 0", "Client 1"], 6, True)

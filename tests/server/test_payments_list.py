@@ -10,8 +10,9 @@ from tests.support import LiveServer
 
 
 async def _pay(api: Any, invoice: dict[str, Any], amount: str, paid_on: str, **fields: Any) -> dict[str, Any]:
-    answer = await api.post(f"/api/invoices/{invoice['id']}/payments",
-                            json={"amount": amount, "paid_on": paid_on, **fields})
+    answer = await api.post(
+        f"/api/invoices/{invoice['id']}/payments", json={"amount": amount, "paid_on": paid_on, **fields}
+    )
     assert answer.status_code == 201, answer.text
     return answer.json()  # type: ignore[no-any-return]
 
@@ -32,15 +33,21 @@ async def test_payments_list_filters_sorts_and_scopes(server: LiveServer, admin:
     assert [p["id"] for p in everything["items"]] == [late["id"], southern["id"], early["id"]]
     row = everything["items"][2]
     assert (row["invoice_number"], row["client_name"], row["currency"], row["amount"], row["method"]) == (
-        first["number"], "Northwind", "EUR", "18.99", "cash")
+        first["number"],
+        "Northwind",
+        "EUR",
+        "18.99",
+        "cash",
+    )
 
-    march = (await admin.get("/api/payments", params={"paid_from": "2026-03-01", "paid_to": "2026-03-31",
-                                                      "sort": "amount"})).json()
+    march = (
+        await admin.get("/api/payments", params={"paid_from": "2026-03-01", "paid_to": "2026-03-31", "sort": "amount"})
+    ).json()
     assert [p["id"] for p in march["items"]] == [early["id"], southern["id"]] and march["total"] == 2
     assert [p["id"] for p in (await admin.get("/api/payments", params={"method": "card"})).json()["items"]] == [
-        southern["id"]]
-    assert {p["id"] for p in (await admin.get("/api/payments", params={"q": "till"})).json()["items"]} == {
-        early["id"]}
+        southern["id"]
+    ]
+    assert {p["id"] for p in (await admin.get("/api/payments", params={"q": "till"})).json()["items"]} == {early["id"]}
     assert (await admin.get("/api/payments", params={"client_id": other["id"]})).json()["total"] == 1
 
     async with server.client() as max_:

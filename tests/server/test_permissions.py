@@ -46,8 +46,13 @@ async def test_edited_role_takes_effect_on_the_next_request(server: LiveServer, 
         permissions = dict(accountant["permissions"])
         permissions.pop("invoices")
         permissions["bogus"] = {"actions": ["view"], "scope": "all"}  # unknown modules are dropped
-        update = {"name": "Accountant", "description": "", "require_2fa": False,
-                  "permissions": permissions, "version": accountant["version"]}
+        update = {
+            "name": "Accountant",
+            "description": "",
+            "require_2fa": False,
+            "permissions": permissions,
+            "version": accountant["version"],
+        }
         saved = await admin.put(f"/api/roles/{accountant['id']}", json=update)
         assert saved.status_code == 200, saved.text
         assert "bogus" not in saved.json()["permissions"]
@@ -55,8 +60,11 @@ async def test_edited_role_takes_effect_on_the_next_request(server: LiveServer, 
 
 
 async def test_role_delete_is_refused_while_in_use(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
-    created = (await admin.post("/api/roles", json={"name": "Interns", "permissions": {
-        "leads": {"actions": ["view"], "scope": "own"}}})).json()
+    created = (
+        await admin.post(
+            "/api/roles", json={"name": "Interns", "permissions": {"leads": {"actions": ["view"], "scope": "own"}}}
+        )
+    ).json()
     user_id = await server.create_user("intern@example.com", role="Interns")
     refused = await admin.delete(f"/api/roles/{created['id']}")
     assert refused.status_code == 409 and refused.json()["code"] == "role_in_use"
@@ -74,27 +82,49 @@ def test_builtin_roles_cover_known_modules_only() -> None:
     assert set(BUILTIN_ROLES["Admin"]["permissions"]) == set(MODULES)
 
 
-@pytest.mark.parametrize(("scope", "expected"), [("own", {"mine"}), ("team", {"mine", "teammate"}),
-                                                  ("all", {"mine", "teammate", "stranger"})])
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [("own", {"mine"}), ("team", {"mine", "teammate"}), ("all", {"mine", "teammate", "stranger"})],
+)
 async def test_scope_filter_keeps_only_records_in_scope(server: LiveServer, scope: str, expected: set[str]) -> None:
     """The list filter every scoped area uses, on a real table of owned records."""
-    records = Table("scoped_records", MetaData(), Column("name", String), Column("owner_id", BigInteger),
-                    Column("team_id", BigInteger), prefixes=["TEMPORARY"])
-    me = Principal(user_id=1, team_id=10, role_id=1,
-                   permissions={"leads": {"actions": ["view"], "scope": scope}})
+    records = Table(
+        "scoped_records",
+        MetaData(),
+        Column("name", String),
+        Column("owner_id", BigInteger),
+        Column("team_id", BigInteger),
+        prefixes=["TEMPORARY"],
+    )
+    me = Principal(user_id=1, team_id=10, role_id=1, permissions={"leads": {"actions": ["view"], "scope": scope}})
     async with server.session() as s:
         await s.execute(text("CREATE TEMP TABLE scoped_records (name text, owner_id bigint, team_id bigint)"))
-        await s.execute(insert(records), [
-            {"name": "mine", "owner_id": 1, "team_id": 10},
-            {"name": "teammate", "owner_id": 2, "team_id": 10},
-            {"name": "stranger", "owner_id": 3, "team_id": 20},
-        ])
-        visible = set((await s.scalars(select(records.c.name).where(
-            me.scope_filter("leads", records.c.owner_id, records.c.team_id)))).all())
+        await s.execute(
+            insert(records),
+            [
+                {"name": "mine", "owner_id": 1, "team_id": 10},
+                {"name": "teammate", "owner_id": 2, "team_id": 10},
+                {"name": "stranger", "owner_id": 3, "team_id": 20},
+            ],
+        )
+        visible = set(
+            (
+                await s.scalars(
+                    select(records.c.name).where(me.scope_filter("leads", records.c.owner_id, records.c.team_id))
+                )
+            ).all()
+        )
         assert visible == expected
-        assert {r for r in ("mine", "teammate", "stranger")
-                if me.sees("leads", {"mine": 1, "teammate": 2, "stranger": 3}[r],
-                           {"mine": 10, "teammate": 10, "stranger": 20}[r])} == expected
-        nothing = (await s.scalars(select(records.c.name).where(
-            me.scope_filter("tickets", records.c.owner_id, records.c.team_id)))).all()
+        assert {
+            r
+            for r in ("mine", "teammate", "stranger")
+            if me.sees(
+                "leads", {"mine": 1, "teammate": 2, "stranger": 3}[r], {"mine": 10, "teammate": 10, "stranger": 20}[r]
+            )
+        } == expected
+        nothing = (
+            await s.scalars(
+                select(records.c.name).where(me.scope_filter("tickets", records.c.owner_id, records.c.team_id))
+            )
+        ).all()
         assert nothing == []  # no view permission on the module: no rows at all

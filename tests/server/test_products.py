@@ -20,8 +20,13 @@ async def _rates(api: Any) -> dict[str, dict[str, Any]]:
 
 async def _product(api: Any, **fields: Any) -> dict[str, Any]:
     rates = await _rates(api)
-    payload = {"sku": "W-1", "name": "Widget", "unit_price": "12.50",
-               "tax_rate_id": rates["Standard 19%"]["id"], **fields}
+    payload = {
+        "sku": "W-1",
+        "name": "Widget",
+        "unit_price": "12.50",
+        "tax_rate_id": rates["Standard 19%"]["id"],
+        **fields,
+    }
     made = await api.post("/api/products", json=payload)
     assert made.status_code == 201, made.text
     return made.json()  # type: ignore[no-any-return]
@@ -30,7 +35,11 @@ async def _product(api: Any, **fields: Any) -> dict[str, Any]:
 async def test_four_rates_ship_and_products_default_to_the_base_currency(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     rates = await _rates(admin)
     assert {n: r["rate"] for n, r in rates.items()} == {
-        "Standard 19%": "19.000", "Reduced 9%": "9.000", "Reduced 5%": "5.000", "Exempt 0%": "0.000"}
+        "Standard 19%": "19.000",
+        "Reduced 9%": "9.000",
+        "Reduced 5%": "5.000",
+        "Exempt 0%": "0.000",
+    }
     product = await _product(admin, unit="h", description="  Setup work ")
     assert product["currency"] == "EUR" and product["unit_price"] == "12.50"
     assert product["tax_rate_name"] == "Standard 19%" and product["description"] == "Setup work"
@@ -45,8 +54,10 @@ async def test_four_rates_ship_and_products_default_to_the_base_currency(server:
 
 async def test_sku_is_unique_whatever_its_case(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     first = await _product(admin, sku="AB-100")
-    again = await admin.post("/api/products", json={"sku": " ab-100 ", "name": "Other", "unit_price": "1",
-                                                    "tax_rate_id": first["tax_rate_id"]})
+    again = await admin.post(
+        "/api/products",
+        json={"sku": " ab-100 ", "name": "Other", "unit_price": "1", "tax_rate_id": first["tax_rate_id"]},
+    )
     assert again.status_code == 422
     assert again.json()["code"] == "duplicate_sku" and again.json()["field"] == "sku"
     other = await _product(admin, sku="AB-200")
@@ -54,8 +65,10 @@ async def test_sku_is_unique_whatever_its_case(server: LiveServer, admin) -> Non
     assert clash.status_code == 422 and clash.json()["field"] == "sku"
     # Two creates racing with the same SKU: one wins, the other gets the same clear error.
     body = {"name": "Race", "unit_price": "1", "tax_rate_id": first["tax_rate_id"]}
-    a, b = await asyncio.gather(admin.post("/api/products", json={**body, "sku": "RACE"}),
-                                admin.post("/api/products", json={**body, "sku": "race"}))
+    a, b = await asyncio.gather(
+        admin.post("/api/products", json={**body, "sku": "RACE"}),
+        admin.post("/api/products", json={**body, "sku": "race"}),
+    )
     assert sorted([a.status_code, b.status_code]) == [201, 422]
     assert (b if b.status_code == 422 else a).json()["code"] == "duplicate_sku"
 
@@ -63,9 +76,15 @@ async def test_sku_is_unique_whatever_its_case(server: LiveServer, admin) -> Non
 async def test_validation_errors_name_the_field(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     rates = await _rates(admin)
     ok = {"sku": "V-1", "name": "Valid", "unit_price": "10", "tax_rate_id": rates["Reduced 9%"]["id"]}
-    cases = [({"sku": "has space"}, "sku"), ({"name": "   "}, "name"), ({"unit_price": "-1"}, "unit_price"),
-             ({"unit_price": "1.005"}, "unit_price"), ({"currency": "euro"}, "currency"),
-             ({"tax_rate_id": 999999}, "tax_rate_id"), ({"unit": " "}, "unit")]
+    cases = [
+        ({"sku": "has space"}, "sku"),
+        ({"name": "   "}, "name"),
+        ({"unit_price": "-1"}, "unit_price"),
+        ({"unit_price": "1.005"}, "unit_price"),
+        ({"currency": "euro"}, "currency"),
+        ({"tax_rate_id": 999999}, "tax_rate_id"),
+        ({"unit": " "}, "unit"),
+    ]
     for change, field in cases:
         answer = await admin.post("/api/products", json={**ok, **change})
         assert answer.status_code == 422, (change, answer.text)
@@ -81,12 +100,12 @@ async def test_validation_errors_name_the_field(server: LiveServer, admin) -> No
 
 async def test_stale_version_is_refused(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     product = await _product(admin)
-    first = await admin.patch(f"/api/products/{product['id']}", json={"version": product["version"],
-                                                                        "unit_price": "13.00"})
+    first = await admin.patch(
+        f"/api/products/{product['id']}", json={"version": product["version"], "unit_price": "13.00"}
+    )
     assert first.status_code == 200 and first.json()["unit_price"] == "13.00"
     assert first.json()["version"] == product["version"] + 1
-    stale = await admin.patch(f"/api/products/{product['id']}", json={"version": product["version"],
-                                                                        "name": "Lost"})
+    stale = await admin.patch(f"/api/products/{product['id']}", json={"version": product["version"], "name": "Lost"})
     assert stale.status_code == 409 and stale.json()["code"] == "stale_version"
     assert (await admin.get(f"/api/products/{product['id']}")).json()["name"] == "Widget"
     async with server.session() as s:
@@ -107,8 +126,9 @@ async def test_deactivate_and_reactivate(server: LiveServer, admin) -> None:  # 
     inactive = (await admin.get("/api/products", params={"status": "inactive"})).json()
     assert [p["sku"] for p in inactive["items"]] == ["W-1"]
     assert (await admin.get("/api/products", params={"status": "all"})).json()["total"] == 3
-    assert [p["id"] for p in (await admin.get("/api/products", params={"stock_tracked": "true"})).json()["items"]] \
-        == [tracked["id"]]
+    assert [p["id"] for p in (await admin.get("/api/products", params={"stock_tracked": "true"})).json()["items"]] == [
+        tracked["id"]
+    ]
     found = (await admin.get("/api/products", params={"q": "consult", "sort": "-unit_price"})).json()
     assert [p["sku"] for p in found["items"]] == ["SRV-1"]
     by_sku = (await admin.get("/api/products", params={"q": "tr-", "status": "all"})).json()
@@ -132,21 +152,28 @@ async def test_salesperson_views_but_cannot_change(server: LiveServer, admin) ->
         # Document editors total lines as the server does: the rounding is readable, not only by admins.
         await admin.patch("/api/settings", json={"values": {"sales.tax_rounding": "document"}})
         assert (await sam.get("/api/sales-settings")).json() == {
-            "base_currency": "EUR", "tax_rounding": "document", "payment_terms_days": 14}
-        made = await sam.post("/api/products", json={"sku": "S-1", "name": "No", "unit_price": "1",
-                                                     "tax_rate_id": product["tax_rate_id"]})
+            "base_currency": "EUR",
+            "tax_rounding": "document",
+            "payment_terms_days": 14,
+        }
+        made = await sam.post(
+            "/api/products", json={"sku": "S-1", "name": "No", "unit_price": "1", "tax_rate_id": product["tax_rate_id"]}
+        )
         assert made.status_code == 403
         edit = await sam.patch(f"/api/products/{product['id']}", json={"version": 1, "name": "No"})
         assert edit.status_code == 403
         off = await sam.post(f"/api/products/{product['id']}/deactivate", json={"version": 1})
         assert off.status_code == 403
         # The warehouse works on products but VAT rates are the admin's.
-        boxed = await wes.post("/api/products", json={"sku": "WH-1", "name": "Box", "unit_price": "2",
-                                                      "tax_rate_id": product["tax_rate_id"]})
+        boxed = await wes.post(
+            "/api/products",
+            json={"sku": "WH-1", "name": "Box", "unit_price": "2", "tax_rate_id": product["tax_rate_id"]},
+        )
         assert boxed.status_code == 201 and boxed.json()["unit_price"] == "2.00"
         standard = rates["Standard 19%"]
-        assert (await wes.patch(f"/api/tax-rates/{standard['id']}",
-                                json={"version": standard["version"], "rate": "21"})).status_code == 403
+        assert (
+            await wes.patch(f"/api/tax-rates/{standard['id']}", json={"version": standard["version"], "rate": "21"})
+        ).status_code == 403
         assert (await wes.post("/api/tax-rates", json={"name": "Super", "rate": "25"})).status_code == 403
 
 
@@ -158,8 +185,9 @@ async def test_admin_manages_tax_rates(server: LiveServer, admin) -> None:  # ty
     bad = await admin.post("/api/tax-rates", json={"name": "Too much", "rate": "101"})
     assert bad.status_code == 422 and bad.json()["field"] == "rate"
     rate = made.json()
-    renamed = await admin.patch(f"/api/tax-rates/{rate['id']}", json={"version": rate["version"],
-                                                                      "name": "Special 11.5%"})
+    renamed = await admin.patch(
+        f"/api/tax-rates/{rate['id']}", json={"version": rate["version"], "name": "Special 11.5%"}
+    )
     assert renamed.status_code == 200 and renamed.json()["version"] == rate["version"] + 1
     stale = await admin.patch(f"/api/tax-rates/{rate['id']}", json={"version": rate["version"], "rate": "12"})
     assert stale.status_code == 409

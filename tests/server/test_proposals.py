@@ -28,16 +28,19 @@ async def _rate(api: Any, name: str = "Standard 19%") -> int:
 
 
 async def _proposal(api: Any, rate_id: int, **fields: Any) -> dict[str, Any]:
-    body = {"lines": [{"description": "Consulting", "quantity": "3", "unit_price": "33.33",
-                       "tax_rate_id": rate_id}], **fields}
+    body = {
+        "lines": [{"description": "Consulting", "quantity": "3", "unit_price": "33.33", "tax_rate_id": rate_id}],
+        **fields,
+    }
     made = await api.post("/api/proposals", json=body)
     assert made.status_code == 201, made.text
     return made.json()  # type: ignore[no-any-return]
 
 
 async def _move(api: Any, proposal: dict[str, Any], status: str, expect: int = 200) -> dict[str, Any]:
-    answer = await api.post(f"/api/proposals/{proposal['id']}/status",
-                            json={"version": proposal["version"], "status": status})
+    answer = await api.post(
+        f"/api/proposals/{proposal['id']}/status", json={"version": proposal["version"], "status": status}
+    )
     assert answer.status_code == expect, answer.text
     return answer.json()  # type: ignore[no-any-return]
 
@@ -45,23 +48,41 @@ async def _move(api: Any, proposal: dict[str, Any], status: str, expect: int = 2
 async def test_totals_are_money_py_and_lines_are_replaced(server: LiveServer, admin: Any) -> None:
     client = await _client(admin)
     standard, reduced = await _rate(admin), await _rate(admin, "Reduced 9%")
-    lines = [{"description": "Licence", "quantity": "2.5", "unit_price": "19.99", "discount_percent": "10",
-              "tax_rate_id": standard},
-             {"description": "Book", "quantity": "3", "unit_price": "0.35", "tax_rate_id": reduced}]
+    lines = [
+        {
+            "description": "Licence",
+            "quantity": "2.5",
+            "unit_price": "19.99",
+            "discount_percent": "10",
+            "tax_rate_id": standard,
+        },
+        {"description": "Book", "quantity": "3", "unit_price": "0.35", "tax_rate_id": reduced},
+    ]
     made = await _proposal(admin, standard, client_id=client["id"], lines=lines, title=" Q1 ")
-    expected = money.document_totals([
-        money.Line(Decimal("2.5"), Decimal("19.99"), Decimal(19), Decimal(10)),
-        money.Line(Decimal(3), Decimal("0.35"), Decimal(9))], "EUR")
+    expected = money.document_totals(
+        [
+            money.Line(Decimal("2.5"), Decimal("19.99"), Decimal(19), Decimal(10)),
+            money.Line(Decimal(3), Decimal("0.35"), Decimal(9)),
+        ],
+        "EUR",
+    )
     assert (made["net_total"], made["tax_total"], made["gross_total"]) == (
-        str(expected.net), str(expected.tax), str(expected.gross))
+        str(expected.net),
+        str(expected.tax),
+        str(expected.gross),
+    )
     assert [ln["net"] for ln in made["lines"]] == [str(t.net) for t in expected.lines]
     assert made["status"] == "draft" and made["number"] == f"P-{1000 + made['id']}" and made["title"] == "Q1"
     assert made["valid_until"] == (date.today() + timedelta(days=30)).isoformat() and not made["expired"]
     assert made["party_name"] == "Acme" and made["currency"] == "EUR" and made["revision"] == 1
 
-    changed = await admin.patch(f"/api/proposals/{made['id']}", json={
-        "version": made["version"], "lines": [{"description": "Only", "quantity": "1", "unit_price": "100",
-                                               "tax_rate_id": standard}]})
+    changed = await admin.patch(
+        f"/api/proposals/{made['id']}",
+        json={
+            "version": made["version"],
+            "lines": [{"description": "Only", "quantity": "1", "unit_price": "100", "tax_rate_id": standard}],
+        },
+    )
     assert changed.status_code == 200, changed.text
     body = changed.json()
     assert len(body["lines"]) == 1 and body["gross_total"] == "119.00" and body["status"] == "draft"
@@ -98,8 +119,13 @@ async def test_status_moves_allowed_and_refused(server: LiveServer, admin: Any) 
     p = await _move(admin, p, "open")
     assert (await _move(admin, p, "sent", 409))["code"] == "status_not_allowed"
     # Editing the lines of an open proposal makes it revised.
-    edited = await admin.patch(f"/api/proposals/{p['id']}", json={"version": p["version"], "lines": [
-        {"description": "More", "quantity": "2", "unit_price": "10", "tax_rate_id": rate}]})
+    edited = await admin.patch(
+        f"/api/proposals/{p['id']}",
+        json={
+            "version": p["version"],
+            "lines": [{"description": "More", "quantity": "2", "unit_price": "10", "tax_rate_id": rate}],
+        },
+    )
     assert edited.status_code == 200, edited.text
     p = edited.json()
     assert p["status"] == "revised" and p["revision"] == 2
@@ -128,16 +154,18 @@ async def test_accept_and_decline_record_who_and_when(server: LiveServer, admin:
     client = await _client(admin)
     rate = await _rate(admin)
     me = (await admin.get("/api/auth/me")).json()
-    a = await _move(admin, await _move(admin, await _proposal(admin, rate, client_id=client["id"]), "sent"),
-                    "accepted")
-    d = await _move(admin, await _move(admin, await _proposal(admin, rate, client_id=client["id"]), "sent"),
-                    "declined")
+    a = await _move(admin, await _move(admin, await _proposal(admin, rate, client_id=client["id"]), "sent"), "accepted")
+    d = await _move(admin, await _move(admin, await _proposal(admin, rate, client_id=client["id"]), "sent"), "declined")
     assert a["accepted_by"] == me["id"] and a["accepted_at"] is not None and a["declined_at"] is None
     assert d["declined_by"] == me["id"] and d["declined_at"] is not None and d["accepted_by"] is None
     async with server.session() as s:
-        actions = (await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "proposal",
-                                                                   AuditEntry.entity_id == a["id"])
-                                   .order_by(AuditEntry.id))).all()
+        actions = (
+            await s.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.entity == "proposal", AuditEntry.entity_id == a["id"])
+                .order_by(AuditEntry.id)
+            )
+        ).all()
     assert list(actions) == ["created", "sent", "accepted"]
 
 
@@ -146,8 +174,9 @@ async def test_expired_proposal_set_to_open_is_valid_seven_more_days(server: Liv
     rate = await _rate(admin)
     p = await _move(admin, await _proposal(admin, rate, client_id=client["id"]), "sent")
     async with server.session() as s:
-        await s.execute(update(Proposal).where(Proposal.id == p["id"])
-                        .values(valid_until=date.today() - timedelta(days=3)))
+        await s.execute(
+            update(Proposal).where(Proposal.id == p["id"]).values(valid_until=date.today() - timedelta(days=3))
+        )
     p = (await admin.get(f"/api/proposals/{p['id']}")).json()
     assert p["expired"]
     p = await _move(admin, p, "open")
@@ -161,8 +190,9 @@ async def test_conversion_rules_and_success(server: LiveServer, admin: Any) -> N
     client = await _client(admin)
     lead = (await admin.post("/api/leads", json={"person_name": "Lee"})).json()
     rate = await _rate(admin)
-    on_lead = await _move(admin, await _move(admin, await _proposal(admin, rate, lead_id=lead["id"]), "sent"),
-                          "accepted")
+    on_lead = await _move(
+        admin, await _move(admin, await _proposal(admin, rate, lead_id=lead["id"]), "sent"), "accepted"
+    )
     check = (await admin.get(f"/api/proposals/{on_lead['id']}/conversion")).json()
     assert check["possible"] is False and "Convert the lead to a client first" in check["reason"]
     refused = await admin.post(f"/api/proposals/{on_lead['id']}/convert")
@@ -177,15 +207,23 @@ async def test_conversion_rules_and_success(server: LiveServer, admin: Any) -> N
 
     p = await _move(admin, p, "accepted")
     assert (await admin.get(f"/api/proposals/{p['id']}/conversion")).json() == {
-        "possible": True, "reason": None, "code": None, "invoice_id": None}
+        "possible": True,
+        "reason": None,
+        "code": None,
+        "invoice_id": None,
+    }
     made = await admin.post(f"/api/proposals/{p['id']}/convert")
     assert made.status_code == 201, made.text
     invoice = made.json()
     assert invoice["status"] == "draft" and invoice["client_id"] == client["id"] and invoice["currency"] == "EUR"
     assert (invoice["net_total"], invoice["tax_total"], invoice["gross_total"]) == (
-        p["net_total"], p["tax_total"], p["gross_total"])
+        p["net_total"],
+        p["tax_total"],
+        p["gross_total"],
+    )
     assert [(ln["description"], ln["quantity"], ln["unit_price"]) for ln in invoice["lines"]] == [
-        (ln["description"], ln["quantity"], ln["unit_price"]) for ln in p["lines"]]
+        (ln["description"], ln["quantity"], ln["unit_price"]) for ln in p["lines"]
+    ]
     linked = (await admin.get(f"/api/proposals/{p['id']}")).json()
     assert linked["converted_invoice_id"] == invoice["id"]
 

@@ -44,8 +44,14 @@ async def test_confirm_names_every_missing_field(server: LiveServer, admin: Any)
 
     parts = await vendor(admin)
     a = await product(admin, "A-1")
-    changed = await admin.patch(f"/api/purchase-orders/{empty['id']}", json={
-        "version": empty["version"], "vendor_id": parts["id"], "lines": [{"product_id": a["id"], "quantity": "5"}]})
+    changed = await admin.patch(
+        f"/api/purchase-orders/{empty['id']}",
+        json={
+            "version": empty["version"],
+            "vendor_id": parts["id"],
+            "lines": [{"product_id": a["id"], "quantity": "5"}],
+        },
+    )
     assert changed.status_code == 200, changed.text
     refused = await confirm(admin, changed.json())
     assert refused.json()["fields"] == ["expected_on"] and refused.json()["field"] == "expected_on"
@@ -55,8 +61,9 @@ async def test_confirm_names_every_missing_field(server: LiveServer, admin: Any)
     assert not_vendor.status_code == 422 and not_vendor.json()["field"] == "vendor_id"
     assert not_vendor.json()["code"] == "not_vendor"
     untracked = await product(admin, "SRV", tracked=False)
-    service_line = await admin.post("/api/purchase-orders", json={"lines": [{"product_id": untracked["id"],
-                                                                             "quantity": "1"}]})
+    service_line = await admin.post(
+        "/api/purchase-orders", json={"lines": [{"product_id": untracked["id"], "quantity": "1"}]}
+    )
     assert service_line.status_code == 422 and service_line.json()["field"] == "lines.0.product_id"
 
 
@@ -64,10 +71,17 @@ async def test_receive_in_two_parts_with_incoming_figures(server: LiveServer, ad
     main, shop = await warehouse(admin), await warehouse(admin, "Shop")
     parts = await vendor(admin)
     a, b = await product(admin, "A-1"), await product(admin, "B-1")
-    po = await order(admin, vendor_id=parts["id"], warehouse_id=main["id"],
-                     expected_on=str(date.today() + timedelta(days=7)), reference="V-555",
-                     lines=[{"product_id": a["id"], "quantity": "10", "unit_cost": "2.50"},
-                            {"product_id": b["id"], "quantity": "4", "unit_cost": "1.25"}])
+    po = await order(
+        admin,
+        vendor_id=parts["id"],
+        warehouse_id=main["id"],
+        expected_on=str(date.today() + timedelta(days=7)),
+        reference="V-555",
+        lines=[
+            {"product_id": a["id"], "quantity": "10", "unit_cost": "2.50"},
+            {"product_id": b["id"], "quantity": "4", "unit_cost": "1.25"},
+        ],
+    )
     assert po["total"] == "30.00" and [ln["total"] for ln in po["lines"]] == ["25.00", "5.00"]
     assert (await admin.get(f"/api/stock/products/{a['id']}")).json()["incoming"] == "0.000"  # a draft is not incoming
     confirmed = await confirm(admin, po)
@@ -76,13 +90,14 @@ async def test_receive_in_two_parts_with_incoming_figures(server: LiveServer, ad
     assert po["status"] == "confirmed" and po["confirmed_at"]
     row = await level(admin, a["id"], main["id"])
     assert (row["on_hand"], row["incoming"]) == ("0.000", "10.000")
-    frozen = await admin.patch(f"/api/purchase-orders/{po['id']}", json={"version": po["version"],
-                                                                         "lines": []})
+    frozen = await admin.patch(f"/api/purchase-orders/{po['id']}", json={"version": po["version"], "lines": []})
     assert frozen.status_code == 409 and frozen.json()["field"] == "lines"
 
     line_a, line_b = po["lines"][0]["id"], po["lines"][1]["id"]
-    first = await admin.post(f"/api/purchase-orders/{po['id']}/receive", json={
-        "version": po["version"], "reference": "DN-1", "lines": [{"line_id": line_a, "quantity": "6"}]})
+    first = await admin.post(
+        f"/api/purchase-orders/{po['id']}/receive",
+        json={"version": po["version"], "reference": "DN-1", "lines": [{"line_id": line_a, "quantity": "6"}]},
+    )
     assert first.status_code == 200, first.text
     po, receipt = first.json()["order"], first.json()["receipt"]
     assert po["status"] == "partially_received"
@@ -96,17 +111,26 @@ async def test_receive_in_two_parts_with_incoming_figures(server: LiveServer, ad
     stock = (await admin.get(f"/api/stock/products/{a['id']}")).json()
     assert (stock["on_hand"], stock["incoming"]) == ("6.000", "4.000")
 
-    over = await admin.post(f"/api/purchase-orders/{po['id']}/receive", json={
-        "version": po["version"], "lines": [{"line_id": line_a, "quantity": "5"}]})
+    over = await admin.post(
+        f"/api/purchase-orders/{po['id']}/receive",
+        json={"version": po["version"], "lines": [{"line_id": line_a, "quantity": "5"}]},
+    )
     assert over.status_code == 422 and over.json()["field"] == "lines.0.quantity"
     assert over.json()["remaining"] == "4.000"
-    stale = await admin.post(f"/api/purchase-orders/{po['id']}/receive", json={
-        "version": po["version"] - 1, "lines": [{"line_id": line_a, "quantity": "1"}]})
+    stale = await admin.post(
+        f"/api/purchase-orders/{po['id']}/receive",
+        json={"version": po["version"] - 1, "lines": [{"line_id": line_a, "quantity": "1"}]},
+    )
     assert stale.status_code == 409
 
-    second = await admin.post(f"/api/purchase-orders/{po['id']}/receive", json={
-        "version": po["version"], "warehouse_id": shop["id"],
-        "lines": [{"line_id": line_a, "quantity": "4"}, {"line_id": line_b, "quantity": "4"}]})
+    second = await admin.post(
+        f"/api/purchase-orders/{po['id']}/receive",
+        json={
+            "version": po["version"],
+            "warehouse_id": shop["id"],
+            "lines": [{"line_id": line_a, "quantity": "4"}, {"line_id": line_b, "quantity": "4"}],
+        },
+    )
     assert second.status_code == 200, second.text
     po = second.json()["order"]
     assert po["status"] == "received" and po["received_at"]
@@ -115,8 +139,10 @@ async def test_receive_in_two_parts_with_incoming_figures(server: LiveServer, ad
     assert (await level(admin, a["id"], main["id"]))["incoming"] == "0.000"
     receipts = (await admin.get(f"/api/purchase-orders/{po['id']}/receipts")).json()
     assert receipts["total"] == 2
-    closed = await admin.post(f"/api/purchase-orders/{po['id']}/receive", json={
-        "version": po["version"], "lines": [{"line_id": line_a, "quantity": "1"}]})
+    closed = await admin.post(
+        f"/api/purchase-orders/{po['id']}/receive",
+        json={"version": po["version"], "lines": [{"line_id": line_a, "quantity": "1"}]},
+    )
     assert closed.status_code == 409
 
     # Reversing the second receipt gives its quantities back to the order: open again.
@@ -133,9 +159,13 @@ async def test_receive_in_two_parts_with_incoming_figures(server: LiveServer, ad
     assert listed["total"] == 1 and listed["items"][0]["vendor_name"] == "Parts Ltd"
     assert (listed["items"][0]["line_count"], listed["items"][0]["lines_received"]) == (2, 0)
     async with server.session() as s:
-        actions = (await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "purchase_order",
-                                                                   AuditEntry.entity_id == po["id"])
-                                   .order_by(AuditEntry.id))).all()
+        actions = (
+            await s.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.entity == "purchase_order", AuditEntry.entity_id == po["id"])
+                .order_by(AuditEntry.id)
+            )
+        ).all()
     assert actions == ["created", "confirmed", "received", "received", "receipt_reversed"]
 
 
@@ -144,21 +174,37 @@ async def test_the_list_counts_lines_and_received_lines_in_one_query(server: Liv
     parts, paper = await vendor(admin), await vendor(admin, "Paper Co")
     a, b, c = await product(admin, "A-1"), await product(admin, "B-1"), await product(admin, "C-1")
     empty = await order(admin, vendor_id=paper["id"])
-    draft = await order(admin, vendor_id=paper["id"], warehouse_id=main["id"],
-                        lines=[{"product_id": a["id"], "quantity": "1"}])
-    po = (await confirm(admin, await order(admin, vendor_id=parts["id"], warehouse_id=main["id"],
-                                           expected_on=str(date.today()),
-                                           lines=[{"product_id": a["id"], "quantity": "5"},
-                                                  {"product_id": b["id"], "quantity": "2"},
-                                                  {"product_id": c["id"], "quantity": "1"}]))).json()
+    draft = await order(
+        admin, vendor_id=paper["id"], warehouse_id=main["id"], lines=[{"product_id": a["id"], "quantity": "1"}]
+    )
+    po = (
+        await confirm(
+            admin,
+            await order(
+                admin,
+                vendor_id=parts["id"],
+                warehouse_id=main["id"],
+                expected_on=str(date.today()),
+                lines=[
+                    {"product_id": a["id"], "quantity": "5"},
+                    {"product_id": b["id"], "quantity": "2"},
+                    {"product_id": c["id"], "quantity": "1"},
+                ],
+            ),
+        )
+    ).json()
     assert (po["line_count"], po["lines_received"]) == (3, 0)
     assert (draft["line_count"], draft["lines_received"], draft["warehouse_name"]) == (1, 0, "Main")
     assert (empty["line_count"], empty["lines_received"], empty["warehouse_name"]) == (0, 0, None)
 
     async def receive(quantities: list[tuple[int, str]]) -> dict[str, Any]:
-        got = await admin.post(f"/api/purchase-orders/{po['id']}/receive", json={
-            "version": po["version"], "lines": [{"line_id": po["lines"][i]["id"], "quantity": q}
-                                                for i, q in quantities]})
+        got = await admin.post(
+            f"/api/purchase-orders/{po['id']}/receive",
+            json={
+                "version": po["version"],
+                "lines": [{"line_id": po["lines"][i]["id"], "quantity": q} for i, q in quantities],
+            },
+        )
         assert got.status_code == 200, got.text
         return got.json()["order"]  # type: ignore[no-any-return]
 
@@ -168,11 +214,16 @@ async def test_the_list_counts_lines_and_received_lines_in_one_query(server: Liv
     async def listed(**params: Any) -> dict[int, tuple[Any, ...]]:
         page = (await admin.get("/api/purchase-orders", params=params)).json()
         assert all(item["lines"] == [] for item in page["items"])
-        return {item["id"]: (item["line_count"], item["lines_received"], item["vendor_name"], item["warehouse_name"])
-                for item in page["items"]}
+        return {
+            item["id"]: (item["line_count"], item["lines_received"], item["vendor_name"], item["warehouse_name"])
+            for item in page["items"]
+        }
 
-    assert await listed() == {empty["id"]: (0, 0, "Paper Co", None), draft["id"]: (1, 0, "Paper Co", "Main"),
-                              po["id"]: (3, 1, "Parts Ltd", "Main")}
+    assert await listed() == {
+        empty["id"]: (0, 0, "Paper Co", None),
+        draft["id"]: (1, 0, "Paper Co", "Main"),
+        po["id"]: (3, 1, "Parts Ltd", "Main"),
+    }
     assert await listed(product_id=b["id"]) == {po["id"]: (3, 1, "Parts Ltd", "Main")}
     assert await listed(sort="-total", limit=1, offset=0) == {po["id"]: (3, 1, "Parts Ltd", "Main")}
 
@@ -199,23 +250,41 @@ async def test_the_list_counts_lines_and_received_lines_in_one_query(server: Liv
             event.remove(engine, "before_cursor_execute", seen)
     assert result.total == 3 and len(statements) == 2, statements
     assert {(o.id, o.line_count, o.lines_received) for o in result.items} == {
-        (empty["id"], 0, 0), (draft["id"], 1, 0), (po["id"], 3, 3)}
+        (empty["id"], 0, 0),
+        (draft["id"], 1, 0),
+        (po["id"], 3, 3),
+    }
 
 
 async def test_cancel_stops_incoming(server: LiveServer, admin: Any) -> None:
     main = await warehouse(admin)
     parts = await vendor(admin)
     a = await product(admin, "A-1")
-    po = (await confirm(admin, await order(admin, vendor_id=parts["id"], warehouse_id=main["id"],
-                                           expected_on=str(date.today()),
-                                           lines=[{"product_id": a["id"], "quantity": "3"}]))).json()
+    po = (
+        await confirm(
+            admin,
+            await order(
+                admin,
+                vendor_id=parts["id"],
+                warehouse_id=main["id"],
+                expected_on=str(date.today()),
+                lines=[{"product_id": a["id"], "quantity": "3"}],
+            ),
+        )
+    ).json()
     assert (await level(admin, a["id"], main["id"]))["incoming"] == "3.000"
-    no_warehouse = await order(admin, vendor_id=parts["id"], expected_on=str(date.today()),
-                               lines=[{"product_id": a["id"], "quantity": "2"}])
+    no_warehouse = await order(
+        admin, vendor_id=parts["id"], expected_on=str(date.today()), lines=[{"product_id": a["id"], "quantity": "2"}]
+    )
     no_warehouse = (await confirm(admin, no_warehouse)).json()
     assert (await admin.get(f"/api/stock/products/{a['id']}")).json()["incoming"] == "5.000"
-    where = await admin.post(f"/api/purchase-orders/{no_warehouse['id']}/receive", json={
-        "version": no_warehouse["version"], "lines": [{"line_id": no_warehouse["lines"][0]["id"], "quantity": "1"}]})
+    where = await admin.post(
+        f"/api/purchase-orders/{no_warehouse['id']}/receive",
+        json={
+            "version": no_warehouse["version"],
+            "lines": [{"line_id": no_warehouse["lines"][0]["id"], "quantity": "1"}],
+        },
+    )
     assert where.status_code == 422 and where.json()["field"] == "warehouse_id"
 
     cancelled = await admin.post(f"/api/purchase-orders/{po['id']}/cancel", json={"version": po["version"]})
@@ -223,8 +292,10 @@ async def test_cancel_stops_incoming(server: LiveServer, admin: Any) -> None:
     assert (await level(admin, a["id"], main["id"]))["incoming"] == "0.000"
     again = await admin.post(f"/api/purchase-orders/{po['id']}/cancel", json={"version": cancelled.json()["version"]})
     assert again.status_code == 409
-    receive = await admin.post(f"/api/purchase-orders/{po['id']}/receive", json={
-        "version": cancelled.json()["version"], "lines": [{"line_id": po["lines"][0]["id"], "quantity": "1"}]})
+    receive = await admin.post(
+        f"/api/purchase-orders/{po['id']}/receive",
+        json={"version": cancelled.json()["version"], "lines": [{"line_id": po["lines"][0]["id"], "quantity": "1"}]},
+    )
     assert receive.status_code == 409
     await done(admin, "receipt", [(a["id"], "1")], warehouse_id=main["id"])  # stock itself is unaffected
 
@@ -233,9 +304,18 @@ async def test_purchasing_permissions(server: LiveServer, admin: Any) -> None:
     main = await warehouse(admin)
     parts = await vendor(admin)
     a = await product(admin, "A-1")
-    po = (await confirm(admin, await order(admin, vendor_id=parts["id"], warehouse_id=main["id"],
-                                           expected_on=str(date.today()),
-                                           lines=[{"product_id": a["id"], "quantity": "3"}]))).json()
+    po = (
+        await confirm(
+            admin,
+            await order(
+                admin,
+                vendor_id=parts["id"],
+                warehouse_id=main["id"],
+                expected_on=str(date.today()),
+                lines=[{"product_id": a["id"], "quantity": "3"}],
+            ),
+        )
+    ).json()
     await server.create_user("sales@example.com", role="Salesperson")
     await server.create_user("boss@example.com", role="Manager")
     await server.create_user("keeper@example.com", role="Warehouse")
@@ -246,6 +326,8 @@ async def test_purchasing_permissions(server: LiveServer, admin: Any) -> None:
         assert (await sales.get("/api/purchase-orders")).status_code == 403
         assert (await boss.get("/api/purchase-orders")).json()["total"] == 1
         assert (await boss.post("/api/purchase-orders", json={})).status_code == 403
-        got = await keeper.post(f"/api/purchase-orders/{po['id']}/receive", json={
-            "version": po["version"], "lines": [{"line_id": po["lines"][0]["id"], "quantity": "3"}]})
+        got = await keeper.post(
+            f"/api/purchase-orders/{po['id']}/receive",
+            json={"version": po["version"], "lines": [{"line_id": po["lines"][0]["id"], "quantity": "3"}]},
+        )
         assert got.status_code == 200 and got.json()["order"]["status"] == "received"

@@ -135,8 +135,11 @@ async def test_unlock_and_2fa_reset_are_audited_and_announced(server: LiveServer
         await server.login(api, EMAIL)
         await _enrol(api)
     async with server.session() as s:
-        await s.execute(update(User).where(User.id == user_id)
-                        .values(locked_until=utcnow() + timedelta(minutes=15), lockout_count=1))
+        await s.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(locked_until=utcnow() + timedelta(minutes=15), lockout_count=1)
+        )
     token = admin.headers["Authorization"].partition(" ")[2]
     ws = await connect(server.ws_url, additional_headers={"Authorization": f"Bearer {token}"})
     try:

@@ -37,12 +37,15 @@ async def _rate(api: Any) -> int:
 
 
 async def _draft(api: Any, client_id: int, issue_date: date | None = None) -> dict[str, Any]:
-    body = {"client_id": client_id, "notes": "Monthly support",
-            "issue_date": issue_date.isoformat() if issue_date else None,
-            "lines": [{"description": "Support plan", "quantity": "1", "unit_price": "100.00",
-                       "tax_rate_id": await _rate(api)},
-                      {"description": "Hosting", "quantity": "2", "unit_price": "10.50",
-                       "tax_rate_id": await _rate(api)}]}
+    body = {
+        "client_id": client_id,
+        "notes": "Monthly support",
+        "issue_date": issue_date.isoformat() if issue_date else None,
+        "lines": [
+            {"description": "Support plan", "quantity": "1", "unit_price": "100.00", "tax_rate_id": await _rate(api)},
+            {"description": "Hosting", "quantity": "2", "unit_price": "10.50", "tax_rate_id": await _rate(api)},
+        ],
+    }
     made = await api.post("/api/invoices", json=body)
     assert made.status_code == 201, made.text
     return made.json()  # type: ignore[no-any-return]
@@ -55,13 +58,20 @@ async def _issued(api: Any, client_id: int, issue_date: date) -> dict[str, Any]:
     return issued.json()  # type: ignore[no-any-return]
 
 
-async def _recur(api: Any, invoice: dict[str, Any], every: int = 1, unit: str = "month",
-                 cycles: int | None = None, stop: bool = False) -> Any:
+async def _recur(
+    api: Any,
+    invoice: dict[str, Any],
+    every: int = 1,
+    unit: str = "month",
+    cycles: int | None = None,
+    stop: bool = False,
+) -> Any:
     """PUT the rule; answers the raw response (the caller checks the status)."""
     current = (await api.get(f"/api/invoices/{invoice['id']}")).json()
     rule = None if stop else {"every": every, "unit": unit, "cycles": cycles}
-    return await api.put(f"/api/invoices/{invoice['id']}/recurrence",
-                         json={"version": current["version"], "recurrence": rule})
+    return await api.put(
+        f"/api/invoices/{invoice['id']}/recurrence", json={"version": current["version"], "recurrence": rule}
+    )
 
 
 async def _get(api: Any, invoice_id: int) -> dict[str, Any]:
@@ -104,7 +114,11 @@ def at(day: date, hour: int = 6) -> datetime:
 def test_dates_are_counted_from_the_issue_date_with_month_ends_clamped() -> None:
     jan31 = date(2027, 1, 31)
     assert [recurring.occurrence(jan31, 1, "month", k) for k in (1, 2, 3, 13)] == [
-        date(2027, 2, 28), date(2027, 3, 31), date(2027, 4, 30), date(2028, 2, 29)]
+        date(2027, 2, 28),
+        date(2027, 3, 31),
+        date(2027, 4, 30),
+        date(2028, 2, 29),
+    ]
     assert recurring.add_units(date(2028, 2, 29), 1, "year") == date(2029, 2, 28)
     assert recurring.add_units(date(2027, 12, 15), 3, "month") == date(2028, 3, 15)
     assert recurring.add_units(date(2027, 1, 1), 2, "week") == date(2027, 1, 15)
@@ -131,17 +145,25 @@ async def test_rule_only_on_issued_invoices_and_permissions(server: LiveServer, 
     assert (await _get(admin, draft["id"]))["recurrence"] is None
 
     issued = await _issued(admin, client["id"], today)
-    stale = await admin.put(f"/api/invoices/{issued['id']}/recurrence",
-                            json={"version": issued["version"] - 1, "recurrence": {"every": 1}})
+    stale = await admin.put(
+        f"/api/invoices/{issued['id']}/recurrence", json={"version": issued["version"] - 1, "recurrence": {"every": 1}}
+    )
     assert stale.status_code == 409 and stale.json()["code"] == "stale_version"
-    zero = await admin.put(f"/api/invoices/{issued['id']}/recurrence",
-                           json={"version": issued["version"], "recurrence": {"every": 0}})
+    zero = await admin.put(
+        f"/api/invoices/{issued['id']}/recurrence", json={"version": issued["version"], "recurrence": {"every": 0}}
+    )
     assert zero.status_code == 422 and zero.json()["field"] == "recurrence.every", zero.text
     answer = await _recur(admin, issued, 1, "month", cycles=3)
     assert answer.status_code == 200, answer.text
     rule = answer.json()["recurrence"]
-    assert rule == {"every": 1, "unit": "month", "cycles": 3, "done": 0,
-                    "next_on": recurring.occurrence(today, 1, "month", 1).isoformat(), "last_skip": None}
+    assert rule == {
+        "every": 1,
+        "unit": "month",
+        "cycles": 3,
+        "done": 0,
+        "next_on": recurring.occurrence(today, 1, "month", 1).isoformat(),
+        "last_skip": None,
+    }
     assert answer.json()["version"] > issued["version"]
     listed = (await admin.get("/api/invoices")).json()["items"]
     assert next(i for i in listed if i["id"] == issued["id"])["recurrence"]["every"] == 1
@@ -159,16 +181,25 @@ async def test_rule_only_on_issued_invoices_and_permissions(server: LiveServer, 
         assert stopped.status_code == 200 and stopped.json()["recurrence"] is None
 
     async with server.session() as s:
-        audit = (await s.execute(select(AuditEntry.action, AuditEntry.changes).where(
-            AuditEntry.entity == "invoice", AuditEntry.entity_id == issued["id"],
-            AuditEntry.action == "recurrence").order_by(AuditEntry.id))).all()
+        audit = (
+            await s.execute(
+                select(AuditEntry.action, AuditEntry.changes)
+                .where(
+                    AuditEntry.entity == "invoice",
+                    AuditEntry.entity_id == issued["id"],
+                    AuditEntry.action == "recurrence",
+                )
+                .order_by(AuditEntry.id)
+            )
+        ).all()
     assert len(audit) == 3
     assert {"field": "recur_every", "old": None, "new": 1} in audit[0][1]
     assert {"field": "recur_unit", "old": "week", "new": None} in audit[2][1]
 
     cancelled = await _issued(admin, client["id"], today)
-    credit = (await admin.post(f"/api/invoices/{cancelled['id']}/cancel",
-                               json={"version": cancelled["version"]})).json()
+    credit = (
+        await admin.post(f"/api/invoices/{cancelled['id']}/cancel", json={"version": cancelled["version"]})
+    ).json()
     for invoice in (cancelled, credit):
         answer = await _recur(admin, invoice)
         assert answer.status_code == 409 and answer.json()["field"] == "recurrence", answer.text
@@ -177,8 +208,10 @@ async def test_rule_only_on_issued_invoices_and_permissions(server: LiveServer, 
     await server.create_user("max@example.com", role="Manager", team="North")
     async with server.client() as max_:  # may edit invoices, but not this one: not in Max's team
         await server.login(max_, "max@example.com", PASSWORD)
-        hidden = await max_.put(f"/api/invoices/{issued['id']}/recurrence",
-                                json={"version": stopped.json()["version"], "recurrence": {"every": 1}})
+        hidden = await max_.put(
+            f"/api/invoices/{issued['id']}/recurrence",
+            json={"version": stopped.json()["version"], "recurrence": {"every": 1}},
+        )
         assert hidden.status_code == 404, hidden.text
 
 
@@ -203,7 +236,8 @@ async def test_hour_gate_manual_run_and_gapless_copies(server: LiveServer, admin
     assert (copy["issue_date"], copy["due_date"]) == (today.isoformat(), (today + timedelta(days=14)).isoformat())
     assert copy["recurrence"] is None and copy["notes"] == "Monthly support"
     assert [(ln["description"], ln["quantity"], ln["unit_price"], ln["gross"]) for ln in copy["lines"]] == [
-        (ln["description"], ln["quantity"], ln["unit_price"], ln["gross"]) for ln in source["lines"]]
+        (ln["description"], ln["quantity"], ln["unit_price"], ln["gross"]) for ln in source["lines"]
+    ]
     assert copy["gross_total"] == source["gross_total"] == "143.99"
     rule = (await _get(admin, source["id"]))["recurrence"]
     assert (rule["done"], rule["next_on"]) == (1, (today + timedelta(days=1)).isoformat())
@@ -211,18 +245,30 @@ async def test_hour_gate_manual_run_and_gapless_copies(server: LiveServer, admin
     tomorrow = today + timedelta(days=1)
     assert await _job(server, at(tomorrow, 7)) == "not the hour: recurring invoices are made at 06:00 (server time)"
     assert await _job(server, at(tomorrow, 6)) == (
-        f"made 1: INV-{tomorrow.year}-{2 if tomorrow.year != year else 3:06d} (from INV-{year}-000001)")
+        f"made 1: INV-{tomorrow.year}-{2 if tomorrow.year != year else 3:06d} (from INV-{year}-000001)"
+    )
     other = await _issued(admin, client["id"], today)  # a user's invoice takes the next number, no gap
-    numbers = sorted(i["number"] for i in (await admin.get("/api/invoices")).json()["items"]
-                     if i["number"].startswith(f"INV-{year}"))
+    numbers = sorted(
+        i["number"] for i in (await admin.get("/api/invoices")).json()["items"] if i["number"].startswith(f"INV-{year}")
+    )
     assert numbers == [f"INV-{year}-{n:06d}" for n in range(1, len(numbers) + 1)]
     assert other["number"] == numbers[-1]
 
     async with server.session() as s:
-        made = (await s.execute(select(AuditEntry.action, AuditEntry.actor_id).where(
-            AuditEntry.entity == "invoice", AuditEntry.entity_id == copy["id"]).order_by(AuditEntry.id))).all()
-        recurred = (await s.scalars(select(AuditEntry.changes).where(
-            AuditEntry.entity_id == source["id"], AuditEntry.action == "recurred").order_by(AuditEntry.id))).all()
+        made = (
+            await s.execute(
+                select(AuditEntry.action, AuditEntry.actor_id)
+                .where(AuditEntry.entity == "invoice", AuditEntry.entity_id == copy["id"])
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+        recurred = (
+            await s.scalars(
+                select(AuditEntry.changes)
+                .where(AuditEntry.entity_id == source["id"], AuditEntry.action == "recurred")
+                .order_by(AuditEntry.id)
+            )
+        ).all()
     assert [tuple(r) for r in made] == [("created", None), ("issued", None)]  # the system acted
     assert {"field": "made", "old": None, "new": f"INV-{year}-000002"} in recurred[0]
 
@@ -239,13 +285,17 @@ async def test_month_end_clamping_and_cycles_stop_when_done(server: LiveServer, 
     assert (await _get(admin, source["id"]))["recurrence"]["next_on"] == "2027-03-31"  # not the 28th
     assert await _job(server, at(date(2027, 3, 31))) == "made 1: INV-2027-000003 (from INV-2027-000001)"
     assert await _job(server, at(date(2027, 4, 30))) == (
-        "made 1: INV-2027-000004 (from INV-2027-000001); stopped 1: INV-2027-000001 cycles done (3 of 3)")
+        "made 1: INV-2027-000004 (from INV-2027-000001); stopped 1: INV-2027-000001 cycles done (3 of 3)"
+    )
     rule = (await _get(admin, source["id"]))["recurrence"]
     assert (rule["done"], rule["cycles"], rule["next_on"]) == (3, 3, None)
     assert await _job(server, at(date(2027, 5, 31))) == "no recurring invoice is due"
     copies = await _copies(admin, source["id"])
     assert [(c["number"], c["issue_date"]) for c in copies] == [
-        ("INV-2027-000002", "2027-02-28"), ("INV-2027-000003", "2027-03-31"), ("INV-2027-000004", "2027-04-30")]
+        ("INV-2027-000002", "2027-02-28"),
+        ("INV-2027-000003", "2027-03-31"),
+        ("INV-2027-000004", "2027-04-30"),
+    ]
 
     too_few = await _recur(admin, source, 1, "month", cycles=3)
     assert too_few.status_code == 422 and too_few.json()["field"] == "recurrence.cycles", too_few.text
@@ -253,8 +303,14 @@ async def test_month_end_clamping_and_cycles_stop_when_done(server: LiveServer, 
     more = await _recur(admin, source, 1, "month", cycles=4)
     assert more.status_code == 200, more.text
     # The next date follows the last one made (30 April), counted from 31 January.
-    assert more.json()["recurrence"] == {"every": 1, "unit": "month", "cycles": 4, "done": 3,
-                                         "next_on": "2027-05-31", "last_skip": None}
+    assert more.json()["recurrence"] == {
+        "every": 1,
+        "unit": "month",
+        "cycles": 4,
+        "done": 3,
+        "next_on": "2027-05-31",
+        "last_skip": None,
+    }
 
 
 async def test_forever_and_missed_runs_catch_up_one_per_run(server: LiveServer, admin: Any) -> None:
@@ -280,8 +336,9 @@ async def test_forever_and_missed_runs_catch_up_one_per_run(server: LiveServer, 
     assert (await _get(admin, source["id"]))["recurrence"]["done"] == 6
 
 
-async def test_only_paid_skips_with_the_reason_in_the_job_log(server: LiveServer, admin: Any,
-                                                             database_url: str) -> None:
+async def test_only_paid_skips_with_the_reason_in_the_job_log(
+    server: LiveServer, admin: Any, database_url: str
+) -> None:
     client = await _client(admin)
     today = date.today()
     source = await _issued(admin, client["id"], today - timedelta(days=1))
@@ -306,8 +363,9 @@ async def test_only_paid_skips_with_the_reason_in_the_job_log(server: LiveServer
             assert time.monotonic() < deadline, run
             await asyncio.sleep(0.1)
     assert run["status"] == "succeeded" and run["error"] is None, run
-    assert run["result"] == (f"skipped 1: {number} is not paid (only from paid invoices), "
-                             f"the invoice of {today.isoformat()} was not made")
+    assert run["result"] == (
+        f"skipped 1: {number} is not paid (only from paid invoices), the invoice of {today.isoformat()} was not made"
+    )
     assert await _copies(admin, source["id"]) == []
     rule = (await _get(admin, source["id"]))["recurrence"]
     assert rule["last_skip"] == f"{today.isoformat()}: {number} is not paid (only from paid invoices)"
@@ -320,13 +378,17 @@ async def test_only_paid_skips_with_the_reason_in_the_job_log(server: LiveServer
     rule = (await _get(admin, source["id"]))["recurrence"]
     assert (rule["done"], rule["last_skip"]) == (1, None)
     async with server.session() as s:
-        skipped = (await s.scalars(select(AuditEntry.changes).where(
-            AuditEntry.entity_id == source["id"], AuditEntry.action == "recurrence_skipped"))).all()
+        skipped = (
+            await s.scalars(
+                select(AuditEntry.changes).where(
+                    AuditEntry.entity_id == source["id"], AuditEntry.action == "recurrence_skipped"
+                )
+            )
+        ).all()
     assert len(skipped) == 1 and any(c["field"] == "recur_last_skip" for c in skipped[0])
 
 
-async def test_one_failure_does_not_stop_the_others_and_gives_no_number_back(server: LiveServer,
-                                                                           admin: Any) -> None:
+async def test_one_failure_does_not_stop_the_others_and_gives_no_number_back(server: LiveServer, admin: Any) -> None:
     gone = await _client(admin, "Gone Ltd")
     kept = await _client(admin, "Kept Ltd")
     first = await _issued(admin, gone["id"], date(2027, 1, 5))
@@ -336,8 +398,10 @@ async def test_one_failure_does_not_stop_the_others_and_gives_no_number_back(ser
     current = (await admin.get(f"/api/clients/{gone['id']}")).json()
     assert (await admin.post(f"/api/clients/{gone['id']}/archive", json={"version": current["version"]})).is_success
     result = await _job(server, at(date(2027, 2, 5)))
-    assert result == ("made 1: INV-2027-000003 (from INV-2027-000002); failed 1: INV-2027-000001: "
-                      "This client is archived; restore it first.")
+    assert result == (
+        "made 1: INV-2027-000003 (from INV-2027-000002); failed 1: INV-2027-000001: "
+        "This client is archived; restore it first."
+    )
     rule = (await _get(admin, first["id"]))["recurrence"]
     assert rule["next_on"] == "2027-02-05" and rule["done"] == 0  # tried again on the next run
     assert rule["last_skip"] == "2027-02-05: could not be made: This client is archived; restore it first."
@@ -349,7 +413,8 @@ async def test_one_failure_does_not_stop_the_others_and_gives_no_number_back(ser
     current = await _get(admin, second["id"])
     assert (await admin.post(f"/api/invoices/{second['id']}/cancel", json={"version": current["version"]})).is_success
     assert await _job(server, at(date(2027, 3, 5))) == (
-        "made 1: INV-2027-000005 (from INV-2027-000001); stopped 1: INV-2027-000002 is cancelled")
+        "made 1: INV-2027-000005 (from INV-2027-000001); stopped 1: INV-2027-000002 is cancelled"
+    )
     async with server.session() as s:
         row = await s.get(Invoice, second["id"])
         assert row is not None and row.recur_next_on is None and row.recur_every == 1
@@ -363,14 +428,16 @@ async def test_made_invoices_are_emailed_when_the_setting_says_so(server: LiveSe
     b = await _issued(admin, without["id"], date(2027, 1, 5))
     await _recur(admin, a)
     await _recur(admin, b)
-    assert await _job(server, at(date(2027, 2, 5))) == ("made 2: INV-2027-000003 (from INV-2027-000001), "
-                                                         "INV-2027-000004 (from INV-2027-000002)")
+    assert await _job(server, at(date(2027, 2, 5))) == (
+        "made 2: INV-2027-000003 (from INV-2027-000001), INV-2027-000004 (from INV-2027-000002)"
+    )
     unsent = (await _copies(admin, a["id"]))[0]
     assert unsent["send_status"] == "unsent"  # the setting is off by default
     await _settings(admin, recurring_send=True)
     assert await _job(server, at(date(2027, 3, 5))) == (
         "made 2: INV-2027-000005 (from INV-2027-000001), INV-2027-000006 (from INV-2027-000002); "
-        "not emailed 1: INV-2027-000006: the client has no email address")
+        "not emailed 1: INV-2027-000006: the client has no email address"
+    )
     mailed = (await _copies(admin, a["id"]))[-1]
     assert mailed["number"] == "INV-2027-000005" and mailed["send_status"] == "queued"
     emails = (await admin.get(f"/api/invoices/{mailed['id']}/emails")).json()

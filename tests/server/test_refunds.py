@@ -60,10 +60,13 @@ async def test_partial_then_full_refund_by_a_person(server: LiveServer, admin: A
 
     listed = (await admin.get(f"/api/invoices/{invoice['id']}/payments")).json()
     assert [(p["amount"], p["refunded_total"], [r["amount"] for r in p["refunds"]]) for p in listed] == [
-        ("100.00", "100.00", ["30.00", "70.00"]), ("19.00", "19.00", ["19.00"])]
+        ("100.00", "100.00", ["30.00", "70.00"]),
+        ("19.00", "19.00", ["19.00"]),
+    ]
     page = (await admin.get("/api/payments", params={"q": "POS 17"})).json()
     assert [(r["amount"], r["refunded_total"], r["refundable"]) for r in page["items"]] == [
-        ("100.00", "100.00", "0.00")]
+        ("100.00", "100.00", "0.00")
+    ]
 
     back = (await admin.get(f"/api/invoices/{invoice['id']}")).json()
     assert (back["status"], back["paid_total"]) == ("unpaid", "0.00")
@@ -71,14 +74,20 @@ async def test_partial_then_full_refund_by_a_person(server: LiveServer, admin: A
     assert cancelled.status_code == 200 and cancelled.json()["kind"] == "credit_note"
 
     async with server.session() as s:
-        audit = (await s.scalars(select(AuditEntry).where(AuditEntry.entity == "payment",
-                                                          AuditEntry.entity_id == first["id"],
-                                                          AuditEntry.action == "refunded")
-                                 .order_by(AuditEntry.id))).all()
+        audit = (
+            await s.scalars(
+                select(AuditEntry)
+                .where(
+                    AuditEntry.entity == "payment", AuditEntry.entity_id == first["id"], AuditEntry.action == "refunded"
+                )
+                .order_by(AuditEntry.id)
+            )
+        ).all()
         assert [{c["field"]: c["new"] for c in a.changes}["refunded_total"] for a in audit] == ["30.00", "100.00"]
         assert {c["field"]: c["new"] for c in audit[0].changes}["reason"] == "Damaged box"
-        announced = (await s.scalars(select(Event).where(Event.module == "invoices",
-                                                          Event.entity_id == invoice["id"]))).all()
+        announced = (
+            await s.scalars(select(Event).where(Event.module == "invoices", Event.entity_id == invoice["id"]))
+        ).all()
         assert sum(1 for e in announced if e.data.get("status") in ("partially_paid", "unpaid")) >= 2
 
 
@@ -99,7 +108,8 @@ async def test_overdue_comes_back_and_scope_and_permission_hold(server: LiveServ
         denied = await sam.post(refund_url(other, payment), json={"amount": "1.00", "reason": "x"})
         assert denied.status_code == 403
     async with server.session() as s:
-        entries = (await s.scalars(select(AuditEntry).where(AuditEntry.entity == "payment",
-                                                            AuditEntry.action == "refunded"))).all()
+        entries = (
+            await s.scalars(select(AuditEntry).where(AuditEntry.entity == "payment", AuditEntry.action == "refunded"))
+        ).all()
         assert len(entries) == 1 and entries[0].actor_id is not None
     assert Decimal(answer.json()["refunded_total"]) == Decimal("119.00")

@@ -17,11 +17,16 @@ async def _client(api: Any, name: str, **fields: Any) -> int:
     return int(made.json()["id"])
 
 
-async def _invoice(api: Any, client_id: int, rate_id: int, net: str, issued: str | None,
-                   **fields: Any) -> dict[str, Any]:
+async def _invoice(
+    api: Any, client_id: int, rate_id: int, net: str, issued: str | None, **fields: Any
+) -> dict[str, Any]:
     """An invoice of one line `net` + 19% VAT, issued on `issued` (None: left a draft)."""
-    body = {"client_id": client_id, "issue_date": issued,
-            "lines": [{"description": "Work", "quantity": "1", "unit_price": net, "tax_rate_id": rate_id}], **fields}
+    body = {
+        "client_id": client_id,
+        "issue_date": issued,
+        "lines": [{"description": "Work", "quantity": "1", "unit_price": net, "tax_rate_id": rate_id}],
+        **fields,
+    }
     draft = await api.post("/api/invoices", json=body)
     assert draft.status_code == 201, draft.text
     if issued is None:
@@ -53,11 +58,11 @@ async def test_accrual_and_cash_totals_per_month_with_scope(server: LiveServer, 
     acme = await _client(admin, "Acme")
     sams = await _client(admin, "Sam's client", owner_id=sam)
 
-    earlier = await _invoice(admin, acme, rate, "100.00", "2024-12-15")   # 119.00, paid in January
-    a = await _invoice(admin, acme, rate, "100.00", "2025-01-10")         # 119.00, paid in February
-    b = await _invoice(admin, acme, rate, "200.00", "2025-01-20")         # 238.00, 138.00 paid
-    h = await _invoice(admin, sams, rate, "50.00", "2025-02-10")          # 59.50, Sam's, 20.00 paid
-    c = await _invoice(admin, acme, rate, "50.00", "2025-03-15")          # 59.50, cancelled today
+    earlier = await _invoice(admin, acme, rate, "100.00", "2024-12-15")  # 119.00, paid in January
+    a = await _invoice(admin, acme, rate, "100.00", "2025-01-10")  # 119.00, paid in February
+    b = await _invoice(admin, acme, rate, "200.00", "2025-01-20")  # 238.00, 138.00 paid
+    h = await _invoice(admin, sams, rate, "50.00", "2025-02-10")  # 59.50, Sam's, 20.00 paid
+    c = await _invoice(admin, acme, rate, "50.00", "2025-03-15")  # 59.50, cancelled today
     await _invoice(admin, acme, rate, "999.00", None, issue_date="2025-01-15")  # a draft counts nowhere
     await _invoice(admin, acme, rate, "1000.00", "2025-01-12", currency="USD")  # another currency
     await _pay(admin, earlier, "119.00", "2025-01-03")
@@ -71,25 +76,39 @@ async def test_accrual_and_cash_totals_per_month_with_scope(server: LiveServer, 
     span = {"date_from": "2025-01-01", "date_to": "2025-04-30", "group": "month"}
     accrual = await _report(admin, **span)
     assert (accrual["basis"], accrual["currency"], accrual["group"]) == ("accrual", "EUR", "month")
-    assert _periods(accrual) == [("2025-01-01", "357.00", 2), ("2025-02-01", "59.50", 1),
-                                 ("2025-03-01", "59.50", 1), ("2025-04-01", "0.00", 0)]
+    assert _periods(accrual) == [
+        ("2025-01-01", "357.00", 2),
+        ("2025-02-01", "59.50", 1),
+        ("2025-03-01", "59.50", 1),
+        ("2025-04-01", "0.00", 0),
+    ]
     assert (accrual["total"], accrual["other_basis_total"]) == ("476.00", "396.00")
     assert Decimal(accrual["total"]) == sum(Decimal(p["total"]) for p in accrual["periods"])
     assert accrual["explanation"] == (
         "Accrual counts invoices on their invoice date, paid or not (credit notes take cancelled ones back): "
         "476.00 EUR. Cash counts payments on the day they arrived: 396.00 EUR. The 80.00 EUR difference is "
-        "invoiced but not yet paid in this range, less payments received in it for earlier invoices.")
+        "invoiced but not yet paid in this range, less payments received in it for earlier invoices."
+    )
 
     cash = await _report(admin, basis="cash", **span)
-    assert _periods(cash) == [("2025-01-01", "219.00", 2), ("2025-02-01", "119.00", 1),
-                              ("2025-03-01", "0.00", 0), ("2025-04-01", "58.00", 2)]
+    assert _periods(cash) == [
+        ("2025-01-01", "219.00", 2),
+        ("2025-02-01", "119.00", 1),
+        ("2025-03-01", "0.00", 0),
+        ("2025-04-01", "58.00", 2),
+    ]
     assert (cash["total"], cash["other_basis_total"]) == ("396.00", "476.00")
     assert cash["explanation"].startswith("Cash counts payments on the day they arrived: 396.00 EUR. Accrual")
     assert "The 80.00 EUR difference" in cash["explanation"]
 
     weeks = await _report(admin, date_from="2025-01-01", date_to="2025-01-31", group="week")
-    assert _periods(weeks) == [("2024-12-30", "0.00", 0), ("2025-01-06", "119.00", 1), ("2025-01-13", "0.00", 0),
-                               ("2025-01-20", "238.00", 1), ("2025-01-27", "0.00", 0)]
+    assert _periods(weeks) == [
+        ("2024-12-30", "0.00", 0),
+        ("2025-01-06", "119.00", 1),
+        ("2025-01-13", "0.00", 0),
+        ("2025-01-20", "238.00", 1),
+        ("2025-01-27", "0.00", 0),
+    ]
     cash_weeks = await _report(admin, basis="cash", date_from="2025-01-01", date_to="2025-01-31", group="week")
     assert [p["total"] for p in cash_weeks["periods"]] == ["119.00", "0.00", "0.00", "100.00", "0.00"]
     # January's report starts on the 1st: December's invoice is outside, its January payment inside.
@@ -111,8 +130,12 @@ async def test_accrual_and_cash_totals_per_month_with_scope(server: LiveServer, 
     async with server.client() as api:
         await server.login(api, "sam@example.com")
         mine = await _report(api, **span)
-        assert _periods(mine) == [("2025-01-01", "0.00", 0), ("2025-02-01", "59.50", 1),
-                                  ("2025-03-01", "0.00", 0), ("2025-04-01", "0.00", 0)]
+        assert _periods(mine) == [
+            ("2025-01-01", "0.00", 0),
+            ("2025-02-01", "59.50", 1),
+            ("2025-03-01", "0.00", 0),
+            ("2025-04-01", "0.00", 0),
+        ]
         assert (mine["total"], mine["other_basis_total"]) == ("59.50", "20.00")
         assert "The 39.50 EUR difference" in mine["explanation"]
 
@@ -126,7 +149,8 @@ async def test_cash_ahead_of_accrual_is_explained(server: LiveServer, admin: Any
     assert (june["total"], june["other_basis_total"]) == ("119.00", "0.00")
     assert june["explanation"].endswith(
         "Cash is 119.00 EUR more: payments received in this range for invoices dated before it, beyond what is "
-        "still unpaid of this range's invoices.")
+        "still unpaid of this range's invoices."
+    )
 
 
 async def test_defaults_bad_input_and_permissions(server: LiveServer, admin: Any) -> None:
@@ -137,10 +161,14 @@ async def test_defaults_bad_input_and_permissions(server: LiveServer, admin: Any
     assert all(p["total"] == "0.00" and p["count"] == 0 for p in default["periods"])
     assert "The two agree" in default["explanation"]
 
-    cases = [({"date_from": "2025-03-01", "date_to": "2025-02-01"}, "date_from"),
-             ({"currency": "euro"}, "currency"), ({"group": "year"}, "group"), ({"basis": "cashflow"}, "basis"),
-             ({"date_from": "2000-01-01", "date_to": "2025-01-01", "group": "day"}, "group"),
-             ({"date_from": "yesterday"}, "date_from")]
+    cases = [
+        ({"date_from": "2025-03-01", "date_to": "2025-02-01"}, "date_from"),
+        ({"currency": "euro"}, "currency"),
+        ({"group": "year"}, "group"),
+        ({"basis": "cashflow"}, "basis"),
+        ({"date_from": "2000-01-01", "date_to": "2025-01-01", "group": "day"}, "group"),
+        ({"date_from": "yesterday"}, "date_from"),
+    ]
     for params, field in cases:
         answer = await admin.get("/api/reports/sales", params=params)
         assert answer.status_code == 422, (params, answer.text)

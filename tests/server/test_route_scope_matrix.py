@@ -31,14 +31,40 @@ from crm_server.config import Config
 from tests.support import PASSWORD, LiveServer, make_url
 
 # Path parameters that name an owned record, and the module whose scope covers it.
-OWNED = {"lead_id": "leads", "client_id": "clients", "contact_id": "clients", "follow_up_id": "activities",
-         "ticket_id": "tickets", "attachment_id": "tickets", "invoice_id": "invoices", "payment_id": "invoices",
-         "proposal_id": "proposals", "order_id": "orders"}  # order_id under /api/orders: a sales order
+OWNED = {
+    "lead_id": "leads",
+    "client_id": "clients",
+    "contact_id": "clients",
+    "follow_up_id": "activities",
+    "ticket_id": "tickets",
+    "attachment_id": "tickets",
+    "invoice_id": "invoices",
+    "payment_id": "invoices",
+    "proposal_id": "proposals",
+    "order_id": "orders",
+}  # order_id under /api/orders: a sales order
 # Path parameters of records nobody owns (settings an admin keeps, the catalogue, stock, the jobs
 # list): only the route's permission guards them. A new parameter must be added to one of the two.
-UNOWNED = {"block_id", "category_id", "document_id", "event_id", "form_id", "item_id", "log_id", "pipeline_id",
-           "product_id", "provider", "rate_id", "role_id", "rule_id", "status_id", "task", "team_id", "user_id",
-           "warehouse_id"}
+UNOWNED = {
+    "block_id",
+    "category_id",
+    "document_id",
+    "event_id",
+    "form_id",
+    "item_id",
+    "log_id",
+    "pipeline_id",
+    "product_id",
+    "provider",
+    "rate_id",
+    "role_id",
+    "rule_id",
+    "status_id",
+    "task",
+    "team_id",
+    "user_id",
+    "warehouse_id",
+}
 # Tables a refused request may write: the security log records the denial, the session its last use.
 NOT_COMPARED = {"security_log", "auth_sessions"}
 ROLES = [name for name in BUILTIN_ROLES if name != "Admin"]  # Admin: scope all on everything
@@ -59,8 +85,12 @@ def _walk(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]
             yield from _walk(route.routes, prefix + getattr(route, "path", ""))
 
 
-ROUTES = {(m, path): r for path, r in _walk(APP.routes) if path.startswith("/api/") and "{" in path
-          and path in SPEC["paths"] for m in r.methods - {"HEAD", "OPTIONS"}}
+ROUTES = {
+    (m, path): r
+    for path, r in _walk(APP.routes)
+    if path.startswith("/api/") and "{" in path and path in SPEC["paths"]
+    for m in r.methods - {"HEAD", "OPTIONS"}
+}
 
 
 def _required(route: APIRoute) -> tuple[str, str] | None:
@@ -70,14 +100,14 @@ def _required(route: APIRoute) -> tuple[str, str] | None:
         dep = pending.pop()
         call = dep.call
         if getattr(call, "__qualname__", "") == "require.<locals>.check" and call is not None:
-            cells = dict(zip(call.__code__.co_freevars, (c.cell_contents for c in call.__closure__ or ()),
-                             strict=True))
+            cells = dict(zip(call.__code__.co_freevars, (c.cell_contents for c in call.__closure__ or ()), strict=True))
             return str(cells["module"]), str(cells["action"])
         pending.extend(dep.dependencies)
     return None
 
 
 # --- the world: North (one user per built-in role) and South (whose records these are) ------------
+
 
 @dataclass
 class World:
@@ -94,17 +124,25 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
 
 
 def _setup(admin: httpx.Client, south: int, ids: dict[str, int]) -> None:
-    client = _ok(admin.post("/api/clients", json={"name": "South Co", "owner_id": south,
-                                                  "contacts": [{"name": "Sue"}]}))
+    client = _ok(
+        admin.post("/api/clients", json={"name": "South Co", "owner_id": south, "contacts": [{"name": "Sue"}]})
+    )
     ids["client_id"], ids["contact_id"] = client["id"], client["contacts"][0]["id"]
     ids["lead_id"] = _ok(admin.post("/api/leads", json={"person_name": "Lena", "owner_id": south}))["id"]
     due = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    ids["follow_up_id"] = _ok(admin.post("/api/follow-ups", json={"client_id": client["id"], "kind": "call",
-                                                                 "due_at": due, "owner_id": south}))["id"]
+    ids["follow_up_id"] = _ok(
+        admin.post(
+            "/api/follow-ups", json={"client_id": client["id"], "kind": "call", "due_at": due, "owner_id": south}
+        )
+    )["id"]
     ticket = _ok(admin.post("/api/tickets", json={"subject": "Broken", "team_id": ids["team_south"]}))
     ids["ticket_id"] = ticket["id"]
-    attachment = _ok(admin.post(f"/api/tickets/{ticket['id']}/attachments", json={
-        "filename": "a.txt", "content_type": "text/plain", "data": base64.b64encode(b"hello").decode()}))
+    attachment = _ok(
+        admin.post(
+            f"/api/tickets/{ticket['id']}/attachments",
+            json={"filename": "a.txt", "content_type": "text/plain", "data": base64.b64encode(b"hello").decode()},
+        )
+    )
     ids["attachment_id"] = attachment["id"]
     rate = next(r["id"] for r in admin.get("/api/tax-rates").json() if r["name"] == "Standard 19%")
     line = {"description": "Work", "quantity": "1", "unit_price": "100.00", "tax_rate_id": rate}
@@ -134,17 +172,23 @@ def world(pg_cluster: Any, clones: Any) -> Iterator[World]:
             asyncio.run(people())
             for email in ["admin", *[r.replace(" ", "-").lower() for r in ROLES]]:
                 api = httpx.Client(base_url=server.base_url, timeout=30)
-                token = _ok(api.post("/api/auth/login", json={"email": f"{email}@example.com",
-                                                              "password": PASSWORD}))["token"]
+                token = _ok(api.post("/api/auth/login", json={"email": f"{email}@example.com", "password": PASSWORD}))[
+                    "token"
+                ]
                 api.headers["Authorization"] = f"Bearer {token}"
                 made.clients[email] = api
             admin = made.clients["admin"]
             made.ids["team_south"] = next(t["id"] for t in admin.get("/api/teams").json() if t["name"] == "South")
             _setup(admin, made.ids["south"], made.ids)
             with psycopg.connect(dsn) as conn:
-                made.tables = [r[0] for r in conn.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
-                    "AND table_type = 'BASE TABLE' ORDER BY table_name") if r[0] not in NOT_COMPARED]
+                made.tables = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
+                        "AND table_type = 'BASE TABLE' ORDER BY table_name"
+                    )
+                    if r[0] not in NOT_COMPARED
+                ]
             yield made
             for api in made.clients.values():
                 api.close()
@@ -156,12 +200,14 @@ def _snapshot(world: World) -> dict[str, str]:
     """A hash of every compared table's rows (order-free)."""
     parts = " UNION ALL ".join(
         f"SELECT '{t}', md5(coalesce(string_agg(md5(x::text), '' ORDER BY md5(x::text)), '')) FROM \"{t}\" x"
-        for t in world.tables)
+        for t in world.tables
+    )
     with psycopg.connect(world.dsn, autocommit=True) as conn:
         return {name: digest for name, digest in conn.execute(parts)}
 
 
 # --- request bodies from the schema -----------------------------------------------------------------
+
 
 def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema:
@@ -217,6 +263,7 @@ def _body(method: str, path: str) -> Any:
 
 # --- the matrix --------------------------------------------------------------------------------------
 
+
 def _module_of(path: str, names: list[str]) -> str | None:
     owned = [n for n in names if n in OWNED and not (n == "order_id" and path.startswith("/api/purchase-orders"))]
     return OWNED[owned[0]] if owned else None
@@ -228,6 +275,7 @@ def _fill(world: World, path: str) -> str:
         if name == "order_id" and path.startswith("/api/purchase-orders"):
             return "1"
         return str(world.ids.get(name, 1))
+
     return re.sub(r"{(\w+)}", one, path)
 
 

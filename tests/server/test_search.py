@@ -12,15 +12,27 @@ def _groups(body: dict) -> dict[str, list[int]]:  # type: ignore[type-arg]
 
 
 async def test_results_are_grouped_and_found_every_way(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
-    lead = await make_lead(admin, person_name="Ioana Marinescu", company="Zephyr Logistics",
-                           email="ioana@zephyr.ro", phone="0744 555 666")
-    client = (await admin.post("/api/clients", json={
-        "name": "Zephyr Logistics SRL", "vat_number": "RO 4455667",
-        "contacts": [{"name": "Mihai Zephyrescu", "email": "mihai@zephyr.ro"}]})).json()
+    lead = await make_lead(
+        admin, person_name="Ioana Marinescu", company="Zephyr Logistics", email="ioana@zephyr.ro", phone="0744 555 666"
+    )
+    client = (
+        await admin.post(
+            "/api/clients",
+            json={
+                "name": "Zephyr Logistics SRL",
+                "vat_number": "RO 4455667",
+                "contacts": [{"name": "Mihai Zephyrescu", "email": "mihai@zephyr.ro"}],
+            },
+        )
+    ).json()
     found = (await admin.get("/api/search", params={"q": "zephyr"})).json()
     assert [g["type"] for g in found["groups"]] == ["lead", "client", "contact", "ticket"]
-    assert _groups(found) == {"lead": [lead["id"]], "client": [client["id"]],
-                              "contact": [client["contacts"][0]["id"]], "ticket": []}
+    assert _groups(found) == {
+        "lead": [lead["id"]],
+        "client": [client["id"]],
+        "contact": [client["contacts"][0]["id"]],
+        "ticket": [],
+    }
     contact = found["groups"][2]["items"][0]
     assert contact["parent_id"] == client["id"] and "Zephyr Logistics SRL" in contact["subtitle"]
     for q in ("0744555666", "+40 744 555 666", "744 555", "IOANA@ZEPHYR", str(lead["id"]), f"#{lead['id']}"):
@@ -59,10 +71,15 @@ async def test_search_keeps_to_the_users_scope(server: LiveServer, admin) -> Non
         theirs = await make_lead(sue, person_name="Quentin Sue")
         sams_client = (await sam.post("/api/clients", json={"name": "Quentin Holdings"})).json()
         assert _groups((await sam.get("/api/search", params={"q": "quentin"})).json()) == {
-            "lead": [mine["id"]], "client": [sams_client["id"]], "contact": []}
+            "lead": [mine["id"]],
+            "client": [sams_client["id"]],
+            "contact": [],
+        }
         assert _groups((await sue.get("/api/search", params={"q": "quentin"})).json())["lead"] == [theirs["id"]]
         assert set(_groups((await mgr.get("/api/search", params={"q": "quentin"})).json())["lead"]) == {
-            mine["id"], theirs["id"]}
+            mine["id"],
+            theirs["id"],
+        }
         # Warehouse staff view clients (scope all) but not leads: no leads group at all.
         warehouse = _groups((await wh.get("/api/search", params={"q": "quentin"})).json())
         assert "lead" not in warehouse and warehouse["client"] == [sams_client["id"]]

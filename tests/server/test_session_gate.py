@@ -26,16 +26,25 @@ PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/forgot-password"), ("
 # What a pending session may still do: look at itself, sign out, and finish the step.
 FINISHING = {
     PASSWORD_CHANGE: {("GET", "/api/auth/me"), ("POST", "/api/auth/logout"), ("POST", "/api/auth/change-password")},
-    TOTP_SETUP: {("GET", "/api/auth/me"), ("POST", "/api/auth/logout"), ("POST", "/api/auth/totp/begin"),
-                 ("POST", "/api/auth/totp/confirm")},
+    TOTP_SETUP: {
+        ("GET", "/api/auth/me"),
+        ("POST", "/api/auth/logout"),
+        ("POST", "/api/auth/totp/begin"),
+        ("POST", "/api/auth/totp/confirm"),
+    },
 }
 METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 
 async def _routes(api: httpx.AsyncClient) -> list[tuple[str, str]]:
     spec = (await api.get("/openapi.json")).json()
-    routes = [(method.upper(), path) for path, operations in spec["paths"].items() if path.startswith("/api/")
-              for method in operations if method.upper() in METHODS]
+    routes = [
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        if path.startswith("/api/")
+        for method in operations
+        if method.upper() in METHODS
+    ]
     # The walk is only worth something if it sees the whole API, the areas the issue named included.
     paths = {path for _, path in routes}
     assert {"/api/search", "/api/users", "/api/roles", "/api/teams", "/api/auth/me"} <= paths

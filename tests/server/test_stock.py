@@ -24,8 +24,16 @@ async def rate(api: Any) -> int:
 
 
 async def product(api: Any, sku: str, name: str | None = None, tracked: bool = True) -> dict[str, Any]:
-    made = await api.post("/api/products", json={"sku": sku, "name": name or f"Product {sku}", "unit_price": "10",
-                                                 "tax_rate_id": await rate(api), "stock_tracked": tracked})
+    made = await api.post(
+        "/api/products",
+        json={
+            "sku": sku,
+            "name": name or f"Product {sku}",
+            "unit_price": "10",
+            "tax_rate_id": await rate(api),
+            "stock_tracked": tracked,
+        },
+    )
     assert made.status_code == 201, made.text
     return made.json()  # type: ignore[no-any-return]
 
@@ -37,8 +45,10 @@ async def warehouse(api: Any, name: str = "Main") -> dict[str, Any]:
 
 
 async def draft(api: Any, kind: str, lines: list[tuple[int, str]], **fields: Any) -> dict[str, Any]:
-    made = await api.post("/api/stock/documents", json={
-        "kind": kind, "lines": [{"product_id": p, "quantity": q} for p, q in lines], **fields})
+    made = await api.post(
+        "/api/stock/documents",
+        json={"kind": kind, "lines": [{"product_id": p, "quantity": q} for p, q in lines], **fields},
+    )
     assert made.status_code == 201, made.text
     return made.json()  # type: ignore[no-any-return]
 
@@ -54,8 +64,9 @@ async def done(api: Any, kind: str, lines: list[tuple[int, str]], **fields: Any)
 
 
 async def level(api: Any, product_id: int, warehouse_id: int) -> dict[str, Any]:
-    rows = (await api.get("/api/stock/levels", params={"product_id": product_id,
-                                                       "warehouse_id": warehouse_id})).json()["items"]
+    rows = (await api.get("/api/stock/levels", params={"product_id": product_id, "warehouse_id": warehouse_id})).json()[
+        "items"
+    ]
     assert len(rows) == 1, rows
     return rows[0]  # type: ignore[no-any-return]
 
@@ -67,24 +78,33 @@ async def setting(api: Any, key: str, value: Any) -> None:
 
 async def ledger_sum(server: LiveServer, product_id: int, warehouse_id: int) -> Decimal:
     async with server.session() as s:
-        total = await s.scalar(select(func.coalesce(func.sum(StockMove.quantity), 0)).where(
-            StockMove.product_id == product_id, StockMove.warehouse_id == warehouse_id))
+        total = await s.scalar(
+            select(func.coalesce(func.sum(StockMove.quantity), 0)).where(
+                StockMove.product_id == product_id, StockMove.warehouse_id == warehouse_id
+            )
+        )
     return Decimal(total)
 
 
-async def test_documents_move_stock_only_when_validated_and_levels_equal_the_ledger(server: LiveServer,
-                                                                                    admin: Any) -> None:
+async def test_documents_move_stock_only_when_validated_and_levels_equal_the_ledger(
+    server: LiveServer, admin: Any
+) -> None:
     main = await warehouse(admin)
     a, b = await product(admin, "A-1"), await product(admin, "B-1")
-    receipt = await draft(admin, "receipt", [(a["id"], "10.5"), (b["id"], "3")], warehouse_id=main["id"],
-                          reference="DN 77")
+    receipt = await draft(
+        admin, "receipt", [(a["id"], "10.5"), (b["id"], "3")], warehouse_id=main["id"], reference="DN 77"
+    )
     assert receipt["status"] == "draft" and receipt["number"].startswith("REC-")
     assert [ln["sku"] for ln in receipt["lines"]] == ["A-1", "B-1"]
     assert (await admin.get("/api/stock/levels", params={"warehouse_id": main["id"]})).json()["total"] == 0
 
-    edited = await admin.patch(f"/api/stock/documents/{receipt['id']}", json={
-        "version": receipt["version"], "lines": [{"product_id": a["id"], "quantity": "12.250"},
-                                                 {"product_id": b["id"], "quantity": "3"}]})
+    edited = await admin.patch(
+        f"/api/stock/documents/{receipt['id']}",
+        json={
+            "version": receipt["version"],
+            "lines": [{"product_id": a["id"], "quantity": "12.250"}, {"product_id": b["id"], "quantity": "3"}],
+        },
+    )
     assert edited.status_code == 200, edited.text
     assert edited.json()["version"] > receipt["version"]
     answer = await validate(admin, edited.json())
@@ -92,8 +112,9 @@ async def test_documents_move_stock_only_when_validated_and_levels_equal_the_led
     body = answer.json()
     assert body["status"] == "validated" and body["validated_by"] is not None and body["validated_at"]
 
-    again = await admin.patch(f"/api/stock/documents/{receipt['id']}", json={"version": body["version"],
-                                                                             "notes": "late"})
+    again = await admin.patch(
+        f"/api/stock/documents/{receipt['id']}", json={"version": body["version"], "notes": "late"}
+    )
     assert again.status_code == 409 and again.json()["code"] == "not_draft" and "Reverse" in again.json()["message"]
     twice = await validate(admin, body)
     assert twice.status_code == 409
@@ -105,17 +126,22 @@ async def test_documents_move_stock_only_when_validated_and_levels_equal_the_led
     assert await ledger_sum(server, a["id"], main["id"]) == Decimal(9)
     assert (await level(admin, b["id"], main["id"]))["on_hand"] == "0.000"
     async with server.session() as s:
-        moves = (await s.scalars(select(StockMove.quantity).where(StockMove.product_id == a["id"])
-                                 .order_by(StockMove.id))).all()
+        moves = (
+            await s.scalars(select(StockMove.quantity).where(StockMove.product_id == a["id"]).order_by(StockMove.id))
+        ).all()
         assert moves == [Decimal("12.25"), Decimal("-2.25"), Decimal("-1")]
         # The ledger is append-only: the database itself refuses to change or drop a move.
         for statement in ("UPDATE stock_moves SET quantity = 1", "DELETE FROM stock_moves"):
             with pytest.raises(DBAPIError, match="append-only"):
                 async with s.begin_nested():
                     await s.execute(text(statement))
-        audits = (await s.scalars(select(AuditEntry.action).where(AuditEntry.entity == "stock_document",
-                                                                  AuditEntry.entity_id == receipt["id"])
-                                  .order_by(AuditEntry.id))).all()
+        audits = (
+            await s.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.entity == "stock_document", AuditEntry.entity_id == receipt["id"])
+                .order_by(AuditEntry.id)
+            )
+        ).all()
         assert audits == ["created", "updated", "validated"]
 
 
@@ -130,19 +156,27 @@ async def test_validation_names_what_is_missing(server: LiveServer, admin: Any) 
     transfer = await draft(admin, "transfer", [(a["id"], "1")], warehouse_id=main["id"])
     refused = await validate(admin, transfer)
     assert refused.status_code == 422 and refused.json()["field"] == "to_warehouse_id"
-    same = await admin.patch(f"/api/stock/documents/{transfer['id']}", json={
-        "version": transfer["version"], "to_warehouse_id": main["id"]})
+    same = await admin.patch(
+        f"/api/stock/documents/{transfer['id']}", json={"version": transfer["version"], "to_warehouse_id": main["id"]}
+    )
     assert (await validate(admin, same.json())).json()["field"] == "to_warehouse_id"
     adjustment = await draft(admin, "adjustment", [(a["id"], "5")], warehouse_id=main["id"])
     assert (await validate(admin, adjustment)).json()["field"] == "reason"
     empty = await draft(admin, "delivery", [], warehouse_id=main["id"])
     assert (await validate(admin, empty)).json()["field"] == "lines"
-    untracked = await admin.post("/api/stock/documents", json={"kind": "receipt", "warehouse_id": main["id"],
-                                                               "lines": [{"product_id": service_item["id"],
-                                                                          "quantity": "1"}]})
+    untracked = await admin.post(
+        "/api/stock/documents",
+        json={
+            "kind": "receipt",
+            "warehouse_id": main["id"],
+            "lines": [{"product_id": service_item["id"], "quantity": "1"}],
+        },
+    )
     assert untracked.status_code == 422 and untracked.json()["field"] == "lines.0.product_id"
-    zero = await admin.post("/api/stock/documents", json={"kind": "receipt", "warehouse_id": other["id"],
-                                                          "lines": [{"product_id": a["id"], "quantity": "0"}]})
+    zero = await admin.post(
+        "/api/stock/documents",
+        json={"kind": "receipt", "warehouse_id": other["id"], "lines": [{"product_id": a["id"], "quantity": "0"}]},
+    )
     assert zero.status_code == 422 and zero.json()["field"] == "lines.0.quantity"
     cancelled = await admin.post(f"/api/stock/documents/{receipt['id']}/cancel", json={"version": receipt["version"]})
     assert cancelled.json()["status"] == "cancelled"
@@ -166,8 +200,9 @@ async def test_transfer_adjustment_and_reversal(server: LiveServer, admin: Any) 
     unchanged = await done(admin, "adjustment", [(a["id"], "4")], warehouse_id=shop["id"], reason="Spot check")
     assert unchanged["lines"][0]["moved"] == "0.000"
 
-    reversed_transfer = await admin.post(f"/api/stock/documents/{transfer['id']}/reverse",
-                                         json={"version": transfer["version"]})
+    reversed_transfer = await admin.post(
+        f"/api/stock/documents/{transfer['id']}/reverse", json={"version": transfer["version"]}
+    )
     assert reversed_transfer.status_code == 201, reversed_transfer.text
     back = reversed_transfer.json()
     assert back["kind"] == "transfer" and back["status"] == "validated" and back["reverses_id"] == transfer["id"]
@@ -181,8 +216,9 @@ async def test_transfer_adjustment_and_reversal(server: LiveServer, admin: Any) 
     undo_count = await admin.post(f"/api/stock/documents/{counted['id']}/reverse", json={"version": counted["version"]})
     assert undo_count.status_code == 201 and undo_count.json()["lines"][0]["moved"] == "0.500"
     assert (await level(admin, a["id"], main["id"]))["on_hand"] == "10.000"
-    undo_receipt = await admin.post(f"/api/stock/documents/{receipt['id']}/reverse",
-                                    json={"version": receipt["version"]})
+    undo_receipt = await admin.post(
+        f"/api/stock/documents/{receipt['id']}/reverse", json={"version": receipt["version"]}
+    )
     assert undo_receipt.status_code == 201 and undo_receipt.json()["kind"] == "delivery"
     assert (await level(admin, a["id"], main["id"]))["on_hand"] == "0.000"
     assert await ledger_sum(server, a["id"], main["id"]) == 0
@@ -190,8 +226,9 @@ async def test_transfer_adjustment_and_reversal(server: LiveServer, admin: Any) 
     assert {d["id"] for d in listed["items"]} == {transfer["id"], counted["id"], receipt["id"]}
 
 
-async def test_negative_stock_refused_naming_product_and_available_unless_allowed(server: LiveServer,
-                                                                                  admin: Any) -> None:
+async def test_negative_stock_refused_naming_product_and_available_unless_allowed(
+    server: LiveServer, admin: Any
+) -> None:
     main = await warehouse(admin)
     a = await product(admin, "A-1", "Blue widget")
     await done(admin, "receipt", [(a["id"], "3")], warehouse_id=main["id"])
@@ -219,38 +256,64 @@ async def test_reservations_hold_stock_and_delivery_consumes_them(server: LiveSe
     main = await warehouse(admin)
     a, b = await product(admin, "A-1"), await product(admin, "B-1")
     await done(admin, "receipt", [(a["id"], "10"), (b["id"], "2")], warehouse_id=main["id"])
-    held = await admin.post("/api/stock/reservations", json={
-        "source_type": "invoice", "source_id": 41, "warehouse_id": main["id"],
-        "lines": [{"product_id": a["id"], "quantity": "4"}, {"product_id": b["id"], "quantity": "2"}]})
+    held = await admin.post(
+        "/api/stock/reservations",
+        json={
+            "source_type": "invoice",
+            "source_id": 41,
+            "warehouse_id": main["id"],
+            "lines": [{"product_id": a["id"], "quantity": "4"}, {"product_id": b["id"], "quantity": "2"}],
+        },
+    )
     assert held.status_code == 200, held.text
     assert {(r["sku"], r["quantity"]) for r in held.json()} == {("A-1", "4.000"), ("B-1", "2.000")}
     row = await level(admin, a["id"], main["id"])
     assert (row["on_hand"], row["reserved"], row["available"]) == ("10.000", "4.000", "6.000")
 
-    beyond = await admin.post("/api/stock/reservations", json={
-        "source_type": "invoice", "source_id": 42, "warehouse_id": main["id"],
-        "lines": [{"product_id": b["id"], "quantity": "1"}]})
+    beyond = await admin.post(
+        "/api/stock/reservations",
+        json={
+            "source_type": "invoice",
+            "source_id": 42,
+            "warehouse_id": main["id"],
+            "lines": [{"product_id": b["id"], "quantity": "1"}],
+        },
+    )
     assert beyond.status_code == 422 and beyond.json()["available"] == "0.000"
     assert beyond.json()["field"] == "lines.0.quantity"
     # Someone else's delivery cannot take what invoice 41 holds.
     other = await validate(admin, await draft(admin, "delivery", [(a["id"], "7")], warehouse_id=main["id"]))
     assert other.status_code == 422 and other.json()["available"] == "6.000"
 
-    more = await admin.post("/api/stock/reservations", json={
-        "source_type": "invoice", "source_id": 41, "warehouse_id": main["id"],
-        "lines": [{"product_id": a["id"], "quantity": "1"}]})
+    more = await admin.post(
+        "/api/stock/reservations",
+        json={
+            "source_type": "invoice",
+            "source_id": 41,
+            "warehouse_id": main["id"],
+            "lines": [{"product_id": a["id"], "quantity": "1"}],
+        },
+    )
     assert {r["sku"]: r["quantity"] for r in more.json()}["A-1"] == "5.000"
     # Delivering invoice 41: its reservation is consumed (3 of A, all of B), not added on top.
-    await done(admin, "delivery", [(a["id"], "3"), (b["id"], "2")], warehouse_id=main["id"], source_type="invoice",
-               source_id=41)
+    await done(
+        admin,
+        "delivery",
+        [(a["id"], "3"), (b["id"], "2")],
+        warehouse_id=main["id"],
+        source_type="invoice",
+        source_id=41,
+    )
     row = await level(admin, a["id"], main["id"])
     assert (row["on_hand"], row["reserved"], row["available"]) == ("7.000", "2.000", "5.000")
     assert (await level(admin, b["id"], main["id"]))["reserved"] == "0.000"
     left = (await admin.get("/api/stock/reservations", params={"source_type": "invoice", "source_id": 41})).json()
     assert [(r["sku"], r["quantity"]) for r in left["items"]] == [("A-1", "2.000")]
 
-    partly = await admin.post("/api/stock/reservations/release", json={
-        "source_type": "invoice", "source_id": 41, "product_id": a["id"], "quantity": "0.5"})
+    partly = await admin.post(
+        "/api/stock/reservations/release",
+        json={"source_type": "invoice", "source_id": 41, "product_id": a["id"], "quantity": "0.5"},
+    )
     assert partly.json()[0]["quantity"] == "1.500"
     released = await admin.post("/api/stock/reservations/release", json={"source_type": "invoice", "source_id": 41})
     assert released.status_code == 200 and released.json() == []
@@ -273,9 +336,20 @@ async def test_twenty_concurrent_deliveries_for_the_last_units(server: LiveServe
 
     # Reservations race the same way, and no update is lost when every one fits.
     await done(admin, "receipt", [(a["id"], "30")], warehouse_id=main["id"])
-    reserves = await asyncio.gather(*(admin.post("/api/stock/reservations", json={
-        "source_type": "order", "source_id": i, "warehouse_id": main["id"],
-        "lines": [{"product_id": a["id"], "quantity": "2"}]}) for i in range(20)))
+    reserves = await asyncio.gather(
+        *(
+            admin.post(
+                "/api/stock/reservations",
+                json={
+                    "source_type": "order",
+                    "source_id": i,
+                    "warehouse_id": main["id"],
+                    "lines": [{"product_id": a["id"], "quantity": "2"}],
+                },
+            )
+            for i in range(20)
+        )
+    )
     assert sorted(r.status_code for r in reserves).count(200) == 15
     async with server.session() as s:
         stored = (await s.scalars(select(StockLevel).where(StockLevel.product_id == a["id"]))).one()
@@ -298,8 +372,11 @@ async def test_low_stock_notifies_the_warehouse_role_once_per_fall(server: LiveS
 
     async def bell() -> list[Any]:
         async with server.session() as s:
-            rows = (await s.execute(text("SELECT user_id, kind, title FROM notifications WHERE kind = 'stock_low'"
-                                         " ORDER BY id"))).all()
+            rows = (
+                await s.execute(
+                    text("SELECT user_id, kind, title FROM notifications WHERE kind = 'stock_low' ORDER BY id")
+                )
+            ).all()
         return list(rows)
 
     await done(admin, "delivery", [(a["id"], "5")], warehouse_id=main["id"])  # 5 left: not below
@@ -315,9 +392,15 @@ async def test_low_stock_notifies_the_warehouse_role_once_per_fall(server: LiveS
 
     await done(admin, "receipt", [(a["id"], "10")], warehouse_id=main["id"])  # back up: armed again
     assert (await admin.get("/api/stock/low")).json()["total"] == 0
-    await admin.post("/api/stock/reservations", json={"source_type": "order", "source_id": 1,
-                                                      "warehouse_id": main["id"],
-                                                      "lines": [{"product_id": a["id"], "quantity": "9"}]})
+    await admin.post(
+        "/api/stock/reservations",
+        json={
+            "source_type": "order",
+            "source_id": 1,
+            "warehouse_id": main["id"],
+            "lines": [{"product_id": a["id"], "quantity": "9"}],
+        },
+    )
     assert len(await bell()) == 2  # a reservation lowers what is available too
 
 
@@ -329,24 +412,30 @@ async def test_history_has_running_quantities_and_lookup_by_sku(server: LiveServ
     await done(admin, "delivery", [(a["id"], "2")], warehouse_id=shop["id"])
     await done(admin, "adjustment", [(a["id"], "4")], warehouse_id=main["id"], reason="Count")
     history = (await admin.get(f"/api/products/{a['id']}/stock-history")).json()
-    rows = [(m["warehouse_name"], m["quantity"], m["running_total"], m["running_warehouse"], m["document_type"])
-            for m in history["items"]]
-    assert rows == [("Main", "8.000", "8.000", "8.000", "receipt"),
-                    ("Main", "-3.000", "5.000", "5.000", "transfer"),
-                    ("Shop", "3.000", "8.000", "3.000", "transfer"),
-                    ("Shop", "-2.000", "6.000", "1.000", "delivery"),
-                    ("Main", "-1.000", "5.000", "4.000", "adjustment")]
+    rows = [
+        (m["warehouse_name"], m["quantity"], m["running_total"], m["running_warehouse"], m["document_type"])
+        for m in history["items"]
+    ]
+    assert rows == [
+        ("Main", "8.000", "8.000", "8.000", "receipt"),
+        ("Main", "-3.000", "5.000", "5.000", "transfer"),
+        ("Shop", "3.000", "8.000", "3.000", "transfer"),
+        ("Shop", "-2.000", "6.000", "1.000", "delivery"),
+        ("Main", "-1.000", "5.000", "4.000", "adjustment"),
+    ]
     assert history["items"][0]["document_number"] == first["number"]
     assert history["items"][0]["created_by_name"] == "Ada Admin"
-    shop_only = (await admin.get(f"/api/products/{a['id']}/stock-history",
-                                 params={"warehouse_id": shop["id"], "newest_first": True})).json()
+    shop_only = (
+        await admin.get(
+            f"/api/products/{a['id']}/stock-history", params={"warehouse_id": shop["id"], "newest_first": True}
+        )
+    ).json()
     assert [m["running_warehouse"] for m in shop_only["items"]] == ["1.000", "3.000"]
 
     found = await admin.get("/api/stock/lookup", params={"sku": " ab-9 "})
     assert found.status_code == 200 and found.json()["name"] == "Red widget"
     assert found.json()["on_hand"] == "5.000"
-    assert {w["warehouse_name"]: w["on_hand"] for w in found.json()["warehouses"]} == {"Main": "4.000",
-                                                                                      "Shop": "1.000"}
+    assert {w["warehouse_name"]: w["on_hand"] for w in found.json()["warehouses"]} == {"Main": "4.000", "Shop": "1.000"}
     missing = await admin.get("/api/stock/lookup", params={"sku": "nope"})
     assert missing.status_code == 404 and missing.json()["field"] == "sku"
     overview = (await admin.get("/api/stock/levels", params={"q": "red", "sort": "-on_hand"})).json()
@@ -366,16 +455,20 @@ async def test_permissions(server: LiveServer, admin: Any) -> None:
         await server.login(keeper, "keeper@example.com")
         assert (await sales.get("/api/stock/levels")).status_code == 200
         assert (await sales.post("/api/warehouses", json={"name": "X"})).status_code == 403
-        assert (await sales.post(f"/api/stock/documents/{document['id']}/reverse",
-                                 json={"version": document["version"]})).status_code == 403
+        assert (
+            await sales.post(f"/api/stock/documents/{document['id']}/reverse", json={"version": document["version"]})
+        ).status_code == 403
         assert (await support.get("/api/stock/levels")).status_code == 403
         assert (await support.get(f"/api/products/{a['id']}/stock-history")).status_code == 403
-        made = await keeper.post("/api/stock/documents", json={"kind": "delivery", "warehouse_id": main["id"],
-                                                               "lines": [{"product_id": a["id"], "quantity": "1"}]})
+        made = await keeper.post(
+            "/api/stock/documents",
+            json={"kind": "delivery", "warehouse_id": main["id"], "lines": [{"product_id": a["id"], "quantity": "1"}]},
+        )
         assert made.status_code == 201
         assert (await validate(keeper, made.json())).status_code == 200
-        assert (await keeper.patch(f"/api/warehouses/{main['id']}", json={"version": main["version"],
-                                                                          "active": False})).status_code == 200
+        assert (
+            await keeper.patch(f"/api/warehouses/{main['id']}", json={"version": main["version"], "active": False})
+        ).status_code == 200
     inactive = await validate(admin, await draft(admin, "receipt", [(a["id"], "1")], warehouse_id=main["id"]))
     assert inactive.status_code == 422 and inactive.json()["code"] == "inactive"
     duplicate = await admin.post("/api/warehouses", json={"name": "MAIN"})
@@ -402,24 +495,37 @@ async def test_demo_stock_is_made_through_the_services(server: LiveServer, admin
     assert any(r["reserved"] != "0.000" for r in levels["items"])
     assert (await admin.get("/api/stock/documents", params={"status": "reversed"})).json()["total"] == 1
     async with server.session() as s:
-        drift = await s.scalar(text("""
+        drift = await s.scalar(
+            text("""
             SELECT count(*) FROM stock_levels l
             LEFT JOIN (SELECT product_id, warehouse_id, sum(quantity) q FROM stock_moves GROUP BY 1, 2) m
               USING (product_id, warehouse_id)
-            WHERE l.on_hand <> coalesce(m.q, 0)"""))
+            WHERE l.on_hand <> coalesce(m.q, 0)""")
+        )
     assert drift == 0
 
 
-async def test_issued_invoices_reserve_their_tracked_lines_and_cancel_gives_them_back(server: LiveServer,
-                                                                                    admin: Any) -> None:
+async def test_issued_invoices_reserve_their_tracked_lines_and_cancel_gives_them_back(
+    server: LiveServer, admin: Any
+) -> None:
     main = await warehouse(admin)
     kept, service = await product(admin, "K-1"), await product(admin, "SRV-1", tracked=False)
     await done(admin, "receipt", [(kept["id"], "5")], warehouse_id=main["id"])
     client = (await admin.post("/api/clients", json={"name": "Acme"})).json()
 
     async def issue(quantity: str) -> Any:
-        made = (await admin.post("/api/invoices", json={"client_id": client["id"], "lines": [
-            {"product_id": service["id"], "quantity": "1"}, {"product_id": kept["id"], "quantity": quantity}]})).json()
+        made = (
+            await admin.post(
+                "/api/invoices",
+                json={
+                    "client_id": client["id"],
+                    "lines": [
+                        {"product_id": service["id"], "quantity": "1"},
+                        {"product_id": kept["id"], "quantity": quantity},
+                    ],
+                },
+            )
+        ).json()
         return await admin.post(f"/api/invoices/{made['id']}/issue", json={"version": made["version"]})
 
     first = await issue("3")
@@ -432,8 +538,14 @@ async def test_issued_invoices_reserve_their_tracked_lines_and_cancel_gives_them
     assert (await admin.get("/api/invoices", params={"status": "draft"})).json()["total"] == 1
 
     # The delivery note of the invoice consumes its hold; cancelling a second one gives its hold back.
-    await done(admin, "delivery", [(kept["id"], "3")], warehouse_id=main["id"], source_type="invoice",
-               source_id=first.json()["id"])
+    await done(
+        admin,
+        "delivery",
+        [(kept["id"], "3")],
+        warehouse_id=main["id"],
+        source_type="invoice",
+        source_id=first.json()["id"],
+    )
     second = (await issue("2")).json()
     assert (await level(admin, kept["id"], main["id"]))["available"] == "0.000"
     cancelled = await admin.post(f"/api/invoices/{second['id']}/cancel", json={"version": second["version"]})

@@ -54,8 +54,16 @@ async def issued(api: Any, price: str = "100.00", **fields: Any) -> dict[str, An
     """An issued invoice of `price` + 19% VAT (100.00 -> 119.00 EUR)."""
     client = (await api.post("/api/clients", json={"name": "Acme"})).json()
     rate = next(r["id"] for r in (await api.get("/api/tax-rates")).json() if r["name"] == "Standard 19%")
-    draft = (await api.post("/api/invoices", json={"client_id": client["id"], **fields, "lines": [
-        {"description": "Support hours", "quantity": "1", "unit_price": price, "tax_rate_id": rate}]})).json()
+    draft = (
+        await api.post(
+            "/api/invoices",
+            json={
+                "client_id": client["id"],
+                **fields,
+                "lines": [{"description": "Support hours", "quantity": "1", "unit_price": price, "tax_rate_id": rate}],
+            },
+        )
+    ).json()
     answer = await api.post(f"/api/invoices/{draft['id']}/issue", json={"version": draft["version"]})
     assert answer.status_code == 200, answer.text
     return answer.json()  # type: ignore[no-any-return]
@@ -78,6 +86,7 @@ async def state(server: LiveServer, invoice_id: int) -> tuple[str, Decimal, list
 
 
 # --- the door --------------------------------------------------------------------------------------
+
 
 def test_signature_as_stripe_python_checks_it() -> None:
     body = fixture("payment_intent.succeeded")
@@ -111,8 +120,10 @@ def test_signature_as_stripe_python_checks_it() -> None:
 PUBLISHED_BODY = FIXTURES / "published" / "stripe-dotnet_event_test_signature.json"
 PUBLISHED_SECRET = "webhook_secret"
 PUBLISHED_TIME = 1533204620
-PUBLISHED_HEADER = ("t=1533204620,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7,"
-                    "v0=63f3a72374a733066c4be69ed7f8e5ac85c22c9f0a6a612ab9a025a9e4ee7eef")
+PUBLISHED_HEADER = (
+    "t=1533204620,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7,"
+    "v0=63f3a72374a733066c4be69ed7f8e5ac85c22c9f0a6a612ab9a025a9e4ee7eef"
+)
 
 
 def test_signature_check_accepts_stripes_published_example() -> None:
@@ -122,12 +133,18 @@ def test_signature_check_accepts_stripes_published_example() -> None:
     with pytest.raises(BadSignature, match="tolerance"):  # as their RejectOutdatedTimestamp: 300 + 100 s late
         stripe.check_signature(PUBLISHED_HEADER, body, PUBLISHED_SECRET, now=PUBLISHED_TIME + 400)
     with pytest.raises(BadSignature, match="matches"):  # as their RejectIncorrectSignature
-        stripe.check_signature(PUBLISHED_HEADER, body + b"this_changes_the_json", PUBLISHED_SECRET,
-                               now=PUBLISHED_TIME)
+        stripe.check_signature(PUBLISHED_HEADER, body + b"this_changes_the_json", PUBLISHED_SECRET, now=PUBLISHED_TIME)
     with pytest.raises(BadSignature, match="matches"):
         stripe.check_signature(PUBLISHED_HEADER, body, "whsec_other", now=PUBLISHED_TIME)
-    for garbled in ("t=,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7", "t,v1=,v0=",
-                    "t,v1=,v0", "t,v1=,", "t,,", ",,", "t"):  # their ValidateSignatureHandlesIncorrectHeaderValues
+    for garbled in (
+        "t=,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7",
+        "t,v1=,v0=",
+        "t,v1=,v0",
+        "t,v1=,",
+        "t,,",
+        ",,",
+        "t",
+    ):  # their ValidateSignatureHandlesIncorrectHeaderValues
         with pytest.raises(BadSignature):
             stripe.check_signature(garbled, b"{}", PUBLISHED_SECRET, now=PUBLISHED_TIME)
 
@@ -136,8 +153,14 @@ def test_events_one_per_body_and_malformed_bodies() -> None:
     [incoming] = stripe.events({}, fixture("charge.refunded"))
     assert (incoming.event_id, incoming.event_type) == ("evt_3QaHq2EXa3mPLe0A1Rf5sKp8", "charge.refunded")
     assert incoming.payload["data"]["object"]["amount_refunded"] == 5000
-    for body in (b"{not json", b"\xff\xfe", b"[]", b'{"object": "list", "data": []}', b'{"id": "evt_1"}',
-                 b'{"id": "evt_1", "type": "charge.refunded", "data": {}}'):
+    for body in (
+        b"{not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"object": "list", "data": []}',
+        b'{"id": "evt_1"}',
+        b'{"id": "evt_1", "type": "charge.refunded", "data": {}}',
+    ):
         with pytest.raises(Malformed):
             stripe.events({}, body)
     assert "customer.created" in stripe.IGNORED and not set(stripe.IGNORED) & set(stripe.HANDLERS)
@@ -170,8 +193,8 @@ def test_minor_units_by_stripes_currency_rules() -> None:
 
 # --- the handlers ----------------------------------------------------------------------------------
 
-async def test_payment_intent_then_invoice_paid_and_retries_record_one_payment(server: LiveServer,
-                                                                               admin: Any) -> None:
+
+async def test_payment_intent_then_invoice_paid_and_retries_record_one_payment(server: LiveServer, admin: Any) -> None:
     invoice = await issued(admin)
     succeeded = event("payment_intent.succeeded", invoice["number"])
     outcome = await handle(server, succeeded)
@@ -185,7 +208,8 @@ async def test_payment_intent_then_invoice_paid_and_retries_record_one_payment(s
 
     payments = (await admin.get(f"/api/invoices/{invoice['id']}/payments")).json()
     assert [(p["method"], p["external_ref"], p["reference"], p["refundable"], p["paid_on"]) for p in payments] == [
-        ("stripe", INTENT, CHARGE, "119.00", "2026-11-28")]  # the event's day (UTC)
+        ("stripe", INTENT, CHARGE, "119.00", "2026-11-28")
+    ]  # the event's day (UTC)
 
 
 async def test_invoice_paid_alone_records_the_payment_under_its_intent(server: LiveServer, admin: Any) -> None:
@@ -197,11 +221,27 @@ async def test_invoice_paid_alone_records_the_payment_under_its_intent(server: L
 
     # API versions since 2025-03-31 name the intent in the invoice's payments list instead.
     other = await issued(admin)
-    basil = event("invoice.paid", other["number"], id="in_1QbBasil", payments={
-        "object": "list", "has_more": False, "data": [{
-            "id": "inpay_1QbBasil", "object": "invoice_payment", "amount_paid": 11900, "amount_requested": 11900,
-            "currency": "eur", "invoice": "in_1QbBasil", "status": "paid",
-            "payment": {"type": "payment_intent", "payment_intent": "pi_3QbBasilIntent"}}]})
+    basil = event(
+        "invoice.paid",
+        other["number"],
+        id="in_1QbBasil",
+        payments={
+            "object": "list",
+            "has_more": False,
+            "data": [
+                {
+                    "id": "inpay_1QbBasil",
+                    "object": "invoice_payment",
+                    "amount_paid": 11900,
+                    "amount_requested": 11900,
+                    "currency": "eur",
+                    "invoice": "in_1QbBasil",
+                    "status": "paid",
+                    "payment": {"type": "payment_intent", "payment_intent": "pi_3QbBasilIntent"},
+                }
+            ],
+        },
+    )
     for gone in ("payment_intent", "charge", "paid"):  # removed from the Invoice in 2025-03-31.basil
         del basil["data"]["object"][gone]
     assert "Recorded payment" in await handle(server, basil)
@@ -215,17 +255,25 @@ async def test_partial_then_full_refund_brings_the_invoice_back(server: LiveServ
     partial = event("charge.refunded", invoice["number"])  # 50.00 of 119.00 refunded in Stripe
     assert "refund of 50.00 EUR" in await handle(server, partial)
     assert "already" in await handle(server, partial)  # retried: cumulative, nothing more
-    assert await state(server, invoice["id"]) == ("partially_paid", Decimal("69.00"),
-                                                  [(Decimal("119.00"), Decimal("50.00"), INTENT)])
+    assert await state(server, invoice["id"]) == (
+        "partially_paid",
+        Decimal("69.00"),
+        [(Decimal("119.00"), Decimal("50.00"), INTENT)],
+    )
     full = event("charge.refunded", invoice["number"], amount_refunded=11900, refunded=True)
     full["id"] = "evt_3QaHq2EXa3mPLe0A1FullRef"
     assert "refund of 69.00 EUR" in await handle(server, full)
-    assert await state(server, invoice["id"]) == ("unpaid", Decimal("0.00"),
-                                                  [(Decimal("119.00"), Decimal("119.00"), INTENT)])
+    assert await state(server, invoice["id"]) == (
+        "unpaid",
+        Decimal("0.00"),
+        [(Decimal("119.00"), Decimal("119.00"), INTENT)],
+    )
     async with server.session() as s:
         refunds = (await s.scalars(select(PaymentRefund).order_by(PaymentRefund.id))).all()
         assert [(r.amount, r.reference, r.created_by) for r in refunds] == [
-            (Decimal("50.00"), CHARGE, None), (Decimal("69.00"), CHARGE, None)]
+            (Decimal("50.00"), CHARGE, None),
+            (Decimal("69.00"), CHARGE, None),
+        ]
 
     # An older partial refund event arriving late changes nothing; the money can be taken again.
     assert "already" in await handle(server, partial)
@@ -234,8 +282,9 @@ async def test_partial_then_full_refund_brings_the_invoice_back(server: LiveServ
     assert cancelled.status_code == 200, cancelled.text  # fully refunded: it may be cancelled now
 
 
-async def test_refund_before_its_payment_is_retried_and_foreign_charges_are_left_alone(server: LiveServer,
-                                                                                      admin: Any) -> None:
+async def test_refund_before_its_payment_is_retried_and_foreign_charges_are_left_alone(
+    server: LiveServer, admin: Any
+) -> None:
     invoice = await issued(admin)
     with pytest.raises(LookupError, match="yet"):  # transient: the payment's event is still coming
         await handle(server, event("charge.refunded", invoice["number"]))
@@ -263,6 +312,7 @@ async def test_what_needs_a_person_waits_with_the_reason(server: LiveServer, adm
 
 # --- through the door and the job ------------------------------------------------------------------
 
+
 @pytest.fixture
 def worker_server(database_url: str) -> Iterator[LiveServer]:
     with LiveServer.run(database_url, worker=True) as live:
@@ -289,8 +339,13 @@ async def test_the_webhook_door_and_job_record_once_and_refuse_bad_requests(work
 
         async def settled() -> bool:
             async with server.session() as s:
-                return await s.scalar(select(InboxEvent.status).where(
-                    InboxEvent.event_id == "evt_3QaHq2EXa3mPLe0A1k8V0bTz")) == "processed"
+                return (
+                    await s.scalar(
+                        select(InboxEvent.status).where(InboxEvent.event_id == "evt_3QaHq2EXa3mPLe0A1k8V0bTz")
+                    )
+                    == "processed"
+                )
+
         await until(settled)
         assert await state(server, invoice["id"]) == ("paid", Decimal("119.00"), [(Decimal("119.00"), 0, INTENT)])
 
@@ -299,9 +354,15 @@ async def test_the_webhook_door_and_job_record_once_and_refuse_bad_requests(work
 
         async def waiting() -> bool:
             async with server.session() as s:
-                row = (await s.execute(select(InboxEvent.status, InboxEvent.error).where(
-                    InboxEvent.event_id == "evt_1QaHq4EXa3mPLe0AuT6pWc2X"))).first()
+                row = (
+                    await s.execute(
+                        select(InboxEvent.status, InboxEvent.error).where(
+                            InboxEvent.event_id == "evt_1QaHq4EXa3mPLe0AuT6pWc2X"
+                        )
+                    )
+                ).first()
                 return row is not None and row[0] == "needs_attention" and "INV-1999-000042" in (row[1] or "")
+
         await until(waiting)
 
         stale = signed(body, timestamp=int(time.time()) - 600)
@@ -317,8 +378,14 @@ async def test_the_webhook_door_and_job_record_once_and_refuse_bad_requests(work
 
         async def both_ignored() -> bool:
             async with server.session() as s:
-                return (await s.scalar(select(func.count()).select_from(InboxEvent).where(
-                    InboxEvent.provider == "stripe", InboxEvent.status == "ignored"))) == 2
+                return (
+                    await s.scalar(
+                        select(func.count())
+                        .select_from(InboxEvent)
+                        .where(InboxEvent.provider == "stripe", InboxEvent.status == "ignored")
+                    )
+                ) == 2
+
         await until(both_ignored)
         async with server.session() as s:
             assert await s.scalar(select(func.count()).select_from(Payment)) == 1

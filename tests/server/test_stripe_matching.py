@@ -60,8 +60,15 @@ async def issue(api: httpx.AsyncClient, client_id: int | None = None, price: str
         made = await api.post("/api/clients", json={"name": "Acme", "email": "billing@acme.example"})
         client_id = made.json()["id"]
     rate = next(r["id"] for r in (await api.get("/api/tax-rates")).json() if r["name"] == "Standard 19%")
-    draft = (await api.post("/api/invoices", json={"client_id": client_id, "lines": [
-        {"description": "Support hours", "quantity": "1", "unit_price": price, "tax_rate_id": rate}]})).json()
+    draft = (
+        await api.post(
+            "/api/invoices",
+            json={
+                "client_id": client_id,
+                "lines": [{"description": "Support hours", "quantity": "1", "unit_price": price, "tax_rate_id": rate}],
+            },
+        )
+    ).json()
     answer = await api.post(f"/api/invoices/{draft['id']}/issue", json={"version": draft["version"]})
     assert answer.status_code == 200, answer.text
     return answer.json()  # type: ignore[no-any-return]
@@ -70,8 +77,11 @@ async def issue(api: httpx.AsyncClient, client_id: int | None = None, price: str
 async def send(server: LiveServer, api: httpx.AsyncClient, event: dict[str, Any]) -> dict[str, Any]:
     """Stripe posts the signed event; answers the inbox's event once the job has worked on it."""
     body = json.dumps(event).encode()
-    answer = await api.post("/webhooks/stripe", content=body, headers={
-        "Content-Type": "application/json", "Stripe-Signature": stripe.signature_header(SECRET, body)})
+    answer = await api.post(
+        "/webhooks/stripe",
+        content=body,
+        headers={"Content-Type": "application/json", "Stripe-Signature": stripe.signature_header(SECRET, body)},
+    )
     assert answer.status_code == 200, answer.text
     [event_id] = answer.json()["ids"]
     deadline = time.monotonic() + 20
@@ -89,15 +99,27 @@ async def payments(server: LiveServer, invoice_id: int) -> list[tuple[Decimal, s
         return [(p.amount, p.external_ref, p.created_by) for p in rows]
 
 
-def intent_event(n: int, version: str, *, number: str | None, stripe_invoice: str | None,
-                 customer: str = "cus_RTx5FqL2mN8pQa", minor: int = 11900) -> dict[str, Any]:
+def intent_event(
+    n: int,
+    version: str,
+    *,
+    number: str | None,
+    stripe_invoice: str | None,
+    customer: str = "cus_RTx5FqL2mN8pQa",
+    minor: int = 11900,
+) -> dict[str, Any]:
     """A PaymentIntent's payment_intent.succeeded; `stripe_invoice` it paid (named on it only before basil)."""
     event = fixture("payment_intent.succeeded")
     event.update(id=f"evt_pi_{n}_{version}", api_version=version)
     intent = event["data"]["object"]
-    intent.update(id=f"pi_{n}_{version}", amount=minor, amount_received=minor, customer=customer,
-                  metadata={"invoice_number": number} if number else {},
-                  description=f"Payment for Invoice 7C3A9B21-{n:04d}")  # Stripe's own words and numbering
+    intent.update(
+        id=f"pi_{n}_{version}",
+        amount=minor,
+        amount_received=minor,
+        customer=customer,
+        metadata={"invoice_number": number} if number else {},
+        description=f"Payment for Invoice 7C3A9B21-{n:04d}",
+    )  # Stripe's own words and numbering
     if version == OLD:
         intent["invoice"] = stripe_invoice
     else:
@@ -125,7 +147,8 @@ def invoice_event(n: int, version: str, crm_number: str, stand_in: StripeStandIn
 
 
 async def test_one_payment_whatever_events_arrive_in_either_order_and_api_version(
-        worker_server: LiveServer, stripe_api: StripeStandIn) -> None:
+    worker_server: LiveServer, stripe_api: StripeStandIn
+) -> None:
     server = worker_server
     async with server.client() as api:
         await server.login_admin(api)
@@ -137,15 +160,20 @@ async def test_one_payment_whatever_events_arrive_in_either_order_and_api_versio
                     n += 1
                     invoice = await issue(api)
                     paid = invoice_event(n, version, invoice["number"], stripe_api)
-                    intent = intent_event(n, version, number=invoice["number"] if intent_names_it else None,
-                                          stripe_invoice=f"in_{n}_{version}")
+                    intent = intent_event(
+                        n,
+                        version,
+                        number=invoice["number"] if intent_names_it else None,
+                        stripe_invoice=f"in_{n}_{version}",
+                    )
                     first, second = (paid, intent) if invoice_first else (intent, paid)
                     case = f"{version}, {'invoice' if invoice_first else 'intent'} first, named {intent_names_it}"
                     one, two = await send(server, api, first), await send(server, api, second)
                     assert (one["status"], two["status"]) == ("processed", "processed"), (case, one, two)
                     assert "Recorded payment" in one["outcome"] and "already" in two["outcome"], case
-                    assert await payments(server, invoice["id"]) == [
-                        (Decimal("119.00"), f"pi_{n}_{version}", None)], case
+                    assert await payments(server, invoice["id"]) == [(Decimal("119.00"), f"pi_{n}_{version}", None)], (
+                        case
+                    )
                     fresh = (await api.get(f"/api/invoices/{invoice['id']}")).json()
                     assert (fresh["status"], fresh["paid_total"]) == ("paid", "119.00"), case
         assert any(path == "/v1/invoice_payments" and "invoice" in q for _, path, q in stripe_api.requests)
@@ -166,8 +194,12 @@ async def test_money_naming_no_invoice_waits_until_a_person_matches_it(worker_se
         assert await payments(server, first["id"]) == []
 
         # Hostile or wrong picks are refused and change nothing.
-        for body, status in (({"invoice_id": 2**70}, 422), ({"invoice_id": None}, 422), ({}, 422),
-                             ({"invoice_id": 999999}, 404)):
+        for body, status in (
+            ({"invoice_id": 2**70}, 422),
+            ({"invoice_id": None}, 422),
+            ({}, 422),
+            ({"invoice_id": 999999}, 404),
+        ):
             answer = await api.post(f"/api/integrations/events/{waiting['id']}/match", json=body)
             assert answer.status_code == status, answer.text
         # A person picks the invoice: the payment is recorded as theirs, the event processed and audited.
@@ -181,11 +213,18 @@ async def test_money_naming_no_invoice_waits_until_a_person_matches_it(worker_se
         again = await api.post(f"/api/integrations/events/{waiting['id']}/match", json={"invoice_id": first["id"]})
         assert again.status_code == 409 and again.json()["code"] == "not_matchable"
         async with server.session() as s:
-            audit = (await s.scalars(select(AuditEntry).where(AuditEntry.entity == "integration_event",
-                                                              AuditEntry.entity_id == waiting["id"]))).all()
+            audit = (
+                await s.scalars(
+                    select(AuditEntry).where(
+                        AuditEntry.entity == "integration_event", AuditEntry.entity_id == waiting["id"]
+                    )
+                )
+            ).all()
             assert [(a.action, a.actor_id) for a in audit] == [("matched", user_id)]
-            assert await s.scalar(select(StripeCustomer.client_id).where(
-                StripeCustomer.customer_id == customer)) == client_id
+            assert (
+                await s.scalar(select(StripeCustomer.client_id).where(StripeCustomer.customer_id == customer))
+                == client_id
+            )
 
         # The client's Stripe customer is known now: its next payment finds the client's one open invoice.
         second = await issue(api, client_id)
@@ -198,35 +237,42 @@ async def test_money_naming_no_invoice_waits_until_a_person_matches_it(worker_se
         assert third["number"] in unsure["error"] and fourth["number"] in unsure["error"]
         # With a third open invoice of another amount, the customer plus the exact open amount picks it.
         fifth = await issue(api, client_id, price="200.00")  # 238.00
-        exact = await send(server, api, intent_event(4, OLD, number=None, stripe_invoice=None, customer=customer,
-                                                     minor=23800))
+        exact = await send(
+            server, api, intent_event(4, OLD, number=None, stripe_invoice=None, customer=customer, minor=23800)
+        )
         assert exact["status"] == "processed" and fifth["number"] in exact["outcome"], exact
         # An unknown customer paying exactly an open amount is still a person's to match.
-        stranger = await send(server, api, intent_event(5, OLD, number=None, stripe_invoice=None,
-                                                        customer="cus_Stranger"))
+        stranger = await send(
+            server, api, intent_event(5, OLD, number=None, stripe_invoice=None, customer="cus_Stranger")
+        )
         assert stranger["status"] == "needs_attention", stranger
         assert await payments(server, third["id"]) == [] and await payments(server, fourth["id"]) == []
 
 
 async def test_a_refund_of_money_waiting_for_a_person_waits_too_and_replays_once_matched(
-        worker_server: LiveServer) -> None:
+    worker_server: LiveServer,
+) -> None:
     server = worker_server
     async with server.client() as api:
         await server.login_admin(api)
         await configure(api)
         invoice = await issue(api)
-        payment = await send(server, api, intent_event(7, OLD, number=None, stripe_invoice=None,
-                                                        customer="cus_Unknown7"))
+        payment = await send(
+            server, api, intent_event(7, OLD, number=None, stripe_invoice=None, customer="cus_Unknown7")
+        )
         assert payment["status"] == "needs_attention" and "names no CRM invoice" in payment["error"]
         # Stripe refunds 50.00 of it before anyone matched the payment: nothing to reverse yet, so it waits.
         refund = fixture("charge.refunded")
         refund["id"] = "evt_refund_7"
-        refund["data"]["object"].update(payment_intent="pi_7_" + OLD, metadata={}, amount_refunded=5000,
-                                        customer="cus_Unknown7")
+        refund["data"]["object"].update(
+            payment_intent="pi_7_" + OLD, metadata={}, amount_refunded=5000, customer="cus_Unknown7"
+        )
         held = await send(server, api, refund)
         assert held["status"] == "needs_attention", held
-        assert (f"its payment (event #{payment['id']}, payment_intent.succeeded) waits to be matched to an invoice: "
-                "match that event first, then replay this one.") in held["error"]
+        assert (
+            f"its payment (event #{payment['id']}, payment_intent.succeeded) waits to be matched to an invoice: "
+            "match that event first, then replay this one."
+        ) in held["error"]
         early = await api.post(f"/api/integrations/events/{held['id']}/replay")
         assert early.status_code == 200 and early.json()["status"] == "needs_attention", early.text
 
@@ -240,9 +286,14 @@ async def test_a_refund_of_money_waiting_for_a_person_waits_too_and_replays_once
         assert replayed.json()["status"] == "processed" and replayed.json()["error"] is None
         assert replayed.json()["outcome"].startswith("Recorded a refund of 50.00 EUR")
         # Stripe sends the refund again (its own retry, and a later event with the same cumulative amount).
-        resent = await api.post("/webhooks/stripe", content=json.dumps(refund).encode(), headers={
-            "Content-Type": "application/json",
-            "Stripe-Signature": stripe.signature_header(SECRET, json.dumps(refund).encode())})
+        resent = await api.post(
+            "/webhooks/stripe",
+            content=json.dumps(refund).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": stripe.signature_header(SECRET, json.dumps(refund).encode()),
+            },
+        )
         assert resent.status_code == 200 and resent.json()["duplicates"] == 1, resent.text
         later = copy.deepcopy(refund)
         later["id"] = "evt_refund_7_updated"
@@ -256,7 +307,8 @@ async def test_a_refund_of_money_waiting_for_a_person_waits_too_and_replays_once
 
 
 async def test_pay_online_link_carries_the_invoice_number_and_its_payment_matches(
-        worker_server: LiveServer, stripe_api: StripeStandIn) -> None:
+    worker_server: LiveServer, stripe_api: StripeStandIn
+) -> None:
     server = worker_server
     async with server.client() as api:
         await server.login_admin(api)
@@ -267,8 +319,15 @@ async def test_pay_online_link_carries_the_invoice_number_and_its_payment_matche
         assert no_key.status_code == 409 and "secret API key is not set" in no_key.json()["message"]
         await configure(api, stripe_api)
         rate = next(r["id"] for r in (await api.get("/api/tax-rates")).json() if r["name"] == "Standard 19%")
-        draft = (await api.post("/api/invoices", json={"client_id": invoice["client_id"], "lines": [
-            {"description": "x", "quantity": "1", "unit_price": "1.00", "tax_rate_id": rate}]})).json()
+        draft = (
+            await api.post(
+                "/api/invoices",
+                json={
+                    "client_id": invoice["client_id"],
+                    "lines": [{"description": "x", "quantity": "1", "unit_price": "1.00", "tax_rate_id": rate}],
+                },
+            )
+        ).json()
         assert (await api.post(f"/api/invoices/{draft['id']}/pay-online")).json()["code"] == "not_payable"
 
         answer = await api.post(f"/api/invoices/{invoice['id']}/pay-online")
@@ -281,8 +340,16 @@ async def test_pay_online_link_carries_the_invoice_number_and_its_payment_matche
         assert sent["mode"] == "payment" and sent["client_reference_id"] == number
         assert sent["metadata"]["invoice_number"] == number
         assert sent["payment_intent_data"]["metadata"]["invoice_number"] == number
-        assert sent["line_items"] == [{"quantity": "1", "price_data": {
-            "currency": "eur", "unit_amount": "11900", "product_data": {"name": f"Invoice {number} from My Company"}}}]
+        assert sent["line_items"] == [
+            {
+                "quantity": "1",
+                "price_data": {
+                    "currency": "eur",
+                    "unit_amount": "11900",
+                    "product_data": {"name": f"Invoice {number} from My Company"},
+                },
+            }
+        ]
         assert sent["customer_email"] == "billing@acme.example"
 
         again = (await api.post(f"/api/invoices/{invoice['id']}/pay-online")).json()

@@ -39,8 +39,9 @@ async def my_id(api: httpx.AsyncClient) -> int:
 
 
 async def move(api: httpx.AsyncClient, ticket: dict[str, Any], status: str, **extra: Any) -> httpx.Response:
-    return await api.post(f"/api/tickets/{ticket['id']}/move",
-                          json={"version": ticket["version"], "status": status, **extra})
+    return await api.post(
+        f"/api/tickets/{ticket['id']}/move", json={"version": ticket["version"], "status": status, **extra}
+    )
 
 
 async def team_id(server: LiveServer, name: str) -> int:
@@ -61,8 +62,9 @@ async def category(api: httpx.AsyncClient, name: str) -> dict[str, Any]:
 
 async def route(api: httpx.AsyncClient, name: str, team: int) -> dict[str, Any]:
     found = await category(api, name)
-    response = await api.patch(f"/api/ticket-categories/{found['id']}", json={"version": found["version"],
-                                                                              "team_id": team})
+    response = await api.patch(
+        f"/api/ticket-categories/{found['id']}", json={"version": found["version"], "team_id": team}
+    )
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -92,8 +94,9 @@ async def notifications_of(server: LiveServer, user_email: str) -> list[Notifica
 
     async with server.session() as s:
         user_id = await s.scalar(select(User.id).where(User.email == user_email))
-        return list(await s.scalars(select(Notification).where(Notification.user_id == user_id)
-                                    .order_by(Notification.id)))
+        return list(
+            await s.scalars(select(Notification).where(Notification.user_id == user_id).order_by(Notification.id))
+        )
 
 
 async def test_every_move_of_the_graph_and_refusals(server: LiveServer, admin: Any) -> None:
@@ -106,14 +109,30 @@ async def test_every_move_of_the_graph_and_refusals(server: LiveServer, admin: A
     assert "from New to Closed" in body["message"]
     no_one = await move(admin, ticket, "assigned")
     assert no_one.status_code == 422 and no_one.json()["field"] == "assignee_id"
-    assigned = await admin.post(f"/api/tickets/{ticket['id']}/assign",
-                                json={"version": ticket["version"], "assignee_id": await my_id(admin)})
+    assigned = await admin.post(
+        f"/api/tickets/{ticket['id']}/assign", json={"version": ticket["version"], "assignee_id": await my_id(admin)}
+    )
     assert assigned.status_code == 200, assigned.text
     ticket = assigned.json()
     assert ticket["status"] == "assigned"
-    path = ["in_process", "pending_customer", "in_process", "resolved", "in_process", "pending_customer",
-            "resolved", "deployed", "closed", "in_process", "resolved", "closed", "assigned", "in_process",
-            "resolved", "assigned"]
+    path = [
+        "in_process",
+        "pending_customer",
+        "in_process",
+        "resolved",
+        "in_process",
+        "pending_customer",
+        "resolved",
+        "deployed",
+        "closed",
+        "in_process",
+        "resolved",
+        "closed",
+        "assigned",
+        "in_process",
+        "resolved",
+        "assigned",
+    ]
     seen = {("new", "assigned")}
     for target in path:
         if target == "resolved":
@@ -133,8 +152,9 @@ async def test_every_move_of_the_graph_and_refusals(server: LiveServer, admin: A
     every_edge = {(a.value, b.value) for a, targets in TRANSITIONS.items() for b in targets}
     assert seen == every_edge
     # A stale version is refused.
-    stale = await admin.patch(f"/api/tickets/{ticket['id']}", json={"version": ticket["version"] - 1,
-                                                                     "subject": "Changed"})
+    stale = await admin.patch(
+        f"/api/tickets/{ticket['id']}", json={"version": ticket["version"] - 1, "subject": "Changed"}
+    )
     assert stale.status_code == 409 and stale.json()["code"] == "stale_version"
     timeline = (await admin.get(f"/api/tickets/{ticket['id']}/timeline", params={"limit": 200})).json()
     assert sum(1 for i in timeline["items"] if i["kind"] == "status_change") == len(path)
@@ -155,18 +175,21 @@ async def test_routing_assignment_and_scope(server: LiveServer, admin: Any, sign
     # The agent sees their team's ticket; the other team's agent does not (even though they typed it
     # in, they still see it as its creator, but not the team's other tickets).
     assert (await agent.get(f"/api/tickets/{bug['id']}")).status_code == 200
-    data_ticket = await make_ticket(admin, subject="Duplicated rows",
-                                    category_id=(await category(admin, "Data problem"))["id"])
+    data_ticket = await make_ticket(
+        admin, subject="Duplicated rows", category_id=(await category(admin, "Data problem"))["id"]
+    )
     assert (await agent.get(f"/api/tickets/{data_ticket['id']}")).status_code == 404
     listed = {t["id"] for t in (await agent.get("/api/tickets")).json()["items"]}
     assert bug["id"] in listed and data_ticket["id"] not in listed and general["id"] not in listed
     # The manager assigns it to the agent: the agent hears of it at once.
     agent_id = await my_id(agent)
-    outsider = await manager.post(f"/api/tickets/{bug['id']}/assign",
-                                  json={"version": bug["version"], "assignee_id": 1})
+    outsider = await manager.post(
+        f"/api/tickets/{bug['id']}/assign", json={"version": bug["version"], "assignee_id": 1}
+    )
     assert outsider.status_code == 422 and outsider.json()["field"] == "assignee_id"
-    assigned = await manager.post(f"/api/tickets/{bug['id']}/assign",
-                                  json={"version": bug["version"], "assignee_id": agent_id})
+    assigned = await manager.post(
+        f"/api/tickets/{bug['id']}/assign", json={"version": bug["version"], "assignee_id": agent_id}
+    )
     assert assigned.status_code == 200, assigned.text
     assert assigned.json()["status"] == "assigned"
     told = await notifications_of(server, "dev.agent@example.com")
@@ -175,22 +198,34 @@ async def test_routing_assignment_and_scope(server: LiveServer, admin: Any, sign
     assert [t["id"] for t in mine] == [bug["id"]]
     # Own scope: a role that sees only tickets assigned to or created by the user.
     async with server.session() as s:
-        s.add(Role(name="Sales with tickets", permissions={
-            "tickets": {"actions": ["view", "create", "edit"], "scope": "own"}}))
+        s.add(
+            Role(
+                name="Sales with tickets",
+                permissions={"tickets": {"actions": ["view", "create", "edit"], "scope": "own"}},
+            )
+        )
     seller = await sign_in("seller@example.com", "Sales with tickets", "Development")
     own = await make_ticket(seller, subject="Customer cannot log in")
     visible = {t["id"] for t in (await seller.get("/api/tickets")).json()["items"]}
     assert visible == {own["id"]}
     assert (await seller.get(f"/api/tickets/{bug['id']}")).status_code == 404
-    refused = await seller.post(f"/api/tickets/{own['id']}/assign",
-                                json={"version": own["version"], "assignee_id": agent_id})
+    refused = await seller.post(
+        f"/api/tickets/{own['id']}/assign", json={"version": own["version"], "assignee_id": agent_id}
+    )
     assert refused.status_code == 403
 
 
 async def test_sla_due_times_and_the_breaching_filter(server: LiveServer, admin: Any) -> None:
-    await admin.patch("/api/settings", json={"values": {"tickets.business_days": "1-7",
-                                                        "tickets.business_hours": "00:00-23:59",
-                                                        "tickets.time_zone": "UTC"}})
+    await admin.patch(
+        "/api/settings",
+        json={
+            "values": {
+                "tickets.business_days": "1-7",
+                "tickets.business_hours": "00:00-23:59",
+                "tickets.time_zone": "UTC",
+            }
+        },
+    )
     critical = await make_ticket(admin, subject="Everything is down", priority="critical")
     normal = await make_ticket(admin, subject="A small question")
     schedule = sla.Schedule(sla.time(0), sla.time(23, 59), frozenset(range(1, 8)), sla.ZoneInfo("UTC"))
@@ -210,8 +245,11 @@ async def test_sla_due_times_and_the_breaching_filter(server: LiveServer, admin:
     breaching = (await admin.get("/api/tickets", params={"breaching": True})).json()["items"]
     assert breaching == []
     async with server.session() as s:
-        await s.execute(update(Ticket).where(Ticket.id == critical["id"])
-                        .values(first_response_due_at=utcnow() + timedelta(minutes=20)))
+        await s.execute(
+            update(Ticket)
+            .where(Ticket.id == critical["id"])
+            .values(first_response_due_at=utcnow() + timedelta(minutes=20))
+        )
     breaching = (await admin.get("/api/tickets", params={"breaching": True})).json()["items"]
     assert [t["id"] for t in breaching] == [critical["id"]]
     internal = await admin.post(f"/api/tickets/{critical['id']}/comments", json={"body": "Looking", "public": False})
@@ -245,8 +283,9 @@ async def test_breach_alert_is_sent_once_to_the_teams_managers(server: LiveServe
     assert (await admin.get(f"/api/tickets/{bug['id']}")).json()["breach_notified_at"] is not None
 
 
-async def test_customer_emails_are_sent_after_commit_by_the_job(server: LiveServer, admin: Any, smtp: Any,
-                                                                database_url: str) -> None:
+async def test_customer_emails_are_sent_after_commit_by_the_job(
+    server: LiveServer, admin: Any, smtp: Any, database_url: str
+) -> None:
     await admin.patch("/api/settings", json={"values": smtp.settings()})
     async with server.session() as s:
         client = Client(name="Acme", email="office@acme.example")
@@ -259,16 +298,21 @@ async def test_customer_emails_are_sent_after_commit_by_the_job(server: LiveServ
     ticket = await make_ticket(admin, client_id=client_id, contact_id=contact_id)
     n = ticket["number"]
     me_id = await my_id(admin)
-    ticket = (await admin.post(f"/api/tickets/{ticket['id']}/assign",
-                               json={"version": ticket["version"], "assignee_id": me_id})).json()
+    ticket = (
+        await admin.post(
+            f"/api/tickets/{ticket['id']}/assign", json={"version": ticket["version"], "assignee_id": me_id}
+        )
+    ).json()
     await admin.post(f"/api/tickets/{ticket['id']}/comments", json={"body": "Internal only", "public": False})
     await admin.post(f"/api/tickets/{ticket['id']}/comments", json={"body": "We are on it.", "public": True})
     assert smtp.messages == []  # nothing is sent inside the request
     async with workers(database_url, n=1):
         messages = await smtp.wait_for(3, timeout=20)
+
         async def all_sent() -> bool:
             async with server.session() as s:
                 return {e.status for e in await s.scalars(select(TicketEmail))} == {"sent"}
+
         await eventually(all_sent, what="the emails to be marked sent")
     assert len(messages) == 3
     assert all(f"[Ticket#{n}]" in m["Subject"] and m["To"] == "ana@acme.example" for m in messages)
@@ -278,8 +322,9 @@ async def test_customer_emails_are_sent_after_commit_by_the_job(server: LiveServ
 
 
 async def test_an_smtp_failure_is_recorded_and_never_undoes_the_change(server: LiveServer, admin: Any) -> None:
-    await admin.patch("/api/settings", json={"values": {"smtp.host": "127.0.0.1", "smtp.port": 1,
-                                                        "smtp.security": "none"}})
+    await admin.patch(
+        "/api/settings", json={"values": {"smtp.host": "127.0.0.1", "smtp.port": 1, "smtp.security": "none"}}
+    )
     ticket = await make_ticket(admin, requester_email="someone@example.com")
     db = Database(to_sqlalchemy_url(server.database_url), pool_size=1)
     try:
@@ -305,10 +350,16 @@ async def test_archive_job_and_archived_tickets_stay_findable(server: LiveServer
     old = await make_ticket(admin, subject="Ancient printer problem")
     fresh = await make_ticket(admin, subject="Recent printer problem")
     async with server.session() as s:
-        await s.execute(update(Ticket).values(status="closed", closed_at=utcnow() - timedelta(days=31)).where(
-            Ticket.id == old["id"]))
-        await s.execute(update(Ticket).values(status="closed", closed_at=utcnow() - timedelta(days=29)).where(
-            Ticket.id == fresh["id"]))
+        await s.execute(
+            update(Ticket)
+            .values(status="closed", closed_at=utcnow() - timedelta(days=31))
+            .where(Ticket.id == old["id"])
+        )
+        await s.execute(
+            update(Ticket)
+            .values(status="closed", closed_at=utcnow() - timedelta(days=29))
+            .where(Ticket.id == fresh["id"])
+        )
     async with server.session() as s:
         assert await service.archive_closed(s, utcnow(), 30) == 1
     async with server.session() as s:
@@ -332,23 +383,33 @@ async def test_archive_job_and_archived_tickets_stay_findable(server: LiveServer
 async def test_attachments_round_trip_and_size_refusal(server: LiveServer, admin: Any, sign_in: SignIn) -> None:
     ticket = await make_ticket(admin)
     payload = b"%PDF-1.4 hello\x00\xff"
-    up = await admin.post(f"/api/tickets/{ticket['id']}/attachments", json={
-        "filename": "report.pdf", "content_type": "application/pdf", "data": base64.b64encode(payload).decode()})
+    up = await admin.post(
+        f"/api/tickets/{ticket['id']}/attachments",
+        json={"filename": "report.pdf", "content_type": "application/pdf", "data": base64.b64encode(payload).decode()},
+    )
     assert up.status_code == 201, up.text
     down = await admin.get(f"/api/attachments/{up.json()['id']}")
     assert down.status_code == 200 and down.content == payload
     assert down.headers["content-type"] == "application/pdf" and "report.pdf" in down.headers["content-disposition"]
-    guessed = await admin.post(f"/api/tickets/{ticket['id']}/attachments", json={
-        "filename": "shot.png", "data": base64.b64encode(b"\x89PNG").decode()})
+    guessed = await admin.post(
+        f"/api/tickets/{ticket['id']}/attachments",
+        json={"filename": "shot.png", "data": base64.b64encode(b"\x89PNG").decode()},
+    )
     assert guessed.json()["content_type"] == "image/png"
     too_big = base64.b64encode(b"x" * (MAX_ATTACHMENT_BYTES + 1)).decode()
-    refused = await admin.post(f"/api/tickets/{ticket['id']}/attachments",
-                               json={"filename": "big.bin", "data": too_big})
+    refused = await admin.post(
+        f"/api/tickets/{ticket['id']}/attachments", json={"filename": "big.bin", "data": too_big}
+    )
     assert refused.status_code == 413 and refused.json()["code"] == "too_large"
     bad = await admin.post(f"/api/tickets/{ticket['id']}/attachments", json={"filename": "a", "data": "@@@"})
     assert bad.status_code == 422 and bad.json()["field"] == "data"
-    with_file = await admin.post(f"/api/tickets/{ticket['id']}/comments", json={
-        "body": "Log attached", "attachments": [{"filename": "log.txt", "data": base64.b64encode(b"ok").decode()}]})
+    with_file = await admin.post(
+        f"/api/tickets/{ticket['id']}/comments",
+        json={
+            "body": "Log attached",
+            "attachments": [{"filename": "log.txt", "data": base64.b64encode(b"ok").decode()}],
+        },
+    )
     assert with_file.status_code == 201 and with_file.json()["attachments"][0]["filename"] == "log.txt"
     thread = (await admin.get(f"/api/tickets/{ticket['id']}/comments")).json()
     assert [c["body"] for c in thread] == ["Log attached"]
@@ -378,28 +439,39 @@ async def test_search_by_number_and_subject_and_the_board(server: LiveServer, ad
 async def test_email_pipe_doors(server: LiveServer, admin: Any) -> None:
     async with server.session() as s:
         ticket = await service.create_ticket_from_email(
-            s, client_id=None, contact_id=None, sender="reader@example.com", subject="  Cannot   export ",
-            body="Hello, export fails.", attachments=[("trace.txt", "text/plain", b"stack")])
+            s,
+            client_id=None,
+            contact_id=None,
+            sender="reader@example.com",
+            subject="  Cannot   export ",
+            body="Hello, export fails.",
+            attachments=[("trace.txt", "text/plain", b"stack")],
+        )
         number, ticket_id = ticket.number, ticket.id
         assert ticket.subject == "Cannot export" and ticket.created_by is None
     got = (await admin.get(f"/api/tickets/{ticket_id}")).json()
     assert got["requester_email"] == "reader@example.com" and got["status"] == "new"
     me_id = await my_id(admin)
-    got = (await admin.post(f"/api/tickets/{ticket_id}/assign", json={"version": got["version"],
-                                                                       "assignee_id": me_id})).json()
+    got = (
+        await admin.post(f"/api/tickets/{ticket_id}/assign", json={"version": got["version"], "assignee_id": me_id})
+    ).json()
     got = (await move(admin, got, "in_process")).json()
     got = (await move(admin, got, "resolved", resolution="Fixed in 2.3")).json()
     async with server.session() as s:
-        assert await service.add_public_comment_from_email(s, 999_999, sender="x@example.com", body="hi",
-                                                           attachments=[]) is None
-        again = await service.add_public_comment_from_email(s, number, sender="reader@example.com",
-                                                            body="Still broken", attachments=[])
+        assert (
+            await service.add_public_comment_from_email(s, 999_999, sender="x@example.com", body="hi", attachments=[])
+            is None
+        )
+        again = await service.add_public_comment_from_email(
+            s, number, sender="reader@example.com", body="Still broken", attachments=[]
+        )
         assert again is not None and again.status == "in_process" and again.resolution is None
     thread = (await admin.get(f"/api/tickets/{ticket_id}/comments")).json()
     assert thread[-1]["author_email"] == "reader@example.com" and thread[-1]["public"] is True
     async with server.session() as s:
-        emails = list(await s.scalars(select(TicketEmail).where(TicketEmail.ticket_id == ticket_id)
-                                      .order_by(TicketEmail.id)))
+        emails = list(
+            await s.scalars(select(TicketEmail).where(TicketEmail.ticket_id == ticket_id).order_by(TicketEmail.id))
+        )
     # Acknowledgement, assigned, in process, resolved, reopened: never the customer's own reply.
     assert [e.kind for e in emails] == ["created", "status", "status", "status", "status"]
     assert all(e.recipient == "reader@example.com" for e in emails)

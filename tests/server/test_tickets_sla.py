@@ -20,19 +20,22 @@ def local(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
 
 
 # 2026-11-23 is a Monday; 2026-11-27 a Friday.
-@pytest.mark.parametrize(("start", "hours", "due"), [
-    (local(2026, 11, 23, 10), 2, local(2026, 11, 23, 12)),  # within the day
-    (local(2026, 11, 23, 16), 1, local(2026, 11, 23, 17)),  # due exactly at closing: stays at closing
-    (local(2026, 11, 23, 16), 2, local(2026, 11, 24, 10)),  # over the night
-    (local(2026, 11, 23, 17), 1, local(2026, 11, 24, 10)),  # arrives exactly at closing: counts from tomorrow
-    (local(2026, 11, 23, 22), 8, local(2026, 11, 24, 17)),  # arrives at night: a whole working day
-    (local(2026, 11, 23, 7), 1, local(2026, 11, 23, 10)),  # arrives before opening
-    (local(2026, 11, 27, 16), 2, local(2026, 11, 30, 10)),  # Friday afternoon: over the weekend
-    (local(2026, 11, 28, 12), 1, local(2026, 11, 30, 10)),  # Saturday: Monday morning
-    (local(2026, 11, 27, 17), 8, local(2026, 11, 30, 17)),  # Friday at closing: all of Monday
-    (local(2026, 11, 23, 9), 24, local(2026, 11, 25, 17)),  # three working days
-    (local(2026, 11, 27, 10), 16, local(2026, 12, 1, 10)),  # spans a weekend in the middle
-])
+@pytest.mark.parametrize(
+    ("start", "hours", "due"),
+    [
+        (local(2026, 11, 23, 10), 2, local(2026, 11, 23, 12)),  # within the day
+        (local(2026, 11, 23, 16), 1, local(2026, 11, 23, 17)),  # due exactly at closing: stays at closing
+        (local(2026, 11, 23, 16), 2, local(2026, 11, 24, 10)),  # over the night
+        (local(2026, 11, 23, 17), 1, local(2026, 11, 24, 10)),  # arrives exactly at closing: counts from tomorrow
+        (local(2026, 11, 23, 22), 8, local(2026, 11, 24, 17)),  # arrives at night: a whole working day
+        (local(2026, 11, 23, 7), 1, local(2026, 11, 23, 10)),  # arrives before opening
+        (local(2026, 11, 27, 16), 2, local(2026, 11, 30, 10)),  # Friday afternoon: over the weekend
+        (local(2026, 11, 28, 12), 1, local(2026, 11, 30, 10)),  # Saturday: Monday morning
+        (local(2026, 11, 27, 17), 8, local(2026, 11, 30, 17)),  # Friday at closing: all of Monday
+        (local(2026, 11, 23, 9), 24, local(2026, 11, 25, 17)),  # three working days
+        (local(2026, 11, 27, 10), 16, local(2026, 12, 1, 10)),  # spans a weekend in the middle
+    ],
+)
 def test_due_at_counts_business_hours_only(start: datetime, hours: float, due: datetime) -> None:
     result = sla.due_at(start, hours, DESK)
     assert result == due
@@ -65,8 +68,9 @@ def test_parse_settings_and_fallbacks() -> None:
             sla.parse_hours(bad)
     with pytest.raises(ValueError):
         sla.parse_days("0-8")
-    schedule = sla.schedule_from_settings({"tickets.business_hours": "oops", "tickets.business_days": "6-7",
-                                           "tickets.time_zone": "Mars/Olympus"})
+    schedule = sla.schedule_from_settings(
+        {"tickets.business_hours": "oops", "tickets.business_days": "6-7", "tickets.time_zone": "Mars/Olympus"}
+    )
     assert schedule == sla.Schedule(time(9), time(17), frozenset({6, 7}), BUC)
     assert sla.hours_for({"tickets.sla_critical_hours": 1, "tickets.sla_normal_hours": 8}, "critical") == 1
     # A weekend desk: Saturday and Sunday only.

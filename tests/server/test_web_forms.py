@@ -41,8 +41,9 @@ async def make_form(admin: httpx.AsyncClient, **changes: Any) -> dict[str, Any]:
 
 async def events(server: LiveServer) -> list[InboxEvent]:
     async with server.session() as s:
-        return list((await s.scalars(select(InboxEvent).where(InboxEvent.provider == "forms")
-                                     .order_by(InboxEvent.id))).all())
+        return list(
+            (await s.scalars(select(InboxEvent).where(InboxEvent.provider == "forms").order_by(InboxEvent.id))).all()
+        )
 
 
 async def work_pending(server: LiveServer) -> list[InboxEvent]:
@@ -63,14 +64,23 @@ def post_url(server: LiveServer, form: dict[str, Any]) -> str:
     return f"{server.base_url}/webhooks/forms/{form['key']}"
 
 
-GOOD = {"name": " Maria  Ionescu ", "email": "Maria@Example.COM", "phone": "0722 123 456", "company": "Globex SRL",
-        "budget": "1500.50", "plan": "Pro", "heard": "A friend", "message": "Please call me about the Pro plan.",
-        "website": ""}
+GOOD = {
+    "name": " Maria  Ionescu ",
+    "email": "Maria@Example.COM",
+    "phone": "0722 123 456",
+    "company": "Globex SRL",
+    "budget": "1500.50",
+    "plan": "Pro",
+    "heard": "A friend",
+    "message": "Please call me about the Pro plan.",
+    "website": "",
+}
 
 
 async def test_admin_defines_a_form_and_gets_its_embed_code(server: LiveServer, admin: httpx.AsyncClient) -> None:
-    assert (await admin.patch("/api/settings", json={"values": {"app.public_url": "https://crm.example.com/"}})
-            ).status_code == 200
+    assert (
+        await admin.patch("/api/settings", json={"values": {"app.public_url": "https://crm.example.com/"}})
+    ).status_code == 200
     form = await make_form(admin, allowed_origins=["https://WWW.Example.com/", "http://localhost:8080"])
     assert form["allowed_origins"] == [SITE, "http://localhost:8080"]
     assert len(form["key"]) >= 20 and form["honeypot"] == "website" and form["assignment"] == "rules"
@@ -86,8 +96,16 @@ async def test_admin_defines_a_form_and_gets_its_embed_code(server: LiveServer, 
     # Mistakes are named at their field.
     bad: list[tuple[dict[str, Any], str, str]] = [
         ({"fields": [*FIELDS, {"name": "EMAIL", "label": "Again"}]}, "fields", "Two fields are named EMAIL"),
-        ({"fields": [{"name": "a", "label": "A", "maps_to": "email"}, {"name": "b", "label": "B", "maps_to": "email"}]},
-         "fields", "Only one"),
+        (
+            {
+                "fields": [
+                    {"name": "a", "label": "A", "maps_to": "email"},
+                    {"name": "b", "label": "B", "maps_to": "email"},
+                ]
+            },
+            "fields",
+            "Only one",
+        ),
         ({"fields": [{"name": "p", "label": "Plan", "type": "select"}]}, "fields", "needs its options"),
         ({"allowed_origins": ["example.com"]}, "allowed_origins", "not a website origin"),
         ({"allowed_origins": ["https://example.com/contact"]}, "allowed_origins", "no path"),
@@ -115,12 +133,14 @@ async def test_admin_defines_a_form_and_gets_its_embed_code(server: LiveServer, 
     async with server.client() as sam:
         await server.login(sam, "sam@example.com")
         assert (await sam.get("/api/web-forms")).status_code == 403
-        assert (await sam.put(f"/api/web-forms/{form['id']}", json={"name": "x", "fields": FIELDS, "version": 1})
-                ).status_code == 403
+        assert (
+            await sam.put(f"/api/web-forms/{form['id']}", json={"name": "x", "fields": FIELDS, "version": 1})
+        ).status_code == 403
 
 
-async def test_a_form_post_becomes_a_lead_with_its_fields_and_a_note(server: LiveServer,
-                                                                   admin: httpx.AsyncClient) -> None:
+async def test_a_form_post_becomes_a_lead_with_its_fields_and_a_note(
+    server: LiveServer, admin: httpx.AsyncClient
+) -> None:
     bob = await server.create_user("bob@example.com", full_name="Bob Seller")
     pipelines = (await admin.get("/api/pipelines")).json()
     default = next(p for p in pipelines if p["is_default"])
@@ -138,7 +158,11 @@ async def test_a_form_post_becomes_a_lead_with_its_fields_and_a_note(server: Liv
     [lead] = await leads(server)
     assert event.outcome == f"Created lead #{lead.id} (Maria Ionescu) from the form Contact us"
     assert (lead.person_name, lead.email, lead.phone, lead.company) == (
-        "Maria Ionescu", "Maria@example.com", "+40722123456", "Globex SRL")
+        "Maria Ionescu",
+        "Maria@example.com",
+        "+40722123456",
+        "Globex SRL",
+    )
     assert lead.value == Decimal("1500.50") and lead.currency == "EUR" and lead.product_interest == "Pro"
     assert lead.source == "Website form" and lead.source_details == {"form": "Contact us", "form_id": str(form["id"])}
     assert (lead.pipeline_id, lead.status_id, lead.owner_id) == (default["id"], second_open["id"], bob)
@@ -150,24 +174,29 @@ async def test_a_form_post_becomes_a_lead_with_its_fields_and_a_note(server: Liv
 async def test_json_posts_and_per_field_errors(server: LiveServer, admin: httpx.AsyncClient) -> None:
     form = await make_form(admin)
     async with httpx.AsyncClient() as visitor:
-        wrong = await visitor.post(post_url(server, form), json={"name": "Dan", "email": "dan@", "phone": "12",
-                                                                 "budget": "lots", "plan": "Gold", "website": ""})
+        wrong = await visitor.post(
+            post_url(server, form),
+            json={"name": "Dan", "email": "dan@", "phone": "12", "budget": "lots", "plan": "Gold", "website": ""},
+        )
         assert wrong.status_code == 422
         body = wrong.json()
         assert body["code"] == "invalid" and body["field"] == "email"
-        assert body["errors"] == {"email": "Enter a valid email address.",
-                                  "phone": "Enter a valid phone number, with the country code if it is abroad.",
-                                  "budget": "Enter an amount, e.g. 1500 or 1500.50.",
-                                  "plan": "Choose one of the offered options.",
-                                  "message": "Message is required."}
+        assert body["errors"] == {
+            "email": "Enter a valid email address.",
+            "phone": "Enter a valid phone number, with the country code if it is abroad.",
+            "budget": "Enter an amount, e.g. 1500 or 1500.50.",
+            "plan": "Choose one of the offered options.",
+            "message": "Message is required.",
+        }
         # Nothing stored as work: the refusal is logged in the inbox as rejected, no job, no lead.
         [rejected] = await events(server)
         assert rejected.status == "rejected" and "email: Enter a valid email address." in (rejected.error or "")
         one = await visitor.post(post_url(server, form), json={**GOOD, "email": "  "})
         assert one.status_code == 422 and one.json()["errors"] == {"email": "Email is required."}
         assert one.json()["message"] == "Email is required."
-        unreadable = await visitor.post(post_url(server, form), content=b"[1, 2]",
-                                        headers={"Content-Type": "application/json"})
+        unreadable = await visitor.post(
+            post_url(server, form), content=b"[1, 2]", headers={"Content-Type": "application/json"}
+        )
         assert unreadable.status_code == 400 and unreadable.json()["code"] == "malformed"
         ok = await visitor.post(post_url(server, form), json={**GOOD, "budget": 900})  # numbers are fine in JSON
         assert ok.status_code == 200 and ok.json() == {"ok": True, "message": "Thank you, we will be in touch soon."}
@@ -176,8 +205,7 @@ async def test_json_posts_and_per_field_errors(server: LiveServer, admin: httpx.
     assert lead.value == Decimal("900") and lead.owner_id is None  # no rule: a manager hands it out
 
 
-async def test_a_filled_honeypot_hears_success_and_makes_no_lead(server: LiveServer,
-                                                                admin: httpx.AsyncClient) -> None:
+async def test_a_filled_honeypot_hears_success_and_makes_no_lead(server: LiveServer, admin: httpx.AsyncClient) -> None:
     form = await make_form(admin, redirect_url="https://www.example.com/thanks")
     async with httpx.AsyncClient() as robot:
         answer = await robot.post(post_url(server, form), data={**GOOD, "website": "http://spam.example"})
@@ -187,14 +215,16 @@ async def test_a_filled_honeypot_hears_success_and_makes_no_lead(server: LiveSer
     assert await leads(server) == []
 
 
-async def test_the_thank_you_page_for_form_posts_and_json_for_scripts(server: LiveServer,
-                                                                      admin: httpx.AsyncClient) -> None:
+async def test_the_thank_you_page_for_form_posts_and_json_for_scripts(
+    server: LiveServer, admin: httpx.AsyncClient
+) -> None:
     form = await make_form(admin, redirect_url="https://www.example.com/thanks")
     async with httpx.AsyncClient() as visitor:
         plain = await visitor.post(post_url(server, form), data=GOOD, headers={"Origin": SITE})
         assert plain.status_code == 303 and plain.headers["location"] == "https://www.example.com/thanks"
-        scripted = await visitor.post(post_url(server, form), data=GOOD,
-                                      headers={"Origin": SITE, "Accept": "application/json"})
+        scripted = await visitor.post(
+            post_url(server, form), data=GOOD, headers={"Origin": SITE, "Accept": "application/json"}
+        )
         assert scripted.status_code == 200 and scripted.json()["ok"] is True
         as_json = await visitor.post(post_url(server, form), json=GOOD)
         assert as_json.status_code == 200
@@ -202,12 +232,15 @@ async def test_the_thank_you_page_for_form_posts_and_json_for_scripts(server: Li
 
 
 async def test_per_address_limit(server: LiveServer, admin: httpx.AsyncClient) -> None:
-    assert (await admin.patch("/api/settings", json={"values": {"forms.max_per_window": 3, "forms.window_minutes": 5}})
-            ).status_code == 200
+    assert (
+        await admin.patch("/api/settings", json={"values": {"forms.max_per_window": 3, "forms.window_minutes": 5}})
+    ).status_code == 200
     form = await make_form(admin)
     async with httpx.AsyncClient() as visitor:
-        statuses = [(await visitor.post(post_url(server, form), data=data)).status_code
-                    for data in (GOOD, {**GOOD, "email": "x"}, GOOD)]
+        statuses = [
+            (await visitor.post(post_url(server, form), data=data)).status_code
+            for data in (GOOD, {**GOOD, "email": "x"}, GOOD)
+        ]
         assert statuses == [200, 422, 200]  # refused posts count too
         over = await visitor.post(post_url(server, form), data=GOOD)
     assert over.status_code == 429 and over.json()["code"] == "too_many_submissions"
@@ -218,8 +251,14 @@ async def test_per_address_limit(server: LiveServer, admin: httpx.AsyncClient) -
 async def test_cors_preflight_and_a_forbidden_origin(server: LiveServer, admin: httpx.AsyncClient) -> None:
     form = await make_form(admin)
     async with httpx.AsyncClient() as browser:
-        allowed = await browser.options(post_url(server, form), headers={
-            "Origin": SITE, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+        allowed = await browser.options(
+            post_url(server, form),
+            headers={
+                "Origin": SITE,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
         assert allowed.status_code == 204
         assert allowed.headers["access-control-allow-origin"] == SITE
         assert "POST" in allowed.headers["access-control-allow-methods"]
@@ -235,8 +274,13 @@ async def test_cors_preflight_and_a_forbidden_origin(server: LiveServer, admin: 
 
 async def test_inactive_and_unknown_keys(server: LiveServer, admin: httpx.AsyncClient) -> None:
     form = await make_form(admin)
-    update = {"name": form["name"], "fields": form["fields"], "allowed_origins": form["allowed_origins"],
-              "active": False, "version": form["version"]}
+    update = {
+        "name": form["name"],
+        "fields": form["fields"],
+        "allowed_origins": form["allowed_origins"],
+        "active": False,
+        "version": form["version"],
+    }
     assert (await admin.put(f"/api/web-forms/{form['id']}", json=update)).status_code == 200
     async with httpx.AsyncClient() as visitor:
         for url in (post_url(server, form), f"{server.base_url}/webhooks/forms/no-such-key"):
@@ -261,12 +305,15 @@ async def test_team_round_robin_and_the_assignment_rules(server: LiveServer, adm
     await work_pending(server)
     made = await leads(server)
     assert [(lead.owner_id, lead.team_id) for lead in made][:2] in (
-        [(ann, team_id), (cid, team_id)], [(cid, team_id), (ann, team_id)])
+        [(ann, team_id), (cid, team_id)],
+        [(cid, team_id), (ann, team_id)],
+    )
     assert made[2].owner_id == dee
 
 
-async def test_send_test_event_reaches_the_inbox_and_changes_nothing(server: LiveServer,
-                                                                    admin: httpx.AsyncClient) -> None:
+async def test_send_test_event_reaches_the_inbox_and_changes_nothing(
+    server: LiveServer, admin: httpx.AsyncClient
+) -> None:
     not_yet = (await admin.post("/api/integrations/forms/test")).json()
     assert not_yet["ok"] is False  # no active form yet: not configured
     await make_form(admin)
@@ -278,8 +325,9 @@ async def test_send_test_event_reaches_the_inbox_and_changes_nothing(server: Liv
     assert await leads(server) == []
 
 
-async def test_a_post_waiting_when_its_form_is_deleted_still_becomes_a_lead(server: LiveServer,
-                                                                            admin: httpx.AsyncClient) -> None:
+async def test_a_post_waiting_when_its_form_is_deleted_still_becomes_a_lead(
+    server: LiveServer, admin: httpx.AsyncClient
+) -> None:
     form = await make_form(admin)
     async with httpx.AsyncClient() as visitor:
         assert (await visitor.post(post_url(server, form), data=GOOD)).status_code == 200
@@ -288,7 +336,10 @@ async def test_a_post_waiting_when_its_form_is_deleted_still_becomes_a_lead(serv
     [event] = await work_pending(server)
     assert event.status == "processed", event.error
     [lead] = await leads(server)  # the fields as they were when posted; the default pipeline
-    assert (lead.person_name, lead.company, lead.source_details["form"]) == ("Maria Ionescu", "Globex SRL",
-                                                                             "Contact us")
+    assert (lead.person_name, lead.company, lead.source_details["form"]) == (
+        "Maria Ionescu",
+        "Globex SRL",
+        "Contact us",
+    )
     async with httpx.AsyncClient() as visitor:
         assert (await visitor.post(post_url(server, form), data=GOOD)).status_code == 404

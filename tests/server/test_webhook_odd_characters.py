@@ -22,8 +22,9 @@ async def test_a_signed_event_with_control_characters_is_kept_and_worked(server:
     invoice = await issued(admin)
     async with server.session() as s:
         await settings.put(s, "stripe.endpoint_secret", SECRET, None)
-    body = json.dumps(event("payment_intent.succeeded", invoice["number"],
-                            description="Order \u0000 for \u0007 Acme")).encode()
+    body = json.dumps(
+        event("payment_intent.succeeded", invoice["number"], description="Order \u0000 for \u0007 Acme")
+    ).encode()
     answer = await admin.post("/webhooks/stripe", content=body, headers=signed(body))
     assert answer.status_code == 200, answer.text
     [event_id] = answer.json()["ids"]
@@ -31,8 +32,7 @@ async def test_a_signed_event_with_control_characters_is_kept_and_worked(server:
     async with server.session() as s:
         await inbox.work(s, event_id)
     async with server.session() as s:
-        stored = await s.scalar(select(InboxEvent).where(InboxEvent.id == event_id)
-                                .options(undefer(InboxEvent.body)))
+        stored = await s.scalar(select(InboxEvent).where(InboxEvent.id == event_id).options(undefer(InboxEvent.body)))
         assert stored is not None and stored.status == "processed", stored and stored.error
         assert stored.body == body  # the raw bytes, as signed
         assert stored.payload["data"]["object"]["description"] == "Order \ufffd for \u0007 Acme"

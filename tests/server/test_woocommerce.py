@@ -34,10 +34,16 @@ def fixture(name: str) -> bytes:
 
 def headers(topic: str, body: bytes, secret: str = SECRET) -> dict[str, str]:
     """What WooCommerce sends with a webhook delivery."""
-    return {"Content-Type": "application/json", "X-WC-Webhook-Source": "https://shop.example.com/",
-            "X-WC-Webhook-Topic": topic, "X-WC-Webhook-Resource": topic.split(".")[0],
-            "X-WC-Webhook-Event": topic.split(".")[1], "X-WC-Webhook-ID": "15",
-            "X-WC-Webhook-Delivery-ID": "a8d6c0e1", "X-WC-Webhook-Signature": woocommerce.signature(secret, body)}
+    return {
+        "Content-Type": "application/json",
+        "X-WC-Webhook-Source": "https://shop.example.com/",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": topic.split(".")[0],
+        "X-WC-Webhook-Event": topic.split(".")[1],
+        "X-WC-Webhook-ID": "15",
+        "X-WC-Webhook-Delivery-ID": "a8d6c0e1",
+        "X-WC-Webhook-Signature": woocommerce.signature(secret, body),
+    }
 
 
 async def configure(server: LiveServer, **values: Any) -> None:
@@ -53,8 +59,13 @@ async def post(server: LiveServer, body: bytes, hdrs: dict[str, str]) -> Any:
 
 async def stored(server: LiveServer, *where: Any) -> list[InboxEvent]:
     async with server.session() as s:
-        return list((await s.scalars(select(InboxEvent).where(InboxEvent.provider == "woocommerce", *where)
-                                     .order_by(InboxEvent.id))).all())
+        return list(
+            (
+                await s.scalars(
+                    select(InboxEvent).where(InboxEvent.provider == "woocommerce", *where).order_by(InboxEvent.id)
+                )
+            ).all()
+        )
 
 
 async def work_all(server: LiveServer) -> list[InboxEvent]:
@@ -79,8 +90,11 @@ def store() -> Iterator[WooStandIn]:
 async def test_ping_is_answered_and_stores_nothing(server: LiveServer) -> None:
     body = fixture("ping.txt")
     assert woocommerce.events({}, body) == []
-    answer = await post(server, body, {"Content-Type": "application/x-www-form-urlencoded",
-                                       "X-WC-Webhook-Source": "https://shop.example.com/"})
+    answer = await post(
+        server,
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded", "X-WC-Webhook-Source": "https://shop.example.com/"},
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["accepted"] == 0
     assert await stored(server) == []
@@ -104,10 +118,14 @@ async def test_signature_checked_on_the_raw_body(server: LiveServer) -> None:
 
 async def test_malformed_body_is_refused(server: LiveServer) -> None:
     await configure(server)
-    for body, topic in ((b"<html>not json</html>", "order.created"), (b'{"id": "x"}', "order.updated"),
-                        (b'{"id": 5}', "")):
-        answer = await post(server, body, headers(topic or "order.created", body) | (
-            {"X-WC-Webhook-Topic": ""} if not topic else {}))
+    for body, topic in (
+        (b"<html>not json</html>", "order.created"),
+        (b'{"id": "x"}', "order.updated"),
+        (b'{"id": 5}', ""),
+    ):
+        answer = await post(
+            server, body, headers(topic or "order.created", body) | ({"X-WC-Webhook-Topic": ""} if not topic else {})
+        )
         assert answer.status_code == 400, (body, answer.text)
     assert {e.status for e in await stored(server)} == {"rejected"}
 
@@ -169,16 +187,24 @@ async def test_reconciliation_fills_a_missed_webhook(server: LiveServer, store: 
     for i in range(150):  # more than one page of 100; changed long ago, outside the window
         store.put({**created, "id": 1000 + i, "number": str(1000 + i), "date_modified_gmt": "2026-10-01T10:00:00"})
     for i in range(120):  # two pages of recent orders
-        store.put({**created, "id": 2000 + i, "number": str(2000 + i), "status": "pending",
-                   "date_modified_gmt": f"2026-11-27T18:{i % 60:02d}:{i // 60:02d}"})
+        store.put(
+            {
+                **created,
+                "id": 2000 + i,
+                "number": str(2000 + i),
+                "status": "pending",
+                "date_modified_gmt": f"2026-11-27T18:{i % 60:02d}:{i // 60:02d}",
+            }
+        )
     db = Database(server.database_url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=1)
     try:
         from datetime import UTC, datetime
 
         now = datetime(2026, 11, 27, 21, 0, tzinfo=UTC)
         said = await reconcile.run(db, now)
-        assert said == ("WooCommerce: 122 orders changed since 2026-11-25 21:00 UTC, 121 new states queued, "
-                        "1 already known"), said
+        assert said == (
+            "WooCommerce: 122 orders changed since 2026-11-25 21:00 UTC, 121 new states queued, 1 already known"
+        ), said
         assert [r["page"] for r in store.requests] == ["1", "2"]
         assert store.requests[0]["modified_after"] == "2026-11-25T21:00:00"
         events = await work_all(server)
@@ -211,6 +237,7 @@ async def test_reconciliation_with_refused_keys_marks_the_provider(server: LiveS
 
 # --- hardening (#15): what WooCommerce really sends ----------------------------------------------
 
+
 def test_signature_is_wooCommerces_own_example() -> None:
     """WooCommerce's unit test (tests/legacy/unit-tests/webhooks/crud.php, test_generate_signature):
     a new WC_Webhook (empty secret) signs the payload "secret" as this base64 HMAC-SHA256."""
@@ -236,8 +263,10 @@ async def test_a_secret_pasted_in_its_stored_form_verifies(server: LiveServer) -
     answer = await post(server, body, hdrs)
     assert answer.status_code == 200, answer.text
     # A store whose secret really is the text "p&amp;ss…" signs with that text: also accepted.
-    hdrs = headers("order.created", body) | {"X-WC-Webhook-Signature": wc_signed(stored_form, body),
-                                             "X-WC-Webhook-Delivery-ID": "b2"}
+    hdrs = headers("order.created", body) | {
+        "X-WC-Webhook-Signature": wc_signed(stored_form, body),
+        "X-WC-Webhook-Delivery-ID": "b2",
+    }
     assert (await post(server, body, hdrs)).status_code == 200
     wrong = headers("order.created", body) | {"X-WC-Webhook-Signature": wc_signed("p&ss<word", body)}
     assert (await post(server, body, wrong)).status_code == 401
@@ -262,12 +291,14 @@ async def test_entities_decoded_and_the_billing_person_kept(server: LiveServer, 
     assert client["address"] == "Hauptstraße 5, 2. OG, Berlin, BE 10115, Germany"
     assert client["phone"] == "+4930901820"  # "030 901820" read in Germany, not in the office's Romania
     assert [(c["name"], c["email"], c["phone"]) for c in client["contacts"]] == [
-        ("Jürgen Müller", "j.mueller@mueller-soehne.example", "+4930901820")]
+        ("Jürgen Müller", "j.mueller@mueller-soehne.example", "+4930901820")
+    ]
 
 
 async def test_an_existing_client_gets_what_it_lacks(server: LiveServer, admin: Any) -> None:
-    made = await admin.post("/api/clients", json={"name": "Doe Family", "email": "John.Doe@example.com",
-                                                  "phone": "+40722123456"})
+    made = await admin.post(
+        "/api/clients", json={"name": "Doe Family", "email": "John.Doe@example.com", "phone": "+40722123456"}
+    )
     assert made.status_code == 201, made.text
     await configure(server)
     created = fixture("order.created.json")

@@ -30,8 +30,7 @@ VERSION = "v19.0"
 
 
 def _error(message: str, kind: str, code: int, **extra: Any) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "code": code, **extra,
-                      "fbtrace_id": secrets.token_urlsafe(8)}}
+    return {"error": {"message": message, "type": kind, "code": code, **extra, "fbtrace_id": secrets.token_urlsafe(8)}}
 
 
 @dataclass
@@ -65,11 +64,23 @@ class GraphStandIn:
         """What goes into the facebook.graph_url setting."""
         return f"http://127.0.0.1:{self.port}/{VERSION}"
 
-    def add_lead(self, leadgen_id: str, answers: dict[str, str | list[str]], *, form_id: str = "444444444444",
-                 ad_id: str = "555555555555", created_time: str = "2026-11-27T20:15:00+0000") -> dict[str, Any]:
+    def add_lead(
+        self,
+        leadgen_id: str,
+        answers: dict[str, str | list[str]],
+        *,
+        form_id: str = "444444444444",
+        ad_id: str = "555555555555",
+        created_time: str = "2026-11-27T20:15:00+0000",
+    ) -> dict[str, Any]:
         """A lead as Graph returns it (fields id, created_time, ad_id, form_id, field_data)."""
-        lead = {"created_time": created_time, "id": leadgen_id, "ad_id": ad_id, "form_id": form_id,
-                "field_data": [{"name": k, "values": v if isinstance(v, list) else [v]} for k, v in answers.items()]}
+        lead = {
+            "created_time": created_time,
+            "id": leadgen_id,
+            "ad_id": ad_id,
+            "form_id": form_id,
+            "field_data": [{"name": k, "values": v if isinstance(v, list) else [v]} for k, v in answers.items()],
+        }
         self.leads[leadgen_id] = lead
         return lead
 
@@ -97,8 +108,12 @@ class GraphStandIn:
     def answer(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         self.requests.append((path, query))
         if self.hiccup:
-            return 500, _error("An unexpected error has occurred. Please retry your request later.",
-                               "OAuthException", 2, is_transient=True)
+            return 500, _error(
+                "An unexpected error has occurred. Please retry your request later.",
+                "OAuthException",
+                2,
+                is_transient=True,
+            )
         parts = path.strip("/").split("/")
         if len(parts) != 2 or parts[0] != VERSION:
             return 400, _error("Unknown path components: /" + "/".join(parts[1:]), "OAuthException", 2500)
@@ -107,40 +122,59 @@ class GraphStandIn:
             expected = hmac.new(self.app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
             proof = query.get("appsecret_proof")
             if not proof:
-                return 400, _error("API calls from the server require an appsecret_proof argument",
-                                   "GraphMethodException", 100)
+                return 400, _error(
+                    "API calls from the server require an appsecret_proof argument", "GraphMethodException", 100
+                )
             if not hmac.compare_digest(proof, expected):
                 return 400, _error("Invalid appsecret_proof provided in the API argument", "GraphMethodException", 100)
         if not token:
-            return 400, _error("An active access token must be used to query information about the current user.",
-                               "OAuthException", 2500)
+            return 400, _error(
+                "An active access token must be used to query information about the current user.",
+                "OAuthException",
+                2500,
+            )
         if token != self.token:
             return 400, _error("Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
         if self.expired:
-            return 400, _error("Error validating access token: Session has expired on Friday, 27-Nov-26 "
-                               "12:00:00 PST. The current time is Friday, 27-Nov-26 13:00:00 PST.",
-                               "OAuthException", 190, error_subcode=463)
+            return 400, _error(
+                "Error validating access token: Session has expired on Friday, 27-Nov-26 "
+                "12:00:00 PST. The current time is Friday, 27-Nov-26 13:00:00 PST.",
+                "OAuthException",
+                190,
+                error_subcode=463,
+            )
         node = parts[1]
         if node == "me":
             return 200, {"name": self.page_name, "id": self.page_id}
         if node in self.leads:
             return 200, self.leads[node]
-        return 400, _error(f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded "
-                           "due to missing permissions, or does not support this operation. Please read the "
-                           "Graph API documentation at https://developers.facebook.com/docs/graph-api",
-                           "GraphMethodException", 100, error_subcode=33)
+        return 400, _error(
+            f"Unsupported get request. Object with ID '{node}' does not exist, cannot be loaded "
+            "due to missing permissions, or does not support this operation. Please read the "
+            "Graph API documentation at https://developers.facebook.com/docs/graph-api",
+            "GraphMethodException",
+            100,
+            error_subcode=33,
+        )
 
     def batch(self, base: dict[str, str], operations: Any, include_headers: bool) -> tuple[int, Any]:
         """A batch request: each operation answered as its own call would be, in order."""
         if self.hiccup:
-            return 500, _error("An unexpected error has occurred. Please retry your request later.",
-                               "OAuthException", 2, is_transient=True)
+            return 500, _error(
+                "An unexpected error has occurred. Please retry your request later.",
+                "OAuthException",
+                2,
+                is_transient=True,
+            )
         if not isinstance(operations, list) or not operations or len(operations) > 50:
             return 400, _error("The parameter batch is required and takes 1 to 50 operations", "OAuthException", 100)
         answers = []
         for op in operations:
-            if not isinstance(op, dict) or str(op.get("method", "GET")).upper() != "GET" \
-                    or not isinstance(op.get("relative_url"), str):
+            if (
+                not isinstance(op, dict)
+                or str(op.get("method", "GET")).upper() != "GET"
+                or not isinstance(op.get("relative_url"), str)
+            ):
                 return 400, _error("Each batch operation needs a method and a relative_url", "OAuthException", 100)
             relative = urlsplit(op["relative_url"].lstrip("/"))
             path = relative.path if relative.path.startswith(VERSION + "/") else f"{VERSION}/{relative.path}"

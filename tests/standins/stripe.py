@@ -91,13 +91,23 @@ class StripeStandIn:
     def put_invoice(self, invoice: dict[str, Any]) -> None:
         self.invoices[invoice["id"]] = invoice
 
-    def put_invoice_payment(self, invoice_id: str, intent_id: str, amount: int, currency: str = "eur",
-                            paid_at: int | None = None) -> dict[str, Any]:
-        row = {"id": f"inpay_{secrets.token_hex(12)}", "object": "invoice_payment", "amount_paid": amount,
-               "amount_requested": amount, "created": paid_at or int(time.time()), "currency": currency,
-               "invoice": invoice_id, "is_default": True, "livemode": False,
-               "payment": {"type": "payment_intent", "payment_intent": intent_id}, "status": "paid",
-               "status_transitions": {"canceled_at": None, "paid_at": paid_at or int(time.time())}}
+    def put_invoice_payment(
+        self, invoice_id: str, intent_id: str, amount: int, currency: str = "eur", paid_at: int | None = None
+    ) -> dict[str, Any]:
+        row = {
+            "id": f"inpay_{secrets.token_hex(12)}",
+            "object": "invoice_payment",
+            "amount_paid": amount,
+            "amount_requested": amount,
+            "created": paid_at or int(time.time()),
+            "currency": currency,
+            "invoice": invoice_id,
+            "is_default": True,
+            "livemode": False,
+            "payment": {"type": "payment_intent", "payment_intent": intent_id},
+            "status": "paid",
+            "status_transitions": {"canceled_at": None, "paid_at": paid_at or int(time.time())},
+        }
         self.invoice_payments.append(row)
         return row
 
@@ -108,13 +118,31 @@ class StripeStandIn:
         cs.update(status="complete", payment_status="paid", payment_intent=intent_id)
         data = self.session_intent_data.get(session_id, {})
         now = int(time.time())
-        intent = {"id": intent_id, "object": "payment_intent", "amount": cs["amount_total"],
-                  "amount_received": cs["amount_total"], "currency": cs["currency"], "customer": cs["customer"],
-                  "description": data.get("description"), "latest_charge": f"ch_{secrets.token_hex(12)}",
-                  "livemode": False, "metadata": data.get("metadata", {}), "status": "succeeded", "created": now}
-        return {"id": event_id or f"evt_{secrets.token_hex(12)}", "object": "event", "api_version": "2025-10-29.clover",
-                "created": now, "data": {"object": intent}, "livemode": False, "pending_webhooks": 1,
-                "request": {"id": None, "idempotency_key": None}, "type": "payment_intent.succeeded"}
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": cs["amount_total"],
+            "amount_received": cs["amount_total"],
+            "currency": cs["currency"],
+            "customer": cs["customer"],
+            "description": data.get("description"),
+            "latest_charge": f"ch_{secrets.token_hex(12)}",
+            "livemode": False,
+            "metadata": data.get("metadata", {}),
+            "status": "succeeded",
+            "created": now,
+        }
+        return {
+            "id": event_id or f"evt_{secrets.token_hex(12)}",
+            "object": "event",
+            "api_version": "2025-10-29.clover",
+            "created": now,
+            "data": {"object": intent},
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": "payment_intent.succeeded",
+        }
 
     # --- the API -----------------------------------------------------------------------------------
 
@@ -135,20 +163,36 @@ class StripeStandIn:
             if not isinstance(price, dict) or not price.get("currency") or not unit.isdigit():
                 return 400, _error("Missing required param: line_items[0][price_data].", f"line_items[{i}][price_data]")
             if not isinstance(price.get("product_data"), dict) or not price["product_data"].get("name"):
-                return 400, _error("Missing required param: line_items[0][price_data][product_data][name].",
-                                   f"line_items[{i}][price_data][product_data][name]")
+                return 400, _error(
+                    "Missing required param: line_items[0][price_data][product_data][name].",
+                    f"line_items[{i}][price_data][product_data][name]",
+                )
             total += int(price["unit_amount"]) * int(item.get("quantity", "1"))
             currency = price["currency"]
         session_id = f"cs_test_{secrets.token_hex(24)}"
         now = int(time.time())
-        cs = {"id": session_id, "object": "checkout.session", "amount_subtotal": total, "amount_total": total,
-              "cancel_url": body.get("cancel_url"), "client_reference_id": body.get("client_reference_id"),
-              "created": now, "currency": currency, "customer": body.get("customer"),
-              "customer_email": body.get("customer_email"), "expires_at": now + 24 * 3600, "invoice": None,
-              "livemode": False, "metadata": body.get("metadata", {}), "mode": body["mode"],
-              "payment_intent": None, "payment_status": "unpaid", "status": "open",
-              "success_url": body.get("success_url"),
-              "url": f"https://checkout.stripe.com/c/pay/{session_id}#fidkdWxOYHwnPyd1blpxYHZxWjA0"}
+        cs = {
+            "id": session_id,
+            "object": "checkout.session",
+            "amount_subtotal": total,
+            "amount_total": total,
+            "cancel_url": body.get("cancel_url"),
+            "client_reference_id": body.get("client_reference_id"),
+            "created": now,
+            "currency": currency,
+            "customer": body.get("customer"),
+            "customer_email": body.get("customer_email"),
+            "expires_at": now + 24 * 3600,
+            "invoice": None,
+            "livemode": False,
+            "metadata": body.get("metadata", {}),
+            "mode": body["mode"],
+            "payment_intent": None,
+            "payment_status": "unpaid",
+            "status": "open",
+            "success_url": body.get("success_url"),
+            "url": f"https://checkout.stripe.com/c/pay/{session_id}#fidkdWxOYHwnPyd1blpxYHZxWjA0",
+        }
         self.sessions[session_id] = cs
         self.session_intent_data[session_id] = body.get("payment_intent_data", {})
         return 200, cs
@@ -175,8 +219,15 @@ class StripeStandIn:
             def _route(self, method: str) -> None:
                 url = urlsplit(self.path)
                 if not api._authorised(self.headers.get("Authorization")):
-                    self._answer(401, {"error": {"message": "Invalid API Key provided: sk_test_****",
-                                                 "type": "invalid_request_error"}})
+                    self._answer(
+                        401,
+                        {
+                            "error": {
+                                "message": "Invalid API Key provided: sk_test_****",
+                                "type": "invalid_request_error",
+                            }
+                        },
+                    )
                     return
                 query = nested(parse_qsl(url.query))
                 length = int(self.headers.get("Content-Length") or 0)
@@ -197,12 +248,23 @@ class StripeStandIn:
                         rows = [r for r in rows if r["invoice"] == query["invoice"]]
                     payment = query.get("payment")
                     if isinstance(payment, dict):
-                        rows = [r for r in rows if r["payment"].get("type") == payment.get("type")
-                                and r["payment"].get(payment.get("type", "")) == payment.get(payment.get("type", ""))]
-                    self._answer(200, api._list(url.path, rows[:int(query.get("limit", "10"))]))
+                        rows = [
+                            r
+                            for r in rows
+                            if r["payment"].get("type") == payment.get("type")
+                            and r["payment"].get(payment.get("type", "")) == payment.get(payment.get("type", ""))
+                        ]
+                    self._answer(200, api._list(url.path, rows[: int(query.get("limit", "10"))]))
                 else:
-                    self._answer(404, {"error": {"message": f"Unrecognized request URL ({method}: {url.path}).",
-                                                 "type": "invalid_request_error"}})
+                    self._answer(
+                        404,
+                        {
+                            "error": {
+                                "message": f"Unrecognized request URL ({method}: {url.path}).",
+                                "type": "invalid_request_error",
+                            }
+                        },
+                    )
 
             def do_GET(self) -> None:
                 self._route("GET")
@@ -214,10 +276,15 @@ class StripeStandIn:
 
 
 def _error(message: str, param: str) -> dict[str, Any]:
-    return {"error": {"code": "parameter_missing", "message": message, "param": param,
-                      "type": "invalid_request_error"}}
+    return {"error": {"code": "parameter_missing", "message": message, "param": param, "type": "invalid_request_error"}}
 
 
 def _missing(kind: str, object_id: str) -> dict[str, Any]:
-    return {"error": {"code": "resource_missing", "message": f"No such {kind}: '{object_id}'", "param": "id",
-                      "type": "invalid_request_error"}}
+    return {
+        "error": {
+            "code": "resource_missing",
+            "message": f"No such {kind}: '{object_id}'",
+            "param": "id",
+            "type": "invalid_request_error",
+        }
+    }

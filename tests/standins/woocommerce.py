@@ -51,8 +51,11 @@ class WooStandIn:
         return f"http://127.0.0.1:{self.port}"
 
     def settings(self) -> dict[str, str]:
-        return {"woocommerce.store_url": self.url, "woocommerce.consumer_key": self.key,
-                "woocommerce.consumer_secret": self.secret}
+        return {
+            "woocommerce.store_url": self.url,
+            "woocommerce.consumer_key": self.key,
+            "woocommerce.consumer_secret": self.secret,
+        }
 
     def put(self, order: dict[str, Any]) -> None:
         self.orders[int(order["id"])] = order
@@ -69,7 +72,7 @@ class WooStandIn:
             rows = [o for o in rows if datetime.fromisoformat(o["date_modified_gmt"]) > limit]
         per_page = int(query.get("per_page", "10"))
         page = int(query.get("page", "1"))
-        return rows[(page - 1) * per_page: page * per_page], len(rows)
+        return rows[(page - 1) * per_page : page * per_page], len(rows)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         store = self
@@ -91,18 +94,31 @@ class WooStandIn:
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 if url.path != ORDERS_PATH:
-                    self._answer(404, {"code": "rest_no_route", "data": {"status": 404},
-                                       "message": "No route was found matching the URL and request method."})
+                    self._answer(
+                        404,
+                        {
+                            "code": "rest_no_route",
+                            "data": {"status": 404},
+                            "message": "No route was found matching the URL and request method.",
+                        },
+                    )
                     return
                 if not store._authorised(self.headers.get("Authorization")):
-                    self._answer(401, {"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot list "
-                                       "resources.", "data": {"status": 401}})
+                    self._answer(
+                        401,
+                        {
+                            "code": "woocommerce_rest_cannot_view",
+                            "message": "Sorry, you cannot list resources.",
+                            "data": {"status": 401},
+                        },
+                    )
                     return
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 store.requests.append(query)
                 rows, total = store._page(query)
                 per_page = int(query.get("per_page", "10"))
-                self._answer(200, rows, {"X-WP-Total": str(total),
-                                         "X-WP-TotalPages": str(max(1, -(-total // per_page)))})
+                self._answer(
+                    200, rows, {"X-WP-Total": str(total), "X-WP-TotalPages": str(max(1, -(-total // per_page)))}
+                )
 
         return Handler

@@ -83,8 +83,12 @@ class TotpManageDialog(QDialog):
         column = QVBoxLayout(page)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(12)
-        self.password = field(column, "Your password", PasswordEdit(),
-                              "Asked again for these changes. New recovery codes replace all the old ones.")
+        self.password = field(
+            column,
+            "Your password",
+            PasswordEdit(),
+            "Asked again for these changes. New recovery codes replace all the old ones.",
+        )
         assert isinstance(self.password, PasswordEdit)
         self.password.returnPressed.connect(self.new_codes)
         if me.totp_required:
@@ -131,8 +135,13 @@ class TotpManageDialog(QDialog):
         password = self._typed_password()
         if password is None:
             return
-        operations.run(self, auth.regenerate_recovery_codes(self.api, password), success=self._show_codes,
-                       fields={"password": self.password}, busy=self.codes_button)
+        operations.run(
+            self,
+            auth.regenerate_recovery_codes(self.api, password),
+            success=self._show_codes,
+            fields={"password": self.password},
+            busy=self.codes_button,
+        )
 
     def _show_codes(self, codes: RecoveryCodes) -> None:
         self.password.clear()
@@ -144,8 +153,14 @@ class TotpManageDialog(QDialog):
         password = self._typed_password()
         if password is None:
             return
-        operations.run(self, auth.disable_totp(self.api, password), success=lambda _: self.accept(),
-                       changed=frozenset({"me"}), fields={"password": self.password}, busy=self.turn_off_button)
+        operations.run(
+            self,
+            auth.disable_totp(self.api, password),
+            success=lambda _: self.accept(),
+            changed=frozenset({"me"}),
+            fields={"password": self.password},
+            busy=self.turn_off_button,
+        )
 
 
 class ProfileDialog(QDialog):
@@ -176,8 +191,12 @@ class ProfileDialog(QDialog):
         form.setHorizontalSpacing(24)
         form.setVerticalSpacing(10)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
-        for label, value in (("Email", me.email), ("Phone", me.phone or "—"), ("Team", team_name or "—"),
-                             ("Two-factor sign-in", "On" if me.totp_enabled else "Off")):
+        for label, value in (
+            ("Email", me.email),
+            ("Phone", me.phone or "—"),
+            ("Team", team_name or "—"),
+            ("Two-factor sign-in", "On" if me.totp_enabled else "Off"),
+        ):
             caption = QLabel(label)
             caption.setProperty("role", "muted")
             shown = QLabel(value)

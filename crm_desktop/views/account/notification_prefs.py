@@ -84,6 +84,10 @@ class NotificationPrefsDialog(QDialog):
         if not changed:
             self.accept()
             return
-        operations.run(self, self.api.put("/api/me/notification-preferences", {"enabled": changed}),
-                       success=lambda _rows: self.accept(), changed=frozenset({"me.notification_preferences"}),
-                       busy=self.save_button)
+        operations.run(
+            self,
+            self.api.put("/api/me/notification-preferences", {"enabled": changed}),
+            success=lambda _rows: self.accept(),
+            changed=frozenset({"me.notification_preferences"}),
+            busy=self.save_button,
+        )

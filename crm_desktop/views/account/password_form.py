@@ -20,8 +20,14 @@ class PasswordChangeForm(QWidget):
     changed = Signal(str)  # the new password
     cancelled = Signal()
 
-    def __init__(self, api: ApiClient, current: str | None = None, cancellable: bool = True,
-                 submit_text: str = "Change password", parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        current: str | None = None,
+        cancellable: bool = True,
+        submit_text: str = "Change password",
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.api = api
         self.known_current = current
@@ -63,7 +69,8 @@ class PasswordChangeForm(QWidget):
             return
         current = self.known_current if self.known_current is not None else self.current.text()
         operations.run(
-            self, auth.change_password(self.api, current, new),
+            self,
+            auth.change_password(self.api, current, new),
             success=lambda _: self.changed.emit(new),
             changed=frozenset({"me"}),
             fields={"current_password": self.current, "new_password": self.new},

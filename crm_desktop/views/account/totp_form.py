@@ -25,7 +25,7 @@ from crm_server.contract.auth import RecoveryCodes, TotpSetup
 
 
 def _grouped(secret: str) -> str:
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 class TotpSetupForm(QWidget):
@@ -50,8 +50,10 @@ class TotpSetupForm(QWidget):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(12)
-        intro = QLabel("Scan this code with an authenticator app (Google Authenticator, Microsoft "
-                       "Authenticator, 1Password, Aegis…), then type the 6-digit code it shows.")
+        intro = QLabel(
+            "Scan this code with an authenticator app (Google Authenticator, Microsoft "
+            "Authenticator, 1Password, Aegis…), then type the 6-digit code it shows."
+        )
         intro.setWordWrap(True)
         intro.setProperty("role", "muted")
         layout.addWidget(intro)
@@ -111,8 +113,14 @@ class TotpSetupForm(QWidget):
         if len(code) < 6:
             mark_field(self.code, "Type the 6-digit code from your app.")
             return
-        operations.run(self, auth.confirm_totp(self.api, code), success=self._show_codes,
-                       changed=frozenset({"me"}), fields={"code": self.code}, busy=self.confirm_button)
+        operations.run(
+            self,
+            auth.confirm_totp(self.api, code),
+            success=self._show_codes,
+            changed=frozenset({"me"}),
+            fields={"code": self.code},
+            busy=self.confirm_button,
+        )
 
     # --- step 2: recovery codes ------------------------------------------------------------------
 
@@ -146,8 +154,10 @@ class RecoveryCodesPanel(QWidget):
         done = QLabel(heading)
         done.setProperty("role", "heading")
         layout.addWidget(done)
-        text = QLabel("Keep these recovery codes somewhere safe. Each one signs you in once if your "
-                      "phone is not at hand. They are shown only now.")
+        text = QLabel(
+            "Keep these recovery codes somewhere safe. Each one signs you in once if your "
+            "phone is not at hand. They are shown only now."
+        )
         text.setWordWrap(True)
         text.setProperty("role", "muted")
         layout.addWidget(text)

@@ -78,8 +78,7 @@ class DayColumn(QFrame):
     def show_day(self, day: date, today: bool) -> None:
         self.title.setText(day.strftime("%a %d"))
         self.title.setAccessibleName(day.strftime("%A %d %B"))
-        self.title.setStyleSheet(
-            f"color: {theme.current().token('accent_text')}; font-weight: 600;" if today else "")
+        self.title.setStyleSheet(f"color: {theme.current().token('accent_text')}; font-weight: 600;" if today else "")
 
     def texts(self) -> list[str]:
         return [self.list.item(i).text() for i in range(self.list.count())]
@@ -133,8 +132,11 @@ class WeekView(LiveFollowUpsView):
             grid.addWidget(column, 1)
         layout.addLayout(grid, 1)
 
-        for keys, slot in (("Alt+Left", lambda: self.go(-1)), ("Alt+Right", lambda: self.go(1)),
-                           ("Ctrl+T", self.this_week)):
+        for keys, slot in (
+            ("Alt+Left", lambda: self.go(-1)),
+            ("Alt+Right", lambda: self.go(1)),
+            ("Ctrl+T", self.this_week),
+        ):
             QShortcut(QKeySequence(keys), self, activated=slot)
         self._show_range()
 
@@ -168,9 +170,12 @@ class WeekView(LiveFollowUpsView):
 
     async def fetch(self) -> Any:
         monday = self.monday
-        return await self.api.get("/api/follow-ups/calendar", start=utc_iso(local_midnight(monday)),
-                                  end=utc_iso(local_midnight(monday + timedelta(days=7))),
-                                  owner_id=self.owner.currentData())
+        return await self.api.get(
+            "/api/follow-ups/calendar",
+            start=utc_iso(local_midnight(monday)),
+            end=utc_iso(local_midnight(monday + timedelta(days=7))),
+            owner_id=self.owner.currentData(),
+        )
 
     def show_data(self, items: Any) -> None:
         self.items = list(items)
@@ -194,8 +199,10 @@ class WeekView(LiveFollowUpsView):
 
     def _item(self, follow_up: FollowUp, due: datetime, now: datetime) -> QListWidgetItem:
         kind = follow_up["kind"]
-        item = QListWidgetItem(icons.icon(kind_icon(kind)),
-                               f"{due.strftime('%H:%M')} {kind_label(kind)}\n{follow_up.get('subject') or '—'}")
+        item = QListWidgetItem(
+            icons.icon(kind_icon(kind)),
+            f"{due.strftime('%H:%M')} {kind_label(kind)}\n{follow_up.get('subject') or '—'}",
+        )
         item.setData(ID_ROLE, follow_up["id"])
         notes = str(follow_up.get("notes") or "")
         item.setToolTip(f"{kind_label(kind)} at {due.strftime('%H:%M')}" + (f"\n{notes}" if notes else ""))
@@ -229,15 +236,18 @@ class WeekView(LiveFollowUpsView):
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         is_open = follow_up["status"] == "open" and self.session.can("activities", "edit")
-        complete = menu.addAction(icons.icon("check"), "Complete…", lambda: open_complete(self, self.session,
-                                                                                           follow_up))
+        complete = menu.addAction(
+            icons.icon("check"), "Complete…", lambda: open_complete(self, self.session, follow_up)
+        )
         complete.setEnabled(is_open)
-        reschedule = menu.addAction(icons.icon("refresh"), "Reschedule…",
-                                    lambda: open_reschedule(self, self.session, follow_up))
+        reschedule = menu.addAction(
+            icons.icon("refresh"), "Reschedule…", lambda: open_reschedule(self, self.session, follow_up)
+        )
         reschedule.setEnabled(is_open)
         opener = record_opener(follow_up)
-        record = menu.addAction(icons.icon("leads"), "Open record",
-                                lambda: opener(self, self.session) if opener is not None else None)
+        record = menu.addAction(
+            icons.icon("leads"), "Open record", lambda: opener(self, self.session) if opener is not None else None
+        )
         record.setEnabled(opener is not None)
         return menu
 

@@ -51,10 +51,13 @@ REFRESH_MS = 60_000
 
 # --- what every follow-up view offers (the week calendar uses these too) -------------------------
 
+
 def record_opener(follow_up: FollowUp) -> Callable[[QWidget, Session], None] | None:
     """How to open the lead or client a follow-up is about; None while that screen is not built."""
-    targets = (("client_id", "crm_desktop.views.clients.detail", "open_client"),
-               ("lead_id", "crm_desktop.views.leads.detail", "open_lead"))
+    targets = (
+        ("client_id", "crm_desktop.views.clients.detail", "open_client"),
+        ("lead_id", "crm_desktop.views.leads.detail", "open_lead"),
+    )
     for key, module_name, function in targets:
         record_id = follow_up.get(key)
         if not record_id:
@@ -86,6 +89,7 @@ def open_reschedule(parent: QWidget, session: Session, follow_up: FollowUp) -> R
 
 
 # --- the view ------------------------------------------------------------------------------------
+
 
 class MyDayView(LiveFollowUpsView):
     COLUMNS = ("Time", "Kind", "About", "Notes")
@@ -135,15 +139,23 @@ class MyDayView(LiveFollowUpsView):
         header.resizeSection(2, 280)
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.tree.itemDoubleClicked.connect(lambda *_: self.complete_selected())
-        self.empty = EmptyState("check", "Nothing due today", "No follow-ups are due today and none are overdue. "
-                                "Schedule one from a lead or a client and it shows up here on its day.")
+        self.empty = EmptyState(
+            "check",
+            "Nothing due today",
+            "No follow-ups are due today and none are overdue. "
+            "Schedule one from a lead or a client and it shows up here on its day.",
+        )
         self.stack = QStackedWidget()
         self.stack.addWidget(self.tree)
         self.stack.addWidget(self.empty)
         layout.addWidget(self.stack, 1)
 
-        for keys, slot in (("Ctrl+Return", self.complete_selected), ("Ctrl+Enter", self.complete_selected),
-                           ("Ctrl+R", self.reschedule_selected), ("Ctrl+O", self.open_selected)):
+        for keys, slot in (
+            ("Ctrl+Return", self.complete_selected),
+            ("Ctrl+Enter", self.complete_selected),
+            ("Ctrl+R", self.reschedule_selected),
+            ("Ctrl+O", self.open_selected),
+        ):
             QShortcut(QKeySequence(keys), self, activated=slot)
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
@@ -227,8 +239,11 @@ class MyDayView(LiveFollowUpsView):
         row.setData(0, ID_ROLE, follow_up["id"])
         row.setIcon(1, icons.icon(kind_icon(follow_up["kind"])))
         row.setToolTip(3, str(follow_up.get("notes") or ""))
-        row.setData(0, Qt.ItemDataRole.AccessibleTextRole,
-                    f"{'Overdue: ' if late else ''}{when} {kind_label(follow_up['kind'])} {follow_up.get('subject')}")
+        row.setData(
+            0,
+            Qt.ItemDataRole.AccessibleTextRole,
+            f"{'Overdue: ' if late else ''}{when} {kind_label(follow_up['kind'])} {follow_up.get('subject')}",
+        )
         if late:
             tone = QBrush(QColor(theme.current().token("warning_text")))
             shade = QBrush(QColor(theme.current().token("warning_bg")))
@@ -264,8 +279,11 @@ class MyDayView(LiveFollowUpsView):
         self.reschedule_button.setEnabled(follow_up is not None and may_edit)
         opener = record_opener(follow_up) if follow_up is not None else None
         self.open_button.setEnabled(opener is not None)
-        self.open_button.setToolTip("Open record (Ctrl+O)" if opener is not None or follow_up is None
-                                    else "This record's screen is not available in this version")
+        self.open_button.setToolTip(
+            "Open record (Ctrl+O)"
+            if opener is not None or follow_up is None
+            else "This record's screen is not available in this version"
+        )
 
     def complete_selected(self) -> CompleteDialog | None:
         follow_up = self.selected()

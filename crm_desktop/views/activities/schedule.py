@@ -49,6 +49,7 @@ DEFAULT_HOUR = 10
 
 # --- time helpers (shared by My day and the week calendar) ---------------------------------------
 
+
 def local_zone_name() -> str:
     """The user's IANA zone for the server's "today" (My day); UTC when the system gives none we know."""
     from PySide6.QtCore import QTimeZone
@@ -91,6 +92,7 @@ def describe(follow_up: Mapping[str, Any]) -> str:
 
 
 # --- pickers -------------------------------------------------------------------------------------
+
 
 class KindPicker(QWidget):
     """Four toggle buttons, one always chosen (arrow keys move between them, as in a radio group)."""
@@ -187,6 +189,7 @@ class NotesEdit(QPlainTextEdit):
 
 # --- dialogs -------------------------------------------------------------------------------------
 
+
 class _FollowUpDialog(QDialog):
     """Heading, fields, Cancel and one primary button; Ctrl+Enter submits from anywhere, Esc cancels."""
 
@@ -225,8 +228,9 @@ class _FollowUpDialog(QDialog):
         buttons.addWidget(self.save_button)
         self.body.addLayout(buttons)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            QShortcut(QKeySequence(keys), self, activated=self.submit,
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            QShortcut(
+                QKeySequence(keys), self, activated=self.submit, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
+            )
 
     def add_field(self, label: str, widget: QWidget, hint: str | None = None) -> QWidget:
         column = QVBoxLayout()
@@ -246,8 +250,9 @@ class _FollowUpDialog(QDialog):
             if shiboken6.isValid(self):
                 self.accept()
 
-        operations.run(self, coro, success=finished, changed=CHANGED, fields=fields, busy=self.save_button,
-                       reload=self.reload)
+        operations.run(
+            self, coro, success=finished, changed=CHANGED, fields=fields, busy=self.save_button, reload=self.reload
+        )
 
     def reload(self) -> None:
         """After "someone else changed it": the lists reload (the areas are announced again)."""
@@ -259,12 +264,14 @@ class ScheduleFollowUpDialog(_FollowUpDialog):
 
     scheduled = Signal(dict)
 
-    def __init__(self, api: ApiClient, lead_id: int | None = None, client_id: int | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, api: ApiClient, lead_id: int | None = None, client_id: int | None = None, parent: QWidget | None = None
+    ) -> None:
         if (lead_id is None) == (client_id is None):
             raise ValueError("give either lead_id or client_id")
-        super().__init__("Schedule a follow-up", "You will be reminded an hour before and when it is due.",
-                         "Schedule", parent)
+        super().__init__(
+            "Schedule a follow-up", "You will be reminded an hour before and when it is due.", "Schedule", parent
+        )
         self.api = api
         self.lead_id = lead_id
         self.client_id = client_id
@@ -274,12 +281,20 @@ class ScheduleFollowUpDialog(_FollowUpDialog):
         self.kind.setFocus()
 
     def payload(self) -> dict[str, Any]:
-        return {"lead_id": self.lead_id, "client_id": self.client_id, "kind": self.kind.kind(),
-                "due_at": utc_iso(self.when.when()), "notes": self.notes.value()}
+        return {
+            "lead_id": self.lead_id,
+            "client_id": self.client_id,
+            "kind": self.kind.kind(),
+            "due_at": utc_iso(self.when.when()),
+            "notes": self.notes.value(),
+        }
 
     def submit(self) -> None:
-        self._send(self.api.post("/api/follow-ups", self.payload()), self.scheduled.emit,
-                   {"kind": self.kind, "due_at": self.when, "notes": self.notes})
+        self._send(
+            self.api.post("/api/follow-ups", self.payload()),
+            self.scheduled.emit,
+            {"kind": self.kind, "due_at": self.when, "notes": self.notes},
+        )
 
 
 class CompleteDialog(_FollowUpDialog):
@@ -303,8 +318,11 @@ class CompleteDialog(_FollowUpDialog):
         self.next_when = WhenPicker()
         self.next_notes = NotesEdit("Notes for the next one")
         self.next_notes.setFixedHeight(60)
-        for label, widget in (("Next kind", self.next_kind), ("Next date and time", self.next_when),
-                              ("Next notes", self.next_notes)):
+        for label, widget in (
+            ("Next kind", self.next_kind),
+            ("Next date and time", self.next_when),
+            ("Next notes", self.next_notes),
+        ):
             column = QVBoxLayout()
             field(column, label, widget)
             inner.addLayout(column)
@@ -322,15 +340,25 @@ class CompleteDialog(_FollowUpDialog):
     def payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {"version": self.follow_up["version"], "outcome": self.outcome.value()}
         if self.plan_next.isChecked():
-            body["next"] = {"kind": self.next_kind.kind(), "due_at": utc_iso(self.next_when.when()),
-                            "notes": self.next_notes.value()}
+            body["next"] = {
+                "kind": self.next_kind.kind(),
+                "due_at": utc_iso(self.next_when.when()),
+                "notes": self.next_notes.value(),
+            }
         return body
 
     def submit(self) -> None:
-        self._send(self.api.post(f"/api/follow-ups/{self.follow_up['id']}/complete", self.payload()),
-                   self.completed.emit,
-                   {"outcome": self.outcome, "next.kind": self.next_kind, "next.due_at": self.next_when,
-                    "next.notes": self.next_notes, "next": self.next_when})
+        self._send(
+            self.api.post(f"/api/follow-ups/{self.follow_up['id']}/complete", self.payload()),
+            self.completed.emit,
+            {
+                "outcome": self.outcome,
+                "next.kind": self.next_kind,
+                "next.due_at": self.next_when,
+                "next.notes": self.next_notes,
+                "next": self.next_when,
+            },
+        )
 
 
 class RescheduleDialog(_FollowUpDialog):
@@ -357,9 +385,25 @@ class RescheduleDialog(_FollowUpDialog):
             mark_field(self.reason, "Say why it moves; the reason is kept in the record's history.")
             return
         body = {"version": self.follow_up["version"], "due_at": utc_iso(self.when.when()), "reason": reason}
-        self._send(self.api.post(f"/api/follow-ups/{self.follow_up['id']}/reschedule", body),
-                   self.rescheduled.emit, {"due_at": self.when, "reason": self.reason})
+        self._send(
+            self.api.post(f"/api/follow-ups/{self.follow_up['id']}/reschedule", body),
+            self.rescheduled.emit,
+            {"due_at": self.when, "reason": self.reason},
+        )
 
 
-__all__ = ["KINDS", "CompleteDialog", "KindPicker", "RescheduleDialog", "ScheduleFollowUpDialog", "WhenPicker",
-           "default_due", "describe", "kind_icon", "kind_label", "local_zone_name", "parse_time", "utc_iso"]
+__all__ = [
+    "KINDS",
+    "CompleteDialog",
+    "KindPicker",
+    "RescheduleDialog",
+    "ScheduleFollowUpDialog",
+    "WhenPicker",
+    "default_due",
+    "describe",
+    "kind_icon",
+    "kind_label",
+    "local_zone_name",
+    "parse_time",
+    "utc_iso",
+]

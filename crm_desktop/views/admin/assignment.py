@@ -47,19 +47,29 @@ from crm_desktop.widgets.user_picker import UserPicker
 RULES = frozenset({"admin.assignment_rule"})
 SETTINGS = frozenset({"admin.settings"})
 FALLBACK_KEY = "leads.default_team_id"
-HOW = ("Rules are tried from the top: the first matching rule that can give the lead to someone active "
-       "wins, and an empty criterion matches any lead. When no rule takes a new lead without an owner, it is "
-       "shared round-robin in the fallback team below; failing that, the person who typed it in keeps it, "
-       "and leads from outside systems (web forms, Facebook) stay unassigned for a manager to hand out. "
-       "Salespeople who see only their own leads keep the leads they create. Deactivated users never "
-       "receive leads; round-robin also skips members whose role cannot edit leads.")
+HOW = (
+    "Rules are tried from the top: the first matching rule that can give the lead to someone active "
+    "wins, and an empty criterion matches any lead. When no rule takes a new lead without an owner, it is "
+    "shared round-robin in the fallback team below; failing that, the person who typed it in keeps it, "
+    "and leads from outside systems (web forms, Facebook) stay unassigned for a manager to hand out. "
+    "Salespeople who see only their own leads keep the leads they create. Deactivated users never "
+    "receive leads; round-robin also skips members whose role cannot edit leads."
+)
 
 
 class RuleDialog(QDialog):
     """Add or edit one rule: what a lead must match, then a person or a team's round-robin."""
 
-    def __init__(self, parent: QWidget, api: ApiClient, rule: dict[str, Any] | None, sources: list[str],
-                 teams: dict[int, str], user_label: str, submit: Callable[[RuleDialog], None]) -> None:
+    def __init__(
+        self,
+        parent: QWidget,
+        api: ApiClient,
+        rule: dict[str, Any] | None,
+        sources: list[str],
+        teams: dict[int, str],
+        user_label: str,
+        submit: Callable[[RuleDialog], None],
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Edit rule" if rule else "New rule")
         self.setObjectName("ruleDialog")
@@ -143,15 +153,25 @@ class RuleDialog(QDialog):
         if self.to_team.isChecked() and self.team.currentData() is None:
             mark_field(self.team, "Choose a team.")
             return None
-        return {"name": self.name.text().strip(), "active": self.active.isChecked(),
-                "source": self.source.currentData(), "territory": self.territory.text().strip() or None,
-                "product_interest": self.product.text().strip() or None,
-                "user_id": self.user.value() if self.to_user.isChecked() else None,
-                "team_id": self.team.currentData() if self.to_team.isChecked() else None}
+        return {
+            "name": self.name.text().strip(),
+            "active": self.active.isChecked(),
+            "source": self.source.currentData(),
+            "territory": self.territory.text().strip() or None,
+            "product_interest": self.product.text().strip() or None,
+            "user_id": self.user.value() if self.to_user.isChecked() else None,
+            "team_id": self.team.currentData() if self.to_team.isChecked() else None,
+        }
 
     def fields(self) -> dict[str, QWidget]:
-        return {"name": self.name, "source": self.source, "territory": self.territory,
-                "product_interest": self.product, "user_id": self.user, "team_id": self.team}
+        return {
+            "name": self.name,
+            "source": self.source,
+            "territory": self.territory,
+            "product_interest": self.product,
+            "user_id": self.user,
+            "team_id": self.team,
+        }
 
 
 class AssignmentPage(AdminPage):
@@ -181,8 +201,10 @@ class AssignmentPage(AdminPage):
         self.list.reordered.connect(self._reordered)
         self.list.currentItemChanged.connect(lambda *_: self._update_actions())
         self.list.itemActivated.connect(lambda _: self.edit_rule())
-        self.empty = QLabel("No rules yet: every new lead without an owner goes to the fallback below. "
-                            "Add one with “New rule” (Ctrl+N).")
+        self.empty = QLabel(
+            "No rules yet: every new lead without an owner goes to the fallback below. "
+            "Add one with “New rule” (Ctrl+N)."
+        )
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setProperty("role", "muted")
@@ -214,8 +236,13 @@ class AssignmentPage(AdminPage):
         fallback_row.addWidget(self.fallback)
         fallback_row.addStretch(1)
 
-        self.root.addWidget(title_label("Assignment rules", "Who gets a new lead that nobody owns. "
-                                        "The first matching rule wins.", self.new_button))
+        self.root.addWidget(
+            title_label(
+                "Assignment rules",
+                "Who gets a new lead that nobody owns. The first matching rule wins.",
+                self.new_button,
+            )
+        )
         self.root.addWidget(how)
         self.root.addWidget(self.notice)
         self.root.addWidget(self.list, 1)
@@ -235,8 +262,11 @@ class AssignmentPage(AdminPage):
 
     async def _fetch(self) -> dict[str, Any]:
         rules, teams, sources, settings = await asyncio.gather(
-            self.api.get("/api/assignment-rules"), self.api.get("/api/teams"),
-            self.api.get("/api/lead-sources"), self.api.get("/api/settings"))
+            self.api.get("/api/assignment-rules"),
+            self.api.get("/api/teams"),
+            self.api.get("/api/lead-sources"),
+            self.api.get("/api/settings"),
+        )
         await self.names.ensure(r["user_id"] for r in rules)
         return {"rules": rules, "teams": teams, "sources": sources, "settings": settings}
 
@@ -261,10 +291,12 @@ class AssignmentPage(AdminPage):
         self.list.setVisible(bool(rules))
 
     def describe(self, number: int, rule: dict[str, Any]) -> str:
-        """"2. Facebook leads (inactive)\\nSource Facebook · any territory · any product → Ana North"."""
-        when = [f"Source {rule['source']}" if rule["source"] else "Any source",
-                f"territory {rule['territory']}" if rule["territory"] else "any territory",
-                f"product {rule['product_interest']}" if rule["product_interest"] else "any product"]
+        """ "2. Facebook leads (inactive)\\nSource Facebook · any territory · any product → Ana North"."""
+        when = [
+            f"Source {rule['source']}" if rule["source"] else "Any source",
+            f"territory {rule['territory']}" if rule["territory"] else "any territory",
+            f"product {rule['product_interest']}" if rule["product_interest"] else "any product",
+        ]
         if rule["user_id"] is not None:
             to = self.names.name(rule["user_id"])
         else:
@@ -310,8 +342,15 @@ class AssignmentPage(AdminPage):
                 self._update_actions()
                 self.say(f"The rule {result['name']} is {'added' if rule is None else 'saved'}.")
 
-            operations.run(dialog, call, success=saved, changed=RULES, fields=dialog.fields(),
-                           reload=self.reload, busy=dialog.buttons)
+            operations.run(
+                dialog,
+                call,
+                success=saved,
+                changed=RULES,
+                fields=dialog.fields(),
+                reload=self.reload,
+                busy=dialog.buttons,
+            )
 
         label = self.names.name(rule["user_id"]) if rule and rule["user_id"] is not None else ""
         dialog = RuleDialog(self, self.api, rule, self.sources, self.teams, label, submit)
@@ -340,11 +379,15 @@ class AssignmentPage(AdminPage):
                 self._update_actions()
                 self.say(f"The rule {rule['name']} is deleted.")
 
-            operations.run(self, self.api.delete(f"/api/assignment-rules/{rule['id']}"), success=deleted,
-                           changed=RULES)
+            operations.run(self, self.api.delete(f"/api/assignment-rules/{rule['id']}"), success=deleted, changed=RULES)
 
-        confirm(self, "Delete rule", f"Delete the rule {rule['name']}? Leads it assigned keep their owner.",
-                "Delete", delete)
+        confirm(
+            self,
+            "Delete rule",
+            f"Delete the rule {rule['name']}? Leads it assigned keep their owner.",
+            "Delete",
+            delete,
+        )
 
     def _reordered(self, ids: list[int], moved: int) -> None:
         def saved(rules: list[dict[str, Any]]) -> None:
@@ -352,8 +395,13 @@ class AssignmentPage(AdminPage):
             self._update_actions()
             self.say(f"The rule {self.rules[moved]['name']} is now tried as number {ids.index(moved) + 1}.")
 
-        task = operations.run(self, self.api.put("/api/assignment-rules/order", {"rule_ids": ids}), success=saved,
-                              changed=RULES, reload=self.reload)
+        task = operations.run(
+            self,
+            self.api.put("/api/assignment-rules/order", {"rule_ids": ids}),
+            success=saved,
+            changed=RULES,
+            reload=self.reload,
+        )
         task.add_done_callback(lambda t: self.reload() if failed(t) else None)
 
     def _fallback_chosen(self, index: int) -> None:
@@ -363,13 +411,24 @@ class AssignmentPage(AdminPage):
 
         def saved(result: dict[str, Any]) -> None:
             self.fallback_team = int(result["values"].get(FALLBACK_KEY) or 0)
-            self.say(f"Leads no rule takes now go round-robin to {self.teams[team_id]}." if team_id
-                     else "Leads no rule takes now stay unassigned.")
+            self.say(
+                f"Leads no rule takes now go round-robin to {self.teams[team_id]}."
+                if team_id
+                else "Leads no rule takes now stay unassigned."
+            )
 
-        task = operations.run(self, self.api.patch("/api/settings", {"values": {FALLBACK_KEY: team_id}}),
-                              success=saved, changed=SETTINGS, fields={FALLBACK_KEY: self.fallback})
-        task.add_done_callback(lambda t: self.fallback.setCurrentIndex(
-            max(self.fallback.findData(self.fallback_team), 0)) if failed(t) else None)
+        task = operations.run(
+            self,
+            self.api.patch("/api/settings", {"values": {FALLBACK_KEY: team_id}}),
+            success=saved,
+            changed=SETTINGS,
+            fields={FALLBACK_KEY: self.fallback},
+        )
+        task.add_done_callback(
+            lambda t: (
+                self.fallback.setCurrentIndex(max(self.fallback.findData(self.fallback_team), 0)) if failed(t) else None
+            )
+        )
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-assignment-rules", lambda: None)]

@@ -35,15 +35,38 @@ from crm_desktop.widgets.user_picker import UserPicker
 
 # Record types the server audits (crm_server: audit.record(entity=...)); the server has no list of them.
 RECORD_TYPES = {
-    "lead": "Lead", "client": "Client", "contact": "Contact", "follow_up": "Follow-up", "note": "Note",
-    "pipeline": "Pipeline", "pipeline_status": "Pipeline status", "assignment_rule": "Assignment rule",
-    "ticket": "Ticket", "proposal": "Proposal", "invoice": "Invoice", "payment": "Payment",
-    "product": "Product", "stock_move": "Stock move", "purchase_order": "Purchase order",
-    "user": "User", "role": "Role", "team": "Team", "settings": "Settings", "job": "Job",
+    "lead": "Lead",
+    "client": "Client",
+    "contact": "Contact",
+    "follow_up": "Follow-up",
+    "note": "Note",
+    "pipeline": "Pipeline",
+    "pipeline_status": "Pipeline status",
+    "assignment_rule": "Assignment rule",
+    "ticket": "Ticket",
+    "proposal": "Proposal",
+    "invoice": "Invoice",
+    "payment": "Payment",
+    "product": "Product",
+    "stock_move": "Stock move",
+    "purchase_order": "Purchase order",
+    "user": "User",
+    "role": "Role",
+    "team": "Team",
+    "settings": "Settings",
+    "job": "Job",
 }
-ACTION_LABELS = {"created": "Created", "updated": "Changed", "deleted": "Deleted", "deactivated": "Deactivated",
-                 "reactivated": "Reactivated", "password_set": "Password set", "archived": "Archived",
-                 "restored": "Restored", "reassigned": "Handed over"}
+ACTION_LABELS = {
+    "created": "Created",
+    "updated": "Changed",
+    "deleted": "Deleted",
+    "deactivated": "Deactivated",
+    "reactivated": "Reactivated",
+    "password_set": "Password set",
+    "archived": "Archived",
+    "restored": "Restored",
+    "reassigned": "Handed over",
+}
 PAGE_SIZE = 100
 
 
@@ -76,16 +99,21 @@ class AuditPage(AdminPage):
         self.user.setMinimumWidth(150)
         self.filters.add_widget("actor_id", self.user, self.user.value, "User")
         self.user.user_changed.connect(lambda _: self.filters.changed.emit())
-        self.entity = self.filters.add_choice("entity", "Record type",
-                                              sorted(((v, k) for k, v in RECORD_TYPES.items())))
+        self.entity = self.filters.add_choice(
+            "entity", "Record type", sorted(((v, k) for k, v in RECORD_TYPES.items()))
+        )
         self.entity_id = QLineEdit()
         self.entity_id.setPlaceholderText("Any")
         self.entity_id.setValidator(QIntValidator(1, 2_000_000_000, self))
         self.entity_id.setFixedWidth(80)
         self.entity_id.setAccessibleName("Record number")
         self.entity_id.textChanged.connect(lambda _: self.filters.changed.emit())
-        self.filters.add_widget("entity_id", self.entity_id,
-                                lambda: int(self.entity_id.text()) if self.entity_id.text() else None, "Record #")
+        self.filters.add_widget(
+            "entity_id",
+            self.entity_id,
+            lambda: int(self.entity_id.text()) if self.entity_id.text() else None,
+            "Record #",
+        )
         self.period = self.filters.add_period()
         self.export_button = QPushButton("Export CSV…")
         self.export_button.setToolTip("Save the entries these filters select as a CSV file")
@@ -97,14 +125,24 @@ class AuditPage(AdminPage):
         columns = [
             Column("When", lambda r: local_time(r["at"], with_seconds=True)),
             Column("User", lambda r: n.name(r["actor_id"], "system")),
-            Column("Record", lambda r: f"{RECORD_TYPES.get(r['entity'], r['entity'])} #{r['entity_id']}"
-                   if r["entity"] != "settings" else "Settings"),
+            Column(
+                "Record",
+                lambda r: (
+                    f"{RECORD_TYPES.get(r['entity'], r['entity'])} #{r['entity_id']}"
+                    if r["entity"] != "settings"
+                    else "Settings"
+                ),
+            ),
             Column("Action", lambda r: str(ACTION_LABELS.get(r["action"], r["action"]))),
             Column("Changes", _summary, tooltip=_summary),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Changes appear here as people work. Try a wider period.",
-                                icon="inbox", empty_title="No audit entries match")
+        self.table = PagedTable(
+            self.model,
+            "Changes appear here as people work. Try a wider period.",
+            icon="inbox",
+            empty_title="No audit entries match",
+        )
         self.table.set_noun("entry", "entries")
         self.table.view.setColumnWidth(0, 150)
         self.table.view.setColumnWidth(1, 160)
@@ -132,8 +170,9 @@ class AuditPage(AdminPage):
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
 
-        self.root.addWidget(title_label("Audit log", "Every change: who, when, and each field's old and new value.",
-                                        self.export_button))
+        self.root.addWidget(
+            title_label("Audit log", "Every change: who, when, and each field's old and new value.", self.export_button)
+        )
         self.root.addWidget(self.filters)
         self.root.addWidget(self.notice)
         self.root.addWidget(splitter, 1)
@@ -157,8 +196,7 @@ class AuditPage(AdminPage):
             self.model.reload()
 
     def is_busy(self) -> bool:
-        return super().is_busy() or self.model.loading or (self.export_task is not None
-                                                             and not self.export_task.done())
+        return super().is_busy() or self.model.loading or (self.export_task is not None and not self.export_task.done())
 
     def _show_details(self) -> None:
         row = self.table.current_row()

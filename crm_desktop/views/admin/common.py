@@ -161,11 +161,17 @@ def style_list(widget: QWidget) -> None:
     theme.current().changed.connect(apply)
 
 
-def confirm(parent: QWidget, title: str, text: str, yes: str, on_yes: Callable[[], None],
-            destructive: bool = True) -> QMessageBox:
+def confirm(
+    parent: QWidget, title: str, text: str, yes: str, on_yes: Callable[[], None], destructive: bool = True
+) -> QMessageBox:
     """A non-blocking question (open(), never exec(): a nested loop would stall the qasync tasks)."""
-    box = QMessageBox(QMessageBox.Icon.Warning if destructive else QMessageBox.Icon.Question, title, text,
-                      QMessageBox.StandardButton.NoButton, parent)
+    box = QMessageBox(
+        QMessageBox.Icon.Warning if destructive else QMessageBox.Icon.Question,
+        title,
+        text,
+        QMessageBox.StandardButton.NoButton,
+        parent,
+    )
     box.setObjectName("adminConfirm")
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
     ok = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
@@ -180,8 +186,9 @@ def confirm(parent: QWidget, title: str, text: str, yes: str, on_yes: Callable[[
 class NameDialog(QDialog):
     """Ask for one name (new role, copy of a role, new team, rename); `submit` does the saving."""
 
-    def __init__(self, parent: QWidget, title: str, label: str, text: str,
-                 submit: Callable[[NameDialog, str], None]) -> None:
+    def __init__(
+        self, parent: QWidget, title: str, label: str, text: str, submit: Callable[[NameDialog, str], None]
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setObjectName("nameDialog")
@@ -298,13 +305,18 @@ class AdminPage(QWidget):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def shortcut(self, key: QKeySequence | QKeySequence.StandardKey | str, handler: Callable[[], Any],
-                 widget: QWidget | None = None) -> QShortcut:
+    def shortcut(
+        self,
+        key: QKeySequence | QKeySequence.StandardKey | str,
+        handler: Callable[[], Any],
+        widget: QWidget | None = None,
+    ) -> QShortcut:
         """A key for this page only (or only for `widget`, e.g. Del on the table)."""
         target = widget or self
         sc = QShortcut(QKeySequence(key), target)
-        sc.setContext(Qt.ShortcutContext.WidgetShortcut if widget is not None
-                      else Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        sc.setContext(
+            Qt.ShortcutContext.WidgetShortcut if widget is not None else Qt.ShortcutContext.WidgetWithChildrenShortcut
+        )
         sc.activated.connect(handler)
         return sc
 

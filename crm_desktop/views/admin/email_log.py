@@ -81,8 +81,7 @@ class EmailLogPage(AdminPage):
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search sender, subject or Message-ID…")
-        self.outcome = self.filters.add_choice("outcome", "Outcome",
-                                               [(OUTCOME_LABELS[o], o) for o in OUTCOMES])
+        self.outcome = self.filters.add_choice("outcome", "Outcome", [(OUTCOME_LABELS[o], o) for o in OUTCOMES])
         self.replay_button = QPushButton("Replay")
         self.replay_button.setObjectName("replayMessage")
         self.replay_button.setToolTip("Process the selected refused or failed message again (Ctrl+R)")
@@ -97,9 +96,13 @@ class EmailLogPage(AdminPage):
             Column("Error", lambda r: r.get("error") or "", tooltip=lambda r: r.get("error") or None),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Messages the mail provider sends to the webhook appear here, "
-                                            "with what became of each. Try clearing the filters.",
-                                icon="mail", empty_title="No messages match")
+        self.table = PagedTable(
+            self.model,
+            "Messages the mail provider sends to the webhook appear here, "
+            "with what became of each. Try clearing the filters.",
+            icon="mail",
+            empty_title="No messages match",
+        )
         self.table.set_noun("message", "messages")
         view = self.table.view
         for column, width in enumerate((150, 220, 300, 190)):
@@ -114,8 +117,13 @@ class EmailLogPage(AdminPage):
         self.summary = QFormLayout()
         self.summary.setContentsMargins(0, 0, 0, 0)
         self.info: dict[str, QLabel] = {}
-        for key, label in (("sender", "From"), ("subject", "Subject"), ("message_id", "Message-ID"),
-                           ("outcome", "Outcome"), ("source", "Arrived")):
+        for key, label in (
+            ("sender", "From"),
+            ("subject", "Subject"),
+            ("message_id", "Message-ID"),
+            ("outcome", "Outcome"),
+            ("source", "Arrived"),
+        ):
             value = QLabel("—")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setWordWrap(True)
@@ -142,8 +150,13 @@ class EmailLogPage(AdminPage):
         splitter.setStretchFactor(1, 2)
         splitter.setChildrenCollapsible(False)
 
-        self.root.addWidget(title_label("Email log", "Every message the inbound email pipe received and what "
-                                                     "became of it. Fix the cause of a refusal, then replay it."))
+        self.root.addWidget(
+            title_label(
+                "Email log",
+                "Every message the inbound email pipe received and what "
+                "became of it. Fix the cause of a refusal, then replay it.",
+            )
+        )
         self.root.addWidget(self.filters)
         self.root.addWidget(self.notice)
         self.root.addWidget(splitter, 1)
@@ -211,9 +224,11 @@ class EmailLogPage(AdminPage):
         self.info["outcome"].setText(outcome)
         self.info["outcome"].setStyleSheet(f"color: {outcome_color(row)};")
         tries = f", processed {row['attempts']} times" if row["attempts"] > 1 else ""
-        self.info["source"].setText(f"{local_time(row['received_at'], with_seconds=True)} by {row['source']}"
-                                    f" from {row.get('remote') or 'an unknown address'}, "
-                                    f"{row['raw_size']:,} bytes{tries}")
+        self.info["source"].setText(
+            f"{local_time(row['received_at'], with_seconds=True)} by {row['source']}"
+            f" from {row.get('remote') or 'an unknown address'}, "
+            f"{row['raw_size']:,} bytes{tries}"
+        )
         self.raw.setPlainText("Loading…")
         self._raw_task = self.load(self._raw(row["id"]), self._show_raw)
 
@@ -248,11 +263,15 @@ class EmailLogPage(AdminPage):
             if result["outcome"] in PROCESSED:
                 self.say(f"Replayed: {result['message']}.")
             else:
-                self.say(f"Replayed, and refused again: {result['message'].removeprefix('Refused: ')}.",
-                         error=True)
+                self.say(f"Replayed, and refused again: {result['message'].removeprefix('Refused: ')}.", error=True)
 
-        operations.run(self, self.api.post(f"/api/email-pipe/log/{row['id']}/replay"), success=replayed,
-                       changed=LOG, busy=self.replay_button)
+        operations.run(
+            self,
+            self.api.post(f"/api/email-pipe/log/{row['id']}/replay"),
+            success=replayed,
+            changed=LOG,
+            busy=self.replay_button,
+        )
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-email-log", lambda: None)]
@@ -287,14 +306,21 @@ class InvoiceEmailsPage(AdminPage):
             Column("To", lambda r: r["recipient"]),
             Column("Sent", lambda r: local_time(r.get("sent_at"), with_seconds=True) or "—"),
             Column("Attempts", lambda r: str(r["attempts"]), align_right=True),
-            Column("Error", lambda r: (r.get("error") or "").split("\n")[0], tooltip=lambda r: r.get("error") or None,
-                   color=lambda r: tone("danger") if r.get("error") else None),
+            Column(
+                "Error",
+                lambda r: (r.get("error") or "").split("\n")[0],
+                tooltip=lambda r: r.get("error") or None,
+                color=lambda r: tone("danger") if r.get("error") else None,
+            ),
             Column("Subject", lambda r: r["subject"], tooltip=lambda r: r["subject"] or None),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Invoices sent by email from the invoice editor or the recurring "
-                                            "job appear here with how each send went.",
-                                icon="mail", empty_title="No invoice emails yet")
+        self.table = PagedTable(
+            self.model,
+            "Invoices sent by email from the invoice editor or the recurring job appear here with how each send went.",
+            icon="mail",
+            empty_title="No invoice emails yet",
+        )
         self.table.set_noun("email", "emails")
         view = self.table.view
         for column, width in enumerate((140, 130, 70, 210, 140, 70, 300)):
@@ -309,9 +335,14 @@ class InvoiceEmailsPage(AdminPage):
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.root.addWidget(title_label("Sent invoices", "Every invoice sent by email and how it went. A failed "
-                                                         "one keeps the mail server's answer; send it again from "
-                                                         "the invoice once the cause is fixed."))
+        self.root.addWidget(
+            title_label(
+                "Sent invoices",
+                "Every invoice sent by email and how it went. A failed "
+                "one keeps the mail server's answer; send it again from "
+                "the invoice once the cause is fixed.",
+            )
+        )
         self.root.addWidget(self.filters)
         self.root.addWidget(self.notice)
         self.root.addWidget(self.table, 1)
@@ -340,11 +371,13 @@ class InvoiceEmailsPage(AdminPage):
         number = row.get("invoice_number") or f"#{row['invoice_id']}"
         if row["status"] == "failed":
             tries = f"{row['attempts']} attempt{'s' if row['attempts'] != 1 else ''}"
-            self.detail.setText(f"Invoice {number} to {row['recipient']} failed after {tries}: "
-                                f"{row.get('error') or 'no reason given'}")
+            self.detail.setText(
+                f"Invoice {number} to {row['recipient']} failed after {tries}: {row.get('error') or 'no reason given'}"
+            )
         elif row["status"] == "sent":
-            self.detail.setText(f"Invoice {number} was sent to {row['recipient']} on "
-                                f"{local_time(row['sent_at'], with_seconds=True)}.")
+            self.detail.setText(
+                f"Invoice {number} was sent to {row['recipient']} on {local_time(row['sent_at'], with_seconds=True)}."
+            )
         else:
             self.detail.setText(f"Invoice {number} to {row['recipient']} is waiting to be sent.")
         self.detail.setStyleSheet(f"color: {send_color(row)};")

@@ -27,11 +27,20 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import AdminPage, ScreenshotState, local_time, title_label, tone
 
 REFRESH_MS = 30_000
-COMPONENTS = (("database", "Database"), ("jobs", "Job runner"), ("events", "Live events"),
-              ("integrations", "Integrations"), ("backups", "Backups"))
+COMPONENTS = (
+    ("database", "Database"),
+    ("jobs", "Job runner"),
+    ("events", "Live events"),
+    ("integrations", "Integrations"),
+    ("backups", "Backups"),
+)
 # Status word and theme colour token of each component state.
-STATUS = {"ok": ("OK", "success"), "down": ("Down", "danger"), "not_configured": ("Not configured", "muted"),
-          "degraded": ("Degraded", "warning_text")}
+STATUS = {
+    "ok": ("OK", "success"),
+    "down": ("Down", "danger"),
+    "not_configured": ("Not configured", "muted"),
+    "degraded": ("Degraded", "warning_text"),
+}
 JOB_COLORS = {"failed": "danger", "succeeded": "success", "doing": "accent"}
 JOB_COLUMNS = ("Task", "Status", "Started", "Took", "Attempts", "Server", "Error", "Result")
 
@@ -155,8 +164,9 @@ class HealthPage(AdminPage):
         self._load_jobs()
 
     def _load_jobs(self) -> None:
-        self.load(self.api.get("/api/admin/jobs", limit=50, failed_only=self.failed_only.isChecked()),
-                  self._jobs_arrived)
+        self.load(
+            self.api.get("/api/admin/jobs", limit=50, failed_only=self.failed_only.isChecked()), self._jobs_arrived
+        )
 
     def _health_arrived(self, health: dict[str, Any]) -> None:
         self.health = health
@@ -172,10 +182,16 @@ class HealthPage(AdminPage):
         self.jobs.setRowCount(len(runs))
         for i, run in enumerate(runs):
             took = run.get("duration_ms")
-            cells = [run["task"], run["status"], local_time(run.get("started_at") or run.get("scheduled_at")),
-                     "—" if took is None else (f"{took} ms" if took < 10_000 else f"{took / 1000:.0f} s"),
-                     str(run.get("attempts", 0)), run.get("worker") or "—",
-                     run.get("error") or "", run.get("result") or ""]  # a failure's why; what a job did
+            cells = [
+                run["task"],
+                run["status"],
+                local_time(run.get("started_at") or run.get("scheduled_at")),
+                "—" if took is None else (f"{took} ms" if took < 10_000 else f"{took / 1000:.0f} s"),
+                str(run.get("attempts", 0)),
+                run.get("worker") or "—",
+                run.get("error") or "",
+                run.get("result") or "",
+            ]  # a failure's why; what a job did
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text.splitlines()[0] if text and j >= 6 else text)
                 if j == 1 and run["status"] in JOB_COLORS:

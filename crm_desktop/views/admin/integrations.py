@@ -58,8 +58,12 @@ from crm_server.contract.integrations import PROVIDER_LABELS, STATE_LABELS
 SETTINGS = frozenset({"admin.settings"})
 STATES = frozenset({"integrations", "integrations.integration", "integrations.integration_event"})
 PUBLIC_URL_KEY = "app.public_url"
-STATE_TONES = {"not_configured": "muted", "connected": "success", "needs_attention": "danger",
-               "needs_reauthorization": "warning_text"}
+STATE_TONES = {
+    "not_configured": "muted",
+    "connected": "success",
+    "needs_attention": "danger",
+    "needs_reauthorization": "warning_text",
+}
 LIVE_DELAY_MS = 500  # a burst of webhooks makes one refresh
 
 
@@ -270,9 +274,14 @@ class IntegrationsPage(AdminPage):
         split.setStretchFactor(1, 1)
         split.setChildrenCollapsible(False)
 
-        self.root.addWidget(title_label("Integrations", "How outside systems feed the CRM: give each provider "
-                                                        "its webhook URL and secrets, send a test event, and "
-                                                        "replay an event that failed once its cause is fixed."))
+        self.root.addWidget(
+            title_label(
+                "Integrations",
+                "How outside systems feed the CRM: give each provider "
+                "its webhook URL and secrets, send a test event, and "
+                "replay an event that failed once its cause is fixed.",
+            )
+        )
         self.root.addWidget(self.notice)
         self.root.addWidget(split, 1)
         self.shortcut(QKeySequence.StandardKey.Save, self.save)
@@ -412,9 +421,14 @@ class IntegrationsPage(AdminPage):
             self._select(provider, force=True)
 
         n = len(changes)
-        confirm(self, "Discard unsaved changes?", f"{n} setting{'s' if n != 1 else ''} of "
-                f"{PROVIDER_LABELS.get(self.provider or '', '')} {'are' if n != 1 else 'is'} not saved.",
-                "Discard", discard)
+        confirm(
+            self,
+            "Discard unsaved changes?",
+            f"{n} setting{'s' if n != 1 else ''} of "
+            f"{PROVIDER_LABELS.get(self.provider or '', '')} {'are' if n != 1 else 'is'} not saved.",
+            "Discard",
+            discard,
+        )
 
     def select_provider(self, provider: str) -> None:
         """Show `provider` (the list follows), e.g. from a test or the health page."""
@@ -443,9 +457,12 @@ class IntegrationsPage(AdminPage):
         self.state_label.setStyleSheet(f"color: {state_color(state)};")
         public = str(self.values.get(PUBLIC_URL_KEY) or "").strip().rstrip("/")
         self.webhook_url.setText((public or self.api.base_url) + state["webhook_path"])
-        hint = (f"Give {state['label']} this address for its webhook." if public else
-                "This is how this computer reaches the server. Set the server address in Settings (Outgoing "
-                "email) to the address the internet reaches it by, so the provider gets that one.")
+        hint = (
+            f"Give {state['label']} this address for its webhook."
+            if public
+            else "This is how this computer reaches the server. Set the server address in Settings (Outgoing "
+            "email) to the address the internet reaches it by, so the provider gets that one."
+        )
         if self.provider == "forms":
             hint += " Each form posts to this address followed by its key, as in the form's embed snippet."
         self.url_hint.setText(hint)
@@ -572,8 +589,9 @@ class IntegrationsPage(AdminPage):
         changes = self.pending()
         self.save_button.setEnabled(can(self.me, "edit") and bool(changes))
         self.revert_button.setEnabled(bool(changes))
-        self.test_button.setEnabled(self.provider is not None and not self._testing
-                                    and can(self.me, "edit", "integrations"))
+        self.test_button.setEnabled(
+            self.provider is not None and not self._testing and can(self.me, "edit", "integrations")
+        )
         n = len(changes)
         self.dirty_note.setText(f"{n} unsaved change{'s' if n != 1 else ''}" if n else "")
 
@@ -586,12 +604,19 @@ class IntegrationsPage(AdminPage):
 
         def saved(result: dict[str, Any]) -> None:
             self._show_settings(result)
-            self.say(f"Saved {len(changes)} setting{'s' if len(changes) != 1 else ''} of "
-                     f"{PROVIDER_LABELS.get(self.provider or '', 'the provider')}.")
+            self.say(
+                f"Saved {len(changes)} setting{'s' if len(changes) != 1 else ''} of "
+                f"{PROVIDER_LABELS.get(self.provider or '', 'the provider')}."
+            )
             self._live.start()  # the state may have changed (configured now)
 
-        task = operations.run(self, self.api.patch("/api/settings", {"values": changes}), success=saved,
-                              changed=SETTINGS, fields=self.inputs)
+        task = operations.run(
+            self,
+            self.api.patch("/api/settings", {"values": changes}),
+            success=saved,
+            changed=SETTINGS,
+            fields=self.inputs,
+        )
         task.add_done_callback(lambda _: self._update_actions() if shiboken6.isValid(self) else None)
         return task
 
@@ -614,8 +639,7 @@ class IntegrationsPage(AdminPage):
                 if save is not None and await save is None:
                     self._test_says("Fix the settings above first.", "danger")
                     return
-            result = await operations.run(self, self.api.post(f"/api/integrations/{provider}/test"),
-                                          changed=EVENTS)
+            result = await operations.run(self, self.api.post(f"/api/integrations/{provider}/test"), changed=EVENTS)
             if result is None:  # the error handler said why
                 self._test_says("The test event was not sent.", "danger")
                 return

@@ -52,10 +52,15 @@ REPLAYABLE = frozenset({"failed", "needs_attention"})
 # Payment events a person may match to an invoice when they wait (server: stripe.MATCHABLE).
 MATCHABLE = {"stripe": frozenset({"payment_intent.succeeded", "invoice.paid"})}
 OPEN_INVOICE_STATUSES = ("unpaid", "partially_paid", "overdue")
-STATUS_LABELS = {"pending": "Pending", "processed": "Processed", "ignored": "Ignored", "failed": "Failed",
-                 "needs_attention": "Needs attention", "rejected": "Rejected"}
-STATUS_TONES = {"processed": "success", "failed": "danger", "rejected": "danger",
-                "needs_attention": "warning_text"}
+STATUS_LABELS = {
+    "pending": "Pending",
+    "processed": "Processed",
+    "ignored": "Ignored",
+    "failed": "Failed",
+    "needs_attention": "Needs attention",
+    "rejected": "Rejected",
+}
+STATUS_TONES = {"processed": "success", "failed": "danger", "rejected": "danger", "needs_attention": "warning_text"}
 SHOWN_CHARS = 256 * 1024  # a huge body is shown up to here
 
 
@@ -135,8 +140,12 @@ class EventBrowser(QWidget):
             Column("Type", lambda r: r["event_type"], tooltip=lambda r: r.get("event_id") or None),
             Column("Status", status_text, color=status_color),
             Column("Attempts", lambda r: str(r["attempts"]), align_right=True),
-            Column("Outcome / error", result_text, tooltip=lambda r: result_text(r) or None,
-                   color=lambda r: tone("danger") if r.get("error") and r["status"] != "processed" else None),
+            Column(
+                "Outcome / error",
+                result_text,
+                tooltip=lambda r: result_text(r) or None,
+                color=lambda r: tone("danger") if r.get("error") and r["status"] != "processed" else None,
+            ),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, icon="integrations")
@@ -165,8 +174,11 @@ class EventBrowser(QWidget):
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
         if self.provider is None:
             return {"items": [], "total": 0, "offset": offset, "limit": limit}
-        return dict(await self.page.api.get("/api/integrations/events", provider=self.provider, offset=offset,
-                                            limit=limit, **self.filters.values()))
+        return dict(
+            await self.page.api.get(
+                "/api/integrations/events", provider=self.provider, offset=offset, limit=limit, **self.filters.values()
+            )
+        )
 
     def set_provider(self, provider: str, label: str) -> None:
         if provider == self.provider:
@@ -181,9 +193,12 @@ class EventBrowser(QWidget):
         self._reselect = select if select is not None else (current["id"] if current else self._reselect)
         filtered = bool(self.filters.values())
         self.table.empty_title = "No events match" if filtered else "No events yet"
-        self.table.empty_text = ("Try clearing the filters." if filtered else
-                                 f"Send a test event, or give {self.provider_label or 'the provider'} the webhook "
-                                 "URL above: every request it sends is listed here with what became of it.")
+        self.table.empty_text = (
+            "Try clearing the filters."
+            if filtered
+            else f"Send a test event, or give {self.provider_label or 'the provider'} the webhook "
+            "URL above: every request it sends is listed here with what became of it."
+        )
         self.model.reload()
 
     def refresh_live(self) -> None:
@@ -215,9 +230,13 @@ class EventBrowser(QWidget):
         return row is not None and row["status"] in REPLAYABLE and can(self.page.me, "edit", "integrations")
 
     def can_match(self, row: dict[str, Any] | None) -> bool:
-        return (row is not None and row["status"] in REPLAYABLE
-                and row["event_type"] in MATCHABLE.get(row["provider"], frozenset())
-                and can(self.page.me, "edit", "integrations") and can(self.page.me, "create", "payments"))
+        return (
+            row is not None
+            and row["status"] in REPLAYABLE
+            and row["event_type"] in MATCHABLE.get(row["provider"], frozenset())
+            and can(self.page.me, "edit", "integrations")
+            and can(self.page.me, "create", "payments")
+        )
 
     def update_actions(self) -> None:
         row = self.table.current_row()
@@ -275,16 +294,29 @@ class EventBrowser(QWidget):
                 window.refresh()
             self.page.say(f"Replayed {event['event_type']}: it is {status_text(event).lower()} now.")
 
-        operations.run(self, self.page.api.post(f"/api/integrations/events/{event_id}/replay"), success=replayed,
-                       changed=EVENTS, busy=busy)
+        operations.run(
+            self,
+            self.page.api.post(f"/api/integrations/events/{event_id}/replay"),
+            success=replayed,
+            changed=EVENTS,
+            busy=busy,
+        )
 
 
 class EventDialog(QDialog):
     """One event as it arrived and what became of it (non-modal: several can be open)."""
 
-    SUMMARY = (("event_type", "Type"), ("event_id", "Event id"), ("status", "Status"), ("received_at", "Received"),
-               ("processed_at", "Processed"), ("attempts", "Attempts"), ("outcome", "Outcome"), ("error", "Error"),
-               ("remote", "From"))
+    SUMMARY = (
+        ("event_type", "Type"),
+        ("event_id", "Event id"),
+        ("status", "Status"),
+        ("received_at", "Received"),
+        ("processed_at", "Processed"),
+        ("attempts", "Attempts"),
+        ("outcome", "Outcome"),
+        ("error", "Error"),
+        ("remote", "From"),
+    )
 
     def __init__(self, browser: EventBrowser, row: dict[str, Any]) -> None:
         super().__init__(browser.page)
@@ -352,8 +384,9 @@ class EventDialog(QDialog):
         """Ask for the whole event again (headers, body, payload and its current state)."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
-        self._task = self.browser.page.load(self.browser.page.api.get(f"/api/integrations/events/{self.event_id}"),
-                                            self.show_detail)
+        self._task = self.browser.page.load(
+            self.browser.page.api.get(f"/api/integrations/events/{self.event_id}"), self.show_detail
+        )
 
     def is_busy(self) -> bool:
         return self._task is not None and not self._task.done()
@@ -384,8 +417,9 @@ class EventDialog(QDialog):
         self.show_row(detail)
         self.payload.setPlainText(json.dumps(detail.get("payload") or {}, indent=2, ensure_ascii=False))
         self.body.setPlainText(pretty(detail.get("body") or ""))
-        self._show_body_facts(detail.get("body_size"), detail.get("body_sha256"),
-                              len((detail.get("body") or "").encode()))
+        self._show_body_facts(
+            detail.get("body_size"), detail.get("body_sha256"), len((detail.get("body") or "").encode())
+        )
         headers = detail.get("headers") or {}
         self.headers.setPlainText("\n".join(f"{name}: {value}" for name, value in headers.items()))
 
@@ -397,8 +431,10 @@ class EventDialog(QDialog):
         if size is None:
             return
         if sha256 is None:
-            self.body_size.setText(f"{size_words(size)} ({size:,} bytes), as the sender declared it: "
-                                   "the body was too large and was not read")
+            self.body_size.setText(
+                f"{size_words(size)} ({size:,} bytes), as the sender declared it: "
+                "the body was too large and was not read"
+            )
             self.body_sha256.setText("Unknown: the body was not read")
             return
         start = f"; only its first {size_words(kept)} are kept (Raw body)" if 0 < kept < size else ""
@@ -411,7 +447,7 @@ class EventDialog(QDialog):
 
 
 class MatchDialog(QDialog):
-    """"Match to invoice…": the open invoices, searched on the server by number or client; the one
+    """ "Match to invoice…": the open invoices, searched on the server by number or client; the one
     picked gets the waiting payment (the server records it, audits it and settles the event)."""
 
     def __init__(self, browser: EventBrowser, row: dict[str, Any], parent: QWidget) -> None:
@@ -423,8 +459,10 @@ class MatchDialog(QDialog):
         self.setWindowTitle(f"Match {row['event_type']} to an invoice")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.resize(520, 420)
-        about = QLabel(f"{result_text(row)}\n\nPick the invoice this payment is for. It is recorded there as "
-                       "yours; the amount alone never decides it.")
+        about = QLabel(
+            f"{result_text(row)}\n\nPick the invoice this payment is for. It is recorded there as "
+            "yours; the amount alone never decides it."
+        )
         about.setWordWrap(True)
         self.search = QLineEdit()
         self.search.setObjectName("matchSearch")
@@ -473,8 +511,10 @@ class MatchDialog(QDialog):
             if invoice.get("status") not in OPEN_INVOICE_STATUSES:
                 continue
             open_amount = Decimal(str(invoice["gross_total"])) - Decimal(str(invoice["paid_total"]))
-            item = QListWidgetItem(f"{invoice['number']}  ·  {invoice.get('client_name') or ''}  ·  "
-                                   f"{open_amount} {invoice['currency']} open")
+            item = QListWidgetItem(
+                f"{invoice['number']}  ·  {invoice.get('client_name') or ''}  ·  "
+                f"{open_amount} {invoice['currency']} open"
+            )
             item.setData(Qt.ItemDataRole.UserRole, invoice)
             self.list.addItem(item)
         if self.list.count():
@@ -501,8 +541,9 @@ class MatchDialog(QDialog):
 
         async def post() -> Any:
             try:
-                return await self.browser.page.api.post(f"/api/integrations/events/{self.row['id']}/match",
-                                                        {"invoice_id": invoice["id"]})
+                return await self.browser.page.api.post(
+                    f"/api/integrations/events/{self.row['id']}/match", {"invoice_id": invoice["id"]}
+                )
             except ApiError as exc:
                 failed(describe(exc))
                 return None

@@ -92,9 +92,19 @@ def _detail(row: dict[str, Any]) -> str:
 class _LogTab(QWidget):
     """One filtered, paged log."""
 
-    def __init__(self, api: ApiClient, names: UserNames, path: str, choice_key: str, choice_label: str,
-                 choices: dict[str, str], columns: list[Column], empty: str, noun: tuple[str, str],
-                 user_ids: Any) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        names: UserNames,
+        path: str,
+        choice_key: str,
+        choice_label: str,
+        choices: dict[str, str],
+        columns: list[Column],
+        empty: str,
+        noun: tuple[str, str],
+        user_ids: Any,
+    ) -> None:
         super().__init__()
         self.api = api
         self.names = names
@@ -110,8 +120,7 @@ class _LogTab(QWidget):
         self.period = self.filters.add_period()
         self.filters.add_stretch()
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Try a wider period or clear the filters.", icon="lock",
-                                empty_title=empty)
+        self.table = PagedTable(self.model, "Try a wider period or clear the filters.", icon="lock", empty_title=empty)
         self.table.set_noun(*noun)
         self.table.view.setColumnWidth(0, 150)
         self.filters.changed.connect(self.model.reload)
@@ -139,19 +148,29 @@ class _FailuresTab(QWidget):
         self.period = self.filters.add_period()
         self.filters.add_stretch()
         columns = [
-            Column("Address", lambda r: r.get("address") or "—",
-                   color=lambda r: tone("danger") if r["count"] >= 10 else None),
+            Column(
+                "Address",
+                lambda r: r.get("address") or "—",
+                color=lambda r: tone("danger") if r["count"] >= 10 else None,
+            ),
             Column("Failures", lambda r: f"{r['count']:,}", align_right=True),
             Column("First", lambda r: local_time(r["first_at"], with_seconds=True)),
             Column("Last", lambda r: local_time(r["last_at"], with_seconds=True)),
             Column("Emails tried", _emails, tooltip=lambda r: "\n".join(r["emails"])),
             Column("Accounts", lambda r: ", ".join(names.name(u) for u in r["user_ids"]) or "none exist"),
-            Column("Blocked", lambda r: "Blocked" if r["blocked"] else "—",
-                   color=lambda r: tone("danger") if r["blocked"] else None),
+            Column(
+                "Blocked",
+                lambda r: "Blocked" if r["blocked"] else "—",
+                color=lambda r: tone("danger") if r["blocked"] else None,
+            ),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, key="address", parent=self)
-        self.table = PagedTable(self.model, "No address failed more than once in this period.", icon="lock",
-                                empty_title="No repeated failures")
+        self.table = PagedTable(
+            self.model,
+            "No address failed more than once in this period.",
+            icon="lock",
+            empty_title="No repeated failures",
+        )
         self.table.set_noun("address", "addresses")
         self.filters.changed.connect(self.model.reload)
         layout = QVBoxLayout(self)
@@ -161,8 +180,9 @@ class _FailuresTab(QWidget):
         layout.addWidget(self.table, 1)
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page = dict(await self.api.get("/api/security-log/failures", offset=offset, limit=limit,
-                                       **self.filters.values()))
+        page = dict(
+            await self.api.get("/api/security-log/failures", offset=offset, limit=limit, **self.filters.values())
+        )
         await self.names.ensure(u for row in page["items"] for u in row["user_ids"])
         return page
 
@@ -187,9 +207,12 @@ class _BlockedTab(QWidget):
             Column("Since", lambda r: local_time(r["created_at"])),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Block an address from a sign-in, a security event or a failure "
-                                            "group with \"Block address…\".", icon="lock",
-                                empty_title="No blocked addresses")
+        self.table = PagedTable(
+            self.model,
+            'Block an address from a sign-in, a security event or a failure group with "Block address…".',
+            icon="lock",
+            empty_title="No blocked addresses",
+        )
         self.table.set_noun("blocked address", "blocked addresses")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 8)
@@ -221,12 +244,16 @@ class BlockDialog(QDialog):
         self.address.setMinimumWidth(300)
         self.reason = QLineEdit()
         self.reason.setPlaceholderText("e.g. many failed sign-ins to different accounts")
-        intro = QLabel("Sign-in and password reset from this address are refused before any password is "
-                       "checked, until you lift the block. Add /24 (or another prefix) to block a range.")
+        intro = QLabel(
+            "Sign-in and password reset from this address are refused before any password is "
+            "checked, until you lift the block. Add /24 (or another prefix) to block a range."
+        )
         intro.setWordWrap(True)
         form = QFormLayout()
-        self.fields = {"address": field(self.address, "An address (203.0.113.7) or a range (203.0.113.0/24)"),
-                       "reason": field(self.reason)}
+        self.fields = {
+            "address": field(self.address, "An address (203.0.113.7) or a range (203.0.113.0/24)"),
+            "reason": field(self.reason),
+        }
         form.addRow("Address or range", self.fields["address"])
         form.addRow("Reason", self.fields["reason"])
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -249,8 +276,10 @@ class BlockDialog(QDialog):
             self.page.blocked_changed()
             self.accept()
 
-        busy_while(self.ok, operations.run(self, self.page.api.post("/api/blocked-addresses", body),
-                                           success=done, fields=self.fields))
+        busy_while(
+            self.ok,
+            operations.run(self, self.page.api.post("/api/blocked-addresses", body), success=done, fields=self.fields),
+        )
 
 
 class LogsPage(AdminPage):
@@ -263,26 +292,51 @@ class LogsPage(AdminPage):
         self.names = UserNames(api)
         n = self.names
         self.logins = _LogTab(
-            api, n, "/api/login-history", "result", "Result", RESULT_LABELS,
-            [Column("When", lambda r: local_time(r["at"], with_seconds=True)),
-             Column("Email", lambda r: r["email"]),
-             Column("User", lambda r: n.name(r["user_id"], "unknown email")),
-             Column("Result", lambda r: str(RESULT_LABELS.get(r["result"], r["result"])),
-                    color=lambda r: None if r["result"] == "success" else tone("danger")),
-             Column("Address", lambda r: r.get("address") or "—"),
-             Column("Client", lambda r: r.get("client") or "—")],
-            "No sign-ins match", ("sign-in", "sign-ins"), lambda r: [r["user_id"]])
+            api,
+            n,
+            "/api/login-history",
+            "result",
+            "Result",
+            RESULT_LABELS,
+            [
+                Column("When", lambda r: local_time(r["at"], with_seconds=True)),
+                Column("Email", lambda r: r["email"]),
+                Column("User", lambda r: n.name(r["user_id"], "unknown email")),
+                Column(
+                    "Result",
+                    lambda r: str(RESULT_LABELS.get(r["result"], r["result"])),
+                    color=lambda r: None if r["result"] == "success" else tone("danger"),
+                ),
+                Column("Address", lambda r: r.get("address") or "—"),
+                Column("Client", lambda r: r.get("client") or "—"),
+            ],
+            "No sign-ins match",
+            ("sign-in", "sign-ins"),
+            lambda r: [r["user_id"]],
+        )
         self.security = _LogTab(
-            api, n, "/api/security-log", "kind", "Kind", SECURITY_KINDS,
-            [Column("When", lambda r: local_time(r["at"], with_seconds=True)),
-             Column("Event", lambda r: str(SECURITY_KINDS.get(r["kind"], r["kind"])),
-                    color=lambda r: tone("danger") if r["kind"] in FLAGGED else None),
-             Column("By", lambda r: n.name(r["actor_id"])),
-             Column("Concerning", lambda r: n.name(r["target_user_id"])),
-             Column("Address", lambda r: r.get("address") or "—"),
-             Column("Details", _detail, tooltip=_detail)],
-            "No security events match", ("event", "events"),
-            lambda r: [r["actor_id"], r["target_user_id"]])
+            api,
+            n,
+            "/api/security-log",
+            "kind",
+            "Kind",
+            SECURITY_KINDS,
+            [
+                Column("When", lambda r: local_time(r["at"], with_seconds=True)),
+                Column(
+                    "Event",
+                    lambda r: str(SECURITY_KINDS.get(r["kind"], r["kind"])),
+                    color=lambda r: tone("danger") if r["kind"] in FLAGGED else None,
+                ),
+                Column("By", lambda r: n.name(r["actor_id"])),
+                Column("Concerning", lambda r: n.name(r["target_user_id"])),
+                Column("Address", lambda r: r.get("address") or "—"),
+                Column("Details", _detail, tooltip=_detail),
+            ],
+            "No security events match",
+            ("event", "events"),
+            lambda r: [r["actor_id"], r["target_user_id"]],
+        )
         self.failures = _FailuresTab(api, n)
         self.blocked = _BlockedTab(api, n)
         self.tabs = QTabWidget()
@@ -300,8 +354,12 @@ class LogsPage(AdminPage):
         self.lift_button.setToolTip("Allow sign-in from the selected address again")
         self.lift_button.clicked.connect(self.lift_selected)
         self.lift_button.setVisible(editing)
-        for view in (self.logins.table.view, self.security.table.view, self.failures.table.view,
-                     self.blocked.table.view):
+        for view in (
+            self.logins.table.view,
+            self.security.table.view,
+            self.failures.table.view,
+            self.blocked.table.view,
+        ):
             view.selectionModel().selectionChanged.connect(self._update_actions)
         self.tabs.currentChanged.connect(self._update_actions)
         actions = QWidget()
@@ -309,8 +367,11 @@ class LogsPage(AdminPage):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.block_button)
         row.addWidget(self.lift_button)
-        self.root.addWidget(title_label("Sign-ins & security", "Who signed in from where, and what happened "
-                                                              "to accounts and passwords.", actions))
+        self.root.addWidget(
+            title_label(
+                "Sign-ins & security", "Who signed in from where, and what happened to accounts and passwords.", actions
+            )
+        )
         self.root.addWidget(self.notice)
         self.root.addWidget(self.tabs, 1)
         self._update_actions()
@@ -342,8 +403,10 @@ class LogsPage(AdminPage):
             self.say(f"{_network(lifted['network'])} may sign in again.")
             self.blocked_changed()
 
-        busy_while(self.lift_button, operations.run(self, self.api.post(f"/api/blocked-addresses/{row['id']}/lift"),
-                                                    success=done))
+        busy_while(
+            self.lift_button,
+            operations.run(self, self.api.post(f"/api/blocked-addresses/{row['id']}/lift"), success=done),
+        )
 
     def blocked_changed(self) -> None:
         self.blocked.model.reload()
@@ -362,8 +425,9 @@ class LogsPage(AdminPage):
             self.security.model.reload()
 
     def is_busy(self) -> bool:
-        return super().is_busy() or any(t.model.loading for t in (self.logins, self.security, self.failures,
-                                                                 self.blocked))
+        return super().is_busy() or any(
+            t.model.loading for t in (self.logins, self.security, self.failures, self.blocked)
+        )
 
     def screenshot_states(self) -> list[ScreenshotState]:
         def security() -> None:
@@ -372,5 +436,8 @@ class LogsPage(AdminPage):
         def failures() -> None:
             self.tabs.setCurrentIndex(2)
 
-        return [("admin-sign-ins", lambda: None), ("admin-security-log", security),
-                ("admin-failures-by-address", failures)]
+        return [
+            ("admin-sign-ins", lambda: None),
+            ("admin-security-log", security),
+            ("admin-failures-by-address", failures),
+        ]

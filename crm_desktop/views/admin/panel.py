@@ -36,20 +36,41 @@ from crm_desktop.views.admin.users import UsersPage
 from crm_desktop.views.admin.web_forms import WebFormsPage
 
 PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
-    ("users", UsersPage), ("roles", RolesPage), ("teams", TeamsPage), ("pipelines", PipelinesPage),
-    ("sales_lists", SalesListsPage), ("tax_rates", TaxRatesPage), ("assignment", AssignmentPage),
+    ("users", UsersPage),
+    ("roles", RolesPage),
+    ("teams", TeamsPage),
+    ("pipelines", PipelinesPage),
+    ("sales_lists", SalesListsPage),
+    ("tax_rates", TaxRatesPage),
+    ("assignment", AssignmentPage),
     ("support", SupportPage),
-    ("email_log", EmailLogPage), ("invoice_emails", InvoiceEmailsPage), ("integrations", IntegrationsPage),
+    ("email_log", EmailLogPage),
+    ("invoice_emails", InvoiceEmailsPage),
+    ("integrations", IntegrationsPage),
     ("web_forms", WebFormsPage),
-    ("logs", LogsPage), ("audit", AuditPage), ("settings", SettingsPage),
+    ("logs", LogsPage),
+    ("audit", AuditPage),
+    ("settings", SettingsPage),
     ("health", HealthPage),
 )
-ICONS = {"users": "user", "roles": "shield-check", "teams": "team", "pipelines": "leads", "sales_lists": "tickets",
-         "tax_rates": "invoices",
-         "assignment": "integrations", "support": "tickets", "email_log": "mail",
-         "invoice_emails": "invoices", "integrations": "integrations", "web_forms": "leads",
-         "logs": "lock", "audit": "inbox",
-         "settings": "settings", "health": "server"}
+ICONS = {
+    "users": "user",
+    "roles": "shield-check",
+    "teams": "team",
+    "pipelines": "leads",
+    "sales_lists": "tickets",
+    "tax_rates": "invoices",
+    "assignment": "integrations",
+    "support": "tickets",
+    "email_log": "mail",
+    "invoice_emails": "invoices",
+    "integrations": "integrations",
+    "web_forms": "leads",
+    "logs": "lock",
+    "audit": "inbox",
+    "settings": "settings",
+    "health": "server",
+}
 NAV_STYLE = """
 QListWidget#adminNav {{ background: {sidebar}; border: 0; border-right: 1px solid {border}; border-radius: 0;
     padding: 10px 8px; }}
@@ -71,17 +92,27 @@ EVENT_PAGES = {
     "email_pipe_log": ("email_log", "audit"),
 }
 # Live events of other modules that a page shows, by (module, entity).
-OTHER_EVENT_PAGES = {("tickets", "ticket_category"): ("support",), ("products", "tax_rate"): ("tax_rates",),
-                     ("invoices", "invoice"): ("invoice_emails",),
-                     ("integrations", "integration"): ("integrations",),
-                     ("integrations", "integration_event"): ("integrations",)}
+OTHER_EVENT_PAGES = {
+    ("tickets", "ticket_category"): ("support",),
+    ("products", "tax_rate"): ("tax_rates",),
+    ("invoices", "invoice"): ("invoice_emails",),
+    ("integrations", "integration"): ("integrations",),
+    ("integrations", "integration_event"): ("integrations",),
+}
 
 
 class AdminPanel(QWidget):
     """For users with the admin permission; `pages[name]` gives each page (for the shell and tests)."""
 
-    def __init__(self, api: ApiClient, me: Any, parent: QWidget | None = None, *,
-                 only: tuple[str, ...] | None = None, module: str = "admin") -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        me: Any,
+        parent: QWidget | None = None,
+        *,
+        only: tuple[str, ...] | None = None,
+        module: str = "admin",
+    ) -> None:
         """`only` some of the pages, for a sidebar module of its own that shares them (Integrations:
         providers and website forms), shown to those who may view `module`."""
         super().__init__(parent)

@@ -46,15 +46,18 @@ PIPELINE = frozenset({"admin.pipeline"})
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
 KINDS = {"open": "Open", "won": "Won", "lost": "Lost", "junk": "Junk"}
 KIND_TONES = {"open": "accent", "won": "success", "lost": "danger", "junk": "muted"}
-KIND_HELP = ("Open: still being worked. Won: the deal is made (the lead may become a client). "
-             "Lost: asks why. Junk: not a real lead.")
+KIND_HELP = (
+    "Open: still being worked. Won: the deal is made (the lead may become a client). "
+    "Lost: asks why. Junk: not a real lead."
+)
 
 
 class KindTagDelegate(QStyledItemDelegate):
     """Draws the status name with its kind as a small coloured tag on the right."""
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         super().paint(painter, option, index)
         kind = str(index.data(KIND_ROLE) or "")
         if not kind:
@@ -121,8 +124,13 @@ class RemoveStatusDialog(QDialog):
     """Removing a status moves its leads: ask where to, among the pipeline's other statuses.
     Lost statuses are offered only when removing a lost one (each lost lead needs a reason)."""
 
-    def __init__(self, parent: QWidget, status: dict[str, Any], others: list[dict[str, Any]],
-                 submit: Callable[[RemoveStatusDialog], None]) -> None:
+    def __init__(
+        self,
+        parent: QWidget,
+        status: dict[str, Any],
+        others: list[dict[str, Any]],
+        submit: Callable[[RemoveStatusDialog], None],
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Remove status")
         self.setObjectName("removeStatusDialog")
@@ -153,8 +161,11 @@ class RemoveStatusDialog(QDialog):
         layout.addWidget(self.buttons)
 
     def show_count(self, total: int) -> None:
-        self.count.setText("No current leads are in this status." if total == 0 else
-                           f"{total} current {'lead is' if total == 1 else 'leads are'} in this status.")
+        self.count.setText(
+            "No current leads are in this status."
+            if total == 0
+            else f"{total} current {'lead is' if total == 1 else 'leads are'} in this status."
+        )
 
 
 class PipelinesPage(AdminPage):
@@ -228,13 +239,21 @@ class PipelinesPage(AdminPage):
         buttons.addStretch(1)
         for widget in (self.up_button, self.down_button, self.remove_button):
             buttons.addWidget(widget)
-        hint = QLabel("Drag a status or press Alt+Up / Alt+Down to change the order; the board shows the "
-                      "columns in this order. " + KIND_HELP)
+        hint = QLabel(
+            "Drag a status or press Alt+Up / Alt+Down to change the order; the board shows the "
+            "columns in this order. " + KIND_HELP
+        )
         hint.setWordWrap(True)
         hint.setProperty("role", "caption")
 
-        self.root.addWidget(title_label("Pipelines", "The stages a lead goes through, from first contact to "
-                                        "won or lost. Lead screens follow each change at once.", self.new_button))
+        self.root.addWidget(
+            title_label(
+                "Pipelines",
+                "The stages a lead goes through, from first contact to "
+                "won or lost. Lead screens follow each change at once.",
+                self.new_button,
+            )
+        )
         self.root.addWidget(self.notice)
         self.root.addLayout(top)
         self.root.addWidget(self.list, 1)
@@ -256,8 +275,9 @@ class PipelinesPage(AdminPage):
     def _arrived(self, pipelines: list[dict[str, Any]]) -> None:
         self.pipelines = {p["id"]: p for p in pipelines}
         if self.current_id not in self.pipelines:
-            self.current_id = next((p["id"] for p in pipelines if p["is_default"]),
-                                   pipelines[0]["id"] if pipelines else None)
+            self.current_id = next(
+                (p["id"] for p in pipelines if p["is_default"]), pipelines[0]["id"] if pipelines else None
+            )
         self._fill_picker()
         self._show()
 
@@ -293,8 +313,9 @@ class PipelinesPage(AdminPage):
             item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{status['name']}, {KINDS[status['kind']]}")
         self.list.setVisible(pipeline is not None)
         self.empty.setVisible(pipeline is None)
-        self.default_note.setText("New leads go here unless told otherwise." if pipeline and pipeline["is_default"]
-                                  else "")
+        self.default_note.setText(
+            "New leads go here unless told otherwise." if pipeline and pipeline["is_default"] else ""
+        )
         self._update_actions()
 
     def _update_actions(self) -> None:
@@ -336,8 +357,14 @@ class PipelinesPage(AdminPage):
                 self._apply(pipeline)
                 self.say(f"The pipeline {pipeline['name']} is created with four starting statuses; shape them below.")
 
-            operations.run(dialog, self.api.post("/api/pipelines", {"name": name}), success=created,
-                           changed=PIPELINE, fields={"name": dialog.name}, busy=dialog.buttons)
+            operations.run(
+                dialog,
+                self.api.post("/api/pipelines", {"name": name}),
+                success=created,
+                changed=PIPELINE,
+                fields={"name": dialog.name},
+                busy=dialog.buttons,
+            )
 
         NameDialog(self, "New pipeline", "Name", "", submit).open()
 
@@ -352,9 +379,14 @@ class PipelinesPage(AdminPage):
                 self._apply(saved, self.list.current_id())
                 self.say(f"The pipeline is now called {saved['name']}.")
 
-            operations.run(dialog, self.api.patch(f"/api/pipelines/{pipeline['id']}",
-                                                  {"name": name, "version": pipeline["version"]}),
-                           success=renamed, changed=PIPELINE, fields={"name": dialog.name}, reload=self.reload)
+            operations.run(
+                dialog,
+                self.api.patch(f"/api/pipelines/{pipeline['id']}", {"name": name, "version": pipeline["version"]}),
+                success=renamed,
+                changed=PIPELINE,
+                fields={"name": dialog.name},
+                reload=self.reload,
+            )
 
         NameDialog(self, "Rename pipeline", "New name", pipeline["name"], submit).open()
 
@@ -369,9 +401,14 @@ class PipelinesPage(AdminPage):
             self._apply(saved, self.list.current_id())
             self.say(f"{saved['name']} is now the default pipeline: new leads go there unless told otherwise.")
 
-        operations.run(self, self.api.patch(f"/api/pipelines/{pipeline['id']}",
-                                            {"is_default": True, "version": pipeline["version"]}),
-                       success=made, changed=PIPELINE, reload=self.reload, busy=self.default_button)
+        operations.run(
+            self,
+            self.api.patch(f"/api/pipelines/{pipeline['id']}", {"is_default": True, "version": pipeline["version"]}),
+            success=made,
+            changed=PIPELINE,
+            reload=self.reload,
+            busy=self.default_button,
+        )
 
     # --- statuses ------------------------------------------------------------------------------
 
@@ -391,17 +428,29 @@ class PipelinesPage(AdminPage):
                 self._apply(saved, new)
                 self.say(f"The status {name} is added.")
 
-            operations.run(dialog, self.api.post(f"/api/pipelines/{pipeline['id']}/statuses",
-                                                 {"name": name, "kind": dialog.kind.currentData(),
-                                                  "position": position}),
-                           success=added, changed=PIPELINE, fields={"name": dialog.name, "kind": dialog.kind},
-                           busy=dialog.buttons)
+            operations.run(
+                dialog,
+                self.api.post(
+                    f"/api/pipelines/{pipeline['id']}/statuses",
+                    {"name": name, "kind": dialog.kind.currentData(), "position": position},
+                ),
+                success=added,
+                changed=PIPELINE,
+                fields={"name": dialog.name, "kind": dialog.kind},
+                busy=dialog.buttons,
+            )
 
         AddStatusDialog(self, after["name"] if after else None, submit).open()
 
-    def _patch_status(self, status: dict[str, Any], changes: dict[str, Any], message: str,
-                      parent: QWidget | None = None, fields: dict[str, QWidget] | None = None,
-                      after: Callable[[], None] | None = None) -> None:
+    def _patch_status(
+        self,
+        status: dict[str, Any],
+        changes: dict[str, Any],
+        message: str,
+        parent: QWidget | None = None,
+        fields: dict[str, QWidget] | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
         pipeline = self.pipeline()
         assert pipeline is not None
 
@@ -411,9 +460,16 @@ class PipelinesPage(AdminPage):
             self._apply(result, status["id"])
             self.say(message)
 
-        task = operations.run(parent or self, self.api.patch(f"/api/pipelines/{pipeline['id']}/statuses/{status['id']}",
-                                                             {**changes, "version": status["version"]}),
-                              success=saved, changed=PIPELINE, fields=fields, reload=self.reload)
+        task = operations.run(
+            parent or self,
+            self.api.patch(
+                f"/api/pipelines/{pipeline['id']}/statuses/{status['id']}", {**changes, "version": status["version"]}
+            ),
+            success=saved,
+            changed=PIPELINE,
+            fields=fields,
+            reload=self.reload,
+        )
         task.add_done_callback(lambda t: self._update_actions() if failed(t) else None)
 
     def rename_status(self) -> None:
@@ -422,8 +478,14 @@ class PipelinesPage(AdminPage):
             return
 
         def submit(dialog: NameDialog, name: str) -> None:
-            self._patch_status(status, {"name": name}, f"The status is now called {name}.", parent=dialog,
-                               fields={"name": dialog.name}, after=dialog.accept)
+            self._patch_status(
+                status,
+                {"name": name},
+                f"The status is now called {name}.",
+                parent=dialog,
+                fields={"name": dialog.name},
+                after=dialog.accept,
+            )
 
         NameDialog(self, "Rename status", "New name", status["name"], submit).open()
 
@@ -431,8 +493,12 @@ class PipelinesPage(AdminPage):
         status, kind = self.status(), self.kind.itemData(index)
         if status is None or kind == status["kind"]:
             return
-        self._patch_status(status, {"kind": kind}, f"{status['name']} is now a {KINDS[kind].lower()} status.",
-                           fields={"kind": self.kind})
+        self._patch_status(
+            status,
+            {"kind": kind},
+            f"{status['name']} is now a {KINDS[kind].lower()} status.",
+            fields={"kind": self.kind},
+        )
 
     def _reordered(self, ids: list[int], moved: int) -> None:
         pipeline = self.pipeline()
@@ -444,9 +510,13 @@ class PipelinesPage(AdminPage):
             name = next((s["name"] for s in result["statuses"] if s["id"] == moved), "The status")
             self.say(f"{name} is now number {ids.index(moved) + 1} of {len(ids)}.")
 
-        task = operations.run(self, self.api.put(f"/api/pipelines/{pipeline['id']}/statuses/order",
-                                                 {"status_ids": ids}),
-                              success=saved, changed=PIPELINE, reload=self.reload)
+        task = operations.run(
+            self,
+            self.api.put(f"/api/pipelines/{pipeline['id']}/statuses/order", {"status_ids": ids}),
+            success=saved,
+            changed=PIPELINE,
+            reload=self.reload,
+        )
         task.add_done_callback(lambda t: self._show(moved) if failed(t) else None)  # back to the stored order
 
     def remove_status(self) -> None:
@@ -468,19 +538,28 @@ class PipelinesPage(AdminPage):
                 self.say(f"The status {status['name']} is removed; its leads are now in {where}.")
 
             # request(), not delete(): the client drops a query string written into the path.
-            call = self.api.request("DELETE", f"/api/pipelines/{pipeline['id']}/statuses/{status['id']}",
-                                    params={"move_to": int(target)})
-            operations.run(dialog, call,
-                           success=removed, changed=PIPELINE, fields={"move_to": dialog.target},
-                           reload=self.reload, busy=dialog.buttons)
+            call = self.api.request(
+                "DELETE", f"/api/pipelines/{pipeline['id']}/statuses/{status['id']}", params={"move_to": int(target)}
+            )
+            operations.run(
+                dialog,
+                call,
+                success=removed,
+                changed=PIPELINE,
+                fields={"move_to": dialog.target},
+                reload=self.reload,
+                busy=dialog.buttons,
+            )
 
         dialog = RemoveStatusDialog(self, status, others, submit)
         # The status just above is where its leads most likely belong.
         previous = pipeline["statuses"][row - 1]["id"] if row > 0 else None
         if previous is not None and dialog.target.findData(previous) >= 0:
             dialog.target.setCurrentIndex(dialog.target.findData(previous))
-        self.load(self.api.get("/api/leads", status_id=status["id"], include_closed=True, limit=1),
-                  lambda page: dialog.show_count(int(page["total"])) if shiboken6.isValid(dialog) else None)
+        self.load(
+            self.api.get("/api/leads", status_id=status["id"], include_closed=True, limit=1),
+            lambda page: dialog.show_count(int(page["total"])) if shiboken6.isValid(dialog) else None,
+        )
         dialog.open()
 
     def screenshot_states(self) -> list[ScreenshotState]:

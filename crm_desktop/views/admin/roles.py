@@ -249,10 +249,12 @@ class RolesPage(AdminPage):
 
     def body(self, name: str | None = None) -> dict[str, Any]:
         assert self.current is not None
-        return {"name": name if name is not None else self.current["name"],
-                "description": self.description.text().strip(),
-                "require_2fa": self.require_2fa.isChecked(),
-                "permissions": self.matrix.permissions()}
+        return {
+            "name": name if name is not None else self.current["name"],
+            "description": self.description.text().strip(),
+            "require_2fa": self.require_2fa.isChecked(),
+            "permissions": self.matrix.permissions(),
+        }
 
     def save(self) -> None:
         if self.current is None or not self.dirty:
@@ -260,9 +262,14 @@ class RolesPage(AdminPage):
         role = self.current
         call = self.api.put(f"/api/roles/{role['id']}", {**self.body(), "version": role["version"]})
         self.save_button.setEnabled(False)
-        operations.run(self, call, success=self._saved, changed=ROLES,
-                       fields={"name": self.heading, "description": self.description, "permissions": self.matrix},
-                       reload=self._reload_discarding)
+        operations.run(
+            self,
+            call,
+            success=self._saved,
+            changed=ROLES,
+            fields={"name": self.heading, "description": self.description, "permissions": self.matrix},
+            reload=self._reload_discarding,
+        )
         # The button comes back through _update_actions when the answer arrives.
 
     def _saved(self, role: dict[str, Any]) -> None:
@@ -284,8 +291,13 @@ class RolesPage(AdminPage):
             return
 
         def submit(dialog: NameDialog, name: str) -> None:
-            operations.run(dialog, self.api.post("/api/roles", {"name": name, "description": "", "permissions": {}}),
-                           success=lambda r: self._created(dialog, r), changed=ROLES, fields={"name": dialog.name})
+            operations.run(
+                dialog,
+                self.api.post("/api/roles", {"name": name, "description": "", "permissions": {}}),
+                success=lambda r: self._created(dialog, r),
+                changed=ROLES,
+                fields={"name": dialog.name},
+            )
 
         NameDialog(self, "New role", "Name", "", submit).open()
 
@@ -295,8 +307,13 @@ class RolesPage(AdminPage):
         body = self.body()
 
         def submit(dialog: NameDialog, name: str) -> None:
-            operations.run(dialog, self.api.post("/api/roles", {**body, "name": name}),
-                           success=lambda r: self._created(dialog, r), changed=ROLES, fields={"name": dialog.name})
+            operations.run(
+                dialog,
+                self.api.post("/api/roles", {**body, "name": name}),
+                success=lambda r: self._created(dialog, r),
+                changed=ROLES,
+                fields={"name": dialog.name},
+            )
 
         NameDialog(self, "Copy role", "Name of the copy", f"Copy of {self.current['name']}", submit).open()
 
@@ -313,8 +330,13 @@ class RolesPage(AdminPage):
 
         def submit(dialog: NameDialog, name: str) -> None:
             # Rename saves the stored role under the new name; unsaved matrix edits stay on screen.
-            body = {"name": name, "description": role["description"], "require_2fa": role["require_2fa"],
-                    "permissions": role["permissions"], "version": role["version"]}
+            body = {
+                "name": name,
+                "description": role["description"],
+                "require_2fa": role["require_2fa"],
+                "permissions": role["permissions"],
+                "version": role["version"],
+            }
 
             def renamed(saved: dict[str, Any]) -> None:
                 dialog.accept()
@@ -324,8 +346,13 @@ class RolesPage(AdminPage):
                     self.heading.setText(saved["name"])
                 self.say(f"The role is now called {saved['name']}.")
 
-            operations.run(dialog, self.api.put(f"/api/roles/{role['id']}", body), success=renamed,
-                           changed=ROLES, fields={"name": dialog.name})
+            operations.run(
+                dialog,
+                self.api.put(f"/api/roles/{role['id']}", body),
+                success=renamed,
+                changed=ROLES,
+                fields={"name": dialog.name},
+            )
 
         NameDialog(self, "Rename role", "New name", role["name"], submit).open()
 

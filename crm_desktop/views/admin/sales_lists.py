@@ -122,8 +122,7 @@ class OrderedList(QListWidget):
 class ItemDialog(QDialog):
     """New lost reason or lead source: a name, and for lost reasons whether to ask for words."""
 
-    def __init__(self, parent: QWidget, title: str, with_text_flag: bool,
-                 submit: Callable[[ItemDialog], None]) -> None:
+    def __init__(self, parent: QWidget, title: str, with_text_flag: bool, submit: Callable[[ItemDialog], None]) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setObjectName("itemDialog")
@@ -161,8 +160,17 @@ class ItemList(QWidget):
     ACTIVE_AGAIN = "active again"
     INACTIVE = "inactive: hidden from new choices, kept on old leads"
 
-    def __init__(self, page: AdminPage, name: str, path: str, title: str, noun: str, area: str,
-                 with_text_flag: bool, plural: str | None = None) -> None:
+    def __init__(
+        self,
+        page: AdminPage,
+        name: str,
+        path: str,
+        title: str,
+        noun: str,
+        area: str,
+        with_text_flag: bool,
+        plural: str | None = None,
+    ) -> None:
         super().__init__()
         self.page = page
         self.path = path
@@ -284,22 +292,39 @@ class ItemList(QWidget):
                 dialog.accept()
                 self._saved(item, self.added_message(item))
 
-            operations.run(dialog, self.page.api.post(self.path, dialog.body()), success=created,
-                           changed=self.area, fields=dialog.fields(), busy=dialog.buttons)
+            operations.run(
+                dialog,
+                self.page.api.post(self.path, dialog.body()),
+                success=created,
+                changed=self.area,
+                fields=dialog.fields(),
+                busy=dialog.buttons,
+            )
 
         self.new_dialog(submit).open()
 
-    def _patch(self, item: dict[str, Any], changes: dict[str, Any], message: str,
-               parent: QWidget | None = None, fields: dict[str, QWidget] | None = None,
-               after: Callable[[], None] | None = None) -> None:
+    def _patch(
+        self,
+        item: dict[str, Any],
+        changes: dict[str, Any],
+        message: str,
+        parent: QWidget | None = None,
+        fields: dict[str, QWidget] | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
         def saved(result: dict[str, Any]) -> None:
             if after is not None:
                 after()
             self._saved(result, message)
 
-        task = operations.run(parent or self.page, self.page.api.patch(f"{self.path}/{item['id']}",
-                                                                       {**changes, "version": item["version"]}),
-                              success=saved, changed=self.area, fields=fields, reload=self.reload)
+        task = operations.run(
+            parent or self.page,
+            self.page.api.patch(f"{self.path}/{item['id']}", {**changes, "version": item["version"]}),
+            success=saved,
+            changed=self.area,
+            fields=fields,
+            reload=self.reload,
+        )
         task.add_done_callback(lambda t: self._update_actions() if failed(t) else None)
 
     def rename(self) -> None:
@@ -308,8 +333,14 @@ class ItemList(QWidget):
             return
 
         def submit(dialog: NameDialog, name: str) -> None:
-            self._patch(item, {"name": name}, f"The {self.noun} is now called {name}.", parent=dialog,
-                        fields={"name": dialog.name}, after=dialog.accept)
+            self._patch(
+                item,
+                {"name": name},
+                f"The {self.noun} is now called {name}.",
+                parent=dialog,
+                fields={"name": dialog.name},
+                after=dialog.accept,
+            )
 
         NameDialog(self, f"Rename {self.noun}", "New name", item["name"], submit).open()
 
@@ -337,8 +368,9 @@ class ItemList(QWidget):
             for position, row_id in enumerate(ids):
                 item = old[row_id]
                 if item["position"] != position:
-                    item = await self.page.api.patch(f"{self.path}/{row_id}",
-                                                     {"position": position, "version": item["version"]})
+                    item = await self.page.api.patch(
+                        f"{self.path}/{row_id}", {"position": position, "version": item["version"]}
+                    )
                 saved.append(item)
             return saved
 
@@ -359,17 +391,23 @@ class SalesListsPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.reasons = ItemList(self, "lostReasonList", "/api/lost-reasons", "Lost reasons", "lost reason",
-                                "admin.lost_reason", True)
-        self.sources = ItemList(self, "leadSourceList", "/api/lead-sources", "Lead sources", "lead source",
-                                "admin.lead_source", False)
+        self.reasons = ItemList(
+            self, "lostReasonList", "/api/lost-reasons", "Lost reasons", "lost reason", "admin.lost_reason", True
+        )
+        self.sources = ItemList(
+            self, "leadSourceList", "/api/lead-sources", "Lead sources", "lead source", "admin.lead_source", False
+        )
         lists = QHBoxLayout()
         lists.setSpacing(24)
         lists.addWidget(self.reasons, 1)
         lists.addWidget(self.sources, 1)
-        self.root.addWidget(title_label(
-            "Sales lists", "What salespeople choose from: why a lead was lost and where it came from, in "
-            "this order. Inactive entries stay on old leads but are no longer offered."))
+        self.root.addWidget(
+            title_label(
+                "Sales lists",
+                "What salespeople choose from: why a lead was lost and where it came from, in "
+                "this order. Inactive entries stay on old leads but are no longer offered.",
+            )
+        )
         self.root.addWidget(self.notice)
         self.root.addLayout(lists, 1)
 

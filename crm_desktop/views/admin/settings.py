@@ -88,13 +88,18 @@ class SettingsPage(AdminPage):
         logo_row.addStretch(1)
         logo_box = QWidget()
         logo_box.setLayout(logo_row)
-        company = self._group("Company", [
-            ("Name", field(self.company_name)), ("Address", field(self.company_address)),
-            ("VAT number", field(self.company_vat)), ("Email", field(self.company_email)),
-            ("Phone", field(self.company_phone)),
-            ("Default phone country", field(self.company_country, "Two-letter code, e.g. RO, DE, GB.")),
-            ("Logo", field(logo_box, "PNG, up to 512 KB; shown on proposals and invoices.")),
-        ])
+        company = self._group(
+            "Company",
+            [
+                ("Name", field(self.company_name)),
+                ("Address", field(self.company_address)),
+                ("VAT number", field(self.company_vat)),
+                ("Email", field(self.company_email)),
+                ("Phone", field(self.company_phone)),
+                ("Default phone country", field(self.company_country, "Two-letter code, e.g. RO, DE, GB.")),
+                ("Logo", field(logo_box, "PNG, up to 512 KB; shown on proposals and invoices.")),
+            ],
+        )
 
         # --- smtp
         self.smtp_host = self._text("smtp.host")
@@ -132,14 +137,20 @@ class SettingsPage(AdminPage):
         test_row.addWidget(self.test_button)
         test_box = QWidget()
         test_box.setLayout(test_row)
-        smtp = self._group("Outgoing email (SMTP)", [
-            ("Host", field(self.smtp_host)), ("Port", field(self.smtp_port)),
-            ("Security", field(self.smtp_security)), ("User", field(self.smtp_user)),
-            ("Password", field(self.smtp_password, "Leave empty to keep the stored password.")),
-            ("Sender address", field(self.smtp_sender)),
-            ("Server address", field(self.public_url, "How people reach this server, for links in emails.")),
-            ("Test", test_box), ("", self.test_result),
-        ])
+        smtp = self._group(
+            "Outgoing email (SMTP)",
+            [
+                ("Host", field(self.smtp_host)),
+                ("Port", field(self.smtp_port)),
+                ("Security", field(self.smtp_security)),
+                ("User", field(self.smtp_user)),
+                ("Password", field(self.smtp_password, "Leave empty to keep the stored password.")),
+                ("Sender address", field(self.smtp_sender)),
+                ("Server address", field(self.public_url, "How people reach this server, for links in emails.")),
+                ("Test", test_box),
+                ("", self.test_result),
+            ],
+        )
 
         # --- security
         self.idle_minutes = QSpinBox()
@@ -159,18 +170,22 @@ class SettingsPage(AdminPage):
         self.require_2fa = QCheckBox("Require two-factor sign-in for everyone")
         self.require_2fa.toggled.connect(self._changed)
         self.inputs["security.require_2fa_for_all"] = self.require_2fa
-        security = self._group("Security", [
-            ("Sign out after", field(self.idle_minutes, "of inactivity.")),
-            ("Minimum password length", field(self.password_min)),
-            ("", field(self.require_2fa, "Everyone sets up an authenticator app at their next sign-in.")),
-        ])
+        security = self._group(
+            "Security",
+            [
+                ("Sign out after", field(self.idle_minutes, "of inactivity.")),
+                ("Minimum password length", field(self.password_min)),
+                ("", field(self.require_2fa, "Everyone sets up an authenticator app at their next sign-in.")),
+            ],
+        )
 
         # --- sales and invoices
         self.base_currency = self._text("sales.base_currency")
         self.base_currency.setMaxLength(3)
         self.base_currency.setMaximumWidth(80)
-        self.base_currency.setValidator(QRegularExpressionValidator(QRegularExpression("[A-Za-z]{0,3}"),
-                                                                    self.base_currency))
+        self.base_currency.setValidator(
+            QRegularExpressionValidator(QRegularExpression("[A-Za-z]{0,3}"), self.base_currency)
+        )
         self.base_currency.textEdited.connect(self._upper_currency)
         self.tax_rounding = QComboBox()
         self.tax_rounding.setAccessibleName("VAT rounding")
@@ -203,18 +218,28 @@ class SettingsPage(AdminPage):
         self.recurring_only_paid = QCheckBox("Recur only from paid invoices")
         self.recurring_only_paid.toggled.connect(self._changed)
         self.inputs["invoices.recurring_only_paid"] = self.recurring_only_paid
-        sales = self._group("Sales and invoices", [
-            ("Base currency", field(self.base_currency, "Three-letter code, e.g. EUR, USD, RON.")),
-            ("VAT rounding", field(self.tax_rounding, (
-                "Per line rounds the VAT of every line to the cent; per document adds up the lines of each "
-                "rate and rounds their VAT once, which can differ by a cent or two."))),
-            ("Payment terms", field(self.payment_terms, "Due date of new invoices, counted from the issue date.")),
-            ("Invoice numbers", self._format_field(self.invoice_format)),
-            ("Credit note numbers", self._format_field(self.credit_note_format)),
-            ("Recurring invoices", field(self.recurring_hour, "Server time; an admin's \"Run now\" ignores it.")),
-            ("", field(self.recurring_send, "Needs the client's email address and the SMTP settings above.")),
-            ("", field(self.recurring_only_paid, "An unpaid source invoice is skipped; the job log says why.")),
-        ])
+        sales = self._group(
+            "Sales and invoices",
+            [
+                ("Base currency", field(self.base_currency, "Three-letter code, e.g. EUR, USD, RON.")),
+                (
+                    "VAT rounding",
+                    field(
+                        self.tax_rounding,
+                        (
+                            "Per line rounds the VAT of every line to the cent; per document adds up the lines of each "
+                            "rate and rounds their VAT once, which can differ by a cent or two."
+                        ),
+                    ),
+                ),
+                ("Payment terms", field(self.payment_terms, "Due date of new invoices, counted from the issue date.")),
+                ("Invoice numbers", self._format_field(self.invoice_format)),
+                ("Credit note numbers", self._format_field(self.credit_note_format)),
+                ("Recurring invoices", field(self.recurring_hour, 'Server time; an admin\'s "Run now" ignores it.')),
+                ("", field(self.recurring_send, "Needs the client's email address and the SMTP settings above.")),
+                ("", field(self.recurring_only_paid, "An unpaid source invoice is skipped; the job log says why.")),
+            ],
+        )
 
         # --- stock
         self.allow_negative = QCheckBox("Allow negative stock")
@@ -228,14 +253,31 @@ class SettingsPage(AdminPage):
         self.invoice_warehouse.addItem("The first active warehouse", 0)
         self.invoice_warehouse.currentIndexChanged.connect(self._changed)
         self.inputs["stock.invoice_warehouse_id"] = self.invoice_warehouse
-        stock = self._group("Stock", [
-            ("Invoices reserve in", field(self.invoice_warehouse, (
-                "Issuing an invoice holds its stock-tracked lines there until they are delivered or the "
-                "invoice is cancelled."))),
-            ("", field(self.allow_negative, (
-                "Off: a delivery or reservation beyond what is available is refused, naming the product. "
-                "On: it goes through and the stock shows below zero until goods arrive."))),
-        ])
+        stock = self._group(
+            "Stock",
+            [
+                (
+                    "Invoices reserve in",
+                    field(
+                        self.invoice_warehouse,
+                        (
+                            "Issuing an invoice holds its stock-tracked lines there until they are delivered or the "
+                            "invoice is cancelled."
+                        ),
+                    ),
+                ),
+                (
+                    "",
+                    field(
+                        self.allow_negative,
+                        (
+                            "Off: a delivery or reservation beyond what is available is refused, naming the product. "
+                            "On: it goes through and the stock shows below zero until goods arrive."
+                        ),
+                    ),
+                ),
+            ],
+        )
 
         self.save_button = QPushButton("Save")
         self.save_button.setProperty("role", "primary")
@@ -263,8 +305,9 @@ class SettingsPage(AdminPage):
         bottom.addWidget(self.revert_button)
         bottom.addWidget(self.save_button)
 
-        self.root.addWidget(title_label(
-            "Settings", "Company details, outgoing email, the security policy, sales and invoices, stock."))
+        self.root.addWidget(
+            title_label("Settings", "Company details, outgoing email, the security policy, sales and invoices, stock.")
+        )
         self.root.addWidget(self.notice)
         self.root.addWidget(scroll, 1)
         self.root.addLayout(bottom)
@@ -301,7 +344,8 @@ class SettingsPage(AdminPage):
         except (KeyError, IndexError, ValueError, AttributeError):
             number = ""
         self.format_examples[edit].setText(
-            f"Example: {number}" if number else "Not a valid format: it needs {seq}, e.g. INV-{year}-{seq:06d}.")
+            f"Example: {number}" if number else "Not a valid format: it needs {seq}, e.g. INV-{year}-{seq:06d}."
+        )
 
     def _upper_currency(self, text: str) -> None:
         if text != text.upper():
@@ -388,8 +432,13 @@ class SettingsPage(AdminPage):
         self.logo_b64 = b64
         pixmap = QPixmap()
         if b64 and pixmap.loadFromData(QByteArray(base64.b64decode(b64)), "PNG"):
-            self.logo_preview.setPixmap(pixmap.scaled(self.logo_preview.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                                      Qt.TransformationMode.SmoothTransformation))
+            self.logo_preview.setPixmap(
+                pixmap.scaled(
+                    self.logo_preview.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
         else:
             self.logo_preview.setPixmap(QPixmap())
             self.logo_preview.setText("No logo")
@@ -474,8 +523,13 @@ class SettingsPage(AdminPage):
             self._show(result["values"])
             self.say(f"Saved {len(changes)} setting{'s' if len(changes) != 1 else ''}.")
 
-        task = operations.run(self, self.api.patch("/api/settings", {"values": changes}), success=saved,
-                              changed=SETTINGS, fields=self.inputs)
+        task = operations.run(
+            self,
+            self.api.patch("/api/settings", {"values": changes}),
+            success=saved,
+            changed=SETTINGS,
+            fields=self.inputs,
+        )
         task.add_done_callback(lambda _: self._update_actions())
         return task
 

@@ -58,6 +58,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 # --- business days as the server stores them ("1-5", "1-3,6") -------------------------------------
 
+
 def parse_days(text: str) -> set[int]:
     """ISO weekdays (1 = Monday) of "1-5" / "1,2,3" / "1-3,6"; an unreadable value gives none."""
     days: set[int] = set()
@@ -152,16 +153,24 @@ class SupportSettings(QWidget):
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.time_zone.currentTextChanged.connect(self._changed)
-        self.inputs["tickets.time_zone"] = Input(self.time_zone, lambda: self.time_zone.currentText().strip(),
-                                                 lambda v: self.time_zone.setCurrentText(str(v)))
+        self.inputs["tickets.time_zone"] = Input(
+            self.time_zone,
+            lambda: self.time_zone.currentText().strip(),
+            lambda v: self.time_zone.setCurrentText(str(v)),
+        )
         self.archive_days = self._spin_input("tickets.archive_after_days", 1, 3650, " days", "Archive after")
-        levels = self._group("Service levels", [
-            ("Critical", field(self.sla_critical)), ("High", field(self.sla_high)),
-            ("Normal", field(self.sla_normal, "Hours to the first answer, counted in business hours only.")),
-            ("Business hours", field(hours)), ("Business days", field(days)),
-            ("Time zone", field(self.time_zone, "Business hours are in this zone's local time.")),
-            ("Archive closed tickets", field(self.archive_days, "after they have been closed this long.")),
-        ])
+        levels = self._group(
+            "Service levels",
+            [
+                ("Critical", field(self.sla_critical)),
+                ("High", field(self.sla_high)),
+                ("Normal", field(self.sla_normal, "Hours to the first answer, counted in business hours only.")),
+                ("Business hours", field(hours)),
+                ("Business days", field(days)),
+                ("Time zone", field(self.time_zone, "Business hours are in this zone's local time.")),
+                ("Archive closed tickets", field(self.archive_days, "after they have been closed this long.")),
+            ],
+        )
 
         # --- email pipe
         self.token_state = QLabel("")
@@ -192,10 +201,12 @@ class SupportSettings(QWidget):
         self.token_shown = QWidget()
         self.token_shown.setLayout(shown_row)
         self.token_shown.setVisible(False)
-        self.registered_only = self._check_input("email_pipe.registered_only",
-                                                 "Only registered contacts and clients may open tickets")
-        self.replies_only = self._check_input("email_pipe.replies_only",
-                                              "Only replies to existing tickets (no new tickets by email)")
+        self.registered_only = self._check_input(
+            "email_pipe.registered_only", "Only registered contacts and clients may open tickets"
+        )
+        self.replies_only = self._check_input(
+            "email_pipe.replies_only", "Only replies to existing tickets (no new tickets by email)"
+        )
         self.max_per_window = self._spin_input("email_pipe.max_per_window", 1, 10000, " messages", "Limit")
         self.window_minutes = self._spin_input("email_pipe.window_minutes", 1, 1440, " minutes", "Limit window")
         limit_row = QHBoxLayout()
@@ -206,14 +217,22 @@ class SupportSettings(QWidget):
         limit_row.addStretch(1)
         limit = QWidget()
         limit.setLayout(limit_row)
-        pipe = self._group("Inbound email", [
-            ("Token", field(token_box, f"Sent as the X-CRM-Token header with each POST to "
-                                       f"{page.api.base_url}/webhooks/email.")),
-            ("", self.token_shown),
-            ("", field(self.registered_only)), ("", field(self.replies_only, "Refused messages stay in the "
-                                                                            "Email log and can be replayed.")),
-            ("At most", limit),
-        ])
+        pipe = self._group(
+            "Inbound email",
+            [
+                (
+                    "Token",
+                    field(
+                        token_box,
+                        f"Sent as the X-CRM-Token header with each POST to {page.api.base_url}/webhooks/email.",
+                    ),
+                ),
+                ("", self.token_shown),
+                ("", field(self.registered_only)),
+                ("", field(self.replies_only, "Refused messages stay in the Email log and can be replayed.")),
+                ("At most", limit),
+            ],
+        )
 
         self.save_button = QPushButton("Save")
         self.save_button.setProperty("role", "primary")
@@ -330,8 +349,7 @@ class SupportSettings(QWidget):
         """The settings that differ from what the server last said (none before its first answer)."""
         if not self.stored:
             return {}
-        return {key: value for key, one in self.inputs.items()
-                if (value := one.get()) != self.stored.get(key)}
+        return {key: value for key, one in self.inputs.items() if (value := one.get()) != self.stored.get(key)}
 
     def _update_actions(self) -> None:
         changes = self.pending()
@@ -364,8 +382,13 @@ class SupportSettings(QWidget):
             self.show_values(result["values"])
             self.page.say(f"Saved {len(changes)} support setting{'s' if len(changes) != 1 else ''}.")
 
-        task = operations.run(self, self.page.api.patch("/api/settings", {"values": changes}), success=saved,
-                              changed=SETTINGS, fields={k: v.widget for k, v in self.inputs.items()})
+        task = operations.run(
+            self,
+            self.page.api.patch("/api/settings", {"values": changes}),
+            success=saved,
+            changed=SETTINGS,
+            fields={k: v.widget for k, v in self.inputs.items()},
+        )
         task.add_done_callback(lambda _: self._update_actions())
         return task
 
@@ -375,9 +398,14 @@ class SupportSettings(QWidget):
         if not self.stored.get(TOKEN_KEY):
             self.generate()
             return
-        confirm(self, "Replace the token?", "The mail provider keeps sending the old token until IT pastes the "
-                "new one there; until then its messages are refused (and kept in the Email log).",
-                "Generate a new token", self.generate)
+        confirm(
+            self,
+            "Replace the token?",
+            "The mail provider keeps sending the old token until IT pastes the "
+            "new one there; until then its messages are refused (and kept in the Email log).",
+            "Generate a new token",
+            self.generate,
+        )
 
     def generate(self) -> None:
         """A fresh random token, saved at once and shown this one time."""
@@ -392,8 +420,13 @@ class SupportSettings(QWidget):
             self.new_token.selectAll()
             self.page.say("New token saved. Copy it into the mail provider now: it is shown only this once.")
 
-        operations.run(self, self.page.api.patch("/api/settings", {"values": {TOKEN_KEY: token}}), success=saved,
-                       changed=SETTINGS, busy=self.generate_button)
+        operations.run(
+            self,
+            self.page.api.patch("/api/settings", {"values": {TOKEN_KEY: token}}),
+            success=saved,
+            changed=SETTINGS,
+            busy=self.generate_button,
+        )
 
     def ask_turn_off(self) -> None:
         def off() -> None:
@@ -403,11 +436,21 @@ class SupportSettings(QWidget):
                 self.forget_shown_token()
                 self.page.say("The email webhook is off; messages sent to it are refused.")
 
-            operations.run(self, self.page.api.patch("/api/settings", {"values": {TOKEN_KEY: ""}}), success=saved,
-                           changed=SETTINGS, busy=self.off_button)
+            operations.run(
+                self,
+                self.page.api.patch("/api/settings", {"values": {TOKEN_KEY: ""}}),
+                success=saved,
+                changed=SETTINGS,
+                busy=self.off_button,
+            )
 
-        confirm(self, "Turn the email webhook off?", "Messages the mail provider sends from now on are refused "
-                "until a new token is generated.", "Turn off", off)
+        confirm(
+            self,
+            "Turn the email webhook off?",
+            "Messages the mail provider sends from now on are refused until a new token is generated.",
+            "Turn off",
+            off,
+        )
 
     def copy_token(self) -> None:
         QGuiApplication.clipboard().setText(self.new_token.text())
@@ -419,6 +462,7 @@ class SupportSettings(QWidget):
 
 
 # --- the page --------------------------------------------------------------------------------------
+
 
 class SupportPage(AdminPage):
     """Categories on the left; service levels and the email pipe on the right."""
@@ -435,9 +479,13 @@ class SupportPage(AdminPage):
         columns.setSpacing(24)
         columns.addWidget(self.categories, 2)
         columns.addWidget(self.settings, 3)
-        self.root.addWidget(title_label(
-            "Support", "Where tickets of each category go, how fast they must be answered, and what the inbound "
-                       "email pipe accepts."))
+        self.root.addWidget(
+            title_label(
+                "Support",
+                "Where tickets of each category go, how fast they must be answered, and what the inbound "
+                "email pipe accepts.",
+            )
+        )
         self.root.addWidget(self.notice)
         self.root.addLayout(columns, 1)
         # One reload of each half however many announcements come together; deferred, so our own

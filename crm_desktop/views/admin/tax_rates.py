@@ -54,8 +54,9 @@ def rate_text(rate: dict[str, Any]) -> str:
 class RateDialog(QDialog):
     """A new VAT rate, or an existing one renamed / re-rated: a name and a percentage."""
 
-    def __init__(self, parent: QWidget, title: str, submit: Callable[[RateDialog], None],
-                 rate: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, parent: QWidget, title: str, submit: Callable[[RateDialog], None], rate: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setObjectName("rateDialog")
@@ -133,9 +134,13 @@ class TaxRatesPage(AdminPage):
             buttons.addWidget(button)
         buttons.addStretch(1)
 
-        self.root.addWidget(title_label(
-            "VAT rates", "The rates products and document lines use. Rates are never deleted; an inactive "
-                         "rate stays on the products and invoices that have it but is no longer offered."))
+        self.root.addWidget(
+            title_label(
+                "VAT rates",
+                "The rates products and document lines use. Rates are never deleted; an inactive "
+                "rate stays on the products and invoices that have it but is no longer offered.",
+            )
+        )
         self.root.addWidget(self.notice)
         self.root.addWidget(self.list, 1)
         self.root.addWidget(self.empty)
@@ -188,22 +193,38 @@ class TaxRatesPage(AdminPage):
                 dialog.accept()
                 self._saved(rate, f"The VAT rate {rate_text(rate)} is added.")
 
-            operations.run(dialog, self.api.post(PATH, {**dialog.values(), "active": True}), success=created,
-                           changed=CHANGED, fields=dialog.fields(), busy=dialog.buttons)
+            operations.run(
+                dialog,
+                self.api.post(PATH, {**dialog.values(), "active": True}),
+                success=created,
+                changed=CHANGED,
+                fields=dialog.fields(),
+                busy=dialog.buttons,
+            )
 
         RateDialog(self, "New VAT rate", submit).open()
 
-    def _patch(self, rate: dict[str, Any], changes: dict[str, Any], message: Callable[[dict[str, Any]], str],
-               dialog: RateDialog | None = None) -> None:
+    def _patch(
+        self,
+        rate: dict[str, Any],
+        changes: dict[str, Any],
+        message: Callable[[dict[str, Any]], str],
+        dialog: RateDialog | None = None,
+    ) -> None:
         def saved(result: dict[str, Any]) -> None:
             if dialog is not None:
                 dialog.accept()
             self._saved(result, message(result))
 
-        task = operations.run(dialog or self, self.api.patch(f"{PATH}/{rate['id']}",
-                                                             {**changes, "version": rate["version"]}),
-                              success=saved, changed=CHANGED, fields=dialog.fields() if dialog else None,
-                              reload=self.reload, busy=dialog.buttons if dialog else None)
+        task = operations.run(
+            dialog or self,
+            self.api.patch(f"{PATH}/{rate['id']}", {**changes, "version": rate["version"]}),
+            success=saved,
+            changed=CHANGED,
+            fields=dialog.fields() if dialog else None,
+            reload=self.reload,
+            busy=dialog.buttons if dialog else None,
+        )
         task.add_done_callback(lambda t: self._update_actions() if failed(t) else None)
 
     def edit(self) -> None:
@@ -213,8 +234,11 @@ class TaxRatesPage(AdminPage):
 
         def submit(dialog: RateDialog) -> None:
             values = dialog.values()
-            changes = {k: v for k, v in values.items()
-                       if (Decimal(v) != Decimal(str(rate["rate"])) if k == "rate" else v != rate[k])}
+            changes = {
+                k: v
+                for k, v in values.items()
+                if (Decimal(v) != Decimal(str(rate["rate"])) if k == "rate" else v != rate[k])
+            }
             if not changes:
                 dialog.accept()
                 return
@@ -227,8 +251,9 @@ class TaxRatesPage(AdminPage):
         if rate is None or not can(self.me, "edit"):
             return
         active = not rate["active"]
-        verb = ("active again" if active else
-                "inactive: no longer offered, kept on the products and invoices that use it")
+        verb = (
+            "active again" if active else "inactive: no longer offered, kept on the products and invoices that use it"
+        )
         self._patch(rate, {"active": active}, lambda r: f"The VAT rate {r['name']} is {verb}.")
 
     def screenshot_states(self) -> list[ScreenshotState]:

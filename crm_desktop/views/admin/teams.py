@@ -129,8 +129,9 @@ class TeamsPage(AdminPage):
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
         splitter.setSizes([230, 770])
-        self.root.addWidget(title_label("Teams", "Teams share records; a manager sees the team's work.",
-                                        self.new_button))
+        self.root.addWidget(
+            title_label("Teams", "Teams share records; a manager sees the team's work.", self.new_button)
+        )
         self.root.addWidget(self.notice)
         self.root.addWidget(splitter, 1)
 
@@ -178,8 +179,12 @@ class TeamsPage(AdminPage):
 
     def _on_current_changed(self, item: QListWidgetItem | None, previous: QListWidgetItem | None) -> None:
         team = self.teams.get(item.data(ID_ROLE)) if item is not None else None
-        if self.dirty and previous is not None and self.current is not None and (
-                team is None or team["id"] != self.current["id"]):
+        if (
+            self.dirty
+            and previous is not None
+            and self.current is not None
+            and (team is None or team["id"] != self.current["id"])
+        ):
             name = self.current["name"]
             self.list.blockSignals(True)
             self.list.setCurrentItem(previous)
@@ -253,8 +258,13 @@ class TeamsPage(AdminPage):
         search = self.search.text().strip().lower()
         shown = [self.people[i] for i in self.checked if i in self.people]
         shown.sort(key=lambda u: u["full_name"].lower())
-        others = [u for i, u in self.people.items() if i not in self.checked and u["active"]
-                  and (not search or search in u["full_name"].lower() or search in u["email"].lower())]
+        others = [
+            u
+            for i, u in self.people.items()
+            if i not in self.checked
+            and u["active"]
+            and (not search or search in u["full_name"].lower() or search in u["email"].lower())
+        ]
         others.sort(key=lambda u: u["full_name"].lower())
         self.members.blockSignals(True)
         self.members.clear()
@@ -317,8 +327,12 @@ class TeamsPage(AdminPage):
         team = self.current
         if team is None or not can(self.me, "edit"):
             return
-        body = {"name": self.name.text().strip(), "lead_user_id": self.lead.currentData(),
-                "member_ids": sorted(self.checked), "version": team["version"]}
+        body = {
+            "name": self.name.text().strip(),
+            "lead_user_id": self.lead.currentData(),
+            "member_ids": sorted(self.checked),
+            "version": team["version"],
+        }
 
         def saved(result: dict[str, Any]) -> None:
             self._select_after_load = result["id"]
@@ -326,9 +340,14 @@ class TeamsPage(AdminPage):
             self.dirty = False
             self.say(f"The team {result['name']} is saved.")
 
-        operations.run(self, self.api.put(f"/api/teams/{team['id']}", body), success=saved, changed=TEAMS,
-                       fields={"name": self.name, "lead_user_id": self.lead, "member_ids": self.members},
-                       reload=self._reload_discarding)
+        operations.run(
+            self,
+            self.api.put(f"/api/teams/{team['id']}", body),
+            success=saved,
+            changed=TEAMS,
+            fields={"name": self.name, "lead_user_id": self.lead, "member_ids": self.members},
+            reload=self._reload_discarding,
+        )
 
     def _reload_discarding(self) -> None:
         """After "Reload" on a conflict: show the team as it is now, dropping the edits."""
@@ -345,8 +364,13 @@ class TeamsPage(AdminPage):
                 self._select_after_load = team["id"]
                 self.say(f"The team {team['name']} is created; tick its members and save.")
 
-            operations.run(dialog, self.api.post("/api/teams", {"name": name}), success=created, changed=TEAMS,
-                           fields={"name": dialog.name})
+            operations.run(
+                dialog,
+                self.api.post("/api/teams", {"name": name}),
+                success=created,
+                changed=TEAMS,
+                fields={"name": dialog.name},
+            )
 
         NameDialog(self, "New team", "Name", "", submit).open()
 

@@ -49,6 +49,7 @@ def team_choices(combo: QComboBox, teams: dict[int, str], selected: int | None) 
 
 # --- categories ------------------------------------------------------------------------------------
 
+
 class CategoryDialog(QDialog):
     """New category: its name and the team its tickets go to."""
 
@@ -92,8 +93,16 @@ class CategoryList(ItemList):
     def __init__(self, page: SupportPage) -> None:
         self.teams: dict[int, str] = {}
         self.team = QComboBox()
-        super().__init__(page, "ticketCategoryList", self.PATH, "Ticket categories", "category",
-                         "tickets.ticket_category", False, plural="categories")
+        super().__init__(
+            page,
+            "ticketCategoryList",
+            self.PATH,
+            "Ticket categories",
+            "category",
+            "tickets.ticket_category",
+            False,
+            plural="categories",
+        )
         self.active_button.setToolTip("Not offered for new tickets; old tickets keep it (Ctrl+D)")
         self.team.setObjectName("categoryTeam")
         self.team.setAccessibleName("Team of the selected category")
@@ -105,8 +114,9 @@ class CategoryList(ItemList):
 
     def reload(self) -> None:
         async def both() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            categories, teams = await asyncio.gather(self.page.api.get(self.PATH, include_inactive=True),
-                                                     self.page.api.get("/api/teams"))
+            categories, teams = await asyncio.gather(
+                self.page.api.get(self.PATH, include_inactive=True), self.page.api.get("/api/teams")
+            )
             return categories, teams
 
         def arrived(answer: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
@@ -141,8 +151,12 @@ class CategoryList(ItemList):
         item = self.current()
         if item is None or team_id == item["team_id"] or not can(self.page.me, "edit"):
             return
-        self._patch(item, {"team_id": team_id}, f"New {item['name']} tickets now go to {self.team_name(team_id)}.",
-                    fields={"team_id": self.team})
+        self._patch(
+            item,
+            {"team_id": team_id},
+            f"New {item['name']} tickets now go to {self.team_name(team_id)}.",
+            fields={"team_id": self.team},
+        )
 
 
 # --- settings --------------------------------------------------------------------------------------

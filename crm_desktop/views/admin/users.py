@@ -94,8 +94,13 @@ class UserDialog(QDialog):
         self.team.addItem("No team", None)
         for team in page.teams.values():
             self.team.addItem(team["name"], team["id"])
-        for widget, name in ((self.full_name, "Full name"), (self.email, "Email"), (self.phone, "Phone"),
-                             (self.role, "Role"), (self.team, "Team")):
+        for widget, name in (
+            (self.full_name, "Full name"),
+            (self.email, "Email"),
+            (self.phone, "Phone"),
+            (self.role, "Role"),
+            (self.team, "Team"),
+        ):
             widget.setAccessibleName(name)
 
         form = QFormLayout()
@@ -106,8 +111,13 @@ class UserDialog(QDialog):
         form.addRow("&Role", field(self.role))
         form.addRow("&Team", field(self.team))
 
-        self.fields: dict[str, QWidget] = {"full_name": self.full_name, "email": self.email, "phone": self.phone,
-                                           "role_id": self.role, "team_id": self.team}
+        self.fields: dict[str, QWidget] = {
+            "full_name": self.full_name,
+            "email": self.email,
+            "phone": self.phone,
+            "role_id": self.role,
+            "team_id": self.team,
+        }
         self.password = QLineEdit()
         self.set_password = QRadioButton("Set an initial &password (they change it at first sign-in)")
         self.send_link = QRadioButton("E&mail them a link to choose a password")
@@ -170,8 +180,10 @@ class UserDialog(QDialog):
             call = api.post("/api/users", body)
         else:
             call = api.patch(f"/api/users/{self.user['id']}", body)
-        busy_while(self.ok, operations.run(self, call, success=self._saved, changed=USERS, fields=self.fields,
-                                           reload=self.reload))
+        busy_while(
+            self.ok,
+            operations.run(self, call, success=self._saved, changed=USERS, fields=self.fields, reload=self.reload),
+        )
 
     def reload(self) -> None:
         """After a conflict ("Reload"): show the user as stored now, with its new version."""
@@ -205,8 +217,10 @@ class DeactivateDialog(QDialog):
         self.setWindowTitle("Deactivate user")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(480)
-        text = QLabel(f"<b>{user['full_name']}</b> will be signed out everywhere and can no longer sign in. "
-                      "You can reactivate them later.")
+        text = QLabel(
+            f"<b>{user['full_name']}</b> will be signed out everywhere and can no longer sign in. "
+            "You can reactivate them later."
+        )
         text.setWordWrap(True)
         self.heir = UserPicker(page.api, active_only=True, exclude={user["id"]})
         self.heir.setAccessibleName("Hand their open records to")
@@ -215,8 +229,9 @@ class DeactivateDialog(QDialog):
         self.keep.toggled.connect(lambda _: self._update_ok())
         self.heir.user_changed.connect(lambda _: self._update_ok())
         form = QFormLayout()
-        form.addRow("Hand their open &records to", field(self.heir, "Leads, clients and open follow-ups move "
-                                                                    "to this person."))
+        form.addRow(
+            "Hand their open &records to", field(self.heir, "Leads, clients and open follow-ups move to this person.")
+        )
         form.addRow("", self.keep)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -240,18 +255,24 @@ class DeactivateDialog(QDialog):
 
         async def deactivate() -> Any:
             version = await self.page.latest_version(user_id)
-            return await self.page.api.post(f"/api/users/{user_id}/deactivate",
-                                            {"version": version, "reassign_to": reassign_to})
+            return await self.page.api.post(
+                f"/api/users/{user_id}/deactivate", {"version": version, "reassign_to": reassign_to}
+            )
 
         call = deactivate()
-        busy_while(self.ok, operations.run(self, call, success=self._done, changed=USERS,
-                                           fields={"reassign_to": self.heir, "user_id": self.heir}))
+        busy_while(
+            self.ok,
+            operations.run(
+                self, call, success=self._done, changed=USERS, fields={"reassign_to": self.heir, "user_id": self.heir}
+            ),
+        )
 
     def _done(self, moved: dict[str, int]) -> None:
         count = sum(moved.values())
         heir = self.heir.text() if self.heir.user_id else ""
-        self.page.say(f"{self.user['full_name']} is deactivated"
-                      + (f"; {count} open record(s) went to {heir}." if heir else "."))
+        self.page.say(
+            f"{self.user['full_name']} is deactivated" + (f"; {count} open record(s) went to {heir}." if heir else ".")
+        )
         self.accept()
 
 
@@ -276,8 +297,9 @@ class PasswordDialog(QDialog):
         holder = QWidget()
         holder.setLayout(row)
         row.setContentsMargins(0, 0, 0, 0)
-        note = QLabel(f"{user['full_name']} must choose a new password at their next sign-in. "
-                      "Give them this one by a safe way.")
+        note = QLabel(
+            f"{user['full_name']} must choose a new password at their next sign-in. Give them this one by a safe way."
+        )
         note.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.submit)
@@ -315,8 +337,9 @@ class UsersPage(AdminPage):
         self.search.setMinimumWidth(180)
         self.role_filter = self.filters.add_choice("role_id", "Role", [])
         self.team_filter = self.filters.add_choice("team_id", "Team", [])
-        self.active_filter = self.filters.add_choice("active", "Status", [("Active", True), ("Deactivated", False)],
-                                                     any_label="All")
+        self.active_filter = self.filters.add_choice(
+            "active", "Status", [("Active", True), ("Deactivated", False)], any_label="All"
+        )
         self.active_filter.setCurrentIndex(1)  # active people first: what an admin looks for
         self.filters.changed.connect(self.reload_list)
 
@@ -325,15 +348,21 @@ class UsersPage(AdminPage):
             Column("Email", lambda u: u["email"]),
             Column("Role", lambda u: self.roles.get(u["role_id"], {}).get("name", "…")),
             Column("Team", lambda u: self.teams.get(u["team_id"], {}).get("name", "—") if u["team_id"] else "—"),
-            Column("Status", status_of, color=_status_color,
-                   tooltip=lambda u: f"Locked until {local_time(u['locked_until'])}"
-                   if in_future(u.get("locked_until")) else None),
+            Column(
+                "Status",
+                status_of,
+                color=_status_color,
+                tooltip=lambda u: (
+                    f"Locked until {local_time(u['locked_until'])}" if in_future(u.get("locked_until")) else None
+                ),
+            ),
             Column("2FA", lambda u: "On" if u["totp_enabled"] else "Off"),
             Column("Last sign-in", lambda u: local_time(u.get("last_login_at"))),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Try another search, or clear the filters.", icon="user",
-                                empty_title="No users match")
+        self.table = PagedTable(
+            self.model, "Try another search, or clear the filters.", icon="user", empty_title="No users match"
+        )
         self.table.set_noun("user", "users")
         for column, width in enumerate((150, 220, 100, 130, 90, 40, 128)):
             self.table.view.setColumnWidth(column, width)
@@ -370,7 +399,8 @@ class UsersPage(AdminPage):
         self.more_button.setMenu(self.more_menu)
         self.table.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.view.customContextMenuRequested.connect(
-            lambda pos: self.more_menu.popup(self.table.view.viewport().mapToGlobal(pos)))
+            lambda pos: self.more_menu.popup(self.table.view.viewport().mapToGlobal(pos))
+        )
 
         self.new_button.setProperty("role", "primary")
         buttons = QHBoxLayout()
@@ -426,8 +456,9 @@ class UsersPage(AdminPage):
 
     def _repaint_rows(self) -> None:
         if self.model.rowCount():
-            self.model.dataChanged.emit(self.model.index(0, 0),
-                                        self.model.index(self.model.rowCount() - 1, self.model.columnCount() - 1))
+            self.model.dataChanged.emit(
+                self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, self.model.columnCount() - 1)
+            )
 
     def _on_rows_arrived(self, *_: Any) -> None:
         if self._select_after_load is not None and self.table.select_key(self._select_after_load):
@@ -525,8 +556,9 @@ class UsersPage(AdminPage):
             version = await self.latest_version(user["id"])
             return await self.api.post(f"/api/users/{user['id']}/reactivate", {"version": version})
 
-        operations.run(self, reactivate(), success=lambda u: self.say(f"{u['full_name']} can sign in again."),
-                       changed=USERS)
+        operations.run(
+            self, reactivate(), success=lambda u: self.say(f"{u['full_name']} can sign in again."), changed=USERS
+        )
 
     def change_role_selected(self, role_id: int) -> None:
         user = self.selected()
@@ -538,15 +570,20 @@ class UsersPage(AdminPage):
             version = await self.latest_version(user["id"])
             return await self.api.patch(f"/api/users/{user['id']}", {"version": version, "role_id": role_id})
 
-        operations.run(self, change(), success=lambda u: self.say(f"{u['full_name']} now has the role {role}."),
-                       changed=USERS)
+        operations.run(
+            self, change(), success=lambda u: self.say(f"{u['full_name']} now has the role {role}."), changed=USERS
+        )
 
     def unlock_selected(self) -> None:
         user = self.selected()
         if user is None:
             return
-        operations.run(self, self.api.post(f"/api/users/{user['id']}/unlock"),
-                       success=lambda _: self.say(f"{user['full_name']} is unlocked."), changed=USERS)
+        operations.run(
+            self,
+            self.api.post(f"/api/users/{user['id']}/unlock"),
+            success=lambda _: self.say(f"{user['full_name']} is unlocked."),
+            changed=USERS,
+        )
 
     def password_selected(self) -> None:
         user = self.selected()
@@ -557,8 +594,11 @@ class UsersPage(AdminPage):
         user = self.selected()
         if user is None:
             return
-        operations.run(self, self.api.post(f"/api/users/{user['id']}/send-reset"),
-                       success=lambda _: self.say(f"A password reset email is on its way to {user['email']}."))
+        operations.run(
+            self,
+            self.api.post(f"/api/users/{user['id']}/send-reset"),
+            success=lambda _: self.say(f"A password reset email is on its way to {user['email']}."),
+        )
 
     def reset_2fa_selected(self) -> None:
         user = self.selected()
@@ -566,13 +606,23 @@ class UsersPage(AdminPage):
             return
 
         def reset() -> None:
-            operations.run(self, self.api.post(f"/api/users/{user['id']}/reset-2fa"), changed=USERS,
-                           success=lambda _: self.say(f"Two-factor sign-in is off for {user['full_name']}; "
-                                                      "they set it up again at next sign-in if required."))
+            operations.run(
+                self,
+                self.api.post(f"/api/users/{user['id']}/reset-2fa"),
+                changed=USERS,
+                success=lambda _: self.say(
+                    f"Two-factor sign-in is off for {user['full_name']}; "
+                    "they set it up again at next sign-in if required."
+                ),
+            )
 
-        confirm(self, "Reset two-factor sign-in",
-                f"Turn off two-factor sign-in for {user['full_name']}? Use this when they lost their phone.",
-                "Reset 2FA", reset)
+        confirm(
+            self,
+            "Reset two-factor sign-in",
+            f"Turn off two-factor sign-in for {user['full_name']}? Use this when they lost their phone.",
+            "Reset 2FA",
+            reset,
+        )
 
     def screenshot_states(self) -> list[ScreenshotState]:
         def deactivate() -> QWidget | None:
@@ -582,5 +632,8 @@ class UsersPage(AdminPage):
             self.table.select_key(other["id"])
             return self.deactivate_selected()
 
-        return [("admin-users", lambda: None), ("admin-users-new", self.new_user),
-                ("admin-users-deactivate", deactivate)]
+        return [
+            ("admin-users", lambda: None),
+            ("admin-users-new", self.new_user),
+            ("admin-users-deactivate", deactivate),
+        ]

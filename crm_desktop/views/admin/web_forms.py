@@ -71,7 +71,7 @@ STARTER_FIELDS: list[dict[str, Any]] = [
 
 
 def html_name(label: str) -> str:
-    """"Your e-mail" -> "your_e_mail": a name for the HTML input, made from the label."""
+    """ "Your e-mail" -> "your_e_mail": a name for the HTML input, made from the label."""
     words = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
     return (words if words[:1].isalpha() else f"field_{words}")[:50] if words else ""
 
@@ -138,8 +138,14 @@ class FieldsTable(QTableWidget):
         label.textEdited.connect(label_edited)
         name.textEdited.connect(lambda text: name.setProperty("typed", bool(text)))
         kind.currentIndexChanged.connect(lambda _: options.setEnabled(kind.currentData() == "select"))
-        for signal in (label.textChanged, name.textChanged, options.textChanged, kind.currentIndexChanged,
-                       maps.currentIndexChanged, required.toggled):
+        for signal in (
+            label.textChanged,
+            name.textChanged,
+            options.textChanged,
+            kind.currentIndexChanged,
+            maps.currentIndexChanged,
+            required.toggled,
+        ):
             signal.connect(self._changed)
         for column, widget in enumerate((label, name, kind, maps, required, options)):
             self.setCellWidget(row, column, widget)
@@ -160,10 +166,16 @@ class FieldsTable(QTableWidget):
 
     def row_value(self, row: int) -> dict[str, Any]:
         label, name, kind, maps, required, options = self._cells(row)
-        return {"label": label.text().strip(), "name": name.text().strip(), "type": kind.currentData(),
-                "maps_to": maps.currentData(), "required": required.isChecked(),
-                "options": [o.strip() for o in options.text().split(",") if o.strip()]
-                if kind.currentData() == "select" else []}
+        return {
+            "label": label.text().strip(),
+            "name": name.text().strip(),
+            "type": kind.currentData(),
+            "maps_to": maps.currentData(),
+            "required": required.isChecked(),
+            "options": [o.strip() for o in options.text().split(",") if o.strip()]
+            if kind.currentData() == "select"
+            else [],
+        }
 
     def rows(self) -> list[dict[str, Any]]:
         return [self.row_value(r) for r in range(self.rowCount())]
@@ -224,8 +236,10 @@ class WebFormsPage(AdminPage):
         self.list.setAccessibleName("Website forms")
         style_list(self.list)
         self.list.currentItemChanged.connect(self._picked)
-        self.empty = QLabel("No website forms yet. “New form” (Ctrl+N) starts one with name, email, phone "
-                            "and message; save it, then copy its embed code into your website.")
+        self.empty = QLabel(
+            "No website forms yet. “New form” (Ctrl+N) starts one with name, email, phone "
+            "and message; save it, then copy its embed code into your website."
+        )
         self.empty.setObjectName("webFormsEmpty")
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -249,8 +263,13 @@ class WebFormsPage(AdminPage):
         split.setStretchFactor(1, 3)
         split.setSizes([260, 900])
 
-        self.root.addWidget(title_label("Website forms", "Forms on your website that create leads. Each field "
-                                        "fills a lead field or goes into the lead's note.", self.new_button))
+        self.root.addWidget(
+            title_label(
+                "Website forms",
+                "Forms on your website that create leads. Each field fills a lead field or goes into the lead's note.",
+                self.new_button,
+            )
+        )
         self.root.addWidget(self.notice)
         self.root.addWidget(split, 1)
         self.shortcut(QKeySequence.StandardKey.New, self.new_form)
@@ -345,10 +364,22 @@ class WebFormsPage(AdminPage):
         form.setSpacing(10)
         form.addRow("&Name", field(self.name))
         form.addRow("", self.active)
-        form.addRow("&Fields", field(fields_box, "“Fills” says which lead field gets the answer; answers kept in "
-                                     "the note appear there as “Label: answer”."))
-        form.addRow("&Websites", field(self.origins, "One per line, like https://www.example.com. Browsers on other "
-                                       "sites are refused; posts from a server (no Origin) are taken."))
+        form.addRow(
+            "&Fields",
+            field(
+                fields_box,
+                "“Fills” says which lead field gets the answer; answers kept in "
+                "the note appear there as “Label: answer”.",
+            ),
+        )
+        form.addRow(
+            "&Websites",
+            field(
+                self.origins,
+                "One per line, like https://www.example.com. Browsers on other "
+                "sites are refused; posts from a server (no Origin) are taken.",
+            ),
+        )
         form.addRow("&Pipeline", field(self.pipeline))
         form.addRow("S&tatus", field(self.status))
         form.addRow("&Leads go to", field(self.assignment))
@@ -356,10 +387,14 @@ class WebFormsPage(AdminPage):
         self.team_row = field(self.team, "Shared in turn among the team's active members.")
         form.addRow("Pers&on", self.owner_row)
         form.addRow("Tea&m", self.team_row)
-        form.addRow("T&hank-you page", field(self.redirect, "Where a visitor lands after sending; empty: a short "
-                                             "thank-you answer."))
-        form.addRow("Spam &trap", field(self.honeypot, "A hidden field people never see; robots fill it, and "
-                                        "their posts make no lead."))
+        form.addRow(
+            "T&hank-you page",
+            field(self.redirect, "Where a visitor lands after sending; empty: a short thank-you answer."),
+        )
+        form.addRow(
+            "Spam &trap",
+            field(self.honeypot, "A hidden field people never see; robots fill it, and their posts make no lead."),
+        )
         key_box = QWidget()
         key_box.setLayout(key_row)
         key_row.setContentsMargins(0, 0, 0, 0)
@@ -374,10 +409,18 @@ class WebFormsPage(AdminPage):
         self.shortcut(QKeySequence("Alt+Up"), lambda: self.fields_table.move_current(-1), widget=self.fields_table)
         self.shortcut(QKeySequence("Alt+Down"), lambda: self.fields_table.move_current(1), widget=self.fields_table)
         self.fields_table.on_edit.append(self._edited)
-        for signal in (self.name.textChanged, self.active.toggled, self.origins.textChanged,
-                       self.status.currentIndexChanged, self.assignment.currentIndexChanged,
-                       self.owner.user_changed, self.team.currentIndexChanged, self.redirect.textChanged,
-                       self.honeypot.textChanged, self.pipeline.currentIndexChanged):
+        for signal in (
+            self.name.textChanged,
+            self.active.toggled,
+            self.origins.textChanged,
+            self.status.currentIndexChanged,
+            self.assignment.currentIndexChanged,
+            self.owner.user_changed,
+            self.team.currentIndexChanged,
+            self.redirect.textChanged,
+            self.honeypot.textChanged,
+            self.pipeline.currentIndexChanged,
+        ):
             signal.connect(self._edited)
 
     # --- loading -------------------------------------------------------------------------------
@@ -387,7 +430,8 @@ class WebFormsPage(AdminPage):
 
     async def _fetch(self) -> dict[str, Any]:
         forms, pipelines, teams = await asyncio.gather(
-            self.api.get("/api/web-forms"), self.api.get("/api/pipelines"), self.api.get("/api/teams"))
+            self.api.get("/api/web-forms"), self.api.get("/api/pipelines"), self.api.get("/api/teams")
+        )
         await self.names.ensure(f["owner_id"] for f in forms)
         return {"forms": forms, "pipelines": pipelines, "teams": teams}
 
@@ -511,10 +555,18 @@ class WebFormsPage(AdminPage):
         set_danger(self.delete_button, saved and edit)
 
     def field_widgets(self) -> dict[str, QWidget]:
-        return {"name": self.name, "fields": self.fields_table, "allowed_origins": self.origins,
-                "pipeline_id": self.pipeline, "status_id": self.status, "assignment": self.assignment,
-                "owner_id": self.owner, "team_id": self.team, "redirect_url": self.redirect,
-                "honeypot": self.honeypot}
+        return {
+            "name": self.name,
+            "fields": self.fields_table,
+            "allowed_origins": self.origins,
+            "pipeline_id": self.pipeline,
+            "status_id": self.status,
+            "assignment": self.assignment,
+            "owner_id": self.owner,
+            "team_id": self.team,
+            "redirect_url": self.redirect,
+            "honeypot": self.honeypot,
+        }
 
     def body(self) -> dict[str, Any] | None:
         """The form as the server takes it, or None after marking what is missing."""
@@ -531,13 +583,19 @@ class WebFormsPage(AdminPage):
         if how == "owner" and self.owner.value() is None:
             mark_field(self.owner, "Choose a person from the suggestions.")
             return None
-        return {"name": self.name.text().strip(), "active": self.active.isChecked(), "fields": rows,
-                "allowed_origins": [line.strip() for line in self.origins.toPlainText().splitlines() if line.strip()],
-                "pipeline_id": self.pipeline.currentData(), "status_id": self.status.currentData(),
-                "assignment": how, "owner_id": self.owner.value() if how == "owner" else None,
-                "team_id": self.team.currentData() if how == "team" else None,
-                "redirect_url": self.redirect.text().strip() or None,
-                "honeypot": self.honeypot.text().strip() or DEFAULT_HONEYPOT}
+        return {
+            "name": self.name.text().strip(),
+            "active": self.active.isChecked(),
+            "fields": rows,
+            "allowed_origins": [line.strip() for line in self.origins.toPlainText().splitlines() if line.strip()],
+            "pipeline_id": self.pipeline.currentData(),
+            "status_id": self.status.currentData(),
+            "assignment": how,
+            "owner_id": self.owner.value() if how == "owner" else None,
+            "team_id": self.team.currentData() if how == "team" else None,
+            "redirect_url": self.redirect.text().strip() or None,
+            "honeypot": self.honeypot.text().strip() or DEFAULT_HONEYPOT,
+        }
 
     # --- changes -------------------------------------------------------------------------------
 
@@ -579,11 +637,22 @@ class WebFormsPage(AdminPage):
             call = self.api.put(f"/api/web-forms/{form_id}", {**body, "version": self.forms[form_id]["version"]})
 
         def saved(form: dict[str, Any]) -> None:
-            self._saved(form, f"The form {form['name']} is saved. “Copy embed code” gives the HTML for your "
-                              "website." if form_id is None else f"The form {form['name']} is saved.")
+            self._saved(
+                form,
+                f"The form {form['name']} is saved. “Copy embed code” gives the HTML for your website."
+                if form_id is None
+                else f"The form {form['name']} is saved.",
+            )
 
-        operations.run(self, call, success=saved, changed=FORMS, fields=self.field_widgets(), reload=self._discard,
-                       busy=self.save_button)
+        operations.run(
+            self,
+            call,
+            success=saved,
+            changed=FORMS,
+            fields=self.field_widgets(),
+            reload=self._discard,
+            busy=self.save_button,
+        )
 
     def _discard(self) -> None:
         """After a conflict: drop the edits and show the form as the server has it."""
@@ -606,8 +675,13 @@ class WebFormsPage(AdminPage):
 
             operations.run(self, self.api.delete(f"/api/web-forms/{form['id']}"), success=deleted, changed=FORMS)
 
-        confirm(self, "Delete form", f"Delete the form {form['name']}? Its address stops working; the leads it "
-                "made stay.", "Delete", delete)
+        confirm(
+            self,
+            "Delete form",
+            f"Delete the form {form['name']}? Its address stops working; the leads it made stay.",
+            "Delete",
+            delete,
+        )
 
     def new_key(self) -> None:
         form_id = self.current_id
@@ -618,14 +692,27 @@ class WebFormsPage(AdminPage):
             def renewed(form: dict[str, Any]) -> None:
                 self.forms[form["id"]] = form
                 self.post_url.setText(form["post_url"])
-                self.say("The form has a new address: copy the embed code again into your website. "
-                         "The old address no longer works.")
+                self.say(
+                    "The form has a new address: copy the embed code again into your website. "
+                    "The old address no longer works."
+                )
 
-            operations.run(self, self.api.post(f"/api/web-forms/{form_id}/new-key"), success=renewed,
-                           changed=FORMS, busy=self.key_button)
+            operations.run(
+                self,
+                self.api.post(f"/api/web-forms/{form_id}/new-key"),
+                success=renewed,
+                changed=FORMS,
+                busy=self.key_button,
+            )
 
-        confirm(self, "New key", "Give this form a new address? Websites still using the old embed code stop "
-                "sending leads until you paste the new code.", "New key", renew)
+        confirm(
+            self,
+            "New key",
+            "Give this form a new address? Websites still using the old embed code stop "
+            "sending leads until you paste the new code.",
+            "New key",
+            renew,
+        )
 
     def copy_embed_code(self) -> None:
         form_id = self.current_id
@@ -637,9 +724,12 @@ class WebFormsPage(AdminPage):
             if snippet["public_url_set"]:
                 self.say("The embed code is on the clipboard: paste it into your website's page.")
             else:
-                self.say(f"The embed code is on the clipboard, but it posts to {snippet['post_url']}, this server's "
-                         "address as this computer sees it. Set the server's public address in Settings so "
-                         "websites can reach it.", error=True)
+                self.say(
+                    f"The embed code is on the clipboard, but it posts to {snippet['post_url']}, this server's "
+                    "address as this computer sees it. Set the server's public address in Settings so "
+                    "websites can reach it.",
+                    error=True,
+                )
 
         self.load(self.api.get(f"/api/web-forms/{form_id}/snippet"), arrived)
 

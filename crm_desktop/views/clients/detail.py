@@ -48,16 +48,18 @@ ID_ROLE = Qt.ItemDataRole.UserRole
 _open: WindowRegistry[ClientWindow] = WindowRegistry()  # client id -> its window
 
 
-def open_client(parent: QWidget | None, session: Session, client_id: int,
-                contact_id: int | None = None) -> ClientWindow:
+def open_client(
+    parent: QWidget | None, session: Session, client_id: int, contact_id: int | None = None
+) -> ClientWindow:
     """The client's window (made, or raised when it is open already), optionally on one contact."""
     window = _open.live(client_id, session)
     if window is not None:
         if contact_id is not None:
             window.select_contact(contact_id)
     else:
-        window = ClientWindow(session, client_id, parent.window() if parent is not None else None,
-                              contact_id=contact_id)
+        window = ClientWindow(
+            session, client_id, parent.window() if parent is not None else None, contact_id=contact_id
+        )
         _open[client_id] = window
     return show_window(window)
 
@@ -89,8 +91,9 @@ def _when(value: str) -> str:
 class ClientWindow(QWidget):
     """The detail window of one client."""
 
-    def __init__(self, session: Session, client_id: int, parent: QWidget | None = None,
-                 contact_id: int | None = None) -> None:
+    def __init__(
+        self, session: Session, client_id: int, parent: QWidget | None = None, contact_id: int | None = None
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.session = session
         self.api = session.api
@@ -137,8 +140,13 @@ class ClientWindow(QWidget):
         words.addWidget(self.title)
         words.addWidget(self.state)
         head.addLayout(words, 1)
-        for button in (self.schedule_button, self.ticket_button, self.archive_button, self.restore_button,
-                       self.save_button):
+        for button in (
+            self.schedule_button,
+            self.ticket_button,
+            self.archive_button,
+            self.restore_button,
+            self.save_button,
+        ):
             head.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
 
         self.notice = QLabel("")
@@ -162,8 +170,9 @@ class ClientWindow(QWidget):
         self.remove_contact_button.clicked.connect(self.remove_contact)
         for button in (self.add_contact_button, self.edit_contact_button, self.remove_contact_button):
             button.setVisible(can_edit)
-        contacts, contacts_layout = card("Contacts", self.add_contact_button, self.edit_contact_button,
-                                         self.remove_contact_button)
+        contacts, contacts_layout = card(
+            "Contacts", self.add_contact_button, self.edit_contact_button, self.remove_contact_button
+        )
         self.contacts = QTableWidget(0, 4)
         self.contacts.setObjectName("contactsTable")
         self.contacts.setAccessibleName("Contacts")
@@ -197,8 +206,9 @@ class ClientWindow(QWidget):
         note_card, note_layout = card("Add note", self.add_note_button)
         note_layout.addWidget(self.note)
         note_card.setVisible(can_edit)
-        QShortcut(QKeySequence("Ctrl+Return"), self.note, activated=self.add_note,
-                  context=Qt.ShortcutContext.WidgetShortcut)
+        QShortcut(
+            QKeySequence("Ctrl+Return"), self.note, activated=self.add_note, context=Qt.ShortcutContext.WidgetShortcut
+        )
 
         self.follow_ups = QListWidget()
         self.follow_ups.setObjectName("followUpList")
@@ -252,8 +262,12 @@ class ClientWindow(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload)
         QShortcut(QKeySequence("Ctrl+Shift+F"), self, activated=self.schedule_follow_up)
         QShortcut(QKeySequence("Ctrl+Shift+T"), self, activated=self.new_ticket)
-        QShortcut(QKeySequence(Qt.Key.Key_Delete), self.contacts, activated=self.remove_contact,
-                  context=Qt.ShortcutContext.WidgetShortcut)
+        QShortcut(
+            QKeySequence(Qt.Key.Key_Delete),
+            self.contacts,
+            activated=self.remove_contact,
+            context=Qt.ShortcutContext.WidgetShortcut,
+        )
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.close)
         self._live_timer = QTimer(self, singleShot=True, interval=150, timeout=self.reload)
         session.events.event.connect(self._on_event)
@@ -413,8 +427,15 @@ class ClientWindow(QWidget):
             self.say("Nothing to save: the details are as stored.")
             return
         call = self.api.patch(f"/api/clients/{self.client_id}", {**changes, "version": self.client["version"]})
-        operations.run(self, self.form.watch_twin(call), success=self._saved, changed=CLIENTS,
-                       fields=self.form.fields, reload=self._reload_over_edits, busy=self.save_button)
+        operations.run(
+            self,
+            self.form.watch_twin(call),
+            success=self._saved,
+            changed=CLIENTS,
+            fields=self.form.fields,
+            reload=self._reload_over_edits,
+            busy=self.save_button,
+        )
 
     def _saved(self, client: Row) -> None:
         self.show_client(client, force=True)
@@ -433,9 +454,14 @@ class ClientWindow(QWidget):
             return
         verb = "archive" if archived else "restore"
         call = self.api.post(f"/api/clients/{self.client_id}/{verb}", {"version": self.client["version"]})
-        operations.run(self, call, success=lambda c: self._archived(c, archived), changed=CLIENTS,
-                       reload=self._reload_over_edits,
-                       busy=self.archive_button if archived else self.restore_button)
+        operations.run(
+            self,
+            call,
+            success=lambda c: self._archived(c, archived),
+            changed=CLIENTS,
+            reload=self._reload_over_edits,
+            busy=self.archive_button if archived else self.restore_button,
+        )
 
     def _archived(self, client: Row, archived: bool) -> None:
         self.show_client(client, force=True)
@@ -475,9 +501,13 @@ class ClientWindow(QWidget):
         contact = self.selected_contact()
         if contact is None or not self.remove_contact_button.isEnabled():
             return None
-        box = QMessageBox(QMessageBox.Icon.Question, "Remove contact",
-                          f"Remove {contact['name']} from this client? The history keeps what they were.",
-                          QMessageBox.StandardButton.NoButton, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Remove contact",
+            f"Remove {contact['name']} from this client? The history keeps what they were.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
         box.setObjectName("removeContactBox")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         yes = box.addButton("Remove", QMessageBox.ButtonRole.AcceptRole)
@@ -486,9 +516,12 @@ class ClientWindow(QWidget):
 
         def clicked(button: object) -> None:
             if button is yes:
-                operations.run(self, self.api.delete(f"/api/contacts/{contact['id']}"),
-                               success=lambda _: self._contact_removed(contact),
-                               changed=frozenset({"clients", "clients.contact"}))
+                operations.run(
+                    self,
+                    self.api.delete(f"/api/contacts/{contact['id']}"),
+                    success=lambda _: self._contact_removed(contact),
+                    changed=frozenset({"clients", "clients.contact"}),
+                )
 
         box.buttonClicked.connect(clicked)
         box.open()
@@ -502,9 +535,14 @@ class ClientWindow(QWidget):
         text = self.note.toPlainText().strip()
         if not text or self.client is None:
             return
-        operations.run(self, self.api.post(f"/api/clients/{self.client_id}/notes", {"body": text}),
-                       success=self._note_added, changed=frozenset({"clients", "clients.note"}),
-                       fields={"body": self.note}, busy=self.add_note_button)
+        operations.run(
+            self,
+            self.api.post(f"/api/clients/{self.client_id}/notes", {"body": text}),
+            success=self._note_added,
+            changed=frozenset({"clients", "clients.note"}),
+            fields={"body": self.note},
+            busy=self.add_note_button,
+        )
 
     def _note_added(self, _: object) -> None:
         self.note.clear()
@@ -543,8 +581,9 @@ class ClientWindow(QWidget):
         if dialog_class is None or self.client is None or not self.ticket_button.isVisible():
             return None
         contact = self.selected_contact()
-        dialog = dialog_class(self.session, client_id=self.client_id,
-                              contact_id=contact["id"] if contact else None, parent=self)
+        dialog = dialog_class(
+            self.session, client_id=self.client_id, contact_id=contact["id"] if contact else None, parent=self
+        )
         dialog.created.connect(self._ticket_created)
         dialog.open()
         return dialog  # type: ignore[no-any-return]

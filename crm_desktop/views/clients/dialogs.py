@@ -43,6 +43,7 @@ TEXT_FIELDS = ("name", "vat_number", "address", "phone", "email", "website")
 
 # --- owners --------------------------------------------------------------------------------------
 
+
 class OwnerNames(QObject):
     """Colleagues' names by id, so lists show "Owner: Ana Pop" without asking per row. An office has
     a few dozen people: one page of up to 500 is fetched once per session (and again on F5)."""
@@ -102,6 +103,7 @@ def owner_names(session: Session) -> OwnerNames:
 
 
 # --- the client form -----------------------------------------------------------------------------
+
 
 def _columns(parent: QWidget) -> tuple[QHBoxLayout, QVBoxLayout, QVBoxLayout]:
     row = QHBoxLayout(parent)
@@ -254,8 +256,9 @@ class ClientDialog(QDialog):
 
     created = Signal(dict)
 
-    def __init__(self, session: Session, parent: QWidget | None = None,
-                 open_client: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, session: Session, parent: QWidget | None = None, open_client: Callable[[int], None] | None = None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self.setObjectName("clientDialog")
@@ -292,13 +295,15 @@ class ClientDialog(QDialog):
 
 # --- contacts ------------------------------------------------------------------------------------
 
+
 class ContactDialog(QDialog):
     """Add a contact to a client, or edit one; `saved` carries the contact as the server has it."""
 
     saved = Signal(dict)
 
-    def __init__(self, session: Session, client_id: int, contact: Row | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: Session, client_id: int, contact: Row | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self.client_id = client_id
@@ -318,8 +323,12 @@ class ContactDialog(QDialog):
         field(body, "&Position", self.position)
         field(body, "&Email", self.email)
         field(body, "P&hone", self.phone)
-        self.fields: dict[str, QWidget] = {"name": self.name, "position": self.position, "email": self.email,
-                                           "phone": self.phone}
+        self.fields: dict[str, QWidget] = {
+            "name": self.name,
+            "position": self.position,
+            "email": self.email,
+            "phone": self.phone,
+        }
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok.setText("Save contact" if contact else "Add contact")

@@ -90,8 +90,9 @@ class ClientsPage(QWidget):
         ]
         self._fetch = fetch_page(self.api, "/api/clients", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Press Ctrl+N to add your first client.", icon="clients",
-                                empty_title="No clients yet")
+        self.table = PagedTable(
+            self.model, "Press Ctrl+N to add your first client.", icon="clients", empty_title="No clients yet"
+        )
         self.table.set_noun("client", "clients")
         view = self.table.view
         view.setAccessibleName("Clients")
@@ -135,10 +136,11 @@ class ClientsPage(QWidget):
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(title_bar(
-            "Clients",
-            "Companies and people you work with. Enter opens one; Ctrl+N adds one.",
-            self.new_button))
+        root.addWidget(
+            title_bar(
+                "Clients", "Companies and people you work with. Enter opens one; Ctrl+N adds one.", self.new_button
+            )
+        )
         self.filters.add_trailing(self.open_button)
         root.addWidget(self.filters)
         root.addWidget(self.notice)
@@ -152,7 +154,6 @@ class ClientsPage(QWidget):
         self._update_actions()
         self.reload()
 
-
     # --- loading ---------------------------------------------------------------------------------
 
     def query(self) -> dict[str, Any]:
@@ -163,8 +164,9 @@ class ClientsPage(QWidget):
         if self.archived.isChecked() and len(self.filters.values()) == 1:
             self.table.empty_title, self.table.empty_text = "No archived clients", "Archived clients show here."
         else:
-            show_empty_state(self.table, self.query(), "No clients yet", "Press Ctrl+N to add your first client.",
-                             "No clients match")
+            show_empty_state(
+                self.table, self.query(), "No clients yet", "Press Ctrl+N to add your first client.", "No clients match"
+            )
         self.keep.remember()
         self.model.reload()
 
@@ -195,7 +197,7 @@ class ClientsPage(QWidget):
             return
         if not shiboken6.isValid(self):
             return
-        fresh: list[Row] = page["items"][:len(held)]
+        fresh: list[Row] = page["items"][: len(held)]
         same_rows = [r["id"] for r in fresh] == [r["id"] for r in held] and int(page["total"]) == self.model.total
         if not same_rows or len(held) > 500 or self.model.rows() != held:
             self.reload()

@@ -34,8 +34,7 @@ from crm_desktop.widgets.line_grid import parse_decimal
 
 Row = dict[str, Any]
 INVOICES = frozenset({"invoices", "invoices.invoice"})
-METHODS = (("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"),
-           ("Other", "other"))
+METHODS = (("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"), ("Other", "other"))
 UNITS = (("days", "day"), ("weeks", "week"), ("months", "month"), ("years", "year"))
 
 
@@ -84,8 +83,12 @@ class PaymentDialog(QDialog):
         self.buttons, self.ok = _buttons(self, "Record payment")
         self.buttons.accepted.connect(self.submit)
         layout.addWidget(self.buttons)
-        self.fields: dict[str, QWidget] = {"amount": self.amount, "paid_on": self.paid_on, "method": self.method,
-                                           "reference": self.reference}
+        self.fields: dict[str, QWidget] = {
+            "amount": self.amount,
+            "paid_on": self.paid_on,
+            "method": self.method,
+            "reference": self.reference,
+        }
         self.amount.setFocus()
 
     def submit(self) -> None:
@@ -93,10 +96,20 @@ class PaymentDialog(QDialog):
         if amount is None or amount <= 0:
             mark_field(self.amount, "Amount: a number above 0, e.g. 120.50.")
             return
-        body = {"amount": format(amount, "f"), "paid_on": self.paid_on.date().toString("yyyy-MM-dd"),
-                "method": self.method.currentData(), "reference": self.reference.text().strip() or None}
-        operations.run(self, self.api.post(f"/api/invoices/{self.invoice['id']}/payments", body),
-                       success=self._done, changed=INVOICES, fields=self.fields, busy=self.ok)
+        body = {
+            "amount": format(amount, "f"),
+            "paid_on": self.paid_on.date().toString("yyyy-MM-dd"),
+            "method": self.method.currentData(),
+            "reference": self.reference.text().strip() or None,
+        }
+        operations.run(
+            self,
+            self.api.post(f"/api/invoices/{self.invoice['id']}/payments", body),
+            success=self._done,
+            changed=INVOICES,
+            fields=self.fields,
+            busy=self.ok,
+        )
 
     def _done(self, payment: Row) -> None:
         self.saved.emit(payment)
@@ -143,8 +156,10 @@ class RefundDialog(QDialog):
         field(layout, f"&Amount ({currency})", self.amount)
         field(layout, "&Reason", self.reason)
         if payment.get("method") == "stripe":
-            note = QLabel("This records the refund in the CRM. Give the money back in Stripe as well; "
-                          "Stripe's refund event then finds it recorded and adds nothing.")
+            note = QLabel(
+                "This records the refund in the CRM. Give the money back in Stripe as well; "
+                "Stripe's refund event then finds it recorded and adds nothing."
+            )
             note.setProperty("role", "muted")
             note.setWordWrap(True)
             layout.addWidget(note)
@@ -164,8 +179,9 @@ class RefundDialog(QDialog):
             return
         body = {"amount": format(amount, "f"), "reason": self.reason.text().strip()}
         url = f"/api/invoices/{self.invoice['id']}/payments/{self.payment['id']}/refunds"
-        operations.run(self, self.api.post(url, body), success=self._done, changed=INVOICES, fields=self.fields,
-                       busy=self.ok)
+        operations.run(
+            self, self.api.post(url, body), success=self._done, changed=INVOICES, fields=self.fields, busy=self.ok
+        )
 
     def _done(self, payment: Row) -> None:
         self.saved.emit(payment)
@@ -231,10 +247,19 @@ class SendDialog(QDialog):
         if "@" not in to:
             mark_field(self.to, "To: an email address, e.g. billing@client.com.")
             return
-        body = {"to": to, "subject": self.subject.text().strip() or None,
-                "message": self.message.toPlainText().strip() or None}
-        operations.run(self, self.api.post(f"/api/invoices/{self.invoice['id']}/send", body),
-                       success=self._done, changed=INVOICES, fields=self.fields, busy=self.ok)
+        body = {
+            "to": to,
+            "subject": self.subject.text().strip() or None,
+            "message": self.message.toPlainText().strip() or None,
+        }
+        operations.run(
+            self,
+            self.api.post(f"/api/invoices/{self.invoice['id']}/send", body),
+            success=self._done,
+            changed=INVOICES,
+            fields=self.fields,
+            busy=self.ok,
+        )
 
     def _done(self, invoice: Row) -> None:
         self.sent.emit(invoice)
@@ -242,12 +267,14 @@ class SendDialog(QDialog):
 
 
 def recurrence_text(recurrence: Row | None) -> str:
-    """"Every 1 month, 3 more times; next on 2026-12-27; 1 made" as the editor shows it."""
+    """ "Every 1 month, 3 more times; next on 2026-12-27; 1 made" as the editor shows it."""
     if not recurrence:
         return "Does not repeat."
     every, unit = recurrence["every"], recurrence["unit"]
-    parts = [f"Every {every} {unit}{'s' if every != 1 else ''}",
-             "forever" if recurrence.get("cycles") is None else f"{recurrence['cycles']} cycles"]
+    parts = [
+        f"Every {every} {unit}{'s' if every != 1 else ''}",
+        "forever" if recurrence.get("cycles") is None else f"{recurrence['cycles']} cycles",
+    ]
     parts.append(f"next on {recurrence['next_on']}" if recurrence.get("next_on") else "all cycles done")
     parts.append(f"{recurrence.get('done', 0)} made")
     text = ", ".join(parts) + "."
@@ -308,16 +335,33 @@ class RecurrenceDialog(QDialog):
         self.stop_button.clicked.connect(lambda: self.submit(stop=True))
         self.buttons.accepted.connect(self.submit)
         layout.addWidget(self.buttons)
-        self.fields: dict[str, QWidget] = {"recurrence.every": self.every, "recurrence.unit": self.unit,
-                                           "recurrence.cycles": self.cycles, "every": self.every,
-                                           "cycles": self.cycles}
+        self.fields: dict[str, QWidget] = {
+            "recurrence.every": self.every,
+            "recurrence.unit": self.unit,
+            "recurrence.cycles": self.cycles,
+            "every": self.every,
+            "cycles": self.cycles,
+        }
 
     def submit(self, stop: bool = False) -> None:
-        recurrence = None if stop else {"every": self.every.value(), "unit": self.unit.currentData(),
-                                        "cycles": None if self.forever.isChecked() else self.cycles.value()}
+        recurrence = (
+            None
+            if stop
+            else {
+                "every": self.every.value(),
+                "unit": self.unit.currentData(),
+                "cycles": None if self.forever.isChecked() else self.cycles.value(),
+            }
+        )
         body = {"version": self.invoice["version"], "recurrence": recurrence}
-        operations.run(self, self.api.put(f"/api/invoices/{self.invoice['id']}/recurrence", body),
-                       success=self._done, changed=INVOICES, fields=self.fields, busy=self.ok)
+        operations.run(
+            self,
+            self.api.put(f"/api/invoices/{self.invoice['id']}/recurrence", body),
+            success=self._done,
+            changed=INVOICES,
+            fields=self.fields,
+            busy=self.ok,
+        )
 
     def _done(self, invoice: Row) -> None:
         self.saved.emit(invoice)
@@ -344,9 +388,11 @@ class PayOnlineDialog(QDialog):
         self.url.setAccessibleName("Pay online link")
         self.url.setMinimumWidth(520)
         expires = str(link.get("expires_at") or "")[:16].replace("T", " ")
-        about = QLabel(f"The client pays {money_text(link['amount'], link['currency'])} by card on Stripe's page; "
-                       f"the payment is recorded on {number} by itself. The link works until {expires} (UTC)"
-                       + (" and was made before." if link.get("reused") else "."))
+        about = QLabel(
+            f"The client pays {money_text(link['amount'], link['currency'])} by card on Stripe's page; "
+            f"the payment is recorded on {number} by itself. The link works until {expires} (UTC)"
+            + (" and was made before." if link.get("reused") else ".")
+        )
         about.setWordWrap(True)
         self.copy_button = QPushButton("&Copy link")
         self.copy_button.setObjectName("copyPayOnline")

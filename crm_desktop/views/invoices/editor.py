@@ -70,10 +70,22 @@ from crm_server.contract.events import LiveEvent
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
-STATUS_LABELS = {"draft": "Draft", "unpaid": "Unpaid", "partially_paid": "Partially paid", "paid": "Paid",
-                 "overdue": "Overdue", "cancelled": "Cancelled"}
-STATUS_COLORS = {"draft": "#6b7280", "unpaid": "#b45309", "partially_paid": "#2563eb", "paid": "#15803d",
-                 "overdue": "#b91c1c", "cancelled": "#6b7280"}
+STATUS_LABELS = {
+    "draft": "Draft",
+    "unpaid": "Unpaid",
+    "partially_paid": "Partially paid",
+    "paid": "Paid",
+    "overdue": "Overdue",
+    "cancelled": "Cancelled",
+}
+STATUS_COLORS = {
+    "draft": "#6b7280",
+    "unpaid": "#b45309",
+    "partially_paid": "#2563eb",
+    "paid": "#15803d",
+    "overdue": "#b91c1c",
+    "cancelled": "#6b7280",
+}
 SEND_LABELS = {"unsent": "Unsent", "queued": "Queued for sending…", "sent": "Sent", "failed": "Failed"}
 NO_DATE = QDate(2000, 1, 1)  # the date edits' "not set" value (shown as their special text)
 DUE_DAYS = 14
@@ -95,13 +107,15 @@ def send_label(invoice: Row) -> str:
     return SEND_LABELS.get(status, status)
 
 
-def open_invoice(parent: QWidget | None, session: Session, invoice_id: int | None, *,
-                 client_id: int | None = None) -> QWidget:
+def open_invoice(
+    parent: QWidget | None, session: Session, invoice_id: int | None, *, client_id: int | None = None
+) -> QWidget:
     """The invoice's window (raised when open already), or a new draft's (for `client_id` if given)."""
     window = _open.live(invoice_id, session)
     if window is None:
-        window = InvoiceWindow(session, invoice_id, parent.window() if parent is not None else None,
-                               client_id=client_id)
+        window = InvoiceWindow(
+            session, invoice_id, parent.window() if parent is not None else None, client_id=client_id
+        )
         if invoice_id is not None:
             _open[invoice_id] = window
     return show_window(window)
@@ -128,8 +142,9 @@ def _set_date(edit: QDateEdit, value: str | None) -> None:
 class InvoiceWindow(QWidget):
     """One invoice, draft or issued (see the module's docstring)."""
 
-    def __init__(self, session: Session, invoice_id: int | None, parent: QWidget | None = None, *,
-                 client_id: int | None = None) -> None:
+    def __init__(
+        self, session: Session, invoice_id: int | None, parent: QWidget | None = None, *, client_id: int | None = None
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.session = session
         self.api = session.api
@@ -194,28 +209,45 @@ class InvoiceWindow(QWidget):
         lines_layout = QVBoxLayout(lines_box)
         lines_layout.setContentsMargins(0, 0, 0, 0)
         lines_layout.addWidget(self.grid)
-        self.fields: dict[str, QWidget] = {"client_id": self.client, "currency": self.currency,
-                                           "issue_date": self.issue_date, "due_date": self.due_date,
-                                           "notes": self.notes, "lines": self.grid}
+        self.fields: dict[str, QWidget] = {
+            "client_id": self.client,
+            "currency": self.currency,
+            "issue_date": self.issue_date,
+            "due_date": self.due_date,
+            "notes": self.notes,
+            "lines": self.grid,
+        }
 
         # --- actions -----------------------------------------------------------------------------
         self.save_button = action_button("Save draft", "Save (Ctrl+S)", self.save, primary=True)
-        self.issue_button = action_button("Issue…", "Give it its number; its amounts are frozen after",
-                                         self.issue)
+        self.issue_button = action_button("Issue…", "Give it its number; its amounts are frozen after", self.issue)
         self.pay_button = action_button("Record payment…", "A payment received (Ctrl+P)", self.record_payment)
-        self.online_button = action_button("Pay online…", "A Stripe Checkout link for what is open, to send the "
-                                           "client; the payment is recorded by itself", self.pay_online)
+        self.online_button = action_button(
+            "Pay online…",
+            "A Stripe Checkout link for what is open, to send the client; the payment is recorded by itself",
+            self.pay_online,
+        )
         self.online_button.setObjectName("payOnline")
-        self.refund_button = action_button("Refund…", "Give back money of the payment chosen in the Payments tab "
-                                           "(Ctrl+R)", self.refund_payment)
+        self.refund_button = action_button(
+            "Refund…", "Give back money of the payment chosen in the Payments tab (Ctrl+R)", self.refund_payment
+        )
         self.send_button = action_button("Send…", "Email it with its PDF attached", self.send)
         self.pdf_button = action_button("Preview PDF", "The PDF as the client gets it", self.preview_pdf)
         self.repeat_button = action_button("Repeat…", "Make it a recurring invoice", self.repeat)
-        self.cancel_button = action_button("Cancel invoice…", "Cancel it (issued: with a credit note)",
-                                          self.cancel_invoice)
+        self.cancel_button = action_button(
+            "Cancel invoice…", "Cancel it (issued: with a credit note)", self.cancel_invoice
+        )
         actions = QHBoxLayout()
-        for button in (self.save_button, self.issue_button, self.pay_button, self.online_button, self.refund_button,
-                       self.send_button, self.pdf_button, self.repeat_button):
+        for button in (
+            self.save_button,
+            self.issue_button,
+            self.pay_button,
+            self.online_button,
+            self.refund_button,
+            self.send_button,
+            self.pdf_button,
+            self.repeat_button,
+        ):
             actions.addWidget(button)
         actions.addStretch(1)
         actions.addWidget(self.cancel_button)
@@ -263,14 +295,23 @@ class InvoiceWindow(QWidget):
         root.addWidget(lines_box, 1)
         root.addWidget(self.tabs)
 
-        for keys, slot in ((QKeySequence(QKeySequence.StandardKey.Save), self.save),
-                           (QKeySequence("Ctrl+P"), self.record_payment), (QKeySequence("Ctrl+R"), self.refund_payment),
-                           (QKeySequence(Qt.Key.Key_F5), self.reload),
-                           (QKeySequence(Qt.Key.Key_Escape), self.close)):
+        for keys, slot in (
+            (QKeySequence(QKeySequence.StandardKey.Save), self.save),
+            (QKeySequence("Ctrl+P"), self.record_payment),
+            (QKeySequence("Ctrl+R"), self.refund_payment),
+            (QKeySequence(Qt.Key.Key_F5), self.reload),
+            (QKeySequence(Qt.Key.Key_Escape), self.close),
+        ):
             QShortcut(keys, self).activated.connect(slot)
 
-        for signal in (self.currency.textEdited, self.notes.textChanged, self.issue_date.dateChanged,
-                       self.due_date.dateChanged, self.grid.changed, self.client.party_changed):
+        for signal in (
+            self.currency.textEdited,
+            self.notes.textChanged,
+            self.issue_date.dateChanged,
+            self.due_date.dateChanged,
+            self.grid.changed,
+            self.client.party_changed,
+        ):
             signal.connect(self._touched)
         self.currency.textEdited.connect(lambda text: self.grid.set_currency(text if len(text) == 3 else "EUR"))
 
@@ -412,9 +453,11 @@ class InvoiceWindow(QWidget):
         if draft:
             self.open_label.setText(f"Total {money_text(invoice['gross_total'], currency)}")
         else:
-            self.open_label.setText(f"Open {money_text(invoice['open_amount'], currency)}  ·  "
-                                    f"paid {money_text(invoice['paid_total'], currency)} of "
-                                    f"{money_text(invoice['gross_total'], currency)}")
+            self.open_label.setText(
+                f"Open {money_text(invoice['open_amount'], currency)}  ·  "
+                f"paid {money_text(invoice['paid_total'], currency)} of "
+                f"{money_text(invoice['gross_total'], currency)}"
+            )
         self.send_state.setText("" if draft else send_label(invoice))
         self.send_state.setProperty("role", "error" if invoice.get("send_status") == "failed" else "muted")
         self._repolish(self.send_state)
@@ -440,14 +483,34 @@ class InvoiceWindow(QWidget):
         for payment in self.payments:
             refunded = Decimal(str(payment.get("refunded_total") or "0"))
             reference = "  ·  ".join(x for x in (payment.get("reference"), payment.get("external_ref")) if x)
-            rows.append((payment, (payment["paid_on"], money_text(payment["amount"], currency),
-                                   methods.get(payment["method"], payment["method"]),
-                                   money_text(payment["refunded_total"], currency) if refunded else "",
-                                   reference), False))
+            rows.append(
+                (
+                    payment,
+                    (
+                        payment["paid_on"],
+                        money_text(payment["amount"], currency),
+                        methods.get(payment["method"], payment["method"]),
+                        money_text(payment["refunded_total"], currency) if refunded else "",
+                        reference,
+                    ),
+                    False,
+                )
+            )
             for refund in payment.get("refunds") or []:
                 note = "  ·  ".join(x for x in (refund.get("reason"), refund.get("reference")) if x)
-                rows.append((payment, (f"  ↳ {refund['refunded_on']}", f"−{money_text(refund['amount'], currency)}",
-                                       "Refund", "", note), True))
+                rows.append(
+                    (
+                        payment,
+                        (
+                            f"  ↳ {refund['refunded_on']}",
+                            f"−{money_text(refund['amount'], currency)}",
+                            "Refund",
+                            "",
+                            note,
+                        ),
+                        True,
+                    )
+                )
         self.payments_table.clearSelection()
         self.payments_table.setRowCount(len(rows))
         self.payment_rows = [payment for payment, _, _ in rows]
@@ -460,8 +523,12 @@ class InvoiceWindow(QWidget):
                     item.setFont(font)
                 self.payments_table.setItem(i, j, item)
         refunds = sum(len(p.get("refunds") or []) for p in self.payments)
-        self.tabs.setTabText(0, f"Payments ({len(self.payments)})" if not refunds else
-                             f"Payments ({len(self.payments)}, {refunds} refund{'s' if refunds > 1 else ''})")
+        self.tabs.setTabText(
+            0,
+            f"Payments ({len(self.payments)})"
+            if not refunds
+            else f"Payments ({len(self.payments)}, {refunds} refund{'s' if refunds > 1 else ''})",
+        )
         self._update_actions()
 
     def _fill_emails(self, error: str | None = None) -> None:
@@ -472,16 +539,22 @@ class InvoiceWindow(QWidget):
             return
         self.emails_table.clearSpans()
         for i, email in enumerate(self.emails):
-            cells = (local_time(email.get("sent_at") or email.get("created_at")) or "", email["recipient"],
-                     email["subject"], email["status"], email.get("error") or "")
+            cells = (
+                local_time(email.get("sent_at") or email.get("created_at")) or "",
+                email["recipient"],
+                email["subject"],
+                email["status"],
+                email.get("error") or "",
+            )
             for j, text in enumerate(cells):
                 self.emails_table.setItem(i, j, QTableWidgetItem(str(text)))
         self.tabs.setTabText(1, f"Emails ({len(self.emails)})")
 
     def _style_badge(self, status: str) -> None:
         color = STATUS_COLORS.get(status, "#6b7280")
-        self.badge.setStyleSheet(f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;"
-                                 "font-weight: 600;")
+        self.badge.setStyleSheet(
+            f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;font-weight: 600;"
+        )
 
     @staticmethod
     def _repolish(widget: QWidget) -> None:
@@ -512,22 +585,28 @@ class InvoiceWindow(QWidget):
         payable = status in ("unpaid", "partially_paid", "overdue") and is_invoice
         self.pay_button.setVisible(payable and self.session.can("payments", "create"))
         self.online_button.setVisible(payable and self.session.can("invoices", "edit"))
-        self.refund_button.setVisible((payable or status == "paid") and bool(self.refundable_payments())
-                                      and self.session.can("payments", "edit"))
-        self.send_button.setVisible(saved and not draft and status != "cancelled"
-                                    and self.session.can("invoices", "edit"))
+        self.refund_button.setVisible(
+            (payable or status == "paid") and bool(self.refundable_payments()) and self.session.can("payments", "edit")
+        )
+        self.send_button.setVisible(
+            saved and not draft and status != "cancelled" and self.session.can("invoices", "edit")
+        )
         self.send_button.setText("Send again…" if invoice.get("send_status") in ("sent", "failed") else "Send…")
         self.pdf_button.setVisible(saved)
         self.repeat_button.setVisible(issued and is_invoice and self.session.can("invoices", "edit"))
-        self.cancel_button.setVisible(saved and is_invoice and status != "cancelled"
-                                      and self.session.can("invoices", "edit"))
+        self.cancel_button.setVisible(
+            saved and is_invoice and status != "cancelled" and self.session.can("invoices", "edit")
+        )
         self.cancel_button.setText("Cancel draft…" if draft else "Cancel with credit note…")
         paid = str(invoice.get("paid_total") or "0")
         has_payments = not draft and Decimal(paid) > 0
         self.cancel_button.setEnabled(not has_payments)
         self.cancel_button.setToolTip(
             f"It has payments of {paid} {invoice.get('currency', '')}: those must be refunded before it can be "
-            "cancelled." if has_payments else "Cancel it (issued: with a credit note)")
+            "cancelled."
+            if has_payments
+            else "Cancel it (issued: with a credit note)"
+        )
         self.tabs.setVisible(saved and not draft)
 
     def say(self, text: str, error: bool = False) -> None:
@@ -539,10 +618,14 @@ class InvoiceWindow(QWidget):
     # --- saving ----------------------------------------------------------------------------------
 
     def _body(self) -> Row:
-        body: Row = {"client_id": self.client.client_id,
-                     "currency": self.currency.text().strip().upper() or None,
-                     "issue_date": _date_value(self.issue_date), "due_date": _date_value(self.due_date),
-                     "notes": self.notes.toPlainText().strip() or None, "lines": self.grid.lines_in()}
+        body: Row = {
+            "client_id": self.client.client_id,
+            "currency": self.currency.text().strip().upper() or None,
+            "issue_date": _date_value(self.issue_date),
+            "due_date": _date_value(self.due_date),
+            "notes": self.notes.toPlainText().strip() or None,
+            "lines": self.grid.lines_in(),
+        }
         return body
 
     def check(self) -> bool:
@@ -566,9 +649,12 @@ class InvoiceWindow(QWidget):
                 body = {k: v for k, v in self._body().items() if v is not None}
                 return dict(await api.post("/api/invoices", body))
             if self.invoice["status"] != "draft":
-                return dict(await api.patch(f"/api/invoices/{self.invoice['id']}",
-                                            {"version": self.invoice["version"],
-                                             "notes": self.notes.toPlainText().strip() or None}))
+                return dict(
+                    await api.patch(
+                        f"/api/invoices/{self.invoice['id']}",
+                        {"version": self.invoice["version"], "notes": self.notes.toPlainText().strip() or None},
+                    )
+                )
             body = {**self._body(), "version": self.invoice["version"]}
             return dict(await api.patch(f"/api/invoices/{self.invoice['id']}", body))
         except ApiError as exc:
@@ -577,12 +663,16 @@ class InvoiceWindow(QWidget):
             raise
 
     def _line_message(self, exc: ApiError) -> str:
-        """"lines.1.quantity: Input should be greater than 0" -> "Line 2, quantity: …"."""
+        """ "lines.1.quantity: Input should be greater than 0" -> "Line 2, quantity: …"."""
         parts = (exc.field or "").split(".")
         index = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
         row = self.grid.sent_rows[index] if index < len(self.grid.sent_rows) else index
-        name = {"product_id": "product", "unit_price": "unit price", "discount_percent": "discount",
-                "tax_rate_id": "VAT rate"}.get(parts[2] if len(parts) > 2 else "", parts[2] if len(parts) > 2 else "")
+        name = {
+            "product_id": "product",
+            "unit_price": "unit price",
+            "discount_percent": "discount",
+            "tax_rate_id": "VAT rate",
+        }.get(parts[2] if len(parts) > 2 else "", parts[2] if len(parts) > 2 else "")
         message = exc.message.split(": ", 1)[1] if exc.message.startswith(f"{exc.field}: ") else exc.message
         return f"Line {row + 1}, {name}: {message}" if name else f"Line {row + 1}: {message}"
 
@@ -592,8 +682,15 @@ class InvoiceWindow(QWidget):
             return None
         if not self.check():
             return None
-        return operations.run(self, self._send_save(), success=self._saved, changed=INVOICES, fields=self.fields,
-                              busy=self.save_button, reload=self.reload)
+        return operations.run(
+            self,
+            self._send_save(),
+            success=self._saved,
+            changed=INVOICES,
+            fields=self.fields,
+            busy=self.save_button,
+            reload=self.reload,
+        )
 
     def _saved(self, invoice: Row) -> None:
         self.dirty = False
@@ -605,9 +702,14 @@ class InvoiceWindow(QWidget):
     def issue(self) -> QMessageBox | None:
         if not self.check():
             return None
-        box = QMessageBox(QMessageBox.Icon.Question, "Issue this invoice?",
-                          "Issuing gives it the next number. Its lines and amounts cannot be changed after; "
-                          "a mistake is undone with a credit note.", QMessageBox.StandardButton.NoButton, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Issue this invoice?",
+            "Issuing gives it the next number. Its lines and amounts cannot be changed after; "
+            "a mistake is undone with a credit note.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
         box.setObjectName("issueConfirm")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         yes = box.addButton("Issue", QMessageBox.ButtonRole.AcceptRole)
@@ -631,8 +733,15 @@ class InvoiceWindow(QWidget):
             self._spawn(self._load_related(invoice))
             self.say(f"Issued as {invoice['number']}.")
 
-        return operations.run(self, save_then_issue(), success=issued, changed=INVOICES, fields=self.fields,
-                              busy=self.issue_button, reload=self.reload)
+        return operations.run(
+            self,
+            save_then_issue(),
+            success=issued,
+            changed=INVOICES,
+            fields=self.fields,
+            busy=self.issue_button,
+            reload=self.reload,
+        )
 
     # --- payments, cancelling --------------------------------------------------------------------
 
@@ -655,8 +764,9 @@ class InvoiceWindow(QWidget):
             self.online_dialog.open()
             self.say("Pay online link ready: copy it into a message, or Send… includes it.")
 
-        return operations.run(self, self.api.post(f"/api/invoices/{invoice['id']}/pay-online"), success=ready,
-                              busy=self.online_button)
+        return operations.run(
+            self, self.api.post(f"/api/invoices/{invoice['id']}/pay-online"), success=ready, busy=self.online_button
+        )
 
     def _paid(self, payment: Row) -> None:
         currency = self.invoice["currency"] if self.invoice else ""
@@ -700,15 +810,20 @@ class InvoiceWindow(QWidget):
         if self.invoice is None or not self.cancel_button.isVisible():
             return None
         draft = self.invoice["status"] == "draft"
-        text = ("The draft is cancelled; it never gets a number." if draft else
-                f"Invoice {self.invoice['number']} is cancelled and a credit note of "
-                f"{money_text(self.invoice['gross_total'], self.invoice['currency'])} is made for it.")
-        box = QMessageBox(QMessageBox.Icon.Warning, "Cancel this invoice?", text,
-                          QMessageBox.StandardButton.NoButton, self)
+        text = (
+            "The draft is cancelled; it never gets a number."
+            if draft
+            else f"Invoice {self.invoice['number']} is cancelled and a credit note of "
+            f"{money_text(self.invoice['gross_total'], self.invoice['currency'])} is made for it."
+        )
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "Cancel this invoice?", text, QMessageBox.StandardButton.NoButton, self
+        )
         box.setObjectName("cancelConfirm")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        yes = box.addButton("Cancel draft" if draft else "Cancel with credit note",
-                            QMessageBox.ButtonRole.DestructiveRole)
+        yes = box.addButton(
+            "Cancel draft" if draft else "Cancel with credit note", QMessageBox.ButtonRole.DestructiveRole
+        )
         box.addButton("Keep it", QMessageBox.ButtonRole.RejectRole)
         box.buttonClicked.connect(lambda button: button is yes and self._cancel_now())
         box.open()
@@ -727,9 +842,14 @@ class InvoiceWindow(QWidget):
             else:
                 self.say("The draft is cancelled.")
 
-        return operations.run(self, self.api.post(f"/api/invoices/{invoice['id']}/cancel",
-                                                  {"version": invoice["version"]}),
-                              success=done, changed=INVOICES, busy=self.cancel_button, reload=self.reload)
+        return operations.run(
+            self,
+            self.api.post(f"/api/invoices/{invoice['id']}/cancel", {"version": invoice["version"]}),
+            success=done,
+            changed=INVOICES,
+            busy=self.cancel_button,
+            reload=self.reload,
+        )
 
     # --- PDF, sending, repeating -----------------------------------------------------------------
 
@@ -781,8 +901,12 @@ class InvoiceWindow(QWidget):
     # --- live ------------------------------------------------------------------------------------
 
     def _on_event(self, event: LiveEvent) -> None:
-        if (shiboken6.isValid(self) and event.module == "invoices" and self.invoice_id is not None
-                and event.entity_id == self.invoice_id):
+        if (
+            shiboken6.isValid(self)
+            and event.module == "invoices"
+            and self.invoice_id is not None
+            and event.entity_id == self.invoice_id
+        ):
             self._live.start()
 
     def _on_changed(self, areas: frozenset[str]) -> None:
@@ -790,8 +914,7 @@ class InvoiceWindow(QWidget):
             self._live.start()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.dirty and self.invoice is not None and self.invoice["status"] == "draft" \
-                and not closing_anyway(self):
+        if self.dirty and self.invoice is not None and self.invoice["status"] == "draft" and not closing_anyway(self):
             ask_unsaved(self, "This draft has changes that are not saved.", self.save)
             event.ignore()
             return

@@ -39,8 +39,21 @@ PAGE_SIZE = 100
 EXPORT_PAGE = 500  # the server's largest page
 REFRESH_AREAS = frozenset({"*", "invoices", "invoices.invoice"})
 SORTABLE = {0: "number", 2: "issue_date", 3: "due_date", 5: "gross_total"}  # column -> the server's sort key
-EXPORT_HEADERS = ("Number", "Kind", "Client", "Issue date", "Due date", "Status", "Currency", "Net", "VAT",
-                  "Total", "Paid", "Open", "Sent")
+EXPORT_HEADERS = (
+    "Number",
+    "Kind",
+    "Client",
+    "Issue date",
+    "Due date",
+    "Status",
+    "Currency",
+    "Net",
+    "VAT",
+    "Total",
+    "Paid",
+    "Open",
+    "Sent",
+)
 
 
 def number_text(row: Row) -> str:
@@ -77,9 +90,9 @@ class InvoicesPage(QWidget):
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search number or client…")
-        self.status = self.filters.add_choice("status", "Status",
-                                              [(label, key) for key, label in STATUS_LABELS.items()],
-                                              any_label="Any status")
+        self.status = self.filters.add_choice(
+            "status", "Status", [(label, key) for key, label in STATUS_LABELS.items()], any_label="Any status"
+        )
         self.client = PartyPicker(self.api, kinds=("client",))
         self.client.setMinimumWidth(200)
         self.client.party_changed.connect(lambda _: self.filters.changed.emit())
@@ -103,8 +116,9 @@ class InvoicesPage(QWidget):
         ]
         self._fetch = fetch_page(self.api, "/api/invoices", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Press Ctrl+N to write your first invoice.", icon="invoices",
-                                empty_title="No invoices yet")
+        self.table = PagedTable(
+            self.model, "Press Ctrl+N to write your first invoice.", icon="invoices", empty_title="No invoices yet"
+        )
         self.table.set_noun("invoice", "invoices")
         view = self.table.view
         view.setAccessibleName("Invoices")
@@ -131,10 +145,13 @@ class InvoicesPage(QWidget):
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(title_bar(
-            "Invoices",
-            "What is billed, paid and still open. Enter opens one; Ctrl+N writes a new one.",
-            self.new_button))
+        root.addWidget(
+            title_bar(
+                "Invoices",
+                "What is billed, paid and still open. Enter opens one; Ctrl+N writes a new one.",
+                self.new_button,
+            )
+        )
         self.filters.add_trailing(self.export_button)
         root.addWidget(self.filters)
         root.addWidget(self.notice)
@@ -150,7 +167,6 @@ class InvoicesPage(QWidget):
         self.live = LiveReload(self, REFRESH_AREAS, self.reload)
         self.reload()
 
-
     # --- loading ---------------------------------------------------------------------------------
 
     def query(self) -> dict[str, Any]:
@@ -162,8 +178,13 @@ class InvoicesPage(QWidget):
 
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected invoice selected."""
-        show_empty_state(self.table, self.query(), "No invoices yet", "Press Ctrl+N to write your first invoice.",
-                         "No invoices match")
+        show_empty_state(
+            self.table,
+            self.query(),
+            "No invoices yet",
+            "Press Ctrl+N to write your first invoice.",
+            "No invoices match",
+        )
         self.keep.remember()
         self.model.reload()
 
@@ -199,8 +220,7 @@ class InvoicesPage(QWidget):
         """Ctrl+E: ask where, then save the invoices of the current filters as .xlsx."""
         if not self.session.can("invoices", "export"):
             return None
-        return ask_save_path(self, "Export invoices to Excel", "invoices.xlsx", self.export_to,
-                             "invoiceExportDialog")
+        return ask_save_path(self, "Export invoices to Excel", "invoices.xlsx", self.export_to, "invoiceExportDialog")
 
     async def _all_rows(self) -> list[Row]:
         """Every invoice of the filters, a server page at a time."""
@@ -215,14 +235,30 @@ class InvoicesPage(QWidget):
     def export_to(self, path: str) -> None:
         async def export() -> int:
             rows = await self._all_rows()
-            table = [(r.get("number") or "", "Credit note" if r.get("kind") == "credit_note" else "Invoice",
-                      r.get("client_name") or "", r.get("issue_date") or "", r.get("due_date") or "",
-                      STATUS_LABELS.get(r["status"], r["status"]), r["currency"], Decimal(r["net_total"]),
-                      Decimal(r["tax_total"]), Decimal(r["gross_total"]), Decimal(r["paid_total"]),
-                      Decimal(r["open_amount"]), "" if r["status"] == "draft" else send_label(r))
-                     for r in rows]
+            table = [
+                (
+                    r.get("number") or "",
+                    "Credit note" if r.get("kind") == "credit_note" else "Invoice",
+                    r.get("client_name") or "",
+                    r.get("issue_date") or "",
+                    r.get("due_date") or "",
+                    STATUS_LABELS.get(r["status"], r["status"]),
+                    r["currency"],
+                    Decimal(r["net_total"]),
+                    Decimal(r["tax_total"]),
+                    Decimal(r["gross_total"]),
+                    Decimal(r["paid_total"]),
+                    Decimal(r["open_amount"]),
+                    "" if r["status"] == "draft" else send_label(r),
+                )
+                for r in rows
+            ]
             return await write_workbook(path, "Invoices", EXPORT_HEADERS, table)
 
         self.say("Exporting…")
-        operations.run(self, export(), busy=self.export_button,
-                       success=lambda n: self.say(f"Exported {n} invoice{'s' if n != 1 else ''} to {path}."))
+        operations.run(
+            self,
+            export(),
+            busy=self.export_button,
+            success=lambda n: self.say(f"Exported {n} invoice{'s' if n != 1 else ''} to {path}."),
+        )

@@ -66,18 +66,34 @@ class LeadsPage(QWidget):
         self.board.new_lead_requested.connect(self.new_lead)
         self.board.clear_filters_requested.connect(self.filters.clear_all)
         self._filters_changed()
-        QShortcut(QKeySequence("Ctrl+Shift+B"), self, activated=self.show_board,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        QShortcut(QKeySequence("Ctrl+Shift+L"), self, activated=self.show_list,
-                  context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        QShortcut(
+            QKeySequence("Ctrl+Shift+B"),
+            self,
+            activated=self.show_board,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
+        QShortcut(
+            QKeySequence("Ctrl+Shift+L"),
+            self,
+            activated=self.show_list,
+            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+        )
         if session.can("leads", "create"):
-            QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_lead,
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            QShortcut(
+                QKeySequence.StandardKey.New,
+                self,
+                activated=self.new_lead,
+                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+            )
 
     def _header(self) -> QWidget:
-        header = PageHeader("Leads", "New enquiries and where they stand",
-                            [("Board", "Ctrl+Shift+B"), ("List", "Ctrl+Shift+L")], "New lead",
-                            self.session.can("leads", "create"))
+        header = PageHeader(
+            "Leads",
+            "New enquiries and where they stand",
+            [("Board", "Ctrl+Shift+B"), ("List", "Ctrl+Shift+L")],
+            "New lead",
+            self.session.can("leads", "create"),
+        )
         self.views = header.views
         self.board_button, self.list_button = header.buttons
         self.new_button = header.new_button
@@ -110,8 +126,11 @@ class LeadsPage(QWidget):
             return
         module = _optional("list")
         if module is None:
-            self.list = EmptyState("leads", "The list is on its way",
-                                   "The board shows every lead of the pipeline meanwhile (Ctrl+Shift+B).")
+            self.list = EmptyState(
+                "leads",
+                "The list is on its way",
+                "The board shows every lead of the pipeline meanwhile (Ctrl+Shift+B).",
+            )
         else:
             self.list = module.LeadList(self.session)
             self._send_filters(self.list)

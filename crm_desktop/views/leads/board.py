@@ -39,6 +39,7 @@ AREAS = frozenset({"*", "leads", "leads.lead", "activities"})
 
 # --- small helpers -------------------------------------------------------------------------------
 
+
 def money(amount: Decimal, currency: str | None) -> str:
     text = f"{amount:,.2f}".removesuffix(".00")
     return f"{text} {currency}" if currency else text
@@ -90,6 +91,7 @@ def open_lead(parent: QWidget, session: Session, lead_id: int) -> QWidget | None
 
 # --- a card --------------------------------------------------------------------------------------
 
+
 class LeadCard(KanbanCard):
     """One lead: name, company, value and age, owner and the next follow-up."""
 
@@ -137,6 +139,7 @@ class LeadCard(KanbanCard):
 
 # --- a column ------------------------------------------------------------------------------------
 
+
 class ColumnWidget(KanbanColumn):
     """One status, with the money in it under the title."""
 
@@ -153,6 +156,7 @@ class ColumnWidget(KanbanColumn):
 
 
 # --- the board -----------------------------------------------------------------------------------
+
 
 class LeadBoard(KanbanBoard):
     """The Kanban of one pipeline, filtered like the list (``set_filters``)."""
@@ -187,26 +191,33 @@ class LeadBoard(KanbanBoard):
         return self.session.can("leads", "edit")
 
     def empty_states(self) -> tuple[EmptyState, EmptyState]:
-        return (EmptyState("leads", "No open leads", "New enquiries from web forms, Facebook Lead Ads and "
-                           "your colleagues appear here. Add one yourself with New lead (Ctrl+N).",
-                           action="New lead"),
-                EmptyState("search", "No leads match these filters",
-                           "Try fewer filters, or clear them to see the whole pipeline.",
-                           action="Clear all filters"))
+        return (
+            EmptyState(
+                "leads",
+                "No open leads",
+                "New enquiries from web forms, Facebook Lead Ads and "
+                "your colleagues appear here. Add one yourself with New lead (Ctrl+N).",
+                action="New lead",
+            ),
+            EmptyState(
+                "search",
+                "No leads match these filters",
+                "Try fewer filters, or clear them to see the whole pipeline.",
+                action="Clear all filters",
+            ),
+        )
 
     # --- loading ---------------------------------------------------------------------------------
 
     async def load(self) -> Board:
-        raw = await self.session.api.get("/api/leads/board", per_column=self.page_size(PAGE, MAX_PAGE),
-                                         **self.filters)
+        raw = await self.session.api.get("/api/leads/board", per_column=self.page_size(PAGE, MAX_PAGE), **self.filters)
         return Board.model_validate(raw)
 
     def apply(self, data: Board) -> None:
         self.pipeline_id = data.pipeline_id
         self.statuses = {c.status.id: c.status for c in data.columns}
         self._totals = {c.status.id: c.totals for c in data.columns}
-        self.show_columns([(c.status.id, c.status.name, c.status.kind.value, c.count, c.cards)
-                           for c in data.columns])
+        self.show_columns([(c.status.id, c.status.name, c.status.kind.value, c.count, c.cards) for c in data.columns])
 
     def is_narrowed(self) -> bool:
         if self._narrowed is not None:
@@ -219,8 +230,9 @@ class LeadBoard(KanbanBoard):
         column.totals = self._totals.get(column.key, [])
 
     async def load_more(self, column: KanbanColumn) -> list[BoardCard]:
-        raw = await self.session.api.get(f"/api/leads/board/columns/{column.key}", offset=len(column.cards),
-                                         limit=PAGE, **self.filters)
+        raw = await self.session.api.get(
+            f"/api/leads/board/columns/{column.key}", offset=len(column.cards), limit=PAGE, **self.filters
+        )
         return ColumnPage.model_validate(raw).cards
 
     # --- finding ---------------------------------------------------------------------------------

@@ -76,10 +76,19 @@ def _section(text: str) -> QLabel:
 
 
 FIELD_LABELS = {
-    "person_name": "Name", "company": "Company", "email": "Email", "phone": "Phone",
-    "source": "Source", "value": "Value", "currency": "Currency",
-    "expected_close_date": "Expected close date", "territory": "Territory",
-    "product_interest": "Product interest", "owner_id": "Owner", "tags": "Tags", "note": "First note",
+    "person_name": "Name",
+    "company": "Company",
+    "email": "Email",
+    "phone": "Phone",
+    "source": "Source",
+    "value": "Value",
+    "currency": "Currency",
+    "expected_close_date": "Expected close date",
+    "territory": "Territory",
+    "product_interest": "Product interest",
+    "owner_id": "Owner",
+    "tags": "Tags",
+    "note": "First note",
 }
 
 
@@ -132,10 +141,16 @@ class LeadForm(QWidget):
         money_row.addWidget(field(self.value), 1)
         money_row.addWidget(field(self.currency))
         rows: list[tuple[str, QWidget]] = [
-            ("&Name", field(self.person_name)), ("&Company", field(self.company)), ("&Email", field(self.email)),
-            ("&Phone", field(self.phone)), ("&Source", field(self.source)), ("&Value", money),
-            ("Expected c&lose", field(self.expected_close_date)), ("&Territory", field(self.territory)),
-            ("Product &interest", field(self.product_interest)), ("&Owner", field(self.owner)),
+            ("&Name", field(self.person_name)),
+            ("&Company", field(self.company)),
+            ("&Email", field(self.email)),
+            ("&Phone", field(self.phone)),
+            ("&Source", field(self.source)),
+            ("&Value", money),
+            ("Expected c&lose", field(self.expected_close_date)),
+            ("&Territory", field(self.territory)),
+            ("Product &interest", field(self.product_interest)),
+            ("&Owner", field(self.owner)),
             ("Ta&gs", field(self.tags, "Separate tags with commas.")),
         ]
         if with_note:
@@ -144,10 +159,18 @@ class LeadForm(QWidget):
             form.addRow(label, widget)
         names = FIELD_LABELS
         self.fields: dict[str, QWidget] = {
-            "person_name": self.person_name, "company": self.company, "email": self.email, "phone": self.phone,
-            "source": self.source, "value": self.value, "currency": self.currency,
-            "expected_close_date": self.expected_close_date, "territory": self.territory,
-            "product_interest": self.product_interest, "owner_id": self.owner, "tags": self.tags,
+            "person_name": self.person_name,
+            "company": self.company,
+            "email": self.email,
+            "phone": self.phone,
+            "source": self.source,
+            "value": self.value,
+            "currency": self.currency,
+            "expected_close_date": self.expected_close_date,
+            "territory": self.territory,
+            "product_interest": self.product_interest,
+            "owner_id": self.owner,
+            "tags": self.tags,
         }
         if with_note:
             self.fields["note"] = self.note
@@ -173,15 +196,17 @@ class LeadForm(QWidget):
 
         close = self.expected_close_date.date()
         values: dict[str, Any] = {name: text(getattr(self, name)) for name in TEXT_FIELDS}
-        values.update({
-            "person_name": self.person_name.text().strip(),
-            "source": self.source.currentText().strip() or None,
-            "value": text(self.value),
-            "currency": (text(self.currency) or "").upper() or None,
-            "expected_close_date": None if close <= NO_DATE else close.toString("yyyy-MM-dd"),
-            "owner_id": self.owner.user_id,
-            "tags": [t.strip().lower() for t in self.tags.text().split(",") if t.strip()],
-        })
+        values.update(
+            {
+                "person_name": self.person_name.text().strip(),
+                "source": self.source.currentText().strip() or None,
+                "value": text(self.value),
+                "currency": (text(self.currency) or "").upper() or None,
+                "expected_close_date": None if close <= NO_DATE else close.toString("yyyy-MM-dd"),
+                "owner_id": self.owner.user_id,
+                "tags": [t.strip().lower() for t in self.tags.text().split(",") if t.strip()],
+            }
+        )
         return values
 
     def fill(self, lead: Lead, owner_name: str = "") -> None:
@@ -446,8 +471,11 @@ class LeadDetail(QDialog):
             return
         self.setWindowTitle(f"Lead: {lead['person_name']}")
         self.title.setText(lead["person_name"])
-        parts = [lead.get("company") or "", self.lookups.status_name(lead["status_id"]),
-                 f"Owner: {self.names.name(lead.get('owner_id'), 'unassigned')}"]
+        parts = [
+            lead.get("company") or "",
+            self.lookups.status_name(lead["status_id"]),
+            f"Owner: {self.names.name(lead.get('owner_id'), 'unassigned')}",
+        ]
         self.subtitle.setText(" · ".join(p for p in parts if p))
         self.source_details.setText(source_text(lead))
         self.source_details.setVisible(bool(self.source_details.text()))
@@ -537,13 +565,26 @@ class LeadDetail(QDialog):
         if self.lead is None or not self.save_button.isEnabled() or not self.buffer.has_edits():
             return
         call = save_guarded(self.api, f"/api/leads/{self.lead_id}", self.buffer.body())
-        operations.run(self, call, success=self._saved, changed=LEADS, fields=self.form.fields,
-                       reload=self.reload, busy=self.save_button)
+        operations.run(
+            self,
+            call,
+            success=self._saved,
+            changed=LEADS,
+            fields=self.form.fields,
+            reload=self.reload,
+            busy=self.save_button,
+        )
 
     def _saved(self, answer: Lead | Conflicted) -> None:
         if isinstance(answer, Conflicted):
-            ask_which(self, answer, self.buffer, FIELD_LABELS, self._settled,
-                      lambda name, value: self.names.name(value, "Unassigned") if name == "owner_id" else shown(value))
+            ask_which(
+                self,
+                answer,
+                self.buffer,
+                FIELD_LABELS,
+                self._settled,
+                lambda name, value: self.names.name(value, "Unassigned") if name == "owner_id" else shown(value),
+            )
             return
         self.show_lead(answer)
         self.timeline.reload()
@@ -558,8 +599,9 @@ class LeadDetail(QDialog):
         if not body or not self.add_note_button.isEnabled():
             return
         call = self.api.post(f"/api/leads/{self.lead_id}/notes", {"body": body})
-        operations.run(self, call, success=self._note_added, changed=LEADS, fields={"body": self.note},
-                       busy=self.add_note_button)
+        operations.run(
+            self, call, success=self._note_added, changed=LEADS, fields={"body": self.note}, busy=self.add_note_button
+        )
 
     def _note_added(self, _note: dict[str, Any]) -> None:
         self.note.clear()
@@ -572,8 +614,13 @@ class LeadDetail(QDialog):
         if lead.get("archived_at"):
             self._archive("restore")
             return
-        confirm(self, "Archive lead", f"Archive {lead['person_name']}? It leaves the lists and the board, "
-                "and can be restored at any time.", "Archive", lambda: self._archive("archive"))
+        confirm(
+            self,
+            "Archive lead",
+            f"Archive {lead['person_name']}? It leaves the lists and the board, and can be restored at any time.",
+            "Archive",
+            lambda: self._archive("archive"),
+        )
 
     def _archive(self, action: str) -> None:
         assert self.lead is not None
@@ -660,15 +707,24 @@ class NewLeadDialog(QDialog):
         note = self.form.note.toPlainText().strip()
         if note:
             body["note"] = note
-        operations.run(self, self.session.api.post("/api/leads", body), success=self._created, changed=LEADS,
-                       fields=self.form.fields, busy=self.ok)
+        operations.run(
+            self,
+            self.session.api.post("/api/leads", body),
+            success=self._created,
+            changed=LEADS,
+            fields=self.form.fields,
+            busy=self.ok,
+        )
 
     def _created(self, lead: Lead) -> None:
         self.lead = lead
         self.created.emit(lead)
         # A duplicate the user cannot see comes without its id: said, with nothing to open.
-        duplicates = [w for w in lead.get("warnings") or []
-                      if w.get("code") == "possible_duplicate" and w.get("lead_id") != lead["id"]]
+        duplicates = [
+            w
+            for w in lead.get("warnings") or []
+            if w.get("code") == "possible_duplicate" and w.get("lead_id") != lead["id"]
+        ]
         if not duplicates:
             self.accept()
             return

@@ -34,8 +34,12 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 300
 PERIODS: tuple[tuple[str, int | None], ...] = (
-    ("Created any time", None), ("Created today", 0), ("Created in the last 7 days", 6),
-    ("Created in the last 30 days", 29), ("Created in the last 90 days", 89), ("Created between…", -1),
+    ("Created any time", None),
+    ("Created today", 0),
+    ("Created in the last 7 days", 6),
+    ("Created in the last 30 days", 29),
+    ("Created in the last 90 days", 89),
+    ("Created between…", -1),
 )
 # Keys that narrow what is shown (pipeline and "show closed" choose what to show, not narrow it).
 NARROWING = ("owner_id", "team_id", "source", "tag", "created_from", "created_to", "q")
@@ -215,8 +219,18 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
 
     def set_values(self, values: dict[str, Any]) -> None:
         """Show ``values`` (a saved view) and report one change."""
-        widgets: list[QWidget] = [self.search, self.tag, self.owner, self.team, self.source, self.pipeline,
-                                  self.period, self.include_closed, self.created_from, self.created_to]
+        widgets: list[QWidget] = [
+            self.search,
+            self.tag,
+            self.owner,
+            self.team,
+            self.source,
+            self.pipeline,
+            self.period,
+            self.include_closed,
+            self.created_from,
+            self.created_to,
+        ]
         for widget in widgets:
             widget.blockSignals(True)
         try:

@@ -88,8 +88,9 @@ class LeadList(QWidget):
         ]
         self.sort_keys = [key for _, key, _ in columns]
         self.model = PagedTableModel([c for c, _, _ in columns], self._fetch, page_size=page_size, parent=self)
-        self.table = PagedTable(self.model, "Try another search, or clear the filters.", icon="leads",
-                                empty_title="No leads match")
+        self.table = PagedTable(
+            self.model, "Try another search, or clear the filters.", icon="leads", empty_title="No leads match"
+        )
         self.table.set_noun("lead", "leads")
         view = self.table.view
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -141,13 +142,12 @@ class LeadList(QWidget):
         self.selected_label.setObjectName("leadSelection")
         self.selected_label.setProperty("role", "muted")
         self.reassign_button = self._button("Reassign…", "Give the selected leads to a colleague", self.reassign)
-        self.status_button = self._button("Change status…", "Move the selected leads to another status",
-                                          self.change_status)
+        self.status_button = self._button(
+            "Change status…", "Move the selected leads to another status", self.change_status
+        )
         self.tag_add_button = self._button("Add tag…", "Add a tag to the selected leads", self.add_tag)
-        self.tag_remove_button = self._button("Remove tag…", "Remove a tag from the selected leads",
-                                              self.remove_tag)
-        self.export_button = self._button("Export to Excel", "Export the leads of these filters (Ctrl+E)",
-                                          self.export)
+        self.tag_remove_button = self._button("Remove tag…", "Remove a tag from the selected leads", self.remove_tag)
+        self.export_button = self._button("Export to Excel", "Export the leads of these filters (Ctrl+E)", self.export)
         self.toolbar = QHBoxLayout()
         self.toolbar.setSpacing(8)
         for button in (self.reassign_button, self.status_button, self.tag_add_button, self.tag_remove_button):
@@ -197,8 +197,9 @@ class LeadList(QWidget):
 
     def _repaint(self) -> None:
         if self.model.rowCount():
-            self.model.dataChanged.emit(self.model.index(0, 0),
-                                        self.model.index(self.model.rowCount() - 1, self.model.columnCount() - 1))
+            self.model.dataChanged.emit(
+                self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, self.model.columnCount() - 1)
+            )
 
     def _sort_clicked(self, section: int, order: Qt.SortOrder) -> None:
         key = self.sort_keys[section] if 0 <= section < len(self.sort_keys) else None
@@ -206,8 +207,10 @@ class LeadList(QWidget):
         if key is None:  # not sortable on the server: put the arrow back where the order is
             current = self.sort.lstrip("-")
             header.blockSignals(True)
-            header.setSortIndicator(self.sort_keys.index(current), Qt.SortOrder.DescendingOrder
-                                    if self.sort.startswith("-") else Qt.SortOrder.AscendingOrder)
+            header.setSortIndicator(
+                self.sort_keys.index(current),
+                Qt.SortOrder.DescendingOrder if self.sort.startswith("-") else Qt.SortOrder.AscendingOrder,
+            )
             header.blockSignals(False)
             return
         self.sort = ("-" if order == Qt.SortOrder.DescendingOrder else "") + key
@@ -279,8 +282,14 @@ class LeadList(QWidget):
 
     # --- bulk actions ----------------------------------------------------------------------------
 
-    def bulk(self, body: dict[str, Any], done_text: str, parent: QWidget | None = None,
-             fields: dict[str, QWidget] | None = None, finish: Callable[[], None] | None = None) -> None:
+    def bulk(
+        self,
+        body: dict[str, Any],
+        done_text: str,
+        parent: QWidget | None = None,
+        fields: dict[str, QWidget] | None = None,
+        finish: Callable[[], None] | None = None,
+    ) -> None:
         """One POST /api/leads/bulk for the selected rows; says what was done and what was skipped."""
         ids = self.selected_ids()
         if not ids:
@@ -299,8 +308,13 @@ class LeadList(QWidget):
             self.say(text)
             self.reload()
 
-        operations.run(parent or self, self.api.post("/api/leads/bulk", {"ids": ids, **body}), success=done,
-                       changed=LEADS, fields=fields)
+        operations.run(
+            parent or self,
+            self.api.post("/api/leads/bulk", {"ids": ids, **body}),
+            success=done,
+            changed=LEADS,
+            fields=fields,
+        )
 
     def reassign(self) -> QDialog | None:
         if not self.selected_ids():
@@ -311,8 +325,13 @@ class LeadList(QWidget):
         dialog.add("Owner", picker)
         picker.user_changed.connect(lambda uid: dialog.ok.setEnabled(uid is not None))
         dialog.ok.setEnabled(False)
-        dialog.submit = lambda: self.bulk({"action": "reassign", "owner_id": picker.user_id}, "reassigned",
-                                          dialog, {"owner_id": picker}, dialog.accept)
+        dialog.submit = lambda: self.bulk(
+            {"action": "reassign", "owner_id": picker.user_id},
+            "reassigned",
+            dialog,
+            {"owner_id": picker},
+            dialog.accept,
+        )
         dialog.picker = picker
         dialog.open()
         return dialog
@@ -342,8 +361,9 @@ class LeadList(QWidget):
                 dialog.accept()
                 self._ask_lost_reason(status_id)
                 return
-            self.bulk({"action": "status", "status_id": status_id}, "moved", dialog, {"status_id": combo},
-                      dialog.accept)
+            self.bulk(
+                {"action": "status", "status_id": status_id}, "moved", dialog, {"status_id": combo}, dialog.accept
+            )
 
         dialog.submit = submit
         dialog.open()
@@ -353,8 +373,15 @@ class LeadList(QWidget):
         from crm_desktop.views.leads.move_dialogs import LostReasonDialog
 
         dialog = LostReasonDialog(self.lookups.lost_reasons, self._count(), self)
-        dialog.submitted.connect(lambda extra: self.bulk({"action": "status", "status_id": status_id, **extra},
-                                                         "marked as lost", dialog, dialog.fields(), dialog.finish))
+        dialog.submitted.connect(
+            lambda extra: self.bulk(
+                {"action": "status", "status_id": status_id, **extra},
+                "marked as lost",
+                dialog,
+                dialog.fields(),
+                dialog.finish,
+            )
+        )
         dialog.open()
         return dialog
 
@@ -381,8 +408,9 @@ class LeadList(QWidget):
         edit.setPlaceholderText("e.g. hot")
         dialog.ok.setEnabled(False)
         edit.textChanged.connect(lambda t: dialog.ok.setEnabled(bool(t.strip())))
-        dialog.submit = lambda: self.bulk({"action": action, "tag": tag.currentText().strip()}, done, dialog,
-                                          {"tag": tag}, dialog.accept)
+        dialog.submit = lambda: self.bulk(
+            {"action": action, "tag": tag.currentText().strip()}, done, dialog, {"tag": tag}, dialog.accept
+        )
         dialog.open()
         return dialog
 
@@ -409,8 +437,9 @@ class LeadList(QWidget):
             return len(response.content)
 
         self.say("Exporting…")
-        operations.run(self, download(), busy=self.export_button,
-                       success=lambda _size: self.say(f"Exported to {path}."))
+        operations.run(
+            self, download(), busy=self.export_button, success=lambda _size: self.say(f"Exported to {path}.")
+        )
 
     # --- screenshots -----------------------------------------------------------------------------
 

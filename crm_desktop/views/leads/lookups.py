@@ -25,8 +25,9 @@ from crm_server.contract.leads import NamedItemOut, PipelineOut, StatusKind, Sta
 log = logging.getLogger(__name__)
 
 # Change-bus areas after which the lists are fetched again (admin edits, F5).
-AREAS = frozenset({"*", "admin.pipeline", "admin.pipeline_status", "admin.lost_reason", "admin.lead_source",
-                   "leads.pipelines"})
+AREAS = frozenset(
+    {"*", "admin.pipeline", "admin.pipeline_status", "admin.lost_reason", "admin.lead_source", "leads.pipelines"}
+)
 
 
 class SalesLookups(QObject):
@@ -88,7 +89,8 @@ class SalesLookups(QObject):
         api = self.session.api
         try:
             pipelines, reasons, sources = await asyncio.gather(
-                api.get("/api/pipelines"), api.get("/api/lost-reasons"), api.get("/api/lead-sources"))
+                api.get("/api/pipelines"), api.get("/api/lost-reasons"), api.get("/api/lead-sources")
+            )
         except ApiError as exc:
             log.info("sales lists did not load: %s", exc.message)
             return

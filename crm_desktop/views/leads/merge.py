@@ -38,9 +38,18 @@ log = logging.getLogger(__name__)
 Lead = dict[str, Any]
 LEADS = frozenset({"leads", "leads.lead"})
 LABELS = {
-    "person_name": "Name", "company": "Company", "email": "Email", "phone": "Phone", "source": "Source",
-    "partner_name": "Partner", "partner_client_id": "Partner client", "owner_id": "Owner", "value": "Value",
-    "expected_close_date": "Expected close", "territory": "Territory", "product_interest": "Product interest",
+    "person_name": "Name",
+    "company": "Company",
+    "email": "Email",
+    "phone": "Phone",
+    "source": "Source",
+    "partner_name": "Partner",
+    "partner_client_id": "Partner client",
+    "owner_id": "Owner",
+    "value": "Value",
+    "expected_close_date": "Expected close",
+    "territory": "Territory",
+    "product_interest": "Product interest",
     "status_id": "Status",
 }
 
@@ -68,8 +77,10 @@ class MergeDialog(QDialog):
 
         heading = QLabel("Which values should the merged lead keep?")
         heading.setProperty("role", "heading")
-        intro = QLabel("Notes, follow-ups, history and tags of both leads are kept. The lead on the right is "
-                       "archived and points to the one on the left.")
+        intro = QLabel(
+            "Notes, follow-ups, history and tags of both leads are kept. The lead on the right is "
+            "archived and points to the one on the left."
+        )
         intro.setWordWrap(True)
         intro.setProperty("role", "muted")
         self.grid_holder = QWidget()
@@ -110,8 +121,9 @@ class MergeDialog(QDialog):
 
     async def _load(self) -> None:
         try:
-            keep, other = await asyncio.gather(self.api.get(f"/api/leads/{self.keep_id}"),
-                                               self.api.get(f"/api/leads/{self.other_id}"))
+            keep, other = await asyncio.gather(
+                self.api.get(f"/api/leads/{self.keep_id}"), self.api.get(f"/api/leads/{self.other_id}")
+            )
             await self.names.ensure([keep.get("owner_id"), other.get("owner_id")])
             await self.lookups.ready()
         except asyncio.CancelledError:
@@ -177,10 +189,20 @@ class MergeDialog(QDialog):
     def submit(self) -> None:
         if self.keep is None or self.other is None or not self.merge_button.isEnabled():
             return
-        body = {"version": self.keep["version"], "other_id": self.other_id, "other_version": self.other["version"],
-                "take": self.take()}
-        operations.run(self, self.api.post(f"/api/leads/{self.keep_id}/merge", body), success=self._merged,
-                       changed=LEADS, reload=self._reload, busy=self.merge_button)
+        body = {
+            "version": self.keep["version"],
+            "other_id": self.other_id,
+            "other_version": self.other["version"],
+            "take": self.take(),
+        }
+        operations.run(
+            self,
+            self.api.post(f"/api/leads/{self.keep_id}/merge", body),
+            success=self._merged,
+            changed=LEADS,
+            reload=self._reload,
+            busy=self.merge_button,
+        )
 
     def _reload(self) -> None:
         """After a conflict: show both leads as they are now."""
@@ -197,8 +219,10 @@ class MergeDialog(QDialog):
     def _merged(self, lead: Lead) -> None:
         self.merged.emit(lead)
         other = self.other or {}
-        text = (f"{other.get('person_name', 'The other lead')} (#{self.other_id}) is merged into "
-                f"{lead['person_name']} (#{lead['id']}) and archived.")
+        text = (
+            f"{other.get('person_name', 'The other lead')} (#{self.other_id}) is merged into "
+            f"{lead['person_name']} (#{lead['id']}) and archived."
+        )
         parent = self.parentWidget()
         box = QMessageBox(QMessageBox.Icon.Information, "Leads merged", text, QMessageBox.StandardButton.Ok, parent)
         box.setObjectName("mergeDoneBox")

@@ -83,9 +83,13 @@ class LostReasonDialog(_MoveDialog):
     """Lost needs a reason; some reasons (Other) need it in words too."""
 
     def __init__(self, reasons: list[NamedItemOut], lead_name: str, parent: QWidget | None = None) -> None:
-        super().__init__("Mark as lost", "Why was this lead lost?",
-                         f"{lead_name} moves to Lost. The reason helps the team see where deals slip away.",
-                         "Mark as lost", parent)
+        super().__init__(
+            "Mark as lost",
+            "Why was this lead lost?",
+            f"{lead_name} moves to Lost. The reason helps the team see where deals slip away.",
+            "Mark as lost",
+            parent,
+        )
         self.setObjectName("lostReasonDialog")
         self.reasons: list[NamedItemOut] = []
         self.reason = QComboBox()
@@ -157,9 +161,14 @@ class WonDialog(_MoveDialog):
     """Won: by default the lead becomes a client (named after the company, VAT number optional)."""
 
     def __init__(self, card: BoardCard, parent: QWidget | None = None) -> None:
-        super().__init__("Mark as won", "Won — well done!",
-                         f"{card.person_name} moves to Won. Turn the lead into a client to keep its notes, "
-                         "follow-ups and history with the client.", "Mark as won", parent)
+        super().__init__(
+            "Mark as won",
+            "Won — well done!",
+            f"{card.person_name} moves to Won. Turn the lead into a client to keep its notes, "
+            "follow-ups and history with the client.",
+            "Mark as won",
+            parent,
+        )
         self.setObjectName("wonDialog")
         self.convert = QCheckBox("Convert to a client")
         self.convert.setChecked(True)

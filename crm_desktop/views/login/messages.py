@@ -8,8 +8,7 @@ from crm_desktop.operations.errors import local_time
 
 def sign_in_message(error: ApiError, server_url: str) -> str:
     if isinstance(error, Offline):
-        return (f"Can't reach the server at {server_url}. Check the address and your network "
-                "connection, then try again.")
+        return f"Can't reach the server at {server_url}. Check the address and your network connection, then try again."
     if error.code == "bad_credentials":
         return "That email and password don't match. Check both and try again."
     if error.code == "account_locked":

@@ -125,9 +125,10 @@ class OtpPage(Page):
     back = Signal()
 
     def __init__(self) -> None:
-        super().__init__("Two-step verification",
-                         "Open your authenticator app and type the 6-digit code for this account. "
-                         "A recovery code works too.")
+        super().__init__(
+            "Two-step verification",
+            "Open your authenticator app and type the 6-digit code for this account. A recovery code works too.",
+        )
         self.code = field(self.box, "Code", CodeEdit())
         assert isinstance(self.code, CodeEdit)
         self.code.returnPressed.connect(self.submitted)
@@ -153,8 +154,7 @@ class ForgotPage(Page):
     back = Signal()
 
     def __init__(self) -> None:
-        super().__init__("Reset your password",
-                         "Enter the email you sign in with. We'll send you a reset code.")
+        super().__init__("Reset your password", "Enter the email you sign in with. We'll send you a reset code.")
         self.email = field(self.box, "Email", QLineEdit())
         assert isinstance(self.email, QLineEdit)
         self.email.returnPressed.connect(self.submitted)
@@ -183,8 +183,12 @@ class ResetPage(Page):
     def __init__(self) -> None:
         super().__init__("Choose a new password", "Type the code from the email and your new password.")
         self.token = field(self.box, "Reset code", QLineEdit())
-        self.new = field(self.box, "New password", PasswordEdit(),
-                         "At least 12 characters. A few unrelated words make a strong password.")
+        self.new = field(
+            self.box,
+            "New password",
+            PasswordEdit(),
+            "At least 12 characters. A few unrelated words make a strong password.",
+        )
         self.repeat = field(self.box, "Repeat new password", PasswordEdit())
         assert isinstance(self.token, QLineEdit) and isinstance(self.repeat, PasswordEdit)
         assert isinstance(self.new, PasswordEdit)
@@ -203,8 +207,9 @@ class ResetPage(Page):
 
 class MustChangePage(Page):
     def __init__(self, api: ApiClient, current: str) -> None:
-        super().__init__("Choose your own password",
-                         "You signed in with a temporary password. Choose a new one only you know.")
+        super().__init__(
+            "Choose your own password", "You signed in with a temporary password. Choose a new one only you know."
+        )
         self.form = PasswordChangeForm(api, current=current, cancellable=False, submit_text="Save and continue")
         self.box.addWidget(self.form)
         self.finish()

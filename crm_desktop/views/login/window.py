@@ -259,11 +259,11 @@ class LoginWindow(QWidget):
 
         def sent(_: object) -> None:
             self.show_page(self.reset)
-            self.reset.info.say(f"If {email} has an account, a reset code is on its way. "
-                                "It is valid for 30 minutes.")
+            self.reset.info.say(f"If {email} has an account, a reset code is on its way. It is valid for 30 minutes.")
 
-        operations.run(self.forgot, auth.forgot_password(self._client(), email), success=sent,
-                       fields={"email": self.forgot.email})
+        operations.run(
+            self.forgot, auth.forgot_password(self._client(), email), success=sent, fields={"email": self.forgot.email}
+        )
 
     def _reset_password(self) -> None:
         page = self.reset
@@ -279,8 +279,12 @@ class LoginWindow(QWidget):
             self.sign_in.password.clear()
             self.sign_in.info.say("Your password is changed. Sign in with the new one.")
 
-        operations.run(page, auth.reset_password(self._client(), page.token.text().strip(), page.new.text()),
-                       success=done, fields={"token": page.token, "new_password": page.new})
+        operations.run(
+            page,
+            auth.reset_password(self._client(), page.token.text().strip(), page.new.text()),
+            success=done,
+            fields={"token": page.token, "new_password": page.new},
+        )
 
     def take_api(self) -> ApiClient:
         """Hand the signed-in client over (the window will not close it)."""

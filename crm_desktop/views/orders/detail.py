@@ -34,8 +34,16 @@ from crm_desktop.widgets.record_window import WindowRegistry, action_button, laz
 from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS
 
 Row = dict[str, Any]
-STATUS_COLORS = {"draft": "#6b7280", "pending": "#b45309", "processing": "#2563eb", "on_hold": "#b45309",
-                 "completed": "#15803d", "cancelled": "#6b7280", "refunded": "#6b7280", "failed": "#b91c1c"}
+STATUS_COLORS = {
+    "draft": "#6b7280",
+    "pending": "#b45309",
+    "processing": "#2563eb",
+    "on_hold": "#b45309",
+    "completed": "#15803d",
+    "cancelled": "#6b7280",
+    "refunded": "#6b7280",
+    "failed": "#b91c1c",
+}
 REFRESH_AREAS = frozenset({"*", "orders", "orders.sales_order"})
 SOURCE_LABELS = {"woocommerce": "WooCommerce"}
 _open: WindowRegistry[OrderWindow] = WindowRegistry()  # order id -> its window
@@ -76,11 +84,15 @@ def skipped_text(order: Row) -> str:
     skipped = order.get("skipped_lines") or []
     if not skipped:
         return ""
-    said = "; ".join(f"{s['name'] or 'a line'} × {s['quantity']} ({s['line_total']} {order['currency']}): "
-                     f"{s['reason']}" for s in skipped)
+    said = "; ".join(
+        f"{s['name'] or 'a line'} × {s['quantity']} ({s['line_total']} {order['currency']}): {s['reason']}"
+        for s in skipped
+    )
     one = len(skipped) == 1
-    return (f"{len(skipped)} line{'' if one else 's'} of the store's order {'is' if one else 'are'} not on this order "
-            f"and not in stock figures: {said}. Give the product a SKU in the store to have it matched.")
+    return (
+        f"{len(skipped)} line{'' if one else 's'} of the store's order {'is' if one else 'are'} not on this order "
+        f"and not in stock figures: {said}. Give the product a SKU in the store to have it matched."
+    )
 
 
 def stock_text(order: Row) -> str:
@@ -218,18 +230,40 @@ class OrderWindow(QWidget):
         email = f" <{order['client_email']}>" if order.get("client_email") else ""
         self.client.setText(f"{order.get('client_name') or '—'}{email}")
         self.open_client_button.setEnabled(self.session.can("clients", "view"))
-        self.store.setText(f"#{order['external_number']} in {SOURCE_LABELS.get(order['source'], order['source'])} "
-                           f"(id {order['external_id']})")
+        self.store.setText(
+            f"#{order['external_number']} in {SOURCE_LABELS.get(order['source'], order['source'])} "
+            f"(id {order['external_id']})"
+        )
         self.changed.setText(local_time(order["external_modified_at"]) or "—")
-        self.totals.setText(f"{order['total']} {currency} (VAT {order['total_tax']}, shipping "
-                            f"{order['shipping_total']}, discount {order['discount_total']})")
+        self.totals.setText(
+            f"{order['total']} {currency} (VAT {order['total_tax']}, shipping "
+            f"{order['shipping_total']}, discount {order['discount_total']})"
+        )
         self.stock.setText(stock_text(order))
-        _fill(self.lines, [[ln["sku"], ln["name"], ln["quantity"], f"{ln['unit_price']} {currency}",
-                            f"{ln['line_total']} {currency}"] for ln in order["lines"]], right=(2, 3, 4))
+        _fill(
+            self.lines,
+            [
+                [
+                    ln["sku"],
+                    ln["name"],
+                    ln["quantity"],
+                    f"{ln['unit_price']} {currency}",
+                    f"{ln['line_total']} {currency}",
+                ]
+                for ln in order["lines"]
+            ],
+            right=(2, 3, 4),
+        )
         self.skipped.setText(skipped_text(order))
         self.skipped.setVisible(bool(order.get("skipped_lines")))
-        _fill(self.held, [[h["sku"], h["product_name"], h["quantity"], h["warehouse_name"] or f"#{h['warehouse_id']}"]
-                          for h in order["held"]], right=(2,))
+        _fill(
+            self.held,
+            [
+                [h["sku"], h["product_name"], h["quantity"], h["warehouse_name"] or f"#{h['warehouse_id']}"]
+                for h in order["held"]
+            ],
+            right=(2,),
+        )
         self.held_title.setText("Stock held for this order" if order["held"] else "Stock held for this order: none")
         self.held.setVisible(bool(order["held"]))
         self.say("")

@@ -25,8 +25,10 @@ PAGE_SIZE = 100
 REFRESH_AREAS = frozenset({"*", "orders", "orders.sales_order"})
 SORTABLE = {0: "number", 5: "total", 6: "created_at"}  # column -> the server's sort key
 EMPTY_TITLE = "No web shop orders yet"
-EMPTY_TEXT = ("Orders from your WooCommerce store arrive here by themselves once an administrator connects it "
-              "in Admin → Integrations.")
+EMPTY_TEXT = (
+    "Orders from your WooCommerce store arrive here by themselves once an administrator connects it "
+    "in Admin → Integrations."
+)
 
 
 def stock_text(row: Row) -> str:
@@ -51,24 +53,30 @@ class OrdersPage(QWidget):
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search order number or client…")
-        self.status = self.filters.add_choice("status", "Status", [(v, k) for k, v in STATUS_LABELS.items()],
-                                              any_label="Any status")
-        self.stock = self.filters.add_choice("stock_state", "Stock", [(v, k) for k, v in STOCK_LABELS.items()],
-                                             any_label="Any stock state")
+        self.status = self.filters.add_choice(
+            "status", "Status", [(v, k) for k, v in STATUS_LABELS.items()], any_label="Any status"
+        )
+        self.stock = self.filters.add_choice(
+            "stock_state", "Stock", [(v, k) for k, v in STOCK_LABELS.items()], any_label="Any stock state"
+        )
         self.filters.changed.connect(self.reload)
 
         columns = [
             Column("Order", lambda r: r["number"]),
-            Column("Status", lambda r: str(STATUS_LABELS.get(r["status"], r["status"])),
-                   color=lambda r: STATUS_COLORS.get(r["status"])),
+            Column(
+                "Status",
+                lambda r: str(STATUS_LABELS.get(r["status"], r["status"])),
+                color=lambda r: STATUS_COLORS.get(r["status"]),
+            ),
             Column("Client", lambda r: r.get("client_name") or "—", tooltip=lambda r: r.get("client_email")),
             Column("Lines", lines_text, align_right=True),
             Column("Stock", stock_text, color=stock_color, tooltip=lambda r: r.get("stock_note")),
             Column("Total", lambda r: f"{r['total']} {r['currency']}", align_right=True),
             Column("Received", lambda r: local_time(r["created_at"]) or "—"),
         ]
-        self.model = PagedTableModel(columns, fetch_page(self.api, "/api/orders", self.query), page_size=PAGE_SIZE,
-                                     parent=self)
+        self.model = PagedTableModel(
+            columns, fetch_page(self.api, "/api/orders", self.query), page_size=PAGE_SIZE, parent=self
+        )
         self.table = PagedTable(self.model, EMPTY_TEXT, icon="invoices", empty_title=EMPTY_TITLE)
         self.table.set_noun("order", "orders")
         view = self.table.view
@@ -85,8 +93,10 @@ class OrdersPage(QWidget):
         root.setSpacing(12)
         title = QLabel("Sales orders")
         title.setProperty("role", "title")
-        sub = QLabel("Orders from the web shop, as the store last reported them; the store changes them, the CRM "
-                     "reads them. Enter opens one.")
+        sub = QLabel(
+            "Orders from the web shop, as the store last reported them; the store changes them, the CRM "
+            "reads them. Enter opens one."
+        )
         sub.setProperty("role", "muted")
         root.addWidget(title)
         root.addWidget(sub)

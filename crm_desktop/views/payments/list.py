@@ -22,8 +22,7 @@ from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 Row = dict[str, Any]
 PAGE_SIZE = 100
 REFRESH_AREAS = frozenset({"*", "invoices", "invoices.invoice"})
-METHODS = [("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"),
-           ("Other", "other")]
+METHODS = [("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"), ("Other", "other")]
 METHOD_LABELS = dict((value, label) for label, value in METHODS)
 SORTABLE = {0: "paid_on", 1: "amount"}  # column -> the server's sort key
 
@@ -65,8 +64,9 @@ class PaymentsPage(QWidget):
         ]
         self._fetch = fetch_page(self.api, "/api/payments", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Payments recorded on invoices show up here.", icon="payments",
-                                empty_title="No payments yet")
+        self.table = PagedTable(
+            self.model, "Payments recorded on invoices show up here.", icon="payments", empty_title="No payments yet"
+        )
         self.table.set_noun("payment", "payments")
         view = self.table.view
         view.setAccessibleName("Payments")
@@ -80,8 +80,10 @@ class PaymentsPage(QWidget):
 
         title = QLabel("Payments")
         title.setProperty("role", "title")
-        sub = QLabel("Money received on invoices and what was refunded of it. Enter opens the invoice; record or "
-                     "refund a payment there.")
+        sub = QLabel(
+            "Money received on invoices and what was refunded of it. Enter opens the invoice; record or "
+            "refund a payment there."
+        )
         sub.setProperty("role", "muted")
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
@@ -101,8 +103,13 @@ class PaymentsPage(QWidget):
         return {**self.filters.values(), "sort": self.sort}
 
     def reload(self) -> None:
-        show_empty_state(self.table, self.query(), "No payments yet", "Payments recorded on invoices show up here.",
-                         "No payments match")
+        show_empty_state(
+            self.table,
+            self.query(),
+            "No payments yet",
+            "Payments recorded on invoices show up here.",
+            "No payments match",
+        )
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:

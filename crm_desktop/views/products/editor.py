@@ -50,8 +50,9 @@ class ProductDialog(QDialog):
 
     saved = Signal(dict)
 
-    def __init__(self, session: Session, tax_rates: list[Row], product: Row | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: Session, tax_rates: list[Row], product: Row | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self.product = product
@@ -101,9 +102,15 @@ class ProductDialog(QDialog):
         left.addStretch(1)
         right.addStretch(1)
         self.fields: dict[str, QWidget] = {
-            "sku": self.sku, "name": self.name, "description": self.description, "unit": self.unit,
-            "unit_price": self.unit_price, "currency": self.currency, "tax_rate_id": self.tax_rate,
-            "stock_tracked": self.stock_tracked}
+            "sku": self.sku,
+            "name": self.name,
+            "description": self.description,
+            "unit": self.unit,
+            "unit_price": self.unit_price,
+            "currency": self.currency,
+            "tax_rate_id": self.tax_rate,
+            "stock_tracked": self.stock_tracked,
+        }
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -122,20 +129,30 @@ class ProductDialog(QDialog):
 
     def values(self) -> dict[str, Any]:
         price = parse_price(self.unit_price.text())
-        return {"sku": self.sku.text().strip(), "name": self.name.text().strip(),
-                "description": self.description.toPlainText().strip() or None,
-                "unit": self.unit.currentText().strip(), "unit_price": None if price is None else str(price),
-                "currency": self.currency.text().strip().upper() or None, "tax_rate_id": self.tax_rate.currentData(),
-                "stock_tracked": self.stock_tracked.isChecked()}
+        return {
+            "sku": self.sku.text().strip(),
+            "name": self.name.text().strip(),
+            "description": self.description.toPlainText().strip() or None,
+            "unit": self.unit.currentText().strip(),
+            "unit_price": None if price is None else str(price),
+            "currency": self.currency.text().strip().upper() or None,
+            "tax_rate_id": self.tax_rate.currentData(),
+            "stock_tracked": self.stock_tracked.isChecked(),
+        }
 
     def check(self) -> bool:
         """What can be told without the server, first field first."""
-        problems = [(self.sku, not self.sku.text().strip(), "A product needs a SKU."),
-                    (self.name, not self.name.text().strip(), "A product needs a name."),
-                    (self.unit_price, parse_price(self.unit_price.text()) is None,
-                     "A price of zero or more, with at most two decimals."),
-                    (self.unit, not self.unit.currentText().strip(), "A unit is needed (pcs, h, kg…)."),
-                    (self.tax_rate, self.tax_rate.currentData() is None, "Choose a VAT rate.")]
+        problems = [
+            (self.sku, not self.sku.text().strip(), "A product needs a SKU."),
+            (self.name, not self.name.text().strip(), "A product needs a name."),
+            (
+                self.unit_price,
+                parse_price(self.unit_price.text()) is None,
+                "A price of zero or more, with at most two decimals.",
+            ),
+            (self.unit, not self.unit.currentText().strip(), "A unit is needed (pcs, h, kg…)."),
+            (self.tax_rate, self.tax_rate.currentData() is None, "Choose a VAT rate."),
+        ]
         for widget, bad, message in problems:
             if bad:
                 mark_field(widget, message)

@@ -58,11 +58,12 @@ class ProductsPage(QWidget):
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search SKU or name…")
-        self.status = self.filters.add_choice("status", "Status", [("Inactive", "inactive"), ("All", "all")],
-                                              any_label="Active")
-        self.tracked = self.filters.add_choice("stock_tracked", "Stock",
-                                               [("Stock tracked", True), ("Not tracked", False)],
-                                               any_label="Tracked or not")
+        self.status = self.filters.add_choice(
+            "status", "Status", [("Inactive", "inactive"), ("All", "all")], any_label="Active"
+        )
+        self.tracked = self.filters.add_choice(
+            "stock_tracked", "Stock", [("Stock tracked", True), ("Not tracked", False)], any_label="Tracked or not"
+        )
         self.filters.changed.connect(self.reload)
 
         columns = [
@@ -76,8 +77,9 @@ class ProductsPage(QWidget):
         ]
         self._fetch = fetch_page(self.api, "/api/products", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Press Ctrl+N to add your first product.", icon="products",
-                                empty_title="No products yet")
+        self.table = PagedTable(
+            self.model, "Press Ctrl+N to add your first product.", icon="products", empty_title="No products yet"
+        )
         self.table.set_noun("product", "products")
         view = self.table.view
         view.setAccessibleName("Products")
@@ -111,10 +113,11 @@ class ProductsPage(QWidget):
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(title_bar(
-            "Products",
-            "What you sell, with prices and VAT. Enter edits one; Ctrl+N adds one.",
-            self.new_button))
+        root.addWidget(
+            title_bar(
+                "Products", "What you sell, with prices and VAT. Enter edits one; Ctrl+N adds one.", self.new_button
+            )
+        )
         self.filters.add_trailing(self.active_button)
         self.filters.add_trailing(self.edit_button)
         root.addWidget(self.filters)
@@ -132,7 +135,6 @@ class ProductsPage(QWidget):
         self._update_actions()
         self.reload()
 
-
     # --- loading ---------------------------------------------------------------------------------
 
     async def _load_rates(self) -> None:
@@ -146,8 +148,9 @@ class ProductsPage(QWidget):
 
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected product selected."""
-        show_empty_state(self.table, self.query(), "No products yet", "Press Ctrl+N to add your first product.",
-                         "No products match")
+        show_empty_state(
+            self.table, self.query(), "No products yet", "Press Ctrl+N to add your first product.", "No products match"
+        )
         self.keep.remember()
         self.model.reload()
 
@@ -165,8 +168,9 @@ class ProductsPage(QWidget):
         self.active_button.setEnabled(row is not None)
         active = row is None or row["active"]
         self.active_button.setText("Deactivate" if active else "Reactivate")
-        self.active_button.setToolTip("Hide it from new documents; it stays on old ones" if active
-                                      else "Offer it again on new documents")
+        self.active_button.setToolTip(
+            "Hide it from new documents; it stays on old ones" if active else "Offer it again on new documents"
+        )
 
     # --- actions ---------------------------------------------------------------------------------
 
@@ -204,8 +208,13 @@ class ProductsPage(QWidget):
         def done(product: Row) -> None:
             self.say(f"{product['sku']} {product['name']} is {action}d.")
 
-        operations.run(self, self.api.post(f"/api/products/{row['id']}/{action}", {"version": row["version"]}),
-                       success=done, changed=PRODUCTS, busy=self.active_button)
+        operations.run(
+            self,
+            self.api.post(f"/api/products/{row['id']}/{action}", {"version": row["version"]}),
+            success=done,
+            changed=PRODUCTS,
+            busy=self.active_button,
+        )
 
     def is_busy(self) -> bool:
         return self.model.loading or not self._rates_task.done()

@@ -74,23 +74,35 @@ log = logging.getLogger(__name__)
 S = ProposalStatus
 VALID_DAYS = 30  # what the server gives a new proposal when no date is chosen
 FINAL = (S.accepted, S.declined)
-LINE_FIELDS = {"product_id": "product", "description": "description", "quantity": "quantity",
-               "unit_price": "unit_price", "discount_percent": "discount_percent", "tax_rate_id": "tax_rate_id"}
+LINE_FIELDS = {
+    "product_id": "product",
+    "description": "description",
+    "quantity": "quantity",
+    "unit_price": "unit_price",
+    "discount_percent": "discount_percent",
+    "tax_rate_id": "tax_rate_id",
+}
 _open: WindowRegistry[ProposalWindow] = WindowRegistry()  # (session, proposal) -> its window
 
 
-def open_proposal(parent: QWidget | None, session: Session, proposal_id: int | None, *,
-                  client_id: int | None = None, lead_id: int | None = None) -> ProposalWindow:
+def open_proposal(
+    parent: QWidget | None,
+    session: Session,
+    proposal_id: int | None,
+    *,
+    client_id: int | None = None,
+    lead_id: int | None = None,
+) -> ProposalWindow:
     """The proposal's window (made, or raised when it is open already); None makes a new proposal,
     optionally for a client or a lead."""
     window = _open.live((id(session), proposal_id)) if proposal_id is not None else None
     if window is None:
-        window = ProposalWindow(session, proposal_id, parent.window() if parent is not None else None,
-                                client_id=client_id, lead_id=lead_id)
+        window = ProposalWindow(
+            session, proposal_id, parent.window() if parent is not None else None, client_id=client_id, lead_id=lead_id
+        )
         if proposal_id is not None:
             window.remember()
     return show_window(window)
-
 
 
 class ProposalWindow(QWidget):
@@ -99,8 +111,15 @@ class ProposalWindow(QWidget):
     created = Signal(dict)  # the ProposalOut of a new proposal, once saved
     loaded = Signal(dict)  # whenever the proposal shown changes (load, save, move, live event)
 
-    def __init__(self, session: Session, proposal_id: int | None, parent: QWidget | None = None, *,
-                 client_id: int | None = None, lead_id: int | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        proposal_id: int | None,
+        parent: QWidget | None = None,
+        *,
+        client_id: int | None = None,
+        lead_id: int | None = None,
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.session = session
         self.api = session.api
@@ -247,8 +266,14 @@ class ProposalWindow(QWidget):
         form_layout.addWidget(lines_label)
         form_layout.addWidget(self.grid, 1)
         self.fields: dict[str, QWidget] = {
-            "client_id": self.party, "lead_id": self.party, "title": self.title_edit, "currency": self.currency,
-            "valid_until": self.valid_until, "notes": self.notes, "lines": self.grid}
+            "client_id": self.party,
+            "lead_id": self.party,
+            "title": self.title_edit,
+            "currency": self.currency,
+            "valid_until": self.valid_until,
+            "notes": self.notes,
+            "lines": self.grid,
+        }
 
         root = QVBoxLayout(self)
         root.setContentsMargins(24, 18, 24, 16)
@@ -261,12 +286,14 @@ class ProposalWindow(QWidget):
 
         self.grid.changed.connect(self._on_lines_edited)
         self.currency.textEdited.connect(lambda t: self.grid.set_currency(t) if len(t) == 3 else None)
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=lambda: self.save(),
-                  context=Qt.ShortcutContext.WindowShortcut)
-        QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_pdf,
-                  context=Qt.ShortcutContext.WindowShortcut)
-        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload,
-                  context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(
+            QKeySequence.StandardKey.Save,
+            self,
+            activated=lambda: self.save(),
+            context=Qt.ShortcutContext.WindowShortcut,
+        )
+        QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_pdf, context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload, context=Qt.ShortcutContext.WindowShortcut)
         self._refresh = QTimer(self, singleShot=True, interval=150, timeout=self._refresh_from_server)
         session.events.event.connect(self._on_event)
         change_bus().changed.connect(self._on_changed)
@@ -292,8 +319,12 @@ class ProposalWindow(QWidget):
         return spawn_into(self._tasks, coro)
 
     def is_busy(self) -> bool:
-        return (any(not t.done() for t in self._tasks) or self.grid.is_busy() or self.party.is_busy()
-                or operations.pending() > 0)
+        return (
+            any(not t.done() for t in self._tasks)
+            or self.grid.is_busy()
+            or self.party.is_busy()
+            or operations.pending() > 0
+        )
 
     @property
     def status(self) -> ProposalStatus | None:
@@ -308,11 +339,15 @@ class ProposalWindow(QWidget):
     def values(self) -> dict[str, Any]:
         """The form as the server's fields (lines apart: they are compared by `_lines_edited`)."""
         party = self.party.party
-        return {"client_id": self.party.client_id, "lead_id": self.party.lead_id, "party": party,
-                "title": self.title_edit.text().strip() or None,
-                "currency": self.currency.text().strip().upper() or None,
-                "valid_until": cast(date, self.valid_until.date().toPython()).isoformat(),
-                "notes": self.notes.toPlainText().strip() or None}
+        return {
+            "client_id": self.party.client_id,
+            "lead_id": self.party.lead_id,
+            "party": party,
+            "title": self.title_edit.text().strip() or None,
+            "currency": self.currency.text().strip().upper() or None,
+            "valid_until": cast(date, self.valid_until.date().toPython()).isoformat(),
+            "notes": self.notes.toPlainText().strip() or None,
+        }
 
     def has_edits(self) -> bool:
         if self.proposal is None:  # a new one: only what was typed counts (a preset party is not an edit)
@@ -356,8 +391,9 @@ class ProposalWindow(QWidget):
         if not shiboken6.isValid(self):
             return
         if not replace_edits and self.proposal is not None and proposal["version"] != self.proposal["version"]:
-            self.say("Someone else changed this proposal. Your edits are kept; Reload shows their version.",
-                     reload=True)
+            self.say(
+                "Someone else changed this proposal. Your edits are kept; Reload shows their version.", reload=True
+            )
             self._show_header(proposal)  # the status and decision are theirs; the form stays mine
             return
         self.show_proposal(proposal)
@@ -408,8 +444,9 @@ class ProposalWindow(QWidget):
         self.setWindowTitle(f"{number} {proposal.get('title') or 'Proposal'} - CRM")
         self.heading.setText(f"{number}  {proposal.get('title') or ''}".strip())
         revision = int(proposal.get("revision") or 1)
-        self.status_badge.setText(f"{STATUS_LABELS[status]} · revision {revision}" if revision > 1
-                                  else STATUS_LABELS[status])
+        self.status_badge.setText(
+            f"{STATUS_LABELS[status]} · revision {revision}" if revision > 1 else STATUS_LABELS[status]
+        )
         set_tone(self.status_badge, STATUS_TONES[status])
         expired = bool(proposal.get("expired"))
         self.expired_badge.setVisible(expired)
@@ -418,8 +455,11 @@ class ProposalWindow(QWidget):
             self.expired_badge.setToolTip("Past its valid-until date. Setting it back to Open gives it 7 more days.")
         party = proposal.get("party_name") or "—"
         kind = "lead" if proposal.get("lead_id") is not None else "client"
-        parts = [f"For {party} ({kind})", f"valid until {proposal['valid_until']}",
-                 f"total {amount(proposal['gross_total'], proposal['currency'])}"]
+        parts = [
+            f"For {party} ({kind})",
+            f"valid until {proposal['valid_until']}",
+            f"total {amount(proposal['gross_total'], proposal['currency'])}",
+        ]
         if proposal.get("sent_at"):
             parts.append(f"sent {moment(proposal['sent_at'])}")
         self.subtitle.setText("  ·  ".join(parts))
@@ -431,13 +471,17 @@ class ProposalWindow(QWidget):
         self._show_actions()
 
     def decision_text(self, proposal: Row) -> str:
-        """"Accepted by Ana Pop on 27 Nov 2026, 14:05" (who as a name when the user list shows them)."""
+        """ "Accepted by Ana Pop on 27 Nov 2026, 14:05" (who as a name when the user list shows them)."""
         if proposal.get("accepted_at"):
-            return f"Accepted by {self.names.name(proposal.get('accepted_by'), 'someone')} on " \
-                   f"{moment(proposal['accepted_at'])}"
+            return (
+                f"Accepted by {self.names.name(proposal.get('accepted_by'), 'someone')} on "
+                f"{moment(proposal['accepted_at'])}"
+            )
         if proposal.get("declined_at"):
-            return f"Declined by {self.names.name(proposal.get('declined_by'), 'someone')} on " \
-                   f"{moment(proposal['declined_at'])}"
+            return (
+                f"Declined by {self.names.name(proposal.get('declined_by'), 'someone')} on "
+                f"{moment(proposal['declined_at'])}"
+            )
         return ""
 
     def _show_actions(self) -> None:
@@ -475,8 +519,11 @@ class ProposalWindow(QWidget):
         button.style().polish(button)
         self.conversion_reason.setText(reason)
         self.conversion_reason.setVisible(bool(reason))
-        self.open_lead_button.setVisible(conversion.get("code") == "lead_not_client"
-                                         and self.proposal is not None and self.proposal.get("lead_id") is not None)
+        self.open_lead_button.setVisible(
+            conversion.get("code") == "lead_not_client"
+            and self.proposal is not None
+            and self.proposal.get("lead_id") is not None
+        )
 
     def say(self, text: str, reload: bool = False) -> None:
         self.notice_text.setText(text)
@@ -496,8 +543,11 @@ class ProposalWindow(QWidget):
             if self.proposal is not None and event.data.get("version") == self.proposal.get("version"):
                 return  # our own change, already shown
             self._refresh.start()
-        elif (event.module == "invoices" and self.conversion is not None
-              and event.entity_id == self.conversion.get("invoice_id")):
+        elif (
+            event.module == "invoices"
+            and self.conversion is not None
+            and event.entity_id == self.conversion.get("invoice_id")
+        ):
             self._spawn(self._load_conversion())  # the invoice was issued: its number changed
 
     def _on_changed(self, areas: frozenset[str]) -> None:
@@ -564,8 +614,9 @@ class ProposalWindow(QWidget):
         else:
             call = self.api.patch(f"/api/proposals/{self.proposal_id}", {**body, "version": self.proposal["version"]})
         self._after_save = then
-        operations.run(self, call, success=self._saved, changed=PROPOSALS, fields=fields, reload=self.reload,
-                       busy=self.save_button)
+        operations.run(
+            self, call, success=self._saved, changed=PROPOSALS, fields=fields, reload=self.reload, busy=self.save_button
+        )
         return True
 
     def _saved(self, proposal: Row) -> None:
@@ -593,10 +644,17 @@ class ProposalWindow(QWidget):
             self.save(then=lambda: self.set_status(target))
             return
         before = self.proposal
-        call = self.api.post(f"/api/proposals/{self.proposal_id}/status",
-                             {"version": before["version"], "status": target.value})
-        operations.run(self, call, success=lambda p: self._moved(before, p), changed=PROPOSALS,
-                       reload=self.reload, busy=self.move_buttons[target])
+        call = self.api.post(
+            f"/api/proposals/{self.proposal_id}/status", {"version": before["version"], "status": target.value}
+        )
+        operations.run(
+            self,
+            call,
+            success=lambda p: self._moved(before, p),
+            changed=PROPOSALS,
+            reload=self.reload,
+            busy=self.move_buttons[target],
+        )
 
     def _moved(self, before: Row, proposal: Row) -> None:
         self._spawn(self._show_moved(before, proposal))
@@ -623,8 +681,13 @@ class ProposalWindow(QWidget):
             return
         if not conversion.get("possible") or self.proposal_id is None:
             return
-        operations.run(self, self.api.post(f"/api/proposals/{self.proposal_id}/convert"),
-                       success=self._converted, changed=PROPOSALS | INVOICES, busy=self.convert_button)
+        operations.run(
+            self,
+            self.api.post(f"/api/proposals/{self.proposal_id}/convert"),
+            success=self._converted,
+            changed=PROPOSALS | INVOICES,
+            busy=self.convert_button,
+        )
 
     def _converted(self, invoice: Row) -> None:
         self.say("The invoice draft is made from this proposal. Check it and issue it from its window.")
@@ -657,8 +720,7 @@ class ProposalWindow(QWidget):
             self.say("The PDF preview is not part of this build yet.")
             return None
         number = self.proposal.get("number") or f"#{self.proposal_id}"
-        dialog: QWidget = dialog_class(self, self.api, f"/api/proposals/{self.proposal_id}/pdf",
-                                       f"Proposal {number}")
+        dialog: QWidget = dialog_class(self, self.api, f"/api/proposals/{self.proposal_id}/pdf", f"Proposal {number}")
         opener = getattr(dialog, "open", None) or dialog.show
         opener()
         return dialog
@@ -668,8 +730,11 @@ class ProposalWindow(QWidget):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Unsaved edits are not lost by a stray click: ask once."""
         if self.has_edits() and self.editable and self.isVisible() and not closing_anyway(self):
-            ask_unsaved(self, "This proposal has changes that are not saved.",
-                        lambda: self.save(then=lambda: close_anyway(self)))
+            ask_unsaved(
+                self,
+                "This proposal has changes that are not saved.",
+                lambda: self.save(then=lambda: close_anyway(self)),
+            )
             event.ignore()
             return
         super().closeEvent(event)

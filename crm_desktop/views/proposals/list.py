@@ -49,8 +49,21 @@ PAGE_SIZE = 100
 REFRESH_AREAS = PROPOSALS | {"*"}
 SORTABLE = {0: "number", 3: "valid_until", 5: "gross_total"}  # column -> the server's sort key
 EXPORT_PAGE = 500
-EXPORT_HEADERS = ("Number", "Title", "Client / lead", "Party kind", "Valid until", "Status", "Expired", "Revision",
-                  "Currency", "Net", "VAT", "Total", "Invoice")
+EXPORT_HEADERS = (
+    "Number",
+    "Title",
+    "Client / lead",
+    "Party kind",
+    "Valid until",
+    "Status",
+    "Expired",
+    "Revision",
+    "Currency",
+    "Net",
+    "VAT",
+    "Total",
+    "Invoice",
+)
 
 
 def _color(row: Row) -> str | None:
@@ -79,9 +92,12 @@ class ProposalsPage(QWidget):
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search number, title, client or lead…")
-        self.status = self.filters.add_choice("status", "Status",
-                                              [(label, status.value) for status, label in STATUS_LABELS.items()],
-                                              any_label="Any status")
+        self.status = self.filters.add_choice(
+            "status",
+            "Status",
+            [(label, status.value) for status, label in STATUS_LABELS.items()],
+            any_label="Any status",
+        )
         self.client = PartyPicker(self.api, kinds=("client",))
         self.client.setPlaceholderText("Any client")
         self.client.setMinimumWidth(180)
@@ -98,17 +114,21 @@ class ProposalsPage(QWidget):
             Column("Number", lambda r: r.get("number") or "—", color=_color),
             Column("Title", lambda r: r.get("title") or "—", color=_color, tooltip=lambda r: r.get("notes")),
             Column("Client / lead", self._party_text, color=_color),
-            Column("Valid until", lambda r: day(r.get("valid_until")), color=_color,
-                   tooltip=lambda r: "Expired: set it back to Open to give 7 more days" if r.get("expired")
-                   else None),
+            Column(
+                "Valid until",
+                lambda r: day(r.get("valid_until")),
+                color=_color,
+                tooltip=lambda r: "Expired: set it back to Open to give 7 more days" if r.get("expired") else None,
+            ),
             Column("Status", status_text, color=_color),
             Column("Total", lambda r: amount(r["gross_total"], r["currency"]), color=_color, align_right=True),
             Column("Invoice", invoice_text, color=_color),
         ]
         self._fetch = fetch_page(self.api, "/api/proposals", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Press Ctrl+N to write your first quote.", icon="proposals",
-                                empty_title="No proposals yet")
+        self.table = PagedTable(
+            self.model, "Press Ctrl+N to write your first quote.", icon="proposals", empty_title="No proposals yet"
+        )
         self.table.set_noun("proposal", "proposals")
         view = self.table.view
         view.setAccessibleName("Proposals")
@@ -140,10 +160,13 @@ class ProposalsPage(QWidget):
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(title_bar(
-            "Proposals",
-            "Quotes for clients and leads, from draft to accepted. Enter opens one; Ctrl+N writes one.",
-            self.new_button))
+        root.addWidget(
+            title_bar(
+                "Proposals",
+                "Quotes for clients and leads, from draft to accepted. Enter opens one; Ctrl+N writes one.",
+                self.new_button,
+            )
+        )
         self.filters.add_trailing(self.export_button)
         self.filters.add_trailing(self.open_button)
         root.addWidget(self.filters)
@@ -175,8 +198,13 @@ class ProposalsPage(QWidget):
 
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected proposal selected."""
-        show_empty_state(self.table, self.query(), "No proposals yet", "Press Ctrl+N to write your first quote.",
-                         "No proposals match")
+        show_empty_state(
+            self.table,
+            self.query(),
+            "No proposals yet",
+            "Press Ctrl+N to write your first quote.",
+            "No proposals match",
+        )
         self.keep.remember()
         self.model.reload()
 
@@ -185,8 +213,9 @@ class ProposalsPage(QWidget):
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         """A draft invoice made from a proposal got its number: show it."""
-        if areas & INVOICES and any(r.get("converted_invoice_id") and not r.get("converted_invoice_number")
-                                    for r in self.model.rows()):
+        if areas & INVOICES and any(
+            r.get("converted_invoice_id") and not r.get("converted_invoice_number") for r in self.model.rows()
+        ):
             self.reload()
 
     def _update_actions(self) -> None:
@@ -207,8 +236,9 @@ class ProposalsPage(QWidget):
         row = self.table.current_row()
         return self.open_proposal(row["id"]) if row is not None else None
 
-    def open_proposal(self, proposal_id: int | None, *, client_id: int | None = None,
-                      lead_id: int | None = None) -> QWidget:
+    def open_proposal(
+        self, proposal_id: int | None, *, client_id: int | None = None, lead_id: int | None = None
+    ) -> QWidget:
         from crm_desktop.views.proposals.editor import open_proposal
 
         window = open_proposal(self, self.session, proposal_id, client_id=client_id, lead_id=lead_id)
@@ -224,8 +254,9 @@ class ProposalsPage(QWidget):
         """Ctrl+E: ask where, then save the proposals of the current filters as .xlsx."""
         if not self.session.can("proposals", "export"):
             return None
-        return ask_save_path(self, "Export proposals to Excel", "proposals.xlsx", self.export_to,
-                             "proposalExportDialog")
+        return ask_save_path(
+            self, "Export proposals to Excel", "proposals.xlsx", self.export_to, "proposalExportDialog"
+        )
 
     async def _all_rows(self) -> list[Row]:
         """Every proposal of the filters, a server page at a time (the server has no export of them)."""
@@ -240,17 +271,33 @@ class ProposalsPage(QWidget):
     def export_to(self, path: str) -> None:
         async def export() -> int:
             rows = await self._all_rows()
-            table = [(r.get("number") or "", r.get("title") or "", r.get("party_name") or "",
-                      "lead" if r.get("lead_id") is not None else "client", date.fromisoformat(r["valid_until"]),
-                      STATUS_LABELS[r["status"]], "yes" if r.get("expired") else "", int(r.get("revision") or 1),
-                      r["currency"], Decimal(r["net_total"]), Decimal(r["tax_total"]), Decimal(r["gross_total"]),
-                      invoice_text(r) if r.get("converted_invoice_id") else "")
-                     for r in rows]
+            table = [
+                (
+                    r.get("number") or "",
+                    r.get("title") or "",
+                    r.get("party_name") or "",
+                    "lead" if r.get("lead_id") is not None else "client",
+                    date.fromisoformat(r["valid_until"]),
+                    STATUS_LABELS[r["status"]],
+                    "yes" if r.get("expired") else "",
+                    int(r.get("revision") or 1),
+                    r["currency"],
+                    Decimal(r["net_total"]),
+                    Decimal(r["tax_total"]),
+                    Decimal(r["gross_total"]),
+                    invoice_text(r) if r.get("converted_invoice_id") else "",
+                )
+                for r in rows
+            ]
             return await write_workbook(path, "Proposals", EXPORT_HEADERS, table)
 
         self.say("Exporting…")
-        operations.run(self, export(), busy=self.export_button,
-                       success=lambda n: self.say(f"Exported {n} proposal{'s' if n != 1 else ''} to {path}."))
+        operations.run(
+            self,
+            export(),
+            busy=self.export_button,
+            success=lambda n: self.say(f"Exported {n} proposal{'s' if n != 1 else ''} to {path}."),
+        )
 
     def open_record(self, record_type: str, record_id: int, parent_id: int | None = None) -> QWidget | None:
         """A global-search hit (or a link from another window) names a proposal: open it."""

@@ -91,9 +91,12 @@ class PartyPicker(QLineEdit):
     async def _search(self, text: str, seq: int) -> None:
         q = text or None
         try:
-            found = await asyncio.gather(*(
-                self.api.get("/api/clients" if kind == "client" else "/api/leads", q=q, limit=LIMIT)
-                for kind in self.kinds))
+            found = await asyncio.gather(
+                *(
+                    self.api.get("/api/clients" if kind == "client" else "/api/leads", q=q, limit=LIMIT)
+                    for kind in self.kinds
+                )
+            )
         except Exception as exc:  # a failed suggestion list is not worth a dialog
             log.info("party search failed: %s", exc)
             return

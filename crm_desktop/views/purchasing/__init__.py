@@ -47,8 +47,10 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     rows = page.model.rows()
     if not rows:
         return
-    row = next((r for r in rows if r["status"] == "partially_received"),
-               next((r for r in rows if r["status"] == "confirmed"), rows[0]))
+    row = next(
+        (r for r in rows if r["status"] == "partially_received"),
+        next((r for r in rows if r["status"] == "confirmed"), rows[0]),
+    )
     page.table.select_key(row["id"])
     window = open_purchase_order(page, ctx.session, row["id"])
     window.resize(ctx.size)

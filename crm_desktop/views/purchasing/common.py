@@ -25,10 +25,20 @@ S = PurchaseStatus
 PURCHASING = frozenset({"purchasing", "purchasing.purchase_order"})
 STOCK = frozenset({"stock", "stock.stock_document"})
 
-STATUS_LABELS = {S.draft: "Draft", S.confirmed: "Confirmed", S.partially_received: "Partially received",
-                 S.received: "Received", S.cancelled: "Cancelled"}
-STATUS_TONES = {S.draft: "muted", S.confirmed: "accent", S.partially_received: "warning", S.received: "success",
-                S.cancelled: "danger"}
+STATUS_LABELS = {
+    S.draft: "Draft",
+    S.confirmed: "Confirmed",
+    S.partially_received: "Partially received",
+    S.received: "Received",
+    S.cancelled: "Cancelled",
+}
+STATUS_TONES = {
+    S.draft: "muted",
+    S.confirmed: "accent",
+    S.partially_received: "warning",
+    S.received: "success",
+    S.cancelled: "danger",
+}
 OPEN = (S.confirmed, S.partially_received)
 LATE_COLOR = "#c0392b"
 MUTED_COLOR = "#8a8f98"
@@ -90,7 +100,7 @@ def parse_decimal(text: str) -> Decimal | None:
 
 
 def progress(order: Row) -> str:
-    """"3 of 5 lines received" from an order with its lines; "" when nothing is expected."""
+    """ "3 of 5 lines received" from an order with its lines; "" when nothing is expected."""
     lines = order.get("lines") or []
     if not lines or S(order["status"]) == S.draft:
         return ""

@@ -80,9 +80,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LEAD_DAYS = 7  # what the date picker offers first once a date is wanted
 CONFIRMED_FIELDS = ("expected_on", "warehouse_id", "reference", "notes")  # what an ordered order takes
-MISSING_TEXT = {"vendor_id": "Choose the vendor to order from.",
-                "lines": "Add at least one line (scan or type a SKU above the grid).",
-                "expected_on": "Set the expected delivery date."}
+MISSING_TEXT = {
+    "vendor_id": "Choose the vendor to order from.",
+    "lines": "Add at least one line (scan or type a SKU above the grid).",
+    "expected_on": "Set the expected delivery date.",
+}
 _open: WindowRegistry[PurchaseOrderWindow] = WindowRegistry()  # (session, order) -> its window
 
 
@@ -94,7 +96,6 @@ def open_purchase_order(parent: QWidget | None, session: Session, order_id: int 
         if order_id is not None:
             window.remember()
     return show_window(window)
-
 
 
 class OptionalDate(QWidget):
@@ -269,8 +270,7 @@ class PurchaseOrderWindow(QWidget):
         self.receipts_table = QTableWidget(0, 5)
         self.receipts_table.setObjectName("receiptsTable")
         self.receipts_table.setAccessibleName("Receipts")
-        self.receipts_table.setHorizontalHeaderLabels(["Receipt", "Status", "Validated", "Warehouse",
-                                                       "Delivery note"])
+        self.receipts_table.setHorizontalHeaderLabels(["Receipt", "Status", "Validated", "Warehouse", "Delivery note"])
         for column, width in enumerate((170, 110, 110, 260)):
             self.receipts_table.setColumnWidth(column, width)
         self.receipts_table.horizontalHeader().setStretchLastSection(True)
@@ -284,8 +284,13 @@ class PurchaseOrderWindow(QWidget):
         form_layout.addWidget(self.receipts_label)
         form_layout.addWidget(self.receipts_table, 1)
         self.fields: dict[str, QWidget] = {
-            "vendor_id": self.vendor, "expected_on": self.expected, "warehouse_id": self.warehouse,
-            "reference": self.reference, "notes": self.notes, "lines": self.lines}
+            "vendor_id": self.vendor,
+            "expected_on": self.expected,
+            "warehouse_id": self.warehouse,
+            "reference": self.reference,
+            "notes": self.notes,
+            "lines": self.lines,
+        }
 
         root = QVBoxLayout(self)
         root.setContentsMargins(24, 18, 24, 16)
@@ -296,12 +301,16 @@ class PurchaseOrderWindow(QWidget):
         root.addWidget(self.form, 1)
 
         self.lines.changed.connect(self._on_lines_edited)
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=lambda: self.save(),
-                  context=Qt.ShortcutContext.WindowShortcut)
-        QShortcut(QKeySequence("Ctrl+R"), self, activated=lambda: self.receive(),
-                  context=Qt.ShortcutContext.WindowShortcut)
-        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload,
-                  context=Qt.ShortcutContext.WindowShortcut)
+        QShortcut(
+            QKeySequence.StandardKey.Save,
+            self,
+            activated=lambda: self.save(),
+            context=Qt.ShortcutContext.WindowShortcut,
+        )
+        QShortcut(
+            QKeySequence("Ctrl+R"), self, activated=lambda: self.receive(), context=Qt.ShortcutContext.WindowShortcut
+        )
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload, context=Qt.ShortcutContext.WindowShortcut)
         self._refresh = QTimer(self, singleShot=True, interval=150, timeout=self._refresh_from_server)
         session.events.event.connect(self._on_event)
         change_bus().changed.connect(self._on_changed)
@@ -324,8 +333,13 @@ class PurchaseOrderWindow(QWidget):
         return spawn_into(self._tasks, coro)
 
     def is_busy(self) -> bool:
-        return (any(not t.done() for t in self._tasks) or self.lines.is_busy() or self.vendor.is_busy()
-                or operations.pending() > 0 or self._refresh.isActive())
+        return (
+            any(not t.done() for t in self._tasks)
+            or self.lines.is_busy()
+            or self.vendor.is_busy()
+            or operations.pending() > 0
+            or self._refresh.isActive()
+        )
 
     @property
     def status(self) -> S | None:
@@ -334,10 +348,13 @@ class PurchaseOrderWindow(QWidget):
     def values(self) -> dict[str, Any]:
         """The form as the server's fields (lines apart: they are compared by `_lines_edited`)."""
         expected = self.expected.value()
-        return {"vendor_id": self.vendor.vendor_id, "warehouse_id": self.warehouse.currentData(),
-                "expected_on": expected.isoformat() if expected else None,
-                "reference": self.reference.text().strip() or None,
-                "notes": self.notes.toPlainText().strip() or None}
+        return {
+            "vendor_id": self.vendor.vendor_id,
+            "warehouse_id": self.warehouse.currentData(),
+            "expected_on": expected.isoformat() if expected else None,
+            "reference": self.reference.text().strip() or None,
+            "notes": self.notes.toPlainText().strip() or None,
+        }
 
     def has_edits(self) -> bool:
         return self._lines_edited or self.values() != self._clean
@@ -411,8 +428,7 @@ class PurchaseOrderWindow(QWidget):
         if not shiboken6.isValid(self):
             return
         if not replace_edits and self.order is not None and order["version"] != self.order["version"]:
-            self.say("Someone else changed this order. Your edits are kept; Reload shows their version.",
-                     reload=True)
+            self.say("Someone else changed this order. Your edits are kept; Reload shows their version.", reload=True)
             self._show_header(order)
         else:
             self.show_order(order)
@@ -441,8 +457,9 @@ class PurchaseOrderWindow(QWidget):
         status = S(order["status"])
         self.lines.set_currency(order["currency"])
         self.lines.set_lines(list(order.get("lines") or []))
-        self.lines.set_mode(read_only=status != S.draft or not self.session.can("purchasing", "edit"),
-                            show_received=status != S.draft)
+        self.lines.set_mode(
+            read_only=status != S.draft or not self.session.can("purchasing", "edit"), show_received=status != S.draft
+        )
         self._lines_edited = False
         self._clean = self.values()
         self._show_header(order)
@@ -509,8 +526,13 @@ class PurchaseOrderWindow(QWidget):
             status = str(receipt["status"]).replace("_", " ").capitalize()
             if receipt.get("reverses_id") is not None:
                 status = "Reversal"
-            texts = (receipt["number"], status, day(receipt.get("validated_at")), receipt.get("warehouse_name") or "—",
-                     receipt.get("reference") or "")
+            texts = (
+                receipt["number"],
+                status,
+                day(receipt.get("validated_at")),
+                receipt.get("warehouse_name") or "—",
+                receipt.get("reference") or "",
+            )
             for column, text in enumerate(texts):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, int(receipt["id"]))
@@ -529,8 +551,11 @@ class PurchaseOrderWindow(QWidget):
             if self.order is not None and event.data.get("version") == self.order.get("version"):
                 return  # our own change, already shown
             self._refresh.start()
-        elif event.module == "stock" and event.entity == "stock_document" and any(
-                r["id"] == event.entity_id for r in self.receipts):
+        elif (
+            event.module == "stock"
+            and event.entity == "stock_document"
+            and any(r["id"] == event.entity_id for r in self.receipts)
+        ):
             self._spawn(self._load_receipts())  # one of our receipts was reversed
 
     def _on_changed(self, areas: frozenset[str]) -> None:
@@ -587,8 +612,15 @@ class PurchaseOrderWindow(QWidget):
         else:
             call = self.api.patch(f"/api/purchase-orders/{self.order_id}", {**body, "version": self.order["version"]})
         self._after_save = then
-        operations.run(self, call, success=self._saved, changed=PURCHASING, fields=fields, reload=self.reload,
-                       busy=self.save_button)
+        operations.run(
+            self,
+            call,
+            success=self._saved,
+            changed=PURCHASING,
+            fields=fields,
+            reload=self.reload,
+            busy=self.save_button,
+        )
         return True
 
     def _saved(self, order: Row) -> None:
@@ -616,8 +648,15 @@ class PurchaseOrderWindow(QWidget):
             return
         if self.status != S.draft:
             return
-        operations.run(self, self._confirm_call(int(self.order["version"])), success=self._confirmed,
-                       changed=PURCHASING | STOCK, fields=self.fields, reload=self.reload, busy=self.confirm_button)
+        operations.run(
+            self,
+            self._confirm_call(int(self.order["version"])),
+            success=self._confirmed,
+            changed=PURCHASING | STOCK,
+            fields=self.fields,
+            reload=self.reload,
+            busy=self.confirm_button,
+        )
 
     async def _confirm_call(self, version: int) -> Row | None:
         try:
@@ -664,11 +703,14 @@ class PurchaseOrderWindow(QWidget):
         self.last_receipt = receipt
         self.show_order(order)
         lines = len(receipt.get("lines") or [])
-        rest = ("The rest stays on order." if order["status"] == S.partially_received
-                else "Everything ordered has arrived.")
-        self.say(f"Receipt {receipt['number']} is made and validated ({lines} line{'s' if lines != 1 else ''} "
-                 f"into {receipt.get('warehouse_name') or 'the warehouse'}). {order['number']} is "
-                 f"{STATUS_LABELS[S(order['status'])]} now. {rest}")
+        rest = (
+            "The rest stays on order." if order["status"] == S.partially_received else "Everything ordered has arrived."
+        )
+        self.say(
+            f"Receipt {receipt['number']} is made and validated ({lines} line{'s' if lines != 1 else ''} "
+            f"into {receipt.get('warehouse_name') or 'the warehouse'}). {order['number']} is "
+            f"{STATUS_LABELS[S(order['status'])]} now. {rest}"
+        )
         self._spawn(self._load_receipts())
 
     def cancel_order(self) -> QMessageBox | None:
@@ -676,9 +718,13 @@ class PurchaseOrderWindow(QWidget):
         if self.order is None or self.status in (S.received, S.cancelled):
             return None
         order = self.order
-        box = QMessageBox(QMessageBox.Icon.Question, "Cancel the order?",
-                          f"Cancel {order['number']}? What was received stays in stock; the rest is no longer "
-                          "expected.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Cancel the order?",
+            f"Cancel {order['number']}? What was received stays in stock; the rest is no longer expected.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
         box.setObjectName("cancelOrderBox")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         box.button(QMessageBox.StandardButton.Yes).setText("Cancel order")
@@ -695,8 +741,9 @@ class PurchaseOrderWindow(QWidget):
 
     def _cancel_now(self, version: int) -> None:
         call = self.api.post(f"/api/purchase-orders/{self.order_id}/cancel", {"version": version})
-        operations.run(self, call, success=self._cancelled, changed=PURCHASING | STOCK, reload=self.reload,
-                       busy=self.cancel_button)
+        operations.run(
+            self, call, success=self._cancelled, changed=PURCHASING | STOCK, reload=self.reload, busy=self.cancel_button
+        )
 
     def _cancelled(self, order: Row) -> None:
         self.show_order(order)
@@ -725,8 +772,11 @@ class PurchaseOrderWindow(QWidget):
         """Unsaved edits are not lost by a stray click: ask once."""
         editable = not self.save_button.isHidden()
         if self.has_edits() and editable and self.isVisible() and not closing_anyway(self):
-            ask_unsaved(self, "This purchase order has changes that are not saved.",
-                        lambda: self.save(then=lambda: close_anyway(self)))
+            ask_unsaved(
+                self,
+                "This purchase order has changes that are not saved.",
+                lambda: self.save(then=lambda: close_anyway(self)),
+            )
             event.ignore()
             return
         super().closeEvent(event)

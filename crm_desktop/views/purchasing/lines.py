@@ -38,9 +38,15 @@ from crm_desktop.views.purchasing.common import CENT, Row, parse_decimal, qty
 log = logging.getLogger(__name__)
 
 # (key, title, width)
-COLUMNS = (("sku", "SKU", 110), ("product", "Product", 260), ("quantity", "Quantity", 90),
-           ("unit_cost", "Unit cost", 100), ("total", "Line total", 110), ("received", "Received", 90),
-           ("remaining", "Remaining", 90))
+COLUMNS = (
+    ("sku", "SKU", 110),
+    ("product", "Product", 260),
+    ("quantity", "Quantity", 90),
+    ("unit_cost", "Unit cost", 100),
+    ("total", "Line total", 110),
+    ("received", "Received", 90),
+    ("remaining", "Remaining", 90),
+)
 KEYS = [c[0] for c in COLUMNS]
 READ_ONLY_CELL = "QLineEdit { border: none; background: transparent; padding-right: 4px; }"
 
@@ -152,9 +158,17 @@ class PurchaseLines(QWidget):
         self.table.setRowCount(0)
         self._rows.clear()
         for line in lines:
-            self._append({"id": line["product_id"], "sku": line.get("sku") or "", "name": line.get("product_name")
-                          or line.get("description") or "", "unit": line.get("unit") or ""},
-                         quantity=qty(line["quantity"]), unit_cost=str(line["unit_cost"]), line=line)
+            self._append(
+                {
+                    "id": line["product_id"],
+                    "sku": line.get("sku") or "",
+                    "name": line.get("product_name") or line.get("description") or "",
+                    "unit": line.get("unit") or "",
+                },
+                quantity=qty(line["quantity"]),
+                unit_cost=str(line["unit_cost"]),
+                line=line,
+            )
         self._apply_mode()
         self._recalc()
 
@@ -177,9 +191,11 @@ class PurchaseLines(QWidget):
             widgets = row["widgets"]
             quantity = parse_decimal(widgets["quantity"].text())
             cost = parse_decimal(widgets["unit_cost"].text())
-            line: Row = {"product_id": int(row["product"]["id"]),
-                         "quantity": _plain(quantity) if quantity is not None else widgets["quantity"].text(),
-                         "unit_cost": _plain(cost) if cost is not None else None}
+            line: Row = {
+                "product_id": int(row["product"]["id"]),
+                "quantity": _plain(quantity) if quantity is not None else widgets["quantity"].text(),
+                "unit_cost": _plain(cost) if cost is not None else None,
+            }
             if row["description"]:
                 line["description"] = row["description"]
             out.append(line)
@@ -325,8 +341,14 @@ class PurchaseLines(QWidget):
         product: Row | None = None
         try:
             found = await self.api.get("/api/stock/lookup", sku=text)
-            product = {"id": found["product_id"], "sku": found["sku"], "name": found["name"], "unit": found["unit"],
-                       "stock_tracked": found["stock_tracked"], "active": found["active"]}
+            product = {
+                "id": found["product_id"],
+                "sku": found["sku"],
+                "name": found["name"],
+                "unit": found["unit"],
+                "stock_tracked": found["stock_tracked"],
+                "active": found["active"],
+            }
         except ApiError as exc:
             if exc.status not in (403, 404):
                 if shiboken6.isValid(self):
@@ -349,8 +371,9 @@ class PurchaseLines(QWidget):
             return
         if not product.get("stock_tracked", True):
             mark_field(self.entry, f"{product['name']} ({product['sku']}) is not stock-tracked.")
-            self.entry_note.setText(f"{product['name']} ({product['sku']}) is not stock-tracked: it is not "
-                                    "ordered into a warehouse.")
+            self.entry_note.setText(
+                f"{product['name']} ({product['sku']}) is not stock-tracked: it is not ordered into a warehouse."
+            )
             return
         if not product.get("active", True):
             self.entry_note.setText(f"{product['name']} ({product['sku']}) is inactive.")
@@ -385,9 +408,12 @@ class PurchaseLines(QWidget):
         if line is not None:
             self.table.item(i, 5).setText(qty(line.get("received", 0)))
             self.table.item(i, 6).setText(qty(line.get("remaining", 0)))
-        row = {"product": product, "line_id": line["id"] if line else None,
-               "description": line.get("description") if line else None,
-               "widgets": {"quantity": quantity_edit, "unit_cost": cost_edit}}
+        row = {
+            "product": product,
+            "line_id": line["id"] if line else None,
+            "description": line.get("description") if line else None,
+            "widgets": {"quantity": quantity_edit, "unit_cost": cost_edit},
+        }
         self._rows.append(row)
         quantity_edit.textEdited.connect(lambda _: self._edited())
         cost_edit.textEdited.connect(lambda _: self._edited())

@@ -50,8 +50,18 @@ PAGE_SIZE = 100
 REFRESH_AREAS = PURCHASING | STOCK | {"*"}
 SORTABLE = {0: "number", 3: "expected_on", 4: "total"}  # column -> the server's sort key
 EXPORT_PAGE = 500
-EXPORT_HEADERS = ("Number", "Vendor", "Status", "Expected delivery", "Late", "Currency", "Total", "Lines",
-                  "Lines received", "Reference")
+EXPORT_HEADERS = (
+    "Number",
+    "Vendor",
+    "Status",
+    "Expected delivery",
+    "Late",
+    "Currency",
+    "Total",
+    "Lines",
+    "Lines received",
+    "Reference",
+)
 
 
 def _color(row: Row) -> str | None:
@@ -65,7 +75,7 @@ def _line_count(row: Row) -> int:
 
 
 def _received_text(row: Row) -> str:
-    """"2 of 3 lines received"; a draft expects nothing yet, a cancelled order shows what came."""
+    """ "2 of 3 lines received"; a draft expects nothing yet, a cancelled order shows what came."""
     count, done = _line_count(row), int(row.get("lines_received") or 0)
     if row["status"] == S.draft or not count or (row["status"] == S.cancelled and not done):
         return "—"
@@ -84,9 +94,12 @@ class PurchaseOrdersPage(QWidget):
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search number, reference or vendor…")
-        self.status = self.filters.add_choice("status", "Status",
-                                              [(label, status.value) for status, label in STATUS_LABELS.items()],
-                                              any_label="Any status")
+        self.status = self.filters.add_choice(
+            "status",
+            "Status",
+            [(label, status.value) for status, label in STATUS_LABELS.items()],
+            any_label="Any status",
+        )
         self.vendor = VendorPicker(self.api)
         self.vendor.setPlaceholderText("Any vendor")
         self.vendor.setMinimumWidth(200)
@@ -98,16 +111,21 @@ class PurchaseOrdersPage(QWidget):
             Column("Number", lambda r: r.get("number") or "—", color=_color),
             Column("Vendor", lambda r: r.get("vendor_name") or "—", color=_color),
             Column("Status", lambda r: status_label(r["status"]), color=_color),
-            Column("Expected delivery", lambda r: day(r.get("expected_on")), color=_color,
-                   tooltip=lambda r: "Late: the expected delivery date has passed" if is_late(r) else None),
+            Column(
+                "Expected delivery",
+                lambda r: day(r.get("expected_on")),
+                color=_color,
+                tooltip=lambda r: "Late: the expected delivery date has passed" if is_late(r) else None,
+            ),
             Column("Total", lambda r: money(r["total"], r["currency"]), color=_color, align_right=True),
             Column("Lines", lambda r: str(_line_count(r)), color=_color, align_right=True),
             Column("Received", _received_text, color=_color),
         ]
         self._fetch = fetch_page(self.api, "/api/purchase-orders", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Press Ctrl+N to order from a vendor.", icon="purchasing",
-                                empty_title="No purchase orders yet")
+        self.table = PagedTable(
+            self.model, "Press Ctrl+N to order from a vendor.", icon="purchasing", empty_title="No purchase orders yet"
+        )
         self.table.set_noun("purchase order", "purchase orders")
         view = self.table.view
         view.setAccessibleName("Purchase orders")
@@ -143,11 +161,14 @@ class PurchaseOrdersPage(QWidget):
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 24, 32, 16)
         root.setSpacing(12)
-        root.addWidget(title_bar(
-            "Purchase orders",
-            "Orders to vendors, from draft to received. Enter opens one; Ctrl+N writes one; "
-            "late deliveries are red.",
-            self.new_button))
+        root.addWidget(
+            title_bar(
+                "Purchase orders",
+                "Orders to vendors, from draft to received. Enter opens one; Ctrl+N writes one; "
+                "late deliveries are red.",
+                self.new_button,
+            )
+        )
         self.filters.add_trailing(self.export_button)
         self.filters.add_trailing(self.open_button)
         root.addWidget(self.filters)
@@ -167,7 +188,6 @@ class PurchaseOrdersPage(QWidget):
         self._update_actions()
         self.reload()
 
-
     # --- loading ---------------------------------------------------------------------------------
 
     def query(self) -> dict[str, Any]:
@@ -175,8 +195,13 @@ class PurchaseOrdersPage(QWidget):
 
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected order selected."""
-        show_empty_state(self.table, self.query(), "No purchase orders yet", "Press Ctrl+N to order from a vendor.",
-                         "No purchase orders match")
+        show_empty_state(
+            self.table,
+            self.query(),
+            "No purchase orders yet",
+            "Press Ctrl+N to order from a vendor.",
+            "No purchase orders match",
+        )
         self.keep.remember()
         self.model.reload()
 
@@ -224,8 +249,9 @@ class PurchaseOrdersPage(QWidget):
         """Ctrl+E: ask where, then save the purchase orders of the current filters as .xlsx."""
         if not self.session.can("purchasing", "export"):
             return None
-        return ask_save_path(self, "Export purchase orders to Excel", "purchase-orders.xlsx", self.export_to,
-                             "purchaseExportDialog")
+        return ask_save_path(
+            self, "Export purchase orders to Excel", "purchase-orders.xlsx", self.export_to, "purchaseExportDialog"
+        )
 
     async def _all_rows(self) -> list[Row]:
         """Every order of the filters, a server page at a time (the server has no export of them);
@@ -241,13 +267,27 @@ class PurchaseOrdersPage(QWidget):
 
     def export_to(self, path: str) -> None:
         async def export() -> int:
-            table = [(o["number"], o.get("vendor_name") or "", status_label(o["status"]),
-                      date.fromisoformat(o["expected_on"]) if o.get("expected_on") else None,
-                      "yes" if is_late(o) else "", o["currency"], Decimal(o["total"]), _line_count(o),
-                      int(o.get("lines_received") or 0), o.get("reference") or "")
-                     for o in await self._all_rows()]
+            table = [
+                (
+                    o["number"],
+                    o.get("vendor_name") or "",
+                    status_label(o["status"]),
+                    date.fromisoformat(o["expected_on"]) if o.get("expected_on") else None,
+                    "yes" if is_late(o) else "",
+                    o["currency"],
+                    Decimal(o["total"]),
+                    _line_count(o),
+                    int(o.get("lines_received") or 0),
+                    o.get("reference") or "",
+                )
+                for o in await self._all_rows()
+            ]
             return await write_workbook(path, "Purchase orders", EXPORT_HEADERS, table)
 
         self.say("Exporting…")
-        operations.run(self, export(), busy=self.export_button,
-                       success=lambda n: self.say(f"Exported {n} purchase order{'s' if n != 1 else ''} to {path}."))
+        operations.run(
+            self,
+            export(),
+            busy=self.export_button,
+            success=lambda n: self.say(f"Exported {n} purchase order{'s' if n != 1 else ''} to {path}."),
+        )

@@ -44,8 +44,10 @@ class ReceiveDialog(QDialog):
         self.setMinimumWidth(720)
         self.lines = [line for line in order.get("lines") or [] if Decimal(str(line["remaining"])) > 0]
 
-        intro = QLabel(f"{order['number']} from {order.get('vendor_name') or 'the vendor'}: the quantities still "
-                       "open are filled in. Change them to what actually arrived; the rest stays on order.")
+        intro = QLabel(
+            f"{order['number']} from {order.get('vendor_name') or 'the vendor'}: the quantities still "
+            "open are filled in. Change them to what actually arrived; the rest stays on order."
+        )
         intro.setWordWrap(True)
         intro.setProperty("role", "muted")
         self.table = QTableWidget(len(self.lines), 6)
@@ -61,8 +63,13 @@ class ReceiveDialog(QDialog):
             self.table.setColumnWidth(column, width)
         self.quantities: list[QLineEdit] = []
         for i, line in enumerate(self.lines):
-            texts = (line.get("sku") or "", line.get("product_name") or line.get("description") or "",
-                     qty(line["quantity"]), qty(line["received"]), qty(line["remaining"]))
+            texts = (
+                line.get("sku") or "",
+                line.get("product_name") or line.get("description") or "",
+                qty(line["quantity"]),
+                qty(line["received"]),
+                qty(line["remaining"]),
+            )
             for column, text in enumerate(texts):
                 item = QTableWidgetItem(text)
                 if column >= 2:
@@ -79,8 +86,9 @@ class ReceiveDialog(QDialog):
             if warehouse.get("active", True) or warehouse["id"] == order.get("warehouse_id"):
                 self.warehouse.addItem(warehouse["name"], int(warehouse["id"]))
         if order.get("warehouse_id") is not None and self.warehouse.findData(order["warehouse_id"]) < 0:
-            self.warehouse.addItem(order.get("warehouse_name") or f"Warehouse #{order['warehouse_id']}",
-                                   int(order["warehouse_id"]))
+            self.warehouse.addItem(
+                order.get("warehouse_name") or f"Warehouse #{order['warehouse_id']}", int(order["warehouse_id"])
+            )
         if order.get("warehouse_id") is not None:
             self.warehouse.setCurrentIndex(self.warehouse.findData(order["warehouse_id"]))
         elif self.warehouse.count() > 1:
@@ -152,10 +160,20 @@ class ReceiveDialog(QDialog):
             mark_field(self.warehouse, "Choose the warehouse the goods go into.")
             return
         self.say("")
-        body = {"version": self.order["version"], "warehouse_id": warehouse_id,
-                "reference": self.reference.text().strip() or None, "lines": body_lines}
-        operations.run(self, self.api.post(f"/api/purchase-orders/{self.order['id']}/receive", body),
-                       success=self._done, changed=PURCHASING | STOCK, fields=fields, busy=self.ok)
+        body = {
+            "version": self.order["version"],
+            "warehouse_id": warehouse_id,
+            "reference": self.reference.text().strip() or None,
+            "lines": body_lines,
+        }
+        operations.run(
+            self,
+            self.api.post(f"/api/purchase-orders/{self.order['id']}/receive", body),
+            success=self._done,
+            changed=PURCHASING | STOCK,
+            fields=fields,
+            busy=self.ok,
+        )
 
     def _done(self, result: Row) -> None:
         self.received.emit(result)

@@ -42,8 +42,10 @@ from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
-BASES = (("accrual", "Accrual", "By invoice date: what was billed, paid or not"),
-         ("cash", "Cash", "By payment date: what came in"))
+BASES = (
+    ("accrual", "Accrual", "By invoice date: what was billed, paid or not"),
+    ("cash", "Cash", "By payment date: what came in"),
+)
 PRESETS = ("This month", "Last 3 months", "This year", "Last year", "Custom")
 DEFAULT_PRESET = "This year"
 GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))
@@ -178,9 +180,11 @@ class SalesReportPage(QWidget):
         fig.setContentsMargins(0, 0, 0, 0)
         fig.addWidget(self.chart_view, 3)
         fig.addWidget(self.table, 2)
-        self.empty = EmptyState("reports", "Nothing in this range",
-                                "No invoices were issued and no payments came in between these dates. "
-                                "Choose another range or currency.")
+        self.empty = EmptyState(
+            "reports",
+            "Nothing in this range",
+            "No invoices were issued and no payments came in between these dates. Choose another range or currency.",
+        )
         self.stack = QStackedWidget()
         self.stack.addWidget(figures)
         self.stack.addWidget(self.empty)
@@ -193,8 +197,13 @@ class SalesReportPage(QWidget):
         top.addWidget(self.export_button)
         controls = QHBoxLayout()
         controls.setSpacing(8)
-        for label, widget in (("Range", self.preset), ("From", self.date_from), ("To", self.date_to),
-                              ("Group by", self.group), ("Currency", self.currency)):
+        for label, widget in (
+            ("Range", self.preset),
+            ("From", self.date_from),
+            ("To", self.date_to),
+            ("Group by", self.group),
+            ("Currency", self.currency),
+        ):
             caption = QLabel(label)
             caption.setProperty("role", "muted")
             caption.setBuddy(widget)
@@ -213,8 +222,10 @@ class SalesReportPage(QWidget):
         root.setSpacing(12)
         title = QLabel("Sales")
         title.setProperty("role", "title")
-        subtitle = QLabel("Invoiced (accrual) or received (cash) per period. The two totals side by side "
-                          "show what is billed but not yet paid.")
+        subtitle = QLabel(
+            "Invoiced (accrual) or received (cash) per period. The two totals side by side "
+            "show what is billed but not yet paid."
+        )
         subtitle.setProperty("role", "muted")
         subtitle.setWordWrap(True)
         root.addWidget(title)
@@ -311,10 +322,12 @@ class SalesReportPage(QWidget):
         self.date_to.setDate(_qdate(end))
 
     def query(self) -> dict[str, Any]:
-        params: dict[str, Any] = {"basis": self.current_basis(),
-                                  "date_from": _pydate(self.date_from.date()).isoformat(),
-                                  "date_to": _pydate(self.date_to.date()).isoformat(),
-                                  "group": self.group.currentData()}
+        params: dict[str, Any] = {
+            "basis": self.current_basis(),
+            "date_from": _pydate(self.date_from.date()).isoformat(),
+            "date_to": _pydate(self.date_to.date()).isoformat(),
+            "group": self.group.currentData(),
+        }
         currency = self.currency.currentText().strip().upper()
         if currency:
             params["currency"] = currency
@@ -362,8 +375,9 @@ class SalesReportPage(QWidget):
         self.loads += 1
 
     def _fill_table(self, periods: list[Row], group: str, currency: str, basis: str) -> None:
-        self.table.setHorizontalHeaderLabels(["Period", "Invoices" if basis == "accrual" else "Payments",
-                                              f"Total ({currency})"])
+        self.table.setHorizontalHeaderLabels(
+            ["Period", "Invoices" if basis == "accrual" else "Payments", f"Total ({currency})"]
+        )
         self.table.setRowCount(len(periods))
         for row, period in enumerate(periods):
             start = date.fromisoformat(period["period_start"])
@@ -413,20 +427,32 @@ class SalesReportPage(QWidget):
     def export(self) -> QFileDialog | None:
         if self.report is None or not self.session.can("reports", "export"):
             return None
-        return ask_save_path(self, "Export the sales report to Excel", f"sales-{self.report['basis']}.xlsx",
-                             self.export_to, "salesReportExportDialog")
+        return ask_save_path(
+            self,
+            "Export the sales report to Excel",
+            f"sales-{self.report['basis']}.xlsx",
+            self.export_to,
+            "salesReportExportDialog",
+        )
 
     def export_to(self, path: str) -> None:
         report = self.report
         if report is None:
             return
         basis = report["basis"]
-        headers = ["Period start", "Invoices" if basis == "accrual" else "Payments",
-                   f"Total {report['currency']} ({basis})"]
+        headers = [
+            "Period start",
+            "Invoices" if basis == "accrual" else "Payments",
+            f"Total {report['currency']} ({basis})",
+        ]
         rows = [[date.fromisoformat(p["period_start"]), p["count"], Decimal(p["total"])] for p in report["periods"]]
         rows.append(["Total", sum(p["count"] for p in report["periods"]), Decimal(report["total"])])
-        operations.run(self, write_workbook(path, "Sales", headers, rows), busy=self.export_button,
-                       success=lambda _: self.say(f"Exported the report to {path}.", "info"))
+        operations.run(
+            self,
+            write_workbook(path, "Sales", headers, rows),
+            busy=self.export_button,
+            success=lambda _: self.say(f"Exported the report to {path}.", "info"),
+        )
 
     def say(self, text: str, role: str = "error") -> None:
         self.notice.setProperty("role", role)

@@ -10,8 +10,12 @@ from crm_desktop.operations.errors import local_time
 
 Row = dict[str, Any]
 KIND_LABELS = {"receipt": "Receipt", "delivery": "Delivery", "transfer": "Transfer", "adjustment": "Adjustment"}
-KIND_NEW = {"receipt": "New receipt", "delivery": "New delivery", "transfer": "New transfer",
-            "adjustment": "New adjustment"}
+KIND_NEW = {
+    "receipt": "New receipt",
+    "delivery": "New delivery",
+    "transfer": "New transfer",
+    "adjustment": "New adjustment",
+}
 STATUS_LABELS = {"draft": "Draft", "validated": "Validated", "reversed": "Reversed", "cancelled": "Cancelled"}
 STATUS_COLORS = {"draft": "#6b7280", "validated": "#15803d", "reversed": "#b45309", "cancelled": "#6b7280"}
 STOCK_AREAS = frozenset({"*", "stock", "purchasing"})  # live reload of lists that show stock
@@ -73,5 +77,8 @@ def document_date(document: Row) -> str:
 
 
 def warehouse_choices(warehouses: list[Row], *, active_only: bool = False) -> list[tuple[str, Any]]:
-    return [(w["name"] if w["active"] else f"{w['name']} (inactive)", w["id"]) for w in warehouses
-            if w["active"] or not active_only]
+    return [
+        (w["name"] if w["active"] else f"{w['name']} (inactive)", w["id"])
+        for w in warehouses
+        if w["active"] or not active_only
+    ]

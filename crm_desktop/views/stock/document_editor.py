@@ -76,25 +76,35 @@ def open_stock_document(parent: QWidget | None, session: Session, document_id: i
     """The document's window (raised when it is open already)."""
     window = _open.live(document_id, session)
     if window is None:
-        window = StockDocumentWindow(session, document_id=document_id,
-                                     parent=parent.window() if parent is not None else None)
+        window = StockDocumentWindow(
+            session, document_id=document_id, parent=parent.window() if parent is not None else None
+        )
         _open[document_id] = window
     return show_window(window)
 
 
-def new_stock_document(parent: QWidget | None, session: Session, kind: str, *,
-                       warehouse_id: int | None = None) -> StockDocumentWindow:
+def new_stock_document(
+    parent: QWidget | None, session: Session, kind: str, *, warehouse_id: int | None = None
+) -> StockDocumentWindow:
     """A new, unsaved draft of `kind` (receipt, delivery, transfer, adjustment)."""
-    window = StockDocumentWindow(session, kind=kind, warehouse_id=warehouse_id,
-                                 parent=parent.window() if parent is not None else None)
+    window = StockDocumentWindow(
+        session, kind=kind, warehouse_id=warehouse_id, parent=parent.window() if parent is not None else None
+    )
     return show_window(window)
 
 
 class StockDocumentWindow(QWidget):
     """One stock document (see the module's docstring)."""
 
-    def __init__(self, session: Session, *, document_id: int | None = None, kind: str = "receipt",
-                 warehouse_id: int | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        document_id: int | None = None,
+        kind: str = "receipt",
+        warehouse_id: int | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.session = session
         self.api = session.api
@@ -152,9 +162,11 @@ class StockDocumentWindow(QWidget):
         self.grid.setHorizontalHeaderLabels(["SKU", "Product", "Unit", "Quantity", ""])
         self.grid.verticalHeader().setVisible(False)
         self.grid.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                  | QAbstractItemView.EditTrigger.EditKeyPressed
-                                  | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.grid.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
         header = self.grid.horizontalHeader()
         for column, width in ((COL_SKU, 130), (COL_PRODUCT, 280), (COL_UNIT, 70), (COL_QTY, 110)):
             self.grid.setColumnWidth(column, width)
@@ -202,13 +214,19 @@ class StockDocumentWindow(QWidget):
         lines_layout.addWidget(self.scan_box)
         lines_layout.addWidget(self.sku_message)
         lines_layout.addWidget(self.grid, 1)
-        self.fields: dict[str, QWidget] = {"warehouse_id": self.warehouse, "to_warehouse_id": self.to_warehouse,
-                                           "reference": self.reference, "reason": self.reason,
-                                           "notes": self.notes, "lines": self.grid}
+        self.fields: dict[str, QWidget] = {
+            "warehouse_id": self.warehouse,
+            "to_warehouse_id": self.to_warehouse,
+            "reference": self.reference,
+            "reason": self.reason,
+            "notes": self.notes,
+            "lines": self.grid,
+        }
 
         self.save_button = action_button("Save draft", "Save the draft (Ctrl+S)", self.save, primary=True)
-        self.validate_button = action_button("Validate…", "Move the stock; the document is final after",
-                                            self.ask_validate)
+        self.validate_button = action_button(
+            "Validate…", "Move the stock; the document is final after", self.ask_validate
+        )
         self.reverse_button = action_button("Reverse…", "Undo it with an opposite document", self.ask_reverse)
         self.cancel_button = action_button("Cancel draft…", "Give up this draft (nothing moved)", self.ask_cancel)
         self.source_link = QLabel()
@@ -236,11 +254,19 @@ class StockDocumentWindow(QWidget):
         root.addLayout(form)
         root.addWidget(self.lines_box, 1)
 
-        for keys, slot in ((QKeySequence(QKeySequence.StandardKey.Save), self.save),
-                           (QKeySequence(Qt.Key.Key_F5), self.reload), (QKeySequence(Qt.Key.Key_Escape), self.close)):
+        for keys, slot in (
+            (QKeySequence(QKeySequence.StandardKey.Save), self.save),
+            (QKeySequence(Qt.Key.Key_F5), self.reload),
+            (QKeySequence(Qt.Key.Key_Escape), self.close),
+        ):
             QShortcut(keys, self).activated.connect(slot)
-        for signal in (self.reference.textEdited, self.reason.textEdited, self.notes.textChanged,
-                       self.warehouse.currentIndexChanged, self.to_warehouse.currentIndexChanged):
+        for signal in (
+            self.reference.textEdited,
+            self.reason.textEdited,
+            self.notes.textChanged,
+            self.warehouse.currentIndexChanged,
+            self.to_warehouse.currentIndexChanged,
+        ):
             signal.connect(self._touched)
 
         self._live = QTimer(self)
@@ -266,8 +292,12 @@ class StockDocumentWindow(QWidget):
         transfer, count = self.kind == "transfer", self.kind == "adjustment"
         self.to_box.setVisible(transfer)
         self.reason_box.setVisible(count or bool(self.reason.text()))
-        caption = {"receipt": "To warehouse", "delivery": "From warehouse", "transfer": "From warehouse",
-                   "adjustment": "Warehouse counted"}.get(self.kind, "Warehouse")
+        caption = {
+            "receipt": "To warehouse",
+            "delivery": "From warehouse",
+            "transfer": "From warehouse",
+            "adjustment": "Warehouse counted",
+        }.get(self.kind, "Warehouse")
         self.warehouse.setAccessibleName(caption)
         holder = self.warehouse.parentWidget()
         label = holder.findChild(QLabel) if holder is not None else None
@@ -281,8 +311,9 @@ class StockDocumentWindow(QWidget):
     def _style_badge(self, status: str) -> None:
         self.badge.setText(status_label(status))
         color = STATUS_COLORS.get(status, "#6b7280")
-        self.badge.setStyleSheet(f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;"
-                                 "font-weight: 600;")
+        self.badge.setStyleSheet(
+            f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;font-weight: 600;"
+        )
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -379,10 +410,17 @@ class StockDocumentWindow(QWidget):
                 self.reference.setText(document.get("reference") or "")
                 self.reason.setText(document.get("reason") or "")
                 self.notes.setPlainText(document.get("notes") or "")
-                self.lines = [{"product_id": ln["product_id"], "sku": ln.get("sku") or "",
-                               "product_name": ln.get("product_name") or "", "unit": ln.get("unit") or "",
-                               "quantity": Decimal(str(ln["quantity"])), "moved": ln.get("moved")}
-                              for ln in document.get("lines") or []]
+                self.lines = [
+                    {
+                        "product_id": ln["product_id"],
+                        "sku": ln.get("sku") or "",
+                        "product_name": ln.get("product_name") or "",
+                        "unit": ln.get("unit") or "",
+                        "quantity": Decimal(str(ln["quantity"])),
+                        "moved": ln.get("moved"),
+                    }
+                    for ln in document.get("lines") or []
+                ]
                 self._line_error = None
                 self._fill_grid()
             finally:
@@ -488,9 +526,16 @@ class StockDocumentWindow(QWidget):
                 line["quantity"] += quantity
                 break
         else:
-            self.lines.append({"product_id": product_id, "sku": product["sku"],
-                               "product_name": product.get("name") or product.get("product_name") or "",
-                               "unit": product.get("unit") or "", "quantity": quantity, "moved": None})
+            self.lines.append(
+                {
+                    "product_id": product_id,
+                    "sku": product["sku"],
+                    "product_name": product.get("name") or product.get("product_name") or "",
+                    "unit": product.get("unit") or "",
+                    "quantity": quantity,
+                    "moved": None,
+                }
+            )
             i = len(self.lines) - 1
         self._line_error = None
         self._fill_grid()
@@ -549,18 +594,29 @@ class StockDocumentWindow(QWidget):
         self.save_button.setVisible(draft and (can_create if new else can_edit))
         self.validate_button.setVisible(draft and can_edit)
         self.cancel_button.setVisible(draft and not new and can_edit)
-        self.reverse_button.setVisible(status == "validated" and can_edit
-                                       and not (self.document or {}).get("reverses_id"))
+        self.reverse_button.setVisible(
+            status == "validated" and can_edit and not (self.document or {}).get("reverses_id")
+        )
         editable = self.editable()
-        for widget in (self.warehouse, self.to_warehouse, self.reference, self.reason, self.sku, self.add_button,
-                       self.remove_button):
+        for widget in (
+            self.warehouse,
+            self.to_warehouse,
+            self.reference,
+            self.reason,
+            self.sku,
+            self.add_button,
+            self.remove_button,
+        ):
             widget.setEnabled(editable)
         self.notes.setReadOnly(not editable)
         self.scan_box.setVisible(editable)  # a done document is read, not scanned into
-        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                  | QAbstractItemView.EditTrigger.EditKeyPressed
-                                  | QAbstractItemView.EditTrigger.AnyKeyPressed if editable
-                                  else QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.grid.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+            if editable
+            else QAbstractItemView.EditTrigger.NoEditTriggers
+        )
 
     def say(self, text: str, error: bool = False) -> None:
         self.notice.setText(text)
@@ -572,13 +628,14 @@ class StockDocumentWindow(QWidget):
     # --- saving ----------------------------------------------------------------------------------
 
     def _body(self) -> Row:
-        body: Row = {"warehouse_id": self.warehouse.currentData(),
-                     "to_warehouse_id": self.to_warehouse.currentData() if self.kind == "transfer" else None,
-                     "reference": self.reference.text().strip() or None,
-                     "reason": self.reason.text().strip() or None,
-                     "notes": self.notes.toPlainText().strip() or None,
-                     "lines": [{"product_id": ln["product_id"], "quantity": str(ln["quantity"])}
-                               for ln in self.lines]}
+        body: Row = {
+            "warehouse_id": self.warehouse.currentData(),
+            "to_warehouse_id": self.to_warehouse.currentData() if self.kind == "transfer" else None,
+            "reference": self.reference.text().strip() or None,
+            "reason": self.reason.text().strip() or None,
+            "notes": self.notes.toPlainText().strip() or None,
+            "lines": [{"product_id": ln["product_id"], "quantity": str(ln["quantity"])} for ln in self.lines],
+        }
         return body
 
     async def _save(self) -> Row:
@@ -586,8 +643,9 @@ class StockDocumentWindow(QWidget):
         if self.document is None:
             document = await self.api.post("/api/stock/documents", {"kind": self.kind, **self._body()})
         elif self.dirty:
-            document = await self.api.patch(f"/api/stock/documents/{self.document['id']}",
-                                            {"version": self.document["version"], **self._body()})
+            document = await self.api.patch(
+                f"/api/stock/documents/{self.document['id']}", {"version": self.document["version"], **self._body()}
+            )
         else:
             return self.document
         if shiboken6.isValid(self):
@@ -632,8 +690,15 @@ class StockDocumentWindow(QWidget):
         def saved(document: Row) -> None:
             self.say(f"Saved {document['number']}.")
 
-        return operations.run(self, self._noting_line_errors(self._save()), success=saved, changed=STOCK,
-                              fields=self._field_map(), busy=self.save_button, reload=self.reload)
+        return operations.run(
+            self,
+            self._noting_line_errors(self._save()),
+            success=saved,
+            changed=STOCK,
+            fields=self._field_map(),
+            busy=self.save_button,
+            reload=self.reload,
+        )
 
     def _confirm(self, title: str, text: str, yes: str, then: Callable[[], object]) -> QMessageBox:
         box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, self)
@@ -651,10 +716,19 @@ class StockDocumentWindow(QWidget):
         if not self.is_draft():
             return
         name = self.document["number"] if self.document else f"this {KIND_LABELS.get(self.kind, '').lower()}"
-        what = {"receipt": "adds the goods to", "delivery": "takes the goods out of",
-                "transfer": "moves the goods between", "adjustment": "sets the counted quantities in"}[self.kind]
-        self._confirm("Validate", f"Validate {name}? It {what} the warehouse stock and cannot be edited after; "
-                                  "a mistake is undone by reversing it.", "Validate", self.validate)
+        what = {
+            "receipt": "adds the goods to",
+            "delivery": "takes the goods out of",
+            "transfer": "moves the goods between",
+            "adjustment": "sets the counted quantities in",
+        }[self.kind]
+        self._confirm(
+            "Validate",
+            f"Validate {name}? It {what} the warehouse stock and cannot be edited after; "
+            "a mistake is undone by reversing it.",
+            "Validate",
+            self.validate,
+        )
 
     def validate(self) -> asyncio.Task[Any]:
         """Save pending edits, then validate; a refusal (e.g. not enough stock) moves nothing."""
@@ -662,21 +736,34 @@ class StockDocumentWindow(QWidget):
 
         async def save_and_validate() -> Row:
             document = await self._save()
-            return dict(await self.api.post(f"/api/stock/documents/{document['id']}/validate",
-                                            {"version": document["version"]}))
+            return dict(
+                await self.api.post(f"/api/stock/documents/{document['id']}/validate", {"version": document["version"]})
+            )
 
         def validated(document: Row) -> None:
             self.show_document(document)
             self.say(f"{document['number']} is validated: the stock has moved.")
 
-        return operations.run(self, self._noting_line_errors(save_and_validate()), success=validated,
-                              changed=STOCK, fields=self._field_map(), busy=self.validate_button, reload=self.reload)
+        return operations.run(
+            self,
+            self._noting_line_errors(save_and_validate()),
+            success=validated,
+            changed=STOCK,
+            fields=self._field_map(),
+            busy=self.validate_button,
+            reload=self.reload,
+        )
 
     def ask_reverse(self) -> None:
         if self.document is None or self.document["status"] != "validated":
             return
-        self._confirm("Reverse", f"Reverse {self.document['number']}? An opposite document is made and validated "
-                                 "at once; this one stays as it was, marked reversed.", "Reverse", self.reverse)
+        self._confirm(
+            "Reverse",
+            f"Reverse {self.document['number']}? An opposite document is made and validated "
+            "at once; this one stays as it was, marked reversed.",
+            "Reverse",
+            self.reverse,
+        )
 
     def reverse(self) -> asyncio.Task[Any] | None:
         document = self.document
@@ -687,31 +774,50 @@ class StockDocumentWindow(QWidget):
             self.reload()
             open_stock_document(self, self.session, reversal["id"])
 
-        return operations.run(self, self._noting_line_errors(self.api.post(
-            f"/api/stock/documents/{document['id']}/reverse", {"version": document["version"]})),
-            success=reversed_, changed=STOCK, fields=self._field_map(), busy=self.reverse_button,
-            reload=self.reload)
+        return operations.run(
+            self,
+            self._noting_line_errors(
+                self.api.post(f"/api/stock/documents/{document['id']}/reverse", {"version": document["version"]})
+            ),
+            success=reversed_,
+            changed=STOCK,
+            fields=self._field_map(),
+            busy=self.reverse_button,
+            reload=self.reload,
+        )
 
     def ask_cancel(self) -> None:
         if self.document is None or self.document["status"] != "draft":
             return
-        self._confirm("Cancel draft", f"Cancel {self.document['number']}? Nothing has moved; the draft is kept, "
-                                      "marked cancelled.", "Cancel draft", self.cancel_draft)
+        self._confirm(
+            "Cancel draft",
+            f"Cancel {self.document['number']}? Nothing has moved; the draft is kept, marked cancelled.",
+            "Cancel draft",
+            self.cancel_draft,
+        )
 
     def cancel_draft(self) -> asyncio.Task[Any] | None:
         document = self.document
         if document is None:
             return None
-        return operations.run(self, self.api.post(f"/api/stock/documents/{document['id']}/cancel",
-                                                  {"version": document["version"]}),
-                              success=lambda d: self.show_document(d), changed=STOCK, busy=self.cancel_button,
-                              reload=self.reload)
+        return operations.run(
+            self,
+            self.api.post(f"/api/stock/documents/{document['id']}/cancel", {"version": document["version"]}),
+            success=lambda d: self.show_document(d),
+            changed=STOCK,
+            busy=self.cancel_button,
+            reload=self.reload,
+        )
 
     # --- live ------------------------------------------------------------------------------------
 
     def _on_event(self, event: LiveEvent) -> None:
-        if (event.module == "stock" and event.entity == "stock_document" and self.document_id is not None
-                and event.entity_id == self.document_id):
+        if (
+            event.module == "stock"
+            and event.entity == "stock_document"
+            and self.document_id is not None
+            and event.entity_id == self.document_id
+        ):
             self._live.start()
 
     def mark(self, name: str, message: str) -> None:
@@ -721,8 +827,7 @@ class StockDocumentWindow(QWidget):
             mark_field(widget, message)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.dirty and self.is_draft() and not closing_anyway(self) and (
-                self.lines or self.document is not None):
+        if self.dirty and self.is_draft() and not closing_anyway(self) and (self.lines or self.document is not None):
             ask_unsaved(self, "This draft has changes that are not saved.", self.save)
             event.ignore()
             return

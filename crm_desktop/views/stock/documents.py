@@ -41,10 +41,12 @@ class DocumentsPanel(QWidget):
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search number or reference…")
-        self.kind = self.filters.add_choice("kind", "Kind", [(v, k) for k, v in KIND_LABELS.items()],
-                                            any_label="Any kind")
-        self.status = self.filters.add_choice("status", "Status", [(v, k) for k, v in STATUS_LABELS.items()],
-                                              any_label="Any status")
+        self.kind = self.filters.add_choice(
+            "kind", "Kind", [(v, k) for k, v in KIND_LABELS.items()], any_label="Any kind"
+        )
+        self.status = self.filters.add_choice(
+            "status", "Status", [(v, k) for k, v in STATUS_LABELS.items()], any_label="Any status"
+        )
         self.warehouse = self.filters.add_choice("warehouse_id", "Warehouse", [], any_label="All warehouses")
         self.filters.changed.connect(self.reload)
 
@@ -58,8 +60,12 @@ class DocumentsPanel(QWidget):
         ]
         self._fetch = fetch_page(self.api, "/api/stock/documents", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
-        self.table = PagedTable(self.model, "Receipts, deliveries, transfers and counts you make show up here.",
-                                icon="stock", empty_title="No stock documents yet")
+        self.table = PagedTable(
+            self.model,
+            "Receipts, deliveries, transfers and counts you make show up here.",
+            icon="stock",
+            empty_title="No stock documents yet",
+        )
         self.table.set_noun("document", "documents")
         view = self.table.view
         view.setObjectName("stockDocuments")
@@ -95,8 +101,13 @@ class DocumentsPanel(QWidget):
         return {**self.filters.values(), "sort": self.sort}
 
     def reload(self) -> None:
-        show_empty_state(self.table, self.query(), "No stock documents yet",
-                         "Receipts, deliveries, transfers and counts you make show up here.", "No documents match")
+        show_empty_state(
+            self.table,
+            self.query(),
+            "No stock documents yet",
+            "Receipts, deliveries, transfers and counts you make show up here.",
+            "No documents match",
+        )
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:

@@ -37,13 +37,15 @@ PAGE_SIZE = 200
 _open: dict[int, ProductHistoryWindow] = {}
 
 
-def open_history(parent: QWidget | None, session: Session, product_id: int, *,
-                 warehouse_id: int | None = None) -> ProductHistoryWindow:
+def open_history(
+    parent: QWidget | None, session: Session, product_id: int, *, warehouse_id: int | None = None
+) -> ProductHistoryWindow:
     """The product's history window (raised when open already)."""
     window = _open.get(product_id)
     if window is None or not shiboken6.isValid(window) or window.session is not session:
-        window = ProductHistoryWindow(session, product_id, parent.window() if parent is not None else None,
-                                      warehouse_id=warehouse_id)
+        window = ProductHistoryWindow(
+            session, product_id, parent.window() if parent is not None else None, warehouse_id=warehouse_id
+        )
         _open[product_id] = window
     window.show()
     window.raise_()
@@ -60,8 +62,9 @@ def _negative_color(value: Any) -> str | None:
 
 
 class ProductHistoryWindow(QWidget):
-    def __init__(self, session: Session, product_id: int, parent: QWidget | None = None, *,
-                 warehouse_id: int | None = None) -> None:
+    def __init__(
+        self, session: Session, product_id: int, parent: QWidget | None = None, *, warehouse_id: int | None = None
+    ) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.session = session
         self.api = session.api
@@ -116,22 +119,37 @@ class ProductHistoryWindow(QWidget):
 
         columns = [
             Column("Date", lambda r: local_time(r["at"]) or ""),
-            Column("Document", lambda r: f"{kind_label(r['document_type'])} {r['document_number']}",
-                   tooltip=lambda r: "Enter opens the document"),
+            Column(
+                "Document",
+                lambda r: f"{kind_label(r['document_type'])} {r['document_number']}",
+                tooltip=lambda r: "Enter opens the document",
+            ),
             Column("Warehouse", lambda r: r["warehouse_name"]),
             Column("Who", lambda r: r.get("created_by_name") or "—"),
             Column("Quantity", lambda r: signed_qty(r["quantity"]), color=_quantity_color, align_right=True),
-            Column("Running total", lambda r: qty(r["running_total"]), align_right=True,
-                   color=lambda r: _negative_color(r["running_total"]),
-                   tooltip=lambda r: "On hand in all warehouses after this move"),
-            Column("In its warehouse", lambda r: qty(r["running_warehouse"]), align_right=True,
-                   color=lambda r: _negative_color(r["running_warehouse"]),
-                   tooltip=lambda r: f"On hand in {r['warehouse_name']} after this move"),
+            Column(
+                "Running total",
+                lambda r: qty(r["running_total"]),
+                align_right=True,
+                color=lambda r: _negative_color(r["running_total"]),
+                tooltip=lambda r: "On hand in all warehouses after this move",
+            ),
+            Column(
+                "In its warehouse",
+                lambda r: qty(r["running_warehouse"]),
+                align_right=True,
+                color=lambda r: _negative_color(r["running_warehouse"]),
+                tooltip=lambda r: f"On hand in {r['warehouse_name']} after this move",
+            ),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.warehouse.currentIndexChanged.connect(lambda _: self.model.reload())
-        self.table = PagedTable(self.model, "Nothing has moved yet: moves appear when documents are validated.",
-                                icon="stock", empty_title="No moves yet")
+        self.table = PagedTable(
+            self.model,
+            "Nothing has moved yet: moves appear when documents are validated.",
+            icon="stock",
+            empty_title="No moves yet",
+        )
         self.table.set_noun("move", "moves")
         view = self.table.view
         view.setObjectName("stockMoves")
@@ -202,14 +220,20 @@ class ProductHistoryWindow(QWidget):
         self.setWindowTitle(f"Stock history: {product['sku']} - CRM")
         unit = f" {product['unit']}" if product.get("unit") else ""
         low = "  ·  below its threshold" if product.get("low") else ""
-        self.totals.setText(f"On hand {qty(product['on_hand'])}{unit}  ·  reserved {qty(product['reserved'])}  ·  "
-                            f"available {qty(product['available'])}  ·  incoming {qty(product['incoming'])}{low}")
+        self.totals.setText(
+            f"On hand {qty(product['on_hand'])}{unit}  ·  reserved {qty(product['reserved'])}  ·  "
+            f"available {qty(product['available'])}  ·  incoming {qty(product['incoming'])}{low}"
+        )
         self.totals.setProperty("role", "error" if product.get("low") else "")
         self.totals.style().unpolish(self.totals)
         self.totals.style().polish(self.totals)
-        self.per_warehouse.setText("  ·  ".join(
-            f"{w['warehouse_name']}: {qty(w['on_hand'])} on hand, {qty(w['available'])} available"
-            for w in product.get("warehouses", [])) or "Not in any warehouse yet.")
+        self.per_warehouse.setText(
+            "  ·  ".join(
+                f"{w['warehouse_name']}: {qty(w['on_hand'])} on hand, {qty(w['available'])} available"
+                for w in product.get("warehouses", [])
+            )
+            or "Not in any warehouse yet."
+        )
         if not self.threshold.hasFocus():
             self.threshold.setText(qty(product.get("low_threshold")))
         current = self.warehouse.currentData()
@@ -255,10 +279,17 @@ class ProductHistoryWindow(QWidget):
             self.threshold.clearFocus()
             self.show_product(product)
 
-        return operations.run(self, self.api.put(f"/api/stock/products/{self.product_id}/settings",
-                                                 {"low_threshold": None if value is None else str(value)}),
-                              success=saved, changed=frozenset({"stock", "stock.stock_product_settings"}),
-                              fields={"low_threshold": self.threshold}, busy=self.threshold_button)
+        return operations.run(
+            self,
+            self.api.put(
+                f"/api/stock/products/{self.product_id}/settings",
+                {"low_threshold": None if value is None else str(value)},
+            ),
+            success=saved,
+            changed=frozenset({"stock", "stock.stock_product_settings"}),
+            fields={"low_threshold": self.threshold},
+            busy=self.threshold_button,
+        )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if _open.get(self.product_id) is self:

@@ -83,8 +83,9 @@ class OverviewPanel(QWidget):
         self.nonzero_only.setObjectName("nonzeroOnly")
         self.nonzero_only.setToolTip("Hide rows with nothing on hand, reserved or incoming")
         self.nonzero_only.toggled.connect(lambda _: self.filters.changed.emit())
-        self.filters.add_widget("nonzero_only", self.nonzero_only,
-                                lambda: True if self.nonzero_only.isChecked() else None)
+        self.filters.add_widget(
+            "nonzero_only", self.nonzero_only, lambda: True if self.nonzero_only.isChecked() else None
+        )
         self.history_button = QPushButton("History")
         self.history_button.setToolTip("Every move of the selected product (Ctrl+H)")
         self.history_button.clicked.connect(self.open_history)
@@ -102,15 +103,20 @@ class OverviewPanel(QWidget):
             Column("Warehouse", lambda r: r["warehouse_name"]),
             Column("On hand", lambda r: qty(r["on_hand"]), color=_low_color, align_right=True),
             Column("Reserved", lambda r: qty(r["reserved"]), align_right=True),
-            Column("Available", lambda r: qty(r["available"]), color=_low_color, align_right=True,
-                   tooltip=lambda r: "Below the low-stock threshold (all warehouses together)" if r.get("low")
-                   else None),
+            Column(
+                "Available",
+                lambda r: qty(r["available"]),
+                color=_low_color,
+                align_right=True,
+                tooltip=lambda r: "Below the low-stock threshold (all warehouses together)" if r.get("low") else None,
+            ),
             Column("Incoming", lambda r: qty(r["incoming"]), align_right=True),
             Column("Low threshold", lambda r: qty(r.get("low_threshold")) or "—", align_right=True),
         ]
         self.model = LevelsModel(columns, self._fetch, page_size=PAGE_SIZE, key="key", parent=self)
-        self.table = PagedTable(self.model, "Stock appears here once a receipt is validated.", icon="stock",
-                                empty_title="No stock yet")
+        self.table = PagedTable(
+            self.model, "Stock appears here once a receipt is validated.", icon="stock", empty_title="No stock yet"
+        )
         self.table.set_noun("row", "rows")
         view = self.table.view
         view.setObjectName("stockLevels")
@@ -162,8 +168,13 @@ class OverviewPanel(QWidget):
         return {**self.filters.values(), "sort": self.sort}
 
     def reload(self) -> None:
-        show_empty_state(self.table, self.query(), "No stock yet", "Stock appears here once a receipt is validated.",
-                         "No stock matches")
+        show_empty_state(
+            self.table,
+            self.query(),
+            "No stock yet",
+            "Stock appears here once a receipt is validated.",
+            "No stock matches",
+        )
         self.model.reload()
 
     def sort_by_column(self, column: int) -> None:
@@ -179,8 +190,12 @@ class OverviewPanel(QWidget):
             return None
         from crm_desktop.views.stock.history import open_history
 
-        return open_history(self, self.session, row["product_id"], warehouse_id=row["warehouse_id"]
-                            if self.filters.values().get("warehouse_id") else None)
+        return open_history(
+            self,
+            self.session,
+            row["product_id"],
+            warehouse_id=row["warehouse_id"] if self.filters.values().get("warehouse_id") else None,
+        )
 
     # --- export ----------------------------------------------------------------------------------
 
@@ -201,9 +216,19 @@ class OverviewPanel(QWidget):
             while True:
                 page = await self.api.get("/api/stock/levels", offset=offset, limit=EXPORT_PAGE, **query)
                 for r in page["items"]:
-                    rows.append([r["sku"], r["product_name"], r["warehouse_name"], _number(r["on_hand"]),
-                                 _number(r["reserved"]), _number(r["available"]), _number(r["incoming"]),
-                                 _number(r.get("low_threshold")), "low" if r.get("low") else ""])
+                    rows.append(
+                        [
+                            r["sku"],
+                            r["product_name"],
+                            r["warehouse_name"],
+                            _number(r["on_hand"]),
+                            _number(r["reserved"]),
+                            _number(r["available"]),
+                            _number(r["incoming"]),
+                            _number(r.get("low_threshold")),
+                            "low" if r.get("low") else "",
+                        ]
+                    )
                 offset += len(page["items"])
                 if not page["items"] or offset >= page["total"]:
                     break
@@ -288,8 +313,9 @@ class StockPage(QWidget):
     def new_document(self, kind: str) -> QWidget:
         from crm_desktop.views.stock.document_editor import new_stock_document
 
-        return new_stock_document(self, self.session, kind,
-                                  warehouse_id=self.overview.filters.values().get("warehouse_id"))
+        return new_stock_document(
+            self, self.session, kind, warehouse_id=self.overview.filters.values().get("warehouse_id")
+        )
 
     def open_warehouses(self) -> QWidget:
         from crm_desktop.views.stock.warehouses import WarehousesDialog

@@ -165,8 +165,14 @@ class WarehousesDialog(QDialog):
             self.show_warehouses(self.warehouses)
             self.select(w["id"])
 
-        return operations.run(self, self.api.post("/api/warehouses", body), success=added, changed=WAREHOUSES,
-                              fields=self.fields, busy=self.add_button)
+        return operations.run(
+            self,
+            self.api.post("/api/warehouses", body),
+            success=added,
+            changed=WAREHOUSES,
+            fields=self.fields,
+            busy=self.add_button,
+        )
 
     def _patch(self, changes: Row, said: str) -> asyncio.Task[Any] | None:
         w = self.current()
@@ -178,18 +184,26 @@ class WarehousesDialog(QDialog):
             self.warehouses = [updated if x["id"] == updated["id"] else x for x in self.warehouses]
             self.show_warehouses(self.warehouses)
 
-        return operations.run(self, self.api.patch(f"/api/warehouses/{w['id']}", {"version": w["version"],
-                                                                                  **changes}),
-                              success=saved, changed=WAREHOUSES, fields=self.fields, reload=self.reload)
+        return operations.run(
+            self,
+            self.api.patch(f"/api/warehouses/{w['id']}", {"version": w["version"], **changes}),
+            success=saved,
+            changed=WAREHOUSES,
+            fields=self.fields,
+            reload=self.reload,
+        )
 
     def save(self) -> asyncio.Task[Any] | None:
-        return self._patch({"name": self.name.text().strip(), "address": self.address.text().strip() or None},
-                           "Saved {name}.")
+        return self._patch(
+            {"name": self.name.text().strip(), "address": self.address.text().strip() or None}, "Saved {name}."
+        )
 
     def toggle_active(self) -> asyncio.Task[Any] | None:
         w = self.current()
         if w is None:
             return None
         active = not w["active"]
-        return self._patch({"active": active}, "{name} is active again." if active
-                           else "{name} is deactivated: it takes no new documents.")
+        return self._patch(
+            {"active": active},
+            "{name} is active again." if active else "{name} is deactivated: it takes no new documents.",
+        )

@@ -62,13 +62,21 @@ class TicketsPage(QWidget):
         for keys, slot in (("Ctrl+Shift+L", self.show_queue), ("Ctrl+Shift+B", self.show_board)):
             QShortcut(QKeySequence(keys), self, activated=slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
         if session.can("tickets", "create"):
-            QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_ticket,
-                      context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            QShortcut(
+                QKeySequence.StandardKey.New,
+                self,
+                activated=self.new_ticket,
+                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
+            )
 
     def _header(self) -> QWidget:
-        header = PageHeader("Tickets", "Support requests and who is on them",
-                            [("Queue", "Ctrl+Shift+L"), ("Board", "Ctrl+Shift+B")], "New ticket",
-                            self.session.can("tickets", "create"))
+        header = PageHeader(
+            "Tickets",
+            "Support requests and who is on them",
+            [("Queue", "Ctrl+Shift+L"), ("Board", "Ctrl+Shift+B")],
+            "New ticket",
+            self.session.can("tickets", "create"),
+        )
         self.views = header.views
         self.queue_button, self.board_button = header.buttons
         self.new_button = header.new_button

@@ -155,11 +155,21 @@ class TicketBoard(KanbanBoard):
         return self.session.can("tickets", "edit")
 
     def empty_states(self) -> tuple[EmptyState, EmptyState]:
-        return (EmptyState("tickets", "No open tickets", "Support requests from email, the website and your "
-                           "colleagues line up here. Add one yourself with New ticket (Ctrl+N).",
-                           action="New ticket"),
-                EmptyState("search", "No tickets match these filters", "Try fewer filters, or clear them.",
-                           action="Clear all filters"))
+        return (
+            EmptyState(
+                "tickets",
+                "No open tickets",
+                "Support requests from email, the website and your "
+                "colleagues line up here. Add one yourself with New ticket (Ctrl+N).",
+                action="New ticket",
+            ),
+            EmptyState(
+                "search",
+                "No tickets match these filters",
+                "Try fewer filters, or clear them.",
+                action="Clear all filters",
+            ),
+        )
 
     def tick(self) -> None:
         for column in self.columns:
@@ -177,17 +187,24 @@ class TicketBoard(KanbanBoard):
         per_column = self.page_size(PAGE, MAX_PAGE)
         raw = await self.session.api.get("/api/tickets/board", per_column=per_column, **self._query())
         hide_closed = self.filters.get("status") == OPEN
-        return [(c.status.value, STATUS_NAMES[c.status.value], c.status.value, c.count, c.cards)
-                for c in Board.model_validate(raw).columns
-                if not (hide_closed and c.status is TicketStatus.closed)]
+        return [
+            (c.status.value, STATUS_NAMES[c.status.value], c.status.value, c.count, c.cards)
+            for c in Board.model_validate(raw).columns
+            if not (hide_closed and c.status is TicketStatus.closed)
+        ]
 
     def apply(self, data: list[tuple[Key, str, str, int, list[BoardCard]]]) -> None:
         self.show_columns(data)
 
     async def load_more(self, column: KanbanColumn) -> list[BoardCard]:
         """The list endpoint in the board's order (priority, then oldest) for the column's status."""
-        page = await self.session.api.get("/api/tickets", **{**self._query(), "status": column.key}, sort="priority",
-                                          offset=len(column.cards), limit=PAGE)
+        page = await self.session.api.get(
+            "/api/tickets",
+            **{**self._query(), "status": column.key},
+            sort="priority",
+            offset=len(column.cards),
+            limit=PAGE,
+        )
         return [BoardCard.model_validate(row) for row in page["items"]]
 
     # --- opening and moving ----------------------------------------------------------------------
@@ -207,15 +224,18 @@ class TicketBoard(KanbanBoard):
             return None
         dialog = ResolutionDialog(card, self)
         dialog.buttons.accepted.connect(
-            lambda: self._send(card_id, key, {"resolution": dialog.resolution()}, dialog) if dialog.ok.isEnabled()
-            else None)
+            lambda: (
+                self._send(card_id, key, {"resolution": dialog.resolution()}, dialog) if dialog.ok.isEnabled() else None
+            )
+        )
         dialog.rejected.connect(lambda: self.focus_card(card_id))
         dialog.open()
         return dialog
 
     def _send(self, card_id: int, key: Key, extra: dict[str, Any], dialog: ResolutionDialog | None) -> None:
         def call(card: BoardCard) -> Any:
-            return self.session.api.post(f"/api/tickets/{card.id}/move",
-                                         json={"version": card.version, "status": key, **extra})
+            return self.session.api.post(
+                f"/api/tickets/{card.id}/move", json={"version": card.version, "status": key, **extra}
+            )
 
         self.send(card_id, key, call, changed=TICKETS, dialog=dialog)

@@ -120,8 +120,9 @@ class ConversationView(QWidget):
 
     sent = Signal(dict)  # a comment the server stored
 
-    def __init__(self, session: Any, ticket_id: int, names: UserNames | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: Any, ticket_id: int, names: UserNames | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self.api = session.api
@@ -153,8 +154,9 @@ class ConversationView(QWidget):
         self.reply = QPlainTextEdit()
         self.reply.setObjectName("replyBox")
         self.reply.setAccessibleName("Reply")
-        self.reply.setPlaceholderText("Write a reply… (Ctrl+Enter sends it to the customer, "
-                                      "Ctrl+Shift+Enter keeps it as an internal note)")
+        self.reply.setPlaceholderText(
+            "Write a reply… (Ctrl+Enter sends it to the customer, Ctrl+Shift+Enter keeps it as an internal note)"
+        )
         self.reply.setFixedHeight(90)
         self.reply_button = QPushButton("Reply to customer")
         self.reply_button.setProperty("role", "primary")
@@ -180,10 +182,18 @@ class ConversationView(QWidget):
         layout.setSpacing(10)
         layout.addWidget(self.scroll, 1)
         layout.addWidget(self.composer)
-        for keys, public in (("Ctrl+Return", True), ("Ctrl+Enter", True),
-                             ("Ctrl+Shift+Return", False), ("Ctrl+Shift+Enter", False)):
-            QShortcut(QKeySequence(keys), self.reply, context=Qt.ShortcutContext.WidgetShortcut,
-                      activated=lambda p=public: self.send(public=p))
+        for keys, public in (
+            ("Ctrl+Return", True),
+            ("Ctrl+Enter", True),
+            ("Ctrl+Shift+Return", False),
+            ("Ctrl+Shift+Enter", False),
+        ):
+            QShortcut(
+                QKeySequence(keys),
+                self.reply,
+                context=Qt.ShortcutContext.WidgetShortcut,
+                activated=lambda p=public: self.send(public=p),
+            )
         themed(self, STYLE)
 
     # --- reading ---------------------------------------------------------------------------------
@@ -221,8 +231,11 @@ class ConversationView(QWidget):
         self.comments = comments
         self._cards = []
         for index, comment in enumerate(comments):
-            author = (self.names.name(comment["author_id"]) if comment.get("author_id")
-                      else comment.get("author_email") or "Customer")
+            author = (
+                self.names.name(comment["author_id"])
+                if comment.get("author_id")
+                else comment.get("author_email") or "Customer"
+            )
             card = CommentCard(comment, author, self.body)
             self._cards.append(card)
             self.thread.insertWidget(index, card)
@@ -244,8 +257,9 @@ class ConversationView(QWidget):
         if not text or not self.composer.isVisible() or not self.reply_button.isEnabled():
             return None
         call = self.api.post(f"/api/tickets/{self.ticket_id}/comments", {"body": text, "public": public})
-        task = operations.run(self, call, success=self._sent, changed=TICKETS, fields={"body": self.reply},
-                              busy=self.composer)
+        task = operations.run(
+            self, call, success=self._sent, changed=TICKETS, fields={"body": self.reply}, busy=self.composer
+        )
         return task
 
     def _sent(self, comment: Row) -> None:
@@ -333,8 +347,9 @@ class AttachmentList(QWidget):
         self.files = files
         self.list.clear()
         for attachment in files:
-            item = QListWidgetItem(f"{attachment['filename']}  ·  {size_text(attachment['size'])}  ·  "
-                                   f"{when(attachment['created_at'])}")
+            item = QListWidgetItem(
+                f"{attachment['filename']}  ·  {size_text(attachment['size'])}  ·  {when(attachment['created_at'])}"
+            )
             item.setData(ID_ROLE, attachment)
             item.setToolTip(attachment["content_type"])
             self.list.addItem(item)
@@ -439,8 +454,14 @@ class AttachmentList(QWidget):
 
     def attach(self, path: str) -> asyncio.Task[Any]:
         """Read and upload one file; the server's refusal (too big, empty) shows under the list."""
-        return operations.run(self, self._upload(Path(path)), success=self._attached, changed=TICKETS,
-                              fields={"data": self.list_box}, busy=self.attach_button)
+        return operations.run(
+            self,
+            self._upload(Path(path)),
+            success=self._attached,
+            changed=TICKETS,
+            fields={"data": self.list_box},
+            busy=self.attach_button,
+        )
 
     async def _upload(self, path: Path) -> Row:
         def encode() -> str:

@@ -63,14 +63,33 @@ log = logging.getLogger(__name__)
 
 Ticket = dict[str, Any]
 ORDER = [s.value for s in TicketStatus]
-STATUS_LABELS = {"new": "New", "assigned": "Assigned", "in_process": "In process",
-                 "pending_customer": "Waiting for customer", "resolved": "Resolved", "deployed": "Deployed",
-                 "closed": "Closed"}
-STATUS_TONES = {"new": "accent", "assigned": "accent", "in_process": "accent", "pending_customer": "warning",
-                "resolved": "success", "deployed": "success", "closed": "muted"}
+STATUS_LABELS = {
+    "new": "New",
+    "assigned": "Assigned",
+    "in_process": "In process",
+    "pending_customer": "Waiting for customer",
+    "resolved": "Resolved",
+    "deployed": "Deployed",
+    "closed": "Closed",
+}
+STATUS_TONES = {
+    "new": "accent",
+    "assigned": "accent",
+    "in_process": "accent",
+    "pending_customer": "warning",
+    "resolved": "success",
+    "deployed": "success",
+    "closed": "muted",
+}
 PRIORITY_TONES = {"normal": "muted", "high": "warning", "critical": "danger"}
-MOVE_LABELS = {"assigned": "Mark assigned", "in_process": "Start work", "pending_customer": "Wait for customer",
-               "resolved": "Resolve…", "deployed": "Mark deployed", "closed": "Close"}
+MOVE_LABELS = {
+    "assigned": "Mark assigned",
+    "in_process": "Start work",
+    "pending_customer": "Wait for customer",
+    "resolved": "Resolve…",
+    "deployed": "Mark deployed",
+    "closed": "Close",
+}
 REOPEN_LABELS = {"in_process": "Reopen", "assigned": "Reopen to assignee"}
 STYLE = """
 QLabel#ticketBadge {{ border-radius: 9px; padding: 2px 10px; font-weight: 600; }}
@@ -100,8 +119,9 @@ def open_ticket(parent: QWidget | None, session: Any, ticket_id: int) -> QWidget
 
 # --- small pieces --------------------------------------------------------------------------------
 
+
 def duration(delta: timedelta) -> str:
-    """"40 min", "3 h 5 min", "2 d 4 h": how long, roughly, for a person."""
+    """ "40 min", "3 h 5 min", "2 d 4 h": how long, roughly, for a person."""
     minutes = max(int(delta.total_seconds() // 60), 0)
     if minutes < 60:
         return f"{minutes} min"
@@ -172,8 +192,14 @@ def assignee_picker(session: Any) -> tuple[UserPicker, TeamUsers, QCheckBox]:
 
 # --- the form ------------------------------------------------------------------------------------
 
-FIELD_LABELS = {"subject": "Subject", "priority": "Priority", "category_id": "Category", "team_id": "Team",
-                "tags": "Tags", "description": "Description"}
+FIELD_LABELS = {
+    "subject": "Subject",
+    "priority": "Priority",
+    "category_id": "Category",
+    "team_id": "Team",
+    "tags": "Tags",
+    "description": "Description",
+}
 
 
 class TicketForm(QWidget):
@@ -205,14 +231,25 @@ class TicketForm(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         form.setHorizontalSpacing(14)
         form.setVerticalSpacing(10)
-        for label, widget in (("&Subject", field(self.subject)), ("&Priority", field(self.priority)),
-                              ("Ca&tegory", category_box), ("T&eam", field(self.team)),
-                              ("Assi&gnee", assignee_box), ("Ta&gs", field(self.tags, "Separate tags with commas.")),
-                              ("&Description", field(self.description))):
+        for label, widget in (
+            ("&Subject", field(self.subject)),
+            ("&Priority", field(self.priority)),
+            ("Ca&tegory", category_box),
+            ("T&eam", field(self.team)),
+            ("Assi&gnee", assignee_box),
+            ("Ta&gs", field(self.tags, "Separate tags with commas.")),
+            ("&Description", field(self.description)),
+        ):
             form.addRow(label, widget)
         self.fields: dict[str, QWidget] = {
-            "subject": self.subject, "priority": self.priority, "category_id": self.category, "team_id": self.team,
-            "assignee_id": self.assignee, "tags": self.tags, "description": self.description}
+            "subject": self.subject,
+            "priority": self.priority,
+            "category_id": self.category,
+            "team_id": self.team,
+            "assignee_id": self.assignee,
+            "tags": self.tags,
+            "description": self.description,
+        }
         self.team.currentIndexChanged.connect(lambda _i: self._limit(self.team.currentData()))
 
     def _limit(self, team_id: int | None) -> None:
@@ -240,9 +277,14 @@ class TicketForm(QWidget):
 
     def changes(self, ticket: Ticket) -> dict[str, Any]:
         """The PATCH body (without the version): only what differs from the stored ticket."""
-        values = {"subject": " ".join(self.subject.text().split()), "priority": self.priority.currentData(),
-                  "category_id": self.category.currentData(), "team_id": self.team.currentData(),
-                  "tags": tag_list(self.tags.text()), "description": self.description.toPlainText().strip()}
+        values = {
+            "subject": " ".join(self.subject.text().split()),
+            "priority": self.priority.currentData(),
+            "category_id": self.category.currentData(),
+            "team_id": self.team.currentData(),
+            "tags": tag_list(self.tags.text()),
+            "description": self.description.toPlainText().strip(),
+        }
         changed = {}
         for name, value in values.items():
             stored = ticket.get(name)
@@ -265,6 +307,7 @@ class TicketForm(QWidget):
 
 
 # --- dialogs -------------------------------------------------------------------------------------
+
 
 class ResolveDialog(QDialog):
     """Ask how the ticket was resolved (the customer reads it); the server insists on a note."""
@@ -295,8 +338,13 @@ class ResolveDialog(QDialog):
         self.note.setFocus()
 
     def submit(self) -> None:
-        self.window_.move_to("resolved", resolution=self.note.toPlainText(), fields={"resolution": self.note},
-                             done=self.accept, busy=self.ok)
+        self.window_.move_to(
+            "resolved",
+            resolution=self.note.toPlainText(),
+            fields={"resolution": self.note},
+            done=self.accept,
+            busy=self.ok,
+        )
 
 
 class AssignDialog(QDialog):
@@ -312,8 +360,7 @@ class AssignDialog(QDialog):
         self.picker, self.search, self.everyone = assignee_picker(window.session)
         ticket = window.ticket or {}
         self.search.team_id = ticket.get("team_id")
-        self.everyone.toggled.connect(lambda on: setattr(self.search, "team_id",
-                                                         None if on else ticket.get("team_id")))
+        self.everyone.toggled.connect(lambda on: setattr(self.search, "team_id", None if on else ticket.get("team_id")))
         team = window.lookups.team_name(ticket.get("team_id"), "")
         hint = f"People of the {team} team." if team else "Anyone active."
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -342,6 +389,7 @@ class AssignDialog(QDialog):
 
 
 # --- the window ----------------------------------------------------------------------------------
+
 
 def _card(title: str, body: QWidget) -> QFrame:
     frame = QFrame()
@@ -534,8 +582,10 @@ class TicketWindow(QWidget):
         except ApiError as exc:
             if shiboken6.isValid(self):
                 self.title.setText("This ticket cannot be opened")
-                self.say("It does not exist, or your role does not let you see it." if exc.status == 404
-                         else exc.message, error=True)
+                self.say(
+                    "It does not exist, or your role does not let you see it." if exc.status == 404 else exc.message,
+                    error=True,
+                )
             return
         if shiboken6.isValid(self):
             self.client_text = client_text
@@ -644,8 +694,12 @@ class TicketWindow(QWidget):
     # --- live ------------------------------------------------------------------------------------
 
     def _on_event(self, event: LiveEvent) -> None:
-        if (shiboken6.isValid(self) and event.module == "tickets" and event.entity == "ticket"
-                and event.entity_id == self.ticket_id):
+        if (
+            shiboken6.isValid(self)
+            and event.module == "tickets"
+            and event.entity == "ticket"
+            and event.entity_id == self.ticket_id
+        ):
             self._live.start()
 
     def _on_changed(self, areas: frozenset[str]) -> None:
@@ -683,12 +737,20 @@ class TicketWindow(QWidget):
                     return answer
                 saved = answer
             if assign:
-                saved = await self.api.post(f"/api/tickets/{self.ticket_id}/assign",
-                                            {"version": saved["version"], "assignee_id": assignee})
+                saved = await self.api.post(
+                    f"/api/tickets/{self.ticket_id}/assign", {"version": saved["version"], "assignee_id": assignee}
+                )
             return saved
 
-        operations.run(self, call(), success=self._saved, changed=TICKETS, fields=self.form.fields,
-                       reload=self.reload, busy=self.save_button)
+        operations.run(
+            self,
+            call(),
+            success=self._saved,
+            changed=TICKETS,
+            fields=self.form.fields,
+            reload=self.reload,
+            busy=self.save_button,
+        )
 
     def _saved(self, answer: Ticket | Conflicted) -> None:
         if isinstance(answer, Conflicted):
@@ -732,8 +794,14 @@ class TicketWindow(QWidget):
         self.move_to(target)
         return None
 
-    def move_to(self, target: str, resolution: str | None = None, fields: dict[str, QWidget] | None = None,
-                done: Any = None, busy: QWidget | None = None) -> asyncio.Task[Any] | None:
+    def move_to(
+        self,
+        target: str,
+        resolution: str | None = None,
+        fields: dict[str, QWidget] | None = None,
+        done: Any = None,
+        busy: QWidget | None = None,
+    ) -> asyncio.Task[Any] | None:
         """Ask the server for a move; its refusal (graph, missing note or assignee) is shown as said."""
         if self.ticket is None:
             return None
@@ -746,8 +814,15 @@ class TicketWindow(QWidget):
                 done()
             self._changed(ticket, f"Moved to {STATUS_LABELS.get(ticket['status'], ticket['status'])}.")
 
-        return operations.run(self, self.api.post(f"/api/tickets/{self.ticket_id}/move", body), success=moved,
-                              changed=TICKETS, fields=fields, reload=self.reload, busy=busy or self.moves)
+        return operations.run(
+            self,
+            self.api.post(f"/api/tickets/{self.ticket_id}/move", body),
+            success=moved,
+            changed=TICKETS,
+            fields=fields,
+            reload=self.reload,
+            busy=busy or self.moves,
+        )
 
     def ask_assign(self) -> AssignDialog | None:
         if self.ticket is None or not self.assign_button.isVisible() or not self.assign_button.isEnabled():
@@ -756,8 +831,13 @@ class TicketWindow(QWidget):
         dialog.open()
         return dialog
 
-    def assign(self, user_id: int | None, fields: dict[str, QWidget] | None = None, done: Any = None,
-               busy: QWidget | None = None) -> asyncio.Task[Any] | None:
+    def assign(
+        self,
+        user_id: int | None,
+        fields: dict[str, QWidget] | None = None,
+        done: Any = None,
+        busy: QWidget | None = None,
+    ) -> asyncio.Task[Any] | None:
         if self.ticket is None:
             return None
         body = {"version": self.ticket["version"], "assignee_id": user_id}
@@ -767,8 +847,15 @@ class TicketWindow(QWidget):
                 done()
             self._changed(ticket, f"Assigned to {self.names.name(ticket.get('assignee_id'), 'nobody')}.")
 
-        return operations.run(self, self.api.post(f"/api/tickets/{self.ticket_id}/assign", body), success=assigned,
-                              changed=TICKETS, fields=fields, reload=self.reload, busy=busy or self.assign_button)
+        return operations.run(
+            self,
+            self.api.post(f"/api/tickets/{self.ticket_id}/assign", body),
+            success=assigned,
+            changed=TICKETS,
+            fields=fields,
+            reload=self.reload,
+            busy=busy or self.assign_button,
+        )
 
     def _commented(self, comment: dict[str, Any]) -> None:
         self.say("Reply sent to the customer." if comment["public"] else "Internal note added.")
@@ -786,7 +873,6 @@ class TicketWindow(QWidget):
             task.cancel()
         _open.forget((id(self.session), self.ticket_id), self)
         super().closeEvent(event)
-
 
 
 def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:

@@ -36,8 +36,13 @@ log = logging.getLogger(__name__)
 DEBOUNCE_MS = 300
 OPEN = "open"  # the status choice "Open tickets": new, assigned, in process or pending the customer
 STATUS_NAMES: dict[str, str] = {
-    "new": "New", "assigned": "Assigned", "in_process": "In process", "pending_customer": "Pending customer",
-    "resolved": "Resolved", "deployed": "Deployed", "closed": "Closed",
+    "new": "New",
+    "assigned": "Assigned",
+    "in_process": "In process",
+    "pending_customer": "Pending customer",
+    "resolved": "Resolved",
+    "deployed": "Deployed",
+    "closed": "Closed",
 }
 PRIORITY_NAMES: dict[str, str] = {"normal": "Normal", "high": "High", "critical": "Critical"}
 OPEN_ORDER = [s.value for s in TicketStatus if s in OPEN_STATUSES]
@@ -134,10 +139,11 @@ class TicketFilterBar(SavedViewsMixin, QWidget):
         self.search.setAccessibleName("Search tickets")
         self.search.setClearButtonEnabled(True)
         self.search.setMinimumWidth(170)
-        self.status = _combo("Status", [("Open tickets", OPEN), ("Any status", None),
-                                        *((name, key) for key, name in STATUS_NAMES.items())])
-        self.priority = _combo("Priority", [("Priority", None),
-                                            *((name, key) for key, name in PRIORITY_NAMES.items())])
+        self.status = _combo(
+            "Status",
+            [("Open tickets", OPEN), ("Any status", None), *((name, key) for key, name in STATUS_NAMES.items())],
+        )
+        self.priority = _combo("Priority", [("Priority", None), *((name, key) for key, name in PRIORITY_NAMES.items())])
         self.team = _combo("Team", [("Team", None)])
         self.assignee = _combo("Assignee", [("Assignee", None)])
         self.category = _combo("Category", [("Category", None)])
@@ -199,8 +205,7 @@ class TicketFilterBar(SavedViewsMixin, QWidget):
         me = self.session.me.id
         people = sorted(self.lookups.people, key=lambda u: (u["id"] != me, u["full_name"].lower()))
         refill(self.assignee, [("Me" if u["id"] == me else u["full_name"], u["id"]) for u in people])
-        refill(self.team, sorted(((name, key) for key, name in self.lookups.teams.items()),
-                                  key=lambda t: t[0].lower()))
+        refill(self.team, sorted(((name, key) for key, name in self.lookups.teams.items()), key=lambda t: t[0].lower()))
         refill(self.category, [(name, key) for key, name in self.lookups.categories.items()])
 
     # --- values ----------------------------------------------------------------------------------
@@ -226,8 +231,16 @@ class TicketFilterBar(SavedViewsMixin, QWidget):
 
     def set_values(self, values: dict[str, Any]) -> None:
         """Show ``values`` (a quick or saved view) and report one change."""
-        widgets: list[QWidget] = [self.search, self.status, self.priority, self.team, self.assignee,
-                                  self.category, self.breaching, self.archived]
+        widgets: list[QWidget] = [
+            self.search,
+            self.status,
+            self.priority,
+            self.team,
+            self.assignee,
+            self.category,
+            self.breaching,
+            self.archived,
+        ]
         for widget in widgets:
             widget.blockSignals(True)
         try:

@@ -81,8 +81,7 @@ def fill_categories(combo: QComboBox, lookups: Lookups, current: int | None) -> 
         combo.addItem(f"{category['name']}  →  {team}" if team else category["name"], category["id"])
     index = combo.findData(current)
     if index < 0 and current is None:
-        index = next((i for i in range(combo.count())
-                      if lookups.categories[i]["name"].lower() == "general"), 0)
+        index = next((i for i in range(combo.count()) if lookups.categories[i]["name"].lower() == "general"), 0)
     combo.setCurrentIndex(max(index, 0))
     combo.blockSignals(False)
 
@@ -114,7 +113,8 @@ class ClientPicker(QLineEdit):
         completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.activated[QModelIndex].connect(  # type: ignore[index]
-            lambda index: self.choose_id(int(index.data(ID_ROLE))))
+            lambda index: self.choose_id(int(index.data(ID_ROLE)))
+        )
         self.setCompleter(completer)
         self._debounce = QTimer(self, singleShot=True, interval=250, timeout=self.search_now)
         self.textEdited.connect(self._edited)
@@ -185,8 +185,9 @@ class NewTicketDialog(QDialog):
 
     created = Signal(dict)
 
-    def __init__(self, session: Any, client_id: int | None = None, contact_id: int | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: Any, client_id: int | None = None, contact_id: int | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("newTicketDialog")
         self.setWindowTitle("New ticket")
@@ -226,16 +227,27 @@ class NewTicketDialog(QDialog):
         form = QFormLayout()
         form.setHorizontalSpacing(14)
         form.setVerticalSpacing(10)
-        for label, widget in (("&Subject", field(self.subject)), ("C&lient", field(self.client)),
-                              ("C&ontact", field(self.contact)), ("Requester &email", field(self.requester_email)),
-                              ("&Priority", field(self.priority)), ("Ca&tegory", category_box),
-                              ("Ta&gs", field(self.tags, "Separate tags with commas.")),
-                              ("&Description", field(self.description))):
+        for label, widget in (
+            ("&Subject", field(self.subject)),
+            ("C&lient", field(self.client)),
+            ("C&ontact", field(self.contact)),
+            ("Requester &email", field(self.requester_email)),
+            ("&Priority", field(self.priority)),
+            ("Ca&tegory", category_box),
+            ("Ta&gs", field(self.tags, "Separate tags with commas.")),
+            ("&Description", field(self.description)),
+        ):
             form.addRow(label, widget)
         self.fields: dict[str, QWidget] = {
-            "subject": self.subject, "client_id": self.client, "contact_id": self.contact,
-            "requester_email": self.requester_email, "priority": self.priority, "category_id": self.category,
-            "tags": self.tags, "description": self.description}
+            "subject": self.subject,
+            "client_id": self.client,
+            "contact_id": self.contact,
+            "requester_email": self.requester_email,
+            "priority": self.priority,
+            "category_id": self.category,
+            "tags": self.tags,
+            "description": self.description,
+        }
 
         self.done_note = QFrame()
         self.done_note.setObjectName("ticketCreatedNote")
@@ -328,8 +340,14 @@ class NewTicketDialog(QDialog):
         if self.client.text().strip() and self.client.client is None:
             mark_field(self.client, "Pick a client from the list, or clear the box.")
             return
-        operations.run(self, self.api.post("/api/tickets", self.values()), success=self._created,
-                       changed=TICKETS, fields=self.fields, busy=self.ok)
+        operations.run(
+            self,
+            self.api.post("/api/tickets", self.values()),
+            success=self._created,
+            changed=TICKETS,
+            fields=self.fields,
+            busy=self.ok,
+        )
 
     def _created(self, ticket: Row) -> None:
         self.ticket = ticket

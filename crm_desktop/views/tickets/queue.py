@@ -46,6 +46,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 # --- words and tones -----------------------------------------------------------------------------
 
+
 def when(value: str | datetime | None) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
@@ -80,8 +81,12 @@ def sla(ticket: Any, now: datetime | None = None) -> tuple[str, str | None]:
 def tone_color(tone: str | None, soft: bool) -> QColor | None:
     if tone is None:
         return None
-    key = {("danger", True): "danger_soft", ("danger", False): "danger",
-           ("warning", True): "warning_bg", ("warning", False): "warning_text"}[(tone, soft)]
+    key = {
+        ("danger", True): "danger_soft",
+        ("danger", False): "danger",
+        ("warning", True): "warning_bg",
+        ("warning", False): "warning_text",
+    }[(tone, soft)]
     return QColor(theme.current().token(key))
 
 
@@ -103,6 +108,7 @@ def open_ticket(parent: QWidget, session: Session, ticket_id: int) -> QWidget | 
 
 
 # --- several queries as one list -----------------------------------------------------------------
+
 
 @total_ordering
 class Reverse:
@@ -137,6 +143,7 @@ def sort_key(sort: str) -> Callable[[Row], tuple[Any, ...]]:
 
 # --- the table -----------------------------------------------------------------------------------
 
+
 class QueueModel(PagedTableModel):
     """Rows tinted by their SLA clock (data() only reads the held row and the clock)."""
 
@@ -168,8 +175,9 @@ class TicketQueue(QWidget):
 
     open_requested = Signal(int)  # a ticket id (Enter / double click); the queue opens it too
 
-    def __init__(self, session: Session, lookups: TicketLookups, parent: QWidget | None = None,
-                 page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self, session: Session, lookups: TicketLookups, parent: QWidget | None = None, page_size: int = PAGE_SIZE
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("ticketQueue")
         self.session = session
@@ -192,23 +200,36 @@ class TicketQueue(QWidget):
         columns: list[tuple[Column, str | None, int]] = [
             (Column("#", lambda r: f"#{r['number']}"), "number", 62),
             (Column("Subject", lambda r: r["subject"], tooltip=lambda r: r["subject"]), None, 210),
-            (Column("Client", lambda r: r.get("client_name") or r.get("requester_email") or ""),
-             None, 140),
-            (Column("Priority", lambda r: PRIORITY_NAMES.get(r["priority"], r["priority"]), color=priority_color),
-             "priority", 72),
+            (Column("Client", lambda r: r.get("client_name") or r.get("requester_email") or ""), None, 140),
+            (
+                Column("Priority", lambda r: PRIORITY_NAMES.get(r["priority"], r["priority"]), color=priority_color),
+                "priority",
+                72,
+            ),
             (Column("Status", lambda r: STATUS_NAMES.get(r["status"], r["status"])), None, 124),
             (Column("Team", lambda r: names.team(r.get("team_id"))), None, 100),
             (Column("Assignee", lambda r: r.get("assignee_name") or "—"), None, 116),
-            (Column("SLA due", lambda r: sla(r)[0], color=sla_tone,
-                    tooltip=lambda r: f"First response due {local(r.get('first_response_due_at'))}"),
-             "first_response_due_at", 96),
-            (Column("Updated", lambda r: ago(r.get("updated_at")), tooltip=lambda r: local(r.get("updated_at"))),
-             "updated_at", 80),
+            (
+                Column(
+                    "SLA due",
+                    lambda r: sla(r)[0],
+                    color=sla_tone,
+                    tooltip=lambda r: f"First response due {local(r.get('first_response_due_at'))}",
+                ),
+                "first_response_due_at",
+                96,
+            ),
+            (
+                Column("Updated", lambda r: ago(r.get("updated_at")), tooltip=lambda r: local(r.get("updated_at"))),
+                "updated_at",
+                80,
+            ),
         ]
         self.sort_keys = [key for _, key, _ in columns]
         self.model = QueueModel([c for c, _, _ in columns], self._fetch, page_size=page_size, parent=self)
-        self.table = PagedTable(self.model, "Try another search, or clear the filters.", icon="tickets",
-                                empty_title="No tickets match")
+        self.table = PagedTable(
+            self.model, "Try another search, or clear the filters.", icon="tickets", empty_title="No tickets match"
+        )
         self.table.set_noun("ticket", "tickets")
         view = self.table.view
         for i, (_, _, width) in enumerate(columns):
@@ -241,16 +262,20 @@ class TicketQueue(QWidget):
     # --- loading ---------------------------------------------------------------------------------
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page: dict[str, Any] = await self.api.get("/api/tickets", **self.values, sort=self.sort, offset=offset,
-                                                  limit=limit)
+        page: dict[str, Any] = await self.api.get(
+            "/api/tickets", **self.values, sort=self.sort, offset=offset, limit=limit
+        )
         return page
 
     def set_filters(self, values: dict[str, Any], narrowed: bool | None = None) -> None:
         """New filters from the filter bar (TicketFilterBar.values())."""
         self.narrowed = bool(narrowed)
         self.table.empty_title = "No tickets match" if self.narrowed else "No tickets here"
-        self.table.empty_text = ("Try another search, or clear the filters." if self.narrowed
-                                 else "New tickets from email, the website and colleagues line up here.")
+        self.table.empty_text = (
+            "Try another search, or clear the filters."
+            if self.narrowed
+            else "New tickets from email, the website and colleagues line up here."
+        )
         if values != self.values:
             self.values = dict(values)
             self.reload()
@@ -267,16 +292,19 @@ class TicketQueue(QWidget):
 
     def _repaint(self) -> None:
         if self.model.rowCount():
-            self.model.dataChanged.emit(self.model.index(0, 0),
-                                        self.model.index(self.model.rowCount() - 1, self.model.columnCount() - 1))
+            self.model.dataChanged.emit(
+                self.model.index(0, 0), self.model.index(self.model.rowCount() - 1, self.model.columnCount() - 1)
+            )
 
     def _sort_clicked(self, section: int, order: Qt.SortOrder) -> None:
         key = self.sort_keys[section] if 0 <= section < len(self.sort_keys) else None
         header = self.table.view.horizontalHeader()
         if key is None:  # not sortable on the server: put the arrow back where the order is
             header.blockSignals(True)
-            header.setSortIndicator(self.sort_keys.index(self.sort.lstrip("-")), Qt.SortOrder.DescendingOrder
-                                    if self.sort.startswith("-") else Qt.SortOrder.AscendingOrder)
+            header.setSortIndicator(
+                self.sort_keys.index(self.sort.lstrip("-")),
+                Qt.SortOrder.DescendingOrder if self.sort.startswith("-") else Qt.SortOrder.AscendingOrder,
+            )
             header.blockSignals(False)
             return
         self.sort = ("-" if order == Qt.SortOrder.DescendingOrder else "") + key
@@ -322,7 +350,7 @@ class TicketQueue(QWidget):
 
 
 def ago(value: str | datetime | None) -> str:
-    """"5 min ago", "3 h ago", "2 d ago": the Updated column stays narrow (the tooltip has the time)."""
+    """ "5 min ago", "3 h ago", "2 d ago": the Updated column stays narrow (the tooltip has the time)."""
     moment = when(value)
     if moment is None:
         return "—"
