@@ -11,34 +11,11 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Literal
 
+from crm_server.contract.common import minor_unit as minor_unit  # callers say money.minor_unit
+
 TaxRounding = Literal["line", "document"]
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
-
-# ISO 4217 minor units that are not 2; every other currency has cents.
-MINOR_UNITS: dict[str, int] = {
-    "JPY": 0,
-    "KRW": 0,
-    "ISK": 0,
-    "CLP": 0,
-    "VND": 0,
-    "XOF": 0,
-    "XAF": 0,
-    "UGX": 0,
-    "PYG": 0,
-    "BHD": 3,
-    "KWD": 3,
-    "OMR": 3,
-    "JOD": 3,
-    "TND": 3,
-    "LYD": 3,
-    "IQD": 3,
-}
-
-
-def minor_unit(currency: str) -> int:
-    """Decimals of the currency's smallest coin (2 unless the table says otherwise)."""
-    return MINOR_UNITS.get(currency.upper(), 2)
 
 
 def quantum(currency: str) -> Decimal:

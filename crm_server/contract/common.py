@@ -9,6 +9,19 @@ from pydantic import BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 
+# ISO 4217 minor units that are not 2; every other currency has cents.
+MINOR_UNITS: dict[str, int] = {
+    "JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "XOF": 0, "XAF": 0, "UGX": 0, "PYG": 0,
+    "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3, "LYD": 3, "IQD": 3,
+}  # fmt: skip
+
+
+def minor_unit(currency: str) -> int:
+    """Decimals of the currency's smallest coin (2 unless the table says otherwise): the server
+    rounds to it (crm_server/money.py), the desktop shows it (crm_desktop/format.py)."""
+    return MINOR_UNITS.get(currency.upper(), 2)
+
+
 class Model(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

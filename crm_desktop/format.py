@@ -1,0 +1,174 @@
+"""The one place the desktop makes text for people: money, quantities, dates and times (one style, in
+the user's local time), and the words for the contract's codes (statuses, actions, modules, fields).
+
+    money(Decimal("20900"), "RON")      -> "20,900.00 RON"
+    quantity("12.500")                   -> "12.5"
+    parse_decimal("1 200,50")            -> Decimal("1200.50")   (what a person typed; None if not a number)
+    day("2026-12-05")                    -> "05 Dec 2026"
+    moment("2026-12-05T17:13:00Z")       -> "05 Dec 2026, 18:13" (in the user's time zone)
+    label("status_changed")              -> "Status changed"
+
+Views never format these by hand: a second formatter is how "20900.00" and "20,900 RON" came to
+show the same amount on two screens.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import Enum
+
+from crm_server.contract.common import minor_unit
+
+EMPTY = "—"
+DAY_FORMAT = "%d %b %Y"
+TIME_FORMAT = "%H:%M"
+
+# Words whose label is not their code with the underscores taken out and a capital put in front.
+LABELS: dict[str, str] = {
+    # modules
+    "admin": "Administration",
+    "activities": "Follow-ups",
+    "orders": "Sales orders",
+    "email_pipe": "Inbound email",
+    "webforms": "Website forms",
+    "purchasing": "Purchase orders",
+    # fields
+    "person_name": "Name",
+    "owner_id": "Owner",
+    "team_id": "Team",
+    "role_id": "Role",
+    "client_id": "Client",
+    "contact_id": "Contact",
+    "category_id": "Category",
+    "assignee_id": "Assignee",
+    "status_id": "Status",
+    "pipeline_id": "Pipeline",
+    "lost_reason_id": "Lost reason",
+    "tax_rate_id": "VAT rate",
+    "vat_number": "VAT number",
+    "sku": "SKU",
+    "url": "Address",
+    "expected_close_date": "Expected close",
+    "totp_enabled": "Two-factor sign-in",
+    "must_change_password": "Must change password",
+    # statuses and actions
+    "in_process": "In progress",
+    "needs_attention": "Needs attention",
+    "partially_paid": "Partly paid",
+    "partially_received": "Partly received",
+    "credit_note": "Credit note",
+}
+
+
+def _decimal(value: Decimal | str | int | float | None) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def money(amount: Decimal | str | int | float | None, currency: str | None = None) -> str:
+    """An amount with thousands separators and its currency's decimals: "20,900.00 RON"."""
+    number = _decimal(amount)
+    if number is None:
+        return EMPTY if amount is None or amount == "" else str(amount)
+    places = minor_unit(currency) if currency else 2
+    try:
+        number = number.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)  # as the server rounds
+    except InvalidOperation:  # more digits than a Decimal context holds: shown as it came
+        return f"{amount} {currency.upper()}" if currency else str(amount)
+    text = f"{number:,.{places}f}"
+    if text.startswith("-") and _decimal(text.replace(",", "")) == 0:
+        text = text[1:]  # no "-0.00"
+    return f"{text} {currency.upper()}" if currency else text
+
+
+def number(value: Decimal | str | int | float | None) -> str:
+    """A count or a plain number with thousands separators: 12,345."""
+    parsed = _decimal(value)
+    if parsed is None:
+        return EMPTY if value is None or value == "" else str(value)
+    return f"{parsed:,f}" if parsed != parsed.to_integral_value() else f"{parsed:,.0f}"
+
+
+def quantity(value: Decimal | str | int | float | None) -> str:
+    """A quantity as a person writes it: "12", "2.5", "1,200" (the wire says "12.000")."""
+    parsed = _decimal(value)
+    if parsed is None:
+        return "" if value is None or value == "" else str(value)
+    text = f"{parsed.normalize():,f}"
+    return "0" if text in ("-0", "0") else text
+
+
+def parse_decimal(text: str) -> Decimal | None:
+    """A number as typed ("1 200,50", "3", "1,200.50"); None when it is not a number at all."""
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace("'", "")
+    if not cleaned:
+        return None
+    if "," in cleaned and "." in cleaned:  # one is the thousands separator: the last one is the point
+        thousands = "," if cleaned.rfind(",") < cleaned.rfind(".") else "."
+        cleaned = cleaned.replace(thousands, "")
+    cleaned = cleaned.replace(",", ".")
+    return _decimal(cleaned)
+
+
+def _datetime(value: datetime | str) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def day(value: date | datetime | str | None) -> str:
+    """A calendar day: "05 Dec 2026" (a timestamp is first put in the user's time zone)."""
+    if value is None or value == "":
+        return EMPTY
+    if isinstance(value, datetime) or (isinstance(value, str) and len(value) > 10):
+        moment_ = _datetime(value)
+        return moment_.astimezone().strftime(DAY_FORMAT) if moment_ is not None else str(value)
+    if isinstance(value, date):
+        return value.strftime(DAY_FORMAT)
+    try:
+        return date.fromisoformat(value).strftime(DAY_FORMAT)
+    except ValueError:
+        return value
+
+
+def moment(value: datetime | str | None) -> str:
+    """A server timestamp (UTC) in the user's local time: "05 Dec 2026, 18:13"."""
+    if value is None or value == "":
+        return EMPTY
+    parsed = _datetime(value)
+    if parsed is None:
+        return str(value)
+    return parsed.astimezone().strftime(f"{DAY_FORMAT}, {TIME_FORMAT}")
+
+
+def label(word: str | Enum | None) -> str:
+    """The words for a code of the contract: "status_changed" -> "Status changed"."""
+    if word is None:
+        return EMPTY
+    code = str(word.value if isinstance(word, Enum) else word)
+    if code in LABELS:
+        return LABELS[code]
+    text = code.removesuffix("_id").replace("_", " ").replace(".", " ").strip()
+    return text[:1].upper() + text[1:] if text else EMPTY
+
+
+def value(item: object) -> str:
+    """Any field's value in a sentence: lists joined, nothing said as such."""
+    if item is None or item == "" or item == []:
+        return EMPTY
+    if isinstance(item, list | tuple):
+        return ", ".join(value(v) for v in item)
+    if isinstance(item, bool):
+        return "Yes" if item else "No"
+    if isinstance(item, Enum):
+        return label(item)
+    return str(item)

@@ -1,0 +1,58 @@
+"""The one formatter: what people read for amounts, quantities, typed numbers, days, times and codes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from crm_desktop import format as fmt
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "shown"),
+    [
+        (Decimal("20900"), "RON", "20,900.00 RON"),
+        ("20900.00", "RON", "20,900.00 RON"),
+        ("1234.5", "jpy", "1,235 JPY"),
+        ("-0.001", "EUR", "0.00 EUR"),
+        ("12.345", "KWD", "12.345 KWD"),
+        (None, "EUR", "—"),
+        ("-1500", None, "-1,500.00"),
+    ],
+)
+def test_money(amount: object, currency: str | None, shown: str) -> None:
+    assert fmt.money(amount, currency) == shown  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("typed", "parsed"),
+    [
+        ("1 200,50", Decimal("1200.50")),
+        ("1,200.50", Decimal("1200.50")),
+        ("1.200,50", Decimal("1200.50")),
+        ("3", Decimal(3)),
+        ("  ", None),
+        ("abc", None),
+        ("NaN", None),
+        ("1e400", Decimal("1e400")),
+    ],
+)
+def test_parse_decimal(typed: str, parsed: Decimal | None) -> None:
+    assert fmt.parse_decimal(typed) == parsed
+
+
+def test_quantities_days_moments_and_labels() -> None:
+    assert [fmt.quantity(v) for v in ("12.000", "2.500", "1200", "-0.000", None)] == ["12", "2.5", "1,200", "0", ""]
+    assert fmt.day("2026-12-05") == fmt.day(date(2026, 12, 5)) == "05 Dec 2026"
+    noon = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    assert fmt.moment("2026-12-05T12:00:00Z") == fmt.moment(noon) == noon.astimezone().strftime("%d %b %Y, %H:%M")
+    assert fmt.moment(None) == "—" and fmt.day("") == "—"
+    assert fmt.label("status_changed") == "Status changed" and fmt.label("owner_id") == "Owner"
+    assert fmt.label("orders") == "Sales orders" and fmt.label("team_id") == "Team"
+    assert fmt.value(["hot", "vip"]) == "hot, vip" and fmt.value(True) == "Yes" and fmt.value("") == "—"
+
+
+def test_an_absurd_amount_is_shown_not_a_crash() -> None:
+    assert fmt.money("1e400", "EUR") == "1e400 EUR"
