@@ -9,11 +9,20 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from crm_server.contract.common import Guarded
-from crm_server.errors import Conflict, ValidationFailed
+from crm_server.errors import Conflict, StaleVersion, ValidationFailed
 
 
 class FieldChanged(Conflict):
     code = "field_changed"
+
+
+def check_version(record: Any, version: int) -> None:
+    """Refuse the save if the record changed since the person read it (409 stale_version)."""
+    if record.version != version:
+        raise StaleVersion(
+            "Someone else changed this record since you opened it; reload it.",
+            extra={"current_version": record.version},
+        )
 
 
 def _plain(value: Any) -> Any:

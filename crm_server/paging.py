@@ -53,3 +53,9 @@ def sort_order(column: Any, tie: Any, descending: bool, nullable: bool | None = 
         nullable = getattr(getattr(column, "expression", column), "nullable", True)
     first = column.desc() if descending else column.asc()
     return (first.nulls_last() if nullable else first, tie.desc() if descending else tie.asc())
+
+
+def like_pattern(q: str) -> str:
+    """A LIKE pattern matching `q` anywhere (lower-cased, wildcards in `q` taken literally)."""
+    escaped = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -16,10 +16,10 @@ from crm_server.activities.models import FollowUp, Note
 from crm_server.admin import audit
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients import service as clients
 from crm_server.clients.models import Client
 from crm_server.clients.ownership import owner_and_team
+from crm_server.concurrency import check_version
 from crm_server.contract.activities import (
     CancelFollowUp,
     CompleteFollowUp,

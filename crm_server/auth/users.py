@@ -13,6 +13,7 @@ from crm_server.admin import audit
 from crm_server.auth import service, sessions
 from crm_server.auth.models import Role, Team, User
 from crm_server.auth.permissions import Principal, normalise_permissions
+from crm_server.concurrency import check_version
 from crm_server.contract.auth import (
     Colleague,
     RoleIn,
@@ -27,7 +28,7 @@ from crm_server.contract.auth import (
 )
 from crm_server.contract.common import Page
 from crm_server.db import same_text
-from crm_server.errors import Conflict, Forbidden, NotFound, StaleVersion, ValidationFailed
+from crm_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 # Areas that own records register here, so deactivating a user can hand their open work on.
 Reassigner = Callable[[AsyncSession, int, int, int], Awaitable[int]]
@@ -36,14 +37,6 @@ REASSIGNERS: dict[str, Reassigner] = {}
 
 def register_reassigner(name: str, reassign: Reassigner) -> None:
     REASSIGNERS[name] = reassign
-
-
-def check_version(record: Any, version: int) -> None:
-    if record.version != version:
-        raise StaleVersion(
-            "Someone else changed this record since you opened it; reload it.",
-            extra={"current_version": record.version},
-        )
 
 
 def _fields(record: Any, names: tuple[str, ...]) -> dict[str, Any]:

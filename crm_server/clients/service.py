@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server import events, paging
 from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients import double_submit, normalise
 from crm_server.clients.models import Client, Contact
 from crm_server.clients.ownership import owner_and_team
+from crm_server.concurrency import check_version
 from crm_server.contract.clients import (
     ClientIn,
     ClientOut,
@@ -50,12 +50,6 @@ def removed(values: dict[str, Any]) -> list[dict[str, Any]]:
         {"field": k, "old": audit.diff({}, {k: v})[0]["new"] if v is not None else None, "new": None}
         for k, v in values.items()
     ]
-
-
-def like_pattern(q: str) -> str:
-    """A LIKE pattern matching `q` anywhere (lower-cased, wildcards in `q` taken literally)."""
-    escaped = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def announce(session: AsyncSession, actor_id: int | None, client: Client, action: str, **data: Any) -> None:
@@ -102,7 +96,7 @@ def _list_query(principal: Principal, query: ClientQuery) -> Select[Client]:
     stmt = select(Client).where(principal.scope_filter(MODULE, Client.owner_id, Client.team_id))
     stmt = stmt.where(Client.archived_at.is_not(None) if query.archived else Client.archived_at.is_(None))
     if query.q and query.q.strip():
-        stmt = stmt.where(Client.search_text.like(like_pattern(query.q), escape="\\"))
+        stmt = stmt.where(Client.search_text.like(paging.like_pattern(query.q), escape="\\"))
     if query.owner_id is not None:
         stmt = stmt.where(Client.owner_id == query.owner_id)
     if query.team_id is not None:

@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients.models import Client
+from crm_server.concurrency import check_version
 from crm_server.contract.invoices import (
     InvoiceIn,
     InvoiceKind,

@@ -16,9 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server import events, money, paging
 from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients.models import Client
-from crm_server.clients.service import like_pattern
+from crm_server.concurrency import check_version
 from crm_server.contract.common import Page
 from crm_server.contract.invoices import (
     OPEN_STATUSES,
@@ -42,6 +41,7 @@ from crm_server.db import utcnow
 from crm_server.errors import Conflict, NotFound, ValidationFailed
 from crm_server.invoices import numbering, reservations
 from crm_server.invoices.models import Invoice, InvoiceLine, Payment, PaymentRefund
+from crm_server.paging import like_pattern
 from crm_server.products.models import Product, TaxRate
 
 MODULE = "invoices"

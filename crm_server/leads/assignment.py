@@ -14,8 +14,8 @@ from crm_server import events
 from crm_server.admin import audit, settings
 from crm_server.auth.models import Role, Team, User
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients.service import removed
+from crm_server.concurrency import check_version
 from crm_server.contract.leads import AssignmentRuleIn, AssignmentRuleOut, AssignmentRuleUpdate
 from crm_server.db import utcnow
 from crm_server.errors import NotFound, ValidationFailed

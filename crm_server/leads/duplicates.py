@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server.activities.models import FollowUp, Note
 from crm_server.admin import audit
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
+from crm_server.concurrency import check_version
 from crm_server.contract.clients import RecordWarning
 from crm_server.contract.leads import MERGE_FIELDS, DuplicateOut, LeadOut, MergeRequest
 from crm_server.db import utcnow

@@ -12,7 +12,7 @@ from crm_server import events
 from crm_server.admin import audit
 from crm_server.admin.models import AuditEntry
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
+from crm_server.concurrency import check_version
 from crm_server.contract.leads import (
     NamedItemIn,
     NamedItemOut,

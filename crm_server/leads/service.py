@@ -17,11 +17,10 @@ from crm_server.admin.models import AuditEntry
 from crm_server.auth import users
 from crm_server.auth.models import Team
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients import double_submit, normalise
 from crm_server.clients.models import Client
 from crm_server.clients.ownership import check_reach, owner_and_team
-from crm_server.concurrency import check_unchanged
+from crm_server.concurrency import check_unchanged, check_version
 from crm_server.contract.clients import RecordWarning
 from crm_server.contract.common import Page
 from crm_server.contract.leads import LeadIn, LeadOut, LeadQuery, LeadUpdate, MoveRequest, MoveResult, StatusKind

@@ -16,7 +16,6 @@ from crm_server import events, paging
 from crm_server.admin import audit
 from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client
-from crm_server.clients.service import like_pattern
 from crm_server.contract.common import Page
 from crm_server.contract.orders import (
     STATUS_LABELS,
@@ -31,6 +30,7 @@ from crm_server.errors import NotFound
 from crm_server.orders import fulfilment, matching
 from crm_server.orders.matching import StoreCustomer, StoreLine
 from crm_server.orders.models import SalesOrder, SalesOrderLine
+from crm_server.paging import like_pattern
 from crm_server.products.models import Product
 from crm_server.stock.models import StockReservation, Warehouse
 

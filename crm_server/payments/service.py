@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server import paging
 from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client
-from crm_server.clients.service import like_pattern
 from crm_server.contract.common import Page
 from crm_server.contract.invoices import PaymentOut
 from crm_server.contract.payments import PaymentQuery, PaymentRow
 from crm_server.errors import ValidationFailed
 from crm_server.invoices.models import Invoice, Payment
+from crm_server.paging import like_pattern
 
 SORTS: dict[str, Any] = {"paid_on": Payment.paid_on, "amount": Payment.amount, "created_at": Payment.created_at}
 

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server import events, paging
 from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
-from crm_server.clients.service import like_pattern
+from crm_server.concurrency import check_version
 from crm_server.contract.common import Page
 from crm_server.contract.products import (
     ProductIn,
@@ -28,6 +27,7 @@ from crm_server.contract.products import (
 )
 from crm_server.db import savepoint
 from crm_server.errors import Conflict, NotFound, ValidationFailed
+from crm_server.paging import like_pattern
 from crm_server.products.models import Product, TaxRate
 
 MODULE = "products"

@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server import events, money, paging
 from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients.models import Client
-from crm_server.clients.service import like_pattern
+from crm_server.concurrency import check_version
 from crm_server.contract.common import Page
 from crm_server.contract.invoices import InvoiceIn, LineIn, LineOut
 from crm_server.contract.proposals import (
@@ -33,6 +32,7 @@ from crm_server.errors import AppError, Conflict, Forbidden, NotFound, Validatio
 from crm_server.invoices import service as invoices
 from crm_server.invoices.models import Invoice
 from crm_server.leads.models import Lead
+from crm_server.paging import like_pattern
 from crm_server.proposals.models import Proposal, ProposalLine
 
 MODULE = "proposals"

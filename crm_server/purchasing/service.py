@@ -14,9 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server import events, paging
 from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients.models import Client
-from crm_server.clients.service import like_pattern
+from crm_server.concurrency import check_version
 from crm_server.contract.common import Page
 from crm_server.contract.purchasing import (
     OPEN_PURCHASE_STATUSES,
@@ -32,6 +31,7 @@ from crm_server.contract.purchasing import (
 from crm_server.contract.stock import DocumentKind, DocumentLineIn, StockDocumentIn
 from crm_server.db import utcnow
 from crm_server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from crm_server.paging import like_pattern
 from crm_server.products.models import Product
 from crm_server.purchasing.models import PurchaseOrder, PurchaseOrderLine
 from crm_server.stock import ledger

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server.admin import settings
 from crm_server.auth.permissions import Principal
 from crm_server.clients.normalise import phone_or_none
-from crm_server.clients.service import like_pattern
 from crm_server.contract.search import SearchGroup, SearchResults
+from crm_server.paging import like_pattern
 from crm_server.search.registry import Terms, providers
 
 MIN_LENGTH = 2

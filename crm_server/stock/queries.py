@@ -13,7 +13,6 @@ from crm_server import events, paging
 from crm_server.admin import audit
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
-from crm_server.clients.service import like_pattern
 from crm_server.contract.common import Page
 from crm_server.contract.purchasing import OPEN_PURCHASE_STATUSES
 from crm_server.contract.stock import (
@@ -28,6 +27,7 @@ from crm_server.contract.stock import (
 )
 from crm_server.db import utcnow
 from crm_server.errors import NotFound, ValidationFailed
+from crm_server.paging import like_pattern
 from crm_server.products.models import Product
 from crm_server.purchasing.models import PurchaseOrder, PurchaseOrderLine
 from crm_server.stock import ledger

@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server import events, paging
 from crm_server.admin import audit
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
-from crm_server.clients.service import like_pattern
+from crm_server.concurrency import check_version
 from crm_server.contract.common import Page
 from crm_server.contract.stock import (
     DocumentKind,
@@ -40,6 +39,7 @@ from crm_server.contract.stock import (
 )
 from crm_server.db import savepoint, utcnow
 from crm_server.errors import Conflict, NotFound, ValidationFailed
+from crm_server.paging import like_pattern
 from crm_server.products.models import Product
 from crm_server.stock import ledger
 from crm_server.stock.ledger import ZERO, Change

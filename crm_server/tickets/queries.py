@@ -11,9 +11,9 @@ from sqlalchemy import ColumnElement, and_, case, false, or_, select, true
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client
-from crm_server.clients.service import like_pattern
 from crm_server.contract.auth import Scope
 from crm_server.contract.tickets import OPEN_STATUSES, TicketFilters
+from crm_server.paging import like_pattern
 from crm_server.tickets.models import Ticket
 
 # Names the queue and the board show, read with the rows (one indexed lookup each), so no client asks

@@ -13,7 +13,7 @@ from crm_server import events
 from crm_server.admin import audit
 from crm_server.auth.models import Team
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
+from crm_server.concurrency import check_version
 from crm_server.contract.tickets import CategoryIn, CategoryOut, CategoryUpdate
 from crm_server.db import savepoint
 from crm_server.errors import Conflict, NotFound, ValidationFailed

@@ -16,11 +16,10 @@ from crm_server.admin import audit, settings
 from crm_server.admin.models import AuditEntry
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients import normalise
 from crm_server.clients.models import Client, Contact
 from crm_server.clients.ownership import check_reach
-from crm_server.concurrency import check_unchanged
+from crm_server.concurrency import check_unchanged, check_version
 from crm_server.contract.auth import Scope
 from crm_server.contract.common import Page
 from crm_server.contract.tickets import (

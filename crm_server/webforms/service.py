@@ -21,9 +21,9 @@ from crm_server import events
 from crm_server.admin import audit, settings
 from crm_server.auth.models import Team, User
 from crm_server.auth.permissions import Principal
-from crm_server.auth.users import check_version
 from crm_server.clients import normalise
 from crm_server.clients.service import removed
+from crm_server.concurrency import check_version
 from crm_server.contract.leads import StatusKind
 from crm_server.contract.webforms import SINGLE_TARGETS, EmbedSnippet, FormField, WebFormIn, WebFormOut, WebFormUpdate
 from crm_server.db import savepoint, utcnow
