@@ -19,9 +19,8 @@ from crm_server.contract.clients import (
     ContactIn,
     ContactOut,
     ContactUpdate,
-    Versioned,
 )
-from crm_server.contract.common import Ok, Page
+from crm_server.contract.common import Ok, Page, VersionIn
 from crm_server.routing import Session, TxRoute, require
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["clients"])
@@ -55,14 +54,14 @@ async def update_client(
 
 @router.post("/clients/{client_id}/archive", response_model=ClientOut)
 async def archive_client(
-    client_id: int, body: Versioned, session: Session, actor: Principal = require("clients", "edit")
+    client_id: int, body: VersionIn, session: Session, actor: Principal = require("clients", "edit")
 ) -> ClientOut:
     return await service.set_archived(session, actor, client_id, body.version, archived=True)
 
 
 @router.post("/clients/{client_id}/restore", response_model=ClientOut)
 async def restore_client(
-    client_id: int, body: Versioned, session: Session, actor: Principal = require("clients", "edit")
+    client_id: int, body: VersionIn, session: Session, actor: Principal = require("clients", "edit")
 ) -> ClientOut:
     return await service.set_archived(session, actor, client_id, body.version, archived=False)
 

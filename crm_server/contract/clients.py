@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.common import Model
+from crm_server.contract.common import Model, VersionIn
 
 
 class RecordWarning(Model):
@@ -20,12 +20,6 @@ class RecordWarning(Model):
     reasons: list[str] = Field(default_factory=list)  # email, phone, company, name
 
 
-class Versioned(BaseModel):
-    """The version the user saw: a write over a newer change is refused with 409 stale_version."""
-
-    version: int
-
-
 class ContactIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)
@@ -33,7 +27,7 @@ class ContactIn(BaseModel):
     position: str | None = Field(default=None, max_length=200)
 
 
-class ContactUpdate(Versioned):
+class ContactUpdate(VersionIn):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=50)
@@ -64,7 +58,7 @@ class ClientIn(BaseModel):
     contacts: list[ContactIn] = Field(default_factory=list, max_length=50)
 
 
-class ClientUpdate(Versioned):
+class ClientUpdate(VersionIn):
     name: str | None = Field(default=None, min_length=1, max_length=300)
     vat_number: str | None = Field(default=None, max_length=50)
     address: str | None = Field(default=None, max_length=2000)

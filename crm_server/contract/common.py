@@ -48,6 +48,12 @@ class Page(Model, Generic[T]):
     total_exact: bool = True
 
 
+class VersionIn(BaseModel):
+    """The version the user saw: a write over a newer change is refused with 409 stale_version."""
+
+    version: int
+
+
 FieldValue = str | int | float | bool | list[str] | None
 
 

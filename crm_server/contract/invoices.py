@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from crm_server.contract.common import Model
+from crm_server.contract.common import Model, VersionIn
 
 Money = Decimal
 
@@ -84,10 +84,6 @@ class InvoiceUpdate(BaseModel):
     due_date: date | None = None
     notes: str | None = Field(default=None, max_length=5000)
     lines: list[LineIn] | None = Field(default=None, max_length=500)
-
-
-class VersionIn(BaseModel):
-    version: int
 
 
 class IssueIn(VersionIn):

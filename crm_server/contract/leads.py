@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from crm_server.contract.clients import ClientOut, RecordWarning, Versioned
-from crm_server.contract.common import Guarded, Model
+from crm_server.contract.clients import ClientOut, RecordWarning
+from crm_server.contract.common import Guarded, Model, VersionIn
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 SourceDetails = dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]]
@@ -48,7 +48,7 @@ class PipelineIn(BaseModel):
     is_default: bool = False
 
 
-class PipelineUpdate(Versioned):
+class PipelineUpdate(VersionIn):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     is_default: bool | None = None
 
@@ -59,7 +59,7 @@ class StatusIn(BaseModel):
     position: int | None = Field(default=None, ge=0, description="where to insert; default: before the closed ones")
 
 
-class StatusUpdate(Versioned):
+class StatusUpdate(VersionIn):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     kind: StatusKind | None = None
 
@@ -86,7 +86,7 @@ class NamedItemIn(BaseModel):
     requires_text: bool = Field(default=False, description="lost reasons only: ask for the reason in words")
 
 
-class NamedItemUpdate(Versioned):
+class NamedItemUpdate(VersionIn):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     position: int | None = None
     active: bool | None = None
@@ -120,7 +120,7 @@ class LeadIn(BaseModel):
     note: str | None = Field(default=None, max_length=20000, description="a first note")
 
 
-class LeadUpdate(Versioned, Guarded):
+class LeadUpdate(VersionIn, Guarded):
     """Fields to change (status changes go through /move)."""
 
     person_name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -225,7 +225,7 @@ class ConversionIn(BaseModel):
     website: str | None = Field(default=None, max_length=300)
 
 
-class MoveRequest(Versioned):
+class MoveRequest(VersionIn):
     status_id: int
     lost_reason_id: int | None = None
     lost_reason_text: str | None = Field(default=None, max_length=2000)
@@ -335,7 +335,7 @@ MERGE_FIELDS = (
 )
 
 
-class MergeRequest(Versioned):
+class MergeRequest(VersionIn):
     """Merge `other_id` into this lead. `take` names the fields whose value comes from the other
     lead (value brings its currency, owner its team); every other field keeps this lead's value.
     Tags are united; notes, follow-ups and history move to this lead."""

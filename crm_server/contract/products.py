@@ -8,15 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.common import Model
+from crm_server.contract.common import Model, VersionIn
 
 Money = Decimal  # serialised as a string ("12.50"): never a float on the wire
-
-
-class Versioned(BaseModel):
-    """The version the user saw: a write over a newer change is refused with 409 stale_version."""
-
-    version: int
 
 
 class TaxRateIn(BaseModel):
@@ -25,7 +19,7 @@ class TaxRateIn(BaseModel):
     active: bool = True
 
 
-class TaxRateUpdate(Versioned):
+class TaxRateUpdate(VersionIn):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     rate: Decimal | None = Field(default=None, ge=0, le=100, max_digits=6, decimal_places=3)
     active: bool | None = None
@@ -50,7 +44,7 @@ class ProductIn(BaseModel):
     stock_tracked: bool = False
 
 
-class ProductUpdate(Versioned):
+class ProductUpdate(VersionIn):
     sku: str | None = Field(default=None, min_length=1, max_length=64)
     name: str | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=5000)

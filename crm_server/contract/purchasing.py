@@ -61,10 +61,6 @@ class PurchaseOrderUpdate(BaseModel):
     lines: list[PurchaseLineIn] | None = Field(default=None, max_length=1000)
 
 
-class VersionIn(BaseModel):
-    version: int
-
-
 class ReceiveLineIn(BaseModel):
     line_id: int
     quantity: Decimal = Field(gt=0, max_digits=14, decimal_places=3)

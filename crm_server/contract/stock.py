@@ -96,10 +96,6 @@ class StockDocumentUpdate(BaseModel):
     lines: list[DocumentLineIn] | None = Field(default=None, max_length=1000)
 
 
-class VersionIn(BaseModel):
-    version: int
-
-
 class DocumentLineOut(Model):
     id: int
     position: int

@@ -9,8 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.clients import Versioned
-from crm_server.contract.common import Guarded, Model
+from crm_server.contract.common import Guarded, Model, VersionIn
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
@@ -67,7 +66,7 @@ class CategoryIn(BaseModel):
     active: bool = True
 
 
-class CategoryUpdate(Versioned):
+class CategoryUpdate(VersionIn):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     team_id: int | None = None
     position: int | None = None
@@ -95,7 +94,7 @@ class TicketIn(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=30)
 
 
-class TicketUpdate(Versioned, Guarded):
+class TicketUpdate(VersionIn, Guarded):
     """Fields to change (status through /move, the assignee through /assign)."""
 
     subject: str | None = Field(default=None, min_length=1, max_length=300)
@@ -109,12 +108,12 @@ class TicketUpdate(Versioned, Guarded):
     tags: list[str] | None = Field(default=None, max_length=30)
 
 
-class MoveIn(Versioned):
+class MoveIn(VersionIn):
     status: TicketStatus
     resolution: str | None = Field(default=None, max_length=20_000, description="required to resolve")
 
 
-class AssignIn(Versioned):
+class AssignIn(VersionIn):
     assignee_id: int | None = Field(description="null unassigns")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from crm_server.auth.permissions import Principal
-from crm_server.contract.common import Page
+from crm_server.contract.common import Page, VersionIn
 from crm_server.contract.invoices import (
     InvoiceEmailOut,
     InvoiceIn,
@@ -22,7 +22,6 @@ from crm_server.contract.invoices import (
     RefundIn,
     SendDraft,
     SendIn,
-    VersionIn,
 )
 from crm_server.documents.sources import render_invoice
 from crm_server.integrations import stripe

@@ -23,6 +23,7 @@ from crm_server.admin import settings
 from crm_server.auth.models import Role, User
 from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client
+from crm_server.contract.common import VersionIn
 from crm_server.contract.invoices import (
     InvoiceIn,
     IssueIn,
@@ -32,7 +33,6 @@ from crm_server.contract.invoices import (
     RecurrenceIn,
     RecurrenceUpdate,
     RecurUnit,
-    VersionIn,
 )
 from crm_server.contract.proposals import ProposalIn, ProposalStatus, ProposalUpdate, StatusIn
 from crm_server.invoices import service

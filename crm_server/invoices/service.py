@@ -18,7 +18,7 @@ from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client
 from crm_server.concurrency import check_version
-from crm_server.contract.common import Page
+from crm_server.contract.common import Page, VersionIn
 from crm_server.contract.invoices import (
     OPEN_STATUSES,
     InvoiceIn,
@@ -35,7 +35,6 @@ from crm_server.contract.invoices import (
     RecurUnit,
     RefundIn,
     RefundOut,
-    VersionIn,
 )
 from crm_server.db import utcnow
 from crm_server.errors import Conflict, NotFound, ValidationFailed

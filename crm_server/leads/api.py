@@ -12,8 +12,7 @@ from crm_server.activities import service as activities
 from crm_server.activities import timeline
 from crm_server.auth.permissions import Principal
 from crm_server.contract.activities import NoteIn, NoteOut, TimelineItem
-from crm_server.contract.clients import Versioned
-from crm_server.contract.common import Ok, Page
+from crm_server.contract.common import Ok, Page, VersionIn
 from crm_server.contract.leads import (
     AssignmentRuleIn,
     AssignmentRuleOut,
@@ -136,14 +135,14 @@ async def move_lead(
 
 @router.post("/leads/{lead_id}/archive", response_model=LeadOut)
 async def archive_lead(
-    lead_id: int, body: Versioned, session: Session, actor: Principal = require("leads", "edit")
+    lead_id: int, body: VersionIn, session: Session, actor: Principal = require("leads", "edit")
 ) -> LeadOut:
     return await service.set_archived(session, actor, lead_id, body.version, archived=True)
 
 
 @router.post("/leads/{lead_id}/restore", response_model=LeadOut)
 async def restore_lead(
-    lead_id: int, body: Versioned, session: Session, actor: Principal = require("leads", "edit")
+    lead_id: int, body: VersionIn, session: Session, actor: Principal = require("leads", "edit")
 ) -> LeadOut:
     return await service.set_archived(session, actor, lead_id, body.version, archived=False)
 

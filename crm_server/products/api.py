@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from crm_server.admin import settings
 from crm_server.auth.permissions import Principal
-from crm_server.contract.common import Page
+from crm_server.contract.common import Page, VersionIn
 from crm_server.contract.products import (
     ProductIn,
     ProductOut,
@@ -18,7 +18,6 @@ from crm_server.contract.products import (
     TaxRateIn,
     TaxRateOut,
     TaxRateUpdate,
-    Versioned,
 )
 from crm_server.products import service
 from crm_server.routing import Session, TxRoute, require
@@ -79,13 +78,13 @@ async def update_product(
 
 @router.post("/products/{product_id}/deactivate", response_model=ProductOut)
 async def deactivate_product(
-    product_id: int, body: Versioned, session: Session, actor: Principal = require("products", "edit")
+    product_id: int, body: VersionIn, session: Session, actor: Principal = require("products", "edit")
 ) -> ProductOut:
     return await service.set_active(session, actor, product_id, body.version, active=False)
 
 
 @router.post("/products/{product_id}/reactivate", response_model=ProductOut)
 async def reactivate_product(
-    product_id: int, body: Versioned, session: Session, actor: Principal = require("products", "edit")
+    product_id: int, body: VersionIn, session: Session, actor: Principal = require("products", "edit")
 ) -> ProductOut:
     return await service.set_active(session, actor, product_id, body.version, active=True)

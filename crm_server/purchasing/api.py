@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from crm_server.auth.permissions import Principal
-from crm_server.contract.common import Page
+from crm_server.contract.common import Page, VersionIn
 from crm_server.contract.purchasing import (
     PurchaseOrderIn,
     PurchaseOrderOut,
@@ -15,7 +15,6 @@ from crm_server.contract.purchasing import (
     PurchaseOrderUpdate,
     ReceiveIn,
     ReceiveOut,
-    VersionIn,
 )
 from crm_server.contract.stock import DocumentQuery, StockDocumentOut
 from crm_server.purchasing import service

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from crm_server.auth.permissions import Principal
-from crm_server.contract.common import Page
+from crm_server.contract.common import Page, VersionIn
 from crm_server.contract.stock import (
     DocumentQuery,
     HistoryQuery,
@@ -24,7 +24,6 @@ from crm_server.contract.stock import (
     StockDocumentIn,
     StockDocumentOut,
     StockDocumentUpdate,
-    VersionIn,
     WarehouseIn,
     WarehouseOut,
     WarehouseUpdate,
