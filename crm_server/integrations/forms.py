@@ -1,5 +1,5 @@
 """Website forms as an inbox provider. The door is the forms' own route (`POST /webhooks/forms/<key>`
-in crm_server/webforms/api.py), which checks the post and stores a "submission" event; this module
+in crm_server/webforms/api.py; webforms.service.submit checks the post and stores a "submission" event); this module
 turns that event into a lead in the job, through the leads service like a typed lead.
 
 Each field fills the lead field its form maps it to; the message ("note") and unmapped fields

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from html import escape
@@ -24,12 +27,14 @@ from crm_server.auth.permissions import Principal
 from crm_server.clients import normalise
 from crm_server.clients.service import removed
 from crm_server.concurrency import check_version
+from crm_server.contract.integrations import WebhookAnswer
 from crm_server.contract.leads import StatusKind
 from crm_server.contract.webforms import SINGLE_TARGETS, EmbedSnippet, FormField, WebFormIn, WebFormOut, WebFormUpdate
 from crm_server.db import savepoint, utcnow
-from crm_server.errors import NotFound, TooManyRequests, ValidationFailed
+from crm_server.errors import AppError, Forbidden, NotFound, TooManyRequests, ValidationFailed
+from crm_server.integrations import inbox
 from crm_server.integrations.models import InboxEvent
-from crm_server.integrations.providers import Malformed
+from crm_server.integrations.providers import Incoming, Malformed
 from crm_server.leads import pipelines
 from crm_server.webforms.models import WebForm
 
@@ -487,3 +492,108 @@ def payload(form: WebForm, values: dict[str, str]) -> dict[str, Any]:
         "values": values,
         "fields": [{"name": f["name"], "label": f["label"], "maps_to": f["maps_to"]} for f in form.fields],
     }
+
+
+class FormRefused(AppError):
+    """A refused post: its 4xx, with the inbox's `rejected` row committed all the same."""
+
+    keep_changes = True
+
+
+class FormInvalid(ValidationFailed):
+    keep_changes = True
+
+
+def cors(form: WebForm, origin: str | None) -> dict[str, str]:
+    """The CORS answer for a listed origin (echoed, never "*"); nothing for a post without Origin."""
+    if origin is None or not origin_allowed(form, origin):
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type, Accept",
+        "Access-Control-Max-Age": "600",
+        "Vary": "Origin",
+    }
+
+
+async def door_form(session: AsyncSession, key: str, origin: str | None) -> WebForm:
+    """The active form behind `key`, if it takes posts from `origin` (403 otherwise)."""
+    form = await active_form(session, key)
+    if not origin_allowed(form, origin):
+        raise Forbidden(f"This form does not take posts from {origin}.", code="origin_not_allowed")
+    return form
+
+
+@dataclass(frozen=True)
+class Post:
+    """A visitor's post as the door received it. The body is read only once the form, the origin
+    and the address's limit have let the post in (`read_body` enforces the door's size cap)."""
+
+    origin: str | None
+    remote: str | None
+    headers: dict[str, str]
+    read_body: Callable[[], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """An accepted post (a robot's too: it hears success): the form and the CORS headers to answer with."""
+
+    form: WebForm
+    headers: dict[str, str]
+
+
+async def submit(session: AsyncSession, key: str, post: Post) -> Submitted:
+    """Check a visitor's post and keep it in the integration inbox (a job makes the lead). A
+    refusal is kept as `rejected` (committed with the 4xx) and raised with the CORS headers, so
+    the visitor's page can read it."""
+    form = await door_form(session, key, post.origin)
+    headers = cors(form, post.origin)
+    try:
+        await check_rate(session, post.remote)
+    except AppError as exc:
+        exc.headers = {**(exc.headers or {}), **headers}
+        raise
+    body = await post.read_body()
+    try:
+        raw = read_values(post.headers.get("content-type", ""), body)
+    except Malformed as exc:
+        await inbox.reject(
+            session, PROVIDER, reason=f"Malformed: {exc}", headers=post.headers, body=body, remote=post.remote
+        )
+        raise FormRefused(f"The form data cannot be read: {exc}", code="malformed", headers=headers) from None
+    if honeypot_filled(form, raw):  # a robot: it hears success, the inbox keeps it as ignored
+        event = Incoming(event_id=str(uuid.uuid4()), event_type="spam", payload={"form_id": form.id})
+        await inbox.accept(session, PROVIDER, [event], headers=post.headers, body=body, remote=post.remote)
+        return Submitted(form, headers)
+    values, errors = await validate(session, form, raw)
+    if errors:
+        reason = "Invalid: " + "; ".join(f"{k}: {v}" for k, v in errors.items())
+        await inbox.reject(session, PROVIDER, reason=reason, headers=post.headers, body=body, remote=post.remote)
+        first = next(iter(errors))
+        raise FormInvalid(
+            "Please correct the fields marked." if len(errors) > 1 else errors[first],
+            field=first,
+            headers=headers,
+            extra={"errors": errors},
+        )
+    event = Incoming(event_id=str(uuid.uuid4()), event_type="submission", payload=payload(form, values))
+    await inbox.accept(session, PROVIDER, [event], headers=post.headers, body=body, remote=post.remote)
+    return Submitted(form, headers)
+
+
+async def test_event(session: AsyncSession, post: Post) -> WebhookAnswer:
+    """The admin panel's "Send test event": a harmless "test" event through the inbox. Anything
+    else posted to the keyless door is told where a form's posts go."""
+    body = await post.read_body()
+    try:
+        raw = read_values(post.headers.get("content-type", ""), body)
+    except Malformed:
+        raw = {}
+    if raw.get("event_type") != "test":
+        raise NotFound(
+            "Post a website form to /webhooks/forms/<key> (its embed code has the address).", code="unknown_form"
+        )
+    event = Incoming(event_id=str(uuid.uuid4()), event_type="test", payload={})
+    return await inbox.accept(session, PROVIDER, [event], headers=post.headers, body=body, remote=post.remote)
