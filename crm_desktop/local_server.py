@@ -20,6 +20,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -52,11 +53,11 @@ class LocalServer:
 
     def start(self, timeout: float = 180) -> str:
         # Its own process group: Ctrl+C reaches the desktop, which then stops the server in order.
-        group = (
-            {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-            if sys.platform == "win32"  # type: ignore[attr-defined]
-            else {"start_new_session": True}
-        )
+        group: dict[str, Any]
+        if sys.platform == "win32":
+            group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+        else:
+            group = {"start_new_session": True}
         self._process = subprocess.Popen(
             self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8", **group
         )

@@ -29,7 +29,9 @@ AUTH_CLOSE_CODE = 4401
 
 
 class EventStream(QObject):
-    event = Signal(object)  # LiveEvent
+    # LiveEvent. The name hides QObject.event (Qt's event handler) from type checkers; PySide keeps
+    # calling the C++ handler. Renaming it (say, `received`) touches every view that listens.
+    event = Signal(object)  # type: ignore[assignment]
     reset = Signal()  # reload everything: events were missed
     connected = Signal()  # (re)connected; `resumed` tells whether it followed a drop
     state_changed = Signal(str)  # "connecting", "connected", "reconnecting", "stopped"

@@ -60,7 +60,8 @@ class NoticeBanner(QFrame):
         layout.addWidget(self.icon)
         layout.addWidget(self.label, 1)
         layout.addWidget(close)
-        self._timer = QTimer(self, singleShot=True, timeout=self.hide)
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self.hide)
         self.hide()
 
     def show_message(self, text: str, seconds: float = 8) -> None:

@@ -4,15 +4,18 @@ the date conversion date edits need."""
 from __future__ import annotations
 
 from datetime import date
+from typing import TypeVar
 
 from PySide6.QtCore import QDate
 from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from crm_desktop import icons
 
+W = TypeVar("W", bound=QWidget)
 
-def field(layout: QVBoxLayout, label: str, widget: QWidget, hint: str | None = None) -> QWidget:
-    """Add ``label`` over ``widget`` (and an optional hint) in a column; returns the widget.
+
+def field(layout: QVBoxLayout, label: str, widget: W, hint: str | None = None) -> W:
+    """Add ``label`` over ``widget`` (and an optional hint) in a column; returns the widget (its own type).
 
     Field errors from operations appear right under the widget (see operations.errors)."""
     column = QWidget()

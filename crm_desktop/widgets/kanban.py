@@ -635,9 +635,9 @@ class KanbanBoard(QWidget):
             self.focus_card(card_id)
         self._moving += 1
         task = operations.run(
-            dialog or self,
+            dialog if isinstance(dialog, QWidget) else self,
             call(card),
-            changed=changed,  # type: ignore[arg-type]
+            changed=changed,
             fields=dialog.fields() if dialog is not None else None,
             busy=dialog.ok if dialog is not None else None,
         )

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QComboBox, QInputDialog
+from PySide6.QtWidgets import QComboBox, QInputDialog, QWidget
 
 
 def refill(combo: QComboBox, items: list[tuple[str, Any]]) -> None:
@@ -79,7 +79,7 @@ class SavedViewsMixin:
             self.apply_view(str(name))
 
     def _ask_view_name(self) -> None:
-        dialog = QInputDialog(self)  # type: ignore[call-overload]
+        dialog = QInputDialog(self if isinstance(self, QWidget) else None)  # the bar is a QWidget
         dialog.setWindowTitle("Save view")
         dialog.setLabelText("Name of this view")
         dialog.setObjectName("saveViewDialog")
