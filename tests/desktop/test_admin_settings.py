@@ -15,7 +15,8 @@ from pytestqt.qtbot import QtBot
 
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import errors
-from crm_desktop.views.admin.settings import SET_PLACEHOLDER, SettingsPage
+from crm_desktop.views.admin.common import SET_PLACEHOLDER
+from crm_desktop.views.admin.settings import SettingsPage
 from tests.desktop.conftest import ADMIN_EMAIL, Desk
 from tests.desktop.test_admin_panel import (
     focus,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -17,24 +18,32 @@ import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QFrame,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from crm_desktop import tasks, theme
+from crm_desktop import operations, tasks, theme
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import handle_error
+from crm_server.contract.admin import SettingsOut
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+W = TypeVar("W", bound=QWidget)
 
 Event = dict[str, Any]
 # A named state for screenshots: the setter puts the page in that state and returns a dialog it
@@ -359,3 +368,241 @@ def toolbar(*widgets: QWidget) -> QHBoxLayout:
         row.addWidget(w)
     row.addStretch(1)
     return row
+
+
+# --- a form over server settings ------------------------------------------------------------------
+
+SET_PLACEHOLDER = "••• set"
+STALE_SETTINGS = "Settings may have changed elsewhere; save or revert your edits, then press F5."
+
+
+@dataclass(frozen=True)
+class Input:
+    """One setting on a form: the widget a server error points at, and how to read and fill it.
+    A secret is write-only: sent only when something is typed in, never compared."""
+
+    widget: QWidget
+    get: Callable[[], Any]
+    put: Callable[[Any], None]
+    secret: bool = False
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+class SettingsForm:
+    """Stored vs changed values of a form over the server's settings (GET / PATCH /api/settings):
+    only changed keys are sent (two admins editing different settings do not overwrite each
+    other), Save (Ctrl+S) and Revert, "N unsaved changes", and `keep_edits` so that a reload never
+    throws away what the admin typed. The Settings, Support and Integrations pages stand on it.
+
+    Mixed into a QWidget: call `init_form(page)` first in its __init__, then bind the inputs
+    (`text_input`, `spin_input`, `check_input`, `secret_input`, or `bind` for anything else).
+    Hooks: `check` (refuse nonsense before saving), `form_filled`, `form_actions`, `form_saved`."""
+
+    saved_what = "setting"  # "Saved 3 settings."
+
+    def init_form(self, page: AdminPage) -> None:
+        self.form_page = page
+        self.stored: dict[str, Any] = {}
+        self.inputs: dict[str, Input] = {}
+        self._loading = False
+        self.save_button = QPushButton("Save")
+        self.save_button.setProperty("role", "primary")
+        self.save_button.setToolTip("Save the changed settings (Ctrl+S)")
+        self.save_button.clicked.connect(self.save)
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.clicked.connect(self.revert)
+        self.dirty_note = QLabel("")
+        self.dirty_note.setProperty("role", "muted")
+        page.shortcut(QKeySequence.StandardKey.Save, self.save)
+
+    def _form_widget(self) -> QWidget:
+        assert isinstance(self, QWidget)
+        return self
+
+    # --- building ------------------------------------------------------------------------------
+
+    def bind(
+        self,
+        key: str,
+        widget: W,
+        get: Callable[[], Any] | None = None,
+        put: Callable[[Any], None] | None = None,
+        secret: bool = False,
+    ) -> W:
+        """Put `widget` on the form as setting `key`; reading and filling follow its kind unless given."""
+        if isinstance(widget, QLineEdit):
+            widget.textEdited.connect(self._changed)
+            get = get or (widget.text if secret else lambda: widget.text().strip())
+            put = put or (lambda v: widget.setText("" if v is None else str(v)))
+        elif isinstance(widget, QSpinBox):
+            widget.valueChanged.connect(self._changed)
+            get, put = get or widget.value, put or (lambda v: widget.setValue(int(v or 0)))
+        elif isinstance(widget, QComboBox):
+            widget.currentIndexChanged.connect(self._changed)
+            get = get or widget.currentData
+            put = put or (lambda v: widget.setCurrentIndex(max(widget.findData(v), 0)))
+        elif isinstance(widget, QCheckBox):
+            widget.toggled.connect(self._changed)
+            get, put = get or widget.isChecked, put or (lambda v: widget.setChecked(bool(v)))
+        assert get is not None and put is not None, f"say how to read and fill {key}"
+        self.inputs[key] = Input(widget, get, put, secret)
+        return widget
+
+    def text_input(self, key: str, name: str = "") -> QLineEdit:
+        edit = QLineEdit()
+        edit.setAccessibleName(name or key)
+        return self.bind(key, edit)
+
+    def spin_input(self, key: str, low: int, high: int, suffix: str = "", name: str = "", width: int = 160) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setSuffix(suffix)
+        spin.setMaximumWidth(width)
+        spin.setAccessibleName(name or key)
+        return self.bind(key, spin)
+
+    def check_input(self, key: str, text: str) -> QCheckBox:
+        return self.bind(key, QCheckBox(text))
+
+    def secret_input(self, key: str, name: str = "", put: Callable[[Any], None] | None = None) -> QLineEdit:
+        """A write-only setting: the server says whether one is set; typing a new one replaces it."""
+        edit = QLineEdit()
+        edit.setEchoMode(QLineEdit.EchoMode.Password)
+        edit.setAccessibleName(name or key)
+
+        def show_set(is_set: Any) -> None:
+            edit.clear()
+            edit.setPlaceholderText(SET_PLACEHOLDER if is_set else "not set")
+
+        return self.bind(key, edit, put=put or show_set, secret=True)
+
+    def form_buttons(self, *before: QWidget) -> QHBoxLayout:
+        """The form's bottom row: `before` (a test button, its result), the unsaved count, Revert, Save."""
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        for widget in before:
+            row.addWidget(widget)
+        row.addWidget(self.dirty_note)
+        row.addStretch(1)
+        row.addWidget(self.revert_button)
+        row.addWidget(self.save_button)
+        return row
+
+    @staticmethod
+    def group(title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
+        """A titled box of labelled rows."""
+        box = QGroupBox(title)
+        form = QFormLayout(box)
+        form.setSpacing(10)
+        form.setContentsMargins(14, 14, 14, 14)
+        for label, widget in rows:
+            form.addRow(label, widget)
+        return box
+
+    # --- showing -------------------------------------------------------------------------------
+
+    def can_edit(self) -> bool:
+        return can(self.form_page.me, "edit")
+
+    def show_values(self, values: dict[str, Any]) -> None:
+        """What the server says now: remembered as stored and shown."""
+        self.stored = dict(values)
+        self.fill(self.stored)
+
+    def fill(self, values: dict[str, Any]) -> None:
+        self._loading = True
+        try:
+            for key, one in self.inputs.items():
+                one.put(values.get(key))
+            self.form_filled(values)
+        finally:
+            self._loading = False
+        self._form_widget().setEnabled(True)
+        editable = self.can_edit()
+        for one in self.inputs.values():
+            one.widget.setEnabled(editable)
+        self.update_actions()
+
+    def revert(self) -> None:
+        self.fill(self.stored)
+
+    def keep_edits(self, text: str = STALE_SETTINGS) -> bool:
+        """Settings changed elsewhere: True (and a word to the admin) when reading them again now
+        would throw away unsaved edits."""
+        if self.pending():
+            self.form_page.say(text)
+            return True
+        return False
+
+    # --- editing -------------------------------------------------------------------------------
+
+    def _changed(self, *_: Any) -> None:
+        if not self._loading:
+            self.update_actions()
+
+    def pending(self) -> dict[str, Any]:
+        """The settings that differ from what the server last said (none before its first answer)."""
+        if not self.stored:
+            return {}
+        out: dict[str, Any] = {}
+        for key, one in self.inputs.items():
+            value = one.get()
+            if one.secret:
+                if value:
+                    out[key] = value
+            elif value != self.stored.get(key):
+                out[key] = value
+        return out
+
+    def update_actions(self) -> None:
+        changes = self.pending()
+        self.save_button.setEnabled(self.can_edit() and bool(changes))
+        self.revert_button.setEnabled(bool(changes))
+        self.dirty_note.setText(f"{plural(len(changes), 'unsaved change')}" if changes else "")
+        self.form_actions(changes)
+
+    def save(self) -> asyncio.Task[Any] | None:
+        """Send the changed keys; the answer holds every setting again (secrets as set / not set)."""
+        changes = self.pending()
+        if not changes or not self.can_edit() or not self.check(changes):
+            return None
+        self.save_button.setEnabled(False)
+        widget = self._form_widget()
+        task = operations.run(
+            widget,
+            admin_api.save_settings(self.form_page.api, changes),
+            success=lambda result: self.form_saved(result, changes),
+            changed=admin_api.SETTINGS,
+            fields={key: one.widget for key, one in self.inputs.items()},
+        )
+        task.add_done_callback(lambda _: self.update_actions() if shiboken6.isValid(widget) else None)
+        return task
+
+    def save_now(self, values: dict[str, Any], busy: QWidget, done: Callable[[SettingsOut], None]) -> None:
+        """Save `values` at once, apart from the form's edits (a freshly generated token)."""
+        operations.run(
+            self._form_widget(),
+            admin_api.save_settings(self.form_page.api, values),
+            success=done,
+            changed=admin_api.SETTINGS,
+            busy=busy,
+        )
+
+    # --- hooks ---------------------------------------------------------------------------------
+
+    def check(self, changes: dict[str, Any]) -> bool:
+        """Refuse what cannot be right before sending (mark the field); True to save."""
+        return True
+
+    def form_filled(self, values: dict[str, Any]) -> None:
+        """The inputs show `values`: fill what is not an input (a logo, a token's state)."""
+
+    def form_actions(self, changes: dict[str, Any]) -> None:
+        """The buttons beside Save follow `changes` and the rights."""
+
+    def form_saved(self, result: SettingsOut, changes: dict[str, Any]) -> None:
+        self.show_values(result.values)
+        self.form_page.say(f"Saved {plural(len(changes), self.saved_what)}.")

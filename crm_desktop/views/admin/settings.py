@@ -2,7 +2,7 @@
 sales and invoices (base currency, VAT rounding, payment terms, document number formats), stock
 (whether negative stock is allowed).
 
-Only changed keys are sent (PATCH /api/settings), so two admins editing different settings do not
+Only changed keys are sent (common.SettingsForm), so two admins editing different settings do not
 overwrite each other. The SMTP password is write-only: the server says whether one is set, never
 what it is; typing a new one replaces it. "Send test email" saves pending changes first (the test
 uses the stored settings) and shows the SMTP server's own words when it fails.
@@ -10,63 +10,64 @@ uses the stored settings) and shows the SMTP server's own words when it fails.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QRegularExpression, Qt
-from PySide6.QtGui import QKeySequence, QPixmap, QRegularExpressionValidator
+from PySide6.QtGui import QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.operations import handle_error
-from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, can, field, title_label, tone
+from crm_desktop.views.admin.common import (
+    AdminPage,
+    Event,
+    ScreenshotState,
+    SettingsForm,
+    can,
+    field,
+    title_label,
+    tone,
+)
+from crm_server.contract.stock import WarehouseOut
 
-SETTINGS = frozenset({"admin.settings"})
 LOGO_KEY = "company.logo_png"
 PASSWORD_KEY = "smtp.password"
 MAX_LOGO_BYTES = 512 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-SET_PLACEHOLDER = "••• set"
 
 
-class SettingsPage(AdminPage):
+class SettingsPage(AdminPage, SettingsForm):
     """One form over the settings the server defines (crm_server/admin/settings.py DEFINITIONS)."""
 
     title = "Settings"
-    areas = SETTINGS
+    areas = admin_api.SETTINGS
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.stored: dict[str, Any] = {}
+        self.init_form(self)
         self.logo_b64: str = ""
-        self.inputs: dict[str, QWidget] = {}
-        self._loading = False
 
         # --- company
-        self.company_name = self._text("company.name")
-        self.company_address = self._text("company.address")
-        self.company_vat = self._text("company.vat_number")
-        self.company_email = self._text("company.email")
-        self.company_phone = self._text("company.phone")
-        self.company_country = self._text("company.default_country")
+        self.company_name = self.text_input("company.name")
+        self.company_address = self.text_input("company.address")
+        self.company_vat = self.text_input("company.vat_number")
+        self.company_email = self.text_input("company.email")
+        self.company_phone = self.text_input("company.phone")
+        self.company_country = self.text_input("company.default_country")
         self.company_country.setMaxLength(2)
         self.company_country.setMaximumWidth(60)
         self.logo_preview = QLabel("No logo")
@@ -75,7 +76,7 @@ class SettingsPage(AdminPage):
         self.logo_preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.logo_preview.setProperty("role", "muted")
         self.logo_preview.setFrameShape(QLabel.Shape.StyledPanel)
-        self.inputs[LOGO_KEY] = self.logo_preview
+        self.bind(LOGO_KEY, self.logo_preview, lambda: self.logo_b64, lambda v: self._show_logo(str(v or "")))
         choose_logo = QPushButton("Choose PNG…")
         choose_logo.clicked.connect(self.ask_logo)
         self.remove_logo = QPushButton("Remove")
@@ -88,7 +89,7 @@ class SettingsPage(AdminPage):
         logo_row.addStretch(1)
         logo_box = QWidget()
         logo_box.setLayout(logo_row)
-        company = self._group(
+        company = self.group(
             "Company",
             [
                 ("Name", field(self.company_name)),
@@ -102,25 +103,18 @@ class SettingsPage(AdminPage):
         )
 
         # --- smtp
-        self.smtp_host = self._text("smtp.host")
-        self.smtp_port = QSpinBox()
-        self.smtp_port.setRange(1, 65535)
-        self.smtp_port.setMaximumWidth(120)
-        self.smtp_port.setAccessibleName("SMTP port")
-        self.smtp_port.valueChanged.connect(self._changed)
-        self.inputs["smtp.port"] = self.smtp_port
+        self.smtp_host = self.text_input("smtp.host")
+        self.smtp_port = self.spin_input("smtp.port", 1, 65535, name="SMTP port", width=120)
         self.smtp_security = QComboBox()
         self.smtp_security.setAccessibleName("SMTP security")
         self.smtp_security.setMaximumWidth(200)
         for value, label in (("none", "None (plain)"), ("starttls", "STARTTLS"), ("tls", "TLS (SSL)")):
             self.smtp_security.addItem(label, value)
-        self.smtp_security.currentIndexChanged.connect(self._changed)
-        self.inputs["smtp.security"] = self.smtp_security
-        self.smtp_user = self._text("smtp.user")
-        self.smtp_password = self._text(PASSWORD_KEY)
-        self.smtp_password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.smtp_sender = self._text("smtp.sender")
-        self.public_url = self._text("app.public_url")
+        self.bind("smtp.security", self.smtp_security)
+        self.smtp_user = self.text_input("smtp.user")
+        self.smtp_password = self.secret_input(PASSWORD_KEY)
+        self.smtp_sender = self.text_input("smtp.sender")
+        self.public_url = self.text_input("app.public_url")
         self.public_url.setPlaceholderText("https://crm.example.com")
         self.test_to = QLineEdit(str(me.get("email", "")))
         self.test_to.setAccessibleName("Send the test email to")
@@ -137,7 +131,7 @@ class SettingsPage(AdminPage):
         test_row.addWidget(self.test_button)
         test_box = QWidget()
         test_box.setLayout(test_row)
-        smtp = self._group(
+        smtp = self.group(
             "Outgoing email (SMTP)",
             [
                 ("Host", field(self.smtp_host)),
@@ -153,24 +147,12 @@ class SettingsPage(AdminPage):
         )
 
         # --- security
-        self.idle_minutes = QSpinBox()
-        self.idle_minutes.setRange(5, 720)
-        self.idle_minutes.setMaximumWidth(160)
-        self.idle_minutes.setSuffix(" minutes")
-        self.idle_minutes.setAccessibleName("Session idle timeout")
-        self.idle_minutes.valueChanged.connect(self._changed)
-        self.inputs["security.session_idle_minutes"] = self.idle_minutes
-        self.password_min = QSpinBox()
-        self.password_min.setRange(12, 64)
-        self.password_min.setMaximumWidth(160)
-        self.password_min.setSuffix(" characters")
-        self.password_min.setAccessibleName("Minimum password length")
-        self.password_min.valueChanged.connect(self._changed)
-        self.inputs["security.password_min_length"] = self.password_min
-        self.require_2fa = QCheckBox("Require two-factor sign-in for everyone")
-        self.require_2fa.toggled.connect(self._changed)
-        self.inputs["security.require_2fa_for_all"] = self.require_2fa
-        security = self._group(
+        self.idle_minutes = self.spin_input("security.session_idle_minutes", 5, 720, " minutes", "Session idle timeout")
+        self.password_min = self.spin_input(
+            "security.password_min_length", 12, 64, " characters", "Minimum password length"
+        )
+        self.require_2fa = self.check_input("security.require_2fa_for_all", "Require two-factor sign-in for everyone")
+        security = self.group(
             "Security",
             [
                 ("Sign out after", field(self.idle_minutes, "of inactivity.")),
@@ -180,7 +162,7 @@ class SettingsPage(AdminPage):
         )
 
         # --- sales and invoices
-        self.base_currency = self._text("sales.base_currency")
+        self.base_currency = self.text_input("sales.base_currency")
         self.base_currency.setMaxLength(3)
         self.base_currency.setMaximumWidth(80)
         self.base_currency.setValidator(
@@ -192,33 +174,20 @@ class SettingsPage(AdminPage):
         self.tax_rounding.setMaximumWidth(200)
         for value, label in (("line", "Per line"), ("document", "Per document")):
             self.tax_rounding.addItem(label, value)
-        self.tax_rounding.currentIndexChanged.connect(self._changed)
-        self.inputs["sales.tax_rounding"] = self.tax_rounding
-        self.payment_terms = QSpinBox()
-        self.payment_terms.setRange(0, 365)
-        self.payment_terms.setMaximumWidth(160)
-        self.payment_terms.setSuffix(" days")
-        self.payment_terms.setAccessibleName("Payment terms")
-        self.payment_terms.valueChanged.connect(self._changed)
-        self.inputs["invoices.payment_terms_days"] = self.payment_terms
-        self.invoice_format = self._text("invoices.number_format")
-        self.credit_note_format = self._text("invoices.credit_note_format")
+        self.bind("sales.tax_rounding", self.tax_rounding)
+        self.payment_terms = self.spin_input("invoices.payment_terms_days", 0, 365, " days", "Payment terms")
+        self.invoice_format = self.text_input("invoices.number_format")
+        self.credit_note_format = self.text_input("invoices.credit_note_format")
         self.format_examples: dict[QLineEdit, QLabel] = {}
-        self.recurring_hour = QSpinBox()
-        self.recurring_hour.setRange(0, 23)
-        self.recurring_hour.setMaximumWidth(160)
+        self.recurring_hour = self.spin_input(
+            "invoices.recurring_hour", 0, 23, ":00", "Hour recurring invoices are made"
+        )
         self.recurring_hour.setPrefix("at ")
-        self.recurring_hour.setSuffix(":00")
-        self.recurring_hour.setAccessibleName("Hour recurring invoices are made")
-        self.recurring_hour.valueChanged.connect(self._changed)
-        self.inputs["invoices.recurring_hour"] = self.recurring_hour
-        self.recurring_send = QCheckBox("Email recurring invoices to the client when made")
-        self.recurring_send.toggled.connect(self._changed)
-        self.inputs["invoices.recurring_send"] = self.recurring_send
-        self.recurring_only_paid = QCheckBox("Recur only from paid invoices")
-        self.recurring_only_paid.toggled.connect(self._changed)
-        self.inputs["invoices.recurring_only_paid"] = self.recurring_only_paid
-        sales = self._group(
+        self.recurring_send = self.check_input(
+            "invoices.recurring_send", "Email recurring invoices to the client when made"
+        )
+        self.recurring_only_paid = self.check_input("invoices.recurring_only_paid", "Recur only from paid invoices")
+        sales = self.group(
             "Sales and invoices",
             [
                 ("Base currency", field(self.base_currency, "Three-letter code, e.g. EUR, USD, RON.")),
@@ -242,18 +211,15 @@ class SettingsPage(AdminPage):
         )
 
         # --- stock
-        self.allow_negative = QCheckBox("Allow negative stock")
+        self.allow_negative = self.check_input("stock.allow_negative", "Allow negative stock")
         self.allow_negative.setObjectName("allowNegativeStock")
-        self.allow_negative.toggled.connect(self._changed)
-        self.inputs["stock.allow_negative"] = self.allow_negative
         self.invoice_warehouse = QComboBox()
         self.invoice_warehouse.setObjectName("invoiceWarehouse")
         self.invoice_warehouse.setAccessibleName("Warehouse of issued invoices")
         self.invoice_warehouse.setMinimumWidth(240)
         self.invoice_warehouse.addItem("The first active warehouse", 0)
-        self.invoice_warehouse.currentIndexChanged.connect(self._changed)
-        self.inputs["stock.invoice_warehouse_id"] = self.invoice_warehouse
-        stock = self._group(
+        self.bind("stock.invoice_warehouse_id", self.invoice_warehouse)
+        stock = self.group(
             "Stock",
             [
                 (
@@ -279,15 +245,6 @@ class SettingsPage(AdminPage):
             ],
         )
 
-        self.save_button = QPushButton("Save")
-        self.save_button.setProperty("role", "primary")
-        self.save_button.setToolTip("Save the changed settings (Ctrl+S)")
-        self.save_button.clicked.connect(self.save)
-        self.revert_button = QPushButton("Revert")
-        self.revert_button.clicked.connect(lambda: self._show(self.stored))
-        self.dirty_note = QLabel("")
-        self.dirty_note.setProperty("role", "muted")
-
         body = QWidget()
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(0, 0, 8, 0)
@@ -299,30 +256,16 @@ class SettingsPage(AdminPage):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(body)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.dirty_note)
-        bottom.addStretch(1)
-        bottom.addWidget(self.revert_button)
-        bottom.addWidget(self.save_button)
-
         self.root.addWidget(
             title_label("Settings", "Company details, outgoing email, the security policy, sales and invoices, stock.")
         )
         self.root.addWidget(self.notice)
         self.root.addWidget(scroll, 1)
-        self.root.addLayout(bottom)
-        self.shortcut(QKeySequence.StandardKey.Save, self.save)
+        self.root.addLayout(self.form_buttons())
         self.setEnabled(False)  # until the first answer
-        self._update_actions()
+        self.update_actions()
 
     # --- building ------------------------------------------------------------------------------
-
-    def _text(self, key: str) -> QLineEdit:
-        edit = QLineEdit()
-        edit.setAccessibleName(key)
-        edit.textEdited.connect(self._changed)
-        self.inputs[key] = edit
-        return edit
 
     def _format_field(self, edit: QLineEdit) -> QWidget:
         """A number format with a live example of the number it makes ("INV-2026-000123")."""
@@ -354,79 +297,37 @@ class SettingsPage(AdminPage):
             self.base_currency.setCursorPosition(position)
             self._changed()
 
-    @staticmethod
-    def _group(title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
-        group = QGroupBox(title)
-        form = QFormLayout(group)
-        form.setSpacing(10)
-        form.setContentsMargins(14, 14, 14, 14)
-        for label, widget in rows:
-            form.addRow(label, widget)
-        return group
-
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        async def both() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-            values = await self.api.get("/api/settings")
-            warehouses = await self.api.get("/api/warehouses", include_inactive=False) if can_view_stock else []
-            return values["values"], warehouses
+        async def both() -> tuple[dict[str, Any], list[WarehouseOut]]:
+            settings = await admin_api.get_settings(self.api)
+            warehouses = await admin_api.warehouses(self.api) if can_view_stock else []
+            return settings.values, warehouses
 
-        def arrived(answer: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+        def arrived(answer: tuple[dict[str, Any], list[WarehouseOut]]) -> None:
             values, warehouses = answer
             self.invoice_warehouse.blockSignals(True)
             while self.invoice_warehouse.count() > 1:
                 self.invoice_warehouse.removeItem(1)
             for warehouse in warehouses:
-                self.invoice_warehouse.addItem(warehouse["name"], warehouse["id"])
+                self.invoice_warehouse.addItem(warehouse.name, warehouse.id)
             chosen = values.get("stock.invoice_warehouse_id") or 0
             if self.invoice_warehouse.findData(chosen) < 0:
-                self.invoice_warehouse.addItem(f"warehouse #{chosen} (inactive)", chosen)
+                self.invoice_warehouse.addItem(f"Warehouse #{chosen} (inactive)", chosen)
             self.invoice_warehouse.blockSignals(False)
-            self._show(values)
+            self.show_values(values)
 
         can_view_stock = can(self.me, "view", "stock")
         self.load(both(), arrived)
 
     def on_reset(self) -> None:
-        if self.loaded and self.pending():
-            self.say("Settings may have changed elsewhere; save or revert your edits, then press F5.")
-        else:
+        if not (self.loaded and self.keep_edits()):
             super().on_reset()
 
     def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.get("entity") == "settings":
-            if self.pending():
-                self.say("Another admin changed settings; press F5 to see them (your unsaved edits would go).")
-            else:
-                self.reload()
-
-    def _show(self, values: dict[str, Any]) -> None:
-        self.stored = dict(values)
-        self.setEnabled(True)
-        self._loading = True
-        try:
-            for key, widget in self.inputs.items():
-                value = values.get(key)
-                if key == PASSWORD_KEY:
-                    assert isinstance(widget, QLineEdit)
-                    widget.clear()
-                    widget.setPlaceholderText(SET_PLACEHOLDER if value else "not set")
-                elif isinstance(widget, QLineEdit):
-                    widget.setText("" if value is None else str(value))
-                elif isinstance(widget, QSpinBox):
-                    widget.setValue(int(value or 0))
-                elif isinstance(widget, QComboBox):
-                    widget.setCurrentIndex(max(widget.findData(value), 0))
-                elif isinstance(widget, QCheckBox):
-                    widget.setChecked(bool(value))
-            self._show_logo(str(values.get(LOGO_KEY) or ""))
-        finally:
-            self._loading = False
-        editable = can(self.me, "edit")
-        for widget in self.inputs.values():
-            widget.setEnabled(editable)
-        self._update_actions()
+        if self.loaded and event.get("entity") == "settings" and not self.keep_edits():
+            self.reload()
 
     def _show_logo(self, b64: str) -> None:
         self.logo_b64 = b64
@@ -446,43 +347,8 @@ class SettingsPage(AdminPage):
 
     # --- editing -------------------------------------------------------------------------------
 
-    def _changed(self, *_: Any) -> None:
-        if not self._loading:
-            self._update_actions()
-
-    def pending(self) -> dict[str, Any]:
-        """The settings that differ from what the server last said."""
-        out: dict[str, Any] = {}
-        for key, widget in self.inputs.items():
-            if key == LOGO_KEY:
-                value: Any = self.logo_b64
-            elif key == PASSWORD_KEY:
-                assert isinstance(widget, QLineEdit)
-                if widget.text():
-                    out[key] = widget.text()
-                continue
-            elif isinstance(widget, QLineEdit):
-                value = widget.text().strip()
-            elif isinstance(widget, QSpinBox):
-                value = widget.value()
-            elif isinstance(widget, QComboBox):
-                value = widget.currentData()
-            elif isinstance(widget, QCheckBox):
-                value = widget.isChecked()
-            else:
-                continue
-            if value != self.stored.get(key):
-                out[key] = value
-        return out
-
-    def _update_actions(self) -> None:
-        changes = self.pending()
-        editable = can(self.me, "edit")
-        self.save_button.setEnabled(editable and bool(changes))
-        self.revert_button.setEnabled(bool(changes))
-        self.test_button.setEnabled(editable)
-        n = len(changes)
-        self.dirty_note.setText(f"{n} unsaved change{'s' if n != 1 else ''}" if n else "")
+    def form_actions(self, changes: dict[str, Any]) -> None:
+        self.test_button.setEnabled(self.can_edit())
 
     def ask_logo(self) -> None:
         dialog = QFileDialog(self, "Choose the company logo")
@@ -511,27 +377,7 @@ class SettingsPage(AdminPage):
 
     def set_logo(self, b64: str) -> None:
         self._show_logo(b64)
-        self._update_actions()
-
-    def save(self) -> asyncio.Task[Any] | None:
-        changes = self.pending()
-        if not changes or not can(self.me, "edit"):
-            return None
-        self.save_button.setEnabled(False)
-
-        def saved(result: dict[str, Any]) -> None:
-            self._show(result["values"])
-            self.say(f"Saved {len(changes)} setting{'s' if len(changes) != 1 else ''}.")
-
-        task = operations.run(
-            self,
-            self.api.patch("/api/settings", {"values": changes}),
-            success=saved,
-            changed=SETTINGS,
-            fields=self.inputs,
-        )
-        task.add_done_callback(lambda _: self._update_actions())
-        return task
+        self.update_actions()
 
     def send_test(self) -> None:
         """Save what is pending (the test uses stored settings), then ask the server to send."""
@@ -548,7 +394,7 @@ class SettingsPage(AdminPage):
                     return
             to = self.test_to.text().strip()
             try:
-                await self.api.post("/api/settings/test-email", {"to": to})
+                await admin_api.send_test_email(self.api, to)
             except ApiError as exc:
                 if exc.code.startswith("smtp") or exc.field == "to":
                     # The SMTP server's own words: what the admin needs to fix the settings.
@@ -559,7 +405,7 @@ class SettingsPage(AdminPage):
                 return
             self._test_says(f"Sent to {to}. Check that inbox.", "success")
         finally:
-            self.test_button.setEnabled(can(self.me, "edit"))
+            self.test_button.setEnabled(self.can_edit())
 
     def _test_says(self, text: str, token: str) -> None:
         self.test_result.setText(text)

@@ -2,56 +2,51 @@
 (first-response hours per priority, counted in business hours only) and the inbound email pipe.
 
 The settings here are the server's `tickets.*` and `email_pipe.*`
-keys; only changed keys are sent, like on the Settings page. The pipe's token is write-only: the
+keys, on the same form base as the Settings page (common.SettingsForm). The pipe's token is write-only: the
 server only says whether one is set, so "Generate" saves a fresh one at once and shows it this
 one time, for IT to paste into the mail provider.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import zoneinfo
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, QTime, QTimer
-from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QCompleter,
-    QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTimeEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.views.admin.common import (
     AdminPage,
     Event,
     ScreenshotState,
-    can,
+    SettingsForm,
     confirm,
     field,
     title_label,
     tone,
 )
 from crm_desktop.views.admin.ticket_categories import CATEGORIES, CategoryList
+from crm_server.contract.admin import SettingsOut
 
-SETTINGS = frozenset({"admin.settings"})
-TEAMS = frozenset({"admin.teams", "admin.team"})
+SETTINGS = admin_api.SETTINGS
+TEAMS = admin_api.TEAM_AREAS
 TOKEN_KEY = "email_pipe.token"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -85,38 +80,20 @@ def format_days(days: set[int]) -> str:
     return ",".join(parts)
 
 
-@dataclass(frozen=True)
-class Input:
-    """One setting on the form: the widget a server error points at, and how to read and fill it."""
-
-    widget: QWidget
-    get: Callable[[], Any]
-    put: Callable[[Any], None]
-
-
-def _spin(low: int, high: int, suffix: str, name: str) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setSuffix(suffix)
-    spin.setMaximumWidth(170)
-    spin.setAccessibleName(name)
-    return spin
-
-
-class SupportSettings(QWidget):
+class SupportSettings(QWidget, SettingsForm):
     """Service levels and the email pipe's rules, saved together with Save (Ctrl+S)."""
+
+    saved_what = "support setting"
 
     def __init__(self, page: SupportPage) -> None:
         super().__init__()
         self.page = page
-        self.stored: dict[str, Any] = {}
-        self.inputs: dict[str, Input] = {}
-        self._loading = False
+        self.init_form(page)
 
         # --- service levels
-        self.sla_critical = self._spin_input("tickets.sla_critical_hours", 1, 200, " h", "Critical first response")
-        self.sla_high = self._spin_input("tickets.sla_high_hours", 1, 200, " h", "High first response")
-        self.sla_normal = self._spin_input("tickets.sla_normal_hours", 1, 200, " h", "Normal first response")
+        self.sla_critical = self.spin_input("tickets.sla_critical_hours", 1, 200, " h", "Critical first response")
+        self.sla_high = self.spin_input("tickets.sla_high_hours", 1, 200, " h", "High first response")
+        self.sla_normal = self.spin_input("tickets.sla_normal_hours", 1, 200, " h", "Normal first response")
         self.opens = QTimeEdit()
         self.closes = QTimeEdit()
         hours_row = QHBoxLayout()
@@ -131,7 +108,7 @@ class SupportSettings(QWidget):
         hours_row.addStretch(1)
         hours = QWidget()
         hours.setLayout(hours_row)
-        self.inputs["tickets.business_hours"] = Input(hours, self._hours, self._put_hours)
+        self.bind("tickets.business_hours", hours, self._hours, self._put_hours)
         self.days = [QCheckBox(name) for name in WEEKDAYS]
         days_row = QHBoxLayout()
         days_row.setContentsMargins(0, 0, 0, 0)
@@ -141,7 +118,7 @@ class SupportSettings(QWidget):
         days_row.addStretch(1)
         days = QWidget()
         days.setLayout(days_row)
-        self.inputs["tickets.business_days"] = Input(days, self._days, self._put_days)
+        self.bind("tickets.business_days", days, self._days, self._put_days)
         self.zones = sorted(zoneinfo.available_timezones())
         self.time_zone = QComboBox()
         self.time_zone.setEditable(True)
@@ -150,16 +127,18 @@ class SupportSettings(QWidget):
         self.time_zone.setMinimumWidth(240)
         self.time_zone.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         completer = self.time_zone.completer()
+        assert completer is not None
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.time_zone.currentTextChanged.connect(self._changed)
-        self.inputs["tickets.time_zone"] = Input(
+        self.bind(
+            "tickets.time_zone",
             self.time_zone,
             lambda: self.time_zone.currentText().strip(),
-            lambda v: self.time_zone.setCurrentText(str(v)),
+            lambda v: self.time_zone.setCurrentText("" if v is None else str(v)),
         )
-        self.archive_days = self._spin_input("tickets.archive_after_days", 1, 3650, " days", "Archive after")
-        levels = self._group(
+        self.archive_days = self.spin_input("tickets.archive_after_days", 1, 3650, " days", "Archive after")
+        levels = self.group(
             "Service levels",
             [
                 ("Critical", field(self.sla_critical)),
@@ -201,14 +180,14 @@ class SupportSettings(QWidget):
         self.token_shown = QWidget()
         self.token_shown.setLayout(shown_row)
         self.token_shown.setVisible(False)
-        self.registered_only = self._check_input(
+        self.registered_only = self.check_input(
             "email_pipe.registered_only", "Only registered contacts and clients may open tickets"
         )
-        self.replies_only = self._check_input(
+        self.replies_only = self.check_input(
             "email_pipe.replies_only", "Only replies to existing tickets (no new tickets by email)"
         )
-        self.max_per_window = self._spin_input("email_pipe.max_per_window", 1, 10000, " messages", "Limit")
-        self.window_minutes = self._spin_input("email_pipe.window_minutes", 1, 1440, " minutes", "Limit window")
+        self.max_per_window = self.spin_input("email_pipe.max_per_window", 1, 10000, " messages", "Limit")
+        self.window_minutes = self.spin_input("email_pipe.window_minutes", 1, 1440, " minutes", "Limit window")
         limit_row = QHBoxLayout()
         limit_row.setContentsMargins(0, 0, 0, 0)
         limit_row.addWidget(field(self.max_per_window))
@@ -217,7 +196,7 @@ class SupportSettings(QWidget):
         limit_row.addStretch(1)
         limit = QWidget()
         limit.setLayout(limit_row)
-        pipe = self._group(
+        pipe = self.group(
             "Inbound email",
             [
                 (
@@ -234,15 +213,6 @@ class SupportSettings(QWidget):
             ],
         )
 
-        self.save_button = QPushButton("Save")
-        self.save_button.setProperty("role", "primary")
-        self.save_button.setToolTip("Save the changed settings (Ctrl+S)")
-        self.save_button.clicked.connect(self.save)
-        self.revert_button = QPushButton("Revert")
-        self.revert_button.clicked.connect(lambda: self.show_values(self.stored))
-        self.dirty_note = QLabel("")
-        self.dirty_note.setProperty("role", "muted")
-
         body = QWidget()
         body_layout = QVBoxLayout(body)
         body_layout.setContentsMargins(0, 0, 8, 0)
@@ -254,42 +224,14 @@ class SupportSettings(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(body)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.dirty_note)
-        bottom.addStretch(1)
-        bottom.addWidget(self.revert_button)
-        bottom.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll, 1)
-        layout.addLayout(bottom)
-        page.shortcut(QKeySequence.StandardKey.Save, self.save)
+        layout.addLayout(self.form_buttons())
         self.setEnabled(False)  # until the first answer
-        self._update_actions()
+        self.update_actions()
 
     # --- building ------------------------------------------------------------------------------
-
-    def _spin_input(self, key: str, low: int, high: int, suffix: str, name: str) -> QSpinBox:
-        spin = _spin(low, high, suffix, name)
-        spin.valueChanged.connect(self._changed)
-        self.inputs[key] = Input(spin, spin.value, lambda v: spin.setValue(int(v or 0)))
-        return spin
-
-    def _check_input(self, key: str, text: str) -> QCheckBox:
-        box = QCheckBox(text)
-        box.toggled.connect(self._changed)
-        self.inputs[key] = Input(box, box.isChecked, lambda v: box.setChecked(bool(v)))
-        return box
-
-    @staticmethod
-    def _group(title: str, rows: list[tuple[str, QWidget]]) -> QGroupBox:
-        group = QGroupBox(title)
-        form = QFormLayout(group)
-        form.setSpacing(10)
-        form.setContentsMargins(14, 14, 14, 14)
-        for label, widget in rows:
-            form.addRow(label, widget)
-        return group
 
     def _hours(self) -> str:
         return f"{self.opens.time().toString('HH:mm')}-{self.closes.time().toString('HH:mm')}"
@@ -310,23 +252,10 @@ class SupportSettings(QWidget):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.page.load(self.page.api.get("/api/settings"), lambda s: self.show_values(s["values"]))
+        self.page.load(admin_api.get_settings(self.page.api), lambda answer: self.show_values(answer.values))
 
-    def show_values(self, values: dict[str, Any]) -> None:
-        self.stored = dict(values)
-        self._loading = True
-        try:
-            for key, one in self.inputs.items():
-                if key in values:
-                    one.put(values[key])
-        finally:
-            self._loading = False
-        self.setEnabled(True)
-        editable = can(self.page.me, "edit")
-        for one in self.inputs.values():
-            one.widget.setEnabled(editable)
+    def form_filled(self, values: dict[str, Any]) -> None:
         self._show_token_state(bool(values.get(TOKEN_KEY)))
-        self._update_actions()
 
     def _show_token_state(self, is_set: bool) -> None:
         if is_set:
@@ -335,30 +264,13 @@ class SupportSettings(QWidget):
         else:
             self.token_state.setText("● Not set: the email webhook is off")
             self.token_state.setStyleSheet(f"color: {tone('muted')};")
-        editable = can(self.page.me, "edit")
+        editable = self.can_edit()
         self.generate_button.setEnabled(editable)
         self.off_button.setEnabled(editable and is_set)
 
     # --- editing -------------------------------------------------------------------------------
 
-    def _changed(self, *_: Any) -> None:
-        if not self._loading:
-            self._update_actions()
-
-    def pending(self) -> dict[str, Any]:
-        """The settings that differ from what the server last said (none before its first answer)."""
-        if not self.stored:
-            return {}
-        return {key: value for key, one in self.inputs.items() if (value := one.get()) != self.stored.get(key)}
-
-    def _update_actions(self) -> None:
-        changes = self.pending()
-        self.save_button.setEnabled(can(self.page.me, "edit") and bool(changes))
-        self.revert_button.setEnabled(bool(changes))
-        n = len(changes)
-        self.dirty_note.setText(f"{n} unsaved change{'s' if n != 1 else ''}" if n else "")
-
-    def _check(self, changes: dict[str, Any]) -> bool:
+    def check(self, changes: dict[str, Any]) -> bool:
         """What the server stores as free text but reads as hours, days and a zone: refuse nonsense here,
         where the admin can still fix it (the server would fall back to its defaults quietly)."""
         if "tickets.business_hours" in changes and self.opens.time() >= self.closes.time():
@@ -371,26 +283,6 @@ class SupportSettings(QWidget):
             mark_field(self.time_zone, "Pick a time zone from the list, e.g. Europe/Bucharest.")
             return False
         return True
-
-    def save(self) -> asyncio.Task[Any] | None:
-        changes = self.pending()
-        if not changes or not can(self.page.me, "edit") or not self._check(changes):
-            return None
-        self.save_button.setEnabled(False)
-
-        def saved(result: dict[str, Any]) -> None:
-            self.show_values(result["values"])
-            self.page.say(f"Saved {len(changes)} support setting{'s' if len(changes) != 1 else ''}.")
-
-        task = operations.run(
-            self,
-            self.page.api.patch("/api/settings", {"values": changes}),
-            success=saved,
-            changed=SETTINGS,
-            fields={k: v.widget for k, v in self.inputs.items()},
-        )
-        task.add_done_callback(lambda _: self._update_actions())
-        return task
 
     # --- the token -----------------------------------------------------------------------------
 
@@ -411,8 +303,8 @@ class SupportSettings(QWidget):
         """A fresh random token, saved at once and shown this one time."""
         token = secrets.token_urlsafe(32)
 
-        def saved(result: dict[str, Any]) -> None:
-            self.stored[TOKEN_KEY] = result["values"].get(TOKEN_KEY)
+        def saved(result: SettingsOut) -> None:
+            self.stored[TOKEN_KEY] = result.values.get(TOKEN_KEY)
             self._show_token_state(bool(self.stored[TOKEN_KEY]))
             self.new_token.setText(token)
             self.token_shown.setVisible(True)
@@ -420,29 +312,17 @@ class SupportSettings(QWidget):
             self.new_token.selectAll()
             self.page.say("New token saved. Copy it into the mail provider now: it is shown only this once.")
 
-        operations.run(
-            self,
-            self.page.api.patch("/api/settings", {"values": {TOKEN_KEY: token}}),
-            success=saved,
-            changed=SETTINGS,
-            busy=self.generate_button,
-        )
+        self.save_now({TOKEN_KEY: token}, self.generate_button, saved)
 
     def ask_turn_off(self) -> None:
         def off() -> None:
-            def saved(result: dict[str, Any]) -> None:
-                self.stored[TOKEN_KEY] = result["values"].get(TOKEN_KEY)
+            def saved(result: SettingsOut) -> None:
+                self.stored[TOKEN_KEY] = result.values.get(TOKEN_KEY)
                 self._show_token_state(False)
                 self.forget_shown_token()
                 self.page.say("The email webhook is off; messages sent to it are refused.")
 
-            operations.run(
-                self,
-                self.page.api.patch("/api/settings", {"values": {TOKEN_KEY: ""}}),
-                success=saved,
-                changed=SETTINGS,
-                busy=self.off_button,
-            )
+            self.save_now({TOKEN_KEY: ""}, self.off_button, saved)
 
         confirm(
             self,
@@ -499,9 +379,7 @@ class SupportPage(AdminPage):
 
     def _reload_settings(self) -> None:
         """Fresh settings, unless that would throw away the admin's unsaved edits."""
-        if self.settings.pending():
-            self.say("Settings have changed; save or revert your edits to see the latest.")
-        else:
+        if not self.settings.keep_edits():
             self.settings.reload()
 
     def on_changed(self, areas: frozenset[str]) -> None:
