@@ -1,5 +1,6 @@
-"""GET /health for load balancers and IT; GET /api/admin/health for the admin panel; and the
-watchdog that brings a server back by itself after its database went away.
+"""GET /health for load balancers and IT; GET /api/version for the desktop's sign-in (which app
+fits this server); GET /api/admin/health for the admin panel; and the watchdog that brings a
+server back by itself after its database went away.
 
 /health never depends on the database to answer: it probes it with a short timeout and answers 200
 when everything is up, else 503 with the same JSON, `down` naming what is down (database, job
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from importlib import metadata
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI, Request
@@ -19,6 +21,7 @@ from sqlalchemy import text
 
 from crm_server import __version__
 from crm_server.contract.admin import ComponentHealth, Health
+from crm_server.contract.common import API_LEVEL, ServerVersion
 from crm_server.db import Database
 from crm_server.routing import Session, TxRoute, require
 
@@ -97,6 +100,31 @@ router.add_api_route(
     response_model=Health,
     route_class_override=APIRoute,
     responses={503: {"model": Health, "description": "something is down (see `down`)"}},
+)
+
+
+def package_version() -> str:
+    """The installed `crm` package's version (the source tree's own when it is not installed)."""
+    try:
+        return metadata.version("crm")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+async def server_version() -> ServerVersion:
+    """Public: the desktop asks before signing in, to say plainly when it does not fit this server."""
+    return ServerVersion(version=package_version(), api_level=API_LEVEL)
+
+
+# Public (no session) and not a TxRoute: it needs no database, and an app that does not fit must
+# learn so before it sends a password.
+router.add_api_route(
+    "/api/version",
+    server_version,
+    methods=["GET"],
+    response_model=ServerVersion,
+    route_class_override=APIRoute,
+    summary="The server's version and API level (no sign-in needed)",
 )
 
 

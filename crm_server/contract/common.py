@@ -67,3 +67,17 @@ class Guarded(BaseModel):
 
 class Ok(Model):
     ok: bool = True
+
+
+# The wire's level: raised by one whenever a change to the API would break an app built before it
+# (a route moved or gone, a field renamed or newly required). The server says its level on
+# GET /api/version; the desktop, built against this same module, refuses to sign in to a server
+# whose level differs from the one it was built with.
+API_LEVEL = 1
+
+
+class ServerVersion(Model):
+    """GET /api/version, public: the server package's version and the API level it speaks."""
+
+    version: str
+    api_level: int

@@ -21,8 +21,14 @@ from tests.support import PASSWORD, LiveServer
 EMAIL = "pending@example.com"
 PASSWORD_CHANGE = "password_change_required"
 TOTP_SETUP = "totp_setup_required"
-# Routes that need no session at all (signing in and the emailed reset).
-PUBLIC = {("POST", "/api/auth/login"), ("POST", "/api/auth/forgot-password"), ("POST", "/api/auth/reset-password")}
+# Routes that need no session at all (signing in, the emailed reset, and the version the desktop
+# checks before it signs in).
+PUBLIC = {
+    ("POST", "/api/auth/login"),
+    ("POST", "/api/auth/forgot-password"),
+    ("POST", "/api/auth/reset-password"),
+    ("GET", "/api/version"),
+}
 # What a pending session may still do: look at itself, sign out, and finish the step.
 FINISHING = {
     PASSWORD_CHANGE: {("GET", "/api/auth/me"), ("POST", "/api/auth/logout"), ("POST", "/api/auth/change-password")},
