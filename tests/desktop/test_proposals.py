@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit
 from pytestqt.qtbot import QtBot
 from sqlalchemy import update
 
+from crm_desktop import format as fmt
 from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import errors
@@ -182,7 +183,7 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
         ("Barcode scanner", "2.000", "149.90"),
         ("Installation", "3.000", "45.50"),
     ]
-    assert window.status_badge.text() == "Draft" and visible_moves(window) == {"Mark sent"}
+    assert window.badge.text() == "Draft" and visible_moves(window) == {"Mark sent"}
     assert not window.has_edits()
     # The list follows: the new proposal is there, selected.
     desk.wait_until(lambda: numbers(page) == [stored["number"]], message="the list did not show it")
@@ -196,7 +197,7 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
     desk.wait_until(
         lambda: window.proposal is not None and window.proposal["status"] == "sent", message="it was not marked sent"
     )
-    assert window.status_badge.text() == "Sent"
+    assert window.badge.text() == "Sent"
     assert visible_moves(window) == {"Open", "Mark revised", "Accept", "Decline"}
     accept = next(b for b in window.move_buttons.values() if b.text() == "Accept")
     click(desk, qtbot, accept)
@@ -286,7 +287,7 @@ def test_decline_records_who_and_when_and_closes_the_proposal(desk: Desk, qtbot:
     desk.wait_until(lambda: not window.is_busy())
     stored = desk.run(api.get(f"/api/proposals/{proposal['id']}"))
     assert stored["declined_by"] == session.me.id and stored["declined_at"] is not None
-    assert window.decision.text().startswith("Declined by Ada on ") and window.status_badge.text() == "Declined"
+    assert window.decision.text().startswith("Declined by Ada on ") and window.badge.text() == "Declined"
     assert visible_moves(window) == set() and window.grid.read_only and not window.title_edit.isEnabled()
     assert not window.convert_button.isEnabled() and "declined" in window.conversion_reason.text()
 
@@ -313,7 +314,7 @@ def test_an_edited_sent_proposal_becomes_a_revision_and_a_bad_line_is_shown_at_i
     desk.wait_until(
         lambda: window.proposal is not None and window.proposal["revision"] == 2, message="the edit was not saved"
     )
-    assert window.status_badge.text() == "Revised · revision 2" and "revision 2" in window.notice_text.text()
+    assert window.badge.text() == "Revised · revision 2" and "revision 2" in window.notice_text.text()
     assert visible_moves(window) == {"Mark sent", "Accept", "Decline"}
     assert desk.run(api.get(f"/api/proposals/{proposal['id']}"))["gross_total"] == "476.00"
 
@@ -345,13 +346,13 @@ def test_an_expired_proposal_set_back_to_open_gets_seven_more_days(desk: Desk, q
 
     window = open_window(desk, page, proposal["id"])
     past = (date.today() - timedelta(days=3)).isoformat()
-    assert window.expired_badge.isVisible() and past in window.expired_badge.text()
+    assert window.expired_badge.isVisible() and fmt.day(past) in window.expired_badge.text()
     click(desk, qtbot, next(b for b in window.move_buttons.values() if b.text() == "Open"))
     later = (date.today() + timedelta(days=7)).isoformat()
     desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "open", message="not opened")
     assert window.valid_until.date().toString("yyyy-MM-dd") == later
-    assert f"valid until {later} now" in window.notice_text.text()
-    assert not window.expired_badge.isVisible() and window.status_badge.text() == "Open"
+    assert f"valid until {fmt.day(later)} now" in window.notice_text.text()
+    assert not window.expired_badge.isVisible() and window.badge.text() == "Open"
     assert desk.run(api.get(f"/api/proposals/{proposal['id']}"))["valid_until"] == later
     desk.wait_until(
         lambda: page.model.rowCount() == 1 and page.model.index(0, 4).data() == "Open",

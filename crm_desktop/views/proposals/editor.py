@@ -13,17 +13,14 @@ they were read at), so saving over someone else's change gets the usual "Changed
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import date, timedelta
 from typing import Any, cast
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDateEdit,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -33,14 +30,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations
+from crm_desktop import operations
 from crm_desktop.api.client import ApiError
-from crm_desktop.operations import change_bus
+from crm_desktop.format import day, moment, money
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.admin.common import UserNames
 from crm_desktop.views.proposals.common import (
-    BADGE_STYLE,
     INVOICES,
     MOVE_LABELS,
     MOVE_TIPS,
@@ -48,24 +44,12 @@ from crm_desktop.views.proposals.common import (
     STATUS_LABELS,
     STATUS_TONES,
     Row,
-    amount,
-    badge,
-    moment,
-    themed,
 )
 from crm_desktop.views.proposals.party import PartyPicker
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
 from crm_desktop.widgets.form import field, qdate
 from crm_desktop.widgets.line_grid import LineGrid
-from crm_desktop.widgets.record_window import (
-    WindowRegistry,
-    ask_unsaved,
-    close_anyway,
-    closing_anyway,
-    lazy,
-    set_tone,
-    show_window,
-    spawn_into,
-)
+from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
 from crm_server.contract.proposals import ALLOWED_MOVES, ProposalStatus
 
@@ -74,6 +58,7 @@ log = logging.getLogger(__name__)
 S = ProposalStatus
 VALID_DAYS = 30  # what the server gives a new proposal when no date is chosen
 FINAL = (S.accepted, S.declined)
+MOVES = (S.sent, S.open, S.revised, S.accepted, S.declined)
 LINE_FIELDS = {
     "product_id": "product",
     "description": "description",
@@ -105,11 +90,40 @@ def open_proposal(
     return show_window(window)
 
 
-class ProposalWindow(QWidget):
+class ProposalWindow(DocumentWindow):
     """The editor of one proposal (or of a new one until its first save)."""
 
     created = Signal(dict)  # the ProposalOut of a new proposal, once saved
     loaded = Signal(dict)  # whenever the proposal shown changes (load, save, move, live event)
+
+    module, entity, noun = "proposals", "proposal", "proposal"
+    ACTIONS = (
+        *(
+            Action(
+                f"move_{status.value}",
+                MOVE_LABELS[status],
+                MOVE_TIPS[status],
+                "set_status",
+                (status,),
+                statuses=sources(ALLOWED_MOVES, status),
+                role="danger" if status == S.declined else "",
+                object_name=f"move_{status.value}",
+            )
+            for status in MOVES
+        ),
+        Action(
+            "pdf",
+            "Preview PDF",
+            "The proposal as the client gets it (Ctrl+P)",
+            "preview_pdf",
+            statuses=frozenset(S),
+            shortcut="Ctrl+P",
+            right=True,
+        ),
+        Action("save", "Save", "Save the proposal (Ctrl+S)", "save", role="primary", right=True),
+    )
+    pdf_button: QPushButton
+    save_button: QPushButton
 
     def __init__(
         self,
@@ -120,77 +134,31 @@ class ProposalWindow(QWidget):
         client_id: int | None = None,
         lead_id: int | None = None,
     ) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
-        self.session = session
-        self.api = session.api
         self.proposal_id = proposal_id
         self.proposal: Row | None = None
         self.conversion: Row | None = None
         self.invoice_number: str | None = None
-        self._clean: dict[str, Any] = {}
-        self._lines_edited = False
         self._after_save: Any = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        super().__init__(
+            session,
+            parent,
+            name="proposalWindow",
+            title="New proposal" if proposal_id is None else "Loading…",
+            size=(1180, 780),
+        )
+        self.setWindowTitle("New proposal - CRM")
         self.names = UserNames(self.api)
         self.names.remember({"id": session.me.id, "full_name": session.me.full_name})
-        self.setObjectName("proposalWindow")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.setWindowIcon(icons.app_icon())
-        self.setWindowTitle("New proposal - CRM")
-        self.resize(1180, 780)
-        themed(self, BADGE_STYLE)
+        self.move_buttons: dict[ProposalStatus, QPushButton] = {s: self.buttons[f"move_{s.value}"] for s in MOVES}
 
-        # --- header: number, title, status, decision ---------------------------------------------
-        self.heading = QLabel("New proposal" if proposal_id is None else "Loading…")
-        self.heading.setProperty("role", "title")
-        self.status_badge = badge("Status")
-        self.expired_badge = badge("Expired")
-        set_tone(self.expired_badge, "danger")
+        # --- header: the expired badge and who decided -------------------------------------------
+        self.expired_badge = self.make_badge("Expired", "danger")
         self.expired_badge.setVisible(False)
-        self.subtitle = QLabel("")
-        self.subtitle.setProperty("role", "muted")
         self.decision = QLabel("")
         self.decision.setObjectName("proposalDecision")
         self.decision.setVisible(False)
-        badges = QHBoxLayout()
-        badges.setSpacing(8)
-        badges.addWidget(self.status_badge)
-        badges.addWidget(self.expired_badge)
-        badges.addWidget(self.decision)
-        badges.addStretch(1)
-        words = QVBoxLayout()
-        words.setSpacing(4)
-        words.addWidget(self.heading)
-        words.addLayout(badges)
-        words.addWidget(self.subtitle)
-
-        can_edit = session.can("proposals", "edit")
-        self.move_buttons: dict[ProposalStatus, QPushButton] = {}
-        moves = QHBoxLayout()
-        moves.setSpacing(6)
-        for status in (S.sent, S.open, S.revised, S.accepted, S.declined):
-            button = QPushButton(MOVE_LABELS[status])
-            button.setObjectName(f"move_{status.value}")
-            button.setToolTip(MOVE_TIPS[status])
-            button.clicked.connect(lambda _=False, s=status: self.set_status(s))
-            button.setVisible(False)
-            self.move_buttons[status] = button
-            moves.addWidget(button)
-        self.move_buttons[S.declined].setProperty("role", "danger")
-        self.pdf_button = QPushButton("Preview PDF")
-        self.pdf_button.setToolTip("The proposal as the client gets it (Ctrl+P)")
-        self.pdf_button.clicked.connect(self.preview_pdf)
-        self.save_button = QPushButton("Save")
-        self.save_button.setProperty("role", "primary")
-        self.save_button.setToolTip("Save the proposal (Ctrl+S)")
-        self.save_button.clicked.connect(lambda: self.save())
-        self.save_button.setVisible(can_edit or proposal_id is None)
-        moves.addStretch(1)
-        moves.addWidget(self.pdf_button)
-        moves.addWidget(self.save_button)
-
-        head = QHBoxLayout()
-        head.addLayout(words, 1)
+        self.add_badge(self.expired_badge)
+        self.add_badge(self.decision)
 
         # --- conversion ---------------------------------------------------------------------------
         self.convert_button = QPushButton("Convert to invoice")
@@ -212,21 +180,6 @@ class ProposalWindow(QWidget):
         self.conversion_row = QWidget()
         self.conversion_row.setLayout(conversion)
         self.conversion_row.setVisible(False)
-
-        self.notice = QFrame()
-        self.notice.setObjectName("proposalNotice")
-        self.notice.setProperty("role", "info")
-        self.notice_text = QLabel("")
-        self.notice_text.setWordWrap(True)
-        self.notice_reload = QPushButton("Reload")
-        self.notice_reload.setProperty("role", "link")
-        self.notice_reload.clicked.connect(self.reload)
-        self.notice_reload.setVisible(False)
-        notice_row = QHBoxLayout(self.notice)
-        notice_row.setContentsMargins(12, 8, 12, 8)
-        notice_row.addWidget(self.notice_text, 1)
-        notice_row.addWidget(self.notice_reload)
-        self.notice.setVisible(False)
 
         # --- the form -----------------------------------------------------------------------------
         self.party = PartyPicker(self.api)
@@ -275,28 +228,11 @@ class ProposalWindow(QWidget):
             "lines": self.grid,
         }
 
-        root = QVBoxLayout(self)
-        root.setContentsMargins(24, 18, 24, 16)
-        root.setSpacing(10)
-        root.addLayout(head)
-        root.addLayout(moves)
-        root.addWidget(self.conversion_row)
-        root.addWidget(self.notice)
-        root.addWidget(self.form, 1)
+        self.root.addWidget(self.conversion_row)
+        self.root.addWidget(self.form, 1)
 
-        self.grid.changed.connect(self._on_lines_edited)
+        self.grid.changed.connect(lambda: self.touch("lines"))
         self.currency.textEdited.connect(lambda t: self.grid.set_currency(t) if len(t) == 3 else None)
-        QShortcut(
-            QKeySequence.StandardKey.Save,
-            self,
-            activated=lambda: self.save(),
-            context=Qt.ShortcutContext.WindowShortcut,
-        )
-        QShortcut(QKeySequence("Ctrl+P"), self, activated=self.preview_pdf, context=Qt.ShortcutContext.WindowShortcut)
-        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload, context=Qt.ShortcutContext.WindowShortcut)
-        self._refresh = QTimer(self, singleShot=True, interval=150, timeout=self._refresh_from_server)
-        session.events.event.connect(self._on_event)
-        change_bus().changed.connect(self._on_changed)
 
         if proposal_id is None:
             if client_id is not None:
@@ -304,7 +240,7 @@ class ProposalWindow(QWidget):
             elif lead_id is not None:
                 self.party.load("lead", lead_id)
             self._show_actions()
-            self._clean = self.values()
+            self.snapshot()
             self.party.setFocus()
         else:
             self.reload()
@@ -315,16 +251,14 @@ class ProposalWindow(QWidget):
         key = (id(self.session), self.proposal_id)
         _open.keep(key, self)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        return spawn_into(self._tasks, coro)
+    def current_id(self) -> int | None:
+        return self.proposal_id
 
-    def is_busy(self) -> bool:
-        return (
-            any(not t.done() for t in self._tasks)
-            or self.grid.is_busy()
-            or self.party.is_busy()
-            or operations.pending() > 0
-        )
+    def parts_busy(self) -> bool:
+        return self.grid.is_busy() or self.party.is_busy()
+
+    def can_save(self) -> bool:
+        return self.editable
 
     @property
     def status(self) -> ProposalStatus | None:
@@ -337,7 +271,7 @@ class ProposalWindow(QWidget):
         return self.session.can("proposals", "edit") and self.status not in FINAL
 
     def values(self) -> dict[str, Any]:
-        """The form as the server's fields (lines apart: they are compared by `_lines_edited`)."""
+        """The form as the server's fields (lines apart: the grid `touch`es "lines")."""
         party = self.party.party
         return {
             "client_id": self.party.client_id,
@@ -352,40 +286,15 @@ class ProposalWindow(QWidget):
     def has_edits(self) -> bool:
         if self.proposal is None:  # a new one: only what was typed counts (a preset party is not an edit)
             values = self.values()
-            return self._lines_edited or values["title"] is not None or values["notes"] is not None
-        return self._lines_edited or self.values() != self._clean
-
-    def _on_lines_edited(self) -> None:
-        self._lines_edited = True
+            return bool(self.buffer.touched) or values["title"] is not None or values["notes"] is not None
+        return super().has_edits()
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Everything again from the server (F5, Reload); unsaved edits are replaced."""
-        if self.proposal_id is not None:
-            self.say("")
-            self._spawn(self._load(replace_edits=True))
+    async def fetch(self) -> Row:
+        return dict(await self.api.get(f"/api/proposals/{self.proposal_id}"))
 
-    def _refresh_from_server(self) -> None:
-        """Someone changed the proposal: keep my unsaved edits, update the rest."""
-        if self.proposal_id is not None:
-            self._spawn(self._load(replace_edits=not self.has_edits()))
-
-    async def _load(self, replace_edits: bool) -> None:
-        try:
-            proposal = await self.api.get(f"/api/proposals/{self.proposal_id}")
-        except asyncio.CancelledError:
-            raise
-        except ApiError as exc:
-            if shiboken6.isValid(self):
-                self.heading.setText("This proposal could not be opened")
-                self.subtitle.setText(exc.message)
-                self.form.setEnabled(False)
-            return
-        if shiboken6.isValid(self):
-            await self._show_after_loading(proposal, replace_edits)
-
-    async def _show_after_loading(self, proposal: Row, replace_edits: bool) -> None:
+    async def show_loaded(self, proposal: Row, replace_edits: bool) -> None:
         """Names of who decided, then the proposal, then what the server says about converting it."""
         await self.names.ensure([proposal.get("accepted_by"), proposal.get("declined_by")])
         if not shiboken6.isValid(self):
@@ -422,6 +331,7 @@ class ProposalWindow(QWidget):
         """The proposal as the server has it, edits replaced."""
         self.proposal = proposal
         self.proposal_id = int(proposal["id"])
+        self.buffer.take(proposal)
         if proposal.get("lead_id") is not None:
             self.party.set_party("lead", int(proposal["lead_id"]), proposal.get("party_name") or "")
         else:
@@ -433,8 +343,7 @@ class ProposalWindow(QWidget):
         self.grid.set_currency(proposal["currency"])
         self.grid.set_read_only(not self.editable)
         self.grid.set_lines(list(proposal.get("lines") or []))
-        self._lines_edited = False
-        self._clean = self.values()
+        self.snapshot()
         self._show_header(proposal)
         self.loaded.emit(proposal)
 
@@ -442,27 +351,27 @@ class ProposalWindow(QWidget):
         status = S(proposal["status"])
         number = proposal.get("number") or f"#{proposal['id']}"
         self.setWindowTitle(f"{number} {proposal.get('title') or 'Proposal'} - CRM")
-        self.heading.setText(f"{number}  {proposal.get('title') or ''}".strip())
+        self.title.setText(f"{number}  {proposal.get('title') or ''}".strip())
         revision = int(proposal.get("revision") or 1)
-        self.status_badge.setText(
-            f"{STATUS_LABELS[status]} · revision {revision}" if revision > 1 else STATUS_LABELS[status]
+        self.show_status(
+            f"{STATUS_LABELS[status]} · revision {revision}" if revision > 1 else STATUS_LABELS[status],
+            STATUS_TONES[status],
         )
-        set_tone(self.status_badge, STATUS_TONES[status])
         expired = bool(proposal.get("expired"))
         self.expired_badge.setVisible(expired)
         if expired:
-            self.expired_badge.setText(f"Expired {proposal['valid_until']}")
+            self.expired_badge.setText(f"Expired {day(proposal['valid_until'])}")
             self.expired_badge.setToolTip("Past its valid-until date. Setting it back to Open gives it 7 more days.")
         party = proposal.get("party_name") or "—"
         kind = "lead" if proposal.get("lead_id") is not None else "client"
         parts = [
             f"For {party} ({kind})",
-            f"valid until {proposal['valid_until']}",
-            f"total {amount(proposal['gross_total'], proposal['currency'])}",
+            f"valid until {day(proposal['valid_until'])}",
+            f"total {money(proposal['gross_total'], proposal['currency'])}",
         ]
         if proposal.get("sent_at"):
             parts.append(f"sent {moment(proposal['sent_at'])}")
-        self.subtitle.setText("  ·  ".join(parts))
+        self.set_subtitle("  ·  ".join(parts))
         self.decision.setText(self.decision_text(proposal))
         self.decision.setVisible(bool(self.decision.text()))
         self.form.setEnabled(True)
@@ -486,16 +395,14 @@ class ProposalWindow(QWidget):
 
     def _show_actions(self) -> None:
         saved = self.proposal is not None
-        allowed = ALLOWED_MOVES[self.status] if self.status is not None else frozenset()
-        can_edit = self.session.can("proposals", "edit")
-        for status, button in self.move_buttons.items():
-            button.setVisible(saved and can_edit and status in allowed)
+        self.show_actions(str(self.status) if self.status is not None else NEW)
+        if not self.session.can("proposals", "edit"):
+            for button in self.move_buttons.values():
+                button.setVisible(False)
         self.save_button.setVisible(self.editable)
-        self.pdf_button.setVisible(saved)
         self.conversion_row.setVisible(saved)
         if not saved:
-            self.status_badge.setText("New · not saved yet")
-            set_tone(self.status_badge, "muted")
+            self.show_status("New · not saved yet", "muted")
 
     def _show_conversion(self) -> None:
         """Convert to invoice, or Open invoice INV-…, or the reason it cannot be converted now."""
@@ -525,38 +432,19 @@ class ProposalWindow(QWidget):
             and self.proposal.get("lead_id") is not None
         )
 
-    def say(self, text: str, reload: bool = False) -> None:
-        self.notice_text.setText(text)
-        self.notice.setVisible(bool(text))
-        self.notice_reload.setVisible(reload)
-
-    def show_notice(self, text: str) -> None:
-        """What the app's error handler and notices call on a window (offline, a calm message)."""
-        self.say(text)
-
     # --- live ------------------------------------------------------------------------------------
 
-    def _on_event(self, event: LiveEvent) -> None:
-        if not shiboken6.isValid(self) or self.proposal_id is None:
-            return
-        if event.module == "proposals" and event.entity == "proposal" and event.entity_id == self.proposal_id:
-            if self.proposal is not None and event.data.get("version") == self.proposal.get("version"):
-                return  # our own change, already shown
-            self._refresh.start()
-        elif (
+    def on_other_event(self, event: LiveEvent) -> None:
+        if (
             event.module == "invoices"
             and self.conversion is not None
             and event.entity_id == self.conversion.get("invoice_id")
         ):
-            self._spawn(self._load_conversion())  # the invoice was issued: its number changed
+            self.spawn(self._load_conversion())  # the invoice was issued: its number changed
 
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if not shiboken6.isValid(self):
-            return
-        if "*" in areas:
-            self._refresh.start()
-        elif areas & INVOICES and self.proposal is not None:
-            self._spawn(self._load_conversion())
+    def on_changed(self, areas: frozenset[str]) -> None:
+        if areas & INVOICES and self.proposal is not None:
+            self.spawn(self._load_conversion())
 
     # --- actions ---------------------------------------------------------------------------------
 
@@ -584,14 +472,14 @@ class ProposalWindow(QWidget):
             body = {k: v for k, v in body.items() if v is not None}
             body["lines"] = lines
             return body, fields
-        changes = {k: v for k, v in body.items() if v != self._clean.get(k)}
+        changes = {k: v for k, v in body.items() if v != self.buffer.clean.get(k)}
         if "client_id" in changes or "lead_id" in changes:  # the party moved: name the new one only
             changes.pop("client_id" if values["client_id"] is None else "lead_id", None)
             changes.update({k: values[k] for k in ("client_id", "lead_id") if values[k] is not None})
         for key in ("title", "notes"):  # cleared: the server takes "" as "no title"
             if key in changes and changes[key] is None:
                 changes[key] = ""
-        if self._lines_edited:
+        if "lines" in self.buffer.touched:
             changes["lines"] = lines
         return changes, fields
 
@@ -631,7 +519,7 @@ class ProposalWindow(QWidget):
             self.say(f"The offer changed, so this is revision {proposal['revision']} now: send it again.")
         else:
             self.say("Saved.")
-        self._spawn(self._load_conversion())
+        self.spawn(self._load_conversion())
         then, self._after_save = self._after_save, None
         if then is not None:
             then()
@@ -657,7 +545,7 @@ class ProposalWindow(QWidget):
         )
 
     def _moved(self, before: Row, proposal: Row) -> None:
-        self._spawn(self._show_moved(before, proposal))
+        self.spawn(self._show_moved(before, proposal))
 
     async def _show_moved(self, before: Row, proposal: Row) -> None:
         await self.names.ensure([proposal.get("accepted_by"), proposal.get("declined_by")])
@@ -666,7 +554,7 @@ class ProposalWindow(QWidget):
         self.show_proposal(proposal)
         status = S(proposal["status"])
         if status == S.open and proposal["valid_until"] != before["valid_until"]:
-            self.say(f"It had expired: it is valid until {proposal['valid_until']} now (7 more days).")
+            self.say(f"It had expired: it is valid until {day(proposal['valid_until'])} now (7 more days).")
         elif status in FINAL:
             self.say(f"{self.decision_text(proposal)}.")
         else:
@@ -724,17 +612,3 @@ class ProposalWindow(QWidget):
         opener = getattr(dialog, "open", None) or dialog.show
         opener()
         return dialog
-
-    # --- closing ---------------------------------------------------------------------------------
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        """Unsaved edits are not lost by a stray click: ask once."""
-        if self.has_edits() and self.editable and self.isVisible() and not closing_anyway(self):
-            ask_unsaved(
-                self,
-                "This proposal has changes that are not saved.",
-                lambda: self.save(then=lambda: close_anyway(self)),
-            )
-            event.ignore()
-            return
-        super().closeEvent(event)
