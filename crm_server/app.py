@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
@@ -21,7 +20,6 @@ from crm_server.email_pipe import api as email_pipe_api
 from crm_server.errors import install_error_handlers
 from crm_server.input_guard import BodyLimit
 from crm_server.integrations import api as integrations_api
-from crm_server.integrations import inbox
 from crm_server.invoices import api as invoices_api
 from crm_server.jobs import runner
 from crm_server.leads import api as leads_api
@@ -58,8 +56,6 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
         app.state.jobs = jobs
         if config.worker:
             await jobs.start()
-            async with db.transaction() as session:  # what a killed predecessor acknowledged, at once
-                await inbox.requeue(session, stale_after=timedelta(0))
         watchdog = health.Watchdog(app, embedded, worker=config.worker)
         watchdog.start()
         try:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 import importlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import procrastinate
 from procrastinate.tasks import Task
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.jobs import blueprint
 
@@ -27,6 +29,18 @@ TASK_MODULES.append("crm_server.orders.scheduled")
 TASK_MODULES.append("crm_server.auth.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
+
+# Work a starting worker does at once, in one transaction (a task module registers it with
+# `at_start`): e.g. the integration inbox queues again what a killed predecessor had taken.
+StartHook = Callable[[AsyncSession], Awaitable[object]]
+START_HOOKS: list[StartHook] = []
+
+
+def at_start(hook: StartHook) -> StartHook:
+    """Decorator: run `hook(session)` each time a worker starts (see JobRunner.start)."""
+    if hook not in START_HOOKS:
+        START_HOOKS.append(hook)
+    return hook
 
 
 class UnknownTask(LookupError):

@@ -77,6 +77,9 @@ class JobRunner:
             name="job-worker",
         )
         self._task.add_done_callback(self._on_worker_end)
+        async with self.db.transaction() as session:  # the task modules' start work (loaded by build_app)
+            for hook in registry.START_HOOKS:
+                await hook(session)
 
     def _on_worker_end(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
