@@ -10,7 +10,7 @@ import logging
 from PySide6.QtCore import QObject, Signal
 
 from crm_desktop import config
-from crm_desktop.api import auth, credentials
+from crm_desktop.api import auth, credentials, version
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.local_server import LocalServer
 from crm_desktop.session import Session
@@ -55,10 +55,13 @@ class DesktopApp(QObject):
         if token:
             api = ApiClient(self.server_url, token)
             try:
+                await version.ensure_fits(api, retry=True)  # a server this app does not fit: said on the login window
                 me = await auth.me(api)
             except ApiError as error:
                 await api.close()
                 notice = "Your session has ended. Sign in again." if error.status in (401, 403) else ""
+                if isinstance(error, version.VersionMismatch):
+                    notice = error.message
                 if error.status in (401, 403):
                     await credentials.forget_token(self.server_url, email)
                 self.show_login(email, notice)

@@ -13,7 +13,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from crm_desktop import icons, operations
-from crm_desktop.api import auth
+from crm_desktop.api import auth, version
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.config import normalize_url
 from crm_desktop.operations.errors import mark_field
@@ -188,6 +188,7 @@ class LoginWindow(QWidget):
         page.busy(True)
         email, password = self.sign_in.email.text().strip(), self.sign_in.password.text()
         try:
+            await version.ensure_fits(self._client())  # an app that does not fit says so, and stops here
             response = await auth.login(self._client(), email, password, otp)
         except ApiError as error:
             if error.code == "otp_required":
