@@ -192,7 +192,7 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     assert "vendor" in window.vendor.toolTip() and "line" in window.lines.toolTip()
     assert "expected delivery date" in window.expected.toolTip()
     assert "a vendor, at least one line, an expected delivery date" in window.notice_text.text()
-    assert window.status_badge.text() == "Draft"
+    assert window.badge.text() == "Draft"
     assert desk.run(api.get(f"/api/purchase-orders/{window.order_id}"))["status"] == "draft"
 
     # The vendor: only clients flagged as vendors are offered.
@@ -271,7 +271,7 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
         ("A-100", "10.000", "2.50"),
         ("B-200", "4.000", "1.25"),
     ]
-    assert window.status_badge.text() == "Confirmed" and window.lines.read_only
+    assert window.badge.text() == "Confirmed" and window.lines.read_only
     quantity = window.lines.cell(0, "quantity")
     assert isinstance(quantity, QLineEdit) and quantity.text() == "10" and quantity.isReadOnly()
     assert not window.lines.entry.isVisible() and window.vendor.isReadOnly()
@@ -300,7 +300,7 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     assert receipt is not None and receipt["status"] == "validated" and receipt["reference"] == "DN 1"
     assert f"Receipt {receipt['number']}" in window.notice_text.text()
     assert "Partially received now" in window.notice_text.text()
-    assert window.status_badge.text() == "Partially received"
+    assert window.badge.text() == "Partially received"
     assert window.progress_label.text() == "0 of 2 lines received"
     assert level(desk, api, a["id"], main["id"]) == ("6.000", "4.000")
     assert level(desk, api, b["id"], main["id"]) == ("0.000", "4.000")
@@ -315,7 +315,7 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
         lambda: window.order is not None and window.order["status"] == "received",
         message="the second delivery was not received",
     )
-    assert window.status_badge.text() == "Received" and "Received now" in window.notice_text.text()
+    assert window.badge.text() == "Received" and "Received now" in window.notice_text.text()
     assert window.progress_label.text() == "2 of 2 lines received"
     assert not window.receive_button.isVisible() and not window.cancel_button.isVisible()
     assert not window.save_button.isVisible()
@@ -368,7 +368,7 @@ def test_cancel_an_open_order_after_a_question(desk: Desk, qtbot: QtBot) -> None
     box = the_dialog(QMessageBox)
     click(qtbot, box.button(QMessageBox.StandardButton.Yes))
     desk.wait_until(lambda: window.order is not None and window.order["status"] == "cancelled", message="not cancelled")
-    assert window.status_badge.text() == "Cancelled" and f"{order['number']} is cancelled." in window.notice_text.text()
+    assert window.badge.text() == "Cancelled" and f"{order['number']} is cancelled." in window.notice_text.text()
     assert not window.receive_button.isVisible() and not window.cancel_button.isVisible()
     assert not window.save_button.isVisible() and window.reference.isReadOnly()
     assert level(desk, api, a["id"], main["id"]) == ("0.000", "0.000")  # no longer incoming
@@ -472,7 +472,7 @@ def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, q
         lambda: window.order is not None and window.order["status"] == "confirmed",
         message="the open window did not follow",
     )
-    assert window.status_badge.text() == "Confirmed" and window.lines.read_only
+    assert window.badge.text() == "Confirmed" and window.lines.read_only
     assert not window.confirm_button.isVisible() and window.receive_button.isVisible()
 
     # Enter on a row opens it (the same window again, raised).

@@ -15,20 +15,17 @@ read at), so saving over a colleague's change gets the usual "Changed elsewhere 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import date, timedelta
 from typing import Any, cast
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -41,14 +38,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations
+from crm_desktop import operations
 from crm_desktop.api.client import ApiError
-from crm_desktop.operations import change_bus
+from crm_desktop.format import day, money
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
-from crm_desktop.views.proposals.common import themed
 from crm_desktop.views.purchasing.common import (
-    BADGE_STYLE,
     OPEN,
     PURCHASING,
     STATUS_LABELS,
@@ -57,23 +52,13 @@ from crm_desktop.views.purchasing.common import (
     Row,
     S,
     VendorPicker,
-    day,
     is_late,
-    money,
     progress,
 )
 from crm_desktop.views.purchasing.lines import PurchaseLines
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow
 from crm_desktop.widgets.form import field, qdate
-from crm_desktop.widgets.record_window import (
-    WindowRegistry,
-    ask_unsaved,
-    close_anyway,
-    closing_anyway,
-    lazy,
-    set_tone,
-    show_window,
-    spawn_into,
-)
+from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
 
 log = logging.getLogger(__name__)
@@ -85,6 +70,8 @@ MISSING_TEXT = {
     "lines": "Add at least one line (scan or type a SKU above the grid).",
     "expected_on": "Set the expected delivery date.",
 }
+FINAL = frozenset({S.received.value, S.cancelled.value})
+CHANGEABLE = frozenset({NEW, *(s.value for s in S)}) - FINAL  # what Save shows for
 _open: WindowRegistry[PurchaseOrderWindow] = WindowRegistry()  # (session, order) -> its window
 
 
@@ -144,92 +131,69 @@ class OptionalDate(QWidget):
         self.edit.setEnabled(on and self.known.isChecked())
 
 
-class PurchaseOrderWindow(QWidget):
+class PurchaseOrderWindow(DocumentWindow):
     """The editor of one purchase order (or of a new one until its first save)."""
 
     created = Signal(dict)  # the PurchaseOrderOut of a new order, once saved
     loaded = Signal(dict)  # whenever the order shown changes (load, save, move, live event)
 
+    module, entity, noun = "purchasing", "purchase_order", "purchase order"
+    ACTIONS = (
+        Action(
+            "cancel",
+            "Cancel order",
+            "The order is off: what was received stays, the rest is no longer incoming",
+            "cancel_order",
+            statuses=CHANGEABLE - {NEW},
+            role="danger",
+            right=True,
+            object_name="cancelOrderButton",
+        ),
+        Action("save", "Save draft", "Save the order (Ctrl+S)", "save", statuses=CHANGEABLE, right=True),
+        Action(
+            "confirm",
+            "Confirm",
+            "The vendor has the order: its quantities count as incoming stock",
+            "confirm",
+            statuses=frozenset({NEW, S.draft.value}),
+            role="primary",
+            right=True,
+            object_name="confirmButton",
+        ),
+        Action(
+            "receive",
+            "Receive…",
+            "Goods arrived: receive all or part of the open quantities (Ctrl+R)",
+            "receive",
+            statuses=frozenset(s.value for s in OPEN),
+            shortcut="Ctrl+R",
+            role="primary",
+            right=True,
+            object_name="receiveButton",
+        ),
+    )
+    cancel_button: QPushButton
+    save_button: QPushButton
+    confirm_button: QPushButton
+    receive_button: QPushButton
+
     def __init__(self, session: Session, order_id: int | None, parent: QWidget | None = None) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
-        self.session = session
-        self.api = session.api
         self.order_id = order_id
         self.order: Row | None = None
         self.receipts: list[Row] = []
         self.warehouses: list[Row] = []
         self.last_receipt: Row | None = None
-        self._clean: dict[str, Any] = {}
-        self._lines_edited = False
         self._after_save: Any = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.setObjectName("purchaseOrderWindow")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.setWindowIcon(icons.app_icon())
-        self.setWindowTitle("New purchase order - CRM")
-        self.resize(1120, 800)
-        themed(self, BADGE_STYLE)
-
-        # --- header ----------------------------------------------------------------------------
-        self.heading = QLabel("New purchase order" if order_id is None else "Loading…")
-        self.heading.setProperty("role", "title")
-        self.status_badge = QLabel("")
-        self.status_badge.setObjectName("purchaseBadge")
-        self.status_badge.setAccessibleName("Status")
+        super().__init__(
+            session,
+            parent,
+            name="purchaseOrderWindow",
+            title="New purchase order" if order_id is None else "Loading…",
+            size=(1120, 800),
+        )
         self.progress_label = QLabel("")
         self.progress_label.setObjectName("receivedProgress")
-        self.subtitle = QLabel("")
-        self.subtitle.setProperty("role", "muted")
-        badges = QHBoxLayout()
-        badges.setSpacing(8)
-        badges.addWidget(self.status_badge)
-        badges.addWidget(self.progress_label)
-        badges.addStretch(1)
-        words = QVBoxLayout()
-        words.setSpacing(4)
-        words.addWidget(self.heading)
-        words.addLayout(badges)
-        words.addWidget(self.subtitle)
-
-        self.save_button = QPushButton("Save draft")
-        self.save_button.setToolTip("Save the order (Ctrl+S)")
-        self.save_button.clicked.connect(lambda: self.save())
-        self.confirm_button = QPushButton("Confirm")
-        self.confirm_button.setObjectName("confirmButton")
-        self.confirm_button.setProperty("role", "primary")
-        self.confirm_button.setToolTip("The vendor has the order: its quantities count as incoming stock")
-        self.confirm_button.clicked.connect(self.confirm)
-        self.receive_button = QPushButton("Receive…")
-        self.receive_button.setObjectName("receiveButton")
-        self.receive_button.setProperty("role", "primary")
-        self.receive_button.setToolTip("Goods arrived: receive all or part of the open quantities (Ctrl+R)")
-        self.receive_button.clicked.connect(lambda: self.receive())
-        self.cancel_button = QPushButton("Cancel order")
-        self.cancel_button.setObjectName("cancelOrderButton")
-        self.cancel_button.setProperty("role", "danger")
-        self.cancel_button.setToolTip("The order is off: what was received stays, the rest is no longer incoming")
-        self.cancel_button.clicked.connect(lambda: self.cancel_order())
-        actions = QHBoxLayout()
-        actions.setSpacing(6)
-        actions.addStretch(1)
-        for button in (self.cancel_button, self.save_button, self.confirm_button, self.receive_button):
-            actions.addWidget(button)
-
-        self.notice = QFrame()
-        self.notice.setObjectName("purchaseNotice")
-        self.notice.setProperty("role", "info")
-        self.notice_text = QLabel("")
-        self.notice_text.setWordWrap(True)
-        self.notice_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notice_reload = QPushButton("Reload")
-        self.notice_reload.setProperty("role", "link")
-        self.notice_reload.clicked.connect(self.reload)
-        self.notice_reload.setVisible(False)
-        notice_row = QHBoxLayout(self.notice)
-        notice_row.setContentsMargins(12, 8, 12, 8)
-        notice_row.addWidget(self.notice_text, 1)
-        notice_row.addWidget(self.notice_reload)
-        self.notice.setVisible(False)
+        self.add_badge(self.progress_label)
 
         # --- the form --------------------------------------------------------------------------
         self.vendor = VendorPicker(self.api)
@@ -271,8 +235,8 @@ class PurchaseOrderWindow(QWidget):
         self.receipts_table.setObjectName("receiptsTable")
         self.receipts_table.setAccessibleName("Receipts")
         self.receipts_table.setHorizontalHeaderLabels(["Receipt", "Status", "Validated", "Warehouse", "Delivery note"])
-        for column, width in enumerate((170, 110, 110, 260)):
-            self.receipts_table.setColumnWidth(column, width)
+        for index, width in enumerate((170, 110, 110, 260)):
+            self.receipts_table.setColumnWidth(index, width)
         self.receipts_table.horizontalHeader().setStretchLastSection(True)
         self.receipts_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.receipts_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -292,33 +256,14 @@ class PurchaseOrderWindow(QWidget):
             "lines": self.lines,
         }
 
-        root = QVBoxLayout(self)
-        root.setContentsMargins(24, 18, 24, 16)
-        root.setSpacing(10)
-        root.addLayout(words)
-        root.addLayout(actions)
-        root.addWidget(self.notice)
-        root.addWidget(self.form, 1)
+        self.root.addWidget(self.form, 1)
 
-        self.lines.changed.connect(self._on_lines_edited)
-        QShortcut(
-            QKeySequence.StandardKey.Save,
-            self,
-            activated=lambda: self.save(),
-            context=Qt.ShortcutContext.WindowShortcut,
-        )
-        QShortcut(
-            QKeySequence("Ctrl+R"), self, activated=lambda: self.receive(), context=Qt.ShortcutContext.WindowShortcut
-        )
-        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload, context=Qt.ShortcutContext.WindowShortcut)
-        self._refresh = QTimer(self, singleShot=True, interval=150, timeout=self._refresh_from_server)
-        session.events.event.connect(self._on_event)
-        change_bus().changed.connect(self._on_changed)
-        self._spawn(self._load_warehouses())
+        self.lines.changed.connect(lambda: self.touch("lines"))
+        self.spawn(self._load_warehouses())
 
         if order_id is None:
             self._show_actions()
-            self._clean = self.values()
+            self.snapshot()
             self.vendor.setFocus()
         else:
             self.reload()
@@ -329,24 +274,21 @@ class PurchaseOrderWindow(QWidget):
         key = (id(self.session), self.order_id)
         _open.keep(key, self)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        return spawn_into(self._tasks, coro)
+    def current_id(self) -> int | None:
+        return self.order_id
 
-    def is_busy(self) -> bool:
-        return (
-            any(not t.done() for t in self._tasks)
-            or self.lines.is_busy()
-            or self.vendor.is_busy()
-            or operations.pending() > 0
-            or self._refresh.isActive()
-        )
+    def parts_busy(self) -> bool:
+        return self.lines.is_busy() or self.vendor.is_busy()
+
+    def can_save(self) -> bool:
+        return not self.save_button.isHidden()
 
     @property
     def status(self) -> S | None:
         return None if self.order is None else S(self.order["status"])
 
     def values(self) -> dict[str, Any]:
-        """The form as the server's fields (lines apart: they are compared by `_lines_edited`)."""
+        """The form as the server's fields (lines apart: the grid `touch`es "lines")."""
         expected = self.expected.value()
         return {
             "vendor_id": self.vendor.vendor_id,
@@ -355,21 +297,6 @@ class PurchaseOrderWindow(QWidget):
             "reference": self.reference.text().strip() or None,
             "notes": self.notes.toPlainText().strip() or None,
         }
-
-    def has_edits(self) -> bool:
-        return self._lines_edited or self.values() != self._clean
-
-    def _on_lines_edited(self) -> None:
-        self._lines_edited = True
-
-    def say(self, text: str, reload: bool = False) -> None:
-        self.notice_text.setText(text)
-        self.notice.setVisible(bool(text))
-        self.notice_reload.setVisible(reload)
-
-    def show_notice(self, text: str) -> None:
-        """What the app's error handler calls on a window (offline, a calm message)."""
-        self.say(text)
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -387,7 +314,7 @@ class PurchaseOrderWindow(QWidget):
 
     def _fill_warehouses(self) -> None:
         current = self.order.get("warehouse_id") if self.order is not None else self.warehouse.currentData()
-        was_clean = self.order is None or self._clean.get("warehouse_id") == self.warehouse.currentData()
+        was_clean = self.order is None or self.buffer.clean.get("warehouse_id") == self.warehouse.currentData()
         self.warehouse.blockSignals(True)
         self.warehouse.clear()
         self.warehouse.addItem("Not chosen yet", None)
@@ -401,32 +328,12 @@ class PurchaseOrderWindow(QWidget):
         self.warehouse.setCurrentIndex(max(self.warehouse.findData(current), 0) if current is not None else 0)
         self.warehouse.blockSignals(False)
         if was_clean:
-            self._clean["warehouse_id"] = self.warehouse.currentData()
+            self.buffer.clean["warehouse_id"] = self.warehouse.currentData()
 
-    def reload(self) -> None:
-        """Everything again from the server (F5, Reload); unsaved edits are replaced."""
-        if self.order_id is not None:
-            self.say("")
-            self._spawn(self._load(replace_edits=True))
+    async def fetch(self) -> Row:
+        return dict(await self.api.get(f"/api/purchase-orders/{self.order_id}"))
 
-    def _refresh_from_server(self) -> None:
-        """Someone changed the order: keep my unsaved edits, update the rest."""
-        if self.order_id is not None:
-            self._spawn(self._load(replace_edits=not self.has_edits()))
-
-    async def _load(self, replace_edits: bool) -> None:
-        try:
-            order = await self.api.get(f"/api/purchase-orders/{self.order_id}")
-        except asyncio.CancelledError:
-            raise
-        except ApiError as exc:
-            if shiboken6.isValid(self):
-                self.heading.setText("This purchase order could not be opened")
-                self.subtitle.setText(exc.message)
-                self.form.setEnabled(False)
-            return
-        if not shiboken6.isValid(self):
-            return
+    async def show_loaded(self, order: Row, replace_edits: bool) -> None:
         if not replace_edits and self.order is not None and order["version"] != self.order["version"]:
             self.say("Someone else changed this order. Your edits are kept; Reload shows their version.", reload=True)
             self._show_header(order)
@@ -449,6 +356,7 @@ class PurchaseOrderWindow(QWidget):
         """The order as the server has it, edits replaced."""
         self.order = order
         self.order_id = int(order["id"])
+        self.buffer.take(order)
         self.vendor.set_vendor(order.get("vendor_id"), order.get("vendor_name") or "")
         self.expected.set_value(date.fromisoformat(order["expected_on"]) if order.get("expected_on") else None)
         self.reference.setText(order.get("reference") or "")
@@ -460,17 +368,15 @@ class PurchaseOrderWindow(QWidget):
         self.lines.set_mode(
             read_only=status != S.draft or not self.session.can("purchasing", "edit"), show_received=status != S.draft
         )
-        self._lines_edited = False
-        self._clean = self.values()
+        self.snapshot()
         self._show_header(order)
         self.loaded.emit(order)
 
     def _show_header(self, order: Row) -> None:
         status = S(order["status"])
         self.setWindowTitle(f"{order['number']} {order.get('vendor_name') or ''} - CRM".replace("  ", " "))
-        self.heading.setText(f"{order['number']}  {order.get('vendor_name') or ''}".strip())
-        self.status_badge.setText(STATUS_LABELS[status])
-        set_tone(self.status_badge, STATUS_TONES[status])
+        self.title.setText(f"{order['number']}  {order.get('vendor_name') or ''}".strip())
+        self.show_status(STATUS_LABELS[status], STATUS_TONES[status])
         self.progress_label.setText(progress(order))
         parts = [f"Total {money(order['total'], order['currency'])}"]
         if order.get("expected_on"):
@@ -484,7 +390,7 @@ class PurchaseOrderWindow(QWidget):
             parts.append(f"received {day(order['received_at'])}")
         if order.get("cancelled_at"):
             parts.append(f"cancelled {day(order['cancelled_at'])}")
-        self.subtitle.setText("  ·  ".join(parts))
+        self.set_subtitle("  ·  ".join(parts))
         self.form.setEnabled(True)
         editable = self.session.can("purchasing", "edit") and status not in (S.received, S.cancelled)
         self.vendor.setReadOnly(not (editable and status == S.draft))
@@ -498,22 +404,21 @@ class PurchaseOrderWindow(QWidget):
     def _show_actions(self) -> None:
         status = self.status
         can_edit = self.session.can("purchasing", "edit")
+        self.show_actions(status.value if status is not None else NEW)
         if status is None:
-            self.status_badge.setText("New · not saved yet")
-            set_tone(self.status_badge, "muted")
+            self.show_status("New · not saved yet", "muted")
             self.save_button.setText("Save draft")
             self.save_button.setVisible(self.session.can("purchasing", "create"))
             self.confirm_button.setVisible(self.session.can("purchasing", "create") and can_edit)
-            self.receive_button.setVisible(False)
-            self.cancel_button.setVisible(False)
             self.receipts_label.setVisible(False)
             self.receipts_table.setVisible(False)
             return
         self.save_button.setText("Save draft" if status == S.draft else "Save")
-        self.save_button.setVisible(can_edit and status not in (S.received, S.cancelled))
-        self.confirm_button.setVisible(can_edit and status == S.draft)
-        self.receive_button.setVisible(can_edit and status in OPEN and self.session.can("stock", "edit"))
-        self.cancel_button.setVisible(can_edit and status not in (S.received, S.cancelled))
+        if not can_edit:
+            for button in self.buttons.values():
+                button.setVisible(False)
+        if not self.session.can("stock", "edit"):
+            self.receive_button.setVisible(False)
         shown = status != S.draft
         self.receipts_label.setVisible(shown)
         self.receipts_table.setVisible(shown)
@@ -544,23 +449,13 @@ class PurchaseOrderWindow(QWidget):
 
     # --- live ------------------------------------------------------------------------------------
 
-    def _on_event(self, event: LiveEvent) -> None:
-        if not shiboken6.isValid(self) or self.order_id is None:
-            return
-        if event.module == "purchasing" and event.entity == "purchase_order" and event.entity_id == self.order_id:
-            if self.order is not None and event.data.get("version") == self.order.get("version"):
-                return  # our own change, already shown
-            self._refresh.start()
-        elif (
+    def on_other_event(self, event: LiveEvent) -> None:
+        if (
             event.module == "stock"
             and event.entity == "stock_document"
             and any(r["id"] == event.entity_id for r in self.receipts)
         ):
-            self._spawn(self._load_receipts())  # one of our receipts was reversed
-
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if shiboken6.isValid(self) and "*" in areas:
-            self._refresh.start()
+            self.spawn(self._load_receipts())  # one of our receipts was reversed
 
     # --- saving ----------------------------------------------------------------------------------
 
@@ -581,13 +476,13 @@ class PurchaseOrderWindow(QWidget):
             body["lines"] = self.lines.lines_in()
             fields.update(self.lines.field_widgets())
             return body, fields
-        changes = {k: v for k, v in values.items() if v != self._clean.get(k)}
+        changes = {k: v for k, v in values.items() if v != self.buffer.clean.get(k)}
         if self.status != S.draft:
             changes = {k: v for k, v in changes.items() if k in CONFIRMED_FIELDS}
         for key in ("reference", "notes"):  # cleared: the server takes "" as "none"
             if key in changes and changes[key] is None:
                 changes[key] = ""
-        if self._lines_edited and self.status == S.draft:
+        if "lines" in self.buffer.touched and self.status == S.draft:
             changes["lines"] = self.lines.lines_in()
             fields.update(self.lines.field_widgets())
         return changes, fields
@@ -605,7 +500,7 @@ class PurchaseOrderWindow(QWidget):
         if self.order is None:
             call = self.api.post("/api/purchase-orders", body)
         elif not body:
-            self._lines_edited = False
+            self.buffer.touched.discard("lines")
             if then is not None:
                 then()
             return True
@@ -632,7 +527,7 @@ class PurchaseOrderWindow(QWidget):
             self.say(f"{order['number']} is saved as a draft. Confirm it once the vendor has the order.")
         else:
             self.say("Saved.")
-        self._spawn(self._load_receipts())
+        self.spawn(self._load_receipts())
         then, self._after_save = self._after_save, None
         if then is not None:
             then()
@@ -680,7 +575,7 @@ class PurchaseOrderWindow(QWidget):
             return
         self.show_order(order)
         self.say(f"{order['number']} is confirmed: its quantities count as incoming stock now.")
-        self._spawn(self._load_receipts())
+        self.spawn(self._load_receipts())
 
     def receive(self) -> QWidget | None:
         """Receive… : the dialog with the open quantities (unsaved edits are saved first)."""
@@ -711,7 +606,7 @@ class PurchaseOrderWindow(QWidget):
             f"into {receipt.get('warehouse_name') or 'the warehouse'}). {order['number']} is "
             f"{STATUS_LABELS[S(order['status'])]} now. {rest}"
         )
-        self._spawn(self._load_receipts())
+        self.spawn(self._load_receipts())
 
     def cancel_order(self) -> QMessageBox | None:
         """Cancel order, after a question (what was received stays received)."""
@@ -765,18 +660,3 @@ class PurchaseOrderWindow(QWidget):
             return None
         window: QWidget = opener(self, self.session, document_id)
         return window
-
-    # --- closing ---------------------------------------------------------------------------------
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        """Unsaved edits are not lost by a stray click: ask once."""
-        editable = not self.save_button.isHidden()
-        if self.has_edits() and editable and self.isVisible() and not closing_anyway(self):
-            ask_unsaved(
-                self,
-                "This purchase order has changes that are not saved.",
-                lambda: self.save(then=lambda: close_anyway(self)),
-            )
-            event.ignore()
-            return
-        super().closeEvent(event)
