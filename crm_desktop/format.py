@@ -7,6 +7,7 @@ the user's local time), and the words for the contract's codes (statuses, action
     day("2026-12-05")                    -> "05 Dec 2026"
     moment("2026-12-05T17:13:00Z")       -> "05 Dec 2026, 18:13" (in the user's time zone)
     label("status_changed")              -> "Status changed"
+    duration(timedelta(minutes=185))     -> "3 h 5 min"  (parts=1: "3 h")
 
 Views never format these by hand: a second formatter is how "20900.00" and "20,900 RON" came to
 show the same amount on two screens.
@@ -14,7 +15,7 @@ show the same amount on two screens.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum
 
@@ -148,6 +149,17 @@ def moment(value: datetime | str | None) -> str:
     if parsed is None:
         return str(value)
     return parsed.astimezone().strftime(f"{DAY_FORMAT}, {TIME_FORMAT}")
+
+
+def duration(delta: timedelta, parts: int = 2) -> str:
+    """How long, roughly, for a person: "40 min", "3 h 5 min", "2 d 4 h" (`parts=1`: "3 h", "2 d")."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    hours, mins = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    units = [(days, "d"), (hours, "h"), (mins, "min")]
+    first = next((i for i, (amount, _unit) in enumerate(units) if amount), len(units) - 1)
+    shown = [f"{amount} {unit}" for amount, unit in units[first : first + parts] if amount]
+    return " ".join(shown) or "0 min"
 
 
 def label(word: str | Enum | None) -> str:

@@ -56,3 +56,24 @@ def test_quantities_days_moments_and_labels() -> None:
 
 def test_an_absurd_amount_is_shown_not_a_crash() -> None:
     assert fmt.money("1e400", "EUR") == "1e400 EUR"
+
+
+@pytest.mark.parametrize(
+    ("minutes", "parts", "shown"),
+    [
+        (0.5, 2, "0 min"),
+        (40, 2, "40 min"),
+        (185, 2, "3 h 5 min"),
+        (180, 2, "3 h"),
+        (52 * 60, 2, "2 d 4 h"),
+        (49 * 60 + 5, 2, "2 d 1 h"),
+        (185, 1, "3 h"),
+        (49 * 60 + 5, 1, "2 d"),
+        (-10, 2, "0 min"),
+    ],
+)
+def test_durations(minutes: float, parts: int, shown: str) -> None:
+    """One way to say how long (the ticket's SLA clock, the queue's "updated 3 h ago")."""
+    from datetime import timedelta
+
+    assert fmt.duration(timedelta(minutes=minutes), parts=parts) == shown

@@ -71,7 +71,7 @@ def test_lead_window_keep_mine_or_take_theirs(desk: Desk, qtbot: QtBot) -> None:
     retype(qtbot, window.form.company, "Gamma")
     version = colleague_saves(desk, path, company="Beta", territory="North")
     desk.wait_until(
-        lambda: window.lead is not None and window.lead["version"] == version,
+        lambda: window.lead is not None and window.lead.version == version,
         message="the colleague's save did not show",
     )
     assert window.form.company.text() == "Gamma"  # my edit stays
@@ -85,7 +85,7 @@ def test_lead_window_keep_mine_or_take_theirs(desk: Desk, qtbot: QtBot) -> None:
     assert dialog.keep_mine["company"].isChecked()
     qtbot.mouseClick(dialog.save_button, LEFT)
     desk.wait_until(
-        lambda: window.lead is not None and window.lead["company"] == "Gamma" and not window.has_edits(),
+        lambda: window.lead is not None and window.lead.company == "Gamma" and not window.has_edits(),
         message="mine was not saved",
     )
     stored = desk.run(session.api.get(path))
@@ -95,7 +95,7 @@ def test_lead_window_keep_mine_or_take_theirs(desk: Desk, qtbot: QtBot) -> None:
     retype(qtbot, window.form.company, "Delta")
     version = colleague_saves(desk, path, company="Epsilon")
     desk.wait_until(
-        lambda: window.lead is not None and window.lead["version"] == version, message="the second save did not show"
+        lambda: window.lead is not None and window.lead.version == version, message="the second save did not show"
     )
     qtbot.mouseClick(window.save_button, LEFT)  # this time with the mouse (after a dialog, focus is the WM's)
     dialog = conflict_dialog(desk, window)
@@ -120,7 +120,7 @@ def test_ticket_window_names_the_field_in_words(desk: Desk, qtbot: QtBot) -> Non
     retype(qtbot, window.form.subject, "Sync stops every night")
     version = colleague_saves(desk, path, subject="Sync broken", priority="critical")
     desk.wait_until(
-        lambda: window.ticket is not None and window.ticket["version"] == version,
+        lambda: window.ticket is not None and window.ticket.version == version,
         message="the colleague's save did not show",
     )
     assert window.form.subject.text() == "Sync stops every night"
@@ -132,7 +132,7 @@ def test_ticket_window_names_the_field_in_words(desk: Desk, qtbot: QtBot) -> Non
     assert dialog.take_theirs["subject"].text() == "Theirs: Sync broken"
     qtbot.mouseClick(dialog.save_button, LEFT)
     desk.wait_until(
-        lambda: window.ticket is not None and window.ticket["subject"] == "Sync stops every night",
+        lambda: window.ticket is not None and window.ticket.subject == "Sync stops every night",
         message="mine was not saved",
     )
     stored = desk.run(session.api.get(path))

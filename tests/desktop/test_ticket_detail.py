@@ -74,8 +74,8 @@ def click_move(desk: Desk, qtbot: QtBot, window: TicketWindow, target: str) -> N
 
 def wait_status(desk: Desk, window: TicketWindow, status: str) -> None:
     desk.wait_until(
-        lambda: window.ticket is not None and window.ticket["status"] == status and not window.is_busy(),
-        message=f"not {status}: {window.ticket and window.ticket['status']}",
+        lambda: window.ticket is not None and window.ticket.status == status and not window.is_busy(),
+        message=f"not {status}: {window.ticket and window.ticket.status}",
     )
 
 
@@ -157,7 +157,7 @@ def test_a_ticket_from_a_client_through_its_whole_life(desk: Desk, qtbot: QtBot,
     assert dialog.route.text() == "Routed to the Development team."
     qtbot.mouseClick(dialog.ok, LEFT)
     desk.wait_until(lambda: dialog.ticket is not None, message="the ticket was not created")
-    number = dialog.ticket["number"]  # type: ignore[index]
+    number = dialog.ticket.number  # type: ignore[union-attr]
     assert dialog.done_text.text() == f"Ticket #{number} is created and routed to the Development team."
     assert client_window.notice.text() == f"Ticket #{number} is created."
     qtbot.mouseClick(dialog.open_button, LEFT)  # the dialog offers to open it
@@ -333,7 +333,7 @@ def test_files_round_trip_the_size_limit_and_live_changes(desk: Desk, qtbot: QtB
     qtbot.keyClicks(window.form.subject, "Sync stops every night at 02:00")
     qtbot.keyClick(window.form.subject, Qt.Key.Key_S, CTRL)
     desk.wait_until(
-        lambda: window.ticket is not None and window.ticket["subject"].startswith("Sync stops"), message="not saved"
+        lambda: window.ticket is not None and window.ticket.subject.startswith("Sync stops"), message="not saved"
     )
     saved = stored(desk, api, ticket["id"])
     assert saved["subject"] == "Sync stops every night at 02:00" and saved["priority"] == "critical"

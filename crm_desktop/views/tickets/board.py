@@ -1,6 +1,6 @@
 """The tickets board: a column per status (Closed only when asked), a card per ticket, drag to move.
 
-The board is the shared Kanban (widgets/kanban.py). One request (GET /api/tickets/board) fills the
+The board is the shared Kanban (widgets/kanban.py). One request (api.tickets.board) fills the
 columns; a column asks the list endpoint for more when scrolled to its end, in the board's order
 (priority, then oldest).
 The server owns the status graph: a move it refuses goes back with its message. Resolved first
@@ -10,6 +10,7 @@ asks for the resolution note.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -25,18 +26,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crm_desktop import format
+from crm_desktop.api import tickets
 from crm_desktop.session import Session
-from crm_desktop.views.tickets.filters import OPEN, PRIORITY_NAMES, STATUS_NAMES, TicketLookups
+from crm_desktop.views.tickets.filters import OPEN, TicketLookups
 from crm_desktop.views.tickets.queue import open_ticket, sla
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.kanban import KanbanBoard, KanbanCard, KanbanColumn, Key, repolish
-from crm_server.contract.tickets import Board, BoardCard, TicketStatus
+from crm_server.contract.tickets import BoardCard, MoveIn, TicketFilters, TicketOut, TicketQuery, TicketStatus
 
 log = logging.getLogger(__name__)
 
 PAGE = 50
 MAX_PAGE = 200  # the board endpoint's per_column limit
-TICKETS = frozenset({"tickets", "tickets.ticket"})
 
 
 class TicketCard(KanbanCard):
@@ -52,7 +54,7 @@ class TicketCard(KanbanCard):
         top.setSpacing(6)
         number = QLabel(f"#{card.number}")
         number.setObjectName("cardNumber")
-        self.priority = QLabel(PRIORITY_NAMES.get(card.priority.value, card.priority.value))
+        self.priority = QLabel(format.label(card.priority))
         self.priority.setObjectName("priorityBadge")
         self.priority.setProperty("priority", card.priority.value)
         top.addWidget(number)
@@ -85,8 +87,8 @@ class TicketCard(KanbanCard):
 
     def tick(self) -> None:
         """The SLA clock's words and tone (the board calls this as time passes)."""
-        text, tone = sla(self.card.model_dump() | {"status": self.column.key})
-        self.clock.setText("" if text == "—" else text)
+        text, tone = sla(self.card, TicketStatus(str(self.column.key)))
+        self.clock.setText("" if text == format.EMPTY else text)
         self.clock.setToolTip("First response due" if text != "Answered" else "First response given")
         if self.clock.property("tone") != (tone or ""):
             self.clock.setProperty("tone", tone or "")
@@ -140,7 +142,7 @@ class TicketBoard(KanbanBoard):
 
     MIME_TYPE = "application/x-crm-ticket"
     NOUNS = ("ticket", "tickets")
-    AREAS = frozenset({"*", *TICKETS})
+    AREAS = frozenset({"*", *tickets.CHANGED})
     card_class = TicketCard
 
     def __init__(self, session: Session, lookups: TicketLookups, parent: QWidget | None = None) -> None:
@@ -179,17 +181,19 @@ class TicketBoard(KanbanBoard):
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def _query(self) -> dict[str, Any]:
+    def _query(self) -> TicketFilters:
         """The board shows every status as a column, so "open" only hides Closed."""
-        return {k: v for k, v in self.filters.items() if not (k == "status" and v == OPEN)}
+        return TicketFilters.model_validate(
+            {k: v for k, v in self.filters.items() if not (k == "status" and v == OPEN)}
+        )
 
     async def load(self) -> list[tuple[Key, str, str, int, list[BoardCard]]]:
         per_column = self.page_size(PAGE, MAX_PAGE)
-        raw = await self.session.api.get("/api/tickets/board", per_column=per_column, **self._query())
+        board = await tickets.board(self.session.api, self._query(), per_column)
         hide_closed = self.filters.get("status") == OPEN
         return [
-            (c.status.value, STATUS_NAMES[c.status.value], c.status.value, c.count, c.cards)
-            for c in Board.model_validate(raw).columns
+            (c.status.value, format.label(c.status), c.status.value, c.count, c.cards)
+            for c in board.columns
             if not (hide_closed and c.status is TicketStatus.closed)
         ]
 
@@ -198,14 +202,10 @@ class TicketBoard(KanbanBoard):
 
     async def load_more(self, column: KanbanColumn) -> list[BoardCard]:
         """The list endpoint in the board's order (priority, then oldest) for the column's status."""
-        page = await self.session.api.get(
-            "/api/tickets",
-            **{**self._query(), "status": column.key},
-            sort="priority",
-            offset=len(column.cards),
-            limit=PAGE,
-        )
-        return [BoardCard.model_validate(row) for row in page["items"]]
+        filters = self._query().model_dump() | {"status": TicketStatus(str(column.key))}
+        query = TicketQuery(**filters, sort="priority", offset=len(column.cards), limit=PAGE)
+        page = await tickets.list_tickets(self.session.api, query)
+        return [BoardCard.model_validate(t, from_attributes=True) for t in page.items]
 
     # --- opening and moving ----------------------------------------------------------------------
 
@@ -220,22 +220,19 @@ class TicketBoard(KanbanBoard):
             return None
         card: BoardCard = next(c for c in source.cards if c.id == card_id)
         if key != TicketStatus.resolved.value:
-            self._send(card_id, key, {}, None)
+            self._send(card_id, key, None, None)
             return None
         dialog = ResolutionDialog(card, self)
         dialog.buttons.accepted.connect(
-            lambda: (
-                self._send(card_id, key, {"resolution": dialog.resolution()}, dialog) if dialog.ok.isEnabled() else None
-            )
+            lambda: self._send(card_id, key, dialog.resolution(), dialog) if dialog.ok.isEnabled() else None
         )
         dialog.rejected.connect(lambda: self.focus_card(card_id))
         dialog.open()
         return dialog
 
-    def _send(self, card_id: int, key: Key, extra: dict[str, Any], dialog: ResolutionDialog | None) -> None:
-        def call(card: BoardCard) -> Any:
-            return self.session.api.post(
-                f"/api/tickets/{card.id}/move", json={"version": card.version, "status": key, **extra}
-            )
+    def _send(self, card_id: int, key: Key, resolution: str | None, dialog: ResolutionDialog | None) -> None:
+        def call(card: BoardCard) -> Awaitable[TicketOut]:
+            move = MoveIn(version=card.version, status=TicketStatus(str(key)), resolution=resolution)
+            return tickets.move_ticket(self.session.api, card.id, move)
 
-        self.send(card_id, key, call, changed=TICKETS, dialog=dialog)
+        self.send(card_id, key, call, changed=tickets.CHANGED, dialog=dialog)

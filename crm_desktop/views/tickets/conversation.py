@@ -36,15 +36,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations, tasks, theme
+from crm_desktop import format, operations, tasks, theme
+from crm_desktop.api import tickets
 from crm_desktop.operations import handle_error
 from crm_desktop.views.admin.common import UserNames, field
-from crm_desktop.widgets.timeline import when
+from crm_server.contract.tickets import AttachmentIn, AttachmentOut, CommentIn, CommentOut
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
-TICKETS = frozenset({"tickets", "tickets.ticket"})
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 STYLE = """
@@ -79,21 +78,21 @@ def themed(widget: QWidget, style: str) -> None:
 class CommentCard(QFrame):
     """One comment: who wrote it, when, whether the customer saw it, the text and its files."""
 
-    def __init__(self, comment: Row, author: str, parent: QWidget | None = None) -> None:
+    def __init__(self, comment: CommentOut, author: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.comment = comment
-        internal = not comment["public"]
+        internal = not comment.public
         self.setObjectName("internalComment" if internal else "publicComment")
         kind = QLabel("Internal note" if internal else "Reply to customer")
         kind.setObjectName("commentKind")
         kind.setProperty("internal", internal)
-        meta = QLabel(f"{author} · {when(comment['created_at'])}")
+        meta = QLabel(f"{author} · {format.moment(comment.created_at)}")
         meta.setObjectName("commentMeta")
         head = QHBoxLayout()
         head.addWidget(kind)
         head.addStretch(1)
         head.addWidget(meta)
-        self.body = QLabel(comment["body"])
+        self.body = QLabel(comment.body)
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.body.setTextFormat(Qt.TextFormat.PlainText)
@@ -102,9 +101,8 @@ class CommentCard(QFrame):
         layout.setSpacing(4)
         layout.addLayout(head)
         layout.addWidget(self.body)
-        files = comment.get("attachments") or []
-        if files:
-            names = ", ".join(f"{a['filename']} ({size_text(a['size'])})" for a in files)
+        if comment.attachments:
+            names = ", ".join(f"{a.filename} ({size_text(a.size)})" for a in comment.attachments)
             attached = QLabel(f"Attached: {names}")
             attached.setObjectName("commentMeta")
             attached.setWordWrap(True)
@@ -112,13 +110,13 @@ class CommentCard(QFrame):
 
     @property
     def internal(self) -> bool:
-        return not self.comment["public"]
+        return not self.comment.public
 
 
 class ConversationView(QWidget):
     """The thread (oldest first) with the reply box under it."""
 
-    sent = Signal(dict)  # a comment the server stored
+    sent = Signal(object)  # the CommentOut the server stored
 
     def __init__(
         self, session: Any, ticket_id: int, names: UserNames | None = None, parent: QWidget | None = None
@@ -128,7 +126,7 @@ class ConversationView(QWidget):
         self.api = session.api
         self.ticket_id = ticket_id
         self.names = names or UserNames(self.api)
-        self.comments: list[Row] = []
+        self.comments: list[CommentOut] = []
         self._cards: list[CommentCard] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._generation = 0
@@ -210,8 +208,8 @@ class ConversationView(QWidget):
 
     async def _load(self, generation: int) -> None:
         try:
-            comments = list(await self.api.get(f"/api/tickets/{self.ticket_id}/comments"))
-            await self.names.ensure(c.get("author_id") for c in comments)
+            comments = await tickets.list_comments(self.api, self.ticket_id)
+            await self.names.ensure(c.author_id for c in comments)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -222,7 +220,7 @@ class ConversationView(QWidget):
         if shiboken6.isValid(self) and generation == self._generation:
             self.show_comments(comments)
 
-    def show_comments(self, comments: list[Row]) -> None:
+    def show_comments(self, comments: list[CommentOut]) -> None:
         at_bottom = self.scroll.verticalScrollBar().value() >= self.scroll.verticalScrollBar().maximum() - 4
         grew = len(comments) > len(self.comments)
         for card in self._cards:
@@ -231,11 +229,7 @@ class ConversationView(QWidget):
         self.comments = comments
         self._cards = []
         for index, comment in enumerate(comments):
-            author = (
-                self.names.name(comment["author_id"])
-                if comment.get("author_id")
-                else comment.get("author_email") or "Customer"
-            )
+            author = self.names.name(comment.author_id) if comment.author_id else comment.author_email or "Customer"
             card = CommentCard(comment, author, self.body)
             self._cards.append(card)
             self.thread.insertWidget(index, card)
@@ -248,7 +242,7 @@ class ConversationView(QWidget):
         return list(self._cards)
 
     def texts(self) -> list[str]:
-        return [str(c["body"]) for c in self.comments]
+        return [c.body for c in self.comments]
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -256,13 +250,13 @@ class ConversationView(QWidget):
         text = self.reply.toPlainText().strip()
         if not text or not self.composer.isVisible() or not self.reply_button.isEnabled():
             return None
-        call = self.api.post(f"/api/tickets/{self.ticket_id}/comments", {"body": text, "public": public})
+        call = tickets.add_comment(self.api, self.ticket_id, CommentIn(body=text, public=public))
         task = operations.run(
-            self, call, success=self._sent, changed=TICKETS, fields={"body": self.reply}, busy=self.composer
+            self, call, success=self._sent, changed=tickets.CHANGED, fields={"body": self.reply}, busy=self.composer
         )
         return task
 
-    def _sent(self, comment: Row) -> None:
+    def _sent(self, comment: CommentOut) -> None:
         self.reply.clear()
         self.sent.emit(comment)
         self.reload()
@@ -271,14 +265,14 @@ class ConversationView(QWidget):
 class AttachmentList(QWidget):
     """The ticket's files: open one (a temporary copy in the system viewer), save a copy, attach."""
 
-    attached = Signal(dict)
+    attached = Signal(object)  # the AttachmentOut stored
 
     def __init__(self, session: Any, ticket_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.api = session.api
         self.ticket_id = ticket_id
-        self.files: list[Row] = []
+        self.files: list[AttachmentOut] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.list = QListWidget()
         self.list.setObjectName("attachmentList")
@@ -333,7 +327,7 @@ class AttachmentList(QWidget):
 
     async def _load(self) -> None:
         try:
-            files = list(await self.api.get(f"/api/tickets/{self.ticket_id}/attachments"))
+            files = await tickets.list_attachments(self.api, self.ticket_id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -342,33 +336,35 @@ class AttachmentList(QWidget):
         if shiboken6.isValid(self):
             self.show_files(files)
 
-    def show_files(self, files: list[Row]) -> None:
+    def show_files(self, files: list[AttachmentOut]) -> None:
         selected = self.selected()
         self.files = files
         self.list.clear()
         for attachment in files:
             item = QListWidgetItem(
-                f"{attachment['filename']}  ·  {size_text(attachment['size'])}  ·  {when(attachment['created_at'])}"
+                f"{attachment.filename}  ·  {size_text(attachment.size)}  ·  {format.moment(attachment.created_at)}"
             )
-            item.setData(ID_ROLE, attachment)
-            item.setToolTip(attachment["content_type"])
+            item.setData(ID_ROLE, attachment.id)
+            item.setToolTip(attachment.content_type)
             self.list.addItem(item)
-            if selected is not None and selected["id"] == attachment["id"]:
+            if selected is not None and selected.id == attachment.id:
                 self.list.setCurrentItem(item)
         self.list.setVisible(bool(files))
         self.empty.setVisible(not files)
         self._update_actions()
 
     def names(self) -> list[str]:
-        return [str(f["filename"]) for f in self.files]
+        return [f.filename for f in self.files]
 
-    def selected(self) -> Row | None:
+    def selected(self) -> AttachmentOut | None:
         item = self.list.currentItem()
-        return dict(item.data(ID_ROLE)) if item is not None and item.isSelected() else None
+        if item is None or not item.isSelected():
+            return None
+        return next((f for f in self.files if f.id == item.data(ID_ROLE)), None)
 
     def select(self, filename: str) -> None:
-        for row in range(self.list.count()):
-            if self.list.item(row).data(ID_ROLE)["filename"] == filename:
+        for row, attachment in enumerate(self.files):
+            if attachment.filename == filename:
                 self.list.setCurrentRow(row)
                 return
 
@@ -381,16 +377,15 @@ class AttachmentList(QWidget):
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
 
-    async def _download(self, attachment: Row) -> bytes | None:
+    async def _download(self, attachment: AttachmentOut) -> bytes | None:
         try:
-            response = await self.api.request("GET", f"/api/attachments/{attachment['id']}", raw=True)
+            return await tickets.download_attachment(self.api, attachment.id)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if shiboken6.isValid(self):
                 handle_error(self, exc)
             return None
-        return bytes(response.content)
 
     # --- open and save ---------------------------------------------------------------------------
 
@@ -400,12 +395,12 @@ class AttachmentList(QWidget):
             return None
         return self._spawn(self._open(attachment))
 
-    async def _open(self, attachment: Row) -> None:
+    async def _open(self, attachment: AttachmentOut) -> None:
         data = await self._download(attachment)
         if data is None or not shiboken6.isValid(self):
             return
         folder = Path(tempfile.mkdtemp(prefix=f"crm-ticket-{self.ticket_id}-"))
-        path = folder / Path(attachment["filename"]).name
+        path = folder / Path(attachment.filename).name
         await asyncio.to_thread(path.write_bytes, data)
         if shiboken6.isValid(self) and not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
             self.say(f"No program opens {path.name}; it is saved at {path}.")
@@ -414,19 +409,19 @@ class AttachmentList(QWidget):
         attachment = self.selected()
         if attachment is None:
             return None
-        dialog = QFileDialog(self, f"Save {attachment['filename']}")
+        dialog = QFileDialog(self, f"Save {attachment.filename}")
         dialog.setObjectName("attachmentSaveDialog")
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.selectFile(attachment["filename"])
+        dialog.selectFile(attachment.filename)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         dialog.fileSelected.connect(lambda path: self.save_to(attachment, path))
         dialog.open()
         return dialog
 
-    def save_to(self, attachment: Row, path: str) -> asyncio.Task[Any]:
+    def save_to(self, attachment: AttachmentOut, path: str) -> asyncio.Task[Any]:
         return self._spawn(self._save(attachment, Path(path)))
 
-    async def _save(self, attachment: Row, path: Path) -> None:
+    async def _save(self, attachment: AttachmentOut, path: Path) -> None:
         data = await self._download(attachment)
         if data is None:
             return
@@ -437,7 +432,7 @@ class AttachmentList(QWidget):
                 self.say(f"Could not write {path}: {exc.strerror or exc}")
             return
         if shiboken6.isValid(self):
-            self.say(f"Saved {attachment['filename']} to {path}.")
+            self.say(f"Saved {attachment.filename} to {path}.")
 
     # --- attach ----------------------------------------------------------------------------------
 
@@ -458,12 +453,12 @@ class AttachmentList(QWidget):
             self,
             self._upload(Path(path)),
             success=self._attached,
-            changed=TICKETS,
+            changed=tickets.CHANGED,
             fields={"data": self.list_box},
             busy=self.attach_button,
         )
 
-    async def _upload(self, path: Path) -> Row:
+    async def _upload(self, path: Path) -> AttachmentOut:
         def encode() -> str:
             return base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -474,10 +469,10 @@ class AttachmentList(QWidget):
             if shiboken6.isValid(self):
                 self.say("")
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        body = {"filename": path.name, "content_type": content_type, "data": data}
-        return dict(await self.api.post(f"/api/tickets/{self.ticket_id}/attachments", body))
+        body = AttachmentIn(filename=path.name, content_type=content_type, data=data)
+        return await tickets.add_attachment(self.api, self.ticket_id, body)
 
-    def _attached(self, attachment: Row) -> None:
-        self.say(f"{attachment['filename']} is attached.")
+    def _attached(self, attachment: AttachmentOut) -> None:
+        self.say(f"{attachment.filename} is attached.")
         self.attached.emit(attachment)
         self.reload()

@@ -39,11 +39,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations, tasks
+from crm_desktop import format, icons, operations, tasks
+from crm_desktop.api import auth, clients, tickets
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.views.admin.common import UserNames, field
-from crm_desktop.views.tickets.conversation import TICKETS, AttachmentList, ConversationView, themed
+from crm_desktop.views.tickets.conversation import AttachmentList, ConversationView, themed
 from crm_desktop.views.tickets.new_ticket import (
     Lookups,
     NewTicketDialog,
@@ -52,26 +53,27 @@ from crm_desktop.views.tickets.new_ticket import (
     tag_list,
 )
 from crm_desktop.widgets.edit_buffer import EditBuffer
-from crm_desktop.widgets.field_conflict import Conflicted, ask_which, save_guarded, shown
+from crm_desktop.widgets.field_conflict import Conflicted, ask_which, shown
+from crm_desktop.widgets.paged_table import Row
 from crm_desktop.widgets.record_window import WindowRegistry, set_tone, show_window, spawn_into
-from crm_desktop.widgets.timeline import TimelineView, when
+from crm_desktop.widgets.timeline import TimelineView
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.events import LiveEvent
-from crm_server.contract.tickets import OPEN_STATUSES, TRANSITIONS, TicketStatus
+from crm_server.contract.tickets import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    AssignIn,
+    CommentOut,
+    MoveIn,
+    TicketOut,
+    TicketQuery,
+    TicketStatus,
+    TicketUpdate,
+)
 
 log = logging.getLogger(__name__)
 
-Ticket = dict[str, Any]
-ORDER = [s.value for s in TicketStatus]
-STATUS_LABELS = {
-    "new": "New",
-    "assigned": "Assigned",
-    "in_process": "In process",
-    "pending_customer": "Waiting for customer",
-    "resolved": "Resolved",
-    "deployed": "Deployed",
-    "closed": "Closed",
-}
+ORDER = list(TicketStatus)
 STATUS_TONES = {
     "new": "accent",
     "assigned": "accent",
@@ -120,34 +122,17 @@ def open_ticket(parent: QWidget | None, session: Any, ticket_id: int) -> QWidget
 # --- small pieces --------------------------------------------------------------------------------
 
 
-def duration(delta: timedelta) -> str:
-    """ "40 min", "3 h 5 min", "2 d 4 h": how long, roughly, for a person."""
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def sla_text(ticket: Ticket, now: datetime) -> tuple[str, str]:
+def sla_text(ticket: TicketOut, now: datetime) -> tuple[str, str]:
     """The first-response clock and its tone: answered in…, due in…, or overdue by…."""
-    created, answered = _time(ticket["created_at"]), _time(ticket.get("first_responded_at"))
-    due = _time(ticket.get("first_response_due_at"))
-    if answered is not None and created is not None:
-        return f"Answered in {duration(answered - created)}", "success"
-    if ticket["status"] not in OPEN_STATUSES or due is None:
+    answered, due = ticket.first_responded_at, ticket.first_response_due_at
+    if answered is not None:
+        return f"Answered in {format.duration(answered - ticket.created_at)}", "success"
+    if ticket.status not in OPEN_STATUSES or due is None:
         return "No first response", "muted"
     if due <= now:
-        return f"First response overdue by {duration(now - due)}", "danger"
+        return f"First response overdue by {format.duration(now - due)}", "danger"
     left = due - now
-    return f"First response due in {duration(left)}", "warning" if left <= timedelta(minutes=30) else "muted"
+    return f"First response due in {format.duration(left)}", "warning" if left <= timedelta(minutes=30) else "muted"
 
 
 def badge(name: str) -> QLabel:
@@ -157,16 +142,16 @@ def badge(name: str) -> QLabel:
     return label
 
 
-def move_label(current: str, target: str) -> str:
+def move_label(current: TicketStatus, target: TicketStatus) -> str:
     if current in ("resolved", "closed") and target in REOPEN_LABELS:
         return REOPEN_LABELS[target]
     if current == "pending_customer" and target == "in_process":
         return "Customer replied"
-    return MOVE_LABELS.get(target, STATUS_LABELS.get(target, target))
+    return MOVE_LABELS.get(target, format.label(target))
 
 
 class TeamUsers:
-    """The colleague search narrowed to one team: the picker's GET /api/users gets a team_id."""
+    """The colleague search narrowed to one team: the picker's user search gets a team_id."""
 
     def __init__(self, api: Any, team_id: int | None = None) -> None:
         self.api = api
@@ -258,25 +243,26 @@ class TicketForm(QWidget):
     def _show_route(self, *_: object) -> None:
         self.route.setText(self.lookups.route_text(self.category.currentData()))
 
-    def fill(self, ticket: Ticket, assignee_name: str) -> None:
-        self.subject.setText(ticket["subject"])
-        self.priority.setCurrentIndex(max(self.priority.findData(ticket["priority"]), 0))
-        fill_categories(self.category, self.lookups, ticket.get("category_id"))
+    def fill(self, ticket: TicketOut, assignee_name: str) -> None:
+        self.subject.setText(ticket.subject)
+        self.priority.setCurrentIndex(max(self.priority.findData(ticket.priority.value), 0))
+        fill_categories(self.category, self.lookups, ticket.category_id)
         self._show_route()
         self.team.blockSignals(True)
         self.team.clear()
         self.team.addItem("No team", None)
         for team_id, name in sorted(self.lookups.teams.items(), key=lambda t: t[1].lower()):
             self.team.addItem(name, team_id)
-        self.team.setCurrentIndex(max(self.team.findData(ticket.get("team_id")), 0))
+        self.team.setCurrentIndex(max(self.team.findData(ticket.team_id), 0))
         self.team.blockSignals(False)
-        self._limit(ticket.get("team_id"))
-        self.assignee.set_user(ticket.get("assignee_id"), assignee_name if ticket.get("assignee_id") else "")
-        self.tags.setText(", ".join(ticket.get("tags") or []))
-        self.description.setPlainText(ticket.get("description") or "")
+        self._limit(ticket.team_id)
+        self.assignee.set_user(ticket.assignee_id, assignee_name if ticket.assignee_id else "")
+        self.tags.setText(", ".join(ticket.tags))
+        self.description.setPlainText(ticket.description)
 
-    def changes(self, ticket: Ticket) -> dict[str, Any]:
-        """The PATCH body (without the version): only what differs from the stored ticket."""
+    def changes(self, ticket: Row) -> dict[str, Any]:
+        """The PATCH body (without the version): only what differs from the stored ticket. The
+        EditBuffer compares in the wire's shape (ticket.model_dump(mode="json")): a dict here only."""
         values = {
             "subject": " ".join(self.subject.text().split()),
             "priority": self.priority.currentData(),
@@ -295,15 +281,12 @@ class TicketForm(QWidget):
             changed.pop("team_id", None)  # the server routes a re-classified ticket to its category's team
         return changed
 
-    def assignee_change(self, ticket: Ticket) -> tuple[bool, int | None]:
-        """(whether to send /assign, to whom). Typed text that is nobody yet is no change."""
+    def assignee_change(self, ticket: TicketOut) -> tuple[bool, int | None]:
+        """(whether to assign, to whom). Typed text that is nobody yet is no change."""
         chosen = self.assignee.user_id
         if chosen is None and self.assignee.text().strip():
             return False, None
-        return chosen != ticket.get("assignee_id"), chosen
-
-    def dirty(self, ticket: Ticket) -> bool:
-        return bool(self.changes(ticket)) or self.assignee_change(ticket)[0]
+        return chosen != ticket.assignee_id, chosen
 
 
 # --- dialogs -------------------------------------------------------------------------------------
@@ -358,10 +341,10 @@ class AssignDialog(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(440)
         self.picker, self.search, self.everyone = assignee_picker(window.session)
-        ticket = window.ticket or {}
-        self.search.team_id = ticket.get("team_id")
-        self.everyone.toggled.connect(lambda on: setattr(self.search, "team_id", None if on else ticket.get("team_id")))
-        team = window.lookups.team_name(ticket.get("team_id"), "")
+        team_id = window.ticket.team_id if window.ticket is not None else None
+        self.search.team_id = team_id
+        self.everyone.toggled.connect(lambda on: setattr(self.search, "team_id", None if on else team_id))
+        team = window.lookups.team_name(team_id, "")
         hint = f"People of the {team} team." if team else "Anyone active."
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -375,7 +358,7 @@ class AssignDialog(QDialog):
         box.layout().addWidget(self.everyone)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 16, 18, 14)
-        layout.addWidget(QLabel(f"Assign #{ticket.get('number', '')} to"))
+        layout.addWidget(QLabel(f"Assign #{window.ticket.number if window.ticket else ''} to"))
         layout.addWidget(box)
         layout.addWidget(self.buttons)
         self.picker.setFocus()
@@ -412,7 +395,7 @@ class TicketWindow(QWidget):
         self.session = session
         self.api = session.api
         self.ticket_id = ticket_id
-        self.ticket: Ticket | None = None
+        self.ticket: TicketOut | None = None
         self.client_text = ""
         self.lookups = Lookups()
         self.names = UserNames(self.api)
@@ -513,7 +496,7 @@ class TicketWindow(QWidget):
         # --- right: conversation and history -----------------------------------------------------
         self.conversation = ConversationView(session, ticket_id, self.names)
         self.conversation.sent.connect(self._commented)
-        self.timeline = TimelineView(self.api, f"/api/tickets/{ticket_id}/timeline")
+        self.timeline = TimelineView(self.api, tickets.timeline_path(ticket_id))
         self.tabs = QTabWidget()
         self.tabs.addTab(self.conversation, "Conversation")
         self.tabs.addTab(self.timeline, "History")
@@ -574,7 +557,7 @@ class TicketWindow(QWidget):
         try:
             if not self.lookups.categories:
                 await self.lookups.load(self.api)
-            ticket = await self.api.get(f"/api/tickets/{self.ticket_id}")
+            ticket = await tickets.get_ticket(self.api, self.ticket_id)
             await self._learn_names(ticket)
             client_text = await self._client_text(ticket)
         except asyncio.CancelledError:
@@ -591,45 +574,48 @@ class TicketWindow(QWidget):
             self.client_text = client_text
             self.show_ticket(ticket, replace_edits)
 
-    async def _learn_names(self, ticket: Ticket) -> None:
+    async def _learn_names(self, ticket: TicketOut) -> None:
         """The assignee's name: the team's list (anyone may read it), else the admin lookup."""
-        if ticket.get("team_id") is not None:
+        if ticket.team_id is not None:
             try:
-                page = await self.api.get("/api/users", team_id=ticket["team_id"], limit=200)
-                for user in page["items"]:
-                    self.names.remember(user)
+                page = await auth.colleagues(self.api, team_id=ticket.team_id, limit=200)
+                for user in page.items:
+                    self.names.remember(user.model_dump())
             except ApiError as exc:
                 log.info("team members did not load: %s", exc.message)
-        await self.names.ensure([ticket.get("assignee_id")])
+        await self.names.ensure([ticket.assignee_id])
 
-    async def _client_text(self, ticket: Ticket) -> str:
-        if ticket.get("client_id") is None:
-            return f"From {ticket['requester_email']}" if ticket.get("requester_email") else "No client"
+    async def _client_text(self, ticket: TicketOut) -> str:
+        if ticket.client_id is None:
+            return f"From {ticket.requester_email}" if ticket.requester_email else "No client"
         try:
-            client = await self.api.get(f"/api/clients/{ticket['client_id']}")
+            client = await clients.get_client(self.api, ticket.client_id)
         except ApiError:
-            return f"Client #{ticket['client_id']}"
-        contact = next((c for c in client.get("contacts") or [] if c["id"] == ticket.get("contact_id")), None)
-        parts = [f"Client: {client['name']}"]
+            return f"Client #{ticket.client_id}"
+        contact = next((c for c in client.contacts if c.id == ticket.contact_id), None)
+        parts = [f"Client: {client.name}"]
         if contact is not None:
-            parts.append(f"Contact: {contact['name']}" + (f" <{contact['email']}>" if contact.get("email") else ""))
+            parts.append(f"Contact: {contact.name}" + (f" <{contact.email}>" if contact.email else ""))
         return "  ·  ".join(parts)
 
-    def show_ticket(self, ticket: Ticket, replace_edits: bool = True) -> None:
+    def show_ticket(self, ticket: TicketOut, replace_edits: bool = True) -> None:
         """The server's ticket; unless `replace_edits`, the fields I am editing keep my values."""
         keep_assignee = not replace_edits and self.ticket is not None and self.form.assignee_change(self.ticket)[0]
         mine = self.form.assignee.user_id, self.form.assignee.text()
-        shown = self.buffer.load(ticket, keep_edits=not replace_edits)
+        # The EditBuffer holds the wire's shape (a dict): the ticket goes in as its JSON.
+        shown = self.buffer.load(ticket.model_dump(mode="json"), keep_edits=not replace_edits)
         if shown is None:  # an answer older than what is shown
             return
         self._show(ticket, shown)
         if keep_assignee:
             self.form.assignee.set_user(*mine)
 
-    def _show(self, ticket: Ticket, shown: Ticket) -> None:
+    def _show(self, ticket: TicketOut, shown: Row) -> None:
+        """`ticket` as stored; `shown`, the buffer's record with my edits over it (a dict of the wire)."""
         self.ticket = ticket
-        self.form.fill(shown, self._assignee_label(shown))
-        archived = ticket.get("archived_at") is not None
+        with_edits = TicketOut.model_validate(shown)
+        self.form.fill(with_edits, self._assignee_label(with_edits))
+        archived = ticket.archived_at is not None
         can_edit = self.session.can("tickets", "edit")
         self.form.setEnabled(can_edit and not archived)
         self.save_button.setEnabled(can_edit and not archived)
@@ -637,30 +623,28 @@ class TicketWindow(QWidget):
         self._show_header()
         self._show_moves()
 
-    def _assignee_label(self, ticket: Ticket) -> str:
-        assignee = ticket.get("assignee_id")
-        if assignee is None:
-            return ""
-        return self.names.name(assignee)
+    def _assignee_label(self, ticket: TicketOut) -> str:
+        return "" if ticket.assignee_id is None else self.names.name(ticket.assignee_id)
 
     def _show_header(self) -> None:
         ticket = self.ticket
         if ticket is None:
             return
-        self.setWindowTitle(f"#{ticket['number']} {ticket['subject']} - CRM")
-        self.title.setText(f"#{ticket['number']} {ticket['subject']}")
-        self.status_badge.setText(STATUS_LABELS.get(ticket["status"], ticket["status"]))
-        set_tone(self.status_badge, STATUS_TONES.get(ticket["status"], "muted"))
-        self.priority_badge.setText(f"{str(ticket['priority']).capitalize()} priority")
-        set_tone(self.priority_badge, PRIORITY_TONES.get(ticket["priority"], "muted"))
-        assignee = self.names.name(ticket.get("assignee_id"), "Unassigned")
-        team = self.lookups.team_name(ticket.get("team_id"))
-        self.subtitle.setText(f"{self.client_text}  ·  {team}  ·  {assignee}  ·  opened {when(ticket['created_at'])}")
-        self.open_client_button.setVisible(ticket.get("client_id") is not None)
-        self.resolution.setText(ticket.get("resolution") or "")
-        self.resolution_card.setVisible(bool(ticket.get("resolution")))
-        if ticket.get("archived_at"):
-            self.say(f"Archived {when(ticket['archived_at'])}. Reopen it to work on it again.")
+        self.setWindowTitle(f"#{ticket.number} {ticket.subject} - CRM")
+        self.title.setText(f"#{ticket.number} {ticket.subject}")
+        self.status_badge.setText(format.label(ticket.status))
+        set_tone(self.status_badge, STATUS_TONES.get(ticket.status, "muted"))
+        self.priority_badge.setText(f"{format.label(ticket.priority)} priority")
+        set_tone(self.priority_badge, PRIORITY_TONES.get(ticket.priority, "muted"))
+        assignee = self.names.name(ticket.assignee_id, "Unassigned")
+        team = self.lookups.team_name(ticket.team_id)
+        opened = format.moment(ticket.created_at)
+        self.subtitle.setText(f"{self.client_text}  ·  {team}  ·  {assignee}  ·  opened {opened}")
+        self.open_client_button.setVisible(ticket.client_id is not None)
+        self.resolution.setText(ticket.resolution or "")
+        self.resolution_card.setVisible(bool(ticket.resolution))
+        if ticket.archived_at is not None:
+            self.say(f"Archived {format.moment(ticket.archived_at)}. Reopen it to work on it again.")
         self._show_clock()
 
     def _show_clock(self) -> None:
@@ -676,20 +660,20 @@ class TicketWindow(QWidget):
             button.setParent(None)
             button.deleteLater()
         self.move_buttons = {}
-        current = self.ticket["status"]
-        archived = self.ticket.get("archived_at") is not None
-        targets = sorted((t.value for t in TRANSITIONS[TicketStatus(current)]), key=ORDER.index)
+        current = self.ticket.status
+        archived = self.ticket.archived_at is not None
+        targets = sorted(TRANSITIONS[current], key=ORDER.index)
         for target in targets:
             if archived and target not in REOPEN_LABELS:
                 continue
             button = QPushButton(move_label(current, target))
-            button.setObjectName(f"move_{target}")
-            button.setToolTip(f"Move to {STATUS_LABELS[target]}")
+            button.setObjectName(f"move_{target.value}")
+            button.setToolTip(f"Move to {format.label(target)}")
             if target in ("resolved", "closed") or (current in ("resolved", "closed") and target == "in_process"):
                 button.setProperty("role", "primary")
             button.clicked.connect(lambda _=False, t=target: self.ask_move(t))
             self.moves_row.addWidget(button)
-            self.move_buttons[target] = button
+            self.move_buttons[target.value] = button
 
     # --- live ------------------------------------------------------------------------------------
 
@@ -729,30 +713,34 @@ class TicketWindow(QWidget):
             self.say("Nothing to save: the ticket is as stored.")
             return
 
-        async def call() -> Ticket | Conflicted:
+        async def call() -> TicketOut | Conflicted:
             saved = ticket
             if changes:
-                answer = await save_guarded(self.api, f"/api/tickets/{self.ticket_id}", self.buffer.body())
-                if isinstance(answer, Conflicted):
-                    return answer
-                saved = answer
+                # The buffer's body is what the person typed: sent unchecked, the server judges it.
+                body = TicketUpdate.model_construct(**self.buffer.body())
+                try:
+                    saved = await tickets.update_ticket(self.api, self.ticket_id, body)
+                except ApiError as exc:
+                    if exc.code != "field_changed":
+                        raise
+                    newest = await tickets.get_ticket(self.api, self.ticket_id)
+                    return Conflicted(newest.model_dump(mode="json"), list(exc.extra.get("conflicts") or []))
             if assign:
-                saved = await self.api.post(
-                    f"/api/tickets/{self.ticket_id}/assign", {"version": saved["version"], "assignee_id": assignee}
-                )
+                body_ = AssignIn(version=saved.version, assignee_id=assignee)
+                saved = await tickets.assign_ticket(self.api, self.ticket_id, body_)
             return saved
 
         operations.run(
             self,
             call(),
             success=self._saved,
-            changed=TICKETS,
+            changed=tickets.CHANGED,
             fields=self.form.fields,
             reload=self.reload,
             busy=self.save_button,
         )
 
-    def _saved(self, answer: Ticket | Conflicted) -> None:
+    def _saved(self, answer: TicketOut | Conflicted) -> None:
         if isinstance(answer, Conflicted):
             ask_which(self, answer, self.buffer, FIELD_LABELS, self._settled, self._describe)
         else:
@@ -763,31 +751,32 @@ class TicketWindow(QWidget):
             return self.lookups.team_name(value)
         if name == "category_id":
             category = self.lookups.category(value) if value is not None else None
-            return category["name"] if category else "No category"
+            return category.name if category else "No category"
         if name == "priority" and value:
-            return f"{str(value).capitalize()} priority"
+            return f"{format.label(str(value))} priority"
         return shown(value)
 
-    def _settled(self, newest: Ticket, shown: Ticket) -> None:
+    def _settled(self, newest: Row, shown: Row) -> None:
         mine = self.form.assignee.user_id, self.form.assignee.text()
-        self._show(newest, shown)
+        self._show(TicketOut.model_validate(newest), shown)
         self.form.assignee.set_user(*mine)
         self.save()
 
-    def _changed(self, ticket: Ticket, message: str) -> None:
+    def _changed(self, ticket: TicketOut, message: str) -> None:
         self._spawn(self._after_change(ticket, message))
 
-    async def _after_change(self, ticket: Ticket, message: str) -> None:
+    async def _after_change(self, ticket: TicketOut, message: str) -> None:
         await self._learn_names(ticket)
         if shiboken6.isValid(self):
             self.show_ticket(ticket)
             self.say(message)
             self.timeline.reload()
 
-    def ask_move(self, target: str) -> QDialog | None:
-        if target == "assigned" and self.ticket is not None and self.ticket.get("assignee_id") is None:
+    def ask_move(self, target: TicketStatus | str) -> QDialog | None:
+        target = TicketStatus(target)
+        if target is TicketStatus.assigned and self.ticket is not None and self.ticket.assignee_id is None:
             return self.ask_assign()  # assigning someone is what moves a new ticket on
-        if target == "resolved":
+        if target is TicketStatus.resolved:
             dialog = ResolveDialog(self)
             dialog.open()
             return dialog
@@ -796,7 +785,7 @@ class TicketWindow(QWidget):
 
     def move_to(
         self,
-        target: str,
+        target: TicketStatus | str,
         resolution: str | None = None,
         fields: dict[str, QWidget] | None = None,
         done: Any = None,
@@ -805,20 +794,18 @@ class TicketWindow(QWidget):
         """Ask the server for a move; its refusal (graph, missing note or assignee) is shown as said."""
         if self.ticket is None:
             return None
-        body: dict[str, Any] = {"version": self.ticket["version"], "status": target}
-        if resolution is not None:
-            body["resolution"] = resolution
+        body = MoveIn(version=self.ticket.version, status=TicketStatus(target), resolution=resolution)
 
-        def moved(ticket: Ticket) -> None:
+        def moved(ticket: TicketOut) -> None:
             if done is not None:
                 done()
-            self._changed(ticket, f"Moved to {STATUS_LABELS.get(ticket['status'], ticket['status'])}.")
+            self._changed(ticket, f"Moved to {format.label(ticket.status)}.")
 
         return operations.run(
             self,
-            self.api.post(f"/api/tickets/{self.ticket_id}/move", body),
+            tickets.move_ticket(self.api, self.ticket_id, body),
             success=moved,
-            changed=TICKETS,
+            changed=tickets.CHANGED,
             fields=fields,
             reload=self.reload,
             busy=busy or self.moves,
@@ -840,33 +827,33 @@ class TicketWindow(QWidget):
     ) -> asyncio.Task[Any] | None:
         if self.ticket is None:
             return None
-        body = {"version": self.ticket["version"], "assignee_id": user_id}
+        body = AssignIn(version=self.ticket.version, assignee_id=user_id)
 
-        def assigned(ticket: Ticket) -> None:
+        def assigned(ticket: TicketOut) -> None:
             if done is not None:
                 done()
-            self._changed(ticket, f"Assigned to {self.names.name(ticket.get('assignee_id'), 'nobody')}.")
+            self._changed(ticket, f"Assigned to {self.names.name(ticket.assignee_id, 'nobody')}.")
 
         return operations.run(
             self,
-            self.api.post(f"/api/tickets/{self.ticket_id}/assign", body),
+            tickets.assign_ticket(self.api, self.ticket_id, body),
             success=assigned,
-            changed=TICKETS,
+            changed=tickets.CHANGED,
             fields=fields,
             reload=self.reload,
             busy=busy or self.assign_button,
         )
 
-    def _commented(self, comment: dict[str, Any]) -> None:
-        self.say("Reply sent to the customer." if comment["public"] else "Internal note added.")
+    def _commented(self, comment: CommentOut) -> None:
+        self.say("Reply sent to the customer." if comment.public else "Internal note added.")
         self._refresh_from_server()  # the first reply stops the clock; the version moved
 
     def open_client(self) -> None:
-        if self.ticket is None or self.ticket.get("client_id") is None:
+        if self.ticket is None or self.ticket.client_id is None:
             return
         from crm_desktop.views.clients.detail import open_client
 
-        open_client(self, self.session, int(self.ticket["client_id"]))
+        open_client(self, self.session, self.ticket.client_id)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         for task in list(self._tasks):
@@ -880,12 +867,12 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     found: dict[str, int] = {}
 
     async def pick() -> None:
-        page = await ctx.api.get("/api/tickets", limit=20, sort="-updated_at")
+        page = await tickets.list_tickets(ctx.api, TicketQuery(limit=20, sort="-updated_at"))
         most = -1
-        for ticket in page["items"]:
-            comments = len(await ctx.api.get(f"/api/tickets/{ticket['id']}/comments"))
+        for ticket in page.items:
+            comments = len(await tickets.list_comments(ctx.api, ticket.id))
             if comments > most:
-                found["id"], most = ticket["id"], comments
+                found["id"], most = ticket.id, comments
 
     tasks.spawn(pick())  # the runner settles (waits for it) while the first picture is taken
     host = QWidget()

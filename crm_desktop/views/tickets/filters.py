@@ -25,27 +25,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import tasks
+from crm_desktop import format, tasks
+from crm_desktop.api import tickets
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.saved_views import SavedViewsMixin, refill, select
-from crm_server.contract.tickets import OPEN_STATUSES, TicketStatus
+from crm_server.contract.tickets import Priority, TicketStatus
 
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 300
 OPEN = "open"  # the status choice "Open tickets": new, assigned, in process or pending the customer
-STATUS_NAMES: dict[str, str] = {
-    "new": "New",
-    "assigned": "Assigned",
-    "in_process": "In process",
-    "pending_customer": "Pending customer",
-    "resolved": "Resolved",
-    "deployed": "Deployed",
-    "closed": "Closed",
-}
-PRIORITY_NAMES: dict[str, str] = {"normal": "Normal", "high": "High", "critical": "Critical"}
-OPEN_ORDER = [s.value for s in TicketStatus if s in OPEN_STATUSES]
 # Quick views: a name and the values it stands for.
 QUICK_VIEWS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("All open", {"status": OPEN}),
@@ -70,7 +60,7 @@ class TicketLookups:
         users = await self.api.get("/api/users", active=True, limit=200)
         self.people = list(users["items"])
         self.teams = {t["id"]: t["name"] for t in await self.api.get("/api/teams")}
-        self.categories = {c["id"]: c["name"] for c in await self.api.get("/api/ticket-categories")}
+        self.categories = {c.id: c.name for c in await tickets.list_categories(self.api)}
         self.loaded = True
 
     def team(self, team_id: int | None) -> str:
@@ -141,9 +131,9 @@ class TicketFilterBar(SavedViewsMixin, QWidget):
         self.search.setMinimumWidth(170)
         self.status = _combo(
             "Status",
-            [("Open tickets", OPEN), ("Any status", None), *((name, key) for key, name in STATUS_NAMES.items())],
+            [("Open tickets", OPEN), ("Any status", None), *((format.label(s), s.value) for s in TicketStatus)],
         )
-        self.priority = _combo("Priority", [("Priority", None), *((name, key) for key, name in PRIORITY_NAMES.items())])
+        self.priority = _combo("Priority", [("Priority", None), *((format.label(p), p.value) for p in Priority)])
         self.team = _combo("Team", [("Team", None)])
         self.assignee = _combo("Assignee", [("Assignee", None)])
         self.category = _combo("Category", [("Category", None)])
@@ -162,15 +152,18 @@ class TicketFilterBar(SavedViewsMixin, QWidget):
         first.setSpacing(8)
         first.addWidget(quick)
         first.addSpacing(6)
-        for widget in (self.breaching, self.archived):
+        widgets: tuple[QWidget, ...] = (self.breaching, self.archived)
+        for widget in widgets:
             first.addWidget(widget)
         first.addStretch(1)
-        for widget in (self.views, self.save_view):
+        widgets = (self.views, self.save_view)
+        for widget in widgets:
             first.addWidget(widget)
         second = QHBoxLayout()
         second.setSpacing(8)
         second.addWidget(self.search, 2)
-        for widget in (self.status, self.priority, self.team, self.assignee, self.category, self.clear):
+        widgets = (self.status, self.priority, self.team, self.assignee, self.category, self.clear)
+        for widget in widgets:
             second.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

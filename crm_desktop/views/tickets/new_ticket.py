@@ -33,15 +33,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations, tasks
+from crm_desktop import format, operations, tasks
+from crm_desktop.api import clients, tickets
+from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.views.admin.common import field
+from crm_server.contract.clients import ClientOut, ClientQuery
+from crm_server.contract.tickets import CategoryOut, Priority, TicketIn, TicketOut
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
-TICKETS = frozenset({"tickets", "tickets.ticket"})
-PRIORITIES = (("normal", "Normal"), ("high", "High"), ("critical", "Critical"))
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -49,46 +50,46 @@ class Lookups:
     """Ticket categories and teams, read once per form (short lists the admin edits)."""
 
     def __init__(self) -> None:
-        self.categories: list[Row] = []
+        self.categories: list[CategoryOut] = []
         self.teams: dict[int, str] = {}
 
-    async def load(self, api: Any) -> Lookups:
-        categories, teams = await asyncio.gather(api.get("/api/ticket-categories"), api.get("/api/teams"))
-        self.categories = list(categories)
+    async def load(self, api: ApiClient) -> Lookups:
+        categories, teams = await asyncio.gather(tickets.list_categories(api), api.get("/api/teams"))
+        self.categories = categories
         self.teams = {int(t["id"]): str(t["name"]) for t in teams}
         return self
 
     def team_name(self, team_id: int | None, empty: str = "No team") -> str:
         return empty if team_id is None else self.teams.get(team_id, f"team #{team_id}")
 
-    def category(self, category_id: int | None) -> Row | None:
-        return next((c for c in self.categories if c["id"] == category_id), None)
+    def category(self, category_id: int | None) -> CategoryOut | None:
+        return next((c for c in self.categories if c.id == category_id), None)
 
     def route_text(self, category_id: int | None) -> str:
         category = self.category(category_id)
         if category is None:
             return ""
-        if category.get("team_id") is None:
+        if category.team_id is None:
             return "This category has no team: the ticket stays with the creator's team."
-        return f"Routed to the {self.team_name(category['team_id'])} team."
+        return f"Routed to the {self.team_name(category.team_id)} team."
 
 
 def fill_categories(combo: QComboBox, lookups: Lookups, current: int | None) -> None:
     combo.blockSignals(True)
     combo.clear()
     for category in lookups.categories:
-        team = lookups.team_name(category.get("team_id"), "")
-        combo.addItem(f"{category['name']}  →  {team}" if team else category["name"], category["id"])
+        team = lookups.team_name(category.team_id, "")
+        combo.addItem(f"{category.name}  →  {team}" if team else category.name, category.id)
     index = combo.findData(current)
     if index < 0 and current is None:
-        index = next((i for i in range(combo.count()) if lookups.categories[i]["name"].lower() == "general"), 0)
+        index = next((i for i in range(combo.count()) if lookups.categories[i].name.lower() == "general"), 0)
     combo.setCurrentIndex(max(index, 0))
     combo.blockSignals(False)
 
 
 def fill_priorities(combo: QComboBox) -> None:
-    for value, label in PRIORITIES:
-        combo.addItem(label, value)
+    for priority in Priority:
+        combo.addItem(format.label(priority), priority.value)
 
 
 def tag_list(text: str) -> list[str]:
@@ -96,14 +97,14 @@ def tag_list(text: str) -> list[str]:
 
 
 class ClientPicker(QLineEdit):
-    """Choose a client by typing part of its name; matches come from GET /api/clients?q=."""
+    """Choose a client by typing part of its name; matches come from the client list's search."""
 
     client_changed = Signal(object)  # the client (with its contacts) or None
 
-    def __init__(self, api: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.api = api
-        self.client: Row | None = None
+        self.client: ClientOut | None = None
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self.setPlaceholderText("Type a client's name…")
@@ -116,12 +117,15 @@ class ClientPicker(QLineEdit):
             lambda index: self.choose_id(int(index.data(ID_ROLE)))
         )
         self.setCompleter(completer)
-        self._debounce = QTimer(self, singleShot=True, interval=250, timeout=self.search_now)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(self.search_now)
         self.textEdited.connect(self._edited)
 
     @property
     def client_id(self) -> int | None:
-        return None if self.client is None else int(self.client["id"])
+        return None if self.client is None else self.client.id
 
     @property
     def busy(self) -> bool:
@@ -133,7 +137,7 @@ class ClientPicker(QLineEdit):
         task.add_done_callback(self._tasks.discard)
 
     def _edited(self, text: str) -> None:
-        if self.client is not None and text != self.client["name"]:
+        if self.client is not None and text != self.client.name:
             self.client = None
             self.client_changed.emit(None)
         self._debounce.start()
@@ -144,16 +148,16 @@ class ClientPicker(QLineEdit):
 
     async def _search(self, text: str, seq: int) -> None:
         try:
-            page = await self.api.get("/api/clients", q=text or None, limit=20)
+            page = await clients.list_clients(self.api, ClientQuery(q=text or None, limit=20))
         except Exception as exc:  # a failed suggestion list is not worth a dialog
             log.info("client search failed: %s", exc)
             return
         if seq != self._seq or not shiboken6.isValid(self):
             return
         self.matches.clear()
-        for client in page["items"]:
-            item = QStandardItem(client["name"])
-            item.setData(client["id"], ID_ROLE)
+        for client in page.items:
+            item = QStandardItem(client.name)
+            item.setData(client.id, ID_ROLE)
             self.matches.appendRow(item)
         if self.hasFocus() and self.matches.rowCount():
             self.completer().complete()
@@ -167,23 +171,23 @@ class ClientPicker(QLineEdit):
 
     async def _fetch(self, client_id: int) -> None:
         try:
-            client = await self.api.get(f"/api/clients/{client_id}")
+            client = await clients.get_client(self.api, client_id)
         except Exception as exc:
             log.info("client %s did not load: %s", client_id, exc)
             return
         if shiboken6.isValid(self):
             self.set_client(client)
 
-    def set_client(self, client: Row | None) -> None:
+    def set_client(self, client: ClientOut | None) -> None:
         self.client = client
-        self.setText(client["name"] if client else "")
+        self.setText(client.name if client else "")
         self.client_changed.emit(client)
 
 
 class NewTicketDialog(QDialog):
     """Subject, description, client and contact, priority, category (its team shown), tags."""
 
-    created = Signal(dict)
+    created = Signal(dict)  # the TicketOut made, as its JSON (the client window reads it)
 
     def __init__(
         self, session: Any, client_id: int | None = None, contact_id: int | None = None, parent: QWidget | None = None
@@ -195,7 +199,7 @@ class NewTicketDialog(QDialog):
         self.setMinimumWidth(560)
         self.session = session
         self.api = session.api
-        self.ticket: Row | None = None
+        self.ticket: TicketOut | None = None
         self.lookups = Lookups()
         self._contact_wanted = contact_id
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -223,7 +227,9 @@ class NewTicketDialog(QDialog):
         self.description.setFixedHeight(110)
 
         category_box = field(self.category)
-        category_box.layout().addWidget(self.route)
+        box = category_box.layout()
+        assert box is not None
+        box.addWidget(self.route)
         form = QFormLayout()
         form.setHorizontalSpacing(14)
         form.setVerticalSpacing(10)
@@ -294,7 +300,7 @@ class NewTicketDialog(QDialog):
     async def _load(self, client_id: int | None) -> None:
         try:
             await self.lookups.load(self.api)
-            client = await self.api.get(f"/api/clients/{client_id}") if client_id is not None else None
+            client = await clients.get_client(self.api, client_id) if client_id is not None else None
         except Exception as exc:
             log.info("new ticket lookups did not load: %s", exc)
             if shiboken6.isValid(self):
@@ -307,12 +313,12 @@ class NewTicketDialog(QDialog):
         if client is not None:
             self.client.set_client(client)
 
-    def _client_chosen(self, client: Row | None) -> None:
+    def _client_chosen(self, client: ClientOut | None) -> None:
         self.contact.clear()
         self.contact.addItem("No contact", None)
-        for contact in (client or {}).get("contacts") or []:
-            label = contact["name"] + (f" <{contact['email']}>" if contact.get("email") else "")
-            self.contact.addItem(label, contact["id"])
+        for contact in client.contacts if client is not None else []:
+            label = contact.name + (f" <{contact.email}>" if contact.email else "")
+            self.contact.addItem(label, contact.id)
         if self._contact_wanted is not None:
             self.contact.setCurrentIndex(max(self.contact.findData(self._contact_wanted), 0))
             self._contact_wanted = None
@@ -320,8 +326,8 @@ class NewTicketDialog(QDialog):
     def _show_route(self, *_: object) -> None:
         self.route.setText(self.lookups.route_text(self.category.currentData()))
 
-    def values(self) -> Row:
-        body: Row = {
+    def values(self) -> TicketIn:
+        body: dict[str, Any] = {
             "subject": self.subject.text().strip(),
             "description": self.description.toPlainText().strip(),
             "client_id": self.client.client_id,
@@ -331,7 +337,8 @@ class NewTicketDialog(QDialog):
             "category_id": self.category.currentData(),
             "tags": tag_list(self.tags.text()),
         }
-        return {k: v for k, v in body.items() if v is not None and v != []}
+        # Not checked here: the server judges the values, and its words land next to the field.
+        return TicketIn.model_construct(**{k: v for k, v in body.items() if v is not None and v != []})
 
     def submit(self) -> None:
         if self.ticket is not None:  # made already: the button now says "Done"
@@ -342,20 +349,20 @@ class NewTicketDialog(QDialog):
             return
         operations.run(
             self,
-            self.api.post("/api/tickets", self.values()),
+            tickets.create_ticket(self.api, self.values()),
             success=self._created,
-            changed=TICKETS,
+            changed=tickets.CHANGED,
             fields=self.fields,
             busy=self.ok,
         )
 
-    def _created(self, ticket: Row) -> None:
+    def _created(self, ticket: TicketOut) -> None:
         self.ticket = ticket
-        self.created.emit(ticket)
+        self.created.emit(ticket.model_dump(mode="json"))
         self.form_box.setEnabled(False)
-        team = self.lookups.team_name(ticket.get("team_id"), "")
+        team = self.lookups.team_name(ticket.team_id, "")
         where = f" and routed to the {team} team" if team else ""
-        self.done_text.setText(f"Ticket #{ticket['number']} is created{where}.")
+        self.done_text.setText(f"Ticket #{ticket.number} is created{where}.")
         self.done_note.show()
         self.ok.setText("Done")
         self.ok.setProperty("role", "")
@@ -367,6 +374,6 @@ class NewTicketDialog(QDialog):
             return None
         from crm_desktop.views.tickets.detail import open_ticket
 
-        window = open_ticket(self.parentWidget(), self.session, int(self.ticket["id"]))
+        window = open_ticket(self.parentWidget(), self.session, self.ticket.id)
         self.accept()
         return window

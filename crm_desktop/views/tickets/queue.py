@@ -10,27 +10,32 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import total_ordering
-from typing import Any
+from typing import Any, cast
 
 import shiboken6
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from crm_desktop import operations, tasks, theme
+from crm_desktop import format, operations, tasks, theme
+from crm_desktop.api import tickets
 from crm_desktop.session import Session
-from crm_desktop.views.tickets.filters import (
-    OPEN_ORDER,
-    PRIORITY_NAMES,
-    STATUS_NAMES,
-    TicketLookups,
-)
+from crm_desktop.views.tickets.filters import TicketLookups
 from crm_desktop.widgets import kanban
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel, Row
 from crm_server.contract.events import LiveEvent
+from crm_server.contract.tickets import (
+    OPEN_STATUSES,
+    BoardCard,
+    Priority,
+    TicketFilters,
+    TicketOut,
+    TicketQuery,
+    TicketSort,
+    TicketStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,43 +44,29 @@ MAX_LIMIT = 500  # the list endpoint's limit
 RELOAD_DELAY_MS = 150
 TICK_MS = 30_000  # the SLA clock's words ("in 25 min") are refreshed this often
 WARNING = timedelta(minutes=30)  # as the server's "breaching": due within 30 minutes
-PRIORITY_RANK = {"critical": 0, "high": 1, "normal": 2}
-Fetch = Callable[[dict[str, Any], int, int], Awaitable[dict[str, Any]]]
 Index = QModelIndex | QPersistentModelIndex
 
 
 # --- words and tones -----------------------------------------------------------------------------
 
 
-def when(value: str | datetime | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def span(delta: timedelta) -> str:
-    minutes = max(int(delta.total_seconds() // 60), 0)
-    if minutes < 60:
-        return f"{max(minutes, 1)} min"
-    if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} d"
-
-
-def sla(ticket: Any, now: datetime | None = None) -> tuple[str, str | None]:
-    """("in 25 min" / "overdue 2 h" / "Answered", tone): the first-response clock of an open ticket;
-    tone is "danger" when late, "warning" within 30 minutes, else None."""
-    get = ticket.get if isinstance(ticket, dict) else lambda name: getattr(ticket, name, None)
-    if get("first_responded_at"):
+def sla(
+    ticket: TicketOut | BoardCard, status: TicketStatus | None = None, now: datetime | None = None
+) -> tuple[str, str | None]:
+    """("in 25 min" / "overdue 2 h" / "Answered", tone): the first-response clock of an open ticket
+    (a board card's status is its column's); tone is "danger" when late, "warning" within 30 minutes,
+    else None."""
+    if ticket.first_responded_at is not None:
         return "Answered", None
-    due = when(get("first_response_due_at"))
-    status = get("status")
-    if due is None or (status is not None and str(getattr(status, "value", status)) not in OPEN_ORDER):
-        return "—", None
+    due = ticket.first_response_due_at
+    status = status if status is not None else getattr(ticket, "status", None)
+    if due is None or (status is not None and status not in OPEN_STATUSES):
+        return format.EMPTY, None
     left = due - (now or datetime.now(UTC))
     if left <= timedelta(0):
-        return f"overdue {span(-left)}", "danger"
-    return f"in {span(left)}", "warning" if left <= WARNING else None
+        return f"overdue {format.duration(-left, parts=1)}", "danger"
+    shown = format.duration(max(left, timedelta(minutes=1)), parts=1)
+    return f"in {shown}", "warning" if left <= WARNING else None
 
 
 def tone_color(tone: str | None, soft: bool) -> QColor | None:
@@ -90,8 +81,17 @@ def tone_color(tone: str | None, soft: bool) -> QColor | None:
     return QColor(theme.current().token(key))
 
 
-def priority_tone(priority: str) -> str | None:
-    return {"critical": "danger", "high": "warning"}.get(priority)
+def priority_tone(priority: Priority) -> str | None:
+    return {Priority.critical: "danger", Priority.high: "warning"}.get(priority)
+
+
+def ticket_of(row: Row) -> TicketOut:
+    """The ticket a table row holds: the paged table keeps dict rows ({"id", "ticket"}), the only dict."""
+    return cast(TicketOut, row["ticket"])
+
+
+def table_row(ticket: TicketOut) -> Row:
+    return {"id": ticket.id, "ticket": ticket}
 
 
 def open_ticket(parent: QWidget, session: Session, ticket_id: int) -> QWidget | None:
@@ -107,40 +107,6 @@ def open_ticket(parent: QWidget, session: Session, ticket_id: int) -> QWidget | 
     return opened
 
 
-# --- several queries as one list -----------------------------------------------------------------
-
-
-@total_ordering
-class Reverse:
-    """Wraps a value so that sorting ascending orders it descending."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Reverse) and self.value == other.value
-
-    def __lt__(self, other: Reverse) -> bool:
-        return bool(other.value < self.value)
-
-
-def sort_key(sort: str) -> Callable[[Row], tuple[Any, ...]]:
-    """The server's order (crm_server/tickets/queries.order_by) as a Python key: merged pages keep it."""
-    name, descending = sort.lstrip("-"), sort.startswith("-")
-
-    def key(row: Row) -> tuple[Any, ...]:
-        value: Any = row.get(name)
-        if name == "priority":
-            value = PRIORITY_RANK.get(str(value), 2)
-        elif name.endswith("_at"):
-            value = when(value)
-        if descending:
-            return (value is None, Reverse(value), Reverse(row["id"]))
-        return (value is None, value, row["id"])
-
-    return key
-
-
 # --- the table -----------------------------------------------------------------------------------
 
 
@@ -149,25 +115,30 @@ class QueueModel(PagedTableModel):
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.BackgroundRole and index.isValid() and index.row() < self.rowCount():
-            return tone_color(sla(self.row(index.row()))[1], soft=True)
+            return tone_color(sla(ticket_of(self.row(index.row())))[1], soft=True)
         return super().data(index, role)
 
 
-def matches(row: Row, values: dict[str, Any], me: int) -> bool:
-    """Does a patched row still belong to the queue's filters (the fields a row shows plainly)?"""
-    status = values.get("status")
-    if status == "open" and row["status"] not in OPEN_ORDER:
+def matches(ticket: TicketOut, filters: TicketFilters, me: int) -> bool:
+    """Does a patched ticket still belong to the queue's filters (the fields a row shows plainly)?"""
+    status = filters.status
+    if status == "open" and ticket.status not in OPEN_STATUSES:
         return False
-    if status not in (None, "open") and row["status"] != status:
+    if status not in (None, "open") and ticket.status != status:
         return False
-    if values.get("urgent") and row["priority"] == "normal" and sla(row)[1] is None:
+    if filters.urgent and ticket.priority is Priority.normal and sla(ticket)[1] is None:
         return False
-    if values.get("mine") and row.get("assignee_id") != me:
+    if filters.mine and ticket.assignee_id != me:
         return False
-    if bool(row.get("archived_at")) != bool(values.get("archived")):
+    if (ticket.archived_at is not None) != filters.archived:
         return False
-    fields = ("priority", "team_id", "assignee_id", "category_id")
-    return all(values.get(name) in (None, row.get(name)) for name in fields)
+    pairs = (
+        (filters.priority, ticket.priority),
+        (filters.team_id, ticket.team_id),
+        (filters.assignee_id, ticket.assignee_id),
+        (filters.category_id, ticket.category_id),
+    )
+    return all(wanted in (None, value) for wanted, value in pairs)
 
 
 class TicketQueue(QWidget):
@@ -183,44 +154,46 @@ class TicketQueue(QWidget):
         self.session = session
         self.api = session.api
         self.lookups = lookups
-        self.values: dict[str, Any] = {"status": "open"}
+        self.values: dict[str, Any] = {"status": "open"}  # the filter bar's choices (saved views keep these)
+        self.filters = TicketFilters.model_validate(self.values)
         self.narrowed = False
-        self.sort = "-number"
+        self.sort: TicketSort = "-number"
         names = self.lookups
 
         def sla_tone(row: Row) -> str | None:
-            color = tone_color(sla(row)[1], soft=False)
+            color = tone_color(sla(ticket_of(row))[1], soft=False)
             return color.name() if color is not None else None
 
         def priority_color(row: Row) -> str | None:
-            color = tone_color(priority_tone(row["priority"]), soft=False)
+            color = tone_color(priority_tone(ticket_of(row).priority), soft=False)
             return color.name() if color is not None else None
+
+        def text(show: Callable[[TicketOut], str]) -> Callable[[Row], str]:
+            return lambda row: show(ticket_of(row))
 
         # (column, its TicketSort key or None when the server cannot sort by it, width)
         columns: list[tuple[Column, str | None, int]] = [
-            (Column("#", lambda r: f"#{r['number']}"), "number", 62),
-            (Column("Subject", lambda r: r["subject"], tooltip=lambda r: r["subject"]), None, 210),
-            (Column("Client", lambda r: r.get("client_name") or r.get("requester_email") or ""), None, 140),
-            (
-                Column("Priority", lambda r: PRIORITY_NAMES.get(r["priority"], r["priority"]), color=priority_color),
-                "priority",
-                72,
-            ),
-            (Column("Status", lambda r: STATUS_NAMES.get(r["status"], r["status"])), None, 124),
-            (Column("Team", lambda r: names.team(r.get("team_id"))), None, 100),
-            (Column("Assignee", lambda r: r.get("assignee_name") or "—"), None, 116),
+            (Column("#", text(lambda t: f"#{t.number}")), "number", 62),
+            (Column("Subject", text(lambda t: t.subject), tooltip=text(lambda t: t.subject)), None, 210),
+            (Column("Client", text(lambda t: t.client_name or t.requester_email or "")), None, 140),
+            (Column("Priority", text(lambda t: format.label(t.priority)), color=priority_color), "priority", 72),
+            (Column("Status", text(lambda t: format.label(t.status))), None, 124),
+            (Column("Team", text(lambda t: names.team(t.team_id))), None, 100),
+            (Column("Assignee", text(lambda t: t.assignee_name or format.EMPTY)), None, 116),
             (
                 Column(
                     "SLA due",
-                    lambda r: sla(r)[0],
+                    text(lambda t: sla(t)[0]),
                     color=sla_tone,
-                    tooltip=lambda r: f"First response due {local(r.get('first_response_due_at'))}",
+                    tooltip=text(lambda t: f"First response due {format.moment(t.first_response_due_at)}"),
                 ),
                 "first_response_due_at",
                 96,
             ),
             (
-                Column("Updated", lambda r: ago(r.get("updated_at")), tooltip=lambda r: local(r.get("updated_at"))),
+                Column(
+                    "Updated", text(lambda t: ago(t.updated_at)), tooltip=text(lambda t: format.moment(t.updated_at))
+                ),
                 "updated_at",
                 80,
             ),
@@ -262,10 +235,10 @@ class TicketQueue(QWidget):
     # --- loading ---------------------------------------------------------------------------------
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page: dict[str, Any] = await self.api.get(
-            "/api/tickets", **self.values, sort=self.sort, offset=offset, limit=limit
-        )
-        return page
+        query = TicketQuery(**self.filters.model_dump(), sort=self.sort, offset=offset, limit=limit)
+        page = await tickets.list_tickets(self.api, query)
+        # The paged table holds dict rows: each carries its TicketOut (see ticket_of).
+        return {"items": [table_row(t) for t in page.items], "total": page.total, "total_exact": page.total_exact}
 
     def set_filters(self, values: dict[str, Any], narrowed: bool | None = None) -> None:
         """New filters from the filter bar (TicketFilterBar.values())."""
@@ -278,6 +251,7 @@ class TicketQueue(QWidget):
         )
         if values != self.values:
             self.values = dict(values)
+            self.filters = TicketFilters.model_validate(values)
             self.reload()
 
     def reload(self) -> None:
@@ -288,7 +262,7 @@ class TicketQueue(QWidget):
         return self.model.loading
 
     def shown_ids(self) -> list[int]:
-        return [int(r["id"]) for r in self.model.rows()]
+        return [ticket_of(r).id for r in self.model.rows()]
 
     def _repaint(self) -> None:
         if self.model.rowCount():
@@ -307,7 +281,7 @@ class TicketQueue(QWidget):
             )
             header.blockSignals(False)
             return
-        self.sort = ("-" if order == Qt.SortOrder.DescendingOrder else "") + key
+        self.sort = cast(TicketSort, ("-" if order == Qt.SortOrder.DescendingOrder else "") + key)
         self.reload()
 
     # --- live ------------------------------------------------------------------------------------
@@ -326,38 +300,33 @@ class TicketQueue(QWidget):
         tasks.spawn(self._patch(event.entity_id))
 
     async def _patch(self, ticket_id: int) -> None:
+        ticket: TicketOut | None
         try:
-            row: Row | None = await self.api.get(f"/api/tickets/{ticket_id}")
+            ticket = await tickets.get_ticket(self.api, ticket_id)
         except Exception as exc:  # gone or out of my scope: drop the row
             log.info("ticket %s not patched: %s", ticket_id, exc)
-            row = None
+            ticket = None
         if not shiboken6.isValid(self):
             return
-        if row is None or not matches(row, self.values, self.session.me.id):
+        if ticket is None or not matches(ticket, self.filters, self.session.me.id):
             self.model.remove_row(ticket_id)
             return
-        self.model.replace_row(row)
+        self.model.replace_row(table_row(ticket))
 
     # --- opening ---------------------------------------------------------------------------------
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.open(int(self.model.row(index.row())["id"]))
+            self.open(ticket_of(self.model.row(index.row())).id)
 
     def open(self, ticket_id: int) -> QWidget | None:
         self.open_requested.emit(ticket_id)
         return open_ticket(self, self.session, ticket_id)
 
 
-def ago(value: str | datetime | None) -> str:
+def ago(moment: datetime | None) -> str:
     """ "5 min ago", "3 h ago", "2 d ago": the Updated column stays narrow (the tooltip has the time)."""
-    moment = when(value)
     if moment is None:
-        return "—"
+        return format.EMPTY
     passed = datetime.now(UTC) - moment
-    return "just now" if passed < timedelta(minutes=1) else f"{span(passed)} ago"
-
-
-def local(value: str | datetime | None) -> str:
-    moment = when(value)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment is not None else "—"
+    return "just now" if passed < timedelta(minutes=1) else f"{format.duration(passed, parts=1)} ago"
