@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
+from crm_desktop import format
 from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import errors
@@ -481,7 +482,7 @@ def test_repeat_an_issued_invoice_and_stop_it(desk: Desk, qtbot: QtBot) -> None:
     assert (recurrence["every"], recurrence["unit"], recurrence["cycles"], recurrence["done"]) == (2, "week", 3, 0)
     expected_next = str(date.today() + timedelta(weeks=2))
     assert recurrence["next_on"] == expected_next
-    assert window.recurrence_label.text() == f"Every 2 weeks, 3 cycles, next on {expected_next}, 0 made."
+    assert window.recurrence_label.text() == f"Every 2 weeks, 3 cycles, next on {format.day(expected_next)}, 0 made."
 
     click(qtbot, window.repeat_button)
     again = the_dialog(RecurrenceDialog)

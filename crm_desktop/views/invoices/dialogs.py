@@ -26,11 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations, tasks
+from crm_desktop import format, operations, tasks
 from crm_desktop.api.client import ApiError
+from crm_desktop.format import money as money_text  # noqa: F401  (the invoice editor imports it from here)
+from crm_desktop.format import parse_decimal
 from crm_desktop.operations.errors import describe, mark_field
 from crm_desktop.widgets.form import field, qdate
-from crm_desktop.widgets.line_grid import parse_decimal
 
 Row = dict[str, Any]
 INVOICES = frozenset({"invoices", "invoices.invoice"})
@@ -61,7 +62,11 @@ class PaymentDialog(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(420)
         currency = invoice["currency"]
-        self.open_label = QLabel(f"Open: {invoice['open_amount']} {currency} of {invoice['gross_total']} {currency}")
+        open_amount, gross = (
+            format.money(invoice["open_amount"], currency),
+            format.money(invoice["gross_total"], currency),
+        )
+        self.open_label = QLabel(f"Open: {open_amount} of {gross}")
         self.open_label.setProperty("role", "muted")
         self.amount = QLineEdit(str(invoice["open_amount"]))
         self.amount.selectAll()
@@ -97,7 +102,7 @@ class PaymentDialog(QDialog):
             mark_field(self.amount, "Amount: a number above 0, e.g. 120.50.")
             return
         body = {
-            "amount": format(amount, "f"),
+            "amount": f"{amount:f}",
             "paid_on": self.paid_on.date().toString("yyyy-MM-dd"),
             "method": self.method.currentData(),
             "reference": self.reference.text().strip() or None,
@@ -118,7 +123,7 @@ class PaymentDialog(QDialog):
 
 def payment_label(payment: Row, currency: str) -> str:
     method = str(dict((v, k) for k, v in METHODS).get(payment["method"]) or payment["method"])
-    return f"{money_text(payment['amount'], currency)} by {method.lower()} on {payment['paid_on']}"
+    return f"{format.money(payment['amount'], currency)} by {method.lower()} on {format.day(payment['paid_on'])}"
 
 
 class RefundDialog(QDialog):
@@ -141,7 +146,7 @@ class RefundDialog(QDialog):
         text = f"Payment of {payment_label(payment, currency)}"
         if payment.get("external_ref"):
             text += f" ({payment['external_ref']})"
-        text += f". Refunded so far: {money_text(refunded, currency)}."
+        text += f". Refunded so far: {format.money(refunded, currency)}."
         self.about = QLabel(text)
         self.about.setProperty("role", "muted")
         self.about.setWordWrap(True)
@@ -177,7 +182,7 @@ class RefundDialog(QDialog):
         if not self.reason.text().strip():
             mark_field(self.reason, "Reason: say why the money is given back.")
             return
-        body = {"amount": format(amount, "f"), "reason": self.reason.text().strip()}
+        body = {"amount": f"{amount:f}", "reason": self.reason.text().strip()}
         url = f"/api/invoices/{self.invoice['id']}/payments/{self.payment['id']}/refunds"
         operations.run(
             self, self.api.post(url, body), success=self._done, changed=INVOICES, fields=self.fields, busy=self.ok
@@ -275,7 +280,7 @@ def recurrence_text(recurrence: Row | None) -> str:
         f"Every {every} {unit}{'s' if every != 1 else ''}",
         "forever" if recurrence.get("cycles") is None else f"{recurrence['cycles']} cycles",
     ]
-    parts.append(f"next on {recurrence['next_on']}" if recurrence.get("next_on") else "all cycles done")
+    parts.append(f"next on {format.day(recurrence['next_on'])}" if recurrence.get("next_on") else "all cycles done")
     parts.append(f"{recurrence.get('done', 0)} made")
     text = ", ".join(parts) + "."
     if recurrence.get("last_skip"):
@@ -368,11 +373,6 @@ class RecurrenceDialog(QDialog):
         self.accept()
 
 
-def money_text(value: Any, currency: str) -> str:
-    """An amount as the server sent it (a string with its cents), with the currency."""
-    return "" if value is None else f"{value} {currency}"
-
-
 class PayOnlineDialog(QDialog):
     """The invoice's "Pay online" link (a Stripe Checkout page for what is open), ready to copy and send."""
 
@@ -387,10 +387,10 @@ class PayOnlineDialog(QDialog):
         self.url.setReadOnly(True)
         self.url.setAccessibleName("Pay online link")
         self.url.setMinimumWidth(520)
-        expires = str(link.get("expires_at") or "")[:16].replace("T", " ")
         about = QLabel(
-            f"The client pays {money_text(link['amount'], link['currency'])} by card on Stripe's page; "
-            f"the payment is recorded on {number} by itself. The link works until {expires} (UTC)"
+            f"The client pays {format.money(link['amount'], link['currency'])} by card on Stripe's page; "
+            f"the payment is recorded on {number} by itself. "
+            f"The link works until {format.moment(link.get('expires_at'))}"
             + (" and was made before." if link.get("reused") else ".")
         )
         about.setWordWrap(True)
