@@ -118,14 +118,14 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     assert page.events.table.empty.isVisible()
 
     # The admin types the secrets and the Graph address, and saves with Ctrl+S.
-    secret = page.inputs["facebook.app_secret"]
+    secret = page.inputs["facebook.app_secret"].widget
     assert isinstance(secret, QLineEdit) and secret.echoMode() == QLineEdit.EchoMode.Password
     retype(qtbot, desk, secret, APP_SECRET)
-    retype(qtbot, desk, page.inputs["facebook.verify_token"], VERIFY_TOKEN)  # type: ignore[arg-type]
-    retype(qtbot, desk, page.inputs["facebook.page_token"], graph.token)  # type: ignore[arg-type]
-    retype(qtbot, desk, page.inputs["facebook.graph_url"], graph.url)  # type: ignore[arg-type]
+    retype(qtbot, desk, page.inputs["facebook.verify_token"].widget, VERIFY_TOKEN)  # type: ignore[arg-type]
+    retype(qtbot, desk, page.inputs["facebook.page_token"].widget, graph.token)  # type: ignore[arg-type]
+    retype(qtbot, desk, page.inputs["facebook.graph_url"].widget, graph.url)  # type: ignore[arg-type]
     assert page.dirty_note.text() == "4 unsaved changes"
-    qtbot.keyClick(page.inputs["facebook.graph_url"], Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(page.inputs["facebook.graph_url"].widget, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     desk.wait_until(lambda: state_of(page, "facebook") == "● Connected", message="the state did not change")
     settle(desk, panel)
     assert {k: s.text() for k, s in page.secret_states.items()} == {
@@ -133,7 +133,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
         "facebook.verify_token": "Set",
         "facebook.page_token": "Set",
     }
-    assert all(page.inputs[k].text() == "" for k in page.secret_states)  # type: ignore[attr-defined]
+    assert all(page.inputs[k].widget.text() == "" for k in page.secret_states)  # type: ignore[attr-defined]
     assert page.pending() == {} and not page.save_button.isEnabled()
     values = desk.run(api.get("/api/settings"))["values"]
     assert values["facebook.app_secret"] is True and values["facebook.graph_url"] == graph.url
@@ -185,7 +185,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
 
     # The admin pastes a new page token and saves; the search finds the event; a double click opens it.
     graph.expired, graph.token = False, "renewed-token"
-    retype(qtbot, desk, page.inputs["facebook.page_token"], "renewed-token")  # type: ignore[arg-type]
+    retype(qtbot, desk, page.inputs["facebook.page_token"].widget, "renewed-token")  # type: ignore[arg-type]
     qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
     settle(desk, panel)
     qtbot.keyClicks(page.events.search, "leadgen")
@@ -284,7 +284,7 @@ def test_stripe_payment_waits_for_its_invoice_then_replays(desk: Desk, qtbot: Qt
     assert [page.form.itemAt(0, page.form.ItemRole.LabelRole).widget().text()] == [  # type: ignore[union-attr]
         "Stripe webhook signing secret (whsec_…)"
     ]
-    retype(qtbot, desk, page.inputs["stripe.endpoint_secret"], STRIPE_SECRET)  # type: ignore[arg-type]
+    retype(qtbot, desk, page.inputs["stripe.endpoint_secret"].widget, STRIPE_SECRET)  # type: ignore[arg-type]
     qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: state_of(page, "stripe") == "● Connected", message="Stripe did not connect")
 
@@ -360,7 +360,7 @@ def test_without_edit_rights_nothing_can_be_changed(desk: Desk, qtbot: QtBot) ->
     _, _panel, page = open_panel(desk, qtbot, "integrations", api=auditor)
     assert isinstance(page, IntegrationsPage)
     assert page.provider == "facebook" and page.isEnabled()
-    assert not any(w.isEnabled() for w in page.inputs.values())
+    assert not any(i.widget.isEnabled() for i in page.inputs.values())
     assert not page.test_button.isEnabled() and not page.save_button.isEnabled()
 
 

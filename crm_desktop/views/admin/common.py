@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -125,6 +127,37 @@ def field(widget: QWidget, hint: str = "") -> QWidget:
         note.setProperty("role", "caption")
         layout.addWidget(note)
     return box
+
+
+def in_row(*widgets: QWidget, grow: QWidget | None = None, stretch: bool = False) -> QWidget:
+    """Widgets side by side in one form cell; `grow` takes the spare width, or `stretch` leaves it."""
+    box = QWidget()
+    row = QHBoxLayout(box)
+    row.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        row.addWidget(widget, 1 if widget is grow else 0)
+    if stretch:
+        row.addStretch(1)
+    return box
+
+
+def scrolled(*parts: QWidget | QLayout, spacing: int = 14) -> tuple[QScrollArea, QWidget]:
+    """A frameless scroll area over `parts` stacked from the top; also the inner widget."""
+    body = QWidget()
+    layout = QVBoxLayout(body)
+    layout.setContentsMargins(0, 0, 8, 0)
+    layout.setSpacing(spacing)
+    for part in parts:
+        if isinstance(part, QLayout):
+            layout.addLayout(part)
+        else:
+            layout.addWidget(part)
+    layout.addStretch(1)
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    scroll.setWidget(body)
+    return scroll, body
 
 
 def title_label(text: str, subtitle: str = "", *actions: QWidget) -> QWidget:

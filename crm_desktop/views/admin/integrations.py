@@ -6,8 +6,8 @@ attention and why, Needs re-authorization), its last event and how many events w
 On the right the selected provider's webhook URL to give it, its settings, "Send test event" and
 its events (integrations_events.py).
 
-The settings are ordinary server settings (GET/PATCH /api/settings, only changed keys sent, like
-the Settings page); the provider names its keys in display order. Secrets are write-only: the
+The settings are ordinary server settings, on the same form base as the Settings page
+(common.SettingsForm: only changed keys sent); the provider names its keys in display order. Secrets are write-only: the
 server only says whether one is set, and typing a new one replaces it. "Send test event" saves
 pending changes first (the server tests with the stored settings), then pushes a signed sample
 event through the real webhook door; the event shows up in the browser below.
@@ -19,44 +19,46 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
+from crm_desktop.api import admin as admin_api
+from crm_desktop.api import integrations as integrations_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
     Event,
     ScreenshotState,
+    SettingsForm,
     can,
     confirm,
     field,
-    local_time,
+    in_row,
+    plural,
+    scrolled,
     style_list,
     title_label,
     tone,
 )
-from crm_desktop.views.admin.integrations_events import EVENTS, EventBrowser
-from crm_server.contract.integrations import PROVIDER_LABELS, STATE_LABELS
+from crm_desktop.views.admin.integrations_events import EventBrowser
+from crm_server.contract.admin import SettingsOut
+from crm_server.contract.integrations import PROVIDER_LABELS, STATE_LABELS, ProviderState
 
-SETTINGS = frozenset({"admin.settings"})
-STATES = frozenset({"integrations", "integrations.integration", "integrations.integration_event"})
+SETTINGS = admin_api.SETTINGS
+STATES = integrations_api.STATES
 PUBLIC_URL_KEY = "app.public_url"
 STATE_TONES = {
     "not_configured": "muted",
@@ -67,24 +69,23 @@ STATE_TONES = {
 LIVE_DELAY_MS = 500  # a burst of webhooks makes one refresh
 
 
-def state_text(state: dict[str, Any]) -> str:
+def state_text(state: ProviderState) -> str:
     """ "Connected", "Needs attention: the access token has expired"."""
-    label = STATE_LABELS.get(state["state"], str(state["state"]))
-    return f"{label}: {state['reason']}" if state.get("reason") else label
+    label = STATE_LABELS.get(state.state, format.label(state.state))
+    return f"{label}: {state.reason}" if state.reason else label
 
 
-def state_color(state: dict[str, Any]) -> str:
-    return tone(STATE_TONES.get(state["state"], "muted"))
+def state_color(state: ProviderState) -> str:
+    return tone(STATE_TONES.get(state.state, "muted"))
 
 
-def activity_text(state: dict[str, Any]) -> str:
-    """ "Last event 2026-11-27 21:40 · 1 error · 2 waiting", or "No events yet"."""
-    if not state.get("last_event_at"):
+def activity_text(state: ProviderState) -> str:
+    """ "Last event 27 Nov 2026, 21:40 · 1 error · 2 waiting", or "No events yet"."""
+    if state.last_event_at is None:
         return "No events yet"
-    errors, waiting = int(state.get("error_count") or 0), int(state.get("pending_count") or 0)
-    parts = [f"Last event {local_time(state['last_event_at'])}", f"{errors} error{'s' if errors != 1 else ''}"]
-    if waiting:
-        parts.append(f"{waiting} waiting")
+    parts = [f"Last event {format.moment(state.last_event_at)}", plural(state.error_count, "error")]
+    if state.pending_count:
+        parts.append(f"{state.pending_count} waiting")
     return " · ".join(parts)
 
 
@@ -108,8 +109,8 @@ class ProviderRow(QWidget):
         for label in (self.name, self.state, self.activity):
             layout.addWidget(label)
 
-    def show_state(self, state: dict[str, Any]) -> None:
-        self.name.setText(state["label"])
+    def show_state(self, state: ProviderState) -> None:
+        self.name.setText(state.label)
         self.state.setText("● " + state_text(state))
         self.state.setStyleSheet(f"color: {state_color(state)};")
         self.activity.setText(activity_text(state))
@@ -133,7 +134,7 @@ class ProviderList(QListWidget):
                 item.setSizeHint(QSize(width, layout.totalHeightForWidth(inner) + 12))
 
 
-class IntegrationsPage(AdminPage):
+class IntegrationsPage(AdminPage, SettingsForm):
     """Providers on the left; the selected one's webhook, settings, test button and events on the right."""
 
     title = "Integrations"
@@ -142,14 +143,12 @@ class IntegrationsPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.states: dict[str, dict[str, Any]] = {}
-        self.values: dict[str, Any] = {}  # the stored settings (secrets as true / false)
+        self.init_form(self)  # its inputs: the selected provider's settings, by key
+        self.states: dict[str, ProviderState] = {}
         self.labels: dict[str, str] = {}
         self.secrets: set[str] = set()
-        self.inputs: dict[str, QWidget] = {}  # the selected provider's settings, by key
         self.secret_states: dict[str, QLabel] = {}
         self.provider: str | None = None
-        self._loading = False
         self._testing = False
         self._settings_stale = False  # settings changed elsewhere: read them at the next refresh
         self._live = QTimer(self)
@@ -182,12 +181,7 @@ class IntegrationsPage(AdminPage):
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Put the webhook URL on the clipboard")
         self.copy_button.clicked.connect(self.copy_url)
-        url_row = QHBoxLayout()
-        url_row.setContentsMargins(0, 0, 0, 0)
-        url_row.addWidget(self.webhook_url, 1)
-        url_row.addWidget(self.copy_button)
-        url_box = QWidget()
-        url_box.setLayout(url_row)
+        url_box = in_row(self.webhook_url, self.copy_button, grow=self.webhook_url)
         self.url_hint = QLabel("")
         self.url_hint.setWordWrap(True)
         self.url_hint.setProperty("role", "caption")
@@ -197,14 +191,6 @@ class IntegrationsPage(AdminPage):
         self.form.setSpacing(10)
         self.form.setContentsMargins(14, 14, 14, 14)
 
-        self.save_button = QPushButton("Save")
-        self.save_button.setProperty("role", "primary")
-        self.save_button.setToolTip("Save the changed settings (Ctrl+S)")
-        self.save_button.clicked.connect(self.save)
-        self.revert_button = QPushButton("Revert")
-        self.revert_button.clicked.connect(self._fill_form)
-        self.dirty_note = QLabel("")
-        self.dirty_note.setProperty("role", "muted")
         self.test_button = QPushButton("Send test event")
         self.test_button.setObjectName("sendTestEvent")
         self.test_button.setToolTip("Check the connection and push a signed sample event through the webhook")
@@ -218,30 +204,13 @@ class IntegrationsPage(AdminPage):
         self.test_result.setObjectName("testEventResult")
         self.test_result.setWordWrap(True)
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        actions = QHBoxLayout()
-        actions.setContentsMargins(0, 0, 0, 0)
-        actions.addWidget(self.test_button)
-        actions.addWidget(self.test_progress)
-        actions.addWidget(self.test_result, 1)
-        actions.addWidget(self.dirty_note)
-        actions.addWidget(self.revert_button)
-        actions.addWidget(self.save_button)
+        actions = self.form_buttons(self.test_button, self.test_progress, self.test_result)
+        actions.setStretchFactor(self.test_result, 1)
 
-        config = QWidget()
-        config_layout = QVBoxLayout(config)
-        config_layout.setContentsMargins(0, 0, 8, 0)
-        config_layout.setSpacing(10)
         webhook = QFormLayout()
         webhook.addRow("Webhook URL", url_box)
         webhook.addRow("", self.url_hint)
-        config_layout.addLayout(webhook)
-        config_layout.addWidget(self.settings_box)
-        config_layout.addLayout(actions)
-        config_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(config)
+        scroll, config = scrolled(webhook, self.settings_box, actions, spacing=10)
 
         self.events = EventBrowser(self)
         events_box = QWidget()
@@ -284,18 +253,17 @@ class IntegrationsPage(AdminPage):
         )
         self.root.addWidget(self.notice)
         self.root.addWidget(split, 1)
-        self.shortcut(QKeySequence.StandardKey.Save, self.save)
         self.setEnabled(False)  # until the first answer
-        self._update_actions()
+        self.update_actions()
 
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        async def both() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-            states = await self.api.get("/api/integrations")
-            return list(states), await self._read_settings()
+        async def both() -> tuple[list[ProviderState], SettingsOut]:
+            states = await integrations_api.states(self.api)
+            return states, await self._read_settings()
 
-        def arrived(answer: tuple[list[dict[str, Any]], dict[str, Any]]) -> None:
+        def arrived(answer: tuple[list[ProviderState], SettingsOut]) -> None:
             states, settings = answer
             chosen = self.provider is not None  # else showing the first provider loads its events
             self._show_settings(settings)
@@ -306,9 +274,7 @@ class IntegrationsPage(AdminPage):
         self.load(both(), arrived)
 
     def on_reset(self) -> None:
-        if self.loaded and self.pending():
-            self.say("Settings may have changed elsewhere; save or revert your edits, then press F5.")
-        else:
+        if not (self.loaded and self.keep_edits()):
             super().on_reset()
 
     def on_live_event(self, event: Event) -> None:
@@ -323,23 +289,23 @@ class IntegrationsPage(AdminPage):
             if not self._live.isActive():
                 self._live.start()
 
-    async def _read_settings(self) -> dict[str, Any]:
+    async def _read_settings(self) -> SettingsOut:
         """The providers' settings are admin settings: others (the sidebar's Integrations module)
         see the states and events, and a note instead of the settings."""
         if not can(self.me, "view"):
             self.settings_box.setTitle("Settings (an administrator sets these)")
-            return {"values": {}, "labels": {}, "secrets": []}
-        return dict(await self.api.get("/api/settings"))
+            return SettingsOut(values={}, labels={}, secrets=[])
+        return await admin_api.get_settings(self.api)
 
     def _refresh_live(self) -> None:
         """States and counts always; the settings when they changed and nothing is being edited; the events."""
         settings_too, self._settings_stale = self._settings_stale and not self.pending(), False
 
-        async def fresh() -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-            states = await self.api.get("/api/integrations")
-            return list(states), await self._read_settings() if settings_too else None
+        async def fresh() -> tuple[list[ProviderState], SettingsOut | None]:
+            states = await integrations_api.states(self.api)
+            return states, await self._read_settings() if settings_too else None
 
-        def arrived(answer: tuple[list[dict[str, Any]], dict[str, Any] | None]) -> None:
+        def arrived(answer: tuple[list[ProviderState], SettingsOut | None]) -> None:
             states, settings = answer
             if settings is not None and not self.pending():
                 self._show_settings(settings)
@@ -351,46 +317,50 @@ class IntegrationsPage(AdminPage):
     def is_busy(self) -> bool:
         return super().is_busy() or self.events.is_busy() or self._live.isActive()
 
-    def _show_states(self, states: list[dict[str, Any]]) -> None:
+    def _show_states(self, states: list[ProviderState]) -> None:
         self.setEnabled(True)
-        self.states = {s["provider"]: s for s in states}
+        self.states = {s.provider: s for s in states}
         self.providers.blockSignals(True)
         try:
             for state in states:
-                row = self.rows.get(state["provider"])
+                row = self.rows.get(state.provider)
                 if row is None:
                     row = ProviderRow()
                     item = QListWidgetItem()
-                    item.setData(Qt.ItemDataRole.UserRole, state["provider"])
+                    item.setData(Qt.ItemDataRole.UserRole, state.provider)
                     self.providers.addItem(item)
                     self.providers.setItemWidget(item, row)
-                    self.rows[state["provider"]] = row
+                    self.rows[state.provider] = row
                 row.show_state(state)
-                listed = self._item(state["provider"])
+                listed = self._item(state.provider)
                 if listed is not None:
-                    listed.setData(Qt.ItemDataRole.AccessibleTextRole, f"{state['label']}: {state_text(state)}")
+                    listed.setData(Qt.ItemDataRole.AccessibleTextRole, f"{state.label}: {state_text(state)}")
             self.providers.fit_rows()
             if self.provider is None and states:
                 self.providers.setCurrentRow(0)
         finally:
             self.providers.blockSignals(False)
         if self.provider is None and states:
-            self._select(states[0]["provider"])
+            self._select(states[0].provider)
         else:
             self._show_header()
 
-    def _show_settings(self, settings: dict[str, Any]) -> None:
+    def _show_settings(self, settings: SettingsOut) -> None:
         keys = list(self.inputs)
-        before = {k: self.values.get(k) for k in keys}
-        self.values = dict(settings["values"])
-        self.labels = dict(settings.get("labels") or {})
-        self.secrets = set(settings.get("secrets") or ())
+        before = {k: self.stored.get(k) for k in keys}
+        self.stored = dict(settings.values)
+        self.labels = dict(settings.labels)
+        self.secrets = set(settings.secrets)
         if self.provider is None:
             return
-        if keys != list(self.states.get(self.provider, {}).get("settings") or []):
+        if keys != self._keys():
             self._build_form()
-        elif before != {k: self.values.get(k) for k in keys} or self.pending():
-            self._fill_form()  # the same fields: keep them (and the focus), show the new values
+        elif before != {k: self.stored.get(k) for k in keys} or self.pending():
+            self.revert()  # the same fields: keep them (and the focus), show the new values
+
+    def _keys(self) -> list[str]:
+        state = self.states.get(self.provider or "")
+        return list(state.settings) if state is not None else []
 
     def _item(self, provider: str) -> QListWidgetItem | None:
         for i in range(self.providers.count()):
@@ -446,19 +416,19 @@ class IntegrationsPage(AdminPage):
         self.test_result.setText("")
         self._build_form()
         self._show_header()
-        self.events.set_provider(provider, self.states[provider]["label"])
+        self.events.set_provider(provider, self.states[provider].label)
 
     def _show_header(self) -> None:
         state = self.states.get(self.provider or "")
         if state is None:
             return
-        self.heading.setText(state["label"])
+        self.heading.setText(state.label)
         self.state_label.setText(f"● {state_text(state)}    {activity_text(state)}")
         self.state_label.setStyleSheet(f"color: {state_color(state)};")
-        public = str(self.values.get(PUBLIC_URL_KEY) or "").strip().rstrip("/")
-        self.webhook_url.setText((public or self.api.base_url) + state["webhook_path"])
+        public = str(self.stored.get(PUBLIC_URL_KEY) or "").strip().rstrip("/")
+        self.webhook_url.setText((public or self.api.base_url) + state.webhook_path)
         hint = (
-            f"Give {state['label']} this address for its webhook."
+            f"Give {state.label} this address for its webhook."
             if public
             else "This is how this computer reaches the server. Set the server address in Settings (Outgoing "
             "email) to the address the internet reaches it by, so the provider gets that one."
@@ -479,19 +449,16 @@ class IntegrationsPage(AdminPage):
             self.form.removeRow(0)
         self.inputs = {}
         self.secret_states = {}
-        keys = list(self.states.get(self.provider or "", {}).get("settings") or [])
-        editable = can(self.me, "edit")
+        keys = self._keys()
         for key in keys:
-            label = self.labels.get(key, key)
+            label = self.labels.get(key, format.label(key))
             if key in self.secrets:
                 self.form.addRow(label, self._secret_input(key, label))
             else:
-                widget = self._plain_input(key, label, self.values.get(key))
-                self.form.addRow(label, field(widget))
-            self.inputs[key].setEnabled(editable)
+                self.form.addRow(label, field(self._plain_input(key, label, self.stored.get(key))))
         if not keys:
             self.form.addRow(QLabel("This provider has no settings of its own."))
-        self._fill_form()
+        self.revert()
         # The whole form in view when it fits; the events take the rest.
         total = sum(self.right_split.sizes()) or 800
         wanted = min(self.config.sizeHint().height() + 4, total * 3 // 5)
@@ -502,123 +469,43 @@ class IntegrationsPage(AdminPage):
         state = QLabel("")
         state.setObjectName("secretState")
         state.setMinimumWidth(60)
-        edit = QLineEdit()
-        edit.setEchoMode(QLineEdit.EchoMode.Password)
-        edit.setAccessibleName(label)
+
+        def show_set(is_set: Any) -> None:
+            edit.clear()
+            edit.setPlaceholderText("Type a new one to replace it" if is_set else "Type it here")
+            state.setText("Set" if is_set else "Not set")
+            state.setStyleSheet(f"color: {tone('success' if is_set else 'muted')};")
+
+        edit = self.secret_input(key, label, show_set)
         edit.setObjectName(key)
-        edit.textEdited.connect(self._changed)
-        self.inputs[key] = edit
         self.secret_states[key] = state
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(state)
-        row.addWidget(field(edit), 1)
-        box = QWidget()
-        box.setLayout(row)
-        return box
+        entry = field(edit)
+        return in_row(state, entry, grow=entry)
 
     def _plain_input(self, key: str, label: str, value: Any) -> QWidget:
         widget: QWidget
         if isinstance(value, bool):
-            check = QCheckBox(label)
-            check.toggled.connect(self._changed)
-            widget = check
+            widget = self.check_input(key, label)
         elif isinstance(value, int):
-            spin = QSpinBox()
-            spin.setRange(-2_000_000_000, 2_000_000_000)  # the server checks the real bounds
-            spin.setMaximumWidth(160)
-            spin.valueChanged.connect(self._changed)
-            widget = spin
+            # the server checks the real bounds
+            widget = self.spin_input(key, -2_000_000_000, 2_000_000_000, name=label)
         else:
-            edit = QLineEdit()
-            edit.textEdited.connect(self._changed)
-            widget = edit
+            widget = self.text_input(key, label)
         widget.setAccessibleName(label)
         widget.setObjectName(key)
-        self.inputs[key] = widget
         return widget
 
-    def _fill_form(self) -> None:
-        self._loading = True
-        try:
-            for key, widget in self.inputs.items():
-                value = self.values.get(key)
-                if key in self.secrets:
-                    assert isinstance(widget, QLineEdit)
-                    widget.clear()
-                    widget.setPlaceholderText("Type a new one to replace it" if value else "Type it here")
-                    self.secret_states[key].setText("Set" if value else "Not set")
-                    self.secret_states[key].setStyleSheet(f"color: {tone('success' if value else 'muted')};")
-                elif isinstance(widget, QCheckBox):
-                    widget.setChecked(bool(value))
-                elif isinstance(widget, QSpinBox):
-                    widget.setValue(int(value or 0))
-                elif isinstance(widget, QLineEdit):
-                    widget.setText("" if value is None else str(value))
-        finally:
-            self._loading = False
-        self._update_actions()
-
-    def _changed(self, *_: Any) -> None:
-        if not self._loading:
-            self._update_actions()
-
-    def pending(self) -> dict[str, Any]:
-        """The selected provider's settings that differ from what the server last said."""
-        out: dict[str, Any] = {}
-        for key, widget in self.inputs.items():
-            value: Any
-            if key in self.secrets:
-                assert isinstance(widget, QLineEdit)
-                if widget.text():
-                    out[key] = widget.text()
-                continue
-            if isinstance(widget, QCheckBox):
-                value = widget.isChecked()
-            elif isinstance(widget, QSpinBox):
-                value = widget.value()
-            elif isinstance(widget, QLineEdit):
-                value = widget.text().strip()
-            else:
-                continue
-            if value != self.values.get(key):
-                out[key] = value
-        return out
-
-    def _update_actions(self) -> None:
-        changes = self.pending()
-        self.save_button.setEnabled(can(self.me, "edit") and bool(changes))
-        self.revert_button.setEnabled(bool(changes))
+    def form_actions(self, changes: dict[str, Any]) -> None:
         self.test_button.setEnabled(
             self.provider is not None and not self._testing and can(self.me, "edit", "integrations")
         )
-        n = len(changes)
-        self.dirty_note.setText(f"{n} unsaved change{'s' if n != 1 else ''}" if n else "")
 
-    def save(self) -> Any:
-        """Send the changed keys; the answer holds every setting (secrets as set / not set)."""
-        changes = self.pending()
-        if not changes or not can(self.me, "edit"):
-            return None
-        self.save_button.setEnabled(False)
-
-        def saved(result: dict[str, Any]) -> None:
-            self._show_settings(result)
-            self.say(
-                f"Saved {len(changes)} setting{'s' if len(changes) != 1 else ''} of "
-                f"{PROVIDER_LABELS.get(self.provider or '', 'the provider')}."
-            )
-            self._live.start()  # the state may have changed (configured now)
-
-        task = operations.run(
-            self,
-            self.api.patch("/api/settings", {"values": changes}),
-            success=saved,
-            changed=SETTINGS,
-            fields=self.inputs,
+    def form_saved(self, result: SettingsOut, changes: dict[str, Any]) -> None:
+        self._show_settings(result)
+        self.say(
+            f"Saved {plural(len(changes), 'setting')} of {PROVIDER_LABELS.get(self.provider or '', 'the provider')}."
         )
-        task.add_done_callback(lambda _: self._update_actions() if shiboken6.isValid(self) else None)
-        return task
+        self._live.start()  # the state may have changed (configured now)
 
     # --- send test event -----------------------------------------------------------------------
 
@@ -629,7 +516,7 @@ class IntegrationsPage(AdminPage):
         self._testing = True
         self.test_progress.setVisible(True)
         self._test_says("Checking the connection and sending a signed test event…", "muted")
-        self._update_actions()
+        self.update_actions()
         self.load(self._send_test(self.provider), lambda _: None)
 
     async def _send_test(self, provider: str) -> None:
@@ -639,20 +526,21 @@ class IntegrationsPage(AdminPage):
                 if save is not None and await save is None:
                     self._test_says("Fix the settings above first.", "danger")
                     return
-            result = await operations.run(self, self.api.post(f"/api/integrations/{provider}/test"), changed=EVENTS)
+            result = await operations.run(
+                self, integrations_api.send_test(self.api, provider), changed=integrations_api.EVENTS
+            )
             if result is None:  # the error handler said why
                 self._test_says("The test event was not sent.", "danger")
                 return
-            self._test_says(str(result["message"]), "success" if result["ok"] else "danger")
-            event = result.get("event")
-            if event is not None and provider == self.provider:
-                self.events.reload(select=int(event["id"]))
+            self._test_says(result.message, "success" if result.ok else "danger")
+            if result.event is not None and provider == self.provider:
+                self.events.reload(select=result.event.id)
             self._live.start()  # the provider's state and counts
         finally:
             if shiboken6.isValid(self):
                 self._testing = False
                 self.test_progress.setVisible(False)
-                self._update_actions()
+                self.update_actions()
 
     def _test_says(self, text: str, token: str) -> None:
         if shiboken6.isValid(self.test_result):

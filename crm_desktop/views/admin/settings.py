@@ -20,12 +20,9 @@ from PySide6.QtGui import QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -39,6 +36,8 @@ from crm_desktop.views.admin.common import (
     SettingsForm,
     can,
     field,
+    in_row,
+    scrolled,
     title_label,
     tone,
 )
@@ -81,14 +80,7 @@ class SettingsPage(AdminPage, SettingsForm):
         choose_logo.clicked.connect(self.ask_logo)
         self.remove_logo = QPushButton("Remove")
         self.remove_logo.clicked.connect(lambda: self.set_logo(""))
-        logo_row = QHBoxLayout()
-        logo_row.setContentsMargins(0, 0, 0, 0)
-        logo_row.addWidget(self.logo_preview)
-        logo_row.addWidget(choose_logo, 0, Qt.AlignmentFlag.AlignBottom)
-        logo_row.addWidget(self.remove_logo, 0, Qt.AlignmentFlag.AlignBottom)
-        logo_row.addStretch(1)
-        logo_box = QWidget()
-        logo_box.setLayout(logo_row)
+        logo_box = in_row(self.logo_preview, choose_logo, self.remove_logo, stretch=True)
         company = self.group(
             "Company",
             [
@@ -125,12 +117,7 @@ class SettingsPage(AdminPage, SettingsForm):
         self.test_result.setObjectName("testEmailResult")
         self.test_result.setWordWrap(True)
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        test_row = QHBoxLayout()
-        test_row.setContentsMargins(0, 0, 0, 0)
-        test_row.addWidget(self.test_to, 1)
-        test_row.addWidget(self.test_button)
-        test_box = QWidget()
-        test_box.setLayout(test_row)
+        test_box = in_row(self.test_to, self.test_button, grow=self.test_to)
         smtp = self.group(
             "Outgoing email (SMTP)",
             [
@@ -245,17 +232,7 @@ class SettingsPage(AdminPage, SettingsForm):
             ],
         )
 
-        body = QWidget()
-        body_layout = QVBoxLayout(body)
-        body_layout.setContentsMargins(0, 0, 8, 0)
-        body_layout.setSpacing(14)
-        for group in (company, smtp, security, sales, stock):
-            body_layout.addWidget(group)
-        body_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(body)
+        scroll, _ = scrolled(company, smtp, security, sales, stock)
         self.root.addWidget(
             title_label("Settings", "Company details, outgoing email, the security policy, sales and invoices, stock.")
         )

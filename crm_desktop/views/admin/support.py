@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QTimeEdit,
     QVBoxLayout,
     QWidget,
@@ -39,6 +38,8 @@ from crm_desktop.views.admin.common import (
     SettingsForm,
     confirm,
     field,
+    in_row,
+    scrolled,
     title_label,
     tone,
 )
@@ -96,28 +97,16 @@ class SupportSettings(QWidget, SettingsForm):
         self.sla_normal = self.spin_input("tickets.sla_normal_hours", 1, 200, " h", "Normal first response")
         self.opens = QTimeEdit()
         self.closes = QTimeEdit()
-        hours_row = QHBoxLayout()
-        hours_row.setContentsMargins(0, 0, 0, 0)
         for edit, name in ((self.opens, "Opens at"), (self.closes, "Closes at")):
             edit.setDisplayFormat("HH:mm")
             edit.setAccessibleName(name)
             edit.timeChanged.connect(self._changed)
-        hours_row.addWidget(self.opens)
-        hours_row.addWidget(QLabel("to"))
-        hours_row.addWidget(self.closes)
-        hours_row.addStretch(1)
-        hours = QWidget()
-        hours.setLayout(hours_row)
+        hours = in_row(self.opens, QLabel("to"), self.closes, stretch=True)
         self.bind("tickets.business_hours", hours, self._hours, self._put_hours)
         self.days = [QCheckBox(name) for name in WEEKDAYS]
-        days_row = QHBoxLayout()
-        days_row.setContentsMargins(0, 0, 0, 0)
         for box in self.days:
             box.toggled.connect(self._changed)
-            days_row.addWidget(box)
-        days_row.addStretch(1)
-        days = QWidget()
-        days.setLayout(days_row)
+        days = in_row(*self.days, stretch=True)
         self.bind("tickets.business_days", days, self._days, self._put_days)
         self.zones = sorted(zoneinfo.available_timezones())
         self.time_zone = QComboBox()
@@ -160,25 +149,14 @@ class SupportSettings(QWidget, SettingsForm):
         self.off_button = QPushButton("Turn off")
         self.off_button.setToolTip("Forget the token: the email webhook refuses every message")
         self.off_button.clicked.connect(self.ask_turn_off)
-        token_row = QHBoxLayout()
-        token_row.setContentsMargins(0, 0, 0, 0)
-        token_row.addWidget(self.token_state, 1)
-        token_row.addWidget(self.generate_button)
-        token_row.addWidget(self.off_button)
-        token_box = QWidget()
-        token_box.setLayout(token_row)
+        token_box = in_row(self.token_state, self.generate_button, self.off_button, grow=self.token_state)
         self.new_token = QLineEdit()
         self.new_token.setObjectName("newToken")
         self.new_token.setReadOnly(True)
         self.new_token.setAccessibleName("The new token")
         self.copy_button = QPushButton("Copy")
         self.copy_button.clicked.connect(self.copy_token)
-        shown_row = QHBoxLayout()
-        shown_row.setContentsMargins(0, 0, 0, 0)
-        shown_row.addWidget(self.new_token, 1)
-        shown_row.addWidget(self.copy_button)
-        self.token_shown = QWidget()
-        self.token_shown.setLayout(shown_row)
+        self.token_shown = in_row(self.new_token, self.copy_button, grow=self.new_token)
         self.token_shown.setVisible(False)
         self.registered_only = self.check_input(
             "email_pipe.registered_only", "Only registered contacts and clients may open tickets"
@@ -188,14 +166,9 @@ class SupportSettings(QWidget, SettingsForm):
         )
         self.max_per_window = self.spin_input("email_pipe.max_per_window", 1, 10000, " messages", "Limit")
         self.window_minutes = self.spin_input("email_pipe.window_minutes", 1, 1440, " minutes", "Limit window")
-        limit_row = QHBoxLayout()
-        limit_row.setContentsMargins(0, 0, 0, 0)
-        limit_row.addWidget(field(self.max_per_window))
-        limit_row.addWidget(QLabel("per address within"))
-        limit_row.addWidget(field(self.window_minutes))
-        limit_row.addStretch(1)
-        limit = QWidget()
-        limit.setLayout(limit_row)
+        limit = in_row(
+            field(self.max_per_window), QLabel("per address within"), field(self.window_minutes), stretch=True
+        )
         pipe = self.group(
             "Inbound email",
             [
@@ -213,17 +186,7 @@ class SupportSettings(QWidget, SettingsForm):
             ],
         )
 
-        body = QWidget()
-        body_layout = QVBoxLayout(body)
-        body_layout.setContentsMargins(0, 0, 8, 0)
-        body_layout.setSpacing(14)
-        body_layout.addWidget(levels)
-        body_layout.addWidget(pipe)
-        body_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(body)
+        scroll, _ = scrolled(levels, pipe)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll, 1)
