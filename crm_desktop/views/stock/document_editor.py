@@ -23,8 +23,8 @@ from decimal import Decimal
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QBrush, QCloseEvent, QColor, QKeySequence, QShortcut
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -41,13 +41,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations
+from crm_desktop import operations
 from crm_desktop.api.client import ApiError
-from crm_desktop.operations.errors import clear_field, handle_error, local_time, mark_field
+from crm_desktop.format import moment
+from crm_desktop.operations.errors import clear_field, mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.stock.common import (
     KIND_LABELS,
-    STATUS_COLORS,
     Row,
     document_title,
     parse_qty,
@@ -55,20 +55,15 @@ from crm_desktop.views.stock.common import (
     status_label,
     warehouse_choices,
 )
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow
 from crm_desktop.widgets.form import field
-from crm_desktop.widgets.record_window import (
-    WindowRegistry,
-    action_button,
-    ask_unsaved,
-    closing_anyway,
-    show_window,
-    spawn_into,
-)
-from crm_server.contract.events import LiveEvent
+from crm_desktop.widgets.record_window import WindowRegistry, show_window
 
 STOCK = frozenset({"stock", "stock.stock_document"})
 COL_SKU, COL_PRODUCT, COL_UNIT, COL_QTY, COL_NOTE = range(5)
 ERROR_BACKGROUND = QColor("#fde8e8")
+STATUS_TONES = {"draft": "muted", "validated": "success", "reversed": "warning", "cancelled": "muted"}
+DRAFT = frozenset({NEW, "draft"})
 _open: WindowRegistry[StockDocumentWindow] = WindowRegistry()  # document id -> its window
 
 
@@ -93,8 +88,33 @@ def new_stock_document(
     return show_window(window)
 
 
-class StockDocumentWindow(QWidget):
+class StockDocumentWindow(DocumentWindow):
     """One stock document (see the module's docstring)."""
+
+    module, entity, noun = "stock", "stock_document", "draft"
+    ACTIONS = (
+        Action("save", "Save draft", "Save the draft (Ctrl+S)", "save", statuses=DRAFT, role="primary"),
+        Action("validate", "Validate…", "Move the stock; the document is final after", "ask_validate", statuses=DRAFT),
+        Action(
+            "reverse",
+            "Reverse…",
+            "Undo it with an opposite document",
+            "ask_reverse",
+            statuses=frozenset({"validated"}),
+        ),
+        Action(
+            "cancel",
+            "Cancel draft…",
+            "Give up this draft (nothing moved)",
+            "ask_cancel",
+            statuses=frozenset({"draft"}),
+            right=True,
+        ),
+    )
+    save_button: QPushButton
+    validate_button: QPushButton
+    reverse_button: QPushButton
+    cancel_button: QPushButton
 
     def __init__(
         self,
@@ -105,34 +125,25 @@ class StockDocumentWindow(QWidget):
         warehouse_id: int | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
-        self.session = session
-        self.api = session.api
         self.document_id = document_id
         self.document: Row | None = None
         self.kind = kind
         self.lines: list[Row] = []  # {product_id, sku, product_name, unit, quantity: Decimal, moved}
-        self.dirty = False
         self._filling = False
         self._line_error: tuple[int, str] | None = None
         self._scan_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
         self.confirm_box: QMessageBox | None = None
-        self.setObjectName("stockDocumentWindow")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.setWindowIcon(icons.app_icon())
-        self.resize(980, 720)
-
-        self.title = QLabel(f"New {KIND_LABELS.get(kind, kind).lower()}")
-        self.title.setProperty("role", "title")
-        self.badge = QLabel("Draft")
-        self.badge.setObjectName("statusBadge")
+        self._after_save: Callable[[], object] | None = None
+        super().__init__(
+            session,
+            parent,
+            name="stockDocumentWindow",
+            title=f"New {KIND_LABELS.get(kind, kind).lower()}",
+            size=(980, 720),
+        )
         self.when = QLabel()
         self.when.setProperty("role", "muted")
-        self.notice = QLabel()
-        self.notice.setObjectName("pageNotice")
-        self.notice.setWordWrap(True)
-        self.notice.setVisible(False)
+        self.add_figure(self.when)
 
         self.warehouse = QComboBox()
         self.warehouse.setObjectName("warehouse")
@@ -223,43 +234,14 @@ class StockDocumentWindow(QWidget):
             "lines": self.grid,
         }
 
-        self.save_button = action_button("Save draft", "Save the draft (Ctrl+S)", self.save, primary=True)
-        self.validate_button = action_button(
-            "Validate…", "Move the stock; the document is final after", self.ask_validate
-        )
-        self.reverse_button = action_button("Reverse…", "Undo it with an opposite document", self.ask_reverse)
-        self.cancel_button = action_button("Cancel draft…", "Give up this draft (nothing moved)", self.ask_cancel)
         self.source_link = QLabel()
         self.source_link.setObjectName("sourceLink")
         self.source_link.setTextFormat(Qt.TextFormat.RichText)
         self.source_link.linkActivated.connect(self._open_link)
-        actions = QHBoxLayout()
-        for button in (self.save_button, self.validate_button, self.reverse_button):
-            actions.addWidget(button)
-        actions.addWidget(self.source_link)
-        actions.addStretch(1)
-        actions.addWidget(self.cancel_button)
+        self.add_to_action_bar(self.source_link)
+        self.root.addLayout(form)
+        self.root.addWidget(self.lines_box, 1)
 
-        head = QHBoxLayout()
-        head.addWidget(self.title)
-        head.addWidget(self.badge)
-        head.addStretch(1)
-        head.addWidget(self.when)
-        root = QVBoxLayout(self)
-        root.setContentsMargins(24, 18, 24, 16)
-        root.setSpacing(12)
-        root.addLayout(head)
-        root.addWidget(self.notice)
-        root.addLayout(actions)
-        root.addLayout(form)
-        root.addWidget(self.lines_box, 1)
-
-        for keys, slot in (
-            (QKeySequence(QKeySequence.StandardKey.Save), self.save),
-            (QKeySequence(Qt.Key.Key_F5), self.reload),
-            (QKeySequence(Qt.Key.Key_Escape), self.close),
-        ):
-            QShortcut(keys, self).activated.connect(slot)
         for signal in (
             self.reference.textEdited,
             self.reason.textEdited,
@@ -269,15 +251,8 @@ class StockDocumentWindow(QWidget):
         ):
             signal.connect(self._touched)
 
-        self._live = QTimer(self)
-        self._live.setSingleShot(True)
-        self._live.setInterval(150)
-        self._live.timeout.connect(self._refresh_from_server)
-        session.events.event.connect(self._on_event)
-
-        self._spawn(self._load_warehouses(warehouse_id))
+        self.spawn(self._load_warehouses(warehouse_id))
         if document_id is None:
-            self.setWindowTitle(f"New {KIND_LABELS.get(kind, kind).lower()} - CRM")
             self._show_kind()
             self._style_badge("draft")
             self.sku.setFocus()
@@ -309,19 +284,15 @@ class StockDocumentWindow(QWidget):
         self.sku.setPlaceholderText("Type or scan a SKU, then Enter" + (" (each scan counts one)" if count else ""))
 
     def _style_badge(self, status: str) -> None:
-        self.badge.setText(status_label(status))
-        color = STATUS_COLORS.get(status, "#6b7280")
-        self.badge.setStyleSheet(
-            f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;font-weight: 600;"
-        )
+        self.show_status(status_label(status), STATUS_TONES.get(status, "muted"))
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        return spawn_into(self._tasks, coro)
+    def current_id(self) -> int | None:
+        return self.document_id
 
-    def is_busy(self) -> bool:
-        return any(not t.done() for t in self._tasks) or operations.pending() > 0
+    def can_save(self) -> bool:
+        return self.is_draft() and (bool(self.lines) or self.document is not None)
 
     async def _load_warehouses(self, preferred: int | None) -> None:
         try:
@@ -365,31 +336,10 @@ class StockDocumentWindow(QWidget):
             i = combo.count() - 1
         combo.setCurrentIndex(i)
 
-    def reload(self) -> None:
-        """The document again from the server (F5): unsaved edits are replaced."""
-        if self.document_id is not None:
-            self._spawn(self._load(replace_edits=True))
+    async def fetch(self) -> Row:
+        return dict(await self.api.get(f"/api/stock/documents/{self.document_id}"))
 
-    def _refresh_from_server(self) -> None:
-        if shiboken6.isValid(self) and self.document_id is not None:
-            self._spawn(self._load(replace_edits=not self.dirty))
-
-    async def _load(self, replace_edits: bool) -> None:
-        try:
-            document = await self.api.get(f"/api/stock/documents/{self.document_id}")
-        except ApiError as exc:
-            if shiboken6.isValid(self):
-                if exc.status == 404:
-                    self.title.setText("This document cannot be opened")
-                    self.say("It does not exist, or your role does not let you see it.", error=True)
-                else:
-                    handle_error(self, exc)
-            return
-        if not shiboken6.isValid(self):
-            return
-        shown = self.document
-        if shown is not None and shown["id"] == document["id"] and document["version"] < shown["version"]:
-            return  # an older answer than what a save of ours already showed
+    async def show_loaded(self, document: Row, replace_edits: bool) -> None:
         self.show_document(document, replace_edits=replace_edits)
 
     def show_document(self, document: Row, *, replace_edits: bool = True) -> None:
@@ -399,6 +349,7 @@ class StockDocumentWindow(QWidget):
             document = {**document, "version": self.document["version"]}  # a save over newer changes: 409
         self.document = document
         self.document_id = document["id"]
+        self.buffer.take(document)
         self.kind = document["kind"]
         _open[document["id"]] = self
         if not keep:
@@ -430,8 +381,8 @@ class StockDocumentWindow(QWidget):
         self.title.setText(document_title(document))
         self.setWindowTitle(f"{document_title(document)} - CRM")
         self._style_badge(document["status"])
-        when = local_time(document.get("validated_at"))
-        self.when.setText(f"Validated {when}" if when else f"Created {local_time(document.get('created_at')) or ''}")
+        when = moment(document.get("validated_at")) if document.get("validated_at") else ""
+        self.when.setText(f"Validated {when}" if when else f"Created {moment(document.get('created_at'))}")
         links = []
         if document.get("reverses_id"):
             links.append(f'<a href="doc:{document["reverses_id"]}">the document it reverses</a>')
@@ -494,7 +445,7 @@ class StockDocumentWindow(QWidget):
             return
         self.sku.clear()
         self.sku.setFocus()
-        self._spawn(self._add_sku(code))
+        self.spawn(self._add_sku(code))
 
     async def _add_sku(self, code: str) -> None:
         async with self._scan_lock:  # a scanner types fast: lines are added in the order scanned
@@ -582,21 +533,19 @@ class StockDocumentWindow(QWidget):
 
     def _touched(self, *_: Any) -> None:
         if not self._filling:
-            self.dirty = True
-            self._update_actions()
+            self.touch()
 
     def _update_actions(self) -> None:
-        draft = self.is_draft()
         can_edit = self.session.can("stock", "edit")
-        can_create = self.session.can("stock", "create")
-        status = self.document["status"] if self.document else "draft"
         new = self.document is None
-        self.save_button.setVisible(draft and (can_create if new else can_edit))
-        self.validate_button.setVisible(draft and can_edit)
-        self.cancel_button.setVisible(draft and not new and can_edit)
-        self.reverse_button.setVisible(
-            status == "validated" and can_edit and not (self.document or {}).get("reverses_id")
-        )
+        self.show_actions(NEW if self.document is None else str(self.document["status"]))
+        if not (self.session.can("stock", "create") if new else can_edit):
+            self.save_button.setVisible(False)
+        if not can_edit:
+            for button in (self.validate_button, self.cancel_button, self.reverse_button):
+                button.setVisible(False)
+        if (self.document or {}).get("reverses_id"):
+            self.reverse_button.setVisible(False)
         editable = self.editable()
         for widget in (
             self.warehouse,
@@ -617,13 +566,6 @@ class StockDocumentWindow(QWidget):
             if editable
             else QAbstractItemView.EditTrigger.NoEditTriggers
         )
-
-    def say(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setProperty("role", "error" if error else "info")
-        self.notice.style().unpolish(self.notice)
-        self.notice.style().polish(self.notice)
-        self.notice.setVisible(bool(text))
 
     # --- saving ----------------------------------------------------------------------------------
 
@@ -682,13 +624,15 @@ class StockDocumentWindow(QWidget):
             out[f"lines.{i}.product_id"] = self.grid
         return out
 
-    def save(self) -> asyncio.Task[Any] | None:
+    def save(self, then: Callable[[], object] | None = None) -> asyncio.Task[Any] | None:
         if not self.is_draft():
             return None
         self.say("")
 
         def saved(document: Row) -> None:
             self.say(f"Saved {document['number']}.")
+            if then is not None:
+                then()
 
         return operations.run(
             self,
@@ -809,32 +753,16 @@ class StockDocumentWindow(QWidget):
             reload=self.reload,
         )
 
-    # --- live ------------------------------------------------------------------------------------
-
-    def _on_event(self, event: LiveEvent) -> None:
-        if (
-            event.module == "stock"
-            and event.entity == "stock_document"
-            and self.document_id is not None
-            and event.entity_id == self.document_id
-        ):
-            self._live.start()
-
     def mark(self, name: str, message: str) -> None:
         """Show a message at a field by its server name (used by the purchasing screens too)."""
         widget = self.fields.get(name)
         if widget is not None:
             mark_field(widget, message)
 
-    def closeEvent(self, event: QCloseEvent) -> None:
-        if self.dirty and self.is_draft() and not closing_anyway(self) and (self.lines or self.document is not None):
-            ask_unsaved(self, "This draft has changes that are not saved.", self.save)
-            event.ignore()
-            return
+    def closed(self) -> None:
         for widget in self.fields.values():
             clear_field(widget)
         _open.forget(self.document_id, self)
-        super().closeEvent(event)
 
 
 __all__ = ["StockDocumentWindow", "new_stock_document", "open_stock_document"]
