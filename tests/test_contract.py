@@ -26,8 +26,8 @@ from typing import Any
 
 import httpx
 import pydantic
-from fastapi.routing import APIRoute
-from starlette.routing import Route
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.routing import Route, WebSocketRoute
 
 import crm_desktop
 import crm_desktop.api
@@ -53,11 +53,12 @@ PARAM = "{param}"
 @dataclass(frozen=True)
 class Call:
     where: str  # file:line
-    method: str
+    method: str  # "*": the source does not say which
     path: str  # a template: every f-string placeholder is {param}
+    written: bool = False  # a path written down outside a call (a constant, a returned path...)
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.method} {self.path}"
+        return f"{self.where}: {'path' if self.written else self.method} {self.path}"
 
 
 def _literal(node: ast.expr | None, names: dict[str, list[str]]) -> list[str] | None:
@@ -138,12 +139,23 @@ def desktop_calls(source: str, filename: str) -> list[Call]:
     """Every server call in one module's source: `x.get/post/patch/put/delete(path, ...)`,
     `x.request("METHOD", path, ...)` and a bare `request("METHOD", path, ...)`. A placeholder is
     read as its text where the source says it: a module constant, the branches of `a if c else b`,
-    a parameter annotated with a `Literal` of strings."""
+    a parameter annotated with a `Literal` of strings, a local bound only to such texts. A path
+    written down anywhere else (a class's PATH, a function returning one) is read too: it must name
+    a route, or begin one."""
     tree = ast.parse(source, filename)
     constants, literals = _constants(tree)
     calls: list[Call] = []
 
+    consumed: set[int] = set()  # the nodes a call's path was read from
+
     def visit(node: ast.AST, known: dict[str, list[str]]) -> None:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            return  # a docstring
+        if isinstance(node, ast.Constant | ast.JoinedStr) and id(node) not in consumed:
+            for path in _templates(node, known) or []:
+                if path.startswith(PREFIXES):
+                    calls.append(Call(f"{filename}:{node.lineno}", "*", path.split("?", 1)[0], written=True))
+            return
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             known = dict(known)
             arguments = node.args
@@ -153,8 +165,16 @@ def desktop_calls(source: str, filename: str) -> list[Call]:
                     known[arg.arg] = texts
                 else:
                     known.pop(arg.arg, None)  # a parameter hides a module constant of its name
+            if not isinstance(node, ast.Lambda):
+                spelled = _locals(node, known)
+                for name in _rebound(node) - spelled.keys():
+                    known.pop(name, None)  # a local of another value hides a module constant of its name
+                known.update(spelled)
         elif isinstance(node, ast.Call):
-            calls.extend(_read_call(node, known, filename))
+            found, path_node = _read_call(node, known, filename)
+            if found and path_node is not None:
+                consumed.update(id(n) for n in ast.walk(path_node))
+            calls.extend(found)
         for child in ast.iter_child_nodes(node):
             visit(child, known)
 
@@ -162,7 +182,49 @@ def desktop_calls(source: str, filename: str) -> list[Call]:
     return calls
 
 
-def _read_call(node: ast.Call, known: dict[str, list[str]], filename: str) -> list[Call]:
+def _own_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
+    """The nodes of a function's body, not those of the functions defined inside it."""
+    pending: list[ast.AST] = list(function.body)
+    while pending:
+        node = pending.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            pending.extend(ast.iter_child_nodes(node))
+
+
+def _rebound(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """Every name the function binds (assignments, loops, with, :=)."""
+    return {node.id for node in _own_nodes(function) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+
+
+def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef, known: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Local names whose every binding is text the source spells out: `verb = "archive" if a else
+    "restore"` makes `f"/api/clients/{id}/{verb}"` two calls. A name also bound another way (a loop,
+    a with, a tuple, :=) or to anything else is not known."""
+    options: dict[str, list[str]] = {}
+    unknown: set[str] = set()
+    simple: set[int] = set()  # the Name nodes that are a whole assignment's target
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        simple.add(id(target))
+        branches = [value.body, value.orelse] if isinstance(value, ast.IfExp) else [value]
+        texts = [_templates(branch, known) for branch in branches]
+        if any(t is None for t in texts):
+            unknown.add(target.id)
+        else:
+            options.setdefault(target.id, []).extend(x for t in texts for x in t or [])
+    for node in _own_nodes(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and id(node) not in simple:
+            unknown.add(node.id)
+    return {name: texts for name, texts in options.items() if name not in unknown}
+
+
+def _read_call(node: ast.Call, known: dict[str, list[str]], filename: str) -> tuple[list[Call], ast.expr | None]:
     func = node.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
     if name in VERBS and isinstance(func, ast.Attribute):
@@ -173,14 +235,22 @@ def _read_call(node: ast.Call, known: dict[str, list[str]], filename: str) -> li
         # A method the source does not spell out: the path must exist under some method.
         methods, path_node = [v.upper() for v in verbs] if verbs else ["*"], _path_argument(node, 1)
     else:
-        return []
-    paths = _templates(path_node, known) if path_node is not None else None
+        return [], None
+    paths = _argument(path_node, known) if path_node is not None else None
     calls = []
     for method, path in itertools.product(methods, paths or []):
         path = path.split("?", 1)[0]
         if path.startswith(PREFIXES):
             calls.append(Call(f"{filename}:{node.lineno}", method, path))
-    return calls
+    return calls, path_node
+
+
+def _argument(node: ast.expr, known: dict[str, list[str]]) -> list[str] | None:
+    """A path argument's templates; `"/api/a" if c else "/api/b"` is both."""
+    if isinstance(node, ast.IfExp):
+        both = [_argument(node.body, known), _argument(node.orelse, known)]
+        return None if None in both else [t for branch in both for t in branch or []]
+    return _templates(node, known)
 
 
 def all_desktop_calls() -> list[Call]:
@@ -199,6 +269,8 @@ def _server_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, s
         if isinstance(route, APIRoute | Route):
             for method in (route.methods or set()) - {"HEAD", "OPTIONS"}:
                 yield method, prefix + route.path
+        elif isinstance(route, WebSocketRoute | APIWebSocketRoute):
+            yield "WEBSOCKET", prefix + route.path
         elif hasattr(route, "original_router"):
             yield from _server_routes(route.original_router.routes, prefix + (route.include_context.prefix or ""))
         elif hasattr(route, "routes"):
@@ -225,12 +297,19 @@ def path_matches(desktop: str, server: str) -> bool:
     return len(mine) == len(theirs) and all(_segment_matches(m, s) for m, s in zip(mine, theirs, strict=True))
 
 
+def begins(desktop: str, server: str) -> bool:
+    """Is the desktop's path the server path or its beginning (`BASE = "/api/integrations"`)?"""
+    mine, theirs = desktop.rstrip("/").split("/"), server.rstrip("/").split("/")
+    return len(mine) <= len(theirs) and all(_segment_matches(m, s) for m, s in zip(mine, theirs, strict=False))
+
+
 def unmatched(calls: list[Call], routes: set[tuple[str, str]]) -> list[Call]:
-    return [
-        call
-        for call in calls
-        if not any((call.method in ("*", method)) and path_matches(call.path, path) for method, path in routes)
-    ]
+    def found(call: Call) -> bool:
+        if call.written:
+            return any(path_matches(call.path, path) or begins(call.path, path) for _, path in routes)
+        return any(call.method in ("*", method) and path_matches(call.path, path) for method, path in routes)
+
+    return [call for call in calls if not found(call)]
 
 
 # --- 1. the desktop calls only routes the server has --------------------------------------------------
@@ -270,13 +349,33 @@ SNIPPET = textwrap.dedent(
 
     async def hidden(api, LEADS):
         await api.get(f"{LEADS}/x")                                            # not read: LEADS is a parameter
+
+    async def verbs(api, lead_id, archived, paths):
+        verb = "archive" if archived else "restor"
+        await api.post(f"/api/leads/{lead_id}/{verb}")                         # wrong: one of the two
+        path = "/api/pipelines"
+        await api.get(path)                                                    # fine
+        for LEADS in paths:
+            await api.get(f"{LEADS}/y")                                        # not read: LEADS is rebound
+
+    class Categories:
+        PATH = "/api/ticket-categories"                                        # fine: a path written down
+        BASE = "/api/stock"                                                    # fine: where routes begin
+
+    def timeline_path(ticket_id):
+        '''/api/nothing: a docstring is not read'''
+        return f"/api/tickets/{ticket_id}/timelines"                           # wrong: "timelines"
+
+    async def choose(api, other):
+        await api.get("/api/clients" if other else "/api/lead", q=1)           # wrong: one branch
+        await api.get(f"/api/leads/{other}" "/timeline")                       # fine: implicit concatenation
     """
 )
 
 
 def test_the_contract_check_names_each_call_the_server_lacks() -> None:
     calls = desktop_calls(SNIPPET, "snippet.py")
-    assert len(calls) == 15, "\n".join(map(str, calls))
+    assert len(calls) == 26, "\n".join(map(str, calls))
     missing = [str(c) for c in unmatched(calls, server_routes())]
     assert missing == [
         "snippet.py:14: POST /api/lead/{param}/archive",
@@ -285,6 +384,9 @@ def test_the_contract_check_names_each_call_the_server_lacks() -> None:
         "snippet.py:17: GET /api/laeds/{param}",
         "snippet.py:18: PATCH /api/no-such-thing",
         "snippet.py:19: GET /api/lead-source",
+        "snippet.py:28: POST /api/leads/{param}/restor",
+        "snippet.py:40: path /api/tickets/{param}/timelines",
+        "snippet.py:43: GET /api/lead",
     ]
 
 
