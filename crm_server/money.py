@@ -18,6 +18,16 @@ HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 
 
+def tax_rounding(value: object) -> TaxRounding:
+    """The `sales.tax_rounding` setting as a TaxRounding; anything else is refused (ValueError)."""
+    text = str(value)
+    if text == "line":
+        return "line"
+    if text == "document":
+        return "document"
+    raise ValueError(f"unknown tax rounding {text!r}")
+
+
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_unit(currency))
 

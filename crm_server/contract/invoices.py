@@ -27,6 +27,35 @@ class InvoiceStatus(StrEnum):
 OPEN_STATUSES = (InvoiceStatus.unpaid, InvoiceStatus.partially_paid, InvoiceStatus.overdue)
 
 
+class InvoiceAction(StrEnum):
+    edit = "edit"  # client, currency, dates and lines (notes can be changed in every status)
+    issue = "issue"  # numbered and frozen; its status then follows its money (unpaid, paid, overdue)
+    pay = "pay"  # record a payment
+    refund = "refund"  # give back part of a payment
+    cancel = "cancel"  # a draft simply, an issued invoice by a credit note (refused while money is kept on it)
+    send = "send"  # email it with its PDF
+    recur = "recur"  # set its recurrence
+
+
+# What an invoice may do in each status: the server refuses anything else (credit notes are
+# further limited by their kind: they are neither paid, cancelled nor recurring).
+_A = InvoiceAction
+_ISSUED = frozenset({_A.pay, _A.cancel, _A.send, _A.recur, _A.refund})
+INVOICE_ACTIONS: dict[InvoiceStatus, frozenset[InvoiceAction]] = {
+    InvoiceStatus.draft: frozenset({_A.edit, _A.issue, _A.cancel}),
+    InvoiceStatus.unpaid: _ISSUED,
+    InvoiceStatus.partially_paid: _ISSUED,
+    InvoiceStatus.overdue: _ISSUED,
+    InvoiceStatus.paid: _ISSUED - {_A.pay},
+    InvoiceStatus.cancelled: frozenset(),
+}
+
+
+def invoice_allows(status: str, action: InvoiceAction) -> bool:
+    """Whether INVOICE_ACTIONS lets an invoice in `status` take `action`."""
+    return action in INVOICE_ACTIONS[InvoiceStatus(status)]
+
+
 class InvoiceKind(StrEnum):
     invoice = "invoice"
     credit_note = "credit_note"

@@ -26,6 +26,30 @@ class PurchaseStatus(StrEnum):
 OPEN_PURCHASE_STATUSES = (PurchaseStatus.confirmed, PurchaseStatus.partially_received)
 
 
+class PurchaseAction(StrEnum):
+    edit = "edit"  # every field and the lines
+    edit_delivery = "edit_delivery"  # only the expected date, warehouse, reference and notes
+    confirm = "confirm"  # the vendor has the order: its open quantities become incoming stock
+    receive = "receive"  # goods in, by a validated receipt document
+    cancel = "cancel"  # what was received stays received; the rest is no longer incoming
+
+
+# What a purchase order may do in each status: the server refuses anything else.
+_P = PurchaseAction
+PURCHASE_ACTIONS: dict[PurchaseStatus, frozenset[PurchaseAction]] = {
+    PurchaseStatus.draft: frozenset({_P.edit, _P.edit_delivery, _P.confirm, _P.cancel}),
+    PurchaseStatus.confirmed: frozenset({_P.edit_delivery, _P.receive, _P.cancel}),
+    PurchaseStatus.partially_received: frozenset({_P.edit_delivery, _P.receive, _P.cancel}),
+    PurchaseStatus.received: frozenset(),
+    PurchaseStatus.cancelled: frozenset(),
+}
+
+
+def purchase_allows(status: str, action: PurchaseAction) -> bool:
+    """Whether PURCHASE_ACTIONS lets a purchase order in `status` take `action`."""
+    return action in PURCHASE_ACTIONS[PurchaseStatus(status)]
+
+
 class PurchaseLineIn(BaseModel):
     product_id: int
     quantity: Decimal = Field(gt=0, max_digits=14, decimal_places=3)

@@ -28,6 +28,27 @@ class DocumentStatus(StrEnum):
     cancelled = "cancelled"  # a draft given up
 
 
+class DocumentAction(StrEnum):
+    edit = "edit"
+    validate = "validate"  # move the stock
+    cancel = "cancel"  # give the draft up
+    reverse = "reverse"  # undo by a reversal document (not for a reversal itself)
+
+
+# What a stock document may do in each status: the server refuses anything else.
+DOCUMENT_ACTIONS: dict[DocumentStatus, frozenset[DocumentAction]] = {
+    DocumentStatus.draft: frozenset({DocumentAction.edit, DocumentAction.validate, DocumentAction.cancel}),
+    DocumentStatus.validated: frozenset({DocumentAction.reverse}),
+    DocumentStatus.reversed: frozenset(),
+    DocumentStatus.cancelled: frozenset(),
+}
+
+
+def document_allows(status: str, action: DocumentAction) -> bool:
+    """Whether DOCUMENT_ACTIONS lets a stock document in `status` take `action`."""
+    return action in DOCUMENT_ACTIONS[DocumentStatus(status)]
+
+
 # --- warehouses ----------------------------------------------------------------------------------
 
 

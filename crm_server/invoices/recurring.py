@@ -34,6 +34,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client
 from crm_server.concurrency import check_version
 from crm_server.contract.invoices import (
+    InvoiceAction,
     InvoiceIn,
     InvoiceKind,
     InvoiceStatus,
@@ -41,6 +42,7 @@ from crm_server.contract.invoices import (
     RecurrenceUpdate,
     RecurUnit,
     SendIn,
+    invoice_allows,
 )
 from crm_server.db import Database, savepoint
 from crm_server.errors import AppError, Conflict, ValidationFailed
@@ -129,7 +131,7 @@ async def set_recurrence(session: AsyncSession, actor: Principal, invoice_id: in
                 field="recurrence",
                 code="draft_cannot_recur",
             )
-        if invoice.status == InvoiceStatus.cancelled:
+        if not invoice_allows(invoice.status, InvoiceAction.recur):
             raise Conflict(
                 f"Invoice {invoice.number} is cancelled; a cancelled invoice cannot recur.",
                 field="recurrence",
@@ -251,7 +253,7 @@ async def _one(
         report.stopped.append(f"{source.number} cycles done ({source.recur_done} of {source.recur_cycles})")
         await _changed(session, source, before, "recurrence_stopped")
         return
-    if source.status in (InvoiceStatus.cancelled, InvoiceStatus.draft) or source.kind != InvoiceKind.invoice:
+    if not invoice_allows(source.status, InvoiceAction.recur) or source.kind != InvoiceKind.invoice:
         # The API never sets a rule on these; a source cancelled after its rule was set stops here.
         what = "cancelled" if source.status == InvoiceStatus.cancelled else "not an issued invoice"
         name = source.number or f"draft {source.id}"

@@ -18,7 +18,15 @@ from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client
 from crm_server.contract.common import Page
-from crm_server.contract.invoices import InvoiceEmailOut, InvoiceStatus, SendDraft, SendIn, SendStatus
+from crm_server.contract.invoices import (
+    InvoiceAction,
+    InvoiceEmailOut,
+    InvoiceStatus,
+    SendDraft,
+    SendIn,
+    SendStatus,
+    invoice_allows,
+)
 from crm_server.db import Database, utcnow
 from crm_server.documents import layout
 from crm_server.documents.sources import render_invoice, render_invoice_pdf
@@ -47,18 +55,19 @@ def _what(invoice: Invoice) -> str:
 
 def check_sendable(invoice: Invoice) -> None:
     """Only issued invoices and credit notes go out; the refusal says why."""
+    if invoice_allows(invoice.status, InvoiceAction.send) and invoice.number is not None:
+        return
     if invoice.status == InvoiceStatus.draft or invoice.number is None:
         raise Conflict(
             "This invoice is a draft: issue it first, then send it (a draft has no number yet).",
             field="invoice_id",
             code="not_issued",
         )
-    if invoice.status == InvoiceStatus.cancelled:
-        raise Conflict(
-            f"Invoice {invoice.number} is cancelled; send its credit note instead.",
-            field="invoice_id",
-            code="cancelled",
-        )
+    raise Conflict(
+        f"Invoice {invoice.number} is cancelled; send its credit note instead.",
+        field="invoice_id",
+        code="cancelled",
+    )
 
 
 async def _defaults(session: AsyncSession, invoice: Invoice) -> tuple[str, str, str]:

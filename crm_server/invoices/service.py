@@ -21,6 +21,7 @@ from crm_server.concurrency import check_version
 from crm_server.contract.common import Page, VersionIn
 from crm_server.contract.invoices import (
     OPEN_STATUSES,
+    InvoiceAction,
     InvoiceIn,
     InvoiceOut,
     InvoiceQuery,
@@ -35,6 +36,7 @@ from crm_server.contract.invoices import (
     RecurUnit,
     RefundIn,
     RefundOut,
+    invoice_allows,
 )
 from crm_server.db import utcnow
 from crm_server.errors import Conflict, NotFound, ValidationFailed
@@ -316,7 +318,7 @@ async def priced_line(session: AsyncSession, i: int, data: LineIn, currency: str
 async def _replace_lines(session: AsyncSession, invoice: Invoice, lines: list[LineIn]) -> None:
     """Drop the draft's lines, write the new ones and store their totals as money.py gives them."""
     values = [await priced_line(session, i, line, invoice.currency) for i, line in enumerate(lines)]
-    rounding = str(await settings.get(session, "sales.tax_rounding"))
+    rounding = money.tax_rounding(await settings.get(session, "sales.tax_rounding"))
     totals = money.document_totals(
         [
             money.Line(
@@ -329,7 +331,7 @@ async def _replace_lines(session: AsyncSession, invoice: Invoice, lines: list[Li
         ],
         invoice.currency,
         rounding,
-    )  # type: ignore[arg-type]
+    )
     await session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
     for v, total in zip(values, totals.lines, strict=True):
         session.add(InvoiceLine(invoice_id=invoice.id, net=total.net, tax=total.tax, gross=total.gross, **v))
@@ -377,7 +379,7 @@ async def update_invoice(session: AsyncSession, actor: Principal, invoice_id: in
     """Edit a draft (lines replaced as a whole). An issued invoice's amounts are final: only notes."""
     invoice = await _locked(session, actor, invoice_id, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
-    if invoice.status != InvoiceStatus.draft:
+    if not invoice_allows(invoice.status, InvoiceAction.edit):
         frozen = sorted(changes.keys() - {"notes"})
         if frozen:
             raise Conflict(
@@ -443,7 +445,7 @@ async def issue_invoice(session: AsyncSession, actor: Principal | None, invoice_
     """Give the draft the next number of its series (gapless: see numbering) and freeze it. `actor`
     None is the system (the recurring job)."""
     invoice = await _locked(session, actor, invoice_id, data.version)
-    if invoice.status != InvoiceStatus.draft:
+    if not invoice_allows(invoice.status, InvoiceAction.issue):
         raise Conflict(f"Invoice {invoice.number} is issued already.", code="issued")
     if await session.scalar(select(InvoiceLine.id).where(InvoiceLine.invoice_id == invoice.id).limit(1)) is None:
         raise ValidationFailed("An invoice needs at least one line to be issued.", field="lines")
@@ -510,7 +512,7 @@ async def receive_payment(
 ) -> Payment:
     """Record a payment on `invoice` (locked by the caller): a person's (add_payment) or a payment
     provider's (`actor_id` None, `external_ref` its id of the money; see payment_by_external_ref)."""
-    if invoice.status not in OPEN:
+    if not invoice_allows(invoice.status, InvoiceAction.pay):
         raise Conflict(
             f"Payments can be recorded only on issued, unpaid invoices (this one is {invoice.status}).",
             field="invoice_id",
@@ -598,7 +600,7 @@ async def refund_payment(
     None is a payment provider's refund event. Refunding more than is left is refused, naming it."""
     actor_id = actor.user_id if actor is not None else None
     invoice, payment = await locked_payment(session, actor, payment_id, invoice_id)
-    if invoice.status not in (*OPEN, InvoiceStatus.paid.value):
+    if not invoice_allows(invoice.status, InvoiceAction.refund):
         raise Conflict(
             f"Invoice {invoice.number} is {invoice.status}; its payments cannot be refunded.", code="not_refundable"
         )
@@ -660,7 +662,7 @@ async def cancel_invoice(
     """Cancel: a draft simply; an issued invoice by a credit note mirroring it line by line. An
     invoice with money kept on it is refused: its payments must be refunded first (refund_payment)."""
     invoice = await _locked(session, actor, invoice_id, data.version)
-    if invoice.kind != "invoice" or invoice.status == InvoiceStatus.cancelled:
+    if invoice.kind != "invoice" or not invoice_allows(invoice.status, InvoiceAction.cancel):
         raise Conflict("Only a draft or an issued invoice can be cancelled.", code="not_cancellable")
     if invoice.paid_total > 0:
         raise Conflict(

@@ -214,7 +214,7 @@ async def _replace_lines(session: AsyncSession, proposal: Proposal, lines: list[
     """Drop the lines, write the new ones (validated and priced as invoice lines are) and store
     the totals money.py gives for them."""
     values = [await invoices.priced_line(session, i, line, proposal.currency) for i, line in enumerate(lines)]
-    rounding = str(await settings.get(session, "sales.tax_rounding"))
+    rounding = money.tax_rounding(await settings.get(session, "sales.tax_rounding"))
     totals = money.document_totals(
         [
             money.Line(
@@ -227,7 +227,7 @@ async def _replace_lines(session: AsyncSession, proposal: Proposal, lines: list[
         ],
         proposal.currency,
         rounding,
-    )  # type: ignore[arg-type]
+    )
     await session.execute(delete(ProposalLine).where(ProposalLine.proposal_id == proposal.id))
     for v, total in zip(values, totals.lines, strict=True):
         session.add(ProposalLine(proposal_id=proposal.id, net=total.net, tax=total.tax, gross=total.gross, **v))

@@ -19,6 +19,7 @@ from crm_server.concurrency import check_version
 from crm_server.contract.common import Page
 from crm_server.contract.purchasing import (
     OPEN_PURCHASE_STATUSES,
+    PurchaseAction,
     PurchaseLineIn,
     PurchaseLineOut,
     PurchaseOrderIn,
@@ -27,6 +28,7 @@ from crm_server.contract.purchasing import (
     PurchaseOrderUpdate,
     PurchaseStatus,
     ReceiveIn,
+    purchase_allows,
 )
 from crm_server.contract.stock import DocumentKind, DocumentLineIn, StockDocumentIn
 from crm_server.db import utcnow
@@ -301,9 +303,9 @@ async def update_order(
 ) -> PurchaseOrder:
     order = await _locked(session, order_id, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version"})
-    if order.status in (PurchaseStatus.received, PurchaseStatus.cancelled):
+    if not purchase_allows(order.status, PurchaseAction.edit_delivery):
         raise Conflict(f"{order.number} is {order.status.replace('_', ' ')}: it cannot be changed.", code="closed")
-    if order.status != PurchaseStatus.draft:
+    if not purchase_allows(order.status, PurchaseAction.edit):
         frozen = sorted(changes.keys() - {"expected_on", "warehouse_id", "reference", "notes"})
         if frozen:
             raise Conflict(
@@ -343,7 +345,7 @@ async def confirm_order(session: AsyncSession, actor: Principal, order_id: int, 
     """A draft becomes an order the vendor has: it needs a vendor, a line and an expected date; all
     the missing ones are named at once (`fields` in the error), the first as `field`."""
     order = await _locked(session, order_id, version)
-    if order.status != PurchaseStatus.draft:
+    if not purchase_allows(order.status, PurchaseAction.confirm):
         raise Conflict(f"{order.number} is {order.status.replace('_', ' ')} already.", code="not_draft")
     lines = await _lines(session, order.id)
     missing = [
@@ -380,7 +382,7 @@ async def receive(
     if not actor.can("stock", "edit"):
         raise Forbidden("Receiving moves stock: it needs the stock edit permission.", code="forbidden")
     order = await _locked(session, order_id, data.version)
-    if order.status not in OPEN:
+    if not purchase_allows(order.status, PurchaseAction.receive):
         raise Conflict(
             f"Only a confirmed order can be received ({order.number} is {order.status.replace('_', ' ')}).",
             code="not_open",
@@ -462,7 +464,7 @@ async def cancel_order(session: AsyncSession, actor: Principal, order_id: int, v
     """Cancel a draft or an open order; what was received stays received, the rest is no longer
     incoming."""
     order = await _locked(session, order_id, version)
-    if order.status in (PurchaseStatus.received, PurchaseStatus.cancelled):
+    if not purchase_allows(order.status, PurchaseAction.cancel):
         raise Conflict(
             f"{order.number} is {order.status.replace('_', ' ')}: it cannot be cancelled.", code="not_cancellable"
         )

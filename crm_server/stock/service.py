@@ -21,6 +21,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.concurrency import check_version
 from crm_server.contract.common import Page
 from crm_server.contract.stock import (
+    DocumentAction,
     DocumentKind,
     DocumentLineIn,
     DocumentLineOut,
@@ -36,6 +37,7 @@ from crm_server.contract.stock import (
     WarehouseIn,
     WarehouseOut,
     WarehouseUpdate,
+    document_allows,
 )
 from crm_server.db import savepoint, utcnow
 from crm_server.errors import Conflict, NotFound, ValidationFailed
@@ -413,10 +415,12 @@ async def create_document(
     return document
 
 
-async def _locked_draft(session: AsyncSession, document_id: int, version: int, doing: str) -> StockDocument:
+async def _locked_for(
+    session: AsyncSession, document_id: int, version: int, action: DocumentAction, doing: str
+) -> StockDocument:
     document = await get_document(session, document_id, lock=True)
     check_version(document, version)
-    if document.status != DocumentStatus.draft:
+    if not document_allows(document.status, action):
         raise Conflict(
             f"{document.number} is {document.status}: it cannot be {doing}. "
             + ("Reverse it instead." if document.status == DocumentStatus.validated else ""),
@@ -430,7 +434,7 @@ async def update_document(
     session: AsyncSession, actor: Principal, document_id: int, data: StockDocumentUpdate
 ) -> StockDocument:
     """Edit a draft (lines replaced as a whole); a validated document is never edited."""
-    document = await _locked_draft(session, document_id, data.version, "edited")
+    document = await _locked_for(session, document_id, data.version, DocumentAction.edit, "edited")
     before = _fields(document, DOCUMENT_FIELDS)
     changes = data.model_dump(exclude_unset=True, exclude={"version", "lines"})
     for key in ("warehouse_id", "to_warehouse_id", "source_id"):
@@ -450,7 +454,7 @@ async def update_document(
 
 async def cancel_document(session: AsyncSession, actor: Principal, document_id: int, version: int) -> StockDocument:
     """Give up a draft (kept, marked cancelled; nothing moved)."""
-    document = await _locked_draft(session, document_id, version, "cancelled")
+    document = await _locked_for(session, document_id, version, DocumentAction.cancel, "cancelled")
     before = _fields(document, DOCUMENT_FIELDS)
     document.status = DocumentStatus.cancelled.value
     await session.flush()
@@ -555,7 +559,7 @@ async def validate_document(
     document = await get_document(session, document_id, lock=True)
     if version is not None:
         check_version(document, version)
-    if document.status != DocumentStatus.draft:
+    if not document_allows(document.status, DocumentAction.validate):
         raise Conflict(
             f"{document.number} is {document.status} already.", code="not_draft", extra={"status": document.status}
         )
@@ -624,7 +628,7 @@ async def reverse_document(session: AsyncSession, actor: Principal, document_id:
     (refused like any other if the goods are gone, unless negative stock is allowed)."""
     original = await get_document(session, document_id, lock=True)
     check_version(original, version)
-    if original.status != DocumentStatus.validated:
+    if not document_allows(original.status, DocumentAction.reverse):
         raise Conflict(
             f"Only a validated document can be reversed ({original.number} is {original.status}).",
             code="not_validated",
