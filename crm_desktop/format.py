@@ -8,6 +8,7 @@ the user's local time), and the words for the contract's codes (statuses, action
     moment("2026-12-05T17:13:00Z")       -> "05 Dec 2026, 18:13" (in the user's time zone)
     label("status_changed")              -> "Status changed"
     duration(timedelta(minutes=185))     -> "3 h 5 min"  (parts=1: "3 h")
+    ago(a_moment_three_hours_back)       -> "3 h ago"
 
 Views never format these by hand: a second formatter is how "20900.00" and "20,900 RON" came to
 show the same amount on two screens.
@@ -160,6 +161,17 @@ def duration(delta: timedelta, parts: int = 2) -> str:
     first = next((i for i, (amount, _unit) in enumerate(units) if amount), len(units) - 1)
     shown = [f"{amount} {unit}" for amount, unit in units[first : first + parts] if amount]
     return " ".join(shown) or "0 min"
+
+
+def ago(value: datetime | str | None, now: datetime | None = None) -> str:
+    """How long ago, narrow: "just now", "5 min ago", "3 h ago", "2 d ago" (a tooltip gives the moment)."""
+    if value is None or value == "":
+        return EMPTY
+    parsed = _datetime(value)
+    if parsed is None:
+        return str(value)
+    passed = (now or datetime.now(parsed.tzinfo)) - parsed
+    return "just now" if passed < timedelta(minutes=1) else f"{duration(passed, parts=1)} ago"
 
 
 def label(word: str | Enum | None) -> str:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import icons, theme
+from crm_desktop.api import admin
 from crm_desktop.operations import change_bus
 from crm_desktop.session import Session
 from crm_desktop.tasks import spawn
@@ -370,10 +371,10 @@ class MainWindow(QMainWindow):
         if self.session.me.team_id is None:
             return
         try:
-            teams = await self.api.get("/api/teams")
+            teams = await admin.list_teams(self.api)
         except ApiError:
             return
-        self._team_name = next((t["name"] for t in teams if t["id"] == self.session.me.team_id), None)
+        self._team_name = next((t.name for t in teams if t.id == self.session.me.team_id), None)
 
     def show_notice(self, text: str) -> None:
         self.notice.show_message(text)

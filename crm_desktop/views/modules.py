@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from crm_desktop import format
 from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ModuleInfo:
     key: str
-    title: str
+    title: str  # format.label(key): a module has one name on every screen
     icon: str
     group: str
     subtitle: str
@@ -33,7 +34,7 @@ class ModuleInfo:
 CATALOG: tuple[ModuleInfo, ...] = (
     ModuleInfo(
         "leads",
-        "Leads",
+        format.label("leads"),
         "leads",
         "Sales",
         "New enquiries and where they stand",
@@ -43,7 +44,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "clients",
-        "Clients",
+        format.label("clients"),
         "clients",
         "Sales",
         "Companies and people you work with",
@@ -52,7 +53,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "activities",
-        "Activities",
+        format.label("activities"),
         "activities",
         "Sales",
         "Calls, meetings and follow-ups",
@@ -61,7 +62,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "proposals",
-        "Proposals",
+        format.label("proposals"),
         "proposals",
         "Sales",
         "Quotes sent to clients",
@@ -70,7 +71,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "orders",
-        "Sales orders",
+        format.label("orders"),
         "invoices",
         "Sales",
         "Orders from the web shop",
@@ -79,7 +80,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "tickets",
-        "Tickets",
+        format.label("tickets"),
         "tickets",
         "Support",
         "Support requests",
@@ -88,7 +89,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "invoices",
-        "Invoices",
+        format.label("invoices"),
         "invoices",
         "Finance",
         "Issued and recurring invoices",
@@ -97,7 +98,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "payments",
-        "Payments",
+        format.label("payments"),
         "payments",
         "Finance",
         "Money received",
@@ -106,7 +107,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "products",
-        "Products",
+        format.label("products"),
         "products",
         "Inventory",
         "What you sell",
@@ -115,7 +116,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "stock",
-        "Stock",
+        format.label("stock"),
         "stock",
         "Inventory",
         "Levels and moves across warehouses",
@@ -124,7 +125,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "purchasing",
-        "Purchasing",
+        format.label("purchasing"),
         "purchasing",
         "Inventory",
         "Orders to suppliers",
@@ -133,7 +134,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "reports",
-        "Reports",
+        format.label("reports"),
         "reports",
         "Insights",
         "Figures for sales, support and finance",
@@ -142,7 +143,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "integrations",
-        "Integrations",
+        format.label("integrations"),
         "integrations",
         "System",
         "Connections to outside systems",
@@ -151,7 +152,7 @@ CATALOG: tuple[ModuleInfo, ...] = (
     ),
     ModuleInfo(
         "admin",
-        "Admin",
+        format.label("admin"),
         "admin",
         "System",
         "Users, roles, settings and logs",

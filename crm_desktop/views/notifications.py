@@ -5,8 +5,6 @@ popup under the bell shows them. Marking read is a data change, so it goes throu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from PySide6.QtCore import QObject, QPoint, QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
@@ -20,31 +18,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
+from crm_desktop.api import notifications
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.tasks import spawn
 from crm_desktop.widgets.empty_state import EmptyState
-from crm_server.contract.admin import NotificationOut, UnreadCount
-from crm_server.contract.common import Page
+from crm_server.contract.admin import MarkRead, NotificationOut
 
 LATEST = 30
 ROW_WIDTH = 376
-
-
-def relative_time(moment: datetime, now: datetime | None = None) -> str:
-    now = now or datetime.now(UTC)
-    seconds = (now - moment).total_seconds()
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    local = moment.astimezone()
-    if seconds < 86400 and local.date() == now.astimezone().date():
-        return local.strftime("%H:%M")
-    if seconds < 2 * 86400:
-        return "yesterday"
-    return local.strftime("%d %b")
 
 
 class NotificationCenter(QObject):
@@ -60,7 +43,7 @@ class NotificationCenter(QObject):
         change_bus().changed.connect(self._on_changed)
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if "notifications" in areas or "*" in areas:
+        if areas & notifications.CHANGED or "*" in areas:
             self.refresh()
 
     def refresh(self) -> None:
@@ -73,7 +56,7 @@ class NotificationCenter(QObject):
 
     async def _refresh_count(self) -> None:
         try:
-            count = UnreadCount.model_validate(await self.api.get("/api/notifications/unread-count")).unread
+            count = (await notifications.unread_count(self.api)).unread
         except ApiError:
             return
         if count != self.unread:
@@ -82,7 +65,7 @@ class NotificationCenter(QObject):
 
     async def _load(self) -> None:
         try:
-            page = Page[NotificationOut].model_validate(await self.api.get("/api/notifications", limit=LATEST))
+            page = await notifications.list_notifications(self.api, limit=LATEST)
         except ApiError:
             return
         self.items = page.items
@@ -90,9 +73,7 @@ class NotificationCenter(QObject):
         self.items_changed.emit()
 
     def mark_read(self, parent: QWidget, ids: list[int] | None) -> None:
-        operations.run(
-            parent, self.api.post("/api/notifications/read", {"ids": ids}), changed=frozenset({"notifications"})
-        )
+        operations.run(parent, notifications.mark_read(self.api, MarkRead(ids=ids)), changed=notifications.CHANGED)
 
 
 class NotificationRow(QWidget):
@@ -121,7 +102,8 @@ class NotificationRow(QWidget):
             text.addWidget(body)
         text.addStretch(1)
         layout.addLayout(text, 1)
-        when = QLabel(relative_time(item.created_at))
+        when = QLabel(format.ago(item.created_at))
+        when.setToolTip(format.moment(item.created_at))
         when.setProperty("role", "caption")
         layout.addWidget(when, 0, Qt.AlignmentFlag.AlignTop)
 

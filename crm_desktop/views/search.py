@@ -1,4 +1,4 @@
-"""Global search: the top bar's box asks GET /api/search as you type and lists the hits below it.
+"""Global search: the top bar's box asks the server (api.search) as you type and lists the hits below it.
 
 By keyboard: type, Down / Up to pick a hit, Enter to open it, Escape to close the list. Enter with no
 hit picked searches at once."""
@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from crm_desktop import icons
+from crm_desktop.api import search
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.tasks import spawn
 from crm_desktop.widgets.search_box import SearchBox
@@ -71,7 +72,7 @@ class SearchController(QObject):
 
     async def _fetch(self, query: str) -> None:
         try:
-            results = SearchResults.model_validate(await self.api.get("/api/search", q=query, limit=5))
+            results = await search.search(self.api, query, limit=5)
         except ApiError as error:
             note = (
                 "Search is not available on this server yet."

@@ -77,3 +77,15 @@ def test_durations(minutes: float, parts: int, shown: str) -> None:
     from datetime import timedelta
 
     assert fmt.duration(timedelta(minutes=minutes), parts=parts) == shown
+
+
+def test_how_long_ago() -> None:
+    """The queue's Updated column and the bell's list say it one way."""
+    from datetime import timedelta
+
+    now = datetime(2026, 12, 5, 17, 0, tzinfo=UTC)
+    assert fmt.ago(now - timedelta(seconds=20), now) == "just now"
+    assert fmt.ago(now - timedelta(minutes=5), now) == "5 min ago"
+    assert fmt.ago("2026-12-05T13:50:00Z", now) == "3 h ago"
+    assert fmt.ago(now - timedelta(days=2, hours=4), now) == "2 d ago"
+    assert fmt.ago(None, now) == fmt.EMPTY

@@ -3,13 +3,13 @@ new kind shows up without a desktop release). Save sends only what changed; Esc 
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtWidgets import QCheckBox, QDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from crm_desktop import operations
+from crm_desktop.api import notifications
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.tasks import spawn
+from crm_server.contract.activities import NotificationPreferencesIn
 
 
 class NotificationPrefsDialog(QDialog):
@@ -56,17 +56,17 @@ class NotificationPrefsDialog(QDialog):
 
     async def _load(self) -> None:
         try:
-            rows: list[dict[str, Any]] = await self.api.get("/api/me/notification-preferences")
+            kinds = await notifications.preferences(self.api)
         except ApiError as exc:
             self.status.setText("Your settings could not be loaded.")
             operations.handle_error(self, exc)
             return
         self.status.hide()
-        for row in rows:
-            check = QCheckBox(str(row["label"]))
-            check.setChecked(bool(row["enabled"]))
-            check.setAccessibleName(str(row["label"]))
-            self.checks[str(row["kind"])] = check
+        for kind in kinds:
+            check = QCheckBox(kind.label)
+            check.setChecked(kind.enabled)
+            check.setAccessibleName(kind.label)
+            self.checks[kind.kind] = check
             self.list.addWidget(check)
         self.saved = {kind: check.isChecked() for kind, check in self.checks.items()}
         self.loaded = True
@@ -86,8 +86,8 @@ class NotificationPrefsDialog(QDialog):
             return
         operations.run(
             self,
-            self.api.put("/api/me/notification-preferences", {"enabled": changed}),
-            success=lambda _rows: self.accept(),
-            changed=frozenset({"me.notification_preferences"}),
+            notifications.set_preferences(self.api, NotificationPreferencesIn(enabled=changed)),
+            success=lambda _kinds: self.accept(),
+            changed=notifications.PREFERENCES_CHANGED,
             busy=self.save_button,
         )

@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, tasks
-from crm_desktop.api import tickets
+from crm_desktop.api import admin, auth, tickets
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.saved_views import SavedViewsMixin, refill, select
+from crm_server.contract.auth import Colleague
 from crm_server.contract.tickets import Priority, TicketStatus
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,12 @@ class TicketLookups:
         self.api = api
         self.teams: dict[int, str] = {}
         self.categories: dict[int, str] = {}
-        self.people: list[dict[str, Any]] = []
+        self.people: list[Colleague] = []
         self.loaded = False
 
     async def load(self) -> None:
-        users = await self.api.get("/api/users", active=True, limit=200)
-        self.people = list(users["items"])
-        self.teams = {t["id"]: t["name"] for t in await self.api.get("/api/teams")}
+        self.people = (await auth.colleagues(self.api, active=True, limit=200)).items
+        self.teams = {t.id: t.name for t in await admin.list_teams(self.api)}
         self.categories = {c.id: c.name for c in await tickets.list_categories(self.api)}
         self.loaded = True
 
@@ -196,8 +196,8 @@ class TicketFilterBar(SavedViewsMixin, QWidget):
         if not shiboken6.isValid(self):
             return
         me = self.session.me.id
-        people = sorted(self.lookups.people, key=lambda u: (u["id"] != me, u["full_name"].lower()))
-        refill(self.assignee, [("Me" if u["id"] == me else u["full_name"], u["id"]) for u in people])
+        people = sorted(self.lookups.people, key=lambda u: (u.id != me, u.full_name.lower()))
+        refill(self.assignee, [("Me" if u.id == me else u.full_name, u.id) for u in people])
         refill(self.team, sorted(((name, key) for key, name in self.lookups.teams.items()), key=lambda t: t[0].lower()))
         refill(self.category, [(name, key) for key, name in self.lookups.categories.items()])
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, operations, tasks
-from crm_desktop.api import clients, tickets
+from crm_desktop.api import admin, clients, tickets
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.views.admin.common import field
@@ -54,9 +54,9 @@ class Lookups:
         self.teams: dict[int, str] = {}
 
     async def load(self, api: ApiClient) -> Lookups:
-        categories, teams = await asyncio.gather(tickets.list_categories(api), api.get("/api/teams"))
+        categories, teams = await asyncio.gather(tickets.list_categories(api), admin.list_teams(api))
         self.categories = categories
-        self.teams = {int(t["id"]): str(t["name"]) for t in teams}
+        self.teams = {t.id: t.name for t in teams}
         return self
 
     def team_name(self, team_id: int | None, empty: str = "No team") -> str:

@@ -192,7 +192,9 @@ class TicketQueue(QWidget):
             ),
             (
                 Column(
-                    "Updated", text(lambda t: ago(t.updated_at)), tooltip=text(lambda t: format.moment(t.updated_at))
+                    "Updated",
+                    text(lambda t: format.ago(t.updated_at)),
+                    tooltip=text(lambda t: format.moment(t.updated_at)),
                 ),
                 "updated_at",
                 80,
@@ -322,11 +324,3 @@ class TicketQueue(QWidget):
     def open(self, ticket_id: int) -> QWidget | None:
         self.open_requested.emit(ticket_id)
         return open_ticket(self, self.session, ticket_id)
-
-
-def ago(moment: datetime | None) -> str:
-    """ "5 min ago", "3 h ago", "2 d ago": the Updated column stays narrow (the tooltip has the time)."""
-    if moment is None:
-        return format.EMPTY
-    passed = datetime.now(UTC) - moment
-    return "just now" if passed < timedelta(minutes=1) else f"{format.duration(passed, parts=1)} ago"
