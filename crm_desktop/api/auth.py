@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from crm_desktop.api.client import ApiClient
-from crm_server.contract.auth import LoginResponse, Me, RecoveryCodes, TotpSetup
+from crm_server.contract.auth import Colleague, LoginResponse, Me, RecoveryCodes, TotpSetup
+from crm_server.contract.common import Page
 
 CLIENT_NAME = "CRM desktop"
 
@@ -59,3 +60,27 @@ async def regenerate_recovery_codes(api: ApiClient, password: str) -> RecoveryCo
 
 async def disable_totp(api: ApiClient, password: str) -> None:
     await api.post("/api/auth/totp/disable", {"password": password})
+
+
+async def colleagues(
+    api: ApiClient,
+    search: str | None = None,
+    *,
+    active: bool | None = None,
+    team_id: int | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> Page[Colleague]:
+    """Users as any colleague sees them (owner pickers, filters). An admin is answered with whole
+    records (UserOut); they are read as colleagues here, so every caller sees one shape."""
+    answer = await api.get(
+        "/api/users", search=search or None, active=active, team_id=team_id, offset=offset, limit=limit
+    )
+    items = [Colleague.model_validate({k: user.get(k) for k in Colleague.model_fields}) for user in answer["items"]]
+    return Page[Colleague](
+        items=items,
+        total=answer["total"],
+        offset=answer["offset"],
+        limit=answer["limit"],
+        total_exact=answer.get("total_exact", True),
+    )

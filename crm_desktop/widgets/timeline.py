@@ -1,6 +1,6 @@
 """The history of a record (a lead, a client): notes, follow-ups, status changes and edits, newest first.
 
-    timeline = TimelineView(api, "/api/leads/5/timeline")
+    timeline = TimelineView(api, partial(leads.timeline, api, 5))   # crm_desktop.api.leads
     timeline.reload()                 # after adding a note, or when a live event names the record
 
 It reads Page[TimelineItem] a page at a time ("Show more" asks for the next one) in the background;
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import shiboken6
+from pydantic import TypeAdapter
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QFrame,
@@ -27,13 +27,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, tasks, theme
+from crm_desktop import format, icons, tasks, theme
 from crm_desktop.api.client import ApiClient
+from crm_desktop.format import moment as when  # noqa: F401  (tickets' windows still import it from here)
+from crm_server.contract.activities import TimelineItem
+from crm_server.contract.admin import AuditChange
+from crm_server.contract.common import Page
 
 log = logging.getLogger(__name__)
 
-Item = dict[str, Any]
+# (offset, limit) -> one page of the record's history, from crm_desktop.api.<area>.timeline
+Fetch = Callable[[int, int], Awaitable[Page[TimelineItem]]]
 PAGE_SIZE = 50
+_PAGE = TypeAdapter(Page[TimelineItem])
 
 # kind -> (what to call it, icon)
 KINDS: dict[str, tuple[str, str]] = {
@@ -72,41 +78,28 @@ QLabel#timelineChanges {{ color: {muted}; }}
 """
 
 
-def when(value: str | datetime | None) -> str:
-    """A server timestamp (UTC) in the user's local time."""
-    if not value:
-        return ""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment.astimezone().strftime("%d %b %Y, %H:%M")
+def field_name(change: AuditChange) -> str:
+    return change.field.replace("_", " ")
 
 
-def shown(value: Any) -> str:
-    if value is None or value == "" or value == []:
-        return "—"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def change_line(change: dict[str, Any]) -> str:
+def change_line(change: AuditChange) -> str:
     """One field change as people read it: "field: old → new"."""
-    name = str(change.get("field", "")).replace("_", " ")
-    return f"{name}: {shown(change.get('old'))} → {shown(change.get('new'))}"
+    return f"{field_name(change)}: {format.value(change.old)} → {format.value(change.new)}"
 
 
-def describe(item: Item) -> tuple[str, str]:
+def describe(item: TimelineItem) -> tuple[str, str]:
     """(title, icon name) of one timeline entry."""
-    kind = str(item.get("kind", ""))
-    title, icon = KINDS.get(kind, (kind.replace("_", " ").capitalize() or "Activity", "activities"))
+    kind = item.kind
+    title, icon = KINDS.get(kind, (format.label(kind) if kind else "Activity", "activities"))
     if kind.startswith("follow_up"):
-        icon = FOLLOW_UP_ICONS.get(str((item.get("data") or {}).get("kind")), icon)
+        icon = FOLLOW_UP_ICONS.get(str(item.data.get("kind")), icon)
     return title, icon
 
 
 class TimelineEntry(QFrame):
     """One entry: an icon, what happened, who and when, and the details."""
 
-    def __init__(self, item: Item, parent: QWidget | None = None) -> None:
+    def __init__(self, item: TimelineItem, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.item = item
         self.setObjectName("timelineItem")
@@ -119,7 +112,7 @@ class TimelineEntry(QFrame):
 
         what = QLabel(title)
         what.setObjectName("timelineWhat")
-        who = QLabel(" · ".join(p for p in (item.get("actor_name") or "System", when(item.get("at"))) if p))
+        who = QLabel(f"{item.actor_name or 'System'} · {format.moment(item.at)}")
         who.setObjectName("timelineWho")
         who.setProperty("role", "caption")
         head = QHBoxLayout()
@@ -153,27 +146,21 @@ class TimelineEntry(QFrame):
 
     def _body(self) -> str:
         item = self.item
-        text = str(item.get("text") or "")
-        data = item.get("data") or {}
-        if str(item.get("kind", "")).startswith("follow_up") and data.get("due_at"):
-            due = f"{str(data.get('kind', '')).capitalize()} due {when(data['due_at'])}".strip()
+        text = item.text or ""
+        data = item.data
+        if item.kind.startswith("follow_up") and data.get("due_at"):
+            due = f"{str(data.get('kind', '')).capitalize()} due {format.moment(data['due_at'])}".strip()
             text = f"{due}\n{text}".strip() if text else due
         return text
 
     def _changes(self) -> str:
-        if self.item.get("kind") == "status_change":
+        if self.item.kind == "status_change":
             return ""  # the text already says "old → new"
-        changes = [c for c in self.item.get("changes") or [] if isinstance(c, dict)]
-        if self.item.get("kind") == "created":
+        changes = self.item.changes
+        if self.item.kind == "created":
             # A new record: what it was given, not "— → value" for every column (ids and empty ones left out).
-            changes = [
-                c
-                for c in changes
-                if c.get("new") not in (None, False, "", []) and not str(c.get("field", "")).endswith("_id")
-            ]
-            lines = [
-                f"{str(c.get('field', '')).replace('_', ' ')}: {shown(c.get('new'))}" for c in changes[:MAX_CHANGES]
-            ]
+            changes = [c for c in changes if c.new not in (None, False, "", []) and not c.field.endswith("_id")]
+            lines = [f"{field_name(c)}: {format.value(c.new)}" for c in changes[:MAX_CHANGES]]
         else:
             lines = [change_line(c) for c in changes[:MAX_CHANGES]]
         if len(changes) > MAX_CHANGES:
@@ -188,17 +175,20 @@ class TimelineEntry(QFrame):
 
 
 class TimelineView(QWidget):
-    """A record's history, paged from ``path`` (Page[TimelineItem]), newest first."""
+    """A record's history, paged by ``source`` (a typed client's timeline call, or a path answering
+    Page[TimelineItem]), newest first."""
 
     loaded = Signal(int)  # the total, after each page arrives
 
-    def __init__(self, api: ApiClient, path: str, parent: QWidget | None = None, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self, api: ApiClient, source: str | Fetch, parent: QWidget | None = None, page_size: int = PAGE_SIZE
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("timelineView")
         self.api = api
-        self.path = path
+        self.source = source
         self.page_size = page_size
-        self.items: list[Item] = []
+        self.items: list[TimelineItem] = []
         self._entries: list[TimelineEntry] = []
         self.total: int | None = None
         self.error: str | None = None
@@ -268,7 +258,7 @@ class TimelineView(QWidget):
 
     async def _load(self, offset: int, replace: bool, generation: int) -> None:
         try:
-            page = await self.api.get(self.path, offset=offset, limit=self.page_size)
+            page = await self._fetch(offset)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # shown in place; reload() tries again
@@ -283,13 +273,13 @@ class TimelineView(QWidget):
         self.error = None
         if replace:
             self._clear()
-        items: list[Item] = list(page.get("items", []))
+        items = page.items
         for item in items:
             entry = TimelineEntry(item, self.body)
             self.list.insertWidget(self.list.indexOf(self.status), entry)
             self._entries.append(entry)
         self.items.extend(items)
-        self.total = int(page.get("total", len(self.items)))
+        self.total = page.total
         self.status.setText("Nothing has happened here yet.")
         self.status.setVisible(not self.items)
         left = self.total - len(self.items)
@@ -297,6 +287,11 @@ class TimelineView(QWidget):
         self.more.setVisible(left > 0 and bool(items))
         self.more.setEnabled(True)
         self.loaded.emit(self.total)
+
+    async def _fetch(self, offset: int) -> Page[TimelineItem]:
+        if isinstance(self.source, str):  # a path (areas without a typed client yet)
+            return _PAGE.validate_python(await self.api.get(self.source, offset=offset, limit=self.page_size))
+        return await self.source(offset, self.page_size)
 
     def _clear(self) -> None:
         for entry in self._entries:

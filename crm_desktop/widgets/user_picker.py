@@ -1,7 +1,7 @@
 """Pick one colleague by typing part of a name or email; matches come from the server, 20 at a time.
 
-The list of users can be long, so the picker never loads it: each pause in typing asks
-GET /api/users?search=...&limit=20 and shows the answers in the completer popup.
+The list of users can be long, so the picker never loads it: each pause in typing asks the server
+(crm_desktop.api.auth.colleagues, 20 at most) and shows the answers in the completer popup.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QCompleter, QLineEdit, QWidget
 
 from crm_desktop import tasks
+from crm_desktop.api import auth
+from crm_server.contract.auth import Colleague
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +25,8 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 1
 LIMIT = 20
 
 
-def user_label(user: dict[str, Any]) -> str:
-    return f"{user['full_name']} <{user['email']}>"
+def user_label(user: Colleague) -> str:
+    return f"{user.full_name} <{user.email}>"
 
 
 class UserPicker(QLineEdit):
@@ -74,22 +76,19 @@ class UserPicker(QLineEdit):
         return any(not t.done() for t in self._tasks)
 
     async def _search(self, text: str, seq: int) -> None:
-        params: dict[str, Any] = {"search": text or None, "limit": LIMIT}
-        if self.active_only:
-            params["active"] = True
         try:
-            page = await self.api.get("/api/users", **params)
+            page = await auth.colleagues(self.api, text, active=True if self.active_only else None, limit=LIMIT)
         except Exception as exc:  # a failed suggestion list is not worth a dialog
             log.info("user search failed: %s", exc)
             return
         if seq != self._seq or not shiboken6.isValid(self):
             return  # the user typed on (a newer search is coming), or the picker is gone
         self.matches.clear()
-        for user in page["items"]:
-            if user["id"] in self.exclude:
+        for user in page.items:
+            if user.id in self.exclude:
                 continue
             item = QStandardItem(user_label(user))
-            item.setData(user["id"], ID_ROLE)
+            item.setData(user.id, ID_ROLE)
             self.matches.appendRow(item)
         self.results_arrived.emit(self.matches.rowCount())
         if self.hasFocus() and self.matches.rowCount():

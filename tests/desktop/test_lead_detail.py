@@ -15,6 +15,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import errors
 from crm_desktop.session import Session
 from crm_desktop.views.leads.detail import LeadDetail, NewLeadDialog, open_lead
+from crm_server.contract.leads import LeadOut
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import focus
 from tests.support import PASSWORD
@@ -47,9 +48,7 @@ def test_edit_and_save_shows_the_change_in_the_timeline(desk: Desk, qtbot: QtBot
     focus(desk, window.form.company)
     retype(qtbot, window.form.company, "Beta Industries")
     qtbot.keyClick(window.form.company, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
-    desk.wait_until(
-        lambda: window.lead is not None and window.lead["company"] == "Beta Industries", message="not saved"
-    )
+    desk.wait_until(lambda: window.lead is not None and window.lead.company == "Beta Industries", message="not saved")
     stored = desk.run(api.get(f"/api/leads/{lead['id']}"))
     assert stored["company"] == "Beta Industries" and stored["version"] == lead["version"] + 1
     assert stored["email"] == "ana@acme.ro"  # only what changed was sent
@@ -86,7 +85,7 @@ def test_a_note_appears_in_the_timeline(desk: Desk, qtbot: QtBot) -> None:
     )
     assert window.note.toPlainText() == ""
     newest = window.timeline.entries()[0]
-    assert newest.item["kind"] == "note" and newest.item["actor_name"]
+    assert newest.item.kind == "note" and newest.item.actor_name
     timeline = desk.run(api.get(f"/api/leads/{lead['id']}/timeline"))
     assert any(i["kind"] == "note" and i["text"] == "Called, wants a demo on Friday" for i in timeline["items"])
 
@@ -94,11 +93,11 @@ def test_a_note_appears_in_the_timeline(desk: Desk, qtbot: QtBot) -> None:
 def test_archive_and_restore(desk: Desk, qtbot: QtBot) -> None:
     api, _session, lead, window = open_detail(desk, qtbot)
     window._archive("archive")
-    desk.wait_until(lambda: window.lead is not None and window.lead["archived_at"] is not None)
+    desk.wait_until(lambda: window.lead is not None and window.lead.archived_at is not None)
     assert window.archived_note.isVisibleTo(window) and window.archive_button.text() == "Restore"
     assert desk.run(api.get(f"/api/leads/{lead['id']}"))["archived_at"] is not None
     qtbot.mouseClick(window.archive_button, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: window.lead is not None and window.lead["archived_at"] is None)
+    desk.wait_until(lambda: window.lead is not None and window.lead.archived_at is None)
     assert desk.run(api.get(f"/api/leads/{lead['id']}"))["archived_at"] is None
 
 
@@ -110,7 +109,7 @@ def test_new_lead_with_a_known_email_warns_of_the_duplicate(desk: Desk, qtbot: Q
     qtbot.addWidget(host)
     host.show()
     dialog = NewLeadDialog(session, host)
-    made: list[dict[str, Any]] = []
+    made: list[LeadOut] = []
     dialog.created.connect(made.append)
     dialog.open()
     qtbot.keyClicks(dialog.form.person_name, "Ana P.")
@@ -119,7 +118,7 @@ def test_new_lead_with_a_known_email_warns_of_the_duplicate(desk: Desk, qtbot: Q
     qtbot.keyClicks(dialog.form.note, "From the fair")
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: dialog.warning.isVisible(), message="no duplicate warning")
-    assert made and made[0]["phone"] == "+40722123456"  # created all the same, phone normalised
+    assert made and made[0].phone == "+40722123456"  # created all the same, phone normalised
     assert dialog.ok.text() == "Done" and shiboken6.isValid(dialog)
     assert [b.text() for b in dialog.duplicate_buttons] == [f"Open lead #{first['id']}"]
     listed = desk.run(api.get("/api/leads", q="acme.ro"))
@@ -128,7 +127,7 @@ def test_new_lead_with_a_known_email_warns_of_the_duplicate(desk: Desk, qtbot: Q
     desk.wait_until(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible())
     window = open_lead(None, session, first["id"])  # the one the button opened
     qtbot.addWidget(window)
-    desk.wait_until(lambda: window.lead is not None and window.lead["id"] == first["id"])
+    desk.wait_until(lambda: window.lead is not None and window.lead.id == first["id"])
 
 
 def test_new_lead_refused_field_stays_in_the_dialog(desk: Desk, qtbot: QtBot) -> None:

@@ -115,7 +115,7 @@ def test_dragging_to_lost_asks_why_and_the_server_keeps_the_reason(desk: Desk, q
     assert board.column_named("Lost") is None  # closed columns stay out of the way by default
     assert column_name(board, ana["id"]) == "Open"
     assert board.column_named("Open").count_label.text() == "2"  # type: ignore[union-attr]
-    assert "1,200 EUR" in board.column_named("Open").totals_label.text()  # type: ignore[union-attr]
+    assert "1,200.00 EUR" in board.column_named("Open").totals_label.text()  # type: ignore[union-attr]
 
     click(qtbot, page.filters.include_closed)
     desk.wait_until(lambda: board.column_named("Lost") is not None, message="Lost did not appear")
@@ -169,7 +169,7 @@ def test_dragging_to_won_converts_the_lead_into_a_client(desk: Desk, qtbot: QtBo
     desk.wait_until(lambda: board.notice.isVisible(), message="no word that a client was made")
     assert "Globex SRL is now a client" in board.notice_text.text()
     desk.wait_until(lambda: column_name(board, ana["id"]) == "Won")
-    assert "900 EUR" in won.totals_label.text()
+    assert "900.00 EUR" in won.totals_label.text()
 
 
 def test_a_colleagues_move_shows_up_live_without_a_refresh(desk: Desk, qtbot: QtBot) -> None:
@@ -308,7 +308,7 @@ def test_a_column_loads_more_cards_when_scrolled_to_its_end(desk: Desk, qtbot: Q
     page = open_page(desk, qtbot, api)
     column = page.board.column_named("Open")
     assert column is not None and column.count_label.text() == "55" and len(column.cards) == 50
-    assert column.totals_label.text() == "550 EUR"
+    assert column.totals_label.text() == "550.00 EUR"
     bar = column.scroll.verticalScrollBar()
     desk.wait_until(lambda: bar.maximum() > 0, message="the column does not scroll")
     bar.setValue(bar.maximum())

@@ -47,7 +47,7 @@ def test_merge_taking_the_other_phone(desk: Desk, qtbot: QtBot) -> None:
     desk.wait_until(
         lambda: window.lead is not None and not window.is_busy() and window.duplicates, message="no duplicates shown"
     )
-    assert [d["id"] for d in window.duplicates] == [other["id"]]
+    assert [d.id for d in window.duplicates] == [other["id"]]
     assert window.duplicates_box.isVisibleTo(window)
 
     merge_button = window.findChild(QPushButton, f"mergeDuplicate{other['id']}")
@@ -85,7 +85,7 @@ def test_merge_taking_the_other_phone(desk: Desk, qtbot: QtBot) -> None:
     desk.wait_until(
         lambda: (
             window.lead is not None
-            and window.lead["phone"] == "+40733222222"
+            and window.lead.phone == "+40733222222"
             and not window.duplicates
             and not window.is_busy()
         )

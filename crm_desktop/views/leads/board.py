@@ -1,7 +1,7 @@
 """The pipeline as a Kanban board: one column per status, a card per lead, drag to move.
 
-One request (GET /api/leads/board) fills every column with its count, totals and first cards; a
-column asks for more (GET /api/leads/board/columns/{id}) when scrolled to its end. A move is
+One request (crm_desktop.api.leads.board) fills every column with its count, totals and first cards;
+a column asks for more (leads.board_column) when scrolled to its end. A move is
 optimistic: the card jumps at once and goes back if the server refuses (operations.run shows why).
 Lost asks for a reason and Won offers to make a client first; a cancelled question moves nothing.
 Every change to leads, from this desktop or any other, reloads the board (debounced: one request).
@@ -19,13 +19,24 @@ from typing import Any
 from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
+from crm_desktop import format
+from crm_desktop.api import leads as leads_api
 from crm_desktop.session import Session
 from crm_desktop.views.leads.lookups import sales_lookups
 from crm_desktop.views.leads.move_dialogs import LostReasonDialog, WonDialog, _MoveDialog
 from crm_desktop.widgets import kanban
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.kanban import KanbanBoard, KanbanCard, KanbanColumn, Key, repolish
-from crm_server.contract.leads import Board, BoardCard, ColumnPage, MoneyTotal, StatusKind, StatusOut
+from crm_server.contract.leads import (
+    Board,
+    BoardCard,
+    LeadFilters,
+    MoneyTotal,
+    MoveRequest,
+    MoveResult,
+    StatusKind,
+    StatusOut,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +45,14 @@ __all__ = ["ColumnWidget", "LeadBoard", "LeadCard", "open_lead", "repolish", "sh
 MIME_TYPE = "application/x-crm-lead"
 PAGE = 50
 MAX_PAGE = 200  # the board endpoint's per_column limit
-AREAS = frozenset({"*", "leads", "leads.lead", "activities"})
+AREAS = leads_api.WATCHED
 
 
 # --- small helpers -------------------------------------------------------------------------------
 
 
-def money(amount: Decimal, currency: str | None) -> str:
-    text = f"{amount:,.2f}".removesuffix(".00")
-    return f"{text} {currency}" if currency else text
-
-
 def totals_text(totals: list[MoneyTotal]) -> str:
-    shown = [money(t.amount, t.currency) for t in totals if t.amount]
+    shown = [format.money(t.amount, t.currency) for t in totals if t.amount]
     return " · ".join(shown) if shown else "No value yet"
 
 
@@ -69,7 +75,7 @@ def follow_up_text(moment: datetime | None) -> tuple[str, bool]:
         return "", False
     local = moment.astimezone()
     overdue = local < datetime.now().astimezone()
-    return f"Follow-up {local.strftime('%d %b')}", overdue
+    return f"Follow-up {format.day(local)}", overdue
 
 
 def show_notice(widget: QWidget, text: str) -> None:
@@ -109,7 +115,7 @@ class LeadCard(KanbanCard):
             layout.addWidget(company)
         top = QHBoxLayout()
         top.setSpacing(6)
-        value = QLabel(money(card.value, card.currency) if card.value is not None else "No value")
+        value = QLabel(format.money(card.value, card.currency) if card.value is not None else "No value")
         value.setObjectName("cardValue")
         value.setProperty("empty", card.value is None)
         age = QLabel("today" if card.age_days == 0 else f"{card.age_days} d")
@@ -210,8 +216,11 @@ class LeadBoard(KanbanBoard):
     # --- loading ---------------------------------------------------------------------------------
 
     async def load(self) -> Board:
-        raw = await self.session.api.get("/api/leads/board", per_column=self.page_size(PAGE, MAX_PAGE), **self.filters)
-        return Board.model_validate(raw)
+        return await leads_api.board(self.session.api, self.lead_filters(), self.page_size(PAGE, MAX_PAGE))
+
+    def lead_filters(self) -> LeadFilters:
+        """The filter bar's query parameters as the contract's filters."""
+        return LeadFilters.model_validate(self.filters)
 
     def apply(self, data: Board) -> None:
         self.pipeline_id = data.pipeline_id
@@ -230,10 +239,11 @@ class LeadBoard(KanbanBoard):
         column.totals = self._totals.get(column.key, [])
 
     async def load_more(self, column: KanbanColumn) -> list[BoardCard]:
-        raw = await self.session.api.get(
-            f"/api/leads/board/columns/{column.key}", offset=len(column.cards), limit=PAGE, **self.filters
+        assert isinstance(column, ColumnWidget)
+        page = await leads_api.board_column(
+            self.session.api, column.status.id, self.lead_filters(), offset=len(column.cards), limit=PAGE
         )
-        return ColumnPage.model_validate(raw).cards
+        return page.cards
 
     # --- finding ---------------------------------------------------------------------------------
 
@@ -275,10 +285,10 @@ class LeadBoard(KanbanBoard):
 
     def _send(self, card_id: int, key: Key, extra: dict[str, Any], dialog: _MoveDialog | None) -> None:
         def call(card: BoardCard) -> Any:
-            body = {"version": card.version, "status_id": key, **extra}
-            return self.session.api.post(f"/api/leads/{card.id}/move", json=body)
+            move = MoveRequest.model_construct(**{"version": card.version, "status_id": key, **extra})
+            return leads_api.move_lead(self.session.api, card.id, move)
 
-        self.send(card_id, key, call, changed=frozenset({"leads", "leads.lead"}), dialog=dialog)
+        self.send(card_id, key, call, changed=leads_api.CHANGED, dialog=dialog)
 
     def shift(self, card: Any, source: KanbanColumn, target: KanbanColumn, index: int = 0) -> None:
         """Totals travel with the card, so the headers stay right before the server answers."""
@@ -287,8 +297,6 @@ class LeadBoard(KanbanBoard):
             target.totals = _add_total(target.totals, card, +1)
         super().shift(card, source, target, index)
 
-    def moved(self, result: dict[str, Any]) -> None:
-        client = result.get("client")
-        lead = result.get("lead") or {}
-        if client:
-            self.show_notice(f"{lead.get('person_name', 'The lead')} is won, and {client['name']} is now a client.")
+    def moved(self, result: MoveResult) -> None:
+        if result.client is not None:
+            self.show_notice(f"{result.lead.person_name} is won, and {result.client.name} is now a client.")

@@ -2,7 +2,7 @@
 dialog that makes a new lead.
 
     open_lead(parent, session, lead_id)     # a window per lead; a second call raises the open one
-    NewLeadDialog(session, parent).open()   # `created(dict)` once the server made it
+    NewLeadDialog(session, parent).open()   # `created(LeadOut)` once the server made it
 
 Saving sends only what changed, with the version that was read (409: someone saved first, and
 "Reload" fetches theirs). Refusals land next to their field. Status moves belong to the board.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import shiboken6
@@ -36,20 +37,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations, tasks
+from crm_desktop import format, operations, tasks
+from crm_desktop.api import activities as activities_api
+from crm_desktop.api import leads as leads_api
 from crm_desktop.views.admin.common import UserNames, confirm, field
 from crm_desktop.views.leads.lookups import sales_lookups
 from crm_desktop.widgets.edit_buffer import EditBuffer
 from crm_desktop.widgets.field_conflict import Conflicted, ask_which, save_guarded, shown
 from crm_desktop.widgets.record_window import WindowRegistry, show_window, spawn_into
-from crm_desktop.widgets.timeline import TimelineView, when
+from crm_desktop.widgets.timeline import TimelineView
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.activities import FollowUpOut, FollowUpStatus, NoteIn, NoteOut
 from crm_server.contract.events import LiveEvent
+from crm_server.contract.leads import DuplicateOut, LeadIn, LeadOut, LeadQuery
 
 log = logging.getLogger(__name__)
 
-Lead = dict[str, Any]
-LEADS = frozenset({"leads", "leads.lead"})
 NO_DATE = QDate(2000, 1, 1)  # the date edit's minimum, shown as "No date"
 TEXT_FIELDS = ("person_name", "company", "email", "phone", "territory", "product_interest")
 
@@ -59,14 +62,14 @@ _open: WindowRegistry[LeadDetail] = WindowRegistry()  # (session, lead) -> its w
 DETAIL_LABELS = {"page_id": "page", "form_id": "form", "ad_id": "ad", "leadgen_id": "lead"}
 
 
-def source_text(lead: Lead) -> str:
+def source_text(lead: LeadOut) -> str:
     """Where an integration found the lead, e.g. "Facebook: page 123, form 456, ad 789"; "" if nothing."""
-    details: dict[str, str] = lead.get("source_details") or {}
+    details = lead.source_details
     if not details:
         return ""
     keys = [k for k in DETAIL_LABELS if k in details] + sorted(k for k in details if k not in DETAIL_LABELS)
     parts = [f"{DETAIL_LABELS.get(k, k.removesuffix('_id').replace('_', ' '))} {details[k]}" for k in keys]
-    return f"{lead.get('source') or 'Source'}: {', '.join(parts)}"
+    return f"{lead.source or 'Source'}: {', '.join(parts)}"
 
 
 def _section(text: str) -> QLabel:
@@ -93,7 +96,8 @@ FIELD_LABELS = {
 
 
 class LeadForm(QWidget):
-    """The lead's fields; `values()` is the LeadIn/LeadUpdate body, `fields` maps names to widgets."""
+    """The lead's fields; `values()` is the LeadIn/LeadUpdate body, `fields` maps names to widgets.
+    It fills from and compares with the EditBuffer's dict (a lead in the PATCH's JSON shape)."""
 
     def __init__(self, session: Any, parent: QWidget | None = None, with_note: bool = False) -> None:
         super().__init__(parent)
@@ -209,7 +213,7 @@ class LeadForm(QWidget):
         )
         return values
 
-    def fill(self, lead: Lead, owner_name: str = "") -> None:
+    def fill(self, lead: dict[str, Any], owner_name: str = "") -> None:
         for name in TEXT_FIELDS:
             getattr(self, name).setText(lead.get(name) or "")
         self.source.setCurrentText(lead.get("source") or "")
@@ -220,13 +224,13 @@ class LeadForm(QWidget):
         self.owner.set_user(lead.get("owner_id"), owner_name if lead.get("owner_id") else "")
         self.tags.setText(", ".join(lead.get("tags") or []))
 
-    def changes(self, lead: Lead) -> dict[str, Any]:
+    def changes(self, lead: dict[str, Any]) -> dict[str, Any]:
         """What differs from the stored lead (the PATCH body without the version)."""
         changed: dict[str, Any] = {}
         for name, value in self.values().items():
             stored = lead.get(name)
             if name == "value" and value is not None and stored is not None:
-                same = _decimal(value) == _decimal(stored)
+                same = format.parse_decimal(str(value)) == format.parse_decimal(str(stored)) is not None
             elif name == "tags":
                 same = sorted(value) == sorted(stored or [])
             else:
@@ -236,19 +240,10 @@ class LeadForm(QWidget):
         return changed
 
 
-def _decimal(value: Any) -> Any:
-    from decimal import Decimal, InvalidOperation
-
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return value
-
-
 class LeadDetail(QDialog):
     """A lead's own window: form, duplicates, follow-ups, and the timeline with a note box."""
 
-    loaded = Signal(dict)  # the lead as last read or saved
+    loaded = Signal(object)  # the lead (LeadOut) as last read or saved
 
     def __init__(self, session: Any, lead_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -260,7 +255,7 @@ class LeadDetail(QDialog):
         self.session = session
         self.api = session.api
         self.lead_id = lead_id
-        self.lead: Lead | None = None
+        self.lead: LeadOut | None = None
         self.names = UserNames(self.api)
         self.lookups = sales_lookups(session)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -322,7 +317,7 @@ class LeadDetail(QDialog):
         form_column.addStretch(1)
         form_scroll.setWidget(form_holder)
 
-        self.timeline = TimelineView(self.api, f"/api/leads/{lead_id}/timeline")
+        self.timeline = TimelineView(self.api, partial(leads_api.timeline, self.api, lead_id))
         self.note = QPlainTextEdit()
         self.note.setObjectName("leadNoteBox")
         self.note.setAccessibleName("New note")
@@ -379,7 +374,7 @@ class LeadDetail(QDialog):
         self.duplicates_list.setContentsMargins(12, 10, 12, 10)
         self.duplicates_list.setSpacing(6)
         self.duplicates_box.hide()
-        self.duplicates: list[dict[str, Any]] = []
+        self.duplicates: list[DuplicateOut] = []
         return self.duplicates_box
 
     def _build_follow_ups(self) -> QWidget:
@@ -395,7 +390,7 @@ class LeadDetail(QDialog):
         self.follow_ups_empty.setProperty("role", "muted")
         self.follow_ups_empty.setWordWrap(True)
         column.addWidget(self.follow_ups_empty)
-        self.follow_ups: list[dict[str, Any]] = []
+        self.follow_ups: list[FollowUpOut] = []
         self.follow_ups_box = box
         return box
 
@@ -421,8 +416,8 @@ class LeadDetail(QDialog):
 
     async def _load_lead(self, replace_edits: bool) -> None:
         try:
-            lead = await self.api.get(f"/api/leads/{self.lead_id}")
-            await self.names.ensure([lead.get("owner_id")])
+            lead = await leads_api.get_lead(self.api, self.lead_id)
+            await self.names.ensure([lead.owner_id])
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -434,31 +429,33 @@ class LeadDetail(QDialog):
             self.show_lead(lead, replace_edits)
 
     async def _load_side(self) -> None:
-        duplicates: list[dict[str, Any]] = []
-        follow_ups: list[dict[str, Any]] | None = None
+        duplicates: list[DuplicateOut] = []
+        follow_ups: list[FollowUpOut] | None = None
         try:
-            duplicates = list(await self.api.get(f"/api/leads/{self.lead_id}/duplicates"))
+            duplicates = await leads_api.duplicates(self.api, self.lead_id)
         except Exception as exc:  # the strip stays hidden; the lead itself still shows
             log.info("duplicates of lead %s: %s", self.lead_id, exc)
         if self.session.can("activities", "view"):
             try:
-                page = await self.api.get("/api/follow-ups", lead_id=self.lead_id, status="open", limit=50)
-                follow_ups = list(page["items"])
+                page = await activities_api.list_follow_ups(
+                    self.api, lead_id=self.lead_id, status=FollowUpStatus.open, limit=50
+                )
+                follow_ups = page.items
             except Exception as exc:
                 log.info("follow-ups of lead %s: %s", self.lead_id, exc)
-        await self.names.ensure(d.get("owner_id") for d in duplicates)
+        await self.names.ensure(d.owner_id for d in duplicates)
         if shiboken6.isValid(self):
             self._show_duplicates(duplicates)
             self._show_follow_ups(follow_ups)
 
-    def show_lead(self, lead: Lead, replace_edits: bool = True) -> None:
+    def show_lead(self, lead: LeadOut, replace_edits: bool = True) -> None:
         """The server's lead; unless `replace_edits`, the fields I am editing keep my values."""
-        shown = self.buffer.load(lead, keep_edits=not replace_edits)
+        shown = self.buffer.load(lead.model_dump(mode="json"), keep_edits=not replace_edits)
         if shown is None:  # an answer older than what is shown
             return
         self._show(lead, shown)
 
-    def _show(self, lead: Lead, shown: Lead) -> None:
+    def _show(self, lead: LeadOut, shown: dict[str, Any]) -> None:
         self.lead = lead
         self.form.fill(shown, self.names.name(shown.get("owner_id"), ""))
         self.form.setEnabled(self.session.can("leads", "edit"))
@@ -469,36 +466,36 @@ class LeadDetail(QDialog):
         lead = self.lead
         if lead is None or not shiboken6.isValid(self):
             return
-        self.setWindowTitle(f"Lead: {lead['person_name']}")
-        self.title.setText(lead["person_name"])
+        self.setWindowTitle(f"Lead: {lead.person_name}")
+        self.title.setText(lead.person_name)
         parts = [
-            lead.get("company") or "",
-            self.lookups.status_name(lead["status_id"]),
-            f"Owner: {self.names.name(lead.get('owner_id'), 'unassigned')}",
+            lead.company or "",
+            self.lookups.status_name(lead.status_id),
+            f"Owner: {self.names.name(lead.owner_id, 'unassigned')}",
         ]
         self.subtitle.setText(" · ".join(p for p in parts if p))
         self.source_details.setText(source_text(lead))
         self.source_details.setVisible(bool(self.source_details.text()))
-        archived = bool(lead.get("archived_at"))
-        if lead.get("merged_into_id"):
-            self.archived_text.setText(f"This lead was merged into lead #{lead['merged_into_id']}.")
+        archived = lead.archived_at is not None
+        if lead.merged_into_id:
+            self.archived_text.setText(f"This lead was merged into lead #{lead.merged_into_id}.")
         else:
-            self.archived_text.setText(f"Archived {when(lead.get('archived_at'))}. Restore it to work on it again.")
+            self.archived_text.setText(f"Archived {format.moment(lead.archived_at)}. Restore it to work on it again.")
         self.archived_note.setVisible(archived)
         can_edit = self.session.can("leads", "edit")
         self.save_button.setEnabled(can_edit and not archived)
         self.archive_button.setText("Restore" if archived else "Archive")
         self.archive_button.setToolTip("Bring the lead back" if archived else "Put the lead away (it can be restored)")
-        self.archive_button.setEnabled(can_edit and not lead.get("merged_into_id"))
+        self.archive_button.setEnabled(can_edit and not lead.merged_into_id)
         self.add_note_button.setEnabled(can_edit)
         self.follow_up_button.setEnabled(not archived and self.session.can("activities", "create"))
 
-    def _show_duplicates(self, duplicates: list[dict[str, Any]]) -> None:
+    def _show_duplicates(self, duplicates: list[DuplicateOut]) -> None:
         while self.duplicates_list.count():
             item = self.duplicates_list.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        self.duplicates = [d for d in duplicates if not d.get("archived_at")]
+        self.duplicates = [d for d in duplicates if d.archived_at is None]
         if not self.duplicates:
             self.duplicates_box.hide()
             return
@@ -509,23 +506,23 @@ class LeadDetail(QDialog):
             row = QWidget()
             line = QHBoxLayout(row)
             line.setContentsMargins(0, 0, 0, 0)
-            who = dup["person_name"] + (f" ({dup['company']})" if dup.get("company") else "")
-            text = QLabel(f"{who} — same {', '.join(dup.get('reasons') or [])}")
+            who = dup.person_name + (f" ({dup.company})" if dup.company else "")
+            text = QLabel(f"{who} — same {', '.join(dup.reasons)}")
             text.setWordWrap(True)
             open_button = QPushButton("Open")
             open_button.setProperty("role", "link")
-            open_button.clicked.connect(lambda _=False, i=dup["id"]: open_lead(self, self.session, i))
+            open_button.clicked.connect(lambda _=False, i=dup.id: open_lead(self, self.session, i))
             merge_button = QPushButton("Merge…")
-            merge_button.setObjectName(f"mergeDuplicate{dup['id']}")
+            merge_button.setObjectName(f"mergeDuplicate{dup.id}")
             merge_button.setEnabled(self.session.can("leads", "edit"))
-            merge_button.clicked.connect(lambda _=False, i=dup["id"]: self.merge_with(i))
+            merge_button.clicked.connect(lambda _=False, i=dup.id: self.merge_with(i))
             line.addWidget(text, 1)
             line.addWidget(open_button)
             line.addWidget(merge_button)
             self.duplicates_list.addWidget(row)
         self.duplicates_box.show()
 
-    def _show_follow_ups(self, follow_ups: list[dict[str, Any]] | None) -> None:
+    def _show_follow_ups(self, follow_ups: list[FollowUpOut] | None) -> None:
         while self.follow_ups_list.count():
             item = self.follow_ups_list.takeAt(0)
             if item.widget() is not None:
@@ -533,9 +530,8 @@ class LeadDetail(QDialog):
         self.follow_ups_box.setVisible(follow_ups is not None)
         self.follow_ups = follow_ups or []
         for follow_up in self.follow_ups:
-            kind = str(follow_up["kind"]).capitalize()
-            notes = f" — {follow_up['notes']}" if follow_up.get("notes") else ""
-            label = QLabel(f"{kind} · due {when(follow_up['due_at'])}{notes}")
+            notes = f" — {follow_up.notes}" if follow_up.notes else ""
+            label = QLabel(f"{format.label(follow_up.kind)} · due {format.moment(follow_up.due_at)}{notes}")
             label.setWordWrap(True)
             self.follow_ups_list.addWidget(label)
         self.follow_ups_empty.setVisible(not self.follow_ups)
@@ -564,18 +560,20 @@ class LeadDetail(QDialog):
         changed meanwhile comes back as a choice between their value and mine)."""
         if self.lead is None or not self.save_button.isEnabled() or not self.buffer.has_edits():
             return
-        call = save_guarded(self.api, f"/api/leads/{self.lead_id}", self.buffer.body())
+        # The buffer's body (a dict in LeadUpdate's shape) goes out as it is: field_conflict reads
+        # a field_changed refusal from it.
+        call = save_guarded(self.api, leads_api.lead_path(self.lead_id), self.buffer.body())
         operations.run(
             self,
             call,
             success=self._saved,
-            changed=LEADS,
+            changed=leads_api.CHANGED,
             fields=self.form.fields,
             reload=self.reload,
             busy=self.save_button,
         )
 
-    def _saved(self, answer: Lead | Conflicted) -> None:
+    def _saved(self, answer: LeadOut | dict[str, Any] | Conflicted) -> None:
         if isinstance(answer, Conflicted):
             ask_which(
                 self,
@@ -586,24 +584,29 @@ class LeadDetail(QDialog):
                 lambda name, value: self.names.name(value, "Unassigned") if name == "owner_id" else shown(value),
             )
             return
-        self.show_lead(answer)
+        self.show_lead(answer if isinstance(answer, LeadOut) else LeadOut.model_validate(answer))
         self.timeline.reload()
         self._spawn(self._load_side())
 
-    def _settled(self, newest: Lead, shown: Lead) -> None:
-        self._show(newest, shown)
+    def _settled(self, newest: dict[str, Any], shown: dict[str, Any]) -> None:
+        self._show(LeadOut.model_validate(newest), shown)
         self.save()
 
     def add_note(self) -> None:
         body = self.note.toPlainText().strip()
         if not body or not self.add_note_button.isEnabled():
             return
-        call = self.api.post(f"/api/leads/{self.lead_id}/notes", {"body": body})
+        call = leads_api.add_note(self.api, self.lead_id, NoteIn.model_construct(body=body))
         operations.run(
-            self, call, success=self._note_added, changed=LEADS, fields={"body": self.note}, busy=self.add_note_button
+            self,
+            call,
+            success=self._note_added,
+            changed=leads_api.CHANGED,
+            fields={"body": self.note},
+            busy=self.add_note_button,
         )
 
-    def _note_added(self, _note: dict[str, Any]) -> None:
+    def _note_added(self, _note: NoteOut) -> None:
         self.note.clear()
         self.timeline.reload()
 
@@ -611,21 +614,24 @@ class LeadDetail(QDialog):
         lead = self.lead
         if lead is None:
             return
-        if lead.get("archived_at"):
+        if lead.archived_at is not None:
             self._archive("restore")
             return
         confirm(
             self,
             "Archive lead",
-            f"Archive {lead['person_name']}? It leaves the lists and the board, and can be restored at any time.",
+            f"Archive {lead.person_name}? It leaves the lists and the board, and can be restored at any time.",
             "Archive",
             lambda: self._archive("archive"),
         )
 
     def _archive(self, action: str) -> None:
         assert self.lead is not None
-        call = self.api.post(f"/api/leads/{self.lead_id}/{action}", {"version": self.lead["version"]})
-        operations.run(self, call, success=self._saved, changed=LEADS, reload=self.reload, busy=self.archive_button)
+        send = leads_api.restore_lead if action == "restore" else leads_api.archive_lead
+        call = send(self.api, self.lead_id, self.lead.version)
+        operations.run(
+            self, call, success=self._saved, changed=leads_api.CHANGED, reload=self.reload, busy=self.archive_button
+        )
 
     def schedule_follow_up(self) -> QDialog | None:
         try:
@@ -665,7 +671,7 @@ class NewLeadDialog(QDialog):
     """A new lead. After it is made, likely duplicates are shown (the lead stays made) with a way to
     open them."""
 
-    created = Signal(dict)
+    created = Signal(object)  # the new lead (LeadOut)
 
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -674,7 +680,7 @@ class NewLeadDialog(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(520)
         self.session = session
-        self.lead: Lead | None = None
+        self.lead: LeadOut | None = None
         self.form = LeadForm(session, with_note=True)
         self.warning = QFrame()
         self.warning.setObjectName("duplicateWarning")
@@ -709,39 +715,36 @@ class NewLeadDialog(QDialog):
             body["note"] = note
         operations.run(
             self,
-            self.session.api.post("/api/leads", body),
+            # As typed: the server judges it, and its refusal lands next to the field.
+            leads_api.create_lead(self.session.api, LeadIn.model_construct(**body)),
             success=self._created,
-            changed=LEADS,
+            changed=leads_api.CHANGED,
             fields=self.form.fields,
             busy=self.ok,
         )
 
-    def _created(self, lead: Lead) -> None:
+    def _created(self, lead: LeadOut) -> None:
         self.lead = lead
         self.created.emit(lead)
         # A duplicate the user cannot see comes without its id: said, with nothing to open.
-        duplicates = [
-            w
-            for w in lead.get("warnings") or []
-            if w.get("code") == "possible_duplicate" and w.get("lead_id") != lead["id"]
-        ]
+        duplicates = [w for w in lead.warnings if w.code == "possible_duplicate" and w.lead_id != lead.id]
         if not duplicates:
             self.accept()
             return
         self.form.setEnabled(False)
-        title = QLabel(f"{lead['person_name']} is saved. It looks like a lead you may already have:")
+        title = QLabel(f"{lead.person_name} is saved. It looks like a lead you may already have:")
         title.setWordWrap(True)
         self.warning_column.addWidget(title)
         self.duplicate_buttons: list[QPushButton] = []
         for warning in duplicates:
             row = QHBoxLayout()
-            text = QLabel(warning.get("message") or f"Lead #{warning['lead_id']}")
+            text = QLabel(warning.message or f"Lead #{warning.lead_id}")
             text.setWordWrap(True)
             row.addWidget(text, 1)
-            if warning.get("lead_id"):
-                button = QPushButton(f"Open lead #{warning['lead_id']}")
+            if warning.lead_id:
+                button = QPushButton(f"Open lead #{warning.lead_id}")
                 button.setProperty("role", "link")
-                button.clicked.connect(lambda _=False, i=warning["lead_id"]: self._open_duplicate(i))
+                button.clicked.connect(lambda _=False, i=warning.lead_id: self._open_duplicate(i))
                 self.duplicate_buttons.append(button)
                 row.addWidget(button)
             self.warning_column.addLayout(row)
@@ -760,12 +763,12 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     found: dict[str, int] = {}
 
     async def pick() -> None:
-        page = await ctx.api.get("/api/leads", limit=20, sort="-updated_at")
+        page = await leads_api.list_leads(ctx.api, LeadQuery(limit=20, sort="-updated_at"))
         most = -1
-        for lead in page["items"]:
-            total = (await ctx.api.get(f"/api/leads/{lead['id']}/timeline", limit=1))["total"]
+        for lead in page.items:
+            total = (await leads_api.timeline(ctx.api, lead.id, limit=1)).total
             if total > most:
-                found["id"], most = lead["id"], total
+                found["id"], most = lead.id, total
 
     tasks.spawn(pick())  # the runner settles (waits for it) while the first picture is taken
     host = QWidget()

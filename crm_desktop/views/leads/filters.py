@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import tasks
+from crm_desktop.api import admin, auth
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.leads.lookups import sales_lookups
@@ -173,17 +174,17 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
     async def _load_people(self) -> None:
         api = self.session.api
         try:
-            users = await api.get("/api/users", active=True, limit=100)
-            teams = await api.get("/api/teams")
+            users = await auth.colleagues(api, active=True, limit=100)
+            teams = await admin.list_teams(api)
         except ApiError as exc:
             log.info("owners and teams did not load: %s", exc.message)
             return
         if not shiboken6.isValid(self):
             return
         me = self.session.me.id
-        people = sorted(users["items"], key=lambda u: (u["id"] != me, u["full_name"].lower()))
-        refill(self.owner, [("Me" if u["id"] == me else u["full_name"], u["id"]) for u in people])
-        refill(self.team, [(t["name"], t["id"]) for t in teams])
+        people = sorted(users.items, key=lambda u: (u.id != me, u.full_name.lower()))
+        refill(self.owner, [("Me" if u.id == me else u.full_name, u.id) for u in people])
+        refill(self.team, [(t.name, t.id) for t in teams])
 
     # --- values ----------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 A million leads scroll as smoothly as ten: rows arrive a page at a time (PagedTableModel), a click
 on a header asks the server for the other order, and live events patch the rows they name. Bulk
-work (reassign, change status, add or remove a tag) is one POST /api/leads/bulk for the selected
+work (reassign, change status, add or remove a tag) is one leads.bulk_change for the selected
 rows; what the server skipped, and why, is said in the notice above the table.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,28 +32,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations, tasks
-from crm_desktop.views.admin.common import UserNames, field, local_time
+from crm_desktop import format, operations, tasks
+from crm_desktop.api import leads as leads_api
+from crm_desktop.views.admin.common import UserNames, field
 from crm_desktop.views.leads.lookups import sales_lookups
 from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel, Row
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.events import LiveEvent
-from crm_server.contract.leads import StatusKind
+from crm_server.contract.leads import BulkRequest, BulkResult, LeadOut, LeadQuery, StatusKind
 
 log = logging.getLogger(__name__)
 
-LEADS = frozenset({"leads", "leads.lead"})
 PAGE_SIZE = 100
 RELOAD_DELAY_MS = 400
 
 
 def money(row: Row) -> str:
-    value = row.get("value")
-    if value in (None, ""):
-        return ""
-    amount = f"{Decimal(str(value)):,.2f}"
-    return f"{amount} {row.get('currency') or ''}".strip()
+    return "" if row.get("value") is None else format.money(row["value"], row.get("currency"))
+
+
+def as_row(lead: LeadOut) -> Row:
+    """The table's row for a lead (widgets/paged_table holds dicts): its fields, parsed."""
+    return lead.model_dump()
 
 
 class LeadList(QWidget):
@@ -80,11 +80,18 @@ class LeadList(QWidget):
             (Column("Status", lambda r: self.lookups.status_name(r["status_id"])), None, 110),
             (Column("Owner", lambda r: self.names.name(r.get("owner_id"), "Unassigned")), None, 130),
             (Column("Value", money, align_right=True), "value", 110),
-            (Column("Expected close", lambda r: r.get("expected_close_date") or ""), "expected_close_date", 110),
+            (
+                Column(
+                    "Expected close",
+                    lambda r: format.day(r.get("expected_close_date")) if r.get("expected_close_date") else "",
+                ),
+                "expected_close_date",
+                110,
+            ),
             (Column("Email", lambda r: r.get("email") or ""), None, 190),
             (Column("Phone", lambda r: r.get("phone") or ""), None, 130),
             (Column("Tags", lambda r: ", ".join(r.get("tags") or [])), None, 120),
-            (Column("Created", lambda r: local_time(r.get("created_at"))), "created_at", 130),
+            (Column("Created", lambda r: format.moment(r.get("created_at"))), "created_at", 130),
         ]
         self.sort_keys = [key for _, key, _ in columns]
         self.model = PagedTableModel([c for c, _, _ in columns], self._fetch, page_size=page_size, parent=self)
@@ -171,15 +178,16 @@ class LeadList(QWidget):
     # --- loading ---------------------------------------------------------------------------------
 
     def query(self) -> dict[str, Any]:
-        """The current filters and order, as query parameters of GET /api/leads (and the export)."""
+        """The current filters and order, as the list's query (and the export's)."""
         return {**self.filters, "sort": self.sort}
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page = dict(await self.api.get("/api/leads", **self.query(), offset=offset, limit=limit))
-        await self.names.ensure(r.get("owner_id") for r in page["items"])  # names before rows show
+        query = LeadQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        page = await leads_api.list_leads(self.api, query)
+        await self.names.ensure(lead.owner_id for lead in page.items)  # names before rows show
         if not self.lookups.loaded:
             await self.lookups.ready()
-        return page
+        return {**page.model_dump(exclude={"items"}), "items": [as_row(lead) for lead in page.items]}
 
     def set_filters(self, params: dict[str, Any]) -> None:
         """New filters from the filter bar (LeadFilters' query parameters); None means "any"."""
@@ -233,28 +241,29 @@ class LeadList(QWidget):
         tasks.spawn(self._patch(event.entity_id))
 
     async def _patch(self, lead_id: int) -> None:
+        lead: LeadOut | None
         try:
-            lead = await self.api.get(f"/api/leads/{lead_id}")
+            lead = await leads_api.get_lead(self.api, lead_id)
         except Exception as exc:  # gone or no longer visible to me: drop the row
             log.info("lead %s not patched: %s", lead_id, exc)
             lead = None
         if not shiboken6.isValid(self):
             return
-        if lead is None or bool(lead.get("archived_at")) != bool(self.filters.get("archived")):
+        if lead is None or (lead.archived_at is not None) != bool(self.filters.get("archived")):
             self.model.remove_row(lead_id)
             return
-        await self.names.ensure([lead.get("owner_id")])
+        await self.names.ensure([lead.owner_id])
         if shiboken6.isValid(self):
-            self.model.replace_row(lead)
+            self.model.replace_row(as_row(lead))
 
     # --- selection -------------------------------------------------------------------------------
 
-    def selected_rows(self) -> list[Row]:
+    def selected_rows(self) -> list[LeadOut]:
         rows = sorted(i.row() for i in self.table.view.selectionModel().selectedRows())
-        return [self.model.row(i) for i in rows if i < self.model.rowCount()]
+        return [LeadOut.model_validate(self.model.row(i)) for i in rows if i < self.model.rowCount()]
 
     def selected_ids(self) -> list[int]:
-        return [int(r["id"]) for r in self.selected_rows()]
+        return [lead.id for lead in self.selected_rows()]
 
     def _update_actions(self) -> None:
         count = len(self.table.view.selectionModel().selectedRows())
@@ -290,29 +299,29 @@ class LeadList(QWidget):
         fields: dict[str, QWidget] | None = None,
         finish: Callable[[], None] | None = None,
     ) -> None:
-        """One POST /api/leads/bulk for the selected rows; says what was done and what was skipped."""
+        """One bulk change for the selected rows; says what was done and what was skipped."""
         ids = self.selected_ids()
         if not ids:
             return
 
-        def done(result: dict[str, Any]) -> None:
+        def done(result: BulkResult) -> None:
             if finish is not None:
                 finish()
             if not shiboken6.isValid(self):
                 return
-            updated, skipped = result.get("updated", []), result.get("skipped", [])
+            updated, skipped = result.updated, result.skipped
             text = f"{len(updated)} {'lead' if len(updated) == 1 else 'leads'} {done_text}."
             if skipped:
-                reasons = sorted({s["message"] for s in skipped})
+                reasons = sorted({s.message for s in skipped})
                 text += f" {len(skipped)} skipped: {' '.join(reasons)}"
             self.say(text)
             self.reload()
 
         operations.run(
             parent or self,
-            self.api.post("/api/leads/bulk", {"ids": ids, **body}),
+            leads_api.bulk_change(self.api, BulkRequest.model_construct(ids=ids, **body)),
             success=done,
-            changed=LEADS,
+            changed=leads_api.CHANGED,
             fields=fields,
         )
 
@@ -343,7 +352,7 @@ class LeadList(QWidget):
         dialog = BulkDialog(self, "Change status", f"Move {self._count()} to:")
         combo = QComboBox()
         combo.setAccessibleName("Status")
-        pipelines = {r["pipeline_id"] for r in rows}
+        pipelines = {lead.pipeline_id for lead in rows}
         for pipeline in self.lookups.pipelines:
             if pipeline.id not in pipelines:
                 continue
@@ -400,7 +409,7 @@ class LeadList(QWidget):
         tag.setEditable(True)
         tag.setAccessibleName("Tag")
         if action == "tag_remove":
-            tag.addItems(sorted({t for r in rows for t in r.get("tags") or []}))
+            tag.addItems(sorted({t for lead in rows for t in lead.tags}))
         tag.setCurrentText("")
         dialog.add("Tag", tag)
         dialog.tag = tag
@@ -417,7 +426,7 @@ class LeadList(QWidget):
     def _count(self) -> str:
         n = len(self.selected_ids())
         if n == 1:
-            return str(self.selected_rows()[0]["person_name"])
+            return self.selected_rows()[0].person_name
         return f"{n} leads"
 
     # --- export ----------------------------------------------------------------------------------
@@ -429,12 +438,12 @@ class LeadList(QWidget):
         return ask_save_path(self, "Export leads to Excel", "leads.xlsx", self.export_to, "leadExportDialog")
 
     def export_to(self, path: str) -> None:
-        params = self.query()
+        query = LeadQuery.model_validate(self.query())
 
         async def download() -> int:
-            response = await self.api.request("GET", "/api/leads/export.xlsx", params=params, raw=True)
-            await asyncio.to_thread(Path(path).write_bytes, response.content)  # the UI keeps going
-            return len(response.content)
+            content = await leads_api.export_xlsx(self.api, query)
+            await asyncio.to_thread(Path(path).write_bytes, content)  # the UI keeps going
+            return len(content)
 
         self.say("Exporting…")
         operations.run(

@@ -17,6 +17,7 @@ from weakref import WeakKeyDictionary
 from PySide6.QtCore import QObject, Signal
 
 from crm_desktop import tasks
+from crm_desktop.api import leads as leads_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.session import Session
@@ -25,9 +26,7 @@ from crm_server.contract.leads import NamedItemOut, PipelineOut, StatusKind, Sta
 log = logging.getLogger(__name__)
 
 # Change-bus areas after which the lists are fetched again (admin edits, F5).
-AREAS = frozenset(
-    {"*", "admin.pipeline", "admin.pipeline_status", "admin.lost_reason", "admin.lead_source", "leads.pipelines"}
-)
+AREAS = leads_api.LISTS_CHANGED
 
 
 class SalesLookups(QObject):
@@ -89,14 +88,12 @@ class SalesLookups(QObject):
         api = self.session.api
         try:
             pipelines, reasons, sources = await asyncio.gather(
-                api.get("/api/pipelines"), api.get("/api/lost-reasons"), api.get("/api/lead-sources")
+                leads_api.pipelines(api), leads_api.lost_reasons(api), leads_api.lead_sources(api)
             )
         except ApiError as exc:
             log.info("sales lists did not load: %s", exc.message)
             return
-        self.pipelines = [PipelineOut.model_validate(p) for p in pipelines]
-        self.lost_reasons = [NamedItemOut.model_validate(r) for r in reasons]
-        self.sources = [NamedItemOut.model_validate(s) for s in sources]
+        self.pipelines, self.lost_reasons, self.sources = pipelines, reasons, sources
         self._statuses = {s.id: s for p in self.pipelines for s in p.statuses}
         self._loaded = True
         self.changed.emit()

@@ -28,15 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations, tasks
+from crm_desktop import format, operations, tasks
+from crm_desktop.api import leads as leads_api
 from crm_desktop.views.admin.common import UserNames
 from crm_desktop.views.leads.lookups import sales_lookups
-from crm_server.contract.leads import MERGE_FIELDS
+from crm_server.contract.leads import MERGE_FIELDS, LeadOut, LeadQuery, MergeRequest
 
 log = logging.getLogger(__name__)
 
-Lead = dict[str, Any]
-LEADS = frozenset({"leads", "leads.lead"})
 LABELS = {
     "person_name": "Name",
     "company": "Company",
@@ -57,7 +56,7 @@ LABELS = {
 class MergeDialog(QDialog):
     """Pick, per field, which lead's value stays; Merge sends it (the other lead is archived)."""
 
-    merged = Signal(dict)  # the kept lead after the merge
+    merged = Signal(object)  # the kept lead (LeadOut) after the merge
 
     def __init__(self, session: Any, keep_id: int, other_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,8 +68,8 @@ class MergeDialog(QDialog):
         self.api = session.api
         self.keep_id = keep_id
         self.other_id = other_id
-        self.keep: Lead | None = None
-        self.other: Lead | None = None
+        self.keep: LeadOut | None = None
+        self.other: LeadOut | None = None
         self.names = UserNames(self.api)
         self.lookups = sales_lookups(session)
         self.choices: dict[str, tuple[QRadioButton, QRadioButton]] = {}
@@ -122,9 +121,9 @@ class MergeDialog(QDialog):
     async def _load(self) -> None:
         try:
             keep, other = await asyncio.gather(
-                self.api.get(f"/api/leads/{self.keep_id}"), self.api.get(f"/api/leads/{self.other_id}")
+                leads_api.get_lead(self.api, self.keep_id), leads_api.get_lead(self.api, self.other_id)
             )
-            await self.names.ensure([keep.get("owner_id"), other.get("owner_id")])
+            await self.names.ensure([keep.owner_id, other.owner_id])
             await self.lookups.ready()
         except asyncio.CancelledError:
             raise
@@ -135,11 +134,11 @@ class MergeDialog(QDialog):
         if shiboken6.isValid(self):
             self.show_leads(keep, other)
 
-    def show_leads(self, keep: Lead, other: Lead) -> None:
+    def show_leads(self, keep: LeadOut, other: LeadOut) -> None:
         self.keep, self.other = keep, other
         self.status.hide()
         for column, (text, lead) in enumerate((("Keep", keep), ("Merge away", other)), start=1):
-            title = QLabel(f"{text}: #{lead['id']} {lead['person_name']}")
+            title = QLabel(f"{text}: #{lead.id} {lead.person_name}")
             title.setStyleSheet("font-weight: 600;")
             self.grid.addWidget(title, 0, column)
         for row, name in enumerate(MERGE_FIELDS, start=1):
@@ -153,7 +152,7 @@ class MergeDialog(QDialog):
             group.addButton(mine)
             group.addButton(theirs)
             mine.setChecked(True)
-            if keep.get(name) == other.get(name):
+            if getattr(keep, name) == getattr(other, name):
                 theirs.setEnabled(False)  # the same on both: nothing to choose
             self.grid.addWidget(caption, row, 0)
             self.grid.addWidget(mine, row, 1)
@@ -164,17 +163,19 @@ class MergeDialog(QDialog):
         self.grid.setRowStretch(len(MERGE_FIELDS) + 1, 1)
         self.merge_button.setEnabled(self.session.can("leads", "edit"))
 
-    def shown(self, lead: Lead, name: str) -> str:
-        value = lead.get(name)
+    def shown(self, lead: LeadOut, name: str) -> str:
+        value = getattr(lead, name)
         if name == "owner_id":
             return self.names.name(value, "Unassigned")
         if name == "status_id":
             return self.lookups.status_name(value)
         if name == "value" and value is not None:
-            return f"{value} {lead.get('currency') or ''}".strip()
+            return format.money(value, lead.currency)
+        if name == "expected_close_date" and value is not None:
+            return format.day(value)
         if name == "partner_client_id" and value is not None:
             return f"Client #{value}"
-        return "—" if value in (None, "") else str(value)
+        return format.value(value)
 
     # --- choosing and merging --------------------------------------------------------------------
 
@@ -189,17 +190,14 @@ class MergeDialog(QDialog):
     def submit(self) -> None:
         if self.keep is None or self.other is None or not self.merge_button.isEnabled():
             return
-        body = {
-            "version": self.keep["version"],
-            "other_id": self.other_id,
-            "other_version": self.other["version"],
-            "take": self.take(),
-        }
+        merge = MergeRequest.model_construct(
+            version=self.keep.version, other_id=self.other_id, other_version=self.other.version, take=self.take()
+        )
         operations.run(
             self,
-            self.api.post(f"/api/leads/{self.keep_id}/merge", body),
+            leads_api.merge_leads(self.api, self.keep_id, merge),
             success=self._merged,
-            changed=LEADS,
+            changed=leads_api.CHANGED,
             reload=self._reload,
             busy=self.merge_button,
         )
@@ -216,13 +214,10 @@ class MergeDialog(QDialog):
         self.merge_button.setEnabled(False)
         self._loading = tasks.spawn(self._load())
 
-    def _merged(self, lead: Lead) -> None:
+    def _merged(self, lead: LeadOut) -> None:
         self.merged.emit(lead)
-        other = self.other or {}
-        text = (
-            f"{other.get('person_name', 'The other lead')} (#{self.other_id}) is merged into "
-            f"{lead['person_name']} (#{lead['id']}) and archived."
-        )
+        other = self.other.person_name if self.other is not None else "The other lead"
+        text = f"{other} (#{self.other_id}) is merged into {lead.person_name} (#{lead.id}) and archived."
         parent = self.parentWidget()
         box = QMessageBox(QMessageBox.Icon.Information, "Leads merged", text, QMessageBox.StandardButton.Ok, parent)
         box.setObjectName("mergeDoneBox")
@@ -236,12 +231,12 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     found: dict[str, int] = {}
 
     async def pick() -> None:
-        page = await ctx.api.get("/api/leads", limit=100)
-        for lead in page["items"]:
-            duplicates = await ctx.api.get(f"/api/leads/{lead['id']}/duplicates")
-            alike = [d for d in duplicates if {"email", "phone"} & set(d["reasons"])] or duplicates
+        page = await leads_api.list_leads(ctx.api, LeadQuery(limit=100))
+        for lead in page.items:
+            duplicates = await leads_api.duplicates(ctx.api, lead.id)
+            alike = [d for d in duplicates if {"email", "phone"} & set(d.reasons)] or duplicates
             if alike and "keep" not in found:
-                found["keep"], found["other"] = lead["id"], alike[0]["id"]
+                found["keep"], found["other"] = lead.id, alike[0].id
             if alike is not duplicates:  # same email or phone: the pair a person would merge
                 return
 
