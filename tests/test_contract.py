@@ -318,7 +318,7 @@ def unmatched(calls: list[Call], routes: set[tuple[str, str]]) -> list[Call]:
 def test_every_route_the_desktop_calls_exists_on_the_server() -> None:
     calls = all_desktop_calls()
     # The reading is only worth something if it sees the desktop's calls, wherever they live now.
-    assert len(calls) > 150, f"only {len(calls)} server calls found in crm_desktop: did the reading break?"
+    assert len(calls) > 100, f"only {len(calls)} server calls found in crm_desktop: did the reading break?"
     assert {c.path for c in calls} >= {"/api/auth/login", "/api/auth/me", "/api/version"}
     missing = unmatched(calls, server_routes())
     assert not missing, "The desktop calls routes the server does not have:\n" + "\n".join(map(str, missing))

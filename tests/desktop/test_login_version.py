@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from sqlalchemy import func, select
 
@@ -12,6 +13,7 @@ import crm_server.health
 from crm_desktop import config
 from crm_desktop.api import auth, credentials, version
 from crm_desktop.controller import DesktopApp
+from crm_desktop.views.login.reauth_dialog import ReauthDialog
 from crm_desktop.views.login.window import LoginWindow, SignedIn
 from crm_server.auth.models import AuthSession
 from tests.desktop.conftest import PASSWORD, Desk
@@ -89,4 +91,29 @@ def test_a_saved_session_on_a_server_that_no_longer_fits_shows_the_login_window_
     assert "does not fit the server" in notice and "ask IT for the matching app" in notice
     # The session is kept: with the matching app it is restored without the password.
     assert credentials.load_token_now(desk.server.base_url, EMAIL) == api.token
+    desk.run(app.shutdown())
+
+
+def test_signing_in_again_mid_work_on_a_server_upgraded_meanwhile_says_why(
+    desk: Desk, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk.create_user(EMAIL)
+    app = DesktopApp(desk.server.base_url)
+    desk.run(app.start(EMAIL, PASSWORD))
+    main = app.main
+    assert main is not None
+    old_token = main.api.token
+    desk.run(desk.api(old_token).request("POST", "/api/auth/logout", retry=False))  # the session ends
+    monkeypatch.setattr(crm_server.health, "API_LEVEL", version.APP_API_LEVEL + 1)  # and the server is newer
+    main.reload()
+    desk.wait_until(
+        lambda: any(isinstance(w, ReauthDialog) and w.isVisible() for w in QApplication.topLevelWidgets()),
+        message="no sign-in-again prompt",
+    )
+    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ReauthDialog))
+    qtbot.keyClicks(dialog.password, PASSWORD)
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    desk.wait_until(lambda: dialog.alert.text(), message="nothing was said")
+    assert "does not fit the server" in dialog.alert.text() and "ask IT" in dialog.alert.text()
+    assert dialog.isVisible() and main.api.token == old_token  # not signed in
     desk.run(app.shutdown())

@@ -6,7 +6,7 @@ import asyncio
 
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop.api import auth
+from crm_desktop.api import auth, version
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.tasks import spawn
@@ -74,6 +74,7 @@ class ReauthDialog(QDialog):
     async def _login(self, password: str, otp: str | None) -> None:
         self.ok.setEnabled(False)
         try:
+            await version.ensure_fits(self.api)  # the server may have been upgraded meanwhile
             await auth.login(self.api, self.email, password, otp)
         except ApiError as error:
             if error.code == "otp_required":
