@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QDate, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDateEdit,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -37,10 +38,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations
+from crm_desktop import operations
 from crm_desktop.api.client import ApiError
-from crm_desktop.operations import change_bus
-from crm_desktop.operations.errors import describe, handle_error, local_time, mark_field
+from crm_desktop.format import moment, money
+from crm_desktop.operations.errors import describe, mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.invoices.dialogs import (
     INVOICES,
@@ -50,22 +51,14 @@ from crm_desktop.views.invoices.dialogs import (
     RecurrenceDialog,
     RefundDialog,
     SendDialog,
-    money_text,
     recurrence_text,
 )
 from crm_desktop.views.proposals.party import PartyPicker
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow
 from crm_desktop.widgets.form import field, qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.pdf_preview import PdfPreviewDialog
-from crm_desktop.widgets.record_window import (
-    WindowRegistry,
-    action_button,
-    ask_unsaved,
-    closing_anyway,
-    show_window,
-    spawn_into,
-)
-from crm_server.contract.events import LiveEvent
+from crm_desktop.widgets.record_window import WindowRegistry, show_window
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +71,7 @@ STATUS_LABELS = {
     "overdue": "Overdue",
     "cancelled": "Cancelled",
 }
-STATUS_COLORS = {
+STATUS_COLORS = {  # the list's status column
     "draft": "#6b7280",
     "unpaid": "#b45309",
     "partially_paid": "#2563eb",
@@ -86,6 +79,17 @@ STATUS_COLORS = {
     "overdue": "#b91c1c",
     "cancelled": "#6b7280",
 }
+STATUS_TONES = {  # the window's badge
+    "draft": "muted",
+    "unpaid": "warning",
+    "partially_paid": "accent",
+    "paid": "success",
+    "overdue": "danger",
+    "cancelled": "muted",
+}
+PAYABLE = frozenset({"unpaid", "partially_paid", "overdue"})
+ISSUED = PAYABLE | {"paid"}
+SAVED = ISSUED | {"draft", "cancelled"}
 SEND_LABELS = {"unsent": "Unsent", "queued": "Queued for sending…", "sent": "Sent", "failed": "Failed"}
 NO_DATE = QDate(2000, 1, 1)  # the date edits' "not set" value (shown as their special text)
 DUE_DAYS = 14
@@ -101,7 +105,7 @@ def status_label(invoice: Row) -> str:
 def send_label(invoice: Row) -> str:
     status = invoice.get("send_status") or "unsent"
     if status == "sent":
-        return f"Sent {local_time(invoice.get('sent_at')) or ''}".strip()
+        return f"Sent {moment(invoice['sent_at'])}" if invoice.get("sent_at") else "Sent"
     if status == "failed":
         return f"Failed: {invoice.get('send_error') or 'no reason given'}"
     return SEND_LABELS.get(status, status)
@@ -139,43 +143,87 @@ def _set_date(edit: QDateEdit, value: str | None) -> None:
     edit.setDate(qdate(date.fromisoformat(value)) if value else NO_DATE)
 
 
-class InvoiceWindow(QWidget):
+class InvoiceWindow(DocumentWindow):
     """One invoice, draft or issued (see the module's docstring)."""
+
+    module, noun = "invoices", "invoice"
+    ACTIONS = (
+        Action("save", "Save draft", "Save (Ctrl+S)", "save", statuses=SAVED - {"cancelled"} | {NEW}, role="primary"),
+        Action(
+            "issue",
+            "Issue…",
+            "Give it its number; its amounts are frozen after",
+            "issue",
+            statuses=frozenset({NEW, "draft"}),
+        ),
+        Action(
+            "pay",
+            "Record payment…",
+            "A payment received (Ctrl+P)",
+            "record_payment",
+            statuses=PAYABLE,
+            shortcut="Ctrl+P",
+        ),
+        Action(
+            "online",
+            "Pay online…",
+            "A Stripe Checkout link for what is open, to send the client; the payment is recorded by itself",
+            "pay_online",
+            statuses=PAYABLE,
+            object_name="payOnline",
+        ),
+        Action(
+            "refund",
+            "Refund…",
+            "Give back money of the payment chosen in the Payments tab (Ctrl+R)",
+            "refund_payment",
+            statuses=ISSUED,
+            shortcut="Ctrl+R",
+        ),
+        Action("send", "Send…", "Email it with its PDF attached", "send", statuses=ISSUED),
+        Action("pdf", "Preview PDF", "The PDF as the client gets it", "preview_pdf", statuses=SAVED),
+        Action("repeat", "Repeat…", "Make it a recurring invoice", "repeat", statuses=ISSUED),
+        Action(
+            "cancel",
+            "Cancel invoice…",
+            "Cancel it (issued: with a credit note)",
+            "cancel_invoice",
+            statuses=ISSUED | {"draft"},
+            right=True,
+        ),
+    )
+    save_button: QPushButton
+    issue_button: QPushButton
+    pay_button: QPushButton
+    online_button: QPushButton
+    refund_button: QPushButton
+    send_button: QPushButton
+    pdf_button: QPushButton
+    repeat_button: QPushButton
+    cancel_button: QPushButton
 
     def __init__(
         self, session: Session, invoice_id: int | None, parent: QWidget | None = None, *, client_id: int | None = None
     ) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
-        self.session = session
-        self.api = session.api
         self.invoice_id = invoice_id
         self.invoice: Row | None = None
         self.payments: list[Row] = []
         self.emails: list[Row] = []
-        self.dirty = False
         self._filling = False
         self.online_dialog: PayOnlineDialog | None = None
         self._related_seq = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.setObjectName("invoiceWindow")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.setWindowIcon(icons.app_icon())
-        self.resize(1180, 820)
+        super().__init__(session, parent, name="invoiceWindow", title="New invoice", size=(1180, 820))
 
         # --- header ------------------------------------------------------------------------------
-        self.title = QLabel("New invoice")
-        self.title.setProperty("role", "title")
-        self.badge = QLabel("Draft")
-        self.badge.setObjectName("statusBadge")
+        self.show_status("Draft", STATUS_TONES["draft"])
         self.open_label = QLabel()
         self.open_label.setObjectName("openAmount")
         self.send_state = QLabel()
         self.send_state.setObjectName("sendState")
         self.send_state.setWordWrap(True)
-        self.notice = QLabel()
-        self.notice.setObjectName("pageNotice")
-        self.notice.setWordWrap(True)
-        self.notice.setVisible(False)
+        self.add_figure(self.send_state)
+        self.badges.addSpacing(16)
+        self.add_figure(self.open_label)
 
         # --- form --------------------------------------------------------------------------------
         self.client = PartyPicker(self.api, kinds=("client",))
@@ -218,40 +266,6 @@ class InvoiceWindow(QWidget):
             "lines": self.grid,
         }
 
-        # --- actions -----------------------------------------------------------------------------
-        self.save_button = action_button("Save draft", "Save (Ctrl+S)", self.save, primary=True)
-        self.issue_button = action_button("Issue…", "Give it its number; its amounts are frozen after", self.issue)
-        self.pay_button = action_button("Record payment…", "A payment received (Ctrl+P)", self.record_payment)
-        self.online_button = action_button(
-            "Pay online…",
-            "A Stripe Checkout link for what is open, to send the client; the payment is recorded by itself",
-            self.pay_online,
-        )
-        self.online_button.setObjectName("payOnline")
-        self.refund_button = action_button(
-            "Refund…", "Give back money of the payment chosen in the Payments tab (Ctrl+R)", self.refund_payment
-        )
-        self.send_button = action_button("Send…", "Email it with its PDF attached", self.send)
-        self.pdf_button = action_button("Preview PDF", "The PDF as the client gets it", self.preview_pdf)
-        self.repeat_button = action_button("Repeat…", "Make it a recurring invoice", self.repeat)
-        self.cancel_button = action_button(
-            "Cancel invoice…", "Cancel it (issued: with a credit note)", self.cancel_invoice
-        )
-        actions = QHBoxLayout()
-        for button in (
-            self.save_button,
-            self.issue_button,
-            self.pay_button,
-            self.online_button,
-            self.refund_button,
-            self.send_button,
-            self.pdf_button,
-            self.repeat_button,
-        ):
-            actions.addWidget(button)
-        actions.addStretch(1)
-        actions.addWidget(self.cancel_button)
-
         # --- payments, emails, recurrence ---------------------------------------------------------
         self.payments_table = self._table(["Date", "Amount", "Method", "Refunded", "Reference"])
         self.payments_table.setObjectName("paymentsTable")
@@ -278,31 +292,9 @@ class InvoiceWindow(QWidget):
         self.tabs.addTab(repeat_box, "Repeat")
         self.tabs.setMaximumHeight(200)
 
-        head = QHBoxLayout()
-        head.addWidget(self.title)
-        head.addWidget(self.badge)
-        head.addStretch(1)
-        head.addWidget(self.send_state)
-        head.addSpacing(16)
-        head.addWidget(self.open_label)
-        root = QVBoxLayout(self)
-        root.setContentsMargins(24, 18, 24, 16)
-        root.setSpacing(12)
-        root.addLayout(head)
-        root.addWidget(self.notice)
-        root.addLayout(actions)
-        root.addLayout(form)
-        root.addWidget(lines_box, 1)
-        root.addWidget(self.tabs)
-
-        for keys, slot in (
-            (QKeySequence(QKeySequence.StandardKey.Save), self.save),
-            (QKeySequence("Ctrl+P"), self.record_payment),
-            (QKeySequence("Ctrl+R"), self.refund_payment),
-            (QKeySequence(Qt.Key.Key_F5), self.reload),
-            (QKeySequence(Qt.Key.Key_Escape), self.close),
-        ):
-            QShortcut(keys, self).activated.connect(slot)
+        self.root.addLayout(form)
+        self.root.addWidget(lines_box, 1)
+        self.root.addWidget(self.tabs)
 
         for signal in (
             self.currency.textEdited,
@@ -315,15 +307,9 @@ class InvoiceWindow(QWidget):
             signal.connect(self._touched)
         self.currency.textEdited.connect(lambda text: self.grid.set_currency(text if len(text) == 3 else "EUR"))
 
-        self._live = QTimer(self)
-        self._live.setSingleShot(True)
-        self._live.setInterval(150)
-        self._live.timeout.connect(self._refresh_from_server)
         self._poll = QTimer(self)  # while a send is queued
         self._poll.setInterval(1000)
         self._poll.timeout.connect(self._poll_send)
-        session.events.event.connect(self._on_event)
-        change_bus().changed.connect(self._on_changed)
 
         if invoice_id is None:
             self._new_draft(client_id)
@@ -352,48 +338,35 @@ class InvoiceWindow(QWidget):
         self._filling = False
         if client_id is not None:
             self.client.load("client", client_id)
-        self.badge.setText("Draft")
-        self._style_badge("draft")
         self.send_state.setText("")
         self.open_label.setText("")
         self.client.setFocus()
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        return spawn_into(self._tasks, coro)
+    def current_id(self) -> int | None:
+        return self.invoice_id
 
-    def is_busy(self) -> bool:
-        return any(not t.done() for t in self._tasks) or self.grid.is_busy() or self.client.is_busy()
+    def parts_busy(self) -> bool:
+        return self.grid.is_busy() or self.client.is_busy()
 
-    def reload(self) -> None:
-        """Everything again from the server (F5, after a conflict): unsaved edits are replaced."""
-        if self.invoice_id is not None:
-            self._spawn(self._load(replace_edits=True))
+    def can_save(self) -> bool:
+        return self.invoice is not None and self.invoice["status"] == "draft"
 
-    def _refresh_from_server(self) -> None:
-        """Someone (or the send job) changed it: keep my unsaved edits, update the rest."""
-        if shiboken6.isValid(self) and self.invoice_id is not None:
-            self._spawn(self._load(replace_edits=not self.dirty))
+    def values(self) -> Row:
+        """The draft's fields as the server names them (the grid `touch`es "lines")."""
+        return {
+            "client_id": self.client.client_id,
+            "currency": self.currency.text().strip().upper() or None,
+            "issue_date": _date_value(self.issue_date),
+            "due_date": _date_value(self.due_date),
+            "notes": self.notes.toPlainText().strip() or None,
+        }
 
-    async def _load(self, replace_edits: bool) -> None:
-        invoice_id = self.invoice_id
-        try:
-            invoice = await self.api.get(f"/api/invoices/{invoice_id}")
-        except ApiError as exc:
-            if shiboken6.isValid(self):
-                if exc.status == 404:
-                    self.title.setText("This invoice cannot be opened")
-                    self.say("It does not exist, or your role does not let you see it.", error=True)
-                    self.setEnabled(True)
-                else:
-                    handle_error(self, exc)
-            return
-        if not shiboken6.isValid(self):
-            return
-        shown = self.invoice
-        if shown is not None and shown["id"] == invoice["id"] and invoice["version"] < shown["version"]:
-            return  # an answer that left before a newer save or issue of ours: keep the newer one
+    async def fetch(self) -> Row:
+        return dict(await self.api.get(f"/api/invoices/{self.invoice_id}"))
+
+    async def show_loaded(self, invoice: Row, replace_edits: bool) -> None:
         self.show_invoice(invoice, replace_edits=replace_edits)
         await self._load_related(invoice)
 
@@ -427,6 +400,7 @@ class InvoiceWindow(QWidget):
             invoice = {**invoice, "version": self.invoice["version"]}  # a save over newer changes: 409
         self.invoice = invoice
         self.invoice_id = invoice["id"]
+        self.buffer.take(invoice)
         _open[invoice["id"]] = self
         draft = invoice["status"] == "draft"
         if not keep:
@@ -447,20 +421,20 @@ class InvoiceWindow(QWidget):
         name = invoice.get("number") or f"draft #{invoice['id']}"
         self.title.setText(f"{'Credit note' if credit else 'Invoice'} {name}")
         self.setWindowTitle(f"{'Credit note' if credit else 'Invoice'} {name} - CRM")
-        self.badge.setText(status_label(invoice))
-        self._style_badge("cancelled" if credit else invoice["status"])
+        self.show_status(status_label(invoice), STATUS_TONES["cancelled" if credit else invoice["status"]])
         currency = invoice["currency"]
         if draft:
-            self.open_label.setText(f"Total {money_text(invoice['gross_total'], currency)}")
+            self.open_label.setText(f"Total {money(invoice['gross_total'], currency)}")
         else:
             self.open_label.setText(
-                f"Open {money_text(invoice['open_amount'], currency)}  ·  "
-                f"paid {money_text(invoice['paid_total'], currency)} of "
-                f"{money_text(invoice['gross_total'], currency)}"
+                f"Open {money(invoice['open_amount'], currency)}  ·  "
+                f"paid {money(invoice['paid_total'], currency)} of "
+                f"{money(invoice['gross_total'], currency)}"
             )
         self.send_state.setText("" if draft else send_label(invoice))
         self.send_state.setProperty("role", "error" if invoice.get("send_status") == "failed" else "muted")
-        self._repolish(self.send_state)
+        self.send_state.style().unpolish(self.send_state)
+        self.send_state.style().polish(self.send_state)
         self.recurrence_label.setText(recurrence_text(invoice.get("recurrence")))
         links = []
         if invoice.get("credited_invoice_id"):
@@ -488,9 +462,9 @@ class InvoiceWindow(QWidget):
                     payment,
                     (
                         payment["paid_on"],
-                        money_text(payment["amount"], currency),
+                        money(payment["amount"], currency),
                         methods.get(payment["method"], payment["method"]),
-                        money_text(payment["refunded_total"], currency) if refunded else "",
+                        money(payment["refunded_total"], currency) if refunded else "",
                         reference,
                     ),
                     False,
@@ -503,7 +477,7 @@ class InvoiceWindow(QWidget):
                         payment,
                         (
                             f"  ↳ {refund['refunded_on']}",
-                            f"−{money_text(refund['amount'], currency)}",
+                            f"−{money(refund['amount'], currency)}",
                             "Refund",
                             "",
                             note,
@@ -540,7 +514,7 @@ class InvoiceWindow(QWidget):
         self.emails_table.clearSpans()
         for i, email in enumerate(self.emails):
             cells = (
-                local_time(email.get("sent_at") or email.get("created_at")) or "",
+                moment(email.get("sent_at") or email.get("created_at")),
                 email["recipient"],
                 email["subject"],
                 email["status"],
@@ -550,22 +524,11 @@ class InvoiceWindow(QWidget):
                 self.emails_table.setItem(i, j, QTableWidgetItem(str(text)))
         self.tabs.setTabText(1, f"Emails ({len(self.emails)})")
 
-    def _style_badge(self, status: str) -> None:
-        color = STATUS_COLORS.get(status, "#6b7280")
-        self.badge.setStyleSheet(
-            f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;font-weight: 600;"
-        )
-
-    @staticmethod
-    def _repolish(widget: QWidget) -> None:
-        widget.style().unpolish(widget)
-        widget.style().polish(widget)
-
     # --- state -----------------------------------------------------------------------------------
 
     def _touched(self, *_: Any) -> None:
         if not self._filling:
-            self.dirty = True
+            self.touch()
             self._update_actions()
 
     def _update_actions(self) -> None:
@@ -579,24 +542,22 @@ class InvoiceWindow(QWidget):
         for widget in (self.client, self.currency, self.issue_date, self.due_date):
             widget.setEnabled(draft and can_edit)
         self.notes.setReadOnly(not can_edit or status == "cancelled")
-        self.save_button.setVisible(can_edit and (draft or (issued and is_invoice)))
+        self.show_actions(status if saved else NEW)
+        may_edit = self.session.can("invoices", "edit")
+        for button, allowed in (
+            (self.save_button, can_edit and (draft or is_invoice)),
+            (self.issue_button, is_invoice and may_edit),
+            (self.pay_button, is_invoice and self.session.can("payments", "create")),
+            (self.online_button, is_invoice and may_edit),
+            (self.refund_button, bool(self.refundable_payments()) and self.session.can("payments", "edit")),
+            (self.send_button, may_edit),
+            (self.repeat_button, issued and is_invoice and may_edit),
+            (self.cancel_button, is_invoice and may_edit),
+        ):
+            if not allowed:
+                button.setVisible(False)
         self.save_button.setText("Save draft" if draft else "Save notes")
-        self.issue_button.setVisible(draft and is_invoice and self.session.can("invoices", "edit"))
-        payable = status in ("unpaid", "partially_paid", "overdue") and is_invoice
-        self.pay_button.setVisible(payable and self.session.can("payments", "create"))
-        self.online_button.setVisible(payable and self.session.can("invoices", "edit"))
-        self.refund_button.setVisible(
-            (payable or status == "paid") and bool(self.refundable_payments()) and self.session.can("payments", "edit")
-        )
-        self.send_button.setVisible(
-            saved and not draft and status != "cancelled" and self.session.can("invoices", "edit")
-        )
         self.send_button.setText("Send again…" if invoice.get("send_status") in ("sent", "failed") else "Send…")
-        self.pdf_button.setVisible(saved)
-        self.repeat_button.setVisible(issued and is_invoice and self.session.can("invoices", "edit"))
-        self.cancel_button.setVisible(
-            saved and is_invoice and status != "cancelled" and self.session.can("invoices", "edit")
-        )
         self.cancel_button.setText("Cancel draft…" if draft else "Cancel with credit note…")
         paid = str(invoice.get("paid_total") or "0")
         has_payments = not draft and Decimal(paid) > 0
@@ -608,12 +569,6 @@ class InvoiceWindow(QWidget):
             else "Cancel it (issued: with a credit note)"
         )
         self.tabs.setVisible(saved and not draft)
-
-    def say(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setProperty("role", "error" if error else "info")
-        self._repolish(self.notice)
-        self.notice.setVisible(bool(text))
 
     # --- saving ----------------------------------------------------------------------------------
 
@@ -676,16 +631,22 @@ class InvoiceWindow(QWidget):
         message = exc.message.split(": ", 1)[1] if exc.message.startswith(f"{exc.field}: ") else exc.message
         return f"Line {row + 1}, {name}: {message}" if name else f"Line {row + 1}: {message}"
 
-    def save(self) -> asyncio.Task[Any] | None:
+    def save(self, then: Callable[[], object] | None = None) -> asyncio.Task[Any] | None:
         if self.invoice is not None and not self.dirty:
             self.say("Nothing to save.")
             return None
         if not self.check():
             return None
+
+        def saved(invoice: Row) -> None:
+            self._saved(invoice)
+            if then is not None:
+                then()
+
         return operations.run(
             self,
             self._send_save(),
-            success=self._saved,
+            success=saved,
             changed=INVOICES,
             fields=self.fields,
             busy=self.save_button,
@@ -730,7 +691,7 @@ class InvoiceWindow(QWidget):
 
         def issued(invoice: Row) -> None:
             self.show_invoice(invoice)
-            self._spawn(self._load_related(invoice))
+            self.spawn(self._load_related(invoice))
             self.say(f"Issued as {invoice['number']}.")
 
         return operations.run(
@@ -770,7 +731,7 @@ class InvoiceWindow(QWidget):
 
     def _paid(self, payment: Row) -> None:
         currency = self.invoice["currency"] if self.invoice else ""
-        self.say(f"Payment of {money_text(payment['amount'], currency)} recorded.")
+        self.say(f"Payment of {money(payment['amount'], currency)} recorded.")
         self.reload()
 
     def refundable_payments(self) -> list[Row]:
@@ -803,7 +764,7 @@ class InvoiceWindow(QWidget):
     def _refunded(self, payment: Row) -> None:
         currency = self.invoice["currency"] if self.invoice else ""
         refund = (payment.get("refunds") or [{}])[-1]
-        self.say(f"Refund of {money_text(refund.get('amount'), currency)} recorded.")
+        self.say(f"Refund of {money(refund.get('amount'), currency)} recorded.")
         self.reload()
 
     def cancel_invoice(self) -> QMessageBox | None:
@@ -814,7 +775,7 @@ class InvoiceWindow(QWidget):
             "The draft is cancelled; it never gets a number."
             if draft
             else f"Invoice {self.invoice['number']} is cancelled and a credit note of "
-            f"{money_text(self.invoice['gross_total'], self.invoice['currency'])} is made for it."
+            f"{money(self.invoice['gross_total'], self.invoice['currency'])} is made for it."
         )
         box = QMessageBox(
             QMessageBox.Icon.Warning, "Cancel this invoice?", text, QMessageBox.StandardButton.NoButton, self
@@ -873,7 +834,7 @@ class InvoiceWindow(QWidget):
     def _queued(self, invoice: Row) -> None:
         self.show_invoice(invoice, replace_edits=not self.dirty)
         self.say("Queued for sending; this window shows when it has gone.")
-        self._spawn(self._load_related(invoice))
+        self.spawn(self._load_related(invoice))
 
     def _poll_send(self) -> None:
         """While a send is queued: ask again (the live event does the same when the stream is on)."""
@@ -881,7 +842,7 @@ class InvoiceWindow(QWidget):
             self._poll.stop()
             return
         if not any(not t.done() for t in self._tasks):
-            self._refresh_from_server()
+            self.refresh_from_server()
 
     def repeat(self) -> RecurrenceDialog | None:
         if self.invoice is None or not self.repeat_button.isVisible():
@@ -898,26 +859,8 @@ class InvoiceWindow(QWidget):
     def _open_related(self, link: str) -> None:
         open_invoice(self, self.session, int(link))
 
-    # --- live ------------------------------------------------------------------------------------
+    # --- closing -------------------------------------------------------------------------------
 
-    def _on_event(self, event: LiveEvent) -> None:
-        if (
-            shiboken6.isValid(self)
-            and event.module == "invoices"
-            and self.invoice_id is not None
-            and event.entity_id == self.invoice_id
-        ):
-            self._live.start()
-
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if "*" in areas and shiboken6.isValid(self):
-            self._live.start()
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        if self.dirty and self.invoice is not None and self.invoice["status"] == "draft" and not closing_anyway(self):
-            ask_unsaved(self, "This draft has changes that are not saved.", self.save)
-            event.ignore()
-            return
+    def closed(self) -> None:
         self._poll.stop()
         _open.forget(self.invoice_id, self)
-        super().closeEvent(event)
