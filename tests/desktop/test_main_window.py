@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from crm_desktop.api import auth
@@ -129,6 +129,27 @@ def test_bell_counts_notifications_live_and_marks_them_read(desk: Desk, qtbot: Q
     qtbot.mouseClick(popup.mark_all, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: window.bell.count == 0, message="mark all as read did not clear the bell")
     desk.wait_until(lambda: all(i.read_at is not None for i in window.notifications.items))
+    row = popup.list.itemWidget(popup.list.item(0))
+    assert "just now" in [label.text() for label in row.findChildren(QLabel)]  # format.ago, one way to say it
+
+
+def test_notification_settings_from_the_user_menu(desk: Desk, qtbot: QtBot) -> None:
+    """One checkbox per kind with the server's words; Save sends only what changed, the server keeps it."""
+    from crm_desktop.api import notifications
+    from crm_desktop.views.account.notification_prefs import NotificationPrefsDialog
+
+    window = open_main(desk, qtbot)
+    window.notification_prefs_action.trigger()
+    dialog = _dialog(NotificationPrefsDialog)
+    desk.wait_until(lambda: dialog.loaded, message="the settings did not load")
+    kinds = desk.run(notifications.preferences(window.api))
+    assert [dialog.checks[k.kind].text() for k in kinds] == [k.label for k in kinds]
+    first = kinds[0]
+    dialog.checks[first.kind].click()
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible(), message="the dialog stayed open")
+    after = {k.kind: k.enabled for k in desk.run(notifications.preferences(window.api))}
+    assert after == {k.kind: (not k.enabled if k.kind == first.kind else k.enabled) for k in kinds}
 
 
 def _dialog(kind: type[QWidget]) -> Any:
