@@ -135,7 +135,7 @@ def test_add_a_contact_in_the_detail_window(desk: Desk, qtbot: QtBot) -> None:
 
     desk.wait_until(lambda: window.contacts.rowCount() == 1, message="the contact is not listed")
     assert window.contacts.item(0, 0).text() == "Ana Pop" and window.contacts.item(0, 2).text() == "ana@acme.example"
-    assert window.selected_contact() is not None and window.selected_contact()["name"] == "Ana Pop"  # type: ignore[index]
+    assert window.selected_contact() is not None and window.selected_contact().name == "Ana Pop"  # type: ignore[union-attr]
     stored = desk.run(api.get(f"/api/clients/{client['id']}"))["contacts"]
     assert [(c["name"], c["position"]) for c in stored] == [("Ana Pop", "Buyer")]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 import shiboken6
@@ -33,17 +34,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations
+from crm_desktop import format, icons, operations
+from crm_desktop.api import activities as activities_api
+from crm_desktop.api import clients as clients_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus, handle_error
 from crm_desktop.session import Session
-from crm_desktop.views.clients.dialogs import CLIENTS, ClientForm, ContactDialog, warning_text
+from crm_desktop.views.clients.dialogs import ClientForm, ContactDialog, warning_text
 from crm_desktop.widgets.record_window import WindowRegistry, ask_unsaved, closing_anyway, lazy, show_window, spawn_into
+from crm_server.contract.activities import FollowUpOut, FollowUpStatus, NoteIn
+from crm_server.contract.clients import ClientOut, ClientUpdate, ContactOut
 from crm_server.contract.events import LiveEvent
+from crm_server.contract.tickets import TicketOut
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
 ID_ROLE = Qt.ItemDataRole.UserRole
 _open: WindowRegistry[ClientWindow] = WindowRegistry()  # client id -> its window
 
@@ -82,12 +87,6 @@ def card(title: str, *actions: QWidget) -> tuple[QFrame, QVBoxLayout]:
     return frame, layout
 
 
-def _when(value: str) -> str:
-    from datetime import datetime
-
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone().strftime("%a %d %b, %H:%M")
-
-
 class ClientWindow(QWidget):
     """The detail window of one client."""
 
@@ -98,7 +97,7 @@ class ClientWindow(QWidget):
         self.session = session
         self.api = session.api
         self.client_id = client_id
-        self.client: Row | None = None
+        self.client: ClientOut | None = None
         self._select_contact = contact_id
         self._tasks: set[asyncio.Task[Any]] = set()
         self.setObjectName("clientWindow")
@@ -229,7 +228,7 @@ class ClientWindow(QWidget):
         timeline_class = lazy("crm_desktop.widgets.timeline", "TimelineView")
         self.timeline: Any = None
         if timeline_class is not None:
-            self.timeline = timeline_class(self.api, f"/api/clients/{client_id}/timeline")
+            self.timeline = timeline_class(self.api, partial(clients_api.timeline, self.api, client_id))
             timeline_layout.addWidget(self.timeline, 1)
         else:
             waiting = QLabel("The history of this client shows here.")
@@ -292,7 +291,7 @@ class ClientWindow(QWidget):
 
     async def _load(self) -> None:
         try:
-            client = await self.api.get(f"/api/clients/{self.client_id}")
+            client = await clients_api.get_client(self.api, self.client_id)
         except ApiError as exc:
             if shiboken6.isValid(self):
                 if exc.status == 404:
@@ -305,31 +304,31 @@ class ClientWindow(QWidget):
         if shiboken6.isValid(self):
             self.show_client(client)
 
-    def show_client(self, client: Row, *, force: bool = False) -> None:
+    def show_client(self, client: ClientOut, *, force: bool = False) -> None:
         """Show what the server has; typed but unsaved details stay (unless ``force``)."""
         keep_edits = self.client is not None and self.form.dirty and not force
         if keep_edits and self.client is not None:
-            client = {**client, "version": self.client["version"]}  # a save over newer changes: 409
+            client = client.model_copy(update={"version": self.client.version})  # a save over newer changes: 409
         self.client = client
         if not keep_edits:
             self.form.set_values(client)
-        self.title.setText(client["name"])
-        self.setWindowTitle(f"{client['name']} - CRM")
-        archived = client.get("archived_at") is not None
-        parts = [f"Owner: {self.form.names.name(client.get('owner_id'))}"]
+        self.title.setText(client.name)
+        self.setWindowTitle(f"{client.name} - CRM")
+        archived = client.archived_at is not None
+        parts = [f"Owner: {self.form.names.name(client.owner_id)}"]
         if archived:
             parts.insert(0, "Archived - restore it to work with it again")
         self.state.setText("  ·  ".join(parts))
-        self._fill_contacts(client.get("contacts") or [])
+        self._fill_contacts(client.contacts)
         self._update_actions()
 
-    def _fill_contacts(self, contacts: list[Row]) -> None:
+    def _fill_contacts(self, contacts: list[ContactOut]) -> None:
         selected = self.selected_contact()
-        keep = self._select_contact or (selected["id"] if selected else None)
+        keep = self._select_contact or (selected.id if selected else None)
         self.contacts.setRowCount(len(contacts))
         for row, contact in enumerate(contacts):
             for column, key in enumerate(("name", "position", "email", "phone")):
-                item = QTableWidgetItem(contact.get(key) or "")
+                item = QTableWidgetItem(getattr(contact, key) or "")
                 item.setData(ID_ROLE, contact)
                 self.contacts.setItem(row, column, item)
         self.contacts.setVisible(bool(contacts))
@@ -341,7 +340,7 @@ class ClientWindow(QWidget):
         """Select a contact (a search hit on a person opens their client on them)."""
         for row in range(self.contacts.rowCount()):
             item = self.contacts.item(row, 0)
-            if item is not None and item.data(ID_ROLE)["id"] == contact_id:
+            if item is not None and item.data(ID_ROLE).id == contact_id:
                 self.contacts.selectRow(row)
                 self.contacts.scrollToItem(item)
                 self.contacts.setFocus()
@@ -350,12 +349,13 @@ class ClientWindow(QWidget):
         self._select_contact = contact_id  # the client is still loading
         return False
 
-    def selected_contact(self) -> Row | None:
+    def selected_contact(self) -> ContactOut | None:
         rows = self.contacts.selectionModel().selectedRows()
         if not rows:
             return None
         item = self.contacts.item(rows[0].row(), 0)
-        return dict(item.data(ID_ROLE)) if item is not None else None
+        contact = item.data(ID_ROLE) if item is not None else None
+        return contact if isinstance(contact, ContactOut) else None
 
     def reload_follow_ups(self) -> None:
         if self.session.can("activities", "view"):
@@ -363,22 +363,28 @@ class ClientWindow(QWidget):
 
     async def _load_follow_ups(self) -> None:
         try:
-            page = await self.api.get("/api/follow-ups", client_id=self.client_id, status="open", limit=20)
+            page = await activities_api.list_follow_ups(
+                self.api, client_id=self.client_id, status=FollowUpStatus.open, limit=20
+            )
         except ApiError as exc:
             log.info("follow-ups of client %s did not load: %s", self.client_id, exc.message)
             return
         if not shiboken6.isValid(self):
             return
         self.follow_ups.clear()
-        for follow_up in page["items"]:
-            text = f"{_when(follow_up['due_at'])}  ·  {str(follow_up['kind']).capitalize()}"
-            if follow_up.get("notes"):
-                text += f"  ·  {follow_up['notes']}"
-            item = QListWidgetItem(text)
-            item.setData(ID_ROLE, follow_up)
-            self.follow_ups.addItem(item)
-        self.follow_ups.setVisible(bool(page["items"]))
-        self.no_follow_ups.setVisible(not page["items"])
+        for follow_up in page.items:
+            self.follow_ups.addItem(self._follow_up_item(follow_up))
+        self.follow_ups.setVisible(bool(page.items))
+        self.no_follow_ups.setVisible(not page.items)
+
+    @staticmethod
+    def _follow_up_item(follow_up: FollowUpOut) -> QListWidgetItem:
+        text = f"{format.moment(follow_up.due_at)}  ·  {format.label(follow_up.kind)}"
+        if follow_up.notes:
+            text += f"  ·  {follow_up.notes}"
+        item = QListWidgetItem(text)
+        item.setData(ID_ROLE, follow_up)
+        return item
 
     # --- live ------------------------------------------------------------------------------------
 
@@ -406,7 +412,7 @@ class ClientWindow(QWidget):
 
     def _update_actions(self) -> None:
         loaded = self.client is not None
-        archived = loaded and self.client is not None and self.client.get("archived_at") is not None
+        archived = loaded and self.client is not None and self.client.archived_at is not None
         can_edit = self.session.can("clients", "edit")
         self.save_button.setEnabled(loaded and not archived)
         self.form.setEnabled(can_edit and loaded and not archived)
@@ -426,18 +432,20 @@ class ClientWindow(QWidget):
         if not changes:
             self.say("Nothing to save: the details are as stored.")
             return
-        call = self.api.patch(f"/api/clients/{self.client_id}", {**changes, "version": self.client["version"]})
+        # As typed: the server judges it, and its refusal lands next to the field.
+        update = ClientUpdate.model_construct(**changes, version=self.client.version)
+        call = clients_api.update_client(self.api, self.client_id, update)
         operations.run(
             self,
             self.form.watch_twin(call),
             success=self._saved,
-            changed=CLIENTS,
+            changed=clients_api.CHANGED,
             fields=self.form.fields,
             reload=self._reload_over_edits,
             busy=self.save_button,
         )
 
-    def _saved(self, client: Row) -> None:
+    def _saved(self, client: ClientOut) -> None:
         self.show_client(client, force=True)
         warning = warning_text(client)
         self.say(f"Saved. {warning}" if warning else "Saved.")
@@ -452,20 +460,20 @@ class ClientWindow(QWidget):
     def _set_archived(self, archived: bool) -> None:
         if self.client is None:
             return
-        verb = "archive" if archived else "restore"
-        call = self.api.post(f"/api/clients/{self.client_id}/{verb}", {"version": self.client["version"]})
+        send = clients_api.archive_client if archived else clients_api.restore_client
+        call = send(self.api, self.client_id, self.client.version)
         operations.run(
             self,
             call,
             success=lambda c: self._archived(c, archived),
-            changed=CLIENTS,
+            changed=clients_api.CHANGED,
             reload=self._reload_over_edits,
             busy=self.archive_button if archived else self.restore_button,
         )
 
-    def _archived(self, client: Row, archived: bool) -> None:
+    def _archived(self, client: ClientOut, archived: bool) -> None:
         self.show_client(client, force=True)
-        self.say(f"{client['name']} is archived." if archived else f"{client['name']} is restored.")
+        self.say(f"{client.name} is archived." if archived else f"{client.name} is restored.")
         if self.timeline is not None:
             self.timeline.reload()
 
@@ -492,9 +500,9 @@ class ClientWindow(QWidget):
         dialog.open()
         return dialog
 
-    def _contact_saved(self, contact: Row) -> None:
-        self._select_contact = contact["id"]
-        self.say(f"{contact['name']} is saved.")
+    def _contact_saved(self, contact: ContactOut) -> None:
+        self._select_contact = contact.id
+        self.say(f"{contact.name} is saved.")
         self.reload()
 
     def remove_contact(self) -> QMessageBox | None:
@@ -504,7 +512,7 @@ class ClientWindow(QWidget):
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Remove contact",
-            f"Remove {contact['name']} from this client? The history keeps what they were.",
+            f"Remove {contact.name} from this client? The history keeps what they were.",
             QMessageBox.StandardButton.NoButton,
             self,
         )
@@ -518,17 +526,17 @@ class ClientWindow(QWidget):
             if button is yes:
                 operations.run(
                     self,
-                    self.api.delete(f"/api/contacts/{contact['id']}"),
+                    clients_api.delete_contact(self.api, contact.id),
                     success=lambda _: self._contact_removed(contact),
-                    changed=frozenset({"clients", "clients.contact"}),
+                    changed=clients_api.CONTACTS_CHANGED,
                 )
 
         box.buttonClicked.connect(clicked)
         box.open()
         return box
 
-    def _contact_removed(self, contact: Row) -> None:
-        self.say(f"{contact['name']} is removed.")
+    def _contact_removed(self, contact: ContactOut) -> None:
+        self.say(f"{contact.name} is removed.")
         self.reload()
 
     def add_note(self) -> None:
@@ -537,9 +545,9 @@ class ClientWindow(QWidget):
             return
         operations.run(
             self,
-            self.api.post(f"/api/clients/{self.client_id}/notes", {"body": text}),
+            clients_api.add_note(self.api, self.client_id, NoteIn.model_construct(body=text)),
             success=self._note_added,
-            changed=frozenset({"clients", "clients.note"}),
+            changed=clients_api.NOTES_CHANGED,
             fields={"body": self.note},
             busy=self.add_note_button,
         )
@@ -582,15 +590,16 @@ class ClientWindow(QWidget):
             return None
         contact = self.selected_contact()
         dialog = dialog_class(
-            self.session, client_id=self.client_id, contact_id=contact["id"] if contact else None, parent=self
+            self.session, client_id=self.client_id, contact_id=contact.id if contact else None, parent=self
         )
         dialog.created.connect(self._ticket_created)
         dialog.open()
         return dialog  # type: ignore[no-any-return]
 
-    def _ticket_created(self, ticket: Row) -> None:
+    def _ticket_created(self, ticket: dict[str, Any]) -> None:
+        """The new ticket dialog hands over the TicketOut's JSON (its signal carries a dict)."""
         if shiboken6.isValid(self):
-            self.say(f"Ticket #{ticket['number']} is created.")
+            self.say(f"Ticket #{TicketOut.model_validate(ticket).number} is created.")
             if self.timeline is not None:
                 self.timeline.reload()
 

@@ -27,17 +27,18 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations, tasks
+from crm_desktop.api import auth
+from crm_desktop.api import clients as clients_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
 from crm_desktop.widgets.form import field
 from crm_desktop.widgets.user_picker import UserPicker, user_label
+from crm_server.contract.auth import Colleague
+from crm_server.contract.clients import ClientIn, ClientOut, ContactIn, ContactOut, ContactUpdate
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
-CLIENTS = frozenset({"clients", "clients.client"})
-CONTACTS = frozenset({"clients", "clients.contact"})
 TEXT_FIELDS = ("name", "vat_number", "address", "phone", "email", "website")
 
 
@@ -53,7 +54,7 @@ class OwnerNames(QObject):
     def __init__(self, session: Session) -> None:
         super().__init__(session)
         self.session = session
-        self._users: dict[int, Row] = {}
+        self._users: dict[int, Colleague] = {}
         self._task: asyncio.Task[None] | None = None
         operations.change_bus().changed.connect(self._on_changed)
         self.reload()
@@ -62,7 +63,7 @@ class OwnerNames(QObject):
         if user_id is None:
             return empty
         user = self._users.get(user_id)
-        return str(user["full_name"]) if user else "…" if not self.loaded else f"user #{user_id}"
+        return user.full_name if user else "…" if not self.loaded else f"user #{user_id}"
 
     def label(self, user_id: int) -> str:
         user = self._users.get(user_id)
@@ -79,11 +80,11 @@ class OwnerNames(QObject):
 
     async def _load(self) -> None:
         try:
-            page = await self.session.api.get("/api/users", limit=500)
+            page = await auth.colleagues(self.session.api, limit=500)
         except ApiError as exc:
             log.info("owner names did not load: %s", exc.message)
             return
-        self._users = {int(u["id"]): u for u in page["items"]}
+        self._users = {u.id: u for u in page.items}
         if shiboken6.isValid(self):
             self.changed.emit()
 
@@ -180,10 +181,10 @@ class ClientForm(QWidget):
         out["owner_id"] = self.owner.user_id
         return out
 
-    def set_values(self, client: Row) -> None:
+    def set_values(self, client: ClientOut) -> None:
         for name in TEXT_FIELDS:
-            getattr(self, name).setText(client.get(name) or "")
-        owner_id = client.get("owner_id")
+            getattr(self, name).setText(getattr(client, name) or "")
+        owner_id = client.owner_id
         self.owner.set_user(owner_id, self.names.label(owner_id) if owner_id is not None else "")
         self._saved = self.values()
 
@@ -217,7 +218,7 @@ class ClientForm(QWidget):
 
     async def _name_twin(self, client_id: int) -> None:
         try:
-            other = await self.session.api.get(f"/api/clients/{client_id}")
+            other = await clients_api.get_client(self.session.api, client_id)
         except ApiError as exc:  # not one this user may see: say so instead of a dead link
             if shiboken6.isValid(self) and self._twin_id == client_id and exc.status == 404:
                 self.twin.setText("A client you cannot open has this VAT number; ask its owner.")
@@ -225,8 +226,8 @@ class ClientForm(QWidget):
             return
         if shiboken6.isValid(self) and self._twin_id == client_id:
             self.twin.setEnabled(True)
-            self.twin.setText(f"Open {other['name']}")
-            self.twin.setToolTip(f"{other['name']} has this VAT number already")
+            self.twin.setText(f"Open {other.name}")
+            self.twin.setToolTip(f"{other.name} has this VAT number already")
 
     def _open_twin(self) -> None:
         if self._twin_id is not None:
@@ -246,15 +247,15 @@ class ClientForm(QWidget):
         return body()
 
 
-def warning_text(client: Row) -> str:
+def warning_text(client: ClientOut) -> str:
     """The server's warnings of a save ("Another client is called 'Acme'"), as one line."""
-    return " ".join(str(w["message"]) for w in client.get("warnings") or [] if w.get("code") != "repeated_submit")
+    return " ".join(w.message for w in client.warnings if w.code != "repeated_submit")
 
 
 class ClientDialog(QDialog):
     """New client. The dialog closes once the server has it; `created` carries the new client."""
 
-    created = Signal(dict)
+    created = Signal(object)  # the new client (ClientOut)
 
     def __init__(
         self, session: Session, parent: QWidget | None = None, open_client: Callable[[int], None] | None = None
@@ -285,10 +286,13 @@ class ClientDialog(QDialog):
         if not self.form.check():
             return
         payload = {k: v for k, v in self.form.values().items() if v is not None}
-        call = self.form.watch_twin(self.session.api.post("/api/clients", payload))
-        operations.run(self, call, success=self._done, changed=CLIENTS, fields=self.form.fields, busy=self.ok)
+        # As typed: the server judges it, and its refusal lands next to the field.
+        call = self.form.watch_twin(clients_api.create_client(self.session.api, ClientIn.model_construct(**payload)))
+        operations.run(
+            self, call, success=self._done, changed=clients_api.CHANGED, fields=self.form.fields, busy=self.ok
+        )
 
-    def _done(self, client: Row) -> None:
+    def _done(self, client: ClientOut) -> None:
         self.created.emit(client)
         self.accept()
 
@@ -299,10 +303,10 @@ class ClientDialog(QDialog):
 class ContactDialog(QDialog):
     """Add a contact to a client, or edit one; `saved` carries the contact as the server has it."""
 
-    saved = Signal(dict)
+    saved = Signal(object)  # the contact (ContactOut)
 
     def __init__(
-        self, session: Session, client_id: int, contact: Row | None = None, parent: QWidget | None = None
+        self, session: Session, client_id: int, contact: ContactOut | None = None, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.session = session
@@ -312,11 +316,11 @@ class ContactDialog(QDialog):
         self.setWindowTitle("Edit contact" if contact else "New contact")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(420)
-        self.name = QLineEdit((contact or {}).get("name") or "")
-        self.position = QLineEdit((contact or {}).get("position") or "")
+        self.name = QLineEdit(contact.name if contact else "")
+        self.position = QLineEdit(contact.position or "" if contact else "")
         self.position.setPlaceholderText("Purchasing manager")
-        self.email = QLineEdit((contact or {}).get("email") or "")
-        self.phone = QLineEdit((contact or {}).get("phone") or "")
+        self.email = QLineEdit(contact.email or "" if contact else "")
+        self.phone = QLineEdit(contact.phone or "" if contact else "")
         body = QVBoxLayout()
         body.setSpacing(10)
         field(body, "&Name", self.name)
@@ -353,12 +357,16 @@ class ContactDialog(QDialog):
             mark_field(self.name, "A contact needs a name.")
             return
         api = self.session.api
+        call: Any
         if self.contact is None:
-            call = api.post(f"/api/clients/{self.client_id}/contacts", values)
+            call = clients_api.add_contact(api, self.client_id, ContactIn.model_construct(**values))
         else:
-            call = api.patch(f"/api/contacts/{self.contact['id']}", {**values, "version": self.contact["version"]})
-        operations.run(self, call, success=self._done, changed=CONTACTS, fields=self.fields, busy=self.ok)
+            changes = ContactUpdate.model_construct(**values, version=self.contact.version)
+            call = clients_api.update_contact(api, self.contact.id, changes)
+        operations.run(
+            self, call, success=self._done, changed=clients_api.CONTACTS_CHANGED, fields=self.fields, busy=self.ok
+        )
 
-    def _done(self, contact: Row) -> None:
+    def _done(self, contact: ContactOut) -> None:
         self.saved.emit(contact)
         self.accept()

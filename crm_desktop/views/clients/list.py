@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import Any
 
 import shiboken6
@@ -26,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import tasks
+from crm_desktop import format, tasks
+from crm_desktop.api import clients as clients_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import ClientDialog, owner_names, warning_text
@@ -35,25 +35,18 @@ from crm_desktop.widgets.list_page import (
     HeaderSort,
     KeepSelected,
     LiveReload,
-    fetch_page,
     show_empty_state,
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.clients import ClientOut, ClientQuery
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
 PAGE_SIZE = 100
-REFRESH_AREAS = frozenset({"clients", "clients.client"})
+REFRESH_AREAS = clients_api.CHANGED
 SORTABLE = {0: "name", 5: "created_at"}  # column -> the server's sort key (the others are not sortable)
-
-
-def local_day(value: str | None) -> str:
-    if not value:
-        return "—"
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d")
 
 
 class ClientsPage(QWidget):
@@ -86,9 +79,9 @@ class ClientsPage(QWidget):
             Column("Phone", lambda c: c.get("phone") or "—"),
             Column("Email", lambda c: c.get("email") or "—"),
             Column("Owner", lambda c: self.names.name(c.get("owner_id"))),
-            Column("Created", lambda c: local_day(c.get("created_at"))),
+            Column("Created", lambda c: format.day(c.get("created_at"))),
         ]
-        self._fetch = fetch_page(self.api, "/api/clients", self.query)
+        # The table holds dicts (widgets/paged_table): each row is a ClientOut's fields, parsed.
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
             self.model, "Press Ctrl+N to add your first client.", icon="clients", empty_title="No clients yet"
@@ -159,6 +152,11 @@ class ClientsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        query = ClientQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        page = await clients_api.list_clients(self.api, query)
+        return {**page.model_dump(exclude={"items"}), "items": [c.model_dump() for c in page.items]}
+
     def reload(self) -> None:
         """From the top, with the filters as they are now (F5, a new filter)."""
         if self.archived.isChecked() and len(self.filters.values()) == 1:
@@ -197,7 +195,7 @@ class ClientsPage(QWidget):
             return
         if not shiboken6.isValid(self):
             return
-        fresh: list[Row] = page["items"][: len(held)]
+        fresh: list[dict[str, Any]] = page["items"][: len(held)]
         same_rows = [r["id"] for r in fresh] == [r["id"] for r in held] and int(page["total"]) == self.model.total
         if not same_rows or len(held) > 500 or self.model.rows() != held:
             self.reload()
@@ -216,14 +214,14 @@ class ClientsPage(QWidget):
 
     # --- actions ---------------------------------------------------------------------------------
 
-    def say(self, text: str, link_to: Row | None = None) -> None:
+    def say(self, text: str, link_to: ClientOut | None = None) -> None:
         """One calm line over the list ("Acme SRL is created."), with an Open link when useful."""
         self.notice_text.setText(text)
         self.notice.setVisible(bool(text))
-        self._notice_client = link_to["id"] if link_to else None
+        self._notice_client = link_to.id if link_to else None
         self.notice_link.setVisible(link_to is not None)
         if link_to is not None:
-            self.notice_link.setText(f"Open {link_to['name']}")
+            self.notice_link.setText(f"Open {link_to.name}")
 
     def new_client(self) -> ClientDialog | None:
         if not self.session.can("clients", "create"):
@@ -233,10 +231,10 @@ class ClientsPage(QWidget):
         dialog.open()
         return dialog
 
-    def _created(self, client: Row) -> None:
-        self.keep.select(client["id"])
+    def _created(self, client: ClientOut) -> None:
+        self.keep.select(client.id)
         warning = warning_text(client)
-        text = f"{client['name']} is created."
+        text = f"{client.name} is created."
         self.say(f"{text} {warning}" if warning else text, link_to=client)
         self.reload()
 
