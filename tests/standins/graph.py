@@ -16,14 +16,14 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.standins import Listening
 from tests.support import free_port
 
 VERSION = "v19.0"
@@ -46,8 +46,7 @@ class GraphStandIn:
     # Each Graph call (a batch's each operation) as (path, the parameters it was made with, secrets too).
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)  # every request line as sent (method and URL)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _listening: Listening | None = None
 
     @classmethod
     @contextmanager
@@ -87,21 +86,14 @@ class GraphStandIn:
     # --- switches --------------------------------------------------------------------------------
 
     def up(self) -> None:
-        if self._server is not None:
-            return
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="graph-standin")
-        self._thread.start()
+        if self._listening is None:
+            self._listening = Listening(self.port, self._handler(), "graph-standin")
+        self._listening.up()
 
     def down(self) -> None:
         """Stop listening: connections are refused until `up()`."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._listening is not None:
+            self._listening.down()
 
     # --- answers ---------------------------------------------------------------------------------
 

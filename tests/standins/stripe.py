@@ -14,15 +14,15 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.standins import Listening
 from tests.support import free_port
 
 
@@ -61,22 +61,17 @@ class StripeStandIn:
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoice_payments: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # method, path, params/body
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
 
     @classmethod
     @contextmanager
     def run(cls, **kwargs: Any) -> Iterator[StripeStandIn]:
         api = cls(**kwargs)
-        api._server = ThreadingHTTPServer(("127.0.0.1", api.port), api._handler())
-        api._thread = threading.Thread(target=api._server.serve_forever, daemon=True, name="stripe-standin")
-        api._thread.start()
+        listening = Listening(api.port, api._handler(), "stripe-standin")
+        listening.up()
         try:
             yield api
         finally:
-            api._server.shutdown()
-            api._server.server_close()
-            api._thread.join(timeout=5)
+            listening.down()
 
     @property
     def url(self) -> str:

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.standins import Listening
 from tests.support import free_port
 
 ORDERS_PATH = "/wp-json/wc/v3/orders"
@@ -28,22 +28,17 @@ class WooStandIn:
     port: int = field(default_factory=free_port)
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, str]] = field(default_factory=list)  # the query of each orders request
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
 
     @classmethod
     @contextmanager
     def run(cls, **kwargs: Any) -> Iterator[WooStandIn]:
         store = cls(**kwargs)
-        store._server = ThreadingHTTPServer(("127.0.0.1", store.port), store._handler())
-        store._thread = threading.Thread(target=store._server.serve_forever, daemon=True, name="woo-standin")
-        store._thread.start()
+        listening = Listening(store.port, store._handler(), "woo-standin")
+        listening.up()
         try:
             yield store
         finally:
-            store._server.shutdown()
-            store._server.server_close()
-            store._thread.join(timeout=5)
+            listening.down()
 
     @property
     def url(self) -> str:
