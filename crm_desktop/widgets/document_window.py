@@ -4,8 +4,9 @@
   and figures, and a muted subtitle line.
 - One notice line (`say`), with a Reload link when someone else's change is not shown.
 - An action bar built from data: `ACTIONS`, a tuple of `Action` (label, tip, the method it runs, its
-  shortcut, the statuses that show it). A status move's statuses come from the contract's transition
-  table (`sources(ALLOWED_MOVES, target)`), so a button appears where the server allows the move.
+  shortcut, the statuses that show it). Those statuses come from the contract's tables
+  (`sources(ALLOWED_MOVES, target)`, `sources(INVOICE_ACTIONS, InvoiceAction.pay)`), so a button
+  appears where the server allows the move or action.
 - Live refresh: an event naming the document (or "*" on the change bus) reloads it after a short
   pause; unsaved edits are kept, and an answer older than what is shown is ignored (`EditBuffer`).
 - F5 reloads, Ctrl+S saves, Esc closes; closing with unsaved edits asks Save / Discard / Cancel.
@@ -69,7 +70,8 @@ class Action:
 
 
 def sources(table: Mapping[Any, Iterable[Any]], target: Any) -> frozenset[str]:
-    """The statuses a transition table allows `target` from (as their text)."""
+    """The statuses (as their text) a contract table allows `target` in: a transition table's
+    status -> next statuses, or an action table's status -> actions."""
     return frozenset(str(source) for source, targets in table.items() if target in targets)
 
 

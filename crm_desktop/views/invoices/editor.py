@@ -54,11 +54,12 @@ from crm_desktop.views.invoices.dialogs import (
     recurrence_text,
 )
 from crm_desktop.views.proposals.party import PartyPicker
-from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
 from crm_desktop.widgets.form import field, qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.pdf_preview import PdfPreviewDialog
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
+from crm_server.contract.invoices import INVOICE_ACTIONS, InvoiceAction, InvoiceStatus
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,10 @@ STATUS_TONES = {  # the window's badge
     "overdue": "danger",
     "cancelled": "muted",
 }
-PAYABLE = frozenset({"unpaid", "partially_paid", "overdue"})
-ISSUED = PAYABLE | {"paid"}
-SAVED = ISSUED | {"draft", "cancelled"}
+A = InvoiceAction
+PAYABLE = sources(INVOICE_ACTIONS, A.pay)
+ISSUED = sources(INVOICE_ACTIONS, A.send)  # numbered and not cancelled: notes can still be saved
+SAVED = frozenset(InvoiceStatus)
 SEND_LABELS = {"unsent": "Unsent", "queued": "Queued for sending…", "sent": "Sent", "failed": "Failed"}
 NO_DATE = QDate(2000, 1, 1)  # the date edits' "not set" value (shown as their special text)
 DUE_DAYS = 14
@@ -148,13 +150,20 @@ class InvoiceWindow(DocumentWindow):
 
     module, noun = "invoices", "invoice"
     ACTIONS = (
-        Action("save", "Save draft", "Save (Ctrl+S)", "save", statuses=SAVED - {"cancelled"} | {NEW}, role="primary"),
+        Action(
+            "save",
+            "Save draft",
+            "Save (Ctrl+S)",
+            "save",
+            statuses=sources(INVOICE_ACTIONS, A.edit) | ISSUED | {NEW},
+            role="primary",
+        ),
         Action(
             "issue",
             "Issue…",
             "Give it its number; its amounts are frozen after",
             "issue",
-            statuses=frozenset({NEW, "draft"}),
+            statuses=sources(INVOICE_ACTIONS, A.issue) | {NEW},
         ),
         Action(
             "pay",
@@ -177,18 +186,20 @@ class InvoiceWindow(DocumentWindow):
             "Refund…",
             "Give back money of the payment chosen in the Payments tab (Ctrl+R)",
             "refund_payment",
-            statuses=ISSUED,
+            statuses=sources(INVOICE_ACTIONS, A.refund),
             shortcut="Ctrl+R",
         ),
         Action("send", "Send…", "Email it with its PDF attached", "send", statuses=ISSUED),
         Action("pdf", "Preview PDF", "The PDF as the client gets it", "preview_pdf", statuses=SAVED),
-        Action("repeat", "Repeat…", "Make it a recurring invoice", "repeat", statuses=ISSUED),
+        Action(
+            "repeat", "Repeat…", "Make it a recurring invoice", "repeat", statuses=sources(INVOICE_ACTIONS, A.recur)
+        ),
         Action(
             "cancel",
             "Cancel invoice…",
             "Cancel it (issued: with a credit note)",
             "cancel_invoice",
-            statuses=ISSUED | {"draft"},
+            statuses=sources(INVOICE_ACTIONS, A.cancel),
             right=True,
         ),
     )

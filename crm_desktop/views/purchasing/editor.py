@@ -56,10 +56,11 @@ from crm_desktop.views.purchasing.common import (
     progress,
 )
 from crm_desktop.views.purchasing.lines import PurchaseLines
-from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
 from crm_desktop.widgets.form import field, qdate
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
+from crm_server.contract.purchasing import PURCHASE_ACTIONS, PurchaseAction
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,7 @@ MISSING_TEXT = {
     "lines": "Add at least one line (scan or type a SKU above the grid).",
     "expected_on": "Set the expected delivery date.",
 }
-FINAL = frozenset({S.received.value, S.cancelled.value})
-CHANGEABLE = frozenset({NEW, *(s.value for s in S)}) - FINAL  # what Save shows for
+A = PurchaseAction
 _open: WindowRegistry[PurchaseOrderWindow] = WindowRegistry()  # (session, order) -> its window
 
 
@@ -144,18 +144,25 @@ class PurchaseOrderWindow(DocumentWindow):
             "Cancel order",
             "The order is off: what was received stays, the rest is no longer incoming",
             "cancel_order",
-            statuses=CHANGEABLE - {NEW},
+            statuses=sources(PURCHASE_ACTIONS, A.cancel),
             role="danger",
             right=True,
             object_name="cancelOrderButton",
         ),
-        Action("save", "Save draft", "Save the order (Ctrl+S)", "save", statuses=CHANGEABLE, right=True),
+        Action(
+            "save",
+            "Save draft",
+            "Save the order (Ctrl+S)",
+            "save",
+            statuses=sources(PURCHASE_ACTIONS, A.edit_delivery) | {NEW},
+            right=True,
+        ),
         Action(
             "confirm",
             "Confirm",
             "The vendor has the order: its quantities count as incoming stock",
             "confirm",
-            statuses=frozenset({NEW, S.draft.value}),
+            statuses=sources(PURCHASE_ACTIONS, A.confirm) | {NEW},
             role="primary",
             right=True,
             object_name="confirmButton",
@@ -165,7 +172,7 @@ class PurchaseOrderWindow(DocumentWindow):
             "Receive…",
             "Goods arrived: receive all or part of the open quantities (Ctrl+R)",
             "receive",
-            statuses=frozenset(s.value for s in OPEN),
+            statuses=sources(PURCHASE_ACTIONS, A.receive),
             shortcut="Ctrl+R",
             role="primary",
             right=True,

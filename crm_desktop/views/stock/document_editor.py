@@ -55,15 +55,16 @@ from crm_desktop.views.stock.common import (
     status_label,
     warehouse_choices,
 )
-from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
 from crm_desktop.widgets.form import field
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
+from crm_server.contract.stock import DOCUMENT_ACTIONS, DocumentAction
 
 STOCK = frozenset({"stock", "stock.stock_document"})
 COL_SKU, COL_PRODUCT, COL_UNIT, COL_QTY, COL_NOTE = range(5)
 ERROR_BACKGROUND = QColor("#fde8e8")
 STATUS_TONES = {"draft": "muted", "validated": "success", "reversed": "warning", "cancelled": "muted"}
-DRAFT = frozenset({NEW, "draft"})
+A = DocumentAction
 _open: WindowRegistry[StockDocumentWindow] = WindowRegistry()  # document id -> its window
 
 
@@ -93,21 +94,34 @@ class StockDocumentWindow(DocumentWindow):
 
     module, entity, noun = "stock", "stock_document", "draft"
     ACTIONS = (
-        Action("save", "Save draft", "Save the draft (Ctrl+S)", "save", statuses=DRAFT, role="primary"),
-        Action("validate", "Validate…", "Move the stock; the document is final after", "ask_validate", statuses=DRAFT),
+        Action(
+            "save",
+            "Save draft",
+            "Save the draft (Ctrl+S)",
+            "save",
+            statuses=sources(DOCUMENT_ACTIONS, A.edit) | {NEW},
+            role="primary",
+        ),
+        Action(
+            "validate",
+            "Validate…",
+            "Move the stock; the document is final after",
+            "ask_validate",
+            statuses=sources(DOCUMENT_ACTIONS, A.validate) | {NEW},
+        ),
         Action(
             "reverse",
             "Reverse…",
             "Undo it with an opposite document",
             "ask_reverse",
-            statuses=frozenset({"validated"}),
+            statuses=sources(DOCUMENT_ACTIONS, A.reverse),
         ),
         Action(
             "cancel",
             "Cancel draft…",
             "Give up this draft (nothing moved)",
             "ask_cancel",
-            statuses=frozenset({"draft"}),
+            statuses=sources(DOCUMENT_ACTIONS, A.cancel),
             right=True,
         ),
     )
