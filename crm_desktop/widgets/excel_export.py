@@ -5,7 +5,7 @@
     await write_workbook(path, "Invoices", headers, rows)
         # for lists the server has no export of: rows already fetched, written in a worker thread
 
-Lists the server exports itself (leads: GET /api/leads/export.xlsx) only use the dialog."""
+Lists the server exports itself (leads: the leads area's export call) only use the dialog."""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 
 API:
 
-    dialog = PdfPreviewDialog(parent, api, "/api/invoices/7/pdf", "Invoice INV-2026-000007")
-    dialog.open()                 # fetches the bytes in the background (GET path, raw)
+    dialog = PdfPreviewDialog(parent, api, lambda: invoices.pdf(api, 7), "Invoice INV-2026-000007")
+    dialog.open()                 # fetches the bytes in the background (the area's typed call;
+                                  # a path of the API is still taken and read raw)
     dialog.loaded                 # Signal(): the document is showing
     dialog.failed                 # Signal(str): why it could not be shown (also said in the dialog)
     dialog.page_count() -> int    # 0 until loaded
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +52,18 @@ def file_name(title: str) -> str:
 
 
 class PdfPreviewDialog(QDialog):
-    """Shows the PDF at `path` of the API; zoom with the buttons or Ctrl++ / Ctrl+-."""
+    """Shows the PDF `source` gives (a typed call of crm_desktop.api answering bytes, or a path of
+    the API); zoom with the buttons or Ctrl++ / Ctrl+-."""
 
     loaded = Signal()
     failed = Signal(str)
 
-    def __init__(self, parent: QWidget | None, api: Any, path: str, title: str) -> None:
+    def __init__(
+        self, parent: QWidget | None, api: Any, source: str | Callable[[], Awaitable[bytes]], title: str
+    ) -> None:
         super().__init__(parent)
         self.api = api
-        self.path = path
+        self.source = source
         self.title = title
         self.pdf_bytes = b""
         self.setObjectName("pdfPreviewDialog")
@@ -111,13 +116,16 @@ class PdfPreviewDialog(QDialog):
 
     async def _load(self) -> None:
         try:
-            response = await self.api.request("GET", self.path, raw=True)
+            if callable(self.source):
+                data = await self.source()
+            else:
+                data = bytes((await self.api.request("GET", self.source, raw=True)).content)
         except ApiError as exc:
             self._fail(describe(exc))
             return
         if not shiboken6.isValid(self):
             return
-        self.show_bytes(bytes(response.content))
+        self.show_bytes(data)
 
     def show_bytes(self, data: bytes) -> None:
         """Render `data` (a whole PDF); says so when it is not one."""

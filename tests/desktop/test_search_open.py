@@ -85,4 +85,4 @@ def test_a_contact_hit_opens_its_client_on_that_contact(desk: Desk, qtbot: QtBot
         message="the contact was not selected",
     )
     assert detail.title.text() == "Acme Widgets SRL"
-    assert detail.selected_contact()["id"] == ana["id"]  # type: ignore[index]
+    assert detail.selected_contact().id == ana["id"]  # type: ignore[union-attr]

@@ -374,3 +374,42 @@ def test_an_emailed_reply_shows_its_new_text_with_the_history_attached(desk: Des
     attached = [label.text() for label in card.findChildren(QLabel) if label.text().startswith("Attached:")]
     assert len(attached) == 1 and "full-message.txt" in attached[0]
     desk.wait_until(lambda: window.files.names() == ["full-message.txt"], message=str(window.files.names()))
+
+
+def test_a_pdf_file_of_a_ticket_shows_in_the_preview_through_the_typed_call(desk: Desk, qtbot: QtBot) -> None:
+    """PdfPreviewDialog takes the area's typed call (bytes) as its source: a PDF attached to a ticket
+    shows its page; a file that is not there says why."""
+    import base64
+
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+    from PySide6.QtGui import QPageSize, QPainter, QPdfWriter
+
+    from crm_desktop.api import tickets
+    from crm_desktop.widgets.pdf_preview import PdfPreviewDialog
+    from crm_server.contract.tickets import AttachmentIn, TicketIn
+
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QPdfWriter(buffer)
+    writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
+    painter = QPainter(writer)
+    painter.drawText(100, 100, "Error log, page 1")
+    painter.end()
+    buffer.close()
+    api = desk.signed_in_api()
+    ticket = desk.run(tickets.create_ticket(api, TicketIn(subject="Export crashes")))
+    body = AttachmentIn(filename="log.pdf", content_type="application/pdf", data=base64.b64encode(bytes(data)).decode())
+    attachment = desk.run(tickets.add_attachment(api, ticket.id, body))
+
+    dialog = PdfPreviewDialog(None, api, lambda: tickets.download_attachment(api, attachment.id), "log.pdf")
+    qtbot.addWidget(dialog)
+    dialog.open()
+    desk.wait_until(lambda: dialog.page_count() == 1, message=dialog.status.text())
+    assert dialog.pdf_bytes.startswith(b"%PDF")
+
+    gone = PdfPreviewDialog(None, api, lambda: tickets.download_attachment(api, attachment.id + 1000), "gone.pdf")
+    qtbot.addWidget(gone)
+    gone.open()
+    desk.wait_until(lambda: gone.status.text().startswith("The PDF could not be shown"), message=gone.status.text())
+    assert gone.page_count() == 0
