@@ -406,11 +406,12 @@ def _api_modules() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(crm_desktop.api.__path__, "crm_desktop.api."))
 
 
-def _needs_a_model(kind: Any) -> bool:
-    """Does the annotation promise a pydantic model somewhere (Me, list[LeadOut], Page[X], X | None)?"""
-    if isinstance(kind, type) and issubclass(kind, pydantic.BaseModel):
+def _untyped(kind: Any) -> bool:
+    """Does the annotation leave the answer unread (Any, a dict, no annotation)? Models, lists of
+    them, Page[X], X | None and plain values (int, str...) are typed."""
+    if kind is Any or kind is dict or typing.get_origin(kind) is dict or kind is None:
         return True
-    return any(_needs_a_model(arg) for arg in typing.get_args(kind))
+    return any(_untyped(arg) for arg in typing.get_args(kind))
 
 
 def typed_calls_taking_only_the_client() -> list[tuple[str, Callable[..., Any], Any]]:
@@ -427,7 +428,7 @@ def typed_calls_taking_only_the_client() -> list[tuple[str, Callable[..., Any], 
                 continue
             if any(p.default is inspect.Parameter.empty for p in params[1:]):
                 continue
-            returns = hints.get("return")
+            returns = hints.get("return", Any)
             if returns is type(None):
                 continue  # nothing to check (logout, ...)
             found.append((f"{name}.{fname}", fn, returns))
@@ -441,8 +442,8 @@ async def check_typed_calls(
     problems: list[str] = []
     checked: list[str] = []
     for name, fn, returns in found:
-        if not _needs_a_model(returns):
-            problems.append(f"{name}: returns {returns!r}, not a contract model")
+        if _untyped(returns):
+            problems.append(f"{name}: returns {returns!r}: read the answer into a contract model")
             continue
         try:
             result = await fn(api)
