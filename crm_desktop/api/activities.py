@@ -7,7 +7,7 @@ models come from crm_server.contract.activities. Due times arrive parsed (aware 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -68,7 +68,8 @@ async def my_day(api: ApiClient, time_zone: str) -> MyDay:
 
 
 async def calendar(api: ApiClient, start: datetime, end: datetime, owner_id: int | None = None) -> list[FollowUpOut]:
-    answer = await api.get("/api/follow-ups/calendar", start=start.isoformat(), end=end.isoformat(), owner_id=owner_id)
+    start_at, end_at = start.astimezone(UTC).isoformat(), end.astimezone(UTC).isoformat()
+    answer = await api.get("/api/follow-ups/calendar", start=start_at, end=end_at, owner_id=owner_id)
     return _LIST.validate_python(answer)
 
 

@@ -22,6 +22,7 @@ from crm_desktop.views.activities.calendar import WeekView
 from crm_desktop.views.activities.my_day import MyDayView
 from crm_desktop.views.activities.schedule import CompleteDialog, RescheduleDialog, ScheduleFollowUpDialog, utc_iso
 from crm_desktop.views.main_window import MainWindow
+from crm_server.contract.activities import FollowUpOut
 from tests.desktop.conftest import Desk
 from tests.desktop.test_main_window import open_main
 
@@ -122,16 +123,16 @@ def test_schedule_on_a_lead_then_complete_it_with_the_next_one(desk: Desk, qtbot
         dialog.when.date_edit.setDate(today)
     qtbot.mouseClick(dialog.notes.viewport(), Qt.MouseButton.LeftButton)
     qtbot.keyClicks(dialog.notes, "Bring the price list")
-    scheduled: list[dict[str, Any]] = []
+    scheduled: list[FollowUpOut] = []
     dialog.scheduled.connect(scheduled.append)
     qtbot.keyClick(dialog.notes, Qt.Key.Key_Return, CTRL)
     settle(desk, lambda: scheduled, message="the follow-up was not scheduled")
     settle(desk, lambda: closed(dialog))
     made = scheduled[0]
-    assert (made["kind"], made["lead_id"], made["notes"]) == ("meeting", lead["id"], "Bring the price list")
-    assert datetime.fromisoformat(made["due_at"]).astimezone().date() == today
+    assert (made.kind, made.lead_id, made.notes) == ("meeting", lead["id"], "Bring the price list")
+    assert made.due_at.astimezone().date() == today
 
-    settle(desk, lambda: my_day.selected_id() == made["id"], message="the new follow-up is not in My day")
+    settle(desk, lambda: my_day.selected_id() == made.id, message="the new follow-up is not in My day")
     row = my_day.tree.currentItem()
     assert row.text(1) == "Meeting" and row.text(2) == "Ana Pop (Acme)" and row.text(3) == "Bring the price list"
     assert my_day.stack.currentWidget() is my_day.tree
@@ -148,7 +149,7 @@ def test_schedule_on_a_lead_then_complete_it_with_the_next_one(desk: Desk, qtbot
     qtbot.keyClick(complete.outcome, Qt.Key.Key_Return, CTRL)
     settle(desk, lambda: closed(complete), message="the complete dialog stayed open")
 
-    done = desk.run(api.get(f"/api/follow-ups/{made['id']}"))
+    done = desk.run(api.get(f"/api/follow-ups/{made.id}"))
     assert (done["status"], done["outcome"]) == ("done", "Interested, wants a demo")
     still_open = desk.run(api.get("/api/follow-ups", lead_id=lead["id"], status="open"))["items"]
     assert [(f["kind"], f["notes"]) for f in still_open] == [("email", "Send the demo link")]
@@ -228,7 +229,7 @@ def test_week_calendar_places_a_follow_up_on_its_day(desk: Desk, qtbot: QtBot) -
     assert complete.isEnabled() and reschedule.isEnabled()
     complete.trigger()
     dialog = visible(desk, CompleteDialog)
-    assert dialog.follow_up["id"] == made["id"]
+    assert dialog.follow_up.id == made["id"]
     qtbot.keyClicks(dialog.outcome, "Sent the offer")
     qtbot.keyClick(dialog.outcome, Qt.Key.Key_Return, CTRL)
     settle(desk, lambda: closed(dialog))

@@ -9,7 +9,6 @@ a week of any size loads in one request; done follow-ups stay visible, struck th
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from PySide6.QtCore import QPoint, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QKeySequence, QShortcut, QTransform
@@ -27,13 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, theme
+from crm_desktop import format, icons, theme
+from crm_desktop.api import activities as activities_api
 from crm_desktop.session import Session
 from crm_desktop.views.activities.live_view import LiveFollowUpsView
 from crm_desktop.views.activities.my_day import open_complete, open_reschedule, record_opener
-from crm_desktop.views.activities.schedule import kind_icon, kind_label, parse_time, utc_iso
+from crm_desktop.views.activities.schedule import kind_icon, kind_label, local
+from crm_server.contract.activities import FollowUpOut, FollowUpStatus
 
-FollowUp = dict[str, Any]
 ID_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -88,7 +88,7 @@ class WeekView(LiveFollowUpsView):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
         self.monday = week_start(datetime.now().astimezone().date())
-        self.items: list[FollowUp] = []
+        self.items: list[FollowUpOut] = []
         self.menu: QMenu | None = None
 
         layout = QVBoxLayout(self)
@@ -168,16 +168,16 @@ class WeekView(LiveFollowUpsView):
 
     # --- loading ---------------------------------------------------------------------------------
 
-    async def fetch(self) -> Any:
+    async def fetch(self) -> list[FollowUpOut]:
         monday = self.monday
-        return await self.api.get(
-            "/api/follow-ups/calendar",
-            start=utc_iso(local_midnight(monday)),
-            end=utc_iso(local_midnight(monday + timedelta(days=7))),
+        return await activities_api.calendar(
+            self.api,
+            local_midnight(monday),
+            local_midnight(monday + timedelta(days=7)),
             owner_id=self.owner.currentData(),
         )
 
-    def show_data(self, items: Any) -> None:
+    def show_data(self, items: list[FollowUpOut]) -> None:
         self.items = list(items)
         self._render()
 
@@ -187,8 +187,8 @@ class WeekView(LiveFollowUpsView):
         now = datetime.now().astimezone()
         for column in self.columns:
             column.list.clear()
-        for follow_up in sorted(self.items, key=lambda f: parse_time(f["due_at"])):
-            due = parse_time(follow_up["due_at"])
+        for follow_up in sorted(self.items, key=lambda f: f.due_at):
+            due = local(follow_up.due_at)
             index = (due.date() - self.monday).days
             if 0 <= index < 7:
                 self.columns[index].list.addItem(self._item(follow_up, due, now))
@@ -197,28 +197,26 @@ class WeekView(LiveFollowUpsView):
             column.list.setVisible(not free)
             column.empty.setVisible(free)
 
-    def _item(self, follow_up: FollowUp, due: datetime, now: datetime) -> QListWidgetItem:
-        kind = follow_up["kind"]
-        item = QListWidgetItem(
-            icons.icon(kind_icon(kind)),
-            f"{due.strftime('%H:%M')} {kind_label(kind)}\n{follow_up.get('subject') or '—'}",
-        )
-        item.setData(ID_ROLE, follow_up["id"])
-        notes = str(follow_up.get("notes") or "")
-        item.setToolTip(f"{kind_label(kind)} at {due.strftime('%H:%M')}" + (f"\n{notes}" if notes else ""))
-        if follow_up["status"] == "done":
+    def _item(self, follow_up: FollowUpOut, due: datetime, now: datetime) -> QListWidgetItem:
+        kind = follow_up.kind
+        at = due.strftime(format.TIME_FORMAT)
+        item = QListWidgetItem(icons.icon(kind_icon(kind)), f"{at} {kind_label(kind)}\n{follow_up.subject or '—'}")
+        item.setData(ID_ROLE, follow_up.id)
+        notes = follow_up.notes
+        item.setToolTip(f"{kind_label(kind)} at {at}" + (f"\n{notes}" if notes else ""))
+        if follow_up.status == FollowUpStatus.done:
             font = QFont(item.font())
             font.setStrikeOut(True)
             item.setFont(font)
             item.setForeground(QBrush(QColor(theme.current().token("muted"))))
-            item.setToolTip(f"Done. {follow_up.get('outcome') or ''}".strip())
+            item.setToolTip(f"Done. {follow_up.outcome or ''}".strip())
         elif due < now:
             item.setForeground(QBrush(QColor(theme.current().token("warning_text"))))
             item.setBackground(QBrush(QColor(theme.current().token("warning_bg"))))
         return item
 
-    def follow_up(self, follow_up_id: int) -> FollowUp | None:
-        return next((f for f in self.items if f["id"] == follow_up_id), None)
+    def follow_up(self, follow_up_id: int) -> FollowUpOut | None:
+        return next((f for f in self.items if f.id == follow_up_id), None)
 
     # --- acting on a follow-up -------------------------------------------------------------------
 
@@ -232,10 +230,10 @@ class WeekView(LiveFollowUpsView):
         self.menu = self.actions_menu(follow_up)
         self.menu.popup(source.viewport().mapToGlobal(source.visualItemRect(item).bottomLeft() + QPoint(8, 0)))
 
-    def actions_menu(self, follow_up: FollowUp) -> QMenu:
+    def actions_menu(self, follow_up: FollowUpOut) -> QMenu:
         menu = QMenu(self)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        is_open = follow_up["status"] == "open" and self.session.can("activities", "edit")
+        is_open = follow_up.status == FollowUpStatus.open and self.session.can("activities", "edit")
         complete = menu.addAction(
             icons.icon("check"), "Complete…", lambda: open_complete(self, self.session, follow_up)
         )

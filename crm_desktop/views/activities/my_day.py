@@ -12,7 +12,6 @@ import importlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
@@ -29,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, theme
+from crm_desktop import format, icons, theme
+from crm_desktop.api import activities as activities_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.activities.live_view import LiveFollowUpsView
@@ -38,13 +38,13 @@ from crm_desktop.views.activities.schedule import (
     RescheduleDialog,
     kind_icon,
     kind_label,
+    local,
     local_zone_name,
-    parse_time,
 )
 from crm_desktop.widgets.empty_state import EmptyState
+from crm_server.contract.activities import FollowUpOut, MyDay
 
 log = logging.getLogger(__name__)
-FollowUp = dict[str, Any]
 ID_ROLE = Qt.ItemDataRole.UserRole
 REFRESH_MS = 60_000
 
@@ -52,14 +52,13 @@ REFRESH_MS = 60_000
 # --- what every follow-up view offers (the week calendar uses these too) -------------------------
 
 
-def record_opener(follow_up: FollowUp) -> Callable[[QWidget, Session], None] | None:
+def record_opener(follow_up: FollowUpOut) -> Callable[[QWidget, Session], None] | None:
     """How to open the lead or client a follow-up is about; None while that screen is not built."""
     targets = (
-        ("client_id", "crm_desktop.views.clients.detail", "open_client"),
-        ("lead_id", "crm_desktop.views.leads.detail", "open_lead"),
+        (follow_up.client_id, "crm_desktop.views.clients.detail", "open_client"),
+        (follow_up.lead_id, "crm_desktop.views.leads.detail", "open_lead"),
     )
-    for key, module_name, function in targets:
-        record_id = follow_up.get(key)
+    for record_id, module_name, function in targets:
         if not record_id:
             continue
         try:
@@ -74,14 +73,14 @@ def record_opener(follow_up: FollowUp) -> Callable[[QWidget, Session], None] | N
     return None
 
 
-def open_complete(parent: QWidget, session: Session, follow_up: FollowUp) -> CompleteDialog:
+def open_complete(parent: QWidget, session: Session, follow_up: FollowUpOut) -> CompleteDialog:
     dialog = CompleteDialog(session.api, follow_up, parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
     return dialog
 
 
-def open_reschedule(parent: QWidget, session: Session, follow_up: FollowUp) -> RescheduleDialog:
+def open_reschedule(parent: QWidget, session: Session, follow_up: FollowUpOut) -> RescheduleDialog:
     dialog = RescheduleDialog(session.api, follow_up, parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
@@ -96,8 +95,8 @@ class MyDayView(LiveFollowUpsView):
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
-        self.overdue: list[FollowUp] = []
-        self.today: list[FollowUp] = []
+        self.overdue: list[FollowUpOut] = []
+        self.today: list[FollowUpOut] = []
         self._shown: list[int] = []
 
         layout = QVBoxLayout(self)
@@ -174,16 +173,16 @@ class MyDayView(LiveFollowUpsView):
 
     # --- loading ---------------------------------------------------------------------------------
 
-    async def fetch(self) -> Any:
-        return await self.api.get("/api/follow-ups/my-day", tz=local_zone_name())
+    async def fetch(self) -> MyDay:
+        return await activities_api.my_day(self.api, local_zone_name())
 
     def load_failed(self, error: ApiError) -> None:
         self.summary.setText("Could not load your day.")
         super().load_failed(error)
 
-    def show_data(self, day: Any) -> None:
-        self.overdue = list(day["overdue"])
-        self.today = list(day["today"])
+    def show_data(self, day: MyDay) -> None:
+        self.overdue = list(day.overdue)
+        self.today = list(day.today)
         self._render()
 
     # --- showing ---------------------------------------------------------------------------------
@@ -191,7 +190,7 @@ class MyDayView(LiveFollowUpsView):
     def _render(self) -> None:
         keep = self.selected_id()
         keep_row = self._shown.index(keep) if keep in self._shown else 0  # where the finished one was
-        self._shown = [f["id"] for f in self.overdue + self.today]
+        self._shown = [f.id for f in self.overdue + self.today]
         self.tree.clear()
         self.date_label.setText(datetime.now().astimezone().strftime("%A %d %B"))
         groups = (("Overdue", self.overdue, True), ("Today", self.today, False))
@@ -213,7 +212,7 @@ class MyDayView(LiveFollowUpsView):
                 row = self._row(follow_up, late)
                 group.addChild(row)
                 rows.append(row)
-                if follow_up["id"] == keep:
+                if follow_up.id == keep:
                     chosen = row
             group.setExpanded(True)
         if chosen is None and rows:
@@ -230,19 +229,20 @@ class MyDayView(LiveFollowUpsView):
         self.summary.setText(", ".join(parts) if parts else "All clear.")
         self._update_buttons()
 
-    def _row(self, follow_up: FollowUp, late: bool) -> QTreeWidgetItem:
-        due = parse_time(follow_up["due_at"])
+    def _row(self, follow_up: FollowUpOut, late: bool) -> QTreeWidgetItem:
+        due = local(follow_up.due_at)
         today = datetime.now().astimezone().date()
-        when = due.strftime("%H:%M") if due.date() == today else due.strftime("%a %d %b, %H:%M")
-        notes = " ".join(str(follow_up.get("notes") or "").split())
-        row = QTreeWidgetItem([when, kind_label(follow_up["kind"]), follow_up.get("subject") or "—", notes])
-        row.setData(0, ID_ROLE, follow_up["id"])
-        row.setIcon(1, icons.icon(kind_icon(follow_up["kind"])))
-        row.setToolTip(3, str(follow_up.get("notes") or ""))
+        when = due.strftime(format.TIME_FORMAT) if due.date() == today else format.moment(due)
+        notes = " ".join(follow_up.notes.split())
+        kind = kind_label(follow_up.kind)
+        row = QTreeWidgetItem([when, kind, follow_up.subject or "—", notes])
+        row.setData(0, ID_ROLE, follow_up.id)
+        row.setIcon(1, icons.icon(kind_icon(follow_up.kind)))
+        row.setToolTip(3, follow_up.notes)
         row.setData(
             0,
             Qt.ItemDataRole.AccessibleTextRole,
-            f"{'Overdue: ' if late else ''}{when} {kind_label(follow_up['kind'])} {follow_up.get('subject')}",
+            f"{'Overdue: ' if late else ''}{when} {kind} {follow_up.subject}",
         )
         if late:
             tone = QBrush(QColor(theme.current().token("warning_text")))
@@ -259,9 +259,9 @@ class MyDayView(LiveFollowUpsView):
         value = item.data(0, ID_ROLE) if item is not None else None
         return int(value) if value is not None else None
 
-    def selected(self) -> FollowUp | None:
+    def selected(self) -> FollowUpOut | None:
         wanted = self.selected_id()
-        return next((f for f in self.overdue + self.today if f["id"] == wanted), None)
+        return next((f for f in self.overdue + self.today if f.id == wanted), None)
 
     def select(self, follow_up_id: int) -> bool:
         for index in range(self.tree.topLevelItemCount()):

@@ -1,9 +1,9 @@
 """The follow-up dialogs: schedule one, complete one (and schedule the next in the same step), and
 reschedule one with a reason. Lead and client details open ``ScheduleFollowUpDialog`` too.
 
-Times are picked in the user's local time and sent as aware UTC ISO strings; the server keeps UTC.
-Every change goes through ``operations.run`` and announces the "activities" areas, so My day, the
-week calendar and the record timelines refresh themselves.
+Times are picked in the user's local time and sent as aware timestamps; the server keeps UTC.
+Every change goes through ``operations.run`` (crm_desktop.api.activities) and announces its
+CHANGED areas, so My day, the week calendar and the record timelines refresh themselves.
 """
 
 from __future__ import annotations
@@ -31,12 +31,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations
+from crm_desktop import format, icons, operations
+from crm_desktop.api import activities as activities_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.widgets.form import field
+from crm_server.contract.activities import (
+    CompleteFollowUp,
+    FollowUpIn,
+    FollowUpKind,
+    FollowUpOut,
+    NextFollowUp,
+    RescheduleFollowUp,
+)
 
-CHANGED = frozenset({"activities", "activities.follow_up"})
 # kind -> (label, icon): the four ways of following up, in the order the pickers show them.
 KINDS: dict[str, tuple[str, str]] = {
     "call": ("Call", "phone"),
@@ -63,16 +71,13 @@ def local_zone_name() -> str:
     return name
 
 
-def parse_time(value: str | datetime) -> datetime:
-    """A server timestamp as an aware datetime in the user's local time."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone()
+def local(moment: datetime) -> datetime:
+    """A server timestamp (parsed by the contract model) in the user's local time."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).astimezone()
 
 
 def utc_iso(moment: datetime) -> str:
-    """What the server wants: an aware timestamp in UTC."""
+    """An aware timestamp in UTC, as the server keeps it (tests build bodies with it)."""
     return moment.astimezone(UTC).isoformat()
 
 
@@ -84,11 +89,10 @@ def kind_icon(kind: str) -> str:
     return KINDS.get(kind, ("", "activities"))[1]
 
 
-def describe(follow_up: Mapping[str, Any]) -> str:
-    """One line about a follow-up: "Call Ana Pop (Acme), due Tue 14 May 10:00"."""
-    due = parse_time(follow_up["due_at"]).strftime("%a %d %b %H:%M")
-    subject = follow_up.get("subject") or "a record"
-    return f"{kind_label(str(follow_up['kind']))} {subject}, due {due}"
+def describe(follow_up: FollowUpOut) -> str:
+    """One line about a follow-up: "Call Ana Pop (Acme), due 14 May 2026, 10:00"."""
+    subject = follow_up.subject or "a record"
+    return f"{kind_label(follow_up.kind)} {subject}, due {format.moment(follow_up.due_at)}"
 
 
 # --- pickers -------------------------------------------------------------------------------------
@@ -251,18 +255,24 @@ class _FollowUpDialog(QDialog):
                 self.accept()
 
         operations.run(
-            self, coro, success=finished, changed=CHANGED, fields=fields, busy=self.save_button, reload=self.reload
+            self,
+            coro,
+            success=finished,
+            changed=activities_api.CHANGED,
+            fields=fields,
+            busy=self.save_button,
+            reload=self.reload,
         )
 
     def reload(self) -> None:
         """After "someone else changed it": the lists reload (the areas are announced again)."""
-        operations.change_bus().announce(CHANGED)
+        operations.change_bus().announce(activities_api.CHANGED)
 
 
 class ScheduleFollowUpDialog(_FollowUpDialog):
     """Plan the next touch with a lead or a client: what kind, when, and a note to self."""
 
-    scheduled = Signal(dict)
+    scheduled = Signal(object)  # the new follow-up (FollowUpOut)
 
     def __init__(
         self, api: ApiClient, lead_id: int | None = None, client_id: int | None = None, parent: QWidget | None = None
@@ -280,18 +290,19 @@ class ScheduleFollowUpDialog(_FollowUpDialog):
         self.notes = self.add_field("Notes", NotesEdit("What to talk about, what to bring…"))
         self.kind.setFocus()
 
-    def payload(self) -> dict[str, Any]:
-        return {
-            "lead_id": self.lead_id,
-            "client_id": self.client_id,
-            "kind": self.kind.kind(),
-            "due_at": utc_iso(self.when.when()),
-            "notes": self.notes.value(),
-        }
+    def payload(self) -> FollowUpIn:
+        # As typed: the server judges it, and its refusal lands next to the field.
+        return FollowUpIn.model_construct(
+            lead_id=self.lead_id,
+            client_id=self.client_id,
+            kind=FollowUpKind(self.kind.kind()),
+            due_at=self.when.when(),
+            notes=self.notes.value(),
+        )
 
     def submit(self) -> None:
         self._send(
-            self.api.post("/api/follow-ups", self.payload()),
+            activities_api.create_follow_up(self.api, self.payload()),
             self.scheduled.emit,
             {"kind": self.kind, "due_at": self.when, "notes": self.notes},
         )
@@ -300,12 +311,12 @@ class ScheduleFollowUpDialog(_FollowUpDialog):
 class CompleteDialog(_FollowUpDialog):
     """Mark a follow-up done with what came of it; optionally plan the next one in the same step."""
 
-    completed = Signal(dict)  # CompleteResult: {"done": ..., "next": ... or None}
+    completed = Signal(object)  # CompleteResult: the done one, and the next one or None
 
-    def __init__(self, api: ApiClient, follow_up: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, follow_up: FollowUpOut, parent: QWidget | None = None) -> None:
         super().__init__("Complete follow-up", describe(follow_up), "Complete", parent)
         self.api = api
-        self.follow_up = dict(follow_up)
+        self.follow_up = follow_up
         self.outcome = self.add_field("Outcome", NotesEdit("What happened? Interested, call back, sent the offer…"))
         self.plan_next = QCheckBox("Schedule the next one")
         self.plan_next.setAccessibleName("Schedule the next one")
@@ -314,7 +325,7 @@ class CompleteDialog(_FollowUpDialog):
         inner = QVBoxLayout(self.next_box)
         inner.setContentsMargins(24, 0, 0, 0)
         inner.setSpacing(12)
-        self.next_kind = KindPicker(str(follow_up.get("kind") or "call"))
+        self.next_kind = KindPicker(follow_up.kind.value)
         self.next_when = WhenPicker()
         self.next_notes = NotesEdit("Notes for the next one")
         self.next_notes.setFixedHeight(60)
@@ -337,19 +348,23 @@ class CompleteDialog(_FollowUpDialog):
         if on:
             self.next_kind.setFocus()
 
-    def payload(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"version": self.follow_up["version"], "outcome": self.outcome.value()}
+    def payload(self) -> CompleteFollowUp:
+        body = CompleteFollowUp.model_construct(version=self.follow_up.version, outcome=self.outcome.value())
         if self.plan_next.isChecked():
-            body["next"] = {
-                "kind": self.next_kind.kind(),
-                "due_at": utc_iso(self.next_when.when()),
-                "notes": self.next_notes.value(),
-            }
+            body = CompleteFollowUp.model_construct(
+                version=self.follow_up.version,
+                outcome=self.outcome.value(),
+                next=NextFollowUp.model_construct(
+                    kind=FollowUpKind(self.next_kind.kind()),
+                    due_at=self.next_when.when(),
+                    notes=self.next_notes.value(),
+                ),
+            )
         return body
 
     def submit(self) -> None:
         self._send(
-            self.api.post(f"/api/follow-ups/{self.follow_up['id']}/complete", self.payload()),
+            activities_api.complete(self.api, self.follow_up.id, self.payload()),
             self.completed.emit,
             {
                 "outcome": self.outcome,
@@ -364,13 +379,13 @@ class CompleteDialog(_FollowUpDialog):
 class RescheduleDialog(_FollowUpDialog):
     """Move a follow-up; the reason is required so the record's history explains the move."""
 
-    rescheduled = Signal(dict)
+    rescheduled = Signal(object)  # the moved follow-up (FollowUpOut)
 
-    def __init__(self, api: ApiClient, follow_up: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, follow_up: FollowUpOut, parent: QWidget | None = None) -> None:
         super().__init__("Reschedule follow-up", describe(follow_up), "Reschedule", parent)
         self.api = api
-        self.follow_up = dict(follow_up)
-        due = parse_time(follow_up["due_at"])
+        self.follow_up = follow_up
+        due = local(follow_up.due_at)
         now = datetime.now().astimezone()
         if due <= now:  # overdue: same time tomorrow is the usual move
             due = datetime.combine(now.date() + timedelta(days=1), due.time().replace(tzinfo=None)).astimezone()
@@ -384,9 +399,11 @@ class RescheduleDialog(_FollowUpDialog):
         if not reason:
             mark_field(self.reason, "Say why it moves; the reason is kept in the record's history.")
             return
-        body = {"version": self.follow_up["version"], "due_at": utc_iso(self.when.when()), "reason": reason}
+        body = RescheduleFollowUp.model_construct(
+            version=self.follow_up.version, due_at=self.when.when(), reason=reason
+        )
         self._send(
-            self.api.post(f"/api/follow-ups/{self.follow_up['id']}/reschedule", body),
+            activities_api.reschedule(self.api, self.follow_up.id, body),
             self.rescheduled.emit,
             {"due_at": self.when, "reason": self.reason},
         )
@@ -403,7 +420,7 @@ __all__ = [
     "describe",
     "kind_icon",
     "kind_label",
+    "local",
     "local_zone_name",
-    "parse_time",
     "utc_iso",
 ]
