@@ -131,8 +131,9 @@ def _plain(value: Decimal) -> str:
     return f"{value:f}"
 
 
-def _typed(value: Any) -> str:
-    """A quantity put back into a field: 3.000 as 3, 2.500 as 2.5 (no separators to misread)."""
+def typed(value: Any) -> str:
+    """A number put back into a field to be typed over: 3.000 as 3, 2.500 as 2.5, 1200 as 1200
+    (format.quantity's "1,200" would read back as 1.2: parse_decimal takes a lone comma for the point)."""
     number = format.parse_decimal(str(value))
     if number is None:
         return "" if value is None else str(value)
@@ -513,7 +514,7 @@ class LineGrid(QWidget):
         for i, row in enumerate(self._rows):
             if row["product_id"] == product_id:
                 edit = row["widgets"]["quantity"]
-                edit.setText(_typed((format.parse_decimal(edit.text()) or Decimal(0)) + quantity))
+                edit.setText(typed((format.parse_decimal(edit.text()) or Decimal(0)) + quantity))
                 self.table.selectRow(i)
                 self.entry_note.setText(f"{product['sku']}: quantity {edit.text()} now.")
                 self._edited(edit, "quantity")
@@ -677,9 +678,9 @@ class LineGrid(QWidget):
         if key == "description":
             return str(line.get("description") or "")
         if key == "quantity":
-            return _typed(line.get("quantity", "1"))
+            return typed(line.get("quantity", "1"))
         if key == "discount_percent":
-            return _typed(line.get("discount_percent", "0"))
+            return typed(line.get("discount_percent", "0"))
         return str(line.get(key) or "")  # prices as the server wrote them: "149.90"
 
     def _apply_mode(self) -> None:

@@ -370,7 +370,7 @@ def test_list_filters_and_excel_export(desk: Desk, qtbot: QtBot, tmp_path: Path)
     row = page.model.rows()[0]
     assert [page.model.data(page.model.index(0, c)) for c in (1, 4, 5, 6, 7)] == [
         "Beta GmbH",
-        "Partially paid",
+        "Partly paid",
         "59.50 EUR",
         "20.00 EUR",
         "39.50 EUR",
@@ -407,7 +407,7 @@ def test_list_filters_and_excel_export(desk: Desk, qtbot: QtBot, tmp_path: Path)
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("Number", "Kind", "Client") and len(rows) == 3
     part_paid = next(r for r in rows[1:] if r[0] == current["number"])
-    assert (part_paid[2], part_paid[5], part_paid[6]) == ("Beta GmbH", "Partially paid", "EUR")
+    assert (part_paid[2], part_paid[5], part_paid[6]) == ("Beta GmbH", "Partly paid", "EUR")
     assert [Decimal(str(v)) for v in part_paid[7:12]] == [
         Decimal("50"),
         Decimal("9.5"),

@@ -358,7 +358,7 @@ def test_an_expired_proposal_set_back_to_open_gets_seven_more_days(desk: Desk, q
         lambda: page.model.rowCount() == 1 and page.model.index(0, 4).data() == "Open",
         message="the list did not follow",
     )
-    assert page.model.index(0, 3).data() == later
+    assert page.model.index(0, 3).data() == fmt.day(later)
 
 
 def test_list_filters_export_and_a_colleagues_change_show_up_live(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QCheckBox, QHeaderView, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import operations
+from crm_desktop import format, operations
 from crm_desktop.session import Session
-from crm_desktop.views.invoices.editor import STATUS_COLORS, STATUS_LABELS, open_invoice, send_label
+from crm_desktop.views.invoices.editor import STATUS_COLORS, open_invoice, send_label
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
@@ -31,6 +31,7 @@ from crm_desktop.widgets.list_page import (
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.invoices import InvoiceStatus
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +64,12 @@ def number_text(row: Row) -> str:
 
 
 def status_text(row: Row) -> str:
-    text = STATUS_LABELS.get(row["status"], str(row["status"]))
+    text = format.label(row["status"])
     return f"Credit note ({text.lower()})" if row.get("kind") == "credit_note" else text
 
 
 def amount(key: str) -> Any:
-    return lambda row: f"{row[key]} {row['currency']}"
-
-
-def open_text(row: Row) -> str:
-    return f"{row['open_amount']} {row['currency']}"
+    return lambda row: format.money(row[key], row["currency"])
 
 
 def sent_text(row: Row) -> str:
@@ -91,7 +88,10 @@ class InvoicesPage(QWidget):
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search number or client…")
         self.status = self.filters.add_choice(
-            "status", "Status", [(label, key) for key, label in STATUS_LABELS.items()], any_label="Any status"
+            "status",
+            "Status",
+            [(format.label(status), status.value) for status in InvoiceStatus],
+            any_label="Any status",
         )
         self.client = PartyPicker(self.api, kinds=("client",))
         self.client.setMinimumWidth(200)
@@ -106,12 +106,12 @@ class InvoicesPage(QWidget):
         columns = [
             Column("Number", number_text),
             Column("Client", lambda r: r.get("client_name") or f"Client #{r['client_id']}"),
-            Column("Issue date", lambda r: r.get("issue_date") or "—"),
-            Column("Due date", lambda r: r.get("due_date") or "—"),
+            Column("Issue date", lambda r: format.day(r.get("issue_date"))),
+            Column("Due date", lambda r: format.day(r.get("due_date"))),
             Column("Status", status_text, color=lambda r: STATUS_COLORS.get(r["status"])),
             Column("Total", amount("gross_total"), align_right=True),
             Column("Paid", amount("paid_total"), align_right=True),
-            Column("Open", open_text, align_right=True),
+            Column("Open", amount("open_amount"), align_right=True),
             Column("Sent", sent_text, tooltip=lambda r: r.get("send_error")),
         ]
         self._fetch = fetch_page(self.api, "/api/invoices", self.query)
@@ -242,7 +242,7 @@ class InvoicesPage(QWidget):
                     r.get("client_name") or "",
                     r.get("issue_date") or "",
                     r.get("due_date") or "",
-                    STATUS_LABELS.get(r["status"], r["status"]),
+                    format.label(r["status"]),
                     r["currency"],
                     Decimal(r["net_total"]),
                     Decimal(r["tax_total"]),

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons
+from crm_desktop import format, icons
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
-from crm_desktop.operations.errors import handle_error, local_time
+from crm_desktop.operations.errors import handle_error
 from crm_desktop.session import Session
 from crm_desktop.widgets.record_window import WindowRegistry, action_button, lazy, show_window, spawn_into
 from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS
@@ -85,7 +85,8 @@ def skipped_text(order: Row) -> str:
     if not skipped:
         return ""
     said = "; ".join(
-        f"{s['name'] or 'a line'} × {s['quantity']} ({s['line_total']} {order['currency']}): {s['reason']}"
+        f"{s['name'] or 'a line'} × {format.quantity(s['quantity'])} "
+        f"({format.money(s['line_total'], order['currency'])}): {s['reason']}"
         for s in skipped
     )
     one = len(skipped) == 1
@@ -234,10 +235,13 @@ class OrderWindow(QWidget):
             f"#{order['external_number']} in {SOURCE_LABELS.get(order['source'], order['source'])} "
             f"(id {order['external_id']})"
         )
-        self.changed.setText(local_time(order["external_modified_at"]) or "—")
+        self.changed.setText(format.moment(order["external_modified_at"]))
+        m = {
+            key: format.money(order[key], currency)
+            for key in ("total", "total_tax", "shipping_total", "discount_total")
+        }
         self.totals.setText(
-            f"{order['total']} {currency} (VAT {order['total_tax']}, shipping "
-            f"{order['shipping_total']}, discount {order['discount_total']})"
+            f"{m['total']} (VAT {m['total_tax']}, shipping {m['shipping_total']}, discount {m['discount_total']})"
         )
         self.stock.setText(stock_text(order))
         _fill(
@@ -246,9 +250,9 @@ class OrderWindow(QWidget):
                 [
                     ln["sku"],
                     ln["name"],
-                    ln["quantity"],
-                    f"{ln['unit_price']} {currency}",
-                    f"{ln['line_total']} {currency}",
+                    format.quantity(ln["quantity"]),
+                    format.money(ln["unit_price"], currency),
+                    format.money(ln["line_total"], currency),
                 ]
                 for ln in order["lines"]
             ],
@@ -259,7 +263,12 @@ class OrderWindow(QWidget):
         _fill(
             self.held,
             [
-                [h["sku"], h["product_name"], h["quantity"], h["warehouse_name"] or f"#{h['warehouse_id']}"]
+                [
+                    h["sku"],
+                    h["product_name"],
+                    format.quantity(h["quantity"]),
+                    h["warehouse_name"] or f"#{h['warehouse_id']}",
+                ]
                 for h in order["held"]
             ],
             right=(2,),

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QVBoxLayout, QWidget
 
-from crm_desktop.operations.errors import local_time
+from crm_desktop import format
 from crm_desktop.session import Session
 from crm_desktop.views.orders.detail import STATUS_COLORS, open_order
 from crm_desktop.widgets.filter_bar import FilterBar
@@ -71,8 +71,8 @@ class OrdersPage(QWidget):
             Column("Client", lambda r: r.get("client_name") or "—", tooltip=lambda r: r.get("client_email")),
             Column("Lines", lines_text, align_right=True),
             Column("Stock", stock_text, color=stock_color, tooltip=lambda r: r.get("stock_note")),
-            Column("Total", lambda r: f"{r['total']} {r['currency']}", align_right=True),
-            Column("Received", lambda r: local_time(r["created_at"]) or "—"),
+            Column("Total", lambda r: format.money(r["total"], r["currency"]), align_right=True),
+            Column("Received", lambda r: format.moment(r["created_at"])),
         ]
         self.model = PagedTableModel(
             columns, fetch_page(self.api, "/api/orders", self.query), page_size=PAGE_SIZE, parent=self

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QVBoxLayout, QWidget
 
+from crm_desktop import format
 from crm_desktop.session import Session
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, LiveReload, fetch_page, show_empty_state
@@ -27,16 +28,12 @@ METHOD_LABELS = dict((value, label) for label, value in METHODS)
 SORTABLE = {0: "paid_on", 1: "amount"}  # column -> the server's sort key
 
 
-def amount_text(row: Row) -> str:
-    return f"{Decimal(row['amount']):,.2f} {row['currency']}"
-
-
 def refunded_text(row: Row) -> str:
     """What was given back of the payment: "—", an amount, or the amount "in full"."""
     refunded = Decimal(str(row.get("refunded_total") or "0"))
     if not refunded:
         return "—"
-    text = f"{refunded:,.2f} {row['currency']}"
+    text = format.money(refunded, row["currency"])
     return f"{text}, in full" if refunded >= Decimal(row["amount"]) else text
 
 
@@ -54,8 +51,8 @@ class PaymentsPage(QWidget):
         self.filters.changed.connect(self.reload)
 
         columns = [
-            Column("Paid on", lambda r: r["paid_on"]),
-            Column("Amount", amount_text, align_right=True),
+            Column("Paid on", lambda r: format.day(r["paid_on"])),
+            Column("Amount", lambda r: format.money(r["amount"], r["currency"]), align_right=True),
             Column("Refunded", refunded_text, align_right=True),
             Column("Method", lambda r: str(METHOD_LABELS.get(r["method"]) or r["method"])),
             Column("Reference", lambda r: r.get("reference") or "—"),

@@ -6,7 +6,7 @@ field it is about. Saving goes through ``operations.run`` only."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
 from crm_desktop.widgets.form import field
@@ -35,12 +35,8 @@ UNITS = ("pcs", "h", "day", "month", "kg", "g", "m", "m2", "l", "set", "box")
 
 def parse_price(text: str) -> Decimal | None:
     """A price as typed ("12,50" or "1 200.5"); None when it is not one the server would take."""
-    cleaned = text.strip().replace(" ", "").replace(",", ".")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
+    value = format.parse_decimal(text)
+    if value is None or value < 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
         return None
     return value
 

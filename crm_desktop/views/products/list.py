@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import operations, tasks
+from crm_desktop import format, operations, tasks
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.products.editor import PRODUCTS, ProductDialog
@@ -39,7 +39,7 @@ MUTED = "#8a8f98"
 
 
 def price_text(row: Row) -> str:
-    return f"{row['unit_price']} {row['currency']}"
+    return format.money(row["unit_price"], row["currency"])
 
 
 def _muted(row: Row) -> str | None:

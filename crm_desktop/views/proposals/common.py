@@ -1,15 +1,11 @@
-"""What the proposals list and editor share: the change-bus areas, status words and tones, and how a
-date, a moment and an amount are shown."""
+"""What the proposals list and editor share: the change-bus areas, status words and tones (dates,
+moments and amounts are shown by crm_desktop.format)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
-import shiboken6
-from PySide6.QtWidgets import QLabel, QWidget
-
-from crm_desktop import theme
+from crm_desktop import format
 from crm_server.contract.proposals import ProposalStatus
 
 Row = dict[str, Any]
@@ -18,14 +14,7 @@ S = ProposalStatus
 PROPOSALS = frozenset({"proposals", "proposals.proposal"})
 INVOICES = frozenset({"invoices", "invoices.invoice"})
 
-STATUS_LABELS = {
-    S.draft: "Draft",
-    S.sent: "Sent",
-    S.open: "Open",
-    S.revised: "Revised",
-    S.accepted: "Accepted",
-    S.declined: "Declined",
-}
+STATUS_LABELS = {status: format.label(status) for status in S}
 STATUS_TONES = {
     S.draft: "muted",
     S.sent: "accent",
@@ -52,34 +41,6 @@ MOVE_TIPS = {
 EXPIRED_COLOR = "#c0392b"
 MUTED_COLOR = "#8a8f98"
 
-BADGE_STYLE = """
-QLabel#proposalBadge {{ border-radius: 9px; padding: 2px 10px; font-weight: 600; }}
-QLabel#proposalBadge[tone="accent"] {{ background: {accent_soft}; color: {accent_text}; }}
-QLabel#proposalBadge[tone="warning"] {{ background: {warning_bg}; color: {warning_text}; }}
-QLabel#proposalBadge[tone="danger"] {{ background: {danger_soft}; color: {danger}; }}
-QLabel#proposalBadge[tone="success"] {{ background: {alt_row}; color: {success}; border: 1px solid {border}; }}
-QLabel#proposalBadge[tone="muted"] {{ background: {hover}; color: {muted}; }}
-QLabel#conversionReason {{ color: {warning_text}; }}
-"""
-
-
-def themed(widget: QWidget, style: str) -> None:
-    """Apply `style` with the current theme's colours, and again when light/dark switches."""
-
-    def apply(*_: object) -> None:
-        if shiboken6.isValid(widget):
-            widget.setStyleSheet(style.format(**theme.TOKENS[theme.current().name]))
-
-    apply()
-    theme.current().changed.connect(apply)
-
-
-def badge(name: str) -> QLabel:
-    label = QLabel("")
-    label.setObjectName("proposalBadge")
-    label.setAccessibleName(name)
-    return label
-
 
 def status_text(row: Row) -> str:
     """ "Sent", "Revised (rev 3)", "Open · expired"."""
@@ -90,21 +51,3 @@ def status_text(row: Row) -> str:
     if row.get("expired"):
         text += " · expired"
     return text
-
-
-def day(value: str | date | None) -> str:
-    if not value:
-        return "—"
-    return (value if isinstance(value, date) else date.fromisoformat(str(value)[:10])).isoformat()
-
-
-def moment(value: str | None) -> str:
-    """A server timestamp (UTC) in the user's local time."""
-    if not value:
-        return "—"
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone().strftime("%d %b %Y, %H:%M")
-
-
-def amount(value: Any, currency: str | None) -> str:
-    """Decimal text exactly as the server sent it (never through float), with the currency."""
-    return f"{value} {currency}" if currency else str(value)

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import operations
+from crm_desktop import format, operations
 from crm_desktop.session import Session
 from crm_desktop.views.proposals.common import (
     EXPIRED_COLOR,
@@ -25,8 +25,6 @@ from crm_desktop.views.proposals.common import (
     PROPOSALS,
     STATUS_LABELS,
     Row,
-    amount,
-    day,
     status_text,
 )
 from crm_desktop.views.proposals.party import PartyPicker
@@ -116,12 +114,12 @@ class ProposalsPage(QWidget):
             Column("Client / lead", self._party_text, color=_color),
             Column(
                 "Valid until",
-                lambda r: day(r.get("valid_until")),
+                lambda r: format.day(r.get("valid_until")),
                 color=_color,
                 tooltip=lambda r: "Expired: set it back to Open to give 7 more days" if r.get("expired") else None,
             ),
             Column("Status", status_text, color=_color),
-            Column("Total", lambda r: amount(r["gross_total"], r["currency"]), color=_color, align_right=True),
+            Column("Total", lambda r: format.money(r["gross_total"], r["currency"]), color=_color, align_right=True),
             Column("Invoice", invoice_text, color=_color),
         ]
         self._fetch = fetch_page(self.api, "/api/proposals", self.query)

@@ -1,12 +1,13 @@
-"""What the purchase order list, editor and receive dialog share: change-bus areas, status words and
-tones, how quantities and money are shown, and the vendor picker."""
+"""What the purchase order list, editor and receive dialog share: change-bus areas, status words (the
+contract's, in format.label's words) and tones, and the vendor picker. Quantities, money and days are
+shown by crm_desktop.format."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import shiboken6
@@ -14,7 +15,7 @@ from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QCompleter, QLineEdit, QWidget
 
-from crm_desktop import tasks
+from crm_desktop import format, tasks
 from crm_server.contract.purchasing import PurchaseStatus
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,7 @@ S = PurchaseStatus
 PURCHASING = frozenset({"purchasing", "purchasing.purchase_order"})
 STOCK = frozenset({"stock", "stock.stock_document"})
 
-STATUS_LABELS = {
-    S.draft: "Draft",
-    S.confirmed: "Confirmed",
-    S.partially_received: "Partially received",
-    S.received: "Received",
-    S.cancelled: "Cancelled",
-}
+STATUS_LABELS = {status: format.label(status) for status in S}
 STATUS_TONES = {
     S.draft: "muted",
     S.confirmed: "accent",
@@ -42,61 +37,16 @@ STATUS_TONES = {
 OPEN = (S.confirmed, S.partially_received)
 LATE_COLOR = "#c0392b"
 MUTED_COLOR = "#8a8f98"
-CENT = Decimal("0.01")
-
-BADGE_STYLE = """
-QLabel#purchaseBadge {{ border-radius: 9px; padding: 2px 10px; font-weight: 600; }}
-QLabel#purchaseBadge[tone="accent"] {{ background: {accent_soft}; color: {accent_text}; }}
-QLabel#purchaseBadge[tone="warning"] {{ background: {warning_bg}; color: {warning_text}; }}
-QLabel#purchaseBadge[tone="danger"] {{ background: {danger_soft}; color: {danger}; }}
-QLabel#purchaseBadge[tone="success"] {{ background: {alt_row}; color: {success}; border: 1px solid {border}; }}
-QLabel#purchaseBadge[tone="muted"] {{ background: {hover}; color: {muted}; }}
-"""
 
 
 def status_label(value: str) -> str:
-    return STATUS_LABELS[S(value)]
+    return format.label(S(value))
 
 
 def is_late(order: Row) -> bool:
     """Still expected (open) and its delivery date has passed."""
     expected = order.get("expected_on")
     return S(order["status"]) in OPEN and bool(expected) and date.fromisoformat(str(expected)) < date.today()
-
-
-def day(value: Any) -> str:
-    return str(value)[:10] if value else "—"
-
-
-def money(value: Any, currency: str | None) -> str:
-    """An amount with its cents ("0" from the server shows as "0.00") and the currency."""
-    try:
-        text = format(Decimal(str(value)).quantize(CENT), "f")
-    except InvalidOperation:
-        text = str(value)
-    return f"{text} {currency}" if currency else text
-
-
-def qty(value: Any) -> str:
-    """A quantity without trailing zeros: "10.000" -> "10", "2.500" -> "2.5"."""
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    text = format(number.normalize(), "f")
-    return "0" if text in ("-0", "") else text
-
-
-def parse_decimal(text: str) -> Decimal | None:
-    """A number as typed ("1 200,50" or "3"); None when it is not a number at all."""
-    cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    if not cleaned:
-        return None
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
 
 
 def progress(order: Row) -> str:

@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import operations
+from crm_desktop import format, operations
 from crm_desktop.session import Session
 from crm_desktop.views.purchasing.common import (
     LATE_COLOR,
@@ -29,9 +29,7 @@ from crm_desktop.views.purchasing.common import (
     Row,
     S,
     VendorPicker,
-    day,
     is_late,
-    money,
     status_label,
 )
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
@@ -113,11 +111,11 @@ class PurchaseOrdersPage(QWidget):
             Column("Status", lambda r: status_label(r["status"]), color=_color),
             Column(
                 "Expected delivery",
-                lambda r: day(r.get("expected_on")),
+                lambda r: format.day(r.get("expected_on")),
                 color=_color,
                 tooltip=lambda r: "Late: the expected delivery date has passed" if is_late(r) else None,
             ),
-            Column("Total", lambda r: money(r["total"], r["currency"]), color=_color, align_right=True),
+            Column("Total", lambda r: format.money(r["total"], r["currency"]), color=_color, align_right=True),
             Column("Lines", lambda r: str(_line_count(r)), color=_color, align_right=True),
             Column("Received", _received_text, color=_color),
         ]

@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
 from crm_desktop.operations.errors import mark_field
-from crm_desktop.views.purchasing.common import PURCHASING, STOCK, Row, parse_decimal, qty
+from crm_desktop.views.purchasing.common import PURCHASING, STOCK, Row
 from crm_desktop.widgets.form import field
+from crm_desktop.widgets.line_grid import typed
 
 
 class ReceiveDialog(QDialog):
@@ -66,16 +67,16 @@ class ReceiveDialog(QDialog):
             texts = (
                 line.get("sku") or "",
                 line.get("product_name") or line.get("description") or "",
-                qty(line["quantity"]),
-                qty(line["received"]),
-                qty(line["remaining"]),
+                format.quantity(line["quantity"]),
+                format.quantity(line["received"]),
+                format.quantity(line["remaining"]),
             )
             for column, text in enumerate(texts):
                 item = QTableWidgetItem(text)
                 if column >= 2:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, column, item)
-            edit = QLineEdit(qty(line["remaining"]))
+            edit = QLineEdit(typed(line["remaining"]))
             edit.setAlignment(Qt.AlignmentFlag.AlignRight)
             edit.setAccessibleName(f"Receive now, line {i + 1}")
             self.table.setCellWidget(i, 5, edit)
@@ -132,21 +133,22 @@ class ReceiveDialog(QDialog):
         problem = ""
         for i, (line, edit) in enumerate(zip(self.lines, self.quantities, strict=True)):
             text = edit.text().strip()
-            value = parse_decimal(text) if text else Decimal(0)
+            value = format.parse_decimal(text) if text else Decimal(0)
             remaining = Decimal(str(line["remaining"]))
             if value is None or value < 0 or value.as_tuple().exponent < -3:  # type: ignore[operator]
                 problem = problem or f"Line {i + 1}: a quantity of 0 or more, with at most 3 decimals."
                 mark_field(edit, f"Line {i + 1}: a quantity of 0 or more, with at most 3 decimals.")
                 continue
             if value > remaining:
-                message = f"Only {qty(remaining)} of {line.get('sku') or line['description']} remain to be received."
+                name = line.get("sku") or line["description"]
+                message = f"Only {format.quantity(remaining)} of {name} remain to be received."
                 problem = problem or message
                 mark_field(edit, message)
                 continue
             if value > 0:
                 fields[f"lines.{len(body_lines)}.quantity"] = edit
                 fields[f"lines.{len(body_lines)}.line_id"] = edit
-                body_lines.append({"line_id": int(line["id"]), "quantity": format(value, "f")})
+                body_lines.append({"line_id": int(line["id"]), "quantity": f"{value:f}"})
         if problem:
             self.say(problem)
             return

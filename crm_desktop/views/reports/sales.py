@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations, tasks
+from crm_desktop import format, operations, tasks
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
@@ -68,17 +68,12 @@ def preset_range(name: str, today: date) -> tuple[date, date]:
     return date(today.year, 1, 1), today
 
 
-def money_text(value: str | Decimal, currency: str) -> str:
-    """An exact amount with thousands separators: 12,345.60 EUR (never through float)."""
-    return f"{Decimal(value):,} {currency}"
-
-
 def period_label(start: date, group: str) -> str:
     if group == "month":
         return start.strftime("%b %Y")
     if group == "week":
         return f"Week of {start.day} {start.strftime('%b %Y')}"
-    return start.isoformat()
+    return format.day(start)
 
 
 def _qdate(day: date) -> QDate:
@@ -361,9 +356,9 @@ class SalesReportPage(QWidget):
         other = "cash" if basis == "accrual" else "accrual"
         names = {"accrual": "Accrual (by invoice date)", "cash": "Cash (by payment date)"}
         self.total_title.setText(names[basis])
-        self.total_value.setText(money_text(report["total"], currency))
+        self.total_value.setText(format.money(report["total"], currency))
         self.other_title.setText(f"{names[other]}, for comparison")
-        self.other_value.setText(money_text(report["other_basis_total"], currency))
+        self.other_value.setText(format.money(report["other_basis_total"], currency))
         self.explanation.setText(report["explanation"])
         periods = report["periods"]
         empty = all(Decimal(p["total"]) == 0 and p["count"] == 0 for p in periods)
@@ -381,7 +376,7 @@ class SalesReportPage(QWidget):
         self.table.setRowCount(len(periods))
         for row, period in enumerate(periods):
             start = date.fromisoformat(period["period_start"])
-            cells = (period_label(start, group), str(period["count"]), f"{Decimal(period['total']):,}")
+            cells = (period_label(start, group), format.number(period["count"]), format.money(period["total"]))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column:

@@ -26,11 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import icons, operations, tasks
+from crm_desktop import format, icons, operations, tasks
 from crm_desktop.api.client import ApiError
-from crm_desktop.operations.errors import local_time, mark_field
+from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
-from crm_desktop.views.stock.common import STOCK_AREAS, Row, kind_label, parse_qty, qty, signed_qty
+from crm_desktop.views.stock.common import STOCK_AREAS, Row, kind_label, signed_qty
+from crm_desktop.widgets.line_grid import typed
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 
 PAGE_SIZE = 200
@@ -118,7 +119,7 @@ class ProductHistoryWindow(QWidget):
         threshold_box_layout.addLayout(threshold_row)
 
         columns = [
-            Column("Date", lambda r: local_time(r["at"]) or ""),
+            Column("Date", lambda r: format.moment(r["at"])),
             Column(
                 "Document",
                 lambda r: f"{kind_label(r['document_type'])} {r['document_number']}",
@@ -129,14 +130,14 @@ class ProductHistoryWindow(QWidget):
             Column("Quantity", lambda r: signed_qty(r["quantity"]), color=_quantity_color, align_right=True),
             Column(
                 "Running total",
-                lambda r: qty(r["running_total"]),
+                lambda r: format.quantity(r["running_total"]),
                 align_right=True,
                 color=lambda r: _negative_color(r["running_total"]),
                 tooltip=lambda r: "On hand in all warehouses after this move",
             ),
             Column(
                 "In its warehouse",
-                lambda r: qty(r["running_warehouse"]),
+                lambda r: format.quantity(r["running_warehouse"]),
                 align_right=True,
                 color=lambda r: _negative_color(r["running_warehouse"]),
                 tooltip=lambda r: f"On hand in {r['warehouse_name']} after this move",
@@ -220,22 +221,24 @@ class ProductHistoryWindow(QWidget):
         self.setWindowTitle(f"Stock history: {product['sku']} - CRM")
         unit = f" {product['unit']}" if product.get("unit") else ""
         low = "  ·  below its threshold" if product.get("low") else ""
+        q = {key: format.quantity(product[key]) for key in ("on_hand", "reserved", "available", "incoming")}
         self.totals.setText(
-            f"On hand {qty(product['on_hand'])}{unit}  ·  reserved {qty(product['reserved'])}  ·  "
-            f"available {qty(product['available'])}  ·  incoming {qty(product['incoming'])}{low}"
+            f"On hand {q['on_hand']}{unit}  ·  reserved {q['reserved']}  ·  "
+            f"available {q['available']}  ·  incoming {q['incoming']}{low}"
         )
         self.totals.setProperty("role", "error" if product.get("low") else "")
         self.totals.style().unpolish(self.totals)
         self.totals.style().polish(self.totals)
         self.per_warehouse.setText(
             "  ·  ".join(
-                f"{w['warehouse_name']}: {qty(w['on_hand'])} on hand, {qty(w['available'])} available"
+                f"{w['warehouse_name']}: {format.quantity(w['on_hand'])} on hand, "
+                f"{format.quantity(w['available'])} available"
                 for w in product.get("warehouses", [])
             )
             or "Not in any warehouse yet."
         )
         if not self.threshold.hasFocus():
-            self.threshold.setText(qty(product.get("low_threshold")))
+            self.threshold.setText(typed(product.get("low_threshold")))
         current = self.warehouse.currentData()
         self.warehouse.blockSignals(True)
         self.warehouse.clear()
@@ -270,7 +273,7 @@ class ProductHistoryWindow(QWidget):
 
     def save_threshold(self) -> asyncio.Task[Any] | None:
         text = self.threshold.text().strip()
-        value = parse_qty(text) if text else None
+        value = format.parse_decimal(text) if text else None
         if text and (value is None or value < 0):
             mark_field(self.threshold, "Type a quantity of 0 or more, or leave it empty for no threshold.")
             return None

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import tasks
+from crm_desktop import format, tasks
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import handle_error
 from crm_desktop.session import Session
@@ -35,7 +35,6 @@ from crm_desktop.views.stock.common import (
     LOW_TEXT,
     STOCK_AREAS,
     Row,
-    qty,
     warehouse_choices,
 )
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
@@ -101,17 +100,19 @@ class OverviewPanel(QWidget):
             Column("SKU", lambda r: r["sku"]),
             Column("Product", lambda r: r["product_name"]),
             Column("Warehouse", lambda r: r["warehouse_name"]),
-            Column("On hand", lambda r: qty(r["on_hand"]), color=_low_color, align_right=True),
-            Column("Reserved", lambda r: qty(r["reserved"]), align_right=True),
+            Column("On hand", lambda r: format.quantity(r["on_hand"]), color=_low_color, align_right=True),
+            Column("Reserved", lambda r: format.quantity(r["reserved"]), align_right=True),
             Column(
                 "Available",
-                lambda r: qty(r["available"]),
+                lambda r: format.quantity(r["available"]),
                 color=_low_color,
                 align_right=True,
                 tooltip=lambda r: "Below the low-stock threshold (all warehouses together)" if r.get("low") else None,
             ),
-            Column("Incoming", lambda r: qty(r["incoming"]), align_right=True),
-            Column("Low threshold", lambda r: qty(r.get("low_threshold")) or "—", align_right=True),
+            Column("Incoming", lambda r: format.quantity(r["incoming"]), align_right=True),
+            Column(
+                "Low threshold", lambda r: format.quantity(r.get("low_threshold")) or format.EMPTY, align_right=True
+            ),
         ]
         self.model = LevelsModel(columns, self._fetch, page_size=PAGE_SIZE, key="key", parent=self)
         self.table = PagedTable(
