@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import format, icons, tasks, theme
 from crm_desktop.api.client import ApiClient
-from crm_desktop.format import moment as when  # noqa: F401  (tickets' windows still import it from here)
 from crm_server.contract.activities import TimelineItem
 from crm_server.contract.admin import AuditChange
 from crm_server.contract.common import Page
@@ -214,15 +213,15 @@ class TimelineView(QWidget):
         self.list.addWidget(self.more, 0, Qt.AlignmentFlag.AlignHCenter)
         self.list.addStretch(1)
 
-        self.scroll = QScrollArea()
-        self.scroll.setObjectName("timelineScroll")
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.scroll.setWidget(self.body)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("timelineScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setWidget(self.body)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll)
+        layout.addWidget(self.scroll_area)
 
         self._style()
         theme.current().changed.connect(self._style)
