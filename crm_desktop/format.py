@@ -60,6 +60,11 @@ LABELS: dict[str, str] = {
     "partially_paid": "Partly paid",
     "partially_received": "Partly received",
     "credit_note": "Credit note",
+    # record types and audit actions
+    "follow_up": "Follow-up",
+    "updated": "Changed",
+    "reassigned": "Handed over",
+    "ok": "OK",
 }
 
 

@@ -19,23 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crm_desktop import format
 from crm_server.contract.auth import ACTIONS, MODULES, Scope
 
-MODULE_LABELS = {
-    "leads": "Leads",
-    "clients": "Clients",
-    "activities": "Activities",
-    "tickets": "Tickets",
-    "proposals": "Proposals",
-    "invoices": "Invoices",
-    "payments": "Payments",
-    "products": "Products",
-    "stock": "Stock",
-    "purchasing": "Purchasing",
-    "reports": "Reports",
-    "integrations": "Integrations",
-    "admin": "Admin panel",
-}
 SCOPE_LABELS = {Scope.own.value: "Own records", Scope.team.value: "Team's records", Scope.all.value: "All records"}
 
 
@@ -65,17 +51,17 @@ class PermissionMatrix(QWidget):
             grid.addWidget(button, 0, col, Qt.AlignmentFlag.AlignHCenter)
         grid.addWidget(QLabel("<b>Records</b>"), 0, len(ACTIONS) + 1)
         for row, module in enumerate(MODULES, start=1):
-            grid.addWidget(QLabel(MODULE_LABELS.get(module, module)), row, 0)
+            grid.addWidget(QLabel(format.label(module)), row, 0)
             for col, action in enumerate(ACTIONS, start=1):
                 box = QCheckBox()
                 box.setObjectName(f"perm.{module}.{action}")
-                box.setAccessibleName(f"{MODULE_LABELS.get(module, module)}: {action}")
+                box.setAccessibleName(f"{format.label(module)}: {format.label(action)}")
                 box.toggled.connect(lambda on, m=module, a=action: self._on_toggled(m, a, on))
                 self.boxes[(module, action)] = box
                 grid.addWidget(box, row, col, Qt.AlignmentFlag.AlignHCenter)
             scope = QComboBox()
             scope.setObjectName(f"scope.{module}")
-            scope.setAccessibleName(f"{MODULE_LABELS.get(module, module)}: which records")
+            scope.setAccessibleName(f"{format.label(module)}: which records")
             for value, label in SCOPE_LABELS.items():
                 scope.addItem(label, value)
             scope.currentIndexChanged.connect(lambda _=0: self._emit())

@@ -36,7 +36,7 @@ def test_filter_and_export_csv(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None
     page.table.view.selectRow(0)
     cells = [[page.details.item(i, j) for j in (0, 2)] for i in range(page.details.rowCount())]
     fields = {name.text(): new.text() for name, new in cells if name is not None and new is not None}
-    assert fields["name"] == "North East"
+    assert fields["Name"] == "North East"  # the field in words, not its code
 
     page.export_button.click()
     dialog = the_dialog(QFileDialog)

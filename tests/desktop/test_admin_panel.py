@@ -239,7 +239,7 @@ def test_sent_invoices_and_what_a_job_said(desk: Desk, qtbot: QtBot) -> None:
     health = panel.show_page("health")
     settle(desk, panel)
     assert health.jobs.horizontalHeaderItem(7).text() == "Result"
-    row = next(i for i, run in enumerate(health.runs) if run["id"] == job["id"])
+    row = next(i for i, run in enumerate(health.runs) if run.id == job["id"])
     assert health.jobs.item(row, 7).text() == f"Skipped {invoice['number']}: the source invoice is not paid."
     assert health.jobs.item(row, 6).text() == ""
     health.jobs.selectRow(row)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.views.admin.common import (
@@ -38,14 +39,17 @@ from crm_desktop.views.admin.common import (
     can,
     confirm,
     field,
+    row_of,
+    rows_of,
     set_danger,
     title_label,
 )
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.admin import SettingsOut
 
-RULES = frozenset({"admin.assignment_rule"})
-SETTINGS = frozenset({"admin.settings"})
+RULES = admin_api.RULES
+SETTINGS = admin_api.SETTINGS
 FALLBACK_KEY = "leads.default_team_id"
 HOW = (
     "Rules are tried from the top: the first matching rule that can give the lead to someone active "
@@ -262,10 +266,10 @@ class AssignmentPage(AdminPage):
 
     async def _fetch(self) -> dict[str, Any]:
         rules, teams, sources, settings = await asyncio.gather(
-            self.api.get("/api/assignment-rules"),
-            self.api.get("/api/teams"),
-            self.api.get("/api/lead-sources"),
-            self.api.get("/api/settings"),
+            rows_of(admin_api.assignment_rules(self.api)),
+            rows_of(admin_api.list_teams(self.api)),
+            rows_of(admin_api.list_items(self.api, "lead-sources", include_inactive=False)),
+            row_of(admin_api.get_settings(self.api)),
         )
         await self.names.ensure(r["user_id"] for r in rules)
         return {"rules": rules, "teams": teams, "sources": sources, "settings": settings}
@@ -328,9 +332,9 @@ class AssignmentPage(AdminPage):
             if body is None:
                 return
             if rule is None:
-                call = self.api.post("/api/assignment-rules", body)
+                call = row_of(admin_api.create_rule(self.api, body))
             else:
-                call = self.api.put(f"/api/assignment-rules/{rule['id']}", {**body, "version": rule["version"]})
+                call = row_of(admin_api.update_rule(self.api, rule["id"], {**body, "version": rule["version"]}))
 
             def saved(result: dict[str, Any]) -> None:
                 dialog.accept()
@@ -379,7 +383,7 @@ class AssignmentPage(AdminPage):
                 self._update_actions()
                 self.say(f"The rule {rule['name']} is deleted.")
 
-            operations.run(self, self.api.delete(f"/api/assignment-rules/{rule['id']}"), success=deleted, changed=RULES)
+            operations.run(self, admin_api.delete_rule(self.api, rule["id"]), success=deleted, changed=RULES)
 
         confirm(
             self,
@@ -397,7 +401,7 @@ class AssignmentPage(AdminPage):
 
         task = operations.run(
             self,
-            self.api.put("/api/assignment-rules/order", {"rule_ids": ids}),
+            rows_of(admin_api.order_rules(self.api, ids)),
             success=saved,
             changed=RULES,
             reload=self.reload,
@@ -409,8 +413,8 @@ class AssignmentPage(AdminPage):
         if team_id == self.fallback_team:
             return
 
-        def saved(result: dict[str, Any]) -> None:
-            self.fallback_team = int(result["values"].get(FALLBACK_KEY) or 0)
+        def saved(result: SettingsOut) -> None:
+            self.fallback_team = int(result.values.get(FALLBACK_KEY) or 0)
             self.say(
                 f"Leads no rule takes now go round-robin to {self.teams[team_id]}."
                 if team_id
@@ -419,7 +423,7 @@ class AssignmentPage(AdminPage):
 
         task = operations.run(
             self,
-            self.api.patch("/api/settings", {"values": {FALLBACK_KEY: team_id}}),
+            admin_api.save_settings(self.api, {FALLBACK_KEY: team_id}),
             success=saved,
             changed=SETTINGS,
             fields={FALLBACK_KEY: self.fallback},

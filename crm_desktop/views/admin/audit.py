@@ -26,58 +26,51 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crm_desktop import format
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient, ApiError, Offline
 from crm_desktop.operations import handle_error
-from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, UserNames, can, local_time, title_label
+from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, UserNames, can, title_label
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
 
 # Record types the server audits (crm_server: audit.record(entity=...)); the server has no list of them.
-RECORD_TYPES = {
-    "lead": "Lead",
-    "client": "Client",
-    "contact": "Contact",
-    "follow_up": "Follow-up",
-    "note": "Note",
-    "pipeline": "Pipeline",
-    "pipeline_status": "Pipeline status",
-    "assignment_rule": "Assignment rule",
-    "ticket": "Ticket",
-    "proposal": "Proposal",
-    "invoice": "Invoice",
-    "payment": "Payment",
-    "product": "Product",
-    "stock_move": "Stock move",
-    "purchase_order": "Purchase order",
-    "user": "User",
-    "role": "Role",
-    "team": "Team",
-    "settings": "Settings",
-    "job": "Job",
-}
-ACTION_LABELS = {
-    "created": "Created",
-    "updated": "Changed",
-    "deleted": "Deleted",
-    "deactivated": "Deactivated",
-    "reactivated": "Reactivated",
-    "password_set": "Password set",
-    "archived": "Archived",
-    "restored": "Restored",
-    "reassigned": "Handed over",
-}
+RECORD_TYPES = (
+    "lead",
+    "client",
+    "contact",
+    "follow_up",
+    "note",
+    "pipeline",
+    "pipeline_status",
+    "assignment_rule",
+    "ticket",
+    "proposal",
+    "invoice",
+    "payment",
+    "product",
+    "stock_move",
+    "purchase_order",
+    "user",
+    "role",
+    "team",
+    "settings",
+    "job",
+)
 PAGE_SIZE = 100
 
 
 def _value(value: Any) -> str:
-    if value is None:
-        return "—"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return format.value(value)
 
 
 def _summary(row: dict[str, Any]) -> str:
-    parts = [f"{c['field']}: {_value(c.get('old'))} → {_value(c.get('new'))}" for c in row.get("changes", [])]
+    parts = [
+        f"{format.label(c['field'])}: {_value(c.get('old'))} → {_value(c.get('new'))}" for c in row.get("changes", [])
+    ]
     text = "; ".join(parts)
     return text if len(text) < 200 else text[:197] + "…"
 
@@ -100,7 +93,7 @@ class AuditPage(AdminPage):
         self.filters.add_widget("actor_id", self.user, self.user.value, "User")
         self.user.user_changed.connect(lambda _: self.filters.changed.emit())
         self.entity = self.filters.add_choice(
-            "entity", "Record type", sorted(((v, k) for k, v in RECORD_TYPES.items()))
+            "entity", "Record type", sorted((format.label(k), k) for k in RECORD_TYPES)
         )
         self.entity_id = QLineEdit()
         self.entity_id.setPlaceholderText("Any")
@@ -123,17 +116,13 @@ class AuditPage(AdminPage):
 
         n = self.names
         columns = [
-            Column("When", lambda r: local_time(r["at"], with_seconds=True)),
+            Column("When", lambda r: format.moment(r["at"])),
             Column("User", lambda r: n.name(r["actor_id"], "system")),
             Column(
                 "Record",
-                lambda r: (
-                    f"{RECORD_TYPES.get(r['entity'], r['entity'])} #{r['entity_id']}"
-                    if r["entity"] != "settings"
-                    else "Settings"
-                ),
+                lambda r: f"{format.label(r['entity'])} #{r['entity_id']}" if r["entity"] != "settings" else "Settings",
             ),
-            Column("Action", lambda r: str(ACTION_LABELS.get(r["action"], r["action"]))),
+            Column("Action", lambda r: format.label(r["action"])),
             Column("Changes", _summary, tooltip=_summary),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
@@ -178,9 +167,10 @@ class AuditPage(AdminPage):
         self.root.addWidget(splitter, 1)
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page = dict(await self.api.get("/api/audit", offset=offset, limit=limit, **self.filters.values()))
-        await self.names.ensure(row["actor_id"] for row in page["items"])
-        return page
+        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
+        page = await admin_api.audit(self.api, offset, limit, **self.filters.values())
+        await self.names.ensure(entry.actor_id for entry in page.items)
+        return page.model_dump(mode="json")
 
     def reload(self) -> None:
         self.model.reload()
@@ -203,7 +193,8 @@ class AuditPage(AdminPage):
         changes = row.get("changes", []) if row else []
         self.details.setRowCount(len(changes))
         for i, change in enumerate(changes):
-            for j, value in enumerate((change["field"], _value(change.get("old")), _value(change.get("new")))):
+            cells = (format.label(change["field"]), _value(change.get("old")), _value(change.get("new")))
+            for j, value in enumerate(cells):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)
                 self.details.setItem(i, j, item)
@@ -223,7 +214,7 @@ class AuditPage(AdminPage):
         dialog.open()
 
     def export_to(self, path: str) -> asyncio.Task[None]:
-        """Download /api/audit.csv with the current filters into `path`, with a progress dialog."""
+        """Download the audit log as CSV with the current filters into `path`, with a progress dialog."""
         progress = QProgressDialog("Downloading the audit log…", "Cancel", 0, 0, self)
         progress.setObjectName("auditExportProgress")
         progress.setWindowTitle("Export CSV")
@@ -247,22 +238,17 @@ class AuditPage(AdminPage):
         partial = target.with_name(target.name + ".part")
         received = 0
         try:
-            headers = {"Authorization": f"Bearer {self.api.token}"} if self.api.token else {}
-            async with httpx.AsyncClient(base_url=self.api.base_url, headers=headers, timeout=60) as http:
-                async with http.stream("GET", "/api/audit.csv", params=params) as response:
-                    if response.status_code >= 400:
-                        await response.aread()
-                        raise ApiError.from_response(response)
-                    length = int(response.headers.get("content-length") or 0)
-                    if length:
-                        progress.setMaximum(length)
-                    with partial.open("wb") as out:
-                        async for chunk in response.aiter_bytes():
-                            out.write(chunk)
-                            received += len(chunk)
-                            progress.setLabelText(f"Downloading the audit log… {received / 1024:,.0f} KB")
-                            if length:
-                                progress.setValue(received)
+            async with admin_api.audit_csv(self.api, params) as response:
+                length = int(response.headers.get("content-length") or 0)
+                if length:
+                    progress.setMaximum(length)
+                with partial.open("wb") as out:
+                    async for chunk in response.aiter_bytes():
+                        out.write(chunk)
+                        received += len(chunk)
+                        progress.setLabelText(f"Downloading the audit log… {received / 1024:,.0f} KB")
+                        if length:
+                            progress.setValue(received)
             os.replace(partial, target)
             self.say(f"Exported the audit log to {target} ({received / 1024:,.0f} KB).")
         except asyncio.CancelledError:

@@ -1,4 +1,4 @@
-"""What every admin page shares: the page base class, form helpers, a name cache, time formatting.
+"""What every admin page shares: the page base class, form helpers, a name cache, the settings form.
 
 Pages load lazily (the first time they are shown), reload on F5 and on the change bus, and take
 live events through `on_live_event`. Changes go through `crm_desktop.operations.run` only; reads go
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import shiboken6
+from pydantic import BaseModel
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -42,6 +43,7 @@ from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import handle_error
 from crm_server.contract.admin import SettingsOut
+from crm_server.contract.auth import UserOut
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -51,6 +53,15 @@ Event = dict[str, Any]
 # A named state for screenshots: the setter puts the page in that state and returns a dialog it
 # opened (closed again after the picture), or None.
 ScreenshotState = tuple[str, Callable[[], QWidget | None]]
+
+
+async def row_of(call: Awaitable[BaseModel]) -> dict[str, Any]:
+    """A typed answer as the dict row an older list widget keeps (checked against the contract first)."""
+    return (await call).model_dump(mode="json")
+
+
+async def rows_of(call: Awaitable[Sequence[BaseModel]]) -> list[dict[str, Any]]:
+    return [model.model_dump(mode="json") for model in await call]
 
 
 def me_dict(me: Any) -> dict[str, Any]:
@@ -63,14 +74,6 @@ def me_dict(me: Any) -> dict[str, Any]:
 def can(me: dict[str, Any], action: str, module: str = "admin") -> bool:
     """Hide what the role cannot use (the server still decides)."""
     return action in (me.get("permissions", {}).get(module) or {}).get("actions", [])
-
-
-def local_time(value: str | datetime | None, with_seconds: bool = False) -> str:
-    """A server timestamp (UTC) in the user's local time, or a dash."""
-    if not value:
-        return "—"
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
 
 
 def size_words(size: int) -> str:
@@ -90,10 +93,11 @@ def tone(token: str) -> str:
     return theme.current().token(token)
 
 
-def in_future(value: str | None) -> bool:
+def in_future(value: str | datetime | None) -> bool:
     if not value:
         return False
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) > datetime.now().astimezone()
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment > datetime.now().astimezone()
 
 
 def set_danger(button: QWidget, enabled: bool) -> None:
@@ -263,8 +267,11 @@ class UserNames:
             return empty
         return self._names.get(user_id, f"user #{user_id}")
 
-    def remember(self, user: dict[str, Any]) -> None:
-        self._names[int(user["id"])] = str(user["full_name"])
+    def remember(self, user: dict[str, Any] | UserOut) -> None:
+        if isinstance(user, UserOut):
+            self._names[user.id] = user.full_name
+        else:
+            self._names[int(user["id"])] = str(user["full_name"])
 
     async def ensure(self, ids: Iterable[int | None]) -> None:
         missing = {i for i in ids if i is not None and i not in self._names}
@@ -273,7 +280,7 @@ class UserNames:
 
         async def one(user_id: int) -> None:
             try:
-                self.remember(await self.api.get(f"/api/users/{user_id}"))
+                self.remember(await admin_api.get_user(self.api, user_id))
             except Exception as exc:  # a deleted user stays "user #id"
                 log.info("no name for user %s: %s", user_id, exc)
                 self._names[user_id] = f"user #{user_id}"
@@ -425,7 +432,7 @@ def plural(n: int, word: str) -> str:
 
 
 class SettingsForm:
-    """Stored vs changed values of a form over the server's settings (GET / PATCH /api/settings):
+    """Stored vs changed values of a form over the server's settings (api.admin.get_settings / save_settings):
     only changed keys are sent (two admins editing different settings do not overwrite each
     other), Save (Ctrl+S) and Revert, "N unsaved changes", and `keep_edits` so that a reload never
     throws away what the admin typed. The Settings, Support and Integrations pages stand on it.

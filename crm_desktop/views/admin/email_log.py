@@ -24,14 +24,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
-from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, can, local_time, title_label, tone
+from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, can, title_label, tone
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.email_pipe import OUTCOMES, PROCESSED
+from crm_server.contract.email_pipe import OUTCOMES, PROCESSED, PipeResult
+from crm_server.contract.invoices import SendStatus
 
-LOG = frozenset({"admin.email_pipe_log"})
+LOG = admin_api.EMAIL_LOG
 PAGE_SIZE = 100
 RAW_SHOWN = 256 * 1024  # a message with big attachments is shown up to here
 OUTCOME_LABELS = {
@@ -89,7 +91,7 @@ class EmailLogPage(AdminPage):
         self.filters.add_trailing(self.replay_button)
 
         columns = [
-            Column("Received", lambda r: local_time(r["received_at"], with_seconds=True)),
+            Column("Received", lambda r: format.moment(r["received_at"])),
             Column("From", lambda r: r["sender"] or "—"),
             Column("Subject", lambda r: r["subject"] or "—", tooltip=lambda r: r["subject"] or None),
             Column("Outcome", outcome_text, color=outcome_color),
@@ -167,7 +169,9 @@ class EmailLogPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/email-pipe/log", offset=offset, limit=limit, **self.filters.values()))
+        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
+        page = await admin_api.email_log(self.api, offset, limit, **self.filters.values())
+        return page.model_dump(mode="json")
 
     def reload(self) -> None:
         """Start over, keeping the selected message selected when it is still listed."""
@@ -225,7 +229,7 @@ class EmailLogPage(AdminPage):
         self.info["outcome"].setStyleSheet(f"color: {outcome_color(row)};")
         tries = f", processed {row['attempts']} times" if row["attempts"] > 1 else ""
         self.info["source"].setText(
-            f"{local_time(row['received_at'], with_seconds=True)} by {row['source']}"
+            f"{format.moment(row['received_at'])} by {row['source']}"
             f" from {row.get('remote') or 'an unknown address'}, "
             f"{row['raw_size']:,} bytes{tries}"
         )
@@ -233,8 +237,7 @@ class EmailLogPage(AdminPage):
         self._raw_task = self.load(self._raw(row["id"]), self._show_raw)
 
     async def _raw(self, log_id: int) -> tuple[int, bytes]:
-        response = await self.api.request("GET", f"/api/email-pipe/log/{log_id}/raw", raw=True)
-        return log_id, bytes(response.content)
+        return log_id, await admin_api.email_raw(self.api, log_id)
 
     def _show_raw(self, answer: tuple[int, bytes]) -> None:
         log_id, raw = answer
@@ -257,17 +260,17 @@ class EmailLogPage(AdminPage):
             return
         self._reselect = row["id"]
 
-        def replayed(result: dict[str, Any]) -> None:
+        def replayed(result: PipeResult) -> None:
             self._live_reload.stop()  # our own change: show it now, not in a second
             self.reload()
-            if result["outcome"] in PROCESSED:
-                self.say(f"Replayed: {result['message']}.")
+            if result.outcome in PROCESSED:
+                self.say(f"Replayed: {result.message}.")
             else:
-                self.say(f"Replayed, and refused again: {result['message'].removeprefix('Refused: ')}.", error=True)
+                self.say(f"Replayed, and refused again: {result.message.removeprefix('Refused: ')}.", error=True)
 
         operations.run(
             self,
-            self.api.post(f"/api/email-pipe/log/{row['id']}/replay"),
+            admin_api.replay_email(self.api, row["id"]),
             success=replayed,
             changed=LOG,
             busy=self.replay_button,
@@ -279,9 +282,9 @@ class EmailLogPage(AdminPage):
 
 # --- outgoing: invoices sent by email -----------------------------------------------------------
 
-INVOICE_EMAILS = frozenset({"invoices", "invoices.invoice", "invoices.email"})
-SEND_STATUSES = (("Queued", "queued"), ("Sent", "sent"), ("Failed", "failed"))
-SEND_LABELS: dict[str, str] = {key: label for label, key in SEND_STATUSES}
+INVOICE_EMAILS = admin_api.INVOICE_EMAILS
+# What an email of the log can be in (an invoice never sent has no email).
+SEND_STATUSES = tuple((format.label(s), s.value) for s in (SendStatus.queued, SendStatus.sent, SendStatus.failed))
 
 
 def send_color(row: dict[str, Any]) -> str:
@@ -289,7 +292,7 @@ def send_color(row: dict[str, Any]) -> str:
 
 
 class InvoiceEmailsPage(AdminPage):
-    """The outgoing email log (GET /api/invoice-emails): every send of an invoice, newest first, with
+    """The outgoing email log (admin_api.invoice_emails): every send of an invoice, newest first, with
     the SMTP server's words when it failed. Re-sending is done from the invoice itself."""
 
     title = "Sent invoices"
@@ -300,11 +303,11 @@ class InvoiceEmailsPage(AdminPage):
         self.filters = FilterBar()
         self.status = self.filters.add_choice("status", "Status", list(SEND_STATUSES))
         columns = [
-            Column("Queued", lambda r: local_time(r["created_at"], with_seconds=True) or "—"),
+            Column("Queued", lambda r: format.moment(r["created_at"]) or "—"),
             Column("Invoice", lambda r: r.get("invoice_number") or f"#{r['invoice_id']}"),
-            Column("Status", lambda r: SEND_LABELS.get(r["status"], str(r["status"])), color=send_color),
+            Column("Status", lambda r: format.label(r["status"]), color=send_color),
             Column("To", lambda r: r["recipient"]),
-            Column("Sent", lambda r: local_time(r.get("sent_at"), with_seconds=True) or "—"),
+            Column("Sent", lambda r: format.moment(r.get("sent_at")) or "—"),
             Column("Attempts", lambda r: str(r["attempts"]), align_right=True),
             Column(
                 "Error",
@@ -349,7 +352,8 @@ class InvoiceEmailsPage(AdminPage):
         self.root.addWidget(self.detail)
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/invoice-emails", offset=offset, limit=limit, **self.filters.values()))
+        page = await admin_api.invoice_emails(self.api, offset, limit, **self.filters.values())
+        return page.model_dump(mode="json")
 
     def reload(self) -> None:
         self.model.reload()
@@ -375,9 +379,7 @@ class InvoiceEmailsPage(AdminPage):
                 f"Invoice {number} to {row['recipient']} failed after {tries}: {row.get('error') or 'no reason given'}"
             )
         elif row["status"] == "sent":
-            self.detail.setText(
-                f"Invoice {number} was sent to {row['recipient']} on {local_time(row['sent_at'], with_seconds=True)}."
-            )
+            self.detail.setText(f"Invoice {number} was sent to {row['recipient']} on {format.moment(row['sent_at'])}.")
         else:
             self.detail.setText(f"Invoice {number} to {row['recipient']} is waiting to be sent.")
         self.detail.setStyleSheet(f"color: {send_color(row)};")

@@ -23,8 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crm_desktop import format
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
-from crm_desktop.views.admin.common import AdminPage, ScreenshotState, local_time, title_label, tone
+from crm_desktop.views.admin.common import AdminPage, ScreenshotState, plural, title_label, tone
+from crm_server.contract.admin import ComponentHealth, Health, JobRun
 
 REFRESH_MS = 30_000
 COMPONENTS = (
@@ -34,13 +37,8 @@ COMPONENTS = (
     ("integrations", "Integrations"),
     ("backups", "Backups"),
 )
-# Status word and theme colour token of each component state.
-STATUS = {
-    "ok": ("OK", "success"),
-    "down": ("Down", "danger"),
-    "not_configured": ("Not configured", "muted"),
-    "degraded": ("Degraded", "warning_text"),
-}
+# Theme colour token of each component state (its word comes from format.label).
+STATUS_TONES = {"ok": "success", "down": "danger", "not_configured": "muted", "degraded": "warning_text"}
 JOB_COLORS = {"failed": "danger", "succeeded": "success", "doing": "accent"}
 JOB_COLUMNS = ("Task", "Status", "Started", "Took", "Attempts", "Server", "Error", "Result")
 
@@ -68,12 +66,12 @@ class _Card(QFrame):
         layout.addWidget(self.detail)
         layout.addStretch(1)
 
-    def set(self, component: dict[str, Any]) -> None:
-        text, token = STATUS.get(component.get("status", ""), (component.get("status", "?"), "muted"))
+    def set(self, component: ComponentHealth) -> None:
+        text, token = format.label(component.status), STATUS_TONES.get(component.status, "muted")
         self.status.setText(f"● {text}")
         self.status.setStyleSheet(f"color: {tone(token)}; font-size: 12pt; font-weight: 600;")
-        self.detail.setText(component.get("detail") or "")
-        self.setAccessibleDescription(f"{self.title.text()}: {text}. {component.get('detail') or ''}")
+        self.detail.setText(component.detail)
+        self.setAccessibleDescription(f"{self.title.text()}: {text}. {component.detail}")
 
 
 class HealthPage(AdminPage):
@@ -83,7 +81,7 @@ class HealthPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.health: dict[str, Any] = {}
+        self.health: Health | None = None
         self.overall = QLabel("Checking…")
         self.overall.setObjectName("healthOverall")
         self.overall.setProperty("role", "heading")
@@ -130,7 +128,7 @@ class HealthPage(AdminPage):
         self.job_detail.setProperty("role", "muted")
         self.job_detail.setWordWrap(True)
         self.job_detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.runs: list[dict[str, Any]] = []
+        self.runs: list[JobRun] = []
         self.jobs_empty = QLabel("No job has run yet.")
         self.jobs_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.jobs_empty.setProperty("role", "muted")
@@ -160,42 +158,44 @@ class HealthPage(AdminPage):
     def reload(self) -> None:
         if self.is_busy():
             return
-        self.load(self.api.get("/api/admin/health"), self._health_arrived)
+        self.load(admin_api.health(self.api), self._health_arrived)
         self._load_jobs()
 
     def _load_jobs(self) -> None:
-        self.load(
-            self.api.get("/api/admin/jobs", limit=50, failed_only=self.failed_only.isChecked()), self._jobs_arrived
-        )
+        self.load(admin_api.jobs(self.api, 50, self.failed_only.isChecked()), self._jobs_arrived)
 
-    def _health_arrived(self, health: dict[str, Any]) -> None:
+    def _health_arrived(self, health: Health) -> None:
         self.health = health
-        text, token = STATUS.get(health["status"], (health["status"], "muted"))
-        color = tone(token)
-        failures = len(health.get("recent_failures") or [])
-        note = f" · {failures} recent job failure{'s' if failures != 1 else ''}" if failures else ""
-        self.overall.setText(f"<span style='color:{color}'>● {text}</span> · server {health['version']}{note}")
+        color = tone(STATUS_TONES.get(health.status, "muted"))
+        failures = len(health.recent_failures)
+        note = f" · {plural(failures, 'recent job failure')}" if failures else ""
+        self.overall.setText(
+            f"<span style='color:{color}'>● {format.label(health.status)}</span> · server {health.version}{note}"
+        )
         for key, card in self.cards.items():
-            card.set(health.get(key) or {"status": "not_configured"})
+            component = getattr(health, key, None)
+            card.set(component if isinstance(component, ComponentHealth) else ComponentHealth(status="not_configured"))
 
-    def _jobs_arrived(self, runs: list[dict[str, Any]]) -> None:
+    def _jobs_arrived(self, runs: list[JobRun]) -> None:
         self.jobs.setRowCount(len(runs))
         for i, run in enumerate(runs):
-            took = run.get("duration_ms")
+            took = run.duration_ms
             cells = [
-                run["task"],
-                run["status"],
-                local_time(run.get("started_at") or run.get("scheduled_at")),
+                format.label(run.task.rsplit(".", 1)[-1]),
+                format.label(run.status),
+                format.moment(run.started_at or run.scheduled_at),
                 "—" if took is None else (f"{took} ms" if took < 10_000 else f"{took / 1000:.0f} s"),
-                str(run.get("attempts", 0)),
-                run.get("worker") or "—",
-                run.get("error") or "",
-                run.get("result") or "",
+                str(run.attempts),
+                run.worker or "—",
+                run.error or "",
+                run.result or "",
             ]  # a failure's why; what a job did
             for j, text in enumerate(cells):
                 item = QTableWidgetItem(text.splitlines()[0] if text and j >= 6 else text)
-                if j == 1 and run["status"] in JOB_COLORS:
-                    item.setForeground(QColor(tone(JOB_COLORS[run["status"]])))
+                if j == 0:
+                    item.setToolTip(run.task)
+                if j == 1 and run.status in JOB_COLORS:
+                    item.setForeground(QColor(tone(JOB_COLORS[run.status])))
                 if j == 6 and text:
                     item.setForeground(QColor(tone("danger")))
                 if j >= 6 and text:
@@ -214,12 +214,12 @@ class HealthPage(AdminPage):
             self.job_detail.setText("Select a job run to read its whole error or result.")
             return
         run = self.runs[row]
-        if run.get("error"):
-            self.job_detail.setText(f"{run['task']} failed: {run['error']}")
-        elif run.get("result"):
-            self.job_detail.setText(f"{run['task']}: {run['result']}")
+        if run.error:
+            self.job_detail.setText(f"{run.task} failed: {run.error}")
+        elif run.result:
+            self.job_detail.setText(f"{run.task}: {run.result}")
         else:
-            self.job_detail.setText(f"{run['task']} said nothing ({run['status']}).")
+            self.job_detail.setText(f"{run.task} said nothing ({format.label(run.status).lower()}).")
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-health", lambda: None)]

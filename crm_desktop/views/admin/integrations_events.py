@@ -12,7 +12,6 @@ follow the replay live as the job processes it.
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import shiboken6
@@ -33,39 +32,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
+from crm_desktop.api import integrations as integrations_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import describe
-from crm_desktop.views.admin.common import can, local_time, size_words, tone
+from crm_desktop.views.admin.common import can, row_of, size_words, tone
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
+from crm_server.contract.common import Page
 from crm_server.contract.integrations import EVENT_STATUSES
+from crm_server.contract.invoices import InvoiceOut
 
 if TYPE_CHECKING:
     from crm_desktop.views.admin.integrations import IntegrationsPage
 
-EVENTS = frozenset({"integrations.integration_event"})
-INVOICE_EVENTS = frozenset({"invoices", "invoices.invoice"})
+EVENTS = integrations_api.EVENTS
+INVOICE_EVENTS = integrations_api.INVOICE_EVENTS
 PAGE_SIZE = 100
 REPLAYABLE = frozenset({"failed", "needs_attention"})
 # Payment events a person may match to an invoice when they wait (server: stripe.MATCHABLE).
 MATCHABLE = {"stripe": frozenset({"payment_intent.succeeded", "invoice.paid"})}
 OPEN_INVOICE_STATUSES = ("unpaid", "partially_paid", "overdue")
-STATUS_LABELS = {
-    "pending": "Pending",
-    "processed": "Processed",
-    "ignored": "Ignored",
-    "failed": "Failed",
-    "needs_attention": "Needs attention",
-    "rejected": "Rejected",
-}
 STATUS_TONES = {"processed": "success", "failed": "danger", "rejected": "danger", "needs_attention": "warning_text"}
 SHOWN_CHARS = 256 * 1024  # a huge body is shown up to here
 
 
 def status_text(row: dict[str, Any]) -> str:
-    return STATUS_LABELS.get(row["status"], str(row["status"]))
+    return format.label(row["status"])
 
 
 def status_color(row: dict[str, Any]) -> str:
@@ -80,7 +74,7 @@ def result_text(row: dict[str, Any]) -> str:
         return str(row["outcome"])
     if row["status"] == "pending":
         when = row.get("next_attempt_at")
-        return f"Next attempt {local_time(when, with_seconds=True)}" if when else "Waiting to be processed"
+        return f"Next attempt {format.moment(when)}" if when else "Waiting to be processed"
     return ""
 
 
@@ -119,7 +113,7 @@ class EventBrowser(QWidget):
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search event id, type, outcome or error…")
-        self.status = self.filters.add_choice("status", "Status", [(STATUS_LABELS[s], s) for s in EVENT_STATUSES])
+        self.status = self.filters.add_choice("status", "Status", [(format.label(s), s) for s in EVENT_STATUSES])
         self.open_button = QPushButton("Open…")
         self.open_button.setToolTip("Show the selected event as it arrived (Enter)")
         self.open_button.clicked.connect(self.open_selected)
@@ -136,7 +130,7 @@ class EventBrowser(QWidget):
         self.filters.add_trailing(self.match_button)
 
         columns = [
-            Column("Received", lambda r: local_time(r["received_at"], with_seconds=True)),
+            Column("Received", lambda r: format.moment(r["received_at"])),
             Column("Type", lambda r: r["event_type"], tooltip=lambda r: r.get("event_id") or None),
             Column("Status", status_text, color=status_color),
             Column("Attempts", lambda r: str(r["attempts"]), align_right=True),
@@ -174,11 +168,9 @@ class EventBrowser(QWidget):
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
         if self.provider is None:
             return {"items": [], "total": 0, "offset": offset, "limit": limit}
-        return dict(
-            await self.page.api.get(
-                "/api/integrations/events", provider=self.provider, offset=offset, limit=limit, **self.filters.values()
-            )
-        )
+        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
+        page = await integrations_api.events(self.page.api, self.provider, offset, limit, **self.filters.values())
+        return page.model_dump(mode="json")
 
     def set_provider(self, provider: str, label: str) -> None:
         if provider == self.provider:
@@ -296,7 +288,7 @@ class EventBrowser(QWidget):
 
         operations.run(
             self,
-            self.page.api.post(f"/api/integrations/events/{event_id}/replay"),
+            row_of(integrations_api.replay(self.page.api, event_id)),
             success=replayed,
             changed=EVENTS,
             busy=busy,
@@ -385,7 +377,7 @@ class EventDialog(QDialog):
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._task = self.browser.page.load(
-            self.browser.page.api.get(f"/api/integrations/events/{self.event_id}"), self.show_detail
+            row_of(integrations_api.event(self.browser.page.api, self.event_id)), self.show_detail
         )
 
     def is_busy(self) -> bool:
@@ -399,10 +391,10 @@ class EventDialog(QDialog):
                 value.setText(status_text(row))
                 value.setStyleSheet(f"color: {status_color(row)};")
             elif key in ("received_at", "processed_at"):
-                value.setText(local_time(raw, with_seconds=True))
+                value.setText(format.moment(raw))
             elif key == "attempts":
                 due = row.get("next_attempt_at") if row["status"] == "pending" else None
-                value.setText(str(raw or 0) + (f" (next {local_time(due, with_seconds=True)})" if due else ""))
+                value.setText(str(raw or 0) + (f" (next {format.moment(due)})" if due else ""))
             else:
                 value.setText(str(raw) if raw not in (None, "") else "—")
         self.info["error"].setStyleSheet(f"color: {tone('danger')};" if row.get("error") else "")
@@ -498,23 +490,19 @@ class MatchDialog(QDialog):
     def load(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
-        query: dict[str, Any] = {"kind": "invoice", "limit": 100}
-        if self.search.text().strip():
-            query["q"] = self.search.text().strip()
-        self._task = self.browser.page.load(self.browser.page.api.get("/api/invoices", **query), self.show_invoices)
+        self._task = self.browser.page.load(
+            integrations_api.invoices_to_match(self.browser.page.api, self.search.text()), self.show_invoices
+        )
 
-    def show_invoices(self, page: dict[str, Any]) -> None:
+    def show_invoices(self, page: Page[InvoiceOut]) -> None:
         if not shiboken6.isValid(self):
             return
         self.list.clear()
-        for invoice in page.get("items", []):
-            if invoice.get("status") not in OPEN_INVOICE_STATUSES:
+        for invoice in page.items:
+            if invoice.status not in OPEN_INVOICE_STATUSES:
                 continue
-            open_amount = Decimal(str(invoice["gross_total"])) - Decimal(str(invoice["paid_total"]))
-            item = QListWidgetItem(
-                f"{invoice['number']}  ·  {invoice.get('client_name') or ''}  ·  "
-                f"{open_amount} {invoice['currency']} open"
-            )
+            open_amount = format.money(invoice.gross_total - invoice.paid_total, invoice.currency)
+            item = QListWidgetItem(f"{invoice.number}  ·  {invoice.client_name}  ·  {open_amount} open")
             item.setData(Qt.ItemDataRole.UserRole, invoice)
             self.list.addItem(item)
         if self.list.count():
@@ -531,7 +519,7 @@ class MatchDialog(QDialog):
         invoice = item.data(Qt.ItemDataRole.UserRole)
 
         def done(event: dict[str, Any]) -> None:
-            self.browser.matched(event, str(invoice["number"]))
+            self.browser.matched(event, str(invoice.number))
             if shiboken6.isValid(self):
                 self.accept()
 
@@ -541,9 +529,7 @@ class MatchDialog(QDialog):
 
         async def post() -> Any:
             try:
-                return await self.browser.page.api.post(
-                    f"/api/integrations/events/{self.row['id']}/match", {"invoice_id": invoice["id"]}
-                )
+                return await row_of(integrations_api.match(self.browser.page.api, self.row["id"], invoice.id))
             except ApiError as exc:
                 failed(describe(exc))
                 return None

@@ -9,6 +9,7 @@ it) and the blocked addresses are listed with "Lift"."""
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -25,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
@@ -35,15 +37,17 @@ from crm_desktop.views.admin.common import (
     busy_while,
     can,
     field,
-    local_time,
     title_label,
     tone,
 )
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
-from crm_server.contract.auth import LoginResult
+from crm_server.contract.auth import BlockedAddressOut, LoginResult
+from crm_server.contract.common import Page
 
+# Sign-in results in words of their own ("locked" alone would not say whose): kept here, as the
+# same codes mean other things elsewhere (format.LABELS is one table for every screen).
 RESULT_LABELS = {
     LoginResult.success.value: "Signed in",
     LoginResult.bad_credentials.value: "Wrong email or password",
@@ -58,26 +62,43 @@ RESULT_LABELS = {
     LoginResult.reset_requested.value: "Password reset asked",
     LoginResult.reset_limited.value: "Reset asked too often",
 }
-# The kinds the server writes today (crm_server/auth: sessions.log_security calls).
+# The kinds the server writes today (crm_server/auth: sessions.log_security calls), in words;
+# a code not listed here reads as format.label makes it ("account_locked" -> "Account locked").
 SECURITY_KINDS = {
-    "login_failed": "Failed sign-in",
-    "account_locked": "Account locked",
-    "account_unlocked": "Account unlocked",
-    "password_changed": "Password changed",
-    "password_reset_requested": "Password reset asked",
-    "password_reset": "Password reset",
-    "password_reset_mail_failed": "Reset email failed",
-    "password_set_by_admin": "Password set by admin",
-    "permission_denied": "Permission denied",
-    "recovery_code_used": "Recovery code used",
-    "totp_enabled": "2FA turned on",
-    "totp_reset": "2FA reset by admin",
-    "new_device_sign_in": "Sign-in from a new address or device",
-    "address_blocked": "Address blocked",
-    "address_unblocked": "Address block lifted",
-    "password_reset_limited": "Reset asked too often",
-    "locked_mail_failed": "Lock email failed",
-    "new_device_mail_failed": "New sign-in email failed",
+    code: {
+        "login_failed": "Failed sign-in",
+        "password_reset_requested": "Password reset asked",
+        "password_reset_mail_failed": "Reset email failed",
+        "password_set_by_admin": "Password set by admin",
+        "totp_enabled": "2FA turned on",
+        "totp_reset": "2FA reset by admin",
+        "new_device_sign_in": "Sign-in from a new address or device",
+        "address_unblocked": "Address block lifted",
+        "password_reset_limited": "Reset asked too often",
+        "locked_mail_failed": "Lock email failed",
+        "new_device_mail_failed": "New sign-in email failed",
+    }.get(code)
+    or format.label(code)
+    for code in (
+        "login_failed",
+        "account_locked",
+        "account_unlocked",
+        "password_changed",
+        "password_reset_requested",
+        "password_reset",
+        "password_reset_mail_failed",
+        "password_set_by_admin",
+        "permission_denied",
+        "recovery_code_used",
+        "totp_enabled",
+        "totp_reset",
+        "new_device_sign_in",
+        "address_blocked",
+        "address_unblocked",
+        "password_reset_limited",
+        "locked_mail_failed",
+        "new_device_mail_failed",
+    )
 }
 # Security events an admin should look at first.
 FLAGGED = {"new_device_sign_in", "account_locked", "password_reset_limited"}
@@ -86,7 +107,9 @@ PAGE_SIZE = 100
 
 def _detail(row: dict[str, Any]) -> str:
     detail = row.get("detail") or {}
-    return ", ".join(f"{k}: {v if isinstance(v, str) else json.dumps(v)}" for k, v in detail.items())
+    return ", ".join(
+        f"{format.label(k)}: {json.dumps(v) if isinstance(v, dict) else format.value(v)}" for k, v in detail.items()
+    )
 
 
 class _LogTab(QWidget):
@@ -96,7 +119,7 @@ class _LogTab(QWidget):
         self,
         api: ApiClient,
         names: UserNames,
-        path: str,
+        read: Callable[..., Awaitable[Page[Any]]],
         choice_key: str,
         choice_label: str,
         choices: dict[str, str],
@@ -108,7 +131,7 @@ class _LogTab(QWidget):
         super().__init__()
         self.api = api
         self.names = names
-        self.path = path
+        self.read = read
         self.user_ids = user_ids
         self.filters = FilterBar()
         self.user = UserPicker(api, active_only=False)
@@ -131,9 +154,10 @@ class _LogTab(QWidget):
         layout.addWidget(self.table, 1)
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page = dict(await self.api.get(self.path, offset=offset, limit=limit, **self.filters.values()))
+        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
+        page = (await self.read(self.api, offset, limit, **self.filters.values())).model_dump(mode="json")
         await self.names.ensure(i for row in page["items"] for i in self.user_ids(row))
-        return page
+        return dict(page)
 
 
 class _FailuresTab(QWidget):
@@ -154,8 +178,8 @@ class _FailuresTab(QWidget):
                 color=lambda r: tone("danger") if r["count"] >= 10 else None,
             ),
             Column("Failures", lambda r: f"{r['count']:,}", align_right=True),
-            Column("First", lambda r: local_time(r["first_at"], with_seconds=True)),
-            Column("Last", lambda r: local_time(r["last_at"], with_seconds=True)),
+            Column("First", lambda r: format.moment(r["first_at"])),
+            Column("Last", lambda r: format.moment(r["last_at"])),
             Column("Emails tried", _emails, tooltip=lambda r: "\n".join(r["emails"])),
             Column("Accounts", lambda r: ", ".join(names.name(u) for u in r["user_ids"]) or "none exist"),
             Column(
@@ -180,11 +204,9 @@ class _FailuresTab(QWidget):
         layout.addWidget(self.table, 1)
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page = dict(
-            await self.api.get("/api/security-log/failures", offset=offset, limit=limit, **self.filters.values())
-        )
-        await self.names.ensure(u for row in page["items"] for u in row["user_ids"])
-        return page
+        page = await admin_api.security_failures(self.api, offset, limit, **self.filters.values())
+        await self.names.ensure(u for row in page.items for u in row.user_ids)
+        return page.model_dump(mode="json")
 
 
 def _emails(row: dict[str, Any]) -> str:
@@ -204,7 +226,7 @@ class _BlockedTab(QWidget):
             Column("Address or range", lambda r: _network(r["network"])),
             Column("Reason", lambda r: r["reason"] or "—", tooltip=lambda r: r["reason"] or None),
             Column("Blocked by", lambda r: names.name(r["created_by"])),
-            Column("Since", lambda r: local_time(r["created_at"])),
+            Column("Since", lambda r: format.moment(r["created_at"])),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
@@ -220,9 +242,9 @@ class _BlockedTab(QWidget):
         layout.addWidget(self.table, 1)
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page = dict(await self.api.get("/api/blocked-addresses", offset=offset, limit=limit))
-        await self.names.ensure(row["created_by"] for row in page["items"])
-        return page
+        page = await admin_api.blocked_addresses(self.api, offset, limit)
+        await self.names.ensure(row.created_by for row in page.items)
+        return page.model_dump(mode="json")
 
 
 def _network(network: str) -> str:
@@ -271,14 +293,14 @@ class BlockDialog(QDialog):
     def submit(self) -> None:
         body = {"address": self.address.text().strip(), "reason": self.reason.text().strip()}
 
-        def done(row: Any) -> None:
-            self.page.say(f"{_network(row['network'])} is blocked.")
+        def done(row: BlockedAddressOut) -> None:
+            self.page.say(f"{_network(row.network)} is blocked.")
             self.page.blocked_changed()
             self.accept()
 
         busy_while(
             self.ok,
-            operations.run(self, self.page.api.post("/api/blocked-addresses", body), success=done, fields=self.fields),
+            operations.run(self, admin_api.block_address(self.page.api, body), success=done, fields=self.fields),
         )
 
 
@@ -294,17 +316,17 @@ class LogsPage(AdminPage):
         self.logins = _LogTab(
             api,
             n,
-            "/api/login-history",
+            admin_api.login_history,
             "result",
             "Result",
             RESULT_LABELS,
             [
-                Column("When", lambda r: local_time(r["at"], with_seconds=True)),
+                Column("When", lambda r: format.moment(r["at"])),
                 Column("Email", lambda r: r["email"]),
                 Column("User", lambda r: n.name(r["user_id"], "unknown email")),
                 Column(
                     "Result",
-                    lambda r: str(RESULT_LABELS.get(r["result"], r["result"])),
+                    lambda r: RESULT_LABELS.get(r["result"]) or format.label(r["result"]),
                     color=lambda r: None if r["result"] == "success" else tone("danger"),
                 ),
                 Column("Address", lambda r: r.get("address") or "—"),
@@ -317,15 +339,15 @@ class LogsPage(AdminPage):
         self.security = _LogTab(
             api,
             n,
-            "/api/security-log",
+            admin_api.security_log,
             "kind",
             "Kind",
             SECURITY_KINDS,
             [
-                Column("When", lambda r: local_time(r["at"], with_seconds=True)),
+                Column("When", lambda r: format.moment(r["at"])),
                 Column(
                     "Event",
-                    lambda r: str(SECURITY_KINDS.get(r["kind"], r["kind"])),
+                    lambda r: SECURITY_KINDS.get(r["kind"]) or format.label(r["kind"]),
                     color=lambda r: tone("danger") if r["kind"] in FLAGGED else None,
                 ),
                 Column("By", lambda r: n.name(r["actor_id"])),
@@ -399,13 +421,13 @@ class LogsPage(AdminPage):
         if row is None:
             return
 
-        def done(lifted: Any) -> None:
-            self.say(f"{_network(lifted['network'])} may sign in again.")
+        def done(lifted: BlockedAddressOut) -> None:
+            self.say(f"{_network(lifted.network)} may sign in again.")
             self.blocked_changed()
 
         busy_while(
             self.lift_button,
-            operations.run(self, self.api.post(f"/api/blocked-addresses/{row['id']}/lift"), success=done),
+            operations.run(self, admin_api.lift_block(self.api, row["id"]), success=done),
         )
 
     def blocked_changed(self) -> None:

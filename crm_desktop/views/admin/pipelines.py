@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
@@ -36,13 +37,15 @@ from crm_desktop.views.admin.common import (
     ScreenshotState,
     can,
     field,
+    row_of,
+    rows_of,
     set_danger,
     title_label,
     tone,
 )
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
 
-PIPELINE = frozenset({"admin.pipeline"})
+PIPELINE = admin_api.PIPELINE
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
 KINDS = {"open": "Open", "won": "Won", "lost": "Lost", "junk": "Junk"}
 KIND_TONES = {"open": "accent", "won": "success", "lost": "danger", "junk": "muted"}
@@ -270,7 +273,7 @@ class PipelinesPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(self.api.get("/api/pipelines"), self._arrived)
+        self.load(rows_of(admin_api.pipelines(self.api)), self._arrived)
 
     def _arrived(self, pipelines: list[dict[str, Any]]) -> None:
         self.pipelines = {p["id"]: p for p in pipelines}
@@ -359,7 +362,7 @@ class PipelinesPage(AdminPage):
 
             operations.run(
                 dialog,
-                self.api.post("/api/pipelines", {"name": name}),
+                row_of(admin_api.create_pipeline(self.api, name)),
                 success=created,
                 changed=PIPELINE,
                 fields={"name": dialog.name},
@@ -381,7 +384,9 @@ class PipelinesPage(AdminPage):
 
             operations.run(
                 dialog,
-                self.api.patch(f"/api/pipelines/{pipeline['id']}", {"name": name, "version": pipeline["version"]}),
+                row_of(
+                    admin_api.update_pipeline(self.api, pipeline["id"], {"name": name, "version": pipeline["version"]})
+                ),
                 success=renamed,
                 changed=PIPELINE,
                 fields={"name": dialog.name},
@@ -403,7 +408,11 @@ class PipelinesPage(AdminPage):
 
         operations.run(
             self,
-            self.api.patch(f"/api/pipelines/{pipeline['id']}", {"is_default": True, "version": pipeline["version"]}),
+            row_of(
+                admin_api.update_pipeline(
+                    self.api, pipeline["id"], {"is_default": True, "version": pipeline["version"]}
+                )
+            ),
             success=made,
             changed=PIPELINE,
             reload=self.reload,
@@ -430,9 +439,12 @@ class PipelinesPage(AdminPage):
 
             operations.run(
                 dialog,
-                self.api.post(
-                    f"/api/pipelines/{pipeline['id']}/statuses",
-                    {"name": name, "kind": dialog.kind.currentData(), "position": position},
+                row_of(
+                    admin_api.add_status(
+                        self.api,
+                        pipeline["id"],
+                        {"name": name, "kind": dialog.kind.currentData(), "position": position},
+                    )
                 ),
                 success=added,
                 changed=PIPELINE,
@@ -462,8 +474,10 @@ class PipelinesPage(AdminPage):
 
         task = operations.run(
             parent or self,
-            self.api.patch(
-                f"/api/pipelines/{pipeline['id']}/statuses/{status['id']}", {**changes, "version": status["version"]}
+            row_of(
+                admin_api.update_status(
+                    self.api, pipeline["id"], status["id"], {**changes, "version": status["version"]}
+                )
             ),
             success=saved,
             changed=PIPELINE,
@@ -512,7 +526,7 @@ class PipelinesPage(AdminPage):
 
         task = operations.run(
             self,
-            self.api.put(f"/api/pipelines/{pipeline['id']}/statuses/order", {"status_ids": ids}),
+            row_of(admin_api.order_statuses(self.api, pipeline["id"], ids)),
             success=saved,
             changed=PIPELINE,
             reload=self.reload,
@@ -537,10 +551,7 @@ class PipelinesPage(AdminPage):
                 where = next((s["name"] for s in saved["statuses"] if s["id"] == target), "")
                 self.say(f"The status {status['name']} is removed; its leads are now in {where}.")
 
-            # request(), not delete(): the client drops a query string written into the path.
-            call = self.api.request(
-                "DELETE", f"/api/pipelines/{pipeline['id']}/statuses/{status['id']}", params={"move_to": int(target)}
-            )
+            call = row_of(admin_api.delete_status(self.api, pipeline["id"], status["id"], int(target)))
             operations.run(
                 dialog,
                 call,
@@ -557,8 +568,8 @@ class PipelinesPage(AdminPage):
         if previous is not None and dialog.target.findData(previous) >= 0:
             dialog.target.setCurrentIndex(dialog.target.findData(previous))
         self.load(
-            self.api.get("/api/leads", status_id=status["id"], include_closed=True, limit=1),
-            lambda page: dialog.show_count(int(page["total"])) if shiboken6.isValid(dialog) else None,
+            admin_api.leads_in_status(self.api, status["id"]),
+            lambda count: dialog.show_count(count) if shiboken6.isValid(dialog) else None,
         )
         dialog.open()
 

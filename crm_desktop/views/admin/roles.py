@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
@@ -32,13 +33,15 @@ from crm_desktop.views.admin.common import (
     can,
     confirm,
     field,
+    row_of,
+    rows_of,
     set_danger,
     style_list,
     title_label,
 )
 from crm_desktop.widgets.permission_matrix import PermissionMatrix
 
-ROLES = frozenset({"admin.roles"})
+ROLES = admin_api.ROLES
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -151,7 +154,7 @@ class RolesPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(self.api.get("/api/roles"), self._arrived)
+        self.load(rows_of(admin_api.list_roles(self.api)), self._arrived)
 
     def _arrived(self, roles: list[dict[str, Any]]) -> None:
         self.roles = {r["id"]: r for r in roles}
@@ -260,7 +263,7 @@ class RolesPage(AdminPage):
         if self.current is None or not self.dirty:
             return
         role = self.current
-        call = self.api.put(f"/api/roles/{role['id']}", {**self.body(), "version": role["version"]})
+        call = row_of(admin_api.update_role(self.api, role["id"], {**self.body(), "version": role["version"]}))
         self.save_button.setEnabled(False)
         operations.run(
             self,
@@ -293,7 +296,7 @@ class RolesPage(AdminPage):
         def submit(dialog: NameDialog, name: str) -> None:
             operations.run(
                 dialog,
-                self.api.post("/api/roles", {"name": name, "description": "", "permissions": {}}),
+                row_of(admin_api.create_role(self.api, {"name": name, "description": "", "permissions": {}})),
                 success=lambda r: self._created(dialog, r),
                 changed=ROLES,
                 fields={"name": dialog.name},
@@ -309,7 +312,7 @@ class RolesPage(AdminPage):
         def submit(dialog: NameDialog, name: str) -> None:
             operations.run(
                 dialog,
-                self.api.post("/api/roles", {**body, "name": name}),
+                row_of(admin_api.create_role(self.api, {**body, "name": name})),
                 success=lambda r: self._created(dialog, r),
                 changed=ROLES,
                 fields={"name": dialog.name},
@@ -348,7 +351,7 @@ class RolesPage(AdminPage):
 
             operations.run(
                 dialog,
-                self.api.put(f"/api/roles/{role['id']}", body),
+                row_of(admin_api.update_role(self.api, role["id"], body)),
                 success=renamed,
                 changed=ROLES,
                 fields={"name": dialog.name},
@@ -367,7 +370,7 @@ class RolesPage(AdminPage):
                 self.current = None
                 self.say(f"The role {role['name']} is deleted.")
 
-            operations.run(self, self.api.delete(f"/api/roles/{role['id']}"), success=deleted, changed=ROLES)
+            operations.run(self, admin_api.delete_role(self.api, role["id"]), success=deleted, changed=ROLES)
 
         confirm(self, "Delete role", f"Delete the role {role['name']}? This cannot be undone.", "Delete", delete)
 

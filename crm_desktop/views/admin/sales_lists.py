@@ -9,9 +9,11 @@ assignment-rule pages use too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -31,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
@@ -38,12 +41,35 @@ from crm_desktop.views.admin.common import (
     ScreenshotState,
     can,
     field,
+    row_of,
+    rows_of,
     style_list,
     title_label,
 )
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
-LISTS = frozenset({"admin.lost_reason", "admin.lead_source"})
+LISTS = admin_api.LISTS
+
+
+@dataclass(frozen=True)
+class ListCalls:
+    """How a list of named entries is read, added to and changed (each answer a contract model)."""
+
+    read: Callable[[ApiClient], Awaitable[Sequence[BaseModel]]]
+    create: Callable[[ApiClient, admin_api.Body], Awaitable[BaseModel]]
+    update: Callable[[ApiClient, int, admin_api.Body], Awaitable[BaseModel]]
+
+
+def _named_list(kind: admin_api.ListKind) -> ListCalls:
+    return ListCalls(
+        lambda api: admin_api.list_items(api, kind),
+        lambda api, body: admin_api.create_item(api, kind, body),
+        lambda api, item_id, body: admin_api.update_item(api, kind, item_id, body),
+    )
+
+
+LOST_REASONS = _named_list("lost-reasons")
+LEAD_SOURCES = _named_list("lead-sources")
 
 
 def failed(task: asyncio.Task[Any]) -> bool:
@@ -164,7 +190,7 @@ class ItemList(QWidget):
         self,
         page: AdminPage,
         name: str,
-        path: str,
+        calls: ListCalls,
         title: str,
         noun: str,
         area: str,
@@ -173,7 +199,7 @@ class ItemList(QWidget):
     ) -> None:
         super().__init__()
         self.page = page
-        self.path = path
+        self.calls = calls
         self.noun = noun
         self.plural = plural or f"{noun}s"
         self.area = frozenset({area})
@@ -230,7 +256,7 @@ class ItemList(QWidget):
         self._update_actions()
 
     def reload(self) -> None:
-        self.page.load(self.page.api.get(self.path, include_inactive=True), self._arrived)
+        self.page.load(rows_of(self.calls.read(self.page.api)), self._arrived)
 
     def _arrived(self, items: list[dict[str, Any]], select: int | None = None) -> None:
         self.items = {i["id"]: i for i in items}
@@ -294,7 +320,7 @@ class ItemList(QWidget):
 
             operations.run(
                 dialog,
-                self.page.api.post(self.path, dialog.body()),
+                row_of(self.calls.create(self.page.api, dialog.body())),
                 success=created,
                 changed=self.area,
                 fields=dialog.fields(),
@@ -319,7 +345,7 @@ class ItemList(QWidget):
 
         task = operations.run(
             parent or self.page,
-            self.page.api.patch(f"{self.path}/{item['id']}", {**changes, "version": item["version"]}),
+            row_of(self.calls.update(self.page.api, item["id"], {**changes, "version": item["version"]})),
             success=saved,
             changed=self.area,
             fields=fields,
@@ -368,8 +394,8 @@ class ItemList(QWidget):
             for position, row_id in enumerate(ids):
                 item = old[row_id]
                 if item["position"] != position:
-                    item = await self.page.api.patch(
-                        f"{self.path}/{row_id}", {"position": position, "version": item["version"]}
+                    item = await row_of(
+                        self.calls.update(self.page.api, row_id, {"position": position, "version": item["version"]})
                     )
                 saved.append(item)
             return saved
@@ -392,10 +418,10 @@ class SalesListsPage(AdminPage):
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.reasons = ItemList(
-            self, "lostReasonList", "/api/lost-reasons", "Lost reasons", "lost reason", "admin.lost_reason", True
+            self, "lostReasonList", LOST_REASONS, "Lost reasons", "lost reason", "admin.lost_reason", True
         )
         self.sources = ItemList(
-            self, "leadSourceList", "/api/lead-sources", "Lead sources", "lead source", "admin.lead_source", False
+            self, "leadSourceList", LEAD_SOURCES, "Lead sources", "lead source", "admin.lead_source", False
         )
         lists = QHBoxLayout()
         lists.setSpacing(24)

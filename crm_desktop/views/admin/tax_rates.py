@@ -27,20 +27,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
-from crm_desktop.views.admin.common import AdminPage, ScreenshotState, can, field, title_label
+from crm_desktop.views.admin.common import AdminPage, ScreenshotState, can, field, row_of, rows_of, title_label
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
 
-PATH = "/api/tax-rates"
-AREAS = frozenset({"products.tax_rate"})
-CHANGED = frozenset({"products", "products.tax_rate"})
+AREAS = admin_api.TAX_RATE_AREAS
+CHANGED = admin_api.TAX_RATES
 NOTE = "Changing a rate affects new lines only; issued invoices keep the rate they were issued with."
 
 
 def percent(rate: Any) -> str:
     """The server's decimal string ("19.000") as a person writes it ("19")."""
-    return format(Decimal(str(rate)).normalize(), "f")
+    return format.quantity(rate)
 
 
 def rate_text(rate: dict[str, Any]) -> str:
@@ -154,7 +154,7 @@ class TaxRatesPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(self.api.get(PATH, include_inactive=True), self._arrived)
+        self.load(rows_of(admin_api.tax_rates(self.api)), self._arrived)
 
     def _arrived(self, rates: list[dict[str, Any]], select: int | None = None) -> None:
         self.rates = {r["id"]: r for r in rates}
@@ -195,7 +195,7 @@ class TaxRatesPage(AdminPage):
 
             operations.run(
                 dialog,
-                self.api.post(PATH, {**dialog.values(), "active": True}),
+                row_of(admin_api.create_tax_rate(self.api, {**dialog.values(), "active": True})),
                 success=created,
                 changed=CHANGED,
                 fields=dialog.fields(),
@@ -218,7 +218,7 @@ class TaxRatesPage(AdminPage):
 
         task = operations.run(
             dialog or self,
-            self.api.patch(f"{PATH}/{rate['id']}", {**changes, "version": rate["version"]}),
+            row_of(admin_api.update_tax_rate(self.api, rate["id"], {**changes, "version": rate["version"]})),
             success=saved,
             changed=CHANGED,
             fields=dialog.fields() if dialog else None,

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
@@ -35,11 +36,13 @@ from crm_desktop.views.admin.common import (
     can,
     confirm,
     field,
+    row_of,
+    rows_of,
     style_list,
     title_label,
 )
 
-TEAMS = frozenset({"admin.teams", "admin.users"})
+TEAMS = admin_api.TEAMS
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SEARCH_LIMIT = 50
 
@@ -147,7 +150,7 @@ class TeamsPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(self.api.get("/api/teams"), self._arrived)
+        self.load(rows_of(admin_api.list_teams(self.api)), self._arrived)
 
     def _arrived(self, teams: list[dict[str, Any]]) -> None:
         self.teams = {t["id"]: t for t in teams}
@@ -234,13 +237,13 @@ class TeamsPage(AdminPage):
         if team_id is not None:
             offset = 0
             while True:  # a team has tens of people; page through them all the same
-                page = await self.api.get("/api/users", team_id=team_id, offset=offset, limit=500)
-                found.extend(page["items"])
-                offset += len(page["items"])
-                if not page["items"] or offset >= page["total"]:
+                page = await admin_api.list_users(self.api, offset, 500, team_id=team_id)
+                found.extend(user.model_dump(mode="json") for user in page.items)
+                offset += len(page.items)
+                if not page.items or offset >= page.total:
                     break
-        page = await self.api.get("/api/users", search=search or None, active=True, limit=SEARCH_LIMIT)
-        found.extend(page["items"])
+        matches = await admin_api.list_users(self.api, 0, SEARCH_LIMIT, search=search or None, active=True)
+        found.extend(user.model_dump(mode="json") for user in matches.items)
         return found
 
     def _search_people(self) -> None:
@@ -342,7 +345,7 @@ class TeamsPage(AdminPage):
 
         operations.run(
             self,
-            self.api.put(f"/api/teams/{team['id']}", body),
+            row_of(admin_api.update_team(self.api, team["id"], body)),
             success=saved,
             changed=TEAMS,
             fields={"name": self.name, "lead_user_id": self.lead, "member_ids": self.members},
@@ -366,7 +369,7 @@ class TeamsPage(AdminPage):
 
             operations.run(
                 dialog,
-                self.api.post("/api/teams", {"name": name}),
+                row_of(admin_api.create_team(self.api, name)),
                 success=created,
                 changed=TEAMS,
                 fields={"name": dialog.name},

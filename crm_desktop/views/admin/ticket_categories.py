@@ -21,16 +21,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crm_desktop.api import admin as admin_api
 from crm_desktop.views.admin.common import (
     can,
     field,
+    rows_of,
 )
-from crm_desktop.views.admin.sales_lists import ItemList
+from crm_desktop.views.admin.sales_lists import ItemList, ListCalls
+from crm_server.contract.auth import TeamOut
 
 if TYPE_CHECKING:
     from crm_desktop.views.admin.support import SupportPage
 
-CATEGORIES = frozenset({"tickets.ticket_category"})
+CATEGORIES = admin_api.CATEGORIES
 NO_TEAM = "No team (only people who see all tickets)"
 
 
@@ -86,7 +89,9 @@ class CategoryDialog(QDialog):
 class CategoryList(ItemList):
     """The categories in the order agents see them, with the team of the selected one."""
 
-    PATH = "/api/ticket-categories"
+    CALLS = ListCalls(
+        lambda api: admin_api.ticket_categories(api), admin_api.create_category, admin_api.update_category
+    )
     ACTIVE_AGAIN = "offered again"
     INACTIVE = "inactive: not offered for new tickets, kept on old ones"
 
@@ -96,7 +101,7 @@ class CategoryList(ItemList):
         super().__init__(
             page,
             "ticketCategoryList",
-            self.PATH,
+            self.CALLS,
             "Ticket categories",
             "category",
             "tickets.ticket_category",
@@ -113,15 +118,15 @@ class CategoryList(ItemList):
         self.body.insertLayout(self.body.count() - 1, team_row)  # above the buttons
 
     def reload(self) -> None:
-        async def both() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async def both() -> tuple[list[dict[str, Any]], list[TeamOut]]:
             categories, teams = await asyncio.gather(
-                self.page.api.get(self.PATH, include_inactive=True), self.page.api.get("/api/teams")
+                rows_of(admin_api.ticket_categories(self.page.api)), admin_api.list_teams(self.page.api)
             )
             return categories, teams
 
-        def arrived(answer: tuple[list[dict[str, Any]], list[dict[str, Any]]]) -> None:
+        def arrived(answer: tuple[list[dict[str, Any]], list[TeamOut]]) -> None:
             categories, teams = answer
-            self.teams = {t["id"]: t["name"] for t in teams}
+            self.teams = {t.id: t.name for t in teams}
             self._arrived(categories)
 
         self.page.load(both(), arrived)

@@ -33,7 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
@@ -44,7 +45,8 @@ from crm_desktop.views.admin.common import (
     confirm,
     field,
     in_future,
-    local_time,
+    row_of,
+    rows_of,
     set_danger,
     title_label,
     tone,
@@ -52,8 +54,9 @@ from crm_desktop.views.admin.common import (
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.auth import UserOut
 
-USERS = frozenset({"admin.users"})
+USERS = admin_api.USERS
 PAGE_SIZE = 100
 
 
@@ -177,9 +180,9 @@ class UserDialog(QDialog):
         api = self.page.api
         body = self.payload()
         if self.user is None:
-            call = api.post("/api/users", body)
+            call = row_of(admin_api.create_user(api, body))
         else:
-            call = api.patch(f"/api/users/{self.user['id']}", body)
+            call = row_of(admin_api.update_user(api, self.user["id"], body))
         busy_while(
             self.ok,
             operations.run(self, call, success=self._saved, changed=USERS, fields=self.fields, reload=self.reload),
@@ -189,7 +192,7 @@ class UserDialog(QDialog):
         """After a conflict ("Reload"): show the user as stored now, with its new version."""
         if self.user is None:
             return
-        self.page.load(self.page.api.get(f"/api/users/{self.user['id']}"), self._fill)
+        self.page.load(row_of(admin_api.get_user(self.page.api, self.user["id"])), self._fill)
 
     def _fill(self, user: dict[str, Any]) -> None:
         if not shiboken6.isValid(self):
@@ -255,9 +258,7 @@ class DeactivateDialog(QDialog):
 
         async def deactivate() -> Any:
             version = await self.page.latest_version(user_id)
-            return await self.page.api.post(
-                f"/api/users/{user_id}/deactivate", {"version": version, "reassign_to": reassign_to}
-            )
+            return await admin_api.deactivate_user(self.page.api, user_id, version, reassign_to)
 
         call = deactivate()
         busy_while(
@@ -312,7 +313,7 @@ class PasswordDialog(QDialog):
         layout.addWidget(self.buttons)
 
     def submit(self) -> None:
-        call = self.page.api.post(f"/api/users/{self.user['id']}/password", {"password": self.password.text()})
+        call = admin_api.set_password(self.page.api, self.user["id"], self.password.text())
         operations.run(self, call, success=self._done, changed=USERS, fields={"password": self.password})
 
     def _done(self, _: object) -> None:
@@ -353,11 +354,11 @@ class UsersPage(AdminPage):
                 status_of,
                 color=_status_color,
                 tooltip=lambda u: (
-                    f"Locked until {local_time(u['locked_until'])}" if in_future(u.get("locked_until")) else None
+                    f"Locked until {format.moment(u['locked_until'])}" if in_future(u.get("locked_until")) else None
                 ),
             ),
             Column("2FA", lambda u: "On" if u["totp_enabled"] else "Off"),
-            Column("Last sign-in", lambda u: local_time(u.get("last_login_at"))),
+            Column("Last sign-in", lambda u: format.moment(u.get("last_login_at"))),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
@@ -427,11 +428,13 @@ class UsersPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        return dict(await self.api.get("/api/users", offset=offset, limit=limit, **self.filters.values()))
+        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
+        page = await admin_api.list_users(self.api, offset, limit, **self.filters.values())
+        return page.model_dump(mode="json")
 
     def reload(self) -> None:
-        self.load(self.api.get("/api/roles"), self._roles_arrived)
-        self.load(self.api.get("/api/teams"), self._teams_arrived)
+        self.load(rows_of(admin_api.list_roles(self.api)), self._roles_arrived)
+        self.load(rows_of(admin_api.list_teams(self.api)), self._teams_arrived)
         self.reload_list()
 
     def reload_list(self) -> None:
@@ -482,11 +485,11 @@ class UsersPage(AdminPage):
             if action == "created" or event.get("entity_id") is None:
                 self.reload_list()
             elif self.model.find(event.get("entity_id")) is not None:
-                self.load(self.api.get(f"/api/users/{event['entity_id']}"), self._patch_row)
+                self.load(row_of(admin_api.get_user(self.api, int(event["entity_id"]))), self._patch_row)
         elif entity == "role":
-            self.load(self.api.get("/api/roles"), self._roles_arrived)
+            self.load(rows_of(admin_api.list_roles(self.api)), self._roles_arrived)
         elif entity == "team":
-            self.load(self.api.get("/api/teams"), self._teams_arrived)
+            self.load(rows_of(admin_api.list_teams(self.api)), self._teams_arrived)
             self.reload_list()  # members moved between teams
 
     def _patch_row(self, user: dict[str, Any]) -> None:
@@ -545,19 +548,19 @@ class UsersPage(AdminPage):
     async def latest_version(self, user_id: int) -> int:
         """One-click actions ("set the role to X") act on the user as they are now: a sign-in
         since the list loaded also bumps the version, and is no reason to refuse."""
-        return int((await self.api.get(f"/api/users/{user_id}"))["version"])
+        return (await admin_api.get_user(self.api, user_id)).version
 
     def reactivate_selected(self) -> None:
         user = self.selected()
         if user is None or user["active"]:
             return
 
-        async def reactivate() -> Any:
+        async def reactivate() -> UserOut:
             version = await self.latest_version(user["id"])
-            return await self.api.post(f"/api/users/{user['id']}/reactivate", {"version": version})
+            return await admin_api.reactivate_user(self.api, user["id"], version)
 
         operations.run(
-            self, reactivate(), success=lambda u: self.say(f"{u['full_name']} can sign in again."), changed=USERS
+            self, reactivate(), success=lambda u: self.say(f"{u.full_name} can sign in again."), changed=USERS
         )
 
     def change_role_selected(self, role_id: int) -> None:
@@ -566,12 +569,12 @@ class UsersPage(AdminPage):
             return
         role = self.roles.get(role_id, {}).get("name", "the new role")
 
-        async def change() -> Any:
+        async def change() -> UserOut:
             version = await self.latest_version(user["id"])
-            return await self.api.patch(f"/api/users/{user['id']}", {"version": version, "role_id": role_id})
+            return await admin_api.update_user(self.api, user["id"], {"version": version, "role_id": role_id})
 
         operations.run(
-            self, change(), success=lambda u: self.say(f"{u['full_name']} now has the role {role}."), changed=USERS
+            self, change(), success=lambda u: self.say(f"{u.full_name} now has the role {role}."), changed=USERS
         )
 
     def unlock_selected(self) -> None:
@@ -580,7 +583,7 @@ class UsersPage(AdminPage):
             return
         operations.run(
             self,
-            self.api.post(f"/api/users/{user['id']}/unlock"),
+            admin_api.unlock_user(self.api, user["id"]),
             success=lambda _: self.say(f"{user['full_name']} is unlocked."),
             changed=USERS,
         )
@@ -596,7 +599,7 @@ class UsersPage(AdminPage):
             return
         operations.run(
             self,
-            self.api.post(f"/api/users/{user['id']}/send-reset"),
+            admin_api.send_reset(self.api, user["id"]),
             success=lambda _: self.say(f"A password reset email is on its way to {user['email']}."),
         )
 
@@ -608,7 +611,7 @@ class UsersPage(AdminPage):
         def reset() -> None:
             operations.run(
                 self,
-                self.api.post(f"/api/users/{user['id']}/reset-2fa"),
+                admin_api.reset_2fa(self.api, user["id"]),
                 changed=USERS,
                 success=lambda _: self.say(
                     f"Two-factor sign-in is off for {user['full_name']}; "

@@ -4,7 +4,7 @@ it, the pipeline and status its leads start in, who gets them, the thank-you pag
 spam-trap field. Once saved, the form has a post address: "Copy embed code" puts ready HTML on the
 clipboard, "New key…" retires the old address (a form copied by spammers).
 
-Server side: crm_server/webforms/ (GET/POST/PUT/DELETE /api/web-forms, /new-key, /snippet).
+Server side: crm_server/webforms/; the calls are in crm_desktop/api/admin.py (web forms).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.views.admin.common import (
@@ -46,6 +47,8 @@ from crm_desktop.views.admin.common import (
     can,
     confirm,
     field,
+    row_of,
+    rows_of,
     set_danger,
     style_list,
     title_label,
@@ -56,9 +59,10 @@ from crm_server.contract.webforms import (
     DEFAULT_HONEYPOT,
     FIELD_TYPE_LABELS,
     MAPS_TO_LABELS,
+    EmbedSnippet,
 )
 
-FORMS = frozenset({"admin.web_form"})
+FORMS = admin_api.WEB_FORMS
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("Label", "Name in the HTML", "Type", "Fills", "Required", "Choices")
 NAME, LABEL, TYPE, MAPS, REQUIRED, OPTIONS = range(6)  # not the column order: see _cells
@@ -430,7 +434,9 @@ class WebFormsPage(AdminPage):
 
     async def _fetch(self) -> dict[str, Any]:
         forms, pipelines, teams = await asyncio.gather(
-            self.api.get("/api/web-forms"), self.api.get("/api/pipelines"), self.api.get("/api/teams")
+            rows_of(admin_api.web_forms(self.api)),
+            rows_of(admin_api.pipelines(self.api)),
+            rows_of(admin_api.list_teams(self.api)),
         )
         await self.names.ensure(f["owner_id"] for f in forms)
         return {"forms": forms, "pipelines": pipelines, "teams": teams}
@@ -632,9 +638,10 @@ class WebFormsPage(AdminPage):
             return
         form_id = self.current_id
         if form_id is None:
-            call = self.api.post("/api/web-forms", body)
+            call = row_of(admin_api.create_web_form(self.api, body))
         else:
-            call = self.api.put(f"/api/web-forms/{form_id}", {**body, "version": self.forms[form_id]["version"]})
+            version = self.forms[form_id]["version"]
+            call = row_of(admin_api.update_web_form(self.api, form_id, {**body, "version": version}))
 
         def saved(form: dict[str, Any]) -> None:
             self._saved(
@@ -673,7 +680,7 @@ class WebFormsPage(AdminPage):
                 self._show_form(first)
                 self.say(f"The form {form['name']} is deleted; websites posting to it now get “not found”.")
 
-            operations.run(self, self.api.delete(f"/api/web-forms/{form['id']}"), success=deleted, changed=FORMS)
+            operations.run(self, admin_api.delete_web_form(self.api, form["id"]), success=deleted, changed=FORMS)
 
         confirm(
             self,
@@ -699,7 +706,7 @@ class WebFormsPage(AdminPage):
 
             operations.run(
                 self,
-                self.api.post(f"/api/web-forms/{form_id}/new-key"),
+                row_of(admin_api.new_form_key(self.api, form_id)),
                 success=renewed,
                 changed=FORMS,
                 busy=self.key_button,
@@ -719,19 +726,19 @@ class WebFormsPage(AdminPage):
         if form_id is None:
             return
 
-        def arrived(snippet: dict[str, Any]) -> None:
-            QGuiApplication.clipboard().setText(snippet["html"])
-            if snippet["public_url_set"]:
+        def arrived(snippet: EmbedSnippet) -> None:
+            QGuiApplication.clipboard().setText(snippet.html)
+            if snippet.public_url_set:
                 self.say("The embed code is on the clipboard: paste it into your website's page.")
             else:
                 self.say(
-                    f"The embed code is on the clipboard, but it posts to {snippet['post_url']}, this server's "
+                    f"The embed code is on the clipboard, but it posts to {snippet.post_url}, this server's "
                     "address as this computer sees it. Set the server's public address in Settings so "
                     "websites can reach it.",
                     error=True,
                 )
 
-        self.load(self.api.get(f"/api/web-forms/{form_id}/snippet"), arrived)
+        self.load(admin_api.form_snippet(self.api, form_id), arrived)
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-website-forms", lambda: None)]
