@@ -204,11 +204,11 @@ class KanbanColumn(QFrame):
         self.caption = QLabel()
         self.caption.setObjectName("columnTotals")
         layout.addWidget(self.caption)
-        self.scroll = QScrollArea()
-        self.scroll.setObjectName("columnScroll")
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("columnScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
         body.setObjectName("columnBody")
         self.body = QVBoxLayout(body)
@@ -224,9 +224,9 @@ class KanbanColumn(QFrame):
         self.body.addWidget(self.empty)
         self.body.addWidget(self.more)
         self.body.addStretch(1)
-        self.scroll.setWidget(body)
-        layout.addWidget(self.scroll, 1)
-        self.scroll.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.scroll_area.setWidget(body)
+        layout.addWidget(self.scroll_area, 1)
+        self.scroll_area.verticalScrollBar().valueChanged.connect(self._scrolled)
 
     # --- data ------------------------------------------------------------------------------------
 
@@ -280,7 +280,7 @@ class KanbanColumn(QFrame):
         return next((w for w in self.card_widgets if w.card.id == card_id), None)
 
     def _scrolled(self, value: int) -> None:
-        bar = self.scroll.verticalScrollBar()
+        bar = self.scroll_area.verticalScrollBar()
         if value >= bar.maximum() - 80 and self.has_more() and not self.fetching:
             self.board.fetch_more(self)
 
@@ -401,19 +401,19 @@ class KanbanBoard(QWidget):
         layout.addWidget(self.notice)
 
         self.stack = QStackedWidget()
-        self.scroll = QScrollArea()
-        self.scroll.setObjectName("boardScroll")
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("boardScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         strip = QWidget()
         strip.setObjectName("boardStrip")
         self.strip = QHBoxLayout(strip)
         self.strip.setContentsMargins(0, 0, 0, 4)
         self.strip.setSpacing(12)
         self.strip.addStretch(1)
-        self.scroll.setWidget(strip)
-        self.stack.addWidget(self.scroll)
+        self.scroll_area.setWidget(strip)
+        self.stack.addWidget(self.scroll_area)
         self.no_cards, self.no_match = self.empty_states()
         if self.no_cards.button is not None:
             self.no_cards.button.clicked.connect(self.new_requested)
@@ -502,7 +502,9 @@ class KanbanBoard(QWidget):
             self.column_loaded(column)
             column.set_data(count, cards)
         total = sum(c.count for c in self.columns)
-        self.stack.setCurrentWidget(self.scroll if total else (self.no_match if self.is_narrowed() else self.no_cards))
+        self.stack.setCurrentWidget(
+            self.scroll_area if total else (self.no_match if self.is_narrowed() else self.no_cards)
+        )
         if focused is not None:
             self.focus_card(focused)
         self.has_loaded = True
@@ -563,8 +565,8 @@ class KanbanBoard(QWidget):
         widget = self.card_widget(card_id)
         if widget is not None:
             widget.setFocus(Qt.FocusReason.OtherFocusReason)
-            widget.column.scroll.ensureWidgetVisible(widget)
-            self.scroll.ensureWidgetVisible(widget.column)
+            widget.column.scroll_area.ensureWidgetVisible(widget)
+            self.scroll_area.ensureWidgetVisible(widget.column)
 
     def focus_step(self, card: KanbanCard, rows: int = 0, columns: int = 0) -> None:
         """Arrow keys: the card above/below, or the nearest card in the next column that has one."""
@@ -611,7 +613,7 @@ class KanbanBoard(QWidget):
         cards = list(target.cards)
         cards.insert(min(index, len(cards)), card)
         target.set_cards(cards)
-        self.stack.setCurrentWidget(self.scroll)
+        self.stack.setCurrentWidget(self.scroll_area)
 
     def send(
         self,

@@ -183,7 +183,7 @@ def test_a_colleagues_move_shows_up_live_without_a_refresh(desk: Desk, qtbot: Qt
     colleague = sign_in(desk, "bob@example.com", role="Admin")
     ana = make_lead(desk, colleague, "Ana Pop", company="Globex SRL")
     desk.wait_until(lambda: column_name(board, ana["id"]) == "Open", timeout=3, message="the new lead did not show")
-    assert board.stack.currentWidget() is board.scroll
+    assert board.stack.currentWidget() is board.scroll_area
 
     desk.run(
         colleague.post(
@@ -260,7 +260,7 @@ def test_filters_narrow_the_board_and_clear_all_restores_it(desk: Desk, qtbot: Q
     desk.wait_until(lambda: board.stack.currentWidget() is board.no_match, message="no 'nothing matches' state")
     assert board.no_match.button is not None
     click(qtbot, board.no_match.button)
-    desk.wait_until(lambda: shown() == everyone and board.stack.currentWidget() is board.scroll)
+    desk.wait_until(lambda: shown() == everyone and board.stack.currentWidget() is board.scroll_area)
 
     bar.views.setCurrentIndex(bar.views.findText("Bob's Globex"))
     bar.views.activated.emit(bar.views.currentIndex())
@@ -309,7 +309,7 @@ def test_a_column_loads_more_cards_when_scrolled_to_its_end(desk: Desk, qtbot: Q
     column = page.board.column_named("Open")
     assert column is not None and column.count_label.text() == "55" and len(column.cards) == 50
     assert column.totals_label.text() == "550.00 EUR"
-    bar = column.scroll.verticalScrollBar()
+    bar = column.scroll_area.verticalScrollBar()
     desk.wait_until(lambda: bar.maximum() > 0, message="the column does not scroll")
     bar.setValue(bar.maximum())
     desk.wait_until(lambda: len(column.cards) == 55, message="the rest of the column did not load")
