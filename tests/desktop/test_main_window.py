@@ -204,3 +204,18 @@ def test_search_box_shortcut_and_results(desk: Desk, qtbot: QtBot) -> None:
     popup = window.search_controller.popup
     desk.wait_until(lambda: popup.isVisible())
     assert popup.note.isVisible() and popup.note.text()
+
+
+def test_profile_from_the_user_menu_says_what_is_not_set_one_way(desk: Desk, qtbot: QtBot) -> None:
+    import itertools
+
+    from crm_desktop import format
+    from crm_desktop.views.account.dialogs import ProfileDialog
+
+    window = open_main(desk, qtbot)
+    window.profile_action.trigger()
+    dialog = _dialog(ProfileDialog)
+    texts = [label.text() for label in dialog.findChildren(QLabel)]
+    assert window.session.me.email in texts
+    pairs = dict(itertools.pairwise(texts))
+    assert pairs["Phone"] == format.EMPTY and pairs["Two-factor sign-in"] == "Off"

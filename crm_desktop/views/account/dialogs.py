@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
 from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
@@ -193,9 +193,9 @@ class ProfileDialog(QDialog):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         for label, value in (
             ("Email", me.email),
-            ("Phone", me.phone or "—"),
-            ("Team", team_name or "—"),
-            ("Two-factor sign-in", "On" if me.totp_enabled else "Off"),
+            ("Phone", format.value(me.phone)),
+            ("Team", format.value(team_name)),
+            (format.label("totp_enabled"), "On" if me.totp_enabled else "Off"),
         ):
             caption = QLabel(label)
             caption.setProperty("role", "muted")
