@@ -18,7 +18,7 @@ snapshot taken when a record is shown) and `save(then=...)`, and adds its form u
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from crm_desktop.operations import change_bus
 from crm_desktop.operations.errors import handle_error
 from crm_desktop.session import Session
 from crm_desktop.widgets.edit_buffer import EditBuffer, Row
+from crm_desktop.widgets.form import field
 from crm_desktop.widgets.record_window import ask_unsaved, close_anyway, closing_anyway, set_tone, spawn_into
 from crm_server.contract.events import LiveEvent
 
@@ -73,6 +74,27 @@ def sources(table: Mapping[Any, Iterable[Any]], target: Any) -> frozenset[str]:
     """The statuses (as their text) a contract table allows `target` in: a transition table's
     status -> next statuses, or an action table's status -> actions."""
     return frozenset(str(source) for source, targets in table.items() if target in targets)
+
+
+def form_columns(columns: Sequence[tuple[int, Sequence[tuple[str, QWidget]]]]) -> QHBoxLayout:
+    """The form's fields side by side: each column a stretch and its (label, widget) pairs."""
+    row = QHBoxLayout()
+    row.setSpacing(14)
+    for stretch, fields in columns:
+        column = QVBoxLayout()
+        column.setSpacing(8)
+        for text, widget in fields:
+            field(column, text, widget)
+        column.addStretch(1)
+        row.addLayout(column, stretch)
+    return row
+
+
+def section(title: str) -> QLabel:
+    """A section's caption in capitals ("LINES", "RECEIPTS")."""
+    label = QLabel(title.upper())
+    label.setProperty("role", "section")
+    return label
 
 
 class Notice(QFrame):
@@ -126,6 +148,7 @@ class DocumentWindow(QWidget):
         self.api = session.api
         self.buffer = EditBuffer()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._after_save: Callable[[], object] | None = None
         self.setObjectName(name)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setWindowIcon(icons.app_icon())
@@ -297,6 +320,43 @@ class DocumentWindow(QWidget):
 
     def save(self, then: Callable[[], object] | None = None) -> object:
         raise NotImplementedError
+
+    def send_save(
+        self,
+        call: Awaitable[Any] | None,
+        *,
+        changed: frozenset[str],
+        fields: Mapping[str, QWidget],
+        then: Callable[[], object] | None,
+    ) -> bool:
+        """Run a save (`call`; None when nothing changed: `then` runs at once); the answer goes to
+        `saved`, then `then` runs (a move, a preview or the close that needed the edits saved)."""
+        self.say("")
+        if call is None:
+            self.buffer.touched.clear()
+            if then is not None:
+                then()
+            return True
+        self._after_save = then
+        operations.run(
+            self,
+            call,
+            success=self._saved_then,
+            changed=changed,
+            fields=fields,
+            reload=self.reload,
+            busy=self.buttons.get("save"),
+        )
+        return True
+
+    def _saved_then(self, record: Row) -> None:
+        self.saved(record)
+        then, self._after_save = self._after_save, None
+        if then is not None:
+            then()
+
+    def saved(self, record: Row) -> None:
+        """What a save answered (`send_save`)."""
 
     # --- loading ---------------------------------------------------------------------------------
 

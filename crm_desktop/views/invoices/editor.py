@@ -24,7 +24,6 @@ from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDateEdit,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -54,8 +53,8 @@ from crm_desktop.views.invoices.dialogs import (
     recurrence_text,
 )
 from crm_desktop.views.proposals.party import PartyPicker
-from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
-from crm_desktop.widgets.form import field, qdate
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, form_columns, sources
+from crm_desktop.widgets.form import qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.pdf_preview import PdfPreviewDialog
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
@@ -251,19 +250,13 @@ class InvoiceWindow(DocumentWindow):
         self.notes.setPlaceholderText("Payment terms, a thank-you…")
         self.grid = LineGrid(session, self)
 
-        form = QHBoxLayout()
-        form.setSpacing(14)
-        left, middle, right = QVBoxLayout(), QVBoxLayout(), QVBoxLayout()
-        field(left, "C&lient", self.client)
-        field(middle, "C&urrency", self.currency)
-        field(middle, "&Issue date", self.issue_date)
-        field(middle, "&Due date", self.due_date)
-        field(right, "&Notes", self.notes)
-        form.addLayout(left, 2)
-        form.addLayout(middle, 1)
-        form.addLayout(right, 3)
-        for column in (left, middle, right):
-            column.addStretch(1)
+        form = form_columns(
+            [
+                (2, [("C&lient", self.client)]),
+                (1, [("C&urrency", self.currency), ("&Issue date", self.issue_date), ("&Due date", self.due_date)]),
+                (3, [("&Notes", self.notes)]),
+            ]
+        )
         lines_box = QWidget()
         lines_layout = QVBoxLayout(lines_box)
         lines_layout.setContentsMargins(0, 0, 0, 0)

@@ -14,6 +14,7 @@ they were read at), so saving over someone else's change gets the usual "Changed
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -46,8 +47,8 @@ from crm_desktop.views.proposals.common import (
     Row,
 )
 from crm_desktop.views.proposals.party import PartyPicker
-from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
-from crm_desktop.widgets.form import field, qdate
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, form_columns, section, sources
+from crm_desktop.widgets.form import qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
@@ -138,7 +139,6 @@ class ProposalWindow(DocumentWindow):
         self.proposal: Row | None = None
         self.conversion: Row | None = None
         self.invoice_number: str | None = None
-        self._after_save: Any = None
         super().__init__(
             session,
             parent,
@@ -197,26 +197,19 @@ class ProposalWindow(DocumentWindow):
         self.notes.setFixedHeight(64)
         self.grid = LineGrid(session)
         self.form = QWidget()
-        top = QHBoxLayout()
-        top.setSpacing(14)
-        columns = [QVBoxLayout() for _ in range(3)]
-        for column, stretch in zip(columns, (3, 3, 2), strict=True):
-            column.setSpacing(8)
-            top.addLayout(column, stretch)
-        field(columns[0], "&For (client or lead)", self.party)
-        field(columns[0], "&Title", self.title_edit)
-        field(columns[1], "&Notes", self.notes)
-        field(columns[2], "&Valid until", self.valid_until)
-        field(columns[2], "C&urrency", self.currency)
-        for column in columns:
-            column.addStretch(1)
         form_layout = QVBoxLayout(self.form)
         form_layout.setContentsMargins(0, 0, 0, 0)
         form_layout.setSpacing(10)
-        form_layout.addLayout(top)
-        lines_label = QLabel("LINES")
-        lines_label.setProperty("role", "section")
-        form_layout.addWidget(lines_label)
+        form_layout.addLayout(
+            form_columns(
+                [
+                    (3, [("&For (client or lead)", self.party), ("&Title", self.title_edit)]),
+                    (3, [("&Notes", self.notes)]),
+                    (2, [("&Valid until", self.valid_until), ("C&urrency", self.currency)]),
+                ]
+            )
+        )
+        form_layout.addWidget(section("Lines"))
         form_layout.addWidget(self.grid, 1)
         self.fields: dict[str, QWidget] = {
             "client_id": self.party,
@@ -492,22 +485,15 @@ class ProposalWindow(DocumentWindow):
         if payload is None:
             return False
         body, fields = payload
-        self.say("")
         if self.proposal is None:
-            call = self.api.post("/api/proposals", body)
+            call: Awaitable[Any] | None = self.api.post("/api/proposals", body)
         elif not body:
-            if then is not None:
-                then()
-            return True
+            call = None
         else:
             call = self.api.patch(f"/api/proposals/{self.proposal_id}", {**body, "version": self.proposal["version"]})
-        self._after_save = then
-        operations.run(
-            self, call, success=self._saved, changed=PROPOSALS, fields=fields, reload=self.reload, busy=self.save_button
-        )
-        return True
+        return self.send_save(call, changed=PROPOSALS, fields=fields, then=then)
 
-    def _saved(self, proposal: Row) -> None:
+    def saved(self, proposal: Row) -> None:
         new = self.proposal is None
         before = self.proposal
         self.show_proposal(proposal)
@@ -520,9 +506,6 @@ class ProposalWindow(DocumentWindow):
         else:
             self.say("Saved.")
         self.spawn(self._load_conversion())
-        then, self._after_save = self._after_save, None
-        if then is not None:
-            then()
 
     def set_status(self, target: ProposalStatus) -> None:
         """A status move; unsaved edits are saved first (the move is about the offer as shown)."""

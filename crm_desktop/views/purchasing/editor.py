@@ -16,6 +16,7 @@ read at), so saving over a colleague's change gets the usual "Changed elsewhere 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -56,8 +57,8 @@ from crm_desktop.views.purchasing.common import (
     progress,
 )
 from crm_desktop.views.purchasing.lines import PurchaseLines
-from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
-from crm_desktop.widgets.form import field, qdate
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, form_columns, section, sources
+from crm_desktop.widgets.form import qdate
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
 from crm_server.contract.purchasing import PURCHASE_ACTIONS, PurchaseAction
@@ -190,7 +191,6 @@ class PurchaseOrderWindow(DocumentWindow):
         self.receipts: list[Row] = []
         self.warehouses: list[Row] = []
         self.last_receipt: Row | None = None
-        self._after_save: Any = None
         super().__init__(
             session,
             parent,
@@ -215,29 +215,21 @@ class PurchaseOrderWindow(DocumentWindow):
         self.notes.setFixedHeight(64)
         self.lines = PurchaseLines(self.api)
         self.form = QWidget()
-        top = QHBoxLayout()
-        top.setSpacing(14)
-        columns = [QVBoxLayout() for _ in range(3)]
-        for column, stretch in zip(columns, (3, 2, 3), strict=True):
-            column.setSpacing(8)
-            top.addLayout(column, stretch)
-        field(columns[0], "&Vendor", self.vendor)
-        field(columns[0], "&Reference", self.reference)
-        field(columns[1], "&Expected delivery", self.expected)
-        field(columns[1], "&Destination warehouse", self.warehouse)
-        field(columns[2], "&Notes", self.notes)
-        for column in columns:
-            column.addStretch(1)
         form_layout = QVBoxLayout(self.form)
         form_layout.setContentsMargins(0, 0, 0, 0)
         form_layout.setSpacing(10)
-        form_layout.addLayout(top)
-        lines_label = QLabel("LINES")
-        lines_label.setProperty("role", "section")
-        form_layout.addWidget(lines_label)
+        form_layout.addLayout(
+            form_columns(
+                [
+                    (3, [("&Vendor", self.vendor), ("&Reference", self.reference)]),
+                    (2, [("&Expected delivery", self.expected), ("&Destination warehouse", self.warehouse)]),
+                    (3, [("&Notes", self.notes)]),
+                ]
+            )
+        )
+        form_layout.addWidget(section("Lines"))
         form_layout.addWidget(self.lines, 3)
-        self.receipts_label = QLabel("RECEIPTS")
-        self.receipts_label.setProperty("role", "section")
+        self.receipts_label = section("Receipts")
         self.receipts_table = QTableWidget(0, 5)
         self.receipts_table.setObjectName("receiptsTable")
         self.receipts_table.setAccessibleName("Receipts")
@@ -503,29 +495,15 @@ class PurchaseOrderWindow(DocumentWindow):
         if payload is None:
             return False
         body, fields = payload
-        self.say("")
         if self.order is None:
-            call = self.api.post("/api/purchase-orders", body)
+            call: Awaitable[Any] | None = self.api.post("/api/purchase-orders", body)
         elif not body:
-            self.buffer.touched.discard("lines")
-            if then is not None:
-                then()
-            return True
+            call = None
         else:
             call = self.api.patch(f"/api/purchase-orders/{self.order_id}", {**body, "version": self.order["version"]})
-        self._after_save = then
-        operations.run(
-            self,
-            call,
-            success=self._saved,
-            changed=PURCHASING,
-            fields=fields,
-            reload=self.reload,
-            busy=self.save_button,
-        )
-        return True
+        return self.send_save(call, changed=PURCHASING, fields=fields, then=then)
 
-    def _saved(self, order: Row) -> None:
+    def saved(self, order: Row) -> None:
         new = self.order is None
         self.show_order(order)
         if new:
@@ -535,9 +513,6 @@ class PurchaseOrderWindow(DocumentWindow):
         else:
             self.say("Saved.")
         self.spawn(self._load_receipts())
-        then, self._after_save = self._after_save, None
-        if then is not None:
-            then()
 
     # --- status moves ----------------------------------------------------------------------------
 

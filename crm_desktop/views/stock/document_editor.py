@@ -147,7 +147,6 @@ class StockDocumentWindow(DocumentWindow):
         self._line_error: tuple[int, str] | None = None
         self._scan_lock = asyncio.Lock()
         self.confirm_box: QMessageBox | None = None
-        self._after_save: Callable[[], object] | None = None
         super().__init__(
             session,
             parent,
