@@ -78,21 +78,9 @@ def _section(text: str) -> QLabel:
     return label
 
 
-FIELD_LABELS = {
-    "person_name": "Name",
-    "company": "Company",
-    "email": "Email",
-    "phone": "Phone",
-    "source": "Source",
-    "value": "Value",
-    "currency": "Currency",
-    "expected_close_date": "Expected close date",
-    "territory": "Territory",
-    "product_interest": "Product interest",
-    "owner_id": "Owner",
-    "tags": "Tags",
-    "note": "First note",
-}
+# The form's words for its fields: the contract's field names through format.label (a new lead's
+# note is its first one).
+FIELD_LABELS = {name: format.label(name) for name in LeadIn.model_fields} | {"note": "First note"}
 
 
 class LeadForm(QWidget):

@@ -36,22 +36,6 @@ from crm_server.contract.leads import MERGE_FIELDS, LeadOut, LeadQuery, MergeReq
 
 log = logging.getLogger(__name__)
 
-LABELS = {
-    "person_name": "Name",
-    "company": "Company",
-    "email": "Email",
-    "phone": "Phone",
-    "source": "Source",
-    "partner_name": "Partner",
-    "partner_client_id": "Partner client",
-    "owner_id": "Owner",
-    "value": "Value",
-    "expected_close_date": "Expected close",
-    "territory": "Territory",
-    "product_interest": "Product interest",
-    "status_id": "Status",
-}
-
 
 class MergeDialog(QDialog):
     """Pick, per field, which lead's value stays; Merge sends it (the other lead is archived)."""
@@ -142,12 +126,12 @@ class MergeDialog(QDialog):
             title.setStyleSheet("font-weight: 600;")
             self.grid.addWidget(title, 0, column)
         for row, name in enumerate(MERGE_FIELDS, start=1):
-            caption = QLabel(LABELS.get(name, name))
+            caption = QLabel(format.label(name))
             caption.setProperty("role", "muted")
             mine, theirs = QRadioButton(self.shown(keep, name)), QRadioButton(self.shown(other, name))
             for button, side in ((mine, "keep"), (theirs, "other")):
                 button.setObjectName(f"merge_{name}_{side}")
-                button.setAccessibleName(f"{LABELS.get(name, name)}: {side}")
+                button.setAccessibleName(f"{format.label(name)}: {side}")
             group = QButtonGroup(self)
             group.addButton(mine)
             group.addButton(theirs)
