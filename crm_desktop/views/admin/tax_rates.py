@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 from crm_desktop import format, operations
 from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
-from crm_desktop.views.admin.common import AdminPage, ScreenshotState, can, field, row_of, rows_of, title_label
+from crm_desktop.views.admin.common import AdminPage, ScreenshotState, can, field, title_label
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
+from crm_server.contract.products import TaxRateOut
 
 AREAS = admin_api.TAX_RATE_AREAS
 CHANGED = admin_api.TAX_RATES
@@ -43,25 +44,25 @@ def percent(rate: Any) -> str:
     return format.quantity(rate)
 
 
-def rate_text(rate: dict[str, Any]) -> str:
+def rate_text(rate: TaxRateOut) -> str:
     """A row such as "Standard 19%": the name, then the rate unless the name already says it."""
-    value = percent(rate["rate"])
-    says_it = re.search(rf"(?<![\d.,]){re.escape(value)}\s?%", rate["name"]) is not None
-    text = rate["name"] if says_it else f"{rate['name']} {value}%"
-    return text + ("  (inactive)" if not rate["active"] else "")
+    value = percent(rate.rate)
+    says_it = re.search(rf"(?<![\d.,]){re.escape(value)}\s?%", rate.name) is not None
+    text = rate.name if says_it else f"{rate.name} {value}%"
+    return text + ("  (inactive)" if not rate.active else "")
 
 
 class RateDialog(QDialog):
     """A new VAT rate, or an existing one renamed / re-rated: a name and a percentage."""
 
     def __init__(
-        self, parent: QWidget, title: str, submit: Callable[[RateDialog], None], rate: dict[str, Any] | None = None
+        self, parent: QWidget, title: str, submit: Callable[[RateDialog], None], rate: TaxRateOut | None = None
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setObjectName("rateDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.name = QLineEdit(rate["name"] if rate else "")
+        self.name = QLineEdit(rate.name if rate else "")
         self.name.setMinimumWidth(320)
         self.name.setMaxLength(100)
         self.name.setAccessibleName("Name")
@@ -72,7 +73,7 @@ class RateDialog(QDialog):
         self.rate.setDecimals(3)
         self.rate.setSuffix(" %")
         self.rate.setMaximumWidth(160)
-        self.rate.setValue(float(Decimal(str(rate["rate"]))) if rate else 0.0)
+        self.rate.setValue(float(rate.rate) if rate else 0.0)
         form = QFormLayout()
         form.addRow("&Name", field(self.name))
         form.addRow("&Rate", field(self.rate, "Percent, 0 to 100, up to three decimals."))
@@ -106,7 +107,7 @@ class TaxRatesPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.rates: dict[int, dict[str, Any]] = {}
+        self.rates: dict[int, TaxRateOut] = {}
         self.order: list[int] = []
         self.list = OrderedList("taxRateList", "VAT rates")
         self.list.movable = False
@@ -154,17 +155,17 @@ class TaxRatesPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(rows_of(admin_api.tax_rates(self.api)), self._arrived)
+        self.load(admin_api.tax_rates(self.api), self._arrived)
 
-    def _arrived(self, rates: list[dict[str, Any]], select: int | None = None) -> None:
-        self.rates = {r["id"]: r for r in rates}
-        self.order = [r["id"] for r in rates]
-        self.list.fill([(r["id"], rate_text(r)) for r in rates], select)
+    def _arrived(self, rates: list[TaxRateOut], select: int | None = None) -> None:
+        self.rates = {r.id: r for r in rates}
+        self.order = [r.id for r in rates]
+        self.list.fill([(r.id, rate_text(r)) for r in rates], select)
         self.empty.setVisible(not rates)
         self.list.setVisible(bool(rates))
         self._update_actions()
 
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> TaxRateOut | None:
         row_id = self.list.current_id()
         return None if row_id is None else self.rates.get(row_id)
 
@@ -174,14 +175,14 @@ class TaxRatesPage(AdminPage):
         self.add_button.setEnabled(edit)
         self.edit_button.setEnabled(edit and rate is not None)
         self.active_button.setEnabled(edit and rate is not None)
-        self.active_button.setText("Activate" if rate is not None and not rate["active"] else "Deactivate")
+        self.active_button.setText("Activate" if rate is not None and not rate.active else "Deactivate")
 
     # --- changes -------------------------------------------------------------------------------
 
-    def _saved(self, rate: dict[str, Any], message: str) -> None:
-        self.rates[rate["id"]] = rate
-        rates = sorted(self.rates.values(), key=lambda r: (-Decimal(str(r["rate"])), r["name"]))
-        self._arrived(rates, select=rate["id"])
+    def _saved(self, rate: TaxRateOut, message: str) -> None:
+        self.rates[rate.id] = rate
+        rates = sorted(self.rates.values(), key=lambda r: (-r.rate, r.name))
+        self._arrived(rates, select=rate.id)
         self.say(message)
 
     def add(self) -> None:
@@ -189,13 +190,13 @@ class TaxRatesPage(AdminPage):
             return
 
         def submit(dialog: RateDialog) -> None:
-            def created(rate: dict[str, Any]) -> None:
+            def created(rate: TaxRateOut) -> None:
                 dialog.accept()
                 self._saved(rate, f"The VAT rate {rate_text(rate)} is added.")
 
             operations.run(
                 dialog,
-                row_of(admin_api.create_tax_rate(self.api, {**dialog.values(), "active": True})),
+                admin_api.create_tax_rate(self.api, {**dialog.values(), "active": True}),
                 success=created,
                 changed=CHANGED,
                 fields=dialog.fields(),
@@ -206,19 +207,19 @@ class TaxRatesPage(AdminPage):
 
     def _patch(
         self,
-        rate: dict[str, Any],
+        rate: TaxRateOut,
         changes: dict[str, Any],
-        message: Callable[[dict[str, Any]], str],
+        message: Callable[[TaxRateOut], str],
         dialog: RateDialog | None = None,
     ) -> None:
-        def saved(result: dict[str, Any]) -> None:
+        def saved(result: TaxRateOut) -> None:
             if dialog is not None:
                 dialog.accept()
             self._saved(result, message(result))
 
         task = operations.run(
             dialog or self,
-            row_of(admin_api.update_tax_rate(self.api, rate["id"], {**changes, "version": rate["version"]})),
+            admin_api.update_tax_rate(self.api, rate.id, {**changes, "version": rate.version}),
             success=saved,
             changed=CHANGED,
             fields=dialog.fields() if dialog else None,
@@ -235,9 +236,7 @@ class TaxRatesPage(AdminPage):
         def submit(dialog: RateDialog) -> None:
             values = dialog.values()
             changes = {
-                k: v
-                for k, v in values.items()
-                if (Decimal(v) != Decimal(str(rate["rate"])) if k == "rate" else v != rate[k])
+                k: v for k, v in values.items() if (Decimal(v) != rate.rate if k == "rate" else v != getattr(rate, k))
             }
             if not changes:
                 dialog.accept()
@@ -250,11 +249,11 @@ class TaxRatesPage(AdminPage):
         rate = self.current()
         if rate is None or not can(self.me, "edit"):
             return
-        active = not rate["active"]
+        active = not rate.active
         verb = (
             "active again" if active else "inactive: no longer offered, kept on the products and invoices that use it"
         )
-        self._patch(rate, {"active": active}, lambda r: f"The VAT rate {r['name']} is {verb}.")
+        self._patch(rate, {"active": active}, lambda r: f"The VAT rate {r.name} is {verb}.")
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-vat-rates", lambda: None)]
