@@ -14,7 +14,7 @@ from typing import Any
 
 from openpyxl import load_workbook
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from crm_desktop.api import auth
@@ -24,6 +24,7 @@ from crm_desktop.session import Session
 from crm_desktop.views.stock.document_editor import COL_NOTE, COL_QTY, StockDocumentWindow
 from crm_desktop.views.stock.history import ProductHistoryWindow
 from crm_desktop.views.stock.overview import StockPage
+from crm_desktop.widgets.line_grid import LineGrid, Mode
 from tests.desktop.conftest import Desk
 
 # --- set-up through the API (not what these tests are about) --------------------------------------
@@ -422,3 +423,91 @@ def test_a_salesperson_reads_stock_but_is_offered_no_changes(desk: Desk, qtbot: 
     desk.wait_until(lambda: not history.is_busy() and history.model.total == 1)
     assert history.threshold.isReadOnly() and not history.threshold_button.isVisible()
     del session
+
+
+def test_the_line_grid_in_stock_mode_takes_scans_typed_quantities_and_refusals(desk: Desk, qtbot: QtBot) -> None:
+    """The one LineGrid (widgets/line_grid.py) in its stock mode, against the real lookup: a scanned
+    SKU adds a line, the same SKU again adds one, an unknown SKU is told at the entry; quantities are
+    typed with a comma or a point; a bad one and the server's refusal are told at the line (its cell
+    and its note); Ctrl+Delete and Ctrl+Z; a validated count shows what it moved, read-only."""
+    api = desk.signed_in_api()
+    main = make_warehouse(desk, api, "Main")
+    widget = make_product(desk, api, "W-1", "Widget")
+    tool = make_product(desk, api, "T-2", "Tool")
+    session = Session(api, desk.run(auth.me(api)))
+    grid = LineGrid(session, mode=Mode.STOCK)
+    qtbot.addWidget(grid)
+    grid.resize(900, 400)
+    grid.show()
+
+    def scan_sku(sku: str) -> None:
+        qtbot.keyClicks(grid.entry, sku)
+        qtbot.keyClick(grid.entry, Qt.Key.Key_Return)
+        desk.wait_until(lambda: not grid.is_busy())
+
+    scan_sku("W-1")
+    scan_sku("w-1")
+    scan_sku("T-2")
+    assert grid.line_quantities() == [("W-1", "2"), ("T-2", "1")] and grid.count_label.text() == "2 lines"
+    assert grid.entry.text() == "" and "Added T-2 - Tool" in grid.entry_note.text()
+    scan_sku("NOPE-1")
+    assert errors.is_marked(grid.entry) and "No product with SKU NOPE-1" in grid.entry.toolTip()
+    assert grid.line_count() == 2
+    grid.entry.clear()
+
+    quantity = grid.cell(1, "quantity")
+    assert isinstance(quantity, QLineEdit)
+    quantity.selectAll()
+    qtbot.keyClicks(quantity, "1,5")
+    assert grid.lines_in() == [
+        {"product_id": widget["id"], "quantity": "2"},
+        {"product_id": tool["id"], "quantity": "1.5"},
+    ]
+    quantity.selectAll()
+    qtbot.keyClicks(quantity, "-1")
+    problem = grid.problem()
+    assert problem is not None and problem.startswith("Line 2 (T-2), quantity")
+    assert grid.is_marked(1, "quantity") and grid.table.item(1, grid.keys.index("note")).text() == problem
+    quantity.selectAll()
+    qtbot.keyClicks(quantity, "3")
+    assert not grid.is_marked(1, "quantity") and grid.problem() is None
+
+    # The server's refusal of a line lands on it (as a failed validation names "lines.0.quantity").
+    grid.lines_in()
+    assert grid.show_error("lines.0.quantity", "Not enough Widget (W-1) in Main: 0 available, 2 needed.")
+    assert grid.is_marked(0, "quantity") and "0 available" in grid.table.item(0, grid.keys.index("note")).text()
+    assert not grid.show_error("lines.5.quantity", "no such line") and not grid.show_error("warehouse_id", "x")
+
+    focus_cell = grid.cell(1, "quantity")
+    focus_cell.setFocus()
+    desk.wait_until(focus_cell.hasFocus)
+    qtbot.keyClick(focus_cell, Qt.Key.Key_Delete, Qt.KeyboardModifier.ControlModifier)
+    assert grid.line_quantities() == [("W-1", "2")] and "Ctrl+Z" in grid.undo_label.text()
+    qtbot.keyClick(grid.cell(0, "quantity"), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert grid.line_quantities() == [("W-1", "2"), ("T-2", "3")]
+
+    # A validated count: what it moved beside each line, nothing editable, no scanning.
+    receive(desk, api, main["id"], widget["id"], "5")
+    draft = desk.run(
+        api.post(
+            "/api/stock/documents",
+            {
+                "kind": "adjustment",
+                "warehouse_id": main["id"],
+                "reason": "Yearly count",
+                "lines": [{"product_id": widget["id"], "quantity": "3"}],
+            },
+        )
+    )
+    counted = desk.run(api.post(f"/api/stock/documents/{draft['id']}/validate", {"version": draft["version"]}))
+    grid.set_counting(True)
+    grid.set_lines(counted["lines"])
+    grid.set_read_only(True)
+    header = grid.table.horizontalHeaderItem(grid.keys.index("quantity"))
+    assert header is not None and header.text() == "Counted"
+    assert grid.line_quantities() == [("W-1", "3")]
+    assert grid.table.item(0, grid.keys.index("note")).text() == "Moved -2"
+    counted_cell = grid.cell(0, "quantity")
+    assert isinstance(counted_cell, QLineEdit) and counted_cell.isReadOnly() and not grid.entry.isVisible()
+    grid.remove_line(0)
+    assert grid.line_count() == 1

@@ -68,7 +68,7 @@ def status_text(row: Row) -> str:
     return f"Credit note ({text.lower()})" if row.get("kind") == "credit_note" else text
 
 
-def amount(key: str) -> Any:
+def money_column(key: str) -> Any:
     return lambda row: format.money(row[key], row["currency"])
 
 
@@ -109,9 +109,9 @@ class InvoicesPage(QWidget):
             Column("Issue date", lambda r: format.day(r.get("issue_date"))),
             Column("Due date", lambda r: format.day(r.get("due_date"))),
             Column("Status", status_text, color=lambda r: STATUS_COLORS.get(r["status"])),
-            Column("Total", amount("gross_total"), align_right=True),
-            Column("Paid", amount("paid_total"), align_right=True),
-            Column("Open", amount("open_amount"), align_right=True),
+            Column("Total", money_column("gross_total"), align_right=True),
+            Column("Paid", money_column("paid_total"), align_right=True),
+            Column("Open", money_column("open_amount"), align_right=True),
             Column("Sent", sent_text, tooltip=lambda r: r.get("send_error")),
         ]
         self._fetch = fetch_page(self.api, "/api/invoices", self.query)
