@@ -250,3 +250,16 @@ def test_resolving_asks_for_the_resolution_note(desk: Desk, qtbot: QtBot) -> Non
     assert saved["resolution"] == "Replaced the fuser unit"
     desk.wait_until(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible(), message="the dialog stayed open")
     desk.wait_until(lambda: column_of(board, ticket["id"]) == "resolved")
+
+
+def test_a_search_the_server_refuses_says_the_list_did_not_load(desk: Desk, qtbot: QtBot) -> None:
+    """201 characters in the search box: the filters are kept as typed (no crash in the filter bar),
+    the list says it could not load; a shorter search loads again."""
+    api = desk.signed_in_api("ada@example.com")
+    printer = make_ticket(desk, api, "Printer on fire")
+    page = open_page(desk, qtbot, api)
+    desk.wait_until(lambda: shown(page) == {printer["id"]}, message="the queue did not load")
+    page.filters.search.setText("x" * 201)
+    desk.wait_until(lambda: page.queue.model.error is not None, message="the refused search was not said")
+    page.filters.search.setText("printer")
+    desk.wait_until(lambda: shown(page) == {printer["id"]} and page.queue.model.error is None)

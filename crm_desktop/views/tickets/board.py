@@ -30,7 +30,7 @@ from crm_desktop import format
 from crm_desktop.api import tickets
 from crm_desktop.session import Session
 from crm_desktop.views.tickets.filters import OPEN, TicketLookups
-from crm_desktop.views.tickets.queue import open_ticket, sla
+from crm_desktop.views.tickets.queue import filters_of, open_ticket, sla
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.kanban import KanbanBoard, KanbanCard, KanbanColumn, Key, repolish
 from crm_server.contract.tickets import BoardCard, MoveIn, TicketFilters, TicketOut, TicketQuery, TicketStatus
@@ -183,9 +183,7 @@ class TicketBoard(KanbanBoard):
 
     def _query(self) -> TicketFilters:
         """The board shows every status as a column, so "open" only hides Closed."""
-        return TicketFilters.model_validate(
-            {k: v for k, v in self.filters.items() if not (k == "status" and v == OPEN)}
-        )
+        return filters_of({k: v for k, v in self.filters.items() if not (k == "status" and v == OPEN)})
 
     async def load(self) -> list[tuple[Key, str, str, int, list[BoardCard]]]:
         per_column = self.page_size(PAGE, MAX_PAGE)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import shiboken6
+from pydantic import ValidationError
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -83,6 +84,15 @@ def tone_color(tone: str | None, soft: bool) -> QColor | None:
 
 def priority_tone(priority: Priority) -> str | None:
     return {Priority.critical: "danger", Priority.high: "warning"}.get(priority)
+
+
+def filters_of(values: dict[str, Any]) -> TicketFilters:
+    """The filter bar's choices as the server's TicketFilters. Ones it would refuse (a search past 200
+    characters) are kept as typed: asking the server then fails, and the list says it could not load."""
+    try:
+        return TicketFilters.model_validate(values)
+    except ValidationError:
+        return TicketFilters.model_construct(**values)
 
 
 def ticket_of(row: Row) -> TicketOut:
@@ -155,7 +165,7 @@ class TicketQueue(QWidget):
         self.api = session.api
         self.lookups = lookups
         self.values: dict[str, Any] = {"status": "open"}  # the filter bar's choices (saved views keep these)
-        self.filters = TicketFilters.model_validate(self.values)
+        self.filters = filters_of(self.values)
         self.narrowed = False
         self.sort: TicketSort = "-number"
         names = self.lookups
@@ -253,7 +263,7 @@ class TicketQueue(QWidget):
         )
         if values != self.values:
             self.values = dict(values)
-            self.filters = TicketFilters.model_validate(values)
+            self.filters = filters_of(values)
             self.reload()
 
     def reload(self) -> None:
