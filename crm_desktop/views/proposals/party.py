@@ -55,7 +55,10 @@ class PartyPicker(QLineEdit):
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.activated[QModelIndex].connect(self._on_activated)  # type: ignore[index]
         self.setCompleter(completer)
-        self._debounce = QTimer(self, singleShot=True, interval=250, timeout=self.search_now)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(250)
+        self._debounce.timeout.connect(self.search_now)
         self.textEdited.connect(self._on_edited)
 
     # --- reading ---------------------------------------------------------------------------------
