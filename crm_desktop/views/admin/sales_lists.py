@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -41,23 +40,27 @@ from crm_desktop.views.admin.common import (
     ScreenshotState,
     can,
     field,
-    row_of,
-    rows_of,
     style_list,
     title_label,
 )
+from crm_server.contract.leads import NamedItemOut
+from crm_server.contract.tickets import CategoryOut
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
 LISTS = admin_api.LISTS
+
+
+Item = NamedItemOut | CategoryOut  # an entry of an ordered admin list
 
 
 @dataclass(frozen=True)
 class ListCalls:
     """How a list of named entries is read, added to and changed (each answer a contract model)."""
 
-    read: Callable[[ApiClient], Awaitable[Sequence[BaseModel]]]
-    create: Callable[[ApiClient, admin_api.Body], Awaitable[BaseModel]]
-    update: Callable[[ApiClient, int, admin_api.Body], Awaitable[BaseModel]]
+    read: Callable[[ApiClient], Awaitable[Sequence[Item]]]
+    create: Callable[[ApiClient, admin_api.Body], Awaitable[Item]]
+    update: Callable[[ApiClient, int, admin_api.Body], Awaitable[Item]]
 
 
 def _named_list(kind: admin_api.ListKind) -> ListCalls:
@@ -204,7 +207,7 @@ class ItemList(QWidget):
         self.plural = plural or f"{noun}s"
         self.area = frozenset({area})
         self.with_text_flag = with_text_flag
-        self.items: dict[int, dict[str, Any]] = {}
+        self.items: dict[int, Item] = {}
         self.order: list[int] = []
 
         heading = QLabel(title)
@@ -256,25 +259,25 @@ class ItemList(QWidget):
         self._update_actions()
 
     def reload(self) -> None:
-        self.page.load(rows_of(self.calls.read(self.page.api)), self._arrived)
+        self.page.load(self.calls.read(self.page.api), self._arrived)
 
-    def _arrived(self, items: list[dict[str, Any]], select: int | None = None) -> None:
-        self.items = {i["id"]: i for i in items}
-        self.order = [i["id"] for i in items]
-        self.list.fill([(i["id"], self._text(i)) for i in items], select)
+    def _arrived(self, items: Sequence[Item], select: int | None = None) -> None:
+        self.items = {i.id: i for i in items}
+        self.order = [i.id for i in items]
+        self.list.fill([(i.id, self._text(i)) for i in items], select)
         self.empty.setVisible(not items)
         self.list.setVisible(bool(items))
         self._update_actions()
 
-    def _text(self, item: dict[str, Any]) -> str:
+    def _text(self, item: Item) -> str:
         notes = []
-        if item.get("requires_text") and self.with_text_flag:
+        if isinstance(item, NamedItemOut) and item.requires_text and self.with_text_flag:
             notes.append("asks for text")
-        if not item["active"]:
+        if not item.active:
             notes.append("inactive")
-        return item["name"] + (f"  ({', '.join(notes)})" if notes else "")
+        return item.name + (f"  ({', '.join(notes)})" if notes else "")
 
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> Item | None:
         row_id = self.list.current_id()
         return None if row_id is None else self.items.get(row_id)
 
@@ -284,9 +287,9 @@ class ItemList(QWidget):
         self.add_button.setEnabled(can(self.page.me, "create"))
         self.rename_button.setEnabled(edit and item is not None)
         self.active_button.setEnabled(edit and item is not None)
-        self.active_button.setText("Activate" if item is not None and not item["active"] else "Deactivate")
+        self.active_button.setText("Activate" if item is not None and not item.active else "Deactivate")
         self.text_flag.setEnabled(edit and item is not None)
-        self.text_flag.setChecked(bool(item and item.get("requires_text")))
+        self.text_flag.setChecked(isinstance(item, NamedItemOut) and item.requires_text)
         row, count = self.list.currentRow(), self.list.count()
         self.up_button.setEnabled(edit and item is not None and row > 0)
         self.down_button.setEnabled(edit and item is not None and row < count - 1)
@@ -295,32 +298,32 @@ class ItemList(QWidget):
 
     # --- changes -------------------------------------------------------------------------------
 
-    def _saved(self, item: dict[str, Any], message: str) -> None:
-        self.items[item["id"]] = item
-        if item["id"] not in self.order:
-            self.order.append(item["id"])
-        self._arrived([self.items[i] for i in self.order], select=item["id"])
+    def _saved(self, item: Item, message: str) -> None:
+        self.items[item.id] = item
+        if item.id not in self.order:
+            self.order.append(item.id)
+        self._arrived([self.items[i] for i in self.order], select=item.id)
         self.page.say(message)
 
     def new_dialog(self, submit: Callable[[Any], None]) -> Any:
         """The "Add…" dialog; it has `name` and `buttons`, and `body()` gives what to POST."""
         return ItemDialog(self, f"New {self.noun}", self.with_text_flag, submit)
 
-    def added_message(self, item: dict[str, Any]) -> str:
-        return f"The {self.noun} {item['name']} is added."
+    def added_message(self, item: Item) -> str:
+        return f"The {self.noun} {item.name} is added."
 
     def add(self) -> None:
         if not can(self.page.me, "create"):
             return
 
         def submit(dialog: Any) -> None:
-            def created(item: dict[str, Any]) -> None:
+            def created(item: Item) -> None:
                 dialog.accept()
                 self._saved(item, self.added_message(item))
 
             operations.run(
                 dialog,
-                row_of(self.calls.create(self.page.api, dialog.body())),
+                self.calls.create(self.page.api, dialog.body()),
                 success=created,
                 changed=self.area,
                 fields=dialog.fields(),
@@ -331,21 +334,21 @@ class ItemList(QWidget):
 
     def _patch(
         self,
-        item: dict[str, Any],
+        item: Item,
         changes: dict[str, Any],
         message: str,
         parent: QWidget | None = None,
         fields: dict[str, QWidget] | None = None,
         after: Callable[[], None] | None = None,
     ) -> None:
-        def saved(result: dict[str, Any]) -> None:
+        def saved(result: Item) -> None:
             if after is not None:
                 after()
             self._saved(result, message)
 
         task = operations.run(
             parent or self.page,
-            row_of(self.calls.update(self.page.api, item["id"], {**changes, "version": item["version"]})),
+            self.calls.update(self.page.api, item.id, {**changes, "version": item.version}),
             success=saved,
             changed=self.area,
             fields=fields,
@@ -368,39 +371,39 @@ class ItemList(QWidget):
                 after=dialog.accept,
             )
 
-        NameDialog(self, f"Rename {self.noun}", "New name", item["name"], submit).open()
+        NameDialog(self, f"Rename {self.noun}", "New name", item.name, submit).open()
 
     def toggle_active(self) -> None:
         item = self.current()
         if item is None or not can(self.page.me, "edit"):
             return
-        active = not item["active"]
+        active = not item.active
         verb = self.ACTIVE_AGAIN if active else self.INACTIVE
-        self._patch(item, {"active": active}, f"The {self.noun} {item['name']} is {verb}.")
+        self._patch(item, {"active": active}, f"The {self.noun} {item.name} is {verb}.")
 
     def set_requires_text(self, checked: bool) -> None:
         item = self.current()
         if item is None:
             return
         what = "asks" if checked else "no longer asks"
-        self._patch(item, {"requires_text": checked}, f"The reason {item['name']} {what} for text.")
+        self._patch(item, {"requires_text": checked}, f"The reason {item.name} {what} for text.")
 
     def _reordered(self, ids: list[int], moved: int) -> None:
         """Lists have no order endpoint: renumber by PATCHing each entry whose place changed."""
         old = {i: self.items[i] for i in ids}
 
-        async def renumber() -> list[dict[str, Any]]:
+        async def renumber() -> list[Item]:
             saved = []
             for position, row_id in enumerate(ids):
                 item = old[row_id]
-                if item["position"] != position:
-                    item = await row_of(
-                        self.calls.update(self.page.api, row_id, {"position": position, "version": item["version"]})
+                if item.position != position:
+                    item = await self.calls.update(
+                        self.page.api, row_id, {"position": position, "version": item.version}
                     )
                 saved.append(item)
             return saved
 
-        def done(items: list[dict[str, Any]]) -> None:
+        def done(items: list[Item]) -> None:
             self._arrived(items, select=moved)
             self.page.say(f"The {self.plural} are in the new order.")
 

@@ -25,10 +25,10 @@ from crm_desktop.api import admin as admin_api
 from crm_desktop.views.admin.common import (
     can,
     field,
-    rows_of,
 )
-from crm_desktop.views.admin.sales_lists import ItemList, ListCalls
+from crm_desktop.views.admin.sales_lists import Item, ItemList, ListCalls
 from crm_server.contract.auth import TeamOut
+from crm_server.contract.tickets import CategoryOut
 
 if TYPE_CHECKING:
     from crm_desktop.views.admin.support import SupportPage
@@ -118,22 +118,22 @@ class CategoryList(ItemList):
         self.body.insertLayout(self.body.count() - 1, team_row)  # above the buttons
 
     def reload(self) -> None:
-        async def both() -> tuple[list[dict[str, Any]], list[TeamOut]]:
+        async def both() -> tuple[list[CategoryOut], list[TeamOut]]:
             categories, teams = await asyncio.gather(
-                rows_of(admin_api.ticket_categories(self.page.api)), admin_api.list_teams(self.page.api)
+                admin_api.ticket_categories(self.page.api), admin_api.list_teams(self.page.api)
             )
             return categories, teams
 
-        def arrived(answer: tuple[list[dict[str, Any]], list[TeamOut]]) -> None:
+        def arrived(answer: tuple[list[CategoryOut], list[TeamOut]]) -> None:
             categories, teams = answer
             self.teams = {t.id: t.name for t in teams}
             self._arrived(categories)
 
         self.page.load(both(), arrived)
 
-    def _text(self, item: dict[str, Any]) -> str:
-        team = self.team_name(item["team_id"])
-        return f"{item['name']}  →  {team}" + ("" if item["active"] else "  (inactive)")
+    def _text(self, item: Item) -> str:
+        team = self.team_name(item.team_id if isinstance(item, CategoryOut) else None)
+        return f"{item.name}  →  {team}" + ("" if item.active else "  (inactive)")
 
     def team_name(self, team_id: int | None) -> str:
         if team_id is None:
@@ -143,23 +143,24 @@ class CategoryList(ItemList):
     def _update_actions(self) -> None:
         super()._update_actions()
         item = self.current()
-        team_choices(self.team, self.teams, item["team_id"] if item else None)
+        team_choices(self.team, self.teams, item.team_id if isinstance(item, CategoryOut) else None)
         self.team.setEnabled(can(self.page.me, "edit") and item is not None)
 
     def new_dialog(self, submit: Callable[[Any], None]) -> CategoryDialog:
         return CategoryDialog(self, self.teams, submit)
 
-    def added_message(self, item: dict[str, Any]) -> str:
-        return f"The category {item['name']} is added; its tickets go to {self.team_name(item['team_id'])}."
+    def added_message(self, item: Item) -> str:
+        team_id = item.team_id if isinstance(item, CategoryOut) else None
+        return f"The category {item.name} is added; its tickets go to {self.team_name(team_id)}."
 
     def set_team(self, team_id: int | None) -> None:
         item = self.current()
-        if item is None or team_id == item["team_id"] or not can(self.page.me, "edit"):
+        if not isinstance(item, CategoryOut) or team_id == item.team_id or not can(self.page.me, "edit"):
             return
         self._patch(
             item,
             {"team_id": team_id},
-            f"New {item['name']} tickets now go to {self.team_name(team_id)}.",
+            f"New {item.name} tickets now go to {self.team_name(team_id)}.",
             fields={"team_id": self.team},
         )
 
