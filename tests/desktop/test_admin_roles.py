@@ -36,7 +36,7 @@ def test_unticking_view_removes_the_module_from_the_role(desk: Desk, qtbot: QtBo
 
     api, panel, page = open_panel(desk, qtbot, "roles")
     page.list.setCurrentItem(role_item(page, "Salesperson"))
-    assert page.current is not None and page.current["name"] == "Salesperson"
+    assert page.current is not None and page.current.name == "Salesperson"
     view = page.matrix.boxes[("leads", "view")]
     assert view.isChecked() and page.matrix.boxes[("leads", "edit")].isChecked()
     assert not page.save_button.isEnabled()  # nothing to save yet
@@ -54,7 +54,7 @@ def test_unticking_view_removes_the_module_from_the_role(desk: Desk, qtbot: QtBo
     assert "leads" not in after
     assert after["clients"] == before["clients"]  # the rest of the role is as it was
     stored = next(r for r in desk.run(api.get("/api/roles")) if r["name"] == "Salesperson")
-    assert "leads" not in stored["permissions"] and stored["version"] == page.current["version"]
+    assert "leads" not in stored["permissions"] and stored["version"] == page.current.version
 
 
 def test_copy_then_delete_a_role_in_use_is_refused_with_the_servers_reason(desk: Desk, qtbot: QtBot) -> None:
@@ -70,7 +70,7 @@ def test_copy_then_delete_a_role_in_use_is_refused_with_the_servers_reason(desk:
     copy = next(r for r in desk.run(api.get("/api/roles")) if r["name"] == "Area manager")
     manager = next(r for r in desk.run(api.get("/api/roles")) if r["name"] == "Manager")
     assert copy["permissions"] == manager["permissions"] and not copy["builtin"]
-    assert page.current is not None and page.current["id"] == copy["id"]  # the copy is selected
+    assert page.current is not None and page.current.id == copy["id"]  # the copy is selected
 
     desk.create_user("mia@example.com", role="Area manager", full_name="Mia Manager")
     page.reload()

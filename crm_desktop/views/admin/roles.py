@@ -33,15 +33,21 @@ from crm_desktop.views.admin.common import (
     can,
     confirm,
     field,
-    row_of,
-    rows_of,
     set_danger,
     style_list,
     title_label,
 )
 from crm_desktop.widgets.permission_matrix import PermissionMatrix
+from crm_server.contract.auth import RoleOut
 
 ROLES = admin_api.ROLES
+
+
+def grants(role: RoleOut) -> dict[str, dict[str, Any]]:
+    """The role's permissions as the matrix and the wire take them."""
+    return {module: grant.model_dump(mode="json") for module, grant in role.permissions.items()}
+
+
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -53,8 +59,8 @@ class RolesPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.roles: dict[int, dict[str, Any]] = {}
-        self.current: dict[str, Any] | None = None
+        self.roles: dict[int, RoleOut] = {}
+        self.current: RoleOut | None = None
         self.dirty = False
         self._select_after_load: int | None = None
 
@@ -154,22 +160,22 @@ class RolesPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(rows_of(admin_api.list_roles(self.api)), self._arrived)
+        self.load(admin_api.list_roles(self.api), self._arrived)
 
-    def _arrived(self, roles: list[dict[str, Any]]) -> None:
-        self.roles = {r["id"]: r for r in roles}
-        keep = self._select_after_load or (self.current["id"] if self.current else None)
+    def _arrived(self, roles: list[RoleOut]) -> None:
+        self.roles = {r.id: r for r in roles}
+        keep = self._select_after_load or (self.current.id if self.current else None)
         self._select_after_load = None
         self.list.blockSignals(True)
         self.list.clear()
         for role in roles:
             item = QListWidgetItem(self._item_text(role))
-            item.setData(ID_ROLE, role["id"])
+            item.setData(ID_ROLE, role.id)
             self.list.addItem(item)
         self.list.blockSignals(False)
         target = next((i for i in range(self.list.count()) if self.list.item(i).data(ID_ROLE) == keep), 0)
         if self.list.count():
-            if self.dirty and self.current and self.current["id"] == keep:
+            if self.dirty and self.current and self.current.id == keep:
                 # Keep the person's unsaved edits; only the list was refreshed.
                 self.list.blockSignals(True)
                 self.list.setCurrentRow(target)
@@ -181,10 +187,10 @@ class RolesPage(AdminPage):
             self._show(None)
 
     @staticmethod
-    def _item_text(role: dict[str, Any]) -> str:
-        people = role.get("user_count", 0)
-        suffix = " · built-in" if role["builtin"] else ""
-        return f"{role['name']}\n{people} {'person' if people == 1 else 'people'}{suffix}"
+    def _item_text(role: RoleOut) -> str:
+        people = role.user_count
+        suffix = " · built-in" if role.builtin else ""
+        return f"{role.name}\n{people} {'person' if people == 1 else 'people'}{suffix}"
 
     def on_live_event(self, event: Event) -> None:
         if self.loaded and event.get("entity") in ("role", "user"):
@@ -197,9 +203,9 @@ class RolesPage(AdminPage):
             self._show(None)
             return
         role = self.roles.get(item.data(ID_ROLE))
-        moving = role is None or self.current is None or role["id"] != self.current["id"]
+        moving = role is None or self.current is None or role.id != self.current.id
         if self.dirty and previous is not None and moving:
-            name = self.current["name"] if self.current else ""
+            name = self.current.name if self.current else ""
             # Go back to the edited role until the person decides.
             self.list.blockSignals(True)
             self.list.setCurrentItem(previous)
@@ -213,7 +219,7 @@ class RolesPage(AdminPage):
             return
         self._show(role)
 
-    def _show(self, role: dict[str, Any] | None) -> None:
+    def _show(self, role: RoleOut | None) -> None:
         self.current = role
         self.editor.setEnabled(role is not None)
         edit = can(self.me, "edit")
@@ -222,14 +228,14 @@ class RolesPage(AdminPage):
             self.users_note.setText("")
             self.matrix.set_permissions({})
         else:
-            self.heading.setText(role["name"] + ("  (built-in)" if role["builtin"] else ""))
-            people = role.get("user_count", 0)
+            self.heading.setText(role.name + ("  (built-in)" if role.builtin else ""))
+            people = role.user_count
             self.users_note.setText(f"{people} active {'person has' if people == 1 else 'people have'} this role.")
-            self.description.setText(role["description"])
+            self.description.setText(role.description)
             self.require_2fa.blockSignals(True)
-            self.require_2fa.setChecked(role["require_2fa"])
+            self.require_2fa.setChecked(role.require_2fa)
             self.require_2fa.blockSignals(False)
-            self.matrix.set_permissions(role["permissions"])
+            self.matrix.set_permissions(grants(role))
         self.matrix.set_editable(edit and role is not None)
         self.description.setReadOnly(not edit)
         self.require_2fa.setEnabled(edit)
@@ -246,14 +252,14 @@ class RolesPage(AdminPage):
         self.new_button.setEnabled(can(self.me, "create"))
         self.copy_button.setEnabled(can(self.me, "create") and role is not None)
         self.rename_button.setEnabled(can(self.me, "edit") and role is not None)
-        set_danger(self.delete_button, can(self.me, "delete") and role is not None and not role["builtin"])
+        set_danger(self.delete_button, can(self.me, "delete") and role is not None and not role.builtin)
         self.save_button.setEnabled(can(self.me, "edit") and self.dirty)
         self.revert_button.setEnabled(self.dirty)
 
     def body(self, name: str | None = None) -> dict[str, Any]:
         assert self.current is not None
         return {
-            "name": name if name is not None else self.current["name"],
+            "name": name if name is not None else self.current.name,
             "description": self.description.text().strip(),
             "require_2fa": self.require_2fa.isChecked(),
             "permissions": self.matrix.permissions(),
@@ -263,7 +269,7 @@ class RolesPage(AdminPage):
         if self.current is None or not self.dirty:
             return
         role = self.current
-        call = row_of(admin_api.update_role(self.api, role["id"], {**self.body(), "version": role["version"]}))
+        call = admin_api.update_role(self.api, role.id, {**self.body(), "version": role.version})
         self.save_button.setEnabled(False)
         operations.run(
             self,
@@ -275,12 +281,11 @@ class RolesPage(AdminPage):
         )
         # The button comes back through _update_actions when the answer arrives.
 
-    def _saved(self, role: dict[str, Any]) -> None:
-        role = {**self.roles.get(role["id"], {}), **role}
-        self.roles[role["id"]] = role
-        self._select_after_load = role["id"]
+    def _saved(self, role: RoleOut) -> None:
+        self.roles[role.id] = role
+        self._select_after_load = role.id
         self._show(role)
-        self.say(f"The role {role['name']} is saved. People with it see the change at their next request.")
+        self.say(f"The role {role.name} is saved. People with it see the change at their next request.")
 
     def _reload_discarding(self) -> None:
         self.dirty = False
@@ -296,7 +301,7 @@ class RolesPage(AdminPage):
         def submit(dialog: NameDialog, name: str) -> None:
             operations.run(
                 dialog,
-                row_of(admin_api.create_role(self.api, {"name": name, "description": "", "permissions": {}})),
+                admin_api.create_role(self.api, {"name": name, "description": "", "permissions": {}}),
                 success=lambda r: self._created(dialog, r),
                 changed=ROLES,
                 fields={"name": dialog.name},
@@ -312,19 +317,19 @@ class RolesPage(AdminPage):
         def submit(dialog: NameDialog, name: str) -> None:
             operations.run(
                 dialog,
-                row_of(admin_api.create_role(self.api, {**body, "name": name})),
+                admin_api.create_role(self.api, {**body, "name": name}),
                 success=lambda r: self._created(dialog, r),
                 changed=ROLES,
                 fields={"name": dialog.name},
             )
 
-        NameDialog(self, "Copy role", "Name of the copy", f"Copy of {self.current['name']}", submit).open()
+        NameDialog(self, "Copy role", "Name of the copy", f"Copy of {self.current.name}", submit).open()
 
-    def _created(self, dialog: NameDialog, role: dict[str, Any]) -> None:
+    def _created(self, dialog: NameDialog, role: RoleOut) -> None:
         dialog.accept()
         self.dirty = False
-        self._select_after_load = role["id"]
-        self.say(f"The role {role['name']} is created; tick what it may do and save.")
+        self._select_after_load = role.id
+        self.say(f"The role {role.name} is created; tick what it may do and save.")
 
     def rename_role(self) -> None:
         role = self.current
@@ -335,29 +340,29 @@ class RolesPage(AdminPage):
             # Rename saves the stored role under the new name; unsaved matrix edits stay on screen.
             body = {
                 "name": name,
-                "description": role["description"],
-                "require_2fa": role["require_2fa"],
-                "permissions": role["permissions"],
-                "version": role["version"],
+                "description": role.description,
+                "require_2fa": role.require_2fa,
+                "permissions": grants(role),
+                "version": role.version,
             }
 
-            def renamed(saved: dict[str, Any]) -> None:
+            def renamed(saved: RoleOut) -> None:
                 dialog.accept()
-                self.roles[saved["id"]] = {**role, **saved}
-                if self.current is not None and self.current["id"] == saved["id"]:
-                    self.current = self.roles[saved["id"]]
-                    self.heading.setText(saved["name"])
-                self.say(f"The role is now called {saved['name']}.")
+                self.roles[saved.id] = saved
+                if self.current is not None and self.current.id == saved.id:
+                    self.current = self.roles[saved.id]
+                    self.heading.setText(saved.name)
+                self.say(f"The role is now called {saved.name}.")
 
             operations.run(
                 dialog,
-                row_of(admin_api.update_role(self.api, role["id"], body)),
+                admin_api.update_role(self.api, role.id, body),
                 success=renamed,
                 changed=ROLES,
                 fields={"name": dialog.name},
             )
 
-        NameDialog(self, "Rename role", "New name", role["name"], submit).open()
+        NameDialog(self, "Rename role", "New name", role.name, submit).open()
 
     def delete_role(self) -> None:
         role = self.current
@@ -368,11 +373,11 @@ class RolesPage(AdminPage):
             def deleted(_: object) -> None:
                 self.dirty = False
                 self.current = None
-                self.say(f"The role {role['name']} is deleted.")
+                self.say(f"The role {role.name} is deleted.")
 
-            operations.run(self, admin_api.delete_role(self.api, role["id"]), success=deleted, changed=ROLES)
+            operations.run(self, admin_api.delete_role(self.api, role.id), success=deleted, changed=ROLES)
 
-        confirm(self, "Delete role", f"Delete the role {role['name']}? This cannot be undone.", "Delete", delete)
+        confirm(self, "Delete role", f"Delete the role {role.name}? This cannot be undone.", "Delete", delete)
 
     def screenshot_states(self) -> list[ScreenshotState]:
         def salesperson() -> None:
