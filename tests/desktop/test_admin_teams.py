@@ -23,7 +23,7 @@ def test_create_team_with_members_and_lead(desk: Desk, qtbot: QtBot) -> None:
     cid = desk.create_user("cid@example.com", full_name="Cid Elsewhere")
     api, panel, page = open_panel(desk, qtbot, "teams")
     assert isinstance(page, TeamsPage)
-    assert [t["name"] for t in page.teams.values()] == ["South"]
+    assert [t.name for t in page.teams.values()] == ["South"]
 
     focus(desk, page.list)
     qtbot.keyClick(page.list, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)  # Ctrl+N: new team
@@ -31,8 +31,8 @@ def test_create_team_with_members_and_lead(desk: Desk, qtbot: QtBot) -> None:
     qtbot.keyClicks(dialog.name, "North")
     qtbot.keyClick(dialog.name, Qt.Key.Key_Return)
     settle(desk, panel)
-    assert page.current is not None and page.current["name"] == "North"  # the new team is selected
-    assert page.current["member_ids"] == []
+    assert page.current is not None and page.current.name == "North"  # the new team is selected
+    assert page.current.member_ids == []
 
     # Everyone active is offered; Ben's line says he would move from South.
     texts = [page.members.item(i).text() for i in range(page.members.count())]
@@ -55,7 +55,7 @@ def test_create_team_with_members_and_lead(desk: Desk, qtbot: QtBot) -> None:
     assert cid not in teams["North team"]["member_ids"]
     assert "The team North team is saved." in page.notice_text.text()
     # The list shows the saved team, still selected.
-    assert page.current is not None and page.current["name"] == "North team"
+    assert page.current is not None and page.current.name == "North team"
     assert page.list.currentItem().text() == "North team\n2 members"
 
 

@@ -36,11 +36,10 @@ from crm_desktop.views.admin.common import (
     can,
     confirm,
     field,
-    row_of,
-    rows_of,
     style_list,
     title_label,
 )
+from crm_server.contract.auth import TeamOut, UserOut
 
 TEAMS = admin_api.TEAMS
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -55,9 +54,9 @@ class TeamsPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.teams: dict[int, dict[str, Any]] = {}
-        self.current: dict[str, Any] | None = None
-        self.people: dict[int, dict[str, Any]] = {}  # users shown in the member list, by id
+        self.teams: dict[int, TeamOut] = {}
+        self.current: TeamOut | None = None
+        self.people: dict[int, UserOut] = {}  # users shown in the member list, by id
         self.checked: set[int] = set()
         self.lead_id: int | None = None
         self.dirty = False  # unsaved edits in the editor: a refresh of the list keeps them
@@ -150,18 +149,18 @@ class TeamsPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(rows_of(admin_api.list_teams(self.api)), self._arrived)
+        self.load(admin_api.list_teams(self.api), self._arrived)
 
-    def _arrived(self, teams: list[dict[str, Any]]) -> None:
-        self.teams = {t["id"]: t for t in teams}
-        keep = self._select_after_load or (self.current["id"] if self.current else None)
+    def _arrived(self, teams: list[TeamOut]) -> None:
+        self.teams = {t.id: t for t in teams}
+        keep = self._select_after_load or (self.current.id if self.current else None)
         self._select_after_load = None
         self.list.blockSignals(True)
         self.list.clear()
         for team in teams:
-            n = len(team["member_ids"])
-            item = QListWidgetItem(f"{team['name']}\n{n} {'member' if n == 1 else 'members'}")
-            item.setData(ID_ROLE, team["id"])
+            n = len(team.member_ids)
+            item = QListWidgetItem(f"{team.name}\n{n} {'member' if n == 1 else 'members'}")
+            item.setData(ID_ROLE, team.id)
             self.list.addItem(item)
         self.list.blockSignals(False)
         self.empty.setVisible(not teams)
@@ -174,8 +173,8 @@ class TeamsPage(AdminPage):
         self.list.setCurrentRow(target)
         self.list.blockSignals(False)
         team = self.teams[self.list.item(target).data(ID_ROLE)]
-        if self.dirty and self.current is not None and team["id"] == self.current["id"]:
-            if team["version"] != self.current["version"]:
+        if self.dirty and self.current is not None and team.id == self.current.id:
+            if team.version != self.current.version:
                 self.say("Someone else changed this team meanwhile; saving will offer to reload it.")
             return  # keep the person's unsaved edits on screen
         self._show(team)
@@ -186,9 +185,9 @@ class TeamsPage(AdminPage):
             self.dirty
             and previous is not None
             and self.current is not None
-            and (team is None or team["id"] != self.current["id"])
+            and (team is None or team.id != self.current.id)
         ):
-            name = self.current["name"]
+            name = self.current.name
             self.list.blockSignals(True)
             self.list.setCurrentItem(previous)
             self.list.blockSignals(False)
@@ -214,45 +213,45 @@ class TeamsPage(AdminPage):
         if self.loaded and event.get("entity") in ("team", "user"):
             self.reload()
 
-    def _show(self, team: dict[str, Any] | None) -> None:
+    def _show(self, team: TeamOut | None) -> None:
         self.current = team
         self.dirty = False
         editable = team is not None and can(self.me, "edit")
         self.editor.setEnabled(team is not None)
         for w in (self.name, self.lead, self.search, self.members, self.save_button):
             w.setEnabled(editable)
-        self.name.setText(team["name"] if team else "")
-        self.checked = set(team["member_ids"]) if team else set()
-        self.lead_id = team["lead_user_id"] if team else None
+        self.name.setText(team.name if team else "")
+        self.checked = set(team.member_ids) if team else set()
+        self.lead_id = team.lead_user_id if team else None
         self.people = {}
         self.members.clear()
         self._fill_lead()
         if team is not None:
             # The team's members first (all of them), then the first people the search finds.
-            self.load(self._people(team["id"], self.search.text().strip()), self._people_arrived)
+            self.load(self._people(team.id, self.search.text().strip()), self._people_arrived)
         self.new_button.setEnabled(can(self.me, "create"))
 
-    async def _people(self, team_id: int | None, search: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
+    async def _people(self, team_id: int | None, search: str) -> list[UserOut]:
+        found: list[UserOut] = []
         if team_id is not None:
             offset = 0
             while True:  # a team has tens of people; page through them all the same
                 page = await admin_api.list_users(self.api, offset, 500, team_id=team_id)
-                found.extend(user.model_dump(mode="json") for user in page.items)
+                found.extend(page.items)
                 offset += len(page.items)
                 if not page.items or offset >= page.total:
                     break
         matches = await admin_api.list_users(self.api, 0, SEARCH_LIMIT, search=search or None, active=True)
-        found.extend(user.model_dump(mode="json") for user in matches.items)
+        found.extend(matches.items)
         return found
 
     def _search_people(self) -> None:
         if self.current is not None:
             self.load(self._people(None, self.search.text().strip()), self._people_arrived)
 
-    def _people_arrived(self, users: list[dict[str, Any]]) -> None:
+    def _people_arrived(self, users: list[UserOut]) -> None:
         for user in users:
-            self.people[user["id"]] = user
+            self.people[user.id] = user
         self._fill_members()
         self._fill_lead()
 
@@ -260,28 +259,28 @@ class TeamsPage(AdminPage):
         """Ticked people first, then the search's matches."""
         search = self.search.text().strip().lower()
         shown = [self.people[i] for i in self.checked if i in self.people]
-        shown.sort(key=lambda u: u["full_name"].lower())
+        shown.sort(key=lambda u: u.full_name.lower())
         others = [
             u
             for i, u in self.people.items()
             if i not in self.checked
-            and u["active"]
-            and (not search or search in u["full_name"].lower() or search in u["email"].lower())
+            and u.active
+            and (not search or search in u.full_name.lower() or search in u.email.lower())
         ]
-        others.sort(key=lambda u: u["full_name"].lower())
+        others.sort(key=lambda u: u.full_name.lower())
         self.members.blockSignals(True)
         self.members.clear()
-        team_names = {t["id"]: t["name"] for t in self.teams.values()}
+        team_names = {t.id: t.name for t in self.teams.values()}
         for user in [*shown, *others]:
             note = ""
-            if self.current and user.get("team_id") and user["team_id"] != self.current["id"]:
-                note = f"  — now in {team_names.get(user['team_id'], 'another team')}"
-            if not user["active"]:
+            if self.current and user.team_id and user.team_id != self.current.id:
+                note = f"  — now in {team_names.get(user.team_id, 'another team')}"
+            if not user.active:
                 note += "  (deactivated)"
-            item = QListWidgetItem(f"{user['full_name']}  <{user['email']}>{note}")
-            item.setData(ID_ROLE, user["id"])
+            item = QListWidgetItem(f"{user.full_name}  <{user.email}>{note}")
+            item.setData(ID_ROLE, user.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if user["id"] in self.checked else Qt.CheckState.Unchecked)
+            item.setCheckState(Qt.CheckState.Checked if user.id in self.checked else Qt.CheckState.Unchecked)
             self.members.addItem(item)
         self.members.blockSignals(False)
         n = len(self.checked)
@@ -295,10 +294,10 @@ class TeamsPage(AdminPage):
         self.lead.blockSignals(True)
         self.lead.clear()
         self.lead.addItem("No lead", None)
-        for user_id in sorted(candidates, key=lambda i: self.people.get(i, {}).get("full_name", "").lower()):
+        for user_id in sorted(candidates, key=lambda i: self.people[i].full_name.lower() if i in self.people else ""):
             user = self.people.get(user_id)
             if user is not None:
-                self.lead.addItem(user["full_name"], user_id)
+                self.lead.addItem(user.full_name, user_id)
         self.lead.setCurrentIndex(max(self.lead.findData(self.lead_id), 0) if self.lead_id is not None else 0)
         self.lead.blockSignals(False)
 
@@ -334,18 +333,18 @@ class TeamsPage(AdminPage):
             "name": self.name.text().strip(),
             "lead_user_id": self.lead.currentData(),
             "member_ids": sorted(self.checked),
-            "version": team["version"],
+            "version": team.version,
         }
 
-        def saved(result: dict[str, Any]) -> None:
-            self._select_after_load = result["id"]
-            self.teams[result["id"]] = result
+        def saved(result: TeamOut) -> None:
+            self._select_after_load = result.id
+            self.teams[result.id] = result
             self.dirty = False
-            self.say(f"The team {result['name']} is saved.")
+            self.say(f"The team {result.name} is saved.")
 
         operations.run(
             self,
-            row_of(admin_api.update_team(self.api, team["id"], body)),
+            admin_api.update_team(self.api, team.id, body),
             success=saved,
             changed=TEAMS,
             fields={"name": self.name, "lead_user_id": self.lead, "member_ids": self.members},
@@ -362,14 +361,14 @@ class TeamsPage(AdminPage):
             return
 
         def submit(dialog: NameDialog, name: str) -> None:
-            def created(team: dict[str, Any]) -> None:
+            def created(team: TeamOut) -> None:
                 dialog.accept()
-                self._select_after_load = team["id"]
-                self.say(f"The team {team['name']} is created; tick its members and save.")
+                self._select_after_load = team.id
+                self.say(f"The team {team.name} is created; tick its members and save.")
 
             operations.run(
                 dialog,
-                row_of(admin_api.create_team(self.api, name)),
+                admin_api.create_team(self.api, name),
                 success=created,
                 changed=TEAMS,
                 fields={"name": dialog.name},
