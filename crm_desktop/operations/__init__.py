@@ -80,10 +80,10 @@ def run(
         return result
 
     task: asyncio.Task[T | None] = asyncio.ensure_future(body())
-    _running.add(task)  # type: ignore[arg-type]
+    _running.add(task)
 
     def finished(done: asyncio.Task[T | None]) -> None:
-        _running.discard(done)  # type: ignore[arg-type]
+        _running.discard(done)
         if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
             coro.close()  # cancelled before it started: say nothing about a coroutine never awaited
 
