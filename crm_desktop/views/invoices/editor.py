@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import operations
 from crm_desktop.api.client import ApiError
-from crm_desktop.format import moment, money
+from crm_desktop.format import day, moment, money
 from crm_desktop.operations.errors import describe, mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.invoices.dialogs import (
@@ -465,7 +465,7 @@ class InvoiceWindow(DocumentWindow):
                 (
                     payment,
                     (
-                        payment["paid_on"],
+                        day(payment["paid_on"]),
                         money(payment["amount"], currency),
                         methods.get(payment["method"], payment["method"]),
                         money(payment["refunded_total"], currency) if refunded else "",
@@ -480,7 +480,7 @@ class InvoiceWindow(DocumentWindow):
                     (
                         payment,
                         (
-                            f"  ↳ {refund['refunded_on']}",
+                            f"  ↳ {day(refund['refunded_on'])}",
                             f"−{money(refund['amount'], currency)}",
                             "Refund",
                             "",
@@ -567,7 +567,7 @@ class InvoiceWindow(DocumentWindow):
         has_payments = not draft and Decimal(paid) > 0
         self.cancel_button.setEnabled(not has_payments)
         self.cancel_button.setToolTip(
-            f"It has payments of {paid} {invoice.get('currency', '')}: those must be refunded before it can be "
+            f"It has payments of {money(paid, invoice.get('currency'))}: those must be refunded before it can be "
             "cancelled."
             if has_payments
             else "Cancel it (issued: with a credit note)"

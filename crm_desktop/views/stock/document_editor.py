@@ -43,20 +43,20 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import operations
 from crm_desktop.api.client import ApiError
-from crm_desktop.format import moment
+from crm_desktop.format import moment, parse_decimal
 from crm_desktop.operations.errors import clear_field, mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.stock.common import (
     KIND_LABELS,
     Row,
     document_title,
-    parse_qty,
-    qty,
+    signed_qty,
     status_label,
     warehouse_choices,
 )
 from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
 from crm_desktop.widgets.form import field
+from crm_desktop.widgets.line_grid import typed
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
 from crm_server.contract.stock import DOCUMENT_ACTIONS, DocumentAction
 
@@ -423,7 +423,7 @@ class StockDocumentWindow(DocumentWindow):
         try:
             self.grid.setRowCount(len(self.lines))
             for i, line in enumerate(self.lines):
-                texts = [line["sku"], line["product_name"], line["unit"], qty(line["quantity"]), self._note(i, line)]
+                texts = [line["sku"], line["product_name"], line["unit"], typed(line["quantity"]), self._note(i, line)]
                 for column, text in enumerate(texts):
                     item = QTableWidgetItem(text)
                     flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
@@ -443,13 +443,12 @@ class StockDocumentWindow(DocumentWindow):
         if self._line_error is not None and self._line_error[0] == i:
             return self._line_error[1]
         if line.get("moved") is not None and self.kind == "adjustment":
-            moved = Decimal(str(line["moved"]))
-            return f"Moved {'+' if moved > 0 else ''}{qty(moved)}"
+            return f"Moved {signed_qty(line['moved'])}"
         return ""
 
     def line_quantities(self) -> list[tuple[str, str]]:
         """(SKU, quantity) per line as shown (for tests and screenshots)."""
-        return [(line["sku"], qty(line["quantity"])) for line in self.lines]
+        return [(line["sku"], typed(line["quantity"])) for line in self.lines]
 
     def scan(self) -> None:
         """The SKU field's Enter: look it up and add a line (or one more of that product's line)."""
@@ -510,7 +509,7 @@ class StockDocumentWindow(DocumentWindow):
     def _quantity_edited(self, item: QTableWidgetItem) -> None:
         if self._filling or item.column() != COL_QTY or not 0 <= item.row() < len(self.lines):
             return
-        value = parse_qty(item.text())
+        value = parse_decimal(item.text())
         i = item.row()
         if value is None or value < 0:
             self._line_error = (i, "Type a quantity, e.g. 3 or 2.5.")
