@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import format, operations
 from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
@@ -37,17 +37,16 @@ from crm_desktop.views.admin.common import (
     ScreenshotState,
     can,
     field,
-    row_of,
-    rows_of,
     set_danger,
     title_label,
     tone,
 )
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
+from crm_server.contract.leads import PipelineOut, StatusKind, StatusOut
 
 PIPELINE = admin_api.PIPELINE
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
-KINDS = {"open": "Open", "won": "Won", "lost": "Lost", "junk": "Junk"}
+KINDS = {kind.value: format.label(kind) for kind in StatusKind}
 KIND_TONES = {"open": "accent", "won": "success", "lost": "danger", "junk": "muted"}
 KIND_HELP = (
     "Open: still being worked. Won: the deal is made (the lead may become a client). "
@@ -130,24 +129,24 @@ class RemoveStatusDialog(QDialog):
     def __init__(
         self,
         parent: QWidget,
-        status: dict[str, Any],
-        others: list[dict[str, Any]],
+        status: StatusOut,
+        others: list[StatusOut],
         submit: Callable[[RemoveStatusDialog], None],
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Remove status")
         self.setObjectName("removeStatusDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        question = QLabel(f"Remove the status “{status['name']}” from this pipeline?")
+        question = QLabel(f"Remove the status “{status.name}” from this pipeline?")
         question.setWordWrap(True)
         self.count = QLabel("Counting its leads…")
         self.count.setProperty("role", "muted")
         self.target = QComboBox()
         self.target.setAccessibleName("Move its leads to")
         for other in others:
-            if other["kind"] == "lost" and status["kind"] != "lost":
+            if other.kind == "lost" and status.kind != "lost":
                 continue
-            self.target.addItem(f"{other['name']}  ({KINDS[other['kind']]})", other["id"])
+            self.target.addItem(f"{other.name}  ({KINDS[other.kind]})", other.id)
         form = QFormLayout()
         form.addRow("Move its leads &to", field(self.target, "Archived leads in this status move there too."))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -180,7 +179,7 @@ class PipelinesPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.pipelines: dict[int, dict[str, Any]] = {}
+        self.pipelines: dict[int, PipelineOut] = {}
         self.current_id: int | None = None
 
         self.picker = QComboBox()
@@ -273,14 +272,12 @@ class PipelinesPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(rows_of(admin_api.pipelines(self.api)), self._arrived)
+        self.load(admin_api.pipelines(self.api), self._arrived)
 
-    def _arrived(self, pipelines: list[dict[str, Any]]) -> None:
-        self.pipelines = {p["id"]: p for p in pipelines}
+    def _arrived(self, pipelines: list[PipelineOut]) -> None:
+        self.pipelines = {p.id: p for p in pipelines}
         if self.current_id not in self.pipelines:
-            self.current_id = next(
-                (p["id"] for p in pipelines if p["is_default"]), pipelines[0]["id"] if pipelines else None
-            )
+            self.current_id = next((p.id for p in pipelines if p.is_default), pipelines[0].id if pipelines else None)
         self._fill_picker()
         self._show()
 
@@ -288,7 +285,7 @@ class PipelinesPage(AdminPage):
         self.picker.blockSignals(True)
         self.picker.clear()
         for pipeline in self.pipelines.values():
-            self.picker.addItem(pipeline["name"] + ("  (default)" if pipeline["is_default"] else ""), pipeline["id"])
+            self.picker.addItem(pipeline.name + ("  (default)" if pipeline.is_default else ""), pipeline.id)
         self.picker.setCurrentIndex(self.picker.findData(self.current_id))
         self.picker.blockSignals(False)
 
@@ -296,28 +293,28 @@ class PipelinesPage(AdminPage):
         self.current_id = self.picker.itemData(index) if index >= 0 else None
         self._show()
 
-    def pipeline(self) -> dict[str, Any] | None:
+    def pipeline(self) -> PipelineOut | None:
         return self.pipelines.get(self.current_id) if self.current_id is not None else None
 
-    def status(self) -> dict[str, Any] | None:
+    def status(self) -> StatusOut | None:
         pipeline, status_id = self.pipeline(), self.list.current_id()
         if pipeline is None or status_id is None:
             return None
-        return next((s for s in pipeline["statuses"] if s["id"] == status_id), None)
+        return next((s for s in pipeline.statuses if s.id == status_id), None)
 
     def _show(self, select: int | None = None) -> None:
         pipeline = self.pipeline()
-        statuses = pipeline["statuses"] if pipeline else []
-        self.list.fill([(s["id"], s["name"]) for s in statuses], select)
+        statuses = pipeline.statuses if pipeline else []
+        self.list.fill([(s.id, s.name) for s in statuses], select)
         for row, status in enumerate(statuses):
             item = self.list.item(row)
-            item.setData(KIND_ROLE, status["kind"])
-            item.setToolTip(f"{status['name']}: {KINDS[status['kind']].lower()}")
-            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{status['name']}, {KINDS[status['kind']]}")
+            item.setData(KIND_ROLE, status.kind.value)
+            item.setToolTip(f"{status.name}: {KINDS[status.kind].lower()}")
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{status.name}, {KINDS[status.kind]}")
         self.list.setVisible(pipeline is not None)
         self.empty.setVisible(pipeline is None)
         self.default_note.setText(
-            "New leads go here unless told otherwise." if pipeline and pipeline["is_default"] else ""
+            "New leads go here unless told otherwise." if pipeline and pipeline.is_default else ""
         )
         self._update_actions()
 
@@ -326,13 +323,13 @@ class PipelinesPage(AdminPage):
         edit = can(self.me, "edit")
         self.new_button.setEnabled(can(self.me, "create"))
         self.rename_pipeline_button.setEnabled(edit and pipeline is not None)
-        self.default_button.setEnabled(edit and pipeline is not None and not pipeline["is_default"])
+        self.default_button.setEnabled(edit and pipeline is not None and not pipeline.is_default)
         self.add_button.setEnabled(edit and pipeline is not None)
         self.rename_button.setEnabled(edit and status is not None)
         self.kind.setEnabled(edit and status is not None)
         if status is not None:  # quietly: a field error shown on the combo stays until the next choice
             self.kind.blockSignals(True)
-            self.kind.setCurrentIndex(self.kind.findData(status["kind"]))
+            self.kind.setCurrentIndex(self.kind.findData(status.kind.value))
             self.kind.blockSignals(False)
         row, count = self.list.currentRow(), self.list.count()
         self.up_button.setEnabled(edit and status is not None and row > 0)
@@ -341,10 +338,10 @@ class PipelinesPage(AdminPage):
         self.list.movable = edit
         self.list.setDragEnabled(edit)
 
-    def _apply(self, pipeline: dict[str, Any], select: int | None = None) -> None:
+    def _apply(self, pipeline: PipelineOut, select: int | None = None) -> None:
         """Show the server's answer at once (the announced reload follows)."""
-        self.pipelines[pipeline["id"]] = pipeline
-        self.current_id = pipeline["id"]
+        self.pipelines[pipeline.id] = pipeline
+        self.current_id = pipeline.id
         self._fill_picker()
         self._show(select)
 
@@ -355,14 +352,14 @@ class PipelinesPage(AdminPage):
             return
 
         def submit(dialog: NameDialog, name: str) -> None:
-            def created(pipeline: dict[str, Any]) -> None:
+            def created(pipeline: PipelineOut) -> None:
                 dialog.accept()
                 self._apply(pipeline)
-                self.say(f"The pipeline {pipeline['name']} is created with four starting statuses; shape them below.")
+                self.say(f"The pipeline {pipeline.name} is created with four starting statuses; shape them below.")
 
             operations.run(
                 dialog,
-                row_of(admin_api.create_pipeline(self.api, name)),
+                admin_api.create_pipeline(self.api, name),
                 success=created,
                 changed=PIPELINE,
                 fields={"name": dialog.name},
@@ -377,42 +374,36 @@ class PipelinesPage(AdminPage):
             return
 
         def submit(dialog: NameDialog, name: str) -> None:
-            def renamed(saved: dict[str, Any]) -> None:
+            def renamed(saved: PipelineOut) -> None:
                 dialog.accept()
                 self._apply(saved, self.list.current_id())
-                self.say(f"The pipeline is now called {saved['name']}.")
+                self.say(f"The pipeline is now called {saved.name}.")
 
             operations.run(
                 dialog,
-                row_of(
-                    admin_api.update_pipeline(self.api, pipeline["id"], {"name": name, "version": pipeline["version"]})
-                ),
+                admin_api.update_pipeline(self.api, pipeline.id, {"name": name, "version": pipeline.version}),
                 success=renamed,
                 changed=PIPELINE,
                 fields={"name": dialog.name},
                 reload=self.reload,
             )
 
-        NameDialog(self, "Rename pipeline", "New name", pipeline["name"], submit).open()
+        NameDialog(self, "Rename pipeline", "New name", pipeline.name, submit).open()
 
     def make_default(self) -> None:
         pipeline = self.pipeline()
-        if pipeline is None or pipeline["is_default"] or not can(self.me, "edit"):
+        if pipeline is None or pipeline.is_default or not can(self.me, "edit"):
             return
 
-        def made(saved: dict[str, Any]) -> None:
+        def made(saved: PipelineOut) -> None:
             for other in self.pipelines.values():
-                other["is_default"] = False
+                other.is_default = False
             self._apply(saved, self.list.current_id())
-            self.say(f"{saved['name']} is now the default pipeline: new leads go there unless told otherwise.")
+            self.say(f"{saved.name} is now the default pipeline: new leads go there unless told otherwise.")
 
         operations.run(
             self,
-            row_of(
-                admin_api.update_pipeline(
-                    self.api, pipeline["id"], {"is_default": True, "version": pipeline["version"]}
-                )
-            ),
+            admin_api.update_pipeline(self.api, pipeline.id, {"is_default": True, "version": pipeline.version}),
             success=made,
             changed=PIPELINE,
             reload=self.reload,
@@ -431,20 +422,18 @@ class PipelinesPage(AdminPage):
         def submit(dialog: AddStatusDialog) -> None:
             name = dialog.name.text().strip()
 
-            def added(saved: dict[str, Any]) -> None:
+            def added(saved: PipelineOut) -> None:
                 dialog.accept()
-                new = next((s["id"] for s in saved["statuses"] if s["name"].lower() == name.lower()), None)
+                new = next((s.id for s in saved.statuses if s.name.lower() == name.lower()), None)
                 self._apply(saved, new)
                 self.say(f"The status {name} is added.")
 
             operations.run(
                 dialog,
-                row_of(
-                    admin_api.add_status(
-                        self.api,
-                        pipeline["id"],
-                        {"name": name, "kind": dialog.kind.currentData(), "position": position},
-                    )
+                admin_api.add_status(
+                    self.api,
+                    pipeline.id,
+                    {"name": name, "kind": dialog.kind.currentData(), "position": position},
                 ),
                 success=added,
                 changed=PIPELINE,
@@ -452,11 +441,11 @@ class PipelinesPage(AdminPage):
                 busy=dialog.buttons,
             )
 
-        AddStatusDialog(self, after["name"] if after else None, submit).open()
+        AddStatusDialog(self, after.name if after else None, submit).open()
 
     def _patch_status(
         self,
-        status: dict[str, Any],
+        status: StatusOut,
         changes: dict[str, Any],
         message: str,
         parent: QWidget | None = None,
@@ -466,19 +455,15 @@ class PipelinesPage(AdminPage):
         pipeline = self.pipeline()
         assert pipeline is not None
 
-        def saved(result: dict[str, Any]) -> None:
+        def saved(result: PipelineOut) -> None:
             if after is not None:
                 after()
-            self._apply(result, status["id"])
+            self._apply(result, status.id)
             self.say(message)
 
         task = operations.run(
             parent or self,
-            row_of(
-                admin_api.update_status(
-                    self.api, pipeline["id"], status["id"], {**changes, "version": status["version"]}
-                )
-            ),
+            admin_api.update_status(self.api, pipeline.id, status.id, {**changes, "version": status.version}),
             success=saved,
             changed=PIPELINE,
             fields=fields,
@@ -501,16 +486,16 @@ class PipelinesPage(AdminPage):
                 after=dialog.accept,
             )
 
-        NameDialog(self, "Rename status", "New name", status["name"], submit).open()
+        NameDialog(self, "Rename status", "New name", status.name, submit).open()
 
     def _kind_chosen(self, index: int) -> None:
         status, kind = self.status(), self.kind.itemData(index)
-        if status is None or kind == status["kind"]:
+        if status is None or kind == status.kind:
             return
         self._patch_status(
             status,
             {"kind": kind},
-            f"{status['name']} is now a {KINDS[kind].lower()} status.",
+            f"{status.name} is now a {KINDS[kind].lower()} status.",
             fields={"kind": self.kind},
         )
 
@@ -519,14 +504,14 @@ class PipelinesPage(AdminPage):
         if pipeline is None:
             return
 
-        def saved(result: dict[str, Any]) -> None:
+        def saved(result: PipelineOut) -> None:
             self._apply(result, moved)
-            name = next((s["name"] for s in result["statuses"] if s["id"] == moved), "The status")
+            name = next((s.name for s in result.statuses if s.id == moved), "The status")
             self.say(f"{name} is now number {ids.index(moved) + 1} of {len(ids)}.")
 
         task = operations.run(
             self,
-            row_of(admin_api.order_statuses(self.api, pipeline["id"], ids)),
+            admin_api.order_statuses(self.api, pipeline.id, ids),
             success=saved,
             changed=PIPELINE,
             reload=self.reload,
@@ -537,7 +522,7 @@ class PipelinesPage(AdminPage):
         pipeline, status = self.pipeline(), self.status()
         if pipeline is None or status is None or not self.remove_button.isEnabled():
             return
-        others = [s for s in pipeline["statuses"] if s["id"] != status["id"]]
+        others = [s for s in pipeline.statuses if s.id != status.id]
         row = self.list.currentRow()
 
         def submit(dialog: RemoveStatusDialog) -> None:
@@ -545,13 +530,13 @@ class PipelinesPage(AdminPage):
             if target is None:
                 return
 
-            def removed(saved: dict[str, Any]) -> None:
+            def removed(saved: PipelineOut) -> None:
                 dialog.accept()
                 self._apply(saved, target)
-                where = next((s["name"] for s in saved["statuses"] if s["id"] == target), "")
-                self.say(f"The status {status['name']} is removed; its leads are now in {where}.")
+                where = next((s.name for s in saved.statuses if s.id == target), "")
+                self.say(f"The status {status.name} is removed; its leads are now in {where}.")
 
-            call = row_of(admin_api.delete_status(self.api, pipeline["id"], status["id"], int(target)))
+            call = admin_api.delete_status(self.api, pipeline.id, status.id, int(target))
             operations.run(
                 dialog,
                 call,
@@ -564,11 +549,11 @@ class PipelinesPage(AdminPage):
 
         dialog = RemoveStatusDialog(self, status, others, submit)
         # The status just above is where its leads most likely belong.
-        previous = pipeline["statuses"][row - 1]["id"] if row > 0 else None
+        previous = pipeline.statuses[row - 1].id if row > 0 else None
         if previous is not None and dialog.target.findData(previous) >= 0:
             dialog.target.setCurrentIndex(dialog.target.findData(previous))
         self.load(
-            admin_api.leads_in_status(self.api, status["id"]),
+            admin_api.leads_in_status(self.api, status.id),
             lambda count: dialog.show_count(count) if shiboken6.isValid(dialog) else None,
         )
         dialog.open()
