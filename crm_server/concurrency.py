@@ -44,7 +44,8 @@ def check_unchanged(record: object, data: Guarded) -> None:
             raise ValidationFailed(
                 f"“expected” names {name[:50]!r}, which this save does not change.", field="expected"
             )
-        adapter: TypeAdapter[Any] = TypeAdapter(fields[name].annotation)
+        annotation = fields[name].annotation
+        adapter: TypeAdapter[Any] = TypeAdapter(Any if annotation is None else annotation)
         try:
             began = adapter.validate_python(was)
         except ValidationError:

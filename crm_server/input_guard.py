@@ -339,11 +339,19 @@ def _refuse_integer_text(request: Request, path_format: str, suspects: list[Path
             raise _refuse_number(_dotted(where))
 
 
+_RAW_BODY: set[Callable[..., Any]] = set()
+
+
 def raw_body(endpoint: Callable[P, R]) -> Callable[P, R]:
     """Mark a route whose body is a provider's signed bytes: the route verifies and keeps them as
     sent (a signed event is never refused for its text); its path and query are still checked."""
-    endpoint.raw_body = True  # type: ignore[attr-defined]
+    _RAW_BODY.add(endpoint)
     return endpoint
+
+
+def takes_raw_body(endpoint: Callable[..., Any]) -> bool:
+    """Whether `endpoint` was marked with @raw_body (routing.TxRoute then checks no body)."""
+    return endpoint in _RAW_BODY
 
 
 async def check_request(request: Request, path_format: str, *, body: bool = True) -> None:

@@ -71,7 +71,7 @@ class TxRoute(APIRoute):
 
         async def run(request: Request) -> Response:
             await input_guard.check_request(
-                request, self.path_format, body=not getattr(self.endpoint, "raw_body", False)
+                request, self.path_format, body=not input_guard.takes_raw_body(self.endpoint)
             )
             db: Database = request.app.state.db
             async with db.transaction() as session:
@@ -90,7 +90,8 @@ class TxRoute(APIRoute):
 
 
 def get_session(request: Request) -> AsyncSession:
-    return request.state.session  # type: ignore[no-any-return]
+    session: AsyncSession = request.state.session  # set by TxRoute for the request
+    return session
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]

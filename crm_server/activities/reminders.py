@@ -15,6 +15,7 @@ from crm_server.activities import preferences
 from crm_server.activities.models import REMIND_BEFORE, REMIND_DUE, REMIND_OVERDUE, FollowUp
 from crm_server.admin.service import notify
 from crm_server.clients.models import Client, RecentSubmit
+from crm_server.db import rowcount
 from crm_server.leads.models import Lead
 
 BATCH = 500
@@ -123,4 +124,4 @@ async def send_due(session: AsyncSession, now: datetime) -> dict[str, int]:
 async def forget_recent_submits(session: AsyncSession, now: datetime) -> int:
     """The double-submit guard only needs its last few seconds."""
     result = await session.execute(delete(RecentSubmit).where(RecentSubmit.created_at < now - timedelta(minutes=1)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)

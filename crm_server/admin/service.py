@@ -19,7 +19,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.contract import spreadsheet
 from crm_server.contract.admin import AuditEntryOut, NotificationOut, SettingsOut
 from crm_server.contract.common import Page
-from crm_server.db import utcnow
+from crm_server.db import rowcount, utcnow
 from crm_server.errors import NotFound
 
 
@@ -186,7 +186,7 @@ async def mark_read(session: AsyncSession, user_id: int, ids: list[int] | None) 
             return
         stmt = stmt.where(Notification.id.in_(ids))
     result = await session.execute(stmt.values(read_at=utcnow()))
-    if ids is not None and len(ids) == 1 and result.rowcount == 0:  # type: ignore[attr-defined]
+    if ids is not None and len(ids) == 1 and rowcount(result) == 0:
         exists = await session.scalar(
             select(Notification.id).where(Notification.id == ids[0], Notification.user_id == user_id)
         )

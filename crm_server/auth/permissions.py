@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_, true
 
 from crm_server.contract.auth import ACTIONS, MODULES, Scope
 
@@ -126,7 +126,12 @@ class Principal:
             return team_id is not None or owner_id == self.user_id
         return owner_id == self.user_id
 
-    def scope_filter(self, module: str, owner_col: Any, team_col: Any | None = None) -> ColumnElement[bool]:
+    def scope_filter(
+        self,
+        module: str,
+        owner_col: SQLColumnExpression[int | None],
+        team_col: SQLColumnExpression[int | None] | None = None,
+    ) -> ColumnElement[bool]:
         """A WHERE clause that keeps only the records this user may see in a list."""
         if not self.can(module, "view"):
             return false()

@@ -105,7 +105,7 @@ async def finish(session: AsyncSession, attempt_id: int, result: LoginResult, us
 def _delay(failures: int, free: int, base: timedelta, cap: timedelta) -> timedelta:
     if failures < free:
         return timedelta(0)
-    return min(base * (2 ** min(failures - free, 20)), cap)
+    return min(base * (1 << min(failures - free, 20)), cap)  # 2**n, as an int
 
 
 def _email_key(email: str, table: Any = LoginHistory) -> Any:
@@ -184,7 +184,7 @@ async def account_failures(session: AsyncSession, email: str, now: datetime) -> 
 
 
 def lock_length(lockout_count: int) -> timedelta:
-    return min(LOCK_BASE * (2 ** min(lockout_count, 10)), LOCK_MAX)
+    return min(LOCK_BASE * (1 << min(max(lockout_count, 0), 10)), LOCK_MAX)  # 2**n, as an int
 
 
 async def resets_asked(session: AsyncSession, email: str, address: str | None, now: datetime) -> tuple[int, int]:

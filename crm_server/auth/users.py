@@ -396,7 +396,8 @@ async def list_teams(session: AsyncSession) -> list[TeamOut]:
     for user_id, team_id in (
         await session.execute(select(User.id, User.team_id).where(User.team_id.is_not(None)).order_by(User.id))
     ).all():
-        members.setdefault(team_id, []).append(user_id)  # type: ignore[arg-type]
+        if team_id is not None:  # (the query has none; the column may)
+            members.setdefault(team_id, []).append(user_id)
     return [
         TeamOut(id=t.id, name=t.name, lead_user_id=t.lead_user_id, member_ids=members.get(t.id, []), version=t.version)
         for t in teams

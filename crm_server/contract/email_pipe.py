@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from crm_server.contract.common import Model
 
@@ -21,7 +21,7 @@ Outcome = Literal[
     "failed",  # the server failed to process it; kept, retried on redelivery, can be replayed
     "bad_token",  # refused: the webhook's shared secret was wrong (the body is not kept)
 ]
-OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 PROCESSED = ("created", "appended")
 
 

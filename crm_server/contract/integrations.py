@@ -4,14 +4,14 @@ events (the event browser)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
 from crm_server.contract.common import Model
 
-PROVIDERS = ("facebook", "forms", "woocommerce", "stripe")
 Provider = Literal["facebook", "forms", "woocommerce", "stripe"]
+PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 PROVIDER_LABELS = {
     "facebook": "Facebook Lead Ads",
     "forms": "Website forms",
@@ -27,7 +27,7 @@ EventStatus = Literal[
     "needs_attention",  # waits for a person (unknown invoice, expired token): replay after fixing it
     "rejected",  # refused at the door (bad signature, malformed body): logged, never processed
 ]
-EVENT_STATUSES: tuple[str, ...] = EventStatus.__args__  # type: ignore[attr-defined]
+EVENT_STATUSES: tuple[str, ...] = get_args(EventStatus)
 
 State = Literal["not_configured", "connected", "needs_attention", "needs_reauthorization"]
 STATE_LABELS = {

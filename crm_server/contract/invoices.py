@@ -221,7 +221,7 @@ class InvoiceOut(Model):
     version: int
     lines: list[LineOut] = Field(default_factory=list)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy takes no decorator over @property (pydantic says so)
     @property
     def open_amount(self) -> Money:
         """What is still to be paid (0 for drafts, cancelled invoices and credit notes)."""
@@ -297,7 +297,7 @@ class PaymentOut(Model):
     created_by: int | None
     created_at: datetime
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy takes no decorator over @property (pydantic says so)
     @property
     def refundable(self) -> Money:
         """What can still be given back."""

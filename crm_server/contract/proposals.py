@@ -101,7 +101,7 @@ class ProposalOut(Model):
     version: int
     lines: list[LineOut] = Field(default_factory=list)
 
-    @computed_field  # type: ignore[prop-decorator]
+    @computed_field  # type: ignore[prop-decorator]  # mypy takes no decorator over @property (pydantic says so)
     @property
     def expired(self) -> bool:
         """Not decided and past its valid-until date."""

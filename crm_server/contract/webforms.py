@@ -4,18 +4,18 @@ origins, where the lead goes and who gets it), and what a visitor's post gets ba
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
 from crm_server.contract.common import Model
 
 FieldType = Literal["text", "email", "phone", "textarea", "select"]
-FIELD_TYPES: tuple[str, ...] = FieldType.__args__  # type: ignore[attr-defined]
+FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 FIELD_TYPE_LABELS = {"text": "Text", "email": "Email", "phone": "Phone", "textarea": "Long text", "select": "Choice"}
 
 MapsTo = Literal["person_name", "company", "email", "phone", "value", "territory", "product_interest", "note", "none"]
-MAPS_TO: tuple[str, ...] = MapsTo.__args__  # type: ignore[attr-defined]
+MAPS_TO: tuple[str, ...] = get_args(MapsTo)
 # What each target means to the admin; "note" and "none" both end up in the lead's first note.
 MAPS_TO_LABELS = {
     "person_name": "Person's name",

@@ -184,7 +184,10 @@ def amount(value: Decimal, currency: str, tpl: Template) -> str:
 def plain_number(value: Decimal, tpl: Template) -> str:
     """A quantity or percent without trailing zeros: 3.000 -> 3, 2.500 -> 2.5."""
     normal = value.normalize()
-    places = max(0, -normal.as_tuple().exponent)  # type: ignore[operator]
+    exponent = normal.as_tuple().exponent
+    if not isinstance(exponent, int):  # "n", "N", "F": not a number, infinity
+        raise ValueError(f"{value} is not a finite number")
+    places = max(0, -exponent)
     return _grouped(normal, places, tpl)
 
 

@@ -84,15 +84,7 @@ def invoice_filename(invoice: Invoice) -> str:
 
 
 async def _line_rows(session: AsyncSession, model: type[LineColumns], owner: Any, owner_id: int) -> list[Any]:
-    return list(
-        (
-            await session.scalars(
-                select(model)
-                .where(owner == owner_id)  # type: ignore[arg-type]
-                .order_by(model.position)
-            )
-        ).all()
-    )
+    return list((await session.scalars(select(model).where(owner == owner_id).order_by(model.position))).all())
 
 
 async def company_settings(session: AsyncSession) -> dict[str, Any]:

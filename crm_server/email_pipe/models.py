@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_server.contract.email_pipe import Outcome
 from crm_server.db import Base, IdMixin
 
 
@@ -27,7 +28,7 @@ class PipeMessage(IdMixin, Base):
     # The address lower-cased: how the rate limit and the contact match compare it.
     sender_key: Mapped[str] = mapped_column(String(320), server_default="")
     subject: Mapped[str] = mapped_column(Text, server_default="")
-    outcome: Mapped[str] = mapped_column(String(30))
+    outcome: Mapped[Outcome] = mapped_column(String(30))  # text in the table
     error: Mapped[str | None] = mapped_column(Text)
     ticket_id: Mapped[int | None] = mapped_column(BigInteger)
     ticket_number: Mapped[int | None] = mapped_column(BigInteger)

@@ -284,7 +284,7 @@ def _walk(part: Message, found: list[Message]) -> None:
     if part.get_content_type() == "message/rfc822" or not part.is_multipart():
         found.append(part)
         return
-    for child in part.get_payload():  # type: ignore[union-attr]
+    for child in part.get_payload():
         if isinstance(child, Message):
             _walk(child, found)
 

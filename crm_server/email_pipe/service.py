@@ -19,7 +19,7 @@ from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
 from crm_server.clients.models import Client, Contact
 from crm_server.contract.common import Page
-from crm_server.contract.email_pipe import PROCESSED, PipeLogEntry, PipeResult
+from crm_server.contract.email_pipe import PROCESSED, Outcome, PipeLogEntry, PipeResult
 from crm_server.contract.tickets import MAX_ATTACHMENT_BYTES
 from crm_server.db import savepoint, utcnow
 from crm_server.email_pipe import parse
@@ -43,7 +43,7 @@ def result(entry: PipeMessage, duplicate: bool = False) -> PipeResult:
     return PipeResult(
         log_id=entry.id,
         outcome=entry.outcome,
-        message=_message(entry),  # type: ignore[arg-type]
+        message=_message(entry),
         ticket_id=entry.ticket_id,
         ticket_number=entry.ticket_number,
         duplicate=duplicate,
@@ -84,7 +84,7 @@ async def receive(session: AsyncSession, raw: bytes, *, source: str, remote: str
 async def log_refused(
     session: AsyncSession,
     *,
-    outcome: str,
+    outcome: Outcome,
     error: str,
     source: str,
     remote: str | None,

@@ -205,7 +205,8 @@ async def _graph(session: AsyncSession, path: str) -> dict[str, Any]:
         answer = data[0]  # one logical response: {"code": 200, "body": "<JSON text>"}
         if not isinstance(answer, dict):  # null: Graph did not finish this operation in time
             raise GraphUnavailable("Graph API did not finish the request; it will be tried again.")
-        status = answer.get("code") if isinstance(answer.get("code"), int) else 500
+        code = answer.get("code")
+        status = code if isinstance(code, int) else 500
         try:
             data = json.loads(answer.get("body") or "null")
         except (TypeError, ValueError):

@@ -21,6 +21,7 @@ from crm_server.contract.integrations import (
     InboxEventOut,
     MatchIn,
     ProviderState,
+    State,
 )
 from crm_server.db import savepoint, utcnow
 from crm_server.errors import Conflict, Forbidden, NotFound
@@ -67,7 +68,8 @@ async def provider_states(session: AsyncSession) -> list[ProviderState]:
         module = module_of(provider)
         row, problem = counts.get(provider), problems.get(provider)
         errors = int(row.errors) if row else 0
-        state, reason = "connected", None
+        state: State = "connected"
+        reason: str | None = None
         if not await is_configured(session, module, values):
             state = "not_configured"
         elif problem is not None:
@@ -81,7 +83,7 @@ async def provider_states(session: AsyncSession) -> list[ProviderState]:
                 provider=provider,
                 label=PROVIDER_LABELS[provider],
                 state=state,
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
                 webhook_path=getattr(module, "WEBHOOK_PATH", f"/webhooks/{provider}"),
                 settings=list(getattr(module, "SETTINGS", ())),
                 last_event_at=row.last if row else None,

@@ -311,7 +311,7 @@ async def _api(
             response = await client.request(
                 method,
                 f"{base}{path}",
-                params=form(params) if params else None,
+                params=tuple(form(params)) if params else None,
                 data=dict(form(data)) if data else None,
                 auth=(key, ""),
                 headers=headers,
@@ -406,31 +406,39 @@ async def _invoice_money(session: AsyncSession, event: dict[str, Any], stripe_in
     label = stripe_invoice.get("number") or invoice_id
     transitions = stripe_invoice.get("status_transitions")
     paid_at = transitions.get("paid_at") if isinstance(transitions, dict) else None
-    common = {
-        "currency": currency,
-        "number": number,
-        "hints": hints,
-        "customer": _id(stripe_invoice.get("customer")),
-        "reference": f"Stripe invoice {label}",
-    }
+    customer = _id(stripe_invoice.get("customer"))
+
+    def paid(external_ref: str, minor: Any, paid_on: date, what: str) -> Money:
+        return Money(
+            external_ref=external_ref,
+            minor=minor,
+            paid_on=paid_on,
+            what=what,
+            currency=currency,
+            number=number,
+            hints=hints,
+            customer=customer,
+            reference=f"Stripe invoice {label}",
+        )
+
     intent = _id(stripe_invoice.get("payment_intent"))
     expanded = isinstance(stripe_invoice.get("payments"), dict)
     if not expanded and "payment_intent" in stripe_invoice:
         # Before 2025-03-31: one payment intent (none: paid by balance or out of band, keyed by the invoice).
         return [
-            Money(
+            paid(
                 external_ref=intent or invoice_id,
                 minor=stripe_invoice.get("amount_paid"),
                 paid_on=_day(event, paid_at),
                 what=f"Stripe invoice {invoice_id}",
-                **common,
             )
         ]
     found = []
     for row in await invoice_payments(session, stripe_invoice):
         if row.get("status") != "paid":
             continue
-        payment = row.get("payment") if isinstance(row.get("payment"), dict) else {}
+        given = row.get("payment")
+        payment = given if isinstance(given, dict) else {}
         ref = (
             _id(payment.get("payment_intent"))
             or _id(payment.get("charge"))
@@ -443,12 +451,11 @@ async def _invoice_money(session: AsyncSession, event: dict[str, Any], stripe_in
         row_transitions = row.get("status_transitions")
         row_paid = row_transitions.get("paid_at") if isinstance(row_transitions, dict) else None
         found.append(
-            Money(
+            paid(
                 external_ref=ref,
                 minor=row.get("amount_paid"),
                 paid_on=_day(event, row_paid or paid_at),
                 what=f"Stripe invoice {invoice_id} ({ref})",
-                **common,
             )
         )
     if not found:

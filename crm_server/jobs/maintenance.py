@@ -8,7 +8,7 @@ import logging
 from procrastinate import JobContext
 from sqlalchemy import text
 
-from crm_server.db import Database
+from crm_server.db import Database, rowcount
 from crm_server.jobs import blueprint
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ async def purge(context: JobContext, timestamp: int) -> dict[str, int]:
             "integration_events": SETTLED_EVENTS,
         }.items():
             result = await session.execute(text(sql))
-            counts[name] = result.rowcount  # type: ignore[attr-defined]
+            counts[name] = rowcount(result)
     manager = context.app.job_manager
     await manager.delete_old_jobs(nb_hours=KEEP_FINISHED_HOURS, include_cancelled=True, include_aborted=True)
     await manager.delete_old_jobs(nb_hours=KEEP_FAILED_HOURS, include_failed=True)

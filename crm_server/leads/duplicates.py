@@ -15,7 +15,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.concurrency import check_version
 from crm_server.contract.clients import RecordWarning
 from crm_server.contract.leads import MERGE_FIELDS, DuplicateOut, LeadOut, MergeRequest
-from crm_server.db import utcnow
+from crm_server.db import rowcount, utcnow
 from crm_server.errors import Conflict, ValidationFailed
 from crm_server.leads.models import Lead
 
@@ -141,22 +141,22 @@ async def merge(session: AsyncSession, actor: Principal, keep_id: int, data: Mer
     keep.tags = list(dict.fromkeys([*keep.tags, *other.tags]))
     if keep.converted_client_id is None:
         keep.converted_client_id = other.converted_client_id
-    moved_notes = (
+    moved_notes = rowcount(
         await session.execute(
             update(Note)
             .where(Note.lead_id == other.id)
             .values(lead_id=keep.id)
             .execution_options(synchronize_session=False)
         )
-    ).rowcount  # type: ignore[attr-defined]
-    moved_follow_ups = (
+    )
+    moved_follow_ups = rowcount(
         await session.execute(
             update(FollowUp)
             .where(FollowUp.lead_id == other.id)
             .values(lead_id=keep.id)
             .execution_options(synchronize_session=False)
         )
-    ).rowcount  # type: ignore[attr-defined]
+    )
     # Leads merged into `other` earlier now point at `keep`: the history stays one hop away.
     await session.execute(
         update(Lead)

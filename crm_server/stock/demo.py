@@ -66,14 +66,27 @@ async def seed_stock(session: AsyncSession, admin_id: int, rng: random.Random) -
         vendors.append(vendor)
     await session.flush()
 
-    async def validated(kind: DocumentKind, lines: list[tuple[Product, int]], **fields: object) -> int:
+    async def validated(
+        kind: DocumentKind,
+        lines: list[tuple[Product, int]],
+        *,
+        warehouse_id: int,
+        to_warehouse_id: int | None = None,
+        reference: str | None = None,
+        reason: str | None = None,
+    ) -> int:
         document = await service.create_document(
             session,
             actor,
             StockDocumentIn(
-                kind=kind, lines=[DocumentLineIn(product_id=p.id, quantity=Decimal(q)) for p, q in lines], **fields
+                kind=kind,
+                lines=[DocumentLineIn(product_id=p.id, quantity=Decimal(q)) for p, q in lines],
+                warehouse_id=warehouse_id,
+                to_warehouse_id=to_warehouse_id,
+                reference=reference,
+                reason=reason,
             ),
-        )  # type: ignore[arg-type]
+        )
         await service.validate_document(session, actor, document.id, None)
         return document.id
 
