@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
@@ -39,14 +39,14 @@ from crm_desktop.views.admin.common import (
     can,
     confirm,
     field,
-    row_of,
-    rows_of,
     set_danger,
     title_label,
 )
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.admin import SettingsOut
+from crm_server.contract.auth import TeamOut
+from crm_server.contract.leads import AssignmentRuleOut, NamedItemOut
 
 RULES = admin_api.RULES
 SETTINGS = admin_api.SETTINGS
@@ -61,6 +61,15 @@ HOW = (
 )
 
 
+class Loaded(NamedTuple):
+    """What the page reads at once: the rules and what they are described with."""
+
+    rules: list[AssignmentRuleOut]
+    teams: list[TeamOut]
+    sources: list[NamedItemOut]
+    settings: SettingsOut
+
+
 class RuleDialog(QDialog):
     """Add or edit one rule: what a lead must match, then a person or a team's round-robin."""
 
@@ -68,7 +77,7 @@ class RuleDialog(QDialog):
         self,
         parent: QWidget,
         api: ApiClient,
-        rule: dict[str, Any] | None,
+        rule: AssignmentRuleOut | None,
         sources: list[str],
         teams: dict[int, str],
         user_label: str,
@@ -79,23 +88,23 @@ class RuleDialog(QDialog):
         self.setObjectName("ruleDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.rule = rule
-        self.name = QLineEdit(rule["name"] if rule else "")
+        self.name = QLineEdit(rule.name if rule else "")
         self.name.setMinimumWidth(340)
         self.name.setAccessibleName("Rule name")
         self.active = QCheckBox("Active (inactive rules are skipped)")
-        self.active.setChecked(rule["active"] if rule else True)
+        self.active.setChecked(rule.active if rule else True)
         self.source = QComboBox()
         self.source.setAccessibleName("Source")
         self.source.addItem("Any source", None)
         for name in sources:
             self.source.addItem(name, name)
-        if rule and rule["source"] and self.source.findData(rule["source"]) < 0:
-            self.source.addItem(f"{rule['source']} (no longer offered)", rule["source"])
-        self.source.setCurrentIndex(max(self.source.findData(rule["source"] if rule else None), 0))
-        self.territory = QLineEdit(rule["territory"] or "" if rule else "")
+        if rule and rule.source and self.source.findData(rule.source) < 0:
+            self.source.addItem(f"{rule.source} (no longer offered)", rule.source)
+        self.source.setCurrentIndex(max(self.source.findData(rule.source if rule else None), 0))
+        self.territory = QLineEdit(rule.territory or "" if rule else "")
         self.territory.setPlaceholderText("Any territory")
         self.territory.setAccessibleName("Territory")
-        self.product = QLineEdit(rule["product_interest"] or "" if rule else "")
+        self.product = QLineEdit(rule.product_interest or "" if rule else "")
         self.product.setPlaceholderText("Any product")
         self.product.setAccessibleName("Product interest")
 
@@ -111,13 +120,13 @@ class RuleDialog(QDialog):
         self.team.addItem("Choose a team…", None)
         for team_id, team_name in sorted(teams.items(), key=lambda t: t[1].lower()):
             self.team.addItem(team_name, team_id)
-        if rule and rule["team_id"] is not None:
+        if rule and rule.team_id is not None:
             self.to_team.setChecked(True)
-            self.team.setCurrentIndex(max(self.team.findData(rule["team_id"]), 0))
+            self.team.setCurrentIndex(max(self.team.findData(rule.team_id), 0))
         else:
             self.to_user.setChecked(True)
-            if rule and rule["user_id"] is not None:
-                self.user.set_user(rule["user_id"], user_label)
+            if rule and rule.user_id is not None:
+                self.user.set_user(rule.user_id, user_label)
         self.to_user.toggled.connect(self._target_changed)
         self._target_changed()
 
@@ -187,7 +196,7 @@ class AssignmentPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.rules: dict[int, dict[str, Any]] = {}
+        self.rules: dict[int, AssignmentRuleOut] = {}
         self.teams: dict[int, str] = {}
         self.sources: list[str] = []
         self.fallback_team: int = 0
@@ -264,21 +273,21 @@ class AssignmentPage(AdminPage):
     def reload(self) -> None:
         self.load(self._fetch(), self._arrived)
 
-    async def _fetch(self) -> dict[str, Any]:
+    async def _fetch(self) -> Loaded:
         rules, teams, sources, settings = await asyncio.gather(
-            rows_of(admin_api.assignment_rules(self.api)),
-            rows_of(admin_api.list_teams(self.api)),
-            rows_of(admin_api.list_items(self.api, "lead-sources", include_inactive=False)),
-            row_of(admin_api.get_settings(self.api)),
+            admin_api.assignment_rules(self.api),
+            admin_api.list_teams(self.api),
+            admin_api.list_items(self.api, "lead-sources", include_inactive=False),
+            admin_api.get_settings(self.api),
         )
-        await self.names.ensure(r["user_id"] for r in rules)
-        return {"rules": rules, "teams": teams, "sources": sources, "settings": settings}
+        await self.names.ensure(r.user_id for r in rules)
+        return Loaded(rules, teams, sources, settings)
 
-    def _arrived(self, data: dict[str, Any], select: int | None = None) -> None:
-        self.teams = {t["id"]: t["name"] for t in data["teams"]}
-        self.sources = [s["name"] for s in data["sources"]]
-        self.fallback_team = int(data["settings"]["values"].get(FALLBACK_KEY) or 0)
-        self._show_rules(data["rules"], select)
+    def _arrived(self, data: Loaded, select: int | None = None) -> None:
+        self.teams = {t.id: t.name for t in data.teams}
+        self.sources = [s.name for s in data.sources]
+        self.fallback_team = int(data.settings.values.get(FALLBACK_KEY) or 0)
+        self._show_rules(data.rules, select)
         self.fallback.blockSignals(True)
         self.fallback.clear()
         self.fallback.addItem("No team: leave the lead unassigned", 0)
@@ -288,27 +297,28 @@ class AssignmentPage(AdminPage):
         self.fallback.blockSignals(False)
         self._update_actions()
 
-    def _show_rules(self, rules: list[dict[str, Any]], select: int | None = None) -> None:
-        self.rules = {r["id"]: r for r in rules}
-        self.list.fill([(r["id"], self.describe(n, r)) for n, r in enumerate(rules, 1)], select)
+    def _show_rules(self, rules: list[AssignmentRuleOut], select: int | None = None) -> None:
+        self.rules = {r.id: r for r in rules}
+        self.list.fill([(r.id, self.describe(n, r)) for n, r in enumerate(rules, 1)], select)
         self.empty.setVisible(not rules)
         self.list.setVisible(bool(rules))
 
-    def describe(self, number: int, rule: dict[str, Any]) -> str:
+    def describe(self, number: int, rule: AssignmentRuleOut) -> str:
         """ "2. Facebook leads (inactive)\\nSource Facebook · any territory · any product → Ana North"."""
         when = [
-            f"Source {rule['source']}" if rule["source"] else "Any source",
-            f"territory {rule['territory']}" if rule["territory"] else "any territory",
-            f"product {rule['product_interest']}" if rule["product_interest"] else "any product",
+            f"Source {rule.source}" if rule.source else "Any source",
+            f"territory {rule.territory}" if rule.territory else "any territory",
+            f"product {rule.product_interest}" if rule.product_interest else "any product",
         ]
-        if rule["user_id"] is not None:
-            to = self.names.name(rule["user_id"])
+        if rule.user_id is not None:
+            to = self.names.name(rule.user_id)
         else:
-            to = f"round-robin in {self.teams.get(rule['team_id'], 'a deleted team')}"
-        head = f"{number}. {rule['name']}" + ("" if rule["active"] else "  (inactive)")
+            team = self.teams.get(rule.team_id) if rule.team_id is not None else None
+            to = f"round-robin in {team or 'a deleted team'}"
+        head = f"{number}. {rule.name}" + ("" if rule.active else "  (inactive)")
         return f"{head}\n{' · '.join(when)} → {to}"
 
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> AssignmentRuleOut | None:
         rule_id = self.list.current_id()
         return None if rule_id is None else self.rules.get(rule_id)
 
@@ -326,25 +336,25 @@ class AssignmentPage(AdminPage):
 
     # --- changes -------------------------------------------------------------------------------
 
-    def _open_dialog(self, rule: dict[str, Any] | None) -> RuleDialog:
+    def _open_dialog(self, rule: AssignmentRuleOut | None) -> RuleDialog:
         def submit(dialog: RuleDialog) -> None:
             body = dialog.body()
             if body is None:
                 return
             if rule is None:
-                call = row_of(admin_api.create_rule(self.api, body))
+                call = admin_api.create_rule(self.api, body)
             else:
-                call = row_of(admin_api.update_rule(self.api, rule["id"], {**body, "version": rule["version"]}))
+                call = admin_api.update_rule(self.api, rule.id, {**body, "version": rule.version})
 
-            def saved(result: dict[str, Any]) -> None:
+            def saved(result: AssignmentRuleOut) -> None:
                 dialog.accept()
-                if result["user_id"] is not None:
-                    self.names.remember({"id": result["user_id"], "full_name": dialog.user.text().split(" <")[0]})
-                self.rules[result["id"]] = result
-                ordered = sorted(self.rules.values(), key=lambda r: (r["position"], r["id"]))
-                self._show_rules(ordered, result["id"])
+                if result.user_id is not None:
+                    self.names.remember({"id": result.user_id, "full_name": dialog.user.text().split(" <")[0]})
+                self.rules[result.id] = result
+                ordered = sorted(self.rules.values(), key=lambda r: (r.position, r.id))
+                self._show_rules(ordered, result.id)
                 self._update_actions()
-                self.say(f"The rule {result['name']} is {'added' if rule is None else 'saved'}.")
+                self.say(f"The rule {result.name} is {'added' if rule is None else 'saved'}.")
 
             operations.run(
                 dialog,
@@ -356,7 +366,7 @@ class AssignmentPage(AdminPage):
                 busy=dialog.buttons,
             )
 
-        label = self.names.name(rule["user_id"]) if rule and rule["user_id"] is not None else ""
+        label = self.names.name(rule.user_id) if rule and rule.user_id is not None else ""
         dialog = RuleDialog(self, self.api, rule, self.sources, self.teams, label, submit)
         dialog.open()
         return dialog
@@ -377,31 +387,31 @@ class AssignmentPage(AdminPage):
 
         def delete() -> None:
             def deleted(_: object) -> None:
-                self.rules.pop(rule["id"], None)
-                ordered = sorted(self.rules.values(), key=lambda r: (r["position"], r["id"]))
+                self.rules.pop(rule.id, None)
+                ordered = sorted(self.rules.values(), key=lambda r: (r.position, r.id))
                 self._show_rules(ordered)
                 self._update_actions()
-                self.say(f"The rule {rule['name']} is deleted.")
+                self.say(f"The rule {rule.name} is deleted.")
 
-            operations.run(self, admin_api.delete_rule(self.api, rule["id"]), success=deleted, changed=RULES)
+            operations.run(self, admin_api.delete_rule(self.api, rule.id), success=deleted, changed=RULES)
 
         confirm(
             self,
             "Delete rule",
-            f"Delete the rule {rule['name']}? Leads it assigned keep their owner.",
+            f"Delete the rule {rule.name}? Leads it assigned keep their owner.",
             "Delete",
             delete,
         )
 
     def _reordered(self, ids: list[int], moved: int) -> None:
-        def saved(rules: list[dict[str, Any]]) -> None:
+        def saved(rules: list[AssignmentRuleOut]) -> None:
             self._show_rules(rules, moved)
             self._update_actions()
-            self.say(f"The rule {self.rules[moved]['name']} is now tried as number {ids.index(moved) + 1}.")
+            self.say(f"The rule {self.rules[moved].name} is now tried as number {ids.index(moved) + 1}.")
 
         task = operations.run(
             self,
-            rows_of(admin_api.order_rules(self.api, ids)),
+            admin_api.order_rules(self.api, ids),
             success=saved,
             changed=RULES,
             reload=self.reload,
