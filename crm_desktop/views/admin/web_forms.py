@@ -47,19 +47,20 @@ from crm_desktop.views.admin.common import (
     can,
     confirm,
     field,
-    row_of,
-    rows_of,
     set_danger,
     style_list,
     title_label,
 )
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.auth import TeamOut
+from crm_server.contract.leads import PipelineOut
 from crm_server.contract.webforms import (
     ASSIGNMENT_LABELS,
     DEFAULT_HONEYPOT,
     FIELD_TYPE_LABELS,
     MAPS_TO_LABELS,
     EmbedSnippet,
+    WebFormOut,
 )
 
 FORMS = admin_api.WEB_FORMS
@@ -223,8 +224,8 @@ class WebFormsPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.forms: dict[int, dict[str, Any]] = {}
-        self.pipelines: list[dict[str, Any]] = []
+        self.forms: dict[int, WebFormOut] = {}
+        self.pipelines: list[PipelineOut] = []
         self.teams: dict[int, str] = {}
         self.names = UserNames(api)
         self.current_id: int | None = None  # the form in the editor; None: a new one
@@ -432,35 +433,33 @@ class WebFormsPage(AdminPage):
     def reload(self) -> None:
         self.load(self._fetch(), self._arrived)
 
-    async def _fetch(self) -> dict[str, Any]:
+    async def _fetch(self) -> tuple[list[WebFormOut], list[PipelineOut], list[TeamOut]]:
         forms, pipelines, teams = await asyncio.gather(
-            rows_of(admin_api.web_forms(self.api)),
-            rows_of(admin_api.pipelines(self.api)),
-            rows_of(admin_api.list_teams(self.api)),
+            admin_api.web_forms(self.api), admin_api.pipelines(self.api), admin_api.list_teams(self.api)
         )
-        await self.names.ensure(f["owner_id"] for f in forms)
-        return {"forms": forms, "pipelines": pipelines, "teams": teams}
+        await self.names.ensure(f.owner_id for f in forms)
+        return forms, pipelines, teams
 
-    def _arrived(self, data: dict[str, Any]) -> None:
-        self.pipelines = data["pipelines"]
-        self.teams = {t["id"]: t["name"] for t in data["teams"]}
-        self._show_list(data["forms"])
+    def _arrived(self, data: tuple[list[WebFormOut], list[PipelineOut], list[TeamOut]]) -> None:
+        forms, self.pipelines, teams = data
+        self.teams = {t.id: t.name for t in teams}
+        self._show_list(forms)
         if self.dirty:  # someone else's change must not wipe what is being typed; Save tells of a conflict
             self._select(self.current_id)
             return
         form = self.forms.get(self.current_id) if self.current_id is not None else None
         form = form or next(iter(self.forms.values()), None)
-        self._select(form["id"] if form else None)
+        self._select(form.id if form else None)
         self._show_form(form)
 
-    def _show_list(self, forms: list[dict[str, Any]]) -> None:
-        self.forms = {f["id"]: f for f in forms}
+    def _show_list(self, forms: list[WebFormOut]) -> None:
+        self.forms = {f.id: f for f in forms}
         self.list.blockSignals(True)
         self.list.clear()
         for form in forms:
-            state = "Active" if form["active"] else "Switched off"
-            item = QListWidgetItem(f"{form['name']}\n{state} · {len(form['fields'])} fields")
-            item.setData(ID_ROLE, form["id"])
+            state = "Active" if form.active else "Switched off"
+            item = QListWidgetItem(f"{form.name}\n{state} · {len(form.fields)} fields")
+            item.setData(ID_ROLE, form.id)
             self.list.addItem(item)
         self.list.blockSignals(False)
         self.empty.setVisible(not forms)
@@ -499,31 +498,31 @@ class WebFormsPage(AdminPage):
 
     # --- the editor ----------------------------------------------------------------------------
 
-    def _show_form(self, form: dict[str, Any] | None) -> None:
+    def _show_form(self, form: WebFormOut | None) -> None:
         """Put a form (None: a new one, with starter fields) in the editor."""
         self._filling = True
-        self.current_id = form["id"] if form else None
-        self.name.setText(form["name"] if form else "")
-        self.active.setChecked(form["active"] if form else True)
-        self.fields_table.set_rows(form["fields"] if form else STARTER_FIELDS)
-        self.origins.setPlainText("\n".join(form["allowed_origins"]) if form else "")
+        self.current_id = form.id if form else None
+        self.name.setText(form.name if form else "")
+        self.active.setChecked(form.active if form else True)
+        self.fields_table.set_rows([f.model_dump(mode="json") for f in form.fields] if form else STARTER_FIELDS)
+        self.origins.setPlainText("\n".join(form.allowed_origins) if form else "")
         self.pipeline.clear()
         self.pipeline.addItem("The default pipeline", None)
         for pipeline in self.pipelines:
-            self.pipeline.addItem(pipeline["name"], pipeline["id"])
-        self.pipeline.setCurrentIndex(max(self.pipeline.findData(form["pipeline_id"] if form else None), 0))
-        self._fill_statuses(form["status_id"] if form else None)
-        self.assignment.setCurrentIndex(max(self.assignment.findData(form["assignment"] if form else "rules"), 0))
-        owner_id = form["owner_id"] if form else None
+            self.pipeline.addItem(pipeline.name, pipeline.id)
+        self.pipeline.setCurrentIndex(max(self.pipeline.findData(form.pipeline_id if form else None), 0))
+        self._fill_statuses(form.status_id if form else None)
+        self.assignment.setCurrentIndex(max(self.assignment.findData(form.assignment if form else "rules"), 0))
+        owner_id = form.owner_id if form else None
         self.owner.set_user(owner_id, self.names.name(owner_id, "") if owner_id is not None else "")
         self.team.clear()
         self.team.addItem("Choose a team…", None)
         for team_id, name in sorted(self.teams.items(), key=lambda t: t[1].lower()):
             self.team.addItem(name, team_id)
-        self.team.setCurrentIndex(max(self.team.findData(form["team_id"] if form else None), 0))
-        self.redirect.setText((form["redirect_url"] or "") if form else "")
-        self.honeypot.setText(form["honeypot"] if form else DEFAULT_HONEYPOT)
-        self.post_url.setText(form["post_url"] if form else "")
+        self.team.setCurrentIndex(max(self.team.findData(form.team_id if form else None), 0))
+        self.redirect.setText((form.redirect_url or "") if form else "")
+        self.honeypot.setText(form.honeypot if form else DEFAULT_HONEYPOT)
+        self.post_url.setText(form.post_url if form else "")
         self._assignment_changed()
         self._filling = False
         self.dirty = False
@@ -531,14 +530,14 @@ class WebFormsPage(AdminPage):
 
     def _fill_statuses(self, status_id: int | None) -> None:
         pipeline_id = self.pipeline.currentData()
-        pipeline = next((p for p in self.pipelines if p["id"] == pipeline_id), None)
+        pipeline = next((p for p in self.pipelines if p.id == pipeline_id), None)
         if pipeline is None:
-            pipeline = next((p for p in self.pipelines if p["is_default"]), None)
+            pipeline = next((p for p in self.pipelines if p.is_default), None)
         self.status.clear()
         self.status.addItem("Its first open status", None)
-        for status in (pipeline or {}).get("statuses", []):
-            if status["kind"] == "open":
-                self.status.addItem(status["name"], status["id"])
+        for status in pipeline.statuses if pipeline is not None else []:
+            if status.kind == "open":
+                self.status.addItem(status.name, status.id)
         self.status.setCurrentIndex(max(self.status.findData(status_id), 0))
 
     def _assignment_changed(self) -> None:
@@ -621,12 +620,12 @@ class WebFormsPage(AdminPage):
         row = self.fields_table.add_row()
         self.fields_table.cell(row, LABEL).setFocus()
 
-    def _saved(self, form: dict[str, Any], words: str) -> None:
-        if form["owner_id"] is not None:
-            self.names.remember({"id": form["owner_id"], "full_name": self.owner.text().split(" <")[0]})
-        self.forms[form["id"]] = form
-        self._show_list(sorted(self.forms.values(), key=lambda f: (f["name"].lower(), f["id"])))
-        self._select(form["id"])
+    def _saved(self, form: WebFormOut, words: str) -> None:
+        if form.owner_id is not None:
+            self.names.remember({"id": form.owner_id, "full_name": self.owner.text().split(" <")[0]})
+        self.forms[form.id] = form
+        self._show_list(sorted(self.forms.values(), key=lambda f: (f.name.lower(), f.id)))
+        self._select(form.id)
         self._show_form(form)
         self.say(words)
 
@@ -638,17 +637,17 @@ class WebFormsPage(AdminPage):
             return
         form_id = self.current_id
         if form_id is None:
-            call = row_of(admin_api.create_web_form(self.api, body))
+            call = admin_api.create_web_form(self.api, body)
         else:
-            version = self.forms[form_id]["version"]
-            call = row_of(admin_api.update_web_form(self.api, form_id, {**body, "version": version}))
+            version = self.forms[form_id].version
+            call = admin_api.update_web_form(self.api, form_id, {**body, "version": version})
 
-        def saved(form: dict[str, Any]) -> None:
+        def saved(form: WebFormOut) -> None:
             self._saved(
                 form,
-                f"The form {form['name']} is saved. “Copy embed code” gives the HTML for your website."
+                f"The form {form.name} is saved. “Copy embed code” gives the HTML for your website."
                 if form_id is None
-                else f"The form {form['name']} is saved.",
+                else f"The form {form.name} is saved.",
             )
 
         operations.run(
@@ -673,19 +672,19 @@ class WebFormsPage(AdminPage):
 
         def delete() -> None:
             def deleted(_: object) -> None:
-                self.forms.pop(form["id"], None)
+                self.forms.pop(form.id, None)
                 self._show_list(list(self.forms.values()))
                 first = next(iter(self.forms.values()), None)
-                self._select(first["id"] if first else None)
+                self._select(first.id if first else None)
                 self._show_form(first)
-                self.say(f"The form {form['name']} is deleted; websites posting to it now get “not found”.")
+                self.say(f"The form {form.name} is deleted; websites posting to it now get “not found”.")
 
-            operations.run(self, admin_api.delete_web_form(self.api, form["id"]), success=deleted, changed=FORMS)
+            operations.run(self, admin_api.delete_web_form(self.api, form.id), success=deleted, changed=FORMS)
 
         confirm(
             self,
             "Delete form",
-            f"Delete the form {form['name']}? Its address stops working; the leads it made stay.",
+            f"Delete the form {form.name}? Its address stops working; the leads it made stay.",
             "Delete",
             delete,
         )
@@ -696,9 +695,9 @@ class WebFormsPage(AdminPage):
             return
 
         def renew() -> None:
-            def renewed(form: dict[str, Any]) -> None:
-                self.forms[form["id"]] = form
-                self.post_url.setText(form["post_url"])
+            def renewed(form: WebFormOut) -> None:
+                self.forms[form.id] = form
+                self.post_url.setText(form.post_url)
                 self.say(
                     "The form has a new address: copy the embed code again into your website. "
                     "The old address no longer works."
@@ -706,7 +705,7 @@ class WebFormsPage(AdminPage):
 
             operations.run(
                 self,
-                row_of(admin_api.new_form_key(self.api, form_id)),
+                admin_api.new_form_key(self.api, form_id),
                 success=renewed,
                 changed=FORMS,
                 busy=self.key_button,
