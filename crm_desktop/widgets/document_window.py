@@ -228,6 +228,24 @@ class DocumentWindow(QWidget):
         """At the header's right end (amounts, the last send)."""
         self.badges.addWidget(widget)
 
+    def add_form(
+        self,
+        columns: Sequence[tuple[int, Sequence[tuple[str, QWidget]]]],
+        lines: QWidget,
+        lines_stretch: int = 1,
+    ) -> QVBoxLayout:
+        """The form under the header (`self.form`): fields in columns, then the LINES section.
+        Answers its layout, for more sections under the lines."""
+        self.form = QWidget()
+        layout = QVBoxLayout(self.form)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(10)
+        layout.addLayout(form_columns(columns))
+        layout.addWidget(section("Lines"))
+        layout.addWidget(lines, lines_stretch)
+        self.root.addWidget(self.form, 1)
+        return layout
+
     def add_to_action_bar(self, widget: QWidget) -> None:
         """After the left-hand buttons (a link, a note)."""
         self.action_bar.insertWidget(self._stretch_at, widget)

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -47,7 +46,7 @@ from crm_desktop.views.proposals.common import (
     Row,
 )
 from crm_desktop.views.proposals.party import PartyPicker
-from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, form_columns, section, sources
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
 from crm_desktop.widgets.form import qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
@@ -196,21 +195,15 @@ class ProposalWindow(DocumentWindow):
         self.notes.setPlaceholderText("Terms, what is included, delivery…")
         self.notes.setFixedHeight(64)
         self.grid = LineGrid(session)
-        self.form = QWidget()
-        form_layout = QVBoxLayout(self.form)
-        form_layout.setContentsMargins(0, 0, 0, 0)
-        form_layout.setSpacing(10)
-        form_layout.addLayout(
-            form_columns(
-                [
-                    (3, [("&For (client or lead)", self.party), ("&Title", self.title_edit)]),
-                    (3, [("&Notes", self.notes)]),
-                    (2, [("&Valid until", self.valid_until), ("C&urrency", self.currency)]),
-                ]
-            )
+        self.root.addWidget(self.conversion_row)
+        self.add_form(
+            [
+                (3, [("&For (client or lead)", self.party), ("&Title", self.title_edit)]),
+                (3, [("&Notes", self.notes)]),
+                (2, [("&Valid until", self.valid_until), ("C&urrency", self.currency)]),
+            ],
+            self.grid,
         )
-        form_layout.addWidget(section("Lines"))
-        form_layout.addWidget(self.grid, 1)
         self.fields: dict[str, QWidget] = {
             "client_id": self.party,
             "lead_id": self.party,
@@ -220,9 +213,6 @@ class ProposalWindow(DocumentWindow):
             "notes": self.notes,
             "lines": self.grid,
         }
-
-        self.root.addWidget(self.conversion_row)
-        self.root.addWidget(self.form, 1)
 
         self.grid.changed.connect(lambda: self.touch("lines"))
         self.currency.textEdited.connect(lambda t: self.grid.set_currency(t) if len(t) == 3 else None)

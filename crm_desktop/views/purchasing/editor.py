@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -57,7 +56,7 @@ from crm_desktop.views.purchasing.common import (
     progress,
 )
 from crm_desktop.views.purchasing.lines import PurchaseLines
-from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, form_columns, section, sources
+from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, section, sources
 from crm_desktop.widgets.form import qdate
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
@@ -214,21 +213,15 @@ class PurchaseOrderWindow(DocumentWindow):
         self.notes.setPlaceholderText("Delivery instructions, contact at the vendor…")
         self.notes.setFixedHeight(64)
         self.lines = PurchaseLines(self.api)
-        self.form = QWidget()
-        form_layout = QVBoxLayout(self.form)
-        form_layout.setContentsMargins(0, 0, 0, 0)
-        form_layout.setSpacing(10)
-        form_layout.addLayout(
-            form_columns(
-                [
-                    (3, [("&Vendor", self.vendor), ("&Reference", self.reference)]),
-                    (2, [("&Expected delivery", self.expected), ("&Destination warehouse", self.warehouse)]),
-                    (3, [("&Notes", self.notes)]),
-                ]
-            )
+        form_layout = self.add_form(
+            [
+                (3, [("&Vendor", self.vendor), ("&Reference", self.reference)]),
+                (2, [("&Expected delivery", self.expected), ("&Destination warehouse", self.warehouse)]),
+                (3, [("&Notes", self.notes)]),
+            ],
+            self.lines,
+            3,
         )
-        form_layout.addWidget(section("Lines"))
-        form_layout.addWidget(self.lines, 3)
         self.receipts_label = section("Receipts")
         self.receipts_table = QTableWidget(0, 5)
         self.receipts_table.setObjectName("receiptsTable")
@@ -254,8 +247,6 @@ class PurchaseOrderWindow(DocumentWindow):
             "notes": self.notes,
             "lines": self.lines,
         }
-
-        self.root.addWidget(self.form, 1)
 
         self.lines.changed.connect(lambda: self.touch("lines"))
         self.spawn(self._load_warehouses())
