@@ -53,7 +53,7 @@ def test_create_user_through_the_dialog(desk: Desk, qtbot: QtBot) -> None:
     assert not shiboken6.isValid(dialog)  # closed (and deleted) on success
     row = next(r for r in page.model.rows() if r["email"] == "bea@example.com")
     assert row["full_name"] == "Bea Builder" and row["must_change_password"] is True
-    assert page.roles[row["role_id"]]["name"] == "Salesperson"
+    assert page.roles[row["role_id"]].name == "Salesperson"
     # The server has them, and the initial password works (they must change it first).
     stored = desk.run(api.get("/api/users", search="bea"))
     assert [u["phone"] for u in stored["items"]] == ["+40 721 000 111"]

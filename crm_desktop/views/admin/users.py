@@ -46,7 +46,6 @@ from crm_desktop.views.admin.common import (
     field,
     in_future,
     row_of,
-    rows_of,
     set_danger,
     title_label,
     tone,
@@ -54,7 +53,7 @@ from crm_desktop.views.admin.common import (
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
-from crm_server.contract.auth import UserOut
+from crm_server.contract.auth import RoleOut, TeamOut, UserOut
 
 USERS = admin_api.USERS
 PAGE_SIZE = 100
@@ -92,11 +91,11 @@ class UserDialog(QDialog):
         self.phone = QLineEdit()
         self.role = QComboBox()
         for role in page.roles.values():
-            self.role.addItem(role["name"], role["id"])
+            self.role.addItem(role.name, role.id)
         self.team = QComboBox()
         self.team.addItem("No team", None)
         for team in page.teams.values():
-            self.team.addItem(team["name"], team["id"])
+            self.team.addItem(team.name, team.id)
         for widget, name in (
             (self.full_name, "Full name"),
             (self.email, "Email"),
@@ -329,8 +328,8 @@ class UsersPage(AdminPage):
 
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
-        self.roles: dict[int, dict[str, Any]] = {}
-        self.teams: dict[int, dict[str, Any]] = {}
+        self.roles: dict[int, RoleOut] = {}
+        self.teams: dict[int, TeamOut] = {}
         self._select_after_load: int | None = None
 
         self.filters = FilterBar()
@@ -347,8 +346,8 @@ class UsersPage(AdminPage):
         columns = [
             Column("Name", lambda u: u["full_name"]),
             Column("Email", lambda u: u["email"]),
-            Column("Role", lambda u: self.roles.get(u["role_id"], {}).get("name", "…")),
-            Column("Team", lambda u: self.teams.get(u["team_id"], {}).get("name", "—") if u["team_id"] else "—"),
+            Column("Role", lambda u: self._name(self.roles, u["role_id"], "…")),
+            Column("Team", lambda u: self._name(self.teams, u["team_id"], "—")),
             Column(
                 "Status",
                 status_of,
@@ -433,8 +432,8 @@ class UsersPage(AdminPage):
         return page.model_dump(mode="json")
 
     def reload(self) -> None:
-        self.load(rows_of(admin_api.list_roles(self.api)), self._roles_arrived)
-        self.load(rows_of(admin_api.list_teams(self.api)), self._teams_arrived)
+        self.load(admin_api.list_roles(self.api), self._roles_arrived)
+        self.load(admin_api.list_teams(self.api), self._teams_arrived)
         self.reload_list()
 
     def reload_list(self) -> None:
@@ -443,18 +442,23 @@ class UsersPage(AdminPage):
             self._select_after_load = selected["id"]
         self.model.reload()
 
-    def _roles_arrived(self, roles: list[dict[str, Any]]) -> None:
-        self.roles = {r["id"]: r for r in roles}
-        self.filters.set_choices("role_id", [(r["name"], r["id"]) for r in roles])
+    @staticmethod
+    def _name(named: dict[int, RoleOut] | dict[int, TeamOut], key: int | None, missing: str) -> str:
+        found = named.get(key) if key is not None else None
+        return found.name if found is not None else missing
+
+    def _roles_arrived(self, roles: list[RoleOut]) -> None:
+        self.roles = {r.id: r for r in roles}
+        self.filters.set_choices("role_id", [(r.name, r.id) for r in roles])
         self.role_menu.clear()
         for role in roles:
-            action = self.role_menu.addAction(role["name"])
-            action.triggered.connect(lambda _=False, rid=role["id"]: self.change_role_selected(rid))
+            action = self.role_menu.addAction(role.name)
+            action.triggered.connect(lambda _=False, rid=role.id: self.change_role_selected(rid))
         self._repaint_rows()
 
-    def _teams_arrived(self, teams: list[dict[str, Any]]) -> None:
-        self.teams = {t["id"]: t for t in teams}
-        self.filters.set_choices("team_id", [(t["name"], t["id"]) for t in teams])
+    def _teams_arrived(self, teams: list[TeamOut]) -> None:
+        self.teams = {t.id: t for t in teams}
+        self.filters.set_choices("team_id", [(t.name, t.id) for t in teams])
         self._repaint_rows()
 
     def _repaint_rows(self) -> None:
@@ -487,9 +491,9 @@ class UsersPage(AdminPage):
             elif self.model.find(event.get("entity_id")) is not None:
                 self.load(row_of(admin_api.get_user(self.api, int(event["entity_id"]))), self._patch_row)
         elif entity == "role":
-            self.load(rows_of(admin_api.list_roles(self.api)), self._roles_arrived)
+            self.load(admin_api.list_roles(self.api), self._roles_arrived)
         elif entity == "team":
-            self.load(rows_of(admin_api.list_teams(self.api)), self._teams_arrived)
+            self.load(admin_api.list_teams(self.api), self._teams_arrived)
             self.reload_list()  # members moved between teams
 
     def _patch_row(self, user: dict[str, Any]) -> None:
@@ -567,7 +571,7 @@ class UsersPage(AdminPage):
         user = self.selected()
         if user is None or user["role_id"] == role_id:
             return
-        role = self.roles.get(role_id, {}).get("name", "the new role")
+        role = self._name(self.roles, role_id, "the new role")
 
         async def change() -> UserOut:
             version = await self.latest_version(user["id"])
