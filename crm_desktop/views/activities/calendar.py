@@ -137,7 +137,7 @@ class WeekView(LiveFollowUpsView):
             ("Alt+Right", lambda: self.go(1)),
             ("Ctrl+T", self.this_week),
         ):
-            QShortcut(QKeySequence(keys), self, activated=slot)
+            QShortcut(QKeySequence(keys), self).activated.connect(slot)
         self._show_range()
 
     # --- moving through weeks --------------------------------------------------------------------

@@ -12,6 +12,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QKeySequence, QShortcut
@@ -69,7 +70,11 @@ def record_opener(follow_up: FollowUpOut) -> Callable[[QWidget, Session], None] 
             raise
         opener = getattr(module, function, None)
         if callable(opener):
-            return lambda parent, session, _open=opener, _id=record_id: _open(parent, session, _id)
+
+            def open_record(parent: QWidget, session: Session, _open: Any = opener, _id: int = record_id) -> None:
+                _open(parent, session, _id)
+
+            return open_record
     return None
 
 
@@ -155,14 +160,16 @@ class MyDayView(LiveFollowUpsView):
             ("Ctrl+R", self.reschedule_selected),
             ("Ctrl+O", self.open_selected),
         ):
-            QShortcut(QKeySequence(keys), self, activated=slot)
+            QShortcut(QKeySequence(keys), self).activated.connect(slot)
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(lambda: self.reload() if self.isVisible() else None)
         self.timer.start()
         self._update_buttons()
 
-    def _button(self, text: str, icon: str, keys: str, slot: Callable[[], None], primary: bool = False) -> QPushButton:
+    def _button(
+        self, text: str, icon: str, keys: str, slot: Callable[[], object], primary: bool = False
+    ) -> QPushButton:
         button = QPushButton(icons.icon(icon), text)
         button.setToolTip(f"{text} ({keys})")
         if primary:
@@ -266,9 +273,12 @@ class MyDayView(LiveFollowUpsView):
     def select(self, follow_up_id: int) -> bool:
         for index in range(self.tree.topLevelItemCount()):
             group = self.tree.topLevelItem(index)
+            if group is None:
+                continue
             for child in range(group.childCount()):
-                if group.child(child).data(0, ID_ROLE) == follow_up_id:
-                    self.tree.setCurrentItem(group.child(child))
+                item = group.child(child)
+                if item is not None and item.data(0, ID_ROLE) == follow_up_id:
+                    self.tree.setCurrentItem(item)
                     return True
         return False
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import shiboken6
@@ -53,6 +53,8 @@ KINDS: dict[str, tuple[str, str]] = {
     "meeting": ("Meeting", "team"),
 }
 DEFAULT_HOUR = 10
+
+W = TypeVar("W", bound=QWidget)  # add_field hands back the widget it was given, with its own type
 
 
 # --- time helpers (shared by My day and the week calendar) ---------------------------------------
@@ -232,11 +234,10 @@ class _FollowUpDialog(QDialog):
         buttons.addWidget(self.save_button)
         self.body.addLayout(buttons)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
-            QShortcut(
-                QKeySequence(keys), self, activated=self.submit, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
-            )
+            shortcut = QShortcut(QKeySequence(keys), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self.submit)
 
-    def add_field(self, label: str, widget: QWidget, hint: str | None = None) -> QWidget:
+    def add_field(self, label: str, widget: W, hint: str | None = None) -> W:
         column = QVBoxLayout()
         field(column, label, widget, hint)
         self.fields_box.addLayout(column)
