@@ -205,8 +205,8 @@ class ClientWindow(QWidget):
         note_card, note_layout = card("Add note", self.add_note_button)
         note_layout.addWidget(self.note)
         note_card.setVisible(can_edit)
-        QShortcut(
-            QKeySequence("Ctrl+Return"), self.note, activated=self.add_note, context=Qt.ShortcutContext.WidgetShortcut
+        QShortcut(QKeySequence("Ctrl+Return"), self.note, context=Qt.ShortcutContext.WidgetShortcut).activated.connect(
+            self.add_note
         )
 
         self.follow_ups = QListWidget()
@@ -257,18 +257,18 @@ class ClientWindow(QWidget):
         root.addWidget(self.notice)
         root.addWidget(split, 1)
 
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save)
-        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload)
-        QShortcut(QKeySequence("Ctrl+Shift+F"), self, activated=self.schedule_follow_up)
-        QShortcut(QKeySequence("Ctrl+Shift+T"), self, activated=self.new_ticket)
+        QShortcut(QKeySequence.StandardKey.Save, self).activated.connect(self.save)
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self).activated.connect(self.reload)
+        QShortcut(QKeySequence("Ctrl+Shift+F"), self).activated.connect(self.schedule_follow_up)
+        QShortcut(QKeySequence("Ctrl+Shift+T"), self).activated.connect(self.new_ticket)
         QShortcut(
-            QKeySequence(Qt.Key.Key_Delete),
-            self.contacts,
-            activated=self.remove_contact,
-            context=Qt.ShortcutContext.WidgetShortcut,
-        )
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.close)
-        self._live_timer = QTimer(self, singleShot=True, interval=150, timeout=self.reload)
+            QKeySequence(Qt.Key.Key_Delete), self.contacts, context=Qt.ShortcutContext.WidgetShortcut
+        ).activated.connect(self.remove_contact)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.close)
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(150)
+        self._live_timer.timeout.connect(self.reload)
         session.events.event.connect(self._on_event)
         change_bus().changed.connect(self._on_changed)
         self._update_actions()

@@ -258,7 +258,7 @@ class ClientDialog(QDialog):
     created = Signal(object)  # the new client (ClientOut)
 
     def __init__(
-        self, session: Session, parent: QWidget | None = None, open_client: Callable[[int], None] | None = None
+        self, session: Session, parent: QWidget | None = None, open_client: Callable[[int], object] | None = None
     ) -> None:
         super().__init__(parent)
         self.session = session
@@ -344,7 +344,7 @@ class ContactDialog(QDialog):
         layout.setSpacing(14)
         layout.addLayout(body)
         layout.addWidget(self.buttons)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.submit)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.submit)
         self.name.setFocus()
 
     def values(self) -> dict[str, Any]:

@@ -139,9 +139,11 @@ class ClientsPage(QWidget):
         root.addWidget(self.notice)
         root.addWidget(self.table, 1)
 
-        new = QShortcut(QKeySequence.StandardKey.New, self, activated=self.new_client)
+        new = QShortcut(QKeySequence.StandardKey.New, self)
+        new.activated.connect(self.new_client)
         new.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view, activated=self.reload)
+        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
+        reload.activated.connect(self.reload)
         reload.setContext(Qt.ShortcutContext.WidgetShortcut)
         self.live = LiveReload(self, (), self.refresh, on_change=self._on_changed)  # "*" reloads at once
         self._update_actions()
