@@ -621,6 +621,14 @@ class SettingsForm:
         task.add_done_callback(lambda _: self.update_actions() if shiboken6.isValid(widget) else None)
         return task
 
+    async def save_pending(self) -> bool:
+        """Save what is pending before something that uses the stored settings (a test send);
+        False when the save was refused (the error handler has said why)."""
+        if not self.pending():
+            return True
+        save = self.save()
+        return save is None or await save is not None
+
     def save_now(self, values: dict[str, Any], busy: QWidget, done: Callable[[SettingsOut], None]) -> None:
         """Save `values` at once, apart from the form's edits (a freshly generated token)."""
         operations.run(

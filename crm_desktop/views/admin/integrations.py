@@ -521,11 +521,9 @@ class IntegrationsPage(AdminPage, SettingsForm):
 
     async def _send_test(self, provider: str) -> None:
         try:
-            if self.pending():
-                save = self.save()
-                if save is not None and await save is None:
-                    self._test_says("Fix the settings above first.", "danger")
-                    return
+            if not await self.save_pending():
+                self._test_says("Fix the settings above first.", "danger")
+                return
             result = await operations.run(
                 self, integrations_api.send_test(self.api, provider), changed=integrations_api.EVENTS
             )

@@ -364,11 +364,9 @@ class SettingsPage(AdminPage, SettingsForm):
 
     async def _send_test(self) -> None:
         try:
-            if self.pending():
-                save = self.save()
-                if save is not None and await save is None:
-                    self._test_says("Fix the settings above first.", "danger")
-                    return
+            if not await self.save_pending():
+                self._test_says("Fix the settings above first.", "danger")
+                return
             to = self.test_to.text().strip()
             try:
                 await admin_api.send_test_email(self.api, to)

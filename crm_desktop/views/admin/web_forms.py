@@ -4,7 +4,7 @@ it, the pipeline and status its leads start in, who gets them, the thank-you pag
 spam-trap field. Once saved, the form has a post address: "Copy embed code" puts ready HTML on the
 clipboard, "New key…" retires the old address (a form copied by spammers).
 
-Server side: crm_server/webforms/; the calls are in crm_desktop/api/admin.py (web forms).
+Server side: crm_server/webforms/; the calls are in crm_desktop.api.admin (web forms).
 """
 
 from __future__ import annotations
