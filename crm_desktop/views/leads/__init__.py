@@ -66,25 +66,11 @@ class LeadsPage(QWidget):
         self.board.new_lead_requested.connect(self.new_lead)
         self.board.clear_filters_requested.connect(self.filters.clear_all)
         self._filters_changed()
-        QShortcut(
-            QKeySequence("Ctrl+Shift+B"),
-            self,
-            activated=self.show_board,
-            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-        )
-        QShortcut(
-            QKeySequence("Ctrl+Shift+L"),
-            self,
-            activated=self.show_list,
-            context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-        )
+        here = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        QShortcut(QKeySequence("Ctrl+Shift+B"), self, context=here).activated.connect(self.show_board)
+        QShortcut(QKeySequence("Ctrl+Shift+L"), self, context=here).activated.connect(self.show_list)
         if session.can("leads", "create"):
-            QShortcut(
-                QKeySequence.StandardKey.New,
-                self,
-                activated=self.new_lead,
-                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-            )
+            QShortcut(QKeySequence.StandardKey.New, self, context=here).activated.connect(self.new_lead)
 
     def _header(self) -> QWidget:
         header = PageHeader(

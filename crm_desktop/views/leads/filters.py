@@ -121,11 +121,11 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             first.addWidget(widget)
         second = QHBoxLayout()
         second.setSpacing(8)
-        for widget in (self.period, self.created_from, self.created_to, self.pipeline, self.include_closed):
-            second.addWidget(widget)
+        for control in (self.period, self.created_from, self.created_to, self.pipeline, self.include_closed):
+            second.addWidget(control)
         second.addStretch(1)
-        for widget in (self.clear, self.views, self.save_view):
-            second.addWidget(widget)
+        for action in (self.clear, self.views, self.save_view):
+            second.addWidget(action)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)

@@ -414,6 +414,7 @@ class LeadList(QWidget):
         dialog.add("Tag", tag)
         dialog.tag = tag
         edit = tag.lineEdit()
+        assert edit is not None  # an editable combo box always has its line edit
         edit.setPlaceholderText("e.g. hot")
         dialog.ok.setEnabled(False)
         edit.textChanged.connect(lambda t: dialog.ok.setEnabled(bool(t.strip())))

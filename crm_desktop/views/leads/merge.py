@@ -189,7 +189,8 @@ class MergeDialog(QDialog):
     def _reload(self) -> None:
         """After a conflict: show both leads as they are now."""
         for i in reversed(range(self.grid.count())):
-            widget = self.grid.itemAt(i).widget()
+            item = self.grid.itemAt(i)
+            widget = item.widget() if item is not None else None
             if widget is not None and widget is not self.status:
                 widget.deleteLater()
         self.choices = {}
