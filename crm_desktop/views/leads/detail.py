@@ -10,14 +10,13 @@ Saving sends only what changed, with the version that was read (409: someone sav
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -40,16 +40,18 @@ from PySide6.QtWidgets import (
 from crm_desktop import format, operations, tasks
 from crm_desktop.api import activities as activities_api
 from crm_desktop.api import leads as leads_api
+from crm_desktop.session import Session
 from crm_desktop.views.admin.common import UserNames, confirm, field
 from crm_desktop.views.leads.lookups import sales_lookups
-from crm_desktop.widgets.edit_buffer import EditBuffer
+from crm_desktop.widgets.document_window import Action, DocumentWindow, section
+from crm_desktop.widgets.edit_buffer import EditBuffer, Row
 from crm_desktop.widgets.field_conflict import Conflicted, ask_which, save_guarded, shown
-from crm_desktop.widgets.record_window import WindowRegistry, show_window, spawn_into
+from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_desktop.widgets.timeline import TimelineView
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.activities import FollowUpOut, FollowUpStatus, NoteIn, NoteOut
 from crm_server.contract.events import LiveEvent
-from crm_server.contract.leads import DuplicateOut, LeadIn, LeadOut, LeadQuery
+from crm_server.contract.leads import DuplicateOut, LeadIn, LeadOut, LeadQuery, StatusKind
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +74,21 @@ def source_text(lead: LeadOut) -> str:
     return f"{lead.source or 'Source'}: {', '.join(parts)}"
 
 
-def _section(text: str) -> QLabel:
-    label = QLabel(text.upper())
-    label.setProperty("role", "section")
-    return label
+STATUS_TONES = {
+    StatusKind.open: "accent",
+    StatusKind.won: "success",
+    StatusKind.lost: "danger",
+    StatusKind.junk: "muted",
+}
+
+
+def clear(layout: QLayout) -> None:
+    """Empty a layout of its widgets."""
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget() if item is not None else None
+        if widget is not None:
+            widget.deleteLater()
 
 
 # The form's words for its fields: the contract's field names through format.label (a new lead's
@@ -228,68 +241,51 @@ class LeadForm(QWidget):
         return changed
 
 
-class LeadDetail(QDialog):
-    """A lead's own window: form, duplicates, follow-ups, and the timeline with a note box."""
+class LeadDetail(DocumentWindow):
+    """A lead's own window on the document window: form, duplicates, follow-ups, and the timeline
+    with a note box. The header's badge is the lead's status; the action bar schedules a follow-up,
+    archives or restores, and saves."""
 
     loaded = Signal(object)  # the lead (LeadOut) as last read or saved
 
-    def __init__(self, session: Any, lead_id: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("leadDetail")
-        self.setWindowTitle("Lead")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.setWindowFlag(Qt.WindowType.WindowMinMaxButtonsHint, True)
-        self.resize(1080, 720)
-        self.session = session
-        self.api = session.api
+    module, entity, noun = "leads", "lead", "lead"
+    ACTIONS = (
+        Action("follow_up", "Schedule follow-up…", "Plan the next step with this lead", "schedule_follow_up"),
+        Action("archive", "Archive", "Put the lead away (it can be restored)", "toggle_archived", right=True),
+        Action("save", "Save", "Save the changes (Ctrl+S)", "save", role="primary", right=True),
+    )
+    follow_up_button: QPushButton
+    archive_button: QPushButton
+    save_button: QPushButton
+    form: LeadForm
+
+    def __init__(self, session: Session, lead_id: int, parent: QWidget | None = None) -> None:
         self.lead_id = lead_id
         self.lead: LeadOut | None = None
+        super().__init__(session, parent, name="leadDetail", title="Loading…", size=(1080, 720))
+        self.setWindowTitle("Lead")
         self.names = UserNames(self.api)
         self.lookups = sales_lookups(session)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.badge.setVisible(False)  # until the lead's status is known
 
-        self.title = QLabel("Loading…")
-        self.title.setProperty("role", "title")
-        self.subtitle = QLabel("")
-        self.subtitle.setProperty("role", "muted")
         self.source_details = QLabel("")
         self.source_details.setObjectName("leadSourceDetails")
         self.source_details.setProperty("role", "muted")
         self.source_details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.source_details.setToolTip("Where the lead came from (ids to look it up there)")
         self.source_details.hide()
+        self.root.insertWidget(self.root.indexOf(self.subtitle) + 1, self.source_details)
         self.archived_note = QFrame()
         self.archived_note.setProperty("role", "alert")
         self.archived_text = QLabel("")
         self.archived_text.setWordWrap(True)
         QHBoxLayout(self.archived_note).addWidget(self.archived_text)
         self.archived_note.hide()
-
-        self.save_button = QPushButton("Save")
-        self.save_button.setProperty("role", "primary")
-        self.save_button.setToolTip("Save the changes (Ctrl+S)")
-        self.save_button.clicked.connect(self.save)
-        self.follow_up_button = QPushButton("Schedule follow-up…")
-        self.follow_up_button.clicked.connect(self.schedule_follow_up)
-        self.archive_button = QPushButton("Archive")
-        self.archive_button.clicked.connect(self.toggle_archived)
-        try:
-            from crm_desktop.views.activities.schedule import ScheduleFollowUpDialog  # noqa: F401
-        except ImportError:
+        self.root.addWidget(self.archived_note)
+        if lazy("crm_desktop.views.activities.schedule", "ScheduleFollowUpDialog") is None:
             self.follow_up_button.hide()
 
-        head = QHBoxLayout()
-        words = QVBoxLayout()
-        words.setSpacing(2)
-        words.addWidget(self.title)
-        words.addWidget(self.subtitle)
-        words.addWidget(self.source_details)
-        head.addLayout(words, 1)
-        for button in (self.follow_up_button, self.archive_button, self.save_button):
-            head.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
-
         self.form = LeadForm(session)
-
         self.buffer = EditBuffer(self.form.changes)
         self.form.setEnabled(False)
         form_scroll = QScrollArea()
@@ -298,7 +294,7 @@ class LeadDetail(QDialog):
         form_holder = QWidget()
         form_column = QVBoxLayout(form_holder)
         form_column.setContentsMargins(0, 0, 12, 0)
-        form_column.addWidget(_section("Details"))
+        form_column.addWidget(section("Details"))
         form_column.addWidget(self.form)
         form_column.addWidget(self._build_duplicates())
         form_column.addWidget(self._build_follow_ups())
@@ -319,7 +315,7 @@ class LeadDetail(QDialog):
         history = QWidget()
         history_column = QVBoxLayout(history)
         history_column.setContentsMargins(12, 0, 0, 0)
-        history_column.addWidget(_section("History"))
+        history_column.addWidget(section("History"))
         history_column.addLayout(note_row)
         history_column.addWidget(self.timeline, 1)
 
@@ -328,31 +324,13 @@ class LeadDetail(QDialog):
         split.addWidget(history)
         split.setSizes([520, 560])
         split.setChildrenCollapsible(False)
+        self.root.addWidget(split, 1)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(20, 16, 20, 16)
-        layout.setSpacing(12)
-        layout.addLayout(head)
-        layout.addWidget(self.archived_note)
-        layout.addWidget(split, 1)
-
-        self._shortcut(QKeySequence.StandardKey.Save, self.save)
         note_key = QShortcut(QKeySequence("Ctrl+Return"), self.note)
         note_key.setContext(Qt.ShortcutContext.WidgetShortcut)
         note_key.activated.connect(self.add_note)
-        self._refresh = QTimer(self)
-        self._refresh.setSingleShot(True)
-        self._refresh.setInterval(300)
-        self._refresh.timeout.connect(self._refresh_from_server)
-        session.events.event.connect(self._on_event)
-        operations.change_bus().changed.connect(self._on_changed)
         self.lookups.changed.connect(self._show_header)
         self.reload()
-
-    def _shortcut(self, key: QKeySequence | QKeySequence.StandardKey, handler: Any) -> None:
-        shortcut = QShortcut(QKeySequence(key), self)
-        shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-        shortcut.activated.connect(handler)
 
     def _build_duplicates(self) -> QWidget:
         self.duplicates_box = QFrame()
@@ -370,7 +348,7 @@ class LeadDetail(QDialog):
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 12, 0, 0)
         column.setSpacing(6)
-        column.addWidget(_section("Open follow-ups"))
+        column.addWidget(section("Open follow-ups"))
         self.follow_ups_list = QVBoxLayout()
         self.follow_ups_list.setSpacing(4)
         column.addLayout(self.follow_ups_list)
@@ -382,39 +360,39 @@ class LeadDetail(QDialog):
         self.follow_ups_box = box
         return box
 
-    # --- loading ---------------------------------------------------------------------------------
+    # --- loading (the document window's live refresh; the side parts come along) -----------------
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        return spawn_into(self._tasks, coro)
+    def current_id(self) -> int | None:
+        return self.lead_id
 
-    def is_busy(self) -> bool:
-        return any(not t.done() for t in self._tasks) or self.timeline.loading
+    def parts_busy(self) -> bool:
+        return self.timeline.loading
+
+    def can_save(self) -> bool:
+        return self.save_button.isEnabled()
 
     def reload(self) -> None:
-        """Everything again: the lead, its duplicates, follow-ups and history."""
-        self._spawn(self._load_lead(replace_edits=True))
-        self._spawn(self._load_side())
-        self.timeline.reload()
+        """Everything again: the lead, its duplicates, follow-ups and history (edits replaced)."""
+        super().reload()
+        self._reload_side()
 
-    def _refresh_from_server(self) -> None:
+    def refresh_from_server(self) -> None:
         """Someone changed the lead: keep my unsaved edits, update the rest."""
-        self._spawn(self._load_lead(replace_edits=not self.has_edits()))
-        self._spawn(self._load_side())
+        if shiboken6.isValid(self):
+            super().refresh_from_server()
+            self._reload_side()
+
+    def _reload_side(self) -> None:
+        self.spawn(self._load_side())
         self.timeline.reload()
 
-    async def _load_lead(self, replace_edits: bool) -> None:
-        try:
-            lead = await leads_api.get_lead(self.api, self.lead_id)
-            await self.names.ensure([lead.owner_id])
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if shiboken6.isValid(self):
-                self.title.setText("This lead could not be opened")
-                self.subtitle.setText(getattr(exc, "message", None) or str(exc))
-            return
-        if shiboken6.isValid(self):
-            self.show_lead(lead, replace_edits)
+    async def fetch(self) -> Row:
+        lead = await leads_api.get_lead(self.api, self.lead_id)
+        await self.names.ensure([lead.owner_id])
+        return lead.model_dump(mode="json")
+
+    async def show_loaded(self, record: Row, replace_edits: bool) -> None:
+        self.show_lead(LeadOut.model_validate(record), replace_edits)
 
     async def _load_side(self) -> None:
         duplicates: list[DuplicateOut] = []
@@ -443,25 +421,26 @@ class LeadDetail(QDialog):
             return
         self._show(lead, shown)
 
-    def _show(self, lead: LeadOut, shown: dict[str, Any]) -> None:
+    def _show(self, lead: LeadOut, shown: Row) -> None:
         self.lead = lead
         self.form.fill(shown, self.names.name(shown.get("owner_id"), ""))
         self.form.setEnabled(self.session.can("leads", "edit"))
         self._show_header()
         self.loaded.emit(lead)
 
-    def _show_header(self) -> None:
+    def _show_header(self, *_: object) -> None:
         lead = self.lead
         if lead is None or not shiboken6.isValid(self):
             return
         self.setWindowTitle(f"Lead: {lead.person_name}")
         self.title.setText(lead.person_name)
-        parts = [
-            lead.company or "",
-            self.lookups.status_name(lead.status_id),
-            f"Owner: {self.names.name(lead.owner_id, 'unassigned')}",
-        ]
-        self.subtitle.setText(" · ".join(p for p in parts if p))
+        status = self.lookups.status(lead.status_id)
+        self.show_status(
+            self.lookups.status_name(lead.status_id), STATUS_TONES.get(status.kind, "accent") if status else "muted"
+        )
+        self.badge.setVisible(True)
+        parts = [lead.company or "", f"Owner: {self.names.name(lead.owner_id, 'unassigned')}"]
+        self.set_subtitle(" · ".join(p for p in parts if p))
         self.source_details.setText(source_text(lead))
         self.source_details.setVisible(bool(self.source_details.text()))
         archived = lead.archived_at is not None
@@ -479,10 +458,7 @@ class LeadDetail(QDialog):
         self.follow_up_button.setEnabled(not archived and self.session.can("activities", "create"))
 
     def _show_duplicates(self, duplicates: list[DuplicateOut]) -> None:
-        while self.duplicates_list.count():
-            item = self.duplicates_list.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        clear(self.duplicates_list)
         self.duplicates = [d for d in duplicates if d.archived_at is None]
         if not self.duplicates:
             self.duplicates_box.hide()
@@ -511,10 +487,7 @@ class LeadDetail(QDialog):
         self.duplicates_box.show()
 
     def _show_follow_ups(self, follow_ups: list[FollowUpOut] | None) -> None:
-        while self.follow_ups_list.count():
-            item = self.follow_ups_list.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+        clear(self.follow_ups_list)
         self.follow_ups_box.setVisible(follow_ups is not None)
         self.follow_ups = follow_ups or []
         for follow_up in self.follow_ups:
@@ -524,29 +497,26 @@ class LeadDetail(QDialog):
             self.follow_ups_list.addWidget(label)
         self.follow_ups_empty.setVisible(not self.follow_ups)
 
-    # --- live ------------------------------------------------------------------------------------
+    # --- live: the lead's own events are the document window's; its follow-ups' come here ---------
 
-    def _on_event(self, event: LiveEvent) -> None:
-        if not shiboken6.isValid(self):
-            return
-        mine = event.module == "leads" and event.entity == "lead" and event.entity_id == self.lead_id
-        about_me = event.module == "activities" and event.data.get("lead_id") == self.lead_id
-        if mine or about_me:
-            self._refresh.start()
-
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if "*" in areas and shiboken6.isValid(self):
-            self._refresh.start()
+    def on_other_event(self, event: LiveEvent) -> None:
+        if event.module == "activities" and event.data.get("lead_id") == self.lead_id:
+            self._live.start()
 
     # --- actions ---------------------------------------------------------------------------------
 
     def has_edits(self) -> bool:
         return self.buffer.has_edits()
 
-    def save(self) -> None:
+    def changes(self) -> Row:
+        return self.buffer.edits()
+
+    def save(self, then: Callable[[], object] | None = None) -> None:
         """Ctrl+S: send what I changed, with what each field held when I began (a field someone else
-        changed meanwhile comes back as a choice between their value and mine)."""
+        changed meanwhile comes back as a choice between their value and mine); `then` runs once saved."""
         if self.lead is None or not self.save_button.isEnabled() or not self.buffer.has_edits():
+            if then is not None and self.lead is not None and not self.buffer.has_edits():
+                then()
             return
         # The buffer's body (a dict in LeadUpdate's shape) goes out as it is: field_conflict reads
         # a field_changed refusal from it.
@@ -554,31 +524,32 @@ class LeadDetail(QDialog):
         operations.run(
             self,
             call,
-            success=self._saved,
+            success=lambda answer: self._saved(answer, then),
             changed=leads_api.CHANGED,
             fields=self.form.fields,
             reload=self.reload,
             busy=self.save_button,
         )
 
-    def _saved(self, answer: LeadOut | dict[str, Any] | Conflicted) -> None:
+    def _saved(self, answer: LeadOut | Row | Conflicted, then: Callable[[], object] | None = None) -> None:
         if isinstance(answer, Conflicted):
             ask_which(
                 self,
                 answer,
                 self.buffer,
                 FIELD_LABELS,
-                self._settled,
+                lambda newest, shown: self._settled(newest, shown, then),
                 lambda name, value: self.names.name(value, "Unassigned") if name == "owner_id" else shown(value),
             )
             return
         self.show_lead(answer if isinstance(answer, LeadOut) else LeadOut.model_validate(answer))
-        self.timeline.reload()
-        self._spawn(self._load_side())
+        self._reload_side()
+        if then is not None:
+            then()
 
-    def _settled(self, newest: dict[str, Any], shown: dict[str, Any]) -> None:
+    def _settled(self, newest: Row, shown: Row, then: Callable[[], object] | None = None) -> None:
         self._show(LeadOut.model_validate(newest), shown)
-        self.save()
+        self.save(then)
 
     def add_note(self) -> None:
         body = self.note.toPlainText().strip()
@@ -622,19 +593,17 @@ class LeadDetail(QDialog):
         )
 
     def schedule_follow_up(self) -> QDialog | None:
-        try:
-            from crm_desktop.views.activities.schedule import ScheduleFollowUpDialog
-        except ImportError:
+        dialog_class = lazy("crm_desktop.views.activities.schedule", "ScheduleFollowUpDialog")
+        if dialog_class is None:
             return None
-        dialog = ScheduleFollowUpDialog(self.api, lead_id=self.lead_id, parent=self)
+        dialog: QDialog = dialog_class(self.api, lead_id=self.lead_id, parent=self)
         dialog.finished.connect(lambda _: self._follow_up_done())
         dialog.open()
         return dialog
 
     def _follow_up_done(self) -> None:
         if shiboken6.isValid(self):
-            self._spawn(self._load_side())
-            self.timeline.reload()
+            self._reload_side()
 
     def merge_with(self, other_id: int) -> QDialog:
         from crm_desktop.views.leads.merge import MergeDialog
@@ -645,7 +614,7 @@ class LeadDetail(QDialog):
         return dialog
 
 
-def open_lead(parent: QWidget | None, session: Any, lead_id: int) -> LeadDetail:
+def open_lead(parent: QWidget | None, session: Session, lead_id: int) -> LeadDetail:
     """Show the lead's window (one per lead: a second call raises the open one)."""
     key = (id(session), lead_id)
     window = _open.live(key)
