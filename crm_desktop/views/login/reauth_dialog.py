@@ -36,8 +36,11 @@ class ReauthDialog(QDialog):
         self.code_box = QVBoxLayout()
         self.code = CodeEdit()
         field(self.code_box, "Code from your authenticator app", self.code)
+        code_column = self.code.parentWidget()
+        assert code_column is not None  # field() put the code in its labelled column
+        self.code_column = code_column
         layout.addLayout(self.code_box)
-        self.code.parentWidget().hide()
+        self.code_column.hide()
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         cancel = QPushButton("Sign out")
@@ -78,7 +81,7 @@ class ReauthDialog(QDialog):
             await auth.login(self.api, self.email, password, otp)
         except ApiError as error:
             if error.code == "otp_required":
-                self.code.parentWidget().show()
+                self.code_column.show()
                 self.code.setFocus()
                 self.alert.say("")
             else:
