@@ -7,6 +7,7 @@ Shortcuts: Ctrl+K search, Ctrl+1..9 the n-th module, F5 reload, Ctrl+Shift+N not
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFont, QKeySequence, QShortcut
@@ -246,11 +247,11 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.server_label)
 
     def _shortcuts(self) -> None:
-        QShortcut(QKeySequence("Ctrl+K"), self, activated=self.search.focus_and_select)
-        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload)
-        QShortcut(QKeySequence("Ctrl+Shift+N"), self, activated=self.show_notifications)
+        QShortcut(QKeySequence("Ctrl+K"), self).activated.connect(self.search.focus_and_select)
+        QShortcut(QKeySequence(Qt.Key.Key_F5), self).activated.connect(self.reload)
+        QShortcut(QKeySequence("Ctrl+Shift+N"), self).activated.connect(self.show_notifications)
         for n in range(1, 10):
-            QShortcut(QKeySequence(f"Ctrl+{n}"), self, activated=lambda n=n: self.open_nth_module(n))
+            QShortcut(QKeySequence(f"Ctrl+{n}"), self).activated.connect(partial(self.open_nth_module, n))
 
     def _build_user_menu(self, me: Me) -> None:
         self.user_button.setText(f" {me.full_name}")
