@@ -153,7 +153,10 @@ class NotificationsPopup(QFrame):
             entry.setData(Qt.ItemDataRole.AccessibleTextRole, item.title)
             row = NotificationRow(item)
             layout = row.layout()
-            height = layout.totalHeightForWidth(ROW_WIDTH) if layout.hasHeightForWidth() else row.sizeHint().height()
+            if layout is not None and layout.hasHeightForWidth():
+                height = layout.totalHeightForWidth(ROW_WIDTH)
+            else:
+                height = row.sizeHint().height()
             entry.setSizeHint(QSize(ROW_WIDTH, height))
             self.list.addItem(entry)
             self.list.setItemWidget(entry, row)
