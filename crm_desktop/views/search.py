@@ -38,7 +38,10 @@ class SearchController(QObject):
         self.box = box
         self.popup = SearchPopup(box)
         self.popup.chosen.connect(self._chosen)
-        self._timer = QTimer(self, singleShot=True, interval=250, timeout=self._search)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(self._search)
         self._task: asyncio.Task[None] | None = None
         box.textEdited.connect(lambda _text: self._timer.start())
         box.submitted.connect(self._submitted)
