@@ -59,15 +59,11 @@ class TicketsPage(QWidget):
         self._clock.setInterval(TICK_MS)
         self._clock.timeout.connect(self.board.tick)
         self._clock.start()
+        here = Qt.ShortcutContext.WidgetWithChildrenShortcut
         for keys, slot in (("Ctrl+Shift+L", self.show_queue), ("Ctrl+Shift+B", self.show_board)):
-            QShortcut(QKeySequence(keys), self, activated=slot, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            QShortcut(QKeySequence(keys), self, context=here).activated.connect(slot)
         if session.can("tickets", "create"):
-            QShortcut(
-                QKeySequence.StandardKey.New,
-                self,
-                activated=self.new_ticket,
-                context=Qt.ShortcutContext.WidgetWithChildrenShortcut,
-            )
+            QShortcut(QKeySequence.StandardKey.New, self, context=here).activated.connect(self.new_ticket)
 
     def _header(self) -> QWidget:
         header = PageHeader(

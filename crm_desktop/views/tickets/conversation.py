@@ -16,6 +16,7 @@ import base64
 import logging
 import mimetypes
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -133,21 +134,21 @@ class ConversationView(QWidget):
 
         self.body = QWidget()
         self.body.setObjectName("conversationBody")
-        self.thread = QVBoxLayout(self.body)
-        self.thread.setContentsMargins(0, 0, 6, 0)
-        self.thread.setSpacing(8)
+        self.thread_box = QVBoxLayout(self.body)
+        self.thread_box.setContentsMargins(0, 0, 6, 0)
+        self.thread_box.setSpacing(8)
         self.empty = QLabel("No conversation yet. Reply to the customer, or add an internal note for your team.")
         self.empty.setObjectName("conversationEmpty")
         self.empty.setProperty("role", "muted")
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.thread.addWidget(self.empty)
-        self.thread.addStretch(1)
-        self.scroll = QScrollArea()
-        self.scroll.setObjectName("conversationScroll")
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setWidget(self.body)
+        self.thread_box.addWidget(self.empty)
+        self.thread_box.addStretch(1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("conversationScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(self.body)
 
         self.reply = QPlainTextEdit()
         self.reply.setObjectName("replyBox")
@@ -178,7 +179,7 @@ class ConversationView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         layout.addWidget(self.composer)
         for keys, public in (
             ("Ctrl+Return", True),
@@ -186,12 +187,8 @@ class ConversationView(QWidget):
             ("Ctrl+Shift+Return", False),
             ("Ctrl+Shift+Enter", False),
         ):
-            QShortcut(
-                QKeySequence(keys),
-                self.reply,
-                context=Qt.ShortcutContext.WidgetShortcut,
-                activated=lambda p=public: self.send(public=p),
-            )
+            shortcut = QShortcut(QKeySequence(keys), self.reply, context=Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(partial(self.send, public=public))
         themed(self, STYLE)
 
     # --- reading ---------------------------------------------------------------------------------
@@ -221,7 +218,7 @@ class ConversationView(QWidget):
             self.show_comments(comments)
 
     def show_comments(self, comments: list[CommentOut]) -> None:
-        at_bottom = self.scroll.verticalScrollBar().value() >= self.scroll.verticalScrollBar().maximum() - 4
+        at_bottom = self.scroll_area.verticalScrollBar().value() >= self.scroll_area.verticalScrollBar().maximum() - 4
         grew = len(comments) > len(self.comments)
         for card in self._cards:
             card.setParent(None)
@@ -232,10 +229,10 @@ class ConversationView(QWidget):
             author = self.names.name(comment.author_id) if comment.author_id else comment.author_email or "Customer"
             card = CommentCard(comment, author, self.body)
             self._cards.append(card)
-            self.thread.insertWidget(index, card)
+            self.thread_box.insertWidget(index, card)
         self.empty.setVisible(not comments)
         if grew or at_bottom:
-            bar = self.scroll.verticalScrollBar()
+            bar = self.scroll_area.verticalScrollBar()
             bar.rangeChanged.connect(lambda _lo, hi: bar.setValue(hi), Qt.ConnectionType.SingleShotConnection)
 
     def cards(self) -> list[CommentCard]:
