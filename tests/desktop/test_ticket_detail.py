@@ -66,7 +66,7 @@ def stored(desk: Desk, api: ApiClient, ticket_id: int) -> dict[str, Any]:
 
 def click_move(desk: Desk, qtbot: QtBot, window: TicketWindow, target: str) -> None:
     desk.wait_until(
-        lambda: target in window.move_buttons and window.moves.isEnabled(),
+        lambda: target in window.move_buttons and window.move_buttons[target].isEnabled(),
         message=f"no {target} move: {list(window.move_buttons)}",
     )
     qtbot.mouseClick(window.move_buttons[target], LEFT)

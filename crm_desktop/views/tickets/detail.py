@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,12 +39,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, icons, operations, tasks
+from crm_desktop import format, operations, tasks
 from crm_desktop.api import auth, clients, tickets
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import mark_field
+from crm_desktop.session import Session
 from crm_desktop.views.admin.common import UserNames, field
-from crm_desktop.views.tickets.conversation import AttachmentList, ConversationView, themed
+from crm_desktop.views.tickets.conversation import AttachmentList, ConversationView
 from crm_desktop.views.tickets.new_ticket import (
     Lookups,
     NewTicketDialog,
@@ -52,13 +53,12 @@ from crm_desktop.views.tickets.new_ticket import (
     fill_priorities,
     tag_list,
 )
-from crm_desktop.widgets.edit_buffer import EditBuffer
+from crm_desktop.widgets.document_window import Action, DocumentWindow, sources
+from crm_desktop.widgets.edit_buffer import EditBuffer, Row
 from crm_desktop.widgets.field_conflict import Conflicted, ask_which, shown
-from crm_desktop.widgets.paged_table import Row
-from crm_desktop.widgets.record_window import WindowRegistry, set_tone, show_window, spawn_into
+from crm_desktop.widgets.record_window import WindowRegistry, set_tone, show_window
 from crm_desktop.widgets.timeline import TimelineView
 from crm_desktop.widgets.user_picker import UserPicker
-from crm_server.contract.events import LiveEvent
 from crm_server.contract.tickets import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -93,13 +93,8 @@ MOVE_LABELS = {
     "closed": "Close",
 }
 REOPEN_LABELS = {"in_process": "Reopen", "assigned": "Reopen to assignee"}
-STYLE = """
-QLabel#ticketBadge {{ border-radius: 9px; padding: 2px 10px; font-weight: 600; }}
-QLabel#ticketBadge[tone="accent"] {{ background: {accent_soft}; color: {accent_text}; }}
-QLabel#ticketBadge[tone="warning"] {{ background: {warning_bg}; color: {warning_text}; }}
-QLabel#ticketBadge[tone="danger"] {{ background: {danger_soft}; color: {danger}; }}
-QLabel#ticketBadge[tone="success"] {{ background: {alt_row}; color: {success}; border: 1px solid {border}; }}
-QLabel#ticketBadge[tone="muted"] {{ background: {hover}; color: {muted}; }}
+MOVE_TARGETS = [target for target in ORDER if sources(TRANSITIONS, target)]  # every status a move reaches
+SLA_STYLE = """
 QLabel#slaClock[tone="danger"] {{ color: {danger}; font-weight: 600; }}
 QLabel#slaClock[tone="warning"] {{ color: {warning_text}; font-weight: 600; }}
 QLabel#slaClock[tone="success"] {{ color: {success}; }}
@@ -109,7 +104,7 @@ QLabel#slaClock[tone="muted"] {{ color: {muted}; }}
 _open: WindowRegistry[TicketWindow] = WindowRegistry()  # (session, ticket) -> its window
 
 
-def open_ticket(parent: QWidget | None, session: Any, ticket_id: int) -> QWidget:
+def open_ticket(parent: QWidget | None, session: Session, ticket_id: int) -> TicketWindow:
     """Show the ticket's window (one per ticket: a second call raises the open one)."""
     key = (id(session), ticket_id)
     window = _open.live(key)
@@ -135,19 +130,21 @@ def sla_text(ticket: TicketOut, now: datetime) -> tuple[str, str]:
     return f"First response due in {format.duration(left)}", "warning" if left <= timedelta(minutes=30) else "muted"
 
 
-def badge(name: str) -> QLabel:
-    label = QLabel("")
-    label.setObjectName("ticketBadge")
-    label.setAccessibleName(name)
-    return label
-
-
 def move_label(current: TicketStatus, target: TicketStatus) -> str:
     if current in ("resolved", "closed") and target in REOPEN_LABELS:
         return REOPEN_LABELS[target]
     if current == "pending_customer" and target == "in_process":
         return "Customer replied"
     return MOVE_LABELS.get(target, format.label(target))
+
+
+def field_with(widget: QWidget, under: QWidget, hint: str = "") -> QWidget:
+    """A form field (admin.common.field) with `under` below it in the same box."""
+    box = field(widget, hint)
+    layout = box.layout()
+    assert layout is not None
+    layout.addWidget(under)
+    return box
 
 
 class TeamUsers:
@@ -208,10 +205,8 @@ class TicketForm(QWidget):
         self.tags.setPlaceholderText("login, urgent")
         self.description = QPlainTextEdit()
         self.description.setFixedHeight(100)
-        category_box = field(self.category)
-        category_box.layout().addWidget(self.route)
-        assignee_box = field(self.assignee)
-        assignee_box.layout().addWidget(self.everyone)
+        category_box = field_with(self.category, self.route)
+        assignee_box = field_with(self.assignee, self.everyone)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.setHorizontalSpacing(14)
@@ -317,7 +312,7 @@ class ResolveDialog(QDialog):
         layout.addWidget(QLabel("How was it resolved?"))
         layout.addWidget(field(self.note))
         layout.addWidget(self.buttons)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.submit)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.submit)
         self.note.setFocus()
 
     def submit(self) -> None:
@@ -354,8 +349,7 @@ class AssignDialog(QDialog):
         self.me_button.clicked.connect(lambda: self.submit(window.session.me.id))
         self.buttons.accepted.connect(lambda: self.submit(self.picker.user_id))
         self.buttons.rejected.connect(self.reject)
-        box = field(self.picker, hint)
-        box.layout().addWidget(self.everyone)
+        box = field_with(self.picker, self.everyone, hint=hint)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 16, 18, 14)
         layout.addWidget(QLabel(f"Assign #{window.ticket.number if window.ticket else ''} to"))
@@ -387,85 +381,68 @@ def _card(title: str, body: QWidget) -> QFrame:
     return frame
 
 
-class TicketWindow(QWidget):
-    """The detail window of one ticket."""
+class TicketWindow(DocumentWindow):
+    """The detail window of one ticket, on the document window: the status badge with the priority
+    and the first-response clock beside it; the moves TRANSITIONS allows, Assign… and Save in the
+    data-built action bar."""
 
-    def __init__(self, session: Any, ticket_id: int, parent: QWidget | None = None) -> None:
-        super().__init__(parent, Qt.WindowType.Window)
-        self.session = session
-        self.api = session.api
+    module, entity, noun = "tickets", "ticket", "ticket"
+    ACTIONS = (
+        *(
+            Action(
+                f"move_{target.value}",
+                MOVE_LABELS.get(target, format.label(target)),
+                f"Move to {format.label(target)}",
+                "ask_move",
+                (target,),
+                statuses=sources(TRANSITIONS, target),
+                object_name=f"move_{target.value}",
+            )
+            for target in MOVE_TARGETS
+        ),
+        Action(
+            "assign",
+            "Assign…",
+            "Hand the ticket to a colleague (Ctrl+Shift+A)",
+            "ask_assign",
+            shortcut="Ctrl+Shift+A",
+            right=True,
+        ),
+        Action("save", "Save", "Save the changes (Ctrl+S)", "save", role="primary", right=True),
+    )
+    assign_button: QPushButton
+    save_button: QPushButton
+    form: TicketForm
+
+    def __init__(self, session: Session, ticket_id: int, parent: QWidget | None = None) -> None:
         self.ticket_id = ticket_id
         self.ticket: TicketOut | None = None
         self.client_text = ""
         self.lookups = Lookups()
-        self.names = UserNames(self.api)
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.setObjectName("ticketWindow")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        super().__init__(session, parent, name="ticketWindow", title="Loading…", size=(1180, 780))
         self.setWindowTitle("Ticket - CRM")
-        self.setWindowIcon(icons.app_icon())
-        self.resize(1180, 780)
-        can_edit = session.can("tickets", "edit")
+        self.names = UserNames(self.api)
 
-        # --- header ------------------------------------------------------------------------------
-        self.title = QLabel("Loading…")
-        self.title.setProperty("role", "title")
+        # --- header: the priority and the clock beside the status; the client under the title ------
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status_badge = badge("Status")
-        self.priority_badge = badge("Priority")
+        self.status_badge = self.badge
+        self.priority_badge = self.make_badge("Priority")
         self.sla = QLabel("")
         self.sla.setObjectName("slaClock")
-        self.subtitle = QLabel("")
-        self.subtitle.setProperty("role", "muted")
+        self.add_badge(self.priority_badge)
+        self.add_badge(self.sla)
         self.open_client_button = QPushButton("Open client")
         self.open_client_button.setProperty("role", "link")
         self.open_client_button.clicked.connect(self.open_client)
         self.open_client_button.hide()
-        self.save_button = QPushButton("Save")
-        self.save_button.setProperty("role", "primary")
-        self.save_button.setToolTip("Save the changes (Ctrl+S)")
-        self.save_button.clicked.connect(self.save)
-        self.save_button.setVisible(can_edit)
-        badges = QHBoxLayout()
-        badges.setSpacing(8)
-        for widget in (self.status_badge, self.priority_badge, self.sla):
-            badges.addWidget(widget)
-        badges.addStretch(1)
-        words = QVBoxLayout()
-        words.setSpacing(4)
-        words.addWidget(self.title)
-        words.addLayout(badges)
+        at = self.root.indexOf(self.subtitle)
+        self.root.removeWidget(self.subtitle)
         client_row = QHBoxLayout()
         client_row.addWidget(self.subtitle)
         client_row.addWidget(self.open_client_button)
         client_row.addStretch(1)
-        words.addLayout(client_row)
-        head = QHBoxLayout()
-        head.addLayout(words, 1)
-        head.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignTop)
-
-        # --- moves -------------------------------------------------------------------------------
-        self.moves = QWidget()
-        self.moves_row = QHBoxLayout(self.moves)
-        self.moves_row.setContentsMargins(0, 0, 0, 0)
-        self.moves_row.setSpacing(8)
-        self.move_buttons: dict[str, QPushButton] = {}
-        self.assign_button = QPushButton("Assign…")
-        self.assign_button.setToolTip("Hand the ticket to a colleague (Ctrl+Shift+A)")
-        self.assign_button.clicked.connect(self.ask_assign)
-        actions = QHBoxLayout()
-        actions.setSpacing(8)
-        actions.addWidget(self.moves)
-        actions.addStretch(1)
-        actions.addWidget(self.assign_button)
-        self.moves.setVisible(can_edit)
-        self.assign_button.setVisible(can_edit)
-
-        self.notice = QLabel("")
-        self.notice.setObjectName("ticketNotice")
-        self.notice.setProperty("role", "muted")
-        self.notice.setWordWrap(True)
-        self.notice.hide()
+        self.root.insertLayout(at, client_row)
+        self._show_moves()
 
         # --- left: fields, resolution, files -----------------------------------------------------
         self.form = TicketForm(session, self.lookups)
@@ -478,7 +455,7 @@ class TicketWindow(QWidget):
         self.resolution_card = _card("Resolution", self.resolution)
         self.resolution_card.hide()
         self.files = AttachmentList(session, ticket_id)
-        self.files.attached.connect(lambda _a: self.timeline.reload())
+        self.files.attached.connect(lambda _a: self._files_attached())
         left = QWidget()
         left_column = QVBoxLayout(left)
         left_column.setContentsMargins(0, 0, 10, 0)
@@ -506,46 +483,37 @@ class TicketWindow(QWidget):
         split.addWidget(left_scroll)
         split.addWidget(self.tabs)
         split.setSizes([500, 680])
+        self.root.addWidget(split, 1)
 
-        root = QVBoxLayout(self)
-        root.setContentsMargins(24, 18, 24, 18)
-        root.setSpacing(12)
-        root.addLayout(head)
-        root.addLayout(actions)
-        root.addWidget(self.notice)
-        root.addWidget(split, 1)
-
-        QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save)
-        QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.reload)
-        QShortcut(QKeySequence("Ctrl+Shift+A"), self, activated=self.ask_assign)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.close)
-        self._live = QTimer(self, singleShot=True, interval=200, timeout=self._refresh_from_server)
-        self._clock = QTimer(self, interval=30_000, timeout=self._show_clock)
+        self._clock = QTimer(self)
+        self._clock.setInterval(30_000)
+        self._clock.timeout.connect(self._show_clock)
         self._clock.start()
-        session.events.event.connect(self._on_event)
-        operations.change_bus().changed.connect(self._on_changed)
-        themed(self, STYLE)
         self.reload()
 
-    # --- loading ---------------------------------------------------------------------------------
+    def extra_style(self) -> str:
+        return SLA_STYLE
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        return spawn_into(self._tasks, coro)
+    def _files_attached(self) -> None:
+        self.timeline.reload()
 
-    def is_busy(self) -> bool:
-        parts = (self.conversation.loading, self.files.loading, self.timeline.loading)
-        return any(not t.done() for t in self._tasks) or any(parts)
+    # --- loading (the document window's live refresh; the conversation, files and history come along)
+
+    def current_id(self) -> int | None:
+        return self.ticket_id
+
+    def parts_busy(self) -> bool:
+        return self.conversation.loading or self.files.loading or self.timeline.loading
 
     def reload(self) -> None:
         """Everything again (F5, "Reload" after a conflict): unsaved edits are replaced."""
-        self._spawn(self._load(replace_edits=True))
+        super().reload()
         self._reload_parts()
 
-    def _refresh_from_server(self) -> None:
+    def refresh_from_server(self) -> None:
         """Someone changed the ticket: keep my unsaved edits, update the rest."""
         if shiboken6.isValid(self):
-            dirty = self.ticket is not None and (self.buffer.has_edits() or self.form.assignee_change(self.ticket)[0])
-            self._spawn(self._load(replace_edits=not dirty))
+            super().refresh_from_server()
             self._reload_parts()
 
     def _reload_parts(self) -> None:
@@ -553,26 +521,16 @@ class TicketWindow(QWidget):
         self.files.reload()
         self.timeline.reload()
 
-    async def _load(self, replace_edits: bool) -> None:
-        try:
-            if not self.lookups.categories:
-                await self.lookups.load(self.api)
-            ticket = await tickets.get_ticket(self.api, self.ticket_id)
-            await self._learn_names(ticket)
-            client_text = await self._client_text(ticket)
-        except asyncio.CancelledError:
-            raise
-        except ApiError as exc:
-            if shiboken6.isValid(self):
-                self.title.setText("This ticket cannot be opened")
-                self.say(
-                    "It does not exist, or your role does not let you see it." if exc.status == 404 else exc.message,
-                    error=True,
-                )
-            return
-        if shiboken6.isValid(self):
-            self.client_text = client_text
-            self.show_ticket(ticket, replace_edits)
+    async def fetch(self) -> Row:
+        if not self.lookups.categories:
+            await self.lookups.load(self.api)
+        ticket = await tickets.get_ticket(self.api, self.ticket_id)
+        await self._learn_names(ticket)
+        self.client_text = await self._client_text(ticket)
+        return ticket.model_dump(mode="json")
+
+    async def show_loaded(self, record: Row, replace_edits: bool) -> None:
+        self.show_ticket(TicketOut.model_validate(record), replace_edits)
 
     async def _learn_names(self, ticket: TicketOut) -> None:
         """The assignee's name: the team's list (anyone may read it), else the admin lookup."""
@@ -632,14 +590,13 @@ class TicketWindow(QWidget):
             return
         self.setWindowTitle(f"#{ticket.number} {ticket.subject} - CRM")
         self.title.setText(f"#{ticket.number} {ticket.subject}")
-        self.status_badge.setText(format.label(ticket.status))
-        set_tone(self.status_badge, STATUS_TONES.get(ticket.status, "muted"))
+        self.show_status(format.label(ticket.status), STATUS_TONES.get(ticket.status, "muted"))
         self.priority_badge.setText(f"{format.label(ticket.priority)} priority")
         set_tone(self.priority_badge, PRIORITY_TONES.get(ticket.priority, "muted"))
         assignee = self.names.name(ticket.assignee_id, "Unassigned")
         team = self.lookups.team_name(ticket.team_id)
         opened = format.moment(ticket.created_at)
-        self.subtitle.setText(f"{self.client_text}  ·  {team}  ·  {assignee}  ·  opened {opened}")
+        self.set_subtitle(f"{self.client_text}  ·  {team}  ·  {assignee}  ·  opened {opened}")
         self.open_client_button.setVisible(ticket.client_id is not None)
         self.resolution.setText(ticket.resolution or "")
         self.resolution_card.setVisible(bool(ticket.resolution))
@@ -653,56 +610,54 @@ class TicketWindow(QWidget):
             self.sla.setText(text)
             set_tone(self.sla, tone)
 
+    @property
+    def move_buttons(self) -> dict[str, QPushButton]:
+        """The move buttons shown now, by the status they move to."""
+        buttons = {target.value: self.buttons[f"move_{target.value}"] for target in MOVE_TARGETS}
+        return {name: button for name, button in buttons.items() if not button.isHidden()}
+
     def _show_moves(self) -> None:
-        """One button per move the status graph allows from here."""
-        assert self.ticket is not None
-        for button in self.move_buttons.values():
-            button.setParent(None)
-            button.deleteLater()
-        self.move_buttons = {}
-        current = self.ticket.status
-        archived = self.ticket.archived_at is not None
-        targets = sorted(TRANSITIONS[current], key=ORDER.index)
-        for target in targets:
-            if archived and target not in REOPEN_LABELS:
+        """The action bar for where the ticket is: the moves TRANSITIONS allows from its status (an
+        archived ticket: only the reopening ones), each worded for the move it makes."""
+        ticket = self.ticket
+        can_edit = self.session.can("tickets", "edit")
+        self.show_actions(ticket.status.value if ticket is not None else "")
+        self.save_button.setVisible(can_edit)
+        self.assign_button.setVisible(can_edit)
+        if ticket is None:
+            return
+        current = ticket.status
+        archived = ticket.archived_at is not None
+        for name, button in self.move_buttons.items():
+            target = TicketStatus(name)
+            if not can_edit or (archived and target not in REOPEN_LABELS):
+                button.setVisible(False)
                 continue
-            button = QPushButton(move_label(current, target))
-            button.setObjectName(f"move_{target.value}")
-            button.setToolTip(f"Move to {format.label(target)}")
-            if target in ("resolved", "closed") or (current in ("resolved", "closed") and target == "in_process"):
-                button.setProperty("role", "primary")
-            button.clicked.connect(lambda _=False, t=target: self.ask_move(t))
-            self.moves_row.addWidget(button)
-            self.move_buttons[target.value] = button
-
-    # --- live ------------------------------------------------------------------------------------
-
-    def _on_event(self, event: LiveEvent) -> None:
-        if (
-            shiboken6.isValid(self)
-            and event.module == "tickets"
-            and event.entity == "ticket"
-            and event.entity_id == self.ticket_id
-        ):
-            self._live.start()
-
-    def _on_changed(self, areas: frozenset[str]) -> None:
-        if "*" in areas and shiboken6.isValid(self):
-            self._live.start()
+            button.setText(move_label(current, target))
+            reopen = current in ("resolved", "closed") and target == "in_process"
+            role = "primary" if target in ("resolved", "closed") or reopen else ""
+            if (button.property("role") or "") != role:
+                button.setProperty("role", role)
+                button.style().unpolish(button)
+                button.style().polish(button)
 
     # --- actions ---------------------------------------------------------------------------------
 
-    def say(self, text: str, error: bool = False) -> None:
-        self.notice.setText(text)
-        self.notice.setProperty("role", "error" if error else "muted")
-        self.notice.style().unpolish(self.notice)
-        self.notice.style().polish(self.notice)
-        self.notice.setVisible(bool(text))
-
-    def save(self) -> None:
-        """Ctrl+S: the changed fields (PATCH), then the assignee when it changed (/assign)."""
+    def has_edits(self) -> bool:
         ticket = self.ticket
-        if ticket is None or not self.save_button.isVisible() or not self.save_button.isEnabled():
+        return ticket is not None and (self.buffer.has_edits() or self.form.assignee_change(ticket)[0])
+
+    def changes(self) -> Row:
+        return self.buffer.edits()
+
+    def can_save(self) -> bool:
+        return not self.save_button.isHidden() and self.save_button.isEnabled()
+
+    def save(self, then: Callable[[], object] | None = None) -> None:
+        """Ctrl+S: the changed fields (PATCH), then the assignee when it changed (/assign); `then`
+        runs once saved (the close prompt's Save)."""
+        ticket = self.ticket
+        if ticket is None or not self.can_save():
             return
         changes = self.buffer.edits()
         assign, assignee = self.form.assignee_change(ticket)
@@ -711,6 +666,8 @@ class TicketWindow(QWidget):
             return
         if not changes and not assign:
             self.say("Nothing to save: the ticket is as stored.")
+            if then is not None:
+                then()
             return
 
         async def call() -> TicketOut | Conflicted:
@@ -733,18 +690,27 @@ class TicketWindow(QWidget):
         operations.run(
             self,
             call(),
-            success=self._saved,
+            success=lambda answer: self._saved(answer, then),
             changed=tickets.CHANGED,
             fields=self.form.fields,
             reload=self.reload,
             busy=self.save_button,
         )
 
-    def _saved(self, answer: TicketOut | Conflicted) -> None:
+    def _saved(self, answer: TicketOut | Conflicted, then: Callable[[], object] | None = None) -> None:
         if isinstance(answer, Conflicted):
-            ask_which(self, answer, self.buffer, FIELD_LABELS, self._settled, self._describe)
-        else:
-            self._changed(answer, "Saved.")
+            ask_which(
+                self,
+                answer,
+                self.buffer,
+                FIELD_LABELS,
+                lambda newest, shown: self._settled(newest, shown, then),
+                self._describe,
+            )
+            return
+        self._changed(answer, "Saved.")
+        if then is not None:
+            then()
 
     def _describe(self, name: str, value: Any) -> str:
         if name == "team_id":
@@ -756,14 +722,14 @@ class TicketWindow(QWidget):
             return f"{format.label(str(value))} priority"
         return shown(value)
 
-    def _settled(self, newest: Row, shown: Row) -> None:
+    def _settled(self, newest: Row, shown: Row, then: Callable[[], object] | None = None) -> None:
         mine = self.form.assignee.user_id, self.form.assignee.text()
         self._show(TicketOut.model_validate(newest), shown)
         self.form.assignee.set_user(*mine)
-        self.save()
+        self.save(then)
 
     def _changed(self, ticket: TicketOut, message: str) -> None:
-        self._spawn(self._after_change(ticket, message))
+        self.spawn(self._after_change(ticket, message))
 
     async def _after_change(self, ticket: TicketOut, message: str) -> None:
         await self._learn_names(ticket)
@@ -788,13 +754,14 @@ class TicketWindow(QWidget):
         target: TicketStatus | str,
         resolution: str | None = None,
         fields: dict[str, QWidget] | None = None,
-        done: Any = None,
+        done: Callable[[], object] | None = None,
         busy: QWidget | None = None,
     ) -> asyncio.Task[Any] | None:
         """Ask the server for a move; its refusal (graph, missing note or assignee) is shown as said."""
         if self.ticket is None:
             return None
-        body = MoveIn(version=self.ticket.version, status=TicketStatus(target), resolution=resolution)
+        target = TicketStatus(target)
+        body = MoveIn(version=self.ticket.version, status=target, resolution=resolution)
 
         def moved(ticket: TicketOut) -> None:
             if done is not None:
@@ -808,11 +775,11 @@ class TicketWindow(QWidget):
             changed=tickets.CHANGED,
             fields=fields,
             reload=self.reload,
-            busy=busy or self.moves,
+            busy=busy or self.buttons[f"move_{target.value}"],
         )
 
     def ask_assign(self) -> AssignDialog | None:
-        if self.ticket is None or not self.assign_button.isVisible() or not self.assign_button.isEnabled():
+        if self.ticket is None or self.assign_button.isHidden() or not self.assign_button.isEnabled():
             return None
         dialog = AssignDialog(self)
         dialog.open()
@@ -822,7 +789,7 @@ class TicketWindow(QWidget):
         self,
         user_id: int | None,
         fields: dict[str, QWidget] | None = None,
-        done: Any = None,
+        done: Callable[[], object] | None = None,
         busy: QWidget | None = None,
     ) -> asyncio.Task[Any] | None:
         if self.ticket is None:
@@ -846,7 +813,7 @@ class TicketWindow(QWidget):
 
     def _commented(self, comment: CommentOut) -> None:
         self.say("Reply sent to the customer." if comment.public else "Internal note added.")
-        self._refresh_from_server()  # the first reply stops the clock; the version moved
+        self.refresh_from_server()  # the first reply stops the clock; the version moved
 
     def open_client(self) -> None:
         if self.ticket is None or self.ticket.client_id is None:
@@ -855,11 +822,11 @@ class TicketWindow(QWidget):
 
         open_client(self, self.session, self.ticket.client_id)
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    def closed(self) -> None:
+        self._clock.stop()
         for task in list(self._tasks):
             task.cancel()
         _open.forget((id(self.session), self.ticket_id), self)
-        super().closeEvent(event)
 
 
 def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
