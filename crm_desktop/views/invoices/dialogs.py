@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import format, operations, tasks
 from crm_desktop.api.client import ApiError
-from crm_desktop.format import money as money_text  # noqa: F401  (the invoice editor imports it from here)
 from crm_desktop.format import parse_decimal
 from crm_desktop.operations.errors import describe, mark_field
 from crm_desktop.widgets.form import field, qdate

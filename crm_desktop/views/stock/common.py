@@ -7,8 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from crm_desktop import format
-from crm_desktop.format import parse_decimal as parse_qty  # noqa: F401  (the stock document window imports it)
-from crm_desktop.widgets.line_grid import typed as qty  # noqa: F401  (the same: its quantity cells are typed into)
 from crm_server.contract.stock import DocumentKind, DocumentStatus
 
 Row = dict[str, Any]
