@@ -7,7 +7,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from crm_desktop.api import auth
@@ -18,6 +18,7 @@ from crm_desktop.views.leads.detail import LeadDetail, NewLeadDialog, open_lead
 from crm_server.contract.leads import LeadOut
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import focus
+from tests.desktop.test_document_window import unsaved_box
 from tests.support import PASSWORD
 
 
@@ -180,3 +181,27 @@ def test_a_duplicate_the_user_cannot_see_is_said_without_naming_it(desk: Desk, q
     assert dialog.duplicate_buttons == []  # nothing to open, no id given away
     assert "Ana Pop" not in said and "Sam" not in said
     assert desk.run(admin.get("/api/leads", q="acme.ro"))["total"] == 2
+
+
+def test_the_document_window_header_and_the_close_prompt(desk: Desk, qtbot: QtBot) -> None:
+    """The lead window stands on the document window: its status in the badge, F5 puts back what
+    is stored, and Esc with unsaved edits asks; Save there saves, then closes."""
+    api, _session, lead, window = open_detail(desk, qtbot, company="Acme")
+    assert window.badge.isVisibleTo(window) and window.badge.text() == window.lookups.status_name(lead["status_id"])
+    assert window.badge.text() not in ("", "—")
+    focus(desk, window.form.company)
+    retype(qtbot, window.form.company, "Typed by mistake")
+    assert window.has_edits()
+    qtbot.keyClick(window.form.company, Qt.Key.Key_F5)
+    desk.wait_until(lambda: window.form.company.text() == "Acme" and not window.is_busy(), message="F5 kept the edit")
+    assert not window.has_edits()
+
+    focus(desk, window.form.company)
+    retype(qtbot, window.form.company, "Beta Industries")
+    qtbot.keyClick(window.form.company, Qt.Key.Key_Escape)
+    desk.wait_until(lambda: unsaved_box() is not None, message="no close prompt")
+    box = unsaved_box()
+    assert box is not None and "This lead has changes that are not saved." in box.text()
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Save), Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: not shiboken6.isValid(window) or not window.isVisible(), message="Save did not close")
+    assert desk.run(api.get(f"/api/leads/{lead['id']}"))["company"] == "Beta Industries"

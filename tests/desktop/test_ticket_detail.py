@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
@@ -26,6 +27,7 @@ from crm_desktop.views.tickets.new_ticket import NewTicketDialog
 from crm_server.contract.tickets import MAX_ATTACHMENT_BYTES
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import focus, the_dialog
+from tests.desktop.test_document_window import unsaved_box
 from tests.server.test_jobs import eventually, workers
 from tests.support import Smtp
 
@@ -413,3 +415,24 @@ def test_a_pdf_file_of_a_ticket_shows_in_the_preview_through_the_typed_call(desk
     gone.open()
     desk.wait_until(lambda: gone.status.text().startswith("The PDF could not be shown"), message=gone.status.text())
     assert gone.page_count() == 0
+
+
+def test_the_ticket_window_asks_before_closing_over_unsaved_edits(desk: Desk, qtbot: QtBot) -> None:
+    """On the document window: the moves come from TRANSITIONS (a new ticket: only towards Assigned),
+    and Esc with an unsaved subject asks; Discard closes without saving."""
+    api = desk.signed_in_api()
+    ticket = desk.run(api.post("/api/tickets", {"subject": "Printer jams"}))
+    window = open_ticket(None, session_of(desk, api), ticket["id"])
+    qtbot.addWidget(window)
+    desk.wait_until(lambda: window.ticket is not None and not window.is_busy(), message="the ticket did not load")
+    assert set(window.move_buttons) == {"assigned"} and window.status_badge.text() == "New"
+    focus(desk, window.form.subject)
+    window.form.subject.selectAll()
+    qtbot.keyClicks(window.form.subject, "Printer jams on page two")
+    qtbot.keyClick(window.form.subject, Qt.Key.Key_Escape)
+    desk.wait_until(lambda: unsaved_box() is not None, message="no close prompt")
+    box = unsaved_box()
+    assert box is not None and "This ticket has changes that are not saved." in box.text()
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Discard), LEFT)
+    desk.wait_until(lambda: not shiboken6.isValid(window) or not window.isVisible(), message="Discard did not close")
+    assert stored(desk, api, ticket["id"])["subject"] == "Printer jams"
