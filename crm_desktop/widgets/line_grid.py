@@ -27,6 +27,8 @@ offers matching stock-tracked products (GET /api/products?q=&stock_tracked=true)
     grid.add_line(), grid.add_product(product), grid.remove_line(row), grid.undo_remove()
     grid.totals() -> money.Totals         # SALES: net / tax / gross as shown in the strip
     grid.total() -> Decimal               # PURCHASE: Σ quantity × unit cost
+    grid.set_counting(True)               # STOCK: an inventory count ("Counted", what it moved as a note)
+    typed(Decimal("1200.000")) -> "1200"  # a number put back into a field to be typed over (no separators)
 
 Keyboard: Tab / Enter move to the next cell; Enter on a line's last cell adds a line (sales) or goes
 back to the scanner entry; Shift+Tab goes back; Ctrl+Delete removes the current line (Delete does on
