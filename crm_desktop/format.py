@@ -16,6 +16,7 @@ show the same amount on two screens.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import Enum
@@ -23,6 +24,7 @@ from enum import Enum
 from crm_server.contract.common import minor_unit
 
 EMPTY = "—"
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+")
 DAY_FORMAT = "%d %b %Y"
 TIME_FORMAT = "%H:%M"
 
@@ -112,13 +114,16 @@ def quantity(value: Decimal | str | int | float | None) -> str:
 
 
 def parse_decimal(text: str) -> Decimal | None:
-    """A number as typed ("1 200,50", "3", "1,200.50"); None when it is not a number at all."""
+    """A number as typed ("1 200,50", "3", "1,200.50", and "1,200" as this module writes it); None
+    when it is not a number at all. A comma is the decimal point unless it groups thousands."""
     cleaned = text.strip().replace(" ", "").replace("\u00a0", "").replace("'", "")
     if not cleaned:
         return None
     if "," in cleaned and "." in cleaned:  # one is the thousands separator: the last one is the point
         thousands = "," if cleaned.rfind(",") < cleaned.rfind(".") else "."
         cleaned = cleaned.replace(thousands, "")
+    elif _GROUPED.fullmatch(cleaned):  # "1,200" / "12,345,678": what money() and quantity() write
+        cleaned = cleaned.replace(",", "")
     cleaned = cleaned.replace(",", ".")
     return _decimal(cleaned)
 
