@@ -41,8 +41,8 @@ def skus(page: ProductsPage) -> list[str]:
 
 
 def create(desk: Desk, api: ApiClient, page: ProductsPage, **fields: Any) -> dict[str, Any]:
-    rate = next(r for r in page.tax_rates if r["name"] == "Standard 19%")
-    payload = {"name": "Widget", "unit_price": "10.00", "tax_rate_id": rate["id"], **fields}
+    rate = next(r for r in page.tax_rates if r.name == "Standard 19%")
+    payload = {"name": "Widget", "unit_price": "10.00", "tax_rate_id": rate.id, **fields}
     return dict(desk.run(api.post("/api/products", payload)))
 
 

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, operations
+from crm_desktop.api import products
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
 from crm_desktop.widgets.form import field
+from crm_server.contract.products import ProductIn, ProductOut, ProductUpdate, TaxRateOut
 
-Row = dict[str, Any]
-PRODUCTS = frozenset({"products", "products.product"})
 UNITS = ("pcs", "h", "day", "month", "kg", "g", "m", "m2", "l", "set", "box")
 
 
@@ -42,44 +42,49 @@ def parse_price(text: str) -> Decimal | None:
 
 
 class ProductDialog(QDialog):
-    """New product (`product` None) or Edit product; `saved` carries the product as the server has it."""
+    """New product (`product` None) or Edit product; `saved` carries the product as the server has it
+    (a ProductOut)."""
 
-    saved = Signal(dict)
+    saved = Signal(object)
 
     def __init__(
-        self, session: Session, tax_rates: list[Row], product: Row | None = None, parent: QWidget | None = None
+        self,
+        session: Session,
+        tax_rates: list[TaxRateOut],
+        product: ProductOut | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
         self.product = product
         self.setObjectName("productDialog")
-        self.setWindowTitle(f"Edit {product['sku']}" if product else "New product")
+        self.setWindowTitle(f"Edit {product.sku}" if product else "New product")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(620)
-        p = product or {}
-        self.sku = QLineEdit(p.get("sku", ""))
+        p = product
+        self.sku = QLineEdit(p.sku if p else "")
         self.sku.setPlaceholderText("HW-001")
-        self.name = QLineEdit(p.get("name", ""))
+        self.name = QLineEdit(p.name if p else "")
         self.name.setPlaceholderText("Barcode scanner")
-        self.description = QPlainTextEdit(p.get("description") or "")
+        self.description = QPlainTextEdit((p.description if p else None) or "")
         self.description.setFixedHeight(70)
         self.unit = QComboBox()
         self.unit.setEditable(True)
         self.unit.addItems(UNITS)
-        self.unit.setCurrentText(p.get("unit", "pcs"))
-        self.unit_price = QLineEdit(str(p.get("unit_price", "")))
+        self.unit.setCurrentText(p.unit if p else "pcs")
+        self.unit_price = QLineEdit(str(p.unit_price) if p else "")
         self.unit_price.setPlaceholderText("0.00")
-        self.currency = QLineEdit(p.get("currency", ""))
+        self.currency = QLineEdit(p.currency if p else "")
         self.currency.setMaxLength(3)
         self.currency.setPlaceholderText("Base currency")
         self.tax_rate = QComboBox()
         for rate in tax_rates:
-            if rate["active"] or rate["id"] == p.get("tax_rate_id"):
-                self.tax_rate.addItem(rate["name"], rate["id"])
-        if p.get("tax_rate_id") is not None:
-            self.tax_rate.setCurrentIndex(max(self.tax_rate.findData(p["tax_rate_id"]), 0))
+            if rate.active or (p is not None and rate.id == p.tax_rate_id):
+                self.tax_rate.addItem(rate.name, rate.id)
+        if p is not None:
+            self.tax_rate.setCurrentIndex(max(self.tax_rate.findData(p.tax_rate_id), 0))
         self.stock_tracked = QCheckBox("Track stock of this product")
-        self.stock_tracked.setChecked(bool(p.get("stock_tracked")))
+        self.stock_tracked.setChecked(bool(p and p.stock_tracked))
 
         columns = QHBoxLayout()
         columns.setSpacing(18)
@@ -160,16 +165,19 @@ class ProductDialog(QDialog):
             return
         values = self.values()
         api = self.session.api
+        # What the person typed goes unchecked (model_construct): the server judges it and names the field.
         if self.product is None:
-            call = api.post("/api/products", {k: v for k, v in values.items() if v is not None})
+            typed = ProductIn.model_construct(**{k: v for k, v in values.items() if v is not None})
+            call = products.create_product(api, typed)
         else:
             changes = {k: v for k, v in values.items() if v != self._saved.get(k)}
             if not changes:
                 self.accept()
                 return
-            call = api.patch(f"/api/products/{self.product['id']}", {**changes, "version": self.product["version"]})
-        operations.run(self, call, success=self._done, changed=PRODUCTS, fields=self.fields, busy=self.ok)
+            update = ProductUpdate.model_construct(**changes, version=self.product.version)
+            call = products.update_product(api, self.product.id, update)
+        operations.run(self, call, success=self._done, changed=products.CHANGED, fields=self.fields, busy=self.ok)
 
-    def _done(self, product: Row) -> None:
+    def _done(self, product: ProductOut) -> None:
         self.saved.emit(product)
         self.accept()

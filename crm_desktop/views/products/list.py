@@ -14,26 +14,26 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
 from crm_desktop import format, operations, tasks
+from crm_desktop.api import products
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
-from crm_desktop.views.products.editor import PRODUCTS, ProductDialog
+from crm_desktop.views.products.editor import ProductDialog
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
     HeaderSort,
     KeepSelected,
     LiveReload,
-    fetch_page,
     notice_label,
     show_empty_state,
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.products import ProductOut, ProductQuery, TaxRateOut
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 PAGE_SIZE = 100
-REFRESH_AREAS = frozenset({"*", "products", "products.product", "products.tax_rate"})
 SORTABLE = {0: "sku", 1: "name", 3: "unit_price"}  # column -> the server's sort key
 MUTED = "#8a8f98"
 
@@ -54,7 +54,7 @@ class ProductsPage(QWidget):
         self.session = session
         self.api = session.api
         self.sort = "name"
-        self.tax_rates: list[Row] = []
+        self.tax_rates: list[TaxRateOut] = []
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search SKU or name…")
@@ -75,7 +75,6 @@ class ProductsPage(QWidget):
             Column("Tracked", lambda r: "Yes" if r["stock_tracked"] else "—", color=_muted),
             Column("Active", lambda r: "Yes" if r["active"] else "Inactive", color=_muted),
         ]
-        self._fetch = fetch_page(self.api, "/api/products", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
             self.model, "Press Ctrl+N to add your first product.", icon="products", empty_title="No products yet"
@@ -130,7 +129,7 @@ class ProductsPage(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
         reload.setContext(Qt.ShortcutContext.WidgetShortcut)
         reload.activated.connect(self.reload)
-        self.live = LiveReload(self, REFRESH_AREAS, self.reload, on_change=self._on_changed)
+        self.live = LiveReload(self, products.WATCHED, self.reload, on_change=self._on_changed)
         self._rates_task = tasks.spawn(self._load_rates())
         self._update_actions()
         self.reload()
@@ -139,12 +138,17 @@ class ProductsPage(QWidget):
 
     async def _load_rates(self) -> None:
         try:
-            self.tax_rates = list(await self.api.get("/api/tax-rates"))
+            self.tax_rates = await products.tax_rates(self.api)
         except ApiError as exc:
             log.info("VAT rates did not load: %s", exc.message)
 
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        """One page for the table; widgets/paged_table holds dicts, so the models become JSON rows here."""
+        query = ProductQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        return (await products.list_products(self.api, query)).model_dump(mode="json")
 
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected product selected."""
@@ -159,7 +163,7 @@ class ProductsPage(QWidget):
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         """A VAT rate changed: the rate names shown come again (the reload is LiveReload's)."""
-        if areas & {"*", "products.tax_rate"}:
+        if areas & ({"*"} | products.TAX_RATES_CHANGED):
             self._rates_task = tasks.spawn(self._load_rates())
 
     def _update_actions(self) -> None:
@@ -190,29 +194,31 @@ class ProductsPage(QWidget):
         row = self.table.current_row()
         if row is None or not self.session.can("products", "edit"):
             return None
-        dialog = ProductDialog(self.session, self.tax_rates, product=row, parent=self)
+        product = ProductOut.model_validate(row)
+        dialog = ProductDialog(self.session, self.tax_rates, product=product, parent=self)
         dialog.saved.connect(lambda p: self._saved(p, "saved"))
         dialog.open()
         return dialog
 
-    def _saved(self, product: Row, what: str) -> None:
-        self.keep.select(product["id"])
-        self.say(f"{product['sku']} {product['name']} is {what}.")
+    def _saved(self, product: ProductOut, what: str) -> None:
+        self.keep.select(product.id)
+        self.say(f"{product.sku} {product.name} is {what}.")
 
     def toggle_active(self) -> None:
         row = self.table.current_row()
         if row is None or not self.session.can("products", "edit"):
             return
         action = "deactivate" if row["active"] else "reactivate"
+        call = products.deactivate_product if row["active"] else products.reactivate_product
 
-        def done(product: Row) -> None:
-            self.say(f"{product['sku']} {product['name']} is {action}d.")
+        def done(product: ProductOut) -> None:
+            self.say(f"{product.sku} {product.name} is {action}d.")
 
         operations.run(
             self,
-            self.api.post(f"/api/products/{row['id']}/{action}", {"version": row["version"]}),
+            call(self.api, row["id"], row["version"]),
             success=done,
-            changed=PRODUCTS,
+            changed=products.CHANGED,
             busy=self.active_button,
         )
 
