@@ -5,10 +5,12 @@ name (an overpayment under the amount, naming the open amount)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date
 from typing import Any
 
 import shiboken6
+from pydantic import BaseModel
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,13 +29,21 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, operations, tasks
+from crm_desktop.api import invoices
 from crm_desktop.api.client import ApiError
 from crm_desktop.format import parse_decimal
 from crm_desktop.operations.errors import describe, mark_field
 from crm_desktop.widgets.form import field, qdate
+from crm_server.contract.invoices import PaymentIn, RecurrenceIn, RecurrenceUpdate, RefundIn, SendIn
 
 Row = dict[str, Any]
-INVOICES = frozenset({"invoices", "invoices.invoice"})
+
+
+async def _json(call: Awaitable[BaseModel]) -> Row:
+    """A typed call's answer as the dict the invoice window holds (the boundary to it)."""
+    return (await call).model_dump(mode="json")
+
+
 METHODS = (("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"), ("Other", "other"))
 UNITS = (("days", "day"), ("weeks", "week"), ("months", "month"), ("years", "year"))
 
@@ -100,17 +110,17 @@ class PaymentDialog(QDialog):
         if amount is None or amount <= 0:
             mark_field(self.amount, "Amount: a number above 0, e.g. 120.50.")
             return
-        body = {
-            "amount": f"{amount:f}",
-            "paid_on": self.paid_on.date().toString("yyyy-MM-dd"),
-            "method": self.method.currentData(),
-            "reference": self.reference.text().strip() or None,
-        }
+        payment = PaymentIn.model_construct(
+            amount=amount,
+            paid_on=self.paid_on.date().toString("yyyy-MM-dd"),
+            method=self.method.currentData(),
+            reference=self.reference.text().strip() or None,
+        )
         operations.run(
             self,
-            self.api.post(f"/api/invoices/{self.invoice['id']}/payments", body),
+            _json(invoices.add_payment(self.api, self.invoice["id"], payment)),
             success=self._done,
-            changed=INVOICES,
+            changed=invoices.CHANGED,
             fields=self.fields,
             busy=self.ok,
         )
@@ -181,11 +191,9 @@ class RefundDialog(QDialog):
         if not self.reason.text().strip():
             mark_field(self.reason, "Reason: say why the money is given back.")
             return
-        body = {"amount": f"{amount:f}", "reason": self.reason.text().strip()}
-        url = f"/api/invoices/{self.invoice['id']}/payments/{self.payment['id']}/refunds"
-        operations.run(
-            self, self.api.post(url, body), success=self._done, changed=INVOICES, fields=self.fields, busy=self.ok
-        )
+        refund = RefundIn.model_construct(amount=amount, reason=self.reason.text().strip())
+        call = _json(invoices.refund_payment(self.api, self.invoice["id"], self.payment["id"], refund))
+        operations.run(self, call, success=self._done, changed=invoices.CHANGED, fields=self.fields, busy=self.ok)
 
     def _done(self, payment: Row) -> None:
         self.saved.emit(payment)
@@ -230,7 +238,7 @@ class SendDialog(QDialog):
 
     async def _load(self) -> None:
         try:
-            draft = await self.api.get(f"/api/invoices/{self.invoice['id']}/send-draft")
+            draft = await invoices.send_draft(self.api, self.invoice["id"])
         except ApiError as exc:
             if shiboken6.isValid(self):
                 self.note.setText(f"No proposed email: {describe(exc)}")
@@ -238,12 +246,12 @@ class SendDialog(QDialog):
         if not shiboken6.isValid(self):
             return
         if not self.to.text():
-            self.to.setText(draft.get("to") or "")
+            self.to.setText(draft.to or "")
         if not self.subject.text():
-            self.subject.setText(draft.get("subject") or "")
+            self.subject.setText(draft.subject)
         if not self.message.toPlainText():
-            self.message.setPlainText(draft.get("message") or "")
-        self.note.setText("" if draft.get("to") else "The client has no email address: type one.")
+            self.message.setPlainText(draft.message)
+        self.note.setText("" if draft.to else "The client has no email address: type one.")
         (self.subject if self.to.text() else self.to).setFocus()
 
     def submit(self) -> None:
@@ -251,16 +259,14 @@ class SendDialog(QDialog):
         if "@" not in to:
             mark_field(self.to, "To: an email address, e.g. billing@client.com.")
             return
-        body = {
-            "to": to,
-            "subject": self.subject.text().strip() or None,
-            "message": self.message.toPlainText().strip() or None,
-        }
+        send = SendIn.model_construct(
+            to=to, subject=self.subject.text().strip() or None, message=self.message.toPlainText().strip() or None
+        )
         operations.run(
             self,
-            self.api.post(f"/api/invoices/{self.invoice['id']}/send", body),
+            _json(invoices.send_invoice(self.api, self.invoice["id"], send)),
             success=self._done,
-            changed=INVOICES,
+            changed=invoices.CHANGED,
             fields=self.fields,
             busy=self.ok,
         )
@@ -351,18 +357,18 @@ class RecurrenceDialog(QDialog):
         recurrence = (
             None
             if stop
-            else {
-                "every": self.every.value(),
-                "unit": self.unit.currentData(),
-                "cycles": None if self.forever.isChecked() else self.cycles.value(),
-            }
+            else RecurrenceIn.model_construct(
+                every=self.every.value(),
+                unit=self.unit.currentData(),
+                cycles=None if self.forever.isChecked() else self.cycles.value(),
+            )
         )
-        body = {"version": self.invoice["version"], "recurrence": recurrence}
+        update = RecurrenceUpdate.model_construct(version=self.invoice["version"], recurrence=recurrence)
         operations.run(
             self,
-            self.api.put(f"/api/invoices/{self.invoice['id']}/recurrence", body),
+            _json(invoices.set_recurrence(self.api, self.invoice["id"], update)),
             success=self._done,
-            changed=INVOICES,
+            changed=invoices.CHANGED,
             fields=self.fields,
             busy=self.ok,
         )

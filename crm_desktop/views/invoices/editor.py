@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import shiboken6
+from pydantic import BaseModel
 from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,12 +39,12 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import invoices
 from crm_desktop.api.client import ApiError
 from crm_desktop.format import day, moment, money
 from crm_desktop.operations.errors import describe, mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.invoices.dialogs import (
-    INVOICES,
     METHODS,
     PaymentDialog,
     PayOnlineDialog,
@@ -58,11 +59,25 @@ from crm_desktop.widgets.form import qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.pdf_preview import PdfPreviewDialog
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
-from crm_server.contract.invoices import INVOICE_ACTIONS, InvoiceAction, InvoiceStatus
+from crm_server.contract.invoices import (
+    INVOICE_ACTIONS,
+    InvoiceAction,
+    InvoiceIn,
+    InvoiceStatus,
+    InvoiceUpdate,
+    IssueIn,
+)
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
+
+
+async def _json(call: Awaitable[BaseModel]) -> Row:
+    """A typed call's answer as the dict the window's rows and dialogs hold (the boundary to them)."""
+    return (await call).model_dump(mode="json")
+
+
 STATUS_LABELS = {
     "draft": "Draft",
     "unpaid": "Unpaid",
@@ -368,7 +383,9 @@ class InvoiceWindow(DocumentWindow):
         }
 
     async def fetch(self) -> Row:
-        return dict(await self.api.get(f"/api/invoices/{self.invoice_id}"))
+        # The document window keeps the record as a dict (its edit buffer and version): dumped here.
+        assert self.invoice_id is not None, "the base loads only a saved invoice (current_id)"
+        return (await invoices.get_invoice(self.api, self.invoice_id)).model_dump(mode="json")
 
     async def show_loaded(self, invoice: Row, replace_edits: bool) -> None:
         self.show_invoice(invoice, replace_edits=replace_edits)
@@ -384,12 +401,12 @@ class InvoiceWindow(DocumentWindow):
         emails_error = None
         if invoice["status"] != "draft" and self.session.can("payments", "view"):
             try:
-                payments = list(await self.api.get(f"/api/invoices/{invoice['id']}/payments"))
+                payments = [p.model_dump(mode="json") for p in await invoices.payments(self.api, invoice["id"])]
             except ApiError as exc:
                 log.info("payments did not load: %s", exc.message)
         if invoice["status"] != "draft":
             try:
-                emails = list(await self.api.get(f"/api/invoices/{invoice['id']}/emails"))
+                emails = [e.model_dump(mode="json") for e in await invoices.emails(self.api, invoice["id"])]
             except ApiError as exc:
                 emails_error = describe(exc)
         if shiboken6.isValid(self) and seq == self._related_seq:
@@ -606,16 +623,14 @@ class InvoiceWindow(DocumentWindow):
         try:
             if self.invoice is None:
                 body = {k: v for k, v in self._body().items() if v is not None}
-                return dict(await api.post("/api/invoices", body))
+                return (await invoices.create_invoice(api, InvoiceIn.model_construct(**body))).model_dump(mode="json")
             if self.invoice["status"] != "draft":
-                return dict(
-                    await api.patch(
-                        f"/api/invoices/{self.invoice['id']}",
-                        {"version": self.invoice["version"], "notes": self.notes.toPlainText().strip() or None},
-                    )
+                notes = InvoiceUpdate.model_construct(
+                    version=self.invoice["version"], notes=self.notes.toPlainText().strip() or None
                 )
-            body = {**self._body(), "version": self.invoice["version"]}
-            return dict(await api.patch(f"/api/invoices/{self.invoice['id']}", body))
+                return (await invoices.update_invoice(api, self.invoice["id"], notes)).model_dump(mode="json")
+            changes = InvoiceUpdate.model_construct(**self._body(), version=self.invoice["version"])
+            return (await invoices.update_invoice(api, self.invoice["id"], changes)).model_dump(mode="json")
         except ApiError as exc:
             if exc.field and exc.field.startswith("lines.") and self.grid.show_error(exc.field, exc.message):
                 raise ApiError(exc.status, exc.code, self._line_message(exc), "lines", exc.extra) from exc
@@ -651,7 +666,7 @@ class InvoiceWindow(DocumentWindow):
             self,
             self._send_save(),
             success=saved,
-            changed=INVOICES,
+            changed=invoices.CHANGED,
             fields=self.fields,
             busy=self.save_button,
             reload=self.reload,
@@ -691,7 +706,8 @@ class InvoiceWindow(DocumentWindow):
                 if shiboken6.isValid(self):
                     self.dirty = False
                     self.show_invoice(invoice)
-            return dict(await self.api.post(f"/api/invoices/{invoice['id']}/issue", {"version": invoice["version"]}))
+            issued = await invoices.issue_invoice(self.api, invoice["id"], IssueIn(version=invoice["version"]))
+            return issued.model_dump(mode="json")
 
         def issued(invoice: Row) -> None:
             self.show_invoice(invoice)
@@ -702,7 +718,7 @@ class InvoiceWindow(DocumentWindow):
             self,
             save_then_issue(),
             success=issued,
-            changed=INVOICES,
+            changed=invoices.CHANGED,
             fields=self.fields,
             busy=self.issue_button,
             reload=self.reload,
@@ -730,7 +746,7 @@ class InvoiceWindow(DocumentWindow):
             self.say("Pay online link ready: copy it into a message, or Send… includes it.")
 
         return operations.run(
-            self, self.api.post(f"/api/invoices/{invoice['id']}/pay-online"), success=ready, busy=self.online_button
+            self, _json(invoices.pay_online(self.api, invoice["id"])), success=ready, busy=self.online_button
         )
 
     def _paid(self, payment: Row) -> None:
@@ -809,9 +825,9 @@ class InvoiceWindow(DocumentWindow):
 
         return operations.run(
             self,
-            self.api.post(f"/api/invoices/{invoice['id']}/cancel", {"version": invoice["version"]}),
+            _json(invoices.cancel_invoice(self.api, invoice["id"], invoice["version"])),
             success=done,
-            changed=INVOICES,
+            changed=invoices.CHANGED,
             busy=self.cancel_button,
             reload=self.reload,
         )
@@ -823,7 +839,8 @@ class InvoiceWindow(DocumentWindow):
             return None
         name = self.invoice.get("number") or f"draft {self.invoice['id']}"
         kind = "Credit note" if self.invoice.get("kind") == "credit_note" else "Invoice"
-        dialog = PdfPreviewDialog(self, self.api, f"/api/invoices/{self.invoice['id']}/pdf", f"{kind} {name}")
+        invoice_id = self.invoice["id"]
+        dialog = PdfPreviewDialog(self, self.api, lambda: invoices.pdf(self.api, invoice_id), f"{kind} {name}")
         dialog.open()
         return dialog
 

@@ -16,6 +16,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QCheckBox, QHeaderView, QPushButton, QVBoxLayout, QWidget
 
 from crm_desktop import format, operations
+from crm_desktop.api import invoices
 from crm_desktop.session import Session
 from crm_desktop.views.invoices.editor import STATUS_COLORS, open_invoice, send_label
 from crm_desktop.views.proposals.party import PartyPicker
@@ -25,20 +26,19 @@ from crm_desktop.widgets.list_page import (
     HeaderSort,
     KeepSelected,
     LiveReload,
-    fetch_page,
     notice_label,
     show_empty_state,
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.invoices import InvoiceStatus
+from crm_server.contract.invoices import InvoiceQuery, InvoiceStatus
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 PAGE_SIZE = 100
 EXPORT_PAGE = 500  # the server's largest page
-REFRESH_AREAS = frozenset({"*", "invoices", "invoices.invoice"})
+REFRESH_AREAS = invoices.CHANGED | {"*"}
 SORTABLE = {0: "number", 2: "issue_date", 3: "due_date", 5: "gross_total"}  # column -> the server's sort key
 EXPORT_HEADERS = (
     "Number",
@@ -114,7 +114,7 @@ class InvoicesPage(QWidget):
             Column("Open", money_column("open_amount"), align_right=True),
             Column("Sent", sent_text, tooltip=lambda r: r.get("send_error")),
         ]
-        self._fetch = fetch_page(self.api, "/api/invoices", self.query)
+        self._fetch = self.fetch
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
             self.model, "Press Ctrl+N to write your first invoice.", icon="invoices", empty_title="No invoices yet"
@@ -222,14 +222,21 @@ class InvoicesPage(QWidget):
             return None
         return ask_save_path(self, "Export invoices to Excel", "invoices.xlsx", self.export_to, "invoiceExportDialog")
 
+    async def fetch(self, offset: int, limit: int) -> Row:
+        """One page of the table; the paged table holds rows as dicts, so the page is dumped here."""
+        return (await invoices.list_invoices(self.api, self._query(offset, limit))).model_dump(mode="json")
+
+    def _query(self, offset: int, limit: int) -> InvoiceQuery:
+        """The filters as the server's query, unchecked: the server judges what was typed."""
+        return InvoiceQuery.model_construct(**self.query(), offset=offset, limit=limit)
+
     async def _all_rows(self) -> list[Row]:
         """Every invoice of the filters, a server page at a time."""
         rows: list[Row] = []
-        query = self.query()
         while True:
-            page = await self.api.get("/api/invoices", offset=len(rows), limit=EXPORT_PAGE, **query)
-            rows.extend(page["items"])
-            if not page["items"] or len(rows) >= page["total"]:
+            page = await invoices.list_invoices(self.api, self._query(len(rows), EXPORT_PAGE))
+            rows.extend(item.model_dump(mode="json") for item in page.items)
+            if not page.items or len(rows) >= page.total:
                 return rows
 
     def export_to(self, path: str) -> None:
