@@ -293,7 +293,7 @@ def test_low_stock_highlight_live_colleague_export_and_warehouses(desk: Desk, qt
     desk.wait_until(lambda: not history.is_busy() and history.product is not None)
     qtbot.keyClicks(history.threshold, "8")
     qtbot.keyClick(history.threshold, Qt.Key.Key_Return)
-    desk.wait_until(lambda: history.product is not None and history.product["low"] is True)
+    desk.wait_until(lambda: history.product is not None and history.product.low is True)
     assert history.totals.text().endswith("below its threshold")
 
     def low_rows() -> dict[str, bool]:
@@ -349,7 +349,7 @@ def test_low_stock_highlight_live_colleague_export_and_warehouses(desk: Desk, qt
     qtbot.keyClicks(dialog.name, "Depot")
     qtbot.keyClicks(dialog.address, "Harbour 3")
     qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: not dialog.is_busy() and sorted(w["name"] for w in dialog.warehouses) == ["Depot", "Main"])
+    desk.wait_until(lambda: not dialog.is_busy() and sorted(w.name for w in dialog.warehouses) == ["Depot", "Main"])
     dialog.name.selectAll()
     qtbot.keyClicks(dialog.name, "North depot")
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)

@@ -7,14 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from crm_desktop import format
-from crm_server.contract.stock import DocumentKind, DocumentStatus
+from crm_server.contract.stock import DocumentKind, DocumentStatus, WarehouseOut
 
 Row = dict[str, Any]
 KIND_LABELS = {kind.value: format.label(kind) for kind in DocumentKind}
 KIND_NEW = {kind.value: f"New {format.label(kind).lower()}" for kind in DocumentKind}
 STATUS_LABELS = {status.value: format.label(status) for status in DocumentStatus}
 STATUS_COLORS = {"draft": "#6b7280", "validated": "#15803d", "reversed": "#b45309", "cancelled": "#6b7280"}
-STOCK_AREAS = frozenset({"*", "stock", "purchasing"})  # live reload of lists that show stock
 LOW_BACKGROUND = "#fde8e8"
 LOW_TEXT = "#b91c1c"
 
@@ -48,9 +47,5 @@ def document_date(document: Row) -> str:
     return format.moment(document.get("validated_at") or document.get("created_at"))
 
 
-def warehouse_choices(warehouses: list[Row], *, active_only: bool = False) -> list[tuple[str, Any]]:
-    return [
-        (w["name"] if w["active"] else f"{w['name']} (inactive)", w["id"])
-        for w in warehouses
-        if w["active"] or not active_only
-    ]
+def warehouse_choices(warehouses: list[WarehouseOut], *, active_only: bool = False) -> list[tuple[str, Any]]:
+    return [(w.name if w.active else f"{w.name} (inactive)", w.id) for w in warehouses if w.active or not active_only]

@@ -4,7 +4,7 @@
   draft (Ctrl+S), Validate (asks; moves the stock), Cancel draft (asks).
 - Validated: read-only; Reverse (asks) makes the opposite, validated document and opens it.
 - Lines are entered the way a barcode scanner types: a SKU and Enter. The SKU is looked up
-  (GET /api/stock/lookup) and added with quantity 1, or the line of that product goes up by one; an
+  (api/stock.lookup) and added with quantity 1, or the line of that product goes up by one; an
   unknown SKU is said next to the field, which keeps the focus for the next scan. Quantities are
   edited in the grid; Delete removes the selected lines.
 
@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.format import moment, parse_decimal
 from crm_desktop.operations.errors import clear_field, mark_field
@@ -58,9 +59,16 @@ from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sou
 from crm_desktop.widgets.form import field
 from crm_desktop.widgets.line_grid import typed
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
-from crm_server.contract.stock import DOCUMENT_ACTIONS, DocumentAction
+from crm_server.contract.stock import (
+    DOCUMENT_ACTIONS,
+    DocumentAction,
+    ProductStockOut,
+    StockDocumentIn,
+    StockDocumentOut,
+    StockDocumentUpdate,
+    WarehouseOut,
+)
 
-STOCK = frozenset({"stock", "stock.stock_document"})
 COL_SKU, COL_PRODUCT, COL_UNIT, COL_QTY, COL_NOTE = range(5)
 ERROR_BACKGROUND = QColor("#fde8e8")
 STATUS_TONES = {"draft": "muted", "validated": "success", "reversed": "warning", "cancelled": "muted"}
@@ -309,7 +317,7 @@ class StockDocumentWindow(DocumentWindow):
 
     async def _load_warehouses(self, preferred: int | None) -> None:
         try:
-            warehouses = list(await self.api.get("/api/warehouses"))
+            warehouses = await stock.list_warehouses(self.api)
         except ApiError as exc:
             if shiboken6.isValid(self):
                 self.say(f"The warehouses did not load: {exc.message}", error=True)
@@ -330,27 +338,33 @@ class StockDocumentWindow(DocumentWindow):
                 self._select(self.warehouse, self.document.get("warehouse_id"), warehouses)
                 self._select(self.to_warehouse, self.document.get("to_warehouse_id"), warehouses)
             elif self.warehouse.currentData() is None:
-                active = [w for w in warehouses if w["active"]]
-                first = preferred if preferred is not None else (active[0]["id"] if len(active) == 1 else None)
+                active = [w for w in warehouses if w.active]
+                first = preferred if preferred is not None else (active[0].id if len(active) == 1 else None)
                 self._select(self.warehouse, first, warehouses)
         finally:
             self._filling = False
         self._warehouses = warehouses
 
     @staticmethod
-    def _select(combo: QComboBox, warehouse_id: int | None, warehouses: list[Row]) -> None:
+    def _select(combo: QComboBox, warehouse_id: int | None, warehouses: list[WarehouseOut]) -> None:
         if warehouse_id is None:
             combo.setCurrentIndex(0)
             return
         i = combo.findData(warehouse_id)
         if i < 0:  # an inactive warehouse named by an old document: shown, not offered
-            name = next((w["name"] for w in warehouses if w["id"] == warehouse_id), f"#{warehouse_id}")
+            name = next((w.name for w in warehouses if w.id == warehouse_id), f"#{warehouse_id}")
             combo.addItem(f"{name} (inactive)", warehouse_id)
             i = combo.count() - 1
         combo.setCurrentIndex(i)
 
+    @staticmethod
+    def _row(document: StockDocumentOut) -> Row:
+        """The document as the document window's base and its edit buffer hold it: the JSON shape."""
+        return document.model_dump(mode="json")
+
     async def fetch(self) -> Row:
-        return dict(await self.api.get(f"/api/stock/documents/{self.document_id}"))
+        assert self.document_id is not None
+        return self._row(await stock.get_document(self.api, self.document_id))
 
     async def show_loaded(self, document: Row, replace_edits: bool) -> None:
         self.show_document(document, replace_edits=replace_edits)
@@ -462,7 +476,7 @@ class StockDocumentWindow(DocumentWindow):
     async def _add_sku(self, code: str) -> None:
         async with self._scan_lock:  # a scanner types fast: lines are added in the order scanned
             try:
-                product = await self.api.get("/api/stock/lookup", sku=code)
+                product = await stock.lookup(self.api, code)
             except ApiError as exc:
                 if shiboken6.isValid(self):
                     text = exc.message if exc.status in (404, 422) else f"The lookup failed: {exc.message}"
@@ -470,8 +484,8 @@ class StockDocumentWindow(DocumentWindow):
                 return
             if not shiboken6.isValid(self):
                 return
-            if not product.get("stock_tracked", True):
-                self._sku_says(f"{product['name']} ({product['sku']}) is not stock-tracked.")
+            if not product.stock_tracked:
+                self._sku_says(f"{product.name} ({product.sku}) is not stock-tracked.")
                 return
             self._sku_says("")
             self.add_product(product)
@@ -482,8 +496,8 @@ class StockDocumentWindow(DocumentWindow):
         if text:
             self.sku.setFocus()
 
-    def add_product(self, product: Row, quantity: Decimal = Decimal(1)) -> None:
-        product_id = product.get("product_id", product.get("id"))
+    def add_product(self, product: ProductStockOut, quantity: Decimal = Decimal(1)) -> None:
+        product_id = product.product_id
         for i, line in enumerate(self.lines):  # noqa: B007  (i is the row to select after)
             if line["product_id"] == product_id:
                 line["quantity"] += quantity
@@ -492,9 +506,9 @@ class StockDocumentWindow(DocumentWindow):
             self.lines.append(
                 {
                     "product_id": product_id,
-                    "sku": product["sku"],
-                    "product_name": product.get("name") or product.get("product_name") or "",
-                    "unit": product.get("unit") or "",
+                    "sku": product.sku,
+                    "product_name": product.name,
+                    "unit": product.unit,
                     "quantity": quantity,
                     "moved": None,
                 }
@@ -582,6 +596,8 @@ class StockDocumentWindow(DocumentWindow):
     # --- saving ----------------------------------------------------------------------------------
 
     def _body(self) -> Row:
+        """What the form holds, as typed: sent unchecked (model_construct) so the server judges it and
+        its refusal names the field (a line's as "lines.2.quantity")."""
         body: Row = {
             "warehouse_id": self.warehouse.currentData(),
             "to_warehouse_id": self.to_warehouse.currentData() if self.kind == "transfer" else None,
@@ -595,16 +611,17 @@ class StockDocumentWindow(DocumentWindow):
     async def _save(self) -> Row:
         """Create or update the draft; the document shown is the server's answer."""
         if self.document is None:
-            document = await self.api.post("/api/stock/documents", {"kind": self.kind, **self._body()})
+            typed_in = StockDocumentIn.model_construct(kind=self.kind, **self._body())
+            answer = await stock.create_document(self.api, typed_in)
         elif self.dirty:
-            document = await self.api.patch(
-                f"/api/stock/documents/{self.document['id']}", {"version": self.document["version"], **self._body()}
-            )
+            changes = StockDocumentUpdate.model_construct(version=self.document["version"], **self._body())
+            answer = await stock.update_document(self.api, self.document["id"], changes)
         else:
             return self.document
+        document = self._row(answer)
         if shiboken6.isValid(self):
             self.show_document(document)
-        return dict(document)
+        return document
 
     async def _noting_line_errors(self, call: Awaitable[Any]) -> Any:
         """Run a call; a refusal that names a line ("lines.2.quantity") is shown at that row and in
@@ -650,7 +667,7 @@ class StockDocumentWindow(DocumentWindow):
             self,
             self._noting_line_errors(self._save()),
             success=saved,
-            changed=STOCK,
+            changed=stock.DOCUMENTS_CHANGED,
             fields=self._field_map(),
             busy=self.save_button,
             reload=self.reload,
@@ -692,9 +709,7 @@ class StockDocumentWindow(DocumentWindow):
 
         async def save_and_validate() -> Row:
             document = await self._save()
-            return dict(
-                await self.api.post(f"/api/stock/documents/{document['id']}/validate", {"version": document["version"]})
-            )
+            return self._row(await stock.validate_document(self.api, document["id"], document["version"]))
 
         def validated(document: Row) -> None:
             self.show_document(document)
@@ -704,7 +719,7 @@ class StockDocumentWindow(DocumentWindow):
             self,
             self._noting_line_errors(save_and_validate()),
             success=validated,
-            changed=STOCK,
+            changed=stock.DOCUMENTS_CHANGED,
             fields=self._field_map(),
             busy=self.validate_button,
             reload=self.reload,
@@ -726,17 +741,15 @@ class StockDocumentWindow(DocumentWindow):
         if document is None:
             return None
 
-        def reversed_(reversal: Row) -> None:
+        def reversed_(reversal: StockDocumentOut) -> None:
             self.reload()
-            open_stock_document(self, self.session, reversal["id"])
+            open_stock_document(self, self.session, reversal.id)
 
         return operations.run(
             self,
-            self._noting_line_errors(
-                self.api.post(f"/api/stock/documents/{document['id']}/reverse", {"version": document["version"]})
-            ),
+            self._noting_line_errors(stock.reverse_document(self.api, document["id"], document["version"])),
             success=reversed_,
-            changed=STOCK,
+            changed=stock.DOCUMENTS_CHANGED,
             fields=self._field_map(),
             busy=self.reverse_button,
             reload=self.reload,
@@ -758,9 +771,9 @@ class StockDocumentWindow(DocumentWindow):
             return None
         return operations.run(
             self,
-            self.api.post(f"/api/stock/documents/{document['id']}/cancel", {"version": document["version"]}),
-            success=lambda d: self.show_document(d),
-            changed=STOCK,
+            stock.cancel_document(self.api, document["id"], document["version"]),
+            success=lambda d: self.show_document(self._row(d)),
+            changed=stock.DOCUMENTS_CHANGED,
             busy=self.cancel_button,
             reload=self.reload,
         )

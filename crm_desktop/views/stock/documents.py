@@ -11,13 +11,13 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QVBoxLayout, QWidget
 
 from crm_desktop import tasks
+from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.stock.common import (
     KIND_LABELS,
     STATUS_COLORS,
     STATUS_LABELS,
-    STOCK_AREAS,
     document_date,
     kind_label,
     status_label,
@@ -25,8 +25,9 @@ from crm_desktop.views.stock.common import (
     warehouses_text,
 )
 from crm_desktop.widgets.filter_bar import FilterBar
-from crm_desktop.widgets.list_page import HeaderSort, LiveReload, fetch_page, show_empty_state
+from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.stock import DocumentQuery
 
 PAGE_SIZE = 100
 SORTABLE = {0: "number", 4: "created_at"}
@@ -58,7 +59,6 @@ class DocumentsPanel(QWidget):
             Column("Date", document_date),
             Column("Reference", lambda r: r.get("reference") or "—"),
         ]
-        self._fetch = fetch_page(self.api, "/api/stock/documents", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
             self.model,
@@ -86,19 +86,24 @@ class DocumentsPanel(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
         reload.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         reload.activated.connect(self.reload)
-        self.live = LiveReload(self, STOCK_AREAS, self.reload, on_change=self._on_changed)
+        self.live = LiveReload(self, stock.WATCHED, self.reload, on_change=self._on_changed)
         tasks.spawn(self.load_warehouses())
         self.reload()
 
     async def load_warehouses(self) -> None:
         try:
-            warehouses = list(await self.api.get("/api/warehouses"))
+            warehouses = await stock.list_warehouses(self.api)
         except ApiError:
             return
         self.filters.set_choices("warehouse_id", warehouse_choices(warehouses), any_label="All warehouses")
 
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        """One page for the table; widgets/paged_table holds dicts, so the models become JSON rows here."""
+        query = DocumentQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        return (await stock.list_documents(self.api, query)).model_dump(mode="json")
 
     def reload(self) -> None:
         show_empty_state(
@@ -114,7 +119,7 @@ class DocumentsPanel(QWidget):
         self.header_sort.click(column)
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & {"*", "stock.warehouse"}:
+        if areas & stock.WAREHOUSES_WATCHED:
             tasks.spawn(self.load_warehouses())
 
     def open_selected(self) -> QWidget | None:

@@ -4,7 +4,7 @@ quantity after it, over all warehouses and in the move's own warehouse. A negati
 figure is traced to the document that made it in this one window.
 
 The header shows the product's totals (on hand, reserved, available, incoming) per warehouse, and
-its low-stock threshold, which is set here (PUT /api/stock/products/{id}/settings). Stock changes
+its low-stock threshold, which is set here (api/stock.set_product_settings). Stock changes
 anywhere reload it."""
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, icons, operations, tasks
+from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
-from crm_desktop.views.stock.common import STOCK_AREAS, Row, kind_label, signed_qty
+from crm_desktop.views.stock.common import Row, kind_label, signed_qty
 from crm_desktop.widgets.line_grid import typed
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.stock import HistoryQuery, ProductStockOut, ProductStockSettingsIn
 
 PAGE_SIZE = 200
 _open: dict[int, ProductHistoryWindow] = {}
@@ -70,7 +72,7 @@ class ProductHistoryWindow(QWidget):
         self.session = session
         self.api = session.api
         self.product_id = product_id
-        self.product: Row | None = None
+        self.product: ProductStockOut | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wanted_warehouse = warehouse_id
         self.setObjectName("stockHistoryWindow")
@@ -195,10 +197,9 @@ class ProductHistoryWindow(QWidget):
         return self.model.loading or any(not t.done() for t in self._tasks)
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        params: dict[str, Any] = {"offset": offset, "limit": limit}
-        if self.warehouse.currentData() is not None:
-            params["warehouse_id"] = self.warehouse.currentData()
-        return dict(await self.api.get(f"/api/products/{self.product_id}/stock-history", **params))
+        """One page for the table; widgets/paged_table holds dicts, so the moves become JSON rows here."""
+        query = HistoryQuery(warehouse_id=self.warehouse.currentData(), offset=offset, limit=limit)
+        return (await stock.stock_history(self.api, self.product_id, query)).model_dump(mode="json")
 
     def reload(self) -> None:
         self._spawn(self._load_product())
@@ -206,7 +207,7 @@ class ProductHistoryWindow(QWidget):
 
     async def _load_product(self) -> None:
         try:
-            product = await self.api.get(f"/api/stock/products/{self.product_id}")
+            product = await stock.product_stock(self.api, self.product_id)
         except ApiError as exc:
             if shiboken6.isValid(self):
                 self.title.setText("This product cannot be shown")
@@ -215,36 +216,40 @@ class ProductHistoryWindow(QWidget):
         if shiboken6.isValid(self):
             self.show_product(product)
 
-    def show_product(self, product: Row) -> None:
+    def show_product(self, product: ProductStockOut) -> None:
         self.product = product
-        self.title.setText(f"{product['name']} ({product['sku']})")
-        self.setWindowTitle(f"Stock history: {product['sku']} - CRM")
-        unit = f" {product['unit']}" if product.get("unit") else ""
-        low = "  ·  below its threshold" if product.get("low") else ""
-        q = {key: format.quantity(product[key]) for key in ("on_hand", "reserved", "available", "incoming")}
+        self.title.setText(f"{product.name} ({product.sku})")
+        self.setWindowTitle(f"Stock history: {product.sku} - CRM")
+        unit = f" {product.unit}" if product.unit else ""
+        low = "  ·  below its threshold" if product.low else ""
+        q = {
+            "on_hand": format.quantity(product.on_hand),
+            "reserved": format.quantity(product.reserved),
+            "available": format.quantity(product.available),
+            "incoming": format.quantity(product.incoming),
+        }
         self.totals.setText(
             f"On hand {q['on_hand']}{unit}  ·  reserved {q['reserved']}  ·  "
             f"available {q['available']}  ·  incoming {q['incoming']}{low}"
         )
-        self.totals.setProperty("role", "error" if product.get("low") else "")
+        self.totals.setProperty("role", "error" if product.low else "")
         self.totals.style().unpolish(self.totals)
         self.totals.style().polish(self.totals)
         self.per_warehouse.setText(
             "  ·  ".join(
-                f"{w['warehouse_name']}: {format.quantity(w['on_hand'])} on hand, "
-                f"{format.quantity(w['available'])} available"
-                for w in product.get("warehouses", [])
+                f"{w.warehouse_name}: {format.quantity(w.on_hand)} on hand, {format.quantity(w.available)} available"
+                for w in product.warehouses
             )
             or "Not in any warehouse yet."
         )
         if not self.threshold.hasFocus():
-            self.threshold.setText(typed(product.get("low_threshold")))
+            self.threshold.setText(typed(product.low_threshold))
         current = self.warehouse.currentData()
         self.warehouse.blockSignals(True)
         self.warehouse.clear()
         self.warehouse.addItem("All warehouses", None)
-        for w in product.get("warehouses", []):
-            self.warehouse.addItem(w["warehouse_name"], w["warehouse_id"])
+        for w in product.warehouses:
+            self.warehouse.addItem(w.warehouse_name, w.warehouse_id)
         wanted = self._wanted_warehouse if self._wanted_warehouse is not None else current
         self._wanted_warehouse = None
         self.warehouse.setCurrentIndex(max(self.warehouse.findData(wanted), 0) if wanted is not None else 0)
@@ -253,7 +258,7 @@ class ProductHistoryWindow(QWidget):
             self.model.reload()
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & STOCK_AREAS and shiboken6.isValid(self):
+        if areas & stock.WATCHED and shiboken6.isValid(self):
             self._refresh_timer.start()
 
     # --- actions ---------------------------------------------------------------------------------
@@ -278,18 +283,17 @@ class ProductHistoryWindow(QWidget):
             mark_field(self.threshold, "Type a quantity of 0 or more, or leave it empty for no threshold.")
             return None
 
-        def saved(product: Row) -> None:
+        def saved(product: ProductStockOut) -> None:
             self.threshold.clearFocus()
             self.show_product(product)
 
+        # As typed, unchecked (model_construct): the server judges it (e.g. too many decimals) and names the field.
+        settings = ProductStockSettingsIn.model_construct(low_threshold=value)
         return operations.run(
             self,
-            self.api.put(
-                f"/api/stock/products/{self.product_id}/settings",
-                {"low_threshold": None if value is None else str(value)},
-            ),
+            stock.set_product_settings(self.api, self.product_id, settings),
             success=saved,
-            changed=frozenset({"stock", "stock.stock_product_settings"}),
+            changed=stock.SETTINGS_CHANGED,
             fields={"low_threshold": self.threshold},
             busy=self.threshold_button,
         )

@@ -1,7 +1,7 @@
 """The Stock page: the overview of levels per product and warehouse (this file) and the documents
 tab (documents.py), with the "New …" documents and the "Warehouses…" manager.
 
-The overview is paged, filtered and sorted on the server (GET /api/stock/levels): on hand,
+The overview is paged, filtered and sorted on the server (api/stock.list_levels): on hand,
 reserved, available (= on hand - reserved), incoming (ordered on open purchase orders) and the
 product's low-stock threshold; rows of a product below its threshold are tinted red. Enter, a
 double click, "History" or Ctrl+H open the product's stock history. Export writes the filtered list
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, tasks
+from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import handle_error
 from crm_desktop.session import Session
@@ -33,7 +34,6 @@ from crm_desktop.views.stock.common import (
     KIND_NEW,
     LOW_BACKGROUND,
     LOW_TEXT,
-    STOCK_AREAS,
     Row,
     warehouse_choices,
 )
@@ -41,6 +41,7 @@ from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.stock import LevelOut, LevelQuery
 
 PAGE_SIZE = 100
 EXPORT_PAGE = 1000
@@ -145,25 +146,26 @@ class OverviewPanel(QWidget):
             shortcut = QShortcut(keys, self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
-        self.live = LiveReload(self, STOCK_AREAS, self.reload, on_change=self._on_changed)
+        self.live = LiveReload(self, stock.WATCHED, self.reload, on_change=self._on_changed)
         self._warehouses_task = tasks.spawn(self.load_warehouses())
         self.reload()
 
     async def load_warehouses(self) -> None:
         try:
-            warehouses = list(await self.api.get("/api/warehouses"))
+            warehouses = await stock.list_warehouses(self.api)
         except ApiError:
             return
         self.filters.set_choices("warehouse_id", warehouse_choices(warehouses), any_label="All warehouses")
 
     @staticmethod
-    def _keyed(row: Row) -> Row:
-        return {**row, "key": f"{row['product_id']}:{row['warehouse_id']}"}
+    def _keyed(level: LevelOut) -> Row:
+        """The table's row (widgets/paged_table holds dicts): the level as JSON, keyed by product and warehouse."""
+        return {**level.model_dump(mode="json"), "key": f"{level.product_id}:{level.warehouse_id}"}
 
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page = dict(await self.api.get("/api/stock/levels", offset=offset, limit=limit, **self.query()))
-        page["items"] = [self._keyed(r) for r in page.get("items", [])]
-        return page
+        query = LevelQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        page = await stock.list_levels(self.api, query)
+        return {**page.model_dump(mode="json", exclude={"items"}), "items": [self._keyed(r) for r in page.items]}
 
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
@@ -182,7 +184,7 @@ class OverviewPanel(QWidget):
         self.header_sort.click(column)
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & {"*", "stock.warehouse"}:
+        if areas & stock.WAREHOUSES_WATCHED:
             tasks.spawn(self.load_warehouses())
 
     def open_history(self) -> QWidget | None:
@@ -215,23 +217,24 @@ class OverviewPanel(QWidget):
         try:
             offset = 0
             while True:
-                page = await self.api.get("/api/stock/levels", offset=offset, limit=EXPORT_PAGE, **query)
-                for r in page["items"]:
+                levels = LevelQuery.model_validate({**query, "offset": offset, "limit": EXPORT_PAGE})
+                page = await stock.list_levels(self.api, levels)
+                for r in page.items:
                     rows.append(
                         [
-                            r["sku"],
-                            r["product_name"],
-                            r["warehouse_name"],
-                            _number(r["on_hand"]),
-                            _number(r["reserved"]),
-                            _number(r["available"]),
-                            _number(r["incoming"]),
-                            _number(r.get("low_threshold")),
-                            "low" if r.get("low") else "",
+                            r.sku,
+                            r.product_name,
+                            r.warehouse_name,
+                            _number(r.on_hand),
+                            _number(r.reserved),
+                            _number(r.available),
+                            _number(r.incoming),
+                            _number(r.low_threshold),
+                            "low" if r.low else "",
                         ]
                     )
-                offset += len(page["items"])
-                if not page["items"] or offset >= page["total"]:
+                offset += len(page.items)
+                if not page.items or offset >= page.total:
                     break
             written = await write_workbook(path, "Stock", [*HEADERS, "Low"], rows)
         except (ApiError, OSError) as exc:
@@ -248,7 +251,7 @@ class OverviewPanel(QWidget):
 
 
 def _number(value: Any) -> Any:
-    """Decimals stay exact numbers in the workbook (the wire sends them as strings)."""
+    """Decimals stay exact numbers in the workbook (whole ones as int)."""
     from decimal import Decimal
 
     if value is None:

@@ -25,13 +25,12 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations, tasks
+from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import handle_error
 from crm_desktop.session import Session
-from crm_desktop.views.stock.common import Row
 from crm_desktop.widgets.form import field
-
-WAREHOUSES = frozenset({"stock", "stock.warehouse"})
+from crm_server.contract.stock import WarehouseIn, WarehouseOut, WarehouseUpdate
 
 
 class WarehousesDialog(QDialog):
@@ -39,7 +38,7 @@ class WarehousesDialog(QDialog):
         super().__init__(parent)
         self.session = session
         self.api = session.api
-        self.warehouses: list[Row] = []
+        self.warehouses: list[WarehouseOut] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self.setObjectName("warehousesDialog")
         self.setWindowTitle("Warehouses")
@@ -111,7 +110,7 @@ class WarehousesDialog(QDialog):
 
     async def _load(self) -> None:
         try:
-            warehouses = list(await self.api.get("/api/warehouses"))
+            warehouses = await stock.list_warehouses(self.api)
         except ApiError as exc:
             if shiboken6.isValid(self):
                 handle_error(self, exc)
@@ -119,22 +118,22 @@ class WarehousesDialog(QDialog):
         if shiboken6.isValid(self):
             self.show_warehouses(warehouses)
 
-    def show_warehouses(self, warehouses: list[Row]) -> None:
+    def show_warehouses(self, warehouses: list[WarehouseOut]) -> None:
         selected = self.current()
         self.warehouses = warehouses
         self.table.setRowCount(len(warehouses))
         for i, w in enumerate(warehouses):
-            for column, text in enumerate((w["name"], w.get("address") or "", "Yes" if w["active"] else "No")):
+            for column, text in enumerate((w.name, w.address or "", "Yes" if w.active else "No")):
                 self.table.setItem(i, column, QTableWidgetItem(text))
         if selected is not None:
-            self.select(selected["id"])
+            self.select(selected.id)
         self._selected()
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & {"*", "stock.warehouse"} and shiboken6.isValid(self):
+        if areas & stock.WAREHOUSES_WATCHED and shiboken6.isValid(self):
             self.reload()
 
-    def current(self) -> Row | None:
+    def current(self) -> WarehouseOut | None:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
         if not rows or not 0 <= rows[0].row() < len(self.warehouses):
             return None
@@ -142,7 +141,7 @@ class WarehousesDialog(QDialog):
 
     def select(self, warehouse_id: int) -> None:
         for i, w in enumerate(self.warehouses):
-            if w["id"] == warehouse_id:
+            if w.id == warehouse_id:
                 self.table.selectRow(i)
                 return
 
@@ -151,44 +150,46 @@ class WarehousesDialog(QDialog):
         can_edit = self.session.can("stock", "edit")
         self.save_button.setEnabled(w is not None and can_edit)
         self.active_button.setEnabled(w is not None and can_edit)
-        self.active_button.setText("Reactivate" if w is not None and not w["active"] else "Deactivate")
+        self.active_button.setText("Reactivate" if w is not None and not w.active else "Deactivate")
         if w is not None:
-            self.name.setText(w["name"])
-            self.address.setText(w.get("address") or "")
+            self.name.setText(w.name)
+            self.address.setText(w.address or "")
 
     def add(self) -> asyncio.Task[Any]:
-        body = {"name": self.name.text().strip(), "address": self.address.text().strip() or None}
+        # As typed, unchecked (model_construct): the server judges it and names the field.
+        typed = WarehouseIn.model_construct(name=self.name.text().strip(), address=self.address.text().strip() or None)
 
-        def added(w: Row) -> None:
-            self.notice.setText(f"Added {w['name']}.")
+        def added(w: WarehouseOut) -> None:
+            self.notice.setText(f"Added {w.name}.")
             self.warehouses.append(w)
             self.show_warehouses(self.warehouses)
-            self.select(w["id"])
+            self.select(w.id)
 
         return operations.run(
             self,
-            self.api.post("/api/warehouses", body),
+            stock.create_warehouse(self.api, typed),
             success=added,
-            changed=WAREHOUSES,
+            changed=stock.WAREHOUSES_CHANGED,
             fields=self.fields,
             busy=self.add_button,
         )
 
-    def _patch(self, changes: Row, said: str) -> asyncio.Task[Any] | None:
+    def _patch(self, changes: dict[str, Any], said: str) -> asyncio.Task[Any] | None:
         w = self.current()
         if w is None:
             return None
 
-        def saved(updated: Row) -> None:
-            self.notice.setText(said.format(name=updated["name"]))
-            self.warehouses = [updated if x["id"] == updated["id"] else x for x in self.warehouses]
+        def saved(updated: WarehouseOut) -> None:
+            self.notice.setText(said.format(name=updated.name))
+            self.warehouses = [updated if x.id == updated.id else x for x in self.warehouses]
             self.show_warehouses(self.warehouses)
 
+        update = WarehouseUpdate.model_construct(version=w.version, **changes)
         return operations.run(
             self,
-            self.api.patch(f"/api/warehouses/{w['id']}", {"version": w["version"], **changes}),
+            stock.update_warehouse(self.api, w.id, update),
             success=saved,
-            changed=WAREHOUSES,
+            changed=stock.WAREHOUSES_CHANGED,
             fields=self.fields,
             reload=self.reload,
         )
@@ -202,7 +203,7 @@ class WarehousesDialog(QDialog):
         w = self.current()
         if w is None:
             return None
-        active = not w["active"]
+        active = not w.active
         return self._patch(
             {"active": active},
             "{name} is active again." if active else "{name} is deactivated: it takes no new documents.",
