@@ -297,15 +297,15 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
         message="the first delivery was not received",
     )
     receipt = window.last_receipt
-    assert receipt is not None and receipt["status"] == "validated" and receipt["reference"] == "DN 1"
-    assert f"Receipt {receipt['number']}" in window.notice_text.text()
+    assert receipt is not None and receipt.status == "validated" and receipt.reference == "DN 1"
+    assert f"Receipt {receipt.number}" in window.notice_text.text()
     assert "Partly received now" in window.notice_text.text()
     assert window.badge.text() == "Partly received"
     assert window.progress_label.text() == "0 of 2 lines received"
     assert level(desk, api, a["id"], main["id"]) == ("6.000", "4.000")
     assert level(desk, api, b["id"], main["id"]) == ("0.000", "4.000")
     desk.wait_until(lambda: len(window.receipts) == 1 and not window.is_busy())
-    assert window.receipts_table.item(0, 0).text() == receipt["number"]
+    assert window.receipts_table.item(0, 0).text() == receipt.number
 
     # Second delivery: the rest, pre-filled, into the shop this time.
     dialog = receive(desk, qtbot, window, ["4", "4"])

@@ -1,6 +1,6 @@
-"""What the purchase order list, editor and receive dialog share: change-bus areas, status words (the
-contract's, in format.label's words) and tones, and the vendor picker. Quantities, money and days are
-shown by crm_desktop.format."""
+"""What the purchase order list, editor and receive dialog share: status words (the contract's, in
+format.label's words) and tones, and the vendor picker (the change-bus names are api/purchasing's).
+Quantities, money and days are shown by crm_desktop.format."""
 
 from __future__ import annotations
 
@@ -16,15 +16,15 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QCompleter, QLineEdit, QWidget
 
 from crm_desktop import format, tasks
+from crm_desktop.api import clients
+from crm_desktop.api.client import ApiClient
+from crm_server.contract.clients import ClientQuery
 from crm_server.contract.purchasing import PurchaseStatus
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 S = PurchaseStatus
-# Announced after a change of ours; live events of other desktops arrive as the same names.
-PURCHASING = frozenset({"purchasing", "purchasing.purchase_order"})
-STOCK = frozenset({"stock", "stock.stock_document"})
 
 STATUS_LABELS = {status: format.label(status) for status in S}
 STATUS_TONES = {
@@ -64,12 +64,12 @@ NAME_ROLE = Qt.ItemDataRole.UserRole + 2
 
 class VendorPicker(QLineEdit):
     """Type part of a vendor's name; the completer offers clients flagged as vendors
-    (GET /api/clients?is_vendor=true&q=). `vendor_id` is the chosen one, or None."""
+    (api/clients.list_clients with is_vendor). `vendor_id` is the chosen one, or None."""
 
     vendor_changed = Signal(object)  # int | None
     results_arrived = Signal(int)
 
-    def __init__(self, api: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.api = api
         self.vendor_id: int | None = None
@@ -107,17 +107,17 @@ class VendorPicker(QLineEdit):
 
     async def _search(self, text: str, seq: int) -> None:
         try:
-            page = await self.api.get("/api/clients", is_vendor=True, q=text or None, limit=10)
+            page = await clients.list_clients(self.api, ClientQuery(is_vendor=True, q=text or None, limit=10))
         except Exception as exc:  # a failed suggestion list is not worth a dialog
             log.info("vendor search failed: %s", exc)
             return
         if seq != self._seq or not shiboken6.isValid(self):
             return
         self.matches.clear()
-        for row in page["items"]:
-            item = QStandardItem(row["name"])
-            item.setData(int(row["id"]), ID_ROLE)
-            item.setData(row["name"], NAME_ROLE)
+        for vendor in page.items:
+            item = QStandardItem(vendor.name)
+            item.setData(vendor.id, ID_ROLE)
+            item.setData(vendor.name, NAME_ROLE)
             self.matches.appendRow(item)
         self.results_arrived.emit(self.matches.rowCount())
         if self.hasFocus() and self.matches.rowCount():

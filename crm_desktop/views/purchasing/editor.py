@@ -39,16 +39,15 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import purchasing, stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.format import day, money
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.purchasing.common import (
     OPEN,
-    PURCHASING,
     STATUS_LABELS,
     STATUS_TONES,
-    STOCK,
     Row,
     S,
     VendorPicker,
@@ -60,7 +59,15 @@ from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sec
 from crm_desktop.widgets.form import qdate
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
-from crm_server.contract.purchasing import PURCHASE_ACTIONS, PurchaseAction
+from crm_server.contract.purchasing import (
+    PURCHASE_ACTIONS,
+    PurchaseAction,
+    PurchaseOrderIn,
+    PurchaseOrderOut,
+    PurchaseOrderUpdate,
+    ReceiveOut,
+)
+from crm_server.contract.stock import StockDocumentOut, WarehouseOut
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +194,9 @@ class PurchaseOrderWindow(DocumentWindow):
     def __init__(self, session: Session, order_id: int | None, parent: QWidget | None = None) -> None:
         self.order_id = order_id
         self.order: Row | None = None
-        self.receipts: list[Row] = []
-        self.warehouses: list[Row] = []
-        self.last_receipt: Row | None = None
+        self.receipts: list[StockDocumentOut] = []
+        self.warehouses: list[WarehouseOut] = []
+        self.last_receipt: StockDocumentOut | None = None
         super().__init__(
             session,
             parent,
@@ -293,7 +300,7 @@ class PurchaseOrderWindow(DocumentWindow):
     async def _load_warehouses(self) -> None:
         """The destination choices; a role without stock view sees only the order's warehouse."""
         try:
-            warehouses = list(await self.api.get("/api/warehouses"))
+            warehouses = await stock.list_warehouses(self.api)
         except ApiError as exc:
             log.info("warehouses did not load: %s", exc.message)
             warehouses = []
@@ -309,19 +316,28 @@ class PurchaseOrderWindow(DocumentWindow):
         self.warehouse.clear()
         self.warehouse.addItem("Not chosen yet", None)
         for warehouse in self.warehouses:
-            if warehouse.get("active", True) or warehouse["id"] == current:
-                self.warehouse.addItem(warehouse["name"], int(warehouse["id"]))
+            if warehouse.active or warehouse.id == current:
+                self.warehouse.addItem(warehouse.name, warehouse.id)
         if current is not None and self.warehouse.findData(current) < 0 and self.order is not None:
             self.warehouse.addItem(self.order.get("warehouse_name") or f"Warehouse #{current}", int(current))
         if current is None and self.order is None and len(self.warehouses) == 1:
-            current = int(self.warehouses[0]["id"])  # one warehouse: the obvious destination
+            current = self.warehouses[0].id  # one warehouse: the obvious destination
         self.warehouse.setCurrentIndex(max(self.warehouse.findData(current), 0) if current is not None else 0)
         self.warehouse.blockSignals(False)
         if was_clean:
             self.buffer.clean["warehouse_id"] = self.warehouse.currentData()
 
+    @staticmethod
+    def _row(order: PurchaseOrderOut) -> Row:
+        """The order as the document window's base and its edit buffer hold it: the JSON shape."""
+        return order.model_dump(mode="json")
+
+    async def _as_row(self, call: Awaitable[PurchaseOrderOut]) -> Row:
+        return self._row(await call)
+
     async def fetch(self) -> Row:
-        return dict(await self.api.get(f"/api/purchase-orders/{self.order_id}"))
+        assert self.order_id is not None
+        return self._row(await purchasing.get_order(self.api, self.order_id))
 
     async def show_loaded(self, order: Row, replace_edits: bool) -> None:
         if not replace_edits and self.order is not None and order["version"] != self.order["version"]:
@@ -335,12 +351,12 @@ class PurchaseOrderWindow(DocumentWindow):
         if self.order_id is None:
             return
         try:
-            page = await self.api.get(f"/api/purchase-orders/{self.order_id}/receipts")
+            page = await purchasing.receipts(self.api, self.order_id)
         except ApiError as exc:
             log.info("receipts of %s did not load: %s", self.order_id, exc.message)
             return
         if shiboken6.isValid(self):
-            self.show_receipts(list(page["items"]))
+            self.show_receipts(page.items)
 
     def show_order(self, order: Row) -> None:
         """The order as the server has it, edits replaced."""
@@ -413,24 +429,24 @@ class PurchaseOrderWindow(DocumentWindow):
         self.receipts_label.setVisible(shown)
         self.receipts_table.setVisible(shown)
 
-    def show_receipts(self, receipts: list[Row]) -> None:
+    def show_receipts(self, receipts: list[StockDocumentOut]) -> None:
         self.receipts = receipts
         table = self.receipts_table
         table.setRowCount(len(receipts))
         for i, receipt in enumerate(receipts):
-            status = str(receipt["status"]).replace("_", " ").capitalize()
-            if receipt.get("reverses_id") is not None:
+            status = str(receipt.status.value).replace("_", " ").capitalize()
+            if receipt.reverses_id is not None:
                 status = "Reversal"
             texts = (
-                receipt["number"],
+                receipt.number,
                 status,
-                day(receipt.get("validated_at")),
-                receipt.get("warehouse_name") or "—",
-                receipt.get("reference") or "",
+                day(receipt.validated_at),
+                receipt.warehouse_name or "—",
+                receipt.reference or "",
             )
             for column, text in enumerate(texts):
                 item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, int(receipt["id"]))
+                item.setData(Qt.ItemDataRole.UserRole, receipt.id)
                 table.setItem(i, column, item)
         if not receipts:
             self.receipts_label.setText("RECEIPTS  ·  nothing received yet")
@@ -443,7 +459,7 @@ class PurchaseOrderWindow(DocumentWindow):
         if (
             event.module == "stock"
             and event.entity == "stock_document"
-            and any(r["id"] == event.entity_id for r in self.receipts)
+            and any(r.id == event.entity_id for r in self.receipts)
         ):
             self.spawn(self._load_receipts())  # one of our receipts was reversed
 
@@ -486,13 +502,14 @@ class PurchaseOrderWindow(DocumentWindow):
         if payload is None:
             return False
         body, fields = payload
+        # As typed, unchecked (model_construct): the server judges it and names the field.
+        call: Awaitable[Row] | None = None
         if self.order is None:
-            call: Awaitable[Any] | None = self.api.post("/api/purchase-orders", body)
-        elif not body:
-            call = None
-        else:
-            call = self.api.patch(f"/api/purchase-orders/{self.order_id}", {**body, "version": self.order["version"]})
-        return self.send_save(call, changed=PURCHASING, fields=fields, then=then)
+            call = self._as_row(purchasing.create_order(self.api, PurchaseOrderIn.model_construct(**body)))
+        elif body and self.order_id is not None:
+            changes = PurchaseOrderUpdate.model_construct(**body, version=self.order["version"])
+            call = self._as_row(purchasing.update_order(self.api, self.order_id, changes))
+        return self.send_save(call, changed=purchasing.CHANGED, fields=fields, then=then)
 
     def saved(self, order: Row) -> None:
         new = self.order is None
@@ -520,7 +537,7 @@ class PurchaseOrderWindow(DocumentWindow):
             self,
             self._confirm_call(int(self.order["version"])),
             success=self._confirmed,
-            changed=PURCHASING | STOCK,
+            changed=purchasing.CHANGED,
             fields=self.fields,
             reload=self.reload,
             busy=self.confirm_button,
@@ -528,7 +545,8 @@ class PurchaseOrderWindow(DocumentWindow):
 
     async def _confirm_call(self, version: int) -> Row | None:
         try:
-            return dict(await self.api.post(f"/api/purchase-orders/{self.order_id}/confirm", {"version": version}))
+            assert self.order_id is not None
+            return self._row(await purchasing.confirm_order(self.api, self.order_id, version))
         except ApiError as exc:
             if exc.code != "incomplete" or not shiboken6.isValid(self):
                 raise
@@ -564,20 +582,18 @@ class PurchaseOrderWindow(DocumentWindow):
         dialog.open()
         return dialog
 
-    def _received(self, result: Row) -> None:
+    def _received(self, result: ReceiveOut) -> None:
         if not shiboken6.isValid(self):
             return
-        order, receipt = result["order"], result["receipt"]
+        order, receipt = result.order, result.receipt
         self.last_receipt = receipt
-        self.show_order(order)
-        lines = len(receipt.get("lines") or [])
-        rest = (
-            "The rest stays on order." if order["status"] == S.partially_received else "Everything ordered has arrived."
-        )
+        self.show_order(self._row(order))
+        lines = len(receipt.lines)
+        rest = "The rest stays on order." if order.status == S.partially_received else "Everything ordered has arrived."
         self.say(
-            f"Receipt {receipt['number']} is made and validated ({lines} line{'s' if lines != 1 else ''} "
-            f"into {receipt.get('warehouse_name') or 'the warehouse'}). {order['number']} is "
-            f"{STATUS_LABELS[S(order['status'])]} now. {rest}"
+            f"Receipt {receipt.number} is made and validated ({lines} line{'s' if lines != 1 else ''} "
+            f"into {receipt.warehouse_name or 'the warehouse'}). {order.number} is "
+            f"{STATUS_LABELS[order.status]} now. {rest}"
         )
         self.spawn(self._load_receipts())
 
@@ -608,9 +624,10 @@ class PurchaseOrderWindow(DocumentWindow):
         return box
 
     def _cancel_now(self, version: int) -> None:
-        call = self.api.post(f"/api/purchase-orders/{self.order_id}/cancel", {"version": version})
+        assert self.order_id is not None
+        call = self._as_row(purchasing.cancel_order(self.api, self.order_id, version))
         operations.run(
-            self, call, success=self._cancelled, changed=PURCHASING | STOCK, reload=self.reload, busy=self.cancel_button
+            self, call, success=self._cancelled, changed=purchasing.CHANGED, reload=self.reload, busy=self.cancel_button
         )
 
     def _cancelled(self, order: Row) -> None:
@@ -622,13 +639,13 @@ class PurchaseOrderWindow(DocumentWindow):
     def open_receipt_row(self, row: int) -> QWidget | None:
         if not 0 <= row < len(self.receipts):
             return None
-        return self.open_receipt(int(self.receipts[row]["id"]))
+        return self.open_receipt(self.receipts[row].id)
 
     def open_receipt(self, document_id: int) -> QWidget | None:
         """The receipt in the stock document window (written by the Stock module)."""
         opener = lazy("crm_desktop.views.stock.document_editor", "open_stock_document")
         if opener is None:
-            number = next((r["number"] for r in self.receipts if r["id"] == document_id), f"#{document_id}")
+            number = next((r.number for r in self.receipts if r.id == document_id), f"#{document_id}")
             self.say(f"Receipt {number}: the stock document window is not part of this build yet.")
             return None
         window: QWidget = opener(self, self.session, document_id)

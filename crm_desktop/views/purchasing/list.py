@@ -11,7 +11,6 @@ selected order selected."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -19,13 +18,13 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from crm_desktop import format, operations
+from crm_desktop.api import purchasing
 from crm_desktop.session import Session
 from crm_desktop.views.purchasing.common import (
     LATE_COLOR,
     MUTED_COLOR,
-    PURCHASING,
+    OPEN,
     STATUS_LABELS,
-    STOCK,
     Row,
     S,
     VendorPicker,
@@ -38,14 +37,13 @@ from crm_desktop.widgets.list_page import (
     HeaderSort,
     KeepSelected,
     LiveReload,
-    fetch_page,
     show_empty_state,
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.purchasing import PurchaseOrderOut, PurchaseOrderQuery
 
 PAGE_SIZE = 100
-REFRESH_AREAS = PURCHASING | STOCK | {"*"}
 SORTABLE = {0: "number", 3: "expected_on", 4: "total"}  # column -> the server's sort key
 EXPORT_PAGE = 500
 EXPORT_HEADERS = (
@@ -119,7 +117,6 @@ class PurchaseOrdersPage(QWidget):
             Column("Lines", lambda r: str(_line_count(r)), color=_color, align_right=True),
             Column("Received", _received_text, color=_color),
         ]
-        self._fetch = fetch_page(self.api, "/api/purchase-orders", self.query)
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
             self.model, "Press Ctrl+N to order from a vendor.", icon="purchasing", empty_title="No purchase orders yet"
@@ -182,7 +179,7 @@ class PurchaseOrdersPage(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
         reload.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         reload.activated.connect(self.reload)
-        self.live = LiveReload(self, REFRESH_AREAS, self.reload)
+        self.live = LiveReload(self, purchasing.WATCHED, self.reload)
         self._update_actions()
         self.reload()
 
@@ -190,6 +187,11 @@ class PurchaseOrdersPage(QWidget):
 
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        """One page for the table; widgets/paged_table holds dicts, so the models become JSON rows here."""
+        query = PurchaseOrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        return (await purchasing.list_orders(self.api, query)).model_dump(mode="json")
 
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected order selected."""
@@ -251,15 +253,16 @@ class PurchaseOrdersPage(QWidget):
             self, "Export purchase orders to Excel", "purchase-orders.xlsx", self.export_to, "purchaseExportDialog"
         )
 
-    async def _all_rows(self) -> list[Row]:
+    async def _all_rows(self) -> list[PurchaseOrderOut]:
         """Every order of the filters, a server page at a time (the server has no export of them);
         the list rows carry everything the export writes."""
-        rows: list[Row] = []
+        rows: list[PurchaseOrderOut] = []
         query = self.query()
         while True:
-            page = await self.api.get("/api/purchase-orders", offset=len(rows), limit=EXPORT_PAGE, **query)
-            rows.extend(page["items"])
-            if not page["items"] or len(rows) >= page["total"]:
+            wanted = PurchaseOrderQuery.model_validate({**query, "offset": len(rows), "limit": EXPORT_PAGE})
+            page = await purchasing.list_orders(self.api, wanted)
+            rows.extend(page.items)
+            if not page.items or len(rows) >= page.total:
                 break
         return rows
 
@@ -267,16 +270,16 @@ class PurchaseOrdersPage(QWidget):
         async def export() -> int:
             table = [
                 (
-                    o["number"],
-                    o.get("vendor_name") or "",
-                    status_label(o["status"]),
-                    date.fromisoformat(o["expected_on"]) if o.get("expected_on") else None,
-                    "yes" if is_late(o) else "",
-                    o["currency"],
-                    Decimal(o["total"]),
-                    _line_count(o),
-                    int(o.get("lines_received") or 0),
-                    o.get("reference") or "",
+                    o.number,
+                    o.vendor_name or "",
+                    status_label(o.status),
+                    o.expected_on,
+                    "yes" if o.status in OPEN and o.expected_on is not None and o.expected_on < date.today() else "",
+                    o.currency,
+                    o.total,
+                    o.line_count,
+                    o.lines_received,
+                    o.reference or "",
                 )
                 for o in await self._all_rows()
             ]

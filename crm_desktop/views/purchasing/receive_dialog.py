@@ -1,12 +1,11 @@
 """Receive goods on a purchase order: per open line the remaining quantity pre-filled (edit it for a
 partial delivery, 0 or empty skips the line), the warehouse they go into (the order's by default)
 and the vendor's delivery note. The server makes and validates a receipt document; what is not
-received stays open on the order (POST /api/purchase-orders/{id}/receive)."""
+received stays open on the order (api/purchasing.receive)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -24,18 +23,25 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, operations
+from crm_desktop.api import purchasing
+from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
-from crm_desktop.views.purchasing.common import PURCHASING, STOCK, Row
+from crm_desktop.views.purchasing.common import Row
 from crm_desktop.widgets.form import field
 from crm_desktop.widgets.line_grid import typed
+from crm_server.contract.purchasing import ReceiveIn, ReceiveOut
+from crm_server.contract.stock import WarehouseOut
 
 
 class ReceiveDialog(QDialog):
-    """One delivery from the vendor; `received` carries the server's {order, receipt}."""
+    """One delivery from the vendor; `received` carries the server's answer (a ReceiveOut: the order
+    and the receipt). `order` is the order window's row (its JSON shape)."""
 
-    received = Signal(dict)
+    received = Signal(object)
 
-    def __init__(self, api: Any, order: Row, warehouses: list[Row], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, api: ApiClient, order: Row, warehouses: list[WarehouseOut], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.api = api
         self.order = order
@@ -84,8 +90,8 @@ class ReceiveDialog(QDialog):
 
         self.warehouse = QComboBox()
         for warehouse in warehouses:
-            if warehouse.get("active", True) or warehouse["id"] == order.get("warehouse_id"):
-                self.warehouse.addItem(warehouse["name"], int(warehouse["id"]))
+            if warehouse.active or warehouse.id == order.get("warehouse_id"):
+                self.warehouse.addItem(warehouse.name, warehouse.id)
         if order.get("warehouse_id") is not None and self.warehouse.findData(order["warehouse_id"]) < 0:
             self.warehouse.addItem(
                 order.get("warehouse_name") or f"Warehouse #{order['warehouse_id']}", int(order["warehouse_id"])
@@ -162,21 +168,22 @@ class ReceiveDialog(QDialog):
             mark_field(self.warehouse, "Choose the warehouse the goods go into.")
             return
         self.say("")
-        body = {
-            "version": self.order["version"],
-            "warehouse_id": warehouse_id,
-            "reference": self.reference.text().strip() or None,
-            "lines": body_lines,
-        }
+        # As typed, unchecked (model_construct): the server judges it and names the field.
+        request = ReceiveIn.model_construct(
+            version=self.order["version"],
+            warehouse_id=warehouse_id,
+            reference=self.reference.text().strip() or None,
+            lines=body_lines,
+        )
         operations.run(
             self,
-            self.api.post(f"/api/purchase-orders/{self.order['id']}/receive", body),
+            purchasing.receive(self.api, int(self.order["id"]), request),
             success=self._done,
-            changed=PURCHASING | STOCK,
+            changed=purchasing.RECEIVED,
             fields=fields,
             busy=self.ok,
         )
 
-    def _done(self, result: Row) -> None:
+    def _done(self, result: ReceiveOut) -> None:
         self.received.emit(result)
         self.accept()
