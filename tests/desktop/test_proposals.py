@@ -206,7 +206,7 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
             window.proposal is not None
             and window.proposal["status"] == "accepted"
             and window.conversion is not None
-            and window.conversion["possible"]
+            and window.conversion.possible
         ),
         message="not accepted",
     )

@@ -56,9 +56,7 @@ def move(desk: Desk, qtbot: QtBot, window: ProposalWindow, label: str, status: s
 def convert(desk: Desk, qtbot: QtBot, window: ProposalWindow) -> InvoiceWindow:
     """Convert (once the server says it is possible); the invoice editor opens on the draft."""
     desk.wait_until(
-        lambda: (
-            window.conversion is not None and window.conversion.get("possible") and window.convert_button.isEnabled()
-        ),
+        lambda: window.conversion is not None and window.conversion.possible and window.convert_button.isEnabled(),
         message="conversion is not offered",
     )
     click(qtbot, window.convert_button)

@@ -1,5 +1,5 @@
-"""What the proposals list and editor share: the change-bus areas, status words and tones (dates,
-moments and amounts are shown by crm_desktop.format)."""
+"""What the proposals list and editor share: status words and tones (dates, moments and amounts
+are shown by crm_desktop.format; the change-bus areas are crm_desktop.api.proposals.CHANGED)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ from crm_server.contract.proposals import ProposalStatus
 
 Row = dict[str, Any]
 S = ProposalStatus
-# Announced after a change of ours; live events of other desktops arrive as the same names.
-PROPOSALS = frozenset({"proposals", "proposals.proposal"})
-INVOICES = frozenset({"invoices", "invoices.invoice"})
 
 STATUS_LABELS = {status: format.label(status) for status in S}
 STATUS_TONES = {

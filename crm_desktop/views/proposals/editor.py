@@ -4,7 +4,7 @@ the moves ALLOWED_MOVES permits from it (Mark sent, Open, Accept, Decline...); w
 declined it and when; Save (Ctrl+S), Preview PDF, and Convert to invoice.
 
 Conversion is never a silently missing button: the server says whether it is possible now
-(GET /api/proposals/{id}/conversion) and, when it is not, why; the reason is the button's tooltip
+(crm_desktop.api.proposals.conversion) and, when it is not, why; the reason is the button's tooltip
 and a line of text under it. Once converted, the button opens the invoice instead.
 
 Live events naming this proposal reload it; edits typed but not yet saved are kept (and the version
@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from typing import Any, cast
 
 import shiboken6
+from pydantic import BaseModel
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDateEdit,
@@ -31,16 +32,15 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import operations
+from crm_desktop.api import invoices, proposals
 from crm_desktop.api.client import ApiError
 from crm_desktop.format import day, moment, money
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.admin.common import UserNames
 from crm_desktop.views.proposals.common import (
-    INVOICES,
     MOVE_LABELS,
     MOVE_TIPS,
-    PROPOSALS,
     STATUS_LABELS,
     STATUS_TONES,
     Row,
@@ -51,9 +51,23 @@ from crm_desktop.widgets.form import qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
-from crm_server.contract.proposals import ALLOWED_MOVES, ProposalStatus
+from crm_server.contract.invoices import InvoiceOut
+from crm_server.contract.proposals import (
+    ALLOWED_MOVES,
+    ConversionOut,
+    ProposalIn,
+    ProposalStatus,
+    ProposalUpdate,
+    StatusIn,
+)
 
 log = logging.getLogger(__name__)
+
+
+async def _json(call: Awaitable[BaseModel]) -> Row:
+    """A typed call's answer as the dict the document window holds (the boundary to it)."""
+    return (await call).model_dump(mode="json")
+
 
 S = ProposalStatus
 VALID_DAYS = 30  # what the server gives a new proposal when no date is chosen
@@ -136,7 +150,7 @@ class ProposalWindow(DocumentWindow):
     ) -> None:
         self.proposal_id = proposal_id
         self.proposal: Row | None = None
-        self.conversion: Row | None = None
+        self.conversion: ConversionOut | None = None
         self.invoice_number: str | None = None
         super().__init__(
             session,
@@ -275,7 +289,9 @@ class ProposalWindow(DocumentWindow):
     # --- loading ---------------------------------------------------------------------------------
 
     async def fetch(self) -> Row:
-        return dict(await self.api.get(f"/api/proposals/{self.proposal_id}"))
+        # The document window keeps the record as a dict (its edit buffer and version): dumped here.
+        assert self.proposal_id is not None, "the base loads only a saved proposal (current_id)"
+        return (await proposals.get_proposal(self.api, self.proposal_id)).model_dump(mode="json")
 
     async def show_loaded(self, proposal: Row, replace_edits: bool) -> None:
         """Names of who decided, then the proposal, then what the server says about converting it."""
@@ -295,15 +311,14 @@ class ProposalWindow(DocumentWindow):
         if self.proposal_id is None:
             return
         try:
-            conversion = await self.api.get(f"/api/proposals/{self.proposal_id}/conversion")
+            conversion = await proposals.conversion(self.api, self.proposal_id)
         except ApiError as exc:
-            conversion = {"possible": False, "reason": exc.message, "code": exc.code, "invoice_id": None}
-        invoice_id = conversion.get("invoice_id")
+            conversion = ConversionOut(possible=False, reason=exc.message, code=exc.code)
+        invoice_id = conversion.invoice_id
         number: str | None = None
         if invoice_id is not None:
             try:
-                invoice = await self.api.get(f"/api/invoices/{invoice_id}")
-                number = invoice.get("number")
+                number = (await invoices.get_invoice(self.api, invoice_id)).number
             except ApiError as exc:  # no invoices.view: the button still names the invoice by id
                 log.info("invoice %s: %s", invoice_id, exc.message)
         if shiboken6.isValid(self):
@@ -389,9 +404,9 @@ class ProposalWindow(DocumentWindow):
 
     def _show_conversion(self) -> None:
         """Convert to invoice, or Open invoice INV-…, or the reason it cannot be converted now."""
-        conversion = self.conversion or {}
-        invoice_id = conversion.get("invoice_id")
-        reason = "" if conversion.get("possible") else str(conversion.get("reason") or "")
+        conversion = self.conversion or ConversionOut(possible=False)
+        invoice_id = conversion.invoice_id
+        reason = "" if conversion.possible else conversion.reason or ""
         button = self.convert_button
         if invoice_id is not None:
             button.setText(f"Open invoice {self.invoice_number or f'#{invoice_id}'}")
@@ -401,7 +416,7 @@ class ProposalWindow(DocumentWindow):
             reason = ""
         else:
             button.setText("Convert to invoice")
-            possible = bool(conversion.get("possible"))
+            possible = conversion.possible
             button.setEnabled(possible)
             button.setProperty("role", "primary" if possible else "")
             button.setToolTip("Make an invoice draft with these lines" if possible else reason)
@@ -410,7 +425,7 @@ class ProposalWindow(DocumentWindow):
         self.conversion_reason.setText(reason)
         self.conversion_reason.setVisible(bool(reason))
         self.open_lead_button.setVisible(
-            conversion.get("code") == "lead_not_client"
+            conversion.code == "lead_not_client"
             and self.proposal is not None
             and self.proposal.get("lead_id") is not None
         )
@@ -418,15 +433,11 @@ class ProposalWindow(DocumentWindow):
     # --- live ------------------------------------------------------------------------------------
 
     def on_other_event(self, event: LiveEvent) -> None:
-        if (
-            event.module == "invoices"
-            and self.conversion is not None
-            and event.entity_id == self.conversion.get("invoice_id")
-        ):
+        if event.module == "invoices" and self.conversion is not None and event.entity_id == self.conversion.invoice_id:
             self.spawn(self._load_conversion())  # the invoice was issued: its number changed
 
     def on_changed(self, areas: frozenset[str]) -> None:
-        if areas & INVOICES and self.proposal is not None:
+        if areas & invoices.CHANGED and self.proposal is not None:
             self.spawn(self._load_conversion())
 
     # --- actions ---------------------------------------------------------------------------------
@@ -475,13 +486,13 @@ class ProposalWindow(DocumentWindow):
         if payload is None:
             return False
         body, fields = payload
+        call: Awaitable[Row] | None = None
         if self.proposal is None:
-            call: Awaitable[Any] | None = self.api.post("/api/proposals", body)
-        elif not body:
-            call = None
-        else:
-            call = self.api.patch(f"/api/proposals/{self.proposal_id}", {**body, "version": self.proposal["version"]})
-        return self.send_save(call, changed=PROPOSALS, fields=fields, then=then)
+            call = _json(proposals.create_proposal(self.api, ProposalIn.model_construct(**body)))
+        elif body and self.proposal_id is not None:
+            changes = ProposalUpdate.model_construct(**body, version=self.proposal["version"])
+            call = _json(proposals.update_proposal(self.api, self.proposal_id, changes))
+        return self.send_save(call, changed=proposals.CHANGED, fields=fields, then=then)
 
     def saved(self, proposal: Row) -> None:
         new = self.proposal is None
@@ -505,14 +516,12 @@ class ProposalWindow(DocumentWindow):
             self.save(then=lambda: self.set_status(target))
             return
         before = self.proposal
-        call = self.api.post(
-            f"/api/proposals/{self.proposal_id}/status", {"version": before["version"], "status": target.value}
-        )
+        move = StatusIn(version=before["version"], status=target)
         operations.run(
             self,
-            call,
+            _json(proposals.set_status(self.api, int(before["id"]), move)),
             success=lambda p: self._moved(before, p),
-            changed=PROPOSALS,
+            changed=proposals.CHANGED,
             reload=self.reload,
             busy=self.move_buttons[target],
         )
@@ -536,24 +545,24 @@ class ProposalWindow(DocumentWindow):
 
     def convert(self) -> None:
         """Convert to invoice, or (once converted) open the invoice."""
-        conversion = self.conversion or {}
-        if conversion.get("invoice_id") is not None:
-            self.open_invoice(int(conversion["invoice_id"]))
+        conversion = self.conversion or ConversionOut(possible=False)
+        if conversion.invoice_id is not None:
+            self.open_invoice(conversion.invoice_id)
             return
-        if not conversion.get("possible") or self.proposal_id is None:
+        if not conversion.possible or self.proposal_id is None:
             return
         operations.run(
             self,
-            self.api.post(f"/api/proposals/{self.proposal_id}/convert"),
+            proposals.convert(self.api, self.proposal_id),
             success=self._converted,
-            changed=PROPOSALS | INVOICES,
+            changed=proposals.CHANGED | invoices.CHANGED,
             busy=self.convert_button,
         )
 
-    def _converted(self, invoice: Row) -> None:
+    def _converted(self, invoice: InvoiceOut) -> None:
         self.say("The invoice draft is made from this proposal. Check it and issue it from its window.")
         self.reload()
-        self.open_invoice(int(invoice["id"]))
+        self.open_invoice(invoice.id)
 
     def open_invoice(self, invoice_id: int) -> QWidget | None:
         opener = lazy("crm_desktop.views.invoices.editor", "open_invoice")
@@ -581,7 +590,12 @@ class ProposalWindow(DocumentWindow):
             self.say("The PDF preview is not part of this build yet.")
             return None
         number = self.proposal.get("number") or f"#{self.proposal_id}"
-        dialog: QWidget = dialog_class(self, self.api, f"/api/proposals/{self.proposal_id}/pdf", f"Proposal {number}")
+        proposal_id = int(self.proposal["id"])
+
+        async def source() -> bytes:
+            return await proposals.pdf(self.api, proposal_id)
+
+        dialog: QWidget = dialog_class(self, self.api, source, f"Proposal {number}")
         opener = getattr(dialog, "open", None) or dialog.show
         opener()
         return dialog

@@ -17,12 +17,11 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
 from crm_desktop import format, operations
+from crm_desktop.api import invoices, proposals
 from crm_desktop.session import Session
 from crm_desktop.views.proposals.common import (
     EXPIRED_COLOR,
-    INVOICES,
     MUTED_COLOR,
-    PROPOSALS,
     STATUS_LABELS,
     Row,
     status_text,
@@ -34,17 +33,17 @@ from crm_desktop.widgets.list_page import (
     HeaderSort,
     KeepSelected,
     LiveReload,
-    fetch_page,
     notice_label,
     show_empty_state,
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.proposals import ProposalQuery
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-REFRESH_AREAS = PROPOSALS | {"*"}
+REFRESH_AREAS = proposals.CHANGED | {"*"}
 SORTABLE = {0: "number", 3: "valid_until", 5: "gross_total"}  # column -> the server's sort key
 EXPORT_PAGE = 500
 EXPORT_HEADERS = (
@@ -122,7 +121,7 @@ class ProposalsPage(QWidget):
             Column("Total", lambda r: format.money(r["gross_total"], r["currency"]), color=_color, align_right=True),
             Column("Invoice", invoice_text, color=_color),
         ]
-        self._fetch = fetch_page(self.api, "/api/proposals", self.query)
+        self._fetch = self.fetch
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
             self.model, "Press Ctrl+N to write your first quote.", icon="proposals", empty_title="No proposals yet"
@@ -211,7 +210,7 @@ class ProposalsPage(QWidget):
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         """A draft invoice made from a proposal got its number: show it."""
-        if areas & INVOICES and any(
+        if areas & invoices.CHANGED and any(
             r.get("converted_invoice_id") and not r.get("converted_invoice_number") for r in self.model.rows()
         ):
             self.reload()
@@ -256,14 +255,21 @@ class ProposalsPage(QWidget):
             self, "Export proposals to Excel", "proposals.xlsx", self.export_to, "proposalExportDialog"
         )
 
+    async def fetch(self, offset: int, limit: int) -> Row:
+        """One page of the table; the paged table holds rows as dicts, so the page is dumped here."""
+        return (await proposals.list_proposals(self.api, self._query(offset, limit))).model_dump(mode="json")
+
+    def _query(self, offset: int, limit: int) -> ProposalQuery:
+        """The filters as the server's query, unchecked: the server judges what was typed."""
+        return ProposalQuery.model_construct(**self.query(), offset=offset, limit=limit)
+
     async def _all_rows(self) -> list[Row]:
         """Every proposal of the filters, a server page at a time (the server has no export of them)."""
         rows: list[Row] = []
-        query = self.query()
         while True:
-            page = await self.api.get("/api/proposals", offset=len(rows), limit=EXPORT_PAGE, **query)
-            rows.extend(page["items"])
-            if not page["items"] or len(rows) >= page["total"]:
+            page = await proposals.list_proposals(self.api, self._query(len(rows), EXPORT_PAGE))
+            rows.extend(item.model_dump(mode="json") for item in page.items)
+            if not page.items or len(rows) >= page.total:
                 return rows
 
     def export_to(self, path: str) -> None:

@@ -1,6 +1,6 @@
 """Choose who a proposal is for: a client or a lead, by typing part of a name.
 
-One box searches both (GET /api/clients?q= and GET /api/leads?q=, 10 each) and labels each match
+One box searches both (api.clients.list_clients and api.leads.list_leads with q, 10 each) and labels each match
 "(client)" or "(lead)", so a quote for an enquiry that is not a client yet is made the same way.
 The list's filter bar uses the same picker limited to one kind."""
 
@@ -16,6 +16,9 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QCompleter, QLineEdit, QWidget
 
 from crm_desktop import tasks
+from crm_desktop.api import clients, leads
+from crm_server.contract.clients import ClientQuery
+from crm_server.contract.leads import LeadOut, LeadQuery
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +30,24 @@ LIMIT = 10
 KINDS = ("client", "lead")
 
 
-def lead_name(lead: Row) -> str:
+def lead_name(lead: LeadOut) -> str:
     """As the server names a lead's party: "Ana Pop, Pop SRL"."""
-    return ", ".join(p for p in (lead.get("person_name"), lead.get("company")) if p)
+    return ", ".join(p for p in (lead.person_name, lead.company) if p)
+
+
+async def _matches(api: Any, kind: str, q: str | None) -> list[tuple[int, str]]:
+    """(id, name) of the clients or leads matching `q`, at most LIMIT."""
+    if kind == "client":
+        clients_page = await clients.list_clients(api, ClientQuery.model_construct(q=q, limit=LIMIT))
+        return [(client.id, client.name) for client in clients_page.items]
+    leads_page = await leads.list_leads(api, LeadQuery.model_construct(q=q, limit=LIMIT))
+    return [(lead.id, lead_name(lead)) for lead in leads_page.items]
+
+
+async def _name(api: Any, kind: str, party_id: int) -> str:
+    if kind == "client":
+        return (await clients.get_client(api, party_id)).name
+    return lead_name(await leads.get_lead(api, party_id))
 
 
 class PartyPicker(QLineEdit):
@@ -94,12 +112,7 @@ class PartyPicker(QLineEdit):
     async def _search(self, text: str, seq: int) -> None:
         q = text or None
         try:
-            found = await asyncio.gather(
-                *(
-                    self.api.get("/api/clients" if kind == "client" else "/api/leads", q=q, limit=LIMIT)
-                    for kind in self.kinds
-                )
-            )
+            found = await asyncio.gather(*(_matches(self.api, kind, q) for kind in self.kinds))
         except Exception as exc:  # a failed suggestion list is not worth a dialog
             log.info("party search failed: %s", exc)
             return
@@ -107,12 +120,11 @@ class PartyPicker(QLineEdit):
             return  # typed on (a newer search is coming), or the picker is gone
         self.matches.clear()
         both = len(self.kinds) > 1
-        for kind, page in zip(self.kinds, found, strict=True):
-            for row in page["items"]:
-                name = row["name"] if kind == "client" else lead_name(row)
+        for kind, matches in zip(self.kinds, found, strict=True):
+            for party_id, name in matches:
                 item = QStandardItem(f"{name}  ({kind})" if both else name)
                 item.setData(kind, KIND_ROLE)
-                item.setData(int(row["id"]), ID_ROLE)
+                item.setData(party_id, ID_ROLE)
                 item.setData(name, NAME_ROLE)
                 self.matches.appendRow(item)
         self.results_arrived.emit(self.matches.rowCount())
@@ -144,9 +156,9 @@ class PartyPicker(QLineEdit):
 
     async def _load(self, kind: str, party_id: int) -> None:
         try:
-            row = await self.api.get(f"/api/{'clients' if kind == 'client' else 'leads'}/{party_id}")
+            name = await _name(self.api, kind, party_id)
         except Exception as exc:
             log.info("%s %s did not load: %s", kind, party_id, exc)
             return
         if shiboken6.isValid(self):
-            self.set_party(kind, party_id, row["name"] if kind == "client" else lead_name(row))
+            self.set_party(kind, party_id, name)
