@@ -26,14 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, icons
+from crm_desktop.api import orders
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.operations.errors import handle_error
 from crm_desktop.session import Session
 from crm_desktop.widgets.record_window import WindowRegistry, action_button, lazy, show_window, spawn_into
-from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS
+from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS, OrderOut
 
-Row = dict[str, Any]
 STATUS_COLORS = {
     "draft": "#6b7280",
     "pending": "#b45309",
@@ -44,7 +44,6 @@ STATUS_COLORS = {
     "refunded": "#6b7280",
     "failed": "#b91c1c",
 }
-REFRESH_AREAS = frozenset({"*", "orders", "orders.sales_order"})
 SOURCE_LABELS = {"woocommerce": "WooCommerce"}
 _open: WindowRegistry[OrderWindow] = WindowRegistry()  # order id -> its window
 
@@ -80,13 +79,13 @@ def _fill(table: QTableWidget, rows: list[list[str]], right: tuple[int, ...] = (
             table.setItem(r, c, item)
 
 
-def skipped_text(order: Row) -> str:
-    skipped = order.get("skipped_lines") or []
+def skipped_text(order: OrderOut) -> str:
+    skipped = order.skipped_lines
     if not skipped:
         return ""
     said = "; ".join(
-        f"{s['name'] or 'a line'} × {format.quantity(s['quantity'])} "
-        f"({format.money(s['line_total'], order['currency'])}): {s['reason']}"
+        f"{s.name or 'a line'} × {format.quantity(s.quantity)} "
+        f"({format.money(s.line_total, order.currency)}): {s.reason}"
         for s in skipped
     )
     one = len(skipped) == 1
@@ -96,9 +95,9 @@ def skipped_text(order: Row) -> str:
     )
 
 
-def stock_text(order: Row) -> str:
-    state = str(STOCK_LABELS.get(order["stock_state"], order["stock_state"]))
-    return f"{state}. {order['stock_note']}" if order.get("stock_note") else state
+def stock_text(order: OrderOut) -> str:
+    state = str(STOCK_LABELS.get(order.stock_state, order.stock_state))
+    return f"{state}. {order.stock_note}" if order.stock_note else state
 
 
 class OrderWindow(QWidget):
@@ -109,7 +108,7 @@ class OrderWindow(QWidget):
         self.session = session
         self.api = session.api
         self.order_id = order_id
-        self.order: Row | None = None
+        self.order: OrderOut | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.setObjectName("orderWindow")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
@@ -199,12 +198,12 @@ class OrderWindow(QWidget):
         spawn_into(self._tasks, self._load())
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if areas & REFRESH_AREAS and shiboken6.isValid(self):
+        if areas & orders.WATCHED and shiboken6.isValid(self):
             self._live.start()
 
     async def _load(self) -> None:
         try:
-            order = await self.api.get(f"/api/orders/{self.order_id}")
+            order = await orders.get_order(self.api, self.order_id)
         except ApiError as exc:
             if shiboken6.isValid(self):
                 if exc.status == 404:
@@ -220,25 +219,26 @@ class OrderWindow(QWidget):
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
-    def show_order(self, order: Row) -> None:
+    def show_order(self, order: OrderOut) -> None:
         self.order = order
-        currency = order["currency"]
-        self.setWindowTitle(f"Sales order {order['number']} - CRM")
-        self.title.setText(f"Order {order['number']}")
-        self.badge.setText(str(STATUS_LABELS.get(order["status"], order["status"])))
-        color = STATUS_COLORS.get(order["status"], "#6b7280")
+        currency = order.currency
+        self.setWindowTitle(f"Sales order {order.number} - CRM")
+        self.title.setText(f"Order {order.number}")
+        self.badge.setText(str(STATUS_LABELS.get(order.status, order.status)))
+        color = STATUS_COLORS.get(order.status, "#6b7280")
         self.badge.setStyleSheet(f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;")
-        email = f" <{order['client_email']}>" if order.get("client_email") else ""
-        self.client.setText(f"{order.get('client_name') or '—'}{email}")
+        email = f" <{order.client_email}>" if order.client_email else ""
+        self.client.setText(f"{order.client_name or '—'}{email}")
         self.open_client_button.setEnabled(self.session.can("clients", "view"))
         self.store.setText(
-            f"#{order['external_number']} in {SOURCE_LABELS.get(order['source'], order['source'])} "
-            f"(id {order['external_id']})"
+            f"#{order.external_number} in {SOURCE_LABELS.get(order.source, order.source)} (id {order.external_id})"
         )
-        self.changed.setText(format.moment(order["external_modified_at"]))
+        self.changed.setText(format.moment(order.external_modified_at))
         m = {
-            key: format.money(order[key], currency)
-            for key in ("total", "total_tax", "shipping_total", "discount_total")
+            "total": format.money(order.total, currency),
+            "total_tax": format.money(order.total_tax, currency),
+            "shipping_total": format.money(order.shipping_total, currency),
+            "discount_total": format.money(order.discount_total, currency),
         }
         self.totals.setText(
             f"{m['total']} (VAT {m['total_tax']}, shipping {m['shipping_total']}, discount {m['discount_total']})"
@@ -248,40 +248,35 @@ class OrderWindow(QWidget):
             self.lines,
             [
                 [
-                    ln["sku"],
-                    ln["name"],
-                    format.quantity(ln["quantity"]),
-                    format.money(ln["unit_price"], currency),
-                    format.money(ln["line_total"], currency),
+                    ln.sku,
+                    ln.name,
+                    format.quantity(ln.quantity),
+                    format.money(ln.unit_price, currency),
+                    format.money(ln.line_total, currency),
                 ]
-                for ln in order["lines"]
+                for ln in order.lines
             ],
             right=(2, 3, 4),
         )
         self.skipped.setText(skipped_text(order))
-        self.skipped.setVisible(bool(order.get("skipped_lines")))
+        self.skipped.setVisible(bool(order.skipped_lines))
         _fill(
             self.held,
             [
-                [
-                    h["sku"],
-                    h["product_name"],
-                    format.quantity(h["quantity"]),
-                    h["warehouse_name"] or f"#{h['warehouse_id']}",
-                ]
-                for h in order["held"]
+                [h.sku, h.product_name, format.quantity(h.quantity), h.warehouse_name or f"#{h.warehouse_id}"]
+                for h in order.held
             ],
             right=(2,),
         )
-        self.held_title.setText("Stock held for this order" if order["held"] else "Stock held for this order: none")
-        self.held.setVisible(bool(order["held"]))
+        self.held_title.setText("Stock held for this order" if order.held else "Stock held for this order: none")
+        self.held.setVisible(bool(order.held))
         self.say("")
 
     def open_client(self) -> QWidget | None:
         opener = lazy("crm_desktop.views.clients.detail", "open_client")
         if self.order is None or opener is None:
             return None
-        window: QWidget = opener(self, self.session, self.order["client_id"])
+        window: QWidget = opener(self, self.session, self.order.client_id)
         return window
 
     def closeEvent(self, event: QCloseEvent) -> None:

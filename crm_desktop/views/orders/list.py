@@ -13,16 +13,16 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QVBoxLayout, QWidget
 
 from crm_desktop import format
+from crm_desktop.api import orders
 from crm_desktop.session import Session
 from crm_desktop.views.orders.detail import STATUS_COLORS, open_order
 from crm_desktop.widgets.filter_bar import FilterBar
-from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, fetch_page, show_empty_state
+from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS
+from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS, OrderQuery
 
 Row = dict[str, Any]
 PAGE_SIZE = 100
-REFRESH_AREAS = frozenset({"*", "orders", "orders.sales_order"})
 SORTABLE = {0: "number", 5: "total", 6: "created_at"}  # column -> the server's sort key
 EMPTY_TITLE = "No web shop orders yet"
 EMPTY_TEXT = (
@@ -74,9 +74,7 @@ class OrdersPage(QWidget):
             Column("Total", lambda r: format.money(r["total"], r["currency"]), align_right=True),
             Column("Received", lambda r: format.moment(r["created_at"])),
         ]
-        self.model = PagedTableModel(
-            columns, fetch_page(self.api, "/api/orders", self.query), page_size=PAGE_SIZE, parent=self
-        )
+        self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, EMPTY_TEXT, icon="invoices", empty_title=EMPTY_TITLE)
         self.table.set_noun("order", "orders")
         view = self.table.view
@@ -106,11 +104,16 @@ class OrdersPage(QWidget):
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
         reload.setContext(Qt.ShortcutContext.WidgetShortcut)
         reload.activated.connect(self.reload)
-        self.live = LiveReload(self, REFRESH_AREAS, self.reload)
+        self.live = LiveReload(self, orders.WATCHED, self.reload)
         self.reload()
 
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
+
+    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+        """One page for the table; widgets/paged_table holds dicts, so the models become JSON rows here."""
+        query = OrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        return (await orders.list_orders(self.api, query)).model_dump(mode="json")
 
     def reload(self) -> None:
         show_empty_state(self.table, self.query(), EMPTY_TITLE, EMPTY_TEXT, "No orders match")
