@@ -15,14 +15,16 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QVBoxLayout, QWidget
 
 from crm_desktop import format
+from crm_desktop.api import payments
 from crm_desktop.session import Session
 from crm_desktop.widgets.filter_bar import FilterBar
-from crm_desktop.widgets.list_page import HeaderSort, LiveReload, fetch_page, show_empty_state
+from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.payments import PaymentQuery
 
 Row = dict[str, Any]
 PAGE_SIZE = 100
-REFRESH_AREAS = frozenset({"*", "invoices", "invoices.invoice"})
+REFRESH_AREAS = payments.CHANGED | {"*"}
 METHODS = [("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"), ("Other", "other")]
 METHOD_LABELS = dict((value, label) for label, value in METHODS)
 SORTABLE = {0: "paid_on", 1: "amount"}  # column -> the server's sort key
@@ -59,7 +61,7 @@ class PaymentsPage(QWidget):
             Column("Invoice", lambda r: r.get("invoice_number") or f"#{r['invoice_id']}"),
             Column("Client", lambda r: r.get("client_name") or "—"),
         ]
-        self._fetch = fetch_page(self.api, "/api/payments", self.query)
+        self._fetch = self.fetch
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
             self.model, "Payments recorded on invoices show up here.", icon="payments", empty_title="No payments yet"
@@ -98,6 +100,11 @@ class PaymentsPage(QWidget):
 
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
+
+    async def fetch(self, offset: int, limit: int) -> Row:
+        """One page of the table; the paged table holds rows as dicts, so the page is dumped here."""
+        query = PaymentQuery.model_construct(**self.query(), offset=offset, limit=limit)  # the server judges it
+        return (await payments.list_payments(self.api, query)).model_dump(mode="json")
 
     def reload(self) -> None:
         show_empty_state(
