@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +46,10 @@ class Page(Model, Generic[T]):
     offset: int
     limit: int
     total_exact: bool = True
+
+
+# A place in an admin's ordered list (lead sources, lost reasons, ticket categories): a 32-bit column.
+Position = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class VersionIn(BaseModel):

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from crm_server.contract.clients import ClientOut, RecordWarning
-from crm_server.contract.common import Guarded, Model, VersionIn
+from crm_server.contract.common import Guarded, Model, Position, VersionIn
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 SourceDetails = dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]]
@@ -81,14 +81,14 @@ class NamedItemOut(Model):
 
 class NamedItemIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    position: int | None = None
+    position: Position | None = None
     active: bool = True
     requires_text: bool = Field(default=False, description="lost reasons only: ask for the reason in words")
 
 
 class NamedItemUpdate(VersionIn):
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    position: int | None = None
+    position: Position | None = None
     active: bool | None = None
     requires_text: bool | None = None
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.common import Guarded, Model, VersionIn
+from crm_server.contract.common import Guarded, Model, Position, VersionIn
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
@@ -62,14 +62,14 @@ class CategoryOut(Model):
 class CategoryIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     team_id: int | None = None
-    position: int | None = None
+    position: Position | None = None
     active: bool = True
 
 
 class CategoryUpdate(VersionIn):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     team_id: int | None = None
-    position: int | None = None
+    position: Position | None = None
     active: bool | None = None
 
 

@@ -58,6 +58,19 @@ async def test_integers_past_64_bits_are_refused_naming_the_field(
     assert refused["code"] == "out_of_range" and field in refused["message"]
 
 
+POSITION_CASES = ["/api/lost-reasons", "/api/lead-sources", "/api/ticket-categories"]
+
+
+@pytest.mark.parametrize("url", POSITION_CASES)
+async def test_a_position_past_its_32_bit_column_is_refused_at_the_door(
+    server: LiveServer, admin: httpx.AsyncClient, url: str
+) -> None:
+    """A list position is a 32-bit column: 2**40 fits the int64 guard but reached the database (the
+    fuzzer found it on lost reasons and lead sources); it is refused naming the field."""
+    answer = await admin.post(url, json={"name": "Far away", "position": 2**40})
+    assert_refused(answer, "position")
+
+
 async def test_a_long_number_is_fine_where_the_field_is_text(server: LiveServer, admin: httpx.AsyncClient) -> None:
     """Only integer fields are held to the range: a search for a 25-digit reference is text."""
     answer = await admin.get("/api/leads", params={"search": str(BIG * 10_000_000)})
