@@ -64,7 +64,8 @@ def open_report(desk: Desk, qtbot: QtBot, api: ApiClient) -> SalesReportPage:
 def wait_for(desk: Desk, page: SalesReportPage, **expected: str) -> None:
     def ready() -> bool:
         report = page.report
-        return not page.is_busy() and report is not None and all(report[k] == v for k, v in expected.items())
+        shown = report.model_dump(mode="json") if report is not None else {}
+        return not page.is_busy() and report is not None and all(shown[k] == v for k, v in expected.items())
 
     desk.wait_until(ready, message=f"the report did not show {expected}")
 

@@ -1,4 +1,4 @@
-"""The sales report: totals per month, week or day from GET /api/reports/sales, on the basis the
+"""The sales report: totals per month, week or day from crm_desktop.api.reports.sales, on the basis the
 user chooses (accrual: by invoice date; cash: by payment date; the choice is remembered), with the
 other basis's total beside it and the server's sentence that explains the difference in figures.
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QValueAxis
@@ -34,14 +33,15 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, operations, tasks
+from crm_desktop.api import reports
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+from crm_server.contract.reports import SalesPeriod, SalesQuery, SalesReportOut
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
 BASES = (
     ("accrual", "Accrual", "By invoice date: what was billed, paid or not"),
     ("cash", "Cash", "By payment date: what came in"),
@@ -51,7 +51,7 @@ DEFAULT_PRESET = "This year"
 GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))
 CURRENCIES = ("EUR", "USD", "GBP", "SEK", "RON", "PLN", "CHF")
 BASIS_KEY = "reports/sales/basis"
-REFRESH_AREAS = frozenset({"*", "invoices", "invoices.invoice", "invoices.payment", "payments"})
+REFRESH_AREAS = reports.WATCHED
 
 
 def preset_range(name: str, today: date) -> tuple[date, date]:
@@ -92,7 +92,7 @@ class SalesReportPage(QWidget):
         self.setObjectName("salesReport")
         self.session = session
         self.api = session.api
-        self.report: Row | None = None
+        self.report: SalesReportOut | None = None
         self.loads = 0  # answers received: lets a test wait for the next one
         self._task: Any = None
         self._applying_preset = False
@@ -316,17 +316,15 @@ class SalesReportPage(QWidget):
         self.date_from.setDate(_qdate(start))
         self.date_to.setDate(_qdate(end))
 
-    def query(self) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "basis": self.current_basis(),
-            "date_from": _pydate(self.date_from.date()).isoformat(),
-            "date_to": _pydate(self.date_to.date()).isoformat(),
-            "group": self.group.currentData(),
-        }
-        currency = self.currency.currentText().strip().upper()
-        if currency:
-            params["currency"] = currency
-        return params
+    def query(self) -> SalesQuery:
+        """What is chosen, unchecked: the server judges a typed currency and names the field."""
+        return SalesQuery.model_construct(
+            basis=self.current_basis(),
+            date_from=_pydate(self.date_from.date()),
+            date_to=_pydate(self.date_to.date()),
+            group=self.group.currentData(),
+            currency=self.currency.currentText().strip().upper() or None,
+        )
 
     # --- loading -------------------------------------------------------------------------------
 
@@ -336,67 +334,66 @@ class SalesReportPage(QWidget):
             self._task.cancel()
         self._task = tasks.spawn(self._load(self.query()))
 
-    async def _load(self, params: dict[str, Any]) -> None:
+    async def _load(self, query: SalesQuery) -> None:
         try:
-            report = dict(await self.api.get("/api/reports/sales", **params))
+            report = await reports.sales(self.api, query)
         except ApiError as exc:
             self.say(exc.message)
             return
         self.say("")
         self.show_report(report)
 
-    def show_report(self, report: Row) -> None:
+    def show_report(self, report: SalesReportOut) -> None:
         self.report = report
-        currency = report["currency"]
+        currency = report.currency
         if not self.currency.currentText().strip():
             self.currency.blockSignals(True)
             self.currency.setCurrentText(currency)
             self.currency.blockSignals(False)
-        basis = report["basis"]
+        basis = report.basis.value
         other = "cash" if basis == "accrual" else "accrual"
         names = {"accrual": "Accrual (by invoice date)", "cash": "Cash (by payment date)"}
         self.total_title.setText(names[basis])
-        self.total_value.setText(format.money(report["total"], currency))
+        self.total_value.setText(format.money(report.total, currency))
         self.other_title.setText(f"{names[other]}, for comparison")
-        self.other_value.setText(format.money(report["other_basis_total"], currency))
-        self.explanation.setText(report["explanation"])
-        periods = report["periods"]
-        empty = all(Decimal(p["total"]) == 0 and p["count"] == 0 for p in periods)
-        empty = empty and Decimal(report["other_basis_total"]) == 0
+        self.other_value.setText(format.money(report.other_basis_total, currency))
+        self.explanation.setText(report.explanation)
+        periods = report.periods
+        empty = all(p.total == 0 and p.count == 0 for p in periods)
+        empty = empty and report.other_basis_total == 0
         self.stack.setCurrentWidget(self.empty if empty else self.figures)
         self.export_button.setEnabled(not empty)
-        self._fill_table(periods, report["group"], currency, basis)
-        self._fill_chart(periods, report["group"], currency, names[basis])
+        self._fill_table(periods, report.group, currency, basis)
+        self._fill_chart(periods, report.group, currency, names[basis])
         self.loads += 1
 
-    def _fill_table(self, periods: list[Row], group: str, currency: str, basis: str) -> None:
+    def _fill_table(self, periods: list[SalesPeriod], group: str, currency: str, basis: str) -> None:
         self.table.setHorizontalHeaderLabels(
             ["Period", "Invoices" if basis == "accrual" else "Payments", f"Total ({currency})"]
         )
         self.table.setRowCount(len(periods))
         for row, period in enumerate(periods):
-            start = date.fromisoformat(period["period_start"])
-            cells = (period_label(start, group), format.number(period["count"]), format.money(period["total"]))
+            cells = (period_label(period.period_start, group), format.number(period.count), format.money(period.total))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
 
-    def _fill_chart(self, periods: list[Row], group: str, currency: str, name: str) -> None:
+    def _fill_chart(self, periods: list[SalesPeriod], group: str, currency: str, name: str) -> None:
         """Bars per period. QtCharts draws doubles; the figures people read are the exact ones in the
         cards and the table."""
         self.chart.removeAllSeries()
         for axis in self.chart.axes():
             self.chart.removeAxis(axis)
         bars = QBarSet(name)
-        values = [float(Decimal(p["total"])) for p in periods]
+        values = [float(p.total) for p in periods]
         bars.append(values)
         series = QBarSeries()
         series.append(bars)
         self.chart.addSeries(series)
         categories = QBarCategoryAxis()
-        categories.append([period_label(date.fromisoformat(p["period_start"]), group) for p in periods])
+        categories.append([period_label(p.period_start, group) for p in periods])
         if len(periods) > 16:
             categories.setLabelsAngle(-60)
         self.chart.addAxis(categories, Qt.AlignmentFlag.AlignBottom)
@@ -425,7 +422,7 @@ class SalesReportPage(QWidget):
         return ask_save_path(
             self,
             "Export the sales report to Excel",
-            f"sales-{self.report['basis']}.xlsx",
+            f"sales-{self.report.basis.value}.xlsx",
             self.export_to,
             "salesReportExportDialog",
         )
@@ -434,14 +431,14 @@ class SalesReportPage(QWidget):
         report = self.report
         if report is None:
             return
-        basis = report["basis"]
+        basis = report.basis.value
         headers = [
             "Period start",
             "Invoices" if basis == "accrual" else "Payments",
-            f"Total {report['currency']} ({basis})",
+            f"Total {report.currency} ({basis})",
         ]
-        rows = [[date.fromisoformat(p["period_start"]), p["count"], Decimal(p["total"])] for p in report["periods"]]
-        rows.append(["Total", sum(p["count"] for p in report["periods"]), Decimal(report["total"])])
+        rows: list[list[Any]] = [[p.period_start, p.count, p.total] for p in report.periods]
+        rows.append(["Total", sum(p.count for p in report.periods), report.total])
         operations.run(
             self,
             write_workbook(path, "Sales", headers, rows),
