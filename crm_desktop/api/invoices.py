@@ -53,8 +53,9 @@ def body(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_unset=True, warnings=False)
 
 
-async def list_invoices(api: ApiClient, query: InvoiceQuery) -> Page[InvoiceOut]:
-    return _INVOICE_PAGE.validate_python(await api.get("/api/invoices", **params(query)))
+async def list_invoices(api: ApiClient, query: InvoiceQuery | None = None) -> Page[InvoiceOut]:
+    """A page of the invoices this user sees (the first 100, newest first, without a query)."""
+    return _INVOICE_PAGE.validate_python(await api.get("/api/invoices", **params(query or InvoiceQuery())))
 
 
 async def create_invoice(api: ApiClient, invoice: InvoiceIn) -> InvoiceOut:

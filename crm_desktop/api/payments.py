@@ -18,8 +18,9 @@ CHANGED = invoices.CHANGED
 _PAYMENT_PAGE = TypeAdapter(Page[PaymentRow])
 
 
-async def list_payments(api: ApiClient, query: PaymentQuery) -> Page[PaymentRow]:
-    return _PAYMENT_PAGE.validate_python(await api.get("/api/payments", **params(query)))
+async def list_payments(api: ApiClient, query: PaymentQuery | None = None) -> Page[PaymentRow]:
+    """A page of the payments this user sees (the first 100, latest first, without a query)."""
+    return _PAYMENT_PAGE.validate_python(await api.get("/api/payments", **params(query or PaymentQuery())))
 
 
 __all__ = ["CHANGED", "list_payments"]

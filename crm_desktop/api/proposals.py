@@ -32,8 +32,9 @@ CHANGED = frozenset({"proposals", "proposals.proposal"})
 _PROPOSAL_PAGE = TypeAdapter(Page[ProposalOut])
 
 
-async def list_proposals(api: ApiClient, query: ProposalQuery) -> Page[ProposalOut]:
-    return _PROPOSAL_PAGE.validate_python(await api.get("/api/proposals", **params(query)))
+async def list_proposals(api: ApiClient, query: ProposalQuery | None = None) -> Page[ProposalOut]:
+    """A page of the proposals this user sees (the first 100, newest first, without a query)."""
+    return _PROPOSAL_PAGE.validate_python(await api.get("/api/proposals", **params(query or ProposalQuery())))
 
 
 async def create_proposal(api: ApiClient, proposal: ProposalIn) -> ProposalOut:

@@ -14,8 +14,9 @@ from crm_server.contract.reports import SalesQuery, SalesReportOut
 WATCHED = payments.CHANGED | {"*"}
 
 
-async def sales(api: ApiClient, query: SalesQuery) -> SalesReportOut:
-    return SalesReportOut.model_validate(await api.get("/api/reports/sales", **params(query)))
+async def sales(api: ApiClient, query: SalesQuery | None = None) -> SalesReportOut:
+    """Without a query: this year by month on the accrual basis, in the base currency."""
+    return SalesReportOut.model_validate(await api.get("/api/reports/sales", **params(query or SalesQuery())))
 
 
 __all__ = ["WATCHED", "sales"]
