@@ -68,13 +68,17 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, tasks
+from crm_desktop.api import products, stock
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.operations.errors import ERROR_PROPERTY, clear_field, mark_field
 from crm_server import money
+from crm_server.contract.products import ProductOut, ProductQuery, TaxRateOut
+from crm_server.contract.stock import ProductStockOut
 
 log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
+Product = ProductOut | ProductStockOut  # a product from the catalogue, or from the stock lookup
 CENT = Decimal("0.01")
 ERROR_STYLE = "border: 1px solid #d93025; background: #fdecea;"
 READ_ONLY_CELL = "QLineEdit { border: none; background: transparent; padding-right: 4px; }"
@@ -143,8 +147,17 @@ def typed(value: Any) -> str:
     return "0" if text in ("-0", "0") else text
 
 
-def _product_label(product: Row) -> str:
-    return f"{product['sku']} - {product['name']}"
+def _product_label(product: Product) -> str:
+    return f"{product.sku} - {product.name}"
+
+
+def _product_id(product: Product) -> int:
+    return product.product_id if isinstance(product, ProductStockOut) else product.id
+
+
+def _query(**values: Any) -> ProductQuery:
+    """A product search as typed: unchecked, so the server judges it (a refusal is an ApiError)."""
+    return ProductQuery.model_construct(**values)
 
 
 class LineGrid(QWidget):
@@ -168,12 +181,12 @@ class LineGrid(QWidget):
         self.read_only = False
         self.show_received = False
         self.counting = False  # STOCK: an inventory count (each scan counts one, "Counted")
-        self.tax_rates: list[Row] = []
+        self.tax_rates: list[TaxRateOut] = []
         self.sent_rows: list[int] = []  # grid row of each line lines_in() returned, for server errors
         self._rows: list[Row] = []  # per row: widgets by key, product, product_id, id, description
         self._removed: list[tuple[int, Row]] = []
         self._quiet = False
-        self._products: dict[str, Row] = {}  # completer text -> product
+        self._products: dict[str, Product] = {}  # completer text -> product
         self._tasks: set[asyncio.Task[Any]] = set()
         self._search_task: asyncio.Task[None] | None = None
         self._seq = 0
@@ -510,22 +523,21 @@ class LineGrid(QWidget):
             self._recalc()
         return i
 
-    def add_product(self, product: Row, quantity: Decimal = Decimal(1)) -> int:
+    def add_product(self, product: Product, quantity: Decimal = Decimal(1)) -> int:
         """STOCK / PURCHASE: a line for `product`, or `quantity` more of it when it has a line already."""
-        product_id = int(product["product_id"] if "product_id" in product else product["id"])
+        product_id = _product_id(product)
         for i, row in enumerate(self._rows):
             if row["product_id"] == product_id:
                 edit = row["widgets"]["quantity"]
                 edit.setText(typed((format.parse_decimal(edit.text()) or Decimal(0)) + quantity))
                 self.table.selectRow(i)
-                self.entry_note.setText(f"{product['sku']}: quantity {edit.text()} now.")
+                self.entry_note.setText(f"{product.sku}: quantity {edit.text()} now.")
                 self._edited(edit, "quantity")
                 return i
-        name = product.get("name") or product.get("product_name") or ""
-        line = {"product_id": product_id, "sku": product["sku"], "product_name": name, "unit": product.get("unit")}
+        line = {"product_id": product_id, "sku": product.sku, "product_name": product.name, "unit": product.unit}
         i = self.add_line({**line, "quantity": _plain(quantity)})
         self.table.selectRow(i)
-        self.entry_note.setText(f"Added {product['sku']} - {name}.")
+        self.entry_note.setText(f"Added {_product_label(product)}.")
         self.changed.emit()
         self.valueChanged.emit()
         return i
@@ -603,14 +615,14 @@ class LineGrid(QWidget):
         if not text:
             return
         try:
-            page = await self.api.get("/api/products", q=text, stock_tracked=True, limit=10)
+            page = await products.list_products(self.api, _query(q=text, stock_tracked=True, limit=10))
         except ApiError as exc:  # a failed suggestion list is not worth a dialog
             log.info("product search failed: %s", exc.message)
             return
         if seq != self._seq or not shiboken6.isValid(self):
             return
         texts = []
-        for product in page["items"]:
+        for product in page.items:
             self._products[_product_label(product)] = product
             texts.append(_product_label(product))
         self.suggestions.setStringList(texts)
@@ -619,23 +631,22 @@ class LineGrid(QWidget):
 
     async def _lookup(self, text: str) -> None:
         """A SKU exactly (what a scanner types); a name that matches one product will do too."""
-        product: Row | None = None
+        product: Product | None = None
         try:
-            found = await self.api.get("/api/stock/lookup", sku=text)
-            product = {**found, "id": found["product_id"]}
+            product = await stock.lookup(self.api, text)
         except ApiError as exc:
             if exc.status not in (403, 404):
                 if shiboken6.isValid(self):
                     self.entry_note.setText(exc.message)
                 return
             try:
-                page = await self.api.get("/api/products", q=text, status="all", limit=10)
+                page = await products.list_products(self.api, _query(q=text, status="all", limit=10))
             except ApiError as again:
                 if shiboken6.isValid(self):
                     self.entry_note.setText(again.message)
                 return
-            items = page["items"]
-            exact = [p for p in items if str(p["sku"]).lower() == text.lower()]
+            items = page.items
+            exact = [p for p in items if p.sku.lower() == text.lower()]
             product = exact[0] if exact else (items[0] if len(items) == 1 else None)
         if not shiboken6.isValid(self):
             return
@@ -643,14 +654,14 @@ class LineGrid(QWidget):
             mark_field(self.entry, f"No product with SKU {text}.")
             self.entry_note.setText(f"No product with SKU {text}. Type part of its name to choose from a list.")
             return
-        if not product.get("stock_tracked", True):
-            mark_field(self.entry, f"{product['name']} ({product['sku']}) is not stock-tracked.")
+        if not product.stock_tracked:
+            mark_field(self.entry, f"{product.name} ({product.sku}) is not stock-tracked.")
             self.entry_note.setText(
-                f"{product['name']} ({product['sku']}) is not stock-tracked: it is not kept in a warehouse."
+                f"{product.name} ({product.sku}) is not stock-tracked: it is not kept in a warehouse."
             )
             return
-        if not product.get("active", True):
-            self.entry_note.setText(f"{product['name']} ({product['sku']}) is inactive.")
+        if not product.active:
+            self.entry_note.setText(f"{product.name} ({product.sku}) is inactive.")
             return
         clear_field(self.entry)
         self.entry.clear()
@@ -827,8 +838,8 @@ class LineGrid(QWidget):
 
     def _rate_percent(self, i: int) -> Decimal | None:
         rate_id = self._rows[i]["widgets"]["tax_rate_id"].currentData()
-        rate = next((r for r in self.tax_rates if r["id"] == rate_id), None)
-        return None if rate is None else Decimal(str(rate["rate"]))
+        rate = next((r for r in self.tax_rates if r.id == rate_id), None)
+        return None if rate is None else rate.rate
 
     def _money_line(self, i: int) -> money.Line:
         text = self._texts(i)
@@ -898,14 +909,14 @@ class LineGrid(QWidget):
 
     async def _load_rates(self) -> None:
         try:
-            rates, sales = await asyncio.gather(self.api.get("/api/tax-rates"), self.api.get("/api/sales-settings"))
+            rates, sales = await asyncio.gather(products.tax_rates(self.api), products.sales_settings(self.api))
         except ApiError as exc:
             log.info("VAT rates did not load: %s", exc.message)
             return
         if not shiboken6.isValid(self):
             return
-        self.tax_rates = list(rates)
-        self.tax_rounding = "document" if sales["tax_rounding"] == "document" else "line"
+        self.tax_rates = rates
+        self.tax_rounding = "document" if sales.tax_rounding == "document" else "line"
         self._quiet = True
         try:
             for row in self._rows:
@@ -919,8 +930,8 @@ class LineGrid(QWidget):
         combo.blockSignals(True)
         combo.clear()
         for rate in self.tax_rates:
-            if rate.get("active", True) or rate["id"] == selected:
-                combo.addItem(rate["name"], rate["id"])
+            if rate.active or rate.id == selected:
+                combo.addItem(rate.name, rate.id)
         if selected is not None and combo.findData(selected) < 0:
             combo.addItem(f"Rate #{selected}", selected)  # rates not loaded (yet): keep the line's
         if selected is None:
@@ -935,16 +946,16 @@ class LineGrid(QWidget):
             combo = row["widgets"].get("tax_rate_id")
             if combo is not None and combo.currentData() is not None:
                 return int(combo.currentData())
-        active = [r for r in self.tax_rates if r.get("active", True)]
+        active = [r for r in self.tax_rates if r.active]
         if not active:
             return None
-        return int(max(active, key=lambda r: Decimal(str(r["rate"])))["id"])
+        return max(active, key=lambda r: r.rate).id
 
     async def _label_products(self, ids: set[int]) -> None:
         """The product cells of saved lines show SKU and name (the lines carry only the id)."""
         for product_id in sorted(ids):
             try:
-                product = await self.api.get(f"/api/products/{product_id}")
+                product = await products.get_product(self.api, product_id)
             except ApiError:
                 continue
             if not shiboken6.isValid(self):
@@ -968,14 +979,14 @@ class LineGrid(QWidget):
     async def _fetch_products(self, edit: QLineEdit, text: str) -> None:
         await asyncio.sleep(0.15)  # typing on: only the last word is asked for
         try:
-            page = await self.api.get("/api/products", q=text, limit=20)
+            page = await products.list_products(self.api, _query(q=text, limit=20))
         except ApiError as exc:
             log.info("product search failed: %s", exc.message)
             return
         if not shiboken6.isValid(edit) or edit.text().strip() != text:
             return
         labels = []
-        for product in page["items"]:
+        for product in page.items:
             self._products[_product_label(product)] = product
             labels.append(_product_label(product))
         model = edit.completer().model()
@@ -1005,20 +1016,20 @@ class LineGrid(QWidget):
     def _pick_product(self, edit: QLineEdit, label: str) -> None:
         product = self._products.get(label)
         i = self._row_of(edit)
-        if product is None or i is None:
+        if not isinstance(product, ProductOut) or i is None:
             return
         row = self._rows[i]
-        row["product_id"] = product["id"]
+        row["product_id"] = product.id
         widgets = row["widgets"]
-        widgets["description"].setText(product["name"])
-        widgets["unit_price"].setText(str(product["unit_price"]))
+        widgets["description"].setText(product.name)
+        widgets["unit_price"].setText(_plain(product.unit_price))
         combo = widgets["tax_rate_id"]
-        if combo.findData(product["tax_rate_id"]) < 0:
-            self._fill_rates(combo, product["tax_rate_id"])
-        combo.setCurrentIndex(combo.findData(product["tax_rate_id"]))
-        if product.get("currency") and product["currency"] != self.currency:
+        if combo.findData(product.tax_rate_id) < 0:
+            self._fill_rates(combo, product.tax_rate_id)
+        combo.setCurrentIndex(combo.findData(product.tax_rate_id))
+        if product.currency and product.currency != self.currency:
             message = (
-                f"Line {i + 1}, unit price: the product is priced in {product['currency']}; "
+                f"Line {i + 1}, unit price: the product is priced in {product.currency}; "
                 f"give the price in {self.currency}."
             )
             self._mark(i, "unit_price", message)
