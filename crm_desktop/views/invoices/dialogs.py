@@ -34,7 +34,16 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.format import parse_decimal
 from crm_desktop.operations.errors import describe, mark_field
 from crm_desktop.widgets.form import field, qdate
-from crm_server.contract.invoices import PaymentIn, RecurrenceIn, RecurrenceUpdate, RefundIn, SendIn
+from crm_server.contract.invoices import (
+    PaymentIn,
+    PaymentMethod,
+    PaymentOut,
+    PayOnlineOut,
+    RecurrenceIn,
+    RecurrenceUpdate,
+    RefundIn,
+    SendIn,
+)
 
 Row = dict[str, Any]
 
@@ -60,7 +69,7 @@ def _buttons(dialog: QDialog, ok_text: str) -> tuple[QDialogButtonBox, QPushButt
 class PaymentDialog(QDialog):
     """Record a payment: amount (the open amount by default), date, method, reference."""
 
-    saved = Signal(dict)
+    saved = Signal(object)  # PaymentOut
 
     def __init__(self, api: Any, invoice: Row, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -118,30 +127,30 @@ class PaymentDialog(QDialog):
         )
         operations.run(
             self,
-            _json(invoices.add_payment(self.api, self.invoice["id"], payment)),
+            invoices.add_payment(self.api, self.invoice["id"], payment),
             success=self._done,
             changed=invoices.CHANGED,
             fields=self.fields,
             busy=self.ok,
         )
 
-    def _done(self, payment: Row) -> None:
+    def _done(self, payment: PaymentOut) -> None:
         self.saved.emit(payment)
         self.accept()
 
 
-def payment_label(payment: Row, currency: str) -> str:
-    method = str(dict((v, k) for k, v in METHODS).get(payment["method"]) or payment["method"])
-    return f"{format.money(payment['amount'], currency)} by {method.lower()} on {format.day(payment['paid_on'])}"
+def payment_label(payment: PaymentOut, currency: str) -> str:
+    method = str(dict((v, k) for k, v in METHODS).get(payment.method) or payment.method.value)
+    return f"{format.money(payment.amount, currency)} by {method.lower()} on {format.day(payment.paid_on)}"
 
 
 class RefundDialog(QDialog):
     """Record money given back from a payment: amount (what is left of it by default) and why. A
     Stripe payment is refunded in Stripe too; its refund event then finds the refund recorded."""
 
-    saved = Signal(dict)
+    saved = Signal(object)  # PaymentOut, its new refund last
 
-    def __init__(self, api: Any, invoice: Row, payment: Row, parent: QWidget | None = None) -> None:
+    def __init__(self, api: Any, invoice: Row, payment: PaymentOut, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.api = api
         self.invoice = invoice
@@ -151,15 +160,14 @@ class RefundDialog(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(440)
         currency = invoice["currency"]
-        refunded = payment.get("refunded_total") or "0.00"
         text = f"Payment of {payment_label(payment, currency)}"
-        if payment.get("external_ref"):
-            text += f" ({payment['external_ref']})"
-        text += f". Refunded so far: {format.money(refunded, currency)}."
+        if payment.external_ref:
+            text += f" ({payment.external_ref})"
+        text += f". Refunded so far: {format.money(payment.refunded_total, currency)}."
         self.about = QLabel(text)
         self.about.setProperty("role", "muted")
         self.about.setWordWrap(True)
-        self.amount = QLineEdit(str(payment["refundable"]))
+        self.amount = QLineEdit(f"{payment.refundable:f}")
         self.amount.selectAll()
         self.reason = QLineEdit()
         self.reason.setMaxLength(500)
@@ -169,7 +177,7 @@ class RefundDialog(QDialog):
         layout.addWidget(self.about)
         field(layout, f"&Amount ({currency})", self.amount)
         field(layout, "&Reason", self.reason)
-        if payment.get("method") == "stripe":
+        if payment.method is PaymentMethod.stripe:
             note = QLabel(
                 "This records the refund in the CRM. Give the money back in Stripe as well; "
                 "Stripe's refund event then finds it recorded and adds nothing."
@@ -192,10 +200,10 @@ class RefundDialog(QDialog):
             mark_field(self.reason, "Reason: say why the money is given back.")
             return
         refund = RefundIn.model_construct(amount=amount, reason=self.reason.text().strip())
-        call = _json(invoices.refund_payment(self.api, self.invoice["id"], self.payment["id"], refund))
+        call = invoices.refund_payment(self.api, self.invoice["id"], self.payment.id, refund)
         operations.run(self, call, success=self._done, changed=invoices.CHANGED, fields=self.fields, busy=self.ok)
 
-    def _done(self, payment: Row) -> None:
+    def _done(self, payment: PaymentOut) -> None:
         self.saved.emit(payment)
         self.accept()
 
@@ -381,22 +389,21 @@ class RecurrenceDialog(QDialog):
 class PayOnlineDialog(QDialog):
     """The invoice's "Pay online" link (a Stripe Checkout page for what is open), ready to copy and send."""
 
-    def __init__(self, link: dict[str, Any], number: str, parent: QWidget | None = None) -> None:
+    def __init__(self, link: PayOnlineOut, number: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("payOnlineDialog")
         self.setWindowTitle(f"Pay online: {number}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.link = link
-        self.url = QLineEdit(str(link["url"]))
+        self.url = QLineEdit(link.url)
         self.url.setObjectName("payOnlineUrl")
         self.url.setReadOnly(True)
         self.url.setAccessibleName("Pay online link")
         self.url.setMinimumWidth(520)
         about = QLabel(
-            f"The client pays {format.money(link['amount'], link['currency'])} by card on Stripe's page; "
+            f"The client pays {format.money(link.amount, link.currency)} by card on Stripe's page; "
             f"the payment is recorded on {number} by itself. "
-            f"The link works until {format.moment(link.get('expires_at'))}"
-            + (" and was made before." if link.get("reused") else ".")
+            f"The link works until {format.moment(link.expires_at)}" + (" and was made before." if link.reused else ".")
         )
         about.setWordWrap(True)
         self.copy_button = QPushButton("&Copy link")

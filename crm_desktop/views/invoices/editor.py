@@ -62,10 +62,15 @@ from crm_desktop.widgets.record_window import WindowRegistry, show_window
 from crm_server.contract.invoices import (
     INVOICE_ACTIONS,
     InvoiceAction,
+    InvoiceEmailOut,
     InvoiceIn,
+    InvoiceKind,
+    InvoiceOut,
     InvoiceStatus,
     InvoiceUpdate,
     IssueIn,
+    PaymentOut,
+    PayOnlineOut,
 )
 
 log = logging.getLogger(__name__)
@@ -232,8 +237,8 @@ class InvoiceWindow(DocumentWindow):
     ) -> None:
         self.invoice_id = invoice_id
         self.invoice: Row | None = None
-        self.payments: list[Row] = []
-        self.emails: list[Row] = []
+        self.payments: list[PaymentOut] = []
+        self.emails: list[InvoiceEmailOut] = []
         self._filling = False
         self.online_dialog: PayOnlineDialog | None = None
         self._related_seq = 0
@@ -289,7 +294,7 @@ class InvoiceWindow(DocumentWindow):
         self.payments_table = self._table(["Date", "Amount", "Method", "Refunded", "Reference"])
         self.payments_table.setObjectName("paymentsTable")
         self.payments_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.payment_rows: list[Row] = []  # table row -> its payment (a refund's row: the payment refunded)
+        self.payment_rows: list[PaymentOut] = []  # table row -> its payment (a refund's row: the payment refunded)
         self.emails_table = self._table(["When", "To", "Subject", "Status", "Error"])
         self.emails_table.setObjectName("emailsTable")
         self.recurrence_label = QLabel("Does not repeat.")
@@ -396,17 +401,17 @@ class InvoiceWindow(DocumentWindow):
         Only the latest of overlapping loads is shown (an older answer may arrive last)."""
         self._related_seq += 1
         seq = self._related_seq
-        payments: list[Row] = []
-        emails: list[Row] = []
+        payments: list[PaymentOut] = []
+        emails: list[InvoiceEmailOut] = []
         emails_error = None
         if invoice["status"] != "draft" and self.session.can("payments", "view"):
             try:
-                payments = [p.model_dump(mode="json") for p in await invoices.payments(self.api, invoice["id"])]
+                payments = await invoices.payments(self.api, invoice["id"])
             except ApiError as exc:
                 log.info("payments did not load: %s", exc.message)
         if invoice["status"] != "draft":
             try:
-                emails = [e.model_dump(mode="json") for e in await invoices.emails(self.api, invoice["id"])]
+                emails = await invoices.emails(self.api, invoice["id"])
             except ApiError as exc:
                 emails_error = describe(exc)
         if shiboken6.isValid(self) and seq == self._related_seq:
@@ -474,31 +479,30 @@ class InvoiceWindow(DocumentWindow):
         refunds in rows of their own, so what was kept reads off the table."""
         currency = self.invoice["currency"] if self.invoice else ""
         methods = dict((v, k) for k, v in METHODS)
-        rows: list[tuple[Row, tuple[Any, ...], bool]] = []
+        rows: list[tuple[PaymentOut, tuple[Any, ...], bool]] = []
         for payment in self.payments:
-            refunded = Decimal(str(payment.get("refunded_total") or "0"))
-            reference = "  ·  ".join(x for x in (payment.get("reference"), payment.get("external_ref")) if x)
+            reference = "  ·  ".join(x for x in (payment.reference, payment.external_ref) if x)
             rows.append(
                 (
                     payment,
                     (
-                        day(payment["paid_on"]),
-                        money(payment["amount"], currency),
-                        methods.get(payment["method"], payment["method"]),
-                        money(payment["refunded_total"], currency) if refunded else "",
+                        day(payment.paid_on),
+                        money(payment.amount, currency),
+                        methods.get(payment.method, payment.method.value),
+                        money(payment.refunded_total, currency) if payment.refunded_total else "",
                         reference,
                     ),
                     False,
                 )
             )
-            for refund in payment.get("refunds") or []:
-                note = "  ·  ".join(x for x in (refund.get("reason"), refund.get("reference")) if x)
+            for refund in payment.refunds:
+                note = "  ·  ".join(x for x in (refund.reason, refund.reference) if x)
                 rows.append(
                     (
                         payment,
                         (
-                            f"  ↳ {day(refund['refunded_on'])}",
-                            f"−{money(refund['amount'], currency)}",
+                            f"  ↳ {day(refund.refunded_on)}",
+                            f"−{money(refund.amount, currency)}",
                             "Refund",
                             "",
                             note,
@@ -517,7 +521,7 @@ class InvoiceWindow(DocumentWindow):
                     font.setItalic(True)
                     item.setFont(font)
                 self.payments_table.setItem(i, j, item)
-        refunds = sum(len(p.get("refunds") or []) for p in self.payments)
+        refunds = sum(len(p.refunds) for p in self.payments)
         self.tabs.setTabText(
             0,
             f"Payments ({len(self.payments)})"
@@ -535,11 +539,11 @@ class InvoiceWindow(DocumentWindow):
         self.emails_table.clearSpans()
         for i, email in enumerate(self.emails):
             cells = (
-                moment(email.get("sent_at") or email.get("created_at")),
-                email["recipient"],
-                email["subject"],
-                email["status"],
-                email.get("error") or "",
+                moment(email.sent_at or email.created_at),
+                email.recipient,
+                email.subject,
+                email.status,
+                email.error or "",
             )
             for j, text in enumerate(cells):
                 self.emails_table.setItem(i, j, QTableWidgetItem(str(text)))
@@ -740,29 +744,29 @@ class InvoiceWindow(DocumentWindow):
             return None
         invoice = self.invoice
 
-        def ready(link: Row) -> None:
+        def ready(link: PayOnlineOut) -> None:
             self.online_dialog = PayOnlineDialog(link, str(invoice.get("number") or ""), self)
             self.online_dialog.open()
             self.say("Pay online link ready: copy it into a message, or Send… includes it.")
 
         return operations.run(
-            self, _json(invoices.pay_online(self.api, invoice["id"])), success=ready, busy=self.online_button
+            self, invoices.pay_online(self.api, invoice["id"]), success=ready, busy=self.online_button
         )
 
-    def _paid(self, payment: Row) -> None:
+    def _paid(self, payment: PaymentOut) -> None:
         currency = self.invoice["currency"] if self.invoice else ""
-        self.say(f"Payment of {money(payment['amount'], currency)} recorded.")
+        self.say(f"Payment of {money(payment.amount, currency)} recorded.")
         self.reload()
 
-    def refundable_payments(self) -> list[Row]:
-        return [p for p in self.payments if Decimal(str(p.get("refundable") or "0")) > 0]
+    def refundable_payments(self) -> list[PaymentOut]:
+        return [p for p in self.payments if p.refundable > 0]
 
-    def selected_payment(self) -> Row | None:
+    def selected_payment(self) -> PaymentOut | None:
         row = self.payments_table.currentRow()
         selected = self.payments_table.selectionModel().hasSelection()
         return self.payment_rows[row] if selected and 0 <= row < len(self.payment_rows) else None
 
-    def refund_payment(self, payment: Row | None = None) -> RefundDialog | None:
+    def refund_payment(self, payment: PaymentOut | None = None) -> RefundDialog | None:
         """Refund the given payment, else the one chosen in the Payments tab, else the only one left."""
         if self.invoice is None or not self.refund_button.isVisible():
             return None
@@ -781,10 +785,10 @@ class InvoiceWindow(DocumentWindow):
         dialog.open()
         return dialog
 
-    def _refunded(self, payment: Row) -> None:
+    def _refunded(self, payment: PaymentOut) -> None:
         currency = self.invoice["currency"] if self.invoice else ""
-        refund = (payment.get("refunds") or [{}])[-1]
-        self.say(f"Refund of {money(refund.get('amount'), currency)} recorded.")
+        amount = payment.refunds[-1].amount if payment.refunds else None
+        self.say(f"Refund of {money(amount, currency)} recorded.")
         self.reload()
 
     def cancel_invoice(self) -> QMessageBox | None:
@@ -815,17 +819,17 @@ class InvoiceWindow(DocumentWindow):
             return None
         invoice = self.invoice
 
-        def done(result: Row) -> None:
+        def done(result: InvoiceOut) -> None:
             self.reload()
-            if result.get("kind") == "credit_note":
-                self.say(f"Cancelled; credit note {result['number']} made.")
-                self.credit_window = open_invoice(self, self.session, result["id"])
+            if result.kind is InvoiceKind.credit_note:
+                self.say(f"Cancelled; credit note {result.number} made.")
+                self.credit_window = open_invoice(self, self.session, result.id)
             else:
                 self.say("The draft is cancelled.")
 
         return operations.run(
             self,
-            _json(invoices.cancel_invoice(self.api, invoice["id"], invoice["version"])),
+            invoices.cancel_invoice(self.api, invoice["id"], invoice["version"]),
             success=done,
             changed=invoices.CHANGED,
             busy=self.cancel_button,
