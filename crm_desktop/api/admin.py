@@ -1,6 +1,8 @@
 """Typed calls for the admin panel: settings, users, roles, teams, the audit and security logs,
 system health, pipelines and the sales lists, assignment rules, tax rates, ticket categories, the
 email pipe's log, invoice emails and website forms. The wire models come from crm_server.contract.
+The VAT rates and the warehouses are read with their areas' own calls (products.tax_rates,
+stock.list_warehouses).
 
     values = (await admin.get_settings(api)).values
     operations.run(self, admin.save_settings(api, {"company.name": "Acme"}), changed=admin.SETTINGS)
@@ -35,7 +37,6 @@ from crm_server.contract.email_pipe import PipeLogEntry, PipeResult
 from crm_server.contract.invoices import InvoiceEmailOut
 from crm_server.contract.leads import AssignmentRuleOut, NamedItemOut, PipelineOut
 from crm_server.contract.products import TaxRateOut
-from crm_server.contract.stock import WarehouseOut
 from crm_server.contract.tickets import CategoryOut
 from crm_server.contract.webforms import EmbedSnippet, WebFormOut
 
@@ -73,9 +74,7 @@ _JOBS = TypeAdapter(list[JobRun])
 _PIPELINES = TypeAdapter(list[PipelineOut])
 _ITEMS = TypeAdapter(list[NamedItemOut])
 _RULES = TypeAdapter(list[AssignmentRuleOut])
-_TAX_RATES = TypeAdapter(list[TaxRateOut])
 _CATEGORIES = TypeAdapter(list[CategoryOut])
-_WAREHOUSES = TypeAdapter(list[WarehouseOut])
 _WEB_FORMS = TypeAdapter(list[WebFormOut])
 
 
@@ -302,11 +301,7 @@ async def order_rules(api: ApiClient, rule_ids: list[int]) -> list[AssignmentRul
     return _RULES.validate_python(await api.put("/api/assignment-rules/order", {"rule_ids": rule_ids}))
 
 
-# --- tax rates, ticket categories, warehouses ------------------------------------------------------
-
-
-async def tax_rates(api: ApiClient, include_inactive: bool = True) -> list[TaxRateOut]:
-    return _TAX_RATES.validate_python(await api.get("/api/tax-rates", include_inactive=include_inactive))
+# --- tax rates, ticket categories -------------------------------------------------------------------
 
 
 async def create_tax_rate(api: ApiClient, body: Body) -> TaxRateOut:
@@ -327,10 +322,6 @@ async def create_category(api: ApiClient, body: Body) -> CategoryOut:
 
 async def update_category(api: ApiClient, category_id: int, body: Body) -> CategoryOut:
     return CategoryOut.model_validate(await api.patch(f"/api/ticket-categories/{category_id}", body))
-
-
-async def warehouses(api: ApiClient, include_inactive: bool = False) -> list[WarehouseOut]:
-    return _WAREHOUSES.validate_python(await api.get("/api/warehouses", include_inactive=include_inactive))
 
 
 # --- email pipe log, invoice emails ----------------------------------------------------------------

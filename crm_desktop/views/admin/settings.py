@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop.api import admin as admin_api
+from crm_desktop.api import stock
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.operations import handle_error
 from crm_desktop.views.admin.common import (
@@ -279,7 +280,7 @@ class SettingsPage(AdminPage, SettingsForm):
     def reload(self) -> None:
         async def both() -> tuple[dict[str, Any], list[WarehouseOut]]:
             settings = await admin_api.get_settings(self.api)
-            warehouses = await admin_api.warehouses(self.api) if can_view_stock else []
+            warehouses = await stock.list_warehouses(self.api, include_inactive=False) if can_view_stock else []
             return settings.values, warehouses
 
         def arrived(answer: tuple[dict[str, Any], list[WarehouseOut]]) -> None:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import format, operations
 from crm_desktop.api import admin as admin_api
+from crm_desktop.api import products
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import AdminPage, ScreenshotState, can, field, title_label
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
@@ -155,7 +156,7 @@ class TaxRatesPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.load(admin_api.tax_rates(self.api), self._arrived)
+        self.load(products.tax_rates(self.api), self._arrived)
 
     def _arrived(self, rates: list[TaxRateOut], select: int | None = None) -> None:
         self.rates = {r.id: r for r in rates}
