@@ -62,6 +62,7 @@ LABELS: dict[str, str] = {
     "partially_paid": "Partly paid",
     "partially_received": "Partly received",
     "credit_note": "Credit note",
+    "transfer": "Bank transfer",
     # record types and audit actions
     "follow_up": "Follow-up",
     "updated": "Changed",

@@ -53,7 +53,7 @@ async def _json(call: Awaitable[BaseModel]) -> Row:
     return (await call).model_dump(mode="json")
 
 
-METHODS = (("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"), ("Other", "other"))
+METHODS = [(format.label(method), method.value) for method in PaymentMethod]
 UNITS = (("days", "day"), ("weeks", "week"), ("months", "month"), ("years", "year"))
 
 
@@ -140,7 +140,7 @@ class PaymentDialog(QDialog):
 
 
 def payment_label(payment: PaymentOut, currency: str) -> str:
-    method = str(dict((v, k) for k, v in METHODS).get(payment.method) or payment.method.value)
+    method = format.label(payment.method)
     return f"{format.money(payment.amount, currency)} by {method.lower()} on {format.day(payment.paid_on)}"
 
 

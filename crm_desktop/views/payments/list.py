@@ -20,13 +20,13 @@ from crm_desktop.session import Session
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.invoices import PaymentMethod
 from crm_server.contract.payments import PaymentQuery
 
 Row = dict[str, Any]
 PAGE_SIZE = 100
 REFRESH_AREAS = payments.CHANGED | {"*"}
-METHODS = [("Bank transfer", "transfer"), ("Card", "card"), ("Cash", "cash"), ("Stripe", "stripe"), ("Other", "other")]
-METHOD_LABELS = dict((value, label) for label, value in METHODS)
+METHODS = [(format.label(method), method.value) for method in PaymentMethod]
 SORTABLE = {0: "paid_on", 1: "amount"}  # column -> the server's sort key
 
 
@@ -56,7 +56,7 @@ class PaymentsPage(QWidget):
             Column("Paid on", lambda r: format.day(r["paid_on"])),
             Column("Amount", lambda r: format.money(r["amount"], r["currency"]), align_right=True),
             Column("Refunded", refunded_text, align_right=True),
-            Column("Method", lambda r: str(METHOD_LABELS.get(r["method"]) or r["method"])),
+            Column("Method", lambda r: format.label(r["method"])),
             Column("Reference", lambda r: r.get("reference") or "—"),
             Column("Invoice", lambda r: r.get("invoice_number") or f"#{r['invoice_id']}"),
             Column("Client", lambda r: r.get("client_name") or "—"),
