@@ -242,7 +242,7 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
     desk.wait_until(lambda: window.invoice["status"] == "partially_paid", message="the payment did not count")
     assert not shiboken6.isValid(first) or not first.isVisible()
     desk.wait_until(lambda: window.payments_table.rowCount() == 1)
-    assert window.badge.text() == "Partially paid" and "Open 269.58 EUR" in window.open_label.text()
+    assert window.badge.text() == "Partly paid" and "Open 269.58 EUR" in window.open_label.text()
 
     too_much = pay(desk, qtbot, window, "300")
     desk.wait_until(lambda: errors.is_marked(too_much.amount), message="the overpayment was not refused")
@@ -520,7 +520,7 @@ def test_the_module_opens_from_the_sidebar_and_its_screenshot_states(desk: Desk,
     name, window = next(states)
     assert name == "invoice-editor" and isinstance(window, InvoiceWindow)
     desk.wait_until(lambda: window.invoice is not None and not window.is_busy())
-    assert window.badge.text() == "Partially paid"
+    assert window.badge.text() == "Partly paid"
     name, payment = next(states)
     assert name == "invoice-payment-dialog" and isinstance(payment, PaymentDialog)
     assert payment.amount.text() == "100.00"  # the open amount: 119.00 - 19.00
@@ -621,7 +621,7 @@ def test_the_editor_follows_a_colleagues_change_and_keeps_unsaved_notes(desk: De
             assert paid.status_code == 201, paid.text
 
     desk.on_server(colleague_pays())
-    desk.wait_until(lambda: window.badge.text() == "Partially paid", message="the editor did not follow the change")
+    desk.wait_until(lambda: window.badge.text() == "Partly paid", message="the editor did not follow the change")
     assert "Open 69.00 EUR" in window.open_label.text() and window.notes.toPlainText() == "Call before delivery"
     desk.wait_until(lambda: window.payments_table.rowCount() == 1)
     # Saving my notes now is over a version I did not see: the usual "changed elsewhere".

@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 from crm_desktop import operations
 from crm_desktop.api import invoices
 from crm_desktop.api.client import ApiError
-from crm_desktop.format import day, moment, money
+from crm_desktop.format import day, label, moment, money
 from crm_desktop.operations.errors import describe, mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.invoices.dialogs import (
@@ -83,14 +83,6 @@ async def _json(call: Awaitable[BaseModel]) -> Row:
     return (await call).model_dump(mode="json")
 
 
-STATUS_LABELS = {
-    "draft": "Draft",
-    "unpaid": "Unpaid",
-    "partially_paid": "Partially paid",
-    "paid": "Paid",
-    "overdue": "Overdue",
-    "cancelled": "Cancelled",
-}
 STATUS_COLORS = {  # the list's status column
     "draft": "#6b7280",
     "unpaid": "#b45309",
@@ -111,7 +103,7 @@ A = InvoiceAction
 PAYABLE = sources(INVOICE_ACTIONS, A.pay)
 ISSUED = sources(INVOICE_ACTIONS, A.send)  # numbered and not cancelled: notes can still be saved
 SAVED = frozenset(InvoiceStatus)
-SEND_LABELS = {"unsent": "Unsent", "queued": "Queued for sending…", "sent": "Sent", "failed": "Failed"}
+SEND_LABELS = {"queued": "Queued for sending…"}  # the rest in format.label's words
 NO_DATE = QDate(2000, 1, 1)  # the date edits' "not set" value (shown as their special text)
 DUE_DAYS = 14
 _open: WindowRegistry[InvoiceWindow] = WindowRegistry()  # invoice id -> its window
@@ -120,7 +112,7 @@ _open: WindowRegistry[InvoiceWindow] = WindowRegistry()  # invoice id -> its win
 def status_label(invoice: Row) -> str:
     if invoice.get("kind") == "credit_note":
         return "Credit note"
-    return STATUS_LABELS.get(invoice["status"], str(invoice["status"]))
+    return label(invoice["status"])
 
 
 def send_label(invoice: Row) -> str:
@@ -129,7 +121,7 @@ def send_label(invoice: Row) -> str:
         return f"Sent {moment(invoice['sent_at'])}" if invoice.get("sent_at") else "Sent"
     if status == "failed":
         return f"Failed: {invoice.get('send_error') or 'no reason given'}"
-    return SEND_LABELS.get(status, status)
+    return SEND_LABELS.get(status) or label(status)
 
 
 def open_invoice(
