@@ -153,6 +153,13 @@ def day(value: date | datetime | str | None) -> str:
         return value
 
 
+def short_day(value: date | datetime | str | None, today: date | None = None) -> str:
+    """A day where room is short (a card): "05 Dec" in this year, "05 Dec 2025" in another."""
+    shown = day(value)
+    year = f" {(today or date.today()).year}"
+    return shown.removesuffix(year) if shown.endswith(year) else shown
+
+
 def moment(value: datetime | str | None) -> str:
     """A server timestamp (UTC) in the user's local time: "05 Dec 2026, 18:13"."""
     if value is None or value == "":

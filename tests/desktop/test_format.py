@@ -53,6 +53,8 @@ def test_quantities_days_moments_and_labels() -> None:
     noon = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
     assert fmt.moment("2026-12-05T12:00:00Z") == fmt.moment(noon) == noon.astimezone().strftime("%d %b %Y, %H:%M")
     assert fmt.moment(None) == "—" and fmt.day("") == "—"
+    assert fmt.short_day("2026-12-05", today=date(2026, 1, 1)) == "05 Dec"
+    assert fmt.short_day("2025-12-05", today=date(2026, 1, 1)) == "05 Dec 2025"
     assert fmt.label("status_changed") == "Status changed" and fmt.label("owner_id") == "Owner"
     assert fmt.label("orders") == "Sales orders" and fmt.label("team_id") == "Team"
     assert fmt.value(["hot", "vip"]) == "hot, vip" and fmt.value(True) == "Yes" and fmt.value("") == "—"

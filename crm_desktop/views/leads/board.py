@@ -75,7 +75,7 @@ def follow_up_text(moment: datetime | None) -> tuple[str, bool]:
         return "", False
     local = moment.astimezone()
     overdue = local < datetime.now().astimezone()
-    return f"Follow-up {format.day(local)}", overdue
+    return f"Follow-up {format.short_day(local)}", overdue
 
 
 def show_notice(widget: QWidget, text: str) -> None:
