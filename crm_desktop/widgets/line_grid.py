@@ -652,6 +652,7 @@ class LineGrid(QWidget):
             return
         if product is None:
             mark_field(self.entry, f"No product with SKU {text}.")
+            self.entry.selectAll()  # the next scan types over it
             self.entry_note.setText(f"No product with SKU {text}. Type part of its name to choose from a list.")
             return
         if not product.stock_tracked:

@@ -21,7 +21,7 @@ from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import errors
 from crm_desktop.session import Session
-from crm_desktop.views.stock.document_editor import COL_NOTE, COL_QTY, StockDocumentWindow
+from crm_desktop.views.stock.document_editor import StockDocumentWindow
 from crm_desktop.views.stock.history import ProductHistoryWindow
 from crm_desktop.views.stock.overview import StockPage
 from crm_desktop.widgets.line_grid import LineGrid, Mode
@@ -95,16 +95,24 @@ def new_document(desk: Desk, qtbot: QtBot, page: StockPage, kind: str) -> StockD
 
 def scan(desk: Desk, qtbot: QtBot, window: StockDocumentWindow, sku: str) -> None:
     """Type a SKU into the scan field and press Enter, like a barcode scanner."""
-    qtbot.keyClicks(window.sku, sku)
-    qtbot.keyClick(window.sku, Qt.Key.Key_Return)
+    qtbot.keyClicks(window.grid.entry, sku)
+    qtbot.keyClick(window.grid.entry, Qt.Key.Key_Return)
     desk.wait_until(lambda: not window.is_busy())
 
 
-def set_quantity(window: StockDocumentWindow, row: int, text: str) -> None:
-    """Edit the quantity cell (what the grid's editor commits)."""
-    item = window.grid.item(row, COL_QTY)
-    assert item is not None and item.flags() & Qt.ItemFlag.ItemIsEditable
-    item.setText(text)
+def set_quantity(qtbot: QtBot, window: StockDocumentWindow, row: int, text: str) -> None:
+    """Type over the line's quantity cell."""
+    cell = window.grid.cell(row, "quantity")
+    assert isinstance(cell, QLineEdit) and not cell.isReadOnly()
+    cell.selectAll()
+    qtbot.keyClicks(cell, text)
+
+
+def note(window: StockDocumentWindow, row: int) -> str:
+    """The note beside a line (what an adjustment moved, or the server's refusal of the line)."""
+    item = window.grid.table.item(row, window.grid.keys.index("note"))
+    assert item is not None
+    return item.text()
 
 
 def choose(combo: Any, data: Any) -> None:
@@ -154,15 +162,16 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     scan(desk, qtbot, receipt, "W-1")
     assert receipt.line_quantities() == [("W-1", "2")]
     scan(desk, qtbot, receipt, "NOPE-9")
-    assert receipt.sku_message.isVisible() and receipt.sku_message.text() == "No product with SKU NOPE-9."
-    assert receipt.sku.hasFocus() and receipt.sku.text() == ""  # ready for the next scan
+    entry = receipt.grid.entry
+    assert errors.is_marked(entry) and entry.toolTip() == "No product with SKU NOPE-9."
+    assert entry.hasFocus() and entry.selectedText() == entry.text() == "NOPE-9"  # the next scan types over it
     assert receipt.line_quantities() == [("W-1", "2")]
-    set_quantity(receipt, 0, "10")
+    set_quantity(qtbot, receipt, 0, "10")
     assert receipt.line_quantities() == [("W-1", "10")]
     validate(desk, qtbot, receipt)
     assert receipt.document is not None and receipt.document["status"] == "validated"
     assert receipt.badge.text() == "Validated" and receipt.reverse_button.isVisible()
-    assert not receipt.sku.isEnabled() and not receipt.validate_button.isVisible()
+    assert not receipt.grid.entry.isEnabled() and not receipt.validate_button.isVisible()
     desk.wait_until(
         lambda: level_rows(page) == {("W-1", "Main"): ("10", "0", "10")},
         message="the overview did not show the received goods",
@@ -171,13 +180,12 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     # A delivery of 15 when 10 are there: refused at its line, naming the product and what is available.
     delivery = new_document(desk, qtbot, page, "delivery")
     scan(desk, qtbot, delivery, "W-1")
-    set_quantity(delivery, 0, "15")
+    set_quantity(qtbot, delivery, 0, "15")
     validate(desk, qtbot, delivery)
     refusal = "Not enough Widget (W-1) in Main: 10 available, 15 needed."
     assert delivery.notice.isVisible() and delivery.notice.text() == refusal
-    note = delivery.grid.item(0, COL_NOTE)
-    assert note is not None and note.text() == refusal
-    assert errors.is_marked(delivery.grid)
+    assert note(delivery, 0) == refusal
+    assert errors.is_marked(delivery.grid.cell(0, "quantity"))
     assert delivery.document is not None and delivery.document["status"] == "draft"  # saved, not moved
     assert on_hand(desk, api, widget["id"], main["id"]) == Decimal(10)
     qtbot.mouseClick(delivery.cancel_button, Qt.MouseButton.LeftButton)
@@ -191,7 +199,7 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     choose(transfer.warehouse, main["id"])
     choose(transfer.to_warehouse, shop["id"])
     scan(desk, qtbot, transfer, "W-1")
-    set_quantity(transfer, 0, "4")
+    set_quantity(qtbot, transfer, 0, "4")
     validate(desk, qtbot, transfer)
     assert transfer.document is not None and transfer.document["status"] == "validated"
     desk.wait_until(
@@ -201,7 +209,10 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
 
     # The shop counts 3: without a reason it is refused at the reason field; with one, 1 is written off.
     count = new_document(desk, qtbot, page, "adjustment")
-    assert count.reason.isVisible() and count.grid.horizontalHeaderItem(COL_QTY).text() == "Counted"
+    assert (
+        count.reason.isVisible()
+        and count.grid.table.horizontalHeaderItem(count.grid.keys.index("quantity")).text() == "Counted"
+    )
     choose(count.warehouse, shop["id"])
     for _ in range(3):
         scan(desk, qtbot, count, "W-1")
@@ -213,7 +224,7 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     qtbot.keyClicks(count.reason, "Yearly count")
     validate(desk, qtbot, count)
     assert count.document["status"] == "validated"
-    assert count.grid.item(0, COL_NOTE).text() == "Moved -1"
+    assert note(count, 0) == "Moved -1"
     desk.wait_until(lambda: level_rows(page).get(("W-1", "Shop")) == ("3", "0", "3"))
 
     # The history: every move with its document and the running quantity that ends at 9.
@@ -372,10 +383,10 @@ def test_low_stock_highlight_live_colleague_export_and_warehouses(desk: Desk, qt
     scan(desk, qtbot, receipt, "N-3")
     scan(desk, qtbot, receipt, "B-7")
     assert receipt.line_quantities() == [("N-3", "1"), ("B-7", "1")]
-    receipt.grid.selectRow(1)
-    receipt.grid.setFocus()
-    desk.wait_until(lambda: receipt.grid.hasFocus())
-    qtbot.keyClick(receipt.grid, Qt.Key.Key_Delete)  # the scanned bolt was a mistake
+    receipt.grid.table.selectRow(1)
+    receipt.grid.table.setFocus()
+    desk.wait_until(lambda: receipt.grid.table.hasFocus())
+    qtbot.keyClick(receipt.grid.table, Qt.Key.Key_Delete)  # the scanned bolt was a mistake
     assert receipt.line_quantities() == [("N-3", "1")]
     validate(desk, qtbot, receipt)
     assert errors.is_marked(receipt.warehouse)
@@ -414,7 +425,7 @@ def test_a_salesperson_reads_stock_but_is_offered_no_changes(desk: Desk, qtbot: 
     assert not (
         window.save_button.isVisible() or window.validate_button.isVisible() or window.cancel_button.isVisible()
     )
-    assert not window.sku.isEnabled() and not window.warehouse.isEnabled()
+    assert not window.grid.entry.isEnabled() and not window.warehouse.isEnabled()
 
     page.tabs.setCurrentWidget(page.overview)
     page.overview.table.select_key(f"{gear['id']}:{main['id']}")

@@ -3,10 +3,11 @@
 - Draft: warehouse(s), reference, reason (adjustments need one), notes and the lines change; Save
   draft (Ctrl+S), Validate (asks; moves the stock), Cancel draft (asks).
 - Validated: read-only; Reverse (asks) makes the opposite, validated document and opens it.
-- Lines are entered the way a barcode scanner types: a SKU and Enter. The SKU is looked up
-  (api/stock.lookup) and added with quantity 1, or the line of that product goes up by one; an
-  unknown SKU is said next to the field, which keeps the focus for the next scan. Quantities are
-  edited in the grid; Delete removes the selected lines.
+- The lines are the one LineGrid in its stock mode (widgets/line_grid.py): a SKU and Enter, the way
+  a barcode scanner types, adds the product with quantity 1 or puts one more on its line; an unknown
+  SKU is said at the entry, which keeps the focus (and its text selected) for the next scan.
+  Quantities are typed in the grid; Delete removes the selected line (Ctrl+Z brings it back). An
+  adjustment's grid counts ("Counted", what the count moved as each line's note).
 
 A refusal names its field: a warehouse's next to its box, a line's at its row (red, with the
 message) and in the banner, e.g. "Not enough Widget (W-1) in Main: 2 available, 5 needed."
@@ -19,24 +20,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -44,33 +39,29 @@ from PySide6.QtWidgets import (
 from crm_desktop import operations
 from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
-from crm_desktop.format import moment, parse_decimal
+from crm_desktop.format import moment
 from crm_desktop.operations.errors import clear_field, mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.stock.common import (
     KIND_LABELS,
     Row,
     document_title,
-    signed_qty,
     status_label,
     warehouse_choices,
 )
 from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
 from crm_desktop.widgets.form import field
-from crm_desktop.widgets.line_grid import typed
+from crm_desktop.widgets.line_grid import LineGrid, Mode
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
 from crm_server.contract.stock import (
     DOCUMENT_ACTIONS,
     DocumentAction,
-    ProductStockOut,
     StockDocumentIn,
     StockDocumentOut,
     StockDocumentUpdate,
     WarehouseOut,
 )
 
-COL_SKU, COL_PRODUCT, COL_UNIT, COL_QTY, COL_NOTE = range(5)
-ERROR_BACKGROUND = QColor("#fde8e8")
 STATUS_TONES = {"draft": "muted", "validated": "success", "reversed": "warning", "cancelled": "muted"}
 A = DocumentAction
 _open: WindowRegistry[StockDocumentWindow] = WindowRegistry()  # document id -> its window
@@ -150,10 +141,7 @@ class StockDocumentWindow(DocumentWindow):
         self.document_id = document_id
         self.document: Row | None = None
         self.kind = kind
-        self.lines: list[Row] = []  # {product_id, sku, product_name, unit, quantity: Decimal, moved}
         self._filling = False
-        self._line_error: tuple[int, str] | None = None
-        self._scan_lock = asyncio.Lock()
         self.confirm_box: QMessageBox | None = None
         super().__init__(
             session,
@@ -177,39 +165,8 @@ class StockDocumentWindow(DocumentWindow):
         self.notes = QPlainTextEdit()
         self.notes.setFixedHeight(54)
 
-        self.sku = QLineEdit()
-        self.sku.setObjectName("skuEntry")
-        self.sku.setPlaceholderText("Type or scan a SKU, then Enter")
-        self.sku.returnPressed.connect(self.scan)
-        self.sku_message = QLabel()
-        self.sku_message.setObjectName("skuMessage")
-        self.sku_message.setProperty("role", "error")
-        self.sku_message.setVisible(False)
-        self.add_button = QPushButton("Add")
-        self.add_button.setToolTip("Add the product with this SKU (Enter)")
-        self.add_button.clicked.connect(self.scan)
-        self.grid = QTableWidget(0, 5)
-        self.grid.setObjectName("stockLines")
-        self.grid.setAccessibleName("Lines")
-        self.grid.setHorizontalHeaderLabels(["SKU", "Product", "Unit", "Quantity", ""])
-        self.grid.verticalHeader().setVisible(False)
-        self.grid.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.grid.setEditTriggers(
-            QAbstractItemView.EditTrigger.DoubleClicked
-            | QAbstractItemView.EditTrigger.EditKeyPressed
-            | QAbstractItemView.EditTrigger.AnyKeyPressed
-        )
-        header = self.grid.horizontalHeader()
-        for column, width in ((COL_SKU, 130), (COL_PRODUCT, 280), (COL_UNIT, 70), (COL_QTY, 110)):
-            self.grid.setColumnWidth(column, width)
-        header.setSectionResizeMode(COL_NOTE, QHeaderView.ResizeMode.Stretch)
-        self.grid.itemChanged.connect(self._quantity_edited)
-        delete = QShortcut(QKeySequence(Qt.Key.Key_Delete), self.grid)
-        delete.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        delete.activated.connect(self.remove_selected)
-        self.remove_button = QPushButton("Remove line")
-        self.remove_button.setToolTip("Remove the selected lines (Delete)")
-        self.remove_button.clicked.connect(self.remove_selected)
+        self.grid = LineGrid(session, self, mode=Mode.STOCK)
+        self.grid.changed.connect(lambda: self.touch("lines"))
 
         form = QHBoxLayout()
         form.setSpacing(14)
@@ -231,21 +188,6 @@ class StockDocumentWindow(DocumentWindow):
             part.addStretch(1)
             form.addLayout(part, 1)
 
-        self.scan_box = QWidget()
-        scan_row = QHBoxLayout(self.scan_box)
-        scan_row.setContentsMargins(0, 0, 0, 0)
-        scan_label = QLabel("&SKU")
-        scan_label.setBuddy(self.sku)
-        scan_row.addWidget(scan_label)
-        scan_row.addWidget(self.sku, 1)
-        scan_row.addWidget(self.add_button)
-        scan_row.addWidget(self.remove_button)
-        self.lines_box = QWidget()
-        lines_layout = QVBoxLayout(self.lines_box)
-        lines_layout.setContentsMargins(0, 0, 0, 0)
-        lines_layout.addWidget(self.scan_box)
-        lines_layout.addWidget(self.sku_message)
-        lines_layout.addWidget(self.grid, 1)
         self.fields: dict[str, QWidget] = {
             "warehouse_id": self.warehouse,
             "to_warehouse_id": self.to_warehouse,
@@ -261,7 +203,7 @@ class StockDocumentWindow(DocumentWindow):
         self.source_link.linkActivated.connect(self._open_link)
         self.add_to_action_bar(self.source_link)
         self.root.addLayout(form)
-        self.root.addWidget(self.lines_box, 1)
+        self.root.addWidget(self.grid, 1)
 
         for signal in (
             self.reference.textEdited,
@@ -276,7 +218,7 @@ class StockDocumentWindow(DocumentWindow):
         if document_id is None:
             self._show_kind()
             self._style_badge("draft")
-            self.sku.setFocus()
+            self.grid.entry.setFocus()
         else:
             self.setWindowTitle("Stock document - CRM")
             self.reload()
@@ -299,10 +241,7 @@ class StockDocumentWindow(DocumentWindow):
         label = holder.findChild(QLabel) if holder is not None else None
         if label is not None:
             label.setText(f"&{caption}")
-        header_item = self.grid.horizontalHeaderItem(COL_QTY)
-        if header_item is not None:
-            header_item.setText("Counted" if count else "Quantity")
-        self.sku.setPlaceholderText("Type or scan a SKU, then Enter" + (" (each scan counts one)" if count else ""))
+        self.grid.set_counting(count)
 
     def _style_badge(self, status: str) -> None:
         self.show_status(status_label(status), STATUS_TONES.get(status, "muted"))
@@ -313,7 +252,7 @@ class StockDocumentWindow(DocumentWindow):
         return self.document_id
 
     def can_save(self) -> bool:
-        return self.is_draft() and (bool(self.lines) or self.document is not None)
+        return self.is_draft() and (self.grid.line_count() > 0 or self.document is not None)
 
     async def _load_warehouses(self, preferred: int | None) -> None:
         try:
@@ -388,19 +327,8 @@ class StockDocumentWindow(DocumentWindow):
                 self.reference.setText(document.get("reference") or "")
                 self.reason.setText(document.get("reason") or "")
                 self.notes.setPlainText(document.get("notes") or "")
-                self.lines = [
-                    {
-                        "product_id": ln["product_id"],
-                        "sku": ln.get("sku") or "",
-                        "product_name": ln.get("product_name") or "",
-                        "unit": ln.get("unit") or "",
-                        "quantity": Decimal(str(ln["quantity"])),
-                        "moved": ln.get("moved"),
-                    }
-                    for ln in document.get("lines") or []
-                ]
-                self._line_error = None
-                self._fill_grid()
+                self.grid.set_counting(self.kind == "adjustment")  # before the lines: their "Moved" notes
+                self.grid.set_lines(list(document.get("lines") or []))
             finally:
                 self._filling = False
             self.dirty = False
@@ -431,121 +359,12 @@ class StockDocumentWindow(DocumentWindow):
 
     # --- lines -----------------------------------------------------------------------------------
 
-    def _fill_grid(self) -> None:
-        editable = self.editable()
-        self.grid.blockSignals(True)
-        try:
-            self.grid.setRowCount(len(self.lines))
-            for i, line in enumerate(self.lines):
-                texts = [line["sku"], line["product_name"], line["unit"], typed(line["quantity"]), self._note(i, line)]
-                for column, text in enumerate(texts):
-                    item = QTableWidgetItem(text)
-                    flags = Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEnabled
-                    if column == COL_QTY and editable:
-                        flags |= Qt.ItemFlag.ItemIsEditable
-                    item.setFlags(flags)
-                    if column == COL_QTY:
-                        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                    if self._line_error is not None and self._line_error[0] == i:
-                        item.setBackground(QBrush(ERROR_BACKGROUND))
-                        item.setToolTip(self._line_error[1])
-                    self.grid.setItem(i, column, item)
-        finally:
-            self.grid.blockSignals(False)
-
-    def _note(self, i: int, line: Row) -> str:
-        if self._line_error is not None and self._line_error[0] == i:
-            return self._line_error[1]
-        if line.get("moved") is not None and self.kind == "adjustment":
-            return f"Moved {signed_qty(line['moved'])}"
-        return ""
-
     def line_quantities(self) -> list[tuple[str, str]]:
         """(SKU, quantity) per line as shown (for tests and screenshots)."""
-        return [(line["sku"], typed(line["quantity"])) for line in self.lines]
+        return self.grid.line_quantities()
 
-    def scan(self) -> None:
-        """The SKU field's Enter: look it up and add a line (or one more of that product's line)."""
-        code = self.sku.text().strip()
-        if not code or not self.editable():
-            return
-        self.sku.clear()
-        self.sku.setFocus()
-        self.spawn(self._add_sku(code))
-
-    async def _add_sku(self, code: str) -> None:
-        async with self._scan_lock:  # a scanner types fast: lines are added in the order scanned
-            try:
-                product = await stock.lookup(self.api, code)
-            except ApiError as exc:
-                if shiboken6.isValid(self):
-                    text = exc.message if exc.status in (404, 422) else f"The lookup failed: {exc.message}"
-                    self._sku_says(text)
-                return
-            if not shiboken6.isValid(self):
-                return
-            if not product.stock_tracked:
-                self._sku_says(f"{product.name} ({product.sku}) is not stock-tracked.")
-                return
-            self._sku_says("")
-            self.add_product(product)
-
-    def _sku_says(self, text: str) -> None:
-        self.sku_message.setText(text)
-        self.sku_message.setVisible(bool(text))
-        if text:
-            self.sku.setFocus()
-
-    def add_product(self, product: ProductStockOut, quantity: Decimal = Decimal(1)) -> None:
-        product_id = product.product_id
-        for i, line in enumerate(self.lines):  # noqa: B007  (i is the row to select after)
-            if line["product_id"] == product_id:
-                line["quantity"] += quantity
-                break
-        else:
-            self.lines.append(
-                {
-                    "product_id": product_id,
-                    "sku": product.sku,
-                    "product_name": product.name,
-                    "unit": product.unit,
-                    "quantity": quantity,
-                    "moved": None,
-                }
-            )
-            i = len(self.lines) - 1
-        self._line_error = None
-        self._fill_grid()
-        self.grid.selectRow(i)
-        self.sku.setFocus()
-        self._touched()
-
-    def _quantity_edited(self, item: QTableWidgetItem) -> None:
-        if self._filling or item.column() != COL_QTY or not 0 <= item.row() < len(self.lines):
-            return
-        value = parse_decimal(item.text())
-        i = item.row()
-        if value is None or value < 0:
-            self._line_error = (i, "Type a quantity, e.g. 3 or 2.5.")
-        else:
-            self.lines[i]["quantity"] = value
-            self._line_error = None
-            self._touched()
-        self._fill_grid()
-
-    def remove_selected(self) -> None:
-        if not self.editable():
-            return
-        rows = sorted({index.row() for index in self.grid.selectionModel().selectedRows()}, reverse=True)
-        if not rows and self.grid.currentRow() >= 0:
-            rows = [self.grid.currentRow()]
-        for row in rows:
-            if 0 <= row < len(self.lines):
-                del self.lines[row]
-        if rows:
-            self._line_error = None
-            self._fill_grid()
-            self._touched()
+    def parts_busy(self) -> bool:
+        return self.grid.is_busy()
 
     # --- state -----------------------------------------------------------------------------------
 
@@ -578,20 +397,11 @@ class StockDocumentWindow(DocumentWindow):
             self.to_warehouse,
             self.reference,
             self.reason,
-            self.sku,
-            self.add_button,
-            self.remove_button,
+            self.grid.entry,
         ):
             widget.setEnabled(editable)
         self.notes.setReadOnly(not editable)
-        self.scan_box.setVisible(editable)  # a done document is read, not scanned into
-        self.grid.setEditTriggers(
-            QAbstractItemView.EditTrigger.DoubleClicked
-            | QAbstractItemView.EditTrigger.EditKeyPressed
-            | QAbstractItemView.EditTrigger.AnyKeyPressed
-            if editable
-            else QAbstractItemView.EditTrigger.NoEditTriggers
-        )
+        self.grid.set_read_only(not editable)  # a done document is read, not scanned into
 
     # --- saving ----------------------------------------------------------------------------------
 
@@ -604,7 +414,7 @@ class StockDocumentWindow(DocumentWindow):
             "reference": self.reference.text().strip() or None,
             "reason": self.reason.text().strip() or None,
             "notes": self.notes.toPlainText().strip() or None,
-            "lines": [{"product_id": ln["product_id"], "quantity": str(ln["quantity"])} for ln in self.lines],
+            "lines": self.grid.lines_in(),
         }
         return body
 
@@ -624,8 +434,8 @@ class StockDocumentWindow(DocumentWindow):
         return document
 
     async def _noting_line_errors(self, call: Awaitable[Any]) -> Any:
-        """Run a call; a refusal that names a line ("lines.2.quantity") is shown at that row and in
-        the banner before the one error handler shows it at the grid."""
+        """Run a call; a refusal that names a line ("lines.2.quantity") is shown at that line's cell
+        (with the message as its note) and in the banner before the one error handler marks it."""
         try:
             return await call
         except ApiError as exc:
@@ -634,29 +444,29 @@ class StockDocumentWindow(DocumentWindow):
             raise
 
     def _show_refusal(self, exc: ApiError) -> None:
-        field_name = exc.field or ""
-        if field_name.startswith("lines.") and len(field_name.split(".")) >= 2:
-            try:
-                i = int(field_name.split(".")[1])
-            except ValueError:
-                i = -1
-            if 0 <= i < len(self.lines):
-                self._line_error = (i, exc.message)
-                self._fill_grid()
+        if exc.field:
+            self.grid.show_error(exc.field, exc.message)
         if exc.status == 422 or exc.code == "insufficient_stock":
             self.say(exc.message, error=True)
 
     def _field_map(self) -> dict[str, QWidget]:
-        out = dict(self.fields)
-        for i in range(len(self.lines)):
-            out[f"lines.{i}.quantity"] = self.grid
-            out[f"lines.{i}.product_id"] = self.grid
-        return out
+        """Where the server's field errors land: the form's fields and each line's cells."""
+        self.grid.lines_in()  # the lines as they will be sent: "lines.N" names the N-th of them
+        return {**self.fields, **self.grid.field_widgets()}
+
+    def _lines_problem(self) -> bool:
+        """A quantity the server would surely refuse: said in the banner, its cell marked."""
+        problem = self.grid.problem()
+        if problem is not None:
+            self.say(problem, error=True)
+        return problem is not None
 
     def save(self, then: Callable[[], object] | None = None) -> asyncio.Task[Any] | None:
         if not self.is_draft():
             return None
         self.say("")
+        if self._lines_problem():
+            return None
 
         def saved(document: Row) -> None:
             self.say(f"Saved {document['number']}.")
@@ -703,9 +513,11 @@ class StockDocumentWindow(DocumentWindow):
             self.validate,
         )
 
-    def validate(self) -> asyncio.Task[Any]:
+    def validate(self) -> asyncio.Task[Any] | None:
         """Save pending edits, then validate; a refusal (e.g. not enough stock) moves nothing."""
         self.say("")
+        if self._lines_problem():
+            return None
 
         async def save_and_validate() -> Row:
             document = await self._save()
