@@ -166,6 +166,13 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     assert errors.is_marked(entry) and entry.toolTip() == "No product with SKU NOPE-9."
     assert entry.hasFocus() and entry.selectedText() == entry.text() == "NOPE-9"  # the next scan types over it
     assert receipt.line_quantities() == [("W-1", "2")]
+    # A quantity the server would refuse is said before anything is sent, at its cell.
+    set_quantity(qtbot, receipt, 0, "-2")
+    qtbot.mouseClick(receipt.save_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: not receipt.is_busy())
+    problem = "Line 1 (W-1), quantity: a number of 0 or more with at most 3 decimals."
+    assert receipt.notice.text() == problem and note(receipt, 0) == problem
+    assert receipt.grid.is_marked(0, "quantity") and receipt.document is None  # nothing saved
     set_quantity(qtbot, receipt, 0, "10")
     assert receipt.line_quantities() == [("W-1", "10")]
     validate(desk, qtbot, receipt)
