@@ -62,7 +62,8 @@ LABELS: dict[str, str] = {
     "partially_paid": "Partly paid",
     "partially_received": "Partly received",
     "credit_note": "Credit note",
-    "transfer": "Bank transfer",
+    # one code, other words in one enum's context (stock transfers stay "Transfer")
+    "PaymentMethod.transfer": "Bank transfer",
     # record types and audit actions
     "follow_up": "Follow-up",
     "updated": "Changed",
@@ -197,6 +198,8 @@ def label(word: str | Enum | None) -> str:
     if word is None:
         return EMPTY
     code = str(word.value if isinstance(word, Enum) else word)
+    if isinstance(word, Enum) and f"{type(word).__name__}.{code}" in LABELS:
+        return LABELS[f"{type(word).__name__}.{code}"]
     if code in LABELS:
         return LABELS[code]
     text = code.removesuffix("_id").replace("_", " ").replace(".", " ").strip()

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from crm_desktop import format as fmt
+from crm_server.contract.invoices import PaymentMethod
 
 
 @pytest.mark.parametrize(
@@ -57,6 +58,7 @@ def test_quantities_days_moments_and_labels() -> None:
     assert fmt.short_day("2025-12-05", today=date(2026, 1, 1)) == "05 Dec 2025"
     assert fmt.label("status_changed") == "Status changed" and fmt.label("owner_id") == "Owner"
     assert fmt.label("orders") == "Sales orders" and fmt.label("team_id") == "Team"
+    assert fmt.label(PaymentMethod.transfer) == "Bank transfer" and fmt.label("transfer") == "Transfer"
     assert fmt.value(["hot", "vip"]) == "hot, vip" and fmt.value(True) == "Yes" and fmt.value("") == "—"
 
 

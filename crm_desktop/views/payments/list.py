@@ -56,7 +56,7 @@ class PaymentsPage(QWidget):
             Column("Paid on", lambda r: format.day(r["paid_on"])),
             Column("Amount", lambda r: format.money(r["amount"], r["currency"]), align_right=True),
             Column("Refunded", refunded_text, align_right=True),
-            Column("Method", lambda r: format.label(r["method"])),
+            Column("Method", lambda r: format.label(PaymentMethod(r["method"]))),
             Column("Reference", lambda r: r.get("reference") or "—"),
             Column("Invoice", lambda r: r.get("invoice_number") or f"#{r['invoice_id']}"),
             Column("Client", lambda r: r.get("client_name") or "—"),
