@@ -33,6 +33,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _wire(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """A stored value as the wire says it (a column's text read as its enum first)."""
+    try:
+        value = adapter.validate_python(value)
+    except ValidationError:
+        pass  # shown as stored
+    return adapter.dump_python(value, mode="json", warnings=False)
+
+
 def check_unchanged(record: object, data: Guarded) -> None:
     """Refuse the save if a field it changes no longer holds what the person began from."""
     expected = data.expected or {}
@@ -52,7 +61,7 @@ def check_unchanged(record: object, data: Guarded) -> None:
             raise ValidationFailed(f"“expected” holds a value that {name} cannot have.", field="expected") from None
         now = getattr(record, name, None)
         if _plain(now) != _plain(began):
-            conflicts.append({"field": name, "theirs": adapter.dump_python(now, mode="json")})
+            conflicts.append({"field": name, "theirs": _wire(adapter, now)})
     if conflicts:
         names = ", ".join(c["field"].replace("_", " ") for c in conflicts)
         raise FieldChanged(
