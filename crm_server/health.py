@@ -85,10 +85,10 @@ async def _public_health(request: Request) -> JSONResponse:
         result = await _health(request)
     except Exception as exc:  # never a bare 500 from the health check itself
         log.exception("health check failed")
-        return JSONResponse(
-            {"status": "degraded", "version": __version__, "down": ["server"], "detail": type(exc).__name__},
-            status_code=503,
-        )
+        unknown = ComponentHealth(status="down", detail=f"unknown: the check failed ({type(exc).__name__})")
+        failed = Health(status="degraded", version=__version__, database=unknown, jobs=unknown, events=unknown,
+                        integrations=unknown, backups=unknown, down=["server"])  # fmt: skip
+        return JSONResponse(failed.model_dump(mode="json"), status_code=503)
     return JSONResponse(result.model_dump(mode="json"), status_code=200 if result.status == "ok" else 503)
 
 
