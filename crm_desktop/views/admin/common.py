@@ -302,7 +302,10 @@ class AdminPage(QWidget):
         self.loaded = False
         self._tasks: set[asyncio.Task[Any]] = set()
         # One reload however many announcements arrive together (a save's own event and its echo).
-        self._reload_soon = QTimer(self, singleShot=True, interval=0, timeout=self.reload)
+        self._reload_soon = QTimer(self)
+        self._reload_soon.setSingleShot(True)
+        self._reload_soon.setInterval(0)
+        self._reload_soon.timeout.connect(self.reload)
         self.root = QVBoxLayout(self)
         self.root.setContentsMargins(20, 16, 20, 16)
         self.root.setSpacing(12)
