@@ -114,7 +114,10 @@ class EmailLogPage(AdminPage):
         self.model.loading_changed.connect(self._loaded)
         self.filters.changed.connect(self.model.reload)
         # New messages while the office works: at most one reload a second, and only at the top.
-        self._live_reload = QTimer(self, singleShot=True, interval=1000, timeout=self._reload_if_at_top)
+        self._live_reload = QTimer(self)
+        self._live_reload.setSingleShot(True)
+        self._live_reload.setInterval(1000)
+        self._live_reload.timeout.connect(self._reload_if_at_top)
 
         self.summary = QFormLayout()
         self.summary.setContentsMargins(0, 0, 0, 0)
