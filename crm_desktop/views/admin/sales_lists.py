@@ -144,7 +144,9 @@ class OrderedList(QListWidget):
         super().dropEvent(event)
         after = self.ids()
         if after != before and moved is not None:
-            self.setCurrentItem(self.item_of(moved))
+            item = self.item_of(moved)
+            if item is not None:  # the moved row is always still there after an internal move
+                self.setCurrentItem(item)
             self.reordered.emit(after, moved)
 
 
