@@ -333,8 +333,14 @@ class SupportPage(AdminPage):
         self.root.addLayout(columns, 1)
         # One reload of each half however many announcements come together; deferred, so our own
         # save's announcement lands after its success callback has shown the saved values.
-        self._categories_soon = QTimer(self, singleShot=True, interval=0, timeout=self.categories.reload)
-        self._settings_soon = QTimer(self, singleShot=True, interval=0, timeout=self._reload_settings)
+        self._categories_soon = QTimer(self)
+        self._categories_soon.setSingleShot(True)
+        self._categories_soon.setInterval(0)
+        self._categories_soon.timeout.connect(self.categories.reload)
+        self._settings_soon = QTimer(self)
+        self._settings_soon.setSingleShot(True)
+        self._settings_soon.setInterval(0)
+        self._settings_soon.timeout.connect(self._reload_settings)
 
     def reload(self) -> None:
         self.categories.reload()
