@@ -61,12 +61,39 @@ def test_create_user_through_the_dialog(desk: Desk, qtbot: QtBot) -> None:
     assert signed_in.user.must_change_password
 
 
+def test_new_user_dialog_has_a_title_and_waits_for_a_chosen_role(desk: Desk, qtbot: QtBot) -> None:
+    api, _panel, page = open_users(desk, qtbot)
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = the_dialog(UserDialog)
+    assert dialog.windowTitle() == "New user"
+    assert dialog.heading.isVisible() and dialog.heading.text() == "New user"
+    # No role is chosen for the person (never Admin by default): Create waits and says why.
+    assert dialog.role.currentIndex() == -1 and dialog.role.currentData() is None
+    assert dialog.role.placeholderText() == "Pick a role…"
+    assert not dialog.ok.isEnabled() and dialog.ok.toolTip() == "Pick a role first"
+    qtbot.keyClicks(dialog.full_name, "Nora Newcomer")
+    qtbot.keyClicks(dialog.email, "nora@example.com")
+    qtbot.keyClick(dialog.email, Qt.Key.Key_Return)  # Enter does not create a user without a role
+    desk.wait(0.2)
+    assert dialog.isVisible() and desk.run(api.get("/api/users"))["total"] == 1
+
+    focus(desk, dialog.role)
+    qtbot.keyClick(dialog.role, Qt.Key.Key_Down)  # the keyboard picks the first role in the list
+    assert dialog.role.currentData() is not None and dialog.ok.isEnabled() and not dialog.ok.toolTip()
+    dialog.role.setCurrentIndex(dialog.role.findText("Salesperson"))
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: not shiboken6.isValid(dialog), message="the dialog did not close")
+    stored = desk.run(api.get("/api/users", search="nora"))["items"]
+    assert [page.roles[u["role_id"]].name for u in stored] == ["Salesperson"]
+
+
 def test_duplicate_email_is_shown_next_to_the_email_field(desk: Desk, qtbot: QtBot) -> None:
     api, _panel, page = open_users(desk, qtbot)
     page.new_button.click()
     dialog = the_dialog(UserDialog)
     qtbot.keyClicks(dialog.full_name, "Second Admin")
     qtbot.keyClicks(dialog.email, ADMIN_EMAIL.upper())  # same address, other case
+    dialog.role.setCurrentIndex(dialog.role.findText("Salesperson"))
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
 
     desk.wait_until(lambda: errors.is_marked(dialog.email), message="the email field was not marked")

@@ -92,6 +92,11 @@ class UserDialog(QDialog):
         self.role = QComboBox()
         for role in page.roles.values():
             self.role.addItem(role.name, role.id)
+        if user is None:
+            # The person picks the role: a default would hand out rights (Admin, first by id) unasked.
+            self.role.setPlaceholderText("Pick a role…")
+            self.role.setCurrentIndex(-1)
+            self.role.currentIndexChanged.connect(lambda _: self._update_ok())
         self.team = QComboBox()
         self.team.addItem("No team", None)
         for team in page.teams.values():
@@ -152,11 +157,25 @@ class UserDialog(QDialog):
         self.ok.setText("Create user" if user is None else "Save")
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
+        # The title inside the dialog too: a window without decorations (a kiosk, a screenshot) still says it.
+        self.heading = QLabel(self.windowTitle() if user is None else f"Edit {user['full_name']}")
+        self.heading.setObjectName("userDialogHeading")
+        self.heading.setProperty("role", "heading")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 18, 18, 18)
         layout.setSpacing(14)
+        layout.addWidget(self.heading)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
+        self._update_ok()
+
+    def _update_ok(self) -> None:
+        """A new user needs a role the person chose; until then Create waits and says why."""
+        if self.user is not None:
+            return
+        chosen = self.role.currentData() is not None
+        self.ok.setEnabled(chosen)
+        self.ok.setToolTip("" if chosen else "Pick a role first")
 
     def payload(self) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -176,6 +195,8 @@ class UserDialog(QDialog):
         return {"version": self.user["version"], **changed}
 
     def submit(self) -> None:
+        if self.user is None and self.role.currentData() is None:
+            return  # Create waits for a role (see _update_ok)
         api = self.page.api
         body = self.payload()
         if self.user is None:
