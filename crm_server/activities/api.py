@@ -65,9 +65,10 @@ async def create_follow_up(
 async def my_day(
     session: Session,
     tz: Annotated[str, Query(max_length=64, description="IANA zone of the caller")],
+    owner_id: Annotated[int | None, Query(description="whose day (default: the caller's); scope applies")] = None,
     principal: Principal = require("activities", "view"),
 ) -> MyDay:
-    return await service.my_day(session, principal, tz)
+    return await service.my_day(session, principal, tz, owner_id)
 
 
 @router.get("/follow-ups/calendar", response_model=list[FollowUpOut])

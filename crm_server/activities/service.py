@@ -98,7 +98,7 @@ async def add_note(
 
 
 def _subject_columns() -> tuple[Any, ...]:
-    return (Lead.person_name, Lead.company, Client.name)
+    return (Lead.person_name, Lead.company, Client.name, User.full_name)
 
 
 def _with_subject(stmt: Select[Any]) -> Select[Any]:
@@ -106,12 +106,14 @@ def _with_subject(stmt: Select[Any]) -> Select[Any]:
         stmt.add_columns(*_subject_columns())
         .outerjoin(Lead, Lead.id == FollowUp.lead_id)
         .outerjoin(Client, Client.id == FollowUp.client_id)
+        .outerjoin(User, User.id == FollowUp.owner_id)
     )
 
 
 def _out(row: Any) -> FollowUpOut:
-    follow_up, person, company, client_name = row
+    follow_up, person, company, client_name, owner_name = row
     out = FollowUpOut.model_validate(follow_up)
+    out.owner_name = owner_name
     if client_name is not None and follow_up.lead_id is None:
         out.subject = client_name
     elif person is not None:
@@ -169,13 +171,20 @@ def zone(name: str) -> ZoneInfo:
         raise ValidationFailed("Unknown time zone; use a name like Europe/Bucharest.", field="tz") from None
 
 
-async def my_day(session: AsyncSession, principal: Principal, tz: str) -> MyDay:
-    """The caller's open follow-ups: overdue (due before now) and the rest of today, in their zone."""
+async def my_day(session: AsyncSession, principal: Principal, tz: str, owner_id: int | None = None) -> MyDay:
+    """The caller's open follow-ups (or a colleague's, as far as the caller's scope reaches): overdue
+    (due before now) and the rest of today, in the caller's zone."""
     local = zone(tz)
     now = utcnow()
     today = now.astimezone(local).date()
     end = datetime.combine(today + timedelta(days=1), datetime.min.time(), local)
-    stmt = _with_subject(select(FollowUp)).where(FollowUp.owner_id == principal.user_id, FollowUp.status == "open")
+    stmt = _with_subject(select(FollowUp)).where(FollowUp.status == "open")
+    if owner_id is None or owner_id == principal.user_id:
+        stmt = stmt.where(FollowUp.owner_id == principal.user_id)
+    else:  # someone else's day: only what the caller may see of it
+        stmt = stmt.where(
+            FollowUp.owner_id == owner_id, principal.scope_filter(MODULE, FollowUp.owner_id, FollowUp.team_id)
+        )
     overdue = (await session.execute(stmt.where(FollowUp.due_at < now).order_by(FollowUp.due_at).limit(500))).all()
     later = (
         await session.execute(

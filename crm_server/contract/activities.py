@@ -112,6 +112,7 @@ class FollowUpOut(Model):
     created_at: datetime
     version: int
     subject: str | None = None  # who it is about: "Ana Pop (Acme SRL)" or the client's name
+    owner_name: str | None = None  # whose it is, in words (the week of "Everyone" groups by it)
 
 
 class CompleteResult(Model):

@@ -132,6 +132,57 @@ async def test_my_day_in_the_callers_time_zone_and_the_week_calendar(server: Liv
         assert refused.status_code == 404  # she cannot see the lead
 
 
+async def test_whose_follow_ups_a_filter_asks_for_and_scope_still_decides(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
+    """The per-person filter of the Activities screens: a manager looks at a teammate's day and week
+    (each with its owner's name); a salesperson asking for a colleague's gets nothing, on every door."""
+    sam = await server.create_user("sam@example.com", full_name="Sam Sales", team="North")
+    await server.create_user("sue@example.com", full_name="Sue Sales", team="North")
+    await server.create_user("max@example.com", role="Manager", full_name="Max Manager", team="North")
+    olga = await server.create_user("olga@example.com", full_name="Olga South", team="South")
+    now = utcnow()
+    made = {}
+    for who, owner in (("sam", sam), ("olga", olga)):
+        lead = await make_lead(admin, company=f"{who} Ltd", owner_id=owner)
+        answer = await admin.post(
+            "/api/follow-ups",
+            json={"lead_id": lead["id"], "kind": "call", "due_at": _iso(now - timedelta(hours=2))},
+        )
+        assert answer.status_code == 201, answer.text
+        made[who] = answer.json()
+    assert made["sam"]["owner_name"] == "Sam Sales"
+    week = {"start": _iso(now - timedelta(days=1)), "end": _iso(now + timedelta(days=1))}
+
+    async def ask(api, owner_id: int) -> tuple[list[int], list[int], list[int]]:  # type: ignore[no-untyped-def]
+        day = await api.get("/api/follow-ups/my-day", params={"tz": "UTC", "owner_id": owner_id})
+        calendar = await api.get("/api/follow-ups/calendar", params={**week, "owner_id": owner_id})
+        listed = await api.get("/api/follow-ups", params={"owner_id": owner_id})
+        assert day.status_code == calendar.status_code == listed.status_code == 200
+        return (
+            [f["id"] for f in day.json()["overdue"] + day.json()["today"]],
+            [f["id"] for f in calendar.json()],
+            [f["id"] for f in listed.json()["items"]],
+        )
+
+    async with server.client() as max_:
+        await server.login(max_, "max@example.com")
+        assert await ask(max_, sam) == ([made["sam"]["id"]],) * 3  # his team's
+        assert await ask(max_, olga) == ([], [], [])  # another team's: not his to see
+        everyone = await max_.get("/api/follow-ups/calendar", params=week)
+        assert [(f["id"], f["owner_name"]) for f in everyone.json()] == [(made["sam"]["id"], "Sam Sales")]
+        own = await max_.get("/api/follow-ups/my-day", params={"tz": "UTC"})
+        assert own.json()["overdue"] == []  # his own day stays his own
+    async with server.client() as sue:
+        await server.login(sue, "sue@example.com")
+        assert await ask(sue, sam) == ([], [], [])  # a colleague's, in her own scope: nothing
+    async with server.client() as sam_api:
+        await server.login(sam_api, "sam@example.com")
+        assert await ask(sam_api, sam) == ([made["sam"]["id"]],) * 3
+        mine = await sam_api.get("/api/follow-ups/my-day", params={"tz": "UTC"})
+        assert [f["id"] for f in mine.json()["overdue"]] == [made["sam"]["id"]]
+        huge = await sam_api.get("/api/follow-ups/my-day", params={"tz": "UTC", "owner_id": 2**70})
+        assert huge.status_code == 422 and huge.json()["field"] == "owner_id"
+
+
 async def test_reminders_are_sent_once_per_stage_even_with_two_workers(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     sam = await server.create_user("sam@example.com", full_name="Sam")
     muted = await server.create_user("mute@example.com", full_name="Mute")
