@@ -8,7 +8,6 @@ use them); these helpers do the work behind them:
   so a burst of events (an import, a batch job) costs one reload.
 - `KeepSelected`: the selected row stays selected across reloads (or a new record gets selected).
 - `show_empty_state`: the empty list says "none yet" or "none match" as the filters are off or on.
-- `fetch_page`: the `PagedTableModel` fetch of GET path?offset&limit&<query>.
 """
 
 from __future__ import annotations
@@ -20,14 +19,14 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from crm_desktop.operations.bus import change_bus
-from crm_desktop.widgets.paged_table import Fetch, PagedTable
+from crm_desktop.widgets.paged_table import PagedTable
 
 NO_MATCH_TEXT = "Try another search, or clear the filters."
 
 
 class SortedPage(Protocol):
     sort: str
-    table: PagedTable
+    table: PagedTable[Any]
 
     def sort_by_column(self, column: int) -> None: ...
 
@@ -122,7 +121,7 @@ class KeepSelected:
     """Keeps a row selected across reloads: `remember()` before a reload, `select(key)` for a row
     that will come (a record just created); `selected` runs once the row is selected again."""
 
-    def __init__(self, table: PagedTable, selected: Callable[[], None] | None = None) -> None:
+    def __init__(self, table: PagedTable[Any], selected: Callable[[], None] | None = None) -> None:
         self.table = table
         self.selected = selected
         self.pending: Any = None
@@ -131,7 +130,7 @@ class KeepSelected:
     def remember(self) -> None:
         row = self.table.current_row()
         if row is not None and self.pending is None:
-            self.pending = row[self.table.model.key]
+            self.pending = self.table.model.key_of(row)
 
     def select(self, key: Any) -> None:
         self.pending = key
@@ -144,22 +143,18 @@ class KeepSelected:
 
 
 def show_empty_state(
-    table: PagedTable, query: dict[str, Any], title: str, text: str, no_match: str, no_match_text: str = NO_MATCH_TEXT
+    table: PagedTable[Any],
+    query: dict[str, Any],
+    title: str,
+    text: str,
+    no_match: str,
+    no_match_text: str = NO_MATCH_TEXT,
 ) -> None:
     """Set what the empty list says: `title`/`text` with no filters, `no_match` when any is on."""
     if any(k != "sort" for k in query):
         table.empty_title, table.empty_text = no_match, no_match_text
     else:
         table.empty_title, table.empty_text = title, text
-
-
-def fetch_page(api: Any, path: str, query: Callable[[], dict[str, Any]]) -> Fetch:
-    """The model's fetch: GET `path` with offset, limit and the page's query as it is at the time."""
-
-    async def fetch(offset: int, limit: int) -> dict[str, Any]:
-        return dict(await api.get(path, offset=offset, limit=limit, **query()))
-
-    return fetch
 
 
 def title_bar(title: str, subtitle: str, button: QWidget) -> QWidget:

@@ -12,9 +12,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import shiboken6
+from pydantic import BaseModel
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -36,44 +37,51 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import tasks
 from crm_desktop.widgets.empty_state import EmptyState
+from crm_server.contract.common import Page
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
-# (offset, limit) -> a Page as JSON: {"items": [...], "total": n, "offset": o, "limit": l}
-Fetch = Callable[[int, int], Awaitable[dict[str, Any]]]
+T = TypeVar("T", bound=BaseModel)  # a row: the contract model the area's list call returns
+# (offset, limit) -> one page of the list, as the typed api/<area>.py call returns it
+Fetch = Callable[[int, int], Awaitable[Page[T]]]
 Index = QModelIndex | QPersistentModelIndex
+Row = dict[str, Any]  # TRANSITION: the pages not yet migrated
 
 
 @dataclass(frozen=True)
-class Column:
+class Column(Generic[T]):
     """One column: a title and how to show a row in it (text, and optionally a colour or tooltip)."""
 
     title: str
-    text: Callable[[Row], str]
-    color: Callable[[Row], str | None] | None = None
-    tooltip: Callable[[Row], str | None] | None = None
+    text: Callable[[T], str]
+    color: Callable[[T], str | None] | None = None
+    tooltip: Callable[[T], str | None] | None = None
     align_right: bool = False
 
 
-class PagedTableModel(QAbstractTableModel):
-    """Rows of a server list; grows by pages as the view scrolls."""
+class PagedTableModel(QAbstractTableModel, Generic[T]):
+    """Rows of a server list, each a contract model (T); grows by pages as the view scrolls."""
 
     loading_changed = Signal(bool)
     total_changed = Signal(int)
     failed = Signal(object)  # the exception (ApiError) of a page that did not load
 
-    ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the whole row dict, for delegates and tests
+    ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the whole row (a T), for delegates and tests
 
     def __init__(
-        self, columns: list[Column], fetch: Fetch, page_size: int = 100, key: str = "id", parent: Any = None
+        self,
+        columns: list[Column[T]],
+        fetch: Fetch[T],
+        page_size: int = 100,
+        key: str = "id",
+        parent: Any = None,
     ) -> None:
         super().__init__(parent)
         self.columns = columns
         self._fetch = fetch
         self.page_size = page_size
-        self.key = key
-        self._rows: list[Row] = []
+        self.key = key  # the attribute of a row that names it (find, replace_row, remove_row)
+        self._rows: list[T] = []
         self.total: int | None = None  # None until the first page answered
         self.total_exact = True  # False: the server stopped counting, `total` is a lower bound
         self._generation = 0
@@ -127,7 +135,7 @@ class PagedTableModel(QAbstractTableModel):
     def loading(self) -> bool:
         return self._pending is not None and not self._pending.done()
 
-    def set_fetch(self, fetch: Fetch) -> None:
+    def set_fetch(self, fetch: Fetch[T]) -> None:
         """New filters: forget the rows and load the first page of the new list."""
         self._fetch = fetch
         self.reload()
@@ -165,7 +173,9 @@ class PagedTableModel(QAbstractTableModel):
         if not shiboken6.isValid(self) or generation != self._generation:
             return  # the list is gone, or this is an older filter's answer
         self._pending = None
-        items: list[Row] = list(page.get("items", []))
+        if isinstance(page, dict):  # TRANSITION: a page not yet migrated to models
+            page = _DictPage(page)
+        items: list[T] = list(page.items)
         if offset != len(self._rows):  # rows arrived or left meanwhile (live patching): start over
             self.reload()
             return
@@ -173,8 +183,8 @@ class PagedTableModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows) + len(items) - 1)
             self._rows.extend(items)
             self.endInsertRows()
-        total = int(page.get("total", len(self._rows)))
-        self.total_exact = bool(page.get("total_exact", True))
+        total = page.total
+        self.total_exact = page.total_exact
         # Rows deleted on the server meanwhile: stop asking once a page comes back short.
         self.total = total if len(items) == self.page_size else len(self._rows)
         self.total_changed.emit(total)
@@ -187,21 +197,27 @@ class PagedTableModel(QAbstractTableModel):
 
     # --- rows ----------------------------------------------------------------------------------
 
-    def row(self, i: int) -> Row:
+    def row(self, i: int) -> T:
         return self._rows[i]
 
-    def rows(self) -> list[Row]:
+    def rows(self) -> list[T]:
         return list(self._rows)
+
+    def key_of(self, row: T) -> Any:
+        """The row's key (its `key` attribute, "id" unless told)."""
+        if isinstance(row, dict):  # TRANSITION
+            return row.get(self.key)
+        return getattr(row, self.key)
 
     def find(self, key: Any) -> int | None:
         for i, row in enumerate(self._rows):
-            if row.get(self.key) == key:
+            if self.key_of(row) == key:
                 return i
         return None
 
-    def replace_row(self, row: Row) -> bool:
+    def replace_row(self, row: T) -> bool:
         """Patch one held row in place (a live event or our own save); False if it is not held."""
-        i = self.find(row.get(self.key))
+        i = self.find(self.key_of(row))
         if i is None:
             return False
         self._rows[i] = row
@@ -221,12 +237,19 @@ class PagedTableModel(QAbstractTableModel):
         return True
 
 
-class PagedTable(QWidget):
+class _DictPage:  # TRANSITION
+    def __init__(self, page: dict[str, Any]) -> None:
+        self.items = list(page.get("items", []))
+        self.total = int(page.get("total", 0))
+        self.total_exact = bool(page.get("total_exact", True))
+
+
+class PagedTable(QWidget, Generic[T]):
     """A PagedTableModel in a table view, with a count line and a calm empty / error state."""
 
     def __init__(
         self,
-        model: PagedTableModel,
+        model: PagedTableModel[T],
         empty_text: str = "Nothing here yet.",
         parent: QWidget | None = None,
         icon: str = "search",
@@ -309,7 +332,7 @@ class PagedTable(QWidget):
             )
             self.status.setText(count if shown >= m.total else f"{count} (showing {shown}, scroll for more)")
 
-    def current_row(self) -> Row | None:
+    def current_row(self) -> Any:  # TRANSITION: T | None
         index = self.view.currentIndex()
         if not index.isValid() or not self.view.selectionModel().isRowSelected(index.row(), QModelIndex()):
             return None

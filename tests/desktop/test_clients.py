@@ -38,7 +38,7 @@ def open_clients(desk: Desk, qtbot: QtBot, live: bool = False) -> tuple[ApiClien
 
 
 def names(page: ClientsPage) -> list[str]:
-    return [row["name"] for row in page.model.rows()]
+    return [row.name for row in page.model.rows()]
 
 
 def create(desk: Desk, api: ApiClient, **fields: Any) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def test_empty_list_says_how_to_start_and_create_through_the_dialog(desk: Desk, 
     assert not shiboken6.isValid(dialog)
     assert "Acme SRL is created." in page.notice_text.text()
     desk.wait_until(lambda: page.table.current_row() is not None)
-    assert page.table.current_row()["phone"] == "+40721000111"  # type: ignore[index]
+    assert page.table.current_row().phone == "+40721000111"  # type: ignore[union-attr]
     stored = desk.run(api.get("/api/clients", q="acme"))["items"]
     assert [(c["name"], c["vat_number"], c["email"]) for c in stored] == [
         ("Acme SRL", "RO 123 456", "office@acme.example")
@@ -221,7 +221,7 @@ def test_a_colleagues_change_shows_in_the_open_list(desk: Desk, qtbot: QtBot) ->
         assert response.status_code == 200, response.text
 
     desk.admin_http(rename)
-    desk.wait_until(lambda: page.model.rows()[0]["email"] == "ops@delta.example", message="the edit did not show")
+    desk.wait_until(lambda: page.model.rows()[0].email == "ops@delta.example", message="the edit did not show")
     assert page.model.index(0, 3).data() == "ops@delta.example"
     assert model_resets == []  # patched in place: the selection and scroll position stay
     assert page.table.current_row() is not None

@@ -29,9 +29,9 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     yield "clients", page
     rows = page.model.rows()
     if rows:
-        with_contacts = next((r for r in rows if r.get("email")), rows[0])
-        page.table.select_key(with_contacts["id"])
-        window = open_client(page, ctx.session, with_contacts["id"])
+        with_contacts = next((r for r in rows if r.email), rows[0])
+        page.table.select_key(with_contacts.id)
+        window = open_client(page, ctx.session, with_contacts.id)
         window.resize(ctx.size)
         yield "client-detail", window
         window.close()

@@ -41,6 +41,7 @@ from crm_desktop.widgets.list_page import (
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.clients import ClientOut, ClientQuery
+from crm_server.contract.common import Page
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +74,14 @@ class ClientsPage(QWidget):
         self.filters.add_widget("archived", self.archived, lambda: True if self.archived.isChecked() else None)
         self.filters.changed.connect(self.reload)
 
-        columns = [
-            Column("Name", lambda c: c["name"]),
-            Column("VAT", lambda c: c.get("vat_number") or "—"),
-            Column("Phone", lambda c: c.get("phone") or "—"),
-            Column("Email", lambda c: c.get("email") or "—"),
-            Column("Owner", lambda c: self.names.name(c.get("owner_id"))),
-            Column("Created", lambda c: format.day(c.get("created_at"))),
+        columns: list[Column[ClientOut]] = [
+            Column("Name", lambda c: c.name),
+            Column("VAT", lambda c: c.vat_number or "—"),
+            Column("Phone", lambda c: c.phone or "—"),
+            Column("Email", lambda c: c.email or "—"),
+            Column("Owner", lambda c: self.names.name(c.owner_id)),
+            Column("Created", lambda c: format.day(c.created_at)),
         ]
-        # The table holds dicts (widgets/paged_table): each row is a ClientOut's fields, parsed.
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
             self.model, "Press Ctrl+N to add your first client.", icon="clients", empty_title="No clients yet"
@@ -154,10 +154,9 @@ class ClientsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+    async def _fetch(self, offset: int, limit: int) -> Page[ClientOut]:
         query = ClientQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
-        page = await clients_api.list_clients(self.api, query)
-        return {**page.model_dump(exclude={"items"}), "items": [c.model_dump() for c in page.items]}
+        return await clients_api.list_clients(self.api, query)
 
     def reload(self) -> None:
         """From the top, with the filters as they are now (F5, a new filter)."""
@@ -197,8 +196,8 @@ class ClientsPage(QWidget):
             return
         if not shiboken6.isValid(self):
             return
-        fresh: list[dict[str, Any]] = page["items"][: len(held)]
-        same_rows = [r["id"] for r in fresh] == [r["id"] for r in held] and int(page["total"]) == self.model.total
+        fresh = page.items[: len(held)]
+        same_rows = [r.id for r in fresh] == [r.id for r in held] and page.total == self.model.total
         if not same_rows or len(held) > 500 or self.model.rows() != held:
             self.reload()
             return
@@ -242,7 +241,7 @@ class ClientsPage(QWidget):
 
     def open_selected(self) -> QWidget | None:
         row = self.table.current_row()
-        return self.open_client(row["id"]) if row is not None else None
+        return self.open_client(row.id) if row is not None else None
 
     def open_client(self, client_id: int, contact_id: int | None = None) -> QWidget:
         from crm_desktop.views.clients.detail import open_client
