@@ -89,7 +89,7 @@ def test_orders_arrive_live_and_open_with_lines_skips_and_stock(desk: Desk, qtbo
     shop_sends(desk, "order.created.json", "order.created")
     desk.wait_until(lambda: page.model.total == 1, message="the shop's order did not arrive live")
     row = page.model.rows()[0]
-    assert row["number"] == "WC-727"
+    assert row.number == "WC-727"
     assert [page.model.data(page.model.index(0, c)) for c in range(6)] == [
         "WC-727",
         "Processing",
@@ -106,9 +106,9 @@ def test_orders_arrive_live_and_open_with_lines_skips_and_stock(desk: Desk, qtbo
     qtbot.keyClicks(page.search, "john")
     desk.wait_until(lambda: not page.is_busy() and page.model.total == 1, message="the search found nothing")
 
-    page.table.select_key(row["id"])
+    page.table.select_key(row.id)
     qtbot.keyClick(page.table.view, Qt.Key.Key_Return)
-    window = next(w for w in page.window().findChildren(OrderWindow) if w.order_id == row["id"])
+    window = next(w for w in page.window().findChildren(OrderWindow) if w.order_id == row.id)
     qtbot.addWidget(window)
     desk.wait_until(lambda: window.order is not None, message="the order did not open")
     assert window.title.text() == "Order WC-727" and window.badge.text() == "Processing"
@@ -123,7 +123,7 @@ def test_orders_arrive_live_and_open_with_lines_skips_and_stock(desk: Desk, qtbo
     shop_sends(desk, "order.updated.json", "order.updated")  # the store completes it
     desk.wait_until(lambda: window.badge.text() == "Completed", message="the open order did not follow the store")
     assert window.stock.text() == "Delivered" and not window.held.isVisibleTo(window)
-    desk.wait_until(lambda: page.model.rows() and page.model.rows()[0]["status"] == "completed")
+    desk.wait_until(lambda: page.model.rows() and page.model.rows()[0].status == "completed")
     window.close()
 
 

@@ -28,8 +28,8 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     rows = page.model.rows() if isinstance(page, OrdersPage) else []
     if not rows:
         return
-    row = next((r for r in rows if r.get("skipped_lines")), rows[0])
-    window = open_order(page, ctx.session, row["id"])
+    row = next((r for r in rows if r.skipped_lines), rows[0])
+    window = open_order(page, ctx.session, row.id)
     window.resize(ctx.size)
     yield "order-detail", window
     window.close()

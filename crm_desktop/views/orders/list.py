@@ -19,9 +19,9 @@ from crm_desktop.views.orders.detail import STATUS_COLORS, open_order
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS, OrderQuery
+from crm_server.contract.common import Page
+from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS, OrderOut, OrderQuery
 
-Row = dict[str, Any]
 PAGE_SIZE = 100
 SORTABLE = {0: "number", 5: "total", 6: "created_at"}  # column -> the server's sort key
 EMPTY_TITLE = "No web shop orders yet"
@@ -31,17 +31,17 @@ EMPTY_TEXT = (
 )
 
 
-def stock_text(row: Row) -> str:
-    return str(STOCK_LABELS.get(row["stock_state"], row["stock_state"]))
+def stock_text(row: OrderOut) -> str:
+    return str(STOCK_LABELS.get(row.stock_state, row.stock_state))
 
 
-def stock_color(row: Row) -> str | None:
-    return "#b91c1c" if row["stock_state"] == "short" else None
+def stock_color(row: OrderOut) -> str | None:
+    return "#b91c1c" if row.stock_state == "short" else None
 
 
-def lines_text(row: Row) -> str:
-    skipped = len(row.get("skipped_lines") or [])
-    return f"{row['line_count']}" + (f" (+{skipped} skipped)" if skipped else "")
+def lines_text(row: OrderOut) -> str:
+    skipped = len(row.skipped_lines)
+    return f"{row.line_count}" + (f" (+{skipped} skipped)" if skipped else "")
 
 
 class OrdersPage(QWidget):
@@ -61,18 +61,18 @@ class OrdersPage(QWidget):
         )
         self.filters.changed.connect(self.reload)
 
-        columns = [
-            Column("Order", lambda r: r["number"]),
+        columns: list[Column[OrderOut]] = [
+            Column("Order", lambda r: r.number),
             Column(
                 "Status",
-                lambda r: str(STATUS_LABELS.get(r["status"], r["status"])),
-                color=lambda r: STATUS_COLORS.get(r["status"]),
+                lambda r: str(STATUS_LABELS.get(r.status, r.status)),
+                color=lambda r: STATUS_COLORS.get(r.status),
             ),
-            Column("Client", lambda r: r.get("client_name") or "—", tooltip=lambda r: r.get("client_email")),
+            Column("Client", lambda r: r.client_name or "—", tooltip=lambda r: r.client_email),
             Column("Lines", lines_text, align_right=True),
-            Column("Stock", stock_text, color=stock_color, tooltip=lambda r: r.get("stock_note")),
-            Column("Total", lambda r: format.money(r["total"], r["currency"]), align_right=True),
-            Column("Received", lambda r: format.moment(r["created_at"])),
+            Column("Stock", stock_text, color=stock_color, tooltip=lambda r: r.stock_note),
+            Column("Total", lambda r: format.money(r.total, r.currency), align_right=True),
+            Column("Received", lambda r: format.moment(r.created_at)),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(self.model, EMPTY_TEXT, icon="invoices", empty_title=EMPTY_TITLE)
@@ -110,10 +110,9 @@ class OrdersPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        """One page for the table; widgets/paged_table holds dicts, so the models become JSON rows here."""
+    async def _fetch(self, offset: int, limit: int) -> Page[OrderOut]:
         query = OrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
-        return (await orders.list_orders(self.api, query)).model_dump(mode="json")
+        return await orders.list_orders(self.api, query)
 
     def reload(self) -> None:
         show_empty_state(self.table, self.query(), EMPTY_TITLE, EMPTY_TEXT, "No orders match")
@@ -127,7 +126,7 @@ class OrdersPage(QWidget):
         row = self.table.current_row()
         if row is None:
             return None
-        return open_order(self, self.session, row["id"])
+        return open_order(self, self.session, row.id)
 
     def is_busy(self) -> bool:
         return self.model.loading
