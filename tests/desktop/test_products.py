@@ -37,7 +37,7 @@ def open_products(
 
 
 def skus(page: ProductsPage) -> list[str]:
-    return [row["sku"] for row in page.model.rows()]
+    return [row.sku for row in page.model.rows()]
 
 
 def create(desk: Desk, api: ApiClient, page: ProductsPage, **fields: Any) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def test_create_through_the_dialog_and_a_duplicate_sku_is_shown_at_the_field(des
     desk.wait_until(lambda: skus(page) == ["HW-001"], message="the new product is not in the list")
     assert not shiboken6.isValid(dialog)
     row = page.model.rows()[0]
-    assert (row["unit_price"], row["currency"], row["tax_rate_name"], row["stock_tracked"]) == (
+    assert (str(row.unit_price), row.currency, row.tax_rate_name, row.stock_tracked) == (
         "149.90",
         "EUR",
         "Reduced 9%",
@@ -108,12 +108,13 @@ def test_edit_price_then_deactivate_and_reactivate(desk: Desk, qtbot: QtBot) -> 
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible())
     desk.wait_until(
-        lambda: [r["unit_price"] for r in page.model.rows()] == ["80.00", "65.50"], message="the new price is not shown"
+        lambda: [str(r.unit_price) for r in page.model.rows()] == ["80.00", "65.50"],
+        message="the new price is not shown",
     )
     stored = desk.run(api.get(f"/api/products/{made['id']}"))
     assert stored["unit_price"] == "65.50" and stored["version"] == made["version"] + 1
 
-    desk.wait_until(lambda: page.table.current_row() is not None and page.table.current_row()["id"] == made["id"])
+    desk.wait_until(lambda: page.table.current_row() is not None and page.table.current_row().id == made["id"])
     assert page.active_button.text() == "Deactivate"
     qtbot.mouseClick(page.active_button, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: skus(page) == ["SRV-1"], message="the inactive product is still listed")

@@ -28,7 +28,7 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     yield "products", page
     rows = page.model.rows()
     if rows:
-        page.table.select_key(rows[0]["id"])
+        page.table.select_key(rows[0].id)
         dialog = page.edit_selected()
         if dialog is not None:
             yield "product-editor", dialog

@@ -28,22 +28,22 @@ from crm_desktop.widgets.list_page import (
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.common import Page
 from crm_server.contract.products import ProductOut, ProductQuery, TaxRateOut
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
 PAGE_SIZE = 100
 SORTABLE = {0: "sku", 1: "name", 3: "unit_price"}  # column -> the server's sort key
 MUTED = "#8a8f98"
 
 
-def price_text(row: Row) -> str:
-    return format.money(row["unit_price"], row["currency"])
+def price_text(row: ProductOut) -> str:
+    return format.money(row.unit_price, row.currency)
 
 
-def _muted(row: Row) -> str | None:
-    return None if row.get("active", True) else MUTED
+def _muted(row: ProductOut) -> str | None:
+    return None if row.active else MUTED
 
 
 class ProductsPage(QWidget):
@@ -66,14 +66,14 @@ class ProductsPage(QWidget):
         )
         self.filters.changed.connect(self.reload)
 
-        columns = [
-            Column("SKU", lambda r: r["sku"], color=_muted),
-            Column("Name", lambda r: r["name"], color=_muted, tooltip=lambda r: r.get("description")),
-            Column("Unit", lambda r: r["unit"], color=_muted),
+        columns: list[Column[ProductOut]] = [
+            Column("SKU", lambda r: r.sku, color=_muted),
+            Column("Name", lambda r: r.name, color=_muted, tooltip=lambda r: r.description),
+            Column("Unit", lambda r: r.unit, color=_muted),
             Column("Price", price_text, color=_muted, align_right=True),
-            Column("VAT", lambda r: r.get("tax_rate_name") or "—", color=_muted),
-            Column("Tracked", lambda r: "Yes" if r["stock_tracked"] else "—", color=_muted),
-            Column("Active", lambda r: "Yes" if r["active"] else "Inactive", color=_muted),
+            Column("VAT", lambda r: r.tax_rate_name or "—", color=_muted),
+            Column("Tracked", lambda r: "Yes" if r.stock_tracked else "—", color=_muted),
+            Column("Active", lambda r: "Yes" if r.active else "Inactive", color=_muted),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
@@ -145,10 +145,9 @@ class ProductsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        """One page for the table; widgets/paged_table holds dicts, so the models become JSON rows here."""
+    async def _fetch(self, offset: int, limit: int) -> Page[ProductOut]:
         query = ProductQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
-        return (await products.list_products(self.api, query)).model_dump(mode="json")
+        return await products.list_products(self.api, query)
 
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected product selected."""
@@ -170,7 +169,7 @@ class ProductsPage(QWidget):
         row = self.table.current_row()
         self.edit_button.setEnabled(row is not None)
         self.active_button.setEnabled(row is not None)
-        active = row is None or row["active"]
+        active = row is None or row.active
         self.active_button.setText("Deactivate" if active else "Reactivate")
         self.active_button.setToolTip(
             "Hide it from new documents; it stays on old ones" if active else "Offer it again on new documents"
@@ -194,8 +193,7 @@ class ProductsPage(QWidget):
         row = self.table.current_row()
         if row is None or not self.session.can("products", "edit"):
             return None
-        product = ProductOut.model_validate(row)
-        dialog = ProductDialog(self.session, self.tax_rates, product=product, parent=self)
+        dialog = ProductDialog(self.session, self.tax_rates, product=row, parent=self)
         dialog.saved.connect(lambda p: self._saved(p, "saved"))
         dialog.open()
         return dialog
@@ -208,15 +206,15 @@ class ProductsPage(QWidget):
         row = self.table.current_row()
         if row is None or not self.session.can("products", "edit"):
             return
-        action = "deactivate" if row["active"] else "reactivate"
-        call = products.deactivate_product if row["active"] else products.reactivate_product
+        action = "deactivate" if row.active else "reactivate"
+        call = products.deactivate_product if row.active else products.reactivate_product
 
         def done(product: ProductOut) -> None:
             self.say(f"{product.sku} {product.name} is {action}d.")
 
         operations.run(
             self,
-            call(self.api, row["id"], row["version"]),
+            call(self.api, row.id, row.version),
             success=done,
             changed=products.CHANGED,
             busy=self.active_button,
