@@ -35,7 +35,7 @@ def pay(desk: Desk, api: ApiClient, invoice: dict[str, Any], amount: str, **fiel
 
 def shown(page: PaymentsPage) -> list[tuple[str, str, str]]:
     return [
-        (r["invoice_number"], r["client_name"], page.model.data(page.model.index(i, 1)))
+        (r.invoice_number, r.client_name, page.model.data(page.model.index(i, 1)))
         for i, r in enumerate(page.model.rows())
     ]
 
@@ -61,12 +61,12 @@ def test_payments_list_filters_and_follows_a_colleague(desk: Desk, qtbot: QtBot)
 
     page.method.setCurrentIndex(page.method.findData("card"))
     desk.wait_until(
-        lambda: [r["client_name"] for r in page.model.rows()] == ["Globex"], message="the method filter did not apply"
+        lambda: [r.client_name for r in page.model.rows()] == ["Globex"], message="the method filter did not apply"
     )
     page.method.setCurrentIndex(0)
     qtbot.keyClicks(page.search, "till")
     desk.wait_until(
-        lambda: [r["reference"] for r in page.model.rows()] == ["till 4"],
+        lambda: [r.reference for r in page.model.rows()] == ["till 4"],
         message="the search did not find the reference",
     )
     page.search.clear()

@@ -20,23 +20,23 @@ from crm_desktop.session import Session
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.common import Page
 from crm_server.contract.invoices import PaymentMethod
-from crm_server.contract.payments import PaymentQuery
+from crm_server.contract.payments import PaymentQuery, PaymentRow
 
-Row = dict[str, Any]
 PAGE_SIZE = 100
 REFRESH_AREAS = payments.CHANGED | {"*"}
 METHODS = [(format.label(method), method.value) for method in PaymentMethod]
 SORTABLE = {0: "paid_on", 1: "amount"}  # column -> the server's sort key
 
 
-def refunded_text(row: Row) -> str:
+def refunded_text(row: PaymentRow) -> str:
     """What was given back of the payment: "—", an amount, or the amount "in full"."""
-    refunded = Decimal(str(row.get("refunded_total") or "0"))
+    refunded = row.refunded_total or Decimal(0)
     if not refunded:
         return "—"
-    text = format.money(refunded, row["currency"])
-    return f"{text}, in full" if refunded >= Decimal(row["amount"]) else text
+    text = format.money(refunded, row.currency)
+    return f"{text}, in full" if refunded >= row.amount else text
 
 
 class PaymentsPage(QWidget):
@@ -52,14 +52,14 @@ class PaymentsPage(QWidget):
         self.period = self.filters.add_day_period("paid_from", "paid_to", "Paid")
         self.filters.changed.connect(self.reload)
 
-        columns = [
-            Column("Paid on", lambda r: format.day(r["paid_on"])),
-            Column("Amount", lambda r: format.money(r["amount"], r["currency"]), align_right=True),
+        columns: list[Column[PaymentRow]] = [
+            Column("Paid on", lambda r: format.day(r.paid_on)),
+            Column("Amount", lambda r: format.money(r.amount, r.currency), align_right=True),
             Column("Refunded", refunded_text, align_right=True),
-            Column("Method", lambda r: format.label(PaymentMethod(r["method"]))),
-            Column("Reference", lambda r: r.get("reference") or "—"),
-            Column("Invoice", lambda r: r.get("invoice_number") or f"#{r['invoice_id']}"),
-            Column("Client", lambda r: r.get("client_name") or "—"),
+            Column("Method", lambda r: format.label(PaymentMethod(r.method))),
+            Column("Reference", lambda r: r.reference or "—"),
+            Column("Invoice", lambda r: r.invoice_number or f"#{r.invoice_id}"),
+            Column("Client", lambda r: r.client_name or "—"),
         ]
         self._fetch = self.fetch
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
@@ -101,10 +101,10 @@ class PaymentsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def fetch(self, offset: int, limit: int) -> Row:
-        """One page of the table; the paged table holds rows as dicts, so the page is dumped here."""
+    async def fetch(self, offset: int, limit: int) -> Page[PaymentRow]:
+        """One page of the table."""
         query = PaymentQuery.model_construct(**self.query(), offset=offset, limit=limit)  # the server judges it
-        return (await payments.list_payments(self.api, query)).model_dump(mode="json")
+        return await payments.list_payments(self.api, query)
 
     def reload(self) -> None:
         show_empty_state(
@@ -125,7 +125,7 @@ class PaymentsPage(QWidget):
             return None
         from crm_desktop.views.invoices.editor import open_invoice
 
-        return open_invoice(self, self.session, row["invoice_id"])
+        return open_invoice(self, self.session, row.invoice_id)
 
     def is_busy(self) -> bool:
         return self.model.loading
