@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QPoint, QSize, Qt, Signal
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -24,6 +23,7 @@ from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.tasks import spawn
 from crm_desktop.widgets.empty_state import EmptyState
+from crm_desktop.widgets.popup_frame import PopupFrame
 from crm_server.contract.admin import MarkRead, NotificationOut
 
 LATEST = 30
@@ -108,14 +108,11 @@ class NotificationRow(QWidget):
         layout.addWidget(when, 0, Qt.AlignmentFlag.AlignTop)
 
 
-class NotificationsPopup(QFrame):
+class NotificationsPopup(PopupFrame):
     """The list that drops down from the bell."""
 
     def __init__(self, center: NotificationCenter, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Popup)
-        self.setObjectName("notificationsPopup")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground, True)  # rounded corners stay round
         self.center = center
         self.setFixedWidth(380)
         layout = QVBoxLayout(self)

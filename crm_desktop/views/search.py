@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtCore import QObject, QPoint, Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from crm_desktop import icons
 from crm_desktop.api import search
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.tasks import spawn
+from crm_desktop.widgets.popup_frame import PopupFrame
 from crm_desktop.widgets.search_box import SearchBox
 from crm_server.contract.search import SearchHit, SearchResults
 
@@ -94,14 +95,11 @@ class SearchController(QObject):
         self.opened.emit(TYPE_MODULE.get(hit.type, ""), hit)
 
 
-class SearchPopup(QFrame):
+class SearchPopup(PopupFrame):
     chosen = Signal(object)
 
     def __init__(self, anchor: QWidget) -> None:
         super().__init__(anchor, Qt.WindowType.ToolTip)
-        self.setObjectName("notificationsPopup")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground, True)  # rounded corners stay round
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         self.note = QLabel()
@@ -139,7 +137,8 @@ class SearchPopup(QFrame):
         self.list.setCurrentRow(-1)  # nothing picked until Down is pressed
         self.note.hide()
         self.list.show()
-        self.list.setFixedHeight(min(360, self.list.count() * 30 + 8))
+        rows = sum(self.list.sizeHintForRow(r) for r in range(self.list.count()))
+        self.list.setFixedHeight(min(360, rows + 2 * self.list.frameWidth() + 4))
 
     def current_hit(self) -> SearchHit | None:
         item = self.list.currentItem()

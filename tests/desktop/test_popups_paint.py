@@ -1,0 +1,234 @@
+"""The global search results and the notifications popup paint their own background in a real X window.
+
+Offscreen renders (``widget.grab()``) draw a popup's style sheet whatever the window system does with it;
+only the screen shows what a person sees. So a child process runs the desktop under Xvfb with
+``QT_QPA_PLATFORM=xcb``, opens each popup over the leads board, takes the screen (``QScreen.grabWindow``)
+and measures the popup's area: most of it must be the theme's surface colour (text covers the rest), in
+both themes. A popup drawn on a see-through or unfilled window shows black, or the board, there instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import ADMIN_EMAIL, PASSWORD, LiveServer
+
+ROOT = Path(__file__).resolve().parents[2]
+INSET = 14  # px inside the popup's edge: past its border and rounded corners
+TOLERANCE = 3  # per channel, for the screen's rounding
+MIN_SHARE = 0.6  # of the inner area in the surface colour; text and row lines take the rest
+THEMES = ("light", "dark")
+
+
+@pytest.fixture
+def display() -> Iterator[str]:
+    """An Xvfb of its own on a free display number (Xvfb picks it: -displayfd)."""
+    xvfb = shutil.which("Xvfb")
+    assert xvfb is not None, "Xvfb is not installed (tests/run installs it: apt-get install xvfb)"
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(
+        [xvfb, "-displayfd", str(write_end), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+        pass_fds=(write_end,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as pipe:
+            number = pipe.readline().strip()
+        assert number, "Xvfb did not start"
+        yield f":{number}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _seed(server: LiveServer) -> None:
+    """An admin with something to find (a client and a lead) and two unread notifications."""
+
+    async def seed() -> None:
+        from crm_server.admin import service
+
+        user_id = await server.create_user(ADMIN_EMAIL, role="Admin", full_name="Ada Admin")
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as http:
+            await server.login(http, ADMIN_EMAIL)
+            response = await http.post("/api/clients", json={"name": "Acme Widgets SRL"})
+            assert response.status_code in (200, 201), response.text
+            response = await http.post("/api/leads", json={"person_name": "Ana Acme", "company": "Acme Logistics"})
+            assert response.status_code in (200, 201), response.text
+        async with server.session() as s:
+            service.notify(s, user_id, "test", "Invoice #12 was paid", "Acme Widgets SRL paid in full")
+            service.notify(s, user_id, "test", "New lead from the website", "Ana Acme at Acme Logistics")
+
+    asyncio.run(seed())
+
+
+def test_search_and_notification_popups_paint_their_background_on_screen(
+    server: LiveServer, display: str, tmp_path: Path
+) -> None:
+    _seed(server)
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", QT_API="pyside6", DISPLAY=display)
+    env.pop("WAYLAND_DISPLAY", None)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.desktop.test_popups_paint", server.base_url, str(tmp_path), *THEMES],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, f"exit code {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    found = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert {(f["theme"], f["popup"]) for f in found} == {(t, p) for t in THEMES for p in ("search", "notifications")}
+    bad = [f for f in found if f["share"] < MIN_SHARE]
+    assert not bad, "popups not painted in their theme's background colour (screens in {}):\n{}".format(
+        tmp_path,
+        "\n".join(
+            f"  {f['theme']} {f['popup']}: {f['share']:.0%} of its area is {f['expected']}; mostly {f['mostly']}"
+            for f in bad
+        ),
+    )
+
+
+# --- the child: runs in its own process under Xvfb ------------------------------------------------------------
+
+
+def _child(url: str, out: Path, themes: list[str]) -> int:
+    os.environ.setdefault("QT_API", "pyside6")
+    import PySide6.QtWidgets  # noqa: F401  (before qasync: it picks the first Qt binding it finds)
+    import qasync
+    from PySide6.QtCore import QCoreApplication, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    QCoreApplication.setOrganizationName("crm-popup-paint")
+    settings = tempfile.mkdtemp(prefix="crm-popups-")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings)
+    app = QApplication([sys.argv[0]])
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        for name in themes:
+            loop.run_until_complete(_shoot(app, url, out, name))
+    finally:
+        shutil.rmtree(settings, ignore_errors=True)
+    return 0
+
+
+async def _settle(extra: float = 0.5) -> None:
+    from crm_desktop import operations, tasks
+
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if tasks.running() == 0 and operations.pending() == 0:
+            break
+    await asyncio.sleep(extra)
+
+
+async def _until(predicate: Any, what: str, timeout: float = 20) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} within {timeout} s")
+
+
+async def _shoot(app: Any, url: str, out: Path, theme_name: str) -> None:
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+
+    from crm_desktop import theme
+    from crm_desktop.api import auth
+    from crm_desktop.api.client import ApiClient
+    from crm_desktop.session import Session
+    from crm_desktop.views.main_window import MainWindow
+
+    theme.install(app, theme_name)
+    api = ApiClient(url)
+    await auth.login(api, ADMIN_EMAIL, PASSWORD)
+    window = MainWindow(Session(api, await auth.me(api)))
+    window.resize(1280, 800)
+    window.move(0, 0)
+    window.show()
+    window.open_module("leads")
+    await _settle()
+
+    window.activateWindow()
+    window.search.setFocus()
+    QTest.keyClicks(window.search, "acme")
+    search = window.search_controller.popup
+    await _until(lambda: search.isVisible() and search.list.count() > 1, "the search results did not open")
+    await _settle()
+    _measure(app, out, theme_name, "search", search)
+    search.hide()
+    QTest.mouseClick(window.bell, Qt.MouseButton.LeftButton)
+    await _until(lambda: window.popup is not None and window.popup.list.count() == 2, "the notifications did not open")
+    await _settle()
+    assert window.popup is not None
+    _measure(app, out, theme_name, "notifications", window.popup)
+    window.popup.hide()
+    window.close()
+    window.deleteLater()
+    await api.close()
+    del QPoint
+
+
+def _measure(app: Any, out: Path, theme_name: str, popup_name: str, popup: Any) -> None:
+    """Print how much of the popup's inner area on screen is its theme's surface colour (one JSON line)."""
+    from collections import Counter
+
+    from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtGui import QColor
+
+    from crm_desktop import theme
+
+    app.processEvents()
+    screen = app.primaryScreen()
+    image = screen.grabWindow(0).toImage()
+    image.save(str(out / f"{theme_name}-{popup_name}-screen.png"))
+    area = QRect(popup.mapToGlobal(QPoint(0, 0)), popup.size()).adjusted(INSET, INSET, -INSET, -INSET)
+    area = area.intersected(image.rect())
+    expected = QColor(theme.TOKENS[theme_name]["surface"])
+    counts: Counter[str] = Counter()
+    matching = 0
+    for y in range(area.top(), area.bottom() + 1, 2):
+        for x in range(area.left(), area.right() + 1, 2):
+            pixel = image.pixelColor(x, y)
+            counts[pixel.name()] += 1
+            if (
+                abs(pixel.red() - expected.red()) <= TOLERANCE
+                and abs(pixel.green() - expected.green()) <= TOLERANCE
+                and abs(pixel.blue() - expected.blue()) <= TOLERANCE
+            ):
+                matching += 1
+    total = sum(counts.values())
+    report = {
+        "theme": theme_name,
+        "popup": popup_name,
+        "share": matching / total if total else 0.0,
+        "expected": expected.name(),
+        "mostly": counts.most_common(1)[0][0] if counts else "nothing",
+        "area": [area.x(), area.y(), area.width(), area.height()],
+    }
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1], Path(sys.argv[2]), sys.argv[3:]))
