@@ -207,6 +207,7 @@ class CommentOut(Model):
     id: int
     ticket_id: int
     author_id: int | None
+    author_name: str | None = Field(default=None, description="the staff author's name (null: the customer wrote it)")
     author_email: str | None
     body: str
     public: bool

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
 from crm_server.admin import audit
+from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
 from crm_server.contract.tickets import MAX_ATTACHMENT_BYTES, AttachmentIn, AttachmentOut, CommentIn, CommentOut
 from crm_server.db import utcnow
@@ -143,10 +144,17 @@ async def _with_files(session: AsyncSession, comments: list[TicketComment]) -> l
             select(TicketAttachment).where(TicketAttachment.comment_id.in_(ids)).order_by(TicketAttachment.id)
         ):
             files[a.comment_id or 0].append(AttachmentOut.model_validate(a))
+    authors = {c.author_id for c in comments if c.author_id is not None}
+    names: dict[int, str] = (
+        dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(authors)))).tuples().all())
+        if authors
+        else {}
+    )
     out = []
     for c in comments:
         item = CommentOut.model_validate(c)
         item.attachments = files[c.id]
+        item.author_name = names.get(c.author_id) if c.author_id is not None else None
         out.append(item)
     return out
 

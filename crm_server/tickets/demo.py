@@ -5,7 +5,7 @@ breaching view and the alert have something to show. Rows go in with bulk insert
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -67,12 +67,26 @@ SUBJECTS = {
     ],
 }
 TAGS = ["vip", "urgent", "billing", "mobile", "api"]
+# The agent's replies to the customer (public), the notes agents leave each other (internal) and the
+# customer's messages (public, by email): each conversation is told by the people who would write it.
 REPLIES = [
     "Thanks, we are looking into it.",
     "Could you send a screenshot?",
     "We reproduced it.",
     "A fix is on its way.",
     "Can you confirm it works now?",
+]
+NOTES = [
+    "Checked the logs: it started after Tuesday's release.",
+    "Same as last month's ticket; the workaround is on the wiki.",
+    "Waiting for the development team before we answer.",
+    "VIP account: keep the manager in the loop.",
+]
+CUSTOMER_MESSAGES = [
+    "Any news on this?",
+    "Here is the screenshot you asked for.",
+    "Still happening this morning.",
+    "Thanks, that works now.",
 ]
 STATUS_WEIGHTS = {
     TicketStatus.new: 12,
@@ -129,11 +143,12 @@ async def seed_tickets(session: AsyncSession, rng: random.Random, password_hash:
     """Add `count` tickets (and what they need); returns how many."""
     people = await _teams_and_people(session, password_hash)
     categories = {c.name: c for c in await session.scalars(select(TicketCategory))}
-    contacts = (await session.execute(select(Contact.id, Contact.client_id).limit(400))).all()
+    contacts = (await session.execute(select(Contact.id, Contact.client_id, Contact.email).limit(400))).all()
     values = await settings.get_all(session)
     schedule = sla.schedule_from_settings(values)
     now = utcnow()
     rows: list[dict[str, Any]] = []
+    speakers: list[tuple[list[int], str | None]] = []  # (who may answer, the customer's email)
     for _ in range(count):
         name = rng.choice(list(ROUTES))
         category = categories[name]
@@ -145,9 +160,13 @@ async def seed_tickets(session: AsyncSession, rng: random.Random, password_hash:
         assignee = rng.choice(agents) if agents and status is not TicketStatus.new else None
         due = sla.due_at(created, sla.hours_for(values, priority), schedule)
         answered = status not in (TicketStatus.new, TicketStatus.assigned) or rng.random() < 0.3
+        # The first public reply by an agent is the first response: never after the deadline, never
+        # in the future, and the conversation below starts with it.
+        replied = max(created, min(due, created + timedelta(minutes=rng.randint(10, 300)), now - timedelta(minutes=1)))
         contact = rng.choice(contacts) if contacts and rng.random() < 0.9 else None
         closed = created + timedelta(days=rng.randint(1, 10)) if status is TicketStatus.closed else None
         resolved = status in (TicketStatus.resolved, TicketStatus.deployed, TicketStatus.closed)
+        speakers.append(([assignee] if assignee else agents, contact.email if contact else None))
         rows.append(
             {
                 "subject": rng.choice(SUBJECTS[name]),
@@ -161,7 +180,7 @@ async def seed_tickets(session: AsyncSession, rng: random.Random, password_hash:
                 "status": status.value,
                 "tags": rng.sample(TAGS, rng.randint(0, 2)),
                 "first_response_due_at": due,
-                "first_responded_at": min(due, created + timedelta(minutes=rng.randint(10, 300))) if answered else None,
+                "first_responded_at": replied if answered else None,
                 # Long-late ones were reported already; only the recent ones wait for the alert job.
                 "breach_notified_at": due if not answered and due < now - timedelta(hours=1) else None,
                 "resolution": "Fixed and confirmed with the customer." if resolved else None,
@@ -174,20 +193,48 @@ async def seed_tickets(session: AsyncSession, rng: random.Random, password_hash:
             }
         )
     ids = list(await session.scalars(insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), rows))
-    comments = []
-    for ticket_id, row in zip(ids, rows, strict=True):
-        for i in range(rng.randint(0, 4)):
-            at = row["created_at"] + timedelta(hours=i + 1)
-            comments.append(
-                {
-                    "ticket_id": ticket_id,
-                    "author_id": row["assignee_id"],
-                    "body": rng.choice(REPLIES),
-                    "public": rng.random() < 0.7,
-                    "created_at": at,
-                    "updated_at": at,
-                }
-            )
+    comments: list[dict[str, Any]] = []
+    for ticket_id, row, (agents, customer) in zip(ids, rows, speakers, strict=True):
+        comments.extend(_conversation(rng, ticket_id, row, agents, customer, now))
     if comments:
         await session.execute(insert(TicketComment), comments)
     return len(ids)
+
+
+def _conversation(
+    rng: random.Random, ticket_id: int, row: dict[str, Any], agents: list[int], customer: str | None, now: datetime
+) -> list[dict[str, Any]]:
+    """A ticket's comments, consistent with its first-response stamp: an answered ticket's thread
+    starts with the agent's public reply at `first_responded_at`; an unanswered one holds only
+    internal notes (always by an agent) and the customer's own messages."""
+    answered = row["first_responded_at"]
+    at = answered or row["created_at"]
+    said: list[dict[str, Any]] = []
+
+    def say(author_id: int | None, body: str, public: bool) -> None:
+        said.append(
+            {
+                "ticket_id": ticket_id,
+                "author_id": author_id,
+                "author_email": None if author_id else customer,
+                "body": body,
+                "public": public,
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
+
+    if answered is not None:
+        say(rng.choice(agents), rng.choice(REPLIES), True)
+    for _ in range(rng.randint(0, 3)):
+        at = at + timedelta(minutes=rng.randint(20, 600))
+        if at >= now:
+            break
+        kind = rng.random()
+        if kind < 0.35:
+            say(None, rng.choice(CUSTOMER_MESSAGES), True)
+        elif kind < 0.7 or answered is None:
+            say(rng.choice(agents), rng.choice(NOTES), False)
+        else:
+            say(rng.choice(agents), rng.choice(REPLIES), True)
+    return said
