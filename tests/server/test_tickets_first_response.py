@@ -23,15 +23,15 @@ from tests.support import LiveServer
 async def make_ticket(api: httpx.AsyncClient, subject: str) -> dict[str, Any]:
     response = await api.post("/api/tickets", json={"subject": subject, "requester_email": "reader@example.com"})
     assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    out: dict[str, Any] = response.json()
+    return out
 
 
 async def comment(api: httpx.AsyncClient, ticket_id: int, body: str, public: bool) -> dict[str, Any]:
     response = await api.post(f"/api/tickets/{ticket_id}/comments", json={"body": body, "public": public})
     assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    out: dict[str, Any] = response.json()
+    return out
 
 
 async def breaching(api: httpx.AsyncClient) -> set[int]:
