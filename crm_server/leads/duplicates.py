@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, and_, false, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from crm_server.activities.models import FollowUp, Note
 from crm_server.admin import audit
@@ -19,47 +20,55 @@ from crm_server.db import rowcount, utcnow
 from crm_server.errors import Conflict, ValidationFailed
 from crm_server.leads.models import Lead
 
-SIMILAR_COMPANY = 0.6
+SIMILAR_NAME = 0.6  # pg_trgm similarity of two person names at one company ("Ana Pop" ~ "Ana Popp")
+COLLEAGUES = 500  # at most this many leads of one company are compared by name: the check stays bounded
 # Fields that travel together: a value means nothing without its currency, an owner brings a team.
 COMPANIONS = {
     "value": ("currency",),
     "owner_id": ("team_id",),
     "status_id": ("pipeline_id", "lost_reason_id", "lost_reason_text", "closed_at"),
 }
-
-
-def _match_terms(
-    email: str | None, phone: str | None, company: str | None
-) -> tuple[ColumnElement[bool], ColumnElement[bool], ColumnElement[bool]]:
-    by_email = func.lower(Lead.email) == email.lower() if email else false()
-    by_phone = Lead.phone == phone if phone else false()
-    key = (company or "").strip().lower()
-    # `%` uses the trigram index (threshold 0.3); similarity() then keeps the really close ones.
-    by_company = (
-        and_(
-            Lead.company_key.op("%", return_type=Boolean)(key), func.similarity(Lead.company_key, key) > SIMILAR_COMPANY
-        )
-        if len(key) >= 3
-        else false()
-    )
-    return by_email, by_phone, by_company
+REASONS = ("email", "phone", "name at the same company")  # read as "the same …"
 
 
 async def _candidates(
     session: AsyncSession, lead: Lead, extra: ColumnElement[bool] | None = None, limit: int = 20
 ) -> list[tuple[Lead, list[str]]]:
-    by_email, by_phone, by_company = _match_terms(lead.email, lead.phone, lead.company)
-    stmt = (
-        select(Lead, by_email.label("e"), by_phone.label("p"), by_company.label("c"))
-        .where(or_(by_email, by_phone, by_company), Lead.id != lead.id, Lead.merged_into_id.is_(None))
-        .order_by(Lead.archived_at.is_not(None), Lead.id.desc())
-        .limit(limit)
-    )
+    """Likely twins, each found by an index: the same e-mail (lower case), the same phone (stored
+    E.164), or a near-identical person name at the same company (legal form and punctuation aside).
+    A colleague at the same company is not a twin. Most reasons first, then the newest."""
+    live = and_(Lead.id != lead.id, Lead.merged_into_id.is_(None))
     if extra is not None:
-        stmt = stmt.where(extra)
+        live = and_(live, extra)
+    branches = []
+    if lead.email:
+        by_email = func.lower(Lead.email) == lead.email.lower()
+        branches.append(select(Lead.id, literal(0).label("why")).where(by_email, live))
+    if lead.phone:
+        branches.append(select(Lead.id, literal(1).label("why")).where(Lead.phone == lead.phone, live))
+    if lead.company:
+        me = aliased(Lead)  # the key as the database computed it (the row is flushed)
+        own_key = select(me.company_key).where(me.id == lead.id).scalar_subquery()
+        colleagues = select(Lead.id, Lead.person_name).where(Lead.company_key == own_key, live).limit(COLLEAGUES)
+        near = colleagues.subquery()
+        same_name = func.similarity(func.lower(near.c.person_name), lead.person_name.lower()) >= SIMILAR_NAME
+        branches.append(select(near.c.id, literal(2).label("why")).where(same_name))
+    if not branches:
+        return []
+    hits = union_all(*branches).subquery()
+    found = (
+        select(hits.c.id, func.array_agg(hits.c.why).label("why"))
+        .group_by(hits.c.id)
+        .order_by(func.count().desc(), hits.c.id.desc())
+        .limit(limit)
+    ).subquery()
+    stmt = (
+        select(Lead, found.c.why)
+        .join(found, found.c.id == Lead.id)
+        .order_by(Lead.archived_at.is_not(None), func.cardinality(found.c.why).desc(), Lead.id.desc())
+    )
     rows = (await session.execute(stmt)).all()
-    names = (("email", 1), ("phone", 2), ("company", 3))
-    return [(row[0], [name for name, i in names if row[i]]) for row in rows]
+    return [(row[0], [REASONS[i] for i in sorted(set(row[1]))]) for row in rows]
 
 
 async def duplicate_warnings(session: AsyncSession, actor: Principal | None, lead: Lead) -> list[RecordWarning]:

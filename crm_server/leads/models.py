@@ -31,6 +31,16 @@ STATUS_KINDS = ("open", "won", "lost", "junk")
 LEAD_SEARCH = (
     "lower(person_name || ' ' || coalesce(company, '') || ' ' || coalesce(email, '') || ' ' || coalesce(phone, ''))"
 )
+# The company as a duplicate check compares it: lower case, no dots or punctuation, no legal form
+# ("Intelligent Systems S.R.L." and "intelligent systems srl" are one company). NULL when nothing is left.
+LEGAL_FORMS = (
+    "srl|srld|srls|sa|sas|sarl|sc|snc|pfa|ii|if|llc|llp|ltd|limited|inc|incorporated|corp|corporation|co|company"
+    "|plc|gmbh|ag|kg|ohg|ug|bv|nv|spa|sl|oy|ab|as|aps|kft|sro|doo"
+)
+COMPANY_KEY = (
+    "nullif(btrim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(company), '[.'']', '', 'g'),"
+    f" '[[:punct:][:space:]]+', ' ', 'g'), '\\m({LEGAL_FORMS})\\M', ' ', 'g'), '\\s+', ' ', 'g')), '')"
+)
 
 
 class Pipeline(IdMixin, TimestampsMixin, Versioned, Base):
@@ -110,7 +120,7 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     search_text: Mapped[str] = mapped_column(Text, Computed(LEAD_SEARCH, persisted=True))
-    company_key: Mapped[str | None] = mapped_column(String(300), Computed("lower(btrim(company))", persisted=True))
+    company_key: Mapped[str | None] = mapped_column(String(300), Computed(COMPANY_KEY, persisted=True))
     __table_args__ = (
         # The board: one column's page is an index range scan in card order.
         Index(
@@ -154,12 +164,8 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
         ),
-        Index(
-            "ix_leads_company_trgm",
-            "company_key",
-            postgresql_using="gin",
-            postgresql_ops={"company_key": "gin_trgm_ops"},
-        ),
+        # Duplicates: colleagues at one company are an index range, bounded by the company's size.
+        Index("ix_leads_company_key", "company_key", postgresql_where=text("merged_into_id IS NULL")),
         CheckConstraint("value IS NULL OR value >= 0", name="value"),
     )
 

@@ -285,7 +285,7 @@ async def update_lead(session: AsyncSession, actor: Principal, lead_id: int, dat
         announce(session, actor.user_id, lead, "updated")
         if owner_changed:
             await _notify_owner(session, actor.user_id, lead, "Reassigned to you.")
-        if {"email", "phone", "company"} & {c["field"] for c in diff}:
+        if {"email", "phone", "company", "person_name"} & {c["field"] for c in diff}:
             warnings = await duplicate_warnings(session, actor, lead)
     return lead_out(lead, warnings)
 

@@ -392,7 +392,7 @@ async def test_duplicates_are_warned_listed_and_merged(server: LiveServer, admin
         admin, person_name="A. Pop", company="Inteligent Systems SRL", email="ANA@isys.ro", value="300", tags=["web"]
     )
     reasons = {w["lead_id"]: w["reasons"] for w in second["warnings"] if w["code"] == "possible_duplicate"}
-    assert reasons == {first["id"]: ["email", "company"]}
+    assert reasons == {first["id"]: ["email"]}  # "Inteligent" is another company; "A. Pop" another name
     third = await make_lead(admin, person_name="Someone", phone="+40 722 111 222")
     assert [(w["lead_id"], w["reasons"]) for w in third["warnings"]] == [(first["id"], ["phone"])]
     unrelated = await make_lead(admin, person_name="Other", company="Banca Transilvania")
@@ -447,6 +447,31 @@ async def test_duplicates_are_warned_listed_and_merged(server: LiveServer, admin
         json={"version": first["version"], "other_id": third["id"], "other_version": third["version"]},
     )
     assert stale.status_code == 409
+
+
+async def test_a_twin_is_the_same_person_not_a_colleague_ranked_by_reasons(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
+    first = await make_lead(admin, person_name="Ana Pop", company="Vortex Data S.R.L.", email="ana@vortex.ro")
+    # A colleague at the same company is not a twin; the same person there is, legal form and dots aside.
+    colleague = await make_lead(admin, person_name="Mihai Ionescu", company="vortex data s.r.l.")
+    assert colleague["warnings"] == []
+    same_person = await make_lead(admin, person_name="Ana  Popp", company="VORTEX DATA, SRL")
+    assert [(w["lead_id"], w["reasons"]) for w in same_person["warnings"]] == [
+        (first["id"], ["name at the same company"])
+    ]
+    # Ranked: the twin with the most reasons first, each with why.
+    both = await make_lead(admin, person_name="Ana Pop", company="Vortex Data", email="ANA@vortex.ro")
+    assert [(w["lead_id"], w["reasons"]) for w in both["warnings"]] == [
+        (first["id"], ["email", "name at the same company"]),
+        (same_person["id"], ["name at the same company"]),
+    ]
+    listed = (await admin.get(f"/api/leads/{first['id']}/duplicates")).json()
+    assert [d["id"] for d in listed] == [both["id"], same_person["id"]]
+    # Renaming a lead asks again.
+    renamed = await admin.patch(
+        f"/api/leads/{colleague['id']}", json={"version": colleague["version"], "person_name": "Ana Pop"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert [w["lead_id"] for w in renamed.json()["warnings"]] == [both["id"], same_person["id"], first["id"]]
 
 
 async def test_archive_and_restore(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
