@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events, mail, paging
-from crm_server.admin import audit, settings
+from crm_server.admin import audit, record_labels, settings
 from crm_server.admin.models import AuditEntry, Notification
 from crm_server.auth.permissions import Principal
 from crm_server.contract import spreadsheet
@@ -84,7 +84,7 @@ async def audit_log(
     offset: int,
     limit: int,
 ) -> Page[AuditEntryOut]:
-    return await paging.page(
+    page = await paging.page(
         session,
         _audit_query(actor_id, entity, entity_id, since, until),
         offset,
@@ -92,6 +92,10 @@ async def audit_log(
         AuditEntryOut.model_validate,
         (AuditEntry.at.desc(), AuditEntry.id.desc()),
     )
+    names = await record_labels.labels(session, (entry.id for entry in page.items))  # one query for the page
+    for entry in page.items:
+        entry.label = names.get(entry.id)
+    return page
 
 
 async def audit_csv(

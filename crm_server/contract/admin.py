@@ -40,6 +40,8 @@ class AuditEntryOut(Model):
     entity_id: int
     action: str
     changes: list[AuditChange]
+    # The record's name or number ("Ana Pop", "INV-2026-0007"); none once the record is deleted.
+    label: str | None = None
 
 
 class NotificationOut(Model):
@@ -64,6 +66,7 @@ class UnreadCount(Model):
 class JobRun(Model):
     id: int
     task: str
+    title: str = ""  # what the task does, in words ("Make the recurring invoices"; jobs/registry.TITLES)
     status: str
     queue: str
     attempts: int

@@ -30,6 +30,36 @@ TASK_MODULES.append("crm_server.auth.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 
+# What each task does, in the words the admin panel shows ("Send due reminders", not
+# "activities.send_reminders"); tests/server/test_admin_words.py holds every registered task to one.
+TITLES: dict[str, str] = {
+    "crm:maintenance.purge": "Clear out old sessions, events and job logs",
+    "crm:maintenance.retry_stalled": "Restart jobs a stopped server left behind",
+    "crm:activities.send_reminders": "Send due follow-up reminders",
+    "crm:tickets.send_email": "Send a ticket email",
+    "crm:tickets.notify_breaches": "Warn about overdue tickets",
+    "crm:tickets.archive_closed": "Archive closed tickets",
+    "crm:invoices.mark_overdue": "Mark unpaid invoices overdue",
+    "crm:invoices.recur": "Make the recurring invoices",
+    "crm:invoices.send_email": "Send an invoice email",
+    "crm:integrations.process": "Process an integration event",
+    "crm:integrations.sweep": "Queue stuck integration events again",
+    "crm:orders.reconcile_woocommerce": "Fetch missed WooCommerce orders",
+    "crm:orders.retry_short": "Retry orders short of stock",
+    "crm:auth.send_reset": "Send a password reset email",
+    "crm:auth.notify": "Send an account notice email",
+}
+
+
+def title(name: str) -> str:
+    """A task in words: its title, or (a task without one) its name with the code taken out."""
+    full = full_name(name)
+    if full in TITLES:
+        return TITLES[full]
+    words = full.partition(":")[2].rpartition(".")[2].replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
 # Work a starting worker does at once, in one transaction (a task module registers it with
 # `at_start`): e.g. the integration inbox queues again what a killed predecessor had taken.
 StartHook = Callable[[AsyncSession], Awaitable[object]]

@@ -46,6 +46,7 @@ async def recent_runs(
         JobRun(
             id=r.id,
             task=r.task_name,
+            title=registry.title(r.task_name),
             status=r.status,
             queue=r.queue_name,
             attempts=r.attempts,
@@ -92,6 +93,7 @@ async def run_now(session: AsyncSession, actor: Principal, task_name: str) -> Jo
     return JobRun(
         id=job_id,
         task=name,
+        title=registry.title(name),
         status="todo",
         queue=task.queue,
         attempts=0,
