@@ -6,6 +6,8 @@ the user's local time), and the words for the contract's codes (statuses, action
     parse_decimal("1 200,50")            -> Decimal("1200.50")   (what a person typed; None if not a number)
     day("2026-12-05")                    -> "05 Dec 2026"
     moment("2026-12-05T17:13:00Z")       -> "05 Dec 2026, 18:13" (in the user's time zone)
+    weekday(date(2026, 12, 5))           -> "Sat 05 Dec"   (a week view's day; the year when not this one)
+    clock("2026-12-05T17:13:00Z")        -> "18:13"
     label("status_changed")              -> "Status changed"
     duration(timedelta(minutes=185))     -> "3 h 5 min"  (parts=1: "3 h")
     ago(a_moment_three_hours_back)       -> "3 h ago"
@@ -64,6 +66,7 @@ LABELS: dict[str, str] = {
     "credit_note": "Credit note",
     # one code, other words in one enum's context (stock transfers stay "Transfer")
     "PaymentMethod.transfer": "Bank transfer",
+    "FollowUpKind.whatsapp": "WhatsApp",
     # record types and audit actions
     "follow_up": "Follow-up",
     "updated": "Changed",
@@ -159,6 +162,33 @@ def short_day(value: date | datetime | str | None, today: date | None = None) ->
     shown = day(value)
     year = f" {(today or date.today()).year}"
     return shown.removesuffix(year) if shown.endswith(year) else shown
+
+
+def weekday(value: date | datetime | str | None, today: date | None = None) -> str:
+    """A day with its name, where a week is shown: "Sat 05 Dec" (the year only when not this one)."""
+    if value is None or value == "":
+        return EMPTY
+    if isinstance(value, datetime) or (isinstance(value, str) and len(value) > 10):
+        parsed = _datetime(value)
+        if parsed is None:
+            return str(value)
+        the_day = parsed.astimezone().date()
+    elif isinstance(value, str):
+        try:
+            the_day = date.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        the_day = value
+    return f"{the_day:%a} {short_day(the_day, today)}"
+
+
+def clock(value: datetime | str | None) -> str:
+    """The time of day of a server timestamp, in the user's local time: "18:13"."""
+    if value is None or value == "":
+        return EMPTY
+    parsed = _datetime(value)
+    return parsed.astimezone().strftime(TIME_FORMAT) if parsed is not None else str(value)
 
 
 def moment(value: datetime | str | None) -> str:

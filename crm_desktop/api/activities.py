@@ -63,8 +63,9 @@ async def create_follow_up(api: ApiClient, follow_up: FollowUpIn) -> FollowUpOut
     return FollowUpOut.model_validate(await api.post("/api/follow-ups", _body(follow_up)))
 
 
-async def my_day(api: ApiClient, time_zone: str) -> MyDay:
-    return MyDay.model_validate(await api.get("/api/follow-ups/my-day", tz=time_zone))
+async def my_day(api: ApiClient, time_zone: str, owner_id: int | None = None) -> MyDay:
+    """The caller's day (or ``owner_id``'s, as far as the caller's scope reaches) in ``time_zone``."""
+    return MyDay.model_validate(await api.get("/api/follow-ups/my-day", tz=time_zone, owner_id=owner_id))
 
 
 async def calendar(api: ApiClient, start: datetime, end: datetime, owner_id: int | None = None) -> list[FollowUpOut]:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
-from crm_desktop import operations, tasks
+from crm_desktop import format, operations, tasks
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.account.notification_prefs import NotificationPrefsDialog
 from crm_desktop.views.activities import ActivitiesPage
@@ -134,7 +134,7 @@ def test_schedule_on_a_lead_then_complete_it_with_the_next_one(desk: Desk, qtbot
 
     settle(desk, lambda: my_day.selected_id() == made.id, message="the new follow-up is not in My day")
     row = my_day.tree.currentItem()
-    assert row.text(1) == "Meeting" and row.text(2) == "Ana Pop (Acme)" and row.text(3) == "Bring the price list"
+    assert row.text(2) == "Meeting" and row.text(3) == "Ana Pop (Acme)" and row.text(4) == "Bring the price list"
     assert my_day.stack.currentWidget() is my_day.tree
 
     back_to(desk, window)
@@ -208,11 +208,12 @@ def test_week_calendar_places_a_follow_up_on_its_day(desk: Desk, qtbot: QtBot) -
     column = week.columns[today.weekday()]
     settle(
         desk,
-        lambda: column.texts() == ["15:30 WhatsApp\nAna Pop (Globex)"],
+        lambda: column.texts() == ["15:30 Ana Pop (Globex)"],
         message=f"the week shows {[c.texts() for c in week.columns]}",
     )
     assert all(not c.texts() for i, c in enumerate(week.columns) if i != today.weekday())
-    assert column.title.text() == today.strftime("%a %d")
+    assert column.title.text() == format.weekday(today)
+    assert column.list.item(0).toolTip().startswith(f"WhatsApp at 15:30, {format.weekday(today)}: Ana Pop (Globex)")
 
     back_to(desk, window)
     qtbot.keyClick(week, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)

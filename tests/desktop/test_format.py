@@ -97,3 +97,16 @@ def test_how_long_ago() -> None:
     assert fmt.ago("2026-12-05T13:50:00Z", now) == "3 h ago"
     assert fmt.ago(now - timedelta(days=2, hours=4), now) == "2 d ago"
     assert fmt.ago(None, now) == fmt.EMPTY
+
+
+def test_week_days_times_and_follow_up_kinds() -> None:
+    from crm_server.contract.activities import FollowUpKind
+
+    assert fmt.weekday(date(2026, 12, 5), today=date(2026, 1, 1)) == "Sat 05 Dec"
+    assert fmt.weekday("2025-12-05", today=date(2026, 1, 1)) == "Fri 05 Dec 2025"
+    assert fmt.weekday(None) == "—" and fmt.clock(None) == "—"
+    noon = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    assert fmt.clock("2026-12-05T12:00:00Z") == fmt.clock(noon) == noon.astimezone().strftime("%H:%M")
+    words = [fmt.label(kind) for kind in FollowUpKind]
+    assert words == ["Call", "Email", "WhatsApp", "Meeting"]
+    assert fmt.label("whatsapp") == "Whatsapp"  # the enum's own word stays the enum's

@@ -15,6 +15,7 @@ from crm_desktop import icons
 from crm_desktop.session import Session
 from crm_desktop.views.activities.calendar import WeekView
 from crm_desktop.views.activities.my_day import MyDayView
+from crm_desktop.views.activities.person_filter import Whose
 
 
 class ActivitiesPage(QWidget):
@@ -57,8 +58,8 @@ def create_page(session: Session) -> QWidget:
 
 
 def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
-    """My day and the week calendar as the demo admin sees them; the week falls back to everyone's
-    follow-ups when the admin has none of their own that week, so the picture shows the layout."""
+    """My day and the week calendar as the demo admin sees them: their own week and everyone's
+    (grouped by person), then back to their own."""
     ctx.main.open_module("activities")
     page = ctx.main.findChild(ActivitiesPage)
     if page is None:
@@ -66,9 +67,9 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     yield "activities-my-day", page.show_my_day()
     week = page.show_week()
     yield "activities-week", week
-    if not week.items:
-        week.owner.setCurrentIndex(1)
-        yield "activities-week-everyone", week
+    week.person.set_whose(Whose.everyone)
+    yield "activities-week-everyone", week
+    week.person.set_whose(Whose.mine)
     page.show_my_day()
 
 

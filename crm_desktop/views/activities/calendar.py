@@ -1,6 +1,8 @@
 """The week calendar: seven day columns, Monday to Sunday in local time, each follow-up placed on its
-day in time order. Previous/next week with Alt+Left/Alt+Right, back to this week with Ctrl+T; a click
-(or Enter) on a follow-up offers Complete, Reschedule and Open record.
+day in time order, one line each (kind icon, time, who it is about; elided, the tooltip says all).
+Whose week: mine, one person's, or everyone I can see, where each day groups the follow-ups under
+their owner's name. Previous/next week with Alt+Left/Alt+Right, back to this week with Ctrl+T; a
+click (or Enter) on a follow-up offers Complete, Reschedule and Open record.
 
 The server is asked for exactly the shown week ([local Monday 00:00, next Monday 00:00) as UTC), so
 a week of any size loads in one request; done follow-ups stay visible, struck through.
@@ -9,12 +11,12 @@ a week of any size loads in one request; done follow-ups stay visible, struck th
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from itertools import groupby
 
 from PySide6.QtCore import QPoint, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QKeySequence, QShortcut, QTransform
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -31,10 +33,12 @@ from crm_desktop.api import activities as activities_api
 from crm_desktop.session import Session
 from crm_desktop.views.activities.live_view import LiveFollowUpsView
 from crm_desktop.views.activities.my_day import open_complete, open_reschedule, record_opener
-from crm_desktop.views.activities.schedule import kind_icon, kind_label, local
+from crm_desktop.views.activities.person_filter import PersonFilter, Whose
+from crm_desktop.views.activities.schedule import kind_icon, local
 from crm_server.contract.activities import FollowUpOut, FollowUpStatus
 
 ID_ROLE = Qt.ItemDataRole.UserRole
+NO_OWNER = "No owner"
 
 
 def week_start(day: date) -> date:
@@ -62,7 +66,9 @@ class DayColumn(QFrame):
         layout.addWidget(self.title)
         self.list = QListWidget()
         self.list.setFrameShape(QFrame.Shape.NoFrame)
-        self.list.setWordWrap(True)
+        self.list.setWordWrap(False)  # one line per follow-up, elided; the tooltip has the rest
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setUniformItemSizes(True)
         self.list.setIconSize(QSize(14, 14))
         self.list.setSpacing(2)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -76,12 +82,24 @@ class DayColumn(QFrame):
         self.empty.hide()  # until the week has loaded
 
     def show_day(self, day: date, today: bool) -> None:
-        self.title.setText(day.strftime("%a %d"))
-        self.title.setAccessibleName(day.strftime("%A %d %B"))
+        self.title.setText(format.weekday(day))
+        self.title.setAccessibleName(format.day(day))
         self.title.setStyleSheet(f"color: {theme.current().token('accent_text')}; font-weight: 600;" if today else "")
 
     def texts(self) -> list[str]:
+        """Every line of the day as shown: owners' names (when grouped) and follow-ups."""
         return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def add_person(self, name: str) -> None:
+        """A person's name over their follow-ups of the day (not selectable)."""
+        item = QListWidgetItem(name)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        font = QFont(self.list.font())
+        font.setBold(True)
+        item.setFont(font)
+        item.setForeground(QBrush(QColor(theme.current().token("muted"))))
+        item.setToolTip(f"{name}'s follow-ups")
+        self.list.addItem(item)
 
 
 class WeekView(LiveFollowUpsView):
@@ -106,11 +124,8 @@ class WeekView(LiveFollowUpsView):
         self.today_button.setToolTip("This week (Ctrl+T)")
         self.range_label = QLabel()
         self.range_label.setProperty("role", "heading")
-        self.owner = QComboBox()
-        self.owner.setAccessibleName("Whose follow-ups")
-        self.owner.addItem("My follow-ups", session.me.id)
-        self.owner.addItem("Everyone I can see", None)
-        self.owner.currentIndexChanged.connect(lambda _i: self.reload())
+        self.person = PersonFilter(session)
+        self.person.changed.connect(self.reload)
         self.previous_button.clicked.connect(lambda: self.go(-1))
         self.next_button.clicked.connect(lambda: self.go(1))
         self.today_button.clicked.connect(self.this_week)
@@ -120,7 +135,7 @@ class WeekView(LiveFollowUpsView):
         bar.addSpacing(8)
         bar.addWidget(self.range_label)
         bar.addStretch(1)
-        bar.addWidget(self.owner)
+        bar.addWidget(self.person)
         layout.addLayout(bar)
 
         grid = QHBoxLayout()
@@ -157,16 +172,23 @@ class WeekView(LiveFollowUpsView):
 
     def _show_range(self) -> None:
         sunday = self.monday + timedelta(days=6)
-        if self.monday.month == sunday.month:
-            text = f"{self.monday.day} – {sunday.strftime('%d %B %Y').lstrip('0')}"
-        else:
-            text = f"{self.monday.strftime('%d %b').lstrip('0')} – {sunday.strftime('%d %b %Y').lstrip('0')}"
-        self.range_label.setText(text)
+        self.range_label.setText(f"{format.short_day(self.monday, today=sunday)} – {format.day(sunday)}")
         today = datetime.now().astimezone().date()
         for column, day in zip(self.columns, self.days(), strict=True):
             column.show_day(day, day == today)
 
     # --- loading ---------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        if self.person.ready():  # "One person…" with nobody picked yet: nothing to ask
+            super().reload()
+
+    def is_busy(self) -> bool:
+        return super().is_busy() or self.person.is_busy()
+
+    def grouped(self) -> bool:
+        """Everyone's week: each day groups its follow-ups under their owners' names."""
+        return self.person.whose() is Whose.everyone
 
     async def fetch(self) -> list[FollowUpOut]:
         monday = self.monday
@@ -174,7 +196,7 @@ class WeekView(LiveFollowUpsView):
             self.api,
             local_midnight(monday),
             local_midnight(monday + timedelta(days=7)),
-            owner_id=self.owner.currentData(),
+            owner_id=self.person.owner_id(),
         )
 
     def show_data(self, items: list[FollowUpOut]) -> None:
@@ -187,29 +209,44 @@ class WeekView(LiveFollowUpsView):
         now = datetime.now().astimezone()
         for column in self.columns:
             column.list.clear()
-        for follow_up in sorted(self.items, key=lambda f: f.due_at):
-            due = local(follow_up.due_at)
-            index = (due.date() - self.monday).days
+        days: list[list[FollowUpOut]] = [[] for _ in range(7)]
+        for follow_up in self.items:
+            index = (local(follow_up.due_at).date() - self.monday).days
             if 0 <= index < 7:
-                self.columns[index].list.addItem(self._item(follow_up, due, now))
+                days[index].append(follow_up)
+        grouped = self.grouped()
+        for column, items in zip(self.columns, days, strict=True):
+            if grouped:
+                items.sort(key=lambda f: (_owner(f).casefold(), f.owner_id or 0, f.due_at, f.id))
+                for (name, _id), theirs in groupby(items, key=lambda f: (_owner(f), f.owner_id)):
+                    column.add_person(name)
+                    for follow_up in theirs:
+                        column.list.addItem(self._item(follow_up, local(follow_up.due_at), now))
+            else:
+                for follow_up in sorted(items, key=lambda f: (f.due_at, f.id)):
+                    column.list.addItem(self._item(follow_up, local(follow_up.due_at), now))
         for column in self.columns:
             free = column.list.count() == 0
             column.list.setVisible(not free)
             column.empty.setVisible(free)
 
     def _item(self, follow_up: FollowUpOut, due: datetime, now: datetime) -> QListWidgetItem:
-        kind = follow_up.kind
-        at = due.strftime(format.TIME_FORMAT)
-        item = QListWidgetItem(icons.icon(kind_icon(kind)), f"{at} {kind_label(kind)}\n{follow_up.subject or '—'}")
+        kind = format.label(follow_up.kind)
+        at = format.clock(due)
+        subject = follow_up.subject or format.EMPTY
+        item = QListWidgetItem(icons.icon(kind_icon(follow_up.kind)), f"{at} {subject}")
         item.setData(ID_ROLE, follow_up.id)
-        notes = follow_up.notes
-        item.setToolTip(f"{kind_label(kind)} at {at}" + (f"\n{notes}" if notes else ""))
+        said = f"{kind} at {at}, {format.weekday(due.date())}: {subject}\nOwner: {_owner(follow_up)}"
+        item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{kind} at {at}, {subject}, {_owner(follow_up)}")
+        notes = follow_up.notes.strip()
+        item.setToolTip(said + (f"\n{notes}" if notes else ""))
         if follow_up.status == FollowUpStatus.done:
             font = QFont(item.font())
             font.setStrikeOut(True)
             item.setFont(font)
             item.setForeground(QBrush(QColor(theme.current().token("muted"))))
-            item.setToolTip(f"Done. {follow_up.outcome or ''}".strip())
+            outcome = f"\nDone: {follow_up.outcome}" if follow_up.outcome else "\nDone."
+            item.setToolTip(said + outcome)
         elif due < now:
             item.setForeground(QBrush(QColor(theme.current().token("warning_text"))))
             item.setBackground(QBrush(QColor(theme.current().token("warning_bg"))))
@@ -223,7 +260,8 @@ class WeekView(LiveFollowUpsView):
     def _chosen(self, item: QListWidgetItem) -> None:
         if self.menu is not None and self.menu.isVisible():
             return  # a click that is also an activation: one menu is enough
-        follow_up = self.follow_up(int(item.data(ID_ROLE)))
+        chosen = item.data(ID_ROLE)
+        follow_up = self.follow_up(int(chosen)) if chosen is not None else None  # None: a person's name
         if follow_up is None:
             return
         source = item.listWidget()
@@ -248,6 +286,10 @@ class WeekView(LiveFollowUpsView):
         )
         record.setEnabled(opener is not None)
         return menu
+
+
+def _owner(follow_up: FollowUpOut) -> str:
+    return follow_up.owner_name or NO_OWNER
 
 
 def _mirrored(name: str) -> QIcon:

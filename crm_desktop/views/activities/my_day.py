@@ -1,5 +1,7 @@
-"""My day: the signed-in user's overdue follow-ups (in a warning tone) and the rest of today's, with
-Complete (Ctrl+Enter), Reschedule (Ctrl+R) and Open record (Ctrl+O).
+"""My day: the signed-in user's overdue follow-ups, most overdue first and toned by how late they are
+(a week or more: danger; a day or more: warning; less than a day: warning text), then the rest of
+today's by time, with Complete (Ctrl+Enter), Reschedule (Ctrl+R) and Open record (Ctrl+O). A
+manager may look at a teammate's day instead (the person filter; the server's scope decides).
 
 "Today" is the server's answer for the user's time zone, so a late-evening call never slips into the
 wrong day. The list reloads on the "activities" change-bus areas (my changes and other desktops'),
@@ -11,7 +13,8 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -34,11 +37,11 @@ from crm_desktop.api import activities as activities_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.activities.live_view import LiveFollowUpsView
+from crm_desktop.views.activities.person_filter import PersonFilter
 from crm_desktop.views.activities.schedule import (
     CompleteDialog,
     RescheduleDialog,
     kind_icon,
-    kind_label,
     local,
     local_zone_name,
 )
@@ -48,6 +51,31 @@ from crm_server.contract.activities import FollowUpOut, MyDay
 log = logging.getLogger(__name__)
 ID_ROLE = Qt.ItemDataRole.UserRole
 REFRESH_MS = 60_000
+
+
+class Lateness(IntEnum):
+    """How overdue a follow-up is; a row's tone says it (theme tokens: text, background)."""
+
+    on_time = 0
+    hours = 1  # due earlier, less than a day ago
+    days = 2  # a day or more
+    week = 3  # a week or more
+
+
+TONES: dict[Lateness, tuple[str, str | None]] = {
+    Lateness.hours: ("warning_text", None),
+    Lateness.days: ("warning_text", "warning_bg"),
+    Lateness.week: ("danger", "danger_soft"),
+}
+
+
+def lateness(due: datetime, now: datetime) -> Lateness:
+    late = now - due
+    if late <= timedelta(0):
+        return Lateness.on_time
+    if late >= timedelta(days=7):
+        return Lateness.week
+    return Lateness.days if late >= timedelta(days=1) else Lateness.hours
 
 
 # --- what every follow-up view offers (the week calendar uses these too) -------------------------
@@ -96,7 +124,7 @@ def open_reschedule(parent: QWidget, session: Session, follow_up: FollowUpOut) -
 
 
 class MyDayView(LiveFollowUpsView):
-    COLUMNS = ("Time", "Kind", "About", "Notes")
+    COLUMNS = ("When", "Late", "Kind", "About", "Notes")
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(session, parent)
@@ -111,13 +139,17 @@ class MyDayView(LiveFollowUpsView):
         head.setSpacing(8)
         words = QVBoxLayout()
         words.setSpacing(2)
-        self.date_label = QLabel(datetime.now().astimezone().strftime("%A %d %B"))
+        self.date_label = QLabel(format.weekday(datetime.now().astimezone().date()))
         self.date_label.setProperty("role", "heading")
         self.summary = QLabel("Loading…")
         self.summary.setProperty("role", "muted")
         words.addWidget(self.date_label)
         words.addWidget(self.summary)
         head.addLayout(words, 1)
+        self.person = PersonFilter(session, everyone=False)
+        self.person.changed.connect(self.reload)
+        head.addWidget(self.person, 0, Qt.AlignmentFlag.AlignBottom)
+        head.addSpacing(8)
         self.complete_button = self._button("Complete", "check", "Ctrl+Enter", self.complete_selected, primary=True)
         self.reschedule_button = self._button("Reschedule", "refresh", "Ctrl+R", self.reschedule_selected)
         self.open_button = self._button("Open record", "leads", "Ctrl+O", self.open_selected)
@@ -139,8 +171,9 @@ class MyDayView(LiveFollowUpsView):
         header.setStretchLastSection(True)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(2, 280)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(3, 280)
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.tree.itemDoubleClicked.connect(lambda *_: self.complete_selected())
         self.empty = EmptyState(
@@ -180,16 +213,27 @@ class MyDayView(LiveFollowUpsView):
 
     # --- loading ---------------------------------------------------------------------------------
 
+    def reload(self) -> None:
+        if self.person.ready():  # "One person…" with nobody picked yet: nothing to ask
+            super().reload()
+
     async def fetch(self) -> MyDay:
-        return await activities_api.my_day(self.api, local_zone_name())
+        owner_id = self.person.owner_id()
+        return await activities_api.my_day(
+            self.api, local_zone_name(), owner_id=owner_id if owner_id != self.session.me.id else None
+        )
+
+    def is_busy(self) -> bool:
+        return super().is_busy() or self.person.is_busy()
 
     def load_failed(self, error: ApiError) -> None:
         self.summary.setText("Could not load your day.")
         super().load_failed(error)
 
     def show_data(self, day: MyDay) -> None:
-        self.overdue = list(day.overdue)
-        self.today = list(day.today)
+        # Most overdue first, then today's by time (the server sends them so; the order is this view's rule).
+        self.overdue = sorted(day.overdue, key=lambda f: (f.due_at, f.id))
+        self.today = sorted(day.today, key=lambda f: (f.due_at, f.id))
         self._render()
 
     # --- showing ---------------------------------------------------------------------------------
@@ -199,7 +243,8 @@ class MyDayView(LiveFollowUpsView):
         keep_row = self._shown.index(keep) if keep in self._shown else 0  # where the finished one was
         self._shown = [f.id for f in self.overdue + self.today]
         self.tree.clear()
-        self.date_label.setText(datetime.now().astimezone().strftime("%A %d %B"))
+        now = datetime.now().astimezone()
+        self.date_label.setText(format.weekday(now.date()))
         groups = (("Overdue", self.overdue, True), ("Today", self.today, False))
         chosen: QTreeWidgetItem | None = None
         rows: list[QTreeWidgetItem] = []
@@ -216,7 +261,7 @@ class MyDayView(LiveFollowUpsView):
             self.tree.addTopLevelItem(group)
             group.setFirstColumnSpanned(True)
             for follow_up in items:
-                row = self._row(follow_up, late)
+                row = self._row(follow_up, now)
                 group.addChild(row)
                 rows.append(row)
                 if follow_up.id == keep:
@@ -233,31 +278,46 @@ class MyDayView(LiveFollowUpsView):
             parts.append(f"{len(self.overdue)} overdue")
         if self.today:
             parts.append(f"{len(self.today)} due today")
-        self.summary.setText(", ".join(parts) if parts else "All clear.")
+        whose = self.person.person_name()
+        said = ", ".join(parts) if parts else "All clear."
+        self.summary.setText(f"{whose}: {said[:1].lower()}{said[1:]}" if whose else said)
         self._update_buttons()
 
-    def _row(self, follow_up: FollowUpOut, late: bool) -> QTreeWidgetItem:
+    def _row(self, follow_up: FollowUpOut, now: datetime) -> QTreeWidgetItem:
         due = local(follow_up.due_at)
-        today = datetime.now().astimezone().date()
-        when = due.strftime(format.TIME_FORMAT) if due.date() == today else format.moment(due)
+        when = format.clock(due) if due.date() == now.date() else format.moment(due)
+        late = lateness(due, now)
+        late_by = format.duration(now - due, parts=1) if late else ""
         notes = " ".join(follow_up.notes.split())
-        kind = kind_label(follow_up.kind)
-        row = QTreeWidgetItem([when, kind, follow_up.subject or "—", notes])
+        kind = format.label(follow_up.kind)
+        row = QTreeWidgetItem([when, late_by, kind, follow_up.subject or format.EMPTY, notes])
         row.setData(0, ID_ROLE, follow_up.id)
-        row.setIcon(1, icons.icon(kind_icon(follow_up.kind)))
-        row.setToolTip(3, follow_up.notes)
+        row.setData(1, ID_ROLE, int(late))
+        row.setIcon(2, icons.icon(kind_icon(follow_up.kind)))
+        row.setToolTip(0, format.moment(due))
+        row.setToolTip(4, follow_up.notes)
         row.setData(
             0,
             Qt.ItemDataRole.AccessibleTextRole,
-            f"{'Overdue: ' if late else ''}{when} {kind} {follow_up.subject}",
+            f"{f'Overdue by {late_by}: ' if late else ''}{when} {kind} {follow_up.subject}",
         )
-        if late:
-            tone = QBrush(QColor(theme.current().token("warning_text")))
-            shade = QBrush(QColor(theme.current().token("warning_bg")))
-            for column in range(len(self.COLUMNS)):
-                row.setForeground(column, tone)
-                row.setBackground(column, shade)
+        text, background = TONES.get(late, (None, None))
+        for column in range(len(self.COLUMNS)):
+            if text is not None:
+                row.setForeground(column, QBrush(QColor(theme.current().token(text))))
+            if background is not None:
+                row.setBackground(column, QBrush(QColor(theme.current().token(background))))
         return row
+
+    def lateness_of(self, follow_up_id: int) -> Lateness | None:
+        """How late the row of ``follow_up_id`` says it is (None when it is not shown)."""
+        for index in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(index)
+            for child in range(group.childCount() if group is not None else 0):
+                item = group.child(child) if group is not None else None
+                if item is not None and item.data(0, ID_ROLE) == follow_up_id:
+                    return Lateness(int(item.data(1, ID_ROLE)))
+        return None
 
     # --- acting on the selection -----------------------------------------------------------------
 

@@ -45,12 +45,13 @@ from crm_server.contract.activities import (
     RescheduleFollowUp,
 )
 
-# kind -> (label, icon): the four ways of following up, in the order the pickers show them.
-KINDS: dict[str, tuple[str, str]] = {
-    "call": ("Call", "phone"),
-    "email": ("Email", "mail"),
-    "whatsapp": ("WhatsApp", "inbox"),
-    "meeting": ("Meeting", "team"),
+# kind -> icon: the four ways of following up, in the order the pickers show them (their words are
+# format.label's: "FollowUpKind.whatsapp" is "WhatsApp").
+KIND_ICONS: dict[FollowUpKind, str] = {
+    FollowUpKind.call: "phone",
+    FollowUpKind.email: "mail",
+    FollowUpKind.whatsapp: "inbox",
+    FollowUpKind.meeting: "team",
 }
 DEFAULT_HOUR = 10
 
@@ -83,18 +84,17 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def kind_label(kind: str) -> str:
-    return KINDS.get(kind, (kind.title(), "activities"))[0]
-
-
 def kind_icon(kind: str) -> str:
-    return KINDS.get(kind, ("", "activities"))[1]
+    try:
+        return KIND_ICONS[FollowUpKind(kind)]
+    except ValueError:  # a kind this version does not know
+        return "activities"
 
 
 def describe(follow_up: FollowUpOut) -> str:
     """One line about a follow-up: "Call Ana Pop (Acme), due 14 May 2026, 10:00"."""
     subject = follow_up.subject or "a record"
-    return f"{kind_label(follow_up.kind)} {subject}, due {format.moment(follow_up.due_at)}"
+    return f"{format.label(follow_up.kind)} {subject}, due {format.moment(follow_up.due_at)}"
 
 
 # --- pickers -------------------------------------------------------------------------------------
@@ -113,7 +113,8 @@ class KindPicker(QWidget):
         self.group = QButtonGroup(self)
         self.group.setExclusive(True)
         self.buttons: dict[str, QPushButton] = {}
-        for key, (label, icon) in KINDS.items():
+        for kind, icon in KIND_ICONS.items():
+            key, label = kind.value, format.label(kind)
             button = QPushButton(icons.icon(icon), label)
             button.setCheckable(True)
             button.setAutoDefault(False)  # Enter on a kind saves the dialog, it does not re-pick the kind
@@ -411,7 +412,7 @@ class RescheduleDialog(_FollowUpDialog):
 
 
 __all__ = [
-    "KINDS",
+    "KIND_ICONS",
     "CompleteDialog",
     "KindPicker",
     "RescheduleDialog",
@@ -420,7 +421,6 @@ __all__ = [
     "default_due",
     "describe",
     "kind_icon",
-    "kind_label",
     "local",
     "local_zone_name",
     "utc_iso",
