@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from crm_server.activities import service as activities
 from crm_server.activities import timeline
 from crm_server.auth.permissions import Principal
-from crm_server.clients import service
+from crm_server.clients import service, summary
 from crm_server.contract.activities import NoteIn, NoteOut, TimelineItem
+from crm_server.contract.client_summary import ClientSummaryOut
 from crm_server.contract.clients import (
     ClientIn,
     ClientOut,
@@ -102,3 +103,15 @@ async def client_timeline(
     principal: Principal = require("clients", "view"),
 ) -> Page[TimelineItem]:
     return await timeline.client_timeline(session, principal, client_id, offset, limit)
+
+
+@router.get("/clients/{client_id}/summary", response_model=ClientSummaryOut)
+async def client_summary(
+    client_id: int,
+    session: Session,
+    limit: Annotated[int, Query(ge=1, le=100, description="newest records per area")] = 25,
+    principal: Principal = require("clients", "view"),
+) -> ClientSummaryOut:
+    """The client's deals, proposals, invoices (open balance), payments, tickets and sales orders:
+    totals per area and its newest records; an area the role may not view is absent (null)."""
+    return await summary.client_summary(session, principal, client_id, limit)
