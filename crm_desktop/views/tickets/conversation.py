@@ -76,6 +76,17 @@ def themed(widget: QWidget, style: str) -> None:
     theme.current().changed.connect(apply)
 
 
+def author_of(comment: CommentOut, names: UserNames) -> str:
+    """Who wrote a comment: the agent by name (the server names them; an older answer without the
+    name asks `names`), the customer by their address. An internal note is never the customer's:
+    one whose author's account is gone reads as a former colleague."""
+    if comment.author_id is not None:
+        return comment.author_name or names.name(comment.author_id)
+    if not comment.public:
+        return "A former colleague"
+    return comment.author_email or "Customer"
+
+
 class CommentCard(QFrame):
     """One comment: who wrote it, when, whether the customer saw it, the text and its files."""
 
@@ -206,7 +217,7 @@ class ConversationView(QWidget):
     async def _load(self, generation: int) -> None:
         try:
             comments = await tickets.list_comments(self.api, self.ticket_id)
-            await self.names.ensure(c.author_id for c in comments)
+            await self.names.ensure(c.author_id for c in comments if c.author_name is None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -226,8 +237,7 @@ class ConversationView(QWidget):
         self.comments = comments
         self._cards = []
         for index, comment in enumerate(comments):
-            author = self.names.name(comment.author_id) if comment.author_id else comment.author_email or "Customer"
-            card = CommentCard(comment, author, self.body)
+            card = CommentCard(comment, author_of(comment, self.names), self.body)
             self._cards.append(card)
             self.thread_box.insertWidget(index, card)
         self.empty.setVisible(not comments)
