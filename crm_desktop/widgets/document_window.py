@@ -11,8 +11,11 @@
   pause; unsaved edits are kept, and an answer older than what is shown is ignored (`EditBuffer`).
 - F5 reloads, Ctrl+S saves, Esc closes; closing with unsaved edits asks Save / Discard / Cancel.
 
-A subclass gives `current_id`, `fetch`, `show_loaded`, `values` (the form, compared with the
-snapshot taken when a record is shown) and `save(then=...)`, and adds its form under `self.root`.
+A subclass gives `current_id`, `fetch` (the contract model: InvoiceOut, LeadOut…), `show_loaded`
+and `saved` (which take it), `values` (the form, compared with the snapshot taken when a record is
+shown) and `save(then=...)`, and adds its form under `self.root`. The window holds the model; only
+the form's values and the bodies it sends are dicts. A window edited field by field (lead, ticket)
+hands the model to `load_edited`, the one place it is put in the wire's shape for the buffer's compare.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer
@@ -32,13 +35,22 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.operations.errors import handle_error
 from crm_desktop.session import Session
-from crm_desktop.widgets.edit_buffer import EditBuffer, Row
+from crm_desktop.widgets.edit_buffer import EditBuffer, Values, Versioned
 from crm_desktop.widgets.form import field
 from crm_desktop.widgets.record_window import ask_unsaved, close_anyway, closing_anyway, set_tone, spawn_into
 from crm_server.contract.events import LiveEvent
 
 NEW = "new"  # the status of a document that is not saved yet
 LIVE_DELAY_MS = 150  # events come in bursts (a save and its lines): one reload for the burst
+
+
+class Record(Versioned, Protocol):
+    """The contract model a document window shows (InvoiceOut, ProposalOut, LeadOut, TicketOut…)."""
+
+    def model_dump(self, *, mode: str = ...) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Record)
 
 STYLE = """
 QLabel#statusBadge {{ border-radius: 9px; padding: 2px 10px; font-weight: 600; }}
@@ -132,8 +144,8 @@ class Notice(QFrame):
         self.setVisible(bool(text))
 
 
-class DocumentWindow(QWidget):
-    """One document in its own window (see the module's docstring)."""
+class DocumentWindow(QWidget, Generic[R]):
+    """One document in its own window (see the module's docstring); R is the contract model shown."""
 
     ACTIONS: tuple[Action, ...] = ()
     module = ""  # the live events' module naming this kind of document
@@ -304,14 +316,14 @@ class DocumentWindow(QWidget):
 
     # --- edits -----------------------------------------------------------------------------------
 
-    def values(self) -> Row:
+    def values(self) -> Values:
         """The form's fields as the server names them (a part compared by a flag is `touch`ed)."""
         return {}
 
     def has_edits(self) -> bool:
         return self.buffer.has_changes(self.values())
 
-    def changes(self) -> Row:
+    def changes(self) -> Values:
         return self.buffer.changes(self.values())
 
     def snapshot(self) -> None:
@@ -341,7 +353,7 @@ class DocumentWindow(QWidget):
 
     def send_save(
         self,
-        call: Awaitable[Any] | None,
+        call: Awaitable[R] | None,
         *,
         changed: frozenset[str],
         fields: Mapping[str, QWidget],
@@ -367,13 +379,13 @@ class DocumentWindow(QWidget):
         )
         return True
 
-    def _saved_then(self, record: Row) -> None:
+    def _saved_then(self, record: R) -> None:
         self.saved(record)
         then, self._after_save = self._after_save, None
         if then is not None:
             then()
 
-    def saved(self, record: Row) -> None:
+    def saved(self, record: R) -> None:
         """What a save answered (`send_save`)."""
 
     # --- loading ---------------------------------------------------------------------------------
@@ -381,11 +393,21 @@ class DocumentWindow(QWidget):
     def current_id(self) -> int | None:
         raise NotImplementedError
 
-    async def fetch(self) -> Row:
+    async def fetch(self) -> R:
         raise NotImplementedError
 
-    async def show_loaded(self, record: Row, replace_edits: bool) -> None:
+    async def show_loaded(self, record: R, replace_edits: bool) -> None:
         raise NotImplementedError
+
+    def load_edited(self, record: R, *, keep_edits: bool) -> Values | None:
+        """A record edited field by field (lead, ticket) into the buffer: what the form should show
+        (theirs with my edits over it, in the wire's shape), or None for an answer older than shown."""
+        return self.buffer.load(record, self.wire(record), keep_edits=keep_edits)
+
+    def wire(self, record: R) -> Values:
+        """The one place a record is put in the wire's shape: the buffer compares field-by-field
+        edits (PATCH bodies) with it."""
+        return record.model_dump(mode="json")
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         return spawn_into(self._tasks, coro)
@@ -450,7 +472,7 @@ class DocumentWindow(QWidget):
             return
         if self.is_about(event):
             shown = self.buffer.latest
-            if shown is not None and event.data.get("version") == shown.get("version"):
+            if shown is not None and event.data.get("version") == _shown_version(shown):
                 return  # our own change, shown already
             self._live.start()
         else:
@@ -490,4 +512,8 @@ class DocumentWindow(QWidget):
         """The window is closing (forget it in the registry, stop timers)."""
 
 
-__all__ = ["NEW", "Action", "DocumentWindow", "Notice", "sources"]
+def _shown_version(shown: Any) -> int:  # TRANSITION: editors still handing dicts
+    return int(shown.get("version", 0)) if isinstance(shown, dict) else int(shown.version)
+
+
+__all__ = ["NEW", "Action", "DocumentWindow", "Notice", "Record", "sources"]

@@ -1,34 +1,57 @@
-"""A record being edited in a window, without Qt: what the server has now (`latest`), what each field
-held when the person began editing it (`base`), and so what they changed (`edits`).
+"""A record being edited in a window, without Qt: what the server has now (`latest`, the contract
+model shown), what each field held when the person began editing it (`base`), and so what they
+changed (`edits`).
 
 A save sends only the edits, with the newest version and what each edited field held (`expected`):
 the server refuses a field someone else changed meanwhile (409 field_changed, naming it) and merges
-edits of other fields. Live refreshes keep the person's edits and take everyone else's.
+edits of other fields. Live refreshes keep the person's edits and take everyone else's. Those edits
+are compared with the record in the wire's shape (`wire`: what a PATCH body names), which the
+document window hands in beside the model (`load`).
 
 A document window (widgets/document_window.py) uses the other half: `snapshot` the form's values as
 shown, `changes`/`has_changes` against it (a part compared by a flag, such as a line grid, is
 `touch`ed), and `take` each answer, which refuses one older than what is shown.
+
+The form's values, the edits and the bodies are dicts (`Values`): they are request bodies, not
+records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
-Row = dict[str, Any]
+Values = dict[str, Any]  # a form's values, a request body, or a record in the wire's shape they are compared with
+
+
+class Versioned(Protocol):
+    """A record the server keeps versions of (every contract model a document window shows)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+def _key(record: Any) -> tuple[Any, int]:  # TRANSITION: editors still handing dicts
+    if isinstance(record, dict):
+        return record.get("id"), int(record.get("version", 0))
+    return record.id, record.version
 
 
 class EditBuffer:
-    def __init__(self, changes: Callable[[Row], dict[str, Any]] | None = None) -> None:
+    def __init__(self, changes: Callable[[Values], Values] | None = None) -> None:
         self._changes = changes  # the form's values that differ from a record, in the PATCH's shape
-        self.latest: Row | None = None
-        self.base: Row = {}
-        self.clean: Row = {}  # the form's values as last shown (`snapshot`)
+        self.latest: Versioned | None = None  # the record shown
+        self.wire: Values | None = None  # field by field: the record edits are compared with, as the wire has it
+        self.base: Values = {}
+        self.clean: Values = {}  # the form's values as last shown (`snapshot`)
         self.touched: set[str] = set()  # parts compared by a flag rather than by value (a line grid)
 
     # --- a form compared with what it showed -------------------------------------------------------
 
-    def snapshot(self, values: Row) -> None:
+    def snapshot(self, values: Values) -> None:
         """The form shows a record now (or a new one's defaults): nothing is edited."""
         self.clean = dict(values)
         self.touched.clear()
@@ -37,26 +60,26 @@ class EditBuffer:
         """The person changed `part` (e.g. "lines"), which is not compared by value."""
         self.touched.add(part)
 
-    def changes(self, values: Row) -> Row:
+    def changes(self, values: Values) -> Values:
         """The form's values that differ from the snapshot, and the touched parts (value None when
         `values` does not hold them: the caller adds what it sends for them)."""
         out = {name: value for name, value in values.items() if value != self.clean.get(name)}
         out.update({part: values.get(part) for part in self.touched if part not in out})
         return out
 
-    def has_changes(self, values: Row) -> bool:
+    def has_changes(self, values: Values) -> bool:
         return bool(self.touched) or any(value != self.clean.get(name) for name, value in values.items())
 
     # --- answers from the server -----------------------------------------------------------------
 
-    def is_older(self, record: Row) -> bool:
+    def is_older(self, record: Versioned) -> bool:
         """An answer that left before a newer one was shown (a slow read overtaken by a save)."""
         shown = self.latest
-        if shown is None or shown.get("id") != record.get("id"):
+        if shown is None or _key(shown)[0] != _key(record)[0]:
             return False
-        return int(record.get("version", 0)) < int(shown.get("version", 0))
+        return _key(record)[1] < _key(shown)[1]
 
-    def take(self, record: Row) -> bool:
+    def take(self, record: Versioned) -> bool:
         """Show `record` unless it is older than what is shown; answers whether it was taken."""
         if self.is_older(record):
             return False
@@ -65,35 +88,36 @@ class EditBuffer:
 
     # --- a record edited field by field (lead and ticket windows) ----------------------------------
 
-    def edits(self) -> dict[str, Any]:
-        if self._changes is None or self.latest is None:
+    def edits(self) -> Values:
+        if self._changes is None or self.wire is None:
             return {}
         return self._changes(self.base)
 
     def has_edits(self) -> bool:
         return bool(self.edits())
 
-    def load(self, record: Row, *, keep_edits: bool) -> Row | None:
-        """Take the server's record; answers what the form should show (theirs, with my edits over it),
-        or None for an answer older than what is shown already."""
-        if self.latest is not None and int(record.get("version", 0)) < int(self.latest.get("version", 0)):
+    def load(self, record: Versioned, wire: Values, *, keep_edits: bool) -> Values | None:
+        """Take the server's record (`wire`: it in the wire's shape); answers what the form should
+        show (theirs, with my edits over it), or None for an answer older than what is shown already."""
+        if self.latest is not None and record.version < self.latest.version:
             return None
         mine = self.edits() if keep_edits else {}
-        self.base = {**record, **{name: self.base.get(name) for name in mine}}
-        self.latest = record
-        return {**record, **mine}
+        self.base = {**wire, **{name: self.base.get(name) for name in mine}}
+        self.latest, self.wire = record, wire
+        return {**wire, **mine}
 
-    def body(self) -> Row:
+    def body(self) -> Values:
         """The PATCH: my edits, the newest version, and what each edited field held when I began."""
-        assert self.latest is not None
+        assert self.wire is not None
         edits = self.edits()
-        return {"version": self.latest["version"], **edits, "expected": {name: self.base.get(name) for name in edits}}
+        return {"version": self.wire["version"], **edits, "expected": {name: self.base.get(name) for name in edits}}
 
-    def settle(self, newest: Row, conflicted: Iterable[str], keep_mine: Iterable[str]) -> Row:
-        """After a field_changed refusal: a conflicting field keeps my value (now saved over theirs on
-        purpose) or takes theirs (my edit dropped). Answers what the form should show."""
+    def settle(self, newest: Values, conflicted: Iterable[str], keep_mine: Iterable[str]) -> Values:
+        """After a field_changed refusal (`newest`: the record now, in the wire's shape): a
+        conflicting field keeps my value (now saved over theirs on purpose) or takes theirs (my edit
+        dropped). Answers what the form should show; the window then `take`s the newest record."""
         conflicted, keep = set(conflicted), set(keep_mine)
         mine = {name: value for name, value in self.edits().items() if name not in conflicted or name in keep}
         self.base = {**newest, **{name: self.base.get(name) for name in mine if name not in conflicted}}
-        self.latest = newest
+        self.wire = newest
         return {**newest, **mine}

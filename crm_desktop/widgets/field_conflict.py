@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop.api.client import ApiClient, ApiError
-from crm_desktop.widgets.edit_buffer import EditBuffer, Row
+from crm_desktop.widgets.edit_buffer import EditBuffer, Values
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,11 @@ class Conflicted:
     """A save refused because someone else changed a field I was editing: the record as it is now,
     and each such field with their value."""
 
-    newest: Row
+    newest: Values  # the record now, in the wire's shape (what the edits are compared with)
     conflicts: list[dict[str, Any]]
 
 
-async def save_guarded(api: ApiClient, path: str, body: Row) -> Row | Conflicted:
+async def save_guarded(api: ApiClient, path: str, body: Values) -> Values | Conflicted:
     try:
         return dict(await api.patch(path, body))
     except ApiError as exc:
@@ -116,7 +116,7 @@ def ask_which(
     conflicted: Conflicted,
     buffer: EditBuffer,
     labels: Mapping[str, str],
-    done: Callable[[Row, Row], None],
+    done: Callable[[Values, Values], None],
     describe: Callable[[str, Any], str] = lambda _name, value: shown(value),
 ) -> FieldConflictDialog:
     """Show both values of each conflicting field (`describe` puts a value in words: a name for an
@@ -138,7 +138,7 @@ def ask_which(
     )
 
     def chosen(keep: set[str]) -> None:
-        latest = buffer.latest or conflicted.newest
+        latest = buffer.wire or conflicted.newest
         newest = latest if latest.get("version", 0) > conflicted.newest.get("version", 0) else conflicted.newest
         done(newest, buffer.settle(newest, names, keep))
 

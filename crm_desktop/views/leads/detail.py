@@ -44,7 +44,7 @@ from crm_desktop.session import Session
 from crm_desktop.views.admin.common import UserNames, confirm, field
 from crm_desktop.views.leads.lookups import sales_lookups
 from crm_desktop.widgets.document_window import Action, DocumentWindow, section
-from crm_desktop.widgets.edit_buffer import EditBuffer, Row
+from crm_desktop.widgets.edit_buffer import EditBuffer, Values
 from crm_desktop.widgets.field_conflict import Conflicted, ask_which, save_guarded, shown
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_desktop.widgets.timeline import TimelineView
@@ -241,7 +241,7 @@ class LeadForm(QWidget):
         return changed
 
 
-class LeadDetail(DocumentWindow):
+class LeadDetail(DocumentWindow[LeadOut]):
     """A lead's own window on the document window: form, duplicates, follow-ups, and the timeline
     with a note box. The header's badge is the lead's status; the action bar schedules a follow-up,
     archives or restores, and saves."""
@@ -386,13 +386,13 @@ class LeadDetail(DocumentWindow):
         self.spawn(self._load_side())
         self.timeline.reload()
 
-    async def fetch(self) -> Row:
+    async def fetch(self) -> LeadOut:
         lead = await leads_api.get_lead(self.api, self.lead_id)
         await self.names.ensure([lead.owner_id])
-        return lead.model_dump(mode="json")
+        return lead
 
-    async def show_loaded(self, record: Row, replace_edits: bool) -> None:
-        self.show_lead(LeadOut.model_validate(record), replace_edits)
+    async def show_loaded(self, record: LeadOut, replace_edits: bool) -> None:
+        self.show_lead(record, replace_edits)
 
     async def _load_side(self) -> None:
         duplicates: list[DuplicateOut] = []
@@ -416,12 +416,12 @@ class LeadDetail(DocumentWindow):
 
     def show_lead(self, lead: LeadOut, replace_edits: bool = True) -> None:
         """The server's lead; unless `replace_edits`, the fields I am editing keep my values."""
-        shown = self.buffer.load(lead.model_dump(mode="json"), keep_edits=not replace_edits)
+        shown = self.load_edited(lead, keep_edits=not replace_edits)
         if shown is None:  # an answer older than what is shown
             return
         self._show(lead, shown)
 
-    def _show(self, lead: LeadOut, shown: Row) -> None:
+    def _show(self, lead: LeadOut, shown: Values) -> None:
         self.lead = lead
         self.form.fill(shown, self.names.name(shown.get("owner_id"), ""))
         self.form.setEnabled(self.session.can("leads", "edit"))
@@ -508,7 +508,7 @@ class LeadDetail(DocumentWindow):
     def has_edits(self) -> bool:
         return self.buffer.has_edits()
 
-    def changes(self) -> Row:
+    def changes(self) -> Values:
         return self.buffer.edits()
 
     def save(self, then: Callable[[], object] | None = None) -> None:
@@ -531,7 +531,7 @@ class LeadDetail(DocumentWindow):
             busy=self.save_button,
         )
 
-    def _saved(self, answer: LeadOut | Row | Conflicted, then: Callable[[], object] | None = None) -> None:
+    def _saved(self, answer: LeadOut | Values | Conflicted, then: Callable[[], object] | None = None) -> None:
         if isinstance(answer, Conflicted):
             ask_which(
                 self,
@@ -547,8 +547,10 @@ class LeadDetail(DocumentWindow):
         if then is not None:
             then()
 
-    def _settled(self, newest: Row, shown: Row, then: Callable[[], object] | None = None) -> None:
-        self._show(LeadOut.model_validate(newest), shown)
+    def _settled(self, newest: Values, shown: Values, then: Callable[[], object] | None = None) -> None:
+        lead = LeadOut.model_validate(newest)
+        self.buffer.take(lead)
+        self._show(lead, shown)
         self.save(then)
 
     def add_note(self) -> None:

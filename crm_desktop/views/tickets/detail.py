@@ -54,7 +54,7 @@ from crm_desktop.views.tickets.new_ticket import (
     tag_list,
 )
 from crm_desktop.widgets.document_window import Action, DocumentWindow, sources
-from crm_desktop.widgets.edit_buffer import EditBuffer, Row
+from crm_desktop.widgets.edit_buffer import EditBuffer, Values
 from crm_desktop.widgets.field_conflict import Conflicted, ask_which, shown
 from crm_desktop.widgets.record_window import WindowRegistry, set_tone, show_window
 from crm_desktop.widgets.timeline import TimelineView
@@ -255,9 +255,9 @@ class TicketForm(QWidget):
         self.tags.setText(", ".join(ticket.tags))
         self.description.setPlainText(ticket.description)
 
-    def changes(self, ticket: Row) -> dict[str, Any]:
+    def changes(self, ticket: Values) -> dict[str, Any]:
         """The PATCH body (without the version): only what differs from the stored ticket. The
-        EditBuffer compares in the wire's shape (ticket.model_dump(mode="json")): a dict here only."""
+        EditBuffer compares in the wire's shape (DocumentWindow.wire): a dict here only."""
         values = {
             "subject": " ".join(self.subject.text().split()),
             "priority": self.priority.currentData(),
@@ -381,7 +381,7 @@ def _card(title: str, body: QWidget) -> QFrame:
     return frame
 
 
-class TicketWindow(DocumentWindow):
+class TicketWindow(DocumentWindow[TicketOut]):
     """The detail window of one ticket, on the document window: the status badge with the priority
     and the first-response clock beside it; the moves TRANSITIONS allows, Assign… and Save in the
     data-built action bar."""
@@ -521,16 +521,16 @@ class TicketWindow(DocumentWindow):
         self.files.reload()
         self.timeline.reload()
 
-    async def fetch(self) -> Row:
+    async def fetch(self) -> TicketOut:
         if not self.lookups.categories:
             await self.lookups.load(self.api)
         ticket = await tickets.get_ticket(self.api, self.ticket_id)
         await self._learn_names(ticket)
         self.client_text = await self._client_text(ticket)
-        return ticket.model_dump(mode="json")
+        return ticket
 
-    async def show_loaded(self, record: Row, replace_edits: bool) -> None:
-        self.show_ticket(TicketOut.model_validate(record), replace_edits)
+    async def show_loaded(self, record: TicketOut, replace_edits: bool) -> None:
+        self.show_ticket(record, replace_edits)
 
     async def _learn_names(self, ticket: TicketOut) -> None:
         """The assignee's name: the team's list (anyone may read it), else the admin lookup."""
@@ -560,15 +560,14 @@ class TicketWindow(DocumentWindow):
         """The server's ticket; unless `replace_edits`, the fields I am editing keep my values."""
         keep_assignee = not replace_edits and self.ticket is not None and self.form.assignee_change(self.ticket)[0]
         mine = self.form.assignee.user_id, self.form.assignee.text()
-        # The EditBuffer holds the wire's shape (a dict): the ticket goes in as its JSON.
-        shown = self.buffer.load(ticket.model_dump(mode="json"), keep_edits=not replace_edits)
+        shown = self.load_edited(ticket, keep_edits=not replace_edits)
         if shown is None:  # an answer older than what is shown
             return
         self._show(ticket, shown)
         if keep_assignee:
             self.form.assignee.set_user(*mine)
 
-    def _show(self, ticket: TicketOut, shown: Row) -> None:
+    def _show(self, ticket: TicketOut, shown: Values) -> None:
         """`ticket` as stored; `shown`, the buffer's record with my edits over it (a dict of the wire)."""
         self.ticket = ticket
         with_edits = TicketOut.model_validate(shown)
@@ -647,7 +646,7 @@ class TicketWindow(DocumentWindow):
         ticket = self.ticket
         return ticket is not None and (self.buffer.has_edits() or self.form.assignee_change(ticket)[0])
 
-    def changes(self) -> Row:
+    def changes(self) -> Values:
         return self.buffer.edits()
 
     def can_save(self) -> bool:
@@ -681,7 +680,7 @@ class TicketWindow(DocumentWindow):
                     if exc.code != "field_changed":
                         raise
                     newest = await tickets.get_ticket(self.api, self.ticket_id)
-                    return Conflicted(newest.model_dump(mode="json"), list(exc.extra.get("conflicts") or []))
+                    return Conflicted(self.wire(newest), list(exc.extra.get("conflicts") or []))
             if assign:
                 body_ = AssignIn(version=saved.version, assignee_id=assignee)
                 saved = await tickets.assign_ticket(self.api, self.ticket_id, body_)
@@ -722,9 +721,11 @@ class TicketWindow(DocumentWindow):
             return f"{format.label(str(value))} priority"
         return shown(value)
 
-    def _settled(self, newest: Row, shown: Row, then: Callable[[], object] | None = None) -> None:
+    def _settled(self, newest: Values, shown: Values, then: Callable[[], object] | None = None) -> None:
         mine = self.form.assignee.user_id, self.form.assignee.text()
-        self._show(TicketOut.model_validate(newest), shown)
+        ticket = TicketOut.model_validate(newest)
+        self.buffer.take(ticket)
+        self._show(ticket, shown)
         self.form.assignee.set_user(*mine)
         self.save(then)
 
