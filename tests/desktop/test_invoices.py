@@ -375,7 +375,7 @@ def test_list_filters_and_excel_export(desk: Desk, qtbot: QtBot, tmp_path: Path)
         "20.00 EUR",
         "39.50 EUR",
     ]
-    assert row["id"] == current["id"]
+    assert row.id == current["id"]
     page.status.setCurrentIndex(0)
     page.overdue.setChecked(True)
     desk.wait_until(lambda: not page.is_busy() and numbers() == [late["number"]], message="overdue filter")

@@ -47,11 +47,11 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     if not rows:
         return
     row = next(
-        (r for r in rows if r["status"] == "partially_paid"),
-        next((r for r in rows if r["status"] in ("unpaid", "overdue")), rows[0]),
+        (r for r in rows if r.status == "partially_paid"),
+        next((r for r in rows if r.status in ("unpaid", "overdue")), rows[0]),
     )
-    page.table.select_key(row["id"])
-    window = open_invoice(page, ctx.session, row["id"])
+    page.table.select_key(row.id)
+    window = open_invoice(page, ctx.session, row.id)
     window.resize(ctx.size)
     yield "invoice-editor", window
     if isinstance(window, InvoiceWindow):

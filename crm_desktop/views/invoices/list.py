@@ -8,6 +8,7 @@ every other desktop's and the jobs'): it reloads and keeps the selected invoice 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +19,8 @@ from PySide6.QtWidgets import QCheckBox, QHeaderView, QPushButton, QVBoxLayout, 
 from crm_desktop import format, operations
 from crm_desktop.api import invoices
 from crm_desktop.session import Session
-from crm_desktop.views.invoices.editor import STATUS_COLORS, open_invoice, send_label
+from crm_desktop.views.invoices.editor import STATUS_COLORS, open_invoice
+from crm_desktop.views.invoices.labels import send_label
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
@@ -31,11 +33,11 @@ from crm_desktop.widgets.list_page import (
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.invoices import InvoiceQuery, InvoiceStatus
+from crm_server.contract.common import Page
+from crm_server.contract.invoices import InvoiceKind, InvoiceOut, InvoiceQuery, InvoiceStatus
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
 PAGE_SIZE = 100
 EXPORT_PAGE = 500  # the server's largest page
 REFRESH_AREAS = invoices.CHANGED | {"*"}
@@ -57,23 +59,23 @@ EXPORT_HEADERS = (
 )
 
 
-def number_text(row: Row) -> str:
-    if row.get("number"):
-        return str(row["number"])
-    return f"Draft #{row['id']}"
+def number_text(row: InvoiceOut) -> str:
+    if row.number:
+        return row.number
+    return f"Draft #{row.id}"
 
 
-def status_text(row: Row) -> str:
-    text = format.label(row["status"])
-    return f"Credit note ({text.lower()})" if row.get("kind") == "credit_note" else text
+def status_text(row: InvoiceOut) -> str:
+    text = format.label(row.status)
+    return f"Credit note ({text.lower()})" if row.kind == InvoiceKind.credit_note else text
 
 
-def money_column(key: str) -> Any:
-    return lambda row: format.money(row[key], row["currency"])
+def money_column(amount: Callable[[InvoiceOut], Decimal]) -> Callable[[InvoiceOut], str]:
+    return lambda row: format.money(amount(row), row.currency)
 
 
-def sent_text(row: Row) -> str:
-    return "—" if row["status"] == "draft" else send_label(row)
+def sent_text(row: InvoiceOut) -> str:
+    return "—" if row.status == InvoiceStatus.draft else send_label(row)
 
 
 class InvoicesPage(QWidget):
@@ -103,16 +105,16 @@ class InvoicesPage(QWidget):
         self.filters.add_widget("overdue", self.overdue, lambda: True if self.overdue.isChecked() else None)
         self.filters.changed.connect(self.reload)
 
-        columns = [
+        columns: list[Column[InvoiceOut]] = [
             Column("Number", number_text),
-            Column("Client", lambda r: r.get("client_name") or f"Client #{r['client_id']}"),
-            Column("Issue date", lambda r: format.day(r.get("issue_date"))),
-            Column("Due date", lambda r: format.day(r.get("due_date"))),
-            Column("Status", status_text, color=lambda r: STATUS_COLORS.get(r["status"])),
-            Column("Total", money_column("gross_total"), align_right=True),
-            Column("Paid", money_column("paid_total"), align_right=True),
-            Column("Open", money_column("open_amount"), align_right=True),
-            Column("Sent", sent_text, tooltip=lambda r: r.get("send_error")),
+            Column("Client", lambda r: r.client_name or f"Client #{r.client_id}"),
+            Column("Issue date", lambda r: format.day(r.issue_date)),
+            Column("Due date", lambda r: format.day(r.due_date)),
+            Column("Status", status_text, color=lambda r: STATUS_COLORS.get(r.status)),
+            Column("Total", money_column(lambda r: r.gross_total), align_right=True),
+            Column("Paid", money_column(lambda r: r.paid_total), align_right=True),
+            Column("Open", money_column(lambda r: r.open_amount), align_right=True),
+            Column("Sent", sent_text, tooltip=lambda r: r.send_error),
         ]
         self._fetch = self.fetch
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
@@ -206,8 +208,8 @@ class InvoicesPage(QWidget):
         row = self.table.current_row()
         if row is None:
             return None
-        self.keep.select(row["id"])
-        return open_invoice(self, self.session, row["id"])
+        self.keep.select(row.id)
+        return open_invoice(self, self.session, row.id)
 
     def open_record(self, type_: str, record_id: int, parent_id: int | None = None) -> None:
         """A search hit (main window): an invoice opens in its own window."""
@@ -222,20 +224,20 @@ class InvoicesPage(QWidget):
             return None
         return ask_save_path(self, "Export invoices to Excel", "invoices.xlsx", self.export_to, "invoiceExportDialog")
 
-    async def fetch(self, offset: int, limit: int) -> Row:
-        """One page of the table; the paged table holds rows as dicts, so the page is dumped here."""
-        return (await invoices.list_invoices(self.api, self._query(offset, limit))).model_dump(mode="json")
+    async def fetch(self, offset: int, limit: int) -> Page[InvoiceOut]:
+        """One page of the table."""
+        return await invoices.list_invoices(self.api, self._query(offset, limit))
 
     def _query(self, offset: int, limit: int) -> InvoiceQuery:
         """The filters as the server's query, unchecked: the server judges what was typed."""
         return InvoiceQuery.model_construct(**self.query(), offset=offset, limit=limit)
 
-    async def _all_rows(self) -> list[Row]:
+    async def _all_rows(self) -> list[InvoiceOut]:
         """Every invoice of the filters, a server page at a time."""
-        rows: list[Row] = []
+        rows: list[InvoiceOut] = []
         while True:
             page = await invoices.list_invoices(self.api, self._query(len(rows), EXPORT_PAGE))
-            rows.extend(item.model_dump(mode="json") for item in page.items)
+            rows.extend(page.items)
             if not page.items or len(rows) >= page.total:
                 return rows
 
@@ -244,19 +246,19 @@ class InvoicesPage(QWidget):
             rows = await self._all_rows()
             table = [
                 (
-                    r.get("number") or "",
-                    "Credit note" if r.get("kind") == "credit_note" else "Invoice",
-                    r.get("client_name") or "",
-                    r.get("issue_date") or "",
-                    r.get("due_date") or "",
-                    format.label(r["status"]),
-                    r["currency"],
-                    Decimal(r["net_total"]),
-                    Decimal(r["tax_total"]),
-                    Decimal(r["gross_total"]),
-                    Decimal(r["paid_total"]),
-                    Decimal(r["open_amount"]),
-                    "" if r["status"] == "draft" else send_label(r),
+                    r.number or "",
+                    "Credit note" if r.kind == InvoiceKind.credit_note else "Invoice",
+                    r.client_name or "",
+                    r.issue_date.isoformat() if r.issue_date else "",
+                    r.due_date.isoformat() if r.due_date else "",
+                    format.label(r.status),
+                    r.currency,
+                    r.net_total,
+                    r.tax_total,
+                    r.gross_total,
+                    r.paid_total,
+                    r.open_amount,
+                    "" if r.status == InvoiceStatus.draft else send_label(r),
                 )
                 for r in rows
             ]
