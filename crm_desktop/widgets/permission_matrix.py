@@ -43,9 +43,9 @@ class PermissionMatrix(QWidget):
         grid.addWidget(QLabel("<b>Module</b>"), 0, 0)
         for col, action in enumerate(ACTIONS, start=1):
             # A header button ticks or clears the whole column (e.g. "export" off everywhere).
-            button = QPushButton(action.capitalize())
+            button = QPushButton(format.label(action))
             button.setProperty("role", "link")
-            button.setToolTip(f"Tick or clear “{action}” for every module")
+            button.setToolTip(f"Tick or clear “{format.label(action)}” for every module")
             button.clicked.connect(lambda _=False, a=action: self._toggle_column(a))
             self._column_buttons.append(button)
             grid.addWidget(button, 0, col, Qt.AlignmentFlag.AlignHCenter)

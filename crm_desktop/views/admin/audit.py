@@ -37,26 +37,39 @@ from crm_desktop.widgets.user_picker import UserPicker
 
 # Record types the server audits (crm_server: audit.record(entity=...)); the server has no list of them.
 RECORD_TYPES = (
-    "lead",
+    "assignment_rule",
     "client",
     "contact",
+    "email_pipe_log",
     "follow_up",
+    "integration_event",
+    "invoice",
+    "job",
+    "lead",
+    "lead_source",
+    "lost_reason",
     "note",
+    "notification",
+    "payment",
     "pipeline",
     "pipeline_status",
-    "assignment_rule",
-    "ticket",
-    "proposal",
-    "invoice",
-    "payment",
     "product",
-    "stock_move",
+    "proposal",
     "purchase_order",
-    "user",
     "role",
-    "team",
+    "sales_order",
     "settings",
-    "job",
+    "stock_document",
+    "stock_product_settings",
+    "stock_reservation",
+    "tax_rate",
+    "team",
+    "ticket",
+    "ticket_category",
+    "ticket_comment",
+    "user",
+    "warehouse",
+    "web_form",
 )
 PAGE_SIZE = 100
 
@@ -65,6 +78,15 @@ def _value(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     return format.value(value)
+
+
+def record_name(row: Any) -> str:
+    """Which record, in words: "Lead: Ana Pop", "Invoice: INV-2026-0007"; a deleted one by its number."""
+    get = row.get if isinstance(row, dict) else lambda key: getattr(row, key, None)
+    entity, name = get("entity"), get("label")
+    if entity == "settings":
+        return "Settings"
+    return f"{format.label(entity)}: {name}" if name else f"{format.label(entity)} #{get('entity_id')}"
 
 
 def _summary(row: dict[str, Any]) -> str:
@@ -118,10 +140,7 @@ class AuditPage(AdminPage):
         columns = [
             Column("When", lambda r: format.moment(r["at"])),
             Column("User", lambda r: n.name(r["actor_id"], "system")),
-            Column(
-                "Record",
-                lambda r: f"{format.label(r['entity'])} #{r['entity_id']}" if r["entity"] != "settings" else "Settings",
-            ),
+            Column("Record", record_name, tooltip=record_name),
             Column("Action", lambda r: format.label(r["action"])),
             Column("Changes", _summary, tooltip=_summary),
         ]
@@ -135,7 +154,7 @@ class AuditPage(AdminPage):
         self.table.set_noun("entry", "entries")
         self.table.view.setColumnWidth(0, 150)
         self.table.view.setColumnWidth(1, 160)
-        self.table.view.setColumnWidth(2, 150)
+        self.table.view.setColumnWidth(2, 220)
         self.table.view.setColumnWidth(3, 110)
         self.table.view.selectionModel().selectionChanged.connect(lambda *_: self._show_details())
         self.filters.changed.connect(self.model.reload)

@@ -40,7 +40,12 @@ COMPONENTS = (
 # Theme colour token of each component state (its word comes from format.label).
 STATUS_TONES = {"ok": "success", "down": "danger", "not_configured": "muted", "degraded": "warning_text"}
 JOB_COLORS = {"failed": "danger", "succeeded": "success", "doing": "accent"}
-JOB_COLUMNS = ("Task", "Status", "Started", "Took", "Attempts", "Server", "Error", "Result")
+JOB_COLUMNS = ("Job", "Status", "Started", "Took", "Attempts", "Server", "Error", "Result")
+
+
+def _task_words(run: JobRun) -> str:
+    """What the job does ("Make the recurring invoices"), as the server's job registry says it."""
+    return run.title or format.label(run.task.rsplit(".", 1)[-1])
 
 
 class _Card(QFrame):
@@ -118,7 +123,7 @@ class HealthPage(AdminPage):
         self.jobs.setAlternatingRowColors(True)
         self.jobs.horizontalHeader().setStretchLastSection(True)
         self.jobs.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.jobs.setColumnWidth(0, 200)
+        self.jobs.setColumnWidth(0, 260)
         self.jobs.setColumnWidth(2, 140)
         self.jobs.setColumnWidth(6, 260)
         self.jobs.itemSelectionChanged.connect(self._show_job)
@@ -181,7 +186,7 @@ class HealthPage(AdminPage):
         for i, run in enumerate(runs):
             took = run.duration_ms
             cells = [
-                format.label(run.task.rsplit(".", 1)[-1]),
+                _task_words(run),
                 format.label(run.status),
                 format.moment(run.started_at or run.scheduled_at),
                 "—" if took is None else (f"{took} ms" if took < 10_000 else f"{took / 1000:.0f} s"),
@@ -214,12 +219,13 @@ class HealthPage(AdminPage):
             self.job_detail.setText("Select a job run to read its whole error or result.")
             return
         run = self.runs[row]
+        task = _task_words(run)
         if run.error:
-            self.job_detail.setText(f"{run.task} failed: {run.error}")
+            self.job_detail.setText(f"{task} failed: {run.error}")
         elif run.result:
-            self.job_detail.setText(f"{run.task}: {run.result}")
+            self.job_detail.setText(f"{task}: {run.result}")
         else:
-            self.job_detail.setText(f"{run.task} said nothing ({format.label(run.status).lower()}).")
+            self.job_detail.setText(f"{task} said nothing ({format.label(run.status).lower()}).")
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-health", lambda: None)]
