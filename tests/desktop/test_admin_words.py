@@ -57,8 +57,9 @@ def test_health_page_says_what_each_job_does(desk: Desk, qtbot: QtBot) -> None:
     _api, panel, page = open_panel(desk, qtbot, "health", api)
     assert isinstance(page, HealthPage)
     settle(desk, panel)
-    assert page.jobs.horizontalHeaderItem(0).text() == "Job"
-    row = next(i for i, run in enumerate(page.runs) if run.id == job["id"])
-    assert page.jobs.item(row, 0).text() == "Make the recurring invoices"
+    header, row = page.jobs.horizontalHeaderItem(0), next(i for i, run in enumerate(page.runs) if run.id == job["id"])
+    cell = page.jobs.item(row, 0)
+    assert header is not None and header.text() == "Job"
+    assert cell is not None and cell.text() == "Make the recurring invoices"
     page.jobs.selectRow(row)
     assert page.job_detail.text().startswith("Make the recurring invoices said nothing")
