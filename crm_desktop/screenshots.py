@@ -1,7 +1,16 @@
-"""``python -m crm_desktop.screenshots OUT_DIR [--theme light|dark|both]``: every main screen to PNG.
+"""``python -m crm_desktop.screenshots OUT_DIR [--theme light|dark|both] [--size WxH ...] [--check]``:
+every main screen to PNG.
 
 Runs offscreen against a temporary embedded database filled with the demo data (crm_server/demo.py),
 signed in as the demo admin. Popups and dialogs are drawn onto their window's picture.
+
+``--size`` (repeatable or a comma list, default 1280x800) is the screen: the main window fills its
+available geometry, record windows and dialogs open at their own size (fitted to it by the app).
+Offscreen, the screen is configured to that size; under xcb each size runs in a child process on a
+private Xvfb of that size (``--on-this-screen`` uses the display as it is). One server serves every
+size. ``--check`` also runs crm_desktop.layout_check on each picture and prints its findings as JSON
+lines (``{"check", "where", "detail", "shot", "theme", "size"}``; the exit status is 1 when there
+are any), a hook that fails included (check ``screen_failed``).
 
 Hook for other views: a module under ``crm_desktop.views`` may define
 
@@ -22,10 +31,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import json
 import logging
 import os
 import pkgutil
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Coroutine, Iterator
@@ -53,7 +64,7 @@ class ScreenshotContext:
     me: Any  # Me
     main: Any  # MainWindow
     server_url: str
-    size: QSize = field(default_factory=lambda: QSize(1280, 800))
+    size: QSize = field(default_factory=lambda: QSize(1280, 800))  # the screen's available size
     _pending: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
@@ -63,10 +74,52 @@ class ScreenshotContext:
 
 
 class Shooter:
-    def __init__(self, out: Path, theme_name: str) -> None:
+    def __init__(self, out: Path, theme_name: str, size: QSize | None = None, check: bool = False) -> None:
         self.out = out
         self.theme_name = theme_name
         self.saved: list[Path] = []
+        self.size = size or QSize(1280, 800)
+        self.check = check
+        self.findings: list[Any] = []  # layout_check.Finding, when checking
+        self._reported: set[tuple[str, str, str]] = set()
+        self._shown: Any = None
+        if check:
+            from crm_desktop.layout_check import ShownAtOwnSize
+
+            app = QApplication.instance()
+            self._shown = ShownAtOwnSize(app)
+            assert app is not None
+            app.installEventFilter(self._shown)
+
+    def stop(self) -> None:
+        if self._shown is not None:
+            app = QApplication.instance()
+            if app is not None:
+                app.removeEventFilter(self._shown)
+            self._shown = None
+
+    @property
+    def size_name(self) -> str:
+        return f"{self.size.width()}x{self.size.height()}"
+
+    def report(self, shot: str, problems: list[Any]) -> None:
+        """Print each problem not reported before in this theme as one JSON line."""
+        from crm_desktop.layout_check import Finding
+
+        for problem in problems:
+            key = (problem.check, problem.where, problem.detail)
+            if key in self._reported:
+                continue
+            self._reported.add(key)
+            finding = Finding(problem.check, problem.where, problem.detail, shot, self.theme_name, self.size_name)
+            self.findings.append(finding)
+            print(finding.to_json(), flush=True)
+
+    def failed(self, shot: str, what: str) -> None:
+        from crm_desktop.layout_check import Problem
+
+        if self.check:
+            self.report(shot, [Problem("screen_failed", shot, what)])
 
     async def settle(self, extra: float = 0.35) -> None:
         from crm_desktop import operations, tasks
@@ -100,10 +153,15 @@ class Shooter:
                 painter.drawPixmap(offset, overlay.grab())
             painter.end()
             picture = canvas
+        if self.check:
+            from crm_desktop.layout_check import check_window
+
+            self.report(name, self._shown.take() + check_window(window, overlays))
         path = self.out / f"{self.theme_name}-{name}.png"
         picture.save(str(path))
         self.saved.append(path)
-        print(path, flush=True)
+        if not self.check:
+            print(path, flush=True)
         return path
 
 
@@ -147,7 +205,7 @@ def _belongs_to(widget: QWidget, window: QWidget) -> bool:
     return False
 
 
-def _hook_modules() -> Iterator[Any]:
+def _hook_modules(shots: Shooter | None = None) -> Iterator[Any]:
     import crm_desktop.views as views
 
     for info in pkgutil.walk_packages(views.__path__, "crm_desktop.views."):
@@ -155,29 +213,47 @@ def _hook_modules() -> Iterator[Any]:
             continue
         try:
             module = importlib.import_module(info.name)
-        except Exception:
+        except Exception as exc:
             log.exception("skipping %s", info.name)
+            if shots is not None:
+                shots.failed(info.name, f"{info.name} does not import: {exc!r}")
             continue
         if callable(getattr(module, "screenshot_states", None)):
             yield module
 
 
-async def shoot_all(out: Path, theme_name: str, server_url: str) -> list[Path]:
+async def shoot_all(
+    out: Path, theme_name: str, server_url: str, size: QSize | None = None, check: bool = False
+) -> Shooter:
     from crm_desktop import theme
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    theme.install(app, theme_name)
+    shots = Shooter(out, theme_name, size, check)
+    try:
+        await _shoot_all(shots, server_url)
+    finally:
+        shots.stop()
+    return shots
+
+
+def _fill_screen(window: QWidget) -> None:
+    """The main window as a person keeps it: maximised, filling the screen's available geometry."""
+    from crm_desktop.layout_check import available
+
+    window.setGeometry(available(window))
+
+
+async def _shoot_all(shots: Shooter, server_url: str) -> None:
     from crm_desktop.api import auth
     from crm_desktop.api.client import ApiClient, ApiError
     from crm_desktop.controller import DesktopApp
     from crm_desktop.views.login.window import LoginWindow
     from crm_server.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
 
-    app = QApplication.instance()
-    assert isinstance(app, QApplication)
-    theme.install(app, theme_name)
-    shots = Shooter(out, theme_name)
-
     # --- login steps -------------------------------------------------------------------------------
     login = LoginWindow(server_url, DEMO_ADMIN_EMAIL)
-    login.resize(940, 620)
     login.show()
     await shots.settle()
     shots.shoot("login", login)
@@ -222,7 +298,7 @@ async def shoot_all(out: Path, theme_name: str, server_url: str) -> list[Path]:
     await desktop.start(DEMO_ADMIN_EMAIL, DEMO_PASSWORD)
     main = desktop.main
     assert main is not None and desktop.session is not None
-    main.resize(1280, 800)
+    _fill_screen(main)
     await shots.settle(0.8)
     shots.shoot("main", main)
     main.open_module("invoices")  # a module whose screen is not built yet
@@ -267,8 +343,11 @@ async def shoot_all(out: Path, theme_name: str, server_url: str) -> list[Path]:
 
     # --- views that offer screenshot_states (the admin panel...) ----------------------------------------
     session = desktop.session
-    ctx = ScreenshotContext(api=session.api, session=session, me=session.me, main=main, server_url=server_url)
-    for module in _hook_modules():
+    ctx = ScreenshotContext(
+        api=session.api, session=session, me=session.me, main=main, server_url=server_url, size=shots.size
+    )
+    for module in _hook_modules(shots):
+        name = module.__name__
         try:
             for name, widget in module.screenshot_states(ctx):
                 if widget.parentWidget() is None and not widget.isVisible():
@@ -276,10 +355,29 @@ async def shoot_all(out: Path, theme_name: str, server_url: str) -> list[Path]:
                     widget.show()
                 await shots.settle()
                 shots.shoot(name, widget)
-        except Exception:
+        except Exception as exc:
             log.exception("screenshot_states of %s failed", module.__name__)
+            shots.failed(name, f"screenshot_states of {module.__name__} failed after {name}: {exc!r}")
     await desktop.shutdown()
-    return shots.saved
+
+
+def _sizes(values: list[str] | None) -> list[QSize]:
+    from crm_desktop.layout_check import parse_size
+
+    sizes: list[QSize] = []
+    for value in values or ["1280x800"]:
+        for part in value.split(","):
+            if part.strip() and (size := parse_size(part.strip())) not in sizes:
+                sizes.append(size)
+    return sizes
+
+
+def _offscreen_platform(size: QSize, folder: Path) -> str:
+    """The offscreen platform with one screen of `size` (Qt's offscreen configfile)."""
+    config = folder / f"screen-{size.width()}x{size.height()}.json"
+    screen = {"name": "shots", "x": 0, "y": 0, "width": size.width(), "height": size.height()}
+    config.write_text(json.dumps({"screens": [{**screen, "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    return f"offscreen:configfile={config}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,24 +385,93 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--theme", choices=("light", "dark", "both"), default="both")
     parser.add_argument("--server", help="use this server (with the demo data) instead of a temporary one")
+    parser.add_argument(
+        "--size", action="append", metavar="WxH", help="screen size, repeatable or a comma list (default 1280x800)"
+    )
+    parser.add_argument("--check", action="store_true", help="also print layout findings as JSON lines")
+    parser.add_argument(
+        "--on-this-screen", action="store_true", help="render on the display as it is (one --size, no private Xvfb)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     args.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        sizes = _sizes(args.size)
+    except ValueError as exc:
+        parser.error(str(exc))
+    platform = os.environ.get("QT_QPA_PLATFORM", "offscreen")
+    if args.on_this_screen or (len(sizes) == 1 and platform.startswith("offscreen")):
+        return _run_here(args, sizes[0])
 
+    from crm_desktop.layout_check import Xvfb
+
+    temp_dir = None
+    local = None
+    status = 0
+    settings_dir = Path(tempfile.mkdtemp(prefix="crm-shots-screens-"))
+    try:
+        server_url = args.server
+        if not server_url:
+            from crm_desktop.local_server import LocalServer
+
+            temp_dir = Path(tempfile.mkdtemp(prefix="crm-shots-"))
+            local = LocalServer(temp_dir, worker=False)
+            server_url = local.start()
+        for size in sizes:
+            command = [sys.executable, "-m", "crm_desktop.screenshots", str(args.out_dir), "--on-this-screen"]
+            command += ["--theme", args.theme, "--server", server_url, "--size", f"{size.width()}x{size.height()}"]
+            command += ["--check"] if args.check else []
+            xvfb = None
+            env = dict(os.environ)
+            if platform.startswith("offscreen"):
+                env["QT_QPA_PLATFORM"] = _offscreen_platform(size, settings_dir)
+            elif Xvfb.available():
+                xvfb = Xvfb(size)
+                xvfb.start()
+                env = xvfb.env()
+            else:
+                log.warning("no Xvfb: %dx%d is rendered on the display as it is", size.width(), size.height())
+            try:
+                status = max(status, subprocess.run(command, env=env, check=False).returncode)
+            finally:
+                if xvfb is not None:
+                    xvfb.stop()
+    finally:
+        if local is not None:
+            local.stop()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        shutil.rmtree(settings_dir, ignore_errors=True)
+    return status
+
+
+def _run_here(args: argparse.Namespace, size: QSize) -> int:
     from PySide6.QtCore import QCoreApplication, QSettings
 
     from crm_desktop.local_server import LocalServer
 
+    settings_dir = Path(tempfile.mkdtemp(prefix="crm-shots-settings-"))
+    if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+        os.environ["QT_QPA_PLATFORM"] = _offscreen_platform(size, settings_dir)
     QCoreApplication.setOrganizationName("crm-screenshots")
     app = QApplication(sys.argv[:1])
     app.setQuitOnLastWindowClosed(False)
-    settings_dir = Path(tempfile.mkdtemp(prefix="crm-shots-settings-"))
+    screen = app.primaryScreen().availableGeometry().size()
+    if screen != size:
+        log.warning(
+            "the screen is %dx%d, not %dx%d: windows fit the screen they are on",
+            screen.width(),
+            screen.height(),
+            size.width(),
+            size.height(),
+        )
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     temp_dir = None
     local = None
+    findings = 0
     try:
         server_url = args.server
         if not server_url:
@@ -313,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
             server_url = local.start()
         themes = ("light", "dark") if args.theme == "both" else (args.theme,)
         for name in themes:
-            loop.run_until_complete(shoot_all(args.out_dir, name, server_url))
+            shots = loop.run_until_complete(shoot_all(args.out_dir, name, server_url, screen, args.check))
+            findings += len(shots.findings)
     finally:
         if local is not None:
             local.stop()
@@ -321,7 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(temp_dir, ignore_errors=True)
         shutil.rmtree(settings_dir, ignore_errors=True)
         loop.close()
-    return 0
+    return 1 if findings else 0
 
 
 if __name__ == "__main__":

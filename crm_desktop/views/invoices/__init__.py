@@ -61,7 +61,6 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
             payment.close()
         preview = window.preview_pdf()
         if preview is not None:
-            preview.resize(900, 1000)
             yield "invoice-pdf-preview", preview
             preview.close()
     window.close()
