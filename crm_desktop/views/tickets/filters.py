@@ -8,6 +8,7 @@ Saved views are named sets of values kept in QSettings per user, like the leads 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -56,11 +57,36 @@ class TicketLookups:
         self.categories: dict[int, str] = {}
         self.people: list[Colleague] = []
         self.loaded = False
+        self._loading: asyncio.Future[None] | None = None
+        self._failed: ApiError | None = None
 
     async def load(self) -> None:
-        self.people = (await auth.colleagues(self.api, active=True, limit=200)).items
-        self.teams = {t.id: t.name for t in await admin.list_teams(self.api)}
-        self.categories = {c.id: c.name for c in await tickets.list_categories(self.api)}
+        """Fill the lists once, however many ask (the filter bar, the queue's first page, the board
+        all wait on the same calls). Raises ApiError when they could not be read; the next call
+        tries again."""
+        if self._loading is None or (self._loading.done() and self._failed is not None):
+            self._failed = None
+            self._loading = asyncio.ensure_future(self._fetch())
+        await asyncio.shield(self._loading)
+        if self._failed is not None:
+            raise self._failed
+
+    async def ready(self) -> None:
+        """Wait for the names before a list paints; when they cannot be read, the list still shows."""
+        try:
+            await self.load()
+        except ApiError as exc:
+            log.info("team names did not load: %s", exc.message)
+
+    async def _fetch(self) -> None:
+        try:
+            people = (await auth.colleagues(self.api, active=True, limit=200)).items
+            teams = {t.id: t.name for t in await admin.list_teams(self.api)}
+            categories = {c.id: c.name for c in await tickets.list_categories(self.api)}
+        except ApiError as exc:
+            self._failed = exc
+            return
+        self.people, self.teams, self.categories = people, teams, categories
         self.loaded = True
 
     def team(self, team_id: int | None) -> str:

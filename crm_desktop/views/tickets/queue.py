@@ -249,6 +249,7 @@ class TicketQueue(QWidget):
     async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
         query = TicketQuery(**self.filters.model_dump(), sort=self.sort, offset=offset, limit=limit)
         page = await tickets.list_tickets(self.api, query)
+        await self.lookups.ready()  # the Team column shows names from the first paint, not "team #9"
         # The paged table holds dict rows: each carries its TicketOut (see ticket_of).
         return {"items": [table_row(t) for t in page.items], "total": page.total, "total_exact": page.total_exact}
 
