@@ -44,9 +44,9 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     yield "proposals", page
     rows = page.model.rows()
     if rows:
-        row = next((r for r in rows if r["status"] == "accepted"), rows[0])
-        page.table.select_key(row["id"])
-        window = open_proposal(page, ctx.session, row["id"])
+        row = next((r for r in rows if r.status == "accepted"), rows[0])
+        page.table.select_key(row.id)
+        window = open_proposal(page, ctx.session, row.id)
         window.resize(ctx.size)
         yield "proposal-editor", window
         window.close()

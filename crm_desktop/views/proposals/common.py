@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from crm_desktop import format
-from crm_server.contract.proposals import ProposalStatus
+from crm_server.contract.proposals import ProposalOut, ProposalStatus
 
-Row = dict[str, Any]
+Row = dict[str, Any]  # the editor's proposal (the list holds ProposalOut)
 S = ProposalStatus
 
 STATUS_LABELS = {status: format.label(status) for status in S}
@@ -39,12 +39,11 @@ EXPIRED_COLOR = "#c0392b"
 MUTED_COLOR = "#8a8f98"
 
 
-def status_text(row: Row) -> str:
+def status_text(row: ProposalOut) -> str:
     """ "Sent", "Revised (rev 3)", "Open · expired"."""
-    status = S(row["status"])
-    text = STATUS_LABELS[status]
-    if int(row.get("revision") or 1) > 1:
-        text += f" (rev {row['revision']})"
-    if row.get("expired"):
+    text = STATUS_LABELS[row.status]
+    if row.revision > 1:
+        text += f" (rev {row.revision})"
+    if row.expired:
         text += " · expired"
     return text

@@ -8,8 +8,6 @@ areas) reloads it and keeps the selected proposal selected."""
 from __future__ import annotations
 
 import logging
-from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -23,7 +21,6 @@ from crm_desktop.views.proposals.common import (
     EXPIRED_COLOR,
     MUTED_COLOR,
     STATUS_LABELS,
-    Row,
     status_text,
 )
 from crm_desktop.views.proposals.party import PartyPicker
@@ -38,7 +35,8 @@ from crm_desktop.widgets.list_page import (
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.proposals import ProposalQuery
+from crm_server.contract.common import Page
+from crm_server.contract.proposals import ProposalOut, ProposalQuery, ProposalStatus
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +61,18 @@ EXPORT_HEADERS = (
 )
 
 
-def _color(row: Row) -> str | None:
-    if row.get("expired"):
+def _color(row: ProposalOut) -> str | None:
+    if row.expired:
         return EXPIRED_COLOR
-    return MUTED_COLOR if row["status"] == "declined" else None
+    return MUTED_COLOR if row.status == ProposalStatus.declined else None
 
 
-def invoice_text(row: Row) -> str:
+def invoice_text(row: ProposalOut) -> str:
     """The invoice a converted proposal became: its number, or which draft it is."""
-    invoice_id = row.get("converted_invoice_id")
+    invoice_id = row.converted_invoice_id
     if invoice_id is None:
         return "—"
-    return str(row.get("converted_invoice_number") or f"Draft invoice #{invoice_id}")
+    return row.converted_invoice_number or f"Draft invoice #{invoice_id}"
 
 
 class ProposalsPage(QWidget):
@@ -107,18 +105,18 @@ class ProposalsPage(QWidget):
         self.filters.add_widget("lead_id", self.lead, lambda: self.lead.lead_id, "Lead")
         self.filters.changed.connect(self.reload)
 
-        columns = [
-            Column("Number", lambda r: r.get("number") or "—", color=_color),
-            Column("Title", lambda r: r.get("title") or "—", color=_color, tooltip=lambda r: r.get("notes")),
+        columns: list[Column[ProposalOut]] = [
+            Column("Number", lambda r: r.number or "—", color=_color),
+            Column("Title", lambda r: r.title or "—", color=_color, tooltip=lambda r: r.notes),
             Column("Client / lead", self._party_text, color=_color),
             Column(
                 "Valid until",
-                lambda r: format.day(r.get("valid_until")),
+                lambda r: format.day(r.valid_until),
                 color=_color,
-                tooltip=lambda r: "Expired: set it back to Open to give 7 more days" if r.get("expired") else None,
+                tooltip=lambda r: "Expired: set it back to Open to give 7 more days" if r.expired else None,
             ),
             Column("Status", status_text, color=_color),
-            Column("Total", lambda r: format.money(r["gross_total"], r["currency"]), color=_color, align_right=True),
+            Column("Total", lambda r: format.money(r.gross_total, r.currency), color=_color, align_right=True),
             Column("Invoice", invoice_text, color=_color),
         ]
         self._fetch = self.fetch
@@ -184,9 +182,9 @@ class ProposalsPage(QWidget):
         self.reload()
 
     @staticmethod
-    def _party_text(row: Row) -> str:
-        name = row.get("party_name") or "—"
-        return f"{name} (lead)" if row.get("lead_id") is not None else name
+    def _party_text(row: ProposalOut) -> str:
+        name = row.party_name or "—"
+        return f"{name} (lead)" if row.lead_id is not None else name
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -211,7 +209,7 @@ class ProposalsPage(QWidget):
     def _on_changed(self, areas: frozenset[str]) -> None:
         """A draft invoice made from a proposal got its number: show it."""
         if areas & invoices.CHANGED and any(
-            r.get("converted_invoice_id") and not r.get("converted_invoice_number") for r in self.model.rows()
+            r.converted_invoice_id and not r.converted_invoice_number for r in self.model.rows()
         ):
             self.reload()
 
@@ -231,7 +229,7 @@ class ProposalsPage(QWidget):
 
     def open_selected(self) -> QWidget | None:
         row = self.table.current_row()
-        return self.open_proposal(row["id"]) if row is not None else None
+        return self.open_proposal(row.id) if row is not None else None
 
     def open_proposal(
         self, proposal_id: int | None, *, client_id: int | None = None, lead_id: int | None = None
@@ -243,9 +241,12 @@ class ProposalsPage(QWidget):
             window.created.connect(self._created)
         return window
 
-    def _created(self, proposal: Row) -> None:
-        self.keep.select(proposal["id"])
-        self.say(f"{proposal['number']} is created.")
+    def _created(self, proposal: ProposalOut | dict[str, Any]) -> None:
+        """The editor's new proposal (as the editor holds it: a ProposalOut, or its JSON)."""
+        if isinstance(proposal, dict):
+            proposal = ProposalOut.model_validate(proposal)
+        self.keep.select(proposal.id)
+        self.say(f"{proposal.number} is created.")
 
     def export(self) -> QWidget | None:
         """Ctrl+E: ask where, then save the proposals of the current filters as .xlsx."""
@@ -255,20 +256,20 @@ class ProposalsPage(QWidget):
             self, "Export proposals to Excel", "proposals.xlsx", self.export_to, "proposalExportDialog"
         )
 
-    async def fetch(self, offset: int, limit: int) -> Row:
-        """One page of the table; the paged table holds rows as dicts, so the page is dumped here."""
-        return (await proposals.list_proposals(self.api, self._query(offset, limit))).model_dump(mode="json")
+    async def fetch(self, offset: int, limit: int) -> Page[ProposalOut]:
+        """One page of the table."""
+        return await proposals.list_proposals(self.api, self._query(offset, limit))
 
     def _query(self, offset: int, limit: int) -> ProposalQuery:
         """The filters as the server's query, unchecked: the server judges what was typed."""
         return ProposalQuery.model_construct(**self.query(), offset=offset, limit=limit)
 
-    async def _all_rows(self) -> list[Row]:
+    async def _all_rows(self) -> list[ProposalOut]:
         """Every proposal of the filters, a server page at a time (the server has no export of them)."""
-        rows: list[Row] = []
+        rows: list[ProposalOut] = []
         while True:
             page = await proposals.list_proposals(self.api, self._query(len(rows), EXPORT_PAGE))
-            rows.extend(item.model_dump(mode="json") for item in page.items)
+            rows.extend(page.items)
             if not page.items or len(rows) >= page.total:
                 return rows
 
@@ -277,19 +278,19 @@ class ProposalsPage(QWidget):
             rows = await self._all_rows()
             table = [
                 (
-                    r.get("number") or "",
-                    r.get("title") or "",
-                    r.get("party_name") or "",
-                    "lead" if r.get("lead_id") is not None else "client",
-                    date.fromisoformat(r["valid_until"]),
-                    STATUS_LABELS[r["status"]],
-                    "yes" if r.get("expired") else "",
-                    int(r.get("revision") or 1),
-                    r["currency"],
-                    Decimal(r["net_total"]),
-                    Decimal(r["tax_total"]),
-                    Decimal(r["gross_total"]),
-                    invoice_text(r) if r.get("converted_invoice_id") else "",
+                    r.number or "",
+                    r.title or "",
+                    r.party_name or "",
+                    "lead" if r.lead_id is not None else "client",
+                    r.valid_until,
+                    STATUS_LABELS[r.status],
+                    "yes" if r.expired else "",
+                    r.revision,
+                    r.currency,
+                    r.net_total,
+                    r.tax_total,
+                    r.gross_total,
+                    invoice_text(r) if r.converted_invoice_id else "",
                 )
                 for r in rows
             ]
