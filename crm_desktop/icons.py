@@ -60,6 +60,9 @@ class SvgIconEngine(QIconEngine):
     def key(self) -> str:
         return "crm-svg"
 
+    def iconName(self) -> str:  # QIcon.name(): which of the app's icons this is
+        return self.name
+
 
 _cache: dict[tuple[str, str, str | None], QIcon] = {}
 

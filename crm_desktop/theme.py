@@ -141,7 +141,9 @@ class Theme(QObject):
         return TOKENS[self.name][key]
 
     def apply(self, app: QApplication) -> None:
-        app.setStyle("Fusion")
+        from crm_desktop.style import CrmStyle
+
+        app.setStyle(CrmStyle())
         self._apply_now(app)
         if self.forced is None:
             QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _scheme: self._follow(app))

@@ -1,4 +1,5 @@
-"""The global search results and the notifications popup paint their own background in a real X window.
+"""In a real X window: the global search results and the notifications popup paint their own background,
+and the new-lead and payment dialogs show no stock icons (OK tick, Cancel cross, calendar arrows).
 
 Offscreen renders (``widget.grab()``) draw a popup's style sheet whatever the window system does with it;
 only the screen shows what a person sees. So a child process runs the desktop under Xvfb with
@@ -78,7 +79,7 @@ def _seed(server: LiveServer) -> None:
     asyncio.run(seed())
 
 
-def test_search_and_notification_popups_paint_their_background_on_screen(
+def test_popups_paint_their_background_and_dialogs_show_the_app_icons_on_screen(
     server: LiveServer, display: str, tmp_path: Path
 ) -> None:
     _seed(server)
@@ -94,7 +95,8 @@ def test_search_and_notification_popups_paint_their_background_on_screen(
         cwd=ROOT,
     )
     assert result.returncode == 0, f"exit code {result.returncode}\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-    found = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    found = [f for f in lines if "popup" in f]
     assert {(f["theme"], f["popup"]) for f in found} == {(t, p) for t in THEMES for p in ("search", "notifications")}
     bad = [f for f in found if f["share"] < MIN_SHARE]
     assert not bad, "popups not painted in their theme's background colour (screens in {}):\n{}".format(
@@ -103,6 +105,12 @@ def test_search_and_notification_popups_paint_their_background_on_screen(
             f"  {f['theme']} {f['popup']}: {f['share']:.0%} of its area is {f['expected']}; mostly {f['mostly']}"
             for f in bad
         ),
+    )
+    dialogs = [f for f in lines if "dialog" in f]
+    assert {(f["theme"], f["dialog"]) for f in dialogs} == {(t, d) for t in THEMES for d in ("new lead", "payment")}
+    stock = [f for f in dialogs if f["stock"]]
+    assert not stock, "buttons with stock icons, not the app's own: " + "; ".join(
+        f"{f['theme']} {f['dialog']}: {', '.join(f['stock'])}" for f in stock
     )
 
 
@@ -184,10 +192,54 @@ async def _shoot(app: Any, url: str, out: Path, theme_name: str) -> None:
     assert window.popup is not None
     _measure(app, out, theme_name, "notifications", window.popup)
     window.popup.hide()
+    await _dialog_icons(app, window, out, theme_name)
     window.close()
     window.deleteLater()
     await api.close()
     del QPoint
+
+
+async def _dialog_icons(app: Any, window: Any, out: Path, theme_name: str) -> None:
+    """Print the buttons of the new-lead and payment dialogs (and the payment date's calendar) that show
+    a picture not from the app's icon set (one JSON line per dialog)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QAbstractButton, QDialog, QPushButton
+
+    from crm_desktop.icons import ICON_DIR
+    from crm_desktop.views.invoices.dialogs import PaymentDialog
+
+    own = {path.stem for path in ICON_DIR.glob("*.svg")}
+
+    def stock(widget: Any) -> list[str]:
+        found = []
+        for button in widget.findChildren(QAbstractButton):
+            icon = button.icon()
+            if not icon.isNull() and icon.name() not in own:
+                found.append(button.text() or button.objectName() or type(button).__name__)
+        return found
+
+    new_button = next(b for b in window.findChildren(QPushButton) if b.text() == "New lead" and b.isVisible())
+    QTest.mouseClick(new_button, Qt.MouseButton.LeftButton)
+    await _until(
+        lambda: any(w.objectName() == "newLeadDialog" for w in app.topLevelWidgets() if w.isVisible()), "no dialog"
+    )
+    await _settle(0.2)
+    new_lead = next(w for w in app.topLevelWidgets() if w.objectName() == "newLeadDialog" and w.isVisible())
+    new_lead.grab().save(str(out / f"{theme_name}-new-lead.png"))
+    print(json.dumps({"theme": theme_name, "dialog": "new lead", "stock": stock(new_lead)}), flush=True)
+    new_lead.close()
+    invoice = {"id": 1, "number": "INV-2026-0001", "currency": "EUR", "open_amount": "120.00", "gross_total": "120.00"}
+    payment: QDialog = PaymentDialog(window.api, invoice, window)
+    payment.show()
+    await _settle(0.2)
+    payment.grab().save(str(out / f"{theme_name}-payment.png"))
+    calendar = payment.paid_on.calendarWidget()  # type: ignore[attr-defined]
+    print(
+        json.dumps({"theme": theme_name, "dialog": "payment", "stock": sorted(set(stock(payment) + stock(calendar)))}),
+        flush=True,
+    )
+    payment.close()
 
 
 def _measure(app: Any, out: Path, theme_name: str, popup_name: str, popup: Any) -> None:
