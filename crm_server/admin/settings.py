@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from crm_server.admin.models import Setting
 from crm_server.db import utcnow
@@ -142,15 +143,34 @@ def coerce(key: str, value: Any) -> Any:
     return value
 
 
+CACHE = "settings"  # session.info key: the stored settings, read once per transaction
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """Another transaction may see other values: the cache lives as long as the transaction."""
+    if transaction.parent is None:
+        session.info.pop(CACHE, None)
+
+
+async def _stored(session: AsyncSession) -> dict[str, Any]:
+    """One small query per transaction instead of one per setting read (a lead save reads four)."""
+    cached: dict[str, Any] | None = session.info.get(CACHE)
+    if cached is None:
+        cached = dict((await session.execute(select(Setting.key, Setting.value))).all())
+        session.info[CACHE] = cached
+    return cached
+
+
 async def get_all(session: AsyncSession) -> dict[str, Any]:
-    stored: dict[str, Any] = dict((await session.execute(select(Setting.key, Setting.value))).all())
+    stored = await _stored(session)
     return {key: stored.get(key, d.default) for key, d in DEFINITIONS.items()}
 
 
 async def get(session: AsyncSession, key: str) -> Any:
     if key not in DEFINITIONS:
         raise ValidationFailed(f"Unknown setting {key!r}", field=key, code="unknown_setting")
-    value = await session.scalar(select(Setting.value).where(Setting.key == key))
+    value = (await _stored(session)).get(key)
     return DEFINITIONS[key].default if value is None else value
 
 
@@ -164,6 +184,7 @@ async def put(session: AsyncSession, key: str, value: Any, actor_id: int | None)
             index_elements=[Setting.key], set_={"value": new, "updated_by": actor_id, "updated_at": utcnow()}
         )
     )
+    (await _stored(session))[key] = new
     return old, new
 
 
