@@ -16,8 +16,8 @@ offers matching stock-tracked products (GET /api/products?q=&stock_tracked=true)
 
     grid = LineGrid(session_or_api, parent, mode=Mode.SALES)
     grid.set_currency("EUR")              # the figures' currency
-    grid.set_lines(lines)                 # the server's line dicts; not a change by the person
-    grid.lines_in() -> list[dict]         # what the server takes (Decimals as strings); blank lines left out
+    grid.set_lines(lines)                 # the server's lines (contract line models); not a change by the person
+    grid.lines_in() -> list[dict]         # the request body's lines (Decimals as strings); blank lines left out
     grid.problem() -> str | None          # first local problem ("Line 2, quantity: …"), cells marked
     grid.show_error("lines.1.quantity", message) -> bool   # a server field error on its cell
     grid.field_widgets() -> {"lines.N.field": cell}        # for operations.run(fields=...)
@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -72,13 +72,16 @@ from crm_desktop.api import products, stock
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.operations.errors import ERROR_PROPERTY, clear_field, mark_field
 from crm_server import money
+from crm_server.contract.invoices import LineOut
 from crm_server.contract.products import ProductOut, ProductQuery, TaxRateOut
-from crm_server.contract.stock import ProductStockOut
+from crm_server.contract.purchasing import PurchaseLineOut
+from crm_server.contract.stock import DocumentLineOut, ProductStockOut
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
+Values = dict[str, Any]  # a line as typed (what add_line takes, Ctrl+Z puts back and lines_in sends)
 Product = ProductOut | ProductStockOut  # a product from the catalogue, or from the stock lookup
+SavedLine = LineOut | DocumentLineOut | PurchaseLineOut  # a line as the server has it (sales, stock, purchase)
 CENT = Decimal("0.01")
 ERROR_STYLE = "border: 1px solid #d93025; background: #fdecea;"
 READ_ONLY_CELL = "QLineEdit { border: none; background: transparent; padding-right: 4px; }"
@@ -147,6 +150,31 @@ def typed(value: Any) -> str:
     return "0" if text in ("-0", "0") else text
 
 
+def _typed_line(line: SavedLine) -> Values:
+    """A saved line as add_line takes it: the keys a typed line has, amounts as the server writes
+    them ("149.90")."""
+    values: Values = {"id": line.id, "product_id": line.product_id, "quantity": line.quantity}
+    if isinstance(line, LineOut):
+        values.update(
+            description=line.description,
+            unit_price=str(line.unit_price),
+            discount_percent=line.discount_percent,
+            tax_rate_id=line.tax_rate_id,
+        )
+        return values
+    values.update(sku=line.sku, product_name=line.product_name, unit=line.unit)
+    if isinstance(line, PurchaseLineOut):
+        values.update(
+            description=line.description,
+            unit_cost=str(line.unit_cost),
+            received=line.received,
+            remaining=line.remaining,
+        )
+    else:
+        values["moved"] = line.moved
+    return values
+
+
 def _product_label(product: Product) -> str:
     return f"{product.sku} - {product.name}"
 
@@ -183,8 +211,8 @@ class LineGrid(QWidget):
         self.counting = False  # STOCK: an inventory count (each scan counts one, "Counted")
         self.tax_rates: list[TaxRateOut] = []
         self.sent_rows: list[int] = []  # grid row of each line lines_in() returned, for server errors
-        self._rows: list[Row] = []  # per row: widgets by key, product, product_id, id, description
-        self._removed: list[tuple[int, Row]] = []
+        self._rows: list[Values] = []  # per row: widgets by key, product, product_id, id, description
+        self._removed: list[tuple[int, Values]] = []
         self._quiet = False
         self._products: dict[str, Product] = {}  # completer text -> product
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -313,8 +341,9 @@ class LineGrid(QWidget):
             + (" (each scan counts one)" if counting else ", or type part of a name…")
         )
 
-    def set_lines(self, lines: list[Row]) -> None:
+    def set_lines(self, saved: Sequence[SavedLine]) -> None:
         """Show lines as the server has them; not a change by the person."""
+        lines = [line if isinstance(line, dict) else _typed_line(line) for line in saved]  # TRANSITION: dict lines
         self._quiet = True
         try:
             self.table.setRowCount(0)
@@ -333,15 +362,15 @@ class LineGrid(QWidget):
         if ids and self.mode is Mode.SALES:
             self._spawn(self._label_products(ids))
 
-    def lines_in(self) -> list[Row]:
-        """The line dicts the server takes (Decimals as strings); blank lines are left out."""
-        out: list[Row] = []
+    def lines_in(self) -> list[Values]:
+        """The request body's lines (Decimals as strings); blank lines are left out."""
+        out: list[Values] = []
         self.sent_rows = []
         for i, row in enumerate(self._rows):
             if self._blank(i):
                 continue
             text = self._texts(i)
-            line: Row = {"product_id": row["product_id"], "quantity": self._number_text(text["quantity"])}
+            line: Values = {"product_id": row["product_id"], "quantity": self._number_text(text["quantity"])}
             if self.mode is Mode.SALES:
                 line["description"] = text["description"] or None
                 line["unit_price"] = self._number_text(text["unit_price"])
@@ -449,8 +478,8 @@ class LineGrid(QWidget):
         if "note" in self.keys and 0 <= row < len(self._rows):
             self._show(row, "note", text)
 
-    def add_line(self, line: Row | None = None, *, focus: bool = False, at: int | None = None) -> int:
-        """A new line (empty, or filled from the server's line dict); returns its row."""
+    def add_line(self, line: Values | None = None, *, focus: bool = False, at: int | None = None) -> int:
+        """A new line (empty, or filled from a typed line's values); returns its row."""
         i = len(self._rows) if at is None else at
         line = line or {}
         self.table.insertRow(i)
@@ -460,7 +489,7 @@ class LineGrid(QWidget):
             if key in ("net", "gross", "total", "received", "remaining"):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(i, index, item)
-        product: Row | None = None
+        product: Values | None = None
         if self.scanner:
             product = {
                 "id": line.get("product_id"),
@@ -468,7 +497,7 @@ class LineGrid(QWidget):
                 "name": line.get("product_name") or line.get("description") or "",
                 "unit": line.get("unit") or "",
             }
-        record: Row = {
+        record: Values = {
             "widgets": {},
             "product": product,
             "product_id": line.get("product_id"),
@@ -686,7 +715,7 @@ class LineGrid(QWidget):
         if key in self.keys:
             self._item(i, key).setText(text)
 
-    def _start_text(self, key: str, line: Row) -> str:
+    def _start_text(self, key: str, line: Values) -> str:
         if key == "product":
             return str(line.get("product_label", ""))
         if key == "description":
@@ -726,10 +755,10 @@ class LineGrid(QWidget):
             for key, widget in row["widgets"].items():
                 widget.setAccessibleName(f"Line {i + 1} {self.words[key]}")
 
-    def _snapshot(self, i: int) -> Row:
+    def _snapshot(self, i: int) -> Values:
         """A line as add_line takes it, from what is typed now (for Ctrl+Z)."""
         row = self._rows[i]
-        snapshot: Row = {**self._texts(i), "product_id": row["product_id"], "id": row["id"]}
+        snapshot: Values = {**self._texts(i), "product_id": row["product_id"], "id": row["id"]}
         if self.mode is Mode.SALES:
             snapshot["product_label"] = snapshot.pop("product")
             snapshot["tax_rate_id"] = row["widgets"]["tax_rate_id"].currentData()

@@ -4,8 +4,6 @@ ignores an answer older than what is shown, F5, Esc and the close prompt."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -13,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from crm_desktop.views.proposals.common import MOVE_LABELS
 from crm_desktop.views.proposals.editor import ProposalWindow
-from crm_server.contract.proposals import ALLOWED_MOVES, ProposalStatus
+from crm_server.contract.proposals import ALLOWED_MOVES, ProposalOut, ProposalStatus
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import focus
 from tests.desktop.test_proposals import make, move, open_page, open_window, type_into, visible_moves
@@ -50,21 +48,21 @@ def test_live_refresh_f5_and_the_close_prompt(desk: Desk, qtbot: QtBot) -> None:
     assert window.badge.text() == "Sent" and window.badge.property("tone") == "accent"
 
     # A colleague's change shows by itself when nothing is typed here.
-    first = dict(desk.run(api.get(f"/api/proposals/{proposal['id']}")))
-    desk.run(api.patch(f"/api/proposals/{proposal['id']}", {"version": first["version"], "notes": "Call Friday"}))
+    first = ProposalOut.model_validate(desk.run(api.get(f"/api/proposals/{proposal['id']}")))
+    desk.run(api.patch(f"/api/proposals/{proposal['id']}", {"version": first.version, "notes": "Call Friday"}))
     desk.wait_until(lambda: window.notes.toPlainText() == "Call Friday", message="the live change did not show")
     desk.wait_until(lambda: settled(window))
-    newer = int(window.proposal["version"]) if window.proposal else 0
-    assert newer > first["version"]
+    newer = window.proposal.version if window.proposal else 0
+    assert newer > first.version
 
     # An answer that left before the newer one (a slow read) is not shown over it.
-    async def slow_read() -> dict[str, Any]:
+    async def slow_read() -> ProposalOut:
         return first
 
     window.fetch = slow_read  # type: ignore[method-assign]
     window.refresh_from_server()
     desk.wait_until(lambda: settled(window))
-    assert window.proposal is not None and window.proposal["version"] == newer
+    assert window.proposal is not None and window.proposal.version == newer
     assert window.notes.toPlainText() == "Call Friday"
     del window.fetch
 

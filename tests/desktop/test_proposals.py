@@ -172,7 +172,7 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
     )
     proposal = window.proposal
     assert proposal is not None
-    stored = desk.run(api.get(f"/api/proposals/{proposal['id']}"))
+    stored = desk.run(api.get(f"/api/proposals/{proposal.id}"))
     assert (stored["status"], stored["client_id"], stored["title"], stored["gross_total"]) == (
         "draft",
         client["id"],
@@ -195,7 +195,7 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
 
     click(desk, qtbot, window.move_buttons[next(s for s, b in window.move_buttons.items() if b.text() == "Mark sent")])
     desk.wait_until(
-        lambda: window.proposal is not None and window.proposal["status"] == "sent", message="it was not marked sent"
+        lambda: window.proposal is not None and window.proposal.status == "sent", message="it was not marked sent"
     )
     assert window.badge.text() == "Sent"
     assert visible_moves(window) == {"Open", "Mark revised", "Accept", "Decline"}
@@ -204,13 +204,13 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
     desk.wait_until(
         lambda: (
             window.proposal is not None
-            and window.proposal["status"] == "accepted"
+            and window.proposal.status == "accepted"
             and window.conversion is not None
             and window.conversion.possible
         ),
         message="not accepted",
     )
-    accepted = desk.run(api.get(f"/api/proposals/{proposal['id']}"))
+    accepted = desk.run(api.get(f"/api/proposals/{proposal.id}"))
     assert accepted["accepted_by"] == _session.me.id
     assert window.decision.isVisible() and window.decision.text().startswith("Accepted by Ada on ")
     assert accepted["accepted_at"] is not None and str(date.today().year) in window.decision.text()
@@ -223,7 +223,7 @@ def test_write_send_accept_and_convert_a_proposal(desk: Desk, qtbot: QtBot) -> N
         lambda: window.convert_button.text().startswith("Open invoice"),
         message="the button did not turn into Open invoice",
     )
-    converted = desk.run(api.get(f"/api/proposals/{proposal['id']}"))
+    converted = desk.run(api.get(f"/api/proposals/{proposal.id}"))
     invoice_id = converted["converted_invoice_id"]
     assert invoice_id is not None
     invoice = desk.run(api.get(f"/api/invoices/{invoice_id}"))
@@ -265,7 +265,7 @@ def test_a_proposal_on_a_lead_says_to_convert_the_lead_first(desk: Desk, qtbot: 
     assert window.open_lead_button.isVisible()
     # Still so once accepted: a lead is never invoiced.
     click(desk, qtbot, next(b for b in window.move_buttons.values() if b.text() == "Accept"))
-    desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "accepted")
+    desk.wait_until(lambda: window.proposal is not None and window.proposal.status == "accepted")
     desk.wait_until(lambda: not window.is_busy())
     assert (
         not window.convert_button.isEnabled()
@@ -282,7 +282,7 @@ def test_decline_records_who_and_when_and_closes_the_proposal(desk: Desk, qtbot:
     assert not window.grid.read_only and window.save_button.isVisible()
     click(desk, qtbot, next(b for b in window.move_buttons.values() if b.text() == "Decline"))
     desk.wait_until(
-        lambda: window.proposal is not None and window.proposal["status"] == "declined", message="not declined"
+        lambda: window.proposal is not None and window.proposal.status == "declined", message="not declined"
     )
     desk.wait_until(lambda: not window.is_busy())
     stored = desk.run(api.get(f"/api/proposals/{proposal['id']}"))
@@ -312,7 +312,7 @@ def test_an_edited_sent_proposal_becomes_a_revision_and_a_bad_line_is_shown_at_i
     type_into(qtbot, window.grid.cell(0, "quantity"), "4")
     qtbot.keyClick(window.title_edit, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     desk.wait_until(
-        lambda: window.proposal is not None and window.proposal["revision"] == 2, message="the edit was not saved"
+        lambda: window.proposal is not None and window.proposal.revision == 2, message="the edit was not saved"
     )
     assert window.badge.text() == "Revised · revision 2" and "revision 2" in window.notice_text.text()
     assert visible_moves(window) == {"Mark sent", "Accept", "Decline"}
@@ -349,7 +349,7 @@ def test_an_expired_proposal_set_back_to_open_gets_seven_more_days(desk: Desk, q
     assert window.expired_badge.isVisible() and fmt.day(past) in window.expired_badge.text()
     click(desk, qtbot, next(b for b in window.move_buttons.values() if b.text() == "Open"))
     later = (date.today() + timedelta(days=7)).isoformat()
-    desk.wait_until(lambda: window.proposal is not None and window.proposal["status"] == "open", message="not opened")
+    desk.wait_until(lambda: window.proposal is not None and window.proposal.status == "open", message="not opened")
     assert window.valid_until.date().toString("yyyy-MM-dd") == later
     assert f"valid until {fmt.day(later)} now" in window.notice_text.text()
     assert not window.expired_badge.isVisible() and window.badge.text() == "Open"
@@ -439,7 +439,7 @@ def test_list_filters_export_and_a_colleagues_change_show_up_live(desk: Desk, qt
         message="the colleague's accept did not show in the list",
     )
     desk.wait_until(
-        lambda: window.proposal is not None and window.proposal["status"] == "accepted",
+        lambda: window.proposal is not None and window.proposal.status == "accepted",
         message="the open window did not follow",
     )
     desk.wait_until(lambda: window.decision.text().startswith("Accepted by Boss on "))

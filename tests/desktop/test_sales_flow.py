@@ -8,6 +8,7 @@ the editor says why)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def move(desk: Desk, qtbot: QtBot, window: ProposalWindow, label: str, status: s
     button = next(b for b in window.move_buttons.values() if b.text() == label)
     click(qtbot, button)
     desk.wait_until(
-        lambda: window.proposal is not None and window.proposal["status"] == status,
+        lambda: window.proposal is not None and window.proposal.status == status,
         message=f"the proposal did not move to {status}",
     )
 
@@ -61,11 +62,12 @@ def convert(desk: Desk, qtbot: QtBot, window: ProposalWindow) -> InvoiceWindow:
     )
     click(qtbot, window.convert_button)
     desk.wait_until(
-        lambda: window.proposal is not None and window.proposal.get("converted_invoice_id"),
+        lambda: window.proposal is not None and window.proposal.converted_invoice_id is not None,
         message="the proposal was not converted",
     )
     assert window.proposal is not None
-    invoice_id = int(window.proposal["converted_invoice_id"])
+    invoice_id = window.proposal.converted_invoice_id
+    assert invoice_id is not None
     desk.wait_until(
         lambda: (
             isinstance(invoice_editor._open.get(invoice_id), InvoiceWindow)
@@ -128,7 +130,7 @@ def test_proposal_to_paid_sent_invoice_and_a_credit_note(desk: Desk, qtbot: QtBo
     desk.wait_until(
         lambda: proposal.proposal is not None and not proposal.is_busy(), message="the proposal was not saved"
     )
-    assert proposal.proposal is not None and proposal.proposal["gross_total"] == "469.58"
+    assert proposal.proposal is not None and proposal.proposal.gross_total == Decimal("469.58")
     move(desk, qtbot, proposal, "Mark sent", "sent")
     move(desk, qtbot, proposal, "Accept", "accepted")
 

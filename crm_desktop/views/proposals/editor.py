@@ -19,7 +19,6 @@ from datetime import date, timedelta
 from typing import Any, cast
 
 import shiboken6
-from pydantic import BaseModel
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QDateEdit,
@@ -43,7 +42,6 @@ from crm_desktop.views.proposals.common import (
     MOVE_TIPS,
     STATUS_LABELS,
     STATUS_TONES,
-    Row,
 )
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
@@ -56,18 +54,13 @@ from crm_server.contract.proposals import (
     ALLOWED_MOVES,
     ConversionOut,
     ProposalIn,
+    ProposalOut,
     ProposalStatus,
     ProposalUpdate,
     StatusIn,
 )
 
 log = logging.getLogger(__name__)
-
-
-async def _json(call: Awaitable[BaseModel]) -> Row:
-    """A typed call's answer as the dict the document window holds (the boundary to it)."""
-    return (await call).model_dump(mode="json")
-
 
 S = ProposalStatus
 VALID_DAYS = 30  # what the server gives a new proposal when no date is chosen
@@ -104,11 +97,11 @@ def open_proposal(
     return show_window(window)
 
 
-class ProposalWindow(DocumentWindow):
+class ProposalWindow(DocumentWindow[ProposalOut]):
     """The editor of one proposal (or of a new one until its first save)."""
 
-    created = Signal(dict)  # the ProposalOut of a new proposal, once saved
-    loaded = Signal(dict)  # whenever the proposal shown changes (load, save, move, live event)
+    created = Signal(object)  # the ProposalOut of a new proposal, once saved
+    loaded = Signal(object)  # the ProposalOut whenever the proposal shown changes (load, save, move, live event)
 
     module, entity, noun = "proposals", "proposal", "proposal"
     ACTIONS = (
@@ -149,7 +142,7 @@ class ProposalWindow(DocumentWindow):
         lead_id: int | None = None,
     ) -> None:
         self.proposal_id = proposal_id
-        self.proposal: Row | None = None
+        self.proposal: ProposalOut | None = None
         self.conversion: ConversionOut | None = None
         self.invoice_number: str | None = None
         super().__init__(
@@ -259,7 +252,7 @@ class ProposalWindow(DocumentWindow):
 
     @property
     def status(self) -> ProposalStatus | None:
-        return None if self.proposal is None else S(self.proposal["status"])
+        return None if self.proposal is None else self.proposal.status
 
     @property
     def editable(self) -> bool:
@@ -288,17 +281,16 @@ class ProposalWindow(DocumentWindow):
 
     # --- loading ---------------------------------------------------------------------------------
 
-    async def fetch(self) -> Row:
-        # The document window keeps the record as a dict (its edit buffer and version): dumped here.
+    async def fetch(self) -> ProposalOut:
         assert self.proposal_id is not None, "the base loads only a saved proposal (current_id)"
-        return (await proposals.get_proposal(self.api, self.proposal_id)).model_dump(mode="json")
+        return await proposals.get_proposal(self.api, self.proposal_id)
 
-    async def show_loaded(self, proposal: Row, replace_edits: bool) -> None:
+    async def show_loaded(self, proposal: ProposalOut, replace_edits: bool) -> None:
         """Names of who decided, then the proposal, then what the server says about converting it."""
-        await self.names.ensure([proposal.get("accepted_by"), proposal.get("declined_by")])
+        await self.names.ensure([proposal.accepted_by, proposal.declined_by])
         if not shiboken6.isValid(self):
             return
-        if not replace_edits and self.proposal is not None and proposal["version"] != self.proposal["version"]:
+        if not replace_edits and self.proposal is not None and proposal.version != self.proposal.version:
             self.say(
                 "Someone else changed this proposal. Your edits are kept; Reload shows their version.", reload=True
             )
@@ -325,50 +317,50 @@ class ProposalWindow(DocumentWindow):
             self.conversion, self.invoice_number = conversion, number
             self._show_conversion()
 
-    def show_proposal(self, proposal: Row) -> None:
+    def show_proposal(self, proposal: ProposalOut) -> None:
         """The proposal as the server has it, edits replaced."""
         self.proposal = proposal
-        self.proposal_id = int(proposal["id"])
+        self.proposal_id = proposal.id
         self.buffer.take(proposal)
-        if proposal.get("lead_id") is not None:
-            self.party.set_party("lead", int(proposal["lead_id"]), proposal.get("party_name") or "")
-        else:
-            self.party.set_party("client", int(proposal["client_id"]), proposal.get("party_name") or "")
-        self.title_edit.setText(proposal.get("title") or "")
-        self.currency.setText(proposal["currency"])
-        self.valid_until.setDate(qdate(date.fromisoformat(proposal["valid_until"])))
-        self.notes.setPlainText(proposal.get("notes") or "")
-        self.grid.set_currency(proposal["currency"])
+        if proposal.lead_id is not None:
+            self.party.set_party("lead", proposal.lead_id, proposal.party_name)
+        elif proposal.client_id is not None:
+            self.party.set_party("client", proposal.client_id, proposal.party_name)
+        self.title_edit.setText(proposal.title or "")
+        self.currency.setText(proposal.currency)
+        self.valid_until.setDate(qdate(proposal.valid_until))
+        self.notes.setPlainText(proposal.notes or "")
+        self.grid.set_currency(proposal.currency)
         self.grid.set_read_only(not self.editable)
-        self.grid.set_lines(list(proposal.get("lines") or []))
+        self.grid.set_lines(proposal.lines)
         self.snapshot()
         self._show_header(proposal)
         self.loaded.emit(proposal)
 
-    def _show_header(self, proposal: Row) -> None:
-        status = S(proposal["status"])
-        number = proposal.get("number") or f"#{proposal['id']}"
-        self.setWindowTitle(f"{number} {proposal.get('title') or 'Proposal'} - CRM")
-        self.title.setText(f"{number}  {proposal.get('title') or ''}".strip())
-        revision = int(proposal.get("revision") or 1)
+    def _show_header(self, proposal: ProposalOut) -> None:
+        status = proposal.status
+        number = proposal.number or f"#{proposal.id}"
+        self.setWindowTitle(f"{number} {proposal.title or 'Proposal'} - CRM")
+        self.title.setText(f"{number}  {proposal.title or ''}".strip())
+        revision = proposal.revision
         self.show_status(
             f"{STATUS_LABELS[status]} · revision {revision}" if revision > 1 else STATUS_LABELS[status],
             STATUS_TONES[status],
         )
-        expired = bool(proposal.get("expired"))
+        expired = proposal.expired
         self.expired_badge.setVisible(expired)
         if expired:
-            self.expired_badge.setText(f"Expired {day(proposal['valid_until'])}")
+            self.expired_badge.setText(f"Expired {day(proposal.valid_until)}")
             self.expired_badge.setToolTip("Past its valid-until date. Setting it back to Open gives it 7 more days.")
-        party = proposal.get("party_name") or "—"
-        kind = "lead" if proposal.get("lead_id") is not None else "client"
+        party = proposal.party_name or "—"
+        kind = "lead" if proposal.lead_id is not None else "client"
         parts = [
             f"For {party} ({kind})",
-            f"valid until {day(proposal['valid_until'])}",
-            f"total {money(proposal['gross_total'], proposal['currency'])}",
+            f"valid until {day(proposal.valid_until)}",
+            f"total {money(proposal.gross_total, proposal.currency)}",
         ]
-        if proposal.get("sent_at"):
-            parts.append(f"sent {moment(proposal['sent_at'])}")
+        if proposal.sent_at:
+            parts.append(f"sent {moment(proposal.sent_at)}")
         self.set_subtitle("  ·  ".join(parts))
         self.decision.setText(self.decision_text(proposal))
         self.decision.setVisible(bool(self.decision.text()))
@@ -377,18 +369,12 @@ class ProposalWindow(DocumentWindow):
             widget.setEnabled(self.editable)
         self._show_actions()
 
-    def decision_text(self, proposal: Row) -> str:
+    def decision_text(self, proposal: ProposalOut) -> str:
         """ "Accepted by Ana Pop on 27 Nov 2026, 14:05" (who as a name when the user list shows them)."""
-        if proposal.get("accepted_at"):
-            return (
-                f"Accepted by {self.names.name(proposal.get('accepted_by'), 'someone')} on "
-                f"{moment(proposal['accepted_at'])}"
-            )
-        if proposal.get("declined_at"):
-            return (
-                f"Declined by {self.names.name(proposal.get('declined_by'), 'someone')} on "
-                f"{moment(proposal['declined_at'])}"
-            )
+        if proposal.accepted_at:
+            return f"Accepted by {self.names.name(proposal.accepted_by, 'someone')} on {moment(proposal.accepted_at)}"
+        if proposal.declined_at:
+            return f"Declined by {self.names.name(proposal.declined_by, 'someone')} on {moment(proposal.declined_at)}"
         return ""
 
     def _show_actions(self) -> None:
@@ -425,9 +411,7 @@ class ProposalWindow(DocumentWindow):
         self.conversion_reason.setText(reason)
         self.conversion_reason.setVisible(bool(reason))
         self.open_lead_button.setVisible(
-            conversion.code == "lead_not_client"
-            and self.proposal is not None
-            and self.proposal.get("lead_id") is not None
+            conversion.code == "lead_not_client" and self.proposal is not None and self.proposal.lead_id is not None
         )
 
     # --- live ------------------------------------------------------------------------------------
@@ -486,61 +470,61 @@ class ProposalWindow(DocumentWindow):
         if payload is None:
             return False
         body, fields = payload
-        call: Awaitable[Row] | None = None
+        call: Awaitable[ProposalOut] | None = None
         if self.proposal is None:
-            call = _json(proposals.create_proposal(self.api, ProposalIn.model_construct(**body)))
+            call = proposals.create_proposal(self.api, ProposalIn.model_construct(**body))
         elif body and self.proposal_id is not None:
-            changes = ProposalUpdate.model_construct(**body, version=self.proposal["version"])
-            call = _json(proposals.update_proposal(self.api, self.proposal_id, changes))
+            changes = ProposalUpdate.model_construct(**body, version=self.proposal.version)
+            call = proposals.update_proposal(self.api, self.proposal_id, changes)
         return self.send_save(call, changed=proposals.CHANGED, fields=fields, then=then)
 
-    def saved(self, proposal: Row) -> None:
+    def saved(self, proposal: ProposalOut) -> None:
         new = self.proposal is None
         before = self.proposal
         self.show_proposal(proposal)
         if new:
             self.remember()
             self.created.emit(proposal)
-            self.say(f"{proposal['number']} is saved as a draft. Mark it sent once the client has it.")
-        elif before is not None and before["status"] != proposal["status"] and proposal["status"] == S.revised:
-            self.say(f"The offer changed, so this is revision {proposal['revision']} now: send it again.")
+            self.say(f"{proposal.number} is saved as a draft. Mark it sent once the client has it.")
+        elif before is not None and before.status != proposal.status and proposal.status == S.revised:
+            self.say(f"The offer changed, so this is revision {proposal.revision} now: send it again.")
         else:
             self.say("Saved.")
         self.spawn(self._load_conversion())
 
     def set_status(self, target: ProposalStatus) -> None:
         """A status move; unsaved edits are saved first (the move is about the offer as shown)."""
-        if self.proposal is None or target not in ALLOWED_MOVES[S(self.proposal["status"])]:
+        if self.proposal is None or target not in ALLOWED_MOVES[self.proposal.status]:
             return
         if self.has_edits() and self.editable:
             self.save(then=lambda: self.set_status(target))
             return
         before = self.proposal
-        move = StatusIn(version=before["version"], status=target)
+        move = StatusIn(version=before.version, status=target)
         operations.run(
             self,
-            _json(proposals.set_status(self.api, int(before["id"]), move)),
+            proposals.set_status(self.api, before.id, move),
             success=lambda p: self._moved(before, p),
             changed=proposals.CHANGED,
             reload=self.reload,
             busy=self.move_buttons[target],
         )
 
-    def _moved(self, before: Row, proposal: Row) -> None:
+    def _moved(self, before: ProposalOut, proposal: ProposalOut) -> None:
         self.spawn(self._show_moved(before, proposal))
 
-    async def _show_moved(self, before: Row, proposal: Row) -> None:
-        await self.names.ensure([proposal.get("accepted_by"), proposal.get("declined_by")])
+    async def _show_moved(self, before: ProposalOut, proposal: ProposalOut) -> None:
+        await self.names.ensure([proposal.accepted_by, proposal.declined_by])
         if not shiboken6.isValid(self):
             return
         self.show_proposal(proposal)
-        status = S(proposal["status"])
-        if status == S.open and proposal["valid_until"] != before["valid_until"]:
-            self.say(f"It had expired: it is valid until {day(proposal['valid_until'])} now (7 more days).")
+        status = proposal.status
+        if status == S.open and proposal.valid_until != before.valid_until:
+            self.say(f"It had expired: it is valid until {day(proposal.valid_until)} now (7 more days).")
         elif status in FINAL:
             self.say(f"{self.decision_text(proposal)}.")
         else:
-            self.say(f"{proposal['number']} is {STATUS_LABELS[status].lower()} now.")
+            self.say(f"{proposal.number} is {STATUS_LABELS[status].lower()} now.")
         await self._load_conversion()
 
     def convert(self) -> None:
@@ -573,10 +557,10 @@ class ProposalWindow(DocumentWindow):
         return window
 
     def open_lead(self) -> QWidget | None:
-        if self.proposal is None or self.proposal.get("lead_id") is None:
+        if self.proposal is None or self.proposal.lead_id is None:
             return None
         opener = lazy("crm_desktop.views.leads.board", "open_lead")
-        return opener(self, self.session, int(self.proposal["lead_id"])) if opener is not None else None
+        return opener(self, self.session, self.proposal.lead_id) if opener is not None else None
 
     def preview_pdf(self) -> QWidget | None:
         """The PDF the server makes (saved figures only: unsaved edits are saved first)."""
@@ -589,8 +573,8 @@ class ProposalWindow(DocumentWindow):
         if dialog_class is None:
             self.say("The PDF preview is not part of this build yet.")
             return None
-        number = self.proposal.get("number") or f"#{self.proposal_id}"
-        proposal_id = int(self.proposal["id"])
+        number = self.proposal.number or f"#{self.proposal_id}"
+        proposal_id = self.proposal.id
 
         async def source() -> bytes:
             return await proposals.pdf(self.api, proposal_id)

@@ -22,7 +22,6 @@ from crm_server.contract.leads import LeadOut, LeadQuery
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1
 ID_ROLE = Qt.ItemDataRole.UserRole + 2
 NAME_ROLE = Qt.ItemDataRole.UserRole + 3
