@@ -279,7 +279,7 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     assert window.progress_label.text() == "0 of 2 lines received"
     assert level(desk, api, a["id"], main["id"]) == ("0.000", "10.000")
     assert level(desk, api, b["id"], main["id"]) == ("0.000", "4.000")
-    desk.wait_until(lambda: [r["number"] for r in page.model.rows()] == [number], message="not in the list")
+    desk.wait_until(lambda: [r.number for r in page.model.rows()] == [number], message="not in the list")
     desk.wait_until(lambda: page.model.index(0, 6).data() == "0 of 2 lines received")
     assert page.model.index(0, 2).data() == "Confirmed" and page.model.index(0, 4).data() == "30.00 EUR"
 
@@ -403,7 +403,7 @@ def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, q
     assert received["order"]["status"] == "received"
 
     def numbers() -> list[str]:
-        return [r["number"] for r in page.model.rows()]
+        return [r.number for r in page.model.rows()]
 
     everything = sorted([late["number"], draft["number"], done["number"]])
     desk.wait_until(

@@ -48,11 +48,11 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     if not rows:
         return
     row = next(
-        (r for r in rows if r["status"] == "partially_received"),
-        next((r for r in rows if r["status"] == "confirmed"), rows[0]),
+        (r for r in rows if r.status == "partially_received"),
+        next((r for r in rows if r.status == "confirmed"), rows[0]),
     )
-    page.table.select_key(row["id"])
-    window = open_purchase_order(page, ctx.session, row["id"])
+    page.table.select_key(row.id)
+    window = open_purchase_order(page, ctx.session, row.id)
     window.resize(ctx.size)
     yield "purchase-order-editor", window
     dialog = window.receive()

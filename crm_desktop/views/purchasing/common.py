@@ -19,7 +19,7 @@ from crm_desktop import format, tasks
 from crm_desktop.api import clients
 from crm_desktop.api.client import ApiClient
 from crm_server.contract.clients import ClientQuery
-from crm_server.contract.purchasing import PurchaseStatus
+from crm_server.contract.purchasing import PurchaseOrderOut, PurchaseStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,13 @@ def status_label(value: str) -> str:
     return format.label(S(value))
 
 
-def is_late(order: Row) -> bool:
+def late(order: PurchaseOrderOut) -> bool:
     """Still expected (open) and its delivery date has passed."""
+    return order.status in OPEN and order.expected_on is not None and order.expected_on < date.today()
+
+
+def is_late(order: Row) -> bool:
+    """`late` for the editor's order as it holds it (JSON)."""
     expected = order.get("expected_on")
     return S(order["status"]) in OPEN and bool(expected) and date.fromisoformat(str(expected)) < date.today()
 

@@ -10,7 +10,6 @@ selected order selected."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -23,12 +22,10 @@ from crm_desktop.session import Session
 from crm_desktop.views.purchasing.common import (
     LATE_COLOR,
     MUTED_COLOR,
-    OPEN,
     STATUS_LABELS,
-    Row,
     S,
     VendorPicker,
-    is_late,
+    late,
     status_label,
 )
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
@@ -41,6 +38,7 @@ from crm_desktop.widgets.list_page import (
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.common import Page
 from crm_server.contract.purchasing import PurchaseOrderOut, PurchaseOrderQuery
 
 PAGE_SIZE = 100
@@ -60,20 +58,16 @@ EXPORT_HEADERS = (
 )
 
 
-def _color(row: Row) -> str | None:
-    if is_late(row):
+def _color(row: PurchaseOrderOut) -> str | None:
+    if late(row):
         return LATE_COLOR
-    return MUTED_COLOR if row["status"] == S.cancelled else None
+    return MUTED_COLOR if row.status == S.cancelled else None
 
 
-def _line_count(row: Row) -> int:
-    return int(row.get("line_count") or 0)
-
-
-def _received_text(row: Row) -> str:
+def _received_text(row: PurchaseOrderOut) -> str:
     """ "2 of 3 lines received"; a draft expects nothing yet, a cancelled order shows what came."""
-    count, done = _line_count(row), int(row.get("lines_received") or 0)
-    if row["status"] == S.draft or not count or (row["status"] == S.cancelled and not done):
+    count, done = row.line_count, row.lines_received
+    if row.status == S.draft or not count or (row.status == S.cancelled and not done):
         return "—"
     return f"{done} of {count} line{'s' if count != 1 else ''} received"
 
@@ -103,18 +97,18 @@ class PurchaseOrdersPage(QWidget):
         self.filters.add_widget("vendor_id", self.vendor, lambda: self.vendor.vendor_id, "Vendor")
         self.filters.changed.connect(self.reload)
 
-        columns = [
-            Column("Number", lambda r: r.get("number") or "—", color=_color),
-            Column("Vendor", lambda r: r.get("vendor_name") or "—", color=_color),
-            Column("Status", lambda r: status_label(r["status"]), color=_color),
+        columns: list[Column[PurchaseOrderOut]] = [
+            Column("Number", lambda r: r.number or "—", color=_color),
+            Column("Vendor", lambda r: r.vendor_name or "—", color=_color),
+            Column("Status", lambda r: status_label(r.status), color=_color),
             Column(
                 "Expected delivery",
-                lambda r: format.day(r.get("expected_on")),
+                lambda r: format.day(r.expected_on),
                 color=_color,
-                tooltip=lambda r: "Late: the expected delivery date has passed" if is_late(r) else None,
+                tooltip=lambda r: "Late: the expected delivery date has passed" if late(r) else None,
             ),
-            Column("Total", lambda r: format.money(r["total"], r["currency"]), color=_color, align_right=True),
-            Column("Lines", lambda r: str(_line_count(r)), color=_color, align_right=True),
+            Column("Total", lambda r: format.money(r.total, r.currency), color=_color, align_right=True),
+            Column("Lines", lambda r: str(r.line_count), color=_color, align_right=True),
             Column("Received", _received_text, color=_color),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
@@ -188,10 +182,9 @@ class PurchaseOrdersPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        """One page for the table; widgets/paged_table holds dicts, so the models become JSON rows here."""
+    async def _fetch(self, offset: int, limit: int) -> Page[PurchaseOrderOut]:
         query = PurchaseOrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
-        return (await purchasing.list_orders(self.api, query)).model_dump(mode="json")
+        return await purchasing.list_orders(self.api, query)
 
     def reload(self) -> None:
         """From the top with the filters as they are now, keeping the selected order selected."""
@@ -227,7 +220,7 @@ class PurchaseOrdersPage(QWidget):
 
     def open_selected(self) -> QWidget | None:
         row = self.table.current_row()
-        return self.open_order(row["id"]) if row is not None else None
+        return self.open_order(row.id) if row is not None else None
 
     def open_order(self, order_id: int | None) -> QWidget:
         from crm_desktop.views.purchasing.editor import open_purchase_order
@@ -237,9 +230,12 @@ class PurchaseOrdersPage(QWidget):
             window.created.connect(self._created)
         return window
 
-    def _created(self, order: Row) -> None:
-        self.keep.select(order["id"])
-        self.say(f"{order['number']} is created.")
+    def _created(self, order: PurchaseOrderOut | dict[str, Any]) -> None:
+        """The editor's new order (as the editor holds it: a PurchaseOrderOut, or its JSON)."""
+        if isinstance(order, dict):
+            order = PurchaseOrderOut.model_validate(order)
+        self.keep.select(order.id)
+        self.say(f"{order.number} is created.")
 
     def open_record(self, record_type: str, record_id: int, parent_id: int | None = None) -> QWidget | None:
         """A global-search hit (or a link from another window) names a purchase order: open it."""
@@ -274,7 +270,7 @@ class PurchaseOrdersPage(QWidget):
                     o.vendor_name or "",
                     status_label(o.status),
                     o.expected_on,
-                    "yes" if o.status in OPEN and o.expected_on is not None and o.expected_on < date.today() else "",
+                    "yes" if late(o) else "",
                     o.currency,
                     o.total,
                     o.line_count,
