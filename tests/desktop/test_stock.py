@@ -25,6 +25,7 @@ from crm_desktop.views.stock.document_editor import StockDocumentWindow
 from crm_desktop.views.stock.history import ProductHistoryWindow
 from crm_desktop.views.stock.overview import StockPage
 from crm_desktop.widgets.line_grid import LineGrid, Mode
+from crm_server.contract.stock import StockDocumentOut
 from tests.desktop.conftest import Desk
 
 # --- set-up through the API (not what these tests are about) --------------------------------------
@@ -176,7 +177,7 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     set_quantity(qtbot, receipt, 0, "10")
     assert receipt.line_quantities() == [("W-1", "10")]
     validate(desk, qtbot, receipt)
-    assert receipt.document is not None and receipt.document["status"] == "validated"
+    assert receipt.document is not None and receipt.document.status == "validated"
     assert receipt.badge.text() == "Validated" and receipt.reverse_button.isVisible()
     assert not receipt.grid.entry.isEnabled() and not receipt.validate_button.isVisible()
     desk.wait_until(
@@ -193,11 +194,11 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     assert delivery.notice.isVisible() and delivery.notice.text() == refusal
     assert note(delivery, 0) == refusal
     assert errors.is_marked(delivery.grid.cell(0, "quantity"))
-    assert delivery.document is not None and delivery.document["status"] == "draft"  # saved, not moved
+    assert delivery.document is not None and delivery.document.status == "draft"  # saved, not moved
     assert on_hand(desk, api, widget["id"], main["id"]) == Decimal(10)
     qtbot.mouseClick(delivery.cancel_button, Qt.MouseButton.LeftButton)
     confirm(desk, delivery)
-    assert delivery.document["status"] == "cancelled" and delivery.badge.text() == "Cancelled"
+    assert delivery.document.status == "cancelled" and delivery.badge.text() == "Cancelled"
 
     # A transfer of 4 to the shop.
     shop = make_warehouse(desk, api, "Shop")
@@ -208,7 +209,7 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     scan(desk, qtbot, transfer, "W-1")
     set_quantity(qtbot, transfer, 0, "4")
     validate(desk, qtbot, transfer)
-    assert transfer.document is not None and transfer.document["status"] == "validated"
+    assert transfer.document is not None and transfer.document.status == "validated"
     desk.wait_until(
         lambda: level_rows(page) == {("W-1", "Main"): ("6", "0", "6"), ("W-1", "Shop"): ("4", "0", "4")},
         message="the overview did not follow the transfer",
@@ -227,10 +228,10 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     validate(desk, qtbot, count)
     assert errors.is_marked(count.reason)
     assert count.reason.toolTip() == "An inventory adjustment needs a reason."
-    assert count.document is not None and count.document["status"] == "draft"
+    assert count.document is not None and count.document.status == "draft"
     qtbot.keyClicks(count.reason, "Yearly count")
     validate(desk, qtbot, count)
-    assert count.document["status"] == "validated"
+    assert count.document.status == "validated"
     assert note(count, 0) == "Moved -1"
     desk.wait_until(lambda: level_rows(page).get(("W-1", "Shop")) == ("3", "0", "3"))
 
@@ -245,10 +246,10 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     desk.wait_until(lambda: not history.is_busy() and history.model.total == 4)
     assert history.title.text() == "Widget (W-1)"
     assert history.shown_moves() == [
-        (f"Receipt {receipt.document['number']}", "+10", "10", "10"),
-        (f"Transfer {transfer.document['number']}", "-4", "6", "6"),
-        (f"Transfer {transfer.document['number']}", "+4", "10", "4"),
-        (f"Adjustment {count.document['number']}", "-1", "9", "3"),
+        (f"Receipt {receipt.document.number}", "+10", "10", "10"),
+        (f"Transfer {transfer.document.number}", "-4", "6", "6"),
+        (f"Transfer {transfer.document.number}", "+4", "10", "4"),
+        (f"Adjustment {count.document.number}", "-1", "9", "3"),
     ]
     m = history.model
     assert [m.data(m.index(i, 2)) for i in range(4)] == ["Main", "Main", "Shop", "Shop"]
@@ -264,7 +265,7 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     qtbot.mouseClick(receipt.reverse_button, Qt.MouseButton.LeftButton)
     confirm(desk, receipt)
     assert receipt.notice.text() == "Not enough Widget (W-1) in Main: 6 available, 10 needed."
-    assert receipt.document["status"] == "validated"
+    assert receipt.document.status == "validated"
     # Reversing the count makes an opposite, validated adjustment (+1 in the shop) and opens it.
     count.activateWindow()
     qtbot.mouseClick(count.reverse_button, Qt.MouseButton.LeftButton)
@@ -273,7 +274,7 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
         lambda: any(
             isinstance(w, StockDocumentWindow)
             and w.document is not None
-            and w.document.get("reverses_id") == count.document["id"]
+            and w.document.reverses_id == count.document.id
             for w in QApplication.topLevelWidgets()
         ),
         message="the reversal did not open",
@@ -281,15 +282,13 @@ def test_receipt_delivery_transfer_count_and_the_history_that_explains_them(desk
     reversal = next(
         w
         for w in QApplication.topLevelWidgets()
-        if isinstance(w, StockDocumentWindow)
-        and w.document is not None
-        and w.document.get("reverses_id") == count.document["id"]
+        if isinstance(w, StockDocumentWindow) and w.document is not None and w.document.reverses_id == count.document.id
     )
-    assert reversal.document is not None and reversal.document["status"] == "validated"
+    assert reversal.document is not None and reversal.document.status == "validated"
     assert reversal.title.text().startswith("Adjustment ADJ-")
     desk.wait_until(lambda: count.badge.text() == "Reversed", message="the original did not show it was reversed")
     desk.wait_until(lambda: history.model.total == 5 and not history.is_busy())
-    assert history.shown_moves()[-1] == (f"Adjustment {reversal.document['number']}", "+1", "10", "4")
+    assert history.shown_moves()[-1] == (f"Adjustment {reversal.document.number}", "+1", "10", "4")
     assert on_hand(desk, api, widget["id"], shop["id"]) == Decimal(4)
 
 
@@ -398,7 +397,7 @@ def test_low_stock_highlight_live_colleague_export_and_warehouses(desk: Desk, qt
     validate(desk, qtbot, receipt)
     assert errors.is_marked(receipt.warehouse)
     assert receipt.warehouse.toolTip() == "A receipt needs a destination warehouse to be validated."
-    assert receipt.document is not None and receipt.document["status"] == "draft"
+    assert receipt.document is not None and receipt.document.status == "draft"
     assert on_hand(desk, api, nut["id"], main["id"]) == Decimal(50)
 
 
@@ -519,7 +518,7 @@ def test_the_line_grid_in_stock_mode_takes_scans_typed_quantities_and_refusals(d
     )
     counted = desk.run(api.post(f"/api/stock/documents/{draft['id']}/validate", {"version": draft["version"]}))
     grid.set_counting(True)
-    grid.set_lines(counted["lines"])
+    grid.set_lines(StockDocumentOut.model_validate(counted).lines)
     grid.set_read_only(True)
     header = grid.table.horizontalHeaderItem(grid.keys.index("quantity"))
     assert header is not None and header.text() == "Counted"

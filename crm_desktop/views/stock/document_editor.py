@@ -44,7 +44,6 @@ from crm_desktop.operations.errors import clear_field, mark_field
 from crm_desktop.session import Session
 from crm_desktop.views.stock.common import (
     KIND_LABELS,
-    Row,
     document_title,
     status_label,
     warehouse_choices,
@@ -88,7 +87,7 @@ def new_stock_document(
     return show_window(window)
 
 
-class StockDocumentWindow(DocumentWindow):
+class StockDocumentWindow(DocumentWindow[StockDocumentOut]):
     """One stock document (see the module's docstring)."""
 
     module, entity, noun = "stock", "stock_document", "draft"
@@ -139,7 +138,7 @@ class StockDocumentWindow(DocumentWindow):
         parent: QWidget | None = None,
     ) -> None:
         self.document_id = document_id
-        self.document: Row | None = None
+        self.document: StockDocumentOut | None = None
         self.kind = kind
         self._filling = False
         self.confirm_box: QMessageBox | None = None
@@ -274,8 +273,8 @@ class StockDocumentWindow(DocumentWindow):
                 if current is not None:
                     self._select(combo, current, warehouses)
             if self.document is not None:
-                self._select(self.warehouse, self.document.get("warehouse_id"), warehouses)
-                self._select(self.to_warehouse, self.document.get("to_warehouse_id"), warehouses)
+                self._select(self.warehouse, self.document.warehouse_id, warehouses)
+                self._select(self.to_warehouse, self.document.to_warehouse_id, warehouses)
             elif self.warehouse.currentData() is None:
                 active = [w for w in warehouses if w.active]
                 first = preferred if preferred is not None else (active[0].id if len(active) == 1 else None)
@@ -296,55 +295,50 @@ class StockDocumentWindow(DocumentWindow):
             i = combo.count() - 1
         combo.setCurrentIndex(i)
 
-    @staticmethod
-    def _row(document: StockDocumentOut) -> Row:
-        """The document as the document window's base and its edit buffer hold it: the JSON shape."""
-        return document.model_dump(mode="json")
-
-    async def fetch(self) -> Row:
+    async def fetch(self) -> StockDocumentOut:
         assert self.document_id is not None
-        return self._row(await stock.get_document(self.api, self.document_id))
+        return await stock.get_document(self.api, self.document_id)
 
-    async def show_loaded(self, document: Row, replace_edits: bool) -> None:
+    async def show_loaded(self, document: StockDocumentOut, replace_edits: bool) -> None:
         self.show_document(document, replace_edits=replace_edits)
 
-    def show_document(self, document: Row, *, replace_edits: bool = True) -> None:
+    def show_document(self, document: StockDocumentOut, *, replace_edits: bool = True) -> None:
         """Show what the server has; typed but unsaved details stay unless `replace_edits`."""
-        keep = not replace_edits and self.dirty and self.document is not None and document["status"] == "draft"
+        keep = not replace_edits and self.dirty and self.document is not None and document.status == "draft"
         if keep and self.document is not None:
-            document = {**document, "version": self.document["version"]}  # a save over newer changes: 409
+            document = document.model_copy(update={"version": self.document.version})  # a save over newer changes: 409
         self.document = document
-        self.document_id = document["id"]
+        self.document_id = document.id
         self.buffer.take(document)
-        self.kind = document["kind"]
-        _open[document["id"]] = self
+        self.kind = document.kind.value
+        _open[document.id] = self
         if not keep:
             self._filling = True
             try:
                 warehouses = getattr(self, "_warehouses", [])
-                self._select(self.warehouse, document.get("warehouse_id"), warehouses)
-                self._select(self.to_warehouse, document.get("to_warehouse_id"), warehouses)
-                self.reference.setText(document.get("reference") or "")
-                self.reason.setText(document.get("reason") or "")
-                self.notes.setPlainText(document.get("notes") or "")
+                self._select(self.warehouse, document.warehouse_id, warehouses)
+                self._select(self.to_warehouse, document.to_warehouse_id, warehouses)
+                self.reference.setText(document.reference or "")
+                self.reason.setText(document.reason or "")
+                self.notes.setPlainText(document.notes or "")
                 self.grid.set_counting(self.kind == "adjustment")  # before the lines: their "Moved" notes
-                self.grid.set_lines(list(document.get("lines") or []))
+                self.grid.set_lines(document.lines)
             finally:
                 self._filling = False
             self.dirty = False
         self._show_kind()
         self.title.setText(document_title(document))
         self.setWindowTitle(f"{document_title(document)} - CRM")
-        self._style_badge(document["status"])
-        when = moment(document.get("validated_at")) if document.get("validated_at") else ""
-        self.when.setText(f"Validated {when}" if when else f"Created {moment(document.get('created_at'))}")
+        self._style_badge(document.status.value)
+        when = moment(document.validated_at) if document.validated_at else ""
+        self.when.setText(f"Validated {when}" if when else f"Created {moment(document.created_at)}")
         links = []
-        if document.get("reverses_id"):
-            links.append(f'<a href="doc:{document["reverses_id"]}">the document it reverses</a>')
-        if document.get("reversed_by_id"):
-            links.append(f'<a href="doc:{document["reversed_by_id"]}">its reversal</a>')
-        if document.get("purchase_order_id") and self.session.can("purchasing", "view"):
-            links.append(f'<a href="po:{document["purchase_order_id"]}">the purchase order</a>')
+        if document.reverses_id:
+            links.append(f'<a href="doc:{document.reverses_id}">the document it reverses</a>')
+        if document.reversed_by_id:
+            links.append(f'<a href="doc:{document.reversed_by_id}">its reversal</a>')
+        if document.purchase_order_id and self.session.can("purchasing", "view"):
+            links.append(f'<a href="po:{document.purchase_order_id}">the purchase order</a>')
         self.source_link.setText("Open " + " · ".join(links) if links else "")
         self._update_actions()
 
@@ -369,7 +363,7 @@ class StockDocumentWindow(DocumentWindow):
     # --- state -----------------------------------------------------------------------------------
 
     def is_draft(self) -> bool:
-        return self.document is None or self.document["status"] == "draft"
+        return self.document is None or self.document.status == "draft"
 
     def editable(self) -> bool:
         """A draft, and the role may change it (create for a new one, edit for a saved one)."""
@@ -383,13 +377,13 @@ class StockDocumentWindow(DocumentWindow):
     def _update_actions(self) -> None:
         can_edit = self.session.can("stock", "edit")
         new = self.document is None
-        self.show_actions(NEW if self.document is None else str(self.document["status"]))
+        self.show_actions(NEW if self.document is None else self.document.status.value)
         if not (self.session.can("stock", "create") if new else can_edit):
             self.save_button.setVisible(False)
         if not can_edit:
             for button in (self.validate_button, self.cancel_button, self.reverse_button):
                 button.setVisible(False)
-        if (self.document or {}).get("reverses_id"):
+        if self.document is not None and self.document.reverses_id:
             self.reverse_button.setVisible(False)
         editable = self.editable()
         for widget in (
@@ -405,10 +399,10 @@ class StockDocumentWindow(DocumentWindow):
 
     # --- saving ----------------------------------------------------------------------------------
 
-    def _body(self) -> Row:
+    def _body(self) -> dict[str, Any]:
         """What the form holds, as typed: sent unchecked (model_construct) so the server judges it and
         its refusal names the field (a line's as "lines.2.quantity")."""
-        body: Row = {
+        body: dict[str, Any] = {
             "warehouse_id": self.warehouse.currentData(),
             "to_warehouse_id": self.to_warehouse.currentData() if self.kind == "transfer" else None,
             "reference": self.reference.text().strip() or None,
@@ -418,17 +412,16 @@ class StockDocumentWindow(DocumentWindow):
         }
         return body
 
-    async def _save(self) -> Row:
+    async def _save(self) -> StockDocumentOut:
         """Create or update the draft; the document shown is the server's answer."""
         if self.document is None:
             typed_in = StockDocumentIn.model_construct(kind=self.kind, **self._body())
-            answer = await stock.create_document(self.api, typed_in)
+            document = await stock.create_document(self.api, typed_in)
         elif self.dirty:
-            changes = StockDocumentUpdate.model_construct(version=self.document["version"], **self._body())
-            answer = await stock.update_document(self.api, self.document["id"], changes)
+            changes = StockDocumentUpdate.model_construct(version=self.document.version, **self._body())
+            document = await stock.update_document(self.api, self.document.id, changes)
         else:
             return self.document
-        document = self._row(answer)
         if shiboken6.isValid(self):
             self.show_document(document)
         return document
@@ -468,8 +461,8 @@ class StockDocumentWindow(DocumentWindow):
         if self._lines_problem():
             return None
 
-        def saved(document: Row) -> None:
-            self.say(f"Saved {document['number']}.")
+        def saved(document: StockDocumentOut) -> None:
+            self.say(f"Saved {document.number}.")
             if then is not None:
                 then()
 
@@ -498,7 +491,7 @@ class StockDocumentWindow(DocumentWindow):
     def ask_validate(self) -> None:
         if not self.is_draft():
             return
-        name = self.document["number"] if self.document else f"this {KIND_LABELS.get(self.kind, '').lower()}"
+        name = self.document.number if self.document else f"this {KIND_LABELS.get(self.kind, '').lower()}"
         what = {
             "receipt": "adds the goods to",
             "delivery": "takes the goods out of",
@@ -519,13 +512,13 @@ class StockDocumentWindow(DocumentWindow):
         if self._lines_problem():
             return None
 
-        async def save_and_validate() -> Row:
+        async def save_and_validate() -> StockDocumentOut:
             document = await self._save()
-            return self._row(await stock.validate_document(self.api, document["id"], document["version"]))
+            return await stock.validate_document(self.api, document.id, document.version)
 
-        def validated(document: Row) -> None:
+        def validated(document: StockDocumentOut) -> None:
             self.show_document(document)
-            self.say(f"{document['number']} is validated: the stock has moved.")
+            self.say(f"{document.number} is validated: the stock has moved.")
 
         return operations.run(
             self,
@@ -538,11 +531,11 @@ class StockDocumentWindow(DocumentWindow):
         )
 
     def ask_reverse(self) -> None:
-        if self.document is None or self.document["status"] != "validated":
+        if self.document is None or self.document.status != "validated":
             return
         self._confirm(
             "Reverse",
-            f"Reverse {self.document['number']}? An opposite document is made and validated "
+            f"Reverse {self.document.number}? An opposite document is made and validated "
             "at once; this one stays as it was, marked reversed.",
             "Reverse",
             self.reverse,
@@ -559,7 +552,7 @@ class StockDocumentWindow(DocumentWindow):
 
         return operations.run(
             self,
-            self._noting_line_errors(stock.reverse_document(self.api, document["id"], document["version"])),
+            self._noting_line_errors(stock.reverse_document(self.api, document.id, document.version)),
             success=reversed_,
             changed=stock.DOCUMENTS_CHANGED,
             fields=self._field_map(),
@@ -568,11 +561,11 @@ class StockDocumentWindow(DocumentWindow):
         )
 
     def ask_cancel(self) -> None:
-        if self.document is None or self.document["status"] != "draft":
+        if self.document is None or self.document.status != "draft":
             return
         self._confirm(
             "Cancel draft",
-            f"Cancel {self.document['number']}? Nothing has moved; the draft is kept, marked cancelled.",
+            f"Cancel {self.document.number}? Nothing has moved; the draft is kept, marked cancelled.",
             "Cancel draft",
             self.cancel_draft,
         )
@@ -583,8 +576,8 @@ class StockDocumentWindow(DocumentWindow):
             return None
         return operations.run(
             self,
-            stock.cancel_document(self.api, document["id"], document["version"]),
-            success=lambda d: self.show_document(self._row(d)),
+            stock.cancel_document(self.api, document.id, document.version),
+            success=self.show_document,
             changed=stock.DOCUMENTS_CHANGED,
             busy=self.cancel_button,
             reload=self.reload,
