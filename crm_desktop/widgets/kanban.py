@@ -235,7 +235,10 @@ class KanbanColumn(QFrame):
         self.set_cards(cards)
 
     def set_cards(self, cards: list[Any]) -> None:
+        kept = self.scroll_area.verticalScrollBar().value()
         for widget in self.card_widgets:
+            if widget.hasFocus():
+                widget.clearFocus()  # hiding a focused card hands focus on, and the scroll area jumps to it
             widget.hide()
             widget.deleteLater()
         self.cards = list(cards)
@@ -246,6 +249,16 @@ class KanbanColumn(QFrame):
             self.body.insertWidget(index, widget)
             widget.show()  # at once (a layout shows new children later), so focus can land on it
         self.update_header()
+        self.keep_scroll(kept)
+
+    def keep_scroll(self, value: int) -> None:
+        """Stay where the person scrolled the column when its cards are rebuilt (a card left, a reload)."""
+        bar = self.scroll_area.verticalScrollBar()
+        body = self.scroll_area.widget()
+        layout = body.layout() if body is not None else None
+        if layout is not None:
+            layout.activate()
+        bar.setValue(value)
 
     def append(self, cards: list[Any]) -> None:
         known = {c.id for c in self.cards}
