@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from crm_desktop.api.client import ApiClient
 from crm_server.contract.activities import NoteIn, NoteOut, TimelineItem
+from crm_server.contract.client_summary import ClientSummaryOut
 from crm_server.contract.clients import (
     ClientIn,
     ClientOut,
@@ -28,6 +29,9 @@ from crm_server.contract.common import Ok, Page, VersionIn
 CHANGED = frozenset({"clients", "clients.client"})
 CONTACTS_CHANGED = frozenset({"clients", "clients.contact"})
 NOTES_CHANGED = frozenset({"clients", "clients.note"})
+# The areas a client's summary (its window's deals, proposals, invoices... tabs) is made of: a change
+# announced in one of them (mine or, through the live stream, a colleague's) refreshes the summary.
+SUMMARY_AREAS = frozenset({"leads", "proposals", "invoices", "payments", "tickets", "orders"})
 
 _PAGE = TypeAdapter(Page[ClientOut])
 _TIMELINE_PAGE = TypeAdapter(Page[TimelineItem])
@@ -83,3 +87,8 @@ async def add_note(api: ApiClient, client_id: int, note: NoteIn) -> NoteOut:
 async def timeline(api: ApiClient, client_id: int, offset: int = 0, limit: int = 100) -> Page[TimelineItem]:
     answer = await api.get(f"/api/clients/{client_id}/timeline", offset=offset, limit=limit)
     return _TIMELINE_PAGE.validate_python(answer)
+
+
+async def summary(api: ApiClient, client_id: int, limit: int = 25) -> ClientSummaryOut:
+    """The client's deals, proposals, invoices, payments, tickets and orders: totals and newest records."""
+    return ClientSummaryOut.model_validate(await api.get(f"/api/clients/{client_id}/summary", limit=limit))

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -41,8 +42,10 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus, handle_error
 from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import ClientForm, ContactDialog, warning_text
+from crm_desktop.views.clients.summary import AREAS, AreaTab, open_balance, sections
 from crm_desktop.widgets.record_window import WindowRegistry, ask_unsaved, closing_anyway, lazy, show_window, spawn_into
 from crm_server.contract.activities import FollowUpOut, FollowUpStatus, NoteIn
+from crm_server.contract.client_summary import ClientSummaryOut
 from crm_server.contract.clients import ClientOut, ClientUpdate, ContactOut
 from crm_server.contract.events import LiveEvent
 from crm_server.contract.tickets import TicketOut
@@ -50,6 +53,15 @@ from crm_server.contract.tickets import TicketOut
 log = logging.getLogger(__name__)
 
 ID_ROLE = Qt.ItemDataRole.UserRole
+# The permission module whose "view" shows each summary area (its tab).
+MODULE_OF_AREA = {
+    "deals": "leads",
+    "proposals": "proposals",
+    "invoices": "invoices",
+    "payments": "payments",
+    "tickets": "tickets",
+    "orders": "orders",
+}
 _open: WindowRegistry[ClientWindow] = WindowRegistry()  # client id -> its window
 
 
@@ -250,12 +262,29 @@ class ClientWindow(QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
 
+        # --- the whole picture: a tab per area the role may view (clients.summary) ------------------
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("clientTabs")
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(split, "Details")
+        self.area_tabs: dict[str, AreaTab] = {}
+        for area in AREAS:
+            if session.can(MODULE_OF_AREA[area.key], "view"):
+                tab = AreaTab(session, area)
+                self.area_tabs[area.key] = tab
+                self.tabs.addTab(tab, area.title)
+        self.summary: ClientSummaryOut | None = None
+        self.balance = QLabel("")
+        self.balance.setObjectName("openBalance")
+        self.balance.setVisible(False)
+        words.addWidget(self.balance)
+
         root = QVBoxLayout(self)
         root.setContentsMargins(24, 18, 24, 18)
         root.setSpacing(12)
         root.addLayout(head)
         root.addWidget(self.notice)
-        root.addWidget(split, 1)
+        root.addWidget(self.tabs, 1)
 
         QShortcut(QKeySequence.StandardKey.Save, self).activated.connect(self.save)
         QShortcut(QKeySequence(Qt.Key.Key_F5), self).activated.connect(self.reload)
@@ -269,6 +298,10 @@ class ClientWindow(QWidget):
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(150)
         self._live_timer.timeout.connect(self.reload)
+        self._summary_timer = QTimer(self)
+        self._summary_timer.setSingleShot(True)
+        self._summary_timer.setInterval(300)
+        self._summary_timer.timeout.connect(self.reload_summary)
         session.events.event.connect(self._on_event)
         change_bus().changed.connect(self._on_changed)
         self._update_actions()
@@ -286,6 +319,7 @@ class ClientWindow(QWidget):
         """The client, its follow-ups and its timeline, fetched again (F5, a live change)."""
         self._spawn(self._load())
         self.reload_follow_ups()
+        self.reload_summary()
         if self.timeline is not None:
             self.timeline.reload()
 
@@ -377,6 +411,37 @@ class ClientWindow(QWidget):
         self.follow_ups.setVisible(bool(page.items))
         self.no_follow_ups.setVisible(not page.items)
 
+    def reload_summary(self) -> None:
+        if self.area_tabs:
+            self._spawn(self._load_summary())
+
+    async def _load_summary(self) -> None:
+        try:
+            summary = await clients_api.summary(self.api, self.client_id)
+        except ApiError as exc:
+            log.info("summary of client %s did not load: %s", self.client_id, exc.message)
+            return
+        if shiboken6.isValid(self):
+            self.show_summary(summary)
+
+    def show_summary(self, summary: ClientSummaryOut) -> None:
+        """Each area's tab with its count in the title; the open balance under the client's name."""
+        self.summary = summary
+        for area, section in sections(summary):
+            tab = self.area_tabs.get(area.key)
+            if tab is not None:
+                tab.show_section(section)
+                self.tabs.setTabText(self.tabs.indexOf(tab), tab.tab_title())
+        invoices = summary.invoices
+        totals = invoices.totals if invoices is not None else []
+        if invoices is not None and totals:
+            self.balance.setText(f"Open balance: {open_balance(invoices)}")
+        late = any(t.overdue for t in totals)  # said in the error colour
+        self.balance.setProperty("role", "error" if late else "muted")
+        self.balance.style().unpolish(self.balance)
+        self.balance.style().polish(self.balance)
+        self.balance.setVisible(bool(totals))
+
     @staticmethod
     def _follow_up_item(follow_up: FollowUpOut) -> QListWidgetItem:
         text = f"{format.moment(follow_up.due_at)}  ·  {format.label(follow_up.kind)}"
@@ -400,6 +465,8 @@ class ClientWindow(QWidget):
     def _on_changed(self, areas: frozenset[str]) -> None:
         if "*" in areas:
             self._live_timer.start()
+        elif areas & clients_api.SUMMARY_AREAS and shiboken6.isValid(self):
+            self._summary_timer.start()  # an invoice, payment, ticket... changed: maybe one of mine
 
     # --- actions ---------------------------------------------------------------------------------
 
