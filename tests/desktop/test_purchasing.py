@@ -187,8 +187,8 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
         ),
         message="the missing fields were not all marked",
     )
-    assert window.order is not None and window.order["status"] == "draft"
-    number = window.order["number"]
+    assert window.order is not None and window.order.status == "draft"
+    number = window.order.number
     assert "vendor" in window.vendor.toolTip() and "line" in window.lines.toolTip()
     assert "expected delivery date" in window.expected.toolTip()
     assert "a vendor, at least one line, an expected delivery date" in window.notice_text.text()
@@ -257,7 +257,7 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     # Confirm: the edits are saved first, then the order is confirmed.
     click(qtbot, window.confirm_button)
     desk.wait_until(
-        lambda: window.order is not None and window.order["status"] == "confirmed",
+        lambda: window.order is not None and window.order.status == "confirmed",
         message=f"not confirmed: {window.notice_text.text()}",
     )
     stored = desk.run(api.get(f"/api/purchase-orders/{window.order_id}"))
@@ -293,7 +293,7 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     type_into(qtbot, dialog.reference, "DN 1")
     click(qtbot, dialog.ok)
     desk.wait_until(
-        lambda: window.order is not None and window.order["status"] == "partially_received",
+        lambda: window.order is not None and window.order.status == "partially_received",
         message="the first delivery was not received",
     )
     receipt = window.last_receipt
@@ -312,7 +312,7 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     dialog.warehouse.setCurrentIndex(dialog.warehouse.findData(shop["id"]))
     click(qtbot, dialog.ok)
     desk.wait_until(
-        lambda: window.order is not None and window.order["status"] == "received",
+        lambda: window.order is not None and window.order.status == "received",
         message="the second delivery was not received",
     )
     assert window.badge.text() == "Received" and "Received now" in window.notice_text.text()
@@ -367,7 +367,7 @@ def test_cancel_an_open_order_after_a_question(desk: Desk, qtbot: QtBot) -> None
     click(qtbot, window.cancel_button)
     box = the_dialog(QMessageBox)
     click(qtbot, box.button(QMessageBox.StandardButton.Yes))
-    desk.wait_until(lambda: window.order is not None and window.order["status"] == "cancelled", message="not cancelled")
+    desk.wait_until(lambda: window.order is not None and window.order.status == "cancelled", message="not cancelled")
     assert window.badge.text() == "Cancelled" and f"{order['number']} is cancelled." in window.notice_text.text()
     assert not window.receive_button.isVisible() and not window.cancel_button.isVisible()
     assert not window.save_button.isVisible() and window.reference.isReadOnly()
@@ -469,7 +469,7 @@ def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, q
         message="the colleague's confirmation did not show in the list",
     )
     desk.wait_until(
-        lambda: window.order is not None and window.order["status"] == "confirmed",
+        lambda: window.order is not None and window.order.status == "confirmed",
         message="the open window did not follow",
     )
     assert window.badge.text() == "Confirmed" and window.lines.read_only

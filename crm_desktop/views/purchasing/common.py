@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import shiboken6
@@ -23,7 +22,6 @@ from crm_server.contract.purchasing import PurchaseOrderOut, PurchaseStatus
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
 S = PurchaseStatus
 
 STATUS_LABELS = {status: format.label(status) for status in S}
@@ -48,18 +46,12 @@ def late(order: PurchaseOrderOut) -> bool:
     return order.status in OPEN and order.expected_on is not None and order.expected_on < date.today()
 
 
-def is_late(order: Row) -> bool:
-    """`late` for the editor's order as it holds it (JSON)."""
-    expected = order.get("expected_on")
-    return S(order["status"]) in OPEN and bool(expected) and date.fromisoformat(str(expected)) < date.today()
-
-
-def progress(order: Row) -> str:
+def progress(order: PurchaseOrderOut) -> str:
     """ "3 of 5 lines received" from an order with its lines; "" when nothing is expected."""
-    lines = order.get("lines") or []
-    if not lines or S(order["status"]) == S.draft:
+    lines = order.lines
+    if not lines or order.status == S.draft:
         return ""
-    done = sum(1 for line in lines if Decimal(str(line["received"])) >= Decimal(str(line["quantity"])))
+    done = sum(1 for line in lines if line.received >= line.quantity)
     return f"{done} of {len(lines)} line{'s' if len(lines) != 1 else ''} received"
 
 

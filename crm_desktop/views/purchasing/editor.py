@@ -48,10 +48,9 @@ from crm_desktop.views.purchasing.common import (
     OPEN,
     STATUS_LABELS,
     STATUS_TONES,
-    Row,
     S,
     VendorPicker,
-    is_late,
+    late,
     progress,
 )
 from crm_desktop.views.purchasing.lines import PurchaseLines
@@ -138,11 +137,11 @@ class OptionalDate(QWidget):
         self.edit.setEnabled(on and self.known.isChecked())
 
 
-class PurchaseOrderWindow(DocumentWindow):
+class PurchaseOrderWindow(DocumentWindow[PurchaseOrderOut]):
     """The editor of one purchase order (or of a new one until its first save)."""
 
-    created = Signal(dict)  # the PurchaseOrderOut of a new order, once saved
-    loaded = Signal(dict)  # whenever the order shown changes (load, save, move, live event)
+    created = Signal(object)  # the PurchaseOrderOut of a new order, once saved
+    loaded = Signal(object)  # the PurchaseOrderOut whenever the order shown changes (load, save, move, live event)
 
     module, entity, noun = "purchasing", "purchase_order", "purchase order"
     ACTIONS = (
@@ -193,7 +192,7 @@ class PurchaseOrderWindow(DocumentWindow):
 
     def __init__(self, session: Session, order_id: int | None, parent: QWidget | None = None) -> None:
         self.order_id = order_id
-        self.order: Row | None = None
+        self.order: PurchaseOrderOut | None = None
         self.receipts: list[StockDocumentOut] = []
         self.warehouses: list[WarehouseOut] = []
         self.last_receipt: StockDocumentOut | None = None
@@ -282,7 +281,7 @@ class PurchaseOrderWindow(DocumentWindow):
 
     @property
     def status(self) -> S | None:
-        return None if self.order is None else S(self.order["status"])
+        return None if self.order is None else self.order.status
 
     def values(self) -> dict[str, Any]:
         """The form as the server's fields (lines apart: the grid `touch`es "lines")."""
@@ -310,7 +309,7 @@ class PurchaseOrderWindow(DocumentWindow):
         self._fill_warehouses()
 
     def _fill_warehouses(self) -> None:
-        current = self.order.get("warehouse_id") if self.order is not None else self.warehouse.currentData()
+        current = self.order.warehouse_id if self.order is not None else self.warehouse.currentData()
         was_clean = self.order is None or self.buffer.clean.get("warehouse_id") == self.warehouse.currentData()
         self.warehouse.blockSignals(True)
         self.warehouse.clear()
@@ -319,7 +318,7 @@ class PurchaseOrderWindow(DocumentWindow):
             if warehouse.active or warehouse.id == current:
                 self.warehouse.addItem(warehouse.name, warehouse.id)
         if current is not None and self.warehouse.findData(current) < 0 and self.order is not None:
-            self.warehouse.addItem(self.order.get("warehouse_name") or f"Warehouse #{current}", int(current))
+            self.warehouse.addItem(self.order.warehouse_name or f"Warehouse #{current}", int(current))
         if current is None and self.order is None and len(self.warehouses) == 1:
             current = self.warehouses[0].id  # one warehouse: the obvious destination
         self.warehouse.setCurrentIndex(max(self.warehouse.findData(current), 0) if current is not None else 0)
@@ -327,20 +326,12 @@ class PurchaseOrderWindow(DocumentWindow):
         if was_clean:
             self.buffer.clean["warehouse_id"] = self.warehouse.currentData()
 
-    @staticmethod
-    def _row(order: PurchaseOrderOut) -> Row:
-        """The order as the document window's base and its edit buffer hold it: the JSON shape."""
-        return order.model_dump(mode="json")
-
-    async def _as_row(self, call: Awaitable[PurchaseOrderOut]) -> Row:
-        return self._row(await call)
-
-    async def fetch(self) -> Row:
+    async def fetch(self) -> PurchaseOrderOut:
         assert self.order_id is not None
-        return self._row(await purchasing.get_order(self.api, self.order_id))
+        return await purchasing.get_order(self.api, self.order_id)
 
-    async def show_loaded(self, order: Row, replace_edits: bool) -> None:
-        if not replace_edits and self.order is not None and order["version"] != self.order["version"]:
+    async def show_loaded(self, order: PurchaseOrderOut, replace_edits: bool) -> None:
+        if not replace_edits and self.order is not None and order.version != self.order.version:
             self.say("Someone else changed this order. Your edits are kept; Reload shows their version.", reload=True)
             self._show_header(order)
         else:
@@ -358,19 +349,19 @@ class PurchaseOrderWindow(DocumentWindow):
         if shiboken6.isValid(self):
             self.show_receipts(page.items)
 
-    def show_order(self, order: Row) -> None:
+    def show_order(self, order: PurchaseOrderOut) -> None:
         """The order as the server has it, edits replaced."""
         self.order = order
-        self.order_id = int(order["id"])
+        self.order_id = order.id
         self.buffer.take(order)
-        self.vendor.set_vendor(order.get("vendor_id"), order.get("vendor_name") or "")
-        self.expected.set_value(date.fromisoformat(order["expected_on"]) if order.get("expected_on") else None)
-        self.reference.setText(order.get("reference") or "")
-        self.notes.setPlainText(order.get("notes") or "")
+        self.vendor.set_vendor(order.vendor_id, order.vendor_name or "")
+        self.expected.set_value(order.expected_on)
+        self.reference.setText(order.reference or "")
+        self.notes.setPlainText(order.notes or "")
         self._fill_warehouses()
-        status = S(order["status"])
-        self.lines.set_currency(order["currency"])
-        self.lines.set_lines(list(order.get("lines") or []))
+        status = order.status
+        self.lines.set_currency(order.currency)
+        self.lines.set_lines(order.lines)
         self.lines.set_mode(
             read_only=status != S.draft or not self.session.can("purchasing", "edit"), show_received=status != S.draft
         )
@@ -378,24 +369,23 @@ class PurchaseOrderWindow(DocumentWindow):
         self._show_header(order)
         self.loaded.emit(order)
 
-    def _show_header(self, order: Row) -> None:
-        status = S(order["status"])
-        self.setWindowTitle(f"{order['number']} {order.get('vendor_name') or ''} - CRM".replace("  ", " "))
-        self.title.setText(f"{order['number']}  {order.get('vendor_name') or ''}".strip())
+    def _show_header(self, order: PurchaseOrderOut) -> None:
+        status = order.status
+        self.setWindowTitle(f"{order.number} {order.vendor_name or ''} - CRM".replace("  ", " "))
+        self.title.setText(f"{order.number}  {order.vendor_name or ''}".strip())
         self.show_status(STATUS_LABELS[status], STATUS_TONES[status])
         self.progress_label.setText(progress(order))
-        parts = [f"Total {money(order['total'], order['currency'])}"]
-        if order.get("expected_on"):
-            late = " (late)" if is_late(order) else ""
-            parts.append(f"expected {day(order['expected_on'])}{late}")
-        if order.get("warehouse_name"):
-            parts.append(f"into {order['warehouse_name']}")
-        if order.get("confirmed_at"):
-            parts.append(f"confirmed {day(order['confirmed_at'])}")
-        if order.get("received_at"):
-            parts.append(f"received {day(order['received_at'])}")
-        if order.get("cancelled_at"):
-            parts.append(f"cancelled {day(order['cancelled_at'])}")
+        parts = [f"Total {money(order.total, order.currency)}"]
+        if order.expected_on:
+            parts.append(f"expected {day(order.expected_on)}{' (late)' if late(order) else ''}")
+        if order.warehouse_name:
+            parts.append(f"into {order.warehouse_name}")
+        if order.confirmed_at:
+            parts.append(f"confirmed {day(order.confirmed_at)}")
+        if order.received_at:
+            parts.append(f"received {day(order.received_at)}")
+        if order.cancelled_at:
+            parts.append(f"cancelled {day(order.cancelled_at)}")
         self.set_subtitle("  ·  ".join(parts))
         self.form.setEnabled(True)
         editable = self.session.can("purchasing", "edit") and status not in (S.received, S.cancelled)
@@ -503,21 +493,21 @@ class PurchaseOrderWindow(DocumentWindow):
             return False
         body, fields = payload
         # As typed, unchecked (model_construct): the server judges it and names the field.
-        call: Awaitable[Row] | None = None
+        call: Awaitable[PurchaseOrderOut] | None = None
         if self.order is None:
-            call = self._as_row(purchasing.create_order(self.api, PurchaseOrderIn.model_construct(**body)))
+            call = purchasing.create_order(self.api, PurchaseOrderIn.model_construct(**body))
         elif body and self.order_id is not None:
-            changes = PurchaseOrderUpdate.model_construct(**body, version=self.order["version"])
-            call = self._as_row(purchasing.update_order(self.api, self.order_id, changes))
+            changes = PurchaseOrderUpdate.model_construct(**body, version=self.order.version)
+            call = purchasing.update_order(self.api, self.order_id, changes)
         return self.send_save(call, changed=purchasing.CHANGED, fields=fields, then=then)
 
-    def saved(self, order: Row) -> None:
+    def saved(self, order: PurchaseOrderOut) -> None:
         new = self.order is None
         self.show_order(order)
         if new:
             self.remember()
             self.created.emit(order)
-            self.say(f"{order['number']} is saved as a draft. Confirm it once the vendor has the order.")
+            self.say(f"{order.number} is saved as a draft. Confirm it once the vendor has the order.")
         else:
             self.say("Saved.")
         self.spawn(self._load_receipts())
@@ -535,7 +525,7 @@ class PurchaseOrderWindow(DocumentWindow):
             return
         operations.run(
             self,
-            self._confirm_call(int(self.order["version"])),
+            self._confirm_call(self.order.version),
             success=self._confirmed,
             changed=purchasing.CHANGED,
             fields=self.fields,
@@ -543,10 +533,10 @@ class PurchaseOrderWindow(DocumentWindow):
             busy=self.confirm_button,
         )
 
-    async def _confirm_call(self, version: int) -> Row | None:
+    async def _confirm_call(self, version: int) -> PurchaseOrderOut | None:
         try:
             assert self.order_id is not None
-            return self._row(await purchasing.confirm_order(self.api, self.order_id, version))
+            return await purchasing.confirm_order(self.api, self.order_id, version)
         except ApiError as exc:
             if exc.code != "incomplete" or not shiboken6.isValid(self):
                 raise
@@ -561,11 +551,11 @@ class PurchaseOrderWindow(DocumentWindow):
                 mark_field(widget, MISSING_TEXT.get(name, message))
         self.say(message)
 
-    def _confirmed(self, order: Row | None) -> None:
+    def _confirmed(self, order: PurchaseOrderOut | None) -> None:
         if order is None:  # refused: the missing fields are marked
             return
         self.show_order(order)
-        self.say(f"{order['number']} is confirmed: its quantities count as incoming stock now.")
+        self.say(f"{order.number} is confirmed: its quantities count as incoming stock now.")
         self.spawn(self._load_receipts())
 
     def receive(self) -> QWidget | None:
@@ -587,7 +577,7 @@ class PurchaseOrderWindow(DocumentWindow):
             return
         order, receipt = result.order, result.receipt
         self.last_receipt = receipt
-        self.show_order(self._row(order))
+        self.show_order(order)
         lines = len(receipt.lines)
         rest = "The rest stays on order." if order.status == S.partially_received else "Everything ordered has arrived."
         self.say(
@@ -605,7 +595,7 @@ class PurchaseOrderWindow(DocumentWindow):
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "Cancel the order?",
-            f"Cancel {order['number']}? What was received stays in stock; the rest is no longer expected.",
+            f"Cancel {order.number}? What was received stays in stock; the rest is no longer expected.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             self,
         )
@@ -617,7 +607,7 @@ class PurchaseOrderWindow(DocumentWindow):
 
         def answered(button: Any) -> None:
             if box.standardButton(button) == QMessageBox.StandardButton.Yes:
-                self._cancel_now(int(order["version"]))
+                self._cancel_now(order.version)
 
         box.buttonClicked.connect(answered)
         box.open()
@@ -625,14 +615,14 @@ class PurchaseOrderWindow(DocumentWindow):
 
     def _cancel_now(self, version: int) -> None:
         assert self.order_id is not None
-        call = self._as_row(purchasing.cancel_order(self.api, self.order_id, version))
+        call = purchasing.cancel_order(self.api, self.order_id, version)
         operations.run(
             self, call, success=self._cancelled, changed=purchasing.CHANGED, reload=self.reload, busy=self.cancel_button
         )
 
-    def _cancelled(self, order: Row) -> None:
+    def _cancelled(self, order: PurchaseOrderOut) -> None:
         self.show_order(order)
-        self.say(f"{order['number']} is cancelled.")
+        self.say(f"{order.number} is cancelled.")
 
     # --- receipts --------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ received stays open on the order (api/purchasing.receive)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -26,33 +27,32 @@ from crm_desktop import format, operations
 from crm_desktop.api import purchasing
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
-from crm_desktop.views.purchasing.common import Row
 from crm_desktop.widgets.form import field
 from crm_desktop.widgets.line_grid import typed
-from crm_server.contract.purchasing import ReceiveIn, ReceiveOut
+from crm_server.contract.purchasing import PurchaseOrderOut, ReceiveIn, ReceiveOut
 from crm_server.contract.stock import WarehouseOut
 
 
 class ReceiveDialog(QDialog):
     """One delivery from the vendor; `received` carries the server's answer (a ReceiveOut: the order
-    and the receipt). `order` is the order window's row (its JSON shape)."""
+    and the receipt). `order` is the order the window shows."""
 
     received = Signal(object)
 
     def __init__(
-        self, api: ApiClient, order: Row, warehouses: list[WarehouseOut], parent: QWidget | None = None
+        self, api: ApiClient, order: PurchaseOrderOut, warehouses: list[WarehouseOut], parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.api = api
         self.order = order
         self.setObjectName("receiveDialog")
-        self.setWindowTitle(f"Receive goods - {order['number']}")
+        self.setWindowTitle(f"Receive goods - {order.number}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(720)
-        self.lines = [line for line in order.get("lines") or [] if Decimal(str(line["remaining"])) > 0]
+        self.lines = [line for line in order.lines if line.remaining > 0]
 
         intro = QLabel(
-            f"{order['number']} from {order.get('vendor_name') or 'the vendor'}: the quantities still "
+            f"{order.number} from {order.vendor_name or 'the vendor'}: the quantities still "
             "open are filled in. Change them to what actually arrived; the rest stays on order."
         )
         intro.setWordWrap(True)
@@ -71,18 +71,18 @@ class ReceiveDialog(QDialog):
         self.quantities: list[QLineEdit] = []
         for i, line in enumerate(self.lines):
             texts = (
-                line.get("sku") or "",
-                line.get("product_name") or line.get("description") or "",
-                format.quantity(line["quantity"]),
-                format.quantity(line["received"]),
-                format.quantity(line["remaining"]),
+                line.sku,
+                line.product_name or line.description,
+                format.quantity(line.quantity),
+                format.quantity(line.received),
+                format.quantity(line.remaining),
             )
             for column, text in enumerate(texts):
                 item = QTableWidgetItem(text)
                 if column >= 2:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, column, item)
-            edit = QLineEdit(typed(line["remaining"]))
+            edit = QLineEdit(typed(line.remaining))
             edit.setAlignment(Qt.AlignmentFlag.AlignRight)
             edit.setAccessibleName(f"Receive now, line {i + 1}")
             self.table.setCellWidget(i, 5, edit)
@@ -90,14 +90,12 @@ class ReceiveDialog(QDialog):
 
         self.warehouse = QComboBox()
         for warehouse in warehouses:
-            if warehouse.active or warehouse.id == order.get("warehouse_id"):
+            if warehouse.active or warehouse.id == order.warehouse_id:
                 self.warehouse.addItem(warehouse.name, warehouse.id)
-        if order.get("warehouse_id") is not None and self.warehouse.findData(order["warehouse_id"]) < 0:
-            self.warehouse.addItem(
-                order.get("warehouse_name") or f"Warehouse #{order['warehouse_id']}", int(order["warehouse_id"])
-            )
-        if order.get("warehouse_id") is not None:
-            self.warehouse.setCurrentIndex(self.warehouse.findData(order["warehouse_id"]))
+        if order.warehouse_id is not None and self.warehouse.findData(order.warehouse_id) < 0:
+            self.warehouse.addItem(order.warehouse_name or f"Warehouse #{order.warehouse_id}", order.warehouse_id)
+        if order.warehouse_id is not None:
+            self.warehouse.setCurrentIndex(self.warehouse.findData(order.warehouse_id))
         elif self.warehouse.count() > 1:
             self.warehouse.insertItem(0, "Choose a warehouse…", None)
             self.warehouse.setCurrentIndex(0)
@@ -134,19 +132,19 @@ class ReceiveDialog(QDialog):
 
     def submit(self) -> None:
         """Send the lines with a quantity above 0; each bad one is marked at its cell."""
-        body_lines: list[Row] = []
+        body_lines: list[dict[str, Any]] = []  # the request body's lines
         fields: dict[str, QWidget] = {"warehouse_id": self.warehouse, "reference": self.reference}
         problem = ""
         for i, (line, edit) in enumerate(zip(self.lines, self.quantities, strict=True)):
             text = edit.text().strip()
             value = format.parse_decimal(text) if text else Decimal(0)
-            remaining = Decimal(str(line["remaining"]))
+            remaining = line.remaining
             if value is None or value < 0 or value.as_tuple().exponent < -3:  # type: ignore[operator]
                 problem = problem or f"Line {i + 1}: a quantity of 0 or more, with at most 3 decimals."
                 mark_field(edit, f"Line {i + 1}: a quantity of 0 or more, with at most 3 decimals.")
                 continue
             if value > remaining:
-                name = line.get("sku") or line["description"]
+                name = line.sku or line.description
                 message = f"Only {format.quantity(remaining)} of {name} remain to be received."
                 problem = problem or message
                 mark_field(edit, message)
@@ -154,7 +152,7 @@ class ReceiveDialog(QDialog):
             if value > 0:
                 fields[f"lines.{len(body_lines)}.quantity"] = edit
                 fields[f"lines.{len(body_lines)}.line_id"] = edit
-                body_lines.append({"line_id": int(line["id"]), "quantity": f"{value:f}"})
+                body_lines.append({"line_id": line.id, "quantity": f"{value:f}"})
         if problem:
             self.say(problem)
             return
@@ -170,14 +168,14 @@ class ReceiveDialog(QDialog):
         self.say("")
         # As typed, unchecked (model_construct): the server judges it and names the field.
         request = ReceiveIn.model_construct(
-            version=self.order["version"],
+            version=self.order.version,
             warehouse_id=warehouse_id,
             reference=self.reference.text().strip() or None,
             lines=body_lines,
         )
         operations.run(
             self,
-            purchasing.receive(self.api, int(self.order["id"]), request),
+            purchasing.receive(self.api, self.order.id, request),
             success=self._done,
             changed=purchasing.RECEIVED,
             fields=fields,
