@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import tasks
 from crm_desktop.widgets.empty_state import EmptyState
+from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_server.contract.common import Page
 
 log = logging.getLogger(__name__)
@@ -73,14 +74,16 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
         columns: list[Column[T]],
         fetch: Fetch[T],
         page_size: int = 100,
-        key: str = "id",
+        key: str | Callable[[T], Any] = "id",
         parent: Any = None,
     ) -> None:
         super().__init__(parent)
         self.columns = columns
         self._fetch = fetch
         self.page_size = page_size
-        self.key = key  # the attribute of a row that names it (find, replace_row, remove_row)
+        # What names a row (find, replace_row, remove_row): its attribute of that name, or the
+        # function's answer for a row keyed by more than one field (stock levels: product and warehouse).
+        self.key = key
         self._rows: list[T] = []
         self.total: int | None = None  # None until the first page answered
         self.total_exact = True  # False: the server stopped counting, `total` is a lower bound
@@ -205,6 +208,8 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
 
     def key_of(self, row: T) -> Any:
         """The row's key (its `key` attribute, "id" unless told)."""
+        if callable(self.key):
+            return self.key(row)
         if isinstance(row, dict):  # TRANSITION
             return row.get(self.key)
         return getattr(row, self.key)
@@ -273,6 +278,7 @@ class PagedTable(QWidget, Generic[T]):
         header.setHighlightSections(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setDefaultSectionSize(160)
+        keep_titles_whole(self.view)  # no column narrower than its title once shown
 
         self.empty = EmptyState(icon, empty_title, empty_text)
 

@@ -315,23 +315,23 @@ def test_low_stock_highlight_live_colleague_export_and_warehouses(desk: Desk, qt
 
     def low_rows() -> dict[str, bool]:
         return {
-            r["sku"]: model.data(model.index(i, 0), Qt.ItemDataRole.BackgroundRole) is not None
+            r.sku: model.data(model.index(i, 0), Qt.ItemDataRole.BackgroundRole) is not None
             for i, r in enumerate(model.rows())
         }
 
     desk.wait_until(lambda: low_rows() == {"B-7": True, "N-3": False}, message="the low row was not highlighted")
     assert model.data(model.index(0, 6)) == "0" and model.data(model.index(0, 7)) == "8"
     page.overview.low_only.click()
-    desk.wait_until(lambda: not page.overview.is_busy() and [r["sku"] for r in model.rows()] == ["B-7"])
+    desk.wait_until(lambda: not page.overview.is_busy() and [r.sku for r in model.rows()] == ["B-7"])
     page.overview.low_only.click()
     desk.wait_until(lambda: not page.overview.is_busy() and model.total == 2)
 
     # Sorting by a header the server supports: on hand, largest first on the second click.
     header = page.overview.table.view.horizontalHeader()
     header.sectionClicked.emit(3)
-    desk.wait_until(lambda: not page.overview.is_busy() and [r["sku"] for r in model.rows()] == ["B-7", "N-3"])
+    desk.wait_until(lambda: not page.overview.is_busy() and [r.sku for r in model.rows()] == ["B-7", "N-3"])
     header.sectionClicked.emit(3)
-    desk.wait_until(lambda: not page.overview.is_busy() and [r["sku"] for r in model.rows()] == ["N-3", "B-7"])
+    desk.wait_until(lambda: not page.overview.is_busy() and [r.sku for r in model.rows()] == ["N-3", "B-7"])
 
     # A colleague on another desktop validates a receipt of 2.5 bolts: the overview follows live.
     colleague = desk.signed_in_api("wendy@example.com", role="Warehouse")

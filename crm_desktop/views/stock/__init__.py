@@ -41,7 +41,7 @@ def open_record(parent: QWidget | None, session: Session, record_type: str, reco
 def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     """The overview with the demo's stock, a product's history, the documents tab, a document."""
     from crm_desktop.views.stock.document_editor import open_stock_document
-    from crm_desktop.views.stock.overview import StockPage
+    from crm_desktop.views.stock.overview import StockPage, level_key
 
     ctx.main.open_module("stock")
     page = ctx.main.pages["stock"].content
@@ -50,7 +50,7 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     yield "stock", page
     rows = page.overview.model.rows()
     if rows:
-        page.overview.table.select_key(rows[0]["key"])
+        page.overview.table.select_key(level_key(rows[0]))
         history = page.overview.open_history()
         if history is not None:
             history.resize(ctx.size)
@@ -60,7 +60,7 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     yield "stock-documents", page
     documents = page.documents.model.rows()
     if documents:
-        window = open_stock_document(page, ctx.session, documents[0]["id"])
+        window = open_stock_document(page, ctx.session, documents[0].id)
         window.resize(ctx.size)
         yield "stock-document", window
         window.close()

@@ -4,13 +4,11 @@ Quantities, days and moments are shown by crm_desktop.format."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from crm_desktop import format
 from crm_server.contract.stock import DocumentKind, DocumentStatus, StockDocumentOut, WarehouseOut
 
-Row = dict[str, Any]  # TRANSITION: the stock lists' rows (stock/history.py) until their pages hold models
 KIND_LABELS = {kind.value: format.label(kind) for kind in DocumentKind}
 KIND_NEW = {kind.value: f"New {format.label(kind).lower()}" for kind in DocumentKind}
 STATUS_LABELS = {status.value: format.label(status) for status in DocumentStatus}
@@ -33,26 +31,18 @@ def status_label(status: str) -> str:
     return format.label(status)
 
 
-def _document(document: StockDocumentOut | Mapping[str, Any]) -> StockDocumentOut:
-    # TRANSITION: the documents list hands its JSON rows until its page holds models
-    return document if isinstance(document, StockDocumentOut) else StockDocumentOut.model_validate(document)
-
-
-def document_title(document: StockDocumentOut | Mapping[str, Any]) -> str:
-    document = _document(document)
+def document_title(document: StockDocumentOut) -> str:
     return f"{kind_label(document.kind)} {document.number}"
 
 
-def warehouses_text(document: StockDocumentOut | Mapping[str, Any]) -> str:
-    document = _document(document)
+def warehouses_text(document: StockDocumentOut) -> str:
     source = document.warehouse_name or "—"
     if document.kind == "transfer":
         return f"{source} → {document.to_warehouse_name or '—'}"
     return source
 
 
-def document_date(document: StockDocumentOut | Mapping[str, Any]) -> str:
-    document = _document(document)
+def document_date(document: StockDocumentOut) -> str:
     return format.moment(document.validated_at or document.created_at)
 
 

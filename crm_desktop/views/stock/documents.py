@@ -27,7 +27,8 @@ from crm_desktop.views.stock.common import (
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.stock import DocumentQuery
+from crm_server.contract.common import Page
+from crm_server.contract.stock import DocumentQuery, StockDocumentOut
 
 PAGE_SIZE = 100
 SORTABLE = {0: "number", 4: "created_at"}
@@ -51,13 +52,13 @@ class DocumentsPanel(QWidget):
         self.warehouse = self.filters.add_choice("warehouse_id", "Warehouse", [], any_label="All warehouses")
         self.filters.changed.connect(self.reload)
 
-        columns = [
-            Column("Number", lambda r: r["number"]),
-            Column("Kind", lambda r: kind_label(r["kind"])),
-            Column("Status", lambda r: status_label(r["status"]), color=lambda r: STATUS_COLORS.get(r["status"])),
+        columns: list[Column[StockDocumentOut]] = [
+            Column("Number", lambda r: r.number),
+            Column("Kind", lambda r: kind_label(r.kind)),
+            Column("Status", lambda r: status_label(r.status), color=lambda r: STATUS_COLORS.get(r.status)),
             Column("Warehouses", warehouses_text),
             Column("Date", document_date),
-            Column("Reference", lambda r: r.get("reference") or "—"),
+            Column("Reference", lambda r: r.reference or "—"),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
@@ -100,10 +101,9 @@ class DocumentsPanel(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        """One page for the table; widgets/paged_table holds dicts, so the models become JSON rows here."""
+    async def _fetch(self, offset: int, limit: int) -> Page[StockDocumentOut]:
         query = DocumentQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
-        return (await stock.list_documents(self.api, query)).model_dump(mode="json")
+        return await stock.list_documents(self.api, query)
 
     def reload(self) -> None:
         show_empty_state(
@@ -128,7 +128,7 @@ class DocumentsPanel(QWidget):
             return None
         from crm_desktop.views.stock.document_editor import open_stock_document
 
-        return open_stock_document(self, self.session, row["id"])
+        return open_stock_document(self, self.session, row.id)
 
     def is_busy(self) -> bool:
         return self.model.loading

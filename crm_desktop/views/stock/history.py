@@ -31,10 +31,11 @@ from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.session import Session
-from crm_desktop.views.stock.common import Row, kind_label, signed_qty
+from crm_desktop.views.stock.common import kind_label, signed_qty
 from crm_desktop.widgets.line_grid import typed
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.stock import HistoryQuery, ProductStockOut, ProductStockSettingsIn
+from crm_server.contract.common import Page
+from crm_server.contract.stock import HistoryQuery, MoveOut, ProductStockOut, ProductStockSettingsIn
 
 PAGE_SIZE = 200
 _open: dict[int, ProductHistoryWindow] = {}
@@ -56,8 +57,8 @@ def open_history(
     return window
 
 
-def _quantity_color(row: Row) -> str | None:
-    return "#15803d" if not str(row["quantity"]).startswith("-") else "#b91c1c"
+def _quantity_color(row: MoveOut) -> str | None:
+    return "#15803d" if not str(row.quantity).startswith("-") else "#b91c1c"
 
 
 def _negative_color(value: Any) -> str | None:
@@ -120,29 +121,29 @@ class ProductHistoryWindow(QWidget):
         threshold_box_layout.setContentsMargins(0, 0, 0, 0)
         threshold_box_layout.addLayout(threshold_row)
 
-        columns = [
-            Column("Date", lambda r: format.moment(r["at"])),
+        columns: list[Column[MoveOut]] = [
+            Column("Date", lambda r: format.moment(r.at)),
             Column(
                 "Document",
-                lambda r: f"{kind_label(r['document_type'])} {r['document_number']}",
+                lambda r: f"{kind_label(r.document_type)} {r.document_number}",
                 tooltip=lambda r: "Enter opens the document",
             ),
-            Column("Warehouse", lambda r: r["warehouse_name"]),
-            Column("Who", lambda r: r.get("created_by_name") or "—"),
-            Column("Quantity", lambda r: signed_qty(r["quantity"]), color=_quantity_color, align_right=True),
+            Column("Warehouse", lambda r: r.warehouse_name),
+            Column("Who", lambda r: r.created_by_name or "—"),
+            Column("Quantity", lambda r: signed_qty(r.quantity), color=_quantity_color, align_right=True),
             Column(
                 "Running total",
-                lambda r: format.quantity(r["running_total"]),
+                lambda r: format.quantity(r.running_total),
                 align_right=True,
-                color=lambda r: _negative_color(r["running_total"]),
+                color=lambda r: _negative_color(r.running_total),
                 tooltip=lambda r: "On hand in all warehouses after this move",
             ),
             Column(
                 "In its warehouse",
-                lambda r: format.quantity(r["running_warehouse"]),
+                lambda r: format.quantity(r.running_warehouse),
                 align_right=True,
-                color=lambda r: _negative_color(r["running_warehouse"]),
-                tooltip=lambda r: f"On hand in {r['warehouse_name']} after this move",
+                color=lambda r: _negative_color(r.running_warehouse),
+                tooltip=lambda r: f"On hand in {r.warehouse_name} after this move",
             ),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
@@ -196,10 +197,9 @@ class ProductHistoryWindow(QWidget):
     def is_busy(self) -> bool:
         return self.model.loading or any(not t.done() for t in self._tasks)
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        """One page for the table; widgets/paged_table holds dicts, so the moves become JSON rows here."""
+    async def _fetch(self, offset: int, limit: int) -> Page[MoveOut]:
         query = HistoryQuery(warehouse_id=self.warehouse.currentData(), offset=offset, limit=limit)
-        return (await stock.stock_history(self.api, self.product_id, query)).model_dump(mode="json")
+        return await stock.stock_history(self.api, self.product_id, query)
 
     def reload(self) -> None:
         self._spawn(self._load_product())
@@ -274,7 +274,7 @@ class ProductHistoryWindow(QWidget):
             return None
         from crm_desktop.views.stock.document_editor import open_stock_document
 
-        return open_stock_document(self, self.session, row["document_id"])
+        return open_stock_document(self, self.session, row.document_id)
 
     def save_threshold(self) -> asyncio.Task[Any] | None:
         text = self.threshold.text().strip()

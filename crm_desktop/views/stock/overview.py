@@ -34,13 +34,13 @@ from crm_desktop.views.stock.common import (
     KIND_NEW,
     LOW_BACKGROUND,
     LOW_TEXT,
-    Row,
     warehouse_choices,
 )
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.common import Page
 from crm_server.contract.stock import LevelOut, LevelQuery
 
 PAGE_SIZE = 100
@@ -49,16 +49,21 @@ SORTABLE = {0: "sku", 1: "name", 2: "warehouse", 3: "on_hand", 4: "reserved", 5:
 HEADERS = ["SKU", "Product", "Warehouse", "On hand", "Reserved", "Available", "Incoming", "Low threshold"]
 
 
-def _low_color(row: Row) -> str | None:
-    return LOW_TEXT if row.get("low") else None
+def _low_color(row: LevelOut) -> str | None:
+    return LOW_TEXT if row.low else None
 
 
-class LevelsModel(PagedTableModel):
+def level_key(level: LevelOut) -> str:
+    """A level's row key: its product and warehouse ("12:3")."""
+    return f"{level.product_id}:{level.warehouse_id}"
+
+
+class LevelsModel(PagedTableModel[LevelOut]):
     """The levels, each row keyed by product and warehouse; a low product's rows are tinted."""
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.BackgroundRole and index.isValid() and 0 <= index.row() < self.rowCount():
-            return QColor(LOW_BACKGROUND) if self.row(index.row()).get("low") else None
+            return QColor(LOW_BACKGROUND) if self.row(index.row()).low else None
         return super().data(index, role)
 
 
@@ -97,25 +102,23 @@ class OverviewPanel(QWidget):
         self.filters.add_trailing(self.export_button)
         self.filters.changed.connect(self.reload)
 
-        columns = [
-            Column("SKU", lambda r: r["sku"]),
-            Column("Product", lambda r: r["product_name"]),
-            Column("Warehouse", lambda r: r["warehouse_name"]),
-            Column("On hand", lambda r: format.quantity(r["on_hand"]), color=_low_color, align_right=True),
-            Column("Reserved", lambda r: format.quantity(r["reserved"]), align_right=True),
+        columns: list[Column[LevelOut]] = [
+            Column("SKU", lambda r: r.sku),
+            Column("Product", lambda r: r.product_name),
+            Column("Warehouse", lambda r: r.warehouse_name),
+            Column("On hand", lambda r: format.quantity(r.on_hand), color=_low_color, align_right=True),
+            Column("Reserved", lambda r: format.quantity(r.reserved), align_right=True),
             Column(
                 "Available",
-                lambda r: format.quantity(r["available"]),
+                lambda r: format.quantity(r.available),
                 color=_low_color,
                 align_right=True,
-                tooltip=lambda r: "Below the low-stock threshold (all warehouses together)" if r.get("low") else None,
+                tooltip=lambda r: "Below the low-stock threshold (all warehouses together)" if r.low else None,
             ),
-            Column("Incoming", lambda r: format.quantity(r["incoming"]), align_right=True),
-            Column(
-                "Low threshold", lambda r: format.quantity(r.get("low_threshold")) or format.EMPTY, align_right=True
-            ),
+            Column("Incoming", lambda r: format.quantity(r.incoming), align_right=True),
+            Column("Low threshold", lambda r: format.quantity(r.low_threshold) or format.EMPTY, align_right=True),
         ]
-        self.model = LevelsModel(columns, self._fetch, page_size=PAGE_SIZE, key="key", parent=self)
+        self.model = LevelsModel(columns, self._fetch, page_size=PAGE_SIZE, key=level_key, parent=self)
         self.table = PagedTable(
             self.model, "Stock appears here once a receipt is validated.", icon="stock", empty_title="No stock yet"
         )
@@ -157,15 +160,9 @@ class OverviewPanel(QWidget):
             return
         self.filters.set_choices("warehouse_id", warehouse_choices(warehouses), any_label="All warehouses")
 
-    @staticmethod
-    def _keyed(level: LevelOut) -> Row:
-        """The table's row (widgets/paged_table holds dicts): the level as JSON, keyed by product and warehouse."""
-        return {**level.model_dump(mode="json"), "key": f"{level.product_id}:{level.warehouse_id}"}
-
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+    async def _fetch(self, offset: int, limit: int) -> Page[LevelOut]:
         query = LevelQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
-        page = await stock.list_levels(self.api, query)
-        return {**page.model_dump(mode="json", exclude={"items"}), "items": [self._keyed(r) for r in page.items]}
+        return await stock.list_levels(self.api, query)
 
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
@@ -196,8 +193,8 @@ class OverviewPanel(QWidget):
         return open_history(
             self,
             self.session,
-            row["product_id"],
-            warehouse_id=row["warehouse_id"] if self.filters.values().get("warehouse_id") else None,
+            row.product_id,
+            warehouse_id=row.warehouse_id if self.filters.values().get("warehouse_id") else None,
         )
 
     # --- export ----------------------------------------------------------------------------------
