@@ -3,6 +3,10 @@
 Every list filters on the server, so the bar only collects values: `values()` gives the query
 parameters (None for "any"), ready for ApiClient.get(**values). Typing is debounced, so a search
 box asks the server once the user pauses, not on every key.
+
+The filters flow (`FlowLayout`): when the window is too narrow for one row they wrap onto the next,
+each caption kept with its field, and no filter is squeezed below its minimum width; the trailing
+buttons (Export, New…) stay at the right end of the first row.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
-from PySide6.QtCore import QDate, QTimer, Signal
+from PySide6.QtCore import QDate, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QHBoxLayout,
     QLabel,
+    QLayout,
+    QLayoutItem,
     QLineEdit,
     QWidget,
 )
@@ -26,6 +32,88 @@ DEBOUNCE_MS = 300
 def local_day_start_utc(day: date) -> datetime:
     """Midnight of a local calendar day, as an aware UTC datetime (the server stores UTC)."""
     return datetime.combine(day, time.min).astimezone().astimezone(UTC)
+
+
+class FlowLayout(QLayout):
+    """Items left to right at their preferred width, wrapping onto a new row when the next one does
+    not fit; each row's items are centred vertically. Its height follows its width."""
+
+    def __init__(self, parent: QWidget | None = None, spacing: int = 8, row_spacing: int = 8) -> None:
+        super().__init__(parent)
+        self._items: list[QLayoutItem] = []
+        self._spacing = spacing
+        self._row_spacing = row_spacing
+        self.setContentsMargins(0, 0, 0, 0)
+        self.setProperty("flowLayout", True)  # a row for crm_desktop.layout_check
+
+    def addItem(self, item: QLayoutItem) -> None:
+        self._items.append(item)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int) -> QLayoutItem | None:
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int) -> QLayoutItem | None:
+        return self._items.pop(index) if 0 <= index < len(self._items) else None
+
+    def expandingDirections(self) -> Qt.Orientation:
+        return Qt.Orientation(0)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._arrange(QRect(0, 0, width, 0), move=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._arrange(rect, move=True)
+
+    def sizeHint(self) -> QSize:
+        """All on one row."""
+        shown = self._shown()
+        width = sum(item.sizeHint().width() for item in shown) + self._spacing * max(len(shown) - 1, 0)
+        height = max((item.sizeHint().height() for item in shown), default=0)
+        margins = self.contentsMargins()
+        return QSize(width + margins.left() + margins.right(), height + margins.top() + margins.bottom())
+
+    def minimumSize(self) -> QSize:
+        """The widest item alone on its row."""
+        size = QSize()
+        for item in self._shown():
+            size = size.expandedTo(item.minimumSize())
+        margins = self.contentsMargins()
+        return size + QSize(margins.left() + margins.right(), margins.top() + margins.bottom())
+
+    def _shown(self) -> list[QLayoutItem]:
+        return [item for item in self._items if not item.isEmpty()]
+
+    def _arrange(self, rect: QRect, move: bool) -> int:
+        margins = self.contentsMargins()
+        area = rect.adjusted(margins.left(), margins.top(), -margins.right(), -margins.bottom())
+        rows: list[list[tuple[QLayoutItem, QSize]]] = [[]]
+        x = area.x()
+        for item in self._shown():
+            size = item.sizeHint().expandedTo(item.minimumSize())
+            size.setWidth(min(size.width(), max(area.width(), item.minimumSize().width())))
+            if rows[-1] and x + size.width() > area.right() + 1:
+                rows.append([])
+                x = area.x()
+            rows[-1].append((item, size))
+            x += size.width() + self._spacing
+        y = area.y()
+        for row in rows:
+            height = max((size.height() for _, size in row), default=0)
+            x = area.x()
+            for item, size in row:
+                if move:
+                    item.setGeometry(QRect(QPoint(x, y + (height - size.height()) // 2), size))
+                x += size.width() + self._spacing
+            y += height + self._row_spacing
+        used = y - self._row_spacing - area.y() if any(rows) else 0
+        return used + margins.top() + margins.bottom()
 
 
 class PeriodPicker(QWidget):
@@ -85,15 +173,23 @@ class PeriodPicker(QWidget):
 
 
 class FilterBar(QWidget):
-    """Collects filter widgets in one row; `changed` fires (debounced) when any of them changes."""
+    """Collects filter widgets in rows that wrap; `changed` fires (debounced) when any of them changes."""
 
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._filters = QWidget()
+        self._filters.setObjectName("filters")
+        self._flow = FlowLayout(self._filters)
+        self._trailing = QHBoxLayout()
+        self._trailing.setSpacing(8)
         self._layout = QHBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.setSpacing(8)
+        self._layout.setSpacing(16)
+        self._layout.addWidget(self._filters, 1)
+        self._layout.addLayout(self._trailing)
+        self._layout.setAlignment(self._trailing, Qt.AlignmentFlag.AlignTop)
         self._stretch_added = False
         self._getters: dict[str, Any] = {}
         self.widgets: dict[str, QWidget] = {}
@@ -106,8 +202,15 @@ class FilterBar(QWidget):
         if label:
             caption = QLabel(label)
             caption.setBuddy(widget)
-            self._layout.addWidget(caption)
-        self._layout.addWidget(widget)
+            unit = QWidget()  # the caption wraps with its field
+            row = QHBoxLayout(unit)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.setSpacing(6)
+            row.addWidget(caption)
+            row.addWidget(widget)
+            self._flow.addWidget(unit)
+        else:
+            self._flow.addWidget(widget)
         self.widgets[key] = widget
 
     def add_search(self, key: str = "search", placeholder: str = "Search…") -> QLineEdit:
@@ -176,14 +279,13 @@ class FilterBar(QWidget):
         return period
 
     def add_stretch(self) -> None:
-        self._layout.addStretch(1)
+        """The filters end here (they always keep to the left; kept for the pages that say so)."""
         self._stretch_added = True
 
     def add_trailing(self, widget: QWidget) -> None:
         """A button at the right end of the bar (Export, New…)."""
-        if not self._stretch_added:
-            self.add_stretch()
-        self._layout.addWidget(widget)
+        self._stretch_added = True
+        self._trailing.addWidget(widget)
 
     def values(self) -> dict[str, Any]:
         """The server query parameters; "any" filters are left out, datetimes as ISO text."""

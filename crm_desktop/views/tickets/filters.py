@@ -30,6 +30,7 @@ from crm_desktop import format, tasks
 from crm_desktop.api import admin, auth, tickets
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.session import Session
+from crm_desktop.widgets.filter_bar import FlowLayout
 from crm_desktop.widgets.saved_views import SavedViewsMixin, refill, select
 from crm_server.contract.auth import Colleague
 from crm_server.contract.tickets import Priority, TicketStatus
@@ -154,7 +155,6 @@ class TicketFilterBar(SavedViewsMixin, QWidget):
         self.search.setPlaceholderText("Search #number or subject…")
         self.search.setAccessibleName("Search tickets")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(170)
         self.status = _combo(
             "Status",
             [("Open tickets", OPEN), ("Any status", None), *((format.label(s), s.value) for s in TicketStatus)],
@@ -185,17 +185,17 @@ class TicketFilterBar(SavedViewsMixin, QWidget):
         widgets = (self.views, self.save_view)
         for widget in widgets:
             first.addWidget(widget)
-        second = QHBoxLayout()
-        second.setSpacing(8)
-        second.addWidget(self.search, 2)
-        widgets = (self.status, self.priority, self.team, self.assignee, self.category, self.clear)
+        second_row = QWidget()  # wraps when the window is narrow (a combo never covers the search box)
+        second = FlowLayout(second_row)
+        self.search.setMinimumWidth(220)
+        widgets = (self.search, self.status, self.priority, self.team, self.assignee, self.category, self.clear)
         for widget in widgets:
             second.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(8)
         layout.addLayout(first)
-        layout.addLayout(second)
+        layout.addWidget(second_row)
 
         self.search.textChanged.connect(self._soon)
         for combo in (self.status, self.priority, self.team, self.assignee, self.category):
