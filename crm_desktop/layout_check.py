@@ -222,11 +222,33 @@ def size_problems(top: QWidget, when: str = "") -> Iterator[Problem]:
     if layout is not None and layout.sizeConstraint() == QLayout.SizeConstraint.SetNoConstraint:
         least = top.minimumSize()
     if least.width() > screen.width() or least.height() > screen.height():
+        wide = least.width() > screen.width()
         yield Problem(
             "too_big",
             path_of(top),
-            f"cannot shrink below {least.width()}x{least.height()} on a screen of {screen.width()}x{screen.height()}",
+            f"cannot shrink below {least.width()}x{least.height()} on a screen of {screen.width()}x{screen.height()}"
+            f" (the {'widest' if wide else 'tallest'} part: {_stiffest(top, wide)})",
         )
+
+
+def _stiffest(top: QWidget, wide: bool) -> str:
+    """The deepest widget that holds the window's minimum width (or height) up, to name the culprit."""
+
+    def least(widget: QWidget) -> int:
+        size = widget.minimumSizeHint().expandedTo(widget.minimumSize())
+        return size.width() if wide else size.height()
+
+    current = top
+    while True:
+        children = [c for c in current.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)]
+        shown = [c for c in children if c.isVisibleTo(top) and not c.isWindow()]
+        if not shown:
+            break
+        biggest = max(shown, key=least)
+        if least(biggest) < least(current) * 0.6:
+            break
+        current = biggest
+    return f"{path_of(current, top)} / {describe(current)} needs {least(current)} px"
 
 
 CHECKS: list[Check] = [overlapping_neighbours, elided_headers, too_big_now]

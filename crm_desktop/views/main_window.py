@@ -39,6 +39,7 @@ from crm_desktop.views.search import SearchController
 from crm_desktop.widgets.avatar import avatar_icon
 from crm_desktop.widgets.banner import NoticeBanner, OfflineBanner
 from crm_desktop.widgets.notification_bell import NotificationBell
+from crm_desktop.widgets.record_window import fit_to_screen
 from crm_desktop.widgets.search_box import SearchBox
 from crm_server.contract.auth import Me
 from crm_server.contract.search import SearchHit
@@ -204,7 +205,7 @@ class MainWindow(QMainWindow):
         self._team_name: str | None = None
         self._me_checked_at = time.monotonic()
         spawn(self._load_team_name())
-        self.resize(1280, 800)
+        fit_to_screen(self, 1280, 800)
         self.setMinimumSize(960, 600)
 
     # --- building --------------------------------------------------------------------------------

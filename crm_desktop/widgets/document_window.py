@@ -37,7 +37,14 @@ from crm_desktop.operations.errors import handle_error
 from crm_desktop.session import Session
 from crm_desktop.widgets.edit_buffer import EditBuffer, Values, Versioned
 from crm_desktop.widgets.form import field
-from crm_desktop.widgets.record_window import ask_unsaved, close_anyway, closing_anyway, set_tone, spawn_into
+from crm_desktop.widgets.record_window import (
+    ask_unsaved,
+    close_anyway,
+    closing_anyway,
+    fit_to_screen,
+    set_tone,
+    spawn_into,
+)
 from crm_server.contract.events import LiveEvent
 
 NEW = "new"  # the status of a document that is not saved yet
@@ -165,7 +172,7 @@ class DocumentWindow(QWidget, Generic[R]):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setWindowIcon(icons.app_icon())
         self.setWindowTitle(f"{title} - CRM")
-        self.resize(*size)
+        fit_to_screen(self, *size)  # no taller or wider than the screen
         self._apply_style()
         theme.current().changed.connect(self._apply_style)
 

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 from crm_desktop import tasks
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import describe
+from crm_desktop.widgets.record_window import fit_to_screen
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class PdfPreviewDialog(QDialog):
         self.setObjectName("pdfPreviewDialog")
         self.setWindowTitle(title)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.resize(820, 960)
+        fit_to_screen(self, 820, 960)  # a page at a readable size, never taller than the screen
 
         self.document = QPdfDocument(self)
         self._buffer: QBuffer | None = None

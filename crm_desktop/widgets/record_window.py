@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import shiboken6
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QWidget
 
 from crm_desktop import tasks
@@ -57,6 +58,26 @@ def set_tone(label: QLabel, tone: str) -> None:
         label.setProperty("tone", tone)
         label.style().unpolish(label)
         label.style().polish(label)
+
+
+FRAME_ROOM = (16, 48)  # what a window manager's frame and title bar take around a window, at most
+
+
+def fit_to_screen(window: QWidget, width: int, height: int) -> None:
+    """Resize `window` to width x height, or less where its screen's available geometry (the screen
+    without task bars) is smaller, leaving room for the window's frame: a 1280x800 laptop shows the
+    whole window, with its buttons, without moving it."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    # The offscreen platform's stand-in screen (800x800, nameless unless configured as the screenshots
+    # module does) is no one's screen: the tests keep windows at their own size there.
+    stand_in = screen is not None and QGuiApplication.platformName() == "offscreen" and not screen.name()
+    if screen is not None and not stand_in:
+        room = screen.availableGeometry()
+        if width > room.width():
+            width = max(room.width() - FRAME_ROOM[0], 320)
+        if height > room.height() - FRAME_ROOM[1]:
+            height = max(room.height() - FRAME_ROOM[1], 240)
+    window.resize(width, height)
 
 
 def show_window(window: W) -> W:
@@ -135,6 +156,7 @@ __all__ = [
     "ask_unsaved",
     "close_anyway",
     "closing_anyway",
+    "fit_to_screen",
     "lazy",
     "set_tone",
     "show_window",
