@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import shiboken6
 from pydantic import BaseModel
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -157,11 +157,28 @@ def scrolled(*parts: QWidget | QLayout, spacing: int = 14) -> tuple[QScrollArea,
         else:
             layout.addWidget(part)
     layout.addStretch(1)
-    scroll = QScrollArea()
+    scroll = _DownOnly()
     scroll.setWidgetResizable(True)
     scroll.setFrameShape(QScrollArea.Shape.NoFrame)
     scroll.setWidget(body)
     return scroll, body
+
+
+class _DownOnly(QScrollArea):
+    """Scrolls down, never sideways: at least as wide as its content's narrowest layout (and room for
+    its scroll bar), so the page beside it gives way instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        body = self.widget()
+        if body is None:
+            return hint
+        bar = self.verticalScrollBar().sizeHint().width()
+        return QSize(max(hint.width(), body.minimumSizeHint().width() + bar + 2 * self.frameWidth()), hint.height())
 
 
 def title_label(text: str, subtitle: str = "", *actions: QWidget) -> QWidget:

@@ -227,7 +227,8 @@ class IntegrationsPage(AdminPage, SettingsForm):
         right_split.addWidget(events_box)
         right_split.setStretchFactor(0, 1)  # the settings and the events share the height
         right_split.setStretchFactor(1, 1)
-        scroll.setMinimumHeight(180)
+        scroll.setMinimumHeight(220)
+        right_split.setSizes([560, 440])  # the settings get the larger part: at 1280x800 a few of them show
         right_split.setChildrenCollapsible(False)
         right = QWidget()
         right_layout = QVBoxLayout(right)

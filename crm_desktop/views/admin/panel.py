@@ -138,6 +138,7 @@ class AdminPanel(QWidget):
             item = QListWidgetItem(icons.icon(ICONS[name]), page.title)
             item.setData(Qt.ItemDataRole.UserRole, name)
             self.nav.addItem(item)
+        self.nav.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.nav.currentRowChanged.connect(self._show_row)
         self._style_nav()
         theme.current().changed.connect(self._style_nav)
@@ -153,6 +154,9 @@ class AdminPanel(QWidget):
     def _style_nav(self, *_: object) -> None:
         """The section list looks like the app's sidebar, in the theme's current colours."""
         self.nav.setStyleSheet(NAV_STYLE.format(**theme.TOKENS[theme.current().name]))
+        # Wide enough for its longest name beside its scroll bar (a short screen scrolls it down).
+        bar = self.nav.verticalScrollBar().sizeHint().width()
+        self.nav.setFixedWidth(max(196, self.nav.sizeHintForColumn(0) + 2 * self.nav.frameWidth() + bar + 8))
 
     def _show_row(self, row: int) -> None:
         if row < 0:

@@ -108,8 +108,8 @@ class InvoicesPage(QWidget):
         columns: list[Column[InvoiceOut]] = [
             Column("Number", number_text),
             Column("Client", lambda r: r.client_name or f"Client #{r.client_id}"),
-            Column("Issue date", lambda r: format.day(r.issue_date)),
-            Column("Due date", lambda r: format.day(r.due_date)),
+            Column("Issued", lambda r: format.day(r.issue_date)),  # short titles: the list fits 1280x800
+            Column("Due", lambda r: format.day(r.due_date)),
             Column("Status", status_text, color=lambda r: STATUS_COLORS.get(r.status)),
             Column("Total", money_column(lambda r: r.gross_total), align_right=True),
             Column("Paid", money_column(lambda r: r.paid_total), align_right=True),
@@ -124,7 +124,7 @@ class InvoicesPage(QWidget):
         self.table.set_noun("invoice", "invoices")
         view = self.table.view
         view.setAccessibleName("Invoices")
-        for column, width in enumerate((150, 240, 100, 100, 150, 130, 130, 130, 200)):
+        for column, width in enumerate((135, 240, 100, 100, 125, 105, 105, 105, 90)):
             view.setColumnWidth(column, width)
         header = view.horizontalHeader()
         header.setStretchLastSection(True)

@@ -69,7 +69,7 @@ class PaymentsPage(QWidget):
         self.table.set_noun("payment", "payments")
         view = self.table.view
         view.setAccessibleName("Payments")
-        for column, width in enumerate((110, 140, 150, 120, 200, 170, 260)):
+        for column, width in enumerate((110, 130, 110, 120, 150, 140, 200)):
             view.setColumnWidth(column, width)
         header = view.horizontalHeader()
         header.setStretchLastSection(False)
