@@ -71,6 +71,7 @@ from crm_desktop import format, tasks
 from crm_desktop.api import products, stock
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.operations.errors import ERROR_PROPERTY, clear_field, mark_field
+from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_server import money
 from crm_server.contract.invoices import LineOut
 from crm_server.contract.products import ProductOut, ProductQuery, TaxRateOut
@@ -236,6 +237,7 @@ class LineGrid(QWidget):
             self.table.setColumnWidth(i, column.width)
             if column.stretch:
                 self.table.horizontalHeader().setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch)
+        keep_titles_whole(self.table)
 
         self.entry = QLineEdit()
         self.entry.setObjectName("skuEntry")

@@ -51,6 +51,7 @@ from crm_desktop.views.admin.common import (
     style_list,
     title_label,
 )
+from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.auth import TeamOut
 from crm_server.contract.leads import PipelineOut
@@ -98,6 +99,7 @@ class FieldsTable(QTableWidget):
         header.setStretchLastSection(True)
         for column, width in enumerate((170, 130, 100, 150, 70)):
             self.setColumnWidth(column, width)
+        keep_titles_whole(self)
         self.setMinimumHeight(190)
         self.on_edit: list[Any] = []  # callbacks: something in the table changed
 

@@ -31,6 +31,7 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.operations.errors import handle_error
 from crm_desktop.session import Session
+from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_desktop.widgets.record_window import WindowRegistry, action_button, lazy, show_window, spawn_into
 from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS, OrderOut
 
@@ -66,6 +67,7 @@ def _table(headers: list[str], name: str) -> QTableWidget:
     table.verticalHeader().setVisible(False)
     table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
     table.setColumnWidth(0, 170)  # SKUs such as WOO-HOODIE-BLUE on one line
+    keep_titles_whole(table)
     return table
 
 

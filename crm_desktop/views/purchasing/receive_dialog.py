@@ -28,6 +28,7 @@ from crm_desktop.api import purchasing
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.widgets.form import field
+from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_desktop.widgets.line_grid import typed
 from crm_server.contract.purchasing import PurchaseOrderOut, ReceiveIn, ReceiveOut
 from crm_server.contract.stock import WarehouseOut
@@ -68,6 +69,7 @@ class ReceiveDialog(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         for column, width in ((0, 100), (2, 80), (3, 80), (4, 90), (5, 120)):
             self.table.setColumnWidth(column, width)
+        keep_titles_whole(self.table)
         self.quantities: list[QLineEdit] = []
         for i, line in enumerate(self.lines):
             texts = (

@@ -38,6 +38,7 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_server.contract.reports import SalesPeriod, SalesQuery, SalesReportOut
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ class SalesReportPage(QWidget):
         self.table.setAccessibleName("Sales per period")
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(160)
+        keep_titles_whole(self.table)
         self.figures = figures = QWidget()
         fig = QVBoxLayout(figures)
         fig.setContentsMargins(0, 0, 0, 0)
