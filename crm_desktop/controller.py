@@ -114,8 +114,17 @@ class DesktopApp(QObject):
 
     # --- windows ---------------------------------------------------------------------------------
 
+    def in_demo(self, server_url: str | None = None) -> bool:
+        """Whether `server_url` (the current one by default) is the demo's server on this computer."""
+        return self.local is not None and (server_url or self.server_url) == self.local.base_url
+
     def show_login(self, email: str = "", notice: str = "") -> LoginWindow:
-        self.login = LoginWindow(self.server_url, email, notice)
+        if self.in_demo():
+            from crm_server import demo  # the demo's accounts, by role, and their password
+
+            self.login = LoginWindow(self.server_url, email, notice, demo.accounts(), demo.DEMO_PASSWORD)
+        else:
+            self.login = LoginWindow(self.server_url, email, notice)
         self.login.signed_in.connect(self._signed_in)
         self.login.demo_requested.connect(lambda: spawn(self._demo_from_login()))
         self.login.closed.connect(self._login_closed)
@@ -126,9 +135,12 @@ class DesktopApp(QObject):
         assert self.login is not None
         api = self.login.take_api()
         self.server_url = api.base_url
-        config.remember_sign_in(api.base_url, result.me.email)
-        if api.token:
-            spawn(credentials.save_token(api.base_url, result.me.email, api.token))
+        # The demo's server lives on a random port for this run only: remembering it would send the
+        # next start (and a real installation's sign-in) to nowhere.
+        if not self.in_demo(api.base_url):
+            config.remember_sign_in(api.base_url, result.me.email)
+            if api.token:
+                spawn(credentials.save_token(api.base_url, result.me.email, api.token))
         self._switching = True
         self.login.close()
         self.login.deleteLater()

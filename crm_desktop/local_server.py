@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import socket
 import subprocess
 import sys
@@ -29,8 +30,10 @@ READY = "READY "
 
 
 def demo_data_dir() -> Path:
-    """The demo's own embedded database, apart from a real local server's."""
-    return Path(platformdirs.user_data_dir("crm", appauthor=False)) / "demo"
+    """The demo's own embedded database, apart from a real local server's: ``demo`` in the data
+    folder, which is ``CRM_DATA_DIR`` when set (as for the server), else the user's data folder."""
+    base = os.environ.get("CRM_DATA_DIR", "").strip()
+    return (Path(base).expanduser() if base else Path(platformdirs.user_data_dir("crm", appauthor=False))) / "demo"
 
 
 class LocalServer:

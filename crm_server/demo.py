@@ -27,6 +27,7 @@ from crm_server.tickets.demo import seed_tickets
 from crm_server.webforms.demo import seed_web_forms
 
 DEMO_ADMIN_EMAIL = "admin@demo.local"
+DEMO_ADMIN_NAME = "Alex Admin"
 DEMO_PASSWORD = "Demo-CRM-sunflower-42"
 
 TEAMS = ("Sales North", "Sales South", "Customer Support", "Back Office")
@@ -51,12 +52,18 @@ ADMIN_NOTIFICATIONS = (
 )
 
 
+def accounts() -> list[tuple[str, str, str]]:
+    """Who a person may sign in as in the demo, (email, full name, role), the admin first; each
+    signs in with DEMO_PASSWORD (the demo's login window lists them)."""
+    return [(DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, "Admin"), *((e, name, role) for e, name, role, _, _ in PEOPLE)]
+
+
 async def seed(session: AsyncSession) -> bool:
     """Fill an empty, migrated database with the demo; False when it was there already."""
     exists = await session.scalar(select(User.id).where(func.lower(User.email) == DEMO_ADMIN_EMAIL))
     if exists is not None:
         return False
-    admin = await users.create_first_admin(session, DEMO_ADMIN_EMAIL, "Alex Admin", DEMO_PASSWORD)
+    admin = await users.create_first_admin(session, DEMO_ADMIN_EMAIL, DEMO_ADMIN_NAME, DEMO_PASSWORD)
     admin.phone = "+46 70 123 45 00"
     team_ids: dict[str, int] = {}
     for name in TEAMS:

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import html
+from collections.abc import Sequence
+
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.account.password_form import PasswordChangeForm
@@ -108,9 +120,13 @@ class SignInPage(Page):
         self.demo_link.setToolTip("Starts a local server with sample data on this computer")
         self.demo_link.clicked.connect(self.demo)
         self.box.addWidget(self.demo_link, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.demo_accounts: QComboBox | None = None  # in the demo: its accounts by role (offer_demo_accounts)
+        self.demo_note: QLabel | None = None
         self.finish()
 
     def first_field(self) -> QWidget:
+        if self.demo_accounts is not None and not self.email.text():
+            return self.demo_accounts
         if not self.server.text():
             return self.server
         return self.password if self.email.text() else self.email
@@ -118,6 +134,45 @@ class SignInPage(Page):
     def busy(self, on: bool) -> None:
         self.button.setEnabled(not on)
         self.button.setText("Signing in…" if on else "Sign in")
+
+    def offer_demo_accounts(self, accounts: Sequence[tuple[str, str, str]], password: str) -> QComboBox:
+        """In the demo: pick who to be, by role ("Salesperson · Sam Okafor"); the pick fills the email
+        and the demo password, which is also written here (it is written nowhere else a person sees)."""
+        combo = QComboBox()
+        combo.setObjectName("demoAccounts")
+        combo.setPlaceholderText("Pick a role to try…")
+        for email, name, role in accounts:
+            combo.addItem(f"{role} · {name}", email)
+            combo.setItemData(combo.count() - 1, email, Qt.ItemDataRole.ToolTipRole)
+        combo.setCurrentIndex(max(combo.findData(self.email.text().strip().lower()), -1))
+
+        def chosen(index: int) -> None:
+            if index >= 0:
+                self.email.setText(str(combo.itemData(index)))
+                self.password.setText(password)
+                self.button.setFocus()
+
+        combo.currentIndexChanged.connect(chosen)
+        column = QWidget()
+        inner = QVBoxLayout(column)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.setSpacing(5)
+        caption = QLabel("Demo: sign in as")
+        caption.setBuddy(combo)
+        caption.setProperty("role", "fieldLabel")
+        note = QLabel(f"Every demo account has the password <b>{html.escape(password)}</b>.")
+        note.setObjectName("demoPassword")
+        note.setProperty("role", "caption")
+        note.setWordWrap(True)
+        note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.demo_note = note
+        for widget in (caption, combo, note):
+            inner.addWidget(widget)
+        combo.setAccessibleName("Demo: sign in as")
+        self.box.insertWidget(self.box.indexOf(self.alert) + 1, column)
+        self.demo_link.hide()  # this is the demo already
+        self.demo_accounts = combo
+        return combo
 
 
 class OtpPage(Page):

@@ -7,6 +7,7 @@ two-factor sign-in set up if the role requires it. The window owns its ApiClient
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -50,7 +51,16 @@ class LoginWindow(QWidget):
     closed = Signal()
     demo_requested = Signal()
 
-    def __init__(self, server_url: str, email: str = "", notice: str = "") -> None:
+    def __init__(
+        self,
+        server_url: str,
+        email: str = "",
+        notice: str = "",
+        demo_accounts: Sequence[tuple[str, str, str]] = (),
+        demo_password: str = "",
+    ) -> None:
+        """`demo_accounts` (email, name, role) and their password: this is the demo's server, and the
+        window offers its accounts by role."""
         super().__init__()
         self.setObjectName("loginWindow")
         self.setWindowTitle("Sign in - CRM")
@@ -83,6 +93,8 @@ class LoginWindow(QWidget):
 
         self.sign_in.server.setText(server_url)
         self.sign_in.email.setText(email)
+        if demo_accounts:
+            self.sign_in.offer_demo_accounts(demo_accounts, demo_password)
         self.sign_in.submitted.connect(self._submit_password)
         self.sign_in.forgot.connect(self._show_forgot)
         self.sign_in.demo.connect(self.demo_requested)
