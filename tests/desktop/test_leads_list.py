@@ -41,7 +41,7 @@ def open_list(desk: Desk, qtbot: QtBot, api: ApiClient, page_size: int = 100) ->
 
 
 def names(leads: LeadList) -> list[str]:
-    return [r["person_name"] for r in leads.model.rows()]
+    return [r.person_name for r in leads.model.rows()]
 
 
 def test_scrolling_fetches_more_pages(desk: Desk, qtbot: QtBot) -> None:
@@ -54,7 +54,7 @@ def test_scrolling_fetches_more_pages(desk: Desk, qtbot: QtBot) -> None:
     for expected in (100, 130):
         view.scrollToBottom()
         desk.wait_until(lambda n=expected: leads.model.rowCount() == n, message=f"no page up to {expected}")
-    assert len({r["id"] for r in leads.model.rows()}) == 130
+    assert len({r.id for r in leads.model.rows()}) == 130
     assert leads.table.status.text() == "130 leads"
 
 
@@ -141,11 +141,11 @@ def test_select_all_and_reassign_then_tag(desk: Desk, qtbot: QtBot) -> None:
     desk.wait_until(lambda: "2 leads tagged" in leads.notice_text.text(), message=leads.notice_text.text())
     tags = {lead["id"]: desk.run(api.get(f"/api/leads/{lead['id']}"))["tags"] for lead in made}
     assert {i for i, t in tags.items() if t == ["vip"]} == tagged
-    desk.wait_until(lambda: sum(r["tags"] == ["vip"] for r in leads.model.rows()) == 2)
+    desk.wait_until(lambda: sum(r.tags == ["vip"] for r in leads.model.rows()) == 2)
 
     desk.wait_until(lambda: leads.model.rowCount() == 3 and not leads.model.loading)
     for i in range(3):
-        if leads.model.row(i)["id"] in tagged:
+        if leads.model.row(i).id in tagged:
             leads.table.view.selectRow(i)
             break
     qtbot.mouseClick(leads.tag_remove_button, Qt.MouseButton.LeftButton)

@@ -37,8 +37,9 @@ from crm_desktop.api import leads as leads_api
 from crm_desktop.views.admin.common import UserNames, field
 from crm_desktop.views.leads.lookups import sales_lookups
 from crm_desktop.widgets.excel_export import ask_save_path
-from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel, Row
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.common import Page
 from crm_server.contract.events import LiveEvent
 from crm_server.contract.leads import BulkRequest, BulkResult, LeadOut, LeadQuery, StatusKind
 
@@ -48,13 +49,8 @@ PAGE_SIZE = 100
 RELOAD_DELAY_MS = 400
 
 
-def money(row: Row) -> str:
-    return "" if row.get("value") is None else format.money(row["value"], row.get("currency"))
-
-
-def as_row(lead: LeadOut) -> Row:
-    """The table's row for a lead (widgets/paged_table holds dicts): its fields, parsed."""
-    return lead.model_dump()
+def money(row: LeadOut) -> str:
+    return "" if row.value is None else format.money(row.value, row.currency)
 
 
 class LeadList(QWidget):
@@ -74,24 +70,24 @@ class LeadList(QWidget):
         self.sort = "-created_at"
 
         # (column, its key in LeadSort or None when the server cannot sort by it, width)
-        columns: list[tuple[Column, str | None, int]] = [
-            (Column("Name", lambda r: r["person_name"]), "person_name", 170),
-            (Column("Company", lambda r: r.get("company") or ""), "company", 170),
-            (Column("Status", lambda r: self.lookups.status_name(r["status_id"])), None, 110),
-            (Column("Owner", lambda r: self.names.name(r.get("owner_id"), "Unassigned")), None, 130),
+        columns: list[tuple[Column[LeadOut], str | None, int]] = [
+            (Column("Name", lambda r: r.person_name), "person_name", 170),
+            (Column("Company", lambda r: r.company or ""), "company", 170),
+            (Column("Status", lambda r: self.lookups.status_name(r.status_id)), None, 110),
+            (Column("Owner", lambda r: self.names.name(r.owner_id, "Unassigned")), None, 130),
             (Column("Value", money, align_right=True), "value", 110),
             (
                 Column(
                     "Expected close",
-                    lambda r: format.day(r.get("expected_close_date")) if r.get("expected_close_date") else "",
+                    lambda r: format.day(r.expected_close_date) if r.expected_close_date else "",
                 ),
                 "expected_close_date",
                 110,
             ),
-            (Column("Email", lambda r: r.get("email") or ""), None, 190),
-            (Column("Phone", lambda r: r.get("phone") or ""), None, 130),
-            (Column("Tags", lambda r: ", ".join(r.get("tags") or [])), None, 120),
-            (Column("Created", lambda r: format.moment(r.get("created_at"))), "created_at", 130),
+            (Column("Email", lambda r: r.email or ""), None, 190),
+            (Column("Phone", lambda r: r.phone or ""), None, 130),
+            (Column("Tags", lambda r: ", ".join(r.tags)), None, 120),
+            (Column("Created", lambda r: format.moment(r.created_at)), "created_at", 130),
         ]
         self.sort_keys = [key for _, key, _ in columns]
         self.model = PagedTableModel([c for c, _, _ in columns], self._fetch, page_size=page_size, parent=self)
@@ -181,13 +177,13 @@ class LeadList(QWidget):
         """The current filters and order, as the list's query (and the export's)."""
         return {**self.filters, "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+    async def _fetch(self, offset: int, limit: int) -> Page[LeadOut]:
         query = LeadQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
         page = await leads_api.list_leads(self.api, query)
         await self.names.ensure(lead.owner_id for lead in page.items)  # names before rows show
         if not self.lookups.loaded:
             await self.lookups.ready()
-        return {**page.model_dump(exclude={"items"}), "items": [as_row(lead) for lead in page.items]}
+        return page
 
     def set_filters(self, params: dict[str, Any]) -> None:
         """New filters from the filter bar (LeadFilters' query parameters); None means "any"."""
@@ -254,13 +250,13 @@ class LeadList(QWidget):
             return
         await self.names.ensure([lead.owner_id])
         if shiboken6.isValid(self):
-            self.model.replace_row(as_row(lead))
+            self.model.replace_row(lead)
 
     # --- selection -------------------------------------------------------------------------------
 
     def selected_rows(self) -> list[LeadOut]:
         rows = sorted(i.row() for i in self.table.view.selectionModel().selectedRows())
-        return [LeadOut.model_validate(self.model.row(i)) for i in rows if i < self.model.rowCount()]
+        return [self.model.row(i) for i in rows if i < self.model.rowCount()]
 
     def selected_ids(self) -> list[int]:
         return [lead.id for lead in self.selected_rows()]
@@ -277,7 +273,7 @@ class LeadList(QWidget):
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.open_lead(int(self.model.row(index.row())["id"]))
+            self.open_lead(self.model.row(index.row()).id)
 
     def open_lead(self, lead_id: int) -> QWidget:
         from crm_desktop.views.leads.detail import open_lead
