@@ -20,7 +20,6 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.session import Session
 from crm_desktop.views.tickets import TicketsPage
 from crm_desktop.views.tickets.board import ResolutionDialog, TicketBoard
-from crm_desktop.views.tickets.queue import ticket_of
 from crm_desktop.widgets.kanban import KanbanCard, KanbanColumn
 from tests.desktop.conftest import Desk
 
@@ -183,7 +182,7 @@ def test_a_colleagues_new_ticket_appears_live(desk: Desk, qtbot: QtBot) -> None:
     ticket = desk.admin_http(create)
     desk.wait_until(lambda: ticket["id"] in shown(page), timeout=3, message="the new ticket did not show")
     row = page.queue.model.row(page.queue.model.find(ticket["id"]) or 0)
-    assert ticket_of(row).subject == "VPN drops every hour"
+    assert row.subject == "VPN drops every hour"
     sla_text = page.queue.model.data(page.queue.model.index(0, 7))
     assert sla_text.startswith(("in ", "overdue "))
 

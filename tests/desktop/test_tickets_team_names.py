@@ -14,7 +14,6 @@ from crm_desktop.api import admin, auth
 from crm_desktop.session import Session
 from crm_desktop.views.tickets import TicketsPage
 from crm_desktop.views.tickets.board import TicketCard
-from crm_desktop.views.tickets.queue import ticket_of
 from tests.desktop.conftest import Desk
 from tests.desktop.test_ticket_detail import route_bugs_to
 
@@ -42,7 +41,7 @@ def test_the_team_column_names_the_team_from_the_first_paint(
     team_column_index = team_column.index("Team")
     desk.wait_until(lambda: queue.model.rowCount() > 0, message="the queue did not load")
     # The first rows the table holds already read the team's name.
-    assert ticket_of(queue.model.row(0)).id == ticket["id"]
+    assert queue.model.row(0).id == ticket["id"]
     first = queue.model.data(queue.model.index(0, team_column_index))
     assert first == "Technical Integration", first
 

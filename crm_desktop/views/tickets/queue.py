@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -25,7 +24,8 @@ from crm_desktop.api import tickets
 from crm_desktop.session import Session
 from crm_desktop.views.tickets.filters import TicketLookups
 from crm_desktop.widgets import kanban
-from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel, Row
+from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.common import Page
 from crm_server.contract.events import LiveEvent
 from crm_server.contract.tickets import (
     OPEN_STATUSES,
@@ -95,15 +95,6 @@ def filters_of(values: dict[str, Any]) -> TicketFilters:
         return TicketFilters.model_construct(**values)
 
 
-def ticket_of(row: Row) -> TicketOut:
-    """The ticket a table row holds: the paged table keeps dict rows ({"id", "ticket"}), the only dict."""
-    return cast(TicketOut, row["ticket"])
-
-
-def table_row(ticket: TicketOut) -> Row:
-    return {"id": ticket.id, "ticket": ticket}
-
-
 def open_ticket(parent: QWidget, session: Session, ticket_id: int) -> QWidget | None:
     """The ticket's own window (views/tickets/detail.py), or a calm word while it is not built."""
     try:
@@ -120,12 +111,12 @@ def open_ticket(parent: QWidget, session: Session, ticket_id: int) -> QWidget | 
 # --- the table -----------------------------------------------------------------------------------
 
 
-class QueueModel(PagedTableModel):
+class QueueModel(PagedTableModel[TicketOut]):
     """Rows tinted by their SLA clock (data() only reads the held row and the clock)."""
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.BackgroundRole and index.isValid() and index.row() < self.rowCount():
-            return tone_color(sla(ticket_of(self.row(index.row())))[1], soft=True)
+            return tone_color(sla(self.row(index.row()))[1], soft=True)
         return super().data(index, role)
 
 
@@ -170,32 +161,29 @@ class TicketQueue(QWidget):
         self.sort: TicketSort = "-number"
         names = self.lookups
 
-        def sla_tone(row: Row) -> str | None:
-            color = tone_color(sla(ticket_of(row))[1], soft=False)
+        def sla_tone(ticket: TicketOut) -> str | None:
+            color = tone_color(sla(ticket)[1], soft=False)
             return color.name() if color is not None else None
 
-        def priority_color(row: Row) -> str | None:
-            color = tone_color(priority_tone(ticket_of(row).priority), soft=False)
+        def priority_color(ticket: TicketOut) -> str | None:
+            color = tone_color(priority_tone(ticket.priority), soft=False)
             return color.name() if color is not None else None
-
-        def text(show: Callable[[TicketOut], str]) -> Callable[[Row], str]:
-            return lambda row: show(ticket_of(row))
 
         # (column, its TicketSort key or None when the server cannot sort by it, width)
-        columns: list[tuple[Column, str | None, int]] = [
-            (Column("#", text(lambda t: f"#{t.number}")), "number", 62),
-            (Column("Subject", text(lambda t: t.subject), tooltip=text(lambda t: t.subject)), None, 210),
-            (Column("Client", text(lambda t: t.client_name or t.requester_email or "")), None, 140),
-            (Column("Priority", text(lambda t: format.label(t.priority)), color=priority_color), "priority", 72),
-            (Column("Status", text(lambda t: format.label(t.status))), None, 124),
-            (Column("Team", text(lambda t: names.team(t.team_id))), None, 100),
-            (Column("Assignee", text(lambda t: t.assignee_name or format.EMPTY)), None, 116),
+        columns: list[tuple[Column[TicketOut], str | None, int]] = [
+            (Column("#", lambda t: f"#{t.number}"), "number", 62),
+            (Column("Subject", lambda t: t.subject, tooltip=lambda t: t.subject), None, 210),
+            (Column("Client", lambda t: t.client_name or t.requester_email or ""), None, 140),
+            (Column("Priority", lambda t: format.label(t.priority), color=priority_color), "priority", 72),
+            (Column("Status", lambda t: format.label(t.status)), None, 124),
+            (Column("Team", lambda t: names.team(t.team_id)), None, 100),
+            (Column("Assignee", lambda t: t.assignee_name or format.EMPTY), None, 116),
             (
                 Column(
                     "SLA due",
-                    text(lambda t: sla(t)[0]),
+                    lambda t: sla(t)[0],
                     color=sla_tone,
-                    tooltip=text(lambda t: f"First response due {format.moment(t.first_response_due_at)}"),
+                    tooltip=lambda t: f"First response due {format.moment(t.first_response_due_at)}",
                 ),
                 "first_response_due_at",
                 96,
@@ -203,8 +191,8 @@ class TicketQueue(QWidget):
             (
                 Column(
                     "Updated",
-                    text(lambda t: format.ago(t.updated_at)),
-                    tooltip=text(lambda t: format.moment(t.updated_at)),
+                    lambda t: format.ago(t.updated_at),
+                    tooltip=lambda t: format.moment(t.updated_at),
                 ),
                 "updated_at",
                 80,
@@ -246,12 +234,11 @@ class TicketQueue(QWidget):
 
     # --- loading ---------------------------------------------------------------------------------
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+    async def _fetch(self, offset: int, limit: int) -> Page[TicketOut]:
         query = TicketQuery(**self.filters.model_dump(), sort=self.sort, offset=offset, limit=limit)
         page = await tickets.list_tickets(self.api, query)
         await self.lookups.ready()  # the Team column shows names from the first paint, not "team #9"
-        # The paged table holds dict rows: each carries its TicketOut (see ticket_of).
-        return {"items": [table_row(t) for t in page.items], "total": page.total, "total_exact": page.total_exact}
+        return page
 
     def set_filters(self, values: dict[str, Any], narrowed: bool | None = None) -> None:
         """New filters from the filter bar (TicketFilterBar.values())."""
@@ -275,7 +262,7 @@ class TicketQueue(QWidget):
         return self.model.loading
 
     def shown_ids(self) -> list[int]:
-        return [ticket_of(r).id for r in self.model.rows()]
+        return [t.id for t in self.model.rows()]
 
     def _repaint(self) -> None:
         if self.model.rowCount():
@@ -324,13 +311,13 @@ class TicketQueue(QWidget):
         if ticket is None or not matches(ticket, self.filters, self.session.me.id):
             self.model.remove_row(ticket_id)
             return
-        self.model.replace_row(table_row(ticket))
+        self.model.replace_row(ticket)
 
     # --- opening ---------------------------------------------------------------------------------
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.open(ticket_of(self.model.row(index.row())).id)
+            self.open(self.model.row(index.row()).id)
 
     def open(self, ticket_id: int) -> QWidget | None:
         self.open_requested.emit(ticket_id)
