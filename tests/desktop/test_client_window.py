@@ -92,7 +92,7 @@ def test_the_open_balance_and_a_double_click_opens_the_invoice(desk: Desk, qtbot
     opened = next(w for w in QApplication.topLevelWidgets() if isinstance(w, InvoiceWindow) and w.isVisible())
     desk.wait_until(lambda: opened.invoice is not None and not opened.is_busy(), message="the invoice did not load")
     assert opened.invoice is not None
-    assert opened.invoice["id"] == partly["id"] and opened.invoice["number"] == partly["number"]
+    assert opened.invoice.id == partly["id"] and opened.invoice.number == partly["number"]
     opened.close()
 
     # Enter on the other one opens it too.
@@ -105,7 +105,7 @@ def test_the_open_balance_and_a_double_click_opens_the_invoice(desk: Desk, qtbot
         w for w in QApplication.topLevelWidgets() if isinstance(w, InvoiceWindow) and w.isVisible() and w is not opened
     )
     desk.wait_until(lambda: second.invoice is not None, message="the second invoice did not load")
-    assert second.invoice is not None and second.invoice["id"] == paid["id"]
+    assert second.invoice is not None and second.invoice.id == paid["id"]
     second.close()
 
     # A colleague records the rest of the money: the tab and the balance follow, live.

@@ -219,7 +219,7 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
     qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     desk.wait_until(lambda: window.invoice is not None and not window.dirty, message="the draft was not saved")
     assert window.invoice is not None
-    saved = desk.run(api.get(f"/api/invoices/{window.invoice['id']}"))
+    saved = desk.run(api.get(f"/api/invoices/{window.invoice.id}"))
     assert (saved["status"], saved["number"], saved["gross_total"]) == ("draft", None, "469.58")
     assert [(line["product_id"] is not None, line["description"]) for line in saved["lines"]] == [
         (True, "Barcode scanner"),
@@ -229,17 +229,17 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
     click(qtbot, window.issue_button)
     answer(qtbot, "issueConfirm", "Issue")
     desk.wait_until(
-        lambda: window.invoice is not None and window.invoice["status"] == "unpaid",
+        lambda: window.invoice is not None and window.invoice.status == "unpaid",
         message="the invoice was not issued",
     )
-    number = window.invoice["number"]
+    number = window.invoice.number
     assert number is not None, window.invoice
     assert number.startswith("INV-") and number in window.title.text() and window.badge.text() == "Unpaid"
     assert grid.read_only and grid.cell(0, "quantity").isReadOnly() and not grid.add_button.isVisible()
     assert window.send_state.text() == "Unsent"
 
     first = pay(desk, qtbot, window, "200")
-    desk.wait_until(lambda: window.invoice["status"] == "partially_paid", message="the payment did not count")
+    desk.wait_until(lambda: window.invoice.status == "partially_paid", message="the payment did not count")
     assert not shiboken6.isValid(first) or not first.isVisible()
     desk.wait_until(lambda: window.payments_table.rowCount() == 1)
     assert window.badge.text() == "Partly paid" and "Open 269.58 EUR" in window.open_label.text()
@@ -249,7 +249,7 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
     assert "269.58" in too_much.amount.toolTip() and too_much.isVisible()
     retype(qtbot, too_much.amount, "269.58")
     click(qtbot, too_much.ok)
-    desk.wait_until(lambda: window.invoice["status"] == "paid", message="the final payment did not count")
+    desk.wait_until(lambda: window.invoice.status == "paid", message="the final payment did not count")
     assert window.badge.text() == "Paid" and window.pay_button.isHidden()
     assert not window.cancel_button.isEnabled() and "269.58" not in window.cancel_button.toolTip()
 
@@ -269,7 +269,7 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
     attached = pdf_attachments(messages[0])
     assert len(attached) == 1 and attached[0].startswith(b"%PDF")
     desk.wait_until(
-        lambda: window.invoice["send_status"] == "sent" and window.send_state.text().startswith("Sent"),
+        lambda: window.invoice.send_status == "sent" and window.send_state.text().startswith("Sent"),
         message=f"the editor does not show Sent: {window.send_state.text()!r}",
     )
     desk.wait_until(
@@ -292,9 +292,9 @@ def test_draft_issue_pay_preview_send_and_credit(desk: Desk, qtbot: QtBot, smtp:
         message="the credit note did not open",
     )
     credit = second.credit_window
-    assert credit.invoice["kind"] == "credit_note" and credit.invoice["gross_total"] == "-119.00"
+    assert credit.invoice.kind == "credit_note" and str(credit.invoice.gross_total) == "-119.00"
     assert credit.badge.text() == "Credit note" and credit.title.text().startswith("Credit note ")
-    desk.wait_until(lambda: second.invoice["status"] == "cancelled", message="the invoice is not cancelled")
+    desk.wait_until(lambda: second.invoice.status == "cancelled", message="the invoice is not cancelled")
     assert second.badge.text() == "Cancelled" and second.cancel_button.isHidden()
 
 
@@ -324,7 +324,7 @@ def test_bad_quantity_is_named_at_its_cell(desk: Desk, qtbot: QtBot) -> None:
     retype(qtbot, grid.cell(0, "quantity"), "1.5")
     click(qtbot, window.save_button)
     desk.wait_until(lambda: window.invoice is not None, message="the corrected draft was not saved")
-    assert window.invoice is not None and window.invoice["gross_total"] == "142.80"  # 120 + 19 %
+    assert window.invoice is not None and str(window.invoice.gross_total) == "142.80"  # 120 + 19 %
 
 
 def test_list_filters_and_excel_export(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
@@ -427,7 +427,7 @@ def test_list_filters_and_excel_export(desk: Desk, qtbot: QtBot, tmp_path: Path)
     assert isinstance(opened, InvoiceWindow)
     desk.wait_until(lambda: opened.invoice is not None and not opened.is_busy())
     status = desk.run(api.get(f"/api/invoices/{late['id']}"))["status"]
-    assert status in ("unpaid", "overdue") and opened.invoice["number"] == late["number"]
+    assert status in ("unpaid", "overdue") and opened.invoice.number == late["number"]
     assert opened.badge.text() == {"unpaid": "Unpaid", "overdue": "Overdue"}[status]
     opened.close()
 
@@ -475,13 +475,14 @@ def test_repeat_an_issued_invoice_and_stop_it(desk: Desk, qtbot: QtBot) -> None:
     dialog.cycles.setValue(3)
     click(qtbot, dialog.ok)
     desk.wait_until(
-        lambda: window.invoice is not None and window.invoice.get("recurrence") is not None,
+        lambda: window.invoice is not None and window.invoice.recurrence is not None,
         message="the recurrence was not saved",
     )
-    recurrence = window.invoice["recurrence"]
-    assert (recurrence["every"], recurrence["unit"], recurrence["cycles"], recurrence["done"]) == (2, "week", 3, 0)
+    recurrence = window.invoice.recurrence
+    assert recurrence is not None
+    assert (recurrence.every, recurrence.unit, recurrence.cycles, recurrence.done) == (2, "week", 3, 0)
     expected_next = str(date.today() + timedelta(weeks=2))
-    assert recurrence["next_on"] == expected_next
+    assert str(recurrence.next_on) == expected_next
     assert window.recurrence_label.text() == f"Every 2 weeks, 3 cycles, next on {format.day(expected_next)}, 0 made."
 
     click(qtbot, window.repeat_button)
@@ -489,7 +490,7 @@ def test_repeat_an_issued_invoice_and_stop_it(desk: Desk, qtbot: QtBot) -> None:
     assert again.every.value() == 2 and again.stop_button.isVisible()
     qtbot.mouseClick(again.stop_button, Qt.MouseButton.LeftButton)
     desk.wait_until(
-        lambda: window.invoice is not None and window.invoice.get("recurrence") is None,
+        lambda: window.invoice is not None and window.invoice.recurrence is None,
         message="the recurrence did not stop",
     )
     assert window.recurrence_label.text() == "Does not repeat."
@@ -578,7 +579,7 @@ def test_a_failed_send_shows_the_smtp_error_and_can_be_sent_again(desk: Desk, qt
     desk.wait_until(lambda: send.to.text() == "ap@zeta-oy.com")
     click(qtbot, send.ok)
     desk.wait_until(
-        lambda: window.invoice is not None and window.invoice["send_status"] == "failed",
+        lambda: window.invoice is not None and window.invoice.send_status == "failed",
         timeout=30,
         message=f"the send did not fail: {window.send_state.text()!r}",
     )
@@ -594,7 +595,7 @@ def test_a_failed_send_shows_the_smtp_error_and_can_be_sent_again(desk: Desk, qt
     assert pdf_attachments(desk.run(smtp.wait_for(1))[0])
     desk.wait_until(
         lambda: (
-            window.invoice["send_status"] == "sent"
+            window.invoice.send_status == "sent"
             and window.emails_table.rowCount() == 2
             and [window.emails_table.item(i, 3).text() for i in range(2)] == ["sent", "failed"]
         ),

@@ -61,7 +61,7 @@ def test_refund_part_then_the_rest_from_the_invoice_window(desk: Desk, qtbot: Qt
 
     window = editor(desk, host(qtbot), session, invoice["id"])
     desk.wait_until(lambda: len(window.payments) == 1, message="the payments did not load")
-    assert window.invoice is not None and window.invoice["status"] == "paid"
+    assert window.invoice is not None and window.invoice.status == "paid"
     assert window.refund_button.isVisible() and not window.pay_button.isVisible()
     assert not window.cancel_button.isEnabled()
 
@@ -77,7 +77,7 @@ def test_refund_part_then_the_rest_from_the_invoice_window(desk: Desk, qtbot: Qt
     desk.wait_until(
         lambda: (
             window.invoice is not None
-            and window.invoice["status"] == "partially_paid"
+            and window.invoice.status == "partially_paid"
             and window.payments_table.rowCount() == 2
         ),
         message="the refund did not show",
@@ -95,9 +95,7 @@ def test_refund_part_then_the_rest_from_the_invoice_window(desk: Desk, qtbot: Qt
     dialog = refund(desk, qtbot, window, None, "Order cancelled")
     desk.wait_until(
         lambda: (
-            window.invoice is not None
-            and window.invoice["status"] == "unpaid"
-            and window.payments_table.rowCount() == 3
+            window.invoice is not None and window.invoice.status == "unpaid" and window.payments_table.rowCount() == 3
         ),
         message="the second refund did not show",
     )

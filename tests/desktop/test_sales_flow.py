@@ -85,11 +85,11 @@ def issue(desk: Desk, qtbot: QtBot, window: InvoiceWindow) -> str:
     click(qtbot, window.issue_button)
     answer(qtbot, "issueConfirm", "Issue")
     desk.wait_until(
-        lambda: window.invoice is not None and window.invoice["status"] == "unpaid",
+        lambda: window.invoice is not None and window.invoice.status == "unpaid",
         message="the invoice was not issued",
     )
     assert window.invoice is not None
-    return str(window.invoice["number"])
+    return str(window.invoice.number)
 
 
 def test_proposal_to_paid_sent_invoice_and_a_credit_note(desk: Desk, qtbot: QtBot, smtp: Smtp) -> None:
@@ -136,16 +136,16 @@ def test_proposal_to_paid_sent_invoice_and_a_credit_note(desk: Desk, qtbot: QtBo
 
     # --- converted, issued, paid in two parts ---------------------------------------------------
     window = convert(desk, qtbot, proposal)
-    assert window.invoice is not None and window.invoice["gross_total"] == "469.58"
+    assert window.invoice is not None and str(window.invoice.gross_total) == "469.58"
     assert window.grid.row_count() == 2 and window.client.client_id == client["id"]
     number = issue(desk, qtbot, window)
     assert number.startswith("INV-") and window.grid.read_only
 
     pay(desk, qtbot, window, "400")
-    desk.wait_until(lambda: window.invoice["status"] == "partially_paid", message="the partial payment")
+    desk.wait_until(lambda: window.invoice.status == "partially_paid", message="the partial payment")
     assert "Open 69.58 EUR" in window.open_label.text()
     pay(desk, qtbot, window, "69.58")
-    desk.wait_until(lambda: window.invoice["status"] == "paid", message="the final payment")
+    desk.wait_until(lambda: window.invoice.status == "paid", message="the final payment")
     desk.wait_until(lambda: window.payments_table.rowCount() == 2)
     assert window.badge.text() == "Paid" and window.pay_button.isHidden()
     assert not window.cancel_button.isEnabled() and "payments" in window.cancel_button.toolTip()
@@ -165,7 +165,7 @@ def test_proposal_to_paid_sent_invoice_and_a_credit_note(desk: Desk, qtbot: QtBo
     attached = pdf_attachments(message)
     assert len(attached) == 1 and attached[0].startswith(b"%PDF")
     desk.wait_until(
-        lambda: window.invoice["send_status"] == "sent" and window.send_state.text().startswith("Sent"),
+        lambda: window.invoice.send_status == "sent" and window.send_state.text().startswith("Sent"),
         message=f"the editor does not show Sent: {window.send_state.text()!r}",
     )
 
@@ -200,10 +200,10 @@ def test_proposal_to_paid_sent_invoice_and_a_credit_note(desk: Desk, qtbot: QtBo
         message="the credit note did not open",
     )
     credit: Any = other.credit_window
-    assert credit.invoice["kind"] == "credit_note" and credit.invoice["gross_total"] == "-119.00"
-    assert credit.invoice["credited_invoice_id"] == other.invoice["id"]
-    desk.wait_until(lambda: other.invoice["status"] == "cancelled", message="the invoice is not cancelled")
-    assert other.badge.text() == "Cancelled" and other_number != credit.invoice["number"]
+    assert credit.invoice.kind == "credit_note" and str(credit.invoice.gross_total) == "-119.00"
+    assert credit.invoice.credited_invoice_id == other.invoice.id
+    desk.wait_until(lambda: other.invoice.status == "cancelled", message="the invoice is not cancelled")
+    assert other.badge.text() == "Cancelled" and other_number != credit.invoice.number
     listed = desk.run(api.get("/api/invoices", client_id=client["id"]))
     assert sorted(i["status"] for i in listed["items"]) == ["cancelled", "paid", "paid"]  # the credit note is settled
     for widget in QApplication.topLevelWidgets():

@@ -129,7 +129,7 @@ def test_a_person_matches_a_waiting_payment_to_its_invoice(desk: Desk, qtbot: Qt
         lambda: not editor.is_busy() and editor.payments_table.rowCount() == 1,
         message="the payment is not on the invoice",
     )
-    assert editor.invoice is not None and editor.invoice["status"] == "paid"
+    assert editor.invoice is not None and editor.invoice.status == "paid"
     assert "119.00" in editor.payments_table.item(0, 1).text()
     editor.close()
 

@@ -5,12 +5,10 @@ name (an overpayment under the amount, naming the open amount)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import date
 from typing import Any
 
 import shiboken6
-from pydantic import BaseModel
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -35,23 +33,17 @@ from crm_desktop.format import parse_decimal
 from crm_desktop.operations.errors import describe, mark_field
 from crm_desktop.widgets.form import field, qdate
 from crm_server.contract.invoices import (
+    InvoiceOut,
     PaymentIn,
     PaymentMethod,
     PaymentOut,
     PayOnlineOut,
     RecurrenceIn,
+    RecurrenceOut,
     RecurrenceUpdate,
     RefundIn,
     SendIn,
 )
-
-Row = dict[str, Any]
-
-
-async def _json(call: Awaitable[BaseModel]) -> Row:
-    """A typed call's answer as the dict the invoice window holds (the boundary to it)."""
-    return (await call).model_dump(mode="json")
-
 
 METHODS = [(format.label(method), method.value) for method in PaymentMethod]
 UNITS = (("days", "day"), ("weeks", "week"), ("months", "month"), ("years", "year"))
@@ -71,22 +63,22 @@ class PaymentDialog(QDialog):
 
     saved = Signal(object)  # PaymentOut
 
-    def __init__(self, api: Any, invoice: Row, parent: QWidget | None = None) -> None:
+    def __init__(self, api: Any, invoice: InvoiceOut, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.api = api
         self.invoice = invoice
         self.setObjectName("paymentDialog")
-        self.setWindowTitle(f"Record payment - {invoice.get('number') or 'invoice'}")
+        self.setWindowTitle(f"Record payment - {invoice.number or 'invoice'}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(420)
-        currency = invoice["currency"]
+        currency = invoice.currency
         open_amount, gross = (
-            format.money(invoice["open_amount"], currency),
-            format.money(invoice["gross_total"], currency),
+            format.money(invoice.open_amount, currency),
+            format.money(invoice.gross_total, currency),
         )
         self.open_label = QLabel(f"Open: {open_amount} of {gross}")
         self.open_label.setProperty("role", "muted")
-        self.amount = QLineEdit(str(invoice["open_amount"]))
+        self.amount = QLineEdit(str(invoice.open_amount))
         self.amount.selectAll()
         self.paid_on = QDateEdit(qdate(date.today()))
         self.paid_on.setCalendarPopup(True)
@@ -127,7 +119,7 @@ class PaymentDialog(QDialog):
         )
         operations.run(
             self,
-            invoices.add_payment(self.api, self.invoice["id"], payment),
+            invoices.add_payment(self.api, self.invoice.id, payment),
             success=self._done,
             changed=invoices.CHANGED,
             fields=self.fields,
@@ -150,16 +142,16 @@ class RefundDialog(QDialog):
 
     saved = Signal(object)  # PaymentOut, its new refund last
 
-    def __init__(self, api: Any, invoice: Row, payment: PaymentOut, parent: QWidget | None = None) -> None:
+    def __init__(self, api: Any, invoice: InvoiceOut, payment: PaymentOut, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.api = api
         self.invoice = invoice
         self.payment = payment
         self.setObjectName("refundDialog")
-        self.setWindowTitle(f"Refund payment - {invoice.get('number') or 'invoice'}")
+        self.setWindowTitle(f"Refund payment - {invoice.number or 'invoice'}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(440)
-        currency = invoice["currency"]
+        currency = invoice.currency
         text = f"Payment of {payment_label(payment, currency)}"
         if payment.external_ref:
             text += f" ({payment.external_ref})"
@@ -200,7 +192,7 @@ class RefundDialog(QDialog):
             mark_field(self.reason, "Reason: say why the money is given back.")
             return
         refund = RefundIn.model_construct(amount=amount, reason=self.reason.text().strip())
-        call = invoices.refund_payment(self.api, self.invoice["id"], self.payment.id, refund)
+        call = invoices.refund_payment(self.api, self.invoice.id, self.payment.id, refund)
         operations.run(self, call, success=self._done, changed=invoices.CHANGED, fields=self.fields, busy=self.ok)
 
     def _done(self, payment: PaymentOut) -> None:
@@ -211,14 +203,14 @@ class RefundDialog(QDialog):
 class SendDialog(QDialog):
     """Send the invoice by email with its PDF: to, subject and message prefilled by the server."""
 
-    sent = Signal(dict)
+    sent = Signal(object)  # the InvoiceOut, its send queued
 
-    def __init__(self, api: Any, invoice: Row, parent: QWidget | None = None) -> None:
+    def __init__(self, api: Any, invoice: InvoiceOut, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.api = api
         self.invoice = invoice
         self.setObjectName("sendDialog")
-        self.setWindowTitle(f"Send {invoice.get('number') or 'invoice'} by email")
+        self.setWindowTitle(f"Send {invoice.number or 'invoice'} by email")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(560)
         self.to = QLineEdit()
@@ -246,7 +238,7 @@ class SendDialog(QDialog):
 
     async def _load(self) -> None:
         try:
-            draft = await invoices.send_draft(self.api, self.invoice["id"])
+            draft = await invoices.send_draft(self.api, self.invoice.id)
         except ApiError as exc:
             if shiboken6.isValid(self):
                 self.note.setText(f"No proposed email: {describe(exc)}")
@@ -272,65 +264,65 @@ class SendDialog(QDialog):
         )
         operations.run(
             self,
-            _json(invoices.send_invoice(self.api, self.invoice["id"], send)),
+            invoices.send_invoice(self.api, self.invoice.id, send),
             success=self._done,
             changed=invoices.CHANGED,
             fields=self.fields,
             busy=self.ok,
         )
 
-    def _done(self, invoice: Row) -> None:
+    def _done(self, invoice: InvoiceOut) -> None:
         self.sent.emit(invoice)
         self.accept()
 
 
-def recurrence_text(recurrence: Row | None) -> str:
+def recurrence_text(recurrence: RecurrenceOut | None) -> str:
     """ "Every 1 month, 3 more times; next on 2026-12-27; 1 made" as the editor shows it."""
-    if not recurrence:
+    if recurrence is None:
         return "Does not repeat."
-    every, unit = recurrence["every"], recurrence["unit"]
+    every, unit = recurrence.every, recurrence.unit.value
     parts = [
         f"Every {every} {unit}{'s' if every != 1 else ''}",
-        "forever" if recurrence.get("cycles") is None else f"{recurrence['cycles']} cycles",
+        "forever" if recurrence.cycles is None else f"{recurrence.cycles} cycles",
     ]
-    parts.append(f"next on {format.day(recurrence['next_on'])}" if recurrence.get("next_on") else "all cycles done")
-    parts.append(f"{recurrence.get('done', 0)} made")
+    parts.append(f"next on {format.day(recurrence.next_on)}" if recurrence.next_on else "all cycles done")
+    parts.append(f"{recurrence.done} made")
     text = ", ".join(parts) + "."
-    if recurrence.get("last_skip"):
-        text += f" Last skipped: {recurrence['last_skip']}"
+    if recurrence.last_skip:
+        text += f" Last skipped: {recurrence.last_skip}"
     return text
 
 
 class RecurrenceDialog(QDialog):
     """Repeat an issued invoice every N days / weeks / months / years, for some cycles or forever."""
 
-    saved = Signal(dict)
+    saved = Signal(object)  # the InvoiceOut with its new recurrence
 
-    def __init__(self, api: Any, invoice: Row, parent: QWidget | None = None) -> None:
+    def __init__(self, api: Any, invoice: InvoiceOut, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.api = api
         self.invoice = invoice
-        current = invoice.get("recurrence") or {}
+        current = invoice.recurrence
         self.setObjectName("recurrenceDialog")
-        self.setWindowTitle(f"Repeat {invoice.get('number') or 'invoice'}")
+        self.setWindowTitle(f"Repeat {invoice.number or 'invoice'}")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(440)
         self.every = QSpinBox()
         self.every.setRange(1, 999)
-        self.every.setValue(int(current.get("every", 1)))
+        self.every.setValue(current.every if current else 1)
         self.unit = QComboBox()
         for label, value in UNITS:
             self.unit.addItem(label, value)
-        self.unit.setCurrentIndex(max(self.unit.findData(current.get("unit", "month")), 0))
+        self.unit.setCurrentIndex(max(self.unit.findData(current.unit.value if current else "month"), 0))
         self.forever = QCheckBox("Forever")
         self.cycles = QSpinBox()
         self.cycles.setRange(1, 1000)
         self.cycles.setSuffix(" invoices")
-        self.cycles.setValue(int(current.get("cycles") or 12))
-        self.forever.setChecked(bool(current) and current.get("cycles") is None)
+        self.cycles.setValue((current.cycles if current else None) or 12)
+        self.forever.setChecked(current is not None and current.cycles is None)
         self.forever.toggled.connect(lambda on: self.cycles.setEnabled(not on))
         self.cycles.setEnabled(not self.forever.isChecked())
-        self.state = QLabel(recurrence_text(invoice.get("recurrence")))
+        self.state = QLabel(recurrence_text(current))
         self.state.setObjectName("recurrenceState")
         self.state.setWordWrap(True)
         self.state.setProperty("role", "muted")
@@ -349,7 +341,7 @@ class RecurrenceDialog(QDialog):
         layout.addLayout(cycles_row)
         self.buttons, self.ok = _buttons(self, "Repeat")
         self.stop_button = self.buttons.addButton("Stop repeating", QDialogButtonBox.ButtonRole.DestructiveRole)
-        self.stop_button.setVisible(bool(current))
+        self.stop_button.setVisible(current is not None)
         self.stop_button.clicked.connect(lambda: self.submit(stop=True))
         self.buttons.accepted.connect(self.submit)
         layout.addWidget(self.buttons)
@@ -371,17 +363,17 @@ class RecurrenceDialog(QDialog):
                 cycles=None if self.forever.isChecked() else self.cycles.value(),
             )
         )
-        update = RecurrenceUpdate.model_construct(version=self.invoice["version"], recurrence=recurrence)
+        update = RecurrenceUpdate.model_construct(version=self.invoice.version, recurrence=recurrence)
         operations.run(
             self,
-            _json(invoices.set_recurrence(self.api, self.invoice["id"], update)),
+            invoices.set_recurrence(self.api, self.invoice.id, update),
             success=self._done,
             changed=invoices.CHANGED,
             fields=self.fields,
             busy=self.ok,
         )
 
-    def _done(self, invoice: Row) -> None:
+    def _done(self, invoice: InvoiceOut) -> None:
         self.saved.emit(invoice)
         self.accept()
 

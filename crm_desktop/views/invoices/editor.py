@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 import shiboken6
-from pydantic import BaseModel
 from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import operations
+from crm_desktop import operations, theme
 from crm_desktop.api import invoices
 from crm_desktop.api.client import ApiError
 from crm_desktop.format import day, label, moment, money
@@ -53,6 +52,7 @@ from crm_desktop.views.invoices.dialogs import (
     SendDialog,
     recurrence_text,
 )
+from crm_desktop.views.invoices.labels import send_label
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, form_columns, sources
 from crm_desktop.widgets.form import qdate
@@ -71,26 +71,21 @@ from crm_server.contract.invoices import (
     IssueIn,
     PaymentOut,
     PayOnlineOut,
+    SendStatus,
 )
 
 log = logging.getLogger(__name__)
 
-Row = dict[str, Any]
-
-
-async def _json(call: Awaitable[BaseModel]) -> Row:
-    """A typed call's answer as the dict the window's rows and dialogs hold (the boundary to them)."""
-    return (await call).model_dump(mode="json")
-
-
-STATUS_COLORS = {  # the list's status column
-    "draft": "#6b7280",
-    "unpaid": "#b45309",
-    "partially_paid": "#2563eb",
-    "paid": "#15803d",
-    "overdue": "#b91c1c",
-    "cancelled": "#6b7280",
-}
+STATUS_COLORS = theme.ToneColors(  # the list's status column
+    {
+        "draft": "neutral",
+        "unpaid": "warning",
+        "partially_paid": "info",
+        "paid": "success",
+        "overdue": "danger",
+        "cancelled": "neutral",
+    }
+)
 STATUS_TONES = {  # the window's badge
     "draft": "muted",
     "unpaid": "warning",
@@ -103,25 +98,15 @@ A = InvoiceAction
 PAYABLE = sources(INVOICE_ACTIONS, A.pay)
 ISSUED = sources(INVOICE_ACTIONS, A.send)  # numbered and not cancelled: notes can still be saved
 SAVED = frozenset(InvoiceStatus)
-SEND_LABELS = {"queued": "Queued for sending…"}  # the rest in format.label's words
 NO_DATE = QDate(2000, 1, 1)  # the date edits' "not set" value (shown as their special text)
 DUE_DAYS = 14
 _open: WindowRegistry[InvoiceWindow] = WindowRegistry()  # invoice id -> its window
 
 
-def status_label(invoice: Row) -> str:
-    if invoice.get("kind") == "credit_note":
+def status_label(invoice: InvoiceOut) -> str:
+    if invoice.kind == InvoiceKind.credit_note:
         return "Credit note"
-    return label(invoice["status"])
-
-
-def send_label(invoice: Row) -> str:
-    status = invoice.get("send_status") or "unsent"
-    if status == "sent":
-        return f"Sent {moment(invoice['sent_at'])}" if invoice.get("sent_at") else "Sent"
-    if status == "failed":
-        return f"Failed: {invoice.get('send_error') or 'no reason given'}"
-    return SEND_LABELS.get(status) or label(status)
+    return label(invoice.status)
 
 
 def open_invoice(
@@ -152,11 +137,11 @@ def _date_value(edit: QDateEdit) -> str | None:
     return None if edit.date() == NO_DATE else edit.date().toString("yyyy-MM-dd")
 
 
-def _set_date(edit: QDateEdit, value: str | None) -> None:
-    edit.setDate(qdate(date.fromisoformat(value)) if value else NO_DATE)
+def _set_date(edit: QDateEdit, value: date | None) -> None:
+    edit.setDate(qdate(value) if value else NO_DATE)
 
 
-class InvoiceWindow(DocumentWindow):
+class InvoiceWindow(DocumentWindow[InvoiceOut]):
     """One invoice, draft or issued (see the module's docstring)."""
 
     module, noun = "invoices", "invoice"
@@ -228,7 +213,7 @@ class InvoiceWindow(DocumentWindow):
         self, session: Session, invoice_id: int | None, parent: QWidget | None = None, *, client_id: int | None = None
     ) -> None:
         self.invoice_id = invoice_id
-        self.invoice: Row | None = None
+        self.invoice: InvoiceOut | None = None
         self.payments: list[PaymentOut] = []
         self.emails: list[InvoiceEmailOut] = []
         self._filling = False
@@ -367,9 +352,9 @@ class InvoiceWindow(DocumentWindow):
         return self.grid.is_busy() or self.client.is_busy()
 
     def can_save(self) -> bool:
-        return self.invoice is not None and self.invoice["status"] == "draft"
+        return self.invoice is not None and self.invoice.status == InvoiceStatus.draft
 
-    def values(self) -> Row:
+    def values(self) -> dict[str, Any]:
         """The draft's fields as the server names them (the grid `touch`es "lines")."""
         return {
             "client_id": self.client.client_id,
@@ -379,16 +364,15 @@ class InvoiceWindow(DocumentWindow):
             "notes": self.notes.toPlainText().strip() or None,
         }
 
-    async def fetch(self) -> Row:
-        # The document window keeps the record as a dict (its edit buffer and version): dumped here.
+    async def fetch(self) -> InvoiceOut:
         assert self.invoice_id is not None, "the base loads only a saved invoice (current_id)"
-        return (await invoices.get_invoice(self.api, self.invoice_id)).model_dump(mode="json")
+        return await invoices.get_invoice(self.api, self.invoice_id)
 
-    async def show_loaded(self, invoice: Row, replace_edits: bool) -> None:
+    async def show_loaded(self, invoice: InvoiceOut, replace_edits: bool) -> None:
         self.show_invoice(invoice, replace_edits=replace_edits)
         await self._load_related(invoice)
 
-    async def _load_related(self, invoice: Row) -> None:
+    async def _load_related(self, invoice: InvoiceOut) -> None:
         """Payments and the email history; a part the server does not offer says so in its tab.
         Only the latest of overlapping loads is shown (an older answer may arrive last)."""
         self._related_seq += 1
@@ -396,14 +380,15 @@ class InvoiceWindow(DocumentWindow):
         payments: list[PaymentOut] = []
         emails: list[InvoiceEmailOut] = []
         emails_error = None
-        if invoice["status"] != "draft" and self.session.can("payments", "view"):
+        draft = invoice.status == InvoiceStatus.draft
+        if not draft and self.session.can("payments", "view"):
             try:
-                payments = await invoices.payments(self.api, invoice["id"])
+                payments = await invoices.payments(self.api, invoice.id)
             except ApiError as exc:
                 log.info("payments did not load: %s", exc.message)
-        if invoice["status"] != "draft":
+        if not draft:
             try:
-                emails = await invoices.emails(self.api, invoice["id"])
+                emails = await invoices.emails(self.api, invoice.id)
             except ApiError as exc:
                 emails_error = describe(exc)
         if shiboken6.isValid(self) and seq == self._related_seq:
@@ -411,56 +396,56 @@ class InvoiceWindow(DocumentWindow):
             self._fill_payments()
             self._fill_emails(emails_error)
 
-    def show_invoice(self, invoice: Row, *, replace_edits: bool = True) -> None:
+    def show_invoice(self, invoice: InvoiceOut, *, replace_edits: bool = True) -> None:
         """Show what the server has; typed but unsaved details stay unless `replace_edits`."""
         keep = not replace_edits and self.dirty and self.invoice is not None
         if keep and self.invoice is not None:
-            invoice = {**invoice, "version": self.invoice["version"]}  # a save over newer changes: 409
+            invoice = invoice.model_copy(update={"version": self.invoice.version})  # a save over newer changes: 409
         self.invoice = invoice
-        self.invoice_id = invoice["id"]
+        self.invoice_id = invoice.id
         self.buffer.take(invoice)
-        _open[invoice["id"]] = self
-        draft = invoice["status"] == "draft"
+        _open[invoice.id] = self
+        draft = invoice.status == InvoiceStatus.draft
         if not keep:
             self._filling = True
             try:
-                self.client.set_party("client", invoice["client_id"], invoice.get("client_name") or "")
-                self.currency.setText(invoice["currency"])
-                _set_date(self.issue_date, invoice.get("issue_date"))
-                _set_date(self.due_date, invoice.get("due_date"))
-                self.notes.setPlainText(invoice.get("notes") or "")
-                self.grid.set_currency(invoice["currency"])
+                self.client.set_party("client", invoice.client_id, invoice.client_name)
+                self.currency.setText(invoice.currency)
+                _set_date(self.issue_date, invoice.issue_date)
+                _set_date(self.due_date, invoice.due_date)
+                self.notes.setPlainText(invoice.notes or "")
+                self.grid.set_currency(invoice.currency)
                 self.grid.set_read_only(not draft)
-                self.grid.set_lines(invoice.get("lines") or [])
+                self.grid.set_lines(invoice.lines)
             finally:
                 self._filling = False
             self.dirty = False
-        credit = invoice.get("kind") == "credit_note"
-        name = invoice.get("number") or f"draft #{invoice['id']}"
+        credit = invoice.kind == InvoiceKind.credit_note
+        name = invoice.number or f"draft #{invoice.id}"
         self.title.setText(f"{'Credit note' if credit else 'Invoice'} {name}")
         self.setWindowTitle(f"{'Credit note' if credit else 'Invoice'} {name} - CRM")
-        self.show_status(status_label(invoice), STATUS_TONES["cancelled" if credit else invoice["status"]])
-        currency = invoice["currency"]
+        self.show_status(status_label(invoice), STATUS_TONES["cancelled" if credit else invoice.status])
+        currency = invoice.currency
         if draft:
-            self.open_label.setText(f"Total {money(invoice['gross_total'], currency)}")
+            self.open_label.setText(f"Total {money(invoice.gross_total, currency)}")
         else:
             self.open_label.setText(
-                f"Open {money(invoice['open_amount'], currency)}  ·  "
-                f"paid {money(invoice['paid_total'], currency)} of "
-                f"{money(invoice['gross_total'], currency)}"
+                f"Open {money(invoice.open_amount, currency)}  ·  "
+                f"paid {money(invoice.paid_total, currency)} of "
+                f"{money(invoice.gross_total, currency)}"
             )
         self.send_state.setText("" if draft else send_label(invoice))
-        self.send_state.setProperty("role", "error" if invoice.get("send_status") == "failed" else "muted")
+        self.send_state.setProperty("role", "error" if invoice.send_status == SendStatus.failed else "muted")
         self.send_state.style().unpolish(self.send_state)
         self.send_state.style().polish(self.send_state)
-        self.recurrence_label.setText(recurrence_text(invoice.get("recurrence")))
+        self.recurrence_label.setText(recurrence_text(invoice.recurrence))
         links = []
-        if invoice.get("credited_invoice_id"):
-            links.append(f'<a href="{invoice["credited_invoice_id"]}">The invoice it credits</a>')
-        if invoice.get("recurred_from_id"):
-            links.append(f'<a href="{invoice["recurred_from_id"]}">The invoice it repeats</a>')
+        if invoice.credited_invoice_id:
+            links.append(f'<a href="{invoice.credited_invoice_id}">The invoice it credits</a>')
+        if invoice.recurred_from_id:
+            links.append(f'<a href="{invoice.recurred_from_id}">The invoice it repeats</a>')
         self.related.setText("  ·  ".join(links))
-        if invoice.get("send_status") == "queued":
+        if invoice.send_status == SendStatus.queued:
             self._poll.start()
         else:
             self._poll.stop()
@@ -469,7 +454,7 @@ class InvoiceWindow(DocumentWindow):
     def _fill_payments(self) -> None:
         """Each payment (with the provider's id of the money, e.g. a Stripe payment intent), then its
         refunds in rows of their own, so what was kept reads off the table."""
-        currency = self.invoice["currency"] if self.invoice else ""
+        currency = self.invoice.currency if self.invoice else ""
         methods = dict((v, k) for k, v in METHODS)
         rows: list[tuple[PaymentOut, tuple[Any, ...], bool]] = []
         for payment in self.payments:
@@ -549,9 +534,9 @@ class InvoiceWindow(DocumentWindow):
             self._update_actions()
 
     def _update_actions(self) -> None:
-        invoice = self.invoice or {}
-        status = invoice.get("status", "draft")
-        is_invoice = invoice.get("kind", "invoice") == "invoice"
+        invoice = self.invoice
+        status = invoice.status.value if invoice is not None else InvoiceStatus.draft.value
+        is_invoice = invoice is None or invoice.kind == InvoiceKind.invoice
         draft = status == "draft"
         issued = not draft and status != "cancelled"
         saved = self.invoice is not None
@@ -574,14 +559,15 @@ class InvoiceWindow(DocumentWindow):
             if not allowed:
                 button.setVisible(False)
         self.save_button.setText("Save draft" if draft else "Save notes")
-        self.send_button.setText("Send again…" if invoice.get("send_status") in ("sent", "failed") else "Send…")
+        sent_before = invoice is not None and invoice.send_status in (SendStatus.sent, SendStatus.failed)
+        self.send_button.setText("Send again…" if sent_before else "Send…")
         self.cancel_button.setText("Cancel draft…" if draft else "Cancel with credit note…")
-        paid = str(invoice.get("paid_total") or "0")
-        has_payments = not draft and Decimal(paid) > 0
+        paid = invoice.paid_total if invoice is not None else Decimal(0)
+        has_payments = not draft and paid > 0
         self.cancel_button.setEnabled(not has_payments)
         self.cancel_button.setToolTip(
-            f"It has payments of {money(paid, invoice.get('currency'))}: those must be refunded before it can be "
-            "cancelled."
+            f"It has payments of {money(paid, invoice.currency if invoice else None)}: those must be refunded "
+            "before it can be cancelled."
             if has_payments
             else "Cancel it (issued: with a credit note)"
         )
@@ -589,8 +575,8 @@ class InvoiceWindow(DocumentWindow):
 
     # --- saving ----------------------------------------------------------------------------------
 
-    def _body(self) -> Row:
-        body: Row = {
+    def _body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "client_id": self.client.client_id,
             "currency": self.currency.text().strip().upper() or None,
             "issue_date": _date_value(self.issue_date),
@@ -602,7 +588,7 @@ class InvoiceWindow(DocumentWindow):
 
     def check(self) -> bool:
         """What can be told without the server, first field first."""
-        if self.invoice is None or self.invoice["status"] == "draft":
+        if self.invoice is None or self.invoice.status == InvoiceStatus.draft:
             if self.client.client_id is None:
                 mark_field(self.client, "Client: choose one from the list (type part of the name).")
                 return False
@@ -612,21 +598,21 @@ class InvoiceWindow(DocumentWindow):
                 return False
         return True
 
-    async def _send_save(self) -> Row:
+    async def _send_save(self) -> InvoiceOut:
         """POST a new draft, PATCH a changed one (or an issued one's notes); field errors of lines
         are shown at their cell and named under the grid."""
         api = self.api
         try:
             if self.invoice is None:
                 body = {k: v for k, v in self._body().items() if v is not None}
-                return (await invoices.create_invoice(api, InvoiceIn.model_construct(**body))).model_dump(mode="json")
-            if self.invoice["status"] != "draft":
+                return await invoices.create_invoice(api, InvoiceIn.model_construct(**body))
+            if self.invoice.status != InvoiceStatus.draft:
                 notes = InvoiceUpdate.model_construct(
-                    version=self.invoice["version"], notes=self.notes.toPlainText().strip() or None
+                    version=self.invoice.version, notes=self.notes.toPlainText().strip() or None
                 )
-                return (await invoices.update_invoice(api, self.invoice["id"], notes)).model_dump(mode="json")
-            changes = InvoiceUpdate.model_construct(**self._body(), version=self.invoice["version"])
-            return (await invoices.update_invoice(api, self.invoice["id"], changes)).model_dump(mode="json")
+                return await invoices.update_invoice(api, self.invoice.id, notes)
+            changes = InvoiceUpdate.model_construct(**self._body(), version=self.invoice.version)
+            return await invoices.update_invoice(api, self.invoice.id, changes)
         except ApiError as exc:
             if exc.field and exc.field.startswith("lines.") and self.grid.show_error(exc.field, exc.message):
                 raise ApiError(exc.status, exc.code, self._line_message(exc), "lines", exc.extra) from exc
@@ -653,7 +639,7 @@ class InvoiceWindow(DocumentWindow):
         if not self.check():
             return None
 
-        def saved(invoice: Row) -> None:
+        def saved(invoice: InvoiceOut) -> None:
             self._saved(invoice)
             if then is not None:
                 then()
@@ -668,10 +654,10 @@ class InvoiceWindow(DocumentWindow):
             reload=self.reload,
         )
 
-    def _saved(self, invoice: Row) -> None:
+    def _saved(self, invoice: InvoiceOut) -> None:
         self.dirty = False
         self.show_invoice(invoice)
-        self.say("Draft saved." if invoice["status"] == "draft" else "Notes saved.")
+        self.say("Draft saved." if invoice.status == InvoiceStatus.draft else "Notes saved.")
 
     # --- issuing ---------------------------------------------------------------------------------
 
@@ -695,20 +681,19 @@ class InvoiceWindow(DocumentWindow):
         return box
 
     def _issue_now(self) -> asyncio.Task[Any]:
-        async def save_then_issue() -> Row:
+        async def save_then_issue() -> InvoiceOut:
             invoice = self.invoice
             if invoice is None or self.dirty:
                 invoice = await self._send_save()
                 if shiboken6.isValid(self):
                     self.dirty = False
                     self.show_invoice(invoice)
-            issued = await invoices.issue_invoice(self.api, invoice["id"], IssueIn(version=invoice["version"]))
-            return issued.model_dump(mode="json")
+            return await invoices.issue_invoice(self.api, invoice.id, IssueIn(version=invoice.version))
 
-        def issued(invoice: Row) -> None:
+        def issued(invoice: InvoiceOut) -> None:
             self.show_invoice(invoice)
             self.spawn(self._load_related(invoice))
-            self.say(f"Issued as {invoice['number']}.")
+            self.say(f"Issued as {invoice.number}.")
 
         return operations.run(
             self,
@@ -737,16 +722,14 @@ class InvoiceWindow(DocumentWindow):
         invoice = self.invoice
 
         def ready(link: PayOnlineOut) -> None:
-            self.online_dialog = PayOnlineDialog(link, str(invoice.get("number") or ""), self)
+            self.online_dialog = PayOnlineDialog(link, invoice.number or "", self)
             self.online_dialog.open()
             self.say("Pay online link ready: copy it into a message, or Send… includes it.")
 
-        return operations.run(
-            self, invoices.pay_online(self.api, invoice["id"]), success=ready, busy=self.online_button
-        )
+        return operations.run(self, invoices.pay_online(self.api, invoice.id), success=ready, busy=self.online_button)
 
     def _paid(self, payment: PaymentOut) -> None:
-        currency = self.invoice["currency"] if self.invoice else ""
+        currency = self.invoice.currency if self.invoice else ""
         self.say(f"Payment of {money(payment.amount, currency)} recorded.")
         self.reload()
 
@@ -778,7 +761,7 @@ class InvoiceWindow(DocumentWindow):
         return dialog
 
     def _refunded(self, payment: PaymentOut) -> None:
-        currency = self.invoice["currency"] if self.invoice else ""
+        currency = self.invoice.currency if self.invoice else ""
         amount = payment.refunds[-1].amount if payment.refunds else None
         self.say(f"Refund of {money(amount, currency)} recorded.")
         self.reload()
@@ -786,12 +769,12 @@ class InvoiceWindow(DocumentWindow):
     def cancel_invoice(self) -> QMessageBox | None:
         if self.invoice is None or not self.cancel_button.isVisible():
             return None
-        draft = self.invoice["status"] == "draft"
+        draft = self.invoice.status == InvoiceStatus.draft
         text = (
             "The draft is cancelled; it never gets a number."
             if draft
-            else f"Invoice {self.invoice['number']} is cancelled and a credit note of "
-            f"{money(self.invoice['gross_total'], self.invoice['currency'])} is made for it."
+            else f"Invoice {self.invoice.number} is cancelled and a credit note of "
+            f"{money(self.invoice.gross_total, self.invoice.currency)} is made for it."
         )
         box = QMessageBox(
             QMessageBox.Icon.Warning, "Cancel this invoice?", text, QMessageBox.StandardButton.NoButton, self
@@ -821,7 +804,7 @@ class InvoiceWindow(DocumentWindow):
 
         return operations.run(
             self,
-            invoices.cancel_invoice(self.api, invoice["id"], invoice["version"]),
+            invoices.cancel_invoice(self.api, invoice.id, invoice.version),
             success=done,
             changed=invoices.CHANGED,
             busy=self.cancel_button,
@@ -833,9 +816,9 @@ class InvoiceWindow(DocumentWindow):
     def preview_pdf(self) -> PdfPreviewDialog | None:
         if self.invoice is None:
             return None
-        name = self.invoice.get("number") or f"draft {self.invoice['id']}"
-        kind = "Credit note" if self.invoice.get("kind") == "credit_note" else "Invoice"
-        invoice_id = self.invoice["id"]
+        name = self.invoice.number or f"draft {self.invoice.id}"
+        kind = "Credit note" if self.invoice.kind == InvoiceKind.credit_note else "Invoice"
+        invoice_id = self.invoice.id
         dialog = PdfPreviewDialog(self, self.api, lambda: invoices.pdf(self.api, invoice_id), f"{kind} {name}")
         dialog.open()
         return dialog
@@ -848,14 +831,14 @@ class InvoiceWindow(DocumentWindow):
         dialog.open()
         return dialog
 
-    def _queued(self, invoice: Row) -> None:
+    def _queued(self, invoice: InvoiceOut) -> None:
         self.show_invoice(invoice, replace_edits=not self.dirty)
         self.say("Queued for sending; this window shows when it has gone.")
         self.spawn(self._load_related(invoice))
 
     def _poll_send(self) -> None:
         """While a send is queued: ask again (the live event does the same when the stream is on)."""
-        if self.invoice is None or self.invoice.get("send_status") != "queued":
+        if self.invoice is None or self.invoice.send_status != SendStatus.queued:
             self._poll.stop()
             return
         if not any(not t.done() for t in self._tasks):
@@ -869,7 +852,7 @@ class InvoiceWindow(DocumentWindow):
         dialog.open()
         return dialog
 
-    def _repeated(self, invoice: Row) -> None:
+    def _repeated(self, invoice: InvoiceOut) -> None:
         self.show_invoice(invoice, replace_edits=not self.dirty)
         self.tabs.setCurrentIndex(2)
 
