@@ -25,7 +25,9 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QKeyEvent,
+    QKeySequence,
     QMouseEvent,
+    QShortcut,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 
 COLUMN_WIDTH = 276
 RELOAD_MS = 150
+UNDO_MS = 8000  # how long "Moved to Lost · Undo" stays; Ctrl+Z undoes the last move after that too
 Key = Hashable  # what names a column: a status id (leads), a status value (tickets)
 
 
@@ -365,6 +368,8 @@ class KanbanBoard(QWidget):
         self._narrowed: bool | None = None
         self._seq = 0
         self._moving = 0
+        self.last_move: tuple[int, Key, Key] | None = None  # (card, from, to) of the last move agreed
+        self._undo: Callable[[], object] | None = None
         self._build()
         self._stale = True  # nothing loaded yet, or changes came while hidden
         self._reload_timer = QTimer(self)
@@ -402,6 +407,11 @@ class KanbanBoard(QWidget):
         self.notice.setProperty("role", "info")
         self.notice_text = QLabel()
         self.notice_text.setWordWrap(True)
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.setObjectName("boardUndo")
+        self.undo_button.setToolTip("Move it back (Ctrl+Z)")
+        self.undo_button.clicked.connect(self.undo_last)
+        self.undo_button.hide()
         close = QToolButton()
         close.setIcon(icons.icon("close"))
         close.setAccessibleName("Dismiss")
@@ -409,9 +419,18 @@ class KanbanBoard(QWidget):
         row = QHBoxLayout(self.notice)
         row.setContentsMargins(12, 6, 6, 6)
         row.addWidget(self.notice_text, 1)
+        row.addWidget(self.undo_button)
         row.addWidget(close)
         self.notice.hide()
         layout.addWidget(self.notice)
+        self.undo_timer = QTimer(self)
+        self.undo_timer.setSingleShot(True)
+        self.undo_timer.setInterval(UNDO_MS)
+        self.undo_timer.timeout.connect(self._undo_expired)
+        # Ctrl+Z anywhere in the window while the board shows (a text field's own undo comes first).
+        undo = QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self)
+        undo.setContext(Qt.ShortcutContext.WindowShortcut)
+        undo.activated.connect(self.undo_last)
 
         self.stack = QStackedWidget()
         self.scroll_area = QScrollArea()
@@ -437,8 +456,40 @@ class KanbanBoard(QWidget):
         layout.addWidget(self.stack, 1)
 
     def show_notice(self, text: str) -> None:
+        self.undo_timer.stop()
+        self.undo_button.hide()
         self.notice_text.setText(text)
         self.notice.show()
+
+    # --- undo ------------------------------------------------------------------------------------
+
+    def offer_undo(self, text: str, undo: Callable[[], object]) -> None:
+        """A notice with an Undo button for a few seconds; Ctrl+Z runs ``undo`` (once) until the next move."""
+        self.show_notice(text)
+        self._undo = undo
+        self.undo_button.show()
+        self.undo_timer.start()
+
+    def set_undo(self, undo: Callable[[], object] | None) -> None:
+        """What Ctrl+Z does now (None: nothing), without a notice."""
+        self._undo = undo
+
+    def undo_last(self) -> bool:
+        """Ctrl+Z / Undo: undo the last move made here; False when there is nothing to undo."""
+        undo, self._undo = self._undo, None
+        if self.undo_button.isVisible() or self.undo_timer.isActive():
+            self.undo_timer.stop()
+            self.undo_button.hide()
+            self.notice.hide()
+        if undo is None:
+            return False
+        undo()
+        return True
+
+    def _undo_expired(self) -> None:
+        if shiboken6.isValid(self) and not self.undo_button.isHidden():
+            self.undo_button.hide()
+            self.notice.hide()
 
     # --- loading ---------------------------------------------------------------------------------
 
@@ -670,6 +721,7 @@ class KanbanBoard(QWidget):
             else:
                 if dialog is not None and shiboken6.isValid(dialog):
                     dialog.finish()
+                self.last_move = (card.id, source_key, key)
                 self.moved(result)
             self.schedule_reload()
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import QMimeData
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QWidget
 
 from crm_desktop import format
 from crm_desktop.api import leads as leads_api
@@ -179,6 +179,7 @@ class LeadBoard(KanbanBoard):
         self.pipeline_id: int | None = None
         self.statuses: dict[Key, StatusOut] = {}
         self._totals: dict[Key, list[MoneyTotal]] = {}
+        self._undoing: set[int] = set()  # leads whose move in flight is an undo (no undo of the undo)
         super().__init__(parent)
         self.setObjectName("leadBoard")
         self.no_leads = self.no_cards
@@ -262,8 +263,9 @@ class LeadBoard(KanbanBoard):
         super().open(card_id)
         open_lead(self, self.session, card_id)
 
-    def move_card(self, card_id: int, key: Key) -> QWidget | None:
-        """Ask what Lost and Won need, then move. Returns the dialog asked, if any."""
+    def move_card(self, card_id: int, key: Key, undo: bool = False) -> QWidget | None:
+        """Ask what Lost and Won need, then move. Returns the dialog asked, if any. An undo back to
+        Won does not convert again (the lead was won already); back to Lost asks the reason again."""
         source, target = self.column_of(card_id), self.column(key)
         if source is None or not isinstance(target, ColumnWidget) or source is target or not self.can_move:
             return None
@@ -272,18 +274,27 @@ class LeadBoard(KanbanBoard):
         if target.status.kind == StatusKind.lost:
             dialog = LostReasonDialog(self.lookups.lost_reasons, card.person_name, self)
             dialog.follow(self.lookups)
-        elif target.status.kind == StatusKind.won:
+        elif target.status.kind == StatusKind.won and not undo:
             dialog = WonDialog(card, self)
         if dialog is None:
-            self._send(card_id, key, {}, None)
+            self._send(
+                card_id, key, {"convert": False} if undo and target.status.kind == StatusKind.won else {}, None, undo
+            )
             return None
         asked = dialog
-        dialog.submitted.connect(lambda extra: self._send(card_id, key, extra, asked))
+        dialog.submitted.connect(lambda extra: self._send(card_id, key, extra, asked, undo))
         dialog.rejected.connect(lambda: self.focus_lead(card_id))
         dialog.open()
         return dialog
 
-    def _send(self, card_id: int, key: Key, extra: dict[str, Any], dialog: _MoveDialog | None) -> None:
+    def _send(
+        self, card_id: int, key: Key, extra: dict[str, Any], dialog: _MoveDialog | None, undo: bool = False
+    ) -> None:
+        if undo:
+            self._undoing.add(card_id)
+        else:
+            self._undoing.discard(card_id)
+
         def call(card: BoardCard) -> Any:
             move = MoveRequest.model_construct(**{"version": card.version, "status_id": key, **extra})
             return leads_api.move_lead(self.session.api, card.id, move)
@@ -298,5 +309,51 @@ class LeadBoard(KanbanBoard):
         super().shift(card, source, target, index)
 
     def moved(self, result: MoveResult) -> None:
+        """The server agreed: say where the lead went, with Undo (Ctrl+Z) for a few seconds. A win that
+        made a client is not undone here: the client is a record of its own (colleagues may already
+        work on it), so Ctrl+Z says so and points to the lead's window instead of deleting it."""
+        lead = result.lead
+        self._keep_version(lead.id, lead.version)
+        status = self.statuses.get(lead.status_id)
+        where = status.name if status is not None else "its new stage"
+        undoing = lead.id in self._undoing
+        self._undoing.discard(lead.id)
         if result.client is not None:
-            self.show_notice(f"{result.lead.person_name} is won, and {result.client.name} is now a client.")
+            self.show_notice(f"{lead.person_name} is won, and {result.client.name} is now a client.")
+            refusal = (
+                f"{lead.person_name} became the client {result.client.name} when it was won, so the board "
+                "does not undo that move: the client stays. Open the lead to change its stage."
+            )
+            self.set_undo(lambda: self.show_notice(refusal))
+        elif undoing:
+            self.show_notice(f"{lead.person_name} is back in {where}.")
+            self.set_undo(None)
+        elif self.last_move is not None and self.last_move[0] == lead.id:
+            back = self.last_move[1]
+            self.offer_undo(f"{lead.person_name} moved to {where}.", lambda: self.undo_move(lead.id, back))
+        if QApplication.focusWidget() is None:
+            self.focus_card(lead.id)  # after a question dialog: the arrows work on at once
+
+    def undo_move(self, lead_id: int, key: Key) -> QWidget | None:
+        """Move the lead back where it was, through the same move (and questions) as a drag."""
+        card = self.card(lead_id)
+        if card is None or self.column(key) is None:
+            self.show_notice(
+                "That lead is no longer on the board here (a filter or a colleague moved it); "
+                "open it to change its stage."
+            )
+            return None
+        return self.move_card(lead_id, key, undo=True)
+
+    def _keep_version(self, lead_id: int, version: int) -> None:
+        """The card carries the version the server answered, so the next move (an undo) is not refused
+        as changed elsewhere before the board reloads."""
+        column = self.column_of(lead_id)
+        if column is None:
+            return
+        for index, card in enumerate(column.cards):
+            if card.id == lead_id:
+                column.cards[index] = card.model_copy(update={"version": version})
+                widget = column.widget_of(lead_id)
+                if widget is not None:
+                    widget.card = column.cards[index]
