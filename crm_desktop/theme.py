@@ -32,18 +32,25 @@ TOKENS: dict[str, dict[str, str]] = {
         "accent_text": "#2a52b0",
         "accent_border": "#c4d4f5",
         "on_accent": "#ffffff",
-        "on_accent_soft": "#7d96cf",
+        "on_accent_soft": "#48629e",
         "danger": "#c23a2f",
+        "on_danger": "#ffffff",
         "danger_soft": "#fdf0ee",
         "danger_border": "#f3c9c4",
         "warning_bg": "#fff5e2",
         "warning_border": "#f2dca9",
         "warning_text": "#7a4a00",
-        "success": "#1d8457",
+        "success": "#17704b",
         "alt_row": "#f9fafc",
         "scroll": "#c9d0da",
+        "control": "#7d8796",
         "brand_a": "#3563d0",
         "brand_b": "#5a3fc0",
+        "on_brand": "#ffffff",
+        "on_brand_muted": "#e6ecfb",
+        "chart_grid": "#e1e5ec",
+        "chart_axis": "#cfd5de",
+        "qr_bg": "#ffffff",
         "icon": "#4a5567",
     },
     "dark": {
@@ -62,8 +69,9 @@ TOKENS: dict[str, dict[str, str]] = {
         "accent_text": "#a9c3ff",
         "accent_border": "#34497a",
         "on_accent": "#0d1320",
-        "on_accent_soft": "#6c7ea8",
+        "on_accent_soft": "#a3b5dc",
         "danger": "#ff8a7f",
+        "on_danger": "#2a0f0c",
         "danger_soft": "#35201f",
         "danger_border": "#5b302c",
         "warning_bg": "#382c12",
@@ -72,11 +80,102 @@ TOKENS: dict[str, dict[str, str]] = {
         "success": "#5fd3a0",
         "alt_row": "#1a1e25",
         "scroll": "#3a4250",
+        "control": "#727d90",
         "brand_a": "#2a4fa8",
         "brand_b": "#4a34a0",
+        "on_brand": "#ffffff",
+        "on_brand_muted": "#d5dcf0",
+        "chart_grid": "#262b35",
+        "chart_axis": "#363d4a",
+        "qr_bg": "#ffffff",
         "icon": "#aab3c2",
     },
 }
+
+# Avatars: one colour per person (the same in both themes), initials in AVATAR_TEXT on it.
+AVATAR_COLORS = ("#3563d0", "#7a4fc4", "#1d8457", "#b8512a", "#1f7a8c", "#b0397a", "#5b6b2a")
+AVATAR_TEXT = "#ffffff"
+
+# How a state reads in a list or a badge (statuses, overdue, low stock) -> the token its text is drawn in.
+TONES: dict[str, str] = {
+    "neutral": "muted",
+    "info": "accent_text",
+    "success": "success",
+    "warning": "warning_text",
+    "danger": "danger",
+}
+# A badge of a tone: its text (TONES) on this background (the document windows' status badge, orders).
+TONE_BACKGROUNDS: dict[str, str] = {
+    "neutral": "hover",
+    "info": "accent_soft",
+    "success": "alt_row",
+    "warning": "warning_bg",
+    "danger": "danger_soft",
+}
+
+# Every text colour the app draws on every background it draws it on (resources/theme/_template.qss.in,
+# the views' row states and tones, the chart): (text token, background token, where). Both themes must
+# keep each pair at WCAG AA contrast, 4.5:1 (tests/desktop/test_theme_contrast.py).
+_SURFACES = ("bg", "surface", "alt_row")
+PAIRS: list[tuple[str, str, str]] = [
+    *[("text", b, "body text") for b in (*_SURFACES, "sidebar", "hover", "pressed")],
+    ("text", "accent_soft", "selected row, selected text"),
+    ("text", "danger_soft", "invalid field, overdue ticket row, low-stock row"),
+    ("text", "warning_bg", "ticket row near its SLA"),
+    *[("muted", b, "captions, placeholders, column headers, disabled text") for b in (*_SURFACES, "sidebar", "hover")],
+    ("muted", "accent_soft", "caption on a selected row"),
+    *[("accent", b, "links and link buttons") for b in (*_SURFACES, "sidebar")],
+    *[("accent_text", b, "selected tab, info text, 'info' tone") for b in (*_SURFACES, "accent_soft")],
+    ("on_accent", "accent", "primary button"),
+    ("on_accent", "accent_hover", "primary button, hovered"),
+    ("on_accent_soft", "accent_soft", "primary button while it works (disabled), still read"),
+    *[("danger", b, "errors, overdue, low stock, 'danger' tone") for b in (*_SURFACES, "sidebar", "danger_soft")],
+    ("on_danger", "danger", "unread-count badge on the bell"),
+    *[("warning_text", b, "'warning' tone, offline banner, high priority") for b in (*_SURFACES, "warning_bg")],
+    *[("success", b, "'success' tone, won column") for b in (*_SURFACES, "sidebar")],
+    ("on_brand", "brand_a", "sign-in brand panel"),
+    ("on_brand", "brand_b", "sign-in brand panel"),
+    ("on_brand_muted", "brand_a", "sign-in brand panel, muted"),
+    ("on_brand_muted", "brand_b", "sign-in brand panel, muted"),
+    ("muted", "surface", "chart axis labels and title"),
+    ("muted", "bg", "chart axis labels and title"),
+]
+# Parts of controls a person must see (WCAG 1.4.11, 3:1): (colour token, background token, where).
+NON_TEXT_PAIRS: list[tuple[str, str, str]] = [
+    ("control", "surface", "radio button and check box outline"),
+    ("control", "bg", "radio button and check box outline"),
+]
+
+
+def color(token: str) -> str:
+    """The current theme's colour for ``token`` (read when drawing: the theme can change)."""
+    return current().token(token)
+
+
+def tone(name: str | None) -> str | None:
+    """The text colour of a tone (TONES) in the current theme; None for no tone."""
+    return None if name is None else color(TONES[name])
+
+
+class ToneColors:
+    """A state -> tone table read like a dict of colours: ``.get(state)`` is the tone's colour now."""
+
+    def __init__(self, tones: dict[str, str]) -> None:
+        self.tones = tones
+
+    def get(self, key: object, default: str | None = None) -> str | None:
+        name = self.tones.get(str(getattr(key, "value", key)))
+        return tone(name) if name is not None else default
+
+    def background(self, key: object) -> str:
+        """The badge background of the state's tone (neutral's when the state has none)."""
+        return color(TONE_BACKGROUNDS[self.tones.get(str(getattr(key, "value", key)), "neutral")])
+
+    def __getitem__(self, key: object) -> str:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
 
 
 def system_scheme() -> str:

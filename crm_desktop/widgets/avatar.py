@@ -7,7 +7,9 @@ import hashlib
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 
-PALETTE = ("#3563d0", "#7a4fc4", "#1d8457", "#c0562a", "#2a8ca0", "#b0397a", "#5b6b2a")
+from crm_desktop.theme import AVATAR_COLORS, AVATAR_TEXT
+
+PALETTE = AVATAR_COLORS
 
 
 def initials(name: str) -> str:
@@ -31,7 +33,7 @@ def avatar_icon(name: str, size: int = 28, scale: float = 2.0) -> QIcon:
     font.setPixelSize(int(size * scale * 0.4))
     font.setBold(True)
     painter.setFont(font)
-    painter.setPen(QColor("#ffffff"))
+    painter.setPen(QColor(AVATAR_TEXT))
     painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, initials(name))
     painter.end()
     pixmap = QPixmap.fromImage(image)

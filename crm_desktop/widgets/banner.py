@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton
 
-from crm_desktop import icons
+from crm_desktop import icons, theme
 
 OFFLINE_TEXT = "Offline - reconnecting..."
 
@@ -23,7 +23,7 @@ class OfflineBanner(QFrame):
         layout.setContentsMargins(16, 7, 12, 7)
         layout.setSpacing(10)
         self.icon = QLabel()
-        self.icon.setPixmap(icons.icon("offline", "#b07400").pixmap(QSize(18, 18)))
+        self.icon.setPixmap(icons.icon("offline", theme.color("warning_text")).pixmap(QSize(18, 18)))
         self.label = QLabel(OFFLINE_TEXT)
         self.detail = QLabel("Your changes stay on screen and nothing is lost.")
         self.detail.setProperty("role", "muted")

@@ -67,7 +67,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, tasks
+from crm_desktop import format, tasks, theme
 from crm_desktop.api import products, stock
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.operations.errors import ERROR_PROPERTY, clear_field, mark_field
@@ -84,7 +84,6 @@ Values = dict[str, Any]  # a line as typed (what add_line takes, Ctrl+Z puts bac
 Product = ProductOut | ProductStockOut  # a product from the catalogue, or from the stock lookup
 SavedLine = LineOut | DocumentLineOut | PurchaseLineOut  # a line as the server has it (sales, stock, purchase)
 CENT = Decimal("0.01")
-ERROR_STYLE = "border: 1px solid #d93025; background: #fdecea;"
 READ_ONLY_CELL = "QLineEdit { border: none; background: transparent; padding-right: 4px; }"
 
 
@@ -845,7 +844,7 @@ class LineGrid(QWidget):
     def _mark(self, i: int, key: str, message: str) -> None:
         widget = self.cell(i, key)
         widget.setProperty(ERROR_PROPERTY, True)
-        widget.setStyleSheet(ERROR_STYLE)
+        widget.setStyleSheet(f"border: 1px solid {theme.color('danger')}; background: {theme.color('danger_soft')};")
         widget.setToolTip(message)
         widget.setAccessibleDescription(message)
         if self.mode is Mode.STOCK:

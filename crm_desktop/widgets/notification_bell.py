@@ -53,6 +53,6 @@ class NotificationBell(QToolButton):
         painter.setPen(QColor(theme.current().token("surface")))
         painter.setBrush(QColor(theme.current().token("danger")))
         painter.drawRoundedRect(rect, 8, 8)
-        painter.setPen(QColor("#ffffff"))
+        painter.setPen(QColor(theme.current().token("on_danger")))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
         painter.end()

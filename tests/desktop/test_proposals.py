@@ -19,11 +19,12 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import update
 
 from crm_desktop import format as fmt
+from crm_desktop import theme
 from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import errors
 from crm_desktop.session import Session
-from crm_desktop.views.proposals.common import EXPIRED_COLOR
+from crm_desktop.views.proposals.common import EXPIRED_TONE
 from crm_desktop.views.proposals.editor import ProposalWindow, open_proposal
 from crm_desktop.views.proposals.list import ProposalsPage
 from crm_server.proposals.models import Proposal
@@ -342,7 +343,7 @@ def test_an_expired_proposal_set_back_to_open_gets_seven_more_days(desk: Desk, q
     page.reload()
     desk.wait_until(lambda: page.model.rowCount() == 1 and not page.model.loading)
     assert page.model.index(0, 4).data() == "Sent · expired"
-    assert page.model.index(0, 3).data(Qt.ItemDataRole.ForegroundRole) == QColor(EXPIRED_COLOR)
+    assert page.model.index(0, 3).data(Qt.ItemDataRole.ForegroundRole) == QColor(theme.tone(EXPIRED_TONE))
 
     window = open_window(desk, page, proposal["id"])
     past = (date.today() - timedelta(days=3)).isoformat()

@@ -17,11 +17,12 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from crm_desktop import theme
 from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import errors
 from crm_desktop.session import Session
-from crm_desktop.views.purchasing.common import LATE_COLOR
+from crm_desktop.views.purchasing.common import LATE_TONE
 from crm_desktop.views.purchasing.editor import PurchaseOrderWindow, open_purchase_order
 from crm_desktop.views.purchasing.list import PurchaseOrdersPage
 from crm_desktop.views.purchasing.receive_dialog import ReceiveDialog
@@ -413,7 +414,7 @@ def test_list_filters_export_and_a_colleagues_changes_show_up_live(desk: Desk, q
     row = numbers().index(late["number"])
     desk.wait_until(lambda: page.model.index(row, 6).data() == "0 of 2 lines received")
     assert page.model.index(row, 5).data() == "2" and page.model.index(row, 1).data() == "Parts Ltd"
-    assert page.model.index(row, 3).data(Qt.ItemDataRole.ForegroundRole) == QColor(LATE_COLOR)  # late
+    assert page.model.index(row, 3).data(Qt.ItemDataRole.ForegroundRole) == QColor(theme.tone(LATE_TONE))  # late
     assert page.model.index(numbers().index(draft["number"]), 6).data() == "—"
     assert page.model.index(numbers().index(done["number"]), 6).data() == "1 of 1 line received"
     assert page.model.index(numbers().index(done["number"]), 5).data() == "1"

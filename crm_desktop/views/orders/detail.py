@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, icons
+from crm_desktop import format, icons, theme
 from crm_desktop.api import orders
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
@@ -35,16 +35,18 @@ from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_desktop.widgets.record_window import WindowRegistry, action_button, lazy, show_window, spawn_into
 from crm_server.contract.orders import STATUS_LABELS, STOCK_LABELS, OrderOut
 
-STATUS_COLORS = {
-    "draft": "#6b7280",
-    "pending": "#b45309",
-    "processing": "#2563eb",
-    "on_hold": "#b45309",
-    "completed": "#15803d",
-    "cancelled": "#6b7280",
-    "refunded": "#6b7280",
-    "failed": "#b91c1c",
-}
+STATUS_COLORS = theme.ToneColors(
+    {
+        "draft": "neutral",
+        "pending": "warning",
+        "processing": "info",
+        "on_hold": "warning",
+        "completed": "success",
+        "cancelled": "neutral",
+        "refunded": "neutral",
+        "failed": "danger",
+    }
+)
 SOURCE_LABELS = {"woocommerce": "WooCommerce"}
 _open: WindowRegistry[OrderWindow] = WindowRegistry()  # order id -> its window
 
@@ -227,8 +229,11 @@ class OrderWindow(QWidget):
         self.setWindowTitle(f"Sales order {order.number} - CRM")
         self.title.setText(f"Order {order.number}")
         self.badge.setText(str(STATUS_LABELS.get(order.status, order.status)))
-        color = STATUS_COLORS.get(order.status, "#6b7280")
-        self.badge.setStyleSheet(f"color: white; background: {color}; border-radius: 9px; padding: 2px 10px;")
+        color, background = (
+            STATUS_COLORS.get(order.status, theme.tone("neutral")),
+            STATUS_COLORS.background(order.status),
+        )
+        self.badge.setStyleSheet(f"color: {color}; background: {background}; border-radius: 9px; padding: 2px 10px;")
         email = f" <{order.client_email}>" if order.client_email else ""
         self.client.setText(f"{order.client_name or '—'}{email}")
         self.open_client_button.setEnabled(self.session.can("clients", "view"))

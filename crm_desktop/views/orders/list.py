@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QVBoxLayout, QWidget
 
-from crm_desktop import format
+from crm_desktop import format, theme
 from crm_desktop.api import orders
 from crm_desktop.session import Session
 from crm_desktop.views.orders.detail import STATUS_COLORS, open_order
@@ -36,7 +36,7 @@ def stock_text(row: OrderOut) -> str:
 
 
 def stock_color(row: OrderOut) -> str | None:
-    return "#b91c1c" if row.stock_state == "short" else None
+    return theme.tone("danger") if row.stock_state == "short" else None
 
 
 def lines_text(row: OrderOut) -> str:

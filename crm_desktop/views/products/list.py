@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import format, operations, tasks
+from crm_desktop import format, operations, tasks, theme
 from crm_desktop.api import products
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
@@ -35,7 +35,6 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 SORTABLE = {0: "sku", 1: "name", 3: "unit_price"}  # column -> the server's sort key
-MUTED = "#8a8f98"
 
 
 def price_text(row: ProductOut) -> str:
@@ -43,7 +42,7 @@ def price_text(row: ProductOut) -> str:
 
 
 def _muted(row: ProductOut) -> str | None:
-    return None if row.active else MUTED
+    return None if row.active else theme.tone("neutral")
 
 
 class ProductsPage(QWidget):

@@ -35,8 +35,8 @@ MOVE_TIPS = {
     S.accepted: "The client said yes: record who and when (final)",
     S.declined: "The client said no: record who and when (final)",
 }
-EXPIRED_COLOR = "#c0392b"
-MUTED_COLOR = "#8a8f98"
+EXPIRED_TONE = "danger"  # theme.TONES: an expired proposal in the list
+DECLINED_TONE = "neutral"
 
 
 def status_text(row: ProposalOut) -> str:

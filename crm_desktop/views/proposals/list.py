@@ -14,12 +14,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import format, operations
+from crm_desktop import format, operations, theme
 from crm_desktop.api import invoices, proposals
 from crm_desktop.session import Session
 from crm_desktop.views.proposals.common import (
-    EXPIRED_COLOR,
-    MUTED_COLOR,
+    DECLINED_TONE,
+    EXPIRED_TONE,
     STATUS_LABELS,
     status_text,
 )
@@ -63,8 +63,8 @@ EXPORT_HEADERS = (
 
 def _color(row: ProposalOut) -> str | None:
     if row.expired:
-        return EXPIRED_COLOR
-    return MUTED_COLOR if row.status == ProposalStatus.declined else None
+        return theme.tone(EXPIRED_TONE)
+    return theme.tone(DECLINED_TONE) if row.status == ProposalStatus.declined else None
 
 
 def invoice_text(row: ProposalOut) -> str:

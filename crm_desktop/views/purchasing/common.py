@@ -33,8 +33,8 @@ STATUS_TONES = {
     S.cancelled: "danger",
 }
 OPEN = (S.confirmed, S.partially_received)
-LATE_COLOR = "#c0392b"
-MUTED_COLOR = "#8a8f98"
+LATE_TONE = "danger"  # theme.TONES: a late purchase order in the list
+CANCELLED_TONE = "neutral"
 
 
 def status_label(value: str) -> str:

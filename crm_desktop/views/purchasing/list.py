@@ -16,12 +16,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import format, operations
+from crm_desktop import format, operations, theme
 from crm_desktop.api import purchasing
 from crm_desktop.session import Session
 from crm_desktop.views.purchasing.common import (
-    LATE_COLOR,
-    MUTED_COLOR,
+    CANCELLED_TONE,
+    LATE_TONE,
     STATUS_LABELS,
     S,
     VendorPicker,
@@ -60,8 +60,8 @@ EXPORT_HEADERS = (
 
 def _color(row: PurchaseOrderOut) -> str | None:
     if late(row):
-        return LATE_COLOR
-    return MUTED_COLOR if row.status == S.cancelled else None
+        return theme.tone(LATE_TONE)
+    return theme.tone(CANCELLED_TONE) if row.status == S.cancelled else None
 
 
 def _received_text(row: PurchaseOrderOut) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QValueAxis
 from PySide6.QtCore import QDate, QSettings, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QPainter, QShortcut
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, operations, tasks
+from crm_desktop import format, operations, tasks, theme
 from crm_desktop.api import reports
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
@@ -408,6 +408,15 @@ class SalesReportPage(QWidget):
         amounts.applyNiceNumbers()
         self.chart.addAxis(amounts, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(amounts)
+        # In the theme's colours (QtCharts' own are for a light page: white gridlines glare in dark).
+        bars.setColor(QColor(theme.color("accent")))
+        bars.setBorderColor(QColor(theme.color("accent")))
+        text = QColor(theme.color("muted"))
+        for axis in (categories, amounts):
+            axis.setGridLineColor(QColor(theme.color("chart_grid")))
+            axis.setLinePenColor(QColor(theme.color("chart_axis")))
+            axis.setLabelsColor(text)
+            axis.setTitleBrush(QBrush(text))
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         if areas & REFRESH_AREAS:

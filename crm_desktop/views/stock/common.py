@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_desktop import format
+from crm_desktop import format, theme
 from crm_server.contract.stock import DocumentKind, DocumentStatus, StockDocumentOut, WarehouseOut
 
 KIND_LABELS = {kind.value: format.label(kind) for kind in DocumentKind}
 KIND_NEW = {kind.value: f"New {format.label(kind).lower()}" for kind in DocumentKind}
 STATUS_LABELS = {status.value: format.label(status) for status in DocumentStatus}
-STATUS_COLORS = {"draft": "#6b7280", "validated": "#15803d", "reversed": "#b45309", "cancelled": "#6b7280"}
-LOW_BACKGROUND = "#fde8e8"
-LOW_TEXT = "#b91c1c"
+STATUS_COLORS = theme.ToneColors(
+    {"draft": "neutral", "validated": "success", "reversed": "warning", "cancelled": "neutral"}
+)
+LOW_BACKGROUND = "danger_soft"  # theme tokens: a low product's rows, and the figures that are low
+LOW_TEXT = "danger"
 
 
 def signed_qty(value: Any) -> str:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, icons, operations, tasks
+from crm_desktop import format, icons, operations, tasks, theme
 from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import mark_field
@@ -58,11 +58,11 @@ def open_history(
 
 
 def _quantity_color(row: MoveOut) -> str | None:
-    return "#15803d" if not str(row.quantity).startswith("-") else "#b91c1c"
+    return theme.tone("danger" if str(row.quantity).startswith("-") else "success")
 
 
 def _negative_color(value: Any) -> str | None:
-    return "#b91c1c" if str(value).startswith("-") else None
+    return theme.tone("danger") if str(value).startswith("-") else None
 
 
 class ProductHistoryWindow(QWidget):

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, tasks
+from crm_desktop import format, tasks, theme
 from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import handle_error
@@ -50,7 +50,7 @@ HEADERS = ["SKU", "Product", "Warehouse", "On hand", "Reserved", "Available", "I
 
 
 def _low_color(row: LevelOut) -> str | None:
-    return LOW_TEXT if row.low else None
+    return theme.color(LOW_TEXT) if row.low else None
 
 
 def level_key(level: LevelOut) -> str:
@@ -63,7 +63,7 @@ class LevelsModel(PagedTableModel[LevelOut]):
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role == Qt.ItemDataRole.BackgroundRole and index.isValid() and 0 <= index.row() < self.rowCount():
-            return QColor(LOW_BACKGROUND) if self.row(index.row()).low else None
+            return QColor(theme.color(LOW_BACKGROUND)) if self.row(index.row()).low else None
         return super().data(index, role)
 
 
