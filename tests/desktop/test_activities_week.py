@@ -12,7 +12,7 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 
-from crm_desktop import theme
+from crm_desktop import format, theme
 from crm_desktop.api import auth
 from crm_desktop.session import Session
 from crm_desktop.views.activities.calendar import WeekView
@@ -161,6 +161,8 @@ def test_my_day_puts_the_most_overdue_first_toned_by_how_late(desk: Desk, qtbot:
     assert title == "Overdue · 3"
     assert [r.text(4) for r in rows] == ["ten days", "two days", "two hours"]  # most overdue first
     assert [r.text(1) for r in rows] == ["10 d", "2 d", "2 h"]
+    ten_days = dues["ten days"]
+    assert rows[0].text(0) == f"{format.weekday(ten_days)}, {format.clock(ten_days)}"  # "Wed 25 Nov, 14:05"
     assert [my_day.lateness_of(made[n]) for n in ("ten days", "two days", "two hours")] == [
         Lateness.week,
         Lateness.days,

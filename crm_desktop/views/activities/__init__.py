@@ -6,6 +6,7 @@ a lead or a client (``schedule.ScheduleFollowUpDialog``); this page completes an
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,8 +70,14 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     yield "activities-week", week
     week.person.set_whose(Whose.everyone)
     yield "activities-week-everyone", week
+    busiest = Counter((f.owner_id, f.owner_name) for f in week.items if f.owner_id is not None).most_common(1)
     week.person.set_whose(Whose.mine)
-    page.show_my_day()
+    my_day = page.show_my_day()
+    if busiest:  # the day of the one with most to do: the overdue tones and the person filter
+        (owner_id, name), _count = busiest[0]
+        my_day.person.choose_person(owner_id, name or "")
+        yield "activities-my-day-person", my_day
+        my_day.person.set_whose(Whose.mine)
 
 
 __all__ = ["ActivitiesPage", "create_page", "screenshot_states"]

@@ -32,7 +32,7 @@ from crm_desktop import format, icons, theme
 from crm_desktop.api import activities as activities_api
 from crm_desktop.session import Session
 from crm_desktop.views.activities.live_view import LiveFollowUpsView
-from crm_desktop.views.activities.my_day import open_complete, open_reschedule, record_opener
+from crm_desktop.views.activities.my_day import TONES, lateness, open_complete, open_reschedule, record_opener
 from crm_desktop.views.activities.person_filter import PersonFilter, Whose
 from crm_desktop.views.activities.schedule import kind_icon, local
 from crm_server.contract.activities import FollowUpOut, FollowUpStatus
@@ -58,7 +58,7 @@ class DayColumn(QFrame):
         super().__init__(parent)
         self.setProperty("role", "card")
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 8, 6, 6)
+        layout.setContentsMargins(4, 8, 4, 4)  # a day is narrow at 1280 px: room for the lines
         layout.setSpacing(6)
         self.title = QLabel()
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -139,7 +139,7 @@ class WeekView(LiveFollowUpsView):
         layout.addLayout(bar)
 
         grid = QHBoxLayout()
-        grid.setSpacing(8)
+        grid.setSpacing(6)
         self.columns = [DayColumn() for _ in range(7)]
         for column in self.columns:
             column.list.itemClicked.connect(self._chosen)
@@ -247,9 +247,12 @@ class WeekView(LiveFollowUpsView):
             item.setForeground(QBrush(QColor(theme.current().token("muted"))))
             outcome = f"\nDone: {follow_up.outcome}" if follow_up.outcome else "\nDone."
             item.setToolTip(said + outcome)
-        elif due < now:
-            item.setForeground(QBrush(QColor(theme.current().token("warning_text"))))
-            item.setBackground(QBrush(QColor(theme.current().token("warning_bg"))))
+        else:  # open: toned by how late, as in My day
+            text, background = TONES.get(lateness(due, now), (None, None))
+            if text is not None:
+                item.setForeground(QBrush(QColor(theme.current().token(text))))
+            if background is not None:
+                item.setBackground(QBrush(QColor(theme.current().token(background))))
         return item
 
     def follow_up(self, follow_up_id: int) -> FollowUpOut | None:

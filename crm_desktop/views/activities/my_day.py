@@ -285,7 +285,7 @@ class MyDayView(LiveFollowUpsView):
 
     def _row(self, follow_up: FollowUpOut, now: datetime) -> QTreeWidgetItem:
         due = local(follow_up.due_at)
-        when = format.clock(due) if due.date() == now.date() else format.moment(due)
+        when = format.clock(due) if due.date() == now.date() else f"{format.weekday(due)}, {format.clock(due)}"
         late = lateness(due, now)
         late_by = format.duration(now - due, parts=1) if late else ""
         notes = " ".join(follow_up.notes.split())
