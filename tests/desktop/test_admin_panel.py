@@ -81,7 +81,7 @@ def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot)
         settle(desk, panel)
         assert page.loaded, name
     # Real data arrived on each page, not just empty widgets.
-    assert [r["email"] for r in users.model.rows()] == ["admin@example.com"]
+    assert [r.email for r in users.model.rows()] == ["admin@example.com"]
     assert panel.roles_page.list.count() == 6  # the built-in roles
     assert panel.logs_page.logins.model.total == 1  # the admin's own sign-in
     assert panel.audit_page.model.total is not None
@@ -116,7 +116,7 @@ def test_a_live_event_patches_the_row_in_place(desk: Desk, qtbot: QtBot) -> None
     resets: list[bool] = []
     users.model.modelReset.connect(lambda: resets.append(True))
     panel.on_live_event({"module": "admin", "entity": "user", "entity_id": other, "action": "updated"})
-    desk.wait_until(lambda: users.model.row(row)["full_name"] == "Olga New", message="the row was not patched")
+    desk.wait_until(lambda: users.model.row(row).full_name == "Olga New", message="the row was not patched")
     assert resets == []  # patched in place, the list was not reloaded
     assert users.model.index(row, 0).data() == "Olga New"
 
@@ -135,7 +135,7 @@ def test_pages_are_read_only_without_edit_rights(desk: Desk, qtbot: QtBot) -> No
     _, panel, users = open_panel(desk, qtbot, "users", api=auditor)
     assert users.model.total == 2
     assert not users.new_button.isEnabled()
-    users.table.select_key(users.model.row(0)["id"])
+    users.table.select_key(users.model.row(0).id)
     assert not users.edit_button.isEnabled() and not users.deactivate_button.isEnabled()
     panel.show_page("settings")
     settings = panel.settings_page

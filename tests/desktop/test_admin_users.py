@@ -32,7 +32,7 @@ def open_users(desk: Desk, qtbot: QtBot) -> tuple[ApiClient, AdminPanel, UsersPa
 
 
 def emails(page: UsersPage) -> list[str]:
-    return [row["email"] for row in page.model.rows()]
+    return [row.email for row in page.model.rows()]
 
 
 def test_create_user_through_the_dialog(desk: Desk, qtbot: QtBot) -> None:
@@ -51,9 +51,9 @@ def test_create_user_through_the_dialog(desk: Desk, qtbot: QtBot) -> None:
 
     desk.wait_until(lambda: "bea@example.com" in emails(page), message="the new user is not in the list")
     assert not shiboken6.isValid(dialog)  # closed (and deleted) on success
-    row = next(r for r in page.model.rows() if r["email"] == "bea@example.com")
-    assert row["full_name"] == "Bea Builder" and row["must_change_password"] is True
-    assert page.roles[row["role_id"]].name == "Salesperson"
+    row = next(r for r in page.model.rows() if r.email == "bea@example.com")
+    assert row.full_name == "Bea Builder" and row.must_change_password is True
+    assert page.roles[row.role_id].name == "Salesperson"
     # The server has them, and the initial password works (they must change it first).
     stored = desk.run(api.get("/api/users", search="bea"))
     assert [u["phone"] for u in stored["items"]] == ["+40 721 000 111"]
@@ -159,7 +159,7 @@ def test_account_actions_unlock_password_reset_role_reactivate(desk: Desk, qtbot
 
     page.unlock_action.trigger()
     desk.wait_until(
-        lambda: any(r["id"] == sam and r["locked_until"] is None for r in page.model.rows()), message="not unlocked"
+        lambda: any(r.id == sam and r.locked_until is None for r in page.model.rows()), message="not unlocked"
     )
     assert desk.run(api.get(f"/api/users/{sam}"))["locked_until"] is None
 

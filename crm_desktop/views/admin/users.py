@@ -45,7 +45,6 @@ from crm_desktop.views.admin.common import (
     confirm,
     field,
     in_future,
-    row_of,
     set_danger,
     title_label,
     tone,
@@ -54,22 +53,23 @@ from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.auth import RoleOut, TeamOut, UserOut
+from crm_server.contract.common import Page
 
 USERS = admin_api.USERS
 PAGE_SIZE = 100
 
 
-def status_of(user: dict[str, Any]) -> str:
-    if not user["active"]:
+def status_of(user: UserOut) -> str:
+    if not user.active:
         return "Deactivated"
-    if in_future(user.get("locked_until")):
+    if in_future(user.locked_until):
         return "Locked"
-    if user.get("must_change_password"):
+    if user.must_change_password:
         return "Must change password"
     return "Active"
 
 
-def _status_color(user: dict[str, Any]) -> str | None:
+def _status_color(user: UserOut) -> str | None:
     token = {"Deactivated": "muted", "Locked": "danger"}.get(status_of(user))
     return tone(token) if token else None
 
@@ -77,7 +77,7 @@ def _status_color(user: dict[str, Any]) -> str | None:
 class UserDialog(QDialog):
     """New user or edit user. OK saves through operations.run; the dialog closes on success only."""
 
-    def __init__(self, page: UsersPage, user: dict[str, Any] | None = None) -> None:
+    def __init__(self, page: UsersPage, user: UserOut | None = None) -> None:
         super().__init__(page)
         self.page = page
         self.user = user
@@ -144,7 +144,7 @@ class UserDialog(QDialog):
             self.fields["password"] = self.password
         else:
             self._fill(user)
-            if user["id"] == page.me.get("id"):
+            if user.id == page.me.get("id"):
                 # One's own email leads to password resets: the server wants one's password to move it.
                 self.password.setEchoMode(QLineEdit.EchoMode.Password)
                 self.password.setAccessibleName("Your password")
@@ -158,7 +158,7 @@ class UserDialog(QDialog):
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         # The title inside the dialog too: a window without decorations (a kiosk, a screenshot) still says it.
-        self.heading = QLabel(self.windowTitle() if user is None else f"Edit {user['full_name']}")
+        self.heading = QLabel(self.windowTitle() if user is None else f"Edit {user.full_name}")
         self.heading.setObjectName("userDialogHeading")
         self.heading.setProperty("role", "heading")
         layout = QVBoxLayout(self)
@@ -189,10 +189,10 @@ class UserDialog(QDialog):
             values["password"] = self.password.text() if self.set_password.isChecked() else None
             return values
         # Send only what changed, with the version we read (409 if someone saved in between).
-        changed = {k: v for k, v in values.items() if v != self.user.get(k)}
+        changed = {k: v for k, v in values.items() if v != getattr(self.user, k)}
         if "email" in changed and self.password.text():
             changed["password"] = self.password.text()
-        return {"version": self.user["version"], **changed}
+        return {"version": self.user.version, **changed}
 
     def submit(self) -> None:
         if self.user is None and self.role.currentData() is None:
@@ -200,9 +200,9 @@ class UserDialog(QDialog):
         api = self.page.api
         body = self.payload()
         if self.user is None:
-            call = row_of(admin_api.create_user(api, body))
+            call = admin_api.create_user(api, body)
         else:
-            call = row_of(admin_api.update_user(api, self.user["id"], body))
+            call = admin_api.update_user(api, self.user.id, body)
         busy_while(
             self.ok,
             operations.run(self, call, success=self._saved, changed=USERS, fields=self.fields, reload=self.reload),
@@ -212,19 +212,19 @@ class UserDialog(QDialog):
         """After a conflict ("Reload"): show the user as stored now, with its new version."""
         if self.user is None:
             return
-        self.page.load(row_of(admin_api.get_user(self.page.api, self.user["id"])), self._fill)
+        self.page.load(admin_api.get_user(self.page.api, self.user.id), self._fill)
 
-    def _fill(self, user: dict[str, Any]) -> None:
+    def _fill(self, user: UserOut) -> None:
         if not shiboken6.isValid(self):
             return
         self.user = user
-        self.full_name.setText(user["full_name"])
-        self.email.setText(user["email"])
-        self.phone.setText(user.get("phone") or "")
-        self.role.setCurrentIndex(max(self.role.findData(user["role_id"]), 0))
-        self.team.setCurrentIndex(max(self.team.findData(user.get("team_id")), 0))
+        self.full_name.setText(user.full_name)
+        self.email.setText(user.email)
+        self.phone.setText(user.phone or "")
+        self.role.setCurrentIndex(max(self.role.findData(user.role_id), 0))
+        self.team.setCurrentIndex(max(self.team.findData(user.team_id), 0))
 
-    def _saved(self, user: dict[str, Any]) -> None:
+    def _saved(self, user: UserOut) -> None:
         self.page.saved(user, created=self.user is None)
         self.accept()
 
@@ -232,7 +232,7 @@ class UserDialog(QDialog):
 class DeactivateDialog(QDialog):
     """Asks who receives the user's open records, then deactivates (the user is signed out too)."""
 
-    def __init__(self, page: UsersPage, user: dict[str, Any]) -> None:
+    def __init__(self, page: UsersPage, user: UserOut) -> None:
         super().__init__(page)
         self.page = page
         self.user = user
@@ -241,11 +241,11 @@ class DeactivateDialog(QDialog):
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.setMinimumWidth(480)
         text = QLabel(
-            f"<b>{user['full_name']}</b> will be signed out everywhere and can no longer sign in. "
+            f"<b>{user.full_name}</b> will be signed out everywhere and can no longer sign in. "
             "You can reactivate them later."
         )
         text.setWordWrap(True)
-        self.heir = UserPicker(page.api, active_only=True, exclude={user["id"]})
+        self.heir = UserPicker(page.api, active_only=True, exclude={user.id})
         self.heir.setAccessibleName("Hand their open records to")
         self.keep = QCheckBox("Leave their records assigned to them")
         self.keep.toggled.connect(lambda on: self.heir.setEnabled(not on))
@@ -274,7 +274,7 @@ class DeactivateDialog(QDialog):
 
     def submit(self) -> None:
         reassign_to = None if self.keep.isChecked() else self.heir.user_id
-        user_id = self.user["id"]
+        user_id = self.user.id
 
         async def deactivate() -> Any:
             version = await self.page.latest_version(user_id)
@@ -292,7 +292,7 @@ class DeactivateDialog(QDialog):
         count = sum(moved.values())
         heir = self.heir.text() if self.heir.user_id else ""
         self.page.say(
-            f"{self.user['full_name']} is deactivated" + (f"; {count} open record(s) went to {heir}." if heir else ".")
+            f"{self.user.full_name} is deactivated" + (f"; {count} open record(s) went to {heir}." if heir else ".")
         )
         self.accept()
 
@@ -300,7 +300,7 @@ class DeactivateDialog(QDialog):
 class PasswordDialog(QDialog):
     """A temporary password the user must change at next sign-in."""
 
-    def __init__(self, page: UsersPage, user: dict[str, Any]) -> None:
+    def __init__(self, page: UsersPage, user: UserOut) -> None:
         super().__init__(page)
         self.page = page
         self.user = user
@@ -319,7 +319,7 @@ class PasswordDialog(QDialog):
         holder.setLayout(row)
         row.setContentsMargins(0, 0, 0, 0)
         note = QLabel(
-            f"{user['full_name']} must choose a new password at their next sign-in. Give them this one by a safe way."
+            f"{user.full_name} must choose a new password at their next sign-in. Give them this one by a safe way."
         )
         note.setWordWrap(True)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -333,11 +333,11 @@ class PasswordDialog(QDialog):
         layout.addWidget(self.buttons)
 
     def submit(self) -> None:
-        call = admin_api.set_password(self.page.api, self.user["id"], self.password.text())
+        call = admin_api.set_password(self.page.api, self.user.id, self.password.text())
         operations.run(self, call, success=self._done, changed=USERS, fields={"password": self.password})
 
     def _done(self, _: object) -> None:
-        self.page.say(f"Temporary password set for {self.user['full_name']}.")
+        self.page.say(f"Temporary password set for {self.user.full_name}.")
         self.accept()
 
 
@@ -364,21 +364,21 @@ class UsersPage(AdminPage):
         self.active_filter.setCurrentIndex(1)  # active people first: what an admin looks for
         self.filters.changed.connect(self.reload_list)
 
-        columns = [
-            Column("Name", lambda u: u["full_name"]),
-            Column("Email", lambda u: u["email"]),
-            Column("Role", lambda u: self._name(self.roles, u["role_id"], "…")),
-            Column("Team", lambda u: self._name(self.teams, u["team_id"], "—")),
+        columns: list[Column[UserOut]] = [
+            Column("Name", lambda u: u.full_name),
+            Column("Email", lambda u: u.email),
+            Column("Role", lambda u: self._name(self.roles, u.role_id, "…")),
+            Column("Team", lambda u: self._name(self.teams, u.team_id, "—")),
             Column(
                 "Status",
                 status_of,
                 color=_status_color,
                 tooltip=lambda u: (
-                    f"Locked until {format.moment(u['locked_until'])}" if in_future(u.get("locked_until")) else None
+                    f"Locked until {format.moment(u.locked_until)}" if in_future(u.locked_until) else None
                 ),
             ),
-            Column("2FA", lambda u: "On" if u["totp_enabled"] else "Off"),
-            Column("Last sign-in", lambda u: format.moment(u.get("last_login_at"))),
+            Column("2FA", lambda u: "On" if u.totp_enabled else "Off"),
+            Column("Last sign-in", lambda u: format.moment(u.last_login_at)),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
@@ -447,10 +447,8 @@ class UsersPage(AdminPage):
 
     # --- loading -------------------------------------------------------------------------------
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
-        page = await admin_api.list_users(self.api, offset, limit, **self.filters.values())
-        return page.model_dump(mode="json")
+    async def _fetch(self, offset: int, limit: int) -> Page[UserOut]:
+        return await admin_api.list_users(self.api, offset, limit, **self.filters.values())
 
     def reload(self) -> None:
         self.load(admin_api.list_roles(self.api), self._roles_arrived)
@@ -460,7 +458,7 @@ class UsersPage(AdminPage):
     def reload_list(self) -> None:
         selected = self.table.current_row()
         if selected is not None and self._select_after_load is None:
-            self._select_after_load = selected["id"]
+            self._select_after_load = selected.id
         self.model.reload()
 
     @staticmethod
@@ -510,20 +508,20 @@ class UsersPage(AdminPage):
             if action == "created" or event.get("entity_id") is None:
                 self.reload_list()
             elif self.model.find(event.get("entity_id")) is not None:
-                self.load(row_of(admin_api.get_user(self.api, int(event["entity_id"]))), self._patch_row)
+                self.load(admin_api.get_user(self.api, int(event["entity_id"])), self._patch_row)
         elif entity == "role":
             self.load(admin_api.list_roles(self.api), self._roles_arrived)
         elif entity == "team":
             self.load(admin_api.list_teams(self.api), self._teams_arrived)
             self.reload_list()  # members moved between teams
 
-    def _patch_row(self, user: dict[str, Any]) -> None:
+    def _patch_row(self, user: UserOut) -> None:
         self.model.replace_row(user)
         self._update_actions()
 
     # --- actions -------------------------------------------------------------------------------
 
-    def selected(self) -> dict[str, Any] | None:
+    def selected(self) -> UserOut | None:
         return self.table.current_row()
 
     def _update_actions(self) -> None:
@@ -531,21 +529,21 @@ class UsersPage(AdminPage):
         edit = can(self.me, "edit")
         self.new_button.setEnabled(can(self.me, "create"))
         self.edit_button.setEnabled(edit and user is not None)
-        is_me = user is not None and user["id"] == self.me.get("id")
-        set_danger(self.deactivate_button, edit and user is not None and user["active"] and not is_me)
-        self.reactivate_button.setEnabled(edit and user is not None and not user["active"])
+        is_me = user is not None and user.id == self.me.get("id")
+        set_danger(self.deactivate_button, edit and user is not None and user.active and not is_me)
+        self.reactivate_button.setEnabled(edit and user is not None and not user.active)
         self.more_button.setEnabled(edit and user is not None)
         if user is not None:
-            self.unlock_action.setEnabled(in_future(user.get("locked_until")))
-            self.totp_action.setEnabled(bool(user["totp_enabled"]))
-            self.reset_action.setEnabled(bool(user["active"]))
+            self.unlock_action.setEnabled(in_future(user.locked_until))
+            self.totp_action.setEnabled(user.totp_enabled)
+            self.reset_action.setEnabled(user.active)
 
-    def saved(self, user: dict[str, Any], created: bool) -> None:
+    def saved(self, user: UserOut, created: bool) -> None:
         """Our own save came back: show it at once and keep it selected after the refresh."""
-        self._select_after_load = user["id"]
+        self._select_after_load = user.id
         if not created:
             self.model.replace_row(user)
-        self.say(f"{user['full_name']} is created." if created else f"{user['full_name']} is saved.")
+        self.say(f"{user.full_name} is created." if created else f"{user.full_name} is saved.")
 
     def new_user(self) -> UserDialog | None:
         if not can(self.me, "create"):
@@ -577,12 +575,13 @@ class UsersPage(AdminPage):
 
     def reactivate_selected(self) -> None:
         user = self.selected()
-        if user is None or user["active"]:
+        if user is None or user.active:
             return
+        user_id = user.id
 
         async def reactivate() -> UserOut:
-            version = await self.latest_version(user["id"])
-            return await admin_api.reactivate_user(self.api, user["id"], version)
+            version = await self.latest_version(user_id)
+            return await admin_api.reactivate_user(self.api, user_id, version)
 
         operations.run(
             self, reactivate(), success=lambda u: self.say(f"{u.full_name} can sign in again."), changed=USERS
@@ -590,13 +589,14 @@ class UsersPage(AdminPage):
 
     def change_role_selected(self, role_id: int) -> None:
         user = self.selected()
-        if user is None or user["role_id"] == role_id:
+        if user is None or user.role_id == role_id:
             return
         role = self._name(self.roles, role_id, "the new role")
+        user_id = user.id
 
         async def change() -> UserOut:
-            version = await self.latest_version(user["id"])
-            return await admin_api.update_user(self.api, user["id"], {"version": version, "role_id": role_id})
+            version = await self.latest_version(user_id)
+            return await admin_api.update_user(self.api, user_id, {"version": version, "role_id": role_id})
 
         operations.run(
             self, change(), success=lambda u: self.say(f"{u.full_name} now has the role {role}."), changed=USERS
@@ -608,8 +608,8 @@ class UsersPage(AdminPage):
             return
         operations.run(
             self,
-            admin_api.unlock_user(self.api, user["id"]),
-            success=lambda _: self.say(f"{user['full_name']} is unlocked."),
+            admin_api.unlock_user(self.api, user.id),
+            success=lambda _: self.say(f"{user.full_name} is unlocked."),
             changed=USERS,
         )
 
@@ -624,8 +624,8 @@ class UsersPage(AdminPage):
             return
         operations.run(
             self,
-            admin_api.send_reset(self.api, user["id"]),
-            success=lambda _: self.say(f"A password reset email is on its way to {user['email']}."),
+            admin_api.send_reset(self.api, user.id),
+            success=lambda _: self.say(f"A password reset email is on its way to {user.email}."),
         )
 
     def reset_2fa_selected(self) -> None:
@@ -636,28 +636,27 @@ class UsersPage(AdminPage):
         def reset() -> None:
             operations.run(
                 self,
-                admin_api.reset_2fa(self.api, user["id"]),
+                admin_api.reset_2fa(self.api, user.id),
                 changed=USERS,
                 success=lambda _: self.say(
-                    f"Two-factor sign-in is off for {user['full_name']}; "
-                    "they set it up again at next sign-in if required."
+                    f"Two-factor sign-in is off for {user.full_name}; they set it up again at next sign-in if required."
                 ),
             )
 
         confirm(
             self,
             "Reset two-factor sign-in",
-            f"Turn off two-factor sign-in for {user['full_name']}? Use this when they lost their phone.",
+            f"Turn off two-factor sign-in for {user.full_name}? Use this when they lost their phone.",
             "Reset 2FA",
             reset,
         )
 
     def screenshot_states(self) -> list[ScreenshotState]:
         def deactivate() -> QWidget | None:
-            other = next((r for r in self.model.rows() if r["id"] != self.me.get("id") and r["active"]), None)
+            other = next((r for r in self.model.rows() if r.id != self.me.get("id") and r.active), None)
             if other is None:
                 return None
-            self.table.select_key(other["id"])
+            self.table.select_key(other.id)
             return self.deactivate_selected()
 
         return [
