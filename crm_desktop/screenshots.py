@@ -257,6 +257,14 @@ async def _shoot_all(shots: Shooter, server_url: str) -> None:
     login.show()
     await shots.settle()
     shots.shoot("login", login)
+    from crm_server import demo
+
+    demo_login = LoginWindow(server_url, "", "", demo.accounts(), DEMO_PASSWORD)  # the demo's: its roles
+    demo_login.show()
+    await shots.settle()
+    shots.shoot("login-demo", demo_login)
+    demo_login.close()
+    demo_login.deleteLater()
     login.sign_in.password.setText("not the password")
     login.sign_in.submitted.emit()
     await shots.settle()
@@ -358,6 +366,9 @@ async def _shoot_all(shots: Shooter, server_url: str) -> None:
         except Exception as exc:
             log.exception("screenshot_states of %s failed", module.__name__)
             shots.failed(name, f"screenshot_states of {module.__name__} failed after {name}: {exc!r}")
+            for left in QApplication.topLevelWidgets():  # what the hook left open would cover the next shots
+                if left is not main and left.isVisible():
+                    left.close()
     await desktop.shutdown()
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QStackedWidget, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QScrollArea, QStackedWidget, QWidget
 
 from crm_desktop import icons, theme
 from crm_desktop.api.client import ApiClient
@@ -101,6 +101,18 @@ OTHER_EVENT_PAGES = {
 }
 
 
+class _CurrentPageStack(QStackedWidget):
+    """As small as the page it shows (a stack is otherwise as wide as its widest page)."""
+
+    def minimumSizeHint(self) -> QSize:
+        page = self.currentWidget()
+        return page.minimumSizeHint() if page is not None else super().minimumSizeHint()
+
+    def sizeHint(self) -> QSize:
+        page = self.currentWidget()
+        return page.sizeHint() if page is not None else super().sizeHint()
+
+
 class AdminPanel(QWidget):
     """For users with the admin permission; `pages[name]` gives each page (for the shell and tests)."""
 
@@ -124,7 +136,7 @@ class AdminPanel(QWidget):
         self.nav.setObjectName("adminNav")
         self.nav.setAccessibleName("Admin sections")
         self.nav.setFixedWidth(196)
-        self.stack = QStackedWidget()
+        self.stack = _CurrentPageStack()
         self.pages: dict[str, AdminPage] = {}
         self._live_wired = False  # set once the shell passes live events to on_live_event
         self._f5: QShortcut | None = None
@@ -146,7 +158,13 @@ class AdminPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.nav)
-        layout.addWidget(self.stack, 1)
+        # A page wider than the room left on a small screen scrolls, instead of widening the window.
+        room = QScrollArea()
+        room.setObjectName("adminPageRoom")
+        room.setWidgetResizable(True)
+        room.setFrameShape(QScrollArea.Shape.NoFrame)
+        room.setWidget(self.stack)
+        layout.addWidget(room, 1)
         change_bus().changed.connect(self._on_changed)
         self.setEnabled(can(self.me, "view", module))
         self.nav.setCurrentRow(0)
@@ -162,6 +180,7 @@ class AdminPanel(QWidget):
         if row < 0:
             return
         self.stack.setCurrentIndex(row)
+        self.stack.updateGeometry()
         page = self.stack.currentWidget()
         assert isinstance(page, AdminPage)
         if self.isVisible():
