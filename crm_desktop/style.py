@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QIcon, QPainter
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QIcon, QPainter
 from PySide6.QtWidgets import (
     QProxyStyle,
     QStyle,
@@ -108,3 +109,14 @@ class CrmStyle(QProxyStyle):
             super().drawPrimitive(element, flipped, painter, widget)
             return
         super().drawPrimitive(element, option, painter, widget)
+        if element == QStyle.PrimitiveElement.PE_IndicatorCheckBox:
+            # Fusion outlines the box a shade darker than the window: on a dark theme it disappears.
+            # Draw it in the theme's control colour (3:1 against the page, see theme.NON_TEXT_PAIRS).
+            from crm_desktop import theme
+
+            enabled = bool(option.state & QStyle.StateFlag.State_Enabled)
+            painter.save()
+            painter.setPen(QColor(theme.color("control" if enabled else "border_strong")))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(option.rect.adjusted(0, 0, -1, -1))
+            painter.restore()

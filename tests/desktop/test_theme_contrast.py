@@ -20,9 +20,9 @@ from crm_desktop.theme import (
     NON_TEXT_PAIRS,
     PAIRS,
     THEME_DIR,
+    TOKENS,
     TONE_BACKGROUNDS,
     TONES,
-    TOKENS,
 )
 from tests.desktop.conftest import Desk
 
@@ -84,7 +84,11 @@ def test_controls_stand_out_from_their_background() -> None:
 
 
 def test_avatar_initials_are_readable() -> None:
-    low = [f"{AVATAR_TEXT} on {c} = {contrast(AVATAR_TEXT, c):.2f}" for c in AVATAR_COLORS if contrast(AVATAR_TEXT, c) < 4.5]
+    low = [
+        f"{AVATAR_TEXT} on {c} = {contrast(AVATAR_TEXT, c):.2f}"
+        for c in AVATAR_COLORS
+        if contrast(AVATAR_TEXT, c) < 4.5
+    ]
     assert not low, low
 
 
@@ -194,3 +198,36 @@ def test_report_chart_gridlines_and_labels_follow_the_dark_theme(desk: Desk, qtb
     # subtle lines on the page (not white on black), labels readable on it
     assert contrast(tokens["chart_grid"], tokens["bg"]) < 1.6
     assert contrast(tokens["muted"], tokens["bg"]) >= AA_TEXT
+
+
+@pytest.mark.parametrize("name", sorted(TOKENS))
+def test_unchecked_check_boxes_and_radio_buttons_are_visible(qapp: QApplication, qtbot: QtBot, name: str) -> None:
+    """Fusion outlines them a shade darker than the window: on the dark page they were all but invisible."""
+    from PySide6.QtWidgets import QCheckBox, QRadioButton, QVBoxLayout, QWidget
+
+    style, sheet, palette = qapp.style().name(), qapp.styleSheet(), qapp.palette()
+    theme.install(qapp, name)
+    try:
+        page = QWidget()
+        qtbot.addWidget(page)
+        column = QVBoxLayout(page)
+        boxes = [QCheckBox("Low stock only"), QRadioButton("Keep mine")]
+        for box in boxes:
+            column.addWidget(box)
+        page.show()
+        page.resize(240, 100)
+        qapp.processEvents()
+        background = TOKENS[name]["bg"]
+        for box in boxes:
+            picture = box.grab().toImage()
+            strongest = max(
+                contrast(picture.pixelColor(x, y).name(), background)
+                for x in range(min(22, picture.width()))
+                for y in range(picture.height())
+            )
+            assert strongest >= AA_NON_TEXT, f"{name}: {box.text()!r}'s outline is {strongest:.2f}:1 on the page"
+    finally:
+        theme.install(qapp, "light")
+        qapp.setStyleSheet(sheet)
+        qapp.setStyle(style)
+        qapp.setPalette(palette)
