@@ -220,13 +220,13 @@ def test_sent_invoices_and_what_a_job_said(desk: Desk, qtbot: QtBot) -> None:
     _api, panel, page = open_panel(desk, qtbot, "invoice_emails", api)
     assert page is panel.invoice_emails_page and page.title == "Sent invoices"
     rows = page.model.rows()
-    assert [r["status"] for r in rows] == ["failed", "sent"] and rows[0]["invoice_number"] == invoice["number"]
+    assert [r.status for r in rows] == ["failed", "sent"] and rows[0].invoice_number == invoice["number"]
     view = page.table.view
     assert page.model.index(0, 6).data() == error.split("\n")[0]
     assert page.model.index(0, 2).data() == "Failed" and page.model.index(1, 2).data() == "Sent"
     page.status.setCurrentIndex(page.status.findData("failed"))
     settle(desk, panel)
-    assert [r["status"] for r in page.model.rows()] == ["failed"]
+    assert [r.status for r in page.model.rows()] == ["failed"]
     view.selectRow(0)
     assert "failed after 3 attempts" in page.detail.text() and "(second line)" in page.detail.text()
     page.status.setCurrentIndex(0)  # any status again; the screenshot state picks the failed one
@@ -234,7 +234,7 @@ def test_sent_invoices_and_what_a_job_said(desk: Desk, qtbot: QtBot) -> None:
     view.selectRow(1)
     assert page.detail.text().startswith(f"Invoice {invoice['number']} was sent to ap@fabrikam.example")
     page.select_failed()
-    assert page.table.current_row()["status"] == "failed"  # type: ignore[index]
+    assert page.table.current_row().status == "failed"  # type: ignore[union-attr]
 
     health = panel.show_page("health")
     settle(desk, panel)

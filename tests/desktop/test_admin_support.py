@@ -178,11 +178,11 @@ def test_a_generated_token_lets_a_message_in_and_the_log_shows_it(desk: Desk, qt
     desk.wait_until(lambda: log.model.total == 1, message="the log did not refresh")
     settle(desk, panel)
     row = log.model.row(0)
-    assert row["outcome"] == "created" and row["sender"] == "Ana.Pop@ACME.example"
+    assert row.outcome == "created" and row.sender == "Ana.Pop@ACME.example"
     assert log.model.index(0, 3).data() == f"Created ticket #{number}"
     assert log.model.index(0, 2).data() == "Orders do not sync since this morning"
 
-    log.table.select_key(row["id"])
+    log.table.select_key(row.id)
     settle(desk, panel)
     assert log.raw.toPlainText().startswith("Return-Path: <ana.pop@acme.example>")
     assert not log.replay_button.isEnabled()  # already made a ticket
@@ -216,10 +216,10 @@ def test_a_refused_message_is_replayed_once_the_sender_is_known(desk: Desk, qtbo
     assert isinstance(log, EmailLogPage)
     settle(desk, panel)
     row = log.model.row(0)
-    assert row["outcome"] == "unregistered"
+    assert row.outcome == "unregistered"
     assert log.model.index(0, 3).data() == "Refused: unknown sender"
     assert log.model.index(0, 4).data() == "stranger@unknown.example is not a registered contact or client"
-    log.table.select_key(row["id"])
+    log.table.select_key(row.id)
     assert log.replay_button.isEnabled()
 
     # Still unknown: the replay is refused again, and the page says so.
@@ -240,9 +240,9 @@ def test_a_refused_message_is_replayed_once_the_sender_is_known(desk: Desk, qtbo
     settle(desk, panel)
 
     entries = desk.run(api.get("/api/email-pipe/log"))["items"]
-    assert [(e["id"], e["outcome"], e["attempts"]) for e in entries] == [(row["id"], "created", 3)]
+    assert [(e["id"], e["outcome"], e["attempts"]) for e in entries] == [(row.id, "created", 3)]
     ticket = desk.run(api.get(f"/api/tickets/{entries[0]['ticket_id']}"))
     assert ticket["subject"] == "Do you sell to companies in Moldova?" and ticket["client_id"] is not None
     current = log.table.current_row()
-    assert current is not None and current["outcome"] == "created"  # still selected after the reload
+    assert current is not None and current.outcome == "created"  # still selected after the reload
     assert not log.replay_button.isEnabled()

@@ -30,8 +30,9 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, can, title_label, tone
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.email_pipe import OUTCOMES, PROCESSED, PipeResult
-from crm_server.contract.invoices import SendStatus
+from crm_server.contract.common import Page
+from crm_server.contract.email_pipe import OUTCOMES, PROCESSED, PipeLogEntry, PipeResult
+from crm_server.contract.invoices import InvoiceEmailOut, SendStatus
 
 LOG = admin_api.EMAIL_LOG
 PAGE_SIZE = 100
@@ -53,20 +54,20 @@ OUTCOME_LABELS = {
 REPLAYABLE = frozenset(OUTCOMES) - set(PROCESSED) - {"bad_token"}
 
 
-def outcome_text(row: dict[str, Any]) -> str:
-    label = OUTCOME_LABELS.get(row["outcome"], row["outcome"])
-    number = row.get("ticket_number")
-    if row["outcome"] == "created" and number is not None:
+def outcome_text(row: PipeLogEntry) -> str:
+    label = OUTCOME_LABELS.get(row.outcome, row.outcome)
+    number = row.ticket_number
+    if row.outcome == "created" and number is not None:
         return f"{label} #{number}"
-    if row["outcome"] == "appended" and number is not None:
+    if row.outcome == "appended" and number is not None:
         return f"{label} to #{number}"
     return label
 
 
-def outcome_color(row: dict[str, Any]) -> str:
-    if row["outcome"] in PROCESSED:
+def outcome_color(row: PipeLogEntry) -> str:
+    if row.outcome in PROCESSED:
         return tone("success")
-    return tone("muted") if row["outcome"] == "received" else tone("danger")
+    return tone("muted") if row.outcome == "received" else tone("danger")
 
 
 class EmailLogPage(AdminPage):
@@ -90,12 +91,12 @@ class EmailLogPage(AdminPage):
         self.replay_button.clicked.connect(self.replay)
         self.filters.add_trailing(self.replay_button)
 
-        columns = [
-            Column("Received", lambda r: format.moment(r["received_at"])),
-            Column("From", lambda r: r["sender"] or "—"),
-            Column("Subject", lambda r: r["subject"] or "—", tooltip=lambda r: r["subject"] or None),
+        columns: list[Column[PipeLogEntry]] = [
+            Column("Received", lambda r: format.moment(r.received_at)),
+            Column("From", lambda r: r.sender or "—"),
+            Column("Subject", lambda r: r.subject or "—", tooltip=lambda r: r.subject or None),
             Column("Outcome", outcome_text, color=outcome_color),
-            Column("Error", lambda r: r.get("error") or "", tooltip=lambda r: r.get("error") or None),
+            Column("Error", lambda r: r.error or "", tooltip=lambda r: r.error or None),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
@@ -171,15 +172,13 @@ class EmailLogPage(AdminPage):
 
     # --- loading -------------------------------------------------------------------------------
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
-        page = await admin_api.email_log(self.api, offset, limit, **self.filters.values())
-        return page.model_dump(mode="json")
+    async def _fetch(self, offset: int, limit: int) -> Page[PipeLogEntry]:
+        return await admin_api.email_log(self.api, offset, limit, **self.filters.values())
 
     def reload(self) -> None:
         """Start over, keeping the selected message selected when it is still listed."""
         current = self.table.current_row()
-        self._reselect = current["id"] if current else self._reselect
+        self._reselect = current.id if current else self._reselect
         self.model.reload()
 
     def _loaded(self, loading: bool) -> None:
@@ -211,7 +210,7 @@ class EmailLogPage(AdminPage):
 
     def _update_actions(self) -> None:
         row = self.table.current_row()
-        self.replay_button.setEnabled(can(self.me, "edit") and row is not None and row["outcome"] in REPLAYABLE)
+        self.replay_button.setEnabled(can(self.me, "edit") and row is not None and row.outcome in REPLAYABLE)
 
     def _show_selected(self) -> None:
         row = self.table.current_row()
@@ -224,20 +223,20 @@ class EmailLogPage(AdminPage):
                 value.setText("—")
             self.raw.clear()
             return
-        self.info["sender"].setText(row["sender"] or "—")
-        self.info["subject"].setText(row["subject"] or "—")
-        self.info["message_id"].setText(row.get("message_id") or "—")
-        outcome = outcome_text(row) + (f" — {row['error']}" if row.get("error") else "")
+        self.info["sender"].setText(row.sender or "—")
+        self.info["subject"].setText(row.subject or "—")
+        self.info["message_id"].setText(row.message_id or "—")
+        outcome = outcome_text(row) + (f" — {row.error}" if row.error else "")
         self.info["outcome"].setText(outcome)
         self.info["outcome"].setStyleSheet(f"color: {outcome_color(row)};")
-        tries = f", processed {row['attempts']} times" if row["attempts"] > 1 else ""
+        tries = f", processed {row.attempts} times" if row.attempts > 1 else ""
         self.info["source"].setText(
-            f"{format.moment(row['received_at'])} by {row['source']}"
-            f" from {row.get('remote') or 'an unknown address'}, "
-            f"{row['raw_size']:,} bytes{tries}"
+            f"{format.moment(row.received_at)} by {row.source}"
+            f" from {row.remote or 'an unknown address'}, "
+            f"{row.raw_size:,} bytes{tries}"
         )
         self.raw.setPlainText("Loading…")
-        self._raw_task = self.load(self._raw(row["id"]), self._show_raw)
+        self._raw_task = self.load(self._raw(row.id), self._show_raw)
 
     async def _raw(self, log_id: int) -> tuple[int, bytes]:
         return log_id, await admin_api.email_raw(self.api, log_id)
@@ -245,7 +244,7 @@ class EmailLogPage(AdminPage):
     def _show_raw(self, answer: tuple[int, bytes]) -> None:
         log_id, raw = answer
         current = self.table.current_row()
-        if current is None or current["id"] != log_id:
+        if current is None or current.id != log_id:
             return  # another message was selected meanwhile
         if not raw:
             self.raw.setPlainText("The message itself was not kept (it was refused before it was read).")
@@ -259,9 +258,9 @@ class EmailLogPage(AdminPage):
 
     def replay(self) -> None:
         row = self.table.current_row()
-        if row is None or row["outcome"] not in REPLAYABLE or not can(self.me, "edit"):
+        if row is None or row.outcome not in REPLAYABLE or not can(self.me, "edit"):
             return
-        self._reselect = row["id"]
+        self._reselect = row.id
 
         def replayed(result: PipeResult) -> None:
             self._live_reload.stop()  # our own change: show it now, not in a second
@@ -273,7 +272,7 @@ class EmailLogPage(AdminPage):
 
         operations.run(
             self,
-            admin_api.replay_email(self.api, row["id"]),
+            admin_api.replay_email(self.api, row.id),
             success=replayed,
             changed=LOG,
             busy=self.replay_button,
@@ -290,8 +289,8 @@ INVOICE_EMAILS = admin_api.INVOICE_EMAILS
 SEND_STATUSES = tuple((format.label(s), s.value) for s in (SendStatus.queued, SendStatus.sent, SendStatus.failed))
 
 
-def send_color(row: dict[str, Any]) -> str:
-    return tone({"sent": "success", "failed": "danger"}.get(row["status"], "muted"))
+def send_color(row: InvoiceEmailOut) -> str:
+    return tone({"sent": "success", "failed": "danger"}.get(row.status, "muted"))
 
 
 class InvoiceEmailsPage(AdminPage):
@@ -305,20 +304,20 @@ class InvoiceEmailsPage(AdminPage):
         super().__init__(api, me, parent)
         self.filters = FilterBar()
         self.status = self.filters.add_choice("status", "Status", list(SEND_STATUSES))
-        columns = [
-            Column("Queued", lambda r: format.moment(r["created_at"]) or "—"),
-            Column("Invoice", lambda r: r.get("invoice_number") or f"#{r['invoice_id']}"),
-            Column("Status", lambda r: format.label(r["status"]), color=send_color),
-            Column("To", lambda r: r["recipient"]),
-            Column("Sent", lambda r: format.moment(r.get("sent_at")) or "—"),
-            Column("Attempts", lambda r: str(r["attempts"]), align_right=True),
+        columns: list[Column[InvoiceEmailOut]] = [
+            Column("Queued", lambda r: format.moment(r.created_at) or "—"),
+            Column("Invoice", lambda r: r.invoice_number or f"#{r.invoice_id}"),
+            Column("Status", lambda r: format.label(r.status), color=send_color),
+            Column("To", lambda r: r.recipient),
+            Column("Sent", lambda r: format.moment(r.sent_at) or "—"),
+            Column("Attempts", lambda r: str(r.attempts), align_right=True),
             Column(
                 "Error",
-                lambda r: (r.get("error") or "").split("\n")[0],
-                tooltip=lambda r: r.get("error") or None,
-                color=lambda r: tone("danger") if r.get("error") else None,
+                lambda r: (r.error or "").split("\n")[0],
+                tooltip=lambda r: r.error or None,
+                color=lambda r: tone("danger") if r.error else None,
             ),
-            Column("Subject", lambda r: r["subject"], tooltip=lambda r: r["subject"] or None),
+            Column("Subject", lambda r: r.subject, tooltip=lambda r: r.subject or None),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
@@ -354,9 +353,8 @@ class InvoiceEmailsPage(AdminPage):
         self.root.addWidget(self.table, 1)
         self.root.addWidget(self.detail)
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        page = await admin_api.invoice_emails(self.api, offset, limit, **self.filters.values())
-        return page.model_dump(mode="json")
+    async def _fetch(self, offset: int, limit: int) -> Page[InvoiceEmailOut]:
+        return await admin_api.invoice_emails(self.api, offset, limit, **self.filters.values())
 
     def reload(self) -> None:
         self.model.reload()
@@ -375,16 +373,16 @@ class InvoiceEmailsPage(AdminPage):
             self.detail.setText("Select an email to read the whole error of a failed send.")
             self.detail.setStyleSheet("")
             return
-        number = row.get("invoice_number") or f"#{row['invoice_id']}"
-        if row["status"] == "failed":
-            tries = f"{row['attempts']} attempt{'s' if row['attempts'] != 1 else ''}"
+        number = row.invoice_number or f"#{row.invoice_id}"
+        if row.status == "failed":
+            tries = f"{row.attempts} attempt{'s' if row.attempts != 1 else ''}"
             self.detail.setText(
-                f"Invoice {number} to {row['recipient']} failed after {tries}: {row.get('error') or 'no reason given'}"
+                f"Invoice {number} to {row.recipient} failed after {tries}: {row.error or 'no reason given'}"
             )
-        elif row["status"] == "sent":
-            self.detail.setText(f"Invoice {number} was sent to {row['recipient']} on {format.moment(row['sent_at'])}.")
+        elif row.status == "sent":
+            self.detail.setText(f"Invoice {number} was sent to {row.recipient} on {format.moment(row.sent_at)}.")
         else:
-            self.detail.setText(f"Invoice {number} to {row['recipient']} is waiting to be sent.")
+            self.detail.setText(f"Invoice {number} to {row.recipient} is waiting to be sent.")
         self.detail.setStyleSheet(f"color: {send_color(row)};")
 
     def _loaded(self, loading: bool) -> None:
@@ -401,9 +399,9 @@ class InvoiceEmailsPage(AdminPage):
         if not self.loaded or self.model.loading:
             self._want_failed = True
             return
-        failed = next((r for r in self.model.rows() if r["status"] == "failed"), None)
+        failed = next((r for r in self.model.rows() if r.status == "failed"), None)
         if failed is not None:
-            self.table.select_key(failed["id"])
+            self.table.select_key(failed.id)
 
     def screenshot_states(self) -> list[ScreenshotState]:
         return [("admin-sent-invoices", lambda: self.select_failed())]
