@@ -479,7 +479,7 @@ class DocumentWindow(QWidget, Generic[R]):
             return
         if self.is_about(event):
             shown = self.buffer.latest
-            if shown is not None and event.data.get("version") == _shown_version(shown):
+            if shown is not None and event.data.get("version") == shown.version:
                 return  # our own change, shown already
             self._live.start()
         else:
@@ -517,10 +517,6 @@ class DocumentWindow(QWidget, Generic[R]):
 
     def closed(self) -> None:
         """The window is closing (forget it in the registry, stop timers)."""
-
-
-def _shown_version(shown: Any) -> int:  # TRANSITION: editors still handing dicts
-    return int(shown.get("version", 0)) if isinstance(shown, dict) else int(shown.version)
 
 
 __all__ = ["NEW", "Action", "DocumentWindow", "Notice", "Record", "sources"]

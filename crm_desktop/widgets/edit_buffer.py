@@ -34,12 +34,6 @@ class Versioned(Protocol):
     def version(self) -> int: ...
 
 
-def _key(record: Any) -> tuple[Any, int]:  # TRANSITION: editors still handing dicts
-    if isinstance(record, dict):
-        return record.get("id"), int(record.get("version", 0))
-    return record.id, record.version
-
-
 class EditBuffer:
     def __init__(self, changes: Callable[[Values], Values] | None = None) -> None:
         self._changes = changes  # the form's values that differ from a record, in the PATCH's shape
@@ -75,9 +69,9 @@ class EditBuffer:
     def is_older(self, record: Versioned) -> bool:
         """An answer that left before a newer one was shown (a slow read overtaken by a save)."""
         shown = self.latest
-        if shown is None or _key(shown)[0] != _key(record)[0]:
+        if shown is None or shown.id != record.id:
             return False
-        return _key(record)[1] < _key(shown)[1]
+        return record.version < shown.version
 
     def take(self, record: Versioned) -> bool:
         """Show `record` unless it is older than what is shown; answers whether it was taken."""

@@ -344,7 +344,7 @@ class LineGrid(QWidget):
 
     def set_lines(self, saved: Sequence[SavedLine]) -> None:
         """Show lines as the server has them; not a change by the person."""
-        lines = [line if isinstance(line, dict) else _typed_line(line) for line in saved]  # TRANSITION: dict lines
+        lines = [_typed_line(line) for line in saved]
         self._quiet = True
         try:
             self.table.setRowCount(0)
