@@ -34,6 +34,8 @@ from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, Us
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.admin import AuditEntryOut
+from crm_server.contract.common import Page
 
 # Record types the server audits (crm_server: audit.record(entity=...)); the server has no list of them.
 RECORD_TYPES = (
@@ -80,19 +82,16 @@ def _value(value: Any) -> str:
     return format.value(value)
 
 
-def record_name(row: Any) -> str:
+def record_name(row: AuditEntryOut) -> str:
     """Which record, in words: "Lead: Ana Pop", "Invoice: INV-2026-0007"; a deleted one by its number."""
-    get = row.get if isinstance(row, dict) else lambda key: getattr(row, key, None)
-    entity, name = get("entity"), get("label")
+    entity, name = row.entity, row.label
     if entity == "settings":
         return "Settings"
-    return f"{format.label(entity)}: {name}" if name else f"{format.label(entity)} #{get('entity_id')}"
+    return f"{format.label(entity)}: {name}" if name else f"{format.label(entity)} #{row.entity_id}"
 
 
-def _summary(row: dict[str, Any]) -> str:
-    parts = [
-        f"{format.label(c['field'])}: {_value(c.get('old'))} → {_value(c.get('new'))}" for c in row.get("changes", [])
-    ]
+def _summary(row: AuditEntryOut) -> str:
+    parts = [f"{format.label(c.field)}: {_value(c.old)} → {_value(c.new)}" for c in row.changes]
     text = "; ".join(parts)
     return text if len(text) < 200 else text[:197] + "…"
 
@@ -137,11 +136,11 @@ class AuditPage(AdminPage):
         self.filters.add_stretch()
 
         n = self.names
-        columns = [
-            Column("When", lambda r: format.moment(r["at"])),
-            Column("User", lambda r: n.name(r["actor_id"], "system")),
+        columns: list[Column[AuditEntryOut]] = [
+            Column("When", lambda r: format.moment(r.at)),
+            Column("User", lambda r: n.name(r.actor_id, "system")),
             Column("Record", record_name, tooltip=record_name),
-            Column("Action", lambda r: format.label(r["action"])),
+            Column("Action", lambda r: format.label(r.action)),
             Column("Changes", _summary, tooltip=_summary),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
@@ -185,11 +184,10 @@ class AuditPage(AdminPage):
         self.root.addWidget(self.notice)
         self.root.addWidget(splitter, 1)
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
+    async def _fetch(self, offset: int, limit: int) -> Page[AuditEntryOut]:
         page = await admin_api.audit(self.api, offset, limit, **self.filters.values())
         await self.names.ensure(entry.actor_id for entry in page.items)
-        return page.model_dump(mode="json")
+        return page
 
     def reload(self) -> None:
         self.model.reload()
@@ -209,10 +207,10 @@ class AuditPage(AdminPage):
 
     def _show_details(self) -> None:
         row = self.table.current_row()
-        changes = row.get("changes", []) if row else []
+        changes = row.changes if row else []
         self.details.setRowCount(len(changes))
         for i, change in enumerate(changes):
-            cells = (format.label(change["field"]), _value(change.get("old")), _value(change.get("new")))
+            cells = (format.label(change.field), _value(change.old), _value(change.new))
             for j, value in enumerate(cells):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)
