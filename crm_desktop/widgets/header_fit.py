@@ -1,11 +1,11 @@
-"""Column headers that are never cut: `keep_titles_whole(view)` widens, when the table is first shown,
-every column narrower than its title, its sort arrow and its margins (the header's own measure,
-``sectionSizeFromContents``, in the theme's font). Widths a page sets that are wide enough stay as
-they are; a column the person resizes later is theirs."""
+"""Column headers that are never cut: `keep_titles_whole(view)` widens, each time the table is shown
+(or its font or style changes), every column narrower than its title, its sort arrow and its margins
+(the header's own measure, ``sectionSizeFromContents``, in the theme's font). Widths a page sets that
+are wide enough stay as they are; columns are never made narrower."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView
 
 
@@ -25,26 +25,35 @@ def widen_to_titles(header: QHeaderView) -> None:
             header.resizeSection(logical, need)
 
 
-class _OnFirstShow(QObject):
+WATCHED = (QEvent.Type.Show, QEvent.Type.FontChange, QEvent.Type.StyleChange)
+
+
+class _OnShow(QObject):
     def __init__(self, header: QHeaderView) -> None:
         super().__init__(header)
         self.header = header
         header.installEventFilter(self)
+        model = header.model()
+        if model is not None:  # a title that changes later (a currency in it) is measured again
+            model.headerDataChanged.connect(self._titles_changed)
+
+    def _titles_changed(self, orientation: Qt.Orientation, *_: object) -> None:
+        if orientation == self.header.orientation() and self.header.isVisible():
+            widen_to_titles(self.header)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.header and event.type() == QEvent.Type.Show:
-            self.header.removeEventFilter(self)
+        if watched is self.header and event.type() in WATCHED:
             widen_to_titles(self.header)
         return False
 
 
 def keep_titles_whole(view: QAbstractItemView, header: QHeaderView | None = None) -> None:
-    """Widen `view`'s horizontal header (or `header`) to its titles when it is first shown."""
+    """Widen `view`'s horizontal header (or `header`) to its titles whenever it is shown."""
     if header is None:
         horizontal = getattr(view, "horizontalHeader", None)
         header = horizontal() if horizontal is not None else None
     if isinstance(header, QHeaderView):
-        _OnFirstShow(header)
+        _OnShow(header)
 
 
 __all__ = ["keep_titles_whole", "widen_to_titles"]

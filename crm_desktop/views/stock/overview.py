@@ -126,7 +126,7 @@ class OverviewPanel(QWidget):
         view = self.table.view
         view.setObjectName("stockLevels")
         view.setAccessibleName("Stock levels")
-        for column, width in enumerate((120, 260, 150, 90, 90, 90, 90, 110)):
+        for column, width in enumerate((100, 260, 120, 90, 90, 90, 90, 110)):
             view.setColumnWidth(column, width)
         header = view.horizontalHeader()
         header.setStretchLastSection(False)

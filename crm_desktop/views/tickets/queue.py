@@ -17,7 +17,7 @@ import shiboken6
 from pydantic import ValidationError
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHeaderView, QVBoxLayout, QWidget
 
 from crm_desktop import format, operations, tasks, theme
 from crm_desktop.api import tickets
@@ -195,7 +195,7 @@ class TicketQueue(QWidget):
                     tooltip=lambda t: format.moment(t.updated_at),
                 ),
                 "updated_at",
-                80,
+                110,
             ),
         ]
         self.sort_keys = [key for _, key, _ in columns]
@@ -208,6 +208,8 @@ class TicketQueue(QWidget):
         for i, (_, _, width) in enumerate(columns):
             view.setColumnWidth(i, width)
         header = view.horizontalHeader()
+        header.setStretchLastSection(False)  # the subject takes the room left (1280x800 shows every column)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(True)
         header.setSortIndicator(self.sort_keys.index("number"), Qt.SortOrder.DescendingOrder)
