@@ -52,7 +52,7 @@ def test_filter_sign_ins_and_security_events(desk: Desk, qtbot: QtBot) -> None:
     security = page.security
     security.user.set_user(sam, "Sam Seller <sam@example.com>")
     settle(desk, panel)
-    kinds = [security.model.row(i)["kind"] for i in range(security.model.rowCount())]
+    kinds = [security.model.row(i).kind for i in range(security.model.rowCount())]
     assert kinds and set(kinds) == {"login_failed"}
     assert security.model.index(0, 3).data() == "Sam Seller"
     expected = desk.run(api.get("/api/security-log", user_id=sam))["total"]

@@ -9,9 +9,10 @@ it) and the blocked addresses are listed with "Lift"."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar
 
+from pydantic import BaseModel
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
@@ -43,8 +44,16 @@ from crm_desktop.views.admin.common import (
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
-from crm_server.contract.auth import BlockedAddressOut, LoginResult
+from crm_server.contract.auth import (
+    BlockedAddressOut,
+    FailureGroup,
+    LoginRecord,
+    LoginResult,
+    SecurityEventOut,
+)
 from crm_server.contract.common import Page
+
+T = TypeVar("T", bound=BaseModel)
 
 # Sign-in results in words of their own ("locked" alone would not say whose): kept here, as the
 # same codes mean other things elsewhere (format.LABELS is one table for every screen).
@@ -105,28 +114,28 @@ FLAGGED = {"new_device_sign_in", "account_locked", "password_reset_limited"}
 PAGE_SIZE = 100
 
 
-def _detail(row: dict[str, Any]) -> str:
-    detail = row.get("detail") or {}
+def _detail(row: SecurityEventOut) -> str:
+    detail = row.detail or {}
     return ", ".join(
         f"{format.label(k)}: {json.dumps(v) if isinstance(v, dict) else format.value(v)}" for k, v in detail.items()
     )
 
 
-class _LogTab(QWidget):
+class _LogTab(QWidget, Generic[T]):
     """One filtered, paged log."""
 
     def __init__(
         self,
         api: ApiClient,
         names: UserNames,
-        read: Callable[..., Awaitable[Page[Any]]],
+        read: Callable[..., Awaitable[Page[T]]],
         choice_key: str,
         choice_label: str,
         choices: dict[str, str],
-        columns: list[Column],
+        columns: list[Column[T]],
         empty: str,
         noun: tuple[str, str],
-        user_ids: Any,
+        user_ids: Callable[[T], Iterable[int | None]],
     ) -> None:
         super().__init__()
         self.api = api
@@ -153,11 +162,10 @@ class _LogTab(QWidget):
         layout.addWidget(self.filters)
         layout.addWidget(self.table, 1)
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
-        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
-        page = (await self.read(self.api, offset, limit, **self.filters.values())).model_dump(mode="json")
-        await self.names.ensure(i for row in page["items"] for i in self.user_ids(row))
-        return dict(page)
+    async def _fetch(self, offset: int, limit: int) -> Page[T]:
+        page = await self.read(self.api, offset, limit, **self.filters.values())
+        await self.names.ensure(i for row in page.items for i in self.user_ids(row))
+        return page
 
 
 class _FailuresTab(QWidget):
@@ -171,21 +179,21 @@ class _FailuresTab(QWidget):
         self.filters = FilterBar()
         self.period = self.filters.add_period()
         self.filters.add_stretch()
-        columns = [
+        columns: list[Column[FailureGroup]] = [
             Column(
                 "Address",
-                lambda r: r.get("address") or "—",
-                color=lambda r: tone("danger") if r["count"] >= 10 else None,
+                lambda r: r.address or "—",
+                color=lambda r: tone("danger") if r.count >= 10 else None,
             ),
-            Column("Failures", lambda r: f"{r['count']:,}", align_right=True),
-            Column("First", lambda r: format.moment(r["first_at"])),
-            Column("Last", lambda r: format.moment(r["last_at"])),
-            Column("Emails tried", _emails, tooltip=lambda r: "\n".join(r["emails"])),
-            Column("Accounts", lambda r: ", ".join(names.name(u) for u in r["user_ids"]) or "none exist"),
+            Column("Failures", lambda r: f"{r.count:,}", align_right=True),
+            Column("First", lambda r: format.moment(r.first_at)),
+            Column("Last", lambda r: format.moment(r.last_at)),
+            Column("Emails tried", _emails, tooltip=lambda r: "\n".join(r.emails)),
+            Column("Accounts", lambda r: ", ".join(names.name(u) for u in r.user_ids) or "none exist"),
             Column(
                 "Blocked",
-                lambda r: "Blocked" if r["blocked"] else "—",
-                color=lambda r: tone("danger") if r["blocked"] else None,
+                lambda r: "Blocked" if r.blocked else "—",
+                color=lambda r: tone("danger") if r.blocked else None,
             ),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, key="address", parent=self)
@@ -203,15 +211,15 @@ class _FailuresTab(QWidget):
         layout.addWidget(self.filters)
         layout.addWidget(self.table, 1)
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+    async def _fetch(self, offset: int, limit: int) -> Page[FailureGroup]:
         page = await admin_api.security_failures(self.api, offset, limit, **self.filters.values())
         await self.names.ensure(u for row in page.items for u in row.user_ids)
-        return page.model_dump(mode="json")
+        return page
 
 
-def _emails(row: dict[str, Any]) -> str:
-    shown = ", ".join(row["emails"][:3])
-    more = row["email_count"] - min(3, len(row["emails"]))
+def _emails(row: FailureGroup) -> str:
+    shown = ", ".join(row.emails[:3])
+    more = row.email_count - min(3, len(row.emails))
     return f"{shown} and {more} more" if more > 0 else shown
 
 
@@ -222,11 +230,11 @@ class _BlockedTab(QWidget):
         super().__init__()
         self.api = api
         self.names = names
-        columns = [
-            Column("Address or range", lambda r: _network(r["network"])),
-            Column("Reason", lambda r: r["reason"] or "—", tooltip=lambda r: r["reason"] or None),
-            Column("Blocked by", lambda r: names.name(r["created_by"])),
-            Column("Since", lambda r: format.moment(r["created_at"])),
+        columns: list[Column[BlockedAddressOut]] = [
+            Column("Address or range", lambda r: _network(r.network)),
+            Column("Reason", lambda r: r.reason or "—", tooltip=lambda r: r.reason or None),
+            Column("Blocked by", lambda r: names.name(r.created_by)),
+            Column("Since", lambda r: format.moment(r.created_at)),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
@@ -241,10 +249,10 @@ class _BlockedTab(QWidget):
         layout.setSpacing(10)
         layout.addWidget(self.table, 1)
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+    async def _fetch(self, offset: int, limit: int) -> Page[BlockedAddressOut]:
         page = await admin_api.blocked_addresses(self.api, offset, limit)
         await self.names.ensure(row.created_by for row in page.items)
-        return page.model_dump(mode="json")
+        return page
 
 
 def _network(network: str) -> str:
@@ -313,6 +321,18 @@ class LogsPage(AdminPage):
         super().__init__(api, me, parent)
         self.names = UserNames(api)
         n = self.names
+        login_columns: list[Column[LoginRecord]] = [
+            Column("When", lambda r: format.moment(r.at)),
+            Column("Email", lambda r: r.email),
+            Column("User", lambda r: n.name(r.user_id, "unknown email")),
+            Column(
+                "Result",
+                lambda r: RESULT_LABELS.get(r.result) or format.label(r.result),
+                color=lambda r: None if r.result == "success" else tone("danger"),
+            ),
+            Column("Address", lambda r: r.address or "—"),
+            Column("Client", lambda r: r.client or "—"),
+        ]
         self.logins = _LogTab(
             api,
             n,
@@ -320,22 +340,23 @@ class LogsPage(AdminPage):
             "result",
             "Result",
             RESULT_LABELS,
-            [
-                Column("When", lambda r: format.moment(r["at"])),
-                Column("Email", lambda r: r["email"]),
-                Column("User", lambda r: n.name(r["user_id"], "unknown email")),
-                Column(
-                    "Result",
-                    lambda r: RESULT_LABELS.get(r["result"]) or format.label(r["result"]),
-                    color=lambda r: None if r["result"] == "success" else tone("danger"),
-                ),
-                Column("Address", lambda r: r.get("address") or "—"),
-                Column("Client", lambda r: r.get("client") or "—"),
-            ],
+            login_columns,
             "No sign-ins match",
             ("sign-in", "sign-ins"),
-            lambda r: [r["user_id"]],
+            lambda r: [r.user_id],
         )
+        security_columns: list[Column[SecurityEventOut]] = [
+            Column("When", lambda r: format.moment(r.at)),
+            Column(
+                "Event",
+                lambda r: SECURITY_KINDS.get(r.kind) or format.label(r.kind),
+                color=lambda r: tone("danger") if r.kind in FLAGGED else None,
+            ),
+            Column("By", lambda r: n.name(r.actor_id)),
+            Column("Concerning", lambda r: n.name(r.target_user_id)),
+            Column("Address", lambda r: r.address or "—"),
+            Column("Details", _detail, tooltip=_detail),
+        ]
         self.security = _LogTab(
             api,
             n,
@@ -343,21 +364,10 @@ class LogsPage(AdminPage):
             "kind",
             "Kind",
             SECURITY_KINDS,
-            [
-                Column("When", lambda r: format.moment(r["at"])),
-                Column(
-                    "Event",
-                    lambda r: SECURITY_KINDS.get(r["kind"]) or format.label(r["kind"]),
-                    color=lambda r: tone("danger") if r["kind"] in FLAGGED else None,
-                ),
-                Column("By", lambda r: n.name(r["actor_id"])),
-                Column("Concerning", lambda r: n.name(r["target_user_id"])),
-                Column("Address", lambda r: r.get("address") or "—"),
-                Column("Details", _detail, tooltip=_detail),
-            ],
+            security_columns,
             "No security events match",
             ("event", "events"),
-            lambda r: [r["actor_id"], r["target_user_id"]],
+            lambda r: [r.actor_id, r.target_user_id],
         )
         self.failures = _FailuresTab(api, n)
         self.blocked = _BlockedTab(api, n)
@@ -403,7 +413,8 @@ class LogsPage(AdminPage):
         if tab is self.blocked or not hasattr(tab, "table"):
             return None
         row = tab.table.current_row()
-        return (row or {}).get("address") or None
+        address: str | None = getattr(row, "address", None) if row is not None else None
+        return address or None
 
     def _update_actions(self, *_: Any) -> None:
         on_blocked = self.tabs.currentWidget() is self.blocked
@@ -427,7 +438,7 @@ class LogsPage(AdminPage):
 
         busy_while(
             self.lift_button,
-            operations.run(self, admin_api.lift_block(self.api, row["id"]), success=done),
+            operations.run(self, admin_api.lift_block(self.api, row.id), success=done),
         )
 
     def blocked_changed(self) -> None:
