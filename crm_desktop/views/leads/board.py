@@ -14,7 +14,7 @@ import importlib
 import logging
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QWidget
@@ -23,7 +23,7 @@ from crm_desktop import format
 from crm_desktop.api import leads as leads_api
 from crm_desktop.session import Session
 from crm_desktop.views.leads.lookups import sales_lookups
-from crm_desktop.views.leads.move_dialogs import LostReasonDialog, WonDialog, _MoveDialog
+from crm_desktop.views.leads.move_dialogs import _MoveDialog, ask_move, move_call
 from crm_desktop.widgets import kanban
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.kanban import KanbanBoard, KanbanCard, KanbanColumn, Key, repolish
@@ -32,9 +32,7 @@ from crm_server.contract.leads import (
     BoardCard,
     LeadFilters,
     MoneyTotal,
-    MoveRequest,
     MoveResult,
-    StatusKind,
     StatusOut,
 )
 
@@ -270,21 +268,16 @@ class LeadBoard(KanbanBoard):
         if source is None or not isinstance(target, ColumnWidget) or source is target or not self.can_move:
             return None
         card: BoardCard = next(c for c in source.cards if c.id == card_id)
-        dialog: _MoveDialog | None = None
-        if target.status.kind == StatusKind.lost:
-            dialog = LostReasonDialog(self.lookups.lost_reasons, card.person_name, self)
-            dialog.follow(self.lookups)
-        elif target.status.kind == StatusKind.won and not undo:
-            dialog = WonDialog(card, self)
-        if dialog is None:
-            self._send(
-                card_id, key, {"convert": False} if undo and target.status.kind == StatusKind.won else {}, None, undo
-            )
-            return None
-        asked = dialog
-        dialog.submitted.connect(lambda extra: self._send(card_id, key, extra, asked, undo))
-        dialog.rejected.connect(lambda: self.focus_lead(card_id))
-        dialog.open()
+        dialog = ask_move(
+            self,
+            self.lookups,
+            card,
+            target.status,
+            lambda extra, asked: self._send(card_id, key, extra, asked, undo),
+            undo=undo,
+        )
+        if dialog is not None:
+            dialog.rejected.connect(lambda: self.focus_lead(card_id))
         return dialog
 
     def _send(
@@ -296,8 +289,7 @@ class LeadBoard(KanbanBoard):
             self._undoing.discard(card_id)
 
         def call(card: BoardCard) -> Any:
-            move = MoveRequest.model_construct(**{"version": card.version, "status_id": key, **extra})
-            return leads_api.move_lead(self.session.api, card.id, move)
+            return move_call(self.session.api, card, cast(int, key), extra)  # a status id
 
         self.send(card_id, key, call, changed=leads_api.CHANGED, dialog=dialog)
 

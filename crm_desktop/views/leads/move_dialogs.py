@@ -1,15 +1,19 @@
 """The questions a move asks before it reaches the server: why a lead was lost, and whether a won
-lead becomes a client.
+lead becomes a client; and the move itself, as the board and the lead's window both make it.
+
+    ask_move(parent, lookups, lead, target, send)   # the question (if any), then send(extra, dialog)
+    move_call(api, lead, status_id, extra)          # the move as the server takes it (MoveResult)
 
 Each dialog only collects: `submitted(dict)` carries the extra fields of the MoveRequest
-(lost_reason_id / lost_reason_text, or convert / client). The board sends the move with the
-dialog as the operation's parent, so a refusal lands next to the field and the dialog stays open;
-it closes (``finish``) once the server agreed. Cancel leaves the card where it was.
+(lost_reason_id / lost_reason_text, or convert / client). The move is sent with the dialog as the
+operation's parent, so a refusal lands next to the field and the dialog stays open; it closes
+(``finish``) once the server agreed. Cancel moves nothing.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -26,9 +30,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from crm_desktop.api import leads as leads_api
+from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import field
 from crm_desktop.views.leads.lookups import SalesLookups
-from crm_server.contract.leads import BoardCard, NamedItemOut
+from crm_server.contract.leads import MoveRequest, MoveResult, NamedItemOut, StatusKind, StatusOut
+
+
+class Moving(Protocol):
+    """The lead being moved, as the board's card or the lead's window has it (BoardCard, LeadOut)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def person_name(self) -> str: ...
+
+    @property
+    def company(self) -> str | None: ...
 
 
 class _MoveDialog(QDialog):
@@ -160,7 +182,7 @@ class LostReasonDialog(_MoveDialog):
 class WonDialog(_MoveDialog):
     """Won: by default the lead becomes a client (named after the company, VAT number optional)."""
 
-    def __init__(self, card: BoardCard, parent: QWidget | None = None) -> None:
+    def __init__(self, card: Moving, parent: QWidget | None = None) -> None:
         super().__init__(
             "Mark as won",
             "Won — well done!",
@@ -199,3 +221,39 @@ class WonDialog(_MoveDialog):
 
     def fields(self) -> dict[str, QWidget]:
         return {"name": self.name, "vat_number": self.vat, "client": self.name}
+
+
+def ask_move(
+    parent: QWidget,
+    lookups: SalesLookups,
+    lead: Moving,
+    target: StatusOut,
+    send: Callable[[dict[str, Any], _MoveDialog | None], object],
+    *,
+    undo: bool = False,
+) -> _MoveDialog | None:
+    """A move to `target`: Lost asks the reason, Won whether the lead becomes a client (not when an
+    undo goes back to Won: the lead was won already, and is not converted again); then
+    `send(extra, dialog)` with the MoveRequest's extra fields. Answers the dialog asked, if any;
+    Cancel sends nothing."""
+    dialog: _MoveDialog | None = None
+    if target.kind == StatusKind.lost:
+        lost = LostReasonDialog(lookups.lost_reasons, lead.person_name, parent)
+        lost.follow(lookups)
+        dialog = lost
+    elif target.kind == StatusKind.won and not undo:
+        dialog = WonDialog(lead, parent)
+    if dialog is None:
+        send({"convert": False} if undo and target.kind == StatusKind.won else {}, None)
+        return None
+    asked = dialog
+    dialog.submitted.connect(lambda extra: send(extra, asked))
+    dialog.open()
+    return dialog
+
+
+def move_call(api: ApiClient, lead: Moving, status_id: int, extra: dict[str, Any]) -> Awaitable[MoveResult]:
+    """The move as asked, with the version the mover holds: sent unchecked (model_construct), so the
+    server judges it and its refusal names the field."""
+    move = MoveRequest.model_construct(**{"version": lead.version, "status_id": status_id, **extra})
+    return leads_api.move_lead(api, lead.id, move)
