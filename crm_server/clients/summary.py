@@ -217,6 +217,12 @@ async def client_summary(session: AsyncSession, principal: Principal, client_id:
     out = ClientSummaryOut(client_id=client_id)
     if principal.can("leads", "view"):
         out.deals = await _deals(session, principal, client_id, limit)
+        stages = {lead.status_id for lead in out.deals.items}
+        if stages:
+            named = await session.execute(
+                select(PipelineStatus.id, PipelineStatus.name).where(PipelineStatus.id.in_(stages))
+            )
+            out.stage_names = {row[0]: row[1] for row in named}
     if principal.can("proposals", "view"):
         out.proposals = await _proposals(session, principal, client_id, limit)
     if principal.can("invoices", "view"):

@@ -66,3 +66,4 @@ class ClientSummaryOut(Model):
     payments: SummarySection[PaymentRow, AreaTotal] | None = None
     tickets: SummarySection[TicketOut, AreaTotal] | None = None
     orders: SummarySection[OrderOut, AreaTotal] | None = None
+    stage_names: dict[int, str] = Field(default_factory=dict, description="status_id -> name, of the deals shown")

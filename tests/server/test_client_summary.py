@@ -77,6 +77,7 @@ async def test_totals_with_paid_partly_paid_overdue_cancelled_and_draft_invoices
     deals = summary["deals"]
     assert deals["count"] == 1 and [d["id"] for d in deals["items"]] == [lead["id"]]
     assert deals["totals"] == [{"currency": "EUR", "total": "5000.00", "open": "0.00"}]
+    assert summary["stage_names"] == {str(statuses["Won"]): "Won"}  # the deals' stages, by name
 
     tickets = summary["tickets"]
     assert (tickets["count"], tickets["open_count"]) == (1, 1)

@@ -430,14 +430,15 @@ class ClientWindow(QWidget):
         for area, section in sections(summary):
             tab = self.area_tabs.get(area.key)
             if tab is not None:
-                tab.show_section(section)
+                tab.show_section(section, summary)
                 self.tabs.setTabText(self.tabs.indexOf(tab), tab.tab_title())
         invoices = summary.invoices
         totals = invoices.totals if invoices is not None else []
         if invoices is not None and totals:
             self.balance.setText(f"Open balance: {open_balance(invoices)}")
-        late = any(t.overdue for t in totals)  # said in the error colour
-        self.balance.setProperty("role", "error" if late else "muted")
+        # Owed: in the text's colour; part of it overdue: in the error colour; nothing owed: muted.
+        owed, late = any(t.open for t in totals), any(t.overdue for t in totals)
+        self.balance.setProperty("role", "error" if late else "" if owed else "muted")
         self.balance.style().unpolish(self.balance)
         self.balance.style().polish(self.balance)
         self.balance.setVisible(bool(totals))

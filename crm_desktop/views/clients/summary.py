@@ -42,8 +42,9 @@ ITEM_ROLE = Qt.ItemDataRole.UserRole
 @dataclass(frozen=True)
 class Column(Generic[ItemT]):
     title: str
-    text: Callable[[ItemT], str]
+    text: Callable[[ItemT, ClientSummaryOut], str]  # the record, and the summary it came in (its names)
     money: bool = False  # right-aligned
+    stretch: bool = False  # the one column that takes the width left (a title, a subject)
 
 
 def _joined(parts: Sequence[str]) -> str:
@@ -133,46 +134,47 @@ def orders_line(section: SummarySection[OrderOut, AreaTotal]) -> str:
 
 
 DEALS: list[Column[LeadOut]] = [
-    Column("Person", lambda r: r.person_name),
-    Column("Company", lambda r: r.company or ""),
-    Column("Value", lambda r: format.money(r.value, r.currency) if r.value is not None else "", money=True),
-    Column("Expected close", lambda r: format.day(r.expected_close_date)),
-    Column("Created", lambda r: format.day(r.created_at)),
+    Column("Person", lambda r, _: r.person_name),
+    Column("Company", lambda r, _: r.company or "", stretch=True),
+    Column("Stage", lambda r, summary: summary.stage_names.get(r.status_id, "")),
+    Column("Value", lambda r, _: format.money(r.value, r.currency) if r.value is not None else "", money=True),
+    Column("Expected close", lambda r, _: format.day(r.expected_close_date)),
+    Column("Created", lambda r, _: format.day(r.created_at)),
 ]
 PROPOSALS: list[Column[ProposalOut]] = [
-    Column("Number", lambda r: r.number or f"Draft #{r.id}"),
-    Column("Title", lambda r: r.title or ""),
-    Column("Status", lambda r: format.label(r.status)),
-    Column("Valid until", lambda r: format.day(r.valid_until)),
-    Column("Total", lambda r: format.money(r.gross_total, r.currency), money=True),
+    Column("Number", lambda r, _: r.number or f"Draft #{r.id}"),
+    Column("Title", lambda r, _: r.title or "", stretch=True),
+    Column("Status", lambda r, _: format.label(r.status)),
+    Column("Valid until", lambda r, _: format.day(r.valid_until)),
+    Column("Total", lambda r, _: format.money(r.gross_total, r.currency), money=True),
 ]
 INVOICES: list[Column[InvoiceOut]] = [
-    Column("Number", _invoice_number),
-    Column("Status", _invoice_status),
-    Column("Issued", lambda r: format.day(r.issue_date)),
-    Column("Due", lambda r: format.day(r.due_date)),
-    Column("Total", lambda r: format.money(r.gross_total, r.currency), money=True),
-    Column("Open", lambda r: format.money(r.open_amount, r.currency), money=True),
+    Column("Number", lambda r, _: _invoice_number(r)),
+    Column("Status", lambda r, _: _invoice_status(r)),
+    Column("Issued", lambda r, _: format.day(r.issue_date)),
+    Column("Due", lambda r, _: format.day(r.due_date)),
+    Column("Total", lambda r, _: format.money(r.gross_total, r.currency), money=True),
+    Column("Open", lambda r, _: format.money(r.open_amount, r.currency), money=True),
 ]
 PAYMENTS: list[Column[PaymentRow]] = [
-    Column("Paid on", lambda r: format.day(r.paid_on)),
-    Column("Invoice", lambda r: r.invoice_number or f"#{r.invoice_id}"),
-    Column("Method", lambda r: format.label(r.method)),
-    Column("Amount", lambda r: format.money(r.amount, r.currency), money=True),
-    Column("Refunded", lambda r: format.money(r.refunded_total, r.currency) if r.refunded_total else "", money=True),
+    Column("Paid on", lambda r, _: format.day(r.paid_on)),
+    Column("Invoice", lambda r, _: r.invoice_number or f"#{r.invoice_id}"),
+    Column("Method", lambda r, _: format.label(r.method)),
+    Column("Amount", lambda r, _: format.money(r.amount, r.currency), money=True),
+    Column("Refunded", lambda r, _: format.money(r.refunded_total, r.currency) if r.refunded_total else "", money=True),
 ]
 TICKETS: list[Column[TicketOut]] = [
-    Column("Number", lambda r: f"#{r.number}"),
-    Column("Subject", lambda r: r.subject),
-    Column("Status", lambda r: format.label(r.status)),
-    Column("Priority", lambda r: format.label(r.priority)),
-    Column("Opened", lambda r: format.day(r.created_at)),
+    Column("Number", lambda r, _: f"#{r.number}"),
+    Column("Subject", lambda r, _: r.subject, stretch=True),
+    Column("Status", lambda r, _: format.label(r.status)),
+    Column("Priority", lambda r, _: format.label(r.priority)),
+    Column("Opened", lambda r, _: format.day(r.created_at)),
 ]
 ORDERS: list[Column[OrderOut]] = [
-    Column("Number", lambda r: r.number),
-    Column("Status", lambda r: format.label(r.status)),
-    Column("Created", lambda r: format.day(r.created_at)),
-    Column("Total", lambda r: format.money(r.total, r.currency), money=True),
+    Column("Number", lambda r, _: r.number),
+    Column("Status", lambda r, _: format.label(r.status)),
+    Column("Created", lambda r, _: format.day(r.created_at)),
+    Column("Total", lambda r, _: format.money(r.total, r.currency), money=True),
 ]
 
 
@@ -271,8 +273,13 @@ class AreaTab(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        stretched = [i for i, c in enumerate(area.columns) if c.stretch]
+        # One text column takes the width left, the others fit their contents; without one, all share it.
+        header.setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents if stretched else QHeaderView.ResizeMode.Stretch
+        )
+        for index in stretched:
+            header.setSectionResizeMode(index, QHeaderView.ResizeMode.Stretch)
         self.table.setToolTip("Double-click or press Enter to open")
         self.table.itemActivated.connect(lambda _: self.open_selected())
         self.empty = QLabel(area.empty)
@@ -293,16 +300,17 @@ class AreaTab(QWidget):
     def tab_title(self) -> str:
         return f"{self.area.title} ({format.number(self.section.count)})" if self.section else self.area.title
 
-    def show_section(self, section: SummarySection[Any, Any]) -> None:
+    def show_section(self, section: SummarySection[Any, Any], summary: ClientSummaryOut) -> None:
         """Fill the tab; the selected record stays selected when it is still there."""
         selected = self.selected()
         keep = getattr(selected, "id", None)
         self.section = section
         self.totals.setText(self.area.line(section))
+        self.totals.setVisible(bool(section.count))  # none: the empty line says it
         self.table.setRowCount(len(section.items))
         for row, item in enumerate(section.items):
             for column, spec in enumerate(self.area.columns):
-                cell = QTableWidgetItem(spec.text(item))
+                cell = QTableWidgetItem(spec.text(item, summary))
                 cell.setData(ITEM_ROLE, item)
                 if spec.money:
                     cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
