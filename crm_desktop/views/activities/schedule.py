@@ -151,7 +151,7 @@ class WhenPicker(QWidget):
         row.setSpacing(8)
         self.date_edit = QDateEdit()
         self.date_edit.setCalendarPopup(True)
-        self.date_edit.setDisplayFormat("ddd d MMM yyyy")
+        self.date_edit.setDisplayFormat("ddd dd MMM yyyy")  # as format.weekday and format.day say a day
         self.date_edit.setAccessibleName("Date")
         self.date_edit.setMinimumWidth(160)
         self.time_edit = QTimeEdit()
