@@ -160,7 +160,7 @@ class SignInPage(Page):
         caption = QLabel("Demo: sign in as")
         caption.setBuddy(combo)
         caption.setProperty("role", "fieldLabel")
-        note = QLabel(f"Every demo account has the password <b>{html.escape(password)}</b>.")
+        note = QLabel(f"Every demo account has the password <nobr><b>{html.escape(password)}</b></nobr>.")
         note.setObjectName("demoPassword")
         note.setProperty("role", "caption")
         note.setWordWrap(True)
@@ -171,6 +171,8 @@ class SignInPage(Page):
         combo.setAccessibleName("Demo: sign in as")
         self.box.insertWidget(self.box.indexOf(self.alert) + 1, column)
         self.demo_link.hide()  # this is the demo already
+        self.forgot_link.hide()  # its accounts' password is right here, and its email goes nowhere
+        self.subtitle.setText("This is the demo: try the CRM as any role.")
         self.demo_accounts = combo
         return combo
 
