@@ -13,6 +13,7 @@ from crm_desktop.session import Session
 from crm_desktop.views.tickets.conversation import CommentCard
 from crm_desktop.views.tickets.detail import TicketWindow, open_ticket
 from crm_server.contract.tickets import AssignIn, CommentIn, TicketIn
+from crm_server.tickets import service
 from crm_server.tickets.models import TicketComment
 from tests.desktop.conftest import Desk
 
@@ -39,6 +40,10 @@ def test_an_agent_sees_who_wrote_each_note_and_reply(desk: Desk, qtbot: QtBot) -
             await s.execute(
                 update(TicketComment).where(TicketComment.body.startswith("Logs attached")).values(author_id=None)
             )
+        async with desk.server.session() as s:  # and the customer answered by email
+            await service.add_public_comment_from_email(
+                s, ticket.number, sender="reader@example.com", body="Still broken here.", attachments=[]
+            )
 
     desk.on_server(leaver_gone())
 
@@ -46,12 +51,14 @@ def test_an_agent_sees_who_wrote_each_note_and_reply(desk: Desk, qtbot: QtBot) -
     assert isinstance(window, TicketWindow)
     qtbot.addWidget(window)
     desk.wait_until(
-        lambda: window.ticket is not None and not window.is_busy() and len(window.conversation.cards()) == 3,
+        lambda: window.ticket is not None and not window.is_busy() and len(window.conversation.cards()) == 4,
         message="the conversation did not load",
     )
-    note, reply, orphan = window.conversation.cards()
+    note, reply, orphan, customer = window.conversation.cards()
     assert note.internal and meta_of(note).startswith("Grace.Lead · "), meta_of(note)
     assert not reply.internal and meta_of(reply).startswith("Ivan.Agent · "), meta_of(reply)
     assert orphan.internal and meta_of(orphan).startswith("A former colleague · "), meta_of(orphan)
+    assert customer.kind.text() == "From the customer" and meta_of(customer).startswith("reader@example.com · ")
+    assert note.kind.text() == "Internal note" and reply.kind.text() == "Reply to customer"
     # The header's clock: the reply was the first response.
     assert window.sla.text().startswith("Answered in"), window.sla.text()

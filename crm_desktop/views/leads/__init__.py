@@ -169,3 +169,9 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     if not isinstance(page, LeadsPage):
         page = LeadsPage(ctx.session)
     yield "leads-board", page
+    board = page.board
+    if board.columns and board.columns[0].cards:  # the notice after a move (drawn, nothing moved)
+        first = board.columns[0].cards[0]
+        board.offer_undo(f"{first.person_name} moved to Lost.", lambda: None)
+        yield "leads-board-undo", page
+        board.notice.hide()

@@ -131,7 +131,24 @@ def create_page(session: Session) -> TicketsPage:
 
 
 def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
-    """The queue and the board with the demo data (python -m crm_desktop.screenshots)."""
+    """The queue and the board with the demo data (python -m crm_desktop.screenshots), then the window
+    of an open demo ticket whose conversation has a reply, an internal note and the customer's words."""
+    from crm_desktop import tasks
+    from crm_desktop.api import tickets
+    from crm_server.contract.tickets import TicketQuery, TicketStatus
+
+    found: dict[str, int] = {}
+
+    async def pick() -> None:
+        page = await tickets.list_tickets(ctx.api, TicketQuery(status=TicketStatus.in_process, limit=30))
+        for ticket in page.items:
+            thread = await tickets.list_comments(ctx.api, ticket.id)
+            kinds = {(c.public, c.author_id is None) for c in thread}
+            if {(True, False), (False, False), (True, True)} <= kinds:
+                found["id"] = ticket.id
+                return
+
+    tasks.spawn(pick())  # the runner settles (waits for it) while the queue's picture is taken
     ctx.main.open_module("tickets")
     page = ctx.main.pages["tickets"].content
     if not isinstance(page, TicketsPage):
@@ -140,3 +157,8 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     yield "tickets-queue", page
     page.show_board()
     yield "tickets-board", page
+    if "id" in found:
+        window = open_ticket(ctx.main, ctx.session, found["id"])
+        if window is not None:
+            yield "ticket-window", window
+            window.close()

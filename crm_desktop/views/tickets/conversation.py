@@ -50,8 +50,10 @@ ID_ROLE = Qt.ItemDataRole.UserRole
 STYLE = """
 QFrame#publicComment {{ background: {surface}; border: 1px solid {accent_border}; border-radius: 10px; }}
 QFrame#internalComment {{ background: {warning_bg}; border: 1px solid {warning_border}; border-radius: 10px; }}
+QFrame#customerComment {{ background: {surface}; border: 1px solid {border}; border-radius: 10px; }}
 QLabel#commentKind[internal="true"] {{ color: {warning_text}; font-weight: 600; }}
 QLabel#commentKind[internal="false"] {{ color: {accent_text}; font-weight: 600; }}
+QLabel#commentKind[customer="true"] {{ color: {text}; font-weight: 600; }}
 QLabel#commentMeta {{ color: {muted}; }}
 #conversationScroll, #conversationBody {{ background: transparent; border: 0; }}
 """
@@ -94,10 +96,13 @@ class CommentCard(QFrame):
         super().__init__(parent)
         self.comment = comment
         internal = not comment.public
-        self.setObjectName("internalComment" if internal else "publicComment")
-        kind = QLabel("Internal note" if internal else "Reply to customer")
+        customer = comment.public and comment.author_id is None  # the customer's own message (email)
+        self.setObjectName("internalComment" if internal else "customerComment" if customer else "publicComment")
+        self.kind = QLabel("Internal note" if internal else "From the customer" if customer else "Reply to customer")
+        kind = self.kind
         kind.setObjectName("commentKind")
         kind.setProperty("internal", internal)
+        kind.setProperty("customer", customer)
         meta = QLabel(f"{author} · {format.moment(comment.created_at)}")
         meta.setObjectName("commentMeta")
         head = QHBoxLayout()
