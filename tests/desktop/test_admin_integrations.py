@@ -146,7 +146,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     assert not page.test_progress.isVisible() and page.test_button.isEnabled()
     assert ("/v19.0/me",) == graph.requests[-1][:1]
     rows = page.events.model.rows()
-    assert [(r["event_type"], r["status"]) for r in rows] == [("feed", "ignored")]
+    assert [(r.event_type, r.status) for r in rows] == [("feed", "ignored")]
     assert page.events.model.index(0, 2).data() == "Ignored"
     assert page.events.table.current_row() == rows[0]  # the test event is selected
     assert page.rows["facebook"].activity.text().startswith("Last event ")
@@ -169,7 +169,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     answer = post_webhook(desk, (FIXTURES / "leadgen.json").read_bytes())
     assert answer.status_code == 200, answer.text
     desk.wait_until(
-        lambda: [r["status"] for r in page.events.model.rows()] == ["needs_attention", "ignored"],
+        lambda: [r.status for r in page.events.model.rows()] == ["needs_attention", "ignored"],
         message="the failed event did not appear live",
     )
     desk.wait_until(
@@ -180,7 +180,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     )
     settle(desk, panel)
     failed = page.events.model.row(0)
-    assert failed["event_type"] == "leadgen" and "expired or revoked" in page.events.model.index(0, 4).data()
+    assert failed.event_type == "leadgen" and "expired or revoked" in page.events.model.index(0, 4).data()
     assert page.rows["facebook"].activity.text().endswith("· 1 error")
 
     # The admin pastes a new page token and saves; the search finds the event; a double click opens it.
@@ -197,7 +197,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=cell)
     dialog = the_dialog(EventDialog)
     settle(desk, panel)
-    assert dialog.event_id == failed["id"] and dialog.info["status"].text() == "Needs attention"
+    assert dialog.event_id == failed.id and dialog.info["status"].text() == "Needs attention"
     assert json.loads(dialog.payload.toPlainText())["leadgen_id"] == "987654321098765"
     assert dialog.replay_button.isEnabled()
     qtbot.mouseClick(dialog.replay_button, Qt.MouseButton.LeftButton)
@@ -205,7 +205,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     settle(desk, panel)
     assert dialog.info["outcome"].text().startswith("Created lead #") and dialog.info["attempts"].text() == "2"
     assert dialog.info["error"].text() == "—" and not dialog.replay_button.isEnabled()
-    assert page.events.model.row(0)["status"] == "processed"
+    assert page.events.model.row(0).status == "processed"
     desk.wait_until(lambda: state_of(page, "facebook") == "● Connected", message="the problem was not cleared")
     assert page.notice_text.text() == "Replayed leadgen: it is processed now."
 
@@ -226,7 +226,7 @@ def test_configure_test_open_and_replay(desk: Desk, qtbot: QtBot, graph: GraphSt
     retype(qtbot, desk, page.events.search, "")
     page.events.status.setCurrentIndex(page.events.status.findText("Rejected"))
     desk.wait_until(
-        lambda: [r["status"] for r in page.events.model.rows()] == ["rejected"] and not page.events.model.loading,
+        lambda: [r.status for r in page.events.model.rows()] == ["rejected"] and not page.events.model.loading,
         message="the rejected request is not listed",
     )
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(view.model().index(0, 1)).center())
@@ -319,7 +319,7 @@ def test_stripe_payment_waits_for_its_invoice_then_replays(desk: Desk, qtbot: Qt
     desk.run(worked())
     page.reload()  # F5
     settle(desk, panel)
-    assert page.events.model.row(0)["status"] == "needs_attention"
+    assert page.events.model.row(0).status == "needs_attention"
     assert state_of(page, "stripe").startswith("● Needs attention: 1 event failed")
     assert page.events.model.index(0, 4).data().startswith(f"No invoice {number} in the CRM")
     page.events.status.setCurrentIndex(page.events.status.findData("processed"))  # the filter: none processed

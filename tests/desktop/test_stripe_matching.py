@@ -97,7 +97,7 @@ def test_a_person_matches_a_waiting_payment_to_its_invoice(desk: Desk, qtbot: Qt
     page.reload()
     settle(desk, panel)
     row = page.events.model.row(0)
-    assert row["status"] == "needs_attention" and "names no CRM invoice" in row["error"]
+    assert row.status == "needs_attention" and "names no CRM invoice" in (row.error or "")
     page.events.table.view.selectRow(0)
     assert page.events.match_button.isVisible() and page.events.match_button.isEnabled()
 

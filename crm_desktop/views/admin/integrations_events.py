@@ -36,12 +36,12 @@ from crm_desktop import format, operations
 from crm_desktop.api import integrations as integrations_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations.errors import describe
-from crm_desktop.views.admin.common import can, row_of, size_words, tone
+from crm_desktop.views.admin.common import can, size_words, tone
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
 from crm_server.contract.common import Page
-from crm_server.contract.integrations import EVENT_STATUSES
+from crm_server.contract.integrations import EVENT_STATUSES, InboxEventDetail, InboxEventOut
 from crm_server.contract.invoices import InvoiceOut
 
 if TYPE_CHECKING:
@@ -58,22 +58,22 @@ STATUS_TONES = {"processed": "success", "failed": "danger", "rejected": "danger"
 SHOWN_CHARS = 256 * 1024  # a huge body is shown up to here
 
 
-def status_text(row: dict[str, Any]) -> str:
-    return format.label(row["status"])
+def status_text(row: InboxEventOut) -> str:
+    return format.label(row.status)
 
 
-def status_color(row: dict[str, Any]) -> str:
-    return tone(STATUS_TONES.get(row["status"], "muted"))
+def status_color(row: InboxEventOut) -> str:
+    return tone(STATUS_TONES.get(row.status, "muted"))
 
 
-def result_text(row: dict[str, Any]) -> str:
+def result_text(row: InboxEventOut) -> str:
     """What became of the event in a few words: the error while it is not done, else the outcome."""
-    if row.get("error") and row["status"] != "processed":
-        return str(row["error"])
-    if row.get("outcome"):
-        return str(row["outcome"])
-    if row["status"] == "pending":
-        when = row.get("next_attempt_at")
+    if row.error and row.status != "processed":
+        return row.error
+    if row.outcome:
+        return row.outcome
+    if row.status == "pending":
+        when = row.next_attempt_at
         return f"Next attempt {format.moment(when)}" if when else "Waiting to be processed"
     return ""
 
@@ -129,16 +129,16 @@ class EventBrowser(QWidget):
         self.filters.add_trailing(self.replay_button)
         self.filters.add_trailing(self.match_button)
 
-        columns = [
-            Column("Received", lambda r: format.moment(r["received_at"])),
-            Column("Type", lambda r: r["event_type"], tooltip=lambda r: r.get("event_id") or None),
+        columns: list[Column[InboxEventOut]] = [
+            Column("Received", lambda r: format.moment(r.received_at)),
+            Column("Type", lambda r: r.event_type, tooltip=lambda r: r.event_id or None),
             Column("Status", status_text, color=status_color),
-            Column("Attempts", lambda r: str(r["attempts"]), align_right=True),
+            Column("Attempts", lambda r: str(r.attempts), align_right=True),
             Column(
                 "Outcome / error",
                 result_text,
                 tooltip=lambda r: result_text(r) or None,
-                color=lambda r: tone("danger") if r.get("error") and r["status"] != "processed" else None,
+                color=lambda r: tone("danger") if r.error and r.status != "processed" else None,
             ),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
@@ -165,12 +165,10 @@ class EventBrowser(QWidget):
 
     # --- loading -------------------------------------------------------------------------------
 
-    async def _fetch(self, offset: int, limit: int) -> dict[str, Any]:
+    async def _fetch(self, offset: int, limit: int) -> Page[InboxEventOut]:
         if self.provider is None:
-            return {"items": [], "total": 0, "offset": offset, "limit": limit}
-        # The paged table reads dict rows (widgets/paged_table.py): the checked page, dumped.
-        page = await integrations_api.events(self.page.api, self.provider, offset, limit, **self.filters.values())
-        return page.model_dump(mode="json")
+            return Page[InboxEventOut](items=[], total=0, offset=offset, limit=limit)
+        return await integrations_api.events(self.page.api, self.provider, offset, limit, **self.filters.values())
 
     def set_provider(self, provider: str, label: str) -> None:
         if provider == self.provider:
@@ -182,7 +180,7 @@ class EventBrowser(QWidget):
     def reload(self, select: int | None = None) -> None:
         """Start over, keeping the selected event (or `select`) selected when it is still listed."""
         current = self.table.current_row()
-        self._reselect = select if select is not None else (current["id"] if current else self._reselect)
+        self._reselect = select if select is not None else (current.id if current else self._reselect)
         filtered = bool(self.filters.values())
         self.table.empty_title = "No events match" if filtered else "No events yet"
         self.table.empty_text = (
@@ -218,14 +216,14 @@ class EventBrowser(QWidget):
 
     # --- actions -------------------------------------------------------------------------------
 
-    def can_replay(self, row: dict[str, Any] | None) -> bool:
-        return row is not None and row["status"] in REPLAYABLE and can(self.page.me, "edit", "integrations")
+    def can_replay(self, row: InboxEventOut | None) -> bool:
+        return row is not None and row.status in REPLAYABLE and can(self.page.me, "edit", "integrations")
 
-    def can_match(self, row: dict[str, Any] | None) -> bool:
+    def can_match(self, row: InboxEventOut | None) -> bool:
         return (
             row is not None
-            and row["status"] in REPLAYABLE
-            and row["event_type"] in MATCHABLE.get(row["provider"], frozenset())
+            and row.status in REPLAYABLE
+            and row.event_type in MATCHABLE.get(row.provider, frozenset())
             and can(self.page.me, "edit", "integrations")
             and can(self.page.me, "create", "payments")
         )
@@ -241,7 +239,7 @@ class EventBrowser(QWidget):
         row = self.table.current_row()
         return self.match(row) if self.can_match(row) else None
 
-    def match(self, row: dict[str, Any] | None, parent: QWidget | None = None) -> MatchDialog | None:
+    def match(self, row: InboxEventOut | None, parent: QWidget | None = None) -> MatchDialog | None:
         """Ask which invoice the waiting payment is for; the server records it there."""
         if row is None or not self.can_match(row):
             return None
@@ -249,46 +247,46 @@ class EventBrowser(QWidget):
         dialog.open()
         return dialog
 
-    def matched(self, event: dict[str, Any], number: str) -> None:
+    def matched(self, event: InboxEventOut, number: str) -> None:
         self.model.replace_row(event)
         self.update_actions()
-        window = self.windows.live(event["id"])
+        window = self.windows.live(event.id)
         if window is not None:
             window.show_row(event)
             window.refresh()
-        self.page.say(f"Matched {event['event_type']} to {number}: the payment is recorded.")
+        self.page.say(f"Matched {event.event_type} to {number}: the payment is recorded.")
 
     def open_selected(self) -> EventDialog | None:
         row = self.table.current_row()
         if row is None:
             return None
-        window = self.windows.live(row["id"])
+        window = self.windows.live(row.id)
         if window is None:
             window = EventDialog(self, row)
-            self.windows.keep(row["id"], window)
+            self.windows.keep(row.id, window)
         return show_window(window)
 
     def replay_selected(self) -> None:
         row = self.table.current_row()
         if self.can_replay(row):
             assert row is not None
-            self.replay(row["id"], busy=self.replay_button)
+            self.replay(row.id, busy=self.replay_button)
 
     def replay(self, event_id: int, busy: QWidget) -> None:
         """Queue the event again; the job processes it and live events show how it went."""
 
-        def replayed(event: dict[str, Any]) -> None:
+        def replayed(event: InboxEventOut) -> None:
             self.model.replace_row(event)
             self.update_actions()
             window = self.windows.live(event_id)
             if window is not None:
                 window.show_row(event)
                 window.refresh()
-            self.page.say(f"Replayed {event['event_type']}: it is {status_text(event).lower()} now.")
+            self.page.say(f"Replayed {event.event_type}: it is {status_text(event).lower()} now.")
 
         operations.run(
             self,
-            row_of(integrations_api.replay(self.page.api, event_id)),
+            integrations_api.replay(self.page.api, event_id),
             success=replayed,
             changed=EVENTS,
             busy=busy,
@@ -310,12 +308,12 @@ class EventDialog(QDialog):
         ("remote", "From"),
     )
 
-    def __init__(self, browser: EventBrowser, row: dict[str, Any]) -> None:
+    def __init__(self, browser: EventBrowser, row: InboxEventOut) -> None:
         super().__init__(browser.page)
         self.browser = browser
-        self.event_id = int(row["id"])
+        self.event_id = row.id
         self.row = row
-        self.detail: dict[str, Any] | None = None
+        self.detail: InboxEventDetail | None = None
         self._task: Any = None
         self.setObjectName("integrationEvent")
         self.setWindowFlag(Qt.WindowType.Window, True)
@@ -377,42 +375,40 @@ class EventDialog(QDialog):
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._task = self.browser.page.load(
-            row_of(integrations_api.event(self.browser.page.api, self.event_id)), self.show_detail
+            integrations_api.event(self.browser.page.api, self.event_id), self.show_detail
         )
 
     def is_busy(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def show_row(self, row: dict[str, Any]) -> None:
+    def show_row(self, row: InboxEventOut) -> None:
         self.row = row
         for key, value in self.info.items():
-            raw = row.get(key)
+            raw = getattr(row, key)
             if key == "status":
                 value.setText(status_text(row))
                 value.setStyleSheet(f"color: {status_color(row)};")
             elif key in ("received_at", "processed_at"):
                 value.setText(format.moment(raw))
             elif key == "attempts":
-                due = row.get("next_attempt_at") if row["status"] == "pending" else None
+                due = row.next_attempt_at if row.status == "pending" else None
                 value.setText(str(raw or 0) + (f" (next {format.moment(due)})" if due else ""))
             else:
                 value.setText(str(raw) if raw not in (None, "") else "—")
-        self.info["error"].setStyleSheet(f"color: {tone('danger')};" if row.get("error") else "")
+        self.info["error"].setStyleSheet(f"color: {tone('danger')};" if row.error else "")
         self.replay_button.setEnabled(self.browser.can_replay(row))
-        self.match_button.setVisible(row["event_type"] in MATCHABLE.get(row["provider"], frozenset()))
+        self.match_button.setVisible(row.event_type in MATCHABLE.get(row.provider, frozenset()))
         self.match_button.setEnabled(self.browser.can_match(row))
 
-    def show_detail(self, detail: dict[str, Any]) -> None:
+    def show_detail(self, detail: InboxEventDetail) -> None:
         if not shiboken6.isValid(self):
             return
         self.detail = detail
         self.show_row(detail)
-        self.payload.setPlainText(json.dumps(detail.get("payload") or {}, indent=2, ensure_ascii=False))
-        self.body.setPlainText(pretty(detail.get("body") or ""))
-        self._show_body_facts(
-            detail.get("body_size"), detail.get("body_sha256"), len((detail.get("body") or "").encode())
-        )
-        headers = detail.get("headers") or {}
+        self.payload.setPlainText(json.dumps(detail.payload, indent=2, ensure_ascii=False))
+        self.body.setPlainText(pretty(detail.body))
+        self._show_body_facts(detail.body_size, detail.body_sha256, len(detail.body.encode()))
+        headers = detail.headers
         self.headers.setPlainText("\n".join(f"{name}: {value}" for name, value in headers.items()))
 
     def _show_body_facts(self, size: int | None, sha256: str | None, kept: int) -> None:
@@ -442,13 +438,13 @@ class MatchDialog(QDialog):
     """ "Match to invoice…": the open invoices, searched on the server by number or client; the one
     picked gets the waiting payment (the server records it, audits it and settles the event)."""
 
-    def __init__(self, browser: EventBrowser, row: dict[str, Any], parent: QWidget) -> None:
+    def __init__(self, browser: EventBrowser, row: InboxEventOut, parent: QWidget) -> None:
         super().__init__(parent)
         self.browser = browser
         self.row = row
         self._task: Any = None
         self.setObjectName("matchInvoiceDialog")
-        self.setWindowTitle(f"Match {row['event_type']} to an invoice")
+        self.setWindowTitle(f"Match {row.event_type} to an invoice")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.resize(520, 420)
         about = QLabel(
@@ -518,7 +514,7 @@ class MatchDialog(QDialog):
             return
         invoice = item.data(Qt.ItemDataRole.UserRole)
 
-        def done(event: dict[str, Any]) -> None:
+        def done(event: InboxEventOut) -> None:
             self.browser.matched(event, str(invoice.number))
             if shiboken6.isValid(self):
                 self.accept()
@@ -529,7 +525,7 @@ class MatchDialog(QDialog):
 
         async def post() -> Any:
             try:
-                return await row_of(integrations_api.match(self.browser.page.api, self.row["id"], invoice.id))
+                return await integrations_api.match(self.browser.page.api, self.row.id, invoice.id)
             except ApiError as exc:
                 failed(describe(exc))
                 return None
