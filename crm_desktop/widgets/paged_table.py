@@ -1,5 +1,9 @@
 """A server-paged table: rows come a page at a time through canFetchMore/fetchMore, never all at once.
 
+Each row is the contract model the area's typed list call returns (`PagedTableModel[ClientOut]`, its
+`Fetch` answering a `Page[ClientOut]`): columns read attributes (`Column("VAT", lambda c: c.vat_number
+or "—")`), and `row()`, `rows()`, `current_row()` and `replace_row()` hand out and take that model.
+
 The model only serves rows it already holds; data() never touches the network. A page is asked for
 in the background (asyncio on the qasync loop) and inserted when it arrives; answers that belong to an
 older filter (a reload started meanwhile) are dropped by a generation counter. Live events patch a
@@ -46,7 +50,6 @@ T = TypeVar("T", bound=BaseModel)  # a row: the contract model the area's list c
 # (offset, limit) -> one page of the list, as the typed api/<area>.py call returns it
 Fetch = Callable[[int, int], Awaitable[Page[T]]]
 Index = QModelIndex | QPersistentModelIndex
-Row = dict[str, Any]  # TRANSITION: the pages not yet migrated
 
 
 @dataclass(frozen=True)
@@ -176,8 +179,6 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
         if not shiboken6.isValid(self) or generation != self._generation:
             return  # the list is gone, or this is an older filter's answer
         self._pending = None
-        if isinstance(page, dict):  # TRANSITION: a page not yet migrated to models
-            page = _DictPage(page)
         items: list[T] = list(page.items)
         if offset != len(self._rows):  # rows arrived or left meanwhile (live patching): start over
             self.reload()
@@ -210,8 +211,6 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
         """The row's key (its `key` attribute, "id" unless told)."""
         if callable(self.key):
             return self.key(row)
-        if isinstance(row, dict):  # TRANSITION
-            return row.get(self.key)
         return getattr(row, self.key)
 
     def find(self, key: Any) -> int | None:
@@ -240,13 +239,6 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
             self.total -= 1
             self.total_changed.emit(self.total)
         return True
-
-
-class _DictPage:  # TRANSITION
-    def __init__(self, page: dict[str, Any]) -> None:
-        self.items = list(page.get("items", []))
-        self.total = int(page.get("total", 0))
-        self.total_exact = bool(page.get("total_exact", True))
 
 
 class PagedTable(QWidget, Generic[T]):
@@ -338,7 +330,7 @@ class PagedTable(QWidget, Generic[T]):
             )
             self.status.setText(count if shown >= m.total else f"{count} (showing {shown}, scroll for more)")
 
-    def current_row(self) -> Any:  # TRANSITION: T | None
+    def current_row(self) -> T | None:
         index = self.view.currentIndex()
         if not index.isValid() or not self.view.selectionModel().isRowSelected(index.row(), QModelIndex()):
             return None
