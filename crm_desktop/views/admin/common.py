@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import shiboken6
 from pydantic import BaseModel
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -143,6 +144,41 @@ def in_row(*widgets: QWidget, grow: QWidget | None = None, stretch: bool = False
     if stretch:
         row.addStretch(1)
     return box
+
+
+class Columns(QWidget):
+    """Parts side by side while the page is wide enough for their minimum widths, one above the other
+    when it is not (a 1280x800 screen), so a page never scrolls sideways; `parts` are (widget, stretch)."""
+
+    def __init__(self, *parts: tuple[QWidget, int], spacing: int = 24) -> None:
+        super().__init__()
+        self.parts = [widget for widget, _ in parts]
+        self.box = QBoxLayout(QBoxLayout.Direction.LeftToRight, self)
+        self.box.setContentsMargins(0, 0, 0, 0)
+        self.box.setSpacing(spacing)
+        for widget, stretch in parts:
+            self.box.addWidget(widget, stretch)
+
+    def _side_by_side_width(self) -> int:
+        widths = [p.minimumSizeHint().expandedTo(p.minimumSize()).width() for p in self.parts if not p.isHidden()]
+        return sum(widths) + self.box.spacing() * max(len(widths) - 1, 0)
+
+    def minimumSizeHint(self) -> QSize:
+        """As narrow as its widest part (stacked), as tall as the parts need in the current direction."""
+        shown = [p for p in self.parts if not p.isHidden()]
+        sizes = [p.minimumSizeHint().expandedTo(p.minimumSize()) for p in shown]
+        width = max((s.width() for s in sizes), default=0)
+        if self.box.direction() == QBoxLayout.Direction.LeftToRight:
+            return QSize(width, max((s.height() for s in sizes), default=0))
+        return QSize(width, sum(s.height() for s in sizes) + self.box.spacing() * max(len(sizes) - 1, 0))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        side = event.size().width() >= self._side_by_side_width()
+        direction = QBoxLayout.Direction.LeftToRight if side else QBoxLayout.Direction.TopToBottom
+        if self.box.direction() != direction:
+            self.box.setDirection(direction)
+            self.updateGeometry()
+        super().resizeEvent(event)
 
 
 def scrolled(*parts: QWidget | QLayout, spacing: int = 14) -> tuple[QScrollArea, QWidget]:

@@ -36,6 +36,7 @@ from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
+    Columns,
     NameDialog,
     ScreenshotState,
     can,
@@ -428,10 +429,7 @@ class SalesListsPage(AdminPage):
         self.sources = ItemList(
             self, "leadSourceList", LEAD_SOURCES, "Lead sources", "lead source", "admin.lead_source", False
         )
-        lists = QHBoxLayout()
-        lists.setSpacing(24)
-        lists.addWidget(self.reasons, 1)
-        lists.addWidget(self.sources, 1)
+        lists = Columns((self.reasons, 1), (self.sources, 1))  # one above the other on a small screen
         self.root.addWidget(
             title_label(
                 "Sales lists",
@@ -440,7 +438,7 @@ class SalesListsPage(AdminPage):
             )
         )
         self.root.addWidget(self.notice)
-        self.root.addLayout(lists, 1)
+        self.root.addWidget(lists, 1)
 
     def reload(self) -> None:
         self.reasons.reload()

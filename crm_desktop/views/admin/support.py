@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QCompleter,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -33,6 +32,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.views.admin.common import (
     AdminPage,
+    Columns,
     Event,
     ScreenshotState,
     SettingsForm,
@@ -318,10 +318,7 @@ class SupportPage(AdminPage):
         super().__init__(api, me, parent)
         self.categories = CategoryList(self)
         self.settings = SupportSettings(self)
-        columns = QHBoxLayout()
-        columns.setSpacing(24)
-        columns.addWidget(self.categories, 2)
-        columns.addWidget(self.settings, 3)
+        columns = Columns((self.categories, 2), (self.settings, 3))  # one above the other on a small screen
         self.root.addWidget(
             title_label(
                 "Support",
@@ -330,7 +327,7 @@ class SupportPage(AdminPage):
             )
         )
         self.root.addWidget(self.notice)
-        self.root.addLayout(columns, 1)
+        self.root.addWidget(columns, 1)
         # One reload of each half however many announcements come together; deferred, so our own
         # save's announcement lands after its success callback has shown the saved values.
         self._categories_soon = QTimer(self)
