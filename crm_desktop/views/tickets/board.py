@@ -188,7 +188,7 @@ class TicketBoard(KanbanBoard):
     async def load(self) -> list[tuple[Key, str, str, int, list[BoardCard]]]:
         per_column = self.page_size(PAGE, MAX_PAGE)
         board = await tickets.board(self.session.api, self._query(), per_column)
-        await self.lookups.ready()  # cards name their team from the first paint
+        await self.lookups.know_teams(card.team_id for c in board.columns for card in c.cards)  # from the first paint
         hide_closed = self.filters.get("status") == OPEN
         return [
             (c.status.value, format.label(c.status), c.status.value, c.count, c.cards)

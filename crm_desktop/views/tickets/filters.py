@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import shiboken6
@@ -60,6 +61,7 @@ class TicketLookups:
         self.loaded = False
         self._loading: asyncio.Future[None] | None = None
         self._failed: ApiError | None = None
+        self._asked: set[int] = set()  # team ids the list was fetched again for
 
     async def load(self) -> None:
         """Fill the lists once, however many ask (the filter bar, the queue's first page, the board
@@ -78,6 +80,17 @@ class TicketLookups:
             await self.load()
         except ApiError as exc:
             log.info("team names did not load: %s", exc.message)
+
+    async def know_teams(self, team_ids: Iterable[int | None]) -> None:
+        """``ready``, then the team list once more when a row names a team made since (an admin added it)."""
+        await self.ready()
+        new = {t for t in team_ids if t is not None and t not in self.teams} - self._asked
+        if self.loaded and new:
+            self._asked |= new  # asked once: a team the list does not name stays "team #id"
+            try:
+                self.teams = {t.id: t.name for t in await admin.list_teams(self.api)}
+            except ApiError as exc:
+                log.info("team names did not load: %s", exc.message)
 
     async def _fetch(self) -> None:
         try:

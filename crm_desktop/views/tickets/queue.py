@@ -239,7 +239,7 @@ class TicketQueue(QWidget):
     async def _fetch(self, offset: int, limit: int) -> Page[TicketOut]:
         query = TicketQuery(**self.filters.model_dump(), sort=self.sort, offset=offset, limit=limit)
         page = await tickets.list_tickets(self.api, query)
-        await self.lookups.ready()  # the Team column shows names from the first paint, not "team #9"
+        await self.lookups.know_teams(t.team_id for t in page.items)  # names from the first paint, not "team #9"
         return page
 
     def set_filters(self, values: dict[str, Any], narrowed: bool | None = None) -> None:
