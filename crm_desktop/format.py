@@ -69,6 +69,9 @@ LABELS: dict[str, str] = {
     "FollowUpKind.whatsapp": "WhatsApp",
     # record types and audit actions
     "follow_up": "Follow-up",
+    # job run states (procrastinate's)
+    "todo": "Waiting",
+    "doing": "Running",
     "updated": "Changed",
     "reassigned": "Handed over",
     "ok": "OK",

@@ -33,7 +33,7 @@ BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 # What each task does, in the words the admin panel shows ("Send due reminders", not
 # "activities.send_reminders"); tests/server/test_admin_words.py holds every registered task to one.
 TITLES: dict[str, str] = {
-    "crm:maintenance.purge": "Clear out old sessions, events and job logs",
+    "crm:maintenance.purge": "Clear out old logs and sessions",
     "crm:maintenance.retry_stalled": "Restart jobs a stopped server left behind",
     "crm:activities.send_reminders": "Send due follow-up reminders",
     "crm:tickets.send_email": "Send a ticket email",

@@ -61,5 +61,13 @@ def test_health_page_says_what_each_job_does(desk: Desk, qtbot: QtBot) -> None:
     cell = page.jobs.item(row, 0)
     assert header is not None and header.text() == "Job"
     assert cell is not None and cell.text() == "Make the recurring invoices"
+    status = page.jobs.item(row, 1)
+    assert status is not None and status.text() == "Waiting"  # no worker in this test: it waits
     page.jobs.selectRow(row)
-    assert page.job_detail.text().startswith("Make the recurring invoices said nothing")
+    assert page.job_detail.text() == "Make the recurring invoices waits for a job worker to run it."
+    audit = panel.show_page("audit")
+    assert isinstance(audit, AuditPage)
+    settle(desk, panel)
+    entry = next(i for i, e in enumerate(audit.model.rows()) if e.entity == "job" and e.entity_id == job["id"])
+    assert audit.model.index(entry, 2).data() == "Job: Make the recurring invoices"
+    assert "crm:" not in audit.model.index(entry, 4).data()

@@ -91,7 +91,9 @@ def record_name(row: AuditEntryOut) -> str:
 
 
 def _summary(row: AuditEntryOut) -> str:
-    parts = [f"{format.label(c.field)}: {_value(c.old)} → {_value(c.new)}" for c in row.changes]
+    # A job's entry names its task in the Record column already ("Job: Make the recurring invoices").
+    changes = [c for c in row.changes if not (row.entity == "job" and c.field == "task")]
+    parts = [f"{format.label(c.field)}: {_value(c.old)} → {_value(c.new)}" for c in changes]
     text = "; ".join(parts)
     return text if len(text) < 200 else text[:197] + "…"
 

@@ -224,6 +224,8 @@ class HealthPage(AdminPage):
             self.job_detail.setText(f"{task} failed: {run.error}")
         elif run.result:
             self.job_detail.setText(f"{task}: {run.result}")
+        elif run.status == "todo":
+            self.job_detail.setText(f"{task} waits for a job worker to run it.")
         else:
             self.job_detail.setText(f"{task} said nothing ({format.label(run.status).lower()}).")
 
