@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
@@ -157,6 +158,12 @@ def test_undoing_a_move_out_of_lost_asks_the_reason_again(desk: Desk, qtbot: QtB
     desk.wait_until(lambda: board.undo_button.isVisible(), message="no Undo offered")
     click(qtbot, board.undo_button)
     dialog = find_dialog(desk, page, LostReasonDialog)  # the same question as a drag to Lost
+    click(qtbot, dialog.buttons.button(dialog.buttons.StandardButton.Cancel))  # not now: the undo stays
+    desk.wait_until(lambda: not shiboken6.isValid(dialog) or not dialog.isVisible(), message="the question stayed")
+    assert column_name(board, ana["id"]) == "Open"
+    back_to(desk, page)
+    qtbot.keyClick(board, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    dialog = find_dialog(desk, page, LostReasonDialog)
     dialog.reason.setCurrentIndex(dialog.reason.findText("Price too high"))
     click(qtbot, dialog.ok)
     saved = wait_for_lead(desk, api, ana["id"], lambda lead: lead["status_id"] == ids["Lost"], "not lost again")

@@ -335,7 +335,10 @@ class LeadBoard(KanbanBoard):
                 "open it to change its stage."
             )
             return None
-        return self.move_card(lead_id, key, undo=True)
+        dialog = self.move_card(lead_id, key, undo=True)
+        if isinstance(dialog, _MoveDialog):  # a cancelled question (the lost reason) keeps the undo
+            dialog.rejected.connect(lambda: self.set_undo(lambda: self.undo_move(lead_id, key)))
+        return dialog
 
     def _keep_version(self, lead_id: int, version: int) -> None:
         """The card carries the version the server answered, so the next move (an undo) is not refused
