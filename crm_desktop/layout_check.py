@@ -361,6 +361,8 @@ class Xvfb:
         return {**os.environ, "DISPLAY": self.display, "QT_QPA_PLATFORM": "xcb"}
 
 
+from crm_desktop import popup_check  # noqa: E402, F401  (registers popup_background; needs register above)
+
 __all__ = [
     "CHECKS",
     "Finding",

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,6 @@ import pytest
 from tests.support import ADMIN_EMAIL, PASSWORD, LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
-INSET = 14  # px inside the popup's edge: past its border and rounded corners
-TOLERANCE = 3  # per channel, for the screen's rounding
 MIN_SHARE = 0.6  # of the inner area in the surface colour; text and row lines take the rest
 THEMES = ("light", "dark")
 
@@ -99,6 +98,7 @@ def test_popups_paint_their_background_and_dialogs_show_the_app_icons_on_screen(
     found = [f for f in lines if "popup" in f]
     assert {(f["theme"], f["popup"]) for f in found} == {(t, p) for t in THEMES for p in ("search", "notifications")}
     bad = [f for f in found if f["share"] < MIN_SHARE]
+    assert [bool(f["layout_check"]) for f in found] == [f["share"] < MIN_SHARE for f in found]
     assert not bad, "popups not painted in their theme's background colour (screens in {}):\n{}".format(
         tmp_path,
         "\n".join(
@@ -208,6 +208,7 @@ async def _dialog_icons(app: Any, window: Any, out: Path, theme_name: str) -> No
 
     from crm_desktop.icons import ICON_DIR
     from crm_desktop.views.invoices.dialogs import PaymentDialog
+    from crm_server.contract.invoices import InvoiceOut, InvoiceStatus
 
     own = {path.stem for path in ICON_DIR.glob("*.svg")}
 
@@ -229,7 +230,14 @@ async def _dialog_icons(app: Any, window: Any, out: Path, theme_name: str) -> No
     new_lead.grab().save(str(out / f"{theme_name}-new-lead.png"))
     print(json.dumps({"theme": theme_name, "dialog": "new lead", "stock": stock(new_lead)}), flush=True)
     new_lead.close()
-    invoice = {"id": 1, "number": "INV-2026-0001", "currency": "EUR", "open_amount": "120.00", "gross_total": "120.00"}
+    invoice = InvoiceOut.model_construct(
+        id=1,
+        number="INV-2026-0001",
+        status=InvoiceStatus.unpaid,
+        currency="EUR",
+        gross_total=Decimal("120.00"),
+        paid_total=Decimal("0.00"),
+    )
     payment: QDialog = PaymentDialog(window.api, invoice, window)
     payment.show()
     await _settle(0.2)
@@ -244,40 +252,26 @@ async def _dialog_icons(app: Any, window: Any, out: Path, theme_name: str) -> No
 
 def _measure(app: Any, out: Path, theme_name: str, popup_name: str, popup: Any) -> None:
     """Print how much of the popup's inner area on screen is its theme's surface colour (one JSON line)."""
-    from collections import Counter
-
-    from PySide6.QtCore import QPoint, QRect
     from PySide6.QtGui import QColor
 
     from crm_desktop import theme
+    from crm_desktop.widgets.popup_frame import background_share
 
     app.processEvents()
-    screen = app.primaryScreen()
-    image = screen.grabWindow(0).toImage()
+    image = app.primaryScreen().grabWindow(0).toImage()
     image.save(str(out / f"{theme_name}-{popup_name}-screen.png"))
-    area = QRect(popup.mapToGlobal(QPoint(0, 0)), popup.size()).adjusted(INSET, INSET, -INSET, -INSET)
-    area = area.intersected(image.rect())
     expected = QColor(theme.TOKENS[theme_name]["surface"])
-    counts: Counter[str] = Counter()
-    matching = 0
-    for y in range(area.top(), area.bottom() + 1, 2):
-        for x in range(area.left(), area.right() + 1, 2):
-            pixel = image.pixelColor(x, y)
-            counts[pixel.name()] += 1
-            if (
-                abs(pixel.red() - expected.red()) <= TOLERANCE
-                and abs(pixel.green() - expected.green()) <= TOLERANCE
-                and abs(pixel.blue() - expected.blue()) <= TOLERANCE
-            ):
-                matching += 1
-    total = sum(counts.values())
+    share, mostly = background_share(image, popup, expected)
+    from crm_desktop.layout_check import check_window
+
+    problems = [p.detail for p in check_window(popup.parentWidget().window(), [popup]) if p.check == "popup_background"]
     report = {
         "theme": theme_name,
         "popup": popup_name,
-        "share": matching / total if total else 0.0,
+        "share": share,
         "expected": expected.name(),
-        "mostly": counts.most_common(1)[0][0] if counts else "nothing",
-        "area": [area.x(), area.y(), area.width(), area.height()],
+        "mostly": mostly,
+        "layout_check": problems,  # the screenshots' --check says the same
     }
     print(json.dumps(report), flush=True)
 
