@@ -265,9 +265,9 @@ class DocumentWindow(QWidget, Generic[R]):
         self.root.addWidget(self.form, 1)
         return layout
 
-    def add_to_action_bar(self, widget: QWidget) -> None:
-        """After the left-hand buttons (a link, a note)."""
-        self.action_bar.insertWidget(self._stretch_at, widget)
+    def add_to_action_bar(self, widget: QWidget, at: int | None = None) -> None:
+        """After the left-hand buttons (a link, a note), or at place `at` among them (0: first)."""
+        self.action_bar.insertWidget(self._stretch_at if at is None else at, widget)
         self._stretch_at += 1
 
     def _build_actions(self) -> None:

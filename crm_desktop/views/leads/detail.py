@@ -5,7 +5,9 @@ dialog that makes a new lead.
     NewLeadDialog(session, parent).open()   # `created(LeadOut)` once the server made it
 
 Saving sends only what changed, with the version that was read (409: someone saved first, and
-"Reload" fetches theirs). Refusals land next to their field. Status moves belong to the board.
+"Reload" fetches theirs). Refusals land next to their field. The stage selector and the Won / Lost
+buttons move the lead as the board does (move_dialogs.ask_move: Lost asks the reason, Won offers
+to make a client); unsaved edits stay. The header shows the value as the lead's card does.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from crm_desktop.api import leads as leads_api
 from crm_desktop.session import Session
 from crm_desktop.views.admin.common import UserNames, confirm, field
 from crm_desktop.views.leads.lookups import sales_lookups
+from crm_desktop.views.leads.move_dialogs import _MoveDialog, ask_move, move_call
 from crm_desktop.widgets.document_window import Action, DocumentWindow, section
 from crm_desktop.widgets.edit_buffer import EditBuffer, Values
 from crm_desktop.widgets.field_conflict import Conflicted, ask_which, save_guarded, shown
@@ -51,7 +54,15 @@ from crm_desktop.widgets.timeline import TimelineView
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.activities import FollowUpOut, FollowUpStatus, NoteIn, NoteOut
 from crm_server.contract.events import LiveEvent
-from crm_server.contract.leads import DuplicateOut, LeadIn, LeadOut, LeadQuery, StatusKind
+from crm_server.contract.leads import (
+    DuplicateOut,
+    LeadIn,
+    LeadOut,
+    LeadQuery,
+    MoveResult,
+    StatusKind,
+    StatusOut,
+)
 
 log = logging.getLogger(__name__)
 
@@ -243,17 +254,21 @@ class LeadForm(QWidget):
 
 class LeadDetail(DocumentWindow[LeadOut]):
     """A lead's own window on the document window: form, duplicates, follow-ups, and the timeline
-    with a note box. The header's badge is the lead's status; the action bar schedules a follow-up,
-    archives or restores, and saves."""
+    with a note box. The header's badge is the lead's status and its figure the value; the action bar
+    moves the lead (stage, Won, Lost), schedules a follow-up, archives or restores, and saves."""
 
     loaded = Signal(object)  # the lead (LeadOut) as last read or saved
 
     module, entity, noun = "leads", "lead", "lead"
     ACTIONS = (
+        Action("won", "Won…", "Mark the lead won (and make it a client)", "mark_kind", (StatusKind.won,)),
+        Action("lost", "Lost…", "Mark the lead lost, with the reason", "mark_kind", (StatusKind.lost,), role="danger"),
         Action("follow_up", "Schedule follow-up…", "Plan the next step with this lead", "schedule_follow_up"),
         Action("archive", "Archive", "Put the lead away (it can be restored)", "toggle_archived", right=True),
         Action("save", "Save", "Save the changes (Ctrl+S)", "save", role="primary", right=True),
     )
+    won_button: QPushButton
+    lost_button: QPushButton
     follow_up_button: QPushButton
     archive_button: QPushButton
     save_button: QPushButton
@@ -267,6 +282,27 @@ class LeadDetail(DocumentWindow[LeadOut]):
         self.names = UserNames(self.api)
         self.lookups = sales_lookups(session)
         self.badge.setVisible(False)  # until the lead's status is known
+        self.value_figure = QLabel("")
+        self.value_figure.setObjectName("leadValue")
+        self.value_figure.setAccessibleName("Value")
+        self.value_figure.setProperty("role", "heading")
+        self.add_figure(self.value_figure)
+        self.stage = QComboBox()
+        self.stage.setObjectName("leadStage")
+        self.stage.setAccessibleName("Stage")
+        self.stage.setToolTip("Move the lead to another stage of its pipeline (as on the board)")
+        self.stage.setMinimumWidth(150)
+        self.stage.currentIndexChanged.connect(self._stage_chosen)
+        stage_box = QWidget()
+        stage_row = QHBoxLayout(stage_box)
+        stage_row.setContentsMargins(0, 0, 6, 0)
+        stage_row.setSpacing(6)
+        stage_label = QLabel("St&age")
+        stage_label.setBuddy(self.stage)
+        stage_row.addWidget(stage_label)
+        stage_row.addWidget(self.stage)
+        self.add_to_action_bar(stage_box, at=0)
+        self.moving: _MoveDialog | None = None  # the question a move asks (Lost, Won), while open
 
         self.source_details = QLabel("")
         self.source_details.setObjectName("leadSourceDetails")
@@ -439,6 +475,9 @@ class LeadDetail(DocumentWindow[LeadOut]):
             self.lookups.status_name(lead.status_id), STATUS_TONES.get(status.kind, "accent") if status else "muted"
         )
         self.badge.setVisible(True)
+        self.value_figure.setText(
+            format.money(lead.value, lead.currency) if lead.value is not None else "No value"
+        )  # as on the lead's card
         parts = [lead.company or "", f"Owner: {self.names.name(lead.owner_id, 'unassigned')}"]
         self.set_subtitle(" · ".join(p for p in parts if p))
         self.source_details.setText(source_text(lead))
@@ -456,6 +495,96 @@ class LeadDetail(DocumentWindow[LeadOut]):
         self.archive_button.setEnabled(can_edit and not lead.merged_into_id)
         self.add_note_button.setEnabled(can_edit)
         self.follow_up_button.setEnabled(not archived and self.session.can("activities", "create"))
+        self._show_stage()
+
+    # --- moving: the board's move, from the window ----------------------------------------------
+
+    def stages(self) -> list[StatusOut]:
+        """The lead's pipeline, stage by stage."""
+        pipeline = self.lookups.pipeline(self.lead.pipeline_id) if self.lead is not None else None
+        return sorted(pipeline.statuses, key=lambda s: s.position) if pipeline is not None else []
+
+    def can_move(self) -> bool:
+        lead = self.lead
+        return lead is not None and lead.archived_at is None and self.session.can("leads", "edit")
+
+    def _show_stage(self, *_: object) -> None:
+        """The selector on the lead's stage; Won / Lost where the lead is not won / lost already."""
+        lead = self.lead
+        if lead is None or not shiboken6.isValid(self):
+            return
+        self.stage.blockSignals(True)
+        self.stage.clear()
+        for status in self.stages():
+            self.stage.addItem(status.name, status.id)
+        if self.stage.findData(lead.status_id) < 0:
+            self.stage.addItem(self.lookups.status_name(lead.status_id), lead.status_id)
+        self.stage.setCurrentIndex(self.stage.findData(lead.status_id))
+        self.stage.blockSignals(False)
+        movable = self.can_move() and self.moving is None
+        self.stage.setEnabled(movable)
+        where = self.lookups.status(lead.status_id)
+        kind = where.kind if where is not None else None
+        for button, target in ((self.won_button, StatusKind.won), (self.lost_button, StatusKind.lost)):
+            button.setVisible(kind != target and self.session.can("leads", "edit"))
+            button.setEnabled(movable and self._first_of(target) is not None)
+
+    def _first_of(self, kind: StatusKind) -> StatusOut | None:
+        return next((s for s in self.stages() if s.kind == kind), None)
+
+    def _stage_chosen(self, index: int) -> None:
+        status_id = self.stage.itemData(index)
+        if status_id is not None:
+            self.move_to(int(status_id))
+
+    def mark_kind(self, kind: StatusKind) -> QWidget | None:
+        """Won… / Lost…: the pipeline's won (lost) stage, with its question."""
+        target = self._first_of(kind)
+        return self.move_to(target.id) if target is not None else None
+
+    def move_to(self, status_id: int) -> QWidget | None:
+        """Move the lead as the board does: Lost asks why, Won whether it becomes a client; Cancel
+        moves nothing. Answers the question asked, if any."""
+        lead, target = self.lead, self.lookups.status(status_id)
+        if lead is None or target is None or status_id == lead.status_id or not self.can_move() or self.moving:
+            self._show_stage()
+            return None
+        dialog = ask_move(self, self.lookups, lead, target, lambda extra, asked: self._send_move(target, extra, asked))
+        if dialog is not None:
+            self.moving = dialog
+            dialog.finished.connect(lambda _result: self._asked())
+            self._show_stage()
+        return dialog
+
+    def _asked(self) -> None:
+        self.moving = None
+        self._show_stage()  # Cancel: the selector goes back to where the lead is
+
+    def _send_move(self, target: StatusOut, extra: dict[str, Any], dialog: _MoveDialog | None) -> None:
+        lead = self.lead
+        if lead is None:
+            return
+        task = operations.run(
+            dialog if dialog is not None else self,
+            move_call(self.api, lead, target.id, extra),
+            success=lambda result: self._moved(result, dialog),
+            changed=leads_api.CHANGED,
+            fields=dialog.fields() if dialog is not None else None,
+            reload=self.reload,
+            busy=dialog.ok if dialog is not None else self.stage,
+        )
+        task.add_done_callback(lambda _done: self._show_stage())  # refused: the selector goes back
+
+    def _moved(self, result: MoveResult, dialog: _MoveDialog | None) -> None:
+        if dialog is not None and shiboken6.isValid(dialog):
+            dialog.finish()
+        lead = result.lead
+        self.show_lead(lead, replace_edits=False)  # the stage is theirs now; my typed edits stay
+        self._reload_side()
+        if result.client is not None:
+            self.say(f"{lead.person_name} is won, and {result.client.name} is now a client.")
+        else:
+            self.say(f"{lead.person_name} moved to {self.lookups.status_name(lead.status_id)}.")
 
     def _show_duplicates(self, duplicates: list[DuplicateOut]) -> None:
         clear(self.duplicates_list)
