@@ -39,12 +39,16 @@ def test_audit_log_names_the_record(desk: Desk, qtbot: QtBot) -> None:
     api = desk.signed_in_api()
     lead = desk.run(api.post("/api/leads", {"person_name": "Ana Pop", "company": "Acme"}))
     client = desk.run(api.post("/api/clients", {"name": "Fabrikam SRL"}))
+    rita = desk.create_user("rita@example.com", full_name="Rita Receiver")
+    desk.run(api.patch(f"/api/leads/{lead['id']}", {"version": lead["version"], "owner_id": rita}))
     _api, _panel, page = open_panel(desk, qtbot, "audit", api)
     assert isinstance(page, AuditPage)
     model = page.model
     records = [model.index(row, 2).data() for row in range(model.rowCount())]
     assert "Lead: Ana Pop" in records and "Client: Fabrikam SRL" in records
     assert not any(f"#{lead['id']}" in r or f"#{client['id']}" in r for r in records), records
+    changes = [model.index(row, 4).data() for row in range(model.rowCount())]
+    assert any(c.endswith("→ Rita Receiver") and c.startswith("Owner: ") for c in changes), changes  # not her id
     actions = {model.index(row, 3).data() for row in range(model.rowCount())}
     assert actions and not any("_" in a for a in actions), actions
     kinds = [page.entity.itemText(i) for i in range(page.entity.count())]

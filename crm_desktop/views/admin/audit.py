@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -90,12 +91,16 @@ def record_name(row: AuditEntryOut) -> str:
     return f"{format.label(entity)}: {name}" if name else f"{format.label(entity)} #{row.entity_id}"
 
 
-def _summary(row: AuditEntryOut) -> str:
-    # A job's entry names its task in the Record column already ("Job: Make the recurring invoices").
-    changes = [c for c in row.changes if not (row.entity == "job" and c.field == "task")]
-    parts = [f"{format.label(c.field)}: {_value(c.old)} → {_value(c.new)}" for c in changes]
-    text = "; ".join(parts)
-    return text if len(text) < 200 else text[:197] + "…"
+# Fields whose values are user ids: shown by the person's name.
+USER_FIELDS = frozenset({"owner_id", "assignee_id", "records_reassigned_to", "completed_by", "created_by", "user_id"})
+
+
+def _user_ids(entries: Iterable[AuditEntryOut]) -> Iterator[int]:
+    for entry in entries:
+        yield from (entry.actor_id,) if entry.actor_id is not None else ()
+        for change in entry.changes:
+            if change.field in USER_FIELDS:
+                yield from (v for v in (change.old, change.new) if isinstance(v, int) and not isinstance(v, bool))
 
 
 class AuditPage(AdminPage):
@@ -143,7 +148,7 @@ class AuditPage(AdminPage):
             Column("User", lambda r: n.name(r.actor_id, "system")),
             Column("Record", record_name, tooltip=record_name),
             Column("Action", lambda r: format.label(r.action)),
-            Column("Changes", _summary, tooltip=_summary),
+            Column("Changes", self._summary, tooltip=self._summary),
         ]
         self.model = PagedTableModel(columns, self._fetch, page_size=PAGE_SIZE, parent=self)
         self.table = PagedTable(
@@ -188,8 +193,22 @@ class AuditPage(AdminPage):
 
     async def _fetch(self, offset: int, limit: int) -> Page[AuditEntryOut]:
         page = await admin_api.audit(self.api, offset, limit, **self.filters.values())
-        await self.names.ensure(entry.actor_id for entry in page.items)
+        await self.names.ensure(_user_ids(page.items))
         return page
+
+    def _value(self, field: str, value: Any) -> str:
+        if field in USER_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+            return self.names.name(value)
+        return _value(value)
+
+    def _summary(self, row: AuditEntryOut) -> str:
+        # A job's entry names its task in the Record column already ("Job: Make the recurring invoices").
+        changes = [c for c in row.changes if not (row.entity == "job" and c.field == "task")]
+        parts = [
+            f"{format.label(c.field)}: {self._value(c.field, c.old)} → {self._value(c.field, c.new)}" for c in changes
+        ]
+        text = "; ".join(parts)
+        return text if len(text) < 200 else text[:197] + "…"
 
     def reload(self) -> None:
         self.model.reload()
@@ -212,7 +231,11 @@ class AuditPage(AdminPage):
         changes = row.changes if row else []
         self.details.setRowCount(len(changes))
         for i, change in enumerate(changes):
-            cells = (format.label(change.field), _value(change.old), _value(change.new))
+            cells = (
+                format.label(change.field),
+                self._value(change.field, change.old),
+                self._value(change.field, change.new),
+            )
             for j, value in enumerate(cells):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)
