@@ -227,8 +227,7 @@ class IntegrationsPage(AdminPage, SettingsForm):
         right_split.addWidget(events_box)
         right_split.setStretchFactor(0, 1)  # the settings and the events share the height
         right_split.setStretchFactor(1, 1)
-        scroll.setMinimumHeight(220)
-        right_split.setSizes([560, 440])  # the settings get the larger part: at 1280x800 a few of them show
+        scroll.setMinimumHeight(180)
         right_split.setChildrenCollapsible(False)
         right = QWidget()
         right_layout = QVBoxLayout(right)
@@ -464,6 +463,9 @@ class IntegrationsPage(AdminPage, SettingsForm):
         total = sum(self.right_split.sizes()) or 800
         wanted = min(self.config.sizeHint().height() + 4, total * 3 // 5)
         self.right_split.setSizes([wanted, max(total - wanted, 200)])
+        # Before the page is laid out `total` is a guess: at least this much of the form, whatever the height.
+        if (settings := self.right_split.widget(0)) is not None:
+            settings.setMinimumHeight(max(180, min(wanted, 320)))
 
     def _secret_input(self, key: str, label: str) -> QWidget:
         """ "Set" / "Not set" and a password entry that replaces the stored secret when typed in."""
