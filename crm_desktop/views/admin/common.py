@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import shiboken6
-from pydantic import BaseModel
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
@@ -54,15 +53,6 @@ Event = dict[str, Any]
 # A named state for screenshots: the setter puts the page in that state and returns a dialog it
 # opened (closed again after the picture), or None.
 ScreenshotState = tuple[str, Callable[[], QWidget | None]]
-
-
-async def row_of(call: Awaitable[BaseModel]) -> dict[str, Any]:
-    """A typed answer as the dict row an older list widget keeps (checked against the contract first)."""
-    return (await call).model_dump(mode="json")
-
-
-async def rows_of(call: Awaitable[Sequence[BaseModel]]) -> list[dict[str, Any]]:
-    return [model.model_dump(mode="json") for model in await call]
 
 
 def me_dict(me: Any) -> dict[str, Any]:
