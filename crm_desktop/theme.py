@@ -187,7 +187,8 @@ def system_scheme() -> str:
 
 
 def style_sheet(name: str) -> str:
-    return (THEME_DIR / f"{name}.qss").read_text(encoding="utf-8")
+    # url()s in a style sheet are read from the working directory: the theme's pictures by their full path
+    return (THEME_DIR / f"{name}.qss").read_text(encoding="utf-8").replace("@THEME_DIR@", THEME_DIR.as_posix())
 
 
 def render_style_sheet(name: str) -> str:
@@ -279,7 +280,17 @@ def install(app: QApplication, forced: str | None = None) -> Theme:
     return _theme
 
 
+def render_pictures(name: str) -> dict[str, str]:
+    """The style sheet's pictures in this theme's colours: the drop-down arrow of combo boxes and date
+    fields (the app's chevron icon, in the muted colour)."""
+    chevron = (THEME_DIR.parent / "icons" / "chevron-down.svg").read_text(encoding="utf-8")
+    return {f"arrow-down-{name}.svg": chevron.replace("currentColor", TOKENS[name]["muted"])}
+
+
 if __name__ == "__main__":
     for scheme in TOKENS:
         (THEME_DIR / f"{scheme}.qss").write_text(render_style_sheet(scheme), encoding="utf-8")
         print("wrote", THEME_DIR / f"{scheme}.qss")
+        for file_name, text in render_pictures(scheme).items():
+            (THEME_DIR / file_name).write_text(text, encoding="utf-8")
+            print("wrote", THEME_DIR / file_name)

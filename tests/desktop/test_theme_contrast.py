@@ -170,6 +170,9 @@ def test_the_qss_files_are_rendered_from_the_template() -> None:
         assert (THEME_DIR / f"{name}.qss").read_text(encoding="utf-8") == theme.render_style_sheet(name), (
             f"resources/theme/{name}.qss is stale: run python -m crm_desktop.theme"
         )
+        for file_name, text in theme.render_pictures(name).items():
+            assert (THEME_DIR / file_name).read_text(encoding="utf-8") == text, f"{file_name} is stale"
+        assert "@THEME_DIR@" not in theme.style_sheet(name)  # its pictures are found from any directory
 
 
 # --- the chart draws in the theme's colours -------------------------------------------------------------------
