@@ -41,6 +41,9 @@ def test_audit_log_names_the_record(desk: Desk, qtbot: QtBot) -> None:
     client = desk.run(api.post("/api/clients", {"name": "Fabrikam SRL"}))
     rita = desk.create_user("rita@example.com", full_name="Rita Receiver")
     desk.run(api.patch(f"/api/leads/{lead['id']}", {"version": lead["version"], "owner_id": rita}))
+    roles = {r["name"]: r["id"] for r in desk.run(api.get("/api/roles"))}
+    version = desk.run(api.get(f"/api/users/{rita}"))["version"]
+    desk.run(api.patch(f"/api/users/{rita}", {"version": version, "role_id": roles["Manager"]}))
     _api, _panel, page = open_panel(desk, qtbot, "audit", api)
     assert isinstance(page, AuditPage)
     model = page.model
@@ -49,6 +52,7 @@ def test_audit_log_names_the_record(desk: Desk, qtbot: QtBot) -> None:
     assert not any(f"#{lead['id']}" in r or f"#{client['id']}" in r for r in records), records
     changes = [model.index(row, 4).data() for row in range(model.rowCount())]
     assert any(c.endswith("→ Rita Receiver") and c.startswith("Owner: ") for c in changes), changes  # not her id
+    assert "Role: Salesperson → Manager" in changes  # roles by name, not their ids
     actions = {model.index(row, 3).data() for row in range(model.rowCount())}
     assert actions and not any("_" in a for a in actions), actions
     kinds = [page.entity.itemText(i) for i in range(page.entity.count())]

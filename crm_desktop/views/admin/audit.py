@@ -111,6 +111,7 @@ class AuditPage(AdminPage):
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.names = UserNames(api)
+        self.groups: dict[str, dict[int, str]] = {}  # "role_id"/"team_id" -> id -> name, read once when needed
         self.export_task: asyncio.Task[None] | None = None
         self.progress: QProgressDialog | None = None
 
@@ -194,11 +195,19 @@ class AuditPage(AdminPage):
     async def _fetch(self, offset: int, limit: int) -> Page[AuditEntryOut]:
         page = await admin_api.audit(self.api, offset, limit, **self.filters.values())
         await self.names.ensure(_user_ids(page.items))
+        fields = {c.field for entry in page.items for c in entry.changes}
+        if "role_id" in fields and "role_id" not in self.groups:
+            self.groups["role_id"] = {r.id: r.name for r in await admin_api.list_roles(self.api)}
+        if "team_id" in fields and "team_id" not in self.groups:
+            self.groups["team_id"] = {t.id: t.name for t in await admin_api.list_teams(self.api)}
         return page
 
     def _value(self, field: str, value: Any) -> str:
-        if field in USER_FIELDS and isinstance(value, int) and not isinstance(value, bool):
-            return self.names.name(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if field in USER_FIELDS:
+                return self.names.name(value)
+            if field in self.groups:
+                return self.groups[field].get(value, f"#{value}")
         return _value(value)
 
     def _summary(self, row: AuditEntryOut) -> str:
