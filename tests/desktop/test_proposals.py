@@ -48,7 +48,7 @@ def open_page(desk: Desk, qtbot: QtBot) -> tuple[ApiClient, Session, ProposalsPa
 
 
 def numbers(page: ProposalsPage) -> list[str]:
-    return [row["number"] for row in page.model.rows()]
+    return [row.number for row in page.model.rows()]
 
 
 def rate_id(desk: Desk, api: ApiClient, name: str = "Standard 19%") -> int:
