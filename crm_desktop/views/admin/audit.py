@@ -111,7 +111,7 @@ class AuditPage(AdminPage):
     def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.names = UserNames(api)
-        self.groups: dict[str, dict[int, str]] = {}  # "role_id"/"team_id" -> id -> name, read once when needed
+        self.groups: dict[str, dict[int, str]] = {}  # "role_id"/"team_id" -> id -> name, read when one is missing
         self.export_task: asyncio.Task[None] | None = None
         self.progress: QProgressDialog | None = None
 
@@ -195,10 +195,17 @@ class AuditPage(AdminPage):
     async def _fetch(self, offset: int, limit: int) -> Page[AuditEntryOut]:
         page = await admin_api.audit(self.api, offset, limit, **self.filters.values())
         await self.names.ensure(_user_ids(page.items))
-        fields = {c.field for entry in page.items for c in entry.changes}
-        if "role_id" in fields and "role_id" not in self.groups:
+        wanted = {
+            (c.field, v)
+            for entry in page.items
+            for c in entry.changes
+            if c.field in ("role_id", "team_id")
+            for v in (c.old, c.new)
+            if isinstance(v, int)
+        }
+        if any(v not in self.groups.get(f, {}) for f, v in wanted if f == "role_id"):
             self.groups["role_id"] = {r.id: r.name for r in await admin_api.list_roles(self.api)}
-        if "team_id" in fields and "team_id" not in self.groups:
+        if any(v not in self.groups.get(f, {}) for f, v in wanted if f == "team_id"):
             self.groups["team_id"] = {t.id: t.name for t in await admin_api.list_teams(self.api)}
         return page
 
