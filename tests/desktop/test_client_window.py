@@ -17,6 +17,7 @@ from crm_desktop.session import Session
 from crm_desktop.views.clients.detail import ClientWindow, open_client
 from crm_desktop.views.clients.summary import AreaTab
 from crm_desktop.views.invoices.editor import InvoiceWindow
+from crm_desktop.views.tickets.detail import TicketWindow
 from tests.desktop.conftest import PASSWORD, Desk
 from tests.desktop.test_admin_panel import focus
 from tests.desktop.test_invoices import host, issued_invoice, rate_id, signed_in
@@ -53,6 +54,7 @@ def test_the_open_balance_and_a_double_click_opens_the_invoice(desk: Desk, qtbot
     partly = issued_invoice(desk, api, client["id"], standard, "100.00")
     desk.run(api.post(f"/api/invoices/{paid['id']}/payments", {"amount": "119.00", "paid_on": "2026-03-01"}))
     desk.run(api.post(f"/api/invoices/{partly['id']}/payments", {"amount": "19.00", "paid_on": "2026-03-02"}))
+    ticket = desk.run(api.post("/api/tickets", {"subject": "Printer on fire", "client_id": client["id"]}))
 
     window = open_client(host(qtbot), session, client["id"])
     window.resize(1280, 800)
@@ -64,7 +66,7 @@ def test_the_open_balance_and_a_double_click_opens_the_invoice(desk: Desk, qtbot
         "Payments (2)",
         "Proposals (0)",
         "Deals (0)",
-        "Tickets (0)",
+        "Tickets (1)",
         "Orders (0)",
     ]
 
@@ -79,8 +81,29 @@ def test_the_open_balance_and_a_double_click_opens_the_invoice(desk: Desk, qtbot
 
     payments = show_tab(qtbot, window, "payments")
     assert payments.totals.text() == "2 payments  ·  Received 138.00 EUR"
-    assert not show_tab(qtbot, window, "tickets").table.isVisible()  # none: said in words instead
-    assert window.area_tabs["tickets"].empty.isVisible()
+    assert not show_tab(qtbot, window, "proposals").table.isVisible()  # none: said in words instead
+    assert window.area_tabs["proposals"].empty.isVisible()
+
+    # Enter on a ticket opens the ticket's window; on a payment, the invoice it paid.
+    tickets = show_tab(qtbot, window, "tickets")
+    assert tickets.totals.text() == "1 ticket  ·  1 open" and cells(tickets, 0)[:2] == [
+        f"#{ticket['number']}",
+        "Printer on fire",
+    ]
+    tickets.table.selectRow(0)
+    focus(desk, tickets.table)
+    qtbot.keyClick(tickets.table, Qt.Key.Key_Return)
+    ticket_window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, TicketWindow) and w.isVisible())
+    assert ticket_window.ticket_id == ticket["id"]
+    desk.wait_until(lambda: ticket_window.ticket is not None, message="the ticket did not load")
+    ticket_window.close()
+    payments = show_tab(qtbot, window, "payments")
+    payments.table.selectRow(payments.row_of(lambda item: item.invoice_id == paid["id"]) or 0)
+    paid_window = payments.open_selected()
+    assert isinstance(paid_window, InvoiceWindow)
+    desk.wait_until(lambda: paid_window.invoice is not None, message="the paid invoice did not load")
+    assert paid_window.invoice is not None and paid_window.invoice.id == paid["id"]
+    paid_window.close()
 
     # Double-click the partly paid invoice: its own window opens on it.
     invoices = show_tab(qtbot, window, "invoices")
