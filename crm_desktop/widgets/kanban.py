@@ -1,6 +1,7 @@
 """A Kanban board: columns with a header (title, count, a caption), scrollable card lists that ask
 for more at their end, drag and drop between columns, keyboard moves, optimistic moves that go back
-when the server refuses, and calm empty states.
+when the server refuses, an Undo notice after a move (Ctrl+Z; what undoing means is the subclass's:
+``offer_undo``/``set_undo``), columns that keep their scroll position, and calm empty states.
 
 The leads pipeline (views/leads/board.py) and the tickets board (views/tickets/board.py) are thin
 subclasses: they say how a card looks (``KanbanCard.build``), where the data comes from

@@ -4,6 +4,9 @@ One request (crm_desktop.api.leads.board) fills every column with its count, tot
 a column asks for more (leads.board_column) when scrolled to its end. A move is
 optimistic: the card jumps at once and goes back if the server refuses (operations.run shows why).
 Lost asks for a reason and Won offers to make a client first; a cancelled question moves nothing.
+After a move, "Ana Pop moved to Lost." offers Undo for a few seconds and Ctrl+Z moves the lead back
+through the same move (back to Lost asks the reason again); a win that made a client is not undone
+here (the client stays; the lead's window changes its stage deliberately).
 Every change to leads, from this desktop or any other, reloads the board (debounced: one request).
 The board itself (columns, drag and drop, keys, rollback) is widgets/kanban.py, shared with tickets.
 """
