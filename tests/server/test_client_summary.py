@@ -133,3 +133,5 @@ async def test_a_bad_limit_is_named(server: LiveServer, admin: Any) -> None:
         assert answer.status_code == 422, (limit, answer.text)
         assert answer.json()["field"] == "limit"
     assert (await admin.get("/api/clients/999999/summary")).status_code == 404
+    past_64_bits = await admin.get(f"/api/clients/{2**70}/summary")
+    assert past_64_bits.status_code in (404, 422) and past_64_bits.json()["code"], past_64_bits.text
