@@ -3,12 +3,9 @@ are shown by crm_desktop.format; the change-bus areas are crm_desktop.api.propos
 
 from __future__ import annotations
 
-from typing import Any
-
 from crm_desktop import format
 from crm_server.contract.proposals import ProposalOut, ProposalStatus
 
-Row = dict[str, Any]  # the editor's proposal (the list holds ProposalOut)
 S = ProposalStatus
 
 STATUS_LABELS = {status: format.label(status) for status in S}
