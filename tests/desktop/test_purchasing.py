@@ -282,6 +282,10 @@ def test_an_order_is_confirmed_and_received_in_two_parts(desk: Desk, qtbot: QtBo
     assert level(desk, api, b["id"], main["id"]) == ("0.000", "4.000")
     desk.wait_until(lambda: [r.number for r in page.model.rows()] == [number], message="not in the list")
     desk.wait_until(lambda: page.model.index(0, 6).data() == "0 of 2 lines received")
+    # The list heard of the new order from its window: it says so and keeps it selected.
+    assert page.notice.text() == f"{number} is created."
+    current = page.table.current_row()
+    assert current is not None and current.id == window.order_id
     assert page.model.index(0, 2).data() == "Confirmed" and page.model.index(0, 4).data() == "30.00 EUR"
 
     # First delivery: 6 bolts and no washers, a receive quantity above what is open is refused first.

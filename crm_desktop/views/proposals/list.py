@@ -241,10 +241,7 @@ class ProposalsPage(QWidget):
             window.created.connect(self._created)
         return window
 
-    def _created(self, proposal: ProposalOut | dict[str, Any]) -> None:
-        """The editor's new proposal (as the editor holds it: a ProposalOut, or its JSON)."""
-        if isinstance(proposal, dict):
-            proposal = ProposalOut.model_validate(proposal)
+    def _created(self, proposal: ProposalOut) -> None:
         self.keep.select(proposal.id)
         self.say(f"{proposal.number} is created.")
 

@@ -230,10 +230,7 @@ class PurchaseOrdersPage(QWidget):
             window.created.connect(self._created)
         return window
 
-    def _created(self, order: PurchaseOrderOut | dict[str, Any]) -> None:
-        """The editor's new order (as the editor holds it: a PurchaseOrderOut, or its JSON)."""
-        if isinstance(order, dict):
-            order = PurchaseOrderOut.model_validate(order)
+    def _created(self, order: PurchaseOrderOut) -> None:
         self.keep.select(order.id)
         self.say(f"{order.number} is created.")
 
