@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import Column, Select, func, inspect, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.util import ClauseAdapter
 
 from crm_server.contract.common import Page
 
@@ -28,21 +30,46 @@ async def page(
 
     With `count_cap`, the total is counted only up to that many rows past the page (a list of a
     million rows takes longer to count than to page): beyond it `total` is a lower bound and
-    `total_exact` is false."""
+    `total_exact` is false. The count then also picks the page's plan (see `_few_first`), so a new
+    statistics sample cannot flip it."""
     counted = stmt.order_by(None)
     cap = None if count_cap is None else offset + limit + count_cap
     if cap is not None:  # count rows, not the columns' subqueries (client names...), and stop early
         counted = counted.with_only_columns(literal_column("1"), maintain_column_froms=True).limit(cap + 1)
     total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
-    ordered = stmt.order_by(*order_by).offset(offset).limit(limit)
-    rows = (await session.execute(ordered)).all() if whole_rows else (await session.scalars(ordered)).all()
-    return Page[T](
-        items=[convert(r) for r in rows],
-        total=total,
-        offset=offset,
-        limit=limit,
-        total_exact=cap is None or total <= cap,
+    exact = cap is None or total <= cap
+    ordered: Any = stmt.order_by(*order_by).offset(offset).limit(limit)
+    if cap is not None and exact:
+        ordered = _few_first(stmt, order_by, offset, limit) if total > offset else None
+    if ordered is None:
+        rows: Sequence[Any] = []
+    elif whole_rows:
+        rows = (await session.execute(ordered)).all()
+    else:
+        rows = (await session.scalars(ordered)).all()
+    return Page[T](items=[convert(r) for r in rows], total=total, offset=offset, limit=limit, total_exact=exact)
+
+
+def _few_first(stmt: Select[*tuple[Any, ...]], order_by: tuple[Any, ...], offset: int, limit: int) -> Any:
+    """The page among few matches (the count said there are at most the cap): their keys are
+    materialized and sorted there, so the planner cannot walk a sort index hoping to meet a few rare
+    rows (a misestimate away); only the page's rows are read whole. Past the cap the matches are
+    dense and the sort's index finds a page soon. A sort on another table's column keeps the plain
+    shape."""
+    key = inspect(stmt.column_descriptions[0]["entity"]).primary_key[0]
+    keys = {key.key: key}
+    for term in order_by:
+        keys.update((c.key, c) for c in visitors.iterate(term) if isinstance(c, Column))
+    if any(c.table is not key.table for c in keys.values()):
+        return stmt.order_by(*order_by).offset(offset).limit(limit)
+    matches = (
+        stmt.order_by(None).with_only_columns(*keys.values(), maintain_column_froms=True).cte("matches")
+    ).prefix_with("MATERIALIZED")
+    adapter = ClauseAdapter(matches)
+    page_keys = (
+        select(matches.c[key.key]).order_by(*(adapter.traverse(t) for t in order_by)).offset(offset).limit(limit)
     )
+    return stmt.where(key.in_(page_keys.scalar_subquery())).order_by(*order_by)
 
 
 def sort_order(column: Any, tie: Any, descending: bool, nullable: bool | None = None) -> tuple[Any, ...]:

@@ -142,10 +142,37 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
         ),
         Index("ix_leads_owner", "owner_id", "status_id", postgresql_where=text("archived_at IS NULL")),
         Index("ix_leads_team", "team_id", "status_id", postgresql_where=text("archived_at IS NULL")),
+        # A salesperson's or a team's list, newest first: their own rows in order, not a walk of everyone's.
+        Index(
+            "ix_leads_owner_created",
+            "owner_id",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("archived_at IS NULL"),
+        ),
+        Index(
+            "ix_leads_team_created",
+            "team_id",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("archived_at IS NULL"),
+        ),
         # The list's usual sorts (the other sortable columns sort the filtered rows).
         Index("ix_leads_created_at", "created_at"),
         Index("ix_leads_updated_at", "updated_at"),
         Index("ix_leads_person_name", "person_name"),
+        # The list's sorts on columns that may be empty ("empty last" both ways): one index per
+        # direction, so a first page is an index range and never a sort of every live lead.
+        *(
+            Index(
+                f"ix_leads_{name}_{way}",
+                text(f"{name} {way} NULLS LAST"),
+                text(f"id {way}"),
+                postgresql_where=text("archived_at IS NULL"),
+            )
+            for name in ("company", "value", "expected_close_date")
+            for way in ("asc", "desc")
+        ),
         Index("ix_leads_email_lower", func.lower(email)),
         Index("ix_leads_phone", "phone"),
         # One lead per Facebook lead: a replayed leadgen event finds it instead of making a second.

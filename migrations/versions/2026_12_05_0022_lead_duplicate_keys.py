@@ -1,4 +1,4 @@
-"""Lead duplicates by index: the company key drops punctuation and legal forms, and is a plain btree.
+"""Leads at a million: sort indexes for the list, and duplicates by index: the company key drops punctuation and legal forms, and is a plain btree.
 
 The trigram match on the company name read every lead sharing a suffix like "SRL" (12,000 rows at
 100,000 leads); now colleagues at one company are an index range and a name similarity is computed
@@ -23,7 +23,27 @@ depends_on = None
 COMPANY_KEY = "nullif(btrim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower(company), '[.'']', '', 'g'), '[[:punct:][:space:]]+', ' ', 'g'), '\\m(srl|srld|srls|sa|sas|sarl|sc|snc|pfa|ii|if|llc|llp|ltd|limited|inc|incorporated|corp|corporation|co|company|plc|gmbh|ag|kg|ohg|ug|bv|nv|spa|sl|oy|ab|as|aps|kft|sro|doo)\\M', ' ', 'g'), '\\s+', ' ', 'g')), '')"
 
 
+SORTED = ("company", "value", "expected_close_date")
+
+
 def upgrade() -> None:
+    # A salesperson's or a team's list, newest first: their own rows in order.
+    for scope in ("owner_id", "team_id"):
+        op.create_index(
+            f"ix_leads_{scope.removesuffix('_id')}_created",
+            "leads",
+            [scope, sa.text("created_at DESC"), sa.text("id DESC")],
+            postgresql_where=sa.text("archived_at IS NULL"),
+        )
+    # The list's sorts on columns that may be empty, "empty last" both ways: one index per direction.
+    for name in SORTED:
+        for way in ("asc", "desc"):
+            op.create_index(
+                f"ix_leads_{name}_{way}",
+                "leads",
+                [sa.text(f"{name} {way} NULLS LAST"), sa.text(f"id {way}")],
+                postgresql_where=sa.text("archived_at IS NULL"),
+            )
     op.drop_index("ix_leads_company_trgm", table_name="leads")
     op.drop_column("leads", "company_key")
     op.add_column(
@@ -36,6 +56,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_leads_owner_created", table_name="leads")
+    op.drop_index("ix_leads_team_created", table_name="leads")
+    for name in SORTED:
+        for way in ("asc", "desc"):
+            op.drop_index(f"ix_leads_{name}_{way}", table_name="leads")
     op.drop_index("ix_leads_company_key", table_name="leads")
     op.drop_column("leads", "company_key")
     op.add_column(
