@@ -151,7 +151,7 @@ class ConversationView(QWidget):
         self.body = QWidget()
         self.body.setObjectName("conversationBody")
         self.thread_box = QVBoxLayout(self.body)
-        self.thread_box.setContentsMargins(0, 0, 6, 0)
+        self.thread_box.setContentsMargins(8, 8, 8, 0)  # cards clear the tab pane's edge
         self.thread_box.setSpacing(8)
         self.empty = QLabel("No conversation yet. Reply to the customer, or add an internal note for your team.")
         self.empty.setObjectName("conversationEmpty")
