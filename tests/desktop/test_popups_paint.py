@@ -180,6 +180,7 @@ async def _shoot(app: Any, url: str, out: Path, theme_name: str) -> None:
 
     window.activateWindow()
     window.search.setFocus()
+    await _until(window.search.hasFocus, "the search box did not take the keyboard focus")
     QTest.keyClicks(window.search, "acme")
     search = window.search_controller.popup
     await _until(lambda: search.isVisible() and search.list.count() > 1, "the search results did not open")
