@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, select, union_all, update
+from sqlalchemy import literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from crm_server.activities.models import FollowUp, Note
 from crm_server.admin import audit
@@ -31,51 +30,64 @@ COMPANIONS = {
 REASONS = ("email", "phone", "name at the same company")  # read as "the same …"
 
 
-async def _candidates(
-    session: AsyncSession, lead: Lead, extra: ColumnElement[bool] | None = None, limit: int = 20
-) -> list[tuple[Lead, list[str]]]:
+# One statement, the same text every time (the server prepares it): each way of being a twin is an
+# index lookup, a missing e-mail or phone (NULL) finds nothing, and the name similarity is computed
+# only among the colleagues at the lead's company (the key as the database computed it).
+FIND_TWINS = text(
+    """
+    WITH me AS (SELECT company_key FROM leads WHERE id = :me),
+    hits AS (
+        SELECT id, 0 AS why FROM leads
+        WHERE lower(email) = :email AND id <> :me AND merged_into_id IS NULL
+        UNION ALL
+        SELECT id, 1 FROM leads WHERE phone = :phone AND id <> :me AND merged_into_id IS NULL
+        UNION ALL
+        SELECT id, 2 FROM (
+            SELECT l.id, l.person_name FROM leads l, me
+            WHERE l.company_key = me.company_key AND l.id <> :me AND l.merged_into_id IS NULL
+            LIMIT :colleagues
+        ) colleagues
+        WHERE similarity(lower(person_name), :name) >= :similar
+    )
+    SELECT id, array_agg(DISTINCT why ORDER BY why) AS why FROM hits
+    GROUP BY id ORDER BY count(*) DESC, id DESC LIMIT :limit
+    """
+)
+
+
+async def _candidates(session: AsyncSession, lead: Lead, limit: int) -> list[tuple[Lead, list[str]]]:
     """Likely twins, each found by an index: the same e-mail (lower case), the same phone (stored
     E.164), or a near-identical person name at the same company (legal form and punctuation aside).
-    A colleague at the same company is not a twin. Most reasons first, then the newest."""
-    live = and_(Lead.id != lead.id, Lead.merged_into_id.is_(None))
-    if extra is not None:
-        live = and_(live, extra)
-    branches = []
-    if lead.email:
-        by_email = func.lower(Lead.email) == lead.email.lower()
-        branches.append(select(Lead.id, literal(0).label("why")).where(by_email, live))
-    if lead.phone:
-        branches.append(select(Lead.id, literal(1).label("why")).where(Lead.phone == lead.phone, live))
-    if lead.company:
-        me = aliased(Lead)  # the key as the database computed it (the row is flushed)
-        own_key = select(me.company_key).where(me.id == lead.id).scalar_subquery()
-        colleagues = select(Lead.id, Lead.person_name).where(Lead.company_key == own_key, live).limit(COLLEAGUES)
-        near = colleagues.subquery()
-        same_name = func.similarity(func.lower(near.c.person_name), lead.person_name.lower()) >= SIMILAR_NAME
-        branches.append(select(near.c.id, literal(2).label("why")).where(same_name))
-    if not branches:
-        return []
-    hits = union_all(*branches).subquery()
+    A colleague at the same company is not a twin. Most reasons first, then the newest; archived
+    ones last."""
     found = (
-        select(hits.c.id, func.array_agg(hits.c.why).label("why"))
-        .group_by(hits.c.id)
-        .order_by(func.count().desc(), hits.c.id.desc())
-        .limit(limit)
-    ).subquery()
-    stmt = (
-        select(Lead, found.c.why)
-        .join(found, found.c.id == Lead.id)
-        .order_by(Lead.archived_at.is_not(None), func.cardinality(found.c.why).desc(), Lead.id.desc())
-    )
-    rows = (await session.execute(stmt)).all()
-    return [(row[0], [REASONS[i] for i in sorted(set(row[1]))]) for row in rows]
+        await session.execute(
+            FIND_TWINS,
+            {
+                "me": lead.id,
+                "email": lead.email.lower() if lead.email else None,
+                "phone": lead.phone,
+                "name": lead.person_name.lower(),
+                "similar": SIMILAR_NAME,
+                "colleagues": COLLEAGUES,
+                "limit": limit,
+            },
+        )
+    ).all()
+    if not found:
+        return []
+    reasons = {row.id: [REASONS[i] for i in row.why] for row in found}
+    rank = {row.id: i for i, row in enumerate(found)}
+    twins = (await session.scalars(select(Lead).where(Lead.id.in_(list(reasons))))).all()
+    twins = sorted(twins, key=lambda o: (o.archived_at is not None, rank[o.id]))
+    return [(o, reasons[o.id]) for o in twins]
 
 
 async def duplicate_warnings(session: AsyncSession, actor: Principal | None, lead: Lead) -> list[RecordWarning]:
     """Said on create and edit: a likely twin the user may see is named by its id; one they may not
     (another's lead) only by what matched, so nobody learns another's records through it."""
     warnings = []
-    for other, reasons in await _candidates(session, lead, limit=10):
+    for other, reasons in await _candidates(session, lead, 10):
         same = " and ".join(reasons)
         if actor is None or actor.sees("leads", other.owner_id, other.team_id):
             warnings.append(
@@ -97,7 +109,6 @@ async def duplicate_warnings(session: AsyncSession, actor: Principal | None, lea
 
 async def duplicates_of(session: AsyncSession, principal: Principal, lead: Lead) -> list[DuplicateOut]:
     """Likely duplicates of `lead` among the leads this user may see."""
-    scope = principal.scope_filter("leads", Lead.owner_id, Lead.team_id)
     return [
         DuplicateOut(
             id=o.id,
@@ -110,8 +121,9 @@ async def duplicates_of(session: AsyncSession, principal: Principal, lead: Lead)
             archived_at=o.archived_at,
             reasons=r,
         )
-        for o, r in await _candidates(session, lead, scope, limit=50)
-    ]
+        for o, r in await _candidates(session, lead, 200)
+        if principal.sees("leads", o.owner_id, o.team_id)
+    ][:50]
 
 
 def _values(lead: Lead, names: tuple[str, ...]) -> dict[str, Any]:
