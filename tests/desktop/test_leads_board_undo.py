@@ -111,6 +111,7 @@ def test_a_move_offers_undo_and_ctrl_z_moves_the_lead_back(desk: Desk, qtbot: Qt
     board.undo_timer.setInterval(50)
     board.undo_timer.start()
     desk.wait_until(lambda: not board.notice.isVisible(), message="the undo notice stayed")
+    back_to(desk, page)
     qtbot.keyClick(board, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # still the last move
     wait_for_lead(desk, api, ana["id"], lambda lead: lead["status_id"] == ids["Open"], "Ctrl+Z after the notice")
 
