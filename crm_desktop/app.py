@@ -5,6 +5,7 @@ crm-desktop --server URL        use this server (remembered after a successful s
 crm-desktop --demo              a local demo server on the embedded PostgreSQL, signed in as
                                 admin@demo.local (password: crm_server.demo.DEMO_PASSWORD)
 crm-desktop --self-test         start offscreen, open the main window, exit 0 (installer check)
+crm-desktop --self-test --demo  the same through the demo's own start (its data folder, kept)
 crm-desktop --version
 """
 
@@ -92,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.self_test:
             from crm_desktop.self_test import run_self_test
 
-            return loop.run_until_complete(run_self_test(args.server, STARTED))
+            return loop.run_until_complete(run_self_test(args.server, STARTED, demo=args.demo))
         return loop.run_until_complete(_run(args))
     finally:
         collector.stop()

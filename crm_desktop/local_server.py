@@ -27,6 +27,7 @@ import platformdirs
 
 log = logging.getLogger(__name__)
 READY = "READY "
+PHASE = "PHASE "  # "PHASE <name> <ms>": how long each step of the start took (tests/perf/bench_desktop_start.py)
 
 
 def demo_data_dir() -> Path:
@@ -42,6 +43,8 @@ class LocalServer:
     def __init__(self, data_dir: Path, worker: bool = True, seed: bool = True) -> None:
         self.data_dir, self.worker, self.seed = data_dir, worker, seed
         self.base_url = ""
+        self.phases: dict[str, float] = {}  # the child's start, step by step, in ms (PHASE lines)
+        self.launched_at = self.ready_at = 0.0  # time.time() of the launch and of READY
         self._process: subprocess.Popen[str] | None = None
 
     def command(self) -> list[str]:
@@ -61,6 +64,7 @@ class LocalServer:
             group = {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
         else:
             group = {"start_new_session": True}
+        self.launched_at = time.time()
         self._process = subprocess.Popen(
             self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8", **group
         )
@@ -68,7 +72,12 @@ class LocalServer:
         seen: deque[str] = deque(maxlen=20)
         deadline = time.monotonic() + timeout
         for line in self._process.stdout:
+            if line.startswith(PHASE):
+                name, _, ms = line[len(PHASE) :].strip().rpartition(" ")
+                self.phases[name] = float(ms)
+                continue
             if line.startswith(READY):
+                self.ready_at = time.time()
                 self.base_url = line[len(READY) :].strip()
                 threading.Thread(target=self._drain, daemon=True, name="local-server-output").start()
                 return self.base_url
@@ -121,9 +130,27 @@ async def _seed(database_url: str) -> bool:
         await db.dispose()
 
 
+class _Phases:
+    """Prints ``PHASE <name> <ms>`` as each step of the start ends (the parent reads them)."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def done(self, name: str, of_which: tuple[str, float] | None = None) -> None:
+        """`name` took the time since the last step; `of_which` (name, ms) is a part told apart."""
+        now = time.perf_counter()
+        ms = (now - self.last) * 1000
+        if of_which is not None:
+            print(f"{PHASE}{of_which[0]} {of_which[1]:.0f}", flush=True)
+            ms -= of_which[1]
+        print(f"{PHASE}{name} {ms:.0f}", flush=True)
+        self.last = now
+
+
 def serve(data_dir: Path, worker: bool = True, seed: bool = True) -> int:
     """Serve until stdin closes, SIGTERM or SIGINT; then stop the embedded cluster this process owns
     (one it found running under a live owner is left to that owner)."""
+    phases = _Phases()
     import uvicorn
 
     from crm_server import migrate
@@ -132,13 +159,17 @@ def serve(data_dir: Path, worker: bool = True, seed: bool = True) -> int:
     from crm_server.config import Config
     from crm_server.embedded_db import EmbeddedPostgres
 
+    phases.done("server imports")
     with StopSignals() as stop:
         embedded = EmbeddedPostgres(data_dir)
         database_url = embedded.start()
+        phases.done("database start", of_which=("initdb", embedded.initdb_ms))
         try:
             migrate.upgrade(database_url)
+            phases.done("migrations")
             if seed and stop.received is None:
                 log.info("demo data %s", "created" if asyncio.run(_seed(database_url)) else "already there")
+                phases.done("demo data")
             port = _free_port()
             config = Config(
                 database_url=database_url,
@@ -163,6 +194,7 @@ def serve(data_dir: Path, worker: bool = True, seed: bool = True) -> int:
                 while not server.started and not server.should_exit:
                     time.sleep(0.02)
                 if server.started:
+                    phases.done("server start")
                     print(f"{READY}http://127.0.0.1:{port}", flush=True)
 
             def stop_when_stdin_closes() -> None:

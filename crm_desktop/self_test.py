@@ -1,5 +1,7 @@
 """``crm-desktop --self-test``: prove the installed app starts (offscreen) and exit 0.
 
+With ``--demo``: the demo's own start (``crm-desktop --demo``: its data folder, kept for the next
+start), and the time each step took (``phase <name>: <ms> ms``, read by tests/perf/bench_desktop_start.py).
 With ``--server URL``: checks /health, and if ``CRM_SELF_TEST_EMAIL`` and ``CRM_SELF_TEST_PASSWORD``
 are set, signs in and opens the main window. Without ``--server``: a temporary embedded
 database with the demo data, removed afterwards, signed in as the demo admin.
@@ -22,10 +24,12 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-async def run_self_test(server_url: str | None, started: float) -> int:
+async def run_self_test(server_url: str | None, started: float, demo: bool = False) -> int:
     from crm_desktop.controller import DesktopApp
     from crm_desktop.views.main_window import MainWindow
 
+    if demo:
+        return await _demo_self_test(started)
     local = None
     temp_dir: Path | None = None
     email = os.environ.get("CRM_SELF_TEST_EMAIL")
@@ -79,3 +83,37 @@ async def run_self_test(server_url: str | None, started: float) -> int:
             await asyncio.to_thread(local.stop)
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+async def _demo_self_test(started: float) -> int:
+    """Start as ``crm-desktop --demo`` does, then say where the time went, launch to main window."""
+    from crm_desktop.controller import DesktopApp
+    from crm_desktop.views.main_window import MainWindow
+
+    bench_t0 = os.environ.get("CRM_BENCH_T0")
+    launched = float(bench_t0) if bench_t0 else time.time() - (time.perf_counter() - started)
+    desktop = DesktopApp("")
+    try:
+        if not await desktop.start_demo():
+            _say("self-test failed: the demo did not start")
+            return 1
+        main, local = desktop.main, desktop.local
+        if not isinstance(main, MainWindow) or local is None:
+            raise RuntimeError("signing in to the demo did not open the main window")
+        main.repaint()
+        shown = time.time()
+        steps = {"desktop start (Python, imports, Qt)": (local.launched_at - launched) * 1000}
+        waited = (local.ready_at - local.launched_at) * 1000
+        steps["server process start (Python, before its first step)"] = waited - sum(local.phases.values())
+        steps.update(local.phases)
+        steps["sign-in and first screen"] = (shown - local.ready_at) * 1000
+        for name, ms in steps.items():
+            _say(f"phase {name}: {ms:.0f} ms")
+        _say(f"demo main window shown in {(shown - launched) * 1000:.0f} ms")
+    except (ApiError, OSError, RuntimeError) as exc:
+        _say(f"self-test failed: {getattr(exc, 'message', None) or exc}")
+        return 1
+    finally:
+        await desktop.shutdown()
+    _say("self-test ok")
+    return 0

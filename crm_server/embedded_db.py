@@ -96,6 +96,7 @@ class EmbeddedPostgres:
     owner: bool = False
     port: int | None = None
     durable: bool = True
+    initdb_ms: float = 0.0  # how long creating the cluster took, when this start created it
     _atexit: bool = field(default=False, repr=False)
 
     @property
@@ -148,6 +149,7 @@ class EmbeddedPostgres:
         self.root.chmod(self.root.stat().st_mode | 0o011)
 
     def _init_cluster(self) -> None:
+        started = time.perf_counter()
         password = secrets.token_urlsafe(24)
         self.password_file.write_text(password)
         self.password_file.chmod(0o600)
@@ -174,6 +176,7 @@ class EmbeddedPostgres:
             )
         finally:
             pwfile.unlink(missing_ok=True)
+        self.initdb_ms = (time.perf_counter() - started) * 1000
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
