@@ -2,10 +2,10 @@
 light and dark, against the demo data: no two neighbours of a filter, title or action bar overlap,
 no column header is cut at its default width, and no window or dialog is bigger than the screen.
 
-One ``python -m crm_desktop.screenshots --check`` per size (both themes in it), both against one
-demo server (crm_desktop.local_server with the demo data, as the screenshots module uses). A failure
-lists every finding as crm_desktop.layout_check reports it. tests/run installs Xvfb and the xcb
-libraries as root (CI); elsewhere the test is skipped only when Xvfb is missing and not on CI.
+One ``python -m crm_desktop.screenshots --check`` per size (both themes in it), the two side by side,
+both against one demo server (crm_desktop.local_server with the demo data, as the screenshots module
+uses). A failure lists every finding as crm_desktop.layout_check reports it. tests/run installs Xvfb
+and the xcb libraries as root (CI); elsewhere the test is skipped only when Xvfb is missing and not on CI.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from crm_desktop.layout_check import Xvfb, parse_size
 from crm_desktop.local_server import LocalServer
 
 SIZES = ("1280x800", "1920x1080")
-RUN_TIMEOUT = 600  # seconds for both themes at one size on a busy machine
+RUN_TIMEOUT = 900  # seconds for both themes at one size on a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -50,41 +50,39 @@ def _findings(stdout: str) -> list[dict[str, str]]:
 
 
 def _listing(findings: list[dict[str, str]]) -> str:
-    return "\n".join(f"  [{f['theme']} {f['shot']}] {f['check']}: {f['where']}: {f['detail']}" for f in findings)
+    return "\n".join(
+        f"  [{f['size']} {f['theme']} {f['shot']}] {f['check']}: {f['where']}: {f['detail']}" for f in findings
+    )
 
 
 @pytest.mark.timeout(RUN_TIMEOUT + 120)
-@pytest.mark.parametrize("size", SIZES)
-def test_every_screen_fits_a_real_window(size: str, demo_server: str, tmp_path: Path) -> None:
-    xvfb = Xvfb(parse_size(size))
-    xvfb.start()
+def test_every_screen_fits_a_real_window(demo_server: str, tmp_path: Path) -> None:
+    screens = {size: Xvfb(parse_size(size)) for size in SIZES}
+    runs: dict[str, subprocess.Popen[str]] = {}
+    outputs: dict[str, tuple[int, str, str]] = {}
     try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "crm_desktop.screenshots",
-                str(tmp_path / "shots"),
-                "--check",
-                "--on-this-screen",
-                "--theme",
-                "both",
-                "--size",
-                size,
-                "--server",
-                demo_server,
-            ],
-            env=xvfb.env(),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT,
-            check=False,
-        )
+        for size, xvfb in screens.items():
+            xvfb.start()
+            command = [sys.executable, "-m", "crm_desktop.screenshots", str(tmp_path / size), "--check"]
+            command += ["--on-this-screen", "--theme", "both", "--size", size, "--server", demo_server]
+            runs[size] = subprocess.Popen(
+                command, env=xvfb.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        for size, run in runs.items():
+            stdout, stderr = run.communicate(timeout=RUN_TIMEOUT)
+            outputs[size] = (run.returncode, stdout, stderr)
     finally:
-        xvfb.stop()
-    findings = _findings(done.stdout)
-    pictures = sorted(p.name for p in (tmp_path / "shots").glob("*.png"))
-    assert done.returncode in (0, 1), f"the check did not run (exit {done.returncode}):\n{done.stderr[-4000:]}"
-    assert {"light-invoices.png", "dark-invoices.png", "light-invoice-editor.png"} <= set(pictures), pictures
-    assert not findings, f"{len(findings)} layout problems at {size}:\n{_listing(findings)}"
-    assert done.returncode == 0, done.stderr[-4000:]
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+        for xvfb in screens.values():
+            xvfb.stop()
+    findings: list[dict[str, str]] = []
+    for size, (status, stdout, stderr) in outputs.items():
+        assert status in (0, 1), f"the check at {size} did not run (exit {status}):\n{stderr[-4000:]}"
+        pictures = {p.name for p in (tmp_path / size).glob("*.png")}
+        assert {"light-invoices.png", "dark-invoices.png", "light-invoice-editor.png"} <= pictures, sorted(pictures)
+        findings += _findings(stdout)
+        assert findings or status == 0, stderr[-4000:]
+    assert not findings, f"{len(findings)} layout problems:\n{_listing(findings)}"
