@@ -160,10 +160,10 @@ class SignInPage(Page):
         caption = QLabel("Demo: sign in as")
         caption.setBuddy(combo)
         caption.setProperty("role", "fieldLabel")
-        note = QLabel(f"Every demo account has the password <nobr><b>{html.escape(password)}</b></nobr>.")
+        # One line: a wrapped label in the fixed-width stack is not given its second line's height.
+        note = QLabel(f"Password of every account: <b>{html.escape(password)}</b>")
         note.setObjectName("demoPassword")
         note.setProperty("role", "caption")
-        note.setWordWrap(True)
         note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.demo_note = note
         for widget in (caption, combo, note):
