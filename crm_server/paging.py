@@ -25,13 +25,15 @@ async def page(
     *,
     whole_rows: bool = False,
     count_cap: int | None = None,
+    keys_first: bool = False,
 ) -> Page[T]:
     """`convert` gets each row's first column (an entity), or with `whole_rows` the row itself.
 
     With `count_cap`, the total is counted only up to that many rows past the page (a list of a
     million rows takes longer to count than to page): beyond it `total` is a lower bound and
     `total_exact` is false. The count then also picks the page's plan (see `_few_first`), so a new
-    statistics sample cannot flip it."""
+    statistics sample cannot flip it. With `keys_first`, a page among many matches is found by its
+    keys alone (`_keys_first`)."""
     counted = stmt.order_by(None)
     cap = None if count_cap is None else offset + limit + count_cap
     if cap is not None:  # count rows, not the columns' subqueries (client names...), and stop early
@@ -41,6 +43,8 @@ async def page(
     ordered: Any = stmt.order_by(*order_by).offset(offset).limit(limit)
     if cap is not None and exact:
         ordered = _few_first(stmt, order_by, offset, limit) if total > offset else None
+    elif keys_first:
+        ordered = _keys_first(stmt, order_by, offset, limit)
     if ordered is None:
         rows: Sequence[Any] = []
     elif whole_rows:
@@ -68,6 +72,22 @@ def _few_first(stmt: Select[*tuple[Any, ...]], order_by: tuple[Any, ...], offset
     adapter = ClauseAdapter(matches)
     page_keys = (
         select(matches.c[key.key]).order_by(*(adapter.traverse(t) for t in order_by)).offset(offset).limit(limit)
+    )
+    return stmt.where(key.in_(page_keys.scalar_subquery())).order_by(*order_by)
+
+
+def _keys_first(stmt: Select[*tuple[Any, ...]], order_by: tuple[Any, ...], offset: int, limit: int) -> Any:
+    """The page's keys chosen by the filters and the sort alone, then only those rows read whole: where
+    an index carries the filtered and sorted columns the choice is index-only, instead of fetching
+    every candidate row from the heap to test it (a table whose live rows are scattered)."""
+    key = inspect(stmt.column_descriptions[0]["entity"]).primary_key[0]
+    page_keys = (
+        stmt.order_by(None)
+        .with_only_columns(key, maintain_column_froms=True)
+        .order_by(*order_by)
+        .offset(offset)
+        .limit(limit)
+        .correlate(None)
     )
     return stmt.where(key.in_(page_keys.scalar_subquery())).order_by(*order_by)
 

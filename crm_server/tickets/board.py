@@ -47,7 +47,7 @@ async def board(session: AsyncSession, principal: Principal, filters: TicketFilt
                 await session.execute(
                     select(*CARD_COLUMNS)
                     .where(*where, Ticket.status == status.value)
-                    .order_by(*queries.order_by("priority"), Ticket.created_at)
+                    .order_by(*queries.order_by("priority"))
                     .limit(per_column)
                 )
             ).all()

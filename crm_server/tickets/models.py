@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Text,
     func,
@@ -29,6 +30,23 @@ PRIORITIES = ("normal", "high", "critical")
 STATUSES = ("new", "assigned", "in_process", "pending_customer", "resolved", "deployed", "closed")
 OPEN_STATUSES = ("new", "assigned", "in_process", "pending_customer")
 _OPEN = "archived_at IS NULL"
+# The priority sort's key (critical first), stored so the sort and the board read it in index order.
+PRIORITY_RANK = "CASE priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 ELSE 2 END"
+# What the scope and the queue's filters test, carried by the live-status index: counts, the board
+# and the few-matches pages read that index only, never the live rows scattered over the table.
+_COVERED = (
+    "assignee_id",
+    "created_by",
+    "team_id",
+    "category_id",
+    "client_id",
+    "priority",
+    "number",
+    "created_at",
+    "updated_at",
+    "first_response_due_at",
+    "first_responded_at",
+)
 
 
 class TicketCategory(IdMixin, TimestampsMixin, Versioned, Base):
@@ -71,6 +89,7 @@ class Ticket(IdMixin, TimestampsMixin, Versioned, Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_text: Mapped[str] = mapped_column(Text, Computed("lower(subject)", persisted=True))
+    priority_rank: Mapped[int] = mapped_column(SmallInteger, Computed(PRIORITY_RANK, persisted=True))
     __table_args__ = (
         CheckConstraint("priority IN ('normal', 'high', 'critical')", name="priority"),
         CheckConstraint(
@@ -78,13 +97,30 @@ class Ticket(IdMixin, TimestampsMixin, Versioned, Base):
             name="status",
         ),
         Index("uq_tickets_number", "number", unique=True),
-        Index("ix_tickets_queue", "status", "priority", "created_at", postgresql_where=text(_OPEN)),
+        Index(
+            "ix_tickets_live_status",
+            "status",
+            "priority_rank",
+            "id",
+            postgresql_include=list(_COVERED),
+            postgresql_where=text(_OPEN),
+        ),
+        Index("ix_tickets_live_priority", "priority_rank", "id", postgresql_where=text(_OPEN)),
+        # The due-time sort, "empty last" both ways: one index per direction.
+        *(
+            Index(
+                f"ix_tickets_live_due_{way}",
+                text(f"first_response_due_at {way} NULLS LAST"),
+                text(f"id {way}"),
+                postgresql_where=text(_OPEN),
+            )
+            for way in ("asc", "desc")
+        ),
         Index("ix_tickets_team", "team_id", "status", "created_at", postgresql_where=text(_OPEN)),
         Index("ix_tickets_assignee", "assignee_id", "status", "created_at", postgresql_where=text(_OPEN)),
         Index("ix_tickets_created_at", "created_at"),
         Index("ix_tickets_client_id", "client_id"),
         Index("ix_tickets_live_updated", "updated_at", postgresql_where=text("archived_at IS NULL")),
-        Index("ix_tickets_live_created_by", "created_by", postgresql_where=text("archived_at IS NULL")),
         Index(
             "ix_tickets_first_response_due",
             "first_response_due_at",
@@ -96,6 +132,14 @@ class Ticket(IdMixin, TimestampsMixin, Versioned, Base):
             "search_text",
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
+        # The queue's search: the live subjects only (the one above serves the archive and global search).
+        Index(
+            "ix_tickets_live_search_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+            postgresql_where=text(_OPEN),
         ),
         Index("ix_tickets_tags", "tags", postgresql_using="gin"),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
@@ -31,11 +31,10 @@ ASSIGNEE_NAME = (
 
 MODULE = "tickets"
 BREACH_WARNING = timedelta(minutes=30)
-_PRIORITY_RANK = case({"critical": 0, "high": 1}, value=Ticket.priority, else_=2)
 SORTS: dict[str, Any] = {
     "created_at": Ticket.created_at,
     "updated_at": Ticket.updated_at,
-    "priority": _PRIORITY_RANK,
+    "priority": Ticket.priority_rank,  # critical, high, normal (a stored column, read in index order)
     "first_response_due_at": Ticket.first_response_due_at,
     "number": Ticket.number,
 }

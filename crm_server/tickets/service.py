@@ -55,9 +55,10 @@ FIELDS = (
     "resolution",
 )
 REOPEN_FROM = frozenset({TicketStatus.resolved, TicketStatus.closed})
-# Rows counted past the page before the total becomes "more than": counting the archive's ~1M tickets
-# took longer than the page itself.
-COUNT_CAP = 10_000
+# Rows counted past the page before the total becomes "more than" (1,100 for a first page): counting
+# the archive's ~1M tickets took longer than the page itself, and up to the cap the matches are
+# collected and sorted among themselves (paging._few_first).
+COUNT_CAP = 1_000
 
 
 def fields(ticket: Ticket) -> dict[str, Any]:
@@ -110,6 +111,7 @@ async def list_tickets(session: AsyncSession, principal: Principal, query: Ticke
         queries.order_by(query.sort),
         whole_rows=True,
         count_cap=COUNT_CAP,
+        keys_first=True,
     )
 
 
