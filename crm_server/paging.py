@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.util import ClauseAdapter
 
+from crm_server import keyset
 from crm_server.contract.common import Page
+from crm_server.errors import ValidationFailed
 
 T = TypeVar("T")
 
@@ -25,33 +27,90 @@ async def page(
     *,
     whole_rows: bool = False,
     count_cap: int | None = None,
+    after: str | None = None,
     keys_first: bool = False,
 ) -> Page[T]:
     """`convert` gets each row's first column (an entity), or with `whole_rows` the row itself.
+
+    Each full page carries `next`, a cursor: given back as `after`, the following page starts after
+    the last row by its sort key (see keyset.py) and is not counted: `total` then says only whether
+    more follow (a lower bound while they do).
 
     With `count_cap`, the total is counted only up to that many rows past the page (a list of a
     million rows takes longer to count than to page): beyond it `total` is a lower bound and
     `total_exact` is false. The count then also picks the page's plan (see `_few_first`), so a new
     statistics sample cannot flip it. With `keys_first`, a page among many matches is found by its
     keys alone (`_keys_first`)."""
+    order = keyset.terms(order_by)
+    if after is not None:
+        return await _after(session, stmt, offset, limit, convert, order_by, order, whole_rows, after)
     counted = stmt.order_by(None)
     cap = None if count_cap is None else offset + limit + count_cap
     if cap is not None:  # count rows, not the columns' subqueries (client names...), and stop early
         counted = counted.with_only_columns(literal_column("1"), maintain_column_froms=True).limit(cap + 1)
     total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     exact = cap is None or total <= cap
-    ordered: Any = stmt.order_by(*order_by).offset(offset).limit(limit)
-    if cap is not None and exact:
-        ordered = _few_first(stmt, order_by, offset, limit) if total > offset else None
-    elif keys_first:
-        ordered = _keys_first(stmt, order_by, offset, limit)
-    if ordered is None:
-        rows: Sequence[Any] = []
-    elif whole_rows:
-        rows = (await session.execute(ordered)).all()
-    else:
-        rows = (await session.scalars(ordered)).all()
-    return Page[T](items=[convert(r) for r in rows], total=total, offset=offset, limit=limit, total_exact=exact)
+    if exact:  # the count says whether more follow
+        ordered: Any = stmt.order_by(*order_by).offset(offset).limit(limit)
+        if cap is not None:
+            ordered = _few_first(stmt, order_by, offset, limit) if total > offset else None
+    else:  # one row past the page says it
+        ordered = (_keys_first if keys_first else _plain)(stmt, order_by, offset, limit + 1)
+    rows = [] if ordered is None else list(await _rows(session, ordered, whole_rows))
+    more = total > offset + len(rows) if exact else len(rows) > limit
+    rows = rows[:limit]
+    following = await _next(session, order, rows, more, whole_rows)
+    return Page[T](
+        items=[convert(r) for r in rows], total=total, offset=offset, limit=limit, total_exact=exact, next=following
+    )
+
+
+def _plain(stmt: Select[*tuple[Any, ...]], order_by: tuple[Any, ...], offset: int, limit: int) -> Any:
+    return stmt.order_by(*order_by).offset(offset).limit(limit)
+
+
+async def _rows(session: AsyncSession, stmt: Any, whole_rows: bool) -> Sequence[Any]:
+    return (await session.execute(stmt)).all() if whole_rows else (await session.scalars(stmt)).all()
+
+
+async def _next(
+    session: AsyncSession, order: list[keyset.Term] | None, rows: Sequence[Any], more: bool, whole_rows: bool
+) -> str | None:
+    """The cursor after the page's last row, when more rows follow and the order can take one."""
+    if order is None or not more or not rows:
+        return None
+    return await keyset.cursor_of(session, order, rows[-1][0] if whole_rows else rows[-1])
+
+
+async def _after(
+    session: AsyncSession,
+    stmt: Select[*tuple[Any, ...]],
+    offset: int,
+    limit: int,
+    convert: Callable[[Any], T],
+    order_by: tuple[Any, ...],
+    order: list[keyset.Term] | None,
+    whole_rows: bool,
+    cursor: str,
+) -> Page[T]:
+    """The page after a cursor: an index range from the last row's key, then the empty-keyed rows."""
+    if order is None:
+        raise ValidationFailed(keyset.BAD, field="after")
+    main, tail = keyset.after(order, keyset.decode(cursor, order))
+    rows = list(await _rows(session, stmt.where(main).order_by(*order_by).limit(limit + 1), whole_rows))
+    if tail is not None and len(rows) <= limit:
+        rows += await _rows(session, stmt.where(tail).order_by(*order_by).limit(limit + 1 - len(rows)), whole_rows)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    following = await _next(session, order, rows, more, whole_rows)
+    return Page[T](
+        items=[convert(r) for r in rows],
+        total=offset + len(rows) + (1 if more else 0),
+        offset=offset,
+        limit=limit,
+        total_exact=not more,
+        next=following,
+    )
 
 
 def _few_first(stmt: Select[*tuple[Any, ...]], order_by: tuple[Any, ...], offset: int, limit: int) -> Any:

@@ -47,8 +47,10 @@ from crm_server.contract.common import Page
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)  # a row: the contract model the area's list call returns
-# (offset, limit) -> one page of the list, as the typed api/<area>.py call returns it
-Fetch = Callable[[int, int], Awaitable[Page[T]]]
+# (offset, limit, after) -> one page of the list, as the typed api/<area>.py call returns it. `after`
+# is the cursor the previous page gave (Page.next): a list whose query takes it pages by key, so a
+# deep page costs what the first does; one that does not can ignore it (the offset still says where).
+Fetch = Callable[[int, int, str | None], Awaitable[Page[T]]]
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -90,6 +92,7 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
         self._rows: list[T] = []
         self.total: int | None = None  # None until the first page answered
         self.total_exact = True  # False: the server stopped counting, `total` is a lower bound
+        self._next: str | None = None  # the cursor the last page gave: where the next one starts
         self._generation = 0
         self._pending: asyncio.Task[None] | None = None
         self.error: Exception | None = None
@@ -128,7 +131,7 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:
         if parent.isValid() or self.error is not None:
             return False
-        return self.total is None or len(self._rows) < self.total
+        return self.total is None or len(self._rows) < self.total or self._next is not None
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:
         if parent.isValid() or self.loading:
@@ -155,6 +158,7 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
         self.beginResetModel()
         self._rows = []
         self.total = None
+        self._next = None
         self.error = None
         self.endResetModel()
         self._start(0)
@@ -165,7 +169,8 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
 
     async def _load(self, offset: int, generation: int) -> None:
         try:
-            page = await self._fetch(offset, self.page_size)
+            after = self._next if offset and offset == len(self._rows) else None
+            page = await self._fetch(offset, self.page_size, after)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # shown by the table as "could not load"; F5 retries
@@ -187,11 +192,14 @@ class PagedTableModel(QAbstractTableModel, Generic[T]):
             self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows) + len(items) - 1)
             self._rows.extend(items)
             self.endInsertRows()
-        total = page.total
-        self.total_exact = page.total_exact
-        # Rows deleted on the server meanwhile: stop asking once a page comes back short.
-        self.total = total if len(items) == self.page_size else len(self._rows)
-        self.total_changed.emit(total)
+        self._next = page.next
+        if len(items) < self.page_size or (after is not None and page.total_exact):
+            # the end (a short page: rows deleted on the server meanwhile; or the cursor's last page)
+            self.total, self.total_exact = len(self._rows), True
+        elif after is None or not self.total_exact:  # a count, or a lower bound that only grows
+            self.total, self.total_exact = max(page.total, self.total or 0), page.total_exact
+        # (a page after a cursor is not counted: an exact total from the first page stands)
+        self.total_changed.emit(self.total)
         self.loading_changed.emit(False)
 
     async def wait_loaded(self) -> None:

@@ -46,6 +46,13 @@ class Page(Model, Generic[T]):
     offset: int
     limit: int
     total_exact: bool = True
+    # A full page's cursor: sent back as `after`, the next page starts after this one's last row
+    # (page 2,500 as fast as the first). None on the last page and on lists that cannot use one.
+    next: str | None = None
+
+
+# The cursor a list's next page starts after (Page.next, given back as a query parameter).
+After = Annotated[str | None, Field(max_length=500, pattern=r"^[A-Za-z0-9_-]*$")]
 
 
 # A place in an admin's ordered list (lead sources, lost reasons, ticket categories): a 32-bit column.

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from crm_server.contract.clients import ClientOut, RecordWarning
-from crm_server.contract.common import Guarded, Model, Position, VersionIn
+from crm_server.contract.common import After, Guarded, Model, Position, VersionIn
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 SourceDetails = dict[Annotated[str, Field(min_length=1, max_length=50)], Annotated[str, Field(max_length=200)]]
@@ -213,6 +213,7 @@ class LeadQuery(LeadFilters):
     sort: LeadSort = "-created_at"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+    after: After = None
 
 
 class ConversionIn(BaseModel):

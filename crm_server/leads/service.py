@@ -122,6 +122,7 @@ async def list_leads(session: AsyncSession, principal: Principal, query: LeadQue
         lead_out,
         order_by(query.sort),
         count_cap=COUNT_CAP,
+        after=query.after,
     )
 
 

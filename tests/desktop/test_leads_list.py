@@ -18,6 +18,7 @@ from crm_desktop.session import Session
 from crm_desktop.views.leads.list import BulkDialog, LeadList
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import focus
+from tests.server.test_lead_list_at_scale import LEADS, fill
 
 
 def make_leads(desk: Desk, api: ApiClient, people: list[dict[str, Any]], at_once: int = 20) -> list[dict[str, Any]]:
@@ -56,6 +57,23 @@ def test_scrolling_fetches_more_pages(desk: Desk, qtbot: QtBot) -> None:
         desk.wait_until(lambda n=expected: leads.model.rowCount() == n, message=f"no page up to {expected}")
     assert len({r.id for r in leads.model.rows()}) == 130
     assert leads.table.status.text() == "130 leads"
+
+
+def test_scrolling_goes_past_the_counted_total_page_after_page(desk: Desk, qtbot: QtBot) -> None:
+    """Past the count cap the total is "more than"; scrolling keeps going, each page after the last
+    one's key (a cursor), until the end says the exact number."""
+    api = desk.signed_in_api()
+    fill(desk.server.database_url)  # LEADS, more than the list counts
+    leads = open_list(desk, qtbot, api, page_size=200)  # counted up to 200 + 1,000
+    assert not leads.model.total_exact and leads.table.status.text().startswith("more than 1,")
+    view = leads.table.view
+    while leads.model.rowCount() < LEADS:
+        before = leads.model.rowCount()
+        view.scrollToBottom()
+        desk.wait_until(lambda n=before: leads.model.rowCount() > n, message=f"stuck at {before} rows")
+    assert names(leads) == [f"Person {n}" for n in range(1, LEADS + 1)]  # newest first, none twice
+    desk.wait_until(lambda: not leads.model.loading)
+    assert leads.model.total_exact and leads.table.status.text() == f"{LEADS:,} leads"
 
 
 def click_header(qtbot: QtBot, leads: LeadList, title: str) -> None:

@@ -87,3 +87,50 @@ async def test_a_rare_search_term_collects_its_matches_first_whatever_the_estima
     assert common.json()["total_exact"] is False
     page = [(s, p) for s, p in statements if "FROM leads" in s and "ORDER BY" in s]
     assert '"CTE Name": "matches"' not in plan(server.database_url, *page[0])
+
+
+async def walk(admin: Any, **params: Any) -> list[dict[str, Any]]:
+    """Every lead of the list, page after page by the cursor each page gives."""
+    seen: list[dict[str, Any]] = []
+    after = None
+    while True:
+        answer = await admin.get("/api/leads", params={**params, "limit": 500, **({"after": after} if after else {})})
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        seen += page["items"]
+        after = page["next"]
+        if after is None:
+            assert page["total_exact"] is True
+            return seen
+
+
+async def test_pages_after_a_cursor_cover_the_list_once_empties_last(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
+    fill(server.database_url)
+    with psycopg.connect(server.database_url, autocommit=True) as conn:  # some without a company or value
+        conn.execute("UPDATE leads SET company = NULL WHERE id % 7 = 0")
+        conn.execute("UPDATE leads SET value = (id % 13) * 100, currency = 'EUR' WHERE id % 3 = 0")
+    newest = await walk(admin)
+    assert [lead["person_name"] for lead in newest] == [f"Person {n}" for n in range(1, LEADS + 1)]
+    for sort, key in (("company", "company"), ("-company", "company"), ("-value", "value"), ("value", "value")):
+        listed = await walk(admin, sort=sort)
+        assert len({lead["id"] for lead in listed}) == len(listed) == LEADS, sort
+        filled = [lead for lead in listed if lead[key] is not None]
+        assert listed[: len(filled)] == filled, f"{sort}: the empty ones come last"
+        values = [(lead[key] if key == "company" else float(lead[key]), lead["id"]) for lead in filled]
+        assert values == sorted(values, reverse=sort.startswith("-")), sort
+
+
+async def test_a_bad_cursor_is_refused_naming_after(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
+    import base64
+
+    def cursor(values: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+    for bad in ("not base64!", "AAAA", cursor([1]), cursor(["2026-01-01T00:00:00+00:00", 2**70]), cursor(["x", 1])):
+        answer = await admin.get("/api/leads", params={"after": bad})
+        assert answer.status_code == 422, (bad, answer.text)
+        assert answer.json()["field"] == "after"
+    naive = await admin.get("/api/leads", params={"after": cursor(["2026-01-01T00:00:00", 5])})
+    assert naive.status_code == 422 and naive.json()["field"] == "after"
+    good = await admin.get("/api/leads", params={"after": cursor(["2026-01-01T00:00:00+00:00", 5])})
+    assert good.status_code == 200 and good.json()["items"] == []

@@ -172,7 +172,7 @@ class EmailLogPage(AdminPage):
 
     # --- loading -------------------------------------------------------------------------------
 
-    async def _fetch(self, offset: int, limit: int) -> Page[PipeLogEntry]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[PipeLogEntry]:
         return await admin_api.email_log(self.api, offset, limit, **self.filters.values())
 
     def reload(self) -> None:
@@ -353,7 +353,7 @@ class InvoiceEmailsPage(AdminPage):
         self.root.addWidget(self.table, 1)
         self.root.addWidget(self.detail)
 
-    async def _fetch(self, offset: int, limit: int) -> Page[InvoiceEmailOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[InvoiceEmailOut]:
         return await admin_api.invoice_emails(self.api, offset, limit, **self.filters.values())
 
     def reload(self) -> None:

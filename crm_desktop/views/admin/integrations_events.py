@@ -165,7 +165,7 @@ class EventBrowser(QWidget):
 
     # --- loading -------------------------------------------------------------------------------
 
-    async def _fetch(self, offset: int, limit: int) -> Page[InboxEventOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[InboxEventOut]:
         if self.provider is None:
             return Page[InboxEventOut](items=[], total=0, offset=offset, limit=limit)
         return await integrations_api.events(self.page.api, self.provider, offset, limit, **self.filters.values())

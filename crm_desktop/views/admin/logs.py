@@ -162,7 +162,7 @@ class _LogTab(QWidget, Generic[T]):
         layout.addWidget(self.filters)
         layout.addWidget(self.table, 1)
 
-    async def _fetch(self, offset: int, limit: int) -> Page[T]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[T]:
         page = await self.read(self.api, offset, limit, **self.filters.values())
         await self.names.ensure(i for row in page.items for i in self.user_ids(row))
         return page
@@ -211,7 +211,7 @@ class _FailuresTab(QWidget):
         layout.addWidget(self.filters)
         layout.addWidget(self.table, 1)
 
-    async def _fetch(self, offset: int, limit: int) -> Page[FailureGroup]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[FailureGroup]:
         page = await admin_api.security_failures(self.api, offset, limit, **self.filters.values())
         await self.names.ensure(u for row in page.items for u in row.user_ids)
         return page
@@ -249,7 +249,7 @@ class _BlockedTab(QWidget):
         layout.setSpacing(10)
         layout.addWidget(self.table, 1)
 
-    async def _fetch(self, offset: int, limit: int) -> Page[BlockedAddressOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[BlockedAddressOut]:
         page = await admin_api.blocked_addresses(self.api, offset, limit)
         await self.names.ensure(row.created_by for row in page.items)
         return page

@@ -447,7 +447,7 @@ class UsersPage(AdminPage):
 
     # --- loading -------------------------------------------------------------------------------
 
-    async def _fetch(self, offset: int, limit: int) -> Page[UserOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[UserOut]:
         return await admin_api.list_users(self.api, offset, limit, **self.filters.values())
 
     def reload(self) -> None:

@@ -154,7 +154,7 @@ class ClientsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> Page[ClientOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[ClientOut]:
         query = ClientQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
         return await clients_api.list_clients(self.api, query)
 

@@ -224,7 +224,7 @@ class InvoicesPage(QWidget):
             return None
         return ask_save_path(self, "Export invoices to Excel", "invoices.xlsx", self.export_to, "invoiceExportDialog")
 
-    async def fetch(self, offset: int, limit: int) -> Page[InvoiceOut]:
+    async def fetch(self, offset: int, limit: int, after: str | None = None) -> Page[InvoiceOut]:
         """One page of the table."""
         return await invoices.list_invoices(self.api, self._query(offset, limit))
 

@@ -177,8 +177,8 @@ class LeadList(QWidget):
         """The current filters and order, as the list's query (and the export's)."""
         return {**self.filters, "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> Page[LeadOut]:
-        query = LeadQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[LeadOut]:
+        query = LeadQuery.model_validate({**self.query(), "offset": offset, "limit": limit, "after": after})
         page = await leads_api.list_leads(self.api, query)
         await self.names.ensure(lead.owner_id for lead in page.items)  # names before rows show
         if not self.lookups.loaded:

@@ -110,7 +110,7 @@ class OrdersPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> Page[OrderOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[OrderOut]:
         query = OrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
         return await orders.list_orders(self.api, query)
 

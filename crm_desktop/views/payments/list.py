@@ -101,7 +101,7 @@ class PaymentsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def fetch(self, offset: int, limit: int) -> Page[PaymentRow]:
+    async def fetch(self, offset: int, limit: int, after: str | None = None) -> Page[PaymentRow]:
         """One page of the table."""
         query = PaymentQuery.model_construct(**self.query(), offset=offset, limit=limit)  # the server judges it
         return await payments.list_payments(self.api, query)

@@ -144,7 +144,7 @@ class ProductsPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> Page[ProductOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[ProductOut]:
         query = ProductQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
         return await products.list_products(self.api, query)
 

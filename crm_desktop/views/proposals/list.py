@@ -253,7 +253,7 @@ class ProposalsPage(QWidget):
             self, "Export proposals to Excel", "proposals.xlsx", self.export_to, "proposalExportDialog"
         )
 
-    async def fetch(self, offset: int, limit: int) -> Page[ProposalOut]:
+    async def fetch(self, offset: int, limit: int, after: str | None = None) -> Page[ProposalOut]:
         """One page of the table."""
         return await proposals.list_proposals(self.api, self._query(offset, limit))
 

@@ -182,7 +182,7 @@ class PurchaseOrdersPage(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> Page[PurchaseOrderOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[PurchaseOrderOut]:
         query = PurchaseOrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
         return await purchasing.list_orders(self.api, query)
 

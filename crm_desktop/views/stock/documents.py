@@ -101,7 +101,7 @@ class DocumentsPanel(QWidget):
     def query(self) -> dict[str, Any]:
         return {**self.filters.values(), "sort": self.sort}
 
-    async def _fetch(self, offset: int, limit: int) -> Page[StockDocumentOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[StockDocumentOut]:
         query = DocumentQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
         return await stock.list_documents(self.api, query)
 

@@ -197,7 +197,7 @@ class ProductHistoryWindow(QWidget):
     def is_busy(self) -> bool:
         return self.model.loading or any(not t.done() for t in self._tasks)
 
-    async def _fetch(self, offset: int, limit: int) -> Page[MoveOut]:
+    async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[MoveOut]:
         query = HistoryQuery(warehouse_id=self.warehouse.currentData(), offset=offset, limit=limit)
         return await stock.stock_history(self.api, self.product_id, query)
 
