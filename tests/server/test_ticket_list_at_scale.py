@@ -107,7 +107,7 @@ def numbers(page: dict[str, Any]) -> list[int]:
     return [i["number"] for i in page["items"]]
 
 
-async def test_a_large_queue_says_more_than_and_pages_in_order(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
+async def test_a_large_queue_says_more_than_and_pages_in_order(server: LiveServer, admin) -> None:
     own = await agent(server)
     fill(server.database_url)
     query = {"status": "open", "sort": "-number", "limit": 100}
@@ -131,9 +131,7 @@ async def test_a_large_queue_says_more_than_and_pages_in_order(server: LiveServe
     await own.aclose()
 
 
-async def test_the_slow_shapes_at_a_million_are_answered_by_indexes(  # type: ignore[no-untyped-def]
-    server: LiveServer, admin, statements
-) -> None:
+async def test_the_slow_shapes_at_a_million_are_answered_by_indexes(server: LiveServer, admin, statements) -> None:
     own = await agent(server)
     fill(server.database_url)
     statements.clear()
