@@ -43,12 +43,20 @@ async def board(session: AsyncSession, principal: Principal, filters: TicketFilt
         count = int(counts.get(status.value, 0))
         cards: list[BoardCard] = []
         if count:
+            # The column's first cards by their keys alone (index-only: the live-status index carries
+            # the scope's and filters' columns), then only those rows read whole.
+            first = (
+                select(Ticket.id)
+                .where(*where, Ticket.status == status.value)
+                .order_by(*queries.order_by("priority"))
+                .limit(per_column)
+                .correlate(None)
+            )
             rows = (
                 await session.execute(
                     select(*CARD_COLUMNS)
-                    .where(*where, Ticket.status == status.value)
+                    .where(Ticket.id.in_(first.scalar_subquery()))
                     .order_by(*queries.order_by("priority"))
-                    .limit(per_column)
                 )
             ).all()
             cards = [BoardCard.model_validate(r._asdict()) for r in rows]

@@ -42,6 +42,7 @@ COVERED = (
     "updated_at",
     "first_response_due_at",
     "first_responded_at",
+    "search_text",
 )
 TARGETS = ("status", "archived_at", "assignee_id", "created_by", "team_id", "category_id", "priority")
 
