@@ -110,7 +110,13 @@ async def list_clients(session: AsyncSession, principal: Principal, query: Clien
     columns = SORTS[query.sort.lstrip("-")]
     order = tuple(c.desc() for c in columns) if query.sort.startswith("-") else columns
     return await paging.page(
-        session, _list_query(principal, query), query.offset, query.limit, ClientOut.model_validate, order
+        session,
+        _list_query(principal, query),
+        query.offset,
+        query.limit,
+        ClientOut.model_validate,
+        order,
+        after=query.after,
     )
 
 

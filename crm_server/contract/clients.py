@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.common import Model, VersionIn
+from crm_server.contract.common import After, Model, VersionIn
 
 
 class RecordWarning(Model):
@@ -103,3 +103,4 @@ class ClientQuery(BaseModel):
     sort: ClientSort = "name"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+    after: After = None

@@ -155,7 +155,7 @@ class ClientsPage(QWidget):
         return {**self.filters.values(), "sort": self.sort}
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[ClientOut]:
-        query = ClientQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        query = ClientQuery.model_validate({**self.query(), "offset": offset, "limit": limit, "after": after})
         return await clients_api.list_clients(self.api, query)
 
     def reload(self) -> None:
