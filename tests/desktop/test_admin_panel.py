@@ -4,6 +4,7 @@ test_admin_* modules import."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -14,6 +15,7 @@ from crm_desktop import operations, tasks
 from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin import AdminPanel
+from crm_server.contract.events import LiveEvent
 from tests.desktop.conftest import Desk
 
 
@@ -27,6 +29,11 @@ def open_panel(desk: Desk, qtbot: QtBot, page: str, api: ApiClient | None = None
     shown = panel.show_page(page)
     settle(desk, panel)
     return api, panel, shown
+
+
+def live_event(module: str, entity: str, entity_id: int, action: str) -> LiveEvent:
+    """A live event as the shell's event stream hands it to the panel."""
+    return LiveEvent(seq=1, at=datetime.now(UTC), module=module, entity=entity, entity_id=entity_id, action=action)
 
 
 def settle(desk: Desk, panel: AdminPanel) -> None:
@@ -115,7 +122,7 @@ def test_a_live_event_patches_the_row_in_place(desk: Desk, qtbot: QtBot) -> None
     desk.run(second_admin.patch(f"/api/users/{other}", {"version": version, "full_name": "Olga New"}))
     resets: list[bool] = []
     users.model.modelReset.connect(lambda: resets.append(True))
-    panel.on_live_event({"module": "admin", "entity": "user", "entity_id": other, "action": "updated"})
+    panel.on_live_event(live_event("admin", "user", other, "updated"))
     desk.wait_until(lambda: users.model.row(row).full_name == "Olga New", message="the row was not patched")
     assert resets == []  # patched in place, the list was not reloaded
     assert users.model.index(row, 0).data() == "Olga New"

@@ -17,7 +17,7 @@ from crm_desktop.views.admin.email_log import EmailLogPage
 from crm_desktop.views.admin.support import SupportPage, format_days, parse_days
 from crm_desktop.views.admin.ticket_categories import CategoryDialog
 from tests.desktop.conftest import Desk
-from tests.desktop.test_admin_panel import focus, open_panel, settle, the_dialog
+from tests.desktop.test_admin_panel import focus, live_event, open_panel, settle, the_dialog
 from tests.desktop.test_admin_pipelines import click_row, rows
 
 EMAILS = Path(__file__).resolve().parents[1] / "server" / "fixtures" / "email"
@@ -104,9 +104,7 @@ def test_a_category_routed_to_a_team_sends_new_tickets_there(desk: Desk, qtbot: 
             f"/api/ticket-categories/{general['id']}", {"version": general["version"], "name": "Other"}
         )
     )
-    panel.on_live_event(
-        {"module": "tickets", "entity": "ticket_category", "entity_id": general["id"], "action": "updated"}
-    )
+    panel.on_live_event(live_event("tickets", "ticket_category", general["id"], "updated"))
     desk.wait_until(
         lambda: any(r.startswith("Other  →") for r in rows(categories.list)),
         message="the renamed category did not show",
@@ -172,9 +170,7 @@ def test_a_generated_token_lets_a_message_in_and_the_log_shows_it(desk: Desk, qt
     answer = deliver(desk, "new_ticket.eml", token)
     assert answer.status_code == 200, answer.text
     number = answer.json()["ticket_number"]
-    panel.on_live_event(
-        {"module": "admin", "entity": "email_pipe_log", "entity_id": answer.json()["log_id"], "action": "created"}
-    )
+    panel.on_live_event(live_event("admin", "email_pipe_log", answer.json()["log_id"], "created"))
     desk.wait_until(lambda: log.model.total == 1, message="the log did not refresh")
     settle(desk, panel)
     row = log.model.row(0)

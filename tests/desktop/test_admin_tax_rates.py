@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from crm_desktop.operations.errors import is_marked
 from crm_desktop.views.admin.tax_rates import NOTE, RateDialog, TaxRatesPage
 from tests.desktop.conftest import Desk
-from tests.desktop.test_admin_panel import focus, open_panel, settle, the_dialog
+from tests.desktop.test_admin_panel import focus, live_event, open_panel, settle, the_dialog
 from tests.desktop.test_admin_pipelines import click_row, rows
 
 
@@ -102,5 +102,5 @@ def test_a_rate_added_elsewhere_appears_on_its_live_event(desk: Desk, qtbot: QtB
     api, panel, page = open_panel(desk, qtbot, "tax_rates")
     other = desk.run(api.post("/api/tax-rates", {"name": "Super reduced", "rate": "2.1", "active": True}))
     assert "Super reduced 2.1%" not in rows(page.list)
-    panel.on_live_event({"module": "products", "entity": "tax_rate", "entity_id": other["id"], "action": "created"})
+    panel.on_live_event(live_event("products", "tax_rate", other["id"], "created"))
     desk.wait_until(lambda: "Super reduced 2.1%" in rows(page.list), message="the list did not refresh")

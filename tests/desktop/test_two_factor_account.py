@@ -99,7 +99,7 @@ def test_an_admin_changing_their_own_email_is_asked_for_their_password(desk: Des
     from tests.desktop.test_admin_users import open_users
 
     api, _panel, page = open_users(desk, qtbot)
-    me = page.me["id"]
+    me = page.me.id
     desk.wait_until(lambda: page.model.find(me) is not None and not page.model.loading)
     page.table.select_key(me)
     page.edit_button.click()

@@ -45,7 +45,7 @@ from crm_desktop.views.admin.common import (
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.admin import SettingsOut
-from crm_server.contract.auth import TeamOut
+from crm_server.contract.auth import Me, TeamOut
 from crm_server.contract.leads import AssignmentRuleOut, NamedItemOut
 
 RULES = admin_api.RULES
@@ -194,7 +194,7 @@ class AssignmentPage(AdminPage):
     areas = RULES | SETTINGS | frozenset({"admin.teams", "admin.lead_source"})
     live_entities = frozenset({"assignment_rule", "lead_source", "team", "user", "settings"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.rules: dict[int, AssignmentRuleOut] = {}
         self.teams: dict[int, str] = {}

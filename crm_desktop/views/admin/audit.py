@@ -36,6 +36,7 @@ from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.admin import AuditEntryOut
+from crm_server.contract.auth import Me
 from crm_server.contract.common import Page
 
 # Record types the server audits (crm_server: audit.record(entity=...)); the server has no list of them.
@@ -108,7 +109,7 @@ class AuditPage(AdminPage):
 
     title = "Audit log"
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.names = UserNames(api)
         self.groups: dict[str, dict[int, str]] = {}  # "role_id"/"team_id" -> id -> name, read when one is missing

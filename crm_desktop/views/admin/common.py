@@ -43,28 +43,38 @@ from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import handle_error
 from crm_server.contract.admin import SettingsOut
-from crm_server.contract.auth import UserOut
+from crm_server.contract.auth import Me, UserOut
+from crm_server.contract.events import LiveEvent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 W = TypeVar("W", bound=QWidget)
 
-Event = dict[str, Any]
+
+@dataclass(frozen=True)
+class Event:
+    """What an admin page is told of a change: one of the server's live events (`of`), or, with no
+    id, a change-bus area ("admin.user") the session announced before the shell wired live events."""
+
+    module: str
+    entity: str
+    action: str
+    entity_id: int | None = None
+
+    @classmethod
+    def of(cls, event: LiveEvent) -> Event:
+        return cls(module=event.module, entity=event.entity, action=event.action, entity_id=event.entity_id)
+
+
 # A named state for screenshots: the setter puts the page in that state and returns a dialog it
 # opened (closed again after the picture), or None.
 ScreenshotState = tuple[str, Callable[[], QWidget | None]]
 
 
-def me_dict(me: Any) -> dict[str, Any]:
-    """The signed-in user as a plain dict, whether we were given the contract's Me or JSON."""
-    if hasattr(me, "model_dump"):
-        return dict(me.model_dump(mode="json"))
-    return dict(me)
-
-
-def can(me: dict[str, Any], action: str, module: str = "admin") -> bool:
+def can(me: Me, action: str, module: str = "admin") -> bool:
     """Hide what the role cannot use (the server still decides)."""
-    return action in (me.get("permissions", {}).get(module) or {}).get("actions", [])
+    grant = me.permissions.get(module)
+    return grant is not None and action in grant.actions
 
 
 def size_words(size: int) -> str:
@@ -338,7 +348,7 @@ class AdminPage(QWidget):
     areas: frozenset[str] = frozenset()  # change-bus areas that make this page reload
     live_entities: frozenset[str] = frozenset()  # admin live events (by entity) that make it reload
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.api = api
         self.me = me
@@ -385,7 +395,7 @@ class AdminPage(QWidget):
 
     def on_live_event(self, event: Event) -> None:
         """An admin event from the server (another desktop's change, or ours coming back)."""
-        if event.get("entity") in self.live_entities:
+        if event.entity in self.live_entities:
             self.reload_soon()
 
     def on_changed(self, areas: frozenset[str]) -> None:

@@ -10,7 +10,6 @@ arrived, so an admin can see why; a refused or failed one can be replayed once t
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontDatabase, QKeySequence
@@ -30,6 +29,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, can, title_label, tone
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_server.contract.auth import Me
 from crm_server.contract.common import Page
 from crm_server.contract.email_pipe import OUTCOMES, PROCESSED, PipeLogEntry, PipeResult
 from crm_server.contract.invoices import InvoiceEmailOut, SendStatus
@@ -77,7 +77,7 @@ class EmailLogPage(AdminPage):
     areas = LOG
     live_entities = frozenset({"email_pipe_log"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self._reselect: int | None = None
         self._raw_task: asyncio.Task[None] | None = None
@@ -189,7 +189,7 @@ class EmailLogPage(AdminPage):
             self._show_selected()
 
     def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.get("entity") in self.live_entities and not self._live_reload.isActive():
+        if self.loaded and event.entity in self.live_entities and not self._live_reload.isActive():
             self._live_reload.start()
 
     def on_changed(self, areas: frozenset[str]) -> None:
@@ -300,7 +300,7 @@ class InvoiceEmailsPage(AdminPage):
     title = "Sent invoices"
     areas = INVOICE_EMAILS
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.filters = FilterBar()
         self.status = self.filters.add_choice("status", "Status", list(SEND_STATUSES))
@@ -361,7 +361,7 @@ class InvoiceEmailsPage(AdminPage):
 
     def on_live_event(self, event: Event) -> None:
         # A send's outcome arrives as an invoice "updated" event (send_status sent / failed).
-        if self.loaded and event.get("module") == "invoices":
+        if self.loaded and event.module == "invoices":
             self.reload_soon()
 
     def is_busy(self) -> bool:

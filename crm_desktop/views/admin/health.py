@@ -28,6 +28,7 @@ from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import AdminPage, ScreenshotState, plural, title_label, tone
 from crm_server.contract.admin import ComponentHealth, Health, JobRun
+from crm_server.contract.auth import Me
 
 REFRESH_MS = 30_000
 COMPONENTS = (
@@ -84,7 +85,7 @@ class HealthPage(AdminPage):
 
     title = "System health"
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.health: Health | None = None
         self.overall = QLabel("Checking…")

@@ -55,6 +55,7 @@ from crm_desktop.views.admin.common import (
 )
 from crm_desktop.views.admin.integrations_events import EventBrowser
 from crm_server.contract.admin import SettingsOut
+from crm_server.contract.auth import Me
 from crm_server.contract.integrations import PROVIDER_LABELS, STATE_LABELS, ProviderState
 
 SETTINGS = admin_api.SETTINGS
@@ -141,7 +142,7 @@ class IntegrationsPage(AdminPage, SettingsForm):
     areas = SETTINGS | STATES
     live_entities = frozenset({"integration", "integration_event", "settings"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.init_form(self)  # its inputs: the selected provider's settings, by key
         self.states: dict[str, ProviderState] = {}
@@ -278,8 +279,8 @@ class IntegrationsPage(AdminPage, SettingsForm):
             super().on_reset()
 
     def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.get("entity") in self.live_entities:
-            self._settings_stale |= event.get("entity") == "settings"
+        if self.loaded and event.entity in self.live_entities:
+            self._settings_stale |= event.entity == "settings"
             if not self._live.isActive():
                 self._live.start()
 

@@ -49,6 +49,7 @@ from crm_server.contract.auth import (
     FailureGroup,
     LoginRecord,
     LoginResult,
+    Me,
     SecurityEventOut,
 )
 from crm_server.contract.common import Page
@@ -317,7 +318,7 @@ class LogsPage(AdminPage):
 
     title = "Sign-ins & security"
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.names = UserNames(api)
         n = self.names
@@ -454,7 +455,7 @@ class LogsPage(AdminPage):
 
     def on_live_event(self, event: Event) -> None:
         """Logs have no live events of their own; an account change is worth a fresh look."""
-        if self.loaded and event.get("entity") == "user" and event.get("action") != "created":
+        if self.loaded and event.entity == "user" and event.action != "created":
             self.security.model.reload()
 
     def is_busy(self) -> bool:

@@ -20,7 +20,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import change_bus
 from crm_desktop.views.admin.assignment import AssignmentPage
 from crm_desktop.views.admin.audit import AuditPage
-from crm_desktop.views.admin.common import AdminPage, Event, can, me_dict
+from crm_desktop.views.admin.common import AdminPage, Event, can
 from crm_desktop.views.admin.email_log import EmailLogPage, InvoiceEmailsPage
 from crm_desktop.views.admin.health import HealthPage
 from crm_desktop.views.admin.integrations import IntegrationsPage
@@ -34,6 +34,8 @@ from crm_desktop.views.admin.tax_rates import TaxRatesPage
 from crm_desktop.views.admin.teams import TeamsPage
 from crm_desktop.views.admin.users import UsersPage
 from crm_desktop.views.admin.web_forms import WebFormsPage
+from crm_server.contract.auth import Me
+from crm_server.contract.events import LiveEvent
 
 PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("users", UsersPage),
@@ -119,7 +121,7 @@ class AdminPanel(QWidget):
     def __init__(
         self,
         api: ApiClient,
-        me: Any,
+        me: Me,
         parent: QWidget | None = None,
         *,
         only: tuple[str, ...] | None = None,
@@ -131,7 +133,7 @@ class AdminPanel(QWidget):
         self.setObjectName("adminPanel")
         self.page_names = [name for name, _ in PAGES if only is None or name in only]
         self.api = api
-        self.me = me_dict(me)
+        self.me = me
         self.nav = QListWidget()
         self.nav.setObjectName("adminNav")
         self.nav.setAccessibleName("Admin sections")
@@ -222,27 +224,25 @@ class AdminPanel(QWidget):
             for area in areas:
                 module, _, entity = area.partition(".")
                 if module == "admin" and entity in EVENT_PAGES:
-                    self._dispatch({"module": "admin", "entity": entity, "entity_id": None, "action": "changed"})
+                    self._dispatch(Event(module="admin", entity=entity, action="changed"))
 
-    def on_live_event(self, event: Event | Any) -> None:
-        """A live event (dict or the contract's LiveEvent): refresh only the pages that show it.
+    def on_live_event(self, event: LiveEvent) -> None:
+        """A live event from the server: refresh only the pages that show it.
 
         The shell connects its event stream here. Events of other modules only reach the audit
         page (new audit rows)."""
         self._live_wired = True
-        if hasattr(event, "model_dump"):
-            event = event.model_dump(mode="json")
-        self._dispatch(event)
+        self._dispatch(Event.of(event))
 
     def _dispatch(self, event: Event) -> None:
-        if event.get("module") != "admin":
-            for name in OTHER_EVENT_PAGES.get((str(event.get("module")), str(event.get("entity"))), ()):
+        if event.module != "admin":
+            for name in OTHER_EVENT_PAGES.get((event.module, event.entity), ()):
                 if name in self.pages:
                     self.pages[name].on_live_event(event)
-            if event.get("module") != "notifications" and "audit" in self.pages:  # the bell writes no audit rows
+            if event.module != "notifications" and "audit" in self.pages:  # the bell writes no audit rows
                 self.pages["audit"].on_live_event(event)
             return
-        for name in EVENT_PAGES.get(str(event.get("entity")), ()):
+        for name in EVENT_PAGES.get(event.entity, ()):
             if name in self.pages:
                 self.pages[name].on_live_event(event)
 

@@ -42,6 +42,7 @@ from crm_desktop.views.admin.common import (
     tone,
 )
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
+from crm_server.contract.auth import Me
 from crm_server.contract.leads import PipelineOut, StatusKind, StatusOut
 
 PIPELINE = admin_api.PIPELINE
@@ -177,7 +178,7 @@ class PipelinesPage(AdminPage):
     areas = PIPELINE
     live_entities = frozenset({"pipeline"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.pipelines: dict[int, PipelineOut] = {}
         self.current_id: int | None = None

@@ -38,7 +38,7 @@ from crm_desktop.views.admin.common import (
     title_label,
 )
 from crm_desktop.widgets.permission_matrix import PermissionMatrix
-from crm_server.contract.auth import RoleOut
+from crm_server.contract.auth import Me, RoleOut
 
 ROLES = admin_api.ROLES
 
@@ -57,7 +57,7 @@ class RolesPage(AdminPage):
     title = "Roles"
     areas = ROLES
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.roles: dict[int, RoleOut] = {}
         self.current: RoleOut | None = None
@@ -193,7 +193,7 @@ class RolesPage(AdminPage):
         return f"{role.name}\n{people} {'person' if people == 1 else 'people'}{suffix}"
 
     def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.get("entity") in ("role", "user"):
+        if self.loaded and event.entity in ("role", "user"):
             self.reload()  # a user's role change moves the counts
 
     # --- selection and editing -----------------------------------------------------------------

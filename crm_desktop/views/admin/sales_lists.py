@@ -44,6 +44,7 @@ from crm_desktop.views.admin.common import (
     style_list,
     title_label,
 )
+from crm_server.contract.auth import Me
 from crm_server.contract.leads import NamedItemOut
 from crm_server.contract.tickets import CategoryOut
 
@@ -421,7 +422,7 @@ class SalesListsPage(AdminPage):
     areas = LISTS
     live_entities = frozenset({"lost_reason", "lead_source"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.reasons = ItemList(
             self, "lostReasonList", LOST_REASONS, "Lost reasons", "lost reason", "admin.lost_reason", True

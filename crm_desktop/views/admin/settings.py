@@ -42,6 +42,7 @@ from crm_desktop.views.admin.common import (
     title_label,
     tone,
 )
+from crm_server.contract.auth import Me
 from crm_server.contract.stock import WarehouseOut
 
 LOGO_KEY = "company.logo_png"
@@ -56,7 +57,7 @@ class SettingsPage(AdminPage, SettingsForm):
     title = "Settings"
     areas = admin_api.SETTINGS
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.init_form(self)
         self.logo_b64: str = ""
@@ -109,7 +110,7 @@ class SettingsPage(AdminPage, SettingsForm):
         self.smtp_sender = self.text_input("smtp.sender")
         self.public_url = self.text_input("app.public_url")
         self.public_url.setPlaceholderText("https://crm.example.com")
-        self.test_to = QLineEdit(str(me.get("email", "")))
+        self.test_to = QLineEdit(me.email)
         self.test_to.setAccessibleName("Send the test email to")
         self.test_button = QPushButton("Send test email")
         self.test_button.setObjectName("sendTestEmail")
@@ -304,7 +305,7 @@ class SettingsPage(AdminPage, SettingsForm):
             super().on_reset()
 
     def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.get("entity") == "settings" and not self.keep_edits():
+        if self.loaded and event.entity == "settings" and not self.keep_edits():
             self.reload()
 
     def _show_logo(self, b64: str) -> None:

@@ -45,6 +45,7 @@ from crm_desktop.views.admin.common import (
 )
 from crm_desktop.views.admin.ticket_categories import CATEGORIES, CategoryList
 from crm_server.contract.admin import SettingsOut
+from crm_server.contract.auth import Me
 
 SETTINGS = admin_api.SETTINGS
 TEAMS = admin_api.TEAM_AREAS
@@ -314,7 +315,7 @@ class SupportPage(AdminPage):
     areas = CATEGORIES | SETTINGS | TEAMS
     live_entities = frozenset({"settings", "team"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.categories = CategoryList(self)
         self.settings = SupportSettings(self)
@@ -359,9 +360,9 @@ class SupportPage(AdminPage):
     def on_live_event(self, event: Event) -> None:
         if not self.loaded:
             return
-        if event.get("entity") in ("ticket_category", "team"):
+        if event.entity in ("ticket_category", "team"):
             self._categories_soon.start()
-        elif event.get("entity") == "settings":
+        elif event.entity == "settings":
             self._settings_soon.start()
 
     def is_busy(self) -> bool:

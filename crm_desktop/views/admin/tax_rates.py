@@ -33,6 +33,7 @@ from crm_desktop.api import products
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import AdminPage, ScreenshotState, can, field, title_label
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
+from crm_server.contract.auth import Me
 from crm_server.contract.products import TaxRateOut
 
 AREAS = admin_api.TAX_RATE_AREAS
@@ -106,7 +107,7 @@ class TaxRatesPage(AdminPage):
     areas = AREAS
     live_entities = frozenset({"tax_rate"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.rates: dict[int, TaxRateOut] = {}
         self.order: list[int] = []

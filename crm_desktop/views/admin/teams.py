@@ -39,7 +39,7 @@ from crm_desktop.views.admin.common import (
     style_list,
     title_label,
 )
-from crm_server.contract.auth import TeamOut, UserOut
+from crm_server.contract.auth import Me, TeamOut, UserOut
 
 TEAMS = admin_api.TEAMS
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -52,7 +52,7 @@ class TeamsPage(AdminPage):
     title = "Teams"
     areas = frozenset({"admin.teams"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.teams: dict[int, TeamOut] = {}
         self.current: TeamOut | None = None
@@ -210,7 +210,7 @@ class TeamsPage(AdminPage):
         self._mark_dirty()
 
     def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.get("entity") in ("team", "user"):
+        if self.loaded and event.entity in ("team", "user"):
             self.reload()
 
     def _show(self, team: TeamOut | None) -> None:

@@ -52,7 +52,7 @@ from crm_desktop.views.admin.common import (
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
-from crm_server.contract.auth import RoleOut, TeamOut, UserOut
+from crm_server.contract.auth import Me, RoleOut, TeamOut, UserOut
 from crm_server.contract.common import Page
 
 USERS = admin_api.USERS
@@ -144,7 +144,7 @@ class UserDialog(QDialog):
             self.fields["password"] = self.password
         else:
             self._fill(user)
-            if user.id == page.me.get("id"):
+            if user.id == page.me.id:
                 # One's own email leads to password resets: the server wants one's password to move it.
                 self.password.setEchoMode(QLineEdit.EchoMode.Password)
                 self.password.setAccessibleName("Your password")
@@ -347,7 +347,7 @@ class UsersPage(AdminPage):
     title = "Users"
     areas = frozenset({"admin.users", "admin.roles", "admin.teams"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.roles: dict[int, RoleOut] = {}
         self.teams: dict[int, TeamOut] = {}
@@ -503,12 +503,12 @@ class UsersPage(AdminPage):
     def on_live_event(self, event: Event) -> None:
         if not self.loaded:
             return
-        entity, action = event.get("entity"), event.get("action")
+        entity, action = event.entity, event.action
         if entity == "user":
-            if action == "created" or event.get("entity_id") is None:
+            if action == "created" or event.entity_id is None:
                 self.reload_list()
-            elif self.model.find(event.get("entity_id")) is not None:
-                self.load(admin_api.get_user(self.api, int(event["entity_id"])), self._patch_row)
+            elif self.model.find(event.entity_id) is not None:
+                self.load(admin_api.get_user(self.api, event.entity_id), self._patch_row)
         elif entity == "role":
             self.load(admin_api.list_roles(self.api), self._roles_arrived)
         elif entity == "team":
@@ -529,7 +529,7 @@ class UsersPage(AdminPage):
         edit = can(self.me, "edit")
         self.new_button.setEnabled(can(self.me, "create"))
         self.edit_button.setEnabled(edit and user is not None)
-        is_me = user is not None and user.id == self.me.get("id")
+        is_me = user is not None and user.id == self.me.id
         set_danger(self.deactivate_button, edit and user is not None and user.active and not is_me)
         self.reactivate_button.setEnabled(edit and user is not None and not user.active)
         self.more_button.setEnabled(edit and user is not None)
@@ -653,7 +653,7 @@ class UsersPage(AdminPage):
 
     def screenshot_states(self) -> list[ScreenshotState]:
         def deactivate() -> QWidget | None:
-            other = next((r for r in self.model.rows() if r.id != self.me.get("id") and r.active), None)
+            other = next((r for r in self.model.rows() if r.id != self.me.id and r.active), None)
             if other is None:
                 return None
             self.table.select_key(other.id)

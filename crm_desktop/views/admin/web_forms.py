@@ -53,7 +53,7 @@ from crm_desktop.views.admin.common import (
 )
 from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_desktop.widgets.user_picker import UserPicker
-from crm_server.contract.auth import TeamOut
+from crm_server.contract.auth import Me, TeamOut
 from crm_server.contract.leads import PipelineOut
 from crm_server.contract.webforms import (
     ASSIGNMENT_LABELS,
@@ -224,7 +224,7 @@ class WebFormsPage(AdminPage):
     areas = FORMS | frozenset({"admin.pipeline", "admin.teams"})
     live_entities = frozenset({"web_form", "pipeline", "team"})
 
-    def __init__(self, api: ApiClient, me: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
         self.forms: dict[int, WebFormOut] = {}
         self.pipelines: list[PipelineOut] = []
