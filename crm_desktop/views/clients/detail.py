@@ -664,10 +664,10 @@ class ClientWindow(QWidget):
         dialog.open()
         return dialog  # type: ignore[no-any-return]
 
-    def _ticket_created(self, ticket: dict[str, Any]) -> None:
-        """The new ticket dialog hands over the TicketOut's JSON (its signal carries a dict)."""
+    def _ticket_created(self, ticket: TicketOut) -> None:
+        """The new ticket dialog hands over the TicketOut it made."""
         if shiboken6.isValid(self):
-            self.say(f"Ticket #{TicketOut.model_validate(ticket).number} is created.")
+            self.say(f"Ticket #{ticket.number} is created.")
             if self.timeline is not None:
                 self.timeline.reload()
 

@@ -187,7 +187,7 @@ class ClientPicker(QLineEdit):
 class NewTicketDialog(QDialog):
     """Subject, description, client and contact, priority, category (its team shown), tags."""
 
-    created = Signal(dict)  # the TicketOut made, as its JSON (the client window reads it)
+    created = Signal(object)  # the TicketOut made (the client window reads it)
 
     def __init__(
         self, session: Any, client_id: int | None = None, contact_id: int | None = None, parent: QWidget | None = None
@@ -358,7 +358,7 @@ class NewTicketDialog(QDialog):
 
     def _created(self, ticket: TicketOut) -> None:
         self.ticket = ticket
-        self.created.emit(ticket.model_dump(mode="json"))
+        self.created.emit(ticket)
         self.form_box.setEnabled(False)
         team = self.lookups.team_name(ticket.team_id, "")
         where = f" and routed to the {team} team" if team else ""
