@@ -18,6 +18,10 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crm_desktop.local_server import LocalServer
 
 STARTED = time.perf_counter()
 log = logging.getLogger("crm_desktop")
@@ -61,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.version:
         print(f"crm-desktop {version()}")
         return 0
+    demo_server = None
+    if args.demo:  # launched first: the server's start (the longer one) overlaps Qt's
+        from crm_desktop.local_server import LocalServer, demo_data_dir
+
+        demo_server = LocalServer(demo_data_dir())
+        demo_server.launch()
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -93,22 +103,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.self_test:
             from crm_desktop.self_test import run_self_test
 
-            return loop.run_until_complete(run_self_test(args.server, STARTED, demo=args.demo))
-        return loop.run_until_complete(_run(args))
+            return loop.run_until_complete(run_self_test(args.server, STARTED, demo_server))
+        return loop.run_until_complete(_run(args, demo_server))
     finally:
         collector.stop()
         loop.close()
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, demo_server: LocalServer | None) -> int:
     from crm_desktop import config
     from crm_desktop.controller import DesktopApp
 
     desktop = DesktopApp(config.resolve_server_url(args.server))
     _quit_on_signals(desktop.finished.set)
     try:
-        if args.demo:
-            if not await desktop.start_demo():
+        if demo_server is not None:
+            if not await desktop.start_demo(demo_server):
                 return 1
         else:
             await desktop.start()

@@ -72,9 +72,10 @@ class DesktopApp(QObject):
             await api.close()
         self.show_login(email or "")
 
-    async def start_demo(self) -> bool:
+    async def start_demo(self, local: LocalServer | None = None) -> bool:
         """Start a local server on the embedded database with sample data and sign in as the demo
-        admin (``--demo``, or "Try the demo" on the login window). False if it could not start."""
+        admin (``--demo``, or "Try the demo" on the login window). False if it could not start.
+        `local`: the demo's server when ``--demo`` launched it already (while Qt was loading)."""
         from crm_desktop.local_server import LocalServer, demo_data_dir
         from crm_desktop.views.splash import Splash
         from crm_server.demo import DEMO_ADMIN_EMAIL, DEMO_PASSWORD
@@ -83,7 +84,7 @@ class DesktopApp(QObject):
             "Preparing the demo…", "Starting a local server with sample data. The first time takes a few seconds."
         )
         splash.show()
-        local = LocalServer(demo_data_dir())
+        local = local or LocalServer(demo_data_dir())
         try:
             self.server_url = await asyncio.to_thread(local.start)
         except Exception as exc:
