@@ -1,6 +1,7 @@
 """The role matrix: one row per module, a checkbox per action, and the record scope of the module.
 
-It edits the wire shape of a role's permissions ({module: {"actions": [...], "scope": "own"}}),
+It shows a role's permissions (the contract's ModuleGrant per module) and gives back the ticked ones
+in the request body's shape ({module: {"actions": [...], "scope": "own"}}); modules and actions are
 imported from the server's contract so the desktop never invents a module or an action.
 A module with no action ticked is left out, as the server does.
 """
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format
-from crm_server.contract.auth import ACTIONS, MODULES, Scope
+from crm_server.contract.auth import ACTIONS, MODULES, Permissions, Scope
 
 SCOPE_LABELS = {Scope.own.value: "Own records", Scope.team.value: "Team's records", Scope.all.value: "All records"}
 
@@ -90,21 +91,24 @@ class PermissionMatrix(QWidget):
         for box in boxes:
             box.setChecked(target)
 
-    def set_permissions(self, permissions: dict[str, Any]) -> None:
+    def set_permissions(self, permissions: Permissions) -> None:
+        """Show a role's grants (the contract's ModuleGrant per module; a module left out has none)."""
         self._loading = True
         try:
             for module in MODULES:
-                grant = permissions.get(module) or {}
-                actions = set(grant.get("actions", ()))
+                grant = permissions.get(module)
+                actions = set(grant.actions) if grant is not None else set()
                 for action in ACTIONS:
                     self.boxes[(module, action)].setChecked(action in actions)
                 combo = self.scopes[module]
-                combo.setCurrentIndex(max(combo.findData(grant.get("scope", Scope.own.value)), 0))
+                scope = grant.scope if grant is not None else Scope.own
+                combo.setCurrentIndex(max(combo.findData(scope.value), 0))
                 combo.setEnabled(bool(actions))
         finally:
             self._loading = False
 
     def permissions(self) -> dict[str, dict[str, Any]]:
+        """The ticked grants in the wire's shape: the role request body's "permissions", sent as is."""
         out: dict[str, dict[str, Any]] = {}
         for module in MODULES:
             actions = [a for a in ACTIONS if self.boxes[(module, a)].isChecked()]

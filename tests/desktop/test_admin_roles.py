@@ -39,6 +39,10 @@ def test_unticking_view_removes_the_module_from_the_role(desk: Desk, qtbot: QtBo
     assert page.current is not None and page.current.name == "Salesperson"
     view = page.matrix.boxes[("leads", "view")]
     assert view.isChecked() and page.matrix.boxes[("leads", "edit")].isChecked()
+    # The matrix shows the role's grants as stored: each module's actions and record scope.
+    for module, grant in page.current.permissions.items():
+        assert [a for a in grant.actions if page.matrix.boxes[(module, a)].isChecked()] == grant.actions
+        assert page.matrix.scopes[module].currentData() == grant.scope.value
     assert not page.save_button.isEnabled()  # nothing to save yet
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton)
     assert not view.isChecked()

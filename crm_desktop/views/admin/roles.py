@@ -43,8 +43,8 @@ from crm_server.contract.auth import Me, RoleOut
 ROLES = admin_api.ROLES
 
 
-def grants(role: RoleOut) -> dict[str, dict[str, Any]]:
-    """The role's permissions as the matrix and the wire take them."""
+def grants_body(role: RoleOut) -> dict[str, dict[str, Any]]:
+    """The role's stored permissions as a request body's "permissions" (sent as is)."""
     return {module: grant.model_dump(mode="json") for module, grant in role.permissions.items()}
 
 
@@ -235,7 +235,7 @@ class RolesPage(AdminPage):
             self.require_2fa.blockSignals(True)
             self.require_2fa.setChecked(role.require_2fa)
             self.require_2fa.blockSignals(False)
-            self.matrix.set_permissions(grants(role))
+            self.matrix.set_permissions(role.permissions)
         self.matrix.set_editable(edit and role is not None)
         self.description.setReadOnly(not edit)
         self.require_2fa.setEnabled(edit)
@@ -342,7 +342,7 @@ class RolesPage(AdminPage):
                 "name": name,
                 "description": role.description,
                 "require_2fa": role.require_2fa,
-                "permissions": grants(role),
+                "permissions": grants_body(role),
                 "version": role.version,
             }
 
