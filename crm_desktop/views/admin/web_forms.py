@@ -61,6 +61,7 @@ from crm_server.contract.webforms import (
     FIELD_TYPE_LABELS,
     MAPS_TO_LABELS,
     EmbedSnippet,
+    FormField,
     WebFormOut,
 )
 
@@ -68,11 +69,11 @@ FORMS = admin_api.WEB_FORMS
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("Label", "Name in the HTML", "Type", "Fills", "Required", "Choices")
 NAME, LABEL, TYPE, MAPS, REQUIRED, OPTIONS = range(6)  # not the column order: see _cells
-STARTER_FIELDS: list[dict[str, Any]] = [
-    {"name": "name", "label": "Your name", "type": "text", "required": True, "maps_to": "person_name"},
-    {"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"},
-    {"name": "phone", "label": "Phone", "type": "phone", "required": False, "maps_to": "phone"},
-    {"name": "message", "label": "Message", "type": "textarea", "required": False, "maps_to": "note"},
+STARTER_FIELDS: list[FormField] = [
+    FormField(name="name", label="Your name", type="text", required=True, maps_to="person_name"),
+    FormField(name="email", label="Email", type="email", required=True, maps_to="email"),
+    FormField(name="phone", label="Phone", type="phone", required=False, maps_to="phone"),
+    FormField(name="message", label="Message", type="textarea", required=False, maps_to="note"),
 ]
 
 
@@ -109,34 +110,35 @@ class FieldsTable(QTableWidget):
         for callback in self.on_edit:
             callback()
 
-    def add_row(self, item: dict[str, Any] | None = None, at: int | None = None) -> int:
-        item = item or {"name": "", "label": "", "type": "text", "required": False, "maps_to": "none"}
+    def add_row(self, item: FormField | None = None, at: int | None = None) -> int:
+        """A row showing a stored field (a new empty one if None)."""
+        item = item or FormField.model_construct(name="", label="")  # blank until typed
         row = self.rowCount() if at is None else at
         self.insertRow(row)
-        label = QLineEdit(item["label"])
+        label = QLineEdit(item.label)
         label.setPlaceholderText("What the visitor reads")
         label.setAccessibleName("Field label")
-        name = QLineEdit(item["name"])
+        name = QLineEdit(item.name)
         name.setPlaceholderText("made from the label")
         name.setAccessibleName("Field name in the HTML")
-        name.setProperty("typed", bool(item["name"]) and item["name"] != html_name(item["label"]))
+        name.setProperty("typed", bool(item.name) and item.name != html_name(item.label))
         kind = QComboBox()
         kind.setAccessibleName("Field type")
         for value, text in FIELD_TYPE_LABELS.items():
             kind.addItem(text, value)
-        kind.setCurrentIndex(max(kind.findData(item["type"]), 0))
+        kind.setCurrentIndex(max(kind.findData(item.type), 0))
         maps = QComboBox()
         maps.setAccessibleName("Lead field it fills")
         for value, text in MAPS_TO_LABELS.items():
             maps.addItem(text, value)
-        maps.setCurrentIndex(max(maps.findData(item["maps_to"]), 0))
+        maps.setCurrentIndex(max(maps.findData(item.maps_to), 0))
         required = QCheckBox()
         required.setAccessibleName("Required")
-        required.setChecked(bool(item["required"]))
-        options = QLineEdit(", ".join(item.get("options") or []))
+        required.setChecked(item.required)
+        options = QLineEdit(", ".join(item.options))
         options.setPlaceholderText("For a choice: Basic, Pro, …")
         options.setAccessibleName("Choices, separated by commas")
-        options.setEnabled(item["type"] == "select")
+        options.setEnabled(item.type == "select")
 
         def label_edited(text: str) -> None:
             if not name.property("typed"):
@@ -172,6 +174,7 @@ class FieldsTable(QTableWidget):
         return {NAME: name, LABEL: label, TYPE: kind, MAPS: maps, REQUIRED: required, OPTIONS: options}[what]
 
     def row_value(self, row: int) -> dict[str, Any]:
+        """A row as typed, in the request body's shape (the form's "fields" are sent as is)."""
         label, name, kind, maps, required, options = self._cells(row)
         return {
             "label": label.text().strip(),
@@ -187,7 +190,7 @@ class FieldsTable(QTableWidget):
     def rows(self) -> list[dict[str, Any]]:
         return [self.row_value(r) for r in range(self.rowCount())]
 
-    def set_rows(self, rows: list[dict[str, Any]], current: int = 0) -> None:
+    def set_rows(self, rows: list[FormField], current: int = 0) -> None:
         self.setRowCount(0)
         for item in rows:
             self.add_row(item)
@@ -207,7 +210,8 @@ class FieldsTable(QTableWidget):
         target = row + step
         if row < 0 or not 0 <= target < self.rowCount():
             return
-        rows = self.rows()
+        # The rows as typed, unchecked (the server checks them on save), to be shown again swapped.
+        rows = [FormField.model_construct(**value) for value in self.rows()]
         typed = [bool(self._cells(r)[1].property("typed")) for r in range(self.rowCount())]
         rows[row], rows[target] = rows[target], rows[row]
         typed[row], typed[target] = typed[target], typed[row]
@@ -506,7 +510,7 @@ class WebFormsPage(AdminPage):
         self.current_id = form.id if form else None
         self.name.setText(form.name if form else "")
         self.active.setChecked(form.active if form else True)
-        self.fields_table.set_rows([f.model_dump(mode="json") for f in form.fields] if form else STARTER_FIELDS)
+        self.fields_table.set_rows(form.fields if form else STARTER_FIELDS)
         self.origins.setPlainText("\n".join(form.allowed_origins) if form else "")
         self.pipeline.clear()
         self.pipeline.addItem("The default pipeline", None)
