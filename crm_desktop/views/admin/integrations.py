@@ -19,7 +19,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QShowEvent
 from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
@@ -221,6 +221,7 @@ class IntegrationsPage(AdminPage, SettingsForm):
         events_title.setProperty("role", "heading")
         events_layout.addWidget(events_title)
         events_layout.addWidget(self.events, 1)
+        events_box.setMinimumHeight(240)  # below its list's empty-state height: the settings get the room
 
         self.config = config
         self.right_split = right_split = QSplitter(Qt.Orientation.Vertical)
@@ -461,12 +462,20 @@ class IntegrationsPage(AdminPage, SettingsForm):
             self.form.addRow(QLabel("This provider has no settings of its own."))
         self.revert()
         # The whole form in view when it fits; the events take the rest.
-        total = sum(self.right_split.sizes()) or 800
+        self._share_height()
+        QTimer.singleShot(0, self, self._share_height)  # again once the new rows are laid out
+
+    def _share_height(self) -> None:
+        """The whole form in view when it fits, up to three fifths of the height; the events take the rest.
+        Measured on the split's real height once it has one (see showEvent), not on a guess."""
+        total = self.right_split.height() if self.right_split.isVisible() else sum(self.right_split.sizes())
+        total = total or 800
         wanted = min(self.config.sizeHint().height() + 4, total * 3 // 5)
         self.right_split.setSizes([wanted, max(total - wanted, 200)])
-        # Before the page is laid out `total` is a guess: at least this much of the form, whatever the height.
-        if (settings := self.right_split.widget(0)) is not None:
-            settings.setMinimumHeight(max(180, min(wanted, 320)))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self, self._share_height)  # laid out by then (a 1280x800 screen is not an 800 px guess)
 
     def _secret_input(self, key: str, label: str) -> QWidget:
         """ "Set" / "Not set" and a password entry that replaces the stored secret when typed in."""
