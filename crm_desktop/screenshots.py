@@ -6,6 +6,7 @@ signed in as the demo admin. Popups and dialogs are drawn onto their window's pi
 
 ``--size`` (repeatable or a comma list, default 1280x800) is the screen: the main window fills its
 available geometry, record windows and dialogs open at their own size (fitted to it by the app).
+With several sizes each goes to its own folder, ``OUT_DIR/<W>x<H>/``.
 Offscreen, the screen is configured to that size; under xcb each size runs in a child process on a
 private Xvfb of that size (``--on-this-screen`` uses the display as it is). One server serves every
 size. ``--check`` also runs crm_desktop.layout_check on each picture and prints its findings as JSON
@@ -429,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
             local = LocalServer(temp_dir, worker=False)
             server_url = local.start()
         for size in sizes:
-            command = [sys.executable, "-m", "crm_desktop.screenshots", str(args.out_dir), "--on-this-screen"]
+            out = args.out_dir / f"{size.width()}x{size.height()}" if len(sizes) > 1 else args.out_dir
+            command = [sys.executable, "-m", "crm_desktop.screenshots", str(out), "--on-this-screen"]
             command += ["--theme", args.theme, "--server", server_url, "--size", f"{size.width()}x{size.height()}"]
             command += ["--check"] if args.check else []
             xvfb = None
