@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.common import Model
+from crm_server.contract.common import After, Model
 
 
 class OrderStatus(StrEnum):
@@ -133,3 +133,4 @@ class OrderQuery(BaseModel):
     ] = "-created_at"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+    after: After = None

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from crm_server.contract.common import After
 from crm_server.contract.invoices import PaymentMethod, PaymentOut
 
 
@@ -33,3 +34,4 @@ class PaymentQuery(BaseModel):
     sort: PaymentSort = "-paid_on"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+    after: After = None

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.common import Model, VersionIn
+from crm_server.contract.common import After, Model, VersionIn
 
 Money = Decimal  # serialised as a string ("12.50"): never a float on the wire
 
@@ -86,6 +86,7 @@ class ProductQuery(BaseModel):
     sort: ProductSort = "name"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+    after: After = None
 
 
 class SalesSettingsOut(Model):

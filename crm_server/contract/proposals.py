@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from crm_server.contract.common import Model
+from crm_server.contract.common import After, Model
 from crm_server.contract.invoices import LineIn, LineOut
 
 # LineIn / LineOut are the invoices' line shapes, re-exported for the desktop.
@@ -132,6 +132,7 @@ class ProposalQuery(BaseModel):
     sort: ProposalSort = "-created_at"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+    after: After = None
 
 
 class ConversionOut(Model):

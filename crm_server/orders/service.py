@@ -118,7 +118,7 @@ async def list_orders(session: AsyncSession, principal: Principal, query: OrderQ
             )
         )
     order = paging.sort_order(SORTS[query.sort.lstrip("-")], SalesOrder.id, query.sort.startswith("-"))
-    return await paging.page(session, stmt, query.offset, query.limit, _out, order, whole_rows=True)
+    return await paging.page(session, stmt, query.offset, query.limit, _out, order, whole_rows=True, after=query.after)
 
 
 async def visible_order(session: AsyncSession, principal: Principal, order_id: int) -> SalesOrder:

@@ -64,4 +64,4 @@ async def list_payments(session: AsyncSession, principal: Principal, query: Paym
         .join(Client, Client.id == Invoice.client_id)
         .where(*_conditions(principal, query))
     )
-    return await paging.page(session, stmt, query.offset, query.limit, row, order, whole_rows=True)
+    return await paging.page(session, stmt, query.offset, query.limit, row, order, whole_rows=True, after=query.after)

@@ -7,7 +7,7 @@ import re
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +44,7 @@ PRODUCT_FIELDS = (
 )
 TAX_FIELDS = ("name", "rate", "active")
 SORTS = {
-    "sku": (func.lower(Product.sku), Product.id),
+    "sku": (func.lower(Product.sku, type_=String), Product.id),  # typed: a cursor carries its value as text
     "name": (Product.name, Product.id),
     "unit_price": (Product.unit_price, Product.id),
     "updated_at": (Product.updated_at, Product.id),
@@ -178,7 +178,7 @@ async def list_products(session: AsyncSession, query: ProductQuery) -> Page[Prod
         stmt = stmt.where(Product.tax_rate_id == query.tax_rate_id)
     columns = SORTS[query.sort.lstrip("-")]
     order = tuple(c.desc() for c in columns) if query.sort.startswith("-") else columns
-    return await paging.page(session, stmt, query.offset, query.limit, _out, order, whole_rows=True)
+    return await paging.page(session, stmt, query.offset, query.limit, _out, order, whole_rows=True, after=query.after)
 
 
 # --- products: writing ---------------------------------------------------------------------------

@@ -182,7 +182,7 @@ async def list_proposals(session: AsyncSession, principal: Principal, query: Pro
         )
 
     stmt = select(Proposal, PARTY_NAME, INVOICE_NUMBER).where(*_conditions(principal, query))
-    return await paging.page(session, stmt, query.offset, query.limit, named, order, whole_rows=True)
+    return await paging.page(session, stmt, query.offset, query.limit, named, order, whole_rows=True, after=query.after)
 
 
 # --- writing -------------------------------------------------------------------------------------

@@ -204,7 +204,7 @@ async def list_orders(session: AsyncSession, query: PurchaseOrderQuery) -> Page[
             }
         )
 
-    return await paging.page(session, stmt, query.offset, query.limit, named, order, whole_rows=True)
+    return await paging.page(session, stmt, query.offset, query.limit, named, order, whole_rows=True, after=query.after)
 
 
 # --- drafts --------------------------------------------------------------------------------------

@@ -5,11 +5,20 @@ a garbled cursor is a 422 naming `after`. A list whose order a cursor cannot ser
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import psycopg
 
+from tests.server.test_invoices import _client, _issued, _rate
+from tests.server.test_orders import apply, store_order
+from tests.server.test_payments_list import _pay
+from tests.server.test_products import _product
+from tests.server.test_proposals import _client as _proposal_client
+from tests.server.test_proposals import _proposal
+from tests.server.test_proposals import _rate as _proposal_rate
+from tests.server.test_purchasing import order as purchase_order
 from tests.support import LiveServer
 
 GARBLED = ("not base64!", "bm9wZQ", "WzFd")  # not base64; base64 of "nope"; of "[1]" (one value)
@@ -84,3 +93,67 @@ async def test_clients(server: LiveServer, admin: httpx.AsyncClient) -> None:
             keys = [(r["name"].lower(), r["id"]) for r in rows]
             assert ordered(keys, sort.startswith("-")), sort
     await refuses_garbled(admin, "/api/clients")
+
+
+# --- products, proposals, purchase orders, sales orders, payments ----------------------------------
+
+
+async def test_products(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    for n, (name, price) in enumerate([("Bolt", "3"), ("Nut", "1"), ("bolt", "3"), ("Washer", "0.5"), ("Axle", "9")]):
+        await _product(admin, sku=f"S-{5 - n}", name=name, unit_price=price)
+    for sort in ("sku", "-sku", "name", "-name", "unit_price", "-unit_price", "updated_at", "-updated_at"):
+        await same_walk(admin, "/api/products", 5, sort=sort)
+    await refuses_garbled(admin, "/api/products", sort="-unit_price")
+
+
+async def test_proposals_empties_none_but_ties(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    rate = await _proposal_rate(admin)
+    client = await _proposal_client(admin)
+    for days in (5, 1, 5, 9, 1, 3):
+        when = (date.today() + timedelta(days=days)).isoformat()
+        await _proposal(admin, rate, client_id=client["id"], valid_until=when)
+    for sort in ("number", "-number", "valid_until", "-valid_until", "gross_total", "-created_at", "updated_at"):
+        rows = await same_walk(admin, "/api/proposals", 6, sort=sort)
+        if sort.endswith("valid_until"):
+            assert ordered([(r["valid_until"], r["id"]) for r in rows], sort.startswith("-")), sort
+    await refuses_garbled(admin, "/api/proposals", sort="valid_until")
+
+
+async def test_purchase_orders_empty_expected_dates_last(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    for expected in ("2027-03-01", None, "2027-01-10", None, "2027-03-01", "2027-02-02", None):
+        await purchase_order(admin, **({"expected_on": expected} if expected else {}))
+    for sort in ("expected_on", "-expected_on"):
+        rows = await same_walk(admin, "/api/purchase-orders", 7, sort=sort)
+        dated = [(r["expected_on"], r["id"]) for r in rows if r["expected_on"] is not None]
+        assert len(dated) == 4 and [(r["expected_on"], r["id"]) for r in rows[:4]] == dated, "empties last"
+        assert ordered(dated, sort.startswith("-")), sort
+        assert ordered([r["id"] for r in rows[4:]], sort.startswith("-")), "the empties by id"
+    for sort in ("number", "-number", "created_at", "-total"):
+        await same_walk(admin, "/api/purchase-orders", 7, sort=sort)
+    await refuses_garbled(admin, "/api/purchase-orders", sort="-expected_on")
+
+
+async def test_sales_orders(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    for n in range(5):
+        await apply(server, store_order(id=900 + n, number=str(900 + n)))
+    sql(server, "UPDATE sales_orders SET total = (id % 2) * 10")  # ties, broken by the id
+    for sort in ("created_at", "-created_at", "number", "-number", "total", "-total", "-external_modified_at"):
+        await same_walk(admin, "/api/orders", 5, sort=sort)
+    await refuses_garbled(admin, "/api/orders")
+
+
+async def test_payments(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    rate = await _rate(admin)
+    client = await _client(admin, "Northwind")
+    invoice = await _issued(admin, client["id"], rate)
+    for amount, paid_on in (
+        ("10.00", "2026-03-01"),
+        ("5.00", "2026-03-02"),
+        ("10.00", "2026-03-01"),
+        ("1.00", "2026-02-01"),
+        ("2.00", "2026-03-02"),
+    ):
+        await _pay(admin, invoice, amount, paid_on)
+    for sort in ("paid_on", "-paid_on", "amount", "-amount", "created_at", "-created_at"):
+        await same_walk(admin, "/api/payments", 5, sort=sort)
+    await refuses_garbled(admin, "/api/payments")

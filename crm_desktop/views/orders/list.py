@@ -111,7 +111,7 @@ class OrdersPage(QWidget):
         return {**self.filters.values(), "sort": self.sort}
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[OrderOut]:
-        query = OrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        query = OrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit, "after": after})
         return await orders.list_orders(self.api, query)
 
     def reload(self) -> None:

@@ -103,7 +103,8 @@ class PaymentsPage(QWidget):
 
     async def fetch(self, offset: int, limit: int, after: str | None = None) -> Page[PaymentRow]:
         """One page of the table."""
-        query = PaymentQuery.model_construct(**self.query(), offset=offset, limit=limit)  # the server judges it
+        # unchecked: the server judges it
+        query = PaymentQuery.model_construct(**self.query(), offset=offset, limit=limit, after=after)
         return await payments.list_payments(self.api, query)
 
     def reload(self) -> None:

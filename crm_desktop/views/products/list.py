@@ -145,7 +145,7 @@ class ProductsPage(QWidget):
         return {**self.filters.values(), "sort": self.sort}
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[ProductOut]:
-        query = ProductQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        query = ProductQuery.model_validate({**self.query(), "offset": offset, "limit": limit, "after": after})
         return await products.list_products(self.api, query)
 
     def reload(self) -> None:

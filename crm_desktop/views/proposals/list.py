@@ -255,11 +255,11 @@ class ProposalsPage(QWidget):
 
     async def fetch(self, offset: int, limit: int, after: str | None = None) -> Page[ProposalOut]:
         """One page of the table."""
-        return await proposals.list_proposals(self.api, self._query(offset, limit))
+        return await proposals.list_proposals(self.api, self._query(offset, limit, after))
 
-    def _query(self, offset: int, limit: int) -> ProposalQuery:
+    def _query(self, offset: int, limit: int, after: str | None = None) -> ProposalQuery:
         """The filters as the server's query, unchecked: the server judges what was typed."""
-        return ProposalQuery.model_construct(**self.query(), offset=offset, limit=limit)
+        return ProposalQuery.model_construct(**self.query(), offset=offset, limit=limit, after=after)
 
     async def _all_rows(self) -> list[ProposalOut]:
         """Every proposal of the filters, a server page at a time (the server has no export of them)."""

@@ -183,7 +183,7 @@ class PurchaseOrdersPage(QWidget):
         return {**self.filters.values(), "sort": self.sort}
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[PurchaseOrderOut]:
-        query = PurchaseOrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        query = PurchaseOrderQuery.model_validate({**self.query(), "offset": offset, "limit": limit, "after": after})
         return await purchasing.list_orders(self.api, query)
 
     def reload(self) -> None:
