@@ -349,7 +349,7 @@ class AssignmentPage(AdminPage):
             def saved(result: AssignmentRuleOut) -> None:
                 dialog.accept()
                 if result.user_id is not None:
-                    self.names.remember({"id": result.user_id, "full_name": dialog.user.text().split(" <")[0]})
+                    self.names.remember(result.user_id, dialog.user.text().split(" <")[0])
                 self.rules[result.id] = result
                 ordered = sorted(self.rules.values(), key=lambda r: (r.position, r.id))
                 self._show_rules(ordered, result.id)

@@ -43,7 +43,7 @@ from crm_desktop.api import admin as admin_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import handle_error
 from crm_server.contract.admin import SettingsOut
-from crm_server.contract.auth import Me, UserOut
+from crm_server.contract.auth import Me
 from crm_server.contract.events import LiveEvent
 
 log = logging.getLogger(__name__)
@@ -320,11 +320,8 @@ class UserNames:
             return empty
         return self._names.get(user_id, f"user #{user_id}")
 
-    def remember(self, user: dict[str, Any] | UserOut) -> None:
-        if isinstance(user, UserOut):
-            self._names[user.id] = user.full_name
-        else:
-            self._names[int(user["id"])] = str(user["full_name"])
+    def remember(self, user_id: int, full_name: str) -> None:
+        self._names[user_id] = full_name
 
     async def ensure(self, ids: Iterable[int | None]) -> None:
         missing = {i for i in ids if i is not None and i not in self._names}
@@ -333,7 +330,8 @@ class UserNames:
 
         async def one(user_id: int) -> None:
             try:
-                self.remember(await admin_api.get_user(self.api, user_id))
+                user = await admin_api.get_user(self.api, user_id)
+                self.remember(user.id, user.full_name)
             except Exception as exc:  # a deleted user stays "user #id"
                 log.info("no name for user %s: %s", user_id, exc)
                 self._names[user_id] = f"user #{user_id}"

@@ -628,7 +628,7 @@ class WebFormsPage(AdminPage):
 
     def _saved(self, form: WebFormOut, words: str) -> None:
         if form.owner_id is not None:
-            self.names.remember({"id": form.owner_id, "full_name": self.owner.text().split(" <")[0]})
+            self.names.remember(form.owner_id, self.owner.text().split(" <")[0])
         self.forms[form.id] = form
         self._show_list(sorted(self.forms.values(), key=lambda f: (f.name.lower(), f.id)))
         self._select(form.id)

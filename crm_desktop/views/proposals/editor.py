@@ -154,7 +154,7 @@ class ProposalWindow(DocumentWindow[ProposalOut]):
         )
         self.setWindowTitle("New proposal - CRM")
         self.names = UserNames(self.api)
-        self.names.remember({"id": session.me.id, "full_name": session.me.full_name})
+        self.names.remember(session.me.id, session.me.full_name)
         self.move_buttons: dict[ProposalStatus, QPushButton] = {s: self.buttons[f"move_{s.value}"] for s in MOVES}
 
         # --- header: the expired badge and who decided -------------------------------------------

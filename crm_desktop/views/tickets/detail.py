@@ -538,7 +538,7 @@ class TicketWindow(DocumentWindow[TicketOut]):
             try:
                 page = await auth.colleagues(self.api, team_id=ticket.team_id, limit=200)
                 for user in page.items:
-                    self.names.remember(user.model_dump())
+                    self.names.remember(user.id, user.full_name)
             except ApiError as exc:
                 log.info("team members did not load: %s", exc.message)
         await self.names.ensure([ticket.assignee_id])
