@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server.admin import settings
 from crm_server.admin.models import Setting
 from crm_server.clients.models import Client
-from crm_server.documents import layout, pdf
+from crm_server.documents import layout
 from crm_server.errors import NotFound
 from crm_server.invoices.models import Invoice, InvoiceLine, LineColumns
 from crm_server.leads.models import Lead
@@ -178,6 +178,8 @@ async def proposal_document(session: AsyncSession, proposal: Proposal) -> layout
 async def render_invoice(session: AsyncSession, invoice: Invoice) -> tuple[str, bytes]:
     """(file name, PDF bytes) of an invoice or credit note; drafts are "draft-<id>.pdf", marked DRAFT."""
     document = await invoice_document(session, invoice)
+    from crm_server.documents import pdf  # reportlab: loaded on the first PDF, not at server start
+
     return invoice_filename(invoice), await pdf.render_async(document)
 
 
@@ -190,4 +192,6 @@ async def render_invoice_pdf(session: AsyncSession, invoice_id: int) -> tuple[st
 
 async def render_proposal(session: AsyncSession, proposal: Proposal) -> tuple[str, bytes]:
     document = await proposal_document(session, proposal)
+    from crm_server.documents import pdf  # reportlab: loaded on the first PDF, not at server start
+
     return safe_filename(proposal.number or f"proposal-{proposal.id}"), await pdf.render_async(document)

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -121,6 +120,8 @@ async def export_xlsx(session: AsyncSession, principal: Principal, query: LeadQu
         .order_by(*order_by(query.sort))
         .limit(MAX_ROWS)
     )
+    from openpyxl import Workbook  # loaded on the first export, not at server start
+
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Leads")
     sheet.append(HEADERS)
