@@ -192,12 +192,20 @@ async def seed_tickets(session: AsyncSession, rng: random.Random, password_hash:
                 "updated_at": closed or created,
             }
         )
-    ids = list(await session.scalars(insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), rows))
+    # render_nulls: every row keeps the same columns, so the rows go in a few batches (without it the
+    # ORM sends one small INSERT per pattern of None values)
+    ids = list(
+        await session.scalars(
+            insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True),
+            rows,
+            execution_options={"render_nulls": True},
+        )
+    )
     comments: list[dict[str, Any]] = []
     for ticket_id, row, (agents, customer) in zip(ids, rows, speakers, strict=True):
         comments.extend(_conversation(rng, ticket_id, row, agents, customer, now))
     if comments:
-        await session.execute(insert(TicketComment), comments)
+        await session.execute(insert(TicketComment), comments, execution_options={"render_nulls": True})
     return len(ids)
 
 
