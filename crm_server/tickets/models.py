@@ -119,7 +119,10 @@ class Ticket(IdMixin, TimestampsMixin, Versioned, Base):
         ),
         Index("ix_tickets_team", "team_id", "status", "created_at", postgresql_where=text(_OPEN)),
         Index("ix_tickets_assignee", "assignee_id", "status", "created_at", postgresql_where=text(_OPEN)),
-        Index("ix_tickets_created_at", "created_at"),
+        # Newest first in the queue and in the archive: each walks its own rows.
+        Index("ix_tickets_live_created", "created_at", "id", postgresql_where=text(_OPEN)),
+        Index("ix_tickets_archived_created", "created_at", "id", postgresql_where=text("archived_at IS NOT NULL")),
+        Index("ix_tickets_archived_number", "number", postgresql_where=text("archived_at IS NOT NULL")),
         Index("ix_tickets_client_id", "client_id"),
         Index("ix_tickets_live_updated", "updated_at", postgresql_where=text("archived_at IS NULL")),
         Index(
