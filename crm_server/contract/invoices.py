@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from crm_server.contract.common import Model, VersionIn
+from crm_server.contract.common import After, Model, VersionIn
 
 Money = Decimal
 
@@ -255,6 +255,7 @@ class InvoiceQuery(BaseModel):
     sort: InvoiceSort = "-created_at"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+    after: After = None
 
 
 class PaymentIn(BaseModel):

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.common import Model
+from crm_server.contract.common import After, Model
 
 
 class DocumentKind(StrEnum):
@@ -166,6 +166,7 @@ class DocumentQuery(BaseModel):
     sort: Literal["created_at", "-created_at", "number", "-number", "validated_at", "-validated_at"] = "-created_at"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=50, ge=1, le=500)
+    after: After = None
 
 
 # --- balances, history ---------------------------------------------------------------------------

@@ -250,7 +250,7 @@ async def list_documents(session: AsyncSession, query: DocumentQuery) -> Page[St
         )
     column = DOC_SORTS[query.sort.lstrip("-")]
     order = paging.sort_order(column, StockDocument.id, query.sort.startswith("-"))
-    page = await paging.page(session, stmt, query.offset, query.limit, lambda d: d, order)
+    page = await paging.page(session, stmt, query.offset, query.limit, lambda d: d, order, after=query.after)
     warehouse_ids = {w for d in page.items for w in (d.warehouse_id, d.to_warehouse_id) if w is not None}
     names: dict[int | None, str] = (
         dict((await session.execute(select(Warehouse.id, Warehouse.name).where(Warehouse.id.in_(warehouse_ids)))).all())
@@ -279,7 +279,14 @@ async def list_documents(session: AsyncSession, query: DocumentQuery) -> Page[St
         )
         for d in page.items
     ]
-    return Page[StockDocumentOut](items=items, total=page.total, offset=page.offset, limit=page.limit)
+    return Page[StockDocumentOut](
+        items=items,
+        total=page.total,
+        offset=page.offset,
+        limit=page.limit,
+        total_exact=page.total_exact,
+        next=page.next,
+    )
 
 
 # --- documents: drafts ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.server.test_invoices import _client, _issued, _rate
+from tests.server.test_invoices import _client, _draft, _issued, _rate
 from tests.server.test_orders import apply, store_order
 from tests.server.test_payments_list import _pay
 from tests.server.test_products import _product
@@ -19,6 +19,9 @@ from tests.server.test_proposals import _client as _proposal_client
 from tests.server.test_proposals import _proposal
 from tests.server.test_proposals import _rate as _proposal_rate
 from tests.server.test_purchasing import order as purchase_order
+from tests.server.test_stock import done, warehouse
+from tests.server.test_stock import draft as stock_draft
+from tests.server.test_stock import product as stock_product
 from tests.support import LiveServer
 
 GARBLED = ("not base64!", "bm9wZQ", "WzFd")  # not base64; base64 of "nope"; of "[1]" (one value)
@@ -157,3 +160,46 @@ async def test_payments(server: LiveServer, admin: httpx.AsyncClient) -> None:
     for sort in ("paid_on", "-paid_on", "amount", "-amount", "created_at", "-created_at"):
         await same_walk(admin, "/api/payments", 5, sort=sort)
     await refuses_garbled(admin, "/api/payments")
+
+
+# --- invoices, stock documents ---------------------------------------------------------------------
+
+
+async def test_invoices_drafts_without_number_or_dates_last(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    rate = await _rate(admin)
+    client = await _client(admin, "Northwind")
+    for _ in range(4):
+        await _issued(admin, client["id"], rate)
+    for _ in range(3):
+        await _draft(admin, client["id"], rate)
+    sql(
+        server,
+        "UPDATE invoices SET issue_date = date '2026-01-01' + (id % 3)::int,"
+        " due_date = date '2026-02-01' + (id % 2)::int WHERE number IS NOT NULL",
+        "UPDATE invoices SET issue_date = NULL, due_date = NULL WHERE number IS NULL",
+    )
+    for sort in ("number", "-number", "issue_date", "-issue_date", "due_date", "-due_date"):
+        rows = await same_walk(admin, "/api/invoices", 7, sort=sort)
+        key = sort.lstrip("-")
+        assert [r[key] for r in rows[4:]] == [None] * 3, (sort, "empties last")
+        assert ordered([(r[key], r["id"]) for r in rows[:4]], sort.startswith("-")), sort
+        assert ordered([r["id"] for r in rows[4:]], sort.startswith("-")), (sort, "the empties by id")
+    for sort in ("gross_total", "-created_at", "created_at"):
+        await same_walk(admin, "/api/invoices", 7, sort=sort)
+    # a short issue-date range is sorted another way; its cursor still goes on in the same order
+    await same_walk(admin, "/api/invoices", 4, sort="-issue_date", issued_from="2026-01-01", issued_to="2026-01-31")
+    await refuses_garbled(admin, "/api/invoices", sort="-due_date")
+
+
+async def test_stock_documents_unvalidated_last(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    main = await warehouse(admin)
+    bolt = await stock_product(admin, "BOLT")
+    for n in range(6):
+        lines = [(bolt["id"], str(n + 1))]
+        await (done if n % 2 else stock_draft)(admin, "receipt", lines, warehouse_id=main["id"])
+    for sort in ("validated_at", "-validated_at"):
+        rows = await same_walk(admin, "/api/stock/documents", 6, sort=sort)
+        assert [r["validated_at"] is None for r in rows] == [False] * 3 + [True] * 3, (sort, "empties last")
+    for sort in ("created_at", "-created_at", "number", "-number"):
+        await same_walk(admin, "/api/stock/documents", 6, sort=sort)
+    await refuses_garbled(admin, "/api/stock/documents")

@@ -226,20 +226,23 @@ class InvoicesPage(QWidget):
 
     async def fetch(self, offset: int, limit: int, after: str | None = None) -> Page[InvoiceOut]:
         """One page of the table."""
-        return await invoices.list_invoices(self.api, self._query(offset, limit))
+        return await invoices.list_invoices(self.api, self._query(offset, limit, after))
 
-    def _query(self, offset: int, limit: int) -> InvoiceQuery:
+    def _query(self, offset: int, limit: int, after: str | None = None) -> InvoiceQuery:
         """The filters as the server's query, unchecked: the server judges what was typed."""
-        return InvoiceQuery.model_construct(**self.query(), offset=offset, limit=limit)
+        return InvoiceQuery.model_construct(**self.query(), offset=offset, limit=limit, after=after)
 
     async def _all_rows(self) -> list[InvoiceOut]:
-        """Every invoice of the filters, a server page at a time."""
+        """Every invoice of the filters, a server page at a time, each after the last one's key (the
+        count stops at a cap: past it only the cursor says whether more follow)."""
         rows: list[InvoiceOut] = []
+        after: str | None = None
         while True:
-            page = await invoices.list_invoices(self.api, self._query(len(rows), EXPORT_PAGE))
+            page = await invoices.list_invoices(self.api, self._query(len(rows), EXPORT_PAGE, after))
             rows.extend(page.items)
-            if not page.items or len(rows) >= page.total:
+            if not page.items or page.next is None:
                 return rows
+            after = page.next
 
     def export_to(self, path: str) -> None:
         async def export() -> int:

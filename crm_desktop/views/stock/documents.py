@@ -102,7 +102,7 @@ class DocumentsPanel(QWidget):
         return {**self.filters.values(), "sort": self.sort}
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[StockDocumentOut]:
-        query = DocumentQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        query = DocumentQuery.model_validate({**self.query(), "offset": offset, "limit": limit, "after": after})
         return await stock.list_documents(self.api, query)
 
     def reload(self) -> None:
