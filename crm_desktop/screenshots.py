@@ -243,7 +243,15 @@ def _fill_screen(window: QWidget) -> None:
     """The main window as a person keeps it: maximised, filling the screen's available geometry."""
     from crm_desktop.layout_check import available
 
-    window.setGeometry(available(window))
+    frame, inner = window.frameGeometry(), window.geometry()  # a window manager's frame stays on screen too
+    window.setGeometry(
+        available(window).adjusted(
+            inner.left() - frame.left(),
+            inner.top() - frame.top(),
+            inner.right() - frame.right(),
+            inner.bottom() - frame.bottom(),
+        )
+    )
 
 
 async def _shoot_all(shots: Shooter, server_url: str) -> None:
@@ -353,7 +361,7 @@ async def _shoot_all(shots: Shooter, server_url: str) -> None:
     # --- views that offer screenshot_states (the admin panel...) ----------------------------------------
     session = desktop.session
     ctx = ScreenshotContext(
-        api=session.api, session=session, me=session.me, main=main, server_url=server_url, size=shots.size
+        api=session.api, session=session, me=session.me, main=main, server_url=server_url, size=main.size()
     )
     for module in _hook_modules(shots):
         name = module.__name__

@@ -10,16 +10,14 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView
 
 
 def widen_to_titles(header: QHeaderView) -> None:
-    """Widen each interactive (or fixed) section that is narrower than its title needs."""
-    last = header.count() - 1
+    """Widen each interactive (or fixed) section that is narrower than its title needs; a stretched last
+    section too (it keeps that width when the columns before it take the whole view)."""
     for logical in range(header.count()):
         if header.isSectionHidden(logical) or header.sectionResizeMode(logical) not in (
             QHeaderView.ResizeMode.Interactive,
             QHeaderView.ResizeMode.Fixed,
         ):
             continue
-        if logical == last and header.stretchLastSection():
-            continue  # it takes the room left
         need = header.sectionSizeFromContents(logical).width()
         if header.sectionSize(logical) < need:
             header.resizeSection(logical, need)

@@ -281,6 +281,7 @@ class PagedTable(QWidget, Generic[T]):
         keep_titles_whole(self.view)  # no column narrower than its title once shown
 
         self.empty = EmptyState(icon, empty_title, empty_text)
+        self.empty.setMinimumSize(240, 160)  # the message a list may show is no reason for a bigger window
 
         self._stack = QStackedLayout()
         self._stack.addWidget(self.view)

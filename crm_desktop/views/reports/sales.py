@@ -162,7 +162,7 @@ class SalesReportPage(QWidget):
         self.chart.setBackgroundVisible(False)
         self.chart_view = QChartView(self.chart)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.chart_view.setMinimumHeight(240)
+        self.chart_view.setMinimumHeight(180)  # with the table, the report fits a 1366x768 screen
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Period", "Documents", "Total"])
         self.table.verticalHeader().setVisible(False)
@@ -170,7 +170,7 @@ class SalesReportPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAccessibleName("Sales per period")
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.setMinimumHeight(160)
+        self.table.setMinimumHeight(120)
         keep_titles_whole(self.table)
         self.figures = figures = QWidget()
         fig = QVBoxLayout(figures)
