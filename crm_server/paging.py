@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Column, Select, func, inspect, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -29,6 +30,7 @@ async def page(
     count_cap: int | None = None,
     after: str | None = None,
     keys_first: bool = False,
+    by_key: bool = True,
 ) -> Page[T]:
     """`convert` gets each row's first column (an entity), or with `whole_rows` the row itself.
 
@@ -40,8 +42,9 @@ async def page(
     million rows takes longer to count than to page): beyond it `total` is a lower bound and
     `total_exact` is false. The count then also picks the page's plan (see `_few_first`), so a new
     statistics sample cannot flip it. With `keys_first`, a page among many matches is found by its
-    keys alone (`_keys_first`)."""
-    order = keyset.terms(order_by)
+    keys alone (`_keys_first`). `by_key=False`: an order whose last term is no row's own key (a
+    count of a group) pages by offset only (no `next`; `after` is refused)."""
+    order = keyset.terms(order_by) if by_key else None
     if after is not None:
         return await _after(session, stmt, offset, limit, convert, order_by, order, whole_rows, after)
     counted = stmt.order_by(None)
@@ -76,10 +79,24 @@ async def _rows(session: AsyncSession, stmt: Any, whole_rows: bool) -> Sequence[
 async def _next(
     session: AsyncSession, order: list[keyset.Term] | None, rows: Sequence[Any], more: bool, whole_rows: bool
 ) -> str | None:
-    """The cursor after the page's last row, when more rows follow and the order can take one."""
+    """The cursor after the page's last row, when more rows follow and the order can take one: read
+    off the row when it carries every sort column (a row of columns), else off its entity when the
+    sort is on the entity's own table; otherwise none (the list pages by offset)."""
     if order is None or not more or not rows:
         return None
-    return await keyset.cursor_of(session, order, rows[-1][0] if whole_rows else rows[-1])
+    last = rows[-1]
+    if whole_rows:
+        try:
+            return keyset.encode([last._mapping[t.expr] for t in order])
+        except KeyError:  # a sort on an expression the row does not carry: its entity says it
+            last = last[0]
+    mapper = inspect(type(last), raiseerr=False)
+    if mapper is None or not isinstance(mapper, Mapper):
+        return None
+    tables = {c.table for t in order for c in visitors.iterate(t.expr) if isinstance(c, Column)}
+    if tables - {mapper.local_table}:  # another table's column: no key of this row alone
+        return None
+    return await keyset.cursor_of(session, order, last)
 
 
 async def _after(

@@ -203,8 +203,10 @@ async def security_failures(api: ApiClient, offset: int = 0, limit: int = 100, *
     return _FAILURES.validate_python(await api.get("/api/security-log/failures", offset=offset, limit=limit, **filters))
 
 
-async def blocked_addresses(api: ApiClient, offset: int = 0, limit: int = 100) -> Page[BlockedAddressOut]:
-    return _BLOCKS.validate_python(await api.get("/api/blocked-addresses", offset=offset, limit=limit))
+async def blocked_addresses(
+    api: ApiClient, offset: int = 0, limit: int = 100, after: str | None = None
+) -> Page[BlockedAddressOut]:
+    return _BLOCKS.validate_python(await api.get("/api/blocked-addresses", offset=offset, limit=limit, after=after))
 
 
 async def block_address(api: ApiClient, body: Body) -> BlockedAddressOut:

@@ -19,7 +19,7 @@ from crm_server.contract.admin import (
     TestEmailRequest,
     UnreadCount,
 )
-from crm_server.contract.common import ErrorBody, Ok, Page
+from crm_server.contract.common import After, ErrorBody, Ok, Page
 from crm_server.routing import CurrentUser, Session, TxRoute, require
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["admin"])
@@ -60,8 +60,9 @@ async def audit_log(
     until: datetime | None = None,
     offset: Offset = 0,
     limit: Limit = 100,
+    after: After = None,
 ) -> Page[AuditEntryOut]:
-    return await service.audit_log(session, actor_id, entity, entity_id, since, until, offset, limit)
+    return await service.audit_log(session, actor_id, entity, entity_id, since, until, offset, limit, after)
 
 
 @router.get(

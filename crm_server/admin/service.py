@@ -83,6 +83,7 @@ async def audit_log(
     until: datetime | None,
     offset: int,
     limit: int,
+    after: str | None = None,
 ) -> Page[AuditEntryOut]:
     page = await paging.page(
         session,
@@ -91,6 +92,7 @@ async def audit_log(
         limit,
         AuditEntryOut.model_validate,
         (AuditEntry.at.desc(), AuditEntry.id.desc()),
+        after=after,
     )
     names = await record_labels.labels(session, (entry.id for entry in page.items))  # one query for the page
     for entry in page.items:

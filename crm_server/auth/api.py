@@ -38,7 +38,7 @@ from crm_server.contract.auth import (
     UserOut,
     UserUpdate,
 )
-from crm_server.contract.common import Ok, Page
+from crm_server.contract.common import After, Ok, Page
 from crm_server.db import utcnow
 from crm_server.routing import CurrentUser, Session, TxRoute, client_address, require, signed_in
 
@@ -132,10 +132,11 @@ async def list_users(
     active: bool | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Limit = 100,
+    after: After = None,
 ) -> Page[UserOut] | Page[Colleague]:
     """Every signed-in user may list colleagues (owner pickers): id, name, email, team. Admins
     (admin.view) get each user's whole record (UserOut) for the users page; editing needs admin.edit."""
-    return await users.list_users(session, principal, search, role_id, team_id, active, offset, limit)
+    return await users.list_users(session, principal, search, role_id, team_id, active, offset, limit, after)
 
 
 @router.get("/users/{user_id}", response_model=UserOut, dependencies=[require("admin", "view")])
@@ -251,8 +252,9 @@ async def login_history(
     until: datetime | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Limit = 100,
+    after: After = None,
 ) -> Page[LoginRecord]:
-    return await logs.login_history(session, user_id, result, since, until, offset, limit)
+    return await logs.login_history(session, user_id, result, since, until, offset, limit, after)
 
 
 @router.get("/security-log", response_model=Page[SecurityEventOut], dependencies=[require("admin", "view")])
@@ -264,8 +266,9 @@ async def security_log(
     until: datetime | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Limit = 100,
+    after: After = None,
 ) -> Page[SecurityEventOut]:
-    return await logs.security_log(session, kind, user_id, since, until, offset, limit)
+    return await logs.security_log(session, kind, user_id, since, until, offset, limit, after)
 
 
 # --- failed sign-ins by address, blocked addresses -------------------------------------------------
@@ -279,16 +282,21 @@ async def failure_groups(
     min_count: Annotated[int, Query(ge=1, le=1_000_000)] = 2,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Limit = 100,
+    after: After = None,
 ) -> Page[FailureGroup]:
     start = since or utcnow() - timedelta(days=1)
-    return await throttle.failure_groups(session, start, until, min_count, offset, limit)
+    return await throttle.failure_groups(session, start, until, min_count, offset, limit, after)
 
 
 @router.get("/blocked-addresses", response_model=Page[BlockedAddressOut], dependencies=[require("admin", "view")])
 async def blocked_addresses(
-    session: Session, active: bool | None = True, offset: Annotated[int, Query(ge=0)] = 0, limit: Limit = 100
+    session: Session,
+    active: bool | None = True,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 100,
+    after: After = None,
 ) -> Page[BlockedAddressOut]:
-    return await blocks.list_blocks(session, active, offset, limit)
+    return await blocks.list_blocks(session, active, offset, limit, after)
 
 
 @router.post("/blocked-addresses", response_model=BlockedAddressOut, status_code=201)

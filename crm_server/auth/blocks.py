@@ -64,14 +64,16 @@ def parse(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
         ) from None
 
 
-async def list_blocks(session: AsyncSession, active: bool | None, offset: int, limit: int) -> Page[BlockedAddressOut]:
+async def list_blocks(
+    session: AsyncSession, active: bool | None, offset: int, limit: int, after: str | None = None
+) -> Page[BlockedAddressOut]:
     stmt = select(BlockedNetwork)
     if active is True:
         stmt = stmt.where(BlockedNetwork.lifted_at.is_(None))
     elif active is False:
         stmt = stmt.where(BlockedNetwork.lifted_at.is_not(None))
     return await paging.page(
-        session, stmt, offset, limit, _out, (BlockedNetwork.created_at.desc(), BlockedNetwork.id.desc())
+        session, stmt, offset, limit, _out, (BlockedNetwork.created_at.desc(), BlockedNetwork.id.desc()), after=after
     )
 
 

@@ -45,6 +45,7 @@ async def login_history(
     until: datetime | None,
     offset: int,
     limit: int,
+    after: str | None = None,
 ) -> Page[LoginRecord]:
     stmt = select(LoginHistory)
     if user_id is not None:
@@ -56,7 +57,7 @@ async def login_history(
     if until:
         stmt = stmt.where(LoginHistory.at < until)
     return await paging.page(
-        session, stmt, offset, limit, _login_record, (LoginHistory.at.desc(), LoginHistory.id.desc())
+        session, stmt, offset, limit, _login_record, (LoginHistory.at.desc(), LoginHistory.id.desc()), after=after
     )
 
 
@@ -68,6 +69,7 @@ async def security_log(
     until: datetime | None,
     offset: int,
     limit: int,
+    after: str | None = None,
 ) -> Page[SecurityEventOut]:
     stmt = select(SecurityEvent)
     if kind:
@@ -79,5 +81,11 @@ async def security_log(
     if until:
         stmt = stmt.where(SecurityEvent.at < until)
     return await paging.page(
-        session, stmt, offset, limit, _security_event, (SecurityEvent.at.desc(), SecurityEvent.id.desc())
+        session,
+        stmt,
+        offset,
+        limit,
+        _security_event,
+        (SecurityEvent.at.desc(), SecurityEvent.id.desc()),
+        after=after,
     )

@@ -212,7 +212,13 @@ async def resets_asked(session: AsyncSession, email: str, address: str | None, n
 
 
 async def failure_groups(
-    session: AsyncSession, since: datetime, until: datetime | None, min_count: int, offset: int, limit: int
+    session: AsyncSession,
+    since: datetime,
+    until: datetime | None,
+    min_count: int,
+    offset: int,
+    limit: int,
+    after: str | None = None,
 ) -> Page[FailureGroup]:
     """Failed sign-ins by address in a period: how many, first and last, which emails, whether the
     address is blocked now. The most active address first."""
@@ -258,4 +264,6 @@ async def failure_groups(
         convert,
         (literal_column("n").desc(), literal_column("last_at").desc()),
         whole_rows=True,
+        after=after,
+        by_key=False,  # ties of count and time: no row's own key, pages by offset (`after` refused)
     )

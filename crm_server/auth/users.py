@@ -72,6 +72,7 @@ async def list_users(
     active: bool | None,
     offset: int,
     limit: int,
+    after: str | None = None,
 ) -> Page[UserOut] | Page[Colleague]:
     """Users as an admin (admin.view) sees them, with their sign-in details; as colleagues
     (id, name, email, team) for everyone else, who may not filter by role either."""
@@ -91,8 +92,12 @@ async def list_users(
     order = (User.full_name, User.id)
     # Typed pages (paging.page's is generic): the route's answer is one of two shapes, told by type.
     if full:
-        return Page[UserOut](**dict(await paging.page(session, stmt, offset, limit, UserOut.model_validate, order)))
-    return Page[Colleague](**dict(await paging.page(session, stmt, offset, limit, Colleague.model_validate, order)))
+        return Page[UserOut](
+            **dict(await paging.page(session, stmt, offset, limit, UserOut.model_validate, order, after=after))
+        )
+    return Page[Colleague](
+        **dict(await paging.page(session, stmt, offset, limit, Colleague.model_validate, order, after=after))
+    )
 
 
 async def _email_free(session: AsyncSession, email: str, except_id: int | None = None) -> None:

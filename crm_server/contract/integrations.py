@@ -8,7 +8,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.common import Model
+from crm_server.contract.common import After, Model
 
 Provider = Literal["facebook", "forms", "woocommerce", "stripe"]
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
@@ -82,6 +82,7 @@ class EventQuery(BaseModel):
     q: str | None = Field(default=None, max_length=200, description="event id, type, outcome or error contains")
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+    after: After = None
 
 
 class TestResult(Model):

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from crm_server.admin import settings
 from crm_server.auth.permissions import Principal
-from crm_server.contract.common import Page
+from crm_server.contract.common import After, Page
 from crm_server.contract.email_pipe import Outcome, PipeLogEntry, PipeResult
 from crm_server.email_pipe import service
 from crm_server.errors import AppError, NotFound
@@ -125,8 +125,9 @@ async def pipe_log(
     q: str | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: After = None,
 ) -> Page[PipeLogEntry]:
-    return await service.pipe_log(session, outcome, q, offset, limit)
+    return await service.pipe_log(session, outcome, q, offset, limit, after)
 
 
 @router.get("/log/{log_id}/raw", dependencies=[require("admin", "view")])

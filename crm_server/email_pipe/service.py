@@ -333,7 +333,7 @@ def _log_query(outcome: str | None, q: str | None) -> Select[PipeMessage]:
 
 
 async def pipe_log(
-    session: AsyncSession, outcome: str | None, q: str | None, offset: int, limit: int
+    session: AsyncSession, outcome: str | None, q: str | None, offset: int, limit: int, after: str | None = None
 ) -> Page[PipeLogEntry]:
     return await paging.page(
         session,
@@ -342,6 +342,7 @@ async def pipe_log(
         limit,
         PipeLogEntry.model_validate,
         (PipeMessage.received_at.desc(), PipeMessage.id.desc()),
+        after=after,
     )
 
 

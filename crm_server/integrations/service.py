@@ -112,7 +112,9 @@ async def list_events(session: AsyncSession, query: EventQuery) -> Page[InboxEve
             )
         )
     newest_first = (InboxEvent.received_at.desc(), InboxEvent.id.desc())
-    return await paging.page(session, stmt, query.offset, query.limit, inbox.event_out, newest_first, count_cap=10_000)
+    return await paging.page(
+        session, stmt, query.offset, query.limit, inbox.event_out, newest_first, count_cap=10_000, after=query.after
+    )
 
 
 async def event_detail(session: AsyncSession, event_id: int) -> InboxEventDetail:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from crm_server.auth.permissions import Principal
-from crm_server.contract.common import Page, VersionIn
+from crm_server.contract.common import After, Page, VersionIn
 from crm_server.contract.invoices import (
     InvoiceEmailOut,
     InvoiceIn,
@@ -163,7 +163,8 @@ async def email_log(
     invoice_id: int | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: After = None,
     principal: Principal = require("invoices", "view"),
 ) -> Page[InvoiceEmailOut]:
     """The outgoing email log of the invoices this user sees, newest first."""
-    return await sending.email_log(session, principal, status, invoice_id, offset, limit)
+    return await sending.email_log(session, principal, status, invoice_id, offset, limit, after)

@@ -230,7 +230,13 @@ async def invoice_emails(session: AsyncSession, principal: Principal, invoice_id
 
 
 async def email_log(
-    session: AsyncSession, principal: Principal, status: str | None, invoice_id: int | None, offset: int, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    status: str | None,
+    invoice_id: int | None,
+    offset: int,
+    limit: int,
+    after: str | None = None,
 ) -> Page[InvoiceEmailOut]:
     """The outgoing email log of the invoices this user sees, newest first."""
     where: list[ColumnElement[bool]] = [principal.scope_filter(service.MODULE, Invoice.owner_id, Invoice.team_id)]
@@ -242,5 +248,12 @@ async def email_log(
         where.append(InvoiceEmail.invoice_id == invoice_id)
     stmt = select(InvoiceEmail, Invoice.number).join(Invoice, Invoice.id == InvoiceEmail.invoice_id).where(*where)
     return await paging.page(
-        session, stmt, offset, limit, lambda row: _out(row[0], row[1]), (InvoiceEmail.id.desc(),), whole_rows=True
+        session,
+        stmt,
+        offset,
+        limit,
+        lambda row: _out(row[0], row[1]),
+        (InvoiceEmail.id.desc(),),
+        whole_rows=True,
+        after=after,
     )

@@ -24,7 +24,7 @@ from tests.server.test_stock import draft as stock_draft
 from tests.server.test_stock import product as stock_product
 from tests.support import LiveServer
 
-GARBLED = ("not base64!", "bm9wZQ", "WzFd")  # not base64; base64 of "nope"; of "[1]" (one value)
+GARBLED = ("not base64!", "bm9wZQ", "W3t9LHt9LHt9XQ")  # not base64; base64 of "nope"; of "[{},{},{}]"
 
 
 async def walk(api: httpx.AsyncClient, path: str, limit: int = 2, **params: Any) -> list[dict[str, Any]]:
@@ -32,7 +32,7 @@ async def walk(api: httpx.AsyncClient, path: str, limit: int = 2, **params: Any)
     seen: list[dict[str, Any]] = []
     after = None
     while True:
-        extra = {"after": after} if after else {}
+        extra: dict[str, str] = {"after": after} if after else {}
         answer = await api.get(path, params={**params, "offset": len(seen), "limit": limit, **extra})
         assert answer.status_code == 200, answer.text
         page = answer.json()
@@ -203,3 +203,49 @@ async def test_stock_documents_unvalidated_last(server: LiveServer, admin: httpx
     for sort in ("created_at", "-created_at", "number", "-number"):
         await same_walk(admin, "/api/stock/documents", 6, sort=sort)
     await refuses_garbled(admin, "/api/stock/documents")
+
+
+# --- the admin lists -------------------------------------------------------------------------------
+
+# Seven rows each, times in three groups (ties broken by the id), newest first.
+AT = "now() - (g % 3) * interval '1 minute'"
+
+
+async def test_admin_lists(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    for n in range(5):
+        await server.create_user(f"user{n}@example.com", full_name=f"User {n % 2}")
+    rate = await _rate(admin)
+    invoice = await _issued(admin, (await _client(admin, "Northwind"))["id"], rate)
+    sql(
+        server,
+        f"INSERT INTO audit_log (at, entity, entity_id, action) SELECT {AT}, 'client', g, 'updated'"
+        " FROM generate_series(1, 7) g",
+        f"INSERT INTO login_history (at, email, address, result) SELECT {AT}, 'x' || g || '@example.com',"
+        " ('10.0.0.' || (g % 3))::inet, 'bad_credentials' FROM generate_series(1, 7) g",
+        f"INSERT INTO security_log (at, kind) SELECT {AT}, 'password_changed' FROM generate_series(1, 7) g",
+        f"INSERT INTO blocked_networks (created_at, network) SELECT {AT}, ('10.1.' || g || '.0/24')::cidr"
+        " FROM generate_series(1, 7) g",
+        f"INSERT INTO email_pipe_log (received_at, source, outcome) SELECT {AT}, 'cli', 'created'"
+        " FROM generate_series(1, 7) g",
+        f"INSERT INTO invoice_emails (invoice_id, recipient, subject, body) SELECT {invoice['id']},"
+        " 'a@example.com', 'Invoice', 'Hello' FROM generate_series(1, 7) g",
+        f"INSERT INTO integration_events (received_at, provider, status) SELECT {AT}, 'stripe', 'processed'"
+        " FROM generate_series(1, 7) g",
+    )
+    lists: list[tuple[str, dict[str, Any]]] = [
+        ("/api/audit", {}),
+        ("/api/users", {}),
+        ("/api/login-history", {}),
+        ("/api/security-log", {}),
+        ("/api/blocked-addresses", {}),
+        ("/api/email-pipe/log", {}),
+        ("/api/invoice-emails", {}),
+        ("/api/integrations/events", {"provider": "stripe"}),
+    ]
+    for path, params in lists:
+        await same_walk(admin, path, 6, **params)
+        await refuses_garbled(admin, path, **params)
+    # failed sign-ins grouped by address: counts tie, no row's own key; pages by offset only
+    first = (await admin.get("/api/security-log/failures", params={"min_count": 1, "limit": 2})).json()
+    assert first["total"] == 3 and len(first["items"]) == 2 and first["next"] is None
+    await refuses_garbled(admin, "/api/security-log/failures")

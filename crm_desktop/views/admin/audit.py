@@ -194,7 +194,7 @@ class AuditPage(AdminPage):
         self.root.addWidget(splitter, 1)
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[AuditEntryOut]:
-        page = await admin_api.audit(self.api, offset, limit, **self.filters.values())
+        page = await admin_api.audit(self.api, offset, limit, after=after, **self.filters.values())
         await self.names.ensure(_user_ids(page.items))
         wanted = {
             (c.field, v)

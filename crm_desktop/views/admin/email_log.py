@@ -173,7 +173,7 @@ class EmailLogPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[PipeLogEntry]:
-        return await admin_api.email_log(self.api, offset, limit, **self.filters.values())
+        return await admin_api.email_log(self.api, offset, limit, after=after, **self.filters.values())
 
     def reload(self) -> None:
         """Start over, keeping the selected message selected when it is still listed."""
@@ -354,7 +354,7 @@ class InvoiceEmailsPage(AdminPage):
         self.root.addWidget(self.detail)
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[InvoiceEmailOut]:
-        return await admin_api.invoice_emails(self.api, offset, limit, **self.filters.values())
+        return await admin_api.invoice_emails(self.api, offset, limit, after=after, **self.filters.values())
 
     def reload(self) -> None:
         self.model.reload()

@@ -168,7 +168,8 @@ class EventBrowser(QWidget):
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[InboxEventOut]:
         if self.provider is None:
             return Page[InboxEventOut](items=[], total=0, offset=offset, limit=limit)
-        return await integrations_api.events(self.page.api, self.provider, offset, limit, **self.filters.values())
+        filters = self.filters.values()
+        return await integrations_api.events(self.page.api, self.provider, offset, limit, after=after, **filters)
 
     def set_provider(self, provider: str, label: str) -> None:
         if provider == self.provider:

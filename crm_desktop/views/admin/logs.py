@@ -164,7 +164,7 @@ class _LogTab(QWidget, Generic[T]):
         layout.addWidget(self.table, 1)
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[T]:
-        page = await self.read(self.api, offset, limit, **self.filters.values())
+        page = await self.read(self.api, offset, limit, after=after, **self.filters.values())
         await self.names.ensure(i for row in page.items for i in self.user_ids(row))
         return page
 
@@ -251,7 +251,7 @@ class _BlockedTab(QWidget):
         layout.addWidget(self.table, 1)
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[BlockedAddressOut]:
-        page = await admin_api.blocked_addresses(self.api, offset, limit)
+        page = await admin_api.blocked_addresses(self.api, offset, limit, after)
         await self.names.ensure(row.created_by for row in page.items)
         return page
 

@@ -448,7 +448,7 @@ class UsersPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[UserOut]:
-        return await admin_api.list_users(self.api, offset, limit, **self.filters.values())
+        return await admin_api.list_users(self.api, offset, limit, after=after, **self.filters.values())
 
     def reload(self) -> None:
         self.load(admin_api.list_roles(self.api), self._roles_arrived)
