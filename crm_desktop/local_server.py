@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -157,28 +158,32 @@ class _Phases:
         print(f"{PHASE}{name} {ms:.0f}", flush=True)
 
 
-class _Starting(threading.Thread):
-    """The embedded cluster starting (initdb the first time) in its own processes while this one
-    imports the server: on two cores the two overlap."""
+class _Beside(threading.Thread):
+    """A step of the start run beside the main thread's imports: the embedded cluster starting
+    (initdb the first time; in its own processes) and the demo data (mostly waiting on PostgreSQL)
+    leave the interpreter free for them."""
 
-    def __init__(self, embedded: Any) -> None:
-        super().__init__(daemon=True, name="embedded-postgres-start")
-        self.embedded = embedded
-        self.url = ""
+    def __init__(self, name: str, step: Callable[[], Any]) -> None:
+        super().__init__(daemon=True, name=name)
+        self.step = step
+        self.value: Any = None
         self.error: BaseException | None = None
+        self.ms = 0.0
         self.start()
 
     def run(self) -> None:
+        started = time.perf_counter()
         try:
-            self.url = self.embedded.start()
+            self.value = self.step()
         except BaseException as exc:  # handed to the main thread by result()
             self.error = exc
+        self.ms = (time.perf_counter() - started) * 1000
 
-    def result(self) -> str:
+    def result(self) -> Any:
         self.join()
         if self.error is not None:
             raise self.error
-        return self.url
+        return self.value
 
 
 def serve(data_dir: Path, worker: bool = True, seed: bool = True) -> int:
@@ -188,19 +193,19 @@ def serve(data_dir: Path, worker: bool = True, seed: bool = True) -> int:
     from crm_server.embedded_db import EmbeddedPostgres
 
     embedded = EmbeddedPostgres(data_dir)
-    starting = _Starting(embedded)
+    starting = _Beside("embedded-postgres-start", embedded.start)
     try:
-        import uvicorn
-
         from crm_server import migrate
-        from crm_server.app import create_app
         from crm_server.cli import StopSignals
-        from crm_server.config import Config
+
+        if seed:  # all the demo data's code, before its thread starts (one importer at a time)
+            from crm_server import demo  # noqa: F401
+            from crm_server.integrations import forms  # noqa: F401
     except BaseException:
         starting.join()
         embedded.stop()
         raise
-    phases.done("server imports")
+    phases.done("imports for the migrations and demo data")
     with StopSignals() as stop:
         try:
             database_url = starting.result()
@@ -208,9 +213,24 @@ def serve(data_dir: Path, worker: bool = True, seed: bool = True) -> int:
             phases.done("database start (what the imports did not cover)")
             migrate.upgrade(database_url)
             phases.done("migrations")
+            seeding = None
             if seed and stop.received is None:
-                log.info("demo data %s", "created" if asyncio.run(_seed(database_url)) else "already there")
-                phases.done("demo data")
+                seeding = _Beside("demo-data", lambda: asyncio.run(_seed(database_url)))
+            import uvicorn
+
+            from crm_server.app import create_app
+            from crm_server.config import Config
+
+            phases.done("server imports (beside the demo data)")
+            if seeding is not None:
+                try:
+                    created = seeding.result()
+                except Exception:  # its transaction rolled back: make it here, as before
+                    log.warning("the demo data failed beside the imports; making it again", exc_info=True)
+                    created = asyncio.run(_seed(database_url))
+                log.info("demo data %s", "created" if created else "already there")
+                phases.told(f"demo data, all of it ({IN_PARALLEL})", seeding.ms)
+                phases.done("demo data (what the server imports did not cover)")
             port = _free_port()
             config = Config(
                 database_url=database_url,
