@@ -212,6 +212,7 @@ class LevelQuery(BaseModel):
     ] = "name"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=1000)
+    after: After = None
 
 
 class LowStockOut(Model):
@@ -286,6 +287,7 @@ class HistoryQuery(BaseModel):
     newest_first: bool = False
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=1000)
+    after: After = None
 
 
 # --- reservations --------------------------------------------------------------------------------

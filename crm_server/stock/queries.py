@@ -6,10 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, cast, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import Label
 
-from crm_server import events, paging
+from crm_server import events, keyset, paging
 from crm_server.admin import audit
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
@@ -37,7 +38,7 @@ OPEN = tuple(s.value for s in OPEN_PURCHASE_STATUSES)
 ZERO = Decimal("0.000")  # quantities answer with three decimals, zero included
 AVAILABLE = (StockLevel.on_hand - StockLevel.reserved).label("available")
 LEVEL_SORTS: dict[str, tuple[Any, ...]] = {
-    "sku": (func.lower(Product.sku), StockLevel.warehouse_id),
+    "sku": (func.lower(Product.sku, type_=String), StockLevel.warehouse_id),  # typed: a cursor carries text
     "name": (Product.name, Product.id, StockLevel.warehouse_id),
     "warehouse": (Warehouse.name, Product.name, Product.id),
     "on_hand": (StockLevel.on_hand, StockLevel.product_id, StockLevel.warehouse_id),
@@ -101,29 +102,41 @@ def _level_conditions(query: LevelQuery) -> tuple[list[ColumnElement[bool]], boo
 
 async def levels(session: AsyncSession, query: LevelQuery) -> Page[LevelOut]:
     """One row per product and warehouse that has ever held, reserved or expected it. The total is
-    counted with only the joins the filters need (the page itself joins names in)."""
+    counted with only the joins the filters need (the page itself joins names in).
+
+    Each full page carries `next`: given back as `after`, the following page starts after the last
+    row's sort values (every sort column is filled and each sort ends in a unique key, so a row
+    comparison finds them; see keyset.py), not counted."""
     where, needs_product, needs_settings = _level_conditions(query)
-    count: Select[Any] = select(func.count()).select_from(StockLevel)
-    if needs_product:
-        count = count.join(Product, Product.id == StockLevel.product_id)
-    if needs_settings:
-        count = count.join(StockProductSettings, StockProductSettings.product_id == StockLevel.product_id)
-    total = int(await session.scalar(count.where(*where)) or 0)
     columns = LEVEL_SORTS[query.sort.lstrip("-")]
-    order = [c.desc() for c in columns] if query.sort.startswith("-") else list(columns)
+    descending = query.sort.startswith("-")
+    order = [c.desc() for c in columns] if descending else list(columns)
+    terms = [keyset.Term(c.element if isinstance(c, Label) else c, descending, nulls_last=False) for c in columns]
     # The page's keys first, from narrow rows; then only its rows in full. An OFFSET computes every
     # row it skips, so a deep page must not work out "incoming" for the 250,000 rows before it.
-    keys = (
-        select(StockLevel.product_id, StockLevel.warehouse_id)
+    keys_stmt = (
+        select(
+            StockLevel.product_id, StockLevel.warehouse_id, *(c.label(f"sort_key_{i}") for i, c in enumerate(columns))
+        )
         .select_from(StockLevel)
         .join(Product, Product.id == StockLevel.product_id)
         .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
         .outerjoin(StockProductSettings, StockProductSettings.product_id == StockLevel.product_id)
         .where(*where)
         .order_by(*order)
-        .offset(query.offset)
-        .limit(query.limit)
-    ).subquery("page_keys")
+    )
+    if query.after is None:
+        count: Select[Any] = select(func.count()).select_from(StockLevel)
+        if needs_product:
+            count = count.join(Product, Product.id == StockLevel.product_id)
+        if needs_settings:
+            count = count.join(StockProductSettings, StockProductSettings.product_id == StockLevel.product_id)
+        total = int(await session.scalar(count.where(*where)) or 0)
+        keys_stmt = keys_stmt.offset(query.offset).limit(query.limit)
+    else:  # one row past the page says whether more follow
+        main, _ = keyset.after(terms, keyset.decode(query.after, terms))
+        keys_stmt = keys_stmt.where(main).limit(query.limit + 1)
+    keys = keys_stmt.subquery("page_keys")
     stmt = (
         select(
             StockLevel.product_id,
@@ -138,6 +151,7 @@ async def levels(session: AsyncSession, query: LevelQuery) -> Page[LevelOut]:
             _incoming_here().label("incoming"),
             StockProductSettings.low_threshold,
             StockProductSettings.low_since.is_not(None).label("low"),
+            *(keys.c[f"sort_key_{i}"] for i in range(len(columns))),
         )
         .select_from(keys)
         .join(
@@ -147,9 +161,18 @@ async def levels(session: AsyncSession, query: LevelQuery) -> Page[LevelOut]:
         .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
         .outerjoin(StockProductSettings, StockProductSettings.product_id == StockLevel.product_id)
     )
-    rows = (await session.execute(stmt.order_by(*order))).mappings().all()
+    rows = list((await session.execute(stmt.order_by(*order))).mappings().all())
+    if query.after is None:
+        more, exact = total > query.offset + len(rows), True
+    else:
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        total, exact = query.offset + len(rows) + more, not more
+    following = keyset.encode([rows[-1][f"sort_key_{i}"] for i in range(len(columns))]) if more and rows else None
     items = [LevelOut.model_validate({**row, "low": bool(row["low"])}) for row in rows]
-    return Page[LevelOut](items=items, total=total, offset=query.offset, limit=query.limit)
+    return Page[LevelOut](
+        items=items, total=total, offset=query.offset, limit=query.limit, total_exact=exact, next=following
+    )
 
 
 def _product_totals() -> tuple[Any, Any, Any]:
@@ -354,4 +377,5 @@ async def history(session: AsyncSession, product_id: int, query: HistoryQuery) -
         lambda r: MoveOut.model_validate(dict(r._mapping)),
         order,
         whole_rows=True,
+        after=query.after,
     )

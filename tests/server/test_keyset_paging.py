@@ -55,14 +55,14 @@ async def whole(api: httpx.AsyncClient, path: str, **params: Any) -> list[dict[s
 
 
 async def same_walk(
-    api: httpx.AsyncClient, path: str, at_least: int, key: str = "id", limit: int = 2, **params: Any
+    api: httpx.AsyncClient, path: str, at_least: int, key: tuple[str, ...] = ("id",), limit: int = 2, **params: Any
 ) -> list[dict[str, Any]]:
-    """Walked by cursor, the list is the offset list, each row once; returns it."""
+    """Walked by cursor, the list is the offset list, each row (told by `key`) once; returns it."""
     walked = await walk(api, path, limit, **params)
     assert len(walked) >= at_least > limit, (path, params, len(walked))
-    keys = [row[key] for row in walked]
+    keys = [tuple(row[k] for k in key) for row in walked]
     assert len(set(keys)) == len(keys), (path, params, "a row came twice")
-    assert keys == [row[key] for row in await whole(api, path, **params)], (path, params)
+    assert keys == [tuple(row[k] for k in key) for row in await whole(api, path, **params)], (path, params)
     return walked
 
 
@@ -249,3 +249,29 @@ async def test_admin_lists(server: LiveServer, admin: httpx.AsyncClient) -> None
     first = (await admin.get("/api/security-log/failures", params={"min_count": 1, "limit": 2})).json()
     assert first["total"] == 3 and len(first["items"]) == 2 and first["next"] is None
     await refuses_garbled(admin, "/api/security-log/failures")
+
+
+# --- stock levels and a product's history ----------------------------------------------------------
+
+
+async def test_stock_levels_and_history(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    main, north = await warehouse(admin), await warehouse(admin, "North")
+    products = [await stock_product(admin, sku, name) for sku, name in (("b-2", "Bolt"), ("A-1", "Bolt"), ("c", "Nut"))]
+    for n, item in enumerate(products):
+        for place in (main, north):
+            await done(admin, "receipt", [(item["id"], str(1 + n % 2))], warehouse_id=place["id"])
+    await done(admin, "receipt", [(products[0]["id"], "4")], warehouse_id=main["id"])
+    for sort in ("sku", "-sku", "name", "-name", "warehouse", "-warehouse", "on_hand", "-reserved", "-available"):
+        await same_walk(admin, "/api/stock/levels", 6, key=("product_id", "warehouse_id"), sort=sort)
+    levels = await walk(admin, "/api/stock/levels", sort="warehouse")
+    assert [(r["warehouse_name"], r["product_id"]) for r in levels] == [
+        (place, item["id"])
+        for place in ("Main", "North")
+        for item in products  # by name, then id
+    ]
+    await refuses_garbled(admin, "/api/stock/levels", sort="-available")
+    history = f"/api/products/{products[0]['id']}/stock-history"
+    for newest_first in ("true", "false"):
+        moves = await same_walk(admin, history, 3, newest_first=newest_first)
+        assert ordered([m["id"] for m in moves], newest_first == "true")
+    await refuses_garbled(admin, history)

@@ -198,7 +198,7 @@ class ProductHistoryWindow(QWidget):
         return self.model.loading or any(not t.done() for t in self._tasks)
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[MoveOut]:
-        query = HistoryQuery(warehouse_id=self.warehouse.currentData(), offset=offset, limit=limit)
+        query = HistoryQuery(warehouse_id=self.warehouse.currentData(), offset=offset, limit=limit, after=after)
         return await stock.stock_history(self.api, self.product_id, query)
 
     def reload(self) -> None:

@@ -161,7 +161,7 @@ class OverviewPanel(QWidget):
         self.filters.set_choices("warehouse_id", warehouse_choices(warehouses), any_label="All warehouses")
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[LevelOut]:
-        query = LevelQuery.model_validate({**self.query(), "offset": offset, "limit": limit})
+        query = LevelQuery.model_validate({**self.query(), "offset": offset, "limit": limit, "after": after})
         return await stock.list_levels(self.api, query)
 
     def query(self) -> dict[str, Any]:
