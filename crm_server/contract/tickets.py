@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from crm_server.contract.common import Guarded, Model, Position, VersionIn
+from crm_server.contract.common import After, Guarded, Model, Position, VersionIn
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 
@@ -181,6 +181,7 @@ class TicketQuery(TicketFilters):
     sort: TicketSort = "-created_at"
     offset: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=500)
+    after: After = None
 
 
 # --- comments and attachments --------------------------------------------------------------------

@@ -112,6 +112,7 @@ async def list_tickets(session: AsyncSession, principal: Principal, query: Ticke
         whole_rows=True,
         count_cap=COUNT_CAP,
         keys_first=True,
+        after=query.after,
     )
 
 

@@ -22,6 +22,7 @@ from tests.server.test_purchasing import order as purchase_order
 from tests.server.test_stock import done, warehouse
 from tests.server.test_stock import draft as stock_draft
 from tests.server.test_stock import product as stock_product
+from tests.server.test_tickets import make_ticket
 from tests.support import LiveServer
 
 GARBLED = ("not base64!", "bm9wZQ", "W3t9LHt9LHt9XQ")  # not base64; base64 of "nope"; of "[{},{},{}]"
@@ -275,3 +276,23 @@ async def test_stock_levels_and_history(server: LiveServer, admin: httpx.AsyncCl
         moves = await same_walk(admin, history, 3, newest_first=newest_first)
         assert ordered([m["id"] for m in moves], newest_first == "true")
     await refuses_garbled(admin, history)
+
+
+# --- tickets ---------------------------------------------------------------------------------------
+
+
+async def test_tickets_without_a_due_time_last(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    for n in range(7):
+        await make_ticket(admin, subject=f"Ticket {n}", priority=("normal", "high", "critical")[n % 3])
+    sql(
+        server,
+        "UPDATE tickets SET first_response_due_at = CASE WHEN id % 3 = 0 THEN NULL"
+        " ELSE timestamptz '2027-01-01 09:00Z' + (id % 2) * interval '1 hour' END",
+    )
+    for sort in ("first_response_due_at", "-first_response_due_at"):
+        rows = await same_walk(admin, "/api/tickets", 7, sort=sort)
+        assert [r["first_response_due_at"] is None for r in rows] == [False] * 5 + [True] * 2, "empties last"
+        assert ordered([r["id"] for r in rows[5:]], sort.startswith("-")), "the empties by id"
+    for sort in ("created_at", "-created_at", "updated_at", "priority", "-priority", "number", "-number"):
+        await same_walk(admin, "/api/tickets", 7, sort=sort)
+    await refuses_garbled(admin, "/api/tickets", sort="-first_response_due_at")

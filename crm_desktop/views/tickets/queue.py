@@ -237,7 +237,7 @@ class TicketQueue(QWidget):
     # --- loading ---------------------------------------------------------------------------------
 
     async def _fetch(self, offset: int, limit: int, after: str | None = None) -> Page[TicketOut]:
-        query = TicketQuery(**self.filters.model_dump(), sort=self.sort, offset=offset, limit=limit)
+        query = TicketQuery(**self.filters.model_dump(), sort=self.sort, offset=offset, limit=limit, after=after)
         page = await tickets.list_tickets(self.api, query)
         await self.lookups.know_teams(t.team_id for t in page.items)  # names from the first paint, not "team #9"
         return page
