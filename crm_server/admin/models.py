@@ -34,7 +34,7 @@ class AuditEntry(IdMixin, Base):
     __table_args__ = (
         Index("ix_audit_log_entity", "entity", "entity_id", "at"),
         Index("ix_audit_log_actor_at", "actor_id", "at"),
-        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_at_id", "at", "id"),  # newest first, a cursor's range (migration 0024)
     )
 
 

@@ -88,6 +88,12 @@ class Invoice(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_invoices_gross_total", "gross_total"),
         Index("ix_invoices_number_trgm", "number", postgresql_using="gin", postgresql_ops={"number": "gin_trgm_ops"}),
         Index("ix_invoices_number_prefix", "number", postgresql_ops={"number": "varchar_pattern_ops"}),
+        # Sorts on columns drafts leave empty, "empty last" both ways, a cursor's range (migration 0024).
+        *(
+            Index(f"ix_invoices_{name}_{way}", text(f"{name} {way} NULLS LAST"), text(f"id {way}"))
+            for name, ways in (("number", ("desc",)), ("issue_date", ("asc", "desc")), ("due_date", ("asc", "desc")))
+            for way in ways
+        ),
     )
 
 
@@ -134,6 +140,8 @@ class Payment(IdMixin, TimestampsMixin, Base):
         CheckConstraint("refunded_total >= 0 AND refunded_total <= amount", name="refunded_range"),
         CheckConstraint("method IN ('transfer', 'card', 'cash', 'stripe', 'other')", name="method"),
         Index("ix_payments_invoice", "invoice_id", "paid_on"),
+        # The payments list's sorts, the id the tie (migration 0024).
+        *(Index(f"ix_payments_{name}", name, "id") for name in ("paid_on", "amount", "created_at")),
         Index(
             "uq_payments_method_external_ref",
             "method",

@@ -5,11 +5,16 @@ a garbled cursor is a 422 naming `after`. A list whose order a cursor cannot ser
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import psycopg
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from tests.server.test_invoices import _client, _draft, _issued, _rate
 from tests.server.test_orders import apply, store_order
@@ -74,10 +79,23 @@ async def refuses_garbled(api: httpx.AsyncClient, path: str, **params: Any) -> N
         assert answer.json()["field"] == "after", (path, bad, answer.text)
 
 
-def sql(server: LiveServer, *statements: str) -> None:
+def sql(server: LiveServer, *lines: str) -> None:
     with psycopg.connect(server.database_url, autocommit=True) as conn:
-        for statement in statements:
-            conn.execute(statement)
+        for line in lines:
+            conn.execute(line)
+
+
+@pytest.fixture
+def statements() -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the in-process server sends while the test runs."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        sent.append((statement, params))
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    yield sent
+    event.remove(Engine, "before_cursor_execute", keep)
 
 
 def ordered(values: list[Any], descending: bool) -> bool:
@@ -296,3 +314,37 @@ async def test_tickets_without_a_due_time_last(server: LiveServer, admin: httpx.
     for sort in ("created_at", "-created_at", "updated_at", "priority", "-priority", "number", "-number"):
         await same_walk(admin, "/api/tickets", 7, sort=sort)
     await refuses_garbled(admin, "/api/tickets", sort="-first_response_due_at")
+
+
+# --- the large lists: the page after a cursor is an index range, each direction ------------------
+
+
+async def test_a_page_after_a_cursor_reads_an_index_in_order_each_way(
+    server: LiveServer, admin: httpx.AsyncClient, statements: list[tuple[str, Any]]
+) -> None:
+    rate = await _rate(admin)
+    client = await _client(admin, "Northwind")
+    invoice = await _issued(admin, client["id"], rate)
+    for n in range(3):
+        await _pay(admin, invoice, f"{n + 1}.00", f"2026-03-0{n + 1}")
+        await _draft(admin, client["id"], rate)
+    lists = [("/api/invoices", sort) for sort in ("number", "issue_date", "due_date", "gross_total", "created_at")]
+    lists += [("/api/payments", sort) for sort in ("paid_on", "amount", "created_at")]
+    lists += [("/api/audit", "")]
+    for path, name in lists:
+        for sort in [name, f"-{name}"] if name else [""]:
+            params = {"sort": sort} if sort else {}
+            first = (await admin.get(path, params={**params, "limit": 1})).json()
+            statements.clear()
+            answer = await admin.get(path, params={**params, "limit": 1, "after": first["next"]})
+            assert answer.status_code == 200, answer.text
+            table = path.rsplit("/", 1)[1].replace("audit", "audit_log")
+            sent = [(s, p) for s, p in statements if f"FROM {table}" in s and "ORDER BY" in s]
+            assert sent, (path, sort)
+            with psycopg.connect(server.database_url) as conn:
+                conn.execute("SET enable_seqscan = off")  # a few rows: read as the million would be
+                for statement, values in sent:
+                    row = conn.execute("EXPLAIN (FORMAT JSON) " + statement, values).fetchone()
+                    assert row is not None
+                    shape = json.dumps(row[0])
+                    assert '"Node Type": "Sort"' not in shape, (path, sort, shape)
