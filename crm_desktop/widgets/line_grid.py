@@ -107,12 +107,12 @@ class Column:
 
 COLUMNS: dict[Mode, tuple[Column, ...]] = {
     Mode.SALES: (
-        Column("product", "Product", 190, "product", "product"),
+        Column("product", "Product", 230, "product", "product"),
         Column("description", "Description", 260, "text", "description", stretch=True),
         Column("quantity", "Qty", 70, "number", "quantity"),
         Column("unit_price", "Unit price", 100, "number", "unit price"),
         Column("discount_percent", "Disc. %", 70, "number", "discount"),
-        Column("tax_rate_id", "VAT", 130, "rate", "VAT rate"),
+        Column("tax_rate_id", "VAT", 150, "rate", "VAT rate"),
         Column("net", "Net", 100),
         Column("gross", "Gross", 100),
     ),
@@ -515,6 +515,7 @@ class LineGrid(QWidget):
                 widgets[column.key] = rate
             elif column.editor:
                 edit = QLineEdit(self._start_text(column.key, line))
+                edit.setCursorPosition(0)  # a long product name shows its start (the SKU), not its end
                 if column.editor == "number":
                     edit.setAlignment(Qt.AlignmentFlag.AlignRight)
                 if column.editor == "product":
@@ -996,6 +997,7 @@ class LineGrid(QWidget):
                 edit = row["widgets"]["product"]
                 if row["product_id"] == product_id and not edit.text():
                     edit.setText(_product_label(product))
+                    edit.setCursorPosition(0)
 
     def _search_products(self, edit: QLineEdit, text: str) -> None:
         i = self._row_of(edit)
