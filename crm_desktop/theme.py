@@ -282,9 +282,14 @@ def install(app: QApplication, forced: str | None = None) -> Theme:
 
 def render_pictures(name: str) -> dict[str, str]:
     """The style sheet's pictures in this theme's colours: the drop-down arrow of combo boxes and date
-    fields (the app's chevron icon, in the muted colour)."""
-    chevron = (THEME_DIR.parent / "icons" / "chevron-down.svg").read_text(encoding="utf-8")
-    return {f"arrow-down-{name}.svg": chevron.replace("currentColor", TOKENS[name]["muted"])}
+    fields and the step arrows of number fields (the app's chevron icons, in the muted colour)."""
+    icons = THEME_DIR.parent / "icons"
+    return {
+        f"arrow-{way}-{name}.svg": (icons / f"chevron-{way}.svg")
+        .read_text(encoding="utf-8")
+        .replace("currentColor", TOKENS[name]["muted"])
+        for way in ("down", "up")
+    }
 
 
 if __name__ == "__main__":
