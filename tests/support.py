@@ -83,8 +83,8 @@ class LiveServer:
             log_level="warning",
             lifespan="on",
             ws="websockets-sansio",
-            timeout_graceful_shutdown=0.5,
-        )  # type: ignore[arg-type]  # an open WebSocket must not hold it 5 s
+            timeout_graceful_shutdown=0.5,  # type: ignore[arg-type]  # an open WebSocket must not hold it 5 s
+        )
         self._server = _Server(uv)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="crm-server")
         self._thread.start()
@@ -211,7 +211,7 @@ class Smtp:
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 raw = envelope.original_content or envelope.content
-                box.messages.append(message_from_bytes(raw, policy=policy.default))  # type: ignore[arg-type]
+                box.messages.append(message_from_bytes(raw, policy=policy.default))
                 return "250 OK"
 
         controller = Controller(Handler(), hostname=box.host, port=box.port)
