@@ -37,7 +37,11 @@ def scroll_to_the_end(desk: Desk, model: PagedTableModel[Any], view: Any) -> Non
     while model.canFetchMore():
         before = model.rowCount()
         view.scrollToBottom()
-        desk.wait_until(lambda n=before: model.rowCount() > n or not model.canFetchMore(), message=f"stuck at {before}")
+
+        def moved(n: int = before) -> bool:
+            return model.rowCount() > n or not model.canFetchMore()
+
+        desk.wait_until(moved, message=f"stuck at {before}")
         desk.wait_until(lambda: not model.loading)
 
 
