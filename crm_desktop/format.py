@@ -28,6 +28,7 @@ from crm_server.contract.common import minor_unit
 EMPTY = "—"
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+")
 DAY_FORMAT = "%d %b %Y"
+DAY_EDIT_FORMAT = "dd MMM yyyy"  # DAY_FORMAT as a Qt date edit writes it (widgets.form.date_edit)
 TIME_FORMAT = "%H:%M"
 
 # Words whose label is not their code with the underscores taken out and a capital put in front.

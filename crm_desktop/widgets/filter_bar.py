@@ -17,7 +17,6 @@ from typing import Any, cast
 from PySide6.QtCore import QDate, QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QLabel,
     QLayout,
@@ -25,6 +24,8 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QWidget,
 )
+
+from crm_desktop.widgets.form import DateEdit
 
 DEBOUNCE_MS = 300
 
@@ -129,11 +130,9 @@ class PeriodPicker(QWidget):
         for label, days in self.PRESETS:
             self.preset.addItem(label, days)
         today = QDate.currentDate()
-        self.start = QDateEdit(today.addDays(-7))
-        self.end = QDateEdit(today)
+        self.start = DateEdit(today.addDays(-7))
+        self.end = DateEdit(today)
         for edit, name in ((self.start, "From"), (self.end, "To")):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
             edit.setAccessibleName(name)
             edit.setVisible(False)
             edit.dateChanged.connect(self.changed)

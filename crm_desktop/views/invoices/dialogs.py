@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -31,7 +30,7 @@ from crm_desktop.api import invoices
 from crm_desktop.api.client import ApiError
 from crm_desktop.format import parse_decimal
 from crm_desktop.operations.errors import describe, mark_field
-from crm_desktop.widgets.form import field, qdate
+from crm_desktop.widgets.form import DateEdit, field, qdate
 from crm_server.contract.invoices import (
     InvoiceOut,
     PaymentIn,
@@ -80,9 +79,7 @@ class PaymentDialog(QDialog):
         self.open_label.setProperty("role", "muted")
         self.amount = QLineEdit(str(invoice.open_amount))
         self.amount.selectAll()
-        self.paid_on = QDateEdit(qdate(date.today()))
-        self.paid_on.setCalendarPopup(True)
-        self.paid_on.setDisplayFormat("yyyy-MM-dd")
+        self.paid_on = DateEdit(qdate(date.today()))
         self.method = QComboBox()
         for label, value in METHODS:
             self.method.addItem(label, value)

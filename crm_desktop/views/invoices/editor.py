@@ -55,7 +55,7 @@ from crm_desktop.views.invoices.dialogs import (
 from crm_desktop.views.invoices.labels import send_label
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, form_columns, sources
-from crm_desktop.widgets.form import qdate
+from crm_desktop.widgets.form import DateEdit, qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.pdf_preview import PdfPreviewDialog
 from crm_desktop.widgets.record_window import WindowRegistry, show_window
@@ -124,9 +124,7 @@ def open_invoice(
 
 
 def _date_edit() -> QDateEdit:
-    edit = QDateEdit()
-    edit.setCalendarPopup(True)
-    edit.setDisplayFormat("yyyy-MM-dd")
+    edit = DateEdit()
     edit.setMinimumDate(NO_DATE)
     edit.setSpecialValueText("Not set")
     edit.setDate(NO_DATE)

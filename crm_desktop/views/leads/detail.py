@@ -22,7 +22,6 @@ from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -49,6 +48,7 @@ from crm_desktop.views.leads.move_dialogs import _MoveDialog, ask_move, move_cal
 from crm_desktop.widgets.document_window import Action, DocumentWindow, section
 from crm_desktop.widgets.edit_buffer import EditBuffer, Values
 from crm_desktop.widgets.field_conflict import Conflicted, ask_which, save_guarded, shown
+from crm_desktop.widgets.form import DateEdit
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_desktop.widgets.timeline import TimelineView
 from crm_desktop.widgets.user_picker import UserPicker
@@ -130,11 +130,9 @@ class LeadForm(QWidget):
         self.currency.setMaxLength(3)
         self.currency.setPlaceholderText("EUR")
         self.currency.setFixedWidth(64)
-        self.expected_close_date = QDateEdit()
-        self.expected_close_date.setCalendarPopup(True)
+        self.expected_close_date = DateEdit()
         self.expected_close_date.setMinimumDate(NO_DATE)
         self.expected_close_date.setSpecialValueText("No date")
-        self.expected_close_date.setDisplayFormat("yyyy-MM-dd")
         self.expected_close_date.setDate(NO_DATE)
         self.territory = QLineEdit()
         self.product_interest = QLineEdit()

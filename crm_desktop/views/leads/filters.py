@@ -16,7 +16,6 @@ from PySide6.QtCore import QDate, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QLineEdit,
     QPushButton,
@@ -29,6 +28,7 @@ from crm_desktop.api import admin, auth
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.leads.lookups import sales_lookups
+from crm_desktop.widgets.form import DateEdit
 from crm_desktop.widgets.saved_views import SavedViewsMixin, refill, select
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,9 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
         for label, days in PERIODS:
             self.period.addItem(label, days)
         today = QDate.currentDate()
-        self.created_from = QDateEdit(today.addDays(-30))
-        self.created_to = QDateEdit(today)
+        self.created_from = DateEdit(today.addDays(-30))
+        self.created_to = DateEdit(today)
         for edit, name in ((self.created_from, "Created from"), (self.created_to, "Created to")):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
             edit.setAccessibleName(name)
             edit.setVisible(False)
             edit.dateChanged.connect(self._now)

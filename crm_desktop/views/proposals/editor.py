@@ -21,7 +21,6 @@ from typing import Any, cast
 import shiboken6
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QDateEdit,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -45,7 +44,7 @@ from crm_desktop.views.proposals.common import (
 )
 from crm_desktop.views.proposals.party import PartyPicker
 from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, sources
-from crm_desktop.widgets.form import qdate
+from crm_desktop.widgets.form import DateEdit, qdate
 from crm_desktop.widgets.line_grid import LineGrid
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
@@ -195,9 +194,7 @@ class ProposalWindow(DocumentWindow[ProposalOut]):
         self.currency = QLineEdit()
         self.currency.setMaxLength(3)
         self.currency.setPlaceholderText("Base currency")
-        self.valid_until = QDateEdit(qdate(date.today() + timedelta(days=VALID_DAYS)))
-        self.valid_until.setCalendarPopup(True)
-        self.valid_until.setDisplayFormat("yyyy-MM-dd")
+        self.valid_until = DateEdit(qdate(date.today() + timedelta(days=VALID_DAYS)))
         self.notes = QPlainTextEdit()
         self.notes.setPlaceholderText("Terms, what is included, delivery…")
         self.notes.setFixedHeight(64)

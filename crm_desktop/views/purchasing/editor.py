@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDateEdit,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -55,7 +54,7 @@ from crm_desktop.views.purchasing.common import (
 )
 from crm_desktop.views.purchasing.lines import PurchaseLines
 from crm_desktop.widgets.document_window import NEW, Action, DocumentWindow, section, sources
-from crm_desktop.widgets.form import qdate
+from crm_desktop.widgets.form import DateEdit, qdate
 from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_server.contract.events import LiveEvent
 from crm_server.contract.purchasing import (
@@ -100,9 +99,7 @@ class OptionalDate(QWidget):
         super().__init__(parent)
         self.known = QCheckBox("Known")
         self.known.setToolTip("Tick when the vendor has said when the goods arrive")
-        self.edit = QDateEdit(qdate(date.today() + timedelta(days=DEFAULT_LEAD_DAYS)))
-        self.edit.setCalendarPopup(True)
-        self.edit.setDisplayFormat("yyyy-MM-dd")
+        self.edit = DateEdit(qdate(date.today() + timedelta(days=DEFAULT_LEAD_DAYS)))
         self.edit.setEnabled(False)
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)

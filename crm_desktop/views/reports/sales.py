@@ -8,17 +8,18 @@ nothing was invoiced or paid in the range. Reloads when invoices or payments cha
 from __future__ import annotations
 
 import logging
+import math
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QChart, QChartView, QValueAxis
+from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QCategoryAxis, QChart, QChartView
 from PySide6.QtCore import QDate, QSettings, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -38,6 +39,7 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+from crm_desktop.widgets.form import DateEdit
 from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_server.contract.reports import SalesPeriod, SalesQuery, SalesReportOut
 
@@ -53,6 +55,34 @@ GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))
 CURRENCIES = ("EUR", "USD", "GBP", "SEK", "RON", "PLN", "CHF")
 BASIS_KEY = "reports/sales/basis"
 REFRESH_AREAS = reports.WATCHED
+
+
+def nice_ticks(low: float, high: float, most: int = 6) -> list[float]:
+    """Round values from at or below ``low`` to at or above ``high`` (0, 10,000, 20,000 ...), at most
+    about ``most`` of them: where a value axis puts its lines."""
+    if high <= low:
+        high = low + 1
+    rough = (high - low) / (most - 1)
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(power * f for f in (1, 2, 2.5, 5, 10) if power * f >= rough)
+    first = math.floor(low / step) * step
+    ticks = [first]
+    while ticks[-1] < high:
+        ticks.append(round(first + step * len(ticks), 10))
+    return ticks
+
+
+def amount_axis(low: float, high: float) -> QCategoryAxis:
+    """A value axis whose labels are written as the rest of the app writes numbers ("30,000"; QValueAxis'
+    printf-style label format cannot group thousands): one labelled line per round value."""
+    ticks = nice_ticks(low, high)
+    axis = QCategoryAxis()
+    axis.setLabelsPosition(QCategoryAxis.AxisLabelsPosition.AxisLabelsPositionOnValue)
+    axis.setRange(ticks[0], ticks[-1])
+    axis.setStartValue(ticks[0])
+    for tick in ticks:
+        axis.append(format.number(Decimal(str(tick))), tick)
+    return axis
 
 
 def preset_range(name: str, today: date) -> tuple[date, date]:
@@ -123,11 +153,9 @@ class SalesReportPage(QWidget):
         self.preset.setAccessibleName("Date range")
         self.preset.addItems(PRESETS)
         self.preset.setMinimumWidth(140)
-        self.date_from = QDateEdit()
-        self.date_to = QDateEdit()
+        self.date_from = DateEdit()
+        self.date_to = DateEdit()
         for edit, name in ((self.date_from, "From"), (self.date_to, "To")):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
             edit.setAccessibleName(name)
             edit.setMinimumWidth(130)
         self.group = QComboBox()
@@ -400,12 +428,8 @@ class SalesReportPage(QWidget):
             categories.setLabelsAngle(-60)
         self.chart.addAxis(categories, Qt.AlignmentFlag.AlignBottom)
         series.attachAxis(categories)
-        amounts = QValueAxis()
-        amounts.setLabelFormat("%.0f")
+        amounts = amount_axis(min([0.0, *values]), max([0.0, *values]))
         amounts.setTitleText(currency)
-        low, high = min([0.0, *values]), max([0.0, *values])
-        amounts.setRange(low, high if high > low else low + 1)
-        amounts.applyNiceNumbers()
         self.chart.addAxis(amounts, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(amounts)
         # In the theme's colours (QtCharts' own are for a light page: white gridlines glare in dark).
