@@ -1,5 +1,5 @@
 """Activities as a team uses them (#17): a manager picks a teammate's day and week by name, sees
-everyone's week grouped under each owner, one line per follow-up; a salesperson who picks a
+everyone's week as one list, day then owner, one full-width line per follow-up; a salesperson who picks a
 colleague sees nothing of theirs; My day puts the most overdue first, toned by how late."""
 
 from __future__ import annotations
@@ -97,34 +97,53 @@ def test_a_manager_sees_a_teammates_day_and_everyones_week_by_person(desk: Desk,
     settle(desk, lambda: my_day.stack.currentWidget() is my_day.empty, message="Olga's day should be out of reach")
 
     week: WeekView = page.show_week()
+    window.resize(1280, 800)  # the smallest window the app is made for
     settle(desk, lambda: week.loaded)
-    column = week.columns[datetime.now().astimezone().weekday()]
+    today = datetime.now().astimezone().date()
+    column = week.columns[today.weekday()]
     assert not column.texts()  # her own week
     week.person.mode.setFocus()
     qtbot.keyClick(week.person.mode, Qt.Key.Key_Down)  # Everyone I can see
     assert week.person.whose() is Whose.everyone and not week.person.picker.isVisible()
-    settle(desk, lambda: bool(column.texts()), message="everyone's week did not load")
-    assert column.texts() == [
+    agenda = week.agenda
+    settle(desk, lambda: bool(agenda.texts(today)), message="everyone's week did not load")
+    # One full-width list, day then person, instead of seven ~110 px columns ("08:19 Chia…").
+    assert week.stack.currentWidget() is agenda and not week.week_grid.isVisible()
+    assert agenda.texts(today) == [
         "Sam Seller",
         "08:00 Ana Pop (Acme Industrial Supplies and Logistics)",
         "16:00 Ana Pop (Acme Industrial Supplies and Logistics)",
         "Tess Trader",
         "09:00 Ana Pop (Globex)",
     ]  # Olga's (South) is not hers to see
-    line = QFontMetrics(column.list.font()).height()
-    for row in range(column.list.count()):
-        item = column.list.item(row)
-        assert column.list.visualItemRect(item).height() < 2 * line, f"{item.text()!r} takes more than a line"
-    assert not column.list.wordWrap() and column.list.textElideMode() == Qt.TextElideMode.ElideRight
-    assert "Owner: Sam Seller" in column.list.item(1).toolTip()
-    assert column.list.item(2).toolTip().startswith("Meeting at 16:00")
-    header = column.list.item(0)
+    assert agenda.days[today].text(0) == f"{format.weekday(today)} · 3 follow-ups"
+    assert [agenda.topLevelItem(i).text(0).split(" · ")[0] for i in range(7)] == [  # type: ignore[union-attr]
+        format.weekday(d) for d in week.days()
+    ]
+    rows = agenda.rows()
+    assert [(r.text(0), r.text(1)) for r in rows] == [("08:00", "Call"), ("16:00", "Meeting"), ("09:00", "Email")]
+    metrics = QFontMetrics(agenda.font())
+    line = metrics.height()
+    for row in rows:  # each on one line, read whole: nothing elided at 1280 x 800
+        rect = agenda.visualItemRect(row)
+        assert rect.height() < 2 * line, f"{row.text(2)!r} takes more than a line"
+        about = agenda.visualRect(agenda.indexFromItem(row, 2))
+        assert metrics.horizontalAdvance(row.text(2)) + 8 < about.width(), f"{row.text(2)!r} does not fit"
+    assert "Owner: Sam Seller" in rows[0].toolTip(2)
+    assert rows[1].toolTip(0).startswith("Meeting at 16:00")
+    header = agenda.days[today].child(0)
+    assert header is not None and header.text(0) == "Sam Seller"
     assert not header.flags() & Qt.ItemFlag.ItemIsSelectable
-    qtbot.mouseClick(column.list.viewport(), Qt.MouseButton.LeftButton, pos=column.list.visualItemRect(header).center())
+    qtbot.mouseClick(agenda.viewport(), Qt.MouseButton.LeftButton, pos=agenda.visualItemRect(header).center())
     assert week.menu is None  # a person's name is not a follow-up: no menu
+    qtbot.mouseClick(agenda.viewport(), Qt.MouseButton.LeftButton, pos=agenda.visualItemRect(rows[0]).center())
+    menu = week.menu
+    assert menu is not None and [a.text() for a in menu.actions()] == ["Complete…", "Reschedule…", "Open record"]
+    menu.close()
 
     pick(desk, qtbot, week.person, "tess", "Tess Trader")
     settle(desk, lambda: column.texts() == ["09:00 Ana Pop (Globex)"], message=f"Tess's week: {column.texts()}")
+    assert week.stack.currentWidget() is week.week_grid  # one person's week: the seven days again
 
 
 def test_a_salesperson_who_picks_a_colleague_sees_nothing_of_theirs(desk: Desk, qtbot: QtBot) -> None:

@@ -1,8 +1,10 @@
 """The week calendar: seven day columns, Monday to Sunday in local time, each follow-up placed on its
 day in time order, one line each (kind icon, time, who it is about; elided, the tooltip says all).
-Whose week: mine, one person's, or everyone I can see, where each day groups the follow-ups under
-their owner's name. Previous/next week with Alt+Left/Alt+Right, back to this week with Ctrl+T; a
-click (or Enter) on a follow-up offers Complete, Reschedule and Open record.
+Whose week: mine, one person's, or everyone I can see. Everyone's week is too full for seven narrow
+columns (at 1280 px a day is ~110 px: "08:19 Chia…"), so it is one full-width agenda instead: each
+day, then each owner's name, then one line per follow-up (time, kind, who it is about).
+Previous/next week with Alt+Left/Alt+Right, back to this week with Ctrl+T; a click (or Enter) on a
+follow-up offers Complete, Reschedule and Open record.
 
 The server is asked for exactly the shown week ([local Monday 00:00, next Monday 00:00) as UTC), so
 a week of any size loads in one request; done follow-ups stay visible, struck through.
@@ -19,11 +21,15 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMenu,
     QPushButton,
+    QStackedWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -87,19 +93,79 @@ class DayColumn(QFrame):
         self.title.setStyleSheet(f"color: {theme.current().token('accent_text')}; font-weight: 600;" if today else "")
 
     def texts(self) -> list[str]:
-        """Every line of the day as shown: owners' names (when grouped) and follow-ups."""
+        """Every line of the day as shown."""
         return [self.list.item(i).text() for i in range(self.list.count())]
 
-    def add_person(self, name: str) -> None:
-        """A person's name over their follow-ups of the day (not selectable)."""
-        item = QListWidgetItem(name)
-        item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-        font = QFont(self.list.font())
+
+class WeekAgenda(QTreeWidget):
+    """Everyone's week as one list: a row per day ("Wed 02 Dec · 23"), under it each owner's name, under
+    that their follow-ups one full-width line each: time, kind, who it is about."""
+
+    COLUMNS = ("Time", "Kind", "About")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("weekAgenda")
+        self.setColumnCount(len(self.COLUMNS))
+        self.setHeaderLabels(list(self.COLUMNS))
+        self.setRootIsDecorated(False)
+        self.setItemsExpandable(False)
+        self.setIndentation(14)
+        self.setUniformRowHeights(True)
+        self.setIconSize(QSize(16, 16))
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAllColumnsShowFocus(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.header()
+        header.setStretchLastSection(True)
+        for column in (0, 1):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.days: dict[date, QTreeWidgetItem] = {}
+
+    def add_day(self, day: date, count: int, today: bool) -> QTreeWidgetItem:
+        said = f"{count} follow-up{'' if count == 1 else 's'}" if count else "nothing planned"
+        row = self._heading(f"{format.weekday(day)} · {said}", "accent_text" if today else "text")
+        row.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"{format.day(day)}, {said}")
+        self.addTopLevelItem(row)
+        row.setFirstColumnSpanned(True)
+        self.days[day] = row
+        return row
+
+    def add_person(self, day_row: QTreeWidgetItem, name: str) -> QTreeWidgetItem:
+        row = self._heading(name, "muted")
+        row.setToolTip(0, f"{name}'s follow-ups")
+        day_row.addChild(row)
+        row.setFirstColumnSpanned(True)
+        return row
+
+    def _heading(self, text: str, tone: str) -> QTreeWidgetItem:
+        row = QTreeWidgetItem([text])
+        row.setFlags(Qt.ItemFlag.ItemIsEnabled)  # not a follow-up: not selectable
+        font = QFont(self.font())
         font.setBold(True)
-        item.setFont(font)
-        item.setForeground(QBrush(QColor(theme.current().token("muted"))))
-        item.setToolTip(f"{name}'s follow-ups")
-        self.list.addItem(item)
+        row.setFont(0, font)
+        row.setForeground(0, QBrush(QColor(theme.current().token(tone))))
+        return row
+
+    def texts(self, day: date) -> list[str]:
+        """A day as shown: owners' names and their follow-ups as "08:00 Ana Pop (Acme)"."""
+        out: list[str] = []
+        day_row = self.days.get(day)
+        for p in range(day_row.childCount() if day_row is not None else 0):
+            person = day_row.child(p) if day_row is not None else None
+            if person is None:
+                continue
+            out.append(person.text(0))
+            out += [f"{row.text(0)} {row.text(2)}" for row in _children(person)]
+        return out
+
+    def rows(self) -> list[QTreeWidgetItem]:
+        """Every follow-up line, in order."""
+        return [row for day in _children(self.invisibleRootItem()) for p in _children(day) for row in _children(p)]
+
+
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [child for i in range(item.childCount()) if (child := item.child(i)) is not None]
 
 
 class WeekView(LiveFollowUpsView):
@@ -138,14 +204,22 @@ class WeekView(LiveFollowUpsView):
         bar.addWidget(self.person)
         layout.addLayout(bar)
 
-        grid = QHBoxLayout()
+        self.week_grid = QWidget()
+        grid = QHBoxLayout(self.week_grid)
+        grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(6)
         self.columns = [DayColumn() for _ in range(7)]
         for column in self.columns:
             column.list.itemClicked.connect(self._chosen)
             column.list.itemActivated.connect(self._chosen)
             grid.addWidget(column, 1)
-        layout.addLayout(grid, 1)
+        self.agenda = WeekAgenda()  # everyone's week
+        self.agenda.itemClicked.connect(self._chosen_row)
+        self.agenda.itemActivated.connect(self._chosen_row)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.week_grid)
+        self.stack.addWidget(self.agenda)
+        layout.addWidget(self.stack, 1)
 
         for keys, slot in (
             ("Alt+Left", lambda: self.go(-1)),
@@ -214,21 +288,48 @@ class WeekView(LiveFollowUpsView):
             index = (local(follow_up.due_at).date() - self.monday).days
             if 0 <= index < 7:
                 days[index].append(follow_up)
-        grouped = self.grouped()
+        if self.grouped():
+            self._render_agenda(days, now)
+            return
+        self.stack.setCurrentWidget(self.week_grid)
         for column, items in zip(self.columns, days, strict=True):
-            if grouped:
-                items.sort(key=lambda f: (_owner(f).casefold(), f.owner_id or 0, f.due_at, f.id))
-                for (name, _id), theirs in groupby(items, key=lambda f: (_owner(f), f.owner_id)):
-                    column.add_person(name)
-                    for follow_up in theirs:
-                        column.list.addItem(self._item(follow_up, local(follow_up.due_at), now))
-            else:
-                for follow_up in sorted(items, key=lambda f: (f.due_at, f.id)):
-                    column.list.addItem(self._item(follow_up, local(follow_up.due_at), now))
+            for follow_up in sorted(items, key=lambda f: (f.due_at, f.id)):
+                column.list.addItem(self._item(follow_up, local(follow_up.due_at), now))
         for column in self.columns:
             free = column.list.count() == 0
             column.list.setVisible(not free)
             column.empty.setVisible(free)
+
+    def _render_agenda(self, days: list[list[FollowUpOut]], now: datetime) -> None:
+        """Everyone's week: day, then owner (by name), then their follow-ups by time."""
+        self.agenda.clear()
+        self.agenda.days.clear()
+        for day, items in zip(self.days(), days, strict=True):
+            day_row = self.agenda.add_day(day, len(items), day == now.date())
+            items.sort(key=lambda f: (_owner(f).casefold(), f.owner_id or 0, f.due_at, f.id))
+            for (name, _id), theirs in groupby(items, key=lambda f: (_owner(f), f.owner_id)):
+                person = self.agenda.add_person(day_row, name)
+                for follow_up in theirs:
+                    person.addChild(self._row(follow_up, local(follow_up.due_at), now))
+        self.agenda.expandAll()
+        self.stack.setCurrentWidget(self.agenda)
+
+    def _row(self, follow_up: FollowUpOut, due: datetime, now: datetime) -> QTreeWidgetItem:
+        """A follow-up's line in everyone's week: the day column's item, in three columns."""
+        line = self._item(follow_up, due, now)
+        kind = format.label(follow_up.kind)
+        row = QTreeWidgetItem([format.clock(due), kind, follow_up.subject or format.EMPTY])
+        row.setIcon(1, line.icon())
+        row.setData(0, ID_ROLE, follow_up.id)
+        row.setData(0, Qt.ItemDataRole.AccessibleTextRole, line.data(Qt.ItemDataRole.AccessibleTextRole))
+        for column in range(len(WeekAgenda.COLUMNS)):
+            row.setToolTip(column, line.toolTip())
+            row.setFont(column, line.font())
+            if line.foreground().style() != Qt.BrushStyle.NoBrush:
+                row.setForeground(column, line.foreground())
+            if line.background().style() != Qt.BrushStyle.NoBrush:
+                row.setBackground(column, line.background())
+        return row
 
     def _item(self, follow_up: FollowUpOut, due: datetime, now: datetime) -> QListWidgetItem:
         kind = format.label(follow_up.kind)
@@ -270,6 +371,18 @@ class WeekView(LiveFollowUpsView):
         source = item.listWidget()
         self.menu = self.actions_menu(follow_up)
         self.menu.popup(source.viewport().mapToGlobal(source.visualItemRect(item).bottomLeft() + QPoint(8, 0)))
+
+    def _chosen_row(self, row: QTreeWidgetItem) -> None:
+        """A click (or Enter) on a line of everyone's week."""
+        if self.menu is not None and self.menu.isVisible():
+            return
+        chosen = row.data(0, ID_ROLE)
+        follow_up = self.follow_up(int(chosen)) if chosen is not None else None  # None: a day or a name
+        if follow_up is None:
+            return
+        self.menu = self.actions_menu(follow_up)
+        at = self.agenda.visualItemRect(row).bottomLeft() + QPoint(8, 0)
+        self.menu.popup(self.agenda.viewport().mapToGlobal(at))
 
     def actions_menu(self, follow_up: FollowUpOut) -> QMenu:
         menu = QMenu(self)
