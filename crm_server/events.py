@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, func, insert, select, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -84,10 +84,27 @@ async def publish_pending(session: AsyncSession) -> None:
     pending = session.info.pop("pending_events", None)
     if not pending:
         return
-    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SEQ_LOCK})
-    result = await session.execute(insert(Event).returning(Event.seq), pending)
-    last = max(row[0] for row in result)
-    await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": str(last)})
+    await session.execute(_PUBLISH, {"k": _SEQ_LOCK, "c": CHANNEL, "rows": pending})
+
+
+# The lock, the rows and the NOTIFY in one round trip (three statements took a sixth of a small
+# save's SQL time). The lock is taken before any row exists to take a sequence number (the rows are
+# joined to it), the rows take their numbers in the order they were emitted, and NOTIFY carries the last.
+_PUBLISH = text(
+    """
+    WITH locked AS (SELECT pg_advisory_xact_lock(:k)),
+    written AS (
+        INSERT INTO events (module, entity, entity_id, action, actor_id, owner_id, team_id, user_id, data)
+        SELECT e.v ->> 'module', e.v ->> 'entity', (e.v ->> 'entity_id')::bigint, e.v ->> 'action',
+               (e.v ->> 'actor_id')::bigint, (e.v ->> 'owner_id')::bigint, (e.v ->> 'team_id')::bigint,
+               (e.v ->> 'user_id')::bigint, coalesce(e.v -> 'data', '{}'::jsonb)
+        FROM locked, jsonb_array_elements(:rows) WITH ORDINALITY AS e(v, n)
+        ORDER BY e.n
+        RETURNING seq
+    )
+    SELECT pg_notify(:c, max(seq)::text) FROM written
+    """
+).bindparams(bindparam("rows", type_=JSONB))
 
 
 def to_live(event: Event) -> LiveEvent:
