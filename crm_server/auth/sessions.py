@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.admin import settings
@@ -60,18 +60,21 @@ async def start(session: AsyncSession, user: User, address: str | None, client: 
     return token, row
 
 
+# Built once (every request runs it); it brings the settings along, which the request reads anyway.
+_SIGNED_IN = (
+    select(AuthSession, User, Role, settings.ALL)
+    .join(User, User.id == AuthSession.user_id)
+    .join(Role, Role.id == User.role_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+
+
 async def authenticate(session: AsyncSession, token: str, address: str | None) -> Principal:
-    row = (
-        await session.execute(
-            select(AuthSession, User, Role)
-            .join(User, User.id == AuthSession.user_id)
-            .join(Role, Role.id == User.role_id)
-            .where(AuthSession.token_hash == tokens.digest(token))
-        )
-    ).first()
+    row = (await session.execute(_SIGNED_IN, {"token_hash": tokens.digest(token)})).first()
     if row is None:
         raise Unauthorized("Your session is not valid; sign in again.", code="session_invalid")
-    auth, user, role = row
+    auth, user, role, stored = row
+    settings.prime(session, stored)
     now = utcnow()
     if auth.ended_at is not None:
         raise Unauthorized("Your session has ended; sign in again.", code="session_expired")
