@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
@@ -121,9 +121,29 @@ def _out(row: Any) -> FollowUpOut:
     return out
 
 
+# Built once: the answer of every follow-up save.
+_BY_ID = _with_subject(select(FollowUp)).where(FollowUp.id == bindparam("id"))
+
+
+def _loaded(session: AsyncSession, model: type[Any], key: int | None, *names: str) -> tuple[Any, ...] | None:
+    """`names` of the row `key` when this transaction has it loaded already (None: read it)."""
+    if key is None:
+        return tuple(None for _ in names)
+    row = session.sync_session.identity_map.get(inspect(model).identity_key_from_primary_key([key]))
+    if row is None or any(name in inspect(row).unloaded for name in names):
+        return None
+    return tuple(getattr(row, name) for name in names)
+
+
 async def _subject_of(session: AsyncSession, follow_up: FollowUp) -> FollowUpOut:
-    row = (await session.execute(_with_subject(select(FollowUp)).where(FollowUp.id == follow_up.id))).one()
-    return _out(row)
+    """The answer; from the rows this save loaded already (the parent, the owner) when it can."""
+    if not inspect(follow_up).unloaded:
+        lead = _loaded(session, Lead, follow_up.lead_id, "person_name", "company")
+        client = _loaded(session, Client, follow_up.client_id, "name")
+        owner = _loaded(session, User, follow_up.owner_id, "full_name")
+        if lead is not None and client is not None and owner is not None:
+            return _out((follow_up, *lead, *client, *owner))
+    return _out((await session.execute(_BY_ID, {"id": follow_up.id})).one())
 
 
 async def visible_follow_up(

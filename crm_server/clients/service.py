@@ -255,7 +255,8 @@ async def create_client(
         await _add_contact(session, actor_id, client, contact)
     if fp is not None and actor is not None:
         await double_submit.remember(session, actor.user_id, fp, client.id)
-    return await client_out(session, client, warnings)
+    # A client made this instant has only the contacts it came with: no query when it came with none.
+    return await client_out(session, client, warnings, with_contacts=bool(data.contacts))
 
 
 async def update_client(session: AsyncSession, actor: Principal, client_id: int, data: ClientUpdate) -> ClientOut:
