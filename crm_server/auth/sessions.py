@@ -75,6 +75,9 @@ async def authenticate(session: AsyncSession, token: str, address: str | None) -
         raise Unauthorized("Your session is not valid; sign in again.", code="session_invalid")
     auth, user, role, stored = row
     settings.prime(session, stored)
+    # Held for the request: the session keeps only rows someone holds, and saves look the signed-in
+    # user up again (as owner, creator): then from memory instead of another query.
+    session.info["signed_in"] = (auth, user, role)
     now = utcnow()
     if auth.ended_at is not None:
         raise Unauthorized("Your session has ended; sign in again.", code="session_expired")

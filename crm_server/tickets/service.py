@@ -136,6 +136,14 @@ async def _client_and_contact(
     session: AsyncSession, client_id: int | None, contact_id: int | None
 ) -> tuple[int | None, int | None]:
     """A contact brings its client; a contact of another client is refused."""
+    client, contact = await _parties(session, client_id, contact_id)
+    return (client.id if client else None), (contact.id if contact else None)
+
+
+async def _parties(
+    session: AsyncSession, client_id: int | None, contact_id: int | None
+) -> tuple[Client | None, Contact | None]:
+    contact = None
     if contact_id is not None:
         contact = await session.get(Contact, contact_id)
         if contact is None:
@@ -143,9 +151,10 @@ async def _client_and_contact(
         if client_id is not None and contact.client_id != client_id:
             raise ValidationFailed("This contact works for another client.", field="contact_id")
         client_id = contact.client_id
-    if client_id is not None and await session.get(Client, client_id) is None:
+    client = None
+    if client_id is not None and (client := await session.get(Client, client_id)) is None:
         raise ValidationFailed("No such client.", field="client_id")
-    return client_id, contact_id
+    return client, contact
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -200,8 +209,13 @@ async def _new_ticket(
 
 async def create_ticket(session: AsyncSession, actor: Principal, data: TicketIn) -> Ticket:
     values = _clean(data.model_dump(exclude={"team_id"}))
-    values["client_id"], values["contact_id"] = await _client_and_contact(session, data.client_id, data.contact_id)
-    return await _new_ticket(session, actor, values, await routing.check_team(session, data.team_id))
+    # Held until the ticket is made: the session keeps only rows someone holds, and the customer's
+    # acknowledgement reads the contact or client again (then from memory, not another query).
+    client, contact = await _parties(session, data.client_id, data.contact_id)
+    values["client_id"], values["contact_id"] = (client.id if client else None), (contact.id if contact else None)
+    ticket = await _new_ticket(session, actor, values, await routing.check_team(session, data.team_id))
+    del client, contact
+    return ticket
 
 
 async def _locked(session: AsyncSession, actor: Principal, ticket_id: int, version: int) -> Ticket:
