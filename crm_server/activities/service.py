@@ -263,21 +263,18 @@ def _announce(session: AsyncSession, actor_id: int | None, follow_up: FollowUp, 
     )
 
 
-async def _parent(
-    session: AsyncSession, actor: Principal, lead_id: int | None, client_id: int | None
-) -> tuple[int | None, int | None, int | None]:
-    """(lead_id, client_id, owner) of a record the actor may see; a converted lead's follow-ups are
-    the client's too."""
+async def _parent(session: AsyncSession, actor: Principal, lead_id: int | None, client_id: int | None) -> Lead | Client:
+    """The lead or client the actor may see; a converted lead's follow-ups are the client's too."""
     if lead_id is not None:
         lead = await leads.visible_lead(session, actor, lead_id)
         if lead.archived_at is not None:
             raise ValidationFailed("The lead is archived; restore it first.", field="lead_id")
-        return lead.id, lead.converted_client_id, lead.owner_id
+        return lead
     assert client_id is not None
     client = await clients.visible_client(session, actor, client_id)
     if client.archived_at is not None:
         raise ValidationFailed("The client is archived; restore it first.", field="client_id")
-    return None, client.id, client.owner_id
+    return client
 
 
 async def _new(
@@ -298,6 +295,10 @@ async def _new(
         owner_id=owner,
         team_id=team,
         created_by=actor.user_id,
+        # Set, not left out: the answer then reads them from memory (see _subject_of).
+        outcome=None,
+        completed_at=None,
+        completed_by=None,
     )
     session.add(follow_up)
     await session.flush()
@@ -314,7 +315,12 @@ async def _new(
 
 
 async def create_follow_up(session: AsyncSession, actor: Principal, data: FollowUpIn) -> FollowUpOut:
-    lead_id, client_id, record_owner = await _parent(session, actor, data.lead_id, data.client_id)
+    # The parent is held until the answer is made: it names the follow-up (from memory, not a query).
+    parent = await _parent(session, actor, data.lead_id, data.client_id)
+    if isinstance(parent, Lead):
+        lead_id, client_id, record_owner = parent.id, parent.converted_client_id, parent.owner_id
+    else:
+        lead_id, client_id, record_owner = None, parent.id, parent.owner_id
     owner_id = data.owner_id
     if owner_id is None:
         owner = await session.get(User, record_owner) if record_owner is not None else None
