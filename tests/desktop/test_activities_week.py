@@ -122,13 +122,16 @@ def test_a_manager_sees_a_teammates_day_and_everyones_week_by_person(desk: Desk,
     ]
     rows = agenda.rows()
     assert [(r.text(0), r.text(1)) for r in rows] == [("08:00", "Call"), ("16:00", "Meeting"), ("09:00", "Email")]
+    settle(desk, lambda: all(agenda.visualItemRect(r).height() > 0 for r in rows), message="the agenda is not open")
     metrics = QFontMetrics(agenda.font())
     line = metrics.height()
     for row in rows:  # each on one line, read whole: nothing elided at 1280 x 800
         rect = agenda.visualItemRect(row)
-        assert rect.height() < 2 * line, f"{row.text(2)!r} takes more than a line"
+        assert 0 < rect.height() < 2 * line, f"{row.text(2)!r} takes more than a line"
         about = agenda.visualRect(agenda.indexFromItem(row, 2))
         assert metrics.horizontalAdvance(row.text(2)) + 8 < about.width(), f"{row.text(2)!r} does not fit"
+        time_rect = agenda.visualRect(agenda.indexFromItem(row, 0))
+        assert metrics.horizontalAdvance(row.text(0)) < time_rect.width(), f"{row.text(0)!r} does not fit"
     assert "Owner: Sam Seller" in rows[0].toolTip(2)
     assert rows[1].toolTip(0).startswith("Meeting at 16:00")
     header = agenda.days[today].child(0)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from itertools import groupby
 
-from PySide6.QtCore import QPoint, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QKeySequence, QShortcut, QTransform
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QKeySequence, QPainter, QShortcut, QTransform
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -111,7 +111,6 @@ class WeekAgenda(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setItemsExpandable(False)
         self.setIndentation(14)
-        self.setUniformRowHeights(True)
         self.setIconSize(QSize(16, 16))
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setAllColumnsShowFocus(True)
@@ -124,7 +123,7 @@ class WeekAgenda(QTreeWidget):
 
     def add_day(self, day: date, count: int, today: bool) -> QTreeWidgetItem:
         said = f"{count} follow-up{'' if count == 1 else 's'}" if count else "nothing planned"
-        row = self._heading(f"{format.weekday(day)} · {said}", "accent_text" if today else "text")
+        row = self._heading(f"{format.weekday(day)} · {said}", "accent_text" if today else "text", gap=14)
         row.setData(0, Qt.ItemDataRole.AccessibleTextRole, f"{format.day(day)}, {said}")
         self.addTopLevelItem(row)
         row.setFirstColumnSpanned(True)
@@ -132,20 +131,30 @@ class WeekAgenda(QTreeWidget):
         return row
 
     def add_person(self, day_row: QTreeWidgetItem, name: str) -> QTreeWidgetItem:
-        row = self._heading(name, "muted")
+        row = self._heading(name, "muted", gap=6)
         row.setToolTip(0, f"{name}'s follow-ups")
         day_row.addChild(row)
         row.setFirstColumnSpanned(True)
         return row
 
-    def _heading(self, text: str, tone: str) -> QTreeWidgetItem:
-        row = QTreeWidgetItem([text])
+    def line(self, row: QTreeWidgetItem, gap: int = 6, column: int = 2) -> QTreeWidgetItem:
+        """A row as tall as a line of text and ``gap`` (the lists' breathing room); the hint sits on a
+        column whose width it does not decide (About stretches; a heading spans the row)."""
+        row.setSizeHint(column, QSize(0, self.fontMetrics().height() + gap))
+        return row
+
+    def _heading(self, text: str, tone: str, gap: int) -> QTreeWidgetItem:
+        row = self.line(QTreeWidgetItem([text]), gap, column=0)
         row.setFlags(Qt.ItemFlag.ItemIsEnabled)  # not a follow-up: not selectable
+        row.setTextAlignment(0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
         font = QFont(self.font())
         font.setBold(True)
         row.setFont(0, font)
         row.setForeground(0, QBrush(QColor(theme.current().token(tone))))
         return row
+
+    def drawBranches(self, painter: QPainter, rect: QRect, index: QModelIndex | QPersistentModelIndex) -> None:
+        """No open/close arrows: the days and names are headings, always open (itemsExpandable is off)."""
 
     def texts(self, day: date) -> list[str]:
         """A day as shown: owners' names and their follow-ups as "08:00 Ana Pop (Acme)"."""
@@ -318,7 +327,7 @@ class WeekView(LiveFollowUpsView):
         """A follow-up's line in everyone's week: the day column's item, in three columns."""
         line = self._item(follow_up, due, now)
         kind = format.label(follow_up.kind)
-        row = QTreeWidgetItem([format.clock(due), kind, follow_up.subject or format.EMPTY])
+        row = self.agenda.line(QTreeWidgetItem([format.clock(due), kind, follow_up.subject or format.EMPTY]))
         row.setIcon(1, line.icon())
         row.setData(0, ID_ROLE, follow_up.id)
         row.setData(0, Qt.ItemDataRole.AccessibleTextRole, line.data(Qt.ItemDataRole.AccessibleTextRole))
