@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,13 +160,16 @@ class EventHub:
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
-                async with conn:
+                # Its own reader (the listener is busy waiting): one prepared statement per wake-up,
+                # no pool, no transaction to begin and roll back, no ORM loading.
+                reader = await psycopg.AsyncConnection.connect(self._url, autocommit=True, row_factory=dict_row)
+                async with conn, reader:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.connected = True
                     delay = 0.5
-                    await self._drain()  # whatever committed while we were not listening
+                    await self._drain(reader)  # whatever committed while we were not listening
                     async for _ in conn.notifies():
-                        await self._drain()
+                        await self._drain(reader)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -174,14 +178,10 @@ class EventHub:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
 
-    async def _drain(self) -> None:
+    async def _drain(self, reader: psycopg.AsyncConnection[dict[str, Any]]) -> None:
         while True:
-            async with self._sessions() as s:
-                rows = (
-                    (await s.execute(select(Event).where(Event.seq > self._last_seq).order_by(Event.seq).limit(500)))
-                    .scalars()
-                    .all()
-                )
+            cursor = await reader.execute(_NEWER, (self._last_seq,), prepare=True)
+            rows = [Event(**row) for row in await cursor.fetchall()]
             for event in rows:
                 self._last_seq = event.seq
                 for callback in list(self._subscribers):
@@ -189,8 +189,15 @@ class EventHub:
                         callback(event)
                     except Exception:
                         log.exception("event subscriber failed")
-            if len(rows) < 500:
+            if len(rows) < _BATCH:
                 return
+
+
+_BATCH = 500
+_NEWER = (
+    "SELECT seq, at, module, entity, entity_id, action, actor_id, owner_id, team_id, user_id, data"
+    f" FROM events WHERE seq > %s ORDER BY seq LIMIT {_BATCH}"
+)
 
 
 async def events_after(session: AsyncSession, seq: int, limit: int = 1000) -> list[Event]:
