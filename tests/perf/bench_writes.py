@@ -35,15 +35,18 @@ from tests.support import LiveServer
 
 # What each statement is for, by its text (first match wins). Order matters: the row itself last but one.
 KINDS: list[tuple[str, re.Pattern[str]]] = [
-    ("duplicate / similar-name check", re.compile(r"similarity|union all|where clients\.name_key|savepoint", re.I)),
+    (
+        "duplicate / similar-name check",
+        re.compile(r"similarity|union all|where clients\.(name_key|vat_key)|savepoint", re.I),
+    ),
     ("audit", re.compile(r"insert into audit", re.I)),
     ("live event", re.compile(r"insert into (change_)?events|pg_notify|pg_advisory_xact_lock", re.I)),
     ("live event fan-out (server's reader)", re.compile(r"^select events\.seq", re.I)),
     ("notification", re.compile(r"notification|preferences|procrastinate|ticket_emails", re.I)),
     ("double-submit guard", re.compile(r"recent_submits", re.I)),
     ("assignment / routing", re.compile(r"assignment_|round_robin|ticket_categories|team_members", re.I)),
+    ("sign-in check (session, user, role, settings)", re.compile(r"from (auth_)?sessions|from users|from roles", re.I)),
     ("settings", re.compile(r"from settings", re.I)),
-    ("sign-in check (session, user, role)", re.compile(r"from (auth_)?sessions|from users|from roles", re.I)),
     ("the row itself", re.compile(r"^\s*(insert into|update) (leads|clients|tickets|follow_ups)\b", re.I)),
     ("reading rows (the record, its parent, the answer)", re.compile(r"^\s*select", re.I)),
 ]
