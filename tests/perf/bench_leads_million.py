@@ -6,7 +6,9 @@ total for every sort and filter the desktop offers and search terms from rare to
 a lead's create and update. Requests go over real HTTP to the real app. The slowest list request
 is EXPLAINed (ANALYZE, BUFFERS) at the end: the rows and buffers it read.
 
-Run on a quiet machine: .venv/bin/python -m tests.perf.bench_leads_million [leads]"""
+Run on a quiet machine: .venv/bin/python -m tests.perf.bench_leads_million [leads] [--url URL]
+(--url: a database this benchmark filled before, migrated to the newest schema and measured again
+without building the million rows anew)."""
 
 from __future__ import annotations
 
@@ -22,11 +24,14 @@ import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from crm_server import migrate
 from tests.perf.bench_leads import generate
 from tests.perf.common import live_server
 from tests.support import PASSWORD, LiveServer
 
-LEADS = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+ARGS = [a for a in sys.argv[1:] if not a.startswith("--url")]
+URL = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--url=")), None)
+LEADS = int(ARGS[0]) if ARGS else 1_000_000
 CHUNK = 100_000
 RUNS = 20
 SCOPES = (("admin", "admin@example.com"), ("manager", "manager0@example.com"), ("salesperson", "seller00@example.com"))
@@ -77,7 +82,7 @@ async def timed(api: httpx.AsyncClient, method: str, path: str, **kw: Any) -> tu
     return took, response
 
 
-async def bench(server: LiveServer, seen: Statements) -> None:
+async def fill(server: LiveServer) -> None:
     async with server.client() as boot:
         await server.login_admin(boot)
     for team in range(4):
@@ -88,6 +93,12 @@ async def bench(server: LiveServer, seen: Statements) -> None:
     for start in range(1, LEADS + 1, CHUNK):
         generate(server.database_url, start, min(CHUNK, LEADS - start + 1))
     print(f"generated {LEADS:,} leads in {time.perf_counter() - started:.0f} s\n")
+
+
+async def bench(server: LiveServer, seen: Statements) -> None:
+    with psycopg.connect(server.database_url) as conn:
+        count = conn.execute("SELECT count(*) FROM leads").fetchone()
+    print(f"{count[0] if count else 0:,} leads\n")
     print(f"{'request':<34} {'scope':<12} {'p50 ms':>8} {'p95 ms':>8}  total")
     worst: tuple[float, str, tuple[str, Any] | None] = (0.0, "", None)
     over: list[str] = []
@@ -153,7 +164,13 @@ def _shape(plan: dict[str, Any]) -> str:
 
 def main() -> None:
     seen = Statements()
+    if URL:
+        migrate.upgrade(URL)
+        with LiveServer.run(URL) as server:
+            asyncio.run(bench(server, seen))
+        return
     with live_server() as server:
+        asyncio.run(fill(server))
         asyncio.run(bench(server, seen))
 
 
