@@ -12,9 +12,12 @@ import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
@@ -143,3 +146,16 @@ async def admin(server: LiveServer) -> AsyncIterator[object]:
     async with server.client() as api:
         await server.login_admin(api)
         yield api
+
+
+@pytest.fixture
+def statements() -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the in-process server sends while the test runs."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        sent.append((statement, params))
+
+    event.listen(Engine, "before_cursor_execute", keep)
+    yield sent
+    event.remove(Engine, "before_cursor_execute", keep)

@@ -116,4 +116,3 @@ class DateEdit(QDateEdit):
     def fixup(self, text: str) -> str:
         typed = _typed(text)
         return _ENGLISH.toString(typed, format.DAY_EDIT_FORMAT) if typed is not None else super().fixup(text)
-

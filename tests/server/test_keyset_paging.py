@@ -6,15 +6,11 @@ a garbled cursor is a 422 naming `after`. A list whose order a cursor cannot ser
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import psycopg
-import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from tests.server.test_invoices import _client, _draft, _issued, _rate
 from tests.server.test_orders import apply, store_order
@@ -83,19 +79,6 @@ def sql(server: LiveServer, *lines: str) -> None:
     with psycopg.connect(server.database_url, autocommit=True) as conn:
         for line in lines:
             conn.execute(line)
-
-
-@pytest.fixture
-def statements() -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the in-process server sends while the test runs."""
-    sent: list[tuple[str, Any]] = []
-
-    def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
-        sent.append((statement, params))
-
-    event.listen(Engine, "before_cursor_execute", keep)
-    yield sent
-    event.remove(Engine, "before_cursor_execute", keep)
 
 
 def ordered(values: list[Any], descending: bool) -> bool:

@@ -6,31 +6,14 @@ statistics say. The SQL the server sent is captured and EXPLAINed on the same da
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from crm_server.leads.service import COUNT_CAP
 from tests.support import LiveServer
 
 LEADS = COUNT_CAP + 400
-
-
-@pytest.fixture
-def statements() -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the in-process server sends while the test runs."""
-    sent: list[tuple[str, Any]] = []
-
-    def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
-        sent.append((statement, params))
-
-    event.listen(Engine, "before_cursor_execute", keep)
-    yield sent
-    event.remove(Engine, "before_cursor_execute", keep)
 
 
 def fill(url: str) -> None:

@@ -13,13 +13,9 @@ by itself: tests/perf/bench_tickets_million.py.)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from crm_server.tickets.service import COUNT_CAP
 from tests.support import LiveServer
@@ -28,19 +24,6 @@ TICKETS = COUNT_CAP + 400
 RARE = 250  # every 250th subject has the word "needle"
 OWN = "Own-queue agent"
 SPREAD = 15  # one ticket in 15 is live
-
-
-@pytest.fixture
-def statements() -> Iterator[list[tuple[str, Any]]]:
-    """Every statement the in-process server sends while the test runs."""
-    sent: list[tuple[str, Any]] = []
-
-    def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
-        sent.append((statement, params))
-
-    event.listen(Engine, "before_cursor_execute", keep)
-    yield sent
-    event.remove(Engine, "before_cursor_execute", keep)
 
 
 async def agent(server: LiveServer) -> Any:
