@@ -38,6 +38,7 @@ DEPENDS=(
   "libxcb-icccm4" "libxcb-image0" "libxcb-keysyms1" "libxcb-randr0" "libxcb-render0"
   "libxcb-render-util0" "libxcb-shape0" "libxcb-shm0" "libxcb-sync1" "libxcb-util1"
   "libxcb-xfixes0" "libxcb-xkb1" "libxkbcommon0" "libxkbcommon-x11-0" "libbrotli1" "libgssapi-krb5-2"
+  "libcups2 | libcups2t64"  # the PDF preview's Print (QtPrintSupport)
 )
 
 say() { printf '\n== %s\n' "$*"; }
