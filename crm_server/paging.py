@@ -54,7 +54,7 @@ async def page(
     total = await session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     exact = cap is None or total <= cap
     if exact:  # the count says whether more follow
-        ordered: Any = stmt.order_by(*order_by).offset(offset).limit(limit)
+        ordered: Any = _plain(stmt, order_by, offset, limit)
         if cap is not None:
             ordered = _few_first(stmt, order_by, offset, limit) if total > offset else None
     else:  # one row past the page says it
@@ -141,7 +141,7 @@ def _few_first(stmt: Select[*tuple[Any, ...]], order_by: tuple[Any, ...], offset
     for term in order_by:
         keys.update((c.key, c) for c in visitors.iterate(term) if isinstance(c, Column))
     if any(c.table is not key.table for c in keys.values()):
-        return stmt.order_by(*order_by).offset(offset).limit(limit)
+        return _plain(stmt, order_by, offset, limit)
     matches = (
         stmt.order_by(None).with_only_columns(*keys.values(), maintain_column_froms=True).cte("matches")
     ).prefix_with("MATERIALIZED")

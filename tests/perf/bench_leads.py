@@ -283,13 +283,18 @@ async def login(server: LiveServer, email: str) -> httpx.AsyncClient:
     return api
 
 
-async def bench(server: LiveServer) -> None:
+async def make_people(server: LiveServer) -> None:
+    """The admin, 24 salespeople in 4 teams (seller<team><n>) and a manager per team (manager<team>)."""
     async with server.client() as boot:
         await server.login_admin(boot)
     for team in range(4):
         for i in range(6):
             await server.create_user(f"seller{team}{i}@example.com", team=f"Team {team}", full_name=f"Seller {team}{i}")
         await server.create_user(f"manager{team}@example.com", role="Manager", team=f"Team {team}")
+
+
+async def bench(server: LiveServer) -> None:
+    await make_people(server)
     url = server.database_url
     rng = random.Random(4)
 

@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from crm_server import migrate
-from tests.perf.bench_leads import generate
+from tests.perf.bench_leads import generate, make_people
 from tests.perf.common import live_server
 from tests.support import PASSWORD, LiveServer
 
@@ -83,12 +83,7 @@ async def timed(api: httpx.AsyncClient, method: str, path: str, **kw: Any) -> tu
 
 
 async def fill(server: LiveServer) -> None:
-    async with server.client() as boot:
-        await server.login_admin(boot)
-    for team in range(4):
-        for i in range(6):
-            await server.create_user(f"seller{team}{i}@example.com", team=f"Team {team}", full_name=f"Seller {team}{i}")
-        await server.create_user(f"manager{team}@example.com", role="Manager", team=f"Team {team}")
+    await make_people(server)
     started = time.perf_counter()
     for start in range(1, LEADS + 1, CHUNK):
         generate(server.database_url, start, min(CHUNK, LEADS - start + 1))
