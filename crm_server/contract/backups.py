@@ -1,0 +1,94 @@
+"""Backups on the wire: the list, run now, cancel, test restore, settings (issue #21).
+
+A backup is a `pg_dump -Fc` file in the backup folder, verified by reading it whole, with its
+size, SHA-256 and the row count of every table at dump time; a test restore loads it into a
+scratch database and compares those counts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from crm_server.contract.common import Model
+
+BackupKind = Literal["nightly", "manual", "safety"]
+BackupStatus = Literal["running", "succeeded", "failed", "cancelled"]
+
+# Stable error codes of a failed backup (error_message says it in plain words).
+BackupErrorCode = Literal[
+    "insufficient_storage",  # "Insufficient storage"
+    "permission_denied",  # "Permission denied"
+    "connection_timed_out",  # "Connection timed out"
+    "version_mismatch",  # "pg_dump version mismatch"
+    "verify_failed",  # the archive could not be read back whole
+    "cancelled",
+    "failed",  # anything else; the message carries the tool's own words
+]
+
+# The live event a running backup emits as it goes (entity "backup", id = BackupOut.id).
+BACKUP_EVENT = "backup"
+
+
+class BackupOut(Model):
+    id: int
+    kind: BackupKind
+    status: BackupStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    # The file's name inside the backup folder ("crm-2026-12-06T0200Z-nightly.dump[.age]").
+    file_name: str | None = None
+    folder: str | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+    encrypted: bool = False
+    # Read back whole with pg_restore (not just its table of contents).
+    verified_at: datetime | None = None
+    verify_ok: bool | None = None
+    # Loaded into a scratch database and row counts compared with those at dump time.
+    test_restored_at: datetime | None = None
+    test_restore_ok: bool | None = None
+    test_restore_detail: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    # When retention will remove the file (None: kept for now / not decided yet).
+    kept_until: datetime | None = None
+    # True once retention removed the file (the row stays as history).
+    removed: bool = False
+    progress: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class BackupSettings(BaseModel):
+    """The backup settings as the admin page shows and edits them (also in /api/admin/settings
+    under the keys backup.*). The encryption passphrase is never here: it lives in the server's
+    environment (CRM_BACKUP_PASSPHRASE)."""
+
+    enabled: bool = True
+    folder: str = ""
+    hour: int = Field(default=2, ge=0, le=23, description="local hour of the nightly backup")
+    keep_daily: int = Field(default=7, ge=1, le=365)
+    keep_weekly: int = Field(default=4, ge=0, le=520)
+    keep_monthly: int = Field(default=6, ge=0, le=240)
+    # Read-only facts for the page.
+    encryption: bool = Field(default=False, description="CRM_BACKUP_PASSPHRASE is set")
+
+
+class BackupRunIn(BaseModel):
+    """Body of POST /api/backups (run now)."""
+
+    kind: Literal["manual"] = "manual"
+
+
+class BackupStatusOut(Model):
+    """The page header and /health: is the last backup good and recent?"""
+
+    configured: bool
+    ok: bool
+    # "ok", "failed" (last backup failed), "stale" (last good one older than 26 hours),
+    # "never" (no good backup yet), "not_configured" (backups turned off).
+    state: Literal["ok", "failed", "stale", "never", "not_configured"]
+    message: str
+    last_good_at: datetime | None = None
+    last: BackupOut | None = None
