@@ -3,6 +3,19 @@
 A backup is a `pg_dump -Fc` file in the backup folder, verified by reading it whole, with its
 size, SHA-256 and the row count of every table at dump time; a test restore loads it into a
 scratch database and compares those counts.
+
+Routes (admin only; crm_server/backups/api.py):
+  GET  /api/backups?offset=&limit=          Page[BackupOut], newest first
+  GET  /api/backups/status                  BackupStatusOut (also the `backups` part of /health)
+  POST /api/backups                         BackupRunIn -> BackupOut (202, status "running")
+  GET  /api/backups/{id}                    BackupOut
+  POST /api/backups/{id}/cancel             BackupOut (a running one: pg_dump stopped, file removed)
+  POST /api/backups/{id}/test-restore       BackupOut (202: queued; test_restored_at set when done)
+  GET  /api/backups/{id}/download           the file, streamed (application/octet-stream)
+  GET  /api/backups/settings                BackupSettings
+  PUT  /api/backups/settings                BackupSettings -> BackupSettings
+Live events: module "admin", entity "backup", entity_id = the backup's id, action "progress" /
+"updated", data {"status", "progress"}.
 """
 
 from __future__ import annotations
