@@ -14,6 +14,7 @@ Routes (admin only; crm_server/backups/api.py):
   GET  /api/backups/{id}/download           the file, streamed (application/octet-stream)
   GET  /api/backups/settings                BackupSettings
   PUT  /api/backups/settings                BackupSettings -> BackupSettings
+  POST /api/backups/{id}/restore            RestoreIn -> RestoreOut (see RestoreIn)
 Live events: module "admin", entity "backup", entity_id = the backup's id, action "progress" /
 "updated", data {"status", "progress"}.
 """
@@ -105,3 +106,34 @@ class BackupStatusOut(Model):
     message: str
     last_good_at: datetime | None = None
     last: BackupOut | None = None
+
+
+class RestoreIn(BaseModel):
+    """Body of POST /api/backups/{id}/restore (admin only; crm_server/backups/restore_api.py).
+
+    mode "new": into a new database named `database` on the same server, to look at; the live
+    data are not touched. mode "in_place": replaces the live data; `confirm` must be the company's
+    name (setting company.name) as the admin typed it. A safety backup is taken first; desktops get
+    the live events server.restoring / server.restored (see contract/events.py SERVER_MODULE)."""
+
+    mode: Literal["new", "in_place"]
+    database: str | None = Field(default=None, max_length=63, description='mode "new": a-z, 0-9 and _')
+    confirm: str | None = Field(default=None, max_length=200, description='mode "in_place": the company name')
+
+
+class RestoreOut(Model):
+    mode: Literal["new", "in_place"]
+    database: str  # the new database, or the live one that now holds the restored data
+    backup_id: int | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    tables: int
+    rows: int
+    # Rows of every table after the restore ("public.leads": 12), and whether they equal those the
+    # backup recorded at dump time (None: the backup recorded none).
+    row_counts: dict[str, int] = Field(default_factory=dict)
+    counts_match: bool | None = None
+    safety_backup_id: int | None = None  # in place: the backup of the data just replaced
+    event_seq: int | None = None  # in place: the server.restored event's sequence number
+    jobs_kept_finished: int = 0  # in place: queued in the backup, finished since: not run again
+    jobs_requeued: int = 0  # in place: running in the backup, unfinished: queued to run once

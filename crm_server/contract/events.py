@@ -28,3 +28,14 @@ class Hello(Model):
 
     type: str = "hello"
     last_seq: int
+
+
+# Events about the server itself (every signed-in user gets them): LiveEvent with module "server",
+# entity "server", entity_id 0 and one of these actions. "restoring": an in-place restore of a
+# backup has begun (say so; requests may fail until it ends). "restored": the data were replaced;
+# a {"type": "reset"} frame follows and the server closes the stream with code 1012 (service
+# restart): reconnect and reload everything, never resume from older events. "restore_failed":
+# the restore stopped and the live data were kept.
+SERVER_MODULE = "server"
+SERVER_RESTORING, SERVER_RESTORED, SERVER_RESTORE_FAILED = "restoring", "restored", "restore_failed"
+RESTART_CLOSE_CODE = 1012
