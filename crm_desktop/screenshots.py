@@ -357,6 +357,10 @@ async def _shoot_all(shots: Shooter, server_url: str) -> None:
     await shots.settle(0.1)
     shots.shoot("offline", main)
     main.api._set_state("online")
+    main.restoring_banner.show()  # the server restoring a backup (crm_desktop/views/restoring.py)
+    await shots.settle(0.1)
+    shots.shoot("server-restoring", main)
+    main.restoring_banner.hide()
 
     # --- views that offer screenshot_states (the admin panel...) ----------------------------------------
     session = desktop.session

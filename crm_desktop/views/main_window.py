@@ -35,6 +35,7 @@ from crm_desktop.tasks import spawn
 from crm_desktop.views.account.dialogs import ChangePasswordDialog, ProfileDialog, TotpManageDialog, TotpSetupDialog
 from crm_desktop.views.modules import BY_KEY, ModuleInfo, ModulePage, create_page, visible_modules
 from crm_desktop.views.notifications import NotificationCenter, NotificationsPopup
+from crm_desktop.views.restoring import RestoreWatcher, RestoringBanner
 from crm_desktop.views.search import SearchController
 from crm_desktop.widgets.avatar import avatar_icon
 from crm_desktop.widgets.banner import NoticeBanner, OfflineBanner
@@ -185,7 +186,12 @@ class MainWindow(QMainWindow):
         self.offline_banner = OfflineBanner()
         self.offline_banner.retry.connect(self._retry_now)
         self.notice = NoticeBanner()
+        # The server restoring a backup: a banner meanwhile, then a reconnect and a reload of everything.
+        self.restoring_banner = RestoringBanner()
+        self.restore_watcher = RestoreWatcher(session, self.restoring_banner, self)
+        self.restore_watcher.reloaded.connect(self.show_notice)
         right.addWidget(self.offline_banner)
+        right.addWidget(self.restoring_banner)
         right.addWidget(self.notice)
         self.stack = QStackedWidget()
         self.stack.setObjectName("content")
