@@ -18,6 +18,7 @@ from crm_server.config import Config, to_libpq_url
 from crm_server.db import Database
 from crm_server.email_pipe import api as email_pipe_api
 from crm_server.errors import install_error_handlers
+from crm_server.exports import api as exports_api
 from crm_server.input_guard import BodyLimit
 from crm_server.integrations import api as integrations_api
 from crm_server.invoices import api as invoices_api
@@ -96,4 +97,5 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(orders_api.router)
     app.include_router(integrations_api.router)
     app.include_router(webforms_api.router)
+    app.include_router(exports_api.router)
     return app

@@ -27,6 +27,7 @@ TASK_MODULES.append("crm_server.invoices.scheduled")
 TASK_MODULES.append("crm_server.integrations.scheduled")
 TASK_MODULES.append("crm_server.orders.scheduled")
 TASK_MODULES.append("crm_server.auth.scheduled")
+TASK_MODULES.append("crm_server.exports.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 
@@ -48,6 +49,8 @@ TITLES: dict[str, str] = {
     "crm:orders.retry_short": "Retry orders short of stock",
     "crm:auth.send_reset": "Send a password reset email",
     "crm:auth.notify": "Send an account notice email",
+    "crm:exports.run": "Write an export file",
+    "crm:exports.expire": "Remove expired export files",
 }
 
 
