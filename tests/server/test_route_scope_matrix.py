@@ -42,6 +42,8 @@ OWNED = {
     "payment_id": "invoices",
     "proposal_id": "proposals",
     "order_id": "orders",
+    # An export is its asker's alone: no role holds "exports", so every role is walked against the admin's.
+    "export_id": "exports",
 }  # order_id under /api/orders: a sales order
 # Path parameters of records nobody owns (settings an admin keeps, the catalogue, stock, the jobs
 # list): only the route's permission guards them. A new parameter must be added to one of the two.
@@ -151,6 +153,7 @@ def _setup(admin: httpx.Client, south: int, ids: dict[str, int]) -> None:
     ids["invoice_id"] = issued["id"]
     ids["payment_id"] = _ok(admin.post(f"/api/invoices/{issued['id']}/payments", json={"amount": "10.00"}))["id"]
     ids["proposal_id"] = _ok(admin.post("/api/proposals", json={"client_id": client["id"], "lines": [line]}))["id"]
+    ids["export_id"] = _ok(admin.post("/api/exports", json={"entity": "leads", "format": "csv"}))["id"]
     ids["order_id"] = 1  # no sales order: no built-in role but Admin holds orders (see test_roles_hold_...)
 
 
