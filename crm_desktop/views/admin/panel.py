@@ -20,6 +20,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import change_bus
 from crm_desktop.views.admin.assignment import AssignmentPage
 from crm_desktop.views.admin.audit import AuditPage
+from crm_desktop.views.admin.backups import BackupsPage
 from crm_desktop.views.admin.common import AdminPage, Event, can
 from crm_desktop.views.admin.email_log import EmailLogPage, InvoiceEmailsPage
 from crm_desktop.views.admin.health import HealthPage
@@ -53,6 +54,7 @@ PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("logs", LogsPage),
     ("audit", AuditPage),
     ("settings", SettingsPage),
+    ("backups", BackupsPage),
     ("health", HealthPage),
 )
 ICONS = {
@@ -71,6 +73,7 @@ ICONS = {
     "logs": "lock",
     "audit": "inbox",
     "settings": "settings",
+    "backups": "shield-check",
     "health": "server",
 }
 NAV_STYLE = """
@@ -92,6 +95,7 @@ EVENT_PAGES = {
     "lead_source": ("sales_lists", "assignment", "audit"),
     "assignment_rule": ("assignment", "audit"),
     "email_pipe_log": ("email_log", "audit"),
+    "backup": ("backups",),
 }
 # Live events of other modules that a page shows, by (module, entity).
 OTHER_EVENT_PAGES = {
@@ -306,6 +310,10 @@ class AdminPanel(QWidget):
     @property
     def settings_page(self) -> SettingsPage:
         return cast(SettingsPage, self.pages["settings"])
+
+    @property
+    def backups_page(self) -> BackupsPage:
+        return cast(BackupsPage, self.pages["backups"])
 
     @property
     def health_page(self) -> HealthPage:
