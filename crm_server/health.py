@@ -20,6 +20,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import text
 
 from crm_server import __version__
+from crm_server.backups.service import health as backup_health
 from crm_server.contract.admin import ComponentHealth, Health
 from crm_server.contract.common import API_LEVEL, ServerVersion
 from crm_server.db import Database
@@ -64,6 +65,13 @@ async def _health(request: Request) -> Health:
                 jobs = await state.jobs.health(session)
         except Exception as exc:
             jobs = ComponentHealth(status="down", detail=f"unknown: {type(exc).__name__}")
+    backups = ComponentHealth(status="not_configured", detail="unknown: the database is unreachable")
+    if problem is None:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT), db.sessions() as session:
+                backups = await backup_health(session)
+        except Exception as exc:
+            backups = ComponentHealth(status="down", detail=f"unknown: {type(exc).__name__}")
     hub = state.hub
     live = ComponentHealth(status="ok" if hub.connected else "down", detail=f"last event #{hub.last_seq}")
     parts = {"database": database, "jobs": jobs, "events": live}
@@ -75,8 +83,9 @@ async def _health(request: Request) -> Health:
         jobs=jobs,
         events=live,
         integrations=ComponentHealth(status="not_configured"),
-        backups=ComponentHealth(status="not_configured"),
+        backups=backups,
         down=down,
+        attention=["backups"] if backups.status == "down" else [],
     )
 
 

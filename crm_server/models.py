@@ -4,6 +4,7 @@ from crm_server import events, idempotency  # noqa: F401
 from crm_server.activities import models as activities_models  # noqa: F401
 from crm_server.admin import models as admin_models  # noqa: F401
 from crm_server.auth import models as auth_models  # noqa: F401
+from crm_server.backups import models as backups_models  # noqa: F401
 from crm_server.clients import models as clients_models  # noqa: F401
 from crm_server.db import Base
 from crm_server.email_pipe import models as email_pipe_models  # noqa: F401

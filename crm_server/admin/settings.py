@@ -110,6 +110,15 @@ DEFINITIONS: dict[str, Definition] = {
     # Website forms (crm_server/webforms/, crm_server/integrations/forms.py)
     "forms.max_per_window": Definition(int, 10, "Most website form posts from one address", minimum=1, maximum=10000),
     "forms.window_minutes": Definition(int, 10, "Window of that limit (minutes)", minimum=1, maximum=1440),
+    # Backups (crm_server/backups/): the passphrase is not a setting (CRM_BACKUP_PASSPHRASE in the environment)
+    "backup.enabled": Definition(bool, True, "Back up the database every night"),
+    "backup.folder": Definition(
+        str, "", "Backup folder (a local path or a mounted share; empty: 'backups' in the data folder)"
+    ),
+    "backup.hour": Definition(int, 2, "Hour of the nightly backup (server time)", minimum=0, maximum=23),
+    "backup.keep_daily": Definition(int, 7, "Daily backups kept", minimum=1, maximum=365),
+    "backup.keep_weekly": Definition(int, 4, "Weekly backups kept", minimum=0, maximum=520),
+    "backup.keep_monthly": Definition(int, 6, "Monthly backups kept", minimum=0, maximum=240),
     # Every webhook door (crm_server/integrations/inbox.py): refusals kept per address, then 429
     "integrations.max_rejects_per_hour": Definition(
         int,

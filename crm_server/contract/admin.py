@@ -94,4 +94,7 @@ class Health(Model):
     backups: ComponentHealth
     # What is down, in words ("database", "job runner", "event listener"); empty when status is ok.
     down: list[str] = Field(default_factory=list)
+    # What needs a person but does not stop serving (so /health stays 200): "backups" when the last
+    # backup failed or the last good one is older than 26 hours (see `backups.detail`).
+    attention: list[str] = Field(default_factory=list)
     recent_failures: list[JobRun] = Field(default_factory=list)

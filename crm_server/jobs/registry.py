@@ -27,6 +27,7 @@ TASK_MODULES.append("crm_server.invoices.scheduled")
 TASK_MODULES.append("crm_server.integrations.scheduled")
 TASK_MODULES.append("crm_server.orders.scheduled")
 TASK_MODULES.append("crm_server.auth.scheduled")
+TASK_MODULES.append("crm_server.backups.scheduled")
 TASK_MODULES.append("crm_server.exports.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
@@ -49,6 +50,10 @@ TITLES: dict[str, str] = {
     "crm:orders.retry_short": "Retry orders short of stock",
     "crm:auth.send_reset": "Send a password reset email",
     "crm:auth.notify": "Send an account notice email",
+    "crm:backups.nightly": "Back up the database (nightly)",
+    "crm:backups.run": "Back up the database now",
+    "crm:backups.test_restore": "Test-restore a backup",
+    "crm:backups.alert": "E-mail admins about a failed backup",
     "crm:exports.run": "Write an export file",
     "crm:exports.expire": "Remove expired export files",
 }
