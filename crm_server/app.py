@@ -14,6 +14,7 @@ from crm_server.activities import api as activities_api
 from crm_server.admin import api as admin_api
 from crm_server.auth import api as auth_api
 from crm_server.backups import api as backups_api
+from crm_server.backups import restore_api as backups_restore_api
 from crm_server.clients import api as clients_api
 from crm_server.config import Config, to_libpq_url
 from crm_server.db import Database
@@ -82,6 +83,7 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(admin_api.router)
     app.include_router(runner.router)
     app.include_router(backups_api.router)
+    app.include_router(backups_restore_api.router)
     app.include_router(events_api.router)
     app.include_router(leads_api.router)
     app.include_router(clients_api.router)

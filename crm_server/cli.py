@@ -248,6 +248,88 @@ def cmd_pipe_email(args: argparse.Namespace, config: Config) -> int:
     return {"malformed": EX_DATAERR, "rejected": EX_DATAERR, "failed": EX_TEMPFAIL}.get(answer.outcome, EX_NOPERM)
 
 
+# What `crm-server restore` exits with (sysexits.h), for IT's scripts; the reason is one line on stderr.
+RESTORE_EXIT = {
+    "invalid": 64,  # EX_USAGE: a bad --into name
+    "required": 64,  # in place without --confirm (and no terminal to ask on)
+    "confirm_mismatch": 64,  # --confirm is not the company's name
+    "not_a_backup": 65,  # EX_DATAERR: not a pg_dump archive (nor an encrypted one)
+    "backup_unreadable": 65,  # damaged or truncated: pg_restore stopped
+    "cannot_decrypt": 65,  # a wrong CRM_BACKUP_PASSPHRASE, or a damaged file
+    "schema_not_upgradable": 65,  # made by a newer version of the CRM
+    "file_missing": 66,  # EX_NOINPUT
+    "tool_missing": 69,  # EX_UNAVAILABLE: no pg_restore (set CRM_PG_RESTORE)
+    "version_mismatch": 69,  # pg_restore is not of the server's major version
+    "database_exists": 73,  # EX_CANTCREAT: --into names an existing database
+    "safety_backup_failed": 74,  # EX_IOERR: the safety backup failed, nothing restored
+    "restore_running": 75,  # EX_TEMPFAIL: another restore (or backup) is running, try later
+    "backup_running": 75,
+    "database_unreachable": 75,
+    "database_busy": 75,
+    "passphrase_missing": 78,  # EX_CONFIG: the file is encrypted, CRM_BACKUP_PASSPHRASE is not set
+}
+
+
+def cmd_restore(args: argparse.Namespace, config: Config) -> int:
+    """Restore FILE into a new database (--into NAME) or in place of the live one (--confirm the
+    company's name; a safety backup is taken first and connected desktops are told)."""
+    from pathlib import Path
+
+    from crm_server.admin import settings
+    from crm_server.backups import restore
+    from crm_server.db import Database
+    from crm_server.errors import AppError
+
+    file = Path(args.file)
+    if not file.is_file():
+        print(f"crm-server restore: {file} does not exist or is not a file", file=sys.stderr)
+        return RESTORE_EXIT["file_missing"]
+    try:
+        embedded = resolve_database(config, auto_migrate=False)
+    except Exception as exc:  # the reason, in one line, is what IT needs
+        print(f"crm-server restore: the database cannot be reached: {exc}".splitlines()[0], file=sys.stderr)
+        return EX_TEMPFAIL
+
+    typed = args.confirm
+    if not args.into and typed is None and sys.stdin.isatty():
+        typed = input("This replaces the live data. Type the company's name to go on: ")
+
+    async def main() -> restore.Restored:
+        db = Database(config.async_url(), pool_size=2)
+        try:
+            if args.into:
+                return await restore.restore_new(db.url, file, args.into)
+            async with db.transaction() as session:
+                company = str(await settings.get(session, "company.name") or "")
+            restore.confirms_company(typed, company)
+            return await restore.restore_in_place(
+                db.url, file, db, safety=lambda: restore.take_safety_backup(db, None), source=file.name
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        done = asyncio.run(main())
+    except AppError as exc:
+        print(f"crm-server restore: {exc.message}".splitlines()[0], file=sys.stderr)
+        return RESTORE_EXIT.get(exc.code, 1)
+    except Exception as exc:
+        log.debug("restore failed", exc_info=True)
+        print(f"crm-server restore: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1
+    finally:
+        if embedded:
+            embedded.stop()
+    if done.mode == "new":
+        print(f"restored {file.name} into the new database {done.database}: {done.tables} tables, {done.rows} rows")
+    else:
+        print(
+            f"restored {file.name} in place of {done.database}: {done.tables} tables, {done.rows} rows; "
+            f"safety backup #{done.safety_backup_id}; live events continue at {done.event_seq}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-server", description="The CRM's shared server.")
     parser.add_argument("--version", action="version", version=f"crm-server {__version__}")
@@ -281,8 +363,24 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("value", nargs="?")
     st.set_defaults(func=cmd_settings)
 
+    rs = sub.add_parser(
+        "restore",
+        help="restore a backup file into a new database (--into NAME) or in place of the live one",
+        description="Exit codes: 0 restored; 64 bad name or confirmation; 65 not a backup / damaged / cannot "
+        "decrypt; 66 no such file; 69 no suitable pg_restore; 73 the database exists; 74 the safety backup "
+        "failed; 75 busy or unreachable, try later; 78 CRM_BACKUP_PASSPHRASE missing; 1 anything else.",
+    )
+    rs.add_argument("file", help="a backup file (.dump, or .dump.age when encrypted)")
+    rs.add_argument("--into", metavar="NAME", help="restore into a new database NAME (the live data stay as they are)")
+    rs.add_argument("--confirm", metavar="COMPANY", help="in place: the company's name (asked for when omitted)")
+    rs.set_defaults(func=cmd_restore)
+
     pipe = sub.add_parser("pipe-email", help="take one email on standard input (a mail server's pipe)")
     pipe.set_defaults(func=cmd_pipe_email)
+
+    from crm_server.backups.cli import add_commands as add_backup_commands
+
+    add_backup_commands(sub)  # backup, backups list|test-restore|prune
     return parser
 
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from crm_server import events
 from crm_server.auth import sessions
 from crm_server.auth.permissions import Principal
-from crm_server.contract.events import Hello
+from crm_server.contract.events import RESTART_CLOSE_CODE, SERVER_MODULE, SERVER_RESTORED, Hello
 from crm_server.db import Database
 from crm_server.errors import AppError
 
@@ -27,6 +27,8 @@ RECHECK_SESSION = 60.0
 
 
 def visible(principal: Principal, event: events.Event) -> bool:
+    if event.module == SERVER_MODULE:  # the server restoring a backup: everyone is told
+        return True
     if event.user_id is not None:
         return event.user_id == principal.user_id
     if event.module == "notifications":
@@ -75,6 +77,8 @@ async def live_events(ws: WebSocket, since: int | None = None) -> None:
                 for old in backlog:
                     if visible(principal, old):
                         await ws.send_text(_frame(old))
+                    if _restored(old):  # what came before belongs to the data replaced: reload
+                        await ws.send_text('{"type":"reset"}')
                     sent = old.seq
         receiver = asyncio.create_task(_drain_incoming(ws))
         loop = asyncio.get_running_loop()
@@ -97,6 +101,12 @@ async def live_events(ws: WebSocket, since: int | None = None) -> None:
                 principal = await principal_now()  # permissions may have changed under us
             if visible(principal, event):
                 await ws.send_text(_frame(event))
+            if _restored(event):
+                # The data were replaced by a backup: reload everything, and sign in again on a
+                # new connection (this session may not exist in the restored data).
+                await ws.send_text('{"type":"reset"}')
+                await ws.close(code=RESTART_CLOSE_CODE, reason="restored")
+                break
         receiver.cancel()
     except AppError as exc:  # the session ended (or must first finish signing in) while connected
         with contextlib.suppress(Exception):
@@ -105,6 +115,10 @@ async def live_events(ws: WebSocket, since: int | None = None) -> None:
         pass  # the client went away mid-send
     finally:
         unsubscribe()
+
+
+def _restored(event: events.Event) -> bool:
+    return event.module == SERVER_MODULE and event.action == SERVER_RESTORED
 
 
 async def _drain_incoming(ws: WebSocket) -> None:
