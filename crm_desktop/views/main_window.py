@@ -280,6 +280,7 @@ class MainWindow(QMainWindow):
         self.notification_prefs_action = menu.addAction(
             icons.icon("bell"), "Notification settings…", self.show_notification_preferences
         )
+        self.exports_action = menu.addAction(icons.icon("inbox"), "My exports…", self.show_exports)
         menu.addSeparator()
         self.logout_action: QAction = menu.addAction(icons.icon("logout"), "Sign out", self.sign_out_requested.emit)
 
@@ -423,6 +424,15 @@ class MainWindow(QMainWindow):
         from crm_desktop.views.account.notification_prefs import NotificationPrefsDialog
 
         dialog = NotificationPrefsDialog(self.api, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_exports(self) -> QDialog:
+        """The person's exports (views/exports.py): state, progress, download, cancel, export again."""
+        from crm_desktop.views.exports import ExportsWindow
+
+        dialog = ExportsWindow(self.session, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

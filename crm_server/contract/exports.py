@@ -103,6 +103,7 @@ class ExportOut(Model):
     id: int
     entity: str
     format: str
+    filter: dict[str, Any] = Field(default_factory=dict, description="the list's filter, as asked")
     state: ExportState
     rows_done: int
     rows_total: int | None = Field(description="rows the filter matched when the export started")

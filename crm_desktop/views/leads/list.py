@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import shiboken6
@@ -22,7 +21,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -35,8 +33,8 @@ from PySide6.QtWidgets import (
 from crm_desktop import format, operations, tasks
 from crm_desktop.api import leads as leads_api
 from crm_desktop.views.admin.common import UserNames, field
+from crm_desktop.views.exports import ExportProgressDialog, begin_export
 from crm_desktop.views.leads.lookups import sales_lookups
-from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.common import Page
@@ -428,24 +426,16 @@ class LeadList(QWidget):
 
     # --- export ----------------------------------------------------------------------------------
 
-    def export(self) -> QFileDialog | None:
-        """Ctrl+E: ask where, then save the leads of the current filters as .xlsx."""
+    def export(self, fmt: str = "xlsx") -> asyncio.Task[Any] | None:
+        """Ctrl+E: export the leads of the current filters as a job (views/exports.py): its dialog
+        shows the progress and Cancel, then "Save as…"."""
         if not self.session.can("leads", "export"):
             return None
-        return ask_save_path(self, "Export leads to Excel", "leads.xlsx", self.export_to, "leadExportDialog")
-
-    def export_to(self, path: str) -> None:
         query = LeadQuery.model_validate(self.query())
+        return begin_export(self, self.session, "leads", query, fmt, opened=self._export_opened)
 
-        async def download() -> int:
-            content = await leads_api.export_xlsx(self.api, query)
-            await asyncio.to_thread(Path(path).write_bytes, content)  # the UI keeps going
-            return len(content)
-
-        self.say("Exporting…")
-        operations.run(
-            self, download(), busy=self.export_button, success=lambda _size: self.say(f"Exported to {path}.")
-        )
+    def _export_opened(self, dialog: ExportProgressDialog) -> None:
+        self.export_dialog = dialog
 
     # --- screenshots -----------------------------------------------------------------------------
 

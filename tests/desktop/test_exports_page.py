@@ -1,0 +1,159 @@
+"""Exports as jobs, as a person meets them: the lead list's Export starts a job for what the filter
+shows, the dialog's progress bar follows it live, "Save as…" writes the file, which openpyxl opens
+with exactly the filtered leads; the Exports page (user menu > My exports…) lists it, downloads it,
+and says "expired, export again" once its file is gone, with "Export again" one click away."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import shiboken6
+from openpyxl import load_workbook
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog
+from pytestqt.qtbot import QtBot
+from sqlalchemy import update
+
+from crm_desktop.api import auth
+from crm_desktop.session import Session
+from crm_desktop.views.exports import ExportProgressDialog, ExportsPage, ExportsWindow, begin_export
+from crm_desktop.views.leads.list import LeadList
+from crm_server.contract.exports import ExportState
+from crm_server.db import utcnow
+from crm_server.exports.models import Export
+from tests.desktop.conftest import Desk
+from tests.desktop.test_leads_list import make_leads, names
+from tests.desktop.test_main_window import open_main
+from tests.support import LiveServer
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[LiveServer]:
+    """The desk's server with its job worker on: exports are jobs."""
+    with LiveServer.run(database_url, worker=True) as live:
+        yield live
+
+
+def _save_dialog() -> QFileDialog:
+    dialogs = [
+        w
+        for w in QApplication.topLevelWidgets()
+        if isinstance(w, QFileDialog) and w.isVisible() and w.objectName() == "exportSaveDialog"
+    ]
+    assert len(dialogs) == 1, dialogs
+    return dialogs[0]
+
+
+def _expire_all(desk: Desk) -> None:
+    async def expire() -> None:
+        async with desk.server.session() as s:
+            await s.execute(update(Export).values(expires_at=utcnow() - timedelta(minutes=1)))
+
+    desk.on_server(expire())
+
+
+def _first_state(page: ExportsPage) -> ExportState | None:
+    return page.model.row(0).state if page.model.rowCount() and not page.model.loading else None
+
+
+def test_export_from_the_lead_list_shows_progress_and_saves_the_filtered_leads(
+    desk: Desk, qtbot: QtBot, tmp_path: Path
+) -> None:
+    api = desk.signed_in_api()
+    people = [{"person_name": f"Fair {i:02}", "company": "Acme", "tags": ["fair"]} for i in range(12)]
+    people += [{"person_name": "=HYPERLINK(1)", "company": "Acme", "tags": ["fair"]}]
+    people += [{"person_name": f"Other {i}", "company": "Beta"} for i in range(5)]
+    make_leads(desk, api, people)
+    session = Session(api, desk.run(auth.me(api)))
+    session.start()  # live events: the progress bar follows the job
+    leads = LeadList(session, page_size=100)
+    qtbot.addWidget(leads)
+    leads.resize(1200, 600)
+    leads.show()
+    desk.wait_until(lambda: leads.model.total is not None and not leads.model.loading, message="list not loaded")
+    leads.set_filters({"tag": "fair", "owner_id": None})
+    desk.wait_until(lambda: len(names(leads)) == 13, message=f"filter not applied: {names(leads)}")
+    shown = sorted(names(leads))
+
+    qtbot.mouseClick(leads.export_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: getattr(leads, "export_dialog", None) is not None, message="no export dialog")
+    dialog: ExportProgressDialog = leads.export_dialog
+    assert dialog.isVisible()
+    desk.wait_until(lambda: dialog.export.state is ExportState.done, timeout=60, message=dialog.status.text())
+    assert (dialog.bar.maximum(), dialog.bar.value()) == (13, 13)
+    assert dialog.status.text().startswith("Done: 13 of 13 rows")
+    assert dialog.save_button.isVisible() and not dialog.cancel_button.isVisible()
+
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    target = tmp_path / "fair leads.xlsx"
+    save = _save_dialog()
+    save.selectFile(str(target))
+    save.accept()
+    desk.wait_until(lambda: dialog.saved_to == str(target), message=dialog.status.text())
+    assert "Saved to" in dialog.status.text()
+    sheet = load_workbook(target).active
+    assert sheet is not None
+    rows = list(sheet.iter_rows())
+    assert [c.value for c in rows[0][:3]] == ["ID", "Name", "Company"]
+    saved = sorted(str(r[1].value) for r in rows[1:])
+    assert saved == sorted("'" + n if n.startswith("=") else n for n in shown)  # exactly what the filter showed
+    formula = next(r[1] for r in rows[1:] if "HYPERLINK" in str(r[1].value))
+    assert formula.data_type == "s"  # text, never a formula
+    desk.run(session.close())
+
+
+def test_the_exports_page_downloads_and_says_expired_export_again(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    window = open_main(desk, qtbot)
+    make_leads(desk, window.api, [{"person_name": "Ana Pop"}, {"person_name": "Dan Ionescu"}])
+    window.exports_action.trigger()  # user menu > My exports…
+    pages = [w for w in QApplication.topLevelWidgets() if isinstance(w, ExportsWindow) and w.isVisible()]
+    assert len(pages) == 1
+    page = pages[0].page
+    desk.wait_until(lambda: page.model.total == 0, message="the list did not load")
+
+    begin_export(page, page.session, "leads", {}, "csv")  # as a list page does; the page sees it live
+    desk.wait_until(lambda: page.model.rowCount() == 1, message="the new export did not show up")
+    desk.wait_until(lambda: _first_state(page) is ExportState.done, timeout=60, message=str(page.model.rows()))
+    for dialog in [w for w in QApplication.topLevelWidgets() if isinstance(w, ExportProgressDialog)]:
+        dialog.close()
+    page.table.view.selectRow(0)
+    assert page.download_button.isEnabled() and not page.cancel_button.isEnabled()
+    assert page.model.data(page.model.index(0, 2)) == "Done"
+    assert page.model.data(page.model.index(0, 3)) == "2 of 2 rows"
+
+    qtbot.mouseClick(page.download_button, Qt.MouseButton.LeftButton)
+    target = tmp_path / "leads.csv"
+    save = _save_dialog()
+    save.selectFile(str(target))
+    save.accept()
+    desk.wait_until(lambda: "Saved to" in page.notice.text(), message=page.notice.text())
+    content = target.read_bytes()
+    assert content.startswith(b"\xef\xbb\xbf") and b"Ana Pop" in content and b"Dan Ionescu" in content
+
+    _expire_all(desk)  # its keeping time passed while the page was open
+    qtbot.mouseClick(page.download_button, Qt.MouseButton.LeftButton)
+    save = _save_dialog()
+    save.selectFile(str(tmp_path / "again.csv"))
+    save.accept()
+    desk.wait_until(lambda: "expired" in page.notice.text(), message=page.notice.text())
+    assert "Export the list again" in page.notice.text()
+    assert not (tmp_path / "again.csv").exists()
+    desk.wait_until(
+        lambda: page.model.rowCount() == 1 and _first_state(page) is ExportState.expired,
+        message="the list did not show it expired",
+    )
+    assert page.model.data(page.model.index(0, 2)) == "Expired, export again"
+    page.table.view.selectRow(0)
+    assert not page.download_button.isEnabled() and page.again_button.isEnabled()
+
+    qtbot.mouseClick(page.again_button, Qt.MouseButton.LeftButton)  # the same list, filter and format
+    desk.wait_until(lambda: page.model.rowCount() == 2 and not page.model.loading, message="no new export")
+    desk.wait_until(lambda: _first_state(page) is ExportState.done, timeout=60, message=str(page.model.rows()))
+    assert page.model.row(0).format == "csv" and page.model.row(0).rows_done == 2
+    dialogs = [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, ExportProgressDialog) and shiboken6.isValid(w)
+    ]
+    assert dialogs, "Export again opens the progress dialog"
