@@ -1,12 +1,16 @@
 """The Kanban board: per status a count and the total value per currency (one grouped query for all
-columns), and a page of cards per column (one index range scan each: ix_leads_board)."""
+columns), and a page of cards per column (one index range scan each: ix_leads_board).
+
+The counts of a board filtered only by what the kept counts record (scope, pipeline, owner, team,
+closed stages) are read from lead_board_counts (kept by triggers, migration 0027): a few hundred
+rows instead of every open lead. Any other filter counts the leads themselves."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.activities.models import FollowUp
@@ -24,7 +28,7 @@ from crm_server.contract.leads import (
 )
 from crm_server.db import utcnow
 from crm_server.leads import pipelines, queries
-from crm_server.leads.models import Lead, PipelineStatus
+from crm_server.leads.models import Lead, PipelineStatus, lead_board_counts
 from crm_server.leads.service import default_country
 
 CLOSED = (StatusKind.lost.value, StatusKind.junk.value)
@@ -34,23 +38,63 @@ def _columns(statuses: list[PipelineStatus], filters: LeadFilters) -> list[Pipel
     return [s for s in statuses if filters.include_closed or filters.archived or s.kind not in CLOSED]
 
 
+# status, currency, count, total (None: no lead of the group has a value)
+Summary = Select[int, str | None, int, Decimal | None]
+
+
+def _kept(filters: LeadFilters) -> bool:
+    """Whether the kept counts can answer these filters."""
+    return not (
+        filters.archived
+        or filters.source
+        or filters.tag
+        or filters.created_from is not None
+        or filters.created_to is not None
+        or (filters.q and filters.q.strip())
+    )
+
+
+def _counted(principal: Principal, filters: LeadFilters, pipeline_id: int, country: str) -> Summary:
+    where = queries.conditions(principal, filters, country, pipeline_id=pipeline_id, with_status=False)
+    return (
+        select(Lead.status_id, Lead.currency, func.count(), func.sum(Lead.value))
+        .where(*where)
+        .group_by(Lead.status_id, Lead.currency)
+    )
+
+
+def _from_kept(principal: Principal, filters: LeadFilters, pipeline_id: int) -> Summary:
+    c = lead_board_counts.c
+    where = [principal.scope_filter(queries.MODULE, c.owner_id, c.team_id), c.pipeline_id == pipeline_id]
+    if not filters.include_closed:
+        where.append(c.status_id.not_in(queries.closed_statuses()))
+    if filters.owner_id is not None:
+        where.append(c.owner_id == filters.owner_id)
+    if filters.team_id is not None:
+        where.append(c.team_id == filters.team_id)
+    valued = func.sum(c.valued)
+    return (
+        select(c.status_id, c.currency, func.sum(c.leads), case((valued > 0, func.sum(c.value))))
+        .where(*where)
+        .group_by(c.status_id, c.currency)
+        .having(func.sum(c.leads) > 0)
+    )
+
+
 async def _summary(
     session: AsyncSession, principal: Principal, filters: LeadFilters, pipeline_id: int, country: str
 ) -> dict[int, tuple[int, list[MoneyTotal]]]:
-    where = queries.conditions(principal, filters, country, pipeline_id=pipeline_id, with_status=False)
-    rows = (
-        await session.execute(
-            select(Lead.status_id, Lead.currency, func.count(), func.sum(Lead.value))
-            .where(*where)
-            .group_by(Lead.status_id, Lead.currency)
-        )
-    ).all()
+    query = (
+        _from_kept(principal, filters, pipeline_id)
+        if _kept(filters)
+        else _counted(principal, filters, pipeline_id, country)
+    )
     out: dict[int, tuple[int, list[MoneyTotal]]] = {}
-    for status_id, currency, count, total in rows:
+    for status_id, currency, count, total in (await session.execute(query)).all():
         seen, totals = out.get(status_id, (0, []))
         if total is not None:
             totals.append(MoneyTotal(currency=currency, amount=Decimal(total)))
-        out[status_id] = (seen + count, totals)
+        out[status_id] = (seen + int(count), totals)
     return out
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Computed,
     Date,
     DateTime,
@@ -17,7 +18,9 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -195,6 +198,31 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_leads_company_key", "company_key", postgresql_where=text("merged_into_id IS NULL")),
         CheckConstraint("value IS NULL OR value >= 0", name="value"),
     )
+
+
+# The board's column counts and totals per pipeline, stage, currency, owner and team, kept by the
+# triggers of migration 0027 (never written by the application): an unfiltered board reads these.
+lead_board_counts = Table(
+    "lead_board_counts",
+    Base.metadata,
+    Column("pipeline_id", Integer, nullable=False),
+    Column("status_id", Integer, nullable=False),
+    Column("currency", String(3)),
+    Column("owner_id", Integer),
+    Column("team_id", Integer),
+    Column("leads", BigInteger, nullable=False),
+    Column("value", Numeric, nullable=False),
+    Column("valued", BigInteger, nullable=False),
+    UniqueConstraint(
+        "pipeline_id",
+        "status_id",
+        "currency",
+        "owner_id",
+        "team_id",
+        name="uq_lead_board_counts",
+        postgresql_nulls_not_distinct=True,
+    ),
+)
 
 
 class AssignmentRule(IdMixin, TimestampsMixin, Versioned, Base):
