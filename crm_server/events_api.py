@@ -65,11 +65,15 @@ async def live_events(ws: WebSocket, since: int | None = None) -> None:
     queue: asyncio.Queue[events.Event] = asyncio.Queue()
     unsubscribe = hub.subscribe(queue.put_nowait)
     try:
-        await ws.send_text(Hello(last_seq=hub.last_seq).model_dump_json())
-        sent = since if since is not None else hub.last_seq
+        backlog: list[events.Event] = []
         if since is not None:
             async with db.sessions() as session:
                 backlog = await events.events_after(session, since, MAX_BACKLOG + 1)
+        # The hub may still be reading what just committed; the backlog read the table itself.
+        last_seq = max(hub.last_seq, backlog[-1].seq if backlog else 0)
+        await ws.send_text(Hello(last_seq=last_seq).model_dump_json())
+        sent = since if since is not None else hub.last_seq
+        if since is not None:
             if len(backlog) > MAX_BACKLOG:
                 await ws.send_text('{"type":"reset"}')
                 sent = backlog[-1].seq

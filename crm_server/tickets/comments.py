@@ -146,7 +146,7 @@ async def _with_files(session: AsyncSession, comments: list[TicketComment]) -> l
             files[a.comment_id or 0].append(AttachmentOut.model_validate(a))
     authors = {c.author_id for c in comments if c.author_id is not None}
     names: dict[int, str] = (
-        dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(authors)))).tuples().all())
+        {uid: name for uid, name in await session.execute(select(User.id, User.full_name).where(User.id.in_(authors)))}
         if authors
         else {}
     )
