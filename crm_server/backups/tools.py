@@ -112,7 +112,7 @@ def tool_major(path: str) -> tuple[int, str]:
         raise BackupError("failed", f"{path} could not be run: {exc.strerror or exc}") from exc
     except subprocess.TimeoutExpired as exc:
         raise BackupError("failed", f"{path} --version did not answer") from exc
-    found = re.search(r"(\d+)(?:\.(\d+))?", done.stdout)
+    found = re.search(r"(\d+)(?:\.\d+)*", done.stdout)
     if done.returncode != 0 or found is None:
         raise BackupError("failed", f"{path} --version said: {(done.stdout + done.stderr).strip()[:200]}")
     return int(found.group(1)), found.group(0)

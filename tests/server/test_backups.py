@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support import LiveServer
+from crm_server.backups import tools
+from tests.support import ADMIN_EMAIL, LiveServer, Smtp
 
 
 @pytest.fixture
@@ -122,3 +125,204 @@ async def test_backup_verify_and_test_restore_give_equal_row_counts(
     with psycopg.connect(live.database_url) as conn:
         left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'crm_test_restore_%'").fetchall()
         assert left == []
+
+
+async def test_download_streams_the_same_bytes(live: LiveServer, api: httpx.AsyncClient, tmp_path: Path) -> None:
+    await _set(api, {"backup.folder": str(tmp_path)})
+    done = await _backup(api)
+    digest = hashlib.sha256()
+    async with api.stream("GET", f"/api/backups/{done['id']}/download") as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/octet-stream"
+        assert done["file_name"] in r.headers["content-disposition"]
+        async for chunk in r.aiter_bytes():
+            digest.update(chunk)
+    assert digest.hexdigest() == done["sha256"] == r.headers["x-backup-sha256"]
+    assert (await api.get("/api/backups/999999/download")).status_code == 404
+    async with live.client() as stranger:  # not signed in
+        assert (await stranger.get(f"/api/backups/{done['id']}/download")).status_code == 401
+
+
+async def test_a_truncated_file_is_caught_by_verification(api: httpx.AsyncClient, tmp_path: Path) -> None:
+    await _set(api, {"backup.folder": str(tmp_path)})
+    done = await _backup(api)
+    file = tmp_path / done["file_name"]
+    data = file.read_bytes()
+    file.write_bytes(data[: len(data) * 99 // 100])  # the end of the last table's data is cut off
+    # Reading only the table of contents does not notice (why verification reads the whole file) ...
+    listed = await asyncio.to_thread(
+        subprocess.run, [tools.binary("pg_restore"), "--list", str(file)], capture_output=True, text=True
+    )
+    assert listed.returncode == 0
+    # ... reading it whole does.
+    checked = await _test_restored(api, done["id"])
+    assert checked["verify_ok"] is False and checked["test_restore_ok"] is False
+    assert "could not be read back whole" in checked["test_restore_detail"]
+    assert "pg_restore" in checked["test_restore_detail"]
+    status = (await api.get("/api/backups/status")).json()
+    assert status["state"] == "failed" and "test restore" in status["message"]
+    assert (await api.get("/health")).json()["backups"]["status"] == "down"
+
+
+def test_cli_backup_list_and_test_restore(database_url: str, tmp_path: Path) -> None:
+    made = _cli(["backup", "--to", str(tmp_path)], database_url)
+    assert made.returncode == 0, made.stderr
+    assert "verified" in made.stdout
+    files = [p for p in tmp_path.iterdir()]
+    assert len(files) == 1 and files[0].name.endswith(".dump")
+    listed = _cli(["backups", "list", "--json"], database_url)
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(r["status"], r["verify_ok"], r["file_name"]) for r in rows] == [("succeeded", True, files[0].name)]
+    tested = _cli(["backups", "test-restore", str(rows[0]["id"])], database_url)
+    assert tested.returncode == 0, tested.stderr
+    assert "same row counts" in tested.stdout
+    missing = _cli(["backups", "test-restore", "424242"], database_url)
+    assert missing.returncode == 1 and "No such backup" in missing.stderr
+
+
+def test_an_unwritable_folder_is_permission_denied(database_url: str, tmp_path: Path) -> None:
+    with _mounted(tmp_path / "ro", "-o", "ro,size=4m") as folder:
+        done = _cli(["backup", "--to", str(folder)], database_url)
+    assert done.returncode == 73, done.stderr
+    reason = done.stderr.strip().splitlines()[-1]  # the one line IT's script reads
+    assert reason.startswith("crm-server backup: Permission denied") and str(folder) in reason
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT status, error_code, error_message FROM backups").fetchone()
+    assert row is not None and row[:2] == ("failed", "permission_denied")
+
+
+def test_a_full_disk_is_insufficient_storage(database_url: str, tmp_path: Path) -> None:
+    with _mounted(tmp_path / "tiny", "-o", "size=256k") as folder:
+        done = _cli(["backup", "--to", str(folder)], database_url)
+        left = list(folder.iterdir())
+    assert done.returncode == 74, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("crm-server backup: Insufficient storage"), done.stderr
+    assert left == []  # nothing half-written stays behind
+
+
+def test_pg_dump_of_another_version_is_refused_first(database_url: str, tmp_path: Path) -> None:
+    fake = tmp_path / "pg_dump"
+    fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+    fake.chmod(0o755)
+    done = _cli(["backup", "--to", str(tmp_path / "out")], database_url, CRM_PG_DUMP=str(fake))
+    assert done.returncode == 69, done.stderr
+    reason = done.stderr.strip().splitlines()[-1]
+    assert reason.startswith("crm-server backup: pg_dump version mismatch"), done.stderr
+    assert "9.6.24" in reason and "CRM_PG_DUMP" in reason
+
+
+async def test_a_failing_nightly_backup_emails_the_admins(
+    live: LiveServer, api: httpx.AsyncClient, smtp: Smtp, tmp_path: Path
+) -> None:
+    await live.create_user("second@example.com", role="Admin", full_name="Second Admin")
+    await live.create_user("sales@example.com", role="Salesperson")
+    with _mounted(tmp_path / "ro", "-o", "ro,size=4m") as folder:
+        await _set(api, {**smtp.settings(), "backup.folder": str(folder)})
+        r = await api.post("/api/admin/jobs/backups.nightly/run")
+        assert r.status_code == 202, r.text
+        messages = await smtp.wait_for(2, timeout=60)
+    assert sorted(m["To"] for m in messages) == sorted([ADMIN_EMAIL, "second@example.com"])
+    assert all(m["Subject"].startswith("Backup failed: Permission denied") for m in messages)
+    assert str(folder) in messages[0].get_content()
+    bell = (await api.get("/api/notifications")).json()["items"]
+    assert [n["kind"] for n in bell] == ["backup_failed"] and "Permission denied" in bell[0]["title"]
+    listed = (await api.get("/api/backups")).json()["items"]
+    assert [(b["kind"], b["status"], b["error_code"]) for b in listed] == [("nightly", "failed", "permission_denied")]
+    health = await api.get("/health")
+    assert health.status_code == 200  # still serving: the flag asks a person, not the load balancer
+    assert health.json()["backups"]["status"] == "down" and health.json()["attention"] == ["backups"]
+
+
+async def test_encryption_round_trip(
+    live: LiveServer, api: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyrage
+
+    monkeypatch.setenv("CRM_BACKUP_PASSPHRASE", "correct horse battery staple")
+    await _set(api, {"backup.folder": str(tmp_path)})
+    assert (await api.get("/api/backups/settings")).json()["encryption"] is True
+    done = await _backup(api)
+    assert done["status"] == "succeeded" and done["encrypted"] is True and done["file_name"].endswith(".age")
+    sealed = (tmp_path / done["file_name"]).read_bytes()
+    assert sealed.startswith(b"age-encryption.org/v1") and b"PGDMP" not in sealed[:4096]
+    assert pyrage.passphrase.decrypt(sealed, "correct horse battery staple").startswith(b"PGDMP")
+    with pytest.raises(pyrage.DecryptError):
+        pyrage.passphrase.decrypt(sealed, "wrong")
+    restored = await _test_restored(api, done["id"])
+    assert restored["test_restore_ok"] is True, restored["test_restore_detail"]
+    assert os.listdir(tmp_path) == [done["file_name"]]  # no plain copy left behind
+
+
+async def test_cancel_stops_pg_dump_and_removes_the_partial_file(
+    live: LiveServer, api: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow = tmp_path / "slow_pg_dump"
+    slow.write_text(
+        f"#!{sys.executable}\n"
+        "import sys, time\n"
+        "args = sys.argv[1:]\n"
+        "if args == ['--version']:\n"
+        f"    import os; os.execv({tools.binary('pg_dump')!r}, ['pg_dump', '--version'])\n"
+        "path = next(a.split('=', 1)[1] for a in args if a.startswith('--file='))\n"
+        "open(path, 'wb').write(b'PGDMP' + b'x' * 100000)\n"
+        "time.sleep(120)\n"
+    )
+    slow.chmod(0o755)
+    monkeypatch.setenv("CRM_PG_DUMP", str(slow))
+    out = tmp_path / "out"
+    await _set(api, {"backup.folder": str(out)})
+    started = (await api.post("/api/backups", json={})).json()
+    deadline = time.monotonic() + 30
+    while not any(p.name.endswith(".partial") for p in (out.iterdir() if out.exists() else [])):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    again = await api.post("/api/backups", json={})
+    assert again.status_code == 409 and again.json()["code"] == "backup_running"
+    r = await api.post(f"/api/backups/{started['id']}/cancel")
+    assert r.status_code == 200, r.text
+    done = await _finished(api, started["id"])
+    assert done["status"] == "cancelled" and done["error_code"] == "cancelled"
+    assert list(out.iterdir()) == []
+    assert (await api.post(f"/api/backups/{started['id']}/cancel")).status_code == 409
+
+
+def _insert_history(database_url: str, folder: Path, days: list[datetime]) -> None:
+    with psycopg.connect(database_url) as conn:
+        for day in days:
+            name = f"crm-{day:%Y-%m-%d}-nightly.dump"
+            (folder / name).write_bytes(b"PGDMP")
+            conn.execute(
+                "INSERT INTO backups (kind, status, started_at, finished_at, folder, file_name, size_bytes,"
+                " verify_ok, verified_at) VALUES ('nightly', 'succeeded', %s, %s, %s, %s, 5, true, %s)",
+                (day, day + timedelta(minutes=1), str(folder), name, day + timedelta(minutes=1)),
+            )
+
+
+def test_retention_over_a_simulated_month(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """7 daily, 4 weekly, 6 monthly (the defaults), pruned every day of March 2026 with a fixed
+    clock: what is left is the last 7 days, the newest of the last 4 ISO weeks and of each month."""
+    from crm_server import cli
+    from crm_server.config import get_config
+
+    monkeypatch.setenv("CRM_DATABASE_URL", database_url)
+    monkeypatch.setenv("CRM_LOG_LEVEL", "warning")
+    get_config.cache_clear()
+    try:
+        start = datetime(2026, 1, 1, 2, 0, tzinfo=UTC)
+        _insert_history(database_url, tmp_path, [start + timedelta(days=n) for n in range(59)])  # to Feb 28
+        assert cli.main(["backups", "prune", "--as-of", "2026-02-28T12:00:00+00:00"]) == 0
+        for n in range(59, 90):  # March 1 ... 31, a backup each night, pruned at noon
+            day = start + timedelta(days=n)
+            _insert_history(database_url, tmp_path, [day])
+            assert cli.main(["backups", "prune", "--as-of", f"{day:%Y-%m-%d}T12:00:00+00:00"]) == 0
+    finally:
+        get_config.cache_clear()
+    left = sorted(p.name.removeprefix("crm-").removesuffix("-nightly.dump") for p in tmp_path.iterdir())
+    march_last_week = [f"2026-03-{d}" for d in range(25, 32)]
+    assert left == ["2026-01-31", "2026-02-28", "2026-03-15", "2026-03-22", *march_last_week]
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT file_name, removed_at IS NOT NULL, kept_until FROM backups").fetchall()
+    assert len(rows) == 90
+    assert sorted(r[0] for r in rows if not r[1]) == sorted(f"crm-{d}-nightly.dump" for d in left)
+    assert all(r[2] is not None for r in rows if not r[1])
