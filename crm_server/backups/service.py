@@ -523,7 +523,7 @@ async def _run_pg_dump(
 
 
 def _encrypt(plain: Path, out: Path, secret: str) -> None:
-    import pyrage
+    import pyrage  # type: ignore[import-untyped]
 
     try:
         data = pyrage.passphrase.encrypt(plain.read_bytes(), secret)

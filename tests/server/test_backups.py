@@ -237,7 +237,7 @@ async def test_a_failing_nightly_backup_emails_the_admins(
 async def test_encryption_round_trip(
     live: LiveServer, api: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pyrage
+    import pyrage  # type: ignore[import-untyped]
 
     monkeypatch.setenv("CRM_BACKUP_PASSPHRASE", "correct horse battery staple")
     await _set(api, {"backup.folder": str(tmp_path)})
