@@ -1,58 +1,47 @@
 """POST /api/backups/{backup_id}/restore: restore a backup into a new database, or in place of the
 live one (admin only; the rules are in restore.py).
 
-Not a TxRoute: an in-place restore ends every connection to the live database, the request's own
-included, so the route checks who asks and what in short transactions of its own and holds none
-while pg_restore runs and the databases are swapped."""
+The route checks who asks and what in the request's transaction, then ends it: an in-place restore
+ends every connection to the live database (the request's own included) and a restore may take
+long, so none is held while pg_restore runs and the databases are swapped. Its audit rows are
+written afterwards in transactions of their own (in place: in the restored database)."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from crm_server import input_guard
 from crm_server.admin import audit, settings
-from crm_server.auth import sessions
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
 from crm_server.backups import restore, service
 from crm_server.contract.backups import RestoreIn, RestoreOut
 from crm_server.db import Database
-from crm_server.errors import Unauthorized
-from crm_server.routing import ERROR_RESPONSES, client_address
+from crm_server.errors import Conflict
+from crm_server.routing import Session, TxRoute, require
 
-router = APIRouter(prefix="/api/backups", tags=["backups"])
-
-
-async def restoring_admin(request: Request) -> Principal:
-    """The signed-in admin (admin: edit), checked in a transaction of its own; the request's path,
-    query and body pass input_guard first, as on every other route."""
-    route = request.scope.get("route")
-    await input_guard.check_request(request, getattr(route, "path_format", request.url.path))
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Sign in first.", code="not_signed_in")
-    db: Database = request.app.state.db
-    async with db.transaction() as session:
-        principal = await sessions.authenticate(session, token.strip(), client_address(request))
-        await sessions.ensure_allowed(session, principal, "admin", "edit", request.url.path)
-    return principal
+router = APIRouter(prefix="/api/backups", route_class=TxRoute, tags=["backups"])
 
 
-@router.post("/{backup_id}/restore", response_model=RestoreOut, responses=ERROR_RESPONSES)
+@router.post("/{backup_id}/restore", response_model=RestoreOut)
 async def restore_backup(
-    backup_id: int, body: RestoreIn, request: Request, actor: Principal = Depends(restoring_admin)
+    backup_id: int, body: RestoreIn, request: Request, session: Session, actor: Principal = require("admin", "edit")
 ) -> RestoreOut:
     db: Database = request.app.state.db
-    async with db.transaction() as session:
-        row = await service.get(session, backup_id)
-        path: Path = service.file_path(row)
-        recorded = dict(row.row_counts or {})
-        company = str(await settings.get(session, "company.name") or "")
+    row = await service.get(session, backup_id)
+    if row.status != "succeeded" or row.removed_at is not None or not row.file_name or not row.folder:
+        raise Conflict("This backup has no file to restore (it failed, or retention removed it).", code="no_file")
+    path = Path(row.folder) / row.file_name
+    source, recorded = row.file_name, dict(row.row_counts or {})
     if body.mode == "new":
         name = restore.check_new_name(db.url, body.database)
+    else:
+        restore.confirms_company(body.confirm, str(await settings.get(session, "company.name") or ""))
+    await session.commit()  # what signing in wrote (the session's last use) is kept
+    await session.close()  # and its connection given back before the restore ends them all
+    if body.mode == "new":
         done = await restore.restore_new(db.url, path, name)
         async with db.transaction() as session:
             audit.record(
@@ -64,7 +53,6 @@ async def restore_backup(
                 changes=audit.diff({}, {"mode": "new", "database": name}),
             )
     else:
-        restore.confirms_company(body.confirm, company)
         jobs = getattr(request.app.state, "jobs", None)
         was_running = bool(jobs is not None and jobs.running)
 
@@ -83,7 +71,7 @@ async def restore_backup(
             safety=lambda: restore.take_safety_backup(db, actor.user_id),
             before_swap=stop_worker,
             after_swap=start_worker,
-            source=row.file_name or "",
+            source=source,
         )
         with contextlib.suppress(Exception):  # the restore is done; its audit row is a courtesy
             async with db.transaction() as session:
