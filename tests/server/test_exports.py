@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
@@ -267,3 +268,41 @@ async def test_no_more_than_three_exports_wait_at_once_per_person(server: LiveSe
         await _export(admin, "csv")
     refused = await admin.post("/api/exports", json={"entity": "leads", "format": "csv", "filter": {}})
     assert refused.status_code == 409 and "3 exports" in refused.json()["message"], refused.text
+
+
+async def test_cancel_stops_a_running_export_and_keeps_no_file(live: LiveServer, boss: httpx.AsyncClient) -> None:
+    for i in range(3):
+        await _lead(boss, person_name=f"Lead {i}")
+    with psycopg.connect(live.database_url) as hold:  # the job starts, then waits to read the leads
+        hold.execute("LOCK TABLE leads IN ACCESS EXCLUSIVE MODE")
+        started = await _export(boss, "csv")
+        deadline = time.monotonic() + 60
+        while (await boss.get(f"/api/exports/{started['id']}")).json()["state"] != "running":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        cancelled = await boss.post(f"/api/exports/{started['id']}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled", cancelled.text
+    deadline = time.monotonic() + 60
+    while True:  # the job reads, writes, finds the export cancelled at its next step and stops
+        runs = (await boss.get("/api/admin/jobs", params={"task": "exports.run"})).json()
+        if runs and runs[0]["status"] in ("succeeded", "failed"):
+            break
+        assert time.monotonic() < deadline, runs
+        await asyncio.sleep(0.1)
+    assert runs[0]["status"] == "succeeded" and runs[0]["result"] == "cancelled", runs
+    assert (await boss.get(f"/api/exports/{started['id']}")).json()["state"] == "cancelled"
+    async with live.session() as s:
+        assert (await s.scalars(select(ExportChunk.seq).where(ExportChunk.export_id == started["id"]))).all() == []
+
+
+@pytest.mark.parametrize(
+    ("filters", "field"),
+    [({"q": "a\x00b"}, "q"), ({"owner_id": 2**70}, "owner_id"), ({"tag": "x" * 51}, "tag")],
+    ids=["nul", "past-64-bits", "too-long"],
+)
+async def test_hostile_filters_are_refused_at_the_door(
+    server: LiveServer, admin: httpx.AsyncClient, filters: dict[str, Any], field: str
+) -> None:
+    refused = await admin.post("/api/exports", json={"entity": "leads", "format": "csv", "filter": filters})
+    assert refused.status_code == 422, refused.text
+    assert field in (refused.json().get("field") or ""), refused.text
