@@ -48,6 +48,7 @@ OWNED = {
 # Path parameters of records nobody owns (settings an admin keeps, the catalogue, stock, the jobs
 # list): only the route's permission guards them. A new parameter must be added to one of the two.
 UNOWNED = {
+    "backup_id",
     "block_id",
     "category_id",
     "document_id",
