@@ -16,9 +16,11 @@ import shiboken6
 from pydantic import BaseModel
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -34,7 +36,7 @@ from crm_desktop.session import Session
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_server.contract.common import Page
 from crm_server.contract.events import LiveEvent
-from crm_server.contract.exports import ENTITIES, FINISHED, STATE_WORDS, ExportOut, ExportState
+from crm_server.contract.exports import ENTITIES, ENTITY_MODULES, FINISHED, STATE_WORDS, ExportOut, ExportState
 
 POLL_MS = 1000  # when no live event came for a while (the stream may be down), ask
 FILTERS = {"xlsx": "Excel workbook (*.xlsx)", "csv": "CSV, UTF-8 (*.csv)"}
@@ -219,6 +221,37 @@ def begin_export(
     )
 
 
+def exportable(session: Session) -> list[str]:
+    """The lists this person may export (their role's export permission on the list's module)."""
+    return [e for e in ENTITIES if session.can(ENTITY_MODULES[e], "export") and session.can(ENTITY_MODULES[e])]
+
+
+class NewExportDialog(QDialog):
+    """A whole list (as far as one's scope reaches) as .xlsx or .csv; a list page's Export button
+    exports what its filter shows instead."""
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("newExportDialog")
+        self.setWindowTitle("New export")
+        form = QFormLayout(self)
+        self.entity = QComboBox(self)
+        for entity in exportable(session):
+            self.entity.addItem(ENTITIES[entity], entity)
+        self.format = QComboBox(self)
+        self.format.addItem("Excel workbook (.xlsx)", "xlsx")
+        self.format.addItem("CSV, UTF-8 (.csv)", "csv")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Export")
+        self.ok_button.setEnabled(self.entity.count() > 0)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow("List", self.entity)
+        form.addRow("Format", self.format)
+        form.addRow(buttons)
+
+
 class ExportsPage(QWidget):
     """The person's exports, newest first, kept up to date live."""
 
@@ -249,6 +282,8 @@ class ExportsPage(QWidget):
         self.download_button.setObjectName("exportDownload")
         self.cancel_button = QPushButton("Cancel", self)
         self.again_button = QPushButton("Export again", self)
+        self.new_button = QPushButton("New export…", self)
+        self.new_button.setEnabled(bool(exportable(session)))
         self.refresh_button = QPushButton("Refresh", self)
         self.notice = QLabel(self)
         self.notice.setObjectName("exportsNotice")
@@ -256,9 +291,10 @@ class ExportsPage(QWidget):
         self.download_button.clicked.connect(self.download)
         self.cancel_button.clicked.connect(self.cancel)
         self.again_button.clicked.connect(self.export_again)
+        self.new_button.clicked.connect(self.new_export)
         self.refresh_button.clicked.connect(self.model.reload)
         bar = QHBoxLayout()
-        for button in (self.download_button, self.cancel_button, self.again_button):
+        for button in (self.new_button, self.download_button, self.cancel_button, self.again_button):
             bar.addWidget(button)
         bar.addStretch(1)
         bar.addWidget(self.refresh_button)
@@ -332,6 +368,17 @@ class ExportsPage(QWidget):
             changed=exports_api.CHANGED,
             busy=self.cancel_button,
         )
+
+    def new_export(self) -> NewExportDialog:
+        dialog = NewExportDialog(self.session, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+
+        def chosen() -> None:
+            begin_export(self, self.session, str(dialog.entity.currentData()), {}, str(dialog.format.currentData()))
+
+        dialog.accepted.connect(chosen)
+        dialog.open()
+        return dialog
 
     def export_again(self) -> asyncio.Task[ExportOut | None] | None:
         """The same list, filter and format as a new export."""

@@ -29,6 +29,21 @@ ENTITIES: dict[str, str] = {
     "activities": "Follow-ups",
     "audit_log": "Audit log",
 }
+# The module whose "export" permission each list needs (and whose scope rules its rows).
+ENTITY_MODULES: dict[str, str] = {
+    "leads": "leads",
+    "clients": "clients",
+    "tickets": "tickets",
+    "invoices": "invoices",
+    "payments": "payments",
+    "proposals": "proposals",
+    "products": "products",
+    "stock_levels": "stock",
+    "purchase_orders": "purchasing",
+    "sales_orders": "orders",
+    "activities": "activities",
+    "audit_log": "admin",
+}
 ExportEntity = Literal[
     "leads",
     "clients",

@@ -33,7 +33,7 @@ from crm_server.contract.activities import FollowUpOut
 from crm_server.contract.admin import AuditEntryOut
 from crm_server.contract.clients import ClientOut, ClientQuery
 from crm_server.contract.common import Page
-from crm_server.contract.exports import AuditFilter, FollowUpFilter
+from crm_server.contract.exports import ENTITY_MODULES, AuditFilter, FollowUpFilter
 from crm_server.contract.invoices import InvoiceOut, InvoiceQuery
 from crm_server.contract.leads import LeadQuery
 from crm_server.contract.orders import OrderOut, OrderQuery
@@ -322,6 +322,12 @@ def _changes(entry: AuditEntryOut) -> str:
     return "; ".join(f"{c.field}: {c.old} -> {c.new}" for c in entry.changes)
 
 
+def _same_modules() -> None:
+    """The contract's map (which the desktop reads to offer a list) says what the registry needs."""
+    if {n: e.module for n, e in REGISTRY.items()} != ENTITY_MODULES:
+        raise RuntimeError("contract.exports.ENTITY_MODULES and the export registry disagree")
+
+
 def _no_scope(fn: Callable[[AsyncSession, Any], Awaitable[Page[Any]]]) -> ListPage:
     """A list every holder of its module's view permission sees whole (products, stock, purchasing)."""
 
@@ -368,6 +374,9 @@ REGISTRY: dict[str, Entity] = {
         ),
     )
 }
+
+
+_same_modules()
 
 
 async def rows(session: AsyncSession, principal: Principal, entity: Entity, query: BaseModel) -> Batches:

@@ -19,9 +19,10 @@ from sqlalchemy import update
 
 from crm_desktop.api import auth
 from crm_desktop.session import Session
-from crm_desktop.views.exports import ExportProgressDialog, ExportsPage, ExportsWindow, begin_export
+from crm_desktop.views.exports import ExportProgressDialog, ExportsPage, ExportsWindow, NewExportDialog
 from crm_desktop.views.leads.list import LeadList
-from crm_server.contract.exports import ExportState
+from crm_server.auth.models import Role
+from crm_server.contract.exports import ENTITIES, ExportState
 from crm_server.db import utcnow
 from crm_server.exports.models import Export
 from tests.desktop.conftest import Desk
@@ -105,6 +106,30 @@ def test_export_from_the_lead_list_shows_progress_and_saves_the_filtered_leads(
     desk.run(session.close())
 
 
+def test_a_salesperson_is_offered_only_the_lists_their_role_may_export(desk: Desk, qtbot: QtBot) -> None:
+    async def role() -> None:
+        async with desk.server.session() as s:
+            s.add(
+                Role(
+                    name="Exporter",
+                    description="",
+                    permissions={
+                        "leads": {"actions": ["view", "export"], "scope": "own"},
+                        "clients": {"actions": ["view"], "scope": "own"},
+                    },
+                )
+            )
+
+    desk.on_server(role())
+    api = desk.signed_in_api("sam@example.com", role="Exporter")
+    session = Session(api, desk.run(auth.me(api)))
+    page = ExportsPage(session)
+    qtbot.addWidget(page)
+    dialog = page.new_export()
+    assert [dialog.entity.itemData(i) for i in range(dialog.entity.count())] == ["leads"]
+    dialog.reject()
+
+
 def test_the_exports_page_downloads_and_says_expired_export_again(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
     window = open_main(desk, qtbot)
     make_leads(desk, window.api, [{"person_name": "Ana Pop"}, {"person_name": "Dan Ionescu"}])
@@ -114,7 +139,12 @@ def test_the_exports_page_downloads_and_says_expired_export_again(desk: Desk, qt
     page = pages[0].page
     desk.wait_until(lambda: page.model.total == 0, message="the list did not load")
 
-    begin_export(page, page.session, "leads", {}, "csv")  # as a list page does; the page sees it live
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)  # New export…: a whole list, a format
+    new = next(w for w in QApplication.topLevelWidgets() if isinstance(w, NewExportDialog) and w.isVisible())
+    assert new.entity.count() == len(ENTITIES)  # an admin may export every list
+    new.entity.setCurrentIndex(new.entity.findData("leads"))
+    new.format.setCurrentIndex(new.format.findData("csv"))
+    qtbot.mouseClick(new.ok_button, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: page.model.rowCount() == 1, message="the new export did not show up")
     desk.wait_until(lambda: _first_state(page) is ExportState.done, timeout=60, message=str(page.model.rows()))
     for dialog in [w for w in QApplication.topLevelWidgets() if isinstance(w, ExportProgressDialog)]:
