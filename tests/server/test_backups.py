@@ -279,12 +279,70 @@ async def test_cancel_stops_pg_dump_and_removes_the_partial_file(
         await asyncio.sleep(0.05)
     again = await api.post("/api/backups", json={})
     assert again.status_code == 409 and again.json()["code"] == "backup_running"
+    deadline = time.monotonic() + 30
+    while (await api.get(f"/api/backups/{started['id']}")).json()["progress"] == 0:  # bytes written / estimate
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
     r = await api.post(f"/api/backups/{started['id']}/cancel")
     assert r.status_code == 200, r.text
     done = await _finished(api, started["id"])
     assert done["status"] == "cancelled" and done["error_code"] == "cancelled"
     assert list(out.iterdir()) == []
     assert (await api.post(f"/api/backups/{started['id']}/cancel")).status_code == 409
+
+
+async def test_the_nightly_job_backs_up_and_test_restores_weekly(
+    live: LiveServer, api: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    await _set(api, {"backup.folder": str(tmp_path)})
+    r = await api.post("/api/admin/jobs/backups.nightly/run")
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 60
+    while True:
+        items = (await api.get("/api/backups")).json()["items"]
+        if items and items[0]["test_restored_at"]:
+            break
+        assert time.monotonic() < deadline, items
+        await asyncio.sleep(0.2)
+    (first,) = items
+    assert (first["kind"], first["status"], first["verify_ok"], first["test_restore_ok"]) == (
+        "nightly",
+        "succeeded",
+        True,
+        True,
+    )
+    assert first["kept_until"] is not None
+    # A second run the same week backs up again but does not test-restore again.
+    r = await api.post("/api/admin/jobs/backups.nightly/run")
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 60
+    while True:
+        items = (await api.get("/api/backups")).json()["items"]
+        if len(items) == 2 and items[0]["status"] != "running":
+            break
+        assert time.monotonic() < deadline, items
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(0.5)
+    second = (await api.get(f"/api/backups/{items[0]['id']}")).json()
+    assert second["status"] == "succeeded" and second["test_restored_at"] is None
+
+
+async def test_backups_turned_off_is_not_configured_in_health(api: httpx.AsyncClient) -> None:
+    assert (await api.get("/health")).json()["backups"]["status"] == "not_configured"  # no backup yet
+    assert (await api.get("/api/backups/status")).json()["state"] == "never"
+    await _set(api, {"backup.enabled": False})
+    status = (await api.get("/api/backups/status")).json()
+    assert status["state"] == "not_configured" and status["configured"] is False
+    health = (await api.get("/health")).json()
+    assert health["backups"]["status"] == "not_configured" and health["attention"] == []
+    r = await api.put(
+        "/api/backups/settings",
+        json={"enabled": True, "folder": "/srv/b", "hour": 3, "keep_daily": 5, "keep_weekly": 2, "keep_monthly": 1},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["hour"] == 3 and r.json()["folder"] == "/srv/b" and r.json()["enabled"] is True
+    bad = await api.put("/api/backups/settings", json={"hour": 24})
+    assert bad.status_code == 422 and "hour" in bad.text
 
 
 def _insert_history(database_url: str, folder: Path, days: list[datetime]) -> None:
