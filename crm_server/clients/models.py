@@ -57,6 +57,8 @@ class Client(IdMixin, TimestampsMixin, Versioned, Base):
     is_vendor: Mapped[bool] = mapped_column(Boolean, server_default="false")
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The import that created or last updated it (imports/ reverts by it).
+    import_batch_id: Mapped[int | None] = mapped_column(BigInteger)
     search_text: Mapped[str] = mapped_column(Text, Computed(CLIENT_SEARCH, persisted=True))
     __table_args__ = (
         Index("uq_clients_vat_key", "vat_key", unique=True),
@@ -82,6 +84,8 @@ class Contact(IdMixin, TimestampsMixin, Versioned, Base):
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(20))
     position: Mapped[str | None] = mapped_column(String(200))
+    # The import that created or last updated it (imports/ reverts by it).
+    import_batch_id: Mapped[int | None] = mapped_column(BigInteger)
     search_text: Mapped[str] = mapped_column(Text, Computed(CONTACT_SEARCH, persisted=True))
     __table_args__ = (
         Index("ix_contacts_client_id", "client_id"),

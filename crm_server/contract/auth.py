@@ -25,7 +25,7 @@ MODULES = (
     "integrations",
     "admin",
 )
-ACTIONS = ("view", "create", "edit", "delete", "export")
+ACTIONS = ("view", "create", "edit", "delete", "export", "import")
 
 
 class Scope(StrEnum):

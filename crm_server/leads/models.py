@@ -122,6 +122,8 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
     converted_client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The import that created or last updated it (imports/ reverts by it).
+    import_batch_id: Mapped[int | None] = mapped_column(BigInteger)
     search_text: Mapped[str] = mapped_column(Text, Computed(LEAD_SEARCH, persisted=True))
     company_key: Mapped[str | None] = mapped_column(String(300), Computed(COMPANY_KEY, persisted=True))
     __table_args__ = (

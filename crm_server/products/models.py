@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Computed, ForeignKey, Index, Numeric, String, Text, func, text
+from sqlalchemy import BigInteger, Boolean, Computed, ForeignKey, Index, Numeric, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.clients.models import Versioned
@@ -37,6 +37,8 @@ class Product(IdMixin, TimestampsMixin, Versioned, Base):
     stock_tracked: Mapped[bool] = mapped_column(Boolean, server_default="false")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The import that created or last updated it (imports/ reverts by it).
+    import_batch_id: Mapped[int | None] = mapped_column(BigInteger)
     search_text: Mapped[str] = mapped_column(Text, Computed(PRODUCT_SEARCH, persisted=True))
     __table_args__ = (
         # "ab-1" and "AB-1" are the same SKU: the index, not only the service, says so.

@@ -1,0 +1,1 @@
+"""Imports of spreadsheets: leads, clients with contacts, contacts, products with opening stock."""
