@@ -395,7 +395,7 @@ class ExportsWindow(QDialog):
         super().__init__(parent)
         self.setObjectName("exportsWindow")
         self.setWindowTitle("My exports")
-        self.resize(900, 480)
+        self.resize(1100, 480)
         layout = QVBoxLayout(self)
         self.page = ExportsPage(session, self)
         layout.addWidget(self.page)

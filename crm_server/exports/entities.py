@@ -124,10 +124,11 @@ def header(name: str) -> str:
 
 
 def cell(value: Any) -> Any:
-    """A value as one cell: a choice as its value, a list joined, times in UTC without a zone (a
+    """A value as one cell: a choice in words, a list joined, times in UTC without a zone (a
     spreadsheet has none; headers of time columns say UTC)."""
-    if isinstance(value, enum.Enum):
-        return value.value
+    if isinstance(value, enum.Enum):  # a choice in words: "partly_paid" -> "Partly paid"
+        words = str(value.value).replace("_", " ")
+        return words[:1].upper() + words[1:]
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(str(cell(v)) for v in value)
     if isinstance(value, datetime):

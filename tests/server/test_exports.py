@@ -249,7 +249,15 @@ async def test_other_lists_export_through_their_own_list_query(live: LiveServer,
     rows = _xlsx_rows((await boss.get(f"/api/exports/{started['id']}/file")).content)
     assert "'=cmd|' /C calc'!A0" in [r[1] for r in rows[1:]]
 
-    for entity in ("tickets", "invoices", "payments", "proposals", "products", "stock_levels"):
+    ticket = await boss.post("/api/tickets", json={"subject": "Printer jammed"})
+    assert ticket.status_code == 201, ticket.text
+    started = await _export(boss, "csv", entity="tickets")
+    assert (await _settled(boss, started["id"]))["state"] == "done"
+    rows = _csv_rows((await boss.get(f"/api/exports/{started['id']}/file")).content)
+    status = rows[0].index("Status")
+    assert [r[status] for r in rows[1:]] == ["New"]  # a choice in words, not its code
+
+    for entity in ("invoices", "payments", "proposals", "products", "stock_levels"):
         started = await _export(boss, "csv", entity=entity)
         done = await _settled(boss, started["id"])
         assert done["state"] == "done", (entity, done)
