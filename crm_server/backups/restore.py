@@ -204,6 +204,14 @@ def _check_contents(file: Path) -> None:
         raise NotABackup(f"This file is not a readable backup: {_last_words(done.stderr)}", field="file")
 
 
+def _read_whole(tool: str, file: Path) -> None:
+    """Read every byte of the archive (restored to nothing): a truncated file passes `--list` but
+    fails here, before an in-place restore has taken a safety backup or told anyone."""
+    done = _run([tool, "--file", os.devnull, str(file)], env=None)
+    if done.returncode != 0:
+        raise BackupUnreadable(f"The backup file is damaged or incomplete: {_last_words(done.stderr)}", field="file")
+
+
 def _run(args: list[str], env: dict[str, str] | None, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
@@ -404,6 +412,7 @@ async def restore_in_place(
     async with _maintenance(url) as conn, _one_at_a_time(conn):
         tool = await _check_tool_version(conn)
         with readable_dump(file) as dump:  # refused here, before anything happens, if not a backup
+            await asyncio.to_thread(_read_whole, tool, dump)  # a truncated file, too
             if safety is not None:
                 result.safety_backup_id = await safety()
             await _announce(db, "restoring", {"source": source, "safety_backup_id": result.safety_backup_id})

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -101,6 +102,29 @@ async def test_restore_into_a_new_database_gives_equal_row_counts(
         _drop(server.database_url, name)
 
 
+async def test_an_encrypted_backup_is_decrypted_with_the_passphrase(
+    server: LiveServer, admin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _lead(admin, "Secret")
+    monkeypatch.setenv("CRM_BACKUP_PASSPHRASE", "correct horse battery staple")
+    backup_id, path = await _backup(server, tmp_path)
+    assert path.read_bytes().startswith(b"age-encryption.org/")
+    name = f"look_{os.getpid()}_{next(_names)}"
+    try:
+        monkeypatch.setenv("CRM_BACKUP_PASSPHRASE", "a wrong one")
+        wrong = await admin.post(f"/api/backups/{backup_id}/restore", json={"mode": "new", "database": name})
+        assert (wrong.status_code, wrong.json()["code"]) == (422, "cannot_decrypt"), wrong.text
+        monkeypatch.delenv("CRM_BACKUP_PASSPHRASE")
+        unset = await admin.post(f"/api/backups/{backup_id}/restore", json={"mode": "new", "database": name})
+        assert (unset.status_code, unset.json()["code"]) == (409, "passphrase_missing"), unset.text
+        monkeypatch.setenv("CRM_BACKUP_PASSPHRASE", "correct horse battery staple")
+        done = await admin.post(f"/api/backups/{backup_id}/restore", json={"mode": "new", "database": name})
+        assert done.status_code == 200 and done.json()["counts_match"] is True, done.text
+        assert _count(make_url(server.database_url, name), "leads") == 1
+    finally:
+        _drop(server.database_url, name)
+
+
 async def test_in_place_restore_needs_the_company_name_and_an_admin(
     server: LiveServer, admin: Any, tmp_path: Path
 ) -> None:
@@ -134,11 +158,13 @@ async def test_a_file_that_is_not_a_backup_is_refused_with_a_4xx(
     path.write_bytes(b"\x00not a dump at all\n" * 100)
     junk = await admin.post(f"/api/backups/{backup_id}/restore", json={"mode": "new", "database": name})
     assert (junk.status_code, junk.json()["code"], junk.json()["field"]) == (422, "not_a_backup", "file"), junk.text
-    path.write_bytes(whole[: len(whole) // 2])  # truncated: its table of contents may still read
+    path.write_bytes(whole[:-200])  # truncated: its table of contents still reads (pg_restore --list passes)
     cut = await admin.post(f"/api/backups/{backup_id}/restore", json={"mode": "in_place", "confirm": "My Company"})
     assert cut.status_code == 422 and cut.json()["field"] == "file", cut.text
-    assert cut.json()["code"] in ("not_a_backup", "backup_unreadable")
+    assert cut.json()["code"] == "backup_unreadable"
     assert _databases(server.database_url) == before  # nothing half-made left behind
+    async with server.session() as s:  # refused before the safety backup was taken
+        assert await s.get(Backup, backup_id + 1) is None
     missing = await admin.post("/api/backups/999999/restore", json={"mode": "new", "database": name})
     assert missing.status_code == 404
 
@@ -249,6 +275,12 @@ async def test_cli_restore_into_a_new_database(server: LiveServer, admin: Any, t
         assert done.returncode == 0, done.stderr
         assert name in done.stdout
         assert _count(make_url(server.database_url, name), "leads") == 1
+        # In place, beside the serving server: the lead made after the backup is gone.
+        await _lead(admin, "After the backup")
+        done = await asyncio.to_thread(_cli, [str(path), "--confirm", "My Company"], server.database_url)
+        assert done.returncode == 0, done.stderr
+        assert "safety backup #" in done.stdout
+        assert _count(server.database_url, "leads") == 1
     finally:
         _drop(server.database_url, name)
 
