@@ -10,7 +10,10 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+import shiboken6
+from psycopg import sql
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog, QRadioButton
 from pytestqt.qtbot import QtBot
@@ -19,7 +22,10 @@ from crm_desktop import operations
 from crm_desktop.api import admin as admin_api
 from crm_desktop.api import auth
 from crm_desktop.session import Session
+from crm_desktop.views.admin import AdminPanel
 from crm_desktop.views.admin.backups import BackupsPage, RestoreDialog
+from crm_desktop.views.main_window import MainWindow
+from crm_desktop.views.restoring import RESTORED_TEXT
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import open_panel, settle, the_dialog
 from tests.support import LiveServer
@@ -57,7 +63,7 @@ def click_choice(qtbot: QtBot, choice: QRadioButton) -> None:
 def run_one(desk: Desk, qtbot: QtBot, page: BackupsPage) -> list[int]:
     """Click Run backup now; the progress shows, then the finished row. Returns the progress seen."""
     seen: list[int] = []
-    page.progress.valueChanged.connect(seen.append)
+    page.progress_shown.connect(seen.append)
     qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: bool(seen), message="the backup did not start")
     desk.wait_until(
@@ -114,8 +120,7 @@ def test_run_download_settings_test_restore_and_restore_dialog(desk: Desk, qtbot
     for spin, value in ((page.keep_daily, 3), (page.keep_weekly, 2), (page.keep_monthly, 1)):
         spin.selectAll()
         qtbot.keyClicks(spin.lineEdit(), str(value))
-    page.hour.selectAll()
-    qtbot.keyClicks(page.hour.lineEdit(), "4")
+    page.hour.setCurrentIndex(page.hour.findData(4))  # "at 04:00"
     assert page.dirty_note.text() == "4 unsaved changes"
     qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: not page.pending() and not page.is_busy(), message="the settings did not save")
@@ -168,3 +173,90 @@ def test_a_failed_backup_shows_red_with_its_reason(desk: Desk, qtbot: QtBot, tmp
     assert "The backup failed" in page.notice_text.text()
     desk.wait_until(lambda: page.alert.isVisible(), message="no red banner after a failed backup")
     assert page.alert_text.text()
+
+
+def test_restore_into_a_new_database(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    _session, page = open_page(desk, qtbot, folder)
+    run_one(desk, qtbot, page)
+    page.table.view.selectRow(0)
+    qtbot.mouseClick(page.restore_button, Qt.MouseButton.LeftButton)
+    restore = the_dialog(RestoreDialog)
+    name = f"look_{tmp_path.name.lower().replace('-', '_')}"[:60]
+    restore.new_name.clear()
+    qtbot.keyClicks(restore.new_name, name)
+    try:
+        qtbot.mouseClick(restore.restore_button, Qt.MouseButton.LeftButton)
+        desk.wait_until(lambda: gone(restore), timeout=120, message="the restore did not finish")
+        said = page.notice_text.text()
+        assert said.startswith(f"Restored into the new database {name} ("), said
+        assert "The row counts equal those recorded at backup time." in said
+        assert "The live data were not touched." in said
+    finally:
+        drop_database(desk, name)
+
+
+def gone(dialog: RestoreDialog) -> bool:
+    return not shiboken6.isValid(dialog) or not dialog.isVisible()
+
+
+def drop_database(desk: Desk, name: str) -> None:
+    url = desk.server.database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_in_place_restore_while_connected_shows_the_restored_data(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    """A user added after the backup is gone from the open Users page once the backup is restored
+    in place; the desktop saw the server restoring and reloaded by itself."""
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    api = desk.signed_in_api()
+    session = Session(api, desk.run(auth.me(api)))
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    session.start()
+    desk.wait_until(lambda: session.events.state == "connected", message="the event stream did not connect")
+    window.open_module("admin")
+    panel = window.findChild(AdminPanel)
+    assert panel is not None
+    page = panel.show_page("backups")
+    assert isinstance(page, BackupsPage)
+    settle(desk, panel)
+    qtbot.keyClicks(page.folder, str(folder))
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    settle(desk, panel)
+    run_one(desk, qtbot, page)
+    assert page.model.rows()[0].status == "succeeded"
+
+    desk.create_user("late@example.com", full_name="Late Comer")  # after the backup
+    users = panel.users_page
+    panel.show_page("users")
+    users.reload()
+    settle(desk, panel)
+    assert "late@example.com" in [u.email for u in users.model.rows()]
+
+    restoring: list[bool] = []
+    window.restore_watcher.restoring_changed.connect(restoring.append)
+    panel.show_page("backups")
+    page.table.view.selectRow(0)
+    qtbot.mouseClick(page.restore_button, Qt.MouseButton.LeftButton)
+    restore = the_dialog(RestoreDialog)
+    click_choice(qtbot, restore.in_place_choice)
+    qtbot.keyClicks(restore.confirm, "my company")  # spaces and case aside, as the server compares
+    qtbot.mouseClick(restore.restore_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: gone(restore), timeout=180, message="the restore did not finish")
+    assert page.notice_text.text().startswith("Restored in place of the live data"), page.notice_text.text()
+    desk.wait_until(lambda: restoring == [True, False], message=f"the banner did not come and go: {restoring}")
+    assert not window.restoring_banner.isVisible()
+    desk.wait_until(lambda: window.notice.label.text() == RESTORED_TEXT, message="no word that it reloaded")
+
+    panel.show_page("users")
+    desk.wait_until(
+        lambda: not users.model.loading and "late@example.com" not in [u.email for u in users.model.rows()],
+        timeout=30,
+        message="the Users page still shows a user the restored data do not have",
+    )
+    assert "admin@example.com" in [u.email for u in users.model.rows()]

@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 import shiboken6
-from PySide6.QtCore import QRegularExpression, Qt, QTimer
+from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -81,8 +82,7 @@ def status_words(backup: BackupOut) -> str:
     if backup.status == "cancelled":
         return "Cancelled"
     if backup.status == "failed":
-        reason = backup.error_message or format.label(backup.error_code or "failed")
-        return f"Failed: {reason}"
+        return f"Failed: {failure_words(backup)}"
     if backup.removed:
         return "Removed by the retention rules"
     if backup.verify_ok is False:
@@ -90,6 +90,13 @@ def status_words(backup: BackupOut) -> str:
     if backup.test_restore_ok is False:
         return "Test restore failed"
     return "Good"
+
+
+def failure_words(backup: BackupOut) -> str:
+    """Why a backup failed: "Insufficient storage: …", "Permission denied: …", "Not a directory"."""
+    reason = backup.error_message or format.label(backup.error_code or "failed")
+    plain = reason.removeprefix("The backup failed: ")  # "failed" says nothing "Failed:" does not
+    return plain[:1].upper() + plain[1:]
 
 
 def status_tone(backup: BackupOut) -> str:
@@ -153,6 +160,11 @@ def test_restore_result(backup: BackupOut) -> str:
     return f"Test restore of the backup of {format.moment(backup.started_at)} failed: {detail}"
 
 
+def same_name(typed: str, company: str) -> bool:
+    """The company's name as typed, spaces and case aside (as the server compares it)."""
+    return " ".join(typed.split()).casefold() == " ".join(company.split()).casefold()
+
+
 def restore_words(result: RestoreOut) -> str:
     """What a finished restore did, in a sentence or two."""
     counts = f"{plural(result.tables, 'table')}, {result.rows:,} rows"
@@ -180,9 +192,7 @@ def alert_words(status: BackupStatusOut | None, rows: list[BackupOut], now: date
     finished = [b for b in rows if b.status in ("succeeded", "failed")]
     if finished and finished[0].status == "failed":
         last = finished[0]
-        return (
-            f"The last backup failed ({format.moment(last.started_at)}): {status_words(last).removeprefix('Failed: ')}"
-        )
+        return f"The last backup failed ({format.moment(last.started_at)}): {failure_words(last)}"
     good = [b for b in rows if b.status == "succeeded" and b.verify_ok is not False]
     last_good = (good[0].finished_at or good[0].started_at) if good else None
     if last_good is not None and now - last_good > STALE_AFTER:
@@ -227,9 +237,9 @@ class RestoreDialog(QDialog):
         self.warning.setObjectName("restoreWarning")
         self.warning.setProperty("role", "alert")
         warning_text = QLabel(
-            "Everything entered since this backup is replaced by what it holds. A safety backup of the live "
-            "database is taken first. Everyone connected sees that the server is restoring, and their "
-            "desktops reconnect and reload when it is done."
+            "Everything entered since this backup will be lost: the live data are replaced by the "
+            "backup's. A safety backup of the live data is taken first. Everyone connected sees that "
+            "the server is restoring; their desktops reconnect and reload when it is done."
         )
         warning_text.setWordWrap(True)
         warning_layout = QVBoxLayout(self.warning)
@@ -240,7 +250,6 @@ class RestoreDialog(QDialog):
         self.confirm = QLineEdit()
         self.confirm.setObjectName("restoreConfirm")
         self.confirm.setAccessibleName("The company's name, to confirm")
-        self.confirm.setPlaceholderText(company)
 
         choices = QButtonGroup(self)
         choices.addButton(self.new_choice)
@@ -280,7 +289,7 @@ class RestoreDialog(QDialog):
     def ready(self) -> bool:
         if self.mode == "new":
             return bool(self.new_name.text().strip())
-        return bool(self.company) and self.confirm.text().strip() == self.company
+        return bool(self.company) and same_name(self.confirm.text(), self.company)
 
     def _update(self, *_: Any) -> None:
         in_place = self.mode == "in_place"
@@ -324,6 +333,7 @@ class BackupsPage(AdminPage, SettingsForm):
 
     title = "Backup & Restore"
     areas = LIVE_AREAS | admin_api.SETTINGS
+    progress_shown = Signal(int)  # the running backup's percentage, each time the bar shows it
 
     def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
@@ -421,12 +431,8 @@ class BackupsPage(AdminPage, SettingsForm):
         )
         self.table.setObjectName("backupList")
         self.table.set_noun("backup", "backups")
-        self.table.view.setColumnWidth(0, 150)
-        self.table.view.setColumnWidth(1, 110)
-        self.table.view.setColumnWidth(2, 80)
-        self.table.view.setColumnWidth(3, 80)
-        self.table.view.setColumnWidth(4, 120)
-        self.table.view.setColumnWidth(5, 100)
+        for column, width in enumerate((136, 80, 76, 72, 112, 96)):
+            self.table.view.setColumnWidth(column, width)
         self.table.view.selectionModel().selectionChanged.connect(lambda *_: self._selected())
         self.model.modelReset.connect(self._selected)
         self.model.rowsInserted.connect(self._rows_arrived)
@@ -439,9 +445,14 @@ class BackupsPage(AdminPage, SettingsForm):
         # --- settings
         self.enabled = self.check_input("backup.enabled", "Back up every night")
         self.enabled.setObjectName("backupEnabled")
-        self.hour = self.spin_input("backup.hour", 0, 23, ":00", "Hour of the nightly backup", width=110)
+        self.hour = QComboBox()
         self.hour.setObjectName("backupHour")
-        self.hour.setPrefix("at ")
+        self.hour.setAccessibleName("Hour of the nightly backup")
+        for hour in range(24):
+            self.hour.addItem(f"at {hour:02d}:00", hour)
+        self.bind("backup.hour", self.hour)
+        server_time = QLabel("server time")
+        server_time.setProperty("role", "caption")
         self.folder = self.text_input("backup.folder", "Backup folder")
         self.folder.setObjectName("backupFolder")
         self.folder.setPlaceholderText("Empty: the backups folder in the server's data folder")
@@ -455,10 +466,14 @@ class BackupsPage(AdminPage, SettingsForm):
         self.encryption_note = QLabel("")
         self.encryption_note.setProperty("role", "caption")
         self.encryption_note.setWordWrap(True)
+        buttons = QWidget()
+        row = self.form_buttons(self.encryption_note)
+        row.setStretchFactor(self.encryption_note, 2)
+        buttons.setLayout(row)
         settings = self.group(
             "Settings",
             [
-                ("Nightly", field(in_row(self.enabled, self.hour, stretch=True), "Server time.")),
+                ("Nightly", in_row(self.enabled, self.hour, server_time, stretch=True)),
                 (
                     "Folder",
                     field(self.folder, "On the server: a local path or a mounted share the server can write to."),
@@ -470,7 +485,7 @@ class BackupsPage(AdminPage, SettingsForm):
                         "Older files are removed only after a newer backup has been verified.",
                     ),
                 ),
-                ("", self.encryption_note),
+                ("", buttons),
             ],
         )
         settings.setObjectName("backupSettings")
@@ -484,8 +499,7 @@ class BackupsPage(AdminPage, SettingsForm):
         self.root.addWidget(
             title_label(
                 "Backup & Restore",
-                "Every backup is read back whole; a test restore proves it loads. Restore into a new "
-                "database to look, or in place of the live one.",
+                "Every backup is read back whole, and a test restore proves it loads.",
                 self.run_button,
             )
         )
@@ -496,7 +510,6 @@ class BackupsPage(AdminPage, SettingsForm):
         self.root.addWidget(self.table, 1)
         self.root.addWidget(self.detail)
         self.root.addWidget(settings)
-        self.root.addLayout(self.form_buttons())
 
         self.poll = QTimer(self)
         self.poll.setInterval(POLL_MS)
@@ -595,7 +608,7 @@ class BackupsPage(AdminPage, SettingsForm):
         elif backup.status == "cancelled":
             self.say("The backup was cancelled; nothing was kept.")
         else:
-            self.say(f"The backup failed: {status_words(backup).removeprefix('Failed: ')}", error=True)
+            self.say(f"The backup failed: {failure_words(backup)}", error=True)
         self.model.reload()
         self._load_status()
 
@@ -607,6 +620,7 @@ class BackupsPage(AdminPage, SettingsForm):
             return
         percent = int(backup.progress * 100)
         self.progress.setValue(percent)
+        self.progress_shown.emit(percent)
         self.run_label.setText(f"{describe(backup)}: backing up…")
         self.run_box.setVisible(True)
         self.run_button.setEnabled(False)
@@ -802,13 +816,23 @@ class BackupsPage(AdminPage, SettingsForm):
     def screenshot_states(self) -> list[ScreenshotState]:
         def restore_dialog() -> QWidget | None:
             rows = self.model.rows()
-            good = next((i for i, b in enumerate(rows) if usable(b)), None)
-            if good is None:
-                return None
-            self.table.view.selectRow(good)
-            dialog = self.ask_restore()
-            if dialog is not None:
-                dialog.in_place_choice.setChecked(True)
+            good = next((b for b in rows if usable(b)), None)
+            if good is None:  # no backup yet (the demo data): the dialog over a sample one
+                now = datetime.now(UTC)
+                good = BackupOut(
+                    id=0,
+                    kind="nightly",
+                    status="succeeded",
+                    started_at=now,
+                    finished_at=now,
+                    file_name="crm-sample.dump",
+                    size_bytes=48_000_000,
+                    verify_ok=True,
+                )
+            dialog = RestoreDialog(self, good, self.company())
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+            dialog.in_place_choice.setChecked(True)
+            dialog.open()
             return dialog
 
         return [("admin-backup-and-restore", lambda: None), ("admin-backup-restore-dialog", restore_dialog)]

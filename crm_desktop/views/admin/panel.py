@@ -22,6 +22,7 @@ from crm_desktop.views.admin.assignment import AssignmentPage
 from crm_desktop.views.admin.audit import AuditPage
 from crm_desktop.views.admin.backups import BackupsPage
 from crm_desktop.views.admin.common import AdminPage, Event, can
+from crm_desktop.views.admin.data_management import DataManagementPage
 from crm_desktop.views.admin.email_log import EmailLogPage, InvoiceEmailsPage
 from crm_desktop.views.admin.health import HealthPage
 from crm_desktop.views.admin.integrations import IntegrationsPage
@@ -54,6 +55,7 @@ PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("logs", LogsPage),
     ("audit", AuditPage),
     ("settings", SettingsPage),
+    ("data_management", DataManagementPage),
     ("backups", BackupsPage),
     ("health", HealthPage),
 )
@@ -73,6 +75,7 @@ ICONS = {
     "logs": "lock",
     "audit": "inbox",
     "settings": "settings",
+    "data_management": "inbox",
     "backups": "shield-check",
     "health": "server",
 }
@@ -104,6 +107,7 @@ OTHER_EVENT_PAGES = {
     ("invoices", "invoice"): ("invoice_emails",),
     ("integrations", "integration"): ("integrations",),
     ("integrations", "integration_event"): ("integrations",),
+    ("imports", "import"): ("data_management",),
 }
 
 
@@ -117,6 +121,12 @@ class _CurrentPageStack(QStackedWidget):
     def sizeHint(self) -> QSize:
         page = self.currentWidget()
         return page.sizeHint() if page is not None else super().sizeHint()
+
+    def heightForWidth(self, width: int) -> int:
+        """The shown page's (QStackedLayout answers its tallest page's: every page would scroll
+        as far as the longest one)."""
+        page = self.currentWidget()
+        return page.heightForWidth(width) if page is not None else super().heightForWidth(width)
 
 
 class AdminPanel(QWidget):
@@ -310,6 +320,10 @@ class AdminPanel(QWidget):
     @property
     def settings_page(self) -> SettingsPage:
         return cast(SettingsPage, self.pages["settings"])
+
+    @property
+    def data_management_page(self) -> DataManagementPage:
+        return cast(DataManagementPage, self.pages["data_management"])
 
     @property
     def backups_page(self) -> BackupsPage:
