@@ -46,7 +46,10 @@ async def cancel_export(export_id: int, session: Session, principal: CurrentUser
     response_class=StreamingResponse,
     responses={
         200: {"content": {service.XLSX: {}, "text/csv": {}}, "description": "The exported file"},
-        410: {"description": "The export expired: export again"},
+        410: {
+            "description": "The export expired: export again",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        },
     },
 )
 async def download_export(
