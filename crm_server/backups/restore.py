@@ -274,7 +274,12 @@ async def _exists(conn: psycopg.AsyncConnection[Any], name: str) -> bool:
 async def _restore_into(url: str, conn: psycopg.AsyncConnection[Any], tool: str, dump: Path, name: str) -> None:
     """CREATE DATABASE `name` (from template0, as pg_dump archives expect) and pg_restore into it;
     on failure the half-made database is dropped."""
-    await conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    try:
+        await conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    except psycopg.errors.DuplicateDatabase:
+        raise RestoreBlocked(
+            f"A database named {name} already exists; choose another name.", field="database", code="database_exists"
+        ) from None
     target = tools.Target.from_url(url, name)
     args = [tool, "--no-owner", "--no-acl", "--exit-on-error", "--jobs", "2", "--dbname", target.conninfo, str(dump)]
     done = await asyncio.to_thread(_run, args, target.env)
@@ -356,9 +361,24 @@ def check_new_name(url: str, name: str | None) -> str:
     return name
 
 
+@contextlib.contextmanager
+def _in_words() -> Iterator[None]:
+    """A database error the steps above did not name still answers in words (never a 500)."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RestoreFailed(f"The restore failed: {first}") from exc
+
+
 async def restore_new(url: str, file: Path, name: str) -> Restored:
     """Restore `file` into a new database `name` on the same server, to look at; the live data is
     not touched. `url`: the live database's URL (the server and credentials to use)."""
+    with _in_words():
+        return await _restore_new(url, file, name)
+
+
+async def _restore_new(url: str, file: Path, name: str) -> Restored:
     name = check_new_name(url, name)
     result = Restored("new", name, datetime.now(UTC))
     async with _maintenance(url) as conn:
@@ -406,6 +426,19 @@ async def restore_in_place(
     through it and its pool is emptied before the swap. `safety`: takes the safety backup and
     returns its id. `before_swap` / `after_swap`: stop and start what holds the database open in
     this process (the job worker)."""
+    with _in_words():
+        return await _restore_in_place(url, file, db, safety, before_swap, after_swap, source)
+
+
+async def _restore_in_place(
+    url: str,
+    file: Path,
+    db: Database,
+    safety: SafetyStep | None,
+    before_swap: Hook | None,
+    after_swap: Hook | None,
+    source: str,
+) -> Restored:
     live = live_name(url)
     result = Restored("in_place", live, datetime.now(UTC))
     started = time.perf_counter()
