@@ -187,3 +187,38 @@ def test_the_exports_page_downloads_and_says_expired_export_again(desk: Desk, qt
         w for w in QApplication.topLevelWidgets() if isinstance(w, ExportProgressDialog) and shiboken6.isValid(w)
     ]
     assert dialogs, "Export again opens the progress dialog"
+
+
+def test_export_from_the_ticket_queue_holds_what_its_filters_show(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    from crm_desktop.views.tickets import TicketsPage
+
+    api = desk.signed_in_api()
+    for subject in ("Printer jammed", "Printer offline", "Email down"):
+        desk.run(api.post("/api/tickets", {"subject": subject}))
+    session = Session(api, desk.run(auth.me(api)))
+    page = TicketsPage(session)
+    qtbot.addWidget(page)
+    page.resize(1280, 700)
+    page.show()
+    page.queue.set_filters({"status": "open", "q": "Printer"}, narrowed=True)
+    desk.wait_until(
+        lambda: page.queue.model.rowCount() == 2 and not page.queue.model.loading, message="filter not applied"
+    )
+    shown = sorted(t.subject for t in page.queue.model.rows())
+    assert page.export_button.isVisible()
+
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
+    dialog: ExportProgressDialog = page.export_dialog
+    desk.wait_until(lambda: dialog.export.state is ExportState.done, timeout=60, message=dialog.status.text())
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    target = tmp_path / "tickets.xlsx"
+    save = _save_dialog()
+    save.selectFile(str(target))
+    save.accept()
+    desk.wait_until(lambda: dialog.saved_to == str(target), message=dialog.status.text())
+    sheet = load_workbook(target).active
+    assert sheet is not None
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    subject = rows[0].index("Subject")
+    assert sorted(r[subject] for r in rows[1:]) == shown == ["Printer jammed", "Printer offline"]

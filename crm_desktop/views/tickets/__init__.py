@@ -9,6 +9,7 @@ are imported when first used; until they are part of the build the page says so 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import Iterator
@@ -16,14 +17,16 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
 
 from crm_desktop.session import Session
+from crm_desktop.views.exports import ExportProgressDialog, begin_export
 from crm_desktop.views.tickets.board import TicketBoard
 from crm_desktop.views.tickets.filters import TicketFilterBar, TicketLookups
 from crm_desktop.views.tickets.queue import TICK_MS, TicketQueue, open_ticket
 from crm_desktop.widgets import kanban
 from crm_desktop.widgets.page_header import PageHeader
+from crm_server.contract.tickets import TicketQuery
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,8 @@ class TicketsPage(QWidget):
             QShortcut(QKeySequence(keys), self, context=here).activated.connect(slot)
         if session.can("tickets", "create"):
             QShortcut(QKeySequence.StandardKey.New, self, context=here).activated.connect(self.new_ticket)
+        if session.can("tickets", "export"):
+            QShortcut(QKeySequence("Ctrl+E"), self, context=here).activated.connect(self.export)
 
     def _header(self) -> QWidget:
         header = PageHeader(
@@ -78,6 +83,13 @@ class TicketsPage(QWidget):
         self.new_button = header.new_button
         self.new_button.clicked.connect(self.new_ticket)
         self.views.idClicked.connect(self.show_view)
+        self.export_button = QPushButton("Export…", header)
+        self.export_button.setToolTip("Export the tickets these filters show (Ctrl+E)")
+        self.export_button.clicked.connect(self.export)
+        self.export_button.setVisible(self.session.can("tickets", "export"))
+        row = header.layout()
+        if isinstance(row, QHBoxLayout):  # beside "New ticket"
+            row.insertWidget(row.count() - 1, self.export_button, 0, Qt.AlignmentFlag.AlignBottom)
         return header
 
     # --- views -----------------------------------------------------------------------------------
@@ -102,6 +114,19 @@ class TicketsPage(QWidget):
         values, narrowed = self.filters.values(), self.filters.is_narrowed()
         self.queue.set_filters(values, narrowed)
         self.board.set_filters(values, narrowed)
+
+    # --- export ----------------------------------------------------------------------------------
+
+    def export(self) -> asyncio.Task[Any] | None:
+        """Ctrl+E: export the tickets these filters show, as a job (views/exports.py: progress,
+        Cancel, then "Save as…")."""
+        if not self.session.can("tickets", "export"):
+            return None
+        query = TicketQuery.model_construct(**self.queue.filters.model_dump(), sort=self.queue.sort)
+        return begin_export(self, self.session, "tickets", query, opened=self._export_opened)
+
+    def _export_opened(self, dialog: ExportProgressDialog) -> None:
+        self.export_dialog = dialog
 
     # --- records ---------------------------------------------------------------------------------
 
