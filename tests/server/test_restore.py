@@ -299,3 +299,22 @@ def test_cli_restore_says_why_it_refuses_with_an_exit_code(database_url: str, tm
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("crm-server restore: ") and words in lines[0], done.stderr
     assert name not in _databases(database_url)
+
+
+async def test_the_servers_job_worker_runs_again_after_an_in_place_restore(database_url: str, tmp_path: Path) -> None:
+    """Production runs the worker in the server: it is stopped for the swap and started again on the
+    restored database, where new jobs run."""
+    with LiveServer.run(database_url, worker=True) as server:
+        async with server.client() as admin:
+            await server.login_admin(admin)
+            backup_id, _ = await _backup(server, tmp_path)
+            body = {"mode": "in_place", "confirm": "My Company"}
+            assert (await admin.post(f"/api/backups/{backup_id}/restore", json=body)).status_code == 200
+            queued = await admin.post("/api/admin/jobs/maintenance.purge/run")
+            assert queued.status_code == 202, queued.text
+            job_id = int(queued.json()["id"])
+            for _ in range(600):
+                if await _job_status(server, job_id) == "succeeded":
+                    break
+                await asyncio.sleep(0.05)
+            assert await _job_status(server, job_id) == "succeeded"
