@@ -343,6 +343,7 @@ class BackupsPage(AdminPage, SettingsForm):
         # Backups being watched until a predicate holds (a run finishing, a test restore's result).
         self.watching: dict[int, tuple[str, datetime | None]] = {}
         self.progress_dialog: QProgressDialog | None = None
+        self.cancelling: set[int] = set()  # backups asked to stop, still running
         self.download_task: asyncio.Task[None] | None = None
 
         self.run_button = QPushButton("Run backup now")
@@ -621,10 +622,11 @@ class BackupsPage(AdminPage, SettingsForm):
         percent = int(backup.progress * 100)
         self.progress.setValue(percent)
         self.progress_shown.emit(percent)
-        self.run_label.setText(f"{describe(backup)}: backing up…")
+        cancelling = backup.id in self.cancelling
+        self.run_label.setText("Cancelling…" if cancelling else f"{describe(backup)}: backing up…")
         self.run_box.setVisible(True)
         self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(can(self.me, "edit"))
+        self.cancel_button.setEnabled(can(self.me, "edit") and not cancelling)
 
     # --- the selected backup -------------------------------------------------------------------
 
@@ -667,11 +669,13 @@ class BackupsPage(AdminPage, SettingsForm):
     def cancel_run(self) -> asyncio.Task[Any] | None:
         if self.running is None:
             return None
+
+        def asked(backup: BackupOut) -> None:
+            self.cancelling.add(backup.id)  # pg_dump is stopped by its job, which says when it is
+            self._row_arrived(backup)
+
         return operations.run(
-            self,
-            backups_api.cancel(self.api, self.running.id),
-            success=self._row_arrived,
-            busy=self.cancel_button,
+            self, backups_api.cancel(self.api, self.running.id), success=asked, busy=self.cancel_button
         )
 
     def test_restore(self) -> asyncio.Task[Any] | None:
