@@ -201,6 +201,24 @@ def test_a_full_disk_is_insufficient_storage(database_url: str, tmp_path: Path) 
     assert left == []  # nothing half-written stays behind
 
 
+def test_a_disk_that_fills_up_during_the_dump_is_insufficient_storage(database_url: str, tmp_path: Path) -> None:
+    """The free space check passes (the last backup was small), then pg_dump meets ENOSPC."""
+    first = _cli(["backup", "--to", str(tmp_path / "first")], database_url)
+    assert first.returncode == 0, first.stderr
+    with psycopg.connect(database_url) as conn:  # about 3 MB more that does not compress away
+        conn.execute(
+            "INSERT INTO settings (key, value) SELECT 'test.blob', to_jsonb(string_agg(md5(random()::text), ''))"
+            " FROM generate_series(1, 100000)"
+        )
+    with _mounted(tmp_path / "small", "-o", "size=1m") as folder:
+        done = _cli(["backup", "--to", str(folder)], database_url)
+        left = list(folder.iterdir())
+    reason = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 74, done.stderr
+    assert reason.startswith("crm-server backup: Insufficient storage") and "No space left" in reason, reason
+    assert left == []
+
+
 def test_pg_dump_of_another_version_is_refused_first(database_url: str, tmp_path: Path) -> None:
     fake = tmp_path / "pg_dump"
     fake.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
