@@ -17,6 +17,7 @@ from psycopg import sql
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog, QRadioButton
 from pytestqt.qtbot import QtBot
+from sqlalchemy import text
 
 from crm_desktop import operations
 from crm_desktop.api import admin as admin_api
@@ -260,3 +261,40 @@ def test_in_place_restore_while_connected_shows_the_restored_data(desk: Desk, qt
         message="the Users page still shows a user the restored data do not have",
     )
     assert "admin@example.com" in [u.email for u in users.model.rows()]
+
+
+def test_an_old_backup_goes_red_and_a_damaged_download_is_not_kept(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    _session, page = open_page(desk, qtbot, folder)
+    run_one(desk, qtbot, page)
+    assert not page.alert.isVisible()
+    backup = page.model.rows()[0]
+
+    async def age() -> None:  # the last good backup was made 30 hours ago
+        async with desk.server.session() as session:
+            await session.execute(
+                text(
+                    "UPDATE backups SET started_at = started_at - interval '30 hours',"
+                    " finished_at = finished_at - interval '30 hours'"
+                )
+            )
+
+    desk.on_server(age())
+    page.reload()  # F5
+    desk.wait_until(lambda: page.alert.isVisible(), message="no red banner for a backup older than 26 hours")
+    assert page.alert_text.text() == "The last good backup is 30 hours old."
+
+    # The file on the server no longer matches what was verified: the download says so, keeps nothing.
+    with (folder / str(backup.file_name)).open("ab") as file:
+        file.write(b"tampered")
+    page.table.view.selectRow(0)
+    qtbot.mouseClick(page.download_button, Qt.MouseButton.LeftButton)
+    dialog = the_dialog(QFileDialog)
+    target = tmp_path / "copy.dump"
+    dialog.selectFile(str(target))
+    dialog.accept()
+    desk.wait_until(lambda: page.progress_dialog is None and not page.is_busy(), message="the download did not end")
+    assert not target.exists() and not (tmp_path / "copy.dump.part").exists()
+    assert page.notice_text.text().startswith("The downloaded file (")
+    assert "does not match the backup's SHA-256" in page.notice_text.text(), page.notice_text.text()

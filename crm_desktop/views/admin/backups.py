@@ -772,8 +772,8 @@ class BackupsPage(AdminPage, SettingsForm):
             if backup.sha256 and digest.hexdigest() != backup.sha256:
                 partial.unlink(missing_ok=True)
                 self.say(
-                    f"The download was damaged on the way ({size_words(received)} arrived, and its SHA-256 differs "
-                    "from the backup's). Nothing was saved; try again.",
+                    f"The downloaded file ({size_words(received)}) does not match the backup's SHA-256: it was "
+                    "damaged on the way or on the server. Nothing was saved; try again, or use another backup.",
                     error=True,
                 )
                 return
