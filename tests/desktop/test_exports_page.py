@@ -222,3 +222,30 @@ def test_export_from_the_ticket_queue_holds_what_its_filters_show(desk: Desk, qt
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     subject = rows[0].index("Subject")
     assert sorted(r[subject] for r in rows[1:]) == shown == ["Printer jammed", "Printer offline"]
+
+
+def test_export_from_the_client_list_holds_what_its_search_shows(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    from tests.desktop.test_clients import create, names, open_clients
+
+    api, _session, page = open_clients(desk, qtbot)
+    for name in ("Alpha SRL", "Beta SRL", "Gamma GmbH"):
+        create(desk, api, name=name)
+    qtbot.keyClicks(page.search, "SRL")
+    desk.wait_until(lambda: sorted(names(page)) == ["Alpha SRL", "Beta SRL"], message=f"search: {names(page)}")
+    assert page.export_button.isVisible()
+
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
+    dialog: ExportProgressDialog = page.export_dialog
+    desk.wait_until(lambda: dialog.export.state is ExportState.done, timeout=60, message=dialog.status.text())
+    assert dialog.export.rows_done == 2
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    target = tmp_path / "clients.xlsx"
+    save = _save_dialog()
+    save.selectFile(str(target))
+    save.accept()
+    desk.wait_until(lambda: dialog.saved_to == str(target), message=dialog.status.text())
+    sheet = load_workbook(target).active
+    assert sheet is not None
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert sorted(r[rows[0].index("Name")] for r in rows[1:]) == ["Alpha SRL", "Beta SRL"]

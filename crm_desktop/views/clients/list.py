@@ -30,6 +30,7 @@ from crm_desktop.api import clients as clients_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import ClientDialog, owner_names, warning_text
+from crm_desktop.views.exports import ExportProgressDialog, begin_export
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
     HeaderSort,
@@ -107,6 +108,10 @@ class ClientsPage(QWidget):
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Open the selected client (Enter)")
         self.open_button.clicked.connect(self.open_selected)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setObjectName("clientsExport")
+        self.export_button.setToolTip("Export the clients these filters show (Ctrl+E)")
+        self.export_button.clicked.connect(lambda: self.export())
         view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         self.model.modelReset.connect(self._update_actions)
 
@@ -134,7 +139,9 @@ class ClientsPage(QWidget):
                 "Clients", "Companies and people you work with. Enter opens one; Ctrl+N adds one.", self.new_button
             )
         )
+        self.filters.add_trailing(self.export_button)
         self.filters.add_trailing(self.open_button)
+        self.export_button.setVisible(session.can("clients", "export"))  # placed: no window of its own
         root.addWidget(self.filters)
         root.addWidget(self.notice)
         root.addWidget(self.table, 1)
@@ -142,6 +149,9 @@ class ClientsPage(QWidget):
         new = QShortcut(QKeySequence.StandardKey.New, self)
         new.activated.connect(self.new_client)
         new.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        export = QShortcut(QKeySequence("Ctrl+E"), self)
+        export.activated.connect(self.export)
+        export.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         reload = QShortcut(QKeySequence(Qt.Key.Key_F5), view)
         reload.activated.connect(self.reload)
         reload.setContext(Qt.ShortcutContext.WidgetShortcut)
@@ -238,6 +248,17 @@ class ClientsPage(QWidget):
         text = f"{client.name} is created."
         self.say(f"{text} {warning}" if warning else text, link_to=client)
         self.reload()
+
+    def export(self) -> asyncio.Task[Any] | None:
+        """Export…: the clients these filters show, as a job (views/exports.py: progress, Cancel,
+        then "Save as…")."""
+        if not self.session.can("clients", "export"):
+            return None
+        query = ClientQuery.model_construct(**self.query())
+        return begin_export(self, self.session, "clients", query, opened=self._export_opened)
+
+    def _export_opened(self, dialog: ExportProgressDialog) -> None:
+        self.export_dialog = dialog
 
     def open_selected(self) -> QWidget | None:
         row = self.table.current_row()
