@@ -16,6 +16,8 @@ In place, in this order:
       keeps the live status (workers take only "todo" jobs: it does not run twice); one that was
       running in the backup and has not finished is queued again (it runs once, on the restored
       data); job and worker id sequences and the periodic runs already deferred are carried over;
+    - the list of backups (the safety backup included) and the sign-ins are the live ones: a
+      session ended since the backup stays ended, one begun since goes on if its user exists;
  5. swap: the live database is renamed away and the restored one renamed in; the previous one is
     dropped only once the swap has succeeded. On a failure before that, the live database is
     opened again as it was and desktops hear `server.restore_failed`.
@@ -572,9 +574,10 @@ async def _carry_over(
     old: psycopg.AsyncConnection[Any], new: psycopg.AsyncConnection[Any], result: Restored, source: str
 ) -> None:
     """What must not go back in time when the live database (`old`, frozen) is replaced by the
-    restored one (`new`): the list of backups, the event sequence, the finished jobs, the id
-    sequences."""
+    restored one (`new`): the list of backups, the sign-ins, the event sequence, the finished
+    jobs, the id sequences."""
     await _carry_backups(old, new)
+    await _carry_sessions(old, new)
     # Events: continue above anything the live database ever numbered, and tell desktops to reload.
     live_seq = await _value(old, _SEQ_HIGH.format(table="events", col="seq"))
     restored_seq = await _value(new, _SEQ_HIGH.format(table="events", col="seq"))
@@ -667,23 +670,40 @@ async def _carry_over(
 async def _carry_backups(old: psycopg.AsyncConnection[Any], new: psycopg.AsyncConnection[Any]) -> None:
     """The list of backups is the live one (the restored copy is as it was at dump time): the
     safety backup just taken, and every file made since, stay listed and restorable."""
-    if not await _value(old, "SELECT count(*) FROM pg_class WHERE oid = to_regclass('backups')") or not await _value(
-        new, "SELECT count(*) FROM pg_class WHERE oid = to_regclass('backups')"
-    ):
+    await _carry_table(
+        old, new, "backups", "UPDATE carried SET requested_by = NULL WHERE requested_by NOT IN (SELECT id FROM users)"
+    )
+
+
+async def _carry_sessions(old: psycopg.AsyncConnection[Any], new: psycopg.AsyncConnection[Any]) -> None:
+    """Sign-ins are the present's, not the backup's: a session ended since the backup (signed out,
+    revoked after a theft) stays ended, and one begun since goes on (desktops reconnect without
+    signing in again) as long as its user exists in the restored data."""
+    await _carry_table(old, new, "auth_sessions", "DELETE FROM carried WHERE user_id NOT IN (SELECT id FROM users)")
+
+
+async def _carry_table(
+    old: psycopg.AsyncConnection[Any], new: psycopg.AsyncConnection[Any], table: str, fix: str
+) -> None:
+    """Replace the rows of `table` in the restored database by the live ones (`fix` then adapts
+    them, as the temporary table `carried`, to the restored data), and its id sequence."""
+    exists = "SELECT count(*) FROM pg_class WHERE oid = to_regclass(%s)"
+    if not await _value(old, exists, (table,)) or not await _value(new, exists, (table,)):
         return
-    await new.execute("CREATE TEMP TABLE carried_backups (LIKE backups)")
+    name = sql.Identifier(table)
+    await new.execute(sql.SQL("CREATE TEMP TABLE carried (LIKE {})").format(name))
     async with (
-        old.cursor().copy("COPY backups TO STDOUT (FORMAT BINARY)") as source,
-        new.cursor().copy("COPY carried_backups FROM STDIN (FORMAT BINARY)") as target,
+        old.cursor().copy(sql.SQL("COPY {} TO STDOUT (FORMAT BINARY)").format(name)) as source,
+        new.cursor().copy("COPY carried FROM STDIN (FORMAT BINARY)") as target,
     ):
         async for chunk in source:
             await target.write(chunk)
-    await new.execute("UPDATE carried_backups SET requested_by = NULL WHERE requested_by NOT IN (SELECT id FROM users)")
-    await new.execute("DELETE FROM backups")
-    await new.execute("INSERT INTO backups SELECT * FROM carried_backups")
-    await new.execute("DROP TABLE carried_backups")
-    high = max(await _value(old, _SEQ_HIGH.format(table="backups", col="id")), 1)
-    await new.execute("SELECT setval(pg_get_serial_sequence('backups', 'id'), %s)", (high,))
+    await new.execute(fix)
+    await new.execute(sql.SQL("DELETE FROM {}").format(name))
+    await new.execute(sql.SQL("INSERT INTO {} SELECT * FROM carried").format(name))
+    await new.execute("DROP TABLE carried")
+    high = max(await _value(old, _SEQ_HIGH.format(table=table, col="id")), 1)
+    await new.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), %s)", (table, high))
 
 
 async def take_safety_backup(db: Database, actor_id: int | None) -> int:

@@ -189,7 +189,13 @@ async def test_in_place_restore_with_a_desktop_connected(server: LiveServer, adm
     queued = await admin.post("/api/admin/jobs/maintenance.purge/run")
     assert queued.status_code == 202, queued.text
     job_id = int(queued.json()["id"])
-    backup_id, _ = await _backup(server, tmp_path)  # the job is still waiting in the backup
+    await server.create_user("sales@example.com")
+    async with server.client() as sales:
+        signed_out = (await server.login(sales, "sales@example.com"))["token"]
+        backup_id, _ = await _backup(server, tmp_path)  # the job is still waiting in the backup
+        assert (await sales.post("/api/auth/logout")).status_code in (200, 204)
+    async with server.client() as second:
+        signed_in_since = (await server.login(second, "admin@example.com"))["token"]
     # The job runs (a worker) after the backup: done on the live database.
     db = Database(server.database_url.replace("postgresql://", "postgresql+psycopg://", 1), pool_size=2)
     worker = JobRunner(server.database_url, db, name="test-worker")
@@ -240,6 +246,10 @@ async def test_in_place_restore_with_a_desktop_connected(server: LiveServer, adm
     listed = (await admin.get("/api/backups")).json()
     assert done["safety_backup_id"] in [b["id"] for b in listed["items"]]
 
+    # Sign-ins are the present's: one ended since the backup stays ended, one begun since goes on.
+    async with server.client(signed_out) as stale, server.client(signed_in_since) as fresh:
+        assert (await stale.get("/api/auth/me")).status_code == 401
+        assert (await fresh.get("/api/auth/me")).status_code == 200
     # A desktop reconnecting from what it saw is told to reload, never given older events again.
     again = await connect(f"{server.ws_url}?since={seen}", additional_headers={"Authorization": f"Bearer {token}"})
     async with again:
