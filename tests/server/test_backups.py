@@ -363,6 +363,25 @@ async def test_backups_turned_off_is_not_configured_in_health(api: httpx.AsyncCl
     assert bad.status_code == 422 and "hour" in bad.text
 
 
+async def test_a_last_good_backup_older_than_26_hours_is_red(server: LiveServer, admin: httpx.AsyncClient) -> None:
+    with psycopg.connect(server.database_url) as conn:
+        conn.execute(
+            "INSERT INTO backups (kind, status, started_at, finished_at, file_name, verify_ok) VALUES"
+            " ('nightly', 'succeeded', now() - interval '27 hours', now() - interval '27 hours', 'old.dump', true)"
+        )
+    health = await admin.get("/health")
+    assert "backups" not in health.json()["down"]  # (this server runs no job worker: that is down)
+    assert health.json()["backups"]["status"] == "down" and health.json()["attention"] == ["backups"]
+    assert "27 hours old" in health.json()["backups"]["detail"]
+    status = (await admin.get("/api/backups/status")).json()
+    assert status["state"] == "stale" and status["ok"] is False
+    with psycopg.connect(server.database_url) as conn:
+        conn.execute(
+            "UPDATE backups SET started_at = now() - interval '25 hours', finished_at = now() - interval '25 hours'"
+        )
+    assert (await admin.get("/health")).json()["backups"]["status"] == "ok"
+
+
 def _insert_history(database_url: str, folder: Path, days: list[datetime]) -> None:
     with psycopg.connect(database_url) as conn:
         for day in days:
