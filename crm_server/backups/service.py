@@ -132,7 +132,7 @@ def _emit(session: AsyncSession, row: Backup, action: str) -> None:
 async def get(session: AsyncSession, backup_id: int) -> Backup:
     row = await session.get(Backup, backup_id)
     if row is None:
-        raise NotFound("No such backup.", field="id")
+        raise NotFound("No such backup.", field="backup_id")
     return row
 
 
@@ -210,7 +210,7 @@ async def cancel(session: AsyncSession, backup_id: int) -> Backup:
     A row whose process is long gone is marked cancelled at once."""
     row = await get(session, backup_id)
     if row.status != "running":
-        raise Conflict("Only a running backup can be cancelled.", code="not_running", field="id")
+        raise Conflict("Only a running backup can be cancelled.", code="not_running", field="backup_id")
     row.cancel_requested = True
     if row.started_at < utcnow() - RUNNING_GIVES_UP:
         _finish_failed(row, BackupError("cancelled", "the backup had stopped"), "cancelled")
@@ -228,7 +228,7 @@ async def queue_test_restore(session: AsyncSession, backup_id: int) -> Backup:
 
 def file_path(row: Backup) -> Path:
     if row.status != "succeeded" or row.removed_at is not None or not row.file_name or not row.folder:
-        raise Conflict("This backup has no file to download.", code="no_file", field="id")
+        raise Conflict("This backup has no file to download.", code="no_file", field="backup_id")
     return Path(row.folder) / row.file_name
 
 
