@@ -21,6 +21,7 @@ from crm_server.db import Database
 from crm_server.email_pipe import api as email_pipe_api
 from crm_server.errors import install_error_handlers
 from crm_server.exports import api as exports_api
+from crm_server.imports import api as imports_api
 from crm_server.input_guard import BodyLimit
 from crm_server.integrations import api as integrations_api
 from crm_server.invoices import api as invoices_api
@@ -102,4 +103,5 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(integrations_api.router)
     app.include_router(webforms_api.router)
     app.include_router(exports_api.router)
+    app.include_router(imports_api.router)
     return app

@@ -29,6 +29,7 @@ TASK_MODULES.append("crm_server.orders.scheduled")
 TASK_MODULES.append("crm_server.auth.scheduled")
 TASK_MODULES.append("crm_server.backups.scheduled")
 TASK_MODULES.append("crm_server.exports.scheduled")
+TASK_MODULES.append("crm_server.imports.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 
@@ -56,6 +57,7 @@ TITLES: dict[str, str] = {
     "crm:backups.alert": "E-mail admins about a failed backup",
     "crm:exports.run": "Write an export file",
     "crm:exports.expire": "Remove expired export files",
+    "crm:imports.run": "Import a spreadsheet",
 }
 
 

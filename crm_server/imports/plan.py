@@ -1,0 +1,207 @@
+"""What an import will do with each row, decided by the same code for the dry run and the real import:
+the file read and its rows converted (rows.py), duplicates found within the file and against the CRM
+(set-based: one query per key kind per chunk of rows, each an index lookup), and each row given its
+action: create, update (fill empty fields or overwrite), skip, or error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server.clients import normalise
+from crm_server.clients.models import Client, Contact
+from crm_server.contract.imports import DuplicateMode, ErrorName, TemplateField
+from crm_server.errors import ValidationFailed
+from crm_server.imports import readers, rows
+from crm_server.imports.models import Import
+from crm_server.imports.rows import KEY_WORDS, Converted, Lookups, Problem
+from crm_server.leads.models import Lead
+from crm_server.products.models import Product
+
+MATCH_CHUNK = 5000
+# Keys that may never be shared by two records (a unique index): a twin is an error even in "create".
+STRICT_KEYS = {"vat", "sku"}
+
+
+@dataclass
+class Plan:
+    sheet: readers.Sheet
+    look: Lookups
+    fields: list[TemplateField]
+    columns: dict[str, int]  # field -> column index
+    rows: list[Converted]
+
+
+def resolve_columns(
+    headers: list[str], mapping: dict[str, Any], winners: dict[str, Any], fields: list[TemplateField]
+) -> dict[str, int]:
+    """field -> column index; two columns on one field are refused ("Duplicate Header") unless a
+    winner is named for it; a field name that does not exist is refused too."""
+    known = {f.name for f in fields}
+    by_field: dict[str, list[str]] = {}
+    for header, name in mapping.items():
+        if name is None or header not in headers:
+            continue
+        if name not in known:
+            raise ValidationFailed(f"There is no field {name!r} to import into.", field=f"mapping.{header}")
+        by_field.setdefault(name, []).append(header)
+    columns: dict[str, int] = {}
+    for name, given in by_field.items():
+        if len(given) > 1:
+            winner = winners.get(name)
+            if winner not in given:
+                raise ValidationFailed(
+                    f"Duplicate Header: the columns {', '.join(repr(h) for h in given)} are all mapped to {name}; "
+                    "map one of them, or say which one wins.",
+                    field=f"mapping.{given[1]}",
+                    code="duplicate_header",
+                    extra={"error": ErrorName.duplicate_header.value, "columns": given, "field_name": name},
+                )
+            given = [winner]
+        columns[name] = headers.index(given[0])
+    return columns
+
+
+async def build(session: AsyncSession, imp: Import) -> Plan:
+    sheet = await asyncio.to_thread(readers.read, imp.file_data, imp.file_name, imp.sheet)
+    look = await rows.lookups(session, imp.entity)
+    fields = rows.fields_of(imp.entity, look)
+    columns = resolve_columns(sheet.headers, dict(imp.mapping or {}), dict(imp.winners or {}), fields)
+    required = rows.required_of(fields)
+    entity, headers = imp.entity, sheet.headers
+
+    def work() -> list[Converted]:
+        return [rows.convert(entity, look, headers, columns, required, n, cells) for n, cells in sheet.rows]
+
+    converted = await asyncio.to_thread(work) if len(sheet.rows) > 2000 else work()
+    if entity == "contacts":
+        await _resolve_clients(session, converted, headers[columns["client"]] if "client" in columns else None)
+    _within_file(converted, DuplicateMode(imp.duplicate_mode))
+    return Plan(sheet=sheet, look=look, fields=fields, columns=columns, rows=converted)
+
+
+async def _resolve_clients(session: AsyncSession, converted: list[Converted], column: str | None) -> None:
+    """A contact's client, named by its VAT number or its exact name (one query for the whole file)."""
+    wanted = {c.values["client"] for c in converted if c.values.get("client")}
+    vats = {v for v in (normalise.vat_key(w) for w in wanted) if v}
+    names = {normalise.name_key(w) for w in wanted}
+    found = (
+        await session.execute(
+            select(Client.id, Client.vat_key, Client.name_key).where(
+                Client.archived_at.is_(None), or_(Client.vat_key.in_(vats), Client.name_key.in_(names))
+            )
+        )
+    ).all()
+    by_vat = {vat: cid for cid, vat, _n in found if vat}
+    by_name: dict[str, list[int]] = {}
+    for cid, _v, name in found:
+        by_name.setdefault(name, []).append(cid)
+    for c in converted:
+        ref = c.values.get("client")
+        if not ref:
+            continue
+        vat = normalise.vat_key(ref)
+        if vat and vat in by_vat:
+            c.values["client_id"] = by_vat[vat]
+            continue
+        named = by_name.get(normalise.name_key(ref), [])
+        if len(named) == 1:
+            c.values["client_id"] = named[0]
+        elif named:
+            c.problems.append(
+                Problem(column, ErrorName.unknown_value, f"{len(named)} clients are named {ref!r}: use its VAT number")
+            )
+            c.action = "error"
+        else:
+            c.problems.append(Problem(column, ErrorName.unknown_value, f"there is no client {ref!r}"))
+            c.action = "error"
+
+
+def _within_file(converted: list[Converted], mode: DuplicateMode) -> None:
+    """A row whose e-mail, phone, VAT or SKU an earlier row of the file already has is a Duplicate
+    Record (in "create anyway" only VAT and SKU, which two records may never share)."""
+    seen: dict[tuple[str, str], int] = {}
+    for c in converted:
+        if c.action == "error":
+            continue
+        for kind, value in c.keys.items():
+            first = seen.get((kind, value))
+            if first is None:
+                continue
+            if mode is DuplicateMode.create and kind not in STRICT_KEYS:
+                continue
+            c.problems.append(
+                Problem(None, ErrorName.duplicate_record, f"the same {KEY_WORDS[kind]} as row {first} ({value})")
+            )
+            c.action = "error"
+            break
+        if c.action != "error":
+            for kind, value in c.keys.items():
+                seen.setdefault((kind, value), c.row)
+
+
+def _queries(entity: str) -> dict[str, Any]:
+    """Key kind -> (id column, key expression, extra conditions) of the records a key matches."""
+    if entity == "leads":
+        lead_live = (Lead.archived_at.is_(None), Lead.merged_into_id.is_(None))
+        return {"email": (Lead.id, func.lower(Lead.email), lead_live), "phone": (Lead.id, Lead.phone, lead_live)}
+    if entity == "clients":
+        live = (Client.archived_at.is_(None),)
+        return {
+            "vat": (Client.id, Client.vat_key, ()),  # unique, archived ones included
+            "email": (Client.id, func.lower(Client.email), live),
+            "phone": (Client.id, Client.phone, live),
+        }
+    if entity == "contacts":
+        return {"email": (Contact.id, func.lower(Contact.email), ()), "phone": (Contact.id, Contact.phone, ())}
+    return {"sku": (Product.id, func.lower(Product.sku), ())}
+
+
+async def match(session: AsyncSession, entity: str, batch: Iterable[Converted], mode: DuplicateMode) -> None:
+    """Each row's twins in the CRM decide its action: none -> create; one -> skip / update / create by
+    the import's mode; two different records -> a Duplicate Record error, not a guess."""
+    todo = [c for c in batch if c.action != "error"]
+    queries = _queries(entity)
+    hits: dict[tuple[str, str], set[int]] = {}
+    for kind, (id_col, key_expr, conditions) in queries.items():
+        values = sorted({c.keys[kind] for c in todo if kind in c.keys})
+        for start in range(0, len(values), MATCH_CHUNK):
+            part = values[start : start + MATCH_CHUNK]
+            found = await session.execute(select(id_col, key_expr).where(key_expr.in_(part), *conditions))
+            for rid, value in found.all():
+                hits.setdefault((kind, value), set()).add(int(rid))
+    for c in todo:
+        twins: set[int] = set()
+        strict = False
+        for kind, value in c.keys.items():
+            ids = hits.get((kind, value), set())
+            twins |= ids
+            strict = strict or (bool(ids) and kind in STRICT_KEYS)
+        if not twins:
+            c.action, c.record_id = "create", None
+        elif len(twins) > 1:
+            listed = ", ".join(f"#{i}" for i in sorted(twins)[:5])
+            c.problems.append(
+                Problem(None, ErrorName.duplicate_record, f"it matches {len(twins)} records ({listed}): not a guess")
+            )
+            c.action = "error"
+        else:
+            (twin,) = twins
+            if mode is DuplicateMode.skip:
+                c.action, c.record_id = "skip", twin
+            elif mode is DuplicateMode.create:
+                if strict:
+                    what = next(KEY_WORDS[k] for k in c.keys if k in STRICT_KEYS)
+                    c.problems.append(
+                        Problem(None, ErrorName.duplicate_record, f"record #{twin} already has this {what}")
+                    )
+                    c.action = "error"
+                else:
+                    c.action, c.record_id = "create", None
+            else:
+                c.action, c.record_id = "update", twin

@@ -1,0 +1,676 @@
+"""Imports: upload a file, map its columns, dry run, commit as a job in chunks (live progress,
+cancellable, resumed after a crash), error report, revert, history.
+
+Who: the `import` action of the entity's module (leads -> leads, clients and contacts -> clients,
+products -> products) for everything about an import of that entity, history included.
+
+Exactly once: every chunk of rows is written in one transaction together with the outcome of each of
+its row numbers (import_rows) and the import's counts. A job killed mid-chunk loses that chunk's
+transaction whole; run again (procrastinate retries the job of a dead worker), it plans the file again
+and writes only the row numbers that have no outcome yet.
+
+The file itself is kept in the import row (bytea): any server process can run the job, as for exports."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import time
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server import events
+from crm_server.admin import service as admin_service
+from crm_server.admin.models import AuditEntry
+from crm_server.auth.models import Role, User
+from crm_server.auth.permissions import Principal
+from crm_server.auth.sessions import ensure_allowed
+from crm_server.clients.models import Contact
+from crm_server.contract import spreadsheet
+from crm_server.contract.common import Page
+from crm_server.contract.imports import (
+    ENTITIES,
+    MODULE_OF,
+    DryRunOut,
+    DuplicateMode,
+    ErrorName,
+    ImportEntityOut,
+    ImportErrorRow,
+    ImportOut,
+    ImportProgress,
+    ImportStatus,
+    MappingIn,
+    RevertLeftAlone,
+    RevertOut,
+    StartIn,
+    UploadOut,
+)
+from crm_server.db import Database, utcnow
+from crm_server.errors import AppError, Conflict, NotFound, ValidationFailed
+from crm_server.imports import mapping as mapping_rules
+from crm_server.imports import plan as planner
+from crm_server.imports import readers, rows
+from crm_server.imports.models import Import, ImportMapping, ImportRow
+from crm_server.imports.rows import Converted
+from crm_server.imports.write import AUDIT_ENTITY, TABLES, plain, record_values, write_chunk
+from crm_server.jobs import queue
+
+log = logging.getLogger(__name__)
+
+MODULE = "imports"
+# Rows per chunk (one transaction each). CRM_IMPORT_CHUNK_ROWS changes it (tests use small chunks).
+CHUNK_ROWS = max(1, min(1000, int(os.environ.get("CRM_IMPORT_CHUNK_ROWS", "1000"))))
+PREVIEW_ROWS = 20
+FIRST_ERRORS = 100
+PROGRESS_SECONDS = 0.5
+_EDITABLE = (ImportStatus.uploaded.value, ImportStatus.mapped.value, ImportStatus.dry_run_done.value)
+
+
+# --- who and what ---------------------------------------------------------------------------------
+
+
+async def allowed(session: AsyncSession, principal: Principal, entity: str, where: str) -> None:
+    if entity not in ENTITIES:
+        raise ValidationFailed(f"Nothing called {entity!r} can be imported.", field="entity")
+    await ensure_allowed(session, principal, MODULE_OF[entity], "import", where)
+
+
+async def visible_import(
+    session: AsyncSession, principal: Principal, import_id: int, where: str, *, lock: bool = False
+) -> Import:
+    imp = await session.get(Import, import_id, with_for_update=lock, populate_existing=lock)
+    if imp is None:
+        raise NotFound("No such import.")
+    await allowed(session, principal, imp.entity, where)
+    return imp
+
+
+async def entities(session: AsyncSession, principal: Principal) -> list[ImportEntityOut]:
+    out = []
+    for entity, label in ENTITIES.items():
+        if principal.can(MODULE_OF[entity], "import"):
+            look = await rows.lookups(session, entity)
+            out.append(ImportEntityOut(entity=entity, label=label, fields=rows.fields_of(entity, look)))  # type: ignore[arg-type]
+    return out
+
+
+async def _names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))).all())
+
+
+async def import_out(session: AsyncSession, imp: Import, names: dict[int, str] | None = None) -> ImportOut:
+    if names is None:
+        names = await _names(session, {imp.created_by} if imp.created_by else set())
+    total = imp.rows_total or 0
+    return ImportOut(
+        id=imp.id,
+        entity=imp.entity,  # type: ignore[arg-type]
+        file_name=imp.file_name,
+        sheet=imp.sheet,
+        status=ImportStatus(imp.status),
+        rows_total=total,
+        rows_done=imp.rows_done,
+        progress=(min(1.0, imp.rows_done / total) if total else (1.0 if imp.status == "done" else 0.0)),
+        created=imp.created,
+        updated=imp.updated,
+        skipped=imp.skipped,
+        errors=imp.errors,
+        duplicate_mode=DuplicateMode(imp.duplicate_mode),
+        owner_id=imp.owner_id,
+        mapping=dict(imp.mapping or {}),
+        same_file_warning=await _same_file_warning(session, imp),
+        error=imp.error,
+        created_by=imp.created_by,
+        created_by_name=names.get(imp.created_by) if imp.created_by else None,
+        created_at=imp.created_at,
+        started_at=imp.started_at,
+        finished_at=imp.finished_at,
+        reverted_at=imp.reverted_at,
+    )
+
+
+async def _same_file_warning(session: AsyncSession, imp: Import) -> str | None:
+    """ "This file was imported on 5 Dec 2026 by Ana Pop." when the same bytes were imported before."""
+    earlier = (
+        await session.execute(
+            select(Import.started_at, User.full_name)
+            .outerjoin(User, User.id == Import.created_by)
+            .where(
+                Import.file_hash == imp.file_hash,
+                Import.entity == imp.entity,
+                Import.id != imp.id,
+                Import.id < imp.id,
+                Import.status.in_(("running", "done", "cancelled")),
+            )
+            .order_by(Import.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if earlier is None:
+        return None
+    when: datetime | None = earlier[0]
+    day = f"{when.day} {when:%b %Y}" if when else "an earlier day"
+    return f"This file was imported on {day} by {earlier[1] or 'a former user'}."
+
+
+# --- upload, sheet, mapping -----------------------------------------------------------------------
+
+
+async def upload(
+    session: AsyncSession, principal: Principal, entity: str, file_name: str, data: bytes, where: str
+) -> UploadOut:
+    await allowed(session, principal, entity, where)
+    name = " ".join(file_name.replace("/", " ").replace("\\", " ").split())[:300]
+    if not name:
+        raise ValidationFailed("The file needs a name (file_name).", field="file_name")
+    readers.file_kind(name)
+    if not data:
+        raise ValidationFailed("The file is empty.", field="file")
+    sheets = readers.sheet_names(data, name)
+    imp = Import(
+        entity=entity,
+        file_name=name,
+        file_hash=hashlib.sha256(data).hexdigest(),
+        file_data=data,
+        sheet=sheets[0] if len(sheets) == 1 else None,
+        status=ImportStatus.uploaded.value,
+        mapping={},
+        winners={},
+        duplicate_mode=DuplicateMode.skip.value,
+        created_by=principal.user_id,
+        rows_total=0,
+        rows_done=0,
+        created=0,
+        updated=0,
+        skipped=0,
+        errors=0,
+    )
+    session.add(imp)
+    await session.flush()
+    await session.refresh(imp)
+    return await _sheet_answer(session, imp, sheets)
+
+
+async def choose_sheet(
+    session: AsyncSession, principal: Principal, import_id: int, sheet: str, where: str
+) -> UploadOut:
+    imp = await visible_import(session, principal, import_id, where, lock=True)
+    _editable(imp)
+    sheets = readers.sheet_names(imp.file_data, imp.file_name)
+    if sheet not in sheets:
+        raise ValidationFailed(f"The file has no sheet named {sheet!r}.", field="sheet")
+    imp.sheet, imp.mapping, imp.winners, imp.status = sheet, {}, {}, ImportStatus.uploaded.value
+    return await _sheet_answer(session, imp, sheets)
+
+
+async def _sheet_answer(session: AsyncSession, imp: Import, sheets: list[str]) -> UploadOut:
+    look = await rows.lookups(session, imp.entity)
+    fields = rows.fields_of(imp.entity, look)
+    headers: list[str] = []
+    sample: list[list[str]] = []
+    count = 0
+    suggested: dict[str, str | None] = {}
+    remembered = False
+    if imp.sheet is not None:
+        sheet = readers.read(imp.file_data, imp.file_name, imp.sheet)
+        headers, count = sheet.headers, len(sheet.rows)
+        sample = [[rows.as_text(c) for c in cells] for _n, cells in sheet.rows[:5]]
+        kept = await session.get(ImportMapping, (imp.entity, mapping_rules.headers_hash(headers)))
+        known = {f.name for f in fields}
+        if kept is not None and all(v is None or v in known for v in kept.mapping.values()):
+            suggested = {h: kept.mapping.get(h) for h in headers}
+            remembered = True
+        else:
+            suggested = mapping_rules.suggest(imp.entity, headers, fields)
+        imp.rows_total = count
+        imp.mapping = suggested
+    await session.flush()
+    return UploadOut(
+        item=await import_out(session, imp),
+        sheets=sheets,
+        sheet=imp.sheet,
+        headers=headers,
+        sample=sample,
+        rows=count,
+        mapping=suggested,
+        mapping_remembered=remembered,
+        required=rows.required_of(fields),
+        fields=fields,
+    )
+
+
+def _editable(imp: Import) -> None:
+    if imp.status not in _EDITABLE:
+        raise Conflict("This import has started already; its mapping can no longer change.")
+
+
+async def set_mapping(
+    session: AsyncSession, principal: Principal, import_id: int, body: MappingIn, where: str
+) -> ImportOut:
+    imp = await visible_import(session, principal, import_id, where, lock=True)
+    _editable(imp)
+    if imp.sheet is None:
+        raise ValidationFailed("Choose the sheet to import first.", field="sheet")
+    sheet = readers.read(imp.file_data, imp.file_name, imp.sheet)
+    look = await rows.lookups(session, imp.entity)
+    fields = rows.fields_of(imp.entity, look)
+    unknown = [h for h in body.mapping if h not in sheet.headers]
+    if unknown:
+        raise ValidationFailed(f"The sheet has no column {unknown[0]!r}.", field=f"mapping.{unknown[0]}")
+    columns = planner.resolve_columns(sheet.headers, body.mapping, body.winners, fields)
+    missing = [f for f in rows.required_of(fields) if f not in columns]
+    if missing:
+        label = next(f.label for f in fields if f.name == missing[0])
+        raise ValidationFailed(
+            f"Required Field Missing: no column is mapped to {label}.",
+            field="mapping",
+            code="required_field_missing",
+            extra={"error": ErrorName.required_field_missing.value, "field_name": missing[0]},
+        )
+    if body.owner_id is not None:
+        if imp.entity not in ("leads", "clients"):
+            raise ValidationFailed("Only leads and clients take an owner.", field="owner_id")
+        if not any(uid == body.owner_id for uid, _team in look.owners.values()):
+            raise ValidationFailed("No such active user.", field="owner_id")
+    imp.mapping = {h: body.mapping.get(h) for h in sheet.headers}
+    imp.winners = dict(body.winners)
+    imp.duplicate_mode = body.duplicate_mode.value
+    imp.owner_id = body.owner_id
+    imp.rows_total = len(sheet.rows)
+    imp.status = ImportStatus.mapped.value
+    if body.remember:
+        key = mapping_rules.headers_hash(sheet.headers)
+        kept = await session.get(ImportMapping, (imp.entity, key))
+        if kept is None:
+            session.add(ImportMapping(entity=imp.entity, headers_hash=key, mapping=imp.mapping))
+        else:
+            kept.mapping, kept.updated_at = imp.mapping, utcnow()
+    await session.flush()
+    return await import_out(session, imp)
+
+
+# --- dry run --------------------------------------------------------------------------------------
+
+
+def _problems(c: Converted) -> list[ImportErrorRow]:
+    return [ImportErrorRow(row=c.row, column=p.column, error=p.error, reason=p.reason) for p in c.problems]
+
+
+def _preview(entity: str, c: Converted, look: rows.Lookups) -> dict[str, str | None]:
+    values = record_values(entity, c, look)
+    shown: dict[str, str | None] = {"_row": str(c.row), "_action": c.action}
+    for k, v in c.values.items():
+        if k in ("status", "owner"):
+            v = v[1] if k == "status" else next((e for e, (uid, _t) in look.owners.items() if uid == v[0]), None)
+        elif k == "vat_rate":
+            v = next((n for n in look.tax_rate_names if look.tax_rates.get(n.casefold()) == v), v)
+        shown[k] = None if v in (None, []) else (", ".join(v) if isinstance(v, list) else str(plain(v)))
+    if entity == "leads" and "currency" not in c.values and values.get("value") is not None:
+        shown["currency"] = look.default_currency
+    return shown
+
+
+async def dry_run(session: AsyncSession, principal: Principal, import_id: int, where: str) -> DryRunOut:
+    """Everything the real import checks, on every row; nothing written but the import's status."""
+    imp = await visible_import(session, principal, import_id, where, lock=True)
+    _editable(imp)
+    if imp.status == ImportStatus.uploaded.value:
+        raise ValidationFailed("Map the columns first.", field="mapping")
+    plan = await planner.build(session, imp)
+    await planner.match(session, imp.entity, plan.rows, DuplicateMode(imp.duplicate_mode))
+    counts = {"create": 0, "update": 0, "skip": 0, "error": 0}
+    errors: list[ImportErrorRow] = []
+    for c in plan.rows:
+        counts[c.action] += 1
+        if c.problems and len(errors) < FIRST_ERRORS:
+            errors.extend(_problems(c))
+    imp.status = ImportStatus.dry_run_done.value
+    imp.rows_total = len(plan.rows)
+    preview = [_preview(imp.entity, c, plan.look) for c in plan.rows if c.action != "error"][:PREVIEW_ROWS]
+    return DryRunOut(
+        item=await import_out(session, imp),
+        to_create=counts["create"],
+        to_update=counts["update"],
+        to_skip=counts["skip"],
+        in_error=counts["error"],
+        preview=preview,
+        errors=errors[:FIRST_ERRORS],
+    )
+
+
+# --- start, cancel, the job -----------------------------------------------------------------------
+
+
+async def start(session: AsyncSession, principal: Principal, import_id: int, body: StartIn, where: str) -> ImportOut:
+    imp = await visible_import(session, principal, import_id, where, lock=True)
+    _editable(imp)
+    if imp.status == ImportStatus.uploaded.value:
+        raise ValidationFailed("Map the columns first.", field="mapping")
+    warning = await _same_file_warning(session, imp)
+    if warning and not body.confirm_same_file:
+        raise Conflict(f"{warning} Import it again anyway?", code="same_file", extra={"same_file_warning": warning})
+    imp.status, imp.started_at, imp.error = ImportStatus.running.value, utcnow(), None
+    imp.job_id = await queue.defer(session, "imports.run", import_id=imp.id)
+    _announce(session, imp, "started")
+    await session.flush()
+    return await import_out(session, imp)
+
+
+async def cancel(session: AsyncSession, principal: Principal, import_id: int, where: str) -> ImportOut:
+    """Stop a running import after its current chunk; what was written stays (and can be reverted)."""
+    imp = await visible_import(session, principal, import_id, where, lock=True)
+    if imp.status == ImportStatus.cancelled.value:
+        return await import_out(session, imp)
+    if imp.status in _EDITABLE:
+        imp.status, imp.finished_at = ImportStatus.cancelled.value, utcnow()
+    elif imp.status == ImportStatus.running.value:
+        imp.status, imp.finished_at = ImportStatus.cancelled.value, utcnow()
+    else:
+        raise Conflict("This import has already finished; there is nothing to cancel.")
+    _announce(session, imp, "cancelled")
+    return await import_out(session, imp)
+
+
+def _announce(session: AsyncSession, imp: Import, action: str) -> None:
+    progress = ImportProgress(
+        status=ImportStatus(imp.status),
+        rows_done=imp.rows_done,
+        rows_total=imp.rows_total,
+        created=imp.created,
+        updated=imp.updated,
+        skipped=imp.skipped,
+        errors=imp.errors,
+    )
+    events.emit(
+        session,
+        module=MODULE,
+        entity="import",
+        entity_id=imp.id,
+        action=action,
+        actor_id=imp.created_by,
+        user_id=imp.created_by,
+        data=progress.model_dump(mode="json"),
+    )
+
+
+class _Stopped(Exception):
+    pass
+
+
+async def _principal(session: AsyncSession, imp: Import) -> Principal:
+    user = await session.get(User, imp.created_by) if imp.created_by else None
+    if user is None or not user.active:
+        raise ValidationFailed("the account that started it is no longer active")
+    role = await session.get(Role, user.role_id)
+    principal = Principal(
+        user_id=user.id, team_id=user.team_id, role_id=user.role_id, permissions=dict(role.permissions if role else {})
+    )
+    if not principal.can(MODULE_OF[imp.entity], "import"):
+        raise ValidationFailed(f"you no longer have the permission to import {ENTITIES[imp.entity].lower()}")
+    return principal
+
+
+async def run(db: Database, import_id: int) -> str:
+    """The job: write every row number that has no outcome yet, a chunk per transaction."""
+    async with db.transaction() as session:
+        imp = await session.get(Import, import_id)
+        if imp is None or imp.status != ImportStatus.running.value:
+            return "nothing to do"
+        try:
+            principal = await _principal(session, imp)
+            plan = await planner.build(session, imp)
+        except AppError as exc:
+            imp = await session.get(Import, import_id, with_for_update=True, populate_existing=True)
+            assert imp is not None
+            imp.status, imp.error, imp.finished_at = ImportStatus.failed.value, exc.message, utcnow()
+            _announce(session, imp, "failed")
+            return f"failed: {exc.message}"
+        done_rows = set((await session.scalars(select(ImportRow.row).where(ImportRow.import_id == import_id))).all())
+        look, entity, mode = plan.look, imp.entity, DuplicateMode(imp.duplicate_mode)
+    pending = [c for c in plan.rows if c.row not in done_rows]
+    last = 0.0
+    per_owner: dict[int, int] = {}
+    try:
+        for start_at in range(0, len(pending), CHUNK_ROWS):
+            chunk = pending[start_at : start_at + CHUNK_ROWS]
+            async with db.transaction() as session:
+                imp = await session.get(Import, import_id, with_for_update=True, populate_existing=True)
+                if imp is None or imp.status != ImportStatus.running.value:
+                    raise _Stopped
+                await planner.match(session, entity, chunk, mode)
+                counts, owners = await write_chunk(session, imp, principal, look, chunk)
+                for owner, n in owners.items():
+                    per_owner[owner] = per_owner.get(owner, 0) + n
+                imp.rows_done += len(chunk)
+                imp.created += counts["created"]
+                imp.updated += counts["updated"]
+                imp.skipped += counts["skipped"]
+                imp.errors += counts["errors"]
+                if time.monotonic() - last >= PROGRESS_SECONDS:
+                    _announce(session, imp, "progress")
+                    last = time.monotonic()
+    except _Stopped:
+        return "cancelled"
+    except Exception:
+        log.exception("import %s failed", import_id)
+        async with db.transaction() as session:
+            imp = await session.get(Import, import_id, with_for_update=True)
+            if imp is not None and imp.status == ImportStatus.running.value:
+                imp.status, imp.finished_at = ImportStatus.failed.value, utcnow()
+                imp.error = "the server met an unexpected error; the rows written so far stay (revert removes them)"
+                _announce(session, imp, "failed")
+        raise
+    async with db.transaction() as session:
+        imp = await session.get(Import, import_id, with_for_update=True)
+        if imp is None or imp.status != ImportStatus.running.value:
+            return "cancelled"
+        imp.status, imp.finished_at, imp.rows_done = ImportStatus.done.value, utcnow(), imp.rows_total
+        _announce(session, imp, "done")
+        await _summaries(session, imp, per_owner)
+    return f"{imp.created} created, {imp.updated} updated, {imp.skipped} skipped, {imp.errors} errors"
+
+
+async def _summaries(session: AsyncSession, imp: Import, per_owner: dict[int, int]) -> None:
+    """One notification for the person who imported, and one per owner who received new leads."""
+    what = ENTITIES[imp.entity].lower()
+    if imp.created_by is not None:
+        admin_service.notify(
+            session,
+            imp.created_by,
+            "import_done",
+            f"Import of {what} done: {imp.file_name}",
+            f"{imp.created} created, {imp.updated} updated, {imp.skipped} skipped, {imp.errors} with errors.",
+            "import",
+            imp.id,
+        )
+    from crm_server.activities import preferences  # the notification preferences of each owner
+
+    for owner, n in per_owner.items():
+        if owner != imp.created_by:
+            await preferences.notify(
+                session, owner, "lead_assigned", f"{n} new leads from an import", imp.file_name, "import", imp.id
+            )
+
+
+# --- reading: history, errors, error report -----------------------------------------------------
+
+
+async def history(
+    session: AsyncSession, principal: Principal, entity: str | None, offset: int, limit: int
+) -> Page[ImportOut]:
+    mine = [e for e in ENTITIES if principal.can(MODULE_OF[e], "import") and (entity is None or e == entity)]
+    query = select(Import).where(Import.entity.in_(mine))
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = (await session.scalars(query.order_by(Import.id.desc()).offset(offset).limit(limit))).all()
+    names = await _names(session, {i.created_by for i in items if i.created_by})
+    return Page[ImportOut](
+        items=[await import_out(session, i, names) for i in items], total=total, offset=offset, limit=limit
+    )
+
+
+async def _all_errors(session: AsyncSession, imp: Import) -> list[tuple[int, list[ImportErrorRow]]]:
+    """(row, its errors) for every failed row: recorded by the import, or checked now before it ran."""
+    if imp.status in _EDITABLE:
+        plan = await planner.build(session, imp)
+        await planner.match(session, imp.entity, plan.rows, DuplicateMode(imp.duplicate_mode))
+        return [(c.row, _problems(c)) for c in plan.rows if c.problems]
+    found = (
+        await session.execute(
+            select(ImportRow.row, ImportRow.errors)
+            .where(ImportRow.import_id == imp.id, ImportRow.kind == "error")
+            .order_by(ImportRow.row)
+        )
+    ).all()
+    return [
+        (
+            row,
+            [ImportErrorRow(row=row, column=e.get("column"), error=e["error"], reason=e["reason"]) for e in errs or []],
+        )
+        for row, errs in found
+    ]
+
+
+async def errors_page(
+    session: AsyncSession, principal: Principal, import_id: int, offset: int, limit: int, where: str
+) -> Page[ImportErrorRow]:
+    imp = await visible_import(session, principal, import_id, where)
+    flat = [e for _row, errs in await _all_errors(session, imp) for e in errs]
+    return Page[ImportErrorRow](items=flat[offset : offset + limit], total=len(flat), offset=offset, limit=limit)
+
+
+async def error_report(session: AsyncSession, principal: Principal, import_id: int, where: str) -> tuple[str, bytes]:
+    """The failed rows exactly as they were in the file, plus an "Error" column, as .xlsx: fixed, it
+    can be uploaded again. Text that looks like a formula stays text."""
+    from openpyxl import Workbook
+
+    imp = await visible_import(session, principal, import_id, where)
+    failed = dict(await _all_errors(session, imp))
+    sheet = readers.read(imp.file_data, imp.file_name, imp.sheet)
+    book = Workbook(write_only=True)
+    out = book.create_sheet("Errors")
+    out.append(spreadsheet.xlsx_row(out, [*sheet.headers, "Error"]))
+    for number, cells in sheet.rows:
+        if number in failed:
+            words = "; ".join(
+                f"{e.error.value}" + (f" ({e.column})" if e.column else "") + f": {e.reason}" for e in failed[number]
+            )
+            out.append(spreadsheet.xlsx_row(out, [*cells, words]))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    stem = imp.file_name.rsplit(".", 1)[0]
+    return f"{stem}-errors.xlsx", buffer.getvalue()
+
+
+# --- revert ---------------------------------------------------------------------------------------
+
+
+async def revert(session: AsyncSession, principal: Principal, import_id: int, where: str) -> RevertOut:
+    """Archive what the import created and put back the previous values of what it changed; a record
+    someone changed since the import (its version moved on) is left alone and listed."""
+    imp = await visible_import(session, principal, import_id, where, lock=True)
+    if imp.status == ImportStatus.reverted.value:
+        raise Conflict("This import was reverted already.")
+    if imp.status not in (ImportStatus.done.value, ImportStatus.cancelled.value, ImportStatus.failed.value):
+        raise Conflict("Only a finished import can be reverted; cancel it first if it is running.")
+    entity = imp.entity
+    table = TABLES[entity]
+    outcome_rows = (
+        await session.scalars(
+            select(ImportRow)
+            .where(ImportRow.import_id == imp.id, ImportRow.kind.in_(("created", "updated")))
+            .order_by(ImportRow.row)
+        )
+    ).all()
+    ids = [r.record_id for r in outcome_rows if r.record_id is not None]
+    records = {r.id: r for r in (await session.scalars(select(table).where(table.id.in_(ids)).with_for_update())).all()}
+    archived = restored = 0
+    left: list[RevertLeftAlone] = []
+    audits: list[dict[str, Any]] = []
+    now = utcnow()
+    for outcome in outcome_rows:
+        record = records.get(outcome.record_id) if outcome.record_id is not None else None
+        if record is None:
+            continue
+        if record.version != outcome.version:
+            left.append(await _left_alone(session, entity, record, imp))
+            continue
+        if outcome.kind == "created":
+            if entity == "products":
+                record.active = False
+            elif entity == "contacts":
+                await session.delete(record)
+            else:
+                record.archived_at = now
+            archived += 1
+            audits.append(
+                _audit(imp, principal, entity, record.id, "archived", [{"field": "import", "old": imp.id, "new": None}])
+            )
+        else:
+            changes = []
+            for name, old in (outcome.before or {}).items():
+                value = _typed(table, name, old)
+                changes.append({"field": name, "old": plain(getattr(record, name)), "new": old})
+                setattr(record, name, value)
+            restored += 1
+            audits.append(_audit(imp, principal, entity, record.id, "updated", changes))
+    if entity == "clients":  # the contacts that came with the clients it archived
+        gone = [r.id for r in records.values() if r.archived_at == now]
+        await session.execute(delete(Contact).where(Contact.import_batch_id == imp.id, Contact.client_id.in_(gone)))
+    await session.flush()
+    if audits:
+        await session.execute(insert(AuditEntry), audits)
+    imp.status, imp.reverted_at = ImportStatus.reverted.value, now
+    _announce(session, imp, "reverted")
+    return RevertOut(item=await import_out(session, imp), archived=archived, restored=restored, left_alone=left)
+
+
+def _audit(
+    imp: Import, principal: Principal, entity: str, record_id: int, action: str, changes: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "actor_id": principal.user_id,
+        "entity": AUDIT_ENTITY[entity],
+        "entity_id": record_id,
+        "action": action,
+        "changes": [{"field": "reverted import", "old": None, "new": imp.id}, *changes],
+    }
+
+
+def _typed(table: Any, name: str, value: Any) -> Any:
+    """A value kept as JSON back in the column's Python type (Decimal, date)."""
+    if value is None:
+        return None
+    kind = getattr(table, name).type.python_type
+    if kind is datetime:
+        return datetime.fromisoformat(value)
+    if kind is date:
+        return date.fromisoformat(value)
+    if kind is Decimal:
+        return Decimal(value)
+    return value
+
+
+async def _left_alone(session: AsyncSession, entity: str, record: Any, imp: Import) -> RevertLeftAlone:
+    label = getattr(record, "person_name", None) or getattr(record, "name", None) or f"#{record.id}"
+    last = (
+        await session.execute(
+            select(AuditEntry.at, User.full_name)
+            .outerjoin(User, User.id == AuditEntry.actor_id)
+            .where(AuditEntry.entity == AUDIT_ENTITY[entity], AuditEntry.entity_id == record.id)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if last is not None and imp.finished_at is not None and last[0] > imp.finished_at:
+        reason = f"changed by {last[1] or 'someone'} on {last[0].day} {last[0]:%b %Y} after the import"
+    else:
+        reason = "changed since the import"
+    return RevertLeftAlone(entity=AUDIT_ENTITY[entity], record_id=record.id, label=str(label), reason=reason)

@@ -1,0 +1,465 @@
+"""Imports through HTTP with the real job worker: upload, mapping, dry run, the error names and the
+error report, duplicates in each mode, a Windows-1250 csv with semicolons, a messy sheet, resume
+after the server process is killed mid-import, revert with a record edited since, permissions."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import func, select
+
+from crm_server.auth.models import Role
+from crm_server.leads.models import Lead, LeadSource
+from tests.support import ADMIN_EMAIL, PASSWORD, LiveServer, free_port, server_process
+
+
+@pytest.fixture
+def live(database_url: str) -> Iterator[LiveServer]:
+    """The app with its job worker on: imports commit as jobs."""
+    with LiveServer.run(database_url, worker=True) as server:
+        yield server
+
+
+@pytest.fixture
+async def boss(live: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with live.client() as api:
+        await live.login_admin(api)
+        async with live.session() as s:
+            for i, name in enumerate(("Website", "Expo")):
+                if await s.scalar(select(LeadSource.id).where(func.lower(LeadSource.name) == name.lower())) is None:
+                    s.add(LeadSource(name=name, position=i))
+        yield api
+
+
+def xlsx(rows: list[list[Any]], title: str = "Leads") -> bytes:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+async def upload(
+    api: httpx.AsyncClient, data: bytes, name: str = "leads.xlsx", entity: str = "leads", status: int = 201
+) -> dict[str, Any]:
+    response = await api.post(
+        "/api/imports",
+        params={"entity": entity, "file_name": name},
+        content=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def mapped(api: httpx.AsyncClient, answer: dict[str, Any], mode: str = "skip", **extra: Any) -> dict[str, Any]:
+    body = {"mapping": answer["mapping"], "duplicate_mode": mode, **extra}
+    response = await api.put(f"/api/imports/{answer['item']['id']}/mapping", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def dry(api: httpx.AsyncClient, import_id: int) -> dict[str, Any]:
+    response = await api.post(f"/api/imports/{import_id}/dry-run")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def run(api: httpx.AsyncClient, import_id: int, **body: Any) -> dict[str, Any]:
+    response = await api.post(f"/api/imports/{import_id}/start", json=body)
+    assert response.status_code == 200, response.text
+    return await settled(api, import_id)
+
+
+async def settled(api: httpx.AsyncClient, import_id: int, timeout: float = 90) -> dict[str, Any]:
+    """Waits for the worker to finish the import (the deadline only keeps a broken worker from hanging)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body: dict[str, Any] = (await api.get(f"/api/imports/{import_id}")).json()
+        if body["status"] not in ("running", "mapped", "dry_run_done", "uploaded"):
+            return body
+        assert time.monotonic() < deadline, body
+        await asyncio.sleep(0.1)
+
+
+async def leads(live: LiveServer) -> list[Lead]:
+    async with live.session() as s:
+        return list((await s.scalars(select(Lead).order_by(Lead.id))).all())
+
+
+async def new_lead(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    response = await api.post("/api/leads", json={"person_name": "Ana Pop", **fields})
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+HEADER = ["Full Name", "Company Name", "E-mail", "Phone Number", "Source", "Value"]
+
+
+async def test_template_has_required_marks_dropdowns_and_help(boss: httpx.AsyncClient) -> None:
+    response = await boss.get("/api/imports/entities/leads/template")
+    assert response.status_code == 200, response.text
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book.worksheets[0]
+    headers = [c.value for c in sheet[1]]
+    assert headers[0] == "Full Name *" and "Email" in headers and "Owner Email" in headers
+    lists = [dv.formula1 for dv in sheet.data_validations.dataValidation]
+    assert any("Lists!" in (f or "") for f in lists), lists
+    values = [c.value for c in book["Lists"]["A"]]
+    assert "Website" in [c.value for col in book["Lists"].iter_cols() for c in col], values
+    help_rows = list(book["Help"].iter_rows(values_only=True))
+    assert help_rows[0][0] == "Column" and any(r[0] == "Full Name *" and r[1] == "Yes" and r[4] for r in help_rows)
+    # The template, filled in and uploaded, maps itself.
+    sheet.append(["Ion Popescu", None, "ion@example.com"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    answer = await upload(boss, buffer.getvalue(), "template.xlsx")
+    assert answer["sheets"] == ["Leads", "Lists", "Help"] and answer["sheet"] is None  # several sheets: ask
+    chosen = await boss.post(f"/api/imports/{answer['item']['id']}/sheet", json={"sheet": "Leads"})
+    assert chosen.status_code == 200 and chosen.json()["rows"] == 1, chosen.text
+    mapping = chosen.json()["mapping"]
+    assert mapping["Full Name *"] == "person_name" and mapping["Email"] == "email", mapping
+
+
+async def test_import_with_dry_run_then_commit(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    data = xlsx(
+        [
+            HEADER,
+            ["Ana Pop", "Acme SRL", "ana@example.com", "+40722123456", "Website", 1200],
+            ["Ion Ionescu", "Beta SA", "ion@example.com", None, "Expo", "1.500,50"],
+        ]
+    )
+    answer = await upload(boss, data)
+    assert answer["mapping"] == {
+        "Full Name": "person_name",
+        "Company Name": "company",
+        "E-mail": "email",
+        "Phone Number": "phone",
+        "Source": "source",
+        "Value": "value",
+    }
+    import_id = answer["item"]["id"]
+    await mapped(boss, answer)
+    plan = await dry(boss, import_id)
+    assert (plan["to_create"], plan["to_update"], plan["to_skip"], plan["in_error"]) == (2, 0, 0, 0), plan
+    assert plan["preview"][1]["value"] == "1500.50" and plan["preview"][1]["_action"] == "create"
+    assert await leads(live) == []  # the dry run wrote nothing
+    done = await run(boss, import_id)
+    assert (done["status"], done["created"], done["errors"], done["progress"]) == ("done", 2, 0, 1.0), done
+    saved = await leads(live)
+    assert [(lead.person_name, lead.email, lead.import_batch_id) for lead in saved] == [
+        ("Ana Pop", "ana@example.com", import_id),
+        ("Ion Ionescu", "ion@example.com", import_id),
+    ]
+    history = (await boss.get("/api/imports")).json()
+    assert history["items"][0]["id"] == import_id and history["items"][0]["created_by_name"] == "Ada Admin"
+    # The same file again: warned, with the day and the person.
+    again = await upload(boss, data)
+    await mapped(boss, again)
+    refused = await boss.post(f"/api/imports/{again['item']['id']}/start", json={})
+    assert refused.status_code == 409 and "was imported on" in refused.json()["message"], refused.text
+    assert "by Ada Admin" in refused.json()["message"]
+    # One summary notification, not one per lead.
+    async with live.session() as s:
+        from crm_server.admin.models import Notification
+
+        notes = (await s.scalars(select(Notification).where(Notification.kind == "import_done"))).all()
+    assert len(notes) == 1 and "2 created" in notes[0].body
+
+
+async def test_every_error_name_with_column_and_reason_and_the_error_report(
+    boss: httpx.AsyncClient, live: LiveServer
+) -> None:
+    await new_lead(boss, email="taken@example.com")
+    await new_lead(boss, person_name="Other", phone="+40722000001")
+    rows = [
+        ["Full Name", "E-mail", "Phone Number", "Source", "Value"],
+        ["Good Row", "good@example.com", None, "Website", 10],  # 2
+        [None, "noname@example.com", None, None, None],  # 3: Required Field Missing
+        ["Bad Mail", "bad@@example", None, None, None],  # 4: Invalid Email Format
+        ["Bad Value", "v@example.com", None, None, "lots"],  # 5: Incorrect Data Type
+        ["Bad Source", "s@example.com", None, "Carrier pigeon", None],  # 6: Unknown Value
+        ["Twin", "good@example.com", None, None, None],  # 7: Duplicate Record (in the file)
+        ["Two Records", "taken@example.com", "+40722000001", None, None],  # 8: Duplicate Record (two matches)
+        ['=HYPERLINK("http://x","y")', "bad", None, None, None],  # 9: kept as text in the report
+    ]
+    answer = await upload(boss, xlsx(rows))
+    import_id = answer["item"]["id"]
+    # Two columns on one field: "Duplicate Header" unless told which wins.
+    both = {**answer["mapping"], "Phone Number": "email"}
+    refused = await boss.put(f"/api/imports/{import_id}/mapping", json={"mapping": both})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "duplicate_header" and refused.json()["message"].startswith("Duplicate Header")
+    wins = await boss.put(f"/api/imports/{import_id}/mapping", json={"mapping": both, "winners": {"email": "E-mail"}})
+    assert wins.status_code == 200, wins.text
+    await mapped(boss, answer)
+    plan = await dry(boss, import_id)
+    by_row = {e["row"]: e for e in plan["errors"]}
+    assert by_row[3]["error"] == "Required Field Missing" and by_row[3]["column"] == "Full Name"
+    assert by_row[4]["error"] == "Invalid Email Format" and by_row[4]["column"] == "E-mail"
+    assert "bad@@example" in by_row[4]["reason"]
+    assert by_row[5]["error"] == "Incorrect Data Type" and by_row[5]["column"] == "Value"
+    assert by_row[6]["error"] == "Unknown Value" and "Carrier pigeon" in by_row[6]["reason"]
+    assert by_row[7]["error"] == "Duplicate Record" and "row 2" in by_row[7]["reason"]
+    assert by_row[8]["error"] == "Duplicate Record" and "2 records" in by_row[8]["reason"]
+    assert (plan["to_create"], plan["in_error"]) == (1, 7), plan
+    done = await run(boss, import_id)
+    assert (done["created"], done["errors"]) == (1, 7), done
+    report = await boss.get(f"/api/imports/{import_id}/error-report")
+    assert report.status_code == 200, report.text
+    sheet = load_workbook(io.BytesIO(report.content)).worksheets[0]
+    got = [[c.value for c in r] for r in sheet.iter_rows()]
+    assert got[0] == [*rows[0], "Error"]
+    assert [r[:-1] for r in got[1:]] == [r for r in rows[2:]]  # the failed rows exactly as they were
+    assert got[3][-1].startswith("Incorrect Data Type (Value)")
+    formula = sheet.cell(row=8, column=1)
+    assert formula.data_type == "s" and formula.value == rows[8][0]  # text, not a formula
+    errors = (await boss.get(f"/api/imports/{import_id}/errors")).json()
+    assert errors["total"] == 7 and {e["error"] for e in errors["items"]} == {
+        "Required Field Missing",
+        "Invalid Email Format",
+        "Incorrect Data Type",
+        "Unknown Value",
+        "Duplicate Record",
+    }
+
+
+@pytest.mark.parametrize("mode", ["skip", "fill_empty", "overwrite", "create"])
+async def test_duplicate_modes(boss: httpx.AsyncClient, live: LiveServer, mode: str) -> None:
+    old = await new_lead(boss, person_name="Old Name", email="ana@example.com")
+    rows = [["Full Name", "E-mail", "Company Name"], ["New Name", "ANA@example.com", "Acme"]]
+    answer = await upload(boss, xlsx(rows))
+    await mapped(boss, answer, mode=mode)
+    plan = await dry(boss, answer["item"]["id"])
+    expected = {"skip": (0, 0, 1), "fill_empty": (0, 1, 0), "overwrite": (0, 1, 0), "create": (1, 0, 0)}[mode]
+    assert (plan["to_create"], plan["to_update"], plan["to_skip"]) == expected, plan
+    done = await run(boss, answer["item"]["id"])
+    assert (done["created"], done["updated"], done["skipped"]) == expected, done
+    saved = await leads(live)
+    first = next(lead for lead in saved if lead.id == old["id"])
+    if mode == "skip":
+        assert (len(saved), first.person_name, first.company) == (1, "Old Name", None)
+    elif mode == "fill_empty":
+        assert (len(saved), first.person_name, first.company) == (1, "Old Name", "Acme")
+    elif mode == "overwrite":
+        assert (len(saved), first.person_name, first.company) == (1, "New Name", "Acme")
+    else:
+        assert len(saved) == 2 and saved[1].person_name == "New Name"
+
+
+async def test_windows_1250_csv_with_semicolons(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    text = "Imię i nazwisko;Firma;Email;Telefon\r\nŁukasz Żółć;Łódź Sp. z o.o.;lukasz@example.pl;+48 601 234 567\r\n"
+    text += "Zofia Wąsik;Gdańsk;zofia@example.pl;\r\n"
+    answer = await upload(boss, text.encode("cp1250"), "leady.csv")
+    assert answer["sheets"] == ["CSV"] and answer["headers"] == ["Imię i nazwisko", "Firma", "Email", "Telefon"]
+    mapping = {"Imię i nazwisko": "person_name", "Firma": "company", "Email": "email", "Telefon": "phone"}
+    response = await boss.put(f"/api/imports/{answer['item']['id']}/mapping", json={"mapping": mapping})
+    assert response.status_code == 200, response.text
+    done = await run(boss, answer["item"]["id"])
+    assert (done["created"], done["errors"]) == (2, 0), done
+    saved = await leads(live)
+    assert [(x.person_name, x.company, x.phone) for x in saved] == [
+        ("Łukasz Żółć", "Łódź Sp. z o.o.", "+48601234567"),
+        ("Zofia Wąsik", "Gdańsk", None),
+    ]
+
+
+async def test_messy_sheet(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Leads from the autumn fair"])
+    sheet.merge_cells("A1:D1")
+    sheet.append(["Full Name", "Contact", None, "Value"])
+    sheet.merge_cells("B2:C2")
+    sheet.append([None, "E-mail", "Phone", None])
+    sheet.append(["Ana Pop  ", "ANA.POP@EXAMPLE.COM", "0722 123 456", 100])
+    sheet.append(["Ion Ionescu", "Ion@Example.com", None, "about a thousand"])
+    sheet.append(["Maria Radu", "maria@example.com", None, "2 500"])
+    sheet.append([None, None, None, None])
+    sheet.append(["   ", None, None, None])
+    sheet.append(["Total", None, None, 2600])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    answer = await upload(boss, buffer.getvalue(), "fair.xlsx")
+    assert answer["headers"] == ["Full Name", "E-mail", "Phone", "Value"] and answer["rows"] == 3, answer
+    await mapped(boss, answer)
+    plan = await dry(boss, answer["item"]["id"])
+    assert (plan["to_create"], plan["in_error"]) == (2, 1), plan
+    (error,) = plan["errors"]
+    assert (error["row"], error["column"], error["error"]) == (5, "Value", "Incorrect Data Type")
+    done = await run(boss, answer["item"]["id"])
+    assert (done["created"], done["errors"], done["rows_total"]) == (2, 1, 3), done
+    saved = await leads(live)
+    assert [(x.person_name, x.email, x.phone, str(x.value)) for x in saved] == [
+        ("Ana Pop", "ana.pop@example.com", "+40722123456", "100.00"),
+        ("Maria Radu", "maria@example.com", None, "2500.00"),
+    ]
+
+
+async def test_revert_leaves_a_record_edited_since(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    old = await new_lead(boss, person_name="Kept Name", email="kept@example.com")
+    rows = [
+        ["Full Name", "E-mail", "Company Name"],
+        ["Kept Name", "kept@example.com", "Filled By Import"],
+        ["New One", "new1@example.com", None],
+        ["New Two", "new2@example.com", None],
+    ]
+    answer = await upload(boss, xlsx(rows))
+    await mapped(boss, answer, mode="fill_empty")
+    done = await run(boss, answer["item"]["id"])
+    assert (done["created"], done["updated"]) == (2, 1), done
+    saved = await leads(live)
+    edited = next(x for x in saved if x.person_name == "New Two")
+    response = await boss.patch(f"/api/leads/{edited.id}", json={"version": edited.version, "territory": "North"})
+    assert response.status_code == 200, response.text
+    reverted = await boss.post(f"/api/imports/{answer['item']['id']}/revert")
+    assert reverted.status_code == 200, reverted.text
+    body = reverted.json()
+    assert (body["archived"], body["restored"], body["item"]["status"]) == (1, 1, "reverted"), body
+    (left,) = body["left_alone"]
+    assert left["record_id"] == edited.id and "Ada Admin" in left["reason"], left
+    after = {x.person_name: x for x in await leads(live)}
+    assert after["New One"].archived_at is not None
+    assert after["New Two"].archived_at is None and after["New Two"].territory == "North"
+    assert after["Kept Name"].company is None and after["Kept Name"].id == old["id"]
+    again = await boss.post(f"/api/imports/{answer['item']['id']}/revert")
+    assert again.status_code == 409
+
+
+async def test_a_role_without_import_gets_403(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    await live.create_user("sales@example.com", role="Salesperson")
+    answer = await upload(boss, xlsx([HEADER, ["Ana Pop"]]))
+    async with live.client() as api:
+        await live.login(api, "sales@example.com")
+        assert (await api.get("/api/imports/entities/leads/template")).status_code == 403
+        refused = await api.post(
+            "/api/imports",
+            params={"entity": "leads", "file_name": "x.xlsx"},
+            content=xlsx([HEADER]),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert refused.status_code == 403, refused.text
+        assert (await api.get(f"/api/imports/{answer['item']['id']}")).status_code == 403
+        assert (await api.post(f"/api/imports/{answer['item']['id']}/revert")).status_code == 403
+        assert (await api.get("/api/imports")).json()["items"] == []
+    # A role given `import` on leads may import leads, not products.
+    async with live.session() as s:
+        s.add(
+            Role(
+                name="Importer",
+                description="",
+                permissions={"leads": {"actions": ["view", "create", "edit", "import"], "scope": "own"}},
+            )
+        )
+    await live.create_user("importer@example.com", role="Importer")
+    async with live.client() as api:
+        await live.login(api, "importer@example.com")
+        await upload(api, xlsx([HEADER, ["Ana Pop"]]))
+        await upload(api, xlsx([["SKU", "Name"]]), entity="products", status=403)
+
+
+async def test_resume_after_the_server_is_killed(database_url: str, live: LiveServer) -> None:
+    """kill -9 of the process running the import; a new server resumes it: every row exactly once."""
+    total = 400
+    rows: list[list[Any]] = [["Full Name", "E-mail"]] + [[f"Person {i}", f"p{i}@example.com"] for i in range(total)]
+    async with live.client() as api:
+        await live.login_admin(api)
+    import os
+
+    port = free_port()
+    os.environ["CRM_IMPORT_CHUNK_ROWS"] = "10"
+    try:
+        with server_process(database_url, port) as process:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as api:
+                token = (await api.post("/api/auth/login", json={"email": ADMIN_EMAIL, "password": PASSWORD})).json()
+                api.headers["Authorization"] = f"Bearer {token['token']}"
+                answer = await upload(api, xlsx(rows))
+                import_id = answer["item"]["id"]
+                await mapped(api, answer)
+                assert (await api.post(f"/api/imports/{import_id}/start", json={})).status_code == 200
+                deadline = time.monotonic() + 60
+                while True:
+                    body = (await api.get(f"/api/imports/{import_id}")).json()
+                    if body["rows_done"] >= 30:
+                        break
+                    assert time.monotonic() < deadline and body["status"] == "running", body
+                    await asyncio.sleep(0.02)
+                process.kill()  # SIGKILL: no goodbye, a chunk may be half written
+                process.wait(timeout=10)
+    finally:
+        os.environ.pop("CRM_IMPORT_CHUNK_ROWS", None)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        done_before = conn.execute("SELECT rows_done FROM imports WHERE id = %s", (import_id,)).fetchone()
+        assert done_before is not None and 30 <= done_before[0] < total, done_before
+        # The dead worker's heartbeat is a minute old, as it would be by the time anyone noticed.
+        conn.execute("UPDATE procrastinate_workers SET last_heartbeat = now() - interval '10 minutes'")
+    with LiveServer.run(database_url, worker=True) as again:  # its worker retries the dead worker's job
+        async with again.client() as api:
+            await again.login(api, ADMIN_EMAIL)
+            done = await settled(api, import_id)
+    assert (done["status"], done["created"], done["errors"]) == ("done", total, 0), done
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        counts = conn.execute(
+            "SELECT count(*), count(DISTINCT lower(email)) FROM leads WHERE import_batch_id = %s", (import_id,)
+        ).fetchone()
+        outcomes = conn.execute("SELECT count(*) FROM import_rows WHERE import_id = %s", (import_id,)).fetchone()
+    assert counts == (total, total) and outcomes == (total,)
+
+
+async def test_clients_with_contacts_contacts_and_products_with_opening_stock(
+    boss: httpx.AsyncClient, live: LiveServer
+) -> None:
+    clients = xlsx(
+        [
+            ["Company Name", "VAT Number", "Email", "Contact Name", "Contact Email"],
+            ["Acme SRL", "RO 123 456 78", "office@acme.example", "Ana Pop", "ana@acme.example"],
+            ["Acme Twin", "12345678", None, None, None],  # the same VAT number
+        ]
+    )
+    answer = await upload(boss, clients, entity="clients")
+    await mapped(boss, answer)
+    done = await run(boss, answer["item"]["id"])
+    assert (done["created"], done["errors"]) == (1, 1), done
+    errors = (await boss.get(f"/api/imports/{answer['item']['id']}/errors")).json()["items"]
+    assert errors[0]["error"] == "Duplicate Record" and "VAT" in errors[0]["reason"]
+    contacts = xlsx([["Client", "Full Name", "Email"], ["RO12345678", "Ion Pop", "ion@acme.example"],
+                     ["No Such Co", "X", None]])  # fmt: skip
+    answer = await upload(boss, contacts, entity="contacts")
+    await mapped(boss, answer)
+    done = await run(boss, answer["item"]["id"])
+    assert (done["created"], done["errors"]) == (1, 1), done
+    with psycopg.connect(live.database_url, autocommit=True) as conn:
+        names = conn.execute("SELECT name FROM contacts ORDER BY id").fetchall()
+        assert names == [("Ana Pop",), ("Ion Pop",)]
+        conn.execute("INSERT INTO warehouses (name) VALUES ('Main')")
+        conn.execute("INSERT INTO tax_rates (name, rate) VALUES ('Standard 19%', 19)")
+    products = xlsx(
+        [["SKU", "Name", "Unit Price", "VAT Rate", "Stock: Main"], ["PNL-400", "Panel", "199,90", "19", 25]]
+    )
+    answer = await upload(boss, products, entity="products")
+    await mapped(boss, answer)
+    done = await run(boss, answer["item"]["id"])
+    assert (done["created"], done["errors"]) == (1, 0), done
+    with psycopg.connect(live.database_url, autocommit=True) as conn:
+        level = conn.execute(
+            "SELECT p.unit_price, p.stock_tracked, sum(m.quantity) FROM products p"
+            " JOIN stock_moves m ON m.product_id = p.id WHERE p.sku = 'PNL-400' GROUP BY p.id"
+        ).fetchone()
+    assert level is not None and (str(level[0]), level[1], int(level[2])) == ("199.90", True, 25), level
