@@ -15,6 +15,7 @@ from typing import Any
 import shiboken6
 from pydantic import BaseModel
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -224,6 +225,33 @@ def begin_export(
 def exportable(session: Session) -> list[str]:
     """The lists this person may export (their role's export permission on the list's module)."""
     return [e for e in ENTITIES if session.can(ENTITY_MODULES[e], "export") and session.can(ENTITY_MODULES[e])]
+
+
+def export_action(
+    page: QWidget, session: Session, entity: str, query: Callable[[], BaseModel | dict[str, Any]]
+) -> QPushButton:
+    """A list page's "Export…" button (and Ctrl+E) for what its filters show: place the button (a
+    filter bar's add_trailing); it is shown only to roles with the list module's export permission.
+    The progress dialog it opens is kept as `page.export_dialog`."""
+    button = QPushButton("Export…", page)
+    button.setObjectName(f"{entity}Export")
+    button.setToolTip(f"Export the {ENTITIES[entity].lower()} these filters show (Ctrl+E)")
+    allowed = session.can(ENTITY_MODULES[entity], "export")
+    button.setVisible(allowed)
+
+    def opened(dialog: ExportProgressDialog) -> None:
+        page.export_dialog = dialog  # type: ignore[attr-defined]
+
+    def start() -> None:
+        if session.can(ENTITY_MODULES[entity], "export"):
+            begin_export(page, session, entity, query(), opened=opened)
+
+    button.clicked.connect(start)
+    if allowed:
+        shortcut = QShortcut(QKeySequence("Ctrl+E"), page)
+        shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        shortcut.activated.connect(start)
+    return button
 
 
 class NewExportDialog(QDialog):

@@ -249,3 +249,63 @@ def test_export_from_the_client_list_holds_what_its_search_shows(desk: Desk, qtb
     assert sheet is not None
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert sorted(r[rows[0].index("Name")] for r in rows[1:]) == ["Alpha SRL", "Beta SRL"]
+
+
+def test_export_from_the_payments_page_holds_what_its_search_shows(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    from crm_desktop.views.payments.list import PaymentsPage
+    from tests.desktop.test_invoices import issued_invoice, make_client, rate_id, signed_in
+
+    api, session = signed_in(desk, live=False)
+    standard = rate_id(desk, api, "Standard 19%")
+    numbers = []
+    for name in ("Alpha SRL", "Beta GmbH"):
+        invoice = issued_invoice(desk, api, make_client(desk, api, name)["id"], standard, "100.00")
+        desk.run(api.post(f"/api/invoices/{invoice['id']}/payments", {"amount": "10.00", "reference": name}))
+        numbers.append(invoice["number"])
+    page = PaymentsPage(session)
+    qtbot.addWidget(page)
+    page.resize(1200, 600)
+    page.show()
+    qtbot.keyClicks(page.search, "Beta")
+    desk.wait_until(
+        lambda: [r.client_name for r in page.model.rows()] == ["Beta GmbH"] and not page.model.loading,
+        message="search not applied",
+    )
+    assert page.export_button.isVisible()
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
+    dialog: ExportProgressDialog = page.export_dialog
+    desk.wait_until(lambda: dialog.export.state is ExportState.done, timeout=60, message=dialog.status.text())
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    target = tmp_path / "payments.xlsx"
+    save = _save_dialog()
+    save.selectFile(str(target))
+    save.accept()
+    desk.wait_until(lambda: dialog.saved_to == str(target), message=dialog.status.text())
+    sheet = load_workbook(target).active
+    assert sheet is not None
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert [r[rows[0].index("Invoice number")] for r in rows[1:]] == [numbers[1]]
+
+
+def test_the_sales_orders_page_exports_as_a_job_too(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    """Orders come only from the shop's webhook: the empty list exports its header row."""
+    from crm_desktop.views.orders.list import OrdersPage
+
+    api = desk.signed_in_api()
+    session = Session(api, desk.run(auth.me(api)))
+    page = OrdersPage(session)
+    qtbot.addWidget(page)
+    page.show()
+    assert page.export_button.isVisible()
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
+    dialog: ExportProgressDialog = page.export_dialog
+    desk.wait_until(lambda: dialog.export.state is ExportState.done, timeout=60, message=dialog.status.text())
+    assert dialog.export.entity == "sales_orders" and dialog.export.rows_done == 0
+    target = tmp_path / "orders.xlsx"
+    desk.run(dialog.save_to(str(target)))
+    sheet = load_workbook(target).active
+    assert sheet is not None
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert len(rows) == 1 and "Number" in rows[0]

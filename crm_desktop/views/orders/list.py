@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QVBoxLayout, QWidget
 from crm_desktop import format, theme
 from crm_desktop.api import orders
 from crm_desktop.session import Session
+from crm_desktop.views.exports import export_action
 from crm_desktop.views.orders.detail import STATUS_COLORS, open_order
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, KeepSelected, LiveReload, show_empty_state
@@ -60,6 +61,10 @@ class OrdersPage(QWidget):
             "stock_state", "Stock", [(v, k) for k, v in STOCK_LABELS.items()], any_label="Any stock state"
         )
         self.filters.changed.connect(self.reload)
+        self.export_button = export_action(
+            self, session, "sales_orders", lambda: OrderQuery.model_construct(**self.query())
+        )
+        self.filters.add_trailing(self.export_button)
 
         columns: list[Column[OrderOut]] = [
             Column("Order", lambda r: r.number),

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QVBoxLayout, QWidget
 from crm_desktop import format
 from crm_desktop.api import payments
 from crm_desktop.session import Session
+from crm_desktop.views.exports import export_action
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
@@ -51,6 +52,10 @@ class PaymentsPage(QWidget):
         self.method = self.filters.add_choice("method", "Method", METHODS, any_label="Any method")
         self.period = self.filters.add_day_period("paid_from", "paid_to", "Paid")
         self.filters.changed.connect(self.reload)
+        self.export_button = export_action(
+            self, session, "payments", lambda: PaymentQuery.model_construct(**self.query())
+        )
+        self.filters.add_trailing(self.export_button)
 
         columns: list[Column[PaymentRow]] = [
             Column("Paid on", lambda r: format.day(r.paid_on)),
