@@ -118,18 +118,41 @@ def tool_major(path: str) -> tuple[int, str]:
     return int(found.group(1)), found.group(0)
 
 
+def _candidates(tool: str) -> list[str]:
+    """Where `tool` may be: only the override when set, else the embedded build's and PATH's."""
+    override = os.environ.get(f"CRM_{tool.upper()}")
+    if override:
+        return [override]
+    found: list[str] = []
+    embedded = _embedded_bin()
+    name = tool + (".exe" if os.name == "nt" else "")
+    if embedded is not None and (embedded / name).exists():
+        found.append(str(embedded / name))
+    on_path = shutil.which(tool)
+    if on_path is not None and on_path not in found:
+        found.append(on_path)
+    return found
+
+
 def check_version(tool: str, server_version_num: int, server_version: str) -> str:
-    """The tool's path, once its major is the server's; else "pg_dump version mismatch"."""
-    path = binary(tool)
-    major, full = tool_major(path)
+    """The path of a `tool` of the server's major version (the override, else the embedded
+    build's, else PATH's: the first that fits); else "pg_dump version mismatch" naming what was
+    found and what to set."""
     server_major = server_version_num // 10000
-    if major != server_major:
-        raise BackupError(
-            "version_mismatch" if tool == "pg_dump" else "failed",
-            f"{tool} is version {full} ({path}), the database server is {server_version}; "
-            f"set CRM_{tool.upper()} to a {tool} of PostgreSQL {server_major}",
-        )
-    return path
+    seen: list[str] = []
+    candidates = _candidates(tool)
+    if not candidates:
+        binary(tool)  # raises: not found
+    for path in candidates:
+        major, full = tool_major(path)
+        if major == server_major:
+            return path
+        seen.append(f"{full} ({path})")
+    raise BackupError(
+        "version_mismatch" if tool == "pg_dump" else "failed",
+        f"{tool} is version {', '.join(seen)}, the database server is {server_version}; "
+        f"set CRM_{tool.upper()} to a {tool} of PostgreSQL {server_major}",
+    )
 
 
 @dataclass(frozen=True)
