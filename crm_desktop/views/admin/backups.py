@@ -805,9 +805,9 @@ class BackupsPage(AdminPage, SettingsForm):
 
     def _encryption_arrived(self, settings: BackupSettings) -> None:
         self.encryption_note.setText(
-            "Backups are encrypted with the passphrase set on the server (CRM_BACKUP_PASSPHRASE)."
+            "Encrypted with the server's passphrase (CRM_BACKUP_PASSPHRASE)."
             if settings.encryption
-            else "Backups are not encrypted. Set CRM_BACKUP_PASSPHRASE on the server to encrypt them."
+            else "Not encrypted: set CRM_BACKUP_PASSPHRASE on the server to encrypt."
         )
 
     def check(self, changes: dict[str, Any]) -> bool:
