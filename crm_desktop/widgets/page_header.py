@@ -6,6 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from crm_desktop.widgets.visibility import shown_if
+
 
 class PageHeader(QWidget):
     """`views` is the button group of the switch (ids in the order given); `buttons[i]` the i-th."""
@@ -53,5 +55,5 @@ class PageHeader(QWidget):
         self.new_button = QPushButton(new_text)
         self.new_button.setProperty("role", "primary")
         self.new_button.setToolTip(f"{new_text} (Ctrl+N)")
-        self.new_button.setVisible(can_create)
+        shown_if(self.new_button, can_create)
         row.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)

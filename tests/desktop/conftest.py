@@ -52,8 +52,18 @@ import PySide6.QtWidgets  # noqa: F401  (before qasync: it picks the first Qt bi
 import pytest
 import qasync
 from keyring.backend import KeyringBackend
-from PySide6.QtCore import QCoreApplication, QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Qt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QTextEdit,
+    QWidget,
+)
 
 from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
@@ -217,6 +227,40 @@ def isolated_desktop_state(tmp_path: Path) -> Iterator[MemoryKeyring]:
     yield memory
     keyring.set_keyring(previous)
     reset_change_bus()
+
+
+# Parts of a screen that are never windows of their own: one shown before it has a parent flashes
+# up as a window and takes the focus from the one the person is typing in.
+PARTS = (QLabel, QAbstractButton, QLineEdit, QPlainTextEdit, QTextEdit, QComboBox, QProgressBar)
+
+
+class StrayWindows(QObject):
+    """Notes every screen part that was shown as a top-level window."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == QEvent.Type.Show
+            and isinstance(watched, PARTS)
+            and isinstance(watched, QWidget)
+            and watched.windowType() == Qt.WindowType.Window
+        ):
+            text = watched.text() if isinstance(watched, (QLabel, QAbstractButton)) else ""
+            self.seen.append(f"{type(watched).__name__} {watched.objectName() or text!r}")
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_stray_windows(qapp: QApplication) -> Iterator[None]:
+    """Fails a test during which a label, button or field was shown without a parent."""
+    stray = StrayWindows()
+    qapp.installEventFilter(stray)
+    yield
+    qapp.removeEventFilter(stray)
+    assert not stray.seen, f"shown as windows of their own (give them a parent first): {stray.seen}"
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from crm_desktop.views.account.password_form import PasswordChangeForm
 from crm_desktop.views.account.totp_form import RecoveryCodesPanel, TotpSetupForm
 from crm_desktop.widgets.avatar import avatar_icon
 from crm_desktop.widgets.form import PasswordEdit, field
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.auth import Me, RecoveryCodes
 
 
@@ -99,7 +100,7 @@ class TotpManageDialog(QDialog):
         buttons = QHBoxLayout()
         self.turn_off_button = QPushButton("Turn off two-factor sign-in")
         self.turn_off_button.setAutoDefault(False)  # Enter makes new codes, never turns it off
-        self.turn_off_button.setVisible(not me.totp_required)
+        shown_if(self.turn_off_button, not me.totp_required)
         self.turn_off_button.clicked.connect(self.turn_off)
         buttons.addWidget(self.turn_off_button)
         buttons.addStretch(1)

@@ -10,6 +10,7 @@ from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.widgets.form import PasswordEdit, field
+from crm_desktop.widgets.visibility import shown_if
 
 POLICY_HINT = "At least 12 characters. A few unrelated words make a strong, memorable password."
 
@@ -46,7 +47,7 @@ class PasswordChangeForm(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setAutoDefault(False)  # Enter submits, never cancels
         self.cancel_button.clicked.connect(self.cancelled)
-        self.cancel_button.setVisible(cancellable)
+        shown_if(self.cancel_button, cancellable)
         self.submit_button = QPushButton(submit_text)
         self.submit_button.setProperty("role", "primary")
         self.submit_button.setDefault(True)

@@ -21,6 +21,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.widgets.form import CodeEdit, field
 from crm_desktop.widgets.qr_view import QrView
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.auth import RecoveryCodes, TotpSetup
 
 
@@ -85,7 +86,7 @@ class TotpSetupForm(QWidget):
         buttons.addStretch(1)
         cancel = QPushButton("Not now")
         cancel.setAutoDefault(False)  # Enter confirms the code, never cancels
-        cancel.setVisible(cancellable)
+        shown_if(cancel, cancellable)
         cancel.clicked.connect(self.cancelled)
         self.confirm_button = QPushButton("Turn on two-factor sign-in")
         self.confirm_button.setProperty("role", "primary")

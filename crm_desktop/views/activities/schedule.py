@@ -36,6 +36,7 @@ from crm_desktop.api import activities as activities_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.operations.errors import mark_field
 from crm_desktop.widgets.form import field
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.activities import (
     CompleteFollowUp,
     FollowUpIn,
@@ -213,7 +214,7 @@ class _FollowUpDialog(QDialog):
         self.subtitle = QLabel(subtitle)
         self.subtitle.setProperty("role", "muted")
         self.subtitle.setWordWrap(True)
-        self.subtitle.setVisible(bool(subtitle))
+        shown_if(self.subtitle, bool(subtitle))
         self.body.addWidget(self.subtitle)
         self.fields_box = QVBoxLayout()
         self.fields_box.setSpacing(12)

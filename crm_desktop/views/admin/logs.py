@@ -44,6 +44,7 @@ from crm_desktop.views.admin.common import (
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.auth import (
     BlockedAddressOut,
     FailureGroup,
@@ -382,11 +383,11 @@ class LogsPage(AdminPage):
         self.block_button = QPushButton("Block address…")
         self.block_button.setToolTip("Block the address of the selected entry (or a range around it)")
         self.block_button.clicked.connect(self.block_selected)
-        self.block_button.setVisible(editing)
+        shown_if(self.block_button, editing)
         self.lift_button = QPushButton("Lift")
         self.lift_button.setToolTip("Allow sign-in from the selected address again")
         self.lift_button.clicked.connect(self.lift_selected)
-        self.lift_button.setVisible(editing)
+        shown_if(self.lift_button, editing)
         for view in (
             self.logins.table.view,
             self.security.table.view,

@@ -44,6 +44,7 @@ from crm_desktop.views.admin.common import (
     style_list,
     title_label,
 )
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.auth import Me
 from crm_server.contract.leads import NamedItemOut
 from crm_server.contract.tickets import CategoryOut
@@ -164,7 +165,7 @@ class ItemDialog(QDialog):
         self.name.setMinimumWidth(320)
         self.name.setAccessibleName("Name")
         self.requires_text = QCheckBox("Ask the salesperson to describe the reason in words")
-        self.requires_text.setVisible(with_text_flag)
+        shown_if(self.requires_text, with_text_flag)
         form = QFormLayout()
         form.addRow("&Name", field(self.name))
         if with_text_flag:
@@ -234,7 +235,7 @@ class ItemList(QWidget):
         self.active_button.clicked.connect(self.toggle_active)
         self.text_flag = QCheckBox("Ask for text")
         self.text_flag.setToolTip("When a lead is lost for this reason, the salesperson must describe it")
-        self.text_flag.setVisible(with_text_flag)
+        shown_if(self.text_flag, with_text_flag)
         self.text_flag.clicked.connect(self.set_requires_text)
         self.up_button = QPushButton("Up")
         self.up_button.setToolTip("Move up (Alt+Up)")

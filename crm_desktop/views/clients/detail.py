@@ -44,6 +44,7 @@ from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import ClientForm, ContactDialog, warning_text
 from crm_desktop.views.clients.summary import AREAS, AreaTab, open_balance, sections
 from crm_desktop.widgets.record_window import WindowRegistry, ask_unsaved, closing_anyway, lazy, show_window, spawn_into
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.activities import FollowUpOut, FollowUpStatus, NoteIn
 from crm_server.contract.client_summary import ClientSummaryOut
 from crm_server.contract.clients import ClientOut, ClientUpdate, ContactOut
@@ -127,12 +128,12 @@ class ClientWindow(QWidget):
         self.schedule_button = QPushButton("Schedule follow-up…")
         self.schedule_button.setToolTip("Plan the next call or meeting (Ctrl+Shift+F)")
         self.schedule_button.clicked.connect(self.schedule_follow_up)
-        self.schedule_button.setVisible(self._schedule_dialog() is not None and session.can("activities", "create"))
+        shown_if(self.schedule_button, self._schedule_dialog() is not None and session.can("activities", "create"))
         self.ticket_button = QPushButton("New ticket…")
         self.ticket_button.setObjectName("newTicketButton")
         self.ticket_button.setToolTip("Open a support ticket for this client (Ctrl+Shift+T)")
         self.ticket_button.clicked.connect(self.new_ticket)
-        self.ticket_button.setVisible(session.can("tickets", "create") and self._ticket_dialog() is not None)
+        shown_if(self.ticket_button, session.can("tickets", "create") and self._ticket_dialog() is not None)
         self.archive_button = QPushButton("Archive")
         self.archive_button.setToolTip("Hide this client from the lists; Restore brings it back")
         self.archive_button.clicked.connect(self.archive)
@@ -143,7 +144,7 @@ class ClientWindow(QWidget):
         self.save_button.setToolTip("Save the details (Ctrl+S)")
         self.save_button.clicked.connect(self.save)
         for button in (self.archive_button, self.restore_button, self.save_button):
-            button.setVisible(can_edit)
+            shown_if(button, can_edit)
         head = QHBoxLayout()
         head.setSpacing(8)
         words = QVBoxLayout()
@@ -180,7 +181,7 @@ class ClientWindow(QWidget):
         self.remove_contact_button = QPushButton("Remove")
         self.remove_contact_button.clicked.connect(self.remove_contact)
         for button in (self.add_contact_button, self.edit_contact_button, self.remove_contact_button):
-            button.setVisible(can_edit)
+            shown_if(button, can_edit)
         contacts, contacts_layout = card(
             "Contacts", self.add_contact_button, self.edit_contact_button, self.remove_contact_button
         )
@@ -216,7 +217,7 @@ class ClientWindow(QWidget):
         self.add_note_button.clicked.connect(self.add_note)
         note_card, note_layout = card("Add note", self.add_note_button)
         note_layout.addWidget(self.note)
-        note_card.setVisible(can_edit)
+        shown_if(note_card, can_edit)
         QShortcut(QKeySequence("Ctrl+Return"), self.note, context=Qt.ShortcutContext.WidgetShortcut).activated.connect(
             self.add_note
         )
@@ -234,7 +235,7 @@ class ClientWindow(QWidget):
         follow_layout.addWidget(self.follow_ups)
         follow_layout.addWidget(self.no_follow_ups)
         self.follow_ups.setVisible(False)
-        follow_card.setVisible(session.can("activities", "view"))
+        shown_if(follow_card, session.can("activities", "view"))
 
         timeline_card, timeline_layout = card("Timeline")
         timeline_class = lazy("crm_desktop.widgets.timeline", "TimelineView")

@@ -33,6 +33,7 @@ from crm_desktop.widgets.list_page import (
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.common import Page
 from crm_server.contract.invoices import InvoiceKind, InvoiceOut, InvoiceQuery, InvoiceStatus
 
@@ -137,11 +138,11 @@ class InvoicesPage(QWidget):
         self.new_button.setProperty("role", "primary")
         self.new_button.setToolTip("New invoice (Ctrl+N)")
         self.new_button.clicked.connect(self.new_invoice)
-        self.new_button.setVisible(session.can("invoices", "create"))
+        shown_if(self.new_button, session.can("invoices", "create"))
         self.export_button = QPushButton("Export to Excel")
         self.export_button.setToolTip("Export the invoices of these filters (Ctrl+E)")
         self.export_button.clicked.connect(self.export)
-        self.export_button.setVisible(session.can("invoices", "export"))
+        shown_if(self.export_button, session.can("invoices", "export"))
         self.notice = notice_label()
 
         root = QVBoxLayout(self)

@@ -21,6 +21,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.views.account.password_form import PasswordChangeForm
 from crm_desktop.views.account.totp_form import TotpSetupForm
 from crm_desktop.widgets.form import CodeEdit, PasswordEdit, field
+from crm_desktop.widgets.visibility import shown_if
 
 
 class Message(QFrame):
@@ -75,7 +76,7 @@ class Page(QWidget):
         self.subtitle = QLabel(subtitle)
         self.subtitle.setProperty("role", "muted")
         self.subtitle.setWordWrap(True)
-        self.subtitle.setVisible(bool(subtitle))
+        shown_if(self.subtitle, bool(subtitle))
         self.box.addWidget(self.subtitle)
         self.box.addSpacing(4)
         self.info = Message("info")

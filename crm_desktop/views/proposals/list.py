@@ -35,6 +35,7 @@ from crm_desktop.widgets.list_page import (
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.common import Page
 from crm_server.contract.proposals import ProposalOut, ProposalQuery, ProposalStatus
 
@@ -140,11 +141,11 @@ class ProposalsPage(QWidget):
         self.new_button.setProperty("role", "primary")
         self.new_button.setToolTip("New proposal (Ctrl+N)")
         self.new_button.clicked.connect(self.new_proposal)
-        self.new_button.setVisible(session.can("proposals", "create"))
+        shown_if(self.new_button, session.can("proposals", "create"))
         self.export_button = QPushButton("Export to Excel")
         self.export_button.setToolTip("Export the proposals of these filters (Ctrl+E)")
         self.export_button.clicked.connect(self.export)
-        self.export_button.setVisible(session.can("proposals", "export"))
+        shown_if(self.export_button, session.can("proposals", "export"))
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Open the selected proposal (Enter)")
         self.open_button.clicked.connect(self.open_selected)

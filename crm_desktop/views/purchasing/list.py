@@ -38,6 +38,7 @@ from crm_desktop.widgets.list_page import (
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.common import Page
 from crm_server.contract.purchasing import PurchaseOrderOut, PurchaseOrderQuery
 
@@ -131,11 +132,11 @@ class PurchaseOrdersPage(QWidget):
         self.new_button.setProperty("role", "primary")
         self.new_button.setToolTip("New purchase order (Ctrl+N)")
         self.new_button.clicked.connect(lambda: self.new_order())
-        self.new_button.setVisible(session.can("purchasing", "create"))
+        shown_if(self.new_button, session.can("purchasing", "create"))
         self.export_button = QPushButton("Export to Excel")
         self.export_button.setToolTip("Export the purchase orders of these filters (Ctrl+E)")
         self.export_button.clicked.connect(self.export)
-        self.export_button.setVisible(session.can("purchasing", "export"))
+        shown_if(self.export_button, session.can("purchasing", "export"))
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Open the selected purchase order (Enter)")
         self.open_button.clicked.connect(self.open_selected)

@@ -41,6 +41,7 @@ from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.form import DateEdit
 from crm_desktop.widgets.header_fit import keep_titles_whole
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.reports import SalesPeriod, SalesQuery, SalesReportOut
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ class SalesReportPage(QWidget):
         self.export_button = QPushButton("Export to Excel")
         self.export_button.setToolTip("Export the table (Ctrl+E)")
         self.export_button.clicked.connect(self.export)
-        self.export_button.setVisible(session.can("reports", "export"))
+        shown_if(self.export_button, session.can("reports", "export"))
 
         self.total_card, self.total_title, self.total_value = self._card("total")
         self.other_card, self.other_title, self.other_value = self._card("other")

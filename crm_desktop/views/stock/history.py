@@ -34,6 +34,7 @@ from crm_desktop.session import Session
 from crm_desktop.views.stock.common import kind_label, signed_qty
 from crm_desktop.widgets.line_grid import typed
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.common import Page
 from crm_server.contract.stock import HistoryQuery, MoveOut, ProductStockOut, ProductStockSettingsIn
 
@@ -103,7 +104,7 @@ class ProductHistoryWindow(QWidget):
         self.threshold_button.clicked.connect(self.save_threshold)
         can_edit = session.can("stock", "edit")
         self.threshold.setReadOnly(not can_edit)
-        self.threshold_button.setVisible(can_edit)
+        shown_if(self.threshold_button, can_edit)
         threshold_row = QHBoxLayout()
         caption = QLabel("&Low-stock threshold")
         caption.setBuddy(self.threshold)

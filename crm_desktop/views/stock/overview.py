@@ -40,6 +40,7 @@ from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.common import Page
 from crm_server.contract.stock import LevelOut, LevelQuery
 
@@ -97,7 +98,7 @@ class OverviewPanel(QWidget):
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("The filtered list as an Excel workbook")
         self.export_button.clicked.connect(self.ask_export)
-        self.export_button.setVisible(session.can("stock", "export"))
+        shown_if(self.export_button, session.can("stock", "export"))
         self.filters.add_trailing(self.history_button)
         self.filters.add_trailing(self.export_button)
         self.filters.changed.connect(self.reload)
@@ -279,7 +280,7 @@ class StockPage(QWidget):
         for kind, text in KIND_NEW.items():
             button = QPushButton(text)
             button.setObjectName(f"new_{kind}")
-            button.setVisible(can_create)
+            shown_if(button, can_create)
             button.clicked.connect(lambda _=False, k=kind: self.new_document(k))
             head.addWidget(button, 0, Qt.AlignmentFlag.AlignBottom)
             self.new_buttons[kind] = button
@@ -288,7 +289,7 @@ class StockPage(QWidget):
         self.warehouses_button = QPushButton("Warehouses…")
         self.warehouses_button.setObjectName("warehousesButton")
         # Admins hold every permission; the server refuses anyone else without stock edit anyway.
-        self.warehouses_button.setVisible(session.can("stock", "edit"))
+        shown_if(self.warehouses_button, session.can("stock", "edit"))
         self.warehouses_button.clicked.connect(self.open_warehouses)
         head.addWidget(self.warehouses_button, 0, Qt.AlignmentFlag.AlignBottom)
 

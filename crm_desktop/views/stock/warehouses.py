@@ -30,6 +30,7 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.operations import handle_error
 from crm_desktop.session import Session
 from crm_desktop.widgets.form import field
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.stock import WarehouseIn, WarehouseOut, WarehouseUpdate
 
 
@@ -91,7 +92,7 @@ class WarehousesDialog(QDialog):
         root.addLayout(buttons)
         root.addWidget(self.notice)
         self.fields: dict[str, QWidget] = {"name": self.name, "address": self.address}
-        self.add_button.setVisible(session.can("stock", "create"))
+        shown_if(self.add_button, session.can("stock", "create"))
         operations.change_bus().changed.connect(self._on_changed)
         self.reload()
         self._selected()

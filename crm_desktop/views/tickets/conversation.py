@@ -41,6 +41,7 @@ from crm_desktop import format, operations, tasks, theme
 from crm_desktop.api import tickets
 from crm_desktop.operations import handle_error
 from crm_desktop.views.admin.common import UserNames, field
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.tickets import AttachmentIn, AttachmentOut, CommentIn, CommentOut
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ class ConversationView(QWidget):
         composer.setSpacing(6)
         composer.addWidget(field(self.reply))
         composer.addLayout(actions)
-        self.composer.setVisible(session.can("tickets", "edit"))
+        shown_if(self.composer, session.can("tickets", "edit"))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -303,7 +304,7 @@ class AttachmentList(QWidget):
         self.save_button.clicked.connect(self.ask_save)
         self.attach_button = QPushButton("Attach file…")
         self.attach_button.clicked.connect(self.ask_attach)
-        self.attach_button.setVisible(session.can("tickets", "edit"))
+        shown_if(self.attach_button, session.can("tickets", "edit"))
         self.notice = QLabel("")
         self.notice.setProperty("role", "muted")
         self.notice.setWordWrap(True)

@@ -59,6 +59,7 @@ from crm_desktop.widgets.field_conflict import Conflicted, ask_which, shown
 from crm_desktop.widgets.record_window import WindowRegistry, set_tone, show_window
 from crm_desktop.widgets.timeline import TimelineView
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.tickets import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -168,7 +169,7 @@ def assignee_picker(session: Any) -> tuple[UserPicker, TeamUsers, QCheckBox]:
     everyone = QCheckBox("Every team")
     everyone.setToolTip("Show people of every team, not only the ticket's team")
     grant = session.me.permissions.get("tickets")
-    everyone.setVisible(grant is not None and str(getattr(grant.scope, "value", grant.scope)) == "all")
+    shown_if(everyone, grant is not None and str(getattr(grant.scope, "value", grant.scope)) == "all")
     return picker, search, everyone
 
 
