@@ -116,10 +116,13 @@ def _plain(annotation: Any) -> bool:
     return False
 
 
+_ACRONYMS = {"id": "ID", "vat": "VAT", "sku": "SKU", "sla": "SLA", "url": "URL"}
+
+
 def header(name: str) -> str:
     """`expected_close_date` -> "Expected close date", `owner_id` -> "Owner ID"."""
     words = name.split("_")
-    text = " ".join("ID" if w == "id" else "VAT" if w == "vat" else w for w in words)
+    text = " ".join(_ACRONYMS.get(w, w) for w in words)
     return text[:1].upper() + text[1:]
 
 

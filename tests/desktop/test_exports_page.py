@@ -309,3 +309,24 @@ def test_the_sales_orders_page_exports_as_a_job_too(desk: Desk, qtbot: QtBot, tm
     assert sheet is not None
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert len(rows) == 1 and "Number" in rows[0]
+
+
+def test_export_from_the_product_list_holds_what_its_search_shows(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    from tests.desktop.test_products import create, open_products, skus
+
+    api, page = open_products(desk, qtbot)
+    for sku, name in (("CHAIR-1", "Office chair"), ("CHAIR-2", "Guest chair"), ("DESK-1", "Standing desk")):
+        create(desk, api, page, sku=sku, name=name)
+    qtbot.keyClicks(page.search, "chair")
+    desk.wait_until(lambda: sorted(skus(page)) == ["CHAIR-1", "CHAIR-2"] and not page.is_busy(), message="search")
+    assert page.export_button.isVisible()
+    qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
+    dialog: ExportProgressDialog = page.export_dialog
+    desk.wait_until(lambda: dialog.export.state is ExportState.done, timeout=60, message=dialog.status.text())
+    target = tmp_path / "products.xlsx"
+    desk.run(dialog.save_to(str(target)))
+    sheet = load_workbook(target).active
+    assert sheet is not None
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert sorted(r[rows[0].index("SKU")] for r in rows[1:]) == ["CHAIR-1", "CHAIR-2"]

@@ -17,6 +17,7 @@ from crm_desktop import format, operations, tasks, theme
 from crm_desktop.api import products
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
+from crm_desktop.views.exports import export_action
 from crm_desktop.views.products.editor import ProductDialog
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
@@ -118,6 +119,10 @@ class ProductsPage(QWidget):
         )
         self.filters.add_trailing(self.active_button)
         self.filters.add_trailing(self.edit_button)
+        self.export_button = export_action(
+            self, session, "products", lambda: ProductQuery.model_construct(**self.query())
+        )
+        self.filters.add_trailing(self.export_button)
         root.addWidget(self.filters)
         root.addWidget(self.notice)
         root.addWidget(self.table, 1)
