@@ -22,6 +22,7 @@ from crm_server.auth.models import User
 from crm_server.clients import normalise
 from crm_server.clients.normalise import CURRENCIES
 from crm_server.contract.imports import ErrorName, TemplateField
+from crm_server.contract.spreadsheet import FORMULA_STARTS
 from crm_server.errors import ValidationFailed
 from crm_server.imports.readers import Cell
 from crm_server.leads import pipelines
@@ -295,7 +296,10 @@ def as_text(value: Cell) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
-    return _CONTROL.sub("", str(value)).strip()
+    text = _CONTROL.sub("", str(value)).strip()
+    if text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+        text = text[1:]  # quoted by an export or an error report against spreadsheet injection
+    return text
 
 
 def _text(value: Cell, limit: int) -> str | None:

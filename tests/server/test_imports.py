@@ -17,6 +17,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from crm_server.auth.models import Role
+from crm_server.contract.spreadsheet import safe_text
 from crm_server.leads.models import Lead, LeadSource
 from tests.support import ADMIN_EMAIL, PASSWORD, LiveServer, free_port, server_process
 
@@ -109,6 +110,10 @@ async def new_lead(api: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     return body
 
 
+def safe(value: Any) -> Any:
+    return safe_text(value) if isinstance(value, str) else value
+
+
 HEADER = ["Full Name", "Company Name", "E-mail", "Phone Number", "Source", "Value"]
 
 
@@ -197,7 +202,7 @@ async def test_every_error_name_with_column_and_reason_and_the_error_report(
         ["Bad Source", "s@example.com", None, "Carrier pigeon", None],  # 6: Unknown Value
         ["Twin", "good@example.com", None, None, None],  # 7: Duplicate Record (in the file)
         ["Two Records", "taken@example.com", "+40722000001", None, None],  # 8: Duplicate Record (two matches)
-        ['=HYPERLINK("http://x","y")', "bad", None, None, None],  # 9: kept as text in the report
+        ["@SUM(A1:A9)", "bad", None, None, None],  # 9: formula-like text, kept as text in the report
     ]
     answer = await upload(boss, xlsx(rows))
     import_id = answer["item"]["id"]
@@ -226,10 +231,27 @@ async def test_every_error_name_with_column_and_reason_and_the_error_report(
     sheet = load_workbook(io.BytesIO(report.content)).worksheets[0]
     got = [[c.value for c in r] for r in sheet.iter_rows()]
     assert got[0] == [*rows[0], "Error"]
-    assert [r[:-1] for r in got[1:]] == [r for r in rows[2:]]  # the failed rows exactly as they were
+    # The failed rows exactly as they were (text that a spreadsheet would run is quoted, and typed as text).
+    assert [r[:-1] for r in got[1:]] == [[safe(c) for c in r] for r in rows[2:]]
     assert got[3][-1].startswith("Incorrect Data Type (Value)")
     formula = sheet.cell(row=8, column=1)
-    assert formula.data_type == "s" and formula.value == rows[8][0]  # text, not a formula
+    assert formula.data_type == "s" and formula.value == "'" + rows[8][0]
+    # Fixed in the report and uploaded again, the rows import (the quotes do not come back in).
+    sheet_book = load_workbook(io.BytesIO(report.content))
+    fixed = sheet_book.worksheets[0]
+    for row in fixed.iter_rows(min_row=2):
+        row[0].value = row[0].value or "Named Now"
+        row[1].value = f"fixed{row[0].row}@example.com"
+        row[2].value, row[3].value, row[4].value = None, None, None
+    buffer = io.BytesIO()
+    sheet_book.save(buffer)
+    second = await upload(boss, buffer.getvalue(), "leads-errors.xlsx")
+    assert second["mapping"]["Error"] is None
+    await mapped(boss, second)
+    redone = await run(boss, second["item"]["id"])
+    assert (redone["created"], redone["errors"]) == (7, 0), redone
+    names = {x.person_name for x in await leads(live)}
+    assert rows[8][0] in names and "Named Now" in names
     errors = (await boss.get(f"/api/imports/{import_id}/errors")).json()
     assert errors["total"] == 7 and {e["error"] for e in errors["items"]} == {
         "Required Field Missing",
@@ -449,7 +471,6 @@ async def test_clients_with_contacts_contacts_and_products_with_opening_stock(
         names = conn.execute("SELECT name FROM contacts ORDER BY id").fetchall()
         assert names == [("Ana Pop",), ("Ion Pop",)]
         conn.execute("INSERT INTO warehouses (name) VALUES ('Main')")
-        conn.execute("INSERT INTO tax_rates (name, rate) VALUES ('Standard 19%', 19)")
     products = xlsx(
         [["SKU", "Name", "Unit Price", "VAT Rate", "Stock: Main"], ["PNL-400", "Panel", "199,90", "19", 25]]
     )
