@@ -42,7 +42,7 @@ async def read_settings(session: Session) -> BackupSettings:
 async def change_settings(
     body: BackupSettings, session: Session, actor: Principal = require("admin", "edit")
 ) -> BackupSettings:
-    values = body.model_dump(exclude={"encryption"})
+    values = body.model_dump(exclude={"encryption", "effective_folder"})
     await admin_service.change_settings(
         session, actor, {key: values[name] for name, key in service.SETTING_KEYS.items()}
     )

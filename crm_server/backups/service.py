@@ -160,7 +160,9 @@ SETTING_KEYS = {
 
 async def read_settings(session: AsyncSession) -> BackupSettings:
     values = {name: await settings.get(session, key) for name, key in SETTING_KEYS.items()}
-    return BackupSettings(**values, encryption=passphrase() is not None)
+    return BackupSettings(
+        **values, encryption=passphrase() is not None, effective_folder=str(await folder_setting(session))
+    )
 
 
 # --- starting, cancelling ------------------------------------------------------------------------

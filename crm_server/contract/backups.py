@@ -87,6 +87,7 @@ class BackupSettings(BaseModel):
     keep_monthly: int = Field(default=6, ge=0, le=240)
     # Read-only facts for the page.
     encryption: bool = Field(default=False, description="CRM_BACKUP_PASSPHRASE is set")
+    effective_folder: str = Field(default="", description="where backups go (folder, or the default when empty)")
 
 
 class BackupRunIn(BaseModel):

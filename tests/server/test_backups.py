@@ -359,6 +359,9 @@ async def test_backups_turned_off_is_not_configured_in_health(api: httpx.AsyncCl
     )
     assert r.status_code == 200, r.text
     assert r.json()["hour"] == 3 and r.json()["folder"] == "/srv/b" and r.json()["enabled"] is True
+    assert r.json()["effective_folder"] == "/srv/b"
+    await _set(api, {"backup.folder": ""})
+    assert (await api.get("/api/backups/settings")).json()["effective_folder"].endswith("/backups")
     bad = await api.put("/api/backups/settings", json={"hour": 24})
     assert bad.status_code == 422 and "hour" in bad.text
 
