@@ -86,6 +86,7 @@ class Entity:
     count: Callable[[AsyncSession, Principal, Any], Awaitable[int]] | None = None
     headers: tuple[str, ...] = ()
     exclude: frozenset[str] = field(default_factory=frozenset)
+    extra: tuple[Column, ...] = ()  # after the model's own fields (a computed amount...)
 
     def header_row(self) -> list[str]:
         return list(self.headers) if self.stream is not None else [c.header for c in self.all_columns()]
@@ -93,7 +94,7 @@ class Entity:
     def all_columns(self) -> tuple[Column, ...]:
         if self.columns or self.item is None:
             return self.columns
-        return auto_columns(self.item, self.exclude)
+        return auto_columns(self.item, self.exclude) + self.extra
 
 
 # --- columns from a list model ------------------------------------------------------------------
@@ -349,7 +350,14 @@ REGISTRY: dict[str, Entity] = {
         Entity("leads", "leads", LeadQuery, stream=_lead_rows, count=_lead_count, headers=LEAD_HEADERS),
         Entity("clients", "clients", ClientQuery, ClientOut, clients.list_clients),
         Entity("tickets", "tickets", TicketQuery, TicketOut, tickets.list_tickets),
-        Entity("invoices", "invoices", InvoiceQuery, InvoiceOut, invoices.list_invoices),
+        Entity(
+            "invoices",
+            "invoices",
+            InvoiceQuery,
+            InvoiceOut,
+            invoices.list_invoices,
+            extra=(Column("Open amount", lambda i: i.open_amount),),
+        ),
         Entity("payments", "payments", PaymentQuery, PaymentRow, payments.list_payments),
         Entity("proposals", "proposals", ProposalQuery, ProposalOut, proposals.list_proposals),
         Entity("products", "products", ProductQuery, ProductOut, _no_scope(products.list_products)),

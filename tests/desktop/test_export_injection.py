@@ -1,17 +1,20 @@
-"""The desktop's exports write text as text (crm_server/contract/spreadsheet.py, through
-widgets/excel_export.py): a client named like a formula, exported from the invoices list with
-Ctrl+E's dialog, is a string cell starting with a quote in the workbook, never a formula."""
+"""Exports write text as text (crm_server/contract/spreadsheet.py): a client named like a formula,
+exported from the invoices list with Ctrl+E (an export job, views/exports.py), is a string cell
+starting with a quote in the workbook, never a formula."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from openpyxl import load_workbook
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from crm_desktop.views.invoices.list import InvoicesPage
 from tests.desktop.conftest import Desk
+from tests.desktop.test_admin_panel import focus
 from tests.desktop.test_invoices import issued_invoice, make_client, rate_id, signed_in
+from tests.support import LiveServer
 
 FORMULA = '=HYPERLINK("http://x","y")'
 
@@ -26,15 +29,17 @@ def test_a_formula_like_client_is_text_in_the_invoices_export(desk: Desk, qtbot:
     page.show()
     desk.wait_until(lambda: not page.is_busy() and page.model.total == 3, message="the list did not load")
     target = tmp_path / "invoices.xlsx"
-    dialog = page.export()
-    assert dialog is not None
-    dialog.selectFile(str(target))
-    dialog.accept()
-    desk.wait_until(lambda: "Exported 3 invoices" in page.notice.text(), message=page.notice.text())
+    with LiveServer.run(desk.server.database_url, worker=True):  # an export is a job: a worker writes it
+        focus(desk, page.table.view)
+        qtbot.keyClick(page.table.view, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+        desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
+        dialog = page.export_dialog
+        desk.wait_until(lambda: dialog.export.state.value == "done", timeout=60, message=dialog.status.text())
+    desk.run(dialog.save_to(str(target)))
     sheet = load_workbook(target).active
     assert sheet is not None
     header = [c.value for c in sheet[1]]
-    client = header.index("Client")
+    client = header.index("Client name")
     cells = {row[client].value: row[client] for row in sheet.iter_rows(min_row=2)}
     assert set(cells) == {"'" + FORMULA, "'@Beta", "Plain SRL"}
     assert all(cell.data_type == "s" for cell in cells.values())  # strings, never formulas ("f")

@@ -1,12 +1,13 @@
 """The invoices page: filters (status, client, issued between, overdue only, search), the server-paged
 list with what is paid and open and how the sending went, New invoice (Ctrl+N), Enter opens one,
-Export to Excel (Ctrl+E) of the filtered list.
+Export (Ctrl+E) of the filtered list as a job (views/exports.py).
 
 The list follows the change bus ("invoices" areas: our own saves and, through the live stream,
 every other desktop's and the jobs'): it reloads and keeps the selected invoice selected."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from decimal import Decimal
@@ -16,13 +17,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QCheckBox, QHeaderView, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import format, operations
+from crm_desktop import format
 from crm_desktop.api import invoices
 from crm_desktop.session import Session
+from crm_desktop.views.exports import ExportProgressDialog, begin_export
 from crm_desktop.views.invoices.editor import STATUS_COLORS, open_invoice
 from crm_desktop.views.invoices.labels import send_label
 from crm_desktop.views.proposals.party import PartyPicker
-from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
     HeaderSort,
@@ -40,24 +41,8 @@ from crm_server.contract.invoices import InvoiceKind, InvoiceOut, InvoiceQuery, 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
-EXPORT_PAGE = 500  # the server's largest page
 REFRESH_AREAS = invoices.CHANGED | {"*"}
 SORTABLE = {0: "number", 2: "issue_date", 3: "due_date", 5: "gross_total"}  # column -> the server's sort key
-EXPORT_HEADERS = (
-    "Number",
-    "Kind",
-    "Client",
-    "Issue date",
-    "Due date",
-    "Status",
-    "Currency",
-    "Net",
-    "VAT",
-    "Total",
-    "Paid",
-    "Open",
-    "Sent",
-)
 
 
 def number_text(row: InvoiceOut) -> str:
@@ -219,11 +204,16 @@ class InvoicesPage(QWidget):
 
     # --- export ----------------------------------------------------------------------------------
 
-    def export(self) -> QWidget | None:
-        """Ctrl+E: ask where, then save the invoices of the current filters as .xlsx."""
+    def export(self) -> asyncio.Task[Any] | None:
+        """Ctrl+E: export the invoices of the current filters as a job (views/exports.py: progress,
+        Cancel, then "Save as…")."""
         if not self.session.can("invoices", "export"):
             return None
-        return ask_save_path(self, "Export invoices to Excel", "invoices.xlsx", self.export_to, "invoiceExportDialog")
+        query = InvoiceQuery.model_construct(**self.query())
+        return begin_export(self, self.session, "invoices", query, opened=self._export_opened)
+
+    def _export_opened(self, dialog: ExportProgressDialog) -> None:
+        self.export_dialog = dialog
 
     async def fetch(self, offset: int, limit: int, after: str | None = None) -> Page[InvoiceOut]:
         """One page of the table."""
@@ -232,46 +222,3 @@ class InvoicesPage(QWidget):
     def _query(self, offset: int, limit: int, after: str | None = None) -> InvoiceQuery:
         """The filters as the server's query, unchecked: the server judges what was typed."""
         return InvoiceQuery.model_construct(**self.query(), offset=offset, limit=limit, after=after)
-
-    async def _all_rows(self) -> list[InvoiceOut]:
-        """Every invoice of the filters, a server page at a time, each after the last one's key (the
-        count stops at a cap: past it only the cursor says whether more follow)."""
-        rows: list[InvoiceOut] = []
-        after: str | None = None
-        while True:
-            page = await invoices.list_invoices(self.api, self._query(len(rows), EXPORT_PAGE, after))
-            rows.extend(page.items)
-            if not page.items or page.next is None:
-                return rows
-            after = page.next
-
-    def export_to(self, path: str) -> None:
-        async def export() -> int:
-            rows = await self._all_rows()
-            table = [
-                (
-                    r.number or "",
-                    "Credit note" if r.kind == InvoiceKind.credit_note else "Invoice",
-                    r.client_name or "",
-                    r.issue_date.isoformat() if r.issue_date else "",
-                    r.due_date.isoformat() if r.due_date else "",
-                    format.label(r.status),
-                    r.currency,
-                    r.net_total,
-                    r.tax_total,
-                    r.gross_total,
-                    r.paid_total,
-                    r.open_amount,
-                    "" if r.status == InvoiceStatus.draft else send_label(r),
-                )
-                for r in rows
-            ]
-            return await write_workbook(path, "Invoices", EXPORT_HEADERS, table)
-
-        self.say("Exporting…")
-        operations.run(
-            self,
-            export(),
-            busy=self.export_button,
-            success=lambda n: self.say(f"Exported {n} invoice{'s' if n != 1 else ''} to {path}."),
-        )
