@@ -15,6 +15,7 @@ from crm_server.admin import settings
 from crm_server.backups import service
 from crm_server.backups.models import Backup
 from crm_server.db import Database, utcnow
+from crm_server.errors import Conflict
 from crm_server.jobs import blueprint
 
 log = logging.getLogger(__name__)
@@ -30,11 +31,14 @@ async def nightly(context: JobContext, timestamp: int, manual: bool = False) -> 
     when no test restore ran in the last 7 days, test-restore the newest backup. An admin's
     "run now" (`manual`) backs up at once."""
     db: Database = context.additional_context["db"]
-    async with db.transaction() as session:
-        if not await service.nightly_due(session, datetime.fromtimestamp(timestamp), manual):
-            return "not due"
-        row = await service.start(session, "nightly", None, queue_job=False)
-        backup_id = row.id
+    try:
+        async with db.transaction() as session:
+            if not await service.nightly_due(session, datetime.fromtimestamp(timestamp), manual):
+                return "not due"
+            row = await service.start(session, "nightly", None, queue_job=False)
+            backup_id = row.id
+    except Conflict as exc:  # one made now by an admin or IT is still running: it is tonight's
+        return f"skipped: {exc.message}"
     said = await service.run(db, backup_id)
     async with db.transaction() as session:
         due = await service.due_for_test_restore(session, utcnow())
