@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from websockets.asyncio.client import connect
 
 from crm_server.backups import tools
 from tests.support import ADMIN_EMAIL, LiveServer, Smtp
@@ -290,6 +291,9 @@ async def test_cancel_stops_pg_dump_and_removes_the_partial_file(
     monkeypatch.setenv("CRM_PG_DUMP", str(slow))
     out = tmp_path / "out"
     await _set(api, {"backup.folder": str(out)})
+    token = str(api.headers["Authorization"]).removeprefix("Bearer ")
+    ws = await connect(live.ws_url, additional_headers={"Authorization": f"Bearer {token}"})
+    assert json.loads(await ws.recv())["type"] == "hello"
     started = (await api.post("/api/backups", json={})).json()
     deadline = time.monotonic() + 30
     while not any(p.name.endswith(".partial") for p in (out.iterdir() if out.exists() else [])):
@@ -307,6 +311,17 @@ async def test_cancel_stops_pg_dump_and_removes_the_partial_file(
     assert done["status"] == "cancelled" and done["error_code"] == "cancelled"
     assert list(out.iterdir()) == []
     assert (await api.post(f"/api/backups/{started['id']}/cancel")).status_code == 409
+    # The desktop's progress bar and list follow the live events of the backup.
+    seen: list[dict[str, Any]] = []
+    with contextlib.suppress(TimeoutError):
+        while not any(e["action"] == "updated" and e["data"]["status"] == "cancelled" for e in seen):
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            if frame.get("entity") == "backup" and frame.get("entity_id") == started["id"]:
+                seen.append(frame)
+    await ws.close()
+    assert seen and all(e["module"] == "admin" for e in seen)
+    assert any(e["action"] == "progress" and e["data"]["progress"] > 0 for e in seen), seen
+    assert seen[-1]["action"] == "updated" and seen[-1]["data"]["status"] == "cancelled"
 
 
 async def test_the_nightly_job_backs_up_and_test_restores_weekly(
