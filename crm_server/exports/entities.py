@@ -359,7 +359,14 @@ REGISTRY: dict[str, Entity] = {
             extra=(Column("Open amount", lambda i: i.open_amount),),
         ),
         Entity("payments", "payments", PaymentQuery, PaymentRow, payments.list_payments),
-        Entity("proposals", "proposals", ProposalQuery, ProposalOut, proposals.list_proposals),
+        Entity(
+            "proposals",
+            "proposals",
+            ProposalQuery,
+            ProposalOut,
+            proposals.list_proposals,
+            extra=(Column("Expired", lambda p: "yes" if p.expired else ""),),
+        ),
         Entity("products", "products", ProductQuery, ProductOut, _no_scope(products.list_products)),
         Entity("stock_levels", "stock", LevelQuery, LevelOut, _no_scope(stock.levels)),
         Entity(

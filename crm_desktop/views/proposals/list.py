@@ -7,6 +7,7 @@ areas) reloads it and keeps the selected proposal selected."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,9 +15,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import format, operations, theme
+from crm_desktop import format, theme
 from crm_desktop.api import invoices, proposals
 from crm_desktop.session import Session
+from crm_desktop.views.exports import ExportProgressDialog, begin_export
 from crm_desktop.views.proposals.common import (
     DECLINED_TONE,
     EXPIRED_TONE,
@@ -24,7 +26,6 @@ from crm_desktop.views.proposals.common import (
     status_text,
 )
 from crm_desktop.views.proposals.party import PartyPicker
-from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
     HeaderSort,
@@ -44,22 +45,6 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 100
 REFRESH_AREAS = proposals.CHANGED | {"*"}
 SORTABLE = {0: "number", 3: "valid_until", 5: "gross_total"}  # column -> the server's sort key
-EXPORT_PAGE = 500
-EXPORT_HEADERS = (
-    "Number",
-    "Title",
-    "Client / lead",
-    "Party kind",
-    "Valid until",
-    "Status",
-    "Expired",
-    "Revision",
-    "Currency",
-    "Net",
-    "VAT",
-    "Total",
-    "Invoice",
-)
 
 
 def _color(row: ProposalOut) -> str | None:
@@ -246,13 +231,16 @@ class ProposalsPage(QWidget):
         self.keep.select(proposal.id)
         self.say(f"{proposal.number} is created.")
 
-    def export(self) -> QWidget | None:
-        """Ctrl+E: ask where, then save the proposals of the current filters as .xlsx."""
+    def export(self) -> asyncio.Task[Any] | None:
+        """Ctrl+E: export the proposals of the current filters as a job (views/exports.py: progress,
+        Cancel, then "Save as…")."""
         if not self.session.can("proposals", "export"):
             return None
-        return ask_save_path(
-            self, "Export proposals to Excel", "proposals.xlsx", self.export_to, "proposalExportDialog"
-        )
+        query = ProposalQuery.model_construct(**self.query())
+        return begin_export(self, self.session, "proposals", query, opened=self._export_opened)
+
+    def _export_opened(self, dialog: ExportProgressDialog) -> None:
+        self.export_dialog = dialog
 
     async def fetch(self, offset: int, limit: int, after: str | None = None) -> Page[ProposalOut]:
         """One page of the table."""
@@ -261,46 +249,6 @@ class ProposalsPage(QWidget):
     def _query(self, offset: int, limit: int, after: str | None = None) -> ProposalQuery:
         """The filters as the server's query, unchecked: the server judges what was typed."""
         return ProposalQuery.model_construct(**self.query(), offset=offset, limit=limit, after=after)
-
-    async def _all_rows(self) -> list[ProposalOut]:
-        """Every proposal of the filters, a server page at a time (the server has no export of them)."""
-        rows: list[ProposalOut] = []
-        while True:
-            page = await proposals.list_proposals(self.api, self._query(len(rows), EXPORT_PAGE))
-            rows.extend(page.items)
-            if not page.items or len(rows) >= page.total:
-                return rows
-
-    def export_to(self, path: str) -> None:
-        async def export() -> int:
-            rows = await self._all_rows()
-            table = [
-                (
-                    r.number or "",
-                    r.title or "",
-                    r.party_name or "",
-                    "lead" if r.lead_id is not None else "client",
-                    r.valid_until,
-                    STATUS_LABELS[r.status],
-                    "yes" if r.expired else "",
-                    r.revision,
-                    r.currency,
-                    r.net_total,
-                    r.tax_total,
-                    r.gross_total,
-                    invoice_text(r) if r.converted_invoice_id else "",
-                )
-                for r in rows
-            ]
-            return await write_workbook(path, "Proposals", EXPORT_HEADERS, table)
-
-        self.say("Exporting…")
-        operations.run(
-            self,
-            export(),
-            busy=self.export_button,
-            success=lambda n: self.say(f"Exported {n} proposal{'s' if n != 1 else ''} to {path}."),
-        )
 
     def open_record(self, record_type: str, record_id: int, parent_id: int | None = None) -> QWidget | None:
         """A global-search hit (or a link from another window) names a proposal: open it."""
