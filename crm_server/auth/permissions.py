@@ -10,7 +10,9 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_, true
 
 from crm_server.contract.auth import ACTIONS, MODULES, Scope
 
-ALL = list(ACTIONS)
+# Every action but `import` (issue #19): a spreadsheet of thousands of records is the Admin's to
+# bring in unless a role is given it.
+ALL = [a for a in ACTIONS if a != "import"]
 VIEW = ["view"]
 WORK = ["view", "create", "edit"]
 
@@ -22,7 +24,7 @@ def _grants(scope: Scope, **modules: list[str]) -> dict[str, dict[str, Any]]:
 BUILTIN_ROLES: dict[str, dict[str, Any]] = {
     "Admin": {
         "description": "Everything, including the admin panel.",
-        "permissions": _grants(Scope.all, **{m: ALL for m in MODULES}),
+        "permissions": _grants(Scope.all, **{m: list(ACTIONS) for m in MODULES}),
     },
     "Manager": {
         "description": "Runs a team: sees and reassigns the team's records, reports.",

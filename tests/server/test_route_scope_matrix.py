@@ -44,11 +44,14 @@ OWNED = {
     "order_id": "orders",
     # An export is its asker's alone: no role holds "exports", so every role is walked against the admin's.
     "export_id": "exports",
+    # An import is seen by those holding `import` on its entity's module: no built-in role but Admin does.
+    "import_id": "imports",
 }  # order_id under /api/orders: a sales order
 # Path parameters of records nobody owns (settings an admin keeps, the catalogue, stock, the jobs
 # list): only the route's permission guards them. A new parameter must be added to one of the two.
 UNOWNED = {
     "backup_id",
+    "entity",  # the kind of record an import template is for
     "block_id",
     "category_id",
     "document_id",
@@ -155,6 +158,13 @@ def _setup(admin: httpx.Client, south: int, ids: dict[str, int]) -> None:
     ids["payment_id"] = _ok(admin.post(f"/api/invoices/{issued['id']}/payments", json={"amount": "10.00"}))["id"]
     ids["proposal_id"] = _ok(admin.post("/api/proposals", json={"client_id": client["id"], "lines": [line]}))["id"]
     ids["export_id"] = _ok(admin.post("/api/exports", json={"entity": "leads", "format": "csv"}))["id"]
+    upload = admin.post(
+        "/api/imports",
+        params={"entity": "leads", "file_name": "leads.csv"},
+        content=b"Full Name,Email\nAna Pop,ana@example.com\n",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    ids["import_id"] = _ok(upload)["item"]["id"]
     ids["order_id"] = 1  # no sales order: no built-in role but Admin holds orders (see test_roles_hold_...)
 
 
