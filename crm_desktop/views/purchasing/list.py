@@ -10,15 +10,17 @@ selected order selected."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from crm_desktop import format, operations, theme
+from crm_desktop import format, theme
 from crm_desktop.api import purchasing
 from crm_desktop.session import Session
+from crm_desktop.views.exports import ExportProgressDialog, begin_export
 from crm_desktop.views.purchasing.common import (
     CANCELLED_TONE,
     LATE_TONE,
@@ -28,7 +30,6 @@ from crm_desktop.views.purchasing.common import (
     late,
     status_label,
 )
-from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
     HeaderSort,
@@ -44,19 +45,6 @@ from crm_server.contract.purchasing import PurchaseOrderOut, PurchaseOrderQuery
 
 PAGE_SIZE = 100
 SORTABLE = {0: "number", 3: "expected_on", 4: "total"}  # column -> the server's sort key
-EXPORT_PAGE = 500
-EXPORT_HEADERS = (
-    "Number",
-    "Vendor",
-    "Status",
-    "Expected delivery",
-    "Late",
-    "Currency",
-    "Total",
-    "Lines",
-    "Lines received",
-    "Reference",
-)
 
 
 def _color(row: PurchaseOrderOut) -> str | None:
@@ -239,50 +227,13 @@ class PurchaseOrdersPage(QWidget):
         """A global-search hit (or a link from another window) names a purchase order: open it."""
         return self.open_order(record_id) if record_type == "purchase_order" else None
 
-    def export(self) -> QWidget | None:
-        """Ctrl+E: ask where, then save the purchase orders of the current filters as .xlsx."""
+    def export(self) -> asyncio.Task[Any] | None:
+        """Ctrl+E: export the purchase orders of the current filters as a job (views/exports.py:
+        progress, Cancel, then "Save as…")."""
         if not self.session.can("purchasing", "export"):
             return None
-        return ask_save_path(
-            self, "Export purchase orders to Excel", "purchase-orders.xlsx", self.export_to, "purchaseExportDialog"
-        )
+        query = PurchaseOrderQuery.model_construct(**self.query())
+        return begin_export(self, self.session, "purchase_orders", query, opened=self._export_opened)
 
-    async def _all_rows(self) -> list[PurchaseOrderOut]:
-        """Every order of the filters, a server page at a time (the server has no export of them);
-        the list rows carry everything the export writes."""
-        rows: list[PurchaseOrderOut] = []
-        query = self.query()
-        while True:
-            wanted = PurchaseOrderQuery.model_validate({**query, "offset": len(rows), "limit": EXPORT_PAGE})
-            page = await purchasing.list_orders(self.api, wanted)
-            rows.extend(page.items)
-            if not page.items or len(rows) >= page.total:
-                break
-        return rows
-
-    def export_to(self, path: str) -> None:
-        async def export() -> int:
-            table = [
-                (
-                    o.number,
-                    o.vendor_name or "",
-                    status_label(o.status),
-                    o.expected_on,
-                    "yes" if late(o) else "",
-                    o.currency,
-                    o.total,
-                    o.line_count,
-                    o.lines_received,
-                    o.reference or "",
-                )
-                for o in await self._all_rows()
-            ]
-            return await write_workbook(path, "Purchase orders", EXPORT_HEADERS, table)
-
-        self.say("Exporting…")
-        operations.run(
-            self,
-            export(),
-            busy=self.export_button,
-            success=lambda n: self.say(f"Exported {n} purchase order{'s' if n != 1 else ''} to {path}."),
-        )
+    def _export_opened(self, dialog: ExportProgressDialog) -> None:
+        self.export_dialog = dialog
