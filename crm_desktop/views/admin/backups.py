@@ -636,7 +636,7 @@ class BackupsPage(AdminPage, SettingsForm):
     def _selected(self, *_: Any) -> None:
         backup = self.selected()
         editable = can(self.me, "edit")
-        self.download_button.setEnabled(usable(backup))
+        self.download_button.setEnabled(editable and usable(backup))  # the file is the whole database
         self.test_button.setEnabled(editable and usable(backup) and (backup is None or backup.id not in self.watching))
         self.restore_button.setEnabled(editable and usable(backup))
         if backup is None:
