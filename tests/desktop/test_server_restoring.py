@@ -25,8 +25,8 @@ def announce(desk: Desk, action: str) -> None:
     desk.on_server(emit())
 
 
-def connected_window(desk: Desk, qtbot: QtBot) -> tuple[Session, MainWindow]:
-    api = desk.signed_in_api()
+def connected_window(desk: Desk, qtbot: QtBot, role: str = "Admin") -> tuple[Session, MainWindow]:
+    api = desk.signed_in_api(f"{role.lower()}@example.com", role=role)
     session = Session(api, desk.run(auth.me(api)))
     window = MainWindow(session)
     qtbot.addWidget(window)
@@ -61,7 +61,8 @@ def test_a_banner_while_the_server_restores_then_a_reload(desk: Desk, qtbot: QtB
 
 
 def test_a_failed_restore_says_the_data_is_as_before(desk: Desk, qtbot: QtBot) -> None:
-    _session, window = connected_window(desk, qtbot)
+    """Told to everyone, not only admins: here a salesperson's desktop."""
+    _session, window = connected_window(desk, qtbot, role="Salesperson")
     announce(desk, "restoring")
     desk.wait_until(lambda: window.restoring_banner.isVisible(), message="no banner while the server restores")
     announce(desk, "restore_failed")
