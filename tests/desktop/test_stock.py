@@ -27,6 +27,7 @@ from crm_desktop.views.stock.overview import StockPage
 from crm_desktop.widgets.line_grid import LineGrid, Mode
 from crm_server.contract.stock import StockDocumentOut
 from tests.desktop.conftest import Desk
+from tests.support import LiveServer
 
 # --- set-up through the API (not what these tests are about) --------------------------------------
 
@@ -349,14 +350,19 @@ def test_low_stock_highlight_live_colleague_export_and_warehouses(desk: Desk, qt
     qtbot.keyClicks(page.overview.search, "bolt")
     desk.wait_until(lambda: not page.overview.is_busy() and model.total == 1)
     path = tmp_path / "stock.xlsx"
-    page.overview.export_to(str(path))
-    written = desk.run(page.overview.export_task)
-    assert written == 1 and page.overview.export_note.text() == f"Exported 1 row to {path}."
+    with LiveServer.run(desk.server.database_url, worker=True):  # an export is a job: a worker writes it
+        qtbot.mouseClick(page.overview.export_button, Qt.MouseButton.LeftButton)
+        desk.wait_until(lambda: getattr(page.overview, "export_dialog", None) is not None, message="no dialog")
+        dialog = page.overview.export_dialog
+        desk.wait_until(lambda: dialog.export.state.value == "done", timeout=60, message=dialog.status.text())
+    assert dialog.export.rows_done == 1
+    desk.run(dialog.save_to(str(path)))
     sheet = load_workbook(path).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:6] == ("SKU", "Product", "Warehouse", "On hand", "Reserved", "Available")
-    assert rows[1][:3] == ("B-7", "Bolt", "Main")
-    assert [Decimal(str(v)) for v in rows[1][3:8]] == [Decimal("7.5"), 0, Decimal("7.5"), 0, 8]
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert len(rows) == 2 and (row["SKU"], row["Product name"], row["Warehouse name"]) == ("B-7", "Bolt", "Main")
+    amounts = ("On hand", "Reserved", "Available", "Incoming", "Low threshold")
+    assert [Decimal(str(row[k])) for k in amounts] == [Decimal("7.5"), 0, Decimal("7.5"), 0, 8]
 
     # The warehouses manager: add one, rename it, deactivate it.
     dialog = page.open_warehouses()

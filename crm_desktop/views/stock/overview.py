@@ -28,15 +28,14 @@ from PySide6.QtWidgets import (
 from crm_desktop import format, tasks, theme
 from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
-from crm_desktop.operations import handle_error
 from crm_desktop.session import Session
+from crm_desktop.views.exports import ExportProgressDialog, begin_export
 from crm_desktop.views.stock.common import (
     KIND_NEW,
     LOW_BACKGROUND,
     LOW_TEXT,
     warehouse_choices,
 )
-from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import HeaderSort, LiveReload, show_empty_state
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
@@ -45,7 +44,6 @@ from crm_server.contract.common import Page
 from crm_server.contract.stock import LevelOut, LevelQuery
 
 PAGE_SIZE = 100
-EXPORT_PAGE = 1000
 SORTABLE = {0: "sku", 1: "name", 2: "warehouse", 3: "on_hand", 4: "reserved", 5: "available"}
 HEADERS = ["SKU", "Product", "Warehouse", "On hand", "Reserved", "Available", "Incoming", "Low threshold"]
 
@@ -76,7 +74,6 @@ class OverviewPanel(QWidget):
         self.session = session
         self.api = session.api
         self.sort = "name"
-        self.export_task: asyncio.Task[Any] | None = None
 
         self.filters = FilterBar()
         self.search = self.filters.add_search("q", "Search SKU or product…")
@@ -96,8 +93,8 @@ class OverviewPanel(QWidget):
         self.history_button.setToolTip("Every move of the selected product (Ctrl+H)")
         self.history_button.clicked.connect(self.open_history)
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("The filtered list as an Excel workbook")
-        self.export_button.clicked.connect(self.ask_export)
+        self.export_button.setToolTip("Export the stock levels these filters show (an export job)")
+        self.export_button.clicked.connect(self.export)
         shown_if(self.export_button, session.can("stock", "export"))
         self.filters.add_trailing(self.history_button)
         self.filters.add_trailing(self.export_button)
@@ -136,15 +133,11 @@ class OverviewPanel(QWidget):
         view.activated.connect(lambda _: self.open_history())
         view.doubleClicked.connect(lambda _: self.open_history())
 
-        self.export_note = QLabel()
-        self.export_note.setObjectName("exportNote")
-        self.export_note.setProperty("role", "muted")
         root = QVBoxLayout(self)
         root.setContentsMargins(0, 8, 0, 0)
         root.setSpacing(10)
         root.addWidget(self.filters)
         root.addWidget(self.table, 1)
-        root.addWidget(self.export_note)
 
         for keys, slot in ((QKeySequence(Qt.Key.Key_F5), self.reload), (QKeySequence("Ctrl+H"), self.open_history)):
             shortcut = QShortcut(keys, self)
@@ -200,62 +193,19 @@ class OverviewPanel(QWidget):
 
     # --- export ----------------------------------------------------------------------------------
 
-    def ask_export(self) -> None:
-        ask_save_path(self, "Export stock to Excel", "stock.xlsx", self.export_to, "stockExportDialog")
+    def export(self) -> asyncio.Task[Any] | None:
+        """Export…: the stock levels these filters show, as a job (views/exports.py: progress,
+        Cancel, then "Save as…")."""
+        if not self.session.can("stock", "export"):
+            return None
+        query = LevelQuery.model_construct(**self.query())
+        return begin_export(self, self.session, "stock_levels", query, opened=self._export_opened)
 
-    def export_to(self, path: str) -> None:
-        """Start writing the workbook (the task is kept in `export_task`)."""
-        self.export_note.setText("Exporting…")
-        self.export_button.setEnabled(False)
-        self.export_task = tasks.spawn(self._export(path, self.query()))
-
-    async def _export(self, path: str, query: dict[str, Any]) -> int:
-        """Every page of the filtered list (the server pages, never the whole table at once)."""
-        rows: list[list[Any]] = []
-        try:
-            offset = 0
-            while True:
-                levels = LevelQuery.model_validate({**query, "offset": offset, "limit": EXPORT_PAGE})
-                page = await stock.list_levels(self.api, levels)
-                for r in page.items:
-                    rows.append(
-                        [
-                            r.sku,
-                            r.product_name,
-                            r.warehouse_name,
-                            _number(r.on_hand),
-                            _number(r.reserved),
-                            _number(r.available),
-                            _number(r.incoming),
-                            _number(r.low_threshold),
-                            "low" if r.low else "",
-                        ]
-                    )
-                offset += len(page.items)
-                if not page.items or offset >= page.total:
-                    break
-            written = await write_workbook(path, "Stock", [*HEADERS, "Low"], rows)
-        except (ApiError, OSError) as exc:
-            self.export_note.setText("")
-            self.export_button.setEnabled(True)
-            handle_error(self, exc)
-            return 0
-        self.export_note.setText(f"Exported {written} row{'s' if written != 1 else ''} to {path}.")
-        self.export_button.setEnabled(True)
-        return written
+    def _export_opened(self, dialog: ExportProgressDialog) -> None:
+        self.export_dialog = dialog
 
     def is_busy(self) -> bool:
-        return self.model.loading or (self.export_task is not None and not self.export_task.done())
-
-
-def _number(value: Any) -> Any:
-    """Decimals stay exact numbers in the workbook (whole ones as int)."""
-    from decimal import Decimal
-
-    if value is None:
-        return None
-    number = Decimal(str(value)).normalize()
-    return int(number) if number == number.to_integral_value() else number
+        return bool(self.model.loading)
 
 
 class StockPage(QWidget):
