@@ -27,7 +27,7 @@ from crm_server.contract.events import LiveEvent
 log = logging.getLogger(__name__)
 
 RESTORING_TEXT = "The server is restoring a backup…"
-RESTORING_DETAIL = "Changes cannot be saved meanwhile; this window reloads when it is done."
+RESTORING_DETAIL = "Anything saved meanwhile is replaced by the backup's data; this window reloads when it is done."
 RESTORED_TEXT = "The server restored a backup: everything on screen was reloaded from it."
 FAILED_TEXT = "The restore did not finish; the server is back on the data it had before."
 # What the server's notice looks like (crm_server/backups/restore.py).
