@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -397,14 +398,13 @@ async def test_a_role_without_import_gets_403(boss: httpx.AsyncClient, live: Liv
         await upload(api, xlsx([["SKU", "Name"]]), entity="products", status=403)
 
 
-async def test_resume_after_the_server_is_killed(database_url: str, live: LiveServer) -> None:
-    """kill -9 of the process running the import; a new server resumes it: every row exactly once."""
+async def test_resume_after_the_server_is_killed(database_url: str, server: LiveServer) -> None:
+    """kill -9 of the process running the import; a new server resumes it: every row exactly once.
+    (`server` has no worker: the only worker is the process that gets killed.)"""
     total = 400
     rows: list[list[Any]] = [["Full Name", "E-mail"]] + [[f"Person {i}", f"p{i}@example.com"] for i in range(total)]
-    async with live.client() as api:
-        await live.login_admin(api)
-    import os
-
+    async with server.client() as api:
+        await server.login_admin(api)
     port = free_port()
     os.environ["CRM_IMPORT_CHUNK_ROWS"] = "10"
     try:
