@@ -194,7 +194,7 @@ async def test_every_error_name_with_column_and_reason_and_the_error_report(
 ) -> None:
     await new_lead(boss, email="taken@example.com")
     await new_lead(boss, person_name="Other", phone="+40722000001")
-    rows = [
+    rows: list[list[Any]] = [
         ["Full Name", "E-mail", "Phone Number", "Source", "Value"],
         ["Good Row", "good@example.com", None, "Website", 10],  # 2
         [None, "noname@example.com", None, None, None],  # 3: Required Field Missing
@@ -338,7 +338,7 @@ async def test_messy_sheet(boss: httpx.AsyncClient, live: LiveServer) -> None:
 
 async def test_revert_leaves_a_record_edited_since(boss: httpx.AsyncClient, live: LiveServer) -> None:
     old = await new_lead(boss, person_name="Kept Name", email="kept@example.com")
-    rows = [
+    rows: list[list[Any]] = [
         ["Full Name", "E-mail", "Company Name"],
         ["Kept Name", "kept@example.com", "Filled By Import"],
         ["New One", "new1@example.com", None],
