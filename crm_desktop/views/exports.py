@@ -227,20 +227,25 @@ def exportable(session: Session) -> list[str]:
     return [e for e in ENTITIES if session.can(ENTITY_MODULES[e], "export") and session.can(ENTITY_MODULES[e])]
 
 
+class ExportButton(QPushButton):
+    """A list page's "Export…"; `dialog` is the progress dialog of the last export it started."""
+
+    dialog: ExportProgressDialog | None = None
+
+
 def export_action(
     page: QWidget, session: Session, entity: str, query: Callable[[], BaseModel | dict[str, Any]]
-) -> QPushButton:
+) -> ExportButton:
     """A list page's "Export…" button (and Ctrl+E) for what its filters show: place the button (a
-    filter bar's add_trailing); it is shown only to roles with the list module's export permission.
-    The progress dialog it opens is kept as `page.export_dialog`."""
-    button = QPushButton("Export…", page)
+    filter bar's add_trailing); it is shown only to roles with the list module's export permission."""
+    button = ExportButton("Export…", page)
     button.setObjectName(f"{entity}Export")
     button.setToolTip(f"Export the {ENTITIES[entity].lower()} these filters show (Ctrl+E)")
     allowed = session.can(ENTITY_MODULES[entity], "export")
     button.setVisible(allowed)
 
     def opened(dialog: ExportProgressDialog) -> None:
-        page.export_dialog = dialog  # type: ignore[attr-defined]
+        button.dialog = dialog
 
     def start() -> None:
         if session.can(ENTITY_MODULES[entity], "export"):

@@ -220,8 +220,8 @@ def test_export_from_the_ticket_queue_holds_what_its_filters_show(desk: Desk, qt
     sheet = load_workbook(target).active
     assert sheet is not None
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    subject = rows[0].index("Subject")
-    assert sorted(r[subject] for r in rows[1:]) == shown == ["Printer jammed", "Printer offline"]
+    column = rows[0].index("Subject")
+    assert sorted(r[column] for r in rows[1:]) == shown == ["Printer jammed", "Printer offline"]
 
 
 def test_export_from_the_client_list_holds_what_its_search_shows(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
@@ -273,8 +273,9 @@ def test_export_from_the_payments_page_holds_what_its_search_shows(desk: Desk, q
     )
     assert page.export_button.isVisible()
     qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
-    dialog: ExportProgressDialog = page.export_dialog
+    desk.wait_until(lambda: page.export_button.dialog is not None, message="no export dialog")
+    dialog = page.export_button.dialog
+    assert dialog is not None
     desk.wait_until(lambda: dialog.export.state is ExportState.done, timeout=60, message=dialog.status.text())
     qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     target = tmp_path / "payments.xlsx"
@@ -299,8 +300,9 @@ def test_the_sales_orders_page_exports_as_a_job_too(desk: Desk, qtbot: QtBot, tm
     page.show()
     assert page.export_button.isVisible()
     qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
-    dialog: ExportProgressDialog = page.export_dialog
+    desk.wait_until(lambda: page.export_button.dialog is not None, message="no export dialog")
+    dialog = page.export_button.dialog
+    assert dialog is not None
     desk.wait_until(lambda: dialog.export.state is ExportState.done, timeout=60, message=dialog.status.text())
     assert dialog.export.entity == "sales_orders" and dialog.export.rows_done == 0
     target = tmp_path / "orders.xlsx"
@@ -321,8 +323,9 @@ def test_export_from_the_product_list_holds_what_its_search_shows(desk: Desk, qt
     desk.wait_until(lambda: sorted(skus(page)) == ["CHAIR-1", "CHAIR-2"] and not page.is_busy(), message="search")
     assert page.export_button.isVisible()
     qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
-    dialog: ExportProgressDialog = page.export_dialog
+    desk.wait_until(lambda: page.export_button.dialog is not None, message="no export dialog")
+    dialog = page.export_button.dialog
+    assert dialog is not None
     desk.wait_until(lambda: dialog.export.state is ExportState.done, timeout=60, message=dialog.status.text())
     target = tmp_path / "products.xlsx"
     desk.run(dialog.save_to(str(target)))
