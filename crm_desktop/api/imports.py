@@ -32,6 +32,8 @@ from crm_server.contract.imports import (
 # What a change to an import announces (and what its live events carry: module "imports").
 CHANGED = frozenset({"imports", "imports.import"})
 MODULE = "imports"
+# Said when an import or its revert ends: many rows came or went at once (the lead list reloads).
+IMPORTED = "imports.ended"
 # The lists an import (or its revert) changes, by entity: their pages reload.
 ENTITY_CHANGED: dict[str, frozenset[str]] = {
     "leads": frozenset({"leads", "leads.lead"}),
@@ -49,7 +51,7 @@ _ENTITIES = TypeAdapter(list[ImportEntityOut])
 
 def changed_by(entity: str) -> frozenset[str]:
     """What an import of `entity` changes: the import itself and the entity's lists."""
-    return CHANGED | ENTITY_CHANGED.get(entity, frozenset())
+    return CHANGED | {IMPORTED} | ENTITY_CHANGED.get(entity, frozenset())
 
 
 def module_of(entity: str) -> str:
@@ -145,6 +147,7 @@ def _write(path: str, content: bytes) -> None:
 
 __all__ = [
     "CHANGED",
+    "IMPORTED",
     "MODULE",
     "cancel",
     "changed_by",

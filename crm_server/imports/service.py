@@ -56,7 +56,7 @@ from crm_server.errors import AppError, Conflict, NotFound, ValidationFailed
 from crm_server.imports import mapping as mapping_rules
 from crm_server.imports import plan as planner
 from crm_server.imports import readers, rows
-from crm_server.imports.models import Import, ImportMapping, ImportRow
+from crm_server.imports.models import Import, ImportMapping, ImportRow, file_of
 from crm_server.imports.rows import Converted
 from crm_server.imports.write import AUDIT_ENTITY, TABLES, plain, record_values, write_chunk
 from crm_server.jobs import queue
@@ -64,8 +64,13 @@ from crm_server.jobs import queue
 log = logging.getLogger(__name__)
 
 MODULE = "imports"
-# Rows per chunk (one transaction each). CRM_IMPORT_CHUNK_ROWS changes it (tests use small chunks).
-CHUNK_ROWS = max(1, min(1000, int(os.environ.get("CRM_IMPORT_CHUNK_ROWS", "1000"))))
+CHUNK_ROWS = 1000
+
+
+def chunk_rows() -> int:
+    """Rows per chunk (one transaction each): CRM_IMPORT_CHUNK_ROWS, 1 to 1000 (tests use small chunks)."""
+    raw = os.environ.get("CRM_IMPORT_CHUNK_ROWS", "")
+    return max(1, min(CHUNK_ROWS, int(raw))) if raw.isdigit() else CHUNK_ROWS
 PREVIEW_ROWS = 20
 FIRST_ERRORS = 100
 PROGRESS_SECONDS = 0.5
@@ -204,7 +209,7 @@ async def choose_sheet(
 ) -> UploadOut:
     imp = await visible_import(session, principal, import_id, where, lock=True)
     _editable(imp)
-    sheets = readers.sheet_names(imp.file_data, imp.file_name)
+    sheets = readers.sheet_names(await file_of(session, imp), imp.file_name)
     if sheet not in sheets:
         raise ValidationFailed(f"The file has no sheet named {sheet!r}.", field="sheet")
     imp.sheet, imp.mapping, imp.winners, imp.status = sheet, {}, {}, ImportStatus.uploaded.value
@@ -220,7 +225,7 @@ async def _sheet_answer(session: AsyncSession, imp: Import, sheets: list[str]) -
     suggested: dict[str, str | None] = {}
     remembered = False
     if imp.sheet is not None:
-        sheet = readers.read(imp.file_data, imp.file_name, imp.sheet)
+        sheet = readers.read(await file_of(session, imp), imp.file_name, imp.sheet)
         headers, count = sheet.headers, len(sheet.rows)
         sample = [[rows.as_text(c) for c in cells] for _n, cells in sheet.rows[:5]]
         kept = await session.get(ImportMapping, (imp.entity, mapping_rules.headers_hash(headers)))
@@ -259,7 +264,7 @@ async def set_mapping(
     _editable(imp)
     if imp.sheet is None:
         raise ValidationFailed("Choose the sheet to import first.", field="sheet")
-    sheet = readers.read(imp.file_data, imp.file_name, imp.sheet)
+    sheet = readers.read(await file_of(session, imp), imp.file_name, imp.sheet)
     look = await rows.lookups(session, imp.entity)
     fields = rows.fields_of(imp.entity, look)
     unknown = [h for h in body.mapping if h not in sheet.headers]
@@ -308,7 +313,7 @@ def _preview(entity: str, c: Converted, look: rows.Lookups) -> dict[str, str | N
     values = record_values(entity, c, look)
     shown: dict[str, str | None] = {"_row": str(c.row), "_action": c.action}
     for k, v in c.values.items():
-        if k in ("status", "owner"):
+        if k in ("status", "owner") and v is not None:  # a blank cell in a mapped column is None
             v = v[1] if k == "status" else next((e for e, (uid, _t) in look.owners.items() if uid == v[0]), None)
         elif k == "vat_rate":
             v = next((n for n in look.tax_rate_names if look.tax_rates.get(n.casefold()) == v), v)
@@ -438,9 +443,10 @@ async def run(db: Database, import_id: int) -> str:
     pending = [c for c in plan.rows if c.row not in done_rows]
     last = 0.0
     per_owner: dict[int, int] = {}
+    size = chunk_rows()
     try:
-        for start_at in range(0, len(pending), CHUNK_ROWS):
-            chunk = pending[start_at : start_at + CHUNK_ROWS]
+        for start_at in range(0, len(pending), size):
+            chunk = pending[start_at : start_at + size]
             async with db.transaction() as session:
                 imp = await session.get(Import, import_id, with_for_update=True, populate_existing=True)
                 if imp is None or imp.status != ImportStatus.running.value:
@@ -553,7 +559,7 @@ async def error_report(session: AsyncSession, principal: Principal, import_id: i
 
     imp = await visible_import(session, principal, import_id, where)
     failed = dict(await _all_errors(session, imp))
-    sheet = readers.read(imp.file_data, imp.file_name, imp.sheet)
+    sheet = readers.read(await file_of(session, imp), imp.file_name, imp.sheet)
     book = Workbook(write_only=True)
     out = book.create_sheet("Errors")
     out.append(spreadsheet.xlsx_row(out, [*sheet.headers, "Error"]))

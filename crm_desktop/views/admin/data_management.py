@@ -68,7 +68,7 @@ class DataManagementPage(AdminPage):
         columns: list[Column[ImportOut]] = [
             Column("When", lambda i: format.moment(i.created_at)),
             Column("Who", lambda i: i.created_by_name or format.EMPTY),
-            Column("File", lambda i: i.file_name + (f" ({i.sheet})" if i.sheet and i.sheet != "CSV" else "")),
+            Column("File", lambda i: i.file_name, tooltip=lambda i: f"Sheet {i.sheet}" if i.sheet else None),
             Column("What", lambda i: ENTITIES.get(i.entity, i.entity)),
             Column("Rows", lambda i: format.number(i.rows_total), align_right=True),
             Column("Created", lambda i: format.number(i.created), align_right=True),

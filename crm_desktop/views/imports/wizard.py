@@ -75,7 +75,10 @@ from crm_server.contract.imports import (
 POLL_MS = 1000  # while an import or a backup runs (live events also move the bar)
 BACKUP_OFFER_ROWS = 1000  # more rows than this: "Back up first"
 SKIP = "— Skip this column —"
-OWNED = ("leads", "clients")  # entities whose new records get an owner
+OWNED = ("leads", "clients")
+TEMPLATE_SHEETS = frozenset(
+    {"Lists", "Help"}
+)  # the template's sheets beside the one with the rows  # entities whose new records get an owner
 FILE_FILTER = "Spreadsheets (" + " ".join(f"*{ext}" for ext in FILE_TYPES) + ")"
 # Columns of the mapping table.
 COL_HEADER, COL_SAMPLE, COL_FIELD, COL_NOTE, COL_WINS = range(5)
@@ -536,6 +539,9 @@ class ImportWizard(QDialog):
         if upload.sheet is None:
             self.sheet_choice.clear()
             self.sheet_choice.addItems(upload.sheets)
+            if set(upload.sheets[1:]) <= TEMPLATE_SHEETS:  # our own template: its first sheet holds the rows
+                self.read_sheet()
+                return
             self.sheet_box.setVisible(True)
             return
         self.sheet_box.setVisible(False)
@@ -976,15 +982,16 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     wizard.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
     wizard.resize(900, 640)
     wizard.show()
-    yield "import-wizard-file", wizard
+    shown: QWidget = ctx.main if ctx.main is not None else wizard  # the dialog over its window
+    yield "import-wizard-file", shown
     folder = Path(tempfile.mkdtemp(prefix="crm-import-shot-"))
     sample = folder / "trade-fair-leads.csv"
     sample.write_text(SAMPLE_CSV, encoding="utf-8")
     wizard.upload_file(str(sample))
-    yield "import-wizard-columns", wizard
+    yield "import-wizard-columns", shown
     if wizard.stack.currentWidget() is wizard.columns_step:
         wizard.dry_run()
-        yield "import-wizard-dry-run", wizard
+        yield "import-wizard-dry-run", shown
     wizard.close()
 
 

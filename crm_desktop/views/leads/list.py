@@ -32,11 +32,14 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import format, operations, tasks
 from crm_desktop.api import leads as leads_api
+from crm_desktop.api.imports import IMPORTED
 from crm_desktop.views.admin.common import UserNames, field
 from crm_desktop.views.exports import ExportProgressDialog, begin_export
+from crm_desktop.views.imports import ImportWizard, open_wizard
 from crm_desktop.views.leads.lookups import sales_lookups
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.common import Page
 from crm_server.contract.events import LiveEvent
 from crm_server.contract.leads import BulkRequest, BulkResult, LeadOut, LeadQuery, StatusKind
@@ -149,12 +152,15 @@ class LeadList(QWidget):
         self.tag_add_button = self._button("Add tag…", "Add a tag to the selected leads", self.add_tag)
         self.tag_remove_button = self._button("Remove tag…", "Remove a tag from the selected leads", self.remove_tag)
         self.export_button = self._button("Export to Excel", "Export the leads of these filters (Ctrl+E)", self.export)
+        self.import_button = self._button("Import…", "Import leads from Excel or CSV", self.import_file)
+        self.import_button.setObjectName("leadsImport")
         self.toolbar = QHBoxLayout()
         self.toolbar.setSpacing(8)
         for button in (self.reassign_button, self.status_button, self.tag_add_button, self.tag_remove_button):
             self.toolbar.addWidget(button)
         self.toolbar.addWidget(self.selected_label)
         self.toolbar.addStretch(1)
+        self.toolbar.addWidget(self.import_button)
         self.toolbar.addWidget(self.export_button)
 
     def _button(self, text: str, tip: str, handler: Callable[[], object]) -> QPushButton:
@@ -221,8 +227,8 @@ class LeadList(QWidget):
     # --- live ------------------------------------------------------------------------------------
 
     def _on_changed(self, areas: frozenset[str]) -> None:
-        if "*" in areas and shiboken6.isValid(self):
-            self.reload()
+        if ("*" in areas or IMPORTED in areas) and shiboken6.isValid(self):
+            self.reload()  # an import (or its revert) ended: many rows came or went at once
 
     def _on_event(self, event: LiveEvent) -> None:
         """Another desktop (or our own save) changed a lead: patch its row, or reload soon."""
@@ -263,9 +269,10 @@ class LeadList(QWidget):
         count = len(self.table.view.selectionModel().selectedRows())
         can_edit = self.session.can("leads", "edit")
         for button in (self.reassign_button, self.status_button, self.tag_add_button, self.tag_remove_button):
-            button.setVisible(can_edit)
+            shown_if(button, can_edit)
             button.setEnabled(count > 0)
-        self.export_button.setVisible(self.session.can("leads", "export"))
+        shown_if(self.export_button, self.session.can("leads", "export"))
+        shown_if(self.import_button, self.session.can("leads", "import"))
         self.selected_label.setText(f"{count} selected" if count > 1 else "")
         self.selection_changed.emit(count)
 
@@ -436,6 +443,12 @@ class LeadList(QWidget):
 
     def _export_opened(self, dialog: ExportProgressDialog) -> None:
         self.export_dialog = dialog
+
+    def import_file(self) -> ImportWizard | None:
+        """Import…: the import wizard on leads (views/imports/); the list reloads when it ends."""
+        if not self.session.can("leads", "import"):
+            return None
+        return open_wizard(self, self.session.api, self.session.me, "leads", events=self.session.events)
 
     # --- screenshots -----------------------------------------------------------------------------
 
