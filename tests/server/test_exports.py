@@ -314,3 +314,70 @@ async def test_hostile_filters_are_refused_at_the_door(
     refused = await admin.post("/api/exports", json={"entity": "leads", "format": "csv", "filter": filters})
     assert refused.status_code == 422, refused.text
     assert field in (refused.json().get("field") or ""), refused.text
+
+
+async def _waiting_export(server: LiveServer, admin: httpx.AsyncClient, scope: str) -> tuple[int, int]:
+    """A salesperson's export asked while no worker runs: (the export's id, the seller's lead's id)."""
+    await _exporter_role(server, scope=scope)
+    seller = await server.create_user("seller@example.com", role="Exporter", team="North")
+    mine = await _lead(admin, person_name="Mine", owner_id=seller)
+    await _lead(admin, person_name="Not mine")
+    async with server.client() as sam:
+        await server.login(sam, "seller@example.com")
+        started = await _export(sam, "csv")
+    return started["id"], mine["id"]
+
+
+async def _run_jobs(database_url: str, admin: httpx.AsyncClient, export_id: int) -> dict[str, Any]:
+    with LiveServer.run(database_url, worker=True):
+        deadline = time.monotonic() + 60
+        while True:
+            async with LiveServer(database_url, "").session() as s:
+                state = await s.scalar(select(Export.state).where(Export.id == export_id))
+            if state not in ("pending", "running"):
+                break
+            assert time.monotonic() < deadline, state
+            await asyncio.sleep(0.1)
+    async with LiveServer(database_url, "").session() as s:
+        export = await s.get(Export, export_id)
+        assert export is not None
+        return {"state": export.state, "error": export.error, "rows_done": export.rows_done}
+
+
+async def test_a_role_that_lost_the_export_permission_meanwhile_fails_the_export_in_words(
+    database_url: str, server: LiveServer, admin: httpx.AsyncClient
+) -> None:
+    export_id, _ = await _waiting_export(server, admin, "own")
+    async with server.session() as s:
+        await s.execute(
+            update(Role)
+            .where(Role.name == "Exporter")
+            .values(permissions={"leads": {"actions": ["view"], "scope": "own"}})
+        )
+    done = await _run_jobs(database_url, admin, export_id)
+    assert done["state"] == "failed"
+    assert done["error"] == "you no longer have the permission to export leads"
+
+
+async def test_a_scope_widened_meanwhile_never_widens_the_export(
+    database_url: str, server: LiveServer, admin: httpx.AsyncClient
+) -> None:
+    export_id, mine = await _waiting_export(server, admin, "own")
+    async with server.session() as s:  # the role now sees every lead; the export was asked with "own"
+        await s.execute(
+            update(Role)
+            .where(Role.name == "Exporter")
+            .values(permissions={"leads": {"actions": ["view", "export"], "scope": "all"}})
+        )
+    done = await _run_jobs(database_url, admin, export_id)
+    assert done["state"] == "done" and done["rows_done"] == 1, done
+    async with server.session() as s:
+        data = b"".join(
+            (
+                await s.scalars(
+                    select(ExportChunk.data).where(ExportChunk.export_id == export_id).order_by(ExportChunk.seq)
+                )
+            ).all()
+        )
+    rows = _csv_rows(data)
+    assert [r[0] for r in rows[1:]] == [str(mine)]
