@@ -31,6 +31,7 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import ClientDialog, owner_names, warning_text
 from crm_desktop.views.exports import ExportProgressDialog, begin_export
+from crm_desktop.views.imports import ImportWizard, open_wizard
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
     HeaderSort,
@@ -41,6 +42,7 @@ from crm_desktop.widgets.list_page import (
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.clients import ClientOut, ClientQuery
 from crm_server.contract.common import Page
 
@@ -104,7 +106,7 @@ class ClientsPage(QWidget):
         self.new_button.setProperty("role", "primary")
         self.new_button.setToolTip("New client (Ctrl+N)")
         self.new_button.clicked.connect(self.new_client)
-        self.new_button.setVisible(session.can("clients", "create"))
+        shown_if(self.new_button, session.can("clients", "create"))
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Open the selected client (Enter)")
         self.open_button.clicked.connect(self.open_selected)
@@ -112,6 +114,11 @@ class ClientsPage(QWidget):
         self.export_button.setObjectName("clientsExport")
         self.export_button.setToolTip("Export the clients these filters show (Ctrl+E)")
         self.export_button.clicked.connect(lambda: self.export())
+        self.import_button = QPushButton("Import…")
+        self.import_button.setObjectName("clientsImport")
+        self.import_button.setToolTip("Import clients with their contacts from Excel or CSV")
+        self.import_button.clicked.connect(lambda: self.import_file())
+        shown_if(self.import_button, session.can("clients", "import"))
         view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         self.model.modelReset.connect(self._update_actions)
 
@@ -139,6 +146,7 @@ class ClientsPage(QWidget):
                 "Clients", "Companies and people you work with. Enter opens one; Ctrl+N adds one.", self.new_button
             )
         )
+        self.filters.add_trailing(self.import_button)
         self.filters.add_trailing(self.export_button)
         self.filters.add_trailing(self.open_button)
         self.export_button.setVisible(session.can("clients", "export"))  # placed: no window of its own
@@ -248,6 +256,12 @@ class ClientsPage(QWidget):
         text = f"{client.name} is created."
         self.say(f"{text} {warning}" if warning else text, link_to=client)
         self.reload()
+
+    def import_file(self, entity: str = "clients") -> ImportWizard | None:
+        """Import…: the import wizard on clients (views/imports/)."""
+        if not self.session.can("clients", "import"):
+            return None
+        return open_wizard(self, self.session.api, self.session.me, entity, events=self.session.events)
 
     def export(self) -> asyncio.Task[Any] | None:
         """Export…: the clients these filters show, as a job (views/exports.py: progress, Cancel,

@@ -18,6 +18,7 @@ from crm_desktop.api import products
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.exports import export_action
+from crm_desktop.views.imports import ImportWizard, open_wizard
 from crm_desktop.views.products.editor import ProductDialog
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
@@ -29,6 +30,7 @@ from crm_desktop.widgets.list_page import (
     title_bar,
 )
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.common import Page
 from crm_server.contract.products import ProductOut, ProductQuery, TaxRateOut
 
@@ -97,14 +99,19 @@ class ProductsPage(QWidget):
         self.new_button.setProperty("role", "primary")
         self.new_button.setToolTip("New product (Ctrl+N)")
         self.new_button.clicked.connect(self.new_product)
-        self.new_button.setVisible(can_create)
+        shown_if(self.new_button, can_create)
         self.edit_button = QPushButton("Edit")
         self.edit_button.setToolTip("Edit the selected product (Enter)")
         self.edit_button.clicked.connect(self.edit_selected)
-        self.edit_button.setVisible(can_edit)
+        shown_if(self.edit_button, can_edit)
         self.active_button = QPushButton("Deactivate")
         self.active_button.clicked.connect(self.toggle_active)
-        self.active_button.setVisible(can_edit)
+        shown_if(self.active_button, can_edit)
+        self.import_button = QPushButton("Import…")
+        self.import_button.setObjectName("productsImport")
+        self.import_button.setToolTip("Import products with their opening stock from Excel or CSV")
+        self.import_button.clicked.connect(lambda: self.import_file())
+        shown_if(self.import_button, session.can("products", "import"))
         view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         self.model.modelReset.connect(self._update_actions)
         self.notice = notice_label()
@@ -117,6 +124,7 @@ class ProductsPage(QWidget):
                 "Products", "What you sell, with prices and VAT. Enter edits one; Ctrl+N adds one.", self.new_button
             )
         )
+        self.filters.add_trailing(self.import_button)
         self.filters.add_trailing(self.active_button)
         self.filters.add_trailing(self.edit_button)
         self.export_button = export_action(
@@ -168,6 +176,12 @@ class ProductsPage(QWidget):
         """A VAT rate changed: the rate names shown come again (the reload is LiveReload's)."""
         if areas & ({"*"} | products.TAX_RATES_CHANGED):
             self._rates_task = tasks.spawn(self._load_rates())
+
+    def import_file(self) -> ImportWizard | None:
+        """Import…: the import wizard on products (views/imports/)."""
+        if not self.session.can("products", "import"):
+            return None
+        return open_wizard(self, self.session.api, self.session.me, "products", events=self.session.events)
 
     def _update_actions(self) -> None:
         row = self.table.current_row()
