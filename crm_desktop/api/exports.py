@@ -11,7 +11,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from crm_desktop.api.client import ApiClient
@@ -54,16 +53,8 @@ async def cancel_export(api: ApiClient, export_id: int) -> ExportOut:
 async def save_export(api: ApiClient, export_id: int, path: str) -> int:
     """Download the export's file to `path`; returns its size. An expired one raises ApiError 410
     ("expired, export again"), one not done yet 409."""
-    response: httpx.Response = await api.request("GET", f"/api/exports/{export_id}/file", raw=True)
-    content = response.content
-    await asyncio.to_thread(_write, path, content)  # the UI keeps going
-    return len(content)
-
-
-def _write(path: str, content: bytes) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(content)
+    await asyncio.to_thread(Path(path).parent.mkdir, parents=True, exist_ok=True)
+    return await api.download(f"/api/exports/{export_id}/file", path)  # streamed: never whole in memory
 
 
 __all__ = [
