@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, func, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.db import Base, IdMixin
@@ -20,7 +21,8 @@ class Import(IdMixin, Base):
     file_name: Mapped[str] = mapped_column(String(300))
     # sha256 of the file's bytes: "this file was imported on ... by ..."
     file_hash: Mapped[str] = mapped_column(String(64))
-    file_data: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: a progress poll or the history must not load the file (read it with file_of).
+    file_data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
     sheet: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), server_default="uploaded")
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
@@ -70,3 +72,11 @@ class ImportMapping(Base):
     headers_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+async def file_of(session: AsyncSession, imp: Import) -> bytes:
+    """The import's file (a deferred column: read on purpose, never by a progress poll)."""
+    if "file_data" in imp.__dict__:
+        return imp.file_data
+    data = await session.scalar(select(Import.file_data).where(Import.id == imp.id))
+    return bytes(data or b"")

@@ -18,7 +18,7 @@ from crm_server.clients.models import Client, Contact
 from crm_server.contract.imports import DuplicateMode, ErrorName, TemplateField
 from crm_server.errors import ValidationFailed
 from crm_server.imports import readers, rows
-from crm_server.imports.models import Import
+from crm_server.imports.models import Import, file_of
 from crm_server.imports.rows import KEY_WORDS, Converted, Lookups, Problem
 from crm_server.leads.models import Lead
 from crm_server.products.models import Product
@@ -68,7 +68,7 @@ def resolve_columns(
 
 
 async def build(session: AsyncSession, imp: Import) -> Plan:
-    sheet = await asyncio.to_thread(readers.read, imp.file_data, imp.file_name, imp.sheet)
+    sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
     look = await rows.lookups(session, imp.entity)
     fields = rows.fields_of(imp.entity, look)
     columns = resolve_columns(sheet.headers, dict(imp.mapping or {}), dict(imp.winners or {}), fields)

@@ -71,6 +71,8 @@ def chunk_rows() -> int:
     """Rows per chunk (one transaction each): CRM_IMPORT_CHUNK_ROWS, 1 to 1000 (tests use small chunks)."""
     raw = os.environ.get("CRM_IMPORT_CHUNK_ROWS", "")
     return max(1, min(CHUNK_ROWS, int(raw))) if raw.isdigit() else CHUNK_ROWS
+
+
 PREVIEW_ROWS = 20
 FIRST_ERRORS = 100
 PROGRESS_SECONDS = 0.5
@@ -231,7 +233,8 @@ async def _sheet_answer(session: AsyncSession, imp: Import, sheets: list[str]) -
         kept = await session.get(ImportMapping, (imp.entity, mapping_rules.headers_hash(headers)))
         known = {f.name for f in fields}
         if kept is not None and all(v is None or v in known for v in kept.mapping.values()):
-            suggested = {h: kept.mapping.get(h) for h in headers}
+            by_key = {mapping_rules.key(h): v for h, v in kept.mapping.items()}
+            suggested = {h: by_key.get(mapping_rules.key(h)) for h in headers}
             remembered = True
         else:
             suggested = mapping_rules.suggest(imp.entity, headers, fields)

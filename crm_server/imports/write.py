@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_server import events
 from crm_server.admin.models import AuditEntry
 from crm_server.auth.permissions import Principal
 from crm_server.clients import normalise
 from crm_server.clients.models import Client, Contact
-from crm_server.contract.imports import DuplicateMode
+from crm_server.contract.imports import MODULE_OF, DuplicateMode
 from crm_server.contract.stock import DocumentKind, DocumentLineIn, StockDocumentIn
 from crm_server.imports.models import Import, ImportRow
 from crm_server.imports.rows import STOCK_PREFIX, Converted, Lookups
@@ -166,6 +167,7 @@ async def write_chunk(
         if entity == "products":
             await _opening_stock(session, imp, principal, look, creates)
     updates = [c for c in chunk if c.action == "update" and c.record_id is not None]
+    changed: list[Any] = []
     if updates:
         records = {
             r.id: r
@@ -197,6 +199,7 @@ async def write_chunk(
             before["import_batch_id"] = record.import_batch_id
             record.import_batch_id = imp.id
             await session.flush()
+            changed.append(record)
             counts["updated"] += 1
             outcomes.append({"import_id": imp.id, "row": c.row, "kind": "updated", "record_id": record.id,
                              "version": record.version, "before": before, "errors": None})  # fmt: skip
@@ -216,6 +219,21 @@ async def write_chunk(
                              "version": None, "before": None,
                              "errors": [{"column": p.column, "error": p.error.value, "reason": p.reason}
                                         for p in c.problems]})  # fmt: skip
+    # The lists showing these records reload: one event per owner and team the chunk touched.
+    touched = {(r.get("owner_id"), r.get("team_id")) for r in new_rows}
+    touched |= {(getattr(r, "owner_id", None), getattr(r, "team_id", None)) for r in changed}
+    for owner_of, team_of in sorted(touched, key=str):
+        events.emit(
+            session,
+            module=MODULE_OF[entity],
+            entity="import",
+            entity_id=imp.id,
+            action="imported",
+            actor_id=imp.created_by,
+            owner_id=owner_of,
+            team_id=team_of,
+            data={"entity": entity},
+        )
     if outcomes:
         await session.execute(insert(ImportRow), outcomes)
     if audits:

@@ -484,3 +484,81 @@ async def test_clients_with_contacts_contacts_and_products_with_opening_stock(
             " JOIN stock_moves m ON m.product_id = p.id WHERE p.sku = 'PNL-400' GROUP BY p.id"
         ).fetchone()
     assert level is not None and (str(level[0]), level[1], int(level[2])) == ("199.90", True, 25), level
+
+
+async def test_cancel_stops_after_the_current_chunk_with_live_progress(
+    boss: httpx.AsyncClient, live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_IMPORT_CHUNK_ROWS", "5")  # read by the in-process worker when the job starts
+    total = 3000
+    rows: list[list[Any]] = [["Full Name", "E-mail"]] + [[f"Person {i}", f"c{i}@example.com"] for i in range(total)]
+    answer = await upload(boss, xlsx(rows))
+    import_id = answer["item"]["id"]
+    await mapped(boss, answer)
+    assert (await boss.post(f"/api/imports/{import_id}/start", json={})).status_code == 200
+    deadline = time.monotonic() + 60
+    while (body := (await boss.get(f"/api/imports/{import_id}")).json())["rows_done"] < 10:
+        assert time.monotonic() < deadline and body["status"] == "running", body
+        await asyncio.sleep(0.02)
+    cancelled = await boss.post(f"/api/imports/{import_id}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
+    await asyncio.sleep(1)  # the job notices at its next chunk
+    with psycopg.connect(live.database_url, autocommit=True) as conn:
+        made = conn.execute("SELECT count(*) FROM leads WHERE import_batch_id = %s", (import_id,)).fetchone()
+        outcomes = conn.execute("SELECT count(*) FROM import_rows WHERE import_id = %s", (import_id,)).fetchone()
+        progress = conn.execute(
+            "SELECT count(*), max((data->>'rows_done')::int) FROM events"
+            " WHERE module = 'imports' AND entity_id = %s AND action = 'progress'",
+            (import_id,),
+        ).fetchone()
+        imported = conn.execute(
+            "SELECT count(*) FROM events WHERE module = 'leads' AND entity = 'import' AND entity_id = %s", (import_id,)
+        ).fetchone()
+    final = (await boss.get(f"/api/imports/{import_id}")).json()
+    assert final["status"] == "cancelled" and 10 <= final["rows_done"] < total, final
+    assert made is not None and outcomes is not None and made[0] == outcomes[0] == final["rows_done"]
+    assert progress is not None and progress[0] >= 1 and 0 < progress[1] <= final["rows_done"], progress
+    assert imported is not None and imported[0] >= 1  # the lead lists were told to reload
+    # What was written before the cancel can be reverted.
+    reverted = await boss.post(f"/api/imports/{import_id}/revert")
+    assert reverted.status_code == 200 and reverted.json()["archived"] == final["rows_done"], reverted.text
+
+
+async def test_mapping_is_remembered_for_the_same_headers(boss: httpx.AsyncClient) -> None:
+    answer = await upload(boss, xlsx([["Name", "Mail", "Notes"], ["Ana Pop", "ana@example.com", "x"]]))
+    assert answer["mapping"] == {"Name": "person_name", "Mail": "email", "Notes": None}
+    assert answer["mapping_remembered"] is False
+    chosen = {"Name": "person_name", "Mail": None, "Notes": "company"}
+    response = await boss.put(f"/api/imports/{answer['item']['id']}/mapping", json={"mapping": chosen})
+    assert response.status_code == 200, response.text
+    later = await upload(boss, xlsx([["name", "MAIL", "Notes"], ["Ion Pop", "ion@example.com", "y"]]))
+    assert later["mapping_remembered"] is True and later["mapping"] == {
+        "name": "person_name",
+        "MAIL": None,
+        "Notes": "company",
+    }, later
+    other = await upload(boss, xlsx([["Name", "Mail"], ["Ion Pop", "ion@example.com"]]))
+    assert other["mapping_remembered"] is False
+
+
+async def test_assignment_rules_or_a_chosen_owner(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    rosa = await live.create_user("rosa@example.com", full_name="Rosa Rule")
+    chosen = await live.create_user("cora@example.com", full_name="Cora Chosen")
+    rule = await boss.post("/api/assignment-rules", json={"name": "Expo leads", "source": "Expo", "user_id": rosa})
+    assert rule.status_code == 201, rule.text
+    data = xlsx([["Full Name", "Source"], ["By Rule", "Expo"], ["Nobody's", "Website"]])
+    answer = await upload(boss, data)
+    await mapped(boss, answer)
+    await run(boss, answer["item"]["id"])
+    owners = {x.person_name: x.owner_id for x in await leads(live)}
+    assert owners["By Rule"] == rosa and owners["Nobody's"] != rosa
+    answer = await upload(boss, xlsx([["Full Name", "Source"], ["Chosen", "Expo"]]))
+    await mapped(boss, answer, owner_id=chosen)
+    await run(boss, answer["item"]["id"])
+    owners = {x.person_name: x.owner_id for x in await leads(live)}
+    assert owners["Chosen"] == chosen
+    async with live.session() as s:
+        from crm_server.admin.models import Notification
+
+        notes = (await s.scalars(select(Notification).where(Notification.user_id == rosa))).all()
+    assert [n.title for n in notes] == ["1 new leads from an import"]
