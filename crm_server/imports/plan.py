@@ -136,7 +136,11 @@ def _within_file(converted: list[Converted], mode: DuplicateMode) -> None:
             if mode is DuplicateMode.create and kind not in STRICT_KEYS:
                 continue
             c.problems.append(
-                Problem(None, ErrorName.duplicate_record, f"the same {KEY_WORDS[kind]} as row {first} ({value})")
+                Problem(
+                    c.key_columns.get(kind),
+                    ErrorName.duplicate_record,
+                    f"the same {KEY_WORDS[kind]} as row {first} ({value})",
+                )
             )
             c.action = "error"
             break
@@ -178,16 +182,23 @@ async def match(session: AsyncSession, entity: str, batch: Iterable[Converted], 
     for c in todo:
         twins: set[int] = set()
         strict = False
+        matched_columns: list[str] = []
         for kind, value in c.keys.items():
             ids = hits.get((kind, value), set())
             twins |= ids
+            if ids and kind in c.key_columns:
+                matched_columns.append(c.key_columns[kind])
             strict = strict or (bool(ids) and kind in STRICT_KEYS)
         if not twins:
             c.action, c.record_id = "create", None
         elif len(twins) > 1:
             listed = ", ".join(f"#{i}" for i in sorted(twins)[:5])
             c.problems.append(
-                Problem(None, ErrorName.duplicate_record, f"it matches {len(twins)} records ({listed}): not a guess")
+                Problem(
+                    ", ".join(matched_columns) or None,
+                    ErrorName.duplicate_record,
+                    f"it matches {len(twins)} records ({listed}): not a guess",
+                )
             )
             c.action = "error"
         else:
@@ -196,9 +207,13 @@ async def match(session: AsyncSession, entity: str, batch: Iterable[Converted], 
                 c.action, c.record_id = "skip", twin
             elif mode is DuplicateMode.create:
                 if strict:
-                    what = next(KEY_WORDS[k] for k in c.keys if k in STRICT_KEYS)
+                    kind = next(k for k in c.keys if k in STRICT_KEYS)
                     c.problems.append(
-                        Problem(None, ErrorName.duplicate_record, f"record #{twin} already has this {what}")
+                        Problem(
+                            c.key_columns.get(kind),
+                            ErrorName.duplicate_record,
+                            f"record #{twin} already has this {KEY_WORDS[kind]}",
+                        )
                     )
                     c.action = "error"
                 else:

@@ -53,6 +53,7 @@ class Converted:
     values: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # key kind ("email") -> normalised value
+    key_columns: dict[str, str] = field(default_factory=dict)  # key kind -> the column it came from
     action: str = "create"  # create / update / skip / error
     record_id: int | None = None
 
@@ -493,6 +494,10 @@ def convert(
                 Problem(column, ErrorName.required_field_missing, f"{_label(entity, name)} is required")
             )
     _keys(entity, out)
+    for kind in out.keys:
+        name = KEY_FIELDS[kind]
+        if name in columns:
+            out.key_columns[kind] = headers[columns[name]]
     if out.problems:
         out.action = "error"
     return out
@@ -524,3 +529,4 @@ def _keys(entity: str, out: Converted) -> None:
 
 
 KEY_WORDS = {"email": "e-mail", "phone": "phone", "vat": "VAT number", "sku": "SKU"}
+KEY_FIELDS = {"email": "email", "phone": "phone", "vat": "vat_number", "sku": "sku"}

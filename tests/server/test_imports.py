@@ -223,7 +223,9 @@ async def test_every_error_name_with_column_and_reason_and_the_error_report(
     assert by_row[5]["error"] == "Incorrect Data Type" and by_row[5]["column"] == "Value"
     assert by_row[6]["error"] == "Unknown Value" and "Carrier pigeon" in by_row[6]["reason"]
     assert by_row[7]["error"] == "Duplicate Record" and "row 2" in by_row[7]["reason"]
+    assert by_row[7]["column"] == "E-mail"
     assert by_row[8]["error"] == "Duplicate Record" and "2 records" in by_row[8]["reason"]
+    assert by_row[8]["column"] == "E-mail, Phone Number"
     assert (plan["to_create"], plan["in_error"]) == (1, 7), plan
     done = await run(boss, import_id)
     assert (done["created"], done["errors"]) == (1, 7), done
@@ -461,6 +463,7 @@ async def test_clients_with_contacts_contacts_and_products_with_opening_stock(
     assert (done["created"], done["errors"]) == (1, 1), done
     errors = (await boss.get(f"/api/imports/{answer['item']['id']}/errors")).json()["items"]
     assert errors[0]["error"] == "Duplicate Record" and "VAT" in errors[0]["reason"]
+    assert errors[0]["column"] == "VAT Number"
     contacts = xlsx([["Client", "Full Name", "Email"], ["RO12345678", "Ion Pop", "ion@acme.example"],
                      ["No Such Co", "X", None]])  # fmt: skip
     answer = await upload(boss, contacts, entity="contacts")
@@ -562,3 +565,22 @@ async def test_assignment_rules_or_a_chosen_owner(boss: httpx.AsyncClient, live:
 
         notes = (await s.scalars(select(Notification).where(Notification.user_id == rosa))).all()
     assert [n.title for n in notes] == ["1 new leads from an import"]
+
+
+async def test_bad_files_are_refused_in_words(boss: httpx.AsyncClient) -> None:
+    garbage = await upload(boss, b"PK\x03\x04 not really a workbook", "leads.xlsx", status=422)
+    assert garbage["field"] == "file" and garbage["code"] == "unreadable_file"
+    kind = await upload(boss, b"%PDF-1.7", "leads.pdf", status=422)
+    assert kind["field"] == "file_name"
+    empty = await upload(boss, b"", "leads.csv", status=422)
+    assert empty["field"] == "file"
+    answer = await upload(boss, b"Full Name,Email\nAna\x00 Pop,ana@example.com\n", "nul.csv")
+    assert answer["sample"] == [["Ana Pop", "ana@example.com"]]
+    bad_field = await boss.put(
+        f"/api/imports/{answer['item']['id']}/mapping", json={"mapping": {"Full Name": "password_hash"}}
+    )
+    assert bad_field.status_code == 422 and bad_field.json()["field"] == "mapping.Full Name", bad_field.text
+    no_column = await boss.put(f"/api/imports/{answer['item']['id']}/mapping", json={"mapping": {"Email": "email"}})
+    assert no_column.status_code == 422 and no_column.json()["code"] == "required_field_missing", no_column.text
+    assert (await boss.get("/api/imports/99999999")).status_code == 404
+    assert (await boss.get(f"/api/imports/{2**70}")).status_code == 422
