@@ -9,7 +9,7 @@ size and expiry, to download, cancel, or export again once expired.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import shiboken6
@@ -432,3 +432,15 @@ class ExportsWindow(QDialog):
         layout = QVBoxLayout(self)
         self.page = ExportsPage(session, self)
         layout.addWidget(self.page)
+
+
+def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """Hook of ``python -m crm_desktop.screenshots``: the Exports window (user menu > My exports…)
+    with an export of the demo's leads starting over it (its progress dialog), then the list alone."""
+    window = ctx.main.show_exports()
+    begin_export(window.page, ctx.session, "leads", {}, "xlsx")
+    yield "exports-progress", window
+    for dialog in window.findChildren(ExportProgressDialog):
+        dialog.close()
+    window.page.model.reload()
+    yield "exports", window
