@@ -51,7 +51,8 @@ from crm_server.contract.imports import (
     StartIn,
     UploadOut,
 )
-from crm_server.db import Database, utcnow
+from crm_server.contract.stock import DocumentStatus
+from crm_server.db import Database, savepoint, utcnow
 from crm_server.errors import AppError, Conflict, NotFound, ValidationFailed
 from crm_server.imports import mapping as mapping_rules
 from crm_server.imports import plan as planner
@@ -60,6 +61,8 @@ from crm_server.imports.models import Import, ImportMapping, ImportRow, file_of
 from crm_server.imports.rows import Converted
 from crm_server.imports.write import AUDIT_ENTITY, TABLES, plain, record_values, write_chunk
 from crm_server.jobs import queue
+from crm_server.stock import service as stock_service
+from crm_server.stock.models import StockDocument, StockDocumentLine
 
 log = logging.getLogger(__name__)
 
@@ -634,11 +637,54 @@ async def revert(session: AsyncSession, principal: Principal, import_id: int, wh
         gone = [r.id for r in records.values() if r.archived_at == now]
         await session.execute(delete(Contact).where(Contact.import_batch_id == imp.id, Contact.client_id.in_(gone)))
     await session.flush()
+    if entity == "products":
+        left += await _take_back_opening_stock(session, principal, imp, {x.record_id for x in left})
     if audits:
         await session.execute(insert(AuditEntry), audits)
     imp.status, imp.reverted_at = ImportStatus.reverted.value, now
     _announce(session, imp, "reverted")
     return RevertOut(item=await import_out(session, imp), archived=archived, restored=restored, left_alone=left)
+
+
+async def _take_back_opening_stock(
+    session: AsyncSession, principal: Principal, imp: Import, kept: set[int]
+) -> list[RevertLeftAlone]:
+    """The opening stock receipts of the import reversed (each in a savepoint: goods already sold
+    cannot be taken back, and that receipt is listed instead); a receipt holding a product that was
+    left alone stays too."""
+    left: list[RevertLeftAlone] = []
+    documents = (
+        await session.scalars(
+            select(StockDocument).where(
+                StockDocument.source_type == "import",
+                StockDocument.source_id == imp.id,
+                StockDocument.status == DocumentStatus.validated.value,
+            )
+        )
+    ).all()
+    for document in documents:
+        products = set(
+            (
+                await session.scalars(
+                    select(StockDocumentLine.product_id).where(StockDocumentLine.document_id == document.id)
+                )
+            ).all()
+        )
+        if products & kept:
+            left.append(
+                RevertLeftAlone(entity="stock_document", record_id=document.id, label=document.number,
+                                reason="it holds the opening stock of a product changed since the import")
+            )  # fmt: skip
+            continue
+        try:
+            async with savepoint(session):
+                await stock_service.reverse_document(session, principal, document.id, document.version)
+        except AppError as exc:
+            left.append(
+                RevertLeftAlone(entity="stock_document", record_id=document.id, label=document.number,
+                                reason=f"its opening stock could not be taken back: {exc.message}")
+            )  # fmt: skip
+    return left
 
 
 def _audit(

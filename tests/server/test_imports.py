@@ -487,6 +487,14 @@ async def test_clients_with_contacts_contacts_and_products_with_opening_stock(
             " JOIN stock_moves m ON m.product_id = p.id WHERE p.sku = 'PNL-400' GROUP BY p.id"
         ).fetchone()
     assert level is not None and (str(level[0]), level[1], int(level[2])) == ("199.90", True, 25), level
+    reverted = await boss.post(f"/api/imports/{answer['item']['id']}/revert")
+    assert reverted.status_code == 200 and reverted.json()["archived"] == 1, reverted.text
+    with psycopg.connect(live.database_url, autocommit=True) as conn:
+        after = conn.execute(
+            "SELECT p.active, sum(m.quantity) FROM products p"
+            " JOIN stock_moves m ON m.product_id = p.id WHERE p.sku = 'PNL-400' GROUP BY p.id"
+        ).fetchone()
+    assert after is not None and (after[0], int(after[1])) == (False, 0), after  # archived, its stock taken back
 
 
 async def test_cancel_stops_after_the_current_chunk_with_live_progress(
