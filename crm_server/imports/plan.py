@@ -79,6 +79,7 @@ async def build(session: AsyncSession, imp: Import) -> Plan:
         return [rows.convert(entity, look, headers, columns, required, n, cells) for n, cells in sheet.rows]
 
     converted = await asyncio.to_thread(work) if len(sheet.rows) > 2000 else work()
+    sheet.rows = []  # the cells are no longer needed: a 100,000-row file is not held twice
     if entity == "contacts":
         await _resolve_clients(session, converted, headers[columns["client"]] if "client" in columns else None)
     _within_file(converted, DuplicateMode(imp.duplicate_mode))

@@ -46,10 +46,9 @@ class Problem:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Converted:
     row: int
-    cells: list[Cell]
     values: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # key kind ("email") -> normalised value
@@ -477,7 +476,7 @@ def convert(
     cells: list[Cell],
 ) -> Converted:
     """A row's values by field; `columns` is field -> the index of the column that fills it."""
-    out = Converted(row=row, cells=cells)
+    out = Converted(row=row)
     for name, index in columns.items():
         try:
             value = convert_cell(name, cells[index], look)

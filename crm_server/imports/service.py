@@ -643,6 +643,19 @@ async def revert(session: AsyncSession, principal: Principal, import_id: int, wh
         await session.execute(insert(AuditEntry), audits)
     imp.status, imp.reverted_at = ImportStatus.reverted.value, now
     _announce(session, imp, "reverted")
+    touched = {(getattr(r, "owner_id", None), getattr(r, "team_id", None)) for r in records.values()}
+    for owner_of, team_of in sorted(touched, key=str):  # the lists showing these records reload
+        events.emit(
+            session,
+            module=MODULE_OF[entity],
+            entity="import",
+            entity_id=imp.id,
+            action="reverted",
+            actor_id=principal.user_id,
+            owner_id=owner_of,
+            team_id=team_of,
+            data={"entity": entity},
+        )
     return RevertOut(item=await import_out(session, imp), archived=archived, restored=restored, left_alone=left)
 
 

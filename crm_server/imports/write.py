@@ -30,7 +30,8 @@ TABLES: dict[str, Any] = {"leads": Lead, "clients": Client, "contacts": Contact,
 AUDIT_ENTITY = {"leads": "lead", "clients": "client", "contacts": "contact", "products": "product"}
 # The fields an update may change, per entity (what a row's value becomes on the record).
 UPDATABLE: dict[str, tuple[str, ...]] = {
-    "leads": ("person_name", "company", "email", "phone", "source", "status_id", "owner_id", "team_id", "value",
+    # A lead's status is not changed by an import (moving it has rules: lost reasons, conversion).
+    "leads": ("person_name", "company", "email", "phone", "source", "owner_id", "team_id", "value",
               "currency", "expected_close_date", "territory", "product_interest", "tags"),
     "clients": ("name", "vat_number", "vat_key", "email", "phone", "address", "website", "owner_id", "team_id"),
     "contacts": ("client_id", "name", "email", "phone", "position"),
