@@ -21,6 +21,10 @@ Hook for other views: a module under ``crm_desktop.views`` may define
         page.select_tab(2)
         yield "my-page-tab-2", page
 
+``CRM_SCREENSHOTS_ONLY=imports,admin.panel`` runs only the hooks of the modules whose names hold one
+of those parts (the login and main window pictures are always taken); the import wizard's hook is
+crm_desktop/views/imports/wizard.py (its steps on a small leads file, over the main window).
+
 After each ``yield`` the runner waits until background loads and operations are done (and a short
 settle time), then saves ``OUT_DIR/<theme>-<name>.png`` of the widget's window. Widgets without a
 parent are shown at ``ctx.size`` first. ``ctx.run(coro)`` schedules a coroutine (it runs while the
@@ -209,8 +213,12 @@ def _belongs_to(widget: QWidget, window: QWidget) -> bool:
 def _hook_modules(shots: Shooter | None = None) -> Iterator[Any]:
     import crm_desktop.views as views
 
+    # CRM_SCREENSHOTS_ONLY=imports,admin.panel: only the hooks of modules whose name has one of these.
+    only = [part for part in os.environ.get("CRM_SCREENSHOTS_ONLY", "").split(",") if part]
     for info in pkgutil.walk_packages(views.__path__, "crm_desktop.views."):
         if info.name.endswith(("screenshots", "__main__")):
+            continue
+        if only and not any(part in info.name for part in only):
             continue
         try:
             module = importlib.import_module(info.name)

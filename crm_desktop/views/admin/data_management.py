@@ -17,7 +17,14 @@ from crm_desktop import format, operations
 from crm_desktop.api import imports as imports_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, plural, set_danger, title_label, tone
-from crm_desktop.views.imports.wizard import ImportWizard, can_import, importable, open_wizard, status_text
+from crm_desktop.views.imports.wizard import (
+    ImportWizard,
+    can_import,
+    counts_text,
+    importable,
+    open_wizard,
+    status_text,
+)
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_server.contract.auth import Me
 from crm_server.contract.common import Page
@@ -36,6 +43,21 @@ def status_tone(item: ImportOut) -> str | None:
     if item.status is ImportStatus.done:
         return tone("success")
     return None
+
+
+def result_text(item: ImportOut) -> str:
+    """What the import did, the counts that are not zero: "4 created, 1 skipped"."""
+    parts = [
+        f"{format.number(n)} {words}"
+        for n, words in (
+            (item.created, "created"),
+            (item.updated, "updated"),
+            (item.skipped, "skipped"),
+            (item.errors, "in error"),
+        )
+        if n
+    ]
+    return ", ".join(parts) or format.EMPTY
 
 
 def revertable(item: ImportOut | None) -> bool:
@@ -71,10 +93,7 @@ class DataManagementPage(AdminPage):
             Column("File", lambda i: i.file_name, tooltip=lambda i: f"Sheet {i.sheet}" if i.sheet else None),
             Column("What", lambda i: ENTITIES.get(i.entity, i.entity)),
             Column("Rows", lambda i: format.number(i.rows_total), align_right=True),
-            Column("Created", lambda i: format.number(i.created), align_right=True),
-            Column("Updated", lambda i: format.number(i.updated), align_right=True),
-            Column("Skipped", lambda i: format.number(i.skipped), align_right=True),
-            Column("Errors", lambda i: format.number(i.errors), align_right=True),
+            Column("Result", result_text, tooltip=counts_text),
             Column("Status", status_text, color=status_tone, tooltip=lambda i: i.error),
         ]
         self.model = PagedTableModel[ImportOut](columns, self._fetch, page_size=50, parent=self)
@@ -86,6 +105,8 @@ class DataManagementPage(AdminPage):
             empty_title="No imports yet",
         )
         self.table.set_noun("import", "imports")
+        for column, width in enumerate((130, 110, 160, 70, 56, 190)):
+            self.table.view.setColumnWidth(column, width)
         self.new_button = QPushButton("New import…", self)
         self.new_button.setObjectName("newImport")
         self.new_button.setProperty("role", "primary")
@@ -258,4 +279,4 @@ class DataManagementPage(AdminPage):
         return [("admin-data-management", lambda: None)]
 
 
-__all__ = ["DataManagementPage", "revert_words"]
+__all__ = ["DataManagementPage", "result_text", "revert_words"]

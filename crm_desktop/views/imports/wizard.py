@@ -967,10 +967,10 @@ def open_wizard(
 
 
 SAMPLE_CSV = (
-    "Full Name,E-mail,Company Name,Phone Number,Source\n"
-    "Ioana Radu,ioana.radu@example.com,Radu Design,+40 721 000 111,Website\n"
-    "Mihai Stan,mihai.stan@@example,Stan Logistics,+40 722 000 222,Event\n"
-    "Elena Pop,elena.pop@example.com,Pop & Co,+40 723 000 333,Partner\n"
+    "Full Name,E-mail,Company Name,Phone Number\n"
+    "Ioana Radu,ioana.radu@example.com,Radu Design,+40 721 000 111\n"
+    "Mihai Stan,mihai.stan@@example,Stan Logistics,+40 722 000 222\n"
+    "Elena Pop,elena.pop@example.com,Pop & Co,+40 723 000 333\n"
 )
 
 
