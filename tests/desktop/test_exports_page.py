@@ -333,3 +333,17 @@ def test_export_from_the_product_list_holds_what_its_search_shows(desk: Desk, qt
     assert sheet is not None
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert sorted(r[rows[0].index("SKU")] for r in rows[1:]) == ["CHAIR-1", "CHAIR-2"]
+
+
+def test_an_admin_sets_how_long_export_files_are_kept(desk: Desk, qtbot: QtBot) -> None:
+    from crm_desktop.views.admin.settings import SettingsPage
+    from tests.desktop.test_admin_panel import open_panel, settle
+
+    api, panel, page = open_panel(desk, qtbot, "settings")
+    assert isinstance(page, SettingsPage)
+    assert page.export_days.value() == 7  # the default
+    page.export_days.setValue(3)
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    settle(desk, panel)
+    assert desk.run(api.get("/api/settings"))["values"]["exports.keep_days"] == 3
+    assert page.pending() == {}

@@ -141,12 +141,14 @@ class SettingsPage(AdminPage, SettingsForm):
             "security.password_min_length", 12, 64, " characters", "Minimum password length"
         )
         self.require_2fa = self.check_input("security.require_2fa_for_all", "Require two-factor sign-in for everyone")
+        self.export_days = self.spin_input("exports.keep_days", 1, 365, " days", "Keep export files")
         security = self.group(
             "Security",
             [
                 ("Sign out after", field(self.idle_minutes, "of inactivity.")),
                 ("Minimum password length", field(self.password_min)),
                 ("", field(self.require_2fa, "Everyone sets up an authenticator app at their next sign-in.")),
+                ("Keep export files", field(self.export_days, "then they are removed; people export again.")),
             ],
         )
 
