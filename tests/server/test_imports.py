@@ -8,6 +8,7 @@ import asyncio
 import io
 import os
 import time
+import zipfile
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -592,3 +593,48 @@ async def test_bad_files_are_refused_in_words(boss: httpx.AsyncClient) -> None:
     assert no_column.status_code == 422 and no_column.json()["code"] == "required_field_missing", no_column.text
     assert (await boss.get("/api/imports/99999999")).status_code == 404
     assert (await boss.get(f"/api/imports/{2**70}")).status_code == 422
+
+
+def ods(rows: list[list[str]]) -> bytes:
+    """A minimal OpenDocument spreadsheet (what LibreOffice saves, reduced to its content)."""
+
+    def cells(row: list[str]) -> str:
+        return "".join(
+            f'<table:table-cell office:value-type="string"><text:p>{v}</text:p></table:table-cell>' for v in row
+        )
+
+    body = "".join(f"<table:table-row>{cells(r)}</table:table-row>" for r in rows)
+    office = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+    content = (
+        f'<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="{office}"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        f'<office:body><office:spreadsheet><table:table table:name="Leads">{body}</table:table>'
+        "</office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest'
+        ' xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/"'
+        ' manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("META-INF/manifest.xml", manifest)
+        z.writestr("content.xml", content)
+    return buffer.getvalue()
+
+
+async def test_ods_and_utf8_bom_csv(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    answer = await upload(boss, ods([["Full Name", "Email address"], ["Ana Pop", "ana@example.com"]]), "leads.ods")
+    assert answer["mapping"] == {"Full Name": "person_name", "Email address": "email"}
+    await mapped(boss, answer)
+    assert (await run(boss, answer["item"]["id"]))["created"] == 1
+    text = "\ufeffFull Name,E-mail\r\nȘtefan Țurcan,stefan@example.ro\r\n"
+    answer = await upload(boss, text.encode("utf-8"), "leads.csv")
+    assert answer["headers"] == ["Full Name", "E-mail"]
+    await mapped(boss, answer)
+    assert (await run(boss, answer["item"]["id"]))["created"] == 1
+    assert [x.person_name for x in await leads(live)] == ["Ana Pop", "Ștefan Țurcan"]
