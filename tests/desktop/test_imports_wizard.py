@@ -38,9 +38,10 @@ from tests.support import LiveServer
 
 
 @pytest.fixture
-def server(database_url: str) -> Iterator[LiveServer]:
-    """The app with its job worker on: imports (and backups) are jobs."""
-    with LiveServer.run(database_url, worker=True) as live:
+def server(database_url: str, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """The app with its job worker on: imports (and backups) are jobs. A test parametrized with
+    `server=False` (indirect) gets it without a worker: a started import then waits, running."""
+    with LiveServer.run(database_url, worker=getattr(request, "param", True)) as live:
         yield live
 
 
@@ -494,3 +495,38 @@ def test_the_lists_offer_import_to_roles_that_may(desk: Desk, qtbot: QtBot) -> N
     theirs.show()
     assert not theirs.import_button.isVisible()
     assert theirs.import_file() is None
+
+
+@pytest.mark.parametrize("server", [False], indirect=True)
+def test_close_while_running_come_back_from_the_history_and_cancel(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    """No job worker: the import stays running at 0 %, as a long one would between two chunks."""
+    _api, panel, page = open_history(desk, qtbot)
+    path = tmp_path / "long.csv"
+    path.write_text(csv_of(20), encoding="utf-8")
+    wizard = start_wizard(desk, qtbot, page, path)
+    import_through(desk, qtbot, wizard)
+    until(desk, lambda: wizard.stack.currentWidget() is wizard.run_step, "the import did not start")
+    assert wizard.run_status.text().startswith("Importing… 0 of 20 rows")
+    assert wizard.cancel_button.isVisible()
+    # Close the window: the import goes on; the history shows it running.
+    click(qtbot, wizard.close_button)
+    gone(desk, wizard)
+    page.reload()
+    settle(desk, panel)
+    assert page.model.index(0, 6).data() == "Importing… 0%"
+    assert page.poll.isActive()  # followed while it runs
+    # Show progress: the wizard again, on that import; Cancel stops it.
+    page.table.view.selectRow(0)
+    click(qtbot, page.follow_button)
+    again = visible(ImportWizard)
+    assert again.stack.currentWidget() is again.run_step
+    assert again.run_status.text().startswith("Importing… 0 of 20 rows")
+    click(qtbot, again.cancel_button)
+    until(
+        desk,
+        lambda: again.item is not None and again.item.status is ImportStatus.cancelled,
+        "the import was not cancelled",
+    )
+    assert again.run_status.text().startswith("Cancelled after 0 of 20 rows")
+    assert not again.cancel_button.isVisible()
+    until(desk, lambda: page.model.index(0, 6).data() == "Cancelled", "the history does not say Cancelled")

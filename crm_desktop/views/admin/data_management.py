@@ -142,6 +142,7 @@ class DataManagementPage(AdminPage):
         self.poll.timeout.connect(self._poll)
         self.table.view.selectionModel().selectionChanged.connect(self._selected)
         self.model.modelReset.connect(self._rows_arrived)
+        self.model.loading_changed.connect(lambda loading: None if loading else self._rows_arrived())
         self.model.dataChanged.connect(self._selected)
         self._selected()
 
