@@ -52,7 +52,9 @@ ENTITIES: dict[str, str] = {
 MODULE_OF: dict[str, str] = {"leads": "leads", "clients": "clients", "contacts": "clients", "products": "products"}
 
 FILE_TYPES = (".xlsx", ".xls", ".ods", ".csv")
-MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_FILE_BYTES = 32 * 1024 * 1024  # the server's body limit (CRM_MAX_BODY_BYTES) applies first
+# Past this many rows the desktop offers "Back up first" before starting (issue #19, with #21's backups).
+BACKUP_SUGGESTED_ROWS = 1000
 
 
 class ImportStatus(StrEnum):
