@@ -530,3 +530,40 @@ def test_close_while_running_come_back_from_the_history_and_cancel(desk: Desk, q
     assert again.run_status.text().startswith("Cancelled after 0 of 20 rows")
     assert not again.cancel_button.isVisible()
     until(desk, lambda: page.model.index(0, 6).data() == "Cancelled", "the history does not say Cancelled")
+
+
+def test_fill_empty_fields_of_a_match_and_a_chosen_owner(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    api, _panel, page = open_history(desk, qtbot)
+    sam = desk.create_user("sam@example.com", full_name="Sam Seller")
+    [known] = make_leads(desk, api, [{"person_name": "Ana Existing", "email": "ana@example.com"}])
+    path = tmp_path / "update.csv"
+    path.write_text(
+        "Full Name,E-mail,Company Name\nAna Existing,ANA@example.com,Known Co\nNew Person,new@example.com,New Co\n",
+        encoding="utf-8",
+    )
+    wizard = start_wizard(desk, qtbot, page, path)
+    # A matching row fills the record's empty fields; new records go to Sam, not to the rules.
+    wizard.duplicate_mode.setCurrentIndex(wizard.duplicate_mode.findData("fill_empty"))
+    assert wizard.duplicate_mode.currentText() == "Update: fill empty fields only"
+    wizard.owner_mode.setCurrentIndex(wizard.owner_mode.findData("person"))
+    assert wizard.owner.isEnabled()
+    click(qtbot, wizard.dry_run_button)  # no person chosen yet: said, nothing sent
+    assert wizard.notice_text.text().startswith("Choose the person who owns the new records")
+    qtbot.keyClicks(wizard.owner, "Sam")
+    until(desk, lambda: wizard.owner.matches.rowCount() == 1, "no suggestion for Sam")
+    wizard.owner.choose(0)
+    click(qtbot, wizard.dry_run_button)
+    until(desk, lambda: wizard.stack.currentWidget() is wizard.check_step, "no dry run")
+    assert wizard.counts_label.text() == "To create: 1 · To update: 1 · To skip: 0 · In error: 0"
+    click(qtbot, wizard.import_button)
+    until(
+        desk,
+        lambda: wizard.item is not None and wizard.item.status is ImportStatus.done,
+        "the import did not finish",
+        timeout=60,
+    )
+    assert wizard.item is not None and wizard.item.owner_id == sam
+    assert wizard.run_status.text() == "Done: 1 created, 1 updated, 0 skipped, 0 in error."
+    assert desk.run(api.get(f"/api/leads/{known['id']}"))["company"] == "Known Co"
+    found = desk.run(api.get("/api/leads", q="new@example.com"))["items"]
+    assert [(lead["person_name"], lead["owner_id"]) for lead in found] == [("New Person", sam)]
