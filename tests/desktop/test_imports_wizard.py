@@ -567,3 +567,49 @@ def test_fill_empty_fields_of_a_match_and_a_chosen_owner(desk: Desk, qtbot: QtBo
     assert desk.run(api.get(f"/api/leads/{known['id']}"))["company"] == "Known Co"
     found = desk.run(api.get("/api/leads", q="new@example.com"))["items"]
     assert [(lead["person_name"], lead["owner_id"]) for lead in found] == [("New Person", sam)]
+
+
+def test_history_error_report_and_revert_leaves_a_lead_edited_since(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    api, panel, page = open_history(desk, qtbot)
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "Full Name,E-mail\nKeep Me,keep@example.com\nGo Away,go@example.com\n,nobody@example.com\n", encoding="utf-8"
+    )
+    wizard = start_wizard(desk, qtbot, page, path)
+    import_through(desk, qtbot, wizard)  # the row without a name is in error; the others go in
+    until(
+        desk,
+        lambda: wizard.item is not None and wizard.item.status is ImportStatus.done,
+        "the import did not finish",
+        timeout=60,
+    )
+    assert wizard.run_status.text() == "Done: 2 created, 0 updated, 0 skipped, 1 in error."
+    assert wizard.run_report_button.isVisible()
+    click(qtbot, wizard.close_button)
+    gone(desk, wizard)
+
+    # The history's error report: the one failed row, as it was, with its error.
+    page.reload()
+    settle(desk, panel)
+    page.table.view.selectRow(0)
+    click(qtbot, page.report_button)
+    report = tmp_path / "mixed-errors.xlsx"
+    choose_file(qtbot, "importSaveDialog", report)
+    until(desk, lambda: page.notice_text.text() == f"Error report saved to {report}.", "the report was not saved")
+    rows = list(load_workbook(report).worksheets[0].iter_rows(values_only=True))
+    assert len(rows) == 2 and rows[1][1] == "nobody@example.com", rows
+    assert "Required Field Missing" in str(rows[1][2])
+
+    # Someone edits one of the new leads; the revert archives the other and says it left this one.
+    found = desk.run(api.get("/api/leads", q="keep@example.com"))["items"]
+    [keep] = found
+    desk.run(api.patch(f"/api/leads/{keep['id']}", {"company": "Edited Since", "version": keep["version"]}))
+    page.table.view.selectRow(0)
+    click(qtbot, page.revert_button)
+    answer(qtbot, "importRevertQuestion", "Revert import")
+    until(desk, lambda: "reverted" in page.notice_text.text(), "no word of the revert", timeout=30)
+    said_text = page.notice_text.text()
+    assert "1 record it created archived" in said_text, said_text
+    assert "Left alone, because they changed since: Keep Me (" in said_text, said_text
+    left = desk.run(api.get("/api/leads", q="example.com"))["items"]
+    assert [lead["person_name"] for lead in left] == ["Keep Me"]
