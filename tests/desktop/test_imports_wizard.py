@@ -155,6 +155,7 @@ def test_template_fill_upload_dry_run_error_report_import_and_revert(desk: Desk,
     click(qtbot, page.new_button)
     wizard = visible(ImportWizard)
     assert wizard.stack.currentWidget() is wizard.file_step
+    assert wizard.steps.text() == "<b>1. File</b> › 2. Columns › 3. Dry run › 4. Import"
     assert wizard.entity() == "leads"
     quiet(desk, wizard)
     assert "required" in wizard.fields_note.text()
@@ -197,6 +198,7 @@ def test_template_fill_upload_dry_run_error_report_import_and_revert(desk: Desk,
     assert check is not None
     assert (check.to_create, check.to_update, check.to_skip, check.in_error) == (3, 0, 1, 1)
     assert wizard.counts_label.text() == "To create: 3 · To update: 0 · To skip: 1 · In error: 1"
+    assert "<b>3. Dry run</b>" in wizard.steps.text()
     assert wizard.preview_table.rowCount() >= 3
     shown = [
         wizard.preview_table.item(r, c).text()
@@ -410,6 +412,7 @@ def test_the_same_file_again_warns_and_asks(desk: Desk, qtbot: QtBot, tmp_path: 
 
     # The same file again: the check step says when and by whom it was imported; Import asks first.
     again = start_wizard(desk, qtbot, page, path)
+    assert "as you mapped these headers last time" in again.columns_title.text()  # remembered
     again.duplicate_mode.setCurrentIndex(again.duplicate_mode.findData("create"))  # "Create anyway"
     click(qtbot, again.dry_run_button)
     until(desk, lambda: again.stack.currentWidget() is again.check_step, "no dry run")

@@ -76,6 +76,7 @@ POLL_MS = 1000  # while an import or a backup runs (live events also move the ba
 BACKUP_OFFER_ROWS = 1000  # more rows than this: "Back up first"
 SKIP = "— Skip this column —"
 OWNED = ("leads", "clients")
+STEP_NAMES = ("File", "Columns", "Dry run", "Import")
 TEMPLATE_SHEETS = frozenset(
     {"Lists", "Help"}
 )  # the template's sheets beside the one with the rows  # entities whose new records get an owner
@@ -192,6 +193,9 @@ class ImportWizard(QDialog):
         self._announced = False
 
         self.stack = QStackedWidget(self)
+        self.steps = QLabel(self)
+        self.steps.setObjectName("importSteps")
+        self.steps.setProperty("role", "muted")
         self.notice, self.notice_text = _banner(self, "importNotice", "info")
         self._build_file_step()
         self._build_columns_step()
@@ -200,8 +204,10 @@ class ImportWizard(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.setSpacing(10)
+        layout.addWidget(self.steps)
         layout.addWidget(self.notice)
         layout.addWidget(self.stack, 1)
+        self.stack.currentChanged.connect(self._show_steps)
 
         self.poll = QTimer(self)
         self.poll.setInterval(POLL_MS)
@@ -216,6 +222,7 @@ class ImportWizard(QDialog):
             self.entity_box.setCurrentIndex(choices.index(entity))
         self.entity_box.setEnabled(follow is None and len(choices) > 1)
         self._entity_changed()
+        self._show_steps()
         if follow is not None:
             self._show_run(follow)
             self.stack.setCurrentWidget(self.run_step)
@@ -439,6 +446,16 @@ class ImportWizard(QDialog):
         self.stack.addWidget(step)
 
     # --- helpers -----------------------------------------------------------------------------------
+
+    def _show_steps(self, *_: Any) -> None:
+        """ "1 File › 2 Columns › 3 Dry run › 4 Import", the current step in bold."""
+        current = self.stack.currentIndex()
+        self.steps.setText(
+            " › ".join(
+                f"<b>{n}. {name}</b>" if i == current else f"{n}. {name}"
+                for i, (n, name) in enumerate(enumerate(STEP_NAMES, start=1))
+            )
+        )
 
     def entity(self) -> str:
         return str(self.entity_box.currentData() or "")
