@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_server.auth.permissions import Principal
 from crm_server.clients import normalise
 from crm_server.clients.models import Client, Contact
-from crm_server.contract.imports import DuplicateMode, ErrorName, TemplateField
+from crm_server.contract.imports import MODULE_OF, DuplicateMode, ErrorName, TemplateField
 from crm_server.errors import ValidationFailed
 from crm_server.imports import readers, rows
 from crm_server.imports.models import Import, file_of
@@ -67,7 +68,7 @@ def resolve_columns(
     return columns
 
 
-async def build(session: AsyncSession, imp: Import) -> Plan:
+async def build(session: AsyncSession, imp: Import, principal: Principal) -> Plan:
     sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
     look = await rows.lookups(session, imp.entity)
     fields = rows.fields_of(imp.entity, look)
@@ -82,6 +83,8 @@ async def build(session: AsyncSession, imp: Import) -> Plan:
     sheet.rows = []  # the cells are no longer needed: a 100,000-row file is not held twice
     if entity == "contacts":
         await _resolve_clients(session, converted, headers[columns["client"]] if "client" in columns else None)
+    if "owner" in columns:
+        _owners_in_reach(converted, principal, MODULE_OF[entity], headers[columns["owner"]], look)
     _within_file(converted, DuplicateMode(imp.duplicate_mode))
     return Plan(sheet=sheet, look=look, fields=fields, columns=columns, rows=converted)
 
@@ -120,6 +123,20 @@ async def _resolve_clients(session: AsyncSession, converted: list[Converted], co
             c.action = "error"
         else:
             c.problems.append(Problem(column, ErrorName.unknown_value, f"there is no client {ref!r}"))
+            c.action = "error"
+
+
+def _owners_in_reach(converted: list[Converted], principal: Principal, module: str, column: str, look: Lookups) -> None:
+    """An owner named in a row must be one the importer may give records to (their scope)."""
+    if principal.scope(module).value == "all":
+        return
+    emails = {uid: email for email, (uid, _team) in look.owners.items()}
+    for c in converted:
+        owner = c.values.get("owner")
+        if owner and not principal.reaches(module, owner[0], owner[1]):
+            c.problems.append(
+                Problem(column, ErrorName.unknown_value, f"you cannot give records to {emails.get(owner[0], owner[0])}")
+            )
             c.action = "error"
 
 
@@ -167,9 +184,38 @@ def _queries(entity: str) -> dict[str, Any]:
     return {"sku": (Product.id, func.lower(Product.sku), ())}
 
 
-async def match(session: AsyncSession, entity: str, batch: Iterable[Converted], mode: DuplicateMode) -> None:
+async def match(
+    session: AsyncSession, entity: str, batch: Iterable[Converted], mode: DuplicateMode, principal: Principal
+) -> None:
     """Each row's twins in the CRM decide its action: none -> create; one -> skip / update / create by
-    the import's mode; two different records -> a Duplicate Record error, not a guess."""
+    the import's mode; two different records -> a Duplicate Record error, not a guess. A twin the
+    importer may not see (their record scope) is not updated: the row is a Duplicate Record error."""
+    batch = list(batch)
+    await _match(session, entity, batch, mode)
+    module = MODULE_OF[entity]
+    if entity not in ("leads", "clients") or principal.scope(module).value == "all":
+        return
+    table = Lead if entity == "leads" else Client
+    updates = [c for c in batch if c.action == "update" and c.record_id is not None]
+    if not updates:
+        return
+    found = await session.execute(
+        select(table.id, table.owner_id, table.team_id).where(table.id.in_([c.record_id for c in updates]))
+    )
+    out_of_reach = {rid for rid, owner, team in found.all() if not principal.sees(module, owner, team)}
+    for c in updates:
+        if c.record_id in out_of_reach:
+            c.problems.append(
+                Problem(
+                    ", ".join(c.key_columns.values()) or None,
+                    ErrorName.duplicate_record,
+                    "it matches a record outside the records you may change",
+                )
+            )
+            c.action, c.record_id = "error", None
+
+
+async def _match(session: AsyncSession, entity: str, batch: list[Converted], mode: DuplicateMode) -> None:
     todo = [c for c in batch if c.action != "error"]
     queries = _queries(entity)
     hits: dict[tuple[str, str], set[int]] = {}

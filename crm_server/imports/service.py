@@ -289,8 +289,11 @@ async def set_mapping(
     if body.owner_id is not None:
         if imp.entity not in ("leads", "clients"):
             raise ValidationFailed("Only leads and clients take an owner.", field="owner_id")
-        if not any(uid == body.owner_id for uid, _team in look.owners.values()):
+        team = next((t for uid, t in look.owners.values() if uid == body.owner_id), -1)
+        if team == -1:
             raise ValidationFailed("No such active user.", field="owner_id")
+        if not principal.reaches(MODULE_OF[imp.entity], body.owner_id, team):
+            raise ValidationFailed("You cannot give records to this user.", field="owner_id")
     imp.mapping = {h: body.mapping.get(h) for h in sheet.headers}
     imp.winners = dict(body.winners)
     imp.duplicate_mode = body.duplicate_mode.value
@@ -335,8 +338,8 @@ async def dry_run(session: AsyncSession, principal: Principal, import_id: int, w
     _editable(imp)
     if imp.status == ImportStatus.uploaded.value:
         raise ValidationFailed("Map the columns first.", field="mapping")
-    plan = await planner.build(session, imp)
-    await planner.match(session, imp.entity, plan.rows, DuplicateMode(imp.duplicate_mode))
+    plan = await planner.build(session, imp, principal)
+    await planner.match(session, imp.entity, plan.rows, DuplicateMode(imp.duplicate_mode), principal)
     counts = {"create": 0, "update": 0, "skip": 0, "error": 0}
     errors: list[ImportErrorRow] = []
     for c in plan.rows:
@@ -437,7 +440,7 @@ async def run(db: Database, import_id: int) -> str:
             return "nothing to do"
         try:
             principal = await _principal(session, imp)
-            plan = await planner.build(session, imp)
+            plan = await planner.build(session, imp, principal)
         except AppError as exc:
             imp = await session.get(Import, import_id, with_for_update=True, populate_existing=True)
             assert imp is not None
@@ -457,7 +460,7 @@ async def run(db: Database, import_id: int) -> str:
                 imp = await session.get(Import, import_id, with_for_update=True, populate_existing=True)
                 if imp is None or imp.status != ImportStatus.running.value:
                     raise _Stopped
-                await planner.match(session, entity, chunk, mode)
+                await planner.match(session, entity, chunk, mode, principal)
                 counts, owners = await write_chunk(session, imp, principal, look, chunk)
                 for owner, n in owners.items():
                     per_owner[owner] = per_owner.get(owner, 0) + n
@@ -528,11 +531,13 @@ async def history(
     )
 
 
-async def _all_errors(session: AsyncSession, imp: Import) -> list[tuple[int, list[ImportErrorRow]]]:
+async def _all_errors(
+    session: AsyncSession, imp: Import, principal: Principal
+) -> list[tuple[int, list[ImportErrorRow]]]:
     """(row, its errors) for every failed row: recorded by the import, or checked now before it ran."""
     if imp.status in _EDITABLE:
-        plan = await planner.build(session, imp)
-        await planner.match(session, imp.entity, plan.rows, DuplicateMode(imp.duplicate_mode))
+        plan = await planner.build(session, imp, principal)
+        await planner.match(session, imp.entity, plan.rows, DuplicateMode(imp.duplicate_mode), principal)
         return [(c.row, _problems(c)) for c in plan.rows if c.problems]
     found = (
         await session.execute(
@@ -554,7 +559,7 @@ async def errors_page(
     session: AsyncSession, principal: Principal, import_id: int, offset: int, limit: int, where: str
 ) -> Page[ImportErrorRow]:
     imp = await visible_import(session, principal, import_id, where)
-    flat = [e for _row, errs in await _all_errors(session, imp) for e in errs]
+    flat = [e for _row, errs in await _all_errors(session, imp, principal) for e in errs]
     return Page[ImportErrorRow](items=flat[offset : offset + limit], total=len(flat), offset=offset, limit=limit)
 
 
@@ -564,7 +569,7 @@ async def error_report(session: AsyncSession, principal: Principal, import_id: i
     from openpyxl import Workbook
 
     imp = await visible_import(session, principal, import_id, where)
-    failed = dict(await _all_errors(session, imp))
+    failed = dict(await _all_errors(session, imp, principal))
     sheet = readers.read(await file_of(session, imp), imp.file_name, imp.sheet)
     book = Workbook(write_only=True)
     out = book.create_sheet("Errors")

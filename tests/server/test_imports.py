@@ -394,11 +394,31 @@ async def test_a_role_without_import_gets_403(boss: httpx.AsyncClient, live: Liv
                 permissions={"leads": {"actions": ["view", "create", "edit", "import"], "scope": "own"}},
             )
         )
-    await live.create_user("importer@example.com", role="Importer")
+    me = await live.create_user("importer@example.com", role="Importer")
+    theirs = await new_lead(boss, person_name="Not Mine", email="theirs@example.com")
     async with live.client() as api:
         await live.login(api, "importer@example.com")
-        await upload(api, xlsx([HEADER, ["Ana Pop"]]))
         await upload(api, xlsx([["SKU", "Name"]]), entity="products", status=403)
+        # Scope own: no owner outside it, no update of a lead outside it.
+        rows: list[list[Any]] = [
+            ["Full Name", "Email", "Owner Email"],
+            ["Given Away", "away@example.com", "sales@example.com"],
+            ["Not Mine", "theirs@example.com", None],
+            ["Mine", "mine@example.com", "importer@example.com"],
+        ]
+        answer = await upload(api, xlsx(rows))
+        await mapped(api, answer, mode="overwrite")
+        plan = await dry(api, answer["item"]["id"])
+        by_row = {e["row"]: e for e in plan["errors"]}
+        assert by_row[2]["error"] == "Unknown Value" and by_row[2]["column"] == "Owner Email", by_row
+        assert by_row[3]["error"] == "Duplicate Record" and "outside" in by_row[3]["reason"], by_row
+        assert (plan["to_create"], plan["in_error"]) == (1, 2), plan
+        sales = next(u for u in (await boss.get("/api/users")).json()["items"] if u["email"] == "sales@example.com")
+        refused = await api.put(
+            f"/api/imports/{answer['item']['id']}/mapping", json={"mapping": answer["mapping"], "owner_id": sales["id"]}
+        )
+        assert refused.status_code == 422 and refused.json()["field"] == "owner_id", refused.text
+    assert theirs["owner_id"] != me
 
 
 async def test_resume_after_the_server_is_killed(database_url: str, server: LiveServer) -> None:
