@@ -13,15 +13,25 @@ clients and contacts -> clients, products -> products; history and reads need it
                                                      .ods .csv. A workbook with several sheets answers
                                                      `sheets` and `sheet=None`: choose with /sheet.
 - POST /api/imports/{id}/sheet      SheetIn        -> UploadOut (headers and suggested mapping of that sheet)
-- PUT  /api/imports/{id}/mapping    MappingIn      -> ImportOut (status mapped; 422 "Duplicate Header"
-                                                     when two columns go to one field and no winner is named)
+- PUT  /api/imports/{id}/mapping    MappingIn      -> ImportOut (status mapped; 422 code "duplicate_header"
+                                                     when two columns go to one field and no winner is named,
+                                                     422 code "required_field_missing" when a required field
+                                                     has no column; the mapping is remembered by headers)
 - POST /api/imports/{id}/dry-run                   -> DryRunOut (nothing written; status dry_run_done)
-- POST /api/imports/{id}/start      StartIn        -> ImportOut (status running; a job commits it)
+- POST /api/imports/{id}/start      StartIn        -> ImportOut (status running; a job commits it). 409 code
+                                                     "same_file" (body has `same_file_warning`) when the
+                                                     same file was imported before: ask, then send
+                                                     confirm_same_file=true
 - POST /api/imports/{id}/cancel                    -> ImportOut (the job stops after its current chunk;
                                                      rows committed so far stay, and can be reverted)
-- GET  /api/imports/{id}                           -> ImportOut (live: "imports.import" events carry
-                                                     ImportProgress to the person who started it)
-- GET  /api/imports?entity=&offset=&limit=         -> Page[ImportOut] (the history, newest first)
+- GET  /api/imports/{id}                           -> ImportOut (live: events of module "imports", entity
+                                                     "import", action started / progress / done / failed /
+                                                     cancelled / reverted, data ImportProgress, sent to the
+                                                     person who started it; and per chunk an event of the
+                                                     entity's module ("leads" ...), entity "import", action
+                                                     "imported" or "reverted": lists reload)
+- GET  /api/imports?entity=&offset=&limit=         -> Page[ImportOut] (the history, newest first, of the
+                                                     entities this person may import)
 - GET  /api/imports/{id}/errors?offset=&limit=     -> Page[ImportErrorRow] (of the dry run, or of the
                                                      import once it ran)
 - GET  /api/imports/{id}/error-report              -> the failed rows exactly as they were in the file
