@@ -77,7 +77,8 @@ async def build(session: AsyncSession, imp: Import, principal: Principal) -> Pla
     entity, headers = imp.entity, sheet.headers
 
     def work() -> list[Converted]:
-        return [rows.convert(entity, look, headers, columns, required, n, cells) for n, cells in sheet.rows]
+        keyed = rows.key_columns_of(headers, columns)
+        return [rows.convert(entity, look, headers, columns, required, n, cells, keyed) for n, cells in sheet.rows]
 
     converted = await asyncio.to_thread(work) if len(sheet.rows) > 2000 else work()
     sheet.rows = []  # the cells are no longer needed: a 100,000-row file is not held twice

@@ -35,6 +35,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SKU = re.compile(r"^[A-Za-z0-9._/-]{1,64}$")
 _MONEY_JUNK = re.compile(r"[\s\u00a0'€$£¥]|[A-Z]{3}$|^[A-Z]{3}", re.IGNORECASE)
 STOCK_PREFIX = "stock:"
+_CURRENCIES = {c.casefold(): c for c in CURRENCIES}
 _YES = {"yes", "y", "true", "1", "x", "da", "ja", "oui", "si"}
 _NO = {"no", "n", "false", "0", "", "nu", "nein", "non"}
 
@@ -52,7 +53,8 @@ class Converted:
     values: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # key kind ("email") -> normalised value
-    key_columns: dict[str, str] = field(default_factory=dict)  # key kind -> the column it came from
+    # key kind -> the column it comes from (one dict shared by every row of a file)
+    key_columns: dict[str, str] = field(default_factory=dict)
     action: str = "create"  # create / update / skip / error
     record_id: int | None = None
 
@@ -426,7 +428,7 @@ def convert_cell(name: str, value: Cell, look: Lookups) -> Any:
     if name == "tags":
         return _tags(value)
     if name == "currency":
-        return _choice(value, {c.casefold(): c for c in CURRENCIES}, "currency")
+        return _choice(value, _CURRENCIES, "currency")
     if name == "status":
         return _choice(value, look.statuses, "open status")
     if name == "source":
@@ -474,6 +476,7 @@ def convert(
     required: list[str],
     row: int,
     cells: list[Cell],
+    key_columns: dict[str, str],
 ) -> Converted:
     """A row's values by field; `columns` is field -> the index of the column that fills it."""
     out = Converted(row=row)
@@ -493,10 +496,7 @@ def convert(
                 Problem(column, ErrorName.required_field_missing, f"{_label(entity, name)} is required")
             )
     _keys(entity, out)
-    for kind in out.keys:
-        name = KEY_FIELDS[kind]
-        if name in columns:
-            out.key_columns[kind] = headers[columns[name]]
+    out.key_columns = key_columns
     if out.problems:
         out.action = "error"
     return out
@@ -529,3 +529,8 @@ def _keys(entity: str, out: Converted) -> None:
 
 KEY_WORDS = {"email": "e-mail", "phone": "phone", "vat": "VAT number", "sku": "SKU"}
 KEY_FIELDS = {"email": "email", "phone": "phone", "vat": "vat_number", "sku": "sku"}
+
+
+def key_columns_of(headers: list[str], columns: dict[str, int]) -> dict[str, str]:
+    """Key kind -> the header of the column its field comes from."""
+    return {kind: headers[columns[name]] for kind, name in KEY_FIELDS.items() if name in columns}
