@@ -307,7 +307,8 @@ class ImportWizard(QDialog):
         header.setSectionResizeMode(COL_NOTE, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
         self.mapping_table.setColumnWidth(COL_SAMPLE, 160)
-        self.mapping_table.setColumnWidth(COL_WINS, 56)
+        self.mapping_table.setColumnWidth(COL_WINS, 64)
+        self.mapping_table.verticalHeader().setDefaultSectionSize(38)  # room for the field's drop-down
 
         self.duplicate_mode = QComboBox(step)
         self.duplicate_mode.setObjectName("importDuplicateMode")
