@@ -616,3 +616,25 @@ def test_history_error_report_and_revert_leaves_a_lead_edited_since(desk: Desk, 
     assert "Left alone, because they changed since: Keep Me (" in said_text, said_text
     left = desk.run(api.get("/api/leads", q="example.com"))["items"]
     assert [lead["person_name"] for lead in left] == ["Keep Me"]
+
+
+def test_a_file_that_is_not_a_spreadsheet_is_refused_before_it_is_sent(
+    desk: Desk, qtbot: QtBot, tmp_path: Path
+) -> None:
+    _api, panel, page = open_history(desk, qtbot)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Full Name\nIoana Radu\n", encoding="utf-8")
+    click(qtbot, page.new_button)
+    wizard = visible(ImportWizard)
+    quiet(desk, wizard)
+    click(qtbot, wizard.file_button)
+    choose_file(qtbot, "importOpenDialog", notes)
+    quiet(desk, wizard)
+    assert wizard.notice.isVisible()
+    assert wizard.notice_text.text() == (
+        "notes.txt is not a spreadsheet the import reads: choose an .xlsx, .xls, .ods or .csv file."
+    )
+    assert wizard.stack.currentWidget() is wizard.file_step and wizard.item is None
+    page.reload()
+    settle(desk, panel)
+    assert page.model.rows() == []  # nothing was sent

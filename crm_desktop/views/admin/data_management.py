@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QMessageBox, QPushButton, QWidget
 
@@ -179,7 +180,13 @@ class DataManagementPage(AdminPage):
         self._selected()
 
     def on_live_event(self, event: Event) -> None:
-        if not self.loaded or event.module != imports_api.MODULE:
+        if event.module != imports_api.MODULE:
+            return
+        wizard = self.wizard
+        if wizard is not None and shiboken6.isValid(wizard) and wizard.item is not None:
+            if wizard.item.id == event.entity_id and wizard.isVisible():
+                wizard.refresh()  # its progress bar moves now, not at its next poll
+        if not self.loaded:
             return
         if event.entity_id is not None and self.model.find(event.entity_id) is not None:
             self.load(imports_api.get_import(self.api, event.entity_id), self._row_arrived)

@@ -61,6 +61,7 @@ from crm_server.contract.imports import (
     ENTITIES,
     FILE_TYPES,
     FINISHED,
+    MAX_FILE_BYTES,
     STATUS_WORDS,
     DryRunOut,
     DuplicateMode,
@@ -115,6 +116,22 @@ def status_text(item: ImportOut) -> str:
 
 def progress_text(item: ImportOut) -> str:
     return f"{format.number(item.rows_done)} of {format.number(item.rows_total)} rows"
+
+
+def file_refusal(path: Path) -> str:
+    """Why a file cannot be imported, before it is sent ("" when it can be)."""
+    if path.suffix.lower() not in FILE_TYPES:
+        return f"{path.name} is not a spreadsheet the import reads: choose an .xlsx, .xls, .ods or .csv file."
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"{path.name} cannot be read: {exc.strerror or exc}."
+    if size > MAX_FILE_BYTES:
+        return (
+            f"{path.name} is {size / 1024 / 1024:,.1f} MB; the import takes files up to "
+            f"{MAX_FILE_BYTES // 1024 // 1024} MB. Split it, or save it as .csv (smaller)."
+        )
+    return ""
 
 
 def _save_dialog(parent: QWidget, title: str, name: str, on_path: Callable[[str], object]) -> QFileDialog:
@@ -531,7 +548,11 @@ class ImportWizard(QDialog):
         dialog.open()
         return dialog
 
-    def upload_file(self, path: str) -> asyncio.Task[UploadOut | None]:
+    def upload_file(self, path: str) -> asyncio.Task[UploadOut | None] | None:
+        refusal = file_refusal(Path(path))
+        if refusal:
+            self.say(refusal, error=True)
+            return None
         self.say("")
         self.file_label.setText(f"Reading {Path(path).name}…")
         self.sheet_box.setVisible(False)
@@ -929,6 +950,10 @@ class ImportWizard(QDialog):
             self._show_run(self.item.model_copy(update=update))
         if self.item.status in FINISHED:
             self._poll()  # the whole import (its finish time, its reason) once it ends
+
+    def refresh(self) -> None:
+        """Read the import again now (a live event said it moved)."""
+        self._poll()
 
     def _poll(self) -> None:
         if self.item is None:
