@@ -638,3 +638,26 @@ def test_a_file_that_is_not_a_spreadsheet_is_refused_before_it_is_sent(
     page.reload()
     settle(desk, panel)
     assert page.model.rows() == []  # nothing was sent
+
+
+def test_each_entity_has_its_template(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
+    api, _panel, page = open_history(desk, qtbot)
+    entities = {e.entity: e for e in desk.run(imports_api.entities(api))}
+    click(qtbot, page.new_button)
+    wizard = visible(ImportWizard)
+    quiet(desk, wizard)
+    offered = [wizard.entity_box.itemData(i) for i in range(wizard.entity_box.count())]
+    assert offered == ["leads", "clients", "contacts", "products"]  # an admin may import them all
+    for entity in offered[1:]:
+        wizard.entity_box.setCurrentIndex(offered.index(entity))
+        quiet(desk, wizard)
+        required = [f.label for f in entities[entity].fields if f.required]
+        assert wizard.fields_note.text().startswith(f"{len(entities[entity].fields)} columns; required: ")
+        assert all(label in wizard.fields_note.text() for label in required)
+        click(qtbot, wizard.template_button)
+        target = tmp_path / f"{entity}.xlsx"
+        choose_file(qtbot, "importSaveDialog", target)
+        quiet(desk, wizard)
+        assert wizard.saved_to == str(target)
+        headers = [header_of(h) for h in template_columns(target)]
+        assert headers == [f.label for f in entities[entity].fields], entity
