@@ -278,7 +278,8 @@ class AuditPage(AdminPage):
         progress.setObjectName("auditExportProgress")
         progress.setWindowTitle("Export CSV")
         progress.setMinimumDuration(0)
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        # Not modal: a modal QProgressDialog's setValue() runs processEvents() inside the asyncio task,
+        # re-entering the qasync loop (timers were lost and the loop stalled).
         progress.setAutoClose(False)
         progress.setAutoReset(False)
         self.progress = progress

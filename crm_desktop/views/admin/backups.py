@@ -636,7 +636,8 @@ class BackupsPage(AdminPage, SettingsForm):
     def _selected(self, *_: Any) -> None:
         backup = self.selected()
         editable = can(self.me, "edit")
-        self.download_button.setEnabled(editable and usable(backup))  # the file is the whole database
+        downloading = self.progress_dialog is not None  # one at a time (the dialog is not modal)
+        self.download_button.setEnabled(editable and usable(backup) and not downloading)  # the whole database
         self.test_button.setEnabled(editable and usable(backup) and (backup is None or backup.id not in self.watching))
         self.restore_button.setEnabled(editable and usable(backup))
         if backup is None:
@@ -737,10 +738,12 @@ class BackupsPage(AdminPage, SettingsForm):
         progress.setObjectName("backupDownloadProgress")
         progress.setWindowTitle("Download the backup")
         progress.setMinimumDuration(0)
-        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        # Not modal: a modal QProgressDialog's setValue() runs processEvents() inside the asyncio task,
+        # re-entering the qasync loop (timers were lost and the loop stalled).
         progress.setAutoClose(False)
         progress.setAutoReset(False)
         self.progress_dialog = progress
+        self.download_button.setEnabled(False)
         task = asyncio.ensure_future(self._download(backup, Path(path), progress))
         self.download_task = task
         progress.canceled.connect(task.cancel)
@@ -795,6 +798,8 @@ class BackupsPage(AdminPage, SettingsForm):
         finally:
             progress.close()
             self.progress_dialog = None
+            if shiboken6.isValid(self):
+                self._selected()
 
     # --- settings ------------------------------------------------------------------------------
 
