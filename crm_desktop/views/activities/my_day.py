@@ -143,6 +143,7 @@ class MyDayView(LiveFollowUpsView):
         self.date_label.setProperty("role", "heading")
         self.summary = QLabel("Loading…")
         self.summary.setProperty("role", "muted")
+        self.summary.setWordWrap(True)  # a busy day's summary is long: it wraps, never widens the window
         words.addWidget(self.date_label)
         words.addWidget(self.summary)
         head.addLayout(words, 1)
