@@ -110,7 +110,7 @@ def test_signing_in_again_mid_work_on_a_server_upgraded_meanwhile_says_why(
         lambda: any(isinstance(w, ReauthDialog) and w.isVisible() for w in QApplication.topLevelWidgets()),
         message="no sign-in-again prompt",
     )
-    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ReauthDialog))
+    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ReauthDialog) and w.isVisible())
     qtbot.keyClicks(dialog.password, PASSWORD)
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
     desk.wait_until(lambda: dialog.alert.text(), message="nothing was said")

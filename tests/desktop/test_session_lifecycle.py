@@ -93,7 +93,7 @@ def test_an_ended_session_asks_for_the_password_and_carries_on(desk: Desk, qtbot
         lambda: any(isinstance(w, ReauthDialog) and w.isVisible() for w in QApplication.topLevelWidgets()),
         message="no sign-in-again prompt",
     )
-    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ReauthDialog))
+    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, ReauthDialog) and w.isVisible())
     qtbot.keyClicks(dialog.password, PASSWORD)
     qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
     desk.wait_until(lambda: main.api.token and main.api.token != old_token, message="not signed in again")
