@@ -56,7 +56,7 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
         hub = events.EventHub(to_libpq_url(config.database_url or ""), db.sessions)
         app.state.db, app.state.hub = db, hub
         await hub.start()
-        jobs = runner.JobRunner(config.database_url or "", db)
+        jobs = runner.JobRunner(config.database_url or "", db, schedule=config.schedule)
         app.state.jobs = jobs
         if config.worker:
             await jobs.start()

@@ -21,6 +21,9 @@ class Config(BaseSettings):
     port: int = 8400
     # Run the job worker inside this server process (turn off for API-only processes).
     worker: bool = True
+    # The worker also defers the periodic jobs at their times (nightly backup, reminders, SLA
+    # checks). The tests turn it off (CRM_SCHEDULE=0) so no test depends on the hour it runs at.
+    schedule: bool = True
     # How many connections each server process may hold.
     db_pool_size: int = 10
     log_level: str = "info"

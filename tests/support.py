@@ -75,7 +75,8 @@ class LiveServer:
 
     def start(self, worker: bool = False, port: int | None = None) -> None:
         port = port or free_port()
-        config = Config(database_url=self.database_url, worker=worker, db_pool_size=5)
+        # No periodic job at its hour: a test that runs at 02:05 must not find tonight's backup running.
+        config = Config(database_url=self.database_url, worker=worker, schedule=False, db_pool_size=5)
         uv = uvicorn.Config(
             create_app(config),
             host="127.0.0.1",
@@ -174,6 +175,7 @@ def server_process(database_url: str, port: int, pool_size: int = 8) -> Iterator
         **os.environ,
         "CRM_DATABASE_URL": database_url,
         "CRM_WORKER": "true",
+        "CRM_SCHEDULE": "false",
         "CRM_DB_POOL_SIZE": str(pool_size),
         "CRM_LOG_LEVEL": "warning",
     }

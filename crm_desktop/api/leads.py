@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from crm_desktop.api.client import ApiClient
@@ -120,12 +119,6 @@ async def bulk_change(api: ApiClient, request: BulkRequest) -> BulkResult:
     return BulkResult.model_validate(await api.post("/api/leads/bulk", body(request)))
 
 
-async def export_xlsx(api: ApiClient, query: LeadQuery) -> bytes:
-    """The leads of these filters as an Excel workbook."""
-    response: httpx.Response = await api.request("GET", "/api/leads/export.xlsx", params=params(query), raw=True)
-    return response.content
-
-
 # --- the board -----------------------------------------------------------------------------------
 
 
@@ -166,7 +159,6 @@ __all__ = [
     "bulk_change",
     "create_lead",
     "duplicates",
-    "export_xlsx",
     "get_lead",
     "lead_path",
     "lead_sources",

@@ -9,8 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
@@ -20,6 +19,7 @@ from crm_server.clients import normalise
 from crm_server.clients.models import Client, Contact
 from crm_server.contract.imports import MODULE_OF, DuplicateMode
 from crm_server.contract.stock import DocumentKind, DocumentLineIn, StockDocumentIn
+from crm_server.db import copy_rows
 from crm_server.imports.models import Import, ImportRow
 from crm_server.imports.rows import STOCK_PREFIX, Converted, Lookups
 from crm_server.leads import assignment
@@ -236,37 +236,6 @@ async def write_chunk(
     if audits:
         await copy_rows(session, AuditEntry, audits)
     return counts, dict(per_owner)
-
-
-async def copy_rows(
-    session: AsyncSession, model: Any, rows: list[dict[str, Any]], *, with_ids: bool = False
-) -> list[int]:
-    """`rows` written with one COPY in the session's transaction (no per-row SQL to build and parse).
-    With `with_ids` each row first takes the next id of the table's sequence; the ids come back in
-    the rows' order."""
-    if not rows:
-        return []
-    table = model.__table__
-    ids: list[int] = []
-    if with_ids:
-        result = await session.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n) ORDER BY 1"),
-            {"table": table.name, "n": len(rows)},
-        )
-        ids = [int(r[0]) for r in result]
-        rows = [{"id": rid, **row} for rid, row in zip(ids, rows, strict=True)]
-    keys = list(dict.fromkeys(k for row in rows for k in row))  # a key missing from a row is NULL there
-    as_json = {k for k in keys if isinstance(table.c[k].type, JSON)}
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    columns = ", ".join(f'"{k}"' for k in keys)
-    async with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            await copy.write_row([Jsonb(row.get(k)) if k in as_json and row.get(k) is not None else row.get(k)
-                                  for k in keys])  # fmt: skip
-    return ids
 
 
 async def _contacts_of_new_clients(session: AsyncSession, imp: Import, creates: list[Converted]) -> None:

@@ -119,16 +119,17 @@ def is_periodic(name: str) -> bool:
     return bp is not None and any(key[0] == short for key in bp.periodic_registry.periodic_tasks)
 
 
-def build_app(database_url: str) -> procrastinate.App:
-    """A procrastinate App with its own copies of every registered task (periodic ones included)."""
+def build_app(database_url: str, schedule: bool = True) -> procrastinate.App:
+    """A procrastinate App with its own copies of every registered task; `schedule`: its worker
+    also defers the periodic ones at their times."""
     load_task_modules()
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=database_url))
     for namespace, bp in BLUEPRINTS.items():
-        app.add_tasks_from(_copy(bp), namespace=namespace)
+        app.add_tasks_from(_copy(bp, schedule), namespace=namespace)
     return app
 
 
-def _copy(source: procrastinate.Blueprint) -> procrastinate.Blueprint:
+def _copy(source: procrastinate.Blueprint, schedule: bool) -> procrastinate.Blueprint:
     target = procrastinate.Blueprint()
     clones: dict[int, Task[Any, Any, Any]] = {}
     for name, task in source.tasks.items():
@@ -138,7 +139,7 @@ def _copy(source: procrastinate.Blueprint) -> procrastinate.Blueprint:
             clone.aliases = list(task.aliases)
             clone.blueprint = target
         target.tasks[name] = clone
-    for periodic in source.periodic_registry.periodic_tasks.values():
+    for periodic in source.periodic_registry.periodic_tasks.values() if schedule else ():
         # The deferrer writes the timestamp into configure_kwargs: each App needs its own.
         target.periodic_registry.register_task(
             task=clones[id(periodic.task)],

@@ -45,13 +45,13 @@ _STATE = text(f"""
 """)
 
 
-def build_app(database_url: str) -> procrastinate.App:
-    return registry.build_app(to_libpq_url(database_url))
+def build_app(database_url: str, schedule: bool = True) -> procrastinate.App:
+    return registry.build_app(to_libpq_url(database_url), schedule)
 
 
 class JobRunner:
-    def __init__(self, database_url: str, db: Database, name: str | None = None) -> None:
-        self.app = build_app(database_url)
+    def __init__(self, database_url: str, db: Database, name: str | None = None, schedule: bool = True) -> None:
+        self.app = build_app(database_url, schedule)
         self.db = db
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._task: asyncio.Task[None] | None = None

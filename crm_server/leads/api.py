@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
 
 from crm_server.activities import service as activities
 from crm_server.activities import timeline
@@ -41,7 +40,7 @@ from crm_server.contract.leads import (
     StatusOrder,
     StatusUpdate,
 )
-from crm_server.leads import assignment, board, bulk, duplicates, export, pipelines, service
+from crm_server.leads import assignment, board, bulk, duplicates, pipelines, service
 from crm_server.leads.models import LeadSource, LostReason
 from crm_server.routing import Session, TxRoute, require
 
@@ -91,27 +90,6 @@ async def board_column(
 @router.post("/leads/bulk", response_model=BulkResult)
 async def bulk_change(body: BulkRequest, session: Session, actor: Principal = require("leads", "edit")) -> BulkResult:
     return await bulk.bulk(session, actor, body)
-
-
-@router.get(
-    "/leads/export.xlsx",
-    response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
-            "description": "The leads as an Excel workbook",
-        }
-    },
-)
-async def export_leads(
-    session: Session, query: Annotated[LeadQuery, Query()], principal: Principal = require("leads", "export")
-) -> StreamingResponse:
-    path = await export.export_xlsx(session, principal, query)
-    return StreamingResponse(
-        export.stream_file(path),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": 'attachment; filename="leads.xlsx"'},
-    )
 
 
 @router.get("/leads/{lead_id}", response_model=LeadOut)

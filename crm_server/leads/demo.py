@@ -12,8 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.activities.models import FollowUp, Note
@@ -21,7 +20,7 @@ from crm_server.admin.models import AuditEntry
 from crm_server.auth.models import Role, User
 from crm_server.clients.models import Client, Contact
 from crm_server.clients.normalise import vat_key
-from crm_server.db import utcnow
+from crm_server.db import copy_rows, utcnow
 from crm_server.leads.models import Lead, LeadSource, LostReason, Pipeline, PipelineStatus
 
 FIRST = (
@@ -176,37 +175,6 @@ async def _owners(session: AsyncSession, users: Sequence[Any]) -> list[tuple[int
     return working or [(r.id, r.team_id) for r in rows]
 
 
-async def _copy(session: AsyncSession, model: Any, rows: list[dict[str, Any]], *, with_ids: bool = False) -> list[int]:
-    """Write `rows` with one COPY in the session's transaction: no per-row SQL for the driver to build
-    and parse (multi-row INSERTs of a few thousand rows cost seconds of it). With `with_ids`, each row
-    first takes the next id of the table's sequence; those ids are returned in the rows' order."""
-    if not rows:
-        return []
-    table = model.__table__
-    ids: list[int] = []
-    if with_ids:
-        result = await session.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) AS id FROM generate_series(1, :n) ORDER BY 1"),
-            {"table": table.name, "n": len(rows)},
-        )
-        ids = [int(r[0]) for r in result]
-        rows = [{"id": row_id, **row} for row_id, row in zip(ids, rows, strict=True)]
-    keys = list(dict.fromkeys(k for row in rows for k in row))  # a key missing from a row is NULL there
-    as_json = {k for k in keys if isinstance(table.c[k].type, JSON)}
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    columns = ", ".join(f'"{k}"' for k in keys)
-    async with driver.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            values = [row.get(k) for k in keys]
-            await copy.write_row(
-                [Jsonb(v) if k in as_json and v is not None else v for k, v in zip(keys, values, strict=True)]
-            )
-    return ids
-
-
 async def seed_leads(
     session: AsyncSession, users: Sequence[Any], rng: random.Random, leads: int = 3000, clients: int = 250
 ) -> dict[str, int]:
@@ -252,7 +220,7 @@ async def seed_leads(
                 "created_at": now - timedelta(days=rng.randrange(30, 720)),
             }
         )
-    client_ids = await _copy(session, Client, client_rows, with_ids=True)
+    client_ids = await copy_rows(session, Client, client_rows, with_ids=True)
     contact_rows: list[dict[str, Any]] = []
     for client_id in client_ids:
         for _ in range(rng.randrange(1, 4)):
@@ -266,7 +234,7 @@ async def seed_leads(
                     "position": rng.choice(("CEO", "CFO", "Purchasing", "IT manager", "Owner")),
                 }
             )
-    await _copy(session, Contact, contact_rows)
+    await copy_rows(session, Contact, contact_rows)
 
     lead_rows: list[dict[str, Any]] = []
     kinds: list[PipelineStatus] = []
@@ -304,7 +272,7 @@ async def seed_leads(
         row["currency"] = rng.choice(("EUR", "EUR", "RON")) if row["value"] is not None else None
         lead_rows.append(row)
         kinds.append(status)
-    lead_ids = await _copy(session, Lead, lead_rows, with_ids=True)
+    lead_ids = await copy_rows(session, Lead, lead_rows, with_ids=True)
 
     notes: list[dict[str, Any]] = []
     follow_ups: list[dict[str, Any]] = []
@@ -379,9 +347,9 @@ async def seed_leads(
                     "notes": "",
                 }
             )
-    await _copy(session, Note, notes)
-    await _copy(session, FollowUp, follow_ups)
-    await _copy(session, AuditEntry, history)
+    await copy_rows(session, Note, notes)
+    await copy_rows(session, FollowUp, follow_ups)
+    await copy_rows(session, AuditEntry, history)
     return {
         "clients": len(client_ids),
         "contacts": len(contact_rows),

@@ -1,14 +1,16 @@
 """Spreadsheet injection: text from outside is written as text by every export. A website form
 whose name is a formula (=HYPERLINK...) becomes a lead, and so does a Facebook lead (webhook -> job
 -> Graph) whose name holds a character an .xlsx cannot store (BEL: the web doors refuse control
-characters with a 422, but a provider's API is read by the job); the leads export over HTTP then has
-string cells (a formula-like one starting with a quote), never a formula, and never a 500. audit.csv
-quotes a formula-like value the same way."""
+characters with a 422, but a provider's API is read by the job); the leads export job then writes
+string cells in .xlsx and .csv alike (a formula-like one starting with a quote), never a formula,
+and never a 500. audit.csv quotes a formula-like value the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import time
 from typing import Any
 
 import httpx
@@ -61,27 +63,45 @@ async def test_a_formula_from_a_website_form_is_text_in_the_leads_export(
         assert hook.status_code == 200, hook.text
         await _work_pending(server)
 
-    export = await admin.get("/api/leads/export.xlsx")
-    assert export.status_code == 200, export.text
-    sheet = load_workbook(io.BytesIO(export.content))["Leads"]
-    header = [c.value for c in sheet[1]]
+    csv_rows, book = await _export_both(server, admin)
+    header = csv_rows[0]
     name_at, company_at = header.index("Name"), header.index("Company")
+    expected = {"'" + FORMULA: "'+40 call me", "Bell\ufffd Ringer": "'@SUM(A1)", "Plain Person": "'-1+1"}
+    # The .csv (PostgreSQL writes it) quotes the same cells the same way.
+    assert {r[name_at]: r[company_at] for r in csv_rows[1:]} == expected
+    sheet = load_workbook(io.BytesIO(book)).active
+    assert sheet is not None
     rows = {row[name_at].value: row for row in sheet.iter_rows(min_row=2)}
-    assert set(rows) == {"'" + FORMULA, "Bell\ufffd Ringer", "Plain Person"}
+    assert {name: row[company_at].value for name, row in rows.items()} == expected
     for row in rows.values():
         for cell in (row[name_at], row[company_at]):
             assert cell.data_type == "s", (cell.value, cell.data_type)  # a string, never a formula ("f")
-    assert [rows[n][company_at].value for n in ("'" + FORMULA, "Bell\ufffd Ringer", "Plain Person")] == [
-        "'+40 call me",
-        "'@SUM(A1)",
-        "'-1+1",
-    ]
     # Nothing in the file is a formula: no <f> element in any sheet.
     from zipfile import ZipFile
 
-    with ZipFile(io.BytesIO(export.content)) as book:
-        sheets = [n for n in book.namelist() if n.startswith("xl/worksheets/")]
-        assert sheets and all(b"<f>" not in book.read(n) and b"<f " not in book.read(n) for n in sheets)
+    with ZipFile(io.BytesIO(book)) as opened:
+        sheets = [n for n in opened.namelist() if n.startswith("xl/worksheets/")]
+        assert sheets and all(b"<f>" not in opened.read(n) and b"<f " not in opened.read(n) for n in sheets)
+
+
+async def _export_both(server: LiveServer, admin: httpx.AsyncClient) -> tuple[list[list[str]], bytes]:
+    """The leads list exported as .csv and .xlsx by the export job (a server with its worker on)."""
+    started = []
+    for fmt in ("csv", "xlsx"):
+        r = await admin.post("/api/exports", json={"entity": "leads", "format": fmt, "filter": {}})
+        assert r.status_code == 201, r.text
+        started.append(r.json()["id"])
+    with LiveServer.run(server.database_url, worker=True):
+        deadline = time.monotonic() + 60
+        while states := {(await admin.get(f"/api/exports/{i}")).json()["state"] for i in started} & {
+            "pending",
+            "running",
+        }:
+            assert time.monotonic() < deadline, states
+            await asyncio.sleep(0.1)
+    files = [await admin.get(f"/api/exports/{i}/file") for i in started]
+    assert all(f.status_code == 200 for f in files), [f.text for f in files]
+    return list(csv.reader(io.StringIO(files[0].content.decode("utf-8-sig")))), files[1].content
 
 
 async def test_audit_csv_writes_a_formula_as_text(server: LiveServer, admin: httpx.AsyncClient) -> None:

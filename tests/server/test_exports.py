@@ -92,7 +92,9 @@ async def test_a_filtered_export_holds_exactly_the_filtered_rows_as_csv_and_xlsx
     live: LiveServer, boss: httpx.AsyncClient
 ) -> None:
     tagged = [await _lead(boss, person_name=f"Tagged {i}", tags=["fair"]) for i in range(3)]
-    formula = await _lead(boss, person_name=FORMULA, company="-1+1", tags=["fair"])
+    formula = await _lead(
+        boss, person_name=FORMULA, company="-1+1", tags=["fair", "vip"], value="1250.50", product_interest="+40 sale"
+    )
     for i in range(4):
         await _lead(boss, person_name=f"Other {i}", company="=1+2")
     expected = {str(t["id"]) for t in tagged} | {str(formula["id"])}
@@ -124,6 +126,18 @@ async def test_a_filtered_export_holds_exactly_the_filtered_rows_as_csv_and_xlsx
     formula_cell = next(r[1] for r in cells[1:] if "HYPERLINK" in str(r[1].value))
     assert formula_cell.data_type == "s" and formula_cell.value == "'" + FORMULA  # text, not a formula
     assert {str(r[0].value) for r in cells[1:]} == expected
+    # PostgreSQL writes the .csv (COPY), Python the .xlsx: the same cells either way.
+    by_id = {str(r[0].value): r for r in cells[1:]}
+    for row in rows[1:]:
+        sheet_row = by_id[row[0]]
+        for title, text, got_cell in zip(rows[0], row, sheet_row, strict=True):
+            value = got_cell.value
+            if title.endswith("(UTC)"):
+                value = value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else None
+            elif title == "Value":
+                value = f"{value:.2f}" if value is not None else None
+            assert text == ("" if value is None else str(value)), (title, text, value)
+    assert by_id[str(formula["id"])][15].value == "fair, vip"
 
 
 async def test_a_salespersons_export_holds_only_their_own_leads_and_no_one_else_downloads_it(
