@@ -4,6 +4,7 @@ from crm_server import events, idempotency  # noqa: F401
 from crm_server.activities import models as activities_models  # noqa: F401
 from crm_server.admin import models as admin_models  # noqa: F401
 from crm_server.auth import models as auth_models  # noqa: F401
+from crm_server.automation import models as automation_models  # noqa: F401
 from crm_server.backups import models as backups_models  # noqa: F401
 from crm_server.clients import models as clients_models  # noqa: F401
 from crm_server.db import Base
@@ -18,6 +19,7 @@ from crm_server.orders import models as orders_models  # noqa: F401
 from crm_server.products import models as products_models  # noqa: F401
 from crm_server.proposals import models as proposals_models  # noqa: F401
 from crm_server.purchasing import models as purchasing_models  # noqa: F401
+from crm_server.reports import models as reports_models  # noqa: F401
 from crm_server.stock import models as stock_models  # noqa: F401
 from crm_server.tickets import models as tickets_models  # noqa: F401
 from crm_server.webforms import models as webforms_models  # noqa: F401

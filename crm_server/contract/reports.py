@@ -41,3 +41,99 @@ class SalesReportOut(Model):
     total: Decimal
     other_basis_total: Decimal = Field(description="the same range's total on the other basis")
     explanation: str = Field(description="what this basis counts and why the two totals differ, in figures")
+
+
+# --- the standard reports of issue #20: each answers figures, then tables (a chart each) ----------
+
+ReportKey = Literal["funnel", "lost", "sources", "activity", "forecast", "support", "receivables"]
+REPORT_TITLES: dict[str, str] = {
+    "funnel": "Sales funnel",
+    "lost": "Lost deals",
+    "sources": "Lead sources",
+    "activity": "Team activity",
+    "forecast": "Pipeline and forecast",
+    "support": "Support",
+    "receivables": "Receivables",
+}
+ColumnKind = Literal["text", "count", "money", "percent", "hours", "days"]
+# A cell: text, a whole count, or a Decimal (money, percent, hours, days: a string in JSON, parse by
+# the column's kind); None where there is nothing to say (a median of no tickets, an ROI of no cost).
+Cell = int | Decimal | str | None
+
+
+class ReportQuery(BaseModel):
+    """The filters every standard report takes; one that does not apply to a report is ignored."""
+
+    date_from: date | None = Field(default=None, description="defaults to the first day of this year")
+    date_to: date | None = Field(default=None, description="defaults to today")
+    team_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    owner_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    source: str | None = Field(default=None, max_length=100, description="a lead source's name")
+    pipeline_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="defaults to the default one")
+    group: Literal["day", "week", "month"] = Field(default="month", description="team activity's periods")
+    currency: str | None = Field(default=None, description="ISO 4217; defaults to sales.base_currency")
+
+
+class ReportColumn(Model):
+    key: str
+    title: str
+    kind: ColumnKind = "text"
+
+
+class ReportTable(Model):
+    """One breakdown: its rows, and the chart drawn from it (the first column names each bar or
+    point; `chart_columns` are the plotted ones)."""
+
+    key: str
+    title: str
+    columns: list[ReportColumn]
+    rows: list[list[Cell]] = Field(description="one list per row, cells in the order of `columns`")
+    chart: Literal["bar", "stacked", "line", "none"] = "bar"
+    chart_columns: list[str] = Field(default_factory=list)
+    note: str = Field(default="", description="how the figures are counted, in one sentence or two")
+
+
+class ReportFigure(Model):
+    label: str
+    value: Cell
+    kind: ColumnKind
+
+
+class ReportOut(Model):
+    key: ReportKey
+    title: str
+    date_from: date
+    date_to: date
+    currency: str
+    figures: list[ReportFigure] = Field(description="the key numbers, shown above the chart")
+    tables: list[ReportTable]
+
+
+class SourceCostIn(BaseModel):
+    """What was spent on a lead source in one month; amount 0 removes the entry."""
+
+    source: str = Field(min_length=1, max_length=100)
+    month: date = Field(description="any day of the month")
+    amount: Decimal = Field(ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2)
+    currency: str | None = Field(default=None, description="ISO 4217; defaults to sales.base_currency")
+
+
+class SourceCostOut(Model):
+    id: int
+    source: str
+    month: date
+    amount: Decimal
+    currency: str
+
+
+class StageProbabilityIn(BaseModel):
+    win_probability: Decimal = Field(ge=0, le=100, max_digits=5, decimal_places=2)
+
+
+class StageProbabilityOut(Model):
+    id: int
+    pipeline_id: int
+    name: str
+    kind: str
+    position: int
+    win_probability: Decimal

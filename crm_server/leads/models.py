@@ -65,9 +65,12 @@ class PipelineStatus(IdMixin, TimestampsMixin, Versioned, Base):
     name: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(10), server_default="open")
+    # Percent chance a lead here is won (the weighted forecast of the reports; migration 0030).
+    win_probability: Mapped[Decimal] = mapped_column(Numeric(5, 2), server_default="0")
     __table_args__ = (
         Index("uq_pipeline_statuses_name", "pipeline_id", func.lower(name), unique=True),
         CheckConstraint("kind IN ('open', 'won', 'lost', 'junk')", name="kind"),
+        CheckConstraint("win_probability BETWEEN 0 AND 100", name="win_probability"),
     )
 
 

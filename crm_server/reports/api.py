@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.auth.permissions import Principal
-from crm_server.contract.reports import SalesQuery, SalesReportOut
-from crm_server.reports import service
+from crm_server.contract.reports import (
+    ReportOut,
+    ReportQuery,
+    SalesQuery,
+    SalesReportOut,
+    SourceCostIn,
+    SourceCostOut,
+    StageProbabilityIn,
+    StageProbabilityOut,
+)
+from crm_server.reports import activity, costs, forecast, funnel, lost, receivables, service, sources, support
 from crm_server.routing import Session, TxRoute, require
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["reports"])
+
+Builder = Callable[[AsyncSession, Principal, ReportQuery], Awaitable[ReportOut]]
+STANDARD: dict[str, Builder] = {
+    "funnel": funnel.report,
+    "lost": lost.report,
+    "sources": sources.report,
+    "activity": activity.report,
+    "forecast": forecast.report,
+    "support": support.report,
+    "receivables": receivables.report,
+}
 
 
 @router.get("/reports/sales", response_model=SalesReportOut)
@@ -20,3 +43,60 @@ async def sales_report(
 ) -> SalesReportOut:
     """Sales per period by invoice date (accrual) or payment date (cash), with the other basis's total."""
     return await service.sales_report(session, principal, query)
+
+
+def _route(key: str, build: Builder) -> None:
+    async def standard_report(
+        session: Session, query: Annotated[ReportQuery, Query()], principal: Principal = require("reports", "view")
+    ) -> ReportOut:
+        return await build(session, principal, query)
+
+    standard_report.__doc__ = (sys.modules[build.__module__].__doc__ or "").split("\n\n")[0]
+    router.add_api_route(
+        f"/reports/{key}",
+        standard_report,
+        methods=["GET"],
+        response_model=ReportOut,
+        name=f"{key}_report",
+        operation_id=f"{key}_report",
+    )
+
+
+for _key, _build in STANDARD.items():
+    _route(_key, _build)
+
+
+@router.get("/reports/source-costs", response_model=list[SourceCostOut])
+async def source_costs(
+    session: Session,
+    year: Annotated[int | None, Query(ge=1900, le=9999)] = None,
+    principal: Principal = require("reports", "view"),
+) -> list[SourceCostOut]:
+    """What was spent per lead source and month (newest first; one year with `year`)."""
+    return await costs.list_costs(session, principal, year)
+
+
+@router.put("/reports/source-costs", response_model=SourceCostOut | None)
+async def put_source_cost(
+    body: SourceCostIn, session: Session, principal: Principal = require("reports", "view")
+) -> SourceCostOut | None:
+    """Set what was spent on a lead source in a month (a manager's; amount 0 removes it: answers null)."""
+    return await costs.put_cost(session, principal, body)
+
+
+@router.get("/reports/stage-probabilities/{pipeline_id}", response_model=list[StageProbabilityOut])
+async def stage_probabilities(
+    pipeline_id: int,
+    session: Session,
+    _: Principal = require("leads", "view"),
+) -> list[StageProbabilityOut]:
+    """Each status of a pipeline with its win probability (percent)."""
+    return await costs.probabilities(session, pipeline_id)
+
+
+@router.put("/reports/stage-probabilities/status/{status_id}", response_model=StageProbabilityOut)
+async def set_stage_probability(
+    status_id: int, body: StageProbabilityIn, session: Session, principal: Principal = require("admin", "edit")
+) -> StageProbabilityOut:
+    """Set a status's win probability (the Pipelines page)."""
+    return await costs.set_probability(session, principal, status_id, body)

@@ -1,0 +1,108 @@
+"""Support: the tickets opened in the range (in the viewer's tickets scope narrowed by their reports
+scope; team and owner = assignee filters) by team, by category and per month: how many, the median
+first response and resolution times in hours (wall-clock, from opening), and first-response SLA
+breaches (answered after the due time, or unanswered and already past it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server.auth.models import Team
+from crm_server.auth.permissions import Principal
+from crm_server.contract.reports import ReportColumn, ReportFigure, ReportOut, ReportQuery, ReportTable
+from crm_server.db import utcnow
+from crm_server.reports import common
+from crm_server.reports.service import next_period, period_start
+from crm_server.tickets.models import Ticket, TicketCategory
+from crm_server.tickets.queries import scope_filter
+
+COLUMNS = [
+    ReportColumn(key="tickets", title="Tickets", kind="count"),
+    ReportColumn(key="first_response", title="Median first response (h)", kind="hours"),
+    ReportColumn(key="resolution", title="Median resolution (h)", kind="hours"),
+    ReportColumn(key="breaches", title="SLA breaches", kind="count"),
+]
+
+
+def _filters(r: common.Range) -> list[ColumnElement[bool]]:
+    out = [
+        Ticket.archived_at.is_(None),
+        scope_filter(r.principal),
+        r.principal.scope_filter("reports", Ticket.assignee_id, Ticket.team_id),
+        Ticket.created_at >= r.start,
+        Ticket.created_at < r.end,
+    ]
+    if r.query.team_id is not None:
+        out.append(Ticket.team_id == r.query.team_id)
+    if r.query.owner_id is not None:
+        out.append(Ticket.assignee_id == r.query.owner_id)
+    return out
+
+
+async def report(session: AsyncSession, principal: Principal, query: ReportQuery) -> ReportOut:
+    r = await common.resolve(session, principal, query)
+    where = _filters(r)
+    due = Ticket.first_response_due_at
+    breached = and_(
+        due.is_not(None),
+        or_(Ticket.first_responded_at > due, and_(Ticket.first_responded_at.is_(None), due < utcnow())),
+    )
+    measures = (
+        func.count(),
+        common.median_seconds(Ticket.first_responded_at - Ticket.created_at),
+        common.median_seconds(Ticket.resolved_at - Ticket.created_at),
+        func.count().filter(breached),
+    )
+
+    async def by(label: Any, target: Any = None, on: Any = None) -> list[list[Any]]:
+        stmt = select(label, *measures).select_from(Ticket)
+        if target is not None:
+            stmt = stmt.outerjoin(target, on)
+        rows = await session.execute(stmt.where(*where).group_by(label).order_by(func.count().desc(), label))
+        return [[row[0], int(row[1]), common.hours(row[2]), common.hours(row[3]), int(row[4])] for row in rows]
+
+    teams = await by(func.coalesce(Team.name, "No team"), Team, Team.id == Ticket.team_id)
+    categories = await by(
+        func.coalesce(TicketCategory.name, "No category"), TicketCategory, TicketCategory.id == Ticket.category_id
+    )
+    found = {row[0]: row[1:] for row in await by(common.month_of(Ticket.created_at))}
+    months: list[list[Any]] = []
+    start = period_start(r.date_from, "month")
+    while start <= r.date_to:
+        months.append([common.month_label(start), *found.get(start, [0, None, None, 0])])
+        start = next_period(start, "month")
+    overall = (await session.execute(select(*measures).where(*where))).one()
+
+    def table(key: str, title: str, first: str, rows: list[list[Any]], chart: str = "bar") -> ReportTable:
+        return ReportTable(
+            key=key,
+            title=title,
+            columns=[ReportColumn(key="label", title=first), *COLUMNS],
+            rows=rows[: common.MAX_ROWS],
+            chart=chart,  # type: ignore[arg-type]
+            chart_columns=["tickets", "breaches"],
+            note="Tickets opened in the range; times in hours from opening (wall clock). "
+            "A breach: first answer after its due time, or none yet and the time has passed.",
+        )
+
+    return ReportOut(
+        key="support",
+        title="Support",
+        date_from=r.date_from,
+        date_to=r.date_to,
+        currency=r.currency,
+        figures=[
+            ReportFigure(label="Tickets", value=int(overall[0]), kind="count"),
+            ReportFigure(label="Median first response (h)", value=common.hours(overall[1]), kind="hours"),
+            ReportFigure(label="Median resolution (h)", value=common.hours(overall[2]), kind="hours"),
+            ReportFigure(label="SLA breaches", value=int(overall[3]), kind="count"),
+        ],
+        tables=[
+            table("teams", "By team", "Team", teams),
+            table("categories", "By category", "Category", categories),
+            table("months", "By month", "Month", months, "line"),
+        ],
+    )
