@@ -55,6 +55,7 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
     kinds_before = {k: 0 for k, _ in KINDS}
     for name, kind, n in await session.execute(
         select(person, FollowUp.kind, func.count())
+        .select_from(FollowUp)
         .outerjoin(User, User.id == FollowUp.owner_id)
         .where(*where, *_done_in(r.start, r.end))
         .group_by(person, FollowUp.kind)
@@ -62,6 +63,7 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
         slot(name)[kind] = int(n)
     for name, kind, n in await session.execute(
         select(person, FollowUp.kind, func.count())
+        .select_from(FollowUp)
         .outerjoin(User, User.id == FollowUp.owner_id)
         .where(*where, *_done_in(before_start, before_end))
         .group_by(person, FollowUp.kind)
@@ -70,6 +72,7 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
         kinds_before[kind] += int(n)
     for name, n in await session.execute(
         select(person, func.count())
+        .select_from(FollowUp)
         .outerjoin(User, User.id == FollowUp.owner_id)
         .where(*where, FollowUp.status == "open", FollowUp.due_at >= r.start, FollowUp.due_at < min(r.end, now))
         .group_by(person)

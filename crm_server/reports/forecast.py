@@ -39,6 +39,7 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
     async def by(label: Any, *extra: Any, order: Any = None) -> list[list[Any]]:
         stmt = (
             select(label, func.count(), value, weighted, *extra)
+            .select_from(Lead)
             .join(PipelineStatus, PipelineStatus.id == Lead.status_id)
             .outerjoin(User, User.id == Lead.owner_id)
             .where(*open_leads, *in_range)

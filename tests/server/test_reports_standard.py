@@ -199,3 +199,226 @@ async def test_funnel_lost_deals_and_sources(server: LiveServer, admin: Any) -> 
     # The owner filter narrows the same way for a manager.
     by_olga = await _report(admin, "lost", owner_id=olga, **span)
     assert _figures(by_olga) == {"Deals lost": 1, "Value lost": "500.00"}
+
+
+async def _follow_up(api: Any, lead_id: int, kind: str, done: bool = True) -> dict[str, Any]:
+    due = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    made = await _ok(await api.post("/api/follow-ups", json={"lead_id": lead_id, "kind": kind, "due_at": due}), 201)
+    if done:
+        await _ok(await api.post(f"/api/follow-ups/{made['id']}/complete", json={"version": made["version"]}))
+    return made  # type: ignore[no-any-return]
+
+
+async def _set(server: LiveServer, table: str, row_id: int, **values: Any) -> None:
+    columns = ", ".join(f"{k} = :{k}" for k in values)
+    async with server.session() as s:
+        await s.execute(text(f"UPDATE {table} SET {columns} WHERE id = :id"), {"id": row_id, **values})
+
+
+async def test_team_activity_beside_the_previous_period(server: LiveServer, admin: Any) -> None:
+    sam = await server.create_user("sam@example.com", role="Salesperson", full_name="Sam Seller")
+    mine = await _lead(admin, "Mine")
+    sams = await _lead(admin, "Sam's", owner_id=sam)
+    now = datetime.now(UTC)
+    for kind in ("call", "call", "email", "meeting"):
+        await _follow_up(admin, mine["id"], kind)
+    for _ in range(4):  # four calls done ten days ago: the previous period
+        earlier = await _follow_up(admin, mine["id"], "call")
+        await _set(server, "follow_ups", earlier["id"], completed_at=now - timedelta(days=10))
+    await _follow_up(admin, sams["id"], "whatsapp")
+    late = await _follow_up(admin, sams["id"], "call", done=False)  # due yesterday, still open: overdue
+    await _set(server, "follow_ups", late["id"], due_at=now - DAY)
+    await _follow_up(admin, sams["id"], "call", done=False)  # due in an hour: not overdue
+    old = await _follow_up(admin, sams["id"], "meeting", done=False)  # overdue, but due before the range
+    await _set(server, "follow_ups", old["id"], due_at=now - timedelta(days=20))
+    today = now.date()
+    span = {"date_from": (today - 6 * DAY).isoformat(), "date_to": today.isoformat(), "group": "day"}
+
+    report = await _report(admin, "activity", **span)
+    # person: calls, emails, meetings, WhatsApp, done, previous period, change, overdue
+    assert _table(report, "people") == [
+        ["Ada Admin", 2, 1, 1, 0, 4, 4, "0.0", 0],
+        ["Sam Seller", 0, 0, 0, 1, 1, 0, None, 1],
+    ]
+    assert _table(report, "kinds") == [
+        ["Calls", 2, 4, "-50.0"],  # follow-up calls dropped by half
+        ["Emails", 1, 0, None],
+        ["Meetings and demos", 1, 0, None],
+        ["WhatsApp", 1, 0, None],
+    ]
+    days = _table(report, "periods")
+    assert [d[0] for d in days] == [(today - (6 - i) * DAY).isoformat() for i in range(7)]
+    assert days[-1][1:] == [2, 1, 1, 1] and all(d[1:] == [0, 0, 0, 0] for d in days[:-1])
+    assert _figures(report) == {"Done": 5, "Done in the previous period": 4, "Change": "25.0", "Overdue": 1}
+
+    async with server.client() as sam_api:
+        await server.login(sam_api, "sam@example.com")
+        own = await _report(sam_api, "activity", **span)
+        assert _table(own, "people") == [["Sam Seller", 0, 0, 0, 1, 1, 0, None, 1]]
+        assert _figures(own)["Done"] == 1
+
+
+async def test_forecast_support_and_receivables(server: LiveServer, admin: Any) -> None:
+    sam = await server.create_user("sam@example.com", role="Salesperson", full_name="Sam Seller")
+    st = await _statuses(admin)
+    pipeline = next(p for p in await _ok(await admin.get("/api/pipelines")) if p["is_default"])
+    ladder = {
+        s["name"]: s["win_probability"]
+        for s in await _ok(await admin.get(f"/api/reports/stage-probabilities/{pipeline['id']}"))
+    }
+    # The migration's ladder: nine open stages at 1/10 ... 9/10, won 100, lost and junk 0.
+    assert ladder["Open"] == "10.00" and ladder["Connected"] == "30.00" and ladder["Integration Approved"] == "90.00"
+    assert (ladder["Won"], ladder["Lost"], ladder["Junk"]) == ("100.00", "0.00", "0.00")
+    for name, chance in (("First Contact", "20"), ("Negotiation", "50")):
+        await _ok(
+            await admin.put(f"/api/reports/stage-probabilities/status/{st[name]}", json={"win_probability": chance})
+        )
+    today = datetime.now(UTC).date()
+    next_month = (today.replace(day=1) + 32 * DAY).replace(day=1)
+    after = (next_month + 32 * DAY).replace(day=1)
+    end = (after + 32 * DAY).replace(day=1) - DAY
+    n1, m2 = (next_month + 4 * DAY).isoformat(), (after + 4 * DAY).isoformat()
+    fc, neg = st["First Contact"], st["Negotiation"]
+    for name, status, value, currency, close, owner in (
+        ("A", fc, "1000", "EUR", n1, None),
+        ("B", neg, "2000", "EUR", n1, None),
+        ("C", neg, "500", "EUR", m2, sam),
+        ("D", fc, "300", "USD", n1, None),  # counted, its value not (another currency)
+        ("E", fc, "700", "EUR", None, None),  # no expected date: a figure of its own
+    ):
+        await _lead(
+            admin, name, status_id=status, value=value, currency=currency, expected_close_date=close, owner_id=owner
+        )
+    span = {"date_from": next_month.isoformat(), "date_to": end.isoformat()}
+    forecast = await _report(admin, "forecast", **span)
+    months = (next_month.strftime("%Y-%m"), after.strftime("%Y-%m"))
+    # month, open leads, open value, weighted = value x probability / 100
+    assert _table(forecast, "months") == [[months[0], 3, "3000.00", "1200.00"], [months[1], 1, "500.00", "250.00"]]
+    assert _table(forecast, "stages") == [
+        ["First Contact", 2, "1000.00", "200.00", "20.00"],
+        ["Negotiation", 2, "2500.00", "1250.00", "50.00"],
+    ]
+    assert _table(forecast, "owners") == [["Ada Admin", 3, "3000.00", "1200.00"], ["Sam Seller", 1, "500.00", "250.00"]]
+    assert _figures(forecast) == {
+        "Open value": "3500.00",
+        "Weighted forecast": "1450.00",
+        "Open leads": 4,
+        "Open, no close date": 1,
+    }
+
+    # Support: tickets opened two days ago; times set by hand.
+    desk = await _ok(await admin.post("/api/teams", json={"name": "Desk"}), 201)
+    categories = {c["name"]: c["id"] for c in await _ok(await admin.get("/api/ticket-categories"))}
+    opened = datetime.now(UTC) - 2 * DAY
+    hour = timedelta(hours=1)
+    for subject, category, team, responded, resolved in (
+        ("T1", "Product bug", desk["id"], 2, 10),  # answered in 2 h (due in 4): no breach
+        ("T2", "Product bug", desk["id"], 6, 30),  # answered in 6 h: a breach
+        ("T3", "General", None, None, None),  # unanswered and past due: a breach
+    ):
+        ticket = await _ok(
+            await admin.post(
+                "/api/tickets", json={"subject": subject, "category_id": categories[category], "team_id": team}
+            ),
+            201,
+        )
+        await _set(
+            server,
+            "tickets",
+            ticket["id"],
+            team_id=team,
+            created_at=opened,
+            first_response_due_at=opened + 4 * hour,
+            first_responded_at=opened + responded * hour if responded else None,
+            resolved_at=opened + resolved * hour if resolved else None,
+        )
+    week = {"date_from": (today - 6 * DAY).isoformat(), "date_to": today.isoformat()}
+    support = await _report(admin, "support", **week)
+    # tickets, median first response (h), median resolution (h), breaches
+    assert _table(support, "teams") == [["Desk", 2, "4.0", "20.0", 1], ["No team", 1, None, None, 1]]
+    assert _table(support, "categories") == [["Product bug", 2, "4.0", "20.0", 1], ["General", 1, None, None, 1]]
+    by_month = {row[0]: row[1:] for row in _table(support, "months")}
+    assert by_month[opened.strftime("%Y-%m")] == [3, "4.0", "20.0", 2]
+    assert _figures(support) == {
+        "Tickets": 3,
+        "Median first response (h)": "4.0",
+        "Median resolution (h)": "20.0",
+        "SLA breaches": 2,
+    }
+    await server.create_user("mia@example.com", role="Manager", full_name="Mia Manager", team="Desk")
+    async with server.client() as mia:
+        await server.login(mia, "mia@example.com")
+        assert _figures(await _report(mia, "support", **week))["Tickets"] == 2  # her team's
+
+    # Receivables, aged on the range's last day (today).
+    rate = {r["name"]: r["id"] for r in await _ok(await admin.get("/api/tax-rates"))}["Standard 19%"]
+    acme = (await _ok(await admin.post("/api/clients", json={"name": "Acme"}), 201))["id"]
+    sams = (await _ok(await admin.post("/api/clients", json={"name": "Sam's client", "owner_id": sam}), 201))["id"]
+    for client, net, due_in, paid in (
+        (acme, "100", 10, None),  # 119.00 not yet due
+        (acme, "200", -10, "38"),  # 238.00 - 38 = 200.00, 10 days late
+        (acme, "300", -45, None),  # 357.00, 45 days late
+        (acme, "1000", -100, None),  # 1190.00, 100 days late
+        (sams, "400", -75, None),  # 476.00, 75 days late
+        (acme, "50", -5, "59.50"),  # paid in full: not owed
+    ):
+        due = today + due_in * DAY
+        draft = await _ok(
+            await admin.post(
+                "/api/invoices",
+                json={
+                    "client_id": client,
+                    "issue_date": (due - 14 * DAY).isoformat(),
+                    "due_date": due.isoformat(),
+                    "lines": [{"description": "Work", "quantity": "1", "unit_price": net, "tax_rate_id": rate}],
+                },
+            ),
+            201,
+        )
+        issued = await _ok(await admin.post(f"/api/invoices/{draft['id']}/issue", json={"version": draft["version"]}))
+        if paid:
+            await _ok(
+                await admin.post(
+                    f"/api/invoices/{issued['id']}/payments", json={"amount": paid, "paid_on": today.isoformat()}
+                ),
+                201,
+            )
+    receivables = await _report(admin, "receivables", date_to=today.isoformat())
+    # client: not yet due, 0-30, 31-60, 61-90, over 90, total
+    assert _table(receivables, "clients") == [
+        ["Acme", "119.00", "200.00", "357.00", "0.00", "1190.00", "1866.00"],
+        ["Sam's client", "0.00", "0.00", "0.00", "476.00", "0.00", "476.00"],
+    ]
+    assert _figures(receivables) == {"Owed": "2342.00", "Overdue": "2223.00", "Over 90 days": "1190.00"}
+
+    async with server.client() as sam_api:
+        await server.login(sam_api, "sam@example.com")
+        own = await _report(sam_api, "forecast", **span)
+        assert _table(own, "months") == [[months[0], 0, "0.00", "0.00"], [months[1], 1, "500.00", "250.00"]]
+        assert _figures(own)["Open, no close date"] == 0
+        assert _figures(await _report(sam_api, "receivables"))["Owed"] == "476.00"
+        assert _figures(await _report(sam_api, "support", **week))["Tickets"] == 0  # no tickets in his role
+        refused = await sam_api.put(f"/api/reports/stage-probabilities/status/{fc}", json={"win_probability": "90"})
+        assert refused.status_code == 403
+
+
+async def test_bad_filters_are_named(server: LiveServer, admin: Any) -> None:
+    for params, field in (
+        ({"date_from": "2026-05-02", "date_to": "2026-05-01"}, "date_from"),
+        ({"owner_id": str(2**64)}, "owner_id"),
+        ({"team_id": "0"}, "team_id"),
+        ({"source": "Web\x00site"}, "source"),
+        ({"pipeline_id": "987654"}, "pipeline_id"),
+        ({"currency": "EURO"}, "currency"),
+        ({"group": "year"}, "group"),
+    ):
+        for key in ("funnel", "sources", "activity"):
+            answer = await admin.get(f"/api/reports/{key}", params=params)
+            if key != "funnel" and field == "pipeline_id":
+                continue  # only the funnel reads a pipeline's stages
+            assert 400 <= answer.status_code < 500, (key, params, answer.text)
+            assert field in answer.text, (key, params, answer.text)
+    bad = await admin.put("/api/reports/stage-probabilities/status/1", json={"win_probability": "101"})
+    assert bad.status_code == 422 and "win_probability" in bad.text
+    bad = await admin.put("/api/reports/source-costs", json={"source": "Web", "month": "2026-01-01", "amount": "-1"})
+    assert bad.status_code == 422 and "amount" in bad.text
