@@ -22,7 +22,7 @@ async def _ok(answer: Any, status: int = 200) -> Any:
 
 
 async def _report(api: Any, key: str, **params: Any) -> dict[str, Any]:
-    return await _ok(await api.get(f"/api/reports/{key}", params=params))  # type: ignore[no-any-return]
+    return await _ok(await api.get(f"/api/reports/{key}", params=params))
 
 
 def _table(report: dict[str, Any], key: str) -> list[list[Any]]:
@@ -40,7 +40,7 @@ async def _statuses(api: Any) -> dict[str, int]:
 
 
 async def _lead(api: Any, name: str, **fields: Any) -> dict[str, Any]:
-    return await _ok(await api.post("/api/leads", json={"person_name": name, **fields}), 201)  # type: ignore[no-any-return]
+    return await _ok(await api.post("/api/leads", json={"person_name": name, **fields}), 201)
 
 
 async def _move(api: Any, lead: dict[str, Any], status_id: int, **fields: Any) -> dict[str, Any]:
@@ -49,17 +49,20 @@ async def _move(api: Any, lead: dict[str, Any], status_id: int, **fields: Any) -
             f"/api/leads/{lead['id']}/move", json={"status_id": status_id, "version": lead["version"], **fields}
         )
     )
-    return moved  # type: ignore[no-any-return]
+    return moved
 
 
 async def _backdate_moves(server: LiveServer, lead_id: int, days_ago: list[float]) -> None:
     """Give a lead's history rows (oldest first) these times: so many days before now."""
     now = datetime.now(UTC)
     async with server.session() as s:
-        ids = (
-            await s.execute(text("SELECT id FROM lead_status_history WHERE lead_id = :l ORDER BY id"), {"l": lead_id})
-        ).scalars()
-        ids = list(ids)
+        ids = list(
+            (
+                await s.execute(
+                    text("SELECT id FROM lead_status_history WHERE lead_id = :l ORDER BY id"), {"l": lead_id}
+                )
+            ).scalars()
+        )
         assert len(ids) == len(days_ago), (lead_id, len(ids))
         for row_id, ago in zip(ids, days_ago, strict=True):
             await s.execute(
@@ -206,7 +209,7 @@ async def _follow_up(api: Any, lead_id: int, kind: str, done: bool = True) -> di
     made = await _ok(await api.post("/api/follow-ups", json={"lead_id": lead_id, "kind": kind, "due_at": due}), 201)
     if done:
         await _ok(await api.post(f"/api/follow-ups/{made['id']}/complete", json={"version": made["version"]}))
-    return made  # type: ignore[no-any-return]
+    return made
 
 
 async def _set(server: LiveServer, table: str, row_id: int, **values: Any) -> None:
