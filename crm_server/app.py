@@ -13,6 +13,7 @@ from crm_server import __version__, events, events_api, health, log_redaction
 from crm_server.activities import api as activities_api
 from crm_server.admin import api as admin_api
 from crm_server.auth import api as auth_api
+from crm_server.automation import api as automation_api
 from crm_server.backups import api as backups_api
 from crm_server.backups import restore_api as backups_restore_api
 from crm_server.clients import api as clients_api
@@ -104,4 +105,5 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(webforms_api.router)
     app.include_router(exports_api.router)
     app.include_router(imports_api.router)
+    app.include_router(automation_api.router)
     return app

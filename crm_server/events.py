@@ -85,6 +85,10 @@ async def publish_pending(session: AsyncSession) -> None:
     pending = session.info.pop("pending_events", None)
     if not pending:
         return
+    # Automation rules and outgoing webhooks see every change here, in its own transaction.
+    from crm_server.automation import capture
+
+    await capture.on_publish(session, pending)
     await session.execute(_PUBLISH, {"k": _SEQ_LOCK, "c": CHANNEL, "rows": pending})
 
 

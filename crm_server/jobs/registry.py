@@ -30,6 +30,7 @@ TASK_MODULES.append("crm_server.auth.scheduled")
 TASK_MODULES.append("crm_server.backups.scheduled")
 TASK_MODULES.append("crm_server.exports.scheduled")
 TASK_MODULES.append("crm_server.imports.scheduled")
+TASK_MODULES.append("crm_server.automation.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 
@@ -58,6 +59,9 @@ TITLES: dict[str, str] = {
     "crm:exports.run": "Write an export file",
     "crm:exports.expire": "Remove expired export files",
     "crm:imports.run": "Import a spreadsheet",
+    "crm:automation.run": "Do an automation rule's actions",
+    "crm:automation.deliver": "Deliver an outgoing webhook",
+    "crm:automation.due": "Fire automation rules whose date came",
 }
 
 

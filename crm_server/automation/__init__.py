@@ -1,0 +1,1 @@
+"""Automation rules and outgoing webhooks (issue #24)."""

@@ -1,0 +1,38 @@
+"""Automation jobs: a rule's queued run, one webhook delivery attempt, and the minute sweep that
+fires planned date triggers."""
+
+from __future__ import annotations
+
+from procrastinate import JobContext
+
+from crm_server.automation import service, webhooks
+from crm_server.db import Database
+from crm_server.jobs import blueprint
+
+RUN_RETRIES = 3
+
+
+@blueprint.task(name="automation.run", pass_context=True, retry=RUN_RETRIES)
+async def run(context: JobContext, run_id: int) -> str:
+    db: Database = context.additional_context["db"]
+    try:
+        return await service.run(db, run_id)
+    except Exception as exc:
+        if context.job.attempts >= RUN_RETRIES:  # the last try: the log says why, not "queued" forever
+            await service.give_up(db, run_id, f"The actions failed: {type(exc).__name__}: {exc}")
+            return "failed"
+        raise
+
+
+@blueprint.task(name="automation.deliver", pass_context=True)
+async def deliver(context: JobContext, delivery_id: int) -> str:
+    db: Database = context.additional_context["db"]
+    return await webhooks.deliver(db, delivery_id)
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="automation.due", pass_context=True, queueing_lock="automation.due")
+async def due(context: JobContext, timestamp: int) -> int:
+    db: Database = context.additional_context["db"]
+    async with db.transaction() as session:
+        return await service.fire_due(session)

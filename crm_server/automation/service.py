@@ -1,0 +1,293 @@
+"""Automation rules: keeping them (a deactivated rule stops at once: its queued runs are cancelled and
+its planned dates dropped), running a queued run's actions in one transaction, firing planned dates,
+the run log, and "test on a record" (what the rule would do now, without doing it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_server.admin import audit
+from crm_server.automation import actions, capture, engine
+from crm_server.automation.models import Planned, Rule, Run
+from crm_server.contract.automation import (
+    Action,
+    ActionResult,
+    ConditionGroup,
+    RuleIn,
+    RuleOut,
+    RunOut,
+    TriggerKind,
+)
+from crm_server.contract.common import Page
+from crm_server.db import Database, savepoint, utcnow
+from crm_server.errors import AppError, NotFound, ValidationFailed
+from crm_server.jobs import queue
+
+DUE_BATCH = 500
+
+
+def rule_out(rule: Rule) -> RuleOut:
+    return RuleOut.model_validate(rule)
+
+
+def _check(data: RuleIn) -> None:
+    trigger = data.trigger
+    model = engine.MODELS[data.entity]
+    columns = set(model.__table__.c.keys()) | ({"status"} if data.entity == "lead" else set())
+    if trigger.kind in (TriggerKind.field_changed, TriggerKind.date_reached):
+        if not trigger.field:
+            raise ValidationFailed("Choose the field the rule watches.", field="trigger.field")
+        if trigger.field not in columns:
+            raise ValidationFailed(
+                f"{engine.MODELS[data.entity].__name__} has no field {trigger.field}.", field="trigger.field"
+            )
+    if trigger.kind == TriggerKind.date_reached and capture.moment_type(model, trigger.field) is None:
+        raise ValidationFailed("That field is not a date.", field="trigger.field")
+    for i, action in enumerate(data.actions):
+        actions.check(data.entity, action, i)
+
+
+async def _get(session: AsyncSession, rule_id: int, lock: bool = False) -> Rule:
+    rule = await session.get(Rule, rule_id, with_for_update=lock)
+    if rule is None:
+        raise NotFound("No such rule.")
+    return rule
+
+
+async def list_rules(session: AsyncSession) -> list[RuleOut]:
+    return [rule_out(r) for r in await session.scalars(select(Rule).order_by(Rule.name, Rule.id))]
+
+
+async def get_rule(session: AsyncSession, rule_id: int) -> RuleOut:
+    return rule_out(await _get(session, rule_id))
+
+
+def _values(data: RuleIn) -> dict[str, Any]:
+    return {
+        "name": data.name.strip(),
+        "entity": data.entity,
+        "trigger": data.trigger.model_dump(mode="json"),
+        "conditions": data.conditions.model_dump(mode="json"),
+        "actions": [a.model_dump(mode="json") for a in data.actions],
+        "active": data.active,
+    }
+
+
+async def create_rule(session: AsyncSession, actor_id: int, data: RuleIn) -> RuleOut:
+    _check(data)
+    rule = Rule(**_values(data), created_by=actor_id, updated_at=utcnow())
+    session.add(rule)
+    await session.flush()
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="automation_rule",
+        entity_id=rule.id,
+        action="created",
+        changes=audit.diff({}, _values(data)),
+    )
+    return rule_out(rule)
+
+
+async def update_rule(session: AsyncSession, actor_id: int, rule_id: int, data: RuleIn) -> RuleOut:
+    _check(data)
+    rule = await _get(session, rule_id, lock=True)
+    before = {k: getattr(rule, k) for k in _values(data)}
+    for key, value in _values(data).items():
+        setattr(rule, key, value)
+    rule.updated_at = utcnow()
+    if before["trigger"] != rule.trigger or not rule.active:  # planned dates no longer hold
+        await session.execute(delete(Planned).where(Planned.rule_id == rule.id))
+    if not rule.active:
+        await _cancel_queued(session, rule.id)
+    audit.record(
+        session,
+        actor_id=actor_id,
+        entity="automation_rule",
+        entity_id=rule.id,
+        action="updated",
+        changes=audit.diff(before, _values(data)),
+    )
+    return rule_out(rule)
+
+
+async def _cancel_queued(session: AsyncSession, rule_id: int) -> None:
+    await session.execute(
+        update(Run)
+        .where(Run.rule_id == rule_id, Run.outcome == "queued")
+        .values(outcome="cancelled", detail="The rule was turned off before its actions ran.")
+    )
+
+
+async def set_active(session: AsyncSession, actor_id: int, rule_id: int, active: bool) -> RuleOut:
+    rule = await _get(session, rule_id, lock=True)
+    if rule.active != active:
+        rule.active = active
+        rule.updated_at = utcnow()
+        if not active:
+            await _cancel_queued(session, rule.id)
+            await session.execute(delete(Planned).where(Planned.rule_id == rule.id))
+        audit.record(
+            session,
+            actor_id=actor_id,
+            entity="automation_rule",
+            entity_id=rule.id,
+            action="activated" if active else "deactivated",
+            changes=audit.diff({"active": not active}, {"active": active}),
+        )
+    return rule_out(rule)
+
+
+async def delete_rule(session: AsyncSession, actor_id: int, rule_id: int) -> None:
+    rule = await _get(session, rule_id, lock=True)
+    await session.delete(rule)
+    audit.record(session, actor_id=actor_id, entity="automation_rule", entity_id=rule_id, action="deleted")
+
+
+# --- the run log -----------------------------------------------------------------------------------
+
+
+def run_out(run: Run, rule_name: str = "") -> RunOut:
+    out = RunOut.model_validate(run)
+    out.rule_name = rule_name
+    return out
+
+
+async def list_runs(
+    session: AsyncSession,
+    rule_id: int | None,
+    entity: str | None,
+    entity_id: int | None,
+    outcome: str | None,
+    offset: int,
+    limit: int,
+) -> Page[RunOut]:
+    where = []
+    if rule_id is not None:
+        where.append(Run.rule_id == rule_id)
+    if entity is not None:
+        where.append(Run.entity == entity)
+    if entity_id is not None:
+        where.append(Run.entity_id == entity_id)
+    if outcome is not None:
+        where.append(Run.outcome == outcome)
+    total = await session.scalar(select(func.count()).select_from(Run).where(*where)) or 0
+    rows = await session.execute(
+        select(Run, Rule.name)
+        .join(Rule, Rule.id == Run.rule_id)
+        .where(*where)
+        .order_by(Run.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return Page(items=[run_out(run, name) for run, name in rows], total=total, offset=offset, limit=limit)
+
+
+async def test_rule(session: AsyncSession, rule_id: int, entity_id: int) -> RunOut:
+    """What the rule would do on this record now: its conditions' results and its actions in
+    words. Nothing is written."""
+    rule = await _get(session, rule_id)
+    obj = await engine.record(session, rule.entity, entity_id)
+    if obj is None:
+        raise ValidationFailed(f"No {rule.entity.replace('_', ' ')} {entity_id}.", field="entity_id")
+    data = await engine.values(session, rule.entity, obj)
+    data.update({"changed_by": "person", "changed_by_id": None})
+    matched, results = engine.evaluate(ConditionGroup.model_validate(rule.conditions), data)
+    planned = [
+        ActionResult(kind=a["kind"], ok=True, detail=actions.describe(Action.model_validate(a))) for a in rule.actions
+    ]
+    return RunOut(
+        id=0,
+        rule_id=rule.id,
+        rule_name=rule.name,
+        entity=rule.entity,
+        entity_id=entity_id,
+        at=utcnow(),
+        outcome="would_run" if matched else "not_matched",
+        depth=0,
+        detail="" if matched else "A condition does not hold now.",
+        conditions=results,
+        matched=matched,
+        actions=planned if matched else [],
+    )
+
+
+# --- jobs ------------------------------------------------------------------------------------------
+
+
+async def run(db: Database, run_id: int) -> str:
+    """A queued run's actions, all in one transaction with its outcome: a crash before the commit
+    leaves it queued (the job runs again), after it the outcome says done (a second job does nothing)."""
+    async with db.transaction() as session:
+        row = await session.get(Run, run_id, with_for_update=True)
+        if row is None or row.outcome != "queued":
+            return "nothing to do"
+        rule = await session.get(Rule, row.rule_id, with_for_update=True)
+        if rule is None or not rule.active:
+            row.outcome, row.detail = "cancelled", "The rule was turned off before its actions ran."
+            return "cancelled"
+        obj = await engine.record(session, row.entity, row.entity_id)
+        if obj is None:
+            row.outcome, row.detail = "failed", "The record is gone."
+            return "failed"
+        session.info["automation"] = {"chain": [*row.chain, rule.id], "rule_id": rule.id}
+        results: list[ActionResult] = []
+        for raw in rule.actions:
+            action = Action.model_validate(raw)
+            try:
+                async with savepoint(session):
+                    results.append(await actions.do(session, rule, row, obj, action))
+            except AppError as exc:
+                results.append(ActionResult(kind=action.kind.value, ok=False, detail=exc.message))
+        row.actions = [r.model_dump(mode="json") for r in results]
+        row.outcome = "done" if all(r.ok for r in results) else "failed"
+        row.detail = "" if row.outcome == "done" else "An action could not be done."
+        return row.outcome
+
+
+async def give_up(db: Database, run_id: int, error: str) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            update(Run).where(Run.id == run_id, Run.outcome == "queued").values(outcome="failed", detail=error[:1000])
+        )
+
+
+async def fire_due(session: AsyncSession) -> int:
+    """Planned date triggers whose moment came: evaluated now (a record that no longer matches is
+    logged and dropped), queued if they match."""
+    due = list(
+        await session.scalars(
+            select(Planned)
+            .where(Planned.fire_at <= utcnow())
+            .order_by(Planned.fire_at)
+            .limit(DUE_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for plan in due:
+        await session.delete(plan)
+        rule = await session.get(Rule, plan.rule_id)
+        obj = await engine.record(session, plan.entity, plan.entity_id)
+        if rule is None or not rule.active or obj is None:
+            continue
+        data = await engine.values(session, plan.entity, obj)
+        data.update({"changed_by": None, "changed_by_id": None})
+        matched, results = engine.evaluate(ConditionGroup.model_validate(rule.conditions), data)
+        run_row = Run(
+            rule_id=rule.id,
+            entity=plan.entity,
+            entity_id=plan.entity_id,
+            outcome="queued" if matched else "not_matched",
+            change={"field": rule.trigger.get("field"), "due": plan.fire_at.isoformat()},
+            conditions=[r.model_dump(mode="json") for r in results],
+            matched=matched,
+            detail="" if matched else "The record no longer matches: dropped.",
+        )
+        session.add(run_row)
+        await session.flush()
+        if matched:
+            await queue.defer(session, capture.RUN_TASK, run_id=run_row.id)
+    return len(due)
