@@ -9,13 +9,14 @@ size and expiry, to download, cancel, or export again once expired.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import shiboken6
 from pydantic import BaseModel
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -24,8 +25,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +44,7 @@ from crm_server.contract.exports import ENTITIES, ENTITY_MODULES, FINISHED, STAT
 
 POLL_MS = 1000  # when no live event came for a while (the stream may be down), ask
 FILTERS = {"xlsx": "Excel workbook (*.xlsx)", "csv": "CSV, UTF-8 (*.csv)"}
+FORMATS = {"xlsx": "Excel workbook (.xlsx)", "csv": "CSV, UTF-8 (.csv)"}
 
 
 def size_text(size: int | None) -> str:
@@ -227,10 +231,30 @@ def exportable(session: Session) -> list[str]:
     return [e for e in ENTITIES if session.can(ENTITY_MODULES[e], "export") and session.can(ENTITY_MODULES[e])]
 
 
-class ExportButton(QPushButton):
-    """A list page's "Export…"; `dialog` is the progress dialog of the last export it started."""
+class ExportButton(QToolButton):
+    """A list page's "Export…": a click exports .xlsx, its arrow offers .csv too; `dialog` is the
+    progress dialog of the last export it started."""
 
     dialog: ExportProgressDialog | None = None
+
+    def __init__(self, parent: QWidget, entity: str, start: Callable[[str], object]) -> None:
+        super().__init__(parent)
+        self.setText("Export…")
+        self.setObjectName(f"{entity}Export")
+        self.setToolTip(f"Export the {ENTITIES[entity].lower()} these filters show (Ctrl+E); the arrow offers .csv")
+        self.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        menu = QMenu(self)
+        for fmt, words in FORMATS.items():
+            action = menu.addAction(words)
+            action.setObjectName(f"exportAs{fmt.title()}")
+            action.triggered.connect(functools.partial(start, fmt))
+        self.setMenu(menu)
+        self.clicked.connect(lambda: start("xlsx"))
+
+    def format_action(self, fmt: str) -> QAction:
+        """The menu's "as .csv" (or .xlsx) entry."""
+        return next(a for a in self.menu().actions() if a.objectName() == f"exportAs{fmt.title()}")
 
 
 def export_action(
@@ -238,20 +262,17 @@ def export_action(
 ) -> ExportButton:
     """A list page's "Export…" button (and Ctrl+E) for what its filters show: place the button (a
     filter bar's add_trailing); it is shown only to roles with the list module's export permission."""
-    button = ExportButton("Export…", page)
-    button.setObjectName(f"{entity}Export")
-    button.setToolTip(f"Export the {ENTITIES[entity].lower()} these filters show (Ctrl+E)")
     allowed = session.can(ENTITY_MODULES[entity], "export")
-    button.setVisible(allowed)
 
     def opened(dialog: ExportProgressDialog) -> None:
         button.dialog = dialog
 
-    def start() -> None:
+    def start(fmt: str = "xlsx") -> None:
         if session.can(ENTITY_MODULES[entity], "export"):
-            begin_export(page, session, entity, query(), opened=opened)
+            begin_export(page, session, entity, query(), fmt, opened=opened)
 
-    button.clicked.connect(start)
+    button = ExportButton(page, entity, start)
+    button.setVisible(allowed)
     if allowed:
         shortcut = QShortcut(QKeySequence("Ctrl+E"), page)
         shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -272,8 +293,8 @@ class NewExportDialog(QDialog):
         for entity in exportable(session):
             self.entity.addItem(ENTITIES[entity], entity)
         self.format = QComboBox(self)
-        self.format.addItem("Excel workbook (.xlsx)", "xlsx")
-        self.format.addItem("CSV, UTF-8 (.csv)", "csv")
+        for fmt, words in FORMATS.items():
+            self.format.addItem(words, fmt)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("Export")

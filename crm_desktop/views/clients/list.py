@@ -30,7 +30,7 @@ from crm_desktop.api import clients as clients_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import ClientDialog, owner_names, warning_text
-from crm_desktop.views.exports import ExportProgressDialog, begin_export
+from crm_desktop.views.exports import ExportButton, ExportProgressDialog, begin_export
 from crm_desktop.views.imports import ImportWizard, open_wizard
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
@@ -110,10 +110,7 @@ class ClientsPage(QWidget):
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Open the selected client (Enter)")
         self.open_button.clicked.connect(self.open_selected)
-        self.export_button = QPushButton("Export…")
-        self.export_button.setObjectName("clientsExport")
-        self.export_button.setToolTip("Export the clients these filters show (Ctrl+E)")
-        self.export_button.clicked.connect(lambda: self.export())
+        self.export_button = ExportButton(self, "clients", self.export)
         self.import_button = QPushButton("Import…")
         self.import_button.setObjectName("clientsImport")
         self.import_button.setToolTip("Import clients with their contacts from Excel or CSV")
@@ -263,13 +260,13 @@ class ClientsPage(QWidget):
             return None
         return open_wizard(self, self.session.api, self.session.me, entity, events=self.session.events)
 
-    def export(self) -> asyncio.Task[Any] | None:
+    def export(self, fmt: str = "xlsx") -> asyncio.Task[Any] | None:
         """Export…: the clients these filters show, as a job (views/exports.py: progress, Cancel,
         then "Save as…")."""
         if not self.session.can("clients", "export"):
             return None
         query = ClientQuery.model_construct(**self.query())
-        return begin_export(self, self.session, "clients", query, opened=self._export_opened)
+        return begin_export(self, self.session, "clients", query, fmt, opened=self._export_opened)
 
     def _export_opened(self, dialog: ExportProgressDialog) -> None:
         self.export_dialog = dialog

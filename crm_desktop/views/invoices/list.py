@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QCheckBox, QHeaderView, QPushButton, QVBoxLayout, 
 from crm_desktop import format
 from crm_desktop.api import invoices
 from crm_desktop.session import Session
-from crm_desktop.views.exports import ExportProgressDialog, begin_export
+from crm_desktop.views.exports import ExportButton, ExportProgressDialog, begin_export
 from crm_desktop.views.invoices.editor import STATUS_COLORS, open_invoice
 from crm_desktop.views.invoices.labels import send_label
 from crm_desktop.views.proposals.party import PartyPicker
@@ -124,9 +124,7 @@ class InvoicesPage(QWidget):
         self.new_button.setToolTip("New invoice (Ctrl+N)")
         self.new_button.clicked.connect(self.new_invoice)
         shown_if(self.new_button, session.can("invoices", "create"))
-        self.export_button = QPushButton("Export to Excel")
-        self.export_button.setToolTip("Export the invoices of these filters (Ctrl+E)")
-        self.export_button.clicked.connect(self.export)
+        self.export_button = ExportButton(self, "invoices", self.export)
         shown_if(self.export_button, session.can("invoices", "export"))
         self.notice = notice_label()
 
@@ -204,13 +202,13 @@ class InvoicesPage(QWidget):
 
     # --- export ----------------------------------------------------------------------------------
 
-    def export(self) -> asyncio.Task[Any] | None:
+    def export(self, fmt: str = "xlsx") -> asyncio.Task[Any] | None:
         """Ctrl+E: export the invoices of the current filters as a job (views/exports.py: progress,
         Cancel, then "Save as…")."""
         if not self.session.can("invoices", "export"):
             return None
         query = InvoiceQuery.model_construct(**self.query())
-        return begin_export(self, self.session, "invoices", query, opened=self._export_opened)
+        return begin_export(self, self.session, "invoices", query, fmt, opened=self._export_opened)
 
     def _export_opened(self, dialog: ExportProgressDialog) -> None:
         self.export_dialog = dialog

@@ -34,7 +34,7 @@ from crm_desktop import format, operations, tasks
 from crm_desktop.api import leads as leads_api
 from crm_desktop.api.imports import IMPORTED
 from crm_desktop.views.admin.common import UserNames, field
-from crm_desktop.views.exports import ExportProgressDialog, begin_export
+from crm_desktop.views.exports import ExportButton, ExportProgressDialog, begin_export
 from crm_desktop.views.imports import ImportWizard, open_wizard
 from crm_desktop.views.leads.lookups import sales_lookups
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
@@ -151,7 +151,7 @@ class LeadList(QWidget):
         )
         self.tag_add_button = self._button("Add tag…", "Add a tag to the selected leads", self.add_tag)
         self.tag_remove_button = self._button("Remove tag…", "Remove a tag from the selected leads", self.remove_tag)
-        self.export_button = self._button("Export to Excel", "Export the leads of these filters (Ctrl+E)", self.export)
+        self.export_button = ExportButton(self, "leads", self.export)
         self.import_button = self._button("Import…", "Import leads from Excel or CSV", self.import_file)
         self.import_button.setObjectName("leadsImport")
         self.toolbar = QHBoxLayout()

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHeaderView, QPushButton, QVBoxLayout, QWidget
 from crm_desktop import format, theme
 from crm_desktop.api import invoices, proposals
 from crm_desktop.session import Session
-from crm_desktop.views.exports import ExportProgressDialog, begin_export
+from crm_desktop.views.exports import ExportButton, ExportProgressDialog, begin_export
 from crm_desktop.views.proposals.common import (
     DECLINED_TONE,
     EXPIRED_TONE,
@@ -127,9 +127,7 @@ class ProposalsPage(QWidget):
         self.new_button.setToolTip("New proposal (Ctrl+N)")
         self.new_button.clicked.connect(self.new_proposal)
         shown_if(self.new_button, session.can("proposals", "create"))
-        self.export_button = QPushButton("Export to Excel")
-        self.export_button.setToolTip("Export the proposals of these filters (Ctrl+E)")
-        self.export_button.clicked.connect(self.export)
+        self.export_button = ExportButton(self, "proposals", self.export)
         shown_if(self.export_button, session.can("proposals", "export"))
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Open the selected proposal (Enter)")
@@ -231,13 +229,13 @@ class ProposalsPage(QWidget):
         self.keep.select(proposal.id)
         self.say(f"{proposal.number} is created.")
 
-    def export(self) -> asyncio.Task[Any] | None:
+    def export(self, fmt: str = "xlsx") -> asyncio.Task[Any] | None:
         """Ctrl+E: export the proposals of the current filters as a job (views/exports.py: progress,
         Cancel, then "Save as…")."""
         if not self.session.can("proposals", "export"):
             return None
         query = ProposalQuery.model_construct(**self.query())
-        return begin_export(self, self.session, "proposals", query, opened=self._export_opened)
+        return begin_export(self, self.session, "proposals", query, fmt, opened=self._export_opened)
 
     def _export_opened(self, dialog: ExportProgressDialog) -> None:
         self.export_dialog = dialog

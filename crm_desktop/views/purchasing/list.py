@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QVBoxLayout, QWi
 from crm_desktop import format, theme
 from crm_desktop.api import purchasing
 from crm_desktop.session import Session
-from crm_desktop.views.exports import ExportProgressDialog, begin_export
+from crm_desktop.views.exports import ExportButton, ExportProgressDialog, begin_export
 from crm_desktop.views.purchasing.common import (
     CANCELLED_TONE,
     LATE_TONE,
@@ -121,9 +121,7 @@ class PurchaseOrdersPage(QWidget):
         self.new_button.setToolTip("New purchase order (Ctrl+N)")
         self.new_button.clicked.connect(lambda: self.new_order())
         shown_if(self.new_button, session.can("purchasing", "create"))
-        self.export_button = QPushButton("Export to Excel")
-        self.export_button.setToolTip("Export the purchase orders of these filters (Ctrl+E)")
-        self.export_button.clicked.connect(self.export)
+        self.export_button = ExportButton(self, "purchase_orders", self.export)
         shown_if(self.export_button, session.can("purchasing", "export"))
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Open the selected purchase order (Enter)")
@@ -227,13 +225,13 @@ class PurchaseOrdersPage(QWidget):
         """A global-search hit (or a link from another window) names a purchase order: open it."""
         return self.open_order(record_id) if record_type == "purchase_order" else None
 
-    def export(self) -> asyncio.Task[Any] | None:
+    def export(self, fmt: str = "xlsx") -> asyncio.Task[Any] | None:
         """Ctrl+E: export the purchase orders of the current filters as a job (views/exports.py:
         progress, Cancel, then "Save as…")."""
         if not self.session.can("purchasing", "export"):
             return None
         query = PurchaseOrderQuery.model_construct(**self.query())
-        return begin_export(self, self.session, "purchase_orders", query, opened=self._export_opened)
+        return begin_export(self, self.session, "purchase_orders", query, fmt, opened=self._export_opened)
 
     def _export_opened(self, dialog: ExportProgressDialog) -> None:
         self.export_dialog = dialog

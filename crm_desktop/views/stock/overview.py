@@ -29,7 +29,7 @@ from crm_desktop import format, tasks, theme
 from crm_desktop.api import stock
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
-from crm_desktop.views.exports import ExportProgressDialog, begin_export
+from crm_desktop.views.exports import ExportButton, ExportProgressDialog, begin_export
 from crm_desktop.views.stock.common import (
     KIND_NEW,
     LOW_BACKGROUND,
@@ -92,9 +92,7 @@ class OverviewPanel(QWidget):
         self.history_button = QPushButton("History")
         self.history_button.setToolTip("Every move of the selected product (Ctrl+H)")
         self.history_button.clicked.connect(self.open_history)
-        self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Export the stock levels these filters show (an export job)")
-        self.export_button.clicked.connect(self.export)
+        self.export_button = ExportButton(self, "stock_levels", self.export)
         shown_if(self.export_button, session.can("stock", "export"))
         self.filters.add_trailing(self.history_button)
         self.filters.add_trailing(self.export_button)
@@ -193,13 +191,13 @@ class OverviewPanel(QWidget):
 
     # --- export ----------------------------------------------------------------------------------
 
-    def export(self) -> asyncio.Task[Any] | None:
+    def export(self, fmt: str = "xlsx") -> asyncio.Task[Any] | None:
         """Export…: the stock levels these filters show, as a job (views/exports.py: progress,
         Cancel, then "Save as…")."""
         if not self.session.can("stock", "export"):
             return None
         query = LevelQuery.model_construct(**self.query())
-        return begin_export(self, self.session, "stock_levels", query, opened=self._export_opened)
+        return begin_export(self, self.session, "stock_levels", query, fmt, opened=self._export_opened)
 
     def _export_opened(self, dialog: ExportProgressDialog) -> None:
         self.export_dialog = dialog

@@ -17,10 +17,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from crm_desktop.session import Session
-from crm_desktop.views.exports import ExportProgressDialog, begin_export
+from crm_desktop.views.exports import ExportButton, ExportProgressDialog, begin_export
 from crm_desktop.views.tickets.board import TicketBoard
 from crm_desktop.views.tickets.filters import TicketFilterBar, TicketLookups
 from crm_desktop.views.tickets.queue import TICK_MS, TicketQueue, open_ticket
@@ -83,9 +83,7 @@ class TicketsPage(QWidget):
         self.new_button = header.new_button
         self.new_button.clicked.connect(self.new_ticket)
         self.views.idClicked.connect(self.show_view)
-        self.export_button = QPushButton("Export…", header)
-        self.export_button.setToolTip("Export the tickets these filters show (Ctrl+E)")
-        self.export_button.clicked.connect(self.export)
+        self.export_button = ExportButton(header, "tickets", self.export)
         self.export_button.setVisible(self.session.can("tickets", "export"))
         row = header.layout()
         if isinstance(row, QHBoxLayout):  # beside "New ticket"
@@ -117,13 +115,13 @@ class TicketsPage(QWidget):
 
     # --- export ----------------------------------------------------------------------------------
 
-    def export(self) -> asyncio.Task[Any] | None:
+    def export(self, fmt: str = "xlsx") -> asyncio.Task[Any] | None:
         """Ctrl+E: export the tickets these filters show, as a job (views/exports.py: progress,
         Cancel, then "Save as…")."""
         if not self.session.can("tickets", "export"):
             return None
         query = TicketQuery.model_construct(**self.queue.filters.model_dump(), sort=self.queue.sort)
-        return begin_export(self, self.session, "tickets", query, opened=self._export_opened)
+        return begin_export(self, self.session, "tickets", query, fmt, opened=self._export_opened)
 
     def _export_opened(self, dialog: ExportProgressDialog) -> None:
         self.export_dialog = dialog
