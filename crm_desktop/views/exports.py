@@ -244,6 +244,7 @@ class ExportButton(QToolButton):
         self.setToolTip(f"Export the {ENTITIES[entity].lower()} these filters show (Ctrl+E); the arrow offers .csv")
         self.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.setProperty("role", "split")
         menu = QMenu(self)
         for fmt, words in FORMATS.items():
             action = menu.addAction(words)
