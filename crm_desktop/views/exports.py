@@ -253,6 +253,15 @@ class ExportButton(QToolButton):
         self.setMenu(menu)
         self.clicked.connect(lambda: start("xlsx"))
 
+    def add_choice(self, name: str, words: str, start: Callable[[], object]) -> QAction:
+        """One more entry in the arrow's menu (the client list's "Their contacts")."""
+        if not any(a.isSeparator() for a in self.menu().actions()):
+            self.menu().addSeparator()
+        action = self.menu().addAction(words)
+        action.setObjectName(name)
+        action.triggered.connect(lambda: start())
+        return action
+
     def format_action(self, fmt: str) -> QAction:
         """The menu's "as .csv" (or .xlsx) entry."""
         return next(a for a in self.menu().actions() if a.objectName() == f"exportAs{fmt.title()}")

@@ -23,6 +23,7 @@ from crm_server.contract.clients import (
     ClientUpdate,
     ContactIn,
     ContactOut,
+    ContactRow,
     ContactUpdate,
     RecordWarning,
 )
@@ -116,6 +117,28 @@ async def list_clients(session: AsyncSession, principal: Principal, query: Clien
         query.limit,
         ClientOut.model_validate,
         order,
+        after=query.after,
+    )
+
+
+async def list_contacts(session: AsyncSession, principal: Principal, query: ClientQuery) -> Page[ContactRow]:
+    """The contacts of the clients the client list shows for `query`, by client name."""
+    shown = _list_query(principal, query).with_only_columns(Client.id).scalar_subquery()
+    stmt = (
+        select(Contact, Client.name.label("client_name"))
+        .join(Client, Client.id == Contact.client_id)
+        .where(Contact.client_id.in_(shown))
+    )
+    return await paging.page(
+        session,
+        stmt,
+        query.offset,
+        query.limit,
+        lambda row: ContactRow.model_validate(
+            {**ContactOut.model_validate(row[0]).model_dump(), "client_name": row[1]}
+        ),
+        (Client.name, Contact.name, Contact.id),
+        whole_rows=True,
         after=query.after,
     )
 

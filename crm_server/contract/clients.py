@@ -45,6 +45,12 @@ class ContactOut(Model):
     version: int
 
 
+class ContactRow(ContactOut):
+    """A contact in a list of several clients' contacts (the contacts export)."""
+
+    client_name: str
+
+
 class ClientIn(BaseModel):
     name: str = Field(min_length=1, max_length=300)
     vat_number: str | None = Field(default=None, max_length=50)

@@ -18,6 +18,7 @@ ExportFormat = Literal["xlsx", "csv"]
 ENTITIES: dict[str, str] = {
     "leads": "Leads",
     "clients": "Clients",
+    "contacts": "Contacts",
     "tickets": "Tickets",
     "invoices": "Invoices",
     "payments": "Payments",
@@ -33,6 +34,7 @@ ENTITIES: dict[str, str] = {
 ENTITY_MODULES: dict[str, str] = {
     "leads": "leads",
     "clients": "clients",
+    "contacts": "clients",
     "tickets": "tickets",
     "invoices": "invoices",
     "payments": "payments",
@@ -47,6 +49,7 @@ ENTITY_MODULES: dict[str, str] = {
 ExportEntity = Literal[
     "leads",
     "clients",
+    "contacts",
     "tickets",
     "invoices",
     "payments",

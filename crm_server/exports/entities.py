@@ -31,7 +31,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.clients import service as clients
 from crm_server.contract.activities import FollowUpOut
 from crm_server.contract.admin import AuditEntryOut
-from crm_server.contract.clients import ClientOut, ClientQuery
+from crm_server.contract.clients import ClientOut, ClientQuery, ContactRow
 from crm_server.contract.common import Page
 from crm_server.contract.exports import ENTITY_MODULES, AuditFilter, FollowUpFilter
 from crm_server.contract.invoices import InvoiceOut, InvoiceQuery
@@ -339,6 +339,23 @@ REGISTRY: dict[str, Entity] = {
             csv_select=_lead_csv,
         ),
         Entity("clients", "clients", ClientQuery, ClientOut, clients.list_clients),
+        Entity(
+            "contacts",
+            "clients",
+            ClientQuery,
+            ContactRow,
+            clients.list_contacts,
+            columns=(
+                Column("Client", lambda c: c.client_name),
+                Column("Name", lambda c: c.name),
+                Column("Position", lambda c: c.position),
+                Column("Email", lambda c: c.email),
+                Column("Phone", lambda c: c.phone),
+                Column("Client ID", lambda c: c.client_id),
+                Column("Contact ID", lambda c: c.id),
+                Column("Created (UTC)", lambda c: cell(c.created_at)),
+            ),
+        ),
         Entity("tickets", "tickets", TicketQuery, TicketOut, tickets.list_tickets),
         Entity(
             "invoices",

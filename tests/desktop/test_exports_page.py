@@ -15,6 +15,7 @@ import pytest
 import shiboken6
 from openpyxl import load_workbook
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 from sqlalchemy import update
@@ -249,6 +250,16 @@ def test_the_client_list_exports_as_csv_what_its_search_shows(desk: Desk, qtbot:
     desk.wait_until(lambda: dialog.saved_to == str(target), message=dialog.status.text())
     rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
     assert sorted(r[rows[0].index("Name")] for r in rows[1:]) == ["Alpha SRL", "Beta SRL"]
+
+    # The arrow's "Their contacts": the contacts of the clients the search shows.
+    desk.run(api.post("/api/clients", {"name": "Delta SRL", "contacts": [{"name": "Eva Lup"}]}))
+    desk.run(api.post("/api/clients", {"name": "Omega GmbH", "contacts": [{"name": "Otto Berg"}]}))
+    page.export_dialog = None
+    page.export_button.menu().findChild(QAction, "exportContactsXlsx").trigger()
+    desk.wait_until(lambda: getattr(page, "export_dialog", None) is not None, message="no export dialog")
+    contacts: ExportProgressDialog = page.export_dialog
+    desk.wait_until(lambda: contacts.export.state is ExportState.done, timeout=60, message=contacts.status.text())
+    assert contacts.export.entity == "contacts" and contacts.export.rows_done == 1
 
 
 def test_export_from_the_payments_page_holds_what_its_search_shows(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:

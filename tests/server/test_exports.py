@@ -249,8 +249,9 @@ async def test_cancel_stops_a_waiting_export_and_its_job_then_does_nothing(
 
 
 async def test_other_lists_export_through_their_own_list_query(live: LiveServer, boss: httpx.AsyncClient) -> None:
-    for name in ("Alpha SRL", "Beta SRL", "=cmd|' /C calc'!A0"):
-        made = await boss.post("/api/clients", json={"name": name})
+    people = {"Alpha SRL": ["Ana Pop", "Dan Ion"], "Beta SRL": ["Eva Lup"], "=cmd|' /C calc'!A0": ["Ion Rus"]}
+    for name, contacts in people.items():
+        made = await boss.post("/api/clients", json={"name": name, "contacts": [{"name": c} for c in contacts]})
         assert made.status_code == 201, made.text
     started = await _export(boss, "csv", entity="clients", q="SRL")
     done = await _settled(boss, started["id"])
@@ -262,6 +263,13 @@ async def test_other_lists_export_through_their_own_list_query(live: LiveServer,
     done = await _settled(boss, started["id"])
     rows = _xlsx_rows((await boss.get(f"/api/exports/{started['id']}/file")).content)
     assert "'=cmd|' /C calc'!A0" in [r[1] for r in rows[1:]]
+
+    # Contacts: those of the clients the client list shows for the same filter, by client.
+    started = await _export(boss, "csv", entity="contacts", q="SRL")
+    assert (await _settled(boss, started["id"]))["rows_done"] == 3
+    rows = _csv_rows((await boss.get(f"/api/exports/{started['id']}/file")).content)
+    assert rows[0][:3] == ["Client", "Name", "Position"]
+    assert [r[:2] for r in rows[1:]] == [["Alpha SRL", "Ana Pop"], ["Alpha SRL", "Dan Ion"], ["Beta SRL", "Eva Lup"]]
 
     ticket = await boss.post("/api/tickets", json={"subject": "Printer jammed"})
     assert ticket.status_code == 201, ticket.text

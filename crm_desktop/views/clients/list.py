@@ -8,6 +8,7 @@ patched in place; only when rows came or went is the list loaded from the top.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -30,7 +31,7 @@ from crm_desktop.api import clients as clients_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.clients.dialogs import ClientDialog, owner_names, warning_text
-from crm_desktop.views.exports import ExportButton, ExportProgressDialog, begin_export
+from crm_desktop.views.exports import FORMATS, ExportButton, ExportProgressDialog, begin_export
 from crm_desktop.views.imports import ImportWizard, open_wizard
 from crm_desktop.widgets.filter_bar import FilterBar
 from crm_desktop.widgets.list_page import (
@@ -111,6 +112,12 @@ class ClientsPage(QWidget):
         self.open_button.setToolTip("Open the selected client (Enter)")
         self.open_button.clicked.connect(self.open_selected)
         self.export_button = ExportButton(self, "clients", self.export)
+        for fmt, words in FORMATS.items():
+            self.export_button.add_choice(
+                f"exportContacts{fmt.title()}",
+                f"Their contacts: {words}",
+                functools.partial(self.export, fmt, "contacts"),
+            )
         self.import_button = QPushButton("Import…")
         self.import_button.setObjectName("clientsImport")
         self.import_button.setToolTip("Import clients with their contacts from Excel or CSV")
@@ -260,13 +267,13 @@ class ClientsPage(QWidget):
             return None
         return open_wizard(self, self.session.api, self.session.me, entity, events=self.session.events)
 
-    def export(self, fmt: str = "xlsx") -> asyncio.Task[Any] | None:
-        """Export…: the clients these filters show, as a job (views/exports.py: progress, Cancel,
-        then "Save as…")."""
+    def export(self, fmt: str = "xlsx", entity: str = "clients") -> asyncio.Task[Any] | None:
+        """Export…: the clients these filters show (or, `entity` "contacts", their contacts), as a
+        job (views/exports.py: progress, Cancel, then "Save as…")."""
         if not self.session.can("clients", "export"):
             return None
         query = ClientQuery.model_construct(**self.query())
-        return begin_export(self, self.session, "clients", query, fmt, opened=self._export_opened)
+        return begin_export(self, self.session, entity, query, fmt, opened=self._export_opened)
 
     def _export_opened(self, dialog: ExportProgressDialog) -> None:
         self.export_dialog = dialog
