@@ -20,6 +20,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.operations import change_bus
 from crm_desktop.views.admin.assignment import AssignmentPage
 from crm_desktop.views.admin.audit import AuditPage
+from crm_desktop.views.admin.automation import AutomationPage
 from crm_desktop.views.admin.backups import BackupsPage
 from crm_desktop.views.admin.common import AdminPage, Event, can
 from crm_desktop.views.admin.data_management import DataManagementPage
@@ -36,6 +37,7 @@ from crm_desktop.views.admin.tax_rates import TaxRatesPage
 from crm_desktop.views.admin.teams import TeamsPage
 from crm_desktop.views.admin.users import UsersPage
 from crm_desktop.views.admin.web_forms import WebFormsPage
+from crm_desktop.views.admin.webhooks import WebhooksPage
 from crm_server.contract.auth import Me
 from crm_server.contract.events import LiveEvent
 
@@ -52,6 +54,8 @@ PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("invoice_emails", InvoiceEmailsPage),
     ("integrations", IntegrationsPage),
     ("web_forms", WebFormsPage),
+    ("automation", AutomationPage),
+    ("webhooks", WebhooksPage),
     ("logs", LogsPage),
     ("audit", AuditPage),
     ("settings", SettingsPage),
@@ -72,6 +76,8 @@ ICONS = {
     "invoice_emails": "invoices",
     "integrations": "integrations",
     "web_forms": "leads",
+    "automation": "integrations",
+    "webhooks": "integrations",
     "logs": "lock",
     "audit": "inbox",
     "settings": "settings",
@@ -99,6 +105,8 @@ EVENT_PAGES = {
     "assignment_rule": ("assignment", "audit"),
     "email_pipe_log": ("email_log", "audit"),
     "backup": ("backups",),
+    "automation_rule": ("automation", "audit"),
+    "webhook_subscription": ("webhooks", "audit"),
 }
 # Live events of other modules that a page shows, by (module, entity).
 OTHER_EVENT_PAGES = {
