@@ -67,6 +67,12 @@ LABELS: dict[str, str] = {
     "team": "SELECT name FROM teams WHERE id = a.entity_id",
     "web_form": "SELECT name FROM web_forms WHERE id = a.entity_id",
     "email_pipe_log": "SELECT nullif(subject, '') FROM email_pipe_log WHERE id = a.entity_id",
+    "automation_rule": "SELECT name FROM automation_rules WHERE id = a.entity_id",
+    "webhook_subscription": "SELECT name FROM webhook_subscriptions WHERE id = a.entity_id",
+    "webhook_delivery": (
+        "SELECT s.name || ' · ' || d.event_type FROM webhook_deliveries d"
+        " JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.id = a.entity_id"
+    ),
     # A job's row is purged after a while; the entry itself says which task ran (its words: below).
     "job": "SELECT a.changes -> 0 ->> 'new'",
 }

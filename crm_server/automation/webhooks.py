@@ -97,8 +97,8 @@ async def check_address(session: AsyncSession, url: str) -> None:
         return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise ValidationFailed(f"The host {host} could not be found.", field="url") from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL or a name IDNA cannot encode
+        raise ValidationFailed("The host could not be found.", field="url") from exc
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not address.is_global or address.is_multicast:

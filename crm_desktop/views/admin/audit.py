@@ -42,6 +42,7 @@ from crm_server.contract.common import Page
 # Record types the server audits (crm_server: audit.record(entity=...)); the server has no list of them.
 RECORD_TYPES = (
     "assignment_rule",
+    "automation_rule",
     "client",
     "contact",
     "email_pipe_log",
@@ -74,6 +75,8 @@ RECORD_TYPES = (
     "user",
     "warehouse",
     "web_form",
+    "webhook_delivery",
+    "webhook_subscription",
 )
 PAGE_SIZE = 100
 
