@@ -311,3 +311,40 @@ async def test_rules_refuse_what_cannot_work(boss: httpx.AsyncClient) -> None:
         response = await boss.post("/api/automation/rules", json={**body, **change})
         assert response.status_code == 422, response.text
         assert response.json()["field"] == field, response.text
+
+
+async def test_a_web_form_lead_opens_a_ticket_and_tells_the_admins(live: LiveServer, boss: httpx.AsyncClient) -> None:
+    roles = (await boss.get("/api/roles")).json()
+    admin_role = next(r["id"] for r in roles if r["name"] == "Admin")
+    rule = await _rule(
+        boss,
+        name="Web leads",
+        trigger={"kind": "inbound"},
+        actions=[
+            {"kind": "create_ticket", "title": "Call the new web lead", "body": "Within the hour."},
+            {"kind": "notify", "role_id": admin_role, "title": "A web lead came in"},
+        ],
+    )
+    await _lead(boss, person_name="Typed In")  # a person's lead is no inbound event
+    site = "https://www.example.com"
+    fields = [
+        {"name": "name", "label": "Your name", "type": "text", "required": True, "maps_to": "person_name"},
+        {"name": "email", "label": "Email", "type": "email", "required": True, "maps_to": "email"},
+    ]
+    form = await boss.post("/api/web-forms", json={"name": "Contact", "fields": fields, "allowed_origins": [site]})
+    assert form.status_code == 201, form.text
+    async with httpx.AsyncClient() as visitor:
+        sent = await visitor.post(
+            f"{live.base_url}/webhooks/forms/{form.json()['key']}",
+            data={"name": "Wendy Web", "email": "wendy@example.com", "website": ""},
+            headers={"Origin": site},
+        )
+    assert sent.status_code == 200, sent.text
+    [run] = await _settled(boss, rule["id"])
+    assert run["outcome"] == "done", run
+    assert run["change"]["inbound"] is True
+    tickets = (await boss.get("/api/tickets", params={"q": "Call the new web lead"})).json()["items"]
+    assert [t["subject"] for t in tickets] == ["Call the new web lead"]
+    bell = (await boss.get("/api/notifications")).json()["items"]
+    assert any(n["kind"] == "automation" and n["title"] == "A web lead came in" for n in bell)
+    await boss.post(f"/api/automation/rules/{rule['id']}/active", json={"active": False})
