@@ -13,6 +13,7 @@ The file itself is kept in the import row (bytea): any server process can run th
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import logging
@@ -184,7 +185,7 @@ async def upload(
     readers.file_kind(name)
     if not data:
         raise ValidationFailed("The file is empty.", field="file")
-    sheets = readers.sheet_names(data, name)
+    sheets = await asyncio.to_thread(readers.sheet_names, data, name)
     imp = Import(
         entity=entity,
         file_name=name,
@@ -214,7 +215,7 @@ async def choose_sheet(
 ) -> UploadOut:
     imp = await visible_import(session, principal, import_id, where, lock=True)
     _editable(imp)
-    sheets = readers.sheet_names(await file_of(session, imp), imp.file_name)
+    sheets = await asyncio.to_thread(readers.sheet_names, await file_of(session, imp), imp.file_name)
     if sheet not in sheets:
         raise ValidationFailed(f"The file has no sheet named {sheet!r}.", field="sheet")
     imp.sheet, imp.mapping, imp.winners, imp.status = sheet, {}, {}, ImportStatus.uploaded.value
@@ -230,7 +231,7 @@ async def _sheet_answer(session: AsyncSession, imp: Import, sheets: list[str]) -
     suggested: dict[str, str | None] = {}
     remembered = False
     if imp.sheet is not None:
-        sheet = readers.read(await file_of(session, imp), imp.file_name, imp.sheet)
+        sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
         headers, count = sheet.headers, len(sheet.rows)
         sample = [[rows.as_text(c) for c in cells] for _n, cells in sheet.rows[:5]]
         kept = await session.get(ImportMapping, (imp.entity, mapping_rules.headers_hash(headers)))
@@ -270,7 +271,7 @@ async def set_mapping(
     _editable(imp)
     if imp.sheet is None:
         raise ValidationFailed("Choose the sheet to import first.", field="sheet")
-    sheet = readers.read(await file_of(session, imp), imp.file_name, imp.sheet)
+    sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
     look = await rows.lookups(session, imp.entity)
     fields = rows.fields_of(imp.entity, look)
     unknown = [h for h in body.mapping if h not in sheet.headers]
@@ -460,6 +461,20 @@ async def run(db: Database, import_id: int) -> str:
                 imp = await session.get(Import, import_id, with_for_update=True, populate_existing=True)
                 if imp is None or imp.status != ImportStatus.running.value:
                     raise _Stopped
+                # A second job of the same import (a worker thought dead was only slow) may have
+                # written some of these rows meanwhile: the import's row lock makes this check exact.
+                written = set(
+                    (
+                        await session.scalars(
+                            select(ImportRow.row).where(
+                                ImportRow.import_id == import_id, ImportRow.row.in_([c.row for c in chunk])
+                            )
+                        )
+                    ).all()
+                )
+                chunk = [c for c in chunk if c.row not in written]
+                if not chunk:
+                    continue
                 await planner.match(session, entity, chunk, mode, principal)
                 counts, owners = await write_chunk(session, imp, principal, look, chunk)
                 for owner, n in owners.items():
@@ -570,7 +585,7 @@ async def error_report(session: AsyncSession, principal: Principal, import_id: i
 
     imp = await visible_import(session, principal, import_id, where)
     failed = dict(await _all_errors(session, imp, principal))
-    sheet = readers.read(await file_of(session, imp), imp.file_name, imp.sheet)
+    sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
     book = Workbook(write_only=True)
     out = book.create_sheet("Errors")
     out.append(spreadsheet.xlsx_row(out, [*sheet.headers, "Error"]))

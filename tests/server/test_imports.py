@@ -658,3 +658,39 @@ async def test_ods_and_utf8_bom_csv(boss: httpx.AsyncClient, live: LiveServer) -
     await mapped(boss, answer)
     assert (await run(boss, answer["item"]["id"]))["created"] == 1
     assert [x.person_name for x in await leads(live)] == ["Ana Pop", "Ștefan Țurcan"]
+
+
+async def test_two_jobs_of_one_import_write_each_row_once(database_url: str, server: LiveServer) -> None:
+    """A job queued again while the first still runs (its worker only looked dead): both run at once
+    and every row is still written exactly once."""
+    total = 300
+    rows: list[list[Any]] = [["Full Name", "E-mail"]] + [[f"Person {i}", f"p{i}@example.com"] for i in range(total)]
+    async with server.client() as api:
+        await server.login_admin(api)
+        answer = await upload(api, xlsx(rows))
+        import_id = answer["item"]["id"]
+        await mapped(api, answer)
+        assert (await api.post(f"/api/imports/{import_id}/start", json={})).status_code == 200
+    with psycopg.connect(database_url, autocommit=True) as conn:  # the same job, queued twice
+        conn.execute(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at, attempts)"
+            " SELECT queue_name, task_name, args, scheduled_at, attempts FROM procrastinate_jobs"
+            " WHERE task_name LIKE '%%imports.run'"
+        )
+        assert conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'").fetchone() == (2,)
+    os.environ["CRM_IMPORT_CHUNK_ROWS"] = "5"
+    try:
+        with LiveServer.run(database_url, worker=True) as working:  # runs both jobs side by side
+            async with working.client() as api:
+                await working.login(api, ADMIN_EMAIL)
+                done = await settled(api, import_id)
+                deadline = time.monotonic() + 60
+                while (await api.get("/api/admin/jobs", params={"task": "imports.run"})).json()[1:2] == []:
+                    assert time.monotonic() < deadline
+                    await asyncio.sleep(0.1)
+    finally:
+        os.environ.pop("CRM_IMPORT_CHUNK_ROWS", None)
+    assert (done["status"], done["created"], done["errors"]) == ("done", total, 0), done
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        leads = conn.execute("SELECT count(*) FROM leads WHERE import_batch_id = %s", (import_id,)).fetchone()
+    assert leads == (total,)
