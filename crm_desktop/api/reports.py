@@ -7,7 +7,15 @@ from __future__ import annotations
 from crm_desktop.api import payments
 from crm_desktop.api.client import ApiClient
 from crm_desktop.api.invoices import params
-from crm_server.contract.reports import SalesQuery, SalesReportOut
+from crm_server.contract.reports import (
+    ReportOut,
+    ReportQuery,
+    SalesQuery,
+    SalesReportOut,
+    SourceCostIn,
+    SourceCostOut,
+    StageProbabilityOut,
+)
 
 # The sales report counts invoices, credit notes and payments: it reloads after any of them changes
 # (a payment's live event names "invoices.payment", which carries "invoices" too).
@@ -19,4 +27,39 @@ async def sales(api: ApiClient, query: SalesQuery | None = None) -> SalesReportO
     return SalesReportOut.model_validate(await api.get("/api/reports/sales", **params(query or SalesQuery())))
 
 
-__all__ = ["WATCHED", "sales"]
+async def standard(api: ApiClient, key: str, query: ReportQuery | None = None) -> ReportOut:
+    """One of the standard reports (funnel, lost, sources, activity, forecast, support, receivables)."""
+    return ReportOut.model_validate(await api.get(f"/api/reports/{key}", **params(query or ReportQuery())))
+
+
+async def source_costs(api: ApiClient, year: int | None = None) -> list[SourceCostOut]:
+    found = await api.get("/api/reports/source-costs", **({"year": year} if year else {}))
+    return [SourceCostOut.model_validate(c) for c in found]
+
+
+async def put_source_cost(api: ApiClient, cost: SourceCostIn) -> SourceCostOut | None:
+    """Set what a source cost in a month (0 removes it: None)."""
+    answer = await api.put("/api/reports/source-costs", cost.model_dump(mode="json", exclude_none=True))
+    return SourceCostOut.model_validate(answer) if answer else None
+
+
+async def stage_probabilities(api: ApiClient, pipeline_id: int) -> list[StageProbabilityOut]:
+    return [
+        StageProbabilityOut.model_validate(s) for s in await api.get(f"/api/reports/stage-probabilities/{pipeline_id}")
+    ]
+
+
+async def set_stage_probability(api: ApiClient, status_id: int, percent: str) -> StageProbabilityOut:
+    answer = await api.put(f"/api/reports/stage-probabilities/status/{status_id}", {"win_probability": percent})
+    return StageProbabilityOut.model_validate(answer)
+
+
+__all__ = [
+    "WATCHED",
+    "put_source_cost",
+    "sales",
+    "set_stage_probability",
+    "source_costs",
+    "stage_probabilities",
+    "standard",
+]

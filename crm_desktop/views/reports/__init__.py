@@ -1,9 +1,11 @@
-"""The Reports module: the sales report on an accrual or a cash basis (sales.py)."""
+"""The Reports module: the sales report on an accrual or a cash basis (sales.py) and the standard
+reports (standard.py: funnel, lost deals, lead sources, team activity, forecast, support,
+receivables), chosen from a list (page.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from PySide6.QtWidgets import QWidget
@@ -12,22 +14,36 @@ from crm_desktop.session import Session
 
 
 def create_page(session: Session) -> QWidget:
-    from crm_desktop.views.reports.sales import SalesReportPage
+    from crm_desktop.views.reports.page import ReportsPage
 
-    return SalesReportPage(session)
+    return ReportsPage(session)
 
 
 def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
-    """The demo's sales of the last six months by month, on each basis (the accrual one first)."""
+    """The demo's sales of the last six months by month on each basis, then each standard report
+    over the last year."""
+    from crm_desktop.views.reports.page import ORDER, ReportsPage
     from crm_desktop.views.reports.sales import SalesReportPage
+    from crm_desktop.views.reports.standard import StandardReportPage
 
     ctx.main.open_module("reports")
     page = ctx.main.pages["reports"].content
-    if not isinstance(page, SalesReportPage):
+    if not isinstance(page, ReportsPage):
         return
     today = date.today()
-    start = date(today.year - (today.month <= 6), (today.month - 6 - 1) % 12 + 1, 1)
-    page.set_range(start, today)
-    for basis in ("accrual", "cash"):
-        page.set_basis(basis)  # loads at once; the runner waits for it before the picture
-        yield f"reports-sales-{basis}", page
+    sales = page.open_report("sales")
+    if isinstance(sales, SalesReportPage):
+        start = date(today.year - (today.month <= 6), (today.month - 6 - 1) % 12 + 1, 1)
+        sales.set_range(start, today)
+        for basis in ("accrual", "cash"):
+            sales.set_basis(basis)  # loads at once; the runner waits for it before the picture
+            yield f"reports-sales-{basis}", page
+    for key in ORDER[1:]:
+        shown = page.open_report(key)
+        if isinstance(shown, StandardReportPage):
+            if key == "forecast":
+                shown.set_range(today, today + timedelta(days=180))
+            else:
+                shown.set_range(today - timedelta(days=365), today)
+            shown.reload()
+            yield f"reports-{key}", page

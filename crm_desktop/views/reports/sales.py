@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QCategoryAxis, QChart, QChartView
 from PySide6.QtCore import QDate, QSettings, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QKeySequence, QPainter, QShortcut
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -143,6 +143,11 @@ class SalesReportPage(QWidget):
             button.setToolTip(f"{tip} (Ctrl+{index + 1})")
             button.setObjectName(f"basis_{key}")
             button.setMinimumWidth(110)
+            # the theme's min-width (content) wins over setMinimumWidth: room for the bold chosen text
+            bold = button.font()
+            bold.setBold(True)
+            wide = max(78, QFontMetrics(bold).horizontalAdvance(text) + 6)
+            button.setStyleSheet(f'QPushButton[role="segment"] {{ min-width: {wide}px; }}')
             self.basis.addButton(button, index)
             segments.addWidget(button)
             self.basis_buttons[key] = button
