@@ -234,15 +234,17 @@ def _client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
 
 
-_shared: httpx.AsyncClient | None = None
+_shared: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
 
 
 def client() -> httpx.AsyncClient:
-    """One connection pool per worker process (a new client per delivery costs a TCP handshake)."""
+    """One connection pool per worker's event loop (a new client per delivery costs a TCP
+    handshake; a pool is bound to the loop that opened its connections)."""
     global _shared
-    if _shared is None or _shared.is_closed:
-        _shared = _client()
-    return _shared
+    loop = asyncio.get_running_loop()
+    if _shared is None or _shared[0] is not loop or _shared[1].is_closed:
+        _shared = (loop, _client())
+    return _shared[1]
 
 
 async def deliver(db: Database, delivery_id: int) -> str:
