@@ -250,3 +250,32 @@ async def test_the_last_retry_waits_in_the_dead_letters_and_admins_are_told(
 
     item = await _until(delivered, "the resend delivered")
     assert [a["status_code"] for a in item["log"]] == [200, 503, 503]
+
+
+async def test_a_rule_calls_a_webhook(boss: httpx.AsyncClient, receiver: Receiver) -> None:
+    await _allow_loopback(boss)
+    sub = await _subscribe(boss, receiver.url("/ok/rule"), "automation.webhook")
+    made = await boss.post(
+        "/api/automation/rules",
+        json={
+            "name": "Tell the shop",
+            "entity": "lead",
+            "trigger": {"kind": "field_changed", "field": "territory", "to_value": "Export"},
+            "actions": [{"kind": "call_webhook", "subscription_id": sub["id"]}],
+        },
+    )
+    assert made.status_code == 201, made.text
+    lead = await _lead(boss, "Rule Rita")
+    version = lead["version"]
+    edited = await boss.patch(f"/api/leads/{lead['id']}", json={"version": version, "territory": "Export"})
+    assert edited.status_code == 200, edited.text
+
+    async def called() -> list[tuple[dict[str, str], bytes]] | None:
+        return receiver.received("/ok/rule") or None
+
+    [(headers, body)] = await _until(called, "the rule's webhook call")
+    message = standardwebhooks.Webhook(sub["secret"]).verify(body, headers)
+    assert message["type"] == "automation.webhook"
+    assert message["data"]["rule"]["name"] == "Tell the shop"
+    assert message["data"]["record"]["id"] == lead["id"] and message["data"]["record"]["territory"] == "Export"
+    assert message["data"]["change"] == {"field": "territory", "old": None, "new": "Export"}
