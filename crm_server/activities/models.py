@@ -69,6 +69,8 @@ class FollowUp(IdMixin, TimestampsMixin, Versioned, Base):
         Index("ix_follow_ups_owner_due", "owner_id", "due_at"),
         # What the reminder job scans every minute: open ones only.
         Index("ix_follow_ups_open_due", "due_at", postgresql_where=text("status = 'open'")),
+        # The team activity report: follow-ups done in a range (migration 0030).
+        Index("ix_follow_ups_done_at", "completed_at", postgresql_where=text("status = 'done'")),
         CheckConstraint("lead_id IS NOT NULL OR client_id IS NOT NULL", name="parent"),
         CheckConstraint("kind IN ('call', 'email', 'whatsapp', 'meeting')", name="kind"),
         CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status"),

@@ -167,6 +167,8 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
         ),
         # The list's usual sorts (the other sortable columns sort the filtered rows).
         Index("ix_leads_created_at", "created_at"),
+        # The lost deals report: leads closed in a range (migration 0030).
+        Index("ix_leads_closed_at", "closed_at", postgresql_where=text("closed_at IS NOT NULL")),
         Index("ix_leads_updated_at", "updated_at"),
         Index("ix_leads_person_name", "person_name"),
         # The list's sorts on columns that may be empty ("empty last" both ways): one index per

@@ -90,6 +90,12 @@ SELECT m.lead_id, coalesce(s.pipeline_id, l.pipeline_id), m.from_status_id, m.to
   LEFT JOIN pipeline_statuses s ON s.id = m.to_status_id"""
     )
 
+    # What the lost deals and team activity reports read by date.
+    op.create_index("ix_leads_closed_at", "leads", ["closed_at"], postgresql_where=sa.text("closed_at IS NOT NULL"))
+    op.create_index(
+        "ix_follow_ups_done_at", "follow_ups", ["completed_at"], postgresql_where=sa.text("status = 'done'")
+    )
+
     op.add_column("pipeline_statuses", sa.Column("win_probability", sa.Numeric(5, 2), nullable=True))
     op.execute(
         """
@@ -125,6 +131,8 @@ UPDATE pipeline_statuses p SET win_probability = CASE
 
 
 def downgrade() -> None:
+    op.drop_index("ix_follow_ups_done_at", table_name="follow_ups")
+    op.drop_index("ix_leads_closed_at", table_name="leads")
     op.drop_table("lead_source_costs")
     op.execute("ALTER TABLE pipeline_statuses DROP CONSTRAINT ck_pipeline_statuses_win_probability")
     op.drop_column("pipeline_statuses", "win_probability")
