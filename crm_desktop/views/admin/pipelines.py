@@ -8,6 +8,7 @@ Every change announces "admin.pipeline", so the Kanban and the lead list reload 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import shiboken6
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -30,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import format, operations
 from crm_desktop.api import admin as admin_api
+from crm_desktop.api import reports as reports_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
@@ -44,6 +47,7 @@ from crm_desktop.views.admin.common import (
 from crm_desktop.views.admin.sales_lists import OrderedList, failed
 from crm_server.contract.auth import Me
 from crm_server.contract.leads import PipelineOut, StatusKind, StatusOut
+from crm_server.contract.reports import StageProbabilityOut
 
 PIPELINE = admin_api.PIPELINE
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -224,6 +228,17 @@ class PipelinesPage(AdminPage):
         self.kind = kind_combo()
         self.kind.setAccessibleName("Kind of the selected status")
         self.kind.activated.connect(self._kind_chosen)
+        # The selected status's chance of being won: the weighted forecast of the reports.
+        self.probabilities: dict[int, Decimal] = {}
+        self.probability = QDoubleSpinBox()
+        self.probability.setObjectName("winProbability")
+        self.probability.setAccessibleName("Win probability of the selected status, percent")
+        self.probability.setToolTip("How likely a lead in this status is won: the forecast weighs its value by it")
+        self.probability.setRange(0, 100)
+        self.probability.setDecimals(0)
+        self.probability.setSuffix(" %")
+        self.probability.setKeyboardTracking(False)
+        self.probability.editingFinished.connect(self._probability_edited)
         self.up_button = QPushButton("Up")
         self.up_button.setToolTip("Move up (Alt+Up)")
         self.up_button.clicked.connect(lambda: self.list.move_current(-1))
@@ -237,8 +252,18 @@ class PipelinesPage(AdminPage):
         buttons.setSpacing(8)
         kind_label = QLabel("&Kind")
         kind_label.setBuddy(self.kind)
-        for widget in (self.add_button, self.rename_button, kind_label, self.kind):
-            buttons.addWidget(widget)
+        chance_label = QLabel("&Win chance")
+        chance_label.setBuddy(self.probability)
+        parts: tuple[QWidget, ...] = (
+            self.add_button,
+            self.rename_button,
+            kind_label,
+            self.kind,
+            chance_label,
+            self.probability,
+        )
+        for part in parts:
+            buttons.addWidget(part)
         buttons.addStretch(1)
         for widget in (self.up_button, self.down_button, self.remove_button):
             buttons.addWidget(widget)
@@ -312,6 +337,8 @@ class PipelinesPage(AdminPage):
             item.setData(KIND_ROLE, status.kind.value)
             item.setToolTip(f"{status.name}: {KINDS[status.kind].lower()}")
             item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{status.name}, {KINDS[status.kind]}")
+        if pipeline is not None:
+            self.load(reports_api.stage_probabilities(self.api, pipeline.id), self._probabilities_arrived)
         self.list.setVisible(pipeline is not None)
         self.empty.setVisible(pipeline is None)
         self.default_note.setText(
@@ -332,12 +359,41 @@ class PipelinesPage(AdminPage):
             self.kind.blockSignals(True)
             self.kind.setCurrentIndex(self.kind.findData(status.kind.value))
             self.kind.blockSignals(False)
+        self.probability.setEnabled(edit and status is not None and status.id in self.probabilities)
+        if status is not None and status.id in self.probabilities:
+            self.probability.blockSignals(True)
+            self.probability.setValue(float(self.probabilities[status.id]))
+            self.probability.blockSignals(False)
         row, count = self.list.currentRow(), self.list.count()
         self.up_button.setEnabled(edit and status is not None and row > 0)
         self.down_button.setEnabled(edit and status is not None and row < count - 1)
         set_danger(self.remove_button, edit and status is not None and count > 1)
         self.list.movable = edit
         self.list.setDragEnabled(edit)
+
+    def _probabilities_arrived(self, stages: list[StageProbabilityOut]) -> None:
+        self.probabilities.update({s.id: s.win_probability for s in stages})
+        self._update_actions()
+
+    def _probability_edited(self) -> None:
+        status = self.status()
+        if status is None or status.id not in self.probabilities:
+            return
+        chosen = Decimal(str(round(self.probability.value())))
+        if chosen == self.probabilities[status.id]:
+            return
+
+        def saved(result: StageProbabilityOut) -> None:
+            self.probabilities[result.id] = result.win_probability
+            self.say(f"A lead in “{status.name}” now counts as {format.number(result.win_probability)} % likely won.")
+
+        operations.run(
+            self,
+            reports_api.set_stage_probability(self.api, status.id, str(chosen)),
+            success=saved,
+            changed=PIPELINE,
+            fields={"win_probability": self.probability},
+        )
 
     def _apply(self, pipeline: PipelineOut, select: int | None = None) -> None:
         """Show the server's answer at once (the announced reload follows)."""
