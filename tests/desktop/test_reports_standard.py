@@ -4,13 +4,16 @@ report to Excel (one sheet per breakdown; a lead source that looks like a formul
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import load_workbook
 from PySide6.QtCharts import QAbstractBarSeries
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
+from crm_desktop import format
 from crm_desktop.api import auth
 from crm_desktop.session import Session
 from crm_desktop.views.reports.page import ORDER, ReportsPage
@@ -80,6 +83,21 @@ def test_pick_a_report_filter_it_and_export(desk: Desk, qtbot: QtBot, tmp_path: 
     assert by_source["Website form"][1] == 2 and by_source["Partner referral"][1] == 1
     assert "'=1+2" in by_source  # quoted: never a formula
     assert book["By source"].cell(row=2, column=1).data_type == "s"
+
+    # Spend entered on the report's page: the source's return appears.
+    dialog = report.open_costs()
+    desk.wait_until(lambda: dialog.loads > 0)
+    dialog.source.setCurrentText("Website form")
+    dialog.amount.setText("1,000.00")
+    loads = report.loads
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Save), Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: report.loads > loads and not report.is_busy(), message="the report did not reload")
+    website = _column(report, 0).index("Website form")
+    assert _column(report, 6)[website] == format.money(Decimal("1000.00"), "EUR")
+    assert _column(report, 7)[website] == "-100 %"  # nothing paid yet: all of the spend lost
+    desk.wait_until(lambda: dialog.loads > 1)
+    assert dialog.table.rowCount() == 1
+    dialog.close()
 
     # Another report keeps the filters and shows its own table.
     loads = report.loads

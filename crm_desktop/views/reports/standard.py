@@ -50,6 +50,7 @@ from crm_desktop import format, operations, tasks, theme
 from crm_desktop.api import admin, auth, leads, reports
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
+from crm_desktop.views.reports.costs import SourceCostsDialog, may_enter_costs
 from crm_desktop.views.reports.sales import PRESETS, amount_axis, preset_range
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path
@@ -157,6 +158,10 @@ class StandardReportPage(QWidget):
         self.group.setAccessibleName("Per")
         for text, value in GROUPS:
             self.group.addItem(text, value)
+        self.costs_button = QPushButton("Spend per source…", self)
+        self.costs_button.setObjectName("sourceCostsButton")
+        self.costs_button.setToolTip("Enter what each lead source cost per month: the report's return on spend")
+        self.costs_button.clicked.connect(self.open_costs)
         self.export_button = QPushButton("Export to Excel", self)
         self.export_button.setToolTip("Export every breakdown of the report (Ctrl+E)")
         self.export_button.clicked.connect(self.export)
@@ -214,6 +219,7 @@ class StandardReportPage(QWidget):
             controls.addWidget(caption)
             controls.addWidget(widget)
         controls.addStretch(1)
+        controls.addWidget(self.costs_button)
         controls.addWidget(self.export_button)
         filters = QHBoxLayout()
         filters.setSpacing(6)
@@ -321,6 +327,7 @@ class StandardReportPage(QWidget):
         self.owner.setAccessibleName(owner_word)
         self.owner.setToolTip(owner_word)
         self.owner.setItemText(0, "Everyone" if key != "support" else "Every assignee")
+        shown_if(self.costs_button, key == "sources" and may_enter_costs(self.session.me))
         shown_if(self.group, "group" in wanted)
         shown_if(self.captions["per"], "group" in wanted)
         receivables = key == "receivables"  # aged on one day: the range's end
@@ -575,6 +582,11 @@ class StandardReportPage(QWidget):
         self.notice.style().polish(self.notice)
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+
+    def open_costs(self) -> SourceCostsDialog:
+        dialog = SourceCostsDialog(self, self.api, self.reload)
+        dialog.open()
+        return dialog
 
     # --- export --------------------------------------------------------------------------------
 
