@@ -4,9 +4,11 @@ the run log, and "test on a record" (what the rule would do now, without doing i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.admin import audit
@@ -19,6 +21,7 @@ from crm_server.contract.automation import (
     RuleIn,
     RuleOut,
     RunOut,
+    Trigger,
     TriggerKind,
 )
 from crm_server.contract.common import Page
@@ -31,6 +34,26 @@ DUE_BATCH = 500
 
 def rule_out(rule: Rule) -> RuleOut:
     return RuleOut.model_validate(rule)
+
+
+async def plan_existing(session: AsyncSession, rule: Rule) -> None:
+    """A date rule made or turned on: plan it for every record whose moment is still ahead (a day
+    counts from 09:00 UTC, as in capture.moment). Field names come from the model's own columns."""
+    trigger = Trigger.model_validate(rule.trigger)
+    if not rule.active or trigger.kind != TriggerKind.date_reached or trigger.field is None:
+        return
+    model = engine.MODELS[rule.entity]
+    table = model.__table__
+    column = table.c[trigger.field]
+    kind = capture.moment_type(model, trigger.field)
+    moment: Any = column if kind is datetime else func.timezone("UTC", column + text("time '09:00'"))
+    fire_at = (moment + func.make_interval(0, 0, 0, 0, 0, trigger.offset_minutes)).label("fire_at")
+    chosen = select(literal(rule.id), literal(rule.entity), table.c.id, fire_at).where(column.is_not(None)).subquery()
+    rows = select(chosen).where(chosen.c.fire_at > func.now())
+    stmt = insert(Planned).from_select(["rule_id", "entity", "entity_id", "fire_at"], rows)
+    await session.execute(
+        stmt.on_conflict_do_update(constraint="uq_automation_planned_record", set_={"fire_at": stmt.excluded.fire_at})
+    )
 
 
 def _check(data: RuleIn) -> None:
@@ -51,7 +74,8 @@ def _check(data: RuleIn) -> None:
 
 
 async def _get(session: AsyncSession, rule_id: int, lock: bool = False) -> Rule:
-    rule = await session.get(Rule, rule_id, with_for_update=lock)
+    # FOR NO KEY UPDATE: a change logging a run of this rule (its foreign key takes KEY SHARE) is not held up.
+    rule = await session.get(Rule, rule_id, with_for_update={"key_share": True} if lock else False)
     if rule is None:
         raise NotFound("No such rule.")
     return rule
@@ -81,6 +105,7 @@ async def create_rule(session: AsyncSession, actor_id: int, data: RuleIn) -> Rul
     rule = Rule(**_values(data), created_by=actor_id, updated_at=utcnow())
     session.add(rule)
     await session.flush()
+    await plan_existing(session, rule)
     audit.record(
         session,
         actor_id=actor_id,
@@ -101,6 +126,7 @@ async def update_rule(session: AsyncSession, actor_id: int, rule_id: int, data: 
     rule.updated_at = utcnow()
     if before["trigger"] != rule.trigger or not rule.active:  # planned dates no longer hold
         await session.execute(delete(Planned).where(Planned.rule_id == rule.id))
+        await plan_existing(session, rule)
     if not rule.active:
         await _cancel_queued(session, rule.id)
     audit.record(
@@ -130,6 +156,8 @@ async def set_active(session: AsyncSession, actor_id: int, rule_id: int, active:
         if not active:
             await _cancel_queued(session, rule.id)
             await session.execute(delete(Planned).where(Planned.rule_id == rule.id))
+        else:
+            await plan_existing(session, rule)
         audit.record(
             session,
             actor_id=actor_id,
@@ -225,7 +253,9 @@ async def run(db: Database, run_id: int) -> str:
         row = await session.get(Run, run_id, with_for_update=True)
         if row is None or row.outcome != "queued":
             return "nothing to do"
-        rule = await session.get(Rule, row.rule_id, with_for_update=True)
+        # Serialises the rule's own runs (round-robin state) without holding up a change that logs
+        # a run of it (KEY SHARE): FOR UPDATE here deadlocked with a lead insert (board counts).
+        rule = await session.get(Rule, row.rule_id, with_for_update={"key_share": True})
         if rule is None or not rule.active:
             row.outcome, row.detail = "cancelled", "The rule was turned off before its actions ran."
             return "cancelled"

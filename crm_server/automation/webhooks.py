@@ -153,7 +153,7 @@ async def create_subscription(session: AsyncSession, actor_id: int, data: Subscr
 
 
 async def _subscription(session: AsyncSession, sub_id: int, lock: bool = False) -> Subscription:
-    sub = await session.get(Subscription, sub_id, with_for_update=lock)
+    sub = await session.get(Subscription, sub_id, with_for_update={"key_share": True} if lock else False)
     if sub is None:
         raise NotFound("No such webhook subscription.")
     return sub
@@ -290,7 +290,7 @@ async def deliver(db: Database, delivery_id: int) -> str:
             return "delivered"
         if status == 410:
             row.status, row.next_attempt_at = "failed", None
-            sub = await session.get(Subscription, row.subscription_id, with_for_update=True)
+            sub = await session.get(Subscription, row.subscription_id, with_for_update={"key_share": True})
             assert sub is not None
             sub.active = False
             sub.disabled_reason = "The receiver answered 410 Gone: the subscription was turned off."

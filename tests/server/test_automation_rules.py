@@ -265,6 +265,8 @@ async def test_round_robin_and_a_turned_off_rule_stops_at_once(live: LiveServer,
 
 
 async def test_a_date_rule_is_planned_again_when_the_date_moves(live: LiveServer, boss: httpx.AsyncClient) -> None:
+    earlier = await _lead(boss, person_name="Early Ed", expected_close_date="2031-03-01")
+    past = await _lead(boss, person_name="Past Pam", expected_close_date="2020-03-01")
     rule = await _rule(
         boss,
         name="Close date tomorrow",
@@ -282,16 +284,27 @@ async def test_a_date_rule_is_planned_again_when_the_date_moves(live: LiveServer
             return [r[0] for r in rows]
 
     assert await planned() == [datetime(2031, 1, 9, 9, 0, tzinfo=UTC)]
+    async with live.session() as s:  # records there before the rule: planned when it was made, if still ahead
+        rows = await s.execute(
+            text("SELECT entity_id, fire_at FROM automation_planned WHERE rule_id = :r AND entity_id <> :l"),
+            {"r": rule["id"], "l": lead["id"]},
+        )
+        assert [tuple(r) for r in rows] == [(earlier["id"], datetime(2031, 2, 28, 9, 0, tzinfo=UTC))]
+    assert past["id"] != earlier["id"]
     await _edit(boss, lead["id"], expected_close_date="2031-02-10")
     assert await planned() == [datetime(2031, 2, 9, 9, 0, tzinfo=UTC)]
     async with live.session() as s:  # the day comes
-        await s.execute(text("UPDATE automation_planned SET fire_at = now() WHERE rule_id = :r"), {"r": rule["id"]})
+        await s.execute(
+            text("UPDATE automation_planned SET fire_at = now() WHERE rule_id = :r AND entity_id = :l"),
+            {"r": rule["id"], "l": lead["id"]},
+        )
     ran = await boss.post("/api/admin/jobs/automation.due/run")
     assert ran.status_code == 202, ran.text
     [run] = await _settled(boss, rule["id"])
     assert run["outcome"] == "done"
     assert "closing" in (await boss.get(f"/api/leads/{lead['id']}")).json()["tags"]
     assert await planned() == []
+    await boss.post(f"/api/automation/rules/{rule['id']}/active", json={"active": False})
 
 
 async def test_rules_refuse_what_cannot_work(boss: httpx.AsyncClient) -> None:
