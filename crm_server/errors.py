@@ -62,6 +62,13 @@ class StaleVersion(Conflict):
     code = "stale_version"
 
 
+class Gone(AppError):
+    """It existed and was removed on purpose (an expired export's file, an old import's upload)."""
+
+    status = 410
+    code = "gone"
+
+
 class Unauthorized(AppError):
     status = 401
     code = "unauthorized"

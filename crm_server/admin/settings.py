@@ -55,6 +55,9 @@ DEFINITIONS: dict[str, Definition] = {
     "email_pipe.window_minutes": Definition(int, 15, "Window of that limit (minutes)", minimum=1, maximum=1440),
     "leads.default_currency": Definition(str, "EUR", "Default currency of lead values (ISO 4217)"),
     "exports.keep_days": Definition(int, 7, "Days an export's file is kept for download", minimum=1, maximum=365),
+    "imports.keep_days": Definition(
+        int, 30, "Days an import's uploaded file is kept (its error report needs it)", minimum=1, maximum=3650
+    ),
     "webhooks.allowed_private": Definition(
         str, "", "Private or loopback addresses outgoing webhooks may call (comma-separated host or host:port)"
     ),

@@ -45,7 +45,7 @@ from crm_server.contract import spreadsheet
 from crm_server.contract.common import Page
 from crm_server.contract.exports import ENTITIES, ExportIn, ExportOut, ExportProgress, ExportState
 from crm_server.db import Database, driver_connection, rowcount, utcnow
-from crm_server.errors import AppError, Conflict, NotFound, ValidationFailed
+from crm_server.errors import AppError, Conflict, Gone, NotFound, ValidationFailed
 from crm_server.exports.entities import REGISTRY, Entity, rows
 from crm_server.exports.models import Export, ExportChunk
 from crm_server.jobs import queue
@@ -60,13 +60,6 @@ _SCOPES = ("own", "team", "all")
 _ACTIVE = (ExportState.pending.value, ExportState.running.value)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA_TYPES = {"xlsx": XLSX, "csv": "text/csv; charset=utf-8"}
-
-
-class Gone(AppError):
-    """The export's file was removed: it expired."""
-
-    status = 410
-    code = "export_expired"
 
 
 class _Stopped(Exception):
@@ -171,7 +164,10 @@ async def ready_file(session: AsyncSession, principal: Principal, export_id: int
     export = await own_export(session, principal, export_id)
     if expired(export):
         days = await settings.get(session, "exports.keep_days")
-        raise Gone(f"This export has expired: files are kept for {days} days. Export the list again to get a new file.")
+        raise Gone(
+            f"This export has expired: files are kept for {days} days. Export the list again to get a new file.",
+            code="export_expired",
+        )
     if export.state == ExportState.failed.value:
         raise Conflict(f"This export failed: {export.error or 'no reason was given'}. Export the list again.")
     if export.state == ExportState.cancelled.value:

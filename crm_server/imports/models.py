@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.db import Base, IdMixin
+from crm_server.errors import Gone
 
 
 class Import(IdMixin, Base):
@@ -74,9 +75,20 @@ class ImportMapping(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+# What file_data holds once the file was removed (setting imports.keep_days): the history, counts,
+# row outcomes and revert stay; only the error report, which copies the file's rows, is gone.
+FILE_REMOVED = b""
+
+
 async def file_of(session: AsyncSession, imp: Import) -> bytes:
     """The import's file (a deferred column: read on purpose, never by a progress poll)."""
     if "file_data" in imp.__dict__:
-        return imp.file_data
-    data = await session.scalar(select(Import.file_data).where(Import.id == imp.id))
-    return bytes(data or b"")
+        data: bytes | None = imp.file_data
+    else:
+        data = await session.scalar(select(Import.file_data).where(Import.id == imp.id))
+    if not data:
+        raise Gone(
+            "The uploaded file of this import was removed after the days imports are kept (setting"
+            " imports.keep_days); its errors are still listed."
+        )
+    return bytes(data)

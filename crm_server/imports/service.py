@@ -19,15 +19,16 @@ import io
 import logging
 import os
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
 from crm_server.admin import service as admin_service
+from crm_server.admin import settings
 from crm_server.admin.models import AuditEntry
 from crm_server.auth.models import Role, User
 from crm_server.auth.permissions import Principal
@@ -53,12 +54,12 @@ from crm_server.contract.imports import (
     UploadOut,
 )
 from crm_server.contract.stock import DocumentStatus
-from crm_server.db import Database, savepoint, utcnow
+from crm_server.db import Database, rowcount, savepoint, utcnow
 from crm_server.errors import AppError, Conflict, NotFound, ValidationFailed
 from crm_server.imports import mapping as mapping_rules
 from crm_server.imports import plan as planner
 from crm_server.imports import readers, rows
-from crm_server.imports.models import Import, ImportMapping, ImportRow, file_of
+from crm_server.imports.models import FILE_REMOVED, Import, ImportMapping, ImportRow, file_of
 from crm_server.imports.rows import Converted
 from crm_server.imports.write import AUDIT_ENTITY, TABLES, plain, record_values, write_chunk
 from crm_server.jobs import queue
@@ -528,6 +529,27 @@ async def _summaries(session: AsyncSession, imp: Import, per_owner: dict[int, in
             await preferences.notify(
                 session, owner, "lead_assigned", f"{n} new leads from an import", imp.file_name, "import", imp.id
             )
+
+
+# --- keeping: old uploads removed ---------------------------------------------------------------
+
+
+async def remove_old_files(session: AsyncSession) -> str:
+    """Past `imports.keep_days`: a finished import keeps its history, counts and revert but not its
+    file; an import never started (uploaded, mapped, dry run) is removed whole."""
+    days = int(await settings.get(session, "imports.keep_days"))
+    cutoff = utcnow() - timedelta(days=days)
+    stripped = await session.execute(
+        update(Import)
+        .where(
+            Import.status.not_in([*_EDITABLE, ImportStatus.running.value]),
+            func.coalesce(Import.reverted_at, Import.finished_at, Import.created_at) < cutoff,
+            func.length(Import.file_data) > 0,
+        )
+        .values(file_data=FILE_REMOVED)
+    )
+    dropped = await session.execute(delete(Import).where(Import.status.in_(_EDITABLE), Import.created_at < cutoff))
+    return f"{rowcount(stripped)} files removed, {rowcount(dropped)} imports never started removed"
 
 
 # --- reading: history, errors, error report -----------------------------------------------------

@@ -694,3 +694,32 @@ async def test_two_jobs_of_one_import_write_each_row_once(database_url: str, ser
     with psycopg.connect(database_url, autocommit=True) as conn:
         leads = conn.execute("SELECT count(*) FROM leads WHERE import_batch_id = %s", (import_id,)).fetchone()
     assert leads == (total,)
+
+
+async def test_old_uploads_are_removed_but_the_history_stays(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    rows: list[list[Any]] = [["Full Name", "E-mail"], ["Ana Pop", "ana@example.com"], ["Broken", "not-an-email"]]
+    answer = await upload(boss, xlsx(rows))
+    done_id = answer["item"]["id"]
+    await mapped(boss, answer)
+    assert (await run(boss, done_id))["status"] == "done"
+    draft = (await upload(boss, xlsx([["Full Name"], ["Never Started"]])))["item"]["id"]
+    fresh = (await upload(boss, xlsx([["Full Name"], ["Started Today"]])))["item"]["id"]
+    with psycopg.connect(live.database_url, autocommit=True) as conn:  # 31 days ago; 30 are kept
+        conn.execute(
+            "UPDATE imports SET created_at = now() - interval '31 days', finished_at = now() - interval '31 days'"
+            " WHERE id IN (%s, %s)",
+            (done_id, draft),
+        )
+    r = await boss.post("/api/admin/jobs/imports.remove_old_files/run")
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 30
+    while (await boss.get(f"/api/imports/{draft}")).status_code != 404:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    report = await boss.get(f"/api/imports/{done_id}/error-report")
+    assert report.status_code == 410 and "imports.keep_days" in report.json()["message"], report.text
+    kept = (await boss.get(f"/api/imports/{done_id}")).json()
+    assert (kept["status"], kept["created"], kept["errors"]) == ("done", 1, 1)
+    errors = (await boss.get(f"/api/imports/{done_id}/errors")).json()
+    assert [e["error"] for e in errors["items"]] == ["Invalid Email Format"]
+    assert (await boss.get(f"/api/imports/{fresh}")).status_code == 200  # uploaded today: kept
