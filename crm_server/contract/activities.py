@@ -23,6 +23,7 @@ NOTIFICATION_KINDS: dict[str, str] = {
     "ticket_sla_breached": "A ticket of my team is past its first-response time",
     "ticket_reply": "A customer writes on a ticket that is already done",
     "stock_low": "A product's available stock falls below its low-stock threshold",
+    "import_done": "An import I started is done",
 }
 
 

@@ -27,7 +27,6 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
-from crm_server.admin import service as admin_service
 from crm_server.admin import settings
 from crm_server.admin.models import AuditEntry
 from crm_server.auth.models import Role, User
@@ -511,9 +510,11 @@ async def run(db: Database, import_id: int) -> str:
 
 async def _summaries(session: AsyncSession, imp: Import, per_owner: dict[int, int]) -> None:
     """One notification for the person who imported, and one per owner who received new leads."""
+    from crm_server.activities import preferences  # the notification preferences of each person
+
     what = ENTITIES[imp.entity].lower()
     if imp.created_by is not None:
-        admin_service.notify(
+        await preferences.notify(
             session,
             imp.created_by,
             "import_done",
@@ -522,8 +523,6 @@ async def _summaries(session: AsyncSession, imp: Import, per_owner: dict[int, in
             "import",
             imp.id,
         )
-    from crm_server.activities import preferences  # the notification preferences of each owner
-
     for owner, n in per_owner.items():
         if owner != imp.created_by:
             await preferences.notify(

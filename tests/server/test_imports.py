@@ -698,10 +698,17 @@ async def test_two_jobs_of_one_import_write_each_row_once(database_url: str, ser
 
 async def test_old_uploads_are_removed_but_the_history_stays(boss: httpx.AsyncClient, live: LiveServer) -> None:
     rows: list[list[Any]] = [["Full Name", "E-mail"], ["Ana Pop", "ana@example.com"], ["Broken", "not-an-email"]]
+    # Whoever switched "An import I started is done" off is not told.
+    off = await boss.put("/api/me/notification-preferences", json={"enabled": {"import_done": False}})
+    assert off.status_code == 200, off.text
     answer = await upload(boss, xlsx(rows))
     done_id = answer["item"]["id"]
     await mapped(boss, answer)
     assert (await run(boss, done_id))["status"] == "done"
+    async with live.session() as s:
+        from crm_server.admin.models import Notification
+
+        assert (await s.scalars(select(Notification).where(Notification.kind == "import_done"))).all() == []
     draft = (await upload(boss, xlsx([["Full Name"], ["Never Started"]])))["item"]["id"]
     fresh = (await upload(boss, xlsx([["Full Name"], ["Started Today"]])))["item"]["id"]
     with psycopg.connect(live.database_url, autocommit=True) as conn:  # 31 days ago; 30 are kept
