@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -45,7 +45,7 @@ class SalesReportOut(Model):
 
 # --- the standard reports of issue #20: each answers figures, then tables (a chart each) ----------
 
-ReportKey = Literal["funnel", "lost", "sources", "activity", "forecast", "support", "receivables"]
+ReportKey = Literal["funnel", "lost", "sources", "activity", "forecast", "support", "receivables", "daily"]
 REPORT_TITLES: dict[str, str] = {
     "funnel": "Sales funnel",
     "lost": "Lost deals",
@@ -54,6 +54,7 @@ REPORT_TITLES: dict[str, str] = {
     "forecast": "Pipeline and forecast",
     "support": "Support",
     "receivables": "Receivables",
+    "daily": "Daily summary",
 }
 ColumnKind = Literal["text", "count", "money", "percent", "hours", "days"]
 # A cell: text, a whole count, or a Decimal (money, percent, hours, days: a string in JSON, parse by
@@ -137,3 +138,60 @@ class StageProbabilityOut(Model):
     kind: str
     position: int
     win_probability: Decimal
+
+
+# --- scheduled reports ----------------------------------------------------------------------------
+
+# A schedule's range, relative to the day it is sent (UTC days).
+SchedulePeriod = Literal[
+    "today", "yesterday", "last_7_days", "last_30_days", "last_month", "month_to_date", "year_to_date"
+]
+
+
+class ScheduleFilters(BaseModel):
+    team_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    owner_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    source: str | None = Field(default=None, max_length=100)
+    pipeline_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    group: Literal["day", "week", "month"] = "month"
+    currency: str | None = Field(default=None, max_length=3)
+
+
+class ScheduleIn(BaseModel):
+    """A standard report e-mailed as .xlsx (key figures in the body) at `hour` UTC: daily, weekly on
+    `weekday` (1 = Monday) or monthly on `day_of_month` (1-28), to users and everyone in roles; each
+    recipient gets the report as they may see it."""
+
+    name: str = Field(min_length=1, max_length=200)
+    report: ReportKey
+    period: SchedulePeriod = "yesterday"
+    filters: ScheduleFilters = Field(default_factory=ScheduleFilters)
+    frequency: Literal["daily", "weekly", "monthly"] = "daily"
+    hour: int = Field(default=7, ge=0, le=23)
+    weekday: int | None = Field(default=None, ge=1, le=7)
+    day_of_month: int | None = Field(default=None, ge=1, le=28)
+    user_ids: list[int] = Field(default_factory=list, max_length=500)
+    role_ids: list[int] = Field(default_factory=list, max_length=50)
+    send_empty: bool = Field(default=False, description="send even when the report counts nothing")
+    active: bool = True
+
+
+class ScheduleOut(Model):
+    id: int
+    name: str
+    report: str
+    period: str
+    filters: dict[str, Any]
+    frequency: str
+    hour: int
+    weekday: int | None
+    day_of_month: int | None
+    user_ids: list[int]
+    role_ids: list[int]
+    send_empty: bool
+    active: bool
+    next_run_at: datetime
+    last_run_at: datetime | None
+    last_status: str | None = Field(description="sent, empty (not sent), failed")
+    last_error: str | None
+    unsubscribed: bool = Field(default=False, description="the viewer asked not to get it")

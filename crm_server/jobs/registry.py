@@ -31,6 +31,7 @@ TASK_MODULES.append("crm_server.backups.scheduled")
 TASK_MODULES.append("crm_server.exports.scheduled")
 TASK_MODULES.append("crm_server.imports.scheduled")
 TASK_MODULES.append("crm_server.automation.scheduled")
+TASK_MODULES.append("crm_server.reports.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 
@@ -62,6 +63,7 @@ TITLES: dict[str, str] = {
     "crm:automation.run": "Do an automation rule's actions",
     "crm:automation.deliver": "Deliver an outgoing webhook",
     "crm:automation.due": "Fire automation rules whose date came",
+    "crm:reports.send_scheduled": "E-mail the scheduled reports",
 }
 
 

@@ -15,12 +15,26 @@ from crm_server.contract.reports import (
     ReportQuery,
     SalesQuery,
     SalesReportOut,
+    ScheduleIn,
+    ScheduleOut,
     SourceCostIn,
     SourceCostOut,
     StageProbabilityIn,
     StageProbabilityOut,
 )
-from crm_server.reports import activity, costs, forecast, funnel, lost, receivables, service, sources, support
+from crm_server.reports import (
+    activity,
+    costs,
+    daily,
+    forecast,
+    funnel,
+    lost,
+    receivables,
+    schedules,
+    service,
+    sources,
+    support,
+)
 from crm_server.routing import Session, TxRoute, require
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["reports"])
@@ -34,7 +48,9 @@ STANDARD: dict[str, Builder] = {
     "forecast": forecast.report,
     "support": support.report,
     "receivables": receivables.report,
+    "daily": daily.report,
 }
+BUILDERS = STANDARD
 
 
 @router.get("/reports/sales", response_model=SalesReportOut)
@@ -100,3 +116,47 @@ async def set_stage_probability(
 ) -> StageProbabilityOut:
     """Set a status's win probability (the Pipelines page)."""
     return await costs.set_probability(session, principal, status_id, body)
+
+
+@router.get("/reports/schedules", response_model=list[ScheduleOut])
+async def list_schedules(session: Session, principal: Principal = require("reports", "view")) -> list[ScheduleOut]:
+    """Every scheduled report, with whether the viewer unsubscribed from it."""
+    return await schedules.list_schedules(session, principal)
+
+
+@router.post("/reports/schedules", response_model=ScheduleOut, status_code=201)
+async def create_schedule(
+    body: ScheduleIn, session: Session, principal: Principal = require("reports", "export")
+) -> ScheduleOut:
+    """E-mail a report daily, weekly or monthly to people and roles."""
+    return await schedules.create(session, principal, body)
+
+
+@router.put("/reports/schedules/{schedule_id}", response_model=ScheduleOut)
+async def update_schedule(
+    schedule_id: int, body: ScheduleIn, session: Session, principal: Principal = require("reports", "export")
+) -> ScheduleOut:
+    return await schedules.update(session, principal, schedule_id, body)
+
+
+@router.delete("/reports/schedules/{schedule_id}", status_code=204)
+async def delete_schedule(
+    schedule_id: int, session: Session, principal: Principal = require("reports", "export")
+) -> None:
+    await schedules.remove(session, principal, schedule_id)
+
+
+@router.post("/reports/schedules/{schedule_id}/unsubscribe", response_model=ScheduleOut)
+async def unsubscribe(
+    schedule_id: int, session: Session, principal: Principal = require("reports", "view")
+) -> ScheduleOut:
+    """The viewer stops getting this schedule's e-mail."""
+    return await schedules.subscribe(session, principal, schedule_id, False)
+
+
+@router.post("/reports/schedules/{schedule_id}/subscribe", response_model=ScheduleOut)
+async def resubscribe(
+    schedule_id: int, session: Session, principal: Principal = require("reports", "view")
+) -> ScheduleOut:
+    """The viewer gets this schedule's e-mail again."""
+    return await schedules.subscribe(session, principal, schedule_id, True)

@@ -1,24 +1,32 @@
 """Tables of the reports area: each lead's moves between statuses (written by the triggers of
-migration 0030, never by the application) and what was spent per lead source and month."""
+migration 0030, never by the application), what was spent per lead source and month, and the
+reports e-mailed on a schedule (with who asked not to get one)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
     Identity,
     Index,
+    Integer,
     Numeric,
+    SmallInteger,
     String,
+    Text,
     UniqueConstraint,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.db import Base
@@ -56,3 +64,46 @@ class LeadSourceCost(Base):
         CheckConstraint("amount >= 0", name="amount"),
         CheckConstraint("extract(day FROM month) = 1", name="month"),
     )
+
+
+class ReportSchedule(Base):
+    """A report e-mailed daily, weekly or monthly at an hour (UTC) to users and roles, each recipient
+    getting it as they may see it (their scope)."""
+
+    __tablename__ = "report_schedules"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    report: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(20))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    frequency: Mapped[str] = mapped_column(String(10))
+    hour: Mapped[int] = mapped_column(SmallInteger)
+    weekday: Mapped[int | None] = mapped_column(SmallInteger)
+    day_of_month: Mapped[int | None] = mapped_column(SmallInteger)
+    user_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    role_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    send_empty: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    next_run_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    __table_args__ = (
+        CheckConstraint("frequency IN ('daily', 'weekly', 'monthly')", name="frequency"),
+        CheckConstraint("hour BETWEEN 0 AND 23", name="hour"),
+        Index("ix_report_schedules_due", "next_run_at", postgresql_where=text("active")),
+    )
+
+
+class ReportScheduleOptout(Base):
+    """A recipient who asked not to get a schedule's e-mail."""
+
+    __tablename__ = "report_schedule_optouts"
+    schedule_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("report_schedules.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)

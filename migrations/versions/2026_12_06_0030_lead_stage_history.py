@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0030"
 down_revision = "0029"
@@ -129,8 +130,57 @@ UPDATE pipeline_statuses p SET win_probability = CASE
         sa.CheckConstraint("extract(day FROM month) = 1", name="ck_lead_source_costs_month"),
     )
 
+    op.create_table(
+        "report_schedules",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("report", sa.String(20), nullable=False),
+        sa.Column("period", sa.String(20), nullable=False),
+        sa.Column("filters", postgresql.JSONB(), server_default=sa.text("'{}'::jsonb"), nullable=False),
+        sa.Column("frequency", sa.String(10), nullable=False),
+        sa.Column("hour", sa.SmallInteger(), nullable=False),
+        sa.Column("weekday", sa.SmallInteger(), nullable=True),
+        sa.Column("day_of_month", sa.SmallInteger(), nullable=True),
+        sa.Column("user_ids", postgresql.ARRAY(sa.BigInteger()), server_default="{}", nullable=False),
+        sa.Column("role_ids", postgresql.ARRAY(sa.BigInteger()), server_default="{}", nullable=False),
+        sa.Column("send_empty", sa.Boolean(), server_default="false", nullable=False),
+        sa.Column("active", sa.Boolean(), server_default="true", nullable=False),
+        sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_status", sa.String(20), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_by", sa.BigInteger(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
+        sa.CheckConstraint("frequency IN ('daily', 'weekly', 'monthly')", name="ck_report_schedules_frequency"),
+        sa.CheckConstraint("hour BETWEEN 0 AND 23", name="ck_report_schedules_hour"),
+    )
+    op.create_index("ix_report_schedules_due", "report_schedules", ["next_run_at"], postgresql_where=sa.text("active"))
+    op.create_table(
+        "report_schedule_optouts",
+        sa.Column(
+            "schedule_id",
+            sa.BigInteger(),
+            sa.ForeignKey("report_schedules.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("user_id", sa.BigInteger(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    )
+    # The daily summary goes to managers at the end of each day (18:00 UTC) by default.
+    op.execute(
+        """
+INSERT INTO report_schedules (name, report, period, frequency, hour, role_ids, next_run_at)
+SELECT 'Daily summary', 'daily', 'today', 'daily', 18, ARRAY[r.id],
+       date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' + CASE
+           WHEN extract(hour FROM now() AT TIME ZONE 'UTC') < 18 THEN interval '18 hours' ELSE interval '42 hours' END
+  FROM roles r WHERE r.name = 'Manager'"""
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("report_schedule_optouts")
+    op.drop_table("report_schedules")
     op.drop_index("ix_follow_ups_done_at", table_name="follow_ups")
     op.drop_index("ix_leads_closed_at", table_name="leads")
     op.drop_table("lead_source_costs")
