@@ -674,9 +674,15 @@ async def revert(session: AsyncSession, principal: Principal, import_id: int, wh
                 setattr(record, name, value)
             restored += 1
             audits.append(_audit(imp, principal, entity, record.id, "updated", changes))
-    if entity == "clients":  # the contacts that came with the clients it archived
-        gone = [r.id for r in records.values() if r.archived_at == now]
-        await session.execute(delete(Contact).where(Contact.import_batch_id == imp.id, Contact.client_id.in_(gone)))
+    if entity == "clients":  # the contacts it brought, to the clients it archived or put back, unedited since
+        left_ids = {x.record_id for x in left}
+        await session.execute(
+            delete(Contact).where(
+                Contact.import_batch_id == imp.id,
+                Contact.client_id.in_([r for r in records if r not in left_ids]),
+                Contact.version == 1,
+            )
+        )
     await session.flush()
     if entity == "products":
         left += await _take_back_opening_stock(session, principal, imp, {x.record_id for x in left})

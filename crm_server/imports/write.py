@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
@@ -190,7 +190,8 @@ async def write_chunk(
                 if (overwrite or empty) and old != given[name]:
                     before[name] = plain(old)
                     setattr(record, name, given[name])
-            if not before:
+            added = entity == "clients" and await _contact_of_updated_client(session, imp, record.id, c)
+            if not before and not added:
                 c.action = "skip"
                 continue
             before["import_batch_id"] = record.import_batch_id
@@ -236,6 +237,23 @@ async def write_chunk(
     if audits:
         await copy_rows(session, AuditEntry, audits)
     return counts, dict(per_owner)
+
+
+async def _contact_of_updated_client(session: AsyncSession, imp: Import, client_id: int, c: Converted) -> bool:
+    """The row's contact joins the client it updates, unless the client has them already (same
+    e-mail, or same name). Revert removes it again while nobody has edited it."""
+    v = c.values
+    name, email = v.get("contact_name"), v.get("contact_email")
+    if not name:
+        return False
+    same = func.lower(Contact.name) == name.lower()
+    if email:
+        same = or_(same, func.lower(Contact.email) == email.lower())
+    if await session.scalar(select(Contact.id).where(Contact.client_id == client_id, same).limit(1)) is not None:
+        return False
+    session.add(Contact(client_id=client_id, name=name, email=email, phone=v.get("contact_phone"),
+                        position=v.get("contact_position"), import_batch_id=imp.id))  # fmt: skip
+    return True
 
 
 async def _contacts_of_new_clients(session: AsyncSession, imp: Import, creates: list[Converted]) -> None:

@@ -495,6 +495,24 @@ async def test_clients_with_contacts_contacts_and_products_with_opening_stock(
         names = conn.execute("SELECT name FROM contacts ORDER BY id").fetchall()
         assert names == [("Ana Pop",), ("Ion Pop",)]
         conn.execute("INSERT INTO warehouses (name) VALUES ('Main')")
+    # The same client again, filling its empty fields: its row's new contact joins it (a second row
+    # for the same client in the file is a Duplicate Record); revert takes the new contact away again.
+    again = xlsx([["Company Name", "VAT Number", "Phone", "Contact Name", "Contact Email"],
+                  ["Acme SRL", "RO12345678", "+40722123456", "Dana Lup", "dana@acme.example"],
+                  ["Acme SRL", "RO12345678", None, "ANA POP", None]])  # fmt: skip
+    answer = await upload(boss, again, entity="clients")
+    await mapped(boss, answer, mode="fill_empty")
+    done = await run(boss, answer["item"]["id"])
+    assert (done["updated"], done["created"], done["errors"]) == (1, 0, 1), done  # two rows, one client
+    with psycopg.connect(live.database_url, autocommit=True) as conn:
+        names = conn.execute("SELECT name FROM contacts ORDER BY id").fetchall()
+        assert names == [("Ana Pop",), ("Ion Pop",), ("Dana Lup",)]
+    reverted = await boss.post(f"/api/imports/{answer['item']['id']}/revert")
+    assert reverted.status_code == 200 and reverted.json()["restored"] == 1, reverted.text
+    with psycopg.connect(live.database_url, autocommit=True) as conn:
+        names = conn.execute("SELECT name FROM contacts ORDER BY id").fetchall()
+        assert names == [("Ana Pop",), ("Ion Pop",)]
+        assert conn.execute("SELECT phone FROM clients WHERE name = 'Acme SRL'").fetchone() == (None,)
     products = xlsx(
         [["SKU", "Name", "Unit Price", "VAT Rate", "Stock: Main"], ["PNL-400", "Panel", "199,90", "19", 25]]
     )
