@@ -12,6 +12,8 @@ from crm_server.contract.reports import (
     ReportQuery,
     SalesQuery,
     SalesReportOut,
+    ScheduleIn,
+    ScheduleOut,
     SourceCostIn,
     SourceCostOut,
     StageProbabilityOut,
@@ -54,12 +56,38 @@ async def set_stage_probability(api: ApiClient, status_id: int, percent: str) ->
     return StageProbabilityOut.model_validate(answer)
 
 
+async def schedules(api: ApiClient) -> list[ScheduleOut]:
+    return [ScheduleOut.model_validate(s) for s in await api.get("/api/reports/schedules")]
+
+
+async def save_schedule(api: ApiClient, schedule: ScheduleIn, schedule_id: int | None = None) -> ScheduleOut:
+    """A new schedule, or (with `schedule_id`) a changed one."""
+    body = schedule.model_dump(mode="json")
+    if schedule_id is None:
+        return ScheduleOut.model_validate(await api.post("/api/reports/schedules", body))
+    return ScheduleOut.model_validate(await api.put(f"/api/reports/schedules/{schedule_id}", body))
+
+
+async def delete_schedule(api: ApiClient, schedule_id: int) -> None:
+    await api.delete(f"/api/reports/schedules/{schedule_id}")
+
+
+async def subscribe(api: ApiClient, schedule_id: int, wanted: bool) -> ScheduleOut:
+    """Stop (wanted False) or start again getting a schedule's e-mail."""
+    action = "subscribe" if wanted else "unsubscribe"
+    return ScheduleOut.model_validate(await api.post(f"/api/reports/schedules/{schedule_id}/{action}"))
+
+
 __all__ = [
     "WATCHED",
+    "delete_schedule",
     "put_source_cost",
     "sales",
+    "save_schedule",
+    "schedules",
     "set_stage_probability",
     "source_costs",
     "stage_probabilities",
     "standard",
+    "subscribe",
 ]

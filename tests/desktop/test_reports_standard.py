@@ -17,6 +17,7 @@ from crm_desktop import format
 from crm_desktop.api import auth
 from crm_desktop.session import Session
 from crm_desktop.views.reports.page import ORDER, ReportsPage
+from crm_desktop.views.reports.schedules import ScheduleDialog
 from crm_desktop.views.reports.standard import StandardReportPage
 from tests.desktop.conftest import Desk
 
@@ -107,3 +108,44 @@ def test_pick_a_report_filter_it_and_export(desk: Desk, qtbot: QtBot, tmp_path: 
     header = report.table.horizontalHeaderItem(0)
     assert header is not None and header.text() == "Stage"
     assert _column(report, 0)[0] == "Open" and _column(report, 1)[0] == "4"
+
+
+def test_schedule_a_report_and_unsubscribe(desk: Desk, qtbot: QtBot) -> None:
+    api = desk.signed_in_api()
+    desk.create_user("sam@example.com", role="Salesperson", full_name="Sam Seller")
+    page = ReportsPage(Session(api, desk.run(auth.me(api))))
+    qtbot.addWidget(page)
+    page.resize(1280, 800)
+    page.show()
+    page.list.setCurrentIndex(ORDER.index("schedules"))
+    schedules = page.schedules
+    assert schedules is not None and page.stack.currentWidget() is schedules
+    desk.wait_until(lambda: schedules.loads > 0 and not schedules.is_busy())
+    assert [schedules.table.item(r, 0).text() for r in range(schedules.table.rowCount())] == ["Daily summary"]  # type: ignore[union-attr]
+
+    qtbot.mouseClick(schedules.new_button, Qt.MouseButton.LeftButton)
+    dialog = next(w for w in schedules.findChildren(ScheduleDialog) if w.isVisible())
+    desk.wait_until(lambda: dialog.loaded)
+    qtbot.keyClicks(dialog.name, "Monday losses")
+    dialog.report.setCurrentIndex(dialog.report.findData("lost"))
+    dialog.frequency.setCurrentIndex(dialog.frequency.findData("weekly"))
+    dialog.weekday.setCurrentIndex(0)
+    dialog.check(dialog.people, "Sam Seller")
+    dialog.check(dialog.roles, "Manager")
+    loads = schedules.loads
+    qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Save), Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: schedules.loads > loads and not schedules.is_busy(), message="the list did not reload")
+    names = [schedules.table.item(r, 0).text() for r in range(schedules.table.rowCount())]  # type: ignore[union-attr]
+    row = names.index("Monday losses")
+    assert schedules.table.item(row, 3).text() == "Mondays at 07:00 UTC"  # type: ignore[union-attr]
+    saved = next(s for s in desk.run(api.get("/api/reports/schedules")) if s["name"] == "Monday losses")
+    assert saved["report"] == "lost" and saved["frequency"] == "weekly" and saved["weekday"] == 1
+    assert len(saved["user_ids"]) == 1 and len(saved["role_ids"]) == 1
+
+    schedules.table.selectRow(row)
+    assert schedules.subscribe_button.text() == "Unsubscribe"
+    loads = schedules.loads
+    qtbot.mouseClick(schedules.subscribe_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: schedules.loads > loads and not schedules.is_busy())
+    assert schedules.table.item(row, 0).text() == "Monday losses (unsubscribed)"  # type: ignore[union-attr]
+    assert schedules.subscribe_button.text() == "Subscribe again"

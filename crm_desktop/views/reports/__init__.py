@@ -40,6 +40,9 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
             yield f"reports-sales-{basis}", page
     for key in ORDER[1:]:
         shown = page.open_report(key)
+        if key == "schedules":
+            yield "reports-schedules", page
+            continue
         if isinstance(shown, StandardReportPage):
             if key == "forecast":
                 shown.set_range(today, today + timedelta(days=180))

@@ -9,12 +9,13 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QV
 
 from crm_desktop.session import Session
 from crm_desktop.views.reports.sales import SalesReportPage
+from crm_desktop.views.reports.schedules import SchedulesPage
 from crm_desktop.views.reports.standard import StandardReportPage
 from crm_server.contract.reports import REPORT_TITLES
 
 CHOSEN_KEY = "reports/chosen"
-ORDER = ("sales", "funnel", "lost", "sources", "activity", "forecast", "support", "receivables")
-TITLES = {"sales": "Sales (accrual and cash)", **REPORT_TITLES}
+ORDER = ("sales", "funnel", "lost", "sources", "activity", "forecast", "support", "receivables", "daily", "schedules")
+TITLES = {"sales": "Sales (accrual and cash)", **REPORT_TITLES, "schedules": "Scheduled reports (by e-mail)"}
 
 
 class ReportsPage(QWidget):
@@ -35,6 +36,7 @@ class ReportsPage(QWidget):
         self.stack = QStackedWidget(self)
         self.sales: SalesReportPage | None = None
         self.standard: StandardReportPage | None = None
+        self.schedules: SchedulesPage | None = None
         top = QHBoxLayout()
         top.setContentsMargins(32, 12, 32, 0)
         top.setSpacing(8)
@@ -70,6 +72,12 @@ class ReportsPage(QWidget):
                 self.stack.addWidget(self.sales)
             self.stack.setCurrentWidget(self.sales)
             return self.sales
+        if key == "schedules":
+            if self.schedules is None:
+                self.schedules = SchedulesPage(self.session, self.stack)
+                self.stack.addWidget(self.schedules)
+            self.stack.setCurrentWidget(self.schedules)
+            return self.schedules
         if self.standard is None:
             self.standard = StandardReportPage(self.session, key, self.stack)
             self.stack.addWidget(self.standard)

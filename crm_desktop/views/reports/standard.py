@@ -70,6 +70,7 @@ SUBTITLES = {
     "forecast": "Open value by expected close month, weighted by each stage's win probability.",
     "support": "Tickets opened, first response and resolution times, SLA breaches by team and category.",
     "receivables": "What clients still owe, by how long past due.",
+    "daily": "Leads generated, follow-ups done, deals won and lost, revenue booked: the day's (or range's) summary.",
 }
 # Which filters mean something to which report (the others are hidden).
 FILTERS = {
@@ -80,6 +81,7 @@ FILTERS = {
     "forecast": ("team", "owner", "source", "pipeline"),
     "support": ("team", "owner"),
     "receivables": ("team", "owner"),
+    "daily": ("team", "owner"),
 }
 OWNER_WORD = {"support": "Assignee"}
 # Series colours from the theme's tokens: each reads on both the light and the dark page.
