@@ -71,7 +71,7 @@ def test_an_admin_builds_the_demo_rule_and_sees_it_work(desk: Desk, qtbot: QtBot
     _pick(action.direction, "before")
     _pick(action.relative, "next_meeting")
     _ok(qtbot, action.buttons)
-    assert dialog.action_list.item(0).text() == 'Create a follow-up "Prepare for Demo" 1 days before the next meeting'
+    assert dialog.action_list.item(0).text() == 'Create a follow-up "Prepare for Demo" 1 day before the next meeting'
     _ok(qtbot, dialog.buttons)
     settle(desk, panel)
     assert "Demo preparation" in page.list.currentItem().text()

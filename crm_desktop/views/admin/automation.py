@@ -119,6 +119,7 @@ def action_words(action: dict[str, Any]) -> str:
     words = ACTIONS.get(kind, kind)
     if kind == "create_follow_up":
         amount, unit, before = _offset_parts(int(action.get("offset_minutes") or 0))
+        unit = unit[:-1] if amount == 1 else unit
         when = f"{amount} {unit} {'before' if before else 'after'}" if amount else "at"
         return f'{words} "{action.get("title")}" {when} {RELATIVE.get(action.get("relative_to") or "", "the date")}'
     if kind in ("add_tag", "remove_tag"):
@@ -233,6 +234,7 @@ class RuleDialog(QDialog):
         self.setWindowTitle(title)
         self.setObjectName("automationRuleDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.setMinimumWidth(680)
         self.name = QLineEdit(rule.name if rule else "")
         self.name.setAccessibleName("Name")
         self.name.setMaxLength(200)
@@ -534,4 +536,12 @@ class AutomationPage(AdminPage):
         operations.run(self, automation.test_rule(self.api, rule.id, entity_id), success=shown)
 
     def screenshot_states(self) -> list[ScreenshotState]:
-        return [("admin-automation", lambda: None)]
+        def rule_dialog() -> QWidget | None:
+            if not self.rules:
+                return None
+            self.list.setCurrentRow(0)
+            dialog = RuleDialog(self, "Edit rule", self.rules[0])
+            dialog.open()
+            return dialog
+
+        return [("admin-automation", lambda: None), ("admin-automation-rule", rule_dialog)]
