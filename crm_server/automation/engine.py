@@ -64,8 +64,15 @@ def plain(value: Any) -> Any:
 
 
 async def record(session: AsyncSession, entity: str, entity_id: int) -> Any | None:
+    """The record, with every column loaded: a flushed UPDATE expires server-set columns
+    (updated_at), and reading one later would be lazy I/O, which an async session refuses."""
     model = MODELS.get(entity)
-    return None if model is None else await session.get(model, entity_id)
+    obj = None if model is None else await session.get(model, entity_id)
+    if obj is not None:
+        expired = inspect(obj).expired_attributes
+        if expired:
+            await session.refresh(obj, attribute_names=list(expired))
+    return obj
 
 
 async def values(session: AsyncSession, entity: str, obj: Any) -> dict[str, Any]:

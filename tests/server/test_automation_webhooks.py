@@ -261,7 +261,8 @@ async def test_a_rule_calls_a_webhook(boss: httpx.AsyncClient, receiver: Receive
             "name": "Tell the shop",
             "entity": "lead",
             "trigger": {"kind": "field_changed", "field": "territory", "to_value": "Export"},
-            "actions": [{"kind": "call_webhook", "subscription_id": sub["id"]}],
+            # The tag's UPDATE expires the lead's updated_at before the webhook reads the lead.
+            "actions": [{"kind": "add_tag", "tag": "exported"}, {"kind": "call_webhook", "subscription_id": sub["id"]}],
         },
     )
     assert made.status_code == 201, made.text
@@ -278,4 +279,5 @@ async def test_a_rule_calls_a_webhook(boss: httpx.AsyncClient, receiver: Receive
     assert message["type"] == "automation.webhook"
     assert message["data"]["rule"]["name"] == "Tell the shop"
     assert message["data"]["record"]["id"] == lead["id"] and message["data"]["record"]["territory"] == "Export"
+    assert message["data"]["record"]["tags"] == ["exported"]
     assert message["data"]["change"] == {"field": "territory", "old": None, "new": "Export"}
