@@ -138,6 +138,9 @@ async def _event_types(session: AsyncSession, change: engine.Change) -> list[str
     if entity == "payment":
         return ["payment.received"] if change.created else []
     types = [f"{entity}.created"] if change.created else [f"{entity}.updated"]
+    paid = change.fields.get("paid_total")
+    if entity == "invoice" and paid is not None and engine.compare("gt", paid[1], paid[0] or 0):
+        types.append("payment.received")  # payments are announced as their invoice's change
     status = change.fields.get("status")
     if status is not None and not change.created:
         types.append(f"{entity}.status_changed")
