@@ -281,3 +281,24 @@ async def test_a_rule_calls_a_webhook(boss: httpx.AsyncClient, receiver: Receive
     assert message["data"]["record"]["id"] == lead["id"] and message["data"]["record"]["territory"] == "Export"
     assert message["data"]["record"]["tags"] == ["exported"]
     assert message["data"]["change"] == {"field": "territory", "old": None, "new": "Export"}
+
+
+async def test_invoice_issued_payment_received_and_paid(boss: httpx.AsyncClient, receiver: Receiver) -> None:
+    from tests.server.test_invoices import _client, _issued, _rate
+
+    await _allow_loopback(boss)
+    sub = await _subscribe(boss, receiver.url("/ok/money"), "invoice.issued", "invoice.paid", "payment.received")
+    client = await _client(boss, "Money Ltd")
+    invoice = await _issued(boss, client["id"], await _rate(boss))
+    url = f"/api/invoices/{invoice['id']}/payments"
+    assert (await boss.post(url, json={"amount": "100", "method": "card"})).status_code == 201
+    assert (await boss.post(url, json={"amount": "18.99", "method": "cash"})).status_code == 201
+
+    async def four() -> list[tuple[dict[str, str], bytes]] | None:
+        got = receiver.received("/ok/money")
+        return got if len(got) >= 4 else None
+
+    verifier = standardwebhooks.Webhook(sub["secret"])
+    got = [verifier.verify(body, headers) for headers, body in await _until(four, "four invoice deliveries")]
+    assert sorted(m["type"] for m in got) == ["invoice.issued", "invoice.paid", "payment.received", "payment.received"]
+    assert {m["data"]["id"] for m in got} == {invoice["id"]}
