@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -42,7 +43,7 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
     last_move = (
         select(H.lead_id, H.from_status_id)
         .where(H.to_status_id.in_(lost_ids))
-        .distinct(H.lead_id)
+        .ext(distinct_on(H.lead_id))
         .order_by(H.lead_id, H.at.desc(), H.id.desc())
         .subquery()
     )
