@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_server import events
 from crm_server.admin import audit
 from crm_server.automation import actions, capture, engine
 from crm_server.automation.models import Planned, Rule, Run
@@ -30,6 +31,11 @@ from crm_server.errors import AppError, NotFound, ValidationFailed
 from crm_server.jobs import queue
 
 DUE_BATCH = 500
+
+
+def _announce(session: AsyncSession, actor_id: int, rule_id: int, action: str) -> None:
+    """Other admins' Automation pages refresh on it."""
+    events.emit(session, module="admin", entity="automation_rule", entity_id=rule_id, action=action, actor_id=actor_id)
 
 
 def rule_out(rule: Rule) -> RuleOut:
@@ -114,6 +120,7 @@ async def create_rule(session: AsyncSession, actor_id: int, data: RuleIn) -> Rul
         action="created",
         changes=audit.diff({}, _values(data)),
     )
+    _announce(session, actor_id, rule.id, "created")
     return rule_out(rule)
 
 
@@ -137,6 +144,7 @@ async def update_rule(session: AsyncSession, actor_id: int, rule_id: int, data: 
         action="updated",
         changes=audit.diff(before, _values(data)),
     )
+    _announce(session, actor_id, rule.id, "updated")
     return rule_out(rule)
 
 
@@ -166,6 +174,7 @@ async def set_active(session: AsyncSession, actor_id: int, rule_id: int, active:
             action="activated" if active else "deactivated",
             changes=audit.diff({"active": not active}, {"active": active}),
         )
+        _announce(session, actor_id, rule.id, "updated")
     return rule_out(rule)
 
 
@@ -173,6 +182,7 @@ async def delete_rule(session: AsyncSession, actor_id: int, rule_id: int) -> Non
     rule = await _get(session, rule_id, lock=True)
     await session.delete(rule)
     audit.record(session, actor_id=actor_id, entity="automation_rule", entity_id=rule_id, action="deleted")
+    _announce(session, actor_id, rule_id, "deleted")
 
 
 # --- the run log -----------------------------------------------------------------------------------

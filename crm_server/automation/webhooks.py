@@ -27,6 +27,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_server import events
 from crm_server.admin import audit, settings
 from crm_server.admin.service import notify
 from crm_server.automation.models import Attempt, Delivery, Subscription
@@ -114,6 +115,13 @@ async def check_address(session: AsyncSession, url: str) -> None:
 # --- subscriptions ---------------------------------------------------------------------------------
 
 
+def _announce(session: AsyncSession, actor_id: int, sub_id: int, action: str) -> None:
+    """Other admins' Webhooks pages refresh on it."""
+    events.emit(
+        session, module="admin", entity="webhook_subscription", entity_id=sub_id, action=action, actor_id=actor_id
+    )
+
+
 def subscription_out(sub: Subscription, secret: str | None = None) -> SubscriptionOut:
     out = SubscriptionOut.model_validate(sub)
     out.secret = secret
@@ -149,6 +157,7 @@ async def create_subscription(session: AsyncSession, actor_id: int, data: Subscr
         action="created",
         changes=audit.diff({}, {"name": sub.name, "url": sub.url, "event_types": sub.event_types}),
     )
+    _announce(session, actor_id, sub.id, "created")
     return subscription_out(sub, secret)
 
 
@@ -179,6 +188,7 @@ async def update_subscription(
         action="updated",
         changes=audit.diff(before, after),
     )
+    _announce(session, actor_id, sub.id, "updated")
     return subscription_out(sub)
 
 
@@ -186,6 +196,7 @@ async def delete_subscription(session: AsyncSession, actor_id: int, sub_id: int)
     sub = await _subscription(session, sub_id, lock=True)
     await session.delete(sub)
     audit.record(session, actor_id=actor_id, entity="webhook_subscription", entity_id=sub_id, action="deleted")
+    _announce(session, actor_id, sub_id, "deleted")
 
 
 async def list_subscriptions(session: AsyncSession) -> list[SubscriptionOut]:

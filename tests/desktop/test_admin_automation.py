@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 from crm_desktop.views.admin.automation import ActionDialog, AutomationPage, RuleDialog
 from crm_desktop.views.admin.webhooks import SubscriptionDialog, WebhooksPage
 from tests.desktop.conftest import Desk
-from tests.desktop.test_admin_panel import open_panel, settle, the_dialog
+from tests.desktop.test_admin_panel import live_event, open_panel, settle, the_dialog
 from tests.support import LiveServer
 
 
@@ -113,6 +113,20 @@ def test_an_admin_builds_the_demo_rule_and_sees_it_work(desk: Desk, qtbot: QtBot
     qtbot.mouseClick(page.active_button, Qt.MouseButton.LeftButton)
     settle(desk, panel)
     assert "(off)" in page.list.currentItem().text()
+
+    # Another admin adds a rule: its live event refreshes the list.
+    other = {
+        "name": "Welcome",
+        "entity": "lead",
+        "trigger": {"kind": "created"},
+        "actions": [{"kind": "add_tag", "tag": "new"}],
+    }
+    made = desk.run(api.post("/api/automation/rules", other))
+    panel.on_live_event(live_event("admin", "automation_rule", made["id"], "created"))
+    desk.wait_until(
+        lambda: any("Welcome" in page.list.item(i).text() for i in range(page.list.count())),
+        message="the list did not refresh",
+    )
 
 
 @pytest.fixture
