@@ -86,7 +86,7 @@ FILTERS = {
 OWNER_WORD = {"support": "Assignee"}
 # Series colours from the theme's tokens: each reads on both the light and the dark page.
 SERIES_TOKENS = ("accent", "success", "warning_text", "danger", "control")
-SERIES_EXTRA = "#7a4fc4"  # a sixth series: the avatar purple, readable on both pages
+SERIES_EXTRA = theme.AVATAR_COLORS[1]  # a sixth series: the avatar purple, readable on both pages
 GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))
 
 
