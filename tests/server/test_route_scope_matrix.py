@@ -54,6 +54,7 @@ UNOWNED = {
     "entity",  # the kind of record an import template is for
     "block_id",
     "category_id",
+    "delivery_id",  # an outgoing webhook's delivery: admin permission alone
     "document_id",
     "event_id",
     "form_id",
@@ -66,6 +67,7 @@ UNOWNED = {
     "role_id",
     "rule_id",
     "status_id",
+    "subscription_id",  # an outgoing webhook subscription: admin permission alone
     "task",
     "team_id",
     "user_id",
