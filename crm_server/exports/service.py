@@ -46,7 +46,7 @@ from crm_server.contract.common import Page
 from crm_server.contract.exports import ENTITIES, ExportIn, ExportOut, ExportProgress, ExportState
 from crm_server.db import Database, driver_connection, rowcount, utcnow
 from crm_server.errors import AppError, Conflict, Gone, NotFound, ValidationFailed
-from crm_server.exports.entities import REGISTRY, Entity, rows
+from crm_server.exports.entities import REGISTRY, Entity, first_count, rows
 from crm_server.exports.models import Export, ExportChunk
 from crm_server.jobs import queue
 
@@ -328,7 +328,9 @@ async def _write(
         # One snapshot for the whole file: pages read later see the rows as they were at the start.
         await read.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
         if writer.fmt == "csv" and entity.csv_select is not None:
-            done = await _copy_csv(db, export_id, read, await entity.csv_select(read, principal, query), writer)
+            stmt = await entity.csv_select(read, principal, query)
+            total = await first_count(read, principal, entity, query)
+            done = await _copy_csv(db, export_id, read, stmt, total, writer)
             await read.rollback()
             await _finish(db, export_id, done, writer.size)
             return done
@@ -348,10 +350,11 @@ async def _write(
     return done
 
 
-async def _copy_csv(db: Database, export_id: int, read: AsyncSession, stmt: Select[Any], writer: _Writer) -> int:
+async def _copy_csv(
+    db: Database, export_id: int, read: AsyncSession, stmt: Select[Any], total: int | None, writer: _Writer
+) -> int:
     """PostgreSQL writes the .csv (COPY ... TO STDOUT, its header the columns' labels); each COPY
     message is one row, so counting them is the progress. Chunks are stored as they fill."""
-    total = await read.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     compiled = stmt.compile(dialect=read.get_bind().dialect, compile_kwargs={"render_postcompile": True})
     raw = await driver_connection(read)
     buffer = bytearray("\ufeff".encode())  # the BOM: Excel then reads the file as UTF-8
