@@ -96,6 +96,11 @@ def test_an_admin_builds_the_demo_rule_and_sees_it_work(desk: Desk, qtbot: QtBot
         "the rule's run did not show as done",
     )
     assert "Follow-up" in page.runs_model.index(0, 3).data()
+    _pick(page.outcome, "not_matched")
+    settle(desk, panel)
+    assert page.runs_model.rows() == []
+    page.outcome.setCurrentIndex(0)
+    settle(desk, panel)
     follow_ups = desk.run(api.get("/api/follow-ups", lead_id=lead["id"], status="open"))["items"]
     prepare = [f for f in follow_ups if f["notes"] == "Prepare for Demo"]
     assert len(prepare) == 1 and prepare[0]["owner_id"] == sam
@@ -176,6 +181,11 @@ def test_a_webhook_is_added_delivered_logged_and_resent(
         "the delivery did not show as delivered",
     )
     assert len(got) == 1 and b"Hook Hanna" in got[0]
+    _pick(page.status, "dead")  # the dead-letter list: nothing gave up
+    settle(desk, panel)
+    assert page.model.rows() == []
+    page.status.setCurrentIndex(0)
+    settle(desk, panel)
     page.table.view.selectRow(0)
     desk.wait_until(lambda: page.log.count() == 1, message="the attempts did not show")
     assert "HTTP 200" in page.log.item(0).text()

@@ -420,6 +420,9 @@ class AutomationPage(AdminPage):
             self._fetch_runs,
             page_size=50,
         )
+        self.outcome = _combo("Show runs", {"": "All runs", **{k: v for k, v in OUTCOMES.items() if k != "would_run"}})
+        self.outcome.setObjectName("automationOutcomeFilter")
+        self.outcome.currentIndexChanged.connect(lambda *_: self.runs_model.reload() if self.loaded else None)
         self.runs = PagedTable(self.runs_model, "No runs of this rule yet.", empty_title="No runs")
         self.runs.set_noun("run", "runs")
         self.root.addWidget(
@@ -432,13 +435,18 @@ class AutomationPage(AdminPage):
         self.root.addWidget(self.notice)
         self.root.addWidget(self.list, 1)
         self.root.addLayout(buttons)
-        self.root.addWidget(QLabel("Run log of the selected rule"))
+        log_row = QHBoxLayout()
+        log_row.addWidget(QLabel("Run log of the selected rule"))
+        log_row.addStretch(1)
+        log_row.addWidget(self.outcome)
+        self.root.addLayout(log_row)
         self.root.addWidget(self.runs, 2)
         self._selected()
 
     async def _fetch_runs(self, offset: int, limit: int, after: str | None) -> Any:
         rule = self.current()
-        return await automation.list_runs(self.api, offset, limit, rule_id=rule.id if rule else None)
+        outcome = _key(self.outcome) or None
+        return await automation.list_runs(self.api, offset, limit, rule_id=rule.id if rule else None, outcome=outcome)
 
     def reload(self) -> None:
         async def everything() -> tuple[list[RuleOut], list[str], list[tuple[int, str]], list[tuple[int, str]]]:

@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -133,6 +134,7 @@ class WebhooksPage(AdminPage):
         for button in (self.add_button, self.resend_button, self.refresh_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
+        buttons.addWidget(QLabel("Show"))
         self.model: PagedTableModel[DeliveryOut] = PagedTableModel(
             [
                 Column("When", lambda d: format.moment(d.created_at)),
@@ -144,8 +146,16 @@ class WebhooksPage(AdminPage):
             self._fetch,
             page_size=50,
         )
+        self.status = QComboBox()
+        self.status.setObjectName("webhookStatusFilter")
+        self.status.setAccessibleName("Show deliveries")
+        self.status.addItem("All deliveries", None)
+        for key, words in STATUS.items():
+            self.status.addItem("Gave up (dead letters)" if key == "dead" else words, key)
+        self.status.currentIndexChanged.connect(lambda *_: self.model.reload() if self.loaded else None)
         self.table = PagedTable(self.model, "Nothing sent to this webhook yet.", empty_title="No deliveries")
         self.table.set_noun("delivery", "deliveries")
+        buttons.addWidget(self.status)
         self.table.view.selectionModel().selectionChanged.connect(lambda *_: self._delivery_selected())
         self.log = QListWidget()
         self.log.setObjectName("webhookAttempts")
@@ -171,7 +181,9 @@ class WebhooksPage(AdminPage):
 
     async def _fetch(self, offset: int, limit: int, after: str | None) -> Any:
         sub = self.current()
-        return await automation.list_deliveries(self.api, offset, limit, subscription_id=sub.id if sub else None)
+        return await automation.list_deliveries(
+            self.api, offset, limit, subscription_id=sub.id if sub else None, status=self.status.currentData()
+        )
 
     def reload(self) -> None:
         self.load(automation.list_subscriptions(self.api), self.show_subs)
