@@ -10,6 +10,7 @@ import os
 import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -665,7 +666,7 @@ def ods(rows: list[list[str]]) -> bytes:
     return buffer.getvalue()
 
 
-async def test_ods_and_utf8_bom_csv(boss: httpx.AsyncClient, live: LiveServer) -> None:
+async def test_ods_xls_and_utf8_bom_csv(boss: httpx.AsyncClient, live: LiveServer) -> None:
     answer = await upload(boss, ods([["Full Name", "Email address"], ["Ana Pop", "ana@example.com"]]), "leads.ods")
     assert answer["mapping"] == {"Full Name": "person_name", "Email address": "email"}
     await mapped(boss, answer)
@@ -676,6 +677,16 @@ async def test_ods_and_utf8_bom_csv(boss: httpx.AsyncClient, live: LiveServer) -
     await mapped(boss, answer)
     assert (await run(boss, answer["item"]["id"]))["created"] == 1
     assert [x.person_name for x in await leads(live)] == ["Ana Pop", "Ștefan Țurcan"]
+    # Excel 97-2003 (.xls): dates, numbers and text as the workbook holds them.
+    answer = await upload(boss, (Path(__file__).parent / "fixtures" / "imports" / "leads.xls").read_bytes(), "old.xls")
+    assert answer["headers"] == ["Full Name", "Company Name", "E-mail", "Value", "Expected Close"]
+    await mapped(boss, answer)
+    done = await run(boss, answer["item"]["id"])
+    assert (done["created"], done["skipped"]) == (2, 1), done  # ANA@EXAMPLE.COM: the .ods import's Ana Pop
+    old = {x.person_name: x for x in await leads(live)}
+    assert (old["Maria Lungu"].email, str(old["Maria Lungu"].value)) == ("maria@example.com", "1250.50")
+    assert str(old["Maria Lungu"].expected_close_date) == "2027-01-15"
+    assert (str(old["Ion Ionescu"].value), old["Ion Ionescu"].expected_close_date) == ("99.00", None)
 
 
 async def test_two_jobs_of_one_import_write_each_row_once(database_url: str, server: LiveServer) -> None:
