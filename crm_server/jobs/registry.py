@@ -60,6 +60,7 @@ TITLES: dict[str, str] = {
     "crm:exports.run": "Write an export file",
     "crm:exports.expire": "Remove expired export files",
     "crm:imports.run": "Import a spreadsheet",
+    "crm:imports.remove_old_files": "Remove old import uploads",
     "crm:automation.run": "Do an automation rule's actions",
     "crm:automation.deliver": "Deliver an outgoing webhook",
     "crm:automation.due": "Fire automation rules whose date came",
