@@ -265,7 +265,8 @@ Path = tuple[str | int, ...]
 
 
 def _dotted(parts: Path) -> str | None:
-    return ".".join(str(p) for p in parts) or None
+    """`a.b.0`; a key that is empty text is named `""` (a field named nothing is still a field)."""
+    return ".".join('""' if p == "" else str(p) for p in parts) or None
 
 
 def _walk(value: Any) -> Iterator[tuple[Path, Any]]:
