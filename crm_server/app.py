@@ -22,6 +22,7 @@ from crm_server.db import Database
 from crm_server.email_pipe import api as email_pipe_api
 from crm_server.errors import install_error_handlers
 from crm_server.exports import api as exports_api
+from crm_server.home import api as home_api
 from crm_server.imports import api as imports_api
 from crm_server.input_guard import BodyLimit
 from crm_server.integrations import api as integrations_api
@@ -99,6 +100,7 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(stock_api.router)
     app.include_router(purchasing_api.router)
     app.include_router(reports_api.router)
+    app.include_router(home_api.router)
     app.include_router(payments_api.router)
     app.include_router(orders_api.router)
     app.include_router(integrations_api.router)

@@ -1,0 +1,1 @@
+"""Home: the signed-in person's morning at a glance (issue #20)."""
