@@ -283,8 +283,7 @@ async def set_password(
 async def change_password(session: AsyncSession, principal: Principal, current: str, new: str) -> None:
     user = await session.get(User, principal.user_id, with_for_update=True)
     assert user is not None
-    if not passwords.verify_password(user.password_hash, current):
-        raise ValidationFailed("The current password is not right.", field="current_password")
+    await confirm_password(session, user, current, principal.address, field="current_password")
     if current == new:
         raise ValidationFailed("Choose a password different from the current one.", field="new_password")
     await set_password(session, user, new, temporary=False, keep_session=principal.session_id)
@@ -390,20 +389,37 @@ async def confirm_totp(session: AsyncSession, principal: Principal, code: str) -
     return await _new_recovery_codes(session, user)
 
 
-def confirm_password(user: User, password: str | None) -> None:
-    """A change a stolen session must not make alone asks for the account's password again."""
-    if not password or not passwords.verify_password(user.password_hash, password):
-        raise ValidationFailed(
-            "Your password is not right." if password else "Enter your password.",
-            field="password",
-            code="password_wrong" if password else "password_required",
+class PasswordWrong(ValidationFailed):
+    keep_changes = True  # the wrong try is counted although the request fails
+
+
+async def confirm_password(
+    session: AsyncSession, user: User, password: str | None, address: str | None, field: str = "password"
+) -> None:
+    """A change a stolen session must not make alone asks for the account's password again. A wrong
+    password there counts as a failed sign-in from that address (the same growing delays), so the
+    prompt is no way round the sign-in's limits to guess the password."""
+    now = utcnow()
+    if (wait := await throttle.wait_needed(session, user.email, address, now)) > timedelta(0):
+        raise LoginThrottled(
+            f"Too many wrong passwords from this computer; wait {_minutes(wait)} and try again.",
+            code="password_throttled",
+            field=field,
+            headers={"Retry-After": throttle.retry_after(wait)},
+            extra={"retry_after": int(throttle.retry_after(wait))},
         )
+    if not password:
+        raise ValidationFailed("Enter your password.", field=field, code="password_required")
+    if not await asyncio.to_thread(passwords.verify_password, user.password_hash, password):
+        throttle.record(session, user.email, user.id, address, "password prompt", LoginResult.bad_credentials, now)
+        sessions.log_security(session, "password_check_failed", target_user_id=user.id, address=address)
+        raise PasswordWrong("Your password is not right.", field=field, code="password_wrong")
 
 
 async def regenerate_recovery_codes(session: AsyncSession, principal: Principal, password: str) -> list[str]:
     user = await session.get(User, principal.user_id, with_for_update=True)
     assert user is not None
-    confirm_password(user, password)
+    await confirm_password(session, user, password, principal.address)
     if not user.totp_enabled:
         raise AppError("Turn on two-factor sign-in first.", code="totp_not_enabled")
     codes = await _new_recovery_codes(session, user)
@@ -457,7 +473,7 @@ async def disable_totp(session: AsyncSession, principal: Principal, password: st
             .with_for_update(of=User)
         )
     ).one()
-    confirm_password(user, password)
+    await confirm_password(session, user, password, principal.address)
     if not user.totp_enabled:
         raise AppError("Two-factor sign-in is off already.", code="totp_not_enabled")
     if role.require_2fa or await settings.get(session, "security.require_2fa_for_all"):

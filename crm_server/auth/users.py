@@ -164,7 +164,7 @@ async def update_user(session: AsyncSession, actor: Principal, user_id: int, dat
         changes["email"] = str(changes["email"]).strip()
         if user.id == actor.user_id and changes["email"].lower() != user.email.lower():
             # One's own email leads to password resets: a stolen session must not move it alone.
-            service.confirm_password(user, data.password)
+            await service.confirm_password(session, user, data.password, actor.address)
         await _email_free(session, changes["email"], user.id)
     await _refs_exist(session, changes.get("role_id"), changes.get("team_id"))
     for key, value in changes.items():

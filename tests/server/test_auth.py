@@ -59,6 +59,32 @@ async def test_attempts_are_throttled_per_address(server: LiveServer) -> None:
     assert codes[30] == 429
 
 
+async def test_the_password_prompt_of_a_signed_in_session_is_throttled_like_sign_in(server: LiveServer) -> None:
+    """A stolen session cannot guess the password at "enter your password again": wrong tries there
+    count as failed sign-ins from that address, and the delays apply to both doors."""
+    await server.create_user(EMAIL)
+    async with server.client() as api:
+        await server.login(api, EMAIL)
+        answers = []
+        for i in range(7):
+            wrong = {"current_password": f"guess number {i}", "new_password": "a brand new passphrase 42"}
+            answers.append(await api.post("/api/auth/change-password", json=wrong))
+        assert [a.json()["code"] for a in answers[:5]] == ["password_wrong"] * 5
+        assert answers[5].json()["field"] == "current_password"
+        throttled = answers[-1]
+        assert throttled.status_code == 429 and throttled.json()["code"] == "password_throttled", throttled.text
+        assert int(throttled.headers["Retry-After"]) > 0
+        # The right password waits too, and so does signing in from this address.
+        right = {"current_password": PASSWORD, "new_password": "a brand new passphrase 42"}
+        assert (await api.post("/api/auth/change-password", json=right)).status_code == 429
+        assert (await _login(api)).status_code == 429
+    async with server.session() as s:
+        from crm_server.auth.models import SecurityEvent
+
+        kinds = (await s.scalars(select(SecurityEvent.kind))).all()
+    assert kinds.count("password_check_failed") >= 5
+
+
 async def test_sessions_end_by_age_idle_logout_deactivation_and_password_change(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
     user_id = await server.create_user(EMAIL)
     async with server.client() as a, server.client() as b, server.client() as c:

@@ -78,6 +78,7 @@ RESULT_LABELS = {
 SECURITY_KINDS = {
     code: {
         "login_failed": "Failed sign-in",
+        "password_check_failed": "Wrong password when asked again",
         "password_reset_requested": "Password reset asked",
         "password_reset_mail_failed": "Reset email failed",
         "password_set_by_admin": "Password set by admin",
@@ -92,6 +93,7 @@ SECURITY_KINDS = {
     or format.label(code)
     for code in (
         "login_failed",
+        "password_check_failed",
         "account_locked",
         "account_unlocked",
         "password_changed",
