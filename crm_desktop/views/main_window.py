@@ -92,10 +92,11 @@ class Sidebar(QFrame):
         for index, module in enumerate(modules):
             if module.group != group:
                 group = module.group
-                header = QListWidgetItem(group.upper())
-                header.setFlags(Qt.ItemFlag.NoItemFlags)
-                header.setFont(self._section_font())
-                self.list.addItem(header)
+                if module.key != "home":  # Home stands alone on top, without a section title
+                    header = QListWidgetItem(group.upper())
+                    header.setFlags(Qt.ItemFlag.NoItemFlags)
+                    header.setFont(self._section_font())
+                    self.list.addItem(header)
             item = QListWidgetItem(icons.icon(module.icon, active=accent), module.title)
             item.setData(MODULE_ROLE, module.key)
             if index < 9:

@@ -33,6 +33,15 @@ class ModuleInfo:
 
 CATALOG: tuple[ModuleInfo, ...] = (
     ModuleInfo(
+        "home",
+        "Home",
+        "home",
+        "Home",
+        "Your day at a glance",
+        "Your day at a glance",
+        "The figures of your role, each opening the list behind it.",
+    ),
+    ModuleInfo(
         "leads",
         format.label("leads"),
         "leads",
@@ -165,8 +174,9 @@ BY_KEY = {module.key: module for module in CATALOG}
 
 
 def visible_modules(session: Session) -> list[ModuleInfo]:
-    """The modules the signed-in user's role may view, in sidebar order."""
-    return [module for module in CATALOG if session.can(module.key, "view")]
+    """The modules the signed-in user's role may view, in sidebar order. Home is everyone's, first
+    (Ctrl+1): each person lands there on sign-in."""
+    return [module for module in CATALOG if module.key == "home" or session.can(module.key, "view")]
 
 
 class ModulePage(QWidget):

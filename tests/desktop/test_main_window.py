@@ -44,6 +44,7 @@ def notify(desk: Desk, user_id: int, title: str) -> None:
 def test_sidebar_lists_only_what_the_role_may_view(desk: Desk, qtbot: QtBot) -> None:
     window = open_main(desk, qtbot, "sam@example.com", role="Salesperson")
     assert window.sidebar.keys() == [
+        "home",
         "leads",
         "clients",
         "activities",
@@ -54,8 +55,8 @@ def test_sidebar_lists_only_what_the_role_may_view(desk: Desk, qtbot: QtBot) -> 
         "stock",
         "reports",
     ]
-    assert window.current_module == "leads"
-    qtbot.keyClick(window, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_module == "home"  # everyone lands on Home (Ctrl+1)
+    qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
     assert window.current_module == "activities"
     page = window.stack.currentWidget()
     assert isinstance(page, ModulePage)
@@ -65,7 +66,7 @@ def test_sidebar_lists_only_what_the_role_may_view(desk: Desk, qtbot: QtBot) -> 
 
 def test_admin_sees_every_module_and_the_admin_panel(desk: Desk, qtbot: QtBot) -> None:
     window = open_main(desk, qtbot)
-    assert window.sidebar.keys()[-1] == "admin" and len(window.sidebar.keys()) == 14
+    assert window.sidebar.keys()[-1] == "admin" and len(window.sidebar.keys()) == 15
     window.open_module("admin")
     page = window.stack.currentWidget()
     assert isinstance(page, ModulePage) and page.module.key == "admin"
@@ -90,7 +91,8 @@ def test_sidebar_follows_a_live_change_of_my_role(desk: Desk, qtbot: QtBot) -> N
 
     role = desk.admin_http(make_role)
     window = open_main(desk, qtbot, "olga@example.com", role="Office")
-    assert window.sidebar.keys() == ["leads", "tickets", "admin"]
+    assert window.sidebar.keys() == ["home", "leads", "tickets", "admin"]
+    window.open_module("leads")
 
     async def drop_leads(http: httpx.AsyncClient) -> None:
         body = {
@@ -105,10 +107,10 @@ def test_sidebar_follows_a_live_change_of_my_role(desk: Desk, qtbot: QtBot) -> N
 
     desk.admin_http(drop_leads)
     desk.wait_until(
-        lambda: window.sidebar.keys() == ["tickets", "reports", "admin"],
+        lambda: window.sidebar.keys() == ["home", "tickets", "reports", "admin"],
         message=f"sidebar still {window.sidebar.keys()}",
     )
-    assert "leads" not in window.pages and window.current_module == "tickets"
+    assert "leads" not in window.pages and window.current_module == "home"
 
 
 def test_bell_counts_notifications_live_and_marks_them_read(desk: Desk, qtbot: QtBot) -> None:
