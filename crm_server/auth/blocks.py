@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server import paging
 from crm_server.auth.models import BlockedNetwork
 from crm_server.auth.permissions import Principal
-from crm_server.auth.sessions import log_security
+from crm_server.auth.sessions import end_in_network, log_security
 from crm_server.contract.auth import BlockedAddressOut
 from crm_server.contract.common import Page
 from crm_server.db import utcnow
@@ -101,6 +101,7 @@ async def block(session: AsyncSession, actor: Principal, address: str, reason: s
     row = BlockedNetwork(network=str(network), reason=reason.strip(), created_by=actor.user_id, created_at=utcnow())
     session.add(row)
     await session.flush()
+    ended = await end_in_network(session, str(network))  # who is signed in from there is signed out
     log_security(
         session,
         "address_blocked",
@@ -108,6 +109,7 @@ async def block(session: AsyncSession, actor: Principal, address: str, reason: s
         address=actor.address,
         network=str(network),
         reason=row.reason,
+        sessions_ended=ended,
     )
     return _out(row)
 

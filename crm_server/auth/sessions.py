@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, cast, exists, select, update
+from sqlalchemy.dialects.postgresql import CIDR, INET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.admin import settings
 from crm_server.auth import tokens
-from crm_server.auth.models import AuthSession, Role, SecurityEvent, User
+from crm_server.auth.models import AuthSession, BlockedNetwork, Role, SecurityEvent, User
 from crm_server.auth.permissions import Principal
-from crm_server.db import utcnow
+from crm_server.db import rowcount, utcnow
 from crm_server.errors import Forbidden, Unauthorized
 
 MAX_AGE = timedelta(hours=12)
@@ -61,19 +63,33 @@ async def start(session: AsyncSession, user: User, address: str | None, client: 
 
 
 # Built once (every request runs it); it brings the settings along, which the request reads anyway.
+# Whether the request's address is in a blocked network, asked in the same round trip: a session
+# started elsewhere ends the moment it is used from a blocked network.
+_FROM_BLOCKED = exists().where(
+    BlockedNetwork.lifted_at.is_(None),
+    BlockedNetwork.network.op(">>=")(cast(bindparam("address", type_=String), INET)),
+)
 _SIGNED_IN = (
-    select(AuthSession, User, Role, settings.ALL)
+    select(AuthSession, User, Role, settings.ALL, _FROM_BLOCKED)
     .join(User, User.id == AuthSession.user_id)
     .join(Role, Role.id == User.role_id)
     .where(AuthSession.token_hash == bindparam("token_hash"))
 )
 
 
+def _ip(address: str | None) -> str | None:
+    """The address if it is an IP (behind some proxies it is a socket path): only an IP is compared."""
+    try:
+        return str(ipaddress.ip_address(address or ""))
+    except ValueError:
+        return None
+
+
 async def authenticate(session: AsyncSession, token: str, address: str | None) -> Principal:
-    row = (await session.execute(_SIGNED_IN, {"token_hash": tokens.digest(token)})).first()
+    row = (await session.execute(_SIGNED_IN, {"token_hash": tokens.digest(token), "address": _ip(address)})).first()
     if row is None:
         raise Unauthorized("Your session is not valid; sign in again.", code="session_invalid")
-    auth, user, role, stored = row
+    auth, user, role, stored, blocked = row
     settings.prime(session, stored)
     # Held for the request: the session keeps only rows someone holds, and saves look the signed-in
     # user up again (as owner, creator): then from memory instead of another query.
@@ -89,6 +105,8 @@ async def authenticate(session: AsyncSession, token: str, address: str | None) -
         reason = "idle"
     elif not user.active:
         reason = "deactivated"
+    elif blocked:
+        reason = "address_blocked"
     if reason:
         auth.ended_at, auth.end_reason = now, reason
         raise SessionEnded("Your session has ended; sign in again.")
@@ -116,6 +134,16 @@ async def end(session: AsyncSession, session_id: int, reason: str) -> None:
         .where(AuthSession.id == session_id, AuthSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason=reason)
     )
+
+
+async def end_in_network(session: AsyncSession, network: str) -> int:
+    """End the open sessions started from inside `network` (it was just blocked)."""
+    result = await session.execute(
+        update(AuthSession)
+        .where(AuthSession.ended_at.is_(None), AuthSession.address.op("<<=")(cast(network, CIDR)))
+        .values(ended_at=utcnow(), end_reason="address_blocked")
+    )
+    return rowcount(result)
 
 
 async def end_all(session: AsyncSession, user_id: int, reason: str, keep: int | None = None) -> None:

@@ -311,6 +311,10 @@ async def test_an_admin_blocks_an_address_or_range_and_lifts_it(
     async with server.client() as rep:
         await server.login(rep, "rep@example.com")
         assert (await rep.post("/api/blocked-addresses", json={"address": "127.0.0.2"})).status_code == 403
+    # Signed in before the block: from the address to be blocked, and from one that stays allowed.
+    doomed, spared = client_from(server, "127.0.0.2"), client_from(server, "127.0.0.4")
+    for api in (doomed, spared):
+        api.headers["Authorization"] = f"Bearer {(await login(api)).json()['token']}"
     mine = await admin.post("/api/blocked-addresses", json={"address": "127.0.0.0/24"})
     assert mine.status_code == 422 and mine.json()["code"] == "blocks_yourself"
     junk = await admin.post("/api/blocked-addresses", json={"address": "not an address"})
@@ -321,6 +325,15 @@ async def test_an_admin_blocks_an_address_or_range_and_lifts_it(
     rng = await admin.post("/api/blocked-addresses", json={"address": "127.0.1.7/24"})
     assert rng.status_code == 201 and rng.json()["network"] == "127.0.1.0/24"
     verifications.take()
+    # The block signs out who is signed in from there; a session taken to a blocked network ends there.
+    assert (await doomed.get("/api/auth/me")).json()["code"] == "session_expired"
+    assert (await spared.get("/api/auth/me")).status_code == 200
+    async with client_from(server, "127.0.1.9") as moved:
+        moved.headers["Authorization"] = spared.headers["Authorization"]
+        assert (await moved.get("/api/auth/me")).status_code == 401
+    assert (await spared.get("/api/auth/me")).json()["code"] == "session_expired"
+    await doomed.aclose()
+    await spared.aclose()
 
     for address in ("127.0.0.2", "127.0.1.9"):
         async with client_from(server, address) as api:
