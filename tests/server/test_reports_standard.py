@@ -425,3 +425,49 @@ async def test_bad_filters_are_named(server: LiveServer, admin: Any) -> None:
     assert bad.status_code == 422 and "win_probability" in bad.text
     bad = await admin.put("/api/reports/source-costs", json={"source": "Web", "month": "2026-01-01", "amount": "-1"})
     assert bad.status_code == 422 and "amount" in bad.text
+
+
+async def test_daily_summary(server: LiveServer, admin: Any) -> None:
+    sam = await server.create_user("sam@example.com", role="Salesperson", full_name="Sam Seller")
+    st = await _statuses(admin)
+    reasons = {r["name"]: r["id"] for r in await _ok(await admin.get("/api/lost-reasons"))}
+    won = await _lead(admin, "Won one")
+    await _move(admin, won, st["Won"])
+    lost = await _lead(admin, "Lost one")
+    await _move(admin, lost, st["Lost"], lost_reason_id=reasons["Timing not right"])
+    sams = await _lead(admin, "Sam's", owner_id=sam)
+    await _follow_up(admin, sams["id"], "call")
+    await _follow_up(admin, sams["id"], "email", done=False)  # not done: not counted
+    client = (await _ok(await admin.post("/api/clients", json={"name": "Acme"}), 201))["id"]
+    rate = {r["name"]: r["id"] for r in await _ok(await admin.get("/api/tax-rates"))}["Standard 19%"]
+    today = datetime.now(UTC).date().isoformat()
+    for issue in (True, False):  # 100 + 19% issued today; a draft counts nowhere
+        draft = await _ok(
+            await admin.post(
+                "/api/invoices",
+                json={
+                    "client_id": client,
+                    "issue_date": today,
+                    "lines": [{"description": "Work", "quantity": "1", "unit_price": "100", "tax_rate_id": rate}],
+                },
+            ),
+            201,
+        )
+        if issue:
+            await _ok(await admin.post(f"/api/invoices/{draft['id']}/issue", json={"version": draft["version"]}))
+    span = {"date_from": today, "date_to": today}
+    daily = await _report(admin, "daily", **span)
+    assert _figures(daily) == {
+        "Leads generated": 3,
+        "Follow-ups done": 1,
+        "Deals won": 1,
+        "Deals lost": 1,
+        "Revenue booked": "119.00",
+    }
+    # person: leads generated, follow-ups done, won, lost
+    assert _table(daily, "people") == [["Ada Admin", 2, 0, 1, 1], ["Sam Seller", 1, 1, 0, 0]]
+    async with server.client() as sam_api:
+        await server.login(sam_api, "sam@example.com")
+        own = await _report(sam_api, "daily", **span)
+        assert _table(own, "people") == [["Sam Seller", 1, 1, 0, 0]]
+        assert _figures(own)["Revenue booked"] == "0.00"  # Acme's invoice is not his
