@@ -48,8 +48,10 @@ def test_filter_and_export_csv(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None
     assert target.exists() and not (tmp_path / "team-audit.csv.part").exists()
     with target.open(newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["id", "at", "actor_id", "entity", "entity_id", "action", "field", "old", "new"]
-    assert {r[3] for r in rows[1:]} == {"team"}  # the filter went with the export
-    assert {r[5] for r in rows[1:]} == {"created", "updated"}
+    header = ["id", "at", "actor_id", "actor", "entity", "entity_id", "record", "action", "field", "old", "new"]
+    assert rows[0] == header
+    assert {r[4] for r in rows[1:]} == {"team"}  # the filter went with the export
+    assert {r[7] for r in rows[1:]} == {"created", "updated"}
+    assert all(r[3] and r[6] for r in rows[1:])  # who and which record, in words
     assert f"Exported the audit log to {target}" in page.notice_text.text()
     assert page.export_button.isEnabled() and page.progress is None

@@ -113,4 +113,5 @@ async def test_audit_csv_writes_a_formula_as_text(server: LiveServer, admin: htt
     rows: list[dict[str, Any]] = list(csv.DictReader(io.StringIO(answer.text)))
     [change] = [r for r in rows if r["action"] == "updated" and r["field"] == "name"]
     assert (change["old"], change["new"]) == ("Sales", "'=1+2")
+    assert (change["actor"], change["record"]) == ("Ada Admin", "'=1+2")  # names in words, quoted too
     assert all(not value.startswith(("=", "+", "-", "@")) for row in rows for value in row.values() if value)
