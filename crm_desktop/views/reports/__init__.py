@@ -24,6 +24,7 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     over the last year."""
     from crm_desktop.views.reports.page import ORDER, ReportsPage
     from crm_desktop.views.reports.sales import SalesReportPage
+    from crm_desktop.views.reports.schedules import SchedulesPage
     from crm_desktop.views.reports.standard import StandardReportPage
 
     ctx.main.open_module("reports")
@@ -42,6 +43,10 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
         shown = page.open_report(key)
         if key == "schedules":
             yield "reports-schedules", page
+            if isinstance(shown, SchedulesPage):
+                dialog = shown.open_editor()
+                yield "reports-schedule-dialog", dialog
+                dialog.close()
             continue
         if isinstance(shown, StandardReportPage):
             if key == "forecast":

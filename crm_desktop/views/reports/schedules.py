@@ -121,6 +121,7 @@ class ScheduleDialog(QDialog):
         box.addLayout(form)
         box.addWidget(self.notice)
         box.addWidget(self.buttons)
+        self.setMinimumWidth(520)
         self.frequency.currentIndexChanged.connect(lambda _: self._frequency_shown())
         if schedule is not None:
             self.report.setCurrentIndex(max(self.report.findData(schedule.report), 0))
