@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QResizeEvent, QShortcut
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QMouseEvent, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, tasks, theme
+from crm_desktop import format, icons, tasks, theme
 from crm_desktop.api import home as home_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
@@ -55,41 +55,66 @@ def figure_text(figure: HomeFigure) -> str:
     if figure.kind == "money":
         return format.money(Decimal(str(figure.value)), figure.currency)
     if figure.kind == "bytes":
-        return f"{format.number(Decimal(int(figure.value)) / 1024**3)} GB"
+        return f"{format.number((Decimal(int(figure.value)) / 1024**3).quantize(Decimal('0.1')))} GB"
     if figure.kind == "count":
         return format.number(figure.value if not isinstance(figure.value, str) else Decimal(figure.value))
     return str(figure.value)
 
 
-class FigureButton(QPushButton):
-    """A big figure over its label; clicked: open the list behind it."""
+class FigureButton(QFrame):
+    """A big figure over its label; clicked (or Enter/Space with focus): open the list behind it."""
+
+    clicked = Signal()
 
     def __init__(self, figure: HomeFigure, parent: QWidget) -> None:
         super().__init__(parent)
         self.figure = figure
-        self.setObjectName(f"figure_{figure.key}")
-        self.setFlat(True)
-        self.setCursor(Qt.CursorShape.PointingHandCursor if figure.module else Qt.CursorShape.ArrowCursor)
-        self.setEnabled(True)
+        self.setObjectName("homeFigure")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus if figure.module else Qt.FocusPolicy.NoFocus)
+        if figure.module:
+            self.setCursor(Qt.CursorShape.PointingHandCursor)
         column = QVBoxLayout(self)
         column.setContentsMargins(8, 6, 8, 6)
         column.setSpacing(0)
         self.value = QLabel(figure_text(figure), self)
         self.value.setObjectName("homeFigureValue")
         color = theme.current().token(TONES.get(figure.tone, "text"))
-        self.value.setStyleSheet(f"font-size: 20pt; font-weight: 600; color: {color};")
+        size = 15 if figure.kind == "money" or len(self.value.text()) > 10 else 21
+        self.value.setStyleSheet(f"font-size: {size}pt; font-weight: 600; color: {color};")
         self.caption = QLabel(figure.label, self)
         self.caption.setProperty("role", "muted")
         self.caption.setWordWrap(True)
-        for label in (self.value, self.caption):
-            label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, True)
-            column.addWidget(label)
-        self.setMinimumHeight(self.value.sizeHint().height() + self.caption.sizeHint().height() + 16)
-        self.setMinimumWidth(110)
-        where = f" Opens {format.label(figure.module)}." if figure.module else ""
+        column.addWidget(self.value)
+        column.addWidget(self.caption)
+        if figure.detail:
+            detail = QLabel(figure.detail, self)
+            detail.setProperty("role", "caption")
+            detail.setWordWrap(True)
+            column.addWidget(detail)
+        column.addStretch(1)
+        where = f" Click to open {format.label(figure.module)}." if figure.module else ""
         self.setToolTip(f"{figure.label}: {self.value.text()}.{where}")
         self.setAccessibleName(f"{figure.label}: {self.value.text()}")
-        self.setStyleSheet("QPushButton { text-align: left; }")
+        hover, border = theme.current().token("hover"), theme.current().token("border_strong")
+        self.setStyleSheet(
+            "#homeFigure { border: 1px solid transparent; border-radius: 6px; }"
+            + (
+                f"#homeFigure:hover, #homeFigure:focus {{ background: {hover}; border-color: {border}; }}"
+                if figure.module
+                else ""
+            )
+        )
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.rect().contains(event.position().toPoint()):
+            self.clicked.emit()
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.clicked.emit()
+            return
+        super().keyPressEvent(event)
 
 
 class HomeCard(QFrame):
@@ -114,7 +139,7 @@ class HomeCard(QFrame):
         per_row = 3 if len(widget.figures) != 4 else 2
         for i, figure in enumerate(widget.figures):
             button = FigureButton(figure, self)
-            button.clicked.connect(lambda _=False, f=figure: self.open_list.emit(f))
+            button.clicked.connect(partial(self.open_list.emit, figure))
             self.figures[figure.key] = button
             row.addWidget(button, i // per_row, i % per_row)
         layout.addLayout(row)
@@ -182,6 +207,8 @@ class HomePage(QWidget):
         self.customise = QToolButton(self)
         self.customise.setObjectName("homeCustomise")
         self.customise.setText("Customise")
+        self.customise.setIcon(icons.icon("settings"))
+        self.customise.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.customise.setToolTip("Hide, show or reorder the widgets")
         self.customise.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.menu = QMenu(self.customise)
@@ -341,11 +368,22 @@ class HomePage(QWidget):
         self._columns = columns
         for key, card in self.cards.items():
             card.setVisible(key in shown)
-        for i, key in enumerate(shown):
-            self.grid.addWidget(self.cards[key], i // columns, i % columns)
-        for c in range(columns):
-            self.grid.setColumnStretch(c, 1)
-        self.grid.setRowStretch(len(shown) // columns + 1, 1)
+        row = col = 0
+        for key in shown:
+            card = self.cards[key]
+            table = card.widget.table
+            span = 2 if columns >= 3 and table is not None and len(table.columns) > 3 else 1
+            if col + span > columns:
+                row, col = row + 1, 0
+            self.grid.addWidget(card, row, col, 1, span)
+            col += span
+            if col >= columns:
+                row, col = row + 1, 0
+        for c in range(self.grid.columnCount()):
+            self.grid.setColumnStretch(c, 1 if c < columns else 0)
+        for r in range(self.grid.rowCount()):
+            self.grid.setRowStretch(r, 0)
+        self.grid.setRowStretch(row + 1, 1)
         self.area.setVisible(bool(shown) or self.data is None)
         self.empty.setVisible(self.data is not None and not shown)
 

@@ -23,6 +23,7 @@ class HomeFigure(Model):
     kind: FigureKind = "count"
     currency: str | None = None  # for money
     tone: Tone = "normal"  # bad: a red flag (a breach, a failed backup)
+    detail: str = ""  # a sentence more ("No backup has been made yet")
     module: str | None = Field(default=None, description="the sidebar module whose list is behind the figure")
     filter: Filter = Field(
         default_factory=dict, description="that list's filter (its query parameters) showing these records"

@@ -481,7 +481,8 @@ async def _admin(session: AsyncSession, now: datetime) -> list[HomeWidget]:
         figures=[
             HomeFigure(
                 key="state",
-                label=backup.message,
+                label="Last backup",
+                detail=backup.message,
                 value=backup.state.replace("_", " "),
                 kind="text",
                 tone=backup_tone if backup.state != "ok" else "good",

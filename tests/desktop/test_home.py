@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
@@ -69,9 +70,25 @@ def test_home_figure_opens_its_list_and_a_hidden_widget_stays_hidden(desk: Desk,
     assert "ticket_alerts" not in page.shown_keys() and page.cards["ticket_alerts"].isHidden()
     window.close()
 
-    again, reopened = _open(desk, qtbot, Session(api, session.me))
+    second = Session(api, session.me)
+    again, reopened = _open(desk, qtbot, second)
     assert "ticket_alerts" not in reopened.shown_keys()
     assert "my_tickets" in reopened.shown_keys()
     reopened.menu.aboutToShow.emit()
     assert not next(a for a in reopened.menu.actions() if a.objectName() == "show_ticket_alerts").isChecked()
+
+    # Live: a lead made elsewhere reaches the New leads figure without a click.
+    second.start()
+    desk.wait_until(lambda: second.events.state == "connected", message="the event stream did not connect")
+    before = int(reopened.cards["new_leads"].figures["new_24h"].value.text())
+
+    async def add_lead(http: httpx.AsyncClient) -> None:
+        assert (await http.post("/api/leads", json={"person_name": "Walk-in"})).status_code == 201
+
+    desk.admin_http(add_lead)
+    desk.wait_until(
+        lambda: int(reopened.cards["new_leads"].figures["new_24h"].value.text()) == before + 1,
+        message="Home did not follow the new lead",
+    )
+    desk.run(second.close())
     again.close()
