@@ -412,12 +412,16 @@ class HomePage(QWidget):
 
 
 def show_filtered(content: QWidget, values: dict[str, Any]) -> None:
-    """Give a module page the figure's filter: its own ``show_filtered(values)`` when it has one, else
-    its filter bar's ``set_values`` (Leads, Tickets), else the check boxes named like the filter's
-    keys (Invoices' "overdue", Stock's "low_only")."""
+    """Give a module page the figure's filter: its own ``show_filtered(values)`` when it has one, the
+    admin panel's ``show_page(values["page"])``, its filter bar's ``set_values`` (Leads, Tickets),
+    else the check boxes named like the filter's keys (Invoices' "overdue", Stock's "low_only")."""
     own = getattr(content, "show_filtered", None)
     if callable(own):
         own(values)
+        return
+    page, show_page = values.get("page"), getattr(content, "show_page", None)
+    if isinstance(page, str) and callable(show_page):  # the admin panel: one of its pages
+        show_page(page)
         return
     bar = getattr(content, "filters", None)
     setter = getattr(bar, "set_values", None)

@@ -457,7 +457,7 @@ async def _admin(session: AsyncSession, now: datetime) -> list[HomeWidget]:
                 value=failed,
                 tone="warn" if failed else "normal",
                 module="admin",
-                filter={"page": "security"},
+                filter={"page": "logs"},
             ),
             HomeFigure(
                 key="lockouts",
@@ -465,7 +465,7 @@ async def _admin(session: AsyncSession, now: datetime) -> list[HomeWidget]:
                 value=locked,
                 tone="bad" if locked else "normal",
                 module="admin",
-                filter={"page": "security"},
+                filter={"page": "logs"},
             ),
         ],
     )
@@ -511,7 +511,7 @@ async def _admin(session: AsyncSession, now: datetime) -> list[HomeWidget]:
                 value=len(recent),
                 tone="bad" if recent else "normal",
                 module="admin",
-                filter={"page": "jobs"},
+                filter={"page": "health"},
             ),
         ],
         table=HomeTable(columns=["Job", "Error"], rows=[[r.title or r.task, (r.error or "")[:80]] for r in recent[:5]])

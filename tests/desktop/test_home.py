@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import text
 
@@ -60,6 +61,13 @@ def test_home_figure_opens_its_list_and_a_hidden_widget_stays_hidden(desk: Desk,
         lambda: tickets.queue.filters.breaching and tickets.queue.model.rowCount() == 1,
         message="the queue did not show the one breaching ticket",
     )
+
+    # A figure of a list with a check-box filter: Stock with "Low stock only" ticked.
+    window.open_module("home")
+    qtbot.mouseClick(page.cards["low_stock"].figures["low"], Qt.MouseButton.LeftButton)
+    assert window.current_module == "stock"
+    low_only = window.pages["stock"].content.findChild(QCheckBox, "lowOnly")
+    assert low_only is not None and low_only.isChecked()
 
     # Customise: untick the Support widget; it goes, and stays gone on the next opening of Home.
     window.open_module("home")
