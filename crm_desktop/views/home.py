@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QMouseEvent, QResizeEvent, QShortcut
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QMouseEvent, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -190,6 +190,7 @@ class HomePage(QWidget):
         self.cards: dict[str, HomeCard] = {}
         self.loads = 0
         self._loading = False
+        self._stale = False
         self._columns = 0
         root = QVBoxLayout(self)
         root.setContentsMargins(32, 26, 32, 16)
@@ -342,7 +343,16 @@ class HomePage(QWidget):
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         if any(area.split(".")[0] in home_api.WATCHED for area in areas) or "*" in areas:
-            self._debounce.start()
+            if self.isVisible():
+                self._debounce.start()
+            else:  # read again when shown, not on every change while another module is open
+                self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.reload()
 
     # --- cards -----------------------------------------------------------------------------------
 
