@@ -143,7 +143,8 @@ class HomeCard(QFrame):
             self.figures[figure.key] = button
             row.addWidget(button, i // per_row, i % per_row)
         layout.addLayout(row)
-        quiet = all(not f.value for f in widget.figures if f.kind in ("count", "money"))
+        # Money comes as text ("0.00"): zero when its Decimal is.
+        quiet = all(Decimal(str(f.value)) == 0 for f in widget.figures if f.kind in ("count", "money"))
         if widget.table is not None and widget.table.rows:
             layout.addWidget(self._table(widget))
         elif widget.empty and quiet:
