@@ -7,9 +7,17 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.auth.permissions import Principal
+from crm_server.contract.custom_reports import (
+    CustomDefinition,
+    CustomEntityOut,
+    CustomReportIn,
+    CustomReportOut,
+    CustomResultOut,
+)
 from crm_server.contract.reports import (
     ReportOut,
     ReportQuery,
@@ -25,6 +33,7 @@ from crm_server.contract.reports import (
 from crm_server.reports import (
     activity,
     costs,
+    custom,
     daily,
     forecast,
     funnel,
@@ -160,3 +169,77 @@ async def resubscribe(
 ) -> ScheduleOut:
     """The viewer gets this schedule's e-mail again."""
     return await schedules.subscribe(session, principal, schedule_id, True)
+
+
+# --- custom reports -------------------------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get("/reports/custom/fields", response_model=list[CustomEntityOut])
+async def custom_fields(_: Principal = require("reports", "view")) -> list[CustomEntityOut]:
+    """The entities and fields a custom report may use (the allow-list)."""
+    return custom.catalogue()
+
+
+@router.post("/reports/custom/run", response_model=CustomResultOut)
+async def run_custom(
+    body: CustomDefinition, session: Session, principal: Principal = require("reports", "view")
+) -> CustomResultOut:
+    """Run a custom report in the viewer's scope (rows capped; a cut result says so)."""
+    return await custom.run(session, principal, body)
+
+
+@router.post("/reports/custom/export", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+async def export_custom(
+    body: CustomReportIn, session: Session, principal: Principal = require("reports", "export")
+) -> Response:
+    """A custom report as .xlsx (text always written as text)."""
+    data = custom.workbook(body.name, await custom.run(session, principal, body.definition))
+    return Response(data, media_type=XLSX, headers={"Content-Disposition": 'attachment; filename="report.xlsx"'})
+
+
+@router.get("/reports/custom", response_model=list[CustomReportOut])
+async def list_custom(session: Session, principal: Principal = require("reports", "view")) -> list[CustomReportOut]:
+    """The viewer's saved custom reports and those shared with their role or team."""
+    return await custom.list_saved(session, principal)
+
+
+@router.post("/reports/custom", response_model=CustomReportOut, status_code=201)
+async def create_custom(
+    body: CustomReportIn, session: Session, principal: Principal = require("reports", "view")
+) -> CustomReportOut:
+    return await custom.create(session, principal, body)
+
+
+@router.put("/reports/custom/{report_id}", response_model=CustomReportOut)
+async def update_custom(
+    report_id: int, body: CustomReportIn, session: Session, principal: Principal = require("reports", "view")
+) -> CustomReportOut:
+    """Change one's own saved report (its sharing too)."""
+    return await custom.update(session, principal, report_id, body)
+
+
+@router.delete("/reports/custom/{report_id}", status_code=204)
+async def delete_custom(report_id: int, session: Session, principal: Principal = require("reports", "view")) -> None:
+    await custom.remove(session, principal, report_id)
+
+
+@router.get("/reports/custom/{report_id}/run", response_model=CustomResultOut)
+async def run_saved_custom(
+    report_id: int, session: Session, principal: Principal = require("reports", "view")
+) -> CustomResultOut:
+    """Run a saved (or shared) report as the viewer may see it."""
+    return (await custom.run_saved(session, principal, report_id))[1]
+
+
+@router.get("/reports/custom/{report_id}/export", response_class=Response, responses={200: {"content": {XLSX: {}}}})
+async def export_saved_custom(
+    report_id: int, session: Session, principal: Principal = require("reports", "export")
+) -> Response:
+    name, result = await custom.run_saved(session, principal, report_id)
+    return Response(
+        custom.workbook(name, result),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="custom-report-{report_id}.xlsx"'},
+    )

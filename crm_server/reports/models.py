@@ -107,3 +107,21 @@ class ReportScheduleOptout(Base):
         BigInteger, ForeignKey("report_schedules.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+
+class CustomReport(Base):
+    """A saved custom report: its definition (checked against the allow-list on every run), its
+    owner, and the roles and teams it is shared with."""
+
+    __tablename__ = "custom_reports"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    entity: Mapped[str] = mapped_column(String(30))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    owner_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    shared_role_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    shared_team_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    __table_args__ = (Index("ix_custom_reports_owner", "owner_id", "name"),)
