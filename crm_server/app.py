@@ -37,6 +37,7 @@ from crm_server.purchasing import api as purchasing_api
 from crm_server.reports import api as reports_api
 from crm_server.search import api as search_api
 from crm_server.stock import api as stock_api
+from crm_server.targets import api as targets_api
 from crm_server.tickets import api as tickets_api
 from crm_server.webforms import api as webforms_api
 
@@ -101,6 +102,7 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(purchasing_api.router)
     app.include_router(reports_api.router)
     app.include_router(home_api.router)
+    app.include_router(targets_api.router)
     app.include_router(payments_api.router)
     app.include_router(orders_api.router)
     app.include_router(integrations_api.router)

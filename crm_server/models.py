@@ -21,6 +21,7 @@ from crm_server.proposals import models as proposals_models  # noqa: F401
 from crm_server.purchasing import models as purchasing_models  # noqa: F401
 from crm_server.reports import models as reports_models  # noqa: F401
 from crm_server.stock import models as stock_models  # noqa: F401
+from crm_server.targets import models as targets_models  # noqa: F401
 from crm_server.tickets import models as tickets_models  # noqa: F401
 from crm_server.webforms import models as webforms_models  # noqa: F401
 

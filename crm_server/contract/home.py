@@ -33,6 +33,10 @@ class HomeFigure(Model):
 class HomeTable(Model):
     columns: list[str]
     rows: list[list[str | int]]
+    kinds: list[FigureKind] = Field(
+        default_factory=list, description="per column; a money column's cells are decimal strings in `currency`"
+    )
+    currency: str | None = None
 
 
 class HomeWidget(Model):

@@ -199,6 +199,9 @@ class LeadFilters(BaseModel):
     pipeline_id: int | None = None
     status_id: int | None = None
     owner_id: int | None = None
+    unassigned: bool = Field(
+        default=False, description="only the open leads (not won, lost or junk) with no owner: waiting to be assigned"
+    )
     team_id: int | None = None
     source: str | None = Field(default=None, max_length=100)
     tag: str | None = Field(default=None, max_length=50)

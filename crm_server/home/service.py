@@ -34,6 +34,7 @@ from crm_server.invoices.service import OPEN as OPEN_INVOICE
 from crm_server.jobs import service as jobs
 from crm_server.leads.models import Lead, PipelineStatus
 from crm_server.stock.models import StockProductSettings
+from crm_server.targets import service as targets
 from crm_server.tickets import queries as ticket_queries
 from crm_server.tickets.models import OPEN_STATUSES, Ticket
 
@@ -56,6 +57,8 @@ async def home(session: AsyncSession, principal: Principal, now: datetime | None
         widgets += await _admin(session, now)
     if principal.can("leads", "view"):
         widgets.append(await _pipeline(session, principal, now, currency))
+        if principal.can("reports", "view"):
+            widgets.append(await _targets(session, principal, now, currency))
         widgets.append(await _new_leads(session, principal, now))
     if principal.can("activities", "view"):
         widgets.append(await _follow_ups(session, principal, now))
@@ -142,6 +145,63 @@ async def _pipeline(session: AsyncSession, principal: Principal, now: datetime, 
     )
 
 
+async def _targets(session: AsyncSession, principal: Principal, now: datetime, currency: str) -> HomeWidget:
+    """Won this month (won leads closed this UTC month, base currency) against the month's target:
+    a salesperson's own; for a manager the people and teams in scope, each beside their target."""
+    month = now.date().replace(day=1)
+    rows = await targets.standings(session, principal, month, currency)
+    people = [r for r in rows if r.kind == "user"]
+    own = principal.scope("leads") is Scope.own
+    mine = [r for r in people if r.id == principal.user_id]
+    counted = mine if own else people
+    won = sum((r.won for r in counted), Decimal(0))
+    target = sum((r.target or Decimal(0) for r in counted), Decimal(0))
+    has_target = any(r.target is not None for r in counted)
+    share = f"{(won * 100 / target).quantize(Decimal(1))}%" if target else "no target"
+    report: Filter = {"report": "forecast"}
+    figures = [
+        HomeFigure(
+            key="won",
+            label="Won this month",
+            value=won,
+            kind="money",
+            currency=currency,
+            tone="good" if target and won >= target else "normal",
+            module="reports",
+            filter=report,
+        ),
+        HomeFigure(
+            key="target",
+            label="My target" if own else "Targets of the people",
+            value=target if has_target else "not set",
+            kind="money" if has_target else "text",
+            currency=currency,
+            module="reports",
+            filter=report,
+        ),
+        HomeFigure(key="share", label="Of the target", value=share, kind="text", module="reports", filter=report),
+    ]
+    table = None
+    if not own:
+        shown = [r for r in rows if r.target is not None or r.won]
+        table = HomeTable(
+            columns=["Person or team", "Won", "Target"],
+            kinds=["text", "money", "money"],
+            currency=currency,
+            rows=[
+                [f"{r.name} (team)" if r.kind == "team" else r.name, str(r.won), str(r.target) if r.target else ""]
+                for r in shown[:15]
+            ],
+        )
+    return HomeWidget(
+        key="targets",
+        title="My target" if own else "Won vs target",
+        figures=figures,
+        table=table if table and table.rows else None,
+        empty="No target set for this month." if not has_target else "",
+    )
+
+
 async def _new_leads(session: AsyncSession, principal: Principal, now: datetime) -> HomeWidget:
     since = now - DAY
     new = await _count(session, Lead, *_lead_scope(principal), Lead.created_at >= since)
@@ -171,6 +231,7 @@ async def _new_leads(session: AsyncSession, principal: Principal, now: datetime)
                 value=unassigned,
                 tone="warn" if unassigned else "normal",
                 module="leads",
+                filter={"unassigned": True},
             ),
         ],
     )
@@ -200,9 +261,14 @@ async def _follow_ups(session: AsyncSession, principal: Principal, now: datetime
         key="follow_ups",
         title="My follow-ups" if own else "Follow-ups",
         figures=[
-            HomeFigure(key="due_today", label="Due today", value=today, module="activities"),
+            HomeFigure(key="due_today", label="Due today", value=today, module="activities", filter={"due": "today"}),
             HomeFigure(
-                key="overdue", label="Overdue", value=overdue, tone="bad" if overdue else "normal", module="activities"
+                key="overdue",
+                label="Overdue",
+                value=overdue,
+                tone="bad" if overdue else "normal",
+                module="activities",
+                filter={"due": "overdue"},
             ),
         ],
         table=table if table and table.rows else None,

@@ -45,6 +45,9 @@ def conditions(
         where.append(Lead.status_id.not_in(closed_statuses()))
     if filters.owner_id is not None:
         where.append(Lead.owner_id == filters.owner_id)
+    if filters.unassigned:
+        open_ids = select(PipelineStatus.id).where(PipelineStatus.kind == "open").scalar_subquery()
+        where += [Lead.owner_id.is_(None), Lead.status_id.in_(open_ids)]
     if filters.team_id is not None:
         where.append(Lead.team_id == filters.team_id)
     if filters.source:

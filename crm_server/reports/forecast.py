@@ -5,6 +5,7 @@ currency only. Open leads without an expected close date are counted in a figure
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from crm_server.contract.reports import ReportColumn, ReportFigure, ReportOut, R
 from crm_server.leads.models import Lead, PipelineStatus
 from crm_server.reports import common
 from crm_server.reports.service import next_period, period_start
+from crm_server.targets import service as targets
 
 VALUE_COLUMNS = [
     ReportColumn(key="leads", title="Open leads", kind="count"),
@@ -77,6 +79,16 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
     )
     total = sum((row[2] for row in months), zero)
     total_weighted = sum((row[3] for row in months), zero)
+    this_month = datetime.now(UTC).date().replace(day=1)
+    standing = [
+        row
+        for row in await targets.standings(session, principal, this_month, cur)
+        if row.kind == "user" and (row.target is not None or row.won)
+    ]
+    vs_target = [
+        [row.name, row.won, row.target or zero, common.percent(row.won, row.target) if row.target else None]
+        for row in standing
+    ]
     note = f"Open leads expected to close {r.date_from.isoformat()} to {r.date_to.isoformat()}; {cur} only."
     return ReportOut(
         key="forecast",
@@ -121,6 +133,20 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
                 chart="bar",
                 chart_columns=["value", "weighted"],
                 note=note,
+            ),
+            ReportTable(
+                key="targets",
+                title=f"Won vs target, {common.month_label(this_month)}",
+                columns=[
+                    ReportColumn(key="person", title="Salesperson"),
+                    ReportColumn(key="won", title="Won", kind="money"),
+                    ReportColumn(key="target", title="Target", kind="money"),
+                    ReportColumn(key="share", title="Of target", kind="percent"),
+                ],
+                rows=vs_target[: common.MAX_ROWS],
+                chart="bar",
+                chart_columns=["won", "target"],
+                note=f"Won leads closed this month (UTC) against each person's target; {targets.base_note(cur)}",
             ),
         ],
     )

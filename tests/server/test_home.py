@@ -116,7 +116,7 @@ async def test_home_figures_widgets_and_scope(server: LiveServer, admin: Any) ->
         await server.login(sam_api, "sam@example.com")
         mine = _widgets(await _ok(await sam_api.get("/api/home")))
     # A salesperson: no system health, no team activity, no tickets; only their own leads and follow-ups.
-    assert set(mine) == {"pipeline", "new_leads", "follow_ups", "overdue_invoices", "low_stock"}
+    assert set(mine) == {"pipeline", "targets", "new_leads", "follow_ups", "overdue_invoices", "low_stock"}
     assert mine["pipeline"]["title"] == "My pipeline"
     assert _figures(mine["pipeline"]) == {
         "open_value": "4000.00",

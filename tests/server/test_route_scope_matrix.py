@@ -68,6 +68,7 @@ UNOWNED = {
     "rule_id",
     "status_id",
     "subscription_id",  # an outgoing webhook subscription: admin permission alone
+    "target_id",  # a sales target: a manager's or an admin's (not owned)
     "task",
     "team_id",
     "user_id",

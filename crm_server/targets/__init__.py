@@ -1,0 +1,1 @@
+"""Sales targets: what a person or a team should win in a month (issue #20)."""
