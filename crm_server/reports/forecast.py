@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
-from crm_server.contract.reports import ReportColumn, ReportFigure, ReportOut, ReportQuery, ReportTable
+from crm_server.contract.reports import Cell, ReportColumn, ReportFigure, ReportOut, ReportQuery, ReportTable
 from crm_server.leads.models import Lead, PipelineStatus
 from crm_server.reports import common
 from crm_server.reports.service import next_period, period_start
@@ -85,7 +85,7 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
         for row in await targets.standings(session, principal, this_month, cur)
         if row.kind == "user" and (row.target is not None or row.won)
     ]
-    vs_target = [
+    vs_target: list[list[Cell]] = [
         [row.name, row.won, row.target or zero, common.percent(row.won, row.target) if row.target else None]
         for row in standing
     ]
