@@ -4,18 +4,38 @@ beside the report would take the width the sales report's controls need on a 128
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from crm_desktop.session import Session
+from crm_desktop.views.reports.custom import CustomReportPage
 from crm_desktop.views.reports.sales import SalesReportPage
 from crm_desktop.views.reports.schedules import SchedulesPage
 from crm_desktop.views.reports.standard import StandardReportPage
 from crm_server.contract.reports import REPORT_TITLES
 
 CHOSEN_KEY = "reports/chosen"
-ORDER = ("sales", "funnel", "lost", "sources", "activity", "forecast", "support", "receivables", "daily", "schedules")
-TITLES = {"sales": "Sales (accrual and cash)", **REPORT_TITLES, "schedules": "Scheduled reports (by e-mail)"}
+ORDER = (
+    "sales",
+    "funnel",
+    "lost",
+    "sources",
+    "activity",
+    "forecast",
+    "support",
+    "receivables",
+    "daily",
+    "custom",
+    "schedules",
+)
+TITLES = {
+    "sales": "Sales (accrual and cash)",
+    **REPORT_TITLES,
+    "custom": "Custom report",
+    "schedules": "Scheduled reports (by e-mail)",
+}
 
 
 class ReportsPage(QWidget):
@@ -37,6 +57,7 @@ class ReportsPage(QWidget):
         self.sales: SalesReportPage | None = None
         self.standard: StandardReportPage | None = None
         self.schedules: SchedulesPage | None = None
+        self.custom: CustomReportPage | None = None
         top = QHBoxLayout()
         top.setContentsMargins(32, 12, 32, 0)
         top.setSpacing(8)
@@ -59,6 +80,12 @@ class ReportsPage(QWidget):
             return
         self.open_report(ORDER[row])
 
+    def show_filtered(self, values: dict[str, Any]) -> None:
+        """A Home figure's filter: {"report": key} opens that report."""
+        key = values.get("report")
+        if isinstance(key, str) and key in ORDER:
+            self.open_report(key)
+
     def open_report(self, key: str) -> QWidget:
         """Show the report `key` (keeps the filters of the standard reports)."""
         QSettings().setValue(CHOSEN_KEY, key)
@@ -72,6 +99,12 @@ class ReportsPage(QWidget):
                 self.stack.addWidget(self.sales)
             self.stack.setCurrentWidget(self.sales)
             return self.sales
+        if key == "custom":
+            if self.custom is None:
+                self.custom = CustomReportPage(self.session, self.stack)
+                self.stack.addWidget(self.custom)
+            self.stack.setCurrentWidget(self.custom)
+            return self.custom
         if key == "schedules":
             if self.schedules is None:
                 self.schedules = SchedulesPage(self.session, self.stack)
