@@ -6,9 +6,10 @@ from __future__ import annotations
 from crm_desktop.api.client import ApiClient
 from crm_server.contract.home import HomeOut
 
-# Home counts leads, follow-ups, tickets, invoices, stock, sign-ins, backups, jobs, integrations.
+# Home counts leads, follow-ups, tickets, invoices, stock, sign-ins, backups, jobs, integrations,
+# and shows the sales targets (a change to one announces "reports").
 WATCHED = frozenset(
-    {"leads", "activities", "tickets", "invoices", "payments", "stock", "admin", "integrations", "backups"}
+    {"leads", "activities", "tickets", "invoices", "payments", "stock", "admin", "integrations", "backups", "reports"}
 )
 
 

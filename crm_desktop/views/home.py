@@ -16,11 +16,16 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QMouseEvent, QResizeEvent, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -36,16 +41,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, icons, tasks, theme
+from crm_desktop import format, icons, operations, tasks, theme
+from crm_desktop.api import auth
 from crm_desktop.api import home as home_api
+from crm_desktop.api import leads as leads_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus
 from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_server.contract.home import HomeFigure, HomeOut, HomeWidget
+from crm_server.contract.leads import BulkRequest, BulkResult, LeadQuery
 
 log = logging.getLogger(__name__)
 
+BULK_LIMIT = 500  # the most leads one Assign hands over (a list page's most)
 CARD_WIDTH = 400  # a column of cards per this many pixels
 TONES = {"bad": "danger", "warn": "warning_text", "good": "success", "normal": "text"}
 
@@ -143,6 +152,9 @@ class HomeCard(QFrame):
             self.figures[figure.key] = button
             row.addWidget(button, i // per_row, i % per_row)
         layout.addLayout(row)
+        self.action_row = QHBoxLayout()
+        self.action_row.setSpacing(6)
+        layout.addLayout(self.action_row)
         # Money comes as text ("0.00"): zero when its Decimal is.
         quiet = all(Decimal(str(f.value)) == 0 for f in widget.figures if f.kind in ("count", "money"))
         if widget.table is not None and widget.table.rows:
@@ -153,6 +165,15 @@ class HomeCard(QFrame):
             note.setWordWrap(True)
             layout.addWidget(note)
         layout.addStretch(1)
+
+    def add_action(self, text: str, name: str, tip: str) -> QPushButton:
+        """A button under the figures (e.g. "Assign…" on the new leads)."""
+        button = QPushButton(text, self)
+        button.setObjectName(name)
+        button.setToolTip(tip)
+        self.action_row.addWidget(button)
+        self.action_row.addStretch(1)
+        return button
 
     def _table(self, widget: HomeWidget) -> QTableWidget:
         assert widget.table is not None
@@ -167,10 +188,16 @@ class HomeCard(QFrame):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for c in range(1, len(widget.table.columns)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)
+        kinds = widget.table.kinds
         for r, values in enumerate(widget.table.rows):
             for c, cell in enumerate(values):
-                item = QTableWidgetItem(format.number(cell) if isinstance(cell, int) else str(cell))
-                if isinstance(cell, int):
+                money = c < len(kinds) and kinds[c] == "money"
+                if money:
+                    text = format.money(Decimal(str(cell)), widget.table.currency) if cell != "" else format.EMPTY
+                else:
+                    text = format.number(cell) if isinstance(cell, int) else str(cell)
+                item = QTableWidgetItem(text)
+                if isinstance(cell, int) or money:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(r, c, item)
         table.resizeRowsToContents()
@@ -366,6 +393,11 @@ class HomePage(QWidget):
         for widget in self.data.widgets:
             card = HomeCard(widget, self.body)
             card.open_list.connect(self.open_figure)
+            if widget.key == "new_leads" and self.session.can("leads", "edit"):
+                unassigned = next((f for f in widget.figures if f.key == "unassigned"), None)
+                if unassigned is not None and unassigned.value:
+                    assign = card.add_action("Assign…", "homeAssign", "Hand the open unassigned leads to a colleague")
+                    assign.clicked.connect(self.open_assign)
             card.setVisible(False)
             self.cards[widget.key] = card
         self._place()
@@ -421,6 +453,12 @@ class HomePage(QWidget):
         if content is not None:
             show_filtered(content, dict(figure.filter))
 
+    def open_assign(self) -> AssignDialog:
+        """Pick a colleague; the open unassigned leads (the figure's filter) become theirs."""
+        dialog = AssignDialog(self, self.session)
+        dialog.open()
+        return dialog
+
 
 def show_filtered(content: QWidget, values: dict[str, Any]) -> None:
     """Give a module page the figure's filter: its own ``show_filtered(values)`` when it has one, the
@@ -454,6 +492,88 @@ def _find(content: QWidget, key: str) -> Iterator[QCheckBox]:
         if isinstance(found, QCheckBox):
             yield found
             return
+
+
+class AssignDialog(QDialog):
+    """The open unassigned leads (up to BULK_LIMIT) to one colleague, through the bulk reassign."""
+
+    def __init__(self, parent: QWidget, session: Session) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Assign the unassigned leads")
+        self.setObjectName("homeAssignDialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.session = session
+        self.ids: list[int] = []
+        self.ready = False
+        self.said = QLabel("Reading the unassigned leads…", self)
+        self.said.setWordWrap(True)
+        self.person = QComboBox(self)
+        self.person.setObjectName("homeAssignPerson")
+        self.person.setAccessibleName("Assign to")
+        self.person.setMinimumWidth(260)
+        form = QFormLayout()
+        form.addRow("Assign &to", self.person)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.assign = self.buttons.addButton("Assign", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.assign.setObjectName("homeAssignConfirm")
+        self.assign.setEnabled(False)
+        self.buttons.accepted.connect(self.confirm)
+        self.buttons.rejected.connect(self.reject)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(16, 16, 16, 16)
+        box.setSpacing(10)
+        box.addWidget(self.said)
+        box.addLayout(form)
+        box.addWidget(self.buttons)
+        tasks.spawn(self._load())
+
+    async def _load(self) -> None:
+        api = self.session.api
+        try:
+            found = await leads_api.list_leads(api, LeadQuery(unassigned=True, limit=BULK_LIMIT))
+            people = await auth.colleagues(api, active=True, limit=100)
+        except ApiError as exc:
+            if shiboken6.isValid(self):
+                self.said.setText(f"Could not read them: {exc.message}")
+            return
+        if not shiboken6.isValid(self):
+            return
+        self.ids = [lead.id for lead in found.items]
+        me = self.session.me.id
+        for user in sorted(people.items, key=lambda u: (u.id != me, u.full_name.lower())):
+            self.person.addItem("Me" if user.id == me else user.full_name, user.id)
+        n = len(self.ids)
+        self.said.setText(
+            f"{format.number(n)} open lead{'s' if n != 1 else ''} without an owner"
+            + (f" (the first {BULK_LIMIT})" if found.total > n else "")
+            + "."
+        )
+        self.assign.setEnabled(bool(self.ids) and self.person.count() > 0)
+        self.ready = True
+
+    def choose(self, user_id: int) -> None:
+        self.person.setCurrentIndex(self.person.findData(user_id))
+
+    def confirm(self) -> None:
+        owner = self.person.currentData()
+        if owner is None or not self.ids:
+            return
+        request = BulkRequest(ids=self.ids, action="reassign", owner_id=int(owner))
+
+        def done(result: BulkResult) -> None:
+            skipped = len(result.skipped)
+            if skipped:
+                self.said.setText(f"{skipped} of them could not be assigned: {result.skipped[0].message}")
+                return
+            self.accept()
+
+        operations.run(
+            self,
+            leads_api.bulk_change(self.session.api, request),
+            success=done,
+            changed=leads_api.CHANGED,
+            busy=self.assign,
+        )
 
 
 def create_page(session: Session) -> HomePage:

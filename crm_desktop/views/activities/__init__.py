@@ -46,6 +46,11 @@ class ActivitiesPage(QWidget):
         self.tabs.setCurrentWidget(self.my_day)
         return self.my_day
 
+    def show_filtered(self, values: dict[str, Any]) -> None:
+        """A Home figure's filter: {"due": "today" | "overdue"} shows My day with only that group."""
+        due = values.get("due")
+        self.show_my_day().show_due(due if isinstance(due, str) else None)
+
     def show_week(self) -> WeekView:
         self.tabs.setCurrentWidget(self.week)
         return self.week

@@ -131,6 +131,7 @@ class MyDayView(LiveFollowUpsView):
         self.overdue: list[FollowUpOut] = []
         self.today: list[FollowUpOut] = []
         self._shown: list[int] = []
+        self.due: str | None = None  # "today" or "overdue": only that group (a Home figure's filter)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 16, 0, 0)
@@ -147,6 +148,13 @@ class MyDayView(LiveFollowUpsView):
         words.addWidget(self.date_label)
         words.addWidget(self.summary)
         head.addLayout(words, 1)
+        self.show_all = QPushButton("Show all", self)
+        self.show_all.setObjectName("myDayShowAll")
+        self.show_all.setProperty("role", "link")
+        self.show_all.setToolTip("Show both the overdue follow-ups and today's")
+        self.show_all.clicked.connect(lambda: self.show_due(None))
+        head.addWidget(self.show_all, 0, Qt.AlignmentFlag.AlignBottom)
+        self.show_all.setVisible(False)
         self.person = PersonFilter(session, everyone=False)
         self.person.changed.connect(self.reload)
         head.addWidget(self.person, 0, Qt.AlignmentFlag.AlignBottom)
@@ -246,7 +254,11 @@ class MyDayView(LiveFollowUpsView):
         self.tree.clear()
         now = datetime.now().astimezone()
         self.date_label.setText(format.weekday(now.date()))
-        groups = (("Overdue", self.overdue, True), ("Today", self.today, False))
+        groups = tuple(
+            g
+            for g in (("Overdue", self.overdue, True), ("Today", self.today, False))
+            if self.due is None or g[0].lower() == self.due
+        )
         chosen: QTreeWidgetItem | None = None
         rows: list[QTreeWidgetItem] = []
         for title, items, late in groups:
@@ -272,7 +284,7 @@ class MyDayView(LiveFollowUpsView):
             chosen = rows[min(keep_row, len(rows) - 1)]
         if chosen is not None:
             self.tree.setCurrentItem(chosen)
-        count = len(self.overdue) + len(self.today)
+        count = len(self.shown_ids())
         self.stack.setCurrentWidget(self.tree if count else self.empty)
         parts = []
         if self.overdue:
@@ -283,6 +295,17 @@ class MyDayView(LiveFollowUpsView):
         said = ", ".join(parts) if parts else "All clear."
         self.summary.setText(f"{whose}: {said[:1].lower()}{said[1:]}" if whose else said)
         self._update_buttons()
+
+    def show_due(self, due: str | None) -> None:
+        """Only the overdue follow-ups ("overdue"), only today's ("today"), or both (None)."""
+        self.due = due if due in ("today", "overdue") else None
+        self.show_all.setVisible(self.due is not None)
+        self._render()
+
+    def shown_ids(self) -> list[int]:
+        return [
+            f.id for f in (self.overdue if self.due != "today" else []) + (self.today if self.due != "overdue" else [])
+        ]
 
     def _row(self, follow_up: FollowUpOut, now: datetime) -> QTreeWidgetItem:
         due = local(follow_up.due_at)

@@ -43,7 +43,7 @@ PERIODS: tuple[tuple[str, int | None], ...] = (
     ("Created between…", -1),
 )
 # Keys that narrow what is shown (pipeline and "show closed" choose what to show, not narrow it).
-NARROWING = ("owner_id", "team_id", "source", "tag", "created_from", "created_to", "q")
+NARROWING = ("owner_id", "unassigned", "team_id", "source", "tag", "created_from", "created_to", "q")
 
 
 def _combo(name: str, any_label: str) -> QComboBox:
@@ -105,6 +105,9 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
         self.pipeline = _combo("Pipeline", "Default pipeline")
         self.pipeline.setVisible(False)
         self.include_closed = QCheckBox("Show lost and junk")
+        self.unassigned = QCheckBox("Unassigned only")
+        self.unassigned.setObjectName("leadsUnassigned")
+        self.unassigned.setToolTip("Only the open leads without an owner: the ones waiting to be assigned")
         self.views = _combo("Saved views", "Saved views")
         self.save_view = QPushButton("Save view…")
         self.save_view.setToolTip("Keep these filters under a name")
@@ -119,7 +122,14 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             first.addWidget(widget)
         second = QHBoxLayout()
         second.setSpacing(8)
-        for control in (self.period, self.created_from, self.created_to, self.pipeline, self.include_closed):
+        for control in (
+            self.period,
+            self.created_from,
+            self.created_to,
+            self.pipeline,
+            self.unassigned,
+            self.include_closed,
+        ):
             second.addWidget(control)
         second.addStretch(1)
         for action in (self.clear, self.views, self.save_view):
@@ -136,6 +146,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             combo.currentIndexChanged.connect(self._now)
         self.period.currentIndexChanged.connect(self._on_period)
         self.include_closed.toggled.connect(self._now)
+        self.unassigned.toggled.connect(self._now)
         self.clear.clicked.connect(self.clear_all)
         self.views.activated.connect(self._pick_view)
         self.save_view.clicked.connect(self._ask_view_name)
@@ -201,6 +212,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
         out: dict[str, Any] = {
             "pipeline_id": self.pipeline.currentData(),
             "owner_id": self.owner.currentData(),
+            "unassigned": True if self.unassigned.isChecked() else None,
             "team_id": self.team.currentData(),
             "source": self.source.currentData(),
             "tag": self.tag.text().strip() or None,
@@ -227,6 +239,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             self.pipeline,
             self.period,
             self.include_closed,
+            self.unassigned,
             self.created_from,
             self.created_to,
         ]
@@ -240,6 +253,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             select(self.source, values.get("source"))
             select(self.pipeline, values.get("pipeline_id"))
             self.include_closed.setChecked(bool(values.get("include_closed")))
+            self.unassigned.setChecked(bool(values.get("unassigned")))
             first, last = values.get("created_from"), values.get("created_to")
             self.period.setCurrentIndex(self.period.findData(-1 if first or last else None))
             if first:

@@ -52,6 +52,7 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.reports.costs import SourceCostsDialog, may_enter_costs
 from crm_desktop.views.reports.sales import PRESETS, amount_axis, preset_range
+from crm_desktop.views.reports.targets import TargetsDialog, may_set_targets
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.form import DateEdit
@@ -164,6 +165,10 @@ class StandardReportPage(QWidget):
         self.costs_button.setObjectName("sourceCostsButton")
         self.costs_button.setToolTip("Enter what each lead source cost per month: the report's return on spend")
         self.costs_button.clicked.connect(self.open_costs)
+        self.targets_button = QPushButton("Targets…", self)
+        self.targets_button.setObjectName("targetsButton")
+        self.targets_button.setToolTip("Set each person's and team's sales target per month")
+        self.targets_button.clicked.connect(self.open_targets)
         self.export_button = QPushButton("Export to Excel", self)
         self.export_button.setToolTip("Export every breakdown of the report (Ctrl+E)")
         self.export_button.clicked.connect(self.export)
@@ -222,6 +227,7 @@ class StandardReportPage(QWidget):
             controls.addWidget(widget)
         controls.addStretch(1)
         controls.addWidget(self.costs_button)
+        controls.addWidget(self.targets_button)
         controls.addWidget(self.export_button)
         filters = QHBoxLayout()
         filters.setSpacing(6)
@@ -330,6 +336,7 @@ class StandardReportPage(QWidget):
         self.owner.setToolTip(owner_word)
         self.owner.setItemText(0, "Everyone" if key != "support" else "Every assignee")
         shown_if(self.costs_button, key == "sources" and may_enter_costs(self.session.me))
+        shown_if(self.targets_button, key == "forecast" and may_set_targets(self.session.me))
         shown_if(self.group, "group" in wanted)
         shown_if(self.captions["per"], "group" in wanted)
         receivables = key == "receivables"  # aged on one day: the range's end
@@ -584,6 +591,11 @@ class StandardReportPage(QWidget):
         self.notice.style().polish(self.notice)
         self.notice.setText(text)
         self.notice.setVisible(bool(text))
+
+    def open_targets(self) -> TargetsDialog:
+        dialog = TargetsDialog(self, self.api, self.reload)
+        dialog.open()
+        return dialog
 
     def open_costs(self) -> SourceCostsDialog:
         dialog = SourceCostsDialog(self, self.api, self.reload)
