@@ -586,3 +586,7 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     page = ctx.main.pages["home"].content
     if isinstance(page, HomePage):
         yield "home", ctx.main
+        targets = page.cards.get("targets")
+        if targets is not None:  # won vs target, further down
+            page.area.ensureWidgetVisible(targets)
+            yield "home-targets", ctx.main

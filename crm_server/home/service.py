@@ -157,7 +157,7 @@ async def _targets(session: AsyncSession, principal: Principal, now: datetime, c
     won = sum((r.won for r in counted), Decimal(0))
     target = sum((r.target or Decimal(0) for r in counted), Decimal(0))
     has_target = any(r.target is not None for r in counted)
-    share = f"{(won * 100 / target).quantize(Decimal(1))}%" if target else "no target"
+    share = f"{(won * 100 / target).quantize(Decimal(1))}%" if target else "—"
     report: Filter = {"report": "forecast"}
     figures = [
         HomeFigure(
@@ -172,7 +172,7 @@ async def _targets(session: AsyncSession, principal: Principal, now: datetime, c
         ),
         HomeFigure(
             key="target",
-            label="My target" if own else "Targets of the people",
+            label="My target" if own else "Sum of the targets",
             value=target if has_target else "not set",
             kind="money" if has_target else "text",
             currency=currency,

@@ -136,7 +136,7 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
             ),
             ReportTable(
                 key="targets",
-                title=f"Won vs target, {common.month_label(this_month)}",
+                title="Won vs target",
                 columns=[
                     ReportColumn(key="person", title="Salesperson"),
                     ReportColumn(key="won", title="Won", kind="money"),
@@ -146,7 +146,8 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
                 rows=vs_target[: common.MAX_ROWS],
                 chart="bar",
                 chart_columns=["won", "target"],
-                note=f"Won leads closed this month (UTC) against each person's target; {targets.base_note(cur)}",
+                note=f"Won leads closed in {common.month_label(this_month)} (UTC) against each person's target; "
+                + targets.base_note(cur),
             ),
         ],
     )

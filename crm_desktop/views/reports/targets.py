@@ -91,8 +91,10 @@ class TargetsDialog(QDialog):
         )
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in range(1, len(COLUMNS)):
+        for column in range(1, TARGET):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(TARGET, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(TARGET, 140)  # room to type a target into an empty cell
         keep_titles_whole(self.table)
         self.table.itemChanged.connect(self._edited)
         hint = QLabel("Type a target into its cell and press Enter; clear the cell to remove it.", self)
@@ -108,7 +110,7 @@ class TargetsDialog(QDialog):
         box.addWidget(self.notice)
         box.addWidget(self.table, 1)
         box.addWidget(buttons)
-        self.resize(620, 560)
+        self.resize(760, 560)
         operations.change_bus().changed.connect(self._on_changed)
         self.reload()
 
