@@ -22,6 +22,7 @@ def create_page(session: Session) -> QWidget:
 def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     """The demo's sales of the last six months by month on each basis, then each standard report
     over the last year."""
+    from crm_desktop.views.reports.custom import CustomReportPage
     from crm_desktop.views.reports.page import ORDER, ReportsPage
     from crm_desktop.views.reports.sales import SalesReportPage
     from crm_desktop.views.reports.schedules import SchedulesPage
@@ -41,6 +42,13 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
             yield f"reports-sales-{basis}", page
     for key in ORDER[1:]:
         shown = page.open_report(key)
+        if isinstance(shown, CustomReportPage):  # leads by owner then status, as a bar chart and table
+            yield "reports-custom-new", page
+            shown.group1.setCurrentIndex(max(0, shown.group1.findData("owner")))
+            shown.group2.setCurrentIndex(max(0, shown.group2.findData("status")))
+            shown.run()
+            yield "reports-custom", page
+            continue
         if key == "schedules":
             yield "reports-schedules", page
             if isinstance(shown, SchedulesPage):
@@ -55,3 +63,7 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
                 shown.set_range(today - timedelta(days=365), today)
             shown.reload()
             yield f"reports-{key}", page
+            if key == "forecast":
+                targets = shown.open_targets()
+                yield "reports-targets-dialog", targets
+                targets.close()

@@ -13,11 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCharts import (
+    QAbstractBarSeries,
     QBarCategoryAxis,
     QBarSeries,
     QBarSet,
     QChart,
     QChartView,
+    QHorizontalBarSeries,
     QLineSeries,
     QPieSeries,
 )
@@ -49,6 +51,7 @@ from crm_desktop.views.reports.sales import amount_axis
 from crm_desktop.views.reports.standard import SERIES_EXTRA, SERIES_TOKENS
 from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.header_fit import keep_titles_whole
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract import spreadsheet
 from crm_server.contract.custom_reports import (
     CustomDefinition,
@@ -122,13 +125,13 @@ class CustomReportPage(QWidget):
         subtitle.setProperty("role", "muted")
         subtitle.setWordWrap(True)
 
-        self.entity = self._combo("What", 150)
-        self.group1 = self._combo("Group by", 150)
-        self.group2 = self._combo("Then by", 150)
-        self.measure = self._combo("Measure", 100)
+        self.entity = self._combo("What", 140)
+        self.group1 = self._combo("Group by", 140)
+        self.group2 = self._combo("Then by", 140)
+        self.measure = self._combo("Measure", 90)
         for text, value in MEASURES:
             self.measure.addItem(text, value)
-        self.amount = self._combo("Of", 130)
+        self.amount = self._combo("Of", 120)
         self.chart_kind = self._combo("Chart", 110)
         for text, value in CHARTS:
             self.chart_kind.addItem(text, value)
@@ -144,16 +147,17 @@ class CustomReportPage(QWidget):
         self.filter_value = QComboBox(self)
         self.filter_value.setEditable(True)
         self.filter_value.setAccessibleName("Filter value")
-        self.filter_value.setMinimumWidth(160)
+        self.filter_value.setMinimumWidth(190)
         line = self.filter_value.lineEdit()
         if line is not None:
-            line.setPlaceholderText("value (a, b for several)")
+            line.setPlaceholderText("value; a, b for several")
         self.add_filter_button = QPushButton("Add filter", self)
         self.add_filter_button.setObjectName("addCustomFilter")
         self.add_filter_button.clicked.connect(self.add_filter)
         self.filter_list = QListWidget(self)
         self.filter_list.setAccessibleName("Filters")
-        self.filter_list.setFixedHeight(64)
+        self.filter_list.setFixedHeight(52)
+        self.filter_list.setVisible(False)  # until a filter is added
         self.remove_filter_button = QPushButton("Remove filter", self)
         self.remove_filter_button.clicked.connect(self.remove_filter)
 
@@ -166,15 +170,15 @@ class CustomReportPage(QWidget):
         columns_caption.setWordWrap(True)
         columns_caption.setFixedWidth(190)
 
-        self.saved_choice = self._combo("Saved reports", 200)
+        self.saved_choice = self._combo("Saved reports", 170)
         self.saved_choice.addItem("Saved reports…", None)
         self.open_button = QPushButton("Open", self)
         self.open_button.clicked.connect(self.open_saved)
         self.name = QLineEdit(self)
         self.name.setAccessibleName("Report name")
-        self.name.setPlaceholderText("Name to save it under")
-        self.name.setMinimumWidth(180)
-        self.share = self._combo("Share with", 150)
+        self.name.setPlaceholderText("Report name")
+        self.name.setMinimumWidth(170)
+        self.share = self._combo("Share with", 130)
         self.share.addItem("Only me", None)
         self.save_button = QPushButton("Save", self)
         self.save_button.setObjectName("saveCustomReport")
@@ -192,6 +196,7 @@ class CustomReportPage(QWidget):
         self.note = QLabel(self)
         self.note.setProperty("role", "muted")
         self.note.setWordWrap(True)
+        self.note.setText("Choose what to count and how to group it, then press Run.")
         self.chart = QChart()
         self.chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
         self.chart.setBackgroundVisible(False)
@@ -199,6 +204,7 @@ class CustomReportPage(QWidget):
         self.chart_view = QChartView(self.chart, self)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart_view.setFixedHeight(300)
+        self.chart_view.setVisible(False)  # until a grouped run
         self.table = QTableWidget(0, 0, self)
         self.table.setObjectName("customTable")
         self.table.setAccessibleName("Custom report rows")
@@ -229,7 +235,6 @@ class CustomReportPage(QWidget):
             ("then by", self.group2),
             self.measure,
             ("of", self.amount),
-            self.chart_kind,
             self.run_button,
         )
         filters = row(
@@ -239,10 +244,11 @@ class CustomReportPage(QWidget):
             self.add_filter_button,
             self.remove_filter_button,
         )
+        filters.addWidget(self.chart_kind)
         saving = row(
             self.saved_choice,
             self.open_button,
-            ("Save as", self.name),
+            self.name,
             ("shared with", self.share),
             self.save_button,
             self.delete_button,
@@ -282,6 +288,7 @@ class CustomReportPage(QWidget):
         outer.addWidget(scroller)
 
         self.entity.currentIndexChanged.connect(self._entity_chosen)
+        self.group1.currentIndexChanged.connect(self._grouping_chosen)
         self.measure.currentIndexChanged.connect(self._measure_chosen)
         self.filter_field.currentIndexChanged.connect(self._filter_choices)
         self.filter_op.currentIndexChanged.connect(self._filter_choices)
@@ -345,10 +352,11 @@ class CustomReportPage(QWidget):
             return
         self.filters = []
         self.filter_list.clear()
+        shown_if(self.filter_list, False)
         for combo in (self.group1, self.group2, self.amount, self.filter_field):
             combo.blockSignals(True)
             combo.clear()
-        self.group1.addItem("Nothing (list the rows)", None)
+        self.group1.addItem("No grouping", None)
         self.group2.addItem("Nothing", None)
         self.columns.clear()
         for f in entity.fields:
@@ -369,7 +377,16 @@ class CustomReportPage(QWidget):
         for combo in (self.group1, self.group2, self.amount, self.filter_field):
             combo.blockSignals(False)
         self._measure_chosen()
+        self._grouping_chosen()
         self._filter_choices()
+
+    def _grouping_chosen(self) -> None:
+        """Columns are what an ungrouped run lists; a second level needs a first."""
+        grouped = self.group1.currentData() is not None
+        self.columns.setEnabled(not grouped)
+        self.group2.setEnabled(grouped)
+        if not grouped:
+            self.group2.setCurrentIndex(0)
 
     def _measure_chosen(self) -> None:
         counting = self.measure.currentData() == "count"
@@ -415,6 +432,7 @@ class CustomReportPage(QWidget):
             field=str(self.filter_field.currentData()), op=self.filter_op.currentData(), value=self._value()
         )
         self.filters.append(chosen)
+        shown_if(self.filter_list, True)
         shown = f"{self.filter_field.currentText()} {self.filter_op.currentText()}"
         if chosen.value is not None:
             shown += f" {self.filter_value.currentText()}"
@@ -425,6 +443,7 @@ class CustomReportPage(QWidget):
         if 0 <= row < len(self.filters):
             self.filters.pop(row)
             self.filter_list.takeItem(row)
+        shown_if(self.filter_list, bool(self.filters))
 
     def definition(self) -> CustomDefinition:
         groups = [g for g in (self.group1.currentData(), self.group2.currentData()) if g]
@@ -464,6 +483,7 @@ class CustomReportPage(QWidget):
         self.filter_list.clear()
         for f in self.filters:
             self.filter_list.addItem(f"{f.field} {f.op} {'' if f.value is None else f.value}".strip())
+        shown_if(self.filter_list, bool(self.filters))
 
     # --- running -------------------------------------------------------------------------------
 
@@ -524,6 +544,9 @@ class CustomReportPage(QWidget):
         text = QColor(theme.color("muted"))
         self.chart.legend().setLabelColor(QColor(theme.color("text")))
         self.chart.legend().setVisible(levels > 1 or result.chart == "pie")
+        many = len(seconds) > 6 or (result.chart == "pie" and len(result.rows) > 6)
+        # Many series: the names listed down the right, whole, rather than cut short along the bottom.
+        self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignRight if many else Qt.AlignmentFlag.AlignBottom)
         if result.chart == "pie":
             pie = QPieSeries()
             for n, (row, v) in enumerate(zip(result.rows, values, strict=True)):
@@ -532,13 +555,21 @@ class CustomReportPage(QWidget):
                 part.setBorderColor(QColor(theme.color("surface")))
             self.chart.addSeries(pie)
             return
+        # Named things (people, statuses, sources) as horizontal bars, their names whole on the left,
+        # first at the top; periods (months, weeks) along the bottom, as the standard reports do.
+        across = result.chart != "line" and ":" not in result.columns[0].key
+        if across:
+            firsts = firsts[::-1]
         categories = QBarCategoryAxis()
         categories.append(firsts)
-        if len(firsts) > 8:
+        if not across and len(firsts) > 12:
             categories.setLabelsAngle(-45)
+        legend_height = 22 * len(seconds) + 90 if many else 0
+        bars_height = len(firsts) * max(24, 6 * len(seconds)) + 100 if across else 0
+        self.chart_view.setFixedHeight(min(900, max(300, legend_height, bars_height)))
         amounts = amount_axis(min([0.0, *values]), max([0.0, *values]))
-        self.chart.addAxis(categories, Qt.AlignmentFlag.AlignBottom)
-        self.chart.addAxis(amounts, Qt.AlignmentFlag.AlignLeft)
+        self.chart.addAxis(categories, Qt.AlignmentFlag.AlignLeft if across else Qt.AlignmentFlag.AlignBottom)
+        self.chart.addAxis(amounts, Qt.AlignmentFlag.AlignBottom if across else Qt.AlignmentFlag.AlignLeft)
         if result.chart == "line":
             for n, second in enumerate(seconds):
                 line = QLineSeries()
@@ -552,7 +583,7 @@ class CustomReportPage(QWidget):
                 line.attachAxis(categories)
                 line.attachAxis(amounts)
         else:
-            series = QBarSeries()
+            series: QAbstractBarSeries = QHorizontalBarSeries() if across else QBarSeries()
             for n, second in enumerate(seconds):
                 bars = QBarSet(second)
                 bars.append([cell.get((first, second), 0.0) for first in firsts])
