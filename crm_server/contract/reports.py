@@ -45,7 +45,8 @@ class SalesReportOut(Model):
 
 # --- the standard reports of issue #20: each answers figures, then tables (a chart each) ----------
 
-ReportKey = Literal["funnel", "lost", "sources", "activity", "forecast", "support", "receivables", "daily"]
+# "custom": a saved custom report (crm_server.reports.custom), named by custom_report_id; schedulable.
+ReportKey = Literal["funnel", "lost", "sources", "activity", "forecast", "support", "receivables", "daily", "custom"]
 REPORT_TITLES: dict[str, str] = {
     "funnel": "Sales funnel",
     "lost": "Lost deals",
@@ -55,6 +56,7 @@ REPORT_TITLES: dict[str, str] = {
     "support": "Support",
     "receivables": "Receivables",
     "daily": "Daily summary",
+    "custom": "Custom report",
 }
 ColumnKind = Literal["text", "count", "money", "percent", "hours", "days"]
 # A cell: text, a whole count, or a Decimal (money, percent, hours, days: a string in JSON, parse by
@@ -73,6 +75,7 @@ class ReportQuery(BaseModel):
     pipeline_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="defaults to the default one")
     group: Literal["day", "week", "month"] = Field(default="month", description="team activity's periods")
     currency: str | None = Field(default=None, description="ISO 4217; defaults to sales.base_currency")
+    custom_report_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="the saved custom report")
 
 
 class ReportColumn(Model):
@@ -155,6 +158,9 @@ class ScheduleFilters(BaseModel):
     pipeline_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     group: Literal["day", "week", "month"] = "month"
     currency: str | None = Field(default=None, max_length=3)
+    custom_report_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description='report "custom": which saved one'
+    )
 
 
 class ScheduleIn(BaseModel):

@@ -59,7 +59,7 @@ STANDARD: dict[str, Builder] = {
     "receivables": receivables.report,
     "daily": daily.report,
 }
-BUILDERS = STANDARD
+BUILDERS: dict[str, Builder] = {**STANDARD, "custom": custom.as_report}  # what a schedule may send
 
 
 @router.get("/reports/sales", response_model=SalesReportOut)

@@ -44,7 +44,7 @@ from crm_server.contract.custom_reports import (
     CustomReportOut,
     CustomResultOut,
 )
-from crm_server.contract.reports import ReportColumn
+from crm_server.contract.reports import ReportColumn, ReportFigure, ReportOut, ReportQuery, ReportTable
 from crm_server.db import utcnow
 from crm_server.errors import Forbidden, NotFound, ValidationFailed
 from crm_server.invoices.models import Invoice, Payment
@@ -630,3 +630,46 @@ async def remove(session: AsyncSession, principal: Principal, report_id: int) ->
 async def run_saved(session: AsyncSession, principal: Principal, report_id: int) -> tuple[str, CustomResultOut]:
     row = await get(session, principal, report_id)
     return row.name, await run(session, principal, CustomDefinition.model_validate(row.definition))
+
+
+# --- as a scheduled report -------------------------------------------------------------------------
+
+
+async def as_report(session: AsyncSession, principal: Principal, query: ReportQuery) -> ReportOut:
+    """A saved custom report as the standard report shape, for the scheduled e-mails: the recipient's
+    own scope; one who may not see the report's records gets an empty one (not sent unless asked)."""
+    row = await session.get(CustomReport, query.custom_report_id) if query.custom_report_id else None
+    if row is None:
+        raise NotFound("The scheduled custom report was deleted.")
+    today = utcnow().date()
+    try:
+        result = await run(session, principal, CustomDefinition.model_validate(row.definition))
+    except Forbidden:
+        result = CustomResultOut(
+            entity=row.entity, columns=[], rows=[], grouped=True, chart="table", truncated=False, row_limit=ROW_LIMIT
+        )
+    table = ReportTable(
+        key="rows",
+        title=row.name,
+        columns=result.columns,
+        rows=result.rows,
+        chart={"bar": "bar", "line": "line"}.get(result.chart, "none"),  # type: ignore[arg-type]
+        chart_columns=["value"] if result.grouped else [],
+        note=result.note,
+    )
+    return ReportOut(
+        key="custom",
+        title=row.name,
+        date_from=query.date_from or today,
+        date_to=query.date_to or today,
+        currency="",
+        figures=[ReportFigure(label="Rows", value=len(result.rows), kind="count")],
+        tables=[table],
+    )
+
+
+async def check_schedulable(session: AsyncSession, report_id: int | None) -> None:
+    if report_id is None:
+        raise ValidationFailed("Choose the saved custom report to send.", field="filters.custom_report_id")
+    if await session.get(CustomReport, report_id) is None:
+        raise ValidationFailed("No such saved custom report.", field="filters.custom_report_id")

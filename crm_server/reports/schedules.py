@@ -95,6 +95,10 @@ async def _check(session: AsyncSession, data: ScheduleIn) -> None:
             raise ValidationFailed(f"No such role: {missing[0]}.", field="role_ids")
     if data.filters.source is not None and any(ord(c) < 32 for c in data.filters.source):
         raise ValidationFailed("A source name has no control characters.", field="filters.source")
+    if data.report == "custom":
+        from crm_server.reports.custom import check_schedulable
+
+        await check_schedulable(session, data.filters.custom_report_id)
 
 
 async def list_schedules(session: AsyncSession, principal: Principal) -> list[ScheduleOut]:

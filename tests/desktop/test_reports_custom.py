@@ -76,6 +76,18 @@ def test_build_run_save_and_export_a_custom_report(desk: Desk, qtbot: QtBot, tmp
     desk.wait_until(lambda: custom.runs == 2 and not custom.is_busy(), message="the saved report did not run")
     assert len(_rows(custom)) == 3
 
+    # The saved report is offered by name when scheduling an e-mail.
+    page.list.setCurrentIndex(ORDER.index("schedules"))
+    schedules = page.schedules
+    assert schedules is not None
+    dialog = schedules.open_editor()
+    desk.wait_until(lambda: dialog.loaded and dialog.report.findText("Custom: Leads per person") >= 0)
+    dialog.report.setCurrentIndex(dialog.report.findText("Custom: Leads per person"))
+    chosen = dialog.body()
+    assert chosen.report == "custom" and chosen.filters.custom_report_id == custom.saved_id
+    dialog.close()
+    page.list.setCurrentIndex(ORDER.index("custom"))
+
     # Not grouped: the rows themselves, then exported.
     custom.group1.setCurrentIndex(0)
     custom.group2.setCurrentIndex(0)

@@ -5,6 +5,7 @@ with text kept as text, and hostile definitions refused with a 422 naming the fi
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -14,15 +15,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ADMIN_EMAIL, LiveServer, make_url
+from tests.support import ADMIN_EMAIL, LiveServer, Smtp, make_url
 
 
 @pytest.fixture(scope="module")
 def live(pg_cluster: Any, clones: Any) -> Iterator[LiveServer]:
-    """One server for the whole file (the tests read the same data set)."""
+    """One server with its job worker for the whole file (the tests read the same data set; the
+    scheduled e-mail is a job)."""
     name = clones.take()
     try:
-        with LiveServer.run(make_url(pg_cluster.admin_url, name), worker=False) as server:
+        with LiveServer.run(make_url(pg_cluster.admin_url, name), worker=True) as server:
             yield server
     finally:
         clones.give_back(name)
@@ -186,6 +188,47 @@ async def test_save_share_with_a_team_and_export(live: LiveServer, boss: httpx.A
     assert cells[0] == ["Name", "Source"]
     assert ["'=HYPERLINK(1)", "Partner"] in cells  # text as text: never a formula
     assert len(cells) == 1 + 7
+
+
+async def test_a_saved_custom_report_is_emailed_on_a_schedule(
+    live: LiveServer, boss: httpx.AsyncClient, smtp: Smtp
+) -> None:
+    """Each recipient gets Sam's saved report as they may see it: Sam his three leads, Sue her one."""
+    from openpyxl import load_workbook
+
+    await _ok(await boss.patch("/api/settings", json={"values": smtp.settings()}))
+    body = {"name": "By source", "definition": {"entity": "leads", "group_by": ["source"]}}
+    async with _as(live, "sam@example.com") as sam:
+        saved = await _ok(await sam.post("/api/reports/custom", json=body), 201)
+    base = {"name": "Sources weekly", "report": "custom", "period": "today", "frequency": "daily", "hour": 7}
+    missing = await boss.post("/api/reports/schedules", json={**base, "user_ids": [_people["sam"]]})
+    assert missing.status_code == 422 and missing.json()["field"] == "filters.custom_report_id", missing.text
+    people = [_people["sam"], _people["sue"]]
+    schedule = await _ok(
+        await boss.post(
+            "/api/reports/schedules",
+            json={**base, "user_ids": people, "filters": {"custom_report_id": saved["id"]}},
+        ),
+        201,
+    )
+    await _ok(await boss.post("/api/admin/jobs/reports.send_scheduled/run"), 202)
+    messages = await smtp.wait_for(2)
+    for _ in range(200):
+        done = next(s for s in await _ok(await boss.get("/api/reports/schedules")) if s["id"] == schedule["id"])
+        if done["last_status"]:
+            break
+        await asyncio.sleep(0.05)
+    assert done["last_status"] == "sent", done
+    sheets: dict[str, list[list[Any]]] = {}
+    for message in messages:
+        (part,) = list(message.iter_attachments())
+        data = part.get_payload(decode=True)
+        assert isinstance(data, bytes)
+        book = load_workbook(io.BytesIO(data))
+        sheet = book["By source"]
+        sheets[message["To"]] = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert sheets["sam@example.com"] == [["Source", "Count"], ["Referral", 1], ["Website", 2]]
+    assert sheets["sue@example.com"] == [["Source", "Count"], ["Website", 1]]
 
 
 @pytest.mark.parametrize(

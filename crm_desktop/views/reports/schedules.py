@@ -4,6 +4,7 @@ export reports), and Unsubscribe / Subscribe again for anyone who gets one."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, operations, tasks
-from crm_desktop.api import admin, auth, reports
+from crm_desktop.api import admin, auth, custom_reports, reports
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.header_fit import keep_titles_whole
@@ -49,6 +50,8 @@ PERIODS = (
 FREQUENCIES = (("daily", "Every day"), ("weekly", "Every week"), ("monthly", "Every month"))
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 STATUS_WORDS = {"sent": "Sent", "empty": "Nothing to send", "failed": "Failed"}
+
+log = logging.getLogger(__name__)
 
 
 def when(schedule: ScheduleOut) -> str:
@@ -74,7 +77,8 @@ class ScheduleDialog(QDialog):
         self.name = QLineEdit(schedule.name if schedule else "", self)
         self.report = QComboBox(self)
         for key, title in REPORT_TITLES.items():
-            self.report.addItem(title, key)
+            if key != "custom":  # each saved custom report is listed by name once loaded
+                self.report.addItem(title, key)
         self.period = QComboBox(self)
         for key, text in PERIODS:
             self.period.addItem(text, key)
@@ -149,6 +153,16 @@ class ScheduleDialog(QDialog):
         except ApiError as exc:
             self.say(exc.message)
             return
+        try:
+            saved = await custom_reports.saved(self.page.api)
+        except ApiError as exc:
+            log.info("the saved custom reports could not be read: %s", exc.message)
+            saved = []
+        for report in saved:
+            self.report.addItem(f"Custom: {report.name}", f"custom:{report.id}")
+        if self.schedule is not None and self.schedule.report == "custom":
+            wanted = f"custom:{self.schedule.filters.get('custom_report_id')}"
+            self.report.setCurrentIndex(max(self.report.findData(wanted), 0))
         for widget, items, chosen in (
             (
                 self.people,
@@ -184,11 +198,15 @@ class ScheduleDialog(QDialog):
 
     def body(self) -> ScheduleIn:
         frequency = self.frequency.currentData()
+        report = str(self.report.currentData())
+        filters = ScheduleFilters(**self.schedule.filters) if self.schedule else ScheduleFilters()
+        if report.startswith("custom:"):  # a saved custom report: "custom" and which one
+            report, filters.custom_report_id = "custom", int(report.split(":", 1)[1])
         return ScheduleIn.model_construct(
             name=self.name.text().strip(),
-            report=self.report.currentData(),
+            report=report,
             period=self.period.currentData(),
-            filters=ScheduleFilters(**self.schedule.filters) if self.schedule else ScheduleFilters(),
+            filters=filters,
             frequency=frequency,
             hour=self.hour.value(),
             weekday=self.weekday.currentData() if frequency == "weekly" else None,
