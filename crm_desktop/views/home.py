@@ -505,6 +505,7 @@ class AssignDialog(QDialog):
         self.session = session
         self.ids: list[int] = []
         self.ready = False
+        self.loading = True
         self.said = QLabel("Reading the unassigned leads…", self)
         self.said.setWordWrap(True)
         self.person = QComboBox(self)
@@ -527,7 +528,16 @@ class AssignDialog(QDialog):
         box.addWidget(self.buttons)
         tasks.spawn(self._load())
 
+    def is_busy(self) -> bool:
+        return self.loading
+
     async def _load(self) -> None:
+        try:
+            await self._read()
+        finally:
+            self.loading = False
+
+    async def _read(self) -> None:
         api = self.session.api
         try:
             found = await leads_api.list_leads(api, LeadQuery(unassigned=True, limit=BULK_LIMIT))
@@ -590,3 +600,7 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
         if targets is not None:  # won vs target, further down
             page.area.ensureWidgetVisible(targets)
             yield "home-targets", ctx.main
+        if page.findChild(QPushButton, "homeAssign") is not None:
+            assign = page.open_assign()
+            yield "home-assign-dialog", assign
+            assign.close()
