@@ -41,6 +41,7 @@ class CustomDefinition(BaseModel):
     aggregate: Literal["count", "sum", "avg"] = "count"
     aggregate_field: str | None = Field(default=None, max_length=60, description="the numeric field of sum / avg")
     chart: Literal["bar", "line", "pie", "table"] = "bar"
+    row_limit: int = Field(default=1000, ge=1, le=1000, description="rows answered at most; more says so")
 
 
 class CustomFieldOut(Model):

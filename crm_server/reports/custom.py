@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import Select
 
+from crm_server import events
 from crm_server.activities.models import FollowUp
 from crm_server.auth.models import Role, Team, User
 from crm_server.auth.permissions import Principal
@@ -444,6 +445,7 @@ async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) 
     entity = ENTITIES[d.entity]
     if not principal.can(entity.module, "view"):
         raise Forbidden(f"You may not see {entity.label.lower()}.")
+    limit = min(d.row_limit, ROW_LIMIT)
     if len(d.group_by) > MAX_GROUPS:
         raise ValidationFailed(f"Group by at most {MAX_GROUPS} levels.", field="group_by")
     today = utcnow().date()
@@ -469,11 +471,11 @@ async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) 
             .where(*conditions)
             .group_by(*exprs)
             .order_by(*[e.asc().nulls_last() for e in exprs])
-            .limit(ROW_LIMIT + 1)
+            .limit(limit + 1)
         )
         rows = [list(r) for r in await session.execute(stmt)]
-        truncated = len(rows) > ROW_LIMIT
-        rows = await _labelled(session, [g.kind for g in groups], rows[:ROW_LIMIT])
+        truncated = len(rows) > limit
+        rows = await _labelled(session, [g.kind for g in groups], rows[:limit])
         for r in rows:
             if r[-1] is None and value_kind == "money":
                 r[-1] = Decimal(0)
@@ -486,8 +488,8 @@ async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) 
             grouped=True,
             chart=d.chart,
             truncated=truncated,
-            row_limit=ROW_LIMIT,
-            note=_cut_note(truncated),
+            row_limit=limit,
+            note=_cut_note(truncated, limit),
         )
     names = d.columns or list(entity.fields)[:6]
     fields = [_field(entity, name, f"columns.{i}") for i, name in enumerate(names)]
@@ -495,11 +497,11 @@ async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) 
         _statement(entity, principal, [f.column for f in fields])
         .where(*conditions)
         .order_by(entity.table.__table__.primary_key.columns.values()[0].desc())
-        .limit(ROW_LIMIT + 1)
+        .limit(limit + 1)
     )
     rows = [list(r) for r in await session.execute(stmt)]
-    truncated = len(rows) > ROW_LIMIT
-    rows = await _labelled(session, [f.kind for f in fields], rows[:ROW_LIMIT])
+    truncated = len(rows) > limit
+    rows = await _labelled(session, [f.kind for f in fields], rows[:limit])
     return CustomResultOut(
         entity=d.entity,
         columns=[
@@ -510,13 +512,13 @@ async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) 
         grouped=False,
         chart="table",
         truncated=truncated,
-        row_limit=ROW_LIMIT,
-        note=_cut_note(truncated),
+        row_limit=limit,
+        note=_cut_note(truncated, limit),
     )
 
 
-def _cut_note(truncated: bool) -> str:
-    return f"Cut short at {ROW_LIMIT} rows: narrow the filters to see the rest." if truncated else ""
+def _cut_note(truncated: bool, limit: int) -> str:
+    return f"Cut short at {limit} rows: narrow the filters to see the rest." if truncated else ""
 
 
 def workbook(title: str, result: CustomResultOut) -> bytes:
@@ -543,6 +545,18 @@ def _visible(principal: Principal) -> ColumnElement[bool]:
     if principal.team_id is not None:
         shared.append(CustomReport.shared_team_ids.contains([principal.team_id]))
     return or_(*shared)
+
+
+def _emit(session: AsyncSession, principal: Principal, report_id: int, action: str) -> None:
+    events.emit(
+        session,
+        module="reports",
+        entity="custom_report",
+        entity_id=report_id,
+        action=action,
+        actor_id=principal.user_id,
+        owner_id=principal.user_id,
+    )
 
 
 def _out(row: CustomReport, principal: Principal) -> CustomReportOut:
@@ -600,6 +614,7 @@ async def create(session: AsyncSession, principal: Principal, data: CustomReport
     session.add(row)
     await session.flush()
     await session.refresh(row)
+    _emit(session, principal, row.id, "created")
     return _out(row, principal)
 
 
@@ -619,12 +634,14 @@ async def update(session: AsyncSession, principal: Principal, report_id: int, da
     row.updated_at = utcnow()
     row.version += 1
     await session.flush()
+    _emit(session, principal, row.id, "updated")
     return _out(row, principal)
 
 
 async def remove(session: AsyncSession, principal: Principal, report_id: int) -> None:
     row = await _own(session, principal, report_id)
     await session.delete(row)
+    _emit(session, principal, report_id, "deleted")
 
 
 async def run_saved(session: AsyncSession, principal: Principal, report_id: int) -> tuple[str, CustomResultOut]:

@@ -145,6 +145,13 @@ async def test_filters(boss: httpx.AsyncClient) -> None:
     assert {row[1] for row in listed["rows"]} == {"Sam Seller", "Sue Seller"}
 
 
+async def test_a_result_cut_short_says_so(boss: httpx.AsyncClient) -> None:
+    cut = await _run(boss, group_by=["owner", "source"], row_limit=2)
+    assert len(cut["rows"]) == 2 and cut["truncated"] is True and "Cut short at 2 rows" in cut["note"]
+    whole = await _run(boss, group_by=["owner", "source"], row_limit=5)
+    assert len(whole["rows"]) == 5 and whole["truncated"] is False and whole["note"] == ""
+
+
 async def test_a_salesperson_counts_only_their_own(live: LiveServer, boss: httpx.AsyncClient) -> None:
     async with _as(live, "sam@example.com") as sam:
         mine = await _run(sam, group_by=["owner", "source"])
@@ -248,6 +255,7 @@ async def test_a_saved_custom_report_is_emailed_on_a_schedule(
         ({"aggregate": "sum", "aggregate_field": "source"}, "aggregate_field"),
         ({"aggregate": "sum"}, "aggregate_field"),
         ({"entity": "salaries"}, "entity"),
+        ({"row_limit": 2**64}, "row_limit"),
     ],
 )
 async def test_hostile_definitions_are_named(boss: httpx.AsyncClient, definition: dict[str, Any], field: str) -> None:
