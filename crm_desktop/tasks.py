@@ -20,6 +20,16 @@ def spawn(coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
     return task
 
 
+def loop_alive() -> bool:
+    """False once the app's event loop is gone (the app or a test is closing): a timer that fires
+    then must start nothing."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _finished(task: asyncio.Task[Any]) -> None:
     _alive.discard(task)
     if not task.cancelled() and task.exception() is not None:

@@ -349,6 +349,8 @@ class HomePage(QWidget):
         return self._loading
 
     def reload(self) -> None:
+        if not tasks.loop_alive():  # a debounce or a show after the app closed
+            return
         if self._loading:
             self._debounce.start()
             return
