@@ -46,6 +46,8 @@ OWNED = {
     "export_id": "exports",
     # An import is seen by those holding `import` on its entity's module: no built-in role but Admin does.
     "import_id": "imports",
+    # A saved custom report is its owner's (and those it is shared with): setup's is the admin's, unshared.
+    "report_id": "reports",
 }  # order_id under /api/orders: a sales order
 # Path parameters of records nobody owns (settings an admin keeps, the catalogue, stock, the jobs
 # list): only the route's permission guards them. A new parameter must be added to one of the two.
@@ -66,6 +68,7 @@ UNOWNED = {
     "rate_id",
     "role_id",
     "rule_id",
+    "schedule_id",  # a scheduled report: anyone who may export reports manages every schedule
     "status_id",
     "subscription_id",  # an outgoing webhook subscription: admin permission alone
     "target_id",  # a sales target: a manager's or an admin's (not owned)
@@ -168,6 +171,8 @@ def _setup(admin: httpx.Client, south: int, ids: dict[str, int]) -> None:
         headers={"Content-Type": "application/octet-stream"},
     )
     ids["import_id"] = _ok(upload)["item"]["id"]
+    custom = {"name": "Mine", "definition": {"entity": "leads", "group_by": ["owner"]}}
+    ids["report_id"] = _ok(admin.post("/api/reports/custom", json=custom))["id"]
     ids["order_id"] = 1  # no sales order: no built-in role but Admin holds orders (see test_roles_hold_...)
 
 
