@@ -90,6 +90,11 @@ def test_manager_sets_a_target_and_assigns_the_unassigned_leads(desk: Desk, qtbo
     window.open_module("home")
     desk.wait_until(lambda: _figure(home, "targets", "target") == "4,000.00 EUR", message="Home did not move")
     assert _figure(home, "targets", "share") == "25%"  # 1,000 of 4,000
+    reports.open_report("sales")  # elsewhere in Reports: the figure brings the forecast back
+    qtbot.mouseClick(home.cards["targets"].figures["won"], Qt.MouseButton.LeftButton)
+    assert window.current_module == "reports" and reports.stack.currentWidget() is forecast
+    assert forecast.key == "forecast"
+    window.open_module("home")
 
     # "Open and unassigned" opens exactly those two leads
     assert _figure(home, "new_leads", "unassigned") == "2"
