@@ -343,7 +343,8 @@ def test_the_page_in_the_main_window_switches_views_sharing_the_filters(desk: De
     from crm_server.contract.search import SearchHit
     from tests.desktop.test_main_window import open_main
 
-    window = open_main(desk, qtbot)  # signs in ada@example.com as an admin; Leads is the first module
+    window = open_main(desk, qtbot)  # signs in ada@example.com as an admin; Home is the first module
+    window.open_module("leads")
     api = window.session.api
     ana = make_lead(desk, api, "Ana Pop", company="Globex SRL")
     window.activateWindow()
