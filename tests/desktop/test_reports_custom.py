@@ -64,6 +64,18 @@ def test_build_run_save_and_export_a_custom_report(desk: Desk, qtbot: QtBot, tmp
     }
     assert sorted(bars) == ["Partner", "Website"]
 
+    # A person chosen from the value list: only Sam's rows; the filter removed again.
+    custom.filter_field.setCurrentIndex(custom.filter_field.findText("Owner"))
+    custom.filter_op.setCurrentIndex(custom.filter_op.findData("="))
+    custom.filter_value.setCurrentIndex(custom.filter_value.findText("Sam Seller"))
+    qtbot.mouseClick(custom.add_filter_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(custom.run_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: custom.runs == 2 and not custom.is_busy(), message="the filtered report did not run")
+    assert {row[0] for row in _rows(custom)} == {"Sam Seller"}
+    custom.filter_list.setCurrentRow(1)
+    qtbot.mouseClick(custom.remove_filter_button, Qt.MouseButton.LeftButton)
+    assert custom.filter_list.count() == 1 and len(custom.filters) == 1
+
     # Saved, shared with the team North; opened again from the list.
     custom.name.setText("Leads per person")
     custom.share.setCurrentIndex(custom.share.findText("Team North"))
@@ -73,7 +85,7 @@ def test_build_run_save_and_export_a_custom_report(desk: Desk, qtbot: QtBot, tmp
     custom.saved_choice.setCurrentIndex(custom.saved_choice.findText("Leads per person"))
     qtbot.mouseClick(custom.open_button, Qt.MouseButton.LeftButton)
     assert custom.group2.currentText() == "Source"
-    desk.wait_until(lambda: custom.runs == 2 and not custom.is_busy(), message="the saved report did not run")
+    desk.wait_until(lambda: custom.runs == 3 and not custom.is_busy(), message="the saved report did not run")
     assert len(_rows(custom)) == 3
 
     # The saved report is offered by name when scheduling an e-mail.
@@ -92,7 +104,7 @@ def test_build_run_save_and_export_a_custom_report(desk: Desk, qtbot: QtBot, tmp
     custom.group1.setCurrentIndex(0)
     custom.group2.setCurrentIndex(0)
     qtbot.mouseClick(custom.run_button, Qt.MouseButton.LeftButton)
-    desk.wait_until(lambda: custom.runs == 3 and not custom.is_busy())
+    desk.wait_until(lambda: custom.runs == 4 and not custom.is_busy())
     assert not custom.chart_view.isVisible()
     assert "=1+2" in [row[0] for row in _rows(custom)]
     target = tmp_path / "custom.xlsx"

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, operations, tasks, theme
-from crm_desktop.api import admin, auth, custom_reports
+from crm_desktop.api import admin, auth, custom_reports, leads
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.reports.sales import amount_axis
@@ -114,6 +114,7 @@ class CustomReportPage(QWidget):
         self._task: Any = None
         self._people: list[tuple[str, int]] = []
         self._teams: list[tuple[str, int]] = []
+        self._statuses: list[tuple[str, int]] = []
 
         title = QLabel("Custom report", self)
         title.setProperty("role", "title")
@@ -315,7 +316,7 @@ class CustomReportPage(QWidget):
             self.entity.addItem(e.label, e.key)
         self.entity.blockSignals(False)
         self._entity_chosen()
-        for fill in (self._fill_people, self._fill_share, self._fill_saved):
+        for fill in (self._fill_people, self._fill_share, self._fill_saved, self._fill_statuses):
             try:
                 await fill()
             except ApiError as exc:
@@ -324,6 +325,11 @@ class CustomReportPage(QWidget):
     async def _fill_people(self) -> None:
         page = await auth.colleagues(self.api, active=True, limit=200)
         self._people = sorted(((p.full_name, p.id) for p in page.items), key=lambda p: p[0].lower())
+
+    async def _fill_statuses(self) -> None:
+        pipelines = await leads.pipelines(self.api)
+        several = len(pipelines) > 1
+        self._statuses = [(f"{p.name}: {s.name}" if several else s.name, s.id) for p in pipelines for s in p.statuses]
 
     async def _fill_share(self) -> None:
         teams = await admin.list_teams(self.api)
@@ -411,21 +417,29 @@ class CustomReportPage(QWidget):
         elif kind == "team":
             for name, team_id in self._teams:
                 self.filter_value.addItem(name, team_id)
+        elif kind == "status":
+            for name, status_id in self._statuses:
+                self.filter_value.addItem(name, status_id)
         self.filter_value.setEnabled(op != "is empty")
 
     # --- the definition -----------------------------------------------------------------------
 
     def _value(self) -> Any:
+        """The typed value: a chosen person, team, status or range as its key; "in" and "between" take
+        several, split at commas ("a, b")."""
         op = self.filter_op.currentData()
         if op == "is empty":
             return None
+
+        def one(text: str) -> Any:
+            index = self.filter_value.findText(text)
+            found = self.filter_value.itemData(index) if index >= 0 else None
+            return text if found is None else found
+
         text = self.filter_value.currentText().strip()
-        index = self.filter_value.findText(text)
-        if index >= 0 and self.filter_value.itemData(index) is not None:
-            return self.filter_value.itemData(index)
         if op in ("in", "between"):
-            return [part.strip() for part in text.replace("..", ",").split(",") if part.strip()]
-        return text
+            return [one(part.strip()) for part in text.replace("..", ",").split(",") if part.strip()]
+        return one(text)
 
     def add_filter(self) -> None:
         chosen = CustomFilter(
