@@ -48,6 +48,11 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
             shown.group2.setCurrentIndex(max(0, shown.group2.findData("status")))
             shown.run()
             yield "reports-custom", page
+            shown.group1.setCurrentIndex(max(0, shown.group1.findData("source")))
+            shown.group2.setCurrentIndex(0)
+            shown.chart_kind.setCurrentIndex(max(0, shown.chart_kind.findData("pie")))
+            shown.run()
+            yield "reports-custom-pie", page
             continue
         if key == "schedules":
             yield "reports-schedules", page

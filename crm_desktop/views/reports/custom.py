@@ -547,6 +547,8 @@ class CustomReportPage(QWidget):
         if not drawn:
             return
         colors = [QColor(theme.color(t)) for t in SERIES_TOKENS] + [QColor(SERIES_EXTRA)]
+        # more series than the theme's six: the avatar colours after them (each reads on both pages)
+        colors += [QColor(c) for c in theme.AVATAR_COLORS if QColor(c) not in colors]
         levels = len(result.columns) - 1
         values = [float(Decimal(str(row[-1] or 0))) for row in result.rows]
         firsts = list(dict.fromkeys(str(row[0]) for row in result.rows))
@@ -568,6 +570,7 @@ class CustomReportPage(QWidget):
                 part.setColor(colors[n % len(colors)])
                 part.setBorderColor(QColor(theme.color("surface")))
             self.chart.addSeries(pie)
+            self.chart_view.setFixedHeight(max(320, 22 * len(result.rows) + 60))
             return
         # Named things (people, statuses, sources) as horizontal bars, their names whole on the left,
         # first at the top; periods (months, weeks) along the bottom, as the standard reports do.
