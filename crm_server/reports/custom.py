@@ -438,14 +438,28 @@ def _column_kind(kind: str) -> str:
     return {"money": "money", "number": "money"}.get(kind, "text")
 
 
-async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) -> CustomResultOut:
-    """Run a definition in the viewer's scope (at most ROW_LIMIT rows; a cut result says so)."""
+@dataclass
+class Plan:
+    """A definition checked against the allow-list and turned into SQLAlchemy expressions."""
+
+    entity: Entity
+    limit: int
+    conditions: list[ColumnElement[bool]]
+    groups: list[Group]
+    measure: Any
+    value_kind: str
+    value_title: str
+    names: list[str]
+    fields: list[F]
+
+
+def plan(principal: Principal, d: CustomDefinition) -> Plan:
+    """Check every name in the definition (a 422 naming the field) and the viewer's rights (403)."""
     if not principal.can("reports", "view"):
         raise Forbidden("Custom reports need the right to view reports.")
     entity = ENTITIES[d.entity]
     if not principal.can(entity.module, "view"):
         raise Forbidden(f"You may not see {entity.label.lower()}.")
-    limit = min(d.row_limit, ROW_LIMIT)
     if len(d.group_by) > MAX_GROUPS:
         raise ValidationFailed(f"Group by at most {MAX_GROUPS} levels.", field="group_by")
     today = utcnow().date()
@@ -453,6 +467,8 @@ async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) 
     groups = [_group(entity, i, name) for i, name in enumerate(d.group_by)]
     if len({g.key for g in groups}) < len(groups):
         raise ValidationFailed("Group by two different fields.", field="group_by.1")
+    names = d.columns or list(entity.fields)[:6]
+    fields = [_field(entity, name, f"columns.{i}") for i, name in enumerate(names)]
     measure: Any = func.count()
     value_kind, value_title = "count", "Count"
     if d.aggregate != "count":
@@ -464,6 +480,15 @@ async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) 
         measure = func.sum(f.column) if d.aggregate == "sum" else func.round(func.avg(f.column), 2)
         value_kind = "money"
         value_title = f"{'Sum' if d.aggregate == 'sum' else 'Average'} of {f.label.lower()}"
+    limit = min(d.row_limit, ROW_LIMIT)
+    return Plan(entity, limit, conditions, groups, measure, value_kind, value_title, names, fields)
+
+
+async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) -> CustomResultOut:
+    """Run a definition in the viewer's scope (at most ROW_LIMIT rows; a cut result says so)."""
+    p = plan(principal, d)
+    entity, limit, conditions, groups, measure = p.entity, p.limit, p.conditions, p.groups, p.measure
+    value_kind, value_title, names, fields = p.value_kind, p.value_title, p.names, p.fields
     if groups:
         exprs = [g.expr for g in groups]
         stmt = (
@@ -491,8 +516,6 @@ async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) 
             row_limit=limit,
             note=_cut_note(truncated, limit),
         )
-    names = d.columns or list(entity.fields)[:6]
-    fields = [_field(entity, name, f"columns.{i}") for i, name in enumerate(names)]
     stmt = (
         _statement(entity, principal, [f.column for f in fields])
         .where(*conditions)
@@ -576,7 +599,11 @@ def _out(row: CustomReport, principal: Principal) -> CustomReportOut:
 async def _check(session: AsyncSession, principal: Principal, data: CustomReportIn) -> None:
     if _has_control(data.name):
         raise ValidationFailed("A report name has no control characters.", field="name")
-    await run(session, principal, data.definition)  # the same checks as a run
+    try:
+        plan(principal, data.definition)  # the same checks as a run, without running it
+    except ValidationFailed as exc:
+        exc.field = f"definition.{exc.field}" if exc.field else "definition"
+        raise
     if data.shared_role_ids:
         found = set(await session.scalars(select(Role.id).where(Role.id.in_(data.shared_role_ids))))
         if missing := sorted(set(data.shared_role_ids) - found):

@@ -173,6 +173,9 @@ async def test_save_share_with_a_team_and_export(live: LiveServer, boss: httpx.A
         assert _grouped(await _ok(await sue.get(f"/api/reports/custom/{saved['id']}/run"))) == {("Sue Seller",): 1}
         refused = await sue.delete(f"/api/reports/custom/{saved['id']}")
         assert refused.status_code == 403, refused.text
+    junk = {"name": "Junk", "definition": {**definition, "columns": ["person_name", "salary"]}}
+    refused = await boss.post("/api/reports/custom", json=junk)  # checked on save, grouped or not
+    assert refused.status_code == 422 and refused.json()["field"] == "definition.columns.1", refused.text
     async with _as(live, "olga@example.com") as olga:
         assert await _ok(await olga.get("/api/reports/custom")) == []
         missing = await olga.get(f"/api/reports/custom/{saved['id']}/run")
