@@ -35,6 +35,7 @@ from crm_server.products import api as products_api
 from crm_server.proposals import api as proposals_api
 from crm_server.purchasing import api as purchasing_api
 from crm_server.reports import api as reports_api
+from crm_server.request_timings import RequestTimings, TimingMiddleware
 from crm_server.search import api as search_api
 from crm_server.stock import api as stock_api
 from crm_server.targets import api as targets_api
@@ -77,6 +78,9 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     install_error_handlers(app)
     # Bodies over the cap (413) and JSON nested too deep (422) stop here, before any route reads them.
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    # Outermost: each request's whole time, refusals included (the admin's Home shows the p95).
+    app.state.timings = RequestTimings()
+    app.add_middleware(TimingMiddleware, timings=app.state.timings)
     # Webhooks first: providers call them most, and routes are matched in order. The doors with
     # fixed paths (/webhooks/email, /webhooks/forms/<key>) before /webhooks/{provider}.
     app.include_router(email_pipe_api.webhooks)

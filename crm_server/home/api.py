@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from crm_server.auth.permissions import Principal
 from crm_server.contract.home import HomeOut
@@ -13,6 +13,6 @@ router = APIRouter(prefix="/api", route_class=TxRoute, tags=["home"])
 
 
 @router.get("/home", response_model=HomeOut)
-async def home(session: Session, principal: Principal = signed_in()) -> HomeOut:
+async def home(request: Request, session: Session, principal: Principal = signed_in()) -> HomeOut:
     """The widgets of the signed-in person's role, each figure in their scope."""
-    return await service.home(session, principal)
+    return await service.home(session, principal, timings=request.app.state.timings)

@@ -33,6 +33,7 @@ from crm_server.invoices.models import Invoice
 from crm_server.invoices.service import OPEN as OPEN_INVOICE
 from crm_server.jobs import service as jobs
 from crm_server.leads.models import Lead, PipelineStatus
+from crm_server.request_timings import RequestTimings
 from crm_server.stock.models import StockProductSettings
 from crm_server.targets import service as targets
 from crm_server.tickets import queries as ticket_queries
@@ -49,12 +50,16 @@ async def _count(session: AsyncSession, model: Any, *where: Any) -> int:
     return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-async def home(session: AsyncSession, principal: Principal, now: datetime | None = None) -> HomeOut:
+async def home(
+    session: AsyncSession, principal: Principal, now: datetime | None = None, timings: RequestTimings | None = None
+) -> HomeOut:
     now = now or datetime.now(UTC)
     currency = str(await settings.get(session, "sales.base_currency"))
     widgets: list[HomeWidget] = []
     if principal.can("admin", "view"):
         widgets += await _admin(session, now)
+        if timings is not None:
+            widgets.append(_responses(timings))
     if principal.can("leads", "view"):
         widgets.append(await _pipeline(session, principal, now, currency))
         if principal.can("reports", "view"):
@@ -507,6 +512,22 @@ async def _data_folder(session: AsyncSession) -> Path | None:
 
 def _first_existing(candidates: list[str]) -> Path | None:
     return next((Path(c) for c in candidates if c and os.path.exists(c)), None)
+
+
+def _responses(timings: RequestTimings) -> HomeWidget:
+    """The p95 of this server process's own request times over the last hour."""
+    p95, count = timings.p95()
+    figure = HomeFigure(
+        key="p95",
+        label="Response time p95, last hour",
+        value=f"{p95:,.0f} ms" if p95 is not None else "not enough requests yet",
+        kind="text",
+        tone="bad" if p95 is not None and p95 > 1000 else "warn" if p95 is not None and p95 > 300 else "normal",
+        detail=f"{count:,} requests to this server process",
+        module="admin",
+        filter={"page": "health"},
+    )
+    return HomeWidget(key="responses", title="Server", figures=[figure])
 
 
 async def _admin(session: AsyncSession, now: datetime) -> list[HomeWidget]:

@@ -82,8 +82,14 @@ async def test_home_figures_widgets_and_scope(server: LiveServer, admin: Any) ->
         answer = await stranger.post("/api/auth/login", json={"email": "sam@example.com", "password": "wrong-one"})
         assert answer.status_code >= 400
 
+    for _ in range(20):  # enough requests for a percentile
+        assert (await admin.get("/api/version")).status_code == 200
     home = _widgets(await _ok(await admin.get("/api/home")))
-    assert list(home)[:5] == ["security", "backups", "jobs", "integrations", "disk"]
+    assert list(home)[:6] == ["security", "backups", "jobs", "integrations", "disk", "responses"]
+    # The server's own request times: every request this test made so far was timed.
+    (p95,) = home["responses"]["figures"]
+    assert p95["value"].endswith(" ms") and float(p95["value"].removesuffix(" ms").replace(",", "")) > 0, p95
+    assert int(p95["detail"].split()[0].replace(",", "")) >= 20, p95
     # Open: A 1000, B 3000, C 500, D 200 (E is won). Closing this month: A + C. Weighted: 1000 x 10 % + 500 x 50 %.
     assert _figures(home["pipeline"]) == {
         "open_value": "4700.00",
