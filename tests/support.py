@@ -169,12 +169,14 @@ class LiveServer:
 
 
 @contextmanager
-def server_process(database_url: str, port: int, pool_size: int = 8) -> Iterator[subprocess.Popen[bytes]]:
-    """`crm-server serve` as a process of its own (with its job worker): one a test can kill."""
+def server_process(
+    database_url: str, port: int, pool_size: int = 8, worker: bool = True
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`crm-server serve` as a process of its own (with its job worker unless told): one a test can kill."""
     env = {
         **os.environ,
         "CRM_DATABASE_URL": database_url,
-        "CRM_WORKER": "true",
+        "CRM_WORKER": "true" if worker else "false",
         "CRM_SCHEDULE": "false",
         "CRM_DB_POOL_SIZE": str(pool_size),
         "CRM_LOG_LEVEL": "warning",

@@ -1,7 +1,7 @@
 """A rule's actions survive the server dying between the change and the actions, and run once: the
-run and its job commit with the change (here the server that took the change has no worker, as if
-it died right after the commit), a worker that starts later does them, and a second job for the
-same run (a retry, a duplicate) finds the run done and does nothing."""
+run and its job commit with the change (the server process that took the change runs no worker and
+is killed with SIGKILL right after it answered), a worker that starts later does them, and a second
+job for the same run (a retry, a duplicate) finds the run done and does nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import text
 
 from crm_server.jobs import queue
-from tests.support import LiveServer
+from tests.support import LiveServer, free_port, server_process
 
 
 async def _runs(api: httpx.AsyncClient, rule_id: int) -> list[dict[str, Any]]:
@@ -36,7 +36,15 @@ async def test_actions_after_a_crash_run_once(server: LiveServer, admin: httpx.A
     )
     assert made.status_code == 201, made.text
     rule = made.json()
-    lead = (await admin.post("/api/leads", json={"person_name": "Crash Carla"})).json()
+    # The change goes to a server process of its own, killed (SIGKILL) right after it answered: it
+    # runs no worker, so whatever the rule does must be in the database already, committed with it.
+    port = free_port()
+    with server_process(server.database_url, port, worker=False) as process:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as doomed:
+            doomed.headers["Authorization"] = admin.headers["Authorization"]
+            lead = (await doomed.post("/api/leads", json={"person_name": "Crash Carla"})).json()
+        process.kill()
+        process.wait(timeout=10)
     [run] = await _runs(admin, rule["id"])
     assert run["outcome"] == "queued"  # committed with the lead; no worker has done it
     async with server.session() as s:  # a duplicate of its job, as a retry after a crash would be
