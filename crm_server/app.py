@@ -41,6 +41,7 @@ from crm_server.stock import api as stock_api
 from crm_server.targets import api as targets_api
 from crm_server.tickets import api as tickets_api
 from crm_server.webforms import api as webforms_api
+from crm_server.whatsapp import api as whatsapp_api
 
 if TYPE_CHECKING:
     from crm_server.embedded_db import EmbeddedPostgres
@@ -114,4 +115,5 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(exports_api.router)
     app.include_router(imports_api.router)
     app.include_router(automation_api.router)
+    app.include_router(whatsapp_api.router)
     return app

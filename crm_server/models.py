@@ -24,5 +24,6 @@ from crm_server.stock import models as stock_models  # noqa: F401
 from crm_server.targets import models as targets_models  # noqa: F401
 from crm_server.tickets import models as tickets_models  # noqa: F401
 from crm_server.webforms import models as webforms_models  # noqa: F401
+from crm_server.whatsapp import models as whatsapp_models  # noqa: F401
 
 metadata = Base.metadata

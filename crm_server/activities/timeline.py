@@ -23,9 +23,10 @@ from crm_server.contract.common import Page
 from crm_server.leads import service as leads
 from crm_server.leads.duplicates import merged_ids
 from crm_server.leads.models import Lead
+from crm_server.whatsapp.models import Message
 
 
-def _parts(note_where: Any, follow_up_where: Any, audit_where: Any) -> Any:
+def _parts(note_where: Any, follow_up_where: Any, audit_where: Any, message_where: Any = None) -> Any:
     nothing = null().cast(JSONB)
     notes = select(
         Note.created_at.label("at"),
@@ -68,7 +69,29 @@ def _parts(note_where: Any, follow_up_where: Any, audit_where: Any) -> Any:
         AuditEntry.changes,
         nothing,
     ).where(audit_where)
-    return union_all(notes, follow_ups, history).subquery()
+    # WhatsApp messages in and out (crm_server/whatsapp), with their last status.
+    messages = select(
+        Message.created_at,
+        literal("whatsapp"),
+        Message.id,
+        Message.direction.cast(String),
+        Message.created_by,
+        Message.body,
+        nothing,
+        func.jsonb_build_object(
+            "direction",
+            Message.direction,
+            "status",
+            Message.status,
+            "error",
+            Message.error,
+            "template",
+            Message.template_name,
+            "phone",
+            Message.phone,
+        ),
+    ).where(false() if message_where is None else message_where)
+    return union_all(notes, follow_ups, history, messages).subquery()
 
 
 def _kind(entity: str, action: str, changes: list[dict[str, Any]]) -> tuple[str, str | None]:
@@ -76,6 +99,8 @@ def _kind(entity: str, action: str, changes: list[dict[str, Any]]) -> tuple[str,
         return "note", None
     if entity == "follow_up":
         return ("follow_up" if action == "created" else f"follow_up_{action}"), None
+    if entity == "whatsapp":
+        return "whatsapp", None
     status = next((c for c in changes if c.get("field") == "status"), None)
     if status is not None and action in ("status_changed", "merged", "updated"):
         return "status_change", f"{status.get('old') or '—'} → {status.get('new')}"
@@ -132,6 +157,7 @@ async def lead_timeline(
                 AuditEntry.entity_id.in_(follow_up_ids),
             ),
         ),
+        Message.lead_id.in_(history),
     )
     return await _page(session, parts, offset, limit)
 
@@ -169,5 +195,6 @@ async def client_timeline(
                 AuditEntry.entity_id.in_(follow_up_ids),
             ),
         ),
+        Message.client_id == client.id,
     )
     return await _page(session, parts, offset, limit)

@@ -98,6 +98,13 @@ DEFINITIONS: dict[str, Definition] = {
     "facebook.verify_token": Definition(str, "", "Facebook webhook verify token", secret=True),
     "facebook.page_token": Definition(str, "", "Facebook page access token (reads leads)", secret=True),
     "facebook.graph_url": Definition(str, "https://graph.facebook.com/v19.0", "Facebook Graph API base URL"),
+    # WhatsApp Business Cloud API (crm_server/integrations/whatsapp.py, crm_server/whatsapp/)
+    "whatsapp.phone_number_id": Definition(str, "", "WhatsApp phone number id (sends messages)"),
+    "whatsapp.business_account_id": Definition(str, "", "WhatsApp Business account id (lists templates)"),
+    "whatsapp.access_token": Definition(str, "", "WhatsApp Cloud API access token", secret=True),
+    "whatsapp.app_secret": Definition(str, "", "WhatsApp app secret (signs webhooks)", secret=True),
+    "whatsapp.verify_token": Definition(str, "", "WhatsApp webhook verify token", secret=True),
+    "whatsapp.api_url": Definition(str, "https://graph.facebook.com/v19.0", "WhatsApp Cloud API base URL"),
     # WooCommerce (crm_server/integrations/woocommerce.py, crm_server/orders/)
     "woocommerce.store_url": Definition(str, "", "WooCommerce store URL (https://shop.example.com)"),
     "woocommerce.consumer_key": Definition(str, "", "WooCommerce REST API consumer key (ck_…)"),

@@ -10,13 +10,14 @@ from pydantic import BaseModel, Field
 
 from crm_server.contract.common import After, Model
 
-Provider = Literal["facebook", "forms", "woocommerce", "stripe"]
+Provider = Literal["facebook", "forms", "woocommerce", "stripe", "whatsapp"]
 PROVIDERS: tuple[Provider, ...] = get_args(Provider)
 PROVIDER_LABELS = {
     "facebook": "Facebook Lead Ads",
     "forms": "Website forms",
     "woocommerce": "WooCommerce",
     "stripe": "Stripe",
+    "whatsapp": "WhatsApp Business",
 }
 
 EventStatus = Literal[

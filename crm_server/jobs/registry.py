@@ -28,6 +28,7 @@ TASK_MODULES.append("crm_server.integrations.scheduled")
 TASK_MODULES.append("crm_server.orders.scheduled")
 TASK_MODULES.append("crm_server.auth.scheduled")
 TASK_MODULES.append("crm_server.backups.scheduled")
+TASK_MODULES.append("crm_server.whatsapp.scheduled")
 TASK_MODULES.append("crm_server.exports.scheduled")
 TASK_MODULES.append("crm_server.imports.scheduled")
 TASK_MODULES.append("crm_server.automation.scheduled")
@@ -65,6 +66,7 @@ TITLES: dict[str, str] = {
     "crm:automation.deliver": "Deliver an outgoing webhook",
     "crm:automation.due": "Fire automation rules whose date came",
     "crm:reports.send_scheduled": "E-mail the scheduled reports",
+    "crm:whatsapp.send": "Send a WhatsApp message",
 }
 
 

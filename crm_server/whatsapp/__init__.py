@@ -1,0 +1,1 @@
+"""WhatsApp Business through the Cloud API (issue #23)."""

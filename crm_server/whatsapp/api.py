@@ -1,0 +1,62 @@
+"""HTTP routes of WhatsApp: a lead's or client's conversation state, opt-in, messages, sending;
+the templates (list, sync from the Cloud API) and the messages from unknown numbers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from crm_server.auth.permissions import Principal
+from crm_server.contract.whatsapp import Conversation, MessageIn, MessageOut, OptInIn, OptInOut, TemplateOut
+from crm_server.routing import Session, TxRoute, require
+from crm_server.whatsapp import service
+from crm_server.whatsapp.models import Template
+
+router = APIRouter(prefix="/api/whatsapp", route_class=TxRoute, tags=["whatsapp"])
+Kind = Literal["leads", "clients"]
+
+
+@router.get("/templates", response_model=list[TemplateOut], dependencies=[require("leads", "view")])
+async def templates(session: Session) -> list[TemplateOut]:
+    rows = await session.scalars(select(Template).order_by(Template.name, Template.language))
+    return [TemplateOut.model_validate(t) for t in rows]
+
+
+@router.post("/templates/sync", response_model=list[TemplateOut], dependencies=[require("integrations", "edit")])
+async def sync_templates(session: Session) -> list[TemplateOut]:
+    return await service.sync_templates(session)
+
+
+@router.get("/unmatched", response_model=list[MessageOut], dependencies=[require("integrations", "view")])
+async def unmatched(session: Session) -> list[MessageOut]:
+    return await service.unmatched(session)
+
+
+@router.get("/{kind}/{record_id}", response_model=Conversation)
+async def conversation(
+    kind: Kind, record_id: int, session: Session, principal: Principal = require("leads", "view")
+) -> Conversation:
+    return await service.conversation(session, principal, kind, record_id)
+
+
+@router.put("/{kind}/{record_id}/opt-in", response_model=OptInOut)
+async def opt_in(
+    kind: Kind, record_id: int, body: OptInIn, session: Session, actor: Principal = require("leads", "edit")
+) -> OptInOut:
+    return await service.record_opt_in(session, actor, kind, record_id, body)
+
+
+@router.get("/{kind}/{record_id}/messages", response_model=list[MessageOut])
+async def messages(
+    kind: Kind, record_id: int, session: Session, principal: Principal = require("leads", "view")
+) -> list[MessageOut]:
+    return await service.messages(session, principal, kind, record_id)
+
+
+@router.post("/{kind}/{record_id}/messages", response_model=MessageOut, status_code=201)
+async def send(
+    kind: Kind, record_id: int, body: MessageIn, session: Session, actor: Principal = require("leads", "edit")
+) -> MessageOut:
+    return await service.send(session, actor, kind, record_id, body)

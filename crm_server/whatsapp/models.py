@@ -1,0 +1,55 @@
+"""WhatsApp: opt-ins per number, templates synced from the Cloud API, messages in and out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_server.db import Base, IdMixin
+
+
+class OptIn(IdMixin, Base):
+    """A number's consent to WhatsApp messages (when, how, who recorded it); an opt-out ends it."""
+
+    __tablename__ = "whatsapp_opt_ins"
+    phone: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+    opted_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    method: Mapped[str | None] = mapped_column(String(200))
+    recorded_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Template(IdMixin, Base):
+    """A message template as the Cloud API last listed it; only APPROVED ones can be sent."""
+
+    __tablename__ = "whatsapp_templates"
+    meta_id: Mapped[str | None] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(512))
+    language: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(30), server_default="")
+    status: Mapped[str] = mapped_column(String(30))
+    body: Mapped[str] = mapped_column(Text, server_default="")
+    reason: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Message(IdMixin, Base):
+    """One message in or out; `status` is the last one a webhook brought (a 200 is only "queued")."""
+
+    __tablename__ = "whatsapp_messages"
+    lead_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("leads.id", ondelete="CASCADE"))
+    client_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("clients.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(3))  # in, out
+    template_name: Mapped[str | None] = mapped_column(String(512))
+    template_language: Mapped[str | None] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text, server_default="")
+    status: Mapped[str] = mapped_column(String(20))  # queued, sent, delivered, read, failed, received
+    error: Mapped[str | None] = mapped_column(Text)
+    wamid: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
