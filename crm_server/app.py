@@ -20,6 +20,7 @@ from crm_server.clients import api as clients_api
 from crm_server.config import Config, to_libpq_url
 from crm_server.db import Database
 from crm_server.email_pipe import api as email_pipe_api
+from crm_server.emails import api as emails_api
 from crm_server.errors import install_error_handlers
 from crm_server.exports import api as exports_api
 from crm_server.home import api as home_api
@@ -108,6 +109,7 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(reports_api.router)
     app.include_router(home_api.router)
     app.include_router(targets_api.router)
+    app.include_router(emails_api.router)
     app.include_router(payments_api.router)
     app.include_router(orders_api.router)
     app.include_router(integrations_api.router)

@@ -96,7 +96,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0]
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        # Only the first part says where (body, query…): a field may itself be called "body".
+        parts = [str(p) for p in first.get("loc", ())]
+        loc = parts[1:] if parts and parts[0] in ("body", "query", "path", "header") else parts
         field = ".".join(loc) or None
         message = str(first.get("msg", "Invalid value"))
         if field:

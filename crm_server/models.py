@@ -9,6 +9,7 @@ from crm_server.backups import models as backups_models  # noqa: F401
 from crm_server.clients import models as clients_models  # noqa: F401
 from crm_server.db import Base
 from crm_server.email_pipe import models as email_pipe_models  # noqa: F401
+from crm_server.emails import models as emails_models  # noqa: F401
 from crm_server.exports import models as exports_models  # noqa: F401
 from crm_server.imports import models as imports_models  # noqa: F401
 from crm_server.integrations import models as integrations_models  # noqa: F401

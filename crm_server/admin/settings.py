@@ -73,6 +73,9 @@ DEFINITIONS: dict[str, Definition] = {
         int, 6, "Hour recurring invoices are made (server time)", minimum=0, maximum=23
     ),
     "invoices.recurring_send": Definition(bool, False, "Email recurring invoices when made"),
+    "emails.daily_limit": Definition(
+        int, 500, "Most e-mails sent from records per day (the SMTP provider's limit)", minimum=0, maximum=1_000_000
+    ),
     "invoices.recurring_only_paid": Definition(bool, False, "Recur only from paid invoices"),
     "stock.invoice_warehouse_id": Definition(
         int, 0, "Warehouse issued invoices reserve stock in (0: the first active one)", minimum=0

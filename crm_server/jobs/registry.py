@@ -33,6 +33,7 @@ TASK_MODULES.append("crm_server.exports.scheduled")
 TASK_MODULES.append("crm_server.imports.scheduled")
 TASK_MODULES.append("crm_server.automation.scheduled")
 TASK_MODULES.append("crm_server.reports.scheduled")
+TASK_MODULES.append("crm_server.emails.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 
@@ -66,6 +67,7 @@ TITLES: dict[str, str] = {
     "crm:automation.deliver": "Deliver an outgoing webhook",
     "crm:automation.due": "Fire automation rules whose date came",
     "crm:reports.send_scheduled": "E-mail the scheduled reports",
+    "crm:emails.send": "Send an e-mail from a record",
     "crm:whatsapp.send": "Send a WhatsApp message",
 }
 

@@ -1,0 +1,76 @@
+"""Tables of the e-mail area (migration 0033): templates, sender identities, the outbound log with
+its attachments, and the suppression list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crm_server.db import Base, IdMixin
+
+
+class EmailTemplate(IdMixin, Base):
+    __tablename__ = "email_templates"
+    name: Mapped[str] = mapped_column(String(200))
+    entity: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(10), server_default="private")
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EmailIdentity(Base):
+    """How one user's messages go out: the name shown, where replies go, the signature."""
+
+    __tablename__ = "email_identities"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200), server_default="")
+    reply_to: Mapped[str] = mapped_column(String(320), server_default="")
+    signature: Mapped[str] = mapped_column(Text, server_default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OutboundEmail(IdMixin, Base):
+    """One message sent from a record (or a test to oneself): queued in the request, sent by a job."""
+
+    __tablename__ = "outbound_emails"
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("email_templates.id", ondelete="SET NULL"))
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    to_addr: Mapped[str] = mapped_column(Text)
+    cc: Mapped[str] = mapped_column(Text, server_default="")
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), server_default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(500))
+    is_test: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OutboundAttachment(IdMixin, Base):
+    __tablename__ = "outbound_email_attachments"
+    email_id: Mapped[int] = mapped_column(ForeignKey("outbound_emails.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255))
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+
+
+class Suppression(IdMixin, Base):
+    """An address no message may go to, with why, since when and who or what put it there."""
+
+    __tablename__ = "email_suppressions"
+    address: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,185 @@
+"""E-mail from a record (issue #22, first half) through HTTP with the real loopback SMTP server and
+the job worker: templates refuse unknown merge tags naming the field; a preview fills the tags from a
+real record; a send from a lead arrives with plain-text and HTML parts and shows on the lead's
+timeline; a suppressed address is refused (409 "to"); hostile input is refused naming the field."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import ADMIN_EMAIL, LiveServer, Smtp, make_url
+
+
+@pytest.fixture(scope="module")
+def mailbox() -> Iterator[Smtp]:
+    with Smtp.run() as box:
+        yield box
+
+
+@pytest.fixture(scope="module")
+def live(pg_cluster: Any, clones: Any) -> Iterator[LiveServer]:
+    """One server with its worker for the file: the send is a job after commit."""
+    name = clones.take()
+    try:
+        with LiveServer.run(make_url(pg_cluster.admin_url, name), worker=True) as server:
+            yield server
+    finally:
+        clones.give_back(name)
+
+
+_ready: list[bool] = []
+
+
+@pytest.fixture
+async def boss(live: LiveServer, mailbox: Smtp) -> AsyncIterator[httpx.AsyncClient]:
+    async with live.client() as api:
+        if _ready:
+            await live.login(api, ADMIN_EMAIL)
+        else:
+            await live.login_admin(api)
+            settings = {**mailbox.settings(), "company.name": "Northwind"}
+            assert (await api.patch("/api/settings", json={"values": settings})).status_code == 200
+            _ready.append(True)
+        yield api
+
+
+async def _ok(answer: httpx.Response, status: int = 200) -> Any:
+    assert answer.status_code == status, answer.text
+    return answer.json()
+
+
+TEMPLATE = {
+    "name": "First contact",
+    "entity": "lead",
+    "subject": "Hello {{lead.person_name}} from {{company.name}}",
+    "body": "Dear {{lead.person_name}},\n\nAbout **{{lead.company}}** & <you>.\n\n{{owner.signature}}",
+    "visibility": "everyone",
+}
+
+
+async def test_unknown_merge_tag_is_refused_naming_the_field(boss: httpx.AsyncClient) -> None:
+    answer = await boss.post("/api/emails/templates", json={**TEMPLATE, "body": "Hi {{lead.secret_notes}}"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"] == "body" and "lead.secret_notes" in answer.json()["message"]
+    answer = await boss.post("/api/emails/templates", json={**TEMPLATE, "subject": "Hi {{client.name}}"})
+    assert answer.status_code == 422 and answer.json()["field"] == "subject"
+
+
+async def test_preview_send_and_timeline(boss: httpx.AsyncClient, mailbox: Smtp) -> None:
+    await _ok(
+        await boss.put(
+            "/api/emails/identity",
+            json={"display_name": "Ada of Northwind", "reply_to": "ada@northwind.example", "signature": "Ada, sales"},
+        )
+    )
+    template = await _ok(await boss.post("/api/emails/templates", json=TEMPLATE), 201)
+    lead = await _ok(
+        await boss.post("/api/leads", json={"person_name": "Ana Pop", "company": "Acme", "email": "ana@acme.example"}),
+        201,
+    )
+    preview = await _ok(
+        await boss.post("/api/emails/preview/lead", json={"entity_id": lead["id"], "template_id": template["id"]})
+    )
+    assert preview["to"] == "ana@acme.example"
+    assert preview["subject"] == "Hello Ana Pop from Northwind"
+    assert "<strong>Acme</strong> &amp; &lt;you&gt;" in preview["html"] and "Ada, sales" in preview["text"]
+    assert preview["remaining_today"] == 500 and preview["warnings"] == []
+    shouting = await _ok(
+        await boss.post(
+            "/api/emails/preview/lead", json={"entity_id": lead["id"], "subject": "FREE OFFER!!!", "body": "x"}
+        )
+    )
+    assert len(shouting["warnings"]) == 3
+
+    before = len(mailbox.messages)
+    attachment = {"filename": "offer.txt", "content_type": "text/plain", "data": base64.b64encode(b"offer").decode()}
+    sent = await _ok(
+        await boss.post(
+            "/api/emails/send",
+            json={
+                "entity": "lead",
+                "entity_id": lead["id"],
+                "template_id": template["id"],
+                "to": "ana@acme.example",
+                "subject": TEMPLATE["subject"],
+                "body": TEMPLATE["body"],
+                "attachments": [attachment],
+            },
+        ),
+        202,
+    )
+    assert sent["status"] == "queued"
+    message = (await mailbox.wait_for(before + 1))[before]
+    assert message["Subject"] == "Hello Ana Pop from Northwind" and message["To"] == "ana@acme.example"
+    assert message["Message-ID"] == sent["message_id"] and message["Reply-To"] == "ada@northwind.example"
+    assert "Ada of Northwind" in message["From"]
+    plain = message.get_body(("plain",))
+    rich = message.get_body(("html",))
+    assert plain is not None and "Dear Ana Pop," in plain.get_content()
+    assert rich is not None and "<strong>Acme</strong>" in rich.get_content()
+    [file] = list(message.iter_attachments())
+    assert file.get_filename() == "offer.txt" and file.get_content() == "offer"
+
+    for _ in range(100):
+        [email] = await _ok(await boss.get(f"/api/emails/records/lead/{lead['id']}"))
+        if email["status"] != "queued":
+            break
+    assert email["status"] == "sent"
+    timeline = await _ok(await boss.get(f"/api/leads/{lead['id']}/timeline"))
+    emails = [i for i in timeline["items"] if i["kind"] == "email_sent"]
+    statuses = [c["new"] for i in emails for c in i["changes"] if c["field"] == "email_status"]
+    assert sorted(statuses) == ["queued", "sent"]
+
+    test = await _ok(
+        await boss.post(
+            "/api/emails/send-test",
+            json={
+                "entity": "lead",
+                "entity_id": lead["id"],
+                "to": "x@y.example",
+                "subject": "S {{lead.company}}",
+                "body": "B",
+            },
+        ),
+        202,
+    )
+    mine = (await mailbox.wait_for(before + 2))[before + 1]
+    assert test["to_addr"] == ADMIN_EMAIL and mine["Subject"] == "[Test] S Acme"
+
+
+async def test_suppressed_address_is_refused(boss: httpx.AsyncClient) -> None:
+    await _ok(
+        await boss.post("/api/emails/suppressions", json={"address": "Gone@Bounce.example", "reason": "mailbox gone"}),
+        201,
+    )
+    found = await _ok(await boss.get("/api/emails/suppressions", params={"q": "bounce"}))
+    assert [s["address"] for s in found["items"]] == ["gone@bounce.example"]
+    lead = await _ok(await boss.post("/api/leads", json={"person_name": "Gone", "email": "gone@bounce.example"}), 201)
+    compose = {"entity": "lead", "entity_id": lead["id"], "to": "GONE@bounce.example", "subject": "Hi", "body": "Hi"}
+    answer = await boss.post("/api/emails/send", json=compose)
+    assert answer.status_code == 409 and answer.json()["field"] == "to" and "mailbox gone" in answer.json()["message"]
+    assert (await boss.delete(f"/api/emails/suppressions/{found['items'][0]['id']}")).status_code == 204
+    assert (await boss.post("/api/emails/send", json=compose)).status_code == 202
+
+
+async def test_hostile_input(boss: httpx.AsyncClient) -> None:
+    lead = await _ok(await boss.post("/api/leads", json={"person_name": "Eve"}), 201)
+    base = {"entity": "lead", "entity_id": lead["id"], "to": "eve@example.com", "subject": "Hi", "body": "Hi"}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"subject": "Hi\r\nBcc: all@example.com"}, "subject"),
+        ({"to": "eve@example.com\r\nBcc: all@example.com"}, "to"),
+        ({"to": "a@example.com, b@example.com"}, "to"),
+        ({"cc": ["not an address"]}, "cc.0"),
+        ({"body": "x" * 100_001}, "body"),
+        ({"body": "nul\u0000here"}, "body"),
+        ({"entity_id": 2**64}, "entity_id"),
+    ]
+    for change, field in cases:
+        answer = await boss.post("/api/emails/send", json={**base, **change})
+        assert answer.status_code == 422, (change, answer.text)
+        assert field in (answer.json().get("field") or ""), (change, answer.json())
