@@ -57,6 +57,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "merged": ("Merged", "copy"),
     "converted": ("Converted to a client", "clients"),
     "reassigned": ("Reassigned", "user"),
+    "email_sent": ("Email sent", "mail"),  # crm_server.emails: queued, then sent or failed
     # tickets
     "comment": ("Comment", "inbox"),
     "email": ("Email to the customer", "mail"),

@@ -262,12 +262,14 @@ class LeadDetail(DocumentWindow[LeadOut]):
         Action("won", "Won…", "Mark the lead won (and make it a client)", "mark_kind", (StatusKind.won,)),
         Action("lost", "Lost…", "Mark the lead lost, with the reason", "mark_kind", (StatusKind.lost,), role="danger"),
         Action("follow_up", "Schedule follow-up…", "Plan the next step with this lead", "schedule_follow_up"),
+        Action("email", "E-mail…", "Write an e-mail to the lead, from a template", "compose_email"),
         Action("archive", "Archive", "Put the lead away (it can be restored)", "toggle_archived", right=True),
         Action("save", "Save", "Save the changes (Ctrl+S)", "save", role="primary", right=True),
     )
     won_button: QPushButton
     lost_button: QPushButton
     follow_up_button: QPushButton
+    email_button: QPushButton
     archive_button: QPushButton
     save_button: QPushButton
     form: LeadForm
@@ -493,6 +495,7 @@ class LeadDetail(DocumentWindow[LeadOut]):
         self.archive_button.setEnabled(can_edit and not lead.merged_into_id)
         self.add_note_button.setEnabled(can_edit)
         self.follow_up_button.setEnabled(not archived and self.session.can("activities", "create"))
+        self.email_button.setEnabled(not archived and self.session.can("activities", "create"))
         self._show_stage()
 
     # --- moving: the board's move, from the window ----------------------------------------------
@@ -733,6 +736,17 @@ class LeadDetail(DocumentWindow[LeadOut]):
     def _follow_up_done(self) -> None:
         if shiboken6.isValid(self):
             self._reload_side()
+
+    def compose_email(self) -> QDialog:
+        """The e-mail composer (crm_desktop.views.emails); a send shows on the timeline."""
+        from crm_desktop.views.emails.compose import ComposeDialog
+        from crm_server.contract.emails import EmailEntity
+
+        to = self.lead.email if self.lead is not None else None
+        dialog = ComposeDialog(self.api, EmailEntity.lead, self.lead_id, to, self)
+        dialog.sent.connect(lambda _: self._follow_up_done())
+        dialog.open()
+        return dialog
 
     def merge_with(self, other_id: int) -> QDialog:
         from crm_desktop.views.leads.merge import MergeDialog

@@ -1,0 +1,239 @@
+"""Write an e-mail from a record: pick a template (its merge tags are filled by the server from the
+record), edit to/cc/subject/body, attach small files, preview it, send a test to oneself, send.
+The composer shows the spam warnings of the subject and how many messages today's limit still allows.
+The send is queued on the server and done by a job; the record's timeline shows "Email sent"."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import shiboken6
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations, tasks
+from crm_desktop.api import emails as emails_api
+from crm_desktop.api.client import ApiClient
+from crm_desktop.widgets.form import field
+from crm_server.contract.emails import (
+    MERGE_TAGS,
+    ComposeIn,
+    EmailEntity,
+    OutboundOut,
+    PreviewIn,
+    PreviewOut,
+    TemplateOut,
+)
+from crm_server.contract.tickets import AttachmentIn
+
+MAX_FILE = 10 * 1024 * 1024
+
+
+class ComposeDialog(QDialog):
+    """The composer of one record (entity, id); `sent` carries the queued message."""
+
+    sent = Signal(object)  # OutboundOut
+
+    def __init__(
+        self, api: ApiClient, entity: EmailEntity, entity_id: int, to: str | None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.api, self.entity, self.entity_id = api, entity, entity_id
+        self.templates: list[TemplateOut] = []
+        self.files: list[AttachmentIn] = []
+        self.setObjectName("composeEmail")
+        self.setWindowTitle("Write an e-mail")
+        self.setMinimumWidth(620)
+        body = QVBoxLayout(self)
+        body.setContentsMargins(28, 24, 28, 22)
+        body.setSpacing(10)
+        heading = QLabel("Write an e-mail", self)
+        heading.setProperty("role", "heading")
+        body.addWidget(heading)
+
+        self.template = QComboBox(self)
+        self.template.setObjectName("composeTemplate")
+        self.template.setAccessibleName("Template")
+        self.template.addItem("No template", None)
+        self.template.currentIndexChanged.connect(self._template_chosen)
+        self.to = QLineEdit(to or "", self)
+        self.to.setObjectName("composeTo")
+        self.to.setAccessibleName("To")
+        self.cc = QLineEdit(self)
+        self.cc.setObjectName("composeCc")
+        self.cc.setAccessibleName("Cc")
+        self.cc.setPlaceholderText("Addresses separated by commas")
+        self.subject = QLineEdit(self)
+        self.subject.setObjectName("composeSubject")
+        self.subject.setAccessibleName("Subject")
+        self.subject.editingFinished.connect(self.refresh_preview)
+        self.text = QPlainTextEdit(self)
+        self.text.setObjectName("composeBody")
+        self.text.setAccessibleName("Message")
+        self.text.setPlaceholderText(
+            "Blank lines make paragraphs; **bold**. Tags: "
+            + ", ".join("{{" + t + "}}" for t in MERGE_TAGS[entity.value])
+        )
+        self.text.setMinimumHeight(180)
+        for label, widget in (
+            ("Template", self.template),
+            ("To", self.to),
+            ("Cc", self.cc),
+            ("Subject", self.subject),
+            ("Message", self.text),
+        ):
+            column = QVBoxLayout()
+            field(column, label, widget)
+            body.addLayout(column)
+
+        self.warnings = QLabel("", self)
+        self.warnings.setObjectName("composeWarnings")
+        self.warnings.setProperty("role", "alert")
+        self.warnings.setWordWrap(True)
+        self.warnings.setVisible(False)
+        body.addWidget(self.warnings)
+        self.preview = QLabel("", self)
+        self.preview.setObjectName("composePreview")
+        self.preview.setProperty("role", "muted")
+        self.preview.setWordWrap(True)
+        self.preview.setTextFormat(Qt.TextFormat.PlainText)
+        body.addWidget(self.preview)
+
+        files_row = QHBoxLayout()
+        self.attach_button = QPushButton("Attach file…", self)
+        self.attach_button.clicked.connect(self.ask_file)
+        self.files_label = QLabel("No attachments", self)
+        self.files_label.setProperty("role", "caption")
+        files_row.addWidget(self.attach_button)
+        files_row.addWidget(self.files_label, 1)
+        body.addLayout(files_row)
+
+        buttons = QHBoxLayout()
+        self.remaining = QLabel("", self)
+        self.remaining.setObjectName("composeRemaining")
+        self.remaining.setProperty("role", "caption")
+        buttons.addWidget(self.remaining)
+        buttons.addStretch(1)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.clicked.connect(self.reject)
+        self.test_button = QPushButton("Send test to me", self)
+        self.test_button.setObjectName("composeTest")
+        self.test_button.clicked.connect(self.send_test)
+        self.send_button = QPushButton("Send", self)
+        self.send_button.setObjectName("composeSend")
+        self.send_button.setProperty("role", "primary")
+        self.send_button.setDefault(True)
+        self.send_button.clicked.connect(self.submit)
+        for b in (self.cancel_button, self.test_button, self.send_button):
+            buttons.addWidget(b)
+        body.addLayout(buttons)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self.submit)
+        self.loading = tasks.spawn(self._load())
+
+    async def _load(self) -> None:
+        templates = await emails_api.templates(self.api, self.entity)
+        if not shiboken6.isValid(self):
+            return
+        self.templates = templates
+        for t in templates:
+            self.template.addItem(t.name, t.id)
+        await self._preview()
+
+    def _template_chosen(self, index: int) -> None:
+        template_id = self.template.itemData(index)
+        chosen = next((t for t in self.templates if t.id == template_id), None)
+        if chosen is not None:
+            self.subject.setText(chosen.subject)
+            self.text.setPlainText(chosen.body)
+        self.refresh_preview()
+
+    def refresh_preview(self) -> None:
+        tasks.spawn(self._preview())
+
+    async def _preview(self) -> None:
+        data = PreviewIn.model_construct(
+            entity_id=self.entity_id, template_id=None, subject=self.subject.text(), body=self.text.toPlainText()
+        )
+        try:
+            answer: PreviewOut = await emails_api.preview(self.api, self.entity, data)
+        except Exception:  # a draft with a bad tag: the send names the field
+            return
+        if not shiboken6.isValid(self):
+            return
+        if not self.to.text() and answer.to:
+            self.to.setText(answer.to)
+        self.warnings.setText("\n".join(answer.warnings))
+        self.warnings.setVisible(bool(answer.warnings))
+        self.preview.setText(f"Preview: {answer.subject}\n\n{answer.text[:600]}" if answer.subject else "")
+        self.remaining.setText(f"Today's limit still allows {answer.remaining_today} messages")
+
+    def ask_file(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Attach a file")
+        if name:
+            self.attach(Path(name))
+
+    def attach(self, path: Path) -> None:
+        data = path.read_bytes()
+        if len(data) > MAX_FILE:
+            self.files_label.setText(f"{path.name} is too large (at most 10 MB)")
+            return
+        self.files.append(AttachmentIn(filename=path.name, data=base64.b64encode(data).decode("ascii")))
+        self.files_label.setText(", ".join(f.filename for f in self.files))
+
+    def payload(self) -> ComposeIn:
+        cc = [c.strip() for c in self.cc.text().split(",") if c.strip()]
+        return ComposeIn.model_construct(
+            entity=self.entity,
+            entity_id=self.entity_id,
+            template_id=self.template.currentData(),
+            to=self.to.text().strip(),
+            cc=cc,
+            subject=self.subject.text(),
+            body=self.text.toPlainText(),
+            attachments=self.files,
+        )
+
+    def _fields(self) -> dict[str, QWidget]:
+        return {"to": self.to, "cc": self.cc, "subject": self.subject, "body": self.text, "template_id": self.template}
+
+    def send_test(self) -> None:
+        operations.run(
+            self,
+            emails_api.send_test(self.api, self.payload()),
+            success=lambda _: self.files_label.setText("Test sent to your own address"),
+            fields=self._fields(),
+            busy=self.test_button,
+        )
+
+    def submit(self) -> None:
+        if not self.send_button.isEnabled():
+            return
+
+        def done(email: OutboundOut) -> None:
+            self.sent.emit(email)
+            if shiboken6.isValid(self):
+                self.accept()
+
+        operations.run(
+            self,
+            emails_api.send(self.api, self.payload()),
+            success=done,
+            changed=emails_api.CHANGED,
+            fields=self._fields(),
+            busy=self.send_button,
+        )
