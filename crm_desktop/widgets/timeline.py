@@ -93,6 +93,9 @@ def describe(item: TimelineItem) -> tuple[str, str]:
     title, icon = KINDS.get(kind, (format.label(kind) if kind else "Activity", "activities"))
     if kind.startswith("follow_up"):
         icon = FOLLOW_UP_ICONS.get(str(item.data.get("kind")), icon)
+    if kind == "whatsapp":  # crm_server.whatsapp: a message in or out, with its last status
+        title = "WhatsApp received" if item.data.get("direction") == "in" else "WhatsApp sent"
+        icon = "phone"
     return title, icon
 
 
@@ -156,6 +159,11 @@ class TimelineEntry(QFrame):
     def _changes(self) -> str:
         if self.item.kind == "status_change":
             return ""  # the text already says "old → new"
+        if self.item.kind == "whatsapp":
+            data = self.item.data
+            status = format.label(str(data.get("status") or "")) if data.get("direction") == "out" else ""
+            template = f"Template {data['template']}" if data.get("template") else ""
+            return "\n".join(p for p in (" · ".join(p for p in (template, status) if p), data.get("error") or "") if p)
         changes = self.item.changes
         if self.item.kind == "created":
             # A new record: what it was given, not "— → value" for every column (ids and empty ones left out).

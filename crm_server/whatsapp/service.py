@@ -132,16 +132,18 @@ async def record_opt_in(
         select(OptIn).where(OptIn.phone == record.phone).execution_options(populate_existing=True)
     )
     assert opt_in is not None
-    _emit(session, kind, record.id, "opt_in", principal.user_id, {"method": body.method})
+    _emit(session, record, "opt_in", principal.user_id, {"method": body.method})
     return OptInOut.model_validate(opt_in)
 
 
-def _emit(
-    session: AsyncSession, kind: str, record_id: int, action: str, actor: int | None, data: dict[str, Any]
-) -> None:
+def _emit(session: AsyncSession, record: Lead | Client, action: str, actor: int | None, data: dict[str, Any]) -> None:
+    """A live event in the record's module (leads or clients), seen by whoever sees the record:
+    entity "whatsapp", data naming the record (lead_id or client_id)."""
+    is_lead = isinstance(record, Lead)
     events.emit(
-        session, module="whatsapp", entity=kind.removesuffix("s"), entity_id=record_id, action=action,
-        actor_id=actor, data=data,
+        session, module="leads" if is_lead else "clients", entity="whatsapp", entity_id=record.id, action=action,
+        actor_id=actor, owner_id=record.owner_id, team_id=record.team_id,
+        data={("lead_id" if is_lead else "client_id"): record.id, **data},
     )  # fmt: skip
 
 
@@ -186,7 +188,7 @@ async def send(session: AsyncSession, principal: Principal, kind: str, record_id
     session.add(message)
     await session.flush()
     await queue.defer(session, SEND_TASK, message_id=message.id)
-    _emit(session, kind, record.id, "message", principal.user_id, {"message_id": message.id, "status": "queued"})
+    _emit(session, record, "message", principal.user_id, {"message_id": message.id, "status": "queued"})
     return MessageOut.model_validate(message)
 
 
@@ -312,18 +314,22 @@ async def deliver(session: AsyncSession, message_id: int) -> str:
         answer = await _api(session, "POST", f"{phone_id}/messages", payload)
     except NeedsAttention as exc:
         message.status, message.error, message.status_at = "failed", exc.reason, utcnow()
-        _announce(session, message)
+        await _announce(session, message)
         return f"failed: {exc.reason}"
     ids = [m.get("id") for m in answer.get("messages") or [] if isinstance(m, dict)]
     message.wamid = str(ids[0]) if ids and ids[0] else None
-    _announce(session, message)
+    await _announce(session, message)
     return f"accepted as {message.wamid}"
 
 
-def _announce(session: AsyncSession, message: Message) -> None:
-    kind, record_id = ("leads", message.lead_id) if message.lead_id else ("clients", message.client_id)
-    if record_id is not None:
-        _emit(session, kind, record_id, "message", None, {"message_id": message.id, "status": message.status})
+async def _announce(session: AsyncSession, message: Message) -> None:
+    record: Lead | Client | None = None
+    if message.lead_id is not None:
+        record = await session.get(Lead, message.lead_id)
+    elif message.client_id is not None:
+        record = await session.get(Client, message.client_id)
+    if record is not None:
+        _emit(session, record, "message", None, {"message_id": message.id, "status": message.status})
 
 
 # --- webhook handlers ------------------------------------------------------------------------------
@@ -350,7 +356,7 @@ async def on_status(session: AsyncSession, payload: dict[str, Any]) -> str:
         errors = payload.get("errors") or [{}]
         first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
         message.error = error_words(first.get("code"), str(first.get("title") or ""))
-    _announce(session, message)
+    await _announce(session, message)
     return f"Message #{message.id} is {status}."
 
 
@@ -383,7 +389,7 @@ async def on_inbound(session: AsyncSession, payload: dict[str, Any]) -> str:
         if opt_in is not None and opt_in.opted_out_at is None:
             opt_in.opted_out_at = utcnow()
         outcome += " (opted out)"
-    _announce(session, message)
+    await _announce(session, message)
     if lead_id is None and client_id is None:
         return outcome + ": no lead or client has this number; listed under unmatched messages."
     return outcome + (f" on lead #{lead_id}." if lead_id else f" on client #{client_id}.")

@@ -262,6 +262,7 @@ class LeadDetail(DocumentWindow[LeadOut]):
         Action("won", "Won…", "Mark the lead won (and make it a client)", "mark_kind", (StatusKind.won,)),
         Action("lost", "Lost…", "Mark the lead lost, with the reason", "mark_kind", (StatusKind.lost,), role="danger"),
         Action("follow_up", "Schedule follow-up…", "Plan the next step with this lead", "schedule_follow_up"),
+        Action("whatsapp", "WhatsApp…", "Message the lead on WhatsApp (opt-in, the 24-hour window)", "open_whatsapp"),
         Action("email", "E-mail…", "Write an e-mail to the lead, from a template", "compose_email"),
         Action("archive", "Archive", "Put the lead away (it can be restored)", "toggle_archived", right=True),
         Action("save", "Save", "Save the changes (Ctrl+S)", "save", role="primary", right=True),
@@ -269,6 +270,7 @@ class LeadDetail(DocumentWindow[LeadOut]):
     won_button: QPushButton
     lost_button: QPushButton
     follow_up_button: QPushButton
+    whatsapp_button: QPushButton
     email_button: QPushButton
     archive_button: QPushButton
     save_button: QPushButton
@@ -303,6 +305,7 @@ class LeadDetail(DocumentWindow[LeadOut]):
         stage_row.addWidget(self.stage)
         self.add_to_action_bar(stage_box, at=0)
         self.moving: _MoveDialog | None = None  # the question a move asks (Lost, Won), while open
+        self.whatsapp: Any = None  # the WhatsApp composer, while open
 
         self.source_details = QLabel("")
         self.source_details.setObjectName("leadSourceDetails")
@@ -632,6 +635,10 @@ class LeadDetail(DocumentWindow[LeadOut]):
     def on_other_event(self, event: LiveEvent) -> None:
         if event.module == "activities" and event.data.get("lead_id") == self.lead_id:
             self._live.start()
+        if event.module == "leads" and event.entity == "whatsapp" and event.data.get("lead_id") == self.lead_id:
+            self.timeline.reload()  # a message sent, received, or its status from the webhook
+            if self.whatsapp is not None and shiboken6.isValid(self.whatsapp):
+                self.whatsapp.reload()
 
     # --- actions ---------------------------------------------------------------------------------
 
@@ -747,6 +754,13 @@ class LeadDetail(DocumentWindow[LeadOut]):
         dialog.sent.connect(lambda _: self._follow_up_done())
         dialog.open()
         return dialog
+
+    def open_whatsapp(self) -> QDialog:
+        from crm_desktop.views.whatsapp.composer import WhatsAppDialog
+
+        self.whatsapp = WhatsAppDialog(self.api, "leads", self.lead_id, self)
+        self.whatsapp.open()
+        return self.whatsapp
 
     def merge_with(self, other_id: int) -> QDialog:
         from crm_desktop.views.leads.merge import MergeDialog

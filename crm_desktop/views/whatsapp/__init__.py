@@ -1,0 +1,1 @@
+"""WhatsApp on the desktop: the composer of a lead or client."""
