@@ -1,31 +1,44 @@
-"""E-mail from the lead window (issue #22): a template written for leads is picked in the composer,
+"""E-mail from the lead window (issue #22): a template written on the admin E-mail page (an unknown merge tag
+marked on the message), an address added to the suppression list there; the template is picked in the composer,
 the preview fills its merge tags from the lead, Send queues the message, and the lead's timeline
 shows "Email sent"; a refusal (a suppressed address) lands next to the To field."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from crm_desktop.operations import errors
+from crm_desktop.views.admin.emails import EmailsPage
 from crm_desktop.views.emails.compose import ComposeDialog
+from crm_desktop.views.leads.detail import open_lead
 from tests.desktop.conftest import Desk
-from tests.desktop.test_lead_detail import open_detail
+from tests.desktop.test_admin_panel import open_panel, settle
+from tests.desktop.test_lead_detail import session_of
 
 
-def test_compose_from_a_lead_with_a_template(desk: Desk, qtbot: QtBot) -> None:
-    api, _session, lead, window = open_detail(desk, qtbot, company="Acme", email="ana@acme.example")
-    desk.run(
-        api.post(
-            "/api/emails/templates",
-            {
-                "name": "Intro",
-                "entity": "lead",
-                "subject": "Hello {{lead.person_name}}",
-                "body": "About {{lead.company}}",
-            },
-        )
-    )
-    desk.run(api.post("/api/emails/suppressions", {"address": "gone@acme.example", "reason": "hard bounce"}))
+def test_write_a_template_then_send_it_from_a_lead(desk: Desk, qtbot: QtBot) -> None:
+    api, panel, page = open_panel(desk, qtbot, "emails")
+    assert isinstance(page, EmailsPage)
+    qtbot.keyClicks(page.name, "Intro")
+    qtbot.keyClicks(page.subject, "Hello {{lead.person_name}}")
+    page.body.setPlainText("About {{lead.secret}}")
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: errors.is_marked(page.body), message="the unknown tag was not marked on the message")
+    page.body.setPlainText("About {{lead.company}}")
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: page.template_list.count() == 1, message="the template was not saved")
+    qtbot.keyClicks(page.address, "Gone@acme.example")
+    qtbot.keyClicks(page.reason, "hard bounce")
+    qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: page.suppression_list.count() == 1, message="the address was not added")
+    assert "gone@acme.example" in page.suppression_list.item(0).text()
+    settle(desk, panel)
+
+    lead = desk.run(api.post("/api/leads", {"person_name": "Ana Pop", "company": "Acme", "email": "ana@acme.example"}))
+    window = open_lead(None, session_of(desk, api), lead["id"])
+    qtbot.addWidget(window)
+    desk.wait_until(lambda: window.lead is not None and not window.is_busy(), message="the lead did not load")
     assert window.email_button.isEnabled()
     dialog = window.compose_email()
     assert isinstance(dialog, ComposeDialog)

@@ -25,6 +25,7 @@ from crm_desktop.views.admin.backups import BackupsPage
 from crm_desktop.views.admin.common import AdminPage, Event, can
 from crm_desktop.views.admin.data_management import DataManagementPage
 from crm_desktop.views.admin.email_log import EmailLogPage, InvoiceEmailsPage
+from crm_desktop.views.admin.emails import EmailsPage
 from crm_desktop.views.admin.health import HealthPage
 from crm_desktop.views.admin.integrations import IntegrationsPage
 from crm_desktop.views.admin.logs import LogsPage
@@ -52,6 +53,7 @@ PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("support", SupportPage),
     ("email_log", EmailLogPage),
     ("invoice_emails", InvoiceEmailsPage),
+    ("emails", EmailsPage),
     ("integrations", IntegrationsPage),
     ("web_forms", WebFormsPage),
     ("automation", AutomationPage),
@@ -74,6 +76,7 @@ ICONS = {
     "support": "tickets",
     "email_log": "mail",
     "invoice_emails": "invoices",
+    "emails": "mail",
     "integrations": "integrations",
     "web_forms": "leads",
     "automation": "integrations",
