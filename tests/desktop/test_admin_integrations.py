@@ -388,7 +388,9 @@ def test_the_sidebar_module_serves_whoever_looks_after_integrations(desk: Desk, 
     assert isinstance(page, ModulePage) and isinstance(page.content, AdminPanel)
     assert page.content.page_names == ["integrations", "web_forms"] and page.content.isEnabled()
     integrations = page.content.integrations_page
-    desk.wait_until(lambda: integrations.loaded and not integrations.is_busy() and integrations.providers.count() == 4)
+    desk.wait_until(
+        lambda: integrations.loaded and not integrations.is_busy() and integrations.providers.count() == 5
+    )  # with WhatsApp
     assert integrations.settings_box.title() == "Settings (an administrator sets these)"
     forms = page.content.show_page("web_forms")
     desk.wait_until(lambda: forms.loaded and not forms.is_busy())
