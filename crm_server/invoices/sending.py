@@ -113,6 +113,9 @@ async def queue_send(session: AsyncSession, actor_id: int | None, invoice: Invoi
     to = (data.to or "").strip()
     if not ADDRESS.match(to) or len(to) > 320:
         raise ValidationFailed("Give one valid email address, e.g. office@client.example.", field="to")
+    from crm_server.emails.service import check_suppressed  # the suppression list (issue #22)
+
+    await check_suppressed(session, [to])
     _, subject, message = await _defaults(session, invoice)
     email = InvoiceEmail(
         invoice_id=invoice.id,

@@ -183,3 +183,16 @@ async def test_hostile_input(boss: httpx.AsyncClient) -> None:
         answer = await boss.post("/api/emails/send", json={**base, **change})
         assert answer.status_code == 422, (change, answer.text)
         assert field in (answer.json().get("field") or ""), (change, answer.json())
+
+
+async def test_invoice_sending_refuses_a_suppressed_address(boss: httpx.AsyncClient) -> None:
+    from tests.server.test_invoice_sending import issued_invoice
+
+    invoice = await issued_invoice(boss, client_email="billing@blocked.example")
+    await _ok(
+        await boss.post("/api/emails/suppressions", json={"address": "billing@blocked.example", "reason": "complaint"}),
+        201,
+    )
+    draft = await _ok(await boss.get(f"/api/invoices/{invoice['id']}/send-draft"))
+    answer = await boss.post(f"/api/invoices/{invoice['id']}/send", json=draft)
+    assert answer.status_code == 409 and answer.json()["field"] == "to" and "complaint" in answer.json()["message"]
