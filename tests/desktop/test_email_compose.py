@@ -10,10 +10,12 @@ from pytestqt.qtbot import QtBot
 
 from crm_desktop.operations import errors
 from crm_desktop.views.admin.emails import EmailsPage
+from crm_desktop.views.clients.detail import open_client
 from crm_desktop.views.emails.compose import ComposeDialog
 from crm_desktop.views.leads.detail import open_lead
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import open_panel, settle
+from tests.desktop.test_invoices import host
 from tests.desktop.test_lead_detail import session_of
 
 
@@ -63,3 +65,18 @@ def test_write_a_template_then_send_it_from_a_lead(desk: Desk, qtbot: QtBot) -> 
     )
     [sent] = desk.run(api.get(f"/api/emails/records/lead/{lead['id']}"))
     assert sent["subject"] == "Hello Ana Pop" and sent["status"] == "queued"
+
+    # The client window has the same composer; the client's own address is proposed.
+    client = desk.run(api.post("/api/clients", {"name": "Acme SRL", "email": "office@acme.example"}))
+    client_window = open_client(host(qtbot), session_of(desk, api), client["id"])
+    desk.wait_until(lambda: client_window.client is not None and not client_window.is_busy(), message="no client")
+    composer = client_window.compose_email()
+    assert isinstance(composer, ComposeDialog)
+    desk.wait_until(lambda: "allows" in composer.remaining.text(), message="the client composer did not load")
+    assert composer.to.text() == "office@acme.example" and composer.template.count() == 1  # no lead templates
+    qtbot.keyClicks(composer.subject, "Hi {{client.name}}")
+    composer.text.setPlainText("Regards")
+    composer.submit()
+    desk.wait_until(lambda: not composer.isVisible(), message="the client composer did not close")
+    [to_client] = desk.run(api.get(f"/api/emails/records/client/{client['id']}"))
+    assert to_client["subject"] == "Hi Acme SRL"

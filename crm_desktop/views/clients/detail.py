@@ -129,6 +129,11 @@ class ClientWindow(QWidget):
         self.schedule_button.setToolTip("Plan the next call or meeting (Ctrl+Shift+F)")
         self.schedule_button.clicked.connect(self.schedule_follow_up)
         shown_if(self.schedule_button, self._schedule_dialog() is not None and session.can("activities", "create"))
+        self.email_button = QPushButton("E-mail…")
+        self.email_button.setObjectName("clientEmailButton")
+        self.email_button.setToolTip("Write an e-mail to the client, from a template")
+        self.email_button.clicked.connect(self.compose_email)
+        shown_if(self.email_button, session.can("activities", "create"))
         self.ticket_button = QPushButton("New ticket…")
         self.ticket_button.setObjectName("newTicketButton")
         self.ticket_button.setToolTip("Open a support ticket for this client (Ctrl+Shift+T)")
@@ -154,6 +159,7 @@ class ClientWindow(QWidget):
         head.addLayout(words, 1)
         for button in (
             self.schedule_button,
+            self.email_button,
             self.ticket_button,
             self.archive_button,
             self.restore_button,
@@ -640,6 +646,17 @@ class ClientWindow(QWidget):
         dialog.accepted.connect(self._follow_up_scheduled)
         dialog.open()
         return dialog  # type: ignore[no-any-return]
+
+    def compose_email(self) -> QWidget:
+        """The e-mail composer (crm_desktop.views.emails); a send shows on the timeline."""
+        from crm_desktop.views.emails.compose import ComposeDialog
+        from crm_server.contract.emails import EmailEntity
+
+        to = self.client.email if self.client is not None else None
+        dialog = ComposeDialog(self.api, EmailEntity.client, self.client_id, to, self)
+        dialog.sent.connect(lambda _: self.timeline.reload() if self.timeline is not None else None)
+        dialog.open()
+        return dialog
 
     def _follow_up_scheduled(self) -> None:
         if shiboken6.isValid(self):
