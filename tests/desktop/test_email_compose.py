@@ -13,6 +13,7 @@ from crm_desktop.views.admin.emails import EmailsPage
 from crm_desktop.views.clients.detail import open_client
 from crm_desktop.views.emails.compose import ComposeDialog
 from crm_desktop.views.leads.detail import open_lead
+from crm_desktop.views.tickets.detail import open_ticket
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import open_panel, settle
 from tests.desktop.test_invoices import host
@@ -80,3 +81,20 @@ def test_write_a_template_then_send_it_from_a_lead(desk: Desk, qtbot: QtBot) -> 
     desk.wait_until(lambda: not composer.isVisible(), message="the client composer did not close")
     [to_client] = desk.run(api.get(f"/api/emails/records/client/{client['id']}"))
     assert to_client["subject"] == "Hi Acme SRL"
+
+    # And the ticket window: the requester's address is proposed; the send is on the ticket's timeline.
+    ticket = desk.run(api.post("/api/tickets", {"subject": "Printer", "requester_email": "it@acme.example"}))
+    ticket_window = open_ticket(host(qtbot), session_of(desk, api), ticket["id"])
+    desk.wait_until(lambda: ticket_window.ticket is not None and not ticket_window.is_busy(), message="no ticket")
+    assert ticket_window.email_button.isEnabled()
+    to_requester = ticket_window.compose_email()
+    assert isinstance(to_requester, ComposeDialog)
+    desk.wait_until(lambda: "allows" in to_requester.remaining.text(), message="the ticket composer did not load")
+    assert to_requester.to.text() == "it@acme.example"
+    qtbot.keyClicks(to_requester.subject, "About ticket {{ticket.number}}")
+    to_requester.text.setPlainText("On it")
+    to_requester.submit()
+    desk.wait_until(
+        lambda: any("Email sent" in t for t in ticket_window.timeline.texts()),
+        message=f"no e-mail on the ticket timeline: {ticket_window.timeline.texts()}",
+    )

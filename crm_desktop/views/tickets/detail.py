@@ -409,9 +409,11 @@ class TicketWindow(DocumentWindow[TicketOut]):
             shortcut="Ctrl+Shift+A",
             right=True,
         ),
+        Action("email", "E-mail…", "Write an e-mail from a template", "compose_email", right=True),
         Action("save", "Save", "Save the changes (Ctrl+S)", "save", role="primary", right=True),
     )
     assign_button: QPushButton
+    email_button: QPushButton
     save_button: QPushButton
     form: TicketForm
 
@@ -779,6 +781,17 @@ class TicketWindow(DocumentWindow[TicketOut]):
             reload=self.reload,
             busy=busy or self.buttons[f"move_{target.value}"],
         )
+
+    def compose_email(self) -> QWidget:
+        """The e-mail composer (crm_desktop.views.emails); a send shows on the ticket's timeline."""
+        from crm_desktop.views.emails.compose import ComposeDialog
+        from crm_server.contract.emails import EmailEntity
+
+        to = self.ticket.requester_email if self.ticket is not None else None
+        dialog = ComposeDialog(self.api, EmailEntity.ticket, self.ticket_id, to, self)
+        dialog.sent.connect(lambda _: self.timeline.reload())
+        dialog.open()
+        return dialog
 
     def ask_assign(self) -> AssignDialog | None:
         if self.ticket is None or self.assign_button.isHidden() or not self.assign_button.isEnabled():
