@@ -26,6 +26,7 @@ from crm_server.email_pipe import parse
 from crm_server.email_pipe.models import PipeMessage
 from crm_server.errors import AppError, Conflict, NotFound
 from crm_server.tickets import service as tickets
+from crm_server.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,20 @@ async def _threaded(session: AsyncSession, mail: parse.ParsedEmail, own_id: int)
             PipeMessage.id != own_id,
         )
         .order_by(PipeMessage.id.desc())
+        .limit(1)
+    ) or await _sent_from_ticket(session, mail.in_reply_to[:20])
+
+
+async def _sent_from_ticket(session: AsyncSession, message_ids: list[str]) -> int | None:
+    """The ticket number of a message sent from a ticket window (crm_server.emails), by its stored
+    Message-ID: a reply to it threads onto that ticket."""
+    from crm_server.emails.models import OutboundEmail
+
+    return await session.scalar(
+        select(Ticket.number)
+        .join(OutboundEmail, (OutboundEmail.entity == "ticket") & (OutboundEmail.entity_id == Ticket.id))
+        .where(OutboundEmail.message_id.in_(message_ids))
+        .order_by(OutboundEmail.id.desc())
         .limit(1)
     )
 

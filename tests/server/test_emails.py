@@ -196,3 +196,27 @@ async def test_invoice_sending_refuses_a_suppressed_address(boss: httpx.AsyncCli
     draft = await _ok(await boss.get(f"/api/invoices/{invoice['id']}/send-draft"))
     answer = await boss.post(f"/api/invoices/{invoice['id']}/send", json=draft)
     assert answer.status_code == 409 and answer.json()["field"] == "to" and "complaint" in answer.json()["message"]
+
+
+async def test_a_reply_to_a_message_sent_from_a_ticket_threads_onto_it(
+    live: LiveServer, boss: httpx.AsyncClient
+) -> None:
+    """The stored Message-ID: the customer's reply (no [Ticket#N] in its subject) comes back through
+    the email pipe onto the same ticket."""
+    await _ok(await boss.patch("/api/settings", json={"values": {"email_pipe.token": "pipe-token"}}))
+    ticket = await _ok(
+        await boss.post("/api/tickets", json={"subject": "Printer", "requester_email": "it@acme.example"}), 201
+    )
+    compose = {"entity": "ticket", "entity_id": ticket["id"], "to": "it@acme.example", "subject": "Hi", "body": "Hi"}
+    sent = await _ok(await boss.post("/api/emails/send", json=compose), 202)
+    reply = (
+        "From: IT <it@acme.example>\r\nTo: support@example.com\r\nSubject: Re: Hi\r\n"
+        f"Message-ID: <reply-1@acme.example>\r\nIn-Reply-To: {sent['message_id']}\r\n"
+        "Date: Sun, 06 Dec 2026 04:00:00 +0000\r\nContent-Type: text/plain\r\n\r\nThanks, fixed.\r\n"
+    ).encode()
+    async with live.client() as hook:
+        answer = await hook.post(
+            "/webhooks/email", content=reply, headers={"X-CRM-Token": "pipe-token", "Content-Type": "message/rfc822"}
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outcome"] == "appended" and answer.json()["ticket_number"] == ticket["number"]
