@@ -14,6 +14,7 @@ from crm_desktop.views.clients.detail import open_client
 from crm_desktop.views.emails.compose import ComposeDialog
 from crm_desktop.views.leads.detail import open_lead
 from crm_desktop.views.tickets.detail import open_ticket
+from crm_server.contract.emails import EmailEntity
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import open_panel, settle
 from tests.desktop.test_invoices import host
@@ -98,3 +99,25 @@ def test_write_a_template_then_send_it_from_a_lead(desk: Desk, qtbot: QtBot) -> 
         lambda: any("Email sent" in t for t in ticket_window.timeline.texts()),
         message=f"no e-mail on the ticket timeline: {ticket_window.timeline.texts()}",
     )
+
+
+def test_sender_identity_from_the_composer(desk: Desk, qtbot: QtBot) -> None:
+    api = desk.signed_in_api()
+    lead = desk.run(api.post("/api/leads", {"person_name": "Ana Pop", "email": "ana@acme.example"}))
+    composer = ComposeDialog(api, EmailEntity.lead, lead["id"], "ana@acme.example")
+    qtbot.addWidget(composer)
+    composer.show()
+    identity = composer.edit_identity()
+    desk.wait_until(lambda: identity.display_name.text() != "", message="the identity did not load")
+    identity.reply_to.setText("not an address")
+    identity.submit()
+    desk.wait_until(lambda: errors.is_marked(identity.reply_to), message="a bad reply address was not marked")
+    identity.reply_to.setText("ada@northwind.example")
+    identity.signature.setPlainText("Ada, sales")
+    identity.submit()
+    desk.wait_until(lambda: not identity.isVisible(), message="the identity dialog did not close")
+    assert desk.run(api.get("/api/emails/identity"))["signature"] == "Ada, sales"
+    composer.text.setPlainText("{{owner.signature}}")
+    composer.subject.setText("Hello")
+    composer.refresh_preview()
+    desk.wait_until(lambda: "Ada, sales" in composer.preview.text(), message=f"no signature: {composer.preview.text()}")

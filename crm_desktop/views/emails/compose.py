@@ -32,6 +32,7 @@ from crm_server.contract.emails import (
     MERGE_TAGS,
     ComposeIn,
     EmailEntity,
+    IdentityIn,
     OutboundOut,
     PreviewIn,
     PreviewOut,
@@ -40,6 +41,67 @@ from crm_server.contract.emails import (
 from crm_server.contract.tickets import AttachmentIn
 
 MAX_FILE = 10 * 1024 * 1024
+
+
+class IdentityDialog(QDialog):
+    """The user's own sender identity: the name shown, where replies go, the signature."""
+
+    def __init__(self, api: ApiClient, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api = api
+        self.setObjectName("emailIdentity")
+        self.setWindowTitle("Your sender identity")
+        self.setMinimumWidth(460)
+        body = QVBoxLayout(self)
+        body.setContentsMargins(24, 20, 24, 18)
+        self.display_name = QLineEdit(self)
+        self.display_name.setAccessibleName("Name shown")
+        self.reply_to = QLineEdit(self)
+        self.reply_to.setAccessibleName("Replies go to")
+        self.reply_to.setPlaceholderText("Your own address (empty: the company sender)")
+        self.signature = QPlainTextEdit(self)
+        self.signature.setAccessibleName("Signature")
+        self.signature.setFixedHeight(90)
+        for label, widget in (
+            ("Name shown", self.display_name),
+            ("Replies go to", self.reply_to),
+            ("Signature ({{owner.signature}})", self.signature),
+        ):
+            column = QVBoxLayout()
+            field(column, label, widget)
+            body.addLayout(column)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        cancel = QPushButton("Cancel", self)
+        cancel.clicked.connect(self.reject)
+        self.save_button = QPushButton("Save", self)
+        self.save_button.setProperty("role", "primary")
+        self.save_button.clicked.connect(self.submit)
+        row.addWidget(cancel)
+        row.addWidget(self.save_button)
+        body.addLayout(row)
+        self.loading = tasks.spawn(self._load())
+
+    async def _load(self) -> None:
+        mine = await emails_api.identity(self.api)
+        if shiboken6.isValid(self):
+            self.display_name.setText(mine.display_name)
+            self.reply_to.setText(mine.reply_to)
+            self.signature.setPlainText(mine.signature)
+
+    def submit(self) -> None:
+        data = IdentityIn.model_construct(
+            display_name=self.display_name.text(),
+            reply_to=self.reply_to.text().strip(),
+            signature=self.signature.toPlainText(),
+        )
+        operations.run(
+            self,
+            emails_api.save_identity(self.api, data),
+            success=lambda _: self.accept(),
+            fields={"display_name": self.display_name, "reply_to": self.reply_to, "signature": self.signature},
+            busy=self.save_button,
+        )
 
 
 class ComposeDialog(QDialog):
@@ -127,6 +189,11 @@ class ComposeDialog(QDialog):
         self.remaining.setProperty("role", "caption")
         buttons.addWidget(self.remaining)
         buttons.addStretch(1)
+        self.identity_button = QPushButton("Sender identity…", self)
+        self.identity_button.setObjectName("composeIdentity")
+        self.identity_button.setToolTip("Your name on the message, where replies go, your signature")
+        self.identity_button.clicked.connect(self.edit_identity)
+        buttons.addWidget(self.identity_button)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.clicked.connect(self.reject)
         self.test_button = QPushButton("Send test to me", self)
@@ -181,6 +248,12 @@ class ComposeDialog(QDialog):
         self.warnings.setVisible(bool(answer.warnings))
         self.preview.setText(f"Preview: {answer.subject}\n\n{answer.text[:600]}" if answer.subject else "")
         self.remaining.setText(f"Today's limit still allows {answer.remaining_today} messages")
+
+    def edit_identity(self) -> IdentityDialog:
+        dialog = IdentityDialog(self.api, self)
+        dialog.accepted.connect(self.refresh_preview)  # the signature tag changes with it
+        dialog.open()
+        return dialog
 
     def ask_file(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Attach a file")
