@@ -67,7 +67,10 @@ def test_opt_in_send_an_approved_template_and_see_it_delivered(desk: Desk, qtbot
         desk.wait_until(lambda: composer.send_template_button.isEnabled(), message="opt-in not recorded")
         assert "only an approved template" in composer.window_note.text()
         assert not composer.text.isEnabled()  # nobody wrote in the last 24 hours: no free text
-        assert [composer.template.itemData(i) for i in range(composer.template.count())] == ["welcome"]
+        # Every template is listed with its approval; only the approved one can be picked.
+        assert [composer.template.itemData(i) for i in range(composer.template.count())] == ["welcome", "spring_offer"]
+        assert "waiting for approval" in composer.template.itemText(1)
+        assert not composer.template.model().item(1).isEnabled()  # type: ignore[attr-defined]
 
         qtbot.mouseClick(composer.send_template_button, Qt.MouseButton.LeftButton)
         desk.wait_until(lambda: bool(cloud.sent), message="the job did not send it")

@@ -5,10 +5,13 @@ sent by a job; the status follows the webhook (a live event refreshes the list).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -25,7 +28,9 @@ from PySide6.QtWidgets import (
 from crm_desktop import format, operations
 from crm_desktop.api import whatsapp as whatsapp_api
 from crm_desktop.api.client import ApiClient
-from crm_server.contract.whatsapp import STATUS_WORDS, Conversation, MessageIn, MessageOut, OptInIn
+from crm_server.contract.whatsapp import STATUS_WORDS, Conversation, MessageIn, MessageOut, OptInIn, TemplateOut
+
+STATUS_NAMES = {"PENDING": "waiting for approval", "REJECTED": "rejected", "PAUSED": "paused", "DISABLED": "disabled"}
 
 
 def message_line(message: MessageOut) -> str:
@@ -41,6 +46,7 @@ class WhatsAppDialog(QDialog):
         super().__init__(parent)
         self.api, self.kind, self.record_id = api, kind, record_id
         self.state: Conversation | None = None
+        self.templates: list[TemplateOut] = []
         self.setObjectName("whatsappComposer")
         self.setWindowTitle("WhatsApp")
         self.resize(620, 560)
@@ -83,6 +89,11 @@ class WhatsAppDialog(QDialog):
         template_row.addWidget(template_label)
         template_row.addWidget(self.template, 1)
         template_row.addWidget(self.send_template_button)
+        self.sync_button = QPushButton("Sync templates", self)
+        self.sync_button.setObjectName("whatsappSyncTemplates")
+        self.sync_button.setToolTip("Read the templates and their approval status from WhatsApp (administrators)")
+        self.sync_button.clicked.connect(self.sync_templates)
+        template_row.addWidget(self.sync_button)
         column.addLayout(template_row)
         self.preview = QLabel("", self)
         self.preview.setWordWrap(True)
@@ -122,11 +133,27 @@ class WhatsAppDialog(QDialog):
     async def _load(self) -> None:
         state = await whatsapp_api.conversation(self.api, self.kind, self.record_id)
         messages = await whatsapp_api.messages(self.api, self.kind, self.record_id)
+        templates = await whatsapp_api.templates(self.api)
         if shiboken6.isValid(self):
-            self.show_state(state, messages)
+            self.show_state(state, messages, templates)
 
-    def show_state(self, state: Conversation, messages: list[MessageOut]) -> None:
+    def sync_templates(self) -> None:
+        """Ask the Cloud API for the templates and their approval status now (an administrator's)."""
+        operations.run(
+            self,
+            whatsapp_api.sync_templates(self.api),
+            success=lambda _: self.reload(),
+            changed=whatsapp_api.CHANGED,
+            busy=self.sync_button,
+        )
+
+    def show_state(
+        self, state: Conversation, messages: list[MessageOut], templates: list[TemplateOut] | None = None
+    ) -> None:
+        """The state; every template is listed with its approval status, only approved ones can be picked."""
         self.state = state
+        known = {(t.name, t.language): t for t in [*state.templates, *(templates or [])]}
+        self.templates = sorted(known.values(), key=lambda t: (t.status != "APPROVED", t.name))
         self.number.setText(f"WhatsApp to {state.phone}" if state.phone else "No phone number")
         consent = state.opt_in
         if consent is not None and consent.opted_out_at is not None:
@@ -141,8 +168,17 @@ class WhatsAppDialog(QDialog):
         self.window_note.setText(state.reason + window)
         chosen = self.template.currentData()
         self.template.clear()
-        for template in state.templates:
-            self.template.addItem(f"{template.name} ({template.language})", template.name)
+        model = self.template.model()
+        for template in self.templates:
+            approved = template.status == "APPROVED"
+            words = (
+                "" if approved else f" — {STATUS_NAMES.get(template.status, template.status.lower())}, cannot be sent"
+            )
+            self.template.addItem(f"{template.name} ({template.language}){words}", template.name)
+            if not approved and isinstance(model, QStandardItemModel):
+                item = model.item(self.template.count() - 1)
+                item.setEnabled(False)
+                item.setToolTip(template.reason or "Only templates WhatsApp approved can be sent.")
         if chosen is not None and (index := self.template.findData(chosen)) >= 0:
             self.template.setCurrentIndex(index)
         self._preview()
@@ -153,7 +189,7 @@ class WhatsAppDialog(QDialog):
 
     def _preview(self, *_: object) -> None:
         state, index = self.state, self.template.currentIndex()
-        body = state.templates[index].body if state is not None and 0 <= index < len(state.templates) else ""
+        body = self.templates[index].body if state is not None and 0 <= index < len(self.templates) else ""
         self.preview.setText(body)
 
     def _enable(self, state: Conversation | None) -> None:
@@ -161,7 +197,7 @@ class WhatsAppDialog(QDialog):
         self.method.setEnabled(has_phone)
         self.opt_in_button.setEnabled(has_phone)
         sendable = state is not None and state.can_send
-        self.template.setEnabled(sendable and bool(state and state.templates))
+        self.template.setEnabled(sendable and bool(self.templates))
         self.send_template_button.setEnabled(sendable and bool(state and state.templates))
         free = state is not None and state.free_text
         self.text.setEnabled(free)
@@ -210,3 +246,81 @@ class WhatsAppDialog(QDialog):
         if shiboken6.isValid(self):
             self.text.clear()
             self.reload()
+
+
+def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """The composer of a demo lead with a phone: first as the server has it (opt-in recorded, no
+    template synced, outside the window), then with an approved template and a conversation whose
+    window is open (as the Cloud API would have made it)."""
+    from datetime import UTC, datetime, timedelta
+
+    from crm_desktop.api import leads as leads_api
+    from crm_desktop.views.leads.detail import open_lead
+    from crm_server.contract.leads import LeadQuery
+
+    found: dict[str, int] = {}
+
+    async def pick() -> None:
+        for attempt in range(10):  # the run's earlier "offline" picture may have dropped a connection
+            try:
+                page = await leads_api.list_leads(ctx.api, LeadQuery(limit=50, sort="-updated_at"))
+                lead = next(lead for lead in page.items if lead.phone)
+                method = OptInIn(method="Ticked the WhatsApp box on the web form")
+                await whatsapp_api.opt_in(ctx.api, "leads", lead.id, method)
+                found["lead"] = lead.id
+                return
+            except Exception:
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(0.5)
+
+    ctx.run(pick())
+    yield "whatsapp-picking", ctx.main
+    for _ in range(10):  # pick() may still be retrying
+        if "lead" in found:
+            break
+        ctx.run(asyncio.sleep(0.5))
+        yield "whatsapp-picking", ctx.main
+    window = open_lead(ctx.main, ctx.session, found["lead"])
+    composer = window.open_whatsapp()
+    assert isinstance(composer, WhatsAppDialog)
+    yield "whatsapp-composer", composer
+    state = composer.state
+    assert state is not None
+    now = datetime.now(UTC)
+    welcome = TemplateOut(
+        id=1,
+        name="welcome",
+        language="en_US",
+        category="MARKETING",
+        status="APPROVED",
+        body="Hello {{1}}, thanks for your interest in our offer! Reply here with any question.",
+    )
+    open_state = state.model_copy(
+        update={
+            "window_open": True,
+            "window_ends_at": now + timedelta(hours=21),
+            "free_text": True,
+            "reason": "The customer wrote in the last 24 hours: free text or a template may be sent.",
+            "templates": [welcome],
+        }
+    )
+
+    def message(i: int, direction: str, body: str, status: str, **extra: Any) -> MessageOut:
+        return MessageOut(
+            id=i, lead_id=found["lead"], client_id=None, phone=state.phone or "", direction=direction,  # type: ignore[arg-type]
+            body=body, status=status, created_at=now - timedelta(hours=5 - i), **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+    ERROR_131047 = "More than 24 hours have passed since the customer last wrote. (code 131047)"
+    messages = [
+        message(4, "out", "Yes, until Friday. Shall I send the price list?", "failed",
+                error=ERROR_131047),
+        message(3, "in", "Is the offer still on?", "received"),
+        message(2, "out", welcome.body, "read", template_name="welcome"),
+        message(1, "out", welcome.body, "delivered", template_name="welcome"),
+    ]  # fmt: skip
+    offer = welcome.model_copy(update={"id": 2, "name": "spring_offer", "status": "PENDING", "body": "Spring offer"})
+    composer.show_state(open_state, messages, [welcome, offer])
+    yield "whatsapp-composer-conversation", composer
+    composer.close()
