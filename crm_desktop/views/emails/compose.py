@@ -6,7 +6,9 @@ The send is queued on the server and done by a job; the record's timeline shows 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
@@ -118,7 +120,7 @@ class ComposeDialog(QDialog):
         self.files: list[AttachmentIn] = []
         self.setObjectName("composeEmail")
         self.setWindowTitle("Write an e-mail")
-        self.setMinimumWidth(620)
+        self.setMinimumSize(860, 680)
         body = QVBoxLayout(self)
         body.setContentsMargins(28, 24, 28, 22)
         body.setSpacing(10)
@@ -149,22 +151,26 @@ class ComposeDialog(QDialog):
             "Blank lines make paragraphs; **bold**. Tags: "
             + ", ".join("{{" + t + "}}" for t in MERGE_TAGS[entity.value])
         )
-        self.text.setMinimumHeight(180)
-        for label, widget in (
-            ("Template", self.template),
-            ("To", self.to),
-            ("Cc", self.cc),
-            ("Subject", self.subject),
-            ("Message", self.text),
-        ):
+        self.text.setMinimumHeight(170)
+        row = QHBoxLayout()
+        row.setSpacing(12)
+        for label, widget in (("Template", self.template), ("To", self.to), ("Cc", self.cc)):
             column = QVBoxLayout()
             field(column, label, widget)
-            body.addLayout(column)
+            row.addLayout(column, 1)
+        body.addLayout(row)
+        subject_column = QVBoxLayout()
+        field(subject_column, "Subject", self.subject)
+        body.addLayout(subject_column)
+        message_column = QVBoxLayout()
+        field(message_column, "Message", self.text)
+        body.addLayout(message_column, 1)
 
         self.warnings = QLabel("", self)
         self.warnings.setObjectName("composeWarnings")
         self.warnings.setProperty("role", "alert")
         self.warnings.setWordWrap(True)
+        self.warnings.setContentsMargins(8, 4, 8, 4)
         self.warnings.setVisible(False)
         body.addWidget(self.warnings)
         self.preview = QLabel("", self)
@@ -172,6 +178,7 @@ class ComposeDialog(QDialog):
         self.preview.setProperty("role", "muted")
         self.preview.setWordWrap(True)
         self.preview.setTextFormat(Qt.TextFormat.PlainText)
+        self.preview.setMaximumHeight(90)
         body.addWidget(self.preview)
 
         files_row = QHBoxLayout()
@@ -183,17 +190,17 @@ class ComposeDialog(QDialog):
         files_row.addWidget(self.files_label, 1)
         body.addLayout(files_row)
 
-        buttons = QHBoxLayout()
         self.remaining = QLabel("", self)
         self.remaining.setObjectName("composeRemaining")
         self.remaining.setProperty("role", "caption")
-        buttons.addWidget(self.remaining)
-        buttons.addStretch(1)
+        files_row.addWidget(self.remaining)
+        buttons = QHBoxLayout()
         self.identity_button = QPushButton("Sender identity…", self)
         self.identity_button.setObjectName("composeIdentity")
         self.identity_button.setToolTip("Your name on the message, where replies go, your signature")
         self.identity_button.clicked.connect(self.edit_identity)
         buttons.addWidget(self.identity_button)
+        buttons.addStretch(1)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.clicked.connect(self.reject)
         self.test_button = QPushButton("Send test to me", self)
@@ -310,3 +317,50 @@ class ComposeDialog(QDialog):
             fields=self._fields(),
             busy=self.send_button,
         )
+
+
+async def _screenshot_data(api: ApiClient) -> tuple[int, str | None]:
+    """A shared lead template, a suppressed address and the first demo lead with an address."""
+    if not await api.get("/api/emails/templates"):  # the second theme runs on the same data
+        await api.post(
+            "/api/emails/templates",
+            {
+                "name": "First contact",
+                "entity": "lead",
+                "subject": "{{lead.company}}: a short question",
+                "body": "Dear {{lead.person_name}},\n\nThank you for your interest in **our offer**.\n\nKind regards",
+                "visibility": "everyone",
+            },
+        )
+    if not (await api.get("/api/emails/suppressions"))["items"]:
+        await api.post(
+            "/api/emails/suppressions", {"address": "bounced@example.com", "reason": "Mailbox does not exist"}
+        )
+    leads = await api.get("/api/leads", limit=20)
+    first = next((lead for lead in leads["items"] if lead.get("email")), leads["items"][0])
+    return int(first["id"]), first.get("email")
+
+
+def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """The admin E-mail page (templates, suppression list), then the composer over a demo lead with
+    the template picked, then with a spam-prone subject."""
+    from crm_desktop.views.admin.emails import EmailsPage
+
+    prepared = ctx.run(_screenshot_data(ctx.api))
+    page = EmailsPage(ctx.api, ctx.me)
+    page.activate()
+    yield "admin-email", page
+    page.reload()
+    yield "admin-email", page
+    page.template_list.setCurrentRow(0)
+    yield "admin-email", page
+    lead_id, to = prepared.result()
+    dialog = ComposeDialog(ctx.api, EmailEntity.lead, lead_id, to, ctx.main)
+    dialog.open()
+    yield "email-compose-empty", dialog
+    dialog.template.setCurrentIndex(1)
+    yield "email-compose", dialog
+    dialog.subject.setText("FREE OFFER!!! ACT NOW")
+    dialog.refresh_preview()
+    yield "email-compose-spam-warnings", dialog
+    dialog.reject()
