@@ -346,7 +346,8 @@ async def on_status(session: AsyncSession, payload: dict[str, Any]) -> str:
     wamid, status = str(payload.get("id") or ""), str(payload.get("status") or "")
     message = await session.scalar(select(Message).where(Message.wamid == wamid).with_for_update())
     if message is None:
-        raise NeedsAttention(f"No message sent from the CRM has the id {wamid}.")
+        # The webhook can overtake the send job's commit of the id: a transient failure, retried.
+        raise LookupError(f"No message sent from the CRM has the id {wamid} (yet); it will be tried again.")
     if status not in RANK:
         return f"Status {status!r} acknowledged."
     if RANK[status] <= RANK.get(message.status, 0):

@@ -124,6 +124,10 @@ async def test_opt_in_templates_window_and_statuses(boss: httpx.AsyncClient, clo
         "hard_sell": "REJECTED",
     }
     assert synced["hard_sell"]["reason"] == "PROMOTIONAL"
+    await hook(boss, cloud.template_webhook("spring_offer", "REJECTED", reason="INCORRECT_CATEGORY"))
+    await until(lambda: _outcome(boss, "spring_offer is now REJECTED"), "the template status webhook")
+    listed = {t["name"]: t for t in (await boss.get("/api/whatsapp/templates")).json()}
+    assert listed["spring_offer"]["status"] == "REJECTED" and listed["spring_offer"]["reason"] == "INCORRECT_CATEGORY"
     state = (await boss.get(f"/api/whatsapp/leads/{lead_id}")).json()
     assert state["can_send"] and not state["free_text"] and "24 hours" in state["reason"]
     assert [t["name"] for t in state["templates"]] == ["welcome"]
