@@ -220,3 +220,39 @@ async def test_a_reply_to_a_message_sent_from_a_ticket_threads_onto_it(
         )
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"] == "appended" and answer.json()["ticket_number"] == ticket["number"]
+
+
+async def test_scope_sharing_and_the_daily_limit(live: LiveServer, boss: httpx.AsyncClient) -> None:
+    """A salesperson previews only their own records, uses shared templates but may not share one,
+    and nobody sends past emails.daily_limit (409 naming to; the composer shows what is left)."""
+    others = await _ok(await boss.post("/api/leads", json={"person_name": "Not Yours", "email": "n@y.example"}), 201)
+    shared = await _ok(await boss.post("/api/emails/templates", json={**TEMPLATE, "name": "Shared"}), 201)
+    await live.create_user("sam@example.com", full_name="Sam Sales")
+    async with live.client() as sam:
+        await live.login(sam, "sam@example.com")
+        mine = await _ok(await sam.post("/api/leads", json={"person_name": "Mine", "email": "m@y.example"}), 201)
+        hidden = await sam.post(
+            "/api/emails/preview/lead", json={"entity_id": others["id"], "template_id": shared["id"]}
+        )
+        assert hidden.status_code == 404
+        shown = await _ok(
+            await sam.post("/api/emails/preview/lead", json={"entity_id": mine["id"], "template_id": shared["id"]})
+        )
+        assert shown["subject"] == "Hello Mine from Northwind"
+        sharing = await sam.post("/api/emails/templates", json={**TEMPLATE, "visibility": "everyone"})
+        assert sharing.status_code == 403 and sharing.json()["field"] == "visibility"
+        private = await _ok(await sam.post("/api/emails/templates", json={**TEMPLATE, "visibility": "private"}), 201)
+    names = [t["name"] for t in await _ok(await boss.get("/api/emails/templates"))]
+    assert "Shared" in names and private["owner_id"] != shared["owner_id"]
+
+    left = (
+        await _ok(
+            await boss.post("/api/emails/preview/lead", json={"entity_id": others["id"], "subject": "x", "body": "x"})
+        )
+    )["remaining_today"]
+    assert 0 < left < 500
+    await _ok(await boss.patch("/api/settings", json={"values": {"emails.daily_limit": 500 - left}}))
+    compose = {"entity": "lead", "entity_id": others["id"], "to": "n@y.example", "subject": "Hi", "body": "Hi"}
+    refused = await boss.post("/api/emails/send", json=compose)
+    assert refused.status_code == 409 and refused.json()["field"] == "to" and "limit" in refused.json()["message"]
+    await _ok(await boss.patch("/api/settings", json={"values": {"emails.daily_limit": 500}}))
