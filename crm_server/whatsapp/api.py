@@ -10,12 +10,19 @@ from sqlalchemy import select
 
 from crm_server.auth.permissions import Principal
 from crm_server.contract.whatsapp import Conversation, MessageIn, MessageOut, OptInIn, OptInOut, TemplateOut
-from crm_server.routing import Session, TxRoute, require
+from crm_server.errors import Forbidden
+from crm_server.routing import CurrentUser, Session, TxRoute, require
 from crm_server.whatsapp import service
 from crm_server.whatsapp.models import Template
 
 router = APIRouter(prefix="/api/whatsapp", route_class=TxRoute, tags=["whatsapp"])
 Kind = Literal["leads", "clients"]
+
+
+def allowed(principal: Principal, kind: Kind, action: str) -> None:
+    """A lead's WhatsApp needs the leads permission, a client's the clients one."""
+    if not principal.can(kind, action):
+        raise Forbidden(f"You may not {action} {kind}.")
 
 
 @router.get("/templates", response_model=list[TemplateOut], dependencies=[require("leads", "view")])
@@ -35,28 +42,24 @@ async def unmatched(session: Session) -> list[MessageOut]:
 
 
 @router.get("/{kind}/{record_id}", response_model=Conversation)
-async def conversation(
-    kind: Kind, record_id: int, session: Session, principal: Principal = require("leads", "view")
-) -> Conversation:
+async def conversation(kind: Kind, record_id: int, session: Session, principal: CurrentUser) -> Conversation:
+    allowed(principal, kind, "view")
     return await service.conversation(session, principal, kind, record_id)
 
 
 @router.put("/{kind}/{record_id}/opt-in", response_model=OptInOut)
-async def opt_in(
-    kind: Kind, record_id: int, body: OptInIn, session: Session, actor: Principal = require("leads", "edit")
-) -> OptInOut:
+async def opt_in(kind: Kind, record_id: int, body: OptInIn, session: Session, actor: CurrentUser) -> OptInOut:
+    allowed(actor, kind, "edit")
     return await service.record_opt_in(session, actor, kind, record_id, body)
 
 
 @router.get("/{kind}/{record_id}/messages", response_model=list[MessageOut])
-async def messages(
-    kind: Kind, record_id: int, session: Session, principal: Principal = require("leads", "view")
-) -> list[MessageOut]:
+async def messages(kind: Kind, record_id: int, session: Session, principal: CurrentUser) -> list[MessageOut]:
+    allowed(principal, kind, "view")
     return await service.messages(session, principal, kind, record_id)
 
 
 @router.post("/{kind}/{record_id}/messages", response_model=MessageOut, status_code=201)
-async def send(
-    kind: Kind, record_id: int, body: MessageIn, session: Session, actor: Principal = require("leads", "edit")
-) -> MessageOut:
+async def send(kind: Kind, record_id: int, body: MessageIn, session: Session, actor: CurrentUser) -> MessageOut:
+    allowed(actor, kind, "edit")
     return await service.send(session, actor, kind, record_id, body)

@@ -193,6 +193,12 @@ async def test_inbound_opens_the_window_stop_opts_out_and_failures_in_words(
     refused = await boss.post(f"/api/whatsapp/leads/{lead_id}/messages", json={"text": "Sorry to see you go"})
     assert refused.status_code == 422 and "opted out" in refused.json()["message"]
 
+    client = (await boss.post("/api/clients", json={"name": "Acme SRL", "phone": "+40744555666"})).json()
+    await hook(boss, cloud.inbound_webhook("+40744555666", "Hello from Acme"))
+    await until(lambda: _client_has(boss, client["id"], "Hello from Acme"), "the client's timeline has it")
+    client_state = (await boss.get(f"/api/whatsapp/clients/{client['id']}")).json()
+    assert client_state["window_open"] and not client_state["can_send"] and client_state["opt_in"] is None
+
     await hook(boss, cloud.inbound_webhook("+40733999888", "Who is this?"))
     unmatched = await until(lambda: _unmatched(boss), "the unknown number is listed")
     assert unmatched[0]["phone"] == "+40733999888" and unmatched[0]["lead_id"] is None
@@ -200,3 +206,8 @@ async def test_inbound_opens_the_window_stop_opts_out_and_failures_in_words(
 
 async def _unmatched(api: httpx.AsyncClient) -> list[dict[str, Any]]:
     return list((await api.get("/api/whatsapp/unmatched")).json())
+
+
+async def _client_has(api: httpx.AsyncClient, client_id: int, text: str) -> bool:
+    items = (await api.get(f"/api/clients/{client_id}/timeline")).json()["items"]
+    return any(i["kind"] == "whatsapp" and i["text"] == text for i in items)

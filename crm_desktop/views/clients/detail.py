@@ -134,6 +134,11 @@ class ClientWindow(QWidget):
         self.email_button.setToolTip("Write an e-mail to the client, from a template")
         self.email_button.clicked.connect(self.compose_email)
         shown_if(self.email_button, session.can("activities", "create"))
+        self.whatsapp_button = QPushButton("WhatsApp…")
+        self.whatsapp_button.setObjectName("clientWhatsAppButton")
+        self.whatsapp_button.setToolTip("Message the client on WhatsApp (opt-in, the 24-hour window)")
+        self.whatsapp_button.clicked.connect(self.open_whatsapp)
+        shown_if(self.whatsapp_button, session.can("clients", "edit"))
         self.ticket_button = QPushButton("New ticket…")
         self.ticket_button.setObjectName("newTicketButton")
         self.ticket_button.setToolTip("Open a support ticket for this client (Ctrl+Shift+T)")
@@ -160,6 +165,7 @@ class ClientWindow(QWidget):
         for button in (
             self.schedule_button,
             self.email_button,
+            self.whatsapp_button,
             self.ticket_button,
             self.archive_button,
             self.restore_button,
@@ -646,6 +652,14 @@ class ClientWindow(QWidget):
         dialog.accepted.connect(self._follow_up_scheduled)
         dialog.open()
         return dialog  # type: ignore[no-any-return]
+
+    def open_whatsapp(self) -> QWidget:
+        """The WhatsApp composer (crm_desktop.views.whatsapp); its live events reload the timeline."""
+        from crm_desktop.views.whatsapp.composer import WhatsAppDialog
+
+        dialog = WhatsAppDialog(self.api, "clients", self.client_id, self)
+        dialog.open()
+        return dialog
 
     def compose_email(self) -> QWidget:
         """The e-mail composer (crm_desktop.views.emails); a send shows on the timeline."""
