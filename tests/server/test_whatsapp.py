@@ -7,6 +7,7 @@ listed, hostile input."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -81,7 +82,7 @@ async def message(api: httpx.AsyncClient, lead_id: int, **where: Any) -> dict[st
     return next((m for m in found if all(m.get(k) == v for k, v in where.items())), None)
 
 
-async def test_door_handshake_signature_and_hostile_input(boss: httpx.AsyncClient) -> None:
+async def test_door_handshake_signature_and_hostile_input(boss: httpx.AsyncClient, cloud: CloudApiStandIn) -> None:
     query = {"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"}
     ok = await boss.get("/webhooks/whatsapp", params=query)
     assert ok.status_code == 200 and ok.text == "1158201444"
@@ -106,6 +107,12 @@ async def test_door_handshake_signature_and_hostile_input(boss: httpx.AsyncClien
         answer = await boss.post(f"/api/whatsapp/leads/{lead_id}/messages", json=payload)
         assert 400 <= answer.status_code < 500 and field in str(answer.json().get("field")), answer.text
     assert (await boss.put(f"/api/whatsapp/leads/{lead_id}/opt-in", json={"method": None})).status_code == 422
+    # A signed but hostile inbound message (a NUL in the text, a timestamp past 64 bits) is kept, cleaned.
+    hostile = json.loads(cloud.inbound_webhook(PHONE, "bad\x00text"))
+    hostile["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = str(2**70)
+    await hook(boss, json.dumps(hostile).encode())
+    kept = await until(lambda: message(boss, lead_id, direction="in"), "the hostile message is kept")
+    assert kept["body"] == "bad\ufffdtext"
 
 
 async def test_opt_in_templates_window_and_statuses(boss: httpx.AsyncClient, cloud: CloudApiStandIn) -> None:
