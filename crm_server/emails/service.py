@@ -268,7 +268,7 @@ async def preview(session: AsyncSession, principal: Principal, entity: str, data
     check_tags(entity, subject, "subject")
     check_tags(entity, body, "body")
     values = await _values(session, principal, entity, record)
-    filled_subject = fill(subject, values)
+    filled_subject = " ".join(fill(subject, values).split())  # a record's line breaks never reach a header
     text = fill(body, values)
     return PreviewOut(
         to=own_address or None,
@@ -341,7 +341,7 @@ async def compose(session: AsyncSession, principal: Principal, data: ComposeIn, 
         )
     files = _decode(data.attachments)
     values = await _values(session, principal, entity, record)
-    subject = single_line(fill(subject_template, values), "subject")[:300]
+    subject = " ".join(fill(subject_template, values).split())[:300]  # as in the preview
     text = fill(data.body, values)
     sender = str(await settings.get(session, "smtp.sender"))
     domain = sender.rpartition("@")[2] or "localhost"

@@ -256,3 +256,27 @@ async def test_scope_sharing_and_the_daily_limit(live: LiveServer, boss: httpx.A
     refused = await boss.post("/api/emails/send", json=compose)
     assert refused.status_code == 409 and refused.json()["field"] == "to" and "limit" in refused.json()["message"]
     await _ok(await boss.patch("/api/settings", json={"values": {"emails.daily_limit": 500}}))
+
+
+async def test_a_line_break_in_a_record_never_reaches_the_subject_header(
+    boss: httpx.AsyncClient, mailbox: Smtp
+) -> None:
+    made = await boss.post("/api/leads", json={"person_name": "Eve\nBcc: all@example.com", "email": "eve@example.com"})
+    lead = await _ok(made, 201)  # a name may hold a line break (pasted from a signature)
+    compose = {
+        "entity": "lead",
+        "entity_id": lead["id"],
+        "to": "eve@example.com",
+        "subject": "Hi {{lead.person_name}}",
+        "body": "x",
+    }
+    preview = await _ok(
+        await boss.post(
+            "/api/emails/preview/lead", json={"entity_id": lead["id"], "subject": compose["subject"], "body": "x"}
+        )
+    )
+    assert preview["subject"] == "Hi Eve Bcc: all@example.com"
+    before = len(mailbox.messages)
+    await _ok(await boss.post("/api/emails/send", json=compose), 202)
+    message = (await mailbox.wait_for(before + 1))[before]
+    assert message["Subject"] == "Hi Eve Bcc: all@example.com" and message["Bcc"] is None
