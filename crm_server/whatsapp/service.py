@@ -21,7 +21,7 @@ from crm_server.clients import service as clients
 from crm_server.clients.models import Client
 from crm_server.contract.whatsapp import Conversation, MessageIn, MessageOut, OptInIn, OptInOut, TemplateOut
 from crm_server.db import utcnow
-from crm_server.errors import ValidationFailed
+from crm_server.errors import Conflict, ValidationFailed
 from crm_server.integrations.providers import NeedsAttention
 from crm_server.jobs import queue
 from crm_server.leads import service as leads
@@ -254,7 +254,7 @@ async def sync_templates(session: AsyncSession) -> list[TemplateOut]:
     """GET /{waba-id}/message_templates (all pages): each template's status as Meta has it now."""
     waba = str(await settings.get(session, "whatsapp.business_account_id") or "")
     if not waba:
-        raise ValidationFailed("Set the WhatsApp Business account id first.", field="whatsapp.business_account_id")
+        raise Conflict("Set the WhatsApp Business account id first.", code="not_configured")
     path: str | None = (
         f"{waba}/message_templates?fields=id,name,language,status,category,components,rejected_reason&limit=100"
     )
@@ -263,9 +263,9 @@ async def sync_templates(session: AsyncSession) -> list[TemplateOut]:
         try:
             page = await _api(session, "GET", path)
         except NeedsAttention as exc:
-            raise ValidationFailed(f"WhatsApp refused the template list: {exc.reason}") from None
+            raise Conflict(f"WhatsApp refused the template list: {exc.reason}", code="whatsapp_refused") from None
         except (httpx.HTTPError, RuntimeError) as exc:
-            raise ValidationFailed(f"Cannot reach the WhatsApp Cloud API: {exc}") from None
+            raise Conflict(f"Cannot reach the WhatsApp Cloud API: {exc}", code="whatsapp_unreachable") from None
         for item in page.get("data") or []:
             if not isinstance(item, dict) or not item.get("name") or not item.get("language"):
                 continue
