@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.db import Base, IdMixin
@@ -35,6 +35,8 @@ class Template(IdMixin, Base):
     reason: Mapped[str | None] = mapped_column(Text)
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+    __table_args__ = (UniqueConstraint("name", "language", name="uq_whatsapp_templates_name_language"),)
+
 
 class Message(IdMixin, Base):
     """One message in or out; `status` is the last one a webhook brought (a 200 is only "queued")."""
@@ -49,7 +51,15 @@ class Message(IdMixin, Base):
     body: Mapped[str] = mapped_column(Text, server_default="")
     status: Mapped[str] = mapped_column(String(20))  # queued, sent, delivered, read, failed, received
     error: Mapped[str | None] = mapped_column(Text)
-    wamid: Mapped[str | None] = mapped_column(String(200), unique=True)
+    wamid: Mapped[str | None] = mapped_column(String(200))  # Meta's message id
     created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("direction IN ('in', 'out')", name="direction"),
+        Index("uq_whatsapp_messages_wamid", "wamid", unique=True),
+        Index("ix_whatsapp_messages_phone", "phone", "direction", "created_at"),
+        Index("ix_whatsapp_messages_lead", "lead_id"),
+        Index("ix_whatsapp_messages_client", "client_id"),
+    )
