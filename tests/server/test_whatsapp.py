@@ -83,6 +83,8 @@ async def message(api: httpx.AsyncClient, lead_id: int, **where: Any) -> dict[st
 
 
 async def test_door_handshake_signature_and_hostile_input(boss: httpx.AsyncClient, cloud: CloudApiStandIn) -> None:
+    shown = (await boss.get("/api/settings")).text
+    assert cloud.token not in shown and SECRET not in shown and VERIFY not in shown  # secrets are write-only
     query = {"hub.mode": "subscribe", "hub.verify_token": VERIFY, "hub.challenge": "1158201444"}
     ok = await boss.get("/webhooks/whatsapp", params=query)
     assert ok.status_code == 200 and ok.text == "1158201444"
