@@ -282,6 +282,7 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
         ctx.run(asyncio.sleep(0.5))
         yield "whatsapp-picking", ctx.main
     window = open_lead(ctx.main, ctx.session, found["lead"])
+    yield "whatsapp-lead-window", window  # its action bar with WhatsApp…
     composer = window.open_whatsapp()
     assert isinstance(composer, WhatsAppDialog)
     yield "whatsapp-composer", composer
