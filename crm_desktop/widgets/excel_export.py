@@ -10,6 +10,7 @@ Lists the server exports itself (leads: the leads area's export call) only use t
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,16 @@ def _write(path: str, title: str, headers: Sequence[str], rows: Sequence[Sequenc
     from openpyxl import Workbook
 
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(title[:31] or "Sheet")
+    name = "".join(c for c in title if c not in "[]:*?/\\")[:31]  # what a sheet name may not hold
+    sheet = book.create_sheet(name or "Sheet")
     sheet.append(spreadsheet.xlsx_row(sheet, headers))
     for row in rows:
         sheet.append(spreadsheet.xlsx_row(sheet, row))  # text as text (crm_server/contract/spreadsheet.py)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")  # the file appears whole or not at all
+    book.save(partial)
+    os.replace(partial, target)
 
 
 async def write_workbook(path: str, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:

@@ -49,10 +49,9 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.reports.sales import amount_axis
 from crm_desktop.views.reports.standard import SERIES_EXTRA, SERIES_TOKENS
-from crm_desktop.widgets.excel_export import ask_save_path
+from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_desktop.widgets.visibility import shown_if
-from crm_server.contract import spreadsheet
 from crm_server.contract.custom_reports import (
     CustomDefinition,
     CustomEntityOut,
@@ -700,28 +699,13 @@ class CustomReportPage(QWidget):
         )
 
 
-def _write(path: str, title: str, result: CustomResultOut) -> None:
-    """One sheet: the titles, then the rows; text through crm_server.contract.spreadsheet."""
-    from pathlib import Path
-
-    from openpyxl import Workbook
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("".join(c for c in title if c not in "[]:*?/\\")[:31] or "Report")
-    sheet.append(spreadsheet.xlsx_row(sheet, [c.title for c in result.columns]))
-    for row in result.rows:
-        cells = [
-            v if c.kind == "text" or v is None else Decimal(str(v)) for v, c in zip(row, result.columns, strict=False)
-        ]
-        sheet.append(spreadsheet.xlsx_row(sheet, cells))
-    if result.truncated:
-        sheet.append(spreadsheet.xlsx_row(sheet, [result.note]))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-
-
 async def write_result(path: str, title: str, result: CustomResultOut) -> int:
-    import asyncio
-
-    await asyncio.to_thread(_write, path, title, result)
+    """The result as one sheet (titles, rows, and the note when it was cut short): numbers stay exact."""
+    rows: list[list[Any]] = [
+        [v if c.kind == "text" or v is None else Decimal(str(v)) for v, c in zip(row, result.columns, strict=False)]
+        for row in result.rows
+    ]
+    if result.truncated:
+        rows.append([result.note])
+    await write_workbook(path, title, [c.title for c in result.columns], rows)
     return len(result.rows)
