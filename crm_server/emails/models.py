@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.db import Base, IdMixin
@@ -22,6 +22,7 @@ class EmailTemplate(IdMixin, Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_email_templates_entity", "entity", "name"),)
 
 
 class EmailIdentity(Base):
@@ -54,6 +55,11 @@ class OutboundEmail(IdMixin, Base):
     is_test: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        Index("ix_outbound_emails_record", "entity", "entity_id", "created_at"),
+        Index("uq_outbound_emails_message_id", "message_id", unique=True),
+        Index("ix_outbound_emails_sender_day", "sender_id", "created_at"),
+    )
 
 
 class OutboundAttachment(IdMixin, Base):
@@ -63,6 +69,7 @@ class OutboundAttachment(IdMixin, Base):
     mime: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    __table_args__ = (Index("ix_outbound_email_attachments_email", "email_id"),)
 
 
 class Suppression(IdMixin, Base):
@@ -74,3 +81,4 @@ class Suppression(IdMixin, Base):
     source: Mapped[str] = mapped_column(String(20))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("uq_email_suppressions_address", "address", unique=True),)
