@@ -56,6 +56,11 @@ def _hashed(password: str) -> str:
     return passwords.hash_password(password)
 
 
+# The app writes its OpenAPI document on the first ask (over a second here, several under a loaded
+# suite): a test reading it waits longer than httpx's default 5 s.
+OPENAPI_SECONDS = 60
+
+
 @dataclass
 class LiveServer:
     database_url: str

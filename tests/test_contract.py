@@ -37,7 +37,7 @@ from crm_server.app import create_app
 from crm_server.config import Config
 from crm_server.contract.auth import Me
 from crm_server.contract.common import API_LEVEL, ServerVersion
-from tests.support import ADMIN_EMAIL, PASSWORD, LiveServer
+from tests.support import ADMIN_EMAIL, OPENAPI_SECONDS, PASSWORD, LiveServer
 
 DESKTOP = Path(crm_desktop.__file__).parent
 ROOT = DESKTOP.parent
@@ -509,7 +509,7 @@ async def test_the_typed_call_check_names_each_wrong_answer(server: LiveServer) 
 async def test_the_server_says_its_version_and_api_level_without_a_session(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
         answer = await anonymous.get("/api/version")
-        spec = (await anonymous.get("/openapi.json")).json()
+        spec = (await anonymous.get("/openapi.json", timeout=OPENAPI_SECONDS)).json()
     assert answer.status_code == 200, answer.text
     said = ServerVersion.model_validate(answer.json())
     assert said.api_level == API_LEVEL and said.version == metadata.version("crm")

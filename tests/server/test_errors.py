@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support import LiveServer
+from tests.support import OPENAPI_SECONDS, LiveServer
 
 
 async def test_validation_errors_name_the_field(server: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
@@ -27,5 +27,5 @@ async def test_unknown_things_are_404_json(server: LiveServer, admin) -> None:  
 
 async def test_openapi_describes_the_api(server: LiveServer) -> None:
     async with server.client() as api:
-        spec = (await api.get("/openapi.json")).json()
+        spec = (await api.get("/openapi.json", timeout=OPENAPI_SECONDS)).json()
     assert {"/api/auth/login", "/api/users", "/api/roles", "/api/audit", "/health"} <= set(spec["paths"])

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.server.test_web_forms import make_form
-from tests.support import ADMIN_EMAIL, LiveServer
+from tests.support import ADMIN_EMAIL, OPENAPI_SECONDS, LiveServer
 
 BIG = 2**64  # one past what PostgreSQL's bigint holds, and more
 NUL = "\x00"
@@ -338,7 +338,7 @@ async def test_send_draft_of_a_draft_is_refused_and_a_missing_address_is_null(
 
 
 def test_send_draft_declares_its_answer(server: LiveServer) -> None:
-    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    spec = httpx.get(f"{server.base_url}/openapi.json", timeout=OPENAPI_SECONDS).json()
     answer = spec["paths"]["/api/invoices/{invoice_id}/send-draft"]["get"]["responses"]["200"]
     ref = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert ref == "SendDraft"

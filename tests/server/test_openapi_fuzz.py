@@ -25,7 +25,7 @@ from schemathesis.checks import (
 from schemathesis.core.result import Err
 
 from crm_server import demo
-from tests.support import PASSWORD, LiveServer
+from tests.support import OPENAPI_SECONDS, PASSWORD, LiveServer
 
 # Cases per operation (positive and negative), each sent as both users; CRM_FUZZ_EXAMPLES digs deeper.
 EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "20"))
@@ -116,7 +116,7 @@ def test_every_operation_survives_the_fuzzer(server: LiveServer) -> None:
             await demo.seed(session)
 
     asyncio.run(fill())
-    spec = httpx.get(f"{server.base_url}/openapi.json").json()
+    spec = httpx.get(f"{server.base_url}/openapi.json", timeout=OPENAPI_SECONDS).json()
     schema = schemathesis.openapi.from_dict(spec)
     accounts = Accounts(server)
     failures: list[str] = []

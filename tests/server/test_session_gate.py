@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from crm_server.auth.models import Role
-from tests.support import PASSWORD, LiveServer
+from tests.support import OPENAPI_SECONDS, PASSWORD, LiveServer
 
 EMAIL = "pending@example.com"
 PASSWORD_CHANGE = "password_change_required"
@@ -43,7 +43,7 @@ METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 
 async def _routes(api: httpx.AsyncClient) -> list[tuple[str, str]]:
-    spec = (await api.get("/openapi.json")).json()
+    spec = (await api.get("/openapi.json", timeout=OPENAPI_SECONDS)).json()
     routes = [
         (method.upper(), path)
         for path, operations in spec["paths"].items()
