@@ -143,7 +143,7 @@ async def test_a_waiting_event_is_replayed_once_its_cause_is_fixed(server: LiveS
 
 async def test_states_and_the_test_event(server: LiveServer, admin: Any) -> None:
     states = {s["provider"]: s for s in (await admin.get("/api/integrations")).json()}
-    assert set(states) == {"facebook", "forms", "woocommerce", "stripe"}
+    assert set(states) == {"facebook", "forms", "woocommerce", "stripe", "whatsapp"}
     assert states["stripe"]["state"] == "not_configured"
     assert states["stripe"]["settings"] == [
         "stripe.endpoint_secret",

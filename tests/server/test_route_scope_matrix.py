@@ -58,6 +58,13 @@ UNOWNED = {
     "category_id",
     "delivery_id",  # an outgoing webhook's delivery: admin permission alone
     "document_id",
+    # A lead, client or ticket named by its kind ({entity}/{entity_id} of e-mails, {kind}/{record_id}
+    # of WhatsApp): one parameter, several modules, so this matrix cannot walk it; each route checks
+    # the record's own scope (visible_lead / visible_client / visible ticket), tested in
+    # tests/server/test_emails.py and tests/server/test_whatsapp.py.
+    "entity_id",
+    "record_id",
+    "kind",
     "event_id",
     "form_id",
     "item_id",
@@ -71,6 +78,8 @@ UNOWNED = {
     "schedule_id",  # a scheduled report: anyone who may export reports manages every schedule
     "status_id",
     "subscription_id",  # an outgoing webhook subscription: admin permission alone
+    "suppression_id",  # an address on the e-mail suppression list: admin permission alone
+    "template_id",  # an e-mail template: private, team or everyone, checked by the emails service
     "target_id",  # a sales target: a manager's or an admin's (not owned)
     "task",
     "team_id",

@@ -220,3 +220,18 @@ async def _unmatched(api: httpx.AsyncClient) -> list[dict[str, Any]]:
 async def _client_has(api: httpx.AsyncClient, client_id: int, text: str) -> bool:
     items = (await api.get(f"/api/clients/{client_id}/timeline")).json()["items"]
     return any(i["kind"] == "whatsapp" and i["text"] == text for i in items)
+
+
+async def test_a_salesperson_reaches_only_their_own_records_conversations(
+    live: LiveServer, boss: httpx.AsyncClient
+) -> None:
+    theirs = await new_lead(boss)
+    await live.create_user("sam@example.com", role="Salesperson")
+    async with live.client() as sam:
+        await live.login(sam, "sam@example.com")
+        mine = (await sam.post("/api/leads", json={"person_name": "Sam's Lead", "phone": "+40722999888"})).json()
+        assert (await sam.get(f"/api/whatsapp/leads/{mine['id']}")).status_code == 200
+        for path in (f"/api/whatsapp/leads/{theirs}", f"/api/whatsapp/leads/{theirs}/messages"):
+            assert (await sam.get(path)).status_code == 404, path  # as for a lead they may not see
+        opt_in = await sam.put(f"/api/whatsapp/leads/{theirs}/opt-in", json={"method": "asked by phone"})
+        assert opt_in.status_code == 404, opt_in.text
