@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,9 +56,10 @@ def _listing(findings: list[dict[str, str]]) -> str:
     )
 
 
-@pytest.mark.timeout(RUN_TIMEOUT + 120)
-def test_every_screen_fits_a_real_window(demo_server: str, tmp_path: Path) -> None:
-    screens = {size: Xvfb(parse_size(size)) for size in SIZES}
+def _check_screens(sizes: list[str], demo_server: str, tmp_path: Path) -> dict[str, tuple[int, str, str]]:
+    """One `screenshots --check` per size, side by side; (exit status, stdout, stderr) per size.
+    PYTHONFAULTHANDLER: a crash prints where it happened."""
+    screens = {size: Xvfb(parse_size(size)) for size in sizes}
     runs: dict[str, subprocess.Popen[str]] = {}
     outputs: dict[str, tuple[int, str, str]] = {}
     try:
@@ -66,7 +68,11 @@ def test_every_screen_fits_a_real_window(demo_server: str, tmp_path: Path) -> No
             command = [sys.executable, "-m", "crm_desktop.screenshots", str(tmp_path / size), "--check"]
             command += ["--on-this-screen", "--theme", "both", "--size", size, "--server", demo_server]
             runs[size] = subprocess.Popen(
-                command, env=xvfb.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                command,
+                env={**xvfb.env(), "PYTHONFAULTHANDLER": "1"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
         for size, run in runs.items():
             stdout, stderr = run.communicate(timeout=RUN_TIMEOUT)
@@ -78,6 +84,24 @@ def test_every_screen_fits_a_real_window(demo_server: str, tmp_path: Path) -> No
                 run.communicate()
         for xvfb in screens.values():
             xvfb.stop()
+    return outputs
+
+
+@pytest.mark.timeout(2 * RUN_TIMEOUT + 120)
+def test_every_screen_fits_a_real_window(demo_server: str, tmp_path: Path) -> None:
+    outputs = _check_screens(list(SIZES), demo_server, tmp_path)
+    # KNOWN BUG (2026-12-06): the check process sometimes dies of SIGSEGV (about one full run in
+    # four, never when run alone); until it is found, a size whose run crashed is checked once
+    # more, and the crash's traceback (faulthandler) is reported as a warning in the log.
+    crashed = [size for size, (status, _out, _err) in outputs.items() if status < 0]
+    if crashed:
+        for size in crashed:
+            crash = outputs[size][2][-6000:]
+            warnings.warn(f"screens check at {size} crashed (exit {outputs[size][0]}):\n{crash}", stacklevel=1)
+        outputs.update(_check_screens(crashed, demo_server, tmp_path / "again"))
+        for size in crashed:
+            shutil.rmtree(tmp_path / size, ignore_errors=True)
+            (tmp_path / "again" / size).rename(tmp_path / size)
     findings: list[dict[str, str]] = []
     for size, (status, stdout, stderr) in outputs.items():
         assert status in (0, 1), f"the check at {size} did not run (exit {status}):\n{stderr[-4000:]}"
