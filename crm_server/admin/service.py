@@ -112,7 +112,7 @@ async def audit_csv(
     """The filtered audit log as CSV, one row per changed field, streamed in chunks; who acted and
     the record's name in words beside their ids (a name is read per thousand entries)."""
     stmt = _audit_query(actor_id, entity, entity_id, since, until).order_by(AuditEntry.at, AuditEntry.id)
-    people = dict((await session.execute(select(User.id, User.full_name))).tuples().all())
+    people = {uid: name for uid, name in (await session.execute(select(User.id, User.full_name))).all()}
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["id", "at", "actor_id", "actor", "entity", "entity_id", "record", "action", "field", "old", "new"])

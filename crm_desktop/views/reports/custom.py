@@ -520,7 +520,9 @@ class CustomReportPage(QWidget):
         count = len(result.rows)
         said = f"{count} row{'s' if count != 1 else ''}."
         self.note.setText(f"{said} {result.note}".strip())
-        self.table.clear()
+        # Rows go one by one, not through QTableWidget.clear(): clear() crashed the process (SIGSEGV)
+        # in the screens check while the table was refilled.
+        self.table.setRowCount(0)
         self.table.setColumnCount(len(result.columns))
         self.table.setHorizontalHeaderLabels([c.title for c in result.columns])
         self.table.setRowCount(count)

@@ -484,7 +484,9 @@ class StandardReportPage(QWidget):
         )
         self.stack.setCurrentWidget(self.empty if empty else self.figures_box)
         self.export_button.setEnabled(bool(report.tables))
-        self.table.clear()
+        # Rows go one by one, not through QTableWidget.clear(): clear() crashed the process (SIGSEGV)
+        # in the screens check while the table was refilled.
+        self.table.setRowCount(0)
         self.table.setColumnCount(len(table.columns))
         self.table.setHorizontalHeaderLabels([c.title for c in table.columns])
         self.table.setAccessibleName(f"{REPORT_TITLES[report.key]}: {table.title}")
