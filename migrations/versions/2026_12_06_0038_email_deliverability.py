@@ -1,4 +1,4 @@
-"""Bounces, complaints, DKIM keys, reply threading (issue #22) and WhatsApp template authoring (issue #23).
+"""Bounces, complaints, DKIM keys, reply threading (issue #22).
 
 Revision ID: 0038
 Revises: 0037
