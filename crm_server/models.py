@@ -17,6 +17,7 @@ from crm_server.invoices import models as invoices_models  # noqa: F401
 from crm_server.jobs import models as jobs_models  # noqa: F401
 from crm_server.leads import models as leads_models  # noqa: F401
 from crm_server.orders import models as orders_models  # noqa: F401
+from crm_server.partners import models as partners_models  # noqa: F401
 from crm_server.products import models as products_models  # noqa: F401
 from crm_server.proposals import models as proposals_models  # noqa: F401
 from crm_server.purchasing import models as purchasing_models  # noqa: F401
