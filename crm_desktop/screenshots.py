@@ -500,6 +500,11 @@ def _run_here(args: argparse.Namespace, size: QSize) -> int:
         )
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings_dir))
+    from crm_desktop.gc_guard import MainThreadGarbageCollector
+
+    # The in-process server runs on a thread: without this, Python's collector could free Qt objects
+    # there (the screens check died of SIGSEGV in QTableWidget refills, 2 runs in 6), as in the app.
+    collector = MainThreadGarbageCollector(parent=app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     temp_dir = None
@@ -521,6 +526,7 @@ def _run_here(args: argparse.Namespace, size: QSize) -> int:
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
         shutil.rmtree(settings_dir, ignore_errors=True)
+        collector.stop()
         loop.close()
     return 1 if findings else 0
 
