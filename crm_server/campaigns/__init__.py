@@ -1,0 +1,1 @@
+"""E-mail campaigns (issue #22): audience, throttled batches, tracking, results, engagement."""
