@@ -61,6 +61,10 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
         db = Database(config.async_url(), config.db_pool_size)
         hub = events.EventHub(to_libpq_url(config.database_url or ""), db.sessions)
         app.state.db, app.state.hub = db, hub
+        # Automation's cache of active rules and webhook subscriptions drops on their live events.
+        from crm_server.automation import capture
+
+        capture.attach(hub, db.engine)
         await hub.start()
         jobs = runner.JobRunner(config.database_url or "", db, schedule=config.schedule)
         app.state.jobs = jobs

@@ -41,6 +41,8 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             stock=VIEW,
             purchasing=VIEW,
             reports=["view", "export"],
+            # Their team's automation rules (issue #24): webhooks and other teams stay the admins'.
+            automation=["view", "create", "edit", "delete"],
         ),
     },
     "Salesperson": {

@@ -1,6 +1,8 @@
 """What a rule does, run inside its job's transaction. Each change is audited and announced like a
 person's would be (actor: none; the audit row names the rule), so other rules and webhooks see it.
-E-mail and WhatsApp template actions wait for those issues (#e-mail templates, #WhatsApp)."""
+A template e-mail or WhatsApp message goes through the same service a person's send uses, as the
+rule's author: suppression, the daily limit, approval and opt-in refuse it just the same, and the
+refusal's words are the action's outcome in the run log."""
 
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ from crm_server import events
 from crm_server.activities.models import FollowUp
 from crm_server.admin import audit
 from crm_server.admin.service import notify
-from crm_server.auth.models import User
+from crm_server.auth.models import Role, User
+from crm_server.auth.permissions import Principal
 from crm_server.automation import engine, webhooks
 from crm_server.automation.capture import moment
 from crm_server.automation.models import Rule, Run, Subscription
-from crm_server.contract.automation import Action, ActionKind, ActionResult
+from crm_server.contract.automation import EMAIL_ENTITIES, WHATSAPP_ENTITIES, Action, ActionKind, ActionResult
 from crm_server.db import utcnow
-from crm_server.errors import ValidationFailed
+from crm_server.errors import NotFound, ValidationFailed
+from crm_server.whatsapp.models import Template as WhatsAppTemplate
 
 MODULES = {
     "lead": "leads",
@@ -68,6 +72,71 @@ def check(entity: str, action: Action, index: int) -> None:
         raise ValidationFailed("Give it a title.", field=f"{where}.title")
     if kind == ActionKind.call_webhook and action.subscription_id is None:
         raise ValidationFailed("Choose the webhook to call.", field=f"{where}.subscription_id")
+    if kind == ActionKind.send_email:
+        if entity not in EMAIL_ENTITIES:
+            raise ValidationFailed("E-mails go to leads, clients and tickets only.", field=f"{where}.kind")
+        if action.template_id is None:
+            raise ValidationFailed("Choose the e-mail template.", field=f"{where}.template_id")
+    if kind == ActionKind.send_whatsapp:
+        if entity not in WHATSAPP_ENTITIES:
+            raise ValidationFailed("WhatsApp messages go to leads and clients only.", field=f"{where}.kind")
+        if not action.whatsapp_template:
+            raise ValidationFailed("Choose an approved WhatsApp template.", field=f"{where}.whatsapp_template")
+
+
+async def check_allowed(
+    session: AsyncSession, principal: Principal, team_id: int | None, entity: str, action: Action, index: int
+) -> None:
+    """Refuse what the rule's author may not do: a template they cannot see or that is not
+    approved; for a manager (team_id set), anything reaching outside their team."""
+    where = f"actions.{index}"
+    if action.kind == ActionKind.send_email and action.template_id is not None:
+        from crm_server.emails.service import visible_template
+
+        try:
+            template = await visible_template(session, principal, action.template_id)
+        except NotFound as exc:
+            raise ValidationFailed("No such e-mail template.", field=f"{where}.template_id") from exc
+        if template.entity != entity:
+            raise ValidationFailed(
+                f"That template is for {template.entity.replace('_', ' ')} records.", field=f"{where}.template_id"
+            )
+    if action.kind == ActionKind.send_whatsapp and action.whatsapp_template:
+        status = await session.scalar(
+            select(WhatsAppTemplate.status)
+            .where(
+                WhatsAppTemplate.name == action.whatsapp_template,
+                WhatsAppTemplate.language == (action.language or WhatsAppTemplate.language),
+            )
+            .limit(1)
+        )
+        if status is None:
+            raise ValidationFailed("No WhatsApp template by that name.", field=f"{where}.whatsapp_template")
+        if status != "APPROVED":
+            raise ValidationFailed(
+                f"That WhatsApp template is {status.lower()}, not approved.", field=f"{where}.whatsapp_template"
+            )
+    if team_id is None:
+        return
+    if action.kind == ActionKind.call_webhook:
+        raise ValidationFailed("Only admins' rules call outgoing webhooks.", field=f"{where}.kind")
+    if action.role_id is not None:
+        raise ValidationFailed(
+            "A manager's rule tells people of their team, not a whole role.", field=f"{where}.role_id"
+        )
+    if action.team_id is not None and action.team_id != team_id:
+        raise ValidationFailed("A manager's rule assigns within their own team.", field=f"{where}.team_id")
+    people = [*action.user_ids, *([action.user_id] if action.user_id is not None else [])]
+    if people:
+        found = set(
+            await session.scalars(
+                select(User.id).where(User.id.in_(people), User.team_id == team_id, User.active.is_(True))
+            )
+        )
+        for i, user_id in enumerate(people):
+            if user_id not in found:
+                name = "user_id" if i >= len(action.user_ids) else f"user_ids.{i}"
+                raise ValidationFailed("Choose people of your own team.", field=f"{where}.{name}")
 
 
 def describe(action: Action) -> str:
@@ -91,6 +160,10 @@ def describe(action: Action) -> str:
             return f'Would create the ticket "{action.title}".'
         case ActionKind.call_webhook:
             return f"Would call webhook {action.subscription_id}."
+        case ActionKind.send_email:
+            return f"Would send the e-mail template {action.template_id} to the record's address."
+        case ActionKind.send_whatsapp:
+            return f'Would send the WhatsApp template "{action.whatsapp_template}" to the record\'s phone.'
     return "Would do nothing."
 
 
@@ -222,6 +295,53 @@ async def _round_robin(session: AsyncSession, rule: Rule, team_id: int) -> int:
     return chosen
 
 
+async def author(session: AsyncSession, rule: Rule) -> Principal:
+    """The rule's author as the sending services see them: their role's permissions today."""
+    user = await session.get(User, rule.created_by) if rule.created_by is not None else None
+    if user is None or not user.active:
+        raise ValidationFailed("The rule's author is no longer an active user: nothing is sent.", field="created_by")
+    role = await session.get(Role, user.role_id)
+    permissions = dict(role.permissions) if role is not None else {}
+    return Principal(user_id=user.id, team_id=user.team_id, role_id=user.role_id, permissions=permissions)
+
+
+async def _send_email(session: AsyncSession, rule: Rule, entity: str, obj: Any, action: Action) -> str:
+    from crm_server.contract.emails import ComposeIn, EmailEntity
+    from crm_server.emails import service as emails
+
+    sender = await author(session, rule)
+    try:
+        template = await emails.visible_template(session, sender, action.template_id or 0)
+    except NotFound as exc:
+        raise ValidationFailed("The e-mail template is gone.", field="template_id") from exc
+    to = obj.requester_email if entity == "ticket" else obj.email
+    if not to:
+        raise ValidationFailed(f"The {entity.replace('_', ' ')} has no e-mail address.", field="to")
+    sent = await emails.compose(
+        session,
+        sender,
+        ComposeIn(
+            entity=EmailEntity(entity),
+            entity_id=obj.id,
+            template_id=template.id,
+            to=to,
+            subject=template.subject,
+            body=template.body,
+        ),
+    )
+    return f"E-mail {sent.id} queued to {sent.to_addr}."
+
+
+async def _send_whatsapp(session: AsyncSession, rule: Rule, entity: str, obj: Any, action: Action) -> str:
+    from crm_server.contract.whatsapp import MessageIn
+    from crm_server.whatsapp import service as whatsapp
+
+    sender = await author(session, rule)
+    body = MessageIn(template=action.whatsapp_template, language=action.language)
+    sent = await whatsapp.send(session, sender, "leads" if entity == "lead" else "clients", obj.id, body)
+    return f"WhatsApp message {sent.id} queued to {sent.phone}."
+
+
 async def do(session: AsyncSession, rule: Rule, run: Run, obj: Any, action: Action) -> ActionResult:
     """One action; an AppError (no owner, a deleted webhook) is its outcome, not the job's failure."""
     entity = rule.entity
@@ -292,4 +412,8 @@ async def do(session: AsyncSession, rule: Rule, run: Run, obj: Any, action: Acti
             {"rule": {"id": rule.id, "name": rule.name}, "entity": entity, "record": record, "change": run.change},
         )
         detail = f"Delivery {delivery.id} queued."
+    elif kind == ActionKind.send_email:
+        detail = await _send_email(session, rule, entity, obj, action)
+    elif kind == ActionKind.send_whatsapp:
+        detail = await _send_whatsapp(session, rule, entity, obj, action)
     return ActionResult(kind=kind.value, ok=True, detail=detail)

@@ -5,6 +5,8 @@ transaction's queued live events just before it commits. Here, in that same tran
   the transaction's now(), so `at = now()` finds exactly this transaction's rows, and a rolled-back
   savepoint's rows are not there);
 - webhook deliveries go to the outbox with their job;
+- nothing is read unless this process's cached rules and subscriptions (see Cache) could care
+  about one of the changed records, and a rule's record is read only when its trigger could fire;
 - each active rule whose trigger fires on this transition is evaluated (its conditions' results
   logged) and, if it matched, its run is queued as a job: the actions run after commit, and a crash
   before the commit loses the change and its run together;
@@ -15,17 +17,19 @@ already in the chain is a loop and stops, and a chain of MAX_DEPTH stops, each w
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, cast, delete, func, literal, null, select, tuple_, union_all
-from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from crm_server.admin.models import AuditEntry
 from crm_server.automation import engine, webhooks
-from crm_server.automation.models import Planned, Rule, Run, Subscription
+from crm_server.automation.models import Planned, Rule, Run
 from crm_server.contract.automation import ConditionGroup, Trigger, TriggerKind
 from crm_server.jobs import queue
 
@@ -40,47 +44,122 @@ class Compiled:
     entity: str
     trigger: Trigger
     conditions: ConditionGroup
+    # A manager's rule sees only their team's records (None: an admin's, every record).
+    team_id: int | None = None
+
+    def could_fire(self, change: engine.Change) -> bool:
+        """A look at the trigger alone, before any record is read: most changes stop here."""
+        kind, name = self.trigger.kind, self.trigger.field
+        if kind in (TriggerKind.created, TriggerKind.inbound):
+            return change.created
+        if kind == TriggerKind.date_reached:
+            return change.created or name in change.fields
+        watched = (name or "status") if kind == TriggerKind.status_changed else name
+        return not change.created and watched in change.fields
 
 
-_cache: dict[int, tuple[datetime, Compiled]] = {}
+@dataclass(frozen=True)
+class Snapshot:
+    """The active rules per entity and the active subscriptions, as one process last read them."""
+
+    rules: dict[str, tuple[Compiled, ...]]
+    subs: tuple[webhooks.Active, ...]
+    # Entities some subscription wants an event of ("payment" rides on its invoice).
+    sub_entities: frozenset[str]
+
+    def wanted(self, entities: set[str]) -> bool:
+        return bool(entities & self.sub_entities) or any(e in self.rules for e in entities)
 
 
-async def _active(session: AsyncSession, entities: set[str]) -> tuple[list[webhooks.Active], list[Any]]:
-    """Active webhook subscriptions, and the ids and edit times of the active rules on these
-    entities: one round trip, paid by every change."""
-    rules = select(literal("r").label("kind"), Rule.id, Rule.updated_at, cast(null(), JSONB).label("types")).where(
-        Rule.active.is_(True), Rule.entity.in_(sorted(entities))
-    )
-    subs = select(literal("s"), Subscription.id, cast(null(), DateTime(timezone=True)), Subscription.event_types).where(
-        Subscription.active.is_(True)
-    )
-    rows = (await session.execute(union_all(rules, subs))).all()
-    found = [webhooks.Active(r.id, frozenset(r.types)) for r in rows if r.kind == "s"]
-    return found, [r for r in rows if r.kind == "r"]
+class Cache:
+    """One per database engine of a server process. Trusted only while that process's live-event
+    listener is connected: a rule or subscription change commits a live event (module admin), and
+    every process drops its copy when its listener reads it, so several processes stay right. With
+    no listener (a CLI command, a test's own session) every transaction reads the tables."""
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self.snapshot: Snapshot | None = None
+        self.generation = 0
+
+    def drop(self) -> None:
+        self.generation += 1
+        self.snapshot = None
+
+    def heard(self, event: Any) -> None:
+        if event.entity in CONFIG_ENTITIES:
+            self.drop()
 
 
-async def active_rules(session: AsyncSession, rows: list[Any]) -> list[Compiled]:
-    """The active rules (`rows`: their ids and edit times), parsed once per edit per process."""
-    stale = [r.id for r in rows if _cache.get(r.id, (None,))[0] != r.updated_at]
-    if stale:
-        for rule in (
-            await session.execute(
-                select(Rule.id, Rule.updated_at, Rule.name, Rule.entity, Rule.trigger, Rule.conditions).where(
-                    Rule.id.in_(stale)
-                )
+CONFIG_ENTITIES = frozenset({"automation_rule", "webhook_subscription"})
+_caches: weakref.WeakKeyDictionary[Any, Cache] = weakref.WeakKeyDictionary()
+
+
+def attach(hub: Any, engine_: AsyncEngine) -> None:
+    """Called once per server process (app lifespan): cache through this hub's live events."""
+    cache = Cache(hub)
+    hub.subscribe(cache.heard)
+    _caches[engine_.sync_engine] = cache
+
+
+def _cache_of(session: AsyncSession) -> Cache | None:
+    bind = session.bind
+    cache = _caches.get(getattr(bind, "sync_engine", None)) if bind is not None else None
+    if cache is None:
+        return None
+    if not cache.hub.connected:  # events may be missed: read afresh once it is back
+        cache.drop()
+        return None
+    return cache
+
+
+async def _load(session: AsyncSession) -> Snapshot:
+    """The active rules and subscriptions: two small reads, once per change of either."""
+    rules: dict[str, list[Compiled]] = {}
+    for r in (
+        await session.execute(
+            select(Rule.id, Rule.name, Rule.entity, Rule.trigger, Rule.conditions, Rule.team_id)
+            .where(Rule.active.is_(True))
+            .order_by(Rule.id)
+        )
+    ).all():
+        rules.setdefault(r.entity, []).append(
+            Compiled(
+                r.id,
+                r.name,
+                r.entity,
+                Trigger.model_validate(r.trigger),
+                ConditionGroup.model_validate(r.conditions or {}),
+                r.team_id,
             )
-        ).all():
-            _cache[rule.id] = (
-                rule.updated_at,
-                Compiled(
-                    rule.id,
-                    rule.name,
-                    rule.entity,
-                    Trigger.model_validate(rule.trigger),
-                    ConditionGroup.model_validate(rule.conditions or {}),
-                ),
-            )
-    return [_cache[r.id][1] for r in rows if r.id in _cache]
+        )
+    subs = tuple(await webhooks.active_subscriptions(session))
+    types = {t for s in subs for t in s.event_types}
+    entities = {t.partition(".")[0] for t in types} | ({"invoice", "payment"} if "payment.received" in types else set())
+    return Snapshot({k: tuple(v) for k, v in rules.items()}, subs, frozenset(entities))
+
+
+async def snapshot(session: AsyncSession) -> Snapshot:
+    cache = _cache_of(session)
+    if cache is None:
+        return await _load(session)
+    if cache.snapshot is None:
+        generation = cache.generation
+        found = await _load(session)
+        if cache.generation == generation:  # no change was heard while reading
+            cache.snapshot = found
+        return found
+    return cache.snapshot
+
+
+def _changed_config(session: AsyncSession) -> None:
+    """This transaction changes a rule or a subscription: this process drops its copy now and again
+    after the commit (a copy read in between would be the old one); other processes hear the event."""
+    cache = _cache_of(session)
+    if cache is None:
+        return
+    cache.drop()
+    sa_event.listen(session.sync_session, "after_commit", lambda _s: cache.drop(), once=True)
 
 
 async def _changes(session: AsyncSession, pending: list[dict[str, Any]]) -> dict[tuple[str, int], engine.Change]:
@@ -113,19 +192,21 @@ async def _changes(session: AsyncSession, pending: list[dict[str, Any]]) -> dict
 
 
 async def on_publish(session: AsyncSession, pending: list[dict[str, Any]]) -> None:
-    if not any(e["entity"] in WATCHED for e in pending):
+    """Least work first: no read at all unless a cached rule or subscription could care."""
+    if any(e["entity"] in CONFIG_ENTITIES for e in pending):
+        _changed_config(session)
+    entities = {e["entity"] for e in pending if e["entity"] in WATCHED}
+    if not entities:
         return
-    entities = {e["entity"] for e in pending if e["entity"] in engine.MODELS}
-    subs, rule_rows = await _active(session, entities)
-    rules = await active_rules(session, rule_rows) if rule_rows else []
-    if not subs and not rules:
+    snap = await snapshot(session)
+    if not snap.wanted(entities):
         return
-    records = await _changes(session, pending)
+    records = await _changes(session, [e for e in pending if e["entity"] in entities])
     events_of = {(e["entity"], int(e["entity_id"])): e for e in pending}
     for key, change in records.items():
-        if subs:
-            await _webhooks(session, subs, change, events_of[key])
-        mine = [r for r in rules if r.entity == change.entity]
+        if change.entity in snap.sub_entities:
+            await _webhooks(session, list(snap.subs), change, events_of[key])
+        mine = [r for r in snap.rules.get(change.entity, ()) if r.could_fire(change)]
         if mine:
             await _rules(session, mine, change)
 
@@ -225,6 +306,8 @@ async def _rules(session: AsyncSession, rules: list[Compiled], change: engine.Ch
     data.update(engine.changed_by(change, context))
     chain: list[int] = list(context["chain"]) if context else []
     for rule in rules:
+        if rule.team_id is not None and data.get("team_id") != rule.team_id:
+            continue  # a manager's rule: another team's record is none of its business (and not logged)
         if rule.trigger.kind == TriggerKind.date_reached:
             await plan(session, rule, change, data)
             continue

@@ -25,9 +25,14 @@ class Rule(IdMixin, Base):
     # Round-robin's last pick per team ({"rr:<team>": user_id}).
     state: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=sql("'{}'::jsonb"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A manager's rule: it sees only this team's records (None: an admin's rule, every record).
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    __table_args__ = (Index("ix_automation_rules_entity", "entity", postgresql_where=sql("active")),)
+    __table_args__ = (
+        Index("ix_automation_rules_entity", "entity", postgresql_where=sql("active")),
+        Index("ix_automation_rules_team", "team_id"),
+    )
 
 
 class Run(IdMixin, Base):

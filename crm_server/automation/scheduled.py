@@ -1,5 +1,5 @@
-"""Automation jobs: a rule's queued run, one webhook delivery attempt, and the minute sweep that
-fires planned date triggers."""
+"""Automation jobs: a rule's queued run, a batch of webhook deliveries, and the minute sweeps that
+fire planned date triggers and pick up deliveries whose worker died mid-batch."""
 
 from __future__ import annotations
 
@@ -25,9 +25,17 @@ async def run(context: JobContext, run_id: int) -> str:
 
 
 @blueprint.task(name="automation.deliver", pass_context=True)
-async def deliver(context: JobContext, delivery_id: int) -> str:
+async def deliver(context: JobContext, delivery_id: int | None = None) -> str:
     db: Database = context.additional_context["db"]
     return await webhooks.deliver(db, delivery_id)
+
+
+@blueprint.periodic(cron="* * * * *")
+@blueprint.task(name="automation.deliver_due", pass_context=True, queueing_lock="automation.deliver_due")
+async def deliver_due(context: JobContext, timestamp: int) -> str:
+    """A safety net: a lease that ran out (a worker killed mid-batch) is delivered within a minute."""
+    db: Database = context.additional_context["db"]
+    return await webhooks.deliver(db)
 
 
 @blueprint.periodic(cron="* * * * *")

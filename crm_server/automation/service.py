@@ -7,14 +7,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, select, text, update
+from sqlalchemy import ColumnElement, delete, func, literal, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
 from crm_server.admin import audit
+from crm_server.auth.permissions import Principal
 from crm_server.automation import actions, capture, engine
 from crm_server.automation.models import Planned, Rule, Run
+from crm_server.contract.auth import Scope
 from crm_server.contract.automation import (
     Action,
     ActionResult,
@@ -27,7 +29,7 @@ from crm_server.contract.automation import (
 )
 from crm_server.contract.common import Page
 from crm_server.db import Database, savepoint, utcnow
-from crm_server.errors import AppError, NotFound, ValidationFailed
+from crm_server.errors import AppError, Forbidden, NotFound, ValidationFailed
 from crm_server.jobs import queue
 
 DUE_BATCH = 500
@@ -54,7 +56,10 @@ async def plan_existing(session: AsyncSession, rule: Rule) -> None:
     kind = capture.moment_type(model, trigger.field)
     moment: Any = column if kind is datetime else func.timezone("UTC", column + text("time '09:00'"))
     fire_at = (moment + func.make_interval(0, 0, 0, 0, 0, trigger.offset_minutes)).label("fire_at")
-    chosen = select(literal(rule.id), literal(rule.entity), table.c.id, fire_at).where(column.is_not(None)).subquery()
+    mine = table.c.team_id == rule.team_id if rule.team_id is not None else true()
+    chosen = (
+        select(literal(rule.id), literal(rule.entity), table.c.id, fire_at).where(column.is_not(None), mine).subquery()
+    )
     rows = select(chosen).where(chosen.c.fire_at > func.now())
     stmt = insert(Planned).from_select(["rule_id", "entity", "entity_id", "fire_at"], rows)
     await session.execute(
@@ -62,7 +67,7 @@ async def plan_existing(session: AsyncSession, rule: Rule) -> None:
     )
 
 
-def _check(data: RuleIn) -> None:
+async def _check(session: AsyncSession, principal: Principal, data: RuleIn) -> None:
     trigger = data.trigger
     model = engine.MODELS[data.entity]
     columns = set(model.__table__.c.keys()) | ({"status"} if data.entity == "lead" else set())
@@ -77,22 +82,39 @@ def _check(data: RuleIn) -> None:
         raise ValidationFailed("That field is not a date.", field="trigger.field")
     for i, action in enumerate(data.actions):
         actions.check(data.entity, action, i)
+        await actions.check_allowed(session, principal, team_of(principal), data.entity, action, i)
 
 
-async def _get(session: AsyncSession, rule_id: int, lock: bool = False) -> Rule:
+def team_of(principal: Principal) -> int | None:
+    """None for whoever holds Automation on every record (admins); else the manager's team, whose
+    records alone their rules see. A manager in no team has nothing to automate."""
+    if principal.scope("automation") is Scope.all:
+        return None
+    if principal.team_id is None:
+        raise Forbidden("You are in no team: a manager's rules work on their team's records.")
+    return principal.team_id
+
+
+def _mine(principal: Principal) -> Any:
+    team = team_of(principal)
+    return true() if team is None else Rule.team_id == team
+
+
+async def _get(session: AsyncSession, principal: Principal, rule_id: int, lock: bool = False) -> Rule:
     # FOR NO KEY UPDATE: a change logging a run of this rule (its foreign key takes KEY SHARE) is not held up.
     rule = await session.get(Rule, rule_id, with_for_update={"key_share": True} if lock else False)
-    if rule is None:
+    if rule is None or (team_of(principal) is not None and rule.team_id != principal.team_id):
         raise NotFound("No such rule.")
     return rule
 
 
-async def list_rules(session: AsyncSession) -> list[RuleOut]:
-    return [rule_out(r) for r in await session.scalars(select(Rule).order_by(Rule.name, Rule.id))]
+async def list_rules(session: AsyncSession, principal: Principal) -> list[RuleOut]:
+    rows = await session.scalars(select(Rule).where(_mine(principal)).order_by(Rule.name, Rule.id))
+    return [rule_out(r) for r in rows]
 
 
-async def get_rule(session: AsyncSession, rule_id: int) -> RuleOut:
-    return rule_out(await _get(session, rule_id))
+async def get_rule(session: AsyncSession, principal: Principal, rule_id: int) -> RuleOut:
+    return rule_out(await _get(session, principal, rule_id))
 
 
 def _values(data: RuleIn) -> dict[str, Any]:
@@ -106,9 +128,10 @@ def _values(data: RuleIn) -> dict[str, Any]:
     }
 
 
-async def create_rule(session: AsyncSession, actor_id: int, data: RuleIn) -> RuleOut:
-    _check(data)
-    rule = Rule(**_values(data), created_by=actor_id, updated_at=utcnow())
+async def create_rule(session: AsyncSession, principal: Principal, data: RuleIn) -> RuleOut:
+    await _check(session, principal, data)
+    actor_id = principal.user_id
+    rule = Rule(**_values(data), created_by=actor_id, team_id=team_of(principal), updated_at=utcnow())
     session.add(rule)
     await session.flush()
     await plan_existing(session, rule)
@@ -124,9 +147,10 @@ async def create_rule(session: AsyncSession, actor_id: int, data: RuleIn) -> Rul
     return rule_out(rule)
 
 
-async def update_rule(session: AsyncSession, actor_id: int, rule_id: int, data: RuleIn) -> RuleOut:
-    _check(data)
-    rule = await _get(session, rule_id, lock=True)
+async def update_rule(session: AsyncSession, principal: Principal, rule_id: int, data: RuleIn) -> RuleOut:
+    await _check(session, principal, data)
+    actor_id = principal.user_id
+    rule = await _get(session, principal, rule_id, lock=True)
     before = {k: getattr(rule, k) for k in _values(data)}
     for key, value in _values(data).items():
         setattr(rule, key, value)
@@ -156,8 +180,9 @@ async def _cancel_queued(session: AsyncSession, rule_id: int) -> None:
     )
 
 
-async def set_active(session: AsyncSession, actor_id: int, rule_id: int, active: bool) -> RuleOut:
-    rule = await _get(session, rule_id, lock=True)
+async def set_active(session: AsyncSession, principal: Principal, rule_id: int, active: bool) -> RuleOut:
+    actor_id = principal.user_id
+    rule = await _get(session, principal, rule_id, lock=True)
     if rule.active != active:
         rule.active = active
         rule.updated_at = utcnow()
@@ -178,8 +203,9 @@ async def set_active(session: AsyncSession, actor_id: int, rule_id: int, active:
     return rule_out(rule)
 
 
-async def delete_rule(session: AsyncSession, actor_id: int, rule_id: int) -> None:
-    rule = await _get(session, rule_id, lock=True)
+async def delete_rule(session: AsyncSession, principal: Principal, rule_id: int) -> None:
+    actor_id = principal.user_id
+    rule = await _get(session, principal, rule_id, lock=True)
     await session.delete(rule)
     audit.record(session, actor_id=actor_id, entity="automation_rule", entity_id=rule_id, action="deleted")
     _announce(session, actor_id, rule_id, "deleted")
@@ -196,6 +222,7 @@ def run_out(run: Run, rule_name: str = "") -> RunOut:
 
 async def list_runs(
     session: AsyncSession,
+    principal: Principal,
     rule_id: int | None,
     entity: str | None,
     entity_id: int | None,
@@ -203,7 +230,10 @@ async def list_runs(
     offset: int,
     limit: int,
 ) -> Page[RunOut]:
-    where = []
+    where: list[ColumnElement[bool]] = []
+    team = team_of(principal)
+    if team is not None:
+        where.append(Run.rule_id.in_(select(Rule.id).where(Rule.team_id == team)))
     if rule_id is not None:
         where.append(Run.rule_id == rule_id)
     if entity is not None:
@@ -224,12 +254,12 @@ async def list_runs(
     return Page(items=[run_out(run, name) for run, name in rows], total=total, offset=offset, limit=limit)
 
 
-async def test_rule(session: AsyncSession, rule_id: int, entity_id: int) -> RunOut:
+async def test_rule(session: AsyncSession, principal: Principal, rule_id: int, entity_id: int) -> RunOut:
     """What the rule would do on this record now: its conditions' results and its actions in
     words. Nothing is written."""
-    rule = await _get(session, rule_id)
+    rule = await _get(session, principal, rule_id)
     obj = await engine.record(session, rule.entity, entity_id)
-    if obj is None:
+    if obj is None or (rule.team_id is not None and obj.team_id != rule.team_id):
         raise ValidationFailed(f"No {rule.entity.replace('_', ' ')} {entity_id}.", field="entity_id")
     data = await engine.values(session, rule.entity, obj)
     data.update({"changed_by": "person", "changed_by_id": None})
@@ -313,6 +343,8 @@ async def fire_due(session: AsyncSession) -> int:
         obj = await engine.record(session, plan.entity, plan.entity_id)
         if rule is None or not rule.active or obj is None:
             continue
+        if rule.team_id is not None and obj.team_id != rule.team_id:
+            continue  # moved to another team since it was planned: not this manager's rule's any more
         data = await engine.values(session, plan.entity, obj)
         data.update({"changed_by": None, "changed_by_id": None})
         matched, results = engine.evaluate(ConditionGroup.model_validate(rule.conditions), data)

@@ -1,7 +1,7 @@
 """Outgoing webhooks: subscriptions per event type, signed as the Standard Webhooks specification
 says (webhook-id, webhook-timestamp, webhook-signature "v1,<base64 HMAC-SHA256 of id.timestamp.body>"
 with the subscription's "whsec_<base64>" secret), queued to the outbox in the transaction of the
-change, delivered by jobs with backoff over about a day. A 410 turns the subscription off; after the
+change, delivered in batches by jobs with backoff over about a day. A 410 turns the subscription off; after the
 last retry a delivery waits in the dead-letter list and every admin is told.
 
 Only http(s) addresses, and none that resolves to a private, loopback, link-local or reserved
@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
@@ -43,6 +43,15 @@ DELIVER_TASK = "automation.deliver"
 BACKOFF = (5, 300, 1800, 7200, 18000, 36000, 36000)
 TIMEOUT = 10.0
 EXCERPT = 500
+# Deliveries claimed per round, POSTed at once over at most CONCURRENCY connections.
+BATCH = 200
+CONCURRENCY = 100
+# A claimed delivery is due again after this (its worker died mid-batch): never lost, maybe sent twice
+# (receivers deduplicate on webhook-id, as the specification says).
+LEASE = timedelta(seconds=TIMEOUT + 50)
+RUN_FOR = 30.0
+# The lock of the one waiting batch job (retries' scheduled jobs go without it).
+WAKE_LOCK = "automation.deliver"
 
 
 # --- signing ---------------------------------------------------------------------------------------
@@ -224,7 +233,8 @@ def message(event_type: str, data: dict[str, Any], at: datetime | None = None) -
 
 
 async def enqueue(session: AsyncSession, subscription_id: int, event_type: str, data: dict[str, Any]) -> Delivery:
-    """Write one delivery to the outbox and queue its job, both in the caller's transaction."""
+    """Write one delivery to the outbox, in the caller's transaction, and make sure a batch job
+    will come for it (one waiting job serves every delivery written before it starts)."""
     row = Delivery(
         subscription_id=subscription_id,
         event_type=event_type,
@@ -234,15 +244,32 @@ async def enqueue(session: AsyncSession, subscription_id: int, event_type: str, 
     )
     session.add(row)
     await session.flush()
-    await queue.defer(session, DELIVER_TASK, delivery_id=row.id)
+    await wake(session)
     return row
+
+
+async def wake(session: AsyncSession) -> None:
+    """Queue the batch job unless one is already waiting (once per transaction)."""
+    if session.info.get("webhooks_woken"):
+        return
+    session.info["webhooks_woken"] = True
+    waiting = await session.scalar(
+        text("SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :l AND status = 'todo' LIMIT 1"), {"l": WAKE_LOCK}
+    )
+    if waiting:
+        return
+    try:
+        await queue.defer(session, DELIVER_TASK, queueing_lock=WAKE_LOCK)
+    except queue.AlreadyQueued:
+        pass
 
 
 # --- delivering ------------------------------------------------------------------------------------
 
 
 def _client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    return httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, limits=limits)
 
 
 _shared: tuple[asyncio.AbstractEventLoop, httpx.AsyncClient] | None = None
@@ -258,61 +285,154 @@ def client() -> httpx.AsyncClient:
     return _shared[1]
 
 
-async def deliver(db: Database, delivery_id: int) -> str:
-    """One attempt: sign and POST, log the answer, then done, retry later, off (410) or dead."""
-    async with db.transaction() as session:
-        row = await session.get(Delivery, delivery_id)
-        if row is None or row.status != "pending":
-            return "nothing to do"
-        sub = await session.get(Subscription, row.subscription_id)
-        assert sub is not None
-        if not sub.active:
-            row.status = "failed"
-            session.add(Attempt(delivery_id=row.id, duration_ms=0, error="The subscription is turned off."))
-            return "subscription off"
-        body = json.dumps(row.payload, separators=(",", ":")).encode()
-        url, secret, message_id = sub.url, sub.secret, row.message_id
-        try:
-            await check_address(session, url)
-            refused = None
-        except ValidationFailed as exc:
-            refused = exc.message
+@dataclass
+class _Claimed:
+    id: int
+    url: str
+    secret: str
+    message_id: str
+    body: bytes
+    refused: str | None
     status: int | None = None
-    excerpt, error = "", refused
-    started = time.perf_counter()
-    if refused is None:
-        try:
-            response = await client().post(url, content=body, headers=headers(secret, message_id, body))
-            status, excerpt = response.status_code, response.text[:EXCERPT]
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:EXCERPT] or type(exc).__name__
-    took = int((time.perf_counter() - started) * 1000)
+    excerpt: str = ""
+    error: str | None = None
+    took_ms: int = 0
+
+
+_CLAIM = text(
+    """
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.status = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now())
+    ORDER BY d.id LIMIT :n
+    FOR UPDATE SKIP LOCKED
+    """
+)
+
+
+async def _claim(db: Database, limit: int) -> list[_Claimed]:
+    """Take up to `limit` due deliveries no other worker holds, and lease them (next_attempt_at
+    moves past the attempt's end: if this worker dies, they are due again, never lost)."""
     async with db.transaction() as session:
-        row = await session.get(Delivery, delivery_id, with_for_update=True)
-        if row is None or row.status != "pending":
-            return "settled elsewhere"
-        session.add(
-            Attempt(delivery_id=row.id, status_code=status, duration_ms=took, response_excerpt=excerpt, error=error)
+        ids = list(await session.scalars(_CLAIM, {"n": limit}))
+        if not ids:
+            return []
+        rows = list(await session.scalars(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)))
+        subs = {
+            s.id: s
+            for s in await session.scalars(
+                select(Subscription).where(Subscription.id.in_({r.subscription_id for r in rows}))
+            )
+        }
+        verdicts: dict[str, str | None] = {}
+        claimed: list[_Claimed] = []
+        for row in rows:
+            sub = subs[row.subscription_id]
+            if not sub.active:
+                row.status = "failed"
+                session.add(Attempt(delivery_id=row.id, duration_ms=0, error="The subscription is turned off."))
+                continue
+            if sub.url not in verdicts:
+                try:
+                    await check_address(session, sub.url)
+                    verdicts[sub.url] = None
+                except ValidationFailed as exc:
+                    verdicts[sub.url] = exc.message
+            row.next_attempt_at = utcnow() + LEASE
+            body = json.dumps(row.payload, separators=(",", ":")).encode()
+            claimed.append(_Claimed(row.id, sub.url, sub.secret, row.message_id, body, verdicts[sub.url]))
+        return claimed
+
+
+async def _post(item: _Claimed) -> None:
+    item.error = item.refused
+    if item.refused is not None:
+        return
+    started = time.perf_counter()
+    try:
+        response = await client().post(
+            item.url, content=item.body, headers=headers(item.secret, item.message_id, item.body)
         )
-        row.attempts += 1
-        row.last_status_code = status
-        if status is not None and 200 <= status < 300:
-            row.status, row.delivered_at, row.next_attempt_at = "delivered", utcnow(), None
-            return "delivered"
-        if status == 410:
-            row.status, row.next_attempt_at = "failed", None
-            sub = await session.get(Subscription, row.subscription_id, with_for_update={"key_share": True})
-            assert sub is not None
+        item.status, item.excerpt = response.status_code, response.text[:EXCERPT]
+    except httpx.HTTPError as exc:
+        item.error = f"{type(exc).__name__}: {exc}"[:EXCERPT] or type(exc).__name__
+    item.took_ms = int((time.perf_counter() - started) * 1000)
+
+
+async def _settle(db: Database, items: list[_Claimed]) -> dict[str, int]:
+    """Each attempt logged, then delivered, retry later (its own scheduled job), off (410) or dead:
+    one transaction for the whole batch."""
+    outcomes: dict[str, int] = {}
+    async with db.transaction() as session:
+        rows = {
+            r.id: r
+            for r in await session.scalars(
+                select(Delivery).where(Delivery.id.in_([i.id for i in items])).order_by(Delivery.id).with_for_update()
+            )
+        }
+        for item in items:
+            row = rows.get(item.id)
+            outcome = (
+                "settled elsewhere" if row is None or row.status != "pending" else await _outcome(session, row, item)
+            )
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+async def _outcome(session: AsyncSession, row: Delivery, item: _Claimed) -> str:
+    status = item.status
+    session.add(
+        Attempt(
+            delivery_id=row.id,
+            status_code=status,
+            duration_ms=item.took_ms,
+            response_excerpt=item.excerpt,
+            error=item.error,
+        )
+    )
+    row.attempts += 1
+    row.last_status_code = status
+    if status is not None and 200 <= status < 300:
+        row.status, row.delivered_at, row.next_attempt_at = "delivered", utcnow(), None
+        return "delivered"
+    if status == 410:
+        row.status, row.next_attempt_at = "failed", None
+        sub = await session.get(Subscription, row.subscription_id, with_for_update={"key_share": True})
+        assert sub is not None
+        if sub.active:
             sub.active = False
             sub.disabled_reason = "The receiver answered 410 Gone: the subscription was turned off."
-            return "gone"
-        if row.attempts > len(BACKOFF):
-            row.status, row.next_attempt_at = "dead", None
-            await _tell_admins(session, row)
-            return "dead"
-        row.next_attempt_at = utcnow() + timedelta(seconds=BACKOFF[row.attempts - 1])
-        await queue.defer(session, DELIVER_TASK, delivery_id=row.id, scheduled_at=row.next_attempt_at)
-        return "retry"
+            events.emit(session, module="admin", entity="webhook_subscription", entity_id=sub.id, action="updated")
+        return "gone"
+    if row.attempts > len(BACKOFF):
+        row.status, row.next_attempt_at = "dead", None
+        await _tell_admins(session, row)
+        return "dead"
+    row.next_attempt_at = utcnow() + timedelta(seconds=BACKOFF[row.attempts - 1])
+    await queue.defer(session, DELIVER_TASK, delivery_id=row.id, scheduled_at=row.next_attempt_at)
+    return "retry"
+
+
+async def deliver(db: Database, delivery_id: int | None = None) -> str:
+    """The batch job: claim the due deliveries (the outbox row's time decides; `delivery_id` only
+    names the retry that scheduled this job, for the jobs log), POST them at once over one
+    connection pool, settle them, and go on while full batches keep coming (for at most RUN_FOR
+    seconds; then a fresh job carries on, so other jobs get their turn)."""
+    del delivery_id
+    outcomes: dict[str, int] = {}
+    ends = time.monotonic() + RUN_FOR
+    while True:
+        items = await _claim(db, BATCH)
+        if items:
+            await asyncio.gather(*(_post(i) for i in items))
+            for name, count in (await _settle(db, items)).items():
+                outcomes[name] = outcomes.get(name, 0) + count
+        if len(items) < BATCH:
+            break
+        if time.monotonic() > ends:
+            async with db.transaction() as session:
+                await wake(session)
+            break
+    return ", ".join(f"{n} {k}" for k, n in sorted(outcomes.items())) or "nothing to do"
 
 
 async def _tell_admins(session: AsyncSession, row: Delivery) -> None:
@@ -333,7 +453,7 @@ async def resend(session: AsyncSession, actor_id: int, delivery_id: int) -> Deli
     if not sub.active:
         raise ValidationFailed("Turn the subscription on before resending.", field="delivery_id")
     row.status, row.attempts, row.next_attempt_at = "pending", 0, utcnow()
-    await queue.defer(session, DELIVER_TASK, delivery_id=row.id)
+    await queue.defer(session, DELIVER_TASK, delivery_id=row.id, scheduled_at=None)
     audit.record(session, actor_id=actor_id, entity="webhook_delivery", entity_id=row.id, action="resent")
     return await delivery_out(session, row)
 

@@ -23,6 +23,7 @@ MODULES = (
     "purchasing",
     "reports",
     "integrations",
+    "automation",
     "admin",
 )
 ACTIONS = ("view", "create", "edit", "delete", "export", "import")

@@ -102,6 +102,13 @@ class ActionKind(StrEnum):
     remove_tag = "remove_tag"
     create_ticket = "create_ticket"
     call_webhook = "call_webhook"
+    send_email = "send_email"
+    send_whatsapp = "send_whatsapp"
+
+
+# The records each action may work on (the rest work on every kind).
+EMAIL_ENTITIES = ("lead", "client", "ticket")
+WHATSAPP_ENTITIES = ("lead", "client")
 
 
 class Action(Model):
@@ -109,7 +116,10 @@ class Action(Model):
     `relative_to` (the trigger moment when empty, a date field of the record, or `next_meeting`),
     for `user_id` or the record's owner. notify: `user_ids` and/or `role_id`, `title`, `body`.
     assign: `user_id`, or round-robin in `team_id`. set_field: `field`, `value`. add_tag/remove_tag:
-    `tag`. create_ticket: `title` (subject), `body`. call_webhook: `subscription_id`."""
+    `tag`. create_ticket: `title` (subject), `body`. call_webhook: `subscription_id`. send_email:
+    `template_id` (an e-mail template of the rule's record kind) to the record's address, sent as
+    the rule's author. send_whatsapp: `whatsapp_template` (an approved template's name) and
+    optionally its `language`, to the record's phone, which must have opted in."""
 
     kind: ActionKind
     title: Short = ""
@@ -125,6 +135,9 @@ class Action(Model):
     value: Value = None
     tag: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     subscription_id: Id | None = None
+    template_id: Id | None = None
+    whatsapp_template: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    language: Annotated[str, Field(min_length=1, max_length=20)] | None = None
 
 
 class RuleIn(Model):
@@ -138,6 +151,8 @@ class RuleIn(Model):
 
 class RuleOut(RuleIn):
     id: int
+    # A manager's rule: it works on this team's records only (None: every record).
+    team_id: int | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -181,6 +196,22 @@ class RunOut(Model):
 
 class TestIn(Model):
     entity_id: Id
+
+
+FieldKind = Literal["text", "number", "date", "moment", "list", "bool", "person", "team"]
+
+
+class FieldOut(Model):
+    """A field rules may watch or compare (`settable`: a rule's "set a field" may change it)."""
+
+    name: str
+    kind: FieldKind
+    settable: bool = False
+
+
+class EntityFields(Model):
+    entity: Entity
+    fields: list[FieldOut]
 
 
 # --- outgoing webhooks ----------------------------------------------------------------------------

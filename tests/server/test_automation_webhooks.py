@@ -224,7 +224,10 @@ async def test_the_last_retry_waits_in_the_dead_letters_and_admins_are_told(
     assert first["status"] == "pending" and first["last_status_code"] == 503 and first["next_attempt_at"]
     # A day passes: it is on its last retry, and the retry is due now.
     async with live.session() as s:
-        await s.execute(text("UPDATE webhook_deliveries SET attempts = 7 WHERE id = :i"), {"i": first["id"]})
+        await s.execute(
+            text("UPDATE webhook_deliveries SET attempts = 7, next_attempt_at = now() WHERE id = :i"),
+            {"i": first["id"]},
+        )
         await s.execute(
             text(
                 "UPDATE procrastinate_jobs SET scheduled_at = now() WHERE status = 'todo' "
