@@ -31,7 +31,9 @@ from crm_server.invoices import api as invoices_api
 from crm_server.jobs import runner
 from crm_server.leads import api as leads_api
 from crm_server.orders import api as orders_api
+from crm_server.partners import api as partners_api
 from crm_server.payments import api as payments_api
+from crm_server.portal import pages as portal_pages
 from crm_server.products import api as products_api
 from crm_server.proposals import api as proposals_api
 from crm_server.purchasing import api as purchasing_api
@@ -122,4 +124,6 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(imports_api.router)
     app.include_router(automation_api.router)
     app.include_router(whatsapp_api.router)
+    app.include_router(partners_api.router)
+    app.include_router(portal_pages.router)  # the partner portal's HTML pages (/portal)
     return app

@@ -126,6 +126,13 @@ DEFINITIONS: dict[str, Definition] = {
     # Website forms (crm_server/webforms/, crm_server/integrations/forms.py)
     "forms.max_per_window": Definition(int, 10, "Most website form posts from one address", minimum=1, maximum=10000),
     "forms.window_minutes": Definition(int, 10, "Window of that limit (minutes)", minimum=1, maximum=1440),
+    # Partners and their portal (crm_server/partners/, crm_server/portal/)
+    "partners.protection_days": Definition(
+        int, 90, "Days a partner's registered lead stays protected without progress", minimum=1, maximum=3650
+    ),
+    "partners.invitation_days": Definition(
+        int, 7, "Days a partner user's invitation link works", minimum=1, maximum=60
+    ),
     # Backups (crm_server/backups/): the passphrase is not a setting (CRM_BACKUP_PASSPHRASE in the environment)
     "backup.enabled": Definition(bool, True, "Back up the database every night"),
     "backup.folder": Definition(

@@ -34,6 +34,7 @@ TASK_MODULES.append("crm_server.imports.scheduled")
 TASK_MODULES.append("crm_server.automation.scheduled")
 TASK_MODULES.append("crm_server.reports.scheduled")
 TASK_MODULES.append("crm_server.emails.scheduled")
+TASK_MODULES.append("crm_server.partners.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
 BLUEPRINTS: dict[str, procrastinate.Blueprint] = {NAMESPACE: blueprint}
 
@@ -70,6 +71,8 @@ TITLES: dict[str, str] = {
     "crm:reports.send_scheduled": "E-mail the scheduled reports",
     "crm:emails.send": "Send an e-mail from a record",
     "crm:whatsapp.send": "Send a WhatsApp message",
+    "crm:partners.send_invitation": "Send a partner portal invitation",
+    "crm:partners.settle": "Lapse partner registrations whose protection ended",
 }
 
 

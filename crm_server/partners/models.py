@@ -39,6 +39,8 @@ class Partner(Base):
     phone: Mapped[str] = mapped_column(String(50), server_default="")
     notes: Mapped[str] = mapped_column(Text, server_default="")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Whether the partner's portal shows the value of their won leads.
+    share_values: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (Index("uq_partners_name_lower", func.lower(name), unique=True),)

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(50), server_default="", nullable=False),
         sa.Column("notes", sa.Text(), server_default="", nullable=False),
         sa.Column("active", sa.Boolean(), server_default="true", nullable=False),
+        sa.Column("share_values", sa.Boolean(), server_default="false", nullable=False),
         *_stamps(),
     )
     op.create_index("uq_partners_name_lower", "partners", [sa.text("lower(name)")], unique=True)

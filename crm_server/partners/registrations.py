@@ -1,0 +1,392 @@
+"""Leads a partner registers through the portal, and what the partner may see of them.
+
+A submission is answered at once: "registered" (a new lead, created by the leads service so it is
+audited and shown live, credited to the partner, given to the managing salesperson or the
+assignment rules), "already registered" (another partner's registration or an existing lead has the
+same e-mail or phone: nothing about it is told) or "needs review" (only a weaker match: a similar
+name at the same company). The duplicate check is the leads' own, run on the new lead inside a
+savepoint that is rolled back (with its live events) when the lead is not to be kept.
+
+A partner sees only their company's registrations, and of each only the fields meant for partners:
+what they typed, a partner-friendly stage, won or lost, and the value only when the office shares it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from crm_server import events
+from crm_server.activities import preferences
+from crm_server.admin import audit, settings
+from crm_server.auth.models import User
+from crm_server.clients import normalise
+from crm_server.contract.leads import LeadIn
+from crm_server.db import savepoint, utcnow
+from crm_server.errors import NotFound, ValidationFailed
+from crm_server.leads import service as leads
+from crm_server.leads.duplicates import _candidates
+from crm_server.leads.models import Lead, PipelineStatus
+from crm_server.partners.models import LeadRegistration, Partner, PartnerUser
+
+Outcome = Literal["registered", "already_registered", "needs_review"]
+STRONG = ("email", "phone")  # a twin by these is the same lead; a similar name at the company is not sure
+LIMITS = {"company": 200, "contact": 200, "phone": 50, "email": 320, "interest": 200, "notes": 5000}
+PAGE = 50
+
+
+@dataclass(frozen=True)
+class Submission:
+    company: str
+    contact: str
+    phone: str
+    email: str
+    interest: str
+    notes: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    outcome: Outcome
+    registration_id: int | None = None
+
+
+class _NotKept(Exception):
+    """Rolls the savepoint (the trial lead and its events) back."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+def _clean(form: Submission, country: str) -> dict[str, str]:
+    """What was typed, trimmed and checked: errors name the field."""
+    values = {k: (getattr(form, k) or "").strip() for k in LIMITS}
+    for key, limit in LIMITS.items():
+        if len(values[key]) > limit:
+            raise ValidationFailed(f"At most {limit} characters, please.", field=key, code="too_long")
+    values["contact"] = " ".join(values["contact"].split())
+    if not values["contact"]:
+        raise ValidationFailed("Give the contact person's name.", field="contact")
+    values["email"] = normalise.email(values["email"]) or ""
+    values["phone"] = normalise.phone(values["phone"], country) or ""
+    if not values["email"] and not values["phone"]:
+        raise ValidationFailed("Give the contact's e-mail or phone.", field="email")
+    return values
+
+
+async def _registered_elsewhere(session: AsyncSession, values: dict[str, str]) -> bool:
+    """A submission waiting for review (any partner's) with the same e-mail or phone."""
+    same = []
+    if values["email"]:
+        same.append(func.lower(LeadRegistration.email) == values["email"].lower())
+    if values["phone"]:
+        same.append(LeadRegistration.phone == values["phone"])
+    found = await session.scalar(
+        select(LeadRegistration.id)
+        .where(LeadRegistration.state == "needs_review", LeadRegistration.lead_id.is_(None), or_(*same))
+        .limit(1)
+    )
+    return found is not None
+
+
+async def _owner(session: AsyncSession, partner: Partner) -> int | None:
+    if partner.managing_user_id is None:
+        return None
+    manager = await session.get(User, partner.managing_user_id)
+    return manager.id if manager is not None and manager.active else None
+
+
+async def submit(session: AsyncSession, person: PartnerUser, partner: Partner, form: Submission) -> Answer:
+    values = _clean(form, await leads.default_country(session))
+    if await _registered_elsewhere(session, values):
+        return Answer("already_registered")
+    owner_id = await _owner(session, partner)
+    data = LeadIn(
+        person_name=values["contact"],
+        company=values["company"] or None,
+        email=values["email"] or None,
+        phone=values["phone"] or None,
+        source="Partner",
+        partner_name=partner.name,
+        owner_id=owner_id,
+        product_interest=values["interest"] or None,
+        note=values["notes"] or None,
+    )
+    try:
+        async with savepoint(session):
+            created = await leads.create_lead(session, None, data)
+            lead = await session.get(Lead, created.id)
+            assert lead is not None
+            twins = await _candidates(session, lead, 10)
+            if any(r in STRONG for _, reasons in twins for r in reasons):
+                raise _NotKept("already_registered")
+            if twins:
+                raise _NotKept("needs_review")
+    except _NotKept as not_kept:
+        if not_kept.outcome == "already_registered":
+            return Answer("already_registered")
+        reg = _registration(partner, person, None, "needs_review", values, None)
+        session.add(reg)
+        await session.flush()
+        _announce(session, reg, "submitted")
+        return Answer("needs_review", reg.id)
+    days = int(await settings.get(session, "partners.protection_days"))
+    reg = _registration(partner, person, lead.id, "registered", values, utcnow() + timedelta(days=days))
+    session.add(reg)
+    await session.flush()
+    audit.record(
+        session,
+        actor_id=None,
+        entity="lead",
+        entity_id=lead.id,
+        action="partner_registered",
+        changes=audit.diff({}, {"partner": partner.name, "partner_user": person.full_name}),
+    )
+    _announce(session, reg, "registered")
+    if partner.managing_user_id is not None and partner.managing_user_id != lead.owner_id:
+        await preferences.notify(
+            session,
+            partner.managing_user_id,
+            "lead_assigned",
+            f"{partner.name} registered a lead: {lead.person_name}",
+            f"Given to another salesperson by the assignment rules (lead #{lead.id}).",
+            "lead",
+            lead.id,
+        )
+    return Answer("registered", reg.id)
+
+
+def _registration(
+    partner: Partner,
+    person: PartnerUser,
+    lead_id: int | None,
+    state: str,
+    values: dict[str, str],
+    until: datetime | None,
+) -> LeadRegistration:
+    return LeadRegistration(
+        partner_id=partner.id,
+        partner_user_id=person.id,
+        lead_id=lead_id,
+        state=state,
+        protected_until=until,
+        **values,
+    )
+
+
+def _announce(session: AsyncSession, reg: LeadRegistration, action: str) -> None:
+    events.emit(
+        session,
+        module="partners",
+        entity="registration",
+        entity_id=reg.id,
+        action=action,
+        data={"lead_id": reg.lead_id, "partner_id": reg.partner_id, "state": reg.state},
+    )
+
+
+# --- what the partner sees -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortalLead:
+    id: int
+    submitted: datetime
+    company: str
+    contact: str
+    interest: str
+    stage: str
+    outcome: str  # "won", "lost" or ""
+    value: Decimal | None
+    currency: str | None
+
+
+_FIRST_OPEN = aliased(PipelineStatus)
+
+
+def _rows(partner_id: int) -> Any:
+    first_open = (
+        select(func.min(_FIRST_OPEN.position))
+        .where(_FIRST_OPEN.pipeline_id == Lead.pipeline_id, _FIRST_OPEN.kind == "open")
+        .correlate(Lead)
+        .scalar_subquery()
+    )
+    return (
+        select(LeadRegistration, PipelineStatus.kind, PipelineStatus.position == first_open, Lead.value, Lead.currency)
+        .outerjoin(Lead, Lead.id == LeadRegistration.lead_id)
+        .outerjoin(PipelineStatus, PipelineStatus.id == Lead.status_id)
+        .where(LeadRegistration.partner_id == partner_id, LeadRegistration.state != "rejected")
+    )
+
+
+def _stage(state: str, kind: str | None, first: bool | None) -> tuple[str, str]:
+    """(stage in a partner's words, "won"/"lost"/"")."""
+    if state == "needs_review":
+        return "Under review", ""
+    if state == "lapsed":
+        return "Protection ended", ""
+    if kind == "won" or state == "won":
+        return "Won", "won"
+    if kind in ("lost", "junk") or state == "lost":
+        return "Not won", "lost"
+    return ("Received" if first else "In progress"), ""
+
+
+def _portal_lead(row: Any, share_values: bool) -> PortalLead:
+    reg, kind, first, value, currency = row
+    stage, outcome = _stage(reg.state, kind, first)
+    shown = share_values and outcome == "won"
+    return PortalLead(
+        id=reg.id,
+        submitted=reg.created_at,
+        company=reg.company,
+        contact=reg.contact,
+        interest=reg.interest,
+        stage=stage,
+        outcome=outcome,
+        value=value if shown else None,
+        currency=currency if shown else None,
+    )
+
+
+async def partner_leads(session: AsyncSession, partner: Partner, q: str, page: int) -> tuple[list[PortalLead], bool]:
+    """The partner's registrations, newest first, searched in what the partner typed; and whether
+    more follow."""
+    stmt = _rows(partner.id)
+    words = q.strip()[:100]
+    if words:
+        like = [
+            getattr(LeadRegistration, f).icontains(words, autoescape=True)
+            for f in ("company", "contact", "email", "phone", "interest")
+        ]
+        stmt = stmt.where(or_(*like))
+    stmt = stmt.order_by(LeadRegistration.created_at.desc(), LeadRegistration.id.desc())
+    rows = (await session.execute(stmt.offset(page * PAGE).limit(PAGE + 1))).all()
+    return [_portal_lead(r, partner.share_values) for r in rows[:PAGE]], len(rows) > PAGE
+
+
+async def partner_lead(session: AsyncSession, partner: Partner, registration_id: int) -> PortalLead:
+    """One of the partner's registrations; another partner's answers exactly like none at all."""
+    row = (await session.execute(_rows(partner.id).where(LeadRegistration.id == registration_id))).first()
+    if row is None:
+        raise NotFound("No such lead.")
+    return _portal_lead(row, partner.share_values)
+
+
+@dataclass(frozen=True)
+class MonthRow:
+    month: date
+    submitted: int
+    won: int
+    won_value: Decimal | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    submitted: int
+    open: int
+    won: int
+    lost: int
+    conversion: Decimal | None  # percent of decided leads that were won
+    months: list[MonthRow]
+
+
+async def dashboard(session: AsyncSession, partner: Partner) -> Dashboard:
+    rows = _rows(partner.id).subquery()
+    won = or_(rows.c.kind == "won", rows.c.state == "won")
+    lost = and_(~won, or_(rows.c.kind.in_(("lost", "junk")), rows.c.state == "lost"))
+    month = func.date_trunc("month", rows.c.created_at)
+    by_month = (
+        await session.execute(
+            select(
+                month,
+                func.count(),
+                func.count().filter(won),
+                func.sum(case((won, rows.c.value))),
+            )
+            .group_by(month)
+            .order_by(month.desc())
+            .limit(12)
+        )
+    ).all()
+    totals = (
+        await session.execute(
+            select(func.count(), func.count().filter(won), func.count().filter(lost)).select_from(rows)
+        )
+    ).one()
+    submitted, won_n, lost_n = int(totals[0]), int(totals[1]), int(totals[2])
+    decided = won_n + lost_n
+    return Dashboard(
+        submitted=submitted,
+        open=submitted - decided,
+        won=won_n,
+        lost=lost_n,
+        conversion=(Decimal(won_n * 100) / decided).quantize(Decimal("0.1")) if decided else None,
+        months=[
+            MonthRow(month=m.date(), submitted=int(n), won=int(w), won_value=(v if partner.share_values else None))
+            for m, n, w, v in by_month
+        ],
+    )
+
+
+# --- the nightly job -----------------------------------------------------------------------------
+
+
+async def settle(session: AsyncSession, now: datetime) -> int:
+    """Registrations follow their lead (won, lost); those whose protection ended while the lead
+    stayed in its pipeline's first open stage lapse. Returns how many lapsed."""
+    kind = select(PipelineStatus.kind).where(PipelineStatus.id == Lead.status_id).scalar_subquery()
+    for outcome, kinds in (("won", ("won",)), ("lost", ("lost", "junk"))):
+        await session.execute(
+            update(LeadRegistration)
+            .where(
+                LeadRegistration.state == "registered",
+                LeadRegistration.lead_id == Lead.id,
+                kind.in_(kinds),
+            )
+            .values(state=outcome, updated_at=now)
+        )
+    first_open = (
+        select(func.min(PipelineStatus.position))
+        .where(PipelineStatus.pipeline_id == Lead.pipeline_id, PipelineStatus.kind == "open")
+        .scalar_subquery()
+    )
+    status_position = select(PipelineStatus.position).where(PipelineStatus.id == Lead.status_id).scalar_subquery()
+    lapsed = (
+        await session.scalars(
+            update(LeadRegistration)
+            .where(
+                LeadRegistration.state == "registered",
+                LeadRegistration.protected_until < now,
+                LeadRegistration.lead_id == Lead.id,
+                status_position == first_open,
+            )
+            .values(state="lapsed", updated_at=now)
+            .returning(LeadRegistration)
+        )
+    ).all()
+    for reg in lapsed:
+        if reg.lead_id is not None:
+            audit.record(
+                session,
+                actor_id=None,
+                entity="lead",
+                entity_id=reg.lead_id,
+                action="partner_registration_lapsed",
+                changes=[],
+            )
+        _announce(session, reg, "lapsed")
+    return len(lapsed)
+
+
+async def partner_of(session: AsyncSession, person: PartnerUser) -> Partner:
+    partner = await session.get(Partner, person.partner_id)
+    if partner is None:
+        raise NotFound("No such partner.")
+    return partner
