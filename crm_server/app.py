@@ -17,6 +17,7 @@ from crm_server.automation import api as automation_api
 from crm_server.backups import api as backups_api
 from crm_server.backups import restore_api as backups_restore_api
 from crm_server.clients import api as clients_api
+from crm_server.commissions import api as commissions_api
 from crm_server.config import Config, to_libpq_url
 from crm_server.db import Database
 from crm_server.email_pipe import api as email_pipe_api
@@ -115,6 +116,7 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(reports_api.router)
     app.include_router(home_api.router)
     app.include_router(targets_api.router)
+    app.include_router(commissions_api.router)
     app.include_router(emails_api.router)
     app.include_router(payments_api.router)
     app.include_router(orders_api.router)

@@ -8,6 +8,7 @@ from crm_server.automation import models as automation_models  # noqa: F401
 from crm_server.backups import models as backups_models  # noqa: F401
 from crm_server.campaigns import models as campaigns_models  # noqa: F401
 from crm_server.clients import models as clients_models  # noqa: F401
+from crm_server.commissions import models as commissions_models  # noqa: F401
 from crm_server.db import Base
 from crm_server.email_pipe import models as email_pipe_models  # noqa: F401
 from crm_server.emails import models as emails_models  # noqa: F401

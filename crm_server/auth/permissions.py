@@ -41,6 +41,8 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             stock=VIEW,
             purchasing=VIEW,
             reports=["view", "export"],
+            # Managers approve their team's commissions (edit), finance marks them paid.
+            commissions=["view", "edit", "export"],
             # Their team's automation rules (issue #24): webhooks and other teams stay the admins'.
             automation=["view", "create", "edit", "delete"],
         ),
@@ -57,6 +59,7 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             products=VIEW,
             stock=VIEW,
             reports=VIEW,
+            commissions=VIEW,  # their own commissions
         ),
     },
     "Support agent": {
@@ -76,6 +79,8 @@ BUILTIN_ROLES: dict[str, dict[str, Any]] = {
             payments=ALL,
             products=WORK,
             reports=["view", "export"],
+            # Finance adds commissions by hand and marks approved ones paid (not approve: "edit").
+            commissions=["view", "create", "export"],
         ),
     },
     "Warehouse": {

@@ -22,6 +22,7 @@ MODULES = (
     "stock",
     "purchasing",
     "reports",
+    "commissions",
     "integrations",
     "automation",
     "admin",

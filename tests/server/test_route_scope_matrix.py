@@ -48,6 +48,8 @@ OWNED = {
     "import_id": "imports",
     # A saved custom report is its owner's (and those it is shared with): setup's is the admin's, unshared.
     "report_id": "reports",
+    # A commission is its beneficiary's (a partner's: its managing salesperson's), scoped by "commissions".
+    "commission_id": "commissions",
 }  # order_id under /api/orders: a sales order
 # Path parameters of records nobody owns (settings an admin keeps, the catalogue, stock, the jobs
 # list): only the route's permission guards them. A new parameter must be added to one of the two.
@@ -70,6 +72,7 @@ UNOWNED = {
     "item_id",
     "log_id",
     "pipeline_id",
+    "policy_id",  # a commission policy: admins change them, whoever sees commissions reads them
     "product_id",
     "provider",
     "rate_id",
@@ -182,6 +185,8 @@ def _setup(admin: httpx.Client, south: int, ids: dict[str, int]) -> None:
     ids["import_id"] = _ok(upload)["item"]["id"]
     custom = {"name": "Mine", "definition": {"entity": "leads", "group_by": ["owner"]}}
     ids["report_id"] = _ok(admin.post("/api/reports/custom", json=custom))["id"]
+    by_hand = {"invoice_id": issued["id"], "user_id": south, "amount": "1.00", "note": "By hand"}
+    ids["commission_id"] = _ok(admin.post("/api/commissions", json=by_hand))["id"]
     ids["order_id"] = 1  # no sales order: no built-in role but Admin holds orders (see test_roles_hold_...)
 
 

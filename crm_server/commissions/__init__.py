@@ -1,0 +1,1 @@
+"""Commissions (issue #25): policies, earned / by-hand / reversed commissions, payouts."""
