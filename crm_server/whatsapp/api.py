@@ -1,5 +1,7 @@
 """HTTP routes of WhatsApp: a lead's or client's conversation state, opt-in, messages, sending;
-the templates (list, sync from the Cloud API) and the messages from unknown numbers."""
+the templates (list, sync from the Cloud API, write, submit for approval), the business number's
+quality and limit, sending for a follow-up, and the messages from unknown numbers. The fixed paths
+come before /{kind}/{record_id} (which would otherwise catch them)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,22 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from crm_server.auth.permissions import Principal
-from crm_server.contract.whatsapp import Conversation, MessageIn, MessageOut, OptInIn, OptInOut, TemplateOut
+from crm_server.contract.whatsapp import (
+    Conversation,
+    FollowUpMessageIn,
+    FollowUpSent,
+    MessageIn,
+    MessageOut,
+    NumberOut,
+    OptInIn,
+    OptInOut,
+    TemplateIn,
+    TemplateOut,
+)
 from crm_server.errors import Forbidden
 from crm_server.routing import CurrentUser, Session, TxRoute, require
-from crm_server.whatsapp import service
+from crm_server.whatsapp import follow_ups, number, service
+from crm_server.whatsapp import templates as authoring
 from crm_server.whatsapp.models import Template
 
 router = APIRouter(prefix="/api/whatsapp", route_class=TxRoute, tags=["whatsapp"])
@@ -34,6 +48,39 @@ async def templates(session: Session) -> list[TemplateOut]:
 @router.post("/templates/sync", response_model=list[TemplateOut], dependencies=[require("integrations", "edit")])
 async def sync_templates(session: Session) -> list[TemplateOut]:
     return await service.sync_templates(session)
+
+
+@router.post("/templates", response_model=TemplateOut, status_code=201)
+async def create_template(
+    body: TemplateIn, session: Session, actor: Principal = require("integrations", "edit")
+) -> TemplateOut:
+    return await authoring.create(session, actor, body)
+
+
+@router.put("/templates/{template_id}", response_model=TemplateOut)
+async def update_template(
+    template_id: int, body: TemplateIn, session: Session, actor: Principal = require("integrations", "edit")
+) -> TemplateOut:
+    return await authoring.update(session, actor, template_id, body)
+
+
+@router.post("/templates/{template_id}/submit", response_model=TemplateOut)
+async def submit_template(
+    template_id: int, session: Session, actor: Principal = require("integrations", "edit")
+) -> TemplateOut:
+    return await authoring.submit(session, actor, template_id)
+
+
+@router.get("/number", response_model=NumberOut, dependencies=[require("integrations", "view")])
+async def business_number(session: Session) -> NumberOut:
+    return await number.number(session)
+
+
+@router.post("/follow-ups/{follow_up_id}/messages", response_model=FollowUpSent, status_code=201)
+async def send_for_follow_up(
+    follow_up_id: int, body: FollowUpMessageIn, session: Session, actor: Principal = require("activities", "edit")
+) -> FollowUpSent:
+    return await follow_ups.send(session, actor, follow_up_id, body)
 
 
 @router.get("/unmatched", response_model=list[MessageOut], dependencies=[require("integrations", "view")])

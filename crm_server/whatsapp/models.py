@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_server.db import Base, IdMixin
@@ -34,6 +48,15 @@ class Template(IdMixin, Base):
     body: Mapped[str] = mapped_column(Text, server_default="")
     reason: Mapped[str | None] = mapped_column(Text)
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Written in the CRM (migration 0041): the record field behind each {{n}}, header, footer, buttons.
+    header: Mapped[str | None] = mapped_column(Text)
+    footer: Mapped[str | None] = mapped_column(Text)
+    buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    variables: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    authored: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
 
     __table_args__ = (UniqueConstraint("name", "language", name="uq_whatsapp_templates_name_language"),)
 
@@ -55,6 +78,8 @@ class Message(IdMixin, Base):
     created_by: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    parameters: Mapped[list[str] | None] = mapped_column(JSONB)  # the {{n}} values it was sent with
+    follow_up_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("follow_ups.id", ondelete="SET NULL"))
 
     __table_args__ = (
         CheckConstraint("direction IN ('in', 'out')", name="direction"),

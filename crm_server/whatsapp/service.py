@@ -6,6 +6,7 @@ are kept without a record and listed (GET /api/whatsapp/unmatched). Never commit
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
 from crm_server.admin import settings
+from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
 from crm_server.clients import service as clients
 from crm_server.clients.models import Client
@@ -168,9 +170,11 @@ async def send(session: AsyncSession, principal: Principal, kind: str, record_id
                 f"The template {template.name!r} is {template.status.lower()}, not approved: it cannot be sent yet.",
                 field="template",
             )
+        parameters = await _parameters(session, principal, record, template)
         message = Message(
-            template_name=template.name, template_language=template.language, body=template.body, status="queued"
-        )
+            template_name=template.name, template_language=template.language, status="queued",
+            body=_filled(template.body, parameters), parameters=parameters or None,
+        )  # fmt: skip
     elif text:
         if not state.free_text:
             raise ValidationFailed(state.reason, field="text")
@@ -190,6 +194,43 @@ async def send(session: AsyncSession, principal: Principal, kind: str, record_id
     await queue.defer(session, SEND_TASK, message_id=message.id)
     _emit(session, record, "message", principal.user_id, {"message_id": message.id, "status": "queued"})
     return MessageOut.model_validate(message)
+
+
+async def _parameters(
+    session: AsyncSession, principal: Principal, record: Lead | Client, template: Template
+) -> list[str]:
+    """The value of each {{n}} from the record field the template maps it to; an empty one is refused
+    (WhatsApp rejects an empty parameter, and the customer would read a gap)."""
+    if not template.variables:
+        return []
+    user = await session.get(User, principal.user_id)
+    name = record.person_name if isinstance(record, Lead) else record.name
+    company = (record.company or "") if isinstance(record, Lead) else record.name
+    known = {
+        "contact.name": name,
+        "contact.company": company,
+        "owner.full_name": user.full_name if user else "",
+        "company.name": str(await settings.get(session, "company.name") or ""),
+    }
+    values = []
+    for index, field in enumerate(template.variables):
+        value = " ".join(str(known.get(field) or "").split())[:1024]
+        if not value:
+            raise ValidationFailed(
+                f"{{{{{index + 1}}}}} of {template.name!r} is the record's {field}, which is empty here.",
+                field="template",
+            )
+        values.append(value)
+    return values
+
+
+def _filled(body: str, values: list[str]) -> str:
+    """The body as the customer reads it (kept on the message and shown on the timeline)."""
+    return re.sub(
+        r"\{\{\s*(\d+)\s*\}\}",
+        lambda m: values[int(m.group(1)) - 1] if int(m.group(1)) <= len(values) else m.group(0),
+        body,
+    )
 
 
 async def messages(session: AsyncSession, principal: Principal, kind: str, record_id: int) -> list[MessageOut]:
@@ -233,6 +274,9 @@ async def _api(session: AsyncSession, method: str, path: str, json_body: dict[st
     if response.status_code >= 500 or error.get("is_transient"):
         raise RuntimeError(f"The WhatsApp Cloud API answered {response.status_code}: {error.get('message')}")
     raise NeedsAttention(error_words(code, str(error.get("message") or "")), reauthorize=code == 190)
+
+
+call_api = _api  # for the area's other modules (templates, number)
 
 
 async def check_connection(session: AsyncSession) -> None:
@@ -304,10 +348,11 @@ async def deliver(session: AsyncSession, message_id: int) -> str:
     phone_id = str(await settings.get(session, "whatsapp.phone_number_id") or "")
     payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": message.phone}
     if message.template_name:
-        payload |= {
-            "type": "template",
-            "template": {"name": message.template_name, "language": {"code": message.template_language}},
-        }
+        template: dict[str, Any] = {"name": message.template_name, "language": {"code": message.template_language}}
+        if message.parameters:
+            values = [{"type": "text", "text": v} for v in message.parameters]
+            template["components"] = [{"type": "body", "parameters": values}]
+        payload |= {"type": "template", "template": template}
     else:
         payload |= {"type": "text", "text": {"preview_url": False, "body": message.body}}
     try:
@@ -403,10 +448,19 @@ async def on_template_status(session: AsyncSession, payload: dict[str, Any]) -> 
         str(payload.get("message_template_language") or ""),
     )
     status = str(payload.get("event") or "")[:30]
-    template = await session.scalar(select(Template).where(Template.name == name, Template.language == language))
+    meta_id = str(payload.get("message_template_id") or "")[:50]
+    template = await session.scalar(select(Template).where(Template.meta_id == meta_id)) if meta_id else None
+    if template is None:
+        template = await session.scalar(select(Template).where(Template.name == name, Template.language == language))
     if template is None:
         return f"Template {name} ({language}) is not known here yet; sync the templates."
     template.status = status
     reason = payload.get("reason")
-    template.reason = str(reason) if reason not in (None, "NONE") else None
+    other = payload.get("other_info") if isinstance(payload.get("other_info"), dict) else {}
+    detail = str(other.get("description") or "")[:2000] if isinstance(other, dict) else ""
+    template.reason = str(reason)[:2000] if reason not in (None, "NONE", "") else (detail or None)
+    events.emit(
+        session, module="whatsapp", entity="template", entity_id=template.id, action="status",
+        data={"status": status},
+    )  # fmt: skip
     return f"Template {name} is now {status}."

@@ -1,4 +1,7 @@
-"""WhatsApp template authoring, quality rating, follow-up sending (issue #23).
+"""WhatsApp template authoring, quality rating, follow-up sending (issue #23): a template written
+in the CRM keeps its header, buttons and the record field behind each {{n}} variable, who changed
+it last and when it went to Meta; a message keeps the variable values it was sent with and the
+follow-up it completed.
 
 Revision ID: 0041
 Revises: 0040
@@ -7,6 +10,10 @@ Create Date: 2026-12-06 06:00:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
 revision = "0041"
 down_revision = "0040"
 branch_labels = None
@@ -14,8 +21,31 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    jsonb = postgresql.JSONB()
+    op.add_column("whatsapp_templates", sa.Column("header", sa.Text(), nullable=True))
+    op.add_column("whatsapp_templates", sa.Column("footer", sa.Text(), nullable=True))
+    op.add_column(
+        "whatsapp_templates", sa.Column("buttons", jsonb, nullable=False, server_default=sa.text("'[]'::jsonb"))
+    )
+    op.add_column(
+        "whatsapp_templates", sa.Column("variables", jsonb, nullable=False, server_default=sa.text("'[]'::jsonb"))
+    )
+    op.add_column("whatsapp_templates", sa.Column("authored", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("whatsapp_templates", sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("whatsapp_templates", sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "whatsapp_templates",
+        sa.Column("updated_by", sa.BigInteger(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    )
+    op.add_column("whatsapp_messages", sa.Column("parameters", jsonb, nullable=True))
+    op.add_column(
+        "whatsapp_messages",
+        sa.Column("follow_up_id", sa.BigInteger(), sa.ForeignKey("follow_ups.id", ondelete="SET NULL"), nullable=True),
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_column("whatsapp_messages", "follow_up_id")
+    op.drop_column("whatsapp_messages", "parameters")
+    for column in ("updated_by", "updated_at", "submitted_at", "authored", "variables", "buttons", "footer", "header"):
+        op.drop_column("whatsapp_templates", column)

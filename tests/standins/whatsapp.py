@@ -1,7 +1,12 @@
 """A stand-in for the WhatsApp Business Cloud API (Meta's Graph API) on a loopback port, in its
 documented formats:
 
-- `GET /v19.0/{phone-number-id}`: the number (verified_name, display_phone_number, quality_rating).
+- `GET /v19.0/{phone-number-id}[?fields=...]`: the number (verified_name, display_phone_number,
+  quality_rating, messaging_limit_tier; only the fields asked for when `fields` is given).
+- `POST /v19.0/{waba-id}/message_templates` {"name", "language", "category", "components"}: a new
+  template, PENDING: {"id", "status", "category"}; a name already used in that language is Graph's
+  error 100 (subcode 2388024). `POST /v19.0/{template-id}` {"components"}: an edit, PENDING again:
+  {"success": true}. `review()` decides one and gives the template status webhook Meta would send.
 - `GET /v19.0/{waba-id}/message_templates`: {"data": [{"name", "language", "status", "category",
   "id", "components": [{"type": "BODY", "text"}]}], "paging": {"cursors": {"before", "after"}}}.
 - `POST /v19.0/{phone-number-id}/messages` with {"messaging_product": "whatsapp", "to", "type":
@@ -25,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from tests.standins import Listening
 from tests.support import free_port
@@ -50,6 +55,9 @@ class CloudApiStandIn:
     port: int = field(default_factory=free_port)
     templates: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)  # each POSTed message body, as sent
+    submitted: list[dict[str, Any]] = field(default_factory=list)  # each template create/edit body
+    quality_rating: str = "GREEN"
+    messaging_limit_tier: str = "TIER_1K"
     _listening: Listening | None = None
 
     @classmethod
@@ -81,7 +89,41 @@ class CloudApiStandIn:
             }
         )
 
+    def review(self, name: str, event: str, *, reason: str = "NONE", language: str = "en_US") -> bytes:
+        """Meta's review of a submitted template: its new status, and the webhook that says so."""
+        template = next(t for t in self.templates if t["name"] == name and t["language"] == language)
+        template["status"] = event
+        template["rejected_reason"] = reason if event == "REJECTED" else "NONE"
+        return self.template_webhook(name, event, language=language, reason=reason, template_id=int(template["id"]))
+
+    def _template_write(self, rest: list[str], body: Any) -> tuple[int, dict[str, Any]] | None:
+        if not isinstance(body, dict):
+            return None
+        if rest == [self.waba_id, "message_templates"]:
+            name, language, category = body.get("name"), body.get("language"), body.get("category")
+            parts = body.get("components")
+            if not name or not language or category not in ("MARKETING", "UTILITY", "AUTHENTICATION"):
+                return 400, _error("(#100) Invalid parameter", "OAuthException", 100)
+            if not isinstance(parts, list) or not any(p.get("type") == "BODY" for p in parts):
+                return 400, _error("(#100) Invalid parameter: a BODY component is required", "OAuthException", 100)
+            if any(t["name"] == name and t["language"] == language for t in self.templates):
+                error = _error("Content in this language already exists", "OAuthException", 100)
+                error["error"]["error_subcode"] = 2388024
+                return 400, error
+            self.submitted.append(body)
+            template_id = str(len(self.templates) + 1_000_000_000)
+            self.templates.append({**body, "status": "PENDING", "id": template_id})
+            return 200, {"id": template_id, "status": "PENDING", "category": category}
+        known = [t for t in self.templates if len(rest) == 1 and t["id"] == rest[0]]
+        if known and isinstance(body.get("components"), list):
+            self.submitted.append({"id": rest[0], **body})
+            known[0].update({**body, "status": "PENDING", "rejected_reason": "NONE"})
+            return 200, {"success": True}
+        return None
+
     def answer(self, method: str, path: str, token: str, body: Any) -> tuple[int, dict[str, Any]]:
+        split = urlsplit(path)
+        path, query = split.path, parse_qs(split.query)
         if token != self.token:
             return 401, _error("Invalid OAuth access token - Cannot parse access token", "OAuthException", 190)
         parts = path.strip("/").split("/")
@@ -89,13 +131,19 @@ class CloudApiStandIn:
             return 400, _error("Unknown path components", "OAuthException", 2500)
         rest = parts[1:]
         if method == "GET" and rest == [self.phone_number_id]:
-            return 200, {
+            number = {
                 "verified_name": "Acme Test",
                 "code_verification_status": "VERIFIED",
                 "display_phone_number": self.display_phone_number,
-                "quality_rating": "GREEN",
-                "id": self.phone_number_id,
+                "quality_rating": self.quality_rating,
+                "messaging_limit_tier": self.messaging_limit_tier,
             }
+            asked = [f for f in ",".join(query.get("fields", [])).split(",") if f]
+            if asked:
+                number = {k: v for k, v in number.items() if k in asked}
+            return 200, {**number, "id": self.phone_number_id}
+        if method == "POST" and (written := self._template_write(rest, body)) is not None:
+            return written
         if method == "GET" and rest == [self.waba_id, "message_templates"]:
             return 200, {"data": self.templates, "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}}
         if method == "POST" and rest == [self.phone_number_id, "messages"]:
@@ -173,10 +221,12 @@ class CloudApiStandIn:
         }
         return json.dumps(self._envelope(value)).encode()
 
-    def template_webhook(self, name: str, event: str, *, language: str = "en_US", reason: str = "NONE") -> bytes:
+    def template_webhook(
+        self, name: str, event: str, *, language: str = "en_US", reason: str = "NONE", template_id: int = 12345678
+    ) -> bytes:
         value = {
             "event": event,
-            "message_template_id": 12345678,
+            "message_template_id": template_id,
             "message_template_name": name,
             "message_template_language": language,
             "reason": reason,
@@ -200,7 +250,7 @@ class CloudApiStandIn:
                 return bearer.strip() if scheme.lower() == "bearer" else ""
 
             def do_GET(self) -> None:  # http.server calls it by this name
-                self._send(*api.answer("GET", urlsplit(self.path).path, self._token(), None))
+                self._send(*api.answer("GET", self.path, self._token(), None))
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -208,7 +258,7 @@ class CloudApiStandIn:
                     body = json.loads(self.rfile.read(length) or b"null")
                 except ValueError:
                     body = None
-                self._send(*api.answer("POST", urlsplit(self.path).path, self._token(), body))
+                self._send(*api.answer("POST", self.path, self._token(), body))
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet in tests
                 pass
