@@ -16,6 +16,7 @@ from crm_server.auth import api as auth_api
 from crm_server.automation import api as automation_api
 from crm_server.backups import api as backups_api
 from crm_server.backups import restore_api as backups_restore_api
+from crm_server.campaigns import api as campaigns_api
 from crm_server.clients import api as clients_api
 from crm_server.commissions import api as commissions_api
 from crm_server.config import Config, to_libpq_url
@@ -121,6 +122,8 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     app.include_router(payments_api.router)
     app.include_router(orders_api.router)
     app.include_router(integrations_api.router)
+    app.include_router(campaigns_api.router)
+    app.include_router(campaigns_api.tracking)
     app.include_router(webforms_api.router)
     app.include_router(exports_api.router)
     app.include_router(imports_api.router)

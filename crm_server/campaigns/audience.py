@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select, case, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.admin import settings
@@ -114,7 +115,7 @@ async def materialize(
     picked = (
         select(literal(campaign_id), literal(entity), c.c.entity_id, c.c.address, func.left(c.c.name, 300))
         .where(c.c.why.is_(None))
-        .distinct(c.c.address)
+        .ext(distinct_on(c.c.address))
         .order_by(c.c.address, c.c.entity_id)
     )
     result = await session.execute(

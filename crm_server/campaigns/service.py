@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
-from crm_server.admin import audit
+from crm_server.admin import audit, settings
 from crm_server.auth.permissions import Principal
 from crm_server.campaigns import audience
 from crm_server.campaigns.models import (
@@ -185,6 +185,12 @@ async def start(session: AsyncSession, principal: Principal, campaign_id: int) -
     campaign = await visible_campaign(session, principal, campaign_id, lock=True)
     if campaign.status != "draft":
         raise Conflict("This campaign was started already.", field="status", code="not_draft")
+    if not str(await settings.get(session, "app.public_url") or "").strip():
+        raise Conflict(
+            "Set the server's public address (app.public_url) first: tracking and unsubscribe links need it.",
+            field="app.public_url",
+            code="no_public_url",
+        )
     counted = await audience.count(session, principal, campaign.entity, campaign.filters)
     if counted.eligible == 0:
         raise Conflict(
@@ -268,7 +274,7 @@ async def counts(session: AsyncSession, campaign_id: int) -> Counts:
         await session.execute(
             select(
                 func.count(r.opened_at),
-                func.count(r.machine_opened_at).filter(r.opened_at.is_(None)),
+                func.count(r.machine_opened_at),
                 func.count(r.clicked_at),
                 func.count(r.unsubscribed_at),
             ).where(r.campaign_id == campaign_id)

@@ -210,6 +210,9 @@ class LeadFilters(BaseModel):
     include_closed: bool = Field(default=False, description="also lost and junk leads")
     archived: bool = Field(default=False, description="true shows archived (and merged) leads instead")
     q: str | None = Field(default=None, max_length=200)
+    min_engagement: int | None = Field(
+        default=None, ge=0, le=100, description="only leads whose campaign engagement score is at least this"
+    )
 
 
 class LeadQuery(LeadFilters):

@@ -34,6 +34,7 @@ TASK_MODULES.append("crm_server.imports.scheduled")
 TASK_MODULES.append("crm_server.automation.scheduled")
 TASK_MODULES.append("crm_server.reports.scheduled")
 TASK_MODULES.append("crm_server.emails.scheduled")
+TASK_MODULES.append("crm_server.campaigns.scheduled")
 TASK_MODULES.append("crm_server.commissions.scheduled")
 TASK_MODULES.append("crm_server.partners.scheduled")
 # namespace -> blueprint; a task's procrastinate name is "<namespace>:<name>".
@@ -71,6 +72,7 @@ TITLES: dict[str, str] = {
     "crm:automation.due": "Fire automation rules whose date came",
     "crm:reports.send_scheduled": "E-mail the scheduled reports",
     "crm:emails.send": "Send an e-mail from a record",
+    "crm:campaigns.batch": "Send a batch of a campaign",
     "crm:whatsapp.send": "Send a WhatsApp message",
     "crm:commissions.calculate": "Calculate the commissions that are due",
     "crm:partners.send_invitation": "Send a partner portal invitation",

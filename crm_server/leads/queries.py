@@ -60,4 +60,11 @@ def conditions(
         where.append(Lead.created_at < datetime.combine(filters.created_to + timedelta(days=1), time(), UTC))
     if filters.q and filters.q.strip():
         where.append(text_match(filters.q, default_country))
+    if filters.min_engagement is not None:
+        from crm_server.campaigns.models import Engagement
+
+        engaged = select(Engagement.entity_id).where(
+            Engagement.entity == "lead", Engagement.score >= filters.min_engagement
+        )
+        where.append(Lead.id.in_(engaged))
     return where

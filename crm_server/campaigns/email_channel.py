@@ -1,0 +1,108 @@
+"""The e-mail channel of the campaign engine: one SMTP connection per batch, each message with its
+stored Message-ID, links rewritten to signed click redirects, an open pixel, an unsubscribe link and
+the RFC 8058 one-click headers (List-Unsubscribe + List-Unsubscribe-Post)."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import smtplib
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from email.message import EmailMessage
+from email.utils import formataddr
+from typing import Any
+
+from crm_server.campaigns.engine_types import ChannelError, Outgoing, Snapshot
+from crm_server.campaigns.service import URL
+from crm_server.emails.service import to_html
+
+TIMEOUT = 30
+
+
+def render(snap: Snapshot, out: Outgoing) -> EmailMessage:
+    base = snap.public_url
+    click = {url: f"{base}/track/c/{out.click_tokens[i]}" for i, url in enumerate(snap.links)}
+    unsubscribe = f"{base}/track/u/{out.unsubscribe_token}"
+
+    def plain(m: re.Match[str]) -> str:
+        url = m.group(0)
+        core = url.rstrip(".,;:!?")
+        return click[core] + url[len(core) :] if core in click else url
+
+    def linked(m: re.Match[str]) -> str:
+        url = html.unescape(m.group(0))
+        core = url.rstrip(".,;:!?")
+        if core not in click:
+            return m.group(0)
+        rest = html.escape(url[len(core) :])
+        return f'<a href="{html.escape(click[core])}">{html.escape(core)}</a>{rest}'
+
+    text = re.sub(URL, plain, out.text) + f"\n\n--\nUnsubscribe: {unsubscribe}\n"
+    body = re.sub(URL, linked, to_html(out.text))
+    footer = (
+        f'<p style="font-size:small;color:#666"><a href="{html.escape(unsubscribe)}">Unsubscribe</a></p>'
+        f'<img src="{html.escape(base)}/track/o/{out.open_token}.gif" width="1" height="1" alt="">'
+    )
+    body = body.replace("</body>", footer + "\n</body>")
+    message = EmailMessage()
+    message["From"] = formataddr((snap.sender_name, snap.sender)) if snap.sender_name else snap.sender
+    message["To"] = out.address
+    message["Subject"] = out.subject
+    message["Message-ID"] = out.message_id
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(text)
+    message.add_alternative(body, subtype="html")
+    return message
+
+
+def _connect(cfg: dict[str, Any]) -> smtplib.SMTP:
+    host, port, security = cfg["smtp.host"], int(cfg["smtp.port"]), cfg["smtp.security"]
+    if not host:
+        raise ChannelError("SMTP is not configured: set the SMTP host in Settings.")
+    try:
+        if security == "tls":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=TIMEOUT, context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=TIMEOUT)
+        if security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+        if cfg["smtp.user"]:
+            smtp.login(cfg["smtp.user"], cfg["smtp.password"])
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ChannelError(f"SMTP error: {exc}") from exc
+    return smtp
+
+
+@asynccontextmanager
+async def open_sender(snap: Snapshot) -> AsyncIterator[Callable[[Outgoing], Awaitable[None]]]:
+    """One connection for the batch. A failed hand-off is never retried here (the server may have
+    taken the message): the message is marked failed and the next one opens a new connection."""
+    holder: list[smtplib.SMTP] = []
+
+    def send(out: Outgoing) -> None:
+        message = render(snap, out)
+        if not holder:
+            holder.append(_connect(snap.smtp))
+        try:
+            holder[0].send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise ChannelError(f"The mail server refused {out.address}: {exc.recipients}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            holder.clear()
+            raise ChannelError(f"SMTP error: {exc}") from exc
+
+    async def deliver(out: Outgoing) -> None:
+        await asyncio.to_thread(send, out)
+
+    try:
+        yield deliver
+    finally:
+        if holder:
+            try:
+                await asyncio.to_thread(holder[0].quit)
+            except (OSError, smtplib.SMTPException):
+                pass
