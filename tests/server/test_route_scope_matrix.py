@@ -55,6 +55,7 @@ OWNED = {
 # list): only the route's permission guards them. A new parameter must be added to one of the two.
 UNOWNED = {
     "backup_id",
+    "campaign_id",  # an e-mail campaign: its author's or an admin's, checked by the campaigns service (404)
     "entity",  # the kind of record an import template is for
     "block_id",
     "category_id",
