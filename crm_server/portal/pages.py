@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_server.commissions import payouts
 from crm_server.db import Database, utcnow
 from crm_server.errors import AppError, ValidationFailed
 from crm_server.partners import registrations
@@ -203,9 +204,8 @@ async def dashboard(request: Request) -> Response:
     visitor = await security.visitor(session, request)
     numbers = await registrations.dashboard(session, visitor.partner)
     latest, _ = await registrations.partner_leads(session, visitor.partner, "", 0)
-    # Commissions (P2, issue #25 second half): crm_server/commissions/service.partner_summary(session,
-    # partner_id) fills this block; until it exists the dashboard shows nothing there.
-    commission = None
+    # Commissions (issue #25): earned / pending / paid, by month (templates/commission.html).
+    commission = await payouts.partner_summary(session, visitor.partner.id)
     return page("dashboard.html", **_nav(visitor, numbers=numbers, latest=latest[:5], commission=commission))
 
 

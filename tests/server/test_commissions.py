@@ -26,6 +26,7 @@ percent commission is on the net part of each payment.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -36,9 +37,11 @@ import pytest
 from sqlalchemy import select, text
 
 from crm_server.admin.models import AuditEntry
+from crm_server.auth import passwords
 from tests.support import ADMIN_EMAIL, LiveServer, make_url
 
 TODAY = datetime.now(UTC).date()
+PORTAL_PASSWORD = "Tangerine-Harbour-42"
 M = (TODAY.replace(day=1) - timedelta(days=1)).replace(day=1)  # first day of last month
 
 
@@ -353,3 +356,59 @@ async def test_who_may_approve_and_mark_paid_and_hostile_input(live: LiveServer)
             assert answer.json().get("field") == field, (url, body, answer.text)
         huge = await admin.post(f"/api/commissions/{2**64}/approve")
         assert 400 <= huge.status_code < 500
+
+
+async def test_the_partner_sees_their_commission_on_the_portal_dashboard(live: LiveServer) -> None:
+    """Two partners; Vale earns 75.00 (approved, paid) and 25.00 (pending) by hand; its portal
+    dashboard shows earned 100.00, pending 25.00, paid 75.00; the other partner sees none of it."""
+    async with live.session() as s:
+        made = [
+            await s.scalar(text("INSERT INTO partners (name) VALUES (:n) RETURNING id"), {"n": name})
+            for name in ("Vale", "Other")
+        ]
+        vale, other = made
+        digest = passwords.hash_password(PORTAL_PASSWORD)
+        for partner, email in ((vale, "pat@vale.example"), (other, "oz@other.example")):
+            await s.execute(
+                text(
+                    "INSERT INTO partner_users (partner_id, email, full_name, password_hash) VALUES (:p, :e, 'P', :h)"
+                ),
+                {"p": partner, "e": email, "h": digest},
+            )
+    async with signed_in(live, "admin") as admin:
+        client = await ok(await admin.post("/api/clients", json={"name": "Vale deal"}), 201)
+        rate = next(r["id"] for r in await ok(await admin.get("/api/tax-rates")) if r["name"] == "Standard 19%")
+        line = {"description": "Work", "quantity": "1", "unit_price": "1000.00", "tax_rate_id": rate}
+        draft = await ok(await admin.post("/api/invoices", json={"client_id": client["id"], "lines": [line]}), 201)
+        invoice = await ok(await admin.post(f"/api/invoices/{draft['id']}/issue", json={"version": draft["version"]}))
+        hand = {"invoice_id": invoice["id"], "partner_id": vale, "note": "Referral"}
+        paid = await ok(await admin.post("/api/commissions", json={**hand, "amount": "75.00"}), 201)
+        await ok(await admin.post("/api/commissions", json={**hand, "amount": "25.00"}), 201)
+        await ok(await admin.post(f"/api/commissions/{paid['id']}/approve"))
+        await ok(await admin.post(f"/api/commissions/{paid['id']}/pay"))
+
+    def figure(html: str, name: str) -> str:
+        found = re.search(rf'id="commission-{name}">([^<]*)<', html)
+        assert found, html
+        return found.group(1).strip()
+
+    for email, expected in (("pat@vale.example", ("100.00 EUR", "25.00 EUR", "75.00 EUR")), ("oz@other.example", None)):
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=20) as browser:
+            form = await browser.get("/portal/signin")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert csrf, form.text
+            signed = await browser.post(
+                "/portal/signin", data={"csrf": csrf.group(1), "email": email, "password": PORTAL_PASSWORD}
+            )
+            assert signed.status_code == 303, signed.text
+            page = await browser.get("/portal/dashboard")
+            assert page.status_code == 200, page.text
+            if expected is None:
+                assert "No commission yet" in page.text and "Referral" not in page.text
+                assert figure(page.text, "earned") == "0.00"
+            else:
+                assert (
+                    figure(page.text, "earned"),
+                    figure(page.text, "pending"),
+                    figure(page.text, "paid"),
+                ) == expected
