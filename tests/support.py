@@ -175,14 +175,15 @@ class LiveServer:
 
 @contextmanager
 def server_process(
-    database_url: str, port: int, pool_size: int = 8, worker: bool = True
+    database_url: str, port: int, pool_size: int = 8, worker: bool = True, schedule: bool = False
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`crm-server serve` as a process of its own (with its job worker unless told): one a test can kill."""
+    """`crm-server serve` as a process of its own (with its job worker unless told): one a test can kill.
+    `schedule`: its worker also defers the periodic jobs at their times (tests/multi shows each runs once)."""
     env = {
         **os.environ,
         "CRM_DATABASE_URL": database_url,
         "CRM_WORKER": "true" if worker else "false",
-        "CRM_SCHEDULE": "false",
+        "CRM_SCHEDULE": "true" if schedule else "false",
         "CRM_DB_POOL_SIZE": str(pool_size),
         "CRM_LOG_LEVEL": "warning",
     }
