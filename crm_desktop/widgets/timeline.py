@@ -58,6 +58,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "converted": ("Converted to a client", "clients"),
     "reassigned": ("Reassigned", "user"),
     "email_sent": ("Email sent", "mail"),  # crm_server.emails: queued, then sent or failed
+    "email_bounced": ("Email bounced", "alert"),  # crm_server.emails.bounces: "Bounced: <reason>"
+    "email_complaint": ("Email marked as spam", "alert"),
+    "email_received": ("Email received", "mail"),  # a reply threaded by the email pipe
     # tickets
     "comment": ("Comment", "inbox"),
     "email": ("Email to the customer", "mail"),

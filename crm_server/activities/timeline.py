@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, and_, false, func, literal, null, or_, select, true, union_all
+from sqlalchemy import BigInteger, String, and_, false, func, literal, null, or_, select, true, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,13 +20,16 @@ from crm_server.clients import service as clients
 from crm_server.contract.activities import TimelineItem
 from crm_server.contract.admin import AuditChange
 from crm_server.contract.common import Page
+from crm_server.emails.models import InboundEmail
 from crm_server.leads import service as leads
 from crm_server.leads.duplicates import merged_ids
 from crm_server.leads.models import Lead
 from crm_server.whatsapp.models import Message
 
 
-def _parts(note_where: Any, follow_up_where: Any, audit_where: Any, message_where: Any = None) -> Any:
+def _parts(
+    note_where: Any, follow_up_where: Any, audit_where: Any, message_where: Any = None, reply_where: Any = None
+) -> Any:
     nothing = null().cast(JSONB)
     notes = select(
         Note.created_at.label("at"),
@@ -91,7 +94,18 @@ def _parts(note_where: Any, follow_up_where: Any, audit_where: Any, message_wher
             Message.phone,
         ),
     ).where(false() if message_where is None else message_where)
-    return union_all(notes, follow_ups, history, messages).subquery()
+    # Replies to e-mail sent from the record (crm_server/emails/replies.py), threaded by the email pipe.
+    replies = select(
+        InboundEmail.received_at,
+        literal("email_received"),
+        InboundEmail.id,
+        literal("received", String),
+        null().cast(BigInteger),
+        func.concat("From ", InboundEmail.sender, ": ", InboundEmail.subject, "\n\n", InboundEmail.body),
+        nothing,
+        func.jsonb_build_object("from", InboundEmail.sender, "subject", InboundEmail.subject),
+    ).where(false() if reply_where is None else reply_where)
+    return union_all(notes, follow_ups, history, messages, replies).subquery()
 
 
 def _kind(entity: str, action: str, changes: list[dict[str, Any]]) -> tuple[str, str | None]:
@@ -99,8 +113,8 @@ def _kind(entity: str, action: str, changes: list[dict[str, Any]]) -> tuple[str,
         return "note", None
     if entity == "follow_up":
         return ("follow_up" if action == "created" else f"follow_up_{action}"), None
-    if entity == "whatsapp":
-        return "whatsapp", None
+    if entity in ("whatsapp", "email_received"):
+        return entity, None
     status = next((c for c in changes if c.get("field") == "status"), None)
     if status is not None and action in ("status_changed", "merged", "updated"):
         return "status_change", f"{status.get('old') or '—'} → {status.get('new')}"
@@ -158,6 +172,7 @@ async def lead_timeline(
             ),
         ),
         Message.lead_id.in_(history),
+        and_(InboundEmail.entity == "lead", InboundEmail.entity_id.in_(history)),
     )
     return await _page(session, parts, offset, limit)
 
@@ -196,5 +211,9 @@ async def client_timeline(
             ),
         ),
         Message.client_id == client.id,
+        or_(
+            and_(InboundEmail.entity == "client", InboundEmail.entity_id == client.id),
+            and_(InboundEmail.entity == "lead", InboundEmail.entity_id.in_(deals)),
+        ),
     )
     return await _page(session, parts, offset, limit)

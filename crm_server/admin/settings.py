@@ -76,6 +76,16 @@ DEFINITIONS: dict[str, Definition] = {
     "emails.daily_limit": Definition(
         int, 500, "Most e-mails sent from records per day (the SMTP provider's limit)", minimum=0, maximum=1_000_000
     ),
+    # E-mail deliverability (crm_server/emails/bounces.py, dkim_keys.py)
+    "emails.soft_bounce_limit": Definition(
+        int, 3, "Soft bounces of one address before it is suppressed", minimum=1, maximum=100
+    ),
+    "emails.soft_bounce_days": Definition(int, 7, "Window of those soft bounces (days)", minimum=1, maximum=365),
+    "emails.spf_include": Definition(str, "", "SPF include of the company's mail provider (e.g. _spf.google.com)"),
+    "dkim.enabled": Definition(bool, False, "Sign outgoing e-mail with DKIM"),
+    "dkim.domain": Definition(str, "", "DKIM signing domain (empty: the sender address's domain)"),
+    "dkim.selector": Definition(str, "crm", "DKIM selector"),
+    "dkim.private_key": Definition(str, "", "DKIM private key (PEM; generated on the DNS page)", secret=True),
     "invoices.recurring_only_paid": Definition(bool, False, "Recur only from paid invoices"),
     "stock.invoice_warehouse_id": Definition(
         int, 0, "Warehouse issued invoices reserve stock in (0: the first active one)", minimum=0

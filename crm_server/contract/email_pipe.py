@@ -20,9 +20,13 @@ Outcome = Literal[
     "rejected",  # refused by the tickets service's own validation (the error says why)
     "failed",  # the server failed to process it; kept, retried on redelivery, can be replayed
     "bad_token",  # refused: the webhook's shared secret was wrong (the body is not kept)
+    "bounce",  # a delivery status notification (RFC 3464) about a message we sent: recorded
+    "complaint",  # an abuse report (ARF, RFC 5965) about a message we sent: the address is suppressed
+    "report_ignored",  # a report that names nothing we sent, or where nothing failed (the error says which)
+    "threaded",  # a reply to a message sent from a lead or a client: on that record's timeline
 ]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
-PROCESSED = ("created", "appended")
+PROCESSED = ("created", "appended", "bounce", "complaint", "threaded")
 
 
 class PipeResult(Model):

@@ -91,6 +91,10 @@ class EmailStatus(StrEnum):
     queued = "queued"
     sent = "sent"
     failed = "failed"
+    # what a report about it said later (crm_server/emails/bounces.py); `error` says why
+    bounced = "bounced"
+    soft_bounced = "soft_bounced"
+    complained = "complained"
 
 
 class OutboundOut(Model):

@@ -67,7 +67,7 @@ def _header(msg: Message, name: str) -> str:
     if value is None:
         raw = [v for k, v in msg.raw_items() if k.lower() == name.lower()]
         value = raw[0] if raw else ""
-    return " ".join(str(value).split())
+    return " ".join(str(value).replace("\x00", " ").split())  # PostgreSQL text takes no NUL
 
 
 def message_id_of(raw: bytes) -> str | None:
@@ -320,7 +320,7 @@ def _body_and_attachments(msg: EmailMessage) -> tuple[str, list[Attachment]]:
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
         attachments.append((_filename(part, index), part.get_content_type(), data))
-    return body.replace("\r\n", "\n").strip(), attachments
+    return body.replace("\r\n", "\n").replace("\x00", "").strip(), attachments
 
 
 def parse(raw: bytes) -> ParsedEmail:

@@ -7,7 +7,9 @@ the log, not an exception, so the caller commits the log row whatever happened."
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select, text
@@ -22,8 +24,10 @@ from crm_server.contract.common import Page
 from crm_server.contract.email_pipe import PROCESSED, Outcome, PipeLogEntry, PipeResult
 from crm_server.contract.tickets import MAX_ATTACHMENT_BYTES
 from crm_server.db import savepoint, utcnow
-from crm_server.email_pipe import parse
+from crm_server.email_pipe import parse, reports
 from crm_server.email_pipe.models import PipeMessage
+from crm_server.emails import bounces, replies
+from crm_server.emails.models import OutboundEmail
 from crm_server.errors import AppError, Conflict, NotFound
 from crm_server.tickets import service as tickets
 from crm_server.tickets.models import Ticket
@@ -139,14 +143,28 @@ async def _process(session: AsyncSession, entry: PipeMessage, raw: bytes, *, enf
     entry.attempts += 1
     entry.processed_at = utcnow()
     entry.error, entry.ticket_id, entry.ticket_number = None, None, None
+    report = reports.read_report(raw)
     try:
-        mail = parse.parse(raw)
+        mail = parse.parse(raw if report is None else reports.headers_only(raw))
     except parse.Malformed as exc:
-        entry.outcome, entry.error = "malformed", str(exc)
+        if report is None:
+            entry.outcome, entry.error = "malformed", str(exc)
+            return
+        mail = None  # a bounce from the null sender has no usable From: the report is what counts
+    if mail is not None:
+        entry.sender, entry.sender_key, entry.subject = mail.sender, mail.sender_key, mail.subject
+        entry.in_reply_to = mail.in_reply_to[0] if mail.in_reply_to else None
+    if report is not None:  # a bounce or a complaint never makes a ticket
+        await _guarded(session, entry, partial(bounces.apply_report, session, report, entry.id))
         return
-    entry.sender, entry.sender_key, entry.subject = mail.sender, mail.sender_key, mail.subject
-    entry.in_reply_to = mail.in_reply_to[0] if mail.in_reply_to else None
+    assert mail is not None
     rules = await settings.get_all(session)
+    if mail.ticket_number is None and (sent := await replies.sent_from_record(session, mail.in_reply_to)):
+        if enforce_limit and await _over_limit(session, entry, rules):
+            entry.outcome, entry.error = "limit_exceeded", f"too many messages from {mail.sender} in the window"
+            return
+        await _guarded(session, entry, partial(_thread_reply, session, sent, mail, entry.id))
+        return
     number = mail.ticket_number or await _threaded(session, mail, entry.id)
     contact_id, client_id = await _match_sender(session, mail.sender_key)
     if number is None and rules["email_pipe.replies_only"]:
@@ -163,6 +181,28 @@ async def _process(session: AsyncSession, entry: PipeMessage, raw: bytes, *, enf
         )
         return
     await _hand_over(session, entry, mail, number, contact_id, client_id)
+
+
+async def _thread_reply(
+    session: AsyncSession, sent: OutboundEmail, mail: parse.ParsedEmail, entry_id: int
+) -> tuple[Outcome, str | None]:
+    await replies.keep_reply(session, sent, mail, entry_id)
+    return "threaded", None
+
+
+async def _guarded(
+    session: AsyncSession, entry: PipeMessage, work: Callable[[], Awaitable[tuple[Outcome, str | None]]]
+) -> None:
+    """Work on a bounce, complaint or reply inside a savepoint: a fault of ours leaves the log row
+    (written before) as "failed" with the error, to be retried on redelivery or replayed."""
+    try:
+        async with savepoint(session):
+            outcome, error = await work()
+    except Exception as exc:
+        log.exception("email pipe: processing message %s failed", entry.id)
+        entry.outcome, entry.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        return
+    entry.outcome, entry.error = outcome, error
 
 
 async def _hand_over(
@@ -265,8 +305,6 @@ async def _threaded(session: AsyncSession, mail: parse.ParsedEmail, own_id: int)
 async def _sent_from_ticket(session: AsyncSession, message_ids: list[str]) -> int | None:
     """The ticket number of a message sent from a ticket window (crm_server.emails), by its stored
     Message-ID: a reply to it threads onto that ticket."""
-    from crm_server.emails.models import OutboundEmail
-
     return await session.scalar(
         select(Ticket.number)
         .join(OutboundEmail, (OutboundEmail.entity == "ticket") & (OutboundEmail.entity_id == Ticket.id))

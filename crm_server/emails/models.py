@@ -49,7 +49,8 @@ class OutboundEmail(IdMixin, Base):
     subject: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), server_default="queued")
+    # queued, sent, failed; a report may later make it bounced, soft_bounced or complained.
+    status: Mapped[str] = mapped_column(String(20), server_default="queued")
     error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(500))
     is_test: Mapped[bool] = mapped_column(Boolean, server_default="false")
@@ -82,3 +83,34 @@ class Suppression(IdMixin, Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     __table_args__ = (Index("uq_email_suppressions_address", "address", unique=True),)
+
+
+class Bounce(IdMixin, Base):
+    """One bounce or complaint read from a report (migration 0038): soft ones are counted per address
+    in a window before the address is suppressed, and every one says which message it answers."""
+
+    __tablename__ = "email_bounces"
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    address: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(10))  # hard, soft, complaint
+    status_code: Mapped[str] = mapped_column(String(20), server_default="")
+    reason: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(500))
+    outbound_email_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_emails.id", ondelete="SET NULL"))
+    pipe_log_id: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_email_bounces_address_at", "address", "at"),)
+
+
+class InboundEmail(IdMixin, Base):
+    """A reply to a message sent from a lead or a client, kept on that record's timeline."""
+
+    __tablename__ = "inbound_emails"
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    outbound_email_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_emails.id", ondelete="SET NULL"))
+    pipe_log_id: Mapped[int | None] = mapped_column(BigInteger)
+    sender: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text, server_default="")
+    body: Mapped[str] = mapped_column(Text, server_default="")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (Index("ix_inbound_emails_record", "entity", "entity_id", "received_at"),)

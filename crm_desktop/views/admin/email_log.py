@@ -49,6 +49,10 @@ OUTCOME_LABELS = {
     "rejected": "Refused: invalid ticket",
     "failed": "Failed on the server",
     "bad_token": "Refused: wrong token",
+    "bounce": "Bounce recorded",
+    "complaint": "Complaint recorded",
+    "report_ignored": "Report about nothing we sent",
+    "threaded": "Reply on a lead or client",
 }
 # The body of a message refused for its token is not kept, and a processed one would be processed twice.
 REPLAYABLE = frozenset(OUTCOMES) - set(PROCESSED) - {"bad_token"}
