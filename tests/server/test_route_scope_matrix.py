@@ -72,6 +72,7 @@ UNOWNED = {
     "form_id",
     "item_id",
     "log_id",
+    "partner_id",  # a partner company: admin permission alone (its leads are scoped as leads)
     "pipeline_id",
     "policy_id",  # a commission policy: admins change them, whoever sees commissions reads them
     "product_id",
