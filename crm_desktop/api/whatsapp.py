@@ -1,15 +1,28 @@
 """Typed calls of WhatsApp (crm_server.contract.whatsapp): a lead's or client's conversation state
 (opt-in, the 24-hour window, approved templates), recording opt-in, its messages and sending one;
-the templates and their sync from the Cloud API. A change announces CHANGED."""
+the templates (sync from the Cloud API, write, submit for approval), the business number's quality
+and messaging limit, and sending for a follow-up (which completes it). A change announces CHANGED."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from crm_desktop.api.client import ApiClient
-from crm_server.contract.whatsapp import Conversation, MessageIn, MessageOut, OptInIn, OptInOut, TemplateOut
+from crm_server.contract.whatsapp import (
+    Conversation,
+    FollowUpMessageIn,
+    FollowUpSent,
+    MessageIn,
+    MessageOut,
+    NumberOut,
+    OptInIn,
+    OptInOut,
+    TemplateIn,
+    TemplateOut,
+)
 
 CHANGED = frozenset({"whatsapp", "leads", "clients"})
+FOLLOW_UP_CHANGED = CHANGED | {"activities"}
 Kind = Literal["leads", "clients"]
 
 
@@ -36,3 +49,24 @@ async def templates(api: ApiClient) -> list[TemplateOut]:
 
 async def sync_templates(api: ApiClient) -> list[TemplateOut]:
     return [TemplateOut.model_validate(t) for t in await api.post("/api/whatsapp/templates/sync")]
+
+
+async def save_template(api: ApiClient, body: TemplateIn, template_id: int | None = None) -> TemplateOut:
+    """A new draft, or an edit (a submitted template goes to WhatsApp again: PENDING until approved)."""
+    data = body.model_dump(mode="json")
+    if template_id is None:
+        return TemplateOut.model_validate(await api.post("/api/whatsapp/templates", data))
+    return TemplateOut.model_validate(await api.put(f"/api/whatsapp/templates/{template_id}", data))
+
+
+async def submit_template(api: ApiClient, template_id: int) -> TemplateOut:
+    return TemplateOut.model_validate(await api.post(f"/api/whatsapp/templates/{template_id}/submit"))
+
+
+async def number(api: ApiClient) -> NumberOut:
+    return NumberOut.model_validate(await api.get("/api/whatsapp/number"))
+
+
+async def send_for_follow_up(api: ApiClient, follow_up_id: int, body: FollowUpMessageIn) -> FollowUpSent:
+    answer = await api.post(f"/api/whatsapp/follow-ups/{follow_up_id}/messages", body.model_dump(exclude_none=True))
+    return FollowUpSent.model_validate(answer)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import shiboken6
@@ -321,6 +321,15 @@ class CompleteDialog(_FollowUpDialog):
         self.api = api
         self.follow_up = follow_up
         self.outcome = self.add_field("Outcome", NotesEdit("What happened? Interested, call back, sent the offer…"))
+        self.whatsapp: QDialog | None = None  # the WhatsApp composer, while open
+        self.send_whatsapp = QPushButton(icons.icon("inbox"), "Send WhatsApp…")
+        self.send_whatsapp.setObjectName("followUpSendWhatsApp")
+        self.send_whatsapp.setToolTip(
+            "Send the message now (a template, or free text within 24 hours); it completes this"
+        )
+        self.send_whatsapp.clicked.connect(self.open_whatsapp)
+        self.fields_box.addWidget(self.send_whatsapp)
+        shown_if(self.send_whatsapp, follow_up.kind == FollowUpKind.whatsapp)
         self.plan_next = QCheckBox("Schedule the next one")
         self.plan_next.setAccessibleName("Schedule the next one")
         self.fields_box.addWidget(self.plan_next)
@@ -344,6 +353,26 @@ class CompleteDialog(_FollowUpDialog):
         self.next_box.setVisible(False)
         self.plan_next.toggled.connect(self._toggle_next)
         self.outcome.setFocus()
+
+    def open_whatsapp(self) -> QDialog:
+        """The WhatsApp composer for this follow-up's lead or client: sending completes it."""
+        from crm_desktop.views.whatsapp.composer import WhatsAppDialog
+
+        record = self.follow_up
+        kind: Literal["leads", "clients"] = "leads" if record.lead_id is not None else "clients"
+        record_id = record.lead_id if record.lead_id is not None else record.client_id
+        assert record_id is not None
+        self.whatsapp = composer = WhatsAppDialog(self.api, kind, record_id, self, follow_up=record)
+        composer.follow_up_done.connect(self._sent_on_whatsapp)
+        composer.open()
+        return composer
+
+    def _sent_on_whatsapp(self, sent: Any) -> None:
+        from crm_server.contract.activities import CompleteResult
+
+        self.completed.emit(CompleteResult(done=sent.follow_up))
+        if shiboken6.isValid(self):
+            self.accept()
 
     def _toggle_next(self, on: bool) -> None:
         self.next_box.setVisible(on)

@@ -54,6 +54,7 @@ from crm_desktop.views.admin.common import (
     tone,
 )
 from crm_desktop.views.admin.integrations_events import EventBrowser
+from crm_desktop.views.whatsapp.number import NumberQuality
 from crm_server.contract.admin import SettingsOut
 from crm_server.contract.auth import Me
 from crm_server.contract.integrations import PROVIDER_LABELS, STATE_LABELS, ProviderState
@@ -174,6 +175,7 @@ class IntegrationsPage(AdminPage, SettingsForm):
         self.state_label.setObjectName("integrationState")
         self.state_label.setWordWrap(True)
         self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.whatsapp_number = NumberQuality(self)  # WhatsApp's quality rating and messaging limit
 
         self.webhook_url = QLineEdit()
         self.webhook_url.setObjectName("webhookUrl")
@@ -237,6 +239,7 @@ class IntegrationsPage(AdminPage, SettingsForm):
         right_layout.setSpacing(4)
         right_layout.addWidget(self.heading)
         right_layout.addWidget(self.state_label)
+        right_layout.addWidget(self.whatsapp_number)
         right_layout.addWidget(right_split, 1)
 
         split = QSplitter(Qt.Orientation.Horizontal)
@@ -416,6 +419,7 @@ class IntegrationsPage(AdminPage, SettingsForm):
             self.providers.setCurrentItem(item)
             self.providers.blockSignals(False)
         self.test_result.setText("")
+        self.whatsapp_number.follow(self.api, provider)
         self._build_form()
         self._show_header()
         self.events.set_provider(provider, self.states[provider].label)

@@ -29,6 +29,7 @@ from crm_desktop.views.admin.emails import EmailsPage
 from crm_desktop.views.admin.health import HealthPage
 from crm_desktop.views.admin.integrations import IntegrationsPage
 from crm_desktop.views.admin.logs import LogsPage
+from crm_desktop.views.admin.partners import PartnersPage
 from crm_desktop.views.admin.pipelines import PipelinesPage
 from crm_desktop.views.admin.roles import RolesPage
 from crm_desktop.views.admin.sales_lists import SalesListsPage
@@ -39,6 +40,7 @@ from crm_desktop.views.admin.teams import TeamsPage
 from crm_desktop.views.admin.users import UsersPage
 from crm_desktop.views.admin.web_forms import WebFormsPage
 from crm_desktop.views.admin.webhooks import WebhooksPage
+from crm_desktop.views.admin.whatsapp_templates import WhatsAppTemplatesPage
 from crm_server.contract.auth import Me
 from crm_server.contract.events import LiveEvent
 
@@ -54,8 +56,10 @@ PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("email_log", EmailLogPage),
     ("invoice_emails", InvoiceEmailsPage),
     ("emails", EmailsPage),
+    ("whatsapp_templates", WhatsAppTemplatesPage),
     ("integrations", IntegrationsPage),
     ("web_forms", WebFormsPage),
+    ("partners", PartnersPage),
     ("automation", AutomationPage),
     ("webhooks", WebhooksPage),
     ("logs", LogsPage),
@@ -77,8 +81,10 @@ ICONS = {
     "email_log": "mail",
     "invoice_emails": "invoices",
     "emails": "mail",
+    "whatsapp_templates": "inbox",
     "integrations": "integrations",
     "web_forms": "leads",
+    "partners": "team",
     "automation": "integrations",
     "webhooks": "integrations",
     "logs": "lock",
@@ -110,6 +116,8 @@ EVENT_PAGES = {
     "backup": ("backups",),
     "automation_rule": ("automation", "audit"),
     "webhook_subscription": ("webhooks", "audit"),
+    "partner": ("partners", "audit"),
+    "partner_user": ("partners", "audit"),
 }
 # Live events of other modules that a page shows, by (module, entity).
 OTHER_EVENT_PAGES = {
@@ -119,6 +127,7 @@ OTHER_EVENT_PAGES = {
     ("integrations", "integration"): ("integrations",),
     ("integrations", "integration_event"): ("integrations",),
     ("imports", "import"): ("data_management",),
+    ("whatsapp", "template"): ("whatsapp_templates",),
 }
 
 

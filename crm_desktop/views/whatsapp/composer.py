@@ -1,7 +1,8 @@
 """The WhatsApp composer of a lead or a client: the number and its opt-in (record one: how the
 customer agreed), the 24-hour window in words (free text only inside it; outside it only an approved
 template, and why), and the messages with their last status. Sending is queued on the server and
-sent by a job; the status follows the webhook (a live event refreshes the list)."""
+sent by a job; the status follows the webhook (a live event refreshes the list). Opened for a
+follow-up of type WhatsApp, sending also marks the follow-up done (one server step) and closes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,7 +29,17 @@ from PySide6.QtWidgets import (
 from crm_desktop import format, operations
 from crm_desktop.api import whatsapp as whatsapp_api
 from crm_desktop.api.client import ApiClient
-from crm_server.contract.whatsapp import STATUS_WORDS, Conversation, MessageIn, MessageOut, OptInIn, TemplateOut
+from crm_server.contract.activities import FollowUpOut
+from crm_server.contract.whatsapp import (
+    STATUS_WORDS,
+    Conversation,
+    FollowUpMessageIn,
+    FollowUpSent,
+    MessageIn,
+    MessageOut,
+    OptInIn,
+    TemplateOut,
+)
 
 STATUS_NAMES = {"PENDING": "waiting for approval", "REJECTED": "rejected", "PAUSED": "paused", "DISABLED": "disabled"}
 
@@ -42,9 +53,19 @@ def message_line(message: MessageOut) -> str:
 
 
 class WhatsAppDialog(QDialog):
-    def __init__(self, api: ApiClient, kind: whatsapp_api.Kind, record_id: int, parent: QWidget | None = None) -> None:
+    follow_up_done = Signal(object)  # FollowUpSent: the message and the follow-up it completed
+
+    def __init__(
+        self,
+        api: ApiClient,
+        kind: whatsapp_api.Kind,
+        record_id: int,
+        parent: QWidget | None = None,
+        *,
+        follow_up: FollowUpOut | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.api, self.kind, self.record_id = api, kind, record_id
+        self.api, self.kind, self.record_id, self.follow_up = api, kind, record_id, follow_up
         self.state: Conversation | None = None
         self.templates: list[TemplateOut] = []
         self.setObjectName("whatsappComposer")
@@ -55,6 +76,11 @@ class WhatsAppDialog(QDialog):
         self.number = QLabel("Loading…", self)
         self.number.setProperty("role", "heading")
         column.addWidget(self.number)
+        if follow_up is not None:
+            for_follow_up = QLabel("Sending marks the follow-up done.", self)
+            for_follow_up.setObjectName("whatsappForFollowUp")
+            for_follow_up.setProperty("role", "caption")
+            column.addWidget(for_follow_up)
         self.consent = QLabel("", self)
         self.consent.setObjectName("whatsappConsent")
         self.consent.setWordWrap(True)
@@ -233,6 +259,17 @@ class WhatsAppDialog(QDialog):
 
     def _send(self, body: MessageIn, button: QPushButton) -> None:
         fields: dict[str, QWidget] = {"text": self.text, "template": self.template, "opt_in": self.method}
+        if self.follow_up is not None:
+            done = FollowUpMessageIn.model_construct(**body.model_dump(), version=self.follow_up.version, outcome="")
+            operations.run(
+                self,
+                whatsapp_api.send_for_follow_up(self.api, self.follow_up.id, done),
+                success=self._follow_up_sent,
+                changed=whatsapp_api.FOLLOW_UP_CHANGED,
+                fields=fields,
+                busy=button,
+            )
+            return
         operations.run(
             self,
             whatsapp_api.send(self.api, self.kind, self.record_id, body),
@@ -241,6 +278,11 @@ class WhatsAppDialog(QDialog):
             fields=fields,
             busy=button,
         )
+
+    def _follow_up_sent(self, sent: FollowUpSent) -> None:
+        if shiboken6.isValid(self):
+            self.follow_up_done.emit(sent)
+            self.accept()
 
     def _sent(self, _message: Any) -> None:
         if shiboken6.isValid(self):

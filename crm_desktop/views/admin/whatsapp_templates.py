@@ -1,0 +1,318 @@
+"""The WhatsApp templates admin page (issue #23): write a template (category, language, optional
+header and footer, a body whose {{1}}, {{2}} … each stand for a record field, buttons), submit it
+to WhatsApp for approval and follow its status; a rejection shows WhatsApp's reason in words. An
+edit of a submitted template goes to WhatsApp again and waits for approval before it can be sent."""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from crm_desktop import operations
+from crm_desktop.api import whatsapp as whatsapp_api
+from crm_desktop.api.client import ApiClient
+from crm_desktop.views.admin.common import AdminPage, Columns, can, field, style_list, title_label
+from crm_server.contract.auth import Me
+from crm_server.contract.whatsapp import VARIABLE_FIELDS, TemplateButton, TemplateIn, TemplateOut
+
+CATEGORY_WORDS = {
+    "MARKETING": "Marketing (offers, news)",
+    "UTILITY": "Utility (an order, an appointment)",
+    "AUTHENTICATION": "Authentication (a code)",
+}
+VARIABLE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+MAX_VARIABLES = 20
+
+
+def parse_buttons(text: str) -> list[TemplateButton]:
+    """One button a line: "Tell me more" (a quick reply), "See the offer | https://…" (a link) or
+    "Call us | +40722123456" (a call); the server judges each one."""
+    buttons = []
+    for line in text.splitlines():
+        label, _, target = (part.strip() for part in line.partition("|"))
+        if not label and not target:
+            continue
+        if target.startswith("+"):
+            buttons.append(TemplateButton.model_construct(type="PHONE_NUMBER", text=label, phone_number=target))
+        elif target:
+            buttons.append(TemplateButton.model_construct(type="URL", text=label, url=target))
+        else:
+            buttons.append(TemplateButton.model_construct(type="QUICK_REPLY", text=label))
+    return buttons
+
+
+def button_lines(buttons: list[TemplateButton]) -> str:
+    return "\n".join(
+        b.text + (f" | {b.url}" if b.url else f" | {b.phone_number}" if b.phone_number else "") for b in buttons
+    )
+
+
+def status_line(template: TemplateOut) -> str:
+    """ "Rejected: The category does not fit the content … (INCORRECT_CATEGORY)"."""
+    words = template.status_words
+    return f"{words}: {template.reason_words}" if template.reason_words else words
+
+
+class WhatsAppTemplatesPage(AdminPage):
+    title = "WhatsApp templates"
+    areas = frozenset({"whatsapp"})
+
+    def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
+        super().__init__(api, me, parent)
+        self.templates: list[TemplateOut] = []
+        self.current_id: int | None = None
+        self.sync_button = QPushButton("Sync from WhatsApp", self)
+        self.sync_button.setObjectName("whatsappTemplatesSync")
+        self.sync_button.setToolTip("Read every template and its approval status from WhatsApp now")
+        self.sync_button.clicked.connect(self.sync)
+        self.root.addWidget(
+            title_label(
+                "WhatsApp templates",
+                "Messages WhatsApp must approve before they can start a conversation; "
+                "each {{1}}, {{2}} … is filled from the lead or client.",
+                self.sync_button,
+            )
+        )
+        self.root.addWidget(self.notice)
+
+        self.template_list = QListWidget(self)
+        self.template_list.setObjectName("whatsappTemplateList")
+        self.template_list.setAccessibleName("Templates")
+        style_list(self.template_list)
+        self.template_list.currentRowChanged.connect(self._pick)
+        self.new_button = QPushButton("New template", self)
+        self.new_button.clicked.connect(self.new_template)
+        left = QWidget(self)
+        left_col = QVBoxLayout(left)
+        left_col.setContentsMargins(0, 0, 0, 0)
+        left_col.addWidget(QLabel("Templates", left))
+        left_col.addWidget(self.template_list, 1)
+        left_col.addWidget(self.new_button)
+
+        editor = QWidget(self)
+        form = QFormLayout(editor)
+        self.status = QLabel("New template: save it, then submit it for approval.", editor)
+        self.status.setObjectName("whatsappTemplateStatus")
+        self.status.setWordWrap(True)
+        self.name = QLineEdit(editor)
+        self.name.setObjectName("whatsappTemplateName")
+        self.name.setAccessibleName("Name")
+        self.name.setPlaceholderText("spring_offer")
+        self.category = QComboBox(editor)
+        self.category.setObjectName("whatsappTemplateCategory")
+        self.category.setAccessibleName("Category")
+        for code, words in CATEGORY_WORDS.items():
+            self.category.addItem(words, code)
+        self.language = QLineEdit("en_US", editor)
+        self.language.setObjectName("whatsappTemplateLanguage")
+        self.language.setAccessibleName("Language")
+        self.header = QLineEdit(editor)
+        self.header.setObjectName("whatsappTemplateHeader")
+        self.header.setAccessibleName("Header")
+        self.body = QPlainTextEdit(editor)
+        self.body.setObjectName("whatsappTemplateBody")
+        self.body.setAccessibleName("Message")
+        self.body.setMinimumHeight(110)
+        self.body.textChanged.connect(self._show_variables)
+        self.variables_box = QWidget(editor)
+        self.variables_form = QFormLayout(self.variables_box)
+        self.variables_form.setContentsMargins(0, 0, 0, 0)
+        self.variable_pickers: list[QComboBox] = []
+        self.footer = QLineEdit(editor)
+        self.footer.setObjectName("whatsappTemplateFooter")
+        self.footer.setAccessibleName("Footer")
+        self.buttons = QPlainTextEdit(editor)
+        self.buttons.setObjectName("whatsappTemplateButtons")
+        self.buttons.setAccessibleName("Buttons")
+        self.buttons.setFixedHeight(64)
+        self.buttons.setPlaceholderText("Tell me more\nSee the offer | https://example.com/offer")
+        self.save_button = QPushButton("Save", editor)
+        self.save_button.setObjectName("whatsappTemplateSave")
+        self.save_button.clicked.connect(self.save)
+        self.submit_button = QPushButton("Submit for approval", editor)
+        self.submit_button.setObjectName("whatsappTemplateSubmit")
+        self.submit_button.setProperty("role", "primary")
+        self.submit_button.clicked.connect(self.submit)
+        actions = QHBoxLayout()
+        actions.addStretch(1)
+        actions.addWidget(self.save_button)
+        actions.addWidget(self.submit_button)
+        form.addRow("Status", self.status)
+        form.addRow("&Name", field(self.name, "Lower case letters, digits and _"))
+        form.addRow("&Category", field(self.category))
+        form.addRow("&Language", field(self.language, "A WhatsApp language code: en_US, en_GB, ro …"))
+        form.addRow("&Header", field(self.header, "Optional, one line"))
+        form.addRow("&Message", field(self.body, "Use {{1}}, {{2}} … for what changes per customer."))
+        form.addRow("Variables", field(self.variables_box))
+        form.addRow("&Footer", field(self.footer, "Optional, one line"))
+        form.addRow("&Buttons", field(self.buttons, "One a line; “text | https://…” is a link."))
+        form.addRow(actions)
+        self.root.addWidget(Columns((left, 1), (editor, 2)), 1)
+        editable = can(me, "edit", "integrations")
+        for widget in (self.save_button, self.submit_button, self.new_button, self.sync_button):
+            widget.setEnabled(editable)
+        self._show_variables()
+        self._update_actions()
+
+    # --- loading ---
+
+    def reload(self) -> None:
+        self.load(whatsapp_api.templates(self.api), self._templates)
+
+    def _templates(self, templates: list[TemplateOut]) -> None:
+        self.templates = templates
+        self.template_list.blockSignals(True)
+        self.template_list.clear()
+        for t in templates:
+            self.template_list.addItem(QListWidgetItem(f"{t.name} ({t.language})  ·  {t.status_words}"))
+        self.template_list.blockSignals(False)
+        row = next((i for i, t in enumerate(templates) if t.id == self.current_id), -1)
+        if row >= 0:
+            self.template_list.setCurrentRow(row)
+            self._pick(row)
+
+    def current(self) -> TemplateOut | None:
+        return next((t for t in self.templates if t.id == self.current_id), None)
+
+    def _pick(self, row: int) -> None:
+        if not 0 <= row < len(self.templates):
+            return
+        t = self.templates[row]
+        self.current_id = t.id
+        self.name.setText(t.name)
+        self.category.setCurrentIndex(max(0, self.category.findData(t.category)))
+        self.language.setText(t.language)
+        self.header.setText(t.header or "")
+        self.body.setPlainText(t.body)
+        for picker, name in zip(self.variable_pickers, t.variables, strict=False):
+            picker.setCurrentIndex(max(0, picker.findData(name)))
+        self.footer.setText(t.footer or "")
+        self.buttons.setPlainText(button_lines(t.buttons))
+        self.status.setText(status_line(t))
+        self._update_actions()
+
+    def _show_variables(self) -> None:
+        """One field picker per {{n}} in the message, keeping what was chosen."""
+        found = [int(n) for n in VARIABLE.findall(self.body.toPlainText()) if n.isdigit()]
+        count = min(max(found, default=0), MAX_VARIABLES)
+        if count == len(self.variable_pickers):
+            return
+        chosen = [p.currentData() for p in self.variable_pickers]
+        while self.variables_form.rowCount():
+            self.variables_form.removeRow(0)
+        self.variable_pickers = []
+        for index in range(count):
+            picker = QComboBox(self.variables_box)
+            picker.setAccessibleName(f"Field for {{{{{index + 1}}}}}")
+            for code, words in VARIABLE_FIELDS.items():
+                picker.addItem(words, code)
+            if index < len(chosen):
+                picker.setCurrentIndex(max(0, picker.findData(chosen[index])))
+            self.variables_form.addRow(f"{{{{{index + 1}}}}}", picker)
+            self.variable_pickers.append(picker)
+        if not count:
+            self.variables_form.addRow(QLabel("None: the message has no {{1}}.", self.variables_box))
+
+    def _update_actions(self) -> None:
+        template = self.current()
+        submitted = template is not None and template.status in ("PENDING", "APPROVED", "IN_APPEAL")
+        self.submit_button.setEnabled(can(self.me, "edit", "integrations") and not submitted)
+        self.save_button.setText("Save and submit again" if template is not None and submitted else "Save")
+
+    # --- actions ---
+
+    def new_template(self) -> None:
+        self.current_id = None
+        self.template_list.clearSelection()
+        for line in (self.name, self.header, self.footer):
+            line.clear()
+        self.body.clear()
+        self.buttons.clear()
+        self.status.setText("New template: save it, then submit it for approval.")
+        self._update_actions()
+        self.name.setFocus()
+
+    def payload(self) -> TemplateIn:
+        return TemplateIn.model_construct(
+            name=self.name.text().strip(),
+            category=self.category.currentData(),
+            language=self.language.text().strip(),
+            body=self.body.toPlainText(),
+            variables=[str(p.currentData()) for p in self.variable_pickers],
+            header=self.header.text().strip() or None,
+            footer=self.footer.text().strip() or None,
+            buttons=parse_buttons(self.buttons.toPlainText()),
+        )
+
+    def _fields(self) -> dict[str, QWidget]:
+        return {
+            "name": self.name,
+            "category": self.category,
+            "language": self.language,
+            "header": self.header,
+            "body": self.body,
+            "variables": self.variables_box,
+            "footer": self.footer,
+            "buttons": self.buttons,
+        }
+
+    def _saved(self, template: TemplateOut, said: str) -> None:
+        self.current_id = template.id
+        self.say(said.format(name=template.name))
+        self.status.setText(status_line(template))
+        self.reload()
+
+    def save(self) -> None:
+        operations.run(
+            self,
+            whatsapp_api.save_template(self.api, self.payload(), self.current_id),
+            success=lambda t: self._saved(
+                t, "{name} is saved." if t.status == "DRAFT" else "{name} is sent to WhatsApp for approval again."
+            ),
+            changed=whatsapp_api.CHANGED,
+            fields=self._fields(),
+            busy=self.save_button,
+        )
+
+    def submit(self) -> None:
+        """What is on screen goes: a draft is saved and submitted; a rejected or paused one is
+        saved, which sends it to WhatsApp again."""
+        template = self.current()
+
+        async def go() -> TemplateOut:
+            saved = await whatsapp_api.save_template(self.api, self.payload(), self.current_id)
+            self.current_id = saved.id
+            if template is not None and template.submitted_at is not None:
+                return saved
+            return await whatsapp_api.submit_template(self.api, saved.id)
+
+        operations.run(
+            self,
+            go(),
+            success=lambda t: self._saved(t, "{name} is submitted: WhatsApp usually answers within a day."),
+            changed=whatsapp_api.CHANGED,
+            fields=self._fields(),
+            busy=self.submit_button,
+        )
+
+    def sync(self) -> None:
+        operations.run(
+            self,
+            whatsapp_api.sync_templates(self.api),
+            success=lambda _: self.reload(),
+            changed=whatsapp_api.CHANGED,
+            busy=self.sync_button,
+        )
