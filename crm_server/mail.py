@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.admin import settings
+from crm_server.emails import dkim_keys
 from crm_server.errors import AppError
 
 
@@ -31,6 +32,10 @@ def _send(cfg: dict[str, Any], message: EmailMessage, timeout: float) -> None:
     if not host:
         raise MailNotConfigured("SMTP is not configured: set the SMTP host in Settings.", field="smtp.host")
     try:
+        signed = dkim_keys.signed(cfg, message)  # None unless DKIM signing is on (every message passes here)
+    except Exception as exc:  # a broken key or name: say so rather than send unsigned behind the admin's back
+        raise MailError(f"DKIM signing failed: {exc}", field="dkim.private_key") from exc
+    try:
         if security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
         else:
@@ -40,7 +45,10 @@ def _send(cfg: dict[str, Any], message: EmailMessage, timeout: float) -> None:
                 smtp.starttls(context=ssl.create_default_context())
             if cfg["smtp.user"]:
                 smtp.login(cfg["smtp.user"], cfg["smtp.password"])
-            smtp.send_message(message)
+            if signed is None:
+                smtp.send_message(message)
+            else:
+                smtp.sendmail(*signed)
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"SMTP error: {exc}", field="smtp.host") from exc
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,13 @@ class Definition:
     minimum: int | None = None
     maximum: int | None = None
     choices: tuple[str, ...] | None = None
+    pattern: str | None = None  # a text value must match it whole (empty is always allowed)
+    pattern_words: str = ""  # what the pattern asks for, in words
 
+
+# A DNS name (a domain or a DKIM selector): letters, digits, hyphens, dots.
+DNS_NAME = r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+DNS_WORDS = "a DNS name (letters, digits, hyphens and dots)"
 
 DEFINITIONS: dict[str, Definition] = {
     "company.name": Definition(str, "My Company", "Company name"),
@@ -81,10 +88,18 @@ DEFINITIONS: dict[str, Definition] = {
         int, 3, "Soft bounces of one address before it is suppressed", minimum=1, maximum=100
     ),
     "emails.soft_bounce_days": Definition(int, 7, "Window of those soft bounces (days)", minimum=1, maximum=365),
-    "emails.spf_include": Definition(str, "", "SPF include of the company's mail provider (e.g. _spf.google.com)"),
+    "emails.spf_include": Definition(
+        str,
+        "",
+        "SPF include of the company's mail provider (e.g. _spf.google.com)",
+        pattern=r"_?" + DNS_NAME,
+        pattern_words=DNS_WORDS,
+    ),
     "dkim.enabled": Definition(bool, False, "Sign outgoing e-mail with DKIM"),
-    "dkim.domain": Definition(str, "", "DKIM signing domain (empty: the sender address's domain)"),
-    "dkim.selector": Definition(str, "crm", "DKIM selector"),
+    "dkim.domain": Definition(
+        str, "", "DKIM signing domain (empty: the sender address's domain)", pattern=DNS_NAME, pattern_words=DNS_WORDS
+    ),
+    "dkim.selector": Definition(str, "crm", "DKIM selector", pattern=DNS_NAME, pattern_words=DNS_WORDS),
     "dkim.private_key": Definition(str, "", "DKIM private key (PEM; generated on the DNS page)", secret=True),
     "invoices.recurring_only_paid": Definition(bool, False, "Recur only from paid invoices"),
     "stock.invoice_warehouse_id": Definition(
@@ -181,6 +196,8 @@ def coerce(key: str, value: Any) -> Any:
         raise ValidationFailed(f"{definition.label} must be at least {definition.minimum}", field=key)
     if definition.maximum is not None and value > definition.maximum:
         raise ValidationFailed(f"{definition.label} must be at most {definition.maximum}", field=key)
+    if definition.pattern and value and not re.fullmatch(definition.pattern, value):
+        raise ValidationFailed(f"{definition.label} must be {definition.pattern_words}", field=key)
     if definition.choices and value not in definition.choices:
         raise ValidationFailed(f"{definition.label} must be one of {', '.join(definition.choices)}", field=key)
     return value

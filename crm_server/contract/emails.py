@@ -136,3 +136,29 @@ class SuppressionOut(Model):
     source: str
     created_by: int | None
     created_at: datetime
+
+
+class DnsRecord(BaseModel):
+    """One TXT record IT publishes for the company's mail (SPF, DKIM or DMARC)."""
+
+    purpose: str
+    type: str = "TXT"
+    name: str
+    value: str
+    note: str = ""
+
+
+class DkimOut(BaseModel):
+    """DKIM signing's state and the records to publish; the private key is never part of it."""
+
+    enabled: bool
+    domain: str
+    selector: str
+    has_key: bool
+    records: list[DnsRecord]
+    warnings: list[str] = []
+
+
+class DkimCheckOut(BaseModel):
+    ok: bool
+    message: str

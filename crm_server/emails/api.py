@@ -11,6 +11,8 @@ from crm_server.auth.permissions import Principal
 from crm_server.contract.common import Page
 from crm_server.contract.emails import (
     ComposeIn,
+    DkimCheckOut,
+    DkimOut,
     EmailEntity,
     IdentityIn,
     IdentityOut,
@@ -22,7 +24,7 @@ from crm_server.contract.emails import (
     TemplateIn,
     TemplateOut,
 )
-from crm_server.emails import service
+from crm_server.emails import dkim_keys, service
 from crm_server.routing import CurrentUser, Session, TxRoute, require
 
 router = APIRouter(prefix="/api/emails", route_class=TxRoute, tags=["emails"])
@@ -111,3 +113,21 @@ async def remove_suppression(
     suppression_id: Id, session: Session, principal: Principal = require("admin", "edit")
 ) -> None:
     await service.unsuppress(session, principal, suppression_id)
+
+
+@router.get("/dkim", response_model=DkimOut, dependencies=[require("admin", "view")])
+async def dkim_state(session: Session) -> DkimOut:
+    """DKIM signing's state and the SPF, DKIM and DMARC records IT publishes (never the private key)."""
+    return await dkim_keys.state(session)
+
+
+@router.post("/dkim/key", response_model=DkimOut)
+async def dkim_new_key(session: Session, principal: Principal = require("admin", "edit")) -> DkimOut:
+    """Generate a new key pair; the private half is stored as a write-only setting."""
+    return await dkim_keys.new_key(session, principal)
+
+
+@router.post("/dkim/check", response_model=DkimCheckOut, dependencies=[require("admin", "view")])
+async def dkim_check(session: Session) -> DkimCheckOut:
+    """Sign a sample and verify it against the record to publish, without asking DNS."""
+    return await dkim_keys.run_check(session)
