@@ -19,7 +19,7 @@ from crm_server.backups import restore_api as backups_restore_api
 from crm_server.campaigns import api as campaigns_api
 from crm_server.clients import api as clients_api
 from crm_server.commissions import api as commissions_api
-from crm_server.config import Config, to_libpq_url
+from crm_server.config import Config, to_libpq_url, to_sqlalchemy_url
 from crm_server.db import Database
 from crm_server.email_pipe import api as email_pipe_api
 from crm_server.emails import api as emails_api
@@ -39,6 +39,7 @@ from crm_server.portal import pages as portal_pages
 from crm_server.products import api as products_api
 from crm_server.proposals import api as proposals_api
 from crm_server.purchasing import api as purchasing_api
+from crm_server.replica import Replica
 from crm_server.reports import api as reports_api
 from crm_server.request_timings import RequestTimings, TimingMiddleware
 from crm_server.search import api as search_api
@@ -63,6 +64,8 @@ def create_app(config: Config, embedded: EmbeddedPostgres | None = None) -> Fast
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database(config.async_url(), config.db_pool_size)
+        if config.replica_url:
+            db.replica = Replica(to_sqlalchemy_url(config.replica_url), config.replica_max_lag_seconds)
         hub = events.EventHub(to_libpq_url(config.database_url or ""), db.sessions)
         app.state.db, app.state.hub = db, hub
         # Automation's cache of active rules and webhook subscriptions drops on their live events.

@@ -27,6 +27,11 @@ class Config(BaseSettings):
     # How many connections each server process may hold.
     db_pool_size: int = 10
     log_level: str = "info"
+    # An optional streaming replica (postgresql:// URL) that reports, exports and search read from
+    # (crm_server.replica); skipped, and the primary answers, while it is down or lags more than
+    # replica_max_lag_seconds behind.
+    replica_url: str | None = None
+    replica_max_lag_seconds: float = Field(default=5.0, ge=0, le=86400)
     # The largest request body the server reads (CRM_MAX_BODY_BYTES); larger ones are refused with
     # 413 before any route reads them. Room for a ticket comment with two 10 MB files (base64) and
     # a 25 MB inbound email; the webhooks keep their own, smaller caps.

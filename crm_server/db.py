@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from crm_server.config import Config, get_config
+
+if TYPE_CHECKING:
+    from crm_server.replica import Replica
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -85,6 +88,11 @@ async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
         raise
 
 
+# Seconds. libpq counts connect_timeout per host and rounds it up to 2 at least.
+CONNECT_TIMEOUT = 3
+POOL_TIMEOUT = 5
+
+
 class Database:
     """Owns the engine of one server process (or one test) and hands out sessions."""
 
@@ -93,15 +101,20 @@ class Database:
 
         self.url = url
         # Reconnects by itself: a pooled connection is pinged before use and replaced if the
-        # database restarted; a new connection gives up after 10 s instead of hanging a request.
+        # database restarted. While it is down a request fails fast (503, crm_server.errors): a new
+        # connection gives up after CONNECT_TIMEOUT, a wait for a free pooled one after POOL_TIMEOUT.
+        # No statement timeout: a long report or export is slow, not broken.
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
-            connect_args={"connect_timeout": 10},
+            pool_timeout=POOL_TIMEOUT,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        # The streaming replica for reads that may be a little behind (crm_server.replica); None: none.
+        self.replica: Replica | None = None
 
     @classmethod
     def from_config(cls, config: Config | None = None) -> Database:
@@ -133,8 +146,21 @@ class Database:
             await events.publish_pending(session)
             await session.commit()
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads that may lag a few seconds (reports, exports, search): the replica's
+        when one is set up, answering and close enough behind, else a new one on the primary."""
+        if self.replica is not None:
+            async with self.replica.reading(self) as session:
+                yield session
+            return
+        async with self.sessions() as session:
+            yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.replica is not None:
+            await self.replica.dispose()
 
 
 async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:

@@ -7,7 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -113,6 +114,12 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("a value the database refused got past validation: %s", detail)
         return _json(422, ErrorBody(code="out_of_range", message=f"A value does not fit: {detail}."))
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeout)
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return database_error(exc)
+
     @app.exception_handler(StaleDataError)
     async def stale(_: Request, exc: StaleDataError) -> JSONResponse:
         return _json(409, ErrorBody(code="stale_version", message="Someone else changed this record; reload it."))
@@ -121,3 +128,26 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _json(exc.status_code, ErrorBody(code=code, message=str(exc.detail)))
+
+
+# A request that meets a database which is down, restarting, or out of disk space answers at once
+# with words and a Retry-After (a desktop retries, a load balancer tries another process): never a
+# 500, never a hang. Nothing was saved: the request's transaction rolled back with the error.
+RETRY_AFTER_SECONDS = 2
+
+
+def database_error(exc: Exception) -> JSONResponse:
+    """503 database_unavailable, or 507 disk_full when PostgreSQL could not write for lack of space."""
+    orig = getattr(exc, "orig", None) or exc
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if getattr(orig, "sqlstate", None) == "53100":
+        log.error("the database's disk is full: %s", str(orig).strip().splitlines()[0] if str(orig) else "")
+        message = (
+            "The database has run out of disk space, so this change was not saved. Reading still works; "
+            "ask IT to free space on the database server, then try again."
+        )
+        return _json(507, ErrorBody(code="disk_full", message=message), headers)
+    first = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]
+    log.warning("the database is unavailable: %s", first)
+    message = "The database cannot be reached right now, so nothing was saved. Try again in a moment."
+    return _json(503, ErrorBody(code="database_unavailable", message=message), headers)

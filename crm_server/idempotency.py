@@ -55,6 +55,8 @@ async def claim(session: AsyncSession, user_id: int, key: str, fingerprint: str)
             field="Idempotency-Key",
             code="idempotency_key_reused",
         )
+    if earlier.status_code is None:
+        return None  # the first try failed but kept its writes (a logged denial): this one runs
     return earlier
 
 

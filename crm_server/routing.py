@@ -33,6 +33,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "The request body is larger than the server takes"),
         (422, "A value is invalid: `field` names it"),
         (429, "Too many attempts; try again later"),
+        (503, "The database is unreachable for now: nothing was saved; retry (Retry-After)"),
+        (507, "The database's disk is full: nothing was saved; reads still work"),
     )
 }
 
@@ -50,6 +52,12 @@ def _error_responses(response_class: Any) -> dict[int | str, dict[str, Any]]:
         status: {"description": answer["description"], "content": _ERROR_JSON}
         for status, answer in ERROR_RESPONSES.items()
     }
+
+
+# The methods whose retry with the same Idempotency-Key returns the first answer: a create (POST)
+# and an edit (PATCH, PUT, DELETE) the desktop's outbox sends again after a lost answer, which
+# would otherwise meet its own first write as a stale version.
+IDEMPOTENT_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 class _Replay(Exception):
@@ -111,7 +119,7 @@ async def _authenticated(request: Request, session: AsyncSession, finishing: fro
     # of them (new ones too) but the few declared with signed_in(...) that finish it.
     sessions.ensure_not_pending(principal, finishing)
     key = request.headers.get("idempotency-key")
-    if key is not None and request.method == "POST":
+    if key is not None and request.method in IDEMPOTENT_METHODS:
         body = await request.body()
         fingerprint = idempotency.request_fingerprint(request.method, request.url.path, body)
         earlier = await idempotency.claim(session, principal.user_id, key, fingerprint)

@@ -324,7 +324,7 @@ async def _write(
 ) -> int:
     done, total, seq = 0, None, 0
     last = time.monotonic()
-    async with db.sessions() as read:
+    async with db.reading() as read:  # the replica's when one is set up and close enough behind
         # One snapshot for the whole file: pages read later see the rows as they were at the start.
         await read.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
         if writer.fmt == "csv" and entity.csv_select is not None:

@@ -30,6 +30,7 @@ from crm_server.contract.reports import (
     StageProbabilityIn,
     StageProbabilityOut,
 )
+from crm_server.replica import ReadSession
 from crm_server.reports import (
     activity,
     costs,
@@ -64,7 +65,7 @@ BUILDERS: dict[str, Builder] = {**STANDARD, "custom": custom.as_report}  # what 
 
 @router.get("/reports/sales", response_model=SalesReportOut)
 async def sales_report(
-    session: Session, query: Annotated[SalesQuery, Query()], principal: Principal = require("reports", "view")
+    session: ReadSession, query: Annotated[SalesQuery, Query()], principal: Principal = require("reports", "view")
 ) -> SalesReportOut:
     """Sales per period by invoice date (accrual) or payment date (cash), with the other basis's total."""
     return await service.sales_report(session, principal, query)
@@ -72,7 +73,7 @@ async def sales_report(
 
 def _route(key: str, build: Builder) -> None:
     async def standard_report(
-        session: Session, query: Annotated[ReportQuery, Query()], principal: Principal = require("reports", "view")
+        session: ReadSession, query: Annotated[ReportQuery, Query()], principal: Principal = require("reports", "view")
     ) -> ReportOut:
         return await build(session, principal, query)
 

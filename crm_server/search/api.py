@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from crm_server.contract.search import SearchResults
-from crm_server.routing import CurrentUser, Session, TxRoute
+from crm_server.replica import ReadSession
+from crm_server.routing import CurrentUser, TxRoute
 from crm_server.search import service
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["search"])
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api", route_class=TxRoute, tags=["search"])
 
 @router.get("/search", response_model=SearchResults)
 async def search(
-    session: Session,
+    session: ReadSession,
     principal: CurrentUser,
     q: Annotated[str, Query(max_length=200)],
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
