@@ -161,6 +161,11 @@ def day(value: date | datetime | str | None) -> str:
         return value
 
 
+def month(value: date | None) -> str:
+    """A calendar month: "December 2026" (a month's rows carry its first day)."""
+    return value.strftime("%B %Y") if value is not None else EMPTY
+
+
 def short_day(value: date | datetime | str | None, today: date | None = None) -> str:
     """A day where room is short (a card): "05 Dec" in this year, "05 Dec 2025" in another."""
     shown = day(value)

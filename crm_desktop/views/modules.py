@@ -115,6 +115,15 @@ CATALOG: tuple[ModuleInfo, ...] = (
         "Payments received by transfer, card or Stripe are recorded here.",
     ),
     ModuleInfo(
+        "commissions",
+        format.label("commissions"),
+        "payments",
+        "Finance",
+        "What staff and partners earn",
+        "Commissions",
+        "Commissions from paid invoices of each deal, with their approval and payout.",
+    ),
+    ModuleInfo(
         "products",
         format.label("products"),
         "products",

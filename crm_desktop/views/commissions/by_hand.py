@@ -1,0 +1,82 @@
+"""Add a commission by hand: for an invoice made by hand (one from a proposal is calculated, and
+the server refuses it saying so). The invoice is named by its number, as people know it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from crm_desktop import format, operations
+from crm_desktop.api import commissions, invoices
+from crm_desktop.api.client import ApiError
+from crm_desktop.session import Session
+from crm_desktop.widgets.user_picker import UserPicker
+from crm_server.contract.commissions import CommissionOut, ManualIn
+from crm_server.contract.invoices import InvoiceQuery
+
+
+class ByHandDialog(QDialog):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("commissionByHand")
+        self.setWindowTitle("Add a commission by hand")
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.api = session.api
+        self.invoice = QLineEdit(self)
+        self.invoice.setPlaceholderText("Invoice number, e.g. INV-2026-00012")
+        self.invoice.setAccessibleName("Invoice number")
+        self.person = UserPicker(self.api, parent=self)
+        self.person.setAccessibleName("For")
+        self.amount = QLineEdit(self)
+        self.amount.setAccessibleName("Amount")
+        self.note = QLineEdit(self)
+        self.note.setPlaceholderText("Why, e.g. agreed by phone")
+        self.note.setAccessibleName("Reason")
+        self.error = QLabel("", self)
+        self.error.setProperty("role", "error")
+        self.error.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Invoice", self.invoice)
+        form.addRow("For", self.person)
+        form.addRow("Amount", self.amount)
+        form.addRow("Reason", self.note)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, parent=self
+        )
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setText("Add")
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        root = QVBoxLayout(self)
+        root.addLayout(form)
+        root.addWidget(self.error)
+        root.addWidget(buttons)
+        self.resize(460, 240)
+
+    def save(self) -> None:
+        self.error.setText("")
+        amount = format.parse_decimal(self.amount.text())
+        if amount is None:
+            self.error.setText("Type the amount as a number, e.g. 150.00.")
+            return
+        operations.run(
+            self,
+            self._add(self.invoice.text().strip(), amount),
+            success=lambda _: self.accept(),
+            changed=commissions.CHANGED,
+            fields={"invoice_id": self.invoice, "user_id": self.person, "amount": self.amount, "note": self.note},
+            busy=self.save_button,
+        )
+
+    async def _add(self, number: str, amount: Decimal) -> CommissionOut:
+        found = await invoices.list_invoices(self.api, InvoiceQuery.model_construct(q=number, limit=20))
+        match = next((i for i in found.items if (i.number or "").lower() == number.lower()), None)
+        if match is None:
+            raise ApiError(422, "invalid", "No invoice has this number.", field="invoice_id")
+        body = ManualIn.model_construct(
+            invoice_id=match.id, user_id=self.person.user_id, amount=amount, note=self.note.text()
+        )
+        return await commissions.add_manual(self.api, body)
