@@ -4,10 +4,14 @@ announces CHANGED (record timelines and the admin pages read them)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from crm_desktop.api.client import ApiClient
 from crm_server.contract.common import Page
 from crm_server.contract.emails import (
     ComposeIn,
+    DkimCheckOut,
+    DkimOut,
     EmailEntity,
     IdentityIn,
     IdentityOut,
@@ -78,3 +82,24 @@ async def suppress(api: ApiClient, data: SuppressionIn) -> SuppressionOut:
 
 async def unsuppress(api: ApiClient, suppression_id: int) -> None:
     await api.delete(f"/api/emails/suppressions/{suppression_id}")
+
+
+async def export_suppressions(api: ApiClient, target: str, q: str = "") -> int:
+    """The suppression list (searched as shown) as CSV into the file `target`; returns its size."""
+    query = f"?{urlencode({'q': q})}" if q else ""
+    return await api.download(f"/api/emails/suppressions.csv{query}", target)
+
+
+# --- DKIM and the DNS records (admin) ---
+
+
+async def dkim(api: ApiClient) -> DkimOut:
+    return DkimOut.model_validate(await api.get("/api/emails/dkim"))
+
+
+async def new_dkim_key(api: ApiClient) -> DkimOut:
+    return DkimOut.model_validate(await api.post("/api/emails/dkim/key"))
+
+
+async def check_dkim(api: ApiClient) -> DkimCheckOut:
+    return DkimCheckOut.model_validate(await api.post("/api/emails/dkim/check"))

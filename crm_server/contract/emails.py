@@ -65,6 +65,7 @@ class PreviewIn(BaseModel):
     template_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
     subject: str | None = Field(default=None, max_length=300)
     body: str | None = Field(default=None, max_length=MAX_BODY)
+    to: str | None = Field(default=None, max_length=320)  # warned about when it is suppressed
 
 
 class PreviewOut(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 
 from crm_server.auth.permissions import Principal
 from crm_server.contract.common import Page
@@ -99,6 +100,20 @@ async def list_suppressions(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Page[SuppressionOut]:
     return await service.suppressions(session, q, offset, limit)
+
+
+@router.get(
+    "/suppressions.csv",
+    dependencies=[require("admin", "export")],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The suppression list as CSV"}},
+)
+async def export_suppressions(session: Session, q: Annotated[str | None, Query(max_length=320)] = None) -> Response:
+    return Response(
+        await service.suppressions_csv(session, q),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="suppression-list.csv"'},
+    )
 
 
 @router.post("/suppressions", response_model=SuppressionOut, status_code=201)

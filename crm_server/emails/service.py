@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import html
+import io
 import re
 from datetime import UTC, datetime
 from email.utils import make_msgid
@@ -35,6 +37,7 @@ from crm_server.contract.emails import (
     TemplateOut,
     Visibility,
 )
+from crm_server.contract.spreadsheet import csv_row
 from crm_server.db import utcnow
 from crm_server.documents import attachments
 from crm_server.emails.models import EmailIdentity, EmailTemplate, OutboundAttachment, OutboundEmail, Suppression
@@ -44,7 +47,8 @@ from crm_server.jobs import queue
 SEND_TASK = "emails.send"
 ADDRESS = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\"]+\.[^@\s,;<>\"]+$")
 TAG = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-SPAM_WORDS = ("free", "winner", "guarantee", "act now", "100%")
+# Words spam filters score in a subject (a short list of the well-known ones, not a filter of our own).
+SPAM_WORDS = ("free", "winner", "guarantee", "act now", "100%", "urgent", "cash", "prize", "click here", "$$$")
 
 
 # --- text -----------------------------------------------------------------------------------------
@@ -270,14 +274,31 @@ async def preview(session: AsyncSession, principal: Principal, entity: str, data
     values = await _values(session, principal, entity, record)
     filled_subject = " ".join(fill(subject, values).split())  # a record's line breaks never reach a header
     text = fill(body, values)
+    remaining = await remaining_today(session)
+    warnings = spam_warnings(filled_subject) + await _send_warnings(session, data.to or own_address, remaining)
     return PreviewOut(
         to=own_address or None,
         subject=filled_subject,
         text=text,
         html=to_html(text),
-        warnings=spam_warnings(filled_subject),
-        remaining_today=await remaining_today(session),
+        warnings=warnings,
+        remaining_today=remaining,
     )
+
+
+async def _send_warnings(session: AsyncSession, to: str | None, remaining: int) -> list[str]:
+    """What would refuse the send, said before Send is pressed: a suppressed address (with why),
+    today's limit reached."""
+    warnings = []
+    key = (to or "").strip().lower()
+    found = await session.scalar(select(Suppression).where(Suppression.address == key)) if key else None
+    if found is not None:
+        warnings.append(
+            f"{found.address} is on the suppression list ({found.source}: {found.reason}); it gets nothing."
+        )
+    if remaining <= 0:
+        warnings.append("Today's sending limit is reached: messages can be sent again tomorrow.")
+    return warnings
 
 
 # --- sending --------------------------------------------------------------------------------------
@@ -432,6 +453,21 @@ async def suppressions(session: AsyncSession, q: str | None, offset: int, limit:
     return Page[SuppressionOut](
         items=[SuppressionOut.model_validate(r) for r in rows.all()], total=total or 0, offset=offset, limit=limit
     )
+
+
+async def suppressions_csv(session: AsyncSession, q: str | None) -> str:
+    """The suppression list (searched as on the page) as CSV for a spreadsheet: address, reason,
+    source, when and who; text cells neutralised against formulas."""
+    stmt = select(Suppression, User.full_name).outerjoin(User, User.id == Suppression.created_by)
+    if q:
+        stmt = stmt.where(Suppression.address.contains(single_line(q, "q").lower(), autoescape=True))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["address", "reason", "source", "added_at", "added_by"])
+    rows = await session.execute(stmt.order_by(Suppression.created_at.desc(), Suppression.id.desc()))
+    for row, who in rows.all():
+        writer.writerow(csv_row([row.address, row.reason, row.source, row.created_at.isoformat(), who or ""]))
+    return buffer.getvalue()
 
 
 async def suppress(session: AsyncSession, principal: Principal, data: SuppressionIn) -> SuppressionOut:

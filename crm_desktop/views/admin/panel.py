@@ -24,6 +24,7 @@ from crm_desktop.views.admin.automation import AutomationPage
 from crm_desktop.views.admin.backups import BackupsPage
 from crm_desktop.views.admin.common import AdminPage, Event, can
 from crm_desktop.views.admin.data_management import DataManagementPage
+from crm_desktop.views.admin.email_dns import EmailDnsPage
 from crm_desktop.views.admin.email_log import EmailLogPage, InvoiceEmailsPage
 from crm_desktop.views.admin.emails import EmailsPage
 from crm_desktop.views.admin.health import HealthPage
@@ -56,6 +57,7 @@ PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("email_log", EmailLogPage),
     ("invoice_emails", InvoiceEmailsPage),
     ("emails", EmailsPage),
+    ("email_dns", EmailDnsPage),
     ("whatsapp_templates", WhatsAppTemplatesPage),
     ("integrations", IntegrationsPage),
     ("web_forms", WebFormsPage),
@@ -81,6 +83,7 @@ ICONS = {
     "email_log": "mail",
     "invoice_emails": "invoices",
     "emails": "mail",
+    "email_dns": "shield-check",
     "whatsapp_templates": "inbox",
     "integrations": "integrations",
     "web_forms": "leads",
@@ -106,7 +109,7 @@ EVENT_PAGES = {
     "user": ("users", "roles", "teams", "assignment", "logs", "audit"),
     "role": ("users", "roles", "audit"),
     "team": ("users", "teams", "assignment", "support", "web_forms", "audit"),
-    "settings": ("settings", "assignment", "support", "integrations", "audit"),
+    "settings": ("settings", "assignment", "support", "integrations", "email_dns", "audit"),
     "pipeline": ("pipelines", "web_forms", "audit"),
     "web_form": ("web_forms", "audit"),
     "lost_reason": ("sales_lists", "audit"),
