@@ -73,6 +73,7 @@ def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot)
         "email_log",
         "invoice_emails",
         "emails",
+        "email_dns",
         "whatsapp_templates",
         "integrations",
         "web_forms",
