@@ -148,7 +148,7 @@ async def submit(session: AsyncSession, person: PartnerUser, partner: Partner, f
         action="partner_registered",
         changes=audit.diff({}, {"partner": partner.name, "partner_user": person.full_name}),
     )
-    _announce(session, reg, "registered")
+    _announce(session, reg, "registered", lead)
     if partner.managing_user_id is not None and partner.managing_user_id != lead.owner_id:
         await preferences.notify(
             session,
@@ -180,13 +180,17 @@ def _registration(
     )
 
 
-def _announce(session: AsyncSession, reg: LeadRegistration, action: str) -> None:
+def _announce(session: AsyncSession, reg: LeadRegistration, action: str, lead: Lead | None = None) -> None:
+    """A registration of a lead is heard by those who see the lead (its window shows the partner);
+    one still under review by those who see the admin module."""
     events.emit(
         session,
-        module="partners",
-        entity="registration",
+        module="leads" if lead is not None else "admin",
+        entity="lead_registration",
         entity_id=reg.id,
         action=action,
+        owner_id=lead.owner_id if lead is not None else None,
+        team_id=lead.team_id if lead is not None else None,
         data={"lead_id": reg.lead_id, "partner_id": reg.partner_id, "state": reg.state},
     )
 
@@ -372,6 +376,7 @@ async def settle(session: AsyncSession, now: datetime) -> int:
         )
     ).all()
     for reg in lapsed:
+        lead = await session.get(Lead, reg.lead_id) if reg.lead_id is not None else None
         if reg.lead_id is not None:
             audit.record(
                 session,
@@ -381,7 +386,7 @@ async def settle(session: AsyncSession, now: datetime) -> int:
                 action="partner_registration_lapsed",
                 changes=[],
             )
-        _announce(session, reg, "lapsed")
+        _announce(session, reg, "lapsed", lead)
     return len(lapsed)
 
 

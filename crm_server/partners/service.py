@@ -39,7 +39,8 @@ CREDITING = ("registered", "won", "lost")
 
 
 def _announce(session: AsyncSession, actor_id: int | None, entity: str, entity_id: int, action: str) -> None:
-    events.emit(session, module="partners", entity=entity, entity_id=entity_id, action=action, actor_id=actor_id)
+    """Admin events (the Admin > Partners page listens): only those who see the admin module hear."""
+    events.emit(session, module="admin", entity=entity, entity_id=entity_id, action=action, actor_id=actor_id)
 
 
 def _clean_text(value: str, field: str, limit: int) -> str:

@@ -77,6 +77,7 @@ def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot)
         "whatsapp_templates",
         "integrations",
         "web_forms",
+        "partners",
         "automation",
         "webhooks",
         "logs",

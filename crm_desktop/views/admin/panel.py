@@ -31,6 +31,7 @@ from crm_desktop.views.admin.health import HealthPage
 from crm_desktop.views.admin.integrations import IntegrationsPage
 from crm_desktop.views.admin.logs import LogsPage
 from crm_desktop.views.admin.partners import PartnersPage
+from crm_desktop.views.admin.partners import PartnersPage
 from crm_desktop.views.admin.pipelines import PipelinesPage
 from crm_desktop.views.admin.roles import RolesPage
 from crm_desktop.views.admin.sales_lists import SalesListsPage
@@ -62,6 +63,7 @@ PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("integrations", IntegrationsPage),
     ("web_forms", WebFormsPage),
     ("partners", PartnersPage),
+    ("partners", PartnersPage),
     ("automation", AutomationPage),
     ("webhooks", WebhooksPage),
     ("logs", LogsPage),
@@ -87,6 +89,7 @@ ICONS = {
     "whatsapp_templates": "inbox",
     "integrations": "integrations",
     "web_forms": "leads",
+    "partners": "team",
     "partners": "team",
     "automation": "integrations",
     "webhooks": "integrations",
@@ -119,6 +122,8 @@ EVENT_PAGES = {
     "backup": ("backups",),
     "automation_rule": ("automation", "audit"),
     "webhook_subscription": ("webhooks", "audit"),
+    "partner": ("partners", "audit"),
+    "partner_user": ("partners", "audit"),
     "partner": ("partners", "audit"),
     "partner_user": ("partners", "audit"),
 }

@@ -41,10 +41,12 @@ from PySide6.QtWidgets import (
 from crm_desktop import format, operations, tasks
 from crm_desktop.api import activities as activities_api
 from crm_desktop.api import leads as leads_api
+from crm_desktop.api import partners as partners_api
 from crm_desktop.session import Session
 from crm_desktop.views.admin.common import UserNames, confirm, field
 from crm_desktop.views.leads.lookups import sales_lookups
 from crm_desktop.views.leads.move_dialogs import _MoveDialog, ask_move, move_call
+from crm_desktop.views.leads.partner_line import partner_text
 from crm_desktop.widgets.document_window import Action, DocumentWindow, section
 from crm_desktop.widgets.edit_buffer import EditBuffer, Values
 from crm_desktop.widgets.field_conflict import Conflicted, ask_which, save_guarded, shown
@@ -314,6 +316,12 @@ class LeadDetail(DocumentWindow[LeadOut]):
         self.source_details.setToolTip("Where the lead came from (ids to look it up there)")
         self.source_details.hide()
         self.root.insertWidget(self.root.indexOf(self.subtitle) + 1, self.source_details)
+        self.partner_note = QLabel("")  # the partner it is credited to (issue #25), once known
+        self.partner_note.setObjectName("leadPartner")
+        self.partner_note.setProperty("role", "muted")
+        self.partner_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.partner_note.hide()
+        self.root.insertWidget(self.root.indexOf(self.source_details) + 1, self.partner_note)
         self.archived_note = QFrame()
         self.archived_note.setProperty("role", "alert")
         self.archived_text = QLabel("")
@@ -448,10 +456,17 @@ class LeadDetail(DocumentWindow[LeadOut]):
                 follow_ups = page.items
             except Exception as exc:
                 log.info("follow-ups of lead %s: %s", self.lead_id, exc)
+        partner = ""
+        try:
+            partner = partner_text(await partners_api.lead_partner(self.api, self.lead_id))
+        except Exception as exc:  # the line stays hidden; the lead itself still shows
+            log.info("partner of lead %s: %s", self.lead_id, exc)
         await self.names.ensure(d.owner_id for d in duplicates)
         if shiboken6.isValid(self):
             self._show_duplicates(duplicates)
             self._show_follow_ups(follow_ups)
+            self.partner_note.setText(partner)
+            self.partner_note.setVisible(bool(partner))
 
     def show_lead(self, lead: LeadOut, replace_edits: bool = True) -> None:
         """The server's lead; unless `replace_edits`, the fields I am editing keep my values."""
@@ -635,6 +650,8 @@ class LeadDetail(DocumentWindow[LeadOut]):
     def on_other_event(self, event: LiveEvent) -> None:
         if event.module == "activities" and event.data.get("lead_id") == self.lead_id:
             self._live.start()
+        if event.entity == "lead_registration" and event.data.get("lead_id") == self.lead_id:
+            self._live.start()  # a partner's registration of it changed (lapsed, won)
         if event.module == "leads" and event.entity == "whatsapp" and event.data.get("lead_id") == self.lead_id:
             self.timeline.reload()  # a message sent, received, or its status from the webhook
             if self.whatsapp is not None and shiboken6.isValid(self.whatsapp):

@@ -1,0 +1,141 @@
+"""Admin > Partners, driven as an admin would: add a partner with its managing salesperson, add a
+person, "Invite" (a real e-mail reaches the SMTP server, sent by the server's job worker), a refused
+e-mail shown next to its field, deactivate. Then the invited person registers a lead in the portal
+and the lead window shows the partner and the registration's state."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from crm_desktop.views.admin.partners import NewPartnerDialog, PartnersPage, PersonDialog
+from crm_desktop.views.leads.detail import open_lead
+from tests.desktop.conftest import Desk
+from tests.desktop.test_admin_panel import open_panel, settle, the_dialog
+from tests.desktop.test_lead_detail import session_of
+from tests.support import LiveServer, Smtp
+
+PARTNER_PASSWORD = "Tangerine-Harbour-42"
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[LiveServer]:
+    """With its job worker: the invitation e-mail is a job."""
+    with LiveServer.run(database_url, worker=True) as live:
+        yield live
+
+
+def portal_state(page: PartnersPage) -> str:
+    item = page.table.item(0, 2)
+    assert item is not None
+    return item.text()
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+async def register_a_lead(base_url: str, link: str) -> None:
+    """The invited person, in the portal: choose a password, sign in, register a lead."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=20) as browser:
+        form = await browser.get(link)
+        token = link.split("token=")[1]
+        fields = {"csrf": csrf_of(form.text), "token": token, "password": PARTNER_PASSWORD, "repeat": PARTNER_PASSWORD}
+        assert (await browser.post("/portal/accept", data=fields)).status_code == 303
+        form = await browser.get("/portal/signin")
+        signed = await browser.post(
+            "/portal/signin",
+            data={"csrf": csrf_of(form.text), "email": "pia@northwind.example", "password": PARTNER_PASSWORD},
+        )
+        assert signed.status_code == 303, signed.text
+        form = await browser.get("/portal/leads/new")
+        sent = await browser.post(
+            "/portal/leads/new",
+            data={
+                "csrf": csrf_of(form.text),
+                "company": "Fabrikam",
+                "contact": "Finn Fab",
+                "email": "finn@fab.example",
+            },
+        )
+        assert 'data-outcome="registered"' in sent.text, sent.text
+
+
+def test_add_a_partner_invite_its_person_and_see_the_partner_on_the_lead(desk: Desk, qtbot: QtBot, smtp: Smtp) -> None:
+    sam = desk.create_user("sam@example.com", full_name="Sam Seller")
+
+    async def mail_settings(http: httpx.AsyncClient) -> Any:
+        return (await http.patch("/api/settings", json={"values": smtp.settings()})).status_code
+
+    assert desk.admin_http(mail_settings) == 200
+    api, panel, page = open_panel(desk, qtbot, "partners")
+    assert isinstance(page, PartnersPage)
+    assert page.empty.isVisible() and page.protection.value() == 90
+
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = the_dialog(NewPartnerDialog)
+    qtbot.keyClicks(dialog.name, "Northwind Traders")
+    qtbot.keyClicks(dialog.manager, "Sam")
+    dialog.manager.search_now()
+    desk.wait_until(lambda: dialog.manager.matches.rowCount() > 0, message="no salesperson found")
+    dialog.manager.choose(0)
+    assert dialog.manager.value() == sam
+    dialog.buttons.accepted.emit()
+    settle(desk, panel)
+    assert page.current is not None and page.current.name == "Northwind Traders"
+    assert page.current.managing_user_id == sam
+    assert page.list.currentItem().text().startswith("Northwind Traders\nSam Seller")
+
+    # A person with a bad address: the refusal sits next to the field, the dialog stays open.
+    qtbot.mouseClick(page.add_person_button, Qt.MouseButton.LeftButton)
+    person = the_dialog(PersonDialog)
+    qtbot.keyClicks(person.full_name, "Pia Partner")
+    qtbot.keyClicks(person.email, "pia at northwind")
+    person.buttons.accepted.emit()
+    settle(desk, panel)
+    label = person.email.property("_fieldErrorLabel")
+    assert label is not None and "not valid" in label.text() and person.isVisible()
+    person.email.clear()
+    qtbot.keyClicks(person.email, "pia@northwind.example")
+    person.buttons.accepted.emit()
+    settle(desk, panel)
+    desk.wait_until(lambda: page.table.rowCount() == 1, message="the person is not listed")
+    assert portal_state(page) == "Not invited yet"
+
+    page.table.selectRow(0)
+    assert page.invite_button.isEnabled()
+    qtbot.mouseClick(page.invite_button, Qt.MouseButton.LeftButton)
+    settle(desk, panel)
+    assert "The invitation to pia@northwind.example is on its way" in page.notice_text.text()
+    [message] = desk.run(smtp.wait_for(1, timeout=60))
+    assert message["To"] == "pia@northwind.example"
+    link = re.search(r"(/portal/accept\?token=\S+)", message.get_content())
+    assert link, message.get_content()
+    desk.wait_until(lambda: portal_state(page).startswith("Invited"), message="not shown as invited")
+
+    # The person registers a lead in the portal; its lead window names the partner.
+    desk.on_server(register_a_lead(desk.server.base_url, link.group(1)))
+    leads = desk.run(api.get("/api/leads", q="Finn Fab"))
+    [lead] = leads["items"]
+    assert lead["owner_id"] == sam
+    window = open_lead(None, session_of(desk, api), lead["id"])
+    qtbot.addWidget(window)
+    desk.wait_until(lambda: window.partner_note.isVisible(), message="no partner line on the lead")
+    text = window.partner_note.text()
+    assert text.startswith("Partner: Northwind Traders (Pia Partner) · registered, protected until"), text
+
+    # Deactivate the person: the portal no longer lets them in.
+    page.table.selectRow(0)
+    assert page.person_active_button.text() == "Deactivate"
+    qtbot.mouseClick(page.person_active_button, Qt.MouseButton.LeftButton)
+    settle(desk, panel)
+    desk.wait_until(lambda: portal_state(page) == "Deactivated", message="not shown as deactivated")
+    assert "Pia Partner is deactivated" in page.notice_text.text()
