@@ -160,6 +160,15 @@ CATALOG: tuple[ModuleInfo, ...] = (
         "Sales, support and finance figures are summarised here as the work comes in.",
     ),
     ModuleInfo(
+        "campaigns",
+        format.label("campaigns"),
+        "leads",
+        "Insights",
+        "E-mail campaigns and what came of them",
+        "E-mail campaigns",
+        "Campaigns to a saved view of your leads or clients, with their opens, clicks and unsubscribes.",
+    ),
+    ModuleInfo(
         "integrations",
         format.label("integrations"),
         "integrations",
@@ -185,7 +194,13 @@ BY_KEY = {module.key: module for module in CATALOG}
 def visible_modules(session: Session) -> list[ModuleInfo]:
     """The modules the signed-in user's role may view, in sidebar order. Home is everyone's, first
     (Ctrl+1): each person lands there on sign-in."""
-    return [module for module in CATALOG if module.key == "home" or session.can(module.key, "view")]
+    return [module for module in CATALOG if module.key == "home" or _may_view(session, module.key)]
+
+
+def _may_view(session: Session, key: str) -> bool:
+    if key == "campaigns":  # not a permission module: bulk e-mail is for who may e-mail and export leads
+        return session.can("activities", "create") and session.can("leads", "export")
+    return session.can(key, "view")
 
 
 class ModulePage(QWidget):

@@ -68,7 +68,9 @@ def announce(
 
 
 def _may_run(principal: Principal) -> None:
-    if not principal.can("activities", "create"):
+    """Bulk mail reaches every address a filter matches: those who may e-mail and export leads
+    (managers, admins), not every salesperson."""
+    if not (principal.can("activities", "create") and principal.can("leads", "export")):
         raise Forbidden("Your role may not send e-mail campaigns.")
 
 

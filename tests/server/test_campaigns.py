@@ -227,15 +227,21 @@ async def test_scheduled_paused_cancelled_send_nothing(boss: httpx.AsyncClient, 
     assert _to(mailbox, "lu@later.example") == []
 
 
-async def test_another_users_campaign_is_not_found(boss: httpx.AsyncClient, live: LiveServer) -> None:
+async def test_campaigns_are_their_authors_and_not_every_roles(boss: httpx.AsyncClient, live: LiveServer) -> None:
     campaign = await _ok(await boss.post("/api/campaigns", json=_campaign("mine")), 201)
+    await live.create_user("mona@example.com", role="Manager")
     await live.create_user("sally@example.com")
-    async with live.client() as sally:
-        await live.login(sally, "sally@example.com")
+    async with live.client() as mona:
+        await live.login(mona, "mona@example.com")
         for path in ("", "/results", "/recipients"):
-            assert (await sally.get(f"/api/campaigns/{campaign['id']}{path}")).status_code == 404
-        assert (await sally.post(f"/api/campaigns/{campaign['id']}/start")).status_code == 404
-        assert (await _ok(await sally.get("/api/campaigns")))["total"] == 0
+            assert (await mona.get(f"/api/campaigns/{campaign['id']}{path}")).status_code == 404
+        assert (await mona.post(f"/api/campaigns/{campaign['id']}/start")).status_code == 404
+        assert (await _ok(await mona.get("/api/campaigns")))["total"] == 0
+    async with live.client() as sally:  # a salesperson sends from records, not to whole lists
+        await live.login(sally, "sally@example.com")
+        assert (await sally.get("/api/campaigns")).status_code == 403
+        answer = await sally.post("/api/campaigns/audience", json={"entity": "lead", "filters": {}})
+        assert answer.status_code == 403
 
 
 @pytest.mark.parametrize(
