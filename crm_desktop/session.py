@@ -18,6 +18,7 @@ from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.api.events import EventStream
 from crm_desktop.operations import change_bus
+from crm_desktop.outbox import Outbox
 from crm_server.contract.auth import Me
 from crm_server.contract.events import LiveEvent
 
@@ -36,6 +37,9 @@ class Session(QObject):
         self.events.event.connect(self._on_event)
         self.events.reset.connect(self._on_reset)
         self.events.connected.connect(self._on_connected)
+        # Edits made while the server is away wait here (kept across restarts) until it is back.
+        self.outbox = Outbox(api, me.id)
+        api.outbox = self.outbox
         self._reload: asyncio.Task[None] | None = None
         change_bus().changed.connect(self._on_changed)
 
@@ -45,11 +49,15 @@ class Session(QObject):
 
     def start(self) -> None:
         self.events.start()
+        self.outbox.start()
 
     async def close(self, sign_out: bool = False) -> None:
         with contextlib.suppress(RuntimeError, TypeError):
             change_bus().changed.disconnect(self._on_changed)
         await self.events.stop()
+        self.outbox.close()
+        if self.api.outbox is self.outbox:
+            self.api.outbox = None
         if sign_out:
             with contextlib.suppress(ApiError):
                 await auth.logout(self.api)

@@ -12,14 +12,20 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from PySide6.QtCore import QObject, Signal
 
+if TYPE_CHECKING:
+    from crm_desktop.outbox import Outbox
+
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30)
+# Requests that carry an Idempotency-Key (the server answers a repeat with the first answer): a
+# create, and an edit, which the outbox may send again after its answer was lost.
+KEYED_METHODS = ("POST", "PATCH")
 
 
 class ApiError(Exception):
@@ -59,6 +65,23 @@ class Offline(ApiError):
         super().__init__(0, "offline", f"Cannot reach the server ({detail}).")
 
 
+class Unavailable(Offline):
+    """The server answers but its database does not (503): as good as offline, for now."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("unavailable")
+        self.status, self.code, self.message = 503, "unavailable", message
+
+
+class Kept(Offline):
+    """An edit the server could not take now, kept in the outbox to be sent once it is back."""
+
+    def __init__(self) -> None:
+        super().__init__("kept")
+        self.code = "kept"
+        self.message = "The server is away: your change is kept on this computer and sent once it is back."
+
+
 SESSION_ENDED = ("session_expired", "session_invalid")
 
 
@@ -79,6 +102,8 @@ class ApiClient(QObject):
         # Set by the app: shows the password prompt, returns True once signed in again.
         self.reauth_handler: Callable[[], Awaitable[bool]] | None = None
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout)
+        # Set by the session: where an edit waits while the server is away (crm_desktop.outbox).
+        self.outbox: Outbox | None = None
         self._reauth_lock = asyncio.Lock()
 
     @property
@@ -125,13 +150,23 @@ class ApiClient(QObject):
         params: dict[str, Any] | None = None,
         retry: bool | None = None,
         raw: bool = False,
+        keep: bool | None = None,
+        idempotency_key: str | None = None,
     ) -> Any:
-        """Send one request; returns parsed JSON (or the raw response); raises ApiError."""
+        """Send one request; returns parsed JSON (or the raw response); raises ApiError.
+
+        ``keep`` (default: for an edit, PATCH): when the server is away, the request goes to the
+        outbox and Kept is raised; it goes there at once while earlier edits still wait (in order)."""
         headers: dict[str, str] = {}
-        if method == "POST":
-            headers["Idempotency-Key"] = uuid.uuid4().hex  # a retry of this call is the same call
+        key = idempotency_key or (uuid.uuid4().hex if method in KEYED_METHODS else None)
+        if key is not None:
+            headers["Idempotency-Key"] = key  # a retry of this call is the same call
         if retry is None:
             retry = method in ("GET", "POST")
+        outbox = self.outbox if (method == "PATCH" if keep is None else keep) else None
+        if outbox is not None and key is not None and outbox.waiting:
+            outbox.keep(method, path, json, key)
+            raise Kept()
         # None, not {}: httpx would drop a query string written into the path.
         params = {k: v for k, v in (params or {}).items() if v is not None} or None
         reauthed = False
@@ -145,6 +180,10 @@ class ApiClient(QObject):
             try:
                 response = await self._http.request(method, path, json=json, params=params, headers=headers)
             except (httpx.TransportError, OSError) as exc:
+                if outbox is not None and key is not None:
+                    self._set_state("offline")
+                    outbox.keep(method, path, json, key)
+                    raise Kept() from exc
                 if not retry or attempt >= len(RETRY_DELAYS):
                     self._set_state("offline")
                     raise Offline(type(exc).__name__) from exc
@@ -152,6 +191,16 @@ class ApiClient(QObject):
                 await asyncio.sleep(RETRY_DELAYS[attempt])
                 attempt += 1
                 continue
+            if response.status_code == 503:  # up, but its database is not (restarting, say)
+                self._set_state("reconnecting")
+                if outbox is not None and key is not None:
+                    outbox.keep(method, path, json, key)
+                    raise Kept()
+                if retry and attempt < len(RETRY_DELAYS):
+                    await asyncio.sleep(RETRY_DELAYS[attempt])
+                    attempt += 1
+                    continue
+                raise Unavailable(ApiError.from_response(response).message)
             self._set_state("online")
             if response.status_code == 401 and used_token and not reauthed:
                 error = ApiError.from_response(response)

@@ -42,6 +42,8 @@ GENERIC_TITLES = {
 def describe(error: ApiError) -> str:
     """A sentence for a person, from the server's structured error."""
     if isinstance(error, Offline):
+        if error.code == "kept":  # in the outbox (crm_desktop.outbox): sent by itself later
+            return error.message
         return "The server cannot be reached. Your changes are kept; try again once it is back."
     if error.code == "permission_denied":
         permission = error.extra.get("permission")

@@ -35,6 +35,7 @@ from crm_desktop.tasks import spawn
 from crm_desktop.views.account.dialogs import ChangePasswordDialog, ProfileDialog, TotpManageDialog, TotpSetupDialog
 from crm_desktop.views.modules import BY_KEY, ModuleInfo, ModulePage, create_page, visible_modules
 from crm_desktop.views.notifications import NotificationCenter, NotificationsPopup
+from crm_desktop.views.outbox_dialog import OutboxButton, OutboxDialog
 from crm_desktop.views.restoring import RestoreWatcher, RestoringBanner
 from crm_desktop.views.search import SearchController
 from crm_desktop.widgets.avatar import avatar_icon
@@ -251,6 +252,10 @@ class MainWindow(QMainWindow):
         self.server_label = QLabel(self.api.base_url)
         self.user_label = QLabel()
         status.addWidget(self.connection_label)
+        # Edits kept while the server was away: how many wait; a click lists them (discard one).
+        self.outbox_button = OutboxButton(self.session.outbox, status)
+        self.outbox_button.clicked.connect(self.show_outbox)
+        status.addWidget(self.outbox_button)
         status.addPermanentWidget(self.user_label)
         status.addPermanentWidget(self.server_label)
 
@@ -395,6 +400,12 @@ class MainWindow(QMainWindow):
         if self.popup is None:
             self.popup = NotificationsPopup(self.notifications, self)
         self.popup.show_under(self.bell)
+
+    def show_outbox(self) -> OutboxDialog:
+        dialog = OutboxDialog(self.session.outbox, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
 
     def show_profile(self) -> ProfileDialog:
         dialog = ProfileDialog(self.session.me, self._team_name, self)
