@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server.admin import service as admin_service
 from crm_server.auth import passwords, users
 from crm_server.auth.models import Role, Team, User
+from crm_server.commissions.demo import seed_commissions
 from crm_server.integrations.demo import seed_integrations
 from crm_server.invoices.demo import principal_of, seed_invoices
 from crm_server.leads.demo import seed_leads
@@ -103,6 +104,7 @@ async def seed(session: AsyncSession) -> bool:
     await seed_web_forms(session, await principal_of(session, admin.id))
     await seed_orders(session, random.Random(2031))
     await seed_integrations(session, admin.id, random.Random(2032))
+    await seed_commissions(session, admin.id, sellers, random.Random(2033))
     for kind, title, body in ADMIN_NOTIFICATIONS:
         admin_service.notify(session, admin.id, kind, title, body)
     return True

@@ -19,7 +19,7 @@ Kind = Literal["earned", "manual", "reversal"]
 
 STATUS_WORDS: dict[str, str] = {"pending": "Pending", "approved": "Approved", "paid": "Paid"}
 KIND_WORDS: dict[str, str] = {"earned": "Earned", "manual": "Added by hand", "reversal": "Reversal"}
-BASIS_WORDS: dict[str, str] = {"percent": "Percent of paid net amounts", "fixed": "Fixed amount per won deal"}
+BASIS_WORDS: dict[str, str] = {"percent": "Percent of paid net", "fixed": "Fixed per won deal"}
 
 
 class TierIn(BaseModel):

@@ -125,7 +125,7 @@ def test_a_salesperson_sees_no_buttons_and_an_admin_makes_a_policy(desk: Desk, q
     row = [item.text() if (item := page.policies.table.item(0, c)) else "" for c in range(6)]
     assert row == [
         "Staff 5/7",
-        "Percent of paid net amounts",
+        "Percent of paid net",
         "5% from 0.00, 7% from 10,000.00",
         "All staff",
         "14",

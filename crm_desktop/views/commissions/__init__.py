@@ -25,3 +25,10 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     yield "commissions-payouts", page
     page.tabs.setCurrentIndex(2)
     yield "commissions-policies", page
+    if page.policies.policies:
+        editor = page.policies.open_editor(page.policies.policies[-1])
+        yield "commissions-policy-editor", editor
+        editor.close()
+    by_hand = page.list.add_by_hand()
+    yield "commissions-by-hand", by_hand
+    by_hand.close()

@@ -60,7 +60,7 @@ class CommissionsList(QWidget):
         self.table.set_noun("commission", "commissions")
         view = self.table.view
         view.setAccessibleName("Commissions")
-        for column, width in enumerate((130, 170, 110, 110, 140, 120, 120, 90)):
+        for column, width in enumerate((130, 160, 110, 150, 130, 115, 115, 80)):
             view.setColumnWidth(column, width)
         view.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
 

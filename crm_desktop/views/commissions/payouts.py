@@ -48,7 +48,8 @@ class PayoutReport(QWidget):
         self.report: PayoutOut | None = None
         self.loads = 0
         today = date.today()
-        start = date(today.year - (today.month <= 2), (today.month - 3) % 12 + 1, 1)
+        year, month = divmod(today.year * 12 + today.month - 1 - 11, 12)
+        start = date(year, month + 1, 1)  # the last twelve months
         self.first = _month_edit(self, start, "From month")
         self.last = _month_edit(self, today, "To month")
         for edit in (self.first, self.last):
@@ -70,6 +71,9 @@ class PayoutReport(QWidget):
         self.table.setAccessibleName("Payouts")
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for column, width in enumerate((150, 0, 80, 80, 110, 110, 110, 110)):
+            if width:
+                self.table.setColumnWidth(column, width)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.message = QLabel("", self)
         self.message.setProperty("role", "muted")

@@ -66,6 +66,9 @@ class PoliciesTab(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        for column, width in enumerate((170, 170, 0, 170, 110, 70)):
+            if width:
+                self.table.setColumnWidth(column, width)
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(lambda _: self.edit())
         self.new_button = QPushButton("New policy…", self)
@@ -161,7 +164,7 @@ class PolicyDialog(QDialog):
         self.active.setChecked(policy.active if policy else True)
 
         self.tiers = QTableWidget(0, 2, self)
-        self.tiers.setHorizontalHeaderLabels(["From", "Rate"])
+        self.tiers.setHorizontalHeaderLabels(["From", "Rate (% or amount per deal)"])
         self.tiers.setAccessibleName("Tiers")
         self.tiers.verticalHeader().setVisible(False)
         self.tiers.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
@@ -193,10 +196,11 @@ class PolicyDialog(QDialog):
         form.addRow("Pays", self.basis)
         form.addRow("Waiting days", self.wait_days)
         checks = QHBoxLayout()
-        for check in (self.all_staff, self.all_partners, self.active):
+        for check in (self.all_staff, self.all_partners):
             checks.addWidget(check)
         checks.addStretch(1)
         form.addRow("Applies to", checks)
+        form.addRow("In use", self.active)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, parent=self
         )
