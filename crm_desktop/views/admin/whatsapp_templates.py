@@ -6,6 +6,7 @@ edit of a submitted template goes to WhatsApp again and waits for approval befor
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -24,7 +25,15 @@ from PySide6.QtWidgets import (
 from crm_desktop import operations
 from crm_desktop.api import whatsapp as whatsapp_api
 from crm_desktop.api.client import ApiClient
-from crm_desktop.views.admin.common import AdminPage, Columns, can, field, style_list, title_label
+from crm_desktop.views.admin.common import (
+    AdminPage,
+    Columns,
+    ScreenshotState,
+    can,
+    field,
+    style_list,
+    title_label,
+)
 from crm_server.contract.auth import Me
 from crm_server.contract.whatsapp import VARIABLE_FIELDS, TemplateButton, TemplateIn, TemplateOut
 
@@ -125,7 +134,8 @@ class WhatsAppTemplatesPage(AdminPage):
         self.body = QPlainTextEdit(editor)
         self.body.setObjectName("whatsappTemplateBody")
         self.body.setAccessibleName("Message")
-        self.body.setMinimumHeight(110)
+        self.body.setMinimumHeight(80)
+        self.body.setMaximumHeight(110)
         self.body.textChanged.connect(self._show_variables)
         self.variables_box = QWidget(editor)
         self.variables_form = QFormLayout(self.variables_box)
@@ -177,7 +187,9 @@ class WhatsAppTemplatesPage(AdminPage):
         self.template_list.blockSignals(True)
         self.template_list.clear()
         for t in templates:
-            self.template_list.addItem(QListWidgetItem(f"{t.name} ({t.language})  ·  {t.status_words}"))
+            item = QListWidgetItem(f"{t.name} ({t.language})\n{t.status_words}")
+            item.setToolTip(status_line(t))
+            self.template_list.addItem(item)
         self.template_list.blockSignals(False)
         row = next((i for i, t in enumerate(templates) if t.id == self.current_id), -1)
         if row >= 0:
@@ -316,3 +328,41 @@ class WhatsAppTemplatesPage(AdminPage):
             changed=whatsapp_api.CHANGED,
             busy=self.sync_button,
         )
+
+    def screenshot_states(self) -> list[ScreenshotState]:
+        """The page as the demo has it, then with three templates (approved, rejected, a draft) and
+        the rejected one open, its reason in words (as WhatsApp's webhook would have made it)."""
+
+        def samples() -> None:
+            from datetime import UTC, datetime
+
+            now = datetime.now(UTC)
+            base: dict[str, Any] = {"language": "en_US", "authored": True, "submitted_at": now}
+            self._templates(
+                [
+                    TemplateOut(
+                        id=1, name="welcome", category="UTILITY", status="APPROVED",
+                        body="Hello {{1}}, thanks for your interest in {{2}}!",
+                        variables=["contact.name", "company.name"], **base,
+                    ),
+                    TemplateOut(
+                        id=2, name="spring_offer", category="UTILITY", status="REJECTED",
+                        reason="INCORRECT_CATEGORY", header="Spring offer",
+                        body="Hello {{1}}, {{2}} has a spring offer for you: 20% off windows until Friday.",
+                        variables=["contact.name", "company.name"], footer="Reply STOP to stop these messages",
+                        buttons=[
+                            TemplateButton(type="QUICK_REPLY", text="Tell me more"),
+                            TemplateButton(type="URL", text="See the offer", url="https://example.com/offer"),
+                        ],
+                        **base,
+                    ),
+                    TemplateOut(
+                        id=3, name="appointment_reminder", category="UTILITY", status="DRAFT",
+                        body="Hi {{1}}, a reminder of your appointment with {{2}} tomorrow.",
+                        variables=["contact.name", "owner.full_name"], language="en_US",
+                    ),
+                ]
+            )  # fmt: skip
+            self.template_list.setCurrentRow(1)
+
+        return [("admin-whatsapp-templates", lambda: None), ("admin-whatsapp-templates-rejected", samples)]

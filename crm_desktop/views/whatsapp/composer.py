@@ -367,3 +367,43 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     composer.show_state(open_state, messages, [welcome, offer])
     yield "whatsapp-composer-conversation", composer
     composer.close()
+    window.close()
+
+    # A WhatsApp follow-up's window offers "Send WhatsApp…" (sending completes it).
+    from crm_desktop.views.activities.schedule import CompleteDialog
+    from crm_server.contract.activities import FollowUpKind, FollowUpOut, FollowUpStatus
+
+    follow_up = FollowUpOut(
+        id=0, lead_id=found["lead"], client_id=None, kind=FollowUpKind.whatsapp, due_at=now, notes="Send the offer",
+        owner_id=None, team_id=None, status=FollowUpStatus.open, outcome=None, completed_at=None, created_at=now,
+        version=1, subject="Kerry Fisher (Acme SRL)",
+    )  # fmt: skip
+    complete = CompleteDialog(ctx.api, follow_up, ctx.main)
+    complete.open()
+    yield "whatsapp-follow-up-complete", complete
+    composer = complete.open_whatsapp()
+    yield "whatsapp-follow-up-composer", composer
+    composer.close()
+    complete.close()
+
+    # The WhatsApp integration with the number's quality rating and messaging limit.
+    from crm_desktop.views.admin.integrations import IntegrationsPage
+    from crm_desktop.views.admin.panel import AdminPanel
+    from crm_server.contract.whatsapp import NumberOut
+
+    ctx.main.open_module("admin")
+    panel = ctx.main.findChild(AdminPanel)
+    if panel is not None:
+        page = panel.show_page("integrations")
+        assert isinstance(page, IntegrationsPage)
+        yield "whatsapp-integration-picking", ctx.main
+        page.select_provider("whatsapp")
+        yield "whatsapp-integration", ctx.main  # the demo has no Cloud API: the refusal in words
+        sample = NumberOut(
+            phone_number_id="106540352242922", display_phone_number="15550783881", verified_name="Acme Windows",
+            quality_rating="GREEN", messaging_limit_tier="TIER_1K", daily_limit=1000,
+            words="Quality rating: high. Messaging limit: up to 1,000 customers a day (new conversations the "
+            "business starts).",
+        )  # fmt: skip
+        page.whatsapp_number.show_number(sample)
+        yield "whatsapp-integration-quality", ctx.main

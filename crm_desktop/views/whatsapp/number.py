@@ -45,7 +45,10 @@ class NumberQuality(QLabel):
                 self.setText(f"Quality rating not available: {exc.message}")
             return
         if shiboken6.isValid(self):
-            self.number = number
-            name = number.verified_name or "The number"
-            shown = f" (+{number.display_phone_number})" if number.display_phone_number else ""
-            self.setText(f"{name}{shown}. {number.words}")
+            self.show_number(number)
+
+    def show_number(self, number: NumberOut) -> None:
+        self.number = number
+        name = number.verified_name or "The number"
+        shown = f" (+{number.display_phone_number})" if number.display_phone_number else ""
+        self.setText(f"{name}{shown}. {number.words}")
