@@ -147,10 +147,13 @@ async def wait_needed(session: AsyncSession, email: str, address: str | None, no
         )
     ).one()
     until = now
-    if pair[0]:
-        until = max(until, pair[1] + _delay(pair[0], PAIR_FREE, PAIR_DELAY, PAIR_MAX_DELAY))
-    if by_address[0]:
-        until = max(until, by_address[1] + _delay(by_address[0], ADDRESS_FREE, ADDRESS_DELAY, ADDRESS_MAX_DELAY))
+    # Only a delay earned by failures past the free ones: the newest row may be an attempt still in
+    # flight, stamped a moment after this one's `now` (an office behind one address signing in at
+    # once, on several processes); waiting "until it" refused sign-ins that had no failure at all.
+    if pair[0] and (delay := _delay(pair[0], PAIR_FREE, PAIR_DELAY, PAIR_MAX_DELAY)):
+        until = max(until, pair[1] + delay)
+    if by_address[0] and (delay := _delay(by_address[0], ADDRESS_FREE, ADDRESS_DELAY, ADDRESS_MAX_DELAY)):
+        until = max(until, by_address[1] + delay)
     return until - now
 
 

@@ -122,6 +122,22 @@ async def test_sign_in_limits_count_on_every_process_and_a_forged_address_does_n
         assert len(history) == 5 and {row["address"] for row in history} == {"127.0.0.1"}, history
 
 
+async def test_an_office_signing_in_at_once_through_nginx_is_not_throttled(cluster: Cluster) -> None:
+    """Everyone behind one address (an office's NAT, nginx's X-Forwarded-For) signing in at the same
+    moment, spread over the processes: no failure among them, so no one may be told to wait. (An
+    attempt in flight, stamped a moment later by another request, once made the check wait for it.)"""
+    live = LiveServer(cluster.database_url, "")
+    emails = [f"office{n}@example.com" for n in range(24)]
+    for email in emails:
+        await live.create_user(email, full_name="Office")
+    async with httpx.AsyncClient(base_url=cluster.proxy, timeout=60) as http:
+        answers = await asyncio.gather(
+            *(http.post("/api/auth/login", json={"email": e, "password": PASSWORD}) for e in emails)
+        )
+    refused = [a.json() for a in answers if a.status_code != 200]
+    assert not refused, refused
+
+
 async def test_a_body_past_the_limit_gets_nginxs_413_in_the_servers_shape(cluster: Cluster) -> None:
     async with httpx.AsyncClient(base_url=cluster.proxy, timeout=30) as http:
         response = await http.post(
