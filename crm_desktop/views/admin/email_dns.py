@@ -38,6 +38,7 @@ from crm_desktop.views.admin.common import (
     scrolled,
     title_label,
 )
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.admin import SettingsOut
 from crm_server.contract.auth import Me
 from crm_server.contract.emails import DkimCheckOut, DkimOut, DnsRecord
@@ -114,6 +115,7 @@ class EmailDnsPage(AdminPage, SettingsForm):
         self.check_result.setObjectName("dkimCheckResult")
         self.check_result.setWordWrap(True)
         self.check_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.check_result.setVisible(False)
         signing = self.group(
             "Signing",
             [
@@ -200,6 +202,7 @@ class EmailDnsPage(AdminPage, SettingsForm):
         def made(state: DkimOut) -> None:
             self.show_state(state)
             self.check_result.clear()
+            shown_if(self.check_result, False)
             self.say("A new key pair is made. Give IT the DKIM record below, then turn signing on.")
 
         operations.run(
@@ -209,6 +212,7 @@ class EmailDnsPage(AdminPage, SettingsForm):
     def run_check(self) -> None:
         def checked(result: DkimCheckOut) -> None:
             self.check_result.setText(("Passed: " if result.ok else "Failed: ") + result.message)
+            shown_if(self.check_result, True)
             self.check_result.setProperty("role", "" if result.ok else "alert")
             self.check_result.style().unpolish(self.check_result)
             self.check_result.style().polish(self.check_result)

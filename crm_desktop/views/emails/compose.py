@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -136,6 +136,13 @@ class ComposeDialog(QDialog):
         self.to = QLineEdit(to or "", self)
         self.to.setObjectName("composeTo")
         self.to.setAccessibleName("To")
+        # Typing in To or Subject asks again after a pause: a suppressed address and a spam-prone
+        # subject are warned about before Send is pressed.
+        self._typing = QTimer(self)
+        self._typing.setSingleShot(True)
+        self._typing.setInterval(400)
+        self._typing.timeout.connect(self.refresh_preview)
+        self.to.textEdited.connect(self._typing.start)
         self.cc = QLineEdit(self)
         self.cc.setObjectName("composeCc")
         self.cc.setAccessibleName("Cc")
@@ -144,6 +151,7 @@ class ComposeDialog(QDialog):
         self.subject.setObjectName("composeSubject")
         self.subject.setAccessibleName("Subject")
         self.subject.editingFinished.connect(self.refresh_preview)
+        self.subject.textEdited.connect(self._typing.start)
         self.text = QPlainTextEdit(self)
         self.text.setObjectName("composeBody")
         self.text.setAccessibleName("Message")
@@ -241,7 +249,11 @@ class ComposeDialog(QDialog):
 
     async def _preview(self) -> None:
         data = PreviewIn.model_construct(
-            entity_id=self.entity_id, template_id=None, subject=self.subject.text(), body=self.text.toPlainText()
+            entity_id=self.entity_id,
+            template_id=None,
+            subject=self.subject.text(),
+            body=self.text.toPlainText(),
+            to=self.to.text().strip() or None,
         )
         try:
             answer: PreviewOut = await emails_api.preview(self.api, self.entity, data)
@@ -254,7 +266,15 @@ class ComposeDialog(QDialog):
         self.warnings.setText("\n".join(answer.warnings))
         self.warnings.setVisible(bool(answer.warnings))
         self.preview.setText(f"Preview: {answer.subject}\n\n{answer.text[:600]}" if answer.subject else "")
-        self.remaining.setText(f"Today's limit still allows {answer.remaining_today} messages")
+        left = answer.remaining_today
+        self.remaining.setText(
+            f"Today's limit still allows {left} message{'s' if left != 1 else ''}"
+            if left
+            else "Today's sending limit is reached"
+        )
+        self.remaining.setProperty("role", "caption" if left else "alert")
+        self.remaining.style().unpolish(self.remaining)
+        self.remaining.style().polish(self.remaining)
 
     def edit_identity(self) -> IdentityDialog:
         dialog = IdentityDialog(self.api, self)
