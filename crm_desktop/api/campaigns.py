@@ -66,3 +66,10 @@ async def grant_consent(api: ApiClient, data: ConsentIn) -> int:
 
 async def engagement(api: ApiClient, entity: CampaignEntity, entity_id: int) -> EngagementOut:
     return EngagementOut.model_validate(await api.get(f"/api/campaigns/engagement/{entity.value}/{entity_id}"))
+
+
+def engagement_text(score: EngagementOut) -> str:
+    """The record's line: the score and what it is made of (opens by people, clicks)."""
+    opened = "1 campaign opened" if score.opens == 1 else f"{score.opens} campaigns opened"
+    clicked = "1 link clicked" if score.clicks == 1 else f"{score.clicks} links clicked"
+    return f"Campaign engagement {score.score} of 100 ({opened}, {clicked})"

@@ -6,17 +6,20 @@ cancelled with its buttons."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from PySide6.QtCore import QSettings, Qt
 from pytestqt.qtbot import QtBot
+from sqlalchemy import text
 
-from crm_desktop.api import campaigns as campaigns_api
 from crm_desktop.views.campaigns.builder import CampaignBuilder
 from crm_desktop.views.campaigns.page import CampaignsPage
+from crm_desktop.views.leads.detail import LeadDetail
 from crm_desktop.views.modules import ModulePage
-from crm_server.contract.campaigns import ConsentIn, Preset
+from crm_server.contract.campaigns import Preset
 from tests.desktop.conftest import Desk
 from tests.desktop.test_leads_list import make_leads
 from tests.desktop.test_main_window import open_main
@@ -38,15 +41,22 @@ def _open_page(desk: Desk, qtbot: QtBot, smtp: Smtp) -> CampaignsPage:
     people = [{"person_name": f"Vip {i}", "email": f"vip{i}@example.net", "tags": ["vip"]} for i in range(3)]
     people.append({"person_name": "Other", "email": "other@example.net"})
     make_leads(desk, api, people)
-    consented = ["vip0@example.net", "vip1@example.net", "other@example.net"]  # vip2 never said yes
-    desk.run(campaigns_api.grant_consent(api, ConsentIn(addresses=consented, source="trade fair")))
     key = f"leads/saved_views/{window.session.me.id}"  # the lead list's saved view "VIP"
     QSettings().setValue(key, json.dumps({"VIP": {"tag": "vip"}}))
     assert "campaigns" in window.sidebar.keys()
     window.open_module("campaigns")
-    page = window.stack.currentWidget()
-    assert isinstance(page, ModulePage) and isinstance(page.content, CampaignsPage)
-    return page.content
+    shown = window.stack.currentWidget()
+    assert isinstance(shown, ModulePage) and isinstance(shown.content, CampaignsPage)
+    page = shown.content
+    qtbot.mouseClick(page.consent_button, Qt.MouseButton.LeftButton)  # vip2 never said yes
+    consent = page.consent
+    assert consent is not None and consent.isVisible()
+    qtbot.keyClicks(consent.addresses, "vip0@example.net, vip1@example.net; other@example.net")
+    qtbot.keyClicks(consent.source, "Sign-up sheet at the trade fair")
+    qtbot.mouseClick(consent.save_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: consent.outcome.text() == "Consent recorded for 3 addresses.")
+    consent.close()
+    return page
 
 
 def _build(desk: Desk, qtbot: QtBot, page: CampaignsPage, name: str) -> CampaignBuilder:
@@ -75,6 +85,28 @@ def test_build_from_a_saved_view_and_watch_it_send(desk: Desk, qtbot: QtBot, smt
     assert {m["Subject"] for m in smtp.messages} == {"Hello Vip 0", "Hello Vip 1"}
     desk.wait_until(lambda: page.recipient_model.rowCount() == 2, message="recipients not listed")
     assert not any(button.isVisible() for button in page.buttons.values())  # a sent campaign is done
+
+    # Vip 0 reads it a minute later (the hand-off moved back, not waited for) and clicks the link.
+    vip0 = next(r for r in page.recipient_model.rows() if r.address == "vip0@example.net")
+    desk.on_server(_hand_off_earlier(desk, vip0.id))
+    message = next(m for m in smtp.messages if m["To"] == "vip0@example.net")
+    [click] = re.findall(r'href="([^"]+/track/c/[^"]+)"', message.get_body(("html",)).get_content())  # type: ignore[union-attr]
+    assert httpx.get(click, headers={"User-Agent": "Thunderbird/128.0"}).status_code == 302
+    desk.wait_until(lambda: page.figures["clicked"].text() == "1", message="the click did not show live")
+    assert page.figures["opened_people"].text() == "1" and page.links.item(0, 1).text() == "1"
+    window = LeadDetail(page.session, vip0.entity_id)
+    qtbot.addWidget(window)
+    window.show()
+    desk.wait_until(lambda: window.engagement_note.isVisible(), message="no engagement on the lead")
+    assert window.engagement_note.text() == "Campaign engagement 4 of 100 (1 campaign opened, 1 link clicked)"
+
+
+async def _hand_off_earlier(desk: Desk, recipient_id: int) -> None:
+    async with desk.server.session() as s:
+        await s.execute(
+            text("UPDATE campaign_recipients SET handed_at = handed_at - interval '1 minute' WHERE id = :id"),
+            {"id": recipient_id},
+        )
 
 
 def test_pause_resume_and_cancel_a_throttled_campaign(desk: Desk, qtbot: QtBot, smtp: Smtp) -> None:

@@ -28,6 +28,7 @@ from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.campaigns.builder import CampaignBuilder
 from crm_desktop.views.campaigns.chart import ResultsChart
+from crm_desktop.views.campaigns.consent import ConsentDialog
 from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
 from crm_server.contract.campaigns import CampaignOut, Counts, RecipientOut, ResultsOut
@@ -101,11 +102,16 @@ class CampaignsPage(QWidget):
         self.new_button.setObjectName("newCampaign")
         self.new_button.setProperty("role", "primary")
         self.new_button.clicked.connect(self.new_campaign)
+        self.consent_button = QPushButton("Record consent…", self)
+        self.consent_button.setObjectName("recordConsent")
+        self.consent_button.clicked.connect(self.record_consent)
+        self.consent: ConsentDialog | None = None
         head = QHBoxLayout()
         titles = QVBoxLayout()
         titles.addWidget(title)
         titles.addWidget(subtitle)
         head.addLayout(titles, 1)
+        head.addWidget(self.consent_button, 0, Qt.AlignmentFlag.AlignBottom)
         head.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignBottom)
 
         self.model: PagedTableModel[CampaignOut] = PagedTableModel(
@@ -296,6 +302,11 @@ class CampaignsPage(QWidget):
         self.builder.saved.connect(self._made)
         self.builder.open()
         return self.builder
+
+    def record_consent(self) -> ConsentDialog:
+        self.consent = ConsentDialog(self.session, self)
+        self.consent.open()
+        return self.consent
 
     def _made(self, campaign: CampaignOut) -> None:
         self.current = None

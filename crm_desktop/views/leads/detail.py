@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import format, operations, tasks
 from crm_desktop.api import activities as activities_api
+from crm_desktop.api import campaigns as campaigns_api
 from crm_desktop.api import leads as leads_api
 from crm_desktop.api import partners as partners_api
 from crm_desktop.session import Session
@@ -55,6 +56,7 @@ from crm_desktop.widgets.record_window import WindowRegistry, lazy, show_window
 from crm_desktop.widgets.timeline import TimelineView
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.activities import FollowUpOut, FollowUpStatus, NoteIn, NoteOut
+from crm_server.contract.campaigns import CampaignEntity
 from crm_server.contract.events import LiveEvent
 from crm_server.contract.leads import (
     DuplicateOut,
@@ -322,6 +324,11 @@ class LeadDetail(DocumentWindow[LeadOut]):
         self.partner_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.partner_note.hide()
         self.root.insertWidget(self.root.indexOf(self.source_details) + 1, self.partner_note)
+        self.engagement_note = QLabel("")  # campaign engagement (issue #22), once known
+        self.engagement_note.setObjectName("leadEngagement")
+        self.engagement_note.setProperty("role", "muted")
+        self.engagement_note.hide()
+        self.root.insertWidget(self.root.indexOf(self.partner_note) + 1, self.engagement_note)
         self.archived_note = QFrame()
         self.archived_note.setProperty("role", "alert")
         self.archived_text = QLabel("")
@@ -461,12 +468,20 @@ class LeadDetail(DocumentWindow[LeadOut]):
             partner = partner_text(await partners_api.lead_partner(self.api, self.lead_id))
         except Exception as exc:  # the line stays hidden; the lead itself still shows
             log.info("partner of lead %s: %s", self.lead_id, exc)
+        engagement = ""
+        try:
+            score = await campaigns_api.engagement(self.api, CampaignEntity.lead, self.lead_id)
+            engagement = campaigns_api.engagement_text(score)
+        except Exception as exc:  # the line stays hidden; the lead itself still shows
+            log.info("engagement of lead %s: %s", self.lead_id, exc)
         await self.names.ensure(d.owner_id for d in duplicates)
         if shiboken6.isValid(self):
             self._show_duplicates(duplicates)
             self._show_follow_ups(follow_ups)
             self.partner_note.setText(partner)
             self.partner_note.setVisible(bool(partner))
+            self.engagement_note.setText(engagement)
+            self.engagement_note.setVisible(bool(engagement))
 
     def show_lead(self, lead: LeadOut, replace_edits: bool = True) -> None:
         """The server's lead; unless `replace_edits`, the fields I am editing keep my values."""
@@ -650,6 +665,8 @@ class LeadDetail(DocumentWindow[LeadOut]):
     def on_other_event(self, event: LiveEvent) -> None:
         if event.module == "activities" and event.data.get("lead_id") == self.lead_id:
             self._live.start()
+        if event.module == "leads" and event.entity == "email" and event.data.get("lead_id") == self.lead_id:
+            self.timeline.reload()  # an e-mail of the lead sent, bounced or answered (crm_server/emails)
         if event.entity == "lead_registration" and event.data.get("lead_id") == self.lead_id:
             self._live.start()  # a partner's registration of it changed (lapsed, won)
         if event.module == "leads" and event.entity == "whatsapp" and event.data.get("lead_id") == self.lead_id:
