@@ -158,6 +158,10 @@ DEFINITIONS: dict[str, Definition] = {
     "partners.invitation_days": Definition(
         int, 7, "Days a partner user's invitation link works", minimum=1, maximum=60
     ),
+    # Commissions (crm_server/commissions/partner_reports.py): weekly on Mondays, monthly on the 1st
+    "commissions.partner_report": Definition(
+        str, "off", "E-mail each partner their commission report", choices=("off", "weekly", "monthly")
+    ),
     # Backups (crm_server/backups/): the passphrase is not a setting (CRM_BACKUP_PASSPHRASE in the environment)
     "backup.enabled": Definition(bool, True, "Back up the database every night"),
     "backup.folder": Definition(

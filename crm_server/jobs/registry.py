@@ -34,6 +34,7 @@ TASK_MODULES.append("crm_server.imports.scheduled")
 TASK_MODULES.append("crm_server.automation.scheduled")
 TASK_MODULES.append("crm_server.reports.scheduled")
 TASK_MODULES.append("crm_server.emails.scheduled")
+TASK_MODULES.append("crm_server.commissions.scheduled")
 TASK_MODULES.append("crm_server.campaigns.scheduled")
 TASK_MODULES.append("crm_server.commissions.scheduled")
 TASK_MODULES.append("crm_server.partners.scheduled")
@@ -75,6 +76,7 @@ TITLES: dict[str, str] = {
     "crm:campaigns.batch": "Send a batch of a campaign",
     "crm:whatsapp.send": "Send a WhatsApp message",
     "crm:commissions.calculate": "Calculate the commissions that are due",
+    "crm:commissions.partner_reports": "E-mail partners their commission report",
     "crm:partners.send_invitation": "Send a partner portal invitation",
     "crm:partners.settle": "Lapse partner registrations whose protection ended",
 }

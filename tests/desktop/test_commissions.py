@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
+from crm_desktop import operations
 from crm_desktop.api import auth
 from crm_desktop.api.client import ApiClient
 from crm_desktop.session import Session
@@ -133,3 +134,12 @@ def test_a_salesperson_sees_no_buttons_and_an_admin_makes_a_policy(desk: Desk, q
     ]
     # The salesperson's policies tab follows live (read-only).
     desk.wait_until(lambda: mine.policies.table.rowCount() == 1)
+    assert not mine.policies.reports.isVisible()
+
+    # Partner reports by e-mail, the admin's choice: monthly.
+    reports = page.policies.reports
+    desk.wait_until(lambda: page.policies.setting_loaded)
+    assert reports.isVisible() and reports.currentData() == "off"
+    reports.setCurrentIndex(reports.findData("monthly"))
+    desk.wait_until(lambda: operations.pending() == 0)
+    assert desk.run(admin.get("/api/settings"))["values"]["commissions.partner_report"] == "monthly"

@@ -38,7 +38,7 @@ from sqlalchemy import select, text
 
 from crm_server.admin.models import AuditEntry
 from crm_server.auth import passwords
-from tests.support import ADMIN_EMAIL, LiveServer, make_url
+from tests.support import ADMIN_EMAIL, LiveServer, Smtp, make_url
 
 TODAY = datetime.now(UTC).date()
 PORTAL_PASSWORD = "Tangerine-Harbour-42"
@@ -106,23 +106,24 @@ async def pay(api: httpx.AsyncClient, invoice: dict[str, Any], amount: str, paid
 
 JOBS = text(
     "SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed')), count(*) FILTER (WHERE status = 'failed') "
-    "FROM procrastinate_jobs WHERE task_name = 'crm:commissions.calculate'"
+    "FROM procrastinate_jobs WHERE task_name = :task"
 )
 
 
-async def run_job(live: LiveServer, api: httpx.AsyncClient) -> None:
-    """Run the daily job now (the admin's run-now) and wait for the worker to finish it."""
+async def run_job(live: LiveServer, api: httpx.AsyncClient, task: str = "commissions.calculate") -> None:
+    """Run a job now (the admin's run-now) and wait for the worker to finish it."""
+    named = {"task": f"crm:{task}"}
     async with live.session() as s:
-        before = (await s.execute(JOBS)).one()[0]
-    await ok(await api.post("/api/admin/jobs/commissions.calculate/run"), 202)
+        before = (await s.execute(JOBS, named)).one()[0]
+    await ok(await api.post(f"/api/admin/jobs/{task}/run"), 202)
     for _ in range(600):
         async with live.session() as s:
-            done, failed = (await s.execute(JOBS)).one()
+            done, failed = (await s.execute(JOBS, named)).one()
         if done > before:
-            assert failed == 0, "the commissions job failed"
+            assert failed == 0, f"the {task} job failed"
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("the commissions job did not finish")
+    raise AssertionError(f"the {task} job did not finish")
 
 
 async def rows(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
@@ -412,3 +413,43 @@ async def test_the_partner_sees_their_commission_on_the_portal_dashboard(live: L
                     figure(page.text, "pending"),
                     figure(page.text, "paid"),
                 ) == expected
+
+
+async def test_partner_reports_are_emailed_to_the_partners_users(live: LiveServer, smtp: Smtp) -> None:
+    """Off by default: nothing is sent. Weekly: an admin's run-now sends each partner's users who set
+    their password their company's figures (Rho: 40.00 earned, pending), with the months attached;
+    a user who never accepted the invitation gets nothing."""
+    async with live.session() as s:
+        rho = await s.scalar(text("INSERT INTO partners (name) VALUES ('Rho') RETURNING id"))
+        await s.execute(
+            text(
+                "INSERT INTO partner_users (partner_id, email, full_name, password_hash) VALUES "
+                "(:p, 'ann@rho.example', 'Ann', :h), (:p, 'new@rho.example', 'New', NULL)"
+            ),
+            {"p": rho, "h": passwords.hash_password(PORTAL_PASSWORD)},
+        )
+    async with signed_in(live, "admin") as admin:
+        await ok(await admin.patch("/api/settings", json={"values": smtp.settings()}))
+        client = await ok(await admin.post("/api/clients", json={"name": "Rho deal"}), 201)
+        rate = next(r["id"] for r in await ok(await admin.get("/api/tax-rates")) if r["name"] == "Standard 19%")
+        line = {"description": "Work", "quantity": "1", "unit_price": "400.00", "tax_rate_id": rate}
+        draft = await ok(await admin.post("/api/invoices", json={"client_id": client["id"], "lines": [line]}), 201)
+        invoice = await ok(await admin.post(f"/api/invoices/{draft['id']}/issue", json={"version": draft["version"]}))
+        hand = {"invoice_id": invoice["id"], "partner_id": rho, "amount": "40.00", "note": "Referral"}
+        await ok(await admin.post("/api/commissions", json=hand), 201)
+
+        await run_job(live, admin, "commissions.partner_reports")
+        assert smtp.messages == []  # the setting is off
+        wrong = await admin.patch("/api/settings", json={"values": {"commissions.partner_report": "daily"}})
+        assert wrong.status_code == 422 and wrong.json()["field"] == "commissions.partner_report"
+        weekly = {"commissions.partner_report": "weekly"}
+        await ok(await admin.patch("/api/settings", json={"values": weekly}))
+        await run_job(live, admin, "commissions.partner_reports")
+    # The job has finished, so its mails are in (other partners of this file's tests get theirs).
+    by_to = {m["To"]: m for m in smtp.messages}
+    assert "ann@rho.example" in by_to and "new@rho.example" not in by_to, list(by_to)
+    message = by_to["ann@rho.example"]
+    assert message["Subject"].startswith("Your commission report")
+    text_part = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_content()
+    assert "Earned: 40.00 EUR" in text_part and "Pending: 40.00 EUR" in text_part and "Paid: 0.00 EUR" in text_part
+    assert [p.get_filename() for p in message.iter_attachments()] == [f"commission-{TODAY.isoformat()}.xlsx"]

@@ -39,6 +39,8 @@ from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.commissions import BASIS_WORDS, MemberIn, PolicyIn, PolicyOut, PolicyUpdate, TierIn
 
 HEADERS = ["Name", "Pays", "Tiers", "Applies to", "Waiting days", "Active"]
+REPORT_SETTING = "commissions.partner_report"
+REPORT_WORDS = {"off": "Off", "weekly": "Weekly, on Mondays", "monthly": "Monthly, on the 1st"}
 
 
 def tiers_text(policy: PolicyOut) -> str:
@@ -60,6 +62,7 @@ class PoliciesTab(QWidget):
         self.api = session.api
         self.policies: list[PolicyOut] = []
         self.loads = 0
+        self.setting_loaded = False
         self.table = QTableWidget(0, len(HEADERS), self)
         self.table.setHorizontalHeaderLabels(HEADERS)
         self.table.setAccessibleName("Commission policies")
@@ -75,13 +78,23 @@ class PoliciesTab(QWidget):
         self.new_button.clicked.connect(lambda: self.open_editor(None))
         self.edit_button = QPushButton("Edit…", self)
         self.edit_button.clicked.connect(self.edit)
+        self.reports = QComboBox(self)
+        self.reports.setObjectName("partnerReports")
+        self.reports.setAccessibleName("E-mail partners their commission report")
+        for code, words in REPORT_WORDS.items():
+            self.reports.addItem(words, code)
+        self.reports_label = QLabel("Partner reports by e-mail", self)
         buttons = QHBoxLayout()
         buttons.addWidget(self.new_button)
         buttons.addWidget(self.edit_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.reports_label)
+        buttons.addWidget(self.reports)
         may_edit = session.can("admin", "edit")
-        shown_if(self.new_button, may_edit)
-        shown_if(self.edit_button, may_edit)
+        for widget in (self.new_button, self.edit_button, self.reports, self.reports_label):
+            shown_if(widget, may_edit)
+        if may_edit:
+            tasks.spawn(self._load_setting())
         note = QLabel(
             "Tiers are marginal: each rate applies only to the part of the month's paid amount (or the deals) "
             "from its threshold to the next.",
@@ -123,6 +136,20 @@ class PoliciesTab(QWidget):
             for j, text in enumerate(cells):
                 self.table.setItem(i, j, QTableWidgetItem(text))
         self.loads += 1
+
+    async def _load_setting(self) -> None:
+        try:
+            values = (await admin.get_settings(self.api)).values
+        except ApiError:
+            return
+        if shiboken6.isValid(self):
+            self.reports.setCurrentIndex(max(0, self.reports.findData(values.get(REPORT_SETTING, "off"))))
+            self.reports.currentIndexChanged.connect(lambda _: self.save_setting())
+            self.setting_loaded = True
+
+    def save_setting(self) -> None:
+        value = {REPORT_SETTING: self.reports.currentData()}
+        operations.run(self, admin.save_settings(self.api, value), changed=admin.SETTINGS, busy=self.reports)
 
     def edit(self) -> None:
         row = self.table.currentRow()
