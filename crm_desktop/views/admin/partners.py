@@ -8,7 +8,8 @@ without progress is the setting below the list (partners.protection_days)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
@@ -35,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, operations
+from crm_desktop import format, operations, tasks
 from crm_desktop.api import admin as admin_api
 from crm_desktop.api import partners as partners_api
 from crm_desktop.api.client import ApiClient
@@ -187,7 +188,12 @@ class PartnersPage(AdminPage):
         people_buttons.addWidget(self.invite_button)
         people_buttons.addWidget(self.person_active_button)
         people_buttons.addStretch(1)
+        self.no_people = QLabel("No people yet. “Add person”, then “Invite” e-mails them a link to the portal.")
+        self.no_people.setParent(self.people_box)
+        self.no_people.setProperty("role", "muted")
+        self.no_people.setWordWrap(True)
         people_layout = QVBoxLayout(self.people_box)
+        people_layout.addWidget(self.no_people)
         people_layout.addWidget(self.table, 1)
         people_layout.addLayout(people_buttons)
 
@@ -297,6 +303,7 @@ class PartnersPage(AdminPage):
                 self.table.setItem(row, col, item)
             if chosen is not None and person.id == chosen.id:
                 self.table.selectRow(row)
+        self.no_people.setVisible(self.current is not None and not self.people)
         self._update_people_actions()
 
     def selected_person(self) -> PartnerUserOut | None:
@@ -474,3 +481,33 @@ class NewPartnerDialog(QDialog):
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
+
+
+async def _demo_partner(page: PartnersPage) -> None:
+    """A partner with people, for the screenshot tool (once per database)."""
+    api = page.api
+    if not (await partners_api.list_partners(api)).items:
+        from crm_desktop.api import auth
+
+        sales = (await auth.colleagues(api, active=True, limit=5)).items
+        manager = sales[1].id if len(sales) > 1 else None
+        body = PartnerIn(name="Northwind Traders", managing_user_id=manager, email="office@northwind.example")
+        partner = await partners_api.create_partner(api, body.model_copy(update={"share_values": True}))
+        for name, email in (("Pia Partner", "pia@northwind.example"), ("Noah North", "noah@northwind.example")):
+            await partners_api.create_user(api, partner.id, PartnerUserIn(email=email, full_name=name))
+        await partners_api.create_partner(api, PartnerIn(name="Contoso Resellers", notes="Signed in March."))
+    page.reload()
+
+
+def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """Hook of ``python -m crm_desktop.screenshots``: the page with a partner and its people."""
+    page = PartnersPage(ctx.api, ctx.me)
+    page.loaded = True  # loaded once the demo partner exists
+    tasks.spawn(_demo_partner(page))
+    yield "admin-partners-filled", page
+    northwind = next((i for i in range(page.list.count()) if "Northwind" in page.list.item(i).text()), 0)
+    page.list.setCurrentRow(northwind)
+    yield "admin-partners-northwind", page
+    if page.people:
+        page.table.selectRow(0)
+    yield "admin-partners-person", page
