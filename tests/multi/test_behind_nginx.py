@@ -122,6 +122,39 @@ async def test_sign_in_limits_count_on_every_process_and_a_forged_address_does_n
         assert len(history) == 5 and {row["address"] for row in history} == {"127.0.0.1"}, history
 
 
+async def test_a_session_ended_on_one_process_is_refused_on_the_others(cluster: Cluster) -> None:
+    async with signed_in(cluster, cluster.url(0), "leo@example.com") as on_a:
+        for index in (1, 2):
+            async with httpx.AsyncClient(base_url=cluster.url(index), headers=on_a.headers, timeout=20) as other:
+                assert (await other.get("/api/auth/me")).status_code == 200
+        assert (await on_a.post("/api/auth/logout")).status_code == 200
+        for index in (1, 2):  # no process keeps a session of its own: each asks PostgreSQL every time
+            async with httpx.AsyncClient(base_url=cluster.url(index), headers=on_a.headers, timeout=20) as other:
+                refused = await other.get("/api/auth/me")
+                assert refused.status_code == 401 and refused.json()["code"] == "session_expired", refused.text
+
+
+async def test_a_web_forms_limit_counts_on_every_process_and_a_forged_address_does_not_reset_it(
+    cluster: Cluster,
+) -> None:
+    async with signed_in(cluster, cluster.url(0), "fern@example.com") as admin:
+        limit = {"values": {"forms.max_per_window": 3}}
+        assert (await admin.patch("/api/settings", json=limit)).status_code == 200, "setting refused"
+        fields = [{"name": "name", "label": "Name", "required": True, "maps_to": "person_name"}]
+        form = await admin.post("/api/web-forms", json={"name": "Across processes", "fields": fields})
+        assert form.status_code == 201, form.text
+        path = f"/webhooks/forms/{form.json()['key']}"
+    posted = []
+    for base, forged in ((cluster.url(1), None), (cluster.url(2), None), (cluster.proxy, "203.0.113.5")):
+        async with httpx.AsyncClient(base_url=base, timeout=20) as web:
+            headers = {"X-Forwarded-For": forged} if forged else {}
+            posted.append((await web.post(path, json={"name": "Visitor"}, headers=headers)).status_code)
+    assert posted == [200, 200, 200]
+    async with httpx.AsyncClient(base_url=cluster.proxy, timeout=20) as web:
+        fourth = await web.post(path, json={"name": "Visitor"}, headers={"X-Forwarded-For": "203.0.113.6"})
+    assert fourth.status_code == 429 and fourth.json()["code"] == "too_many_submissions", fourth.text
+
+
 async def test_an_office_signing_in_at_once_through_nginx_is_not_throttled(cluster: Cluster) -> None:
     """Everyone behind one address (an office's NAT, nginx's X-Forwarded-For) signing in at the same
     moment, spread over the processes: no failure among them, so no one may be told to wait. (An
