@@ -23,6 +23,7 @@ from crm_server.contract.email_pipe import Outcome
 from crm_server.db import utcnow
 from crm_server.email_pipe.reports import Report, clean
 from crm_server.emails.models import Bounce, OutboundEmail, Suppression
+from crm_server.emails.replies import announce_on_record, record_keys
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,16 @@ async def _record(
                 {"field": "email_status", "old": old, "new": words},
             ],
         )
-    events.emit(session, module="emails", entity="outbound_email", entity_id=email.id, action="updated", actor_id=None)
+    events.emit(
+        session,
+        module="emails",
+        entity="outbound_email",
+        entity_id=email.id,
+        action="updated",
+        actor_id=None,
+        data=record_keys(email.entity, email.entity_id),
+    )
+    await announce_on_record(session, email.entity, email.entity_id, STATES[kind])
 
 
 async def soft_count(session: AsyncSession, address: str) -> tuple[int, int, int]:

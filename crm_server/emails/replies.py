@@ -17,6 +17,37 @@ MAX_BODY = 100_000
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL text takes no NUL
 
 
+def record_keys(entity: str, entity_id: int) -> dict[str, object]:
+    """Live-event data naming the record a message belongs to."""
+    return {"entity": entity, "entity_id": entity_id, f"{entity}_id": entity_id}
+
+
+async def announce_on_record(session: AsyncSession, entity: str, entity_id: int, action: str) -> None:
+    """A live event in the record's own module (leads or clients), seen by whoever sees the record,
+    so its open window reloads the timeline (entity "email", data {"lead_id": 5}; as WhatsApp does)."""
+    from crm_server.clients.models import Client
+    from crm_server.leads.models import Lead
+
+    record: Lead | Client | None = None
+    if entity == "lead":
+        record = await session.get(Lead, entity_id)
+    elif entity == "client":
+        record = await session.get(Client, entity_id)
+    if record is None:
+        return
+    events.emit(
+        session,
+        module=f"{entity}s",
+        entity="email",
+        entity_id=entity_id,
+        action=action,
+        actor_id=None,
+        owner_id=record.owner_id,
+        team_id=record.team_id,
+        data={f"{entity}_id": entity_id},
+    )
+
+
 def storable(text: str, limit: int) -> str:
     return _UNSTORABLE.sub("", text)[:limit]
 
@@ -65,6 +96,7 @@ async def keep_reply(
         entity_id=reply.id,
         action="created",
         actor_id=None,
-        data={"entity": sent.entity, "entity_id": sent.entity_id},
+        data=record_keys(sent.entity, sent.entity_id),
     )
+    await announce_on_record(session, sent.entity, sent.entity_id, "received")
     return reply

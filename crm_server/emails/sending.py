@@ -18,6 +18,7 @@ from crm_server.admin import audit, settings
 from crm_server.auth.models import User
 from crm_server.db import Database, utcnow
 from crm_server.emails.models import EmailIdentity, OutboundAttachment, OutboundEmail, Suppression
+from crm_server.emails.replies import announce_on_record, record_keys
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,14 @@ async def send_queued(db: Database, email_id: int) -> str:
                 changes=[{"field": "subject", "old": None, "new": email.subject}, *changes],
             )
         events.emit(
-            session, module="emails", entity="outbound_email", entity_id=email.id, action="updated", actor_id=None
+            session,
+            module="emails",
+            entity="outbound_email",
+            entity_id=email.id,
+            action="updated",
+            actor_id=None,
+            data=record_keys(email.entity, email.entity_id),
         )
+        await announce_on_record(session, email.entity, email.entity_id, email.status)  # its window shows it
         outcome = f"sent to {email.to_addr}" if error is None else f"failed: {email.to_addr}: {error}"
     return outcome[:500]

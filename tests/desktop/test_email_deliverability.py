@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
+from sqlalchemy import select
 
 from crm_desktop.api import emails as emails_api
 from crm_desktop.api.client import ApiError
@@ -19,6 +20,8 @@ from crm_desktop.views.admin.emails import EmailsPage
 from crm_desktop.views.emails.compose import ComposeDialog
 from crm_desktop.views.leads.detail import open_lead
 from crm_server.contract.emails import EmailEntity
+from crm_server.contract.events import LiveEvent
+from crm_server.events import Event, to_live
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import open_panel, settle, the_dialog
 from tests.desktop.test_lead_detail import session_of
@@ -72,6 +75,11 @@ def test_a_bounce_and_a_reply_show_on_the_lead_timeline(desk: Desk, qtbot: QtBot
             {"entity": "lead", "entity_id": lead["id"], "to": "ana@acme.example", "subject": "Hello", "body": "Hi"},
         )
     )
+    window = open_lead(None, session_of(desk, api), lead["id"])
+    qtbot.addWidget(window)
+    desk.wait_until(lambda: window.lead is not None and not window.is_busy(), message="the lead did not load")
+    assert not any("Email bounced" in t for t in window.timeline.texts())
+
     reply = (
         "From: Ana Pop <ana@acme.example>\r\nSubject: Re: Hello\r\nMessage-ID: <reply-1@acme.example>\r\n"
         f"In-Reply-To: {sent['message_id']}\r\nContent-Type: text/plain\r\n\r\nTuesday works.\r\n"
@@ -81,9 +89,14 @@ def test_a_bounce_and_a_reply_show_on_the_lead_timeline(desk: Desk, qtbot: QtBot
     bounce = bounce.replace("{RECIPIENT}", "ana@acme.example").replace("{MESSAGE_ID}", sent["message_id"])
     assert desk.on_server(_deliver(desk, bounce.replace("{REPORT_ID}", "r1").encode())) == "bounce"
 
-    window = open_lead(None, session_of(desk, api), lead["id"])
-    qtbot.addWidget(window)
-    desk.wait_until(lambda: window.lead is not None and not window.is_busy(), message="the lead did not load")
+    # The live events the server wrote for the lead's module, as the event stream hands them over.
+    announced = desk.on_server(_record_events(desk))
+    assert [(e.action, e.data) for e in announced] == [
+        ("received", {"lead_id": lead["id"]}),
+        ("bounced", {"lead_id": lead["id"]}),
+    ]
+    for event in announced:
+        window._on_event(event)
     desk.wait_until(
         lambda: any("Email bounced" in t for t in window.timeline.texts()), message=str(window.timeline.texts())
     )
@@ -92,6 +105,14 @@ def test_a_bounce_and_a_reply_show_on_the_lead_timeline(desk: Desk, qtbot: QtBot
     assert "Bounced: 5.1.1 the mailbox does not exist" in bounced
     received = next(t for t in texts if "Email received" in t)
     assert "From ana@acme.example: Re: Hello" in received and "Tuesday works." in received
+
+
+async def _record_events(desk: Desk) -> list[LiveEvent]:
+    async with desk.server.session() as s:
+        found = await s.scalars(
+            select(Event).where(Event.module == "leads", Event.entity == "email").order_by(Event.seq)
+        )
+        return [to_live(e) for e in found]
 
 
 def test_export_the_suppression_list(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:
