@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
 from email.parser import HeaderParser
+from email.utils import parseaddr
 from typing import Literal
 
 MAX_RECIPIENTS = 100  # a report about more recipients than this is cut (the raw stays in the log)
@@ -21,6 +22,7 @@ _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _MSGID = re.compile(r"<[^<>\s]{1,498}>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
+_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
 # RFC 3463 detail codes people meet most, in words (the code itself is kept beside them).
 STATUS_WORDS = {
@@ -80,6 +82,7 @@ class Report:
     failures: list[Failure] = field(default_factory=list)  # delivery-status
     feedback_type: str = ""  # feedback-report: abuse, fraud, virus, not-spam, auth-failure, other
     complained: list[str] = field(default_factory=list)  # feedback-report: Original-Rcpt-To addresses
+    original_to: list[str] = field(default_factory=list)  # the To of the message reported on
 
     @property
     def is_complaint(self) -> bool:
@@ -107,9 +110,9 @@ def describe(status: str, diagnostic: str) -> str:
 def _address(value: str) -> str:
     """ "rfc822; Bob@Example.org" -> "bob@example.org" (the address type is dropped)."""
     kind, sep, rest = value.partition(";")
-    text = rest if sep else kind
-    text = clean(text, 320).strip("<> ").lower()
-    return text if "@" in text and " " not in text else ""
+    text = clean(rest if sep else kind, 320)
+    text = (parseaddr(text)[1] or text.strip("<> ")).lower()
+    return text if _ADDRESS.match(text) else ""
 
 
 def _ids(value: str) -> list[str]:
@@ -138,17 +141,17 @@ def _text_fields(part: Message) -> Message:
     return HeaderParser().parsestr(text.strip() + "\n")
 
 
-def _original_ids(part: Message) -> list[str]:
-    """Message-IDs of the returned message: a message/rfc822 part or text/rfc822-headers."""
+def _original(part: Message) -> tuple[list[str], list[str]]:
+    """(Message-IDs, To addresses) of the returned message: a message/rfc822 or text/rfc822-headers part."""
     if part.get_content_type() == "message/rfc822":
         inner = part.get_payload()
-        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-            return _ids(clean(inner[0].get("Message-ID", ""), 2000))
-        return []
-    payload = part.get_payload(decode=True)
-    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(part.get_payload() or "")
-    headers = HeaderParser().parsestr(text.split("\n\n", 1)[0][:200_000] + "\n")
-    return _ids(clean(headers.get("Message-ID", ""), 2000))
+        headers = inner[0] if isinstance(inner, list) and inner and isinstance(inner[0], Message) else Message()
+    else:
+        payload = part.get_payload(decode=True)
+        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(part.get_payload() or "")
+        headers = HeaderParser().parsestr(text.split("\n\n", 1)[0][:200_000] + "\n")
+    to = [_address(a) for a in clean(headers.get("To", ""), 4000).split(",")[:MAX_RECIPIENTS]]
+    return _ids(clean(headers.get("Message-ID", ""), 2000)), [a for a in to if a]
 
 
 def _failure(group: Message) -> Failure | None:
@@ -202,7 +205,7 @@ def read_report(raw: bytes) -> Report | None:
                     if address:
                         report.complained.append(address)
             elif ctype in ("text/rfc822-headers", "message/rfc822") and not report.original_ids:
-                report.original_ids = _original_ids(part)
+                report.original_ids, report.original_to = _original(part)
         # Some MTAs also name the returned message in the report's own threading headers.
         for name in ("In-Reply-To", "References"):
             report.original_ids += [i for i in _ids(clean(msg.get(name, ""), 4000)) if i not in report.original_ids]

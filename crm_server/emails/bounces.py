@@ -183,7 +183,7 @@ async def _campaign_report(
             found = mark(session, message_id, "complained", "complaint")
             found = await found if inspect.isawaitable(found) else found
             if found:
-                for address in report.complained[:1]:
+                for address in (report.complained or report.original_to)[:1]:
                     await suppress(session, address, "complaint", "complaint")
                 return "complaint", None
             continue

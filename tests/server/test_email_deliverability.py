@@ -240,3 +240,67 @@ async def test_hostile_reports_get_no_500_and_are_kept(boss: httpx.AsyncClient, 
     sizes = {row["raw_size"] for row in log["items"]}
     assert len(huge) in sizes and len(garbage) in sizes  # kept whole, to read or replay
     assert await suppression(boss, "r1@acme.example") is None
+
+
+async def test_a_reply_to_a_client_email_threads_onto_the_client(
+    boss: httpx.AsyncClient, mailbox: Smtp, live: LiveServer
+) -> None:
+    client = await _ok(await boss.post("/api/clients", json={"name": "Acme SRL", "email": "office@acme.example"}), 201)
+    before = len(mailbox.messages)
+    sent = await _ok(
+        await boss.post(
+            "/api/emails/send",
+            json={
+                "entity": "client",
+                "entity_id": client["id"],
+                "to": "office@acme.example",
+                "subject": "Offer",
+                "body": "x",
+            },
+        ),
+        202,
+    )
+    await mailbox.wait_for(before + 1)
+    raw = (
+        "From: office@acme.example\r\nSubject: Re: Offer\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@acme.example>\r\nReferences: <older@acme.example> {sent['message_id']}\r\n"
+        "Content-Type: text/plain\r\n\r\nAgreed\x00.\r\n"
+    ).encode()
+    assert (await deliver(live, raw))["outcome"] == "threaded"
+    items = (await _ok(await boss.get(f"/api/clients/{client['id']}/timeline")))["items"]
+    [received] = [i for i in items if i["kind"] == "email_received"]
+    assert received["text"].endswith("Agreed.")
+
+
+async def test_complaint_without_original_rcpt_to_uses_the_returned_headers(
+    boss: httpx.AsyncClient, mailbox: Smtp, live: LiveServer
+) -> None:
+    _lead, message_id = await send_from_lead(boss, mailbox, "quiet@acme.example")
+    raw = report("arf_abuse.eml", "quiet@acme.example", message_id)
+    raw = raw.replace(b"Original-Rcpt-To: <quiet@acme.example>\n", b"")
+    assert b"Original-Rcpt-To" not in raw
+    assert (await deliver(live, raw))["outcome"] == "complaint"
+    entry = await suppression(boss, "quiet@acme.example")
+    assert entry is not None and entry["reason"] == "complaint"
+
+
+async def test_preview_warns_and_the_list_exports(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    lead = await _ok(await boss.post("/api/leads", json={"person_name": "Ana", "email": "x@acme.example"}), 201)
+    await _ok(await boss.post("/api/emails/suppressions", json={"address": "No@Acme.example", "reason": "=1+1"}), 201)
+    preview = await _ok(
+        await boss.post(
+            "/api/emails/preview/lead",
+            json={"entity_id": lead["id"], "subject": "Cash prize", "body": "x", "to": " no@ACME.example "},
+        )
+    )
+    assert any("no@acme.example is on the suppression list (manual: =1+1)" in w for w in preview["warnings"])
+    assert sum("The word" in w for w in preview["warnings"]) == 2  # cash, prize
+    hostile = await boss.post("/api/emails/preview/lead", json={"entity_id": lead["id"], "to": "x" * 400})
+    assert hostile.status_code == 422 and "to" in hostile.text
+
+    exported = await boss.get("/api/emails/suppressions.csv", params={"q": "no@"})
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    lines = exported.text.splitlines()
+    assert lines[0] == "address,reason,source,added_at,added_by"
+    assert len(lines) == 2 and lines[1].startswith("no@acme.example,'=1+1,manual,")
+    assert (await boss.get("/api/emails/suppressions.csv", params={"q": "\x00"})).status_code == 422
