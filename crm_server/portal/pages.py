@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_server.admin import settings
 from crm_server.commissions import payouts
 from crm_server.db import Database, utcnow
 from crm_server.errors import AppError, ValidationFailed
@@ -166,8 +167,21 @@ async def signout(request: Request) -> Response:
 
 
 async def _accept_page(request: Request, token: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """The set-password form of a working invitation (whose person it greets)."""
+    session = _session(request)
+    _, user = await signin.invitation(session, token)
+    min_length = int(await settings.get(session, "security.password_min_length"))
     pre = security.pre_token(request)
-    response = page("accept.html", status, csrf=pre, token=token, **context)
+    response = page(
+        "accept.html",
+        status,
+        csrf=pre,
+        token=token,
+        email=user.email,
+        name=user.full_name,
+        min_length=min_length,
+        **context,
+    )
     security.set_cookie(response, security.PRE_COOKIE, pre, await security.is_tls(_session(request), request))
     return response
 
@@ -175,10 +189,9 @@ async def _accept_page(request: Request, token: str, status: int = 200, **contex
 @router.get("/accept")
 async def accept_form(request: Request, token: Annotated[str, Query(max_length=200)] = "") -> Response:
     try:
-        _, user = await signin.invitation(_session(request), token)
+        return await _accept_page(request, token)
     except AppError as exc:
         return page("error.html", exc.status, message=exc.message, field=exc.field)
-    return await _accept_page(request, token, email=user.email, name=user.full_name)
 
 
 @router.post("/accept")

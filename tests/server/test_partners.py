@@ -107,6 +107,9 @@ async def partner_with_user(
             "password": PARTNER_PASSWORD,
             "repeat": PARTNER_PASSWORD,
         }
+        weak = await browser.post("/portal/accept", data={**fields, "password": "short", "repeat": "short"})
+        assert weak.status_code == 422 and 'data-field="password"' in weak.text
+        assert f"Welcome, Pat {n}" in weak.text and email in weak.text  # the form still greets its person
         done = await browser.post("/portal/accept", data=fields)
         assert done.status_code == 303 and done.headers["location"] == "/portal/signin?done=1", done.text
         again = await browser.post("/portal/accept", data=fields)
