@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from crm_desktop.api.client import ApiClient
-from crm_server.contract.automation import DeliveryOut, RuleOut, RunOut, SubscriptionOut
+from crm_server.contract.automation import DeliveryOut, EntityFields, RuleOut, RunOut, SubscriptionOut
 from crm_server.contract.common import Page
 
 Body = dict[str, Any]
@@ -23,6 +23,7 @@ CHANGED = frozenset({"admin.automation_rule"})
 WEBHOOKS = frozenset({"admin.webhook_subscription"})
 
 _RULES = TypeAdapter(list[RuleOut])
+_FIELDS = TypeAdapter(list[EntityFields])
 _RUNS = TypeAdapter(Page[RunOut])
 _SUBS = TypeAdapter(list[SubscriptionOut])
 _DELIVERIES = TypeAdapter(Page[DeliveryOut])
@@ -34,6 +35,11 @@ def _query(filters: dict[str, Any]) -> dict[str, Any]:
 
 async def list_rules(api: ApiClient) -> list[RuleOut]:
     return _RULES.validate_python(await api.get("/api/automation/rules"))
+
+
+async def fields(api: ApiClient) -> list[EntityFields]:
+    """Each record's fields a rule may watch, compare or set (the rule editor's choices)."""
+    return _FIELDS.validate_python(await api.get("/api/automation/fields"))
 
 
 async def create_rule(api: ApiClient, body: Body) -> RuleOut:

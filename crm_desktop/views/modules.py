@@ -178,6 +178,15 @@ CATALOG: tuple[ModuleInfo, ...] = (
         "Web forms, WooCommerce, Stripe and your mailbox connect here.",
     ),
     ModuleInfo(
+        "automation",
+        format.label("automation"),
+        "integrations",
+        "System",
+        "If this, then that: rules that act on your records",
+        "Automation rules",
+        "Rules that create follow-ups, assign, tag and send messages when records change.",
+    ),
+    ModuleInfo(
         "admin",
         format.label("admin"),
         "admin",

@@ -3,7 +3,9 @@ lists the rules (Add, Edit, Turn on/off, Test on a record) and the run log of th
 every evaluation, each condition's result and the actions done, so "why didn't it fire" has an
 answer. A rule fires once on the change (old to new); its actions run right after, as a job.
 
-The dialog builds one level of conditions (all / any of them); nested groups come through the API.
+Admins see every rule; a manager (module "automation", scope team) sees and makes their team's,
+which work on their team's records only. The editor picks fields from the record's own (never
+typed), nests condition groups (automation_conditions) and says a date offset as "1 day before".
 """
 
 from __future__ import annotations
@@ -25,22 +27,36 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from crm_desktop import format, operations
 from crm_desktop.api import admin as admin_api
+from crm_desktop.api import auth as auth_api
 from crm_desktop.api import automation
+from crm_desktop.api import emails as emails_api
 from crm_desktop.api import leads as leads_api
-from crm_desktop.api.client import ApiClient
+from crm_desktop.api import whatsapp as whatsapp_api
+from crm_desktop.api.client import ApiClient, ApiError
+from crm_desktop.views.admin.automation_actions import (
+    ACTIONS,
+    UNITS,
+    ActionDialog,
+    Choices,
+    action_words,
+    offset_parts,
+    offset_words,
+)
+from crm_desktop.views.admin.automation_conditions import OPS, ConditionTree, combo, field_words
 from crm_desktop.views.admin.common import AdminPage, ScreenshotState, can, field, in_row, title_label
 from crm_desktop.widgets.paged_table import Column, PagedTable, PagedTableModel
-from crm_server.contract.auth import Me
-from crm_server.contract.automation import ENTITIES, Condition, RuleOut, RunOut
+from crm_server.contract.auth import Me, Scope
+from crm_server.contract.automation import ENTITIES, FieldOut, RuleOut, RunOut
 
+__all__ = ["ActionDialog", "AutomationPage", "RuleDialog", "action_words"]
+
+MODULE = "automation"
 TRIGGERS = {
     "created": "Is created",
     "status_changed": "Status changes",
@@ -48,27 +64,6 @@ TRIGGERS = {
     "date_reached": "A date is reached",
     "inbound": "Comes in (web form, integration, e-mail)",
 }
-OPS = {
-    "eq": "is",
-    "ne": "is not",
-    "contains": "contains",
-    "gt": "is more than",
-    "lt": "is less than",
-    "empty": "is empty",
-    "not_empty": "is not empty",
-}
-ACTIONS = {
-    "create_follow_up": "Create a follow-up",
-    "notify": "Notify someone",
-    "assign": "Assign",
-    "set_field": "Set a field",
-    "add_tag": "Add a tag",
-    "remove_tag": "Remove a tag",
-    "create_ticket": "Create a ticket",
-    "call_webhook": "Call a webhook",
-}
-UNITS = {"minutes": 1, "hours": 60, "days": 1440}
-RELATIVE = {"": "the change", "next_meeting": "the next meeting", "expected_close_date": "the expected close date"}
 OUTCOMES = {
     "not_matched": "Conditions not met",
     "queued": "Waiting to run",
@@ -78,15 +73,11 @@ OUTCOMES = {
     "stopped": "Stopped",
     "would_run": "Would run",
 }
-
-
-def _combo(name: str, choices: dict[str, str], editable: bool = False) -> QComboBox:
-    box = QComboBox()
-    box.setAccessibleName(name)
-    box.setEditable(editable)
-    for key, text in choices.items():
-        box.addItem(text, key)
-    return box
+# The fields a trigger may watch, by its kind (who made the change is no field of the record).
+WATCHABLE = {
+    "field_changed": ("text", "number", "date", "moment", "list", "bool", "person", "team"),
+    "date_reached": ("date", "moment"),
+}
 
 
 def _key(box: QComboBox) -> str:
@@ -105,123 +96,21 @@ def _choose(box: QComboBox, key: Any) -> None:
         box.setEditText(str(key))
 
 
-def _offset_parts(minutes: int) -> tuple[int, str, bool]:
-    """-1440 -> (1, "days", before)."""
-    size = abs(minutes)
-    for unit in ("days", "hours"):
-        if size and size % UNITS[unit] == 0:
-            return size // UNITS[unit], unit, minutes < 0
-    return size, "minutes", minutes < 0
-
-
-def action_words(action: dict[str, Any]) -> str:
-    kind = action.get("kind", "")
-    words = ACTIONS.get(kind, kind)
-    if kind == "create_follow_up":
-        amount, unit, before = _offset_parts(int(action.get("offset_minutes") or 0))
-        unit = unit[:-1] if amount == 1 else unit
-        when = f"{amount} {unit} {'before' if before else 'after'}" if amount else "at"
-        return f'{words} "{action.get("title")}" {when} {RELATIVE.get(action.get("relative_to") or "", "the date")}'
-    if kind in ("add_tag", "remove_tag"):
-        return f'{words} "{action.get("tag")}"'
-    if kind == "set_field":
-        return f"{words}: {action.get('field')} = {action.get('value')}"
-    if kind in ("notify", "create_ticket"):
-        return f'{words}: "{action.get("title")}"'
-    return words
-
-
 def rule_words(rule: RuleOut) -> str:
     trigger = rule.trigger
     when = TRIGGERS.get(trigger.kind.value, trigger.kind.value)
+    if trigger.kind.value == "date_reached" and trigger.field:
+        when = f"{offset_words(trigger.offset_minutes)} {field_words(trigger.field).lower()}"
+    elif trigger.field and trigger.kind.value == "field_changed":
+        when = f"{field_words(trigger.field)} changes"
     if trigger.to_value:
         when += f" to {trigger.to_value}"
     state = "" if rule.active else "  (off)"
     return f"{rule.name} — {ENTITIES[rule.entity]}: {when}{state}"
 
 
-class ActionDialog(QDialog):
-    """One action: what to do, and the details that kind needs (the others are greyed out)."""
-
-    def __init__(self, parent: QWidget, users: list[tuple[int, str]], teams: list[tuple[int, str]]) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Add an action")
-        self.setObjectName("automationActionDialog")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.kind = _combo("Action", ACTIONS)
-        self.title = QLineEdit()
-        self.title.setAccessibleName("Title")
-        self.title.setPlaceholderText("e.g. Prepare for Demo")
-        self.follow_up_kind = _combo("Follow-up kind", {k: format.label(k) for k in ("call", "email", "meeting")})
-        self.amount = QSpinBox()
-        self.amount.setAccessibleName("How long")
-        self.amount.setRange(0, 365 * 24 * 60)
-        self.unit = _combo("Unit", {k: k for k in UNITS})
-        self.direction = _combo("Before or after", {"before": "before", "after": "after"})
-        self.relative = _combo("Counted from", RELATIVE)
-        self.user = _combo("Person", {"": "The record's owner", **{str(i): n for i, n in users}})
-        self.team = _combo("Team", {"": "—", **{str(i): n for i, n in teams}})
-        self.field_name = QLineEdit()
-        self.field_name.setAccessibleName("Field")
-        self.value = QLineEdit()
-        self.value.setAccessibleName("Value")
-        self.tag = QLineEdit()
-        self.tag.setAccessibleName("Tag")
-        form = QFormLayout()
-        form.addRow("&Do", self.kind)
-        form.addRow("&Title", field(self.title))
-        form.addRow("Follow-up &kind", self.follow_up_kind)
-        form.addRow("&When", in_row(self.amount, self.unit, self.direction, self.relative, stretch=True))
-        form.addRow("&Person", self.user)
-        form.addRow("T&eam", self.team)
-        form.addRow("&Field", in_row(self.field_name, QLabel("="), self.value, grow=self.value))
-        form.addRow("Ta&g", self.tag)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
-        self.kind.currentIndexChanged.connect(self._enable)
-        self._enable()
-
-    def _enable(self) -> None:
-        kind = _key(self.kind)
-        self.title.setEnabled(kind in ("create_follow_up", "notify", "create_ticket"))
-        for widget in (self.follow_up_kind, self.amount, self.unit, self.direction, self.relative):
-            widget.setEnabled(kind == "create_follow_up")
-        self.user.setEnabled(kind in ("create_follow_up", "assign", "notify"))
-        self.team.setEnabled(kind == "assign")
-        self.field_name.setEnabled(kind == "set_field")
-        self.value.setEnabled(kind == "set_field")
-        self.tag.setEnabled(kind in ("add_tag", "remove_tag"))
-
-    def action(self) -> dict[str, Any]:
-        kind = _key(self.kind)
-        out: dict[str, Any] = {"kind": kind}
-        if kind in ("create_follow_up", "notify", "create_ticket"):
-            out["title"] = self.title.text().strip()
-        if kind == "create_follow_up":
-            minutes = self.amount.value() * UNITS[_key(self.unit)]
-            out["offset_minutes"] = -minutes if _key(self.direction) == "before" else minutes
-            out["follow_up_kind"] = _key(self.follow_up_kind)
-            out["relative_to"] = _key(self.relative) or None
-        user = _key(self.user)
-        if kind in ("create_follow_up", "assign") and user:
-            out["user_id"] = int(user)
-        if kind == "notify" and user:
-            out["user_ids"] = [int(user)]
-        if kind == "assign" and _key(self.team):
-            out["team_id"] = int(_key(self.team))
-        if kind == "set_field":
-            out["field"], out["value"] = self.field_name.text().strip(), self.value.text()
-        if kind in ("add_tag", "remove_tag"):
-            out["tag"] = self.tag.text().strip()
-        return out
-
-
 class RuleDialog(QDialog):
-    """A rule: its record, trigger, conditions (all / any) and actions."""
+    """A rule: its record, trigger, conditions (groups inside groups) and actions."""
 
     def __init__(
         self,
@@ -234,53 +123,53 @@ class RuleDialog(QDialog):
         self.setWindowTitle(title)
         self.setObjectName("automationRuleDialog")
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.setMinimumWidth(680)
-        self.name = QLineEdit(rule.name if rule else "")
+        self.setMinimumWidth(720)
+        self.name = QLineEdit(rule.name if rule else "", self)
         self.name.setAccessibleName("Name")
         self.name.setMaxLength(200)
-        self.entity = _combo("Record", dict(ENTITIES))
-        self.trigger = _combo("When", TRIGGERS)
-        self.trigger_field = QLineEdit()
-        self.trigger_field.setAccessibleName("Field")
-        self.trigger_field.setPlaceholderText("e.g. territory, expected_close_date")
-        self.from_value = QLineEdit()
+        self.entity = combo("Record", dict(ENTITIES), self)
+        self.trigger = combo("When", TRIGGERS, self)
+        self.trigger_field = combo("Field", {}, self)
+        self.from_value = QLineEdit(self)
         self.from_value.setAccessibleName("From")
-        self.to_value = _combo("To", {"": ""} | {s: s for s in page.statuses}, editable=True)
-        self.offset = QSpinBox()
-        self.offset.setAccessibleName("Minutes from the date")
-        self.offset.setRange(-525_600, 525_600)
-        self.match = _combo("Match", {"all": "All of these", "any": "Any of these"})
-        self.conditions = QTableWidget(0, 3)
-        self.conditions.setAccessibleName("Conditions")
-        self.conditions.setHorizontalHeaderLabels(["Field", "Is", "Value"])
-        self.conditions.horizontalHeader().setStretchLastSection(True)
-        self.conditions.setMinimumHeight(110)
-        self.add_condition = QPushButton("Add condition")
-        self.add_condition.clicked.connect(lambda: self._condition_row({}))
-        self.remove_condition = QPushButton("Remove condition")
-        self.remove_condition.clicked.connect(lambda: self.conditions.removeRow(self.conditions.currentRow()))
+        self.to_value = combo("To", {"": ""} | {s: s for s in page.statuses}, self)
+        self.to_value.setEditable(True)
+        self.offset_amount = QSpinBox(self)
+        self.offset_amount.setAccessibleName("How long")
+        self.offset_amount.setRange(0, 525_600)
+        self.offset_unit = combo("Unit", {k: k for k in UNITS}, self)
+        self.offset_direction = combo("Before or after", {"before": "before", "after": "after"}, self)
+        self.match = combo("Match", {"all": "All of these", "any": "Any of these"}, self)
+        self.conditions = ConditionTree(self.match, self)
         self.chosen: list[dict[str, Any]] = []
-        self.action_list = QListWidget()
+        self.action_list = QListWidget(self)
         self.action_list.setAccessibleName("Actions")
         self.action_list.setMinimumHeight(80)
-        self.add_action = QPushButton("Add action…")
+        self.add_action = QPushButton("Add action…", self)
         self.add_action.clicked.connect(self._new_action)
-        self.remove_action = QPushButton("Remove action")
+        self.remove_action = QPushButton("Remove action", self)
         self.remove_action.clicked.connect(self._drop_action)
         form = QFormLayout()
         form.addRow("&Name", field(self.name))
         form.addRow("&Record", self.entity)
         form.addRow("&When it", self.trigger)
-        form.addRow("Fiel&d", field(self.trigger_field, "For “a field changes” and “a date is reached”."))
+        form.addRow("Fiel&d", field(self.trigger_field, "The field “a field changes” or “a date is reached” watches."))
         form.addRow("F&rom", self.from_value)
         form.addRow("&To", self.to_value)
-        form.addRow("&Minutes", field(self.offset, "For a date: negative is before it (−1440: a day before)."))
+        form.addRow(
+            "&Offset",
+            field(
+                in_row(self.offset_amount, self.offset_unit, self.offset_direction, stretch=True),
+                "For a date: e.g. 1 day before it.",
+            ),
+        )
         form.addRow("&Conditions", self.match)
         form.addRow("", self.conditions)
-        form.addRow("", in_row(self.add_condition, self.remove_condition, stretch=True))
         form.addRow("&Actions", self.action_list)
         form.addRow("", in_row(self.add_action, self.remove_action, stretch=True))
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
+        )
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -291,33 +180,53 @@ class RuleDialog(QDialog):
         if rule is not None:
             _choose(self.entity, rule.entity)
             _choose(self.trigger, rule.trigger.kind.value)
-            self.trigger_field.setText(rule.trigger.field or "")
+        self._entity_changed()
+        if rule is not None:
+            _choose(self.trigger_field, rule.trigger.field)
             self.from_value.setText(rule.trigger.from_value or "")
             _choose(self.to_value, rule.trigger.to_value or "")
-            self.offset.setValue(rule.trigger.offset_minutes)
-            _choose(self.match, rule.conditions.match)
-            for item in rule.conditions.items:
-                if isinstance(item, Condition):
-                    self._condition_row(item.model_dump())
+            amount, unit, before = offset_parts(rule.trigger.offset_minutes)
+            self.offset_amount.setValue(amount)
+            _choose(self.offset_unit, unit)
+            _choose(self.offset_direction, "before" if before else "after")
+            self.conditions.load(rule.conditions)
             for action in rule.actions:
                 self._add(action.model_dump(mode="json", exclude_defaults=True) | {"kind": action.kind.value})
+        self.entity.currentIndexChanged.connect(lambda *_: self._entity_changed())
+        self.trigger.currentIndexChanged.connect(lambda *_: self._trigger_changed())
+        self._trigger_changed()
 
-    def _condition_row(self, values: dict[str, Any]) -> None:
-        row = self.conditions.rowCount()
-        self.conditions.insertRow(row)
-        self.conditions.setItem(row, 0, QTableWidgetItem(str(values.get("field", ""))))
-        op = _combo("Comparison", OPS)
-        _choose(op, values.get("op", "eq"))
-        self.conditions.setCellWidget(row, 1, op)
-        value = values.get("value")
-        self.conditions.setItem(row, 2, QTableWidgetItem("" if value is None else str(value)))
+    def fields_of(self) -> list[FieldOut]:
+        return self.page.fields.get(_key(self.entity), [])
+
+    def _entity_changed(self) -> None:
+        people = {str(i): n for i, n in self.page.choices.users}
+        teams = {str(i): n for i, n in self.page.choices.teams}
+        self.conditions.set_choices(self.fields_of(), people, teams)
+        self._trigger_changed()
+
+    def _trigger_changed(self) -> None:
+        """The field choice holds what this trigger can watch; the rest is greyed out."""
+        kind = _key(self.trigger)
+        kept = _key(self.trigger_field) if self.trigger_field.count() else None
+        kinds = WATCHABLE.get(kind, ())
+        self.trigger_field.clear()
+        for f in self.fields_of():
+            if f.kind in kinds and not f.name.startswith("changed_by"):
+                self.trigger_field.addItem(field_words(f.name), f.name)
+        _choose(self.trigger_field, kept)
+        self.trigger_field.setEnabled(kind in WATCHABLE)
+        self.from_value.setEnabled(kind in ("field_changed", "status_changed"))
+        self.to_value.setEnabled(kind in ("field_changed", "status_changed"))
+        for widget in (self.offset_amount, self.offset_unit, self.offset_direction):
+            widget.setEnabled(kind == "date_reached")
 
     def _add(self, action: dict[str, Any]) -> None:
         self.chosen.append(action)
-        self.action_list.addItem(action_words(action))
+        self.action_list.addItem(action_words(action, self.page.choices))
 
     def _new_action(self) -> None:
-        dialog = ActionDialog(self, self.page.users, self.page.teams)
+        dialog = ActionDialog(self, self.page.choices, _key(self.entity), self.fields_of())
         dialog.accepted.connect(lambda: self._add(dialog.action()))
         dialog.open()
 
@@ -330,26 +239,20 @@ class RuleDialog(QDialog):
     def body(self) -> dict[str, Any]:
         kind = _key(self.trigger)
         trigger: dict[str, Any] = {"kind": kind}
-        if kind in ("field_changed", "date_reached", "status_changed") and self.trigger_field.text().strip():
-            trigger["field"] = self.trigger_field.text().strip()
-        if self.from_value.text().strip():
+        if kind in WATCHABLE and _key(self.trigger_field):
+            trigger["field"] = _key(self.trigger_field)
+        if self.from_value.isEnabled() and self.from_value.text().strip():
             trigger["from_value"] = self.from_value.text().strip()
-        if _key(self.to_value):
+        if self.to_value.isEnabled() and _key(self.to_value):
             trigger["to_value"] = _key(self.to_value)
         if kind == "date_reached":
-            trigger["offset_minutes"] = self.offset.value()
-        items = []
-        for row in range(self.conditions.rowCount()):
-            name = (self.conditions.item(row, 0) or QTableWidgetItem()).text().strip()
-            op = self.conditions.cellWidget(row, 1)
-            value = (self.conditions.item(row, 2) or QTableWidgetItem()).text()
-            if name and isinstance(op, QComboBox):
-                items.append({"field": name, "op": _key(op), "value": value or None})
+            minutes = self.offset_amount.value() * UNITS[_key(self.offset_unit)]
+            trigger["offset_minutes"] = -minutes if _key(self.offset_direction) == "before" else minutes
         return {
             "name": self.name.text().strip(),
             "entity": _key(self.entity),
             "trigger": trigger,
-            "conditions": {"match": _key(self.match), "items": items},
+            "conditions": self.conditions.group().model_dump(mode="json"),
             "actions": self.chosen,
             "active": self.rule.active if self.rule else True,
         }
@@ -387,8 +290,8 @@ class AutomationPage(AdminPage):
         super().__init__(api, me, parent)
         self.rules: list[RuleOut] = []
         self.statuses: list[str] = []
-        self.users: list[tuple[int, str]] = []
-        self.teams: list[tuple[int, str]] = []
+        self.choices = Choices()
+        self.fields: dict[str, list[FieldOut]] = {}
         self.list = QListWidget()
         self.list.setObjectName("automationRules")
         self.list.setAccessibleName("Rules")
@@ -420,7 +323,7 @@ class AutomationPage(AdminPage):
             self._fetch_runs,
             page_size=50,
         )
-        self.outcome = _combo("Show runs", {"": "All runs", **{k: v for k, v in OUTCOMES.items() if k != "would_run"}})
+        self.outcome = combo("Show runs", {"": "All runs", **{k: v for k, v in OUTCOMES.items() if k != "would_run"}})
         self.outcome.setObjectName("automationOutcomeFilter")
         self.outcome.currentIndexChanged.connect(lambda *_: self.runs_model.reload() if self.loaded else None)
         self.runs = PagedTable(self.runs_model, "No runs of this rule yet.", empty_title="No runs")
@@ -448,24 +351,43 @@ class AutomationPage(AdminPage):
         outcome = _key(self.outcome) or None
         return await automation.list_runs(self.api, offset, limit, rule_id=rule.id if rule else None, outcome=outcome)
 
+    def team_only(self) -> int | None:
+        """A manager's team (their rules see its records and people only); None for an admin."""
+        grant = self.me.permissions.get(MODULE)
+        return self.me.team_id if grant is not None and grant.scope != Scope.all else None
+
     def reload(self) -> None:
-        async def everything() -> tuple[list[RuleOut], list[str], list[tuple[int, str]], list[tuple[int, str]]]:
+        team = self.team_only()
+
+        async def optional(call: Any, empty: Any) -> Any:
+            """Templates the role may not list are simply not offered."""
+            try:
+                return await call
+            except ApiError:
+                return empty
+
+        async def everything() -> tuple[list[RuleOut], list[str], Choices, dict[str, list[FieldOut]]]:
             rules = await automation.list_rules(self.api)
+            fields: dict[str, list[FieldOut]] = {e.entity: e.fields for e in await automation.fields(self.api)}
             pipelines = await leads_api.pipelines(self.api)
-            users = await admin_api.list_users(self.api, 0, 200)
-            teams = await admin_api.list_teams(self.api)
+            users = await auth_api.colleagues(self.api, active=True, team_id=team, limit=200)
+            teams = [t for t in await admin_api.list_teams(self.api) if team is None or t.id == team]
+            emails = await optional(emails_api.templates(self.api), [])
+            chats = await optional(whatsapp_api.templates(self.api), [])
             statuses = list(dict.fromkeys(s.name for p in pipelines for s in p.statuses))
-            return (
-                rules,
-                statuses,
-                [(u.id, u.full_name) for u in users.items if u.active],
-                [(t.id, t.name) for t in teams],
+            choices = Choices(
+                users=[(u.id, u.full_name) for u in users.items],
+                teams=[(t.id, t.name) for t in teams],
+                email_templates=[(t.id, t.name, t.entity.value) for t in emails],
+                whatsapp_templates=[(t.name, t.language) for t in chats if t.status == "APPROVED"],
+                webhooks=team is None,
             )
+            return rules, statuses, choices, fields
 
         self.load(everything(), self._arrived)
 
-    def _arrived(self, data: tuple[list[RuleOut], list[str], list[tuple[int, str]], list[tuple[int, str]]]) -> None:
-        rules, self.statuses, self.users, self.teams = data
+    def _arrived(self, data: tuple[list[RuleOut], list[str], Choices, dict[str, list[FieldOut]]]) -> None:
+        rules, self.statuses, self.choices, self.fields = data
         self.show_rules(rules)
 
     def show_rules(self, rules: list[RuleOut], select: int | None = None) -> None:
@@ -487,8 +409,8 @@ class AutomationPage(AdminPage):
 
     def _selected(self) -> None:
         rule = self.current()
-        edit = can(self.me, "edit")
-        self.add_button.setEnabled(edit)
+        edit = can(self.me, "edit", MODULE)
+        self.add_button.setEnabled(can(self.me, "create", MODULE))
         self.edit_button.setEnabled(edit and rule is not None)
         self.active_button.setEnabled(edit and rule is not None)
         self.test_button.setEnabled(rule is not None)
@@ -502,12 +424,12 @@ class AutomationPage(AdminPage):
         self.say(message or f"The rule “{rule.name}” is saved{'' if rule.active else ' (off)'}.")
 
     def add(self) -> None:
-        if can(self.me, "edit"):
+        if can(self.me, "create", MODULE):
             RuleDialog(self, "New rule").open()
 
     def edit(self) -> None:
         rule = self.current()
-        if rule is not None and can(self.me, "edit"):
+        if rule is not None and can(self.me, "edit", MODULE):
             RuleDialog(self, "Edit rule", rule).open()
 
     def toggle(self) -> None:
