@@ -10,6 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,8 +25,8 @@ from crm_desktop.views.clients.list import ClientsPage
 from crm_server.contract.events import LiveEvent
 from tests.desktop.conftest import Desk
 from tests.desktop.test_main_window import open_main
-from tests.multi.cluster import UPSTREAM_HEADER, Cluster
-from tests.support import PASSWORD, LiveServer
+from tests.multi.cluster import UPSTREAM_HEADER, Cluster, nginx
+from tests.support import PASSWORD, LiveServer, free_port
 
 
 @asynccontextmanager
@@ -169,6 +170,32 @@ async def test_an_office_signing_in_at_once_through_nginx_is_not_throttled(clust
         )
     refused = [a.json() for a in answers if a.status_code != 200]
     assert not refused, refused
+
+
+def test_with_no_process_answering_nginx_says_unavailable_and_the_desktop_waits_for_one(
+    desk: Desk, cluster: Cluster, tmp_path: Path
+) -> None:
+    """All processes down or restarting: nginx's own 502 would be an HTML page the desktop cannot
+    read; it answers the server's JSON 503 instead, which the desktop retries until one is back."""
+    desk.create_user("una@example.com", role="Admin", full_name="Una")
+    signed = ApiClient(cluster.url(0))
+    desk.clients.append(signed)
+    desk.run(auth.login(signed, "una@example.com", PASSWORD))
+    port = free_port()  # nothing listens here yet
+    with nginx([port], tmp_path / "nginx") as proxy:
+        down = httpx.get(proxy + "/api/auth/me", timeout=10)
+        assert (down.status_code, down.json()["code"]) == (503, "unavailable"), down.text
+        api = ApiClient(proxy, signed.token)
+        desk.clients.append(api)
+        asking = asyncio.ensure_future(auth.me(api))
+        desk.wait_until(lambda: api.state == "reconnecting", message="the desktop did not see the server away")
+        back = LiveServer(cluster.database_url, "")
+        back.start(port=port)
+        try:
+            assert desk.run(asking).email == "una@example.com"
+            assert api.state == "online"
+        finally:
+            back.stop()
 
 
 async def test_a_body_past_the_limit_gets_nginxs_413_in_the_servers_shape(cluster: Cluster) -> None:
