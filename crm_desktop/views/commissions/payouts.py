@@ -25,6 +25,7 @@ from crm_desktop.api import commissions
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_desktop.widgets.list_page import LiveReload
 from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.commissions import PayoutOut
@@ -71,10 +72,11 @@ class PayoutReport(QWidget):
         self.table.setAccessibleName("Payouts")
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        for column, width in enumerate((150, 0, 80, 80, 110, 110, 110, 110)):
+        for column, width in enumerate((150, 0, 80, 95, 110, 110, 110, 110)):
             if width:
                 self.table.setColumnWidth(column, width)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        keep_titles_whole(self.table)
         self.message = QLabel("", self)
         self.message.setProperty("role", "muted")
         root = QVBoxLayout(self)

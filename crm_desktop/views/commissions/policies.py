@@ -33,6 +33,7 @@ from crm_desktop import format, operations, tasks
 from crm_desktop.api import admin, commissions
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
+from crm_desktop.widgets.header_fit import keep_titles_whole
 from crm_desktop.widgets.list_page import LiveReload
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_desktop.widgets.visibility import shown_if
@@ -69,10 +70,11 @@ class PoliciesTab(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        for column, width in enumerate((170, 170, 0, 170, 110, 70)):
+        for column, width in enumerate((170, 170, 0, 170, 125, 70)):
             if width:
                 self.table.setColumnWidth(column, width)
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        keep_titles_whole(self.table)
         self.table.doubleClicked.connect(lambda _: self.edit())
         self.new_button = QPushButton("New policy…", self)
         self.new_button.clicked.connect(lambda: self.open_editor(None))
