@@ -5,14 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -85,3 +90,27 @@ class NotificationPreference(Base):
     kind: Mapped[str] = mapped_column(String(50), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# Follow-ups counted per UTC day, state, kind, owner and team: a done one on the day it was done, an
+# open one on the day it is due. Kept by the triggers of migration 0040 (never written by the
+# application): team activity and Home's overdue figures read these instead of counting millions.
+follow_up_day_counts = Table(
+    "follow_up_day_counts",
+    Base.metadata,
+    Column("day", Date, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("owner_id", Integer),
+    Column("team_id", Integer),
+    Column("n", BigInteger, nullable=False),
+    UniqueConstraint(
+        "day",
+        "state",
+        "kind",
+        "owner_id",
+        "team_id",
+        name="uq_follow_up_day_counts",
+        postgresql_nulls_not_distinct=True,
+    ),
+)

@@ -16,11 +16,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import money as money_rules
-from crm_server.activities.models import FollowUp
+from crm_server.activities.models import FollowUp, follow_up_day_counts
 from crm_server.admin import settings
 from crm_server.auth.models import SecurityEvent, User
 from crm_server.auth.permissions import Principal
@@ -32,7 +32,7 @@ from crm_server.integrations import service as integrations
 from crm_server.invoices.models import Invoice
 from crm_server.invoices.service import OPEN as OPEN_INVOICE
 from crm_server.jobs import service as jobs
-from crm_server.leads.models import Lead, PipelineStatus
+from crm_server.leads.models import Lead, PipelineStatus, lead_board_counts
 from crm_server.request_timings import RequestTimings
 from crm_server.stock.models import StockProductSettings
 from crm_server.targets import service as targets
@@ -89,28 +89,42 @@ def _lead_scope(principal: Principal) -> list[Any]:
 
 
 async def _pipeline(session: AsyncSession, principal: Principal, now: datetime, currency: str) -> HomeWidget:
-    """Open value of the open leads; this month's weighted forecast: the open leads expected to
-    close this month, each at its value x its stage's win probability / 100."""
+    """Open value and count of the open leads, from the board's kept counts (a few hundred rows, not
+    every open lead); this month's weighted forecast: the open leads expected to close this month,
+    each at its value x its stage's win probability / 100 (an index range of this month's dates)."""
     today = now.date()
     month_start = today.replace(day=1)
     next_month = (month_start + timedelta(days=32)).replace(day=1)
-    this_month = and_(Lead.expected_close_date >= month_start, Lead.expected_close_date < next_month)
-    in_currency = Lead.currency == currency
-    row = (
+    kept = lead_board_counts.c
+    opened = (
         await session.execute(
             select(
-                func.count(),
-                func.coalesce(func.sum(Lead.value).filter(in_currency), 0),
-                func.coalesce(func.sum(Lead.value).filter(in_currency, this_month), 0),
-                func.coalesce(
-                    func.sum(Lead.value * PipelineStatus.win_probability / 100).filter(in_currency, this_month), 0
-                ),
+                func.coalesce(func.sum(kept.leads), 0),
+                func.coalesce(func.sum(kept.value).filter(kept.currency == currency), 0),
+            ).where(
+                principal.scope_filter("leads", kept.owner_id, kept.team_id),
+                kept.status_id.in_(select(PipelineStatus.id).where(PipelineStatus.kind == "open")),
+            )
+        )
+    ).one()
+    closing = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(Lead.value), 0),
+                func.coalesce(func.sum(Lead.value * PipelineStatus.win_probability / 100), 0),
             )
             .select_from(Lead)
             .join(PipelineStatus, PipelineStatus.id == Lead.status_id)
-            .where(*_lead_scope(principal), PipelineStatus.kind == "open")
+            .where(
+                *_lead_scope(principal),
+                PipelineStatus.kind == "open",
+                Lead.currency == currency,
+                Lead.expected_close_date >= month_start,
+                Lead.expected_close_date < next_month,
+            )
         )
     ).one()
+    row = (opened[0], opened[1], closing[0], closing[1])
 
     def money(value: Any) -> Decimal:
         return money_rules.round_money(Decimal(value or 0), currency)
@@ -210,12 +224,14 @@ async def _targets(session: AsyncSession, principal: Principal, now: datetime, c
 async def _new_leads(session: AsyncSession, principal: Principal, now: datetime) -> HomeWidget:
     since = now - DAY
     new = await _count(session, Lead, *_lead_scope(principal), Lead.created_at >= since)
+    kept = lead_board_counts.c  # the board's kept counts: no scan of the open leads
     unassigned = int(
         await session.scalar(
-            select(func.count())
-            .select_from(Lead)
-            .join(PipelineStatus, PipelineStatus.id == Lead.status_id)
-            .where(*_lead_scope(principal), PipelineStatus.kind == "open", Lead.owner_id.is_(None))
+            select(func.coalesce(func.sum(kept.leads), 0)).where(
+                principal.scope_filter("leads", kept.owner_id, kept.team_id),
+                kept.owner_id.is_(None),
+                kept.status_id.in_(select(PipelineStatus.id).where(PipelineStatus.kind == "open")),
+            )
         )
         or 0
     )
@@ -244,24 +260,40 @@ async def _new_leads(session: AsyncSession, principal: Principal, now: datetime)
 
 async def _follow_ups(session: AsyncSession, principal: Principal, now: datetime) -> HomeWidget:
     """Open follow-ups due today (UTC) and those overdue (due before now), in scope; per person for
-    a manager."""
+    a manager. Days before today are read from the kept day counts; today's are counted."""
     start = _start_of(now.date())
     scope = [FollowUp.status == "open", principal.scope_filter("activities", FollowUp.owner_id, FollowUp.team_id)]
+    kept = follow_up_day_counts.c
+    overdue_by: dict[int | None, int] = {}
+    for who, n in await session.execute(
+        select(FollowUp.owner_id, func.count())
+        .where(*scope, FollowUp.due_at >= start, FollowUp.due_at < now)
+        .group_by(FollowUp.owner_id)
+    ):
+        overdue_by[who] = int(n)
+    for who, n in await session.execute(
+        select(kept.owner_id, func.sum(kept.n))
+        .where(
+            kept.state == "open",
+            kept.day < now.date(),
+            principal.scope_filter("activities", kept.owner_id, kept.team_id),
+        )
+        .group_by(kept.owner_id)
+    ):
+        overdue_by[who] = overdue_by.get(who, 0) + int(n)
+    overdue_by = {who: n for who, n in overdue_by.items() if n}
     today = await _count(session, FollowUp, *scope, FollowUp.due_at >= start, FollowUp.due_at < start + DAY)
-    overdue = await _count(session, FollowUp, *scope, FollowUp.due_at < now)
+    overdue = sum(overdue_by.values())
     table = None
     own = principal.scope("activities") is Scope.own
-    if not own:
-        rows = await session.execute(
-            select(func.coalesce(User.full_name, "Unassigned"), func.count())
-            .select_from(FollowUp)
-            .outerjoin(User, User.id == FollowUp.owner_id)
-            .where(*scope, FollowUp.due_at < now)
-            .group_by(User.full_name)
-            .order_by(func.count().desc(), User.full_name)
-            .limit(10)
+    if not own and overdue_by:
+        ids = [i for i in overdue_by if i is not None]
+        names = dict((await session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))).all())
+        named = sorted(
+            ((names.get(who, "Unassigned") if who is not None else "Unassigned", n) for who, n in overdue_by.items()),
+            key=lambda r: (-r[1], r[0]),
         )
-        table = HomeTable(columns=["Person", "Overdue"], rows=[[str(r[0]), int(r[1])] for r in rows])
+        table = HomeTable(columns=["Person", "Overdue"], rows=[[name, n] for name, n in named[:10]])
     return HomeWidget(
         key="follow_ups",
         title="My follow-ups" if own else "Follow-ups",

@@ -111,6 +111,13 @@ def period_of(column: Any, group: str) -> ColumnElement[date]:
     return cast(func.date_trunc(literal_column(f"'{group}'"), cast(func.timezone("UTC", column), DateTime)), Date)
 
 
+def period_of_date(column: Any, group: str) -> ColumnElement[date]:
+    """The first day of the day, week or month of a date (the unit written into the SQL, so the
+    SELECT and the GROUP BY are one expression)."""
+    assert group in ("day", "week", "month")
+    return cast(func.date_trunc(literal_column(f"'{group}'"), cast(column, DateTime)), Date)
+
+
 def month_of_date(column: Any) -> ColumnElement[date]:
     return cast(func.date_trunc(literal_column("'month'"), cast(column, DateTime)), Date)
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_server.activities.models import FollowUp
+from crm_server.activities.models import follow_up_day_counts
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
 from crm_server.contract.reports import ReportColumn, ReportFigure, ReportOut, ReportQuery, ReportTable
@@ -23,6 +23,7 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
     r = await common.resolve(session, principal, query)
     leads = common.lead_filters(r)
     people: dict[str, list[int]] = {}
+    kept = follow_up_day_counts.c  # follow-ups done per day, kept by triggers (migration 0040)
 
     def slot(name: Any) -> list[int]:
         return people.setdefault(str(name or "Unassigned"), [0, 0, 0, 0])
@@ -36,10 +37,15 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
     ):
         slot(name)[0] = int(n)
     for name, n in await session.execute(
-        select(User.full_name, func.count())
-        .select_from(FollowUp)
-        .outerjoin(User, User.id == FollowUp.owner_id)
-        .where(*activity._filters(r), *activity._done_in(r.start, r.end))
+        select(User.full_name, func.sum(kept.n))
+        .select_from(follow_up_day_counts)
+        .outerjoin(User, User.id == kept.owner_id)
+        .where(
+            *activity.filters(r, kept.owner_id, kept.team_id),
+            kept.state == "done",
+            kept.day >= r.date_from,
+            kept.day <= r.date_to,
+        )
         .group_by(User.full_name)
     ):
         slot(name)[1] = int(n)

@@ -120,7 +120,9 @@ def fill_follow_ups(url: str, leads: int) -> None:
                        CASE WHEN mod(l.id + k, 4) = 0 THEN NULL ELSE d.due END, 7
                   FROM leads l
                  CROSS JOIN generate_series(1, %(per)s) k
-                 CROSS JOIN LATERAL (SELECT now() - random() * interval '365 days' + interval '20 days' AS due) d
+                 CROSS JOIN LATERAL (  -- refers to l and k: a new random time per follow-up, not per chunk
+                     SELECT now() - random() * interval '365 days' + interval '20 days' + (l.id + k) * interval '0' AS due
+                 ) d
                  WHERE l.id BETWEEN %(lo)s AND %(hi)s
                 """,
                 {"per": FOLLOW_UPS_PER_LEAD, "lo": start, "hi": start + CHUNK - 1},
@@ -141,7 +143,7 @@ def fill_tickets(url: str, count: int) -> None:
                    CASE WHEN mod(g, 3) = 0 THEN NULL ELSE t.at + mod(g, 9) * interval '1 hour' END,
                    CASE WHEN mod(g, 3) = 0 THEN NULL ELSE t.at + mod(g, 90) * interval '1 hour' END
               FROM generate_series(1, %(n)s) g
-             CROSS JOIN LATERAL (SELECT now() - random() * interval '365 days' AS at) t
+             CROSS JOIN LATERAL (SELECT now() - random() * interval '365 days' + g * interval '0' AS at) t
              CROSS JOIN LATERAL (
                  SELECT id, team_id FROM users WHERE email LIKE 'seller%%' ORDER BY id OFFSET mod(g, 24) LIMIT 1
              ) u
