@@ -55,7 +55,7 @@ def test_nginx_config_balances_processes_and_upgrades_websockets(tmp_path: Path)
         "Connection $connection_upgrade",
         "X-Forwarded-For",
         "X-Forwarded-Proto $scheme",
-        "Host $host",
+        "Host $http_host",
     ):
         assert f"proxy_set_header {header}" in text, header
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")

@@ -145,6 +145,10 @@ async def test_a_web_forms_limit_counts_on_every_process_and_a_forged_address_do
         form = await admin.post("/api/web-forms", json={"name": "Across processes", "fields": fields})
         assert form.status_code == 201, form.text
         path = f"/webhooks/forms/{form.json()['key']}"
+    async with httpx.AsyncClient(base_url=cluster.proxy, headers=admin.headers, timeout=20) as proxied:
+        # Made from the Host and X-Forwarded-Proto nginx passes (app.public_url unset): nginx's address.
+        listed = (await proxied.get("/api/web-forms")).json()
+        assert [f["post_url"] for f in listed if f["name"] == "Across processes"] == [cluster.proxy + path]
     posted = []
     for base, forged in ((cluster.url(1), None), (cluster.url(2), None), (cluster.proxy, "203.0.113.5")):
         async with httpx.AsyncClient(base_url=base, timeout=20) as web:
