@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.admin import settings
 from crm_server.campaigns import email_channel, throttle, tracking
-from crm_server.campaigns.engine_types import ChannelError, Outgoing, Snapshot
+from crm_server.campaigns.engine_types import BATCH_DB, ChannelError, Outgoing, Snapshot
 from crm_server.campaigns.models import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
 from crm_server.campaigns.service import announce, defer_batch
 from crm_server.db import Database, utcnow
@@ -167,6 +167,7 @@ async def run_batch(
         snap = await _begin(db, campaign_id)
         if snap is None:
             return f"skipped: campaign {campaign_id} is not sending"
+        BATCH_DB.set(db)
         return await _send(db, snap, run_for, clock)
 
 

@@ -4,8 +4,13 @@ factory `open_sender(snapshot)` yielding `deliver(outgoing)`, which raises Chann
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
+
+# The batch's Database while it runs (set by engine.run_batch), for a channel that records its own
+# hand-offs in its tables (WhatsApp keeps each message with Meta's id for the status webhooks).
+BATCH_DB: ContextVar[Any] = ContextVar("campaign_batch_db")
 
 
 class ChannelError(Exception):

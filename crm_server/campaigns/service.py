@@ -187,6 +187,8 @@ async def start(session: AsyncSession, principal: Principal, campaign_id: int) -
     campaign = await visible_campaign(session, principal, campaign_id, lock=True)
     if campaign.status != "draft":
         raise Conflict("This campaign was started already.", field="status", code="not_draft")
+    if campaign.channel != "email":  # its channel starts it (WhatsApp: POST /api/whatsapp/campaigns/{id}/start)
+        raise Conflict(f"Start a {campaign.channel} campaign from its own page.", field="channel", code="channel")
     if not str(await settings.get(session, "app.public_url") or "").strip():
         raise Conflict(
             "Set the server's public address (app.public_url) first: tracking and unsubscribe links need it.",

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import AwareDatetime, BaseModel, Field, computed_field
 
 from crm_server.contract.activities import FollowUpOut
+from crm_server.contract.campaigns import FilterValue
 from crm_server.contract.common import Model
 
 MessageStatus = Literal["queued", "sent", "delivered", "read", "failed", "received"]
@@ -169,3 +170,45 @@ class FollowUpMessageIn(MessageIn):
 class FollowUpSent(Model):
     message: MessageOut
     follow_up: FollowUpOut
+
+
+class CampaignAudienceIn(BaseModel):
+    """Leads or clients by the list filters of GET /api/leads or /api/clients (a saved view's)."""
+
+    entity: Literal["lead", "client"]
+    filters: dict[str, FilterValue] = Field(default_factory=dict, max_length=30)
+
+
+class CampaignAudienceOut(BaseModel):
+    matching: int
+    eligible: int  # distinct opted-in numbers that would get it
+    excluded: dict[str, int]  # no_phone, no_opt_in, opted_out, duplicate
+
+
+class CampaignIn(CampaignAudienceIn):
+    """A WhatsApp campaign on the campaign engine: an approved template to every opted-in number."""
+
+    name: str = Field(min_length=1, max_length=200)
+    template_id: int = Field(ge=1, le=2**63 - 1)
+    business_hours_only: bool = True
+    per_minute: int = Field(default=20, ge=1, le=1000, description="hand-offs a minute (the Cloud API's pace)")
+    scheduled_at: AwareDatetime | None = None
+
+
+class CampaignResults(BaseModel):
+    """What came of a WhatsApp campaign: hand-offs, then the statuses Meta's webhook brought."""
+
+    campaign_id: int
+    status: str
+    held_for_hours: bool  # paused by the business-hours clock (resumes by itself at opening)
+    business_hours_only: bool
+    template: str
+    daily_limit: int | None  # the number's tier when it started
+    total: int
+    queued: int
+    sent: int  # handed to WhatsApp
+    delivered: int  # delivered or read
+    read: int
+    failed: int
+    failed_by_reason: dict[str, int]
+    replies: int  # recipients who wrote back after it started

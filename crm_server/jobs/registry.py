@@ -74,6 +74,7 @@ TITLES: dict[str, str] = {
     "crm:reports.send_scheduled": "E-mail the scheduled reports",
     "crm:emails.send": "Send an e-mail from a record",
     "crm:campaigns.batch": "Send a batch of a campaign",
+    "crm:whatsapp.campaign_hours": "Resume WhatsApp campaigns held outside business hours",
     "crm:whatsapp.send": "Send a WhatsApp message",
     "crm:commissions.calculate": "Calculate the commissions that are due",
     "crm:commissions.partner_reports": "E-mail partners their commission report",

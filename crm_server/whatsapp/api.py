@@ -5,13 +5,18 @@ come before /{kind}/{record_id} (which would otherwise catch them)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from sqlalchemy import select
 
 from crm_server.auth.permissions import Principal
+from crm_server.contract.campaigns import CampaignOut
 from crm_server.contract.whatsapp import (
+    CampaignAudienceIn,
+    CampaignAudienceOut,
+    CampaignIn,
+    CampaignResults,
     Conversation,
     FollowUpMessageIn,
     FollowUpSent,
@@ -25,12 +30,13 @@ from crm_server.contract.whatsapp import (
 )
 from crm_server.errors import Forbidden
 from crm_server.routing import CurrentUser, Session, TxRoute, require
-from crm_server.whatsapp import follow_ups, number, service
+from crm_server.whatsapp import campaigns, follow_ups, number, service
 from crm_server.whatsapp import templates as authoring
 from crm_server.whatsapp.models import Template
 
 router = APIRouter(prefix="/api/whatsapp", route_class=TxRoute, tags=["whatsapp"])
 Kind = Literal["leads", "clients"]
+CampaignId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def allowed(principal: Principal, kind: Kind, action: str) -> None:
@@ -81,6 +87,28 @@ async def send_for_follow_up(
     follow_up_id: int, body: FollowUpMessageIn, session: Session, actor: Principal = require("activities", "edit")
 ) -> FollowUpSent:
     return await follow_ups.send(session, actor, follow_up_id, body)
+
+
+@router.post("/campaigns/audience", response_model=CampaignAudienceOut)
+async def campaign_audience(body: CampaignAudienceIn, session: Session, principal: CurrentUser) -> CampaignAudienceOut:
+    """How many the filters match, how many opted-in numbers would get it, and why not the others."""
+    return await campaigns.count(session, principal, body)
+
+
+@router.post("/campaigns", response_model=CampaignOut, status_code=201)
+async def create_campaign(body: CampaignIn, session: Session, principal: CurrentUser) -> CampaignOut:
+    return await campaigns.create(session, principal, body)
+
+
+@router.post("/campaigns/{campaign_id}/start", response_model=CampaignOut)
+async def start_campaign(campaign_id: CampaignId, session: Session, principal: CurrentUser) -> CampaignOut:
+    """Pause, resume and cancel are the engine's: /api/campaigns/{id}/pause, /resume, /cancel."""
+    return await campaigns.start(session, principal, campaign_id)
+
+
+@router.get("/campaigns/{campaign_id}/results", response_model=CampaignResults)
+async def campaign_results(campaign_id: CampaignId, session: Session, principal: CurrentUser) -> CampaignResults:
+    return await campaigns.results(session, principal, campaign_id)
 
 
 @router.get("/unmatched", response_model=list[MessageOut], dependencies=[require("integrations", "view")])

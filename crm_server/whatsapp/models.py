@@ -80,6 +80,9 @@ class Message(IdMixin, Base):
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     parameters: Mapped[list[str] | None] = mapped_column(JSONB)  # the {{n}} values it was sent with
     follow_up_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("follow_ups.id", ondelete="SET NULL"))
+    campaign_recipient_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("campaign_recipients.id", ondelete="SET NULL")
+    )
 
     __table_args__ = (
         CheckConstraint("direction IN ('in', 'out')", name="direction"),
@@ -87,4 +90,18 @@ class Message(IdMixin, Base):
         Index("ix_whatsapp_messages_phone", "phone", "direction", "created_at"),
         Index("ix_whatsapp_messages_lead", "lead_id"),
         Index("ix_whatsapp_messages_client", "client_id"),
+        Index("ix_whatsapp_messages_campaign_recipient", "campaign_recipient_id"),
     )
+
+
+class WhatsAppCampaign(Base):
+    """A campaign of the engine (crm_server.campaigns) sent on WhatsApp: its approved template and
+    whether it sends in business hours only (`held_for_hours`: paused by the clock, not a person)."""
+
+    __tablename__ = "whatsapp_campaigns"
+    campaign_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    template_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("whatsapp_templates.id", ondelete="RESTRICT"))
+    business_hours_only: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    held_for_hours: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

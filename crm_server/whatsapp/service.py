@@ -170,10 +170,10 @@ async def send(session: AsyncSession, principal: Principal, kind: str, record_id
                 f"The template {template.name!r} is {template.status.lower()}, not approved: it cannot be sent yet.",
                 field="template",
             )
-        parameters = await _parameters(session, principal, record, template)
+        parameters = await parameters_of(session, principal.user_id, record, template)
         message = Message(
             template_name=template.name, template_language=template.language, status="queued",
-            body=_filled(template.body, parameters), parameters=parameters or None,
+            body=filled(template.body, parameters), parameters=parameters or None,
         )  # fmt: skip
     elif text:
         if not state.free_text:
@@ -196,14 +196,14 @@ async def send(session: AsyncSession, principal: Principal, kind: str, record_id
     return MessageOut.model_validate(message)
 
 
-async def _parameters(
-    session: AsyncSession, principal: Principal, record: Lead | Client, template: Template
+async def parameters_of(
+    session: AsyncSession, sender_id: int | None, record: Lead | Client, template: Template
 ) -> list[str]:
     """The value of each {{n}} from the record field the template maps it to; an empty one is refused
     (WhatsApp rejects an empty parameter, and the customer would read a gap)."""
     if not template.variables:
         return []
-    user = await session.get(User, principal.user_id)
+    user = await session.get(User, sender_id) if sender_id is not None else None
     name = record.person_name if isinstance(record, Lead) else record.name
     company = (record.company or "") if isinstance(record, Lead) else record.name
     known = {
@@ -224,7 +224,7 @@ async def _parameters(
     return values
 
 
-def _filled(body: str, values: list[str]) -> str:
+def filled(body: str, values: list[str]) -> str:
     """The body as the customer reads it (kept on the message and shown on the timeline)."""
     return re.sub(
         r"\{\{\s*(\d+)\s*\}\}",
