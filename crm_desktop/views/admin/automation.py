@@ -153,16 +153,16 @@ class RuleDialog(QDialog):
         form.addRow("&Name", field(self.name))
         form.addRow("&Record", self.entity)
         form.addRow("&When it", self.trigger)
-        form.addRow("Fiel&d", field(self.trigger_field, "The field “a field changes” or “a date is reached” watches."))
-        form.addRow("F&rom", self.from_value)
-        form.addRow("&To", self.to_value)
-        form.addRow(
-            "&Offset",
-            field(
-                in_row(self.offset_amount, self.offset_unit, self.offset_direction, stretch=True),
-                "For a date: e.g. 1 day before it.",
-            ),
-        )
+        self.trigger_field.setToolTip("The field “a field changes” or “a date is reached” watches")
+        self.from_value.setPlaceholderText("any value")
+        typed = self.to_value.lineEdit()
+        if typed is not None:
+            typed.setPlaceholderText("any value")
+        self.offset_amount.setToolTip("For a date rule: e.g. 1 day before the date")
+        to_label = QLabel("to", self)
+        form.addRow("Fiel&d", field(self.trigger_field))
+        form.addRow("F&rom", in_row(self.from_value, to_label, self.to_value, grow=self.to_value))
+        form.addRow("&Offset", in_row(self.offset_amount, self.offset_unit, self.offset_direction, stretch=True))
         form.addRow("&Conditions", self.match)
         form.addRow("", self.conditions)
         form.addRow("&Actions", self.action_list)
@@ -474,4 +474,32 @@ class AutomationPage(AdminPage):
             dialog.open()
             return dialog
 
-        return [("admin-automation", lambda: None), ("admin-automation-rule", rule_dialog)]
+        def nested() -> QWidget | None:
+            """A new rule with a group inside the top one, as a person would build it."""
+            dialog = RuleDialog(self, "New rule")
+            dialog.name.setText("Big referrals closing soon")
+            _choose(dialog.trigger, "date_reached")
+            _choose(dialog.trigger_field, "expected_close_date")
+            dialog.offset_amount.setValue(1)
+            _choose(dialog.offset_unit, "days")
+            tree = dialog.conditions
+            tree.new_condition(None, {"field": "source", "op": "eq", "value": "Referral"})
+            group = tree.new_group(None, "any")
+            tree.new_condition(group, {"field": "value", "op": "gt", "value": 10000})
+            tree.new_condition(group, {"field": "tags", "op": "contains", "value": "vip"})
+            dialog._add({"kind": "create_follow_up", "title": "Call before it closes", "offset_minutes": -1440})
+            dialog.open()
+            return dialog
+
+        def action() -> QWidget | None:
+            dialog = ActionDialog(self, self.choices, "lead", self.fields.get("lead", []))
+            _choose(dialog.kind, "send_email")
+            dialog.open()
+            return dialog
+
+        return [
+            ("admin-automation", lambda: None),
+            ("admin-automation-rule", rule_dialog),
+            ("admin-automation-nested", nested),
+            ("admin-automation-action", action),
+        ]

@@ -80,7 +80,7 @@ def action_words(action: dict[str, Any], choices: Choices | None = None) -> str:
 
 
 class ActionDialog(QDialog):
-    """One action: what to do, and the details that kind needs (the others are greyed out)."""
+    """One action: what to do, and the details that kind needs (the others are hidden)."""
 
     def __init__(self, parent: QWidget, choices: Choices, entity: str, fields: list[FieldOut]) -> None:
         super().__init__(parent)
@@ -119,20 +119,31 @@ class ActionDialog(QDialog):
         self.whatsapp_template = combo(
             "WhatsApp template", {f"{n}|{lang}": f"{n} ({lang})" for n, lang in choices.whatsapp_templates}, self
         )
-        form = QFormLayout()
+        if not self.email_template.count():
+            self.email_template.setPlaceholderText("No e-mail template for these records yet")
+        if not self.whatsapp_template.count():
+            self.whatsapp_template.setPlaceholderText("No approved WhatsApp template yet")
+        self.form = form = QFormLayout()
+        when = in_row(self.amount, self.unit, self.direction, self.relative, stretch=True)
+        set_to = in_row(self.field_name, QLabel("=", self), self.value, grow=self.value)
+        email = form_field(self.email_template, "Sent as you, to the record's address.")
+        chat = form_field(self.whatsapp_template, "Approved templates only; the number must have opted in.")
         form.addRow("&Do", self.kind)
-        form.addRow("&Title", form_field(self.title))
-        form.addRow("Follow-up &kind", self.follow_up_kind)
-        form.addRow("&When", in_row(self.amount, self.unit, self.direction, self.relative, stretch=True))
-        form.addRow("&Person", self.user)
-        form.addRow("T&eam", self.team)
-        form.addRow("&Field", in_row(self.field_name, QLabel("=", self), self.value, grow=self.value))
-        form.addRow("Ta&g", self.tag)
-        form.addRow("E-&mail template", form_field(self.email_template, "Sent as you, to the record's address."))
-        form.addRow(
-            "&WhatsApp template",
-            form_field(self.whatsapp_template, "Approved templates only; the number must have opted in."),
-        )
+        # Each detail row and the kinds of action it is shown for (the others are hidden).
+        self.rows: list[tuple[QWidget, tuple[str, ...]]] = []
+        for words, widget, kinds in (
+            ("&Title", form_field(self.title), ("create_follow_up", "notify", "create_ticket")),
+            ("Follow-up &kind", self.follow_up_kind, ("create_follow_up",)),
+            ("&When", when, ("create_follow_up",)),
+            ("&Person", self.user, ("create_follow_up", "assign", "notify")),
+            ("T&eam", self.team, ("assign",)),
+            ("&Field", set_to, ("set_field",)),
+            ("Ta&g", self.tag, ("add_tag", "remove_tag")),
+            ("E-&mail template", email, ("send_email",)),
+            ("&WhatsApp template", chat, ("send_whatsapp",)),
+        ):
+            form.addRow(words, widget)
+            self.rows.append((widget, kinds))
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
         )
@@ -145,17 +156,11 @@ class ActionDialog(QDialog):
         self._enable()
 
     def _enable(self) -> None:
+        """Only the details this kind of action needs are shown."""
         kind = key_of(self.kind)
-        self.title.setEnabled(kind in ("create_follow_up", "notify", "create_ticket"))
-        for widget in (self.follow_up_kind, self.amount, self.unit, self.direction, self.relative):
-            widget.setEnabled(kind == "create_follow_up")
-        self.user.setEnabled(kind in ("create_follow_up", "assign", "notify"))
-        self.team.setEnabled(kind == "assign")
-        self.field_name.setEnabled(kind == "set_field")
-        self.value.setEnabled(kind == "set_field")
-        self.tag.setEnabled(kind in ("add_tag", "remove_tag"))
-        self.email_template.setEnabled(kind == "send_email")
-        self.whatsapp_template.setEnabled(kind == "send_whatsapp")
+        for widget, kinds in self.rows:
+            self.form.setRowVisible(widget, kind in kinds)
+        self.adjustSize()
 
     def action(self) -> dict[str, Any]:
         kind = key_of(self.kind)

@@ -78,7 +78,7 @@ class ConditionTree(QWidget):
         self.tree.setAccessibleName("Conditions")
         self.tree.setColumnCount(3)
         self.tree.setHeaderLabels(["Field or group", "Is", "Value"])
-        self.tree.setMinimumHeight(150)
+        self.tree.setMinimumHeight(200)
         self.tree.setColumnWidth(0, 230)
         self.tree.setColumnWidth(1, 130)
         self.add_condition = QPushButton("Add condition", self)
