@@ -111,7 +111,7 @@ def test_every_page_loads_and_is_reachable_by_keyboard(desk: Desk, qtbot: QtBot)
         settle(desk, panel)
         shots.append((name, panel.current_page().title, widget is panel))
     assert ("admin-users-new", "Users", True) in shots and ("admin-health", "System health", True) in shots
-    assert len(shots) == 33 and ("admin-sent-invoices", "Sent invoices", True) in shots
+    assert len(shots) == 35 and ("admin-sent-invoices", "Sent invoices", True) in shots
     assert ("admin-whatsapp-templates-rejected", "WhatsApp templates", True) in shots
     assert ("admin-failures-by-address", "Sign-ins & security", True) in shots
     assert ("admin-website-forms", "Website forms", True) in shots
