@@ -1,6 +1,8 @@
 """Three server processes on one database behind nginx (tests/multi/conftest.py): whatever process a
 request or a desktop lands on, it sees the same data, the same live events in the same order, the
-same Idempotency-Keys and sign-in limits, and each periodic job runs once.
+same sessions, Idempotency-Keys, sign-in and web-form limits (no process keeps any of them in
+memory), and each periodic job runs once. nginx's own answers (no process up, a body too large) come
+in the server's JSON shape, and the client's address and host reach the server as nginx saw them.
 
 One file on purpose: `--dist loadfile` keeps it in one pytest process, so one set of processes."""
 
