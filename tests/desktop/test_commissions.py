@@ -65,6 +65,7 @@ def test_add_by_hand_approve_and_mark_paid(desk: Desk, qtbot: QtBot, tmp_path: P
     click(qtbot, finance.list.add_button)
     dialog = finance.findChild(ByHandDialog, "commissionByHand")
     assert dialog is not None
+    assert not dialog.partner.isVisible()  # finance does not list partners: a person it is
     qtbot.keyClicks(dialog.invoice, invoice["number"])
     dialog.person.set_user(sam, "Sam Seller <sam@example.com>")
     qtbot.keyClicks(dialog.amount, "120.50")
@@ -143,3 +144,20 @@ def test_a_salesperson_sees_no_buttons_and_an_admin_makes_a_policy(desk: Desk, q
     reports.setCurrentIndex(reports.findData("monthly"))
     desk.wait_until(lambda: operations.pending() == 0)
     assert desk.run(admin.get("/api/settings"))["values"]["commissions.partner_report"] == "monthly"
+
+
+def test_an_admin_adds_a_partner_commission_by_hand(desk: Desk, qtbot: QtBot) -> None:
+    admin = desk.signed_in_api()
+    invoice = issued_invoice(desk, admin, "Referred Co", "300.00")
+    desk.run(admin.post("/api/partners", {"name": "Pact Partners"}))
+    page = page_for(desk, qtbot, admin)
+    click(qtbot, page.list.add_button)
+    dialog = page.findChild(ByHandDialog, "commissionByHand")
+    assert dialog is not None
+    desk.wait_until(lambda: dialog.partner.count() == 2, message="the partners did not load")
+    dialog.partner.setCurrentIndex(dialog.partner.findText("Pact Partners"))
+    qtbot.keyClicks(dialog.invoice, invoice["number"])
+    qtbot.keyClicks(dialog.amount, "30")
+    qtbot.keyClicks(dialog.note, "Referral")
+    click(qtbot, dialog.save_button)
+    desk.wait_until(lambda: statuses(page) == [("Pact Partners", "30.00 EUR", "Pending")], message=str(statuses(page)))

@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from crm_server.admin.models import AuditEntry
 from crm_server.auth import passwords
@@ -194,6 +195,17 @@ async def test_worked_examples_waiting_days_refund_and_credit_note(live: LiveSer
 
         await run_job(live, admin)  # idempotent
         assert len(await rows(admin)) == len(made)
+        twin = next(i for i in made if i["amount"] == "400.00")
+        with pytest.raises(IntegrityError):  # and the database refuses a second one outright
+            async with live.session() as s:
+                await s.execute(
+                    text(
+                        "INSERT INTO commissions (kind, policy_id, user_id, invoice_id, payment_id, month, "
+                        "base_amount, amount, currency) SELECT kind, policy_id, user_id, invoice_id, payment_id, "
+                        "month, base_amount, amount, currency FROM commissions WHERE id = :i"
+                    ),
+                    {"i": twin["id"]},
+                )
 
         async with live.session() as s:  # the waiting days pass: the payment is dated 11 days back
             await s.execute(

@@ -5,14 +5,25 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import shiboken6
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
-from crm_desktop import format, operations
-from crm_desktop.api import commissions, invoices
+from crm_desktop import format, operations, tasks
+from crm_desktop.api import commissions, invoices, partners
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.user_picker import UserPicker
+from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.commissions import CommissionOut, ManualIn
 from crm_server.contract.invoices import InvoiceQuery
 
@@ -30,6 +41,9 @@ class ByHandDialog(QDialog):
         self.invoice.setAccessibleName("Invoice number")
         self.person = UserPicker(self.api, parent=self)
         self.person.setAccessibleName("For")
+        self.partner = QComboBox(self)
+        self.partner.setAccessibleName("Or a partner")
+        self.partner.addItem("—", None)
         self.amount = QLineEdit(self)
         self.amount.setAccessibleName("Amount")
         self.amount.setPlaceholderText("e.g. 150.00, in the invoice's currency")
@@ -42,6 +56,8 @@ class ByHandDialog(QDialog):
         form = QFormLayout()
         form.addRow("Invoice", self.invoice)
         form.addRow("For", self.person)
+        self.partner_label = QLabel("Or a partner", self)
+        form.addRow(self.partner_label, self.partner)
         form.addRow("Amount", self.amount)
         form.addRow("Reason", self.note)
         buttons = QDialogButtonBox(
@@ -55,7 +71,20 @@ class ByHandDialog(QDialog):
         root.addLayout(form)
         root.addWidget(self.error)
         root.addWidget(buttons)
-        self.resize(460, 240)
+        self.resize(460, 260)
+        shown_if(self.partner, session.can("admin", "view"))  # who may list partners
+        shown_if(self.partner_label, session.can("admin", "view"))
+        if session.can("admin", "view"):
+            tasks.spawn(self._partners())
+
+    async def _partners(self) -> None:
+        try:
+            found = await partners.list_partners(self.api)
+        except ApiError:
+            return
+        if shiboken6.isValid(self):
+            for partner in found.items:
+                self.partner.addItem(partner.name, partner.id)
 
     def save(self) -> None:
         self.error.setText("")
@@ -68,7 +97,13 @@ class ByHandDialog(QDialog):
             self._add(self.invoice.text().strip(), amount),
             success=lambda _: self.accept(),
             changed=commissions.CHANGED,
-            fields={"invoice_id": self.invoice, "user_id": self.person, "amount": self.amount, "note": self.note},
+            fields={
+                "invoice_id": self.invoice,
+                "user_id": self.person,
+                "partner_id": self.partner,
+                "amount": self.amount,
+                "note": self.note,
+            },
             busy=self.save_button,
         )
 
@@ -77,7 +112,12 @@ class ByHandDialog(QDialog):
         match = next((i for i in found.items if (i.number or "").lower() == number.lower()), None)
         if match is None:
             raise ApiError(422, "invalid", "No invoice has this number.", field="invoice_id")
+        partner_id = self.partner.currentData()
         body = ManualIn.model_construct(
-            invoice_id=match.id, user_id=self.person.user_id, amount=amount, note=self.note.text()
+            invoice_id=match.id,
+            user_id=None if partner_id else self.person.user_id,
+            partner_id=partner_id,
+            amount=amount,
+            note=self.note.text(),
         )
         return await commissions.add_manual(self.api, body)

@@ -1,6 +1,7 @@
 """The commissions list: every commission the user may see, newest first, with the status filter
 and a search; Approve (managers), Mark paid (finance) and Add by hand (finance) act on it. The
-buttons show only to whom the role allows it; the server decides. Follows the change bus."""
+buttons show only to whom the role allows it; the server decides. Enter or a double click opens
+the invoice. Follows the change bus."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class CommissionsList(QWidget):
         for column, width in enumerate((130, 160, 110, 150, 130, 115, 115, 80)):
             view.setColumnWidth(column, width)
         view.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        view.activated.connect(lambda _: self.open_invoice())
 
         buttons = QHBoxLayout()
         self.approve_button = QPushButton("Approve", self)
@@ -145,6 +147,15 @@ class CommissionsList(QWidget):
         dialog = ByHandDialog(self.session, self)
         dialog.open()
         return dialog
+
+    def open_invoice(self) -> QWidget | None:
+        """Enter or a double click opens the invoice the commission comes from."""
+        row = self.table.current_row()
+        if row is None or not self.session.can("invoices", "view"):
+            return None
+        from crm_desktop.views.invoices.editor import open_invoice
+
+        return open_invoice(self, self.session, row.invoice_id)
 
     def is_busy(self) -> bool:
         return self.model.loading

@@ -1,6 +1,6 @@
 """Commission policies: the list, and the editor admins open with New policy… / Edit… (name, percent
 or fixed, marginal tiers, waiting days, who it applies to: all staff, all partners, teams, people).
-Partners are named one by one through the API (the desktop's partner list is the partners area's)."""
+Partners are ticked like teams (from the partners area's list)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from crm_desktop import format, operations, tasks
-from crm_desktop.api import admin, commissions
+from crm_desktop.api import admin, commissions, partners
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.header_fit import keep_titles_whole
@@ -209,7 +209,7 @@ class PolicyDialog(QDialog):
         tier_buttons.addStretch(1)
 
         self.members = QListWidget(self)
-        self.members.setAccessibleName("Teams and people")
+        self.members.setAccessibleName("Teams, partners and people")
         self.person = UserPicker(self.api, parent=self)
         self.person.setPlaceholderText("Add a person…")
         self.person.user_changed.connect(self.add_person)
@@ -241,7 +241,7 @@ class PolicyDialog(QDialog):
         root.addWidget(QLabel("Tiers: from an amount paid in the month (percent) or a deal number (fixed)", self))
         root.addWidget(self.tiers)
         root.addLayout(tier_buttons)
-        root.addWidget(QLabel("Teams (ticked) and people", self))
+        root.addWidget(QLabel("Teams, partners (ticked) and people", self))
         root.addWidget(self.members)
         root.addWidget(self.person)
         root.addWidget(self.error)
@@ -268,10 +268,18 @@ class PolicyDialog(QDialog):
             return
         if not shiboken6.isValid(self):
             return
-        named = {self.members.item(i).data(Qt.ItemDataRole.UserRole).team_id for i in range(self.members.count())}
+        there = [self.members.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.members.count())]
         for team in teams:
-            if team.id not in named:
+            if team.id not in {m.team_id for m in there}:
                 self._member_item(f"Team {team.name}", MemberIn(team_id=team.id), False)
+        try:
+            found = (await partners.list_partners(self.api)).items
+        except ApiError:
+            return
+        if shiboken6.isValid(self):
+            for partner in found:
+                if partner.id not in {m.partner_id for m in there}:
+                    self._member_item(f"Partner {partner.name}", MemberIn(partner_id=partner.id), False)
 
     def add_person(self, user_id: Any) -> None:
         if isinstance(user_id, int):
