@@ -15,11 +15,13 @@ from crm_server.contract.partners import (
     PartnerOut,
     PartnerUserIn,
     PartnerUserOut,
+    ReviewOut,
 )
 
 CHANGED = frozenset({"admin.partners"})
 _PARTNERS = TypeAdapter(Page[PartnerOut])
 _USERS = TypeAdapter(list[PartnerUserOut])
+_REVIEWS = TypeAdapter(list[ReviewOut])
 
 
 async def list_partners(api: ApiClient, q: str = "", offset: int = 0, limit: int = 200) -> Page[PartnerOut]:
@@ -55,3 +57,17 @@ async def invite(api: ApiClient, partner_id: int, user_id: int) -> InviteOut:
 
 async def lead_partner(api: ApiClient, lead_id: int) -> LeadPartnerOut:
     return LeadPartnerOut.model_validate(await api.get(f"/api/leads/{lead_id}/partner"))
+
+
+async def waiting(api: ApiClient) -> list[ReviewOut]:
+    """Registrations waiting for review (a weak match with an existing lead), oldest first."""
+    return _REVIEWS.validate_python(await api.get("/api/partners/registrations"))
+
+
+async def accept(api: ApiClient, registration_id: int) -> ReviewOut:
+    """Make the lead and credit it to the partner."""
+    return ReviewOut.model_validate(await api.post(f"/api/partners/registrations/{registration_id}/accept"))
+
+
+async def reject(api: ApiClient, registration_id: int) -> ReviewOut:
+    return ReviewOut.model_validate(await api.post(f"/api/partners/registrations/{registration_id}/reject"))

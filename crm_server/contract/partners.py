@@ -82,3 +82,21 @@ class LeadPartnerOut(Model):
     """A lead's partner for the lead window: None when no partner registered it."""
 
     registration: RegistrationOut | None = None
+
+
+class ReviewOut(Model):
+    """A registration as the office reviews it: what the partner typed and who sent it."""
+
+    id: int
+    partner_id: int
+    partner_name: str
+    partner_user_name: str | None
+    state: RegistrationState
+    lead_id: int | None
+    company: str
+    contact: str
+    email: str
+    phone: str
+    interest: str
+    notes: str
+    created_at: datetime

@@ -10,9 +10,17 @@ from fastapi import APIRouter, Path, Query, Request
 from crm_server.admin import settings
 from crm_server.auth.permissions import Principal
 from crm_server.contract.common import Page
-from crm_server.contract.partners import InviteOut, LeadPartnerOut, PartnerIn, PartnerOut, PartnerUserIn, PartnerUserOut
+from crm_server.contract.partners import (
+    InviteOut,
+    LeadPartnerOut,
+    PartnerIn,
+    PartnerOut,
+    PartnerUserIn,
+    PartnerUserOut,
+    ReviewOut,
+)
 from crm_server.leads.service import visible_lead
-from crm_server.partners import service
+from crm_server.partners import review, service
 from crm_server.routing import Session, TxRoute, require
 
 router = APIRouter(prefix="/api", route_class=TxRoute, tags=["partners"])
@@ -36,6 +44,28 @@ async def create_partner(
     body: PartnerIn, session: Session, principal: Principal = require("admin", "edit")
 ) -> PartnerOut:
     return await service.create_partner(session, principal, body)
+
+
+@router.get("/partners/registrations", response_model=list[ReviewOut])
+async def waiting_registrations(session: Session, principal: Principal = require("admin", "view")) -> list[ReviewOut]:
+    """Registrations waiting for review (a weak match with an existing lead), oldest first."""
+    return await review.waiting(session)
+
+
+@router.post("/partners/registrations/{registration_id}/accept", response_model=ReviewOut)
+async def accept_registration(
+    session: Session, registration_id: Id, principal: Principal = require("admin", "edit")
+) -> ReviewOut:
+    """Make the lead and credit it to the partner (given to its managing salesperson)."""
+    return await review.accept(session, principal, registration_id)
+
+
+@router.post("/partners/registrations/{registration_id}/reject", response_model=ReviewOut)
+async def reject_registration(
+    session: Session, registration_id: Id, principal: Principal = require("admin", "edit")
+) -> ReviewOut:
+    """The partner's page then says "not accepted"; no lead is made."""
+    return await review.reject(session, principal, registration_id)
 
 
 @router.get("/partners/{partner_id}", response_model=PartnerOut)

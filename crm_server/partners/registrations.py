@@ -95,19 +95,17 @@ async def _registered_elsewhere(session: AsyncSession, values: dict[str, str]) -
     return found is not None
 
 
-async def _owner(session: AsyncSession, partner: Partner) -> int | None:
+async def owner_of(session: AsyncSession, partner: Partner) -> int | None:
+    """The managing salesperson if active (else the assignment rules choose)."""
     if partner.managing_user_id is None:
         return None
     manager = await session.get(User, partner.managing_user_id)
     return manager.id if manager is not None and manager.active else None
 
 
-async def submit(session: AsyncSession, person: PartnerUser, partner: Partner, form: Submission) -> Answer:
-    values = _clean(form, await leads.default_country(session))
-    if await _registered_elsewhere(session, values):
-        return Answer("already_registered")
-    owner_id = await _owner(session, partner)
-    data = LeadIn(
+def lead_in(values: dict[str, str], partner: Partner, owner_id: int | None) -> LeadIn:
+    """The lead a registration makes: what the partner typed, credited by name to the partner."""
+    return LeadIn(
         person_name=values["contact"],
         company=values["company"] or None,
         email=values["email"] or None,
@@ -118,6 +116,13 @@ async def submit(session: AsyncSession, person: PartnerUser, partner: Partner, f
         product_interest=values["interest"] or None,
         note=values["notes"] or None,
     )
+
+
+async def submit(session: AsyncSession, person: PartnerUser, partner: Partner, form: Submission) -> Answer:
+    values = _clean(form, await leads.default_country(session))
+    if await _registered_elsewhere(session, values):
+        return Answer("already_registered")
+    data = lead_in(values, partner, await owner_of(session, partner))
     try:
         async with savepoint(session):
             created = await leads.create_lead(session, None, data)
@@ -134,21 +139,38 @@ async def submit(session: AsyncSession, person: PartnerUser, partner: Partner, f
         reg = _registration(partner, person, None, "needs_review", values, None)
         session.add(reg)
         await session.flush()
-        _announce(session, reg, "submitted")
+        announce(session, reg, "submitted")
         return Answer("needs_review", reg.id)
-    days = int(await settings.get(session, "partners.protection_days"))
-    reg = _registration(partner, person, lead.id, "registered", values, utcnow() + timedelta(days=days))
+    reg = _registration(partner, person, None, "registered", values, None)
     session.add(reg)
+    await credit(session, reg, partner, lead, None, person.full_name)
+    return Answer("registered", reg.id)
+
+
+async def credit(
+    session: AsyncSession,
+    reg: LeadRegistration,
+    partner: Partner,
+    lead: Lead,
+    actor_id: int | None,
+    person_name: str | None,
+) -> None:
+    """Credit `lead` to the partner: protected for partners.protection_days, audited, announced,
+    and the managing salesperson told when the assignment rules gave the lead to someone else."""
+    days = int(await settings.get(session, "partners.protection_days"))
+    now = utcnow()
+    reg.lead_id, reg.state, reg.updated_at = lead.id, "registered", now
+    reg.protected_until = now + timedelta(days=days)
     await session.flush()
     audit.record(
         session,
-        actor_id=None,
+        actor_id=actor_id,
         entity="lead",
         entity_id=lead.id,
         action="partner_registered",
-        changes=audit.diff({}, {"partner": partner.name, "partner_user": person.full_name}),
+        changes=audit.diff({}, {"partner": partner.name, "partner_user": person_name}),
     )
-    _announce(session, reg, "registered", lead)
+    announce(session, reg, "registered", lead)
     if partner.managing_user_id is not None and partner.managing_user_id != lead.owner_id:
         await preferences.notify(
             session,
@@ -159,7 +181,6 @@ async def submit(session: AsyncSession, person: PartnerUser, partner: Partner, f
             "lead",
             lead.id,
         )
-    return Answer("registered", reg.id)
 
 
 def _registration(
@@ -180,7 +201,7 @@ def _registration(
     )
 
 
-def _announce(session: AsyncSession, reg: LeadRegistration, action: str, lead: Lead | None = None) -> None:
+def announce(session: AsyncSession, reg: LeadRegistration, action: str, lead: Lead | None = None) -> None:
     """A registration of a lead is heard by those who see the lead (its window shows the partner);
     one still under review by those who see the admin module."""
     events.emit(
@@ -225,7 +246,7 @@ def _rows(partner_id: int) -> Any:
         select(LeadRegistration, PipelineStatus.kind, PipelineStatus.position == first_open, Lead.value, Lead.currency)
         .outerjoin(Lead, Lead.id == LeadRegistration.lead_id)
         .outerjoin(PipelineStatus, PipelineStatus.id == Lead.status_id)
-        .where(LeadRegistration.partner_id == partner_id, LeadRegistration.state != "rejected")
+        .where(LeadRegistration.partner_id == partner_id)
     )
 
 
@@ -235,6 +256,8 @@ def _stage(state: str, kind: str | None, first: bool | None) -> tuple[str, str]:
         return "Under review", ""
     if state == "lapsed":
         return "Protection ended", ""
+    if state == "rejected":
+        return "Not accepted", "lost"
     if kind == "won" or state == "won":
         return "Won", "won"
     if kind in ("lost", "junk") or state == "lost":
@@ -304,7 +327,7 @@ class Dashboard:
 async def dashboard(session: AsyncSession, partner: Partner) -> Dashboard:
     rows = _rows(partner.id).subquery()
     won = or_(rows.c.kind == "won", rows.c.state == "won")
-    lost = and_(~won, or_(rows.c.kind.in_(("lost", "junk")), rows.c.state == "lost"))
+    lost = and_(~won, or_(rows.c.kind.in_(("lost", "junk")), rows.c.state.in_(("lost", "rejected"))))
     month = func.date_trunc("month", rows.c.created_at)
     by_month = (
         await session.execute(
@@ -386,7 +409,7 @@ async def settle(session: AsyncSession, now: datetime) -> int:
                 action="partner_registration_lapsed",
                 changes=[],
             )
-        _announce(session, reg, "lapsed", lead)
+        announce(session, reg, "lapsed", lead)
     return len(lapsed)
 
 

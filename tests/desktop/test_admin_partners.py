@@ -14,8 +14,11 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from crm_desktop.views.admin.partner_review import ReviewDialog
 from crm_desktop.views.admin.partners import NewPartnerDialog, PartnersPage, PersonDialog
 from crm_desktop.views.leads.detail import open_lead
+from crm_server.auth.passwords import hash_password
+from crm_server.partners.models import Partner, PartnerUser
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import open_panel, settle, the_dialog
 from tests.desktop.test_lead_detail import session_of
@@ -139,3 +142,57 @@ def test_add_a_partner_invite_its_person_and_see_the_partner_on_the_lead(desk: D
     settle(desk, panel)
     desk.wait_until(lambda: portal_state(page) == "Deactivated", message="not shown as deactivated")
     assert "Pia Partner is deactivated" in page.notice_text.text()
+
+
+async def weak_match_from_the_portal(server: LiveServer) -> None:
+    """A partner person (password set by hand) sends a lead that only weakly matches one we have."""
+    async with server.session() as s:
+        partner = Partner(name="Litware Partners")
+        s.add(partner)
+        await s.flush()
+        s.add(
+            PartnerUser(
+                partner_id=partner.id,
+                email="lia@litware.example",
+                full_name="Lia Ware",
+                password_hash=hash_password(PARTNER_PASSWORD),
+            )
+        )
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=20) as browser:
+        form = await browser.get("/portal/signin")
+        await browser.post(
+            "/portal/signin",
+            data={"csrf": csrf_of(form.text), "email": "lia@litware.example", "password": PARTNER_PASSWORD},
+        )
+        form = await browser.get("/portal/leads/new")
+        sent = await browser.post(
+            "/portal/leads/new",
+            data={
+                "csrf": csrf_of(form.text),
+                "company": "Secret Deals",
+                "contact": "Vera Hiden",
+                "email": "vh@x.example",
+            },
+        )
+        assert 'data-outcome="needs_review"' in sent.text, sent.text
+
+
+def test_a_registration_waiting_for_review_is_accepted_from_the_partners_page(desk: Desk, qtbot: QtBot) -> None:
+    api, panel, page = open_panel(desk, qtbot, "partners")
+    desk.run(api.post("/api/leads", {"person_name": "Vera Hidden", "company": "Secret Deals", "email": "v@s.example"}))
+    desk.on_server(weak_match_from_the_portal(desk.server))
+    page.reload()
+    settle(desk, panel)
+    assert page.review_button.text() == "Review registrations (1)"
+    qtbot.mouseClick(page.review_button, Qt.MouseButton.LeftButton)
+    dialog = the_dialog(ReviewDialog)
+    settle(desk, panel)
+    assert [(r.partner_name, r.contact) for r in dialog.rows] == [("Litware Partners", "Vera Hiden")]
+    assert "Sent by Lia Ware" in dialog.notes.text()
+    qtbot.mouseClick(dialog.accept_button, Qt.MouseButton.LeftButton)
+    settle(desk, panel)
+    desk.wait_until(lambda: dialog.empty.isVisible(), message="the accepted registration is still listed")
+    assert re.search(r"Vera Hiden \(Litware Partners\) is now lead #\d+\.", page.notice_text.text())
+    found = desk.run(api.get("/api/leads", q="Vera Hiden"))["items"]
+    assert [lead["partner_name"] for lead in found if lead["person_name"] == "Vera Hiden"] == ["Litware Partners"]
+    desk.wait_until(lambda: page.review_button.text() == "Review registrations", message="the count did not drop")

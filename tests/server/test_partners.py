@@ -193,7 +193,7 @@ async def test_duplicates_are_answered_without_telling_anything_about_the_other_
     live: LiveServer, boss: httpx.AsyncClient, mailbox: Smtp
 ) -> None:
     first_id, first = await partner_with_user(boss, live, mailbox)
-    _, second = await partner_with_user(boss, live, mailbox, manager=None)
+    second_id, second = await partner_with_user(boss, live, mailbox, manager=None)
     async with portal(live) as a, portal(live) as b:
         await sign_in(a, first)
         await sign_in(b, second)
@@ -212,6 +212,24 @@ async def test_duplicates_are_answered_without_telling_anything_about_the_other_
         # A similar name at the same company with another e-mail: someone has to look.
         weak = await submit(b, company="Secret Deals SRL", contact="Vera Hiden", email="v.h@elsewhere.example")
         assert outcome(weak) == "needs_review"
+        # The office reviews it: accepting makes the lead and credits it to B.
+        waiting = (await boss.get("/api/partners/registrations")).json()
+        [review] = [w for w in waiting if w["contact"] == "Vera Hiden"]
+        assert review["state"] == "needs_review" and review["email"] == "v.h@elsewhere.example"
+        accepted = await boss.post(f"/api/partners/registrations/{review['id']}/accept")
+        assert accepted.status_code == 200 and accepted.json()["state"] == "registered", accepted.text
+        credit = (await boss.get(f"/api/leads/{accepted.json()['lead_id']}/partner")).json()["registration"]
+        assert credit["partner_id"] == second_id and credit["protected_until"] is not None
+        again = await boss.post(f"/api/partners/registrations/{review['id']}/accept")
+        assert again.status_code == 409
+        assert 'id="stage"' in (mine := await b.get(f"/portal/leads/{review['id']}")).text and "Received" in mine.text
+        other = await submit(b, company="Secret Deals SRL", contact="Vera Hidenn", email="vh2@elsewhere.example")
+        assert outcome(other) == "needs_review"
+        [pending] = [
+            w for w in (await boss.get("/api/partners/registrations")).json() if w["contact"] == "Vera Hidenn"
+        ]
+        assert (await boss.post(f"/api/partners/registrations/{pending['id']}/reject")).status_code == 200
+        assert "Not accepted" in (await b.get(f"/portal/leads/{pending['id']}")).text
         # Partner B never sees A's lead: not in the list, not by search, not by id.
         mine = await b.get("/portal/leads", params={"q": "Secret"})
         assert "Vera Hidden" not in mine.text

@@ -77,6 +77,7 @@ UNOWNED = {
     "policy_id",  # a commission policy: admins change them, whoever sees commissions reads them
     "product_id",
     "provider",
+    "registration_id",  # a partner's lead registration under review: admin permission alone
     "rate_id",
     "role_id",
     "rule_id",

@@ -31,7 +31,6 @@ from crm_desktop.views.admin.health import HealthPage
 from crm_desktop.views.admin.integrations import IntegrationsPage
 from crm_desktop.views.admin.logs import LogsPage
 from crm_desktop.views.admin.partners import PartnersPage
-from crm_desktop.views.admin.partners import PartnersPage
 from crm_desktop.views.admin.pipelines import PipelinesPage
 from crm_desktop.views.admin.roles import RolesPage
 from crm_desktop.views.admin.sales_lists import SalesListsPage
@@ -63,7 +62,6 @@ PAGES: tuple[tuple[str, type[AdminPage]], ...] = (
     ("integrations", IntegrationsPage),
     ("web_forms", WebFormsPage),
     ("partners", PartnersPage),
-    ("partners", PartnersPage),
     ("automation", AutomationPage),
     ("webhooks", WebhooksPage),
     ("logs", LogsPage),
@@ -89,7 +87,6 @@ ICONS = {
     "whatsapp_templates": "inbox",
     "integrations": "integrations",
     "web_forms": "leads",
-    "partners": "team",
     "partners": "team",
     "automation": "integrations",
     "webhooks": "integrations",
@@ -124,8 +121,7 @@ EVENT_PAGES = {
     "webhook_subscription": ("webhooks", "audit"),
     "partner": ("partners", "audit"),
     "partner_user": ("partners", "audit"),
-    "partner": ("partners", "audit"),
-    "partner_user": ("partners", "audit"),
+    "lead_registration": ("partners",),
 }
 # Live events of other modules that a page shows, by (module, entity).
 OTHER_EVENT_PAGES = {

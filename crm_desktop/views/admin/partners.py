@@ -41,6 +41,7 @@ from crm_desktop.api import admin as admin_api
 from crm_desktop.api import partners as partners_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import AdminPage, Event, ScreenshotState, can, field, style_list, title_label
+from crm_desktop.views.admin.partner_review import ReviewDialog
 from crm_desktop.widgets.user_picker import UserPicker
 from crm_server.contract.auth import Me
 from crm_server.contract.partners import InviteOut, PartnerIn, PartnerOut, PartnerUserIn, PartnerUserOut
@@ -121,6 +122,10 @@ class PartnersPage(AdminPage):
         self.new_button.setProperty("role", "primary")
         self.new_button.setToolTip("New partner (Ctrl+N)")
         self.new_button.clicked.connect(self.new_partner)
+        self.review_button = QPushButton("Review registrations", self)
+        self.review_button.setObjectName("reviewButton")
+        self.review_button.setToolTip("Partner leads that look like leads we may already have")
+        self.review_button.clicked.connect(self.open_review)
         self.protection = QSpinBox(self)
         self.protection.setObjectName("protectionDays")
         self.protection.setRange(1, 3650)
@@ -213,7 +218,12 @@ class PartnersPage(AdminPage):
         splitter.setChildrenCollapsible(False)
         splitter.setSizes([260, 740])
         self.root.addWidget(
-            title_label("Partners", "Companies that register leads through the partner portal.", self.new_button)
+            title_label(
+                "Partners",
+                "Companies that register leads through the partner portal.",
+                self.review_button,
+                self.new_button,
+            )
         )
         self.root.addWidget(self.notice)
         self.root.addWidget(splitter, 1)
@@ -224,14 +234,17 @@ class PartnersPage(AdminPage):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        async def both() -> tuple[list[PartnerOut], int]:
-            page, stored = await asyncio.gather(partners_api.list_partners(self.api), admin_api.get_settings(self.api))
-            return page.items, int(stored.values.get(PROTECTION) or 90)
+        async def all_of_it() -> tuple[list[PartnerOut], int, int]:
+            page, stored, waiting = await asyncio.gather(
+                partners_api.list_partners(self.api), admin_api.get_settings(self.api), partners_api.waiting(self.api)
+            )
+            return page.items, int(stored.values.get(PROTECTION) or 90), len(waiting)
 
-        self.load(both(), self._arrived)
+        self.load(all_of_it(), self._arrived)
 
-    def _arrived(self, answer: tuple[list[PartnerOut], int]) -> None:
-        partners, days = answer
+    def _arrived(self, answer: tuple[list[PartnerOut], int, int]) -> None:
+        partners, days, waiting = answer
+        self.review_button.setText(f"Review registrations ({waiting})" if waiting else "Review registrations")
         self.protection.blockSignals(True)
         self.protection.setValue(days)
         self.protection.blockSignals(False)
@@ -262,7 +275,7 @@ class PartnersPage(AdminPage):
         self._show(self.partners.get(item.data(ID_ROLE)) if item is not None else None)
 
     def on_live_event(self, event: Event) -> None:
-        if self.loaded and event.entity in ("partner", "partner_user"):
+        if self.loaded and event.entity in ("partner", "partner_user", "lead_registration"):
             self.reload_soon()
 
     def _show(self, partner: PartnerOut | None) -> None:
@@ -439,6 +452,11 @@ class PartnersPage(AdminPage):
         operations.run(
             self, partners_api.update_user(self.api, partner.id, person.id, body), success=done, changed=CHANGED
         )
+
+    def open_review(self) -> ReviewDialog:
+        dialog = ReviewDialog(self)
+        dialog.open()
+        return dialog
 
     def save_protection(self) -> None:
         if not can(self.me, "edit"):
