@@ -62,7 +62,7 @@ class RecordBox(QGroupBox):
         self.value = QPlainTextEdit(record.value, self)
         self.value.setReadOnly(True)
         self.value.setAccessibleName(f"{record.purpose} record value")
-        self.value.setFixedHeight(84 if len(record.value) > 120 else 44)
+        self.value.setFixedHeight(116 if len(record.value) > 120 else 44)  # a 2048-bit key: ~400 characters
         self.copy_name = QPushButton("Copy name", self)
         self.copy_name.clicked.connect(lambda: page.copy(record.name, f"The {record.purpose} record's name"))
         self.copy_value = QPushButton("Copy value", self)
