@@ -32,10 +32,6 @@ def _send(cfg: dict[str, Any], message: EmailMessage, timeout: float) -> None:
     if not host:
         raise MailNotConfigured("SMTP is not configured: set the SMTP host in Settings.", field="smtp.host")
     try:
-        signed = dkim_keys.signed(cfg, message)  # None unless DKIM signing is on (every message passes here)
-    except Exception as exc:  # a broken key or name: say so rather than send unsigned behind the admin's back
-        raise MailError(f"DKIM signing failed: {exc}", field="dkim.private_key") from exc
-    try:
         if security == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
         else:
@@ -45,12 +41,23 @@ def _send(cfg: dict[str, Any], message: EmailMessage, timeout: float) -> None:
                 smtp.starttls(context=ssl.create_default_context())
             if cfg["smtp.user"]:
                 smtp.login(cfg["smtp.user"], cfg["smtp.password"])
-            if signed is None:
-                smtp.send_message(message)
-            else:
-                smtp.sendmail(*signed)
+            hand_over(smtp, cfg, message)
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"SMTP error: {exc}", field="smtp.host") from exc
+
+
+def hand_over(smtp: smtplib.SMTP, cfg: dict[str, Any], message: EmailMessage) -> None:
+    """Send one message on an open connection, DKIM-signed when `dkim.enabled` is on (`cfg` is the
+    settings, as settings.get_all gives them). Every sender of mail goes through here: a record's
+    e-mail, an invoice, a campaign batch on its one connection."""
+    try:
+        signed = dkim_keys.signed(cfg, message)  # None unless signing is on
+    except Exception as exc:  # a broken key or name: said, never sent unsigned behind the admin's back
+        raise MailError(f"DKIM signing failed: {exc}", field="dkim.private_key") from exc
+    if signed is None:
+        smtp.send_message(message)
+    else:
+        smtp.sendmail(*signed)
 
 
 async def send(

@@ -139,7 +139,7 @@ def sign(cfg: dict[str, Any], raw: bytes) -> bytes:
 def signed(cfg: dict[str, Any], message: EmailMessage) -> tuple[str, list[str], bytes] | None:
     """(envelope sender, recipients, signed bytes) of a message when signing is on and a key is
     stored; None otherwise (the message goes out as it is). Bcc is taken off, as smtplib does."""
-    if not cfg["dkim.enabled"] or not cfg["dkim.private_key"]:
+    if not cfg.get("dkim.enabled") or not cfg.get("dkim.private_key"):  # a partial dict: no signing
         return None
     recipients = [a for _, a in getaddresses([str(v) for k in ("To", "Cc", "Bcc") for v in message.get_all(k, [])])]
     del message["Bcc"]
