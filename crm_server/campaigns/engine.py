@@ -20,20 +20,22 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from crm_server.admin import settings
 from crm_server.campaigns import email_channel, throttle, tracking
 from crm_server.campaigns.engine_types import BATCH_DB, ChannelError, Outgoing, Snapshot
-from crm_server.campaigns.models import Campaign, CampaignEvent, CampaignLink, CampaignRecipient
+from crm_server.campaigns.models import Campaign, CampaignLink, CampaignRecipient
 from crm_server.campaigns.service import announce, defer_batch
 from crm_server.db import Database, utcnow
 from crm_server.emails.models import Suppression
-from crm_server.emails.service import TAG, fill
+from crm_server.emails.service import ADDRESS, TAG, fill
 
 Opener = Callable[[Snapshot], AbstractAsyncContextManager[Callable[[Outgoing], Awaitable[None]]]]
 CHANNELS: dict[str, Opener] = {"email": email_channel.open_sender}
@@ -41,6 +43,7 @@ LOCK_SPACE = 37  # advisory lock key: (37, campaign id)
 RUN_FOR = 240.0  # a batch hands over to a fresh job after this many seconds
 SHORT_WAIT = 60.0  # a throttle wait up to this long is slept in the job (a job waits seconds to start)
 PROGRESS_EVERY = 1.0
+STATUS_EVERY = 0.5  # a pause or cancel is seen within this long
 
 
 @asynccontextmanager
@@ -79,7 +82,7 @@ async def _snapshot(session: AsyncSession, campaign: Campaign) -> Snapshot:
     )
 
 
-async def _values(session: AsyncSession, r: CampaignRecipient, company: str) -> dict[str, str]:
+async def _values(session: AsyncSession, r: Claimed, company: str) -> dict[str, str]:
     from crm_server.clients.models import Client, Contact
     from crm_server.leads.models import Lead
 
@@ -102,8 +105,7 @@ async def _values(session: AsyncSession, r: CampaignRecipient, company: str) -> 
     return values
 
 
-def _outgoing(snap: Snapshot, r: CampaignRecipient, values: dict[str, str]) -> Outgoing:
-    assert r.message_id is not None
+def _outgoing(snap: Snapshot, r: Claimed, values: dict[str, str]) -> Outgoing:
     return Outgoing(
         recipient_id=r.id,
         entity=r.entity,
@@ -118,21 +120,15 @@ def _outgoing(snap: Snapshot, r: CampaignRecipient, values: dict[str, str]) -> O
     )
 
 
-async def _finish(session: AsyncSession, campaign_id: int, recipient_id: int, error: str | None) -> None:
-    now = utcnow()
-    if error is None:
-        await session.execute(
-            update(CampaignRecipient)
-            .where(CampaignRecipient.id == recipient_id, CampaignRecipient.state == "sending")
-            .values(state="sent", sent_at=now)
-        )
-        session.add(CampaignEvent(campaign_id=campaign_id, recipient_id=recipient_id, kind="sent", at=now))
-    else:
-        await session.execute(
-            update(CampaignRecipient)
-            .where(CampaignRecipient.id == recipient_id, CampaignRecipient.state == "sending")
-            .values(state="failed", error=error[:2000])
-        )
+async def _finish(session: AsyncSession, recipient_id: int, error: str | None) -> None:
+    values: dict[str, object] = (
+        {"state": "sent", "sent_at": utcnow()} if error is None else {"state": "failed", "error": error[:2000]}
+    )
+    await session.execute(
+        update(CampaignRecipient)
+        .where(CampaignRecipient.id == recipient_id, CampaignRecipient.state == "sending")
+        .values(**values)
+    )
 
 
 async def _begin(db: Database, campaign_id: int) -> Snapshot | None:
@@ -172,7 +168,8 @@ async def run_batch(
 
 
 async def _send(db: Database, snap: Snapshot, run_for: float, clock: Callable[[], datetime]) -> str:
-    started, last_progress = time.monotonic(), 0.0
+    started, last_progress, checked = time.monotonic(), 0.0, 0.0
+    status: str | None = "sending"
     sent = 0
     left, free_at = 0, None
     outcome = "continue"
@@ -182,9 +179,11 @@ async def _send(db: Database, snap: Snapshot, run_for: float, clock: Callable[[]
             out: Outgoing | None = None
             async with db.transaction() as s:
                 if pending is not None:
-                    await _finish(s, snap.id, *pending)
+                    await _finish(s, *pending)
                     pending = None
-                status = await s.scalar(select(Campaign.status).where(Campaign.id == snap.id))
+                if time.monotonic() - checked > STATUS_EVERY:
+                    status = await s.scalar(select(Campaign.status).where(Campaign.id == snap.id))
+                    checked = time.monotonic()
                 if status != "sending":
                     outcome = str(status)
                 elif time.monotonic() - started > run_for:
@@ -221,7 +220,7 @@ async def _send(db: Database, snap: Snapshot, run_for: float, clock: Callable[[]
                 pending = (out.recipient_id, str(exc))
     async with db.transaction() as s:
         if pending is not None:
-            await _finish(s, snap.id, *pending)
+            await _finish(s, *pending)
         await _after(s, snap.id, outcome, free_at)
     return f"campaign {snap.id}: {sent} sent, {outcome}"
 
@@ -236,24 +235,60 @@ async def _nap(db: Database, campaign_id: int, seconds: float) -> None:
                 return
 
 
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    entity: str
+    entity_id: int
+    address: str
+    name: str
+    message_id: str
+
+
+async def _sweep(s: AsyncSession, campaign_id: int) -> None:
+    """Queued recipients put on the suppression list after the start: never sent, said why."""
+    r = CampaignRecipient
+    await s.execute(
+        update(r)
+        .where(r.campaign_id == campaign_id, r.state == "queued", r.address.in_(select(Suppression.address)))
+        .values(state="cancelled", error="On the suppression list since the campaign started.")
+    )
+
+
 async def _claim(s: AsyncSession, snap: Snapshot, now: datetime) -> tuple[Outgoing | None, str]:
-    r = await s.scalar(
-        select(CampaignRecipient)
-        .where(CampaignRecipient.campaign_id == snap.id, CampaignRecipient.state == "queued")
-        .order_by(CampaignRecipient.id)
+    """The next queued recipient (not suppressed), made "sending" with its Message-ID: one statement."""
+    r, q = CampaignRecipient, aliased(CampaignRecipient)  # q: the pick, not correlated to the update
+    following = (
+        select(q.id)
+        .where(
+            q.campaign_id == snap.id,
+            q.state == "queued",
+            ~select(Suppression.id).where(Suppression.address == q.address).exists(),
+        )
+        .order_by(q.id)
         .limit(1)
         .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    if r is None:
-        return None, "done"
-    suppressed = await s.scalar(select(Suppression).where(Suppression.address == r.address.lower()))
-    if suppressed is not None:  # suppressed after the campaign started: still never sent
-        r.state, r.error = "cancelled", f"On the suppression list ({suppressed.source}: {suppressed.reason})."[:2000]
-        return None, "skip"
     domain = snap.sender.rpartition("@")[2] or "localhost"
-    r.state, r.handed_at, r.message_id = "sending", now, make_msgid(domain=domain)
-    values = await _values(s, r, snap.sender_name)
-    return _outgoing(snap, r, values), "claimed"
+    message_id = make_msgid(domain=domain)
+    row = (
+        await s.execute(
+            update(r)
+            .where(r.id == following)
+            .values(state="sending", handed_at=now, message_id=message_id)
+            .returning(r.id, r.entity, r.entity_id, r.address, r.name)
+        )
+    ).first()
+    if row is None:
+        await _sweep(s, snap.id)
+        return None, "done"
+    claimed = Claimed(row[0], row[1], row[2], row[3], row[4], message_id)
+    if snap.channel == "email" and not ADDRESS.match(claimed.address):  # never a header (WhatsApp: a phone)
+        await _finish(s, claimed.id, f"{claimed.address[:80]!r} is not a valid e-mail address.")
+        return None, "skip"
+    values = await _values(s, claimed, snap.sender_name)
+    return _outgoing(snap, claimed, values), "claimed"
 
 
 async def _after(s: AsyncSession, campaign_id: int, outcome: str, free_at: datetime | None) -> None:

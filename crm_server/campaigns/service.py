@@ -340,24 +340,34 @@ async def results(session: AsyncSession, principal: Principal, campaign_id: int)
         )
     ).all()
     bucket = func.date_trunc("hour", e.at)
-    points = (
+    hours: dict[datetime, list[int]] = {}
+    for at, opened, clicked in (
         await session.execute(
             select(
                 bucket,
-                func.count().filter(e.kind == "sent"),
                 func.count().filter((e.kind == "open") & e.machine.is_(False)),
-                func.count().filter(e.kind == "click"),
+                func.count().filter((e.kind == "click") & e.machine.is_(False)),
             )
             .where(e.campaign_id == campaign.id)
             .group_by(bucket)
-            .order_by(bucket)
-            .limit(24 * 60)
         )
-    ).all()
+    ).all():
+        hours[at] = [0, opened, clicked]
+    r = CampaignRecipient
+    sent_hour = func.date_trunc("hour", r.sent_at)
+    for at, sent in (
+        await session.execute(
+            select(sent_hour, func.count())
+            .where(r.campaign_id == campaign.id, r.sent_at.is_not(None))
+            .group_by(sent_hour)
+        )
+    ).all():
+        hours.setdefault(at, [0, 0, 0])[0] = sent
+    points = sorted(hours.items())[-24 * 60 :]
     return ResultsOut(
         counts=await counts(session, campaign.id),
         links=[LinkResult(url=u, clicks=c, people=p) for u, c, p in links],
-        timeline=[TimePoint(at=at, sent=s, opened=o, clicked=c) for at, s, o, c in points],
+        timeline=[TimePoint(at=at, sent=v[0], opened=v[1], clicked=v[2]) for at, v in points],
     )
 
 
