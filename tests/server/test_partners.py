@@ -10,14 +10,15 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from crm_server.partners.models import LeadRegistration, PartnerUser
+from crm_server.partners.models import LeadRegistration, PartnerSession, PartnerUser
 from tests.support import LiveServer, Smtp, make_url
 
 PARTNER_PASSWORD = "Tangerine-Harbour-42"
@@ -225,9 +226,7 @@ async def test_duplicates_are_answered_without_telling_anything_about_the_other_
         assert 'id="stage"' in (mine := await b.get(f"/portal/leads/{review['id']}")).text and "Received" in mine.text
         other = await submit(b, company="Secret Deals SRL", contact="Vera Hidenn", email="vh2@elsewhere.example")
         assert outcome(other) == "needs_review"
-        [pending] = [
-            w for w in (await boss.get("/api/partners/registrations")).json() if w["contact"] == "Vera Hidenn"
-        ]
+        [pending] = [w for w in (await boss.get("/api/partners/registrations")).json() if w["contact"] == "Vera Hidenn"]
         assert (await boss.post(f"/api/partners/registrations/{pending['id']}/reject")).status_code == 200
         assert "Not accepted" in (await b.get(f"/portal/leads/{pending['id']}")).text
         # Partner B never sees A's lead: not in the list, not by search, not by id.
@@ -355,7 +354,7 @@ async def test_protection_lapses_without_progress_by_the_nightly_job(
             await s.execute(
                 update(LeadRegistration)
                 .where(LeadRegistration.id.in_([lapsing.id, winning.id]))
-                .values(protected_until=LeadRegistration.created_at - __import__("datetime").timedelta(days=1))
+                .values(protected_until=LeadRegistration.created_at - timedelta(days=1))
             )
         statuses = (await boss.get("/api/pipelines")).json()[0]["statuses"]
         won = next(s for s in statuses if s["kind"] == "won")
@@ -398,3 +397,28 @@ async def test_hostile_input_gets_a_4xx_naming_the_field(
     assert same.status_code == 422 and same.json()["field"] == "name"
     big = await boss.post("/api/partners", json={"name": "Big", "managing_user_id": 2**64})
     assert big.status_code == 422
+
+
+async def test_portal_sessions_end_after_idle_time_and_at_their_absolute_limit(
+    live: LiveServer, boss: httpx.AsyncClient, mailbox: Smtp
+) -> None:
+    _, email = await partner_with_user(boss, live, mailbox)
+    for column, shift in ((PartnerSession.last_seen_at, timedelta(minutes=31)), (PartnerSession.expires_at, None)):
+        async with portal(live) as browser:
+            await sign_in(browser, email)
+            assert (await browser.get("/portal/dashboard")).status_code == 200
+            async with live.session() as s:
+                user_id = await s.scalar(select(PartnerUser.id).where(PartnerUser.email == email))
+                value = func.now() - shift if shift else func.now()
+                await s.execute(
+                    update(PartnerSession)
+                    .where(PartnerSession.partner_user_id == user_id, PartnerSession.ended_at.is_(None))
+                    .values({column: value})
+                )
+            ended = await browser.get("/portal/dashboard")
+            assert ended.status_code == 303 and ended.headers["location"] == "/portal/signin", column
+            async with live.session() as s:
+                reasons = set(
+                    await s.scalars(select(PartnerSession.end_reason).where(PartnerSession.partner_user_id == user_id))
+                )
+            assert ("idle" if shift else "expired") in reasons
