@@ -49,7 +49,12 @@ async def boss(live: LiveServer, mailbox: Smtp) -> AsyncIterator[httpx.AsyncClie
             await live.login(api, ADMIN_EMAIL)
         else:
             await live.login_admin(api)
-            values = {**mailbox.settings(), "email_pipe.token": TOKEN, "emails.soft_bounce_limit": 2}
+            values = {
+                **mailbox.settings(),
+                "email_pipe.token": TOKEN,
+                "emails.soft_bounce_limit": 2,
+                "app.public_url": live.base_url,  # campaign links
+            }
             assert (await api.patch("/api/settings", json={"values": values})).status_code == 200
             _ready.append(True)
         yield api
@@ -304,3 +309,32 @@ async def test_preview_warns_and_the_list_exports(boss: httpx.AsyncClient, live:
     assert lines[0] == "address,reason,source,added_at,added_by"
     assert len(lines) == 2 and lines[1].startswith("no@acme.example,'=1+1,manual,")
     assert (await boss.get("/api/emails/suppressions.csv", params={"q": "\x00"})).status_code == 422
+
+
+async def test_a_campaign_message_bounce_marks_the_recipient_and_suppresses(
+    boss: httpx.AsyncClient, mailbox: Smtp, live: LiveServer
+) -> None:
+    """P5's campaigns: the report names a campaign message; mark_recipient marks it, the address is suppressed."""
+    for name, address in (("Fay", "fay@camp.example"), ("Gus", "gus@camp.example")):
+        await _ok(await boss.post("/api/leads", json={"person_name": name, "email": address, "tags": ["dsn"]}), 201)
+    addresses = ["fay@camp.example", "gus@camp.example"]
+    await _ok(await boss.post("/api/campaigns/consents", json={"addresses": addresses, "source": "web form"}))
+    body = {"name": "DSN", "entity": "lead", "filters": {"tag": "dsn"}, "subject": "Hi", "body": "Hello"}
+    campaign = await _ok(await boss.post("/api/campaigns", json=body), 201)
+    before = len(mailbox.messages)
+    await _ok(await boss.post(f"/api/campaigns/{campaign['id']}/start"))
+    sent = await mailbox.wait_for(before + 2, timeout=30)
+    by_address = {str(m["To"]): str(m["Message-ID"]) for m in sent[before:]}
+
+    hard = report("dsn_hard_bounce.eml", "fay@camp.example", by_address["fay@camp.example"])
+    assert (await deliver(live, hard))["outcome"] == "bounce"
+    complaint = report("arf_abuse.eml", "gus@camp.example", by_address["gus@camp.example"])
+    assert (await deliver(live, complaint))["outcome"] == "complaint"
+
+    fay = await suppression(boss, "fay@camp.example")
+    gus = await suppression(boss, "gus@camp.example")
+    assert fay is not None and fay["reason"].startswith("5.1.1 the mailbox does not exist")
+    assert gus is not None and gus["source"] == "complaint"
+    recipients = (await _ok(await boss.get(f"/api/campaigns/{campaign['id']}/recipients")))["items"]
+    states = {r["address"]: r["state"] for r in recipients}
+    assert states == {"fay@camp.example": "bounced", "gus@camp.example": "complained"}
