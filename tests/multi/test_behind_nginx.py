@@ -290,6 +290,7 @@ def test_a_killed_process_leaves_its_desktop_resuming_on_another_with_no_gap(
     assert got == in_db  # every team event between the first and last, in order: no gap, no double
     every = [e.seq for e in seen]
     assert every == sorted(set(every)) and not resets
+    desk.wait_until(lambda: "Connected" in window.connection_label.text(), message="the status bar still says away")
 
 
 async def _team_seqs(cluster: Cluster, first: int, last: int) -> list[int]:
