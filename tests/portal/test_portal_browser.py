@@ -33,6 +33,7 @@ from selenium import webdriver  # noqa: E402  (after the skip: only needed with 
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 PASSWORD = "Tangerine-Harbour-42"
 
@@ -69,6 +70,11 @@ def server(database_url: str) -> Iterator[LiveServer]:
     """With its job worker: the invitation e-mail is a job."""
     with LiveServer.run(database_url, worker=True) as live:
         yield live
+
+
+def shows(driver: WebDriver, title: str) -> None:
+    """Wait for the page a click leads to (a form post answers with a redirect: it loads later)."""
+    WebDriverWait(driver, 20).until(lambda d: d.title.startswith(title), f"no page titled {title!r}")
 
 
 def fill(driver: WebDriver, **fields: str) -> None:
@@ -108,18 +114,23 @@ def test_a_partner_registers_a_lead_the_office_sees_it_live_and_the_partner_sees
 
     # The partner: accept the invitation, sign in, register a lead.
     browser.get(link.group(1))
+    shows(browser, "Choose your password")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Welcome, Cleo"
     fill(browser, password=PASSWORD, repeat=PASSWORD)
     browser.find_element(By.ID, "accept").click()
+    shows(browser, "Sign in")
     assert "Your password is set" in browser.find_element(By.CLASS_NAME, "notice").text
     fill(browser, email="cleo@contoso.example", password=PASSWORD)
     browser.find_element(By.ID, "signin").click()
+    shows(browser, "Dashboard")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Dashboard"
     # The stylesheet loaded under the strict CSP (one column: the nav wraps on a phone's width).
     assert browser.find_element(By.TAG_NAME, "main").value_of_css_property("max-width") == "704px"
     browser.find_element(By.LINK_TEXT, "Register a lead").click()
+    shows(browser, "Register a lead")
     fill(browser, company="Tailspin Toys", contact="Carla Browser", email="carla@tailspin.example", interest="CRM")
     browser.find_element(By.ID, "register").click()
+    shows(browser, "Lead sent")
     assert browser.find_element(By.ID, "outcome").get_attribute("data-outcome") == "registered"
 
     desk.wait_until(
@@ -131,8 +142,9 @@ def test_a_partner_registers_a_lead_the_office_sees_it_live_and_the_partner_sees
 
     # Sam moves it on the desktop; the partner's page shows the new stage.
     browser.find_element(By.LINK_TEXT, "My leads").click()
-    row_link = browser.find_element(By.LINK_TEXT, "Tailspin Toys")
-    row_link.click()
+    shows(browser, "My leads")
+    browser.find_element(By.LINK_TEXT, "Tailspin Toys").click()
+    shows(browser, "Tailspin Toys")
     assert browser.find_element(By.ID, "stage").text == "Received"
     window = open_lead(None, session, lead.id)
     qtbot.addWidget(window)
@@ -142,6 +154,7 @@ def test_a_partner_registers_a_lead_the_office_sees_it_live_and_the_partner_sees
     window.move_to(second.id)
     desk.wait_until(lambda: window.lead is not None and window.lead.status_id == second.id, message="not moved")
     browser.refresh()
+    shows(browser, "Tailspin Toys")
     assert browser.find_element(By.ID, "stage").text == "In progress"
     with httpx.Client(base_url=desk.server.base_url) as plain:  # the page is the partner's alone
         assert plain.get(browser.current_url.replace(desk.server.base_url, "")).status_code == 303
