@@ -125,6 +125,7 @@ class CampaignBuilder(QDialog):
         self.later = QCheckBox("Send at", self)
         self.when = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600), self)
         self.when.setCalendarPopup(True)
+        self.when.setDisplayFormat("d MMM yyyy HH:mm")
         when_row = QHBoxLayout()
         when_row.addWidget(self.later)
         when_row.addWidget(self.when, 1)

@@ -76,6 +76,8 @@ def figure(c: Counts, key: str) -> int:
 
 def progress_text(campaign: CampaignOut) -> str:
     c = campaign.counts
+    if campaign.status == "draft":
+        return "Draft: not started. Who receives it is counted and fixed when it starts."
     status = STATUS_WORDS.get(campaign.status, campaign.status)
     text = f"{status}: {format.number(c.sent)} of {format.number(c.total)} sent"
     if campaign.status == "scheduled" and campaign.scheduled_at:
@@ -135,6 +137,8 @@ class CampaignsPage(QWidget):
             empty_title="No campaigns yet",
         )
         self.table.set_noun("campaign", "campaigns")
+        for column, width in enumerate((180, 90, 64, 70, 64, 90)):
+            self.table.view.horizontalHeader().resizeSection(column, width)
         self.table.view.selectionModel().selectionChanged.connect(lambda *_: self._chosen())
 
         self.detail = QWidget(self)
@@ -194,8 +198,13 @@ class CampaignsPage(QWidget):
             parent=self,
         )
         self.recipients = PagedTable(
-            self.recipient_model, "Nobody yet: the audience is fixed when it starts.", self.detail
+            self.recipient_model,
+            "The audience is counted and fixed when the campaign starts.",
+            self.detail,
+            icon="leads",
+            empty_title="No recipients yet",
         )
+        self.recipients.setMinimumHeight(200)
         self.recipients.set_noun("recipient", "recipients")
         detail_layout = QVBoxLayout(self.detail)
         detail_layout.setContentsMargins(12, 0, 0, 0)
@@ -207,6 +216,8 @@ class CampaignsPage(QWidget):
         detail_layout.addWidget(self.links)
         detail_layout.addWidget(self.recipients, 2)
         self.detail.setVisible(False)
+        self.chart.setVisible(False)
+        self.links.setVisible(False)
 
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.table)
@@ -280,6 +291,7 @@ class CampaignsPage(QWidget):
         c = campaign.counts
         self.bar.setRange(0, max(c.total, 1))
         self.bar.setValue(min(handed(c), max(c.total, 1)))
+        self.bar.setVisible(campaign.status != "draft")
         offered = ACTIONS.get(campaign.status, ())
         for action, button in self.buttons.items():
             button.setVisible(action in offered)
@@ -287,6 +299,8 @@ class CampaignsPage(QWidget):
             label.setText(format.number(figure(c, key)))
         if results is not None:
             self.chart.show_points(results.timeline)
+            self.chart.setVisible(bool(results.timeline))
+            self.links.setVisible(bool(results.links))
             self.links.setRowCount(0)
             for link in results.links:
                 row = self.links.rowCount()
