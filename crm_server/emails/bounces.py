@@ -7,11 +7,8 @@ message was sent from shows it on its timeline. Never commits."""
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -29,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # What a report made of the message on the outbound log (P5's campaign states use the same words).
 STATES = {"hard": "bounced", "soft": "soft_bounced", "complaint": "complained"}
+SHOWN = {"hard": "Bounced", "soft": "Soft bounce", "complaint": "Complaint"}  # on the record's timeline
 
 
 async def apply_report(session: AsyncSession, report: Report, pipe_log_id: int | None) -> tuple[Outcome, str | None]:
@@ -75,31 +73,10 @@ async def _record(
     pipe_log_id: int | None,
 ) -> None:
     """Keep the bounce, suppress when the rules say so, mark the message, tell its record."""
-    session.add(
-        Bounce(
-            address=address,
-            kind=kind,
-            status_code=status_code,
-            reason=reason,
-            message_id=email.message_id,
-            outbound_email_id=email.id,
-            pipe_log_id=pipe_log_id,
-            at=utcnow(),
-        )
-    )
-    await session.flush()
-    shown = {"hard": f"Bounced: {reason}", "soft": f"Soft bounce: {reason}", "complaint": "Complaint: marked as spam"}
-    words = shown[kind]
-    if kind == "soft":
-        limit, days, count = await soft_count(session, address)
-        if count >= limit:
-            suppressed = await suppress(
-                session, address, clean(f"{count} soft bounces within {days} days; the last: {reason}"), "bounce"
-            )
-            if suppressed:
-                words += f" ({count} within {days} days: the address is now suppressed)"
-    else:
-        await suppress(session, address, reason, "bounce" if kind == "hard" else "complaint")
+    words = f"{SHOWN[kind]}: {reason}" if kind != "complaint" else f"{SHOWN[kind]}: marked as spam"
+    note = await keep_and_suppress(session, address, kind, status_code, reason, email.message_id, pipe_log_id, email.id)
+    if note:
+        words += f" ({note})"
     old = email.status
     email.status, email.error = STATES[kind], clean(words, 2000)
     if not email.is_test:
@@ -127,14 +104,50 @@ async def _record(
     await announce_on_record(session, email.entity, email.entity_id, STATES[kind])
 
 
+async def keep_and_suppress(
+    session: AsyncSession,
+    address: str,
+    kind: str,
+    status_code: str,
+    reason: str,
+    message_id: str,
+    pipe_log_id: int | None,
+    outbound_email_id: int | None = None,
+) -> str:
+    """Keep one bounce or complaint and apply the suppression rules; "" or a note of what happened
+    beyond the bounce itself (soft bounces that reached the limit)."""
+    bounce = Bounce(
+        address=address,
+        kind=kind,
+        status_code=status_code,
+        reason=reason,
+        message_id=message_id,
+        outbound_email_id=outbound_email_id,
+        pipe_log_id=pipe_log_id,
+        at=utcnow(),
+    )
+    session.add(bounce)
+    await session.flush()
+    if kind != "soft":
+        await suppress(session, address, reason, "bounce" if kind == "hard" else "complaint")
+        return ""
+    limit, days, count = await soft_count(session, address)
+    if count < limit:
+        return ""
+    if await suppress(session, address, f"{count} soft bounces within {days} days; the last: {reason}", "bounce"):
+        return f"{count} within {days} days: the address is now suppressed"
+    return ""
+
+
 async def soft_count(session: AsyncSession, address: str) -> tuple[int, int, int]:
-    """(limit, days, soft bounces of the address within those days)."""
+    """(limit, days, messages to the address that soft-bounced within those days): one message
+    reported twice counts once."""
     limit = int(await settings.get(session, "emails.soft_bounce_limit"))
     days = int(await settings.get(session, "emails.soft_bounce_days"))
     count = await session.scalar(
-        select(func.count())
-        .select_from(Bounce)
-        .where(Bounce.address == address, Bounce.kind == "soft", Bounce.at >= utcnow() - timedelta(days=days))
+        select(func.count(func.distinct(Bounce.message_id))).where(
+            Bounce.address == address, Bounce.kind == "soft", Bounce.at >= utcnow() - timedelta(days=days)
+        )
     )
     return limit, days, count or 0
 
@@ -167,53 +180,26 @@ async def suppress(session: AsyncSession, address: str, reason: str, source: str
 async def _campaign_report(
     session: AsyncSession, report: Report, pipe_log_id: int | None
 ) -> tuple[Outcome, str | None]:
-    """A report about a campaign message: P5's `crm_server.campaigns.service.mark_recipient(session,
-    message_id, state, reason)` marks the recipient; the address is suppressed by the same rules. The
-    call point stays inert until that function exists (it answers whether the message was theirs)."""
-    try:
-        campaigns = importlib.import_module("crm_server.campaigns.service")
-    except ImportError:
-        campaigns = None
-    mark: Any = getattr(campaigns, "mark_recipient", None)
-    if mark is None:
-        return "report_ignored", "the report names no message this CRM sent"
-    matched = False
+    """A report about a campaign message: the campaigns area marks its recipient (it answers whether
+    the Message-ID was one of its messages); the address is suppressed by the same rules."""
+    from crm_server.campaigns.service import mark_recipient  # campaigns use the e-mail area, not back
+
     for message_id in report.original_ids:
         if report.is_complaint:
-            found = mark(session, message_id, "complained", "complaint")
-            found = await found if inspect.isawaitable(found) else found
-            if found:
+            if await mark_recipient(session, message_id, "complained", "complaint"):
                 for address in (report.complained or report.original_to)[:1]:
-                    await suppress(session, address, "complaint", "complaint")
+                    await keep_and_suppress(session, address, "complaint", "", "complaint", message_id, pipe_log_id)
                 return "complaint", None
             continue
+        matched = False
         for failure in report.failures:
-            if failure.kind is None:
-                continue
-            found = mark(session, message_id, STATES[failure.kind], failure.reason)
-            found = await found if inspect.isawaitable(found) else found
-            if not found:
-                continue
-            matched = True
-            session.add(
-                Bounce(
-                    address=failure.address,
-                    kind=failure.kind,
-                    status_code=failure.status,
-                    reason=failure.reason,
-                    message_id=message_id,
-                    pipe_log_id=pipe_log_id,
-                    at=utcnow(),
+            if failure.kind is not None and await mark_recipient(
+                session, message_id, STATES[failure.kind], failure.reason
+            ):
+                matched = True
+                await keep_and_suppress(
+                    session, failure.address, failure.kind, failure.status, failure.reason, message_id, pipe_log_id
                 )
-            )
-            await session.flush()
-            if failure.kind == "hard":
-                await suppress(session, failure.address, failure.reason, "bounce")
-            else:
-                limit, days, count = await soft_count(session, failure.address)
-                if count >= limit:
-                    reason = f"{count} soft bounces within {days} days; the last: {failure.reason}"
-                    await suppress(session, failure.address, reason, "bounce")
         if matched:
             return "bounce", None
     return "report_ignored", "the report names no message this CRM sent"

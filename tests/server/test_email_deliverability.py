@@ -152,6 +152,9 @@ async def test_soft_bounces_suppress_only_after_the_setting(
     second = await send(boss, mailbox, lead, "full@acme.example")
     assert (await deliver(live, report("dsn_soft_bounce.eml", "full@acme.example", first)))["outcome"] == "bounce"
     assert await suppression(boss, "full@acme.example") is None  # one of two allowed
+    # The same message reported again (another report, another Message-ID) is still one failure.
+    assert (await deliver(live, report("dsn_soft_bounce.eml", "full@acme.example", first)))["outcome"] == "bounce"
+    assert await suppression(boss, "full@acme.example") is None
     statuses = await status_of(boss, lead)
     assert statuses[1][0] == "soft_bounced" and "4.2.2 the mailbox is full" in str(statuses[1][1])
     assert statuses[0][0] == "sent"
