@@ -8,7 +8,12 @@ from __future__ import annotations
 from typing import Literal
 
 from crm_desktop.api.client import ApiClient
+from crm_server.contract.campaigns import CampaignOut
 from crm_server.contract.whatsapp import (
+    CampaignAudienceIn,
+    CampaignAudienceOut,
+    CampaignIn,
+    CampaignResults,
     Conversation,
     FollowUpMessageIn,
     FollowUpSent,
@@ -23,6 +28,7 @@ from crm_server.contract.whatsapp import (
 
 CHANGED = frozenset({"whatsapp", "leads", "clients"})
 FOLLOW_UP_CHANGED = CHANGED | {"activities"}
+CAMPAIGNS_CHANGED = frozenset({"whatsapp", "campaigns"})
 Kind = Literal["leads", "clients"]
 
 
@@ -70,3 +76,21 @@ async def number(api: ApiClient) -> NumberOut:
 async def send_for_follow_up(api: ApiClient, follow_up_id: int, body: FollowUpMessageIn) -> FollowUpSent:
     answer = await api.post(f"/api/whatsapp/follow-ups/{follow_up_id}/messages", body.model_dump(exclude_none=True))
     return FollowUpSent.model_validate(answer)
+
+
+async def campaign_audience(api: ApiClient, body: CampaignAudienceIn) -> CampaignAudienceOut:
+    answer = await api.post("/api/whatsapp/campaigns/audience", body.model_dump(mode="json"))
+    return CampaignAudienceOut.model_validate(answer)
+
+
+async def create_campaign(api: ApiClient, body: CampaignIn) -> CampaignOut:
+    answer = await api.post("/api/whatsapp/campaigns", body.model_dump(mode="json", exclude_none=True))
+    return CampaignOut.model_validate(answer)
+
+
+async def start_campaign(api: ApiClient, campaign_id: int) -> CampaignOut:
+    return CampaignOut.model_validate(await api.post(f"/api/whatsapp/campaigns/{campaign_id}/start"))
+
+
+async def campaign_results(api: ApiClient, campaign_id: int) -> CampaignResults:
+    return CampaignResults.model_validate(await api.get(f"/api/whatsapp/campaigns/{campaign_id}/results"))

@@ -1,12 +1,13 @@
 """WhatsApp on the desktop (issue #23), against the Cloud API stand-in with the job worker on: an
 admin writes a template, submits it, reads WhatsApp's rejection in words, fixes the category and
 submits it again; the WhatsApp integration shows the number's quality rating and messaging limit;
-a WhatsApp follow-up in My day is done by sending a template from its window."""
+a WhatsApp follow-up in My day is done by sending a template from its window; a WhatsApp campaign
+started outside business hours waits (held) and goes once they begin."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from crm_desktop.api.client import ApiClient
 from crm_desktop.views.activities.schedule import CompleteDialog, utc_iso
 from crm_desktop.views.admin.integrations import IntegrationsPage
 from crm_desktop.views.admin.whatsapp_templates import WhatsAppTemplatesPage
+from crm_desktop.views.whatsapp.campaign import WhatsAppCampaignDialog
 from crm_desktop.views.whatsapp.composer import WhatsAppDialog
 from tests.desktop.conftest import Desk
 from tests.desktop.test_admin_panel import open_panel, settle
@@ -145,3 +147,51 @@ def test_a_whatsapp_follow_up_is_done_by_sending_from_its_window(
     assert done["status"] == "done" and "welcome" in done["outcome"]
     desk.wait_until(lambda: bool(cloud.sent), message="the job did not send it")
     assert cloud.sent[0]["template"]["name"] == "welcome" and cloud.sent[0]["to"] == "+40722123456"
+
+
+def test_a_campaign_from_the_templates_page_waits_for_business_hours(
+    desk: Desk, qtbot: QtBot, cloud: CloudApiStandIn
+) -> None:
+    api = desk.signed_in_api()
+    connect(desk, api, cloud)
+    hour = (datetime.now(UTC).hour + 12) % 24  # not now: the business is closed
+    closed = {
+        "tickets.time_zone": "UTC",
+        "tickets.business_days": "1-7",
+        "tickets.business_hours": f"{hour:02d}:00-{hour:02d}:59",
+    }
+    desk.run(api.patch("/api/settings", {"values": closed}))
+    desk.run(api.post("/api/whatsapp/templates/sync"))  # "welcome", approved
+    made = desk.run(api.post("/api/leads", {"person_name": "Ana Pop", "company": "Wabash", "phone": "+40722100001"}))
+    desk.run(api.put(f"/api/whatsapp/leads/{made['id']}/opt-in", {"method": "Web form"}))
+    desk.run(api.post("/api/leads", {"person_name": "Cid Nou", "company": "Wabash", "phone": "+40722100003"}))
+
+    api, panel, page = open_panel(desk, qtbot, "whatsapp_templates", api)
+    assert isinstance(page, WhatsAppTemplatesPage)
+    qtbot.mouseClick(page.campaign_button, Qt.MouseButton.LeftButton)
+    dialog = page.campaign_dialog
+    assert isinstance(dialog, WhatsAppCampaignDialog)
+    assert dialog.template.count() == 1 and dialog.template.currentText() == "welcome (en_US)"
+    qtbot.keyClicks(dialog.name, "Spring on WhatsApp")
+    qtbot.keyClicks(dialog.search, "Wabash")
+    qtbot.mouseClick(dialog.count_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: "get it" in dialog.audience.text(), message="the audience was not counted")
+    assert dialog.audience.text() == "1 of 2 get it. Left out: 1 no WhatsApp opt-in."
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+    desk.wait_until(lambda: dialog.campaign is not None and dialog.results is not None, message="not started")
+
+    def shows(words: str) -> bool:  # Refresh, as a person would, until the figures say it
+        if not dialog.refresh_button.isEnabled():
+            return False
+        qtbot.mouseClick(dialog.refresh_button, Qt.MouseButton.LeftButton)
+        return words in dialog.results_label.text()
+
+    desk.wait_until(lambda: shows("Held until business hours"), message=dialog.results_label.text())
+    assert "0 sent of 1" in dialog.results_label.text() and not cloud.sent
+    desk.run(api.patch("/api/settings", {"values": {"tickets.business_hours": "00:00-23:59:59"}}))
+    desk.run(api.post("/api/admin/jobs/whatsapp.campaign_hours/run"))
+    desk.wait_until(lambda: shows("1 sent of 1"), timeout=30, message=dialog.results_label.text())
+    assert "Held" not in dialog.results_label.text()
+    assert [b["to"] for b in cloud.sent] == ["+40722100001"]
+    settle(desk, panel)
+    dialog.close()

@@ -34,6 +34,7 @@ from crm_desktop.views.admin.common import (
     style_list,
     title_label,
 )
+from crm_desktop.views.whatsapp.campaign import WhatsAppCampaignDialog
 from crm_server.contract.auth import Me
 from crm_server.contract.whatsapp import VARIABLE_FIELDS, TemplateButton, TemplateIn, TemplateOut
 
@@ -87,11 +88,17 @@ class WhatsAppTemplatesPage(AdminPage):
         self.sync_button.setObjectName("whatsappTemplatesSync")
         self.sync_button.setToolTip("Read every template and its approval status from WhatsApp now")
         self.sync_button.clicked.connect(self.sync)
+        self.campaign_button = QPushButton("New WhatsApp campaign…", self)
+        self.campaign_button.setObjectName("whatsappNewCampaign")
+        self.campaign_button.setToolTip("Send an approved template to every opted-in number of a list")
+        self.campaign_button.clicked.connect(self.new_campaign)
+        self.campaign_dialog: WhatsAppCampaignDialog | None = None
         self.root.addWidget(
             title_label(
                 "WhatsApp templates",
                 "Messages WhatsApp must approve before they can start a conversation; "
                 "each {{1}}, {{2}} … is filled from the lead or client.",
+                self.campaign_button,
                 self.sync_button,
             )
         )
@@ -319,6 +326,12 @@ class WhatsAppTemplatesPage(AdminPage):
             fields=self._fields(),
             busy=self.submit_button,
         )
+
+    def new_campaign(self) -> WhatsAppCampaignDialog:
+        """The campaign dialog with the templates as listed now (only approved ones can be picked)."""
+        self.campaign_dialog = dialog = WhatsAppCampaignDialog(self.api, self.templates, self)
+        dialog.open()
+        return dialog
 
     def sync(self) -> None:
         operations.run(

@@ -407,3 +407,29 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
         )  # fmt: skip
         page.whatsapp_number.show_number(sample)
         yield "whatsapp-integration-quality", ctx.main
+
+    # A WhatsApp campaign: its audience counted, then held outside business hours with some results.
+    from crm_desktop.views.whatsapp.campaign import WhatsAppCampaignDialog, audience_line, results_lines
+    from crm_server.contract.whatsapp import CampaignAudienceOut, CampaignResults
+
+    campaign = WhatsAppCampaignDialog(ctx.api, [welcome], ctx.main)
+    campaign.open()
+    campaign.name.setText("Spring on WhatsApp")
+    campaign.search.setText("Acme")
+    campaign.audience.setText(
+        audience_line(CampaignAudienceOut(matching=140, eligible=96, excluded={"no_phone": 12, "no_opt_in": 30,
+                                                                               "opted_out": 2, "duplicate": 0}))
+    )  # fmt: skip
+    yield "whatsapp-campaign", campaign
+    campaign.results_label.setText(
+        results_lines(
+            CampaignResults(
+                campaign_id=1, status="paused", held_for_hours=True, business_hours_only=True,
+                template="welcome (en_US)", daily_limit=1000, total=96, queued=40, sent=56, delivered=50, read=31,
+                failed=3, failed_by_reason={ERROR_131047: 1, "The message could not be delivered: the number may "
+                                            "not be on WhatsApp or has an old app. (code 131026)": 2}, replies=7,
+            )
+        )
+    )  # fmt: skip
+    yield "whatsapp-campaign-results", campaign
+    campaign.close()
