@@ -389,6 +389,16 @@ async def test_hostile_input_gets_a_4xx_naming_the_field(
         assert noway.status_code == 422 and 'data-field="email"' in noway.text
         long = await submit(browser, contact="L", email="l@x.example", company="x" * 201)
         assert long.status_code == 422 and 'data-field="company"' in long.text
+        odd = await browser.post(
+            "/portal/leads/new",
+            content=b"contact=\xff\xfe",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert odd.status_code == 422 and 'data-field="form"' in odd.text
+        many = await browser.post("/portal/leads/new", data={f"f{i}": "x" for i in range(100)})
+        assert many.status_code == 422
+        as_json = await browser.post("/portal/signin", json={"email": "a", "password": "b"})
+        assert as_json.status_code == 403  # no CSRF value in it
         assert (await browser.get(f"/portal/leads/{2**64}")).status_code == 422
         assert (await browser.get("/portal/leads", params={"page": "-1"})).status_code == 422
     bad = await boss.post("/api/partners", json={"name": "Bad Manager", "managing_user_id": 2**62})
