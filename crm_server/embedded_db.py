@@ -74,8 +74,17 @@ def pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # alive, another user's (the system user's postgres)
-    return True
+        return not _zombie(pid)  # alive, another user's (the system user's postgres)
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Dead but not yet reaped (Linux). A postmaster killed with SIGKILL stays so where its parent
+    (a container's init) does not reap it: counted alive, it would keep the cluster from restarting."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _start_token(pid: int) -> str | None:
@@ -264,6 +273,10 @@ class EmbeddedPostgres:
 
     def _launch(self, port: int) -> None:
         durable = self.durable
+        if self.postmaster_pid() is None:
+            # A lock file naming a dead (or zombie) postmaster: PostgreSQL itself would refuse to
+            # start while that id still exists as a zombie.
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
         self._run(
             "pg_ctl",
             "-D",
