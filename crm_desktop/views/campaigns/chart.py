@@ -23,7 +23,7 @@ class ResultsChart(QChartView):
         self._chart.setBackgroundVisible(False)
         self._chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.setMinimumHeight(180)
+        self.setMinimumHeight(240)
         self.points: list[TimePoint] = []
 
     def show_points(self, points: list[TimePoint]) -> None:
@@ -50,6 +50,7 @@ class ResultsChart(QChartView):
         counts = QValueAxis()
         counts.setRange(0, max(top, 1))
         counts.setLabelFormat("%d")
+        counts.setTickCount(min(max(top, 1), 4) + 1)
         self._chart.addAxis(hours, Qt.AlignmentFlag.AlignBottom)
         self._chart.addAxis(counts, Qt.AlignmentFlag.AlignLeft)
         series.attachAxis(hours)

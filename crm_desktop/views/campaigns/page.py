@@ -137,7 +137,7 @@ class CampaignsPage(QWidget):
             empty_title="No campaigns yet",
         )
         self.table.set_noun("campaign", "campaigns")
-        for column, width in enumerate((180, 90, 64, 70, 64, 90)):
+        for column, width in enumerate((150, 80, 50, 62, 56, 80)):
             self.table.view.horizontalHeader().resizeSection(column, width)
         self.table.view.selectionModel().selectionChanged.connect(lambda *_: self._chosen())
 
@@ -224,6 +224,7 @@ class CampaignsPage(QWidget):
         split.addWidget(self.detail)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
+        split.setSizes([480, 620])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(32, 20, 32, 12)
         layout.addLayout(head)
