@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import exists, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,8 +123,9 @@ async def calculate(session: AsyncSession, today: date) -> CalculateOut:
 
 
 async def _earn(session: AsyncSession, policy: CommissionPolicy, tiers: list[calc.Tier], cutoff: date) -> int:
-    """Commissions of `policy` for payments made on or before `cutoff`, oldest first (the tiers
-    fill in payment order)."""
+    """Commissions of `policy` for payments made from its start day to `cutoff`, oldest first (the
+    tiers fill in payment order), in batches by (paid_on, id) so payments that earn nothing (no
+    beneficiary under the policy) never stop the ones after them."""
     from_proposal = exists().where(Proposal.converted_invoice_id == Invoice.id)
     done = exists().where(
         Commission.payment_id == Payment.id, Commission.policy_id == policy.id, Commission.kind == "earned"
@@ -133,6 +134,7 @@ async def _earn(session: AsyncSession, policy: CommissionPolicy, tiers: list[cal
         select(Payment, Invoice)
         .join(Invoice, Invoice.id == Payment.invoice_id)
         .where(
+            Payment.paid_on >= policy.starts_on,
             Payment.paid_on <= cutoff,
             Invoice.kind == "invoice",
             Invoice.currency == policy.currency,
@@ -146,15 +148,21 @@ async def _earn(session: AsyncSession, policy: CommissionPolicy, tiers: list[cal
     if policy.basis == "fixed":  # only a settled invoice; its newest payment is the one (_settles)
         stmt = stmt.where(Invoice.status == "paid")
     made = 0
-    for payment, invoice in (await session.execute(stmt)).all():
-        if policy.basis == "fixed" and not await _settles(session, payment):
-            continue
-        deal = await deal_of(session, invoice.id)
-        if deal is None:
-            continue
-        for user_id, partner_id in await _applies(session, policy, deal):
-            made += await _earn_one(session, policy, tiers, payment, invoice, deal, user_id, partner_id)
-    return made
+    after: tuple[date, int] | None = None
+    while True:
+        batch = stmt if after is None else stmt.where(tuple_(Payment.paid_on, Payment.id) > after)
+        found = (await session.execute(batch)).all()
+        for payment, invoice in found:
+            if policy.basis == "fixed" and not await _settles(session, payment):
+                continue
+            deal = await deal_of(session, invoice.id)
+            if deal is None:
+                continue
+            for user_id, partner_id in await _applies(session, policy, deal):
+                made += await _earn_one(session, policy, tiers, payment, invoice, deal, user_id, partner_id)
+        if len(found) < BATCH:
+            return made
+        after = (found[-1][0].paid_on, found[-1][0].id)
 
 
 async def _settles(session: AsyncSession, payment: Payment) -> bool:

@@ -24,8 +24,13 @@ STATUSES = ("pending", "pending", "approved", "paid", "paid")
 
 
 async def seed_commissions(session: AsyncSession, admin_id: int, sellers: list[User], rng: random.Random) -> None:
-    staff = CommissionPolicy(name="Sales 5% / 7%", basis="percent", currency="EUR", wait_days=14, all_staff=True)
-    deals = CommissionPolicy(name="Partner referral", basis="fixed", currency="EUR", wait_days=30, all_partners=True)
+    since = date(date.today().year - 1, 1, 1)
+    staff = CommissionPolicy(
+        name="Sales 5% / 7%", basis="percent", currency="EUR", wait_days=14, starts_on=since, all_staff=True
+    )
+    deals = CommissionPolicy(
+        name="Partner referral", basis="fixed", currency="EUR", wait_days=30, starts_on=since, all_partners=True
+    )
     session.add_all([staff, deals])
     await session.flush()
     session.add_all(

@@ -44,6 +44,7 @@ class CommissionPolicy(Base):
     basis: Mapped[str] = mapped_column(String(10))
     currency: Mapped[str] = mapped_column(String(3))
     wait_days: Mapped[int] = mapped_column(Integer, server_default="0")
+    starts_on: Mapped[date] = mapped_column(Date)  # payments paid on or after it count
     all_staff: Mapped[bool] = mapped_column(Boolean, server_default="false")
     all_partners: Mapped[bool] = mapped_column(Boolean, server_default="false")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")

@@ -84,6 +84,7 @@ async def policy_out(session: AsyncSession, policy: CommissionPolicy) -> PolicyO
         basis=policy.basis,  # type: ignore[arg-type]
         currency=policy.currency,
         wait_days=policy.wait_days,
+        starts_on=policy.starts_on,
         all_staff=policy.all_staff,
         all_partners=policy.all_partners,
         active=policy.active,
@@ -103,6 +104,8 @@ async def _check_policy(session: AsyncSession, data: PolicyIn) -> str:
     if not name:
         raise ValidationFailed("Give the policy a name.", field="name")
     currency = data.currency or str(await settings.get(session, "sales.base_currency"))
+    if data.starts_on is not None and not 1900 <= data.starts_on.year <= 9998:
+        raise ValidationFailed("Choose a day between 1900 and 9998.", field="starts_on")
     thresholds = [t.threshold for t in data.tiers]
     if len(set(thresholds)) != len(thresholds):
         raise ValidationFailed("Two tiers start at the same amount.", field="tiers")
@@ -152,7 +155,8 @@ async def _write_parts(session: AsyncSession, policy_id: int, data: PolicyIn) ->
 
 def _fields(policy: CommissionPolicy) -> dict[str, Any]:
     return {
-        k: getattr(policy, k) for k in ("name", "basis", "currency", "wait_days", "all_staff", "all_partners", "active")
+        k: getattr(policy, k)
+        for k in ("name", "basis", "currency", "wait_days", "starts_on", "all_staff", "all_partners", "active")
     }
 
 
@@ -173,6 +177,7 @@ async def create_policy(session: AsyncSession, principal: Principal, data: Polic
         basis=data.basis,
         currency=currency,
         wait_days=data.wait_days,
+        starts_on=data.starts_on or first_of_month(date.today()),
         all_staff=data.all_staff,
         all_partners=data.all_partners,
         active=data.active,
@@ -198,6 +203,7 @@ async def update_policy(session: AsyncSession, principal: Principal, policy_id: 
     policy.name, policy.basis, policy.currency = data.name.strip(), data.basis, currency
     policy.wait_days, policy.all_staff, policy.all_partners = data.wait_days, data.all_staff, data.all_partners
     policy.active, policy.version, policy.updated_at = data.active, policy.version + 1, utcnow()
+    policy.starts_on = data.starts_on or policy.starts_on
     await _write_parts(session, policy.id, data)
     _announce(
         session, principal.user_id, "commission_policy", policy.id, "updated", audit.diff(before, _fields(policy))

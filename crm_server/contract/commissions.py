@@ -43,6 +43,9 @@ class PolicyIn(BaseModel):
     basis: Basis
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description="defaults to the base currency")
     wait_days: int = Field(default=0, ge=0, le=3650, description="days after the payment before it counts")
+    starts_on: date | None = Field(
+        default=None, description="payments paid on or after this day count (default: the first of this month)"
+    )
     all_staff: bool = False
     all_partners: bool = False
     active: bool = True
@@ -72,6 +75,7 @@ class PolicyOut(Model):
     basis: Basis
     currency: str
     wait_days: int
+    starts_on: date
     all_staff: bool
     all_partners: bool
     active: bool

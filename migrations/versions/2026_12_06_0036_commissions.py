@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("basis", sa.String(10), nullable=False),
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("wait_days", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
         sa.Column("all_staff", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("all_partners", sa.Boolean(), server_default="false", nullable=False),
         sa.Column("active", sa.Boolean(), server_default="true", nullable=False),

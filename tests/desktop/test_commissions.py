@@ -95,8 +95,11 @@ def test_add_by_hand_approve_and_mark_paid(desk: Desk, qtbot: QtBot, tmp_path: P
 
     # The payout report: Sam, this month, 120.50 paid; exported as shown.
     finance.tabs.setCurrentIndex(1)
-    desk.wait_until(lambda: finance.payouts.table.rowCount() == 1 and finance.payouts.report is not None)
-    assert finance.payouts.rows()[0][1:] == ["Sam Seller", "Staff", "EUR", "0.00", "0.00", "120.50", "120.50"]
+    paid_row = ["Sam Seller", "Staff", "EUR", "0.00", "0.00", "120.50", "120.50"]
+    desk.wait_until(
+        lambda: [r[1:] for r in finance.payouts.rows()] == [paid_row], message=str(finance.payouts.rows())
+    )  # it reloads live as the commission moves
+    assert finance.payouts.table.rowCount() == 1
     finance.payouts.export_to(str(tmp_path / "payouts.xlsx"))
     desk.wait_until(lambda: (tmp_path / "payouts.xlsx").exists())
     sheet = load_workbook(tmp_path / "payouts.xlsx").active

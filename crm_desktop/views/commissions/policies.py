@@ -4,14 +4,16 @@ Partners are ticked like teams (from the partners area's list)."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -185,6 +187,11 @@ class PolicyDialog(QDialog):
         self.wait_days.setRange(0, 3650)
         self.wait_days.setValue(policy.wait_days if policy else 0)
         self.wait_days.setAccessibleName("Waiting days")
+        since = policy.starts_on if policy else date.today().replace(day=1)
+        self.starts_on = QDateEdit(QDate(since.year, since.month, since.day), self)
+        self.starts_on.setCalendarPopup(True)
+        self.starts_on.setDisplayFormat("dd MMM yyyy")
+        self.starts_on.setAccessibleName("Counts payments from")
         self.all_staff = QCheckBox("All staff", self)
         self.all_staff.setChecked(bool(policy and policy.all_staff))
         self.all_partners = QCheckBox("All partners", self)
@@ -224,6 +231,7 @@ class PolicyDialog(QDialog):
         form.addRow("Name", self.name)
         form.addRow("Pays", self.basis)
         form.addRow("Waiting days", self.wait_days)
+        form.addRow("Counts payments from", self.starts_on)
         checks = QHBoxLayout()
         for check in (self.all_staff, self.all_partners):
             checks.addWidget(check)
@@ -308,6 +316,7 @@ class PolicyDialog(QDialog):
             "basis": self.basis.currentData(),
             "currency": self.policy.currency if self.policy else None,
             "wait_days": self.wait_days.value(),
+            "starts_on": date(self.starts_on.date().year(), self.starts_on.date().month(), self.starts_on.date().day()),
             "all_staff": self.all_staff.isChecked(),
             "all_partners": self.all_partners.isChecked(),
             "active": self.active.isChecked(),
@@ -330,6 +339,6 @@ class PolicyDialog(QDialog):
             call,
             success=lambda _: self.accept(),
             changed=commissions.CHANGED,
-            fields={"name": self.name, "tiers": self.tiers, "wait_days": self.wait_days},
+            fields={"name": self.name, "tiers": self.tiers, "wait_days": self.wait_days, "starts_on": self.starts_on},
             busy=self.save_button,
         )
