@@ -110,8 +110,9 @@ class TemplateOut(Model):
         """Why WhatsApp refused or paused it, in words (its code kept in brackets)."""
         if not self.reason:
             return None
-        words = REASON_WORDS.get(self.reason)
-        return f"{words} ({self.reason})" if words else self.reason
+        code, _, detail = self.reason.partition(": ")
+        words = REASON_WORDS.get(code)
+        return (f"{words} ({code})" + (f" {detail}" if detail else "")) if words else self.reason
 
 
 class NumberOut(Model):

@@ -441,26 +441,48 @@ async def on_inbound(session: AsyncSession, payload: dict[str, Any]) -> str:
     return outcome + (f" on lead #{lead_id}." if lead_id else f" on client #{client_id}.")
 
 
+# Template events that are not a status: FLAGGED (at risk, still sendable), LOCKED/UNLOCKED (editing).
+NOT_A_STATUS = frozenset({"FLAGGED", "LOCKED", "UNLOCKED", "LIMIT_EXCEEDED"})
+EVENT_STATUS = {"REINSTATED": "APPROVED", "UNARCHIVED": "APPROVED"}  # usable again
+
+
 async def on_template_status(session: AsyncSession, payload: dict[str, Any]) -> str:
-    """Meta's message_template_status_update: {"event": "APPROVED", "message_template_name", ...}."""
+    """Meta's message_template_status_update: {"event", "message_template_id", "message_template_name",
+    "message_template_language", "reason", "other_info": {"title", "description"} (pauses),
+    "rejection_info": {"reason", "recommendation"} (INVALID_FORMAT)}."""
     name, language = (
         str(payload.get("message_template_name") or ""),
         str(payload.get("message_template_language") or ""),
     )
-    status = str(payload.get("event") or "")[:30]
+    event = str(payload.get("event") or "")[:30]
     meta_id = str(payload.get("message_template_id") or "")[:50]
     template = await session.scalar(select(Template).where(Template.meta_id == meta_id)) if meta_id else None
     if template is None:
         template = await session.scalar(select(Template).where(Template.name == name, Template.language == language))
     if template is None:
         return f"Template {name} ({language}) is not known here yet; sync the templates."
+    if event in NOT_A_STATUS:
+        return f"Template {name}: {event.lower().replace('_', ' ')} noted; it stays {template.status}."
+    status = EVENT_STATUS.get(event, event)
     template.status = status
-    reason = payload.get("reason")
-    other = payload.get("other_info") if isinstance(payload.get("other_info"), dict) else {}
-    detail = str(other.get("description") or "")[:2000] if isinstance(other, dict) else ""
-    template.reason = str(reason)[:2000] if reason not in (None, "NONE", "") else (detail or None)
+    template.reason = None if status == "APPROVED" else _template_reason(payload)
     events.emit(
         session, module="whatsapp", entity="template", entity_id=template.id, action="status",
         data={"status": status},
     )  # fmt: skip
     return f"Template {name} is now {status}."
+
+
+def _template_reason(payload: dict[str, Any]) -> str | None:
+    """Meta's reason code, else the pause's description, else the rejection's own words."""
+    reason = payload.get("reason")
+    if isinstance(reason, str) and reason not in ("", "NONE"):
+        code = reason[:100]
+        info = payload.get("rejection_info")
+        detail = str(info.get("reason") or "")[:1000] if isinstance(info, dict) else ""
+        return f"{code}: {detail}" if detail and code == "INVALID_FORMAT" else code
+    for key in ("other_info", "rejection_info"):
+        extra = payload.get(key)
+        if isinstance(extra, dict) and (text := str(extra.get("description") or extra.get("reason") or "")):
+            return text[:2000]
+    return None

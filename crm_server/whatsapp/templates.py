@@ -173,7 +173,7 @@ async def update(session: AsyncSession, actor: Principal, template_id: int, data
         setattr(template, key, value)
     template.authored, template.updated_at, template.updated_by = True, utcnow(), actor.user_id
     if template.meta_id:
-        await _to_meta(session, template)
+        await _to_meta(session, template, category_changed=before["category"] != template.category)
     await session.flush()
     audit.record(
         session, actor_id=actor.user_id, entity="whatsapp_template", entity_id=template.id,
@@ -201,13 +201,14 @@ async def submit(session: AsyncSession, actor: Principal, template_id: int) -> T
     return TemplateOut.model_validate(template)
 
 
-async def _to_meta(session: AsyncSession, template: Template) -> None:
-    """POST /{waba-id}/message_templates (new) or POST /{template-id} (edit); PENDING afterwards."""
+async def _to_meta(session: AsyncSession, template: Template, *, category_changed: bool = False) -> None:
+    """POST /{waba-id}/message_templates (new) or POST /{template-id} (an edit: the components, and
+    a changed category in a call of its own, as the API takes them); PENDING afterwards."""
     payload: dict[str, Any]
     if template.meta_id:
+        if category_changed:
+            await _post(session, template.meta_id, {"category": template.category})
         path, payload = template.meta_id, {"components": components(template)}
-        if template.status != "APPROVED":
-            payload["category"] = template.category
     else:
         waba = str(await settings.get(session, "whatsapp.business_account_id") or "")
         if not waba:
@@ -219,14 +220,18 @@ async def _to_meta(session: AsyncSession, template: Template) -> None:
             "category": template.category,
             "components": components(template),
         }
-    try:
-        answer = await service.call_api(session, "POST", path, payload)
-    except NeedsAttention as exc:
-        raise Conflict(f"WhatsApp refused the template: {exc.reason}", code="whatsapp_refused") from None
-    except (httpx.HTTPError, RuntimeError) as exc:
-        raise Conflict(f"Cannot reach the WhatsApp Cloud API: {exc}", code="whatsapp_unreachable") from None
+    answer = await _post(session, path, payload)
     if not template.meta_id:
         template.meta_id = str(answer.get("id") or "")[:50] or None
     status = str(answer.get("status") or "PENDING").upper()[:30]
     template.status = status if status in ("PENDING", "APPROVED", "REJECTED") else "PENDING"
     template.reason, template.submitted_at = None, utcnow()
+
+
+async def _post(session: AsyncSession, path: str, payload: dict[str, Any]) -> Any:
+    try:
+        return await service.call_api(session, "POST", path, payload)
+    except NeedsAttention as exc:
+        raise Conflict(f"WhatsApp refused the template: {exc.reason}", code="whatsapp_refused") from None
+    except (httpx.HTTPError, RuntimeError) as exc:
+        raise Conflict(f"Cannot reach the WhatsApp Cloud API: {exc}", code="whatsapp_unreachable") from None

@@ -102,7 +102,7 @@ def test_write_submit_see_the_rejection_in_words_and_the_quality(
     qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: "Waiting for WhatsApp" in page.status.text(), message="not submitted again")
     settle(desk, panel)
-    assert cloud.submitted[-1]["category"] == "UTILITY" and "id" in cloud.submitted[-1]  # an edit: POST /{id}
+    assert cloud.submitted[-2]["category"] == "UTILITY" and "id" in cloud.submitted[-1]  # an edit: POST /{id}
 
     integrations = panel.show_page("integrations")
     assert isinstance(integrations, IntegrationsPage)

@@ -163,7 +163,9 @@ async def test_write_submit_reject_edit_approve_and_send(boss: httpx.AsyncClient
     edited = await boss.put(f"/api/whatsapp/templates/{draft['id']}", json={**GOOD, "category": "UTILITY"})
     assert edited.status_code == 200 and edited.json()["status"] == "PENDING", edited.text
     assert edited.json()["reason"] is None
-    assert cloud.submitted[-1]["id"] and cloud.submitted[-1]["category"] == "UTILITY"  # POST /{template-id}
+    # POST /{template-id}: the category in a call of its own, then the components
+    assert cloud.submitted[-2] == {"id": cloud.submitted[-1]["id"], "category": "UTILITY"}
+    assert {p["type"] for p in cloud.submitted[-1]["components"]} == {"HEADER", "BODY", "FOOTER", "BUTTONS"}
 
     await hook(boss, cloud.review("spring_offer", "APPROVED"))
     await until(lambda: _with_status(boss, "spring_offer", "APPROVED"), "the approval arrives")
@@ -247,3 +249,28 @@ async def test_a_whatsapp_follow_up_is_done_by_sending(boss: httpx.AsyncClient, 
 
 async def _sent_to(cloud: CloudApiStandIn, phone: str) -> bool:
     return any(b.get("to") == phone for b in cloud.sent)
+
+
+async def test_pause_flag_and_reinstatement_follow_the_webhook(boss: httpx.AsyncClient, cloud: CloudApiStandIn) -> None:
+    await boss.post("/api/whatsapp/templates/sync")
+    welcome = next(t for t in cloud.templates if t["name"] == "welcome")
+    template_id = int(welcome["id"])
+
+    async def status_after(event: str, words: str, **extra: Any) -> dict[str, Any]:
+        await hook(boss, cloud.template_webhook("welcome", event, template_id=template_id, **extra))
+        await until(lambda: _outcome(boss, words), f"the {event} event was worked on")
+        return await template(boss, "welcome")
+
+    flagged = await status_after("FLAGGED", "flagged noted")
+    assert flagged["status"] == "APPROVED"  # at risk, still sendable
+    pause = {"title": "FIRST_PAUSE", "description": "Paused for 3 hours because of low quality."}
+    paused = await status_after("PAUSED", "welcome is now PAUSED", other_info=pause)
+    assert paused["status_words"] == "Paused by WhatsApp (low quality)"
+    assert paused["reason_words"] == "Paused for 3 hours because of low quality."
+    back = await status_after("REINSTATED", "welcome is now APPROVED")
+    assert back["status"] == "APPROVED" and back["reason"] is None
+
+
+async def _outcome(api: httpx.AsyncClient, words: str) -> bool:
+    events = (await api.get("/api/integrations/events", params={"provider": "whatsapp"})).json()["items"]
+    return any(words in (e.get("outcome") or "") for e in events)

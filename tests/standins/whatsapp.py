@@ -115,10 +115,16 @@ class CloudApiStandIn:
             self.templates.append({**body, "status": "PENDING", "id": template_id})
             return 200, {"id": template_id, "status": "PENDING", "category": category}
         known = [t for t in self.templates if len(rest) == 1 and t["id"] == rest[0]]
-        if known and isinstance(body.get("components"), list):
+        if known and ("components" in body) != ("category" in body):  # one or the other per call
+            if "category" in body and known[0]["status"] == "APPROVED":
+                return 400, _error(
+                    "(#100) The category of an approved template cannot be edited", "OAuthException", 100
+                )
             self.submitted.append({"id": rest[0], **body})
             known[0].update({**body, "status": "PENDING", "rejected_reason": "NONE"})
             return 200, {"success": True}
+        if known:
+            return 400, _error("(#100) Edit the category and the components in separate calls", "OAuthException", 100)
         return None
 
     def answer(self, method: str, path: str, token: str, body: Any) -> tuple[int, dict[str, Any]]:
@@ -222,15 +228,24 @@ class CloudApiStandIn:
         return json.dumps(self._envelope(value)).encode()
 
     def template_webhook(
-        self, name: str, event: str, *, language: str = "en_US", reason: str = "NONE", template_id: int = 12345678
+        self,
+        name: str,
+        event: str,
+        *,
+        language: str = "en_US",
+        reason: str = "NONE",
+        template_id: int = 12345678,
+        other_info: dict[str, str] | None = None,
     ) -> bytes:
-        value = {
+        value: dict[str, Any] = {
             "event": event,
             "message_template_id": template_id,
             "message_template_name": name,
             "message_template_language": language,
             "reason": reason,
         }
+        if other_info is not None:  # a pause or unpause: {"title": "FIRST_PAUSE", "description": ...}
+            value["other_info"] = other_info
         return json.dumps(self._envelope(value, "message_template_status_update")).encode()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -135,9 +135,11 @@ class WhatsAppTemplatesPage(AdminPage):
         self.language = QLineEdit("en_US", editor)
         self.language.setObjectName("whatsappTemplateLanguage")
         self.language.setAccessibleName("Language")
+        self.language.setToolTip("A WhatsApp language code: en_US, en_GB, ro …")
         self.header = QLineEdit(editor)
         self.header.setObjectName("whatsappTemplateHeader")
         self.header.setAccessibleName("Header")
+        self.header.setPlaceholderText("Optional, one line")
         self.body = QPlainTextEdit(editor)
         self.body.setObjectName("whatsappTemplateBody")
         self.body.setAccessibleName("Message")
@@ -151,6 +153,7 @@ class WhatsAppTemplatesPage(AdminPage):
         self.footer = QLineEdit(editor)
         self.footer.setObjectName("whatsappTemplateFooter")
         self.footer.setAccessibleName("Footer")
+        self.footer.setPlaceholderText("Optional, one line, e.g. Reply STOP to stop these messages")
         self.buttons = QPlainTextEdit(editor)
         self.buttons.setObjectName("whatsappTemplateButtons")
         self.buttons.setAccessibleName("Buttons")
@@ -170,11 +173,11 @@ class WhatsAppTemplatesPage(AdminPage):
         form.addRow("Status", self.status)
         form.addRow("&Name", field(self.name, "Lower case letters, digits and _"))
         form.addRow("&Category", field(self.category))
-        form.addRow("&Language", field(self.language, "A WhatsApp language code: en_US, en_GB, ro …"))
-        form.addRow("&Header", field(self.header, "Optional, one line"))
+        form.addRow("&Language", field(self.language))
+        form.addRow("&Header", field(self.header))
         form.addRow("&Message", field(self.body, "Use {{1}}, {{2}} … for what changes per customer."))
         form.addRow("Variables", field(self.variables_box))
-        form.addRow("&Footer", field(self.footer, "Optional, one line"))
+        form.addRow("&Footer", field(self.footer))
         form.addRow("&Buttons", field(self.buttons, "One a line; “text | https://…” is a link."))
         form.addRow(actions)
         self.root.addWidget(Columns((left, 1), (editor, 2)), 1)
@@ -220,7 +223,7 @@ class WhatsAppTemplatesPage(AdminPage):
             picker.setCurrentIndex(max(0, picker.findData(name)))
         self.footer.setText(t.footer or "")
         self.buttons.setPlainText(button_lines(t.buttons))
-        self.status.setText(status_line(t))
+        self._show_status(t)
         self._update_actions()
 
     def _show_variables(self) -> None:
@@ -245,6 +248,16 @@ class WhatsAppTemplatesPage(AdminPage):
         if not count:
             self.variables_form.addRow(QLabel("None: the message has no {{1}}.", self.variables_box))
 
+    def _show_status(self, template: TemplateOut | None) -> None:
+        """The status in words; a refusal (rejected, paused, disabled) in the alert colour."""
+        refused = template is not None and template.status in ("REJECTED", "PAUSED", "DISABLED")
+        self.status.setText(
+            status_line(template) if template else "New template: save it, then submit it for approval."
+        )
+        self.status.setProperty("role", "alert" if refused else "")
+        self.status.style().unpolish(self.status)
+        self.status.style().polish(self.status)
+
     def _update_actions(self) -> None:
         template = self.current()
         submitted = template is not None and template.status in ("PENDING", "APPROVED", "IN_APPEAL")
@@ -260,7 +273,7 @@ class WhatsAppTemplatesPage(AdminPage):
             line.clear()
         self.body.clear()
         self.buttons.clear()
-        self.status.setText("New template: save it, then submit it for approval.")
+        self._show_status(None)
         self._update_actions()
         self.name.setFocus()
 
@@ -291,7 +304,7 @@ class WhatsAppTemplatesPage(AdminPage):
     def _saved(self, template: TemplateOut, said: str) -> None:
         self.current_id = template.id
         self.say(said.format(name=template.name))
-        self.status.setText(status_line(template))
+        self._show_status(template)
         self.reload()
 
     def save(self) -> None:
