@@ -529,3 +529,6 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     if page.people:
         page.table.selectRow(0)
     yield "admin-partners-person", page
+    review = page.open_review()
+    yield "admin-partners-review", review
+    review.close()
