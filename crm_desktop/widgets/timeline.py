@@ -154,14 +154,18 @@ class TimelineEntry(QFrame):
         item = self.item
         text = item.text or ""
         data = item.data
+        if item.kind in ("email_bounced", "email_complaint"):  # crm_server.emails.bounces: what came back, in words
+            said = {c.field: c.new for c in item.changes}
+            head = " · ".join(str(said[k]) for k in ("to", "subject") if said.get(k))
+            return "\n".join(p for p in (head, str(said.get("email_status") or "")) if p)
         if item.kind.startswith("follow_up") and data.get("due_at"):
             due = f"{str(data.get('kind', '')).capitalize()} due {format.moment(data['due_at'])}".strip()
             text = f"{due}\n{text}".strip() if text else due
         return text
 
     def _changes(self) -> str:
-        if self.item.kind == "status_change":
-            return ""  # the text already says "old → new"
+        if self.item.kind in ("status_change", "email_bounced", "email_complaint"):
+            return ""  # the text already says it
         if self.item.kind == "whatsapp":
             data = self.item.data
             status = format.label(str(data.get("status") or "")) if data.get("direction") == "out" else ""
