@@ -335,7 +335,7 @@ async def sync_templates(session: AsyncSession) -> list[TemplateOut]:
             else None
         )
         seen += 1
-    events.emit(session, module="whatsapp", entity="template", entity_id=0, action="synced")
+    events.emit(session, module="integrations", entity="whatsapp_template", entity_id=0, action="synced")
     rows = await session.scalars(select(Template).order_by(Template.name, Template.language))
     return [TemplateOut.model_validate(t) for t in rows]
 
@@ -467,7 +467,7 @@ async def on_template_status(session: AsyncSession, payload: dict[str, Any]) -> 
     template.status = status
     template.reason = None if status == "APPROVED" else _template_reason(payload)
     events.emit(
-        session, module="whatsapp", entity="template", entity_id=template.id, action="status",
+        session, module="integrations", entity="whatsapp_template", entity_id=template.id, action="status",
         data={"status": status},
     )  # fmt: skip
     return f"Template {name} is now {status}."

@@ -120,9 +120,10 @@ def _fields(template: Template) -> dict[str, Any]:
 
 
 def _announce(session: AsyncSession, actor: Principal, template: Template, action: str) -> None:
+    """A live event in the integrations module: those who may view integrations see templates."""
     events.emit(
-        session, module="whatsapp", entity="template", entity_id=template.id, action=action, actor_id=actor.user_id,
-        data={"status": template.status},
+        session, module="integrations", entity="whatsapp_template", entity_id=template.id, action=action,
+        actor_id=actor.user_id, data={"status": template.status},
     )  # fmt: skip
 
 

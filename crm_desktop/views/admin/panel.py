@@ -131,7 +131,7 @@ OTHER_EVENT_PAGES = {
     ("integrations", "integration"): ("integrations",),
     ("integrations", "integration_event"): ("integrations",),
     ("imports", "import"): ("data_management",),
-    ("whatsapp", "template"): ("whatsapp_templates",),
+    ("integrations", "whatsapp_template"): ("whatsapp_templates",),  # seen by who may view integrations
 }
 
 
