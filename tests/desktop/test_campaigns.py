@@ -17,11 +17,14 @@ from sqlalchemy import text
 
 from crm_desktop.views.campaigns.builder import CampaignBuilder
 from crm_desktop.views.campaigns.page import CampaignsPage
+from crm_desktop.views.leads import LeadsPage
 from crm_desktop.views.leads.detail import LeadDetail
+from crm_desktop.views.leads.list import LeadList
+from crm_desktop.views.main_window import MainWindow
 from crm_desktop.views.modules import ModulePage
 from crm_server.contract.campaigns import Preset
 from tests.desktop.conftest import Desk
-from tests.desktop.test_leads_list import make_leads
+from tests.desktop.test_leads_list import make_leads, names
 from tests.desktop.test_main_window import open_main
 from tests.support import LiveServer, Smtp
 
@@ -100,6 +103,18 @@ def test_build_from_a_saved_view_and_watch_it_send(desk: Desk, qtbot: QtBot, smt
     window.show()
     desk.wait_until(lambda: window.engagement_note.isVisible(), message="no engagement on the lead")
     assert window.engagement_note.text() == "Campaign engagement 4 of 100 (1 campaign opened, 1 link clicked)"
+    window.close()
+
+    # The lead list filters by it: the VIP leads with some engagement are Vip 0 alone.
+    main = page.window()
+    assert isinstance(main, MainWindow)
+    main.open_module("leads")
+    leads = main.pages["leads"].content
+    assert isinstance(leads, LeadsPage)
+    leads.show_list()
+    qtbot.keyClicks(leads.filters.tag, "vip")
+    leads.filters.engagement.setCurrentIndex(leads.filters.engagement.findData(1))
+    desk.wait_until(lambda: isinstance(leads.list, LeadList) and names(leads.list) == ["Vip 0"], message="no filter")
 
 
 async def _hand_off_earlier(desk: Desk, recipient_id: int) -> None:

@@ -267,6 +267,9 @@ async def test_hostile_input_names_the_field(boss: httpx.AsyncClient, body: dict
 
 
 async def test_hostile_ids_tokens_and_consents(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    for bad in (101, -1, 2**70, "x"):
+        answer = await boss.get("/api/leads", params={"min_engagement": bad})
+        assert answer.status_code == 422 and answer.json()["field"] == "min_engagement", answer.text
     assert (await boss.get(f"/api/campaigns/{2**70}")).status_code == 422
     answer = await boss.post(
         "/api/campaigns/consents", json={"addresses": ["ok@x.example", "not an address"], "source": "x"}

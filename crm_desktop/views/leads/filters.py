@@ -43,7 +43,9 @@ PERIODS: tuple[tuple[str, int | None], ...] = (
     ("Created between…", -1),
 )
 # Keys that narrow what is shown (pipeline and "show closed" choose what to show, not narrow it).
-NARROWING = ("owner_id", "unassigned", "team_id", "source", "tag", "created_from", "created_to", "q")
+NARROWING = ("owner_id", "unassigned", "team_id", "source", "tag", "created_from", "created_to", "q", "min_engagement")
+# Campaign engagement (issue #22: opens + 3 x clicks, capped at 100): the least score shown.
+ENGAGEMENT = (("Any engagement", None), ("Engaged (1+)", 1), ("Clicked (3+)", 3), ("Very engaged (10+)", 10))
 
 
 def _combo(name: str, any_label: str) -> QComboBox:
@@ -104,6 +106,12 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             edit.dateChanged.connect(self._now)
         self.pipeline = _combo("Pipeline", "Default pipeline")
         self.pipeline.setVisible(False)
+        self.engagement = QComboBox()
+        self.engagement.setObjectName("leadsEngagement")
+        self.engagement.setAccessibleName("Campaign engagement")
+        self.engagement.setToolTip("Campaign engagement score: 1 a message opened, 3 a link clicked")
+        for label, least in ENGAGEMENT:
+            self.engagement.addItem(label, least)
         self.include_closed = QCheckBox("Show lost and junk")
         self.unassigned = QCheckBox("Unassigned only")
         self.unassigned.setObjectName("leadsUnassigned")
@@ -127,6 +135,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             self.created_from,
             self.created_to,
             self.pipeline,
+            self.engagement,
             self.unassigned,
             self.include_closed,
         ):
@@ -146,6 +155,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             combo.currentIndexChanged.connect(self._now)
         self.period.currentIndexChanged.connect(self._on_period)
         self.include_closed.toggled.connect(self._now)
+        self.engagement.currentIndexChanged.connect(self._now)
         self.unassigned.toggled.connect(self._now)
         self.clear.clicked.connect(self.clear_all)
         self.views.activated.connect(self._pick_view)
@@ -220,6 +230,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             "created_to": last.isoformat() if last else None,
             "include_closed": True if self.include_closed.isChecked() else None,
             "q": self.search.text().strip() or None,
+            "min_engagement": self.engagement.currentData(),
         }
         return {key: value for key, value in out.items() if value is not None}
 
@@ -242,6 +253,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             self.unassigned,
             self.created_from,
             self.created_to,
+            self.engagement,
         ]
         for widget in widgets:
             widget.blockSignals(True)
@@ -254,6 +266,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             select(self.pipeline, values.get("pipeline_id"))
             self.include_closed.setChecked(bool(values.get("include_closed")))
             self.unassigned.setChecked(bool(values.get("unassigned")))
+            self.engagement.setCurrentIndex(max(self.engagement.findData(values.get("min_engagement")), 0))
             first, last = values.get("created_from"), values.get("created_to")
             self.period.setCurrentIndex(self.period.findData(-1 if first or last else None))
             if first:
