@@ -432,3 +432,26 @@ async def test_portal_sessions_end_after_idle_time_and_at_their_absolute_limit(
                     await s.scalars(select(PartnerSession.end_reason).where(PartnerSession.partner_user_id == user_id))
                 )
             assert ("idle" if shift else "expired") in reasons
+
+
+async def test_deactivating_a_partner_or_a_person_signs_them_out_of_the_portal(
+    live: LiveServer, boss: httpx.AsyncClient, mailbox: Smtp
+) -> None:
+    partner_id, email = await partner_with_user(boss, live, mailbox)
+    partner = (await boss.get(f"/api/partners/{partner_id}")).json()
+    body = {k: partner[k] for k in ("name", "managing_user_id", "email", "phone", "notes", "share_values")}
+    async with portal(live) as browser:
+        await sign_in(browser, email)
+        assert (await browser.get("/portal/dashboard")).status_code == 200
+        assert (await boss.put(f"/api/partners/{partner_id}", json={**body, "active": False})).status_code == 200
+        assert (await browser.get("/portal/dashboard")).status_code == 303
+        refused = await sign_in(browser, email)
+        assert refused.status_code == 401 and "not active" in refused.text
+        assert (await boss.put(f"/api/partners/{partner_id}", json={**body, "active": True})).status_code == 200
+        assert (await sign_in(browser, email)).status_code == 303
+        [person] = (await boss.get(f"/api/partners/{partner_id}/users")).json()
+        change = {"email": person["email"], "full_name": person["full_name"], "active": False}
+        assert (await boss.put(f"/api/partners/{partner_id}/users/{person['id']}", json=change)).status_code == 200
+        assert (await browser.get("/portal/dashboard")).status_code == 303
+        invite = await boss.post(f"/api/partners/{partner_id}/users/{person['id']}/invite")
+        assert invite.status_code == 409  # an inactive person is not invited
