@@ -24,6 +24,7 @@ from crm_server.contract.events import LiveEvent
 
 log = logging.getLogger(__name__)
 
+PING_SECONDS = 10
 BACKOFF = (0.25, 0.5, 1, 2, 4, 8, 15)
 AUTH_CLOSE_CODE = 4401
 
@@ -92,8 +93,10 @@ class EventStream(QObject):
                     self._url(),
                     additional_headers=headers,
                     open_timeout=10,
-                    ping_interval=20,
-                    ping_timeout=20,
+                    # A server that stops answering (paused, its host gone) without closing the
+                    # connection shows as offline within PING_SECONDS * 2.
+                    ping_interval=PING_SECONDS,
+                    ping_timeout=PING_SECONDS,
                     max_size=2**22,
                 ) as ws:
                     self._ws = ws
