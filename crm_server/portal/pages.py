@@ -20,7 +20,7 @@ from crm_server.admin import settings
 from crm_server.commissions import payouts
 from crm_server.db import Database, utcnow
 from crm_server.errors import AppError, ValidationFailed
-from crm_server.partners import registrations
+from crm_server.partners import partner_view, registrations
 from crm_server.portal import security, signin
 from crm_server.portal.security import Visitor
 from crm_server.routing import client_address
@@ -215,8 +215,8 @@ async def accept_post(request: Request) -> Response:
 async def dashboard(request: Request) -> Response:
     session = _session(request)
     visitor = await security.visitor(session, request)
-    numbers = await registrations.dashboard(session, visitor.partner)
-    latest, _ = await registrations.partner_leads(session, visitor.partner, "", 0)
+    numbers = await partner_view.dashboard(session, visitor.partner)
+    latest, _ = await partner_view.partner_leads(session, visitor.partner, "", 0)
     # Commissions (issue #25): earned / pending / paid, by month (templates/commission.html).
     commission = await payouts.partner_summary(session, visitor.partner.id)
     return page("dashboard.html", **_nav(visitor, numbers=numbers, latest=latest[:5], commission=commission))
@@ -230,7 +230,7 @@ async def lead_list(
 ) -> Response:
     session = _session(request)
     visitor = await security.visitor(session, request)
-    rows, more = await registrations.partner_leads(session, visitor.partner, q, page_no)
+    rows, more = await partner_view.partner_leads(session, visitor.partner, q, page_no)
     following = "/portal/leads?" + urlencode({"q": q, "page": page_no + 1}) if more else None
     earlier = "/portal/leads?" + urlencode({"q": q, "page": page_no - 1}) if page_no > 0 else None
     return page("leads.html", **_nav(visitor, rows=rows, q=q, following=following, earlier=earlier))
@@ -260,7 +260,7 @@ async def submit_post(request: Request) -> Response:
 async def lead_page(request: Request, registration_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> Response:
     session = _session(request)
     visitor = await security.visitor(session, request)
-    lead = await registrations.partner_lead(session, visitor.partner, registration_id)
+    lead = await partner_view.partner_lead(session, visitor.partner, registration_id)
     return page("lead.html", **_nav(visitor, lead=lead))
 
 
