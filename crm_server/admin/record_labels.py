@@ -73,6 +73,12 @@ LABELS: dict[str, str] = {
         "SELECT s.name || ' · ' || d.event_type FROM webhook_deliveries d"
         " JOIN webhook_subscriptions s ON s.id = d.subscription_id WHERE d.id = a.entity_id"
     ),
+    "commission_policy": "SELECT name FROM commission_policies WHERE id = a.entity_id",
+    "commission": (
+        "SELECT coalesce(u.full_name, p.name) || ' · ' || coalesce(i.number, 'a draft invoice') FROM commissions c"
+        " LEFT JOIN users u ON u.id = c.user_id LEFT JOIN partners p ON p.id = c.partner_id"
+        " JOIN invoices i ON i.id = c.invoice_id WHERE c.id = a.entity_id"
+    ),
     # A job's row is purged after a while; the entry itself says which task ran (its words: below).
     "job": "SELECT a.changes -> 0 ->> 'new'",
 }

@@ -326,6 +326,11 @@ async def test_who_may_approve_and_mark_paid_and_hostile_input(live: LiveServer)
             await admin.put(f"/api/commissions/policies/{made['id']}", json={**policy, "wait_days": 30, "version": 1})
         )
         assert (changed["wait_days"], changed["version"]) == (30, 2)
+        # The audit log names them: the policy, and whose commission on which invoice.
+        audit = await ok(await admin.get("/api/audit", params={"limit": 100}))
+        labels = {(e["entity"], e["entity_id"]): e["label"] for e in audit["items"]}
+        assert labels[("commission_policy", made["id"])] == "P"
+        assert labels[("commission", sals["id"])] == f"Sal · {invoice['number']}"
 
         # Hostile input: a 4xx naming the field, never a 500.
         hostile: list[tuple[str, str, Any, str]] = [
