@@ -18,6 +18,9 @@ from typing import Literal
 
 MAX_RECIPIENTS = 100  # a report about more recipients than this is cut (the raw stays in the log)
 MAX_FIELD = 1000
+# What is read of a report: its fields and the returned headers come first; a returned message's
+# attachments after them are not needed (and a huge report would hold the server for seconds).
+MAX_REPORT_BYTES = 2 * 1024 * 1024
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _MSGID = re.compile(r"<[^<>\s]{1,498}>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -183,7 +186,7 @@ def read_report(raw: bytes) -> Report | None:
         if head.get_content_type() != "multipart/report":
             return None  # decided from the headers alone: ordinary mail is not parsed twice
         # compat32: the header registry of policy.default costs ~10x on a report of many recipients
-        msg = message_from_bytes(raw, policy=policy.compat32)
+        msg = message_from_bytes(raw[:MAX_REPORT_BYTES], policy=policy.compat32)
         if msg.get_content_type() != "multipart/report":
             return None
         kind = clean(msg.get_param("report-type", ""), 40).lower()

@@ -249,6 +249,19 @@ async def test_hostile_reports_get_no_500_and_are_kept(boss: httpx.AsyncClient, 
     assert len(huge) in sizes and len(garbage) in sizes  # kept whole, to read or replay
     assert await suppression(boss, "r1@acme.example") is None
 
+    # Ordinary mail of 20,000 MIME parts (the parser needed 36 s for it, blocking the server) is refused, kept.
+    parts = b"".join(b"--B\r\nContent-Type: text/plain\r\n\r\nhello %d\r\n" % i for i in range(20_000))
+    many = (
+        b"From: a@acme.example\r\nSubject: parts\r\nMessage-ID: <parts-%s@acme.example>\r\n" % uuid.uuid4().hex.encode()
+        + b"Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+        + parts
+        + b"--B--\r\n"
+    )
+    answer = await deliver(live, many)
+    assert answer["outcome"] == "malformed" and "MIME parts" in answer["message"]
+    log = await _ok(await boss.get("/api/email-pipe/log", params={"outcome": "malformed"}))
+    assert len(many) in {row["raw_size"] for row in log["items"]}
+
 
 async def test_a_reply_to_a_client_email_threads_onto_the_client(
     boss: httpx.AsyncClient, mailbox: Smtp, live: LiveServer
