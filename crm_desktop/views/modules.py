@@ -88,6 +88,15 @@ CATALOG: tuple[ModuleInfo, ...] = (
         "Orders placed in your WooCommerce store arrive here with their client, lines and stock.",
     ),
     ModuleInfo(
+        "commissions",
+        format.label("commissions"),
+        "payments",
+        "Sales",
+        "What staff and partners earn",
+        "Commissions",
+        "Commissions from paid invoices of each deal, with their approval and payout.",
+    ),
+    ModuleInfo(
         "tickets",
         format.label("tickets"),
         "tickets",
@@ -113,15 +122,6 @@ CATALOG: tuple[ModuleInfo, ...] = (
         "Money received",
         "Money received",
         "Payments received by transfer, card or Stripe are recorded here.",
-    ),
-    ModuleInfo(
-        "commissions",
-        format.label("commissions"),
-        "payments",
-        "Finance",
-        "What staff and partners earn",
-        "Commissions",
-        "Commissions from paid invoices of each deal, with their approval and payout.",
     ),
     ModuleInfo(
         "products",
