@@ -25,8 +25,7 @@ from datetime import datetime, timedelta
 from email.utils import make_msgid
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from crm_server.admin import settings
 from crm_server.campaigns import email_channel, throttle, tracking
@@ -80,29 +79,6 @@ async def _snapshot(session: AsyncSession, campaign: Campaign) -> Snapshot:
         links=list(links),
         smtp={k: v for k, v in cfg.items() if k.startswith("smtp.")},
     )
-
-
-async def _values(session: AsyncSession, r: Claimed, company: str) -> dict[str, str]:
-    from crm_server.clients.models import Client, Contact
-    from crm_server.leads.models import Lead
-
-    values = {"company.name": company}
-    if r.entity == "lead":
-        lead = await session.get(Lead, r.entity_id)
-        if lead is not None:
-            values |= {
-                "lead.person_name": lead.person_name,
-                "lead.company": lead.company or "",
-                "lead.email": r.address,
-            }
-    elif r.entity == "client":
-        client = await session.get(Client, r.entity_id)
-        values |= {"client.name": client.name if client else r.name, "client.email": r.address}
-    else:
-        contact = await session.get(Contact, r.entity_id)
-        client = await session.get(Client, contact.client_id) if contact else None
-        values |= {"contact.name": r.name, "contact.email": r.address, "client.name": client.name if client else ""}
-    return values
 
 
 def _outgoing(snap: Snapshot, r: Claimed, values: dict[str, str]) -> Outgoing:
@@ -167,6 +143,39 @@ async def run_batch(
         return await _send(db, snap, run_for, clock)
 
 
+FINISH = """
+    UPDATE campaign_recipients SET state = CAST(:done_state AS varchar), sent_at = CAST(:done_at AS timestamptz),
+           error = CAST(:done_error AS text)
+    WHERE id = CAST(:done_id AS bigint) AND state = 'sending'
+"""
+# The last message's outcome and the next claim in one autocommitted statement: one round trip a
+# message, and the claim is committed before the hand-off as before.
+FINISH_AND_CLAIM = text(
+    f"""
+    WITH finished AS ({FINISH} RETURNING id),
+    picked AS (
+        SELECT q.id FROM campaign_recipients q
+        WHERE q.campaign_id = :campaign AND q.state = 'queued'
+          AND NOT EXISTS (SELECT 1 FROM email_suppressions s WHERE s.address = q.address)
+        ORDER BY q.id LIMIT 1 FOR UPDATE SKIP LOCKED
+    )
+    UPDATE campaign_recipients r SET state = 'sending', handed_at = :now, message_id = :message_id
+    FROM picked WHERE r.id = picked.id
+    RETURNING r.id, r.entity, r.entity_id, r.address, r.name
+    """
+)
+PREFETCH = 200  # merge values are read for this many recipients at a time
+
+
+def _done(pending: tuple[int, str | None] | None) -> dict[str, object]:
+    if pending is None:
+        return {"done_id": None, "done_state": "sent", "done_at": None, "done_error": None}
+    recipient_id, error = pending
+    if error is None:
+        return {"done_id": recipient_id, "done_state": "sent", "done_at": utcnow(), "done_error": None}
+    return {"done_id": recipient_id, "done_state": "failed", "done_at": None, "done_error": error[:2000]}
+
+
 async def _send(db: Database, snap: Snapshot, run_for: float, clock: Callable[[], datetime]) -> str:
     started, last_progress, checked = time.monotonic(), 0.0, 0.0
     status: str | None = "sending"
@@ -174,45 +183,56 @@ async def _send(db: Database, snap: Snapshot, run_for: float, clock: Callable[[]
     left, free_at = 0, None
     outcome = "continue"
     pending: tuple[int, str | None] | None = None
-    async with CHANNELS[snap.channel](snap) as deliver:
+    values: dict[int, dict[str, str]] = {}
+    domain = snap.sender.rpartition("@")[2] or "localhost"
+    async with CHANNELS[snap.channel](snap) as deliver, db.engine.connect() as raw:
+        conn = await raw.execution_options(isolation_level="AUTOCOMMIT")
         while True:
-            out: Outgoing | None = None
-            async with db.transaction() as s:
-                if pending is not None:
-                    await _finish(s, *pending)
-                    pending = None
-                if time.monotonic() - checked > STATUS_EVERY:
-                    status = await s.scalar(select(Campaign.status).where(Campaign.id == snap.id))
-                    checked = time.monotonic()
-                if status != "sending":
-                    outcome = str(status)
-                elif time.monotonic() - started > run_for:
-                    outcome = "continue"
-                else:
-                    if left <= 0:
+            moment = time.monotonic()
+            if moment - checked > STATUS_EVERY or left <= 0 or moment - last_progress > PROGRESS_EVERY:
+                async with db.transaction() as s:
+                    if pending is not None:
+                        await _finish(s, *pending)
+                        pending = None
+                    if moment - checked > STATUS_EVERY:
+                        status, checked = await s.scalar(select(Campaign.status).where(Campaign.id == snap.id)), moment
+                    if status == "sending" and left <= 0:
                         left, free_at = await throttle.allowance(s, snap.channel, snap.limits, clock())
-                    if left <= 0:
-                        outcome = "throttled"
-                    else:
-                        out, outcome = await _claim(s, snap, clock())
-                        left -= 1 if out is not None else 0
-                if time.monotonic() - last_progress > PROGRESS_EVERY or out is None:
-                    campaign = await s.get(Campaign, snap.id)
-                    if campaign is not None:
-                        if outcome == "throttled":
-                            campaign.next_batch_at = free_at
-                        announce(s, campaign, data={"sent": sent})
-                    last_progress = time.monotonic()
-            if out is None:
-                if outcome == "skip":
-                    continue
-                if outcome == "throttled" and free_at is not None:
-                    wait = (free_at - clock()).total_seconds()
-                    if wait <= SHORT_WAIT and time.monotonic() - started + wait < run_for:
-                        await _nap(db, snap.id, wait)
-                        left = 0
-                        continue
+                    if moment - last_progress > PROGRESS_EVERY or left <= 0:
+                        campaign = await s.get(Campaign, snap.id)
+                        if campaign is not None:
+                            campaign.next_batch_at = free_at if left <= 0 else None
+                            announce(s, campaign, data={"sent": sent})
+                        last_progress = moment
+            if status != "sending":
+                outcome = str(status)
                 break
+            if moment - started > run_for:
+                outcome = "continue"
+                break
+            if left <= 0:
+                outcome = "throttled"
+                wait = (free_at - clock()).total_seconds() if free_at is not None else SHORT_WAIT + 1
+                if wait <= SHORT_WAIT and moment - started + wait < run_for:
+                    await _nap(db, snap.id, wait)
+                    checked = 0.0
+                    continue
+                break
+            message_id = make_msgid(domain=domain)
+            params = {"campaign": snap.id, "now": clock(), "message_id": message_id, **_done(pending)}
+            row = (await conn.execute(FINISH_AND_CLAIM, params)).first()
+            pending = None
+            if row is None:
+                outcome = "done"
+                break
+            claimed = Claimed(row[0], row[1], row[2], row[3], row[4], message_id)
+            left -= 1
+            if snap.channel == "email" and not ADDRESS.match(claimed.address):  # never a header (WhatsApp: a phone)
+                pending = (claimed.id, f"{claimed.address[:80]!r} is not a valid e-mail address.")
+                continue
+            if claimed.id not in values:
+                values = await _prefetch(conn, snap, claimed.id)
+            out = _outgoing(snap, claimed, values.get(claimed.id, {"company.name": snap.sender_name}))
             try:
                 await deliver(out)
                 pending, sent = (out.recipient_id, None), sent + 1
@@ -221,8 +241,56 @@ async def _send(db: Database, snap: Snapshot, run_for: float, clock: Callable[[]
     async with db.transaction() as s:
         if pending is not None:
             await _finish(s, *pending)
+        if outcome == "done":
+            await _sweep(s, snap.id)
         await _after(s, snap.id, outcome, free_at)
     return f"campaign {snap.id}: {sent} sent, {outcome}"
+
+
+async def _prefetch(conn: AsyncConnection, snap: Snapshot, first_id: int) -> dict[int, dict[str, str]]:
+    """Merge values of the next PREFETCH recipients from `first_id` on, a query per kind of record."""
+    from crm_server.clients.models import Client, Contact
+    from crm_server.leads.models import Lead
+
+    r = CampaignRecipient
+    rows = (
+        await conn.execute(
+            select(r.id, r.entity_id, r.address, r.name)
+            .where(r.campaign_id == snap.id, r.id >= first_id)
+            .order_by(r.id)
+            .limit(PREFETCH)
+        )
+    ).all()
+    ids = [row[1] for row in rows]
+    base = {"company.name": snap.sender_name}
+    out: dict[int, dict[str, str]] = {}
+    if snap.entity == "lead":
+        found = {
+            i: (n, c)
+            for i, n, c in (
+                await conn.execute(select(Lead.id, Lead.person_name, Lead.company).where(Lead.id.in_(ids)))
+            ).all()
+        }
+        for rid, eid, address, name in rows:
+            person, company = found.get(eid, (name, None))
+            out[rid] = base | {"lead.person_name": person, "lead.company": company or "", "lead.email": address}
+    elif snap.entity == "client":
+        for rid, _eid, address, name in rows:
+            out[rid] = base | {"client.name": name, "client.email": address}
+    else:
+        found_c = {
+            i: n
+            for i, n in (
+                await conn.execute(
+                    select(Contact.id, Client.name)
+                    .join(Client, Client.id == Contact.client_id)
+                    .where(Contact.id.in_(ids))
+                )
+            ).all()
+        }
+        for rid, eid, address, name in rows:
+            out[rid] = base | {"contact.name": name, "contact.email": address, "client.name": found_c.get(eid, "")}
+    return out
 
 
 async def _nap(db: Database, campaign_id: int, seconds: float) -> None:
@@ -253,42 +321,6 @@ async def _sweep(s: AsyncSession, campaign_id: int) -> None:
         .where(r.campaign_id == campaign_id, r.state == "queued", r.address.in_(select(Suppression.address)))
         .values(state="cancelled", error="On the suppression list since the campaign started.")
     )
-
-
-async def _claim(s: AsyncSession, snap: Snapshot, now: datetime) -> tuple[Outgoing | None, str]:
-    """The next queued recipient (not suppressed), made "sending" with its Message-ID: one statement."""
-    r, q = CampaignRecipient, aliased(CampaignRecipient)  # q: the pick, not correlated to the update
-    following = (
-        select(q.id)
-        .where(
-            q.campaign_id == snap.id,
-            q.state == "queued",
-            ~select(Suppression.id).where(Suppression.address == q.address).exists(),
-        )
-        .order_by(q.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    domain = snap.sender.rpartition("@")[2] or "localhost"
-    message_id = make_msgid(domain=domain)
-    row = (
-        await s.execute(
-            update(r)
-            .where(r.id == following)
-            .values(state="sending", handed_at=now, message_id=message_id)
-            .returning(r.id, r.entity, r.entity_id, r.address, r.name)
-        )
-    ).first()
-    if row is None:
-        await _sweep(s, snap.id)
-        return None, "done"
-    claimed = Claimed(row[0], row[1], row[2], row[3], row[4], message_id)
-    if snap.channel == "email" and not ADDRESS.match(claimed.address):  # never a header (WhatsApp: a phone)
-        await _finish(s, claimed.id, f"{claimed.address[:80]!r} is not a valid e-mail address.")
-        return None, "skip"
-    values = await _values(s, claimed, snap.sender_name)
-    return _outgoing(snap, claimed, values), "claimed"
 
 
 async def _after(s: AsyncSession, campaign_id: int, outcome: str, free_at: datetime | None) -> None:
