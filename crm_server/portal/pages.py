@@ -126,6 +126,7 @@ async def signin_post(request: Request) -> Response:
         )
     except AppError as exc:
         return await _signin_page(request, exc.status, error=exc.message, email=form.get("email", "")[:320])
+    await security.end_previous(session, request)
     response = _see("/portal/dashboard" if complete else "/portal/signin/code")
     security.set_cookie(response, security.COOKIE, token, await security.is_tls(session, request))
     return response

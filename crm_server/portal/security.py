@@ -183,6 +183,17 @@ async def end(session: AsyncSession, session_id: int, reason: str) -> None:
     )
 
 
+async def end_previous(session: AsyncSession, request: Request) -> None:
+    """A new sign-in ends the session this browser had (its cookie is replaced anyway)."""
+    token = request.cookies.get(COOKIE, "")
+    if token and len(token) <= 200:
+        await session.execute(
+            update(PartnerSession)
+            .where(PartnerSession.token_hash == tokens.digest(token), PartnerSession.ended_at.is_(None))
+            .values(ended_at=utcnow(), end_reason="signed_in_again")
+        )
+
+
 class PortalRoute(APIRoute):
     """Each page in one transaction (like routing.TxRoute), its input through input_guard, and the
     security headers on every answer, errors included."""

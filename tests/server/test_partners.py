@@ -18,6 +18,7 @@ import pyotp
 import pytest
 from sqlalchemy import func, select, update
 
+from crm_server.auth.tokens import digest
 from crm_server.partners.models import LeadRegistration, PartnerSession, PartnerUser
 from tests.support import LiveServer, Smtp, make_url
 
@@ -312,6 +313,12 @@ async def test_two_step_sign_in(live: LiveServer, boss: httpx.AsyncClient, mailb
         assert (await browser.get("/portal/dashboard")).status_code == 303
         step = await sign_in(browser, email)
         assert step.headers["location"] == "/portal/signin/code"
+        waiting = browser.cookies.get("crm_portal")
+        again = await sign_in(browser, email)  # signing in again ends the session the browser had
+        assert again.headers["location"] == "/portal/signin/code" and browser.cookies.get("crm_portal") != waiting
+        async with live.session() as s:
+            row = await s.scalar(select(PartnerSession).where(PartnerSession.token_hash == digest(waiting or "")))
+            assert row is not None and row.end_reason == "signed_in_again"
         assert (await browser.get("/portal/dashboard")).headers["location"] == "/portal/signin/code"
         form = await browser.get("/portal/signin/code")
         bad = await browser.post("/portal/signin/code", data={"csrf": csrf_of(form.text), "code": "000000"})
