@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, tuple_
+from sqlalchemy import exists, func, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,6 +108,9 @@ async def _earned_in_month(
 
 
 async def calculate(session: AsyncSession, today: date) -> CalculateOut:
+    """One calculation at a time, whichever process runs it (a reversal is worked out from the rows
+    there are, so two at once could both add one); the lock ends with the transaction."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('commissions.calculate'))"))
     earned = 0
     policies = (
         await session.scalars(select(CommissionPolicy).where(CommissionPolicy.active).order_by(CommissionPolicy.id))
