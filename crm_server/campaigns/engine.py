@@ -3,11 +3,12 @@ throttle, pause and cancel, and never sending a recipient twice.
 
 Exactly once, across crashes: a recipient is claimed (state "sending", its Message-ID and hand-off
 time written) and COMMITTED before the channel sees it; the outcome ("sent" or "failed") is written
-after, in the same transaction that claims the next one. Only one batch of a campaign runs at a time
-(a PostgreSQL advisory lock held by the batch's own connection, released by PostgreSQL if the process
-dies). So a batch that finds rows still "sending" knows their batch died mid hand-off: it cannot
-tell whether the server took the message, so it marks them "unconfirmed" (counted in the results,
-never resent by itself; a later bounce for its Message-ID still marks it), and goes on.
+after, in the same autocommitted statement that claims the next one. Only one batch of a campaign
+runs at a time (a PostgreSQL advisory lock held by the batch's own connection, released by
+PostgreSQL if the process dies). So a batch that finds rows still "sending" knows their batch died
+mid hand-off: it cannot tell whether the server took the message, so it marks them "unconfirmed"
+(counted in the results, never resent by itself; a later bounce for its Message-ID still marks it),
+and goes on.
 
 Channels: CHANNELS maps a campaign's `channel` to `open_sender(snapshot)` (see engine_types). The
 audience, throttle, batches and recipient states are the same for every channel; only the message
