@@ -5,6 +5,10 @@ to send now."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import shiboken6
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -22,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format
+from crm_desktop import format, icons
 from crm_desktop.outbox import Outbox, Waiting
 from crm_desktop.widgets.visibility import shown_if
 
@@ -47,6 +51,8 @@ class OutboxButton(QToolButton):
         self.outbox = outbox
         self.setObjectName("outboxButton")
         self.setAutoRaise(True)
+        self.setIcon(icons.icon("inbox"))
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Changes saved on this computer while the server was away")
         outbox.changed.connect(self.refresh)
@@ -150,3 +156,29 @@ class OutboxDialog(QDialog):
         first = self.table.item(items[0].row(), 0)
         if first is not None:
             self.outbox.discard(str(first.data(Qt.ItemDataRole.UserRole)))
+
+
+def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
+    """Hook of ``python -m crm_desktop.screenshots``: the status bar's indicator and the list, with
+    one change waiting and one refused after the server came back (shown, never sent nor kept)."""
+    outbox: Outbox = ctx.session.outbox
+    now = datetime.now(UTC)
+    outbox.entries = [
+        Waiting(key="shot-1", method="PATCH", path="/api/leads/12", body={}, saved_at=now - timedelta(minutes=4)),
+        Waiting(
+            key="shot-2",
+            method="PATCH",
+            path="/api/clients/7",
+            body={},
+            saved_at=now - timedelta(minutes=9),
+            failed="Someone else changed this record after you opened it. Reload to see their version.",
+        ),
+    ]
+    outbox.changed.emit()
+    yield "outbox-indicator", ctx.main
+    dialog = ctx.main.show_outbox()
+    dialog.select(1)
+    yield "outbox", dialog
+    dialog.close()
+    outbox.entries = []
+    outbox.changed.emit()
