@@ -215,6 +215,34 @@ async def test_per_minute_throttle_holds(boss: httpx.AsyncClient, live: LiveServ
     assert cancelled["status"] == "cancelled" and cancelled["counts"]["cancelled"] == 2
 
 
+async def test_a_campaign_to_contacts_of_clients(boss: httpx.AsyncClient, mailbox: Smtp) -> None:
+    """Contacts of the clients a client-list filter shows, each with the client's name to merge."""
+    client = await _ok(
+        await boss.post("/api/clients", json={"name": "Zeta Works", "email": "office@zeta.example"}), 201
+    )
+    for name, address in (("Zoe", "zoe@zeta.example"), ("Zack", "zack@zeta.example")):
+        made = await boss.post(f"/api/clients/{client['id']}/contacts", json={"name": name, "email": address})
+        assert made.status_code == 201, made.text
+    await _ok(await boss.post("/api/campaigns/consents", json={"addresses": ["zoe@zeta.example"], "source": "call"}))
+    filters = {"q": "zeta works"}
+    counted = await _ok(await boss.post("/api/campaigns/audience", json={"entity": "contact", "filters": filters}))
+    assert (counted["matching"], counted["eligible"], counted["excluded"]["never_consented"]) == (2, 1, 1)
+    body = {
+        **_campaign("contacts"),
+        "entity": "contact",
+        "filters": filters,
+        "subject": "For {{client.name}}",
+        "body": "Hello {{contact.name}}",
+    }
+    campaign = await _ok(await boss.post("/api/campaigns", json=body), 201)
+    await _ok(await boss.post(f"/api/campaigns/{campaign['id']}/start"))
+    await _wait(boss, campaign["id"], lambda c: c["status"] == "done")
+    [message] = _to(mailbox, "zoe@zeta.example")
+    assert message["Subject"] == "For Zeta Works"
+    assert "Hello Zoe" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert _to(mailbox, "zack@zeta.example") == []
+
+
 async def test_scheduled_paused_cancelled_send_nothing(boss: httpx.AsyncClient, mailbox: Smtp) -> None:
     await _leads(boss, "later", [("Lu", "lu@later.example")])
     at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
