@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.activities.schedule import CompleteDialog, utc_iso
 from crm_desktop.views.admin.integrations import IntegrationsPage
+from crm_desktop.views.admin.panel import AdminPanel
 from crm_desktop.views.admin.whatsapp_templates import WhatsAppTemplatesPage
 from crm_desktop.views.whatsapp.campaign import WhatsAppCampaignDialog
 from crm_desktop.views.whatsapp.composer import WhatsAppDialog
@@ -195,3 +196,25 @@ def test_a_campaign_from_the_templates_page_waits_for_business_hours(
     assert [b["to"] for b in cloud.sent] == ["+40722100001"]
     settle(desk, panel)
     dialog.close()
+
+
+def test_the_open_templates_page_shows_whatsapps_answer_live(desk: Desk, qtbot: QtBot, cloud: CloudApiStandIn) -> None:
+    """No F5: the template status webhook's live event refreshes the page where it is open."""
+    window = open_main(desk, qtbot)
+    api = window.session.api
+    connect(desk, api, cloud)
+    window.open_module("admin")
+    panel = window.findChild(AdminPanel)
+    assert panel is not None
+    page = panel.show_page("whatsapp_templates")
+    assert isinstance(page, WhatsAppTemplatesPage)
+    settle(desk, panel)
+    body = {"name": "renewal", "category": "UTILITY", "language": "en_US", "body": "Your plan renews soon."}
+    made = desk.run(api.post("/api/whatsapp/templates", body))
+    desk.run(api.post(f"/api/whatsapp/templates/{made['id']}/submit"))
+    desk.wait_until(lambda: page.template_list.count() == 1, message="the new template did not appear live")
+    page.template_list.setCurrentRow(0)
+    desk.wait_until(lambda: "Waiting for WhatsApp" in page.status.text(), message="the submission is not shown")
+    webhook(desk, cloud.review("renewal", "REJECTED", reason="TAG_CONTENT_MISMATCH"))
+    desk.wait_until(lambda: "Rejected" in page.status.text(), message=f"not live: {page.status.text()}")
+    assert "does not match the chosen category" in page.status.text()

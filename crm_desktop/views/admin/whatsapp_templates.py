@@ -78,7 +78,10 @@ def status_line(template: TemplateOut) -> str:
 
 class WhatsAppTemplatesPage(AdminPage):
     title = "WhatsApp templates"
-    areas = frozenset({"whatsapp"})
+    # WhatsApp's answer comes by webhook: its live event (announced as "integrations.whatsapp_template"
+    # on the change bus by the session) reloads the page where it is open.
+    areas = frozenset({"whatsapp", "integrations.whatsapp_template"})
+    live_entities = frozenset({"whatsapp_template"})
 
     def __init__(self, api: ApiClient, me: Me, parent: QWidget | None = None) -> None:
         super().__init__(api, me, parent)
