@@ -158,6 +158,9 @@ DEFINITIONS: dict[str, Definition] = {
     "partners.invitation_days": Definition(
         int, 7, "Days a partner user's invitation link works", minimum=1, maximum=60
     ),
+    "partners.submissions_per_hour": Definition(
+        int, 30, "Most leads one partner user may send an hour", minimum=1, maximum=10000
+    ),
     # Commissions (crm_server/commissions/partner_reports.py): weekly on Mondays, monthly on the 1st
     "commissions.partner_report": Definition(
         str, "off", "E-mail each partner their commission report", choices=("off", "weekly", "monthly")

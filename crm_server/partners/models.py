@@ -129,3 +129,15 @@ class LeadRegistration(Base):
         Index("ix_lead_registrations_partner_created", "partner_id", "created_at"),
         Index("ix_lead_registrations_state_until", "state", "protected_until"),
     )
+
+
+class PartnerSubmission(Base):
+    """Every lead a partner user sent and how it was answered ("already registered" leaves no
+    registration): what limits how fast a partner may probe for existing leads."""
+
+    __tablename__ = "partner_submissions"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    partner_user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("partner_users.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    outcome: Mapped[str] = mapped_column(String(20))
+    __table_args__ = (Index("ix_partner_submissions_user_at", "partner_user_id", "at"),)

@@ -24,11 +24,11 @@ from crm_server.auth.models import User
 from crm_server.clients import normalise
 from crm_server.contract.leads import LeadIn
 from crm_server.db import savepoint, utcnow
-from crm_server.errors import ValidationFailed
+from crm_server.errors import TooManyRequests, ValidationFailed
 from crm_server.leads import service as leads
 from crm_server.leads.duplicates import _candidates
 from crm_server.leads.models import Lead, PipelineStatus
-from crm_server.partners.models import LeadRegistration, Partner, PartnerUser
+from crm_server.partners.models import LeadRegistration, Partner, PartnerSubmission, PartnerUser
 
 Outcome = Literal["registered", "already_registered", "needs_review"]
 STRONG = ("email", "phone")  # a twin by these is the same lead; a similar name at the company is not sure
@@ -113,8 +113,33 @@ def lead_in(values: dict[str, str], partner: Partner, owner_id: int | None) -> L
     )
 
 
+async def _check_pace(session: AsyncSession, person: PartnerUser) -> None:
+    """At most partners.submissions_per_hour answers an hour per person: "already registered" tells
+    something, so nobody may ask it of thousands of addresses."""
+    limit = int(await settings.get(session, "partners.submissions_per_hour"))
+    since = utcnow() - timedelta(hours=1)
+    sent = await session.scalar(
+        select(func.count())
+        .select_from(PartnerSubmission)
+        .where(PartnerSubmission.partner_user_id == person.id, PartnerSubmission.at > since)
+    )
+    if (sent or 0) >= limit:
+        raise TooManyRequests(
+            f"You have sent {limit} leads in the last hour; please wait a while before sending more.",
+            code="submissions_throttled",
+            headers={"Retry-After": "600"},
+        )
+
+
 async def submit(session: AsyncSession, person: PartnerUser, partner: Partner, form: Submission) -> Answer:
     values = _clean(form, await leads.default_country(session))
+    await _check_pace(session, person)
+    answer = await _answer(session, person, partner, values)
+    session.add(PartnerSubmission(partner_user_id=person.id, at=utcnow(), outcome=answer.outcome))
+    return answer
+
+
+async def _answer(session: AsyncSession, person: PartnerUser, partner: Partner, values: dict[str, str]) -> Answer:
     if await _registered_elsewhere(session, values):
         return Answer("already_registered")
     data = lead_in(values, partner, await owner_of(session, partner))

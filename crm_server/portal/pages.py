@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server.admin import settings
 from crm_server.commissions import payouts
 from crm_server.db import Database, utcnow
-from crm_server.errors import AppError, ValidationFailed
+from crm_server.errors import AppError, TooManyRequests, ValidationFailed
 from crm_server.partners import partner_view, registrations
 from crm_server.portal import security, signin
 from crm_server.portal.security import Visitor
@@ -252,7 +252,7 @@ async def submit_post(request: Request) -> Response:
     fields = {k: form.get(k, "") for k in registrations.LIMITS}
     try:
         answer = await registrations.submit(session, visitor.user, visitor.partner, registrations.Submission(**fields))
-    except ValidationFailed as exc:
+    except (ValidationFailed, TooManyRequests) as exc:
         return page("submit.html", exc.status, **_nav(visitor, values=fields, error=exc.message, field=exc.field))
     return page("submitted.html", **_nav(visitor, answer=answer))
 

@@ -133,9 +133,23 @@ def upgrade() -> None:
     )
     op.create_index("ix_lead_registrations_partner_created", "lead_registrations", ["partner_id", "created_at"])
     op.create_index("ix_lead_registrations_state_until", "lead_registrations", ["state", "protected_until"])
+    op.create_table(
+        "partner_submissions",
+        sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
+        sa.Column(
+            "partner_user_id",
+            sa.BigInteger(),
+            sa.ForeignKey("partner_users.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("outcome", sa.String(20), nullable=False),
+    )
+    op.create_index("ix_partner_submissions_user_at", "partner_submissions", ["partner_user_id", "at"])
 
 
 def downgrade() -> None:
+    op.drop_table("partner_submissions")
     op.drop_table("lead_registrations")
     op.drop_table("partner_sessions")
     op.drop_table("partner_invitations")

@@ -462,3 +462,22 @@ async def test_deactivating_a_partner_or_a_person_signs_them_out_of_the_portal(
         assert (await browser.get("/portal/dashboard")).status_code == 303
         invite = await boss.post(f"/api/partners/{partner_id}/users/{person['id']}/invite")
         assert invite.status_code == 409  # an inactive person is not invited
+
+
+async def test_a_partner_cannot_probe_for_existing_leads_faster_than_the_hourly_limit(
+    live: LiveServer, boss: httpx.AsyncClient, mailbox: Smtp
+) -> None:
+    _, email = await partner_with_user(boss, live, mailbox)
+    assert (await boss.patch("/api/settings", json={"values": {"partners.submissions_per_hour": 2}})).status_code == 200
+    try:
+        async with portal(live) as browser:
+            await sign_in(browser, email)
+            for _ in range(2):  # "already registered" answers count too
+                assert outcome(await submit(browser, contact="Probe", email="wendy@acme.example")) in (
+                    "already_registered",
+                    "registered",
+                )
+            slowed = await submit(browser, contact="Probe", email="someone@acme.example")
+            assert slowed.status_code == 429 and "in the last hour" in slowed.text
+    finally:
+        await boss.patch("/api/settings", json={"values": {"partners.submissions_per_hour": 30}})
