@@ -1,6 +1,7 @@
-"""The E-mail DNS admin page as an admin uses it (issue #22): generate a DKIM key pair, see the SPF,
-DKIM and DMARC records, copy the DKIM value for IT, set the domain and turn signing on, check the
-key (no DNS asked); a selector that is no DNS name is marked on its field."""
+"""The E-mail delivery admin page as an admin uses it (issue #22): generate a DKIM key pair, see the
+SPF, DKIM and DMARC records, copy the DKIM value for IT, set the domain, turn signing on and set
+when soft bounces suppress, check the key (no DNS asked); a selector that is no DNS name is marked
+on its field."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def test_generate_copy_and_check_the_dkim_key(desk: Desk, qtbot: QtBot) -> None:
     qtbot.keyClicks(page.selector, "sales2027")
     qtbot.keyClicks(page.domain, "northwind.example")
     page.enabled.click()
+    page.soft_limit.selectAll()
+    qtbot.keyClicks(page.soft_limit, "5")
     qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
     desk.wait_until(
         lambda: page.records and page.records[1].name.text() == "sales2027._domainkey.northwind.example",
@@ -42,6 +45,7 @@ def test_generate_copy_and_check_the_dkim_key(desk: Desk, qtbot: QtBot) -> None:
     )
     values = desk.run(api.get("/api/settings"))["values"]
     assert values["dkim.enabled"] is True and values["dkim.private_key"] is True  # set, never shown
+    assert values["emails.soft_bounce_limit"] == 5 and page.daily_limit.value() == 500
 
     qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: page.check_result.text().startswith("Passed"), message=page.check_result.text())
