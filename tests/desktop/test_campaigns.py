@@ -142,3 +142,33 @@ def test_pause_resume_and_cancel_a_throttled_campaign(desk: Desk, qtbot: QtBot, 
     qtbot.mouseClick(page.buttons["cancel"], Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: page.current is not None and page.current.status == "cancelled")
     assert len(smtp.messages) == 1
+
+
+def test_a_contacts_engagement_shows_in_the_client_window(desk: Desk, qtbot: QtBot) -> None:
+    from crm_desktop.views.clients.detail import open_client
+    from tests.desktop.test_client_window import loaded
+    from tests.desktop.test_invoices import host, signed_in
+
+    api, session = signed_in(desk)
+    client = dict(desk.run(api.post("/api/clients", {"name": "Zeta Works"})))
+    contact = dict(
+        desk.run(api.post(f"/api/clients/{client['id']}/contacts", {"name": "Zoe", "email": "zoe@z.example"}))
+    )
+
+    async def engaged() -> None:  # what a campaign's open and click leave (see the server tests)
+        async with desk.server.session() as s:
+            await s.execute(
+                text(
+                    "INSERT INTO engagement_scores (entity, entity_id, opens, clicks, score)"
+                    " VALUES ('contact', :i, 1, 1, 4)"
+                ),
+                {"i": contact["id"]},
+            )
+
+    desk.on_server(engaged())
+    window = open_client(host(qtbot), session, client["id"])
+    loaded(desk, window)
+    assert not window.contact_engagement.isVisible()
+    window.contacts.selectRow(0)
+    desk.wait_until(lambda: window.contact_engagement.isVisible(), message="no engagement for the contact")
+    assert window.contact_engagement.text() == "Zoe: Campaign engagement 4 of 100 (1 campaign opened, 1 link clicked)"

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from crm_desktop import format, icons, operations
 from crm_desktop.api import activities as activities_api
+from crm_desktop.api import campaigns as campaigns_api
 from crm_desktop.api import clients as clients_api
 from crm_desktop.api.client import ApiError
 from crm_desktop.operations import change_bus, handle_error
@@ -46,6 +47,7 @@ from crm_desktop.views.clients.summary import AREAS, AreaTab, open_balance, sect
 from crm_desktop.widgets.record_window import WindowRegistry, ask_unsaved, closing_anyway, lazy, show_window, spawn_into
 from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.activities import FollowUpOut, FollowUpStatus, NoteIn
+from crm_server.contract.campaigns import CampaignEntity
 from crm_server.contract.client_summary import ClientSummaryOut
 from crm_server.contract.clients import ClientOut, ClientUpdate, ContactOut
 from crm_server.contract.events import LiveEvent
@@ -208,10 +210,16 @@ class ClientWindow(QWidget):
         self.contacts.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.contacts.itemActivated.connect(lambda _: self.edit_contact())
         self.contacts.itemSelectionChanged.connect(self._update_actions)
+        self.contacts.itemSelectionChanged.connect(self._show_contact_engagement)
+        self.contact_engagement = QLabel("")  # the chosen contact's campaign engagement (issue #22)
+        self.contact_engagement.setObjectName("contactEngagement")
+        self.contact_engagement.setProperty("role", "muted")
         self.no_contacts = QLabel("No contacts yet. Add the people you talk to at this client.")
         self.no_contacts.setProperty("role", "muted")
         contacts_layout.addWidget(self.contacts, 1)
         contacts_layout.addWidget(self.no_contacts)
+        contacts_layout.addWidget(self.contact_engagement)
+        self.contact_engagement.hide()
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -403,6 +411,24 @@ class ClientWindow(QWidget):
         item = self.contacts.item(rows[0].row(), 0)
         contact = item.data(ID_ROLE) if item is not None else None
         return contact if isinstance(contact, ContactOut) else None
+
+    def _show_contact_engagement(self) -> None:
+        contact = self.selected_contact()
+        self.contact_engagement.hide()
+        if contact is None:
+            return
+
+        async def load() -> None:
+            try:
+                score = await campaigns_api.engagement(self.api, CampaignEntity.contact, contact.id)
+            except ApiError:
+                return
+            chosen = self.selected_contact()
+            if shiboken6.isValid(self) and chosen is not None and chosen.id == contact.id:
+                self.contact_engagement.setText(f"{contact.name}: {campaigns_api.engagement_text(score)}")
+                self.contact_engagement.show()
+
+        self._spawn(load())
 
     def reload_follow_ups(self) -> None:
         if self.session.can("activities", "view"):
