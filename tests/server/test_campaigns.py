@@ -94,6 +94,18 @@ async def _wait(api: httpx.AsyncClient, campaign_id: int, done: Any, timeout: fl
         await asyncio.sleep(0.1)
 
 
+async def _machine_opens(live: LiveServer, campaign_id: int) -> dict[str, int]:
+    async with live.session() as s:
+        rows = await s.execute(
+            text(
+                "SELECT r.address, count(*) FROM campaign_events e JOIN campaign_recipients r ON r.id = e.recipient_id"
+                " WHERE e.campaign_id = :c AND e.kind = 'open' AND e.machine GROUP BY r.address"
+            ),
+            {"c": campaign_id},
+        )
+        return {address: n for address, n in rows.all()}
+
+
 def _to(mailbox: Smtp, address: str) -> list[EmailMessage]:
     return [m for m in mailbox.messages if m["To"] == address]
 
@@ -140,16 +152,25 @@ async def test_send_track_click_and_unsubscribe(boss: httpx.AsyncClient, live: L
     [click] = re.findall(r'<a href="([^"]+/track/c/[^"]+)"', html_part)
     recipients = (await _ok(await boss.get(f"/api/campaigns/{campaign['id']}/recipients")))["items"]
     dana = next(r for r in recipients if r["address"] == "dana@spring.example")
+    eve = next(r for r in recipients if r["address"] == "eve@spring.example")
+    [eve_message] = _to(mailbox, "eve@spring.example")
+    [eve_pixel] = re.findall(r'<img src="([^"]+)"', eve_message.get_body(("html",)).get_content())  # type: ignore[union-attr]
 
     async with httpx.AsyncClient(timeout=10) as web:
-        # Gmail's image proxy fetches at once: a machine open, no engagement.
-        assert (await web.get(pixel, headers={"User-Agent": GMAIL_PROXY})).headers["content-type"] == "image/gif"
-        # A reader's mail program a minute after delivery (the hand-off moved back a minute, not waited for).
+        # A scanner fetching seconds after the hand-off (the hand-off time set, not waited for): a machine.
         async with live.session() as s:
-            await s.execute(
-                text("UPDATE campaign_recipients SET handed_at = handed_at - interval '1 minute' WHERE id = :id"),
-                {"id": dana["id"]},
-            )
+            await s.execute(text("UPDATE campaign_recipients SET handed_at = now() WHERE id = :id"), {"id": eve["id"]})
+        assert (await web.get(eve_pixel, headers={"User-Agent": READER})).status_code == 200
+        # From here on, a minute after delivery (the hand-off moved back a minute).
+        async with live.session() as s:
+            await s.execute(text("UPDATE campaign_recipients SET handed_at = now() - interval '1 minute'"))
+        # Gmail's image proxy, and Apple Mail Privacy Protection (Apple's network, a bare user agent,
+        # through the proxy that forwards for it): machine opens, no engagement.
+        gif = await web.get(pixel, headers={"User-Agent": GMAIL_PROXY})
+        assert gif.headers["content-type"] == "image/gif"
+        apple = {"User-Agent": "Mozilla/5.0", "X-Forwarded-For": "17.58.101.7"}
+        assert (await web.get(eve_pixel, headers=apple)).status_code == 200
+        # Dana's own mail program: a person.
         assert (await web.get(pixel, headers={"User-Agent": READER})).status_code == 200
         answer = await web.get(click, headers={"User-Agent": READER})
         assert answer.status_code == 302 and answer.headers["location"] == "https://shop.example/spring?a=1&b=2"
@@ -176,11 +197,13 @@ async def test_send_track_click_and_unsubscribe(boss: httpx.AsyncClient, live: L
     results = await _ok(await boss.get(f"/api/campaigns/{campaign['id']}/results"))
     counts = results["counts"]
     assert (counts["opened_people"], counts["opened_machines"], counts["clicked"], counts["unsubscribed"]) == (
-        1,
-        1,
+        1,  # Dana
+        2,  # Dana's through Gmail's proxy; Eve's by a scanner and Apple's proxy
         1,
         1,
     )
+    events = await _machine_opens(live, campaign["id"])
+    assert events == {"dana@spring.example": 1, "eve@spring.example": 2}
     assert results["links"] == [{"url": "https://shop.example/spring?a=1&b=2", "clicks": 1, "people": 1}]
     assert sum(p["sent"] for p in results["timeline"]) == 2
     score = await _ok(await boss.get(f"/api/campaigns/engagement/lead/{dana['entity_id']}"))
