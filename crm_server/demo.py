@@ -22,6 +22,7 @@ from crm_server.integrations.demo import seed_integrations
 from crm_server.invoices.demo import principal_of, seed_invoices
 from crm_server.leads.demo import seed_leads
 from crm_server.orders.demo import seed_orders
+from crm_server.partners.demo import seed_partners
 from crm_server.products.demo import seed_products
 from crm_server.stock.demo import seed_stock
 from crm_server.tickets.demo import seed_tickets
@@ -105,6 +106,7 @@ async def seed(session: AsyncSession) -> bool:
     await seed_orders(session, random.Random(2031))
     await seed_integrations(session, admin.id, random.Random(2032))
     await seed_commissions(session, admin.id, sellers, random.Random(2033))
+    await seed_partners(session, sellers, password_hash, random.Random(2034))  # they sign in to /portal
     for kind, title, body in ADMIN_NOTIFICATIONS:
         admin_service.notify(session, admin.id, kind, title, body)
     return True
