@@ -219,6 +219,7 @@ class DocumentWindow(QWidget, Generic[R]):
         self._live.setInterval(LIVE_DELAY_MS)
         self._live.timeout.connect(self.refresh_from_server)
         session.events.event.connect(self._on_event)
+        session.outbox.landed.connect(self._outbox_landed)
         change_bus().changed.connect(self._on_changed)
 
     # --- building --------------------------------------------------------------------------------
@@ -465,6 +466,19 @@ class DocumentWindow(QWidget, Generic[R]):
             handle_error(self, exc)
 
     # --- live ------------------------------------------------------------------------------------
+
+    def record_path(self) -> str | None:
+        """The record's API path, for a window whose edits the outbox may keep (crm_desktop.outbox)."""
+        return None
+
+    def _outbox_landed(self, entry: Any, answer: Any) -> None:
+        path = self.record_path()
+        if path is not None and entry.path == path and shiboken6.isValid(self):
+            self.landed(answer)
+
+    def landed(self, answer: Any) -> None:
+        """An edit of this record kept while the server was away has been saved: `answer` is what
+        the server answered it (the window shows it as after a save)."""
 
     def is_about(self, event: LiveEvent) -> bool:
         return (

@@ -107,3 +107,17 @@ def test_a_kept_edit_refused_on_return_shows_why_and_can_be_discarded(desk: Desk
         assert _stored(desk, lead["id"])["company"] == "Theirs"  # discarded: never sent
     finally:
         restarted.stop()
+
+
+def test_the_open_lead_window_shows_its_kept_edit_saved_once_it_lands(desk: Desk, qtbot: QtBot) -> None:
+    main = open_main(desk, qtbot)
+    lead, window = _edit_offline(desk, qtbot, main, "Landed Ltd")
+    assert window.has_edits()  # kept, not yet saved: the window still holds it
+    restarted = _restart(desk)
+    try:
+        desk.wait_until(lambda: not main.session.outbox.entries, timeout=30, message="the kept edit was not sent")
+        desk.wait_until(lambda: not window.has_edits(), message="the window still counts the landed edit unsaved")
+        assert window.lead is not None and window.lead.company == "Landed Ltd"
+        assert window.lead.version == lead["version"] + 1
+    finally:
+        restarted.stop()

@@ -702,6 +702,14 @@ class LeadDetail(DocumentWindow[LeadOut]):
             busy=self.save_button,
         )
 
+    def record_path(self) -> str:
+        return leads_api.lead_path(self.lead_id)
+
+    def landed(self, answer: Any) -> None:
+        """My edit, kept while the server was away, is saved: shown as after Ctrl+S (no unsaved edits)."""
+        if isinstance(answer, dict):
+            self._saved(answer)
+
     def _saved(self, answer: LeadOut | Values | Conflicted, then: Callable[[], object] | None = None) -> None:
         if isinstance(answer, Conflicted):
             ask_which(
