@@ -109,11 +109,11 @@ def standby(pg_cluster: EmbeddedPostgres, primary_url: str) -> Iterator[Standby]
 
 @pytest.fixture(scope="module")
 def replica_server(primary_url: str, standby: Standby) -> Iterator[LiveServer]:
-    """The app on the primary, told of the standby; it tolerates 1 s of lag."""
+    """The app (with its job worker) on the primary, told of the standby; it tolerates 1 s of lag."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CRM_REPLICA_URL", standby.url)
         patch.setenv("CRM_REPLICA_MAX_LAG_SECONDS", "1")
-        with LiveServer.run(primary_url) as live:
+        with LiveServer.run(primary_url, worker=True) as live:  # the worker writes exports
             asyncio.run(live.create_user(ADMIN_EMAIL, role="Admin", full_name="Ada Admin"))
             yield live
 
@@ -158,6 +158,27 @@ async def test_a_report_is_read_from_the_caught_up_replica(boss: httpx.AsyncClie
     assert ran, standby.statements(APPLICATION_NAME)[-5:]
     # Writes stay on the primary (a standby refuses them): a new lead is saved as ever.
     await _lead(boss, "Written on the primary")
+
+
+async def test_an_export_reads_its_rows_from_the_replica(boss: httpx.AsyncClient, standby: Standby) -> None:
+    await _report_until(boss, lambda r: _from_replica(r) and "Written on the primary" in r.text, "no catch-up")
+    started = await boss.post("/api/exports", json={"entity": "leads", "format": "csv", "filter": {}})
+    assert started.status_code == 201, started.text
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while (export := (await boss.get(f"/api/exports/{started.json()['id']}")).json())["state"] in (
+        "pending",
+        "running",
+    ):
+        assert loop.time() < deadline, export
+        await asyncio.sleep(0.2)
+    assert export["state"] == "done", export
+    got = await boss.get(f"/api/exports/{export['id']}/file")
+    assert got.status_code == 200 and "Written on the primary" in got.text
+    # Its rows were read on the standby (its COPY in the standby's log, on the replica connection).
+    assert any("COPY" in line for line in standby.statements(APPLICATION_NAME)), standby.statements(APPLICATION_NAME)[
+        -5:
+    ]
 
 
 async def test_a_lagging_replica_is_skipped_and_the_primary_answers(boss: httpx.AsyncClient, standby: Standby) -> None:
