@@ -1,7 +1,7 @@
 """The Campaigns module as a person uses it: New campaign, pick a saved view of the lead list, see
 who will receive it and who is left out, write the message, Save and start, and watch it send to the
 real loopback SMTP server (live progress); then a throttled campaign is paused, resumed and
-cancelled with its buttons."""
+cancelled with its buttons (saved as a draft first, started from the page)."""
 
 from __future__ import annotations
 
@@ -130,7 +130,10 @@ def test_pause_resume_and_cancel_a_throttled_campaign(desk: Desk, qtbot: QtBot, 
     builder = _build(desk, qtbot, page, "Slow VIPs")
     builder.preset.setCurrentIndex(builder.preset.findData(Preset.custom))
     builder.limits["per_minute"].setValue(1)
-    qtbot.mouseClick(builder.start_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(builder.save_button, Qt.MouseButton.LeftButton)  # a draft first, started from the page
+    desk.wait_until(lambda: page.current is not None and page.buttons["start"].isVisible(), message="no draft")
+    assert page.current is not None and page.current.status == "draft" and smtp.messages == []
+    qtbot.mouseClick(page.buttons["start"], Qt.MouseButton.LeftButton)
     desk.wait_until(lambda: page.current is not None and page.current.next_batch_at is not None, timeout=60)
     assert page.current is not None and page.current.counts.sent == 1  # one a minute: the second waits
     assert "sending limit" in page.progress_label.text()

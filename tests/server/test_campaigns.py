@@ -266,6 +266,16 @@ async def test_a_campaign_to_contacts_of_clients(boss: httpx.AsyncClient, mailbo
     assert _to(mailbox, "zack@zeta.example") == []
 
 
+async def test_a_scheduled_campaign_sends_at_its_time(boss: httpx.AsyncClient, mailbox: Smtp) -> None:
+    await _leads(boss, "soon", [("Sam", "sam@soon.example")])
+    at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    campaign = await _ok(await boss.post("/api/campaigns", json=_campaign("soon", scheduled_at=at)), 201)
+    assert (await _ok(await boss.post(f"/api/campaigns/{campaign['id']}/start")))["status"] == "scheduled"
+    done = await _wait(boss, campaign["id"], lambda c: c["status"] == "done")
+    assert datetime.fromisoformat(done["started_at"]) >= datetime.fromisoformat(at)
+    assert len(_to(mailbox, "sam@soon.example")) == 1
+
+
 async def test_scheduled_paused_cancelled_send_nothing(boss: httpx.AsyncClient, mailbox: Smtp) -> None:
     await _leads(boss, "later", [("Lu", "lu@later.example")])
     at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
