@@ -7,7 +7,6 @@ message was sent from shows it on its timeline. Never commits."""
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -21,8 +20,6 @@ from crm_server.db import utcnow
 from crm_server.email_pipe.reports import Report, clean
 from crm_server.emails.models import Bounce, OutboundEmail, Suppression
 from crm_server.emails.replies import announce_on_record, record_keys
-
-log = logging.getLogger(__name__)
 
 # What a report made of the message on the outbound log (P5's campaign states use the same words).
 STATES = {"hard": "bounced", "soft": "soft_bounced", "complaint": "complained"}
