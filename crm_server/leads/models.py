@@ -95,6 +95,19 @@ class LeadSource(IdMixin, TimestampsMixin, Versioned, Base):
     __table_args__ = (Index("uq_lead_sources_name_lower", func.lower(name), unique=True),)
 
 
+CREATED_COUNTED = (
+    "archived_at",
+    "pipeline_id",
+    "status_id",
+    "currency",
+    "owner_id",
+    "team_id",
+    "source",
+    "value",
+    "reached_status_ids",
+)
+
+
 class Lead(IdMixin, TimestampsMixin, Versioned, Base):
     __tablename__ = "leads"
     person_name: Mapped[str] = mapped_column(String(200))
@@ -122,6 +135,8 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Every status the lead has been in, sorted (kept by a trigger, migration 0040): the sales funnel.
+    reached_status_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), server_default="{}")
     converted_client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -166,9 +181,27 @@ class Lead(IdMixin, TimestampsMixin, Versioned, Base):
             postgresql_where=text("archived_at IS NULL"),
         ),
         # The list's usual sorts (the other sortable columns sort the filtered rows).
-        Index("ix_leads_created_at", "created_at"),
+        # By creation time, carrying what the reports count (index-only: a range's part-months of
+        # leads created, migration 0040).
+        Index("ix_leads_created_at", "created_at", postgresql_include=list(CREATED_COUNTED)),
         # The lost deals report: leads closed in a range (migration 0030).
         Index("ix_leads_closed_at", "closed_at", postgresql_where=text("closed_at IS NOT NULL")),
+        Index(
+            "ix_leads_converted_created",
+            "created_at",
+            postgresql_where=text("converted_client_id IS NOT NULL AND archived_at IS NULL"),
+        ),
+        # The funnel's samples of a large range (its median times in stage): one lead in 16, 64, ...
+        *(
+            Index(
+                f"ix_leads_sample_{every}",
+                "pipeline_id",
+                "created_at",
+                postgresql_include=["id", "owner_id", "team_id", "source"],
+                postgresql_where=text(f"(hashint8(id) & {every - 1}) = 0 AND archived_at IS NULL"),
+            )
+            for every in (16, 64, 256, 1024)
+        ),
         Index("ix_leads_updated_at", "updated_at"),
         Index("ix_leads_person_name", "person_name"),
         # The list's sorts on columns that may be empty ("empty last" both ways): one index per
@@ -227,6 +260,37 @@ lead_board_counts = Table(
         "owner_id",
         "team_id",
         name="uq_lead_board_counts",
+        postgresql_nulls_not_distinct=True,
+    ),
+)
+
+
+# The live leads per UTC month of creation, pipeline, status, currency, owner, team, source and the
+# statuses they reached, with their value; kept by the triggers of migration 0040 (never written by
+# the application): the sales funnel and the lead sources read these for a range's whole months.
+lead_month_counts = Table(
+    "lead_month_counts",
+    Base.metadata,
+    Column("month", Date, nullable=False),
+    Column("pipeline_id", Integer, nullable=False),
+    Column("status_id", Integer, nullable=False),
+    Column("currency", String(3)),
+    Column("owner_id", Integer),
+    Column("team_id", Integer),
+    Column("source", String(100)),
+    Column("reached", ARRAY(BigInteger), nullable=False),
+    Column("leads", BigInteger, nullable=False),
+    Column("value", Numeric, nullable=False),
+    UniqueConstraint(
+        "month",
+        "pipeline_id",
+        "status_id",
+        "currency",
+        "owner_id",
+        "team_id",
+        "source",
+        "reached",
+        name="uq_lead_month_counts",
         postgresql_nulls_not_distinct=True,
     ),
 )

@@ -10,7 +10,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, DateTime, cast, func, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    DateTime,
+    Subquery,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import money as money_rules
@@ -19,8 +31,8 @@ from crm_server.auth.permissions import Principal
 from crm_server.contract.reports import ReportQuery
 from crm_server.errors import ValidationFailed
 from crm_server.invoices.service import checked_currency
-from crm_server.leads.models import Lead, Pipeline
-from crm_server.reports.service import MAX_PERIODS, periods
+from crm_server.leads.models import Lead, Pipeline, lead_month_counts
+from crm_server.reports.service import MAX_PERIODS, next_period, period_start, periods
 
 MAX_ROWS = 500  # a breakdown longer than this is cut (and says so)
 
@@ -84,21 +96,70 @@ async def pipeline_id(session: AsyncSession, query: ReportQuery) -> int:
 def lead_filters(r: Range, *, pipeline: bool = True) -> list[ColumnElement[bool]]:
     """Live leads the viewer may see (their leads scope narrowed by their reports scope) that match
     the team, owner, source and (with `pipeline`) pipeline filters."""
+    return [Lead.archived_at.is_(None), *_lead_filters_on(r, Lead.__table__.c, pipeline)]
+
+
+def _lead_filters_on(r: Range, c: Any, pipeline: bool) -> list[ColumnElement[bool]]:
+    """The scope and filters on the columns `c` of leads or of a table kept from them."""
     q = r.query
     out = [
-        Lead.archived_at.is_(None),
-        r.principal.scope_filter("leads", Lead.owner_id, Lead.team_id),
-        r.principal.scope_filter("reports", Lead.owner_id, Lead.team_id),
+        r.principal.scope_filter("leads", c.owner_id, c.team_id),
+        r.principal.scope_filter("reports", c.owner_id, c.team_id),
     ]
     if q.team_id is not None:
-        out.append(Lead.team_id == q.team_id)
+        out.append(c.team_id == q.team_id)
     if q.owner_id is not None:
-        out.append(Lead.owner_id == q.owner_id)
+        out.append(c.owner_id == q.owner_id)
     if q.source is not None:
-        out.append(Lead.source == q.source)
+        out.append(c.source == q.source)
     if pipeline and q.pipeline_id is not None:
-        out.append(Lead.pipeline_id == q.pipeline_id)
+        out.append(c.pipeline_id == q.pipeline_id)
     return out
+
+
+def whole_months(r: Range) -> tuple[date, date] | None:
+    """The first and last whole UTC month inside the range, if any."""
+    first = r.date_from if r.date_from.day == 1 else next_period(r.date_from, "month")
+    last = period_start(r.date_to + timedelta(days=1), "month") - timedelta(days=1)  # a whole month's last day
+    last_month = period_start(last, "month")
+    return (first, last_month) if first <= last_month else None
+
+
+def leads_created(r: Range, *, pipeline: bool = True) -> Subquery:
+    """The live leads created in the range (scope and filters applied) as rows of pipeline_id,
+    status_id, currency, owner_id, team_id, source, reached, leads and value: the range's whole
+    months from the kept month counts (lead_month_counts, migration 0040), the days before and
+    after them one lead per row. A year of a million leads is a few tens of thousands of rows."""
+    k = lead_month_counts.c
+    parts: list[Any] = []  # selects of the same nine columns
+    months = whole_months(r)
+    edges = [(r.start, r.end)]
+    if months is not None:
+        parts.append(
+            select(
+                k.pipeline_id, k.status_id, k.currency, k.owner_id, k.team_id, k.source, k.reached, k.leads, k.value
+            ).where(*_lead_filters_on(r, k, pipeline), k.month >= months[0], k.month <= months[1])
+        )
+        edges = [(r.start, instant(months[0])), (instant(next_period(months[1], "month")), r.end)]
+    for start, end in edges:
+        if start < end:
+            parts.append(
+                select(
+                    Lead.pipeline_id,
+                    Lead.status_id,
+                    Lead.currency,
+                    Lead.owner_id,
+                    Lead.team_id,
+                    Lead.source,
+                    Lead.reached_status_ids,
+                    literal(1, BigInteger),
+                    func.coalesce(Lead.value, 0),
+                ).where(*lead_filters(r, pipeline=pipeline), Lead.created_at >= start, Lead.created_at < end)
+            )
+    names = ("pipeline_id", "status_id", "currency", "owner_id", "team_id", "source", "reached", "leads", "value")
+    first, *rest = parts
+    labelled = [first.with_only_columns(*(col.label(n) for col, n in zip(first.selected_columns, names, strict=True)))]
+    return union_all(*labelled, *rest).subquery("created")
 
 
 def month_of(column: Any) -> ColumnElement[date]:

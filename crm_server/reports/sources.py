@@ -1,8 +1,8 @@
-"""Lead sources: per source, the leads created in the range (in scope, filtered), how many are won,
-the conversion, the won leads' value, the money actually paid on the invoices of the clients those
-won leads became (each client once per source), what a manager entered as spent on the source in
-the range's months, and the return on it: (paid - cost) / cost. Amounts in the report's currency
-only (never converted)."""
+"""Lead sources: per source, the leads created in the range (in scope, filtered; counted from the kept
+month counts, see common.leads_created), how many are won, the conversion, the won leads' value, the
+money actually paid on the invoices of the clients those won leads became (each client once per
+source), what a manager entered as spent on the source in the range's months, and the return on it:
+(paid - cost) / cost. Amounts in the report's currency only (never converted)."""
 
 from __future__ import annotations
 
@@ -27,27 +27,32 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
     r = await common.resolve(session, principal, query)
     cur = r.currency
     zero = common.money(0, cur)
-    source = func.coalesce(Lead.source, NO_SOURCE)
     won_ids = select(PipelineStatus.id).where(PipelineStatus.kind == "won")
-    is_won = Lead.status_id.in_(won_ids)
-    where = [*common.lead_filters(r), Lead.created_at >= r.start, Lead.created_at < r.end]
+    created = common.leads_created(r).c
+    is_won = created.status_id.in_(won_ids)
     figures: dict[str, list[Any]] = {}
     for name, leads, won, value in await session.execute(
         select(
-            source,
-            func.count(),
-            func.count().filter(is_won),
-            func.coalesce(func.sum(Lead.value).filter(is_won, Lead.currency == cur), 0),
-        )
-        .where(*where)
-        .group_by(source)
+            created.source,
+            func.sum(created.leads),
+            func.coalesce(func.sum(created.leads).filter(is_won), 0),
+            func.coalesce(func.sum(created.value).filter(is_won, created.currency == cur), 0),
+        ).group_by(created.source)
     ):
-        figures[str(name)] = [int(leads), int(won), common.money(value, cur), zero, zero]
+        seen = figures.setdefault(str(name or NO_SOURCE), [0, 0, zero, zero, zero])
+        seen[:3] = [seen[0] + int(leads), seen[1] + int(won), seen[2] + common.money(value, cur)]
+    # What the won leads' clients paid: the converted leads of the range, one by one (an index of
+    # converted leads by creation time: few of all leads).
+    source = func.coalesce(Lead.source, NO_SOURCE)
+    where = [
+        *common.lead_filters(r),
+        Lead.created_at >= r.start,
+        Lead.created_at < r.end,
+        Lead.converted_client_id.is_not(None),
+        Lead.status_id.in_(won_ids),
+    ]
     clients = (
-        select(source.label("source"), Lead.converted_client_id.label("client_id"))
-        .where(*where, is_won, Lead.converted_client_id.is_not(None))
-        .distinct()
-        .subquery()
+        select(source.label("source"), Lead.converted_client_id.label("client_id")).where(*where).distinct().subquery()
     )
     paid = (
         select(Invoice.client_id, func.sum(Invoice.paid_total).label("paid"))

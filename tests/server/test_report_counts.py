@@ -1,8 +1,13 @@
-"""The follow-ups' kept day counts (follow_up_day_counts, kept by triggers on follow_ups, migration
-0040) answer what counting the follow-ups answers after every kind of write: create, reschedule,
-complete, edit, a lead deleted with its follow-ups, a user removed (owner set to none), a COPY and a
-TRUNCATE. Team activity and Home read them, so a change reaches both at once (no waiting for a
-refresh): checked over HTTP with figures worked out here."""
+"""The counts kept for reports (migration 0040) answer what counting the rows answers after every kind
+of write, and a change reaches the reports at once (no waiting for a refresh), checked over HTTP with
+figures worked out here:
+
+- follow_up_day_counts (triggers on follow_ups): create, reschedule, complete, edit, a lead deleted
+  with its follow-ups, a user removed (owner set to none), a COPY and a TRUNCATE; team activity and
+  Home read them;
+- leads.reached_status_ids (a row trigger) and lead_month_counts (triggers on leads): create, moves,
+  edits, a backdated creation, archive, merge, a COPY; the sales funnel and lead sources read a
+  range's whole months from them and its first and last days from the leads."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, text
 
 from crm_server.auth.models import User
-from tests.server.test_leads import make_lead
+from tests.server.test_leads import make_lead, move, status_ids
 from tests.support import LiveServer
 
 DAY = timedelta(days=1)
@@ -106,3 +111,93 @@ async def test_kept_day_counts_follow_every_write_and_reach_reports(server: Live
     async with server.session() as s:
         await s.execute(text("TRUNCATE follow_ups CASCADE"))
     assert await agree(server) == set()
+
+
+LEAD_RECOUNT = """
+    SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date, pipeline_id, status_id, currency, owner_id,
+           team_id, source, reached_status_ids, count(*), sum(coalesce(value, 0))
+      FROM leads WHERE archived_at IS NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"""
+LEAD_KEPT = """
+    SELECT month, pipeline_id, status_id, currency, owner_id, team_id, source, reached, leads, value
+      FROM lead_month_counts WHERE leads <> 0 OR value <> 0"""
+REACHED_FROM_HISTORY = """
+    SELECT count(*) FROM leads l
+     WHERE l.reached_status_ids <> ARRAY(SELECT DISTINCT to_status_id FROM lead_status_history h
+                                          WHERE h.lead_id = l.id ORDER BY 1)"""
+
+
+async def leads_agree(server: LiveServer) -> None:
+    async with server.session() as s:
+
+        def rows(found: Any) -> set[tuple[Any, ...]]:  # the reached statuses as a tuple: hashable
+            return {(*r[:7], tuple(r[7]), *r[8:]) for r in found}
+
+        counted = rows((await s.execute(text(LEAD_RECOUNT))).all())
+        kept = rows((await s.execute(text(LEAD_KEPT))).all())
+        assert kept == counted
+        assert await s.scalar(text(REACHED_FROM_HISTORY)) == 0  # every status a lead was ever in
+
+
+async def test_kept_month_counts_follow_leads_and_serve_funnel_and_sources(server: LiveServer, admin: Any) -> None:
+    st = await status_ids(admin)
+    sam = await server.create_user("sam@example.com", role="Salesperson", team="East", full_name="Sam Seller")
+    web = [
+        await make_lead(admin, person_name=f"Web {i}", source="Website", value="100", currency="EUR", owner_id=sam)
+        for i in range(3)
+    ]
+    ads = [await make_lead(admin, person_name=f"Ad {i}", source="Ads", value="50", currency="EUR") for i in range(2)]
+    # web[0]: Open -> Connected -> Won; web[1]: Open -> Connected; ads[0] straight to Won.
+    first = (await _ok(await move(admin, web[0], st["Connected"])))["lead"]
+    await _ok(await move(admin, first, st["Won"]))
+    await _ok(await move(admin, web[1], st["Connected"]))
+    await _ok(await move(admin, ads[0], st["Won"]))
+    await leads_agree(server)
+    # Two leads made in last month's middle and one on its last day but one: whole-month counts.
+    today = datetime.now(UTC).date()
+    month_ago = today.replace(day=1) - DAY
+    async with server.session() as s:
+        for lead, day in (
+            (web[0], month_ago.replace(day=15)),
+            (ads[0], month_ago.replace(day=15)),
+            (ads[1], month_ago),
+        ):
+            at = datetime.combine(day, datetime.min.time(), UTC)
+            await s.execute(text("UPDATE leads SET created_at = :at WHERE id = :i"), {"at": at, "i": lead["id"]})
+    await leads_agree(server)
+    fresh = await _ok(await admin.get(f"/api/leads/{web[2]['id']}"))
+    archived = await _ok(await admin.post(f"/api/leads/{fresh['id']}/archive", json={"version": fresh["version"]}))
+    assert archived["archived_at"]
+    await leads_agree(server)
+
+    # From a few days before last month (part-month: counted lead by lead), last month whole (kept
+    # counts), to today (part-month): the four live leads, two won.
+    span = {"date_from": (month_ago.replace(day=1) - 3 * DAY).isoformat(), "date_to": today.isoformat()}
+    funnel = await _ok(await admin.get("/api/reports/funnel", params=span))
+    figures = {f["label"]: f["value"] for f in funnel["figures"]}
+    assert (figures["Leads created"], figures["Won"]) == (4, 2)
+    stages = {row[0]: row[1] for row in funnel["tables"][0]["rows"]}
+    assert (stages["Open"], stages["Connected"], stages["Won"]) == (4, 3, 2)  # ads[0] jumped over Connected
+    sources = await _ok(await admin.get("/api/reports/sources", params=span))
+    by_source = {row[0]: row[1:5] for row in sources["tables"][0]["rows"]}
+    assert by_source["Website"] == [2, 1, "50.0", "100.00"]
+    assert by_source["Ads"] == [2, 1, "50.0", "50.00"]
+    # Last month alone: only the kept counts; this month alone: only the leads counted one by one.
+    whole = {"date_from": month_ago.replace(day=1).isoformat(), "date_to": month_ago.isoformat()}
+    assert {
+        f["label"]: f["value"] for f in (await _ok(await admin.get("/api/reports/funnel", params=whole)))["figures"]
+    }["Leads created"] == 3
+    this = {"date_from": today.replace(day=1).isoformat(), "date_to": today.isoformat()}
+    assert {
+        f["label"]: f["value"] for f in (await _ok(await admin.get("/api/reports/funnel", params=this)))["figures"]
+    }["Leads created"] == 1
+
+    # A bulk load by COPY: the row trigger fills what each lead reached.
+    async with server.session() as s:
+        raw = await (await s.connection()).get_raw_connection()
+        driver: Any = raw.driver_connection
+        pipeline = (await admin.get("/api/pipelines")).json()[0]["id"]
+        async with driver.cursor() as cursor:
+            async with cursor.copy("COPY leads (person_name, pipeline_id, status_id, source) FROM STDIN") as copy:
+                for i in range(50):
+                    await copy.write_row((f"Copied {i}", pipeline, st["Connected"], "Fair"))
+    await leads_agree(server)
