@@ -15,11 +15,12 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import secrets
 import socket
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,9 +44,10 @@ DELIVER_TASK = "automation.deliver"
 BACKOFF = (5, 300, 1800, 7200, 18000, 36000, 36000)
 TIMEOUT = 10.0
 EXCERPT = 500
-# Deliveries claimed per round, POSTed at once over at most CONCURRENCY connections.
+# Deliveries claimed per round, POSTed at once over at most CONCURRENCY kept-alive connections
+# (more opened at once overflowed a small receiver's listen backlog: resets, retries).
 BATCH = 200
-CONCURRENCY = 100
+CONCURRENCY = 16
 # A claimed delivery is due again after this (its worker died mid-batch): never lost, maybe sent twice
 # (receivers deduplicate on webhook-id, as the specification says).
 LEASE = timedelta(seconds=TIMEOUT + 50)
@@ -359,10 +361,11 @@ async def _post(item: _Claimed) -> None:
 
 
 async def _settle(db: Database, items: list[_Claimed]) -> dict[str, int]:
-    """Each attempt logged, then delivered, retry later (its own scheduled job), off (410) or dead:
-    one transaction for the whole batch."""
+    """Each attempt logged, then delivered, retry later, off (410) or dead: one transaction for the
+    whole batch. Retries due in the same second share one scheduled job."""
     outcomes: dict[str, int] = {}
     async with db.transaction() as session:
+        session.info["webhook_retries"] = {}
         rows = {
             r.id: r
             for r in await session.scalars(
@@ -375,6 +378,17 @@ async def _settle(db: Database, items: list[_Claimed]) -> dict[str, int]:
                 "settled elsewhere" if row is None or row.status != "pending" else await _outcome(session, row, item)
             )
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        for second, first_id in sorted(session.info.pop("webhook_retries").items()):
+            try:  # the job of this second names its first delivery (the jobs log shows which)
+                await queue.defer(
+                    session,
+                    DELIVER_TASK,
+                    delivery_id=first_id,
+                    scheduled_at=datetime.fromtimestamp(second, UTC),
+                    queueing_lock=f"{WAKE_LOCK}@{second}",
+                )
+            except queue.AlreadyQueued:
+                pass
     return outcomes
 
 
@@ -408,7 +422,8 @@ async def _outcome(session: AsyncSession, row: Delivery, item: _Claimed) -> str:
         await _tell_admins(session, row)
         return "dead"
     row.next_attempt_at = utcnow() + timedelta(seconds=BACKOFF[row.attempts - 1])
-    await queue.defer(session, DELIVER_TASK, delivery_id=row.id, scheduled_at=row.next_attempt_at)
+    second = math.ceil(row.next_attempt_at.timestamp())
+    session.info["webhook_retries"].setdefault(second, row.id)
     return "retry"
 
 
