@@ -75,11 +75,20 @@ class Invoice(IdMixin, TimestampsMixin, Versioned, Base):
         ),
         Index("uq_invoices_number", "number", unique=True),
         Index("ix_invoices_client_id", "client_id"),
-        # Home's overdue figure read from the index alone (migration 0040).
+        # Home's overdue figure and the receivables report read from the index alone (migration 0040).
         Index(
             "ix_invoices_open_due",
             "due_date",
-            postgresql_include=["currency", "gross_total", "paid_total", "owner_id", "team_id"],
+            postgresql_include=[
+                "currency",
+                "gross_total",
+                "paid_total",
+                "owner_id",
+                "team_id",
+                "client_id",
+                "kind",
+                "issue_date",
+            ],
             postgresql_where=text("status IN ('unpaid', 'partially_paid', 'overdue')"),
         ),
         Index("ix_invoices_owner_created", "owner_id", "created_at"),  # own scope, newest first

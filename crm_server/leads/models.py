@@ -253,6 +253,7 @@ lead_board_counts = Table(
     Column("leads", BigInteger, nullable=False),
     Column("value", Numeric, nullable=False),
     Column("valued", BigInteger, nullable=False),
+    Column("dated", BigInteger, nullable=False, server_default="0"),  # with an expected close date (0040)
     UniqueConstraint(
         "pipeline_id",
         "status_id",

@@ -99,6 +99,12 @@ def lead_filters(r: Range, *, pipeline: bool = True) -> list[ColumnElement[bool]
     return [Lead.archived_at.is_(None), *_lead_filters_on(r, Lead.__table__.c, pipeline)]
 
 
+def kept_lead_filters(r: Range, c: Any) -> list[ColumnElement[bool]]:
+    """lead_filters on a table of counts kept from the live leads (no source filter where it keeps
+    no source: the caller counts the leads then)."""
+    return _lead_filters_on(r, c, pipeline=True)
+
+
 def _lead_filters_on(r: Range, c: Any, pipeline: bool) -> list[ColumnElement[bool]]:
     """The scope and filters on the columns `c` of leads or of a table kept from them."""
     q = r.query

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server.auth.models import User
 from crm_server.auth.permissions import Principal
 from crm_server.contract.reports import Cell, ReportColumn, ReportFigure, ReportOut, ReportQuery, ReportTable
-from crm_server.leads.models import Lead, PipelineStatus
+from crm_server.leads.models import Lead, PipelineStatus, lead_board_counts
 from crm_server.reports import common
 from crm_server.reports.service import next_period, period_start
 from crm_server.targets import service as targets
@@ -68,15 +68,7 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
         )
     ]
     owners = await by(func.coalesce(User.full_name, "Unassigned"))
-    undated = int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Lead)
-            .join(PipelineStatus, PipelineStatus.id == Lead.status_id)
-            .where(*open_leads, Lead.expected_close_date.is_(None))
-        )
-        or 0
-    )
+    undated = await _undated(session, r, open_leads)
     total = sum((row[2] for row in months), zero)
     total_weighted = sum((row[3] for row in months), zero)
     this_month = datetime.now(UTC).date().replace(day=1)
@@ -151,3 +143,22 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
             ),
         ],
     )
+
+
+async def _undated(session: AsyncSession, r: common.Range, open_leads: list[Any]) -> int:
+    """Open leads without an expected close date: from the board's kept counts (their leads minus
+    those dated, migration 0040), counted lead by lead only for a source filter (not kept there)."""
+    if r.query.source is None:
+        k = lead_board_counts.c
+        kept = select(func.coalesce(func.sum(k.leads - k.dated), 0)).where(
+            *common.kept_lead_filters(r, k),
+            k.status_id.in_(select(PipelineStatus.id).where(PipelineStatus.kind == "open")),
+        )
+        return int(await session.scalar(kept) or 0)
+    counted = (
+        select(func.count())
+        .select_from(Lead)
+        .join(PipelineStatus, PipelineStatus.id == Lead.status_id)
+        .where(*open_leads, Lead.expected_close_date.is_(None))
+    )
+    return int(await session.scalar(counted) or 0)

@@ -14,8 +14,11 @@ kept like the others. The sales funnel and the lead sources read a year of a mil
 tens of thousands of these rows (and the leads of a range's first and last part-months one by one).
 Filling them reads every lead once (with the leads' own triggers off: nothing they keep changes).
 
-`ix_invoices_open_due`: the open invoices by due date with what Home's overdue figure sums, so that
-figure is read from the index alone. `ix_leads_converted_created`: the converted leads by creation
+`lead_board_counts.dated`: how many of the board's leads have an expected close date (the forecast's
+"open leads without a close date" without counting every open lead).
+
+`ix_invoices_open_due`: the open invoices by due date with what Home's overdue figure and the
+receivables report read, so both are read from the index alone. `ix_leads_converted_created`: the converted leads by creation
 time (lead sources: what the won clients paid). `ix_leads_sample_16/64/256/1024`: one lead in 16 (64, ...; by a hash of its id) by
 pipeline and creation time, with what the filters read: the funnel's median times in stage of a
 large range come from a sample, and each lead's moves are read from `ix_lead_status_history_lead`
@@ -197,7 +200,58 @@ def _drop_lead_counts() -> None:
     op.execute("ALTER TABLE leads DROP COLUMN reached_status_ids")
 
 
+BOARD_KEY = "pipeline_id, status_id, currency, owner_id, team_id"
+
+
+def _board_function(name: str, changes: str, dated: bool) -> str:
+    """Migration 0027's board-count functions, with (`dated`) or without the count of leads that have
+    an expected close date."""
+    extra, sums, sets = (", dated", ", sum(dated)", ", dated = c.dated + excluded.dated") if dated else ("", "", "")
+    return f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO lead_board_counts AS c ({BOARD_KEY}, leads, value, valued{extra})
+    SELECT {BOARD_KEY}, sum(leads), sum(value), sum(valued){sums}
+      FROM ({changes}) AS d
+     GROUP BY {BOARD_KEY}
+    HAVING sum(leads) <> 0 OR sum(value) <> 0 OR sum(valued) <> 0{" OR sum(dated) <> 0" if dated else ""}
+     ORDER BY {BOARD_KEY}
+        ON CONFLICT ({BOARD_KEY}) DO UPDATE
+       SET leads = c.leads + excluded.leads, value = c.value + excluded.value,
+           valued = c.valued + excluded.valued{sets};
+    RETURN NULL;
+END $$"""
+
+
+def _board_rows(table: str, sign: str, dated: bool) -> str:
+    more = f", {sign}(expected_close_date IS NOT NULL)::int AS dated" if dated else ""
+    return (
+        f"SELECT {BOARD_KEY}, {sign}1 AS leads, {sign}coalesce(value, 0) AS value,"
+        f" {sign}(value IS NOT NULL)::int AS valued{more} FROM {table} WHERE archived_at IS NULL"
+    )
+
+
+def _board_functions(dated: bool) -> None:
+    op.execute(_board_function("lead_board_counts_insert", _board_rows("new_leads", "", dated), dated))
+    op.execute(_board_function("lead_board_counts_delete", _board_rows("old_leads", "-", dated), dated))
+    both = f"{_board_rows('new_leads', '', dated)} UNION ALL {_board_rows('old_leads', '-', dated)}"
+    op.execute(_board_function("lead_board_counts_update", both, dated))
+
+
+def _board_dated() -> None:
+    op.execute("ALTER TABLE lead_board_counts ADD COLUMN dated bigint NOT NULL DEFAULT 0")
+    op.execute(
+        f"UPDATE lead_board_counts c SET dated = d.n FROM (SELECT {BOARD_KEY}, count(*) AS n FROM leads"
+        f" WHERE archived_at IS NULL AND expected_close_date IS NOT NULL GROUP BY {BOARD_KEY}) AS d"
+        " WHERE (c.pipeline_id, c.status_id) = (d.pipeline_id, d.status_id)"
+        " AND c.currency IS NOT DISTINCT FROM d.currency AND c.owner_id IS NOT DISTINCT FROM d.owner_id"
+        " AND c.team_id IS NOT DISTINCT FROM d.team_id"
+    )
+    _board_functions(dated=True)
+
+
 def upgrade() -> None:
+    _board_dated()
     _lead_counts()
     op.execute(
         f"""
@@ -241,12 +295,14 @@ END $$"""
     )
     op.execute(
         "CREATE INDEX ix_invoices_open_due ON invoices (due_date)"
-        " INCLUDE (currency, gross_total, paid_total, owner_id, team_id)"
+        " INCLUDE (currency, gross_total, paid_total, owner_id, team_id, client_id, kind, issue_date)"
         " WHERE status IN ('unpaid', 'partially_paid', 'overdue')"
     )
 
 
 def downgrade() -> None:
+    _board_functions(dated=False)
+    op.execute("ALTER TABLE lead_board_counts DROP COLUMN dated")
     _drop_lead_counts()
     op.execute("DROP INDEX ix_invoices_open_due")
     for event in ("insert", "delete", "update", "truncate"):

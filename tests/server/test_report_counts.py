@@ -136,6 +136,8 @@ async def leads_agree(server: LiveServer) -> None:
         kept = rows((await s.execute(text(LEAD_KEPT))).all())
         assert kept == counted
         assert await s.scalar(text(REACHED_FROM_HISTORY)) == 0  # every status a lead was ever in
+        dated = "SELECT count(*) FROM leads WHERE archived_at IS NULL AND expected_close_date IS NOT NULL"
+        assert await s.scalar(text(dated)) == await s.scalar(text("SELECT sum(dated) FROM lead_board_counts"))
 
 
 async def test_kept_month_counts_follow_leads_and_serve_funnel_and_sources(server: LiveServer, admin: Any) -> None:
@@ -151,7 +153,17 @@ async def test_kept_month_counts_follow_leads_and_serve_funnel_and_sources(serve
     await _ok(await move(admin, first, st["Won"]))
     await _ok(await move(admin, web[1], st["Connected"]))
     await _ok(await move(admin, ads[0], st["Won"]))
+    dated = await _ok(
+        await admin.patch(
+            f"/api/leads/{ads[1]['id']}", json={"version": ads[1]["version"], "expected_close_date": "2030-01-31"}
+        )
+    )
     await leads_agree(server)
+    forecast = await _ok(
+        await admin.get("/api/reports/forecast", params={"date_from": "2030-01-01", "date_to": "2030-03-31"})
+    )
+    undated = {f["label"]: f["value"] for f in forecast["figures"]}["Open, no close date"]
+    assert undated == 2  # web[1] and web[2] (ads[1] has a date; web[0] and ads[0] are won)
     # Two leads made in last month's middle and one on its last day but one: whole-month counts.
     today = datetime.now(UTC).date()
     month_ago = today.replace(day=1) - DAY
@@ -159,7 +171,7 @@ async def test_kept_month_counts_follow_leads_and_serve_funnel_and_sources(serve
         for lead, day in (
             (web[0], month_ago.replace(day=15)),
             (ads[0], month_ago.replace(day=15)),
-            (ads[1], month_ago),
+            (dated, month_ago),
         ):
             at = datetime.combine(day, datetime.min.time(), UTC)
             await s.execute(text("UPDATE leads SET created_at = :at WHERE id = :i"), {"at": at, "i": lead["id"]})
