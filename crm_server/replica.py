@@ -49,6 +49,7 @@ class Verdict:
     usable: bool
     as_of: datetime | None = None  # the replica's data is current to this moment
     why: str = ""
+    down: bool = False  # not answering (or not a standby): looked at again after RETRY_DOWN_SECONDS
 
 
 class Replica:
@@ -77,7 +78,7 @@ class Replica:
         if verdict.usable != self._verdict.usable:
             log.info("replica %s", "in use" if verdict.usable else f"skipped: {verdict.why}")
         self._verdict = verdict
-        self._until = now + (CHECK_SECONDS if verdict.usable or "lag" in verdict.why else RETRY_DOWN_SECONDS)
+        self._until = now + (RETRY_DOWN_SECONDS if verdict.down else CHECK_SECONDS)
         return verdict
 
     async def _look(self, primary: Database) -> Verdict:
@@ -90,10 +91,10 @@ class Replica:
             async with self.engine.connect() as conn:
                 row = (await conn.execute(_STATUS, {"primary": position})).one()
         except Exception as exc:  # down, refusing, or not a standby at all: the primary answers
-            return Verdict(False, why=(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])
+            return Verdict(False, why=_first_line(exc), down=True)
         recovering, caught_up, replayed_at, now = row
         if not recovering:
-            return Verdict(False, why="CRM_REPLICA_URL is not a standby (not in recovery)")
+            return Verdict(False, why="CRM_REPLICA_URL is not a standby (not in recovery)", down=True)
         if caught_up:
             return Verdict(True, as_of=now)
         if replayed_at is None:
@@ -115,7 +116,7 @@ class Replica:
             await session.connection()
         except Exception as exc:
             await session.close()
-            self._verdict = Verdict(False, why=(str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])
+            self._verdict = Verdict(False, why=_first_line(exc), down=True)
             self._until = time.monotonic() + RETRY_DOWN_SECONDS
             log.warning("replica skipped: %s", self._verdict.why)
             return None
@@ -133,6 +134,10 @@ class Replica:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 async def read_session(request: Request, response: Response) -> AsyncIterator[AsyncSession]:
