@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, literal, select, tuple_
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -320,22 +320,34 @@ async def _rules(session: AsyncSession, rules: list[Compiled], change: engine.Ch
             outcome, detail = "stopped", "Loop stopped: this rule's own actions led back to it."
         elif matched and len(chain) >= engine.MAX_DEPTH:
             outcome, detail = "stopped", f"Stopped at a depth of {engine.MAX_DEPTH}: rules triggering rules."
-        run = Run(
-            rule_id=rule.id,
-            entity=change.entity,
-            entity_id=change.entity_id,
-            outcome=outcome,
-            depth=len(chain),
-            chain=chain,
-            change=transition,
-            conditions=[r.model_dump(mode="json") for r in results],
-            matched=matched,
-            detail=detail,
+        run_id = await session.scalar(
+            _if_still_on(
+                Run,
+                rule_id=rule.id,
+                entity=change.entity,
+                entity_id=change.entity_id,
+                outcome=outcome,
+                depth=len(chain),
+                chain=chain,
+                change=transition,
+                conditions=[r.model_dump(mode="json") for r in results],
+                matched=matched,
+                detail=detail,
+            ).returning(Run.id)
         )
-        session.add(run)
-        await session.flush()
-        if outcome == "queued":
-            await queue.defer(session, RUN_TASK, run_id=run.id)
+        if run_id is not None and outcome == "queued":
+            await queue.defer(session, RUN_TASK, run_id=run_id)
+
+
+def _if_still_on(model: type[Any], /, **values: Any) -> Any:
+    """INSERT the row only while the rule is still there and on, read in this very statement: a
+    process that has not yet heard of a rule turned off or deleted elsewhere neither runs it nor
+    fails the change on the rule's foreign key."""
+    table = model.__table__
+    row = select(*(literal(v, type_=table.c[k].type).label(k) for k, v in values.items())).where(
+        select(Rule.id).where(Rule.id == values["rule_id"], Rule.active.is_(True)).exists()
+    )
+    return insert(model).from_select(list(values), row)
 
 
 async def plan(
@@ -356,7 +368,7 @@ async def plan(
         )
         return
     fire_at = when + timedelta(minutes=trigger.offset_minutes)
-    stmt = insert(Planned).values(rule_id=rule.id, entity=rule.entity, entity_id=entity_id, fire_at=fire_at)
+    stmt = _if_still_on(Planned, rule_id=rule.id, entity=rule.entity, entity_id=entity_id, fire_at=fire_at)
     await session.execute(
         stmt.on_conflict_do_update(constraint="uq_automation_planned_record", set_={"fire_at": fire_at})
     )

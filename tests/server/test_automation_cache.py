@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.support import ADMIN_EMAIL, LiveServer, make_url
@@ -128,3 +129,32 @@ async def test_a_change_reads_nothing_when_no_rule_or_subscription_wants_it(
     assert ticket.status_code == 201, ticket.text
     assert _reads(statements) == [], _reads(statements)
     assert not [s for s, _ in statements if "FROM audit_log" in s]  # nor the change's audit rows
+
+
+async def test_a_rule_gone_before_this_process_heard_neither_runs_nor_fails_the_change(
+    first: LiveServer, second: LiveServer, apis: tuple[httpx.AsyncClient, httpx.AsyncClient]
+) -> None:
+    one, two = apis
+    lead = (await one.post("/api/leads", json={"person_name": "Race Rita"})).json()
+    token = one.headers["Authorization"].split()[1]
+    async with connect(second.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        body = {
+            "name": "Raced",
+            "entity": "lead",
+            "trigger": {"kind": "field_changed", "field": "product_interest", "to_value": "Race"},
+            "actions": [{"kind": "add_tag", "tag": "raced"}],
+        }
+        rule = (await one.post("/api/automation/rules", json=body)).json()
+        await _heard(ws, rule["id"])
+    lead = await _set(two, lead, company="Knows the rule")  # the second process holds it, on
+    # Turned off and then deleted with no live event: the moment before the second process hears.
+    async with first.session() as s:
+        await s.execute(text("UPDATE automation_rules SET active = false WHERE id = :i"), {"i": rule["id"]})
+    lead = await _set(two, lead, product_interest="Race")
+    assert await _runs(one, rule["id"]) == []
+    async with first.session() as s:
+        await s.execute(text("DELETE FROM automation_rules WHERE id = :i"), {"i": rule["id"]})
+    lead = await _set(two, lead, product_interest="Other")
+    lead = await _set(two, lead, product_interest="Race")  # no foreign-key failure: the change is saved
+    assert lead["product_interest"] == "Race"
