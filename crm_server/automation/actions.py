@@ -405,13 +405,15 @@ async def do(session: AsyncSession, rule: Rule, run: Run, obj: Any, action: Acti
         from crm_server.automation.capture import payload
 
         record = await payload(session, entity, obj.id, {})
-        delivery = await webhooks.enqueue(
+        delivery_id = await webhooks.enqueue(
             session,
             sub.id,
             "automation.webhook",
             {"rule": {"id": rule.id, "name": rule.name}, "entity": entity, "record": record, "change": run.change},
         )
-        detail = f"Delivery {delivery.id} queued."
+        if delivery_id is None:
+            raise ValidationFailed("The webhook is gone or turned off.", field="subscription_id")
+        detail = f"Delivery {delivery_id} queued."
     elif kind == ActionKind.send_email:
         detail = await _send_email(session, rule, entity, obj, action)
     elif kind == ActionKind.send_whatsapp:

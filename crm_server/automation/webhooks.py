@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server import events
@@ -234,20 +234,26 @@ def message(event_type: str, data: dict[str, Any], at: datetime | None = None) -
     return {"type": event_type, "timestamp": (at or utcnow()).isoformat(), "data": data}
 
 
-async def enqueue(session: AsyncSession, subscription_id: int, event_type: str, data: dict[str, Any]) -> Delivery:
+async def enqueue(session: AsyncSession, subscription_id: int, event_type: str, data: dict[str, Any]) -> int | None:
     """Write one delivery to the outbox, in the caller's transaction, and make sure a batch job
-    will come for it (one waiting job serves every delivery written before it starts)."""
-    row = Delivery(
-        subscription_id=subscription_id,
-        event_type=event_type,
-        message_id="msg_" + secrets.token_urlsafe(18),
-        payload=message(event_type, data),
-        status="pending",
+    will come for it (one waiting job serves every delivery written before it starts). The id, or
+    None when the subscription is gone or off by now (read in the INSERT itself: a process that
+    has not yet heard of it neither queues it nor fails the change on its foreign key)."""
+    values = {
+        "subscription_id": subscription_id,
+        "event_type": event_type,
+        "message_id": "msg_" + secrets.token_urlsafe(18),
+        "payload": message(event_type, data),
+        "status": "pending",
+    }
+    table = Delivery.__table__
+    row = select(*(literal(v, type_=table.c[k].type).label(k) for k, v in values.items())).where(
+        select(Subscription.id).where(Subscription.id == subscription_id, Subscription.active.is_(True)).exists()
     )
-    session.add(row)
-    await session.flush()
-    await wake(session)
-    return row
+    delivery_id = await session.scalar(insert(Delivery).from_select(list(values), row).returning(Delivery.id))
+    if delivery_id is not None:
+        await wake(session)
+    return delivery_id
 
 
 async def wake(session: AsyncSession) -> None:

@@ -52,11 +52,11 @@ async def apis(first: LiveServer, second: LiveServer) -> AsyncIterator[tuple[htt
             yield one, two
 
 
-async def _heard(ws: ClientConnection, rule_id: int) -> None:
+async def _heard(ws: ClientConnection, rule_id: int, entity: str = "automation_rule") -> None:
     """Until the second process's listener passed on this rule's live event (the cache heard it first)."""
     while True:
         event = json.loads(await asyncio.wait_for(ws.recv(), 30))
-        if event.get("entity") == "automation_rule" and event.get("entity_id") == rule_id:
+        if event.get("entity") == entity and event.get("entity_id") == rule_id:
             return
 
 
@@ -158,3 +158,23 @@ async def test_a_rule_gone_before_this_process_heard_neither_runs_nor_fails_the_
     lead = await _set(two, lead, product_interest="Other")
     lead = await _set(two, lead, product_interest="Race")  # no foreign-key failure: the change is saved
     assert lead["product_interest"] == "Race"
+
+
+async def test_a_subscription_gone_before_this_process_heard_does_not_fail_the_change(
+    first: LiveServer, second: LiveServer, apis: tuple[httpx.AsyncClient, httpx.AsyncClient]
+) -> None:
+    one, two = apis
+    allowed = await one.patch("/api/settings", json={"values": {"webhooks.allowed_private": "127.0.0.1"}})
+    assert allowed.status_code == 200, allowed.text
+    lead = (await one.post("/api/leads", json={"person_name": "Hook Hugo"})).json()
+    token = one.headers["Authorization"].split()[1]
+    async with connect(second.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        body = {"name": "Gone soon", "url": "http://127.0.0.1:9/hook", "event_types": ["lead.updated"]}
+        sub = (await one.post("/api/automation/webhooks", json=body)).json()
+        await _heard(ws, sub["id"], "webhook_subscription")
+    lead = await _set(two, lead, company="Knows the subscription")
+    async with first.session() as s:  # gone with no live event: before the second process hears
+        await s.execute(text("DELETE FROM webhook_subscriptions WHERE id = :i"), {"i": sub["id"]})
+    lead = await _set(two, lead, company="Still saved")
+    assert lead["company"] == "Still saved"
