@@ -31,7 +31,7 @@ from crm_server.auth.permissions import Principal
 from crm_server.contract.reports import ReportQuery
 from crm_server.errors import ValidationFailed
 from crm_server.invoices.service import checked_currency
-from crm_server.leads.models import Lead, Pipeline, lead_month_counts
+from crm_server.leads.models import Lead, Pipeline, lead_closed_counts, lead_month_counts
 from crm_server.reports.service import MAX_PERIODS, next_period, period_start, periods
 
 MAX_ROWS = 500  # a breakdown longer than this is cut (and says so)
@@ -132,40 +132,79 @@ def whole_months(r: Range) -> tuple[date, date] | None:
 
 
 def leads_created(r: Range, *, pipeline: bool = True) -> Subquery:
-    """The live leads created in the range (scope and filters applied) as rows of pipeline_id,
-    status_id, currency, owner_id, team_id, source, reached, leads and value: the range's whole
-    months from the kept month counts (lead_month_counts, migration 0040), the days before and
-    after them one lead per row. A year of a million leads is a few tens of thousands of rows."""
+    """The live leads created in the range (scope and filters applied) as rows of month, pipeline_id,
+    status_id, currency, owner_id, team_id, source, reached, leads and value."""
     k = lead_month_counts.c
-    parts: list[Any] = []  # selects of the same nine columns
+    return _kept_and_counted(
+        r,
+        k,
+        Lead.created_at,
+        [k.month, k.pipeline_id, k.status_id, k.currency, k.owner_id, k.team_id, k.source, k.reached],
+        [Lead.reached_status_ids],
+        pipeline,
+    )
+
+
+def leads_closed(r: Range) -> Subquery:
+    """The live leads closed in the range (scope and filters applied) as rows of month, pipeline_id,
+    status_id, currency, owner_id, team_id, source, lost_reason_id, previous_status_id, leads and
+    value."""
+    k = lead_closed_counts.c
+    return _kept_and_counted(
+        r,
+        k,
+        Lead.closed_at,
+        [
+            k.month,
+            k.pipeline_id,
+            k.status_id,
+            k.currency,
+            k.owner_id,
+            k.team_id,
+            k.source,
+            k.lost_reason_id,
+            k.previous_status_id,
+        ],
+        [Lead.lost_reason_id, Lead.previous_status_id],
+        True,
+    )
+
+
+def _kept_and_counted(r: Range, k: Any, at: Any, kept: list[Any], extra: list[Any], pipeline: bool) -> Subquery:
+    """The range's whole months from a table of counts kept from the leads (migration 0040), the
+    days before and after them one lead per row (from an index that carries these columns). A year
+    of a million leads is a few tens of thousands of rows. `kept`: the kept table's columns before
+    its leads and value; `extra`: the leads' columns matching kept[7:]."""
+    parts: list[Any] = []  # selects of the same columns
     months = whole_months(r)
     edges = [(r.start, r.end)]
     if months is not None:
         parts.append(
-            select(
-                k.pipeline_id, k.status_id, k.currency, k.owner_id, k.team_id, k.source, k.reached, k.leads, k.value
-            ).where(*_lead_filters_on(r, k, pipeline), k.month >= months[0], k.month <= months[1])
+            select(*kept, k.leads, k.value).where(
+                *_lead_filters_on(r, k, pipeline), k.month >= months[0], k.month <= months[1]
+            )
         )
         edges = [(r.start, instant(months[0])), (instant(next_period(months[1], "month")), r.end)]
     for start, end in edges:
         if start < end:
             parts.append(
                 select(
+                    month_of(at),
                     Lead.pipeline_id,
                     Lead.status_id,
                     Lead.currency,
                     Lead.owner_id,
                     Lead.team_id,
                     Lead.source,
-                    Lead.reached_status_ids,
+                    *extra,
                     literal(1, BigInteger),
                     func.coalesce(Lead.value, 0),
-                ).where(*lead_filters(r, pipeline=pipeline), Lead.created_at >= start, Lead.created_at < end)
+                ).where(*lead_filters(r, pipeline=pipeline), at >= start, at < end)
             )
-    names = ("pipeline_id", "status_id", "currency", "owner_id", "team_id", "source", "reached", "leads", "value")
+    names = [c.name for c in kept] + ["leads", "value"]
     first, *rest = parts
-    labelled = [first.with_only_columns(*(col.label(n) for col, n in zip(first.selected_columns, names, strict=True)))]
-    return union_all(*labelled, *rest).subquery("created")
+    labelled = first.with_only_columns(*(col.label(n) for col, n in zip(first.selected_columns, names, strict=True)))
+    return union_all(labelled, *rest).subquery("counted")
 
 
 def month_of(column: Any) -> ColumnElement[date]:

@@ -120,6 +120,18 @@ LEAD_RECOUNT = """
 LEAD_KEPT = """
     SELECT month, pipeline_id, status_id, currency, owner_id, team_id, source, reached, leads, value
       FROM lead_month_counts WHERE leads <> 0 OR value <> 0"""
+CLOSED_RECOUNT = """
+    SELECT date_trunc('month', closed_at AT TIME ZONE 'UTC')::date, pipeline_id, status_id, currency, owner_id,
+           team_id, source, lost_reason_id, previous_status_id, count(*), sum(coalesce(value, 0))
+      FROM leads WHERE archived_at IS NULL AND closed_at IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9"""
+CLOSED_KEPT = """
+    SELECT month, pipeline_id, status_id, currency, owner_id, team_id, source, lost_reason_id, previous_status_id,
+           leads, value
+      FROM lead_closed_counts WHERE leads <> 0 OR value <> 0"""
+PREVIOUS_FROM_HISTORY = """
+    SELECT count(*) FROM leads l
+     WHERE l.previous_status_id IS DISTINCT FROM (SELECT from_status_id FROM lead_status_history h
+                                                  WHERE h.lead_id = l.id ORDER BY at DESC, id DESC LIMIT 1)"""
 REACHED_FROM_HISTORY = """
     SELECT count(*) FROM leads l
      WHERE l.reached_status_ids <> ARRAY(SELECT DISTINCT to_status_id FROM lead_status_history h
@@ -136,6 +148,9 @@ async def leads_agree(server: LiveServer) -> None:
         kept = rows((await s.execute(text(LEAD_KEPT))).all())
         assert kept == counted
         assert await s.scalar(text(REACHED_FROM_HISTORY)) == 0  # every status a lead was ever in
+        assert await s.scalar(text(PREVIOUS_FROM_HISTORY)) == 0  # the one it left last
+        closed = {tuple(r) for r in (await s.execute(text(CLOSED_RECOUNT))).all()}
+        assert {tuple(r) for r in (await s.execute(text(CLOSED_KEPT))).all()} == closed
         dated = "SELECT count(*) FROM leads WHERE archived_at IS NULL AND expected_close_date IS NOT NULL"
         assert await s.scalar(text(dated)) == await s.scalar(text("SELECT sum(dated) FROM lead_board_counts"))
 
@@ -202,6 +217,22 @@ async def test_kept_month_counts_follow_leads_and_serve_funnel_and_sources(serve
     assert {
         f["label"]: f["value"] for f in (await _ok(await admin.get("/api/reports/funnel", params=this)))["figures"]
     }["Leads created"] == 1
+
+    # Lost last month from Connected, for a price: the lost deals report of last month (kept counts
+    # only) names the reason and the stage; this month's (leads one by one) has none.
+    reasons = {r["name"]: r["id"] for r in await _ok(await admin.get("/api/lost-reasons"))}
+    connected = await _ok(await admin.get(f"/api/leads/{web[1]['id']}"))
+    await _ok(await move(admin, connected, st["Lost"], lost_reason_id=reasons["Price too high"]))
+    async with server.session() as s:
+        at = datetime.combine(month_ago, datetime.min.time(), UTC)
+        await s.execute(text("UPDATE leads SET closed_at = :at WHERE id = :i"), {"at": at, "i": web[1]["id"]})
+    await leads_agree(server)
+    lost = await _ok(await admin.get("/api/reports/lost", params=whole))
+    tables = {t["key"]: t["rows"] for t in lost["tables"]}
+    assert tables["reasons"] == [["Price too high", 1, "100.00"]]
+    assert tables["stages"] == [["Connected", 1, "100.00"]]
+    assert tables["owners"] == [["Sam Seller", 1, "100.00"]]
+    assert (await _ok(await admin.get("/api/reports/lost", params=this)))["tables"][0]["rows"] == []
 
     # A bulk load by COPY: the row trigger fills what each lead reached.
     async with server.session() as s:
