@@ -19,7 +19,8 @@ from crm_server.contract.common import Page
 Body = dict[str, Any]
 
 # What a change announces on the change bus (operations.run(..., changed=...)).
-CHANGED = frozenset({"admin.automation_rule"})
+# Rules' live events are module "automation" (seen by admins and the rule's team's managers).
+CHANGED = frozenset({"admin.automation_rule", "automation.automation_rule"})
 WEBHOOKS = frozenset({"admin.webhook_subscription"})
 
 _RULES = TypeAdapter(list[RuleOut])

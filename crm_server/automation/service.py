@@ -35,9 +35,18 @@ from crm_server.jobs import queue
 DUE_BATCH = 500
 
 
-def _announce(session: AsyncSession, actor_id: int, rule_id: int, action: str) -> None:
-    """Other admins' Automation pages refresh on it."""
-    events.emit(session, module="admin", entity="automation_rule", entity_id=rule_id, action=action, actor_id=actor_id)
+def _announce(session: AsyncSession, actor_id: int, rule: Rule, action: str) -> None:
+    """Automation pages refresh on it: every admin's, and a team rule's team's managers' (module
+    automation, scoped by the rule's team); every process's rule cache drops on it."""
+    events.emit(
+        session,
+        module="automation",
+        entity="automation_rule",
+        entity_id=rule.id,
+        action=action,
+        actor_id=actor_id,
+        team_id=rule.team_id,
+    )
 
 
 def rule_out(rule: Rule) -> RuleOut:
@@ -143,7 +152,7 @@ async def create_rule(session: AsyncSession, principal: Principal, data: RuleIn)
         action="created",
         changes=audit.diff({}, _values(data)),
     )
-    _announce(session, actor_id, rule.id, "created")
+    _announce(session, actor_id, rule, "created")
     return rule_out(rule)
 
 
@@ -168,7 +177,7 @@ async def update_rule(session: AsyncSession, principal: Principal, rule_id: int,
         action="updated",
         changes=audit.diff(before, _values(data)),
     )
-    _announce(session, actor_id, rule.id, "updated")
+    _announce(session, actor_id, rule, "updated")
     return rule_out(rule)
 
 
@@ -199,7 +208,7 @@ async def set_active(session: AsyncSession, principal: Principal, rule_id: int, 
             action="activated" if active else "deactivated",
             changes=audit.diff({"active": not active}, {"active": active}),
         )
-        _announce(session, actor_id, rule.id, "updated")
+        _announce(session, actor_id, rule, "updated")
     return rule_out(rule)
 
 
@@ -208,7 +217,7 @@ async def delete_rule(session: AsyncSession, principal: Principal, rule_id: int)
     rule = await _get(session, principal, rule_id, lock=True)
     await session.delete(rule)
     audit.record(session, actor_id=actor_id, entity="automation_rule", entity_id=rule_id, action="deleted")
-    _announce(session, actor_id, rule_id, "deleted")
+    _announce(session, actor_id, rule, "deleted")
 
 
 # --- the run log -----------------------------------------------------------------------------------

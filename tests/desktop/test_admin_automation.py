@@ -127,7 +127,7 @@ def test_an_admin_builds_the_demo_rule_and_sees_it_work(desk: Desk, qtbot: QtBot
         "actions": [{"kind": "add_tag", "tag": "new"}],
     }
     made = desk.run(api.post("/api/automation/rules", other))
-    panel.on_live_event(live_event("admin", "automation_rule", made["id"], "created"))
+    panel.on_live_event(live_event("automation", "automation_rule", made["id"], "created"))
     desk.wait_until(
         lambda: any("Welcome" in page.list.item(i).text() for i in range(page.list.count())),
         message="the list did not refresh",

@@ -6,12 +6,14 @@ it. Through HTTP with the job worker."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.support import LiveServer, make_url
 
@@ -165,3 +167,19 @@ async def test_a_managers_rule_cannot_reach_outside_the_team(mona: httpx.AsyncCl
         ),
     )
     assert inside.status_code == 201, inside.text
+
+
+async def test_a_managers_desktop_hears_of_her_teams_rules_only(
+    live: LiveServer, boss: httpx.AsyncClient, mona: httpx.AsyncClient
+) -> None:
+    token = mona.headers["Authorization"].split()[1]
+    async with connect(live.ws_url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        admins = await boss.post("/api/automation/rules", json=_body("Admins' own", {"kind": "add_tag", "tag": "a"}))
+        hers = await mona.post("/api/automation/rules", json=_body("Hers", {"kind": "add_tag", "tag": "h"}))
+        assert admins.status_code == 201 and hers.status_code == 201
+        while True:  # the admin's came first: had she been told of it, it would come before hers
+            event = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if event.get("entity") == "automation_rule":
+                break
+        assert (event["module"], event["entity_id"]) == ("automation", hers.json()["id"])

@@ -131,6 +131,7 @@ OTHER_EVENT_PAGES = {
     ("integrations", "integration"): ("integrations",),
     ("integrations", "integration_event"): ("integrations",),
     ("imports", "import"): ("data_management",),
+    ("automation", "automation_rule"): ("automation",),  # seen by admins and the rule's team's managers
     ("integrations", "whatsapp_template"): ("whatsapp_templates",),  # seen by who may view integrations
 }
 
