@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.auth.models import Team
@@ -57,24 +57,36 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
         func.count().filter(breached),
     )
 
-    async def by(label: Any, target: Any = None, on: Any = None) -> list[list[Any]]:
-        stmt = select(label, *measures).select_from(Ticket)
-        if target is not None:
-            stmt = stmt.outerjoin(target, on)
-        rows = await session.execute(stmt.where(*where).group_by(label).order_by(func.count().desc(), label))
-        return [[row[0], int(row[1]), common.hours(row[2]), common.hours(row[3]), int(row[4])] for row in rows]
-
-    teams = await by(func.coalesce(Team.name, "No team"), Team, Team.id == Ticket.team_id)
-    categories = await by(
-        func.coalesce(TicketCategory.name, "No category"), TicketCategory, TicketCategory.id == Ticket.category_id
+    # One pass over the range's tickets for the four groupings (team, category, month, all).
+    team = func.coalesce(Team.name, "No team")
+    category = func.coalesce(TicketCategory.name, "No category")
+    month = common.month_of(Ticket.created_at)
+    grouped = (
+        select(func.grouping(team, category, month), team, category, month, *measures)
+        .select_from(Ticket)
+        .outerjoin(Team, Team.id == Ticket.team_id)
+        .outerjoin(TicketCategory, TicketCategory.id == Ticket.category_id)
+        .where(*where)
+        .group_by(func.grouping_sets(tuple_(team), tuple_(category), tuple_(month), tuple_()))
     )
-    found = {row[0]: row[1:] for row in await by(common.month_of(Ticket.created_at))}
+    found_by: dict[int, list[list[Any]]] = {}
+    for bits, team_name, category_name, start_of, *m in await session.execute(grouped):
+        label = team_name if bits == 0b011 else category_name if bits == 0b101 else start_of
+        found_by.setdefault(int(bits), []).append([label, int(m[0]), common.hours(m[1]), common.hours(m[2]), int(m[3])])
+
+    def ranked(rows: list[list[Any]]) -> list[list[Any]]:
+        return sorted(rows, key=lambda row: (-row[1], str(row[0])))
+
+    teams = ranked(found_by.get(0b011, []))
+    categories = ranked(found_by.get(0b101, []))
+    found = {row[0]: row[1:] for row in found_by.get(0b110, [])}
     months: list[list[Any]] = []
     start = period_start(r.date_from, "month")
     while start <= r.date_to:
         months.append([common.month_label(start), *found.get(start, [0, None, None, 0])])
         start = next_period(start, "month")
-    overall = (await session.execute(select(*measures).where(*where))).one()
+    everything = found_by.get(0b111, [[None, 0, None, None, 0]])[0]
+    overall = [everything[1], everything[2], everything[3], everything[4]]
 
     def table(key: str, title: str, first: str, rows: list[list[Any]], chart: str = "bar") -> ReportTable:
         return ReportTable(
@@ -96,8 +108,8 @@ async def report(session: AsyncSession, principal: Principal, query: ReportQuery
         currency=r.currency,
         figures=[
             ReportFigure(label="Tickets", value=int(overall[0]), kind="count"),
-            ReportFigure(label="Median first response (h)", value=common.hours(overall[1]), kind="hours"),
-            ReportFigure(label="Median resolution (h)", value=common.hours(overall[2]), kind="hours"),
+            ReportFigure(label="Median first response (h)", value=overall[1], kind="hours"),
+            ReportFigure(label="Median resolution (h)", value=overall[2], kind="hours"),
             ReportFigure(label="SLA breaches", value=int(overall[3]), kind="count"),
         ],
         tables=[
