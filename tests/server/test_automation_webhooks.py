@@ -305,3 +305,32 @@ async def test_invoice_issued_payment_received_and_paid(boss: httpx.AsyncClient,
     got = [verifier.verify(body, headers) for headers, body in await _until(four, "four invoice deliveries")]
     assert sorted(m["type"] for m in got) == ["invoice.issued", "invoice.paid", "payment.received", "payment.received"]
     assert {m["data"]["id"] for m in got} == {invoice["id"]}
+
+
+async def test_a_delivery_left_by_a_stopped_worker_goes_out_on_the_next_sweep(
+    live: LiveServer, boss: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """A batch claims its rows with a lease: a worker killed mid-batch leaves them pending, due once
+    the lease ran out, with no job of their own; the minute sweep delivers them."""
+    await _allow_loopback(boss)
+    sub = await _subscribe(boss, receiver.url("/ok/swept"), "lead.created")
+    await _lead(boss, "Swept Sally")
+    [first] = await _until(lambda: _deliveries(boss, sub["id"], status="delivered"), "the first delivery")
+    async with live.session() as s:  # as the killed worker left it: claimed, lease over, no job
+        await s.execute(
+            text(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now() - interval '1 minute' "
+                "WHERE id = :i"
+            ),
+            {"i": first["id"]},
+        )
+    before = len(receiver.received("/ok/swept"))
+    ran = await boss.post("/api/admin/jobs/automation.deliver_due/run")
+    assert ran.status_code == 202, ran.text
+
+    async def again() -> list[tuple[dict[str, str], bytes]] | None:
+        got = receiver.received("/ok/swept")
+        return got if len(got) > before else None
+
+    [(headers, _body)] = (await _until(again, "the sweep's delivery"))[before:]
+    assert headers["webhook-id"] == first["message_id"]  # the same message: the receiver can drop a double
