@@ -188,19 +188,21 @@ async def cloud(boss: httpx.AsyncClient) -> AsyncIterator[CloudApiStandIn]:
 async def test_a_rule_sends_an_approved_whatsapp_template_only_with_opt_in(
     boss: httpx.AsyncClient, cloud: CloudApiStandIn
 ) -> None:
-    for action, words in (
+    refusals: list[tuple[dict[str, Any], str]] = [
         ({"kind": "send_whatsapp"}, "Choose"),
         ({"kind": "send_whatsapp", "whatsapp_template": "spring_offer"}, "not approved"),
         ({"kind": "send_whatsapp", "whatsapp_template": "no_such"}, "No WhatsApp template"),
-    ):
+    ]
+    for action, words in refusals:
         body = {"name": "x", "entity": "lead", "trigger": {"kind": "created"}, "actions": [action]}
         refused = await boss.post("/api/automation/rules", json=body)
         assert refused.status_code == 422 and refused.json()["field"] == "actions.0.whatsapp_template", refused.text
         assert words in refused.json()["message"]
-    for action, field in (  # hostile: a NUL, an id past 64 bits
+    hostile: list[tuple[dict[str, Any], str]] = [  # a NUL, an id past 64 bits
         ({"kind": "send_whatsapp", "whatsapp_template": "wel\x00come"}, "whatsapp_template"),
         ({"kind": "send_email", "template_id": 2**70}, "template_id"),
-    ):
+    ]
+    for action, field in hostile:
         body = {"name": "x", "entity": "lead", "trigger": {"kind": "created"}, "actions": [action]}
         refused = await boss.post("/api/automation/rules", json=body)
         assert 400 <= refused.status_code < 500 and field in str(refused.json()["field"]), refused.text
