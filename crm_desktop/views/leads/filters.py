@@ -45,7 +45,7 @@ PERIODS: tuple[tuple[str, int | None], ...] = (
 # Keys that narrow what is shown (pipeline and "show closed" choose what to show, not narrow it).
 NARROWING = ("owner_id", "unassigned", "team_id", "source", "tag", "created_from", "created_to", "q", "min_engagement")
 # Campaign engagement (issue #22: opens + 3 x clicks, capped at 100): the least score shown.
-ENGAGEMENT = (("Any engagement", None), ("Engaged (1+)", 1), ("Clicked (3+)", 3), ("Very engaged (10+)", 10))
+ENGAGEMENT = (("Any engagement", None), ("Opened (1+)", 1), ("Clicked (3+)", 3), ("Engaged (10+)", 10))
 
 
 def _combo(name: str, any_label: str) -> QComboBox:
@@ -126,7 +126,7 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
         first = QHBoxLayout()
         first.setSpacing(8)
         first.addWidget(self.search, 2)
-        for widget in (self.owner, self.team, self.source, self.tag):
+        for widget in (self.owner, self.team, self.source, self.engagement, self.tag):
             first.addWidget(widget)
         second = QHBoxLayout()
         second.setSpacing(8)
@@ -135,7 +135,6 @@ class LeadFilterBar(SavedViewsMixin, QWidget):
             self.created_from,
             self.created_to,
             self.pipeline,
-            self.engagement,
             self.unassigned,
             self.include_closed,
         ):
