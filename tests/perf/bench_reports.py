@@ -120,8 +120,9 @@ def fill_follow_ups(url: str, leads: int) -> None:
                        CASE WHEN mod(l.id + k, 4) = 0 THEN NULL ELSE d.due END, 7
                   FROM leads l
                  CROSS JOIN generate_series(1, %(per)s) k
-                 CROSS JOIN LATERAL (  -- refers to l and k: a new random time per follow-up, not per chunk
-                     SELECT now() - random() * interval '365 days' + interval '20 days' + (l.id + k) * interval '0' AS due
+                 CROSS JOIN LATERAL (  -- refers to l and k: a random time per follow-up, not per chunk
+                     SELECT now() - random() * interval '365 days' + interval '20 days'
+                            + (l.id + k) * interval '0' AS due
                  ) d
                  WHERE l.id BETWEEN %(lo)s AND %(hi)s
                 """,
