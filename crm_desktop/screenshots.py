@@ -375,10 +375,14 @@ async def _shoot_all(shots: Shooter, server_url: str) -> None:
     ctx = ScreenshotContext(
         api=session.api, session=session, me=session.me, main=main, server_url=server_url, size=main.size()
     )
+    # Every widget a hook shows lives until the end of the run: a hook's top-level page freed by
+    # Python as its generator ends, while its reads were still in flight, crashed the process.
+    shown: list[QWidget] = []
     for module in _hook_modules(shots):
         name = module.__name__
         try:
             for name, widget in module.screenshot_states(ctx):
+                shown.append(widget)
                 if widget.parentWidget() is None and not widget.isVisible():
                     widget.resize(ctx.size)
                     widget.show()
@@ -390,6 +394,9 @@ async def _shoot_all(shots: Shooter, server_url: str) -> None:
             for left in QApplication.topLevelWidgets():  # what the hook left open would cover the next shots
                 if left is not main and left.isVisible():
                     left.close()
+        for left in QApplication.topLevelWidgets():  # a hook's pages must not cover the next hook's
+            if left is not main and left.isVisible():
+                left.close()
     await desktop.shutdown()
 
 

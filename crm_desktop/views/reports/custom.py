@@ -26,7 +26,6 @@ from PySide6.QtCharts import (
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -37,8 +36,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QScrollArea,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -50,7 +47,7 @@ from crm_desktop.session import Session
 from crm_desktop.views.reports.sales import amount_axis
 from crm_desktop.views.reports.standard import SERIES_EXTRA, SERIES_TOKENS
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
-from crm_desktop.widgets.header_fit import keep_titles_whole
+from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.custom_reports import (
     CustomDefinition,
@@ -205,14 +202,10 @@ class CustomReportPage(QWidget):
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart_view.setFixedHeight(300)
         self.chart_view.setVisible(False)  # until a grouped run
-        self.table = QTableWidget(0, 0, self)
+        self.table = RowsTable(self)
         self.table.setObjectName("customTable")
         self.table.setAccessibleName("Custom report rows")
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setMinimumHeight(220)
-        keep_titles_whole(self.table)
 
         def row(*items: tuple[str, QWidget] | QWidget) -> QHBoxLayout:
             box = QHBoxLayout()
@@ -520,18 +513,14 @@ class CustomReportPage(QWidget):
         count = len(result.rows)
         said = f"{count} row{'s' if count != 1 else ''}."
         self.note.setText(f"{said} {result.note}".strip())
-        # Rows go one by one, not through QTableWidget.clear(): clear() crashed the process (SIGSEGV)
-        # in the screens check while the table was refilled.
-        self.table.setRowCount(0)
-        self.table.setColumnCount(len(result.columns))
-        self.table.setHorizontalHeaderLabels([c.title for c in result.columns])
-        self.table.setRowCount(count)
-        for r, values in enumerate(result.rows):
-            for c, (value, column) in enumerate(zip(values, result.columns, strict=False)):
-                item = QTableWidgetItem(_text(value, column.kind))
-                if column.kind != "text":
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(r, c, item)
+        self.table.set_rows(
+            [c.title for c in result.columns],
+            [
+                [_text(value, column.kind) for value, column in zip(values, result.columns, strict=False)]
+                for values in result.rows
+            ],
+            frozenset(c for c, column in enumerate(result.columns) if column.kind != "text"),
+        )
         header = self.table.horizontalHeader()
         for c in range(len(result.columns)):
             header.setSectionResizeMode(c, QHeaderView.ResizeMode.ResizeToContents)

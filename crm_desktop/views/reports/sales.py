@@ -17,7 +17,6 @@ from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QCategoryAxi
 from PySide6.QtCore import QDate, QSettings, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFontMetrics, QKeySequence, QPainter, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QComboBox,
     QFileDialog,
@@ -27,8 +26,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -40,7 +37,7 @@ from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.form import DateEdit
-from crm_desktop.widgets.header_fit import keep_titles_whole
+from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.reports import SalesPeriod, SalesQuery, SalesReportOut
 
@@ -197,15 +194,11 @@ class SalesReportPage(QWidget):
         self.chart_view = QChartView(self.chart)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.chart_view.setMinimumHeight(180)  # with the table, the report fits a 1366x768 screen
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["Period", "Documents", "Total"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = RowsTable()
+        self.table.set_rows(["Period", "Documents", "Total"], [])
         self.table.setAccessibleName("Sales per period")
         self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(120)
-        keep_titles_whole(self.table)
         self.figures = figures = QWidget()
         fig = QVBoxLayout(figures)
         fig.setContentsMargins(0, 0, 0, 0)
@@ -404,17 +397,14 @@ class SalesReportPage(QWidget):
         self.loads += 1
 
     def _fill_table(self, periods: list[SalesPeriod], group: str, currency: str, basis: str) -> None:
-        self.table.setHorizontalHeaderLabels(
-            ["Period", "Invoices" if basis == "accrual" else "Payments", f"Total ({currency})"]
+        self.table.set_rows(
+            ["Period", "Invoices" if basis == "accrual" else "Payments", f"Total ({currency})"],
+            [
+                [period_label(period.period_start, group), format.number(period.count), format.money(period.total)]
+                for period in periods
+            ],
+            frozenset({1, 2}),
         )
-        self.table.setRowCount(len(periods))
-        for row, period in enumerate(periods):
-            cells = (period_label(period.period_start, group), format.number(period.count), format.money(period.total))
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if column:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, column, item)
 
     def _fill_chart(self, periods: list[SalesPeriod], group: str, currency: str, name: str) -> None:
         """Bars per period. QtCharts draws doubles; the figures people read are the exact ones in the

@@ -29,7 +29,6 @@ from PySide6.QtCharts import (
 from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFontMetrics, QKeySequence, QPainter, QPen, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QButtonGroup,
     QComboBox,
     QFileDialog,
@@ -40,8 +39,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -56,7 +53,7 @@ from crm_desktop.views.reports.targets import TargetsDialog, may_set_targets
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.form import DateEdit
-from crm_desktop.widgets.header_fit import keep_titles_whole
+from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract import spreadsheet
 from crm_server.contract.reports import REPORT_TITLES, ReportOut, ReportQuery, ReportTable
@@ -195,11 +192,7 @@ class StandardReportPage(QWidget):
         self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
         self.chart_view = QChartView(self.chart, self)
         self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        self.table = QTableWidget(0, 0, self)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        keep_titles_whole(self.table)
+        self.table = RowsTable(self)
         self.figures_box = QWidget(self)
         fig = QVBoxLayout(self.figures_box)
         fig.setContentsMargins(0, 0, 0, 0)
@@ -484,19 +477,18 @@ class StandardReportPage(QWidget):
         )
         self.stack.setCurrentWidget(self.empty if empty else self.figures_box)
         self.export_button.setEnabled(bool(report.tables))
-        # Rows go one by one, not through QTableWidget.clear(): clear() crashed the process (SIGSEGV)
-        # in the screens check while the table was refilled.
-        self.table.setRowCount(0)
-        self.table.setColumnCount(len(table.columns))
-        self.table.setHorizontalHeaderLabels([c.title for c in table.columns])
         self.table.setAccessibleName(f"{REPORT_TITLES[report.key]}: {table.title}")
-        self.table.setRowCount(len(table.rows))
-        for r, row in enumerate(table.rows):
-            for c, (value, column) in enumerate(zip(row, table.columns, strict=False)):
-                item = QTableWidgetItem(cell_text(value, column.kind, report.currency))
-                if column.kind != "text":
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(r, c, item)
+        self.table.set_rows(
+            [c.title for c in table.columns],
+            [
+                [
+                    cell_text(value, column.kind, report.currency)
+                    for value, column in zip(row, table.columns, strict=False)
+                ]
+                for row in table.rows
+            ],
+            frozenset(c for c, column in enumerate(table.columns) if column.kind != "text"),
+        )
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
         for c in range(len(table.columns)):

@@ -392,7 +392,8 @@ def screenshot_states(ctx: Any) -> Iterator[tuple[str, QWidget]]:
     from crm_server.contract.whatsapp import NumberOut
 
     ctx.main.open_module("admin")
-    panel = ctx.main.findChild(AdminPanel)
+    # The admin panel (the Automation module has a panel of its own, with that page alone).
+    panel = next((p for p in ctx.main.findChildren(AdminPanel) if "integrations" in p.pages), None)
     if panel is not None:
         page = panel.show_page("integrations")
         assert isinstance(page, IntegrationsPage)
