@@ -491,13 +491,18 @@ async def run(session: AsyncSession, principal: Principal, d: CustomDefinition) 
     value_kind, value_title, names, fields = p.value_kind, p.value_title, p.names, p.fields
     if groups:
         exprs = [g.expr for g in groups]
-        stmt = (
-            _statement(entity, principal, [*exprs, measure])
+        # The groups are counted first (a materialized CTE), then ordered and cut: with ORDER BY and
+        # LIMIT on the grouping itself, PostgreSQL walked an owner index over every follow-up (4 s
+        # for a week of a million-row table) hoping to stop early, which grouping never lets it do.
+        grouped = (
+            _statement(entity, principal, [*(e.label(f"g{i}") for i, e in enumerate(exprs)), measure.label("value")])
             .where(*conditions)
             .group_by(*exprs)
-            .order_by(*[e.asc().nulls_last() for e in exprs])
-            .limit(limit + 1)
+            .cte("grouped")
+            .prefix_with("MATERIALIZED")
         )
+        keys = [grouped.c[f"g{i}"] for i in range(len(exprs))]
+        stmt = select(*keys, grouped.c.value).order_by(*[k.asc().nulls_last() for k in keys]).limit(limit + 1)
         rows = [list(r) for r in await session.execute(stmt)]
         truncated = len(rows) > limit
         rows = await _labelled(session, [g.kind for g in groups], rows[:limit])
