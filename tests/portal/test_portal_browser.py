@@ -1,14 +1,17 @@
 """The partner portal in a real browser (Debian's headless chromium driven by selenium through
 chromedriver), as a partner uses it: accept the invitation, sign in, register a lead; an office
 desktop (pytest-qt) shows the lead live; the salesperson moves its stage on the desktop and the
-partner's page shows the new stage. One browser for the module."""
+partner's page shows the new stage; once the deal's invoice is paid and the policy's waiting days
+have passed, the partner's dashboard shows the commission. One browser for the module."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -158,3 +161,52 @@ def test_a_partner_registers_a_lead_the_office_sees_it_live_and_the_partner_sees
     assert browser.find_element(By.ID, "stage").text == "In progress"
     with httpx.Client(base_url=desk.server.base_url) as plain:  # the page is the partner's alone
         assert plain.get(browser.current_url.replace(desk.server.base_url, "")).status_code == 303
+
+    # The deal is won and invoiced from its proposal; the invoice is paid 11 days ago (the policy
+    # waits 10): the daily calculation credits the partner 10 % of the 1,000.00 net, and the
+    # partner's dashboard shows it pending.
+    today = date.today()
+    desk.run(
+        admin.post(
+            "/api/commissions/policies",
+            {
+                "name": "Partners 10 %",
+                "basis": "percent",
+                "wait_days": 10,
+                "starts_on": (today.replace(day=1) - timedelta(days=31)).replace(day=1).isoformat(),
+                "tiers": [{"threshold": "0", "rate": "10"}],
+                "members": [{"partner_id": partner["id"]}],
+            },
+        )
+    )
+    won_status = next(s.id for s in window.stages() if s.kind == "won")
+    fresh = desk.run(admin.get(f"/api/leads/{lead.id}"))
+    won = desk.run(
+        admin.post(
+            f"/api/leads/{lead.id}/move", {"version": fresh["version"], "status_id": won_status, "convert": True}
+        )
+    )
+    rate = next(r["id"] for r in desk.run(admin.get("/api/tax-rates")) if r["name"] == "Standard 19%")
+    line = {"description": "CRM set-up", "quantity": "1", "unit_price": "1000.00", "tax_rate_id": rate}
+    proposal = desk.run(admin.post("/api/proposals", {"client_id": won["client"]["id"], "lines": [line]}))
+    for status in ("sent", "accepted"):
+        proposal = desk.run(
+            admin.post(f"/api/proposals/{proposal['id']}/status", {"version": proposal["version"], "status": status})
+        )
+    draft = desk.run(admin.post(f"/api/proposals/{proposal['id']}/convert"))
+    invoice = desk.run(admin.post(f"/api/invoices/{draft['id']}/issue", {"version": draft["version"]}))
+    paid_on = (today - timedelta(days=11)).isoformat()
+    desk.run(
+        admin.post(f"/api/invoices/{invoice['id']}/payments", {"amount": invoice["gross_total"], "paid_on": paid_on})
+    )
+    desk.run(admin.post("/api/admin/jobs/commissions.calculate/run"))
+    for _ in range(300):  # the job runs on the server's worker
+        if desk.run(admin.get("/api/commissions", partner_id=partner["id"]))["items"]:
+            break
+        desk.run(asyncio.sleep(0.2))
+    else:
+        raise AssertionError("no commission was calculated for the partner")
+    browser.find_element(By.LINK_TEXT, "Dashboard").click()
+    shows(browser, "Dashboard")
+    assert browser.find_element(By.ID, "commission-pending").text.strip() == "100.00 EUR"
+    assert browser.find_element(By.ID, "commission-earned").text.strip() == "100.00 EUR"
