@@ -78,7 +78,7 @@ async def _snapshot(session: AsyncSession, campaign: Campaign) -> Snapshot:
         sender=str(cfg["smtp.sender"]),
         sender_name=str(cfg["company.name"] or ""),
         links=list(links),
-        smtp={k: v for k, v in cfg.items() if k.startswith("smtp.")},
+        smtp={k: v for k, v in cfg.items() if k.startswith(("smtp.", "dkim."))},  # what sending and signing need
     )
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from typing import Any
 
+import dkim  # type: ignore[import-untyped]
 import httpx
 import pytest
 from sqlalchemy import text
@@ -342,3 +344,28 @@ async def test_hostile_ids_tokens_and_consents(boss: httpx.AsyncClient, live: Li
             assert (await web.post(path)).status_code in (404, 405), path
         assert (await web.post("/track/u/%00")).status_code == 422  # the input guard refuses NUL
         assert (await web.get("/track/o/garbage.gif")).headers["content-type"] == "image/gif"
+
+
+async def test_campaign_messages_are_dkim_signed(boss: httpx.AsyncClient, mailbox: Smtp) -> None:
+    """With DKIM on, each campaign message is signed on its batch's connection, as a single e-mail
+    is, and verifies against the record the DNS page publishes (handed to dkimpy: no DNS)."""
+    await _ok(await boss.post("/api/emails/dkim/key"))
+    on = {"dkim.enabled": True, "dkim.domain": "northwind.example"}
+    await _ok(await boss.patch("/api/settings", json={"values": on}))
+    try:
+        records = (await _ok(await boss.get("/api/emails/dkim")))["records"]
+        published = next(r["value"] for r in records if r["purpose"] == "DKIM").encode()
+        await _leads(boss, "signed", [("Sia Sign", "sia@signed.example")])
+        campaign = await _ok(await boss.post("/api/campaigns", json=_campaign("signed")), 201)
+        await _ok(await boss.post(f"/api/campaigns/{campaign['id']}/start"))
+        await _wait(boss, campaign["id"], lambda c: c["status"] == "done")
+        [message] = _to(mailbox, "sia@signed.example")
+        assert "d=northwind.example" in str(message["DKIM-Signature"])
+        raw = message.as_bytes(policy=policy.default.clone(linesep="\r\n"))
+
+        def dns(name: bytes, timeout: int = 5) -> bytes | None:
+            return published if name == b"crm._domainkey.northwind.example." else None
+
+        assert dkim.verify(raw, dnsfunc=dns)
+    finally:
+        await _ok(await boss.patch("/api/settings", json={"values": {"dkim.enabled": False}}))
