@@ -27,6 +27,7 @@ from crm_desktop.api import leads, reports
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.widgets.form import DateEdit
 from crm_desktop.widgets.header_fit import keep_titles_whole
+from crm_desktop.widgets.report_parts import say as say_in
 from crm_server.contract.auth import Me, Scope
 from crm_server.contract.reports import SourceCostIn, SourceCostOut
 
@@ -152,8 +153,4 @@ class SourceCostsDialog(QDialog):
         )
 
     def say(self, text: str, role: str = "error") -> None:
-        self.notice.setProperty("role", role)
-        self.notice.style().unpolish(self.notice)
-        self.notice.style().polish(self.notice)
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        say_in(self.notice, text, role)

@@ -12,19 +12,9 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCharts import (
-    QAbstractBarSeries,
-    QBarCategoryAxis,
-    QBarSeries,
-    QBarSet,
-    QChart,
-    QChartView,
-    QHorizontalBarSeries,
-    QLineSeries,
-    QPieSeries,
-)
+from PySide6.QtCharts import QPieSeries
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -44,9 +34,9 @@ from crm_desktop import format, operations, tasks, theme
 from crm_desktop.api import admin, auth, custom_reports, leads
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
-from crm_desktop.views.reports.sales import amount_axis
-from crm_desktop.views.reports.standard import SERIES_EXTRA, SERIES_TOKENS
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
+from crm_desktop.widgets.report_parts import LatestLoad, ReportChartView, series_colors
+from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.custom_reports import (
@@ -107,7 +97,7 @@ class CustomReportPage(QWidget):
         self.saved: list[CustomReportOut] = []
         self.saved_id: int | None = None
         self.runs = 0
-        self._task: Any = None
+        self.latest = LatestLoad(self, self.run, self.say)
         self._people: list[tuple[str, int]] = []
         self._teams: list[tuple[str, int]] = []
         self._statuses: list[tuple[str, int]] = []
@@ -194,12 +184,8 @@ class CustomReportPage(QWidget):
         self.note.setProperty("role", "muted")
         self.note.setWordWrap(True)
         self.note.setText("Choose what to count and how to group it, then press Run.")
-        self.chart = QChart()
-        self.chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
-        self.chart.setBackgroundVisible(False)
-        self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
-        self.chart_view = QChartView(self.chart, self)
-        self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart_view = ReportChartView(self)
+        self.chart = self.chart_view.chart()
         self.chart_view.setFixedHeight(300)
         self.chart_view.setVisible(False)  # until a grouped run
         self.table = RowsTable(self)
@@ -342,7 +328,7 @@ class CustomReportPage(QWidget):
         return bool(self.entities)
 
     def is_busy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self.latest.busy()
 
     def _entity_chosen(self) -> None:
         entity = self.entities.get(str(self.entity.currentData()))
@@ -494,18 +480,7 @@ class CustomReportPage(QWidget):
     # --- running -------------------------------------------------------------------------------
 
     def run(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = tasks.spawn(self._run(self.definition()))
-
-    async def _run(self, definition: CustomDefinition) -> None:
-        try:
-            result = await custom_reports.run(self.api, definition)
-        except ApiError as exc:
-            self.say(exc.message)
-            return
-        self.say("")
-        self.show_result(result)
+        self.latest.start(custom_reports.run(self.api, self.definition()), self.show_result)
 
     def show_result(self, result: CustomResultOut) -> None:
         self.result = result
@@ -529,16 +504,12 @@ class CustomReportPage(QWidget):
 
     def _fill_chart(self, result: CustomResultOut) -> None:
         """Grouped rows drawn: the first level along the axis, the second as one series each."""
-        self.chart.removeAllSeries()
-        for axis in self.chart.axes():
-            self.chart.removeAxis(axis)
+        self.chart_view.clear()
         drawn = result.grouped and result.chart != "table" and bool(result.rows)
         self.chart_view.setVisible(drawn)
         if not drawn:
             return
-        colors = [QColor(theme.color(t)) for t in SERIES_TOKENS] + [QColor(SERIES_EXTRA)]
-        # more series than the theme's six: the avatar colours after them (each reads on both pages)
-        colors += [QColor(c) for c in theme.AVATAR_COLORS if QColor(c) not in colors]
+        colors = series_colors(extended=True)  # more series than six: the avatar colours after them
         levels = len(result.columns) - 1
         values = [float(Decimal(str(row[-1] or 0))) for row in result.rows]
         firsts = list(dict.fromkeys(str(row[0]) for row in result.rows))
@@ -547,7 +518,6 @@ class CustomReportPage(QWidget):
             (str(row[0]), str(row[1]) if levels > 1 else seconds[0]): v
             for row, v in zip(result.rows, values, strict=True)
         }
-        text = QColor(theme.color("muted"))
         self.chart.legend().setLabelColor(QColor(theme.color("text")))
         self.chart.legend().setVisible(levels > 1 or result.chart == "pie")
         many = len(seconds) > 6 or (result.chart == "pie" and len(result.rows) > 6)
@@ -567,51 +537,19 @@ class CustomReportPage(QWidget):
         across = result.chart != "line" and ":" not in result.columns[0].key
         if across:
             firsts = firsts[::-1]
-        categories = QBarCategoryAxis()
-        categories.append(firsts)
-        if not across and len(firsts) > 12:
-            categories.setLabelsAngle(-45)
         legend_height = 22 * len(seconds) + 90 if many else 0
         bars_height = len(firsts) * max(24, 6 * len(seconds)) + 100 if across else 0
         self.chart_view.setFixedHeight(min(900, max(300, legend_height, bars_height)))
-        amounts = amount_axis(min([0.0, *values]), max([0.0, *values]))
-        self.chart.addAxis(categories, Qt.AlignmentFlag.AlignLeft if across else Qt.AlignmentFlag.AlignBottom)
-        self.chart.addAxis(amounts, Qt.AlignmentFlag.AlignBottom if across else Qt.AlignmentFlag.AlignLeft)
-        if result.chart == "line":
-            for n, second in enumerate(seconds):
-                line = QLineSeries()
-                line.setName(second)
-                for i, first in enumerate(firsts):
-                    line.append(i, cell.get((first, second), 0.0))
-                pen = QPen(colors[n % len(colors)])
-                pen.setWidth(2)
-                line.setPen(pen)
-                self.chart.addSeries(line)
-                line.attachAxis(categories)
-                line.attachAxis(amounts)
-        else:
-            series: QAbstractBarSeries = QHorizontalBarSeries() if across else QBarSeries()
-            for n, second in enumerate(seconds):
-                bars = QBarSet(second)
-                bars.append([cell.get((first, second), 0.0) for first in firsts])
-                bars.setColor(colors[n % len(colors)])
-                bars.setBorderColor(colors[n % len(colors)])
-                series.append(bars)
-            self.chart.addSeries(series)
-            series.attachAxis(categories)
-            series.attachAxis(amounts)
-        for axis in (categories, amounts):
-            axis.setTruncateLabels(False)
-            axis.setGridLineColor(QColor(theme.color("chart_grid")))
-            axis.setLinePenColor(QColor(theme.color("chart_axis")))
-            axis.setLabelsColor(text)
+        self.chart_view.draw(
+            firsts,
+            [(second, [cell.get((first, second), 0.0) for first in firsts]) for second in seconds],
+            kind="line" if result.chart == "line" else "bar",
+            across=across,
+            colors=colors,
+        )
 
     def say(self, text: str, role: str = "error") -> None:
-        self.notice.setProperty("role", role)
-        self.notice.style().unpolish(self.notice)
-        self.notice.style().polish(self.notice)
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        say_in(self.notice, text, role)
 
     # --- saving --------------------------------------------------------------------------------
 

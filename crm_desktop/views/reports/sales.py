@@ -8,14 +8,12 @@ nothing was invoiced or paid in the range. Reloads when invoices or payments cha
 from __future__ import annotations
 
 import logging
-import math
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import date
+from functools import partial
 from typing import Any
 
-from PySide6.QtCharts import QBarCategoryAxis, QBarSeries, QBarSet, QCategoryAxis, QChart, QChartView
-from PySide6.QtCore import QDate, QSettings, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFontMetrics, QKeySequence, QPainter, QShortcut
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -30,13 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, operations, tasks, theme
+from crm_desktop import format, operations
 from crm_desktop.api import reports
-from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.form import DateEdit
+from crm_desktop.widgets.report_parts import DateRange, LatestLoad, ReportChartView, shortcut
+from crm_desktop.widgets.report_parts import preset_range as preset_range
+from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.reports import SalesPeriod, SalesQuery, SalesReportOut
@@ -47,54 +47,10 @@ BASES = (
     ("accrual", "Accrual", "By invoice date: what was billed, paid or not"),
     ("cash", "Cash", "By payment date: what came in"),
 )
-PRESETS = ("This month", "Last 3 months", "This year", "Last year", "Custom")
-DEFAULT_PRESET = "This year"
 GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))
 CURRENCIES = ("EUR", "USD", "GBP", "SEK", "RON", "PLN", "CHF")
 BASIS_KEY = "reports/sales/basis"
 REFRESH_AREAS = reports.WATCHED
-
-
-def nice_ticks(low: float, high: float, most: int = 6) -> list[float]:
-    """Round values from at or below ``low`` to at or above ``high`` (0, 10,000, 20,000 ...), at most
-    about ``most`` of them: where a value axis puts its lines."""
-    if high <= low:
-        high = low + 1
-    rough = (high - low) / (most - 1)
-    power = 10 ** math.floor(math.log10(rough))
-    step = next(power * f for f in (1, 2, 2.5, 5, 10) if power * f >= rough)
-    first = math.floor(low / step) * step
-    ticks = [first]
-    while ticks[-1] < high:
-        ticks.append(round(first + step * len(ticks), 10))
-    return ticks
-
-
-def amount_axis(low: float, high: float) -> QCategoryAxis:
-    """A value axis whose labels are written as the rest of the app writes numbers ("30,000"; QValueAxis'
-    printf-style label format cannot group thousands): one labelled line per round value."""
-    ticks = nice_ticks(low, high)
-    axis = QCategoryAxis()
-    axis.setLabelsPosition(QCategoryAxis.AxisLabelsPosition.AxisLabelsPositionOnValue)
-    axis.setRange(ticks[0], ticks[-1])
-    axis.setStartValue(ticks[0])
-    for tick in ticks:
-        axis.append(format.number(Decimal(str(tick))), tick)
-    return axis
-
-
-def preset_range(name: str, today: date) -> tuple[date, date]:
-    """The dates of a preset; every range ends today except last year's."""
-    if name == "This month":
-        return today.replace(day=1), today
-    if name == "Last 3 months":
-        first = today.replace(day=1)
-        for _ in range(2):
-            first = (first - timedelta(days=1)).replace(day=1)
-        return first, today
-    if name == "Last year":
-        return date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)
-    return date(today.year, 1, 1), today
 
 
 def period_label(start: date, group: str) -> str:
@@ -103,14 +59,6 @@ def period_label(start: date, group: str) -> str:
     if group == "week":
         return f"Week of {start.day} {start.strftime('%b %Y')}"
     return format.day(start)
-
-
-def _qdate(day: date) -> QDate:
-    return QDate(day.year, day.month, day.day)
-
-
-def _pydate(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
 
 
 class SalesReportPage(QWidget):
@@ -123,8 +71,7 @@ class SalesReportPage(QWidget):
         self.api = session.api
         self.report: SalesReportOut | None = None
         self.loads = 0  # answers received: lets a test wait for the next one
-        self._task: Any = None
-        self._applying_preset = False
+        self.latest = LatestLoad(self, self.reload, self.say)
 
         self.basis = QButtonGroup(self)
         switch = QWidget()
@@ -154,7 +101,6 @@ class SalesReportPage(QWidget):
 
         self.preset = QComboBox()
         self.preset.setAccessibleName("Date range")
-        self.preset.addItems(PRESETS)
         self.preset.setMinimumWidth(140)
         self.date_from = DateEdit()
         self.date_to = DateEdit()
@@ -187,12 +133,8 @@ class SalesReportPage(QWidget):
         self.notice.setProperty("role", "error")
         self.notice.setVisible(False)
 
-        self.chart = QChart()
-        self.chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
-        self.chart.legend().setVisible(False)
-        self.chart.setBackgroundVisible(False)
-        self.chart_view = QChartView(self.chart)
-        self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart_view = ReportChartView(legend=False)
+        self.chart = self.chart_view.chart()
         self.chart_view.setMinimumHeight(180)  # with the table, the report fits a 1366x768 screen
         self.table = RowsTable()
         self.table.set_rows(["Period", "Documents", "Total"], [])
@@ -261,27 +203,13 @@ class SalesReportPage(QWidget):
         root.addWidget(self.notice)
         root.addWidget(self.stack, 1)
 
-        self._reload_timer = QTimer(self)
-        self._reload_timer.setSingleShot(True)
-        self._reload_timer.setInterval(150)  # several controls changed at once load once
-        self._reload_timer.timeout.connect(self.reload)
-        self.preset.setCurrentText(DEFAULT_PRESET)
-        self._apply_preset(DEFAULT_PRESET)
-        self.preset.currentTextChanged.connect(self._apply_preset)
-        self.date_from.dateChanged.connect(self._dates_edited)
-        self.date_to.dateChanged.connect(self._dates_edited)
-        self.group.currentIndexChanged.connect(lambda _: self._reload_timer.start())
+        self.range = DateRange(self.preset, self.date_from, self.date_to, self.latest.soon)
+        self.group.currentIndexChanged.connect(lambda _: self.latest.soon())
         self.currency.currentTextChanged.connect(self._currency_edited)
         for index, key in enumerate(self.basis_buttons):
-            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
-            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            shortcut.activated.connect(lambda k=key: self.set_basis(k))
-        export = QShortcut(QKeySequence("Ctrl+E"), self)
-        export.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        export.activated.connect(self.export)
-        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
-        reload.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        reload.activated.connect(self.reload)
+            shortcut(self, f"Ctrl+{index + 1}", partial(self.set_basis, key))
+        shortcut(self, "Ctrl+E", self.export)
+        shortcut(self, Qt.Key.Key_F5, self.reload)
         operations.change_bus().changed.connect(self._on_changed)
         self.reload()
 
@@ -314,43 +242,21 @@ class SalesReportPage(QWidget):
         QSettings().setValue(BASIS_KEY, self.current_basis())
         self.reload()
 
-    def _apply_preset(self, name: str) -> None:
-        if name == "Custom":
-            return
-        start, end = preset_range(name, date.today())
-        self._applying_preset = True
-        try:
-            self.date_from.setDate(_qdate(start))
-            self.date_to.setDate(_qdate(end))
-        finally:
-            self._applying_preset = False
-        self._reload_timer.start()
-
-    def _dates_edited(self, _: QDate) -> None:
-        if self._applying_preset:
-            return
-        if self.preset.currentText() != "Custom":
-            self.preset.blockSignals(True)
-            self.preset.setCurrentText("Custom")
-            self.preset.blockSignals(False)
-        self._reload_timer.start()
-
     def _currency_edited(self, text: str) -> None:
         if not text.strip() or len(text.strip()) == 3:
-            self._reload_timer.start()
+            self.latest.soon()
 
     def set_range(self, start: date, end: date) -> None:
         """A custom range (the preset shows Custom)."""
-        self.preset.setCurrentText("Custom")
-        self.date_from.setDate(_qdate(start))
-        self.date_to.setDate(_qdate(end))
+        self.range.set(start, end)
 
     def query(self) -> SalesQuery:
         """What is chosen, unchecked: the server judges a typed currency and names the field."""
+        date_from, date_to = self.range.dates()
         return SalesQuery.model_construct(
             basis=self.current_basis(),
-            date_from=_pydate(self.date_from.date()),
-            date_to=_pydate(self.date_to.date()),
+            date_from=date_from,
+            date_to=date_to,
             group=self.group.currentData(),
             currency=self.currency.currentText().strip().upper() or None,
         )
@@ -358,19 +264,7 @@ class SalesReportPage(QWidget):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._reload_timer.stop()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = tasks.spawn(self._load(self.query()))
-
-    async def _load(self, query: SalesQuery) -> None:
-        try:
-            report = await reports.sales(self.api, query)
-        except ApiError as exc:
-            self.say(exc.message)
-            return
-        self.say("")
-        self.show_report(report)
+        self.latest.start(reports.sales(self.api, self.query()), self.show_report)
 
     def show_report(self, report: SalesReportOut) -> None:
         self.report = report
@@ -407,43 +301,24 @@ class SalesReportPage(QWidget):
         )
 
     def _fill_chart(self, periods: list[SalesPeriod], group: str, currency: str, name: str) -> None:
-        """Bars per period. QtCharts draws doubles; the figures people read are the exact ones in the
-        cards and the table."""
-        self.chart.removeAllSeries()
-        for axis in self.chart.axes():
-            self.chart.removeAxis(axis)
-        bars = QBarSet(name)
-        values = [float(p.total) for p in periods]
-        bars.append(values)
-        series = QBarSeries()
-        series.append(bars)
-        self.chart.addSeries(series)
-        categories = QBarCategoryAxis()
-        categories.append([period_label(p.period_start, group) for p in periods])
-        if len(periods) > 16:
-            categories.setLabelsAngle(-60)
-        self.chart.addAxis(categories, Qt.AlignmentFlag.AlignBottom)
-        series.attachAxis(categories)
-        amounts = amount_axis(min([0.0, *values]), max([0.0, *values]))
-        amounts.setTitleText(currency)
-        self.chart.addAxis(amounts, Qt.AlignmentFlag.AlignLeft)
-        series.attachAxis(amounts)
-        # In the theme's colours (QtCharts' own are for a light page: white gridlines glare in dark).
-        bars.setColor(QColor(theme.color("accent")))
-        bars.setBorderColor(QColor(theme.color("accent")))
-        text = QColor(theme.color("muted"))
-        for axis in (categories, amounts):
-            axis.setGridLineColor(QColor(theme.color("chart_grid")))
-            axis.setLinePenColor(QColor(theme.color("chart_axis")))
-            axis.setLabelsColor(text)
-            axis.setTitleBrush(QBrush(text))
+        """Bars per period in the accent colour. QtCharts draws doubles; the figures people read are the
+        exact ones in the cards and the table."""
+        self.chart_view.clear()
+        self.chart_view.draw(
+            [period_label(p.period_start, group) for p in periods],
+            [(name, [float(p.total) for p in periods])],
+            value_title=currency,
+            tilt_after=16,
+            tilt=-60,
+            whole_labels=False,
+        )
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         if areas & REFRESH_AREAS:
-            self._reload_timer.start()
+            self.latest.soon()
 
     def is_busy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self.latest.busy()
 
     # --- export --------------------------------------------------------------------------------
 
@@ -478,8 +353,4 @@ class SalesReportPage(QWidget):
         )
 
     def say(self, text: str, role: str = "error") -> None:
-        self.notice.setProperty("role", role)
-        self.notice.style().unpolish(self.notice)
-        self.notice.style().polish(self.notice)
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        say_in(self.notice, text, role)

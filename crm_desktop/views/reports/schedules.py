@@ -34,6 +34,7 @@ from crm_desktop.api import admin, auth, custom_reports, reports
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.header_fit import keep_titles_whole
+from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract.reports import REPORT_TITLES, ScheduleFilters, ScheduleIn, ScheduleOut
 
@@ -380,8 +381,4 @@ class SchedulesPage(QWidget):
         operations.run(self, reports.subscribe(self.api, chosen.id, chosen.unsubscribed), success=done)
 
     def say(self, text: str, role: str = "error") -> None:
-        self.notice.setProperty("role", role)
-        self.notice.style().unpolish(self.notice)
-        self.notice.style().polish(self.notice)
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        say_in(self.notice, text, role)

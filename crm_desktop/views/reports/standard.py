@@ -14,20 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCharts import (
-    QAbstractBarSeries,
-    QBarCategoryAxis,
-    QBarSeries,
-    QBarSet,
-    QChart,
-    QChartView,
-    QHorizontalBarSeries,
-    QHorizontalStackedBarSeries,
-    QLineSeries,
-    QStackedBarSeries,
-)
-from PySide6.QtCore import QDate, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFontMetrics, QKeySequence, QPainter, QPen, QShortcut
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -43,16 +31,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from crm_desktop import format, operations, tasks, theme
+from crm_desktop import format, operations, tasks
 from crm_desktop.api import admin, auth, leads, reports
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.views.reports.costs import SourceCostsDialog, may_enter_costs
-from crm_desktop.views.reports.sales import PRESETS, amount_axis, preset_range
 from crm_desktop.views.reports.targets import TargetsDialog, may_set_targets
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.form import DateEdit
+from crm_desktop.widgets.report_parts import DateRange, LatestLoad, ReportChartView, shortcut
+from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
 from crm_server.contract import spreadsheet
@@ -82,9 +71,6 @@ FILTERS = {
     "daily": ("team", "owner"),
 }
 OWNER_WORD = {"support": "Assignee"}
-# Series colours from the theme's tokens: each reads on both the light and the dark page.
-SERIES_TOKENS = ("accent", "success", "warning_text", "danger", "control")
-SERIES_EXTRA = theme.AVATAR_COLORS[1]  # a sixth series: the avatar purple, readable on both pages
 GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))
 
 
@@ -112,14 +98,6 @@ def cell_value(value: Any, kind: str) -> Any:
     return int(number) if kind == "count" else number
 
 
-def _qdate(day: date) -> QDate:
-    return QDate(day.year, day.month, day.day)
-
-
-def _pydate(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
-
-
 class StandardReportPage(QWidget):
     """The report `key` with the chosen filters; `report` is the server's last answer."""
 
@@ -132,9 +110,8 @@ class StandardReportPage(QWidget):
         self.report: ReportOut | None = None
         self.table_key: str | None = None
         self.loads = 0
-        self._task: Any = None
+        self.latest = LatestLoad(self, self.reload, self.say)
         self._choices_task: Any = None
-        self._applying_preset = False
 
         self.title = QLabel(self)
         self.title.setProperty("role", "title")
@@ -144,7 +121,6 @@ class StandardReportPage(QWidget):
 
         self.preset = QComboBox(self)
         self.preset.setAccessibleName("Date range")
-        self.preset.addItems(PRESETS)
         self.date_from = DateEdit(parent=self)
         self.date_to = DateEdit(parent=self)
         for edit, name in ((self.date_from, "From"), (self.date_to, "To")):
@@ -186,12 +162,8 @@ class StandardReportPage(QWidget):
         self.note.setProperty("role", "muted")
         self.note.setWordWrap(True)
 
-        self.chart = QChart()
-        self.chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
-        self.chart.setBackgroundVisible(False)
-        self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignBottom)
-        self.chart_view = QChartView(self.chart, self)
-        self.chart_view.setRenderHint(QPainter.RenderHint.Antialiasing)
+        self.chart_view = ReportChartView(self)
+        self.chart = self.chart_view.chart()
         self.table = RowsTable(self)
         self.figures_box = QWidget(self)
         fig = QVBoxLayout(self.figures_box)
@@ -255,23 +227,11 @@ class StandardReportPage(QWidget):
         root.addWidget(self.stack, 1)
         self.scroller.setWidget(self.body)
 
-        self._reload_timer = QTimer(self)
-        self._reload_timer.setSingleShot(True)
-        self._reload_timer.setInterval(150)
-        self._reload_timer.timeout.connect(self.reload)
-        self.preset.setCurrentText("This year")
-        self._apply_preset("This year")
-        self.preset.currentTextChanged.connect(self._apply_preset)
-        self.date_from.dateChanged.connect(self._dates_edited)
-        self.date_to.dateChanged.connect(self._dates_edited)
+        self.range = DateRange(self.preset, self.date_from, self.date_to, self.latest.soon)
         for combo in (self.team, self.owner, self.source, self.pipeline, self.group):
-            combo.currentIndexChanged.connect(lambda _: self._reload_timer.start())
-        export = QShortcut(QKeySequence("Ctrl+E"), self)
-        export.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        export.activated.connect(self.export)
-        reload = QShortcut(QKeySequence(Qt.Key.Key_F5), self)
-        reload.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        reload.activated.connect(self.reload)
+            combo.currentIndexChanged.connect(lambda _: self.latest.soon())
+        shortcut(self, "Ctrl+E", self.export)
+        shortcut(self, Qt.Key.Key_F5, self.reload)
         operations.change_bus().changed.connect(self._on_changed)
         self._choices_task = tasks.spawn(self._load_choices())
         self.set_report(key)
@@ -339,31 +299,8 @@ class StandardReportPage(QWidget):
         self.table_key = None
         self.reload()
 
-    def _apply_preset(self, name: str) -> None:
-        if name == "Custom":
-            return
-        start, end = preset_range(name, date.today())
-        self._applying_preset = True
-        try:
-            self.date_from.setDate(_qdate(start))
-            self.date_to.setDate(_qdate(end))
-        finally:
-            self._applying_preset = False
-        self._reload_timer.start()
-
-    def _dates_edited(self, _: QDate) -> None:
-        if self._applying_preset:
-            return
-        if self.preset.currentText() != "Custom":
-            self.preset.blockSignals(True)
-            self.preset.setCurrentText("Custom")
-            self.preset.blockSignals(False)
-        self._reload_timer.start()
-
     def set_range(self, start: date, end: date) -> None:
-        self.preset.setCurrentText("Custom")
-        self.date_from.setDate(_qdate(start))
-        self.date_to.setDate(_qdate(end))
+        self.range.set(start, end)
 
     def query(self) -> ReportQuery:
         wanted = FILTERS[self.key]
@@ -371,9 +308,10 @@ class StandardReportPage(QWidget):
         def chosen(name: str, combo: QComboBox) -> Any:
             return combo.currentData() if name in wanted else None
 
+        date_from, date_to = self.range.dates()
         return ReportQuery.model_construct(
-            date_from=_pydate(self.date_from.date()),
-            date_to=_pydate(self.date_to.date()),
+            date_from=date_from,
+            date_to=date_to,
             team_id=chosen("team", self.team),
             owner_id=chosen("owner", self.owner),
             source=chosen("source", self.source),
@@ -385,22 +323,10 @@ class StandardReportPage(QWidget):
     # --- loading -------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._reload_timer.stop()
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-        self._task = tasks.spawn(self._load(self.key, self.query()))
-
-    async def _load(self, key: str, query: ReportQuery) -> None:
-        try:
-            report = await reports.standard(self.api, key, query)
-        except ApiError as exc:
-            self.say(exc.message)
-            return
-        self.say("")
-        self.show_report(report)
+        self.latest.start(reports.standard(self.api, self.key, self.query()), self.show_report)
 
     def is_busy(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self.latest.busy()
 
     def show_report(self, report: ReportOut) -> None:
         self.report = report
@@ -504,9 +430,7 @@ class StandardReportPage(QWidget):
     def _fill_chart(self, table: ReportTable, currency: str) -> None:
         """The table drawn: the first column names each bar or point, `chart_columns` are plotted.
         QtCharts draws doubles; the exact figures are in the table."""
-        self.chart.removeAllSeries()
-        for axis in self.chart.axes():
-            self.chart.removeAxis(axis)
+        self.chart_view.clear()
         if table.chart == "none" or not table.rows:
             return
         index = {c.key: i for i, c in enumerate(table.columns)}
@@ -515,7 +439,6 @@ class StandardReportPage(QWidget):
         values = {
             column.key: [float(Decimal(str(row[index[column.key]] or 0))) for row in table.rows] for column in plotted
         }
-        colors = [QColor(theme.color(t)) for t in SERIES_TOKENS] + [QColor(SERIES_EXTRA)]
         # Named things (stages, reasons, people) as horizontal bars: their names read whole on the
         # left, first at the top; periods (months, days) along the bottom.
         across = table.chart != "line" and table.columns[0].title not in ("Month", "Week", "Day")
@@ -523,68 +446,21 @@ class StandardReportPage(QWidget):
         if across:
             labels = labels[::-1]
             values = {k: v[::-1] for k, v in values.items()}
-        categories = QBarCategoryAxis()
-        categories.append(labels)
-        if not across and len(labels) > 12:
-            categories.setLabelsAngle(-45)
-        low = min([0.0, *(v for vs in values.values() for v in vs)])
-        high = max([0.0, *(v for vs in values.values() for v in vs)])
-        if table.chart == "stacked":
-            sums = [sum(vs[i] for vs in values.values()) for i in range(len(labels))]
-            high = max([0.0, *sums])
-        amounts = amount_axis(low, high)
-        kinds = {c.kind for c in plotted}
-        if kinds == {"money"}:
-            amounts.setTitleText(currency)
-        self.chart.addAxis(categories, Qt.AlignmentFlag.AlignLeft if across else Qt.AlignmentFlag.AlignBottom)
-        self.chart.addAxis(amounts, Qt.AlignmentFlag.AlignBottom if across else Qt.AlignmentFlag.AlignLeft)
-        if table.chart == "line":
-            for n, column in enumerate(plotted):
-                line = QLineSeries()
-                line.setName(column.title)
-                for i, v in enumerate(values[column.key]):
-                    line.append(i, v)
-                pen = QPen(colors[n % len(colors)])
-                pen.setWidth(2)
-                line.setPen(pen)
-                self.chart.addSeries(line)
-                line.attachAxis(categories)
-                line.attachAxis(amounts)
-        else:
-            series: QAbstractBarSeries
-            if table.chart == "stacked":
-                series = QHorizontalStackedBarSeries() if across else QStackedBarSeries()
-            else:
-                series = QHorizontalBarSeries() if across else QBarSeries()
-            for n, column in enumerate(plotted):
-                bars = QBarSet(column.title)
-                bars.append(values[column.key])
-                bars.setColor(colors[n % len(colors)])
-                bars.setBorderColor(colors[n % len(colors)])
-                series.append(bars)
-            self.chart.addSeries(series)
-            series.attachAxis(categories)
-            series.attachAxis(amounts)
+        self.chart_view.draw(
+            labels,
+            [(column.title, values[column.key]) for column in plotted],
+            kind=table.chart,
+            across=across,
+            value_title=currency if {c.kind for c in plotted} == {"money"} else "",
+        )
         self.chart.legend().setVisible(len(plotted) > 1)
-        self.chart.legend().setLabelColor(QColor(theme.color("text")))
-        text = QColor(theme.color("muted"))
-        for axis in (categories, amounts):
-            axis.setTruncateLabels(False)  # a stage or a person's name whole, never "..."
-            axis.setGridLineColor(QColor(theme.color("chart_grid")))
-            axis.setLinePenColor(QColor(theme.color("chart_axis")))
-            axis.setLabelsColor(text)
-            axis.setTitleBrush(QBrush(text))
 
     def _on_changed(self, areas: frozenset[str]) -> None:
         if areas & reports.WATCHED:
-            self._reload_timer.start()
+            self.latest.soon()
 
     def say(self, text: str, role: str = "error") -> None:
-        self.notice.setProperty("role", role)
-        self.notice.style().unpolish(self.notice)
-        self.notice.style().polish(self.notice)
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        say_in(self.notice, text, role)
 
     def open_targets(self) -> TargetsDialog:
         dialog = TargetsDialog(self, self.api, self.reload)

@@ -29,6 +29,7 @@ from crm_desktop.api import targets as targets_api
 from crm_desktop.api.client import ApiClient, ApiError
 from crm_desktop.views.reports.costs import may_enter_costs
 from crm_desktop.widgets.header_fit import keep_titles_whole
+from crm_desktop.widgets.report_parts import say as say_in
 from crm_server.contract.auth import Me
 from crm_server.contract.targets import TargetIn, TargetRow, TargetsOut
 
@@ -212,8 +213,4 @@ class TargetsDialog(QDialog):
             self.reload()
 
     def say(self, text: str, role: str = "error") -> None:
-        self.notice.setProperty("role", role)
-        self.notice.style().unpolish(self.notice)
-        self.notice.style().polish(self.notice)
-        self.notice.setText(text)
-        self.notice.setVisible(bool(text))
+        say_in(self.notice, text, role)
