@@ -264,11 +264,14 @@ async def results(session: AsyncSession, principal: Principal, campaign_id: int)
         reasons[error or "WhatsApp did not deliver the message."] += n
     replies = 0
     if campaign.started_at is not None:
+        # An inbound message's time is Meta's timestamp, in whole seconds: compared with the start's
+        # microseconds, a reply in the second the campaign started was not counted.
+        since = campaign.started_at.replace(microsecond=0)
         replies = (
             await session.scalar(
                 select(func.count(func.distinct(m.phone))).where(
                     m.direction == "in",
-                    m.created_at >= campaign.started_at,
+                    m.created_at >= since,
                     m.phone.in_(select(r.address).where(r.campaign_id == campaign.id, r.state == "sent")),
                 )
             )

@@ -210,7 +210,10 @@ class CloudApiStandIn:
             ]
         return json.dumps(self._envelope({**self._metadata(), "statuses": [one]})).encode()
 
-    def inbound_webhook(self, sender: str, text: str, *, name: str = "Kerry Fisher") -> bytes:
+    def inbound_webhook(
+        self, sender: str, text: str, *, name: str = "Kerry Fisher", timestamp: int | None = None
+    ) -> bytes:
+        """`timestamp`: Meta's, in whole seconds since the epoch (now unless given)."""
         digits = sender.lstrip("+")
         value = {
             **self._metadata(),
@@ -219,7 +222,7 @@ class CloudApiStandIn:
                 {
                     "from": digits,
                     "id": wamid(),
-                    "timestamp": str(int(time.time())),
+                    "timestamp": str(int(time.time()) if timestamp is None else timestamp),
                     "text": {"body": text},
                     "type": "text",
                 }
