@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QSize, Qt, QTimer
@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -258,6 +260,52 @@ def style_list(widget: QWidget) -> None:
 
     apply()
     theme.current().changed.connect(apply)
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Listed = TypeVar("Listed", bound=HasId)
+
+
+class TemplatesBeside:
+    """A page's templates listed on the left ("Templates", the list, "New template" under it) beside
+    their editor (`form` in `editor`, for the page to fill): the e-mail and WhatsApp template pages.
+    `pick(row)` when a row is chosen, `new()` for "New template"; `columns` goes on the page."""
+
+    def __init__(self, page: QWidget, list_name: str, pick: Callable[[int], None], new: Callable[[], None]) -> None:
+        self.list = QListWidget(page)
+        self.list.setObjectName(list_name)
+        self.list.setAccessibleName("Templates")
+        style_list(self.list)
+        self.list.currentRowChanged.connect(pick)
+        self.new_button = QPushButton("New template", page)
+        self.new_button.clicked.connect(new)
+        left = QWidget(page)
+        left_col = QVBoxLayout(left)
+        left_col.setContentsMargins(0, 0, 0, 0)
+        left_col.addWidget(QLabel("Templates", left))
+        left_col.addWidget(self.list, 1)
+        left_col.addWidget(self.new_button)
+        self.editor = QWidget(page)
+        self.form = QFormLayout(self.editor)
+        self.columns = Columns((left, 1), (self.editor, 2))
+
+    def show(
+        self, templates: Sequence[Listed], current_id: int | None, item: Callable[[Listed], QListWidgetItem]
+    ) -> int:
+        """The list refilled, the template `current_id` chosen again; its row (-1: not listed)."""
+        self.list.blockSignals(True)
+        self.list.clear()
+        for template in templates:
+            self.list.addItem(item(template))
+        self.list.blockSignals(False)
+        row = next((i for i, t in enumerate(templates) if t.id == current_id), -1)
+        if row >= 0:
+            self.list.setCurrentRow(row)
+        return row
 
 
 def confirm(

@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -19,14 +18,13 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from crm_desktop import format, operations
 from crm_desktop.api import emails as emails_api
 from crm_desktop.api.client import ApiClient
-from crm_desktop.views.admin.common import AdminPage, Columns, can, confirm, field, style_list, title_label
+from crm_desktop.views.admin.common import AdminPage, TemplatesBeside, can, confirm, field, style_list, title_label
 from crm_server.contract.auth import Me
 from crm_server.contract.common import Page
 from crm_server.contract.emails import (
@@ -59,22 +57,9 @@ class EmailsPage(AdminPage):
         self.root.addWidget(self.notice)
 
         # --- templates ---
-        self.template_list = QListWidget(self)
-        self.template_list.setObjectName("emailTemplateList")
-        self.template_list.setAccessibleName("Templates")
-        style_list(self.template_list)
-        self.template_list.currentRowChanged.connect(self._pick)
-        self.new_button = QPushButton("New template", self)
-        self.new_button.clicked.connect(self.new_template)
-        left = QWidget(self)
-        left_col = QVBoxLayout(left)
-        left_col.setContentsMargins(0, 0, 0, 0)
-        left_col.addWidget(QLabel("Templates", left))
-        left_col.addWidget(self.template_list, 1)
-        left_col.addWidget(self.new_button)
-
-        editor = QWidget(self)
-        form = QFormLayout(editor)
+        self.side = TemplatesBeside(self, "emailTemplateList", self._pick, self.new_template)
+        self.template_list, self.new_button = self.side.list, self.side.new_button
+        editor, form = self.side.editor, self.side.form
         self.name = QLineEdit(editor)
         self.name.setObjectName("templateName")
         self.name.setAccessibleName("Name")
@@ -117,7 +102,7 @@ class EmailsPage(AdminPage):
         form.addRow("&Message", field(self.body, "Blank lines make paragraphs; **bold**."))
         form.addRow("", self.tags)
         form.addRow(buttons)
-        self.root.addWidget(Columns((left, 1), (editor, 2)))
+        self.root.addWidget(self.side.columns)
 
         # --- suppression list ---
         self.search = QLineEdit(self)
@@ -174,17 +159,13 @@ class EmailsPage(AdminPage):
 
     def _templates(self, templates: list[TemplateOut]) -> None:
         self.templates = templates
-        self.template_list.blockSignals(True)
-        self.template_list.clear()
-        for t in templates:
-            item = QListWidgetItem(
+        self.side.show(
+            templates,
+            self.current_id,
+            lambda t: QListWidgetItem(
                 f"{t.name}  ·  {ENTITY_WORDS[t.entity.value]}  ·  {VISIBILITY_WORDS[t.visibility.value]}"
-            )
-            self.template_list.addItem(item)
-        self.template_list.blockSignals(False)
-        row = next((i for i, t in enumerate(templates) if t.id == self.current_id), -1)
-        if row >= 0:
-            self.template_list.setCurrentRow(row)
+            ),
+        )
 
     def _pick(self, row: int) -> None:
         if not 0 <= row < len(self.templates):

@@ -14,11 +14,9 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -27,11 +25,10 @@ from crm_desktop.api import whatsapp as whatsapp_api
 from crm_desktop.api.client import ApiClient
 from crm_desktop.views.admin.common import (
     AdminPage,
-    Columns,
     ScreenshotState,
+    TemplatesBeside,
     can,
     field,
-    style_list,
     title_label,
 )
 from crm_desktop.views.whatsapp.campaign import WhatsAppCampaignDialog
@@ -76,6 +73,13 @@ def status_line(template: TemplateOut) -> str:
     return f"{words}: {template.reason_words}" if template.reason_words else words
 
 
+def list_item(template: TemplateOut) -> QListWidgetItem:
+    """A template as the list shows it: name and language, its status under them (the reason on hover)."""
+    item = QListWidgetItem(f"{template.name} ({template.language})\n{template.status_words}")
+    item.setToolTip(status_line(template))
+    return item
+
+
 class WhatsAppTemplatesPage(AdminPage):
     title = "WhatsApp templates"
     # WhatsApp's answer comes by webhook: its live event (announced as "integrations.whatsapp_template"
@@ -107,22 +111,9 @@ class WhatsAppTemplatesPage(AdminPage):
         )
         self.root.addWidget(self.notice)
 
-        self.template_list = QListWidget(self)
-        self.template_list.setObjectName("whatsappTemplateList")
-        self.template_list.setAccessibleName("Templates")
-        style_list(self.template_list)
-        self.template_list.currentRowChanged.connect(self._pick)
-        self.new_button = QPushButton("New template", self)
-        self.new_button.clicked.connect(self.new_template)
-        left = QWidget(self)
-        left_col = QVBoxLayout(left)
-        left_col.setContentsMargins(0, 0, 0, 0)
-        left_col.addWidget(QLabel("Templates", left))
-        left_col.addWidget(self.template_list, 1)
-        left_col.addWidget(self.new_button)
-
-        editor = QWidget(self)
-        form = QFormLayout(editor)
+        self.side = TemplatesBeside(self, "whatsappTemplateList", self._pick, self.new_template)
+        self.template_list, self.new_button = self.side.list, self.side.new_button
+        editor, form = self.side.editor, self.side.form
         self.status = QLabel("New template: save it, then submit it for approval.", editor)
         self.status.setObjectName("whatsappTemplateStatus")
         self.status.setWordWrap(True)
@@ -183,7 +174,7 @@ class WhatsAppTemplatesPage(AdminPage):
         form.addRow("&Footer", field(self.footer))
         form.addRow("&Buttons", field(self.buttons, "One a line; “text | https://…” is a link."))
         form.addRow(actions)
-        self.root.addWidget(Columns((left, 1), (editor, 2)), 1)
+        self.root.addWidget(self.side.columns, 1)
         editable = can(me, "edit", "integrations")
         for widget in (self.save_button, self.submit_button, self.new_button, self.sync_button):
             widget.setEnabled(editable)
@@ -197,16 +188,8 @@ class WhatsAppTemplatesPage(AdminPage):
 
     def _templates(self, templates: list[TemplateOut]) -> None:
         self.templates = templates
-        self.template_list.blockSignals(True)
-        self.template_list.clear()
-        for t in templates:
-            item = QListWidgetItem(f"{t.name} ({t.language})\n{t.status_words}")
-            item.setToolTip(status_line(t))
-            self.template_list.addItem(item)
-        self.template_list.blockSignals(False)
-        row = next((i for i, t in enumerate(templates) if t.id == self.current_id), -1)
+        row = self.side.show(templates, self.current_id, list_item)
         if row >= 0:
-            self.template_list.setCurrentRow(row)
             self._pick(row)
 
     def current(self) -> TemplateOut | None:
