@@ -66,31 +66,48 @@ def person_state(user: PartnerUserOut) -> str:
     return "Not invited yet"
 
 
-class PersonDialog(QDialog):
-    """A person of the partner: name and e-mail (the address the invitation goes to)."""
+class PartnerFormDialog(QDialog):
+    """A short form of the partners page: a name and one more field, OK (runs `submit`, which closes
+    the dialog once the server took it) and Cancel. What differs is passed in by the two below."""
 
-    def __init__(self, parent: QWidget, submit: Callable[[PersonDialog], None]) -> None:
+    def __init__(self, parent: QWidget, title: str, object_name: str, name: str) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Add a person")
-        self.setObjectName("partnerPersonDialog")
+        self.setWindowTitle(title)
+        self.setObjectName(object_name)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.full_name = QLineEdit(self)
-        self.full_name.setAccessibleName("Name")
-        self.full_name.setMinimumWidth(320)
-        self.email = QLineEdit(self)
-        self.email.setAccessibleName("E-mail")
+        self.name_edit = QLineEdit(self)
+        self.name_edit.setAccessibleName(name)
+        self.name_edit.setMinimumWidth(320)
+
+    def finish(self, submit: Callable[[], None], *rows: tuple[str, QWidget, str]) -> None:
+        """The rows (label, field, hint), then OK and Cancel; called once the fields exist."""
         form = QFormLayout()
-        form.addRow("&Name", field(self.full_name))
-        form.addRow("&E-mail", field(self.email, "The portal invitation goes here."))
+        for label, widget, hint in rows:
+            form.addRow(label, field(widget, hint))
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
-        self.buttons.accepted.connect(lambda: submit(self))
+        self.buttons.accepted.connect(submit)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
+
+
+class PersonDialog(PartnerFormDialog):
+    """A person of the partner: name and e-mail (the address the invitation goes to)."""
+
+    def __init__(self, parent: QWidget, submit: Callable[[PersonDialog], None]) -> None:
+        super().__init__(parent, "Add a person", "partnerPersonDialog", "Name")
+        self.full_name = self.name_edit
+        self.email = QLineEdit(self)
+        self.email.setAccessibleName("E-mail")
+        self.finish(
+            lambda: submit(self),
+            ("&Name", self.full_name, ""),
+            ("&E-mail", self.email, "The portal invitation goes here."),
+        )
 
     def body(self) -> PartnerUserIn:
         return PartnerUserIn.model_construct(email=self.email.text().strip(), full_name=self.full_name.text().strip())
@@ -474,31 +491,19 @@ class PartnersPage(AdminPage):
         return [("admin-partners", lambda: None)]
 
 
-class NewPartnerDialog(QDialog):
+class NewPartnerDialog(PartnerFormDialog):
     """A new partner: its name and, if known, its managing salesperson."""
 
     def __init__(self, page: PartnersPage, submit: Callable[[NewPartnerDialog], None]) -> None:
-        super().__init__(page)
-        self.setWindowTitle("New partner")
-        self.setObjectName("newPartnerDialog")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
-        self.name = QLineEdit(self)
-        self.name.setAccessibleName("Partner name")
-        self.name.setMinimumWidth(320)
+        super().__init__(page, "New partner", "newPartnerDialog", "Partner name")
+        self.name = self.name_edit
         self.manager = UserPicker(page.api, active_only=True, parent=self)
         self.manager.setAccessibleName("Managing salesperson")
-        form = QFormLayout()
-        form.addRow("&Name", field(self.name))
-        form.addRow("&Managing salesperson", field(self.manager, "Optional: the assignment rules decide otherwise."))
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        self.finish(
+            lambda: submit(self),
+            ("&Name", self.name, ""),
+            ("&Managing salesperson", self.manager, "Optional: the assignment rules decide otherwise."),
         )
-        self.buttons.accepted.connect(lambda: submit(self))
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 16, 16, 16)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
 
 
 async def _demo_partner(page: PartnersPage) -> None:
