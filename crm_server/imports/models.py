@@ -92,3 +92,30 @@ async def file_of(session: AsyncSession, imp: Import) -> bytes:
             " imports.keep_days); its errors are still listed."
         )
     return bytes(data)
+
+
+class ImportStaging(Base):
+    """The dry run's converted rows of an import are kept (import_staged_rows) for the commit job,
+    which then does not read and convert the file again. `signature` names what they were converted
+    for (file, sheet, mapping, choices, the importer and the lookups): another signature, or no row
+    here (the tables are UNLOGGED: emptied by a crash of PostgreSQL), and the job converts again."""
+
+    __tablename__ = "import_staging"
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True)
+    signature: Mapped[str] = mapped_column(String(64))
+    key_columns: Mapped[dict[str, str]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    rows: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
+
+
+class ImportStagedRow(Base):
+    """One converted row: its values by field (JSON; rows.staged_values reads them back in their
+    types) and the problems found in the file (conversion, within-file duplicates, owners in reach)."""
+
+    __tablename__ = "import_staged_rows"
+    import_id: Mapped[int] = mapped_column(ForeignKey("import_staging.import_id", ondelete="CASCADE"), primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    problems: Mapped[list[list[str | None]] | None] = mapped_column(JSONB)
+    __table_args__ = {"prefixes": ["UNLOGGED"]}

@@ -6,7 +6,7 @@ action: create, update (fill empty fields or overwrite), skip, or error."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,8 @@ from crm_server.leads.models import Lead
 from crm_server.products.models import Product
 
 MATCH_CHUNK = 5000
+BUILD_CHUNK = 10000
+_GONE: list[Any] = []  # the cells of a row once converted
 # Keys that may never be shared by two records (a unique index): a twin is an error even in "create".
 STRICT_KEYS = {"vat", "sku"}
 
@@ -68,26 +70,71 @@ def resolve_columns(
     return columns
 
 
-async def build(session: AsyncSession, imp: Import, principal: Principal) -> Plan:
+@dataclass
+class Prepared:
+    """An import's file read and what its rows are converted with (the cells are given out in chunks)."""
+
+    sheet: readers.Sheet
+    look: Lookups
+    fields: list[TemplateField]
+    columns: dict[str, int]
+    required: list[str]
+    key_columns: dict[str, str]
+    # Within-file duplicates: (key kind, value) -> the first row that has it, carried across chunks.
+    seen: dict[tuple[str, str], int]
+
+
+async def prepare(session: AsyncSession, imp: Import, look: Lookups | None = None) -> Prepared:
     sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
-    look = await rows.lookups(session, imp.entity)
+    look = look or await rows.lookups(session, imp.entity)
     fields = rows.fields_of(imp.entity, look)
     columns = resolve_columns(sheet.headers, dict(imp.mapping or {}), dict(imp.winners or {}), fields)
-    required = rows.required_of(fields)
-    entity, headers = imp.entity, sheet.headers
+    return Prepared(
+        sheet=sheet,
+        look=look,
+        fields=fields,
+        columns=columns,
+        required=rows.required_of(fields),
+        key_columns=rows.key_columns_of(sheet.headers, columns),
+        seen={},
+    )
 
-    def work() -> list[Converted]:
-        keyed = rows.key_columns_of(headers, columns)
-        return [rows.convert(entity, look, headers, columns, required, n, cells, keyed) for n, cells in sheet.rows]
 
-    converted = await asyncio.to_thread(work) if len(sheet.rows) > 2000 else work()
-    sheet.rows = []  # the cells are no longer needed: a 100,000-row file is not held twice
-    if entity == "contacts":
-        await _resolve_clients(session, converted, headers[columns["client"]] if "client" in columns else None)
-    if "owner" in columns:
-        _owners_in_reach(converted, principal, MODULE_OF[entity], headers[columns["owner"]], look)
-    _within_file(converted, DuplicateMode(imp.duplicate_mode))
-    return Plan(sheet=sheet, look=look, fields=fields, columns=columns, rows=converted)
+async def chunks(
+    session: AsyncSession, imp: Import, principal: Principal, prep: Prepared, size: int
+) -> AsyncIterator[list[Converted]]:
+    """The file's rows converted and checked within the file, `size` rows at a time, in row order;
+    each row's cells are let go once converted (a large file is not held twice)."""
+    entity, headers, look = imp.entity, prep.sheet.headers, prep.look
+    cells = prep.sheet.rows
+    mode = DuplicateMode(imp.duplicate_mode)
+
+    def work(start: int, stop: int) -> list[Converted]:
+        out = []
+        for i in range(start, stop):
+            n, row = cells[i]
+            out.append(rows.convert(entity, look, headers, prep.columns, prep.required, n, row, prep.key_columns))
+            cells[i] = (n, _GONE)
+        return out
+
+    for start in range(0, len(cells), size):
+        stop = min(start + size, len(cells))
+        converted = await asyncio.to_thread(work, start, stop) if stop - start > 2000 else work(start, stop)
+        if entity == "contacts":
+            column = headers[prep.columns["client"]] if "client" in prep.columns else None
+            await _resolve_clients(session, converted, column)
+        if "owner" in prep.columns:
+            _owners_in_reach(converted, principal, MODULE_OF[entity], headers[prep.columns["owner"]], look)
+        _within_file(converted, mode, prep.seen)
+        yield converted
+    cells.clear()
+
+
+async def build(session: AsyncSession, imp: Import, principal: Principal) -> Plan:
+    """The whole file planned at once (the error list of an import not started yet)."""
+    prep = await prepare(session, imp)
+    converted = [c async for part in chunks(session, imp, principal, prep, BUILD_CHUNK) for c in part]
+    return Plan(sheet=prep.sheet, look=prep.look, fields=prep.fields, columns=prep.columns, rows=converted)
 
 
 async def _resolve_clients(session: AsyncSession, converted: list[Converted], column: str | None) -> None:
@@ -141,10 +188,10 @@ def _owners_in_reach(converted: list[Converted], principal: Principal, module: s
             c.action = "error"
 
 
-def _within_file(converted: list[Converted], mode: DuplicateMode) -> None:
+def _within_file(converted: list[Converted], mode: DuplicateMode, seen: dict[tuple[str, str], int]) -> None:
     """A row whose e-mail, phone, VAT or SKU an earlier row of the file already has is a Duplicate
-    Record (in "create anyway" only VAT and SKU, which two records may never share)."""
-    seen: dict[tuple[str, str], int] = {}
+    Record (in "create anyway" only VAT and SKU, which two records may never share). `seen` holds
+    the keys of the earlier rows (of earlier chunks too)."""
     for c in converted:
         if c.action == "error":
             continue

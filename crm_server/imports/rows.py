@@ -495,7 +495,7 @@ def convert(
             out.problems.append(
                 Problem(column, ErrorName.required_field_missing, f"{_label(entity, name)} is required")
             )
-    _keys(entity, out)
+    keys_of(entity, out)
     out.key_columns = key_columns
     if out.problems:
         out.action = "error"
@@ -512,7 +512,7 @@ def _label(entity: str, name: str) -> str:
     }.get(name, name.replace("_", " "))
 
 
-def _keys(entity: str, out: Converted) -> None:
+def keys_of(entity: str, out: Converted) -> None:
     v = out.values
     if entity in ("leads", "clients", "contacts"):
         if v.get("email"):

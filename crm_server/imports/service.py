@@ -57,8 +57,8 @@ from crm_server.db import Database, rowcount, savepoint, utcnow
 from crm_server.errors import AppError, Conflict, NotFound, ValidationFailed
 from crm_server.imports import mapping as mapping_rules
 from crm_server.imports import plan as planner
-from crm_server.imports import readers, rows
-from crm_server.imports.models import FILE_REMOVED, Import, ImportMapping, ImportRow, file_of
+from crm_server.imports import readers, rows, staging
+from crm_server.imports.models import FILE_REMOVED, Import, ImportMapping, ImportRow, ImportStaging, file_of
 from crm_server.imports.rows import Converted
 from crm_server.imports.write import AUDIT_ENTITY, TABLES, plain, record_values, write_chunk
 from crm_server.jobs import queue
@@ -219,6 +219,7 @@ async def choose_sheet(
     if sheet not in sheets:
         raise ValidationFailed(f"The file has no sheet named {sheet!r}.", field="sheet")
     imp.sheet, imp.mapping, imp.winners, imp.status = sheet, {}, {}, ImportStatus.uploaded.value
+    await staging.clear(session, imp.id)
     return await _sheet_answer(session, imp, sheets)
 
 
@@ -301,6 +302,7 @@ async def set_mapping(
     imp.owner_id = body.owner_id
     imp.rows_total = len(sheet.rows)
     imp.status = ImportStatus.mapped.value
+    await staging.clear(session, imp.id)  # a dry run's rows were converted for the mapping before
     if body.remember:
         key = mapping_rules.headers_hash(sheet.headers)
         kept = await session.get(ImportMapping, (imp.entity, key))
@@ -334,22 +336,30 @@ def _preview(entity: str, c: Converted, look: rows.Lookups) -> dict[str, str | N
 
 
 async def dry_run(session: AsyncSession, principal: Principal, import_id: int, where: str) -> DryRunOut:
-    """Everything the real import checks, on every row; nothing written but the import's status."""
+    """Everything the real import checks, on every row; nothing written but the import's status and
+    the converted rows, kept for the commit (staging.py) so that it does not convert them again."""
     imp = await visible_import(session, principal, import_id, where, lock=True)
     _editable(imp)
     if imp.status == ImportStatus.uploaded.value:
         raise ValidationFailed("Map the columns first.", field="mapping")
-    plan = await planner.build(session, imp, principal)
-    await planner.match(session, imp.entity, plan.rows, DuplicateMode(imp.duplicate_mode), principal)
+    look = await rows.lookups(session, imp.entity)
+    mode = DuplicateMode(imp.duplicate_mode)
     counts = {"create": 0, "update": 0, "skip": 0, "error": 0}
     errors: list[ImportErrorRow] = []
-    for c in plan.rows:
-        counts[c.action] += 1
-        if c.problems and len(errors) < FIRST_ERRORS:
-            errors.extend(_problems(c))
+    preview: list[dict[str, str | None]] = []
+
+    async def seen(chunk: list[Converted]) -> None:
+        await planner.match(session, imp.entity, chunk, mode, principal)
+        for c in chunk:
+            counts[c.action] += 1
+            if c.problems and len(errors) < FIRST_ERRORS:
+                errors.extend(_problems(c))
+            elif c.action != "error" and len(preview) < PREVIEW_ROWS:
+                preview.append(_preview(imp.entity, c, look))
+
+    staged = await staging.stage(session, imp, principal, look, seen)
     imp.status = ImportStatus.dry_run_done.value
-    imp.rows_total = len(plan.rows)
-    preview = [_preview(imp.entity, c, plan.look) for c in plan.rows if c.action != "error"][:PREVIEW_ROWS]
+    imp.rows_total = staged.rows
     return DryRunOut(
         item=await import_out(session, imp),
         to_create=counts["create"],
@@ -386,6 +396,7 @@ async def cancel(session: AsyncSession, principal: Principal, import_id: int, wh
         return await import_out(session, imp)
     if imp.status in _EDITABLE:
         imp.status, imp.finished_at = ImportStatus.cancelled.value, utcnow()
+        await staging.clear(session, imp.id)
     elif imp.status == ImportStatus.running.value:
         imp.status, imp.finished_at = ImportStatus.cancelled.value, utcnow()
     else:
@@ -434,47 +445,49 @@ async def _principal(session: AsyncSession, imp: Import) -> Principal:
 
 
 async def run(db: Database, import_id: int) -> str:
-    """The job: write every row number that has no outcome yet, a chunk per transaction."""
+    """The job: write every row number that has no outcome yet, a chunk per transaction. The rows
+    come from the dry run's staging; without it (no dry run, a choice changed since, PostgreSQL
+    restarted) the file is converted into the staging first."""
     async with db.transaction() as session:
         imp = await session.get(Import, import_id)
         if imp is None or imp.status != ImportStatus.running.value:
             return "nothing to do"
         try:
             principal = await _principal(session, imp)
-            plan = await planner.build(session, imp, principal)
+            look = await rows.lookups(session, imp.entity)
+            staged = await staging.ready(session, imp, principal, look)
         except AppError as exc:
+            return await _failed(session, import_id, exc)
+        entity, mode = imp.entity, DuplicateMode(imp.duplicate_mode)
+    if staged is None:
+        async with db.transaction() as session:
             imp = await session.get(Import, import_id, with_for_update=True, populate_existing=True)
-            assert imp is not None
-            imp.status, imp.error, imp.finished_at = ImportStatus.failed.value, exc.message, utcnow()
-            _announce(session, imp, "failed")
-            return f"failed: {exc.message}"
-        done_rows = set((await session.scalars(select(ImportRow.row).where(ImportRow.import_id == import_id))).all())
-        look, entity, mode = plan.look, imp.entity, DuplicateMode(imp.duplicate_mode)
-    pending = [c for c in plan.rows if c.row not in done_rows]
+            if imp is None or imp.status != ImportStatus.running.value:
+                return "nothing to do"
+            # A second job of the same import may have staged the rows meanwhile (under this lock).
+            staged = await staging.ready(session, imp, principal, look)
+            if staged is None:
+                try:
+                    async with savepoint(session):
+                        staged = await staging.stage(session, imp, principal, look)
+                except AppError as exc:
+                    return await _failed(session, import_id, exc)
     last = 0.0
+    after = 0
     per_owner: dict[int, int] = {}
     size = chunk_rows()
     try:
-        for start_at in range(0, len(pending), size):
-            chunk = pending[start_at : start_at + size]
+        while True:
             async with db.transaction() as session:
                 imp = await session.get(Import, import_id, with_for_update=True, populate_existing=True)
                 if imp is None or imp.status != ImportStatus.running.value:
                     raise _Stopped
-                # A second job of the same import (a worker thought dead was only slow) may have
-                # written some of these rows meanwhile: the import's row lock makes this check exact.
-                written = set(
-                    (
-                        await session.scalars(
-                            select(ImportRow.row).where(
-                                ImportRow.import_id == import_id, ImportRow.row.in_([c.row for c in chunk])
-                            )
-                        )
-                    ).all()
-                )
-                chunk = [c for c in chunk if c.row not in written]
+                # Read under the import's row lock: rows a second job of the same import (a worker
+                # thought dead was only slow) wrote meanwhile are not read again.
+                chunk = await staging.next_chunk(session, imp, staged, after, size)
                 if not chunk:
-                    continue
+                    break
+                after = chunk[-1].row
                 await planner.match(session, entity, chunk, mode, principal)
                 counts, owners = await write_chunk(session, imp, principal, look, chunk)
                 for owner, n in owners.items():
@@ -488,6 +501,8 @@ async def run(db: Database, import_id: int) -> str:
                     _announce(session, imp, "progress")
                     last = time.monotonic()
     except _Stopped:
+        async with db.transaction() as session:
+            await staging.clear(session, import_id)
         return "cancelled"
     except Exception:
         log.exception("import %s failed", import_id)
@@ -497,15 +512,26 @@ async def run(db: Database, import_id: int) -> str:
                 imp.status, imp.finished_at = ImportStatus.failed.value, utcnow()
                 imp.error = "the server met an unexpected error; the rows written so far stay (revert removes them)"
                 _announce(session, imp, "failed")
+                await staging.clear(session, import_id)
         raise
     async with db.transaction() as session:
         imp = await session.get(Import, import_id, with_for_update=True)
+        await staging.clear(session, import_id)
         if imp is None or imp.status != ImportStatus.running.value:
             return "cancelled"
         imp.status, imp.finished_at, imp.rows_done = ImportStatus.done.value, utcnow(), imp.rows_total
         _announce(session, imp, "done")
         await _summaries(session, imp, per_owner)
     return f"{imp.created} created, {imp.updated} updated, {imp.skipped} skipped, {imp.errors} errors"
+
+
+async def _failed(session: AsyncSession, import_id: int, exc: AppError) -> str:
+    imp = await session.get(Import, import_id, with_for_update=True, populate_existing=True)
+    assert imp is not None
+    imp.status, imp.error, imp.finished_at = ImportStatus.failed.value, exc.message, utcnow()
+    _announce(session, imp, "failed")
+    await staging.clear(session, import_id)
+    return f"failed: {exc.message}"
 
 
 async def _summaries(session: AsyncSession, imp: Import, per_owner: dict[int, int]) -> None:
@@ -548,6 +574,7 @@ async def remove_old_files(session: AsyncSession) -> str:
         .values(file_data=FILE_REMOVED)
     )
     dropped = await session.execute(delete(Import).where(Import.status.in_(_EDITABLE), Import.created_at < cutoff))
+    await session.execute(delete(ImportStaging).where(ImportStaging.created_at < cutoff))  # a dry run never started
     return f"{rowcount(stripped)} files removed, {rowcount(dropped)} imports never started removed"
 
 

@@ -84,21 +84,31 @@ def record_values(entity: str, c: Converted, look: Lookups) -> dict[str, Any]:
     return out
 
 
-async def _new_lead_owner(
-    session: AsyncSession, imp: Import, principal: Principal, values: dict[str, Any], look: Lookups
-) -> tuple[int | None, int | None]:
-    if "owner_id" in values:
-        return values["owner_id"], values.get("team_id")
-    if imp.owner_id is not None:
-        return imp.owner_id, _team_of(look, imp.owner_id)
-    if principal.scope("leads").value == "own":
-        return principal.user_id, principal.team_id
-    owner, team = await assignment.choose_owner(
-        session, values.get("source"), values.get("territory"), values.get("product_interest")
+async def _new_lead_owners(
+    session: AsyncSession, imp: Import, principal: Principal, chunk_values: list[dict[str, Any]], look: Lookups
+) -> None:
+    """Owner and team of the chunk's new leads: the row's owner, else the import's chosen owner, else
+    (an importer who sees only their own leads keeps them) the assignment rules, all the chunk's
+    leads at once; no rule for a lead: whoever imported it keeps it, as when typing it in."""
+    ruled: list[dict[str, Any]] = []
+    for values in chunk_values:
+        if "owner_id" in values:
+            values["team_id"] = values.get("team_id")
+        elif imp.owner_id is not None:
+            values["owner_id"], values["team_id"] = imp.owner_id, _team_of(look, imp.owner_id)
+        elif principal.scope("leads").value == "own":
+            values["owner_id"], values["team_id"] = principal.user_id, principal.team_id
+        else:
+            ruled.append(values)
+    if not ruled:
+        return
+    chosen = await assignment.choose_owners(
+        session, [(v.get("source"), v.get("territory"), v.get("product_interest")) for v in ruled]
     )
-    if owner is None:  # no rule for it: whoever imported it keeps it, as when typing it in
-        return principal.user_id, principal.team_id
-    return owner, team
+    for values, (owner, team) in zip(ruled, chosen, strict=True):
+        if owner is None:
+            owner, team = principal.user_id, principal.team_id
+        values["owner_id"], values["team_id"] = owner, team
 
 
 def _team_of(look: Lookups, user_id: int) -> int | None:
@@ -125,7 +135,6 @@ async def write_chunk(
             values["pipeline_id"] = look.pipeline_id
             if values.get("value") is not None and not values.get("currency"):
                 values["currency"] = look.default_currency
-            values["owner_id"], values["team_id"] = await _new_lead_owner(session, imp, principal, values, look)
             values.setdefault("tags", [])
             values["created_by"] = imp.created_by
         elif entity == "clients":
@@ -143,6 +152,7 @@ async def write_chunk(
         new_rows.append(values)
     if new_rows:
         if entity == "leads":
+            await _new_lead_owners(session, imp, principal, new_rows, look)
             for r in new_rows:
                 r["tags"] = r.get("tags") or []
         ids = await copy_rows(session, table, new_rows, with_ids=True)

@@ -97,6 +97,99 @@ async def choose_owner(
     return None, None
 
 
+class _Teams:
+    """round_robin for many leads in one transaction: each team's cursor locked and its members read
+    once, the turns taken in memory in order, the cursors written back once (the same owners as one
+    round_robin call per lead)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.turns: dict[int, tuple[AssignmentCursor, list[int]]] = {}
+
+    async def next(self, team_id: int) -> int | None:
+        if team_id not in self.turns:
+            session = self.session
+            await session.execute(insert(AssignmentCursor).values(team_id=team_id).on_conflict_do_nothing())
+            cursor = (
+                await session.scalars(
+                    select(AssignmentCursor)
+                    .where(AssignmentCursor.team_id == team_id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                )
+            ).one()
+            members = (
+                await session.scalars(
+                    select(User.id)
+                    .join(Role, Role.id == User.role_id)
+                    .where(
+                        User.team_id == team_id,
+                        User.active.is_(True),
+                        Role.permissions["leads"]["actions"].contains(["edit"]),
+                    )
+                    .order_by(User.id)
+                )
+            ).all()
+            self.turns[team_id] = (cursor, list(members))
+        cursor, members = self.turns[team_id]
+        if not members:
+            return None
+        after = [m for m in members if cursor.last_user_id is not None and m > cursor.last_user_id]
+        chosen = after[0] if after else members[0]
+        cursor.last_user_id = chosen
+        cursor.updated_at = utcnow()
+        return chosen
+
+
+async def choose_owners(
+    session: AsyncSession, leads: list[tuple[str | None, str | None, str | None]]
+) -> list[tuple[int | None, int | None]]:
+    """choose_owner for many new leads at once ((source, territory, product interest) each, in
+    order): the rules, users and default team read once, round-robin turns taken in memory."""
+    rules = (
+        await session.scalars(
+            select(AssignmentRule)
+            .where(AssignmentRule.active.is_(True))
+            .order_by(AssignmentRule.position, AssignmentRule.id)
+        )
+    ).all()
+    wanted = {r.user_id for r in rules if r.user_id is not None}
+    users = {
+        uid: team
+        for uid, team in (
+            await session.execute(select(User.id, User.team_id).where(User.id.in_(wanted), User.active.is_(True)))
+        ).all()
+    }
+    default_team = int(await settings.get(session, "leads.default_team_id") or 0)
+    if default_team and await session.get(Team, default_team) is None:
+        default_team = 0
+    teams = _Teams(session)
+    out: list[tuple[int | None, int | None]] = []
+    for source, territory, product_interest in leads:
+        chosen: tuple[int | None, int | None] = (None, None)
+        for rule in rules:
+            if not (
+                _same(rule.source, source)
+                and _same(rule.territory, territory)
+                and _same(rule.product_interest, product_interest)
+            ):
+                continue
+            if rule.user_id is not None:
+                if rule.user_id in users:
+                    chosen = (rule.user_id, users[rule.user_id])
+                    break
+            elif rule.team_id is not None and (member := await teams.next(rule.team_id)) is not None:
+                chosen = (member, rule.team_id)
+                break
+        else:
+            if default_team and (member := await teams.next(default_team)) is not None:
+                chosen = (member, default_team)
+        out.append(chosen)
+    if teams.turns:
+        await session.flush()
+    return out
+
+
 # --- admin: the rules ----------------------------------------------------------------------------
 
 

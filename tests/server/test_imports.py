@@ -762,3 +762,96 @@ async def test_old_uploads_are_removed_but_the_history_stays(boss: httpx.AsyncCl
     errors = (await boss.get(f"/api/imports/{done_id}/errors")).json()
     assert [e["error"] for e in errors["items"]] == ["Invalid Email Format"]
     assert (await boss.get(f"/api/imports/{fresh}")).status_code == 200  # uploaded today: kept
+
+
+async def test_the_commit_takes_the_dry_runs_rows_or_converts_the_file_again(
+    boss: httpx.AsyncClient, live: LiveServer
+) -> None:
+    """One pass (issue #19): the job writes the rows the dry run converted (kept in the staging, here
+    marked to show where they came from), and converts the file again when they are gone (emptied
+    by a crash of PostgreSQL: UNLOGGED tables) or were converted for another mapping."""
+    await new_lead(boss, person_name="Already Here", email="here@example.com")
+
+    def sheet(tag: str) -> bytes:
+        return xlsx(
+            [
+                ["Full Name", "E-mail", "Company Name"],
+                ["Ana Pop", f"ana{tag}@example.com", "Acme"],
+                ["Twin", f"ana{tag}@example.com", None],  # a duplicate within the file, found by the dry run
+                ["Here Again", "HERE@example.com", None],  # matched against the CRM again at commit
+                ["Ion Pop", f"ion{tag}@example.com", "Beta"],
+            ]
+        )
+
+    async def planned(data: bytes) -> int:
+        answer = await upload(boss, data)
+        await mapped(boss, answer)
+        plan = await dry(boss, answer["item"]["id"])
+        assert (plan["to_create"], plan["to_skip"], plan["in_error"]) == (2, 1, 1), plan
+        return int(answer["item"]["id"])
+
+    def sql(query: str, *args: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(live.database_url, autocommit=True) as conn:
+            cursor = conn.execute(query, args)
+            return cursor.fetchall() if cursor.description else []
+
+    kept = await planned(sheet(""))
+    assert sql("SELECT rows FROM import_staging WHERE import_id = %s", kept) == [(4,)]
+    sql('UPDATE import_staged_rows SET data = data || \'{"company": "From The Dry Run"}\' WHERE import_id = %s', kept)
+    # Someone creates a lead with Ion's e-mail after the dry run: the commit skips Ion's row.
+    await new_lead(boss, person_name="Ion Earlier", email="ion@example.com")
+    done = await run(boss, kept)
+    assert (done["status"], done["created"], done["skipped"], done["errors"]) == ("done", 1, 2, 1), done
+    made = [lead for lead in await leads(live) if lead.import_batch_id == kept]
+    assert [(x.person_name, x.company) for x in made] == [("Ana Pop", "From The Dry Run")]
+    errors = (await boss.get(f"/api/imports/{kept}/errors")).json()["items"]
+    assert [(e["row"], e["error"]) for e in errors] == [(3, "Duplicate Record")], errors
+    assert sql("SELECT count(*) FROM import_staged_rows WHERE import_id = %s", kept) == [(0,)]  # removed at the end
+
+    gone = await planned(sheet("2"))
+    sql('UPDATE import_staged_rows SET data = data || \'{"company": "Stale"}\' WHERE import_id = %s', gone)
+    sql("DELETE FROM import_staging WHERE import_id = %s", gone)  # as a crash of PostgreSQL leaves it
+    done = await run(boss, gone)
+    assert (done["status"], done["created"], done["skipped"], done["errors"]) == ("done", 2, 1, 1), done
+    made = [lead for lead in await leads(live) if lead.import_batch_id == gone]
+    assert [(x.person_name, x.company) for x in made] == [("Ana Pop", "Acme"), ("Ion Pop", "Beta")]
+
+    remapped = await planned(sheet("3"))
+    sql('UPDATE import_staged_rows SET data = data || \'{"company": "Stale"}\' WHERE import_id = %s', remapped)
+    answer = {
+        "item": {"id": remapped},
+        "mapping": {"Full Name": "person_name", "E-mail": "email", "Company Name": None},
+    }
+    await mapped(boss, answer)  # mapped again after the dry run: its rows are not used
+    done = await run(boss, remapped)
+    made = [lead for lead in await leads(live) if lead.import_batch_id == remapped]
+    assert [(x.person_name, x.company) for x in made] == [("Ana Pop", None), ("Ion Pop", None)], done
+
+
+async def test_rules_share_an_imports_leads_round_robin(boss: httpx.AsyncClient, live: LiveServer) -> None:
+    """The chunk's new leads get their owners at once, with the outcome of one rule run per lead:
+    a team rule takes turns among its members, a user rule gives to its user, the rest stay with
+    the importer."""
+    first = await live.create_user("first@example.com", team="Fair")
+    second = await live.create_user("second@example.com", team="Fair")
+    solo = await live.create_user("solo@example.com", full_name="Solo")
+    async with live.session() as s:
+        from crm_server.auth.models import Team
+
+        team = await s.scalar(select(Team.id).where(Team.name == "Fair"))
+    for body in ({"name": "Expo to Fair", "source": "Expo", "team_id": team},
+                 {"name": "North to Solo", "territory": "North", "user_id": solo}):  # fmt: skip
+        assert (await boss.post("/api/assignment-rules", json=body)).status_code == 201
+    rows: list[list[Any]] = [["Full Name", "Source", "Territory"]]
+    rows += [[f"Expo {i}", "Expo", None] for i in range(3)] + [["Northern", "Website", "north"], ["Mine", None, None]]
+    answer = await upload(boss, xlsx(rows))
+    await mapped(boss, answer, mapping={**answer["mapping"], "Territory": "territory"})
+    done = await run(boss, answer["item"]["id"])
+    assert done["created"] == 5, done
+    owners = {x.person_name: x.owner_id for x in await leads(live)}
+    me = (await boss.get("/api/auth/me")).json()["id"]
+    assert [owners[f"Expo {i}"] for i in range(3)] == [first, second, first]
+    assert (owners["Northern"], owners["Mine"]) == (solo, me)
+    # The team's turn goes on from where the import left it.
+    lead = await new_lead(boss, person_name="After", source="Expo")
+    assert lead["owner_id"] == second
