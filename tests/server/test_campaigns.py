@@ -8,7 +8,7 @@ scheduled, paused and cancelled campaigns send nothing; hostile input gets a 4xx
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -18,38 +18,32 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.support import ADMIN_EMAIL, LiveServer, Smtp, make_url
+from tests.server.conftest import MailServer
+from tests.support import LiveServer, Smtp
 
 GMAIL_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 READER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.0"
 
 
 @pytest.fixture(scope="module")
-def mailbox() -> Iterator[Smtp]:
-    with Smtp.run() as box:
-        yield box
+def mailbox(mail_server: MailServer) -> Smtp:
+    return mail_server.mailbox
 
 
 @pytest.fixture(scope="module")
-def live(pg_cluster: Any, clones: Any) -> Iterator[LiveServer]:
-    name = clones.take()
-    try:
-        with LiveServer.run(make_url(pg_cluster.admin_url, name), worker=True) as server:
-            yield server
-    finally:
-        clones.give_back(name)
+def live(mail_server: MailServer) -> LiveServer:
+    """The e-mail files' shared server, with its worker (tests/server/conftest.py)."""
+    return mail_server.live
 
 
 _ready: list[bool] = []
 
 
 @pytest.fixture
-async def boss(live: LiveServer, mailbox: Smtp) -> AsyncIterator[httpx.AsyncClient]:
+async def boss(mail_server: MailServer, live: LiveServer, mailbox: Smtp) -> AsyncIterator[httpx.AsyncClient]:
     async with live.client() as api:
-        if _ready:
-            await live.login(api, ADMIN_EMAIL)
-        else:
-            await live.login_admin(api)
+        await mail_server.login_admin(api)
+        if not _ready:
             values = {**mailbox.settings(), "company.name": "Northwind", "app.public_url": live.base_url}
             assert (await api.patch("/api/settings", json={"values": values})).status_code == 200
             _ready.append(True)

@@ -6,44 +6,42 @@ timeline; a suppressed address is refused (409 "to"); hostile input is refused n
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
-from tests.support import ADMIN_EMAIL, LiveServer, Smtp, make_url
-
-
-@pytest.fixture(scope="module")
-def mailbox() -> Iterator[Smtp]:
-    with Smtp.run() as box:
-        yield box
+from tests.server.conftest import MailServer
+from tests.support import ADMIN_EMAIL, LiveServer, Smtp
 
 
 @pytest.fixture(scope="module")
-def live(pg_cluster: Any, clones: Any) -> Iterator[LiveServer]:
-    """One server with its worker for the file: the send is a job after commit."""
-    name = clones.take()
-    try:
-        with LiveServer.run(make_url(pg_cluster.admin_url, name), worker=True) as server:
-            yield server
-    finally:
-        clones.give_back(name)
+def mailbox(mail_server: MailServer) -> Smtp:
+    return mail_server.mailbox
+
+
+@pytest.fixture(scope="module")
+def live(mail_server: MailServer) -> LiveServer:
+    """The e-mail files' shared server, with its worker (tests/server/conftest.py)."""
+    return mail_server.live
 
 
 _ready: list[bool] = []
 
 
 @pytest.fixture
-async def boss(live: LiveServer, mailbox: Smtp) -> AsyncIterator[httpx.AsyncClient]:
+async def boss(mail_server: MailServer, live: LiveServer, mailbox: Smtp) -> AsyncIterator[httpx.AsyncClient]:
     async with live.client() as api:
-        if _ready:
-            await live.login(api, ADMIN_EMAIL)
-        else:
-            await live.login_admin(api)
-            settings = {**mailbox.settings(), "company.name": "Northwind"}
+        await mail_server.login_admin(api)
+        if not _ready:
+            settings = {**mailbox.settings(), "company.name": "Northwind", "emails.daily_limit": 500}
             assert (await api.patch("/api/settings", json={"values": settings})).status_code == 200
+            # The daily limit counts every e-mail of the day: the other e-mail files' sends on this
+            # shared server are moved to yesterday, as if that time had passed.
+            async with live.session() as s:
+                await s.execute(text("UPDATE outbound_emails SET created_at = created_at - interval '1 day'"))
             _ready.append(True)
         yield api
 
