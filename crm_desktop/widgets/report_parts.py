@@ -1,11 +1,12 @@
 """What the report pages share (crm_desktop.views.reports: sales, standard, custom): the latest load
 (a new one cancels the one still running; an error is said in words), the date range with its
-presets, the chart in the theme's colours, the notice line and the page's shortcuts."""
+presets, the chart in the theme's colours, the notice line, the export's last step and the page's
+shortcuts."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QPainter, QPen, QShortcut
 from PySide6.QtWidgets import QComboBox, QDateEdit, QLabel, QWidget
 
-from crm_desktop import format, tasks, theme
+from crm_desktop import format, operations, tasks, theme
 from crm_desktop.api.client import ApiError
 
 T = TypeVar("T")
@@ -104,6 +105,13 @@ def say(notice: QLabel, text: str, role: str = "error") -> None:
     notice.style().polish(notice)
     notice.setText(text)
     notice.setVisible(bool(text))
+
+
+def write_export(
+    page: QWidget, path: str, writing: Awaitable[Any], busy: QWidget, say: Callable[[str, str], None]
+) -> None:
+    """The report written to `path` in the background (`busy` disabled meanwhile), then said where."""
+    operations.run(page, writing, busy=busy, success=lambda _: say(f"Exported the report to {path}.", "info"))
 
 
 def shortcut(page: QWidget, key: QKeySequence | str | Qt.Key, slot: Callable[[], Any]) -> QShortcut:

@@ -35,7 +35,7 @@ from crm_desktop.api import admin, auth, custom_reports, leads
 from crm_desktop.api.client import ApiError
 from crm_desktop.session import Session
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
-from crm_desktop.widgets.report_parts import LatestLoad, ReportChartView, series_colors
+from crm_desktop.widgets.report_parts import LatestLoad, ReportChartView, series_colors, write_export
 from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
@@ -620,11 +620,12 @@ class CustomReportPage(QWidget):
         result = self.result
         if result is None:
             return
-        operations.run(
+        write_export(
             self,
+            path,
             write_result(path, self.name.text().strip() or "Custom report", result),
-            busy=self.export_button,
-            success=lambda _: self.say(f"Exported the report to {path}.", "info"),
+            self.export_button,
+            self.say,
         )
 
 

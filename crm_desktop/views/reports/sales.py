@@ -34,7 +34,7 @@ from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.form import DateEdit
-from crm_desktop.widgets.report_parts import DateRange, LatestLoad, ReportChartView, shortcut
+from crm_desktop.widgets.report_parts import DateRange, LatestLoad, ReportChartView, shortcut, write_export
 from crm_desktop.widgets.report_parts import preset_range as preset_range
 from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
@@ -345,12 +345,7 @@ class SalesReportPage(QWidget):
         ]
         rows: list[list[Any]] = [[p.period_start, p.count, p.total] for p in report.periods]
         rows.append(["Total", sum(p.count for p in report.periods), report.total])
-        operations.run(
-            self,
-            write_workbook(path, "Sales", headers, rows),
-            busy=self.export_button,
-            success=lambda _: self.say(f"Exported the report to {path}.", "info"),
-        )
+        write_export(self, path, write_workbook(path, "Sales", headers, rows), self.export_button, self.say)
 
     def say(self, text: str, role: str = "error") -> None:
         say_in(self.notice, text, role)

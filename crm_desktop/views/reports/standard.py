@@ -40,7 +40,7 @@ from crm_desktop.views.reports.targets import TargetsDialog, may_set_targets
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.form import DateEdit
-from crm_desktop.widgets.report_parts import DateRange, LatestLoad, ReportChartView, shortcut
+from crm_desktop.widgets.report_parts import DateRange, LatestLoad, ReportChartView, shortcut, write_export
 from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
@@ -489,12 +489,7 @@ class StandardReportPage(QWidget):
         report = self.report
         if report is None:
             return
-        operations.run(
-            self,
-            write_report(path, report),
-            busy=self.export_button,
-            success=lambda _: self.say(f"Exported the report to {path}.", "info"),
-        )
+        write_export(self, path, write_report(path, report), self.export_button, self.say)
 
 
 def _write_report(path: str, report: ReportOut) -> None:
