@@ -35,6 +35,7 @@ T = TypeVar("T")
 
 PRESETS = ("This month", "Last 3 months", "This year", "Last year", "Custom")
 DEFAULT_PRESET = "This year"
+GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))  # the periods a report counts by
 # Series colours from the theme's tokens: each reads on both the light and the dark page.
 SERIES_TOKENS = ("accent", "success", "warning_text", "danger", "control")
 SERIES_EXTRA = theme.AVATAR_COLORS[1]  # a sixth series: the avatar purple, readable on both pages

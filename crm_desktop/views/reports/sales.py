@@ -34,7 +34,7 @@ from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.form import DateEdit
-from crm_desktop.widgets.report_parts import DateRange, LatestLoad, ReportChartView, shortcut, write_export
+from crm_desktop.widgets.report_parts import GROUPS, DateRange, LatestLoad, ReportChartView, shortcut, write_export
 from crm_desktop.widgets.report_parts import preset_range as preset_range
 from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
@@ -47,7 +47,6 @@ BASES = (
     ("accrual", "Accrual", "By invoice date: what was billed, paid or not"),
     ("cash", "Cash", "By payment date: what came in"),
 )
-GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))
 CURRENCIES = ("EUR", "USD", "GBP", "SEK", "RON", "PLN", "CHF")
 BASIS_KEY = "reports/sales/basis"
 REFRESH_AREAS = reports.WATCHED

@@ -40,7 +40,7 @@ from crm_desktop.views.reports.targets import TargetsDialog, may_set_targets
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.form import DateEdit
-from crm_desktop.widgets.report_parts import DateRange, LatestLoad, ReportChartView, shortcut, write_export
+from crm_desktop.widgets.report_parts import GROUPS, DateRange, LatestLoad, ReportChartView, shortcut, write_export
 from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
@@ -71,7 +71,6 @@ FILTERS = {
     "daily": ("team", "owner"),
 }
 OWNER_WORD = {"support": "Assignee"}
-GROUPS = (("Month", "month"), ("Week", "week"), ("Day", "day"))
 
 
 def cell_text(value: Any, kind: str, currency: str) -> str:
