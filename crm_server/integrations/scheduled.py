@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_server.db import Database
 from crm_server.integrations import inbox
 from crm_server.jobs import blueprint, registry
+from crm_server.request_timings import yield_to_requests
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 @blueprint.task(name=inbox.PROCESS_TASK, pass_context=True)
 async def process(context: JobContext, event_id: int) -> str:
     db: Database = context.additional_context["db"]
+    await yield_to_requests()  # a burst's acknowledgements first: the event is stored, it can wait
     async with db.transaction() as session:
         return await inbox.work(session, event_id)
 

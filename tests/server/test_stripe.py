@@ -389,3 +389,36 @@ async def test_the_webhook_door_and_job_record_once_and_refuse_bad_requests(work
         await until(both_ignored)
         async with server.session() as s:
             assert await s.scalar(select(func.count()).select_from(Payment)) == 1
+
+
+async def test_a_burst_is_acknowledged_before_its_events_are_worked_on(worker_server: LiveServer) -> None:
+    """While the process is busy answering requests (here three whose bodies are still arriving), a
+    stored event's job waits; once the requests are answered it is worked on."""
+    server = worker_server
+    async with server.session() as s:
+        await settings.put(s, "stripe.endpoint_secret", SECRET, None)
+    host, port = server.base_url.removeprefix("http://").split(":")
+    slow = []
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        await writer.drain()
+        slow.append((reader, writer))
+    body = fixture("customer.created")
+    async with server.client() as api:
+        assert (await api.post("/webhooks/stripe", content=body, headers=signed(body))).status_code == 200
+
+    async def status() -> str | None:
+        async with server.session() as s:
+            return await s.scalar(select(InboxEvent.status).where(InboxEvent.event_type == "customer.created"))
+
+    await asyncio.sleep(1)
+    assert await status() == "pending"  # the worker polls every moment; it held back
+    for reader, writer in slow:
+        writer.close()
+        await reader.read()
+    await until(lambda: _settled(status))
+
+
+async def _settled(status: Any) -> bool:
+    return await status() == "ignored"
