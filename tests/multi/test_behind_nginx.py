@@ -70,6 +70,16 @@ def test_a_desktop_on_one_process_sees_live_a_change_made_through_another(
     )
 
 
+async def test_each_process_says_healthy_with_its_database_and_event_listener(cluster: Cluster) -> None:
+    """Every `crm-server serve` process of the production shape answers /health ok: its database, its
+    job runner and its LISTEN connection for live events (from tests/installer/test_multi_process.py)."""
+    async with httpx.AsyncClient(timeout=20) as http:
+        for index in range(len(cluster.ports)):
+            health = (await http.get(cluster.url(index) + "/health")).json()
+            assert health["status"] == "ok", (index, health)
+            assert health["database"]["status"] == "ok" and health["events"]["status"] == "ok", (index, health)
+
+
 async def test_websocket_events_pass_through_nginx(cluster: Cluster) -> None:
     async with signed_in(cluster, cluster.url(1), "wes@example.com") as on_b:
         token = on_b.headers["Authorization"]
