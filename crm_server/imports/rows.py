@@ -9,9 +9,11 @@ products)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -76,6 +78,10 @@ class Lookups:
     default_tax_rate_id: int | None = None
     warehouses: dict[str, int] = field(default_factory=dict)  # stock:<name casefold> -> id
     warehouse_names: list[str] = field(default_factory=list)
+    # The converters of the columns of a file, by its mapped fields (rows.converter), made once.
+    converters: dict[tuple[str, ...], dict[str, Callable[[Cell], Any]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
 
 async def lookups(session: AsyncSession, entity: str) -> Lookups:
@@ -320,14 +326,23 @@ def _email(value: Cell) -> str | None:
     return text.lower()
 
 
+@lru_cache(maxsize=65536)
+def _e164(text: str, country: str) -> str | None:
+    """normalise.phone, remembered (a sheet repeats a switchboard's number; None: not a number)."""
+    try:
+        return normalise.phone(text, country)
+    except ValidationFailed:
+        return None
+
+
 def _phone(value: Cell, country: str) -> str | None:
     text = as_text(value)
     if not text:
         return None
-    try:
-        return normalise.phone(text, country)
-    except ValidationFailed:
-        raise Bad(ErrorName.incorrect_data_type, f"{text!r} is not a phone number") from None
+    found = _e164(text, country)
+    if found is None:
+        raise Bad(ErrorName.incorrect_data_type, f"{text!r} is not a phone number")
+    return found
 
 
 def number(value: Cell) -> Decimal | None:
@@ -415,57 +430,75 @@ def _bool(value: Cell) -> bool | None:
     raise Bad(ErrorName.incorrect_data_type, f"{as_text(value)!r} is not yes or no")
 
 
+_LIMITS = {
+    "person_name": 200,
+    "company": 300,
+    "name": 300,
+    "territory": 100,
+    "product_interest": 200,
+    "vat_number": 50,
+    "website": 300,
+    "contact_name": 200,
+    "contact_position": 200,
+    "position": 200,
+    "unit": 20,
+    "client": 300,
+    "address": 2000,
+    "description": 5000,
+}
+
+
+def _quantity(value: Cell) -> Decimal | None:
+    quantity = number(value)
+    if quantity is not None and (quantity < 0 or quantity >= Decimal("1e9")):
+        raise Bad(ErrorName.incorrect_data_type, f"{as_text(value)} is not a quantity of stock")
+    return quantity
+
+
+def _sku(value: Cell) -> str | None:
+    text = as_text(value)
+    if text and not _SKU.match(text):
+        raise Bad(ErrorName.incorrect_data_type, f"{text!r} is not a SKU (letters, digits and . _ / -)")
+    return text or None
+
+
+def converter(name: str, look: Lookups) -> Callable[[Cell], Any]:
+    """The function that turns a cell into what the field `name` stores (None: empty), or raises
+    Bad; chosen once per column of a file, not once per cell."""
+    if name in ("email", "contact_email"):
+        return _email
+    if name in ("phone", "contact_phone"):
+        country = look.default_country
+        return lambda value: _phone(value, country)
+    if name in ("value", "unit_price"):
+        return _money
+    if name == "expected_close_date":
+        return _date
+    if name == "tags":
+        return _tags
+    choices: dict[str, tuple[dict[str, Any], str]] = {
+        "currency": (_CURRENCIES, "currency"),
+        "status": (look.statuses, "open status"),
+        "source": (look.sources, "lead source"),
+        "owner": (look.owners, "active user with the e-mail"),
+        "vat_rate": (look.tax_rates, "VAT rate"),
+    }
+    if name in choices:
+        allowed, what = choices[name]
+        return lambda value: _choice(value, allowed, what)
+    if name == "stock_tracked":
+        return _bool
+    if name.startswith(STOCK_PREFIX):
+        return _quantity
+    if name == "sku":
+        return _sku
+    limit = _LIMITS.get(name, 300)
+    return lambda value: _text(value, limit)
+
+
 def convert_cell(name: str, value: Cell, look: Lookups) -> Any:
     """One cell as the field `name` stores it (None: empty), or Bad."""
-    if name in ("email", "contact_email"):
-        return _email(value)
-    if name in ("phone", "contact_phone"):
-        return _phone(value, look.default_country)
-    if name in ("value", "unit_price"):
-        return _money(value)
-    if name == "expected_close_date":
-        return _date(value)
-    if name == "tags":
-        return _tags(value)
-    if name == "currency":
-        return _choice(value, _CURRENCIES, "currency")
-    if name == "status":
-        return _choice(value, look.statuses, "open status")
-    if name == "source":
-        return _choice(value, look.sources, "lead source")
-    if name == "owner":
-        return _choice(value, look.owners, "active user with the e-mail")
-    if name == "vat_rate":
-        return _choice(value, look.tax_rates, "VAT rate")
-    if name == "stock_tracked":
-        return _bool(value)
-    if name.startswith(STOCK_PREFIX):
-        quantity = number(value)
-        if quantity is not None and (quantity < 0 or quantity >= Decimal("1e9")):
-            raise Bad(ErrorName.incorrect_data_type, f"{as_text(value)} is not a quantity of stock")
-        return quantity
-    if name == "sku":
-        text = as_text(value)
-        if text and not _SKU.match(text):
-            raise Bad(ErrorName.incorrect_data_type, f"{text!r} is not a SKU (letters, digits and . _ / -)")
-        return text or None
-    limits = {
-        "person_name": 200,
-        "company": 300,
-        "name": 300,
-        "territory": 100,
-        "product_interest": 200,
-        "vat_number": 50,
-        "website": 300,
-        "contact_name": 200,
-        "contact_position": 200,
-        "position": 200,
-        "unit": 20,
-        "client": 300,
-        "address": 2000,
-        "description": 5000,
-    }
-    return _text(value, limits.get(name, 300))
+    return converter(name, look)(value)
 
 
 def convert(
@@ -480,9 +513,10 @@ def convert(
 ) -> Converted:
     """A row's values by field; `columns` is field -> the index of the column that fills it."""
     out = Converted(row=row)
+    convert_of = _converters(look, columns)
     for name, index in columns.items():
         try:
-            value = convert_cell(name, cells[index], look)
+            value = convert_of[name](cells[index])
         except Bad as bad:
             out.problems.append(Problem(headers[index], bad.error, bad.reason))
             continue
@@ -500,6 +534,15 @@ def convert(
     if out.problems:
         out.action = "error"
     return out
+
+
+def _converters(look: Lookups, columns: dict[str, int]) -> dict[str, Callable[[Cell], Any]]:
+    """The converters of a file's columns, made once per Lookups and mapping (kept on the Lookups)."""
+    key = tuple(columns)
+    cached = look.converters.get(key)
+    if cached is None:
+        cached = look.converters[key] = {name: converter(name, look) for name in columns}
+    return cached
 
 
 def _label(entity: str, name: str) -> str:

@@ -45,7 +45,7 @@ def signature(imp: Import, principal: Principal, look: Lookups) -> str:
         imp.duplicate_mode,
         imp.owner_id,
         [principal.user_id, principal.team_id, principal.role_id, principal.permissions],
-        dataclasses.asdict(look),
+        {f.name: getattr(look, f.name) for f in dataclasses.fields(look) if f.compare},
     ]
     return hashlib.sha256(json.dumps(given, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -28,6 +28,7 @@ from crm_server.products.models import Product
 from crm_server.stock import service as stock_service
 
 TABLES: dict[str, Any] = {"leads": Lead, "clients": Client, "contacts": Contact, "products": Product}
+_NOT_AUDITED = ("import_batch_id", "created_by", "reached_status_ids")
 AUDIT_ENTITY = {"leads": "lead", "clients": "client", "contacts": "contact", "products": "product"}
 # The fields an update may change, per entity (what a row's value becomes on the record).
 UPDATABLE: dict[str, tuple[str, ...]] = {
@@ -155,6 +156,9 @@ async def write_chunk(
             await _new_lead_owners(session, imp, principal, new_rows, look)
             for r in new_rows:
                 r["tags"] = r.get("tags") or []
+                # What the row trigger leads_status_kept would compute for a new lead, given: the
+                # trigger then has nothing to do (no array built per row).
+                r["reached_status_ids"] = [r["status_id"]]
         ids = await copy_rows(session, table, new_rows, with_ids=True)
         made = [(rid, 1) for rid in ids]  # a new record's version is 1
         for c, values, (rid, version) in zip(creates, new_rows, made, strict=True):
@@ -168,7 +172,7 @@ async def write_chunk(
                            "action": "created",
                            "changes": [{"field": "import", "old": None, "new": imp.id}]
                            + [{"field": k, "old": None, "new": plain(v)} for k, v in values.items()
-                              if k not in ("import_batch_id", "created_by") and v not in (None, [])]})  # fmt: skip
+                              if k not in _NOT_AUDITED and v not in (None, [])]})  # fmt: skip
         if entity == "clients":
             await _contacts_of_new_clients(session, imp, creates)
         if entity == "products":
