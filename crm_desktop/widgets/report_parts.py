@@ -1,6 +1,6 @@
 """What the report pages share (crm_desktop.views.reports: sales, standard, custom): the latest load
 (a new one cancels the one still running; an error is said in words), the date range with its
-presets, the chart in the theme's colours, the notice line, the export's last step and the page's
+presets, the chart in the theme's colours, the figures' cards, the notice line, the export's last step and the page's
 shortcuts."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from PySide6.QtCharts import (
 )
 from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QPainter, QPen, QShortcut
-from PySide6.QtWidgets import QComboBox, QDateEdit, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QDateEdit, QFrame, QLabel, QVBoxLayout, QWidget
 
 from crm_desktop import format, operations, tasks, theme
 from crm_desktop.api.client import ApiError
@@ -106,6 +106,32 @@ def say(notice: QLabel, text: str, role: str = "error") -> None:
     notice.style().polish(notice)
     notice.setText(text)
     notice.setVisible(bool(text))
+
+
+def figure_card(
+    parent: QWidget | None,
+    title: str,
+    value: str,
+    *,
+    name: str = "figure",
+    role: str = "subheading",
+    margins: tuple[int, int] = (14, 8),
+) -> tuple[QFrame, QLabel, QLabel]:
+    """A key figure's card: its title (muted) over its value (selectable, in `role`'s size)."""
+    card = QFrame(parent)
+    card.setObjectName(f"{name}Card")
+    card.setFrameShape(QFrame.Shape.StyledPanel)
+    box = QVBoxLayout(card)
+    box.setContentsMargins(margins[0], margins[1], margins[0], margins[1])
+    caption = QLabel(title, card)
+    caption.setProperty("role", "muted")
+    shown = QLabel(value, card)
+    shown.setObjectName(f"{name}Value")
+    shown.setProperty("role", role)
+    shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.addWidget(caption)
+    box.addWidget(shown)
+    return card, caption, shown
 
 
 def write_export(

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -34,7 +33,15 @@ from crm_desktop.session import Session
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path, write_workbook
 from crm_desktop.widgets.form import DateEdit
-from crm_desktop.widgets.report_parts import GROUPS, DateRange, LatestLoad, ReportChartView, shortcut, write_export
+from crm_desktop.widgets.report_parts import (
+    GROUPS,
+    DateRange,
+    LatestLoad,
+    ReportChartView,
+    figure_card,
+    shortcut,
+    write_export,
+)
 from crm_desktop.widgets.report_parts import preset_range as preset_range
 from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
@@ -122,8 +129,10 @@ class SalesReportPage(QWidget):
         self.export_button.clicked.connect(self.export)
         shown_if(self.export_button, session.can("reports", "export"))
 
-        self.total_card, self.total_title, self.total_value = self._card("total")
-        self.other_card, self.other_title, self.other_value = self._card("other")
+        self.total_card, self.total_title, self.total_value = figure_card(
+            None, "", "…", name="total", role="heading", margins=(16, 12)
+        )
+        self.other_card, self.other_title, self.other_value = figure_card(None, "", "…", name="other", margins=(16, 12))
         self.explanation = QLabel()
         self.explanation.setObjectName("reportExplanation")
         self.explanation.setWordWrap(True)
@@ -211,22 +220,6 @@ class SalesReportPage(QWidget):
         shortcut(self, Qt.Key.Key_F5, self.reload)
         operations.change_bus().changed.connect(self._on_changed)
         self.reload()
-
-    def _card(self, name: str) -> tuple[QFrame, QLabel, QLabel]:
-        card = QFrame()
-        card.setObjectName(f"{name}Card")
-        card.setFrameShape(QFrame.Shape.StyledPanel)
-        box = QVBoxLayout(card)
-        box.setContentsMargins(16, 12, 16, 12)
-        title = QLabel()
-        title.setProperty("role", "muted")
-        value = QLabel("…")
-        value.setObjectName(f"{name}Value")
-        value.setProperty("role", "heading" if name == "total" else "subheading")
-        value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.addWidget(title)
-        box.addWidget(value)
-        return card, title, value
 
     # --- the choices ---------------------------------------------------------------------------
 

@@ -40,7 +40,15 @@ from crm_desktop.views.reports.targets import TargetsDialog, may_set_targets
 from crm_desktop.widgets.empty_state import EmptyState
 from crm_desktop.widgets.excel_export import ask_save_path
 from crm_desktop.widgets.form import DateEdit
-from crm_desktop.widgets.report_parts import GROUPS, DateRange, LatestLoad, ReportChartView, shortcut, write_export
+from crm_desktop.widgets.report_parts import (
+    GROUPS,
+    DateRange,
+    LatestLoad,
+    ReportChartView,
+    figure_card,
+    shortcut,
+    write_export,
+)
 from crm_desktop.widgets.report_parts import say as say_in
 from crm_desktop.widgets.rows_table import RowsTable
 from crm_desktop.widgets.visibility import shown_if
@@ -335,7 +343,8 @@ class StandardReportPage(QWidget):
             if widget is not None:
                 widget.deleteLater()
         for figure in report.figures:
-            self.cards.addWidget(self._card(figure.label, cell_text(figure.value, figure.kind, report.currency)), 1)
+            card, _, _ = figure_card(self, figure.label, cell_text(figure.value, figure.kind, report.currency))
+            self.cards.addWidget(card, 1)
         for button in self.breakdowns.buttons():
             self.breakdowns.removeButton(button)
             button.deleteLater()
@@ -363,21 +372,6 @@ class StandardReportPage(QWidget):
                     self.source.addItem(name, name)
         self._show_table()
         self.loads += 1
-
-    def _card(self, title: str, value: str) -> QFrame:
-        card = QFrame(self)
-        card.setObjectName("figureCard")
-        card.setFrameShape(QFrame.Shape.StyledPanel)
-        box = QVBoxLayout(card)
-        box.setContentsMargins(14, 8, 14, 8)
-        caption = QLabel(title, card)
-        caption.setProperty("role", "muted")
-        shown = QLabel(value, card)
-        shown.setProperty("role", "subheading")
-        shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.addWidget(caption)
-        box.addWidget(shown)
-        return card
 
     def _breakdown_chosen(self, index: int) -> None:
         if self.report is not None and 0 <= index < len(self.report.tables):
