@@ -1,7 +1,7 @@
 """What the report pages share (crm_desktop.views.reports: sales, standard, custom): the latest load
 (a new one cancels the one still running; an error is said in words), the date range with its
-presets, the chart in the theme's colours, the figures' cards, the notice line, the export's last step and the page's
-shortcuts."""
+presets, the chart in the theme's colours, the figures' cards, the notice line, the export's last
+step and the page's shortcuts."""
 
 from __future__ import annotations
 
