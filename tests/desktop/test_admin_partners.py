@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from crm_desktop.views.admin.partner_review import ReviewDialog
@@ -100,6 +101,10 @@ def test_add_a_partner_invite_its_person_and_see_the_partner_on_the_lead(desk: D
     # A person with a bad address: the refusal sits next to the field, the dialog stays open.
     qtbot.mouseClick(page.add_person_button, Qt.MouseButton.LeftButton)
     person = the_dialog(PersonDialog)
+    ok, cancel = (
+        person.buttons.button(b) for b in (QDialogButtonBox.StandardButton.Ok, QDialogButtonBox.StandardButton.Cancel)
+    )
+    assert tab_stops(person.full_name) == [person.email, ok, cancel, person.full_name]  # down the form, then OK
     qtbot.keyClicks(person.full_name, "Pia Partner")
     qtbot.keyClicks(person.email, "pia at northwind")
     person.buttons.accepted.emit()
@@ -196,3 +201,16 @@ def test_a_registration_waiting_for_review_is_accepted_from_the_partners_page(de
     found = desk.run(api.get("/api/leads", q="Vera Hiden"))["items"]
     assert [lead["partner_name"] for lead in found if lead["person_name"] == "Vera Hiden"] == ["Litware Partners"]
     desk.wait_until(lambda: page.review_button.text() == "Review registrations", message="the count did not drop")
+
+
+def tab_stops(start: QWidget) -> list[QWidget]:
+    """The widgets Tab visits after `start`, until it comes back to it."""
+    stops: list[QWidget] = []
+    widget = start.nextInFocusChain()
+    while len(stops) < 20:
+        if widget.focusPolicy() & Qt.FocusPolicy.TabFocus and widget.isVisibleTo(start.window()):
+            stops.append(widget)
+            if widget is start:
+                break
+        widget = widget.nextInFocusChain()
+    return stops
