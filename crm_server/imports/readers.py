@@ -131,15 +131,21 @@ def _shape(name: str, grid: list[list[Cell]], merged: list[Any]) -> Sheet:
     raw = raw[: used + 1]
     headers = _unique([_text(c) or f"Column {_column_letter(i)}" for i, c in enumerate(raw)])
     rows: list[tuple[int, list[Cell]]] = []
+    width = len(headers)
     for i in range(header_at + 1, len(grid)):
-        cells = list(grid[i][: len(headers)])
-        cells += [None] * (len(headers) - len(cells))
+        cells = grid[i]
+        grid[i] = _GONE  # each row is held once: the grid's row lets go as the sheet's row is made
+        if len(cells) != width:
+            cells = cells[:width] + [None] * (width - len(cells))
         if all(_blank(c) for c in cells):
             continue
         rows.append((i + 1, cells))
     while rows and _is_total(rows[-1][1]):
         rows.pop()
     return Sheet(name=name, headers=headers, rows=rows, header_row=header_at + 1)
+
+
+_GONE: list[Cell] = []
 
 
 def _is_total(cells: list[Cell]) -> bool:

@@ -16,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+import phonenumbers
+from phonenumbers.phonemetadata import PhoneMetadata
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -326,9 +328,48 @@ def _email(value: Cell) -> str | None:
     return text.lower()
 
 
+_INTERNATIONAL = re.compile(r"\+[1-9][0-9]{2,18}")
+_PHONE_SEPARATORS = str.maketrans("", "", " -")
+
+
+def _international(text: str) -> str | None:
+    """The E.164 form of "+40 731-234 567" without phonenumbers.parse (two thirds of the time a
+    number takes), when parse could only have read it the same way: a plus, digits (spaces and
+    hyphens between them), a known country code, and national digits that neither start with 0 (the
+    Italian leading zero) nor with what the country's national prefix looks like (parse would strip
+    it). Then is_valid_number decides, as in normalise.phone. None: ask normalise.phone."""
+    digits = text.translate(_PHONE_SEPARATORS)
+    if not _INTERNATIONAL.fullmatch(digits):
+        return None
+    digits = digits[1:]
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if metadata is None or region == phonenumbers.UNKNOWN_REGION or not 2 <= len(national) <= 17:
+        return None
+    if national[0] == "0":
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    if prefix and re.match(prefix, national):
+        return None
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return f"+{code}{national}"
+
+
 @lru_cache(maxsize=65536)
 def _e164(text: str, country: str) -> str | None:
     """normalise.phone, remembered (a sheet repeats a switchboard's number; None: not a number)."""
+    found = _international(text)
+    if found is not None:
+        return found
     try:
         return normalise.phone(text, country)
     except ValidationFailed:
