@@ -104,6 +104,7 @@ def test_add_a_partner_invite_its_person_and_see_the_partner_on_the_lead(desk: D
     ok, cancel = (
         person.buttons.button(b) for b in (QDialogButtonBox.StandardButton.Ok, QDialogButtonBox.StandardButton.Cancel)
     )
+    assert person.focusWidget() is person.full_name  # typing starts in the first field
     assert tab_stops(person.full_name) == [person.email, ok, cancel, person.full_name]  # down the form, then OK
     qtbot.keyClicks(person.full_name, "Pia Partner")
     qtbot.keyClicks(person.email, "pia at northwind")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from itertools import pairwise
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -94,10 +93,8 @@ class PartnerFormDialog(QDialog):
         layout.setContentsMargins(16, 16, 16, 16)
         layout.addLayout(form)
         layout.addWidget(self.buttons)
-        # The rows join the dialog after the buttons (the layout adopts them): Tab goes down the form first.
-        chain = [widget for _, widget, _ in rows] + self.buttons.buttons()
-        for before, after in pairwise(chain):
-            QWidget.setTabOrder(before, after)
+        # The rows join the dialog after the buttons (the layout adopts them), so OK would take the focus.
+        self.name_edit.setFocus()
 
 
 class PersonDialog(PartnerFormDialog):
