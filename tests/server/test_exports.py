@@ -21,22 +21,34 @@ from sqlalchemy import select, update
 from crm_server.auth.models import Role
 from crm_server.db import utcnow
 from crm_server.exports.models import Export, ExportChunk
-from tests.support import LiveServer
+from tests.support import ADMIN_EMAIL, LiveServer, make_url
 
 FORMULA = '=HYPERLINK("http://x","y")'
 
 
-@pytest.fixture
-def live(database_url: str) -> Iterator[LiveServer]:
-    """The app with its job worker on: exports are jobs."""
-    with LiveServer.run(database_url, worker=True) as server:
-        yield server
+@pytest.fixture(scope="module")
+def live(pg_cluster: Any, clones: Any) -> Iterator[LiveServer]:
+    """One app with its job worker on for the file (exports are jobs): its tests pick their own tags,
+    users and lists, so they share its database."""
+    name = clones.take()
+    try:
+        with LiveServer.run(make_url(pg_cluster.admin_url, name), worker=True) as server:
+            yield server
+    finally:
+        clones.give_back(name)
+
+
+_ready: list[bool] = []
 
 
 @pytest.fixture
 async def boss(live: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with live.client() as api:
-        await live.login_admin(api)
+        if _ready:
+            await live.login(api, ADMIN_EMAIL)
+        else:
+            await live.login_admin(api)
+            _ready.append(True)
         yield api
 
 
