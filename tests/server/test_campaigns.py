@@ -14,6 +14,7 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
+import dkim  # type: ignore[import-untyped]
 import httpx
 import pytest
 from sqlalchemy import text
@@ -342,8 +343,6 @@ async def test_hostile_ids_tokens_and_consents(boss: httpx.AsyncClient, live: Li
 async def test_campaign_messages_are_dkim_signed(boss: httpx.AsyncClient, mailbox: Smtp) -> None:
     """With DKIM on, each campaign message is signed on its batch's connection, as a single e-mail
     is, and verifies against the record the DNS page publishes (handed to dkimpy: no DNS)."""
-    import dkim  # type: ignore[import-untyped]  # here: imported at collection it stalled a WhatsApp test
-
     await _ok(await boss.post("/api/emails/dkim/key"))
     on = {"dkim.enabled": True, "dkim.domain": "northwind.example"}
     await _ok(await boss.patch("/api/settings", json={"values": on}))
