@@ -51,6 +51,8 @@ def signature(imp: Import, principal: Principal, look: Lookups) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if type(value) is str:
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, date):
@@ -60,16 +62,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _decoder(name: str) -> Callable[[Any], Any] | None:
+    """How a field's JSON value becomes its value again (None: as it is)."""
+    if name in _DECIMALS or name.startswith(STOCK_PREFIX):
+        return Decimal
+    if name == "expected_close_date":
+        return date.fromisoformat
+    if name in _PAIRS:
+        return tuple
+    return None
+
+
+_DECODERS: dict[str, Callable[[Any], Any] | None] = {}
+
+
 def _typed(name: str, value: Any) -> Any:
     if value is None:
         return None
-    if name in _DECIMALS or name.startswith(STOCK_PREFIX):
-        return Decimal(value)
-    if name == "expected_close_date":
-        return date.fromisoformat(value)
-    if name in _PAIRS:
-        return tuple(value)
-    return value
+    try:
+        decode = _DECODERS[name]
+    except KeyError:
+        decode = _DECODERS[name] = _decoder(name)
+    return value if decode is None else decode(value)
 
 
 def staged_row(import_id: int, c: Converted) -> dict[str, Any]:
@@ -145,7 +159,8 @@ async def next_chunk(
     found = await session.execute(
         text(
             "SELECT s.row, s.data, s.problems FROM import_staged_rows s WHERE s.import_id = :i AND s.row > :after"
-            " AND NOT EXISTS (SELECT 1 FROM import_rows r WHERE r.import_id = s.import_id AND r.row = s.row)"
+            " AND NOT EXISTS (SELECT 1 FROM import_rows r"
+            " WHERE r.import_id = s.import_id AND r.row = s.row AND r.row > :after)"
             " ORDER BY s.row LIMIT :n"
         ),
         {"i": imp.id, "after": after, "n": size},

@@ -42,6 +42,8 @@ UPDATABLE: dict[str, tuple[str, ...]] = {
 
 
 def plain(value: Any) -> Any:
+    if type(value) is str:  # most values: no further checks
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -92,12 +94,14 @@ async def _new_lead_owners(
     (an importer who sees only their own leads keeps them) the assignment rules, all the chunk's
     leads at once; no rule for a lead: whoever imported it keeps it, as when typing it in."""
     ruled: list[dict[str, Any]] = []
+    chosen_team = _team_of(look, imp.owner_id) if imp.owner_id is not None else None
+    own = principal.scope("leads").value == "own"
     for values in chunk_values:
         if "owner_id" in values:
             values["team_id"] = values.get("team_id")
         elif imp.owner_id is not None:
-            values["owner_id"], values["team_id"] = imp.owner_id, _team_of(look, imp.owner_id)
-        elif principal.scope("leads").value == "own":
+            values["owner_id"], values["team_id"] = imp.owner_id, chosen_team
+        elif own:
             values["owner_id"], values["team_id"] = principal.user_id, principal.team_id
         else:
             ruled.append(values)
