@@ -108,6 +108,7 @@ async def chunks(
     each row's cells are let go once converted (a large file is not held twice)."""
     entity, headers, look = imp.entity, prep.sheet.headers, prep.look
     cells = prep.sheet.rows
+    mode = DuplicateMode(imp.duplicate_mode)
 
     def work(start: int, stop: int) -> list[Converted]:
         out = []
@@ -117,39 +118,17 @@ async def chunks(
             cells[i] = (n, _GONE)
         return out
 
-    def converting(start: int) -> asyncio.Future[list[Converted]]:
-        """The chunk from `start` converted on a thread: it runs while the chunk before it is
-        matched and written (the database works on the other core)."""
-        return asyncio.ensure_future(asyncio.to_thread(work, start, min(start + size, len(cells))))
-
-    ahead = converting(0) if len(cells) > 2000 else None
-    try:
-        for start in range(0, len(cells), size):
-            if ahead is not None:
-                converted = await ahead
-                ahead = converting(start + size) if start + size < len(cells) else None
-            else:
-                converted = work(start, min(start + size, len(cells)))
-            await _checked(session, imp, principal, prep, converted)
-            yield converted
-    finally:
-        if ahead is not None:  # the reader stopped early (an error): the thread's work is dropped
-            ahead.cancel()
+    for start in range(0, len(cells), size):
+        stop = min(start + size, len(cells))
+        converted = await asyncio.to_thread(work, start, stop) if stop - start > 2000 else work(start, stop)
+        if entity == "contacts":
+            column = headers[prep.columns["client"]] if "client" in prep.columns else None
+            await _resolve_clients(session, converted, column)
+        if "owner" in prep.columns:
+            _owners_in_reach(converted, principal, MODULE_OF[entity], headers[prep.columns["owner"]], look)
+        _within_file(converted, mode, prep.seen)
+        yield converted
     cells.clear()
-
-
-async def _checked(
-    session: AsyncSession, imp: Import, principal: Principal, prep: Prepared, converted: list[Converted]
-) -> None:
-    """The checks that look beyond a row: its client (contacts), its owner in the importer's reach,
-    the rows before it in the file."""
-    entity, headers, look = imp.entity, prep.sheet.headers, prep.look
-    if entity == "contacts":
-        column = headers[prep.columns["client"]] if "client" in prep.columns else None
-        await _resolve_clients(session, converted, column)
-    if "owner" in prep.columns:
-        _owners_in_reach(converted, principal, MODULE_OF[entity], headers[prep.columns["owner"]], look)
-    _within_file(converted, DuplicateMode(imp.duplicate_mode), prep.seen)
 
 
 async def build(session: AsyncSession, imp: Import, principal: Principal) -> Plan:
