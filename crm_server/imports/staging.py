@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_server.auth.permissions import Principal
 from crm_server.contract.imports import ErrorName
-from crm_server.db import copy_rows
+from crm_server.db import driver_connection
 from crm_server.imports import plan as planner
 from crm_server.imports import rows
-from crm_server.imports.models import Import, ImportStagedRow, ImportStaging
+from crm_server.imports.models import Import, ImportStaging
 from crm_server.imports.rows import STOCK_PREFIX, Converted, Lookups, Problem
 
 STAGE_ROWS = 5000  # rows converted, checked and written to the staging per step
@@ -48,18 +48,6 @@ def signature(imp: Import, principal: Principal, look: Lookups) -> str:
         {f.name: getattr(look, f.name) for f in dataclasses.fields(look) if f.compare},
     ]
     return hashlib.sha256(json.dumps(given, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _plain(value: Any) -> Any:
-    if type(value) is str:
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return list(value)
-    return value
 
 
 def _decoder(name: str) -> Callable[[Any], Any] | None:
@@ -86,13 +74,30 @@ def _typed(name: str, value: Any) -> Any:
     return value if decode is None else decode(value)
 
 
-def staged_row(import_id: int, c: Converted) -> dict[str, Any]:
-    return {
-        "import_id": import_id,
-        "row": c.row,
-        "data": {k: _plain(v) for k, v in c.values.items()},
-        "problems": [[p.column, p.error.value, p.reason] for p in c.problems] or None,
-    }
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not kept in the staging")
+
+
+_encode = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":")).encode
+
+
+def staged_row(import_id: int, c: Converted) -> tuple[int, int, str, str | None]:
+    """The row as the staging's COPY takes it: its values and its problems as JSON text (one
+    encoding a row; tuples become lists, amounts and days text)."""
+    problems = [[p.column, p.error.value, p.reason] for p in c.problems]
+    return import_id, c.row, _encode(c.values), _encode(problems) if problems else None
+
+
+async def _copy(session: AsyncSession, staged: list[tuple[int, int, str, str | None]]) -> None:
+    driver = await driver_connection(session)
+    statement = "COPY import_staged_rows (import_id, row, data, problems) FROM STDIN"
+    async with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for values in staged:
+            await copy.write_row(values)
 
 
 def converted(entity: str, row: int, data: dict[str, Any], problems: Any, key_columns: dict[str, str]) -> Converted:
@@ -144,7 +149,7 @@ async def stage(
             for c, (n, action) in zip(chunk, before, strict=True):
                 del c.problems[n:]
                 c.action, c.record_id = action, None
-        await copy_rows(session, ImportStagedRow, [staged_row(imp.id, c) for c in chunk])
+        await _copy(session, [staged_row(imp.id, c) for c in chunk])
         count += len(chunk)
     staging.rows = count
     await session.flush()
