@@ -6,7 +6,8 @@ action: create, update (fill empty fields or overwrite), skip, or error."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+import itertools
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,6 @@ from crm_server.products.models import Product
 
 MATCH_CHUNK = 5000
 BUILD_CHUNK = 10000
-_GONE: list[Any] = []  # the cells of a row once converted
 # Keys that may never be shared by two records (a unique index): a twin is an error even in "create".
 STRICT_KEYS = {"vat", "sku"}
 
@@ -83,10 +83,13 @@ class Prepared:
     key_columns: dict[str, str]
     # Within-file duplicates: (key kind, value) -> the first row that has it, carried across chunks.
     seen: dict[tuple[str, str], int]
+    data_rows: Iterator[tuple[int, list[Any]]]  # the sheet's rows, read as they are converted
 
 
 async def prepare(session: AsyncSession, imp: Import, look: Lookups | None = None) -> Prepared:
-    sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
+    sheet, data_rows = await asyncio.to_thread(
+        readers.open_sheet, await file_of(session, imp), imp.file_name, imp.sheet
+    )
     look = look or await rows.lookups(session, imp.entity)
     fields = rows.fields_of(imp.entity, look)
     columns = resolve_columns(sheet.headers, dict(imp.mapping or {}), dict(imp.winners or {}), fields)
@@ -98,29 +101,28 @@ async def prepare(session: AsyncSession, imp: Import, look: Lookups | None = Non
         required=rows.required_of(fields),
         key_columns=rows.key_columns_of(sheet.headers, columns),
         seen={},
+        data_rows=data_rows,
     )
 
 
 async def chunks(
     session: AsyncSession, imp: Import, principal: Principal, prep: Prepared, size: int
 ) -> AsyncIterator[list[Converted]]:
-    """The file's rows converted and checked within the file, `size` rows at a time, in row order;
-    each row's cells are let go once converted (a large file is not held twice)."""
+    """The file's rows read, converted and checked within the file, `size` rows at a time, in row
+    order (a large file is never held whole: neither its cells nor its converted rows)."""
     entity, headers, look = imp.entity, prep.sheet.headers, prep.look
-    cells = prep.sheet.rows
     mode = DuplicateMode(imp.duplicate_mode)
 
-    def work(start: int, stop: int) -> list[Converted]:
-        out = []
-        for i in range(start, stop):
-            n, row = cells[i]
-            out.append(rows.convert(entity, look, headers, prep.columns, prep.required, n, row, prep.key_columns))
-            cells[i] = (n, _GONE)
-        return out
+    def work() -> list[Converted]:
+        return [
+            rows.convert(entity, look, headers, prep.columns, prep.required, n, cells, prep.key_columns)
+            for n, cells in itertools.islice(prep.data_rows, size)
+        ]
 
-    for start in range(0, len(cells), size):
-        stop = min(start + size, len(cells))
-        converted = await asyncio.to_thread(work, start, stop) if stop - start > 2000 else work(start, stop)
+    while True:
+        converted = await asyncio.to_thread(work) if prep.sheet.count > 2000 else work()
+        if not converted:
+            break
         if entity == "contacts":
             column = headers[prep.columns["client"]] if "client" in prep.columns else None
             await _resolve_clients(session, converted, column)
@@ -128,7 +130,6 @@ async def chunks(
             _owners_in_reach(converted, principal, MODULE_OF[entity], headers[prep.columns["owner"]], look)
         _within_file(converted, mode, prep.seen)
         yield converted
-    cells.clear()
 
 
 async def build(session: AsyncSession, imp: Import, principal: Principal) -> Plan:

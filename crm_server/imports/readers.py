@@ -18,6 +18,7 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -37,6 +38,8 @@ class Sheet:
     headers: list[str]
     rows: list[tuple[int, list[Cell]]] = field(default_factory=list)  # (row number, cells)
     header_row: int = 1
+    count: int = 0  # data rows
+    end: int = -1  # the grid index of the last data row
 
 
 def sheet_names(data: bytes, file_name: str) -> list[str]:
@@ -69,11 +72,20 @@ def _workbook(data: bytes) -> Any:
         ) from None
 
 
-def read(data: bytes, file_name: str, sheet: str | None) -> Sheet:
-    """The sheet's header and data rows (a .csv has one sheet)."""
+@dataclass
+class _Source:
+    """A sheet's rows, readable more than once without holding them all as Python objects: the grid
+    from the top row and from column A (what to_python(skip_empty_area=False) would give)."""
+
+    name: str
+    merged: list[Any]
+    rows: Callable[[], Iterator[list[Cell]]]
+
+
+def _source(data: bytes, file_name: str, sheet: str | None) -> _Source:
     if file_kind(file_name) == "csv":
         grid: list[list[Cell]] = list(_csv_rows(data))
-        return _shape(CSV_SHEET, grid, [])
+        return _Source(CSV_SHEET, [], lambda: iter(grid))
     book = _workbook(data)
     names = list(book.sheet_names)
     name = sheet if sheet is not None else (names[0] if names else None)
@@ -81,13 +93,60 @@ def read(data: bytes, file_name: str, sheet: str | None) -> Sheet:
         raise ValidationFailed(f"The file has no sheet named {sheet!r}.", field="sheet", code="no_such_sheet")
     try:
         found = book.get_sheet_by_name(name)
-        cells: list[list[Cell]] = found.to_python(skip_empty_area=False)
         merged = list(found.merged_cell_ranges or [])
+        start, end = found.start, found.end
     except Exception as exc:
-        raise ValidationFailed(
-            f"The sheet {name!r} could not be read ({exc.__class__.__name__}).", field="sheet", code="unreadable_file"
-        ) from None
-    return _shape(str(name), cells, merged)
+        raise _unreadable(str(name), exc) from None
+    if start is None or end is None:
+        return _Source(str(name), merged, lambda: iter([]))
+    top = end[0] + 1  # iter_rows gives the rows from the top, the columns from the first used one
+
+    def rows() -> Iterator[list[Cell]]:
+        try:
+            produced = found.iter_rows()
+            first = next(produced, None)
+            if first is None:
+                return
+            left = [""] * (end[1] + 1 - len(first))
+            yield left + first if left else first
+            for row in produced:
+                yield left + row if left else row
+        except Exception as exc:
+            raise _unreadable(str(name), exc) from None
+
+    probe = sum(1 for _ in rows())
+    if probe != top:  # a calamine that starts at the first used row: the rows above it are blank
+        above = top - probe
+        inner = rows
+
+        def rows() -> Iterator[list[Cell]]:
+            for _ in range(above):
+                yield []
+            yield from inner()
+
+    return _Source(str(name), merged, rows)
+
+
+def _unreadable(name: str, exc: Exception) -> ValidationFailed:
+    return ValidationFailed(
+        f"The sheet {name!r} could not be read ({exc.__class__.__name__}).", field="sheet", code="unreadable_file"
+    )
+
+
+def read(data: bytes, file_name: str, sheet: str | None) -> Sheet:
+    """The sheet's header and data rows (a .csv has one sheet)."""
+    source = _source(data, file_name, sheet)
+    found = _layout(source)
+    found.rows = list(rows_of(source, found))
+    return found
+
+
+def open_sheet(data: bytes, file_name: str, sheet: str | None) -> tuple[Sheet, Iterator[tuple[int, list[Cell]]]]:
+    """The sheet's header and its number of data rows (`count`; `rows` stays empty), and an
+    iterator over its data rows: a large sheet is never held whole as Python objects."""
+    source = _source(data, file_name, sheet)
+    found = _layout(source)
+    return found, rows_of(source, found)
 
 
 def _blank(value: Cell) -> bool:
@@ -103,17 +162,44 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def _shape(name: str, grid: list[list[Cell]], merged: list[Any]) -> Sheet:
-    width = max((len(r) for r in grid), default=0)
-    filled = [sum(not _blank(c) for c in r) for r in grid]
-    header_at = next((i for i, n in enumerate(filled) if n >= 2), None)
-    if header_at is None:
-        header_at = next((i for i, n in enumerate(filled) if n >= 1), None)
+def _last_filled(row: list[Cell]) -> int:
+    for i in range(len(row) - 1, -1, -1):
+        if not _blank(row[i]):
+            return i
+    return -1
+
+
+_TRAILING = 64  # the last rows kept by the first pass, for the totals at the bottom
+
+
+def _layout(source: _Source) -> Sheet:
+    """The first pass over the rows: the header (title rows above it passed over, merged cells
+    named), the columns in use, the number of data rows and where they end (blank rows and a total
+    row at the bottom are not data)."""
+    name, merged = source.name, source.merged
+    width = 0
+    first_one: int | None = None
+    first_two: int | None = None
+    kept: dict[int, list[Cell]] = {}
+    last_filled: list[int] = []
+    for i, row in enumerate(source.rows()):
+        width = max(width, len(row))
+        last = _last_filled(row)
+        last_filled.append(last)
+        if last >= 0 and (first_two is None or i <= first_two + 1):
+            filled = sum(not _blank(c) for c in row)
+            if first_one is None and filled >= 1:
+                first_one = i
+            if first_two is None and filled >= 2:
+                first_two = i
+        if (first_one is not None and i <= first_one + 2) or (first_two is not None and i <= first_two + 2):
+            kept[i] = row
+    header_at = first_two if first_two is not None else first_one
     if header_at is None:
         return Sheet(name=name, headers=[])
-    raw = list(grid[header_at]) + [None] * (width - len(grid[header_at]))
+    raw = list(kept[header_at]) + [None] * (width - len(kept[header_at]))
     spans = [(c0, c1) for (r0, c0), (r1, c1) in merged if r0 <= header_at <= r1 and c1 > c0 and c0 < width]
-    below = list(grid[header_at + 1]) + [None] * width if header_at + 1 < len(grid) else []
+    below = list(kept.get(header_at + 1, [])) + [None] * width if header_at + 1 < len(last_filled) else []
     # Two header rows: "Contact" merged over the "Email" and "Phone" under it. The row below names
     # the merged columns when it holds text in each of them.
     two_rows = bool(spans) and all(
@@ -127,25 +213,43 @@ def _shape(name: str, grid: list[list[Cell]], merged: list[Any]) -> Sheet:
         header_at += 1
     # Columns past the last filled header cell that hold nothing are dropped.
     last = max((i for i, c in enumerate(raw) if not _blank(c)), default=-1)
-    used = max([last] + [max((i for i, c in enumerate(r) if not _blank(c)), default=-1) for r in grid[header_at + 1 :]])
+    used = max([last, *last_filled[header_at + 1 :]])
     raw = raw[: used + 1]
     headers = _unique([_text(c) or f"Column {_column_letter(i)}" for i, c in enumerate(raw)])
-    rows: list[tuple[int, list[Cell]]] = []
-    width = len(headers)
-    for i in range(header_at + 1, len(grid)):
-        cells = grid[i]
-        grid[i] = _GONE  # each row is held once: the grid's row lets go as the sheet's row is made
-        if len(cells) != width:
-            cells = cells[:width] + [None] * (width - len(cells))
+    data = [i for i in range(header_at + 1, len(last_filled)) if last_filled[i] >= 0]
+    found = Sheet(name=name, headers=headers, header_row=header_at + 1)
+    found.end = data[-1] if data else header_at
+    found.count = len(data)
+    if data:
+        # A total row at the bottom (or several) is not data: the last rows are read again to see.
+        tail = set(data[-_TRAILING:])
+        totals = 0
+        trailing = [(i, row) for i, row in enumerate(source.rows()) if i in tail]
+        for i, row in reversed(trailing):
+            if not _is_total(row):
+                found.end = i
+                break
+            totals += 1
+        else:
+            found.end = data[-len(trailing) - 1] if len(data) > len(trailing) else header_at
+        found.count -= totals
+    return found
+
+
+def rows_of(source: _Source, sheet: Sheet) -> Iterator[tuple[int, list[Cell]]]:
+    """The data rows (row number as a spreadsheet shows it, cells under the headers), from the top."""
+    width = len(sheet.headers)
+    if not width:
+        return
+    for i, row in enumerate(source.rows()):
+        if i < sheet.header_row:
+            continue
+        if i > sheet.end:
+            break
+        cells = row[:width] if len(row) >= width else row + [None] * (width - len(row))
         if all(_blank(c) for c in cells):
             continue
-        rows.append((i + 1, cells))
-    while rows and _is_total(rows[-1][1]):
-        rows.pop()
-    return Sheet(name=name, headers=headers, rows=rows, header_row=header_at + 1)
-
-
-_GONE: list[Cell] = []
+        yield i + 1, cells
 
 
 def _is_total(cells: list[Cell]) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import itertools
 import logging
 import os
 import time
@@ -80,6 +81,7 @@ def chunk_rows() -> int:
 
 
 PREVIEW_ROWS = 20
+SAMPLE_ROWS = 5  # the first rows shown with the mapping
 FIRST_ERRORS = 100
 PROGRESS_SECONDS = 0.5
 _EDITABLE = (ImportStatus.uploaded.value, ImportStatus.mapped.value, ImportStatus.dry_run_done.value)
@@ -234,9 +236,9 @@ async def _sheet_answer(session: AsyncSession, imp: Import, sheets: list[str]) -
     suggested: dict[str, str | None] = {}
     remembered = False
     if imp.sheet is not None:
-        sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
-        headers, count = sheet.headers, len(sheet.rows)
-        sample = [[rows.as_text(c) for c in cells] for _n, cells in sheet.rows[:5]]
+        sheet, first = await asyncio.to_thread(_first_rows, await file_of(session, imp), imp.file_name, imp.sheet)
+        headers, count = sheet.headers, sheet.count
+        sample = [[rows.as_text(c) for c in cells] for _n, cells in first]
         kept = await session.get(ImportMapping, (imp.entity, mapping_rules.headers_hash(headers)))
         known = {f.name for f in fields}
         if kept is not None and all(v is None or v in known for v in kept.mapping.values()):
@@ -262,6 +264,11 @@ async def _sheet_answer(session: AsyncSession, imp: Import, sheets: list[str]) -
     )
 
 
+def _first_rows(data: bytes, file_name: str, sheet: str | None) -> tuple[readers.Sheet, list[Any]]:
+    found, data_rows = readers.open_sheet(data, file_name, sheet)
+    return found, list(itertools.islice(data_rows, SAMPLE_ROWS))
+
+
 def _editable(imp: Import) -> None:
     if imp.status not in _EDITABLE:
         raise Conflict("This import has started already; its mapping can no longer change.")
@@ -274,7 +281,7 @@ async def set_mapping(
     _editable(imp)
     if imp.sheet is None:
         raise ValidationFailed("Choose the sheet to import first.", field="sheet")
-    sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
+    sheet, _rows = await asyncio.to_thread(readers.open_sheet, await file_of(session, imp), imp.file_name, imp.sheet)
     look = await rows.lookups(session, imp.entity)
     fields = rows.fields_of(imp.entity, look)
     unknown = [h for h in body.mapping if h not in sheet.headers]
@@ -302,7 +309,7 @@ async def set_mapping(
     imp.winners = dict(body.winners)
     imp.duplicate_mode = body.duplicate_mode.value
     imp.owner_id = body.owner_id
-    imp.rows_total = len(sheet.rows)
+    imp.rows_total = sheet.count
     imp.status = ImportStatus.mapped.value
     await staging.clear(session, imp.id)  # a dry run's rows were converted for the mapping before
     if body.remember:
@@ -635,11 +642,13 @@ async def error_report(session: AsyncSession, principal: Principal, import_id: i
 
     imp = await visible_import(session, principal, import_id, where)
     failed = dict(await _all_errors(session, imp, principal))
-    sheet = await asyncio.to_thread(readers.read, await file_of(session, imp), imp.file_name, imp.sheet)
+    sheet, data_rows = await asyncio.to_thread(
+        readers.open_sheet, await file_of(session, imp), imp.file_name, imp.sheet
+    )
     book = Workbook(write_only=True)
     out = book.create_sheet("Errors")
     out.append(spreadsheet.xlsx_row(out, [*sheet.headers, "Error"]))
-    for number, cells in sheet.rows:
+    for number, cells in data_rows:
         if number in failed:
             words = "; ".join(
                 f"{e.error.value}" + (f" ({e.column})" if e.column else "") + f": {e.reason}" for e in failed[number]
