@@ -84,6 +84,7 @@ class Figures:
     event_ms: list[float] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     resets: int = 0
+    rss_by_minute: list[list[float]] = field(default_factory=list)
 
 
 # --- set-up ---------------------------------------------------------------------------------------
@@ -243,6 +244,16 @@ async def missed(live: LiveServer, desktops: list[Desktop], end_seq: int) -> int
     return total
 
 
+async def memory(cluster: Cluster, until: float) -> list[list[float]]:
+    """Each process's RSS once a minute (and at the start): flat, or growing with the run."""
+    loop = asyncio.get_running_loop()
+    sizes = [rss_mb(cluster)]
+    while loop.time() + 60 <= until:
+        await asyncio.sleep(60)
+        sizes.append(rss_mb(cluster))
+    return sizes
+
+
 async def run(live: LiveServer, cluster: Cluster, desktops: list[Desktop], plan: Plan, seconds: float) -> Figures:
     figures = Figures()
     ws_base = cluster.proxy.replace("http://", "ws://") + "/api/events"
@@ -251,7 +262,9 @@ async def run(live: LiveServer, cluster: Cluster, desktops: list[Desktop], plan:
     with contextlib.suppress(TimeoutError):  # one that never connects is counted in `missed`
         await asyncio.wait_for(asyncio.gather(*(d.ready.wait() for d in desktops)), 30)
     until = loop.time() + seconds
+    sizes = asyncio.create_task(memory(cluster, until))
     await asyncio.gather(*(work(d, cluster.proxy, plan, figures, until) for d in desktops))
+    figures.rss_by_minute = await sizes
     async with live.session() as s:
         end_seq = int(await s.scalar(select(func.coalesce(func.max(Event.seq), 0))) or 0)
     await asyncio.sleep(3)  # the last events are still on their way
@@ -273,6 +286,8 @@ def report(desktops: int, plan: Plan, figures: Figures, seconds: float) -> None:
         print(f"   requests: {percentiles(figures.requests_ms)}  [target p99 < 100 ms]")
     if figures.event_ms:
         print(f"   event delivery: {percentiles(figures.event_ms)}  [target p95 < 100 ms]")
+    if len(figures.rss_by_minute) > 1:
+        print("   RSS by minute (MB): " + " | ".join(fmt(sizes) for sizes in figures.rss_by_minute))
     for failure in figures.failed[:5]:
         print(f"   failed: {failure}")
 
