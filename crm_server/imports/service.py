@@ -20,6 +20,7 @@ import itertools
 import logging
 import os
 import time
+from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -237,6 +238,7 @@ async def _sheet_answer(session: AsyncSession, imp: Import, sheets: list[str]) -
     remembered = False
     if imp.sheet is not None:
         sheet, first = await asyncio.to_thread(_first_rows, await file_of(session, imp), imp.file_name, imp.sheet)
+        _LAYOUTS.put(_layout_key(imp), sheet)
         headers, count = sheet.headers, sheet.count
         sample = [[rows.as_text(c) for c in cells] for _n, cells in first]
         kept = await session.get(ImportMapping, (imp.entity, mapping_rules.headers_hash(headers)))
@@ -264,6 +266,40 @@ async def _sheet_answer(session: AsyncSession, imp: Import, sheets: list[str]) -
     )
 
 
+class _Layouts:
+    """The headers and row counts of the sheets uploaded last in this process (the mapping that
+    follows the upload does not read the file again). A pure function of the file's bytes and the
+    sheet, so a miss only costs a read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.kept: OrderedDict[tuple[str, str, str | None], readers.Sheet] = OrderedDict()
+
+    def put(self, key: tuple[str, str, str | None], sheet: readers.Sheet) -> None:
+        self.kept[key] = readers.Sheet(
+            name=sheet.name, headers=list(sheet.headers), header_row=sheet.header_row, count=sheet.count, end=sheet.end
+        )
+        self.kept.move_to_end(key)
+        while len(self.kept) > self.size:
+            self.kept.popitem(last=False)
+
+    def get(self, key: tuple[str, str, str | None]) -> readers.Sheet | None:
+        return self.kept.get(key)
+
+
+_LAYOUTS = _Layouts(64)
+
+
+async def _layout_of(session: AsyncSession, imp: Import) -> readers.Sheet:
+    """Headers and row count read from the file (uploaded through another server process, or forgotten)."""
+    found, _rows = await asyncio.to_thread(readers.open_sheet, await file_of(session, imp), imp.file_name, imp.sheet)
+    return found
+
+
+def _layout_key(imp: Import) -> tuple[str, str, str | None]:
+    return imp.file_hash, readers.file_kind(imp.file_name), imp.sheet
+
+
 def _first_rows(data: bytes, file_name: str, sheet: str | None) -> tuple[readers.Sheet, list[Any]]:
     found, data_rows = readers.open_sheet(data, file_name, sheet)
     return found, list(itertools.islice(data_rows, SAMPLE_ROWS))
@@ -281,7 +317,7 @@ async def set_mapping(
     _editable(imp)
     if imp.sheet is None:
         raise ValidationFailed("Choose the sheet to import first.", field="sheet")
-    sheet, _rows = await asyncio.to_thread(readers.open_sheet, await file_of(session, imp), imp.file_name, imp.sheet)
+    sheet = _LAYOUTS.get(_layout_key(imp)) or await _layout_of(session, imp)
     look = await rows.lookups(session, imp.entity)
     fields = rows.fields_of(imp.entity, look)
     unknown = [h for h in body.mapping if h not in sheet.headers]
