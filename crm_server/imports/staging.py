@@ -102,7 +102,12 @@ async def _copy(session: AsyncSession, staged: list[tuple[int, int, str, str | N
 
 def converted(entity: str, row: int, data: dict[str, Any], problems: Any, key_columns: dict[str, str]) -> Converted:
     """A staged row back as the planner left it after the file's checks (before the CRM match)."""
-    out = Converted(row=row, values={k: _typed(k, v) for k, v in data.items()}, key_columns=key_columns)
+    for name, value in data.items():  # the JSON's own dict becomes the values (typed in place)
+        if value is not None and type(value) is not bool and type(value) is not int:
+            typed = _typed(name, value)
+            if typed is not value:
+                data[name] = typed
+    out = Converted(row=row, values=data, key_columns=key_columns)
     if problems:
         out.problems = [Problem(column, ErrorName(error), reason) for column, error, reason in problems]
         out.action = "error"

@@ -855,3 +855,29 @@ async def test_rules_share_an_imports_leads_round_robin(boss: httpx.AsyncClient,
     # The team's turn goes on from where the import left it.
     lead = await new_lead(boss, person_name="After", source="Expo")
     assert lead["owner_id"] == second
+
+
+async def test_a_table_that_starts_away_from_a1_keeps_its_row_numbers(boss: httpx.AsyncClient) -> None:
+    """The sheet is read as a stream of rows (no grid held): a table whose header sits at C3 below
+    a title still has the headers, the count and the row numbers a spreadsheet shows."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet["B1"] = "Leads from the fair"
+    for row, values in {
+        3: ["Full Name", "E-mail"],
+        4: ["Ana Pop", "ana@example.com"],
+        6: ["Ion Pop", "not-mail"],
+    }.items():
+        for column, value in zip("CD", values, strict=True):
+            sheet[f"{column}{row}"] = value
+    sheet["C8"] = "Total"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    answer = await upload(boss, buffer.getvalue())
+    assert (answer["headers"], answer["rows"]) == (["Column A", "Column B", "Full Name", "E-mail"], 2), answer
+    assert answer["sample"][1][2:] == ["Ion Pop", "not-mail"]
+    await mapped(boss, answer)
+    plan = await dry(boss, answer["item"]["id"])
+    assert [(e["row"], e["column"], e["error"]) for e in plan["errors"]] == [(6, "E-mail", "Invalid Email Format")]
+    assert plan["preview"][0]["_row"] == "4" and plan["to_create"] == 1
