@@ -31,20 +31,6 @@ TEMPLATE = "crm_template"
 _counter = itertools.count()
 _frozen = False
 
-# The longest files (1.5-3 minutes each) start first: with `--dist loadfile` a file runs whole in one
-# process, and one of them left for the end kept the other process idle for minutes.
-SLOW_FIRST = (
-    "tests/desktop/test_screens_fit.py",
-    "tests/server/test_openapi_fuzz.py",
-    "tests/installer/test_package.py",
-    "tests/desktop/test_faults_desktop.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {path: n for n, path in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep order
-
 
 @pytest.fixture(autouse=True)
 def collect_garbage_on_the_main_thread() -> Iterator[None]:
