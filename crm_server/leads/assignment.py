@@ -31,35 +31,7 @@ def _same(criterion: str | None, value: str | None) -> bool:
 async def round_robin(session: AsyncSession, team_id: int) -> int | None:
     """The next active member of the team who works leads, after the one who got the last lead.
     The team's cursor row is locked until commit, so concurrent leads go to different people."""
-    await session.execute(insert(AssignmentCursor).values(team_id=team_id).on_conflict_do_nothing())
-    cursor = (
-        await session.scalars(
-            select(AssignmentCursor)
-            .where(AssignmentCursor.team_id == team_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    members = list(
-        (
-            await session.scalars(
-                select(User.id)
-                .join(Role, Role.id == User.role_id)
-                .where(
-                    User.team_id == team_id,
-                    User.active.is_(True),
-                    Role.permissions["leads"]["actions"].contains(["edit"]),
-                )
-                .order_by(User.id)
-            )
-        ).all()
-    )
-    if not members:
-        return None
-    after = [m for m in members if cursor.last_user_id is not None and m > cursor.last_user_id]
-    chosen = after[0] if after else members[0]
-    cursor.last_user_id = chosen
-    cursor.updated_at = utcnow()
+    chosen = await _Teams(session).next(team_id)
     await session.flush()
     return chosen
 
@@ -69,32 +41,7 @@ async def choose_owner(
 ) -> tuple[int | None, int | None]:
     """(owner, team) for a new lead without an owner: the first matching rule that can give it to
     someone active, else round-robin in the default team, else nobody (managers see it unassigned)."""
-    rules = (
-        await session.scalars(
-            select(AssignmentRule)
-            .where(AssignmentRule.active.is_(True))
-            .order_by(AssignmentRule.position, AssignmentRule.id)
-        )
-    ).all()
-    for rule in rules:
-        if not (
-            _same(rule.source, source)
-            and _same(rule.territory, territory)
-            and _same(rule.product_interest, product_interest)
-        ):
-            continue
-        if rule.user_id is not None:
-            user = await session.get(User, rule.user_id)
-            if user is not None and user.active:
-                return user.id, user.team_id
-        elif rule.team_id is not None and (member := await round_robin(session, rule.team_id)) is not None:
-            return member, rule.team_id
-    default_team = int(await settings.get(session, "leads.default_team_id") or 0)
-    if default_team and await session.get(Team, default_team) is not None:
-        member = await round_robin(session, default_team)
-        if member is not None:
-            return member, default_team
-    return None, None
+    return (await choose_owners(session, [(source, territory, product_interest)]))[0]
 
 
 class _Teams:
